@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * snpctl verify REPORT [certificate options] [policy options] [--json]
+ *
+ * Exit codes: 0 verified, 1 verification failed, 2 a policy check failed,
+ * 3 bad usage or input.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "cli/snpctl.h"
+#include "lib/log.h"
+#include "lib/report.h"
+#include "lib/util.h"
+#include "lib/verify.h"
+#include "lib/x509-amd.h"
+
+#define REPORT_INPUT_MAX (64 * 1024)
+
+enum {
+	ARG_CERTS = 0x100,
+	ARG_VCEK,
+	ARG_ASK,
+	ARG_ARK,
+	ARG_CHAIN,
+	ARG_TRUST_ARK,
+	ARG_NONCE,
+	ARG_REPORT_DATA,
+	ARG_MEASUREMENT,
+	ARG_HOST_DATA,
+	ARG_ID_KEY_DIGEST,
+	ARG_AUTHOR_KEY_DIGEST,
+	ARG_VMPL,
+	ARG_MIN_TCB,
+	ARG_MIN_FW,
+	ARG_ALLOW_DEBUG,
+	ARG_ALLOW_MA,
+	ARG_DENY_SMT,
+	ARG_AT,
+	ARG_PRODUCT,
+	ARG_JSON,
+};
+
+struct verify_args {
+	const char *report;
+	const char *certs_dir;
+	const char *vcek, *ask, *ark, *trust_ark;
+	const char *chains[8];
+	size_t n_chains;
+	enum snp_product product;
+	time_t at;
+	bool json;
+	struct snp_policy pol;
+};
+
+struct cert_set {
+	STACK_OF(X509) *pool;	/* every certificate seen; owns them */
+	X509 *ark, *ask, *leaf, *trust;
+};
+
+static void verify_help(void)
+{
+	printf("Usage: snpctl verify [OPTIONS] [REPORT|-]\n\n"
+	       "Verify an attestation report (raw or hex) against AMD's certificate chain\n"
+	       "and an optional policy. Without REPORT only the certificates are checked.\n\n"
+	       "Certificates (PEM or DER):\n"
+	       "  --certs DIR            ark.pem ask.pem asvk.pem vcek.pem|vcek.der vlek.pem\n"
+	       "                         cert_chain.pem chain.pem, whichever exist\n"
+	       "  --vcek F, --vlek F     the endorsement key certificate\n"
+	       "  --ask F, --asvk F      the intermediate\n"
+	       "  --ark F                the root\n"
+	       "  --chain F              a bundle (e.g. KDS cert_chain); may repeat\n"
+	       "  --trust-ark F          trust this root although it is not AMD's\n"
+	       "  --at TIME              check validity at TIME (YYYY-MM-DD[THH:MM:SSZ] or\n"
+	       "                         @EPOCH) instead of now\n"
+	       "  --product P            milan, genoa or turin: force the TCB layout\n\n"
+	       "Policy (each failure gives exit code 2):\n"
+	       "  --nonce HEX, --report-data HEX   expected REPORT_DATA (up to 64 bytes,\n"
+	       "                                   zero-padded)\n"
+	       "  --measurement HEX, --host-data HEX, --id-key-digest HEX,\n"
+	       "  --author-key-digest HEX, --vmpl N\n"
+	       "  --min-tcb bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]\n"
+	       "  --min-fw MAJOR.MINOR[.BUILD]\n"
+	       "  --allow-debug, --allow-migration-agent, --deny-smt\n\n"
+	       "  --json                 machine-readable result\n\n"
+	       "Exit codes: 0 verified, 1 verification failed, 2 policy check failed,\n"
+	       "            3 bad usage or input.\n");
+}
+
+static int parse_hex_arg(const char *opt, const char *s, u8 *out, size_t size, bool pad)
+{
+	ssize_t n = snp_hex_decode(s, strlen(s), out, size, false);
+
+	if (n == -ENOBUFS) {
+		log_error("%s: more than %zu bytes.", opt, size);
+		return -EINVAL;
+	}
+	if (n < 0 || (n == 0 && !pad)) {
+		log_error("%s: '%s' is not hex.", opt, s);
+		return -EINVAL;
+	}
+	if ((size_t)n != size && !pad) {
+		log_error("%s: %zd bytes given, expected %zu.", opt, n, size);
+		return -EINVAL;
+	}
+	memset(out + n, 0, size - (size_t)n);
+	return 0;
+}
+
+static int parse_time(const char *s, time_t *ret)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	uint64_t v;
+
+	if (s[0] == '@') {
+		if (snp_parse_u64(s + 1, &v) < 0 || v > (uint64_t)INT64_MAX / 2)
+			return -EINVAL;
+		*ret = (time_t)v;
+		return 0;
+	}
+	if (strcmp(s, "now") == 0) {
+		*ret = time(NULL);
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+		if (!end || *end)
+			return -EINVAL;
+	}
+	*ret = timegm(&tm);
+	return 0;
+}
+
+static int parse_min_fw(const char *s, struct snp_policy *pol)
+{
+	unsigned int maj, min, build = 0;
+	char extra;
+	int n;
+
+	n = sscanf(s, "%3u.%3u.%5u%c", &maj, &min, &build, &extra);
+	if (n != 2 && n != 3)
+		return -EINVAL;
+	if (maj > 255 || min > 255 || build > 255)
+		return -EINVAL;
+	pol->has_min_fw = true;
+	pol->min_fw_major = (u8)maj;
+	pol->min_fw_minor = (u8)min;
+	pol->min_fw_build = (u16)build;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct verify_args *a)
+{
+	static const struct option options[] = {
+		{ "certs", required_argument, NULL, ARG_CERTS },
+		{ "vcek", required_argument, NULL, ARG_VCEK },
+		{ "vlek", required_argument, NULL, ARG_VCEK },
+		{ "ask", required_argument, NULL, ARG_ASK },
+		{ "asvk", required_argument, NULL, ARG_ASK },
+		{ "ark", required_argument, NULL, ARG_ARK },
+		{ "chain", required_argument, NULL, ARG_CHAIN },
+		{ "trust-ark", required_argument, NULL, ARG_TRUST_ARK },
+		{ "nonce", required_argument, NULL, ARG_NONCE },
+		{ "report-data", required_argument, NULL, ARG_REPORT_DATA },
+		{ "measurement", required_argument, NULL, ARG_MEASUREMENT },
+		{ "host-data", required_argument, NULL, ARG_HOST_DATA },
+		{ "id-key-digest", required_argument, NULL, ARG_ID_KEY_DIGEST },
+		{ "author-key-digest", required_argument, NULL, ARG_AUTHOR_KEY_DIGEST },
+		{ "vmpl", required_argument, NULL, ARG_VMPL },
+		{ "min-tcb", required_argument, NULL, ARG_MIN_TCB },
+		{ "min-fw", required_argument, NULL, ARG_MIN_FW },
+		{ "allow-debug", no_argument, NULL, ARG_ALLOW_DEBUG },
+		{ "allow-migration-agent", no_argument, NULL, ARG_ALLOW_MA },
+		{ "deny-smt", no_argument, NULL, ARG_DENY_SMT },
+		{ "at", required_argument, NULL, ARG_AT },
+		{ "product", required_argument, NULL, ARG_PRODUCT },
+		{ "json", no_argument, NULL, ARG_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct snp_policy *pol = &a->pol;
+	u8 rd[SNP_REPORT_DATA_SIZE];
+	int c;
+
+	a->at = time(NULL);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case ARG_CERTS:
+			a->certs_dir = optarg;
+			break;
+		case ARG_VCEK:
+			a->vcek = optarg;
+			break;
+		case ARG_ASK:
+			a->ask = optarg;
+			break;
+		case ARG_ARK:
+			a->ark = optarg;
+			break;
+		case ARG_CHAIN:
+			if (a->n_chains == SNP_ELEMENTSOF(a->chains)) {
+				log_error("--chain: at most %zu bundles.", SNP_ELEMENTSOF(a->chains));
+				return -EINVAL;
+			}
+			a->chains[a->n_chains++] = optarg;
+			break;
+		case ARG_TRUST_ARK:
+			a->trust_ark = optarg;
+			break;
+		case ARG_NONCE:
+		case ARG_REPORT_DATA:
+			if (parse_hex_arg(c == ARG_NONCE ? "--nonce" : "--report-data", optarg, rd,
+					  sizeof(rd), true) < 0)
+				return -EINVAL;
+			if (pol->has_report_data && memcmp(rd, pol->report_data, sizeof(rd))) {
+				log_error("--nonce and --report-data disagree.");
+				return -EINVAL;
+			}
+			memcpy(pol->report_data, rd, sizeof(rd));
+			pol->has_report_data = true;
+			break;
+		case ARG_MEASUREMENT:
+			if (parse_hex_arg("--measurement", optarg, pol->measurement,
+					  sizeof(pol->measurement), false) < 0)
+				return -EINVAL;
+			pol->has_measurement = true;
+			break;
+		case ARG_HOST_DATA:
+			if (parse_hex_arg("--host-data", optarg, pol->host_data,
+					  sizeof(pol->host_data), false) < 0)
+				return -EINVAL;
+			pol->has_host_data = true;
+			break;
+		case ARG_ID_KEY_DIGEST:
+			if (parse_hex_arg("--id-key-digest", optarg, pol->id_key_digest,
+					  sizeof(pol->id_key_digest), false) < 0)
+				return -EINVAL;
+			pol->has_id_key_digest = true;
+			break;
+		case ARG_AUTHOR_KEY_DIGEST:
+			if (parse_hex_arg("--author-key-digest", optarg, pol->author_key_digest,
+					  sizeof(pol->author_key_digest), false) < 0)
+				return -EINVAL;
+			pol->has_author_key_digest = true;
+			break;
+		case ARG_VMPL:
+			if (snp_parse_u32_max(optarg, 3, &pol->vmpl) < 0) {
+				log_error("--vmpl: '%s' is not 0..3.", optarg);
+				return -EINVAL;
+			}
+			pol->has_vmpl = true;
+			break;
+		case ARG_MIN_TCB:
+			if (snp_min_tcb_parse(optarg, &pol->min_tcb) < 0) {
+				log_error("--min-tcb: '%s' is not "
+					  "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N] "
+					  "with N in 0..255.",
+					  optarg);
+				return -EINVAL;
+			}
+			pol->has_min_tcb = true;
+			break;
+		case ARG_MIN_FW:
+			if (parse_min_fw(optarg, pol) < 0) {
+				log_error("--min-fw: '%s' is not MAJOR.MINOR[.BUILD].", optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_ALLOW_DEBUG:
+			pol->allow_debug = true;
+			break;
+		case ARG_ALLOW_MA:
+			pol->allow_migrate_ma = true;
+			break;
+		case ARG_DENY_SMT:
+			pol->deny_smt = true;
+			break;
+		case ARG_AT:
+			if (parse_time(optarg, &a->at) < 0) {
+				log_error("--at: '%s' is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or "
+					  "@EPOCH.",
+					  optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_PRODUCT:
+			if (snp_product_from_string(optarg, &a->product) < 0) {
+				log_error("--product: unknown product '%s' (milan, genoa, turin).",
+					  optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_JSON:
+			a->json = true;
+			break;
+		case 'h':
+			verify_help();
+			return 1;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc - 1) {
+		log_error("Expected at most one report file.");
+		return -EINVAL;
+	}
+	if (optind == argc - 1)
+		a->report = argv[optind];
+	return 0;
+}
+
+/* Load @path into the pool; *ret_first (optional) gets its first certificate. */
+static int load_into(struct cert_set *cs, const char *path, X509 **ret_first)
+{
+	STACK_OF(X509) *sk = NULL;
+	char err[SNP_ERRBUF];
+	int r;
+
+	r = snp_x509_load_file(path, &sk, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	if (ret_first)
+		*ret_first = sk_X509_value(sk, 0);
+	while (sk_X509_num(sk) > 0) {
+		X509 *c = sk_X509_shift(sk);
+
+		if (!sk_X509_push(cs->pool, c)) {
+			X509_free(c);
+			sk_X509_pop_free(sk, X509_free);
+			return log_error_errno(ENOMEM, "Out of memory.");
+		}
+	}
+	sk_X509_free(sk);
+	return 0;
+}
+
+static bool is_self_issued(X509 *c)
+{
+	return X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)) == 0;
+}
+
+static bool is_leaf(X509 *c)
+{
+	EVP_PKEY *k = X509_get0_pubkey(c);
+
+	return k && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC;
+}
+
+static int cn_is(X509 *c, const char *prefix)
+{
+	char cn[64];
+
+	snp_x509_cn(c, false, cn, sizeof(cn));
+	return strncmp(cn, prefix, strlen(prefix)) == 0;
+}
+
+/* Pick ARK, ASK and leaf from the pool where they were not given by name. */
+static void classify(struct cert_set *cs)
+{
+	int n = sk_X509_num(cs->pool);
+
+	for (int i = 0; !cs->leaf && i < n; i++)
+		if (is_leaf(sk_X509_value(cs->pool, i)))
+			cs->leaf = sk_X509_value(cs->pool, i);
+	/* the intermediate that issued the leaf, else any SEV-* intermediate */
+	for (int i = 0; !cs->ask && cs->leaf && i < n; i++) {
+		X509 *c = sk_X509_value(cs->pool, i);
+
+		if (c != cs->leaf && !is_self_issued(c) &&
+		    X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(cs->leaf)) == 0)
+			cs->ask = c;
+	}
+	for (int i = 0; !cs->ask && i < n; i++) {
+		X509 *c = sk_X509_value(cs->pool, i);
+
+		if (c != cs->leaf && !is_self_issued(c) && !is_leaf(c) && cn_is(c, "SEV-") &&
+		    !cn_is(c, "SEV-VLEK-"))
+			cs->ask = c;
+	}
+	/* the root that issued the intermediate, else any self-issued root */
+	for (int i = 0; !cs->ark && cs->ask && i < n; i++) {
+		X509 *c = sk_X509_value(cs->pool, i);
+
+		if (is_self_issued(c) &&
+		    X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(cs->ask)) == 0)
+			cs->ark = c;
+	}
+	for (int i = 0; !cs->ark && i < n; i++) {
+		X509 *c = sk_X509_value(cs->pool, i);
+
+		if (is_self_issued(c) && !is_leaf(c))
+			cs->ark = c;
+	}
+}
+
+static int load_certs(const struct verify_args *a, struct cert_set *cs)
+{
+	static const char *const dir_files[] = { "vcek.pem",	   "vcek.der",	"vlek.pem",
+						 "vlek.der",	   "ask.pem",	"asvk.pem",
+						 "ark.pem",	   "cert_chain.pem", "chain.pem" };
+	int r;
+
+	cs->pool = sk_X509_new_null();
+	if (!cs->pool)
+		return log_error_errno(ENOMEM, "Out of memory.");
+	if (a->vcek && (r = load_into(cs, a->vcek, &cs->leaf)) < 0)
+		return r;
+	if (a->ask && (r = load_into(cs, a->ask, &cs->ask)) < 0)
+		return r;
+	if (a->ark && (r = load_into(cs, a->ark, &cs->ark)) < 0)
+		return r;
+	for (size_t i = 0; i < a->n_chains; i++)
+		if ((r = load_into(cs, a->chains[i], NULL)) < 0)
+			return r;
+	if (a->certs_dir) {
+		struct stat st;
+		bool any = false;
+
+		if (stat(a->certs_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			log_error("--certs: %s is not a directory.", a->certs_dir);
+			return -ENOTDIR;
+		}
+		for (size_t i = 0; i < SNP_ELEMENTSOF(dir_files); i++) {
+			char path[4096];
+
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", a->certs_dir,
+					     dir_files[i]) >= sizeof(path))
+				return log_error_errno(ENAMETOOLONG, "--certs: path too long.");
+			if (access(path, F_OK) < 0)
+				continue;
+			if ((r = load_into(cs, path, NULL)) < 0)
+				return r;
+			any = true;
+		}
+		if (!any) {
+			log_error("--certs: %s holds none of ark.pem, ask.pem, vcek.pem, "
+				  "vcek.der, vlek.pem, cert_chain.pem.",
+				  a->certs_dir);
+			return -ENOENT;
+		}
+	}
+	classify(cs);
+
+	if (a->trust_ark) {
+		STACK_OF(X509) *sk = NULL;
+		char err[SNP_ERRBUF];
+
+		r = snp_x509_load_file(a->trust_ark, &sk, err, sizeof(err));
+		if (r < 0) {
+			log_error("--trust-ark: %s", err);
+			return r;
+		}
+		cs->trust = sk_X509_shift(sk);
+		sk_X509_pop_free(sk, X509_free);
+		/* the anchor is also the root when none was given */
+		if (!cs->ark)
+			cs->ark = cs->trust;
+	}
+	return 0;
+}
+
+static void cert_set_release(struct cert_set *cs)
+{
+	sk_X509_pop_free(cs->pool, X509_free);
+	X509_free(cs->trust);
+	memset(cs, 0, sizeof(*cs));
+}
+
+static int print_result(const struct verify_args *a, const struct snp_report_info *ri,
+			const struct snp_verify_result *res, int code)
+{
+	static const char *const verdicts[] = {
+		[SNPCTL_EXIT_OK] = "verified",
+		[SNPCTL_EXIT_VERIFY] = "verification failed",
+		[SNPCTL_EXIT_POLICY] = "policy check failed",
+	};
+
+	if (a->json) {
+		json_t *o = json_pack("{s:s?, s:s, s:i, s:o*, s:o*}", "report", a->report,
+				      "result", verdicts[code], "exit_code", code, "checks",
+				      snp_verify_result_to_json(res), "report_fields",
+				      ri ? snp_report_to_json(ri) : NULL);
+
+		if (o && ri)
+			json_object_set_new(o, "product",
+					    json_string(snp_product_name(ri->product)));
+		json_object_set_new(o, "root",
+				    json_string(res->root_explicit ? "explicit trust anchor" :
+						res->root_pinned ? "amd pinned" :
+								   "untrusted"));
+		if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+			json_decref(o);
+			log_error("Failed to render JSON.");
+			return SNPCTL_EXIT_USAGE;
+		}
+		json_decref(o);
+		putchar('\n');
+		return code;
+	}
+
+	if (ri)
+		printf("report: %s (version %u, %s from %s)\n", a->report, ri->version,
+		       snp_product_name(ri->product), snp_product_source_name(ri->product_source));
+	else
+		printf("certificates only (no report given)\n");
+	for (size_t i = 0; i < res->n; i++) {
+		const struct snp_check *c = &res->checks[i];
+
+		printf("  %-18s %-8s %s\n", c->name, snp_check_status_name(c->status), c->detail);
+	}
+	if (code == SNPCTL_EXIT_OK)
+		printf("result: VERIFIED%s\n",
+		       res->root_explicit ? " (root: explicitly trusted anchor, not AMD)" : "");
+	else
+		printf("result: %s\n", code == SNPCTL_EXIT_VERIFY ? "VERIFICATION FAILED" :
+								   "POLICY CHECK FAILED");
+	return code;
+}
+
+int snpctl_cmd_verify(int argc, char **argv)
+{
+	struct verify_args a = { 0 };
+	struct cert_set cs = { 0 };
+	struct snp_report_info ri;
+	struct snp_verify_input in = { 0 };
+	struct snp_verify_result res;
+	char err[SNP_ERRBUF];
+	int r, code;
+
+	r = parse_args(argc, argv, &a);
+	if (r > 0)
+		return SNPCTL_EXIT_OK;
+	if (r < 0)
+		return SNPCTL_EXIT_USAGE;
+
+	if (a.report) {
+		_cleanup_(freep) u8 *data = NULL;
+		size_t len;
+
+		r = snp_read_file(a.report, REPORT_INPUT_MAX, &data, &len);
+		if (r == -EFBIG) {
+			log_error("%s: larger than %d bytes, not a report.", a.report,
+				  REPORT_INPUT_MAX);
+			return SNPCTL_EXIT_USAGE;
+		}
+		if (r < 0) {
+			log_error_errno(r, "Failed to read %s: %m", a.report);
+			return SNPCTL_EXIT_USAGE;
+		}
+		r = snp_report_load(data, len, &ri, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s: malformed report: %s", a.report, err);
+			return SNPCTL_EXIT_USAGE;
+		}
+		in.report = &ri;
+	}
+
+	if (load_certs(&a, &cs) < 0) {
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!cs.leaf) {
+		log_error("No VCEK or VLEK certificate: give --vcek, --certs DIR or --chain.");
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!cs.ark || !cs.ask) {
+		log_error("No %s certificate: give --certs DIR, --chain (AMD KDS cert_chain) or "
+			  "--ask/--ark.",
+			  !cs.ask ? "ASK/ASVK" : "ARK");
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	in.ark = cs.ark;
+	in.ask = cs.ask;
+	in.leaf = cs.leaf;
+	in.trust_ark = cs.trust;
+	in.product = a.product;
+	in.at = a.at;
+
+	r = snp_verify(&in, &a.pol, &res);
+	if (r < 0) {
+		log_error_errno(r, "Verification could not run: %m");
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!snp_verify_result_ok(&res, SNP_CHECK_VERIFY))
+		code = SNPCTL_EXIT_VERIFY;
+	else if (!snp_verify_result_ok(&res, SNP_CHECK_POLICY))
+		code = SNPCTL_EXIT_POLICY;
+	else
+		code = SNPCTL_EXIT_OK;
+	code = print_result(&a, in.report, &res, code);
+	if (fflush(stdout) != 0)
+		code = SNPCTL_EXIT_USAGE;
+out:
+	cert_set_release(&cs);
+	ERR_clear_error();
+	return code;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef SNP_CLI_SNPCTL_H
+#define SNP_CLI_SNPCTL_H
+
+/*
+ * Exit codes shared by every snpctl command.
+ *   0 success / verified
+ *   1 verification failed (chain, signature, TCB or chip mismatch, untrusted root)
+ *   2 a policy check failed
+ *   3 bad usage or input (unreadable file, malformed report)
+ *   4 the device, simulator or daemon failed the request
+ */
+enum {
+	SNPCTL_EXIT_OK = 0,
+	SNPCTL_EXIT_VERIFY = 1,
+	SNPCTL_EXIT_POLICY = 2,
+	SNPCTL_EXIT_USAGE = 3,
+	SNPCTL_EXIT_DEVICE = 4,
+};
+
+struct snpctl_command {
+	const char *name;
+	const char *summary;
+	/* argv[0] is the command name; returns an exit code above */
+	int (*run)(int argc, char **argv);
+};
+
+int snpctl_cmd_show(int argc, char **argv);
+int snpctl_cmd_verify(int argc, char **argv);
+
+#endif

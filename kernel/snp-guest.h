@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/*
+ * SEV-SNP guest-request driver: the guest side of SNP_GUEST_REQUEST and
+ * SNP_EXT_GUEST_REQUEST, modelled on Linux's sev-guest driver.
+ *
+ * The driver is freestanding: it allocates nothing, the caller hands it the
+ * secrets page, its private scratch pages and the pages it shares with the
+ * hypervisor. It reaches the platform only through struct snp_platform_ops
+ * (the VMGEXIT, a sleep for the BUSY backoff, AES-256-GCM), so the same code
+ * runs over the simulator in userspace.
+ *
+ * Rules it keeps (snp-abi.md §2.3, §2.4):
+ *  - one message sequence number per ioctl; requests odd, responses even;
+ *  - on BUSY the *same* encrypted message is resent, with backoff, until
+ *    the retry timeout (60 s by default) expires;
+ *  - a too-small certificate buffer is answered by resending the message
+ *    as a plain guest request (so the sequence number is consumed) and
+ *    -EIO with exitinfo2 = 1 << 32 and the needed length;
+ *  - any other failure that might leave the sequence numbers out of step
+ *    wipes the VMPCK; every later request fails with -ENOTTY.
+ */
+#ifndef SNP_KERNEL_GUEST_H
+#define SNP_KERNEL_GUEST_H
+
+#include "kernel/compat.h"
+#include "kernel/snp-certs.h"
+#include "kernel/snp-msg.h"
+#include "kernel/snp-uapi.h"
+
+/* NAE exit codes of the guest request (GHCB spec; snp-abi.md §8.5). */
+#define SNP_NAE_GUEST_REQUEST		0x80000011ULL
+#define SNP_NAE_EXT_GUEST_REQUEST	0x80000012ULL
+
+/* Linux's SEV_RET_NO_FW_CALL: exitinfo2 value before the firmware ran. */
+#define SNP_EXITINFO2_NO_FW_CALL	0xffULL
+
+/* Linux: retry a throttled request every 2 s for up to 60 s. */
+#define SNP_GUEST_RETRY_INTERVAL_MS	2000U
+#define SNP_GUEST_RETRY_TIMEOUT_MS	60000U
+
+/*
+ * The part of the GHCB (4 KiB, shared with the hypervisor) that the guest
+ * request uses. Offsets are those of the GHCB save area.
+ */
+struct snp_ghcb {
+	u8 rsvd0[0x1f8];
+	__le64 rax;			/* 0x1f8: EXT: GPA of the certificate area */
+	u8 rsvd1[0x318 - 0x200];
+	__le64 rbx;			/* 0x318: EXT: number of pages (in and out) */
+	u8 rsvd2[0x390 - 0x320];
+	__le64 sw_exit_code;		/* 0x390 */
+	__le64 sw_exit_info_1;		/* 0x398: request page GPA / result */
+	__le64 sw_exit_info_2;		/* 0x3a0: response page GPA / result */
+	__le64 sw_scratch;		/* 0x3a8 */
+	u8 rsvd3[0x3f0 - 0x3b0];
+	u8 valid_bitmap[16];		/* 0x3f0: bit n = field at offset 8n */
+	u8 rsvd4[0x800 - 0x400];
+	u8 shared_buffer[2032];		/* 0x800 */
+	u8 rsvd5[10];			/* 0xff0 */
+	__le16 protocol_version;	/* 0xffa */
+	__le32 ghcb_usage;		/* 0xffc */
+} __packed;
+
+SNP_ASSERT_SIZE(struct snp_ghcb, SNP_PAGE_SIZE);
+SNP_ASSERT_OFFSET(struct snp_ghcb, rax, 0x1f8);
+SNP_ASSERT_OFFSET(struct snp_ghcb, rbx, 0x318);
+SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_code, 0x390);
+SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_info_1, 0x398);
+SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_info_2, 0x3a0);
+SNP_ASSERT_OFFSET(struct snp_ghcb, sw_scratch, 0x3a8);
+SNP_ASSERT_OFFSET(struct snp_ghcb, valid_bitmap, 0x3f0);
+SNP_ASSERT_OFFSET(struct snp_ghcb, shared_buffer, 0x800);
+SNP_ASSERT_OFFSET(struct snp_ghcb, protocol_version, 0xffa);
+SNP_ASSERT_OFFSET(struct snp_ghcb, ghcb_usage, 0xffc);
+
+#define SNP_GHCB_PROTOCOL_VERSION	2
+
+/* Pages the guest shares with the hypervisor (decrypted memory). */
+struct snp_guest_shared {
+	struct snp_msg request;
+	struct snp_msg response;
+	struct snp_ghcb ghcb;
+	u8 certs[SNP_CERTS_MAX_LEN];
+};
+
+/* Guest-private scratch: plaintext never leaves these. */
+struct snp_guest_private {
+	struct snp_msg secret_request;
+	struct snp_msg secret_response;
+	u8 payload[SNP_MSG_PAYLOAD_MAX + SNP_MSG_AUTHTAG_LEN];
+	struct snp_ioc_ext_report_req ext_req;
+	union {
+		struct snp_ioc_report_req report;
+		struct snp_ioc_derived_key_req key;
+	} req;
+};
+
+/* Events the driver reports to the platform (for logging and statistics). */
+enum snp_guest_event {
+	SNP_GUEST_EV_VMPCK_DISABLED,	/* info: exitinfo2 or -errno of the cause */
+	SNP_GUEST_EV_BUSY_RETRY,	/* info: milliseconds waited so far */
+	SNP_GUEST_EV_CERTS_TOO_SMALL,	/* info: pages needed */
+};
+
+struct snp_platform_ops {
+	/*
+	 * VMGEXIT with the GHCB set up for a guest request (SW_EXITCODE,
+	 * SW_EXITINFO1/2 and for the extended request RAX/RBX). Returns 0 when
+	 * the hypervisor answered (result in SW_EXITINFO1/2 and RBX of the
+	 * GHCB) or a negative errno when the exit itself could not be made.
+	 */
+	int (*vmgexit)(void *priv, struct snp_ghcb *ghcb);
+	/* Sleep between BUSY retries. */
+	void (*msleep)(void *priv, unsigned int ms);
+	/*
+	 * AES-256-GCM with a 12-byte IV and a 16-byte tag. @in and @out may be
+	 * the same buffer. decrypt returns -EBADMSG when the tag does not match
+	 * and writes no plaintext then.
+	 */
+	int (*aead_encrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad,
+			    size_t aad_len, const u8 *in, size_t len, u8 *out, u8 *tag);
+	int (*aead_decrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad,
+			    size_t aad_len, const u8 *in, size_t len, u8 *out, const u8 *tag);
+	/* Optional. */
+	void (*event)(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info);
+};
+
+struct snp_guest_dev {
+	const struct snp_platform_ops *ops;
+	void *priv;
+	struct snp_secrets_page *secrets;
+	u8 *vmpck;			/* into @secrets; NULL once disabled */
+	u32 vmpck_id;
+	struct snp_guest_shared *shared;
+	struct snp_guest_private *scratch;
+	unsigned int retry_interval_ms;
+	unsigned int retry_timeout_ms;
+	u32 certs_npages;		/* in/out for the extended request */
+	/* statistics */
+	u64 nr_requests;
+	u64 nr_busy_retries;
+};
+
+/*
+ * Set up @dev. @secrets, @shared and @scratch stay owned by the caller and
+ * must outlive @dev; @shared must be memory the hypervisor can see. A
+ * VMPCK that is already all zero (disabled before) is accepted: every
+ * request then fails with -ENOTTY.
+ * Returns 0, or -EINVAL for a bad argument or secrets page version.
+ */
+int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops, void *priv,
+		   struct snp_secrets_page *secrets, u32 vmpck_id, struct snp_guest_shared *shared,
+		   struct snp_guest_private *scratch);
+
+/* Wipe the private scratch and forget the pages. */
+void snp_guest_release(struct snp_guest_dev *dev);
+
+/* Backoff for BUSY (tests use short values); 0 keeps the default. */
+void snp_guest_set_retry(struct snp_guest_dev *dev, unsigned int interval_ms,
+			 unsigned int timeout_ms);
+
+bool snp_guest_vmpck_disabled(const struct snp_guest_dev *dev);
+
+/* Wipe the VMPCK in the secrets page: all later requests get -ENOTTY. */
+void snp_guest_disable_vmpck(struct snp_guest_dev *dev, u64 cause);
+
+/* The sequence number the next request would use (0 = exhausted). */
+u64 snp_guest_next_seqno(const struct snp_guest_dev *dev);
+
+/*
+ * The /dev/sev-guest ioctl: @cmd is SNP_IOC_GET_REPORT,
+ * SNP_IOC_GET_DERIVED_KEY or SNP_IOC_GET_EXT_REPORT; req_data, resp_data
+ * and certs_address in the structures are plain pointers. Returns 0 or a
+ * negative errno as the Linux driver does; arg->exitinfo2 carries the
+ * firmware and VMM error.
+ */
+int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd, struct snp_ioc_guest_request *arg);
+
+#endif /* SNP_KERNEL_GUEST_H */

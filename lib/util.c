@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+ssize_t snp_hex_decode(const char *s, size_t len, uint8_t *out, size_t max, bool allow_space)
+{
+	size_t n = 0;
+	int hi = -1;
+
+	for (size_t i = 0; i < len; i++) {
+		int v;
+
+		if (allow_space && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+			continue;
+		v = hexval((unsigned char)s[i]);
+		if (v < 0)
+			return -EINVAL;
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		if (n >= max)
+			return -ENOBUFS;
+		out[n++] = (uint8_t)(hi << 4 | v);
+		hi = -1;
+	}
+	if (hi >= 0)
+		return -EINVAL;
+	return (ssize_t)n;
+}
+
+void snp_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+char *snp_hex_new(const uint8_t *in, size_t n)
+{
+	char *s;
+
+	if (n > (SIZE_MAX - 1) / 2)
+		return NULL;
+	s = malloc(2 * n + 1);
+	if (s)
+		snp_hex_encode(in, n, s);
+	return s;
+}
+
+bool snp_mem_is_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	_cleanup_(freep) uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, r = 0;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+
+	for (;;) {
+		ssize_t k;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			uint8_t *nbuf;
+
+			if (ncap > max + 1)
+				ncap = max + 1;
+			if (ncap <= cap) {
+				r = -EFBIG;
+				break;
+			}
+			nbuf = realloc(buf, ncap + 1);
+			if (!nbuf) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		k = read(fd, buf + len, cap - len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+		if (len > max) {
+			r = -EFBIG;
+			break;
+		}
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (r < 0)
+		return r;
+	if (!buf) {
+		buf = malloc(1);
+		if (!buf)
+			return -ENOMEM;
+	}
+	buf[len] = '\0';
+	*ret_data = buf;
+	buf = NULL;
+	*ret_len = len;
+	return 0;
+}
+
+int snp_write_file(const char *path, const void *data, size_t len, int mode)
+{
+	const uint8_t *p = data;
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDOUT_FILENO;
+	else
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t k = write(fd, p, len);
+
+		if (k < 0) {
+			int r = -errno;
+
+			if (errno == EINTR)
+				continue;
+			if (fd != STDOUT_FILENO)
+				close(fd);
+			return r;
+		}
+		p += k;
+		len -= (size_t)k;
+	}
+	if (fd != STDOUT_FILENO && close(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+int snp_parse_u64(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int snp_parse_u32_max(const char *s, uint32_t max, uint32_t *ret)
+{
+	uint64_t v;
+	int r;
+
+	r = snp_parse_u64(s, &v);
+	if (r < 0)
+		return r;
+	if (v > max)
+		return -ERANGE;
+	*ret = (uint32_t)v;
+	return 0;
+}

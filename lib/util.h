@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef SNP_LIB_UTIL_H
+#define SNP_LIB_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define SNP_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+/*
+ * Hex helpers. snp_hex_decode() accepts upper and lower case, no prefix,
+ * optional whitespace only when @allow_space; returns the number of bytes
+ * written or a negative errno (-EINVAL bad digit or odd length, -ENOBUFS
+ * when the result does not fit in @max bytes).
+ */
+ssize_t snp_hex_decode(const char *s, size_t len, uint8_t *out, size_t max, bool allow_space);
+/* Lowercase hex of @n bytes into @out (2n+1 bytes). */
+void snp_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Newly allocated lowercase hex string, or NULL on ENOMEM. */
+char *snp_hex_new(const uint8_t *in, size_t n);
+
+bool snp_mem_is_zero(const void *p, size_t n);
+
+/*
+ * Read a whole file (or stdin for "-") into a new buffer of at most @max
+ * bytes. Returns 0 or a negative errno (-EFBIG when larger than @max).
+ * *ret_data is newly allocated and NUL-terminated (not counted in *ret_len).
+ */
+int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
+int snp_write_file(const char *path, const void *data, size_t len, int mode);
+
+/* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */
+int snp_parse_u64(const char *s, uint64_t *ret);
+int snp_parse_u32_max(const char *s, uint32_t max, uint32_t *ret);
+
+#endif

@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "lib/util.h"
+#include "lib/verify.h"
+#include "lib/x509-amd.h"
+
+#define AMD_PSS_SALT_LEN 48
+#define AMD_CA_RSA_BITS 4096
+
+static struct snp_check *add(struct snp_verify_result *res, const char *name,
+			     enum snp_check_kind kind, enum snp_check_status st, const char *fmt,
+			     ...) __attribute__((format(printf, 5, 6)));
+
+static struct snp_check *add(struct snp_verify_result *res, const char *name,
+			     enum snp_check_kind kind, enum snp_check_status st, const char *fmt,
+			     ...)
+{
+	struct snp_check *c;
+	va_list ap;
+
+	if (res->n >= SNP_VERIFY_MAX_CHECKS)
+		return NULL;
+	c = &res->checks[res->n++];
+	c->name = name;
+	c->kind = kind;
+	c->status = st;
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+	return c;
+}
+
+/* Append ", ..." to a check's detail; a failure makes the check fail. */
+static void amend(struct snp_check *c, bool failed, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void amend(struct snp_check *c, bool failed, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (!c)
+		return;
+	if (failed && c->status != SNP_CHECK_FAIL) {
+		/* the first failure leads the detail */
+		c->status = SNP_CHECK_FAIL;
+		c->detail[0] = '\0';
+	} else if (!failed && c->status == SNP_CHECK_FAIL) {
+		return;
+	}
+	used = strlen(c->detail);
+	if (used && used + 2 < sizeof(c->detail)) {
+		memcpy(c->detail + used, "; ", 3);
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->detail + used, sizeof(c->detail) - used, fmt, ap);
+	va_end(ap);
+}
+
+const char *snp_check_status_name(enum snp_check_status s)
+{
+	switch (s) {
+	case SNP_CHECK_PASS:
+		return "passed";
+	case SNP_CHECK_FAIL:
+		return "failed";
+	default:
+		return "skipped";
+	}
+}
+
+/*
+ * The certificate's signature algorithm must be RSASSA-PSS with SHA-384,
+ * MGF1 with SHA-384, salt length 48 and trailer field 1. Returns NULL when
+ * it is, or a static description of what is wrong.
+ */
+static const char *pss_params_problem(X509 *cert)
+{
+	const X509_ALGOR *alg = NULL, *mgf_hash = NULL;
+	const ASN1_BIT_STRING *sig = NULL;
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	const ASN1_STRING *seq;
+	RSA_PSS_PARAMS *pss;
+	const u8 *p;
+	const char *why = NULL;
+	X509_ALGOR *mgf_param = NULL;
+	int ptype;
+
+	X509_get0_signature(&sig, &alg, cert);
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (OBJ_obj2nid(obj) != NID_rsassaPss)
+		return "signature algorithm is not RSASSA-PSS";
+	if (ptype != V_ASN1_SEQUENCE || !pval)
+		return "RSASSA-PSS parameters missing";
+	seq = pval;
+	p = ASN1_STRING_get0_data(seq);
+	pss = d2i_RSA_PSS_PARAMS(NULL, &p, ASN1_STRING_length(seq));
+	if (!pss)
+		return "RSASSA-PSS parameters malformed";
+
+	if (!pss->hashAlgorithm || OBJ_obj2nid(pss->hashAlgorithm->algorithm) != NID_sha384)
+		why = "PSS hash is not SHA-384";
+	else if (!pss->maskGenAlgorithm ||
+		 OBJ_obj2nid(pss->maskGenAlgorithm->algorithm) != NID_mgf1)
+		why = "PSS mask generation is not MGF1";
+	else if (!pss->saltLength || ASN1_INTEGER_get(pss->saltLength) != AMD_PSS_SALT_LEN)
+		why = "PSS salt length is not 48";
+	else if (pss->trailerField && ASN1_INTEGER_get(pss->trailerField) != 1)
+		why = "PSS trailer field is not 1";
+	if (!why) {
+		const ASN1_TYPE *t = pss->maskGenAlgorithm->parameter;
+
+		if (!t || t->type != V_ASN1_SEQUENCE) {
+			why = "MGF1 hash missing";
+		} else {
+			p = ASN1_STRING_get0_data(t->value.sequence);
+			mgf_param = d2i_X509_ALGOR(NULL, &p,
+						   ASN1_STRING_length(t->value.sequence));
+			mgf_hash = mgf_param;
+			if (!mgf_hash || OBJ_obj2nid(mgf_hash->algorithm) != NID_sha384)
+				why = "MGF1 hash is not SHA-384";
+		}
+	}
+	X509_ALGOR_free(mgf_param);
+	RSA_PSS_PARAMS_free(pss);
+	return why;
+}
+
+/* Is @child signed by @issuer the way AMD signs (see above)? */
+static bool check_signed_by(X509 *child, X509 *issuer, const char *child_name,
+			    const char *issuer_name, struct snp_check *c)
+{
+	EVP_PKEY *key = X509_get0_pubkey(issuer);
+	const char *why;
+	int r;
+
+	why = pss_params_problem(child);
+	if (why) {
+		amend(c, true, "%s: %s", child_name, why);
+		return false;
+	}
+	if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+		amend(c, true, "%s key is not RSA", issuer_name);
+		return false;
+	}
+	if (EVP_PKEY_get_bits(key) != AMD_CA_RSA_BITS) {
+		amend(c, true, "%s key is RSA-%d, expected RSA-%d", issuer_name,
+		      EVP_PKEY_get_bits(key), AMD_CA_RSA_BITS);
+		return false;
+	}
+	r = X509_check_issued(issuer, child);
+	if (r != X509_V_OK) {
+		amend(c, true, "%s was not issued by %s: %s", child_name, issuer_name,
+		      X509_verify_cert_error_string(r));
+		return false;
+	}
+	if (X509_verify(child, key) != 1) {
+		ERR_clear_error();
+		amend(c, true, "%s signature does not verify with the %s key", child_name,
+		      issuer_name);
+		return false;
+	}
+	amend(c, false, "%s signed by %s (RSASSA-PSS SHA-384 salt 48)", child_name, issuer_name);
+	return true;
+}
+
+static void check_root(const struct snp_verify_input *in, struct snp_verify_result *res)
+{
+	u8 fp[32], tfp[32];
+	char hex[65];
+
+	if (!in->ark) {
+		add(res, "root_trust", SNP_CHECK_VERIFY, SNP_CHECK_FAIL, "no ARK given");
+		return;
+	}
+	snp_x509_fingerprint(in->ark, fp);
+	snp_hex_encode(fp, 32, hex);
+	if (in->trust_ark) {
+		snp_x509_fingerprint(in->trust_ark, tfp);
+		if (memcmp(fp, tfp, 32) == 0) {
+			res->root_explicit = true;
+			add(res, "root_trust", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
+			    "ARK sha256:%s is the explicitly given trust anchor (NOT an AMD "
+			    "root pinned in snpctl)",
+			    hex);
+			return;
+		}
+	}
+	res->root_product = snp_ark_pinned_product(fp);
+	if (res->root_product != SNP_PRODUCT_UNKNOWN) {
+		res->root_pinned = true;
+		add(res, "root_trust", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
+		    "ARK is AMD's pinned ARK-%s (sha256:%s)", snp_product_name(res->root_product),
+		    hex);
+		return;
+	}
+	add(res, "root_trust", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+	    "untrusted root: ARK sha256:%s is not a pinned AMD ARK%s", hex,
+	    in->trust_ark ? " and not the given trust anchor" : " (use --trust-ark to trust it)");
+}
+
+static void check_chain(const struct snp_verify_input *in, const struct snp_amd_ext *ext,
+			struct snp_verify_result *res)
+{
+	struct snp_check *c;
+	char ark_cn[64], ask_cn[64];
+	enum snp_product ark_p, leaf_p;
+
+	c = add(res, "chain", SNP_CHECK_VERIFY, SNP_CHECK_PASS, "%s", "");
+	if (!in->ark || !in->ask || !in->leaf) {
+		amend(c, true, "incomplete chain: %s%s%s missing", in->ark ? "" : "ARK ",
+		      in->ask ? "" : "ASK ", in->leaf ? "" : "VCEK/VLEK");
+		return;
+	}
+	snp_x509_cn(in->ark, false, ark_cn, sizeof(ark_cn));
+	snp_x509_cn(in->ask, false, ask_cn, sizeof(ask_cn));
+	check_signed_by(in->ark, in->ark, ark_cn[0] ? ark_cn : "ARK", "itself", c);
+	check_signed_by(in->ask, in->ark, ask_cn[0] ? ask_cn : "ASK", ark_cn[0] ? ark_cn : "ARK",
+			c);
+	check_signed_by(in->leaf, in->ask, res->endorsement_vlek ? "VLEK" : "VCEK",
+			ask_cn[0] ? ask_cn : "ASK", c);
+
+	if (res->endorsement_vlek != (strncmp(ask_cn, "SEV-VLEK-", 9) == 0))
+		amend(c, true, "%s issuer %s does not match the endorsement kind",
+		      res->endorsement_vlek ? "VLEK" : "VCEK", ask_cn);
+
+	/* the leaf's product must be the ARK's */
+	ark_p = snp_product_from_ca_cn(ark_cn);
+	if (ext->has_product_name && snp_product_from_string(ext->product_name, &leaf_p) == 0 &&
+	    ark_p != SNP_PRODUCT_UNKNOWN && leaf_p != ark_p)
+		amend(c, true, "endorsement key is for %s but the ARK is %s", ext->product_name,
+		      ark_cn);
+}
+
+static void check_validity(const struct snp_verify_input *in, struct snp_verify_result *res)
+{
+	X509 *certs[3] = { in->ark, in->ask, in->leaf };
+	const char *names[3] = { "ARK", "ASK", res->endorsement_vlek ? "VLEK" : "VCEK" };
+	struct snp_check *c;
+	char when[32];
+	struct tm tm;
+	time_t at = in->at;
+
+	gmtime_r(&at, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	c = add(res, "validity", SNP_CHECK_VERIFY, SNP_CHECK_PASS, "all certificates valid at %s",
+		when);
+	for (int i = 0; i < 3; i++) {
+		if (!certs[i])
+			continue;
+		if (X509_cmp_time(X509_get0_notBefore(certs[i]), &at) > 0)
+			amend(c, true, "%s is not valid before its notBefore (checked at %s)",
+			      names[i], when);
+		else if (X509_cmp_time(X509_get0_notAfter(certs[i]), &at) < 0)
+			amend(c, true, "%s expired before %s (use --at to check at another time)",
+			      names[i], when);
+	}
+}
+
+/* ECDSA P-384 / SHA-384 over bytes 0..0x29f, R and S little-endian. */
+static void check_signature(const struct snp_verify_input *in, struct snp_verify_result *res)
+{
+	const struct snp_report *r = &in->report->r;
+	EVP_PKEY *key = in->leaf ? X509_get0_pubkey(in->leaf) : NULL;
+	EVP_MD_CTX *md = NULL;
+	ECDSA_SIG *sig = NULL;
+	BIGNUM *br = NULL, *bs = NULL;
+	u8 *der = NULL;
+	char group[64];
+	size_t glen = 0;
+	int derlen, v;
+
+	if (snp_report_signing_key(in->report) == SNP_SIGNING_KEY_NONE) {
+		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "the report is unsigned (SIGNING_KEY = 7)");
+		return;
+	}
+	if (!key) {
+		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL, "no VCEK/VLEK given");
+		return;
+	}
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+					   &glen) != 1 ||
+	    strcmp(group, SN_secp384r1) != 0) {
+		ERR_clear_error();
+		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "endorsement key is not ECDSA P-384");
+		return;
+	}
+	br = BN_lebin2bn(r->signature.r, sizeof(r->signature.r), NULL);
+	bs = BN_lebin2bn(r->signature.s, sizeof(r->signature.s), NULL);
+	sig = ECDSA_SIG_new();
+	if (!br || !bs || !sig || ECDSA_SIG_set0(sig, br, bs) != 1)
+		goto oom;
+	br = bs = NULL;
+	derlen = i2d_ECDSA_SIG(sig, &der);
+	md = EVP_MD_CTX_new();
+	if (derlen <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1)
+		goto oom;
+	v = EVP_DigestVerify(md, der, (size_t)derlen, (const u8 *)r, SNP_REPORT_SIGNED_LEN);
+	ERR_clear_error();
+	if (v == 1)
+		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
+		    "ECDSA P-384/SHA-384 signature over bytes 0x000-0x29f verifies with the %s",
+		    res->endorsement_vlek ? "VLEK" : "VCEK");
+	else
+		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "ECDSA P-384 report signature does NOT verify with the %s",
+		    res->endorsement_vlek ? "VLEK" : "VCEK");
+	goto out;
+oom:
+	ERR_clear_error();
+	add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+	    "could not check the signature (out of memory or OpenSSL error)");
+out:
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(sig);
+	BN_free(br);
+	BN_free(bs);
+}
+
+static void check_signing_key(const struct snp_verify_input *in, struct snp_verify_result *res)
+{
+	u32 sk = snp_report_signing_key(in->report);
+	u32 want = res->endorsement_vlek ? SNP_SIGNING_KEY_VLEK : SNP_SIGNING_KEY_VCEK;
+
+	if (sk == want)
+		add(res, "signing_key", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
+		    "SIGNING_KEY = %u names the %s that was given", sk,
+		    res->endorsement_vlek ? "VLEK" : "VCEK");
+	else
+		add(res, "signing_key", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "SIGNING_KEY = %u but the endorsement certificate is a %s", sk,
+		    res->endorsement_vlek ? "VLEK" : "VCEK");
+}
+
+static void check_tcb(const struct snp_verify_input *in, const struct snp_amd_ext *ext,
+		      struct snp_verify_result *res)
+{
+	enum snp_tcb_layout layout = snp_report_tcb_layout(in->report);
+	u64 raw = le64_to_cpu(in->report->r.reported_tcb);
+	static const struct {
+		int spl;
+		const char *name;
+	} parts[] = {
+		{ SNP_SPL_BOOTLOADER, "bootloader" }, { SNP_SPL_TEE, "tee" },
+		{ SNP_SPL_SNP, "snp" },		      { SNP_SPL_MICROCODE, "microcode" },
+		{ SNP_SPL_FMC, "fmc" },
+	};
+	struct snp_tcb_parts p;
+	struct snp_check *c;
+	long got[SNP_AMD_SPL_MAX + 1] = { 0 };
+
+	snp_tcb_decode(raw, layout, &p);
+	got[SNP_SPL_BOOTLOADER] = p.bootloader;
+	got[SNP_SPL_TEE] = p.tee;
+	got[SNP_SPL_SNP] = p.snp;
+	got[SNP_SPL_MICROCODE] = p.microcode;
+	got[SNP_SPL_FMC] = p.fmc;
+
+	c = add(res, "tcb_match", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
+		"REPORTED_TCB 0x%016llx (%s layout) equals the certificate's SPLs",
+		(unsigned long long)raw, layout == SNP_TCB_LAYOUT_TURIN ? "Turin" : "Milan/Genoa");
+	for (size_t i = 0; i < SNP_ELEMENTSOF(parts); i++) {
+		int s = parts[i].spl;
+		bool in_report = s != SNP_SPL_FMC || layout == SNP_TCB_LAYOUT_TURIN;
+
+		if (!ext->has_spl[s]) {
+			if (in_report)
+				amend(c, true, "certificate has no %s SPL extension",
+				      parts[i].name);
+			continue;
+		}
+		if (!in_report) {
+			amend(c, true,
+			      "certificate carries an fmc SPL but the report's TCB layout has none");
+			continue;
+		}
+		if (ext->spl[s] != got[s])
+			amend(c, true, "%s: report %ld, certificate %ld", parts[i].name, got[s],
+			      ext->spl[s]);
+	}
+	if (p.rsvd_nonzero)
+		amend(c, true, "reserved bytes of REPORTED_TCB are not zero");
+	/* legacy reserved SPLs .3.4-.3.7, when present, must match too (zero) */
+	for (int s = 4; s <= 7; s++)
+		if (ext->has_spl[s] && ext->spl[s] != 0 && layout == SNP_TCB_LAYOUT_LEGACY)
+			amend(c, true, "reserved SPL .3.%d is %ld, report has 0", s, ext->spl[s]);
+}
+
+static void check_chip(const struct snp_verify_input *in, const struct snp_amd_ext *ext,
+		       struct snp_verify_result *res)
+{
+	const u8 *chip = in->report->r.chip_id;
+
+	if (res->endorsement_vlek) {
+		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_SKIP,
+		    "a VLEK carries no hwID (not chip specific)");
+		return;
+	}
+	if (!ext->has_hwid) {
+		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "VCEK has no hwID extension");
+		return;
+	}
+	if (memcmp(chip, ext->hwid, ext->hwid_len) != 0 ||
+	    !snp_mem_is_zero(chip + ext->hwid_len, SNP_CHIP_ID_SIZE - ext->hwid_len))
+		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "CHIP_ID does not match the VCEK's %zu-byte hwID%s", ext->hwid_len,
+		    snp_mem_is_zero(chip, SNP_CHIP_ID_SIZE) ? " (CHIP_ID is masked: all zero)" :
+							       "");
+	else
+		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
+		    "CHIP_ID equals the VCEK's %zu-byte hwID%s", ext->hwid_len,
+		    ext->hwid_len < SNP_CHIP_ID_SIZE ? " followed by zeros" : "");
+}
+
+static void check_bytes(struct snp_verify_result *res, const char *name, bool has,
+			const u8 *want, const u8 *got, size_t n, const char *what)
+{
+	char hw[2 * 64 + 1], hg[2 * 64 + 1];
+
+	if (!has) {
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no expected %s given", what);
+		return;
+	}
+	snp_hex_encode(got, n, hg);
+	if (memcmp(want, got, n) == 0) {
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_PASS, "%s matches", what);
+		return;
+	}
+	snp_hex_encode(want, n, hw);
+	add(res, name, SNP_CHECK_POLICY, SNP_CHECK_FAIL, "%s is %s, expected %s", what, hg, hw);
+}
+
+static void check_policy(const struct snp_verify_input *in, const struct snp_policy *pol,
+			 struct snp_verify_result *res)
+{
+	const struct snp_report *r = &in->report->r;
+	u64 policy = le64_to_cpu(r->policy);
+	enum snp_tcb_layout layout = snp_report_tcb_layout(in->report);
+
+	check_bytes(res, "report_data", pol->has_report_data, pol->report_data, r->report_data,
+		    SNP_REPORT_DATA_SIZE, "REPORT_DATA");
+	check_bytes(res, "measurement", pol->has_measurement, pol->measurement, r->measurement,
+		    SNP_MEASUREMENT_SIZE, "MEASUREMENT");
+	check_bytes(res, "host_data", pol->has_host_data, pol->host_data, r->host_data,
+		    SNP_HOST_DATA_SIZE, "HOST_DATA");
+	check_bytes(res, "id_key_digest", pol->has_id_key_digest, pol->id_key_digest,
+		    r->id_key_digest, SNP_KEY_DIGEST_SIZE, "ID_KEY_DIGEST");
+	check_bytes(res, "author_key_digest", pol->has_author_key_digest,
+		    pol->author_key_digest, r->author_key_digest, SNP_KEY_DIGEST_SIZE,
+		    "AUTHOR_KEY_DIGEST");
+
+	if (!pol->has_vmpl)
+		add(res, "vmpl", SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no expected VMPL given");
+	else if (le32_to_cpu(r->vmpl) == pol->vmpl)
+		add(res, "vmpl", SNP_CHECK_POLICY, SNP_CHECK_PASS, "VMPL is %u", pol->vmpl);
+	else
+		add(res, "vmpl", SNP_CHECK_POLICY, SNP_CHECK_FAIL, "VMPL is %u, expected %u",
+		    le32_to_cpu(r->vmpl), pol->vmpl);
+
+	if (!(policy & SNP_POLICY_DEBUG))
+		add(res, "debug", SNP_CHECK_POLICY, SNP_CHECK_PASS, "guest policy forbids debugging");
+	else if (pol->allow_debug)
+		add(res, "debug", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "guest policy allows debugging (accepted: --allow-debug)");
+	else
+		add(res, "debug", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "guest policy allows debugging: the host can read guest memory "
+		    "(use --allow-debug to accept)");
+
+	if (!(policy & SNP_POLICY_MIGRATE_MA))
+		add(res, "migrate_ma", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "no migration agent allowed");
+	else if (pol->allow_migrate_ma)
+		add(res, "migrate_ma", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "migration agent allowed (accepted: --allow-migration-agent)");
+	else
+		add(res, "migrate_ma", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "guest policy allows a migration agent (use --allow-migration-agent to "
+		    "accept)");
+
+	if (!(policy & SNP_POLICY_SMT))
+		add(res, "smt", SNP_CHECK_POLICY, SNP_CHECK_PASS, "guest policy forbids SMT");
+	else if (pol->deny_smt)
+		add(res, "smt", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "guest policy allows SMT (--deny-smt)");
+	else
+		add(res, "smt", SNP_CHECK_POLICY, SNP_CHECK_PASS, "guest policy allows SMT");
+
+	if (!pol->has_min_tcb) {
+		add(res, "min_tcb", SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no minimum TCB given");
+	} else {
+		const struct snp_min_tcb *m = &pol->min_tcb;
+		struct snp_tcb_parts p;
+		struct snp_check *c;
+
+		snp_tcb_decode(le64_to_cpu(r->reported_tcb), layout, &p);
+		c = add(res, "min_tcb", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+			"REPORTED_TCB meets the minimum");
+#define MIN_PART(field)                                                                    \
+	do {                                                                               \
+		if (m->has_##field && p.field < m->v.field)                                \
+			amend(c, true, #field " %u is below the minimum %u", p.field,      \
+			      m->v.field);                                                 \
+	} while (0)
+		MIN_PART(bootloader);
+		MIN_PART(tee);
+		MIN_PART(snp);
+		MIN_PART(microcode);
+#undef MIN_PART
+		if (m->has_fmc) {
+			if (layout != SNP_TCB_LAYOUT_TURIN)
+				amend(c, true, "fmc minimum given but the report has no fmc SVN");
+			else if (p.fmc < m->v.fmc)
+				amend(c, true, "fmc %u is below the minimum %u", p.fmc, m->v.fmc);
+		}
+	}
+
+	if (!pol->has_min_fw) {
+		add(res, "min_firmware", SNP_CHECK_POLICY, SNP_CHECK_SKIP,
+		    "no minimum firmware version given");
+	} else {
+		u32 have = (u32)r->current_major << 16 | (u32)r->current_minor << 8;
+		u32 want = (u32)pol->min_fw_major << 16 | (u32)pol->min_fw_minor << 8;
+		bool ok = have > want || (have == want && r->current_build >= pol->min_fw_build);
+
+		add(res, "min_firmware", SNP_CHECK_POLICY, ok ? SNP_CHECK_PASS : SNP_CHECK_FAIL,
+		    "firmware %u.%u build %u %s the minimum %u.%u build %u", r->current_major,
+		    r->current_minor, r->current_build, ok ? "meets" : "is below",
+		    pol->min_fw_major, pol->min_fw_minor, pol->min_fw_build);
+	}
+}
+
+int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
+	       struct snp_verify_result *res)
+{
+	struct snp_amd_ext ext = { 0 };
+	char err[SNP_ERRBUF];
+	bool ext_ok = true;
+
+	memset(res, 0, sizeof(*res));
+	if (in->leaf) {
+		if (snp_amd_ext_parse(in->leaf, &ext, err, sizeof(err)) < 0) {
+			ext_ok = false;
+			add(res, "extensions", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+			    "endorsement certificate: %s", err);
+		}
+		/* a VLEK has a cspId and no hwID; a VCEK the other way round */
+		res->endorsement_vlek = ext.has_csp_id && !ext.has_hwid;
+	}
+
+	check_root(in, res);
+	check_chain(in, &ext, res);
+	check_validity(in, res);
+
+	if (!in->report) {
+		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_SKIP, "no report given");
+		return 0;
+	}
+	/* Product: forced by the caller, else the report, else the certificate. */
+	if (in->product != SNP_PRODUCT_UNKNOWN) {
+		snp_report_set_product(in->report, in->product, SNP_PRODUCT_SRC_HINT);
+	} else if (in->report->product_source != SNP_PRODUCT_SRC_CPUID && ext.has_product_name) {
+		enum snp_product p;
+
+		if (snp_product_from_string(ext.product_name, &p) == 0)
+			snp_report_set_product(in->report, p, SNP_PRODUCT_SRC_CERT);
+	}
+
+	check_signature(in, res);
+	if (in->leaf) {
+		check_signing_key(in, res);
+		if (ext_ok) {
+			check_tcb(in, &ext, res);
+			check_chip(in, &ext, res);
+		}
+	}
+	check_policy(in, pol, res);
+	return 0;
+}
+
+bool snp_verify_result_ok(const struct snp_verify_result *res, enum snp_check_kind kind)
+{
+	for (size_t i = 0; i < res->n; i++)
+		if (res->checks[i].kind == kind && res->checks[i].status == SNP_CHECK_FAIL)
+			return false;
+	return true;
+}
+
+const struct snp_check *snp_verify_result_find(const struct snp_verify_result *res,
+					       const char *name)
+{
+	for (size_t i = 0; i < res->n; i++)
+		if (strcmp(res->checks[i].name, name) == 0)
+			return &res->checks[i];
+	return NULL;
+}
+
+json_t *snp_verify_result_to_json(const struct snp_verify_result *res)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < res->n; i++) {
+		const struct snp_check *c = &res->checks[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "name", c->name, "kind",
+				      c->kind == SNP_CHECK_VERIFY ? "verify" : "policy", "result",
+				      snp_check_status_name(c->status), "detail", c->detail);
+
+		if (!o || json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+int snp_min_tcb_parse(const char *s, struct snp_min_tcb *ret)
+{
+	struct snp_min_tcb m = { 0 };
+	char buf[256], *save = NULL, *tok;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		u32 v;
+
+		if (!eq)
+			return -EINVAL;
+		*eq = '\0';
+		if (snp_parse_u32_max(eq + 1, 255, &v) < 0)
+			return -EINVAL;
+#define PART(field)                                      \
+	if (strcmp(tok, #field) == 0) {                  \
+		if (m.has_##field)                       \
+			return -EINVAL;                  \
+		m.has_##field = true;                    \
+		m.v.field = (u8)v;                       \
+		continue;                                \
+	}
+		PART(bootloader)
+		PART(tee)
+		PART(snp)
+		PART(microcode)
+		PART(fmc)
+#undef PART
+		return -EINVAL;
+	}
+	if (!m.has_bootloader && !m.has_tee && !m.has_snp && !m.has_microcode && !m.has_fmc)
+		return -EINVAL;
+	*ret = m;
+	return 0;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Verification of an attestation report: the AMD certificate chain, the
+ * report signature, REPORTED_TCB and CHIP_ID against the VCEK, and a
+ * relying party's policy. Every check is recorded as passed, failed or
+ * skipped, with the reason.
+ */
+#ifndef SNP_LIB_VERIFY_H
+#define SNP_LIB_VERIFY_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "lib/report.h"
+
+enum snp_check_kind {
+	SNP_CHECK_VERIFY,	/* authenticity: chain, signature, TCB, chip */
+	SNP_CHECK_POLICY,	/* the relying party's expectations */
+};
+
+enum snp_check_status {
+	SNP_CHECK_PASS,
+	SNP_CHECK_FAIL,
+	SNP_CHECK_SKIP,
+};
+
+struct snp_check {
+	const char *name;	/* static string */
+	enum snp_check_kind kind;
+	enum snp_check_status status;
+	char detail[384];
+};
+
+#define SNP_VERIFY_MAX_CHECKS 32
+
+struct snp_verify_result {
+	size_t n;
+	struct snp_check checks[SNP_VERIFY_MAX_CHECKS];
+	enum snp_product root_product;	/* product of the ARK used */
+	bool root_pinned;		/* an AMD ARK pinned in the code */
+	bool root_explicit;		/* an anchor the caller gave */
+	bool endorsement_vlek;		/* the leaf is a VLEK */
+};
+
+/* Certificates are borrowed; any may be NULL. */
+struct snp_verify_input {
+	struct snp_report_info *report;	/* NULL: check the certificates only */
+	X509 *ark;
+	X509 *ask;			/* ASK or ASVK */
+	X509 *leaf;			/* VCEK or VLEK */
+	X509 *trust_ark;		/* explicit trust anchor, or NULL */
+	enum snp_product product;	/* forced product (TCB layout), or UNKNOWN */
+	time_t at;			/* validity time */
+};
+
+struct snp_min_tcb {
+	bool has_fmc, has_bootloader, has_tee, has_snp, has_microcode;
+	struct snp_tcb_parts v;
+};
+
+struct snp_policy {
+	bool has_report_data;
+	u8 report_data[SNP_REPORT_DATA_SIZE];	/* zero-padded */
+	bool has_measurement;
+	u8 measurement[SNP_MEASUREMENT_SIZE];
+	bool has_host_data;
+	u8 host_data[SNP_HOST_DATA_SIZE];
+	bool has_id_key_digest;
+	u8 id_key_digest[SNP_KEY_DIGEST_SIZE];
+	bool has_author_key_digest;
+	u8 author_key_digest[SNP_KEY_DIGEST_SIZE];
+	bool has_vmpl;
+	u32 vmpl;
+	bool allow_debug;
+	bool allow_migrate_ma;
+	bool deny_smt;
+	bool has_min_tcb;
+	struct snp_min_tcb min_tcb;
+	bool has_min_fw;
+	u8 min_fw_major, min_fw_minor;
+	u16 min_fw_build;		/* 0 when not given */
+};
+
+/*
+ * Run every check that applies and record it in *res. Returns 0 (the
+ * verdicts are in *res), or a negative errno for internal failures only.
+ */
+int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
+	       struct snp_verify_result *res);
+
+/* true when no check of @kind failed */
+bool snp_verify_result_ok(const struct snp_verify_result *res, enum snp_check_kind kind);
+const struct snp_check *snp_verify_result_find(const struct snp_verify_result *res,
+					       const char *name);
+const char *snp_check_status_name(enum snp_check_status s);
+json_t *snp_verify_result_to_json(const struct snp_verify_result *res);
+
+/* Parse "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]". 0 or -EINVAL. */
+int snp_min_tcb_parse(const char *s, struct snp_min_tcb *ret);
+
+#endif
