@@ -1,2 +1,3 @@
 # SPDX-License-Identifier: Apache-2.0
+include bench/report.mk
 include bench/sim.mk

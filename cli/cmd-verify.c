@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "cli/snpctl.h"
+#include "lib/cert-table.h"
 #include "lib/log.h"
 #include "lib/report.h"
 #include "lib/util.h"
@@ -31,6 +32,7 @@ enum {
 	ARG_ASK,
 	ARG_ARK,
 	ARG_CHAIN,
+	ARG_CERT_TABLE,
 	ARG_TRUST_ARK,
 	ARG_NONCE,
 	ARG_REPORT_DATA,
@@ -54,6 +56,7 @@ struct verify_args {
 	const char *certs_dir;
 	const char *vcek, *ask, *ark, *trust_ark;
 	const char *chains[8];
+	const char *cert_table;
 	size_t n_chains;
 	enum snp_product product;
 	time_t at;
@@ -78,6 +81,7 @@ static void verify_help(void)
 	       "  --ask F, --asvk F      the intermediate\n"
 	       "  --ark F                the root\n"
 	       "  --chain F              a bundle (e.g. KDS cert_chain); may repeat\n"
+	       "  --cert-table F         certificate table of an extended report (auxblob)\n"
 	       "  --trust-ark F          trust this root although it is not AMD's\n"
 	       "  --at TIME              check validity at TIME (YYYY-MM-DD[THH:MM:SSZ] or\n"
 	       "                         @EPOCH) instead of now\n"
@@ -170,6 +174,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "asvk", required_argument, NULL, ARG_ASK },
 		{ "ark", required_argument, NULL, ARG_ARK },
 		{ "chain", required_argument, NULL, ARG_CHAIN },
+		{ "cert-table", required_argument, NULL, ARG_CERT_TABLE },
 		{ "trust-ark", required_argument, NULL, ARG_TRUST_ARK },
 		{ "nonce", required_argument, NULL, ARG_NONCE },
 		{ "report-data", required_argument, NULL, ARG_REPORT_DATA },
@@ -215,6 +220,9 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 				return -EINVAL;
 			}
 			a->chains[a->n_chains++] = optarg;
+			break;
+		case ARG_CERT_TABLE:
+			a->cert_table = optarg;
 			break;
 		case ARG_TRUST_ARK:
 			a->trust_ark = optarg;
@@ -321,6 +329,22 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	return 0;
 }
 
+/* Move every certificate of @sk (consumed) into the pool. */
+static int pool_take(struct cert_set *cs, STACK_OF(X509) *sk)
+{
+	while (sk_X509_num(sk) > 0) {
+		X509 *c = sk_X509_shift(sk);
+
+		if (!sk_X509_push(cs->pool, c)) {
+			X509_free(c);
+			sk_X509_pop_free(sk, X509_free);
+			return log_error_errno(ENOMEM, "Out of memory.");
+		}
+	}
+	sk_X509_free(sk);
+	return 0;
+}
+
 /* Load @path into the pool; *ret_first (optional) gets its first certificate. */
 static int load_into(struct cert_set *cs, const char *path, X509 **ret_first)
 {
@@ -335,16 +359,41 @@ static int load_into(struct cert_set *cs, const char *path, X509 **ret_first)
 	}
 	if (ret_first)
 		*ret_first = sk_X509_value(sk, 0);
-	while (sk_X509_num(sk) > 0) {
-		X509 *c = sk_X509_shift(sk);
+	return pool_take(cs, sk);
+}
 
-		if (!sk_X509_push(cs->pool, c)) {
-			X509_free(c);
-			sk_X509_pop_free(sk, X509_free);
-			return log_error_errno(ENOMEM, "Out of memory.");
-		}
+/* The ARK, ASK/ASVK and VCEK/VLEK entries of a certificate table. */
+static int load_cert_table(struct cert_set *cs, const char *path)
+{
+	_cleanup_(freep) u8 *data = NULL;
+	struct snp_cert_table t;
+	char err[SNP_ERRBUF];
+	size_t len;
+	int r;
+
+	r = snp_read_file(path, 4 * SNP_CERTS_MAX_LEN, &data, &len);
+	if (r < 0)
+		return log_error_errno(r, "Failed to read %s: %m", path);
+	r = snp_cert_table_parse(data, len, &t, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s: malformed certificate table: %s", path, err);
+		return r;
 	}
-	sk_X509_free(sk);
+	for (size_t i = 0; i < t.n; i++) {
+		const struct snp_cert_table_entry *e = &t.entries[i];
+		STACK_OF(X509) *sk = NULL;
+
+		if (e->kind == SNP_CERT_UNKNOWN || e->kind == SNP_CERT_CRL)
+			continue;
+		r = snp_x509_load_mem(e->data, e->length, &sk, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s: %s entry: %s", path, snp_cert_kind_name(e->kind), err);
+			return r;
+		}
+		r = pool_take(cs, sk);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -426,6 +475,8 @@ static int load_certs(const struct verify_args *a, struct cert_set *cs)
 	for (size_t i = 0; i < a->n_chains; i++)
 		if ((r = load_into(cs, a->chains[i], NULL)) < 0)
 			return r;
+	if (a->cert_table && (r = load_cert_table(cs, a->cert_table)) < 0)
+		return r;
 	if (a->certs_dir) {
 		struct stat st;
 		bool any = false;

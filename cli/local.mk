@@ -3,6 +3,7 @@ bin_PROGRAMS += %reldir%/snpctl
 %canon_reldir%_snpctl_SOURCES = \
 	%reldir%/snpctl.c %reldir%/snpctl.h \
 	%reldir%/cmd-show.c \
+	%reldir%/cmd-certs.c \
 	%reldir%/cmd-verify.c
 %canon_reldir%_snpctl_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_snpctl_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)

@@ -13,6 +13,7 @@ static const struct snpctl_command commands[] = {
 	{ "show", "decode an attestation report (text or --json)", snpctl_cmd_show },
 	{ "verify", "verify a report against the AMD certificate chain and a policy",
 	  snpctl_cmd_verify },
+	{ "certs", "list or extract the certificates of a certificate table", snpctl_cmd_certs },
 };
 
 static void usage(FILE *f)

@@ -27,5 +27,6 @@ struct snpctl_command {
 
 int snpctl_cmd_show(int argc, char **argv);
 int snpctl_cmd_verify(int argc, char **argv);
+int snpctl_cmd_certs(int argc, char **argv);
 
 #endif

@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "kernel/snp-certs.h"
+#include "lib/util.h"
 
 enum snp_cert_kind {
 	SNP_CERT_UNKNOWN = 0,

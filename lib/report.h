@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "kernel/snp-report.h"
+#include "lib/util.h"
 
 enum snp_product {
 	SNP_PRODUCT_UNKNOWN = 0,
@@ -41,8 +42,6 @@ struct snp_report_info {
 	enum snp_product product;
 	enum snp_product_source product_source;
 };
-
-#define SNP_ERRBUF 256
 
 /*
  * Validate @len bytes of a binary report: size, version (2..5), signature

@@ -6,9 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define SNP_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Size of the buffers that receive an error message for the user. */
+#define SNP_ERRBUF 256
 
 static inline void freep(void *p)
 {

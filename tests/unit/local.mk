@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: Apache-2.0
+
+# ---- uapi layout test (tests/unit/test-uapi.c) ----------------------------
+# Our snp_ioc_* structs and ioctl numbers against <linux/sev-guest.h>.
+# Plain C, no cmocka: it runs wherever the kernel headers are installed.
+check_PROGRAMS += %reldir%/test-uapi
+TESTS += %reldir%/test-uapi
+%canon_reldir%_test_uapi_SOURCES = %reldir%/test-uapi.c
+# ---- end of the uapi layout test -------------------------------------------
+
+# ---- cmocka unit tests of lib/ ----------------------------------------------
+if HAVE_CMOCKA
+snp_unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
+snp_unit_ldadd = lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
+
+check_PROGRAMS += %reldir%/test-report %reldir%/test-cert-table
+TESTS += %reldir%/test-report %reldir%/test-cert-table
+%canon_reldir%_test_report_SOURCES = %reldir%/test-report.c
+%canon_reldir%_test_report_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_report_LDADD = $(snp_unit_ldadd)
+%canon_reldir%_test_cert_table_SOURCES = %reldir%/test-cert-table.c
+%canon_reldir%_test_cert_table_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_cert_table_LDADD = $(snp_unit_ldadd)
+endif
