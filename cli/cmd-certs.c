@@ -25,12 +25,10 @@ static void certs_help(void)
 
 int snpctl_cmd_certs(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "extract", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "json", no_argument, NULL, 'j' },
+						 { "extract", required_argument, NULL, 'x' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	_cleanup_(freep) u8 *data = NULL;
 	const char *extract = NULL;
 	struct snp_cert_table t;

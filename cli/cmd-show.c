@@ -22,12 +22,10 @@ static void show_help(void)
 
 int snpctl_cmd_show(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "product", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "json", no_argument, NULL, 'j' },
+						 { "product", required_argument, NULL, 'p' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	enum snp_product product = SNP_PRODUCT_UNKNOWN;
 	_cleanup_(freep) u8 *data = NULL;
 	struct snp_report_info ri;

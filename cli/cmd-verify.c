@@ -65,7 +65,7 @@ struct verify_args {
 };
 
 struct cert_set {
-	STACK_OF(X509) *pool;	/* every certificate seen; owns them */
+	STACK_OF(X509) * pool; /* every certificate seen; owns them */
 	X509 *ark, *ask, *leaf, *trust;
 };
 
@@ -216,7 +216,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			break;
 		case ARG_CHAIN:
 			if (a->n_chains == SNP_ELEMENTSOF(a->chains)) {
-				log_error("--chain: at most %zu bundles.", SNP_ELEMENTSOF(a->chains));
+				log_error("--chain: at most %zu bundles.",
+					  SNP_ELEMENTSOF(a->chains));
 				return -EINVAL;
 			}
 			a->chains[a->n_chains++] = optarg;
@@ -330,7 +331,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 }
 
 /* Move every certificate of @sk (consumed) into the pool. */
-static int pool_take(struct cert_set *cs, STACK_OF(X509) *sk)
+static int pool_take(struct cert_set *cs, STACK_OF(X509) * sk)
 {
 	while (sk_X509_num(sk) > 0) {
 		X509 *c = sk_X509_shift(sk);
@@ -458,9 +459,9 @@ static void classify(struct cert_set *cs)
 
 static int load_certs(const struct verify_args *a, struct cert_set *cs)
 {
-	static const char *const dir_files[] = { "vcek.pem",	   "vcek.der",	"vlek.pem",
-						 "vlek.der",	   "ask.pem",	"asvk.pem",
-						 "ark.pem",	   "cert_chain.pem", "chain.pem" };
+	static const char *const dir_files[] = { "vcek.pem", "vcek.der",       "vlek.pem",
+						 "vlek.der", "ask.pem",	       "asvk.pem",
+						 "ark.pem",  "cert_chain.pem", "chain.pem" };
 	int r;
 
 	cs->pool = sk_X509_new_null();
@@ -541,8 +542,8 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 	};
 
 	if (a->json) {
-		json_t *o = json_pack("{s:s?, s:s, s:i, s:o*, s:o*}", "report", a->report,
-				      "result", verdicts[code], "exit_code", code, "checks",
+		json_t *o = json_pack("{s:s?, s:s, s:i, s:o*, s:o*}", "report", a->report, "result",
+				      verdicts[code], "exit_code", code, "checks",
 				      snp_verify_result_to_json(res), "report_fields",
 				      ri ? snp_report_to_json(ri) : NULL);
 
@@ -551,8 +552,8 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 					    json_string(snp_product_name(ri->product)));
 		json_object_set_new(o, "root",
 				    json_string(res->root_explicit ? "explicit trust anchor" :
-						res->root_pinned ? "amd pinned" :
-								   "untrusted"));
+						res->root_pinned   ? "amd pinned" :
+								     "untrusted"));
 		if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
 			json_decref(o);
 			log_error("Failed to render JSON.");
@@ -577,8 +578,8 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 		printf("result: VERIFIED%s\n",
 		       res->root_explicit ? " (root: explicitly trusted anchor, not AMD)" : "");
 	else
-		printf("result: %s\n", code == SNPCTL_EXIT_VERIFY ? "VERIFICATION FAILED" :
-								   "POLICY CHECK FAILED");
+		printf("result: %s\n",
+		       code == SNPCTL_EXIT_VERIFY ? "VERIFICATION FAILED" : "POLICY CHECK FAILED");
 	return code;
 }
 

@@ -104,9 +104,9 @@ static inline void snp_put_le64(u8 *p, u64 v)
 }
 
 /* Compile-time layout checks. */
-#define SNP_ASSERT_SIZE(type, size) \
+#define SNP_ASSERT_SIZE(type, size)                                                                \
 	_Static_assert(sizeof(type) == (size), "sizeof(" #type ") != " #size)
-#define SNP_ASSERT_OFFSET(type, member, off) \
+#define SNP_ASSERT_OFFSET(type, member, off)                                                       \
 	_Static_assert(offsetof(type, member) == (off), #type "." #member " not at " #off)
 
 #endif /* SNP_KERNEL_COMPAT_H */

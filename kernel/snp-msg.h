@@ -10,18 +10,18 @@
 #include "kernel/compat.h"
 #include "kernel/snp-report.h"
 
-#define SNP_PAGE_SIZE		4096
-#define SNP_MSG_HDR_SIZE	0x60
-#define SNP_MSG_PAYLOAD_MAX	(SNP_PAGE_SIZE - SNP_MSG_HDR_SIZE)	/* 4000 */
-#define SNP_MSG_AUTHTAG_LEN	16
-#define SNP_MSG_AAD_OFFSET	0x30
-#define SNP_MSG_AAD_LEN		48
-#define SNP_MSG_IV_LEN		12
-#define SNP_VMPCK_LEN		32
-#define SNP_VMPCK_MAX		3
+#define SNP_PAGE_SIZE	    4096
+#define SNP_MSG_HDR_SIZE    0x60
+#define SNP_MSG_PAYLOAD_MAX (SNP_PAGE_SIZE - SNP_MSG_HDR_SIZE) /* 4000 */
+#define SNP_MSG_AUTHTAG_LEN 16
+#define SNP_MSG_AAD_OFFSET  0x30
+#define SNP_MSG_AAD_LEN	    48
+#define SNP_MSG_IV_LEN	    12
+#define SNP_VMPCK_LEN	    32
+#define SNP_VMPCK_MAX	    3
 
-#define SNP_AEAD_AES_256_GCM	1
-#define SNP_MSG_HDR_VERSION	1
+#define SNP_AEAD_AES_256_GCM 1
+#define SNP_MSG_HDR_VERSION  1
 
 enum snp_msg_type {
 	SNP_MSG_TYPE_INVALID = 0,
@@ -46,18 +46,18 @@ enum snp_msg_type {
 };
 
 struct snp_msg_hdr {
-	u8 authtag[32];		/* 0x00: GCM tag in 0..15 */
-	__le64 msg_seqno;	/* 0x20 */
-	u8 rsvd1[8];		/* 0x28 */
-	u8 algo;		/* 0x30: start of the AAD */
-	u8 hdr_version;		/* 0x31 */
-	__le16 hdr_sz;		/* 0x32 */
-	u8 msg_type;		/* 0x34 */
-	u8 msg_version;		/* 0x35 */
-	__le16 msg_sz;		/* 0x36 */
-	__le32 rsvd2;		/* 0x38 */
-	u8 msg_vmpck;		/* 0x3c */
-	u8 rsvd3[35];		/* 0x3d */
+	u8 authtag[32];	  /* 0x00: GCM tag in 0..15 */
+	__le64 msg_seqno; /* 0x20 */
+	u8 rsvd1[8];	  /* 0x28 */
+	u8 algo;	  /* 0x30: start of the AAD */
+	u8 hdr_version;	  /* 0x31 */
+	__le16 hdr_sz;	  /* 0x32 */
+	u8 msg_type;	  /* 0x34 */
+	u8 msg_version;	  /* 0x35 */
+	__le16 msg_sz;	  /* 0x36 */
+	__le32 rsvd2;	  /* 0x38 */
+	u8 msg_vmpck;	  /* 0x3c */
+	u8 rsvd3[35];	  /* 0x3d */
 } __packed;
 
 struct snp_msg {
@@ -66,83 +66,83 @@ struct snp_msg {
 } __packed;
 
 /* MSG_REPORT_REQ */
-#define SNP_REPORT_KEY_SEL_MASK	GENMASK(1, 0)
+#define SNP_REPORT_KEY_SEL_MASK GENMASK(1, 0)
 enum snp_key_sel {
-	SNP_KEY_SEL_DEFAULT = 0,	/* VLEK if installed, else VCEK */
+	SNP_KEY_SEL_DEFAULT = 0, /* VLEK if installed, else VCEK */
 	SNP_KEY_SEL_VCEK = 1,
 	SNP_KEY_SEL_VLEK = 2,
 	SNP_KEY_SEL_RSVD = 3,
 };
 
 struct snp_report_req_msg {
-	u8 report_data[SNP_REPORT_DATA_SIZE];	/* 0x00 */
-	__le32 vmpl;				/* 0x40 */
-	__le32 key_sel;				/* 0x44 bits 1:0 */
-	u8 rsvd[24];				/* 0x48 */
+	u8 report_data[SNP_REPORT_DATA_SIZE]; /* 0x00 */
+	__le32 vmpl;			      /* 0x40 */
+	__le32 key_sel;			      /* 0x44 bits 1:0 */
+	u8 rsvd[24];			      /* 0x48 */
 } __packed;
 
 struct snp_report_rsp_msg {
-	__le32 status;				/* 0x00 */
-	__le32 report_size;			/* 0x04 */
-	u8 rsvd[24];				/* 0x08 */
-	struct snp_report report;		/* 0x20 */
+	__le32 status;		  /* 0x00 */
+	__le32 report_size;	  /* 0x04 */
+	u8 rsvd[24];		  /* 0x08 */
+	struct snp_report report; /* 0x20 */
 } __packed;
 
 /* MSG_KEY_REQ */
-#define SNP_KEY_ROOT_SELECT_VMRK	BIT(0)
-#define SNP_KEY_REQ_KEY_SEL_SHIFT	1
-#define SNP_KEY_REQ_KEY_SEL_MASK	GENMASK(2, 1)
-#define SNP_KEY_REQ_FLAGS_MBZ		GENMASK(31, 3)
+#define SNP_KEY_ROOT_SELECT_VMRK  BIT(0)
+#define SNP_KEY_REQ_KEY_SEL_SHIFT 1
+#define SNP_KEY_REQ_KEY_SEL_MASK  GENMASK(2, 1)
+#define SNP_KEY_REQ_FLAGS_MBZ	  GENMASK(31, 3)
 
-#define SNP_GFS_POLICY		BIT_ULL(0)
-#define SNP_GFS_IMAGE_ID	BIT_ULL(1)
-#define SNP_GFS_FAMILY_ID	BIT_ULL(2)
-#define SNP_GFS_MEASUREMENT	BIT_ULL(3)
-#define SNP_GFS_GUEST_SVN	BIT_ULL(4)
-#define SNP_GFS_TCB_VERSION	BIT_ULL(5)
-#define SNP_GFS_LAUNCH_MIT	BIT_ULL(6)	/* KEY_REQ v2 only */
-#define SNP_GFS_V1_MASK		GENMASK_ULL(5, 0)
-#define SNP_GFS_V2_MASK		GENMASK_ULL(6, 0)
+#define SNP_GFS_POLICY	    BIT_ULL(0)
+#define SNP_GFS_IMAGE_ID    BIT_ULL(1)
+#define SNP_GFS_FAMILY_ID   BIT_ULL(2)
+#define SNP_GFS_MEASUREMENT BIT_ULL(3)
+#define SNP_GFS_GUEST_SVN   BIT_ULL(4)
+#define SNP_GFS_TCB_VERSION BIT_ULL(5)
+#define SNP_GFS_LAUNCH_MIT  BIT_ULL(6) /* KEY_REQ v2 only */
+#define SNP_GFS_V1_MASK	    GENMASK_ULL(5, 0)
+#define SNP_GFS_V2_MASK	    GENMASK_ULL(6, 0)
 
 struct snp_key_req_msg {
-	__le32 flags;			/* 0x00: root select, key_sel */
-	__le32 rsvd;			/* 0x04 */
-	__le64 guest_field_select;	/* 0x08 */
-	__le32 vmpl;			/* 0x10 */
-	__le32 guest_svn;		/* 0x14 */
-	__le64 tcb_version;		/* 0x18 */
+	__le32 flags;		   /* 0x00: root select, key_sel */
+	__le32 rsvd;		   /* 0x04 */
+	__le64 guest_field_select; /* 0x08 */
+	__le32 vmpl;		   /* 0x10 */
+	__le32 guest_svn;	   /* 0x14 */
+	__le64 tcb_version;	   /* 0x18 */
 } __packed;
 
 struct snp_key_req_v2_msg {
-	struct snp_key_req_msg v1;	/* 0x00 */
-	__le64 launch_mit_vector;	/* 0x20 */
+	struct snp_key_req_msg v1; /* 0x00 */
+	__le64 launch_mit_vector;  /* 0x20 */
 } __packed;
 
-#define SNP_DERIVED_KEY_LEN	32
+#define SNP_DERIVED_KEY_LEN 32
 
 struct snp_key_rsp_msg {
-	__le32 status;				/* 0x00 */
-	u8 rsvd[28];				/* 0x04 */
-	u8 derived_key[SNP_DERIVED_KEY_LEN];	/* 0x20 */
+	__le32 status;			     /* 0x00 */
+	u8 rsvd[28];			     /* 0x04 */
+	u8 derived_key[SNP_DERIVED_KEY_LEN]; /* 0x20 */
 } __packed;
 
 /* The KDF context the firmware feeds to HMAC-SHA256 (MIX_DATA). */
 struct snp_key_mix_data {
-	__le32 key_select;		/* 0x00: bit 0 root, bits 2:1 ID block key */
-	__le32 rsvd;			/* 0x04 */
-	__le64 guest_field_select;	/* 0x08 */
-	__le32 vmpl;			/* 0x10 */
-	__le32 guest_svn;		/* 0x14 */
-	__le64 tcb_version;		/* 0x18 */
-	__le64 policy;			/* 0x20 */
-	u8 image_id[16];		/* 0x28 */
-	u8 family_id[16];		/* 0x38 */
-	u8 measurement[32];		/* 0x48 */
-	u8 host_data[32];		/* 0x68 */
-	u8 idblock_key_digest[32];	/* 0x88 */
+	__le32 key_select;	   /* 0x00: bit 0 root, bits 2:1 ID block key */
+	__le32 rsvd;		   /* 0x04 */
+	__le64 guest_field_select; /* 0x08 */
+	__le32 vmpl;		   /* 0x10 */
+	__le32 guest_svn;	   /* 0x14 */
+	__le64 tcb_version;	   /* 0x18 */
+	__le64 policy;		   /* 0x20 */
+	u8 image_id[16];	   /* 0x28 */
+	u8 family_id[16];	   /* 0x38 */
+	u8 measurement[32];	   /* 0x48 */
+	u8 host_data[32];	   /* 0x68 */
+	u8 idblock_key_digest[32]; /* 0x88 */
 } __packed;
 
-#define SNP_KDF_LABEL		"gmsg-keyreq"
+#define SNP_KDF_LABEL "gmsg-keyreq"
 
 /* Firmware status codes (SEV_RET_*). */
 enum snp_fw_status {
@@ -189,41 +189,41 @@ enum snp_fw_status {
 };
 
 /* SW_EXITINFO2 of a guest request: [63:32] VMM error, [31:0] firmware status. */
-#define SNP_EXITINFO2_FW_MASK		GENMASK_ULL(31, 0)
-#define SNP_EXITINFO2_VMM_SHIFT		32
-#define SNP_VMM_ERR_INVALID_LEN		1
-#define SNP_VMM_ERR_BUSY		2
-#define SNP_EXITINFO2_VMM(x)		((u64)(x) << SNP_EXITINFO2_VMM_SHIFT)
+#define SNP_EXITINFO2_FW_MASK	GENMASK_ULL(31, 0)
+#define SNP_EXITINFO2_VMM_SHIFT 32
+#define SNP_VMM_ERR_INVALID_LEN 1
+#define SNP_VMM_ERR_BUSY	2
+#define SNP_EXITINFO2_VMM(x)	((u64)(x) << SNP_EXITINFO2_VMM_SHIFT)
 
 /* Secrets page (4 KiB, installed by the firmware at launch). */
 struct snp_secrets_page {
-	__le32 version;			/* 0x000 */
-	__le32 imien;			/* 0x004 bit 0 */
-	__le32 fms;			/* 0x008 CPUID Fn0000_0001 EAX */
-	__le32 rsvd0;			/* 0x00c */
-	u8 gosvw[16];			/* 0x010 */
-	u8 vmpck[4][SNP_VMPCK_LEN];	/* 0x020 */
+	__le32 version;		    /* 0x000 */
+	__le32 imien;		    /* 0x004 bit 0 */
+	__le32 fms;		    /* 0x008 CPUID Fn0000_0001 EAX */
+	__le32 rsvd0;		    /* 0x00c */
+	u8 gosvw[16];		    /* 0x010 */
+	u8 vmpck[4][SNP_VMPCK_LEN]; /* 0x020 */
 	/* OS area (guest owned) */
-	__le32 os_msg_seqno[4];		/* 0x0a0 low 32 bits per VMPL */
-	__le64 os_ap_jump_table_pa;	/* 0x0b0 */
-	__le32 os_msg_seqno_hi[4];	/* 0x0b8 GHCB 2.01 */
-	u8 os_rsvd[22];			/* 0x0c8 */
-	__le16 os_area_version;		/* 0x0de */
-	u8 os_guest_usage[32];		/* 0x0e0 */
-	u8 vmsa_tweak_bitmap[64];	/* 0x100 */
-	__le64 svsm_base;		/* 0x140 */
-	__le64 svsm_size;		/* 0x148 */
-	__le64 svsm_caa;		/* 0x150 */
-	__le32 svsm_max_version;	/* 0x158 */
-	u8 svsm_guest_vmpl;		/* 0x15c */
-	u8 svsm_rsvd[3];		/* 0x15d */
-	__le32 tsc_factor;		/* 0x160 */
-	__le32 rsvd1;			/* 0x164 */
-	__le64 launch_mit_vector;	/* 0x168 */
-	u8 rsvd2[3728];			/* 0x170 */
+	__le32 os_msg_seqno[4];	    /* 0x0a0 low 32 bits per VMPL */
+	__le64 os_ap_jump_table_pa; /* 0x0b0 */
+	__le32 os_msg_seqno_hi[4];  /* 0x0b8 GHCB 2.01 */
+	u8 os_rsvd[22];		    /* 0x0c8 */
+	__le16 os_area_version;	    /* 0x0de */
+	u8 os_guest_usage[32];	    /* 0x0e0 */
+	u8 vmsa_tweak_bitmap[64];   /* 0x100 */
+	__le64 svsm_base;	    /* 0x140 */
+	__le64 svsm_size;	    /* 0x148 */
+	__le64 svsm_caa;	    /* 0x150 */
+	__le32 svsm_max_version;    /* 0x158 */
+	u8 svsm_guest_vmpl;	    /* 0x15c */
+	u8 svsm_rsvd[3];	    /* 0x15d */
+	__le32 tsc_factor;	    /* 0x160 */
+	__le32 rsvd1;		    /* 0x164 */
+	__le64 launch_mit_vector;   /* 0x168 */
+	u8 rsvd2[3728];		    /* 0x170 */
 } __packed;
 
-#define SNP_SECRETS_PAGE_VERSION	3
+#define SNP_SECRETS_PAGE_VERSION 3
 
 SNP_ASSERT_SIZE(struct snp_msg_hdr, SNP_MSG_HDR_SIZE);
 SNP_ASSERT_OFFSET(struct snp_msg_hdr, authtag, 0x00);

@@ -58,7 +58,7 @@ struct snp_ioc_ext_report_req {
 
 #define SNP_IOC_TYPE		'S'
 #define SNP_IOC_GET_REPORT	_IOWR(SNP_IOC_TYPE, 0x0, struct snp_ioc_guest_request)
-#define SNP_IOC_GET_DERIVED_KEY	_IOWR(SNP_IOC_TYPE, 0x1, struct snp_ioc_guest_request)
+#define SNP_IOC_GET_DERIVED_KEY _IOWR(SNP_IOC_TYPE, 0x1, struct snp_ioc_guest_request)
 #define SNP_IOC_GET_EXT_REPORT	_IOWR(SNP_IOC_TYPE, 0x2, struct snp_ioc_guest_request)
 
 SNP_ASSERT_SIZE(struct snp_ioc_report_req, 96);

@@ -36,9 +36,8 @@ enum snp_cert_kind snp_cert_kind_from_guid(const u8 guid[16])
 
 void snp_guid_to_string(const u8 g[16], char *out)
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[0],
-		 g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12],
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12],
 		 g[13], g[14], g[15]);
 }
 
@@ -95,8 +94,8 @@ int snp_cert_table_parse(const u8 *buf, size_t len, struct snp_cert_table *ret, 
 
 		snp_guid_to_string(ent->guid, g);
 		if (ent->length == 0)
-			return fail(err, errlen, "certificate table entry %zu (%s) has length 0",
-				    i, g);
+			return fail(err, errlen, "certificate table entry %zu (%s) has length 0", i,
+				    g);
 		if (ent->offset < t.table_len)
 			return fail(err, errlen,
 				    "certificate table entry %zu (%s) offset %u points into the "
@@ -115,9 +114,10 @@ int snp_cert_table_parse(const u8 *buf, size_t len, struct snp_cert_table *ret, 
 				return fail(err, errlen,
 					    "certificate table entries %zu and %zu overlap", j, i);
 			if (ent->kind != SNP_CERT_UNKNOWN && ent->kind == o->kind)
-				return fail(err, errlen,
-					    "certificate table lists %s twice (entries %zu and %zu)",
-					    snp_cert_kind_name(ent->kind), j, i);
+				return fail(
+					err, errlen,
+					"certificate table lists %s twice (entries %zu and %zu)",
+					snp_cert_kind_name(ent->kind), j, i);
 		}
 		ent->data = buf + ent->offset;
 		if ((size_t)ent->offset + ent->length > t.used_len)

@@ -30,13 +30,13 @@ struct snp_cert_table_entry {
 	enum snp_cert_kind kind;
 	u32 offset;
 	u32 length;
-	const u8 *data;		/* borrowed: points into the parsed buffer */
+	const u8 *data; /* borrowed: points into the parsed buffer */
 };
 
 struct snp_cert_table {
 	size_t n;
-	size_t table_len;	/* bytes of the table including the terminator */
-	size_t used_len;	/* max(offset + length): what configfs-tsm calls auxblob */
+	size_t table_len; /* bytes of the table including the terminator */
+	size_t used_len;  /* max(offset + length): what configfs-tsm calls auxblob */
 	struct snp_cert_table_entry entries[SNP_CERT_TABLE_MAX];
 };
 

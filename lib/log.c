@@ -33,7 +33,7 @@ void snp_log_set_ident(const char *s)
 
 int snp_log_parse_level(const char *s, int *ret)
 {
-	static const char *const names[] = { "emerg", "alert",	"crit", "err",
+	static const char *const names[] = { "emerg",	"alert",  "crit", "err",
 					     "warning", "notice", "info", "debug" };
 
 	for (int i = 0; i < 8; i++)

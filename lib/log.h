@@ -22,15 +22,15 @@ void snp_log_set_ident(const char *ident);
 int snp_log_internal(int level, int error, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-#define snp_log_full_errno(level, error, ...) \
+#define snp_log_full_errno(level, error, ...)                                                      \
 	snp_log_internal((level), (error), __FILE__, __LINE__, __VA_ARGS__)
-#define log_debug(...) snp_log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
-#define log_info(...) snp_log_full_errno(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...) snp_log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
-#define log_warning(...) snp_log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
-#define log_error(...) snp_log_full_errno(LOG_ERR, 0, __VA_ARGS__)
-#define log_debug_errno(e, ...) snp_log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_debug(...)		  snp_log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)		  snp_log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)		  snp_log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...)	  snp_log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)		  snp_log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+#define log_debug_errno(e, ...)	  snp_log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...) snp_log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
-#define log_error_errno(e, ...) snp_log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+#define log_error_errno(e, ...)	  snp_log_full_errno(LOG_ERR, (e), __VA_ARGS__)
 
 #endif

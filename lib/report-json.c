@@ -123,8 +123,9 @@ static json_t *policy_json(u64 policy)
 	if (!o)
 		return NULL;
 	if (set_new(o, "abi_minor", json_integer(policy & SNP_POLICY_ABI_MINOR_MASK)) ||
-	    set_new(o, "abi_major", json_integer((policy & SNP_POLICY_ABI_MAJOR_MASK) >>
-						 SNP_POLICY_ABI_MAJOR_SHIFT))) {
+	    set_new(o, "abi_major",
+		    json_integer((policy & SNP_POLICY_ABI_MAJOR_MASK) >>
+				 SNP_POLICY_ABI_MAJOR_SHIFT))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -207,8 +208,7 @@ json_t *snp_report_to_json(const struct snp_report_info *ri)
 		r |= set_new(o, "cpuid_step", json_integer(rp->cpuid_step));
 	}
 	r |= set_new(o, "chip_id", hex_json(rp->chip_id, sizeof(rp->chip_id)));
-	r |= set_new(o, "committed_tcb",
-		     snp_tcb_to_json(le64_to_cpu(rp->committed_tcb), layout));
+	r |= set_new(o, "committed_tcb", snp_tcb_to_json(le64_to_cpu(rp->committed_tcb), layout));
 	r |= set_new(o, "current_build", json_integer(rp->current_build));
 	r |= set_new(o, "current_minor", json_integer(rp->current_minor));
 	r |= set_new(o, "current_major", json_integer(rp->current_major));
@@ -224,8 +224,7 @@ json_t *snp_report_to_json(const struct snp_report_info *ri)
 	}
 	r |= set_new(o, "signature", signature_json(&rp->signature));
 	r |= set_new(o, "product", json_string(snp_product_name(ri->product)));
-	r |= set_new(o, "product_source",
-		     json_string(snp_product_source_name(ri->product_source)));
+	r |= set_new(o, "product_source", json_string(snp_product_source_name(ri->product_source)));
 	snprintf(fw, sizeof(fw), "%u.%u.%u", rp->current_major, rp->current_minor,
 		 rp->current_build);
 	r |= set_new(o, "current_firmware", json_string(fw));

@@ -32,7 +32,7 @@ int snp_report_print_text(FILE *f, const struct snp_report_info *ri)
 	u64 policy = le64_to_cpu(r->policy);
 	u64 pinfo = le64_to_cpu(r->platform_info);
 	u32 ki = le32_to_cpu(r->key_info);
-	static const char *const sk_names[8] = { "VCEK", "VLEK", "reserved", "reserved",
+	static const char *const sk_names[8] = { "VCEK",     "VLEK",	 "reserved", "reserved",
 						 "reserved", "reserved", "reserved", "none" };
 
 	fprintf(f, "%-20s %u\n", "version", ri->version);
@@ -81,8 +81,8 @@ int snp_report_print_text(FILE *f, const struct snp_report_info *ri)
 			r->cpuid_fam_id, r->cpuid_mod_id, r->cpuid_step);
 	hex_line(f, "chip_id", r->chip_id, sizeof(r->chip_id));
 	tcb_line(f, "committed_tcb", le64_to_cpu(r->committed_tcb), layout);
-	fprintf(f, "%-20s %u.%u build %u\n", "current_firmware", r->current_major,
-		r->current_minor, r->current_build);
+	fprintf(f, "%-20s %u.%u build %u\n", "current_firmware", r->current_major, r->current_minor,
+		r->current_build);
 	fprintf(f, "%-20s %u.%u build %u\n", "committed_firmware", r->committed_major,
 		r->committed_minor, r->committed_build);
 	tcb_line(f, "launch_tcb", le64_to_cpu(r->launch_tcb), layout);

@@ -23,10 +23,10 @@ enum snp_product {
 /* How the product of a report was determined. */
 enum snp_product_source {
 	SNP_PRODUCT_SRC_NONE = 0,
-	SNP_PRODUCT_SRC_CPUID,		/* CPUID_FAM_ID/MOD_ID, v3+ */
-	SNP_PRODUCT_SRC_CHIP_ID,	/* v2 heuristic: 8-byte chip id => Turin */
-	SNP_PRODUCT_SRC_CERT,		/* VCEK/VLEK productName extension */
-	SNP_PRODUCT_SRC_HINT,		/* the caller said so */
+	SNP_PRODUCT_SRC_CPUID,	 /* CPUID_FAM_ID/MOD_ID, v3+ */
+	SNP_PRODUCT_SRC_CHIP_ID, /* v2 heuristic: 8-byte chip id => Turin */
+	SNP_PRODUCT_SRC_CERT,	 /* VCEK/VLEK productName extension */
+	SNP_PRODUCT_SRC_HINT,	 /* the caller said so */
 };
 
 const char *snp_product_name(enum snp_product p);
@@ -37,7 +37,7 @@ enum snp_tcb_layout snp_product_tcb_layout(enum snp_product p);
 const char *snp_product_source_name(enum snp_product_source s);
 
 struct snp_report_info {
-	struct snp_report r;		/* the received bytes, verbatim */
+	struct snp_report r; /* the received bytes, verbatim */
 	u32 version;
 	enum snp_product product;
 	enum snp_product_source product_source;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_(f)	  __attribute__((cleanup(f)))
 #define SNP_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Size of the buffers that receive an error message for the user. */

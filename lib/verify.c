@@ -17,7 +17,7 @@
 #include "lib/x509-amd.h"
 
 #define AMD_PSS_SALT_LEN 48
-#define AMD_CA_RSA_BITS 4096
+#define AMD_CA_RSA_BITS	 4096
 
 static struct snp_check *add(struct snp_verify_result *res, const char *name,
 			     enum snp_check_kind kind, enum snp_check_status st, const char *fmt,
@@ -128,8 +128,7 @@ static const char *pss_params_problem(X509 *cert)
 			why = "MGF1 hash missing";
 		} else {
 			p = ASN1_STRING_get0_data(t->value.sequence);
-			mgf_param = d2i_X509_ALGOR(NULL, &p,
-						   ASN1_STRING_length(t->value.sequence));
+			mgf_param = d2i_X509_ALGOR(NULL, &p, ASN1_STRING_length(t->value.sequence));
 			mgf_hash = mgf_param;
 			if (!mgf_hash || OBJ_obj2nid(mgf_hash->algorithm) != NID_sha384)
 				why = "MGF1 hash is not SHA-384";
@@ -359,8 +358,10 @@ static void check_tcb(const struct snp_verify_input *in, const struct snp_amd_ex
 		int spl;
 		const char *name;
 	} parts[] = {
-		{ SNP_SPL_BOOTLOADER, "bootloader" }, { SNP_SPL_TEE, "tee" },
-		{ SNP_SPL_SNP, "snp" },		      { SNP_SPL_MICROCODE, "microcode" },
+		{ SNP_SPL_BOOTLOADER, "bootloader" },
+		{ SNP_SPL_TEE, "tee" },
+		{ SNP_SPL_SNP, "snp" },
+		{ SNP_SPL_MICROCODE, "microcode" },
 		{ SNP_SPL_FMC, "fmc" },
 	};
 	struct snp_tcb_parts p;
@@ -424,15 +425,15 @@ static void check_chip(const struct snp_verify_input *in, const struct snp_amd_e
 		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
 		    "CHIP_ID does not match the VCEK's %zu-byte hwID%s", ext->hwid_len,
 		    snp_mem_is_zero(chip, SNP_CHIP_ID_SIZE) ? " (CHIP_ID is masked: all zero)" :
-							       "");
+							      "");
 	else
 		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
 		    "CHIP_ID equals the VCEK's %zu-byte hwID%s", ext->hwid_len,
 		    ext->hwid_len < SNP_CHIP_ID_SIZE ? " followed by zeros" : "");
 }
 
-static void check_bytes(struct snp_verify_result *res, const char *name, bool has,
-			const u8 *want, const u8 *got, size_t n, const char *what)
+static void check_bytes(struct snp_verify_result *res, const char *name, bool has, const u8 *want,
+			const u8 *got, size_t n, const char *what)
 {
 	char hw[2 * 64 + 1], hg[2 * 64 + 1];
 
@@ -464,9 +465,8 @@ static void check_policy(const struct snp_verify_input *in, const struct snp_pol
 		    SNP_HOST_DATA_SIZE, "HOST_DATA");
 	check_bytes(res, "id_key_digest", pol->has_id_key_digest, pol->id_key_digest,
 		    r->id_key_digest, SNP_KEY_DIGEST_SIZE, "ID_KEY_DIGEST");
-	check_bytes(res, "author_key_digest", pol->has_author_key_digest,
-		    pol->author_key_digest, r->author_key_digest, SNP_KEY_DIGEST_SIZE,
-		    "AUTHOR_KEY_DIGEST");
+	check_bytes(res, "author_key_digest", pol->has_author_key_digest, pol->author_key_digest,
+		    r->author_key_digest, SNP_KEY_DIGEST_SIZE, "AUTHOR_KEY_DIGEST");
 
 	if (!pol->has_vmpl)
 		add(res, "vmpl", SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no expected VMPL given");
@@ -477,7 +477,8 @@ static void check_policy(const struct snp_verify_input *in, const struct snp_pol
 		    le32_to_cpu(r->vmpl), pol->vmpl);
 
 	if (!(policy & SNP_POLICY_DEBUG))
-		add(res, "debug", SNP_CHECK_POLICY, SNP_CHECK_PASS, "guest policy forbids debugging");
+		add(res, "debug", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "guest policy forbids debugging");
 	else if (pol->allow_debug)
 		add(res, "debug", SNP_CHECK_POLICY, SNP_CHECK_PASS,
 		    "guest policy allows debugging (accepted: --allow-debug)");
@@ -515,11 +516,10 @@ static void check_policy(const struct snp_verify_input *in, const struct snp_pol
 		snp_tcb_decode(le64_to_cpu(r->reported_tcb), layout, &p);
 		c = add(res, "min_tcb", SNP_CHECK_POLICY, SNP_CHECK_PASS,
 			"REPORTED_TCB meets the minimum");
-#define MIN_PART(field)                                                                    \
-	do {                                                                               \
-		if (m->has_##field && p.field < m->v.field)                                \
-			amend(c, true, #field " %u is below the minimum %u", p.field,      \
-			      m->v.field);                                                 \
+#define MIN_PART(field)                                                                            \
+	do {                                                                                       \
+		if (m->has_##field && p.field < m->v.field)                                        \
+			amend(c, true, #field " %u is below the minimum %u", p.field, m->v.field); \
 	} while (0)
 		MIN_PART(bootloader);
 		MIN_PART(tee);
@@ -651,13 +651,13 @@ int snp_min_tcb_parse(const char *s, struct snp_min_tcb *ret)
 		*eq = '\0';
 		if (snp_parse_u32_max(eq + 1, 255, &v) < 0)
 			return -EINVAL;
-#define PART(field)                                      \
-	if (strcmp(tok, #field) == 0) {                  \
-		if (m.has_##field)                       \
-			return -EINVAL;                  \
-		m.has_##field = true;                    \
-		m.v.field = (u8)v;                       \
-		continue;                                \
+#define PART(field)                                                                                \
+	if (strcmp(tok, #field) == 0) {                                                            \
+		if (m.has_##field)                                                                 \
+			return -EINVAL;                                                            \
+		m.has_##field = true;                                                              \
+		m.v.field = (u8)v;                                                                 \
+		continue;                                                                          \
 	}
 		PART(bootloader)
 		PART(tee)

@@ -17,8 +17,8 @@
 #include "lib/report.h"
 
 enum snp_check_kind {
-	SNP_CHECK_VERIFY,	/* authenticity: chain, signature, TCB, chip */
-	SNP_CHECK_POLICY,	/* the relying party's expectations */
+	SNP_CHECK_VERIFY, /* authenticity: chain, signature, TCB, chip */
+	SNP_CHECK_POLICY, /* the relying party's expectations */
 };
 
 enum snp_check_status {
@@ -28,7 +28,7 @@ enum snp_check_status {
 };
 
 struct snp_check {
-	const char *name;	/* static string */
+	const char *name; /* static string */
 	enum snp_check_kind kind;
 	enum snp_check_status status;
 	char detail[384];
@@ -39,21 +39,21 @@ struct snp_check {
 struct snp_verify_result {
 	size_t n;
 	struct snp_check checks[SNP_VERIFY_MAX_CHECKS];
-	enum snp_product root_product;	/* product of the ARK used */
-	bool root_pinned;		/* an AMD ARK pinned in the code */
-	bool root_explicit;		/* an anchor the caller gave */
-	bool endorsement_vlek;		/* the leaf is a VLEK */
+	enum snp_product root_product; /* product of the ARK used */
+	bool root_pinned;	       /* an AMD ARK pinned in the code */
+	bool root_explicit;	       /* an anchor the caller gave */
+	bool endorsement_vlek;	       /* the leaf is a VLEK */
 };
 
 /* Certificates are borrowed; any may be NULL. */
 struct snp_verify_input {
-	struct snp_report_info *report;	/* NULL: check the certificates only */
+	struct snp_report_info *report; /* NULL: check the certificates only */
 	X509 *ark;
-	X509 *ask;			/* ASK or ASVK */
-	X509 *leaf;			/* VCEK or VLEK */
-	X509 *trust_ark;		/* explicit trust anchor, or NULL */
-	enum snp_product product;	/* forced product (TCB layout), or UNKNOWN */
-	time_t at;			/* validity time */
+	X509 *ask;		  /* ASK or ASVK */
+	X509 *leaf;		  /* VCEK or VLEK */
+	X509 *trust_ark;	  /* explicit trust anchor, or NULL */
+	enum snp_product product; /* forced product (TCB layout), or UNKNOWN */
+	time_t at;		  /* validity time */
 };
 
 struct snp_min_tcb {
@@ -63,7 +63,7 @@ struct snp_min_tcb {
 
 struct snp_policy {
 	bool has_report_data;
-	u8 report_data[SNP_REPORT_DATA_SIZE];	/* zero-padded */
+	u8 report_data[SNP_REPORT_DATA_SIZE]; /* zero-padded */
 	bool has_measurement;
 	u8 measurement[SNP_MEASUREMENT_SIZE];
 	bool has_host_data;
@@ -81,7 +81,7 @@ struct snp_policy {
 	struct snp_min_tcb min_tcb;
 	bool has_min_fw;
 	u8 min_fw_major, min_fw_minor;
-	u16 min_fw_build;		/* 0 when not given */
+	u16 min_fw_build; /* 0 when not given */
 };
 
 /*

@@ -14,7 +14,7 @@
 #include "lib/util.h"
 #include "lib/x509-amd.h"
 
-#define AMD_ARC "1.3.6.1.4.1.3704.1."
+#define AMD_ARC		  "1.3.6.1.4.1.3704.1."
 #define SNP_CERT_FILE_MAX (1024 * 1024)
 
 /*
@@ -178,8 +178,8 @@ int snp_amd_ext_parse(X509 *cert, struct snp_amd_ext *ret, char *err, size_t err
 	}
 	v = ext_value(cert, AMD_ARC "2", &dup);
 	if (v) {
-		if (der_ia5(ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v),
-			    e.product_name, sizeof(e.product_name)) < 0)
+		if (der_ia5(ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v), e.product_name,
+			    sizeof(e.product_name)) < 0)
 			return fail(err, errlen, -EBADMSG, "productName extension is malformed");
 		e.has_product_name = true;
 	}
@@ -228,8 +228,7 @@ int snp_amd_ext_parse(X509 *cert, struct snp_amd_ext *ret, char *err, size_t err
 	return 0;
 }
 
-int snp_x509_load_mem(const u8 *data, size_t len, STACK_OF(X509) **ret, char *err,
-		      size_t errlen)
+int snp_x509_load_mem(const u8 *data, size_t len, STACK_OF(X509) * *ret, char *err, size_t errlen)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	X509 *c;
@@ -277,7 +276,7 @@ nomem:
 	return -ENOMEM;
 }
 
-int snp_x509_load_file(const char *path, STACK_OF(X509) **ret, char *err, size_t errlen)
+int snp_x509_load_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen)
 {
 	_cleanup_(freep) u8 *data = NULL;
 	size_t len;

@@ -14,28 +14,28 @@
 
 #include "lib/report.h"
 
-#define SNP_AMD_SPL_MAX 9	/* .3.1 .. .3.9 */
+#define SNP_AMD_SPL_MAX 9 /* .3.1 .. .3.9 */
 
 struct snp_amd_ext {
 	bool has_struct_version;
 	long struct_version;
 	bool has_product_name;
 	char product_name[64];
-	bool has_spl[SNP_AMD_SPL_MAX + 1];	/* index n = OID .3.n */
+	bool has_spl[SNP_AMD_SPL_MAX + 1]; /* index n = OID .3.n */
 	long spl[SNP_AMD_SPL_MAX + 1];
 	bool has_hwid;
-	bool hwid_wrapped;			/* DER OCTET STRING inside extnValue */
-	size_t hwid_len;			/* 8 (Turin) or 64 */
+	bool hwid_wrapped; /* DER OCTET STRING inside extnValue */
+	size_t hwid_len;   /* 8 (Turin) or 64 */
 	u8 hwid[64];
 	bool has_csp_id;
 	char csp_id[128];
 };
 
 #define SNP_SPL_BOOTLOADER 1
-#define SNP_SPL_TEE 2
-#define SNP_SPL_SNP 3
-#define SNP_SPL_MICROCODE 8
-#define SNP_SPL_FMC 9
+#define SNP_SPL_TEE	   2
+#define SNP_SPL_SNP	   3
+#define SNP_SPL_MICROCODE  8
+#define SNP_SPL_FMC	   9
 
 /*
  * Decode the AMD extensions of @cert (borrowed). Absent extensions are
@@ -49,9 +49,8 @@ int snp_amd_ext_parse(X509 *cert, struct snp_amd_ext *ret, char *err, size_t err
  * DER certificate. On success *ret is a new stack the caller frees with
  * OSSL_STACK_OF_X509_free()/sk_X509_pop_free(.., X509_free).
  */
-int snp_x509_load_file(const char *path, STACK_OF(X509) **ret, char *err, size_t errlen);
-int snp_x509_load_mem(const u8 *data, size_t len, STACK_OF(X509) **ret, char *err,
-		      size_t errlen);
+int snp_x509_load_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen);
+int snp_x509_load_mem(const u8 *data, size_t len, STACK_OF(X509) * *ret, char *err, size_t errlen);
 
 void snp_x509_fingerprint(X509 *cert, u8 out[32]);
 /* Subject (or issuer) common name into @buf; "" when absent. */

@@ -26,7 +26,9 @@ static void put_entry(u8 *p, const u8 *guid, u32 off, u32 len)
 
 static void test_build_and_parse(void **state)
 {
-	const u8 guids[4][16] = { SNP_GUID_ARK, SNP_GUID_ASK, SNP_GUID_VCEK,
+	const u8 guids[4][16] = { SNP_GUID_ARK,
+				  SNP_GUID_ASK,
+				  SNP_GUID_VCEK,
 				  { 0xec, 0xae, 0x0c, 0x0f, 0x95, 0x02, 0x43, 0xb1, 0xaf, 0xa2,
 				    0x0a, 0xe2, 0xe0, 0xd5, 0x65, 0xb6 } };
 	const u8 a[] = "ark-bytes", b[] = "ask", c[] = "vcek-der", d[] = { 0x08, 0, 0, 0 };

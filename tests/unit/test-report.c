@@ -32,8 +32,8 @@ static void make_report(u8 *buf, u32 version)
 		buf[0x1a0 + i] = (u8)(i + 1);
 	buf[0x1ea] = 1;
 	buf[0x1e9] = 55;
-	buf[0x2a0] = 0x42;	/* R low byte */
-	buf[0x2e8] = 0x43;	/* S low byte */
+	buf[0x2a0] = 0x42; /* R low byte */
+	buf[0x2e8] = 0x43; /* S low byte */
 }
 
 static void expect_parse(const u8 *buf, size_t len, int want, const char *msg)
@@ -229,19 +229,21 @@ static void test_hex_input(void **state)
 	strcat(hex, "\n");
 	assert_int_equal(snp_report_load((u8 *)hex, strlen(hex), &ri, err, sizeof(err)), 0);
 	hex[10] = 'x';
-	assert_int_equal(snp_report_load((u8 *)hex, strlen(hex), &ri, err, sizeof(err)),
-			 -EMSGSIZE);
+	assert_int_equal(snp_report_load((u8 *)hex, strlen(hex), &ri, err, sizeof(err)), -EMSGSIZE);
 }
 
 static void test_json(void **state)
 {
 	static const char *const fields[] = {
-		"version",	     "guest_svn",    "policy",	      "family_id",    "image_id",
-		"vmpl",		     "signature_algo", "current_tcb", "platform_info", "key_info",
-		"report_data",	     "measurement",  "host_data",     "id_key_digest",
-		"author_key_digest", "report_id",    "report_id_ma",  "reported_tcb", "chip_id",
-		"committed_tcb",     "launch_tcb",   "current_build", "committed_major",
-		"cpuid_fam_id",	     "launch_mit_vector", "signature",
+		"version",	     "guest_svn",	"policy",
+		"family_id",	     "image_id",	"vmpl",
+		"signature_algo",    "current_tcb",	"platform_info",
+		"key_info",	     "report_data",	"measurement",
+		"host_data",	     "id_key_digest",	"author_key_digest",
+		"report_id",	     "report_id_ma",	"reported_tcb",
+		"chip_id",	     "committed_tcb",	"launch_tcb",
+		"current_build",     "committed_major", "cpuid_fam_id",
+		"launch_mit_vector", "signature",
 	};
 	struct snp_report_info ri;
 	u8 buf[SNP_REPORT_SIZE];
@@ -254,7 +256,8 @@ static void test_json(void **state)
 	assert_non_null(o);
 	for (size_t i = 0; i < SNP_ELEMENTSOF(fields); i++)
 		assert_non_null(json_object_get(o, fields[i]));
-	assert_string_equal(json_string_value(json_object_get(o, "chip_id")) + 0, "ab0203040506"
+	assert_string_equal(json_string_value(json_object_get(o, "chip_id")) + 0,
+			    "ab0203040506"
 			    "0708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223242526"
 			    "2728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40");
 	tcb = json_object_get(o, "reported_tcb");
