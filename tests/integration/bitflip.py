@@ -10,8 +10,8 @@ import tempfile
 
 import snptest as t
 
-SIGNED_SAMPLES = int(os.environ.get("SNP_BITFLIP_SIGNED", "16"))
-SIG_SAMPLES = int(os.environ.get("SNP_BITFLIP_SIG", "10"))
+SIGNED_SAMPLES = int(os.environ.get("SNP_BITFLIP_SIGNED", "40"))
+SIG_SAMPLES = int(os.environ.get("SNP_BITFLIP_SIG", "24"))
 
 t.need_testdata()
 res = t.Results()
