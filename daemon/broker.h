@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The broker: the only path from clients (FUSE, HTTP) to the backend.
+ * A bounded queue served round-robin by client, a per-client token-bucket
+ * rate limit, one worker thread that makes the device requests so the
+ * event loop never blocks, backoff when the host stays BUSY, and health
+ * tracking: once the device is dead (VMPCK disabled, ENOTTY) every request
+ * fails fast.
+ */
+#ifndef SNPD_BROKER_H
+#define SNPD_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "lib/backend.h"
+
+enum snpd_req_kind {
+	SNPD_REQ_REPORT,
+	SNPD_REQ_KEY,
+};
+
+struct snpd_request;
+typedef void (*snpd_request_done_t)(struct snpd_request *req, void *userdata);
+
+struct snpd_request {
+	enum snpd_req_kind kind;
+	u64 client;			/* fairness and rate-limit identity (uid, address) */
+	struct snp_backend_report_req report_req;
+	struct snp_backend_key_req key_req;
+	snpd_request_done_t done;	/* called in the event loop, exactly once */
+	void *userdata;
+
+	/* results, valid in done() */
+	int result;			/* 0 or negative errno */
+	struct snp_backend_error error;
+	struct snp_backend_report report;	/* owned by the request */
+	u8 key[SNP_DERIVED_KEY_LEN];	/* wiped by snpd_request_free() */
+	u64 latency_usec;		/* device time */
+
+	/* broker internals */
+	struct snpd_request *next;
+	u64 submitted_usec;
+};
+
+/* Allocate a zeroed request; free wipes the key and releases the report. */
+struct snpd_request *snpd_request_new(enum snpd_req_kind kind, u64 client);
+struct snpd_request *snpd_request_free(struct snpd_request *req);
+
+struct snpd_broker_limits {
+	u32 queue_size;
+	u32 rate_limit;		/* per client per second; 0 = off */
+	u32 rate_burst;
+};
+
+struct snpd_broker_stats {
+	u64 submitted;
+	u64 completed;
+	u64 failed;
+	u64 rate_limited;
+	u64 queue_full;
+	u64 busy_backoffs;
+	u32 queue_depth;
+	u32 clients;
+	bool busy;		/* a request is on the device */
+	bool dead;
+	char dead_reason[160];
+	u64 last_latency_usec;
+	u64 latency_buckets[12];	/* <=1,2,4,...,1024 ms, more */
+};
+
+struct snpd_broker;
+
+/* Takes a reference on @e; the backend stays owned by the caller. */
+int snpd_broker_new(sd_event *e, struct snp_backend *b, const struct snpd_broker_limits *lim,
+		    struct snpd_broker **ret);
+struct snpd_broker *snpd_broker_free(struct snpd_broker *br);
+void snpd_broker_set_limits(struct snpd_broker *br, const struct snpd_broker_limits *lim);
+
+/*
+ * Queue @req. On success the broker owns the request until done() runs
+ * (the callback then owns it). Fails without calling done():
+ *   -ENODEV  the device is dead
+ *   -EAGAIN  the client is over its rate limit; *ret_retry_ms says when
+ *            to come back
+ *   -EBUSY   the queue is full
+ */
+int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *ret_retry_ms);
+
+void snpd_broker_get_stats(struct snpd_broker *br, struct snpd_broker_stats *ret);
+bool snpd_broker_is_dead(struct snpd_broker *br);
+
+/* Map a backend error to the errno a client should see (ENODEV, EIO, ...). */
+int snpd_errno_for_client(int r);
+
+#endif

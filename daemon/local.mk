@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: Apache-2.0
+# daemon/: snpd itself (main, configuration, broker, view, status).
+
+noinst_LTLIBRARIES += %reldir%/libsnpd.la
+%canon_reldir%_libsnpd_la_SOURCES = \
+	%reldir%/snpd.h \
+	%reldir%/config.c %reldir%/config.h \
+	%reldir%/broker.c %reldir%/broker.h \
+	%reldir%/view.c \
+	%reldir%/status.c \
+	fs/fs.c fs/fs.h
+%canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
+%canon_reldir%_libsnpd_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(FUSE3_CFLAGS) $(SYSTEMD_CFLAGS)
+%canon_reldir%_libsnpd_la_LIBADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) \
+	$(FUSE3_LIBS) $(SYSTEMD_LIBS) -lpthread
+
+sbin_PROGRAMS = %reldir%/snpd
+%canon_reldir%_snpd_SOURCES = %reldir%/snpd.c
+%canon_reldir%_snpd_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
+%canon_reldir%_snpd_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(FUSE3_CFLAGS) $(SYSTEMD_CFLAGS)
+%canon_reldir%_snpd_LDADD = %reldir%/libsnpd.la

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * snpd: owns the guest's attestation interface and serves reports,
+ * certificates and derived keys. One sd-event loop carries the FUSE fd,
+ * signals, the watchdog and the broker's completion eventfd.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "daemon/snpd.h"
+#include "fs/fs.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define SNPD_INTERNAL_CLIENT UINT64_MAX
+
+static void notify_status(struct snpd *d, const char *extra)
+{
+	struct snpd_broker_stats bs;
+
+	snpd_broker_get_stats(d->broker, &bs);
+	sd_notifyf(0, "STATUS=%s%s backend %s, %s%s, %llu requests served%s%s",
+		   bs.dead ? "DEAD: " : "", bs.dead ? bs.dead_reason : "Serving:",
+		   snp_backend_ops(d->backend)->name, d->fs ? "view at " : "no FUSE view",
+		   d->fs ? d->config.mountpoint : "", (unsigned long long)bs.completed,
+		   extra ? "; " : "", extra ? extra : "");
+}
+
+static void limits_of(const struct snpd_config *c, struct snpd_broker_limits *lim)
+{
+	lim->queue_size = c->queue_size;
+	lim->rate_limit = c->rate_limit;
+	lim->rate_burst = c->rate_burst;
+}
+
+static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
+{
+	struct snpd_view *v;
+	char err[SNP_ERRBUF];
+	int r;
+
+	r = snpd_view_new(ref, d->config.certs_dir, d->view ? d->view->generation + 1 : 1, &v,
+			  err, sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "The reference report is unusable: %s", err);
+	snpd_view_free(d->view);
+	d->view = v;
+	return 0;
+}
+
+static void on_reload_report(struct snpd_request *req, void *userdata)
+{
+	struct snpd *d = userdata;
+
+	d->reloading = false;
+	if (req->result < 0)
+		log_error_errno(req->result, "Reload: the reference report failed: %m; keeping "
+					     "the previous view");
+	else if (reference_view(d, &req->report) == 0)
+		log_info("Reloaded: view generation %llu",
+			 (unsigned long long)d->view->generation);
+	snpd_request_free(req);
+	sd_notify(0, "READY=1");
+	notify_status(d, req->result < 0 ? "last reload failed" : NULL);
+}
+
+/* Settings that only a restart can change. */
+static void keep_restart_only(const struct snpd_config *old, struct snpd_config *c)
+{
+	if (strcmp(old->backend, c->backend))
+		log_warning("Reload: Backend= changes need a restart; still using %s",
+			    old->backend);
+	if (strcmp(old->mountpoint, c->mountpoint) || old->fs_enabled != c->fs_enabled ||
+	    old->allow_other != c->allow_other)
+		log_warning("Reload: [Filesystem] Enabled=, Mountpoint= and AllowOther= changes "
+			    "need a restart");
+	free(c->backend);
+	free(c->mountpoint);
+	c->backend = strdup(old->backend);
+	c->mountpoint = strdup(old->mountpoint);
+	c->fs_enabled = old->fs_enabled;
+	c->allow_other = old->allow_other;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct snpd *d = userdata;
+	struct snpd_broker_limits lim;
+	struct snpd_config c;
+	struct snpd_request *req;
+	int r;
+
+	sd_notify(0, "RELOADING=1");
+	log_info("Reloading the configuration");
+	r = snpd_config_load(&d->cmdline, &c);
+	if (r < 0) {
+		log_error("Reload failed: keeping the running configuration");
+		sd_notify(0, "READY=1");
+		notify_status(d, "last reload failed: configuration error");
+		return 0;
+	}
+	keep_restart_only(&d->config, &c);
+	if (!c.backend || !c.mountpoint) {
+		snpd_config_release(&c);
+		sd_notify(0, "READY=1");
+		return log_error_errno(ENOMEM, "Reload failed: out of memory");
+	}
+	snpd_config_release(&d->config);
+	d->config = c;
+	d->reloads++;
+	snp_log_set_max_level(d->config.log_level);
+	limits_of(&d->config, &lim);
+	snpd_broker_set_limits(d->broker, &lim);
+
+	/* a fresh reference report for the static files, through the broker */
+	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_INTERNAL_CLIENT);
+	if (!req) {
+		sd_notify(0, "READY=1");
+		return log_error_errno(ENOMEM, "Reload: out of memory");
+	}
+	req->report_req.vmpl = d->config.vmpl;
+	req->report_req.want_certs = true;
+	req->done = on_reload_report;
+	req->userdata = d;
+	d->reloading = true;
+	r = snpd_broker_submit(d->broker, req, NULL);
+	if (r < 0) {
+		d->reloading = false;
+		snpd_request_free(req);
+		log_error_errno(r, "Reload: cannot refresh the reference report: %m");
+		sd_notify(0, "READY=1");
+		notify_status(d, "last reload could not refresh the reference report");
+	}
+	return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	sd_notify(0, "STOPPING=1");
+	log_info("Received %s, stopping", strsignal((int)si->ssi_signo));
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct snpd *d = userdata;
+
+	notify_status(d, NULL);
+	return sd_event_source_set_time_relative(s, 10 * 1000000ULL);
+}
+
+static void disable_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	/* derived keys and the simulator's secrets must not end up in a core file */
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		log_warning_errno(errno, "Failed to disable core dumps: %m");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warning_errno(errno, "Failed to mark the process undumpable: %m");
+}
+
+static int run(struct snpd *d)
+{
+	struct snp_backend_report ref = { 0 };
+	struct snp_backend_report_req rreq = { 0 };
+	struct snp_backend_error e = { 0 };
+	struct snpd_broker_limits lim;
+	sd_event_source *status_timer = NULL;
+	char err[SNP_ERRBUF];
+	sigset_t mask;
+	int r;
+
+	r = snp_backend_open(d->config.backend, &d->backend, err, sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "Cannot open backend '%s': %s", d->config.backend, err);
+	log_info("Backend %s opened", d->config.backend);
+
+	/* the reference report, before anything serves */
+	rreq.vmpl = d->config.vmpl;
+	rreq.want_certs = true;
+	r = snp_backend_get_report(d->backend, &rreq, &ref, &e);
+	if (r < 0)
+		return log_error_errno(r,
+				       "The reference report failed: %m (firmware error 0x%x, "
+				       "host error %u, status 0x%x)",
+				       e.fw_error, e.vmm_error, e.status);
+	r = reference_view(d, &ref);
+	snp_backend_report_release(&ref);
+	if (r < 0)
+		return r;
+
+	r = sd_event_default(&d->event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the event loop: %m");
+	sd_event_now(d->event, CLOCK_MONOTONIC, &d->started_usec);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_sigterm, d)) < 0 ||
+	    (r = sd_event_add_signal(d->event, NULL, SIGINT, on_sigterm, d)) < 0 ||
+	    (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d)) < 0)
+		return log_error_errno(r, "Failed to watch signals: %m");
+	r = sd_event_set_watchdog(d->event, true);
+	if (r < 0)
+		log_warning_errno(r, "Failed to enable the watchdog: %m");
+
+	limits_of(&d->config, &lim);
+	r = snpd_broker_new(d->event, d->backend, &lim, &d->broker);
+	if (r < 0)
+		return log_error_errno(r, "Failed to start the broker: %m");
+
+	if (d->config.fs_enabled) {
+		r = snpd_fs_new(d, &d->fs);
+		if (r < 0)
+			return r;
+	}
+
+	r = sd_event_add_time_relative(d->event, &status_timer, CLOCK_MONOTONIC,
+				       10 * 1000000ULL, 0, on_status_timer, d);
+	if (r >= 0)
+		sd_event_source_set_enabled(status_timer, SD_EVENT_ON);
+
+	sd_notify(0, "READY=1");
+	notify_status(d, NULL);
+	log_notice("snpd %s ready: backend %s%s%s", PACKAGE_VERSION, d->config.backend,
+		   d->fs ? ", view at " : ", no FUSE view", d->fs ? d->config.mountpoint : "");
+
+	r = sd_event_loop(d->event);
+	sd_event_source_disable_unref(status_timer);
+	if (r < 0)
+		return log_error_errno(r, "Event loop failed: %m");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct snpd d = { 0 };
+	int r;
+
+	snp_log_set_ident("snpd");
+	snp_log_set_prefix_mode(1);
+	snp_log_set_max_level(LOG_INFO);
+
+	r = snpd_cmdline_parse(argc, argv, &d.cmdline);
+	if (r > 0)
+		return EXIT_SUCCESS;
+	if (r < 0)
+		return SNPD_EXIT_CONFIG;
+	r = snpd_config_load(&d.cmdline, &d.config);
+	if (r < 0)
+		return SNPD_EXIT_CONFIG;
+	snp_log_set_max_level(d.config.log_level);
+	if (d.cmdline.dump_config) {
+		snpd_config_dump(&d.config, stdout);
+		snpd_config_release(&d.config);
+		return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	}
+	disable_core_dumps();
+
+	r = run(&d);
+
+	/* the broker first: its last callbacks still reply to FUSE */
+	d.broker = snpd_broker_free(d.broker);
+	d.fs = snpd_fs_free(d.fs);
+	d.backend = snp_backend_free(d.backend);
+	d.view = snpd_view_free(d.view);
+	d.event = sd_event_unref(d.event);
+	snpd_config_release(&d.config);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

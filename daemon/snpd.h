@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's shared state, seen by the FUSE view and (later) HTTP. */
+#ifndef SNPD_SNPD_H
+#define SNPD_SNPD_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "daemon/broker.h"
+#include "daemon/config.h"
+#include "lib/backend.h"
+#include "lib/report.h"
+
+enum snpd_cert {
+	SNPD_CERT_ARK,
+	SNPD_CERT_ASK,
+	SNPD_CERT_VCEK,
+	SNPD_CERT_VLEK,
+	SNPD_CERT_CHAIN,
+	_SNPD_CERT_MAX,
+};
+
+/*
+ * What the static files show: built from the reference report (REPORT_DATA
+ * all zero) at start and on reload. Immutable once built; replaced whole.
+ */
+struct snpd_view {
+	struct snp_report_info ref;
+	char *platform_json;
+	char *measurement;
+	char *tcb;
+	char *chip_id;
+	char *policy;
+	char *vmpl;
+	char *certs[_SNPD_CERT_MAX];	/* PEM, NULL when unknown */
+	u64 generation;
+};
+
+struct snpd_fs;
+
+struct snpd {
+	sd_event *event;
+	struct snpd_cmdline cmdline;
+	struct snpd_config config;
+	struct snp_backend *backend;
+	struct snpd_broker *broker;
+	struct snpd_view *view;
+	struct snpd_fs *fs;
+	u64 started_usec;
+	u64 reloads;
+	bool reloading;
+};
+
+extern const char *const snpd_cert_names[_SNPD_CERT_MAX];
+
+/*
+ * Build a view from a reference report (and the certificate table the
+ * host returned with it, if any). Certificates come from @certs_dir when
+ * set. Returns 0 or a negative errno with a message in @err.
+ */
+int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u64 generation,
+		  struct snpd_view **ret, char *err, size_t errlen);
+struct snpd_view *snpd_view_free(struct snpd_view *v);
+
+/* Decoded report as JSON (new reference), product from the view's certs. */
+json_t *snpd_report_json(const struct snpd *d, const u8 report[SNP_REPORT_SIZE]);
+
+/* Health and counters as JSON (new reference). */
+json_t *snpd_status_json(struct snpd *d);
+
+#endif

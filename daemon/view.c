@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The static part of the view: facts of the reference report, certificates. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "daemon/snpd.h"
+#include "lib/cert-table.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/x509-amd.h"
+
+const char *const snpd_cert_names[_SNPD_CERT_MAX] = {
+	[SNPD_CERT_ARK] = "ark.pem",   [SNPD_CERT_ASK] = "ask.pem",
+	[SNPD_CERT_VCEK] = "vcek.pem", [SNPD_CERT_VLEK] = "vlek.pem",
+	[SNPD_CERT_CHAIN] = "chain.pem",
+};
+
+static char *pem_of(X509 *c)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *s = NULL;
+	long n;
+
+	if (!bio)
+		return NULL;
+	if (PEM_write_bio_X509(bio, c) == 1) {
+		n = BIO_get_mem_data(bio, &data);
+		if (n > 0)
+			s = strndup(data, (size_t)n);
+	}
+	BIO_free(bio);
+	return s;
+}
+
+static char *pem_of_der(const u8 *der, size_t len)
+{
+	STACK_OF(X509) *sk = NULL;
+	char *s;
+
+	if (snp_x509_load_mem(der, len, &sk, NULL, 0) < 0)
+		return NULL;
+	s = pem_of(sk_X509_value(sk, 0));
+	sk_X509_pop_free(sk, X509_free);
+	return s;
+}
+
+static void certs_from_table(struct snpd_view *v, const struct snp_backend_report *ref)
+{
+	static const struct {
+		enum snp_cert_kind kind;
+		enum snpd_cert slot;
+	} map[] = {
+		{ SNP_CERT_ARK, SNPD_CERT_ARK },
+		{ SNP_CERT_ASK, SNPD_CERT_ASK },
+		{ SNP_CERT_VCEK, SNPD_CERT_VCEK },
+		{ SNP_CERT_VLEK, SNPD_CERT_VLEK },
+	};
+	struct snp_cert_table t;
+	char err[SNP_ERRBUF];
+
+	if (!ref->certs || !ref->certs_len)
+		return;
+	if (snp_cert_table_parse(ref->certs, ref->certs_len, &t, err, sizeof(err)) < 0) {
+		log_warning("Ignoring the host's certificate table: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < SNP_ELEMENTSOF(map); i++) {
+		const struct snp_cert_table_entry *e = snp_cert_table_find(&t, map[i].kind);
+
+		if (e && !(v->certs[map[i].slot] = pem_of_der(e->data, e->length)))
+			log_warning("Ignoring the host's %s: not an X.509 certificate",
+				    snp_cert_kind_name(map[i].kind));
+	}
+}
+
+static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_t errlen)
+{
+	static const char *const files[][2] = {
+		{ "ark.pem", NULL },
+		{ "ask.pem", "asvk.pem" },
+		{ "vcek.pem", "vcek.der" },
+		{ "vlek.pem", "vlek.der" },
+	};
+
+	for (size_t i = 0; i < SNP_ELEMENTSOF(files); i++)
+		for (size_t j = 0; j < 2 && files[i][j] && !v->certs[i]; j++) {
+			STACK_OF(X509) *sk = NULL;
+			char path[4096];
+			int r;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i][j]);
+			r = snp_x509_load_file(path, &sk, err, errlen);
+			if (r == -ENOENT)
+				continue;
+			if (r < 0)
+				return r;
+			v->certs[i] = pem_of(sk_X509_value(sk, 0));
+			sk_X509_pop_free(sk, X509_free);
+			if (!v->certs[i])
+				return -ENOMEM;
+		}
+	return 0;
+}
+
+static char *strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *strdupf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static void tcb_text(char *buf, size_t len, const char *name, u64 raw, enum snp_tcb_layout l)
+{
+	struct snp_tcb_parts p;
+	size_t n;
+
+	snp_tcb_decode(raw, l, &p);
+	n = (size_t)snprintf(buf, len, "%s 0x%016llx", name, (unsigned long long)raw);
+	if (l == SNP_TCB_LAYOUT_TURIN && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " fmc=%u", p.fmc);
+	if (n < len)
+		snprintf(buf + n, len - n, " bootloader=%u tee=%u snp=%u microcode=%u\n",
+			 p.bootloader, p.tee, p.snp, p.microcode);
+}
+
+int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u64 generation,
+		  struct snpd_view **ret, char *err, size_t errlen)
+{
+	struct snpd_view *v = calloc(1, sizeof(*v));
+	const struct snp_report *r;
+	char hex[2 * 64 + 1], t[4][160];
+	json_t *j = NULL;
+	enum snp_tcb_layout l;
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	v->generation = generation;
+	rc = snp_report_parse(ref->report, SNP_REPORT_SIZE, &v->ref, err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (certs_dir && *certs_dir) {
+		rc = certs_from_dir(v, certs_dir, err, errlen);
+		if (rc < 0)
+			goto fail;
+	} else {
+		certs_from_table(v, ref);
+	}
+	if (v->certs[SNPD_CERT_ASK] && v->certs[SNPD_CERT_ARK])
+		v->certs[SNPD_CERT_CHAIN] =
+			strdupf("%s%s", v->certs[SNPD_CERT_ASK], v->certs[SNPD_CERT_ARK]);
+
+	/* v2 reports do not say their product: the endorsement key does */
+	if (v->ref.product_source != SNP_PRODUCT_SRC_CPUID &&
+	    (v->certs[SNPD_CERT_VCEK] || v->certs[SNPD_CERT_VLEK])) {
+		const char *pem = v->certs[SNPD_CERT_VCEK] ? v->certs[SNPD_CERT_VCEK] :
+							     v->certs[SNPD_CERT_VLEK];
+		STACK_OF(X509) *sk = NULL;
+		struct snp_amd_ext ext;
+		enum snp_product p;
+
+		if (snp_x509_load_mem((const u8 *)pem, strlen(pem), &sk, NULL, 0) == 0) {
+			if (snp_amd_ext_parse(sk_X509_value(sk, 0), &ext, NULL, 0) == 0 &&
+			    ext.has_product_name && snp_product_from_string(ext.product_name, &p) == 0)
+				snp_report_set_product(&v->ref, p, SNP_PRODUCT_SRC_CERT);
+			sk_X509_pop_free(sk, X509_free);
+		}
+	}
+
+	r = &v->ref.r;
+	l = snp_report_tcb_layout(&v->ref);
+	j = snp_report_to_json(&v->ref);
+	if (!j) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	/* the reference report's nonce and signature say nothing about the platform */
+	json_object_del(j, "report_data");
+	json_object_del(j, "signature");
+	v->platform_json = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+
+	snp_hex_encode(r->measurement, sizeof(r->measurement), hex);
+	v->measurement = strdupf("%s\n", hex);
+	snp_hex_encode(r->chip_id, sizeof(r->chip_id), hex);
+	v->chip_id = strdupf("%s\n", hex);
+	v->policy = strdupf("0x%016llx\n", (unsigned long long)le64_to_cpu(r->policy));
+	v->vmpl = strdupf("%u\n", le32_to_cpu(r->vmpl));
+	tcb_text(t[0], sizeof(t[0]), "reported", le64_to_cpu(r->reported_tcb), l);
+	tcb_text(t[1], sizeof(t[1]), "current", le64_to_cpu(r->current_tcb), l);
+	tcb_text(t[2], sizeof(t[2]), "committed", le64_to_cpu(r->committed_tcb), l);
+	tcb_text(t[3], sizeof(t[3]), "launch", le64_to_cpu(r->launch_tcb), l);
+	v->tcb = strdupf("%s%s%s%s", t[0], t[1], t[2], t[3]);
+	if (!v->platform_json || !v->measurement || !v->chip_id || !v->policy || !v->vmpl ||
+	    !v->tcb) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	*ret = v;
+	return 0;
+fail:
+	snpd_view_free(v);
+	return rc;
+}
+
+struct snpd_view *snpd_view_free(struct snpd_view *v)
+{
+	if (!v)
+		return NULL;
+	free(v->platform_json);
+	free(v->measurement);
+	free(v->tcb);
+	free(v->chip_id);
+	free(v->policy);
+	free(v->vmpl);
+	for (size_t i = 0; i < _SNPD_CERT_MAX; i++)
+		free(v->certs[i]);
+	free(v);
+	return NULL;
+}
+
+json_t *snpd_report_json(const struct snpd *d, const u8 report[SNP_REPORT_SIZE])
+{
+	struct snp_report_info ri;
+
+	if (snp_report_parse(report, SNP_REPORT_SIZE, &ri, NULL, 0) < 0)
+		return NULL;
+	if (ri.product_source != SNP_PRODUCT_SRC_CPUID && d->view)
+		snp_report_set_product(&ri, d->view->ref.product, d->view->ref.product_source);
+	return snp_report_to_json(&ri);
+}

@@ -1,0 +1,890 @@
+// SPDX-License-Identifier: Apache-2.0
+#define FUSE_USE_VERSION 34
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+#include <openssl/crypto.h>
+
+#include "fs/fs.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+/* Fixed inodes. */
+enum {
+	INO_ROOT = FUSE_ROOT_ID,
+	INO_REPORT,
+	INO_REPORT_JSON,
+	INO_NONCE_DIR,
+	INO_CERTS_DIR,
+	INO_PLATFORM,
+	INO_MEASUREMENT,
+	INO_TCB,
+	INO_CHIP_ID,
+	INO_POLICY,
+	INO_VMPL,
+	INO_KEYS_DIR,
+	INO_STATUS,
+	INO_CERT0 = 32,				/* + enum snpd_cert */
+	INO_KEY0 = 64,				/* + key profile index */
+	INO_NONCE0 = INO_KEY0 + SNPD_KEY_PROFILES_MAX,	/* dynamic */
+};
+
+#define NONCE_HEX_MIN 2
+#define NONCE_HEX_MAX 128
+#define NONCE_INODES_MAX 4096
+#define ATTR_TIMEOUT 1.0
+
+enum content {
+	C_STATIC,	/* a snapshot of the view */
+	C_REPORT,	/* raw report from the device */
+	C_REPORT_JSON,
+	C_KEY,
+	C_STATUS,
+};
+
+struct nonce_inode {
+	bool used;
+	bool json;
+	u64 nlookup;
+	size_t len;			/* bytes of nonce */
+	u8 nonce[NONCE_HEX_MAX / 2];
+};
+
+struct snpd_fs {
+	struct snpd *d;
+	struct fuse_session *se;
+	sd_event_source *source;
+	struct fuse_buf buf;
+	char *mountpoint;
+	bool mounted;
+	struct snpd_fs_stats stats;
+	struct nonce_inode nonces[NONCE_INODES_MAX];
+};
+
+struct pending_read {
+	fuse_req_t req;
+	size_t size;
+	off_t off;
+	struct pending_read *next;
+};
+
+/* One open file. */
+struct handle {
+	struct snpd_fs *fs;
+	enum content content;
+	bool stream;			/* report: reads are sequential, offsets ignored */
+	bool released;			/* closed while the device was working */
+	struct snpd_request *inflight;
+	int error;			/* errno of a failed request */
+	bool ready;
+	u8 *data;
+	size_t len;
+	size_t cursor;			/* stream position */
+	u8 report_data[SNP_REPORT_DATA_SIZE];
+	size_t written;
+	u32 key_index;
+	struct pending_read *pending;
+};
+
+static struct handle *handle_free(struct handle *h)
+{
+	if (!h)
+		return NULL;
+	if (h->data) {
+		OPENSSL_cleanse(h->data, h->len);
+		free(h->data);
+	}
+	OPENSSL_cleanse(h->report_data, sizeof(h->report_data));
+	free(h);
+	return NULL;
+}
+
+static bool is_dir(fuse_ino_t ino)
+{
+	return ino == INO_ROOT || ino == INO_NONCE_DIR || ino == INO_CERTS_DIR ||
+	       ino == INO_KEYS_DIR;
+}
+
+static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t ino)
+{
+	if (ino < INO_NONCE0 || ino >= INO_NONCE0 + NONCE_INODES_MAX)
+		return NULL;
+	if (!fs->nonces[ino - INO_NONCE0].used)
+		return NULL;
+	return &fs->nonces[ino - INO_NONCE0];
+}
+
+static const struct snpd_key_profile *key_of(struct snpd_fs *fs, fuse_ino_t ino)
+{
+	if (ino < INO_KEY0 || ino >= INO_KEY0 + fs->d->config.n_keys)
+		return NULL;
+	return &fs->d->config.keys[ino - INO_KEY0];
+}
+
+static const char *static_text(struct snpd_fs *fs, fuse_ino_t ino)
+{
+	const struct snpd_view *v = fs->d->view;
+
+	if (!v)
+		return NULL;
+	switch (ino) {
+	case INO_PLATFORM:
+		return v->platform_json;
+	case INO_MEASUREMENT:
+		return v->measurement;
+	case INO_TCB:
+		return v->tcb;
+	case INO_CHIP_ID:
+		return v->chip_id;
+	case INO_POLICY:
+		return v->policy;
+	case INO_VMPL:
+		return v->vmpl;
+	default:
+		if (ino >= INO_CERT0 && ino < INO_CERT0 + _SNPD_CERT_MAX)
+			return v->certs[ino - INO_CERT0];
+		return NULL;
+	}
+}
+
+/* Fill @st for @ino; false when it does not exist. */
+static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
+{
+	const struct snpd_config *c = &fs->d->config;
+	const struct snpd_key_profile *k;
+	const char *text;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = c->file_uid;
+	st->st_gid = c->file_gid;
+	st->st_nlink = 1;
+	if (is_dir(ino)) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return true;
+	}
+	switch (ino) {
+	case INO_REPORT:
+		st->st_mode = S_IFREG | (c->report_mode & 07777);
+		return true;
+	case INO_REPORT_JSON:
+	case INO_STATUS:
+		st->st_mode = S_IFREG | (c->file_mode & 07777);
+		return true;
+	}
+	if (nonce_of(fs, ino)) {
+		st->st_mode = S_IFREG | (c->report_mode & 07777 & ~0222);
+		return true;
+	}
+	k = key_of(fs, ino);
+	if (k) {
+		st->st_mode = S_IFREG | (k->mode & 07777);
+		st->st_uid = k->uid;
+		st->st_gid = k->gid;
+		st->st_size = SNP_DERIVED_KEY_LEN;
+		return true;
+	}
+	text = static_text(fs, ino);
+	if (text) {
+		st->st_mode = S_IFREG | (c->file_mode & 07777);
+		st->st_size = (off_t)strlen(text);
+		return true;
+	}
+	return false;
+}
+
+static void reply_entry(struct snpd_fs *fs, fuse_req_t req, fuse_ino_t ino, double timeout)
+{
+	struct fuse_entry_param e = { 0 };
+
+	if (!fill_attr(fs, ino, &e.attr)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	e.ino = ino;
+	e.attr_timeout = timeout;
+	e.entry_timeout = timeout;
+	fuse_reply_entry(req, &e);
+}
+
+/*
+ * nonce/<hex>[.json]: 2-128 hex digits, an even number. A malformed name
+ * is EINVAL (ENAMETOOLONG when too long) rather than ENOENT so that the
+ * caller learns why.
+ */
+static int parse_nonce_name(const char *name, u8 *out, size_t *ret_len, bool *ret_json)
+{
+	size_t n = strlen(name);
+	ssize_t k;
+	bool json = false;
+
+	if (n > 5 && !strcmp(name + n - 5, ".json")) {
+		json = true;
+		n -= 5;
+	}
+	if (n > NONCE_HEX_MAX)
+		return -ENAMETOOLONG;
+	if (n < NONCE_HEX_MIN || n % 2)
+		return -EINVAL;
+	k = snp_hex_decode(name, n, out, NONCE_HEX_MAX / 2, false);
+	if (k < 0)
+		return -EINVAL;
+	*ret_len = (size_t)k;
+	*ret_json = json;
+	return 0;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct snpd_fs *fs = fuse_req_userdata(req);
+	static const struct {
+		const char *name;
+		fuse_ino_t ino;
+	} root[] = {
+		{ "report", INO_REPORT },	  { "report.json", INO_REPORT_JSON },
+		{ "nonce", INO_NONCE_DIR },	  { "certs", INO_CERTS_DIR },
+		{ "platform.json", INO_PLATFORM }, { "measurement", INO_MEASUREMENT },
+		{ "tcb", INO_TCB },		  { "chip_id", INO_CHIP_ID },
+		{ "policy", INO_POLICY },	  { "vmpl", INO_VMPL },
+		{ "keys", INO_KEYS_DIR },	  { "status", INO_STATUS },
+	};
+
+	if (parent == INO_ROOT) {
+		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
+			if (!strcmp(name, root[i].name)) {
+				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
+				return;
+			}
+	} else if (parent == INO_CERTS_DIR) {
+		for (int i = 0; i < _SNPD_CERT_MAX; i++)
+			if (!strcmp(name, snpd_cert_names[i]) && static_text(fs, INO_CERT0 + i)) {
+				reply_entry(fs, req, INO_CERT0 + (fuse_ino_t)i, ATTR_TIMEOUT);
+				return;
+			}
+	} else if (parent == INO_KEYS_DIR) {
+		for (size_t i = 0; i < fs->d->config.n_keys; i++)
+			if (!strcmp(name, fs->d->config.keys[i].name)) {
+				/* no caching: a reload may change the profile */
+				reply_entry(fs, req, INO_KEY0 + i, 0);
+				return;
+			}
+	} else if (parent == INO_NONCE_DIR) {
+		struct nonce_inode tmp = { 0 }, *slot = NULL;
+		int r;
+
+		r = parse_nonce_name(name, tmp.nonce, &tmp.len, &tmp.json);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		/* reuse an inode with the same name, else take a free one */
+		for (size_t i = 0; i < NONCE_INODES_MAX; i++) {
+			struct nonce_inode *n = &fs->nonces[i];
+
+			if (n->used && n->json == tmp.json && n->len == tmp.len &&
+			    !memcmp(n->nonce, tmp.nonce, tmp.len)) {
+				slot = n;
+				break;
+			}
+			if (!n->used && !slot)
+				slot = n;
+		}
+		if (!slot || (!slot->used && fs->stats.nonce_inodes >= NONCE_INODES_MAX)) {
+			fuse_reply_err(req, ENFILE);
+			return;
+		}
+		if (!slot->used) {
+			*slot = tmp;
+			slot->used = true;
+			fs->stats.nonce_inodes++;
+		}
+		slot->nlookup++;
+		reply_entry(fs, req, INO_NONCE0 + (fuse_ino_t)(slot - fs->nonces), 0);
+		return;
+	}
+	fuse_reply_err(req, ENOENT);
+}
+
+static void forget_one(struct snpd_fs *fs, fuse_ino_t ino, u64 n)
+{
+	struct nonce_inode *ni = nonce_of(fs, ino);
+
+	if (!ni)
+		return;
+	ni->nlookup = n >= ni->nlookup ? 0 : ni->nlookup - n;
+	if (!ni->nlookup) {
+		memset(ni, 0, sizeof(*ni));
+		fs->stats.nonce_inodes--;
+	}
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(fuse_req_userdata(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		forget_one(fuse_req_userdata(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct snpd_fs *fs = fuse_req_userdata(req);
+	struct stat st;
+
+	if (!fill_attr(fs, ino, &st)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fuse_reply_attr(req, &st, key_of(fs, ino) || nonce_of(fs, ino) ? 0 : ATTR_TIMEOUT);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct snpd_fs *fs = fuse_req_userdata(req);
+	struct stat st;
+
+	if (!fill_attr(fs, ino, &st)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* O_TRUNC on report is harmless (there is nothing to truncate) */
+	if (ino == INO_REPORT && to_set == FUSE_SET_ATTR_SIZE && attr->st_size == 0) {
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+		return;
+	}
+	fuse_reply_err(req, EPERM);
+}
+
+struct dirbuf {
+	char *p;
+	size_t size;
+};
+
+static int dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, fuse_ino_t ino)
+{
+	struct stat st = { .st_ino = ino, .st_mode = is_dir(ino) ? S_IFDIR : S_IFREG };
+	size_t old = b->size;
+	char *p;
+
+	b->size += fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+	p = realloc(b->p, b->size);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	fuse_add_direntry(req, b->p + old, b->size - old, name, &st, (off_t)b->size);
+	return 0;
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct snpd_fs *fs = fuse_req_userdata(req);
+	struct dirbuf b = { 0 };
+	int r = 0;
+
+	r |= dirbuf_add(req, &b, ".", ino);
+	r |= dirbuf_add(req, &b, "..", INO_ROOT);
+	switch (ino) {
+	case INO_ROOT:
+		r |= dirbuf_add(req, &b, "report", INO_REPORT);
+		r |= dirbuf_add(req, &b, "report.json", INO_REPORT_JSON);
+		r |= dirbuf_add(req, &b, "nonce", INO_NONCE_DIR);
+		r |= dirbuf_add(req, &b, "certs", INO_CERTS_DIR);
+		r |= dirbuf_add(req, &b, "platform.json", INO_PLATFORM);
+		r |= dirbuf_add(req, &b, "measurement", INO_MEASUREMENT);
+		r |= dirbuf_add(req, &b, "tcb", INO_TCB);
+		r |= dirbuf_add(req, &b, "chip_id", INO_CHIP_ID);
+		r |= dirbuf_add(req, &b, "policy", INO_POLICY);
+		r |= dirbuf_add(req, &b, "vmpl", INO_VMPL);
+		r |= dirbuf_add(req, &b, "keys", INO_KEYS_DIR);
+		r |= dirbuf_add(req, &b, "status", INO_STATUS);
+		break;
+	case INO_CERTS_DIR:
+		for (int i = 0; i < _SNPD_CERT_MAX; i++)
+			if (static_text(fs, INO_CERT0 + i))
+				r |= dirbuf_add(req, &b, snpd_cert_names[i], INO_CERT0 + i);
+		break;
+	case INO_KEYS_DIR:
+		for (size_t i = 0; i < fs->d->config.n_keys; i++)
+			r |= dirbuf_add(req, &b, fs->d->config.keys[i].name, INO_KEY0 + i);
+		break;
+	case INO_NONCE_DIR:
+		break;	/* names are made up by the reader */
+	default:
+		free(b.p);
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (r) {
+		free(b.p);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if ((size_t)off < b.size)
+		fuse_reply_buf(req, b.p + off, b.size - (size_t)off < size ? b.size - (size_t)off : size);
+	else
+		fuse_reply_buf(req, NULL, 0);
+	free(b.p);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct snpd_fs *fs = fuse_req_userdata(req);
+	int acc = fi->flags & O_ACCMODE;
+	struct nonce_inode *ni;
+	struct handle *h;
+	const char *text;
+
+	if (is_dir(ino)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	/* only report takes writes (its REPORT_DATA); even root may not write the rest */
+	if (acc != O_RDONLY && ino != INO_REPORT) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->fs = fs;
+	fi->direct_io = 1;
+	switch (ino) {
+	case INO_REPORT:
+		h->content = C_REPORT;
+		h->stream = true;
+		fi->nonseekable = 1;
+		break;
+	case INO_REPORT_JSON:
+		h->content = C_REPORT_JSON;
+		break;
+	case INO_STATUS:
+		h->content = C_STATUS;
+		break;
+	default:
+		if ((ni = nonce_of(fs, ino))) {
+			h->content = ni->json ? C_REPORT_JSON : C_REPORT;
+			memcpy(h->report_data, ni->nonce, ni->len);
+			h->written = ni->len;
+		} else if (key_of(fs, ino)) {
+			h->content = C_KEY;
+			h->key_index = (u32)(ino - INO_KEY0);
+		} else if ((text = static_text(fs, ino))) {
+			/* a snapshot, so that a reload cannot tear a read */
+			h->content = C_STATIC;
+			h->len = strlen(text);
+			h->data = malloc(h->len + 1);
+			if (!h->data) {
+				handle_free(h);
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			memcpy(h->data, text, h->len);
+			h->ready = true;
+			fi->direct_io = 0;
+			fi->keep_cache = 0;
+		} else {
+			handle_free(h);
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+	}
+	fi->fh = (uintptr_t)h;
+	fs->stats.opens++;
+	fs->stats.open_files++;
+	if (fuse_reply_open(req, fi) < 0) {
+		fs->stats.open_files--;
+		handle_free(h);
+	}
+}
+
+static void reply_read(struct handle *h, fuse_req_t req, size_t size, off_t off)
+{
+	size_t start;
+
+	if (h->error) {
+		fuse_reply_err(req, h->error);
+		return;
+	}
+	if (h->stream) {
+		start = h->cursor;
+	} else {
+		if (off < 0) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		start = (size_t)off;
+	}
+	if (start >= h->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > h->len - start)
+		size = h->len - start;
+	if (h->stream)
+		h->cursor += size;
+	fuse_reply_buf(req, (const char *)h->data + start, size);
+}
+
+static void on_request_done(struct snpd_request *r, void *userdata)
+{
+	struct handle *h = userdata;
+	struct pending_read *p;
+
+	h->inflight = NULL;
+	if (h->released) {
+		snpd_request_free(r);
+		handle_free(h);
+		return;
+	}
+	if (r->result < 0) {
+		h->error = snpd_errno_for_client(r->result);
+		h->fs->stats.errors++;
+		if (r->result != -EAGAIN)
+			log_debug("Request for a FUSE reader failed: %s", strerror(h->error));
+	} else if (h->content == C_REPORT) {
+		h->data = malloc(SNP_REPORT_SIZE);
+		if (h->data) {
+			memcpy(h->data, r->report.report, SNP_REPORT_SIZE);
+			h->len = SNP_REPORT_SIZE;
+		}
+	} else if (h->content == C_REPORT_JSON) {
+		json_t *j = snpd_report_json(h->fs->d, r->report.report);
+
+		h->data = j ? (u8 *)json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		if (h->data) {
+			h->len = strlen((char *)h->data) + 1;
+			h->data[h->len - 1] = '\n';
+		}
+		json_decref(j);
+	} else if (h->content == C_KEY) {
+		h->data = malloc(SNP_DERIVED_KEY_LEN);
+		if (h->data) {
+			memcpy(h->data, r->key, SNP_DERIVED_KEY_LEN);
+			h->len = SNP_DERIVED_KEY_LEN;
+		}
+	}
+	if (!h->error && !h->data)
+		h->error = ENOMEM;
+	h->ready = true;
+	snpd_request_free(r);
+
+	while ((p = h->pending)) {
+		h->pending = p->next;
+		h->fs->stats.reads++;
+		reply_read(h, p->req, p->size, p->off);
+		free(p);
+	}
+}
+
+/* Start the device request that fills @h. Returns 0 or a positive errno. */
+static int start_request(struct handle *h, fuse_req_t req)
+{
+	struct snpd *d = h->fs->d;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct snpd_request *r;
+	u32 retry_ms = 0;
+	int rc;
+
+	r = snpd_request_new(h->content == C_KEY ? SNPD_REQ_KEY : SNPD_REQ_REPORT, ctx->uid);
+	if (!r)
+		return ENOMEM;
+	if (h->content == C_KEY) {
+		const struct snpd_key_profile *k;
+
+		/* the profile may have gone with a reload since open */
+		if (h->key_index >= d->config.n_keys) {
+			snpd_request_free(r);
+			return ENOENT;
+		}
+		k = &d->config.keys[h->key_index];
+		r->key_req.root_vmrk = k->root_vmrk;
+		r->key_req.guest_field_select = k->fields;
+		r->key_req.vmpl = k->vmpl;
+		r->key_req.guest_svn = k->svn;
+		r->key_req.tcb_version = k->tcb;
+	} else {
+		memcpy(r->report_req.report_data, h->report_data, sizeof(h->report_data));
+		r->report_req.vmpl = d->config.vmpl;
+	}
+	r->done = on_request_done;
+	r->userdata = h;
+	rc = snpd_broker_submit(d->broker, r, &retry_ms);
+	if (rc < 0) {
+		snpd_request_free(r);
+		if (rc == -EAGAIN)
+			log_debug("uid %u over its rate limit (retry in %u ms)", ctx->uid, retry_ms);
+		return snpd_errno_for_client(rc);
+	}
+	h->inflight = r;
+	return 0;
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct pending_read *p;
+	int e;
+
+	if (h->ready && h->content != C_STATUS) {
+		h->fs->stats.reads++;
+		reply_read(h, req, size, off);
+		return;
+	}
+	if (h->content == C_STATUS) {
+		if (!h->ready) {
+			json_t *j = snpd_status_json(h->fs->d);
+
+			h->data = j ? (u8 *)json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) :
+				      NULL;
+			json_decref(j);
+			if (!h->data) {
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			h->len = strlen((char *)h->data) + 1;
+			h->data[h->len - 1] = '\n';
+			h->ready = true;
+		}
+		reply_read(h, req, size, off);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (!h->inflight) {
+		e = start_request(h, req);
+		if (e) {
+			free(p);
+			h->fs->stats.errors++;
+			fuse_reply_err(req, e);
+			return;
+		}
+	}
+	p->req = req;
+	p->size = size;
+	p->off = off;
+	p->next = h->pending;
+	h->pending = p;
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	if (h->content != C_REPORT || ino != INO_REPORT) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	/* REPORT_DATA is fixed once the report was asked for */
+	if (h->inflight || h->ready) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	/* like configfs-tsm inblob: at most 64 bytes, EFBIG beyond */
+	if (off < 0 || (size_t)off > SNP_REPORT_DATA_SIZE ||
+	    size > SNP_REPORT_DATA_SIZE - (size_t)off) {
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	memcpy(h->report_data + off, buf, size);
+	if ((size_t)off + size > h->written)
+		h->written = (size_t)off + size;
+	fuse_reply_write(req, size);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct snpd_fs *fs = fuse_req_userdata(req);
+	struct pending_read *p;
+
+	fs->stats.open_files--;
+	/* reads the kernel gave up on (interrupted readers) */
+	while ((p = h->pending)) {
+		h->pending = p->next;
+		fuse_reply_err(p->req, EINTR);
+		free(p);
+	}
+	if (h->inflight)
+		h->released = true;	/* freed when the device answers */
+	else
+		handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!is_dir(ino)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	fuse_reply_open(req, fi);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st = { .f_bsize = 4096, .f_namemax = NONCE_HEX_MAX + 5 };
+
+	fuse_reply_statfs(req, &st);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.release = fs_release,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.statfs = fs_statfs,
+};
+
+static int on_fuse_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct snpd_fs *fs = userdata;
+
+	/* drain what is there; the fd is non-blocking */
+	for (int i = 0; i < 64; i++) {
+		int r = fuse_session_receive_buf(fs->se, &fs->buf);
+
+		if (r == -EAGAIN || r == -EINTR)
+			return 0;
+		if (r == 0 || r == -ENODEV || fuse_session_exited(fs->se)) {
+			log_notice("The FUSE view at %s was unmounted; stopping.", fs->mountpoint);
+			fs->mounted = false;
+			return sd_event_exit(sd_event_source_get_event(s), 0);
+		}
+		if (r < 0)
+			return log_error_errno(r, "Failed to read from /dev/fuse: %m");
+		fuse_session_process_buf(fs->se, &fs->buf);
+	}
+	return 0;
+}
+
+/*
+ * A crashed daemon leaves its mount behind: every access gives ENOTCONN.
+ * Detach it so that a new one can be made.
+ */
+static int clear_stale_mount(const char *mp)
+{
+	struct stat st;
+
+	if (stat(mp, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return log_error_errno(ENOTDIR, "Mountpoint %s is not a directory", mp);
+		return 0;
+	}
+	if (errno == ENOENT) {
+		if (mkdir(mp, 0755) < 0 && errno != EEXIST)
+			return log_error_errno(errno, "Failed to create %s: %m", mp);
+		return 0;
+	}
+	if (errno == ENOTCONN || errno == ECONNABORTED) {
+		log_notice("Clearing a stale mount at %s left by an earlier instance", mp);
+		if (umount2(mp, MNT_DETACH) < 0)
+			return log_error_errno(errno, "Failed to clear the stale mount at %s: %m",
+					       mp);
+		return 0;
+	}
+	return log_error_errno(errno, "Cannot use mountpoint %s: %m", mp);
+}
+
+int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
+{
+	char opts[256];
+	char *argv[] = { (char *)"snpd", (char *)"-o", opts, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	struct snpd_fs *fs;
+	int r, fd;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->d = d;
+	fs->mountpoint = strdup(d->config.mountpoint);
+	if (!fs->mountpoint) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = clear_stale_mount(fs->mountpoint);
+	if (r < 0)
+		goto fail;
+	snprintf(opts, sizeof(opts), "fsname=snpd,subtype=snpd,default_permissions%s",
+		 d->config.allow_other ? ",allow_other" : "");
+	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
+	if (!fs->se) {
+		r = log_error_errno(EINVAL, "Failed to create the FUSE session");
+		goto fail;
+	}
+	if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
+		r = log_error_errno(EIO, "Failed to mount the FUSE view at %s", fs->mountpoint);
+		goto fail;
+	}
+	fs->mounted = true;
+	fd = fuse_session_fd(fs->se);
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		r = log_error_errno(errno, "Failed to set up the FUSE fd: %m");
+		goto fail;
+	}
+	r = sd_event_add_io(d->event, &fs->source, fd, EPOLLIN, on_fuse_io, fs);
+	if (r < 0) {
+		log_error_errno(r, "Failed to watch the FUSE fd: %m");
+		goto fail;
+	}
+	log_info("FUSE view mounted at %s", fs->mountpoint);
+	*ret = fs;
+	return 0;
+fail:
+	snpd_fs_free(fs);
+	return r;
+}
+
+struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
+{
+	if (!fs)
+		return NULL;
+	fs->source = sd_event_source_disable_unref(fs->source);
+	if (fs->se) {
+		if (fs->mounted) {
+			fuse_session_unmount(fs->se);
+			log_info("FUSE view at %s unmounted", fs->mountpoint);
+		}
+		fuse_session_destroy(fs->se);
+	}
+	free(fs->buf.mem);
+	free(fs->mountpoint);
+	free(fs);
+	return NULL;
+}
+
+void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret)
+{
+	*ret = fs->stats;
+}
