@@ -97,9 +97,15 @@ int snpd_errno_for_client(int r)
 	case -ENOTTY:
 	case -ENODEV:
 		return ENODEV;
+	case -EAGAIN:
+		/*
+		 * Over the rate limit. EAGAIN would read as "non-blocking
+		 * I/O, try later" to stdio and Python, which then return
+		 * nothing without an error; EBUSY is reported.
+		 */
+		return EBUSY;
 	case -EINVAL:
 	case -EOPNOTSUPP:
-	case -EAGAIN:
 	case -EBUSY:
 	case -ETIMEDOUT:
 	case -ENOMEM:

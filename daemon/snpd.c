@@ -21,12 +21,13 @@
 
 #define SNPD_INTERNAL_CLIENT UINT64_MAX
 
-static void notify_status(struct snpd *d, const char *extra)
+/* @state: "READY=1\n", "" ... sent in the same datagram as STATUS= */
+static void notify_status(struct snpd *d, const char *state, const char *extra)
 {
 	struct snpd_broker_stats bs;
 
 	snpd_broker_get_stats(d->broker, &bs);
-	sd_notifyf(0, "STATUS=%s%s backend %s, %s%s, %llu requests served%s%s",
+	sd_notifyf(0, "%sSTATUS=%s%s backend %s, %s%s, %llu requests served%s%s", state,
 		   bs.dead ? "DEAD: " : "", bs.dead ? bs.dead_reason : "Serving:",
 		   snp_backend_ops(d->backend)->name, d->fs ? "view at " : "no FUSE view",
 		   d->fs ? d->config.mountpoint : "", (unsigned long long)bs.completed,
@@ -63,12 +64,13 @@ static void on_reload_report(struct snpd_request *req, void *userdata)
 	if (req->result < 0)
 		log_error_errno(req->result, "Reload: the reference report failed: %m; keeping "
 					     "the previous view");
-	else if (reference_view(d, &req->report) == 0)
+	else if (reference_view(d, &req->report) == 0 && d->fs)
+		snpd_fs_invalidate(d->fs);
+	if (req->result >= 0 && d->view)
 		log_info("Reloaded: view generation %llu",
 			 (unsigned long long)d->view->generation);
+	notify_status(d, "READY=1\n", req->result < 0 ? "last reload failed" : NULL);
 	snpd_request_free(req);
-	sd_notify(0, "READY=1");
-	notify_status(d, req->result < 0 ? "last reload failed" : NULL);
 }
 
 /* Settings that only a restart can change. */
@@ -102,8 +104,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	r = snpd_config_load(&d->cmdline, &c);
 	if (r < 0) {
 		log_error("Reload failed: keeping the running configuration");
-		sd_notify(0, "READY=1");
-		notify_status(d, "last reload failed: configuration error");
+		notify_status(d, "READY=1\n", "last reload failed: configuration error");
 		return 0;
 	}
 	keep_restart_only(&d->config, &c);
@@ -112,8 +113,12 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		sd_notify(0, "READY=1");
 		return log_error_errno(ENOMEM, "Reload failed: out of memory");
 	}
+	if (d->fs)
+		snpd_fs_invalidate(d->fs);	/* the old key names */
 	snpd_config_release(&d->config);
 	d->config = c;
+	if (d->fs)
+		snpd_fs_invalidate(d->fs);
 	d->reloads++;
 	snp_log_set_max_level(d->config.log_level);
 	limits_of(&d->config, &lim);
@@ -135,8 +140,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		d->reloading = false;
 		snpd_request_free(req);
 		log_error_errno(r, "Reload: cannot refresh the reference report: %m");
-		sd_notify(0, "READY=1");
-		notify_status(d, "last reload could not refresh the reference report");
+		notify_status(d, "READY=1\n", "last reload could not refresh the reference report");
 	}
 	return 0;
 }
@@ -152,7 +156,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct snpd *d = userdata;
 
-	notify_status(d, NULL);
+	notify_status(d, "", NULL);
 	return sd_event_source_set_time_relative(s, 10 * 1000000ULL);
 }
 
@@ -231,8 +235,7 @@ static int run(struct snpd *d)
 	if (r >= 0)
 		sd_event_source_set_enabled(status_timer, SD_EVENT_ON);
 
-	sd_notify(0, "READY=1");
-	notify_status(d, NULL);
+	notify_status(d, "READY=1\n", NULL);
 	log_notice("snpd %s ready: backend %s%s%s", PACKAGE_VERSION, d->config.backend,
 		   d->fs ? ", view at " : ", no FUSE view", d->fs ? d->config.mountpoint : "");
 

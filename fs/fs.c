@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
@@ -750,7 +751,57 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &st);
 }
 
+/*
+ * The namespace is fixed. Non-root callers get EACCES from the kernel
+ * (the directories are 0555); root bypasses that, so say the same here.
+ */
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EACCES);
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_unlink,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.create = fs_create,
 	.lookup = fs_lookup,
 	.forget = fs_forget,
 	.forget_multi = fs_forget_multi,
@@ -788,31 +839,44 @@ static int on_fuse_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 }
 
 /*
- * A crashed daemon leaves its mount behind: every access gives ENOTCONN.
- * Detach it so that a new one can be made.
+ * A crashed daemon leaves its mount behind: every request on it fails
+ * with ENOTCONN. statfs() always reaches the connection (stat() may be
+ * answered from the attribute cache), so use it to tell a dead mount,
+ * which is detached, from a live one, which is refused.
  */
+#define FUSE_SUPER_MAGIC 0x65735546
+
 static int clear_stale_mount(const char *mp)
 {
+	struct statfs sfs;
 	struct stat st;
 
-	if (stat(mp, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			return log_error_errno(ENOTDIR, "Mountpoint %s is not a directory", mp);
-		return 0;
-	}
-	if (errno == ENOENT) {
-		if (mkdir(mp, 0755) < 0 && errno != EEXIST)
-			return log_error_errno(errno, "Failed to create %s: %m", mp);
-		return 0;
-	}
-	if (errno == ENOTCONN || errno == ECONNABORTED) {
+	for (int i = 0; i < 8; i++) {
+		if (statfs(mp, &sfs) == 0) {
+			if (sfs.f_type == FUSE_SUPER_MAGIC)
+				return log_error_errno(EBUSY,
+						       "%s is already a live FUSE mount (another "
+						       "snpd?); refusing to mount over it",
+						       mp);
+			break;
+		}
+		if (errno == ENOENT) {
+			if (mkdir(mp, 0755) < 0 && errno != EEXIST)
+				return log_error_errno(errno, "Failed to create %s: %m", mp);
+			continue;
+		}
+		if (errno != ENOTCONN && errno != ECONNABORTED)
+			return log_error_errno(errno, "Cannot use mountpoint %s: %m", mp);
 		log_notice("Clearing a stale mount at %s left by an earlier instance", mp);
 		if (umount2(mp, MNT_DETACH) < 0)
 			return log_error_errno(errno, "Failed to clear the stale mount at %s: %m",
 					       mp);
-		return 0;
 	}
-	return log_error_errno(errno, "Cannot use mountpoint %s: %m", mp);
+	if (stat(mp, &st) < 0)
+		return log_error_errno(errno, "Cannot use mountpoint %s: %m", mp);
+	if (!S_ISDIR(st.st_mode))
+		return log_error_errno(ENOTDIR, "Mountpoint %s is not a directory", mp);
+	return 0;
 }
 
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
@@ -882,6 +946,26 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	free(fs->mountpoint);
 	free(fs);
 	return NULL;
+}
+
+void snpd_fs_invalidate(struct snpd_fs *fs)
+{
+	const struct snpd_config *c = &fs->d->config;
+
+	if (!fs->mounted)
+		return;
+	for (fuse_ino_t ino = INO_ROOT; ino <= INO_STATUS; ino++)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+	for (int i = 0; i < _SNPD_CERT_MAX; i++) {
+		fuse_lowlevel_notify_inval_inode(fs->se, INO_CERT0 + (fuse_ino_t)i, 0, 0);
+		fuse_lowlevel_notify_inval_entry(fs->se, INO_CERTS_DIR, snpd_cert_names[i],
+						 strlen(snpd_cert_names[i]));
+	}
+	for (size_t i = 0; i < c->n_keys; i++) {
+		fuse_lowlevel_notify_inval_inode(fs->se, INO_KEY0 + i, 0, 0);
+		fuse_lowlevel_notify_inval_entry(fs->se, INO_KEYS_DIR, c->keys[i].name,
+						 strlen(c->keys[i].name));
+	}
 }
 
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret)

@@ -19,6 +19,13 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret);
 /* Unmount and free. */
 struct snpd_fs *snpd_fs_free(struct snpd_fs *fs);
 
+/*
+ * Tell the kernel to drop cached attributes and names after a reload
+ * changed owners, modes, key profiles or the view: call with the old
+ * configuration before it is replaced (its key names), then again after.
+ */
+void snpd_fs_invalidate(struct snpd_fs *fs);
+
 /* Counters for the status file. */
 struct snpd_fs_stats {
 	u64 opens;

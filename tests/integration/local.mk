@@ -10,7 +10,16 @@ TESTS += \
 	%reldir%/malformed.py \
 	%reldir%/verify-options.py
 
-dist_noinst_DATA += %reldir%/snptest.py
+# The daemon and its FUSE view on the simulator (root and /dev/fuse).
+snpd_fs_tests = \
+	%reldir%/fs-basic.py \
+	%reldir%/fs-concurrent.py \
+	%reldir%/fs-keys.py \
+	%reldir%/fs-lifecycle.py
+TESTS += $(snpd_fs_tests)
+EXTRA_DIST += $(snpd_fs_tests)
+
+dist_noinst_DATA += %reldir%/snptest.py %reldir%/snpd_harness.py
 EXTRA_DIST += \
 	%reldir%/real-vectors.py \
 	%reldir%/decode-oracle.py \

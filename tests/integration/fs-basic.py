@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The FUSE view on the simulator: cat report gives 1184 bytes that verify
+(snpctl verify and an independent Python check), nonce binding on one fd,
+on two fds at once and through nonce/<hex>, the decoded files, and bad
+input answered with the right errno while the daemon keeps serving."""
+
+import errno
+import json
+import os
+import subprocess
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+import snpd_harness as h
+import snptest as t
+
+h.need_fuse()
+res = t.Results()
+
+
+def oracle_verify(report, certs):
+    """Signature and ARK->ASK->VCEK chain with python3-cryptography only."""
+    def load(name):
+        with open(os.path.join(certs, name), "rb") as f:
+            return x509.load_pem_x509_certificate(f.read())
+    ark, ask, vcek = load("ark.pem"), load("ask.pem"), load("vcek.pem")
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
+    try:
+        for child, parent in ((ark, ark), (ask, ark), (vcek, ask)):
+            parent.public_key().verify(child.signature, child.tbs_certificate_bytes, pss,
+                                       hashes.SHA384())
+        r = int.from_bytes(report[0x2A0:0x2E8], "little")
+        s = int.from_bytes(report[0x2E8:0x330], "little")
+        vcek.public_key().verify(encode_dss_signature(r, s), report[:0x2A0],
+                                 ec.ECDSA(hashes.SHA384()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def expect_errno(fn, want, what):
+    try:
+        fn()
+    except OSError as e:
+        return res.check(e.errno == want, "%s: %s (want %s)" % (
+            what, errno.errorcode.get(e.errno), errno.errorcode[want]))
+    return res.check(False, "%s: no error (want %s)" % (what, errno.errorcode[want]))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+with h.Daemon() as d:
+    d.start()
+    certs = d.path("certs")
+    res.check(sorted(os.listdir(certs)) == ["ark.pem", "ask.pem", "chain.pem", "vcek.pem"],
+              "certs/ lists %s" % sorted(os.listdir(certs)))
+    res.check(sorted(os.listdir(d.mnt)) == sorted([
+        "report", "report.json", "nonce", "certs", "platform.json", "measurement", "tcb",
+        "chip_id", "policy", "vmpl", "keys", "status"]), "root lists every file")
+
+    rep = read(d.path("report"))
+    res.check(len(rep) == 1184, "cat report gives %d bytes" % len(rep))
+    res.check(rep[0x50:0x90] == bytes(64), "REPORT_DATA is zero without a write")
+    res.check(oracle_verify(rep, certs), "independent oracle verifies report and chain")
+    p = os.path.join(d.tmp, "r.bin")
+    with open(p, "wb") as f:
+        f.write(rep)
+    rc, out, err = t.snpctl(["verify", "--certs", certs, "--trust-ark",
+                             os.path.join(certs, "ark.pem"), p])
+    res.check(rc == 0, "snpctl verify --certs /snp/certs --trust-ark: rc %d" % rc)
+    rc, out, err = t.snpctl(["verify", "--certs", certs, p])
+    res.check(rc == 1 and "untrusted root" in out, "without --trust-ark: untrusted root")
+    res.check(read(d.path("report")) != rep, "every open gives a fresh report")
+
+    # nonce written on the fd binds the report read from it
+    fd = os.open(d.path("report"), os.O_RDWR)
+    os.write(fd, b"N" * 64)
+    rep = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        rep += chunk
+    os.close(fd)
+    res.check(len(rep) == 1184 and rep[0x50:0x90] == b"N" * 64, "write 64 bytes then read binds")
+
+    # two fds at once, each with its own nonce
+    a = os.open(d.path("report"), os.O_RDWR)
+    b = os.open(d.path("report"), os.O_RDWR)
+    os.write(a, b"alpha")
+    os.write(b, b"beta-beta")
+    ra, rb = os.read(a, 4096), os.read(b, 4096)
+    os.close(a)
+    os.close(b)
+    res.check(ra[0x50:0x55] == b"alpha" and ra[0x55:0x90] == bytes(59) and
+              rb[0x50:0x59] == b"beta-beta", "two fds with different nonces each get their own")
+
+    nonce = os.urandom(32).hex()
+    rep = read(d.path("nonce", nonce))
+    res.check(rep[0x50:0x70].hex() == nonce and rep[0x70:0x90] == bytes(32),
+              "nonce/<hex> binds the nonce")
+    doc = json.loads(read(d.path("nonce", nonce + ".json")))
+    res.check(doc["report_data"] == nonce + "00" * 32 and doc["version"] in (2, 3, 5),
+              "nonce/<hex>.json decodes a bound report")
+    doc = json.loads(read(d.path("report.json")))
+    res.check(doc["report_data"] == "00" * 64 and "measurement" in doc, "report.json decodes")
+
+    # decoded facts of the reference report
+    plat = json.loads(read(d.path("platform.json")))
+    res.check(read(d.path("measurement")).decode() == plat["measurement"] + "\n",
+              "measurement matches platform.json")
+    res.check(read(d.path("chip_id")).decode() == plat["chip_id"] + "\n", "chip_id")
+    res.check(read(d.path("policy")).decode() == plat["policy"]["raw"] + "\n", "policy")
+    res.check(read(d.path("vmpl")) == b"0\n", "vmpl")
+    res.check(read(d.path("tcb")).decode().startswith(
+        "reported %s" % plat["reported_tcb"]["raw"]), "tcb")
+    st = json.loads(read(d.path("status")))
+    res.check(st["health"] == "ok" and st["broker"]["completed"] >= 5, "status: %s" % st["health"])
+
+    # bad input: the right errno, nothing lost, still serving
+    def write65():
+        fd = os.open(d.path("report"), os.O_WRONLY)
+        try:
+            os.write(fd, b"x" * 65)
+        finally:
+            os.close(fd)
+    expect_errno(write65, errno.EFBIG, "65-byte write")
+
+    def write_after_read():
+        fd = os.open(d.path("report"), os.O_RDWR)
+        try:
+            os.read(fd, 10)
+            os.write(fd, b"late")
+        finally:
+            os.close(fd)
+    expect_errno(write_after_read, errno.EBUSY, "write after the report was read")
+
+    def write_in_pieces():
+        fd = os.open(d.path("report"), os.O_RDWR)
+        os.write(fd, b"x" * 60)
+        try:
+            os.write(fd, b"y" * 5)
+        finally:
+            os.close(fd)
+    expect_errno(write_in_pieces, errno.EFBIG, "60+5 bytes")
+    expect_errno(lambda: read(d.path("nonce", "abc")), errno.EINVAL, "odd-length nonce")
+    expect_errno(lambda: read(d.path("nonce", "zz")), errno.EINVAL, "non-hex nonce")
+    expect_errno(lambda: read(d.path("nonce", "a")), errno.EINVAL, "one hex digit")
+    expect_errno(lambda: read(d.path("nonce", "ab" * 65)), errno.ENAMETOOLONG,
+                 "130-digit nonce")
+    expect_errno(lambda: read(d.path("nonce", "ab" * 65 + ".json")), errno.ENAMETOOLONG,
+                 "130-digit nonce .json")
+    expect_errno(lambda: read(d.path("nosuchfile")), errno.ENOENT, "unknown file")
+    for ro in ("measurement", "report.json", "status", "platform.json", "certs/vcek.pem"):
+        expect_errno(lambda: open(d.path(ro), "wb").close(), errno.EACCES,
+                     "open %s for writing" % ro)
+    expect_errno(lambda: os.mkdir(d.path("newdir")), errno.EACCES, "mkdir in the view")
+    expect_errno(lambda: os.unlink(d.path("report")), errno.EACCES, "unlink report")
+    rep = read(d.path("nonce", "00ff"))
+    res.check(len(rep) == 1184 and rep[0x50:0x52] == b"\x00\xff",
+              "still serving after the bad input")
+
+    rc = d.stop()
+    res.check(rc == 0, "SIGTERM: exit status %s" % rc)
+    res.check(not os.path.ismount(d.mnt), "SIGTERM unmounts the view")
+    log = d.read_log()
+    res.check("<5>snpd" in log and "<6>FUSE view" in log, "log lines carry <N> priorities")
+
+res.done()

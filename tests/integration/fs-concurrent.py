@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+"""200 concurrent readers, each with its own nonce, all get distinct valid
+reports bound to their nonce; a client over its rate limit gets EAGAIN and
+the daemon keeps serving."""
+
+import errno
+import os
+import threading
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+import snpd_harness as h
+import snptest as t
+
+h.need_fuse()
+res = t.Results()
+READERS = 200
+
+with h.Daemon(config="[Daemon]\nRateLimit=0\nQueueSize=256\n") as d:
+    d.start()
+    with open(d.path("certs", "vcek.pem"), "rb") as f:
+        vcek = x509.load_pem_x509_certificate(f.read()).public_key()
+    results = [None] * READERS
+    go = threading.Barrier(READERS)
+
+    def reader(i):
+        nonce = i.to_bytes(4, "big") + os.urandom(28)
+        try:
+            fd = os.open(d.path("report"), os.O_RDWR)
+            try:
+                os.write(fd, nonce)
+                go.wait(timeout=60)
+                data = b""
+                while True:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            finally:
+                os.close(fd)
+            results[i] = (nonce, data, None)
+        except Exception as e:  # reported below
+            results[i] = (nonce, b"", e)
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(READERS)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+    errors = [r[2] for r in results if r[2]]
+    res.check(not errors, "%d readers, errors: %r" % (READERS, errors[:3]))
+    bound = valid = 0
+    for nonce, data, _ in results:
+        if len(data) != 1184:
+            continue
+        if data[0x50:0x50 + 32] == nonce and data[0x70:0x90] == bytes(32):
+            bound += 1
+        r = int.from_bytes(data[0x2A0:0x2E8], "little")
+        s = int.from_bytes(data[0x2E8:0x330], "little")
+        try:
+            vcek.verify(encode_dss_signature(r, s), data[:0x2A0], ec.ECDSA(hashes.SHA384()))
+            valid += 1
+        except InvalidSignature:
+            pass
+    res.check(bound == READERS, "%d of %d reports bound to their reader's nonce" % (bound,
+                                                                                READERS))
+    res.check(valid == READERS, "%d of %d signatures verify" % (valid, READERS))
+    res.check(len({r[1] for r in results}) == READERS, "all reports distinct")
+
+with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=3\n") as d:
+    d.start()
+    got = []
+    for i in range(6):
+        try:
+            with open(d.path("nonce", "%02x" % i), "rb") as f:
+                got.append(len(f.read()))
+        except OSError as e:
+            got.append(errno.errorcode.get(e.errno))
+    res.check(got[:3] == [1184] * 3 and "EBUSY" in got[3:],
+              "RateBurst=3 then EBUSY: %r" % got)
+    with open(d.path("status"), "rb") as f:
+        status = f.read().decode()
+    res.check('"rate_limited": ' in status and '"rate_limited": 0,' not in status,
+              "status counts rate-limited requests")
+    with open(d.path("measurement"), "rb") as f:
+        res.check(len(f.read()) == 97, "static files need no device and keep serving")
+
+res.done()

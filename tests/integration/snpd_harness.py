@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Start a private snpd on the simulator for one test: its own temporary
+directory, simulated platform, configuration and mountpoint; READY=1 is
+awaited on a private NOTIFY_SOCKET (never a sleep); always torn down."""
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+SNPD = os.environ.get("SNPD", "")
+SNPCTL = os.environ.get("SNPCTL", "")
+BUILDDIR = os.environ.get("SNP_TOP_BUILDDIR", "")
+
+
+def need_fuse():
+    if os.geteuid() != 0:
+        print("SKIP: FUSE tests need root (allow_other, mount)")
+        sys.exit(SKIP)
+    if not os.path.exists("/dev/fuse"):
+        print("SKIP: /dev/fuse does not exist")
+        sys.exit(SKIP)
+    if not SNPD or not os.access(SNPD, os.X_OK):
+        print("SKIP: snpd not built (SNPD=%r)" % SNPD)
+        sys.exit(SKIP)
+
+
+def sim_init(path, *args):
+    subprocess.run([SNPCTL, "sim", "init", "--dir", path] + list(args), check=True,
+                   capture_output=True)
+
+
+class Daemon:
+    def __init__(self, tmp=None, sim_args=(), config="", args=(), backend=None,
+                 sim_dir=None, env=None):
+        self.own_tmp = tmp is None
+        self.tmp = tmp or tempfile.mkdtemp(prefix="snpd-test-")
+        # other users must reach the mountpoint (the permission tests)
+        os.chmod(self.tmp, 0o755)
+        self.sim = sim_dir or os.path.join(self.tmp, "sim")
+        if not sim_dir and not os.path.exists(self.sim):
+            sim_init(self.sim, *sim_args)
+        self.mnt = os.path.join(self.tmp, "mnt")
+        self.conf = os.path.join(self.tmp, "snpd.conf")
+        self.log = os.path.join(self.tmp, "snpd.log")
+        self.backend = backend or "sim:" + self.sim
+        self.args = list(args)
+        self.env = env
+        self.proc = None
+        self.write_config(config)
+
+    def write_config(self, text):
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start(self, timeout=30, expect_fail=False):
+        ns = os.path.join(self.tmp, "notify.sock")
+        if os.path.exists(ns):
+            os.unlink(ns)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(ns)
+        env = dict(os.environ, NOTIFY_SOCKET=ns)
+        env.update(self.env or {})
+        cmd = [SNPD, "--config", self.conf, "--backend", self.backend,
+               "--mountpoint", self.mnt] + self.args
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf)
+        self.messages = []
+        if expect_fail:
+            return self.proc.wait(timeout=timeout)
+        self.wait_for("READY=1", timeout)
+        return 0
+
+    def wait_for(self, what, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            r, _, _ = select.select([self.notify], [], [], 0.2)
+            if r:
+                msg = self.notify.recv(4096).decode()
+                self.messages.append(msg)
+                if what in msg.split("\n"):
+                    return msg
+            elif self.proc.poll() is not None:
+                raise RuntimeError("snpd exited with %d before %s:\n%s" % (
+                    self.proc.returncode, what, self.read_log()))
+        raise RuntimeError("no %s from snpd within %ds:\n%s" % (what, timeout, self.read_log()))
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def path(self, *p):
+        return os.path.join(self.mnt, *p)
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_for("RELOADING=1")
+        return self.wait_for("READY=1")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.logf.close()
+            self.notify.close()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        if os.path.ismount(self.mnt) or not os.path.exists(self.mnt):
+            subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+        if self.own_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
