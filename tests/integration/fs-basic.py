@@ -56,28 +56,32 @@ def read(path):
         return f.read()
 
 
-with h.Daemon() as d:
+def check(label, ok, what):
+    return res.check(ok, "[%s] %s" % (label, what))
+
+
+def scenario(d, label):
     d.start()
     certs = d.path("certs")
-    res.check(sorted(os.listdir(certs)) == ["ark.pem", "ask.pem", "chain.pem", "vcek.pem"],
+    check(label, sorted(os.listdir(certs)) == ["ark.pem", "ask.pem", "chain.pem", "vcek.pem"],
               "certs/ lists %s" % sorted(os.listdir(certs)))
-    res.check(sorted(os.listdir(d.mnt)) == sorted([
+    check(label, sorted(os.listdir(d.mnt)) == sorted([
         "report", "report.json", "nonce", "certs", "platform.json", "measurement", "tcb",
         "chip_id", "policy", "vmpl", "keys", "status"]), "root lists every file")
 
     rep = read(d.path("report"))
-    res.check(len(rep) == 1184, "cat report gives %d bytes" % len(rep))
-    res.check(rep[0x50:0x90] == bytes(64), "REPORT_DATA is zero without a write")
-    res.check(oracle_verify(rep, certs), "independent oracle verifies report and chain")
+    check(label, len(rep) == 1184, "cat report gives %d bytes" % len(rep))
+    check(label, rep[0x50:0x90] == bytes(64), "REPORT_DATA is zero without a write")
+    check(label, oracle_verify(rep, certs), "independent oracle verifies report and chain")
     p = os.path.join(d.tmp, "r.bin")
     with open(p, "wb") as f:
         f.write(rep)
     rc, out, err = t.snpctl(["verify", "--certs", certs, "--trust-ark",
                              os.path.join(certs, "ark.pem"), p])
-    res.check(rc == 0, "snpctl verify --certs /snp/certs --trust-ark: rc %d" % rc)
+    check(label, rc == 0, "snpctl verify --certs /snp/certs --trust-ark: rc %d" % rc)
     rc, out, err = t.snpctl(["verify", "--certs", certs, p])
-    res.check(rc == 1 and "untrusted root" in out, "without --trust-ark: untrusted root")
-    res.check(read(d.path("report")) != rep, "every open gives a fresh report")
+    check(label, rc == 1 and "untrusted root" in out, "without --trust-ark: untrusted root")
+    check(label, read(d.path("report")) != rep, "every open gives a fresh report")
 
     # nonce written on the fd binds the report read from it
     fd = os.open(d.path("report"), os.O_RDWR)
@@ -89,7 +93,7 @@ with h.Daemon() as d:
             break
         rep += chunk
     os.close(fd)
-    res.check(len(rep) == 1184 and rep[0x50:0x90] == b"N" * 64, "write 64 bytes then read binds")
+    check(label, len(rep) == 1184 and rep[0x50:0x90] == b"N" * 64, "write 64 bytes then read binds")
 
     # two fds at once, each with its own nonce
     a = os.open(d.path("report"), os.O_RDWR)
@@ -99,30 +103,30 @@ with h.Daemon() as d:
     ra, rb = os.read(a, 4096), os.read(b, 4096)
     os.close(a)
     os.close(b)
-    res.check(ra[0x50:0x55] == b"alpha" and ra[0x55:0x90] == bytes(59) and
+    check(label, ra[0x50:0x55] == b"alpha" and ra[0x55:0x90] == bytes(59) and
               rb[0x50:0x59] == b"beta-beta", "two fds with different nonces each get their own")
 
     nonce = os.urandom(32).hex()
     rep = read(d.path("nonce", nonce))
-    res.check(rep[0x50:0x70].hex() == nonce and rep[0x70:0x90] == bytes(32),
+    check(label, rep[0x50:0x70].hex() == nonce and rep[0x70:0x90] == bytes(32),
               "nonce/<hex> binds the nonce")
     doc = json.loads(read(d.path("nonce", nonce + ".json")))
-    res.check(doc["report_data"] == nonce + "00" * 32 and doc["version"] in (2, 3, 5),
+    check(label, doc["report_data"] == nonce + "00" * 32 and doc["version"] in (2, 3, 5),
               "nonce/<hex>.json decodes a bound report")
     doc = json.loads(read(d.path("report.json")))
-    res.check(doc["report_data"] == "00" * 64 and "measurement" in doc, "report.json decodes")
+    check(label, doc["report_data"] == "00" * 64 and "measurement" in doc, "report.json decodes")
 
     # decoded facts of the reference report
     plat = json.loads(read(d.path("platform.json")))
-    res.check(read(d.path("measurement")).decode() == plat["measurement"] + "\n",
+    check(label, read(d.path("measurement")).decode() == plat["measurement"] + "\n",
               "measurement matches platform.json")
-    res.check(read(d.path("chip_id")).decode() == plat["chip_id"] + "\n", "chip_id")
-    res.check(read(d.path("policy")).decode() == plat["policy"]["raw"] + "\n", "policy")
-    res.check(read(d.path("vmpl")) == b"0\n", "vmpl")
-    res.check(read(d.path("tcb")).decode().startswith(
+    check(label, read(d.path("chip_id")).decode() == plat["chip_id"] + "\n", "chip_id")
+    check(label, read(d.path("policy")).decode() == plat["policy"]["raw"] + "\n", "policy")
+    check(label, read(d.path("vmpl")) == b"0\n", "vmpl")
+    check(label, read(d.path("tcb")).decode().startswith(
         "reported %s" % plat["reported_tcb"]["raw"]), "tcb")
     st = json.loads(read(d.path("status")))
-    res.check(st["health"] == "ok" and st["broker"]["completed"] >= 5, "status: %s" % st["health"])
+    check(label, st["health"] == "ok" and st["broker"]["completed"] >= 5, "status: %s" % st["health"])
 
     # bad input: the right errno, nothing lost, still serving
     def write65():
@@ -164,13 +168,39 @@ with h.Daemon() as d:
     expect_errno(lambda: os.mkdir(d.path("newdir")), errno.EACCES, "mkdir in the view")
     expect_errno(lambda: os.unlink(d.path("report")), errno.EACCES, "unlink report")
     rep = read(d.path("nonce", "00ff"))
-    res.check(len(rep) == 1184 and rep[0x50:0x52] == b"\x00\xff",
+    check(label, len(rep) == 1184 and rep[0x50:0x52] == b"\x00\xff",
               "still serving after the bad input")
 
     rc = d.stop()
-    res.check(rc == 0, "SIGTERM: exit status %s" % rc)
-    res.check(not os.path.ismount(d.mnt), "SIGTERM unmounts the view")
+    check(label, rc == 0, "SIGTERM: exit status %s" % rc)
+    check(label, not os.path.ismount(d.mnt), "SIGTERM unmounts the view")
     log = d.read_log()
-    res.check("<5>snpd" in log and "<6>FUSE view" in log, "log lines carry <N> priorities")
+    check(label, "<5>snpd" in log and "<6>FUSE view" in log, "log lines carry <N> priorities")
+
+
+
+preload = os.path.join(h.BUILDDIR, "sim", ".libs", "libsnp-preload.so")
+backends = os.environ.get("SNP_FS_BACKENDS", "sim,sev-guest,tsm").split(",")
+for name in backends:
+    if name == "sim":
+        with h.Daemon() as d:
+            scenario(d, "sim")
+    elif name == "sev-guest":
+        if not os.path.exists(preload):
+            print("skip sev-guest: %s not built" % preload)
+            continue
+        # the real ioctl code of the sev-guest backend, on /dev/sev-guest as
+        # the simulator's LD_PRELOAD library provides it
+        with h.Daemon(backend="sev-guest:/dev/sev-guest") as d:
+            d.env = {"LD_PRELOAD": preload, "SNP_SIM_DIR": d.sim}
+            scenario(d, "sev-guest")
+    elif name == "tsm":
+        tsm = h.TsmTree.available()
+        if not tsm:
+            print("skip tsm: the configfs-tsm emulator is not built")
+            continue
+        with h.TsmTree() as tree, h.Daemon(sim_dir=tree.sim,
+                                            backend="tsm:" + tree.report_dir) as d:
+            scenario(d, "tsm")
 
 res.done()

@@ -133,3 +133,46 @@ class Daemon:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+class TsmTree:
+    """tests/helpers/tsm-fuse: a FUSE tree with configfs-tsm's semantics
+    (report/<entry>/inblob, outblob, auxblob, generation, privlevel...),
+    backed by the simulator."""
+
+    BIN = os.path.join(BUILDDIR, "tests", "helpers", "tsm-fuse")
+
+    @staticmethod
+    def available():
+        return os.access(TsmTree.BIN, os.X_OK)
+
+    def __init__(self, sim_args=()):
+        self.tmp = tempfile.mkdtemp(prefix="snpd-tsm-")
+        os.chmod(self.tmp, 0o755)
+        self.sim = os.path.join(self.tmp, "sim")
+        sim_init(self.sim, *sim_args)
+        self.mnt = os.path.join(self.tmp, "tsm")
+        os.mkdir(self.mnt)
+        self.report_dir = os.path.join(self.mnt, "report")
+        self.log = open(os.path.join(self.tmp, "tsm.log"), "wb")
+        self.proc = subprocess.Popen([self.BIN, "--sim", self.sim, self.mnt],
+                                     stdout=self.log, stderr=self.log)
+        end = time.monotonic() + 20
+        while not os.path.isdir(self.report_dir):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError("tsm-fuse did not come up")
+            time.sleep(0.05)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
