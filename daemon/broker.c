@@ -264,6 +264,7 @@ static void record_latency(struct snpd_broker *br, u64 usec)
 	while (i < SNP_ELEMENTSOF(br->stats.latency_buckets) - 1 && ms > (1ULL << i))
 		i++;
 	br->stats.latency_buckets[i]++;
+	br->stats.latency_sum_usec += usec;
 	br->stats.last_latency_usec = usec;
 }
 

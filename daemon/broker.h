@@ -68,7 +68,8 @@ struct snpd_broker_stats {
 	bool dead;
 	char dead_reason[160];
 	u64 last_latency_usec;
-	u64 latency_buckets[12];	/* <=1,2,4,...,1024 ms, more */
+	u64 latency_sum_usec;
+	u64 latency_buckets[12];	/* <=1,2,4,...,1024 ms, more (not cumulative) */
 };
 
 struct snpd_broker;

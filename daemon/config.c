@@ -30,6 +30,8 @@ enum cfg_type {
 	T_HEX64,
 	T_ROOT,
 	T_FIELDS,
+	T_UIDS,
+	T_GIDS,
 };
 
 struct cfg_item {
@@ -79,6 +81,26 @@ static const struct cfg_item items[] = {
 	  "mode of the read-only files" },
 	{ "Filesystem", "ReportMode", "report-mode", T_MODE, C(report_mode), 0, "0666",
 	  "mode of report and nonce/ (a write binds REPORT_DATA for that fd only)" },
+	{ "HTTP", "Enabled", "http", T_BOOL, C(http_enabled), 0, "yes",
+	  "serve the HTTP API (--no-http turns it off)" },
+	{ "HTTP", "Socket", "api-socket", T_STRING, C(api_socket), 0, "/run/snpd/api.sock",
+	  "unix socket of the API (empty: none)" },
+	{ "HTTP", "SocketUser", "api-socket-user", T_USER, C(api_socket_uid), 0, "root",
+	  "owner of the unix socket" },
+	{ "HTTP", "SocketGroup", "api-socket-group", T_GROUP, C(api_socket_gid), 0, "root",
+	  "group of the unix socket" },
+	{ "HTTP", "SocketMode", "api-socket-mode", T_MODE, C(api_socket_mode), 0, "0666",
+	  "mode of the unix socket (keys are guarded by peer credentials)" },
+	{ "HTTP", "Listen", "listen", T_STRING, C(listen), 0, "",
+	  "ADDR:PORT for TCP, e.g. 127.0.0.1:8086 (empty: none)" },
+	{ "HTTP", "ListenNonLoopback", "listen-non-loopback", T_BOOL, C(listen_any), 0, "no",
+	  "allow Listen= on an address other than loopback" },
+	{ "HTTP", "MaxConnections", "max-connections", T_U32, C(max_connections), 10000, "128",
+	  "concurrent connections per listener" },
+	{ "HTTP", "IdleTimeoutSec", "idle-timeout", T_U32, C(idle_timeout_sec), 3600, "30",
+	  "close a connection idle this long" },
+	{ "HTTP", "RequestTimeoutSec", "request-timeout", T_U32, C(request_timeout_sec), 3600,
+	  "10", "a request must arrive whole within this time (slow clients are cut)" },
 };
 
 static const struct cfg_item key_items[] = {
@@ -91,12 +113,17 @@ static const struct cfg_item key_items[] = {
 	{ "Key", "User", NULL, T_USER, K(uid), 0, "root", "owner of keys/NAME" },
 	{ "Key", "Group", NULL, T_GROUP, K(gid), 0, "root", "group of keys/NAME" },
 	{ "Key", "Mode", NULL, T_MODE, K(mode), 0, "0400", "mode of keys/NAME" },
+	{ "Key", "ApiUsers", NULL, T_UIDS, K(api_users), 0, "",
+	  "users allowed to POST /v1/keys/NAME on the unix socket" },
+	{ "Key", "ApiGroups", NULL, T_GIDS, K(api_groups), 0, "",
+	  "groups (primary group of the peer) allowed likewise" },
 };
 
 enum {
 	OPT_CONFIG = 0x200,
 	OPT_DUMP,
 	OPT_NO_FS,
+	OPT_NO_HTTP,
 	OPT_KEY,
 	OPT_VERSION,
 	OPT_ITEM0 = 0x400,	/* OPT_ITEM0 + index into items[] */
@@ -202,6 +229,33 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 		else
 			goto bad;
 		return 0;
+	case T_UIDS:
+	case T_GIDS: {
+		/* comma or space separated names or numbers */
+		struct snpd_id_list *l = (struct snpd_id_list *)p;
+		struct cfg_item one = *it;
+		char buf[1024], *tok, *save = NULL;
+
+		if (strlen(value) >= sizeof(buf))
+			goto bad;
+		strcpy(buf, value);
+		one.type = it->type == T_UIDS ? T_USER : T_GROUP;
+		one.offset = 0;
+		l->n = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			u32 id;
+
+			if (l->n == SNPD_API_IDS_MAX) {
+				snprintf(err, errlen, "%s: more than %d entries", it->key,
+					 SNPD_API_IDS_MAX);
+				return -EINVAL;
+			}
+			if (parse_value(&one, tok, &id, err, errlen) < 0)
+				return -EINVAL;
+			l->ids[l->n++] = id;
+		}
+		return 0;
+	}
 	case T_FIELDS:
 		if (!*value) {
 			*(u64 *)p = 0;
@@ -253,6 +307,17 @@ static void format_value(const struct cfg_item *it, const void *base, char *buf,
 	case T_ROOT:
 		snprintf(buf, len, "%s", *(const bool *)p ? "vmrk" : "vcek");
 		break;
+	case T_UIDS:
+	case T_GIDS: {
+		const struct snpd_id_list *l = (const struct snpd_id_list *)p;
+		size_t used = 0;
+
+		buf[0] = '\0';
+		for (size_t i = 0; i < l->n && used < len; i++)
+			used += (size_t)snprintf(buf + used, len - used, "%s%u", i ? "," : "",
+						 l->ids[i]);
+		break;
+	}
 	case T_FIELDS: {
 		u64 f = *(const u64 *)p;
 		size_t n = 0;
@@ -387,10 +452,10 @@ static int parse_file(struct snpd_config *c, const char *path, bool must_exist)
 			memcpy(section, s + 1, n - 2);
 			section[n - 2] = '\0';
 			if (strcmp(section, "Daemon") && strcmp(section, "Filesystem") &&
-			    strncmp(section, "Key:", 4))
+			    strcmp(section, "HTTP") && strncmp(section, "Key:", 4))
 				return log_error_errno(EINVAL,
 						       "%s:%u: unknown section [%s] (Daemon, "
-						       "Filesystem, Key:NAME)",
+						       "Filesystem, HTTP, Key:NAME)",
 						       path, lineno, section);
 			if (!strncmp(section, "Key:", 4)) {
 				r = key_profile(c, section + 4, &k, err, sizeof(err));
@@ -632,6 +697,7 @@ static void help(void)
 	       "                         drop-ins in FILE.d/*.conf)\n"
 	       "  --dump-config          print the effective configuration and exit\n"
 	       "  --no-fs                do not mount the FUSE view\n"
+	       "  --no-http              do not serve the HTTP API\n"
 	       "  --key NAME:Key=Value[,Key=Value...]\n"
 	       "                         define or change a [Key:NAME] profile (Root, Fields\n"
 	       "                         joined with '+', SVN, TCB, Vmpl, User, Group, Mode)\n",
@@ -644,7 +710,7 @@ static void help(void)
 
 int snpd_cmdline_parse(int argc, char **argv, struct snpd_cmdline *ret)
 {
-	struct option options[SNP_ELEMENTSOF(items) + 8];
+	struct option options[SNP_ELEMENTSOF(items) + 9];
 	struct snpd_cmdline cmd = { 0 };
 	size_t n = 0;
 	int c;
@@ -655,6 +721,7 @@ int snpd_cmdline_parse(int argc, char **argv, struct snpd_cmdline *ret)
 	options[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	options[n++] = (struct option){ "dump-config", no_argument, NULL, OPT_DUMP };
 	options[n++] = (struct option){ "no-fs", no_argument, NULL, OPT_NO_FS };
+	options[n++] = (struct option){ "no-http", no_argument, NULL, OPT_NO_HTTP };
 	options[n++] = (struct option){ "key", required_argument, NULL, OPT_KEY };
 	options[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	options[n++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
@@ -681,7 +748,9 @@ int snpd_cmdline_parse(int argc, char **argv, struct snpd_cmdline *ret)
 			cmd.key_args[cmd.n_key_args++] = optarg;
 			break;
 		case OPT_NO_FS:
-			c = OPT_ITEM0 + (int)(find_item(items, SNP_ELEMENTSOF(items), "Filesystem",
+		case OPT_NO_HTTP:
+			c = OPT_ITEM0 + (int)(find_item(items, SNP_ELEMENTSOF(items),
+							c == OPT_NO_FS ? "Filesystem" : "HTTP",
 							"Enabled") -
 					      items);
 			optarg = (char *)"no";

@@ -18,6 +18,13 @@
 #define SNPD_EXIT_CONFIG 78	/* EX_CONFIG */
 #define SNPD_KEY_PROFILES_MAX 32
 #define SNPD_NAME_MAX 64
+#define SNPD_API_IDS_MAX 16
+
+/* uids or gids from the configuration */
+struct snpd_id_list {
+	size_t n;
+	u32 ids[SNPD_API_IDS_MAX];
+};
 
 struct snpd_key_profile {
 	char name[SNPD_NAME_MAX];
@@ -29,6 +36,9 @@ struct snpd_key_profile {
 	uid_t uid;
 	gid_t gid;
 	mode_t mode;
+	/* peers (SO_PEERCRED) that may fetch the key over the unix socket */
+	struct snpd_id_list api_users;
+	struct snpd_id_list api_groups;
 };
 
 struct snpd_config {
@@ -50,6 +60,17 @@ struct snpd_config {
 	gid_t file_gid;
 	mode_t file_mode;	/* read-only views */
 	mode_t report_mode;	/* report, nonce/: written by their openers */
+	/* [HTTP] */
+	bool http_enabled;
+	char *api_socket;	/* unix socket path, "" for none */
+	uid_t api_socket_uid;
+	gid_t api_socket_gid;
+	mode_t api_socket_mode;
+	char *listen;		/* ADDR:PORT for TCP, "" for none */
+	bool listen_any;	/* allow a non-loopback TCP address */
+	u32 max_connections;
+	u32 idle_timeout_sec;
+	u32 request_timeout_sec;	/* whole request (headers and body) */
 	/* [Key:NAME] */
 	size_t n_keys;
 	struct snpd_key_profile keys[SNPD_KEY_PROFILES_MAX];

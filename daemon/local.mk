@@ -8,12 +8,13 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/view.c \
 	%reldir%/status.c \
-	fs/fs.c fs/fs.h
+	fs/fs.c fs/fs.h \
+	http/http.c http/http.h
 %canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 %canon_reldir%_libsnpd_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
-	$(FUSE3_CFLAGS) $(SYSTEMD_CFLAGS)
+	$(FUSE3_CFLAGS) $(SYSTEMD_CFLAGS) $(MHD_CFLAGS)
 %canon_reldir%_libsnpd_la_LIBADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) \
-	$(FUSE3_LIBS) $(SYSTEMD_LIBS) -lpthread
+	$(FUSE3_LIBS) $(SYSTEMD_LIBS) $(MHD_LIBS) -lpthread
 
 sbin_PROGRAMS = %reldir%/snpd
 %canon_reldir%_snpd_SOURCES = %reldir%/snpd.c

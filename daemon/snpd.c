@@ -16,6 +16,7 @@
 
 #include "daemon/snpd.h"
 #include "fs/fs.h"
+#include "http/http.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -83,12 +84,20 @@ static void keep_restart_only(const struct snpd_config *old, struct snpd_config 
 	    old->allow_other != c->allow_other)
 		log_warning("Reload: [Filesystem] Enabled=, Mountpoint= and AllowOther= changes "
 			    "need a restart");
+	if (old->http_enabled != c->http_enabled || strcmp(old->api_socket, c->api_socket) ||
+	    strcmp(old->listen, c->listen))
+		log_warning("Reload: [HTTP] Enabled=, Socket= and Listen= changes need a restart");
 	free(c->backend);
 	free(c->mountpoint);
+	free(c->api_socket);
+	free(c->listen);
 	c->backend = strdup(old->backend);
 	c->mountpoint = strdup(old->mountpoint);
+	c->api_socket = strdup(old->api_socket);
+	c->listen = strdup(old->listen);
 	c->fs_enabled = old->fs_enabled;
 	c->allow_other = old->allow_other;
+	c->http_enabled = old->http_enabled;
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -108,7 +117,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		return 0;
 	}
 	keep_restart_only(&d->config, &c);
-	if (!c.backend || !c.mountpoint) {
+	if (!c.backend || !c.mountpoint || !c.api_socket || !c.listen) {
 		snpd_config_release(&c);
 		sd_notify(0, "READY=1");
 		return log_error_errno(ENOMEM, "Reload failed: out of memory");
@@ -229,6 +238,11 @@ static int run(struct snpd *d)
 		if (r < 0)
 			return r;
 	}
+	if (d->config.http_enabled) {
+		r = snpd_http_new(d, &d->http);
+		if (r < 0)
+			return r;
+	}
 
 	r = sd_event_add_time_relative(d->event, &status_timer, CLOCK_MONOTONIC,
 				       10 * 1000000ULL, 0, on_status_timer, d);
@@ -273,8 +287,9 @@ int main(int argc, char **argv)
 
 	r = run(&d);
 
-	/* the broker first: its last callbacks still reply to FUSE */
+	/* the broker first: its last callbacks still reply to FUSE and HTTP */
 	d.broker = snpd_broker_free(d.broker);
+	d.http = snpd_http_free(d.http);
 	d.fs = snpd_fs_free(d.fs);
 	d.backend = snp_backend_free(d.backend);
 	d.view = snpd_view_free(d.view);

@@ -39,6 +39,7 @@ struct snpd_view {
 };
 
 struct snpd_fs;
+struct snpd_http;
 
 struct snpd {
 	sd_event *event;
@@ -48,6 +49,7 @@ struct snpd {
 	struct snpd_broker *broker;
 	struct snpd_view *view;
 	struct snpd_fs *fs;
+	struct snpd_http *http;
 	u64 started_usec;
 	u64 reloads;
 	bool reloading;

@@ -1,0 +1,1351 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <systemd/sd-daemon.h>
+
+#include "http/http.h"
+#include "lib/cert-table.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define HTTP_BODY_MAX (16 * 1024)
+#define HTTP_LISTENERS_MAX 4
+#define PROBLEM_PREFIX "urn:snpd:problem:"
+
+enum endpoint {
+	EP_REPORT,
+	EP_CERTS,
+	EP_PLATFORM,
+	EP_KEYS,
+	EP_STATUS,
+	EP_HEALTHZ,
+	EP_METRICS,
+	EP_OTHER,
+	_EP_MAX,
+};
+
+static const char *const ep_names[_EP_MAX] = {
+	"report", "certificates", "platform", "keys", "status", "healthz", "metrics", "other",
+};
+
+struct snpd_http;
+
+struct listener {
+	struct snpd_http *h;
+	struct MHD_Daemon *mhd;
+	sd_event_source *io;
+	sd_event_source *timer;
+	bool is_unix;
+	char *unlink_path;	/* a socket file we made */
+	int fd;
+};
+
+/* Every open connection, for the whole-request deadline. */
+struct conn_track {
+	struct conn_track *next, *prev;
+	int fd;
+	u64 deadline_usec;	/* 0: none (waiting for the device or idle handled by MHD) */
+};
+
+struct status_count {
+	u8 ep;
+	u16 code;
+	u64 n;
+};
+
+struct snpd_http {
+	struct snpd *d;
+	struct listener listeners[HTTP_LISTENERS_MAX];
+	size_t n_listeners;
+	sd_event_source *sweep;
+	struct conn_track *conns;
+	struct status_count counts[96];
+	size_t n_counts;
+	u64 timeouts;
+	u64 connections;
+};
+
+struct req_state {
+	struct listener *l;
+	struct MHD_Connection *conn;
+	enum endpoint ep;
+	char *body;
+	size_t body_len;
+	bool too_large;
+	bool waiting;
+	struct MHD_Response *response;
+	unsigned int status;
+	/* report */
+	bool want_raw, want_certs, want_tsm;
+};
+
+static u64 now_usec(struct snpd_http *h)
+{
+	uint64_t t = 0;
+
+	sd_event_now(h->d->event, CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+static void count(struct snpd_http *h, enum endpoint ep, unsigned int code)
+{
+	for (size_t i = 0; i < h->n_counts; i++)
+		if (h->counts[i].ep == ep && h->counts[i].code == code) {
+			h->counts[i].n++;
+			return;
+		}
+	if (h->n_counts < SNP_ELEMENTSOF(h->counts))
+		h->counts[h->n_counts++] = (struct status_count){ (u8)ep, (u16)code, 1 };
+}
+
+/* Store a ready response in @st (takes @resp). */
+static void respond(struct req_state *st, unsigned int status, struct MHD_Response *resp)
+{
+	if (st->response)
+		MHD_destroy_response(st->response);
+	st->response = resp;
+	st->status = status;
+}
+
+static struct MHD_Response *response_copy(const void *data, size_t len, const char *type)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (r && type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	return r;
+}
+
+struct secret {
+	size_t len;
+	u8 data[];
+};
+
+static void wipe_secret(void *cls)
+{
+	struct secret *s = cls;
+
+	OPENSSL_cleanse(s->data, s->len);
+	free(s);
+}
+
+/* A response whose bytes are wiped when MHD is done with them. */
+static struct MHD_Response *response_secret(const void *data, size_t len, const char *type)
+{
+	struct secret *s = malloc(sizeof(*s) + len);
+	struct MHD_Response *r;
+
+	if (!s)
+		return NULL;
+	s->len = len;
+	memcpy(s->data, data, len);
+	r = MHD_create_response_from_buffer_with_free_callback_cls(len, s->data, wipe_secret, s);
+	if (!r) {
+		wipe_secret(s);
+		return NULL;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return r;
+}
+
+static void respond_json(struct req_state *st, unsigned int status, json_t *j, const char *type)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	struct MHD_Response *r;
+
+	json_decref(j);
+	if (!s) {
+		r = response_copy("{}", 2, "application/json");
+		respond(st, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+		return;
+	}
+	r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(s);
+		return;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type ? type : "application/json");
+	respond(st, status, r);
+}
+
+/* RFC 9457 problem details with a stable type per error. */
+static void problem(struct req_state *st, unsigned int status, const char *type,
+		    const char *title, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void problem(struct req_state *st, unsigned int status, const char *type,
+		    const char *title, const char *fmt, ...)
+{
+	char detail[512], t[96];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	snprintf(t, sizeof(t), PROBLEM_PREFIX "%s", type);
+	respond_json(st, status,
+		     json_pack("{s:s, s:s, s:i, s:s}", "type", t, "title", title, "status",
+			       (int)status, "detail", detail),
+		     "application/problem+json");
+}
+
+static char *base64_new(const u8 *data, size_t len)
+{
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return NULL;
+	out = malloc(4 * ((len + 2) / 3) + 1);
+	if (out)
+		EVP_EncodeBlock((u8 *)out, data, (int)len);
+	return out;
+}
+
+/* Strict base64 (with padding) into @out; length or -EINVAL/-ENOBUFS. */
+static ssize_t base64_decode(const char *s, u8 *out, size_t max)
+{
+	size_t n = strlen(s), pad = 0;
+	u8 tmp[4 * 64];
+	int k;
+
+	if (n == 0 || n % 4 || n > sizeof(tmp) / 3 * 4 || n / 4 * 3 > sizeof(tmp))
+		return n / 4 * 3 > max ? -ENOBUFS : -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '=') {
+			if (i < n - 2)
+				return -EINVAL;
+			pad++;
+		} else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			     (c >= '0' && c <= '9') || c == '+' || c == '/') ||
+			   pad) {
+			return -EINVAL;
+		}
+	}
+	k = EVP_DecodeBlock(tmp, (const u8 *)s, (int)n);
+	if (k < 0 || (size_t)k < pad)
+		return -EINVAL;
+	k -= (int)pad;
+	if ((size_t)k > max)
+		return -ENOBUFS;
+	memcpy(out, tmp, (size_t)k);
+	return k;
+}
+
+/* Client identity for fairness: the peer's uid, or a hash of its address. */
+static u64 client_id(struct req_state *st, struct ucred *ret_cred)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cred);
+
+	if (st->l->is_unix) {
+		ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			if (ret_cred)
+				*ret_cred = cred;
+			return cred.uid;
+		}
+		if (ret_cred)
+			*ret_cred = cred;
+		return (u64)-2;
+	}
+	if (ret_cred)
+		*ret_cred = cred;
+	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		const u8 *p = NULL;
+		size_t n = 0;
+		u64 hash = 1469598103934665603ULL;
+
+		if (sa->sa_family == AF_INET) {
+			p = (const u8 *)&((const struct sockaddr_in *)sa)->sin_addr;
+			n = 4;
+		} else if (sa->sa_family == AF_INET6) {
+			p = (const u8 *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+			n = 16;
+		}
+		for (size_t i = 0; i < n; i++)
+			hash = (hash ^ p[i]) * 1099511628211ULL;
+		return hash | 1ULL << 63;	/* never a uid */
+	}
+	return (u64)-3;
+}
+
+static bool accepts(struct MHD_Connection *conn, const char *type)
+{
+	const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+
+	return a && strstr(a, type);
+}
+
+/* A failed broker submission or device request, as a problem. */
+static void device_problem(struct req_state *st, int r, u32 retry_ms)
+{
+	struct snpd *d = st->l->h->d;
+	char retry[16];
+
+	switch (r) {
+	case -EAGAIN:
+		problem(st, MHD_HTTP_TOO_MANY_REQUESTS, "rate-limited", "Too many requests",
+			"this client is over RateLimit=%u requests per second; retry in %u ms",
+			d->config.rate_limit, retry_ms);
+		snprintf(retry, sizeof(retry), "%u", (retry_ms + 999) / 1000);
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+		break;
+	case -EBUSY:
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "queue-full", "Device queue full",
+			"QueueSize=%u requests are already waiting for the device",
+			d->config.queue_size);
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		break;
+	case -ENODEV:
+	case -ENOTTY:
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "device-dead", "Attestation unavailable",
+			"the guest device disabled its key after a failure; restart the VM");
+		break;
+	case -ETIMEDOUT:
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "host-busy", "Host busy",
+			"the host kept the request throttled (BUSY) for too long");
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+		break;
+	case -EINVAL:
+		problem(st, MHD_HTTP_BAD_REQUEST, "firmware-rejected", "Rejected by the firmware",
+			"the firmware refused the request's parameters");
+		break;
+	default:
+		problem(st, MHD_HTTP_BAD_GATEWAY, "device-error", "Device error",
+			"the attestation device failed: %s", strerror(r < 0 ? -r : EIO));
+	}
+}
+
+static json_t *certs_json_from_table(const struct snp_backend_report *rep)
+{
+	struct snp_cert_table t;
+	json_t *o = json_object();
+
+	if (!o || !rep->certs || snp_cert_table_parse(rep->certs, rep->certs_len, &t, NULL, 0) < 0)
+		return o;
+	for (size_t i = 0; i < t.n; i++) {
+		char *b;
+
+		if (t.entries[i].kind == SNP_CERT_UNKNOWN)
+			continue;
+		b = base64_new(t.entries[i].data, t.entries[i].length);
+		if (b)
+			json_object_set_new(o, snp_cert_kind_name(t.entries[i].kind),
+					    json_string(b));
+		free(b);
+	}
+	return o;
+}
+
+static json_t *certs_json_from_view(const struct snpd_view *v)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o && v && i < SNPD_CERT_CHAIN; i++)
+		if (v->certs[i]) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(snpd_cert_names[i], "."),
+				 snpd_cert_names[i]);
+			json_object_set_new(o, name, json_string(v->certs[i]));
+		}
+	return o;
+}
+
+static void on_report_done(struct snpd_request *req, void *userdata)
+{
+	struct req_state *st = userdata;
+	struct snpd *d = st->l->h->d;
+	const struct snp_backend_report *rep = &req->report;
+
+	if (req->result < 0) {
+		device_problem(st, req->result, 0);
+	} else if (st->want_tsm) {
+		/* the shape configfs-tsm consumers know: outblob and auxblob */
+		char *out = base64_new(rep->report, SNP_REPORT_SIZE);
+		char *aux = NULL;
+		struct snp_cert_table t;
+
+		if (rep->certs &&
+		    snp_cert_table_parse(rep->certs, rep->certs_len, &t, NULL, 0) == 0 && t.n)
+			aux = base64_new(rep->certs, t.used_len);
+		respond_json(st, MHD_HTTP_OK,
+			     json_pack("{s:s, s:s?, s:s?}", "provider", "sev_guest", "outblob", out,
+				       "auxblob", aux),
+			     NULL);
+		free(out);
+		free(aux);
+	} else if (st->want_raw) {
+		respond(st, MHD_HTTP_OK,
+			response_copy(rep->report, SNP_REPORT_SIZE, "application/octet-stream"));
+	} else {
+		char *b64 = base64_new(rep->report, SNP_REPORT_SIZE);
+		json_t *o = json_pack("{s:s?, s:o*}", "report", b64, "report_fields",
+				      snpd_report_json(d, rep->report));
+
+		free(b64);
+		if (o && st->want_certs) {
+			json_t *c = rep->certs ? certs_json_from_table(rep) :
+						 certs_json_from_view(d->view);
+
+			json_object_set_new(o, "certificates", c);
+			json_object_set_new(o, "certificates_encoding",
+					    json_string(rep->certs ? "der-base64" : "pem"));
+		}
+		respond_json(st, MHD_HTTP_OK, o, NULL);
+	}
+	snpd_request_free(req);
+	st->waiting = false;
+	MHD_resume_connection(st->conn);
+	/* make MHD look at it now rather than at its next timeout */
+	sd_event_source_set_time_relative(st->l->timer, 0);
+	sd_event_source_set_enabled(st->l->timer, SD_EVENT_ONESHOT);
+}
+
+static void on_key_done(struct snpd_request *req, void *userdata)
+{
+	struct req_state *st = userdata;
+
+	if (req->result < 0) {
+		device_problem(st, req->result, 0);
+	} else if (st->want_raw) {
+		respond(st, MHD_HTTP_OK,
+			response_secret(req->key, SNP_DERIVED_KEY_LEN, "application/octet-stream"));
+	} else {
+		char body[2 * SNP_DERIVED_KEY_LEN + 16];
+
+		memcpy(body, "{\"key\":\"", 8);
+		snp_hex_encode(req->key, SNP_DERIVED_KEY_LEN, body + 8);
+		memcpy(body + 8 + 2 * SNP_DERIVED_KEY_LEN, "\"}", 3);
+		respond(st, MHD_HTTP_OK, response_secret(body, strlen(body), "application/json"));
+		OPENSSL_cleanse(body, sizeof(body));
+	}
+	snpd_request_free(req);	/* wipes the key */
+	st->waiting = false;
+	MHD_resume_connection(st->conn);
+	sd_event_source_set_time_relative(st->l->timer, 0);
+	sd_event_source_set_enabled(st->l->timer, SD_EVENT_ONESHOT);
+}
+
+static void submit(struct req_state *st, struct snpd_request *req, u64 client)
+{
+	u32 retry_ms = 0;
+	int r;
+
+	req->client = client;
+	req->userdata = st;
+	r = snpd_broker_submit(st->l->h->d->broker, req, &retry_ms);
+	if (r < 0) {
+		snpd_request_free(req);
+		device_problem(st, r, retry_ms);
+		return;
+	}
+	st->waiting = true;
+	MHD_suspend_connection(st->conn);
+}
+
+struct report_params {
+	u8 report_data[SNP_REPORT_DATA_SIZE];
+	bool have_vmpl;
+	u32 vmpl;
+	bool certs;
+	const char *format;
+	char err[200];
+	int dup;
+};
+
+static int parse_nonce(const char *v, u8 *out, char *err, size_t errlen)
+{
+	ssize_t n;
+
+	if (strlen(v) > 2 * SNP_REPORT_DATA_SIZE) {
+		snprintf(err, errlen, "nonce: more than 64 bytes (128 hex digits)");
+		return -EINVAL;
+	}
+	n = snp_hex_decode(v, strlen(v), out, SNP_REPORT_DATA_SIZE, false);
+	if (n <= 0) {
+		snprintf(err, errlen, "nonce: not an even number of hex digits");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"))
+		*ret = true;
+	else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct report_params *p = cls;
+	static const char *const known[] = { "nonce", "vmpl", "certs", "format" };
+	size_t i;
+
+	if (p->err[0])
+		return MHD_NO;
+	for (i = 0; i < SNP_ELEMENTSOF(known); i++)
+		if (!strcmp(key, known[i]))
+			break;
+	if (i == SNP_ELEMENTSOF(known)) {
+		snprintf(p->err, sizeof(p->err), "unknown parameter '%.40s' (nonce, vmpl, certs, "
+						 "format)", key);
+		return MHD_NO;
+	}
+	if (p->dup & (1 << i)) {
+		snprintf(p->err, sizeof(p->err), "parameter '%s' given twice", key);
+		return MHD_NO;
+	}
+	p->dup |= 1 << i;
+	if (!value)
+		value = "";
+	if (i == 0 && parse_nonce(value, p->report_data, p->err, sizeof(p->err)) < 0)
+		return MHD_NO;
+	if (i == 1) {
+		if (snp_parse_u32_max(value, 3, &p->vmpl) < 0) {
+			snprintf(p->err, sizeof(p->err), "vmpl: not 0..3");
+			return MHD_NO;
+		}
+		p->have_vmpl = true;
+	}
+	if (i == 2 && parse_bool(value, &p->certs) < 0) {
+		snprintf(p->err, sizeof(p->err), "certs: not 0 or 1");
+		return MHD_NO;
+	}
+	if (i == 3) {
+		if (strcmp(value, "json") && strcmp(value, "tsm") && strcmp(value, "raw")) {
+			snprintf(p->err, sizeof(p->err), "format: json, tsm or raw");
+			return MHD_NO;
+		}
+		p->format = value;
+	}
+	return MHD_YES;
+}
+
+/* POST /v1/report body: {"report_data": hex|base64, "vmpl": N, "certs": bool, "format": s} */
+static int parse_report_body(struct req_state *st, struct report_params *p)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *j, *v;
+	int r = -EINVAL;
+
+	if (!st->body_len)
+		return 0;
+	j = json_loadb(st->body, st->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		snprintf(p->err, sizeof(p->err), "invalid JSON at line %d column %d: %.100s",
+			 jerr.line, jerr.column, jerr.text);
+		return -EBADMSG;
+	}
+	if (!json_is_object(j)) {
+		snprintf(p->err, sizeof(p->err), "the body must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(j, key, v) {
+		if (!strcmp(key, "report_data")) {
+			const char *s = json_string_value(v);
+			ssize_t n;
+
+			if (!s) {
+				snprintf(p->err, sizeof(p->err), "report_data: must be a string");
+				goto out;
+			}
+			/* hex when it reads as hex, else base64 */
+			n = snp_hex_decode(s, strlen(s), p->report_data, SNP_REPORT_DATA_SIZE,
+					   false);
+			if (n < 0 && n != -ENOBUFS)
+				n = base64_decode(s, p->report_data, SNP_REPORT_DATA_SIZE);
+			if (n == -ENOBUFS) {
+				snprintf(p->err, sizeof(p->err), "report_data: more than 64 bytes");
+				goto out;
+			}
+			if (n < 0) {
+				snprintf(p->err, sizeof(p->err),
+					 "report_data: neither hex nor base64");
+				goto out;
+			}
+			if ((size_t)n < SNP_REPORT_DATA_SIZE)
+				memset(p->report_data + n, 0, SNP_REPORT_DATA_SIZE - (size_t)n);
+		} else if (!strcmp(key, "vmpl")) {
+			json_int_t x = json_integer_value(v);
+
+			if (!json_is_integer(v) || x < 0 || x > 3) {
+				snprintf(p->err, sizeof(p->err), "vmpl: must be an integer 0..3");
+				goto out;
+			}
+			p->vmpl = (u32)x;
+			p->have_vmpl = true;
+		} else if (!strcmp(key, "certs")) {
+			if (!json_is_boolean(v)) {
+				snprintf(p->err, sizeof(p->err), "certs: must be true or false");
+				goto out;
+			}
+			p->certs = json_is_true(v);
+		} else if (!strcmp(key, "format")) {
+			const char *s = json_string_value(v);
+
+			if (!s || (strcmp(s, "json") && strcmp(s, "tsm") && strcmp(s, "raw"))) {
+				snprintf(p->err, sizeof(p->err), "format: json, tsm or raw");
+				goto out;
+			}
+			p->format = !strcmp(s, "tsm") ? "tsm" : !strcmp(s, "raw") ? "raw" : "json";
+		} else {
+			snprintf(p->err, sizeof(p->err),
+				 "unknown member '%.40s' (report_data, vmpl, certs, format)", key);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+static void handle_report(struct req_state *st, const char *method)
+{
+	struct snpd *d = st->l->h->d;
+	struct report_params p = { 0 };
+	struct snpd_request *req;
+
+	MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, query_arg, &p);
+	if (!p.err[0] && !strcmp(method, MHD_HTTP_METHOD_POST)) {
+		if (p.dup) {
+			snprintf(p.err, sizeof(p.err), "POST takes its parameters in the body");
+		} else if (parse_report_body(st, &p) == -EBADMSG) {
+			problem(st, MHD_HTTP_BAD_REQUEST, "invalid-json", "Invalid JSON", "%s",
+				p.err);
+			return;
+		}
+	}
+	if (p.err[0]) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-parameter", "Invalid parameter", "%s",
+			p.err);
+		return;
+	}
+	if (!p.have_vmpl)
+		p.vmpl = d->config.vmpl;
+	if (p.vmpl < d->config.vmpl_floor) {
+		problem(st, MHD_HTTP_FORBIDDEN, "vmpl-below-floor", "VMPL not allowed",
+			"VMPL %u is below VmplFloor=%u", p.vmpl, d->config.vmpl_floor);
+		return;
+	}
+	st->want_certs = p.certs;
+	st->want_tsm = p.format && !strcmp(p.format, "tsm");
+	st->want_raw = (p.format && !strcmp(p.format, "raw")) ||
+		       (!p.format && accepts(st->conn, "application/octet-stream"));
+	req = snpd_request_new(SNPD_REQ_REPORT, 0);
+	if (!req) {
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		return;
+	}
+	memcpy(req->report_req.report_data, p.report_data, SNP_REPORT_DATA_SIZE);
+	req->report_req.vmpl = p.vmpl;
+	req->report_req.want_certs = p.certs || st->want_tsm;
+	req->done = on_report_done;
+	submit(st, req, client_id(st, NULL));
+}
+
+static bool id_listed(const struct snpd_id_list *l, u32 id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ids[i] == id)
+			return true;
+	return false;
+}
+
+static void handle_key(struct req_state *st, const char *name)
+{
+	struct snpd *d = st->l->h->d;
+	const struct snpd_key_profile *k;
+	struct snpd_request *req;
+	struct ucred cred;
+	u64 client;
+
+	if (!st->l->is_unix) {
+		problem(st, MHD_HTTP_FORBIDDEN, "keys-over-tcp", "Keys only on the unix socket",
+			"derived keys are never served over TCP");
+		return;
+	}
+	k = snpd_config_find_key(&d->config, name);
+	if (!k) {
+		problem(st, MHD_HTTP_NOT_FOUND, "unknown-key-profile", "No such key profile",
+			"no [Key:%.64s] in the configuration", name);
+		return;
+	}
+	client = client_id(st, &cred);
+	if (cred.uid == (uid_t)-1 ||
+	    !(id_listed(&k->api_users, cred.uid) || id_listed(&k->api_groups, cred.gid))) {
+		log_notice("Refused key '%s' to uid %d gid %d (not in ApiUsers=/ApiGroups=)",
+			   k->name, (int)cred.uid, (int)cred.gid);
+		problem(st, MHD_HTTP_FORBIDDEN, "peer-not-allowed", "Not allowed",
+			"uid %d gid %d may not fetch key '%s' (ApiUsers=, ApiGroups=)",
+			(int)cred.uid, (int)cred.gid, k->name);
+		return;
+	}
+	st->want_raw = accepts(st->conn, "application/octet-stream");
+	req = snpd_request_new(SNPD_REQ_KEY, 0);
+	if (!req) {
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		return;
+	}
+	req->key_req.root_vmrk = k->root_vmrk;
+	req->key_req.guest_field_select = k->fields;
+	req->key_req.vmpl = k->vmpl;
+	req->key_req.guest_svn = k->svn;
+	req->key_req.tcb_version = k->tcb;
+	req->done = on_key_done;
+	submit(st, req, client);
+}
+
+static void handle_certs(struct req_state *st)
+{
+	const struct snpd_view *v = st->l->h->d->view;
+	char *pem = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!v || (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] &&
+		   !v->certs[SNPD_CERT_ARK])) {
+		problem(st, MHD_HTTP_NOT_FOUND, "no-certificates", "No certificates",
+			"the host returned no certificates and CertsDir= is not set");
+		return;
+	}
+	if (accepts(st->conn, "application/json")) {
+		respond_json(st, MHD_HTTP_OK, certs_json_from_view(v), NULL);
+		return;
+	}
+	/* PEM bundle: the endorsement key first, then ASK, then ARK */
+	f = open_memstream(&pem, &len);
+	if (!f) {
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		return;
+	}
+	for (int i = SNPD_CERT_VLEK; i >= SNPD_CERT_ARK; i--)
+		if (v->certs[i])
+			fputs(v->certs[i], f);
+	fclose(f);
+	respond(st, MHD_HTTP_OK, response_copy(pem, len, "application/x-pem-file"));
+	free(pem);
+}
+
+static void handle_metrics(struct req_state *st);
+
+static json_t *http_status(struct snpd_http *h);
+
+static bool valid_profile_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= SNPD_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+/*
+ * Route a complete request. Everything ends in st->response except device
+ * requests, which suspend the connection.
+ */
+static void dispatch(struct req_state *st, const char *url, const char *method)
+{
+	struct snpd *d = st->l->h->d;
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
+	const char *allow = NULL;
+
+	if (st->too_large) {
+		problem(st, MHD_HTTP_CONTENT_TOO_LARGE, "body-too-large", "Body too large",
+			"request bodies are limited to %d bytes", HTTP_BODY_MAX);
+		return;
+	}
+	if (!strcmp(url, "/v1/report")) {
+		st->ep = EP_REPORT;
+		if (get || post)
+			return handle_report(st, method);
+		allow = "GET, HEAD, POST";
+	} else if (!strcmp(url, "/v1/certificates")) {
+		st->ep = EP_CERTS;
+		if (get)
+			return handle_certs(st);
+		allow = "GET, HEAD";
+	} else if (!strcmp(url, "/v1/platform")) {
+		st->ep = EP_PLATFORM;
+		if (get) {
+			respond(st, MHD_HTTP_OK,
+				response_copy(d->view->platform_json, strlen(d->view->platform_json),
+					      "application/json"));
+			return;
+		}
+		allow = "GET, HEAD";
+	} else if (!strncmp(url, "/v1/keys/", 9) && valid_profile_name(url + 9)) {
+		st->ep = EP_KEYS;
+		if (post)
+			return handle_key(st, url + 9);
+		allow = "POST";
+	} else if (!strcmp(url, "/v1/status")) {
+		st->ep = EP_STATUS;
+		if (get) {
+			json_t *j = snpd_status_json(d);
+
+			json_object_set_new(j, "http", http_status(st->l->h));
+			respond_json(st, MHD_HTTP_OK, j, NULL);
+			return;
+		}
+		allow = "GET, HEAD";
+	} else if (!strcmp(url, "/healthz")) {
+		st->ep = EP_HEALTHZ;
+		if (get) {
+			if (snpd_broker_is_dead(d->broker))
+				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "device-dead",
+					"Attestation unavailable",
+					"the guest device disabled its key after a failure");
+			else
+				respond(st, MHD_HTTP_OK, response_copy("ok\n", 3, "text/plain"));
+			return;
+		}
+		allow = "GET, HEAD";
+	} else if (!strcmp(url, "/metrics")) {
+		st->ep = EP_METRICS;
+		if (get)
+			return handle_metrics(st);
+		allow = "GET, HEAD";
+	} else {
+		st->ep = EP_OTHER;
+		problem(st, MHD_HTTP_NOT_FOUND, "not-found", "Not found",
+			"no such endpoint (/v1/report, /v1/certificates, /v1/platform, "
+			"/v1/keys/NAME, /v1/status, /healthz, /metrics)");
+		return;
+	}
+	problem(st, MHD_HTTP_METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed",
+		"%.16s is not allowed here; use %s", method, allow);
+	MHD_add_response_header(st->response, MHD_HTTP_HEADER_ALLOW, allow);
+}
+
+static struct conn_track *track_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version, const char *upload,
+				 size_t *upload_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct req_state *st = *con_cls;
+	enum MHD_Result ret;
+
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		st->l = l;
+		st->conn = conn;
+		st->ep = EP_OTHER;
+		*con_cls = st;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (st->too_large || st->body_len + *upload_size > HTTP_BODY_MAX) {
+			st->too_large = true;	/* drain, then answer 413 */
+		} else {
+			char *b = realloc(st->body, st->body_len + *upload_size + 1);
+
+			if (!b)
+				return MHD_NO;
+			st->body = b;
+			memcpy(st->body + st->body_len, upload, *upload_size);
+			st->body_len += *upload_size;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!st->response && !st->waiting) {
+		struct conn_track *t = track_of(conn);
+
+		/* the request is complete: no more deadline while it is served */
+		if (t)
+			t->deadline_usec = 0;
+		dispatch(st, url, method);
+	}
+	if (st->waiting)
+		return MHD_YES;
+	if (!st->response)
+		return MHD_NO;
+	count(l->h, st->ep, st->status);
+	ret = MHD_queue_response(conn, st->status, st->response);
+	MHD_destroy_response(st->response);
+	st->response = NULL;
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct listener *l = cls;
+	struct req_state *st = *con_cls;
+	struct conn_track *t = track_of(conn);
+
+	/* the next request on this connection must arrive in time, too */
+	if (t)
+		t->deadline_usec = now_usec(l->h) + (u64)l->h->d->config.request_timeout_sec * 1000000;
+	if (!st)
+		return;
+	if (st->response)
+		MHD_destroy_response(st->response);
+	free(st->body);
+	free(st);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *l = cls;
+	struct snpd_http *h = l->h;
+	struct conn_track *t = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return;
+		t->fd = ci ? ci->connect_fd : -1;
+		t->deadline_usec = now_usec(h) + (u64)h->d->config.request_timeout_sec * 1000000;
+		t->next = h->conns;
+		if (h->conns)
+			h->conns->prev = t;
+		h->conns = t;
+		h->connections++;
+		*socket_context = t;
+	} else if (t) {
+		if (t->prev)
+			t->prev->next = t->next;
+		else
+			h->conns = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		free(t);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * Cut connections whose request did not arrive whole in time (a client
+ * sending a byte a second): answer 408 on the socket and shut it down;
+ * MHD then sees the end and closes it.
+ */
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	static const char body[] = "{\"type\":\"" PROBLEM_PREFIX "request-timeout\","
+				   "\"title\":\"Request timeout\",\"status\":408,"
+				   "\"detail\":\"the request did not arrive in time\"}";
+	struct snpd_http *h = userdata;
+	u64 now = now_usec(h);
+	char msg[512];
+	int n;
+
+	n = snprintf(msg, sizeof(msg),
+		     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+		     "Content-Type: application/problem+json\r\nContent-Length: %zu\r\n\r\n%s",
+		     sizeof(body) - 1, body);
+	for (struct conn_track *t = h->conns; t; t = t->next) {
+		if (!t->deadline_usec || now < t->deadline_usec || t->fd < 0)
+			continue;
+		t->deadline_usec = 0;
+		h->timeouts++;
+		(void)!send(t->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		shutdown(t->fd, SHUT_RDWR);
+	}
+	return sd_event_source_set_time_relative(s, 1000000);
+}
+
+static void rearm(struct listener *l)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	if (MHD_get_timeout(l->mhd, &to) == MHD_YES) {
+		sd_event_source_set_time_relative(l->timer, to * 1000);
+		sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
+	} else {
+		sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
+	}
+}
+
+static int on_mhd_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct listener *l = userdata;
+
+	MHD_run(l->mhd);
+	rearm(l);
+	return 0;
+}
+
+static int on_mhd_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct listener *l = userdata;
+
+	MHD_run(l->mhd);
+	rearm(l);
+	return 0;
+}
+
+static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char *unlink_path)
+{
+	struct snpd_config *c = &h->d->config;
+	const union MHD_DaemonInfo *info;
+	struct listener *l;
+	int r;
+
+	if (h->n_listeners == HTTP_LISTENERS_MAX) {
+		close(fd);
+		return log_error_errno(E2BIG, "Too many API listeners");
+	}
+	l = &h->listeners[h->n_listeners];
+	memset(l, 0, sizeof(*l));
+	l->h = h;
+	l->fd = fd;
+	l->is_unix = is_unix;
+	l->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL, on_access,
+		l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)c->idle_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(HTTP_BODY_MAX + 16 * 1024), MHD_OPTION_END);
+	if (!l->mhd) {
+		close(fd);
+		return log_error_errno(EINVAL, "Failed to start the HTTP server");
+	}
+	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		MHD_stop_daemon(l->mhd);
+		close(fd);
+		return log_error_errno(EINVAL, "The HTTP server has no epoll fd");
+	}
+	r = sd_event_add_io(h->d->event, &l->io, info->epoll_fd, EPOLLIN, on_mhd_io, l);
+	if (r >= 0)
+		r = sd_event_add_time_relative(h->d->event, &l->timer, CLOCK_MONOTONIC, 0, 0,
+					       on_mhd_timer, l);
+	if (r < 0) {
+		sd_event_source_disable_unref(l->io);
+		MHD_stop_daemon(l->mhd);
+		close(fd);
+		return log_error_errno(r, "Failed to watch the HTTP server: %m");
+	}
+	if (unlink_path)
+		l->unlink_path = strdup(unlink_path);
+	h->n_listeners++;
+	rearm(l);
+	return 0;
+}
+
+static int bind_unix(const struct snpd_config *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = c->api_socket;
+	char dir[sizeof(sa.sun_path)];
+	struct stat st;
+	char *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket= %s: path too long", path);
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return log_error_errno(errno, "Failed to create %s: %m", dir);
+	}
+	/* a socket left by an earlier instance */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return log_error_errno(EEXIST, "%s exists and is not a socket", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return log_error_errno(errno, "socket(): %m");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, c->api_socket_mode & 07777) < 0 ||
+	    chown(path, c->api_socket_uid, c->api_socket_gid) < 0 || listen(fd, SOMAXCONN) < 0) {
+		int r = log_error_errno(errno, "Failed to listen on %s: %m", path);
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}
+
+static int bind_tcp(const struct snpd_config *c)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	char host[128], *port;
+	struct addrinfo *ai;
+	const char *s = c->listen;
+	int fd, r, one = 1;
+
+	if (strlen(s) >= sizeof(host))
+		return log_error_errno(EINVAL, "Listen=%s: too long", s);
+	if (s[0] == '[') {
+		strcpy(host, s + 1);
+		port = strstr(host, "]:");
+		if (!port)
+			return log_error_errno(EINVAL, "Listen=%s: expected [ADDR]:PORT", s);
+		*port = '\0';
+		port += 2;
+	} else {
+		strcpy(host, s);
+		port = strrchr(host, ':');
+		if (!port)
+			return log_error_errno(EINVAL, "Listen=%s: expected ADDR:PORT", s);
+		*port++ = '\0';
+	}
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r != 0)
+		return log_error_errno(EINVAL, "Listen=%s: %s", s, gai_strerror(r));
+	if (!is_loopback(ai->ai_addr) && !c->listen_any) {
+		freeaddrinfo(ai);
+		return log_error_errno(EPERM,
+				       "Listen=%s is not a loopback address; set "
+				       "ListenNonLoopback=yes to allow it",
+				       s);
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+		r = log_error_errno(errno, "Failed to listen on %s: %m", s);
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return r;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int snpd_http_new(struct snpd *d, struct snpd_http **ret)
+{
+	struct snpd_http *h = calloc(1, sizeof(*h));
+	char **names = NULL;
+	bool have_unix = false, have_tcp = false;
+	int n, r = 0;
+
+	if (!h)
+		return -ENOMEM;
+	h->d = d;
+	/* socket activation first */
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0)
+		log_warning_errno(n, "Ignoring passed sockets: %m");
+	for (int i = 0; i < n && r >= 0; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+			r = start_listener(h, fd, true, NULL);
+			have_unix = true;
+		} else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0) {
+			r = start_listener(h, fd, false, NULL);
+			have_tcp = true;
+		} else {
+			log_warning("Ignoring passed fd %d (%s): not a listening stream socket", fd,
+				    names && names[i] ? names[i] : "?");
+			close(fd);
+		}
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r < 0)
+		goto fail;
+	if (have_unix || have_tcp)
+		log_info("HTTP API on %d socket(s) passed by the service manager", n);
+
+	/* the fallback: bind what the configuration says */
+	if (!have_unix && d->config.api_socket[0]) {
+		int fd = bind_unix(&d->config);
+
+		if (fd < 0) {
+			r = fd;
+			goto fail;
+		}
+		r = start_listener(h, fd, true, d->config.api_socket);
+		if (r < 0)
+			goto fail;
+		log_info("HTTP API on unix socket %s", d->config.api_socket);
+	}
+	if (!have_tcp && d->config.listen[0]) {
+		int fd = bind_tcp(&d->config);
+
+		if (fd < 0) {
+			r = fd;
+			goto fail;
+		}
+		r = start_listener(h, fd, false, NULL);
+		if (r < 0)
+			goto fail;
+		log_info("HTTP API on tcp %s", d->config.listen);
+	}
+	r = sd_event_add_time_relative(d->event, &h->sweep, CLOCK_MONOTONIC, 1000000, 0, on_sweep,
+				       h);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(h->sweep, SD_EVENT_ON);
+	*ret = h;
+	return 0;
+fail:
+	snpd_http_free(h);
+	return r;
+}
+
+struct snpd_http *snpd_http_free(struct snpd_http *h)
+{
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < h->n_listeners; i++) {
+		struct listener *l = &h->listeners[i];
+
+		sd_event_source_disable_unref(l->io);
+		sd_event_source_disable_unref(l->timer);
+		MHD_stop_daemon(l->mhd);
+		close(l->fd);
+		if (l->unlink_path) {
+			unlink(l->unlink_path);
+			free(l->unlink_path);
+		}
+	}
+	sd_event_source_disable_unref(h->sweep);
+	free(h);
+	return NULL;
+}
+
+static json_t *http_status(struct snpd_http *h)
+{
+	json_t *byep = json_object();
+
+	for (size_t i = 0; byep && i < h->n_counts; i++) {
+		char code[8];
+		json_t *e = json_object_get(byep, ep_names[h->counts[i].ep]);
+
+		if (!e) {
+			e = json_object();
+			json_object_set_new(byep, ep_names[h->counts[i].ep], e);
+		}
+		snprintf(code, sizeof(code), "%u", h->counts[i].code);
+		json_object_set_new(e, code, json_integer((json_int_t)h->counts[i].n));
+	}
+	return json_pack("{s:I, s:I, s:o*}", "connections", (json_int_t)h->connections,
+			 "request_timeouts", (json_int_t)h->timeouts, "requests", byep);
+}
+
+json_t *snpd_http_status_json(struct snpd_http *h)
+{
+	return http_status(h);
+}
+
+static void handle_metrics(struct req_state *st)
+{
+	struct snpd_http *h = st->l->h;
+	struct snpd_broker_stats bs;
+	char *text = NULL;
+	size_t len = 0;
+	u64 cum = 0;
+	FILE *f;
+
+	snpd_broker_get_stats(h->d->broker, &bs);
+	f = open_memstream(&text, &len);
+	if (!f) {
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		return;
+	}
+	fprintf(f, "# HELP snpd_http_requests_total HTTP requests by endpoint and status.\n"
+		   "# TYPE snpd_http_requests_total counter\n");
+	for (size_t i = 0; i < h->n_counts; i++)
+		fprintf(f, "snpd_http_requests_total{endpoint=\"%s\",code=\"%u\"} %llu\n",
+			ep_names[h->counts[i].ep], h->counts[i].code,
+			(unsigned long long)h->counts[i].n);
+	fprintf(f, "# HELP snpd_device_latency_seconds Time the device took per request.\n"
+		   "# TYPE snpd_device_latency_seconds histogram\n");
+	for (size_t i = 0; i < SNP_ELEMENTSOF(bs.latency_buckets); i++) {
+		cum += bs.latency_buckets[i];
+		if (i + 1 < SNP_ELEMENTSOF(bs.latency_buckets))
+			fprintf(f, "snpd_device_latency_seconds_bucket{le=\"%g\"} %llu\n",
+				(double)(1ULL << i) / 1000.0, (unsigned long long)cum);
+		else
+			fprintf(f, "snpd_device_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+				(unsigned long long)cum);
+	}
+	fprintf(f,
+		"snpd_device_latency_seconds_sum %.6f\n"
+		"snpd_device_latency_seconds_count %llu\n"
+		"# HELP snpd_queue_depth Requests waiting for the device.\n"
+		"# TYPE snpd_queue_depth gauge\nsnpd_queue_depth %u\n"
+		"# HELP snpd_busy_backoffs_total Times the host stayed BUSY and snpd backed off.\n"
+		"# TYPE snpd_busy_backoffs_total counter\nsnpd_busy_backoffs_total %llu\n"
+		"# HELP snpd_rate_limited_total Requests refused by the per-client rate limit.\n"
+		"# TYPE snpd_rate_limited_total counter\nsnpd_rate_limited_total %llu\n"
+		"# HELP snpd_queue_full_total Requests refused because the queue was full.\n"
+		"# TYPE snpd_queue_full_total counter\nsnpd_queue_full_total %llu\n"
+		"# HELP snpd_device_requests_total Device requests by result.\n"
+		"# TYPE snpd_device_requests_total counter\n"
+		"snpd_device_requests_total{result=\"ok\"} %llu\n"
+		"snpd_device_requests_total{result=\"error\"} %llu\n"
+		"# HELP snpd_device_up 1 while the device serves, 0 once it is dead.\n"
+		"# TYPE snpd_device_up gauge\nsnpd_device_up %d\n"
+		"# HELP snpd_http_request_timeouts_total Connections cut by RequestTimeoutSec.\n"
+		"# TYPE snpd_http_request_timeouts_total counter\n"
+		"snpd_http_request_timeouts_total %llu\n",
+		(double)bs.latency_sum_usec / 1e6, (unsigned long long)cum, bs.queue_depth,
+		(unsigned long long)bs.busy_backoffs, (unsigned long long)bs.rate_limited,
+		(unsigned long long)bs.queue_full, (unsigned long long)(bs.completed - bs.failed),
+		(unsigned long long)bs.failed, bs.dead ? 0 : 1, (unsigned long long)h->timeouts);
+	fclose(f);
+	respond(st, MHD_HTTP_OK, response_copy(text, len, "text/plain; version=0.0.4"));
+	free(text);
+}

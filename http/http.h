@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP API (libmicrohttpd + jansson) on a unix socket and optionally
+ * loopback TCP, inside the daemon's sd-event loop: each MHD daemon's epoll
+ * fd and timeout are event sources; a connection waiting for the device is
+ * suspended and resumed when the broker completes.
+ */
+#ifndef SNPD_HTTP_H
+#define SNPD_HTTP_H
+
+#include "daemon/snpd.h"
+
+struct snpd_http;
+
+/*
+ * Take the sockets systemd passed (sd_listen_fds_with_names(): a unix
+ * stream socket, and an AF_INET/AF_INET6 one for TCP), or bind the
+ * configured ones, and serve. Returns 0 or a negative errno (logged).
+ */
+int snpd_http_new(struct snpd *d, struct snpd_http **ret);
+struct snpd_http *snpd_http_free(struct snpd_http *h);
+
+/* Counters for the status file (new reference). */
+json_t *snpd_http_status_json(struct snpd_http *h);
+
+#endif
