@@ -1,1 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
+# libFuzzer targets for the report and certificate-table parsers. The main
+# build may use gcc, so fuzz.sh compiles them with $(CLANG) at test time
+# (skipped when clang or its libFuzzer runtime is missing) and runs each for
+# SNP_FUZZ_SECONDS (default 10) on seeds made from the genuine test data.
+
+TESTS += %reldir%/fuzz.sh
+EXTRA_DIST += \
+	%reldir%/fuzz.sh \
+	%reldir%/make-seeds.py \
+	%reldir%/fuzz-report.c \
+	%reldir%/fuzz-cert-table.c

@@ -47,6 +47,7 @@ class Daemon:
         if not sim_dir and not os.path.exists(self.sim):
             sim_init(self.sim, *sim_args)
         self.mnt = os.path.join(self.tmp, "mnt")
+        self.api = os.path.join(self.tmp, "api.sock")
         self.conf = os.path.join(self.tmp, "snpd.conf")
         self.log = os.path.join(self.tmp, "snpd.log")
         self.backend = backend or "sim:" + self.sim
@@ -68,7 +69,7 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=ns)
         env.update(self.env or {})
         cmd = [SNPD, "--config", self.conf, "--backend", self.backend,
-               "--mountpoint", self.mnt] + self.args
+               "--mountpoint", self.mnt, "--api-socket", self.api] + self.args
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf)
         self.messages = []
@@ -133,6 +134,29 @@ class Daemon:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class UnixHTTPConnection:
+    """http.client over a unix socket."""
+
+    def __new__(cls, path, timeout=30):
+        import http.client
+
+        class Conn(http.client.HTTPConnection):
+            def connect(self):
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(timeout)
+                self.sock.connect(path)
+
+        return Conn("localhost", timeout=timeout)
 
 
 class TsmTree:

@@ -40,45 +40,44 @@ static void check_eq(const char *what, unsigned long long ours, unsigned long lo
 	if (ours == sys)
 		return;
 	n_failed++;
-	fprintf(stderr, "FAIL: %s: ours %llu (0x%llx), reference %llu (0x%llx)\n", what, ours,
-		ours, sys, sys);
+	fprintf(stderr, "FAIL: %s: ours %llu (0x%llx), reference %llu (0x%llx)\n", what, ours, ours,
+		sys, sys);
 }
 
 /* sizeof and alignment of a whole struct */
-#define CHECK_STRUCT(ours, sys)                                                               \
-	do {                                                                                  \
-		check_eq("sizeof(struct " #ours ") vs struct " #sys, sizeof(struct ours),     \
-			 sizeof(struct sys));                                                 \
-		check_eq("_Alignof(struct " #ours ") vs struct " #sys, _Alignof(struct ours), \
-			 _Alignof(struct sys));                                               \
+#define CHECK_STRUCT(ours, sys)                                                                    \
+	do {                                                                                       \
+		check_eq("sizeof(struct " #ours ") vs struct " #sys, sizeof(struct ours),          \
+			 sizeof(struct sys));                                                      \
+		check_eq("_Alignof(struct " #ours ") vs struct " #sys, _Alignof(struct ours),      \
+			 _Alignof(struct sys));                                                    \
 	} while (0)
 
 /* offset and size of a field (any type, arrays and sub-structs included) */
-#define CHECK_FIELD(ours, sys, field, sysfield)                                          \
-	do {                                                                             \
-		check_eq("offsetof(" #ours "." #field ") vs " #sys "." #sysfield,        \
-			 offsetof(struct ours, field), offsetof(struct sys, sysfield));  \
-		check_eq("sizeof(" #ours "." #field ") vs " #sys "." #sysfield,          \
-			 sizeof(((struct ours *)0)->field),                              \
-			 sizeof(((struct sys *)0)->sysfield));                           \
+#define CHECK_FIELD(ours, sys, field, sysfield)                                                    \
+	do {                                                                                       \
+		check_eq("offsetof(" #ours "." #field ") vs " #sys "." #sysfield,                  \
+			 offsetof(struct ours, field), offsetof(struct sys, sysfield));            \
+		check_eq("sizeof(" #ours "." #field ") vs " #sys "." #sysfield,                    \
+			 sizeof(((struct ours *)0)->field), sizeof(((struct sys *)0)->sysfield));  \
 	} while (0)
 
 /* as CHECK_FIELD, and an integer field must agree in signedness too */
-#define CHECK_SCALAR(ours, sys, field, sysfield)                                          \
-	do {                                                                              \
-		CHECK_FIELD(ours, sys, field, sysfield);                                  \
-		check_eq("signedness of " #ours "." #field " vs " #sys "." #sysfield,     \
-			 (__typeof__(((struct ours *)0)->field))-1 > 0,                   \
-			 (__typeof__(((struct sys *)0)->sysfield))-1 > 0);                \
+#define CHECK_SCALAR(ours, sys, field, sysfield)                                                   \
+	do {                                                                                       \
+		CHECK_FIELD(ours, sys, field, sysfield);                                           \
+		check_eq("signedness of " #ours "." #field " vs " #sys "." #sysfield,              \
+			 (__typeof__(((struct ours *)0)->field))-1 > 0,                            \
+			 (__typeof__(((struct sys *)0)->sysfield))-1 > 0);                         \
 	} while (0)
 
 /* an array field: also the element size */
-#define CHECK_ARRAY(ours, sys, field)                                                    \
-	do {                                                                             \
-		CHECK_FIELD(ours, sys, field, field);                                    \
-		check_eq("element size of " #ours "." #field " vs " #sys "." #field,     \
-			 sizeof(((struct ours *)0)->field[0]),                           \
-			 sizeof(((struct sys *)0)->field[0]));                           \
+#define CHECK_ARRAY(ours, sys, field)                                                              \
+	do {                                                                                       \
+		CHECK_FIELD(ours, sys, field, field);                                              \
+		check_eq("element size of " #ours "." #field " vs " #sys "." #field,               \
+			 sizeof(((struct ours *)0)->field[0]),                                     \
+			 sizeof(((struct sys *)0)->field[0]));                                     \
 	} while (0)
 
 static void check_report_req(void)
