@@ -15,7 +15,9 @@ snpd_fs_tests = \
 	%reldir%/fs-basic.py \
 	%reldir%/fs-concurrent.py \
 	%reldir%/fs-keys.py \
-	%reldir%/fs-lifecycle.py
+	%reldir%/fs-lifecycle.py \
+	%reldir%/http-api.py \
+	%reldir%/http-activation.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)
 
