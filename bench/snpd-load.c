@@ -8,6 +8,9 @@
  *   snpd-load fs MOUNTPOINT THREADS SECONDS [PID]
  *       THREADS threads doing open, write a nonce, read the report, close;
  *       checks that each report carries its nonce; samples VmRSS of PID
+ *   snpd-load http-unix SOCKET PATH THREADS SECONDS
+ *       THREADS keep-alive connections on the API's unix socket, each
+ *       sending GET PATH and reading the whole response
  *   snpd-load ready SECONDS SNPD [ARGS...]
  *       start snpd with a private NOTIFY_SOCKET and time READY=1, then stop it
  *
@@ -72,9 +75,9 @@ static void print_stats(const char *what, struct samples *s, double secs)
 		p50 = s->lat[s->n / 2];
 		p99 = s->lat[(s->n * 99) / 100];
 	}
-	printf("%s reports=%zu per_sec=%.1f p50_ms=%.2f p99_ms=%.2f errors=%llu unbound=%llu",
-	       what, s->n, (double)s->n / secs, p50 * 1e3, p99 * 1e3,
-	       (unsigned long long)s->errors, (unsigned long long)s->unbound);
+	printf("%s reports=%zu per_sec=%.1f p50_ms=%.2f p99_ms=%.2f errors=%llu unbound=%llu", what,
+	       s->n, (double)s->n / secs, p50 * 1e3, p99 * 1e3, (unsigned long long)s->errors,
+	       (unsigned long long)s->unbound);
 }
 
 static int run_raw(const char *spec, double secs)
@@ -156,6 +159,117 @@ static void *fs_thread(void *arg)
 		add_sample(c->s, now_s() - t);
 	}
 	return NULL;
+}
+
+struct http_ctx {
+	const char *sock;
+	const char *path;
+	double end;
+	struct samples *s;
+};
+
+static int http_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One request on @fd; 0 when a 200 with its whole body came back. */
+static int http_once(int fd, const char *path)
+{
+	char req[512], buf[8192];
+	size_t have = 0, need = 0;
+	int n = snprintf(
+		req, sizeof(req),
+		"GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: application/octet-stream\r\n\r\n", path);
+
+	if (write(fd, req, (size_t)n) != n)
+		return -1;
+	for (;;) {
+		ssize_t k = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *end, *cl;
+
+		if (k <= 0)
+			return -1;
+		have += (size_t)k;
+		buf[have] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		if (!end)
+			continue;
+		if (strncmp(buf, "HTTP/1.1 200", 12))
+			return -1;
+		cl = strcasestr(buf, "Content-Length:");
+		need = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+		break;
+	}
+	while (have < need) {
+		ssize_t k = read(fd, buf, sizeof(buf) < need - have ? sizeof(buf) : need - have);
+
+		if (k <= 0)
+			return -1;
+		have += (size_t)k;
+	}
+	return 0;
+}
+
+static void *http_thread(void *arg)
+{
+	struct http_ctx *c = arg;
+	int fd = -1;
+
+	while (now_s() < c->end) {
+		double t = now_s();
+
+		if (fd < 0 && (fd = http_connect(c->sock)) < 0) {
+			__atomic_add_fetch(&c->s->errors, 1, __ATOMIC_RELAXED);
+			usleep(1000);
+			continue;
+		}
+		if (http_once(fd, c->path) < 0) {
+			__atomic_add_fetch(&c->s->errors, 1, __ATOMIC_RELAXED);
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		add_sample(c->s, now_s() - t);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static int run_http(const char *sock, const char *path, unsigned int threads, double secs)
+{
+	struct samples s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t *tids = calloc(threads, sizeof(*tids));
+	struct http_ctx c;
+	double t0;
+
+	s.lat = calloc(MAX_SAMPLES, sizeof(double));
+	if (!tids || !s.lat)
+		return 1;
+	t0 = now_s();
+	c = (struct http_ctx){ sock, path, t0 + secs, &s };
+	for (unsigned int i = 0; i < threads; i++)
+		if (pthread_create(&tids[i], NULL, http_thread, &c) != 0)
+			return 1;
+	for (unsigned int i = 0; i < threads; i++)
+		pthread_join(tids[i], NULL);
+	printf("connections=%u ", threads);
+	print_stats("unix-http", &s, now_s() - t0);
+	printf("\n");
+	free(s.lat);
+	free(tids);
+	return 0;
 }
 
 static long rss_kib(pid_t pid)
@@ -266,9 +380,12 @@ int main(int argc, char **argv)
 		return run_fs(argv[2], (unsigned int)strtoul(argv[3], NULL, 10),
 			      strtod(argv[4], NULL),
 			      argc > 5 ? (pid_t)strtol(argv[5], NULL, 10) : 0);
+	if (argc >= 6 && !strcmp(argv[1], "http-unix"))
+		return run_http(argv[2], argv[3], (unsigned int)strtoul(argv[4], NULL, 10),
+				strtod(argv[5], NULL));
 	if (argc >= 4 && !strcmp(argv[1], "ready"))
 		return run_ready(strtod(argv[2], NULL), argv + 3);
 	fprintf(stderr, "usage: snpd-load raw BACKEND SECONDS | fs MOUNT THREADS SECONDS [PID] | "
-			"ready TIMEOUT SNPD [ARGS...]\n");
+			"http-unix SOCKET PATH CONNS SECONDS | ready TIMEOUT SNPD [ARGS...]\n");
 	return 2;
 }

@@ -4,7 +4,7 @@ noinst_PROGRAMS += %reldir%/snpd-load
 %canon_reldir%_snpd_load_SOURCES = %reldir%/snpd-load.c
 %canon_reldir%_snpd_load_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_snpd_load_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
-EXTRA_DIST += %reldir%/bench-snpd.sh
+EXTRA_DIST += %reldir%/bench-snpd.sh %reldir%/bench-http.sh
 
 .PHONY: bench-snpd
 bench: bench-snpd
@@ -14,3 +14,12 @@ bench-snpd: %reldir%/snpd-load$(EXEEXT) daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
 	SNPCTL='$(abs_top_builddir)/cli/snpctl$(EXEEXT)' \
 	SNPD_LOAD='$(abs_top_builddir)/%reldir%/snpd-load$(EXEEXT)' \
 	$(SHELL) $(srcdir)/%reldir%/bench-snpd.sh
+
+.PHONY: bench-http
+bench: bench-http
+bench-http: %reldir%/snpd-load$(EXEEXT) daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
+	@echo "== bench/bench-http.sh: the HTTP API against the raw backend =="
+	@SNPD='$(abs_top_builddir)/daemon/snpd$(EXEEXT)' \
+	SNPCTL='$(abs_top_builddir)/cli/snpctl$(EXEEXT)' \
+	SNPD_LOAD='$(abs_top_builddir)/%reldir%/snpd-load$(EXEEXT)' \
+	$(SHELL) $(srcdir)/%reldir%/bench-http.sh

@@ -7,3 +7,9 @@ bin_PROGRAMS += %reldir%/snpctl
 	%reldir%/cmd-verify.c
 %canon_reldir%_snpctl_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_snpctl_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+
+# Commands that talk to a backend or the simulator.
+%canon_reldir%_snpctl_SOURCES += \
+	%reldir%/cmd-report.c \
+	%reldir%/cmd-key.c \
+	%reldir%/cmd-sim.c

@@ -28,5 +28,12 @@ struct snpctl_command {
 int snpctl_cmd_show(int argc, char **argv);
 int snpctl_cmd_verify(int argc, char **argv);
 int snpctl_cmd_certs(int argc, char **argv);
+int snpctl_cmd_report(int argc, char **argv);
+int snpctl_cmd_key(int argc, char **argv);
+int snpctl_cmd_sim(int argc, char **argv);
+
+/* Log why a backend request failed; returns the exit code (cli/cmd-report.c). */
+struct snp_backend_error;
+int snpctl_backend_error(int r, const struct snp_backend_error *e, const char *what);
 
 #endif

@@ -13,7 +13,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define CLIENTS_MAX 1024
+#define CLIENTS_MAX    1024
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
@@ -25,7 +25,7 @@ struct client {
 	u64 seen_usec;
 	u32 queued;
 	struct snpd_request *head, *tail;
-	struct client *next_active;	/* ring of clients with queued requests */
+	struct client *next_active; /* ring of clients with queued requests */
 };
 
 struct snpd_broker {
@@ -35,7 +35,7 @@ struct snpd_broker {
 	struct snpd_broker_stats stats;
 
 	struct client clients[CLIENTS_MAX];
-	struct client *cursor;		/* last served client in the active ring */
+	struct client *cursor; /* last served client in the active ring */
 	u32 queued;
 
 	/* worker handoff */
@@ -43,8 +43,8 @@ struct snpd_broker {
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct snpd_request *job;	/* to the worker */
-	struct snpd_request *finished;	/* back from the worker */
+	struct snpd_request *job;      /* to the worker */
+	struct snpd_request *finished; /* back from the worker */
 	bool stop;
 	int efd;
 	sd_event_source *efd_source;
@@ -401,7 +401,7 @@ static struct client *get_client(struct snpd_broker *br, u64 id, u64 now)
 			idle = c;
 	}
 	if (!free_slot)
-		free_slot = idle;	/* forget the longest-idle client */
+		free_slot = idle; /* forget the longest-idle client */
 	if (!free_slot)
 		return NULL;
 	memset(free_slot, 0, sizeof(*free_slot));

@@ -27,18 +27,18 @@ typedef void (*snpd_request_done_t)(struct snpd_request *req, void *userdata);
 
 struct snpd_request {
 	enum snpd_req_kind kind;
-	u64 client;			/* fairness and rate-limit identity (uid, address) */
+	u64 client; /* fairness and rate-limit identity (uid, address) */
 	struct snp_backend_report_req report_req;
 	struct snp_backend_key_req key_req;
-	snpd_request_done_t done;	/* called in the event loop, exactly once */
+	snpd_request_done_t done; /* called in the event loop, exactly once */
 	void *userdata;
 
 	/* results, valid in done() */
-	int result;			/* 0 or negative errno */
+	int result; /* 0 or negative errno */
 	struct snp_backend_error error;
-	struct snp_backend_report report;	/* owned by the request */
-	u8 key[SNP_DERIVED_KEY_LEN];	/* wiped by snpd_request_free() */
-	u64 latency_usec;		/* device time */
+	struct snp_backend_report report; /* owned by the request */
+	u8 key[SNP_DERIVED_KEY_LEN];	  /* wiped by snpd_request_free() */
+	u64 latency_usec;		  /* device time */
 
 	/* broker internals */
 	struct snpd_request *next;
@@ -51,7 +51,7 @@ struct snpd_request *snpd_request_free(struct snpd_request *req);
 
 struct snpd_broker_limits {
 	u32 queue_size;
-	u32 rate_limit;		/* per client per second; 0 = off */
+	u32 rate_limit; /* per client per second; 0 = off */
 	u32 rate_burst;
 };
 
@@ -64,12 +64,12 @@ struct snpd_broker_stats {
 	u64 busy_backoffs;
 	u32 queue_depth;
 	u32 clients;
-	bool busy;		/* a request is on the device */
+	bool busy; /* a request is on the device */
 	bool dead;
 	char dead_reason[160];
 	u64 last_latency_usec;
 	u64 latency_sum_usec;
-	u64 latency_buckets[12];	/* <=1,2,4,...,1024 ms, more (not cumulative) */
+	u64 latency_buckets[12]; /* <=1,2,4,...,1024 ms, more (not cumulative) */
 };
 
 struct snpd_broker;

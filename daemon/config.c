@@ -17,7 +17,7 @@
 #include "lib/util.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
-#define DROPINS_MAX 128
+#define DROPINS_MAX	128
 
 enum cfg_type {
 	T_STRING,
@@ -37,10 +37,10 @@ enum cfg_type {
 struct cfg_item {
 	const char *section;
 	const char *key;
-	const char *option;	/* long option on the command line */
+	const char *option; /* long option on the command line */
 	enum cfg_type type;
 	size_t offset;
-	u32 max;		/* T_U32: largest value */
+	u32 max; /* T_U32: largest value */
 	const char *def;
 	const char *help;
 };
@@ -52,8 +52,7 @@ struct cfg_item {
 static const struct cfg_item items[] = {
 	{ "Daemon", "Backend", "backend", T_STRING, C(backend), 0, "auto",
 	  "sev-guest[:PATH], tsm[:PATH], sim[:STATE_DIR] or auto" },
-	{ "Daemon", "LogLevel", "log-level", T_LOGLEVEL, C(log_level), 0, "info",
-	  "emerg..debug" },
+	{ "Daemon", "LogLevel", "log-level", T_LOGLEVEL, C(log_level), 0, "info", "emerg..debug" },
 	{ "Daemon", "QueueSize", "queue-size", T_U32, C(queue_size), 4096, "64",
 	  "requests waiting for the device, at most" },
 	{ "Daemon", "RateLimit", "rate-limit", T_U32, C(rate_limit), 1000000, "100",
@@ -73,8 +72,7 @@ static const struct cfg_item items[] = {
 	  "where the view is mounted" },
 	{ "Filesystem", "AllowOther", "allow-other", T_BOOL, C(allow_other), 0, "yes",
 	  "let every user see the view (modes still apply)" },
-	{ "Filesystem", "User", "fs-user", T_USER, C(file_uid), 0, "root",
-	  "owner of the files" },
+	{ "Filesystem", "User", "fs-user", T_USER, C(file_uid), 0, "root", "owner of the files" },
 	{ "Filesystem", "Group", "fs-group", T_GROUP, C(file_gid), 0, "root",
 	  "group of the files" },
 	{ "Filesystem", "Mode", "fs-mode", T_MODE, C(file_mode), 0, "0444",
@@ -99,8 +97,8 @@ static const struct cfg_item items[] = {
 	  "concurrent connections per listener" },
 	{ "HTTP", "IdleTimeoutSec", "idle-timeout", T_U32, C(idle_timeout_sec), 3600, "30",
 	  "close a connection idle this long" },
-	{ "HTTP", "RequestTimeoutSec", "request-timeout", T_U32, C(request_timeout_sec), 3600,
-	  "10", "a request must arrive whole within this time (slow clients are cut)" },
+	{ "HTTP", "RequestTimeoutSec", "request-timeout", T_U32, C(request_timeout_sec), 3600, "10",
+	  "a request must arrive whole within this time (slow clients are cut)" },
 };
 
 static const struct cfg_item key_items[] = {
@@ -126,7 +124,7 @@ enum {
 	OPT_NO_HTTP,
 	OPT_KEY,
 	OPT_VERSION,
-	OPT_ITEM0 = 0x400,	/* OPT_ITEM0 + index into items[] */
+	OPT_ITEM0 = 0x400, /* OPT_ITEM0 + index into items[] */
 };
 
 static int parse_value(const struct cfg_item *it, const char *value, void *base, char *err,
@@ -447,8 +445,8 @@ static int parse_file(struct snpd_config *c, const char *path, bool must_exist)
 			size_t n = strlen(s);
 
 			if (s[n - 1] != ']' || n - 2 >= sizeof(section))
-				return log_error_errno(EINVAL, "%s:%u: bad section header '%s'", path,
-						       lineno, s);
+				return log_error_errno(EINVAL, "%s:%u: bad section header '%s'",
+						       path, lineno, s);
 			memcpy(section, s + 1, n - 2);
 			section[n - 2] = '\0';
 			if (strcmp(section, "Daemon") && strcmp(section, "Filesystem") &&
@@ -679,8 +677,7 @@ void snpd_config_dump(const struct snpd_config *c, FILE *f)
 	}
 }
 
-const struct snpd_key_profile *snpd_config_find_key(const struct snpd_config *c,
-						   const char *name)
+const struct snpd_key_profile *snpd_config_find_key(const struct snpd_config *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_keys; i++)
 		if (!strcmp(c->keys[i].name, name))
@@ -749,10 +746,10 @@ int snpd_cmdline_parse(int argc, char **argv, struct snpd_cmdline *ret)
 			break;
 		case OPT_NO_FS:
 		case OPT_NO_HTTP:
-			c = OPT_ITEM0 + (int)(find_item(items, SNP_ELEMENTSOF(items),
-							c == OPT_NO_FS ? "Filesystem" : "HTTP",
-							"Enabled") -
-					      items);
+			c = OPT_ITEM0 +
+			    (int)(find_item(items, SNP_ELEMENTSOF(items),
+					    c == OPT_NO_FS ? "Filesystem" : "HTTP", "Enabled") -
+				  items);
 			optarg = (char *)"no";
 			/* fall through */
 		default:

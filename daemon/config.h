@@ -14,11 +14,11 @@
 
 #include "kernel/compat.h"
 
-#define SNPD_DEFAULT_CONFIG SYSCONFDIR "/snpd/snpd.conf"
-#define SNPD_EXIT_CONFIG 78	/* EX_CONFIG */
+#define SNPD_DEFAULT_CONFIG   SYSCONFDIR "/snpd/snpd.conf"
+#define SNPD_EXIT_CONFIG      78 /* EX_CONFIG */
 #define SNPD_KEY_PROFILES_MAX 32
-#define SNPD_NAME_MAX 64
-#define SNPD_API_IDS_MAX 16
+#define SNPD_NAME_MAX	      64
+#define SNPD_API_IDS_MAX      16
 
 /* uids or gids from the configuration */
 struct snpd_id_list {
@@ -28,8 +28,8 @@ struct snpd_id_list {
 
 struct snpd_key_profile {
 	char name[SNPD_NAME_MAX];
-	bool root_vmrk;		/* Root=vmrk, else vcek */
-	u64 fields;		/* GUEST_FIELD_SELECT */
+	bool root_vmrk; /* Root=vmrk, else vcek */
+	u64 fields;	/* GUEST_FIELD_SELECT */
 	u32 svn;
 	u64 tcb;
 	u32 vmpl;
@@ -46,31 +46,31 @@ struct snpd_config {
 	char *backend;
 	int log_level;
 	u32 queue_size;
-	u32 rate_limit;		/* requests per second per client, 0 = unlimited */
+	u32 rate_limit; /* requests per second per client, 0 = unlimited */
 	u32 rate_burst;
-	u32 vmpl;		/* VMPL of reports unless a client asks */
-	u32 vmpl_floor;		/* lowest VMPL a client may ask for */
-	char *certs_dir;	/* certificates from a directory, else the host's */
-	u32 busy_timeout_ms;	/* how long to retry a throttled request */
+	u32 vmpl;	     /* VMPL of reports unless a client asks */
+	u32 vmpl_floor;	     /* lowest VMPL a client may ask for */
+	char *certs_dir;     /* certificates from a directory, else the host's */
+	u32 busy_timeout_ms; /* how long to retry a throttled request */
 	/* [Filesystem] */
 	bool fs_enabled;
 	char *mountpoint;
 	bool allow_other;
 	uid_t file_uid;
 	gid_t file_gid;
-	mode_t file_mode;	/* read-only views */
-	mode_t report_mode;	/* report, nonce/: written by their openers */
+	mode_t file_mode;   /* read-only views */
+	mode_t report_mode; /* report, nonce/: written by their openers */
 	/* [HTTP] */
 	bool http_enabled;
-	char *api_socket;	/* unix socket path, "" for none */
+	char *api_socket; /* unix socket path, "" for none */
 	uid_t api_socket_uid;
 	gid_t api_socket_gid;
 	mode_t api_socket_mode;
-	char *listen;		/* ADDR:PORT for TCP, "" for none */
-	bool listen_any;	/* allow a non-loopback TCP address */
+	char *listen;	 /* ADDR:PORT for TCP, "" for none */
+	bool listen_any; /* allow a non-loopback TCP address */
 	u32 max_connections;
 	u32 idle_timeout_sec;
-	u32 request_timeout_sec;	/* whole request (headers and body) */
+	u32 request_timeout_sec; /* whole request (headers and body) */
 	/* [Key:NAME] */
 	size_t n_keys;
 	struct snpd_key_profile keys[SNPD_KEY_PROFILES_MAX];
@@ -103,7 +103,6 @@ int snpd_cmdline_parse(int argc, char **argv, struct snpd_cmdline *ret);
 int snpd_config_load(const struct snpd_cmdline *cmd, struct snpd_config *ret);
 void snpd_config_release(struct snpd_config *c);
 void snpd_config_dump(const struct snpd_config *c, FILE *f);
-const struct snpd_key_profile *snpd_config_find_key(const struct snpd_config *c,
-						   const char *name);
+const struct snpd_key_profile *snpd_config_find_key(const struct snpd_config *c, const char *name);
 
 #endif

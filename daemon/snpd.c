@@ -29,10 +29,10 @@ static void notify_status(struct snpd *d, const char *state, const char *extra)
 
 	snpd_broker_get_stats(d->broker, &bs);
 	sd_notifyf(0, "%sSTATUS=%s%s backend %s, %s%s, %llu requests served%s%s", state,
-		   bs.dead ? "DEAD: " : "", bs.dead ? bs.dead_reason : "Serving:",
-		   snp_backend_ops(d->backend)->name, d->fs ? "view at " : "no FUSE view",
-		   d->fs ? d->config.mountpoint : "", (unsigned long long)bs.completed,
-		   extra ? "; " : "", extra ? extra : "");
+		   bs.dead ? "DEAD: " : "",
+		   bs.dead ? bs.dead_reason : "Serving:", snp_backend_ops(d->backend)->name,
+		   d->fs ? "view at " : "no FUSE view", d->fs ? d->config.mountpoint : "",
+		   (unsigned long long)bs.completed, extra ? "; " : "", extra ? extra : "");
 }
 
 static void limits_of(const struct snpd_config *c, struct snpd_broker_limits *lim)
@@ -48,8 +48,8 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 	char err[SNP_ERRBUF];
 	int r;
 
-	r = snpd_view_new(ref, d->config.certs_dir, d->view ? d->view->generation + 1 : 1, &v,
-			  err, sizeof(err));
+	r = snpd_view_new(ref, d->config.certs_dir, d->view ? d->view->generation + 1 : 1, &v, err,
+			  sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "The reference report is unusable: %s", err);
 	snpd_view_free(d->view);
@@ -68,8 +68,7 @@ static void on_reload_report(struct snpd_request *req, void *userdata)
 	else if (reference_view(d, &req->report) == 0 && d->fs)
 		snpd_fs_invalidate(d->fs);
 	if (req->result >= 0 && d->view)
-		log_info("Reloaded: view generation %llu",
-			 (unsigned long long)d->view->generation);
+		log_info("Reloaded: view generation %llu", (unsigned long long)d->view->generation);
 	notify_status(d, "READY=1\n", req->result < 0 ? "last reload failed" : NULL);
 	snpd_request_free(req);
 }
@@ -123,7 +122,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		return log_error_errno(ENOMEM, "Reload failed: out of memory");
 	}
 	if (d->fs)
-		snpd_fs_invalidate(d->fs);	/* the old key names */
+		snpd_fs_invalidate(d->fs); /* the old key names */
 	snpd_config_release(&d->config);
 	d->config = c;
 	if (d->fs)
@@ -244,8 +243,8 @@ static int run(struct snpd *d)
 			return r;
 	}
 
-	r = sd_event_add_time_relative(d->event, &status_timer, CLOCK_MONOTONIC,
-				       10 * 1000000ULL, 0, on_status_timer, d);
+	r = sd_event_add_time_relative(d->event, &status_timer, CLOCK_MONOTONIC, 10 * 1000000ULL, 0,
+				       on_status_timer, d);
 	if (r >= 0)
 		sd_event_source_set_enabled(status_timer, SD_EVENT_ON);
 

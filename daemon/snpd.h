@@ -34,7 +34,7 @@ struct snpd_view {
 	char *chip_id;
 	char *policy;
 	char *vmpl;
-	char *certs[_SNPD_CERT_MAX];	/* PEM, NULL when unknown */
+	char *certs[_SNPD_CERT_MAX]; /* PEM, NULL when unknown */
 	u64 generation;
 };
 

@@ -22,9 +22,8 @@ json_t *snpd_status_json(struct snpd *d)
 		json_array_append_new(lat, json_integer((json_int_t)bs.latency_buckets[i]));
 	o = json_pack("{s:s, s:s?, s:s, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
 		      "s:b, s:I, s:o*}, s:{s:b, s:s?, s:I, s:I, s:I, s:i, s:i}, s:I, s:I}",
-		      "health", bs.dead ? "dead" : "ok", "reason",
-		      bs.dead ? bs.dead_reason : NULL, "backend",
-		      snp_backend_ops(d->backend)->name, "uptime_sec",
+		      "health", bs.dead ? "dead" : "ok", "reason", bs.dead ? bs.dead_reason : NULL,
+		      "backend", snp_backend_ops(d->backend)->name, "uptime_sec",
 		      (json_int_t)((now - d->started_usec) / 1000000), "reloading", d->reloading,
 		      "broker", "submitted", (json_int_t)bs.submitted, "completed",
 		      (json_int_t)bs.completed, "failed", (json_int_t)bs.failed, "rate_limited",

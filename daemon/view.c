@@ -16,8 +16,8 @@
 #include "lib/x509-amd.h"
 
 const char *const snpd_cert_names[_SNPD_CERT_MAX] = {
-	[SNPD_CERT_ARK] = "ark.pem",   [SNPD_CERT_ASK] = "ask.pem",
-	[SNPD_CERT_VCEK] = "vcek.pem", [SNPD_CERT_VLEK] = "vlek.pem",
+	[SNPD_CERT_ARK] = "ark.pem",	 [SNPD_CERT_ASK] = "ask.pem",
+	[SNPD_CERT_VCEK] = "vcek.pem",	 [SNPD_CERT_VLEK] = "vlek.pem",
 	[SNPD_CERT_CHAIN] = "chain.pem",
 };
 
@@ -174,7 +174,8 @@ int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u
 
 		if (snp_x509_load_mem((const u8 *)pem, strlen(pem), &sk, NULL, 0) == 0) {
 			if (snp_amd_ext_parse(sk_X509_value(sk, 0), &ext, NULL, 0) == 0 &&
-			    ext.has_product_name && snp_product_from_string(ext.product_name, &p) == 0)
+			    ext.has_product_name &&
+			    snp_product_from_string(ext.product_name, &p) == 0)
 				snp_report_set_product(&v->ref, p, SNP_PRODUCT_SRC_CERT);
 			sk_X509_pop_free(sk, X509_free);
 		}

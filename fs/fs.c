@@ -33,19 +33,19 @@ enum {
 	INO_VMPL,
 	INO_KEYS_DIR,
 	INO_STATUS,
-	INO_CERT0 = 32,				/* + enum snpd_cert */
-	INO_KEY0 = 64,				/* + key profile index */
-	INO_NONCE0 = INO_KEY0 + SNPD_KEY_PROFILES_MAX,	/* dynamic */
+	INO_CERT0 = 32,				       /* + enum snpd_cert */
+	INO_KEY0 = 64,				       /* + key profile index */
+	INO_NONCE0 = INO_KEY0 + SNPD_KEY_PROFILES_MAX, /* dynamic */
 };
 
-#define NONCE_HEX_MIN 2
-#define NONCE_HEX_MAX 128
+#define NONCE_HEX_MIN	 2
+#define NONCE_HEX_MAX	 128
 #define NONCE_INODES_MAX 4096
-#define ATTR_TIMEOUT 1.0
+#define ATTR_TIMEOUT	 1.0
 
 enum content {
-	C_STATIC,	/* a snapshot of the view */
-	C_REPORT,	/* raw report from the device */
+	C_STATIC, /* a snapshot of the view */
+	C_REPORT, /* raw report from the device */
 	C_REPORT_JSON,
 	C_KEY,
 	C_STATUS,
@@ -55,7 +55,7 @@ struct nonce_inode {
 	bool used;
 	bool json;
 	u64 nlookup;
-	size_t len;			/* bytes of nonce */
+	size_t len; /* bytes of nonce */
 	u8 nonce[NONCE_HEX_MAX / 2];
 };
 
@@ -81,14 +81,14 @@ struct pending_read {
 struct handle {
 	struct snpd_fs *fs;
 	enum content content;
-	bool stream;			/* report: reads are sequential, offsets ignored */
-	bool released;			/* closed while the device was working */
+	bool stream;   /* report: reads are sequential, offsets ignored */
+	bool released; /* closed while the device was working */
 	struct snpd_request *inflight;
-	int error;			/* errno of a failed request */
+	int error; /* errno of a failed request */
 	bool ready;
 	u8 *data;
 	size_t len;
-	size_t cursor;			/* stream position */
+	size_t cursor; /* stream position */
 	u8 report_data[SNP_REPORT_DATA_SIZE];
 	size_t written;
 	u32 key_index;
@@ -251,12 +251,18 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		const char *name;
 		fuse_ino_t ino;
 	} root[] = {
-		{ "report", INO_REPORT },	  { "report.json", INO_REPORT_JSON },
-		{ "nonce", INO_NONCE_DIR },	  { "certs", INO_CERTS_DIR },
-		{ "platform.json", INO_PLATFORM }, { "measurement", INO_MEASUREMENT },
-		{ "tcb", INO_TCB },		  { "chip_id", INO_CHIP_ID },
-		{ "policy", INO_POLICY },	  { "vmpl", INO_VMPL },
-		{ "keys", INO_KEYS_DIR },	  { "status", INO_STATUS },
+		{ "report", INO_REPORT },
+		{ "report.json", INO_REPORT_JSON },
+		{ "nonce", INO_NONCE_DIR },
+		{ "certs", INO_CERTS_DIR },
+		{ "platform.json", INO_PLATFORM },
+		{ "measurement", INO_MEASUREMENT },
+		{ "tcb", INO_TCB },
+		{ "chip_id", INO_CHIP_ID },
+		{ "policy", INO_POLICY },
+		{ "vmpl", INO_VMPL },
+		{ "keys", INO_KEYS_DIR },
+		{ "status", INO_STATUS },
 	};
 
 	if (parent == INO_ROOT) {
@@ -425,7 +431,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			r |= dirbuf_add(req, &b, fs->d->config.keys[i].name, INO_KEY0 + i);
 		break;
 	case INO_NONCE_DIR:
-		break;	/* names are made up by the reader */
+		break; /* names are made up by the reader */
 	default:
 		free(b.p);
 		fuse_reply_err(req, ENOTDIR);
@@ -437,7 +443,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	if ((size_t)off < b.size)
-		fuse_reply_buf(req, b.p + off, b.size - (size_t)off < size ? b.size - (size_t)off : size);
+		fuse_reply_buf(req, b.p + off,
+			       b.size - (size_t)off < size ? b.size - (size_t)off : size);
 	else
 		fuse_reply_buf(req, NULL, 0);
 	free(b.p);
@@ -631,7 +638,8 @@ static int start_request(struct handle *h, fuse_req_t req)
 	if (rc < 0) {
 		snpd_request_free(r);
 		if (rc == -EAGAIN)
-			log_debug("uid %u over its rate limit (retry in %u ms)", ctx->uid, retry_ms);
+			log_debug("uid %u over its rate limit (retry in %u ms)", ctx->uid,
+				  retry_ms);
 		return snpd_errno_for_client(rc);
 	}
 	h->inflight = r;
@@ -729,7 +737,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		free(p);
 	}
 	if (h->inflight)
-		h->released = true;	/* freed when the device answers */
+		h->released = true; /* freed when the device answers */
 	else
 		handle_free(h);
 	fuse_reply_err(req, 0);
@@ -755,8 +763,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
  * The namespace is fixed. Non-root callers get EACCES from the kernel
  * (the directories are 0555); root bypasses that, so say the same here.
  */
-static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	fuse_reply_err(req, EACCES);
 }

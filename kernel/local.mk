@@ -7,3 +7,10 @@ noinst_HEADERS += \
 	%reldir%/snp-msg.h \
 	%reldir%/snp-certs.h \
 	%reldir%/snp-uapi.h
+
+# The guest-request driver (freestanding; reaches the platform through
+# struct snp_platform_ops), as a convenience library.
+noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
+%canon_reldir%_libsnpkernel_la_SOURCES = \
+	%reldir%/snp-guest.h \
+	%reldir%/snp-guest.c

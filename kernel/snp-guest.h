@@ -28,15 +28,15 @@
 #include "kernel/snp-uapi.h"
 
 /* NAE exit codes of the guest request (GHCB spec; snp-abi.md §8.5). */
-#define SNP_NAE_GUEST_REQUEST		0x80000011ULL
-#define SNP_NAE_EXT_GUEST_REQUEST	0x80000012ULL
+#define SNP_NAE_GUEST_REQUEST	  0x80000011ULL
+#define SNP_NAE_EXT_GUEST_REQUEST 0x80000012ULL
 
 /* Linux's SEV_RET_NO_FW_CALL: exitinfo2 value before the firmware ran. */
-#define SNP_EXITINFO2_NO_FW_CALL	0xffULL
+#define SNP_EXITINFO2_NO_FW_CALL 0xffULL
 
 /* Linux: retry a throttled request every 2 s for up to 60 s. */
-#define SNP_GUEST_RETRY_INTERVAL_MS	2000U
-#define SNP_GUEST_RETRY_TIMEOUT_MS	60000U
+#define SNP_GUEST_RETRY_INTERVAL_MS 2000U
+#define SNP_GUEST_RETRY_TIMEOUT_MS  60000U
 
 /*
  * The part of the GHCB (4 KiB, shared with the hypervisor) that the guest
@@ -44,21 +44,21 @@
  */
 struct snp_ghcb {
 	u8 rsvd0[0x1f8];
-	__le64 rax;			/* 0x1f8: EXT: GPA of the certificate area */
+	__le64 rax; /* 0x1f8: EXT: GPA of the certificate area */
 	u8 rsvd1[0x318 - 0x200];
-	__le64 rbx;			/* 0x318: EXT: number of pages (in and out) */
+	__le64 rbx; /* 0x318: EXT: number of pages (in and out) */
 	u8 rsvd2[0x390 - 0x320];
-	__le64 sw_exit_code;		/* 0x390 */
-	__le64 sw_exit_info_1;		/* 0x398: request page GPA / result */
-	__le64 sw_exit_info_2;		/* 0x3a0: response page GPA / result */
-	__le64 sw_scratch;		/* 0x3a8 */
+	__le64 sw_exit_code;   /* 0x390 */
+	__le64 sw_exit_info_1; /* 0x398: request page GPA / result */
+	__le64 sw_exit_info_2; /* 0x3a0: response page GPA / result */
+	__le64 sw_scratch;     /* 0x3a8 */
 	u8 rsvd3[0x3f0 - 0x3b0];
-	u8 valid_bitmap[16];		/* 0x3f0: bit n = field at offset 8n */
+	u8 valid_bitmap[16]; /* 0x3f0: bit n = field at offset 8n */
 	u8 rsvd4[0x800 - 0x400];
-	u8 shared_buffer[2032];		/* 0x800 */
-	u8 rsvd5[10];			/* 0xff0 */
-	__le16 protocol_version;	/* 0xffa */
-	__le32 ghcb_usage;		/* 0xffc */
+	u8 shared_buffer[2032];	 /* 0x800 */
+	u8 rsvd5[10];		 /* 0xff0 */
+	__le16 protocol_version; /* 0xffa */
+	__le32 ghcb_usage;	 /* 0xffc */
 } __packed;
 
 SNP_ASSERT_SIZE(struct snp_ghcb, SNP_PAGE_SIZE);
@@ -73,7 +73,7 @@ SNP_ASSERT_OFFSET(struct snp_ghcb, shared_buffer, 0x800);
 SNP_ASSERT_OFFSET(struct snp_ghcb, protocol_version, 0xffa);
 SNP_ASSERT_OFFSET(struct snp_ghcb, ghcb_usage, 0xffc);
 
-#define SNP_GHCB_PROTOCOL_VERSION	2
+#define SNP_GHCB_PROTOCOL_VERSION 2
 
 /* Pages the guest shares with the hypervisor (decrypted memory). */
 struct snp_guest_shared {
@@ -97,9 +97,9 @@ struct snp_guest_private {
 
 /* Events the driver reports to the platform (for logging and statistics). */
 enum snp_guest_event {
-	SNP_GUEST_EV_VMPCK_DISABLED,	/* info: exitinfo2 or -errno of the cause */
-	SNP_GUEST_EV_BUSY_RETRY,	/* info: milliseconds waited so far */
-	SNP_GUEST_EV_CERTS_TOO_SMALL,	/* info: pages needed */
+	SNP_GUEST_EV_VMPCK_DISABLED,  /* info: exitinfo2 or -errno of the cause */
+	SNP_GUEST_EV_BUSY_RETRY,      /* info: milliseconds waited so far */
+	SNP_GUEST_EV_CERTS_TOO_SMALL, /* info: pages needed */
 };
 
 struct snp_platform_ops {
@@ -117,10 +117,10 @@ struct snp_platform_ops {
 	 * the same buffer. decrypt returns -EBADMSG when the tag does not match
 	 * and writes no plaintext then.
 	 */
-	int (*aead_encrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad,
-			    size_t aad_len, const u8 *in, size_t len, u8 *out, u8 *tag);
-	int (*aead_decrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad,
-			    size_t aad_len, const u8 *in, size_t len, u8 *out, const u8 *tag);
+	int (*aead_encrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			    const u8 *in, size_t len, u8 *out, u8 *tag);
+	int (*aead_decrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			    const u8 *in, size_t len, u8 *out, const u8 *tag);
 	/* Optional. */
 	void (*event)(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info);
 };
@@ -129,13 +129,13 @@ struct snp_guest_dev {
 	const struct snp_platform_ops *ops;
 	void *priv;
 	struct snp_secrets_page *secrets;
-	u8 *vmpck;			/* into @secrets; NULL once disabled */
+	u8 *vmpck; /* into @secrets; NULL once disabled */
 	u32 vmpck_id;
 	struct snp_guest_shared *shared;
 	struct snp_guest_private *scratch;
 	unsigned int retry_interval_ms;
 	unsigned int retry_timeout_ms;
-	u32 certs_npages;		/* in/out for the extended request */
+	u32 certs_npages; /* in/out for the extended request */
 	/* statistics */
 	u64 nr_requests;
 	u64 nr_busy_retries;

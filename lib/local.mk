@@ -13,3 +13,10 @@ noinst_LTLIBRARIES += %reldir%/libsnp.la
 	%reldir%/verify.c %reldir%/verify.h
 %canon_reldir%_libsnp_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_libsnp_la_LIBADD = $(CRYPTO_LIBS) $(JANSSON_LIBS)
+
+# Backends (sev-guest ioctls, the in-process simulator) behind one ops table.
+%canon_reldir%_libsnp_la_SOURCES += \
+	%reldir%/backend.c %reldir%/backend.h \
+	%reldir%/backend-sim.c \
+	%reldir%/backend-sevguest.c
+%canon_reldir%_libsnp_la_LIBADD += sim/libsnpsim.la

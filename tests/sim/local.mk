@@ -1,2 +1,46 @@
 # SPDX-License-Identifier: Apache-2.0
 # Tests of the simulated platform and the guest-request driver.
+
+# Helpers: an ioctl client built only against <linux/sev-guest.h>, and a
+# capture tool for the Python oracle.
+check_PROGRAMS += %reldir%/ioctl-client %reldir%/sim-capture
+%canon_reldir%_ioctl_client_SOURCES = %reldir%/ioctl-client.c
+%canon_reldir%_sim_capture_SOURCES = %reldir%/sim-capture.c
+%canon_reldir%_sim_capture_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
+%canon_reldir%_sim_capture_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += %reldir%/test-sim-driver %reldir%/test-sim-kdf
+TESTS += %reldir%/test-sim-driver %reldir%/test-sim-kdf
+sim_test_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
+sim_test_ldadd = lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_test_sim_driver_SOURCES = %reldir%/test-sim-driver.c \
+	%reldir%/sim-test.c %reldir%/sim-test.h
+%canon_reldir%_test_sim_driver_CFLAGS = $(sim_test_cflags)
+%canon_reldir%_test_sim_driver_LDADD = $(sim_test_ldadd)
+%canon_reldir%_test_sim_kdf_SOURCES = %reldir%/test-sim-kdf.c \
+	%reldir%/sim-test.c %reldir%/sim-test.h
+%canon_reldir%_test_sim_kdf_CFLAGS = $(sim_test_cflags)
+%canon_reldir%_test_sim_kdf_LDADD = $(sim_test_ldadd)
+endif
+
+TESTS += \
+	%reldir%/sim-verify.sh \
+	%reldir%/sim-preload.sh \
+	%reldir%/sim-cli.sh \
+	%reldir%/sim-oracle.py \
+	%reldir%/sim-kdf-kat.py
+EXTRA_DIST += \
+	%reldir%/sim-lib.sh \
+	%reldir%/simtest.py \
+	%reldir%/sim-verify.sh \
+	%reldir%/sim-preload.sh \
+	%reldir%/sim-cli.sh \
+	%reldir%/sim-oracle.py \
+	%reldir%/sim-kdf-kat.py
+
+# Template states (generated on first use by the tests).
+clean-local: clean-local-sim-templates
+clean-local-sim-templates:
+	-rm -rf $(top_builddir)/tests/sim/tmpl-*
+.PHONY: clean-local-sim-templates

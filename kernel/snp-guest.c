@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * SEV-SNP guest-request driver (see snp-guest.h for the rules it keeps).
+ *
+ * Message flow of one ioctl:
+ *   plaintext request --AES-GCM(VMPCK, IV = seqno)--> private request page
+ *   --copy--> shared request page --VMGEXIT--> hypervisor/firmware
+ *   shared response page --copy--> private response page --checks, decrypt-->
+ *   plaintext response --> caller.
+ * The hypervisor can change the shared pages at any time, so everything is
+ * read from the private copies only.
+ */
+#include "kernel/snp-guest.h"
+
+#ifndef __KERNEL__
+#define memzero_explicit(p, n) explicit_bzero((p), (n))
+#define READ_ONCE(x)	       (*(const volatile __typeof__(x) *)&(x))
+#define snp_gpa(p)	       ((u64)(uintptr_t)(p))
+#define snp_ptr(x)	       ((void *)(uintptr_t)(x))
+#define U32_MAX		       0xffffffffU
+#else
+#define snp_gpa(p) ((u64)__pa(p))
+#define snp_ptr(x) u64_to_user_ptr(x)
+#endif
+
+#define SNP_GHCB_VALID(ghcb, field)                                                                \
+	((ghcb)->valid_bitmap[(offsetof(struct snp_ghcb, field) / 8) / 8] |=                       \
+	 (u8)(1U << ((offsetof(struct snp_ghcb, field) / 8) % 8)))
+
+/* The low 32 bits of this VMPCK's counter in the OS area (little-endian). */
+static u8 *os_area_msg_seqno(const struct snp_guest_dev *dev)
+{
+	return (u8 *)dev->secrets + offsetof(struct snp_secrets_page, os_msg_seqno) +
+	       sizeof(__le32) * dev->vmpck_id;
+}
+
+static bool vmpck_is_zero(const u8 *key)
+{
+	u8 acc = 0;
+	int i;
+
+	for (i = 0; i < SNP_VMPCK_LEN; i++)
+		acc |= key[i];
+	return acc == 0;
+}
+
+bool snp_guest_vmpck_disabled(const struct snp_guest_dev *dev)
+{
+	return !dev->vmpck || vmpck_is_zero(dev->vmpck);
+}
+
+void snp_guest_disable_vmpck(struct snp_guest_dev *dev, u64 cause)
+{
+	if (!dev->vmpck)
+		return;
+	/* Linux: "Disabling VMPCK%d communication key to prevent IV reuse." */
+	memzero_explicit(dev->vmpck, SNP_VMPCK_LEN);
+	dev->vmpck = NULL;
+	if (dev->ops->event)
+		dev->ops->event(dev->priv, SNP_GUEST_EV_VMPCK_DISABLED, dev->vmpck_id, cause);
+}
+
+int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops, void *priv,
+		   struct snp_secrets_page *secrets, u32 vmpck_id, struct snp_guest_shared *shared,
+		   struct snp_guest_private *scratch)
+{
+	if (!dev || !ops || !secrets || !shared || !scratch)
+		return -EINVAL;
+	if (!ops->vmgexit || !ops->aead_encrypt || !ops->aead_decrypt || !ops->msleep)
+		return -EINVAL;
+	if (vmpck_id > SNP_VMPCK_MAX)
+		return -EINVAL;
+	if (le32_to_cpu(secrets->version) < 2)
+		return -EINVAL;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->secrets = secrets;
+	dev->vmpck_id = vmpck_id;
+	dev->vmpck = secrets->vmpck[vmpck_id];
+	if (vmpck_is_zero(dev->vmpck))
+		dev->vmpck = NULL;
+	dev->shared = shared;
+	dev->scratch = scratch;
+	dev->retry_interval_ms = SNP_GUEST_RETRY_INTERVAL_MS;
+	dev->retry_timeout_ms = SNP_GUEST_RETRY_TIMEOUT_MS;
+	memset(scratch, 0, sizeof(*scratch));
+	return 0;
+}
+
+void snp_guest_release(struct snp_guest_dev *dev)
+{
+	if (!dev)
+		return;
+	if (dev->scratch)
+		memzero_explicit(dev->scratch, sizeof(*dev->scratch));
+	memset(dev, 0, sizeof(*dev));
+}
+
+void snp_guest_set_retry(struct snp_guest_dev *dev, unsigned int interval_ms,
+			 unsigned int timeout_ms)
+{
+	dev->retry_interval_ms = interval_ms ? interval_ms : SNP_GUEST_RETRY_INTERVAL_MS;
+	dev->retry_timeout_ms = timeout_ms ? timeout_ms : SNP_GUEST_RETRY_TIMEOUT_MS;
+}
+
+/*
+ * The OS area keeps only the low 32 bits of the counter (GHCB 2.0); like
+ * Linux, refuse before the next request number would reach 2^32 - 1.
+ * Returns 0 when the counter is exhausted.
+ */
+u64 snp_guest_next_seqno(const struct snp_guest_dev *dev)
+{
+	u64 count = (u64)snp_get_le32(os_area_msg_seqno(dev)) + 1;
+
+	if (count >= U32_MAX)
+		return 0;
+	return count;
+}
+
+static void snp_inc_msg_seqno(struct snp_guest_dev *dev)
+{
+	u8 *p = os_area_msg_seqno(dev);
+
+	/* the request used count + 1, the response count + 2 */
+	snp_put_le32(p, snp_get_le32(p) + 2);
+}
+
+static void make_iv(u8 iv[SNP_MSG_IV_LEN], u64 seqno)
+{
+	memset(iv, 0, SNP_MSG_IV_LEN);
+	snp_put_le64(iv, seqno);
+}
+
+static int enc_payload(struct snp_guest_dev *dev, u64 seqno, u8 version, u8 type,
+		       const void *payload, size_t sz)
+{
+	struct snp_msg *msg = &dev->scratch->secret_request;
+	struct snp_msg_hdr *hdr = &msg->hdr;
+	u8 iv[SNP_MSG_IV_LEN];
+
+	if (sz == 0 || sz > SNP_MSG_PAYLOAD_MAX)
+		return -EBADMSG;
+
+	memset(msg, 0, sizeof(*msg));
+	hdr->algo = SNP_AEAD_AES_256_GCM;
+	hdr->hdr_version = SNP_MSG_HDR_VERSION;
+	hdr->hdr_sz = cpu_to_le16(sizeof(*hdr));
+	hdr->msg_type = type;
+	hdr->msg_version = version;
+	hdr->msg_seqno = cpu_to_le64(seqno);
+	hdr->msg_vmpck = (u8)dev->vmpck_id;
+	hdr->msg_sz = cpu_to_le16((u16)sz);
+
+	make_iv(iv, seqno);
+	return dev->ops->aead_encrypt(dev->priv, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
+				      payload, sz, msg->payload, hdr->authtag);
+}
+
+static int verify_and_dec_payload(struct snp_guest_dev *dev, void *buf, size_t sz)
+{
+	const struct snp_msg_hdr *req_hdr = &dev->scratch->secret_request.hdr;
+	struct snp_msg *resp = &dev->scratch->secret_response;
+	struct snp_msg_hdr *hdr = &resp->hdr;
+	u64 resp_seqno, req_seqno;
+	size_t msg_sz;
+	u8 iv[SNP_MSG_IV_LEN];
+
+	/* Private copy first: the hypervisor may still write the shared page. */
+	memcpy(resp, &dev->shared->response, sizeof(*resp));
+
+	resp_seqno = le64_to_cpu(hdr->msg_seqno);
+	req_seqno = le64_to_cpu(req_hdr->msg_seqno);
+	if (resp_seqno != req_seqno + 1)
+		return -EBADMSG;
+	if (hdr->msg_type != req_hdr->msg_type + 1 || hdr->msg_version != req_hdr->msg_version)
+		return -EBADMSG;
+	msg_sz = le16_to_cpu(hdr->msg_sz);
+	if (msg_sz > SNP_MSG_PAYLOAD_MAX || msg_sz + SNP_MSG_AUTHTAG_LEN > sz)
+		return -EBADMSG;
+
+	make_iv(iv, resp_seqno);
+	return dev->ops->aead_decrypt(dev->priv, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
+				      resp->payload, msg_sz, buf, hdr->authtag);
+}
+
+/* One VMGEXIT. Returns 0, -EAGAIN (BUSY), -ENOSPC (certificate area too small), -EIO. */
+static int issue_guest_request(struct snp_guest_dev *dev, u64 exit_code, u64 *exitinfo2)
+{
+	struct snp_guest_shared *sh = dev->shared;
+	struct snp_ghcb *ghcb = &sh->ghcb;
+	u64 info1, info2;
+	int rc;
+
+	memset(ghcb, 0, sizeof(*ghcb));
+	ghcb->protocol_version = cpu_to_le16(SNP_GHCB_PROTOCOL_VERSION);
+	ghcb->sw_exit_code = cpu_to_le64(exit_code);
+	ghcb->sw_exit_info_1 = cpu_to_le64(snp_gpa(&sh->request));
+	ghcb->sw_exit_info_2 = cpu_to_le64(snp_gpa(&sh->response));
+	SNP_GHCB_VALID(ghcb, sw_exit_code);
+	SNP_GHCB_VALID(ghcb, sw_exit_info_1);
+	SNP_GHCB_VALID(ghcb, sw_exit_info_2);
+	if (exit_code == SNP_NAE_EXT_GUEST_REQUEST) {
+		ghcb->rax = cpu_to_le64(snp_gpa(sh->certs));
+		ghcb->rbx = cpu_to_le64(dev->certs_npages);
+		SNP_GHCB_VALID(ghcb, rax);
+		SNP_GHCB_VALID(ghcb, rbx);
+	}
+
+	dev->nr_requests++;
+	rc = dev->ops->vmgexit(dev->priv, ghcb);
+	if (rc)
+		return rc < 0 ? rc : -EIO;
+
+	info1 = le64_to_cpu(READ_ONCE(ghcb->sw_exit_info_1));
+	info2 = le64_to_cpu(READ_ONCE(ghcb->sw_exit_info_2));
+	*exitinfo2 = info2;
+	/* SW_EXITINFO1[31:0] != 0: the hypervisor refused the exit itself. */
+	if ((u32)info1 != 0)
+		return -EIO;
+
+	switch (info2) {
+	case 0:
+		return 0;
+	case SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY):
+		return -EAGAIN;
+	case SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN):
+		if (exit_code == SNP_NAE_EXT_GUEST_REQUEST) {
+			u64 npages = le64_to_cpu(READ_ONCE(ghcb->rbx));
+
+			/* untrusted: keep the length representable in certs_len */
+			if (npages > (U32_MAX >> 12))
+				npages = U32_MAX >> 12;
+			dev->certs_npages = (u32)npages;
+			return -ENOSPC;
+		}
+		return -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+static int __handle_guest_request(struct snp_guest_dev *dev, u64 exit_code,
+				  struct snp_ioc_guest_request *arg)
+{
+	u64 override_err = 0, exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+	u32 override_npages = 0;
+	unsigned int waited = 0;
+	int rc;
+
+retry_request:
+	rc = issue_guest_request(dev, exit_code, &exitinfo2);
+	switch (rc) {
+	case -ENOSPC:
+		/*
+		 * The certificate area was too small and the hypervisor did not
+		 * forward the request. Send the same message as a plain request
+		 * so the sequence number is consumed and never reused.
+		 */
+		override_npages = dev->certs_npages;
+		exit_code = SNP_NAE_GUEST_REQUEST;
+		override_err = SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN);
+		if (dev->ops->event)
+			dev->ops->event(dev->priv, SNP_GUEST_EV_CERTS_TOO_SMALL, dev->vmpck_id,
+					override_npages);
+		goto retry_request;
+	case -EAGAIN:
+		/* Throttled: resend the identical message, never a new one. */
+		if (waited >= dev->retry_timeout_ms) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		dev->nr_busy_retries++;
+		if (dev->ops->event)
+			dev->ops->event(dev->priv, SNP_GUEST_EV_BUSY_RETRY, dev->vmpck_id, waited);
+		dev->ops->msleep(dev->priv, dev->retry_interval_ms);
+		waited += dev->retry_interval_ms;
+		goto retry_request;
+	}
+
+	/*
+	 * The sequence number is spent whatever happened: the response check
+	 * uses the values in the private copies, and any failure below wipes
+	 * the VMPCK anyway.
+	 */
+	snp_inc_msg_seqno(dev);
+
+	arg->exitinfo2 = exitinfo2;
+	if (override_err) {
+		arg->exitinfo2 = override_err;
+		if (override_npages)
+			dev->certs_npages = override_npages;
+		if (!rc)
+			rc = -EIO;
+	}
+	return rc;
+}
+
+static int handle_guest_request(struct snp_guest_dev *dev, u64 exit_code,
+				struct snp_ioc_guest_request *arg, u8 type, const void *req,
+				size_t req_sz, void *resp, size_t resp_sz)
+{
+	u64 seqno;
+	int rc;
+
+	seqno = snp_guest_next_seqno(dev);
+	if (!seqno)
+		return -EIO;
+
+	memset(&dev->shared->response, 0, sizeof(dev->shared->response));
+	memset(resp, 0, resp_sz);
+
+	rc = enc_payload(dev, seqno, arg->msg_version, type, req, req_sz);
+	if (rc)
+		return rc;
+	memcpy(&dev->shared->request, &dev->scratch->secret_request,
+	       sizeof(struct snp_msg_hdr) + req_sz);
+
+	rc = __handle_guest_request(dev, exit_code, arg);
+	if (rc) {
+		if (rc == -EIO && arg->exitinfo2 == SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN))
+			return rc;
+		snp_guest_disable_vmpck(dev, arg->exitinfo2);
+		return rc;
+	}
+
+	rc = verify_and_dec_payload(dev, resp, resp_sz);
+	if (rc) {
+		snp_guest_disable_vmpck(dev, (u64)(s64)rc);
+		return rc;
+	}
+	return 0;
+}
+
+static int get_report(struct snp_guest_dev *dev, struct snp_ioc_guest_request *arg)
+{
+	struct snp_ioc_report_req *req = &dev->scratch->req.report;
+	u8 *payload = dev->scratch->payload;
+	int rc;
+
+	if (!arg->req_data || !arg->resp_data)
+		return -EINVAL;
+	memcpy(req, snp_ptr(arg->req_data), sizeof(*req));
+
+	rc = handle_guest_request(dev, SNP_NAE_GUEST_REQUEST, arg, SNP_MSG_REPORT_REQ, req,
+				  sizeof(*req), payload,
+				  sizeof(struct snp_ioc_report_resp) + SNP_MSG_AUTHTAG_LEN);
+	if (!rc)
+		memcpy(snp_ptr(arg->resp_data), payload, sizeof(struct snp_ioc_report_resp));
+	memzero_explicit(req, sizeof(*req));
+	memzero_explicit(payload, sizeof(dev->scratch->payload));
+	return rc;
+}
+
+static int get_derived_key(struct snp_guest_dev *dev, struct snp_ioc_guest_request *arg)
+{
+	struct snp_ioc_derived_key_req *req = &dev->scratch->req.key;
+	u8 *payload = dev->scratch->payload;
+	int rc;
+
+	if (!arg->req_data || !arg->resp_data)
+		return -EINVAL;
+	memcpy(req, snp_ptr(arg->req_data), sizeof(*req));
+
+	rc = handle_guest_request(dev, SNP_NAE_GUEST_REQUEST, arg, SNP_MSG_KEY_REQ, req,
+				  sizeof(*req), payload,
+				  sizeof(struct snp_ioc_derived_key_resp) + SNP_MSG_AUTHTAG_LEN);
+	if (!rc)
+		memcpy(snp_ptr(arg->resp_data), payload, sizeof(struct snp_ioc_derived_key_resp));
+	/* the response holds the derived key */
+	memzero_explicit(req, sizeof(*req));
+	memzero_explicit(payload, sizeof(dev->scratch->payload));
+	return rc;
+}
+
+static int get_ext_report(struct snp_guest_dev *dev, struct snp_ioc_guest_request *arg)
+{
+	struct snp_ioc_ext_report_req *req = &dev->scratch->ext_req;
+	u8 *payload = dev->scratch->payload;
+	u32 npages = 0;
+	int rc;
+
+	if (!arg->req_data || !arg->resp_data)
+		return -EINVAL;
+	memcpy(req, snp_ptr(arg->req_data), sizeof(*req));
+
+	if (req->certs_len && req->certs_address) {
+		if (req->certs_len > SNP_CERTS_MAX_LEN || (req->certs_len & (SNP_PAGE_SIZE - 1)))
+			return -EINVAL;
+		/* zeros tell the caller that the host supplied no certificates */
+		memset(dev->shared->certs, 0, req->certs_len);
+		npages = req->certs_len / SNP_PAGE_SIZE;
+	}
+	dev->certs_npages = npages;
+
+	rc = handle_guest_request(dev, SNP_NAE_EXT_GUEST_REQUEST, arg, SNP_MSG_REPORT_REQ,
+				  &req->data, sizeof(req->data), payload,
+				  sizeof(struct snp_ioc_report_resp) + SNP_MSG_AUTHTAG_LEN);
+
+	/* Too small: tell the caller how much the host wants. */
+	if (arg->exitinfo2 == SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN)) {
+		req->certs_len = dev->certs_npages * SNP_PAGE_SIZE;
+		memcpy(snp_ptr(arg->req_data), req, sizeof(*req));
+	}
+	if (rc)
+		goto out;
+
+	if (npages)
+		memcpy(snp_ptr(req->certs_address), dev->shared->certs, req->certs_len);
+	memcpy(snp_ptr(arg->resp_data), payload, sizeof(struct snp_ioc_report_resp));
+out:
+	memzero_explicit(payload, sizeof(dev->scratch->payload));
+	return rc;
+}
+
+int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd, struct snp_ioc_guest_request *arg)
+{
+	if (!dev || !dev->ops || !arg)
+		return -EINVAL;
+	if (!arg->msg_version)
+		return -EINVAL;
+	if (snp_guest_vmpck_disabled(dev))
+		return -ENOTTY;
+
+	arg->exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+
+	switch (cmd) {
+	case SNP_IOC_GET_REPORT:
+		return get_report(dev, arg);
+	case SNP_IOC_GET_DERIVED_KEY:
+		return get_derived_key(dev, arg);
+	case SNP_IOC_GET_EXT_REPORT:
+		return get_ext_report(dev, arg);
+	default:
+		return -ENOTTY;
+	}
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The simulated hypervisor: handles the guest's SNP_GUEST_REQUEST
+ * (0x80000011) and SNP_EXT_GUEST_REQUEST (0x80000012) VMGEXITs. It copies
+ * the request from the guest's shared page into a firmware page, calls the
+ * firmware, and copies the response back; for the extended request it
+ * writes the certificate table into the guest's certificate area or
+ * answers INVALID_LEN with the pages needed in RBX (request not forwarded).
+ *
+ * It can misbehave on request (struct sim_faults): BUSY, a too-small
+ * certificate area, a firmware error, a replayed or tampered response, a
+ * dropped response, or a delay.
+ */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "lib/cert-table.h"
+#include "lib/util.h"
+#include "sim/sim.h"
+
+/* GHCB SW_EXITINFO1 error results (snp-abi.md §8.5). */
+#define GHCB_RESULT_MALFORMED  2
+#define GHCB_ERR_MISSING_INPUT 4
+#define GHCB_ERR_INVALID_INPUT 5
+#define GHCB_ERR_INVALID_EVENT 6
+
+static void default_sleep(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static const struct {
+	const char *name;
+	size_t off;
+} fault_names[] = {
+	{ "after", offsetof(struct sim_faults, after) },
+	{ "busy", offsetof(struct sim_faults, busy) },
+	{ "certs_small", offsetof(struct sim_faults, certs_small) },
+	{ "fw_error", offsetof(struct sim_faults, fw_error) },
+	{ "fw_error_code", offsetof(struct sim_faults, fw_error_code) },
+	{ "replay", offsetof(struct sim_faults, replay) },
+	{ "tamper", offsetof(struct sim_faults, tamper) },
+	{ "tamper_bit", offsetof(struct sim_faults, tamper_bit) },
+	{ "drop", offsetof(struct sim_faults, drop) },
+	{ "delay_ms", offsetof(struct sim_faults, delay_ms) },
+};
+
+int sim_faults_parse(const char *s, struct sim_faults *f)
+{
+	char buf[512], *save = NULL, *tok;
+
+	if (!s || !f)
+		return -EINVAL;
+	if (strlen(s) >= sizeof(buf))
+		return -E2BIG;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ", \t\n", &save); tok; tok = strtok_r(NULL, ", \t\n", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = "1";
+		bool found = false;
+		u32 v;
+
+		if (eq) {
+			*eq = '\0';
+			val = eq + 1;
+		}
+		for (size_t i = 0; i < SNP_ELEMENTSOF(fault_names); i++) {
+			if (strcmp(tok, fault_names[i].name) != 0)
+				continue;
+			if (snp_parse_u32_max(val, UINT32_MAX, &v) < 0)
+				return -EINVAL;
+			memcpy((u8 *)f + fault_names[i].off, &v, sizeof(v));
+			found = true;
+		}
+		if (!found)
+			return -ENOENT;
+	}
+	return 0;
+}
+
+static int build_cert_area(struct sim_hv *hv)
+{
+	const struct sim_state *st = hv->fw->st;
+	static const u8 guid_ark[16] = SNP_GUID_ARK, guid_ask[16] = SNP_GUID_ASK,
+			guid_vcek[16] = SNP_GUID_VCEK, guid_vlek[16] = SNP_GUID_VLEK;
+	u8 guids[3][16];
+	u8 *der[3] = { NULL, NULL, NULL };
+	const u8 *blobs[3];
+	u32 lens[3];
+	X509 *certs[3];
+	ssize_t n;
+	int r = 0;
+
+	/* The leaf the default KEY_SEL signs with, and its CA. */
+	certs[0] = st->ark;
+	certs[1] = st->params.vlek ? st->asvk : st->ask;
+	certs[2] = st->params.vlek ? st->vlek : st->vcek;
+	memcpy(guids[0], guid_ark, 16);
+	memcpy(guids[1], guid_ask, 16);
+	memcpy(guids[2], st->params.vlek ? guid_vlek : guid_vcek, 16);
+	for (int i = 0; i < 3; i++) {
+		int len;
+
+		if (!certs[i]) {
+			r = -ENOENT;
+			goto out;
+		}
+		len = i2d_X509(certs[i], &der[i]);
+		if (len <= 0) {
+			r = -EIO;
+			goto out;
+		}
+		blobs[i] = der[i];
+		lens[i] = (u32)len;
+	}
+	hv->certs = calloc(1, SIM_CERT_BLOB_MAX);
+	if (!hv->certs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = snp_cert_table_build((const u8(*)[16])guids, blobs, lens, 3, hv->certs,
+				 SIM_CERT_BLOB_MAX);
+	if (n < 0) {
+		r = (int)n;
+		goto out;
+	}
+	hv->certs_len = (size_t)n;
+out:
+	for (int i = 0; i < 3; i++)
+		OPENSSL_free(der[i]);
+	return r;
+}
+
+int sim_hv_init(struct sim_hv *hv, struct sim_fw *fw, void *shared, size_t shared_len)
+{
+	if (!hv || !fw || !shared || !shared_len)
+		return -EINVAL;
+	memset(hv, 0, sizeof(*hv));
+	hv->fw = fw;
+	hv->guest_shared = shared;
+	hv->guest_shared_len = shared_len;
+	hv->sleep_ms = default_sleep;
+	hv->faults.fw_error_code = SNP_FW_INVALID_PARAM;
+	return build_cert_area(hv);
+}
+
+void sim_hv_release(struct sim_hv *hv)
+{
+	if (!hv)
+		return;
+	free(hv->certs);
+	OPENSSL_cleanse(&hv->fw_req, sizeof(hv->fw_req));
+	OPENSSL_cleanse(&hv->fw_resp, sizeof(hv->fw_resp));
+	memset(hv, 0, sizeof(*hv));
+}
+
+/* Guest physical address -> pointer into the shared region, or NULL. */
+static void *gpa_to_ptr(struct sim_hv *hv, u64 gpa, size_t len)
+{
+	uintptr_t base = (uintptr_t)hv->guest_shared;
+	uintptr_t p = (uintptr_t)gpa;
+
+	if ((u64)p != gpa || p < base || len > hv->guest_shared_len ||
+	    p - base > hv->guest_shared_len - len)
+		return NULL;
+	return (void *)p;
+}
+
+static bool ghcb_valid(const struct snp_ghcb *g, size_t off)
+{
+	size_t bit = off / 8;
+
+	return g->valid_bitmap[bit / 8] & (1U << (bit % 8));
+}
+
+static void ghcb_result(struct snp_ghcb *g, u64 info1, u64 info2)
+{
+	g->sw_exit_info_1 = cpu_to_le64(info1);
+	g->sw_exit_info_2 = cpu_to_le64(info2);
+}
+
+/* A countdown fault: true (and one less) while it lasts. */
+static bool take(u32 *n)
+{
+	if (!*n)
+		return false;
+	(*n)--;
+	return true;
+}
+
+int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
+{
+	struct sim_faults *f;
+	struct snp_msg *req, *resp;
+	u64 exit_code, npages = 0;
+	u8 *certs = NULL;
+	bool faulty;
+	u32 status;
+
+	if (!hv || !ghcb)
+		return -EINVAL;
+	f = &hv->faults;
+	if ((uintptr_t)ghcb < (uintptr_t)hv->guest_shared ||
+	    !gpa_to_ptr(hv, (u64)(uintptr_t)ghcb, sizeof(*ghcb)))
+		return -EFAULT; /* the GHCB itself must be shared */
+	hv->nr_exits++;
+
+	if (!ghcb_valid(ghcb, offsetof(struct snp_ghcb, sw_exit_code)) ||
+	    !ghcb_valid(ghcb, offsetof(struct snp_ghcb, sw_exit_info_1)) ||
+	    !ghcb_valid(ghcb, offsetof(struct snp_ghcb, sw_exit_info_2))) {
+		ghcb_result(ghcb, GHCB_RESULT_MALFORMED, GHCB_ERR_MISSING_INPUT);
+		return 0;
+	}
+	exit_code = le64_to_cpu(ghcb->sw_exit_code);
+	if (exit_code != SNP_NAE_GUEST_REQUEST && exit_code != SNP_NAE_EXT_GUEST_REQUEST) {
+		ghcb_result(ghcb, GHCB_RESULT_MALFORMED, GHCB_ERR_INVALID_EVENT);
+		return 0;
+	}
+	req = gpa_to_ptr(hv, le64_to_cpu(ghcb->sw_exit_info_1), sizeof(*req));
+	resp = gpa_to_ptr(hv, le64_to_cpu(ghcb->sw_exit_info_2), sizeof(*resp));
+	if (!req || !resp || req == resp) {
+		ghcb_result(ghcb, GHCB_RESULT_MALFORMED, GHCB_ERR_INVALID_INPUT);
+		return 0;
+	}
+	if (exit_code == SNP_NAE_EXT_GUEST_REQUEST) {
+		if (!ghcb_valid(ghcb, offsetof(struct snp_ghcb, rax)) ||
+		    !ghcb_valid(ghcb, offsetof(struct snp_ghcb, rbx))) {
+			ghcb_result(ghcb, GHCB_RESULT_MALFORMED, GHCB_ERR_MISSING_INPUT);
+			return 0;
+		}
+		npages = le64_to_cpu(ghcb->rbx);
+		if (npages) {
+			if (npages > hv->guest_shared_len / SNP_PAGE_SIZE)
+				certs = NULL;
+			else
+				certs = gpa_to_ptr(hv, le64_to_cpu(ghcb->rax),
+						   npages * SNP_PAGE_SIZE);
+			if (!certs) {
+				ghcb_result(ghcb, GHCB_RESULT_MALFORMED, GHCB_ERR_INVALID_INPUT);
+				return 0;
+			}
+		}
+	}
+
+	faulty = !take(&f->after);
+	if (f->delay_ms)
+		hv->sleep_ms(f->delay_ms);
+	if (faulty && take(&f->busy)) {
+		hv->nr_faults++;
+		ghcb_result(ghcb, 0, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
+		return 0;
+	}
+	if (exit_code == SNP_NAE_EXT_GUEST_REQUEST && npages) {
+		u64 need = (hv->certs_len + SNP_PAGE_SIZE - 1) / SNP_PAGE_SIZE;
+		bool small = npages < need;
+
+		if (faulty && take(&f->certs_small)) {
+			hv->nr_faults++;
+			small = true;
+			if (need <= npages)
+				need = npages + 1;
+		}
+		if (small) {
+			ghcb->rbx = cpu_to_le64(need);
+			ghcb_result(ghcb, 0, SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN));
+			return 0;
+		}
+	}
+	if (faulty && take(&f->fw_error)) {
+		hv->nr_faults++;
+		ghcb_result(ghcb, 0, f->fw_error_code ? f->fw_error_code : SNP_FW_INVALID_PARAM);
+		return 0;
+	}
+
+	/* the firmware works on its own copies */
+	memcpy(&hv->fw_req, req, sizeof(hv->fw_req));
+	memset(&hv->fw_resp, 0, sizeof(hv->fw_resp));
+	status = sim_fw_guest_request(hv->fw, &hv->fw_req, &hv->fw_resp);
+	if (status) {
+		ghcb_result(ghcb, 0, status);
+		if (hv->capture)
+			hv->capture(hv->capture_userdata, exit_code, req, NULL, status);
+		return 0;
+	}
+	if (certs) {
+		memset(certs, 0, npages * SNP_PAGE_SIZE);
+		memcpy(certs, hv->certs, hv->certs_len);
+	}
+
+	if (faulty && take(&f->drop)) {
+		hv->nr_faults++;
+		/* consumed by the firmware, never delivered */
+	} else if (faulty && hv->have_last && take(&f->replay)) {
+		hv->nr_faults++;
+		memcpy(resp, &hv->last_resp, sizeof(*resp));
+	} else {
+		memcpy(resp, &hv->fw_resp, sizeof(*resp));
+		if (faulty && take(&f->tamper)) {
+			u32 bit = f->tamper_bit ? f->tamper_bit : (SNP_MSG_HDR_SIZE + 4) * 8;
+
+			hv->nr_faults++;
+			bit %= SNP_PAGE_SIZE * 8;
+			((u8 *)resp)[bit / 8] ^= (u8)(1U << (bit % 8));
+		}
+	}
+	memcpy(&hv->last_resp, &hv->fw_resp, sizeof(hv->last_resp));
+	hv->have_last = true;
+	ghcb_result(ghcb, 0, 0);
+	if (hv->capture)
+		hv->capture(hv->capture_userdata, exit_code, req, resp, 0);
+	return 0;
+}

@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: Apache-2.0
+# sim/: the simulated SEV-SNP platform (firmware, hypervisor, chip identity)
+# and the LD_PRELOAD library that makes /dev/sev-guest exist.
+
+noinst_LTLIBRARIES += %reldir%/libsnpsim.la
+%canon_reldir%_libsnpsim_la_SOURCES = \
+	%reldir%/sim.h \
+	%reldir%/crypto.c \
+	%reldir%/params.c \
+	%reldir%/state.c \
+	%reldir%/identity.c \
+	%reldir%/firmware.c \
+	%reldir%/hypervisor.c \
+	%reldir%/platform.c
+%canon_reldir%_libsnpsim_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
+%canon_reldir%_libsnpsim_la_LIBADD = kernel/libsnpkernel.la $(CRYPTO_LIBS)
+
+# A shared object (not installed): LD_PRELOAD=sim/.libs/libsnp-preload.so
+noinst_LTLIBRARIES += %reldir%/libsnp-preload.la
+%canon_reldir%_libsnp_preload_la_SOURCES = %reldir%/preload.c
+%canon_reldir%_libsnp_preload_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
+%canon_reldir%_libsnp_preload_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+%canon_reldir%_libsnp_preload_la_LIBADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) -ldl
+
+EXTRA_DIST += %reldir%/README.md

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Launch and platform parameters of the simulated chip: defaults per
+ * product, one table that drives the params file, `snpctl sim init`
+ * options and validation.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "lib/util.h"
+#include "sim/sim.h"
+
+u8 sim_product_family(enum snp_product p)
+{
+	return p == SNP_PRODUCT_TURIN ? 0x1a : 0x19;
+}
+
+u8 sim_product_model(enum snp_product p)
+{
+	switch (p) {
+	case SNP_PRODUCT_GENOA:
+		return 0x11;
+	case SNP_PRODUCT_TURIN:
+		return 0x02;
+	default:
+		return 0x01;
+	}
+}
+
+/* CPUID Fn0000_0001 EAX: ext family [27:20], ext model [19:16], family 0xf, model, stepping. */
+u32 sim_product_fms(enum snp_product p, u8 stepping)
+{
+	u32 fam = sim_product_family(p), model = sim_product_model(p);
+
+	return ((fam - 0xf) << 20) | ((model >> 4) << 16) | (0xfU << 8) | ((model & 0xf) << 4) |
+	       (stepping & 0xf);
+}
+
+size_t sim_product_chip_id_len(enum snp_product p)
+{
+	return p == SNP_PRODUCT_TURIN ? SNP_CHIP_ID_TURIN_SIZE : SNP_CHIP_ID_SIZE;
+}
+
+void sim_params_default(struct sim_params *p, enum snp_product product)
+{
+	struct snp_tcb_parts t = { 0 };
+	enum snp_tcb_layout layout;
+	unsigned int mdlen = 0;
+	u64 tcb;
+
+	memset(p, 0, sizeof(*p));
+	if (product == SNP_PRODUCT_UNKNOWN)
+		product = SNP_PRODUCT_MILAN;
+	p->product = product;
+	layout = snp_product_tcb_layout(product);
+	p->report_version = 3;
+	p->policy = SNP_POLICY_RSVD_MBO | SNP_POLICY_SMT;
+	switch (product) {
+	case SNP_PRODUCT_GENOA:
+		t = (struct snp_tcb_parts){ .bootloader = 7, .tee = 0, .snp = 14, .microcode = 72 };
+		p->fw_major = 1, p->fw_minor = 55, p->fw_build = 28;
+		break;
+	case SNP_PRODUCT_TURIN:
+		t = (struct snp_tcb_parts){
+			.fmc = 1, .bootloader = 1, .tee = 1, .snp = 3, .microcode = 68
+		};
+		p->fw_major = 1, p->fw_minor = 55, p->fw_build = 42;
+		break;
+	default:
+		t = (struct snp_tcb_parts){ .bootloader = 3, .tee = 0, .snp = 8, .microcode = 115 };
+		p->fw_major = 1, p->fw_minor = 55, p->fw_build = 21;
+		break;
+	}
+	tcb = snp_tcb_encode(&t, layout);
+	p->current_tcb = p->committed_tcb = p->launch_tcb = p->reported_tcb = tcb;
+	p->committed_major = p->fw_major;
+	p->committed_minor = p->fw_minor;
+	p->committed_build = p->fw_build;
+	p->platform_info = SNP_PLATFORM_SMT_EN | SNP_PLATFORM_TSME_EN;
+	p->cpuid_step = 1;
+	p->tsc_factor = 200;
+	snprintf(p->csp_id, sizeof(p->csp_id), "SIMULATED-CSP");
+	memset(p->report_id_ma, 0xff, sizeof(p->report_id_ma));
+	/* a fixed, recognisable launch digest */
+	EVP_Digest("SIMULATED launch measurement", 28, p->measurement, &mdlen, EVP_sha384(), NULL);
+	memcpy(p->chip_id, SIM_CHIP_ID_PREFIX, sizeof(SIM_CHIP_ID_PREFIX) - 1);
+}
+
+enum ptype {
+	P_PRODUCT,
+	P_U32,
+	P_U64,
+	P_U8,
+	P_BOOL,
+	P_BYTES,
+	P_FWVER,
+	P_STR,
+	P_TCB_ALL,
+};
+
+struct pdesc {
+	const char *name;
+	enum ptype type;
+	size_t off;
+	size_t len;
+	const char *help;
+};
+
+#define FLD(m) offsetof(struct sim_params, m), sizeof(((struct sim_params *)0)->m)
+
+static const struct pdesc params_table[] = {
+	{ "product", P_PRODUCT, FLD(product), "Milan, Genoa or Turin" },
+	{ "report_version", P_U32, FLD(report_version), "report version: 2, 3 or 5" },
+	{ "policy", P_U64, FLD(policy), "guest policy (number, e.g. 0x30000)" },
+	{ "measurement", P_BYTES, FLD(measurement), "launch digest, hex (48 bytes)" },
+	{ "host_data", P_BYTES, FLD(host_data), "host data, hex (32 bytes)" },
+	{ "family_id", P_BYTES, FLD(family_id), "ID block family id, hex (16 bytes)" },
+	{ "image_id", P_BYTES, FLD(image_id), "ID block image id, hex (16 bytes)" },
+	{ "id_key_digest", P_BYTES, FLD(id_key_digest), "SHA-384 of the ID key, hex" },
+	{ "author_key_digest", P_BYTES, FLD(author_key_digest), "SHA-384 of the author key, hex" },
+	{ "author_key_en", P_BOOL, FLD(author_key_en), "0/1: the author key signed the ID block" },
+	{ "guest_svn", P_U32, FLD(guest_svn), "ID block guest SVN" },
+	{ "tcb", P_TCB_ALL, 0, 0, "set current, committed, launch and reported TCB at once" },
+	{ "current_tcb", P_U64, FLD(current_tcb), "TCB_VERSION (u64, product layout)" },
+	{ "committed_tcb", P_U64, FLD(committed_tcb), "committed TCB_VERSION" },
+	{ "launch_tcb", P_U64, FLD(launch_tcb), "TCB at launch" },
+	{ "reported_tcb", P_U64, FLD(reported_tcb), "TCB of the VCEK that signs" },
+	{ "platform_info", P_U64, FLD(platform_info), "PLATFORM_INFO bits" },
+	{ "fw_version", P_FWVER, FLD(fw_major), "current firmware MAJOR.MINOR.BUILD" },
+	{ "committed_fw_version", P_FWVER, FLD(committed_major), "committed firmware version" },
+	{ "launch_mit_vector", P_U64, FLD(launch_mit_vector), "v5: launch mitigation vector" },
+	{ "current_mit_vector", P_U64, FLD(current_mit_vector), "v5: current mitigation vector" },
+	{ "cpuid_step", P_U8, FLD(cpuid_step), "CPUID stepping" },
+	{ "mask_chip_id", P_BOOL, FLD(mask_chip_id), "0/1: reports carry a zero chip id" },
+	{ "mask_chip_key", P_BOOL, FLD(mask_chip_key), "0/1: the VCEK may not sign or derive" },
+	{ "vlek", P_BOOL, FLD(vlek), "0/1: install a VLEK (with an ASVK)" },
+	{ "csp_id", P_STR, FLD(csp_id), "cspId of the VLEK certificate" },
+	{ "chip_id", P_BYTES, FLD(chip_id), "chip id, hex (64 bytes; 8 on Turin)" },
+	{ "report_id", P_BYTES, FLD(report_id), "report id, hex (32 bytes)" },
+	{ "report_id_ma", P_BYTES, FLD(report_id_ma), "migration agent report id, hex" },
+	{ "tsc_factor", P_U32, FLD(tsc_factor), "secrets page TSC_FACTOR" },
+};
+
+const char *const sim_param_names[] = {
+	"product",
+	"report_version",
+	"policy",
+	"measurement",
+	"host_data",
+	"family_id",
+	"image_id",
+	"id_key_digest",
+	"author_key_digest",
+	"author_key_en",
+	"guest_svn",
+	"tcb",
+	"current_tcb",
+	"committed_tcb",
+	"launch_tcb",
+	"reported_tcb",
+	"platform_info",
+	"fw_version",
+	"committed_fw_version",
+	"launch_mit_vector",
+	"current_mit_vector",
+	"cpuid_step",
+	"mask_chip_id",
+	"mask_chip_key",
+	"vlek",
+	"csp_id",
+	"chip_id",
+	"report_id",
+	"report_id_ma",
+	"tsc_factor",
+	NULL,
+};
+
+static_assert(SNP_ELEMENTSOF(sim_param_names) == SNP_ELEMENTSOF(params_table) + 1,
+	      "sim_param_names out of step with params_table");
+
+static const struct pdesc *pdesc_find(const char *name)
+{
+	for (size_t i = 0; i < SNP_ELEMENTSOF(params_table); i++)
+		if (strcmp(params_table[i].name, name) == 0)
+			return &params_table[i];
+	return NULL;
+}
+
+const char *sim_param_help(const char *name)
+{
+	const struct pdesc *d = pdesc_find(name);
+
+	return d ? d->help : NULL;
+}
+
+static int parse_fwver(const char *s, u8 v[3])
+{
+	char buf[32], *parts[3], *save = NULL, *tok;
+	int n = 0, r;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+		if (n == 3)
+			return -EINVAL;
+		parts[n++] = tok;
+	}
+	if (n != 3)
+		return -EINVAL;
+	for (int i = 0; i < 3; i++) {
+		u32 x;
+
+		r = snp_parse_u32_max(parts[i], 255, &x);
+		if (r < 0)
+			return r;
+		v[i] = (u8)x;
+	}
+	return 0;
+}
+
+int sim_params_set(struct sim_params *p, const char *name, const char *value)
+{
+	const struct pdesc *d;
+	u8 *field;
+	u64 v64;
+	u32 v32;
+	int r;
+
+	if (!p || !name || !value)
+		return -EINVAL;
+	d = pdesc_find(name);
+	if (!d)
+		return -ENOENT;
+	field = (u8 *)p + d->off;
+
+	switch (d->type) {
+	case P_PRODUCT: {
+		enum snp_product prod;
+
+		r = snp_product_from_string(value, &prod);
+		if (r < 0 || prod == SNP_PRODUCT_UNKNOWN)
+			return -EINVAL;
+		p->product = prod;
+		return 0;
+	}
+	case P_U32:
+		r = snp_parse_u32_max(value, UINT32_MAX, &v32);
+		if (r < 0)
+			return r;
+		memcpy(field, &v32, sizeof(v32));
+		return 0;
+	case P_U8:
+		r = snp_parse_u32_max(value, 255, &v32);
+		if (r < 0)
+			return r;
+		*field = (u8)v32;
+		return 0;
+	case P_U64:
+	case P_TCB_ALL:
+		r = snp_parse_u64(value, &v64);
+		if (r < 0)
+			return r;
+		if (d->type == P_TCB_ALL)
+			p->current_tcb = p->committed_tcb = p->launch_tcb = p->reported_tcb = v64;
+		else
+			memcpy(field, &v64, sizeof(v64));
+		return 0;
+	case P_BOOL:
+		if (strcmp(value, "1") == 0 || strcasecmp(value, "yes") == 0 ||
+		    strcasecmp(value, "true") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "0") == 0 || strcasecmp(value, "no") == 0 ||
+			 strcasecmp(value, "false") == 0)
+			*(bool *)field = false;
+		else
+			return -EINVAL;
+		return 0;
+	case P_BYTES: {
+		u8 buf[64];
+		ssize_t n;
+
+		n = snp_hex_decode(value, strlen(value), buf, d->len, false);
+		if (n < 0)
+			return n == -ENOBUFS ? -ERANGE : (int)n;
+		/* shorter values are zero-padded at the end */
+		memset(field, 0, d->len);
+		memcpy(field, buf, (size_t)n);
+		return 0;
+	}
+	case P_FWVER:
+		return parse_fwver(value, field);
+	case P_STR:
+		if (strlen(value) >= d->len || !*value)
+			return -ERANGE;
+		for (const char *c = value; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				return -EINVAL;
+		snprintf((char *)field, d->len, "%s", value);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int sim_params_write(const struct sim_params *p, FILE *f)
+{
+	char hex[2 * 64 + 1];
+
+	fprintf(f, "# snpd simulated SEV-SNP platform (SIMULATED, not AMD hardware)\n");
+	for (size_t i = 0; i < SNP_ELEMENTSOF(params_table); i++) {
+		const struct pdesc *d = &params_table[i];
+		const u8 *field = (const u8 *)p + d->off;
+		u64 v64;
+		u32 v32;
+
+		switch (d->type) {
+		case P_PRODUCT:
+			fprintf(f, "%s=%s\n", d->name, snp_product_name(p->product));
+			break;
+		case P_U32:
+			memcpy(&v32, field, sizeof(v32));
+			fprintf(f, "%s=%" PRIu32 "\n", d->name, v32);
+			break;
+		case P_U8:
+			fprintf(f, "%s=%u\n", d->name, *field);
+			break;
+		case P_U64:
+			memcpy(&v64, field, sizeof(v64));
+			fprintf(f, "%s=0x%016" PRIx64 "\n", d->name, v64);
+			break;
+		case P_BOOL:
+			fprintf(f, "%s=%d\n", d->name, *(const bool *)field ? 1 : 0);
+			break;
+		case P_BYTES:
+			snp_hex_encode(field, d->len, hex);
+			fprintf(f, "%s=%s\n", d->name, hex);
+			break;
+		case P_FWVER:
+			fprintf(f, "%s=%u.%u.%u\n", d->name, field[0], field[1], field[2]);
+			break;
+		case P_STR:
+			fprintf(f, "%s=%s\n", d->name, (const char *)field);
+			break;
+		case P_TCB_ALL:
+			break;
+		}
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+int sim_params_validate(const struct sim_params *p, char *err, size_t errlen)
+{
+	enum snp_tcb_layout layout;
+	const u64 *tcbs[] = { &p->current_tcb, &p->committed_tcb, &p->launch_tcb,
+			      &p->reported_tcb };
+	static const char *const tcb_names[] = { "current_tcb", "committed_tcb", "launch_tcb",
+						 "reported_tcb" };
+
+	if (p->product != SNP_PRODUCT_MILAN && p->product != SNP_PRODUCT_GENOA &&
+	    p->product != SNP_PRODUCT_TURIN) {
+		snprintf(err, errlen, "product must be Milan, Genoa or Turin");
+		return -EINVAL;
+	}
+	if (p->report_version != 2 && p->report_version != 3 && p->report_version != 5) {
+		snprintf(err, errlen, "report_version must be 2, 3 or 5, not %u",
+			 p->report_version);
+		return -EINVAL;
+	}
+	if (!(p->policy & SNP_POLICY_RSVD_MBO) || (p->policy & SNP_POLICY_RSVD_MBZ)) {
+		snprintf(err, errlen, "policy 0x%" PRIx64 ": bit 17 must be 1 and bits 63:26 zero",
+			 p->policy);
+		return -EINVAL;
+	}
+	if (p->platform_info & (BIT_ULL(6) | GENMASK_ULL(63, 8))) {
+		snprintf(err, errlen, "platform_info has reserved bits set");
+		return -EINVAL;
+	}
+	layout = snp_product_tcb_layout(p->product);
+	for (size_t i = 0; i < SNP_ELEMENTSOF(tcbs); i++) {
+		struct snp_tcb_parts t;
+
+		snp_tcb_decode(*tcbs[i], layout, &t);
+		if (t.rsvd_nonzero) {
+			snprintf(err, errlen, "%s 0x%016" PRIx64 " has reserved bytes set for %s",
+				 tcb_names[i], *tcbs[i], snp_product_name(p->product));
+			return -EINVAL;
+		}
+	}
+	if (p->product == SNP_PRODUCT_TURIN &&
+	    !snp_mem_is_zero(p->chip_id + SNP_CHIP_ID_TURIN_SIZE,
+			     SNP_CHIP_ID_SIZE - SNP_CHIP_ID_TURIN_SIZE)) {
+		snprintf(err, errlen, "a Turin chip id has 8 bytes");
+		return -EINVAL;
+	}
+	if (p->vlek && !p->csp_id[0]) {
+		snprintf(err, errlen, "a VLEK needs a csp_id");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The simulated platform as one object: state, firmware, hypervisor and
+ * the kernel/ guest driver bound to them through struct snp_platform_ops
+ * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, msleep -> nanosleep).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sim/sim.h"
+
+struct sim_platform {
+	struct sim_state *st;
+	bool own_state;
+	bool persist;
+	struct sim_fw fw;
+	struct sim_hv hv;
+	struct snp_guest_dev dev;
+	struct snp_secrets_page *secrets; /* the guest's mapping */
+	struct snp_guest_shared *shared;  /* decrypted, seen by the hv */
+	struct snp_guest_private *scratch;
+	u32 vmpck_id;
+};
+
+static int op_vmgexit(void *priv, struct snp_ghcb *ghcb)
+{
+	struct sim_platform *p = priv;
+
+	return sim_hv_vmgexit(&p->hv, ghcb);
+}
+
+static void op_msleep(void *priv, unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int op_encrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+		      const u8 *in, size_t len, u8 *out, u8 *tag)
+{
+	return sim_aes_gcm_encrypt(key, iv, aad, aad_len, in, len, out, tag);
+}
+
+static int op_decrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+		      const u8 *in, size_t len, u8 *out, const u8 *tag)
+{
+	return sim_aes_gcm_decrypt(key, iv, aad, aad_len, in, len, out, tag);
+}
+
+static void op_event(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info)
+{
+	switch (ev) {
+	case SNP_GUEST_EV_VMPCK_DISABLED:
+		log_debug("sim guest: disabling VMPCK%u communication key to prevent IV reuse "
+			  "(cause 0x%llx)",
+			  vmpck_id, (unsigned long long)info);
+		break;
+	case SNP_GUEST_EV_BUSY_RETRY:
+		log_debug("sim guest: host busy, retrying (%llu ms so far)",
+			  (unsigned long long)info);
+		break;
+	case SNP_GUEST_EV_CERTS_TOO_SMALL:
+		log_debug("sim guest: certificate buffer too small, %llu pages needed",
+			  (unsigned long long)info);
+		break;
+	}
+}
+
+static const struct snp_platform_ops sim_platform_ops = {
+	.vmgexit = op_vmgexit,
+	.msleep = op_msleep,
+	.aead_encrypt = op_encrypt,
+	.aead_decrypt = op_decrypt,
+	.event = op_event,
+};
+
+static void *page_alloc(size_t size)
+{
+	void *p = NULL;
+
+	size = (size + SNP_PAGE_SIZE - 1) & ~(size_t)(SNP_PAGE_SIZE - 1);
+	if (posix_memalign(&p, SNP_PAGE_SIZE, size) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+static void page_free(void *p, size_t size)
+{
+	if (!p)
+		return;
+	OPENSSL_cleanse(p, size);
+	munlock(p, size);
+	free(p);
+}
+
+static int load_guest_secrets(struct sim_platform *p)
+{
+	_cleanup_(freep) u8 *buf = NULL;
+	size_t len;
+	int r;
+
+	r = sim_state_read_file(p->st, "guest-secrets", sizeof(*p->secrets), &buf, &len);
+	if (r == -ENOENT) {
+		sim_state_make_secrets_page(p->st, p->secrets);
+		return sim_state_write_file(p->st, "guest-secrets", p->secrets,
+					    sizeof(*p->secrets));
+	}
+	if (r < 0)
+		return r;
+	if (len != sizeof(*p->secrets)) {
+		OPENSSL_cleanse(buf, len);
+		return -EBADMSG;
+	}
+	memcpy(p->secrets, buf, len);
+	OPENSSL_cleanse(buf, len);
+	return 0;
+}
+
+struct sim_platform *sim_platform_free(struct sim_platform *p)
+{
+	if (!p)
+		return NULL;
+	snp_guest_release(&p->dev);
+	sim_hv_release(&p->hv);
+	OPENSSL_cleanse(&p->fw, sizeof(p->fw));
+	page_free(p->secrets, sizeof(*p->secrets));
+	page_free(p->shared, sizeof(*p->shared));
+	page_free(p->scratch, sizeof(*p->scratch));
+	if (p->own_state)
+		sim_state_free(p->st);
+	free(p);
+	return NULL;
+}
+
+static int apply_faults_file(struct sim_platform *p)
+{
+	_cleanup_(freep) u8 *buf = NULL;
+	size_t len;
+	int r;
+
+	r = sim_state_read_file(p->st, "faults", 4096, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	return sim_faults_parse((char *)buf, &p->hv.faults);
+}
+
+int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_open_opts *opts,
+		      struct sim_platform **ret, char *err, size_t errlen)
+{
+	struct sim_open_opts defaults = { 0 };
+	struct sim_platform *p;
+	int r;
+
+	if (!ret || (!dir && !st)) {
+		snprintf(err, errlen, "no state directory or state given");
+		return -EINVAL;
+	}
+	if (!opts)
+		opts = &defaults;
+	if (opts->vmpck_id > SNP_VMPCK_MAX) {
+		snprintf(err, errlen, "VMPCK %u out of range 0..3", opts->vmpck_id);
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->vmpck_id = opts->vmpck_id;
+	if (dir) {
+		r = sim_state_load(dir, opts->create, &p->st, err, errlen);
+		if (r < 0)
+			goto fail;
+		p->own_state = true;
+		p->persist = true;
+	} else {
+		p->st = st;
+	}
+
+	p->secrets = page_alloc(sizeof(*p->secrets));
+	p->shared = page_alloc(sizeof(*p->shared));
+	p->scratch = page_alloc(sizeof(*p->scratch));
+	if (!p->secrets || !p->shared || !p->scratch) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* best effort: keep keys and plaintext out of swap */
+	(void)mlock(p->secrets, sizeof(*p->secrets));
+	(void)mlock(p->scratch, sizeof(*p->scratch));
+
+	if (p->persist) {
+		int lfd = sim_state_lock(p->st);
+
+		if (lfd < 0) {
+			r = lfd;
+			snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(-r));
+			goto fail;
+		}
+		r = load_guest_secrets(p);
+		close(lfd);
+		if (r < 0) {
+			snprintf(err, errlen, "bad %s/guest-secrets: %s", dir, strerror(-r));
+			goto fail;
+		}
+	} else {
+		sim_state_make_secrets_page(p->st, p->secrets);
+	}
+
+	sim_fw_init(&p->fw, p->st);
+	r = sim_hv_init(&p->hv, &p->fw, p->shared, sizeof(*p->shared));
+	if (r < 0) {
+		snprintf(err, errlen, "cannot set up the simulated hypervisor: %s", strerror(-r));
+		goto fail;
+	}
+	if (opts->faults && sim_faults_parse(opts->faults, &p->hv.faults) < 0) {
+		snprintf(err, errlen, "bad fault specification '%s'", opts->faults);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (opts->faults_from_env) {
+		const char *e = getenv("SNP_SIM_FAULTS");
+
+		if (e && sim_faults_parse(e, &p->hv.faults) < 0) {
+			snprintf(err, errlen, "bad SNP_SIM_FAULTS '%s'", e);
+			r = -EINVAL;
+			goto fail;
+		}
+		if (p->persist && apply_faults_file(p) < 0) {
+			snprintf(err, errlen, "bad %s/faults", dir);
+			r = -EINVAL;
+			goto fail;
+		}
+	}
+
+	r = snp_guest_init(&p->dev, &sim_platform_ops, p, p->secrets, p->vmpck_id, p->shared,
+			   p->scratch);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start the guest driver: %s", strerror(-r));
+		goto fail;
+	}
+	snp_guest_set_retry(&p->dev, opts->retry_interval_ms, opts->retry_timeout_ms);
+	*ret = p;
+	return 0;
+fail:
+	sim_platform_free(p);
+	return r;
+}
+
+/* Under the lock: pick up what other processes did. */
+static int sync_in(struct sim_platform *p)
+{
+	int r;
+
+	r = sim_state_load_counters(p->st);
+	if (r >= 0)
+		r = sim_state_load_secrets(p->st);
+	if (r >= 0)
+		r = load_guest_secrets(p);
+	if (r < 0)
+		return r;
+	/* the VMPCK may have been disabled (zeroed) or relaunched meanwhile */
+	p->dev.vmpck = p->secrets->vmpck[p->vmpck_id];
+	return 0;
+}
+
+/*
+ * Reserve the sequence number on disk before the request goes out: a crash
+ * may waste a number but can never make another process reuse it.
+ */
+static int reserve_seqno(struct sim_platform *p)
+{
+	struct snp_secrets_page *tmp;
+	u8 *cnt;
+	int r;
+
+	tmp = page_alloc(sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, p->secrets, sizeof(*tmp));
+	cnt = (u8 *)tmp + offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * p->vmpck_id;
+	snp_put_le32(cnt, snp_get_le32(cnt) + 2);
+	r = sim_state_write_file(p->st, "guest-secrets", tmp, sizeof(*tmp));
+	page_free(tmp, sizeof(*tmp));
+	return r;
+}
+
+int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg)
+{
+	int lfd = -1, r, s;
+
+	if (!p || !arg)
+		return -EINVAL;
+	if (p->persist) {
+		lfd = sim_state_lock(p->st);
+		if (lfd < 0)
+			return lfd;
+		r = sync_in(p);
+		if (r >= 0 && !snp_guest_vmpck_disabled(&p->dev))
+			r = reserve_seqno(p);
+		if (r < 0) {
+			close(lfd);
+			return r == -EBADMSG ? -EIO : r;
+		}
+	}
+
+	r = snp_guest_ioctl(&p->dev, cmd, arg);
+
+	if (p->persist) {
+		s = sim_state_write_file(p->st, "guest-secrets", p->secrets, sizeof(*p->secrets));
+		if (s >= 0)
+			s = sim_state_save_counters(p->st);
+		close(lfd);
+		if (s < 0 && r == 0)
+			r = s;
+	}
+	return r;
+}
+
+struct sim_state *sim_platform_state(struct sim_platform *p)
+{
+	return p->st;
+}
+
+struct sim_hv *sim_platform_hv(struct sim_platform *p)
+{
+	return &p->hv;
+}
+
+struct snp_guest_dev *sim_platform_dev(struct sim_platform *p)
+{
+	return &p->dev;
+}
+
+struct snp_secrets_page *sim_platform_secrets(struct sim_platform *p)
+{
+	return p->secrets;
+}
+
+void sim_platform_set_capture(struct sim_platform *p, sim_capture_fn fn, void *userdata)
+{
+	p->hv.capture = fn;
+	p->hv.capture_userdata = userdata;
+}

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The simulated SEV-SNP platform: chip identity and launch parameters
+ * (state), the AMD Secure Processor firmware (fw), the hypervisor (hv) with
+ * fault injection, and the glue that runs the kernel/ guest driver over
+ * them in process (platform).
+ *
+ * State directory layout (directory 0700, every file 0600):
+ *   params         launch and platform parameters, "key=value" lines
+ *   secrets        VMPCK0-3, VCEK/VLEK seeds, VMRK (hex), firmware-only
+ *   fw-counters    the firmware's per-VMPCK message counters
+ *   guest-secrets  the guest's view of the secrets page (4096 bytes,
+ *                  VMPCKs and the OS-area sequence numbers)
+ *   ark.pem ask.pem vcek.pem [asvk.pem vlek.pem] and *-key.pem
+ *   faults         optional fault injection, same syntax as SNP_SIM_FAULTS
+ *   lock           flock()ed around every request
+ *
+ * Everything in it is SIMULATED: the certificates say so in O=, the chip
+ * id starts with "SIMULATD", and no verifier trusts the ARK unless told to.
+ */
+#ifndef SNP_SIM_SIM_H
+#define SNP_SIM_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "kernel/snp-guest.h"
+#include "lib/report.h"
+
+#define SIM_CHIP_ID_PREFIX  "SIMULATD"
+#define SIM_SEED_LEN	    48
+#define SIM_VMRK_LEN	    32
+#define SIM_CERT_BLOB_MAX   SNP_CERTS_MAX_LEN
+#define SIM_TCB_STICK_LABEL "SIMULATED-TCB-HASH-STICK"
+
+/* Launch and platform parameters. Everything the report shows. */
+struct sim_params {
+	enum snp_product product;
+	u32 report_version; /* 2, 3 or 5 */
+	u64 policy;
+	u8 measurement[SNP_MEASUREMENT_SIZE];
+	u8 host_data[SNP_HOST_DATA_SIZE];
+	u8 family_id[SNP_FAMILY_ID_SIZE];
+	u8 image_id[SNP_IMAGE_ID_SIZE];
+	u8 id_key_digest[SNP_KEY_DIGEST_SIZE];
+	u8 author_key_digest[SNP_KEY_DIGEST_SIZE];
+	bool author_key_en;
+	u32 guest_svn;
+	u64 current_tcb;
+	u64 committed_tcb;
+	u64 launch_tcb;
+	u64 reported_tcb;
+	u64 platform_info;
+	u8 fw_major, fw_minor, fw_build; /* current firmware */
+	u8 committed_major, committed_minor, committed_build;
+	u64 launch_mit_vector;
+	u64 current_mit_vector;
+	u8 cpuid_step;
+	bool mask_chip_id;
+	bool mask_chip_key;
+	bool vlek;	 /* a VLEK is installed */
+	char csp_id[64]; /* VLEK cspId */
+	u8 chip_id[SNP_CHIP_ID_SIZE];
+	u8 report_id[SNP_REPORT_ID_SIZE];
+	u8 report_id_ma[SNP_REPORT_ID_SIZE];
+	u32 tsc_factor;
+};
+
+/* Firmware-only secrets. Wiped on every path. */
+struct sim_secrets {
+	u8 vmpck[4][SNP_VMPCK_LEN];
+	u8 vcek_seed[SIM_SEED_LEN];
+	u8 vlek_seed[SIM_SEED_LEN];
+	u8 vmrk[SIM_VMRK_LEN];
+};
+
+/* Chip identity and launch: what a state directory holds. */
+struct sim_state {
+	char *dir; /* NULL for a purely in-memory state */
+	struct sim_params params;
+	struct sim_secrets secrets;
+	EVP_PKEY *ark_key, *ask_key, *vcek_key, *asvk_key, *vlek_key;
+	X509 *ark, *ask, *vcek, *asvk, *vlek;
+	u64 fw_counter[4];
+};
+
+/* CPUID of the simulated product. */
+u8 sim_product_family(enum snp_product p);
+u8 sim_product_model(enum snp_product p);
+/* CPUID Fn0000_0001 EAX as in the secrets page. */
+u32 sim_product_fms(enum snp_product p, u8 stepping);
+size_t sim_product_chip_id_len(enum snp_product p);
+
+/* Defaults for @product (TCBs, firmware version, policy, ...). */
+void sim_params_default(struct sim_params *p, enum snp_product product);
+
+/*
+ * Set one parameter by name ("policy", "measurement", "current_tcb",
+ * "tcb" for all four TCBs, "fw_version" as MAJOR.MINOR.BUILD, ...), as in
+ * the params file and `snpctl sim init --NAME VALUE`. Returns 0, -ENOENT
+ * for an unknown name, -EINVAL/-ERANGE for a bad value.
+ */
+int sim_params_set(struct sim_params *p, const char *name, const char *value);
+/* The names sim_params_set() knows, NULL-terminated; and a help line each. */
+extern const char *const sim_param_names[];
+const char *sim_param_help(const char *name);
+/* Write every parameter as "key=value" lines. */
+int sim_params_write(const struct sim_params *p, FILE *f);
+/* Range checks across fields (TCB layout, report version, ...). */
+int sim_params_validate(const struct sim_params *p, char *err, size_t errlen);
+
+/*
+ * Create a new state: fresh keys and certificates, secrets and launch
+ * values. With @dir, it is written there (the directory is created 0700;
+ * -EEXIST when it already holds a state and !@force). Returns 0 and a new
+ * state in *ret (free with sim_state_free()).
+ */
+int sim_state_create(const char *dir, const struct sim_params *params, bool force,
+		     struct sim_state **ret, char *err, size_t errlen);
+/* Load the state from @dir; when @create and there is none, create it with defaults. */
+int sim_state_load(const char *dir, bool create, struct sim_state **ret, char *err, size_t errlen);
+struct sim_state *sim_state_free(struct sim_state *st);
+/*
+ * "Relaunch" the guest: new VMPCKs, VMRK and report id, both message
+ * counters back to zero, the guest's secrets page recreated. Keys and
+ * certificates stay.
+ */
+int sim_state_relaunch(struct sim_state *st, char *err, size_t errlen);
+/* Persist the firmware counters (no-op for in-memory states). */
+int sim_state_save_counters(const struct sim_state *st);
+int sim_state_load_counters(struct sim_state *st);
+/* Reload the firmware secrets (VMPCKs, seeds, VMRK) from the directory. */
+int sim_state_load_secrets(struct sim_state *st);
+/* Write the guest's initial view of the secrets page. */
+void sim_state_make_secrets_page(const struct sim_state *st, struct snp_secrets_page *page);
+/* Certificate (PEM) of the chain into @f: "ark", "ask", "vcek", "asvk", "vlek". */
+X509 *sim_state_cert(const struct sim_state *st, const char *name);
+/* Path helper: "<dir>/<name>" into a new string. */
+char *sim_state_path(const struct sim_state *st, const char *name);
+/* Atomic 0600 write / bounded read of a file in the state directory. */
+int sim_state_write_file(const struct sim_state *st, const char *name, const void *data,
+			 size_t len);
+int sim_state_read_file(const struct sim_state *st, const char *name, size_t max, u8 **ret,
+			size_t *ret_len);
+/* flock() the state directory; returns the fd to close() for unlocking. */
+int sim_state_lock(const struct sim_state *st);
+
+/* ---- firmware ---------------------------------------------------------- */
+
+struct sim_fw {
+	struct sim_state *st;
+	u8 scratch[SNP_PAGE_SIZE]; /* plaintext, wiped after use */
+	u64 nr_requests;
+	u64 nr_rejected;
+};
+
+void sim_fw_init(struct sim_fw *fw, struct sim_state *st);
+/*
+ * Process one guest message exactly as snp-abi.md §2.1 says. @req is the
+ * firmware's copy of the request page. Returns the firmware status
+ * (0 = a response was written to @resp and the counter moved by 2).
+ */
+u32 sim_fw_guest_request(struct sim_fw *fw, const struct snp_msg *req, struct snp_msg *resp);
+
+/* Build and sign a report (used by the request path and tests). */
+u32 sim_fw_make_report(struct sim_fw *fw, const u8 report_data[64], u32 vmpl, u32 key_sel,
+		       struct snp_report *out);
+/* MSG_KEY_REQ body -> status and key; @msg_vmpck is the VMPCK the message used. */
+u32 sim_fw_derive_key(struct sim_fw *fw, const struct snp_key_req_msg *req, u32 msg_vmpck,
+		      u8 key[SNP_DERIVED_KEY_LEN]);
+/* The MIX_DATA of a request (for tests and the known-answer oracle). */
+u32 sim_fw_mix_data(struct sim_fw *fw, const struct snp_key_req_msg *req, u32 msg_vmpck,
+		    struct snp_key_mix_data *mix, u8 root[SIM_SEED_LEN], size_t *root_len);
+
+/* ---- hypervisor -------------------------------------------------------- */
+
+/*
+ * Fault injection. Counters count down: "busy=3" answers BUSY three times.
+ * "after=N" lets the first N exits through untouched.
+ */
+struct sim_faults {
+	u32 after;
+	u32 busy;
+	u32 certs_small;
+	u32 fw_error;	   /* number of times */
+	u32 fw_error_code; /* default INVALID_PARAM */
+	u32 replay;
+	u32 tamper;
+	u32 tamper_bit; /* bit of the response page to flip; default in the payload */
+	u32 drop;
+	u32 delay_ms; /* every exit */
+};
+
+/* "busy=2,tamper=1,tamper_bit=800,delay_ms=5" -> faults (added to @f). */
+int sim_faults_parse(const char *s, struct sim_faults *f);
+
+typedef void (*sim_capture_fn)(void *userdata, u64 exit_code, const struct snp_msg *req,
+			       const struct snp_msg *resp, u64 exitinfo2);
+
+struct sim_hv {
+	struct sim_fw *fw;
+	struct sim_faults faults;
+	void *guest_shared; /* the only guest memory the hv may touch */
+	size_t guest_shared_len;
+	u8 *certs; /* cert table + blobs the host hands out */
+	size_t certs_len;
+	struct snp_msg fw_req, fw_resp; /* firmware pages */
+	struct snp_msg last_resp;
+	bool have_last;
+	void (*sleep_ms)(unsigned int ms);
+	sim_capture_fn capture;
+	void *capture_userdata;
+	u64 nr_exits, nr_faults;
+};
+
+int sim_hv_init(struct sim_hv *hv, struct sim_fw *fw, void *shared, size_t shared_len);
+void sim_hv_release(struct sim_hv *hv);
+/* Handle a VMGEXIT of the guest whose GHCB is @ghcb (in shared memory). */
+int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb);
+
+/* ---- crypto used by the platform and the firmware ---------------------- */
+
+int sim_aes_gcm_encrypt(const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len, const u8 *in,
+			size_t len, u8 *out, u8 *tag);
+int sim_aes_gcm_decrypt(const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len, const u8 *in,
+			size_t len, u8 *out, const u8 *tag);
+/* SP 800-108 counter-mode HMAC-SHA256 of snp-abi.md §6.2. */
+int sim_kdf(const u8 *root, size_t root_len, const struct snp_key_mix_data *mix,
+	    u8 out[SNP_DERIVED_KEY_LEN]);
+/* The VCEK/VLEK root for @tcb: HMAC-SHA384(seed, SIM_TCB_STICK_LABEL || tcb LE64). */
+int sim_tcb_root(const u8 seed[SIM_SEED_LEN], u64 tcb, u8 out[SIM_SEED_LEN]);
+/* ECDSA P-384/SHA-384 over @len bytes, R/S as 72-byte little-endian fields. */
+int sim_sign_report(EVP_PKEY *key, const u8 *data, size_t len, struct snp_ecdsa_sig *sig);
+
+/* ---- identity (certificates) -------------------------------------------- */
+
+int sim_identity_generate(struct sim_state *st, char *err, size_t errlen);
+/* Only the VCEK/VLEK certificates again (after a TCB change). */
+int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen);
+
+/* ---- the whole platform with the guest driver ---------------------------- */
+
+struct sim_platform;
+
+struct sim_open_opts {
+	u32 vmpck_id;
+	bool create;			/* create the state if the dir has none */
+	unsigned int retry_interval_ms; /* 0: driver default (2 s) */
+	unsigned int retry_timeout_ms;	/* 0: driver default (60 s) */
+	const char *faults;		/* fault string, or NULL */
+	bool faults_from_env;		/* also read SNP_SIM_FAULTS and <dir>/faults */
+};
+
+/*
+ * Open the platform of state directory @dir, or an in-memory platform
+ * around @st when @dir is NULL (@st is then borrowed and nothing is
+ * written). With a directory, every request runs under the directory lock
+ * and reloads and saves the firmware counters, the firmware secrets and
+ * the guest's secrets page, so processes take turns and never reuse a
+ * sequence number; the guest's counter is advanced on disk *before* the
+ * request is sent. *ret is new; free it with sim_platform_free().
+ */
+int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_open_opts *opts,
+		      struct sim_platform **ret, char *err, size_t errlen);
+struct sim_platform *sim_platform_free(struct sim_platform *p);
+/* The /dev/sev-guest ioctl over the simulated platform. 0 or -errno. */
+int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg);
+
+struct sim_state *sim_platform_state(struct sim_platform *p);
+struct sim_hv *sim_platform_hv(struct sim_platform *p);
+struct snp_guest_dev *sim_platform_dev(struct sim_platform *p);
+struct snp_secrets_page *sim_platform_secrets(struct sim_platform *p);
+void sim_platform_set_capture(struct sim_platform *p, sim_capture_fn fn, void *userdata);
+
+#endif /* SNP_SIM_SIM_H */

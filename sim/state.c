@@ -1,0 +1,782 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The state directory of the simulated platform: creation, loading,
+ * relaunch and the firmware message counters. See sim/sim.h for the
+ * layout. Files are replaced atomically (write a temporary, rename).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "lib/util.h"
+#include "sim/sim.h"
+
+#define PARAMS_MAX (64 * 1024)
+
+char *sim_state_path(const struct sim_state *st, const char *name)
+{
+	char *s = NULL;
+
+	if (!st->dir)
+		return NULL;
+	if (asprintf(&s, "%s/%s", st->dir, name) < 0)
+		return NULL;
+	return s;
+}
+
+/* Write @name in @dir atomically with mode 0600. */
+static int write_atomic(const char *dir, const char *name, const void *data, size_t len)
+{
+	_cleanup_(freep) char *tmp = NULL;
+	_cleanup_(freep) char *path = NULL;
+	const u8 *p = data;
+	int fd, r = 0;
+
+	if (asprintf(&tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) < 0 ||
+	    asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t k = write(fd, p, len);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		p += k;
+		len -= (size_t)k;
+	}
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static int read_in_dir(const char *dir, const char *name, size_t max, u8 **ret, size_t *ret_len)
+{
+	_cleanup_(freep) char *path = NULL;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	return snp_read_file(path, max, ret, ret_len);
+}
+
+/* Iterate "key=value" lines; comments (#) and blank lines skipped. */
+static int parse_kv(char *text, int (*fn)(void *ud, const char *k, const char *v, int line),
+		    void *ud)
+{
+	char *save = NULL, *l;
+	int line = 0, r;
+
+	for (l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq, *k, *v, *end;
+
+		line++;
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (!*l || *l == '#')
+			continue;
+		eq = strchr(l, '=');
+		if (!eq)
+			return -EBADMSG;
+		*eq = '\0';
+		k = l;
+		v = eq + 1;
+		for (end = eq; end > k && (end[-1] == ' ' || end[-1] == '\t'); end--)
+			end[-1] = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+		for (end = v + strlen(v);
+		     end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'); end--)
+			end[-1] = '\0';
+		r = fn(ud, k, v, line);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+struct kv_ctx {
+	struct sim_state *st;
+	char *err;
+	size_t errlen;
+};
+
+static int params_kv(void *ud, const char *k, const char *v, int line)
+{
+	struct kv_ctx *c = ud;
+	int r;
+
+	r = sim_params_set(&c->st->params, k, v);
+	if (r < 0)
+		snprintf(c->err, c->errlen, "params line %d: %s '%s'", line,
+			 r == -ENOENT ? "unknown key" : "bad value for", k);
+	return r;
+}
+
+static int secrets_kv(void *ud, const char *k, const char *v, int line)
+{
+	struct kv_ctx *c = ud;
+	struct sim_secrets *s = &c->st->secrets;
+	u8 *dst = NULL;
+	size_t len = 0;
+	ssize_t n;
+
+	if (strncmp(k, "vmpck", 5) == 0 && k[5] >= '0' && k[5] <= '3' && !k[6]) {
+		dst = s->vmpck[k[5] - '0'];
+		len = SNP_VMPCK_LEN;
+	} else if (strcmp(k, "vcek_seed") == 0) {
+		dst = s->vcek_seed;
+		len = SIM_SEED_LEN;
+	} else if (strcmp(k, "vlek_seed") == 0) {
+		dst = s->vlek_seed;
+		len = SIM_SEED_LEN;
+	} else if (strcmp(k, "vmrk") == 0) {
+		dst = s->vmrk;
+		len = SIM_VMRK_LEN;
+	}
+	if (!dst) {
+		snprintf(c->err, c->errlen, "secrets line %d: unknown key", line);
+		return -EBADMSG;
+	}
+	n = snp_hex_decode(v, strlen(v), dst, len, false);
+	if (n != (ssize_t)len) {
+		snprintf(c->err, c->errlen, "secrets line %d: %s must be %zu bytes of hex", line, k,
+			 len);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int counters_kv(void *ud, const char *k, const char *v, int line)
+{
+	struct kv_ctx *c = ud;
+	u64 x;
+
+	if (strncmp(k, "vmpck", 5) != 0 || k[5] < '0' || k[5] > '3' || k[6])
+		return -EBADMSG;
+	if (snp_parse_u64(v, &x) < 0)
+		return -EBADMSG;
+	c->st->fw_counter[k[5] - '0'] = x;
+	return 0;
+}
+
+static int save_params(const struct sim_state *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	r = sim_params_write(&st->params, f);
+	if (fclose(f) != 0 && r == 0)
+		r = -EIO;
+	if (r == 0)
+		r = write_atomic(st->dir, "params", buf, len);
+	free(buf);
+	return r;
+}
+
+static int save_secrets(const struct sim_state *st)
+{
+	/* 4 x "vmpckN=<64>\n" + 2 seeds + vmrk, with slack */
+	char buf[1024], hex[2 * SIM_SEED_LEN + 1];
+	size_t off = 0;
+	int r;
+
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+				"# SIMULATED firmware secrets: never used by real hardware\n");
+	for (int i = 0; i < 4; i++) {
+		snp_hex_encode(st->secrets.vmpck[i], SNP_VMPCK_LEN, hex);
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vmpck%d=%s\n", i, hex);
+	}
+	snp_hex_encode(st->secrets.vcek_seed, SIM_SEED_LEN, hex);
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vcek_seed=%s\n", hex);
+	snp_hex_encode(st->secrets.vlek_seed, SIM_SEED_LEN, hex);
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vlek_seed=%s\n", hex);
+	snp_hex_encode(st->secrets.vmrk, SIM_VMRK_LEN, hex);
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vmrk=%s\n", hex);
+	r = off < sizeof(buf) ? write_atomic(st->dir, "secrets", buf, off) : -ENOBUFS;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return r;
+}
+
+int sim_state_save_counters(const struct sim_state *st)
+{
+	char buf[256];
+	int n;
+
+	if (!st->dir)
+		return 0;
+	n = snprintf(buf, sizeof(buf),
+		     "vmpck0=%" PRIu64 "\nvmpck1=%" PRIu64 "\nvmpck2=%" PRIu64 "\nvmpck3=%" PRIu64
+		     "\n",
+		     st->fw_counter[0], st->fw_counter[1], st->fw_counter[2], st->fw_counter[3]);
+	return write_atomic(st->dir, "fw-counters", buf, (size_t)n);
+}
+
+int sim_state_load_counters(struct sim_state *st)
+{
+	_cleanup_(freep) u8 *buf = NULL;
+	struct kv_ctx c = { .st = st };
+	char err[8];
+	size_t len;
+	int r;
+
+	if (!st->dir)
+		return 0;
+	c.err = err;
+	c.errlen = sizeof(err);
+	r = read_in_dir(st->dir, "fw-counters", 4096, &buf, &len);
+	if (r == -ENOENT) {
+		memset(st->fw_counter, 0, sizeof(st->fw_counter));
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return parse_kv((char *)buf, counters_kv, &c);
+}
+
+static int save_pem(const struct sim_state *st, const char *name, X509 *cert, EVP_PKEY *key)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	int r = -EIO;
+
+	if (!b)
+		return -ENOMEM;
+	if (cert ? PEM_write_bio_X509(b, cert) :
+		   PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)) {
+		len = BIO_get_mem_data(b, &data);
+		r = len > 0 ? write_atomic(st->dir, name, data, (size_t)len) : -EIO;
+		if (len > 0)
+			OPENSSL_cleanse(data, (size_t)len);
+	}
+	BIO_free(b);
+	return r;
+}
+
+static const struct {
+	const char *cert_file, *key_file;
+	size_t cert_off, key_off;
+	bool vlek_only;
+} pem_files[] = {
+	{ "ark.pem", "ark-key.pem", offsetof(struct sim_state, ark),
+	  offsetof(struct sim_state, ark_key), false },
+	{ "ask.pem", "ask-key.pem", offsetof(struct sim_state, ask),
+	  offsetof(struct sim_state, ask_key), false },
+	{ "vcek.pem", "vcek-key.pem", offsetof(struct sim_state, vcek),
+	  offsetof(struct sim_state, vcek_key), false },
+	{ "asvk.pem", "asvk-key.pem", offsetof(struct sim_state, asvk),
+	  offsetof(struct sim_state, asvk_key), true },
+	{ "vlek.pem", "vlek-key.pem", offsetof(struct sim_state, vlek),
+	  offsetof(struct sim_state, vlek_key), true },
+};
+
+static int save_identity(const struct sim_state *st)
+{
+	int r;
+
+	for (size_t i = 0; i < SNP_ELEMENTSOF(pem_files); i++) {
+		X509 *c = *(X509 **)((u8 *)st + pem_files[i].cert_off);
+		EVP_PKEY *k = *(EVP_PKEY **)((u8 *)st + pem_files[i].key_off);
+
+		if (!c || !k)
+			continue;
+		r = save_pem(st, pem_files[i].cert_file, c, NULL);
+		if (r < 0)
+			return r;
+		r = save_pem(st, pem_files[i].key_file, NULL, k);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_identity(struct sim_state *st, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < SNP_ELEMENTSOF(pem_files); i++) {
+		X509 **c = (X509 **)((u8 *)st + pem_files[i].cert_off);
+		EVP_PKEY **k = (EVP_PKEY **)((u8 *)st + pem_files[i].key_off);
+		_cleanup_(freep) u8 *buf = NULL;
+		size_t len;
+		BIO *b;
+		int r;
+
+		if (pem_files[i].vlek_only && !st->params.vlek)
+			continue;
+		for (int which = 0; which < 2; which++) {
+			const char *f = which ? pem_files[i].key_file : pem_files[i].cert_file;
+
+			free(buf);
+			buf = NULL;
+			r = read_in_dir(st->dir, f, 64 * 1024, &buf, &len);
+			if (r < 0) {
+				snprintf(err, errlen, "cannot read %s/%s: %s", st->dir, f,
+					 strerror(-r));
+				return r;
+			}
+			b = BIO_new_mem_buf(buf, (int)len);
+			if (!b)
+				return -ENOMEM;
+			if (which)
+				*k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+			else
+				*c = PEM_read_bio_X509(b, NULL, NULL, NULL);
+			BIO_free(b);
+			OPENSSL_cleanse(buf, len);
+			if (which ? !*k : !*c) {
+				snprintf(err, errlen, "%s/%s is not a PEM %s", st->dir, f,
+					 which ? "private key" : "certificate");
+				return -EBADMSG;
+			}
+		}
+	}
+	return 0;
+}
+
+static int random_bytes(u8 *p, size_t n)
+{
+	return RAND_bytes(p, (int)n) == 1 ? 0 : -EIO;
+}
+
+static int new_launch_secrets(struct sim_state *st)
+{
+	int r;
+
+	for (int i = 0; i < 4; i++) {
+		r = random_bytes(st->secrets.vmpck[i], SNP_VMPCK_LEN);
+		if (r < 0)
+			return r;
+		/* an all-zero VMPCK means "disabled" */
+		st->secrets.vmpck[i][0] |= 1;
+	}
+	r = random_bytes(st->secrets.vmrk, SIM_VMRK_LEN);
+	if (r < 0)
+		return r;
+	r = random_bytes(st->params.report_id, SNP_REPORT_ID_SIZE);
+	if (r < 0)
+		return r;
+	memset(st->fw_counter, 0, sizeof(st->fw_counter));
+	return 0;
+}
+
+void sim_state_make_secrets_page(const struct sim_state *st, struct snp_secrets_page *page)
+{
+	memset(page, 0, sizeof(*page));
+	page->version = cpu_to_le32(SNP_SECRETS_PAGE_VERSION);
+	page->fms = cpu_to_le32(sim_product_fms(st->params.product, st->params.cpuid_step));
+	memcpy(page->vmpck, st->secrets.vmpck, sizeof(page->vmpck));
+	page->tsc_factor = cpu_to_le32(st->params.tsc_factor);
+	if (st->params.report_version >= 5)
+		page->launch_mit_vector = cpu_to_le64(st->params.launch_mit_vector);
+}
+
+static int save_guest_secrets(const struct sim_state *st)
+{
+	struct snp_secrets_page *page;
+	int r;
+
+	page = calloc(1, sizeof(*page));
+	if (!page)
+		return -ENOMEM;
+	sim_state_make_secrets_page(st, page);
+	r = write_atomic(st->dir, "guest-secrets", page, sizeof(*page));
+	OPENSSL_cleanse(page, sizeof(*page));
+	free(page);
+	return r;
+}
+
+static int save_all(const struct sim_state *st)
+{
+	int r;
+
+	r = save_params(st);
+	if (r >= 0)
+		r = save_secrets(st);
+	if (r >= 0)
+		r = save_identity(st);
+	if (r >= 0)
+		r = sim_state_save_counters(st);
+	if (r >= 0)
+		r = save_guest_secrets(st);
+	return r;
+}
+
+static int lock_dir(const char *dir)
+{
+	_cleanup_(freep) char *path = NULL;
+	int fd;
+
+	if (asprintf(&path, "%s/lock", dir) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int make_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if ((sb.st_mode & 077) && chmod(dir, 0700) < 0) {
+		snprintf(err, errlen, "cannot make %s private: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+struct sim_state *sim_state_free(struct sim_state *st)
+{
+	if (!st)
+		return NULL;
+	EVP_PKEY_free(st->ark_key);
+	EVP_PKEY_free(st->ask_key);
+	EVP_PKEY_free(st->vcek_key);
+	EVP_PKEY_free(st->asvk_key);
+	EVP_PKEY_free(st->vlek_key);
+	X509_free(st->ark);
+	X509_free(st->ask);
+	X509_free(st->vcek);
+	X509_free(st->asvk);
+	X509_free(st->vlek);
+	free(st->dir);
+	OPENSSL_cleanse(st, sizeof(*st));
+	free(st);
+	return NULL;
+}
+
+static int state_new(const char *dir, struct sim_state **ret)
+{
+	struct sim_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	if (dir) {
+		st->dir = strdup(dir);
+		if (!st->dir) {
+			free(st);
+			return -ENOMEM;
+		}
+	}
+	*ret = st;
+	return 0;
+}
+
+static int create_locked(const char *dir, const struct sim_params *params, struct sim_state **ret,
+			 char *err, size_t errlen)
+{
+	struct sim_state *st = NULL;
+	size_t idlen;
+	int r;
+
+	r = sim_params_validate(params, err, errlen);
+	if (r < 0)
+		return r;
+	r = state_new(dir, &st);
+	if (r < 0)
+		return r;
+	st->params = *params;
+	if (random_bytes(st->secrets.vcek_seed, SIM_SEED_LEN) < 0 ||
+	    random_bytes(st->secrets.vlek_seed, SIM_SEED_LEN) < 0 || new_launch_secrets(st) < 0) {
+		snprintf(err, errlen, "no randomness");
+		r = -EIO;
+		goto fail;
+	}
+	/* the chip id: "SIMULATD" then random bytes, unless one was given */
+	idlen = sim_product_chip_id_len(st->params.product);
+	if (memcmp(st->params.chip_id, SIM_CHIP_ID_PREFIX, sizeof(SIM_CHIP_ID_PREFIX) - 1) == 0 &&
+	    snp_mem_is_zero(st->params.chip_id + 8, SNP_CHIP_ID_SIZE - 8)) {
+		if (idlen > 8 && random_bytes(st->params.chip_id + 8, idlen - 8) < 0) {
+			r = -EIO;
+			goto fail;
+		}
+	}
+	if (!st->params.vlek)
+		memset(st->secrets.vlek_seed, 0, SIM_SEED_LEN);
+
+	r = sim_identity_generate(st, err, errlen);
+	if (r < 0)
+		goto fail;
+	if (dir) {
+		r = save_all(st);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write the state to %s: %s", dir,
+				 strerror(-r));
+			goto fail;
+		}
+	}
+	*ret = st;
+	return 0;
+fail:
+	sim_state_free(st);
+	return r;
+}
+
+static bool has_state(const char *dir)
+{
+	_cleanup_(freep) char *path = NULL;
+
+	if (asprintf(&path, "%s/params", dir) < 0)
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+int sim_state_create(const char *dir, const struct sim_params *params, bool force,
+		     struct sim_state **ret, char *err, size_t errlen)
+{
+	int lfd, r;
+
+	if (!params || !ret)
+		return -EINVAL;
+	if (!dir)
+		return create_locked(NULL, params, ret, err, errlen);
+	if (!*dir) {
+		snprintf(err, errlen, "empty state directory name");
+		return -EINVAL;
+	}
+	r = make_dir(dir, err, errlen);
+	if (r < 0)
+		return r;
+	lfd = lock_dir(dir);
+	if (lfd < 0) {
+		snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(-lfd));
+		return lfd;
+	}
+	if (!force && has_state(dir)) {
+		snprintf(err, errlen, "%s already holds a simulated platform (use --force)", dir);
+		r = -EEXIST;
+	} else {
+		r = create_locked(dir, params, ret, err, errlen);
+	}
+	close(lfd);
+	return r;
+}
+
+static int load_locked(const char *dir, struct sim_state **ret, char *err, size_t errlen)
+{
+	_cleanup_(freep) u8 *buf = NULL;
+	struct sim_state *st = NULL;
+	struct kv_ctx c;
+	size_t len;
+	int r;
+
+	r = state_new(dir, &st);
+	if (r < 0)
+		return r;
+	c = (struct kv_ctx){ .st = st, .err = err, .errlen = errlen };
+	sim_params_default(&st->params, SNP_PRODUCT_MILAN);
+
+	r = read_in_dir(dir, "params", PARAMS_MAX, &buf, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/params: %s", dir, strerror(-r));
+		goto fail;
+	}
+	r = parse_kv((char *)buf, params_kv, &c);
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s/params: malformed line (expected key=value)",
+				 dir);
+		goto fail;
+	}
+	r = sim_params_validate(&st->params, err, errlen);
+	if (r < 0)
+		goto fail;
+	free(buf);
+	buf = NULL;
+
+	r = read_in_dir(dir, "secrets", PARAMS_MAX, &buf, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/secrets: %s", dir, strerror(-r));
+		goto fail;
+	}
+	r = parse_kv((char *)buf, secrets_kv, &c);
+	OPENSSL_cleanse(buf, len);
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s/secrets: malformed line", dir);
+		goto fail;
+	}
+
+	r = sim_state_load_counters(st);
+	if (r < 0) {
+		snprintf(err, errlen, "bad %s/fw-counters", dir);
+		goto fail;
+	}
+	r = load_identity(st, err, errlen);
+	if (r < 0)
+		goto fail;
+	*ret = st;
+	return 0;
+fail:
+	sim_state_free(st);
+	return r;
+}
+
+int sim_state_load(const char *dir, bool create, struct sim_state **ret, char *err, size_t errlen)
+{
+	int lfd, r;
+
+	if (errlen)
+		err[0] = '\0';
+	if (!dir || !*dir || !ret) {
+		snprintf(err, errlen, "no state directory given");
+		return -EINVAL;
+	}
+	if (!has_state(dir) && !create) {
+		snprintf(err, errlen,
+			 "%s holds no simulated platform (run 'snpctl sim init --dir %s')", dir,
+			 dir);
+		return -ENOENT;
+	}
+	if (create) {
+		r = make_dir(dir, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	lfd = lock_dir(dir);
+	if (lfd < 0) {
+		snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(-lfd));
+		return lfd;
+	}
+	if (!has_state(dir)) {
+		struct sim_params p;
+
+		sim_params_default(&p, SNP_PRODUCT_MILAN);
+		r = create_locked(dir, &p, ret, err, errlen);
+	} else {
+		r = load_locked(dir, ret, err, errlen);
+	}
+	close(lfd);
+	return r;
+}
+
+int sim_state_relaunch(struct sim_state *st, char *err, size_t errlen)
+{
+	int lfd = -1, r;
+
+	if (st->dir) {
+		lfd = lock_dir(st->dir);
+		if (lfd < 0) {
+			snprintf(err, errlen, "cannot lock %s: %s", st->dir, strerror(-lfd));
+			return lfd;
+		}
+	}
+	r = new_launch_secrets(st);
+	if (r < 0) {
+		snprintf(err, errlen, "no randomness");
+		goto out;
+	}
+	if (st->dir) {
+		r = save_params(st);
+		if (r >= 0)
+			r = save_secrets(st);
+		if (r >= 0)
+			r = sim_state_save_counters(st);
+		if (r >= 0)
+			r = save_guest_secrets(st);
+		if (r < 0)
+			snprintf(err, errlen, "cannot write %s: %s", st->dir, strerror(-r));
+	}
+out:
+	if (lfd >= 0)
+		close(lfd);
+	return r;
+}
+
+X509 *sim_state_cert(const struct sim_state *st, const char *name)
+{
+	if (strcmp(name, "ark") == 0)
+		return st->ark;
+	if (strcmp(name, "ask") == 0)
+		return st->ask;
+	if (strcmp(name, "vcek") == 0)
+		return st->vcek;
+	if (strcmp(name, "asvk") == 0)
+		return st->asvk;
+	if (strcmp(name, "vlek") == 0)
+		return st->vlek;
+	return NULL;
+}
+
+int sim_state_write_file(const struct sim_state *st, const char *name, const void *data, size_t len)
+{
+	if (!st->dir)
+		return -EINVAL;
+	return write_atomic(st->dir, name, data, len);
+}
+
+int sim_state_read_file(const struct sim_state *st, const char *name, size_t max, u8 **ret,
+			size_t *ret_len)
+{
+	if (!st->dir)
+		return -EINVAL;
+	return read_in_dir(st->dir, name, max, ret, ret_len);
+}
+
+int sim_state_lock(const struct sim_state *st)
+{
+	if (!st->dir)
+		return -EINVAL;
+	return lock_dir(st->dir);
+}
+
+int sim_state_load_secrets(struct sim_state *st)
+{
+	_cleanup_(freep) u8 *buf = NULL;
+	struct sim_secrets tmp = st->secrets;
+	char err[128];
+	struct kv_ctx c = { .st = st, .err = err, .errlen = sizeof(err) };
+	size_t len;
+	int r;
+
+	if (!st->dir)
+		return 0;
+	r = read_in_dir(st->dir, "secrets", PARAMS_MAX, &buf, &len);
+	if (r < 0)
+		goto out;
+	r = parse_kv((char *)buf, secrets_kv, &c);
+	OPENSSL_cleanse(buf, len);
+	if (r < 0)
+		st->secrets = tmp;
+out:
+	OPENSSL_cleanse(&tmp, sizeof(tmp));
+	return r;
+}

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: Apache-2.0
+# Sourced by the simulator shell tests (POSIX sh).
+#
+# A template state per product is generated once per build tree under a
+# lock (RSA-4096 key generation takes seconds); each test copies it into
+# its own temporary directory and relaunches the guest there (new VMPCKs,
+# counters at zero).
+
+: "${SNP_TOP_BUILDDIR:?}" "${SNP_TOP_SRCDIR:?}" "${SNPCTL:?}"
+
+SIM_PRELOAD="$SNP_TOP_BUILDDIR/sim/.libs/libsnp-preload.so"
+# In a sanitizer build the ASan runtime has to come first in LD_PRELOAD.
+SIM_ASAN=$(ldd "$SIM_PRELOAD" 2>/dev/null | sed -n 's/^[[:space:]]*libasan[^ ]* => \([^ ]*\) .*/\1/p')
+[ -z "$SIM_ASAN" ] || SIM_PRELOAD="$SIM_ASAN $SIM_PRELOAD"
+SIM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/snp-sim-test.XXXXXX")
+trap 'rm -rf "$SIM_TMP"' EXIT INT TERM
+
+fail()
+{
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# sim_template PRODUCT -> prints the template directory
+sim_template()
+{
+	t="$SNP_TOP_BUILDDIR/tests/sim/tmpl-$1"
+	(
+		trap - EXIT INT TERM
+		flock 9
+		if [ ! -f "$t/params" ]; then
+			"$SNPCTL" sim init --dir "$t" --product "$1" --force >/dev/null ||
+				exit 1
+		fi
+	) 9>"$t.lock" || fail "cannot create the $1 template"
+	echo "$t"
+}
+
+# sim_new_dir PRODUCT -> a fresh state directory (removed at exit)
+sim_new_dir()
+{
+	t=$(sim_template "$1") || exit 1
+	d=$(mktemp -d "$SIM_TMP/state.XXXXXX")
+	cp "$t"/params "$t"/secrets "$t"/*.pem "$d"/ || fail "cannot copy $t"
+	chmod 700 "$d"
+	"$SNPCTL" sim relaunch --dir "$d" >/dev/null || fail "relaunch $d"
+	echo "$d"
+}
+
+# guest_counter DIR [VMPCK] -> the guest's OS-area counter
+guest_counter()
+{
+	od -An -tu4 -j $((160 + 4 * ${2:-0})) -N4 "$1/guest-secrets" | tr -d ' '
+}
+
+# fw_counter DIR [VMPCK]
+fw_counter()
+{
+	sed -n "s/^vmpck${2:-0}=//p" "$1/fw-counters"
+}

@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The kernel/ guest-request driver over the simulated platform: normal
+ * requests, every hypervisor fault (handled as Linux does), the firmware's
+ * checks and status codes, sequence numbers over 10,000 requests, and bad
+ * input to every entry point.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kernel/snp-guest.h"
+#include "lib/cert-table.h"
+#include "lib/util.h"
+#include "tests/sim/sim-test.h"
+
+struct ctx {
+	struct sim_state *st;
+	struct sim_platform *p;
+};
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	c->st = sim_test_state(SNP_PRODUCT_MILAN);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	sim_platform_free(c->p);
+	sim_state_free(c->st);
+	free(c);
+	return 0;
+}
+
+static struct sim_platform *plat(void **state, u32 vmpck, const char *faults)
+{
+	struct ctx *c = *state;
+	char err[128];
+
+	sim_platform_free(c->p);
+	/* a fresh launch: new VMPCKs, counters at zero */
+	assert_int_equal(sim_state_relaunch(c->st, err, sizeof(err)), 0);
+	c->p = sim_test_platform(c->st, vmpck, faults);
+	return c->p;
+}
+
+static u32 guest_counter(struct sim_platform *p, u32 vmpck)
+{
+	return snp_get_le32((const u8 *)sim_platform_secrets(p) +
+			    offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * vmpck);
+}
+
+static int report(struct sim_platform *p, u32 vmpl, u8 fill, struct snp_ioc_report_resp *resp,
+		  u64 *exitinfo2)
+{
+	struct snp_ioc_report_req req;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	memset(req.user_data, fill, sizeof(req.user_data));
+	req.vmpl = vmpl;
+	g.req_data = (u64)(uintptr_t)&req;
+	g.resp_data = (u64)(uintptr_t)resp;
+	r = sim_platform_ioctl(p, SNP_IOC_GET_REPORT, &g);
+	if (exitinfo2)
+		*exitinfo2 = g.exitinfo2;
+	return r;
+}
+
+static int key(struct sim_platform *p, const struct snp_ioc_derived_key_req *req, u8 out[32],
+	       u32 *status)
+{
+	struct snp_ioc_derived_key_resp resp;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	int r;
+
+	memset(&resp, 0, sizeof(resp));
+	g.req_data = (u64)(uintptr_t)req;
+	g.resp_data = (u64)(uintptr_t)&resp;
+	r = sim_platform_ioctl(p, SNP_IOC_GET_DERIVED_KEY, &g);
+	if (status)
+		*status = snp_get_le32(resp.data);
+	if (out)
+		memcpy(out, resp.data + 0x20, 32);
+	return r;
+}
+
+static int ext_report(struct sim_platform *p, u8 *certs, u32 *certs_len,
+		      struct snp_ioc_report_resp *resp, u64 *exitinfo2)
+{
+	struct snp_ioc_ext_report_req req;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.certs_address = (u64)(uintptr_t)certs;
+	req.certs_len = *certs_len;
+	g.req_data = (u64)(uintptr_t)&req;
+	g.resp_data = (u64)(uintptr_t)resp;
+	r = sim_platform_ioctl(p, SNP_IOC_GET_EXT_REPORT, &g);
+	*certs_len = req.certs_len;
+	if (exitinfo2)
+		*exitinfo2 = g.exitinfo2;
+	return r;
+}
+
+static const struct snp_report *resp_report(const struct snp_ioc_report_resp *resp)
+{
+	return &((const struct snp_report_rsp_msg *)resp->data)->report;
+}
+
+static void test_report_ok(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_ioc_report_resp resp;
+	const struct snp_report_rsp_msg *rsp = (const void *)resp.data;
+	u64 e;
+
+	assert_int_equal(report(p, 0, 0xab, &resp, &e), 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(le32_to_cpu(rsp->status), 0);
+	assert_int_equal(le32_to_cpu(rsp->report_size), SNP_REPORT_SIZE);
+	assert_int_equal(le32_to_cpu(rsp->report.version), 3);
+	assert_int_equal(rsp->report.report_data[63], 0xab);
+	assert_memory_equal(rsp->report.chip_id, SIM_CHIP_ID_PREFIX, 8);
+	assert_false(snp_mem_is_zero(rsp->report.signature.r, 48));
+	assert_true(snp_mem_is_zero(rsp->report.signature.r + 48, 24));
+	assert_int_equal(guest_counter(p, 0), 2);
+	assert_int_equal(c->st->fw_counter[0], 2);
+
+	/* VMPL 3 through VMPCK0 is fine */
+	assert_int_equal(report(p, 3, 0, &resp, NULL), 0);
+	assert_int_equal(le32_to_cpu(resp_report(&resp)->vmpl), 3);
+}
+
+static void test_vmpck_1_to_3(void **state)
+{
+	struct ctx *c = *state;
+	struct snp_ioc_report_resp resp;
+	const struct snp_report_rsp_msg *rsp = (const void *)resp.data;
+
+	for (u32 v = 1; v <= 3; v++) {
+		struct sim_platform *p = plat(state, v, NULL);
+
+		/* VMPL below the VMPCK index: INVALID_PARAM inside the response */
+		assert_int_equal(report(p, v - 1, 0, &resp, NULL), 0);
+		assert_int_equal(le32_to_cpu(rsp->status), SNP_FW_INVALID_PARAM);
+		assert_int_equal(report(p, v, 0, &resp, NULL), 0);
+		assert_int_equal(le32_to_cpu(rsp->status), 0);
+		assert_int_equal(c->st->fw_counter[v], 4);
+		assert_int_equal(guest_counter(p, v), 4);
+	}
+	assert_int_equal(c->st->fw_counter[0], 0);
+}
+
+static void test_ext_report_certs(void **state)
+{
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_ioc_report_resp resp;
+	struct snp_cert_table t;
+	static u8 certs[SNP_CERTS_MAX_LEN];
+	char err[256];
+	u32 len = sizeof(certs);
+	u64 e;
+
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), 0);
+	assert_int_equal(snp_cert_table_parse(certs, sizeof(certs), &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 3);
+	assert_non_null(snp_cert_table_find(&t, SNP_CERT_ARK));
+	assert_non_null(snp_cert_table_find(&t, SNP_CERT_ASK));
+	assert_non_null(snp_cert_table_find(&t, SNP_CERT_VCEK));
+
+	/* no certificate buffer: a plain report through the extended exit */
+	len = 0;
+	assert_int_equal(ext_report(p, NULL, &len, &resp, &e), 0);
+}
+
+static void test_ext_report_too_small(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_ioc_report_resp resp;
+	static u8 certs[SNP_CERTS_MAX_LEN];
+	u32 len = 4096;
+	u64 e;
+
+	/* the chain needs two pages: -EIO, INVALID_LEN, the size, seqno consumed */
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), -EIO);
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN));
+	assert_int_equal(len, 8192);
+	assert_false(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	assert_int_equal(guest_counter(p, 0), 2);
+	assert_int_equal(c->st->fw_counter[0], 2);
+	/* the retry with the size learned succeeds */
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(guest_counter(p, 0), c->st->fw_counter[0]);
+
+	/* the hypervisor lying "too small" once: same protocol */
+	p = plat(state, 0, "certs_small=1");
+	len = sizeof(certs);
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), -EIO);
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN));
+	assert_true(len > sizeof(certs));
+	assert_false(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	len = sizeof(certs);
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), 0);
+	assert_int_equal(guest_counter(p, 0), c->st->fw_counter[0]);
+}
+
+static void test_busy_retried(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, "busy=3");
+	struct snp_ioc_report_resp resp;
+	u64 e;
+
+	assert_int_equal(report(p, 0, 1, &resp, &e), 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(sim_platform_dev(p)->nr_busy_retries, 3);
+	/* the same message was resent: one sequence number */
+	assert_int_equal(guest_counter(p, 0), 2);
+	assert_int_equal(c->st->fw_counter[0], 2);
+}
+
+static void test_busy_timeout(void **state)
+{
+	struct sim_platform *p = plat(state, 0, "busy=1000000");
+	struct snp_ioc_report_resp resp;
+	u64 e;
+
+	assert_int_equal(report(p, 0, 1, &resp, &e), -ETIMEDOUT);
+	assert_true(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	assert_int_equal(report(p, 0, 1, &resp, &e), -ENOTTY);
+}
+
+/* Every fault that could desynchronise the counters disables the VMPCK. */
+static void expect_disabled(void **state, const char *faults, int first_err)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, faults);
+	struct snp_ioc_report_resp resp;
+	u8 k[32];
+	struct snp_ioc_derived_key_req kr = { 0 };
+	u64 e;
+
+	/* one good request first so that a replay has something to replay */
+	assert_int_equal(report(p, 0, 1, &resp, &e), 0);
+	assert_int_equal(report(p, 0, 2, &resp, &e), first_err);
+	assert_true(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	assert_true(snp_mem_is_zero(sim_platform_secrets(p)->vmpck[0], 32));
+	/* every later request: ENOTTY, nothing sent */
+	u64 exits = sim_platform_hv(p)->nr_exits;
+
+	assert_int_equal(report(p, 0, 3, &resp, &e), -ENOTTY);
+	assert_int_equal(key(p, &kr, k, NULL), -ENOTTY);
+	assert_int_equal(sim_platform_hv(p)->nr_exits, exits);
+	/* the other VMPCKs are untouched */
+	assert_false(snp_mem_is_zero(sim_platform_secrets(p)->vmpck[1], 32));
+	(void)c;
+}
+
+static void test_tamper(void **state)
+{
+	expect_disabled(state, "after=1,tamper=1", -EBADMSG);
+}
+
+static void test_tamper_header(void **state)
+{
+	/* a bit of the AAD (MSG_TYPE region): the tag no longer verifies */
+	expect_disabled(state, "after=1,tamper=1,tamper_bit=432", -EBADMSG);
+}
+
+static void test_replay(void **state)
+{
+	expect_disabled(state, "after=1,replay=1", -EBADMSG);
+}
+
+static void test_drop(void **state)
+{
+	expect_disabled(state, "after=1,drop=1", -EBADMSG);
+}
+
+static void test_fw_error(void **state)
+{
+	expect_disabled(state, "after=1,fw_error=1", -EIO);
+	expect_disabled(state, "after=1,fw_error=1,fw_error_code=0x1d", -EIO);
+}
+
+static void test_delay(void **state)
+{
+	struct sim_platform *p = plat(state, 0, "delay_ms=2");
+	struct snp_ioc_report_resp resp;
+
+	assert_int_equal(report(p, 0, 1, &resp, NULL), 0);
+}
+
+struct seq_log {
+	u8 *seen; /* bitmap of request seqnos */
+	u64 n, dup, even;
+};
+
+static void capture_seq(void *ud, u64 exit_code, const struct snp_msg *req,
+			const struct snp_msg *resp, u64 exitinfo2)
+{
+	struct seq_log *l = ud;
+	u64 s = le64_to_cpu(req->hdr.msg_seqno);
+
+	l->n++;
+	if (!(s & 1))
+		l->even++;
+	if (s / 8 < 4096 && (l->seen[s / 8] & (1U << (s % 8))))
+		l->dup++;
+	if (s / 8 < 4096)
+		l->seen[s / 8] |= (u8)(1U << (s % 8));
+	if (resp && le64_to_cpu(resp->hdr.msg_seqno) != s + 1)
+		l->dup++;
+}
+
+static void test_10000_requests(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_ioc_derived_key_req kr = { .guest_field_select = SNP_GFS_MEASUREMENT };
+	struct snp_ioc_report_resp resp;
+	struct seq_log log = { .seen = calloc(1, 4096) };
+	static u8 certs[SNP_CERTS_MAX_LEN];
+	u8 k[32];
+	u32 st;
+
+	sim_platform_set_capture(p, capture_seq, &log);
+	for (int i = 0; i < 10000; i++) {
+		if (i % 500 == 0) {
+			assert_int_equal(report(p, 0, (u8)i, &resp, NULL), 0);
+		} else if (i % 500 == 1) {
+			u32 len = sizeof(certs);
+
+			assert_int_equal(ext_report(p, certs, &len, &resp, NULL), 0);
+		} else {
+			assert_int_equal(key(p, &kr, k, &st), 0);
+			assert_int_equal(st, 0);
+		}
+	}
+	assert_int_equal(log.n, 10000);
+	assert_int_equal(log.dup, 0);
+	assert_int_equal(log.even, 0);
+	assert_int_equal(guest_counter(p, 0), 20000);
+	assert_int_equal(c->st->fw_counter[0], 20000);
+	free(log.seen);
+}
+
+static void test_counter_overflow(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_ioc_report_resp resp;
+	u8 *cnt = (u8 *)sim_platform_secrets(p) + offsetof(struct snp_secrets_page, os_msg_seqno);
+
+	/* the firmware and the guest both near the end of the 32-bit range */
+	c->st->fw_counter[0] = 0xfffffffcULL;
+	snp_put_le32(cnt, 0xfffffffc);
+	assert_int_equal(report(p, 0, 0, &resp, NULL), 0);
+	assert_int_equal(guest_counter(p, 0), 0xfffffffe);
+	/* next request would use 0xffffffff: refused before sending */
+	u64 exits = sim_platform_hv(p)->nr_exits;
+
+	assert_int_equal(report(p, 0, 0, &resp, NULL), -EIO);
+	assert_int_equal(sim_platform_hv(p)->nr_exits, exits);
+	assert_int_equal(guest_counter(p, 0), 0xfffffffe);
+}
+
+/* The firmware alone: header checks, tag, sequence number, no response, no counter move. */
+static void test_firmware_checks(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_fw fw;
+	static struct snp_msg req, resp, good;
+	struct snp_report_req_msg body = { .vmpl = 0 };
+	u8 iv[12] = { 1 };
+
+	sim_fw_init(&fw, c->st);
+	memset(&good, 0, sizeof(good));
+	good.hdr.algo = 1;
+	good.hdr.hdr_version = 1;
+	good.hdr.hdr_sz = cpu_to_le16(0x60);
+	good.hdr.msg_type = SNP_MSG_REPORT_REQ;
+	good.hdr.msg_version = 1;
+	good.hdr.msg_sz = cpu_to_le16(sizeof(body));
+	good.hdr.msg_seqno = cpu_to_le64(1);
+	assert_int_equal(sim_aes_gcm_encrypt(c->st->secrets.vmpck[0], iv, &good.hdr.algo, 48,
+					     (u8 *)&body, sizeof(body), good.payload,
+					     good.hdr.authtag),
+			 0);
+
+	struct {
+		const char *what;
+		size_t off;
+		u8 val;
+		u32 status;
+	} cases[] = {
+		{ "hdr_version", 0x31, 2, SNP_FW_INVALID_PARAM },
+		{ "hdr_size", 0x32, 0x61, SNP_FW_INVALID_PARAM },
+		{ "algo", 0x30, 0, SNP_FW_INVALID_PARAM },
+		{ "msg_size not 16n", 0x36, 0x61, SNP_FW_INVALID_PARAM },
+		{ "msg_size 0", 0x36, 0, SNP_FW_INVALID_PARAM },
+		{ "msg_size beyond page", 0x37, 0x10, SNP_FW_INVALID_PARAM },
+		{ "vmpck 4", 0x3c, 4, SNP_FW_INVALID_PARAM },
+		{ "tag", 0x00, 0x55, SNP_FW_BAD_MEASUREMENT },
+		{ "aad (type)", 0x34, 3, SNP_FW_BAD_MEASUREMENT },
+		{ "payload", 0x60, 0x42, SNP_FW_BAD_MEASUREMENT },
+		{ "seqno (IV)", 0x20, 3, SNP_FW_BAD_MEASUREMENT },
+	};
+	for (size_t i = 0; i < SNP_ELEMENTSOF(cases); i++) {
+		memcpy(&req, &good, sizeof(req));
+		((u8 *)&req)[cases[i].off] ^= cases[i].val ? cases[i].val : 0xff;
+		if (cases[i].val == 0)
+			((u8 *)&req)[cases[i].off] = 0;
+		memset(&resp, 0x77, sizeof(resp));
+		assert_int_equal(sim_fw_guest_request(&fw, &req, &resp), cases[i].status);
+		assert_int_equal(((u8 *)&resp)[0], 0x77); /* no response written */
+		assert_int_equal(c->st->fw_counter[0], 0);
+	}
+	/* a correct message with the wrong sequence number: AEAD_OFLOW */
+	c->st->fw_counter[0] = 2;
+	assert_int_equal(sim_fw_guest_request(&fw, &good, &resp), SNP_FW_AEAD_OFLOW);
+	assert_int_equal(c->st->fw_counter[0], 2);
+	c->st->fw_counter[0] = 0;
+	assert_int_equal(sim_fw_guest_request(&fw, &good, &resp), 0);
+	assert_int_equal(c->st->fw_counter[0], 2);
+	assert_int_equal(le64_to_cpu(resp.hdr.msg_seqno), 2);
+	assert_int_equal(resp.hdr.msg_type, SNP_MSG_REPORT_RSP);
+	/* replaying the same request: AEAD_OFLOW */
+	assert_int_equal(sim_fw_guest_request(&fw, &good, &resp), SNP_FW_AEAD_OFLOW);
+}
+
+static void test_firmware_version_and_type(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_fw fw;
+	static struct snp_msg req, resp;
+	u8 body[0x20] = { 0 }, iv[12] = { 0 };
+	struct {
+		u8 type, version;
+		u32 status;
+	} cases[] = {
+		{ SNP_MSG_KEY_REQ, 0, SNP_FW_INVALID_PARAM },
+		{ SNP_MSG_KEY_REQ, 2, SNP_FW_INVALID_PARAM },
+		{ SNP_MSG_CPUID_REQ, 1, SNP_FW_INVALID_PARAM },
+		{ 0, 1, SNP_FW_INVALID_PARAM },
+		{ 200, 1, SNP_FW_INVALID_PARAM },
+		{ SNP_MSG_REPORT_REQ, 1, SNP_FW_INVALID_PARAM }, /* 32 bytes: wrong size */
+	};
+
+	sim_fw_init(&fw, c->st);
+	for (size_t i = 0; i < SNP_ELEMENTSOF(cases); i++) {
+		memset(&req, 0, sizeof(req));
+		req.hdr.algo = 1;
+		req.hdr.hdr_version = 1;
+		req.hdr.hdr_sz = cpu_to_le16(0x60);
+		req.hdr.msg_type = cases[i].type;
+		req.hdr.msg_version = cases[i].version;
+		req.hdr.msg_sz = cpu_to_le16(sizeof(body));
+		req.hdr.msg_seqno = cpu_to_le64(1);
+		iv[0] = 1;
+		assert_int_equal(sim_aes_gcm_encrypt(c->st->secrets.vmpck[0], iv, &req.hdr.algo, 48,
+						     body, sizeof(body), req.payload,
+						     req.hdr.authtag),
+				 0);
+		assert_int_equal(sim_fw_guest_request(&fw, &req, &resp), cases[i].status);
+		assert_int_equal(c->st->fw_counter[0], 0);
+	}
+}
+
+static void test_key_request_checks(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p;
+	u32 st;
+	u8 k[32];
+	struct {
+		struct snp_ioc_derived_key_req req;
+		u32 status;
+	} cases[] = {
+		{ { .root_key_select = 1U << 3 }, SNP_FW_INVALID_PARAM },
+		{ { .rsvd = 1 }, SNP_FW_INVALID_PARAM },
+		{ { .vmpl = 4 }, SNP_FW_INVALID_PARAM },
+		{ { .guest_field_select = 1ULL << 6 }, SNP_FW_INVALID_PARAM },
+		{ { .guest_field_select = 1ULL << 63 }, SNP_FW_INVALID_PARAM },
+		{ { .guest_field_select = SNP_GFS_GUEST_SVN, .guest_svn = 1 },
+		  SNP_FW_INVALID_PARAM }, /* above the ID block SVN 0 */
+		{ { .guest_field_select = SNP_GFS_TCB_VERSION, .tcb_version = ~0ULL },
+		  SNP_FW_INVALID_PARAM },
+		{ { .guest_field_select = SNP_GFS_TCB_VERSION, .tcb_version = 1ULL << 16 },
+		  SNP_FW_INVALID_PARAM },				/* reserved TCB byte */
+		{ { .root_key_select = 3U << 1 }, SNP_FW_INVALID_KEY }, /* KEY_SEL 3 */
+		{ { .root_key_select = 2U << 1 }, SNP_FW_INVALID_KEY }, /* no VLEK */
+		{ { .root_key_select = 1U << 1 }, 0 },			/* VCEK */
+		{ { .root_key_select = 1 }, 0 },			/* VMRK */
+		{ { .guest_field_select = SNP_GFS_TCB_VERSION, .tcb_version = 0 }, 0 },
+	};
+
+	p = plat(state, 0, NULL);
+	for (size_t i = 0; i < SNP_ELEMENTSOF(cases); i++) {
+		assert_int_equal(key(p, &cases[i].req, k, &st), 0);
+		assert_int_equal(st, cases[i].status);
+		if (st)
+			assert_true(snp_mem_is_zero(k, 32));
+	}
+	/* VMPL below the VMPCK */
+	p = plat(state, 2, NULL);
+	struct snp_ioc_derived_key_req r1 = { .vmpl = 1 };
+
+	assert_int_equal(key(p, &r1, k, &st), 0);
+	assert_int_equal(st, SNP_FW_INVALID_PARAM);
+
+	/* MASK_CHIP_KEY: no VCEK keys, unsigned reports */
+	c->st->params.mask_chip_key = true;
+	p = plat(state, 0, NULL);
+	struct snp_ioc_derived_key_req r0 = { 0 };
+	struct snp_ioc_report_resp resp;
+
+	assert_int_equal(key(p, &r0, k, &st), 0);
+	assert_int_equal(st, SNP_FW_INVALID_KEY);
+	r0.root_key_select = 1;
+	assert_int_equal(key(p, &r0, k, &st), 0);
+	assert_int_equal(st, 0);
+	assert_int_equal(report(p, 0, 0, &resp, NULL), 0);
+	assert_int_equal((le32_to_cpu(resp_report(&resp)->key_info) >> 2) & 7,
+			 SNP_SIGNING_KEY_NONE);
+	assert_true(le32_to_cpu(resp_report(&resp)->key_info) & SNP_KEYINFO_MASK_CHIP_KEY);
+	assert_true(snp_mem_is_zero(&resp_report(&resp)->signature, 512));
+	c->st->params.mask_chip_key = false;
+
+	/* MASK_CHIP_ID: zero chip id */
+	c->st->params.mask_chip_id = true;
+	assert_int_equal(report(p, 0, 0, &resp, NULL), 0);
+	assert_true(snp_mem_is_zero(resp_report(&resp)->chip_id, 64));
+	c->st->params.mask_chip_id = false;
+}
+
+static void test_report_key_sel(void **state)
+{
+	struct ctx *c = *state;
+	struct snp_report r;
+	struct sim_fw fw;
+	u8 rd[64] = { 0 };
+
+	sim_fw_init(&fw, c->st);
+	assert_int_equal(sim_fw_make_report(&fw, rd, 0, SNP_KEY_SEL_VCEK, &r), 0);
+	assert_int_equal(sim_fw_make_report(&fw, rd, 0, SNP_KEY_SEL_VLEK, &r), SNP_FW_INVALID_KEY);
+	assert_int_equal(sim_fw_make_report(&fw, rd, 0, SNP_KEY_SEL_RSVD, &r), SNP_FW_INVALID_KEY);
+	/* report versions */
+	c->st->params.report_version = 2;
+	assert_int_equal(sim_fw_make_report(&fw, rd, 0, 0, &r), 0);
+	assert_int_equal(r.cpuid_fam_id, 0);
+	c->st->params.report_version = 5;
+	c->st->params.launch_mit_vector = 0x1234;
+	assert_int_equal(sim_fw_make_report(&fw, rd, 0, 0, &r), 0);
+	assert_int_equal(le64_to_cpu(r.launch_mit_vector), 0x1234);
+	assert_int_equal(r.cpuid_fam_id, 0x19);
+	c->st->params.report_version = 3;
+}
+
+/* Bad input to every driver and simulator entry point: an error, no crash. */
+static void test_bad_input(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	struct snp_ioc_guest_request g = { 0 };
+	struct snp_ioc_report_resp resp;
+	struct snp_ioc_report_req rr = { 0 };
+	struct snp_ioc_ext_report_req er = { 0 };
+	static u8 certs[SNP_CERTS_MAX_LEN + 4096];
+	struct sim_faults f = { 0 };
+	struct sim_params prm;
+	struct snp_guest_dev d2;
+	static struct snp_ghcb ghcb;
+
+	/* ioctl */
+	assert_int_equal(snp_guest_ioctl(NULL, SNP_IOC_GET_REPORT, &g), -EINVAL);
+	assert_int_equal(snp_guest_ioctl(dev, SNP_IOC_GET_REPORT, NULL), -EINVAL);
+	assert_int_equal(sim_platform_ioctl(NULL, SNP_IOC_GET_REPORT, &g), -EINVAL);
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_REPORT, NULL), -EINVAL);
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_REPORT, &g), -EINVAL); /* version 0 */
+	g.msg_version = 1;
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_REPORT, &g), -EINVAL); /* no buffers */
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_DERIVED_KEY, &g), -EINVAL);
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_EXT_REPORT, &g), -EINVAL);
+	g.req_data = (u64)(uintptr_t)&rr;
+	g.resp_data = (u64)(uintptr_t)&resp;
+	assert_int_equal(sim_platform_ioctl(p, 0x1234, &g), -ENOTTY);
+	assert_int_equal(sim_platform_ioctl(p, _IOWR('S', 3, struct snp_ioc_guest_request), &g),
+			 -ENOTTY);
+	/* ext: certs_len not page aligned, too large */
+	g.req_data = (u64)(uintptr_t)&er;
+	er.certs_address = (u64)(uintptr_t)certs;
+	er.certs_len = 100;
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_EXT_REPORT, &g), -EINVAL);
+	er.certs_len = SNP_CERTS_MAX_LEN + 4096;
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_EXT_REPORT, &g), -EINVAL);
+	/* msg_version 2 for a report: the firmware refuses, no response -> disabled */
+	g.req_data = (u64)(uintptr_t)&rr;
+	g.msg_version = 2;
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_REPORT, &g), -EIO);
+	assert_int_equal(g.fw_error, SNP_FW_INVALID_PARAM);
+	assert_true(snp_guest_vmpck_disabled(dev));
+	/* none of it moved the counters out of step */
+	assert_int_equal(guest_counter(p, 0), c->st->fw_counter[0] + 2);
+
+	/* init */
+	p = plat(state, 0, NULL);
+	dev = sim_platform_dev(p);
+	assert_int_equal(snp_guest_init(NULL, NULL, NULL, NULL, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(
+		snp_guest_init(&d2, dev->ops, NULL, dev->secrets, 4, dev->shared, dev->scratch),
+		-EINVAL);
+	struct snp_platform_ops bad_ops = { 0 };
+
+	assert_int_equal(
+		snp_guest_init(&d2, &bad_ops, NULL, dev->secrets, 0, dev->shared, dev->scratch),
+		-EINVAL);
+	snp_guest_release(NULL);
+
+	/* hypervisor: a GHCB outside shared memory, missing fields, bad GPAs */
+	assert_int_equal(sim_hv_vmgexit(sim_platform_hv(p), &ghcb), -EFAULT);
+	assert_int_equal(sim_hv_vmgexit(NULL, &ghcb), -EINVAL);
+	struct snp_ghcb *sg = &sim_platform_dev(p)->shared->ghcb;
+
+	memset(sg, 0, sizeof(*sg));
+	assert_int_equal(sim_hv_vmgexit(sim_platform_hv(p), sg), 0);
+	assert_int_equal(le64_to_cpu(sg->sw_exit_info_1), 2);
+	assert_int_equal(le64_to_cpu(sg->sw_exit_info_2), 4);
+	memset(sg->valid_bitmap, 0xff, sizeof(sg->valid_bitmap));
+	sg->sw_exit_code = cpu_to_le64(0x80000099ULL);
+	assert_int_equal(sim_hv_vmgexit(sim_platform_hv(p), sg), 0);
+	assert_int_equal(le64_to_cpu(sg->sw_exit_info_2), 6);
+	sg->sw_exit_code = cpu_to_le64(SNP_NAE_GUEST_REQUEST);
+	sg->sw_exit_info_1 = cpu_to_le64((u64)(uintptr_t)&ghcb); /* private memory */
+	sg->sw_exit_info_2 = cpu_to_le64(0);
+	assert_int_equal(sim_hv_vmgexit(sim_platform_hv(p), sg), 0);
+	assert_int_equal(le64_to_cpu(sg->sw_exit_info_2), 5);
+	sg->sw_exit_code = cpu_to_le64(SNP_NAE_EXT_GUEST_REQUEST);
+	sg->sw_exit_info_1 = cpu_to_le64((u64)(uintptr_t)&sim_platform_dev(p)->shared->request);
+	sg->sw_exit_info_2 = cpu_to_le64((u64)(uintptr_t)&sim_platform_dev(p)->shared->response);
+	sg->rbx = cpu_to_le64(~0ULL);
+	assert_int_equal(sim_hv_vmgexit(sim_platform_hv(p), sg), 0);
+	assert_int_equal(le64_to_cpu(sg->sw_exit_info_2), 5);
+
+	/* faults and params parsers */
+	assert_int_equal(sim_faults_parse("busy=2,drop", &f), 0);
+	assert_int_equal(f.busy, 2);
+	assert_int_equal(f.drop, 1);
+	assert_int_equal(sim_faults_parse("nonsense=1", &f), -ENOENT);
+	assert_int_equal(sim_faults_parse("busy=-1", &f), -EINVAL);
+	assert_int_equal(sim_faults_parse("busy=99999999999", &f), -EINVAL);
+	assert_int_equal(sim_faults_parse(NULL, &f), -EINVAL);
+	sim_params_default(&prm, SNP_PRODUCT_GENOA);
+	assert_int_equal(sim_params_set(&prm, "nope", "1"), -ENOENT);
+	assert_int_equal(sim_params_set(&prm, "measurement", "zz"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "measurement", "abc"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "host_data",
+					"00112233445566778899aabbccddeeff"
+					"00112233445566778899aabbccddeeff00"),
+			 -ERANGE);
+	assert_int_equal(sim_params_set(&prm, "product", "Venice"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "fw_version", "1.2"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "fw_version", "1.2.300"), -ERANGE);
+	assert_int_equal(sim_params_set(&prm, "vlek", "maybe"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "guest_svn", "4294967296"), -ERANGE);
+	assert_int_equal(sim_params_set(NULL, "vlek", "1"), -EINVAL);
+	char err[128];
+
+	assert_int_equal(sim_params_set(&prm, "report_version", "4"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -EINVAL);
+	sim_params_default(&prm, SNP_PRODUCT_GENOA);
+	assert_int_equal(sim_params_set(&prm, "policy", "0"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -EINVAL);
+	sim_params_default(&prm, SNP_PRODUCT_GENOA);
+	assert_int_equal(sim_params_set(&prm, "tcb", "0x0000000100000000"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -EINVAL);
+
+	/* state and platform entry points */
+	struct sim_platform *np = NULL;
+	struct sim_open_opts o = { .vmpck_id = 4 };
+
+	assert_int_equal(sim_platform_open(NULL, NULL, NULL, &np, err, sizeof(err)), -EINVAL);
+	assert_int_equal(sim_platform_open(NULL, c->st, &o, &np, err, sizeof(err)), -EINVAL);
+	assert_null(np);
+	struct sim_state *ns = NULL;
+
+	assert_int_equal(sim_state_load("/nonexistent/sim", false, &ns, err, sizeof(err)), -ENOENT);
+	assert_int_equal(sim_state_load(NULL, false, &ns, err, sizeof(err)), -EINVAL);
+	assert_int_equal(sim_state_load("", true, &ns, err, sizeof(err)), -EINVAL);
+	assert_null(sim_platform_free(NULL));
+	assert_null(sim_state_free(NULL));
+	/* crypto */
+	u8 t[16];
+
+	assert_int_equal(sim_aes_gcm_encrypt(NULL, NULL, NULL, 0, NULL, 0, NULL, t), -EINVAL);
+	assert_int_equal(
+		sim_aes_gcm_decrypt(c->st->secrets.vmpck[0], t, NULL, 0, NULL, 0, NULL, NULL),
+		-EINVAL);
+	u8 k32[32];
+
+	assert_int_equal(sim_kdf(NULL, 0, NULL, k32), -EINVAL);
+	assert_int_equal(sim_sign_report(NULL, NULL, 0, NULL), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_report_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmpck_1_to_3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ext_report_certs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ext_report_too_small, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tamper_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fw_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_10000_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counter_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_firmware_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_firmware_version_and_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_request_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_key_sel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
