@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * snpctl report --backend=SPEC [--nonce HEX] [--vmpl N] [-o FILE] [--certs-dir D]
+ * snpctl report [--socket PATH | --backend=SPEC] [--nonce HEX] [--vmpl N] [-o FILE]
+ *               [--certs-dir D] [--json]
  *
- * Fetch a fresh attestation report straight from a backend (no daemon) and
- * write it (1184 bytes) to FILE; with --certs-dir also the certificates the
- * host returned, as ark.pem, ask.pem and vcek.pem (or vlek.pem).
+ * Fetch a fresh attestation report from the daemon over its unix socket
+ * (libcurl), or with --backend straight from a backend (no daemon), and
+ * write it (1184 bytes) to FILE; with --certs-dir also the certificates,
+ * as ark.pem, ask.pem and vcek.pem (or vlek.pem).
  *
  * Exit codes: 0 ok, 3 bad usage or input, 4 the device refused.
  */
@@ -15,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "cli/snpctl.h"
@@ -24,15 +29,22 @@
 #include "lib/util.h"
 #include "lib/x509-amd.h"
 
+#define SNPD_DEFAULT_SOCKET "/run/snpd/api.sock"
+#define RESPONSE_MAX	    (1024 * 1024)
+
 static void report_usage(FILE *f)
 {
-	fprintf(f, "Usage: snpctl report --backend=SPEC [--nonce HEX] [--vmpl N] [-o FILE]\n"
-		   "                     [--certs-dir DIR]\n\n"
-		   "  --backend=SPEC    sev-guest[:PATH], sim:DIR or auto (default auto)\n"
-		   "  --nonce HEX       REPORT_DATA, up to 64 bytes (zero-padded)\n"
-		   "  --vmpl N          VMPL to request, 0..3 (default 0)\n"
-		   "  -o, --output FILE where to write the binary report ('-' = stdout)\n"
-		   "  --certs-dir DIR   also write the host's certificates as PEM files\n");
+	fprintf(f,
+		"Usage: snpctl report [--socket PATH | --backend=SPEC] [--nonce HEX] [--vmpl N]\n"
+		"                     [-o FILE] [--certs-dir DIR] [--json]\n\n"
+		"Without --backend the report comes from snpd over its unix socket.\n"
+		"  --socket PATH     snpd's API socket (default " SNPD_DEFAULT_SOCKET ")\n"
+		"  --json            print snpd's JSON response (daemon only)\n"
+		"  --backend=SPEC    no daemon: sev-guest[:PATH], sim:DIR or auto\n"
+		"  --nonce HEX       REPORT_DATA, up to 64 bytes (zero-padded)\n"
+		"  --vmpl N          VMPL to request, 0..3 (default 0)\n"
+		"  -o, --output FILE where to write the binary report ('-' = stdout)\n"
+		"  --certs-dir DIR   also write the host's certificates as PEM files\n");
 }
 
 static int write_cert_pem(const char *dir, const char *name, const u8 *der, size_t len)
@@ -108,6 +120,182 @@ static int write_certs(const char *dir, const u8 *buf, size_t len)
 	return 0;
 }
 
+struct buf {
+	char *data;
+	size_t len;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+{
+	struct buf *b = userdata;
+	size_t add = size * n;
+	char *d;
+
+	if (add > RESPONSE_MAX - b->len)
+		return 0; /* too large: curl fails the transfer */
+	d = realloc(b->data, b->len + add + 1);
+	if (!d)
+		return 0;
+	memcpy(d + b->len, p, add);
+	b->len += add;
+	d[b->len] = '\0';
+	b->data = d;
+	return add;
+}
+
+/* Strict base64 to a new buffer; -EINVAL when it is not base64. */
+static int unbase64(const char *s, u8 **ret, size_t *ret_len)
+{
+	size_t n = strlen(s), pad = 0;
+	u8 *out;
+	int k;
+
+	if (n % 4 || n > INT32_MAX)
+		return -EINVAL;
+	if (n && s[n - 1] == '=')
+		pad++;
+	if (n > 1 && s[n - 2] == '=')
+		pad++;
+	out = malloc(n / 4 * 3 + 1);
+	if (!out)
+		return -ENOMEM;
+	k = EVP_DecodeBlock(out, (const u8 *)s, (int)n);
+	if (k < 0 || (size_t)k < pad) {
+		free(out);
+		return -EINVAL;
+	}
+	*ret = out;
+	*ret_len = (size_t)k - pad;
+	return 0;
+}
+
+static int write_daemon_certs(const char *dir, json_t *certs, const char *encoding)
+{
+	const char *name;
+	json_t *v;
+
+	if (!json_is_object(certs) || !json_object_size(certs))
+		return log_error_errno(ENOENT, "snpd returned no certificates");
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "Failed to create %s: %m", dir);
+	json_object_foreach(certs, name, v)
+	{
+		_cleanup_(freep) char *file = NULL;
+		const char *s = json_string_value(v);
+		int r;
+
+		if (!s || (strcmp(name, "ark") && strcmp(name, "ask") && strcmp(name, "vcek") &&
+			   strcmp(name, "vlek")))
+			continue;
+		if (asprintf(&file, "%s.pem", name) < 0)
+			return -ENOMEM;
+		if (encoding && !strcmp(encoding, "pem")) {
+			_cleanup_(freep) char *path = NULL;
+
+			if (asprintf(&path, "%s/%s", dir, file) < 0)
+				return -ENOMEM;
+			r = snp_write_file(path, s, strlen(s), 0644);
+			if (r < 0)
+				return log_error_errno(r, "Failed to write %s: %m", path);
+		} else {
+			_cleanup_(freep) u8 *der = NULL;
+			size_t len;
+
+			if (unbase64(s, &der, &len) < 0)
+				return log_error_errno(EBADMSG, "snpd sent a malformed %s", name);
+			r = write_cert_pem(dir, file, der, len);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* GET /v1/report over snpd's unix socket. Returns an exit code. */
+static int report_from_daemon(const char *sock, const struct snp_backend_report_req *req,
+			      bool have_vmpl, const char *out, const char *certs_dir, bool json)
+{
+	char url[256], hex[2 * SNP_REPORT_DATA_SIZE + 1], curl_err[CURL_ERROR_SIZE] = "";
+	char vmpl[16] = "";
+	struct buf body = { 0 };
+	_cleanup_(freep) u8 *report = NULL;
+	json_t *doc = NULL, *v;
+	json_error_t jerr;
+	long status = 0;
+	size_t len;
+	CURL *c;
+	CURLcode cr;
+	int ret = SNPCTL_EXIT_DEVICE;
+
+	snp_hex_encode(req->report_data, sizeof(req->report_data), hex);
+	if (have_vmpl)
+		snprintf(vmpl, sizeof(vmpl), "&vmpl=%u", req->vmpl);
+	snprintf(url, sizeof(url), "http://snpd/v1/report?nonce=%s%s%s", hex, vmpl,
+		 certs_dir ? "&certs=1" : "");
+	c = curl_easy_init();
+	if (!c) {
+		log_error("Out of memory (curl_easy_init)");
+		return SNPCTL_EXIT_DEVICE;
+	}
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cr = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (cr != CURLE_OK) {
+		log_error("Cannot reach snpd at %s: %s", sock,
+			  curl_err[0] ? curl_err : curl_easy_strerror(cr));
+		goto out;
+	}
+	doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
+	if (status != 200) {
+		const char *detail = json_string_value(json_object_get(doc, "detail"));
+
+		log_error("snpd answered %ld: %s", status, detail ? detail : "(no detail)");
+		ret = status >= 400 && status < 500 && status != 429 ? SNPCTL_EXIT_USAGE :
+								       SNPCTL_EXIT_DEVICE;
+		goto out;
+	}
+	if (!doc) {
+		log_error("snpd sent invalid JSON: %s", jerr.text);
+		goto out;
+	}
+	if (json) {
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	}
+	v = json_object_get(doc, "report");
+	if (!json_is_string(v) || unbase64(json_string_value(v), &report, &len) < 0 ||
+	    len != SNP_REPORT_SIZE) {
+		log_error("snpd sent no valid report");
+		goto out;
+	}
+	if (memcmp(report + 0x50, req->report_data, SNP_REPORT_DATA_SIZE)) {
+		log_error("snpd's report is not bound to the nonce that was asked for");
+		goto out;
+	}
+	if (out && snp_write_file(out, report, len, 0644) < 0) {
+		log_error_errno(errno, "Failed to write %s: %m", out);
+		ret = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (certs_dir &&
+	    write_daemon_certs(certs_dir, json_object_get(doc, "certificates"),
+			       json_string_value(json_object_get(doc, "certificates_encoding"))) <
+		    0)
+		goto out;
+	ret = SNPCTL_EXIT_OK;
+out:
+	json_decref(doc);
+	free(body.data);
+	return ret;
+}
+
 /* Explain a failed request; returns the exit code. */
 int snpctl_backend_error(int r, const struct snp_backend_error *e, const char *what)
 {
@@ -128,7 +316,7 @@ int snpctl_backend_error(int r, const struct snp_backend_error *e, const char *w
 
 int snpctl_cmd_report(int argc, char **argv)
 {
-	enum { ARG_BACKEND = 0x100, ARG_NONCE, ARG_VMPL, ARG_CERTS_DIR };
+	enum { ARG_BACKEND = 0x100, ARG_NONCE, ARG_VMPL, ARG_CERTS_DIR, ARG_SOCKET, ARG_JSON };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "backend", required_argument, NULL, ARG_BACKEND },
@@ -136,13 +324,16 @@ int snpctl_cmd_report(int argc, char **argv)
 		{ "vmpl", required_argument, NULL, ARG_VMPL },
 		{ "output", required_argument, NULL, 'o' },
 		{ "certs-dir", required_argument, NULL, ARG_CERTS_DIR },
+		{ "socket", required_argument, NULL, ARG_SOCKET },
+		{ "json", no_argument, NULL, ARG_JSON },
 		{}
 	};
 	struct snp_backend_report_req req = { 0 };
 	struct snp_backend_report rep = { 0 };
 	struct snp_backend_error e;
 	struct snp_backend *b = NULL;
-	const char *spec = "auto", *out = NULL, *certs_dir = NULL;
+	const char *spec = NULL, *out = NULL, *certs_dir = NULL, *sock = NULL;
+	bool json = false, have_vmpl = false;
 	char err[SNP_ERRBUF] = "";
 	int c, r, ret = SNPCTL_EXIT_OK;
 	ssize_t n;
@@ -169,6 +360,13 @@ int snpctl_cmd_report(int argc, char **argv)
 				log_error("--vmpl: expected 0..3, not '%s'", optarg);
 				return SNPCTL_EXIT_USAGE;
 			}
+			have_vmpl = true;
+			break;
+		case ARG_SOCKET:
+			sock = optarg;
+			break;
+		case ARG_JSON:
+			json = true;
 			break;
 		case 'o':
 			out = optarg;
@@ -184,6 +382,20 @@ int snpctl_cmd_report(int argc, char **argv)
 	if (optind < argc) {
 		log_error("Unexpected argument '%s'", argv[optind]);
 		return SNPCTL_EXIT_USAGE;
+	}
+	if (spec && (sock || json)) {
+		log_error("--socket and --json talk to snpd; --backend goes around it");
+		return SNPCTL_EXIT_USAGE;
+	}
+	if (!spec) {
+		if (!out && !json && isatty(STDOUT_FILENO)) {
+			log_error("Refusing to write a binary report to a terminal; use -o FILE");
+			return SNPCTL_EXIT_USAGE;
+		}
+		if (!out && !json)
+			out = "-";
+		return report_from_daemon(sock ? sock : SNPD_DEFAULT_SOCKET, &req, have_vmpl, out,
+					  certs_dir, json);
 	}
 	if (!out) {
 		if (isatty(STDOUT_FILENO)) {

@@ -159,6 +159,25 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
     log = d.read_log()
     res.check(key not in log, "the key is not in the log")
 
+    # snpctl report talks to the daemon over the unix socket (libcurl)
+    out = os.path.join(d.tmp, "via-daemon.bin")
+    cdir = os.path.join(d.tmp, "via-daemon-certs")
+    nonce = os.urandom(16).hex()
+    rc, o, e = t.snpctl(["report", "--socket", d.api, "--nonce", nonce, "-o", out,
+                         "--certs-dir", cdir])
+    res.check(rc == 0 and sorted(os.listdir(cdir)) == ["ark.pem", "ask.pem", "vcek.pem"],
+              "snpctl report --socket writes the report and certificates (%d %s)" % (rc, e))
+    rc, o, e = t.snpctl(["verify", "--certs", cdir, "--trust-ark", os.path.join(cdir, "ark.pem"),
+                         "--nonce", nonce, out])
+    res.check(rc == 0, "that report verifies and is bound to the nonce")
+    rc, o, e = t.snpctl(["report", "--socket", d.api, "--json", "--nonce", "01"])
+    res.check(rc == 0 and json.loads(o)["report_fields"]["report_data"].startswith("01"),
+              "snpctl report --json prints the response")
+    rc, o, e = t.snpctl(["report", "--socket", os.path.join(d.tmp, "nope.sock"), "-o", out])
+    res.check(rc == 4 and "Cannot reach snpd" in e, "no daemon: exit 4 with a message")
+    rc, o, e = t.snpctl(["report", "--socket", d.api, "--nonce", "zz", "-o", out])
+    res.check(rc == 3, "bad nonce: exit 3")
+
     # malformed input: the right 4xx, a stable problem type, still serving
     big = b"{" + b" " * 20000 + b"}"
     cases = [
