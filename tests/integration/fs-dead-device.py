@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Health tracking: when the simulated hypervisor tampers with a response,
+the guest driver disables its VMPCK (as Linux does); snpd then fails every
+device request fast with a clear error (ENODEV on FUSE, 503 device-dead on
+HTTP), status and /healthz say why, and the static files keep serving."""
+
+import errno
+import json
+import os
+
+import snpd_harness as h
+import snptest as t
+
+h.need_fuse()
+res = t.Results()
+
+# the reference report passes; the request after it is tampered with
+with h.Daemon(env={"SNP_SIM_FAULTS": "after=2,tamper=1"}) as d:
+    d.start()
+    got = []
+    for i in range(4):
+        try:
+            with open(d.path("report"), "rb") as f:
+                got.append(len(f.read()))
+        except OSError as e:
+            got.append(errno.errorcode.get(e.errno))
+    res.check(got[0] == 1184 and got[1] == "EIO" and got[2:] == ["ENODEV", "ENODEV"],
+              "tampered response: EIO, then ENODEV for every request: %r" % got)
+    st = json.loads(open(d.path("status"), "rb").read())
+    res.check(st["health"] == "dead" and "ENOTTY" in st["reason"], "status: %s" % st["reason"])
+    conn = h.UnixHTTPConnection(d.api)
+    conn.request("GET", "/healthz")
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    res.check(r.status == 503 and body["type"] == "urn:snpd:problem:device-dead",
+              "/healthz: 503 device-dead")
+    conn = h.UnixHTTPConnection(d.api)
+    conn.request("GET", "/v1/report")
+    r = conn.getresponse()
+    r.read()
+    res.check(r.status == 503, "/v1/report: 503")
+    res.check(len(open(d.path("measurement"), "rb").read()) == 97,
+              "static files still serve")
+    res.check("<3>Device is dead" in d.read_log(), "logged at error priority")
+    res.check(d.stop() == 0, "a dead device is no reason to crash")
+
+res.done()
