@@ -4,3 +4,4 @@ include tests/integration/local.mk
 include tests/fuzz/local.mk
 include tests/lint/local.mk
 include tests/sim/local.mk
+include tests/e2e/local.mk
