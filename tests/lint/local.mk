@@ -2,3 +2,7 @@
 # Style and licence checks on the sources themselves.
 TESTS += %reldir%/clang-format.sh %reldir%/spdx.sh
 EXTRA_DIST += %reldir%/clang-format.sh %reldir%/spdx.sh
+
+# the systemd units: verify, exposure threshold, no mount namespace
+TESTS += %reldir%/systemd-units.sh
+EXTRA_DIST += %reldir%/systemd-units.sh
