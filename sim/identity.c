@@ -263,7 +263,7 @@ static X509 *make_leaf(const struct sim_state *st, EVP_PKEY *key, bool vlek, X50
 	if (r >= 0)
 		r = add_int_ext(x, "3.3", t.snp);
 	for (int i = 4; r >= 0 && i <= 7; i++) {
-		char sfx[8];
+		char sfx[16];
 
 		snprintf(sfx, sizeof(sfx), "3.%d", i);
 		r = add_int_ext(x, sfx, 0);
