@@ -192,7 +192,7 @@ for name in backends:
         # the real ioctl code of the sev-guest backend, on /dev/sev-guest as
         # the simulator's LD_PRELOAD library provides it
         with h.Daemon(backend="sev-guest:/dev/sev-guest") as d:
-            d.env = {"LD_PRELOAD": preload, "SNP_SIM_DIR": d.sim}
+            d.env = {"LD_PRELOAD": h.preload_env(preload), "SNP_SIM_DIR": d.sim}
             scenario(d, "sev-guest")
     elif name == "tsm":
         tsm = h.TsmTree.available()

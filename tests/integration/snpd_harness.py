@@ -31,6 +31,18 @@ def need_fuse():
         sys.exit(SKIP)
 
 
+def preload_env(lib):
+    """LD_PRELOAD for the simulator's /dev/sev-guest library; a sanitizer
+    build needs its runtime first in the list."""
+    libs = [lib]
+    if os.environ.get("SNP_SANITIZER"):
+        p = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                           text=True)
+        if p.returncode == 0 and os.path.isabs(p.stdout.strip()):
+            libs.insert(0, p.stdout.strip())
+    return " ".join(libs)
+
+
 def sim_init(path, *args):
     subprocess.run([SNPCTL, "sim", "init", "--dir", path] + list(args), check=True,
                    capture_output=True)
