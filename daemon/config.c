@@ -64,8 +64,6 @@ static const struct cfg_item items[] = {
 	  "lowest VMPL a client may request" },
 	{ "Daemon", "CertsDir", "certs-dir", T_STRING, C(certs_dir), 0, "",
 	  "serve ark.pem/ask.pem/vcek.pem from here instead of the host's" },
-	{ "Daemon", "BusyTimeoutMSec", "busy-timeout-ms", T_U32, C(busy_timeout_ms), 600000,
-	  "60000", "how long a throttled (BUSY) request is retried" },
 	{ "Filesystem", "Enabled", "fs", T_BOOL, C(fs_enabled), 0, "yes",
 	  "serve the FUSE view (--no-fs turns it off)" },
 	{ "Filesystem", "Mountpoint", "mountpoint", T_STRING, C(mountpoint), 0, "/snp",

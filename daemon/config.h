@@ -51,7 +51,6 @@ struct snpd_config {
 	u32 vmpl;	     /* VMPL of reports unless a client asks */
 	u32 vmpl_floor;	     /* lowest VMPL a client may ask for */
 	char *certs_dir;     /* certificates from a directory, else the host's */
-	u32 busy_timeout_ms; /* how long to retry a throttled request */
 	/* [Filesystem] */
 	bool fs_enabled;
 	char *mountpoint;

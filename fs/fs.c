@@ -909,7 +909,7 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 	snprintf(opts, sizeof(opts), "fsname=snpd,subtype=snpd,default_permissions%s",
 		 d->config.allow_other ? ",allow_other" : "");
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
-	fuse_opt_free_args(&args);	/* libfuse may have added its own */
+	fuse_opt_free_args(&args); /* libfuse may have added its own */
 	if (!fs->se) {
 		r = log_error_errno(EINVAL, "Failed to create the FUSE session");
 		goto fail;

@@ -6,3 +6,7 @@ EXTRA_DIST += %reldir%/clang-format.sh %reldir%/spdx.sh
 # the systemd units: verify, exposure threshold, no mount namespace
 TESTS += %reldir%/systemd-units.sh
 EXTRA_DIST += %reldir%/systemd-units.sh
+
+# the man pages: every option and key documented, no formatter warnings
+TESTS += %reldir%/man-options.sh
+EXTRA_DIST += %reldir%/man-options.sh

@@ -1,0 +1,118 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The man pages match the real programs: every option of 'snpd --help' is in
+# snpd(8) and snpd.conf(5), every key of 'snpd --dump-config' in snpd.conf(5),
+# every --option of each snpctl command's --help in snpctl(1); and the pages
+# format without a warning.
+set -u
+top=${SNP_TOP_SRCDIR:?}
+snpd=${SNPD:?}
+snpctl=${SNPCTL:?}
+man="$top/man"
+
+if command -v groff >/dev/null 2>&1; then
+	check_roff() { groff -man -ww -z "$1" 2>&1; }
+elif command -v man >/dev/null 2>&1; then
+	check_roff() { MANWIDTH=80 man --warnings -l "$1" 2>&1 >/dev/null; }
+else
+	echo "SKIP: neither groff nor man is installed"
+	exit 77
+fi
+for p in "$snpd" "$snpctl"; do
+	[ -x "$p" ] || { echo "not built: $p"; exit 99; }
+done
+
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+
+# A page's source as plain text: \- is '-', font changes and \& go.
+plain() {
+	sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\f(..//g' -e 's/\\&//g' "$1"
+}
+for p in snpd.8 snpctl.1 snpd.conf.5; do
+	[ -f "$man/$p" ] || { echo "missing man/$p"; exit 1; }
+	plain "$man/$p" >"$tmp/$p.txt"
+done
+
+bad=0
+# need WORD PAGE: WORD must stand in PAGE, not as the start of a longer option
+need() {
+	if ! grep -Eq -- "(^|[^A-Za-z0-9_-])$1([^A-Za-z0-9_-]|\$)" "$tmp/$2.txt"; then
+		echo "man/$2: $1 is not documented${3:+ ($3)}"
+		bad=$((bad + 1))
+	fi
+}
+# the --options of a help text, one a line
+options_of() {
+	grep -oE -- '--[a-z][a-z0-9-]*' | sort -u
+}
+
+# snpd
+"$snpd" --help >"$tmp/snpd-help" || { echo "snpd --help failed"; exit 1; }
+n=0
+for o in $(options_of <"$tmp/snpd-help"); do
+	need "$o" snpd.8 "snpd --help"
+	n=$((n + 1))
+done
+[ "$n" -ge 20 ] || { echo "snpd --help lists only $n options?"; bad=$((bad + 1)); }
+# options bound to a configuration key are in snpd.conf(5) too
+for o in $(grep -E '^  --[a-z-]+ +\[[A-Za-z]+\] [A-Za-z]+=' "$tmp/snpd-help" | options_of); do
+	need "$o" snpd.conf.5 "snpd --help"
+done
+
+"$snpd" --dump-config --config /dev/null --key x >"$tmp/dump" ||
+	{ echo "snpd --dump-config failed"; exit 1; }
+# each key in the part of snpd.conf(5) about its section: from
+# .SH "[Section] SECTION" (or "[Key:NAME] SECTIONS") to the next .SH
+n=0
+for s in $(sed -n 's/^\[\([A-Za-z]*\).*\]$/\1/p' "$tmp/dump" | sort -u); do
+	awk -v s="$s" '
+		/^\.SH / { on = index($0, "\"[" s "]") || index($0, "\"[" s ":NAME]") }
+		on' "$tmp/snpd.conf.5.txt" >"$tmp/section-$s.txt"
+	if [ ! -s "$tmp/section-$s.txt" ]; then
+		echo "man/snpd.conf.5: no section for [$s]"
+		bad=$((bad + 1))
+		continue
+	fi
+	for k in $(awk -v s="$s" '
+		/^\[/ { on = ($0 == "[" s "]" || index($0, "[" s ":") == 1); next }
+		on && /^[A-Za-z]+=/ { sub(/=.*/, ""); print }' "$tmp/dump" | sort -u); do
+		grep -Eq -- "(^|[^A-Za-z0-9_])$k=" "$tmp/section-$s.txt" || {
+			echo "man/snpd.conf.5: $k= of [$s] (snpd --dump-config) is not documented"
+			bad=$((bad + 1))
+		}
+		n=$((n + 1))
+	done
+done
+[ "$n" -ge 30 ] || { echo "snpd --dump-config shows only $n keys?"; bad=$((bad + 1)); }
+
+# snpctl: the commands of 'snpctl --help', each command's options
+"$snpctl" --help >"$tmp/snpctl-help" || { echo "snpctl --help failed"; exit 1; }
+cmds=$(sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p' "$tmp/snpctl-help")
+[ -n "$cmds" ] || { echo "snpctl --help lists no commands?"; exit 1; }
+for c in $cmds; do
+	grep -Eq "^\.SS \"?$c( |\")" "$man/snpctl.1" ||
+		{ echo "man/snpctl.1: no section for the command $c"; bad=$((bad + 1)); }
+	"$snpctl" "$c" --help >"$tmp/help-$c" || { echo "snpctl $c --help failed"; exit 1; }
+	for o in $(options_of <"$tmp/help-$c"); do
+		need "$o" snpctl.1 "snpctl $c --help"
+	done
+done
+for o in $(options_of <"$tmp/snpctl-help"); do
+	need "$o" snpctl.1 "snpctl --help"
+done
+
+# formatting
+for p in snpd.8 snpctl.1 snpd.conf.5; do
+	w=$(check_roff "$man/$p")
+	if [ -n "$w" ]; then
+		echo "man/$p: formatter warnings:"
+		echo "$w"
+		bad=$((bad + 1))
+	fi
+	head -n 1 "$man/$p" | grep -q '^\.\\" SPDX-License-Identifier: Apache-2.0$' ||
+		{ echo "man/$p: first line is not the SPDX line"; bad=$((bad + 1)); }
+done
+
+echo "$bad problem(s) in the man pages"
+[ "$bad" -eq 0 ]
