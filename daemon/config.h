@@ -48,9 +48,9 @@ struct snpd_config {
 	u32 queue_size;
 	u32 rate_limit; /* requests per second per client, 0 = unlimited */
 	u32 rate_burst;
-	u32 vmpl;	     /* VMPL of reports unless a client asks */
-	u32 vmpl_floor;	     /* lowest VMPL a client may ask for */
-	char *certs_dir;     /* certificates from a directory, else the host's */
+	u32 vmpl;	 /* VMPL of reports unless a client asks */
+	u32 vmpl_floor;	 /* lowest VMPL a client may ask for */
+	char *certs_dir; /* certificates from a directory, else the host's */
 	/* [Filesystem] */
 	bool fs_enabled;
 	char *mountpoint;
