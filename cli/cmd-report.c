@@ -40,7 +40,7 @@ static void report_usage(FILE *f)
 		"Without --backend the report comes from snpd over its unix socket.\n"
 		"  --socket PATH     snpd's API socket (default " SNPD_DEFAULT_SOCKET ")\n"
 		"  --json            print snpd's JSON response (daemon only)\n"
-		"  --backend=SPEC    no daemon: sev-guest[:PATH], sim:DIR or auto\n"
+		"  --backend=SPEC    no daemon: sev-guest[:PATH], tsm[:PATH], sim:DIR or auto\n"
 		"  --nonce HEX       REPORT_DATA, up to 64 bytes (zero-padded)\n"
 		"  --vmpl N          VMPL to request, 0..3 (default 0)\n"
 		"  -o, --output FILE where to write the binary report ('-' = stdout)\n"

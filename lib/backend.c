@@ -23,6 +23,7 @@ struct snp_backend {
 };
 
 static const struct snp_backend_ops *const backends[] = {
+	&snp_backend_tsm,
 	&snp_backend_sevguest,
 	&snp_backend_sim,
 	NULL,
@@ -69,18 +70,23 @@ int snp_backend_open(const char *spec, struct snp_backend **ret, char *err, size
 			snprintf(err, errlen, "backend 'auto' takes no configuration");
 			return -EINVAL;
 		}
-		ops = &snp_backend_sevguest;
-		if (ops->probe(NULL) < 0) {
+		/* configfs-tsm first, then /dev/sev-guest; never the simulator */
+		if (snp_backend_tsm.probe(NULL) == 0) {
+			ops = &snp_backend_tsm;
+		} else if (snp_backend_sevguest.probe(NULL) == 0) {
+			ops = &snp_backend_sevguest;
+		} else {
 			snprintf(err, errlen,
-				 "no SEV-SNP guest device found (/dev/sev-guest); for development "
-				 "use --backend=sim:DIR");
+				 "no SEV-SNP guest interface found (neither configfs-tsm at "
+				 "/sys/kernel/config/tsm/report nor /dev/sev-guest); for "
+				 "development use --backend=sim:DIR");
 			return -ENOENT;
 		}
 	} else {
 		ops = snp_backend_find(name);
 		if (!ops) {
-			snprintf(err, errlen, "unknown backend '%s' (known: sev-guest, sim, auto)",
-				 name);
+			snprintf(err, errlen,
+				 "unknown backend '%s' (known: tsm, sev-guest, sim, auto)", name);
 			return -ENOENT;
 		}
 	}

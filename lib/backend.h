@@ -3,9 +3,11 @@
  * Attestation backends behind one ops table, chosen by a string
  * "NAME[:CONFIG]":
  *   sev-guest[:/dev/sev-guest]   the Linux guest driver's ioctls
+ *   tsm[:/sys/kernel/config/tsm/report]
+ *                                Linux configfs-tsm (reports and certificates)
  *   sim[:STATE_DIR]              the kernel/ driver over the simulated
  *                                platform, in process
- *   auto                         /dev/sev-guest if it exists; never the
+ *   auto                         configfs-tsm, then /dev/sev-guest; never the
  *                                simulator (that must be chosen explicitly)
  *
  * The dispatcher (snp_backend_*) checks the arguments common to every
@@ -72,6 +74,7 @@ struct snp_backend_ops {
 			       u8 key[SNP_DERIVED_KEY_LEN], struct snp_backend_error *e);
 };
 
+extern const struct snp_backend_ops snp_backend_tsm;
 extern const struct snp_backend_ops snp_backend_sevguest;
 extern const struct snp_backend_ops snp_backend_sim;
 

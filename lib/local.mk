@@ -18,5 +18,6 @@ noinst_LTLIBRARIES += %reldir%/libsnp.la
 %canon_reldir%_libsnp_la_SOURCES += \
 	%reldir%/backend.c %reldir%/backend.h \
 	%reldir%/backend-sim.c \
+	%reldir%/backend-tsm.c \
 	%reldir%/backend-sevguest.c
 %canon_reldir%_libsnp_la_LIBADD += sim/libsnpsim.la

@@ -5,3 +5,4 @@ include tests/fuzz/local.mk
 include tests/lint/local.mk
 include tests/sim/local.mk
 include tests/e2e/local.mk
+include tests/helpers/local.mk
