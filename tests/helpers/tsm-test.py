@@ -86,15 +86,6 @@ def write(path, data):
     return n
 
 
-def expect_errno(fn, want, what):
-    try:
-        fn()
-    except OSError as e:
-        return res.check(e.errno == want, "%s: %s (want %s)" % (
-            what, errno.errorcode.get(e.errno), errno.errorcode[want]))
-    return res.check(False, "%s: no error (want %s)" % (what, errno.errorcode[want]))
-
-
 def gen(entry):
     return int(read(os.path.join(entry, "generation")).decode().strip())
 
@@ -139,29 +130,29 @@ def emulator(tree):
     res.check(read(a("generation")) == b"0\n", "generation starts at 0")
     res.check(read(a("privlevel_floor")) == b"0\n", "privlevel_floor is 0")
 
-    expect_errno(lambda: read(a("outblob")), errno.EINVAL, "outblob before inblob")
-    expect_errno(lambda: read(a("auxblob")), errno.EINVAL, "auxblob before inblob")
-    expect_errno(lambda: read(a("inblob")), errno.EACCES, "inblob is write-only")
-    expect_errno(lambda: read(a("privlevel")), errno.EACCES, "privlevel is write-only")
-    expect_errno(lambda: write(a("outblob"), b"x"), errno.EACCES, "outblob is read-only")
-    expect_errno(lambda: write(a("generation"), b"5"), errno.EACCES,
+    res.expect_errno(lambda: read(a("outblob")), errno.EINVAL, "outblob before inblob")
+    res.expect_errno(lambda: read(a("auxblob")), errno.EINVAL, "auxblob before inblob")
+    res.expect_errno(lambda: read(a("inblob")), errno.EACCES, "inblob is write-only")
+    res.expect_errno(lambda: read(a("privlevel")), errno.EACCES, "privlevel is write-only")
+    res.expect_errno(lambda: write(a("outblob"), b"x"), errno.EACCES, "outblob is read-only")
+    res.expect_errno(lambda: write(a("generation"), b"5"), errno.EACCES,
                  "generation is read-only")
-    expect_errno(lambda: read(a("nosuch")), errno.ENOENT, "unknown attribute")
-    expect_errno(lambda: os.mkdir(a("sub")), errno.EPERM, "mkdir inside an entry")
-    expect_errno(lambda: os.mkdir(os.path.join(tree.mnt, "other")), errno.EPERM,
+    res.expect_errno(lambda: read(a("nosuch")), errno.ENOENT, "unknown attribute")
+    res.expect_errno(lambda: os.mkdir(a("sub")), errno.EPERM, "mkdir inside an entry")
+    res.expect_errno(lambda: os.mkdir(os.path.join(tree.mnt, "other")), errno.EPERM,
                  "mkdir outside report/")
-    expect_errno(lambda: os.mkdir(e), errno.EEXIST, "mkdir of an existing entry")
-    expect_errno(lambda: os.rmdir(rd), errno.EPERM, "rmdir report/")
-    expect_errno(lambda: os.unlink(a("inblob")), errno.EPERM, "unlink an attribute")
+    res.expect_errno(lambda: os.mkdir(e), errno.EEXIST, "mkdir of an existing entry")
+    res.expect_errno(lambda: os.rmdir(rd), errno.EPERM, "rmdir report/")
+    res.expect_errno(lambda: os.unlink(a("inblob")), errno.EPERM, "unlink an attribute")
     res.check(gen(e) == 0, "failed operations leave the generation alone")
 
-    expect_errno(lambda: write(a("inblob"), bytes(65)), errno.EFBIG, "65-byte inblob")
+    res.expect_errno(lambda: write(a("inblob"), bytes(65)), errno.EFBIG, "65-byte inblob")
     fd = os.open(a("inblob"), os.O_WRONLY)
     os.write(fd, bytes(60))
-    expect_errno(lambda: os.pwrite(fd, bytes(8), 60), errno.EFBIG, "inblob past 64 bytes")
+    res.expect_errno(lambda: os.pwrite(fd, bytes(8), 60), errno.EFBIG, "inblob past 64 bytes")
     os.close(fd)
     res.check(gen(e) == 1, "an inblob write counts once, at close (%d)" % gen(e))
-    expect_errno(lambda: read(a("outblob")), errno.EINVAL,
+    res.expect_errno(lambda: read(a("outblob")), errno.EINVAL,
                  "sev_guest refuses a 60-byte inblob at read time")
 
     nonce = bytes(range(64))
@@ -187,17 +178,17 @@ def emulator(tree):
               "a new report at VMPL 2 after the write")
     # (an empty write never reaches a FUSE file system, so b"" is not tried)
     for bad in (b"4", b"-1", b"abc", b"1 2", b"\n"):
-        expect_errno(lambda: write(a("privlevel"), bad), errno.EINVAL, "privlevel %r" % bad)
+        res.expect_errno(lambda: write(a("privlevel"), bad), errno.EINVAL, "privlevel %r" % bad)
     res.check(gen(e) == 3, "refused privlevel writes do not count")
     res.check(write(a("privlevel"), b"0x1") == 3, "privlevel is kstrtouint (0x1)")
 
     # an open file of a removed entry
     fd = os.open(a("outblob"), os.O_RDONLY)
     os.rmdir(e)
-    expect_errno(lambda: os.read(fd, 4096), errno.ENOENT, "read after rmdir")
+    res.expect_errno(lambda: os.read(fd, 4096), errno.ENOENT, "read after rmdir")
     os.close(fd)
     res.check(os.listdir(rd) == [], "rmdir removes the entry")
-    expect_errno(lambda: os.rmdir(e), errno.ENOENT, "rmdir twice")
+    res.expect_errno(lambda: os.rmdir(e), errno.ENOENT, "rmdir twice")
 
     # entries are independent
     for n in ("x", "y"):
@@ -216,7 +207,7 @@ def floor_tree(tree):
     e = os.path.join(rd, "f")
     os.mkdir(e)
     res.check(read(os.path.join(e, "privlevel_floor")) == b"2\n", "--floor 2 shows 2")
-    expect_errno(lambda: write(os.path.join(e, "privlevel"), b"1"), errno.EINVAL,
+    res.expect_errno(lambda: write(os.path.join(e, "privlevel"), b"1"), errno.EINVAL,
                  "privlevel below the floor")
     res.check(write(os.path.join(e, "privlevel"), b"3") == 1, "privlevel 3 above the floor")
     os.rmdir(e)
@@ -243,7 +234,7 @@ def wrap_tree(sim):
         write(a("privlevel"), b"0")
         write(a("inblob"), b"A" * 64)
         res.check(gen(e) == U64 - 1, "two writes: 2^64-1")
-        expect_errno(lambda: write(a("privlevel"), b"0"), errno.EBUSY,
+        res.expect_errno(lambda: write(a("privlevel"), b"0"), errno.EBUSY,
                      "a write that would wrap onto the read generation")
         write(a("inblob"), b"B" * 64)
         res.check(gen(e) == U64 - 1,

@@ -9,46 +9,11 @@ import json
 import os
 import subprocess
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
 import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
 res = t.Results()
-
-
-def oracle_verify(report, certs):
-    """Signature and ARK->ASK->VCEK chain with python3-cryptography only."""
-    def load(name):
-        with open(os.path.join(certs, name), "rb") as f:
-            return x509.load_pem_x509_certificate(f.read())
-    ark, ask, vcek = load("ark.pem"), load("ask.pem"), load("vcek.pem")
-    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
-    try:
-        for child, parent in ((ark, ark), (ask, ark), (vcek, ask)):
-            parent.public_key().verify(child.signature, child.tbs_certificate_bytes, pss,
-                                       hashes.SHA384())
-        r = int.from_bytes(report[0x2A0:0x2E8], "little")
-        s = int.from_bytes(report[0x2E8:0x330], "little")
-        vcek.public_key().verify(encode_dss_signature(r, s), report[:0x2A0],
-                                 ec.ECDSA(hashes.SHA384()))
-    except InvalidSignature:
-        return False
-    return True
-
-
-def expect_errno(fn, want, what):
-    try:
-        fn()
-    except OSError as e:
-        return res.check(e.errno == want, "%s: %s (want %s)" % (
-            what, errno.errorcode.get(e.errno), errno.errorcode[want]))
-    return res.check(False, "%s: no error (want %s)" % (what, errno.errorcode[want]))
 
 
 def read(path):
@@ -72,7 +37,7 @@ def scenario(d, label):
     rep = read(d.path("report"))
     check(label, len(rep) == 1184, "cat report gives %d bytes" % len(rep))
     check(label, rep[0x50:0x90] == bytes(64), "REPORT_DATA is zero without a write")
-    check(label, oracle_verify(rep, certs), "independent oracle verifies report and chain")
+    check(label, t.oracle_verify_dir(rep, certs), "independent oracle verifies report and chain")
     p = os.path.join(d.tmp, "r.bin")
     with open(p, "wb") as f:
         f.write(rep)
@@ -135,7 +100,7 @@ def scenario(d, label):
             os.write(fd, b"x" * 65)
         finally:
             os.close(fd)
-    expect_errno(write65, errno.EFBIG, "65-byte write")
+    res.expect_errno(write65, errno.EFBIG, "65-byte write")
 
     def write_after_read():
         fd = os.open(d.path("report"), os.O_RDWR)
@@ -144,7 +109,7 @@ def scenario(d, label):
             os.write(fd, b"late")
         finally:
             os.close(fd)
-    expect_errno(write_after_read, errno.EBUSY, "write after the report was read")
+    res.expect_errno(write_after_read, errno.EBUSY, "write after the report was read")
 
     def write_in_pieces():
         fd = os.open(d.path("report"), os.O_RDWR)
@@ -153,20 +118,20 @@ def scenario(d, label):
             os.write(fd, b"y" * 5)
         finally:
             os.close(fd)
-    expect_errno(write_in_pieces, errno.EFBIG, "60+5 bytes")
-    expect_errno(lambda: read(d.path("nonce", "abc")), errno.EINVAL, "odd-length nonce")
-    expect_errno(lambda: read(d.path("nonce", "zz")), errno.EINVAL, "non-hex nonce")
-    expect_errno(lambda: read(d.path("nonce", "a")), errno.EINVAL, "one hex digit")
-    expect_errno(lambda: read(d.path("nonce", "ab" * 65)), errno.ENAMETOOLONG,
+    res.expect_errno(write_in_pieces, errno.EFBIG, "60+5 bytes")
+    res.expect_errno(lambda: read(d.path("nonce", "abc")), errno.EINVAL, "odd-length nonce")
+    res.expect_errno(lambda: read(d.path("nonce", "zz")), errno.EINVAL, "non-hex nonce")
+    res.expect_errno(lambda: read(d.path("nonce", "a")), errno.EINVAL, "one hex digit")
+    res.expect_errno(lambda: read(d.path("nonce", "ab" * 65)), errno.ENAMETOOLONG,
                  "130-digit nonce")
-    expect_errno(lambda: read(d.path("nonce", "ab" * 65 + ".json")), errno.ENAMETOOLONG,
+    res.expect_errno(lambda: read(d.path("nonce", "ab" * 65 + ".json")), errno.ENAMETOOLONG,
                  "130-digit nonce .json")
-    expect_errno(lambda: read(d.path("nosuchfile")), errno.ENOENT, "unknown file")
+    res.expect_errno(lambda: read(d.path("nosuchfile")), errno.ENOENT, "unknown file")
     for ro in ("measurement", "report.json", "status", "platform.json", "certs/vcek.pem"):
-        expect_errno(lambda: open(d.path(ro), "wb").close(), errno.EACCES,
+        res.expect_errno(lambda: open(d.path(ro), "wb").close(), errno.EACCES,
                      "open %s for writing" % ro)
-    expect_errno(lambda: os.mkdir(d.path("newdir")), errno.EACCES, "mkdir in the view")
-    expect_errno(lambda: os.unlink(d.path("report")), errno.EACCES, "unlink report")
+    res.expect_errno(lambda: os.mkdir(d.path("newdir")), errno.EACCES, "mkdir in the view")
+    res.expect_errno(lambda: os.unlink(d.path("report")), errno.EACCES, "unlink report")
     rep = read(d.path("nonce", "00ff"))
     check(label, len(rep) == 1184 and rep[0x50:0x52] == b"\x00\xff",
               "still serving after the bad input")

@@ -89,6 +89,57 @@ def failed(doc, kinds=None):
                   if c["result"] == "failed" and (kinds is None or c["name"] in kinds))
 
 
+def oracle_report_signature(report, vcek_pem):
+    """The report's ECDSA P-384/SHA-384 signature (R, S little-endian at
+    0x2a0/0x2e8 over bytes 0..0x29f), with python3-cryptography only."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    if isinstance(vcek_pem, str):
+        vcek_pem = vcek_pem.encode()
+    key = x509.load_pem_x509_certificate(vcek_pem).public_key()
+    r = int.from_bytes(report[0x2A0:0x2E8], "little")
+    s = int.from_bytes(report[0x2E8:0x330], "little")
+    try:
+        key.verify(encode_dss_signature(r, s), report[:0x2A0], ec.ECDSA(hashes.SHA384()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def oracle_verify(report, ark_pem, ask_pem, vcek_pem):
+    """ARK -> ASK -> VCEK (RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48) and the
+    report signature, with python3-cryptography only: none of our code."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    certs = [x509.load_pem_x509_certificate(p.encode() if isinstance(p, str) else p)
+             for p in (ark_pem, ask_pem, vcek_pem)]
+    ark, ask, vcek = certs
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
+    try:
+        for child, parent in ((ark, ark), (ask, ark), (vcek, ask)):
+            parent.public_key().verify(child.signature, child.tbs_certificate_bytes, pss,
+                                       hashes.SHA384())
+    except InvalidSignature:
+        return False
+    return oracle_report_signature(report, vcek_pem)
+
+
+def oracle_verify_dir(report, certs_dir):
+    """oracle_verify() with ark.pem, ask.pem and vcek.pem from a folder."""
+    pems = []
+    for name in ("ark.pem", "ask.pem", "vcek.pem"):
+        with open(os.path.join(certs_dir, name), "rb") as f:
+            pems.append(f.read())
+    return oracle_verify(report, *pems)
+
+
 class Results:
     def __init__(self):
         self.bad = 0
@@ -102,6 +153,16 @@ class Results:
             self.bad += 1
             print("FAIL %s" % what)
         return ok
+
+    def expect_errno(self, fn, want, what):
+        """fn() must fail with OSError errno @want."""
+        import errno
+        try:
+            fn()
+        except OSError as e:
+            return self.check(e.errno == want, "%s: %s (want %s)" % (
+                what, errno.errorcode.get(e.errno), errno.errorcode[want]))
+        return self.check(False, "%s: no error (want %s)" % (what, errno.errorcode[want]))
 
     def done(self):
         print("%d checks, %d failed" % (self.n, self.bad))
