@@ -32,7 +32,7 @@ static const char *sim_dir(const char *config)
 static int sim_open(const char *config, void **ret_ctx, char *err, size_t errlen)
 {
 	struct sim_open_opts opts = { .create = true, .faults_from_env = true };
-	const char *dir = sim_dir(config), *v;
+	const char *dir = sim_dir(config);
 	struct sim_platform *p;
 	int r;
 
@@ -42,11 +42,9 @@ static int sim_open(const char *config, void **ret_ctx, char *err, size_t errlen
 			 "or SNP_SIM_DIR");
 		return -EINVAL;
 	}
-	v = getenv("SNP_SIM_VMPCK");
-	if (v && snp_parse_u32_max(v, SNP_VMPCK_MAX, &opts.vmpck_id) < 0) {
-		snprintf(err, errlen, "SNP_SIM_VMPCK must be 0..3, not '%s'", v);
-		return -EINVAL;
-	}
+	r = sim_open_opts_from_env(&opts, err, errlen);
+	if (r < 0)
+		return r;
 	r = sim_platform_open(dir, NULL, &opts, &p, err, errlen);
 	if (r < 0)
 		return r;

@@ -5,6 +5,7 @@
  * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, msleep -> nanosleep).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -141,6 +142,31 @@ struct sim_platform *sim_platform_free(struct sim_platform *p)
 		sim_state_free(p->st);
 	free(p);
 	return NULL;
+}
+
+int sim_open_opts_from_env(struct sim_open_opts *opts, char *err, size_t errlen)
+{
+	const char *v;
+
+	v = getenv("SNP_SIM_VMPCK");
+	if (v && snp_parse_u32_max(v, SNP_VMPCK_MAX, &opts->vmpck_id) < 0) {
+		snprintf(err, errlen, "SNP_SIM_VMPCK must be 0..3, not '%s'", v);
+		return -EINVAL;
+	}
+	v = getenv("SNP_SIM_RETRY_MS");
+	if (v) {
+		unsigned int a = 0, b = 0;
+		char extra;
+
+		if (sscanf(v, "%u,%u%c", &a, &b, &extra) != 2) {
+			snprintf(err, errlen,
+				 "SNP_SIM_RETRY_MS must be INTERVAL,TIMEOUT in ms, not '%s'", v);
+			return -EINVAL;
+		}
+		opts->retry_interval_ms = a;
+		opts->retry_timeout_ms = b;
+	}
+	return 0;
 }
 
 static int apply_faults_file(struct sim_platform *p)

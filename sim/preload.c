@@ -77,23 +77,16 @@ static bool fd_known(int fd)
 static int platform_get(void)
 {
 	struct sim_open_opts opts = { .create = true, .faults_from_env = true };
-	const char *v;
 	char err[256] = "";
 	int r;
 
 	if (platform)
 		return 0;
-	v = getenv("SNP_SIM_VMPCK");
-	if (v && snp_parse_u32_max(v, SNP_VMPCK_MAX, &opts.vmpck_id) < 0)
-		return -EINVAL;
-	v = getenv("SNP_SIM_RETRY_MS");
-	if (v) {
-		unsigned int a = 0, b = 0;
-
-		if (sscanf(v, "%u,%u", &a, &b) != 2)
-			return -EINVAL;
-		opts.retry_interval_ms = a;
-		opts.retry_timeout_ms = b;
+	r = sim_open_opts_from_env(&opts, err, sizeof(err));
+	if (r < 0) {
+		if (getenv("SNP_SIM_DEBUG"))
+			fprintf(stderr, "libsnp-preload: %s\n", err);
+		return r;
 	}
 	r = sim_platform_open(getenv("SNP_SIM_DIR"), NULL, &opts, &platform, err, sizeof(err));
 	if (r < 0 && getenv("SNP_SIM_DEBUG"))

@@ -256,6 +256,13 @@ struct sim_open_opts {
 };
 
 /*
+ * Fill @opts from the environment of the guest side: SNP_SIM_VMPCK (0..3)
+ * and SNP_SIM_RETRY_MS ("INTERVAL,TIMEOUT" of the BUSY retry). 0 or
+ * -EINVAL with a message in @err.
+ */
+int sim_open_opts_from_env(struct sim_open_opts *opts, char *err, size_t errlen);
+
+/*
  * Open the platform of state directory @dir, or an in-memory platform
  * around @st when @dir is NULL (@st is then borrowed and nothing is
  * written). With a directory, every request runs under the directory lock

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Health tracking: when the simulated hypervisor tampers with a response,
+"""Host faults seen through snpd. A host that answers BUSY a few times is
+retried (same message) and the reader just waits. Health tracking: when the simulated hypervisor tampers with a response,
 the guest driver disables its VMPCK (as Linux does); snpd then fails every
 device request fast with a clear error (ENODEV on FUSE, 503 device-dead on
 HTTP), status and /healthz say why, and the static files keep serving."""
@@ -7,6 +8,7 @@ HTTP), status and /healthz say why, and the static files keep serving."""
 import errno
 import json
 import os
+import time
 
 import snpd_harness as h
 import snptest as t
@@ -43,5 +45,17 @@ with h.Daemon(env={"SNP_SIM_FAULTS": "after=2,tamper=1"}) as d:
               "static files still serve")
     res.check("<3>Device is dead" in d.read_log(), "logged at error priority")
     res.check(d.stop() == 0, "a dead device is no reason to crash")
+
+# BUSY twice, then the request goes through: the reader only waits
+with h.Daemon(env={"SNP_SIM_FAULTS": "after=1,busy=2", "SNP_SIM_RETRY_MS": "100,5000"}) as d:
+    d.start()
+    t0 = time.monotonic()
+    with open(d.path("nonce", "beef"), "rb") as f:
+        data = f.read()
+    waited = time.monotonic() - t0
+    res.check(len(data) == 1184 and data[0x50:0x52] == b"\xbe\xef",
+              "BUSY x2: retried, the report arrives after %.2f s" % waited)
+    st = json.loads(open(d.path("status"), "rb").read())
+    res.check(st["health"] == "ok" and st["broker"]["failed"] == 0, "and health stays ok")
 
 res.done()
