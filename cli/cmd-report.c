@@ -299,7 +299,9 @@ out:
 /* Explain a failed request; returns the exit code. */
 int snpctl_backend_error(int r, const struct snp_backend_error *e, const char *what)
 {
-	if (r == -ENOTTY)
+	if (e->message[0])
+		log_error("%s failed: %s", what, e->message);
+	else if (r == -ENOTTY)
 		log_error("%s failed: the guest device disabled its VMPCK after an earlier "
 			  "failure (relaunch the guest)",
 			  what);

@@ -297,7 +297,7 @@ static bool accepts(struct MHD_Connection *conn, const char *type)
 }
 
 /* A failed broker submission or device request, as a problem. */
-static void device_problem(struct req_state *st, int r, u32 retry_ms)
+static void device_problem(struct req_state *st, int r, u32 retry_ms, const char *why)
 {
 	struct snpd *d = st->l->h->d;
 	char retry[16];
@@ -328,11 +328,12 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms)
 		break;
 	case -EINVAL:
 		problem(st, MHD_HTTP_BAD_REQUEST, "firmware-rejected", "Rejected by the firmware",
-			"the firmware refused the request's parameters");
+			"%s", why && *why ? why : "the firmware refused the request's parameters");
 		break;
 	default:
 		problem(st, MHD_HTTP_BAD_GATEWAY, "device-error", "Device error",
-			"the attestation device failed: %s", strerror(r < 0 ? -r : EIO));
+			"the attestation device failed: %s",
+			why && *why ? why : strerror(r < 0 ? -r : EIO));
 	}
 }
 
@@ -379,7 +380,7 @@ static void on_report_done(struct snpd_request *req, void *userdata)
 	const struct snp_backend_report *rep = &req->report;
 
 	if (req->result < 0) {
-		device_problem(st, req->result, 0);
+		device_problem(st, req->result, 0, req->error.message);
 	} else if (st->want_tsm) {
 		/* the shape configfs-tsm consumers know: outblob and auxblob */
 		char *out = base64_new(rep->report, SNP_REPORT_SIZE);
@@ -427,7 +428,7 @@ static void on_key_done(struct snpd_request *req, void *userdata)
 	struct req_state *st = userdata;
 
 	if (req->result < 0) {
-		device_problem(st, req->result, 0);
+		device_problem(st, req->result, 0, req->error.message);
 	} else if (st->want_raw) {
 		respond(st, MHD_HTTP_OK,
 			response_secret(req->key, SNP_DERIVED_KEY_LEN, "application/octet-stream"));
@@ -457,7 +458,7 @@ static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 	r = snpd_broker_submit(st->l->h->d->broker, req, &retry_ms);
 	if (r < 0) {
 		snpd_request_free(req);
-		device_problem(st, r, retry_ms);
+		device_problem(st, r, retry_ms, NULL);
 		return;
 	}
 	st->waiting = true;

@@ -376,7 +376,7 @@ static int tsm_get_report(void *ctx, const struct snp_backend_report_req *req,
 	size_t out_len = 0, aux_len = 0;
 	int r;
 
-	(void)err; /* configfs-tsm does not pass the firmware's status on */
+	/* configfs-tsm does not pass the firmware's status on; err gets messages */
 
 	r = tsm_entry_create(t->dirfd, &t->counter, &e);
 	if (r < 0)
@@ -401,14 +401,10 @@ static int tsm_get_report(void *ctx, const struct snp_backend_report_req *req,
 		goto out;
 	}
 	if (req->vmpl < floor) {
-		/*
-		 * Logged at error level although this is library code: the ops
-		 * table has no message channel for get_report, and without it
-		 * the caller could only say "Invalid argument".
-		 */
-		log_error("VMPL %u requested, but the guest kernel's configfs-tsm privlevel_floor "
-			  "is %u: it cannot sign reports for a more privileged VMPL",
-			  req->vmpl, (unsigned int)floor);
+		snprintf(err->message, sizeof(err->message),
+			 "VMPL %u requested, but the guest kernel's configfs-tsm privlevel_floor "
+			 "is %u: it cannot sign reports for a more privileged VMPL",
+			 req->vmpl, (unsigned int)floor);
 		r = -EINVAL;
 		goto out;
 	}

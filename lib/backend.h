@@ -56,7 +56,8 @@ struct snp_backend_key_req {
 struct snp_backend_error {
 	u32 fw_error;
 	u32 vmm_error;
-	u32 status; /* the status field inside the firmware's response */
+	u32 status;	   /* the status field inside the firmware's response */
+	char message[160]; /* why, when the backend knows more than an errno */
 };
 
 struct snp_backend_ops {
