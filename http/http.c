@@ -52,11 +52,13 @@ struct listener {
 	bool is_unix;
 	char *unlink_path; /* a socket file we made */
 	int fd;
+	u32 open; /* connections now */
 };
 
 /* Every open connection, for the whole-request deadline. */
 struct conn_track {
 	struct conn_track *next, *prev;
+	struct listener *l;
 	int fd;
 	u64 deadline_usec; /* 0: none (waiting for the device or idle handled by MHD) */
 };
@@ -77,6 +79,7 @@ struct snpd_http {
 	size_t n_counts;
 	u64 timeouts;
 	u64 connections;
+	u64 refused;
 };
 
 struct req_state {
@@ -935,6 +938,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * Answer a connection with a problem response straight on its socket and
+ * shut it down; MHD then sees the end and closes it. Used for connections
+ * MHD is still reading (a slow request) or never should serve (over the
+ * limit), where no MHD response can be queued.
+ */
+static void cut(int fd, unsigned int status, const char *phrase, const char *type,
+		const char *detail)
+{
+	char body[256], msg[512];
+	int n;
+
+	n = snprintf(body, sizeof(body),
+		     "{\"type\":\"" PROBLEM_PREFIX "%s\",\"title\":\"%s\",\"status\":%u,"
+		     "\"detail\":\"%s\"}",
+		     type, phrase, status, detail);
+	n = snprintf(msg, sizeof(msg),
+		     "HTTP/1.1 %u %s\r\nConnection: close\r\n"
+		     "Content-Type: application/problem+json\r\nContent-Length: %d\r\n\r\n%s",
+		     status, phrase, n, body);
+	if (n > 0 && (size_t)n < sizeof(msg))
+		(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(fd, SHUT_RDWR);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -950,6 +978,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		if (!t)
 			return;
 		t->fd = ci ? ci->connect_fd : -1;
+		t->l = l;
 		t->deadline_usec = now_usec(h) + (u64)h->d->config.request_timeout_sec * 1000000;
 		t->next = h->conns;
 		if (h->conns)
@@ -957,7 +986,19 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		h->conns = t;
 		h->connections++;
 		*socket_context = t;
+		/*
+		 * MaxConnections= is enforced here rather than by MHD's own
+		 * limit: a clear 503 beats a silent backlog, and MHD's limit
+		 * (kept above this one as a backstop) stalls its epoll mode.
+		 */
+		if (++l->open > h->d->config.max_connections && t->fd >= 0) {
+			t->deadline_usec = 0;
+			h->refused++;
+			cut(t->fd, 503, "Service Unavailable", "too-many-connections",
+			    "MaxConnections reached; try again later");
+		}
 	} else if (t) {
+		t->l->open--;
 		if (t->prev)
 			t->prev->next = t->next;
 		else
@@ -976,25 +1017,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
  */
 static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 {
-	static const char body[] = "{\"type\":\"" PROBLEM_PREFIX "request-timeout\","
-				   "\"title\":\"Request timeout\",\"status\":408,"
-				   "\"detail\":\"the request did not arrive in time\"}";
 	struct snpd_http *h = userdata;
 	u64 now = now_usec(h);
-	char msg[512];
-	int n;
 
-	n = snprintf(msg, sizeof(msg),
-		     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-		     "Content-Type: application/problem+json\r\nContent-Length: %zu\r\n\r\n%s",
-		     sizeof(body) - 1, body);
 	for (struct conn_track *t = h->conns; t; t = t->next) {
 		if (!t->deadline_usec || now < t->deadline_usec || t->fd < 0)
 			continue;
 		t->deadline_usec = 0;
 		h->timeouts++;
-		(void)!send(t->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		shutdown(t->fd, SHUT_RDWR);
+		cut(t->fd, 408, "Request Timeout", "request-timeout",
+		    "the request did not arrive in time");
 	}
 	return sd_event_source_set_time_relative(s, 1000000);
 }
@@ -1046,10 +1078,10 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char 
 	l->fd = fd;
 	l->is_unix = is_unix;
 	l->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL, on_access,
-		l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, l,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)c->max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)c->idle_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(HTTP_BODY_MAX + 16 * 1024), MHD_OPTION_END);
 	if (!l->mhd) {
@@ -1286,8 +1318,9 @@ static json_t *http_status(struct snpd_http *h)
 		snprintf(code, sizeof(code), "%u", h->counts[i].code);
 		json_object_set_new(e, code, json_integer((json_int_t)h->counts[i].n));
 	}
-	return json_pack("{s:I, s:I, s:o*}", "connections", (json_int_t)h->connections,
-			 "request_timeouts", (json_int_t)h->timeouts, "requests", byep);
+	return json_pack("{s:I, s:I, s:I, s:o*}", "connections", (json_int_t)h->connections,
+			 "request_timeouts", (json_int_t)h->timeouts, "connections_refused",
+			 (json_int_t)h->refused, "requests", byep);
 }
 
 json_t *snpd_http_status_json(struct snpd_http *h)

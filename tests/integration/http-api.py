@@ -265,6 +265,44 @@ with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=2\n", args=["--no-fs"]) a
               codes[2][1] and int(codes[2][1]) >= 1, "rate limit: 429 with Retry-After %r" %
               codes)
 
+# the connection limit: extra connections are closed, the held ones still
+# work, and once they go the service takes new ones again
+port2 = h.free_port()
+with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=4\n" % port2,
+              args=["--no-fs"]) as d:
+    d.start()
+    held = [socket.create_connection(("127.0.0.1", port2)) for _ in range(4)]
+    time.sleep(0.2)
+    extra = socket.create_connection(("127.0.0.1", port2))
+    extra.settimeout(5)
+    try:
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = extra.recv(1000)
+    except OSError:
+        answer = b""
+    extra.close()
+    res.check(answer.startswith(b"HTTP/1.1 503") and b"too-many-connections" in answer,
+              "a 5th connection over MaxConnections=4 gets 503 too-many-connections")
+    held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    held[0].settimeout(5)
+    res.check(held[0].recv(100).startswith(b"HTTP/1.1 200"), "a held connection is served")
+    for c in held:
+        c.close()
+    import http.client
+    ok = False
+    for _ in range(50):
+        # the daemon may not have seen the closes yet: 503 until it has
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port2, timeout=5)
+            c.request("GET", "/healthz")
+            ok = c.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            ok = False
+        if ok:
+            break
+        time.sleep(0.1)
+    res.check(ok, "after they close, new connections are served again")
+
 # TCP on a non-loopback address is refused unless explicitly allowed
 with h.Daemon(config="[HTTP]\nListen=0.0.0.0:%d\n" % h.free_port(), args=["--no-fs"]) as d:
     rc = d.start(expect_fail=True)
