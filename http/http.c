@@ -1078,8 +1078,8 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char 
 	l->fd = fd;
 	l->is_unix = is_unix;
 	l->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, l,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL, on_access,
+		l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)c->max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)c->idle_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
