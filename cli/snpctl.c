@@ -14,11 +14,13 @@ static const struct snpctl_command commands[] = {
 	{ "verify", "verify a report against the AMD certificate chain and a policy",
 	  snpctl_cmd_verify },
 	{ "certs", "list or extract the certificates of a certificate table", snpctl_cmd_certs },
-	{ "report", "fetch a fresh report from a backend (--backend=sim:DIR, sev-guest)",
+	{ "report", "fetch a fresh report from snpd, or from a backend with --backend",
 	  snpctl_cmd_report },
 	{ "key", "derive a key from the firmware (MSG_KEY_REQ)", snpctl_cmd_key },
 	{ "sim", "manage the simulated SEV-SNP platform (init, relaunch, show, faults)",
 	  snpctl_cmd_sim },
+	{ "doctor", "which attestation interface exists, permissions, VMPL floor, snpd health",
+	  snpctl_cmd_doctor },
 };
 
 static void usage(FILE *f)

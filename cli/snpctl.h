@@ -28,6 +28,7 @@ struct snpctl_command {
 int snpctl_cmd_show(int argc, char **argv);
 int snpctl_cmd_verify(int argc, char **argv);
 int snpctl_cmd_certs(int argc, char **argv);
+int snpctl_cmd_doctor(int argc, char **argv);
 int snpctl_cmd_report(int argc, char **argv);
 int snpctl_cmd_key(int argc, char **argv);
 int snpctl_cmd_sim(int argc, char **argv);
