@@ -133,6 +133,12 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
         p = subprocess.run(["curl", "-s", "--unix-socket", d.api,
                             "http://snpd/v1/report?nonce=00ff"], capture_output=True)
         res.check(p.returncode == 0 and b'"report"' in p.stdout, "curl over the unix socket")
+        p = subprocess.run(["curl", "-s", "-H", "Accept: application/octet-stream",
+                            "http://127.0.0.1:%d/v1/report?nonce=00ff" % port],
+                           capture_output=True)
+        res.check(p.returncode == 0 and len(p.stdout) == 1184 and p.stdout[0x50:0x52] == b"\0\xff"
+                  and t.oracle_verify(p.stdout, pems["ark"], pems["ask"], pems["vcek"]),
+                  "curl over TCP: a raw report bound to the nonce that the oracle verifies")
     log = d.read_log()
     res.check(key not in log, "the key is not in the log")
 
