@@ -16,7 +16,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cli/snpctl.h"
@@ -140,55 +139,22 @@ static bool check_device(void)
 	return usable;
 }
 
-struct buf {
-	char *data;
-	size_t len;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *userdata)
-{
-	struct buf *b = userdata;
-	size_t add = size * n;
-	char *d;
-
-	if (add > STATUS_MAX - b->len)
-		return 0;
-	d = realloc(b->data, b->len + add + 1);
-	if (!d)
-		return 0;
-	memcpy(d + b->len, p, add);
-	b->len += add;
-	d[b->len] = '\0';
-	b->data = d;
-	return add;
-}
-
 /* true when snpd answers on @sock and says it is healthy */
 static bool check_daemon(const char *sock)
 {
-	char curl_err[CURL_ERROR_SIZE] = "";
-	struct buf body = { 0 };
+	_cleanup_(freep) char *body = NULL;
+	char err[SNP_ERRBUF];
 	json_t *doc = NULL;
 	bool healthy = false;
 	long status = 0;
-	CURL *c;
+	size_t len;
 
-	c = curl_easy_init();
-	if (!c)
+	if (snpctl_snpd_get(sock, "/v1/status", 10, STATUS_MAX, &status, &body, &len, err,
+			    sizeof(err)) < 0) {
+		line(V_INFO, "snpd", "no answer on %s (%s)", sock, err);
 		return false;
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(c, CURLOPT_URL, "http://snpd/v1/status");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(c) != CURLE_OK) {
-		line(V_INFO, "snpd", "no answer on %s (%s)", sock, curl_err);
-		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	doc = body.data ? json_loads(body.data, 0, NULL) : NULL;
+	doc = body ? json_loads(body, 0, NULL) : NULL;
 	if (status != 200 || !doc) {
 		line(V_FAIL, "snpd", "%s answered %ld to /v1/status", sock, status);
 		goto out;
@@ -205,8 +171,6 @@ static bool check_daemon(const char *sock)
 		     json_string_value(json_object_get(doc, "reason")) ?: "no reason given");
 out:
 	json_decref(doc);
-	free(body.data);
-	curl_easy_cleanup(c);
 	return healthy;
 }
 

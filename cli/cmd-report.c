@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -120,29 +119,6 @@ static int write_certs(const char *dir, const u8 *buf, size_t len)
 	return 0;
 }
 
-struct buf {
-	char *data;
-	size_t len;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *userdata)
-{
-	struct buf *b = userdata;
-	size_t add = size * n;
-	char *d;
-
-	if (add > RESPONSE_MAX - b->len)
-		return 0; /* too large: curl fails the transfer */
-	d = realloc(b->data, b->len + add + 1);
-	if (!d)
-		return 0;
-	memcpy(d + b->len, p, add);
-	b->len += add;
-	d[b->len] = '\0';
-	b->data = d;
-	return add;
-}
-
 /* Strict base64 to a new buffer; -EINVAL when it is not base64. */
 static int unbase64(const char *s, u8 **ret, size_t *ret_len)
 {
@@ -215,44 +191,27 @@ static int write_daemon_certs(const char *dir, json_t *certs, const char *encodi
 static int report_from_daemon(const char *sock, const struct snp_backend_report_req *req,
 			      bool have_vmpl, const char *out, const char *certs_dir, bool json)
 {
-	char url[256], hex[2 * SNP_REPORT_DATA_SIZE + 1], curl_err[CURL_ERROR_SIZE] = "";
+	char url[256], hex[2 * SNP_REPORT_DATA_SIZE + 1], err[SNP_ERRBUF];
 	char vmpl[16] = "";
-	struct buf body = { 0 };
+	_cleanup_(freep) char *body = NULL;
 	_cleanup_(freep) u8 *report = NULL;
 	json_t *doc = NULL, *v;
 	json_error_t jerr;
 	long status = 0;
-	size_t len;
-	CURL *c;
-	CURLcode cr;
+	size_t len, body_len = 0;
 	int ret = SNPCTL_EXIT_DEVICE;
 
 	snp_hex_encode(req->report_data, sizeof(req->report_data), hex);
 	if (have_vmpl)
 		snprintf(vmpl, sizeof(vmpl), "&vmpl=%u", req->vmpl);
-	snprintf(url, sizeof(url), "http://snpd/v1/report?nonce=%s%s%s", hex, vmpl,
+	snprintf(url, sizeof(url), "/v1/report?nonce=%s%s%s", hex, vmpl,
 		 certs_dir ? "&certs=1" : "");
-	c = curl_easy_init();
-	if (!c) {
-		log_error("Out of memory (curl_easy_init)");
+	if (snpctl_snpd_get(sock, url, 120, RESPONSE_MAX, &status, &body, &body_len, err,
+			    sizeof(err)) < 0) {
+		log_error("Cannot reach snpd at %s: %s", sock, err);
 		return SNPCTL_EXIT_DEVICE;
 	}
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	cr = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (cr != CURLE_OK) {
-		log_error("Cannot reach snpd at %s: %s", sock,
-			  curl_err[0] ? curl_err : curl_easy_strerror(cr));
-		goto out;
-	}
-	doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
+	doc = json_loadb(body ? body : "", body_len, 0, &jerr);
 	if (status != 200) {
 		const char *detail = json_string_value(json_object_get(doc, "detail"));
 
@@ -292,7 +251,6 @@ static int report_from_daemon(const char *sock, const struct snp_backend_report_
 	ret = SNPCTL_EXIT_OK;
 out:
 	json_decref(doc);
-	free(body.data);
 	return ret;
 }
 

@@ -5,6 +5,7 @@ bin_PROGRAMS += %reldir%/snpctl
 	%reldir%/cmd-show.c \
 	%reldir%/cmd-certs.c \
 	%reldir%/cmd-doctor.c \
+	%reldir%/snpd-client.c \
 	%reldir%/cmd-verify.c
 %canon_reldir%_snpctl_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 %canon_reldir%_snpctl_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)

@@ -25,6 +25,15 @@ struct snpctl_command {
 	int (*run)(int argc, char **argv);
 };
 
+/*
+ * GET @path (e.g. "/v1/status") from snpd on unix socket @sock. On success
+ * *ret_body is new (NUL-terminated, may be NULL when empty). Returns 0, or
+ * a negative errno with curl's message in @err when snpd could not be
+ * reached or answered more than @max bytes.
+ */
+int snpctl_snpd_get(const char *sock, const char *path, long timeout_sec, size_t max,
+		    long *ret_status, char **ret_body, size_t *ret_len, char *err, size_t errlen);
+
 int snpctl_cmd_show(int argc, char **argv);
 int snpctl_cmd_verify(int argc, char **argv);
 int snpctl_cmd_certs(int argc, char **argv);
