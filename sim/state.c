@@ -5,6 +5,7 @@
  * layout. Files are replaced atomically (write a temporary, rename).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -444,10 +445,36 @@ static int lock_dir(const char *dir)
 	return fd;
 }
 
+/* The parents of @dir as 0755 directories (mkdir -p), not @dir itself. */
+static int make_parents(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
 static int make_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat sb;
+	int r;
 
+	r = make_parents(dir);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create the parents of %s: %s", dir, strerror(-r));
+		return r;
+	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -errno;

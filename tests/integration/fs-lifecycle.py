@@ -8,7 +8,9 @@ simulator, --dump-config shows the effective configuration."""
 import json
 import os
 import signal
+import shutil
 import subprocess
+import tempfile
 
 import snpd_harness as h
 import snptest as t
@@ -104,5 +106,15 @@ with h.Daemon(config="[Filesystem]\nMode=0444\n") as d:
                            capture_output=True, text=True, timeout=30)
         res.check(p.returncode != 0 and "--backend=sim" in p.stderr,
                   "auto without a device exits and points to --backend=sim (%d)" % p.returncode)
+
+# first use: the simulator's state directory and its parents are created
+# (the README's main command starts with --backend=sim:/var/lib/snpd/sim)
+with h.Daemon(sim_dir=os.path.join(tempfile.mkdtemp(prefix="snpd-fresh-"), "a", "b", "sim"),
+              args=["--no-http"]) as d:
+    d.start(timeout=60)
+    st = os.stat(d.sim)
+    res.check(len(open(d.path("report"), "rb").read()) == 1184 and st.st_mode & 0o777 == 0o700,
+              "a new simulator directory (and parents) is created on first use, mode 0700")
+    shutil.rmtree(os.path.dirname(os.path.dirname(os.path.dirname(d.sim))), ignore_errors=True)
 
 res.done()
