@@ -2,3 +2,4 @@
 include bench/report.mk
 include bench/sim.mk
 include bench/snpd.mk
+include bench/boot.mk

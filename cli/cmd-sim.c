@@ -4,6 +4,7 @@
  * snpctl sim relaunch [--dir D]
  * snpctl sim show     [--dir D]
  * snpctl sim faults   [--dir D] SPEC|none
+ * snpctl sim boot     --memory MIB --validation pre|lazy ... (cmd-sim-boot.c)
  *
  * Manage the simulated SEV-SNP platform's state directory (default
  * $SNP_SIM_DIR). Every launch parameter of sim/params.c is an option of
@@ -26,11 +27,14 @@
 
 static void sim_usage(FILE *f)
 {
-	fprintf(f, "Usage: snpctl sim init [--dir D] [--force] [--PARAM VALUE...]\n"
-		   "       snpctl sim relaunch [--dir D]\n"
-		   "       snpctl sim show [--dir D]\n"
-		   "       snpctl sim faults [--dir D] SPEC|none\n\n"
-		   "The directory defaults to $SNP_SIM_DIR. Parameters of init:\n");
+	fprintf(f,
+		"Usage: snpctl sim init [--dir D] [--force] [--PARAM VALUE...]\n"
+		"       snpctl sim relaunch [--dir D]\n"
+		"       snpctl sim show [--dir D]\n"
+		"       snpctl sim faults [--dir D] SPEC|none\n"
+		"       snpctl sim boot [--memory MIB] [--validation pre|lazy] [--touch MIB]\n"
+		"                       [--attack NAME] [--json]   (see snpctl sim boot --help)\n\n"
+		"The directory defaults to $SNP_SIM_DIR. Parameters of init:\n");
 	for (size_t i = 0; sim_param_names[i]; i++) {
 		char opt[64];
 
@@ -303,6 +307,8 @@ int snpctl_cmd_sim(int argc, char **argv)
 		return sim_show(argc - 1, argv + 1);
 	if (strcmp(argv[1], "faults") == 0)
 		return sim_faults(argc - 1, argv + 1);
-	log_error("Unknown sim command '%s' (init, relaunch, show, faults)", argv[1]);
+	if (strcmp(argv[1], "boot") == 0)
+		return snpctl_cmd_sim_boot(argc - 1, argv + 1);
+	log_error("Unknown sim command '%s' (init, relaunch, show, faults, boot)", argv[1]);
 	return SNPCTL_EXIT_USAGE;
 }

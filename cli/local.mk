@@ -14,4 +14,5 @@ bin_PROGRAMS += %reldir%/snpctl
 %canon_reldir%_snpctl_SOURCES += \
 	%reldir%/cmd-report.c \
 	%reldir%/cmd-key.c \
-	%reldir%/cmd-sim.c
+	%reldir%/cmd-sim.c \
+	%reldir%/cmd-sim-boot.c

@@ -41,6 +41,7 @@ int snpctl_cmd_doctor(int argc, char **argv);
 int snpctl_cmd_report(int argc, char **argv);
 int snpctl_cmd_key(int argc, char **argv);
 int snpctl_cmd_sim(int argc, char **argv);
+int snpctl_cmd_sim_boot(int argc, char **argv);
 
 /* Log why a backend request failed; returns the exit code (cli/cmd-report.c). */
 struct snp_backend_error;

@@ -6,11 +6,14 @@ noinst_HEADERS += \
 	%reldir%/snp-report.h \
 	%reldir%/snp-msg.h \
 	%reldir%/snp-certs.h \
-	%reldir%/snp-uapi.h
+	%reldir%/snp-uapi.h \
+	%reldir%/snp-ghcb.h
 
 # The guest-request driver (freestanding; reaches the platform through
 # struct snp_platform_ops), as a convenience library.
 noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 %canon_reldir%_libsnpkernel_la_SOURCES = \
 	%reldir%/snp-guest.h \
-	%reldir%/snp-guest.c
+	%reldir%/snp-guest.c \
+	%reldir%/snp-sev.h \
+	%reldir%/snp-sev.c

@@ -23,10 +23,6 @@
 #define snp_ptr(x) u64_to_user_ptr(x)
 #endif
 
-#define SNP_GHCB_VALID(ghcb, field)                                                                \
-	((ghcb)->valid_bitmap[(offsetof(struct snp_ghcb, field) / 8) / 8] |=                       \
-	 (u8)(1U << ((offsetof(struct snp_ghcb, field) / 8) % 8)))
-
 /* The low 32 bits of this VMPCK's counter in the OS area (little-endian). */
 static u8 *os_area_msg_seqno(const struct snp_guest_dev *dev)
 {
@@ -198,14 +194,14 @@ static int issue_guest_request(struct snp_guest_dev *dev, u64 exit_code, u64 *ex
 	ghcb->sw_exit_code = cpu_to_le64(exit_code);
 	ghcb->sw_exit_info_1 = cpu_to_le64(snp_gpa(&sh->request));
 	ghcb->sw_exit_info_2 = cpu_to_le64(snp_gpa(&sh->response));
-	SNP_GHCB_VALID(ghcb, sw_exit_code);
-	SNP_GHCB_VALID(ghcb, sw_exit_info_1);
-	SNP_GHCB_VALID(ghcb, sw_exit_info_2);
+	SNP_GHCB_SET_VALID(ghcb, sw_exit_code);
+	SNP_GHCB_SET_VALID(ghcb, sw_exit_info_1);
+	SNP_GHCB_SET_VALID(ghcb, sw_exit_info_2);
 	if (exit_code == SNP_NAE_EXT_GUEST_REQUEST) {
 		ghcb->rax = cpu_to_le64(snp_gpa(sh->certs));
 		ghcb->rbx = cpu_to_le64(dev->certs_npages);
-		SNP_GHCB_VALID(ghcb, rax);
-		SNP_GHCB_VALID(ghcb, rbx);
+		SNP_GHCB_SET_VALID(ghcb, rax);
+		SNP_GHCB_SET_VALID(ghcb, rbx);
 	}
 
 	dev->nr_requests++;

@@ -24,12 +24,9 @@
 
 #include "kernel/compat.h"
 #include "kernel/snp-certs.h"
+#include "kernel/snp-ghcb.h"
 #include "kernel/snp-msg.h"
 #include "kernel/snp-uapi.h"
-
-/* NAE exit codes of the guest request (GHCB spec; snp-abi.md §8.5). */
-#define SNP_NAE_GUEST_REQUEST	  0x80000011ULL
-#define SNP_NAE_EXT_GUEST_REQUEST 0x80000012ULL
 
 /* Linux's SEV_RET_NO_FW_CALL: exitinfo2 value before the firmware ran. */
 #define SNP_EXITINFO2_NO_FW_CALL 0xffULL
@@ -37,43 +34,6 @@
 /* Linux: retry a throttled request every 2 s for up to 60 s. */
 #define SNP_GUEST_RETRY_INTERVAL_MS 2000U
 #define SNP_GUEST_RETRY_TIMEOUT_MS  60000U
-
-/*
- * The part of the GHCB (4 KiB, shared with the hypervisor) that the guest
- * request uses. Offsets are those of the GHCB save area.
- */
-struct snp_ghcb {
-	u8 rsvd0[0x1f8];
-	__le64 rax; /* 0x1f8: EXT: GPA of the certificate area */
-	u8 rsvd1[0x318 - 0x200];
-	__le64 rbx; /* 0x318: EXT: number of pages (in and out) */
-	u8 rsvd2[0x390 - 0x320];
-	__le64 sw_exit_code;   /* 0x390 */
-	__le64 sw_exit_info_1; /* 0x398: request page GPA / result */
-	__le64 sw_exit_info_2; /* 0x3a0: response page GPA / result */
-	__le64 sw_scratch;     /* 0x3a8 */
-	u8 rsvd3[0x3f0 - 0x3b0];
-	u8 valid_bitmap[16]; /* 0x3f0: bit n = field at offset 8n */
-	u8 rsvd4[0x800 - 0x400];
-	u8 shared_buffer[2032];	 /* 0x800 */
-	u8 rsvd5[10];		 /* 0xff0 */
-	__le16 protocol_version; /* 0xffa */
-	__le32 ghcb_usage;	 /* 0xffc */
-} __packed;
-
-SNP_ASSERT_SIZE(struct snp_ghcb, SNP_PAGE_SIZE);
-SNP_ASSERT_OFFSET(struct snp_ghcb, rax, 0x1f8);
-SNP_ASSERT_OFFSET(struct snp_ghcb, rbx, 0x318);
-SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_code, 0x390);
-SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_info_1, 0x398);
-SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_info_2, 0x3a0);
-SNP_ASSERT_OFFSET(struct snp_ghcb, sw_scratch, 0x3a8);
-SNP_ASSERT_OFFSET(struct snp_ghcb, valid_bitmap, 0x3f0);
-SNP_ASSERT_OFFSET(struct snp_ghcb, shared_buffer, 0x800);
-SNP_ASSERT_OFFSET(struct snp_ghcb, protocol_version, 0xffa);
-SNP_ASSERT_OFFSET(struct snp_ghcb, ghcb_usage, 0xffc);
-
-#define SNP_GHCB_PROTOCOL_VERSION 2
 
 /* Pages the guest shares with the hypervisor (decrypted memory). */
 struct snp_guest_shared {

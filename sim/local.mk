@@ -5,6 +5,10 @@
 noinst_LTLIBRARIES += %reldir%/libsnpsim.la
 %canon_reldir%_libsnpsim_la_SOURCES = \
 	%reldir%/sim.h \
+	%reldir%/machine.h \
+	%reldir%/machine.c \
+	%reldir%/boot.h \
+	%reldir%/boot.c \
 	%reldir%/crypto.c \
 	%reldir%/params.c \
 	%reldir%/state.c \

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Build the libFuzzer targets of tests/fuzz/ with clang and run each for a
-# short fixed time on a seed corpus made from the genuine AMD test data.
+# short fixed time on a seed corpus made from the genuine AMD test data
+# (fuzz-ghcb: a hostile hypervisor against the guest memory-validation code,
+# from an all-zero "honest" seed).
 #
 # The main build may use gcc, so the targets are compiled here, straight
 # from the sources, into a temporary directory.
@@ -97,9 +99,13 @@ build()
 build fuzz-report tests/fuzz/fuzz-report.c lib/report.c lib/report-json.c \
 	lib/report-text.c lib/util.c || exit 1
 build fuzz-cert-table tests/fuzz/fuzz-cert-table.c lib/cert-table.c lib/util.c || exit 1
+build fuzz-ghcb tests/fuzz/fuzz-ghcb.c kernel/snp-sev.c sim/machine.c sim/boot.c lib/util.c ||
+	exit 1
 
 # Seed corpora, made now from the genuine test data (never stored in git).
-mkdir -p "$tmp/corpus-report" "$tmp/corpus-cert-table" || exit 99
+mkdir -p "$tmp/corpus-report" "$tmp/corpus-cert-table" "$tmp/corpus-ghcb" || exit 99
+# The hostile hypervisor starts from "answer honestly" (all zero bytes).
+head -c 64 /dev/zero >"$tmp/corpus-ghcb/honest" || exit 99
 if [ -n "$SNP_TESTDATA" ] && [ -r "$SNP_TESTDATA/manifest.json" ] && [ -x "$PYTHON3" ]; then
 	if ! "$PYTHON3" "$SNP_TOP_SRCDIR/tests/fuzz/make-seeds.py" "$SNP_TESTDATA" \
 		"$tmp/corpus-report" "$tmp/corpus-cert-table"; then
@@ -174,4 +180,5 @@ run()
 status=0
 run report 8192 || status=1
 run cert-table 16384 || status=1
+run ghcb 4096 || status=1
 exit $status

@@ -9,4 +9,5 @@ EXTRA_DIST += \
 	%reldir%/fuzz.sh \
 	%reldir%/make-seeds.py \
 	%reldir%/fuzz-report.c \
-	%reldir%/fuzz-cert-table.c
+	%reldir%/fuzz-cert-table.c \
+	%reldir%/fuzz-ghcb.c

@@ -10,8 +10,8 @@ check_PROGRAMS += %reldir%/ioctl-client %reldir%/sim-capture
 %canon_reldir%_sim_capture_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
 if HAVE_CMOCKA
-check_PROGRAMS += %reldir%/test-sim-driver %reldir%/test-sim-kdf
-TESTS += %reldir%/test-sim-driver %reldir%/test-sim-kdf
+check_PROGRAMS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
+TESTS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
 sim_test_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 sim_test_ldadd = lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 %canon_reldir%_test_sim_driver_SOURCES = %reldir%/test-sim-driver.c \
@@ -22,12 +22,16 @@ sim_test_ldadd = lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 	%reldir%/sim-test.c %reldir%/sim-test.h
 %canon_reldir%_test_sim_kdf_CFLAGS = $(sim_test_cflags)
 %canon_reldir%_test_sim_kdf_LDADD = $(sim_test_ldadd)
+%canon_reldir%_test_sim_boot_SOURCES = %reldir%/test-sim-boot.c
+%canon_reldir%_test_sim_boot_CFLAGS = $(sim_test_cflags)
+%canon_reldir%_test_sim_boot_LDADD = $(sim_test_ldadd)
 endif
 
 TESTS += \
 	%reldir%/sim-verify.sh \
 	%reldir%/sim-preload.sh \
 	%reldir%/sim-cli.sh \
+	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
 	%reldir%/sim-kdf-kat.py
 EXTRA_DIST += \
@@ -36,6 +40,7 @@ EXTRA_DIST += \
 	%reldir%/sim-verify.sh \
 	%reldir%/sim-preload.sh \
 	%reldir%/sim-cli.sh \
+	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
 	%reldir%/sim-kdf-kat.py
 

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * A simulated SNP guest boot (see boot.h for the memory layout): the launch
+ * writes what firmware and bootloader would leave behind, the kernel/ boot
+ * code runs on the simulated machine, the hypervisor may attack between the
+ * boot and the run phase, and the run phase reads the kernel image and
+ * touches memory (which, with lazy acceptance, accepts it on first use).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "kernel/snp-msg.h"
+#include "lib/util.h"
+#include "sim/boot.h"
+
+#define IMAGE_MAGIC "SNPD-SIMULATED-KERNEL-IMAGE"
+#define TOUCH_MAGIC 0x534e50544f554348ULL /* "SNPTOUCH" */
+
+struct boot_ctx {
+	struct snp_sev g;
+	struct snp_boot_layout layout;
+	const struct sim_boot_opts *opts;
+	int boot_rc;
+	bool touch_mismatch;
+};
+
+const char *sim_term_reason(u8 set, u8 code)
+{
+	static const char *const gen[] = {
+		[SNP_TERM_GEN_REQ] = "general request",
+		[SNP_TERM_GEN_PROTO] = "GHCB protocol version unsupported",
+		[SNP_TERM_GEN_SNP_UNSUPP] = "SNP features unsupported",
+	};
+	static const char *const lnx[] = {
+		[SNP_TERM_REGISTER] = "GHCB GPA registration failure",
+		[SNP_TERM_PSC] = "page state change failure",
+		[SNP_TERM_PVALIDATE] = "PVALIDATE failure",
+		[SNP_TERM_NOT_VMPL0] = "not running at VMPL0",
+		[SNP_TERM_CPUID] = "CPUID page validation failure",
+		[SNP_TERM_CPUID_HV] = "CPUID hypervisor fallback failure",
+		[SNP_TERM_SECRETS_PAGE] = "secrets page failure",
+		[SNP_TERM_NO_SVSM] = "no SVSM advertised",
+		[SNP_TERM_SVSM_VMPL0] = "SVSM present but VMPL0",
+		[SNP_TERM_SVSM_CAA] = "SVSM CAA not page aligned",
+		[SNP_TERM_SECURE_TSC] = "Secure TSC initialisation failure",
+		[SNP_TERM_SVSM_CA_REMAP] = "SVSM CA remap failure",
+		[SNP_TERM_SAVIC] = "Secure AVIC failure",
+	};
+
+	if (set == SNP_TERM_SET_GEN && code < SNP_ELEMENTSOF(gen) && gen[code])
+		return gen[code];
+	if (set == SNP_TERM_SET_LINUX && code < SNP_ELEMENTSOF(lnx) && lnx[code])
+		return lnx[code];
+	return "unknown reason";
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void vc_entry(void *ctx, u64 error_code, u64 fault_addr)
+{
+	snp_sev_handle_vc(ctx, error_code, fault_addr);
+}
+
+static void guest_boot(void *arg)
+{
+	struct boot_ctx *c = arg;
+
+	c->boot_rc = snp_sev_boot(&c->g, SIM_BOOT_PARAMS, &c->layout, c->opts->mode);
+}
+
+/* The workload: read the kernel image and the secrets page, touch memory. */
+static void guest_run(void *arg)
+{
+	struct boot_ctx *c = arg;
+	const struct snp_cpu_ops *ops = c->g.ops;
+	void *m = c->g.priv;
+	u64 ram = sim_machine_ram_size(m), end, gpa;
+	u8 image[sizeof(IMAGE_MAGIC)];
+	u32 version;
+
+	if (c->opts->after_boot)
+		c->opts->after_boot(&c->g, c->opts->after_boot_arg);
+	if (ops->read(m, SIM_BOOT_IMAGE_START, image, sizeof(image)) < 0 ||
+	    ops->read(m, SIM_BOOT_SECRETS, &version, sizeof(version)) < 0) {
+		c->touch_mismatch = true;
+		return;
+	}
+	end = SIM_BOOT_ACCEPT_BASE + (c->opts->touch_mib << 20);
+	if (end > ram || end < SIM_BOOT_ACCEPT_BASE)
+		end = ram;
+	for (gpa = SIM_BOOT_ACCEPT_BASE; gpa < end && c->opts->touch_mib; gpa += SNP_PAGE_SIZE) {
+		u64 v = gpa ^ TOUCH_MAGIC, back = 0;
+
+		if (ops->write(m, gpa, &v, sizeof(v)) < 0 ||
+		    ops->read(m, gpa, &back, sizeof(back)) < 0 || back != v)
+			c->touch_mismatch = true;
+	}
+}
+
+static void put_le16(u8 *p, u16 v)
+{
+	snp_put_le16(p, v);
+}
+
+/* Everything the launch puts into [0, 640K): boot_params, CC blob, secrets, CPUID, tables. */
+static int build_low_ram(const struct sim_boot_opts *o, u64 ram, u8 *low)
+{
+	u8 *bp = low + SIM_BOOT_PARAMS, *sd = low + SIM_BOOT_SETUP_DATA;
+	struct snp_cc_blob *cc = (struct snp_cc_blob *)(low + SIM_BOOT_CC_BLOB);
+	struct snp_secrets_page *sp = (struct snp_secrets_page *)(low + SIM_BOOT_SECRETS);
+	struct snp_cpuid_table *ct = (struct snp_cpuid_table *)(low + SIM_BOOT_CPUID);
+	struct snp_unaccepted_table *ut =
+		(struct snp_unaccepted_table *)(low + SIM_BOOT_UNACCEPTED);
+	u8 *bitmap = low + SIM_BOOT_UNACCEPTED + sizeof(*ut);
+	u64 units = (ram - SIM_BOOT_ACCEPT_BASE) / SIM_BOOT_UNIT, u;
+	struct {
+		u64 addr, size;
+		u32 type;
+	} e820[] = {
+		{ 0, SIM_BOOT_LOW_RAM_END, SNP_E820_RAM },
+		{ SNP_LEGACY_ROM_START, SNP_LEGACY_ROM_END - SNP_LEGACY_ROM_START,
+		  SNP_E820_RESERVED },
+		{ SNP_LEGACY_ROM_END, ram - SNP_LEGACY_ROM_END, SNP_E820_RAM },
+	};
+
+	/* boot_params and its setup header */
+	put_le16(bp + SNP_BP_HDR_BOOT_FLAG, SNP_BP_BOOT_FLAG);
+	snp_put_le32(bp + SNP_BP_HDR_MAGIC, SNP_BP_MAGIC);
+	if (!o->cc_blob_in_setup_data)
+		snp_put_le32(bp + SNP_BP_CC_BLOB_ADDRESS, (u32)SIM_BOOT_CC_BLOB);
+	snp_put_le64(bp + SNP_BP_HDR_SETUP_DATA, SIM_BOOT_SETUP_DATA);
+	bp[SNP_BP_E820_ENTRIES] = (u8)SNP_ELEMENTSOF(e820);
+	for (size_t i = 0; i < SNP_ELEMENTSOF(e820); i++) {
+		u8 *e = bp + SNP_BP_E820_TABLE + i * sizeof(struct snp_e820_entry);
+
+		snp_put_le64(e, e820[i].addr);
+		snp_put_le64(e + 8, e820[i].size);
+		snp_put_le32(e + 16, e820[i].type);
+	}
+
+	/* setup_data: SETUP_CC_BLOB, then the unaccepted-memory table */
+	snp_put_le64(sd, SIM_BOOT_SETUP_DATA + 24);
+	snp_put_le32(sd + 8, SNP_SETUP_CC_BLOB);
+	snp_put_le32(sd + 12, 4);
+	snp_put_le32(sd + 16, (u32)SIM_BOOT_CC_BLOB);
+	sd += 24;
+	snp_put_le64(sd, 0);
+	snp_put_le32(sd + 8, SNP_SETUP_UNACCEPTED_MEM);
+	snp_put_le32(sd + 12, 8);
+	snp_put_le64(sd + 16, SIM_BOOT_UNACCEPTED);
+
+	cc->magic = cpu_to_le32(SNP_CC_BLOB_MAGIC);
+	cc->version = cpu_to_le16(1);
+	cc->secrets_phys = cpu_to_le64(SIM_BOOT_SECRETS);
+	cc->secrets_len = cpu_to_le32(SNP_PAGE_SIZE);
+	cc->cpuid_phys = cpu_to_le64(SIM_BOOT_CPUID);
+	cc->cpuid_len = cpu_to_le32(SNP_PAGE_SIZE);
+
+	/* Secrets page: version 3, Genoa FMS, fresh VMPCKs. */
+	sp->version = cpu_to_le32(3);
+	sp->fms = cpu_to_le32(0x00a10f11);
+	if (getrandom(sp->vmpck, sizeof(sp->vmpck), 0) != (ssize_t)sizeof(sp->vmpck))
+		return -EIO;
+
+	/* CPUID page: vendor, extended range, and the SEV leaf. */
+	ct->count = cpu_to_le32(3);
+	ct->fn[0].eax = cpu_to_le32(0x10);
+	ct->fn[0].ebx = cpu_to_le32(0x68747541); /* "Auth" */
+	ct->fn[0].edx = cpu_to_le32(0x69746e65); /* "enti" */
+	ct->fn[0].ecx = cpu_to_le32(0x444d4163); /* "cAMD" */
+	ct->fn[1].eax_in = cpu_to_le32(0x80000000);
+	ct->fn[1].eax = cpu_to_le32(0x80000028);
+	ct->fn[2].eax_in = cpu_to_le32(0x8000001f);
+	ct->fn[2].eax = cpu_to_le32(0x0001001f); /* SME SEV PageFlush SEV-ES SNP */
+	ct->fn[2].ebx = cpu_to_le32(0x00004073); /* C-bit 51, 1 bit of reduction */
+
+	ut->version = cpu_to_le32(1);
+	ut->unit_size = cpu_to_le32((u32)SIM_BOOT_UNIT);
+	ut->phys_base = cpu_to_le64(SIM_BOOT_ACCEPT_BASE);
+	ut->size = cpu_to_le64((units + 7) / 8);
+	for (u = 0; u < units; u++)
+		bitmap[u / 8] |= (u8)(1U << (u % 8));
+	return 0;
+}
+
+static int launch(struct sim_machine *m, const struct sim_boot_opts *o, u64 ram)
+{
+	static const u8 rom_sig[] = { 0x55, 0xaa, 0x40 };
+	u8 *low;
+	int r;
+
+	low = calloc(1, SIM_BOOT_LOW_RAM_END);
+	if (!low)
+		return -ENOMEM;
+	r = build_low_ram(o, ram, low);
+	if (r == 0)
+		r = sim_machine_launch_update(m, 0, low, SIM_BOOT_LOW_RAM_END);
+	free(low);
+	if (r < 0)
+		return r;
+	/* [1M, 2M) firmware, [2M, 4M) the kernel image */
+	r = sim_machine_launch_update(m, SNP_LEGACY_ROM_END, NULL,
+				      SIM_BOOT_IMAGE_START - SNP_LEGACY_ROM_END);
+	if (r == 0)
+		r = sim_machine_launch_update(m, SIM_BOOT_IMAGE_START, IMAGE_MAGIC,
+					      sizeof(IMAGE_MAGIC));
+	if (r == 0)
+		r = sim_machine_launch_update(m, SIM_BOOT_IMAGE_START + SNP_PAGE_SIZE, NULL,
+					      SIM_BOOT_IMAGE_END - SIM_BOOT_IMAGE_START -
+						      SNP_PAGE_SIZE);
+	if (r < 0)
+		return r;
+	/* The video BIOS, in memory the hypervisor owns until the guest takes it. */
+	return sim_machine_host_write(m, SNP_LEGACY_ROM_START, rom_sig, sizeof(rom_sig));
+}
+
+static void scan(struct sim_machine *m, struct sim_boot_result *res)
+{
+	u64 ram = sim_machine_ram_size(m), gpa;
+	u8 byte;
+
+	res->ram_pages = ram / SNP_PAGE_SIZE;
+	res->pages_launch =
+		(SIM_BOOT_LOW_RAM_END + SIM_BOOT_IMAGE_END - SNP_LEGACY_ROM_END) / SNP_PAGE_SIZE;
+	for (gpa = 0; gpa < ram; gpa += SNP_PAGE_SIZE) {
+		struct sim_page_info pi;
+
+		if (sim_machine_page(m, gpa, &pi) < 0)
+			continue;
+		if (pi.assigned && pi.validated && pi.rmp_gpa == gpa)
+			res->pages_valid++;
+		if (pi.validations > 1)
+			res->pages_twice++;
+	}
+	for (u64 u = 0; u < (ram - SIM_BOOT_ACCEPT_BASE) / SIM_BOOT_UNIT; u++) {
+		if (sim_machine_host_read(
+			    m, SIM_BOOT_UNACCEPTED + sizeof(struct snp_unaccepted_table) + u / 8,
+			    &byte, 1) == 0 &&
+		    (byte & (1U << (u % 8))))
+			res->units_left++;
+	}
+}
+
+int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
+	     struct sim_boot_result *res)
+{
+	struct sim_machine_cfg cfg = { 0 };
+	struct sim_machine *m = NULL;
+	struct boot_ctx *c;
+	u64 ram;
+	double t;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (!o || o->memory_mib > (SIM_MACHINE_MAX_RAM >> 20) ||
+	    (o->memory_mib << 20) < SIM_MACHINE_MIN_RAM || o->memory_mib % 2)
+		return -EINVAL;
+	ram = o->memory_mib << 20;
+	cfg.ram_size = ram;
+	cfg.sev_status = o->sev_status;
+	cfg.vmpl = o->vmpl;
+	cfg.psc_max_entries = o->psc_max_entries;
+	cfg.psc_max_pages = o->psc_max_pages;
+	cfg.psc_4k_only = o->psc_4k_only;
+	cfg.attack = o->attack;
+	r = sim_machine_new(&cfg, &m);
+	if (r < 0)
+		return r;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		sim_machine_free(m);
+		return -ENOMEM;
+	}
+	if (o->mutator)
+		sim_machine_set_mutator(m, o->mutator, o->mutator_arg);
+	r = launch(m, o, ram);
+	if (r < 0)
+		goto out;
+
+	c->opts = o;
+	c->layout = (struct snp_boot_layout){
+		.image_start = SIM_BOOT_IMAGE_START,
+		.image_end = SIM_BOOT_IMAGE_END,
+		.bss_decrypted_start = SIM_BOOT_BSS_DEC_START,
+		.bss_decrypted_end = SIM_BOOT_BSS_DEC_END,
+		.ghcb_gpa = SIM_BOOT_GHCB,
+	};
+	snp_sev_init(&c->g, &sim_machine_cpu_ops, m);
+	sim_machine_set_vc_handler(m, vc_entry, &c->g);
+
+	res->phase = "boot";
+	t = now_ms();
+	sim_machine_run(m, guest_boot, c, &res->exit);
+	res->boot_ms = now_ms() - t;
+	if (res->exit.result == SIM_RUN_DONE && c->boot_rc < 0) {
+		res->exit.result = SIM_RUN_HV_STOPPED;
+		snprintf(res->exit.why, sizeof(res->exit.why), "guest boot failed: %s",
+			 c->boot_rc == -ENODEV ? "SEV_STATUS says this is not an SNP guest" :
+						 "bad boot_params");
+	}
+	if (res->exit.result == SIM_RUN_DONE) {
+		if (o->attack == SIM_ATTACK_REMAP || o->attack == SIM_ATTACK_UNVALIDATE) {
+			/* The hypervisor strikes at a page the guest validated and will use. */
+			res->victim_gpa = SIM_BOOT_IMAGE_START;
+			r = o->attack == SIM_ATTACK_REMAP ?
+				    sim_machine_remap(m, res->victim_gpa) :
+				    sim_machine_unvalidate(m, res->victim_gpa);
+			if (r < 0)
+				goto out;
+		}
+		res->phase = "run";
+		t = now_ms();
+		sim_machine_run(m, guest_run, c, &res->exit);
+		res->run_ms = now_ms() - t;
+		if (res->exit.result == SIM_RUN_DONE && c->touch_mismatch) {
+			res->exit.result = SIM_RUN_HV_STOPPED;
+			snprintf(res->exit.why, sizeof(res->exit.why),
+				 "memory did not read back what the guest wrote");
+		}
+	}
+	if (res->exit.result == SIM_RUN_TERMINATED && !res->exit.gpa)
+		res->exit.gpa = c->g.term_info;
+	res->guest = c->g.stats;
+	res->hw = *sim_machine_stats(m);
+	res->ghcb_version = c->g.ghcb_version;
+	res->hv_features = c->g.hv_features;
+	scan(m, res);
+	r = res->exit.result == SIM_RUN_DONE ? 0 : 1;
+out:
+	free(c);
+	if (r >= 0 && ret_machine)
+		*ret_machine = m;
+	else
+		sim_machine_free(m);
+	return r;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A simulated SNP guest boot: the launch (firmware image, boot_params, CC
+ * blob, secrets and CPUID pages, unaccepted-memory table) on a simulated
+ * machine, the kernel/ boot code (snp_sev_boot), an optional attack by the
+ * hypervisor, and a run phase that reads the kernel image and touches
+ * memory. Used by `snpctl sim boot`, the tests and the benchmark.
+ *
+ * Guest-physical layout (identity mapped):
+ *   0x007000  boot_params        0x008000  CC blob
+ *   0x009000  secrets page       0x00a000  CPUID page
+ *   0x00b000  setup_data list    0x010000  unaccepted-memory table
+ *   0x0c0000-0x100000  legacy ROMs (not RAM; shared until the guest validates them)
+ *   0x200000-0x400000  kernel image; boot GHCB at 0x3e0000,
+ *                      .bss..decrypted 0x3f0000-0x400000
+ *   [0, 640K) and [1M, 4M) are validated by the launch; from 4M on, RAM is
+ *   listed in the unaccepted bitmap in 2M units.
+ */
+#ifndef SNP_SIM_BOOT_H
+#define SNP_SIM_BOOT_H
+
+#include "sim/machine.h"
+
+#define SIM_BOOT_PARAMS	       0x7000ULL
+#define SIM_BOOT_CC_BLOB       0x8000ULL
+#define SIM_BOOT_SECRETS       0x9000ULL
+#define SIM_BOOT_CPUID	       0xa000ULL
+#define SIM_BOOT_SETUP_DATA    0xb000ULL
+#define SIM_BOOT_UNACCEPTED    0x10000ULL
+#define SIM_BOOT_LOW_RAM_END   0xa0000ULL
+#define SIM_BOOT_IMAGE_START   0x200000ULL
+#define SIM_BOOT_IMAGE_END     0x400000ULL
+#define SIM_BOOT_GHCB	       0x3e0000ULL
+#define SIM_BOOT_BSS_DEC_START 0x3f0000ULL
+#define SIM_BOOT_BSS_DEC_END   0x400000ULL
+#define SIM_BOOT_ACCEPT_BASE   0x400000ULL
+#define SIM_BOOT_UNIT	       SNP_PMD_SIZE
+
+struct sim_boot_opts {
+	u64 memory_mib;
+	enum snp_accept_mode mode;
+	u64 touch_mib; /* touched from SIM_BOOT_ACCEPT_BASE on, in the run phase */
+	enum sim_attack attack;
+	bool cc_blob_in_setup_data; /* only SETUP_CC_BLOB, boot_params field 0 */
+	/* more knobs of the machine */
+	u32 vmpl;
+	u64 sev_status; /* 0: SEV | SEV-ES | SNP */
+	u32 psc_max_entries, psc_max_pages;
+	bool psc_4k_only;
+	/* Tests: run in the run phase, before the touch, with the booted guest. */
+	void (*after_boot)(struct snp_sev *g, void *arg);
+	void *after_boot_arg;
+	/* Fuzzing: passed to sim_machine_set_mutator() before the launch. */
+	size_t (*mutator)(void *ud, void *buf, size_t len);
+	void *mutator_arg;
+};
+
+struct sim_boot_result {
+	struct sim_run_exit exit;
+	const char *phase; /* "boot" or "run": where the guest stopped or finished */
+	u64 victim_gpa;	   /* remap/unvalidate: the page attacked */
+	struct snp_sev_stats guest;
+	struct sim_machine_stats hw;
+	u16 ghcb_version;
+	u64 hv_features;
+	double boot_ms, run_ms;
+	/* Scan of the RMP after the run */
+	u64 ram_pages;
+	u64 pages_valid;  /* private and validated now */
+	u64 pages_launch; /* validated by the launch */
+	u64 pages_twice;  /* validated more than once */
+	u64 units_left;	  /* still listed as unaccepted */
+};
+
+/*
+ * Boot a guest as @opts says. On return *ret_machine (if not NULL) is the
+ * machine for inspection (free it with sim_machine_free()), and @res says
+ * what happened. Returns 0 when the guest booted and ran, 1 when it was
+ * stopped (terminated itself, or stopped by the hypervisor), or a negative
+ * errno for bad options or no memory.
+ */
+int sim_boot(const struct sim_boot_opts *opts, struct sim_machine **ret_machine,
+	     struct sim_boot_result *res);
+
+/* "reason set 1 code 2 (PVALIDATE failure)"-style name of a termination reason. */
+const char *sim_term_reason(u8 set, u8 code);
+
+#endif /* SNP_SIM_BOOT_H */

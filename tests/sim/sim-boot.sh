@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `snpctl sim boot`: a clean boot in both modes exits 0 and says what it
+# did; every attack exits 1 and names the termination reason; bad options
+# exit 3. The figures themselves are checked by test-sim-boot.
+set -u
+. "$SNP_TOP_SRCDIR/tests/sim/sim-lib.sh"
+PY=${PYTHON3:-/usr/bin/python3}
+
+# expect CODE PATTERN CMD...
+expect()
+{
+	code=$1
+	pat=$2
+	shift 2
+	"$@" >"$SIM_TMP/out" 2>&1
+	rc=$?
+	[ $rc -eq "$code" ] || { cat "$SIM_TMP/out"; fail "exit $rc, not $code: $*"; }
+	grep -qi -- "$pat" "$SIM_TMP/out" || { cat "$SIM_TMP/out"; fail "no '$pat': $*"; }
+}
+
+expect 0 "booted and ran" "$SNPCTL" sim boot --memory 64 --validation pre
+expect 0 "pages validated *15424 by the guest" "$SNPCTL" sim boot --memory 64 --validation pre
+expect 0 "units accepted *3 of 2 MiB (on first use)" "$SNPCTL" sim boot --memory 64 --validation lazy --touch 5
+expect 0 "booted and ran" "$SNPCTL" sim boot --memory 128 --validation lazy --touch 1000
+
+expect 1 "set 0 code 0 (general request)" "$SNPCTL" sim boot --memory 32 --attack remap
+expect 1 "set 0 code 0 (general request)" "$SNPCTL" sim boot --memory 32 --validation lazy \
+	--touch 4 --attack unvalidate
+expect 1 "set 1 code 1 (page state change failure)" "$SNPCTL" sim boot --memory 32 \
+	--attack psc-ignore
+expect 1 "set 1 code 2 (PVALIDATE failure)" "$SNPCTL" sim boot --memory 32 --attack psc-partial
+expect 1 "set 0 code 2 (SNP features unsupported)" "$SNPCTL" sim boot --memory 32 --attack no-snp
+expect 1 "set 0 code 1 (GHCB protocol version unsupported)" "$SNPCTL" sim boot --memory 32 \
+	--attack ghcb-v1
+expect 1 "set 1 code 3 (not running at VMPL0)" "$SNPCTL" sim boot --memory 32 --vmpl 2
+
+expect 3 "even number" "$SNPCTL" sim boot --memory 7
+expect 3 "even number" "$SNPCTL" sim boot --memory 4
+expect 3 "even number" "$SNPCTL" sim boot --memory 131072
+expect 3 "pre or lazy" "$SNPCTL" sim boot --validation sometimes
+expect 3 "unknown attack" "$SNPCTL" sim boot --attack rowhammer
+expect 3 "touch" "$SNPCTL" sim boot --touch -1
+expect 3 "usage" "$SNPCTL" sim boot extra
+
+# JSON: parseable, and the numbers agree with each other
+"$SNPCTL" sim boot --memory 256 --validation lazy --touch 10 --json >"$SIM_TMP/j" ||
+	fail "json boot failed"
+"$PY" - "$SIM_TMP/j" <<'PYEOF' || fail "json output wrong"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["result"] == "ok", j
+g, r = j["guest"], j["rmp"]
+assert g["units_accepted"] == 5 and g["vc_not_validated"] == 5, g
+assert g["pages_validated"] == 5 * 512 + 64, g
+assert r["pages_twice"] == 0 and r["units_left"] == (256 - 4) // 2 - 5, r
+assert r["pages_valid"] == r["pages_launch"] - 17 + g["pages_validated"], (r, g)
+PYEOF
+"$SNPCTL" sim boot --memory 32 --attack remap --json >"$SIM_TMP/j"
+[ $? -eq 1 ] || fail "remap --json should exit 1"
+"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["result"]=="terminated" and j["victim_gpa"]==0x200000 and j["phase"]=="run", j' \
+	"$SIM_TMP/j" || fail "remap json wrong"
+echo "sim-boot.sh: ok"

@@ -1,0 +1,822 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Guest memory validation (kernel/snp-sev.c) on the simulated machine
+ * (sim/machine.c): both acceptance modes validate every page exactly once,
+ * lazy acceptance validates only what is touched, every hypervisor attack
+ * ends the guest with the right reason, conversions round-trip, large and
+ * fragmented ranges batch correctly, and a hypervisor that answers at
+ * random never makes the guest validate a page twice.
+ *
+ * The protocol tests at the end drive the guest code with a scripted
+ * hypervisor (struct fake) to check each inconsistent answer on its own.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim/boot.h"
+
+#define MIB (1ULL << 20)
+
+static struct sim_boot_opts base_opts(u64 mib, enum snp_accept_mode mode)
+{
+	return (struct sim_boot_opts){ .memory_mib = mib, .mode = mode };
+}
+
+static bool in(u64 gpa, u64 start, u64 end)
+{
+	return gpa >= start && gpa < end;
+}
+
+/* Pages the boot makes shared on purpose: the GHCB and .bss..decrypted. */
+static bool made_shared(u64 gpa)
+{
+	return gpa == SIM_BOOT_GHCB || in(gpa, SIM_BOOT_BSS_DEC_START, SIM_BOOT_BSS_DEC_END);
+}
+
+static void check_page(struct sim_machine *m, u64 gpa, bool want_valid)
+{
+	struct sim_page_info pi;
+
+	assert_int_equal(sim_machine_page(m, gpa, &pi), 0);
+	if (want_valid) {
+		if (!(pi.assigned && pi.validated && pi.rmp_gpa == gpa && pi.c_bit &&
+		      pi.validations == 1 && pi.rescinds == 0))
+			fail_msg("GPA 0x%llx: assigned %d validated %d rmp_gpa 0x%llx c %d "
+				 "validations %u rescinds %u",
+				 (unsigned long long)gpa, pi.assigned, pi.validated,
+				 (unsigned long long)pi.rmp_gpa, pi.c_bit, pi.validations,
+				 pi.rescinds);
+	} else if (pi.assigned || pi.validations) {
+		fail_msg("GPA 0x%llx should never have been accepted (validations %u)",
+			 (unsigned long long)gpa, pi.validations);
+	}
+}
+
+static void test_pre_validates_every_page_once(void **state)
+{
+	struct sim_boot_opts o = base_opts(64, SNP_ACCEPT_EAGER);
+	struct sim_boot_result res;
+	struct sim_machine *m = NULL;
+	u64 gpa, ram = 64 * MIB;
+
+	(void)state;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_int_equal(res.exit.result, SIM_RUN_DONE);
+	for (gpa = 0; gpa < ram; gpa += SNP_PAGE_SIZE) {
+		struct sim_page_info pi;
+
+		if (in(gpa, SIM_BOOT_LOW_RAM_END, SNP_LEGACY_ROM_START)) {
+			check_page(m, gpa, false); /* the VGA hole: nobody's memory */
+		} else if (made_shared(gpa)) {
+			assert_int_equal(sim_machine_page(m, gpa, &pi), 0);
+			assert_false(pi.assigned);
+			assert_false(pi.c_bit);
+			assert_int_equal(pi.validations, 1);
+			assert_int_equal(pi.rescinds, 1);
+		} else {
+			check_page(m, gpa, true);
+		}
+	}
+	assert_int_equal(res.units_left, 0);
+	assert_int_equal(res.pages_twice, 0);
+	/* RAM from 4M on, plus the 64 pages of legacy ROM */
+	assert_int_equal(res.guest.pages_validated, (ram - SIM_BOOT_ACCEPT_BASE) / 4096 + 64);
+	assert_int_equal(res.guest.vc_not_validated, 0);
+	assert_int_equal(res.guest.units_accepted, (ram - SIM_BOOT_ACCEPT_BASE) / SIM_BOOT_UNIT);
+	/* the run is 2M-aligned: 2M page state changes and PVALIDATEs only */
+	assert_int_equal(res.guest.size_mismatch, 0);
+	assert_int_equal(res.guest.pvalidate_2m, (ram - SIM_BOOT_ACCEPT_BASE) / SIM_BOOT_UNIT);
+	assert_int_equal(res.ghcb_version, 2);
+	sim_machine_free(m);
+}
+
+static void test_lazy_validates_only_touched(void **state)
+{
+	struct sim_boot_opts o = base_opts(64, SNP_ACCEPT_LAZY);
+	struct sim_boot_result res;
+	struct sim_machine *m = NULL;
+	u64 gpa, ram = 64 * MIB, touched_end;
+
+	(void)state;
+	o.touch_mib = 9; /* [4M, 13M): units [4M,6M) .. [12M,14M) */
+	touched_end = SIM_BOOT_ACCEPT_BASE + 5 * SIM_BOOT_UNIT;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_int_equal(res.exit.result, SIM_RUN_DONE);
+	for (gpa = SIM_BOOT_ACCEPT_BASE; gpa < ram; gpa += SNP_PAGE_SIZE)
+		check_page(m, gpa, gpa < touched_end);
+	assert_int_equal(res.guest.vc_not_validated, 5);
+	assert_int_equal(res.guest.units_accepted, 5);
+	assert_int_equal(res.units_left, (ram - touched_end) / SIM_BOOT_UNIT);
+	assert_int_equal(res.guest.pages_validated, 5 * 512 + 64);
+	assert_int_equal(res.pages_twice, 0);
+	sim_machine_free(m);
+}
+
+static void test_lazy_cost_follows_touch_not_ram(void **state)
+{
+	struct sim_boot_result small, big, more;
+	struct sim_boot_opts o;
+
+	(void)state;
+	o = base_opts(64, SNP_ACCEPT_LAZY);
+	o.touch_mib = 16;
+	assert_int_equal(sim_boot(&o, NULL, &small), 0);
+	o = base_opts(4096, SNP_ACCEPT_LAZY);
+	o.touch_mib = 16;
+	assert_int_equal(sim_boot(&o, NULL, &big), 0);
+	o.touch_mib = 64;
+	assert_int_equal(sim_boot(&o, NULL, &more), 0);
+	/* the same work for 64 MiB and 4 GiB of RAM ... */
+	assert_int_equal(small.guest.pages_validated, big.guest.pages_validated);
+	assert_int_equal(small.guest.pvalidate_2m, big.guest.pvalidate_2m);
+	assert_int_equal(small.guest.psc_entries, big.guest.psc_entries);
+	assert_int_equal(small.hw.rmpupdates, big.hw.rmpupdates);
+	/* ... and four times the work for four times the touch */
+	assert_int_equal(more.guest.pages_validated - 64, 4 * (big.guest.pages_validated - 64));
+}
+
+struct attack_case {
+	enum sim_attack attack;
+	u8 set, code;
+	const char *phase;
+};
+
+static void test_every_attack_is_detected(void **state)
+{
+	static const struct attack_case cases[] = {
+		{ SIM_ATTACK_REMAP, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, "run" },
+		{ SIM_ATTACK_UNVALIDATE, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, "run" },
+		{ SIM_ATTACK_PSC_IGNORE, SNP_TERM_SET_LINUX, SNP_TERM_PSC, "boot" },
+		{ SIM_ATTACK_PSC_PARTIAL, SNP_TERM_SET_LINUX, SNP_TERM_PVALIDATE, "boot" },
+		{ SIM_ATTACK_NO_SNP, SNP_TERM_SET_GEN, SNP_TERM_GEN_SNP_UNSUPP, "boot" },
+		{ SIM_ATTACK_GHCB_V1, SNP_TERM_SET_GEN, SNP_TERM_GEN_PROTO, "boot" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int mode = SNP_ACCEPT_EAGER; mode <= SNP_ACCEPT_LAZY; mode++) {
+			struct sim_boot_opts o = base_opts(32, (enum snp_accept_mode)mode);
+			struct sim_machine *m = NULL;
+			struct sim_boot_result res;
+
+			o.attack = cases[i].attack;
+			o.touch_mib = 8;
+			assert_int_equal(sim_boot(&o, &m, &res), 1);
+			if (res.exit.result != SIM_RUN_TERMINATED ||
+			    res.exit.term_set != cases[i].set ||
+			    res.exit.term_code != cases[i].code)
+				fail_msg("%s/%d: result %d set %u code %u (%s)",
+					 sim_attack_to_string(cases[i].attack), mode,
+					 res.exit.result, res.exit.term_set, res.exit.term_code,
+					 res.exit.why);
+			assert_string_equal(res.phase, cases[i].phase);
+			assert_int_equal(res.pages_twice, 0);
+			if (res.victim_gpa) {
+				struct sim_page_info pi;
+
+				/* the guest refused the page: never validated again */
+				assert_int_equal(sim_machine_page(m, res.victim_gpa, &pi), 0);
+				assert_false(pi.validated);
+				assert_int_equal(pi.validations, 1);
+			}
+			sim_machine_free(m);
+		}
+	}
+}
+
+static void test_platform_checks(void **state)
+{
+	static const struct {
+		u32 vmpl;
+		u64 sev_status;
+		u8 set, code;
+	} cases[] = {
+		{ 1, 0, SNP_TERM_SET_LINUX, SNP_TERM_NOT_VMPL0 },
+		{ 0, SNP_STATUS_SEV | SNP_STATUS_SEV_ES | SNP_STATUS_SNP | SNP_STATUS_VTOM,
+		  SNP_TERM_SET_GEN, SNP_TERM_GEN_SNP_UNSUPP },
+		{ 0, SNP_STATUS_SEV | SNP_STATUS_SEV_ES | SNP_STATUS_SNP | SNP_STATUS_SECURE_TSC,
+		  SNP_TERM_SET_GEN, SNP_TERM_GEN_SNP_UNSUPP },
+		/* a CC blob but no SNP: the platform lied about what it launched */
+		{ 0, SNP_STATUS_SEV | SNP_STATUS_SEV_ES, SNP_TERM_SET_GEN,
+		  SNP_TERM_GEN_SNP_UNSUPP },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim_boot_opts o = base_opts(16, SNP_ACCEPT_EAGER);
+		struct sim_boot_result res;
+
+		o.vmpl = cases[i].vmpl;
+		o.sev_status = cases[i].sev_status;
+		assert_int_equal(sim_boot(&o, NULL, &res), 1);
+		assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
+		assert_int_equal(res.exit.term_set, cases[i].set);
+		assert_int_equal(res.exit.term_code, cases[i].code);
+	}
+	/* debug swap needs nothing from the guest */
+	{
+		struct sim_boot_opts o = base_opts(16, SNP_ACCEPT_EAGER);
+		struct sim_boot_result res;
+
+		o.sev_status =
+			SNP_STATUS_SEV | SNP_STATUS_SEV_ES | SNP_STATUS_SNP | SNP_STATUS_DEBUG_SWAP;
+		o.cc_blob_in_setup_data = true;
+		assert_int_equal(sim_boot(&o, NULL, &res), 0);
+	}
+}
+
+static void test_partial_progress_and_4k_backing(void **state)
+{
+	static const struct {
+		u32 max_entries, max_pages;
+		bool only_4k;
+	} cases[] = { { 5, 37, false }, { 1, 1, false }, { 0, 0, true }, { 3, 100, true } };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_EAGER);
+		struct sim_boot_result res;
+		struct sim_machine *m = NULL;
+
+		o.psc_max_entries = cases[i].max_entries;
+		o.psc_max_pages = cases[i].max_pages;
+		o.psc_4k_only = cases[i].only_4k;
+		assert_int_equal(sim_boot(&o, &m, &res), 0);
+		for (u64 gpa = SIM_BOOT_ACCEPT_BASE; gpa < 32 * MIB; gpa += SNP_PAGE_SIZE)
+			check_page(m, gpa, true);
+		if (cases[i].only_4k)
+			assert_int_equal(res.guest.size_mismatch,
+					 (32 * MIB - SIM_BOOT_ACCEPT_BASE) / SIM_BOOT_UNIT);
+		else
+			assert_true(res.guest.psc_exits > 1);
+		assert_int_equal(res.pages_twice, 0);
+		sim_machine_free(m);
+	}
+}
+
+/* ---- conversions after boot ------------------------------------------------ */
+
+#define RT_PAGES 4096 /* pages compared around a round trip */
+
+struct round_trip {
+	u64 start, npages;
+	bool early;
+	struct sim_page_info before[RT_PAGES], shared[RT_PAGES], after[RT_PAGES];
+	int rc_dec, rc_enc;
+};
+
+static void snap(struct snp_sev *g, u64 start, u64 n, struct sim_page_info *out)
+{
+	for (u64 i = 0; i < n; i++)
+		sim_machine_page(g->priv, start + i * SNP_PAGE_SIZE, &out[i]);
+}
+
+static void round_trip_hook(struct snp_sev *g, void *arg)
+{
+	struct round_trip *rt = arg;
+
+	snap(g, rt->start, rt->npages, rt->before);
+	rt->rc_dec = rt->early ? snp_sev_early_set_memory_decrypted(g, rt->start, rt->npages) :
+				 snp_sev_set_memory_decrypted(g, rt->start, rt->npages);
+	snap(g, rt->start, rt->npages, rt->shared);
+	rt->rc_enc = rt->early ? snp_sev_early_set_memory_encrypted(g, rt->start, rt->npages) :
+				 snp_sev_set_memory_encrypted(g, rt->start, rt->npages);
+	snap(g, rt->start, rt->npages, rt->after);
+}
+
+static void test_round_trip_restores_rmp(void **state)
+{
+	static const struct {
+		u64 start, npages;
+		bool early, same_size;
+	} cases[] = {
+		{ 8 * MIB, 1024, false, true },		    /* 2M-aligned: 2M back again */
+		{ 20 * MIB + 4096, 3, false, false },	    /* inside a 2M page: split */
+		{ 10 * MIB - 8 * 4096, 600, false, false }, /* 4K head, 2M body, 4K tail */
+		{ 30 * MIB, 5, true, false },		    /* early: MSR protocol */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim_boot_opts o = base_opts(64, SNP_ACCEPT_EAGER);
+		struct round_trip *rt = calloc(1, sizeof(*rt));
+		struct sim_boot_result res;
+
+		assert_non_null(rt);
+		rt->start = cases[i].start;
+		rt->npages = cases[i].npages;
+		rt->early = cases[i].early;
+		o.after_boot = round_trip_hook;
+		o.after_boot_arg = rt;
+		assert_int_equal(sim_boot(&o, NULL, &res), 0);
+		assert_int_equal(rt->rc_dec, 0);
+		assert_int_equal(rt->rc_enc, 0);
+		for (u64 p = 0; p < rt->npages; p++) {
+			assert_true(rt->before[p].assigned && rt->before[p].validated);
+			assert_false(rt->shared[p].assigned);
+			assert_false(rt->shared[p].c_bit);
+			assert_int_equal(rt->shared[p].rescinds, 1);
+			assert_true(rt->after[p].assigned);
+			assert_true(rt->after[p].validated);
+			assert_true(rt->after[p].c_bit);
+			assert_int_equal(rt->after[p].rmp_gpa, rt->before[p].rmp_gpa);
+			assert_int_equal(rt->after[p].validations, 2);
+			if (cases[i].same_size)
+				assert_int_equal(rt->after[p].huge, rt->before[p].huge);
+		}
+		free(rt);
+	}
+}
+
+struct batch {
+	u64 exits_before, exits_after_one, exits_after_many;
+	u64 entries_before, entries_after_one;
+	int rc;
+};
+
+#define BATCH_START  (16 * MIB + 4096) /* not 2M-aligned: 511 4K entries first */
+#define BATCH_PAGES  (511 + 100 * 512 + 7)
+#define SCATTER_BASE (300 * MIB)
+#define SCATTER_N    3000
+
+static void batch_hook(struct snp_sev *g, void *arg)
+{
+	struct batch *b = arg;
+
+	b->exits_before = g->stats.psc_exits;
+	b->entries_before = g->stats.psc_entries;
+	b->rc = snp_sev_set_memory_decrypted(g, BATCH_START, BATCH_PAGES);
+	b->exits_after_one = g->stats.psc_exits;
+	b->entries_after_one = g->stats.psc_entries;
+	/* thousands of separate one-page ranges, every other page */
+	for (u64 i = 0; i < SCATTER_N && b->rc == 0; i++)
+		b->rc = snp_sev_set_memory_decrypted(g, SCATTER_BASE + 2 * i * SNP_PAGE_SIZE, 1);
+	b->exits_after_many = g->stats.psc_exits;
+}
+
+static void test_thousands_of_ranges_batch(void **state)
+{
+	struct sim_boot_opts o = base_opts(512, SNP_ACCEPT_EAGER);
+	struct sim_boot_result res;
+	struct sim_machine *m = NULL;
+	struct batch b = { 0 };
+	u64 entries = 511 + 100 + 7;
+
+	(void)state;
+	o.after_boot = batch_hook;
+	o.after_boot_arg = &b;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_int_equal(b.rc, 0);
+	/* 618 entries: 3 descriptors of at most 253 */
+	assert_int_equal(b.entries_after_one - b.entries_before, entries);
+	assert_int_equal(b.exits_after_one - b.exits_before, (entries + 252) / 253);
+	assert_int_equal(b.exits_after_many - b.exits_after_one, SCATTER_N);
+	for (u64 p = 0; p < BATCH_PAGES; p++) {
+		struct sim_page_info pi;
+
+		assert_int_equal(sim_machine_page(m, BATCH_START + p * 4096, &pi), 0);
+		assert_false(pi.assigned);
+		assert_false(pi.c_bit);
+	}
+	/* neighbours untouched */
+	check_page(m, BATCH_START - 4096, true);
+	check_page(m, BATCH_START + BATCH_PAGES * 4096, true);
+	for (u64 i = 0; i < 2 * SCATTER_N; i++) {
+		struct sim_page_info pi;
+
+		assert_int_equal(sim_machine_page(m, SCATTER_BASE + i * 4096, &pi), 0);
+		assert_int_equal(pi.assigned, i % 2 == 1);
+	}
+	sim_machine_free(m);
+}
+
+static void double_validate_hook(struct snp_sev *g, void *arg)
+{
+	(void)arg;
+	/* validating a page that is valid already changes nothing: CF = 1 */
+	snp_sev_pvalidate_range(g, 8 * MIB + 4096, 1, true);
+}
+
+static void test_no_update_is_fatal(void **state)
+{
+	struct sim_boot_opts o = base_opts(16, SNP_ACCEPT_EAGER);
+	struct sim_boot_result res;
+
+	(void)state;
+	o.after_boot = double_validate_hook;
+	assert_int_equal(sim_boot(&o, NULL, &res), 1);
+	assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
+	assert_int_equal(res.exit.term_set, SNP_TERM_SET_LINUX);
+	assert_int_equal(res.exit.term_code, SNP_TERM_PVALIDATE);
+}
+
+/* ---- a hypervisor answering at random -------------------------------------- */
+
+struct rng {
+	u64 s;
+};
+
+static u64 rng_next(struct rng *r)
+{
+	r->s ^= r->s << 13;
+	r->s ^= r->s >> 7;
+	r->s ^= r->s << 17;
+	return r->s;
+}
+
+/* Mostly "keep the answer", sometimes garbage: runs get far enough to matter. */
+static size_t random_take(void *ud, void *buf, size_t len)
+{
+	struct rng *r = ud;
+	u8 *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (u8)rng_next(r);
+	if (len == 1 && p[0] != 0xff && rng_next(r) % 8)
+		p[0] = 0;
+	return len;
+}
+
+static void test_random_hypervisor_never_double_validates(void **state)
+{
+	unsigned int done = 0, terminated = 0, stopped = 0;
+
+	(void)state;
+	for (u64 seed = 1; seed <= 400; seed++) {
+		struct sim_boot_opts o =
+			base_opts(16, seed % 2 ? SNP_ACCEPT_LAZY : SNP_ACCEPT_EAGER);
+		struct rng r = { seed * 0x9e3779b97f4a7c15ULL };
+		struct sim_boot_result res;
+		int rc;
+
+		o.touch_mib = 8;
+		o.mutator = random_take;
+		o.mutator_arg = &r;
+		rc = sim_boot(&o, NULL, &res);
+		assert_true(rc == 0 || rc == 1);
+		if (res.pages_twice)
+			fail_msg("seed %llu: %llu pages validated twice", (unsigned long long)seed,
+				 (unsigned long long)res.pages_twice);
+		done += res.exit.result == SIM_RUN_DONE;
+		terminated += res.exit.result == SIM_RUN_TERMINATED;
+		stopped += res.exit.result == SIM_RUN_HV_STOPPED;
+	}
+	print_message("random hypervisor: %u booted, %u terminated, %u stopped by it\n", done,
+		      terminated, stopped);
+	/* both outcomes must occur or the mutator is not doing its job */
+	assert_true(done > 0);
+	assert_true(terminated > 0);
+}
+
+/* ---- protocol details with a scripted hypervisor ---------------------------- */
+
+struct fake {
+	u64 msr, status;
+	u64 replies[16]; /* MSR-protocol answers, in order */
+	unsigned int nreplies, next;
+	struct snp_ghcb ghcb;
+	void (*on_psc)(struct fake *f, struct snp_psc_desc *d, unsigned int call);
+	unsigned int psc_calls;
+	u64 info2;
+	jmp_buf out;
+	bool terminated;
+	u8 set, code;
+	unsigned int pvalidates;
+};
+
+static u64 f_rdmsr(void *priv, u32 msr)
+{
+	struct fake *f = priv;
+
+	return msr == SNP_MSR_SEV_STATUS ? f->status : f->msr;
+}
+
+static void f_wrmsr(void *priv, u32 msr, u64 v)
+{
+	struct fake *f = priv;
+
+	if (msr == SNP_MSR_GHCB)
+		f->msr = v;
+}
+
+static void f_vmgexit(void *priv)
+{
+	struct fake *f = priv;
+
+	if (SNP_GHCB_MSR_INFO(f->msr) == SNP_GHCB_MSR_TERM_REQ) {
+		f->terminated = true;
+		f->set = SNP_GHCB_MSR_TERM_SET(f->msr);
+		f->code = SNP_GHCB_MSR_TERM_CODE(f->msr);
+		longjmp(f->out, 1);
+	}
+	if (SNP_GHCB_MSR_INFO(f->msr)) {
+		f->msr = f->next < f->nreplies ? f->replies[f->next++] : 0;
+		return;
+	}
+	/* a NAE exit: only page state changes in these tests */
+	f->ghcb.sw_exit_info_1 = 0;
+	f->ghcb.sw_exit_info_2 = cpu_to_le64(f->info2);
+	if (f->on_psc)
+		f->on_psc(f, (struct snp_psc_desc *)f->ghcb.shared_buffer, f->psc_calls++);
+}
+
+static int f_pvalidate(void *priv, u64 va, int psize, bool validate, bool *cf)
+{
+	struct fake *f = priv;
+
+	(void)va, (void)psize, (void)validate;
+	f->pvalidates++;
+	*cf = false;
+	return 0;
+}
+
+static int f_rmpadjust(void *priv, u64 va, int psize, u64 attrs)
+{
+	(void)priv, (void)va, (void)psize, (void)attrs;
+	return 0;
+}
+
+static void f_set_c_bit(void *priv, u64 va, u64 n, bool enc)
+{
+	(void)priv, (void)va, (void)n, (void)enc;
+}
+
+static int f_read(void *priv, u64 va, void *buf, size_t len)
+{
+	(void)priv, (void)va;
+	memset(buf, 0, len);
+	return 0;
+}
+
+static int f_write(void *priv, u64 va, const void *buf, size_t len)
+{
+	(void)priv, (void)va, (void)buf, (void)len;
+	return 0;
+}
+
+static void *f_shared_page(void *priv, u64 gpa)
+{
+	(void)gpa;
+	return &((struct fake *)priv)->ghcb;
+}
+
+static void f_halt(void *priv)
+{
+	longjmp(((struct fake *)priv)->out, 2);
+}
+
+static const struct snp_cpu_ops fake_ops = {
+	.rdmsr = f_rdmsr,
+	.wrmsr = f_wrmsr,
+	.vmgexit = f_vmgexit,
+	.pvalidate = f_pvalidate,
+	.rmpadjust = f_rmpadjust,
+	.set_c_bit = f_set_c_bit,
+	.read = f_read,
+	.write = f_write,
+	.shared_page = f_shared_page,
+	.halt = f_halt,
+};
+
+/* One scripted hypervisor at a time; static, so that setjmp() clobbers nothing. */
+static struct fake the_fake;
+
+static struct fake *fake_new(void)
+{
+	struct fake *f = &the_fake;
+
+	memset(f, 0, sizeof(*f));
+	f->status = SNP_STATUS_SEV | SNP_STATUS_SEV_ES | SNP_STATUS_SNP;
+	return f;
+}
+
+/* A guest with a registered GHCB, SNP on. */
+static void fake_guest(struct fake *f, struct snp_sev *g)
+{
+	snp_sev_init(g, &fake_ops, f);
+	g->sev_status = f->status;
+	g->ghcb_version = 2;
+	g->ghcb = &f->ghcb;
+	g->ghcb_gpa = 0x5000;
+}
+
+static void negotiation_case(u64 reply, bool ok, u16 version)
+{
+	static struct snp_sev g;
+	struct fake *f = fake_new();
+
+	fake_guest(f, &g);
+	f->replies[0] = reply;
+	f->nreplies = 1;
+	if (setjmp(f->out) == 0) {
+		snp_sev_negotiate_protocol(&g);
+		assert_true(ok);
+		assert_int_equal(g.ghcb_version, version);
+		assert_int_equal(g.cbit_pos, 51);
+	} else {
+		assert_false(ok);
+		assert_true(f->terminated);
+		assert_int_equal(f->set, SNP_TERM_SET_GEN);
+		assert_int_equal(f->code, SNP_TERM_GEN_PROTO);
+	}
+}
+
+static void test_protocol_negotiation(void **state)
+{
+	static const struct {
+		u64 reply;
+		bool ok;
+		u16 version;
+	} cases[] = {
+		{ SNP_GHCB_SEV_INFO(2, 1, 51), true, 2 },
+		{ SNP_GHCB_SEV_INFO(5, 1, 51), true, 2 }, /* newer hypervisor: we speak 2 */
+		{ SNP_GHCB_SEV_INFO(1, 1, 51), false, 0 },
+		{ SNP_GHCB_SEV_INFO(7, 3, 51), false, 0 },	       /* nothing in common */
+		{ SNP_GHCB_SEV_INFO(1, 2, 51), false, 0 },	       /* min above max */
+		{ SNP_GHCB_SEV_INFO(2, 1, 51) & ~0xfffULL, false, 0 }, /* wrong response code */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		negotiation_case(cases[i].reply, cases[i].ok, cases[i].version);
+}
+
+static void test_register_and_ap_hold(void **state)
+{
+	static struct snp_sev g;
+	struct fake *f = fake_new();
+
+	(void)state;
+	/* registration answered with another GFN */
+	fake_guest(f, &g);
+	f->replies[0] = SNP_GHCB_MSR_REG_GPA_RESP | (0x6ULL << 12);
+	f->nreplies = 1;
+	if (setjmp(f->out) == 0)
+		snp_sev_register_ghcb(&g, 0x5000), fail();
+	assert_int_equal(f->set, SNP_TERM_SET_LINUX);
+	assert_int_equal(f->code, SNP_TERM_REGISTER);
+
+	/* AP reset hold: two spurious wake-ups, then released */
+	memset(f, 0, sizeof(*f));
+	f->status = SNP_STATUS_SEV | SNP_STATUS_SEV_ES | SNP_STATUS_SNP;
+	fake_guest(f, &g);
+	f->replies[0] = SNP_GHCB_MSR_AP_RESET_HOLD_RESP;
+	f->replies[1] = SNP_GHCB_MSR_AP_RESET_HOLD_RESP;
+	f->replies[2] = SNP_GHCB_MSR_AP_RESET_HOLD_RESP | (1ULL << 12);
+	f->nreplies = 3;
+	if (setjmp(f->out) == 0)
+		snp_sev_ap_reset_hold(&g);
+	else
+		fail();
+	assert_int_equal(f->next, 3);
+
+	/* ... and a wrong response code ends the guest */
+	f->next = 0;
+	f->replies[0] = SNP_GHCB_MSR_HV_FT_RESP | (1ULL << 12);
+	if (setjmp(f->out) == 0)
+		snp_sev_ap_reset_hold(&g), fail();
+	assert_true(f->terminated);
+}
+
+/* hypervisor answers to a 3-entry descriptor */
+static void psc_honest_slowly(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	u16 cur = le16_to_cpu(d->hdr.cur_entry);
+	u64 e = le64_to_cpu(d->entries[cur]);
+	u32 max = (e & SNP_PSC_PAGESIZE_2M) ? 512 : 1;
+	u32 page = snp_psc_entry_cur_page(e) + 100;
+
+	(void)f, (void)call;
+	if (page >= max) {
+		d->entries[cur] = cpu_to_le64((e & ~SNP_PSC_CUR_PAGE_MASK) | max);
+		d->hdr.cur_entry = cpu_to_le16(cur + 1);
+	} else {
+		d->entries[cur] = cpu_to_le64((e & ~SNP_PSC_CUR_PAGE_MASK) | page);
+	}
+}
+
+static void psc_reserved(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	(void)f, (void)call;
+	d->hdr.reserved = cpu_to_le32(1);
+	d->hdr.cur_entry = cpu_to_le16(le16_to_cpu(d->hdr.end_entry) + 1);
+}
+
+static void psc_end_moved(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	(void)f, (void)call;
+	d->hdr.end_entry = cpu_to_le16(0);
+	d->hdr.cur_entry = cpu_to_le16(1);
+}
+
+static void psc_backwards(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	(void)f;
+	d->hdr.cur_entry = cpu_to_le16(call == 0 ? 2 : 1);
+}
+
+static void psc_stall(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	(void)f, (void)d, (void)call;
+}
+
+static void psc_beyond(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	(void)f, (void)call;
+	d->hdr.cur_entry = cpu_to_le16(le16_to_cpu(d->hdr.end_entry) + 2);
+}
+
+static void psc_rewrite_gfn(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	u64 e = le64_to_cpu(d->entries[2]);
+
+	(void)f, (void)call;
+	d->entries[2] = cpu_to_le64(e ^ (1ULL << 20));
+	d->hdr.cur_entry = cpu_to_le16(1);
+}
+
+static void psc_page_overflow(struct fake *f, struct snp_psc_desc *d, unsigned int call)
+{
+	u64 e = le64_to_cpu(d->entries[0]);
+
+	(void)f, (void)call;
+	d->entries[0] = cpu_to_le64((e & ~SNP_PSC_CUR_PAGE_MASK) | 513);
+}
+
+static void psc_case(size_t i, void (*on_psc)(struct fake *, struct snp_psc_desc *, unsigned int),
+		     u64 info2, bool ok)
+{
+	static struct snp_sev g;
+	struct fake *f = fake_new();
+
+	fake_guest(f, &g);
+	f->on_psc = on_psc;
+	f->info2 = info2;
+	/* 4K page, a 2M page, 4K page: [2M - 4K, 4M + 4K) */
+	if (setjmp(f->out) == 0) {
+		snp_sev_set_memory_private(&g, SNP_PMD_SIZE - 4096, 514);
+		if (!ok)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(g.stats.psc_entries, 3);
+		assert_int_equal(f->pvalidates, 3);
+		assert_true(g.stats.psc_exits >= 7); /* 1 + 6 for the 2M entry + 1 */
+	} else {
+		if (ok)
+			fail_msg("case %zu terminated (%u/%u)", i, f->set, f->code);
+		assert_int_equal(f->set, SNP_TERM_SET_LINUX);
+		assert_int_equal(f->code, SNP_TERM_PSC);
+		/* nothing was validated on the strength of a bad answer */
+		assert_int_equal(f->pvalidates, 0);
+	}
+}
+
+static void test_psc_answers(void **state)
+{
+	static const struct {
+		void (*on_psc)(struct fake *, struct snp_psc_desc *, unsigned int);
+		u64 info2;
+		bool ok;
+	} cases[] = {
+		{ psc_honest_slowly, 0, true },
+		{ psc_reserved, 0, false },
+		{ psc_end_moved, 0, false },
+		{ psc_backwards, 0, false },
+		{ psc_stall, 0, false },
+		{ psc_beyond, 0, false },
+		{ psc_rewrite_gfn, 0, false },
+		{ psc_page_overflow, 0, false },
+		{ psc_honest_slowly, 0x100000001ULL, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		psc_case(i, cases[i].on_psc, cases[i].info2, cases[i].ok);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pre_validates_every_page_once),
+		cmocka_unit_test(test_lazy_validates_only_touched),
+		cmocka_unit_test(test_lazy_cost_follows_touch_not_ram),
+		cmocka_unit_test(test_every_attack_is_detected),
+		cmocka_unit_test(test_platform_checks),
+		cmocka_unit_test(test_partial_progress_and_4k_backing),
+		cmocka_unit_test(test_round_trip_restores_rmp),
+		cmocka_unit_test(test_thousands_of_ranges_batch),
+		cmocka_unit_test(test_no_update_is_fatal),
+		cmocka_unit_test(test_random_hypervisor_never_double_validates),
+		cmocka_unit_test(test_protocol_negotiation),
+		cmocka_unit_test(test_register_and_ap_hold),
+		cmocka_unit_test(test_psc_answers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
