@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * snpctl sim boot --memory MIB --validation pre|lazy [--touch MIB]
- *                 [--attack remap|unvalidate|psc-ignore|psc-partial|no-snp|ghcb-v1] [--json]
+ *                 [--attack remap|unvalidate|psc-ignore|psc-partial|no-snp|ghcb-v1]
+ *                 [--report FILE [--dir D] [--nonce HEX]] [--json]
  *
  * Boot a simulated SNP guest with the kernel/ memory-validation code on the
  * simulated machine and say what the boot did: pages validated, page state
  * changes, exits, time; under an attack, how the guest noticed it.
- * Exit status: 0 booted and ran, 1 the guest terminated itself (an attack
- * or an unsupported platform was detected), 4 the hypervisor stopped the
- * guest, 3 usage.
+ * With --report the guest is launched on the simulated chip of state
+ * directory D (created if absent; used in memory, as a new launch with
+ * fresh VMPCKs, and nothing is written back) and its run phase gets an
+ * attestation report through its GHCB, written to FILE.
+ * Exit status: 0 booted and ran (and got the report), 1 the guest
+ * terminated itself (an attack or an unsupported platform was detected),
+ * 4 the hypervisor stopped the guest or the report failed, 3 usage.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -21,16 +27,24 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sim/boot.h"
+#include "sim/sim.h"
 
 static void boot_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: snpctl sim boot [--memory MIB] [--validation pre|lazy] [--touch MIB]\n"
-		"                       [--attack NAME] [--json]\n\n"
+		"                       [--attack NAME] [--report FILE [--dir D] [--nonce HEX]]\n"
+		"                       [--json]\n\n"
 		"  --memory MIB        guest RAM, even, 8..65536 (default 1024)\n"
 		"  --validation MODE   pre: validate all RAM at boot; lazy: accept on first use\n"
 		"  --touch MIB         memory the run phase writes, from 4 MiB on (default 0)\n"
 		"  --attack NAME       remap, unvalidate, psc-ignore, psc-partial, no-snp, ghcb-v1\n"
+		"  --report FILE       the run phase gets an attestation report through the\n"
+		"                      guest's GHCB and writes it (1184 bytes) to FILE\n"
+		"  --dir D             state directory of the simulated chip (default\n"
+		"                      $SNP_SIM_DIR; created if absent; the boot is a new\n"
+		"                      launch kept in memory, nothing is written back)\n"
+		"  --nonce HEX         REPORT_DATA, up to 64 bytes (zero-padded)\n"
 		"  --json              print the result as JSON\n"
 		"Machine knobs: --vmpl N, --psc-max-entries N, --psc-max-pages N, --psc-4k-only,\n"
 		"  --cc-blob-in-setup-data, --sev-status HEX\n");
@@ -49,7 +63,8 @@ static const char *result_name(enum sim_run_result r)
 	return "unknown";
 }
 
-static int print_json(const struct sim_boot_opts *o, const struct sim_boot_result *r)
+static int print_json(const struct sim_boot_opts *o, const struct sim_boot_result *r,
+		      const char *report)
 {
 	const struct snp_sev_stats *g = &r->guest;
 	const struct sim_machine_stats *h = &r->hw;
@@ -78,6 +93,11 @@ static int print_json(const struct sim_boot_opts *o, const struct sim_boot_resul
 	}
 	if (r->victim_gpa)
 		json_object_set_new(j, "victim_gpa", json_integer((json_int_t)r->victim_gpa));
+	if (report)
+		json_object_set_new(j, "report",
+				    json_pack("{s:b,s:i,s:I}", "ok", r->have_report, "rc",
+					      r->report_rc, "exitinfo2",
+					      (json_int_t)r->report_exitinfo2));
 	json_object_set_new(
 		j, "guest",
 		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "msr_exits",
@@ -92,9 +112,10 @@ static int print_json(const struct sim_boot_opts *o, const struct sim_boot_resul
 			  (json_int_t)g->units_accepted));
 	json_object_set_new(
 		j, "machine",
-		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "msr_exits",
+		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "msr_exits",
 			  (json_int_t)h->msr_exits, "nae_exits", (json_int_t)h->nae_exits,
-			  "rmpupdates", (json_int_t)h->rmpupdates, "psmash", (json_int_t)h->psmash,
+			  "guest_requests", (json_int_t)h->guest_requests, "rmpupdates",
+			  (json_int_t)h->rmpupdates, "psmash", (json_int_t)h->psmash,
 			  "pvalidate_4k", (json_int_t)h->pvalidate_4k, "pvalidate_2m",
 			  (json_int_t)h->pvalidate_2m, "pvalidate_failed",
 			  (json_int_t)h->pvalidate_failed, "size_mismatch",
@@ -114,7 +135,8 @@ static int print_json(const struct sim_boot_opts *o, const struct sim_boot_resul
 	return rc < 0 ? -EIO : 0;
 }
 
-static void print_text(const struct sim_boot_opts *o, const struct sim_boot_result *r)
+static void print_text(const struct sim_boot_opts *o, const struct sim_boot_result *r,
+		       const char *report)
 {
 	const struct snp_sev_stats *g = &r->guest;
 	const struct sim_machine_stats *h = &r->hw;
@@ -148,6 +170,16 @@ static void print_text(const struct sim_boot_opts *o, const struct sim_boot_resu
 	if (r->victim_gpa)
 		printf("  attacked page      0x%llx (%s after boot)\n",
 		       (unsigned long long)r->victim_gpa, sim_attack_to_string(o->attack));
+	if (report && r->have_report)
+		printf("  attestation report obtained through the GHCB (%llu guest request exits), "
+		       "written to %s\n",
+		       (unsigned long long)h->guest_requests, report);
+	else if (report && r->report_rc == -ECANCELED)
+		printf("  attestation report not obtained: the guest stopped before it had one\n");
+	else if (report)
+		printf("  attestation report FAILED: rc %d (%s), exitinfo2 0x%llx\n", r->report_rc,
+		       strerror(r->report_rc < 0 ? -r->report_rc : r->report_rc),
+		       (unsigned long long)r->report_exitinfo2);
 	switch (r->exit.result) {
 	case SIM_RUN_DONE:
 		printf("Result: booted and ran\n");
@@ -175,6 +207,9 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		OPT_4K_ONLY,
 		OPT_SETUP_DATA,
 		OPT_SEV_STATUS,
+		OPT_REPORT,
+		OPT_DIR,
+		OPT_NONCE,
 	};
 	static const struct option opts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -189,12 +224,17 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		{ "psc-4k-only", no_argument, NULL, OPT_4K_ONLY },
 		{ "cc-blob-in-setup-data", no_argument, NULL, OPT_SETUP_DATA },
 		{ "sev-status", required_argument, NULL, OPT_SEV_STATUS },
+		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "nonce", required_argument, NULL, OPT_NONCE },
 		{}
 	};
 	struct sim_boot_opts o = { .memory_mib = 1024, .mode = SNP_ACCEPT_EAGER };
 	struct sim_boot_result res;
-	bool json = false;
-	int c, r;
+	const char *report = NULL, *dir = NULL;
+	bool json = false, have_nonce = false;
+	char err[SNP_ERRBUF] = "";
+	int c, r, ret;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -269,6 +309,22 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 				return SNPCTL_EXIT_USAGE;
 			}
 			break;
+		case OPT_REPORT:
+			report = optarg;
+			break;
+		case OPT_DIR:
+			dir = optarg;
+			break;
+		case OPT_NONCE:
+			memset(o.report_data, 0, sizeof(o.report_data));
+			if (snp_hex_decode(optarg, strlen(optarg), o.report_data,
+					   sizeof(o.report_data), false) < 0) {
+				log_error("--nonce: expected up to 64 bytes of hex, not '%s'",
+					  optarg);
+				return SNPCTL_EXIT_USAGE;
+			}
+			have_nonce = true;
+			break;
 		default:
 			boot_usage(stderr);
 			return SNPCTL_EXIT_USAGE;
@@ -278,17 +334,59 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		boot_usage(stderr);
 		return SNPCTL_EXIT_USAGE;
 	}
+	if (!report && (dir || have_nonce)) {
+		log_error("--dir and --nonce go with --report FILE");
+		return SNPCTL_EXIT_USAGE;
+	}
+	if (report) {
+		if (!dir)
+			dir = getenv("SNP_SIM_DIR");
+		if (!dir || !*dir) {
+			log_error("No state directory for --report: use --dir D or set "
+				  "SNP_SIM_DIR");
+			return SNPCTL_EXIT_USAGE;
+		}
+		r = sim_state_load(dir, true, &o.state, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err[0] ? err : strerror(-r));
+			return SNPCTL_EXIT_DEVICE;
+		}
+		/*
+		 * A boot is a new launch on this chip: fresh VMPCKs, VMRK and report
+		 * id, counters at zero. In memory only: the directory is left as it
+		 * was, so no other user of it ever sees these keys or counters.
+		 */
+		free(o.state->dir);
+		o.state->dir = NULL;
+		r = sim_state_relaunch(o.state, err, sizeof(err));
+		if (r < 0) {
+			log_error("Cannot launch the simulated guest: %s", err);
+			sim_state_free(o.state);
+			return SNPCTL_EXIT_DEVICE;
+		}
+	}
 
 	r = sim_boot(&o, NULL, &res);
+	sim_state_free(o.state);
 	if (r < 0) {
 		log_error_errno(r, "Failed to set up the simulated guest: %m");
 		return SNPCTL_EXIT_DEVICE;
 	}
-	if (json ? print_json(&o, &res) < 0 : (print_text(&o, &res), false))
+	if (report && res.have_report) {
+		r = snp_write_file(report, res.report, sizeof(res.report), 0644);
+		if (r < 0) {
+			log_error_errno(r, "Failed to write %s: %m", report);
+			return SNPCTL_EXIT_USAGE;
+		}
+	}
+	if (json ? print_json(&o, &res, report) < 0 : (print_text(&o, &res, report), false))
 		return SNPCTL_EXIT_DEVICE;
+	ret = SNPCTL_EXIT_OK;
 	if (res.exit.result == SIM_RUN_TERMINATED)
-		return SNPCTL_EXIT_VERIFY;
-	if (res.exit.result == SIM_RUN_HV_STOPPED)
-		return SNPCTL_EXIT_DEVICE;
-	return SNPCTL_EXIT_OK;
+		ret = SNPCTL_EXIT_VERIFY;
+	else if (res.exit.result == SIM_RUN_HV_STOPPED)
+		ret = SNPCTL_EXIT_DEVICE;
+	else if (report && !res.have_report)
+		ret = SNPCTL_EXIT_DEVICE;
+	return ret;
 }

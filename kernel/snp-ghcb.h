@@ -33,17 +33,24 @@
 #define SNP_STATUS_IBS_VIRT	    BIT_ULL(14)
 #define SNP_STATUS_VMSA_REG_PROT    BIT_ULL(16)
 #define SNP_STATUS_SMT_PROT	    BIT_ULL(17)
+#define SNP_STATUS_SECURE_AVIC	    BIT_ULL(18)
+#define SNP_STATUS_RSVD_13	    BIT_ULL(13)
+#define SNP_STATUS_RSVD_15	    BIT_ULL(15)
+#define SNP_STATUS_RSVD_MASK	    GENMASK_ULL(63, 19)
 
 /*
  * Features that change what the guest must do and that this guest code does
- * not implement: if the hypervisor launched the guest with any of them, it
- * terminates (set 0, code 2), as Linux's snp_check_features() does.
- * Features outside this mask need nothing from the guest.
+ * not implement, and, to be safe, every reserved bit (a future feature may
+ * need guest support): if the hypervisor launched the guest with any of
+ * them, it terminates (set 0, code 2), as Linux's snp_check_features()
+ * does. The rest (debug swap, host IBS prevention, BTB isolation, IBS
+ * virtualization, SMT protection) need nothing from the guest.
  */
 #define SNP_STATUS_IMPL_REQUIRED                                                                   \
 	(SNP_STATUS_VTOM | SNP_STATUS_REFLECT_VC | SNP_STATUS_RESTRICT_INJ | SNP_STATUS_ALT_INJ |  \
 	 SNP_STATUS_VMPL_SSS | SNP_STATUS_SECURE_TSC | SNP_STATUS_VMGEXIT_PARAM |                  \
-	 SNP_STATUS_VMSA_REG_PROT | SNP_STATUS_SMT_PROT)
+	 SNP_STATUS_VMSA_REG_PROT | SNP_STATUS_RSVD_13 | SNP_STATUS_RSVD_15 |                      \
+	 SNP_STATUS_SECURE_AVIC | SNP_STATUS_RSVD_MASK)
 
 /* ---- GHCB MSR protocol (GHCBData[11:0] = function) ----------------------- */
 
@@ -163,6 +170,8 @@
 /*
  * The GHCB (4 KiB, shared with the hypervisor): the save-area fields the
  * guest code uses, the valid bitmap, the shared buffer, version and usage.
+ * Every field is naturally aligned (the asserts below hold the layout), so
+ * the struct is not __packed and READ_ONCE() works on its members.
  */
 struct snp_ghcb {
 	u8 rsvd0[0x1f8];
@@ -181,7 +190,7 @@ struct snp_ghcb {
 	u8 rsvd5[10];				    /* 0xff0 */
 	__le16 protocol_version;		    /* 0xffa */
 	__le32 ghcb_usage;			    /* 0xffc */
-} __packed;
+};
 
 SNP_ASSERT_SIZE(struct snp_ghcb, SNP_PAGE_SIZE);
 SNP_ASSERT_OFFSET(struct snp_ghcb, rax, 0x1f8);
@@ -266,7 +275,6 @@ static inline enum snp_page_op snp_psc_entry_op(u64 e)
 
 #define SNP_PVALIDATE_SUCCESS		0
 #define SNP_PVALIDATE_FAIL_INPUT	1
-#define SNP_PVALIDATE_FAIL_PERMISSION	2
 #define SNP_PVALIDATE_FAIL_SIZEMISMATCH 6
 /* Software code (Linux): rFLAGS.CF = 1, the Validated bit was already as asked. */
 #define SNP_PVALIDATE_FAIL_NOUPDATE 255

@@ -16,6 +16,9 @@
 
 #define SNP_IS_ALIGNED(x, a) (((x) & ((u64)(a)-1)) == 0)
 #define SNP_PAGE_4K	     ((u64)SNP_PAGE_SIZE)
+#define SNP_PA_LIMIT	     (1ULL << 52)
+/* Consecutive page state change exits without progress before we give up. */
+#define SNP_PSC_MAX_STALLS 16
 
 void snp_sev_init(struct snp_sev *g, const struct snp_cpu_ops *ops, void *priv)
 {
@@ -93,8 +96,13 @@ void snp_sev_negotiate_protocol(struct snp_sev *g)
 	if (min > max || max < SNP_GHCB_PROTOCOL_MIN || min > SNP_GHCB_PROTOCOL_MAX)
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_PROTO, v);
 	g->ghcb_version = max < SNP_GHCB_PROTOCOL_MAX ? max : SNP_GHCB_PROTOCOL_MAX;
+	/* Informational: page tables take the C-bit from the CPUID page. */
 	g->cbit_pos = SNP_GHCB_SEV_INFO_CBIT(v);
-	/* Page state changes, features and guest requests need version 2. */
+	/*
+	 * Page state changes, features and guest requests need version 2.
+	 * Linux accepts 1 here and dies a step later, when the feature request
+	 * finds no SNP bit (set 0, code 2); we name the real cause at once.
+	 */
 	if (snp_sev_snp_active(g) && g->ghcb_version < SNP_GHCB_PROTOCOL_SNP)
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_PROTO, v);
 }
@@ -182,10 +190,11 @@ static int pvalidate(struct snp_sev *g, u64 va, int psize, bool validate)
 	return 0;
 }
 
+/* Page aligned, not empty, and inside the 52-bit physical address space. */
 static bool range_ok(u64 va, u64 npages)
 {
-	return SNP_IS_ALIGNED(va, SNP_PAGE_4K) && npages &&
-	       npages <= (~0ULL - va) >> SNP_PAGE_SHIFT;
+	return SNP_IS_ALIGNED(va, SNP_PAGE_4K) && npages && va < SNP_PA_LIMIT &&
+	       npages <= (SNP_PA_LIMIT - va) >> SNP_PAGE_SHIFT;
 }
 
 /* The 2M/4K split used for both descriptors and PVALIDATE. */
@@ -245,7 +254,7 @@ static void early_set_pages_state(struct snp_sev *g, u64 paddr, u64 npages, enum
 {
 	u64 pa, end;
 
-	if (!range_ok(paddr, npages) || (paddr + (npages << SNP_PAGE_SHIFT)) >> 52)
+	if (!range_ok(paddr, npages))
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_PSC, paddr);
 	end = paddr + (npages << SNP_PAGE_SHIFT);
 	for (pa = paddr; pa < end; pa += SNP_PAGE_4K) {
@@ -257,13 +266,17 @@ static void early_set_pages_state(struct snp_sev *g, u64 paddr, u64 npages, enum
 	}
 }
 
+static void accept_before_convert(struct snp_sev *g, u64 va, u64 npages);
+
 void snp_sev_early_set_memory_private(struct snp_sev *g, u64 paddr, u64 npages)
 {
+	accept_before_convert(g, paddr, npages);
 	early_set_pages_state(g, paddr, npages, SNP_PAGE_PRIVATE);
 }
 
 void snp_sev_early_set_memory_shared(struct snp_sev *g, u64 paddr, u64 npages)
 {
+	accept_before_convert(g, paddr, npages);
 	early_set_pages_state(g, paddr, npages, SNP_PAGE_SHARED);
 }
 
@@ -325,6 +338,7 @@ static void psc_run(struct snp_sev *g, u16 nr)
 {
 	struct snp_psc_desc *shared = (struct snp_psc_desc *)g->ghcb->shared_buffer;
 	const u16 end = nr - 1;
+	unsigned int stalls = 0;
 	u16 cur = 0;
 	u32 cur_page = 0;
 
@@ -370,9 +384,16 @@ static void psc_run(struct snp_sev *g, u16 nr)
 		}
 		if (new_cur == end + 1)
 			break;
-		/* No entry finished and no page of the current one done: a stall. */
-		if (new_cur == cur && new_page <= cur_page)
-			psc_fail(g, new_cur);
+		/*
+		 * No entry finished and no page of the current one done: a busy
+		 * host may do that now and then, but not for ever.
+		 */
+		if (new_cur == cur && new_page <= cur_page) {
+			if (++stalls > SNP_PSC_MAX_STALLS)
+				psc_fail(g, new_cur);
+			continue;
+		}
+		stalls = 0;
 		cur = new_cur;
 		cur_page = new_page;
 	}
@@ -383,7 +404,7 @@ static void set_pages_state(struct snp_sev *g, u64 va, u64 npages, enum snp_page
 {
 	u64 end;
 
-	if (!range_ok(va, npages) || (va + (npages << SNP_PAGE_SHIFT)) >> 52)
+	if (!range_ok(va, npages))
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_PSC, va);
 	if (!g->ghcb) {
 		early_set_pages_state(g, va, npages, op);
@@ -409,13 +430,26 @@ static void set_pages_state(struct snp_sev *g, u64 va, u64 npages, enum snp_page
 	}
 }
 
+/*
+ * Memory is accepted before anyone converts it: a conversion inside a unit
+ * that is still listed would validate pages the bitmap still calls
+ * unaccepted, and a later #VC there would accept (validate) them again.
+ */
+static void accept_before_convert(struct snp_sev *g, u64 va, u64 npages)
+{
+	if (g->unaccepted_gpa && range_ok(va, npages))
+		snp_sev_accept_memory(g, va, va + (npages << SNP_PAGE_SHIFT));
+}
+
 void snp_sev_set_memory_private(struct snp_sev *g, u64 vaddr, u64 npages)
 {
+	accept_before_convert(g, vaddr, npages);
 	set_pages_state(g, vaddr, npages, SNP_PAGE_PRIVATE);
 }
 
 void snp_sev_set_memory_shared(struct snp_sev *g, u64 vaddr, u64 npages)
 {
+	accept_before_convert(g, vaddr, npages);
 	set_pages_state(g, vaddr, npages, SNP_PAGE_SHARED);
 }
 
@@ -433,6 +467,7 @@ static int set_memory_enc_dec(struct snp_sev *g, u64 va, u64 npages, bool enc, b
 		g->ops->set_c_bit(g->priv, va, npages, enc);
 		return 0;
 	}
+	accept_before_convert(g, va, npages);
 	if (enc) {
 		g->ops->set_c_bit(g->priv, va, npages, true);
 		if (early)
@@ -503,12 +538,17 @@ bool snp_sev_unaccepted(struct snp_sev *g, u64 gpa)
 
 void snp_sev_accept_memory(struct snp_sev *g, u64 start, u64 end)
 {
-	u64 first, last, unit;
+	u64 first, last, unit, limit;
 
-	if (!g->unaccepted_gpa || end <= start || end <= g->accept_base)
+	if (!g->unaccepted_gpa)
 		return;
+	limit = g->accept_base + g->accept_units * g->unit_size; /* checked at setup */
 	if (start < g->accept_base)
 		start = g->accept_base;
+	if (end > limit)
+		end = limit;
+	if (end <= start)
+		return;
 	first = (start - g->accept_base) / g->unit_size;
 	last = (end - g->accept_base + g->unit_size - 1) / g->unit_size;
 	if (last > g->accept_units)
@@ -541,16 +581,55 @@ void snp_sev_handle_vc(struct snp_sev *g, u64 error_code, u64 fault_addr)
 	 * Only memory the firmware listed as unaccepted may be found not
 	 * validated. Anything else was validated once and lost it behind our
 	 * back (RMPUPDATE, or a remap to another page): never validate it again.
+	 * A #VC while accepting (the bitmap itself not validated) or while the
+	 * GHCB is in use (one GHCB, no backup) cannot be handled either.
 	 */
-	if (g->ghcb_busy || !snp_sev_unaccepted(g, fault_addr))
+	if (g->in_vc || g->ghcb_busy || !snp_sev_unaccepted(g, fault_addr))
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, fault_addr);
+	g->in_vc = true;
 	snp_sev_accept_memory(g, fault_addr, fault_addr + 1);
+	g->in_vc = false;
 }
 
-static void setup_unaccepted(struct snp_sev *g, u64 table)
+struct span {
+	u64 start, end;
+};
+
+static bool overlaps(u64 start, u64 end, const struct span *sp, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (start < sp[i].end && sp[i].start < end)
+			return true;
+	return false;
+}
+
+/* [start, end) lies inside one E820 RAM entry. */
+static bool in_e820_ram(const struct snp_sev *g, u64 start, u64 end)
+{
+	for (unsigned int i = 0; i < g->e820_nr; i++) {
+		u64 addr = le64_to_cpu(g->e820[i].addr), size = le64_to_cpu(g->e820[i].size);
+
+		if (le32_to_cpu(g->e820[i].type) != SNP_E820_RAM || size > SNP_PA_LIMIT ||
+		    addr > SNP_PA_LIMIT - size)
+			continue;
+		if (start >= addr && end <= addr + size)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The table says which memory nobody validated yet. Accepting it validates
+ * it, so a table listing memory in use (the image, the boot data, the table
+ * itself) or memory that is not RAM would make us validate live pages a
+ * second time: refuse such a table.
+ */
+static void setup_unaccepted(struct snp_sev *g, u64 table, const struct span *busy,
+			     unsigned int nbusy)
 {
 	struct snp_unaccepted_table t;
-	u64 unit, base, size, units;
+	u64 unit, base, size, units, u;
+	struct span self;
 
 	guest_read(g, table, &t, sizeof(t));
 	unit = le32_to_cpu(t.unit_size);
@@ -558,9 +637,28 @@ static void setup_unaccepted(struct snp_sev *g, u64 table)
 	size = le64_to_cpu(t.size);
 	units = size * 8;
 	if (le32_to_cpu(t.version) != 1 || unit < SNP_PAGE_4K || (unit & (unit - 1)) ||
-	    !SNP_IS_ALIGNED(base, unit) || size > SNP_UNACCEPTED_MAX_BITMAP || base >= 1ULL << 52 ||
-	    units > ((1ULL << 52) - base) / unit)
+	    !SNP_IS_ALIGNED(base, unit) || size > SNP_UNACCEPTED_MAX_BITMAP ||
+	    base >= SNP_PA_LIMIT || units > (SNP_PA_LIMIT - base) / unit)
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, table);
+	self.start = table;
+	self.end = table + sizeof(t) + size;
+	if (self.end < table)
+		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, table);
+
+	for (u = 0; u < units; u += 8) {
+		u8 byte;
+
+		guest_read(g, table + sizeof(t) + u / 8, &byte, 1);
+		for (unsigned int b = 0; byte && b < 8; b++) {
+			u64 start = base + (u + b) * unit, end = start + unit;
+
+			if (!(byte & (1U << b)))
+				continue;
+			if (overlaps(start, end, busy, nbusy) || overlaps(start, end, &self, 1) ||
+			    !in_e820_ram(g, start, end))
+				snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, start);
+		}
+	}
 	g->unaccepted_gpa = table;
 	g->unit_size = unit;
 	g->accept_base = base;
@@ -574,9 +672,13 @@ struct boot_handoff {
 	u64 unaccepted;
 };
 
-/* boot_params.cc_blob_address, else SETUP_CC_BLOB; and the unaccepted table. */
+/*
+ * boot_params.cc_blob_address, else SETUP_CC_BLOB; the unaccepted table;
+ * the E820 map. -EINVAL for anything malformed, a duplicate included.
+ */
 static int read_boot_params(struct snp_sev *g, u64 bp, struct boot_handoff *h)
 {
+	bool have_cc = false, have_ua = false;
 	u8 buf[8];
 	u64 next;
 	int n;
@@ -591,6 +693,11 @@ static int read_boot_params(struct snp_sev *g, u64 bp, struct boot_handoff *h)
 		return -EINVAL;
 	h->cc_blob = snp_get_le32(buf);
 	h->unaccepted = 0;
+	if (g->ops->read(g->priv, bp + SNP_BP_E820_ENTRIES, &g->e820_nr, 1) < 0 ||
+	    g->e820_nr > SNP_E820_MAX_ENTRIES ||
+	    g->ops->read(g->priv, bp + SNP_BP_E820_TABLE, g->e820,
+			 g->e820_nr * sizeof(g->e820[0])) < 0)
+		return -EINVAL;
 	if (g->ops->read(g->priv, bp + SNP_BP_HDR_SETUP_DATA, buf, 8) < 0)
 		return -EINVAL;
 	next = snp_get_le64(buf);
@@ -598,23 +705,28 @@ static int read_boot_params(struct snp_sev *g, u64 bp, struct boot_handoff *h)
 	for (n = 0; next && n < SNP_SETUP_MAX_ENTRIES; n++) {
 		struct snp_setup_data sd;
 		u64 payload = next + sizeof(sd);
+		u32 type, len;
 
 		if (g->ops->read(g->priv, next, &sd, sizeof(sd)) < 0)
 			return -EINVAL;
-		if (le32_to_cpu(sd.type) == SNP_SETUP_CC_BLOB && le32_to_cpu(sd.len) >= 4 &&
-		    !h->cc_blob) {
-			if (g->ops->read(g->priv, payload, buf, 4) < 0)
+		type = le32_to_cpu(sd.type);
+		len = le32_to_cpu(sd.len);
+		if (type == SNP_SETUP_CC_BLOB) {
+			if (have_cc || len < 4 || g->ops->read(g->priv, payload, buf, 4) < 0)
 				return -EINVAL;
-			h->cc_blob = snp_get_le32(buf);
-		} else if (le32_to_cpu(sd.type) == SNP_SETUP_UNACCEPTED_MEM &&
-			   le32_to_cpu(sd.len) >= 8) {
-			if (g->ops->read(g->priv, payload, buf, 8) < 0)
+			have_cc = true;
+			/* the boot_params field, when set, is the one in use */
+			if (!h->cc_blob)
+				h->cc_blob = snp_get_le32(buf);
+		} else if (type == SNP_SETUP_UNACCEPTED_MEM) {
+			if (have_ua || len < 8 || g->ops->read(g->priv, payload, buf, 8) < 0)
 				return -EINVAL;
+			have_ua = true;
 			h->unaccepted = snp_get_le64(buf);
 		}
 		next = le64_to_cpu(sd.next);
 	}
-	return 0;
+	return next ? -EINVAL : 0;
 }
 
 static void setup_cc_blob(struct snp_sev *g, u64 at)
@@ -645,23 +757,23 @@ static void setup_cc_blob(struct snp_sev *g, u64 at)
 int snp_sev_boot(struct snp_sev *g, u64 boot_params, const struct snp_boot_layout *l,
 		 enum snp_accept_mode mode)
 {
-	struct boot_handoff h;
 	u64 rom_pages = (SNP_LEGACY_ROM_END - SNP_LEGACY_ROM_START) >> SNP_PAGE_SHIFT;
+	struct boot_handoff h;
+	struct span busy[8];
 	u8 rom[2];
-	int r;
+	int r, rb;
 
-	r = read_boot_params(g, boot_params, &h);
-	if (r < 0)
-		return r;
+	/* SEV_STATUS first: with SNP on, nothing below may fail open. */
 	r = snp_sev_detect(g);
+	rb = read_boot_params(g, boot_params, &h);
 	if (r == -ENODEV) {
 		/* A CC blob says the platform meant to launch us with SNP. */
-		if (h.cc_blob)
+		if (rb == 0 && h.cc_blob)
 			snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_SNP_UNSUPP, h.cc_blob);
-		return r;
+		return rb < 0 ? rb : r;
 	}
-	if (!h.cc_blob)
-		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_SNP_UNSUPP, 0);
+	if (rb < 0 || !h.cc_blob)
+		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_SNP_UNSUPP, boot_params);
 	setup_cc_blob(g, h.cc_blob);
 
 	snp_sev_negotiate_protocol(g);
@@ -673,7 +785,10 @@ int snp_sev_boot(struct snp_sev *g, u64 boot_params, const struct snp_boot_layou
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_REGISTER, l->ghcb_gpa);
 	snp_sev_register_ghcb(g, l->ghcb_gpa);
 
-	/* The ROMs are not RAM: nobody validated them, so do it before reading. */
+	/*
+	 * The ROMs are not RAM: nobody validated them, so do it before reading
+	 * (as the SNP series did; later Linux stopped scanning ROMs under SNP).
+	 */
 	snp_sev_early_set_memory_private(g, SNP_LEGACY_ROM_START, rom_pages);
 	guest_read(g, SNP_LEGACY_ROM_START, rom, sizeof(rom));
 
@@ -686,7 +801,15 @@ int snp_sev_boot(struct snp_sev *g, u64 boot_params, const struct snp_boot_layou
 
 	g->mode = mode;
 	if (h.unaccepted) {
-		setup_unaccepted(g, h.unaccepted);
+		/* What is in use already; the first MiB is never left unaccepted. */
+		busy[0] = (struct span){ 0, SNP_LEGACY_ROM_END };
+		busy[1] = (struct span){ l->image_start, l->image_end };
+		busy[2] = (struct span){ l->ghcb_gpa, l->ghcb_gpa + SNP_PAGE_4K };
+		busy[3] = (struct span){ boot_params, boot_params + SNP_BP_SIZE };
+		busy[4] = (struct span){ h.cc_blob, h.cc_blob + sizeof(struct snp_cc_blob) };
+		busy[5] = (struct span){ g->secrets_gpa, g->secrets_gpa + SNP_PAGE_4K };
+		busy[6] = (struct span){ g->cpuid_gpa, g->cpuid_gpa + SNP_PAGE_4K };
+		setup_unaccepted(g, h.unaccepted, busy, 7);
 		if (mode == SNP_ACCEPT_EAGER)
 			snp_sev_accept_memory(g, g->accept_base,
 					      g->accept_base + g->accept_units * g->unit_size);

@@ -10,6 +10,11 @@
  * machine in sim/. Virtual addresses are guest-physical addresses: the
  * code runs on the early identity map, as the decompressor does.
  *
+ * One vCPU: acceptance takes no lock and keeps no "being accepted" list, so
+ * on SMP it would need both (as Linux's unaccepted-memory code has).
+ * set_c_bit does not flush caches (the simulated CPU is coherent; Linux
+ * flushes unless the CPU has SME_COHERENT).
+ *
  * Rules it keeps (snp-abi.md §8):
  *  - to make a page private: page state change to private, then PVALIDATE;
  *    to make it shared: rescind (PVALIDATE off), then page state change;
@@ -18,6 +23,8 @@
  *  - a hypervisor error or an inconsistent answer to a page state change
  *    terminates the guest, as does a #VC for an unvalidated page that the
  *    unaccepted-memory bitmap does not list;
+ *  - memory is accepted before it is converted, and the unaccepted table
+ *    may list only E820 RAM away from the image, the boot data and itself;
  *  - anything the hypervisor can write (the GHCB, the shared buffer) is
  *    copied to private memory before it is checked or used.
  */
@@ -186,11 +193,15 @@ struct snp_sev {
 	u64 ghcb_gpa;	       /* registered GHCB, 0 before */
 	struct snp_ghcb *ghcb; /* its direct-map address */
 	bool ghcb_busy;	       /* a NAE exit is being prepared or answered */
+	bool in_vc;	       /* accepting memory for a #VC */
 	u64 secrets_gpa, cpuid_gpa;
 	/* unaccepted memory */
 	u64 unaccepted_gpa; /* of the table; 0 = none */
 	u64 unit_size, accept_base, accept_units;
 	enum snp_accept_mode mode;
+	/* the E820 map of boot_params, for checking the unaccepted table */
+	u8 e820_nr;
+	struct snp_e820_entry e820[SNP_E820_MAX_ENTRIES];
 	/* what made the guest stop (for the simulator's report) */
 	u8 term_set, term_code;
 	u64 term_info;

@@ -3,8 +3,16 @@
  * A simulated SNP guest boot (see boot.h for the memory layout): the launch
  * writes what firmware and bootloader would leave behind, the kernel/ boot
  * code runs on the simulated machine, the hypervisor may attack between the
- * boot and the run phase, and the run phase reads the kernel image and
- * touches memory (which, with lazy acceptance, accepts it on first use).
+ * boot and the run phase, and the run phase reads the kernel image, may get
+ * an attestation report, and touches memory (which, with lazy acceptance,
+ * accepts it on first use).
+ *
+ * The report: the kernel/snp-guest.c driver runs inside the guest. Its
+ * VMGEXIT is the guest's own: the request goes to shared pages in
+ * .bss..decrypted, the registered GHCB names them, and the machine relays
+ * the exit to sim/hypervisor.c and the simulated firmware. The driver's
+ * buffers are host memory (a kernel would use its mapped pages directly),
+ * so the exit adaptor copies its pages into the guest and back.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,12 +21,20 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "kernel/snp-guest.h"
 #include "kernel/snp-msg.h"
 #include "lib/util.h"
 #include "sim/boot.h"
+#include "sim/sim.h"
 
 #define IMAGE_MAGIC "SNPD-SIMULATED-KERNEL-IMAGE"
 #define TOUCH_MAGIC 0x534e50544f554348ULL /* "SNPTOUCH" */
+
+/* Certificate area pages after the request and response pages in .bss..decrypted. */
+#define GREQ_CERTS_ROOM ((SIM_BOOT_BSS_DEC_END - SIM_BOOT_GREQ_CERTS) / SNP_PAGE_SIZE)
+_Static_assert(GREQ_CERTS_ROOM *SNP_PAGE_SIZE >= SNP_CERTS_MAX_LEN,
+	       ".bss..decrypted too small for the certificate area");
+#define GREQ_CERTS_PAGES (SNP_CERTS_MAX_LEN / SNP_PAGE_SIZE)
 
 struct boot_ctx {
 	struct snp_sev g;
@@ -26,6 +42,16 @@ struct boot_ctx {
 	const struct sim_boot_opts *opts;
 	int boot_rc;
 	bool touch_mismatch;
+	/* attestation (opts->state) */
+	struct sim_fw *fw;
+	struct snp_guest_dev dev;
+	struct snp_secrets_page *secrets; /* the driver's copy of the guest's page */
+	struct snp_guest_shared *shared;  /* the driver's view of the shared pages */
+	struct snp_guest_private *scratch;
+	struct snp_ioc_report_resp *resp;
+	bool have_report;
+	int report_rc;
+	u64 report_exitinfo2;
 };
 
 const char *sim_term_reason(u8 set, u8 code)
@@ -78,7 +104,151 @@ static void guest_boot(void *arg)
 	c->boot_rc = snp_sev_boot(&c->g, SIM_BOOT_PARAMS, &c->layout, c->opts->mode);
 }
 
-/* The workload: read the kernel image and the secrets page, touch memory. */
+/* ---- the guest-request driver inside the guest ---------------------------- */
+
+/*
+ * The driver's VMGEXIT, made by the guest: its shared pages go to the
+ * guest's shared pages in .bss..decrypted (C=0, so these are shared
+ * accesses), the registered GHCB names them, and what the hypervisor
+ * answered comes back into the driver's pages and GHCB.
+ */
+static int greq_vmgexit(void *priv, struct snp_ghcb *dg)
+{
+	struct boot_ctx *c = priv;
+	struct snp_sev *g = &c->g;
+	const struct snp_cpu_ops *ops = g->ops;
+	struct snp_guest_shared *sh = c->shared;
+	struct snp_ghcb *ghcb = g->ghcb;
+	u64 exit_code = le64_to_cpu(dg->sw_exit_code), info1, info2, rbx, npages = 0;
+	bool ext = exit_code == SNP_NAE_EXT_GUEST_REQUEST;
+
+	if (!ghcb || g->ghcb_busy)
+		return -EBUSY;
+	/* the driver's pages into the guest's shared ones (RBX itself passes through) */
+	if (ext)
+		npages = le64_to_cpu(dg->rbx) < GREQ_CERTS_PAGES ? le64_to_cpu(dg->rbx) :
+								   GREQ_CERTS_PAGES;
+	if (ops->write(g->priv, SIM_BOOT_GREQ_REQUEST, &sh->request, sizeof(sh->request)) < 0 ||
+	    ops->write(g->priv, SIM_BOOT_GREQ_RESPONSE, &sh->response, sizeof(sh->response)) < 0 ||
+	    (npages &&
+	     ops->write(g->priv, SIM_BOOT_GREQ_CERTS, sh->certs, npages * SNP_PAGE_SIZE) < 0))
+		return -EFAULT;
+
+	g->ghcb_busy = true;
+	memset(ghcb->valid_bitmap, 0, sizeof(ghcb->valid_bitmap));
+	ghcb->protocol_version = cpu_to_le16(g->ghcb_version);
+	ghcb->ghcb_usage = 0;
+	ghcb->sw_exit_code = cpu_to_le64(exit_code);
+	ghcb->sw_exit_info_1 = cpu_to_le64(SIM_BOOT_GREQ_REQUEST);
+	ghcb->sw_exit_info_2 = cpu_to_le64(SIM_BOOT_GREQ_RESPONSE);
+	SNP_GHCB_SET_VALID(ghcb, sw_exit_code);
+	SNP_GHCB_SET_VALID(ghcb, sw_exit_info_1);
+	SNP_GHCB_SET_VALID(ghcb, sw_exit_info_2);
+	if (ext) {
+		ghcb->rax = cpu_to_le64(SIM_BOOT_GREQ_CERTS);
+		ghcb->rbx = dg->rbx;
+		SNP_GHCB_SET_VALID(ghcb, rax);
+		SNP_GHCB_SET_VALID(ghcb, rbx);
+	}
+	g->stats.nae_exits++;
+	ops->wrmsr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
+	ops->vmgexit(g->priv);
+	info1 = le64_to_cpu(ghcb->sw_exit_info_1);
+	info2 = le64_to_cpu(ghcb->sw_exit_info_2);
+	rbx = le64_to_cpu(ghcb->rbx);
+	g->ghcb_busy = false;
+
+	if (ops->read(g->priv, SIM_BOOT_GREQ_RESPONSE, &sh->response, sizeof(sh->response)) < 0 ||
+	    (npages &&
+	     ops->read(g->priv, SIM_BOOT_GREQ_CERTS, sh->certs, npages * SNP_PAGE_SIZE) < 0))
+		return -EFAULT;
+	dg->sw_exit_info_1 = cpu_to_le64(info1);
+	dg->sw_exit_info_2 = cpu_to_le64(info2);
+	if (ext)
+		dg->rbx = cpu_to_le64(rbx);
+	return 0;
+}
+
+static void greq_msleep(void *priv, unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	(void)priv;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int greq_encrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			const u8 *in, size_t len, u8 *out, u8 *tag)
+{
+	(void)priv;
+	return sim_aes_gcm_encrypt(key, iv, aad, aad_len, in, len, out, tag);
+}
+
+static int greq_decrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			const u8 *in, size_t len, u8 *out, const u8 *tag)
+{
+	(void)priv;
+	return sim_aes_gcm_decrypt(key, iv, aad, aad_len, in, len, out, tag);
+}
+
+static const struct snp_platform_ops greq_ops = {
+	.vmgexit = greq_vmgexit,
+	.msleep = greq_msleep,
+	.aead_encrypt = greq_encrypt,
+	.aead_decrypt = greq_decrypt,
+};
+
+/* SNP_IOC_GET_REPORT with VMPCK0 at VMPL0; the outcome goes into @c. */
+static void guest_get_report(struct boot_ctx *c)
+{
+	const struct sim_boot_opts *o = c->opts;
+	struct snp_sev *g = &c->g;
+	const struct snp_report_rsp_msg *rsp = (const void *)c->resp->data;
+	struct snp_ioc_guest_request arg = { .msg_version = 1 };
+	struct snp_ioc_report_req req;
+	int r;
+
+	/*
+	 * The driver's secrets page. In a kernel it would be the mapped page;
+	 * here it is a copy, read through the guest's page tables, and written
+	 * back after the request (the message counter moved, or the driver
+	 * wiped the VMPCK).
+	 */
+	if (g->ops->read(g->priv, g->secrets_gpa, c->secrets, sizeof(*c->secrets)) < 0) {
+		c->report_rc = -EFAULT;
+		return;
+	}
+	r = snp_guest_init(&c->dev, &greq_ops, c, c->secrets, 0, c->shared, c->scratch);
+	if (r < 0) {
+		c->report_rc = r;
+		goto out;
+	}
+	snp_guest_set_retry(&c->dev, o->retry_interval_ms, o->retry_timeout_ms);
+	memset(&req, 0, sizeof(req));
+	memcpy(req.user_data, o->report_data, sizeof(req.user_data));
+	arg.req_data = (u64)(uintptr_t)&req;
+	arg.resp_data = (u64)(uintptr_t)c->resp;
+	r = snp_guest_ioctl(&c->dev, SNP_IOC_GET_REPORT, &arg);
+	c->report_rc = r;
+	c->report_exitinfo2 = arg.exitinfo2;
+	if (r == 0 && le32_to_cpu(rsp->status)) {
+		c->report_rc = -EIO;
+		c->report_exitinfo2 = le32_to_cpu(rsp->status);
+	} else if (r == 0 && le32_to_cpu(rsp->report_size) != SNP_REPORT_SIZE) {
+		c->report_rc = -EBADMSG;
+	} else if (r == 0) {
+		c->have_report = true;
+	}
+	snp_guest_release(&c->dev);
+	if (g->ops->write(g->priv, g->secrets_gpa, c->secrets, sizeof(*c->secrets)) < 0 &&
+	    !c->report_rc)
+		c->report_rc = -EFAULT;
+out:
+	explicit_bzero(c->secrets, sizeof(*c->secrets));
+}
+
+/* The workload: read the kernel image and the secrets page, get a report, touch memory. */
 static void guest_run(void *arg)
 {
 	struct boot_ctx *c = arg;
@@ -90,6 +260,8 @@ static void guest_run(void *arg)
 
 	if (c->opts->after_boot)
 		c->opts->after_boot(&c->g, c->opts->after_boot_arg);
+	if (c->opts->state)
+		guest_get_report(c);
 	if (ops->read(m, SIM_BOOT_IMAGE_START, image, sizeof(image)) < 0 ||
 	    ops->read(m, SIM_BOOT_SECRETS, &version, sizeof(version)) < 0) {
 		c->touch_mismatch = true;
@@ -166,11 +338,24 @@ static int build_low_ram(const struct sim_boot_opts *o, u64 ram, u8 *low)
 	cc->cpuid_phys = cpu_to_le64(SIM_BOOT_CPUID);
 	cc->cpuid_len = cpu_to_le32(SNP_PAGE_SIZE);
 
-	/* Secrets page: version 3, Genoa FMS, fresh VMPCKs. */
-	sp->version = cpu_to_le32(3);
-	sp->fms = cpu_to_le32(0x00a10f11);
-	if (getrandom(sp->vmpck, sizeof(sp->vmpck), 0) != (ssize_t)sizeof(sp->vmpck))
-		return -EIO;
+	if (o->state) {
+		/*
+		 * The chip's secrets page. A state that served messages already
+		 * keeps its VMPCKs: the guest's counters start at the firmware's,
+		 * so that no sequence number (GCM IV) is used twice.
+		 */
+		sim_state_make_secrets_page(o->state, sp);
+		for (int i = 0; i < 4; i++) {
+			sp->os_msg_seqno[i] = cpu_to_le32((u32)o->state->fw_counter[i]);
+			sp->os_msg_seqno_hi[i] = cpu_to_le32((u32)(o->state->fw_counter[i] >> 32));
+		}
+	} else {
+		/* Secrets page: version 3, Genoa FMS, fresh VMPCKs. */
+		sp->version = cpu_to_le32(3);
+		sp->fms = cpu_to_le32(0x00a10f11);
+		if (getrandom(sp->vmpck, sizeof(sp->vmpck), 0) != (ssize_t)sizeof(sp->vmpck))
+			return -EIO;
+	}
 
 	/* CPUID page: vendor, extended range, and the SEV leaf. */
 	ct->count = cpu_to_le32(3);
@@ -205,6 +390,7 @@ static int launch(struct sim_machine *m, const struct sim_boot_opts *o, u64 ram)
 	r = build_low_ram(o, ram, low);
 	if (r == 0)
 		r = sim_machine_launch_update(m, 0, low, SIM_BOOT_LOW_RAM_END);
+	explicit_bzero(low + SIM_BOOT_SECRETS, SNP_PAGE_SIZE);
 	free(low);
 	if (r < 0)
 		return r;
@@ -251,6 +437,52 @@ static void scan(struct sim_machine *m, struct sim_boot_result *res)
 	}
 }
 
+static void *page_alloc(size_t size)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, SNP_PAGE_SIZE, size) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+static void wipe_free(void *p, size_t size)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, size);
+	free(p);
+}
+
+/* Firmware attached to @m, and the driver's pages (allocated here: a run may end anywhere). */
+static int greq_setup(struct boot_ctx *c, struct sim_machine *m)
+{
+	c->report_rc = -ECANCELED; /* until the run phase gets to it */
+	c->report_exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+	c->fw = calloc(1, sizeof(*c->fw));
+	c->secrets = page_alloc(sizeof(*c->secrets));
+	c->shared = page_alloc(sizeof(*c->shared));
+	c->scratch = page_alloc(sizeof(*c->scratch));
+	c->resp = page_alloc(sizeof(*c->resp));
+	if (!c->fw || !c->secrets || !c->shared || !c->scratch || !c->resp)
+		return -ENOMEM;
+	sim_fw_init(c->fw, c->opts->state);
+	return sim_machine_attach_fw(m, c->fw);
+}
+
+static void greq_teardown(struct boot_ctx *c, struct sim_machine *m)
+{
+	if (m)
+		sim_machine_attach_fw(m, NULL);
+	wipe_free(c->fw, sizeof(*c->fw));
+	wipe_free(c->secrets, sizeof(*c->secrets));
+	wipe_free(c->shared, sizeof(*c->shared));
+	wipe_free(c->scratch, sizeof(*c->scratch));
+	wipe_free(c->resp, sizeof(*c->resp));
+	explicit_bzero(&c->dev, sizeof(c->dev));
+}
+
 int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 	     struct sim_boot_result *res)
 {
@@ -281,13 +513,15 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 		sim_machine_free(m);
 		return -ENOMEM;
 	}
+	c->opts = o;
 	if (o->mutator)
 		sim_machine_set_mutator(m, o->mutator, o->mutator_arg);
 	r = launch(m, o, ram);
+	if (r == 0 && o->state)
+		r = greq_setup(c, m);
 	if (r < 0)
 		goto out;
 
-	c->opts = o;
 	c->layout = (struct snp_boot_layout){
 		.image_start = SIM_BOOT_IMAGE_START,
 		.image_end = SIM_BOOT_IMAGE_END,
@@ -318,6 +552,8 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 			if (r < 0)
 				goto out;
 		}
+		if (o->before_run)
+			o->before_run(m, o->before_run_arg);
 		res->phase = "run";
 		t = now_ms();
 		sim_machine_run(m, guest_run, c, &res->exit);
@@ -334,9 +570,19 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 	res->hw = *sim_machine_stats(m);
 	res->ghcb_version = c->g.ghcb_version;
 	res->hv_features = c->g.hv_features;
+	if (o->state) {
+		res->have_report = c->have_report;
+		res->report_rc = c->report_rc;
+		res->report_exitinfo2 = c->report_exitinfo2;
+		if (c->have_report)
+			memcpy(res->report,
+			       &((const struct snp_report_rsp_msg *)c->resp->data)->report,
+			       sizeof(res->report));
+	}
 	scan(m, res);
 	r = res->exit.result == SIM_RUN_DONE ? 0 : 1;
 out:
+	greq_teardown(c, m);
 	free(c);
 	if (r >= 0 && ret_machine)
 		*ret_machine = m;

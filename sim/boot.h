@@ -3,8 +3,10 @@
  * A simulated SNP guest boot: the launch (firmware image, boot_params, CC
  * blob, secrets and CPUID pages, unaccepted-memory table) on a simulated
  * machine, the kernel/ boot code (snp_sev_boot), an optional attack by the
- * hypervisor, and a run phase that reads the kernel image and touches
- * memory. Used by `snpctl sim boot`, the tests and the benchmark.
+ * hypervisor, and a run phase that reads the kernel image, optionally gets
+ * an attestation report through the guest's GHCB (kernel/snp-guest.c over
+ * the machine's relay to sim/hypervisor.c and the simulated firmware), and
+ * touches memory. Used by `snpctl sim boot`, the tests and the benchmark.
  *
  * Guest-physical layout (identity mapped):
  *   0x007000  boot_params        0x008000  CC blob
@@ -12,13 +14,16 @@
  *   0x00b000  setup_data list    0x010000  unaccepted-memory table
  *   0x0c0000-0x100000  legacy ROMs (not RAM; shared until the guest validates them)
  *   0x200000-0x400000  kernel image; boot GHCB at 0x3e0000,
- *                      .bss..decrypted 0x3f0000-0x400000
+ *                      .bss..decrypted 0x3f0000-0x400000 (shared; the guest
+ *                      request page at 0x3f0000, response 0x3f1000,
+ *                      certificate area from 0x3f2000)
  *   [0, 640K) and [1M, 4M) are validated by the launch; from 4M on, RAM is
  *   listed in the unaccepted bitmap in 2M units.
  */
 #ifndef SNP_SIM_BOOT_H
 #define SNP_SIM_BOOT_H
 
+#include "kernel/snp-report.h"
 #include "sim/machine.h"
 
 #define SIM_BOOT_PARAMS	       0x7000ULL
@@ -35,6 +40,12 @@
 #define SIM_BOOT_BSS_DEC_END   0x400000ULL
 #define SIM_BOOT_ACCEPT_BASE   0x400000ULL
 #define SIM_BOOT_UNIT	       SNP_PMD_SIZE
+/* Guest-request pages in .bss..decrypted: request, response, certificate area. */
+#define SIM_BOOT_GREQ_REQUEST  SIM_BOOT_BSS_DEC_START
+#define SIM_BOOT_GREQ_RESPONSE (SIM_BOOT_BSS_DEC_START + SNP_PAGE_SIZE)
+#define SIM_BOOT_GREQ_CERTS    (SIM_BOOT_BSS_DEC_START + 2 * SNP_PAGE_SIZE)
+
+struct sim_state;
 
 struct sim_boot_opts {
 	u64 memory_mib;
@@ -53,6 +64,18 @@ struct sim_boot_opts {
 	/* Fuzzing: passed to sim_machine_set_mutator() before the launch. */
 	size_t (*mutator)(void *ud, void *buf, size_t len);
 	void *mutator_arg;
+	/*
+	 * Attestation. With @state (borrowed; its firmware counters move, nothing
+	 * is written to disk) the launch puts the state's secrets page in, a
+	 * simulated firmware is attached to the machine, and the run phase gets a
+	 * report with @report_data through the GHCB, with VMPCK0.
+	 */
+	struct sim_state *state;
+	u8 report_data[64];
+	unsigned int retry_interval_ms, retry_timeout_ms; /* BUSY backoff; 0 = driver default */
+	/* Tests: called with the machine before the run phase (e.g. sim_machine_hv() faults). */
+	void (*before_run)(struct sim_machine *m, void *arg);
+	void *before_run_arg;
 };
 
 struct sim_boot_result {
@@ -70,12 +93,23 @@ struct sim_boot_result {
 	u64 pages_launch; /* validated by the launch */
 	u64 pages_twice;  /* validated more than once */
 	u64 units_left;	  /* still listed as unaccepted */
+	/*
+	 * Attestation (opts->state): report_rc is the driver's 0 or -errno,
+	 * -EIO when the firmware's response carried a nonzero status (then in
+	 * report_exitinfo2), or -ECANCELED when the guest stopped before the
+	 * request was answered; hw.guest_requests counts the exits relayed.
+	 */
+	bool have_report;
+	int report_rc;
+	u64 report_exitinfo2;
+	u8 report[sizeof(struct snp_report)]; /* ATTESTATION_REPORT, when have_report */
 };
 
 /*
  * Boot a guest as @opts says. On return *ret_machine (if not NULL) is the
- * machine for inspection (free it with sim_machine_free()), and @res says
- * what happened. Returns 0 when the guest booted and ran, 1 when it was
+ * machine for inspection (free it with sim_machine_free(); no firmware is
+ * attached to it any more), and @res says what happened. A failed report
+ * does not stop the run: it is recorded in @res. Returns 0 when the guest booted and ran, 1 when it was
  * stopped (terminated itself, or stopped by the hypervisor), or a negative
  * errno for bad options or no memory.
  */

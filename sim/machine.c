@@ -25,9 +25,15 @@
  * The hypervisor: answers the GHCB MSR protocol and NAE exits for page
  * state changes (RMPUPDATE; 2M RMP entries when the backing is 2M aligned
  * and contiguous), hypervisor features and termination. Guest requests
- * (0x80000011/12) are served by sim/hypervisor.c over the guest driver's
- * own pages, not here: this GHCB answers them as an invalid event. It can
- * misbehave (enum sim_attack) and a fuzzer can change each of its answers.
+ * (0x80000011/12) go to sim/hypervisor.c and the simulated firmware once
+ * sim_machine_attach_fw() gave it one (before that: an invalid event).
+ * sim_hv works on host pointers into the one area it was given, so the
+ * machine relays: it checks that the guest's request, response and
+ * certificate pages are shared (a hypervisor cannot read or write private
+ * memory), copies them into a bounce struct snp_guest_shared, runs
+ * sim_hv_vmgexit() on the bounce GHCB and copies the pages and the answer
+ * (SW_EXITINFO1/2, RBX) back. It can misbehave (enum sim_attack) and a
+ * fuzzer can change each of its answers.
  *
  * Modelling choices (not facts from snp-abi.md):
  *  - PVALIDATE on a page whose RMP entry is not assigned to the guest at
@@ -61,6 +67,7 @@
 #include <string.h>
 
 #include "sim/machine.h"
+#include "sim/sim.h"
 
 #define PAGE_SIZE     4096ULL
 #define PAGE_SHIFT    12
@@ -104,6 +111,10 @@ struct sim_machine {
 
 	size_t (*take)(void *ud, void *buf, size_t len);
 	void *take_ud;
+
+	/* guest requests: NULL until sim_machine_attach_fw() */
+	struct sim_hv *hv;
+	struct snp_guest_shared *bounce; /* the only memory hv may touch; page aligned */
 
 	bool running;
 	jmp_buf jb;
@@ -804,6 +815,113 @@ static void nae_psc(struct sim_machine *m, struct snp_ghcb *ghcb, u64 *info1, u6
 	snp_put_le64((u8 *)d, hdr);
 }
 
+/* ---- the hypervisor: guest requests ------------------------------------ */
+
+/* [gpa, +npages 4K) page aligned, inside RAM, and shared (not assigned) in the RMP. */
+static bool hv_range_shared(const struct sim_machine *m, u64 gpa, u64 npages)
+{
+	u64 gfn = gpa >> PAGE_SHIFT;
+
+	if ((gpa & PAGE_MASK) || gfn >= m->nr_gpa || npages > m->nr_gpa - gfn)
+		return false;
+	for (u64 i = 0; i < npages; i++)
+		if (m->rmp[m->npt[gfn + i]].lo & SIM_RMP_ASSIGNED)
+			return false;
+	return true;
+}
+
+/* The hypervisor reads shared guest pages (checked by hv_range_shared()). */
+static void hv_read_pages(struct sim_machine *m, u64 gpa, void *buf, u64 npages)
+{
+	for (u64 i = 0; i < npages; i++) {
+		const u8 *p = m->content[m->npt[(gpa >> PAGE_SHIFT) + i]];
+		u8 *to = (u8 *)buf + i * PAGE_SIZE;
+
+		if (p)
+			memcpy(to, p, PAGE_SIZE);
+		else
+			memset(to, 0, PAGE_SIZE);
+	}
+}
+
+static void hv_write_pages(struct sim_machine *m, u64 gpa, const void *buf, u64 npages)
+{
+	for (u64 i = 0; i < npages; i++) {
+		u64 a = gpa + i * PAGE_SIZE;
+
+		memcpy(run_content_page(m, m->npt[a >> PAGE_SHIFT], a),
+		       (const u8 *)buf + i * PAGE_SIZE, PAGE_SIZE);
+	}
+}
+
+/*
+ * SNP_NAE_GUEST_REQUEST / SNP_NAE_EXT_GUEST_REQUEST with a firmware
+ * attached: relay to sim_hv through the bounce pages. Sets SW_EXITINFO1/2;
+ * RBX of an extended request is written back into @ghcb.
+ */
+static void nae_guest_request(struct sim_machine *m, struct snp_ghcb *ghcb, u64 exit_code,
+			      u64 *info1, u64 *info2)
+{
+	struct snp_guest_shared *b = m->bounce;
+	struct snp_ghcb *bg = &b->ghcb;
+	bool ext = exit_code == SNP_NAE_EXT_GUEST_REQUEST;
+	u64 req, resp, certs = 0, npages = 0;
+
+	*info1 = SNP_GHCB_RESULT_MALFORMED;
+	*info2 = SNP_GHCB_ERR_MISSING_INPUT;
+	if (!SNP_GHCB_IS_VALID(ghcb, sw_exit_info_1) || !SNP_GHCB_IS_VALID(ghcb, sw_exit_info_2))
+		return;
+	if (ext && (!SNP_GHCB_IS_VALID(ghcb, rax) || !SNP_GHCB_IS_VALID(ghcb, rbx)))
+		return;
+	req = le64_to_cpu(ghcb->sw_exit_info_1);
+	resp = le64_to_cpu(ghcb->sw_exit_info_2);
+	*info2 = SNP_GHCB_ERR_INVALID_INPUT;
+	if (req == resp || !hv_range_shared(m, req, 1) || !hv_range_shared(m, resp, 1))
+		return;
+	if (ext) {
+		certs = le64_to_cpu(ghcb->rax);
+		npages = le64_to_cpu(ghcb->rbx);
+		/* A too-small area is sim_hv's to answer (INVALID_LEN, pages needed in RBX). */
+		if (npages &&
+		    (npages > SNP_CERTS_MAX_LEN / PAGE_SIZE || !hv_range_shared(m, certs, npages)))
+			return;
+	}
+	m->stats.guest_requests++;
+
+	/*
+	 * The bounce pages start as copies of the guest's, so that whatever
+	 * sim_hv leaves alone (a refused or dropped request) reads back as it was.
+	 */
+	hv_read_pages(m, req, &b->request, 1);
+	hv_read_pages(m, resp, &b->response, 1);
+	if (npages)
+		hv_read_pages(m, certs, b->certs, npages);
+	memset(bg, 0, sizeof(*bg));
+	bg->protocol_version = cpu_to_le16(SNP_GHCB_PROTOCOL_VERSION);
+	bg->sw_exit_code = cpu_to_le64(exit_code);
+	bg->sw_exit_info_1 = cpu_to_le64((u64)(uintptr_t)&b->request);
+	bg->sw_exit_info_2 = cpu_to_le64((u64)(uintptr_t)&b->response);
+	SNP_GHCB_SET_VALID(bg, sw_exit_code);
+	SNP_GHCB_SET_VALID(bg, sw_exit_info_1);
+	SNP_GHCB_SET_VALID(bg, sw_exit_info_2);
+	if (ext) {
+		bg->rax = cpu_to_le64((u64)(uintptr_t)b->certs);
+		bg->rbx = cpu_to_le64(npages);
+		SNP_GHCB_SET_VALID(bg, rax);
+		SNP_GHCB_SET_VALID(bg, rbx);
+	}
+	if (sim_hv_vmgexit(m->hv, bg) < 0)
+		return; /* MALFORMED / INVALID_INPUT */
+
+	hv_write_pages(m, resp, &b->response, 1);
+	if (npages)
+		hv_write_pages(m, certs, b->certs, npages);
+	*info1 = le64_to_cpu(bg->sw_exit_info_1);
+	*info2 = le64_to_cpu(bg->sw_exit_info_2);
+	if (ext)
+		ghcb->rbx = bg->rbx;
+}
+
 /* ---- the hypervisor: NAE exits ----------------------------------------- */
 
 static void nae_exit(struct sim_machine *m, u64 gpa)
@@ -841,8 +959,18 @@ static void nae_exit(struct sim_machine *m, u64 gpa)
 			}
 			v = le64_to_cpu(ghcb->sw_exit_info_1);
 			terminate(m, (u8)(v & 0xf), (u8)((v >> 4) & 0xff));
+		case SNP_NAE_GUEST_REQUEST:
+		case SNP_NAE_EXT_GUEST_REQUEST:
+			if (m->hv) {
+				nae_guest_request(m, ghcb, le64_to_cpu(ghcb->sw_exit_code), &info1,
+						  &info2);
+				break;
+			}
+			/* no firmware attached: nobody to relay to */
+			info1 = SNP_GHCB_RESULT_MALFORMED;
+			info2 = SNP_GHCB_ERR_INVALID_EVENT;
+			break;
 		default:
-			/* Guest requests included: sim/hypervisor.c serves those. */
 			info1 = SNP_GHCB_RESULT_MALFORMED;
 			info2 = SNP_GHCB_ERR_INVALID_EVENT;
 			break;
@@ -966,10 +1094,61 @@ int sim_machine_new(const struct sim_machine_cfg *cfg, struct sim_machine **ret)
 	return 0;
 }
 
+static void detach_fw(struct sim_machine *m)
+{
+	if (m->hv) {
+		sim_hv_release(m->hv);
+		free(m->hv);
+		m->hv = NULL;
+	}
+	if (m->bounce) {
+		explicit_bzero(m->bounce, sizeof(*m->bounce));
+		free(m->bounce);
+		m->bounce = NULL;
+	}
+}
+
+int sim_machine_attach_fw(struct sim_machine *m, struct sim_fw *fw)
+{
+	void *p = NULL;
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	if (!fw) {
+		detach_fw(m);
+		return 0;
+	}
+	if (m->hv)
+		return m->hv->fw == fw ? 0 : -EBUSY;
+	if (posix_memalign(&p, PAGE_SIZE, sizeof(*m->bounce)) != 0)
+		return -ENOMEM;
+	m->bounce = p;
+	memset(m->bounce, 0, sizeof(*m->bounce));
+	m->hv = calloc(1, sizeof(*m->hv));
+	if (!m->hv) {
+		detach_fw(m);
+		return -ENOMEM;
+	}
+	/* sim_hv_init() also builds the certificate table it hands out, as for sim/platform.c. */
+	r = sim_hv_init(m->hv, fw, m->bounce, sizeof(*m->bounce));
+	if (r < 0) {
+		detach_fw(m);
+		return r;
+	}
+	return 0;
+}
+
+struct sim_hv *sim_machine_hv(struct sim_machine *m)
+{
+	return m ? m->hv : NULL;
+}
+
 struct sim_machine *sim_machine_free(struct sim_machine *m)
 {
 	if (!m)
 		return NULL;
+	detach_fw(m);
 	if (m->content)
 		for (u64 i = 0; i < m->nr_spa; i++)
 			free(m->content[i]);

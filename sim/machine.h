@@ -6,7 +6,9 @@
  * side of PVALIDATE and RMPADJUST, #VC 0x404 on a private access to an
  * unvalidated page, and the hypervisor side of the GHCB protocol (MSR
  * protocol; NAE exits for page state change, hypervisor features,
- * termination and guest requests). The hypervisor can be told to misbehave.
+ * termination, and guest requests, which it relays to sim/hypervisor.c and
+ * the simulated firmware once one is attached). The hypervisor can be told
+ * to misbehave.
  *
  * The guest code (kernel/snp-sev.c) drives it through sim_machine_cpu_ops.
  */
@@ -84,6 +86,7 @@ struct sim_machine_stats {
 	u64 vc_404, npf;
 	u64 validated_pages; /* 4K pages whose Validated bit went 0 -> 1 */
 	u64 rescinded_pages; /* ... 1 -> 0 by PVALIDATE */
+	u64 guest_requests;  /* guest request exits relayed to the firmware's hypervisor */
 };
 
 /* How a run of guest code ended. */
@@ -101,6 +104,8 @@ struct sim_run_exit {
 };
 
 struct sim_machine;
+struct sim_fw;
+struct sim_hv;
 
 /* Pages of RAM are not assigned (shared) at first; launch assigns some. */
 int sim_machine_new(const struct sim_machine_cfg *cfg, struct sim_machine **ret);
@@ -147,6 +152,22 @@ const struct sim_machine_stats *sim_machine_stats(const struct sim_machine *m);
 u64 sim_machine_ram_size(const struct sim_machine *m);
 /* The GPA the guest registered as its GHCB (0 before). */
 u64 sim_machine_ghcb_gpa(const struct sim_machine *m);
+
+/*
+ * Guest requests (SNP_NAE_GUEST_REQUEST, SNP_NAE_EXT_GUEST_REQUEST) on the
+ * registered GHCB: without a firmware they are answered as an invalid event.
+ * With one, the machine keeps a struct sim_hv (sim/hypervisor.c) over a
+ * bounce copy of struct snp_guest_shared it owns, and relays each request:
+ * the request, response and certificate pages must be page aligned, in RAM
+ * and shared in the RMP (the hypervisor cannot touch private memory), else
+ * the exit is refused as malformed input. @fw (and its state) is borrowed:
+ * it must outlive every guest request the machine relays. Attaching twice
+ * is allowed with the same @fw only (-EBUSY otherwise); @fw NULL detaches
+ * (guest requests are invalid events again). 0 or a negative errno.
+ */
+int sim_machine_attach_fw(struct sim_machine *m, struct sim_fw *fw);
+/* The relaying hypervisor, for fault injection (NULL before sim_machine_attach_fw()). */
+struct sim_hv *sim_machine_hv(struct sim_machine *m);
 
 /*
  * Fuzzing: every answer of the hypervisor (MSR-protocol responses, NAE

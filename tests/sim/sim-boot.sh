@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # `snpctl sim boot`: a clean boot in both modes exits 0 and says what it
 # did; every attack exits 1 and names the termination reason; bad options
-# exit 3. The figures themselves are checked by test-sim-boot.
+# exit 3; with --report the booted guest gets a report through its GHCB
+# that `snpctl verify` accepts. The figures themselves are checked by
+# test-sim-boot.
 set -u
 . "$SNP_TOP_SRCDIR/tests/sim/sim-lib.sh"
 PY=${PYTHON3:-/usr/bin/python3}
@@ -60,4 +62,33 @@ PYEOF
 [ $? -eq 1 ] || fail "remap --json should exit 1"
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["result"]=="terminated" and j["victim_gpa"]==0x200000 and j["phase"]=="run", j' \
 	"$SIM_TMP/j" || fail "remap json wrong"
+# A report through the booted guest's GHCB, verified against the chip's chain
+d=$(sim_new_dir Genoa) || exit 1
+nonce=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f
+cp "$d/fw-counters" "$d/guest-secrets" "$SIM_TMP/" || fail "state copy"
+for mode in pre lazy; do
+	expect 0 "report obtained through the GHCB.*written to $SIM_TMP/r.bin" "$SNPCTL" sim boot \
+		--memory 64 --validation $mode --touch 4 --report "$SIM_TMP/r.bin" --dir "$d" \
+		--nonce $nonce
+	[ "$(wc -c <"$SIM_TMP/r.bin")" -eq 1184 ] || fail "$mode: report size"
+	"$SNPCTL" verify "$SIM_TMP/r.bin" --certs "$d" --trust-ark "$d/ark.pem" --nonce $nonce \
+		>"$SIM_TMP/v.txt" 2>&1 || { cat "$SIM_TMP/v.txt"; fail "$mode: verify"; }
+	grep -q "report_sig *passed" "$SIM_TMP/v.txt" || fail "$mode: signature not checked"
+	"$SNPCTL" verify "$SIM_TMP/r.bin" --certs "$d" --trust-ark "$d/ark.pem" \
+		--nonce 01 >/dev/null 2>&1 && fail "$mode: another nonce verified"
+	rm -f "$SIM_TMP/r.bin"
+done
+# the boot is a launch in memory: the state directory is left as it was
+cmp -s "$d/fw-counters" "$SIM_TMP/fw-counters" || fail "fw-counters changed"
+cmp -s "$d/guest-secrets" "$SIM_TMP/guest-secrets" || fail "guest-secrets changed"
+"$SNPCTL" sim boot --memory 32 --report "$SIM_TMP/r.bin" --dir "$d" --json >"$SIM_TMP/j" ||
+	fail "json report boot failed"
+"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["report"]=={"ok":True,"rc":0,"exitinfo2":0} and j["machine"]["guest_requests"]==1, j' \
+	"$SIM_TMP/j" || fail "report json wrong"
+expect 0 "report obtained" env SNP_SIM_DIR="$d" "$SNPCTL" sim boot --memory 32 \
+	--report "$SIM_TMP/r.bin"
+expect 3 "nonce" "$SNPCTL" sim boot --memory 32 --report "$SIM_TMP/r.bin" --dir "$d" --nonce xyz
+expect 3 "nonce" "$SNPCTL" sim boot --memory 32 --report "$SIM_TMP/r.bin" --dir "$d" \
+	--nonce "$nonce$nonce"
+expect 3 "go with --report" "$SNPCTL" sim boot --memory 32 --nonce 00
 echo "sim-boot.sh: ok"

@@ -7,9 +7,14 @@
  * fragmented ranges batch correctly, and a hypervisor that answers at
  * random never makes the guest validate a page twice.
  *
+ * Attestation from the booted guest: a report through the guest's GHCB
+ * that verifies, a hypervisor that refuses private pages, BUSY retried.
+ *
  * The protocol tests at the end drive the guest code with a scripted
  * hypervisor (struct fake) to check each inconsistent answer on its own.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +22,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "lib/util.h"
+#include "lib/verify.h"
 #include "sim/boot.h"
+#include "sim/sim.h"
 
 #define MIB (1ULL << 20)
 
@@ -415,6 +426,360 @@ static void test_no_update_is_fatal(void **state)
 	assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
 	assert_int_equal(res.exit.term_set, SNP_TERM_SET_LINUX);
 	assert_int_equal(res.exit.term_code, SNP_TERM_PVALIDATE);
+}
+
+/* ---- attestation through the guest's GHCB ----------------------------------- */
+
+/*
+ * A fresh in-memory Genoa state: the identity of the build tree's template
+ * (made once under a lock, as tests/sim/sim-test.c does; that file is not
+ * linked into this test), new launch secrets, counters at zero.
+ */
+static struct sim_state *boot_state(void)
+{
+	const char *b = getenv("SNP_TOP_BUILDDIR");
+	char dir[4096], lock[4200], err[256] = "";
+	struct sim_state *st = NULL;
+	struct sim_params p;
+	int fd, r;
+
+	snprintf(dir, sizeof(dir), "%s/tests/sim/tmpl-%s", b && *b ? b : ".",
+		 snp_product_name(SNP_PRODUCT_GENOA));
+	snprintf(lock, sizeof(lock), "%s.lock", dir);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		fail_msg("%s: %s", lock, strerror(errno));
+	r = sim_state_load(dir, false, &st, err, sizeof(err));
+	if (r == -ENOENT) {
+		sim_params_default(&p, SNP_PRODUCT_GENOA);
+		r = sim_state_create(dir, &p, true, &st, err, sizeof(err));
+	}
+	close(fd);
+	if (r < 0)
+		fail_msg("%s: %s", dir, err);
+	free(st->dir);
+	st->dir = NULL;
+	if (sim_state_relaunch(st, err, sizeof(err)) < 0)
+		fail_msg("relaunch: %s", err);
+	return st;
+}
+
+static struct sim_boot_opts report_opts(u64 mib, enum snp_accept_mode mode, struct sim_state *st,
+					u8 seed)
+{
+	struct sim_boot_opts o = base_opts(mib, mode);
+
+	o.state = st;
+	for (size_t i = 0; i < sizeof(o.report_data); i++)
+		o.report_data[i] = (u8)(seed + 3 * i);
+	o.retry_interval_ms = 1;
+	o.retry_timeout_ms = 50;
+	return o;
+}
+
+/* The report is bound to the nonce, at VMPL0, and verifies against the state's chain. */
+static void check_report(const struct sim_boot_result *res, const struct sim_boot_opts *o)
+{
+	const struct sim_state *st = o->state;
+	struct snp_verify_input in = { 0 };
+	struct snp_verify_result vr;
+	struct snp_policy pol = { 0 };
+	struct snp_report_info ri;
+	char err[256];
+
+	assert_true(res->have_report);
+	assert_int_equal(res->report_rc, 0);
+	assert_int_equal(res->report_exitinfo2, 0);
+	assert_int_equal(snp_report_parse(res->report, sizeof(res->report), &ri, err, sizeof(err)),
+			 0);
+	assert_memory_equal(ri.r.report_data, o->report_data, sizeof(o->report_data));
+	assert_int_equal(le32_to_cpu(ri.r.vmpl), 0);
+	assert_int_equal(ri.version, st->params.report_version);
+	assert_memory_equal(ri.r.measurement, st->params.measurement, SNP_MEASUREMENT_SIZE);
+
+	in.report = &ri;
+	in.ark = st->ark;
+	in.ask = st->ask;
+	in.leaf = st->vcek;
+	in.trust_ark = st->ark;
+	in.at = time(NULL);
+	pol.has_report_data = true;
+	memcpy(pol.report_data, o->report_data, sizeof(pol.report_data));
+	pol.has_vmpl = true;
+	pol.vmpl = 0;
+	pol.has_measurement = true;
+	memcpy(pol.measurement, st->params.measurement, sizeof(pol.measurement));
+	assert_int_equal(snp_verify(&in, &pol, &vr), 0);
+	for (size_t i = 0; i < vr.n; i++)
+		if (vr.checks[i].status == SNP_CHECK_FAIL)
+			fail_msg("%s: %s", vr.checks[i].name, vr.checks[i].detail);
+	assert_true(snp_verify_result_ok(&vr, SNP_CHECK_VERIFY));
+	assert_true(snp_verify_result_ok(&vr, SNP_CHECK_POLICY));
+	assert_int_equal(snp_verify_result_find(&vr, "report_sig")->status, SNP_CHECK_PASS);
+}
+
+static u32 guest_seqno(struct sim_machine *m)
+{
+	u8 b[4];
+
+	assert_int_equal(sim_machine_host_read(
+				 m,
+				 SIM_BOOT_SECRETS + offsetof(struct snp_secrets_page, os_msg_seqno),
+				 b, sizeof(b)),
+			 0);
+	return snp_get_le32(b);
+}
+
+static void test_report_through_ghcb(void **state)
+{
+	struct sim_state *st = boot_state();
+
+	(void)state;
+	for (int mode = SNP_ACCEPT_EAGER; mode <= SNP_ACCEPT_LAZY; mode++) {
+		struct sim_boot_opts o =
+			report_opts(64, (enum snp_accept_mode)mode, st, (u8)(0x40 + mode));
+		struct sim_machine *m = NULL;
+		struct sim_boot_result res;
+		struct snp_msg_hdr hdr;
+		struct sim_page_info pi;
+		u64 counter = st->fw_counter[0];
+
+		o.touch_mib = 6;
+		assert_int_equal(sim_boot(&o, &m, &res), 0);
+		assert_int_equal(res.exit.result, SIM_RUN_DONE);
+		check_report(&res, &o);
+		assert_int_equal(res.hw.guest_requests, 1);
+		/* one exit for the report, after the boot's page state change(s) */
+		assert_true(res.guest.nae_exits >= 1);
+		/* the firmware and the guest's secrets page moved on together */
+		assert_int_equal(st->fw_counter[0], counter + 2);
+		assert_int_equal(guest_seqno(m), counter + 2);
+		/* the response went through the guest's shared page, which stayed shared */
+		assert_int_equal(
+			sim_machine_host_read(m, SIM_BOOT_GREQ_RESPONSE, &hdr, sizeof(hdr)), 0);
+		assert_int_equal(hdr.msg_type, SNP_MSG_REPORT_RSP);
+		assert_int_equal(le64_to_cpu(hdr.msg_seqno), counter + 2);
+		assert_int_equal(sim_machine_page(m, SIM_BOOT_GREQ_REQUEST, &pi), 0);
+		assert_false(pi.assigned);
+		assert_false(pi.c_bit);
+		assert_null(sim_machine_hv(m)); /* detached when sim_boot() returned */
+		if (mode == SNP_ACCEPT_LAZY)
+			assert_int_equal(res.guest.units_accepted, 3);
+		else
+			assert_int_equal(res.units_left, 0);
+		sim_machine_free(m);
+	}
+	sim_state_free(st);
+}
+
+static void test_no_report_without_state(void **state)
+{
+	struct sim_boot_opts o = base_opts(16, SNP_ACCEPT_EAGER);
+	struct sim_boot_result res;
+
+	(void)state;
+	assert_int_equal(sim_boot(&o, NULL, &res), 0);
+	assert_false(res.have_report);
+	assert_int_equal(res.report_rc, 0);
+	assert_int_equal(res.hw.guest_requests, 0);
+}
+
+#define PRIVATE_GPA (8 * MIB) /* private and validated after a pre-validating boot */
+#define NO_INFO	    ~0ULL     /* do not mark SW_EXITINFO1/2 valid */
+
+struct raw_answer {
+	u64 info1, info2, rbx;
+};
+
+/* A guest request made by hand on the registered GHCB. */
+static struct raw_answer raw_request(struct snp_sev *g, u64 code, u64 req, u64 resp, bool ext_regs,
+				     u64 certs, u64 npages)
+{
+	struct snp_ghcb *ghcb = g->ghcb;
+	struct raw_answer a;
+
+	memset(ghcb->valid_bitmap, 0, sizeof(ghcb->valid_bitmap));
+	ghcb->sw_exit_code = cpu_to_le64(code);
+	SNP_GHCB_SET_VALID(ghcb, sw_exit_code);
+	if (req != NO_INFO) {
+		ghcb->sw_exit_info_1 = cpu_to_le64(req);
+		ghcb->sw_exit_info_2 = cpu_to_le64(resp);
+		SNP_GHCB_SET_VALID(ghcb, sw_exit_info_1);
+		SNP_GHCB_SET_VALID(ghcb, sw_exit_info_2);
+	}
+	ghcb->rbx = 0;
+	if (ext_regs) {
+		ghcb->rax = cpu_to_le64(certs);
+		ghcb->rbx = cpu_to_le64(npages);
+		SNP_GHCB_SET_VALID(ghcb, rax);
+		SNP_GHCB_SET_VALID(ghcb, rbx);
+	}
+	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
+	g->ops->vmgexit(g->priv);
+	a.info1 = le64_to_cpu(ghcb->sw_exit_info_1);
+	a.info2 = le64_to_cpu(ghcb->sw_exit_info_2);
+	a.rbx = le64_to_cpu(ghcb->rbx);
+	return a;
+}
+
+struct refuse_case {
+	u64 code, req, resp;
+	bool ext_regs;
+	u64 certs, npages;
+	u64 info1, info2;
+};
+
+#define GR  SNP_NAE_GUEST_REQUEST
+#define EGR SNP_NAE_EXT_GUEST_REQUEST
+#define REQ SIM_BOOT_GREQ_REQUEST
+#define RSP SIM_BOOT_GREQ_RESPONSE
+#define CRT SIM_BOOT_GREQ_CERTS
+#define MAL SNP_GHCB_RESULT_MALFORMED
+
+static const struct refuse_case refuse_cases[] = {
+	/* private pages: the hypervisor cannot read or write them */
+	{ GR, PRIVATE_GPA, RSP, false, 0, 0, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	{ GR, REQ, PRIVATE_GPA, false, 0, 0, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	{ EGR, REQ, RSP, true, PRIVATE_GPA, 1, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	{ EGR, REQ, RSP, true, SIM_BOOT_BSS_DEC_END - 4096, 2, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	/* the same page twice, not page aligned, outside RAM, too many pages */
+	{ GR, REQ, REQ, false, 0, 0, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	{ GR, REQ + 8, RSP, false, 0, 0, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	{ GR, REQ, 64 * MIB, false, 0, 0, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	{ EGR, REQ, RSP, true, CRT + 8, 1, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	{ EGR, REQ, RSP, true, CRT, SNP_CERTS_MAX_LEN / 4096 + 1, MAL, SNP_GHCB_ERR_INVALID_INPUT },
+	/* fields not marked valid */
+	{ GR, NO_INFO, 0, false, 0, 0, MAL, SNP_GHCB_ERR_MISSING_INPUT },
+	{ EGR, REQ, RSP, false, 0, 0, MAL, SNP_GHCB_ERR_MISSING_INPUT },
+};
+
+struct refuse {
+	struct raw_answer got[SNP_ELEMENTSOF(refuse_cases)];
+	struct raw_answer small, no_fw;
+	u8 before[4096], after[4096];
+	bool with_fw;
+};
+
+static void refuse_hook(struct snp_sev *g, void *arg)
+{
+	struct refuse *rf = arg;
+
+	if (!rf->with_fw) {
+		rf->no_fw = raw_request(g, GR, REQ, RSP, false, 0, 0);
+		return;
+	}
+	sim_machine_host_read(g->priv, PRIVATE_GPA, rf->before, sizeof(rf->before));
+	for (size_t i = 0; i < SNP_ELEMENTSOF(refuse_cases); i++) {
+		const struct refuse_case *c = &refuse_cases[i];
+
+		rf->got[i] =
+			raw_request(g, c->code, c->req, c->resp, c->ext_regs, c->certs, c->npages);
+	}
+	sim_machine_host_read(g->priv, PRIVATE_GPA, rf->after, sizeof(rf->after));
+	/* a certificate area too small: sim_hv's answer passes through, nothing is sent */
+	rf->small = raw_request(g, EGR, REQ, RSP, true, CRT, 1);
+}
+
+static void test_hv_refuses_private_pages(void **state)
+{
+	struct sim_state *st = boot_state();
+	struct sim_boot_opts o = report_opts(64, SNP_ACCEPT_EAGER, st, 7);
+	struct refuse *rf = calloc(1, sizeof(*rf));
+	struct sim_machine *m = NULL;
+	struct sim_boot_result res;
+	struct sim_page_info pi;
+
+	(void)state;
+	assert_non_null(rf);
+	rf->with_fw = true;
+	o.after_boot = refuse_hook;
+	o.after_boot_arg = rf;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_int_equal(res.exit.result, SIM_RUN_DONE);
+	for (size_t i = 0; i < SNP_ELEMENTSOF(refuse_cases); i++)
+		if (rf->got[i].info1 != refuse_cases[i].info1 ||
+		    rf->got[i].info2 != refuse_cases[i].info2)
+			fail_msg("case %zu: info1 %llu info2 %llu", i,
+				 (unsigned long long)rf->got[i].info1,
+				 (unsigned long long)rf->got[i].info2);
+	/* the private page was neither read into a reply nor written */
+	assert_memory_equal(rf->before, rf->after, sizeof(rf->before));
+	assert_int_equal(sim_machine_page(m, PRIVATE_GPA, &pi), 0);
+	assert_true(pi.assigned && pi.validated && pi.c_bit);
+	assert_int_equal(pi.validations, 1);
+	assert_int_equal(rf->small.info1, 0);
+	assert_int_equal(rf->small.info2, SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN));
+	assert_true(rf->small.rbx > 1 && rf->small.rbx <= SNP_CERTS_MAX_LEN / 4096);
+	/* refused exits never reach the hypervisor; the report still works */
+	assert_int_equal(res.hw.guest_requests, 2);
+	check_report(&res, &o);
+	sim_machine_free(m);
+
+	/* without a firmware, a guest request is an invalid event */
+	o = base_opts(16, SNP_ACCEPT_EAGER);
+	rf->with_fw = false;
+	o.after_boot = refuse_hook;
+	o.after_boot_arg = rf;
+	assert_int_equal(sim_boot(&o, NULL, &res), 0);
+	assert_int_equal(rf->no_fw.info1, MAL);
+	assert_int_equal(rf->no_fw.info2, SNP_GHCB_ERR_INVALID_EVENT);
+	assert_int_equal(res.hw.guest_requests, 0);
+	free(rf);
+	sim_state_free(st);
+}
+
+static void set_faults(struct sim_machine *m, void *arg)
+{
+	struct sim_hv *hv = sim_machine_hv(m);
+
+	assert_non_null(hv);
+	hv->faults = *(const struct sim_faults *)arg;
+}
+
+static void test_busy_is_retried(void **state)
+{
+	struct sim_state *st = boot_state();
+	struct sim_boot_opts o = report_opts(32, SNP_ACCEPT_LAZY, st, 0x99);
+	struct sim_faults f = { .busy = 1 };
+	struct sim_machine *m = NULL;
+	struct sim_boot_result res;
+	u8 vmpck[SNP_VMPCK_LEN];
+
+	(void)state;
+	o.before_run = set_faults;
+	o.before_run_arg = &f;
+	o.touch_mib = 2;
+	assert_int_equal(sim_boot(&o, NULL, &res), 0);
+	check_report(&res, &o);
+	/* the same message twice: BUSY, then the answer */
+	assert_int_equal(res.hw.guest_requests, 2);
+	assert_int_equal(st->fw_counter[0], 2);
+
+	/* BUSY beyond the retry timeout: the report fails, the run goes on */
+	f.busy = 1000;
+	o.retry_timeout_ms = 5;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_int_equal(res.exit.result, SIM_RUN_DONE);
+	assert_false(res.have_report);
+	assert_int_equal(res.report_rc, -ETIMEDOUT);
+	assert_int_equal(res.report_exitinfo2, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
+	assert_true(res.hw.guest_requests > 1);
+	assert_int_equal(res.guest.units_accepted, 1); /* the touch still ran */
+	sim_machine_free(m);
+
+	/* a tampered response: the driver wipes VMPCK0, in the guest's secrets page too */
+	memset(&f, 0, sizeof(f));
+	f.tamper = 1;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_false(res.have_report);
+	assert_int_equal(res.report_rc, -EBADMSG);
+	assert_int_equal(sim_machine_host_read(
+				 m, SIM_BOOT_SECRETS + offsetof(struct snp_secrets_page, vmpck),
+				 vmpck, sizeof(vmpck)),
+			 0);
+	assert_true(snp_mem_is_zero(vmpck, sizeof(vmpck)));
+	sim_machine_free(m);
+	sim_state_free(st);
 }
 
 /* ---- a hypervisor answering at random -------------------------------------- */
@@ -812,6 +1177,10 @@ int main(void)
 		cmocka_unit_test(test_round_trip_restores_rmp),
 		cmocka_unit_test(test_thousands_of_ranges_batch),
 		cmocka_unit_test(test_no_update_is_fatal),
+		cmocka_unit_test(test_report_through_ghcb),
+		cmocka_unit_test(test_no_report_without_state),
+		cmocka_unit_test(test_hv_refuses_private_pages),
+		cmocka_unit_test(test_busy_is_retried),
 		cmocka_unit_test(test_random_hypervisor_never_double_validates),
 		cmocka_unit_test(test_protocol_negotiation),
 		cmocka_unit_test(test_register_and_ap_hold),
