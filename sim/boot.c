@@ -388,6 +388,8 @@ static int launch(struct sim_machine *m, const struct sim_boot_opts *o, u64 ram)
 	if (!low)
 		return -ENOMEM;
 	r = build_low_ram(o, ram, low);
+	if (r == 0 && o->tweak_launch)
+		o->tweak_launch(low, SIM_BOOT_LOW_RAM_END, o->tweak_launch_arg);
 	if (r == 0)
 		r = sim_machine_launch_update(m, 0, low, SIM_BOOT_LOW_RAM_END);
 	explicit_bzero(low + SIM_BOOT_SECRETS, SNP_PAGE_SIZE);

@@ -76,6 +76,9 @@ struct sim_boot_opts {
 	/* Tests: called with the machine before the run phase (e.g. sim_machine_hv() faults). */
 	void (*before_run)(struct sim_machine *m, void *arg);
 	void *before_run_arg;
+	/* Tests: change what the launch puts into [0, 640K) (boot_params, CC blob, tables). */
+	void (*tweak_launch)(u8 *low, size_t len, void *arg);
+	void *tweak_launch_arg;
 };
 
 struct sim_boot_result {

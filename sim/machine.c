@@ -40,6 +40,9 @@
  *    that GPA returns FAIL_INPUT. The APM behaviour is not in snp-abi.md;
  *    real hardware may raise #NPF to the hypervisor instead. Either way
  *    nothing is validated.
+ *  - Contents are scrambled when RMPUPDATE moves a page between shared and
+ *    private (they were encrypted under the other view); remap copies the
+ *    old page's bytes as they are (a replay of the ciphertext).
  *  - A 4K PVALIDATE of a page inside a 2M RMP entry: the hardware takes an
  *    RMP #NPF for the size mismatch; we do what a KVM-like hypervisor does
  *    (PSMASH the 2M entry) and resume, so the PVALIDATE proceeds.
@@ -225,11 +228,44 @@ static void rmp_psmash(struct sim_machine *m, u64 spa)
 	m->stats.psmash++;
 }
 
-/* RMPUPDATE of the page backing @gfn: private (assigned, not validated) or shared. */
+/*
+ * Memory is encrypted with the guest's key only while it is private: what
+ * was written under one view reads as noise under the other. Model that
+ * by scrambling the contents whenever a page changes sides.
+ */
+static void scramble(struct sim_machine *m, u32 spa, u64 gfn)
+{
+	u8 *p = m->content[spa];
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < PAGE_SIZE; i++)
+		p[i] ^= (u8)(0xa5 ^ (gfn * 131 + i * 7));
+}
+
+/* The page backing @gfn is already as a page state change asks. */
+static bool rmp_already(const struct sim_machine *m, u64 gfn, bool private)
+{
+	const struct sim_rmp_entry *e = &m->rmp[m->npt[gfn]];
+
+	return private ? rmp_owned(e, gfn) : !(e->lo & SIM_RMP_ASSIGNED);
+}
+
+/*
+ * RMPUPDATE of the page backing @gfn. Like KVM, an honest hypervisor leaves
+ * a page that is already in the requested state alone (a private page
+ * keeps its Validated bit; the guest's PVALIDATE then reports no change).
+ */
 static void rmp_update_4k(struct sim_machine *m, u64 gfn, bool private)
 {
 	u32 spa = m->npt[gfn];
 
+	if (rmp_already(m, gfn, private)) {
+		hv_note_state(m, gfn, private);
+		return;
+	}
+	if (!!(m->rmp[spa].lo & SIM_RMP_ASSIGNED) != private)
+		scramble(m, spa, gfn);
 	rmp_psmash(m, spa);
 	rmp_set(&m->rmp[spa], private ? rmp_lo(gfn) : 0);
 	hv_note_state(m, gfn, private);
@@ -240,7 +276,12 @@ static void rmp_update_4k(struct sim_machine *m, u64 gfn, bool private)
 static void rmp_update_2m(struct sim_machine *m, u64 gfn, bool private)
 {
 	u32 base = m->npt[gfn];
-	bool contig = !(base % PMD_PAGES);
+	bool contig = !(base % PMD_PAGES), all = true;
+
+	for (u32 i = 0; all && i < PMD_PAGES; i++)
+		all = rmp_already(m, gfn + i, private);
+	if (all)
+		return;
 
 	for (u32 i = 1; contig && i < PMD_PAGES; i++)
 		contig = m->npt[gfn + i] == base + i;
@@ -250,6 +291,8 @@ static void rmp_update_2m(struct sim_machine *m, u64 gfn, bool private)
 		return;
 	}
 	for (u32 i = 0; i < PMD_PAGES; i++) {
+		if (!!(m->rmp[base + i].lo & SIM_RMP_ASSIGNED) != private)
+			scramble(m, base + i, gfn + i);
 		rmp_set(&m->rmp[base + i], private ? rmp_lo(gfn + i) | SIM_RMP_PAGESIZE : 0);
 		hv_note_state(m, gfn + i, private);
 		m->stats.rmpupdates++;
