@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 
 			if (measure(&pre, SNP_ACCEPT_EAGER, sizes[s], touches[t], repeat) < 0 ||
 			    measure(&lazy, SNP_ACCEPT_LAZY, sizes[s], touches[t], repeat) < 0)
-				return 0;
+				return 1;
 			printf("  RAM %5llu MiB, %3llu MiB touched\n", (unsigned long long)sizes[s],
 			       (unsigned long long)touches[t]);
 			print_row("pre", &pre);

@@ -36,9 +36,13 @@ static void boot_usage(FILE *f)
 		"                       [--attack NAME] [--report FILE [--dir D] [--nonce HEX]]\n"
 		"                       [--json]\n\n"
 		"  --memory MIB        guest RAM, even, 8..65536 (default 1024)\n"
-		"  --validation MODE   pre: validate all RAM at boot; lazy: accept on first use\n"
-		"  --touch MIB         memory the run phase writes, from 4 MiB on (default 0)\n"
+		"  --validation MODE   pre (default): validate all RAM at boot;\n"
+		"                      lazy: accept a 2 MiB unit on first use (#VC 0x404)\n"
+		"  --touch MIB         memory the run phase writes, from 4 MiB on (default 0;\n"
+		"                      at most MIB - 4; the host allocates what is touched)\n"
 		"  --attack NAME       remap, unvalidate, psc-ignore, psc-partial, no-snp, ghcb-v1\n"
+		"  --attack-after-boot the psc-*, no-snp and ghcb-v1 hypervisor behaves during\n"
+		"                      the boot and attacks in the run phase\n"
 		"  --report FILE       the run phase gets an attestation report through the\n"
 		"                      guest's GHCB and writes it (1184 bytes) to FILE\n"
 		"  --dir D             state directory of the simulated chip (default\n"
@@ -47,7 +51,7 @@ static void boot_usage(FILE *f)
 		"  --nonce HEX         REPORT_DATA, up to 64 bytes (zero-padded)\n"
 		"  --json              print the result as JSON\n"
 		"Machine knobs: --vmpl N, --psc-max-entries N, --psc-max-pages N, --psc-4k-only,\n"
-		"  --cc-blob-in-setup-data, --sev-status HEX\n");
+		"  --cc-blob-in-setup-data, --sev-status N (0x... for hex; 0 = SEV|SEV-ES|SNP)\n");
 }
 
 static const char *result_name(enum sim_run_result r)
@@ -88,7 +92,10 @@ static int print_json(const struct sim_boot_opts *o, const struct sim_boot_resul
 			json_string(sim_term_reason(r->exit.term_set, r->exit.term_code)));
 	}
 	if (r->exit.result != SIM_RUN_DONE) {
-		json_object_set_new(j, "info", json_integer((json_int_t)r->exit.gpa));
+		char info[24];
+
+		snprintf(info, sizeof(info), "0x%llx", (unsigned long long)r->exit.gpa);
+		json_object_set_new(j, "info", json_string(info));
 		json_object_set_new(j, "why", json_string(r->exit.why));
 	}
 	if (r->victim_gpa)
@@ -207,6 +214,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		OPT_4K_ONLY,
 		OPT_SETUP_DATA,
 		OPT_SEV_STATUS,
+		OPT_ATTACK_AFTER_BOOT,
 		OPT_REPORT,
 		OPT_DIR,
 		OPT_NONCE,
@@ -224,6 +232,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		{ "psc-4k-only", no_argument, NULL, OPT_4K_ONLY },
 		{ "cc-blob-in-setup-data", no_argument, NULL, OPT_SETUP_DATA },
 		{ "sev-status", required_argument, NULL, OPT_SEV_STATUS },
+		{ "attack-after-boot", no_argument, NULL, OPT_ATTACK_AFTER_BOOT },
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "nonce", required_argument, NULL, OPT_NONCE },
@@ -232,7 +241,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 	struct sim_boot_opts o = { .memory_mib = 1024, .mode = SNP_ACCEPT_EAGER };
 	struct sim_boot_result res;
 	const char *report = NULL, *dir = NULL;
-	bool json = false, have_nonce = false;
+	bool json = false, have_nonce = false, report_lost = false;
 	char err[SNP_ERRBUF] = "";
 	int c, r, ret;
 
@@ -303,6 +312,9 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		case OPT_SETUP_DATA:
 			o.cc_blob_in_setup_data = true;
 			break;
+		case OPT_ATTACK_AFTER_BOOT:
+			o.attack_after_boot = true;
+			break;
 		case OPT_SEV_STATUS:
 			if (snp_parse_u64(optarg, &o.sev_status) < 0) {
 				log_error("--sev-status takes a number (0x... for hex)");
@@ -317,10 +329,12 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 			break;
 		case OPT_NONCE:
 			memset(o.report_data, 0, sizeof(o.report_data));
-			if (snp_hex_decode(optarg, strlen(optarg), o.report_data,
-					   sizeof(o.report_data), false) < 0) {
-				log_error("--nonce: expected up to 64 bytes of hex, not '%s'",
-					  optarg);
+			if (!*optarg || snp_hex_decode(optarg, strlen(optarg), o.report_data,
+						       sizeof(o.report_data), false) < 0) {
+				log_error(
+					"--nonce: expected an even number of hex digits, 2 to 128 "
+					"(up to 64 bytes), not '%s'",
+					optarg);
 				return SNPCTL_EXIT_USAGE;
 			}
 			have_nonce = true;
@@ -332,6 +346,18 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 	}
 	if (optind != argc) {
 		boot_usage(stderr);
+		return SNPCTL_EXIT_USAGE;
+	}
+	if (o.touch_mib > o.memory_mib - (SIM_BOOT_ACCEPT_BASE >> 20)) {
+		log_error("--touch %llu is more than the %llu MiB of RAM above 4 MiB",
+			  (unsigned long long)o.touch_mib,
+			  (unsigned long long)(o.memory_mib - (SIM_BOOT_ACCEPT_BASE >> 20)));
+		return SNPCTL_EXIT_USAGE;
+	}
+	if (o.attack_after_boot && (o.attack == SIM_ATTACK_NONE || o.attack == SIM_ATTACK_REMAP ||
+				    o.attack == SIM_ATTACK_UNVALIDATE)) {
+		log_error("--attack-after-boot goes with --attack psc-ignore, psc-partial, no-snp "
+			  "or ghcb-v1 (remap and unvalidate strike after boot anyway)");
 		return SNPCTL_EXIT_USAGE;
 	}
 	if (!report && (dir || have_nonce)) {
@@ -376,7 +402,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		r = snp_write_file(report, res.report, sizeof(res.report), 0644);
 		if (r < 0) {
 			log_error_errno(r, "Failed to write %s: %m", report);
-			return SNPCTL_EXIT_USAGE;
+			report_lost = true;
 		}
 	}
 	if (json ? print_json(&o, &res, report) < 0 : (print_text(&o, &res, report), false))
@@ -386,7 +412,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		ret = SNPCTL_EXIT_VERIFY;
 	else if (res.exit.result == SIM_RUN_HV_STOPPED)
 		ret = SNPCTL_EXIT_DEVICE;
-	else if (report && !res.have_report)
+	else if (report && (!res.have_report || report_lost))
 		ret = SNPCTL_EXIT_DEVICE;
 	return ret;
 }

@@ -584,9 +584,11 @@ void snp_sev_handle_vc(struct snp_sev *g, u64 error_code, u64 fault_addr)
 	 * A #VC while accepting (the bitmap itself not validated) or while the
 	 * GHCB is in use (one GHCB, no backup) cannot be handled either.
 	 */
-	if (g->in_vc || g->ghcb_busy || !snp_sev_unaccepted(g, fault_addr))
+	if (g->in_vc || g->ghcb_busy)
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, fault_addr);
 	g->in_vc = true;
+	if (!snp_sev_unaccepted(g, fault_addr))
+		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, fault_addr);
 	snp_sev_accept_memory(g, fault_addr, fault_addr + 1);
 	g->in_vc = false;
 }

@@ -497,7 +497,8 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 
 	memset(res, 0, sizeof(*res));
 	if (!o || o->memory_mib > (SIM_MACHINE_MAX_RAM >> 20) ||
-	    (o->memory_mib << 20) < SIM_MACHINE_MIN_RAM || o->memory_mib % 2)
+	    (o->memory_mib << 20) < SIM_MACHINE_MIN_RAM || o->memory_mib % 2 ||
+	    o->touch_mib > o->memory_mib - (SIM_BOOT_ACCEPT_BASE >> 20))
 		return -EINVAL;
 	ram = o->memory_mib << 20;
 	cfg.ram_size = ram;
@@ -506,7 +507,7 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 	cfg.psc_max_entries = o->psc_max_entries;
 	cfg.psc_max_pages = o->psc_max_pages;
 	cfg.psc_4k_only = o->psc_4k_only;
-	cfg.attack = o->attack;
+	cfg.attack = o->attack_after_boot ? SIM_ATTACK_NONE : o->attack;
 	r = sim_machine_new(&cfg, &m);
 	if (r < 0)
 		return r;
@@ -554,6 +555,8 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 			if (r < 0)
 				goto out;
 		}
+		if (o->attack_after_boot)
+			sim_machine_set_attack(m, o->attack);
 		if (o->before_run)
 			o->before_run(m, o->before_run_arg);
 		res->phase = "run";

@@ -52,6 +52,7 @@ struct sim_boot_opts {
 	enum snp_accept_mode mode;
 	u64 touch_mib; /* touched from SIM_BOOT_ACCEPT_BASE on, in the run phase */
 	enum sim_attack attack;
+	bool attack_after_boot;	    /* psc-ignore, psc-partial, ...: honest until the run phase */
 	bool cc_blob_in_setup_data; /* only SETUP_CC_BLOB, boot_params field 0 */
 	/* more knobs of the machine */
 	u32 vmpl;

@@ -68,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "sim/machine.h"
 #include "sim/sim.h"
@@ -105,6 +106,7 @@ struct sim_machine {
 	bool ghcb_registered;
 	u64 ghcb_gpa;
 	u64 msr_psc_count; /* for SIM_ATTACK_PSC_PARTIAL */
+	u64 scramble_key;  /* per machine: the host cannot choose what a conversion leaves */
 
 	struct sim_machine_stats stats;
 
@@ -240,7 +242,7 @@ static void scramble(struct sim_machine *m, u32 spa, u64 gfn)
 	if (!p)
 		return;
 	for (size_t i = 0; i < PAGE_SIZE; i++)
-		p[i] ^= (u8)(0xa5 ^ (gfn * 131 + i * 7));
+		p[i] ^= (u8)((m->scramble_key >> ((i % 8) * 8)) ^ (gfn * 131 + i * 7));
 }
 
 /* The page backing @gfn is already as a page state change asks. */
@@ -276,16 +278,14 @@ static void rmp_update_4k(struct sim_machine *m, u64 gfn, bool private)
 static void rmp_update_2m(struct sim_machine *m, u64 gfn, bool private)
 {
 	u32 base = m->npt[gfn];
-	bool contig = !(base % PMD_PAGES), all = true;
+	bool contig = !(base % PMD_PAGES), some = false;
 
-	for (u32 i = 0; all && i < PMD_PAGES; i++)
-		all = rmp_already(m, gfn + i, private);
-	if (all)
-		return;
-
+	/* Pages already as asked stay as they are: 4K updates for the rest. */
+	for (u32 i = 0; !some && i < PMD_PAGES; i++)
+		some = rmp_already(m, gfn + i, private);
 	for (u32 i = 1; contig && i < PMD_PAGES; i++)
 		contig = m->npt[gfn + i] == base + i;
-	if (!contig || (private && m->cfg.psc_4k_only)) {
+	if (some || !contig || (private && m->cfg.psc_4k_only)) {
 		for (u32 i = 0; i < PMD_PAGES; i++)
 			rmp_update_4k(m, gfn + i, private);
 		return;
@@ -431,12 +431,10 @@ static u32 guest_translate(struct sim_machine *m, u64 gpa)
 			 * like KVM with guest_memfd, an honest hypervisor backs a
 			 * private access to a page nobody assigned yet on demand
 			 * (RMPUPDATE: assigned, not validated) and resumes; the
-			 * guest then takes #VC 0x404. One that ignores page
-			 * state changes does not.
+			 * guest then takes #VC 0x404. (The psc-* attacks keep
+			 * this: they misbehave in page state changes only.)
 			 */
-			if (!(e->lo & SIM_RMP_ASSIGNED) && hv_wants_private(m, gfn) &&
-			    m->cfg.attack != SIM_ATTACK_PSC_IGNORE &&
-			    m->cfg.attack != SIM_ATTACK_PSC_PARTIAL) {
+			if (!(e->lo & SIM_RMP_ASSIGNED) && hv_wants_private(m, gfn)) {
 				m->stats.npf++;
 				rmp_update_4k(m, gfn, true);
 				continue;
@@ -784,8 +782,16 @@ static u64 psc_process(struct sim_machine *m, struct snp_psc_desc *d, unsigned i
 	if (m->cfg.attack == SIM_ATTACK_PSC_IGNORE)
 		return 0;
 	if (m->cfg.attack == SIM_ATTACK_PSC_PARTIAL) {
-		unsigned int half = (end - cur + 2) / 2;
+		unsigned int half = (end - cur + 1) / 2;
 
+		/* One 2M entry left: do half of its pages. One 4K entry: nothing. */
+		if (cur == end && (psc_get(d, cur) & SNP_PSC_PAGESIZE_2M) &&
+		    psc_entry_ok(m, psc_get(d, cur))) {
+			u64 some = PMD_PAGES / 2;
+
+			m->stats.psc_entries++;
+			psc_do_entry(m, d, cur, &some);
+		}
 		for (i = cur; i < cur + half; i++) {
 			u64 all = UINT64_MAX;
 
@@ -1062,6 +1068,14 @@ static const char *const attack_names[] = {
 	[SIM_ATTACK_GHCB_V1] = "ghcb-v1",
 };
 
+int sim_machine_set_attack(struct sim_machine *m, enum sim_attack a)
+{
+	if (!m || (unsigned int)a >= ARRAY_SIZE(attack_names))
+		return -EINVAL;
+	m->cfg.attack = a;
+	return 0;
+}
+
 int sim_attack_from_string(const char *s, enum sim_attack *ret)
 {
 	if (!s || !ret)
@@ -1112,6 +1126,11 @@ int sim_machine_new(const struct sim_machine_cfg *cfg, struct sim_machine **ret)
 		m->cfg.spare_pages = DEFAULT_SPARE;
 	m->nr_gpa = m->cfg.ram_size >> PAGE_SHIFT;
 	m->nr_spa = m->nr_gpa + m->cfg.spare_pages;
+	if (getrandom(&m->scramble_key, sizeof(m->scramble_key), 0) !=
+	    (ssize_t)sizeof(m->scramble_key)) {
+		free(m);
+		return -EIO;
+	}
 	m->next_spare = m->nr_gpa;
 	/* SPA pfns are u32. */
 	if (m->cfg.ghcb_min > m->cfg.ghcb_max || m->nr_spa > UINT32_MAX) {
@@ -1192,9 +1211,13 @@ struct sim_machine *sim_machine_free(struct sim_machine *m)
 	if (!m)
 		return NULL;
 	detach_fw(m);
+	/* Guest memory held the secrets page (VMPCKs): wipe it all. */
 	if (m->content)
-		for (u64 i = 0; i < m->nr_spa; i++)
+		for (u64 i = 0; i < m->nr_spa; i++) {
+			if (m->content[i])
+				explicit_bzero(m->content[i], PAGE_SIZE);
 			free(m->content[i]);
+		}
 	free(m->content);
 	free(m->npt);
 	free(m->rmp);

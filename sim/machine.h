@@ -134,6 +134,9 @@ void sim_machine_set_vc_handler(struct sim_machine *m,
 enum sim_run_result sim_machine_run(struct sim_machine *m, void (*fn)(void *arg), void *arg,
 				    struct sim_run_exit *ret_exit);
 
+/* Change how the hypervisor behaves from now on (e.g. after an honest boot). */
+int sim_machine_set_attack(struct sim_machine *m, enum sim_attack a);
+
 /* Hypervisor attacks on a private page, at a moment of the harness's choosing. */
 int sim_machine_remap(struct sim_machine *m, u64 gpa);
 int sim_machine_unvalidate(struct sim_machine *m, u64 gpa);

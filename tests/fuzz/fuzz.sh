@@ -108,6 +108,8 @@ build fuzz-ghcb tests/fuzz/fuzz-ghcb.c kernel/snp-sev.c kernel/snp-guest.c sim/m
 mkdir -p "$tmp/corpus-report" "$tmp/corpus-cert-table" "$tmp/corpus-ghcb" || exit 99
 # The hostile hypervisor starts from "answer honestly" (all zero bytes).
 head -c 64 /dev/zero >"$tmp/corpus-ghcb/honest" || exit 99
+# ... and from an honest boot that also asks for a report through the GHCB
+{ printf ' ' && head -c 63 /dev/zero; } >"$tmp/corpus-ghcb/report" || exit 99
 if [ -n "$SNP_TESTDATA" ] && [ -r "$SNP_TESTDATA/manifest.json" ] && [ -x "$PYTHON3" ]; then
 	if ! "$PYTHON3" "$SNP_TOP_SRCDIR/tests/fuzz/make-seeds.py" "$SNP_TESTDATA" \
 		"$tmp/corpus-report" "$tmp/corpus-cert-table"; then

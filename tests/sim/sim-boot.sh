@@ -24,7 +24,7 @@ expect()
 expect 0 "booted and ran" "$SNPCTL" sim boot --memory 64 --validation pre
 expect 0 "pages validated *15424 by the guest" "$SNPCTL" sim boot --memory 64 --validation pre
 expect 0 "units accepted *3 of 2 MiB (on first use)" "$SNPCTL" sim boot --memory 64 --validation lazy --touch 5
-expect 0 "booted and ran" "$SNPCTL" sim boot --memory 128 --validation lazy --touch 1000
+expect 0 "booted and ran" "$SNPCTL" sim boot --memory 128 --validation lazy --touch 124
 
 expect 1 "set 0 code 0 (general request)" "$SNPCTL" sim boot --memory 32 --attack remap
 expect 1 "set 0 code 0 (general request)" "$SNPCTL" sim boot --memory 32 --validation lazy \
@@ -44,6 +44,15 @@ expect 3 "pre or lazy" "$SNPCTL" sim boot --validation sometimes
 expect 3 "unknown attack" "$SNPCTL" sim boot --attack rowhammer
 expect 3 "touch" "$SNPCTL" sim boot --touch -1
 expect 3 "usage" "$SNPCTL" sim boot extra
+expect 3 "more than the 28 MiB" "$SNPCTL" sim boot --memory 32 --touch 29
+expect 3 "attack-after-boot goes with" "$SNPCTL" sim boot --attack remap --attack-after-boot
+expect 3 "even number of hex digits" "$SNPCTL" sim boot --report "$SIM_TMP/x" --nonce ""
+
+# psc attacks through the GHCB: an honest boot, then acceptance goes wrong
+expect 1 "during run: reason set 1 code 1" "$SNPCTL" sim boot --memory 32 --validation lazy \
+	--touch 8 --attack psc-ignore --attack-after-boot
+expect 1 "during run: reason set 1 code 2" "$SNPCTL" sim boot --memory 32 --validation lazy \
+	--touch 8 --attack psc-partial --attack-after-boot
 
 # JSON: parseable, and the numbers agree with each other
 "$SNPCTL" sim boot --memory 256 --validation lazy --touch 10 --json >"$SIM_TMP/j" ||
@@ -91,4 +100,7 @@ expect 3 "nonce" "$SNPCTL" sim boot --memory 32 --report "$SIM_TMP/r.bin" --dir 
 expect 3 "nonce" "$SNPCTL" sim boot --memory 32 --report "$SIM_TMP/r.bin" --dir "$d" \
 	--nonce "$nonce$nonce"
 expect 3 "go with --report" "$SNPCTL" sim boot --memory 32 --nonce 00
+# a report that cannot be written: the result is still printed, exit 4
+expect 4 "Failed to write" "$SNPCTL" sim boot --memory 32 --dir "$d" --report /proc/version/x
+grep -q "booted and ran" "$SIM_TMP/out" || fail "no result printed when the report is lost"
 echo "sim-boot.sh: ok"

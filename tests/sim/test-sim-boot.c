@@ -202,6 +202,62 @@ static void test_every_attack_is_detected(void **state)
 	}
 }
 
+static void test_psc_attacks_on_the_ghcb_path(void **state)
+{
+	static const struct {
+		enum sim_attack attack;
+		u8 code;
+	} cases[] = {
+		{ SIM_ATTACK_PSC_IGNORE, SNP_TERM_PSC },
+		{ SIM_ATTACK_PSC_PARTIAL, SNP_TERM_PVALIDATE },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_LAZY);
+		struct sim_boot_result res;
+
+		/* an honest boot, then page state changes through the GHCB go wrong */
+		o.attack = cases[i].attack;
+		o.attack_after_boot = true;
+		o.touch_mib = 8;
+		assert_int_equal(sim_boot(&o, NULL, &res), 1);
+		assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
+		assert_string_equal(res.phase, "run");
+		assert_int_equal(res.exit.term_set, SNP_TERM_SET_LINUX);
+		assert_int_equal(res.exit.term_code, cases[i].code);
+		assert_true(res.hw.psc_exits >= 1);
+		assert_int_equal(res.guest.units_accepted, 0);
+		assert_int_equal(res.pages_twice, 0);
+	}
+}
+
+static void reencrypt_around(struct snp_sev *g, void *arg)
+{
+	(void)arg;
+	/* one page of a validated 2M page made shared, then the whole 2M "made private" */
+	assert_int_equal(snp_sev_set_memory_decrypted(g, 8 * MIB + 4096, 1), 0);
+	snp_sev_set_memory_encrypted(g, 8 * MIB, 512);
+	fail_msg("511 live pages validated a second time");
+}
+
+static void test_reencrypting_live_pages_is_fatal(void **state)
+{
+	(void)state;
+	for (int only_4k = 0; only_4k <= 1; only_4k++) {
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_EAGER);
+		struct sim_boot_result res;
+
+		o.psc_4k_only = only_4k;
+		o.after_boot = reencrypt_around;
+		assert_int_equal(sim_boot(&o, NULL, &res), 1);
+		assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
+		assert_int_equal(res.exit.term_set, SNP_TERM_SET_LINUX);
+		assert_int_equal(res.exit.term_code, SNP_TERM_PVALIDATE);
+		assert_int_equal(res.pages_twice, 0);
+	}
+}
+
 static void test_platform_checks(void **state)
 {
 	static const struct {
@@ -539,18 +595,22 @@ static void test_report_through_ghcb(void **state)
 		struct sim_boot_opts o =
 			report_opts(64, (enum snp_accept_mode)mode, st, (u8)(0x40 + mode));
 		struct sim_machine *m = NULL;
-		struct sim_boot_result res;
+		struct sim_boot_opts plain = base_opts(64, (enum snp_accept_mode)mode);
+		struct sim_boot_result res, without;
 		struct snp_msg_hdr hdr;
 		struct sim_page_info pi;
 		u64 counter = st->fw_counter[0];
 
+		plain.touch_mib = 6;
+		assert_int_equal(sim_boot(&plain, NULL, &without), 0);
 		o.touch_mib = 6;
 		assert_int_equal(sim_boot(&o, &m, &res), 0);
 		assert_int_equal(res.exit.result, SIM_RUN_DONE);
 		check_report(&res, &o);
 		assert_int_equal(res.hw.guest_requests, 1);
-		/* one exit for the report, after the boot's page state change(s) */
-		assert_true(res.guest.nae_exits >= 1);
+		/* exactly one more GHCB exit than the same boot without a report */
+		assert_int_equal(res.guest.nae_exits, without.guest.nae_exits + 1);
+		assert_int_equal(res.hw.nae_exits, without.hw.nae_exits + 1);
 		/* the firmware and the guest's secrets page moved on together */
 		assert_int_equal(st->fw_counter[0], counter + 2);
 		assert_int_equal(guest_seqno(m), counter + 2);
@@ -580,7 +640,6 @@ static void test_no_report_without_state(void **state)
 	(void)state;
 	assert_int_equal(sim_boot(&o, NULL, &res), 0);
 	assert_false(res.have_report);
-	assert_int_equal(res.report_rc, 0);
 	assert_int_equal(res.hw.guest_requests, 0);
 }
 
@@ -1350,6 +1409,8 @@ int main(void)
 		cmocka_unit_test(test_lazy_validates_only_touched),
 		cmocka_unit_test(test_lazy_cost_follows_touch_not_ram),
 		cmocka_unit_test(test_every_attack_is_detected),
+		cmocka_unit_test(test_psc_attacks_on_the_ghcb_path),
+		cmocka_unit_test(test_reencrypting_live_pages_is_fatal),
 		cmocka_unit_test(test_platform_checks),
 		cmocka_unit_test(test_partial_progress_and_4k_backing),
 		cmocka_unit_test(test_round_trip_restores_rmp),
