@@ -933,6 +933,47 @@ static void test_table_listing_non_ram(void **state)
 	assert_int_equal(res.exit.gpa, 36 * MIB);
 }
 
+/* A table in 4 KiB units: [4M, 32M) is 7168 bits. */
+static void table_4k_units(u8 *low, size_t len, void *arg)
+{
+	u64 bytes = (32 * MIB - SIM_BOOT_ACCEPT_BASE) / 4096 / 8;
+
+	(void)arg;
+	assert_true(UT(24) + bytes <= len);
+	snp_put_le32(low + UT(4), 4096);
+	snp_put_le64(low + UT(16), bytes);
+	memset(low + UT(24), 0xff, bytes);
+}
+
+static void test_table_in_4k_units(void **state)
+{
+	struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_LAZY);
+	struct sim_boot_result res;
+	struct sim_machine *m = NULL;
+
+	(void)state;
+	o.tweak_launch = table_4k_units;
+	o.touch_mib = 1;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	/* every touched page is its own unit: one #VC, one 4K entry, one PVALIDATE */
+	assert_int_equal(res.guest.vc_not_validated, 256);
+	assert_int_equal(res.guest.units_accepted, 256);
+	assert_int_equal(res.guest.pages_validated, 256 + 64);
+	assert_int_equal(res.guest.pvalidate_2m, 0);
+	for (u64 gpa = SIM_BOOT_ACCEPT_BASE; gpa < 32 * MIB; gpa += SNP_PAGE_SIZE)
+		check_page(m, gpa, gpa < SIM_BOOT_ACCEPT_BASE + MIB);
+	sim_machine_free(m);
+
+	/* eager: the same table is accepted in runs of units, 2M where aligned */
+	o = base_opts(32, SNP_ACCEPT_EAGER);
+	o.tweak_launch = table_4k_units;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_int_equal(res.guest.units_accepted, 7168);
+	assert_int_equal(res.guest.pvalidate_2m, 14);
+	assert_int_equal(res.pages_twice, 0);
+	sim_machine_free(m);
+}
+
 /* ---- conversions and acceptance in lazy mode -------------------------------- */
 
 #define CONV_START (8 * MIB) /* in a unit nobody touched yet */
@@ -1418,6 +1459,7 @@ int main(void)
 		cmocka_unit_test(test_no_update_is_fatal),
 		cmocka_unit_test(test_bad_launch_data),
 		cmocka_unit_test(test_table_listing_non_ram),
+		cmocka_unit_test(test_table_in_4k_units),
 		cmocka_unit_test(test_conversion_accepts_first),
 		cmocka_unit_test(test_accept_odd_ranges),
 		cmocka_unit_test(test_report_through_ghcb),
