@@ -282,7 +282,7 @@ void snp_sev_early_set_memory_shared(struct snp_sev *g, u64 paddr, u64 npages)
 
 /* ---- page state change: GHCB descriptor ---------------------------------- */
 
-static void ghcb_begin(struct snp_sev *g, u64 exit_code, u64 info1, u64 info2)
+void snp_sev_ghcb_prepare(struct snp_sev *g, u64 exit_code, u64 info1, u64 info2)
 {
 	struct snp_ghcb *ghcb = g->ghcb;
 
@@ -297,7 +297,7 @@ static void ghcb_begin(struct snp_sev *g, u64 exit_code, u64 info1, u64 info2)
 	SNP_GHCB_SET_VALID(ghcb, sw_exit_info_2);
 }
 
-static void ghcb_exit(struct snp_sev *g)
+void snp_sev_ghcb_exit(struct snp_sev *g)
 {
 	g->stats.nae_exits++;
 	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
@@ -349,12 +349,12 @@ static void psc_run(struct snp_sev *g, u16 nr)
 		u16 i, new_cur;
 		u32 new_page = 0;
 
-		ghcb_begin(g, SNP_NAE_PSC, 0, 0);
+		snp_sev_ghcb_prepare(g, SNP_NAE_PSC, 0, 0);
 		g->ghcb->sw_scratch =
 			cpu_to_le64(g->ghcb_gpa + offsetof(struct snp_ghcb, shared_buffer));
 		SNP_GHCB_SET_VALID(g->ghcb, sw_scratch);
 		g->stats.psc_exits++;
-		ghcb_exit(g);
+		snp_sev_ghcb_exit(g);
 
 		info1 = le64_to_cpu(READ_ONCE(g->ghcb->sw_exit_info_1));
 		info2 = le64_to_cpu(READ_ONCE(g->ghcb->sw_exit_info_2));

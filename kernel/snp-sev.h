@@ -234,6 +234,15 @@ void snp_sev_register_ghcb(struct snp_sev *g, u64 gpa);
 /* Park an AP until the hypervisor releases it (MSR protocol). */
 void snp_sev_ap_reset_hold(struct snp_sev *g);
 
+/*
+ * A NAE exit through the registered GHCB: prepare clears the valid bitmap
+ * and sets SW_EXITCODE, SW_EXITINFO1/2 (marked valid); the caller adds what
+ * else the exit needs; exit points the GHCB MSR at the GHCB and exits.
+ * The answer is in the GHCB (shared: copy before checking).
+ */
+void snp_sev_ghcb_prepare(struct snp_sev *g, u64 exit_code, u64 info1, u64 info2);
+void snp_sev_ghcb_exit(struct snp_sev *g);
+
 /* PVALIDATE [vaddr, +npages 4K) with 2M where aligned; terminates on failure. */
 void snp_sev_pvalidate_range(struct snp_sev *g, u64 vaddr, u64 npages, bool validate);
 

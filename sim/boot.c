@@ -135,24 +135,14 @@ static int greq_vmgexit(void *priv, struct snp_ghcb *dg)
 		return -EFAULT;
 
 	g->ghcb_busy = true;
-	memset(ghcb->valid_bitmap, 0, sizeof(ghcb->valid_bitmap));
-	ghcb->protocol_version = cpu_to_le16(g->ghcb_version);
-	ghcb->ghcb_usage = 0;
-	ghcb->sw_exit_code = cpu_to_le64(exit_code);
-	ghcb->sw_exit_info_1 = cpu_to_le64(SIM_BOOT_GREQ_REQUEST);
-	ghcb->sw_exit_info_2 = cpu_to_le64(SIM_BOOT_GREQ_RESPONSE);
-	SNP_GHCB_SET_VALID(ghcb, sw_exit_code);
-	SNP_GHCB_SET_VALID(ghcb, sw_exit_info_1);
-	SNP_GHCB_SET_VALID(ghcb, sw_exit_info_2);
+	snp_sev_ghcb_prepare(g, exit_code, SIM_BOOT_GREQ_REQUEST, SIM_BOOT_GREQ_RESPONSE);
 	if (ext) {
 		ghcb->rax = cpu_to_le64(SIM_BOOT_GREQ_CERTS);
 		ghcb->rbx = dg->rbx;
 		SNP_GHCB_SET_VALID(ghcb, rax);
 		SNP_GHCB_SET_VALID(ghcb, rbx);
 	}
-	g->stats.nae_exits++;
-	ops->wrmsr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
-	ops->vmgexit(g->priv);
+	snp_sev_ghcb_exit(g);
 	info1 = le64_to_cpu(ghcb->sw_exit_info_1);
 	info2 = le64_to_cpu(ghcb->sw_exit_info_2);
 	rbx = le64_to_cpu(ghcb->rbx);

@@ -165,31 +165,39 @@ static u8 *run_content_page(struct sim_machine *m, u32 spa, u64 gpa)
 	return p;
 }
 
+/* One bit per GPA page. */
+static bool bit_test(const u64 *map, u64 n)
+{
+	return map[n / 64] & (1ULL << (n % 64));
+}
+
+static void bit_assign(u64 *map, u64 n, bool set)
+{
+	if (set)
+		map[n / 64] |= 1ULL << (n % 64);
+	else
+		map[n / 64] &= ~(1ULL << (n % 64));
+}
+
 static bool pte_private(const struct sim_machine *m, u64 gfn)
 {
-	return !(m->c_clear[gfn / 64] & (1ULL << (gfn % 64)));
+	return !bit_test(m->c_clear, gfn);
 }
 
 static void pte_set(struct sim_machine *m, u64 gfn, bool enc)
 {
-	if (enc)
-		m->c_clear[gfn / 64] &= ~(1ULL << (gfn % 64));
-	else
-		m->c_clear[gfn / 64] |= 1ULL << (gfn % 64);
+	bit_assign(m->c_clear, gfn, !enc);
 }
 
 /* What the hypervisor believes the guest wants the page to be (its last page state change). */
 static bool hv_wants_private(const struct sim_machine *m, u64 gfn)
 {
-	return !(m->hv_shared[gfn / 64] & (1ULL << (gfn % 64)));
+	return !bit_test(m->hv_shared, gfn);
 }
 
 static void hv_note_state(struct sim_machine *m, u64 gfn, bool private)
 {
-	if (private)
-		m->hv_shared[gfn / 64] &= ~(1ULL << (gfn % 64));
-	else
-		m->hv_shared[gfn / 64] |= 1ULL << (gfn % 64);
+	bit_assign(m->hv_shared, gfn, !private);
 }
 
 static void count_inc(u16 *c)

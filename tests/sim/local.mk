@@ -22,7 +22,8 @@ sim_test_ldadd = lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 	%reldir%/sim-test.c %reldir%/sim-test.h
 %canon_reldir%_test_sim_kdf_CFLAGS = $(sim_test_cflags)
 %canon_reldir%_test_sim_kdf_LDADD = $(sim_test_ldadd)
-%canon_reldir%_test_sim_boot_SOURCES = %reldir%/test-sim-boot.c
+%canon_reldir%_test_sim_boot_SOURCES = %reldir%/test-sim-boot.c \
+	%reldir%/sim-test.c %reldir%/sim-test.h
 %canon_reldir%_test_sim_boot_CFLAGS = $(sim_test_cflags)
 %canon_reldir%_test_sim_boot_LDADD = $(sim_test_ldadd)
 endif

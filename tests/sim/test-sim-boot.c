@@ -31,6 +31,7 @@
 #include "lib/util.h"
 #include "lib/verify.h"
 #include "sim/boot.h"
+#include "tests/sim/sim-test.h"
 #include "sim/sim.h"
 
 #define MIB (1ULL << 20)
@@ -486,38 +487,10 @@ static void test_no_update_is_fatal(void **state)
 
 /* ---- attestation through the guest's GHCB ----------------------------------- */
 
-/*
- * A fresh in-memory Genoa state: the identity of the build tree's template
- * (made once under a lock, as tests/sim/sim-test.c does; that file is not
- * linked into this test), new launch secrets, counters at zero.
- */
+/* A fresh in-memory Genoa state (the build tree's template, relaunched). */
 static struct sim_state *boot_state(void)
 {
-	const char *b = getenv("SNP_TOP_BUILDDIR");
-	char dir[4096], lock[4200], err[256] = "";
-	struct sim_state *st = NULL;
-	struct sim_params p;
-	int fd, r;
-
-	snprintf(dir, sizeof(dir), "%s/tests/sim/tmpl-%s", b && *b ? b : ".",
-		 snp_product_name(SNP_PRODUCT_GENOA));
-	snprintf(lock, sizeof(lock), "%s.lock", dir);
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0)
-		fail_msg("%s: %s", lock, strerror(errno));
-	r = sim_state_load(dir, false, &st, err, sizeof(err));
-	if (r == -ENOENT) {
-		sim_params_default(&p, SNP_PRODUCT_GENOA);
-		r = sim_state_create(dir, &p, true, &st, err, sizeof(err));
-	}
-	close(fd);
-	if (r < 0)
-		fail_msg("%s: %s", dir, err);
-	free(st->dir);
-	st->dir = NULL;
-	if (sim_state_relaunch(st, err, sizeof(err)) < 0)
-		fail_msg("relaunch: %s", err);
-	return st;
+	return sim_test_state(SNP_PRODUCT_GENOA);
 }
 
 static struct sim_boot_opts report_opts(u64 mib, enum snp_accept_mode mode, struct sim_state *st,
