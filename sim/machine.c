@@ -1276,43 +1276,42 @@ int sim_machine_launch_update(struct sim_machine *m, u64 gpa, const void *data, 
 	return 0;
 }
 
-int sim_machine_host_write(struct sim_machine *m, u64 gpa, const void *data, size_t len)
+/* The host's copy to (@wbuf) or from (@rbuf) guest memory, no RMP checks. */
+static int host_copy(struct sim_machine *m, u64 gpa, void *rbuf, const void *wbuf, size_t len)
 {
 	size_t done = 0;
 
-	if (!m || !host_range_ok(m, gpa, len) || (len && !data))
+	if (!m || !host_range_ok(m, gpa, len) || (len && !rbuf && !wbuf))
 		return -EINVAL;
 	while (done < len) {
 		u64 a = gpa + done, off = a & PAGE_MASK;
 		size_t n = len - done < PAGE_SIZE - off ? len - done : (size_t)(PAGE_SIZE - off);
-		u8 *p = content_page(m, m->npt[a >> PAGE_SHIFT]);
+		u32 spa = m->npt[a >> PAGE_SHIFT];
 
-		if (!p)
-			return -ENOMEM;
-		memcpy(p + off, (const u8 *)data + done, n);
+		if (wbuf) {
+			u8 *p = content_page(m, spa);
+
+			if (!p)
+				return -ENOMEM;
+			memcpy(p + off, (const u8 *)wbuf + done, n);
+		} else if (m->content[spa]) {
+			memcpy((u8 *)rbuf + done, m->content[spa] + off, n);
+		} else {
+			memset((u8 *)rbuf + done, 0, n);
+		}
 		done += n;
 	}
 	return 0;
 }
 
+int sim_machine_host_write(struct sim_machine *m, u64 gpa, const void *data, size_t len)
+{
+	return host_copy(m, gpa, NULL, data, len);
+}
+
 int sim_machine_host_read(struct sim_machine *m, u64 gpa, void *data, size_t len)
 {
-	size_t done = 0;
-
-	if (!m || !host_range_ok(m, gpa, len) || (len && !data))
-		return -EINVAL;
-	while (done < len) {
-		u64 a = gpa + done, off = a & PAGE_MASK;
-		size_t n = len - done < PAGE_SIZE - off ? len - done : (size_t)(PAGE_SIZE - off);
-		const u8 *p = m->content[m->npt[a >> PAGE_SHIFT]];
-
-		if (p)
-			memcpy((u8 *)data + done, p + off, n);
-		else
-			memset((u8 *)data + done, 0, n);
-		done += n;
-	}
-	return 0;
+	return host_copy(m, gpa, data, NULL, len);
 }
 
 void sim_machine_set_vc_handler(struct sim_machine *m,

@@ -9,18 +9,6 @@ set -u
 . "$SNP_TOP_SRCDIR/tests/sim/sim-lib.sh"
 PY=${PYTHON3:-/usr/bin/python3}
 
-# expect CODE PATTERN CMD...
-expect()
-{
-	code=$1
-	pat=$2
-	shift 2
-	"$@" >"$SIM_TMP/out" 2>&1
-	rc=$?
-	[ $rc -eq "$code" ] || { cat "$SIM_TMP/out"; fail "exit $rc, not $code: $*"; }
-	grep -qi -- "$pat" "$SIM_TMP/out" || { cat "$SIM_TMP/out"; fail "no '$pat': $*"; }
-}
-
 expect 0 "booted and ran" "$SNPCTL" sim boot --memory 64 --validation pre
 expect 0 "pages validated *15424 by the guest" "$SNPCTL" sim boot --memory 64 --validation pre
 expect 0 "units accepted *3 of 2 MiB (on first use)" "$SNPCTL" sim boot --memory 64 --validation lazy --touch 5

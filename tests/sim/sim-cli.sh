@@ -7,18 +7,6 @@ set -u
 
 d=$(sim_new_dir Milan) || exit 1
 
-# expect CODE PATTERN CMD...
-expect()
-{
-	code=$1
-	pat=$2
-	shift 2
-	"$@" >"$SIM_TMP/out" 2>&1
-	rc=$?
-	[ $rc -eq "$code" ] || { cat "$SIM_TMP/out"; fail "exit $rc, not $code: $*"; }
-	grep -qi -- "$pat" "$SIM_TMP/out" || { cat "$SIM_TMP/out"; fail "no '$pat': $*"; }
-}
-
 expect 3 "nonce" "$SNPCTL" report --backend="sim:$d" --nonce xyz -o "$SIM_TMP/r"
 expect 3 "nonce" "$SNPCTL" report --backend="sim:$d" --nonce "$(printf '%0130d' 0)" -o "$SIM_TMP/r"
 expect 3 "vmpl" "$SNPCTL" report --backend="sim:$d" --vmpl 4 -o "$SIM_TMP/r"

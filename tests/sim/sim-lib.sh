@@ -21,6 +21,19 @@ fail()
 	exit 1
 }
 
+# expect CODE PATTERN CMD...: CMD exits with CODE and its output (in
+# $SIM_TMP/out) matches PATTERN (grep -i)
+expect()
+{
+	code=$1
+	pat=$2
+	shift 2
+	"$@" >"$SIM_TMP/out" 2>&1
+	rc=$?
+	[ $rc -eq "$code" ] || { cat "$SIM_TMP/out"; fail "exit $rc, not $code: $*"; }
+	grep -qi -- "$pat" "$SIM_TMP/out" || { cat "$SIM_TMP/out"; fail "no '$pat': $*"; }
+}
+
 # sim_template PRODUCT -> prints the template directory
 sim_template()
 {
