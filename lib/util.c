@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,4 +207,24 @@ int snp_parse_u32_max(const char *s, uint32_t max, uint32_t *ret)
 		return -ERANGE;
 	*ret = (uint32_t)v;
 	return 0;
+}
+
+void *snp_page_alloc(size_t size)
+{
+	void *p = NULL;
+
+	size = (size + 4095) & ~(size_t)4095;
+	if (posix_memalign(&p, 4096, size) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+void snp_page_free(void *p, size_t size)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, size);
+	munlock(p, size);
+	free(p);
 }

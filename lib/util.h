@@ -42,6 +42,15 @@ int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
 int snp_write_file(const char *path, const void *data, size_t len, int mode);
 
 /* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */
+/*
+ * Zeroed, page-aligned memory for buffers that hold secrets or stand for
+ * guest pages (size rounded up to 4 KiB pages). New; free it with
+ * snp_page_free(), which wipes it (and munlocks it, if it was locked).
+ * NULL is fine for snp_page_free().
+ */
+void *snp_page_alloc(size_t size);
+void snp_page_free(void *p, size_t size);
+
 int snp_parse_u64(const char *s, uint64_t *ret);
 int snp_parse_u32_max(const char *s, uint32_t max, uint32_t *ret);
 

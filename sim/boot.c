@@ -429,34 +429,16 @@ static void scan(struct sim_machine *m, struct sim_boot_result *res)
 	}
 }
 
-static void *page_alloc(size_t size)
-{
-	void *p = NULL;
-
-	if (posix_memalign(&p, SNP_PAGE_SIZE, size) != 0)
-		return NULL;
-	memset(p, 0, size);
-	return p;
-}
-
-static void wipe_free(void *p, size_t size)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, size);
-	free(p);
-}
-
 /* Firmware attached to @m, and the driver's pages (allocated here: a run may end anywhere). */
 static int greq_setup(struct boot_ctx *c, struct sim_machine *m)
 {
 	c->report_rc = -ECANCELED; /* until the run phase gets to it */
 	c->report_exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
-	c->fw = calloc(1, sizeof(*c->fw));
-	c->secrets = page_alloc(sizeof(*c->secrets));
-	c->shared = page_alloc(sizeof(*c->shared));
-	c->scratch = page_alloc(sizeof(*c->scratch));
-	c->resp = page_alloc(sizeof(*c->resp));
+	c->fw = snp_page_alloc(sizeof(*c->fw));
+	c->secrets = snp_page_alloc(sizeof(*c->secrets));
+	c->shared = snp_page_alloc(sizeof(*c->shared));
+	c->scratch = snp_page_alloc(sizeof(*c->scratch));
+	c->resp = snp_page_alloc(sizeof(*c->resp));
 	if (!c->fw || !c->secrets || !c->shared || !c->scratch || !c->resp)
 		return -ENOMEM;
 	sim_fw_init(c->fw, c->opts->state);
@@ -467,11 +449,11 @@ static void greq_teardown(struct boot_ctx *c, struct sim_machine *m)
 {
 	if (m)
 		sim_machine_attach_fw(m, NULL);
-	wipe_free(c->fw, sizeof(*c->fw));
-	wipe_free(c->secrets, sizeof(*c->secrets));
-	wipe_free(c->shared, sizeof(*c->shared));
-	wipe_free(c->scratch, sizeof(*c->scratch));
-	wipe_free(c->resp, sizeof(*c->resp));
+	snp_page_free(c->fw, sizeof(*c->fw));
+	snp_page_free(c->secrets, sizeof(*c->secrets));
+	snp_page_free(c->shared, sizeof(*c->shared));
+	snp_page_free(c->scratch, sizeof(*c->scratch));
+	snp_page_free(c->resp, sizeof(*c->resp));
 	explicit_bzero(&c->dev, sizeof(c->dev));
 }
 

@@ -85,26 +85,6 @@ static const struct snp_platform_ops sim_platform_ops = {
 	.event = op_event,
 };
 
-static void *page_alloc(size_t size)
-{
-	void *p = NULL;
-
-	size = (size + SNP_PAGE_SIZE - 1) & ~(size_t)(SNP_PAGE_SIZE - 1);
-	if (posix_memalign(&p, SNP_PAGE_SIZE, size) != 0)
-		return NULL;
-	memset(p, 0, size);
-	return p;
-}
-
-static void page_free(void *p, size_t size)
-{
-	if (!p)
-		return;
-	OPENSSL_cleanse(p, size);
-	munlock(p, size);
-	free(p);
-}
-
 static int load_guest_secrets(struct sim_platform *p)
 {
 	_cleanup_(freep) u8 *buf = NULL;
@@ -135,9 +115,9 @@ struct sim_platform *sim_platform_free(struct sim_platform *p)
 	snp_guest_release(&p->dev);
 	sim_hv_release(&p->hv);
 	OPENSSL_cleanse(&p->fw, sizeof(p->fw));
-	page_free(p->secrets, sizeof(*p->secrets));
-	page_free(p->shared, sizeof(*p->shared));
-	page_free(p->scratch, sizeof(*p->scratch));
+	snp_page_free(p->secrets, sizeof(*p->secrets));
+	snp_page_free(p->shared, sizeof(*p->shared));
+	snp_page_free(p->scratch, sizeof(*p->scratch));
 	if (p->own_state)
 		sim_state_free(p->st);
 	free(p);
@@ -214,9 +194,9 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 		p->st = st;
 	}
 
-	p->secrets = page_alloc(sizeof(*p->secrets));
-	p->shared = page_alloc(sizeof(*p->shared));
-	p->scratch = page_alloc(sizeof(*p->scratch));
+	p->secrets = snp_page_alloc(sizeof(*p->secrets));
+	p->shared = snp_page_alloc(sizeof(*p->shared));
+	p->scratch = snp_page_alloc(sizeof(*p->scratch));
 	if (!p->secrets || !p->shared || !p->scratch) {
 		r = -ENOMEM;
 		goto fail;
@@ -310,14 +290,14 @@ static int reserve_seqno(struct sim_platform *p)
 	u8 *cnt;
 	int r;
 
-	tmp = page_alloc(sizeof(*tmp));
+	tmp = snp_page_alloc(sizeof(*tmp));
 	if (!tmp)
 		return -ENOMEM;
 	memcpy(tmp, p->secrets, sizeof(*tmp));
 	cnt = (u8 *)tmp + offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * p->vmpck_id;
 	snp_put_le32(cnt, snp_get_le32(cnt) + 2);
 	r = sim_state_write_file(p->st, "guest-secrets", tmp, sizeof(*tmp));
-	page_free(tmp, sizeof(*tmp));
+	snp_page_free(tmp, sizeof(*tmp));
 	return r;
 }
 
