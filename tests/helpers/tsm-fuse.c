@@ -3,7 +3,7 @@
  * tsm-fuse: a FUSE file system that serves a Linux configfs-tsm report tree
  * (snp-abi.md §5) backed by the simulated platform, so that the tsm backend
  * runs its real file operations in tests. It follows Linux's
- * drivers/virt/coco/guest/report.c (drivers/virt/coco/tsm.c before 6.16),
+ * drivers/virt/coco/guest/report.c (drivers/virt/coco/tsm.c in older kernels),
  * fs/configfs/file.c and sev-guest's sev_report_new(); the version each
  * behaviour comes from is noted where it is coded.
  *
@@ -50,8 +50,8 @@
  * service_provider other than "svsm"). Without service_provider the report
  * comes from the firmware as usual and manifestblob reads empty.
  *
- * Once an entry is removed (rmdir), a file that already read its blob keeps
- * serving it, writes to an open inblob are accepted and dropped at close,
+ * Once an entry is removed (rmdir), a file that already read keeps serving
+ * what it read, writes to an open inblob are accepted and dropped at close,
  * and everything else of that entry is ENOENT (configfs).
  *
  * Every successful attribute write advances the write generation; a write
