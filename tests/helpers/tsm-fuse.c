@@ -631,8 +631,9 @@ static int service_manifest_version_store(struct entry *e, const char *buf, size
  * file that saw a write (configfs_release_bin_file()): whatever was
  * buffered is stored, even nothing (an EFBIG write on a fresh file stores
  * an empty inblob, generation + 1, and outblob is EINVAL until the next
- * inblob). Dropped when the entry is gone by then (the removed-entry check
- * since commit b0841eefd969, Linux 5.4).
+ * inblob). Dropped when the entry is gone by then. All of this holds in
+ * every kernel with configfs-tsm (Linux ≥ 6.7); the removed-entry check
+ * dates from commit b0841eefd969 (Linux 5.4).
  */
 static void inblob_store(struct ofile *of)
 {
@@ -875,6 +876,7 @@ static int tsm_read(const char *path, char *buf, size_t size, off_t off, struct 
 	 * configfs fills the file's buffer at its first read and serves later
 	 * reads from it, also after the entry was removed; only a fill of a
 	 * removed entry is ENOENT. An empty bin attribute is not cached.
+	 * (configfs_read_iter()/configfs_bin_read_iter(), Linux ≥ 5.4.)
 	 */
 	if (!of->filled) {
 		if (of->e->dead)
@@ -915,6 +917,7 @@ static int tsm_write(const char *path, const char *buf, size_t size, off_t off,
 		 * the file is marked written before the bound is checked, so
 		 * even a refused write makes the release store the buffer. The
 		 * entry's removal is not checked here (only at release).
+		 * (Linux ≥ 5.4, so every configfs-tsm kernel, ≥ 6.7.)
 		 */
 		of->write_in_progress = true;
 		if ((size_t)off > TSM_INBLOB_MAX || size > TSM_INBLOB_MAX - (size_t)off)
@@ -926,7 +929,7 @@ static int tsm_write(const char *path, const char *buf, size_t size, off_t off,
 			of->wlen = (size_t)off + size;
 		return (int)size;
 	}
-	/* text attributes are stored at every write, not once removed */
+	/* text attributes are stored at every write, not once removed (≥ 5.4) */
 	if (of->e->dead)
 		return -ENOENT;
 	switch (of->a->id) {
@@ -966,7 +969,8 @@ static void ofile_free(struct ofile *of)
 /*
  * The last close of the open file (not of each descriptor: dup and fork
  * share it, and each close(2) of those is a FLUSH): configfs stores a bin
- * attribute here (configfs_release_bin_file()).
+ * attribute here (configfs_release_bin_file(), every configfs-tsm kernel,
+ * Linux ≥ 6.7).
  */
 static int tsm_release(const char *path, struct fuse_file_info *fi)
 {

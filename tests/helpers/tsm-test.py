@@ -346,8 +346,9 @@ def svsm_tree(sim):
         e = os.path.join(tree.report_dir, "s")
         os.mkdir(e)
         a = lambda name: os.path.join(e, name)  # noqa: E731
-        res.check(sorted(os.listdir(e)) == SVSM_ATTRS,
-                  "above VMPL 0 an entry also has the SVSM attributes (%s)" % sorted(os.listdir(e)))
+        names = sorted(os.listdir(e))
+        res.check(names == SVSM_ATTRS,
+                  "above VMPL 0 an entry also has the SVSM attributes (%s)" % names)
         res.check(read(a("privlevel_floor")) == b"1\n", "privlevel_floor is the VMPL: 1")
         write(a("inblob"), b"H" * 64)
         res.expect_errno(lambda: read(a("outblob")), errno.EINVAL,
