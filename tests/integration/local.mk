@@ -15,6 +15,7 @@ snpd_fs_tests = \
 	%reldir%/fs-basic.py \
 	%reldir%/fs-concurrent.py \
 	%reldir%/fs-keys.py \
+	%reldir%/fs-key-reload.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
