@@ -17,6 +17,7 @@ snpd_fs_tests = \
 	%reldir%/fs-keys.py \
 	%reldir%/fs-key-reload.py \
 	%reldir%/fs-reload-lookups.py \
+	%reldir%/fs-handle-limit.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
