@@ -18,6 +18,7 @@ snpd_fs_tests = \
 	%reldir%/fs-key-reload.py \
 	%reldir%/fs-reload-lookups.py \
 	%reldir%/fs-handle-limit.py \
+	%reldir%/fs-exit-leak.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
