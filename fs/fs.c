@@ -52,8 +52,10 @@ enum {
 /*
  * Key profiles get inodes from here on, one per profile name and settings,
  * never reused: an inode (and a handle) stands for exactly one profile.
+ * Below 2^32 for 2^31 profiles (32-bit stat() fails with EOVERFLOW above);
+ * a reload makes at most SNPD_KEY_PROFILES_MAX new ones.
  */
-#define INO_KEY_FIRST ((fuse_ino_t)1 << 40)
+#define INO_KEY_FIRST ((fuse_ino_t)1 << 31)
 
 enum content {
 	C_STATIC, /* a snapshot of the view */
