@@ -59,6 +59,7 @@ struct snpd_config {
 	gid_t file_gid;
 	mode_t file_mode;   /* read-only views */
 	mode_t report_mode; /* report, nonce/: written by their openers */
+	u32 fs_max_handles; /* open files per uid */
 	/* [HTTP] */
 	bool http_enabled;
 	char *api_socket; /* unix socket path, "" for none */

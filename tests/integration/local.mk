@@ -15,6 +15,10 @@ snpd_fs_tests = \
 	%reldir%/fs-basic.py \
 	%reldir%/fs-concurrent.py \
 	%reldir%/fs-keys.py \
+	%reldir%/fs-key-reload.py \
+	%reldir%/fs-reload-lookups.py \
+	%reldir%/fs-handle-limit.py \
+	%reldir%/fs-exit-leak.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
