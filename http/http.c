@@ -364,7 +364,13 @@ static int tcp_peer_uid(struct snpd_http *h, int fd, uid_t *ret_uid)
 	return 0;
 }
 
-/* A hash of the peer's address, never equal to a uid. */
+static bool is_loopback(const struct sockaddr *sa);
+
+/*
+ * A hash of the peer's address, never equal to a uid. A loopback peer whose
+ * owner could not be found (its socket already closed) says nothing by its
+ * address: all of them are one client.
+ */
 static u64 addr_id(int fd)
 {
 	struct sockaddr_storage ss;
@@ -375,6 +381,8 @@ static u64 addr_id(int fd)
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return (u64)-3;
+	if (is_loopback((const struct sockaddr *)&ss))
+		return (u64)-4;
 	if (ss.ss_family == AF_INET) {
 		p = (const u8 *)&((const struct sockaddr_in *)&ss)->sin_addr;
 		n = 4;
