@@ -69,6 +69,7 @@ struct snpd_config {
 	char *listen;	 /* ADDR:PORT for TCP, "" for none */
 	bool listen_any; /* allow a non-loopback TCP address */
 	u32 max_connections;
+	u32 max_connections_per_client;
 	u32 idle_timeout_sec;
 	u32 request_timeout_sec; /* whole request (headers and body) */
 	/* [Key:NAME] */

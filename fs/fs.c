@@ -108,6 +108,7 @@ struct snpd_fs {
 
 struct pending_read {
 	fuse_req_t req;
+	struct handle *h;
 	size_t size;
 	off_t off;
 	struct pending_read *next;
@@ -713,6 +714,11 @@ static void on_request_done(struct snpd_request *r, void *userdata)
 		handle_free(h);
 		return;
 	}
+	if (r->result == -ECANCELED && !h->pending) {
+		/* its readers gave up before it reached the device; a new read asks again */
+		snpd_request_free(r);
+		return;
+	}
 	if (r->result < 0) {
 		h->error = snpd_errno_for_client(r->result);
 		h->fs->stats.errors++;
@@ -796,6 +802,26 @@ static int start_request(struct handle *h, fuse_req_t req)
 	return 0;
 }
 
+/*
+ * The reader of @data gave up (a signal): answer it with EINTR, and drop
+ * the device request if it is still queued and nobody else waits for it.
+ */
+static void on_read_interrupted(fuse_req_t req, void *data)
+{
+	struct pending_read *p = data, **pp;
+	struct handle *h = p->h;
+
+	for (pp = &h->pending; *pp && *pp != p; pp = &(*pp)->next)
+		;
+	if (!*pp)
+		return;
+	*pp = p->next;
+	free(p);
+	fuse_reply_err(req, EINTR);
+	if (!h->pending && h->inflight)
+		snpd_broker_cancel(h->fs->d->broker, h->inflight);
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -841,10 +867,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 	p->req = req;
+	p->h = h;
 	p->size = size;
 	p->off = off;
 	p->next = h->pending;
 	h->pending = p;
+	/* requests are handled one at a time: an interrupt comes after this */
+	fuse_req_interrupt_func(req, on_read_interrupted, p);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -887,10 +916,13 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(p->req, EINTR);
 		free(p);
 	}
-	if (h->inflight)
-		h->released = true; /* freed when the device answers */
-	else
+	if (h->inflight) {
+		/* freed when the device answers, or at once if still queued */
+		h->released = true;
+		snpd_broker_cancel(fs->d->broker, h->inflight);
+	} else {
 		handle_free(h);
+	}
 	fuse_reply_err(req, 0);
 }
 

@@ -23,7 +23,9 @@ snpd_fs_tests = \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
-	%reldir%/http-activation.py
+	%reldir%/http-activation.py \
+	%reldir%/http-socket-dir.py \
+	%reldir%/http-fairness.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)
 
