@@ -34,6 +34,7 @@ TESTS += \
 	%reldir%/sim-cli.sh \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
+	%reldir%/sim-structure.py \
 	%reldir%/sim-kdf-kat.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
@@ -43,6 +44,7 @@ EXTRA_DIST += \
 	%reldir%/sim-cli.sh \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
+	%reldir%/sim-structure.py \
 	%reldir%/sim-kdf-kat.py
 
 # Template states (generated on first use by the tests).
