@@ -35,6 +35,7 @@ TESTS += \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
 	%reldir%/sim-structure.py \
+	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-kdf-kat.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
@@ -45,6 +46,7 @@ EXTRA_DIST += \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
 	%reldir%/sim-structure.py \
+	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-kdf-kat.py
 
 # Template states (generated on first use by the tests).
