@@ -96,6 +96,7 @@ void sim_params_default(struct sim_params *p, enum snp_product product)
 	p->launch_mit_vector = p->current_mit_vector = product == SNP_PRODUCT_MILAN ? 0xb : 0x1;
 	p->cpuid_step = 1;
 	p->tsc_factor = 200;
+	p->host_certs = true;
 	snprintf(p->csp_id, sizeof(p->csp_id), "SIMULATED-CSP");
 	memset(p->report_id_ma, 0xff, sizeof(p->report_id_ma));
 	/* a fixed, recognisable launch digest */
@@ -156,6 +157,8 @@ static const struct pdesc params_table[] = {
 	{ "report_id", P_BYTES, FLD(report_id), "report id, hex (32 bytes)" },
 	{ "report_id_ma", P_BYTES, FLD(report_id_ma), "migration agent report id, hex" },
 	{ "tsc_factor", P_U32, FLD(tsc_factor), "secrets page TSC_FACTOR" },
+	{ "host_certs", P_BOOL, FLD(host_certs),
+	  "0/1: the host returns certificates to extended requests (0: like plain ones)" },
 };
 
 const char *const sim_param_names[] = {
@@ -189,6 +192,7 @@ const char *const sim_param_names[] = {
 	"report_id",
 	"report_id_ma",
 	"tsc_factor",
+	"host_certs",
 	NULL,
 };
 

@@ -64,6 +64,7 @@ struct sim_params {
 	bool mask_chip_id;
 	bool mask_chip_key;
 	bool vlek;	 /* a VLEK is installed */
+	bool host_certs; /* the host answers extended requests with a certificate table */
 	char csp_id[64]; /* VLEK cspId */
 	u8 chip_id[SNP_CHIP_ID_SIZE];
 	u8 report_id[SNP_REPORT_ID_SIZE];
