@@ -250,7 +250,11 @@ static int sign_pss(X509 *x, EVP_PKEY *key, bool explicit_trailer)
 
 	if (!md)
 		return -ENOMEM;
-	/* both AlgorithmIdentifiers (TBSCertificate and Certificate) */
+	/*
+	 * Both AlgorithmIdentifiers (TBSCertificate and Certificate). OpenSSL
+	 * has no setter for them other than its own signing, which writes
+	 * its own parameters: the getters' pointers are the certificate's.
+	 */
 	X509_get0_signature(&csig, &calg, x);
 	if (set_pss_algor((X509_ALGOR *)X509_get0_tbs_sigalg(x), explicit_trailer) < 0 ||
 	    set_pss_algor((X509_ALGOR *)calg, explicit_trailer) < 0)
