@@ -166,7 +166,9 @@ def cert_profile(cert):
     else:
         key = type(pk).__name__
     spki_alg = der_children(fields[6][1])[0][2]
-    years = round((cert.not_valid_after_utc - cert.not_valid_before_utc).days / 365.25)
+    nb = getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before
+    na = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after
+    years = round((na - nb).days / 365.25)
     serial = cert.serial_number
     return {
         "version": cert.version.name,
@@ -188,7 +190,11 @@ def load_certs(path):
     with open(path, "rb") as f:
         data = f.read()
     if b"-----BEGIN" in data:
-        return x509.load_pem_x509_certificates(data)
+        # one by one (load_pem_x509_certificates needs cryptography >= 39)
+        out, marker = [], b"-----END CERTIFICATE-----"
+        for part in data.split(marker)[:-1]:
+            out.append(x509.load_pem_x509_certificate(part.strip() + b"\n" + marker + b"\n"))
+        return out
     return [x509.load_der_x509_certificate(data)]
 
 
