@@ -272,6 +272,8 @@ RULES = [
     ("KEY_INFO signing key, reserved", lambda d, p: (u32(d, 0x48) >> 2 & 7, u32(d, 0x48) >> 5),
      lambda v: 0),
     ("0x04C reserved", lambda d, p: zero(d[0x4c:0x50]), lambda v: 0),
+    ("AUTHOR_KEY_DIGEST zero unless AUTHOR_KEY_EN",
+     lambda d, p: bool(u32(d, 0x48) & 1) or not any(d[0x110:0x140]), lambda v: 0),
     ("REPORT_ID", lambda d, p: zero(d[0x140:0x160]), lambda v: 0),
     ("REPORT_ID_MA", lambda d, p: "all ff" if d[0x160:0x180] == b"\xff" * 32 else
      zero(d[0x160:0x180]), lambda v: 0),
