@@ -19,7 +19,8 @@ snpd_fs_tests = \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
-	%reldir%/http-activation.py
+	%reldir%/http-activation.py \
+	%reldir%/sim-crash-snpd.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)
 

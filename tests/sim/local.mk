@@ -34,7 +34,8 @@ TESTS += \
 	%reldir%/sim-cli.sh \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
-	%reldir%/sim-kdf-kat.py
+	%reldir%/sim-kdf-kat.py \
+	%reldir%/sim-crash.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
 	%reldir%/simtest.py \
@@ -43,7 +44,8 @@ EXTRA_DIST += \
 	%reldir%/sim-cli.sh \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
-	%reldir%/sim-kdf-kat.py
+	%reldir%/sim-kdf-kat.py \
+	%reldir%/sim-crash.py
 
 # Template states (generated on first use by the tests).
 clean-local: clean-local-sim-templates

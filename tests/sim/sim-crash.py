@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A simulated guest survives processes killed at any point (issue 11, item 8).
+
+On hardware the guest's message counter (kernel memory) and the firmware's
+(the PSP) outlive any process; the simulator keeps both in its state
+directory. 50 times, `snpctl report` or `snpctl key --backend=sim:DIR` is
+SIGKILLed after a random delay spread over a whole run (start-up, the
+locked request, the writes after it; every other run with the hypervisor
+delaying each exit, so that more kills land inside the request). After
+each kill a fresh report must succeed and verify against the chip's chain
+with its own nonce. Meanwhile a second process asks for reports in a loop
+on the same directory: every one of them must succeed too (the directory
+lock makes the processes take turns; a dead holder releases it).
+
+Before the fix the guest's counter was saved before a request and the
+firmware's after it: a kill in between made the next request fail with
+firmware error 0x1d (AEAD_OFLOW) and every later one with ENOTTY.
+"""
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simtest  # noqa: E402
+
+KILLS = 50
+SNPCTL = simtest.SNPCTL
+
+
+def run(args, env=None):
+    return subprocess.run([SNPCTL] + args, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+
+
+def report_args(d, nonce, out):
+    return ["report", "--backend=sim:" + d, "--nonce", nonce, "-o", out]
+
+
+def fresh_report_verifies(d, tmp, i):
+    nonce = "%064x" % random.getrandbits(256)
+    out = os.path.join(tmp, "fresh.bin")
+    p = run(report_args(d, nonce, out))
+    if p.returncode != 0:
+        simtest.fail("after kill %d the next report failed (exit %d):\n%s" %
+                     (i, p.returncode, p.stdout))
+    p = run(["verify", out, "--certs", d, "--trust-ark", os.path.join(d, "ark.pem"),
+             "--nonce", nonce])
+    if p.returncode != 0:
+        simtest.fail("after kill %d the report does not verify:\n%s" % (i, p.stdout))
+    os.unlink(out)
+
+
+class Steady(threading.Thread):
+    """Reports in a loop from another process on the same directory."""
+
+    def __init__(self, d, tmp):
+        super().__init__(daemon=True)
+        self.d, self.out = d, os.path.join(tmp, "steady.bin")
+        self.stop = threading.Event()
+        self.n = 0
+        self.error = None
+
+    def run(self):
+        while not self.stop.is_set():
+            p = run(report_args(self.d, "%064x" % self.n, self.out))
+            if p.returncode != 0:
+                self.error = "report %d of the second process failed (exit %d):\n%s" % (
+                    self.n, p.returncode, p.stdout)
+                return
+            self.n += 1
+
+
+def main():
+    d = simtest.new_state()
+    tmp = os.path.join(d, "t")
+    os.mkdir(tmp)
+    random.seed(os.environ.get("SNP_TEST_SEED") or None)
+    delayed = dict(os.environ, SNP_SIM_FAULTS="delay_ms=50")
+    try:
+        # how long one run takes here and now: kill points spread over it
+        span = {}
+        for name, env in (("plain", None), ("delayed", delayed)):
+            t = time.monotonic()
+            p = run(report_args(d, "00", os.path.join(tmp, "cal.bin")), env)
+            if p.returncode != 0:
+                simtest.fail("a report without a kill failed:\n" + p.stdout)
+            span[name] = time.monotonic() - t
+        steady = Steady(d, tmp)
+        steady.start()
+        finished = 0
+        for i in range(KILLS):
+            env = delayed if i % 2 else None
+            span_i = span["delayed" if i % 2 else "plain"]
+            if i % 3 == 2:
+                args = ["key", "--backend=sim:" + d, "--fields", "measurement"]
+            else:
+                args = report_args(d, "%064x" % i, os.path.join(tmp, "killed.bin"))
+            proc = subprocess.Popen([SNPCTL] + args, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(random.uniform(0, span_i * 1.2))
+            proc.kill()
+            if proc.wait() == 0:
+                finished += 1
+            fresh_report_verifies(d, tmp, i)
+            if steady.error:
+                simtest.fail(steady.error)
+        steady.stop.set()
+        steady.join()
+        if steady.error:
+            simtest.fail(steady.error)
+        print("ok: %d kills (%d runs finished first), %d reports of a second process" %
+              (KILLS, finished, steady.n))
+    finally:
+        simtest.cleanup(d)
+
+
+main()
