@@ -12,12 +12,17 @@ with its own nonce. Meanwhile a second process asks for reports in a loop
 on the same directory: every one of them must succeed too (the directory
 lock makes the processes take turns; a dead holder releases it).
 
+First, the state a relaunch leaves when it is killed right after it
+replaced "secrets" (the firmware's new VMPCKs) and before the guest's
+view of them: the next request must finish the relaunch and work.
+
 Before the fix the guest's counter was saved before a request and the
 firmware's after it: a kill in between made the next request fail with
 firmware error 0x1d (AEAD_OFLOW) and every later one with ENOTTY.
 """
 import os
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -40,17 +45,17 @@ def report_args(d, nonce, out):
     return ["report", "--backend=sim:" + d, "--nonce", nonce, "-o", out]
 
 
-def fresh_report_verifies(d, tmp, i):
+def fresh_report_verifies(d, tmp, when):
     nonce = "%064x" % random.getrandbits(256)
     out = os.path.join(tmp, "fresh.bin")
     p = run(report_args(d, nonce, out))
     if p.returncode != 0:
-        simtest.fail("after kill %d the next report failed (exit %d):\n%s" %
-                     (i, p.returncode, p.stdout))
+        simtest.fail("%s the next report failed (exit %d):\n%s" %
+                     (when, p.returncode, p.stdout))
     p = run(["verify", out, "--certs", d, "--trust-ark", os.path.join(d, "ark.pem"),
              "--nonce", nonce])
     if p.returncode != 0:
-        simtest.fail("after kill %d the report does not verify:\n%s" % (i, p.stdout))
+        simtest.fail("%s the report does not verify:\n%s" % (when, p.stdout))
     os.unlink(out)
 
 
@@ -74,10 +79,22 @@ class Steady(threading.Thread):
             self.n += 1
 
 
+def relaunch_killed_after_secrets(d, tmp):
+    other = simtest.new_state()  # the same chip, another launch
+    try:
+        for name in ("params", "secrets"):
+            shutil.copy(os.path.join(other, name), os.path.join(d, name))
+    finally:
+        simtest.cleanup(other)
+    fresh_report_verifies(d, tmp, "after a relaunch killed once it replaced 'secrets'")
+
+
 def main():
     d = simtest.new_state()
     tmp = os.path.join(d, "t")
     os.mkdir(tmp)
+    fresh_report_verifies(d, tmp, "before any kill")
+    relaunch_killed_after_secrets(d, tmp)
     random.seed(os.environ.get("SNP_TEST_SEED") or None)
     delayed = dict(os.environ, SNP_SIM_FAULTS="delay_ms=50")
     try:
@@ -105,7 +122,7 @@ def main():
             proc.kill()
             if proc.wait() == 0:
                 finished += 1
-            fresh_report_verifies(d, tmp, i)
+            fresh_report_verifies(d, tmp, "after kill %d" % i)
             if steady.error:
                 simtest.fail(steady.error)
         steady.stop.set()
