@@ -190,7 +190,10 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 			snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(-r));
 			goto fail;
 		}
-		r = sim_state_load_launch(p->st, p->secrets);
+		/* the firmware's VMPCKs as of now: a relaunch may have run since the load */
+		r = sim_state_load_secrets(p->st);
+		if (r >= 0)
+			r = sim_state_load_launch(p->st, p->secrets);
 		close(lfd);
 		if (r < 0) {
 			snprintf(err, errlen, "bad %s/launch-state: %s", dir, strerror(-r));

@@ -136,8 +136,9 @@ int sim_state_relaunch(struct sim_state *st, char *err, size_t errlen);
 /*
  * The launch record, under sim_state_lock(): load fills st->fw_counter and
  * (unless NULL) the guest's secrets page, converting an older directory and
- * finishing a relaunch whose writer died; save writes @fw_counter and @page
- * as one atomic replacement (no-op for in-memory states).
+ * finishing a relaunch whose writer died (st->secrets must have been read
+ * under the same lock); save writes @fw_counter and @page as one atomic
+ * replacement (no-op for in-memory states).
  */
 int sim_state_load_launch(struct sim_state *st, struct snp_secrets_page *page);
 int sim_state_save_launch(const struct sim_state *st, const u64 fw_counter[4],

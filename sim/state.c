@@ -202,7 +202,7 @@ static int save_params(const struct sim_state *st)
 	if (fclose(f) != 0 && r == 0)
 		r = -EIO;
 	if (r == 0)
-		r = write_atomic(st->dir, "params", buf, len);
+		r = write_atomic_tmp(st->dir, "params", buf, len, true);
 	free(buf);
 	return r;
 }
@@ -226,7 +226,7 @@ static int save_secrets(const struct sim_state *st)
 	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vlek_seed=%s\n", hex);
 	snp_hex_encode(st->secrets.vmrk, SIM_VMRK_LEN, hex);
 	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vmrk=%s\n", hex);
-	r = off < sizeof(buf) ? write_atomic(st->dir, "secrets", buf, off) : -ENOBUFS;
+	r = off < sizeof(buf) ? write_atomic_tmp(st->dir, "secrets", buf, off, true) : -ENOBUFS;
 	OPENSSL_cleanse(buf, sizeof(buf));
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return r;
@@ -244,7 +244,7 @@ static int save_pem(const struct sim_state *st, const char *name, X509 *cert, EV
 	if (cert ? PEM_write_bio_X509(b, cert) :
 		   PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)) {
 		len = BIO_get_mem_data(b, &data);
-		r = len > 0 ? write_atomic(st->dir, name, data, (size_t)len) : -EIO;
+		r = len > 0 ? write_atomic_tmp(st->dir, name, data, (size_t)len, true) : -EIO;
 		if (len > 0)
 			OPENSSL_cleanse(data, (size_t)len);
 	}
