@@ -263,9 +263,9 @@ static int sync_in(struct sim_platform *p)
  * succeeds: the guest's counter and the firmware's past the number it
  * uses. A process killed from here on until the outcome is saved leaves
  * the request done and its response lost with the process (on hardware
- * the driver and the PSP would have finished it), never a number the
- * firmware may have seen in the guest's future, and never the two sides
- * out of step. Neither counter goes backwards.
+ * the driver and the PSP would have finished it): the guest never uses
+ * that number again, and the two sides stay in step. Neither counter
+ * goes backwards here.
  */
 static int commit_intent(struct sim_platform *p)
 {
