@@ -85,29 +85,6 @@ static const struct snp_platform_ops sim_platform_ops = {
 	.event = op_event,
 };
 
-static int load_guest_secrets(struct sim_platform *p)
-{
-	_cleanup_(freep) u8 *buf = NULL;
-	size_t len;
-	int r;
-
-	r = sim_state_read_file(p->st, "guest-secrets", sizeof(*p->secrets), &buf, &len);
-	if (r == -ENOENT) {
-		sim_state_make_secrets_page(p->st, p->secrets);
-		return sim_state_write_file(p->st, "guest-secrets", p->secrets,
-					    sizeof(*p->secrets));
-	}
-	if (r < 0)
-		return r;
-	if (len != sizeof(*p->secrets)) {
-		OPENSSL_cleanse(buf, len);
-		return -EBADMSG;
-	}
-	memcpy(p->secrets, buf, len);
-	OPENSSL_cleanse(buf, len);
-	return 0;
-}
-
 struct sim_platform *sim_platform_free(struct sim_platform *p)
 {
 	if (!p)
@@ -213,10 +190,13 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 			snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(-r));
 			goto fail;
 		}
-		r = load_guest_secrets(p);
+		/* the firmware's VMPCKs as of now: a relaunch may have run since the load */
+		r = sim_state_load_secrets(p->st);
+		if (r >= 0)
+			r = sim_state_load_launch(p->st, p->secrets);
 		close(lfd);
 		if (r < 0) {
-			snprintf(err, errlen, "bad %s/guest-secrets: %s", dir, strerror(-r));
+			snprintf(err, errlen, "bad %s/launch-state: %s", dir, strerror(-r));
 			goto fail;
 		}
 	} else {
@@ -268,11 +248,9 @@ static int sync_in(struct sim_platform *p)
 {
 	int r;
 
-	r = sim_state_load_counters(p->st);
+	r = sim_state_load_secrets(p->st);
 	if (r >= 0)
-		r = sim_state_load_secrets(p->st);
-	if (r >= 0)
-		r = load_guest_secrets(p);
+		r = sim_state_load_launch(p->st, p->secrets);
 	if (r < 0)
 		return r;
 	/* the VMPCK may have been disabled (zeroed) or relaunched meanwhile */
@@ -281,22 +259,34 @@ static int sync_in(struct sim_platform *p)
 }
 
 /*
- * Reserve the sequence number on disk before the request goes out: a crash
- * may waste a number but can never make another process reuse it.
+ * Before the request goes out, commit the state it leaves when it
+ * succeeds: the guest's counter and the firmware's past the number it
+ * uses. A process killed from here on until the outcome is saved leaves
+ * the request done and its response lost with the process (on hardware
+ * the driver and the PSP would have finished it): the guest never uses
+ * that number again, and the two sides stay in step. Neither counter
+ * goes backwards here.
  */
-static int reserve_seqno(struct sim_platform *p)
+static int commit_intent(struct sim_platform *p)
 {
 	struct snp_secrets_page *tmp;
+	u64 fw[4], g;
 	u8 *cnt;
 	int r;
 
+	if (snp_guest_vmpck_disabled(&p->dev) || !snp_guest_next_seqno(&p->dev))
+		return 0; /* nothing will be sent */
 	tmp = snp_page_alloc(sizeof(*tmp));
 	if (!tmp)
 		return -ENOMEM;
 	memcpy(tmp, p->secrets, sizeof(*tmp));
+	memcpy(fw, p->st->fw_counter, sizeof(fw));
 	cnt = (u8 *)tmp + offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * p->vmpck_id;
-	snp_put_le32(cnt, snp_get_le32(cnt) + 2);
-	r = sim_state_write_file(p->st, "guest-secrets", tmp, sizeof(*tmp));
+	g = (u64)snp_get_le32(cnt) + 2;
+	snp_put_le32(cnt, (u32)g);
+	if (fw[p->vmpck_id] < g)
+		fw[p->vmpck_id] = g;
+	r = sim_state_save_launch(p->st, fw, tmp);
 	snp_page_free(tmp, sizeof(*tmp));
 	return r;
 }
@@ -312,8 +302,8 @@ int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_
 		if (lfd < 0)
 			return lfd;
 		r = sync_in(p);
-		if (r >= 0 && !snp_guest_vmpck_disabled(&p->dev))
-			r = reserve_seqno(p);
+		if (r >= 0)
+			r = commit_intent(p);
 		if (r < 0) {
 			close(lfd);
 			return r == -EBADMSG ? -EIO : r;
@@ -323,9 +313,8 @@ int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_
 	r = snp_guest_ioctl(&p->dev, cmd, arg);
 
 	if (p->persist) {
-		s = sim_state_write_file(p->st, "guest-secrets", p->secrets, sizeof(*p->secrets));
-		if (s >= 0)
-			s = sim_state_save_counters(p->st);
+		/* the outcome, both sides in one record; the caller sees it only after */
+		s = sim_state_save_launch(p->st, p->st->fw_counter, p->secrets);
 		close(lfd);
 		if (s < 0 && r == 0)
 			r = s;

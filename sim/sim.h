@@ -8,12 +8,15 @@
  * State directory layout (directory 0700, every file 0600):
  *   params         launch and platform parameters, "key=value" lines
  *   secrets        VMPCK0-3, VCEK/VLEK seeds, VMRK (hex), firmware-only
- *   fw-counters    the firmware's per-VMPCK message counters
- *   guest-secrets  the guest's view of the secrets page (4096 bytes,
- *                  VMPCKs and the OS-area sequence numbers)
+ *   launch-state   one record of both sides of the message protocol: the
+ *                  firmware's per-VMPCK counters and the guest's secrets
+ *                  page (VMPCKs, OS-area sequence numbers); replaced by a
+ *                  single rename, so a crash never separates them
+ *                  (directories written before it had "fw-counters" and
+ *                  "guest-secrets"; they are read once and removed)
  *   ark.pem ask.pem vcek.pem [asvk.pem vlek.pem] and *-key.pem
  *   faults         optional fault injection, same syntax as SNP_SIM_FAULTS
- *   lock           flock()ed around every request
+ *   lock           flock()ed around every request and every change
  *
  * The certificates and reports are shaped as AMD's, names included; what
  * marks the chip as simulated is its keys (no verifier trusts the ARK
@@ -134,9 +137,16 @@ struct sim_state *sim_state_free(struct sim_state *st);
  * certificates stay.
  */
 int sim_state_relaunch(struct sim_state *st, char *err, size_t errlen);
-/* Persist the firmware counters (no-op for in-memory states). */
-int sim_state_save_counters(const struct sim_state *st);
-int sim_state_load_counters(struct sim_state *st);
+/*
+ * The launch record, under sim_state_lock(): load fills st->fw_counter and
+ * (unless NULL) the guest's secrets page, converting an older directory and
+ * finishing a relaunch whose writer died (st->secrets must have been read
+ * under the same lock); save writes @fw_counter and @page as one atomic
+ * replacement (no-op for in-memory states).
+ */
+int sim_state_load_launch(struct sim_state *st, struct snp_secrets_page *page);
+int sim_state_save_launch(const struct sim_state *st, const u64 fw_counter[4],
+			  const struct snp_secrets_page *page);
 /* Reload the firmware secrets (VMPCKs, seeds, VMRK) from the directory. */
 int sim_state_load_secrets(struct sim_state *st);
 /* Write the guest's initial view of the secrets page. */
@@ -270,10 +280,12 @@ int sim_open_opts_from_env(struct sim_open_opts *opts, char *err, size_t errlen)
  * Open the platform of state directory @dir, or an in-memory platform
  * around @st when @dir is NULL (@st is then borrowed and nothing is
  * written). With a directory, every request runs under the directory lock
- * and reloads and saves the firmware counters, the firmware secrets and
- * the guest's secrets page, so processes take turns and never reuse a
- * sequence number; the guest's counter is advanced on disk *before* the
- * request is sent. *ret is new; free it with sim_platform_free().
+ * and reloads the firmware secrets and the launch record, so processes
+ * take turns and never reuse a sequence number. Before the request is sent
+ * the record is committed as if it had succeeded (both counters past it),
+ * after it the real outcome: a process killed at any point leaves both
+ * sides in step, as on hardware, where neither counter dies with a process.
+ * *ret is new; free it with sim_platform_free().
  */
 int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_open_opts *opts,
 		      struct sim_platform **ret, char *err, size_t errlen);

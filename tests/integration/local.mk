@@ -25,7 +25,8 @@ snpd_fs_tests = \
 	%reldir%/http-api.py \
 	%reldir%/http-activation.py \
 	%reldir%/http-socket-dir.py \
-	%reldir%/http-fairness.py
+	%reldir%/http-fairness.py \
+	%reldir%/sim-crash-snpd.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)
 

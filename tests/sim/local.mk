@@ -40,7 +40,8 @@ TESTS += \
 	%reldir%/sim-structure.py \
 	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-ext-report.sh \
-	%reldir%/sim-kdf-kat.py
+	%reldir%/sim-kdf-kat.py \
+	%reldir%/sim-crash.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
 	%reldir%/simtest.py \
@@ -52,7 +53,8 @@ EXTRA_DIST += \
 	%reldir%/sim-structure.py \
 	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-ext-report.sh \
-	%reldir%/sim-kdf-kat.py
+	%reldir%/sim-kdf-kat.py \
+	%reldir%/sim-crash.py
 
 # Template states (generated on first use by the tests).
 clean-local: clean-local-sim-templates
