@@ -19,6 +19,7 @@ snpd_fs_tests = \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
+	%reldir%/http-strict.py \
 	%reldir%/http-activation.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)
