@@ -102,7 +102,6 @@ struct req_state {
 	bool too_large;
 	bool waiting;
 	bool started;	  /* on_access has seen the headers */
-	bool cut;	  /* answered on the socket already; MHD only closes it */
 	bool nul_in_path; /* the path had %00, which MHD decodes to a NUL */
 	bool answered;	  /* a response is queued; the rest of the body is dropped */
 	struct MHD_Response *response;
@@ -946,6 +945,13 @@ static struct conn_track *track_of(struct MHD_Connection *conn)
 static void cut(int fd, unsigned int status, const char *phrase, const char *type,
 		const char *detail);
 
+/*
+ * The state of a request answered on the socket already (on_uri): MHD only
+ * closes the connection. Never written; shared, since MHD may drop such a
+ * request without on_completed (when its pool ran out on the parameters).
+ */
+static struct req_state cut_request;
+
 static struct req_state *req_state_new(struct listener *l, struct MHD_Connection *conn)
 {
 	struct req_state *st = calloc(1, sizeof(*st));
@@ -968,21 +974,16 @@ static struct req_state *req_state_new(struct listener *l, struct MHD_Connection
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct listener *l = cls;
-	struct req_state *st = req_state_new(l, conn);
-	const union MHD_ConnectionInfo *ci;
 	size_t path_len = strcspn(uri, "?"), args = 0;
-	const char *type = NULL, *detail = NULL;
-	unsigned int status = 0;
+	const union MHD_ConnectionInfo *ci;
+	const char *type, *detail;
+	struct conn_track *t;
+	struct req_state *st;
+	unsigned int status;
 
-	if (!st)
-		return NULL;
-	for (size_t i = 0; i + 2 < path_len; i++)
-		if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
-			st->nul_in_path = true;
-	if (uri[path_len])
-		for (const char *c = uri + path_len; *c; c++)
-			if (*c == '&' || *c == '?')
-				args++;
+	for (const char *c = uri + path_len; *c; c++)
+		if (*c == '&' || *c == '?')
+			args++;
 	if (args > HTTP_ARGS_MAX) {
 		status = MHD_HTTP_BAD_REQUEST;
 		type = "invalid-parameter";
@@ -991,21 +992,22 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		status = MHD_HTTP_URI_TOO_LONG;
 		type = "uri-too-long";
 		detail = "the request target is limited to 4096 bytes";
+	} else {
+		st = req_state_new(l, conn);
+		for (size_t i = 0; st && i + 2 < path_len; i++)
+			if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+				st->nul_in_path = true;
+		return st;
 	}
-	if (status) {
-		struct conn_track *t = track_of(conn);
-
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		st->cut = true;
-		if (t)
-			t->deadline_usec = 0;
-		count(l->h, EP_OTHER, status);
-		if (ci)
-			cut(ci->connect_fd, status,
-			    status == MHD_HTTP_URI_TOO_LONG ? "URI Too Long" : "Bad Request", type,
-			    detail);
-	}
-	return st;
+	t = track_of(conn);
+	if (t)
+		t->deadline_usec = 0;
+	count(l->h, EP_OTHER, status);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		cut(ci->connect_fd, status,
+		    status == MHD_HTTP_URI_TOO_LONG ? "URI Too Long" : "Bad Request", type, detail);
+	return &cut_request;
 }
 
 struct header_scan {
@@ -1112,7 +1114,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			return MHD_NO;
 		*con_cls = st;
 	}
-	if (st->cut)
+	if (st == &cut_request)
 		return MHD_NO;
 	if (!st->started) {
 		/* the head is here, the body (if any) is not: refuse before 100 Continue */
@@ -1167,13 +1169,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (t)
 		t->deadline_usec =
 			now_usec(l->h) + (u64)l->h->d->config.request_timeout_sec * 1000000;
-	if (!st)
+	*con_cls = NULL;
+	if (!st || st == &cut_request)
 		return;
 	if (st->response)
 		MHD_destroy_response(st->response);
 	free(st->body);
 	free(st);
-	*con_cls = NULL;
 }
 
 /*
