@@ -65,8 +65,8 @@ static void on_reload_report(struct snpd_request *req, void *userdata)
 	if (req->result < 0)
 		log_error_errno(req->result, "Reload: the reference report failed: %m; keeping "
 					     "the previous view");
-	else if (reference_view(d, &req->report) == 0 && d->fs)
-		snpd_fs_invalidate(d->fs);
+	else
+		reference_view(d, &req->report);
 	if (req->result >= 0 && d->view)
 		log_info("Reloaded: view generation %llu", (unsigned long long)d->view->generation);
 	notify_status(d, "READY=1\n", req->result < 0 ? "last reload failed" : NULL);
@@ -121,12 +121,10 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		sd_notify(0, "READY=1");
 		return log_error_errno(ENOMEM, "Reload failed: out of memory");
 	}
-	if (d->fs)
-		snpd_fs_invalidate(d->fs); /* the old key names */
 	snpd_config_release(&d->config);
 	d->config = c;
 	if (d->fs)
-		snpd_fs_invalidate(d->fs);
+		snpd_fs_reload(d->fs);
 	d->reloads++;
 	snp_log_set_max_level(d->config.log_level);
 	limits_of(&d->config, &lim);

@@ -37,5 +37,9 @@ json_t *snpd_status_json(struct snpd *d)
 		      (json_int_t)fst.errors, "open_files", (int)fst.open_files, "nonce_inodes",
 		      (int)fst.nonce_inodes, "reloads", (json_int_t)d->reloads, "view_generation",
 		      (json_int_t)(d->view ? d->view->generation : 0));
+	json_object_set_new(json_object_get(o, "broker"), "cancelled",
+			    json_integer((json_int_t)bs.cancelled));
+	json_object_set_new(json_object_get(o, "broker"), "share_full",
+			    json_integer((json_int_t)bs.share_full));
 	return o;
 }
