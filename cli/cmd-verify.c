@@ -46,6 +46,7 @@ enum {
 	ARG_ALLOW_DEBUG,
 	ARG_ALLOW_MA,
 	ARG_DENY_SMT,
+	ARG_REQUIRE_CHIP_ID,
 	ARG_AT,
 	ARG_PRODUCT,
 	ARG_JSON,
@@ -85,7 +86,9 @@ static void verify_help(void)
 	       "  --trust-ark F          trust this root although it is not AMD's\n"
 	       "  --at TIME              check validity at TIME (YYYY-MM-DD[THH:MM:SSZ] or\n"
 	       "                         @EPOCH) instead of now\n"
-	       "  --product P            milan, genoa or turin: force the TCB layout\n\n"
+	       "  --product P            milan, genoa or turin: force the TCB layout\n"
+	       "  --require-chip-id      fail a report whose CHIP_ID is masked (all zero)\n"
+	       "                         instead of skipping chip_match\n\n"
 	       "Policy (each failure gives exit code 2):\n"
 	       "  --nonce HEX, --report-data HEX   expected REPORT_DATA (up to 64 bytes,\n"
 	       "                                   zero-padded)\n"
@@ -188,6 +191,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "allow-debug", no_argument, NULL, ARG_ALLOW_DEBUG },
 		{ "allow-migration-agent", no_argument, NULL, ARG_ALLOW_MA },
 		{ "deny-smt", no_argument, NULL, ARG_DENY_SMT },
+		{ "require-chip-id", no_argument, NULL, ARG_REQUIRE_CHIP_ID },
 		{ "at", required_argument, NULL, ARG_AT },
 		{ "product", required_argument, NULL, ARG_PRODUCT },
 		{ "json", no_argument, NULL, ARG_JSON },
@@ -295,6 +299,9 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			break;
 		case ARG_DENY_SMT:
 			pol->deny_smt = true;
+			break;
+		case ARG_REQUIRE_CHIP_ID:
+			pol->require_chip_id = true;
 			break;
 		case ARG_AT:
 			if (parse_time(optarg, &a->at) < 0) {

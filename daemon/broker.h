@@ -15,7 +15,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "lib/backend.h"
+#include "backend/backend.h"
 
 enum snpd_req_kind {
 	SNPD_REQ_REPORT,

@@ -12,7 +12,7 @@
 #include <syslog.h>
 
 #include "daemon/config.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/log.h"
 #include "lib/util.h"
 

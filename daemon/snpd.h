@@ -10,7 +10,7 @@
 
 #include "daemon/broker.h"
 #include "daemon/config.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/report.h"
 
 enum snpd_cert {

@@ -3,7 +3,7 @@
 
 #include "daemon/snpd.h"
 #include "fs/fs.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 
 json_t *snpd_status_json(struct snpd *d)
 {

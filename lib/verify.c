@@ -405,11 +405,24 @@ static void check_tcb(const struct snp_verify_input *in, const struct snp_amd_ex
 			amend(c, true, "reserved SPL .3.%d is %ld, report has 0", s, ext->spl[s]);
 }
 
-static void check_chip(const struct snp_verify_input *in, const struct snp_amd_ext *ext,
-		       struct snp_verify_result *res)
+/*
+ * A platform configured with MASK_CHIP_ID writes an all-zero CHIP_ID
+ * (snp-abi.md §1.6): the report is then not bound to a chip, which is no
+ * forgery, so chip_match is skipped with that reason, unless the relying
+ * party requires a chip id (--require-chip-id).
+ */
+static void check_chip(const struct snp_verify_input *in, const struct snp_policy *pol,
+		       const struct snp_amd_ext *ext, struct snp_verify_result *res)
 {
 	const u8 *chip = in->report->r.chip_id;
+	bool masked = snp_mem_is_zero(chip, SNP_CHIP_ID_SIZE);
 
+	if (masked && pol && pol->require_chip_id) {
+		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "CHIP_ID is masked by the platform (all zero), and a chip id is required "
+		    "(--require-chip-id)");
+		return;
+	}
 	if (res->endorsement_vlek) {
 		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_SKIP,
 		    "a VLEK carries no hwID (not chip specific)");
@@ -420,12 +433,16 @@ static void check_chip(const struct snp_verify_input *in, const struct snp_amd_e
 		    "VCEK has no hwID extension");
 		return;
 	}
+	if (masked) {
+		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_SKIP,
+		    "CHIP_ID is masked by the platform (MASK_CHIP_ID: all zero), the report is "
+		    "not bound to a chip (--require-chip-id to refuse)");
+		return;
+	}
 	if (memcmp(chip, ext->hwid, ext->hwid_len) != 0 ||
 	    !snp_mem_is_zero(chip + ext->hwid_len, SNP_CHIP_ID_SIZE - ext->hwid_len))
 		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
-		    "CHIP_ID does not match the VCEK's %zu-byte hwID%s", ext->hwid_len,
-		    snp_mem_is_zero(chip, SNP_CHIP_ID_SIZE) ? " (CHIP_ID is masked: all zero)" :
-							      "");
+		    "CHIP_ID does not match the VCEK's %zu-byte hwID", ext->hwid_len);
 	else
 		add(res, "chip_match", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
 		    "CHIP_ID equals the VCEK's %zu-byte hwID%s", ext->hwid_len,
@@ -590,7 +607,7 @@ int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
 		check_signing_key(in, res);
 		if (ext_ok) {
 			check_tcb(in, &ext, res);
-			check_chip(in, &ext, res);
+			check_chip(in, pol, &ext, res);
 		}
 	}
 	check_policy(in, pol, res);

@@ -77,6 +77,7 @@ struct snp_policy {
 	bool allow_debug;
 	bool allow_migrate_ma;
 	bool deny_smt;
+	bool require_chip_id; /* a masked (all-zero) CHIP_ID fails chip_match */
 	bool has_min_tcb;
 	struct snp_min_tcb min_tcb;
 	bool has_min_fw;

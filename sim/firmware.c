@@ -60,6 +60,16 @@ static u32 select_key(const struct sim_state *st, u32 key_sel, bool *use_vlek)
 	}
 }
 
+/* The PLATFORM_INFO bits a report version defines (snp-abi.md §1.2, §1.5). */
+static u64 platform_info_mask(u32 version)
+{
+	if (version < 3)
+		return GENMASK_ULL(4, 0);
+	if (version < 5)
+		return GENMASK_ULL(5, 0);
+	return GENMASK_ULL(5, 0) | SNP_PLATFORM_TIO_EN;
+}
+
 u32 sim_fw_make_report(struct sim_fw *fw, const u8 report_data[64], u32 vmpl, u32 key_sel,
 		       struct snp_report *r)
 {
@@ -93,7 +103,7 @@ u32 sim_fw_make_report(struct sim_fw *fw, const u8 report_data[64], u32 vmpl, u3
 	r->vmpl = cpu_to_le32(vmpl);
 	r->signature_algo = cpu_to_le32(SNP_SIG_ALGO_ECDSA_P384_SHA384);
 	r->current_tcb = cpu_to_le64(p->current_tcb);
-	r->platform_info = cpu_to_le64(p->platform_info);
+	r->platform_info = cpu_to_le64(p->platform_info & platform_info_mask(p->report_version));
 	r->key_info = cpu_to_le32((p->author_key_en ? SNP_KEYINFO_AUTHOR_KEY_EN : 0) |
 				  (p->mask_chip_key ? SNP_KEYINFO_MASK_CHIP_KEY : 0) |
 				  signing << SNP_KEYINFO_SIGNING_KEY_SHIFT);

@@ -4,8 +4,13 @@
  * (0x80000011) and SNP_EXT_GUEST_REQUEST (0x80000012) VMGEXITs. It copies
  * the request from the guest's shared page into a firmware page, calls the
  * firmware, and copies the response back; for the extended request it
- * writes the certificate table into the guest's certificate area or
- * answers INVALID_LEN with the pages needed in RBX (request not forwarded).
+ * writes the certificate table into the guest's certificate area or, when
+ * the area is smaller than the table, including an area of 0 pages (how
+ * AMD's get-report -x and go-sev-guest ask for the size first, and how
+ * Linux's sev-guest driver passes certs_len 0), answers INVALID_LEN with
+ * the pages needed in RBX (request not forwarded), as KVM does. A host
+ * with no certificates (params host_certs=0) answers an extended request
+ * like a plain one and leaves the certificate area zero.
  *
  * It can misbehave on request (struct sim_faults): BUSY, a too-small
  * certificate area, a firmware error, a replayed or tampered response, a
@@ -148,6 +153,8 @@ int sim_hv_init(struct sim_hv *hv, struct sim_fw *fw, void *shared, size_t share
 	hv->guest_shared_len = shared_len;
 	hv->sleep_ms = default_sleep;
 	hv->faults.fw_error_code = SNP_FW_INVALID_PARAM;
+	if (!fw->st->params.host_certs)
+		return 0; /* certs_len 0: no certificate table */
 	return build_cert_area(hv);
 }
 
@@ -257,7 +264,7 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 		ghcb_result(ghcb, 0, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
 		return 0;
 	}
-	if (exit_code == SNP_NAE_EXT_GUEST_REQUEST && npages) {
+	if (exit_code == SNP_NAE_EXT_GUEST_REQUEST && hv->certs_len) {
 		u64 need = (hv->certs_len + SNP_PAGE_SIZE - 1) / SNP_PAGE_SIZE;
 		bool small = npages < need;
 
@@ -290,8 +297,10 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 		return 0;
 	}
 	if (certs) {
+		/* zeros: the host supplied no certificates */
 		memset(certs, 0, npages * SNP_PAGE_SIZE);
-		memcpy(certs, hv->certs, hv->certs_len);
+		if (hv->certs_len)
+			memcpy(certs, hv->certs, hv->certs_len);
 	}
 
 	if (faulty && take(&f->drop)) {

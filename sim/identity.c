@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Chip identity of the simulated platform: an AMD-shaped certificate chain.
+ * Chip identity of the simulated platform: a certificate chain shaped
+ * like AMD's Key Distribution Service's, field for field.
  *
  *   ARK   RSA-4096, self-signed          CN=ARK-<Product>
  *   ASK   RSA-4096, signed by the ARK    CN=SEV-<Product>
@@ -8,15 +9,27 @@
  *   ASVK  RSA-4096, signed by the ARK    CN=SEV-VLEK-<Product>   (optional)
  *   VLEK  ECDSA P-384, signed by the ASVK CN=SEV-VLEK             (optional)
  *
- * Every signature is RSASSA-PSS with SHA-384, MGF1-SHA-384 and a 48-byte
- * salt, as AMD's. The names are AMD's except O=, which says SIMULATED.
- * The VCEK carries the AMD extensions of OID arc 1.3.6.1.4.1.3704.1 with
- * the SPLs of REPORTED_TCB and the hwID (64 bytes, 8 on Turin) stored as
- * bare bytes in extnValue like genuine KDS certificates; serial number 0.
+ * As in the genuine certificates of testdata/real (snp-abi.md §7.2, §9):
+ * the names are AMD's to the letter (OU, C, L, ST, O, CN in that order,
+ * UTF8String except C); every signature is RSASSA-PSS with SHA-384,
+ * MGF1-SHA-384 and a 48-byte salt; the ARK carries KU, SKI, BC, CRL DP;
+ * ASK/ASVK SKI, AKI (key id), BC (pathlen 0), KU (keyCertSign), CRL DP,
+ * with the KDS CRL URL of the product; CA serials are small, leaf serials
+ * 0; CAs are valid 25 years, a VCEK 7 and a VLEK 1. The VCEK carries the
+ * AMD extensions in KDS order: on Milan/Genoa structVersion 0,
+ * productName ("Milan-B0", "Genoa"), SPLs .3.1 .3.2 .3.4-.3.7 .3.3 .3.8,
+ * hwID (64 bare bytes); on Turin structVersion 1, productName "Turin",
+ * .3.9 (FMC) .3.1 .3.2 .3.3 .3.5-.3.7 .3.8, hwID (8 bare bytes). A VLEK
+ * has the product alone as productName and cspId instead of hwID.
+ *
+ * What marks the chip as simulated is not a name: its keys (no AMD root
+ * signs them, so no verifier trusts the ARK unless told to) and its
+ * CHIP_ID, which starts with "SIMULATD" (sim/README.md).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -25,8 +38,11 @@
 #include "lib/util.h"
 #include "sim/sim.h"
 
-#define SIM_ORG	       "SIMULATED Advanced Micro Devices"
-#define SIM_VALID_DAYS (25 * 365)
+#define AMD_ORG	       "Advanced Micro Devices"
+#define AMD_KDS_URL    "https://kdsintf.amd.com"
+#define SIM_CA_YEARS   25
+#define SIM_VCEK_YEARS 7
+#define SIM_VLEK_YEARS 1
 #define AMD_OID_ARC    "1.3.6.1.4.1.3704.1"
 
 static X509_NAME *make_name(const char *cn)
@@ -36,17 +52,21 @@ static X509_NAME *make_name(const char *cn)
 		const char *f, *v;
 	} parts[] = {
 		{ "OU", "Engineering" }, { "C", "US" },	   { "L", "Santa Clara" },
-		{ "ST", "CA" },		 { "O", SIM_ORG },
+		{ "ST", "CA" },		 { "O", AMD_ORG },
 	};
 
 	if (!n)
 		return NULL;
+	/* UTF8String everywhere but countryName (PrintableString), as AMD's */
 	for (size_t i = 0; i < SNP_ELEMENTSOF(parts); i++)
-		if (!X509_NAME_add_entry_by_txt(n, parts[i].f, MBSTRING_ASC,
+		if (!X509_NAME_add_entry_by_txt(n, parts[i].f,
+						strcmp(parts[i].f, "C") == 0 ?
+							V_ASN1_PRINTABLESTRING :
+							V_ASN1_UTF8STRING,
 						(const unsigned char *)parts[i].v, -1, -1, 0))
 			goto fail;
-	if (!X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-					0))
+	if (!X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_UTF8STRING, (const unsigned char *)cn, -1,
+					-1, 0))
 		goto fail;
 	return n;
 fail:
@@ -132,35 +152,170 @@ static int add_ia5_ext(X509 *x, const char *suffix, const char *s)
 	return add_raw_ext(x, oid, der, len + 2);
 }
 
-static int sign_pss(X509 *x, EVP_PKEY *key)
+/*
+ * RSASSA-PSS-params of AMD's certificates: SHA-384, MGF1-SHA-384, salt 48,
+ * and on the KDS CAs (ARK, ASK, ASVK) also the default trailerField 1
+ * spelled out, which OpenSSL would leave out; so the AlgorithmIdentifier
+ * is set here and the TBSCertificate signed by hand.
+ */
+static const u8 pss_params_der[] = {
+	0x30,
+	0x34,
+	0xa0,
+	0x0f,
+	0x30,
+	0x0d,
+	0x06,
+	0x09,
+	0x60,
+	0x86,
+	0x48,
+	0x01,
+	0x65,
+	0x03,
+	0x04,
+	0x02,
+	0x02,
+	0x05,
+	0x00,
+	0xa1,
+	0x1c,
+	0x30,
+	0x1a,
+	0x06,
+	0x09,
+	0x2a,
+	0x86,
+	0x48,
+	0x86,
+	0xf7,
+	0x0d,
+	0x01,
+	0x01,
+	0x08,
+	0x30,
+	0x0d,
+	0x06,
+	0x09,
+	0x60,
+	0x86,
+	0x48,
+	0x01,
+	0x65,
+	0x03,
+	0x04,
+	0x02,
+	0x02,
+	0x05,
+	0x00,
+	0xa2,
+	0x03,
+	0x02,
+	0x01,
+	0x30,
+	/* trailerField [3] INTEGER 1, only with explicit_trailer */
+	0xa3,
+	0x03,
+	0x02,
+	0x01,
+	0x01,
+};
+
+static int set_pss_algor(X509_ALGOR *alg, bool explicit_trailer)
+{
+	u8 der[sizeof(pss_params_der)];
+	size_t len = explicit_trailer ? sizeof(der) : sizeof(der) - 5;
+	ASN1_STRING *seq = ASN1_STRING_new();
+
+	memcpy(der, pss_params_der, sizeof(der));
+	der[1] = (u8)(len - 2);
+	if (!seq || !ASN1_STRING_set(seq, der, (int)len) ||
+	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, seq)) {
+		ASN1_STRING_free(seq);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int sign_pss(X509 *x, EVP_PKEY *key, bool explicit_trailer)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
-	int r = -EIO;
+	const ASN1_BIT_STRING *csig;
+	const X509_ALGOR *calg;
+	ASN1_BIT_STRING *sig;
+	u8 *tbs = NULL, *out = NULL;
+	size_t outlen = 0;
+	int tbslen, r = -EIO;
 
 	if (!md)
 		return -ENOMEM;
+	/*
+	 * Both AlgorithmIdentifiers (TBSCertificate and Certificate). OpenSSL
+	 * has no setter for them other than its own signing, which writes
+	 * its own parameters: the getters' pointers are the certificate's.
+	 */
+	X509_get0_signature(&csig, &calg, x);
+	if (set_pss_algor((X509_ALGOR *)X509_get0_tbs_sigalg(x), explicit_trailer) < 0 ||
+	    set_pss_algor((X509_ALGOR *)calg, explicit_trailer) < 0)
+		goto out;
+	tbslen = i2d_re_X509_tbs(x, &tbs);
+	if (tbslen <= 0)
+		goto out;
 	if (EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, key) != 1)
 		goto out;
 	if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) <= 0)
 		goto out;
-	if (X509_sign_ctx(x, md) <= 0)
+	if (EVP_DigestSign(md, NULL, &outlen, tbs, (size_t)tbslen) != 1)
 		goto out;
+	out = OPENSSL_malloc(outlen);
+	if (!out || EVP_DigestSign(md, out, &outlen, tbs, (size_t)tbslen) != 1)
+		goto out;
+	sig = (ASN1_BIT_STRING *)csig;
+	if (!ASN1_BIT_STRING_set(sig, out, (int)outlen))
+		goto out;
+	/* no unused bits */
+	sig->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+	sig->flags |= ASN1_STRING_FLAG_BITS_LEFT;
 	r = 0;
 out:
+	OPENSSL_free(out);
+	OPENSSL_free(tbs);
 	EVP_MD_CTX_free(md);
 	return r;
 }
 
-/* A certificate skeleton: version 3, serial, validity, names, key. */
-static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer, bool zero_serial)
+/* notBefore one day ago (clock skew), notAfter @years calendar years later. */
+static int set_validity(X509 *x, int years)
+{
+	time_t now = time(NULL) - 86400, end;
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm))
+		return -EIO;
+	tm.tm_year += years;
+	end = timegm(&tm);
+	if (end == (time_t)-1)
+		return -EIO;
+	if (!X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &end))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * A certificate skeleton: version 3, serial, validity, names, key. KDS
+ * serials: 0 for a VCEK/VLEK; for a CA a small positive number (AMD's are
+ * 0xP0000 ARK, 0xP000n ASK, 0xP0101 ASVK); the simulator uses the same
+ * three-byte shape with random low bits, so it never repeats AMD's.
+ */
+static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer, bool zero_serial, int years)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = make_name(cn);
-	u8 serial[8];
-	BIGNUM *bn = NULL;
+	u8 serial[3];
 	bool ok = false;
 
 	if (!x || !name)
@@ -173,14 +328,12 @@ static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer, bool zero_ser
 	} else {
 		if (RAND_bytes(serial, sizeof(serial)) != 1)
 			goto out;
-		serial[0] &= 0x7f;
-		serial[0] |= 0x01;
-		bn = BN_bin2bn(serial, sizeof(serial), NULL);
-		if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
+		serial[0] = (u8)((serial[0] & 0x07) | 0x04);
+		if (!ASN1_INTEGER_set(X509_get_serialNumber(x),
+				      (long)serial[0] << 16 | serial[1] << 8 | serial[2]))
 			goto out;
 	}
-	if (!X509_gmtime_adj(X509_getm_notBefore(x), -86400L) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(x), SIM_VALID_DAYS, 0, NULL))
+	if (set_validity(x, years) < 0)
 		goto out;
 	if (!X509_set_subject_name(x, name) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name))
@@ -189,7 +342,6 @@ static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer, bool zero_ser
 		goto out;
 	ok = true;
 out:
-	BN_free(bn);
 	X509_NAME_free(name);
 	if (!ok) {
 		X509_free(x);
@@ -203,17 +355,26 @@ static int add_ca_exts(X509 *x, X509 *issuer, bool root, const char *crl_kind, c
 	char crl[160];
 	int r;
 
-	r = add_conf_ext(x, issuer, NID_basic_constraints,
-			 root ? "critical,CA:TRUE" : "critical,CA:TRUE,pathlen:0");
-	if (r >= 0)
+	/* AMD's CRL distribution point for the product, as in the genuine CAs */
+	snprintf(crl, sizeof(crl), "URI:" AMD_KDS_URL "/%s/v1/%s/crl", crl_kind, product);
+	if (root) {
+		/* ARK: KU, SKI, BC, CRL DP */
 		r = add_conf_ext(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
-	if (r >= 0)
+		if (r >= 0)
+			r = add_conf_ext(x, issuer, NID_subject_key_identifier, "hash");
+		if (r >= 0)
+			r = add_conf_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE");
+	} else {
+		/* ASK/ASVK: SKI, AKI (key id only), BC pathlen 0, KU, CRL DP */
 		r = add_conf_ext(x, issuer, NID_subject_key_identifier, "hash");
-	if (r >= 0 && !root)
-		r = add_conf_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
-	/* not AMD's KDS: a simulated chain has no real CRL */
-	snprintf(crl, sizeof(crl), "URI:https://kds.simulated.invalid/%s/v1/%s/crl", crl_kind,
-		 product);
+		if (r >= 0)
+			r = add_conf_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
+		if (r >= 0)
+			r = add_conf_ext(x, issuer, NID_basic_constraints,
+					 "critical,CA:TRUE,pathlen:0");
+		if (r >= 0)
+			r = add_conf_ext(x, issuer, NID_key_usage, "critical,keyCertSign");
+	}
 	if (r >= 0)
 		r = add_conf_ext(x, issuer, NID_crl_distribution_points, crl);
 	return r;
@@ -222,63 +383,91 @@ static int add_ca_exts(X509 *x, X509 *issuer, bool root, const char *crl_kind, c
 static X509 *make_ca(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
 		     const char *crl_kind, const char *product)
 {
-	X509 *x = cert_new(key, cn, issuer, false);
+	X509 *x = cert_new(key, cn, issuer, false, SIM_CA_YEARS);
 
 	if (!x)
 		return NULL;
 	if (add_ca_exts(x, issuer, !issuer, crl_kind, product) < 0 ||
-	    sign_pss(x, issuer ? issuer_key : key) < 0) {
+	    sign_pss(x, issuer ? issuer_key : key, true) < 0) {
 		X509_free(x);
 		return NULL;
 	}
 	return x;
 }
 
+/* productName as KDS spells it: "Milan-B0", "Genoa", "Turin"; a VLEK: the product. */
+const char *sim_product_name_ext(enum snp_product p, bool vlek)
+{
+	if (vlek)
+		return snp_product_name(p);
+	return p == SNP_PRODUCT_MILAN ? "Milan-B0" : snp_product_name(p);
+}
+
+static int add_spls(X509 *x, const struct snp_tcb_parts *t, bool turin)
+{
+	/* the order of the genuine certificates of each family */
+	static const int legacy[] = { 1, 2, 4, 5, 6, 7, 3, 8 };
+	static const int turin_order[] = { 9, 1, 2, 3, 5, 6, 7, 8 };
+	const int *order = turin ? turin_order : legacy;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < SNP_ELEMENTSOF(legacy); i++) {
+		char sfx[16];
+		u32 v = 0;
+
+		switch (order[i]) {
+		case 1:
+			v = t->bootloader;
+			break;
+		case 2:
+			v = t->tee;
+			break;
+		case 3:
+			v = t->snp;
+			break;
+		case 8:
+			v = t->microcode;
+			break;
+		case 9:
+			v = t->fmc;
+			break;
+		default:
+			v = 0;
+			break;
+		}
+		snprintf(sfx, sizeof(sfx), "3.%d", order[i]);
+		r = add_int_ext(x, sfx, v);
+	}
+	return r;
+}
+
 static X509 *make_leaf(const struct sim_state *st, EVP_PKEY *key, bool vlek, X509 *issuer,
 		       EVP_PKEY *issuer_key)
 {
 	const struct sim_params *p = &st->params;
-	const char *prod = snp_product_name(p->product);
+	bool turin = p->product == SNP_PRODUCT_TURIN;
 	struct snp_tcb_parts t;
-	char name[64];
 	X509 *x;
-	int r = 0;
+	int r;
 
-	x = cert_new(key, vlek ? "SEV-VLEK" : "SEV-VCEK", issuer, true);
+	x = cert_new(key, vlek ? "SEV-VLEK" : "SEV-VCEK", issuer, true,
+		     vlek ? SIM_VLEK_YEARS : SIM_VCEK_YEARS);
 	if (!x)
 		return NULL;
 	snp_tcb_decode(p->reported_tcb, snp_product_tcb_layout(p->product), &t);
 
-	r = add_int_ext(x, "1", 0);
-	if (vlek)
-		snprintf(name, sizeof(name), "%s", prod);
-	else
-		snprintf(name, sizeof(name), "%s-B0", prod);
+	r = add_int_ext(x, "1", turin ? 1 : 0);
 	if (r >= 0)
-		r = add_ia5_ext(x, "2", name);
+		r = add_ia5_ext(x, "2", sim_product_name_ext(p->product, vlek));
 	if (r >= 0)
-		r = add_int_ext(x, "3.1", t.bootloader);
-	if (r >= 0)
-		r = add_int_ext(x, "3.2", t.tee);
-	if (r >= 0)
-		r = add_int_ext(x, "3.3", t.snp);
-	for (int i = 4; r >= 0 && i <= 7; i++) {
-		char sfx[16];
-
-		snprintf(sfx, sizeof(sfx), "3.%d", i);
-		r = add_int_ext(x, sfx, 0);
-	}
-	if (r >= 0)
-		r = add_int_ext(x, "3.8", t.microcode);
-	if (r >= 0 && p->product == SNP_PRODUCT_TURIN)
-		r = add_int_ext(x, "3.9", t.fmc);
+		r = add_spls(x, &t, turin);
 	if (r >= 0 && !vlek)
 		r = add_raw_ext(x, AMD_OID_ARC ".4", p->chip_id,
 				sim_product_chip_id_len(p->product));
 	if (r >= 0 && vlek)
 		r = add_ia5_ext(x, "5", p->csp_id);
 	if (r >= 0)
-		r = sign_pss(x, issuer_key);
+		r = sign_pss(x, issuer_key, false);
 	if (r < 0) {
 		X509_free(x);
 		return NULL;

@@ -82,9 +82,21 @@ void sim_params_default(struct sim_params *p, enum snp_product product)
 	p->committed_major = p->fw_major;
 	p->committed_minor = p->fw_minor;
 	p->committed_build = p->fw_build;
-	p->platform_info = SNP_PLATFORM_SMT_EN | SNP_PLATFORM_TSME_EN;
+	/*
+	 * As genuine reports of current firmware: SMT, ECC and the DRAM alias
+	 * check on Milan/Genoa (0x25), TSME too on Turin; a version-2 report
+	 * shows only the bits version 2 defines (firmware.c). Version-5
+	 * mitigation vectors are non-zero (genuine Milan 0xb, Genoa 0x1), so
+	 * that verifiers which treat 0x1F8..0x207 as reserved are caught.
+	 */
+	p->platform_info =
+		SNP_PLATFORM_SMT_EN | SNP_PLATFORM_ECC_EN | SNP_PLATFORM_ALIAS_CHECK_COMPLETE;
+	if (product == SNP_PRODUCT_TURIN)
+		p->platform_info |= SNP_PLATFORM_TSME_EN;
+	p->launch_mit_vector = p->current_mit_vector = product == SNP_PRODUCT_MILAN ? 0xb : 0x1;
 	p->cpuid_step = 1;
 	p->tsc_factor = 200;
+	p->host_certs = true;
 	snprintf(p->csp_id, sizeof(p->csp_id), "SIMULATED-CSP");
 	memset(p->report_id_ma, 0xff, sizeof(p->report_id_ma));
 	/* a fixed, recognisable launch digest */
@@ -145,6 +157,8 @@ static const struct pdesc params_table[] = {
 	{ "report_id", P_BYTES, FLD(report_id), "report id, hex (32 bytes)" },
 	{ "report_id_ma", P_BYTES, FLD(report_id_ma), "migration agent report id, hex" },
 	{ "tsc_factor", P_U32, FLD(tsc_factor), "secrets page TSC_FACTOR" },
+	{ "host_certs", P_BOOL, FLD(host_certs),
+	  "0/1: the host returns certificates to extended requests (0: like plain ones)" },
 };
 
 const char *const sim_param_names[] = {
@@ -178,6 +192,7 @@ const char *const sim_param_names[] = {
 	"report_id",
 	"report_id_ma",
 	"tsc_factor",
+	"host_certs",
 	NULL,
 };
 

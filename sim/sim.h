@@ -15,8 +15,9 @@
  *   faults         optional fault injection, same syntax as SNP_SIM_FAULTS
  *   lock           flock()ed around every request
  *
- * Everything in it is SIMULATED: the certificates say so in O=, the chip
- * id starts with "SIMULATD", and no verifier trusts the ARK unless told to.
+ * The certificates and reports are shaped as AMD's, names included; what
+ * marks the chip as simulated is its keys (no verifier trusts the ARK
+ * unless told to) and its chip id, which starts with "SIMULATD".
  */
 #ifndef SNP_SIM_SIM_H
 #define SNP_SIM_SIM_H
@@ -63,6 +64,7 @@ struct sim_params {
 	bool mask_chip_id;
 	bool mask_chip_key;
 	bool vlek;	 /* a VLEK is installed */
+	bool host_certs; /* the host answers extended requests with a certificate table */
 	char csp_id[64]; /* VLEK cspId */
 	u8 chip_id[SNP_CHIP_ID_SIZE];
 	u8 report_id[SNP_REPORT_ID_SIZE];
@@ -94,6 +96,8 @@ u8 sim_product_model(enum snp_product p);
 /* CPUID Fn0000_0001 EAX as in the secrets page. */
 u32 sim_product_fms(enum snp_product p, u8 stepping);
 size_t sim_product_chip_id_len(enum snp_product p);
+/* The VCEK/VLEK productName extension as KDS spells it (identity.c). */
+const char *sim_product_name_ext(enum snp_product p, bool vlek);
 
 /* Defaults for @product (TCBs, firmware version, policy, ...). */
 void sim_params_default(struct sim_params *p, enum snp_product product);

@@ -10,3 +10,7 @@ EXTRA_DIST += %reldir%/systemd-units.sh
 # the man pages: every option and key documented, no formatter warnings
 TESTS += %reldir%/man-options.sh
 EXTRA_DIST += %reldir%/man-options.sh
+
+# the layering: kernel/ <- lib/ <- sim/ <- backend/ <- daemon/ fs/ http/ cli/
+TESTS += %reldir%/layers.sh
+EXTRA_DIST += %reldir%/layers.sh

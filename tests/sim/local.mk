@@ -3,17 +3,20 @@
 
 # Helpers: an ioctl client built only against <linux/sev-guest.h>, and a
 # capture tool for the Python oracle.
-check_PROGRAMS += %reldir%/ioctl-client %reldir%/sim-capture
+check_PROGRAMS += %reldir%/ioctl-client %reldir%/sim-capture %reldir%/ext-report-client
 %canon_reldir%_ioctl_client_SOURCES = %reldir%/ioctl-client.c
+%canon_reldir%_ext_report_client_SOURCES = %reldir%/ext-report-client.c
+%canon_reldir%_ext_report_client_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+%canon_reldir%_ext_report_client_LDADD = $(CRYPTO_LIBS)
 %canon_reldir%_sim_capture_SOURCES = %reldir%/sim-capture.c
 %canon_reldir%_sim_capture_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_sim_capture_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_sim_capture_LDADD = sim/libsnpsim.la lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
 if HAVE_CMOCKA
 check_PROGRAMS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
 TESTS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
 sim_test_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-sim_test_ldadd = lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
+sim_test_ldadd = sim/libsnpsim.la lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 %canon_reldir%_test_sim_driver_SOURCES = %reldir%/test-sim-driver.c \
 	%reldir%/sim-test.c %reldir%/sim-test.h
 %canon_reldir%_test_sim_driver_CFLAGS = $(sim_test_cflags)
@@ -34,6 +37,9 @@ TESTS += \
 	%reldir%/sim-cli.sh \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
+	%reldir%/sim-structure.py \
+	%reldir%/sim-masked-chip.py \
+	%reldir%/sim-ext-report.sh \
 	%reldir%/sim-kdf-kat.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
@@ -43,6 +49,9 @@ EXTRA_DIST += \
 	%reldir%/sim-cli.sh \
 	%reldir%/sim-boot.sh \
 	%reldir%/sim-oracle.py \
+	%reldir%/sim-structure.py \
+	%reldir%/sim-masked-chip.py \
+	%reldir%/sim-ext-report.sh \
 	%reldir%/sim-kdf-kat.py
 
 # Template states (generated on first use by the tests).

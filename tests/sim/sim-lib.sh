@@ -37,7 +37,8 @@ expect()
 # sim_template PRODUCT -> prints the template directory
 sim_template()
 {
-	t="$SNP_TOP_BUILDDIR/tests/sim/tmpl-$1"
+	# generation 2: AMD-shaped identity (SIM_TEST_TEMPLATE_GEN in sim-test.h)
+	t="$SNP_TOP_BUILDDIR/tests/sim/tmpl-2-$1"
 	(
 		trap - EXIT INT TERM
 		flock 9

@@ -21,7 +21,8 @@ char *sim_test_template_dir(enum snp_product product)
 {
 	char *s = NULL;
 
-	if (asprintf(&s, "%s/tests/sim/tmpl-%s", builddir(), snp_product_name(product)) < 0)
+	if (asprintf(&s, "%s/tests/sim/tmpl-" SIM_TEST_TEMPLATE_GEN "-%s", builddir(),
+		     snp_product_name(product)) < 0)
 		abort();
 	return s;
 }

@@ -10,6 +10,13 @@
 
 #include "sim/sim.h"
 
+/*
+ * Generation of the template states: bumped whenever the simulator's
+ * identity changes shape, so that a build tree never reuses an old one
+ * (tests/sim/sim-lib.sh uses the same name).
+ */
+#define SIM_TEST_TEMPLATE_GEN "2"
+
 /* Template directory of @product in the build tree (new string). */
 char *sim_test_template_dir(enum snp_product product);
 /*

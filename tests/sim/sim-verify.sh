@@ -28,8 +28,12 @@ for prod in Milan Genoa Turin; do
 		"$SNPCTL" show "$d/r.bin" | grep -q "version *$ver" || fail "$prod: version $ver"
 		echo "ok: $prod report v$ver"
 	done
-	openssl x509 -in "$d/certs/vcek.pem" -noout -subject | grep -q SIMULATED ||
-		fail "$prod: VCEK subject does not say SIMULATED"
+	# AMD's names; the chip is recognisable by its CHIP_ID ("SIMULATD")
+	openssl x509 -in "$d/certs/vcek.pem" -noout -subject -nameopt RFC2253 |
+		grep -q "^subject=CN=SEV-VCEK,O=Advanced Micro Devices,ST=CA,L=Santa Clara,C=US,OU=Engineering$" ||
+		fail "$prod: VCEK subject is not AMD's"
+	"$SNPCTL" show "$d/r.bin" | grep -q "^chip_id *53494d554c415444" ||
+		fail "$prod: the chip id does not start with SIMULATD"
 	openssl x509 -in "$d/certs/ark.pem" -noout -subject | grep -q "CN *= *ARK-$prod" ||
 		fail "$prod: ARK CN"
 done

@@ -184,9 +184,44 @@ static void test_ext_report_certs(void **state)
 	assert_non_null(snp_cert_table_find(&t, SNP_CERT_ASK));
 	assert_non_null(snp_cert_table_find(&t, SNP_CERT_VCEK));
 
-	/* no certificate buffer: a plain report through the extended exit */
+	/*
+	 * No certificate buffer (certs_len 0), as get-report -x and
+	 * go-sev-guest ask for the size: the host answers INVALID_LEN with
+	 * the pages it needs, like a too-small buffer; the driver resends it
+	 * as a plain request, so the sequence number is spent, not reused.
+	 */
 	len = 0;
+	assert_int_equal(ext_report(p, NULL, &len, &resp, &e), -EIO);
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN));
+	assert_int_equal(len, 8192);
+	assert_false(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), 0);
+	assert_int_equal(snp_cert_table_parse(certs, len, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 3);
+}
+
+/* A host configured without certificates answers like a plain request. */
+static void test_ext_report_host_without_certs(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p;
+	struct snp_ioc_report_resp resp;
+	static u8 certs[2 * 4096];
+	u32 len = 0;
+	u64 e;
+
+	c->st->params.host_certs = false;
+	p = plat(state, 0, NULL);
 	assert_int_equal(ext_report(p, NULL, &len, &resp, &e), 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(le32_to_cpu(((const struct snp_report_rsp_msg *)resp.data)->status), 0);
+	memset(certs, 0xee, sizeof(certs));
+	len = 4096;
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), 0);
+	assert_int_equal(e, 0);
+	assert_true(snp_mem_is_zero(certs, 4096));
+	assert_int_equal(guest_counter(p, 0), c->st->fw_counter[0]);
 }
 
 static void test_ext_report_too_small(void **state)
@@ -728,6 +763,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vmpck_1_to_3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ext_report_certs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ext_report_too_small, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ext_report_host_without_certs, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_busy_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
