@@ -23,6 +23,7 @@ snpd_fs_tests = \
 	%reldir%/fs-dead-device.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
+	%reldir%/http-strict.py \
 	%reldir%/http-activation.py \
 	%reldir%/http-socket-dir.py \
 	%reldir%/http-fairness.py \
