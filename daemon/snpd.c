@@ -190,6 +190,22 @@ static int run(struct snpd *d)
 	sigset_t mask;
 	int r;
 
+	/*
+	 * What a killed instance left behind goes first, before anything
+	 * that can fail: a dead mount (ENOTCONN for everyone who looks) and
+	 * a socket nobody accepts on. Live ones are refused, never taken.
+	 */
+	if (d->config.fs_enabled) {
+		r = snpd_fs_clear_stale_mount(d->config.mountpoint);
+		if (r < 0)
+			return r;
+	}
+	if (d->config.http_enabled && sd_listen_fds(0) <= 0) {
+		r = snpd_http_clear_stale_socket(d->config.api_socket);
+		if (r < 0)
+			return r;
+	}
+
 	r = snp_backend_open(d->config.backend, &d->backend, err, sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "Cannot open backend '%s': %s", d->config.backend, err);

@@ -886,6 +886,11 @@ static int clear_stale_mount(const char *mp)
 	return 0;
 }
 
+int snpd_fs_clear_stale_mount(const char *mp)
+{
+	return clear_stale_mount(mp);
+}
+
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 {
 	char opts[256];

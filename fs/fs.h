@@ -16,6 +16,11 @@ struct snpd_fs;
  * attach it to the event loop. Returns 0 or a negative errno (logged).
  */
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret);
+/*
+ * Only clear a dead mount at @mp that a crashed instance left (a live one
+ * is refused with -EBUSY) and make sure @mp is a directory.
+ */
+int snpd_fs_clear_stale_mount(const char *mp);
 /* Unmount and free. */
 struct snpd_fs *snpd_fs_free(struct snpd_fs *fs);
 

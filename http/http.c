@@ -1112,14 +1112,46 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char 
 	return 0;
 }
 
+int snpd_http_clear_stale_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (!path || !*path)
+		return 0;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : log_error_errno(errno, "Cannot use %s: %m", path);
+	if (!S_ISSOCK(st.st_mode))
+		return log_error_errno(EEXIST, "%s exists and is not a socket", path);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket= %s: path too long", path);
+	strcpy(sa.sun_path, path);
+	/* someone listening there (another snpd) keeps it; nobody: it is stale */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return log_error_errno(errno, "socket(): %m");
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	close(fd);
+	if (r == 0 || r == -EAGAIN || r == -EINPROGRESS)
+		return log_error_errno(EADDRINUSE,
+				       "%s is a live socket (another snpd?); refusing to take it",
+				       path);
+	if (r != -ECONNREFUSED && r != -ENOENT)
+		return log_error_errno(r, "Cannot tell whether %s is in use: %m", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return log_error_errno(errno, "Failed to remove the stale socket %s: %m", path);
+	log_notice("Removed a stale socket %s left by an earlier instance", path);
+	return 0;
+}
+
 static int bind_unix(const struct snpd_config *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = c->api_socket;
 	char dir[sizeof(sa.sun_path)];
-	struct stat st;
 	char *slash;
-	int fd;
+	int fd, r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return log_error_errno(ENAMETOOLONG, "Socket= %s: path too long", path);
@@ -1131,20 +1163,17 @@ static int bind_unix(const struct snpd_config *c)
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return log_error_errno(errno, "Failed to create %s: %m", dir);
 	}
-	/* a socket left by an earlier instance */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return log_error_errno(EEXIST, "%s exists and is not a socket", path);
-		unlink(path);
-	}
+	/* a socket left by an earlier instance, never a live one */
+	r = snpd_http_clear_stale_socket(path);
+	if (r < 0)
+		return r;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return log_error_errno(errno, "socket(): %m");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(path, c->api_socket_mode & 07777) < 0 ||
 	    chown(path, c->api_socket_uid, c->api_socket_gid) < 0 || listen(fd, SOMAXCONN) < 0) {
-		int r = log_error_errno(errno, "Failed to listen on %s: %m", path);
-
+		r = log_error_errno(errno, "Failed to listen on %s: %m", path);
 		close(fd);
 		return r;
 	}

@@ -17,6 +17,7 @@ snpd_fs_tests = \
 	%reldir%/fs-keys.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
+	%reldir%/fs-stale-start.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
 	%reldir%/http-activation.py
