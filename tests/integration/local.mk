@@ -18,6 +18,7 @@ snpd_fs_tests = \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
 	%reldir%/fs-stale-start.py \
+	%reldir%/config-ranges.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
 	%reldir%/http-activation.py
