@@ -268,9 +268,18 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == INO_ROOT) {
 		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
 			if (!strcmp(name, root[i].name)) {
+				/* no reference report yet (host busy at start): say so */
+				if (!fs->d->view && root[i].ino >= INO_PLATFORM &&
+				    root[i].ino <= INO_VMPL) {
+					fuse_reply_err(req, EBUSY);
+					return;
+				}
 				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
 				return;
 			}
+	} else if (parent == INO_CERTS_DIR && !fs->d->view) {
+		fuse_reply_err(req, EBUSY);
+		return;
 	} else if (parent == INO_CERTS_DIR) {
 		for (int i = 0; i < _SNPD_CERT_MAX; i++)
 			if (!strcmp(name, snpd_cert_names[i]) && static_text(fs, INO_CERT0 + i)) {

@@ -731,6 +731,14 @@ static void handle_key(struct req_state *st, const char *name)
 	submit(st, req, client);
 }
 
+/* The static views wait for the reference report (host busy at start). */
+static void no_view_problem(struct req_state *st)
+{
+	problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "no-reference-report", "Not available yet",
+		"no reference report yet (the host was busy at start); snpd keeps retrying");
+	MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+}
+
 static void handle_certs(struct req_state *st)
 {
 	const struct snpd_view *v = st->l->h->d->view;
@@ -738,8 +746,11 @@ static void handle_certs(struct req_state *st)
 	size_t len = 0;
 	FILE *f;
 
-	if (!v ||
-	    (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] && !v->certs[SNPD_CERT_ARK])) {
+	if (!v) {
+		no_view_problem(st);
+		return;
+	}
+	if (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] && !v->certs[SNPD_CERT_ARK]) {
 		problem(st, MHD_HTTP_NOT_FOUND, "no-certificates", "No certificates",
 			"the host returned no certificates and CertsDir= is not set");
 		return;
@@ -807,6 +818,8 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 		allow = "GET, HEAD";
 	} else if (!strcmp(url, "/v1/platform")) {
 		st->ep = EP_PLATFORM;
+		if (get && !d->view)
+			return no_view_problem(st);
 		if (get) {
 			respond(st, MHD_HTTP_OK,
 				response_copy(d->view->platform_json,
@@ -832,12 +845,21 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 	} else if (!strcmp(url, "/healthz")) {
 		st->ep = EP_HEALTHZ;
 		if (get) {
-			if (snpd_broker_is_dead(d->broker))
+			char reason[256];
+
+			/* healthy only while requests succeed */
+			switch (snpd_health(d, reason, sizeof(reason))) {
+			case SNPD_HEALTH_DEAD:
 				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "device-dead",
-					"Attestation unavailable",
-					"the guest device disabled its key after a failure");
-			else
+					"Attestation unavailable", "%s", reason);
+				break;
+			case SNPD_HEALTH_DEGRADED:
+				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "degraded", "Degraded",
+					"%s", reason);
+				break;
+			default:
 				respond(st, MHD_HTTP_OK, response_copy("ok\n", 3, "text/plain"));
+			}
 			return;
 		}
 		allow = "GET, HEAD";
@@ -1413,6 +1435,27 @@ static void handle_metrics(struct req_state *st)
 		(unsigned long long)bs.busy_backoffs, (unsigned long long)bs.rate_limited,
 		(unsigned long long)bs.queue_full, (unsigned long long)(bs.completed - bs.failed),
 		(unsigned long long)bs.failed, bs.dead ? 0 : 1, (unsigned long long)h->timeouts);
+	{
+		char reason[256];
+		enum snpd_health health = snpd_health(h->d, reason, sizeof(reason));
+
+		fprintf(f, "# HELP snpd_health 1 for the current health (ok, degraded, dead).\n"
+			   "# TYPE snpd_health gauge\n");
+		for (int i = SNPD_HEALTH_OK; i <= SNPD_HEALTH_DEAD; i++)
+			fprintf(f, "snpd_health{state=\"%s\"} %d\n", snpd_health_names[i],
+				(int)health == i);
+		fprintf(f,
+			"# HELP snpd_device_consecutive_failures Device requests failed in a row.\n"
+			"# TYPE snpd_device_consecutive_failures gauge\n"
+			"snpd_device_consecutive_failures %u\n"
+			"# HELP snpd_reference_reports_total Reference reports asked for.\n"
+			"# TYPE snpd_reference_reports_total counter\n"
+			"snpd_reference_reports_total %llu\n"
+			"# HELP snpd_reloads_total Configuration reloads applied.\n"
+			"# TYPE snpd_reloads_total counter\nsnpd_reloads_total %llu\n",
+			bs.consecutive_failures, (unsigned long long)h->d->reference_reports,
+			(unsigned long long)h->d->reloads);
+	}
 	fclose(f);
 	respond(st, MHD_HTTP_OK, response_copy(text, len, "text/plain; version=0.0.4"));
 	free(text);

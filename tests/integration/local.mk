@@ -19,6 +19,7 @@ snpd_fs_tests = \
 	%reldir%/fs-dead-device.py \
 	%reldir%/fs-stale-start.py \
 	%reldir%/config-ranges.py \
+	%reldir%/health.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
 	%reldir%/http-activation.py
