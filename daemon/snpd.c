@@ -311,10 +311,19 @@ static int run(struct snpd *d)
 	rreq.want_certs = true;
 	d->reference_reports++;
 	r = snp_backend_get_report(d->backend, &rreq, &ref, &e);
-	if (r == -ETIMEDOUT || r == -EBUSY) {
-		/* a throttling host is no reason not to start: degraded, retrying */
-		log_warning_errno(r, "The reference report failed: %m (the host kept answering "
-				     "BUSY); starting degraded, the static files wait for it");
+	if (r < 0 && r != -EINVAL && r != -EOPNOTSUPP && r != -EPERM && r != -EACCES) {
+		/*
+		 * A throttling host (BUSY past the driver's retry window) or a
+		 * failure outside the configuration is no reason not to start:
+		 * degraded, retrying, saying why. (A driver that disabled its
+		 * key on the way shows up as dead at the first retry.) What the
+		 * operator must fix, parameters and permissions, still stops.
+		 */
+		log_warning_errno(r,
+				  "The reference report failed: %m%s (firmware error 0x%x, host "
+				  "error %u); starting degraded, the static files wait for it",
+				  r == -ETIMEDOUT ? " (the host kept answering BUSY)" : "",
+				  e.fw_error, e.vmm_error);
 		d->reference_error = -r;
 	} else if (r < 0) {
 		return log_error_errno(r,

@@ -271,14 +271,16 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				/* no reference report yet (host busy at start): say so */
 				if (!fs->d->view && root[i].ino >= INO_PLATFORM &&
 				    root[i].ino <= INO_VMPL) {
-					fuse_reply_err(req, EBUSY);
+					fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ?
+								    ENODEV :
+								    EBUSY);
 					return;
 				}
 				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
 				return;
 			}
 	} else if (parent == INO_CERTS_DIR && !fs->d->view) {
-		fuse_reply_err(req, EBUSY);
+		fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ? ENODEV : EBUSY);
 		return;
 	} else if (parent == INO_CERTS_DIR) {
 		for (int i = 0; i < _SNPD_CERT_MAX; i++)

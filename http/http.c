@@ -734,6 +734,8 @@ static void handle_key(struct req_state *st, const char *name)
 /* The static views wait for the reference report (host busy at start). */
 static void no_view_problem(struct req_state *st)
 {
+	if (snpd_broker_is_dead(st->l->h->d->broker))
+		return device_problem(st, -ENODEV, 0, NULL);
 	problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "no-reference-report", "Not available yet",
 		"no reference report yet (the host was busy at start); snpd keeps retrying");
 	MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");

@@ -20,6 +20,7 @@ snpd_fs_tests = \
 	%reldir%/fs-stale-start.py \
 	%reldir%/config-ranges.py \
 	%reldir%/health.py \
+	%reldir%/degraded-start.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
 	%reldir%/http-activation.py
