@@ -431,6 +431,12 @@ static struct client *get_client(struct snpd_broker *br, u64 id, u64 now)
 	return free_slot;
 }
 
+/* Requests one client may have waiting: a quarter of the queue, at least one. */
+static u32 client_share(const struct snpd_broker *br)
+{
+	return br->lim.queue_size / 4 ? br->lim.queue_size / 4 : 1;
+}
+
 int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *ret_retry_ms)
 {
 	u64 now = now_usec(br);
@@ -448,6 +454,12 @@ int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *re
 		return -EBUSY;
 	}
 	c->seen_usec = now;
+	/* room for the others: no client may fill the queue */
+	if (c->queued >= client_share(br)) {
+		br->stats.queue_full++;
+		br->stats.share_full++;
+		return -EBUSY;
+	}
 	if (br->lim.rate_limit) {
 		double burst = br->lim.rate_burst ? br->lim.rate_burst : 1;
 
@@ -478,6 +490,39 @@ int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *re
 	br->stats.submitted++;
 	br->stats.queue_depth = br->queued;
 	dispatch(br);
+	return 0;
+}
+
+int snpd_broker_cancel(struct snpd_broker *br, struct snpd_request *req)
+{
+	struct snpd_request **pp;
+	struct client *c = NULL;
+
+	for (size_t i = 0; i < CLIENTS_MAX && !c; i++)
+		if (br->clients[i].used && br->clients[i].id == req->client &&
+		    br->clients[i].queued)
+			c = &br->clients[i];
+	if (!c)
+		return -EBUSY;
+	for (pp = &c->head; *pp && *pp != req; pp = &(*pp)->next)
+		;
+	if (!*pp)
+		return -EBUSY; /* on the device, or back from it */
+	*pp = req->next;
+	if (c->tail == req) {
+		c->tail = NULL;
+		for (struct snpd_request *p = c->head; p; p = p->next)
+			c->tail = p;
+	}
+	req->next = NULL;
+	c->queued--;
+	br->queued--;
+	if (!c->queued)
+		ring_remove(br, c);
+	br->stats.queue_depth = br->queued;
+	br->stats.cancelled++;
+	req->result = -ECANCELED;
+	req->done(req, req->userdata);
 	return 0;
 }
 

@@ -60,7 +60,9 @@ struct snpd_broker_stats {
 	u64 completed;
 	u64 failed;
 	u64 rate_limited;
-	u64 queue_full;
+	u64 queue_full; /* the queue, or the client's share of it, was full */
+	u64 share_full; /* of which the client's share */
+	u64 cancelled;	/* dropped from the queue: their client went away */
 	u64 busy_backoffs;
 	u32 queue_depth;
 	u32 clients;
@@ -90,9 +92,19 @@ void snpd_broker_set_limits(struct snpd_broker *br, const struct snpd_broker_lim
  *   -ENODEV  the device is dead
  *   -EAGAIN  the client is over its rate limit; *ret_retry_ms says when
  *            to come back
- *   -EBUSY   the queue is full
+ *   -EBUSY   the queue is full, or this client already has its share of
+ *            it waiting (a quarter of queue_size, at least 1), so that
+ *            one client never takes the queue from the others
  */
 int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *ret_retry_ms);
+
+/*
+ * The client of @req (submitted, done() not yet run) went away. If @req is
+ * still waiting in the queue it never reaches the device: it is removed
+ * and completed with -ECANCELED (done() runs before this returns) and 0 is
+ * returned. If it is on the device, -EBUSY: done() runs as usual later.
+ */
+int snpd_broker_cancel(struct snpd_broker *br, struct snpd_request *req);
 
 void snpd_broker_get_stats(struct snpd_broker *br, struct snpd_broker_stats *ret);
 bool snpd_broker_is_dead(struct snpd_broker *br);

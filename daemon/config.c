@@ -96,6 +96,8 @@ static const struct cfg_item items[] = {
 	  "mode of the read-only files" },
 	{ "Filesystem", "ReportMode", "report-mode", T_MODE, C(report_mode), 0, "0666",
 	  "mode of report and nonce/ (a write binds REPORT_DATA for that fd only)" },
+	{ "Filesystem", "MaxHandlesPerUser", "max-handles-per-user", T_U32, C(fs_max_handles),
+	  1000000, "1024", "open files in the view per user, at most (EMFILE beyond)" },
 	{ "HTTP", "Enabled", "http", T_BOOL, C(http_enabled), 0, "yes",
 	  "serve the HTTP API (--no-http turns it off)" },
 	{ "HTTP", "Socket", "api-socket", T_STRING, C(api_socket), 0, "/run/snpd/api.sock",
@@ -112,6 +114,9 @@ static const struct cfg_item items[] = {
 	  "allow Listen= on an address other than loopback" },
 	{ "HTTP", "MaxConnections", "max-connections", T_U32, C(max_connections), 10000, "128",
 	  "concurrent connections per listener", 1 },
+	{ "HTTP", "MaxConnectionsPerClient", "max-connections-per-client", T_U32,
+	  C(max_connections_per_client), 10000, "32",
+	  "concurrent connections per client (uid) per listener" },
 	{ "HTTP", "IdleTimeoutSec", "idle-timeout", T_U32, C(idle_timeout_sec), 3600, "30",
 	  "close a connection idle this long", 1 },
 	{ "HTTP", "RequestTimeoutSec", "request-timeout", T_U32, C(request_timeout_sec), 3600, "10",
@@ -813,6 +818,10 @@ int snpd_config_load(const struct snpd_cmdline *cmd, struct snpd_config *ret)
 	}
 	if (!c.queue_size) {
 		r = log_error_errno(EINVAL, "QueueSize must be at least 1");
+		goto fail;
+	}
+	if (!c.fs_max_handles) {
+		r = log_error_errno(EINVAL, "MaxHandlesPerUser must be at least 1");
 		goto fail;
 	}
 	*ret = c;

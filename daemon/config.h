@@ -59,6 +59,7 @@ struct snpd_config {
 	gid_t file_gid;
 	mode_t file_mode;   /* read-only views */
 	mode_t report_mode; /* report, nonce/: written by their openers */
+	u32 fs_max_handles; /* open files per uid */
 	/* [HTTP] */
 	bool http_enabled;
 	char *api_socket; /* unix socket path, "" for none */
@@ -68,6 +69,7 @@ struct snpd_config {
 	char *listen;	 /* ADDR:PORT for TCP, "" for none */
 	bool listen_any; /* allow a non-loopback TCP address */
 	u32 max_connections;
+	u32 max_connections_per_client;
 	u32 idle_timeout_sec;
 	u32 request_timeout_sec; /* whole request (headers and body) */
 	/* [Key:NAME] */

@@ -122,8 +122,6 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		d->last_reload_failed = false;
 		d->reference_backoff_ms = 0;
 		d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
-		if (d->fs)
-			snpd_fs_invalidate(d->fs);
 		if (first)
 			log_notice("Reference report taken: the view is complete");
 		else
@@ -232,12 +230,10 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		sd_notify(0, "READY=1");
 		return log_error_errno(ENOMEM, "Reload failed: out of memory");
 	}
-	if (d->fs)
-		snpd_fs_invalidate(d->fs); /* the old key names */
 	snpd_config_release(&d->config);
 	d->config = c;
 	if (d->fs)
-		snpd_fs_invalidate(d->fs);
+		snpd_fs_reload(d->fs);
 	d->reloads++;
 	snp_log_set_max_level(d->config.log_level);
 	limits_of(&d->config, &lim);

@@ -91,6 +91,8 @@ json_t *snpd_status_json(struct snpd *d)
 		json_object_set_new(b, "last_error",
 				    bs.last_error ? json_string(strerror(bs.last_error)) :
 						    json_null());
+		json_object_set_new(b, "cancelled", json_integer((json_int_t)bs.cancelled));
+		json_object_set_new(b, "share_full", json_integer((json_int_t)bs.share_full));
 	}
 	return o;
 }

@@ -41,7 +41,21 @@ enum {
 #define NONCE_HEX_MIN	 2
 #define NONCE_HEX_MAX	 128
 #define NONCE_INODES_MAX 4096
-#define ATTR_TIMEOUT	 1.0
+/*
+ * Nothing is cached by the kernel: a reload may change any owner, mode,
+ * size, certificate or key profile, and telling the kernel so
+ * (fuse_lowlevel_notify_inval_*) from the loop thread deadlocks when a
+ * lookup holding the directory lock waits for that same thread.
+ */
+#define ATTR_TIMEOUT 0.0
+
+/*
+ * Key profiles get inodes from here on, one per profile name and settings,
+ * never reused: an inode (and a handle) stands for exactly one profile.
+ * Below 2^32 for 2^31 profiles (32-bit stat() fails with EOVERFLOW above);
+ * a reload makes at most SNPD_KEY_PROFILES_MAX new ones.
+ */
+#define INO_KEY_FIRST ((fuse_ino_t)1 << 31)
 
 enum content {
 	C_STATIC, /* a snapshot of the view */
@@ -59,6 +73,21 @@ struct nonce_inode {
 	u8 nonce[NONCE_HEX_MAX / 2];
 };
 
+/* keys/NAME: a copy of the profile, so that its inode never changes meaning */
+struct key_node {
+	fuse_ino_t ino;
+	struct snpd_key_profile prof;
+};
+
+/* Open handles of one uid */
+struct uid_share {
+	uid_t uid;
+	u32 open;
+	bool warned;
+};
+
+struct handle;
+
 struct snpd_fs {
 	struct snpd *d;
 	struct fuse_session *se;
@@ -68,10 +97,18 @@ struct snpd_fs {
 	bool mounted;
 	struct snpd_fs_stats stats;
 	struct nonce_inode nonces[NONCE_INODES_MAX];
+	struct key_node keys[SNPD_KEY_PROFILES_MAX];
+	size_t n_keys;
+	fuse_ino_t next_key_ino;
+	struct handle *handles; /* every open handle, freed at exit */
+	struct uid_share *shares;
+	size_t n_shares;
+	size_t shares_alloc;
 };
 
 struct pending_read {
 	fuse_req_t req;
+	struct handle *h;
 	size_t size;
 	off_t off;
 	struct pending_read *next;
@@ -91,14 +128,45 @@ struct handle {
 	size_t cursor; /* stream position */
 	u8 report_data[SNP_REPORT_DATA_SIZE];
 	size_t written;
-	u32 key_index;
+	fuse_ino_t key_ino;
+	struct snpd_key_profile key; /* the profile as it was at open */
 	struct pending_read *pending;
+	uid_t uid;   /* opener, counted in its uid_share */
+	bool listed; /* in fs->handles */
+	struct handle *prev, *next;
 };
+
+static void handle_link(struct handle *h)
+{
+	struct snpd_fs *fs = h->fs;
+
+	h->prev = NULL;
+	h->next = fs->handles;
+	if (fs->handles)
+		fs->handles->prev = h;
+	fs->handles = h;
+	h->listed = true;
+}
+
+static void handle_unlink(struct handle *h)
+{
+	if (!h->listed)
+		return;
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		h->fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	h->prev = h->next = NULL;
+	h->listed = false;
+}
 
 static struct handle *handle_free(struct handle *h)
 {
 	if (!h)
 		return NULL;
+	handle_unlink(h);
 	if (h->data) {
 		OPENSSL_cleanse(h->data, h->len);
 		free(h->data);
@@ -123,11 +191,23 @@ static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t ino)
 	return &fs->nonces[ino - INO_NONCE0];
 }
 
+/* The profile that @ino stands for, if it is still configured unchanged. */
 static const struct snpd_key_profile *key_of(struct snpd_fs *fs, fuse_ino_t ino)
 {
-	if (ino < INO_KEY0 || ino >= INO_KEY0 + fs->d->config.n_keys)
+	if (ino < INO_KEY_FIRST)
 		return NULL;
-	return &fs->d->config.keys[ino - INO_KEY0];
+	for (size_t i = 0; i < fs->n_keys; i++)
+		if (fs->keys[i].ino == ino)
+			return &fs->keys[i].prof;
+	return NULL;
+}
+
+/* Same name, same key request, same owner and mode (ApiUsers= are HTTP's business). */
+static bool key_same(const struct snpd_key_profile *a, const struct snpd_key_profile *b)
+{
+	return !strcmp(a->name, b->name) && a->root_vmrk == b->root_vmrk &&
+	       a->fields == b->fields && a->svn == b->svn && a->tcb == b->tcb &&
+	       a->vmpl == b->vmpl && a->uid == b->uid && a->gid == b->gid && a->mode == b->mode;
 }
 
 static const char *static_text(struct snpd_fs *fs, fuse_ino_t ino)
@@ -289,10 +369,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				return;
 			}
 	} else if (parent == INO_KEYS_DIR) {
-		for (size_t i = 0; i < fs->d->config.n_keys; i++)
-			if (!strcmp(name, fs->d->config.keys[i].name)) {
+		for (size_t i = 0; i < fs->n_keys; i++)
+			if (!strcmp(name, fs->keys[i].prof.name)) {
 				/* no caching: a reload may change the profile */
-				reply_entry(fs, req, INO_KEY0 + i, 0);
+				reply_entry(fs, req, fs->keys[i].ino, 0);
 				return;
 			}
 	} else if (parent == INO_NONCE_DIR) {
@@ -438,8 +518,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				r |= dirbuf_add(req, &b, snpd_cert_names[i], INO_CERT0 + i);
 		break;
 	case INO_KEYS_DIR:
-		for (size_t i = 0; i < fs->d->config.n_keys; i++)
-			r |= dirbuf_add(req, &b, fs->d->config.keys[i].name, INO_KEY0 + i);
+		for (size_t i = 0; i < fs->n_keys; i++)
+			r |= dirbuf_add(req, &b, fs->keys[i].prof.name, fs->keys[i].ino);
 		break;
 	case INO_NONCE_DIR:
 		break; /* names are made up by the reader */
@@ -461,13 +541,69 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(b.p);
 }
 
+static struct uid_share *share_of(struct snpd_fs *fs, uid_t uid)
+{
+	for (size_t i = 0; i < fs->n_shares; i++)
+		if (fs->shares[i].uid == uid)
+			return &fs->shares[i];
+	return NULL;
+}
+
+/*
+ * Count a handle of @uid against its share: -EMFILE when the uid already
+ * holds MaxHandlesPerUser=. EMFILE, like the kernel's per-user limits on
+ * inotify and fanotify instances: this caller is out of handles, while
+ * ENFILE would say that the whole system is (and other uids are not).
+ */
+static int share_take(struct snpd_fs *fs, uid_t uid)
+{
+	struct uid_share *s = share_of(fs, uid);
+
+	if (!s) {
+		if (fs->n_shares == fs->shares_alloc) {
+			size_t n = fs->shares_alloc ? fs->shares_alloc * 2 : 16;
+			struct uid_share *p = reallocarray(fs->shares, n, sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			fs->shares = p;
+			fs->shares_alloc = n;
+		}
+		s = &fs->shares[fs->n_shares++];
+		*s = (struct uid_share){ .uid = uid };
+	}
+	if (s->open >= fs->d->config.fs_max_handles) {
+		if (!s->warned)
+			log_notice("uid %u holds %u open files in the view (MaxHandlesPerUser=); "
+				   "refusing more with EMFILE",
+				   (unsigned)uid, s->open);
+		s->warned = true;
+		return -EMFILE;
+	}
+	s->open++;
+	return 0;
+}
+
+static void share_put(struct snpd_fs *fs, uid_t uid)
+{
+	struct uid_share *s = share_of(fs, uid);
+
+	if (!s || !s->open)
+		return;
+	if (--s->open == 0)
+		*s = fs->shares[--fs->n_shares];
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
+	uid_t uid = fuse_req_ctx(req)->uid;
 	int acc = fi->flags & O_ACCMODE;
+	const struct snpd_key_profile *k;
 	struct nonce_inode *ni;
 	struct handle *h;
 	const char *text;
+	int r;
 
 	if (is_dir(ino)) {
 		fuse_reply_err(req, EISDIR);
@@ -502,9 +638,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			h->content = ni->json ? C_REPORT_JSON : C_REPORT;
 			memcpy(h->report_data, ni->nonce, ni->len);
 			h->written = ni->len;
-		} else if (key_of(fs, ino)) {
+		} else if ((k = key_of(fs, ino))) {
+			/* bound to this profile: the kernel checked its mode and owner */
 			h->content = C_KEY;
-			h->key_index = (u32)(ino - INO_KEY0);
+			h->key_ino = ino;
+			h->key = *k;
 		} else if ((text = static_text(fs, ino))) {
 			/* a snapshot, so that a reload cannot tear a read */
 			h->content = C_STATIC;
@@ -525,11 +663,20 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 	}
+	r = share_take(fs, uid);
+	if (r < 0) {
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	h->uid = uid;
+	handle_link(h);
 	fi->fh = (uintptr_t)h;
 	fs->stats.opens++;
 	fs->stats.open_files++;
 	if (fuse_reply_open(req, fi) < 0) {
 		fs->stats.open_files--;
+		share_put(fs, uid);
 		handle_free(h);
 	}
 }
@@ -540,6 +687,11 @@ static void reply_read(struct handle *h, fuse_req_t req, size_t size, off_t off)
 
 	if (h->error) {
 		fuse_reply_err(req, h->error);
+		return;
+	}
+	/* the profile was changed or removed by a reload since open */
+	if (h->content == C_KEY && !key_of(h->fs, h->key_ino)) {
+		fuse_reply_err(req, ESTALE);
 		return;
 	}
 	if (h->stream) {
@@ -571,6 +723,11 @@ static void on_request_done(struct snpd_request *r, void *userdata)
 	if (h->released) {
 		snpd_request_free(r);
 		handle_free(h);
+		return;
+	}
+	if (r->result == -ECANCELED && !h->pending) {
+		/* its readers gave up before it reached the device; a new read asks again */
+		snpd_request_free(r);
 		return;
 	}
 	if (r->result < 0) {
@@ -626,14 +783,13 @@ static int start_request(struct handle *h, fuse_req_t req)
 	if (!r)
 		return ENOMEM;
 	if (h->content == C_KEY) {
-		const struct snpd_key_profile *k;
+		const struct snpd_key_profile *k = &h->key;
 
-		/* the profile may have gone with a reload since open */
-		if (h->key_index >= d->config.n_keys) {
+		/* the profile may have changed or gone with a reload since open */
+		if (!key_of(h->fs, h->key_ino)) {
 			snpd_request_free(r);
-			return ENOENT;
+			return ESTALE;
 		}
-		k = &d->config.keys[h->key_index];
 		r->key_req.root_vmrk = k->root_vmrk;
 		r->key_req.guest_field_select = k->fields;
 		r->key_req.vmpl = k->vmpl;
@@ -655,6 +811,26 @@ static int start_request(struct handle *h, fuse_req_t req)
 	}
 	h->inflight = r;
 	return 0;
+}
+
+/*
+ * The reader of @data gave up (a signal): answer it with EINTR, and drop
+ * the device request if it is still queued and nobody else waits for it.
+ */
+static void on_read_interrupted(fuse_req_t req, void *data)
+{
+	struct pending_read *p = data, **pp;
+	struct handle *h = p->h;
+
+	for (pp = &h->pending; *pp && *pp != p; pp = &(*pp)->next)
+		;
+	if (!*pp)
+		return;
+	*pp = p->next;
+	free(p);
+	fuse_reply_err(req, EINTR);
+	if (!h->pending && h->inflight)
+		snpd_broker_cancel(h->fs->d->broker, h->inflight);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -702,10 +878,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 	p->req = req;
+	p->h = h;
 	p->size = size;
 	p->off = off;
 	p->next = h->pending;
 	h->pending = p;
+	/* requests are handled one at a time: an interrupt comes after this */
+	fuse_req_interrupt_func(req, on_read_interrupted, p);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -741,16 +920,20 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct pending_read *p;
 
 	fs->stats.open_files--;
+	share_put(fs, h->uid);
 	/* reads the kernel gave up on (interrupted readers) */
 	while ((p = h->pending)) {
 		h->pending = p->next;
 		fuse_reply_err(p->req, EINTR);
 		free(p);
 	}
-	if (h->inflight)
-		h->released = true; /* freed when the device answers */
-	else
+	if (h->inflight) {
+		/* freed when the device answers, or at once if still queued */
+		h->released = true;
+		snpd_broker_cancel(fs->d->broker, h->inflight);
+	} else {
 		handle_free(h);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -914,6 +1097,8 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 	if (!fs)
 		return -ENOMEM;
 	fs->d = d;
+	fs->next_key_ino = INO_KEY_FIRST;
+	snpd_fs_reload(fs);
 	fs->mountpoint = strdup(d->config.mountpoint);
 	if (!fs->mountpoint) {
 		r = -ENOMEM;
@@ -959,6 +1144,28 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	if (!fs)
 		return NULL;
 	fs->source = sd_event_source_disable_unref(fs->source);
+	/*
+	 * Handles the kernel never released. main() frees the broker first,
+	 * which completes every request (-ECANCELED) and so every parked read.
+	 */
+	while (fs->handles) {
+		struct handle *h = fs->handles;
+		struct pending_read *p;
+
+		handle_unlink(h);
+		if (h->inflight) {
+			/* still the broker's: it will call on_request_done() */
+			log_debug("A FUSE handle with a request in flight at exit");
+			continue;
+		}
+		while ((p = h->pending)) {
+			h->pending = p->next;
+			fuse_reply_err(p->req, EINTR);
+			free(p);
+		}
+		handle_free(h);
+	}
+	free(fs->shares);
 	if (fs->se) {
 		if (fs->mounted) {
 			fuse_session_unmount(fs->se);
@@ -972,24 +1179,23 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	return NULL;
 }
 
-void snpd_fs_invalidate(struct snpd_fs *fs)
+void snpd_fs_reload(struct snpd_fs *fs)
 {
 	const struct snpd_config *c = &fs->d->config;
+	struct key_node next[SNPD_KEY_PROFILES_MAX];
 
-	if (!fs->mounted)
-		return;
-	for (fuse_ino_t ino = INO_ROOT; ino <= INO_STATUS; ino++)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
-	for (int i = 0; i < _SNPD_CERT_MAX; i++) {
-		fuse_lowlevel_notify_inval_inode(fs->se, INO_CERT0 + (fuse_ino_t)i, 0, 0);
-		fuse_lowlevel_notify_inval_entry(fs->se, INO_CERTS_DIR, snpd_cert_names[i],
-						 strlen(snpd_cert_names[i]));
-	}
 	for (size_t i = 0; i < c->n_keys; i++) {
-		fuse_lowlevel_notify_inval_inode(fs->se, INO_KEY0 + i, 0, 0);
-		fuse_lowlevel_notify_inval_entry(fs->se, INO_KEYS_DIR, c->keys[i].name,
-						 strlen(c->keys[i].name));
+		next[i] = (struct key_node){ .prof = c->keys[i] };
+		for (size_t j = 0; j < fs->n_keys; j++)
+			if (key_same(&fs->keys[j].prof, &c->keys[i])) {
+				next[i].ino = fs->keys[j].ino;
+				break;
+			}
+		if (!next[i].ino)
+			next[i].ino = fs->next_key_ino++;
 	}
+	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
+	fs->n_keys = c->n_keys;
 }
 
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret)

@@ -21,15 +21,21 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret);
  * is refused with -EBUSY) and make sure @mp is a directory.
  */
 int snpd_fs_clear_stale_mount(const char *mp);
-/* Unmount and free. */
+/*
+ * Unmount and free, with every handle the kernel did not release. Free the
+ * broker first: it completes the requests that handles are waiting for.
+ */
 struct snpd_fs *snpd_fs_free(struct snpd_fs *fs);
 
 /*
- * Tell the kernel to drop cached attributes and names after a reload
- * changed owners, modes, key profiles or the view: call with the old
- * configuration before it is replaced (its key names), then again after.
+ * Take the key profiles of a new configuration (call after it replaced the
+ * old one). A profile keeps its inode while its name and settings stay the
+ * same; a changed or new one gets an inode never used before, and handles
+ * opened on a changed or removed profile fail with ESTALE. The kernel caches
+ * nothing (zero entry and attribute timeouts), so no notification is sent:
+ * one from the loop thread can deadlock against a lookup in progress.
  */
-void snpd_fs_invalidate(struct snpd_fs *fs);
+void snpd_fs_reload(struct snpd_fs *fs);
 
 /* Counters for the status file. */
 struct snpd_fs_stats {

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -50,7 +55,8 @@ struct listener {
 	sd_event_source *io;
 	sd_event_source *timer;
 	bool is_unix;
-	char *unlink_path; /* a socket file we made */
+	int unlink_dirfd;  /* a socket file we made: its directory, */
+	char *unlink_name; /* and its name there */
 	int fd;
 	u32 open; /* connections now */
 };
@@ -61,6 +67,9 @@ struct conn_track {
 	struct listener *l;
 	int fd;
 	u64 deadline_usec; /* 0: none (waiting for the device or idle handled by MHD) */
+	u64 peer;	   /* peer_id() */
+	bool busy;	   /* a request is being answered */
+	bool gone;	   /* cut or evicted: closing, counts no more */
 };
 
 struct status_count {
@@ -80,6 +89,9 @@ struct snpd_http {
 	u64 timeouts;
 	u64 connections;
 	u64 refused;
+	u64 evicted;
+	int diag_fd; /* NETLINK_SOCK_DIAG, for the owner of a TCP peer */
+	u32 diag_seq;
 };
 
 struct req_state {
@@ -90,6 +102,9 @@ struct req_state {
 	size_t body_len;
 	bool too_large;
 	bool waiting;
+	bool abandoned;		  /* the client went away while its request waited */
+	struct snpd_request *req; /* submitted, done() not yet run */
+	sd_event_source *hup;	  /* watches the suspended connection for a hang-up */
 	struct MHD_Response *response;
 	unsigned int status;
 	/* report */
@@ -251,45 +266,182 @@ static ssize_t base64_decode(const char *s, u8 *out, size_t max)
 	return k;
 }
 
-/* Client identity for fairness: the peer's uid, or a hash of its address. */
-static u64 client_id(struct req_state *st, struct ucred *ret_cred)
+/*
+ * The uid owning the other end of the TCP connection @fd when that end is
+ * a socket of this host (loopback): asked of the kernel through sock_diag
+ * by the connection's exact 4-tuple. The answer is trusted only when it
+ * is that very connection's live socket: not a listener (the kernel's
+ * lookup falls back to one), not a closed socket (its uid reads 0).
+ * -ENOENT when there is no such socket (a remote peer).
+ */
+static int tcp_peer_uid(struct snpd_http *h, int fd, uid_t *ret_uid)
 {
-	const union MHD_ConnectionInfo *ci;
-	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
-	socklen_t len = sizeof(cred);
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST },
+		.r = { .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = ~0U,
+		       .id.idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
+	};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	union {
+		struct nlmsghdr nlh;
+		u8 bytes[1024];
+	} ans;
+	const struct inet_diag_msg *m;
+	size_t alen;
+	ssize_t n;
 
-	if (st->l->is_unix) {
-		ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-			if (ret_cred)
-				*ret_cred = cred;
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		return -errno;
+	if (local.ss_family != peer.ss_family)
+		return -EAFNOSUPPORT;
+	req.r.sdiag_family = (u8)peer.ss_family;
+	/* the peer's socket: its source is the peer address, its destination ours */
+	if (peer.ss_family == AF_INET) {
+		const struct sockaddr_in *p = (const void *)&peer, *l = (const void *)&local;
+
+		req.r.id.idiag_sport = p->sin_port;
+		req.r.id.idiag_dport = l->sin_port;
+		memcpy(req.r.id.idiag_src, &p->sin_addr, 4);
+		memcpy(req.r.id.idiag_dst, &l->sin_addr, 4);
+		alen = 4;
+	} else if (peer.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *p = (const void *)&peer, *l = (const void *)&local;
+
+		req.r.id.idiag_sport = p->sin6_port;
+		req.r.id.idiag_dport = l->sin6_port;
+		memcpy(req.r.id.idiag_src, &p->sin6_addr, 16);
+		memcpy(req.r.id.idiag_dst, &l->sin6_addr, 16);
+		alen = 16;
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	if (h->diag_fd < 0) {
+		h->diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (h->diag_fd < 0)
+			return -errno;
+	}
+	req.nlh.nlmsg_seq = ++h->diag_seq;
+	if (sendto(h->diag_fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) <
+	    0)
+		return -errno;
+	/* the kernel answers within sendto(); drop stale answers of an earlier failure */
+	for (;;) {
+		n = recv(h->diag_fd, &ans, sizeof(ans), MSG_DONTWAIT);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n < sizeof(ans.nlh) || ans.nlh.nlmsg_len > (size_t)n)
+			return -EBADMSG;
+		if (ans.nlh.nlmsg_seq == h->diag_seq)
+			break;
+	}
+	if (ans.nlh.nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(&ans.nlh);
+
+		if (ans.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+			return -EBADMSG;
+		return e->error < 0 ? e->error : -ENOENT;
+	}
+	if (ans.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    ans.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -EBADMSG;
+	m = NLMSG_DATA(&ans.nlh);
+	if (m->idiag_family != peer.ss_family || m->idiag_state == TCP_LISTEN || !m->idiag_inode ||
+	    m->id.idiag_sport != req.r.id.idiag_sport ||
+	    m->id.idiag_dport != req.r.id.idiag_dport ||
+	    memcmp(m->id.idiag_src, req.r.id.idiag_src, alen) ||
+	    memcmp(m->id.idiag_dst, req.r.id.idiag_dst, alen))
+		return -ENOENT;
+	*ret_uid = m->idiag_uid;
+	return 0;
+}
+
+static bool is_loopback(const struct sockaddr *sa);
+
+/*
+ * A hash of the peer's address, never equal to a uid. A loopback peer whose
+ * owner could not be found (its socket already closed) says nothing by its
+ * address: all of them are one client.
+ */
+static u64 addr_id(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	u64 hash = 1469598103934665603ULL;
+	const u8 *p = NULL;
+	size_t n = 0;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return (u64)-3;
+	if (is_loopback((const struct sockaddr *)&ss))
+		return (u64)-4;
+	if (ss.ss_family == AF_INET) {
+		p = (const u8 *)&((const struct sockaddr_in *)&ss)->sin_addr;
+		n = 4;
+	} else if (ss.ss_family == AF_INET6) {
+		p = (const u8 *)&((const struct sockaddr_in6 *)&ss)->sin6_addr;
+		n = 16;
+	}
+	for (size_t i = 0; i < n; i++)
+		hash = (hash ^ p[i]) * 1099511628211ULL;
+	return hash | 1ULL << 63;
+}
+
+/*
+ * Who is at the other end of connection @fd, for fairness (connections,
+ * queue share, rate limit): the peer's uid on the unix socket, and on TCP
+ * the uid owning the peer's socket when it is on this host (any local
+ * process can pick any 127.x.y.z as its source address, so the address
+ * says nothing); the address only when that is unknowable.
+ */
+static u64 peer_id(struct snpd_http *h, struct listener *l, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uid_t uid;
+	int r;
+
+	if (fd < 0)
+		return (u64)-3;
+	if (l->is_unix) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
 			return cred.uid;
-		}
-		if (ret_cred)
-			*ret_cred = cred;
 		return (u64)-2;
 	}
+	r = tcp_peer_uid(h, fd, &uid);
+	if (r == 0)
+		return uid;
+	log_debug_errno(r, "TCP peer of fd %d: owner unknown (%m); identified by its address", fd);
+	return addr_id(fd);
+}
+
+static struct conn_track *track_of(struct MHD_Connection *conn);
+
+/* Client identity for fairness (peer_id() of the connection), and the peer's credentials. */
+static u64 client_id(struct req_state *st, struct ucred *ret_cred)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	struct conn_track *t = track_of(st->conn);
+	socklen_t len = sizeof(cred);
+	int fd = ci ? ci->connect_fd : -1;
+
+	if (st->l->is_unix && fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	if (ret_cred)
 		*ret_cred = cred;
-	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		const u8 *p = NULL;
-		size_t n = 0;
-		u64 hash = 1469598103934665603ULL;
-
-		if (sa->sa_family == AF_INET) {
-			p = (const u8 *)&((const struct sockaddr_in *)sa)->sin_addr;
-			n = 4;
-		} else if (sa->sa_family == AF_INET6) {
-			p = (const u8 *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-			n = 16;
-		}
-		for (size_t i = 0; i < n; i++)
-			hash = (hash ^ p[i]) * 1099511628211ULL;
-		return hash | 1ULL << 63; /* never a uid */
-	}
-	return (u64)-3;
+	if (st->l->is_unix)
+		return cred.uid != (uid_t)-1 ? cred.uid : (u64)-2;
+	return t ? t->peer : peer_id(st->l->h, st->l, fd);
 }
 
 static bool accepts(struct MHD_Connection *conn, const char *type)
@@ -376,12 +528,29 @@ static json_t *certs_json_from_view(const struct snpd_view *v)
 	return o;
 }
 
+/* The request of @st is over (answered, or dropped): free it and let MHD go on. */
+static void resume(struct req_state *st, struct snpd_request *req)
+{
+	snpd_request_free(req);
+	st->req = NULL;
+	st->hup = sd_event_source_disable_unref(st->hup);
+	st->waiting = false;
+	MHD_resume_connection(st->conn);
+	/* make MHD look at it now rather than at its next timeout */
+	sd_event_source_set_time_relative(st->l->timer, 0);
+	sd_event_source_set_enabled(st->l->timer, SD_EVENT_ONESHOT);
+}
+
 static void on_report_done(struct snpd_request *req, void *userdata)
 {
 	struct req_state *st = userdata;
 	struct snpd *d = st->l->h->d;
 	const struct snp_backend_report *rep = &req->report;
 
+	if (st->abandoned) {
+		resume(st, req); /* nobody to answer: MHD closes the connection */
+		return;
+	}
 	if (req->result < 0) {
 		device_problem(st, req->result, 0, req->error.message);
 	} else if (st->want_tsm) {
@@ -418,18 +587,17 @@ static void on_report_done(struct snpd_request *req, void *userdata)
 		}
 		respond_json(st, MHD_HTTP_OK, o, NULL);
 	}
-	snpd_request_free(req);
-	st->waiting = false;
-	MHD_resume_connection(st->conn);
-	/* make MHD look at it now rather than at its next timeout */
-	sd_event_source_set_time_relative(st->l->timer, 0);
-	sd_event_source_set_enabled(st->l->timer, SD_EVENT_ONESHOT);
+	resume(st, req);
 }
 
 static void on_key_done(struct snpd_request *req, void *userdata)
 {
 	struct req_state *st = userdata;
 
+	if (st->abandoned) {
+		resume(st, req);
+		return;
+	}
 	if (req->result < 0) {
 		device_problem(st, req->result, 0, req->error.message);
 	} else if (st->want_raw) {
@@ -444,15 +612,32 @@ static void on_key_done(struct snpd_request *req, void *userdata)
 		respond(st, MHD_HTTP_OK, response_secret(body, strlen(body), "application/json"));
 		OPENSSL_cleanse(body, sizeof(body));
 	}
-	snpd_request_free(req); /* wipes the key */
-	st->waiting = false;
-	MHD_resume_connection(st->conn);
-	sd_event_source_set_time_relative(st->l->timer, 0);
-	sd_event_source_set_enabled(st->l->timer, SD_EVENT_ONESHOT);
+	resume(st, req); /* wipes the key */
+}
+
+/*
+ * The client of a suspended connection hung up (or shut down its sending
+ * side, which HTTP clients do not do while they wait for an answer): its
+ * request is dropped if still queued, so that abandoned requests never
+ * hold the queue or reach the device.
+ */
+static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct req_state *st = userdata;
+
+	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (!st->req)
+		return 0;
+	st->abandoned = true;
+	log_debug("A client went away while its request waited for the device; dropping it");
+	snpd_broker_cancel(st->l->h->d->broker, st->req); /* done() runs now if it was queued */
+	return 0;
 }
 
 static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 {
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	u32 retry_ms = 0;
 	int r;
 
@@ -464,8 +649,13 @@ static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 		device_problem(st, r, retry_ms, NULL);
 		return;
 	}
+	st->req = req;
 	st->waiting = true;
 	MHD_suspend_connection(st->conn);
+	/* MHD does not watch a suspended connection: we do, for a hang-up */
+	if (ci && sd_event_add_io(st->l->h->d->event, &st->hup, ci->connect_fd, EPOLLRDHUP,
+				  on_peer_hup, st) < 0)
+		st->hup = NULL;
 }
 
 struct report_params {
@@ -896,6 +1086,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
 	struct listener *l = cls;
 	struct req_state *st = *con_cls;
+	struct conn_track *t;
 	enum MHD_Result ret;
 
 	if (!st) {
@@ -906,8 +1097,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		st->conn = conn;
 		st->ep = EP_OTHER;
 		*con_cls = st;
+		t = track_of(conn);
+		if (t)
+			t->busy = true;
 		return MHD_YES;
 	}
+	if (st->abandoned)
+		return MHD_NO; /* its client is gone: close */
 	if (*upload_size) {
 		if (st->too_large || st->body_len + *upload_size > HTTP_BODY_MAX) {
 			st->too_large = true; /* drain, then answer 413 */
@@ -924,8 +1120,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	}
 	if (!st->response && !st->waiting) {
-		struct conn_track *t = track_of(conn);
-
+		t = track_of(conn);
 		/* the request is complete: no more deadline while it is served */
 		if (t)
 			t->deadline_usec = 0;
@@ -950,11 +1145,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct conn_track *t = track_of(conn);
 
 	/* the next request on this connection must arrive in time, too */
-	if (t)
+	if (t) {
 		t->deadline_usec =
 			now_usec(l->h) + (u64)l->h->d->config.request_timeout_sec * 1000000;
+		t->busy = false;
+	}
 	if (!st)
 		return;
+	sd_event_source_disable_unref(st->hup);
 	if (st->response)
 		MHD_destroy_response(st->response);
 	free(st->body);
@@ -987,6 +1185,92 @@ static void cut(int fd, unsigned int status, const char *phrase, const char *typ
 	shutdown(fd, SHUT_RDWR);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The peer with the most live connections on @l (0 connections: none). */
+static u64 heaviest_peer(struct snpd_http *h, struct listener *l, u32 *ret_n)
+{
+	u64 *v = calloc(l->open ? l->open : 1, sizeof(*v)), best = 0;
+	u32 n = 0, best_n = 0, run = 0;
+
+	*ret_n = 0;
+	if (!v)
+		return 0;
+	for (struct conn_track *u = h->conns; u && n < l->open; u = u->next)
+		if (u->l == l && !u->gone)
+			v[n++] = u->peer;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	for (u32 i = 0; i < n; i++) {
+		run = i && v[i] == v[i - 1] ? run + 1 : 1;
+		if (run > best_n) {
+			best_n = run;
+			best = v[i];
+		}
+	}
+	free(v);
+	*ret_n = best_n;
+	return best;
+}
+
+/*
+ * Admit the new connection @t on @l, or cut it. A peer (a uid, see
+ * peer_id()) may hold MaxConnectionsPerClient= connections; when the
+ * listener has MaxConnections=, the oldest idle connection of the peer
+ * holding the most makes room, so that one peer never takes the socket
+ * from the others. MaxConnections= is enforced here rather than by MHD's
+ * own limit: a clear 503 beats a silent backlog, and MHD's limit (kept
+ * above this one as a backstop) stalls its epoll mode.
+ */
+static void admit(struct snpd_http *h, struct listener *l, struct conn_track *t)
+{
+	const struct snpd_config *c = &h->d->config;
+	struct conn_track *victim = NULL;
+	u32 live = 0, mine = 0, n;
+	u64 peer;
+
+	if (t->fd < 0)
+		return;
+	for (struct conn_track *u = h->conns; u; u = u->next)
+		if (u->l == l && !u->gone) {
+			live++;
+			mine += u->peer == t->peer;
+		}
+	if (c->max_connections_per_client && mine > c->max_connections_per_client) {
+		t->deadline_usec = 0;
+		t->gone = true;
+		h->refused++;
+		cut(t->fd, 503, "Service Unavailable", "too-many-connections",
+		    "MaxConnectionsPerClient reached for this client; close idle connections");
+		return;
+	}
+	if (live <= c->max_connections)
+		return;
+	peer = heaviest_peer(h, l, &n);
+	if (peer != t->peer && n > mine)
+		for (struct conn_track *u = h->conns; u; u = u->next)
+			if (u->l == l && !u->gone && !u->busy && u->peer == peer)
+				victim = u; /* the list is newest first: the last is the oldest */
+	if (!victim) {
+		t->deadline_usec = 0;
+		t->gone = true;
+		h->refused++;
+		cut(t->fd, 503, "Service Unavailable", "too-many-connections",
+		    "MaxConnections reached; try again later");
+		return;
+	}
+	/* an idle connection may be closed at any time (RFC 9112 9.6) */
+	victim->deadline_usec = 0;
+	victim->gone = true;
+	h->evicted++;
+	log_debug("MaxConnections reached: closing an idle connection of the busiest client");
+	shutdown(victim->fd, SHUT_RDWR);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -1003,24 +1287,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			return;
 		t->fd = ci ? ci->connect_fd : -1;
 		t->l = l;
+		t->peer = peer_id(h, l, t->fd);
 		t->deadline_usec = now_usec(h) + (u64)h->d->config.request_timeout_sec * 1000000;
 		t->next = h->conns;
 		if (h->conns)
 			h->conns->prev = t;
 		h->conns = t;
 		h->connections++;
+		l->open++;
 		*socket_context = t;
-		/*
-		 * MaxConnections= is enforced here rather than by MHD's own
-		 * limit: a clear 503 beats a silent backlog, and MHD's limit
-		 * (kept above this one as a backstop) stalls its epoll mode.
-		 */
-		if (++l->open > h->d->config.max_connections && t->fd >= 0) {
-			t->deadline_usec = 0;
-			h->refused++;
-			cut(t->fd, 503, "Service Unavailable", "too-many-connections",
-			    "MaxConnections reached; try again later");
-		}
+		admit(h, l, t);
 	} else if (t) {
 		t->l->open--;
 		if (t->prev)
@@ -1048,6 +1324,7 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 		if (!t->deadline_usec || now < t->deadline_usec || t->fd < 0)
 			continue;
 		t->deadline_usec = 0;
+		t->gone = true;
 		h->timeouts++;
 		cut(t->fd, 408, "Request Timeout", "request-timeout",
 		    "the request did not arrive in time");
@@ -1085,7 +1362,9 @@ static int on_mhd_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char *unlink_path)
+/* Takes @fd, and @unlink_dirfd (-1: none) whose @unlink_name is removed at the end. */
+static int start_listener(struct snpd_http *h, int fd, bool is_unix, int unlink_dirfd,
+			  const char *unlink_name)
 {
 	struct snpd_config *c = &h->d->config;
 	const union MHD_DaemonInfo *info;
@@ -1093,13 +1372,14 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char 
 	int r;
 
 	if (h->n_listeners == HTTP_LISTENERS_MAX) {
-		close(fd);
-		return log_error_errno(E2BIG, "Too many API listeners");
+		r = log_error_errno(E2BIG, "Too many API listeners");
+		goto fail;
 	}
 	l = &h->listeners[h->n_listeners];
 	memset(l, 0, sizeof(*l));
 	l->h = h;
 	l->fd = fd;
+	l->unlink_dirfd = -1;
 	l->is_unix = is_unix;
 	l->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL, on_access,
@@ -1109,14 +1389,14 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char 
 		(unsigned int)c->idle_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(HTTP_BODY_MAX + 16 * 1024), MHD_OPTION_END);
 	if (!l->mhd) {
-		close(fd);
-		return log_error_errno(EINVAL, "Failed to start the HTTP server");
+		r = log_error_errno(EINVAL, "Failed to start the HTTP server");
+		goto fail;
 	}
 	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info) {
 		MHD_stop_daemon(l->mhd);
-		close(fd);
-		return log_error_errno(EINVAL, "The HTTP server has no epoll fd");
+		r = log_error_errno(EINVAL, "The HTTP server has no epoll fd");
+		goto fail;
 	}
 	r = sd_event_add_io(h->d->event, &l->io, info->epoll_fd, EPOLLIN, on_mhd_io, l);
 	if (r >= 0)
@@ -1126,82 +1406,264 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, const char 
 	if (r < 0) {
 		sd_event_source_disable_unref(l->io);
 		MHD_stop_daemon(l->mhd);
-		close(fd);
-		return log_error_errno(r, "Failed to watch the HTTP server: %m");
+		log_error_errno(r, "Failed to watch the HTTP server: %m");
+		goto fail;
 	}
-	if (unlink_path)
-		l->unlink_path = strdup(unlink_path);
+	if (unlink_dirfd >= 0) {
+		l->unlink_dirfd = unlink_dirfd;
+		l->unlink_name = strdup(unlink_name);
+	}
 	h->n_listeners++;
 	rearm(l);
 	return 0;
+fail:
+	close(fd);
+	if (unlink_dirfd >= 0) {
+		unlinkat(unlink_dirfd, unlink_name, 0);
+		close(unlink_dirfd);
+	}
+	return r;
+}
+
+/*
+ * May the directory @dir (its first @dirlen bytes) on the way to the API
+ * socket be trusted? It must be owned by root or by us, and nobody else
+ * may rename or replace what is in it: not writable by group or others,
+ * except an ancestor with the sticky bit (such as /tmp), where others
+ * cannot touch our entries. The socket's own directory gets no such
+ * exception.
+ */
+static int check_socket_dir(const char *path, const char *dir, int dirlen, int dirfd, bool last)
+{
+	struct stat st;
+
+	if (dirlen <= 0) {
+		dir = dir[0] == '/' ? "/" : ".";
+		dirlen = 1;
+	}
+	if (fstat(dirfd, &st) < 0)
+		return log_error_errno(errno, "Socket=%s: cannot stat %.*s: %m", path, dirlen, dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return log_error_errno(EPERM,
+				       "Socket=%s: directory %.*s is owned by uid %u, not root; "
+				       "refusing to put the API socket there",
+				       path, dirlen, dir, (unsigned int)st.st_uid);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (last || !(st.st_mode & S_ISVTX)))
+		return log_error_errno(EPERM,
+				       "Socket=%s: directory %.*s is writable by group or others "
+				       "(mode %04o); refusing to put the API socket there (use a "
+				       "directory only root can write, e.g. /run/snpd)",
+				       path, dirlen, dir, (unsigned int)(st.st_mode & 07777));
+	return 0;
+}
+
+/*
+ * Open the directory of the API socket @path, walking it one component at
+ * a time without following a symlink (a symlinked directory is refused),
+ * creating the last one (0755) if it is missing, and checking each with
+ * check_socket_dir(). Returns the directory's O_PATH fd and points
+ * *ret_name into @path at the socket's own name.
+ */
+static int open_socket_dir(const char *path, const char **ret_name)
+{
+	const char *name = strrchr(path, '/'), *p, *end;
+	char comp[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+	int fd, r;
+
+	name = name ? name + 1 : path;
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return log_error_errno(EINVAL, "Socket=%s: no file name", path);
+	fd = open(path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(errno, "Socket=%s: cannot open its directory: %m", path);
+	for (p = path;; p = end) {
+		bool last;
+		int nfd;
+
+		while (*p == '/')
+			p++;
+		if (p == name)
+			break;
+		end = p + strcspn(p, "/");
+		last = end + strspn(end, "/") == name;
+		snprintf(comp, sizeof(comp), "%.*s", (int)(end - p), p);
+		r = check_socket_dir(path, path, (int)(p - path) - 1, fd, false);
+		if (r < 0)
+			goto fail;
+		if (!strcmp(comp, "..")) {
+			r = log_error_errno(EINVAL, "Socket=%s: '..' is not allowed", path);
+			goto fail;
+		}
+		nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && last) {
+			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+				r = log_error_errno(errno, "Socket=%s: cannot create %.*s: %m",
+						    path, (int)(end - path), path);
+				goto fail;
+			}
+			nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (nfd < 0) {
+			r = -errno;
+			if (r == -ENOTDIR || r == -ELOOP)
+				log_error("Socket=%s: %.*s is a symlink or not a directory; the "
+					  "socket's directories must be real directories",
+					  path, (int)(end - path), path);
+			else
+				log_error_errno(r, "Socket=%s: cannot open %.*s: %m", path,
+						(int)(end - path), path);
+			goto fail;
+		}
+		close(fd);
+		fd = nfd;
+	}
+	r = check_socket_dir(path, path, (int)(name - path) - 1, fd, true);
+	if (r < 0)
+		goto fail;
+	*ret_name = name;
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
+/*
+ * @name in @dirfd: nothing, or a socket that nobody accepts on (left by a
+ * killed instance), which is removed. A live socket (another snpd) is
+ * refused, never taken; so is anything that is not a socket.
+ */
+static int clear_stale_at(int dirfd, const char *name, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, cwd, r;
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : log_error_errno(errno, "Socket=%s: %m", path);
+	if (!S_ISSOCK(st.st_mode))
+		return log_error_errno(EEXIST, "Socket=%s exists and is not a socket", path);
+	if (strlen(name) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket=%s: path too long", path);
+	strcpy(sa.sun_path, name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || cwd < 0) {
+		r = log_error_errno(errno, "Socket=%s: %m", path);
+		goto out;
+	}
+	/* connect() in the directory we hold, as bind() below */
+	r = fchdir(dirfd) < 0 ? -errno : 0;
+	if (r == 0)
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	if (fchdir(cwd) < 0) {
+		r = log_error_errno(errno, "Cannot return to the working directory: %m");
+		goto out;
+	}
+	if (r == 0 || r == -EAGAIN || r == -EINPROGRESS) {
+		r = log_error_errno(
+			EADDRINUSE,
+			"Socket=%s is a live socket (another snpd?); refusing to take it", path);
+		goto out;
+	}
+	if (r != -ECONNREFUSED && r != -ENOENT) {
+		log_error_errno(r, "Socket=%s: cannot tell whether it is in use: %m", path);
+		goto out;
+	}
+	r = 0;
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		r = log_error_errno(errno, "Failed to remove the stale socket %s: %m", path);
+	else
+		log_notice("Removed a stale socket %s left by an earlier instance", path);
+out:
+	if (cwd >= 0)
+		close(cwd);
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 int snpd_http_clear_stale_socket(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
+	struct sockaddr_un sa;
+	const char *name = NULL;
+	int dirfd, r;
 
 	if (!path || !*path)
 		return 0;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : log_error_errno(errno, "Cannot use %s: %m", path);
-	if (!S_ISSOCK(st.st_mode))
-		return log_error_errno(EEXIST, "%s exists and is not a socket", path);
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return log_error_errno(ENAMETOOLONG, "Socket= %s: path too long", path);
-	strcpy(sa.sun_path, path);
-	/* someone listening there (another snpd) keeps it; nobody: it is stale */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return log_error_errno(errno, "socket(): %m");
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-	close(fd);
-	if (r == 0 || r == -EAGAIN || r == -EINPROGRESS)
-		return log_error_errno(EADDRINUSE,
-				       "%s is a live socket (another snpd?); refusing to take it",
-				       path);
-	if (r != -ECONNREFUSED && r != -ENOENT)
-		return log_error_errno(r, "Cannot tell whether %s is in use: %m", path);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return log_error_errno(errno, "Failed to remove the stale socket %s: %m", path);
-	log_notice("Removed a stale socket %s left by an earlier instance", path);
-	return 0;
+		return log_error_errno(ENAMETOOLONG, "Socket=%s: path too long", path);
+	dirfd = open_socket_dir(path, &name);
+	if (dirfd < 0)
+		return dirfd;
+	r = clear_stale_at(dirfd, name, path);
+	close(dirfd);
+	return r;
 }
 
-static int bind_unix(const struct snpd_config *c)
+/*
+ * The API socket, created without following a name: in the directory
+ * opened by open_socket_dir(), with its final mode from the umask at
+ * bind() (a unix socket's file takes its mode from there) and its owner
+ * set relative to that directory without following a symlink. Nothing is
+ * ever done to the socket's path after bind(). Returns the listening fd
+ * and the directory's fd in *ret_dirfd.
+ */
+static int bind_unix(const struct snpd_config *c, int *ret_dirfd, const char **ret_name)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = c->api_socket;
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd, r;
+	const char *path = c->api_socket, *name = NULL;
+	int fd = -1, dirfd, cwd = -1, r;
+	mode_t old;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return log_error_errno(ENAMETOOLONG, "Socket= %s: path too long", path);
-	strcpy(sa.sun_path, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return log_error_errno(errno, "Failed to create %s: %m", dir);
-	}
+		return log_error_errno(ENAMETOOLONG, "Socket=%s: path too long", path);
+	dirfd = open_socket_dir(path, &name);
+	if (dirfd < 0)
+		return dirfd;
+	strcpy(sa.sun_path, name);
 	/* a socket left by an earlier instance, never a live one */
-	r = snpd_http_clear_stale_socket(path);
+	r = clear_stale_at(dirfd, name, path);
 	if (r < 0)
-		return r;
+		goto fail;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return log_error_errno(errno, "socket(): %m");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, c->api_socket_mode & 07777) < 0 ||
-	    chown(path, c->api_socket_uid, c->api_socket_gid) < 0 || listen(fd, SOMAXCONN) < 0) {
-		r = log_error_errno(errno, "Failed to listen on %s: %m", path);
-		close(fd);
-		return r;
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || cwd < 0) {
+		r = log_error_errno(errno, "Failed to create the API socket: %m");
+		goto fail;
 	}
+	/*
+	 * bind() in the directory we hold (there is no bindat()); the process
+	 * is single-threaded here but for the idle broker worker, which
+	 * neither creates files nor uses relative paths.
+	 */
+	old = umask(~c->api_socket_mode & 0777);
+	r = fchdir(dirfd) < 0 ? -errno : 0;
+	if (r == 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = -errno;
+	if (fchdir(cwd) < 0 && r == 0)
+		r = -errno;
+	umask(old);
+	if (r < 0) {
+		log_error_errno(r, "Failed to bind %s: %m", path);
+		goto fail;
+	}
+	if (fchownat(dirfd, name, c->api_socket_uid, c->api_socket_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		r = log_error_errno(errno, "Failed to listen on %s: %m", path);
+		unlinkat(dirfd, name, 0);
+		goto fail;
+	}
+	close(cwd);
+	*ret_dirfd = dirfd;
+	*ret_name = name;
 	return fd;
+fail:
+	if (cwd >= 0)
+		close(cwd);
+	if (fd >= 0)
+		close(fd);
+	close(dirfd);
+	return r;
 }
 
 static bool is_loopback(const struct sockaddr *sa)
@@ -1271,6 +1733,7 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 	if (!h)
 		return -ENOMEM;
 	h->d = d;
+	h->diag_fd = -1;
 	/* socket activation first */
 	n = sd_listen_fds_with_names(1, &names);
 	if (n < 0)
@@ -1279,10 +1742,10 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 		int fd = SD_LISTEN_FDS_START + i;
 
 		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
-			r = start_listener(h, fd, true, NULL);
+			r = start_listener(h, fd, true, -1, NULL);
 			have_unix = true;
 		} else if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0) {
-			r = start_listener(h, fd, false, NULL);
+			r = start_listener(h, fd, false, -1, NULL);
 			have_tcp = true;
 		} else {
 			log_warning("Ignoring passed fd %d (%s): not a listening stream socket", fd,
@@ -1300,13 +1763,14 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 
 	/* the fallback: bind what the configuration says */
 	if (!have_unix && d->config.api_socket[0]) {
-		int fd = bind_unix(&d->config);
+		const char *name = NULL;
+		int dirfd = -1, fd = bind_unix(&d->config, &dirfd, &name);
 
 		if (fd < 0) {
 			r = fd;
 			goto fail;
 		}
-		r = start_listener(h, fd, true, d->config.api_socket);
+		r = start_listener(h, fd, true, dirfd, name);
 		if (r < 0)
 			goto fail;
 		log_info("HTTP API on unix socket %s", d->config.api_socket);
@@ -1318,7 +1782,7 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 			r = fd;
 			goto fail;
 		}
-		r = start_listener(h, fd, false, NULL);
+		r = start_listener(h, fd, false, -1, NULL);
 		if (r < 0)
 			goto fail;
 		log_info("HTTP API on tcp %s", d->config.listen);
@@ -1346,12 +1810,16 @@ struct snpd_http *snpd_http_free(struct snpd_http *h)
 		sd_event_source_disable_unref(l->timer);
 		MHD_stop_daemon(l->mhd);
 		close(l->fd);
-		if (l->unlink_path) {
-			unlink(l->unlink_path);
-			free(l->unlink_path);
+		if (l->unlink_dirfd >= 0) {
+			if (l->unlink_name)
+				unlinkat(l->unlink_dirfd, l->unlink_name, 0);
+			free(l->unlink_name);
+			close(l->unlink_dirfd);
 		}
 	}
 	sd_event_source_disable_unref(h->sweep);
+	if (h->diag_fd >= 0)
+		close(h->diag_fd);
 	free(h);
 	return NULL;
 }
@@ -1371,9 +1839,10 @@ static json_t *http_status(struct snpd_http *h)
 		snprintf(code, sizeof(code), "%u", h->counts[i].code);
 		json_object_set_new(e, code, json_integer((json_int_t)h->counts[i].n));
 	}
-	return json_pack("{s:I, s:I, s:I, s:o*}", "connections", (json_int_t)h->connections,
+	return json_pack("{s:I, s:I, s:I, s:I, s:o*}", "connections", (json_int_t)h->connections,
 			 "request_timeouts", (json_int_t)h->timeouts, "connections_refused",
-			 (json_int_t)h->refused, "requests", byep);
+			 (json_int_t)h->refused, "connections_evicted", (json_int_t)h->evicted,
+			 "requests", byep);
 }
 
 json_t *snpd_http_status_json(struct snpd_http *h)
@@ -1437,6 +1906,15 @@ static void handle_metrics(struct req_state *st)
 		(unsigned long long)bs.busy_backoffs, (unsigned long long)bs.rate_limited,
 		(unsigned long long)bs.queue_full, (unsigned long long)(bs.completed - bs.failed),
 		(unsigned long long)bs.failed, bs.dead ? 0 : 1, (unsigned long long)h->timeouts);
+	fprintf(f,
+		"# HELP snpd_requests_cancelled_total Queued requests dropped: their client went "
+		"away.\n"
+		"# TYPE snpd_requests_cancelled_total counter\nsnpd_requests_cancelled_total %llu\n"
+		"# HELP snpd_http_connections_evicted_total Idle connections of the busiest client "
+		"closed at MaxConnections.\n"
+		"# TYPE snpd_http_connections_evicted_total counter\n"
+		"snpd_http_connections_evicted_total %llu\n",
+		(unsigned long long)bs.cancelled, (unsigned long long)h->evicted);
 	{
 		char reason[256];
 		enum snpd_health health = snpd_health(h->d, reason, sizeof(reason));

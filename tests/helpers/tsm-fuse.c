@@ -2,29 +2,57 @@
 /*
  * tsm-fuse: a FUSE file system that serves a Linux configfs-tsm report tree
  * (snp-abi.md §5) backed by the simulated platform, so that the tsm backend
- * runs its real file operations in tests.
+ * runs its real file operations in tests. It follows Linux's
+ * drivers/virt/coco/guest/report.c (drivers/virt/coco/tsm.c in older kernels),
+ * fs/configfs/file.c and sev-guest's sev_report_new(); the version each
+ * behaviour comes from is noted where it is coded.
  *
- *   tsm-fuse --sim SIMDIR [--floor N] [--initial-generation N]
+ *   tsm-fuse --sim SIMDIR [--vmpl N] [--floor N] [--initial-generation N]
  *            [--foreign-writes N] [-d] MOUNTPOINT
+ *
+ * --vmpl N: the guest runs at VMPL N (default 0), under an SVSM when N > 0.
+ * --floor N: sev-guest's vmpck_id module parameter, the VMPCK the driver
+ * signs with; it defaults to the VMPL (as Linux ≥ 6.11 does), else to
+ * SNP_SIM_VMPCK, else 0. privlevel_floor *is* that VMPCK (Linux ≥ 6.7).
  *
  * MOUNTPOINT/report/ accepts mkdir NAME (and only there; elsewhere EPERM);
  * each entry has the sev_guest provider's attributes:
  *
- *   inblob           0200 bin   at most 64 bytes (more: EFBIG); stored when
- *                               the writer closes, as configfs does, and a
- *                               failure then is not reported (configfs
- *                               ignores the result of a bin attribute's
- *                               store at release)
+ *   inblob           0200 bin   at most 64 bytes (more: EFBIG); stored at
+ *                               the last release of the open file (dup,
+ *                               fork share it), whatever was buffered --
+ *                               nothing after an EFBIG on a fresh file, so
+ *                               an empty inblob -- and a failure then is
+ *                               not reported; dropped when the entry is
+ *                               gone by then
  *   outblob,auxblob  0444 bin   generated on read when the read generation
  *                               differs from the write generation, then
  *                               cached; EINVAL before inblob was written or
  *                               when it is not exactly 64 bytes; firmware
  *                               errors as the guest driver maps them
- *                               (EINVAL, ENXIO, ENOTTY)
+ *                               (EINVAL, ENXIO, ENOTTY, EIO)
  *   provider         0444       "sev_guest\n"
  *   generation       0444       write generation, "%llu\n"
- *   privlevel        0200       0..3 and not below the floor, else EINVAL
- *   privlevel_floor  0444       --floor N (default 0)
+ *   privlevel        0200       0..3 and not below the floor, else EINVAL;
+ *                               0 until written (so a floor above 0 with
+ *                               privlevel unwritten fails the report: the
+ *                               firmware refuses, EINVAL)
+ *   privlevel_floor  0444       the VMPCK in use
+ *
+ * and, when the guest runs above VMPL 0 (Linux ≥ 6.11):
+ *
+ *   service_provider, service_guid, service_manifest_version  0200
+ *   manifestblob     0444 bin
+ *
+ * The simulated SVSM offers no attestation service: any report asked of it
+ * (service_provider written) fails with EINVAL, as Linux's
+ * sev_svsm_report_new() does for every failed SVSM call (and for a
+ * service_provider other than "svsm"). Without service_provider the report
+ * comes from the firmware as usual and manifestblob reads empty.
+ *
+ * Once an entry is removed (rmdir), a file that already read keeps serving
+ * what it read, writes to an open inblob are accepted and dropped at close,
+ * and everything else of that entry is ENOENT (configfs).
  *
  * Every successful attribute write advances the write generation; a write
  * that would make it wrap around to the read generation fails with EBUSY
@@ -33,9 +61,15 @@
  * --foreign-writes N counts N more writes after every inblob store, as if
  * another process had written to the entry (the tsm backend must notice).
  *
+ * The report is one SNP_GET_EXT_REPORT on the simulated guest driver with a
+ * 16 KiB certificate area and no second attempt: when the host says that is
+ * too small, the read fails with EIO (and the VMPCK stays usable); auxblob
+ * is the certificate table cut to max(offset + length).
+ *
  * Serves in the foreground, single-threaded, until SIGTERM/SIGINT, then
- * unmounts. The reports come from snp_backend_open("sim:SIMDIR") with
- * certificates; auxblob is the certificate table cut to its used length.
+ * unmounts. FUSE sends RELEASE in the background, queued before close(2)
+ * returns; the background limit is raised so that it never waits behind
+ * others and reaches us before the closing process's next request.
  */
 #define FUSE_USE_VERSION 31
 
@@ -50,16 +84,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/backend.h"
-#include "lib/cert-table.h"
+#include "kernel/snp-certs.h"
+#include "kernel/snp-msg.h"
+#include "kernel/snp-uapi.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "sim/sim.h"
 
 #define TSM_INBLOB_MAX	   64
 #define TSM_OUTBLOB_MAX	   (32 * 1024)
 #define TSM_PRIVLEVEL_MAX  3
 #define TSM_TEXT_WRITE_MAX 4095 /* configfs: PAGE_SIZE - 1 */
 #define TSM_MAX_ENTRIES	   4096
+#define TSM_CERTS_LEN	   SNP_CERTS_MAX_LEN /* sev_report_new(): SEV_FW_BLOB_MAX_SIZE */
+#define TSM_REPORT_AREA	   4096		     /* sev_report_new(): header + report */
 
 enum attr_id {
 	ATTR_INBLOB,
@@ -69,6 +107,10 @@ enum attr_id {
 	ATTR_GENERATION,
 	ATTR_PRIVLEVEL,
 	ATTR_PRIVLEVEL_FLOOR,
+	ATTR_SERVICE_PROVIDER,
+	ATTR_SERVICE_GUID,
+	ATTR_SERVICE_MANIFEST_VERSION,
+	ATTR_MANIFESTBLOB,
 };
 
 static const struct attr {
@@ -76,6 +118,7 @@ static const struct attr {
 	enum attr_id id;
 	mode_t mode;
 	bool bin;
+	bool svsm; /* shown only above VMPL 0 (sev_report_*attr_visible, 6.11) */
 } attrs[] = {
 	{ "inblob", ATTR_INBLOB, 0200, true },
 	{ "outblob", ATTR_OUTBLOB, 0444, true },
@@ -84,18 +127,25 @@ static const struct attr {
 	{ "generation", ATTR_GENERATION, 0444, false },
 	{ "privlevel", ATTR_PRIVLEVEL, 0200, false },
 	{ "privlevel_floor", ATTR_PRIVLEVEL_FLOOR, 0444, false },
+	{ "service_provider", ATTR_SERVICE_PROVIDER, 0200, false, true },
+	{ "service_guid", ATTR_SERVICE_GUID, 0200, false, true },
+	{ "service_manifest_version", ATTR_SERVICE_MANIFEST_VERSION, 0200, false, true },
+	{ "manifestblob", ATTR_MANIFESTBLOB, 0444, true, true },
 };
 
 struct entry {
 	struct entry *next;
 	char *name;
 	unsigned int refs; /* the directory itself + open files */
-	bool dead;	   /* removed; open files see ENOENT */
+	bool dead;	   /* removed: see tsm_read(), tsm_write(), tsm_release() */
 	struct timespec ctime;
 	u64 write_gen, read_gen;
 	u8 inblob[TSM_INBLOB_MAX];
 	size_t inblob_len;
 	u32 privlevel;
+	char *service_provider; /* NULL until written */
+	u8 service_guid[16];
+	u32 service_manifest_version;
 	bool have_report;
 	u8 *outblob, *auxblob;
 	size_t outblob_len, auxblob_len;
@@ -109,17 +159,18 @@ struct ofile {
 	u8 *data; /* what reads return, filled on the first read */
 	size_t len;
 	bool filled;
-	u8 wbuf[TSM_INBLOB_MAX]; /* inblob: written bytes, stored at close */
+	u8 wbuf[TSM_INBLOB_MAX]; /* inblob: written bytes, stored at release */
 	size_t wlen;
-	bool dirty;
+	bool write_in_progress; /* configfs: set by any write, even a refused one */
 };
 
 static struct {
-	struct snp_backend *sim;
+	struct sim_platform *sim;
 	struct entry *entries;
 	size_t n_entries;
 	struct ofile *files;
-	u32 floor;
+	u32 vmpl;  /* the guest's VMPL; an SVSM runs below it when > 0 */
+	u32 floor; /* the VMPCK the guest driver uses = privlevel_floor */
 	u64 initial_gen;
 	u32 foreign_writes;
 	struct timespec start;
@@ -145,10 +196,15 @@ static struct entry *entry_find(const char *name)
 	return NULL;
 }
 
+static bool attr_visible(const struct attr *a)
+{
+	return !a->svsm || tsm.vmpl > 0;
+}
+
 static const struct attr *attr_find(const char *name)
 {
 	for (size_t i = 0; i < SNP_ELEMENTSOF(attrs); i++)
-		if (strcmp(attrs[i].name, name) == 0)
+		if (attr_visible(&attrs[i]) && strcmp(attrs[i].name, name) == 0)
 			return &attrs[i];
 	return NULL;
 }
@@ -212,6 +268,7 @@ static void entry_unref(struct entry *e)
 		return;
 	free(e->outblob);
 	free(e->auxblob);
+	free(e->service_provider);
 	free(e->name);
 	free(e);
 }
@@ -227,74 +284,123 @@ static int advance_write_gen(struct entry *e)
 	return 0;
 }
 
-/* What sev_report_new() does, over the simulator. */
+/*
+ * max(offset + length) over the entries of the certificate table in @t
+ * (@len bytes) up to the all-zero terminator, at most @len: sev_report_new()
+ * (Linux ≥ 6.7), u32 arithmetic as there.
+ */
+static u32 certs_used_len(const u8 *t, u32 len)
+{
+	static const u8 zero[16];
+	u32 used = 0;
+
+	for (u32 i = 0; i + sizeof(struct snp_cert_entry) <= len;
+	     i += sizeof(struct snp_cert_entry)) {
+		const struct snp_cert_entry *ent = (const void *)(t + i);
+		u32 off = le32_to_cpu(ent->offset), n = le32_to_cpu(ent->length);
+
+		if (memcmp(ent->guid, zero, sizeof(zero)) == 0 && !off && !n)
+			break;
+		if (off + n > used)
+			used = off + n;
+	}
+	return used > len ? len : used;
+}
+
+/*
+ * sev_report_new(), over the simulated guest driver: one SNP_GET_EXT_REPORT
+ * with a 16 KiB certificate area. When the host says that is too small the
+ * driver sends the plain request (so the VMPCK stays usable) and fails with
+ * EIO, which is passed on: no second attempt with a larger area (Linux ≥ 6.7;
+ * the buffer is SEV_FW_BLOB_MAX_SIZE).
+ */
 static int generate_report(struct entry *e)
 {
-	struct snp_backend_report_req req = { 0 };
-	struct snp_backend_report rep = { 0 };
-	struct snp_backend_error err;
-	u8 *out = NULL, *aux = NULL;
-	size_t aux_len = 0;
+	struct snp_ioc_ext_report_req ext = { 0 };
+	struct snp_ioc_guest_request g = { 0 };
+	struct snp_ioc_report_resp *resp = NULL;
+	const struct snp_report_rsp_msg *rsp;
+	u8 *certs = NULL, *out = NULL, *aux = NULL;
+	u32 status, size, used;
 	int r;
 
 	if (e->inblob_len != SNP_REPORT_DATA_SIZE)
 		return -EINVAL;
-	memcpy(req.report_data, e->inblob, SNP_REPORT_DATA_SIZE);
-	req.vmpl = e->privlevel;
-	req.want_certs = true;
-	r = snp_backend_get_report(tsm.sim, &req, &rep, &err);
-	if (r < 0) {
-		log_info("report request failed: %s (status 0x%x, fw 0x%x, vmm %u)", strerror(-r),
-			 err.status, err.fw_error, err.vmm_error);
-		return r;
+	if (e->service_provider) {
+		/*
+		 * A provider other than "svsm" is EINVAL; "svsm" asks the SVSM,
+		 * which offers no attestation service here, and every failed
+		 * SVSM attestation call is EINVAL (Linux ≥ 6.11).
+		 */
+		log_info("%s: service_provider '%.32s': the simulated SVSM has no attestation "
+			 "service",
+			 e->name, e->service_provider);
+		return -EINVAL;
 	}
-	if (rep.certs) {
-		struct snp_cert_table *t = malloc(sizeof(*t));
-		char msg[SNP_ERRBUF];
-
-		if (!t) {
-			r = -ENOMEM;
-			goto out;
-		}
-		r = snp_cert_table_parse(rep.certs, rep.certs_len, t, msg, sizeof(msg));
-		aux_len = t->used_len;
-		free(t);
-		if (r < 0) {
-			log_info("the simulator's certificate table is bad: %s", msg);
-			r = -EIO;
-			goto out;
-		}
-		if (aux_len > 0) {
-			aux = malloc(aux_len);
-			if (!aux) {
-				r = -ENOMEM;
-				goto out;
-			}
-			memcpy(aux, rep.certs, aux_len);
-		}
-	}
-	out = malloc(SNP_REPORT_SIZE);
-	if (!out) {
+	resp = calloc(1, sizeof(*resp));
+	certs = calloc(1, TSM_CERTS_LEN);
+	if (!resp || !certs) {
 		r = -ENOMEM;
 		goto out;
 	}
-	memcpy(out, rep.report, SNP_REPORT_SIZE);
+	memcpy(ext.data.user_data, e->inblob, SNP_REPORT_DATA_SIZE);
+	ext.data.vmpl = e->privlevel;
+	ext.certs_address = (u64)(uintptr_t)certs;
+	ext.certs_len = TSM_CERTS_LEN;
+	g.msg_version = 1;
+	g.req_data = (u64)(uintptr_t)&ext;
+	g.resp_data = (u64)(uintptr_t)resp;
+	r = sim_platform_ioctl(tsm.sim, SNP_IOC_GET_EXT_REPORT, &g);
+	if (r < 0) {
+		log_info("%s: report request failed: %s (fw 0x%x, vmm 0x%x)", e->name, strerror(-r),
+			 g.fw_error, g.vmm_error);
+		goto out;
+	}
+	rsp = (const void *)resp->data;
+	status = le32_to_cpu(rsp->status);
+	if (status) {
+		log_info("%s: the firmware answered status 0x%x", e->name, status);
+		r = status == SNP_FW_INVALID_PARAM || status == SNP_FW_INVALID_KEY ? -EINVAL :
+										     -ENXIO;
+		goto out;
+	}
+	/* the driver's area is 4 KiB; ours stops at sizeof(resp->data) */
+	size = le32_to_cpu(rsp->report_size);
+	if (size > TSM_REPORT_AREA - offsetof(struct snp_report_rsp_msg, report) ||
+	    size > sizeof(resp->data) - offsetof(struct snp_report_rsp_msg, report)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	used = certs_used_len(certs, TSM_CERTS_LEN);
+	out = malloc(size ? size : 1);
+	aux = used ? malloc(used) : NULL;
+	if (!out || (used && !aux)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(out, resp->data + offsetof(struct snp_report_rsp_msg, report), size);
+	if (used)
+		memcpy(aux, certs, used);
 	free(e->outblob);
 	free(e->auxblob);
 	e->outblob = out;
-	e->outblob_len = SNP_REPORT_SIZE;
+	e->outblob_len = size;
 	e->auxblob = aux;
-	e->auxblob_len = aux ? aux_len : 0;
+	e->auxblob_len = used;
 	out = aux = NULL;
 	r = 0;
 out:
 	free(out);
 	free(aux);
-	snp_backend_report_release(&rep);
+	free(certs);
+	free(resp);
 	return r;
 }
 
-/* tsm_report_read(): the cached blob, regenerated when a write came since. */
+/*
+ * tsm_report_read(): the cached blob, regenerated when a write came since.
+ * manifestblob is only ever filled by an SVSM report, which fails here.
+ */
 static int blob_get(struct entry *e, enum attr_id id, const u8 **ret, size_t *ret_len)
 {
 	int r;
@@ -303,18 +409,29 @@ static int blob_get(struct entry *e, enum attr_id id, const u8 **ret, size_t *re
 		return -EINVAL;
 	if (!e->have_report || e->read_gen != e->write_gen) {
 		e->have_report = false;
+		free(e->outblob);
+		free(e->auxblob);
+		e->outblob = e->auxblob = NULL;
+		e->outblob_len = e->auxblob_len = 0;
 		r = generate_report(e);
 		if (r < 0)
 			return r;
 		e->have_report = true;
 		e->read_gen = e->write_gen;
 	}
-	if (id == ATTR_OUTBLOB) {
+	switch (id) {
+	case ATTR_OUTBLOB:
 		*ret = e->outblob;
 		*ret_len = e->outblob_len;
-	} else {
+		break;
+	case ATTR_AUXBLOB:
 		*ret = e->auxblob;
 		*ret_len = e->auxblob_len;
+		break;
+	default:
+		*ret = NULL;
+		*ret_len = 0;
+		break;
 	}
 	if (*ret_len > TSM_OUTBLOB_MAX)
 		return -EFBIG;
@@ -332,6 +449,7 @@ static int attr_show(struct entry *e, const struct attr *a, u8 **ret, size_t *re
 	switch (a->id) {
 	case ATTR_OUTBLOB:
 	case ATTR_AUXBLOB:
+	case ATTR_MANIFESTBLOB:
 		r = blob_get(e, a->id, &src, &len);
 		if (r < 0)
 			return r;
@@ -408,20 +526,129 @@ static int privlevel_store(struct entry *e, const char *buf, size_t len)
 	return 0;
 }
 
-/* tsm_report_inblob_write(), called when the writer closes. */
+/*
+ * A text attribute's write as configfs hands it to ->store(): at most 4095
+ * bytes, NUL-terminated (fill_write_buffer()). @s has TSM_TEXT_WRITE_MAX + 1
+ * bytes; returns the length passed on.
+ */
+static size_t text_buffer(char *s, const char *buf, size_t len)
+{
+	if (len > TSM_TEXT_WRITE_MAX)
+		len = TSM_TEXT_WRITE_MAX;
+	memcpy(s, buf, len);
+	s[len] = '\0';
+	return len;
+}
+
+/*
+ * tsm_report_service_provider_store() (Linux ≥ 6.11): the generation first,
+ * then the string without one trailing newline (up to a NUL, kstrndup).
+ */
+static int service_provider_store(struct entry *e, const char *buf, size_t len)
+{
+	char s[TSM_TEXT_WRITE_MAX + 1], *sp;
+	int r;
+
+	len = text_buffer(s, buf, len);
+	r = advance_write_gen(e);
+	if (r < 0)
+		return r;
+	if (len > 0 && s[len - 1] == '\n')
+		len--;
+	sp = strndup(s, len);
+	if (!sp)
+		return -ENOMEM;
+	free(e->service_provider);
+	e->service_provider = sp;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * tsm_report_service_guid_store() (Linux ≥ 6.11): the generation advances
+ * and the GUID is cleared *before* parsing, so a refused GUID (EINVAL) still
+ * counts as a write. guid_parse() looks at the first 36 characters only.
+ */
+static int service_guid_store(struct entry *e, const char *buf, size_t len)
+{
+	/* guid_t byte order of the 16 hex pairs, as guid_parse() stores them */
+	static const u8 order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+	char s[TSM_TEXT_WRITE_MAX + 1];
+	u8 guid[16];
+	int r;
+
+	text_buffer(s, buf, len);
+	r = advance_write_gen(e);
+	if (r < 0)
+		return r;
+	memset(e->service_guid, 0, sizeof(e->service_guid));
+	for (size_t i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -EINVAL;
+		} else if (hexval(s[i]) < 0) {
+			return -EINVAL; /* also the terminating NUL of a short string */
+		}
+	}
+	for (size_t i = 0, pos = 0; i < 16; i++) {
+		if (pos == 8 || pos == 13 || pos == 18 || pos == 23)
+			pos++;
+		guid[order[i]] = (u8)(hexval(s[pos]) << 4 | hexval(s[pos + 1]));
+		pos += 2;
+	}
+	memcpy(e->service_guid, guid, sizeof(guid));
+	return 0;
+}
+
+/* tsm_report_service_manifest_version_store() (Linux ≥ 6.11) */
+static int service_manifest_version_store(struct entry *e, const char *buf, size_t len)
+{
+	unsigned int v;
+	int r;
+
+	r = parse_kstrtouint(buf, len, &v);
+	if (r < 0)
+		return r;
+	r = advance_write_gen(e);
+	if (r < 0)
+		return r;
+	e->service_manifest_version = v;
+	return 0;
+}
+
+/*
+ * tsm_report_inblob_write(), called by configfs at the last release of a
+ * file that saw a write (configfs_release_bin_file()): whatever was
+ * buffered is stored, even nothing (an EFBIG write on a fresh file stores
+ * an empty inblob, generation + 1, and outblob is EINVAL until the next
+ * inblob). Dropped when the entry is gone by then. All of this holds in
+ * every kernel with configfs-tsm (Linux ≥ 6.7); the removed-entry check
+ * dates from commit b0841eefd969 (Linux 5.4).
+ */
 static void inblob_store(struct ofile *of)
 {
 	struct entry *e = of->e;
 
-	if (!of->dirty || e->dead)
+	if (!of->write_in_progress || e->dead)
 		return;
-	of->dirty = false;
+	of->write_in_progress = false;
 	if (advance_write_gen(e) < 0) {
 		/* configfs ignores this error: only the generation tells */
 		log_info("%s/inblob: write generation would wrap, write dropped", e->name);
 		return;
 	}
-	memcpy(e->inblob, of->wbuf, of->wlen);
+	if (of->wlen)
+		memcpy(e->inblob, of->wbuf, of->wlen);
 	e->inblob_len = of->wlen;
 	/* --foreign-writes: somebody else wrote to the entry meanwhile */
 	for (u32 i = 0; i < tsm.foreign_writes; i++)
@@ -493,7 +720,8 @@ static int tsm_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 				break;
 	} else {
 		for (size_t i = 0; i < SNP_ELEMENTSOF(attrs); i++)
-			filler(buf, attrs[i].name, NULL, 0, 0);
+			if (attr_visible(&attrs[i]))
+				filler(buf, attrs[i].name, NULL, 0, 0);
 	}
 	return 0;
 }
@@ -644,13 +872,23 @@ static int tsm_read(const char *path, char *buf, size_t size, off_t off, struct 
 	int r;
 
 	(void)path;
-	if (of->e->dead)
-		return -ENOENT;
+	/*
+	 * configfs fills the file's buffer at its first read and serves later
+	 * reads from it, also after the entry was removed; only a fill of a
+	 * removed entry is ENOENT. An empty bin attribute is not cached.
+	 * (configfs_read_iter()/configfs_bin_read_iter(), Linux ≥ 5.4.)
+	 */
 	if (!of->filled) {
+		if (of->e->dead)
+			return -ENOENT;
 		r = attr_show(of->e, of->a, &of->data, &of->len);
 		if (r < 0)
 			return r;
-		of->filled = true;
+		of->filled = of->len > 0 || !of->a->bin;
+		if (!of->filled) {
+			free(of->data);
+			of->data = NULL;
+		}
 	}
 	if (off < 0)
 		return -EINVAL;
@@ -669,44 +907,50 @@ static int tsm_write(const char *path, const char *buf, size_t size, off_t off,
 	int r;
 
 	(void)path;
-	if (of->e->dead)
-		return -ENOENT;
 	if (off < 0)
 		return -EINVAL;
 	if (size > INT32_MAX)
 		size = INT32_MAX;
-	switch (of->a->id) {
-	case ATTR_INBLOB:
-		/* configfs_bin_write_iter(): buffered, bounded by cb_max_size */
+	if (of->a->id == ATTR_INBLOB) {
+		/*
+		 * configfs_bin_write_iter(): buffered, bounded by cb_max_size;
+		 * the file is marked written before the bound is checked, so
+		 * even a refused write makes the release store the buffer. The
+		 * entry's removal is not checked here (only at release).
+		 * (Linux ≥ 5.4, so every configfs-tsm kernel, ≥ 6.7.)
+		 */
+		of->write_in_progress = true;
 		if ((size_t)off > TSM_INBLOB_MAX || size > TSM_INBLOB_MAX - (size_t)off)
 			return -EFBIG;
+		if ((size_t)off > of->wlen) /* a hole reads as zeros */
+			memset(of->wbuf + of->wlen, 0, (size_t)off - of->wlen);
 		memcpy(of->wbuf + off, buf, size);
 		if ((size_t)off + size > of->wlen)
 			of->wlen = (size_t)off + size;
-		of->dirty = true;
 		return (int)size;
+	}
+	/* text attributes are stored at every write, not once removed (≥ 5.4) */
+	if (of->e->dead)
+		return -ENOENT;
+	switch (of->a->id) {
 	case ATTR_PRIVLEVEL:
-		/* text attributes are stored at every write */
 		r = privlevel_store(of->e, buf, size);
-		return r < 0 ? r : (int)size;
+		break;
+	case ATTR_SERVICE_PROVIDER:
+		r = service_provider_store(of->e, buf, size);
+		break;
+	case ATTR_SERVICE_GUID:
+		r = service_guid_store(of->e, buf, size);
+		break;
+	case ATTR_SERVICE_MANIFEST_VERSION:
+		r = service_manifest_version_store(of->e, buf, size);
+		break;
 	default:
 		return -EACCES;
 	}
-}
-
-/*
- * configfs stores a bin attribute at the last release; FUSE sends RELEASE
- * asynchronously (close(2) does not wait for it), FLUSH synchronously, so
- * the store happens at flush to keep close-then-read ordered.
- */
-static int tsm_flush(const char *path, struct fuse_file_info *fi)
-{
-	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
-
-	(void)path;
-	if (of->a->id == ATTR_INBLOB)
-		inblob_store(of);
-	return 0;
+	if (r < 0)
+		return r;
+	return (int)(size > TSM_TEXT_WRITE_MAX ? TSM_TEXT_WRITE_MAX : size);
 }
 
 static void ofile_free(struct ofile *of)
@@ -722,6 +966,12 @@ static void ofile_free(struct ofile *of)
 	free(of);
 }
 
+/*
+ * The last close of the open file (not of each descriptor: dup and fork
+ * share it, and each close(2) of those is a FLUSH): configfs stores a bin
+ * attribute here (configfs_release_bin_file(), every configfs-tsm kernel,
+ * Linux ≥ 6.7).
+ */
 static int tsm_release(const char *path, struct fuse_file_info *fi)
 {
 	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
@@ -735,7 +985,13 @@ static int tsm_release(const char *path, struct fuse_file_info *fi)
 
 static void *tsm_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/*
+	 * RELEASE is a background request: with room in the background queue
+	 * it is queued at once, before close(2) returns, so the closing
+	 * process's next request comes after it.
+	 */
+	conn->max_background = 4096;
+	conn->congestion_threshold = 3072;
 	cfg->entry_timeout = 0;
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
@@ -757,7 +1013,6 @@ static const struct fuse_operations tsm_ops = {
 	.open = tsm_open,
 	.read = tsm_read,
 	.write = tsm_write,
-	.flush = tsm_flush,
 	.release = tsm_release,
 };
 
@@ -765,16 +1020,17 @@ static const struct fuse_operations tsm_ops = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: tsm-fuse --sim SIMDIR [--floor N] [--initial-generation N]\n"
+	fprintf(f, "Usage: tsm-fuse --sim SIMDIR [--vmpl N] [--floor N] [--initial-generation N]\n"
 		   "                [--foreign-writes N] [-d] MOUNTPOINT\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { ARG_SIM = 0x100, ARG_FLOOR, ARG_INITIAL_GEN, ARG_FOREIGN_WRITES };
+	enum { ARG_SIM = 0x100, ARG_VMPL, ARG_FLOOR, ARG_INITIAL_GEN, ARG_FOREIGN_WRITES };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "sim", required_argument, NULL, ARG_SIM },
+		{ "vmpl", required_argument, NULL, ARG_VMPL },
 		{ "floor", required_argument, NULL, ARG_FLOOR },
 		{ "initial-generation", required_argument, NULL, ARG_INITIAL_GEN },
 		{ "foreign-writes", required_argument, NULL, ARG_FOREIGN_WRITES },
@@ -783,9 +1039,10 @@ int main(int argc, char **argv)
 	};
 	const char *sim_dir = NULL, *mnt;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	char err[SNP_ERRBUF] = "", *spec = NULL;
+	struct sim_open_opts opts = { .create = true, .faults_from_env = true };
+	char err[SNP_ERRBUF] = "";
 	struct fuse *f = NULL;
-	bool debug = false;
+	bool debug = false, have_floor = false, have_vmpl = false;
 	int c, r, ret = EXIT_FAILURE;
 
 	snp_log_set_ident("tsm-fuse");
@@ -797,11 +1054,19 @@ int main(int argc, char **argv)
 		case ARG_SIM:
 			sim_dir = optarg;
 			break;
+		case ARG_VMPL:
+			if (snp_parse_u32_max(optarg, TSM_PRIVLEVEL_MAX, &tsm.vmpl) < 0) {
+				log_error("--vmpl must be 0..3, not '%s'", optarg);
+				return 2;
+			}
+			have_vmpl = true;
+			break;
 		case ARG_FLOOR:
 			if (snp_parse_u32_max(optarg, TSM_PRIVLEVEL_MAX, &tsm.floor) < 0) {
 				log_error("--floor must be 0..3, not '%s'", optarg);
 				return 2;
 			}
+			have_floor = true;
 			break;
 		case ARG_INITIAL_GEN:
 			if (snp_parse_u64(optarg, &tsm.initial_gen) < 0) {
@@ -829,10 +1094,21 @@ int main(int argc, char **argv)
 	}
 	mnt = argv[optind];
 
-	if (asprintf(&spec, "sim:%s", sim_dir) < 0)
-		return EXIT_FAILURE;
-	r = snp_backend_open(spec, &tsm.sim, err, sizeof(err));
-	free(spec);
+	/*
+	 * The VMPCK: --floor (sev-guest's vmpck_id), else the VMPL (Linux ≥
+	 * 6.11 defaults vmpck_id to the VMPL it runs at), else SNP_SIM_VMPCK.
+	 */
+	r = sim_open_opts_from_env(&opts, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return 2;
+	}
+	if (have_floor)
+		opts.vmpck_id = tsm.floor;
+	else if (have_vmpl)
+		opts.vmpck_id = tsm.vmpl;
+	tsm.floor = opts.vmpck_id;
+	r = sim_platform_open(sim_dir, NULL, &opts, &tsm.sim, err, sizeof(err));
 	if (r < 0) {
 		log_error_errno(r, "Cannot open the simulator: %s", err);
 		return EXIT_FAILURE;
@@ -859,7 +1135,8 @@ int main(int argc, char **argv)
 		log_error("Cannot install signal handlers");
 		goto out_unmount;
 	}
-	log_info("serving a configfs-tsm tree at %s/report (floor %u)", mnt, tsm.floor);
+	log_info("serving a configfs-tsm tree at %s/report (VMPL %u, VMPCK/floor %u)", mnt,
+		 tsm.vmpl, tsm.floor);
 	r = fuse_loop(f);
 	fuse_remove_signal_handlers(fuse_get_session(f));
 	ret = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -877,6 +1154,6 @@ out:
 		tsm.entries = e->next;
 		entry_unref(e);
 	}
-	snp_backend_free(tsm.sim);
+	sim_platform_free(tsm.sim);
 	return ret;
 }

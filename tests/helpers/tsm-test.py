@@ -3,7 +3,10 @@
 
 The emulated configfs-tsm tree first, with plain file operations: mkdir,
 inblob/outblob/auxblob, generation arithmetic, EINVAL/EBUSY/EFBIG/EACCES,
-privlevel and privlevel_floor. Then the tsm backend over it: snpctl report
+privlevel and privlevel_floor, and where Linux is subtle: an oversized
+inblob stores an empty one, inblob is stored at the last close (dup, fork),
+open files of a removed entry, privlevel_floor as the VMPCK, the 16 KiB
+certificate area, the SVSM attributes above VMPL 0. Then the tsm backend over it: snpctl report
 --backend=tsm:DIR followed by snpctl verify, nonce and VMPL binding, the
 floor refused, another writer and lost writes detected (EBUSY), firmware
 failures passed on, and never an entry left behind."""
@@ -41,6 +44,8 @@ if not h.TsmTree.available():
 CLIENT = os.path.join(h.BUILDDIR, "tests", "helpers", "tsm-client")
 ATTRS = sorted(["inblob", "outblob", "auxblob", "provider", "generation", "privlevel",
                 "privlevel_floor"])
+SVSM_ATTRS = sorted(ATTRS + ["service_provider", "service_guid", "service_manifest_version",
+                             "manifestblob"])
 U64 = 1 << 64
 VCEK_GUID = bytes.fromhex("63da758de6644564adc5f4b93be8accd")
 res = t.Results()
@@ -67,7 +72,8 @@ class Tree(h.TsmTree):
         end = time.monotonic() + 20
         while not os.path.isdir(self.report_dir):
             if self.proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError("tsm-fuse did not come up")
+                self.__exit__(None, None, None)
+                raise RuntimeError("tsm-fuse %s did not come up" % " ".join(opts))
             time.sleep(0.05)
 
 
@@ -147,17 +153,19 @@ def emulator(tree):
     res.check(gen(e) == 0, "failed operations leave the generation alone")
 
     res.expect_errno(lambda: write(a("inblob"), bytes(65)), errno.EFBIG, "65-byte inblob")
+    res.check(gen(e) == 1, "the refused inblob write still stores (nothing) at close (%d)"
+              % gen(e))
     fd = os.open(a("inblob"), os.O_WRONLY)
     os.write(fd, bytes(60))
     res.expect_errno(lambda: os.pwrite(fd, bytes(8), 60), errno.EFBIG, "inblob past 64 bytes")
     os.close(fd)
-    res.check(gen(e) == 1, "an inblob write counts once, at close (%d)" % gen(e))
+    res.check(gen(e) == 2, "an inblob write counts once, at close (%d)" % gen(e))
     res.expect_errno(lambda: read(a("outblob")), errno.EINVAL,
                  "sev_guest refuses a 60-byte inblob at read time")
 
     nonce = bytes(range(64))
     res.check(write(a("inblob"), nonce) == 64, "64-byte inblob accepted")
-    res.check(gen(e) == 2, "generation 2 after two writes")
+    res.check(gen(e) == 3, "generation 3 after three writes")
     out = read(a("outblob"))
     res.check(len(out) == 1184, "outblob is one report (%d bytes)" % len(out))
     res.check(out[0x50:0x90] == nonce, "outblob REPORT_DATA is the inblob")
@@ -169,23 +177,23 @@ def emulator(tree):
               "auxblob is cut to max(offset+length) (%d bytes)" % len(aux))
     res.check(read(a("outblob")) == out and read(a("auxblob")) == aux,
               "without a write the cached blobs come back")
-    res.check(gen(e) == 2, "reading does not change the generation")
+    res.check(gen(e) == 3, "reading does not change the generation")
 
     res.check(write(a("privlevel"), b"2\n") == 2, "privlevel 2 accepted")
-    res.check(gen(e) == 3, "a privlevel write counts")
+    res.check(gen(e) == 4, "a privlevel write counts")
     out2 = read(a("outblob"))
     res.check(out2 != out and struct.unpack_from("<I", out2, 0x30)[0] == 2,
               "a new report at VMPL 2 after the write")
     # (an empty write never reaches a FUSE file system, so b"" is not tried)
     for bad in (b"4", b"-1", b"abc", b"1 2", b"\n"):
         res.expect_errno(lambda: write(a("privlevel"), bad), errno.EINVAL, "privlevel %r" % bad)
-    res.check(gen(e) == 3, "refused privlevel writes do not count")
+    res.check(gen(e) == 4, "refused privlevel writes do not count")
     res.check(write(a("privlevel"), b"0x1") == 3, "privlevel is kstrtouint (0x1)")
 
-    # an open file of a removed entry
+    # an open file of a removed entry that had not read yet
     fd = os.open(a("outblob"), os.O_RDONLY)
     os.rmdir(e)
-    res.expect_errno(lambda: os.read(fd, 4096), errno.ENOENT, "read after rmdir")
+    res.expect_errno(lambda: os.read(fd, 4096), errno.ENOENT, "first read after rmdir")
     os.close(fd)
     res.check(os.listdir(rd) == [], "rmdir removes the entry")
     res.expect_errno(lambda: os.rmdir(e), errno.ENOENT, "rmdir twice")
@@ -202,6 +210,178 @@ def emulator(tree):
     os.rmdir(os.path.join(rd, "y"))
 
 
+# ---- where Linux is subtle (each of these differed in an earlier tsm-fuse) --
+
+def report_data(path):
+    return read(path)[0x50:0x90]
+
+
+def oversized_inblob(tree):
+    """configfs_bin_write_iter() marks the file written before it refuses a
+    write past 64 bytes (EFBIG), so the release stores what was buffered:
+    nothing. The old inblob is gone: generation + 1, outblob EINVAL."""
+    e = os.path.join(tree.report_dir, "big")
+    os.mkdir(e)
+    a = lambda name: os.path.join(e, name)  # noqa: E731
+    write(a("inblob"), b"A" * 64)
+    res.check(report_data(a("outblob")) == b"A" * 64 and gen(e) == 1, "a report of inblob A")
+    res.expect_errno(lambda: write(a("inblob"), b"B" * 65), errno.EFBIG, "65-byte inblob")
+    res.check(gen(e) == 2, "the refused write stored an (empty) inblob at close: "
+              "generation 2 (%d)" % gen(e))
+    res.expect_errno(lambda: read(a("outblob")), errno.EINVAL,
+                     "outblob after the refused write: EINVAL, not A's report")
+    write(a("inblob"), b"C" * 64)
+    res.check(report_data(a("outblob")) == b"C" * 64 and gen(e) == 3,
+              "the next inblob is reported")
+    os.rmdir(e)
+
+
+def last_close(tree):
+    """A bin attribute is stored when the open file is released: closing a
+    dup or a forked child's copy stores nothing, the last close does."""
+    e = os.path.join(tree.report_dir, "dup")
+    os.mkdir(e)
+    a = lambda name: os.path.join(e, name)  # noqa: E731
+    fd = os.open(a("inblob"), os.O_WRONLY)
+    os.write(fd, b"D" * 64)
+    os.close(os.dup(fd))
+    res.check(gen(e) == 0, "closing a dup of the inblob descriptor stores nothing (%d)" % gen(e))
+    pid = os.fork()
+    if pid == 0:
+        os.close(fd)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    res.check(gen(e) == 0, "a child closing the inherited descriptor stores nothing (%d)"
+              % gen(e))
+    os.pwrite(fd, b"E" * 8, 0)
+    os.close(fd)
+    res.check(gen(e) == 1, "the last close stores, once (%d)" % gen(e))
+    res.check(report_data(a("outblob")) == b"E" * 8 + b"D" * 56,
+              "the report has everything written through the file")
+    os.rmdir(e)
+
+
+def after_rmdir(tree):
+    """After rmdir, configfs serves what an open file already read, accepts
+    writes to an open inblob (dropped at close) and refuses the rest."""
+    rd = tree.report_dir
+    e = os.path.join(rd, "gone")
+    os.mkdir(e)
+    a = lambda name: os.path.join(e, name)  # noqa: E731
+    nonce = bytes(range(100, 164))
+    write(a("inblob"), nonce)
+    fo = os.open(a("outblob"), os.O_RDONLY)
+    fg = os.open(a("generation"), os.O_RDONLY)
+    fi = os.open(a("inblob"), os.O_WRONLY)
+    fp = os.open(a("privlevel"), os.O_WRONLY)
+    head = os.read(fo, 100)
+    ghead = os.read(fg, 1)
+    os.rmdir(e)
+    try:
+        rest = b""
+        while True:
+            chunk = os.read(fo, 4096)
+            if not chunk:
+                break
+            rest += chunk
+        out = head + rest
+        res.check(len(out) == 1184 and out[0x50:0x90] == nonce,
+                  "an outblob being read is served to its end after rmdir (%d bytes)" % len(out))
+    except OSError as err:
+        res.check(False, "an outblob being read is served after rmdir: %s" % err)
+    try:
+        res.check(ghead + os.read(fg, 64) == b"1\n", "and so is a text attribute being read")
+    except OSError as err:
+        res.check(False, "a text attribute being read after rmdir: %s" % err)
+    try:
+        res.check(os.write(fi, b"F" * 64) == 64, "an open inblob accepts writes after rmdir")
+    except OSError as err:
+        res.check(False, "an open inblob accepts writes after rmdir: %s" % err)
+    res.expect_errno(lambda: os.write(fp, b"1"), errno.ENOENT, "privlevel write after rmdir")
+    for fd in (fo, fg, fi, fp):
+        os.close(fd)  # the inblob is dropped: nothing to store into
+    res.check("gone" not in os.listdir(rd), "the entry stays removed")
+    os.mkdir(e)
+    res.check(gen(e) == 0, "a new entry of that name starts afresh")
+    os.rmdir(e)
+
+
+def certs_too_small(sim):
+    """sev_report_new() asks once with 16 KiB for certificates; when the host
+    says that is too small, the driver's plain retry keeps the VMPCK and
+    the read fails with EIO. The next read asks again."""
+    with Tree(env={"SNP_SIM_FAULTS": "certs_small=1"}, sim=sim) as tree:
+        e = os.path.join(tree.report_dir, "c")
+        os.mkdir(e)
+        write(os.path.join(e, "inblob"), b"G" * 64)
+        res.expect_errno(lambda: read(os.path.join(e, "outblob")), errno.EIO,
+                         "certificates over 16 KiB (host says): EIO after one attempt")
+        try:
+            ok = report_data(os.path.join(e, "outblob")) == b"G" * 64
+            aux = read(os.path.join(e, "auxblob"))
+            ok = ok and any(g == VCEK_GUID for g, _, _ in cert_table(aux))
+        except OSError as err:
+            ok = False
+            print("  next read: %s" % err)
+        res.check(ok, "the next read asks again and gets the report and certificates")
+        os.rmdir(e)
+        no_entries(tree, "certificates too small")
+    with Tree(env={"SNP_SIM_FAULTS": "certs_small=1"}, sim=sim) as tree:
+        r = client(tree, "--certs")
+        res.check(r == errno.EIO, "backend: certificates over 16 KiB -> EIO (%s)"
+                  % errno.errorcode.get(r))
+        no_entries(tree, "backend, certificates too small")
+
+
+def svsm_tree(sim):
+    """A guest at VMPL 1 (under an SVSM): Linux >= 6.11 shows the service_*
+    attributes and manifestblob; VMPCK1 is the floor. The simulated SVSM
+    has no attestation service, so an SVSM report is EINVAL."""
+    try:
+        tree = Tree(["--vmpl", "1"], sim=sim)
+    except RuntimeError as err:
+        res.check(False, "a tree for a guest at VMPL 1: %s" % err)
+        return
+    with tree:
+        e = os.path.join(tree.report_dir, "s")
+        os.mkdir(e)
+        a = lambda name: os.path.join(e, name)  # noqa: E731
+        names = sorted(os.listdir(e))
+        res.check(names == SVSM_ATTRS,
+                  "above VMPL 0 an entry also has the SVSM attributes (%s)" % names)
+        res.check(read(a("privlevel_floor")) == b"1\n", "privlevel_floor is the VMPL: 1")
+        write(a("inblob"), b"H" * 64)
+        res.expect_errno(lambda: read(a("outblob")), errno.EINVAL,
+                         "privlevel unwritten (0) below the floor: EINVAL")
+        write(a("privlevel"), b"1")
+        out = read(a("outblob"))
+        res.check(out[0x50:0x90] == b"H" * 64 and struct.unpack_from("<I", out, 0x30)[0] == 1,
+                  "privlevel 1: a VMPL 1 report")
+        res.check(read(a("manifestblob")) == b"", "manifestblob of a firmware report is empty")
+        g = gen(e)
+        res.check(write(a("service_provider"), b"svsm\n") == 5 and gen(e) == g + 1,
+                  "service_provider svsm accepted and counted")
+        res.expect_errno(lambda: read(a("outblob")), errno.EINVAL,
+                         "an SVSM report: the SVSM offers no attestation service, EINVAL")
+        res.expect_errno(lambda: read(a("manifestblob")), errno.EINVAL, "nor a manifest")
+        write(a("service_provider"), b"tdx")
+        res.expect_errno(lambda: read(a("outblob")), errno.EINVAL, "another service provider")
+        g = gen(e)
+        res.expect_errno(lambda: write(a("service_guid"), b"not-a-guid"), errno.EINVAL,
+                         "a malformed service_guid")
+        res.check(gen(e) == g + 1, "a malformed service_guid still counts (cleared first)")
+        res.check(write(a("service_guid"), b"c476f1eb-0123-45a5-9641-b4e7dde5bfe3\n") == 37
+                  and gen(e) == g + 2, "a service_guid accepted")
+        res.expect_errno(lambda: write(a("service_manifest_version"), b"x"), errno.EINVAL,
+                         "a malformed service_manifest_version")
+        res.check(write(a("service_manifest_version"), b"2") == 1 and gen(e) == g + 3,
+                  "service_manifest_version 2 accepted")
+        os.rmdir(e)
+        res.check(client(tree, "--vmpl", "1") == 0, "backend: VMPL 1 under the SVSM")
+        res.check(client(tree, "--vmpl", "0") == errno.EINVAL, "backend: VMPL 0 below the floor")
+        no_entries(tree, "SVSM")
+
+
 def floor_tree(tree):
     rd = tree.report_dir
     e = os.path.join(rd, "f")
@@ -210,6 +390,16 @@ def floor_tree(tree):
     res.expect_errno(lambda: write(os.path.join(e, "privlevel"), b"1"), errno.EINVAL,
                  "privlevel below the floor")
     res.check(write(os.path.join(e, "privlevel"), b"3") == 1, "privlevel 3 above the floor")
+    os.rmdir(e)
+    # privlevel_floor is the VMPCK the driver signs with; privlevel starts at 0
+    os.mkdir(e)
+    write(os.path.join(e, "inblob"), b"I" * 64)
+    res.expect_errno(lambda: read(os.path.join(e, "outblob")), errno.EINVAL,
+                     "privlevel unwritten at floor 2: the firmware refuses VMPL 0, EINVAL")
+    write(os.path.join(e, "privlevel"), b"2")
+    out = read(os.path.join(e, "outblob"))
+    res.check(struct.unpack_from("<I", out, 0x30)[0] == 2 and out[0x50:0x90] == b"I" * 64,
+              "after privlevel 2: a VMPL 2 report")
     os.rmdir(e)
 
     res.check(client(tree, "--vmpl", "1") == errno.EINVAL,
@@ -317,11 +507,15 @@ def faults(sim):
                   "VMPCK is gone: ENOTTY (%s, %s)" % (errno.errorcode.get(r1),
                                                       errno.errorcode.get(r2)))
         no_entries(tree, "firmware error")
-    # the guest uses VMPCK2 but the floor says 0: the firmware refuses VMPL 0
-    # with status INVALID_PARAM in its response, which the driver maps to EINVAL
+    # the guest uses VMPCK2, so privlevel_floor is 2 (sev-guest's vmpck_id)
     with Tree(env={"SNP_SIM_VMPCK": "2"}, sim=sim) as tree:
+        e = os.path.join(tree.report_dir, "k")
+        os.mkdir(e)
+        res.check(read(os.path.join(e, "privlevel_floor")) == b"2\n",
+                  "VMPCK2 in use: privlevel_floor 2")
+        os.rmdir(e)
         r = client(tree, "--vmpl", "0")
-        res.check(r == errno.EINVAL, "backend: response status INVALID_PARAM -> EINVAL (%s)"
+        res.check(r == errno.EINVAL, "backend: VMPL 0 below the floor -> EINVAL (%s)"
                   % errno.errorcode.get(r))
         r = client(tree, "--vmpl", "2")
         res.check(r == 0, "and the next request at VMPL 2 works (%s)" % errno.errorcode.get(r))
@@ -345,6 +539,9 @@ def sigterm_unmounts():
 
 with h.TsmTree() as tree:
     emulator(tree)
+    oversized_inblob(tree)
+    last_close(tree)
+    after_rmdir(tree)
     backend(tree)
     sim = os.path.join(tree.tmp, "sim")
     with Tree(["--floor", "2"], sim=sim) as ft:
@@ -352,5 +549,7 @@ with h.TsmTree() as tree:
     wrap_tree(sim)
     foreign_tree(sim)
     faults(sim)
+    certs_too_small(sim)
+    svsm_tree(sim)
 sigterm_unmounts()
 res.done()

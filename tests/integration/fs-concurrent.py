@@ -14,7 +14,8 @@ h.need_fuse()
 res = t.Results()
 READERS = 200
 
-with h.Daemon(config="[Daemon]\nRateLimit=0\nQueueSize=256\n") as d:
+# one uid may have a quarter of QueueSize= waiting: room for all 200 readers
+with h.Daemon(config="[Daemon]\nRateLimit=0\nQueueSize=1024\n") as d:
     d.start()
     with open(d.path("certs", "vcek.pem"), "rb") as f:
         vcek = f.read()

@@ -15,6 +15,10 @@ snpd_fs_tests = \
 	%reldir%/fs-basic.py \
 	%reldir%/fs-concurrent.py \
 	%reldir%/fs-keys.py \
+	%reldir%/fs-key-reload.py \
+	%reldir%/fs-reload-lookups.py \
+	%reldir%/fs-handle-limit.py \
+	%reldir%/fs-exit-leak.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
 	%reldir%/fs-stale-start.py \
@@ -23,7 +27,9 @@ snpd_fs_tests = \
 	%reldir%/degraded-start.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
-	%reldir%/http-activation.py
+	%reldir%/http-activation.py \
+	%reldir%/http-socket-dir.py \
+	%reldir%/http-fairness.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)
 
