@@ -348,9 +348,20 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == INO_ROOT) {
 		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
 			if (!strcmp(name, root[i].name)) {
+				/* no reference report yet (host busy at start): say so */
+				if (!fs->d->view && root[i].ino >= INO_PLATFORM &&
+				    root[i].ino <= INO_VMPL) {
+					fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ?
+								    ENODEV :
+								    EBUSY);
+					return;
+				}
 				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
 				return;
 			}
+	} else if (parent == INO_CERTS_DIR && !fs->d->view) {
+		fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ? ENODEV : EBUSY);
+		return;
 	} else if (parent == INO_CERTS_DIR) {
 		for (int i = 0; i < _SNPD_CERT_MAX; i++)
 			if (!strcmp(name, snpd_cert_names[i]) && static_text(fs, INO_CERT0 + i)) {
@@ -1067,6 +1078,11 @@ static int clear_stale_mount(const char *mp)
 	if (!S_ISDIR(st.st_mode))
 		return log_error_errno(ENOTDIR, "Mountpoint %s is not a directory", mp);
 	return 0;
+}
+
+int snpd_fs_clear_stale_mount(const char *mp)
+{
+	return clear_stale_mount(mp);
 }
 
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)

@@ -997,6 +997,16 @@ static void handle_key(struct req_state *st, const char *name)
 	submit(st, req, client);
 }
 
+/* The static views wait for the reference report (host busy at start). */
+static void no_view_problem(struct req_state *st)
+{
+	if (snpd_broker_is_dead(st->l->h->d->broker))
+		return device_problem(st, -ENODEV, 0, NULL);
+	problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "no-reference-report", "Not available yet",
+		"no reference report yet (the host was busy at start); snpd keeps retrying");
+	MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+}
+
 static void handle_certs(struct req_state *st)
 {
 	const struct snpd_view *v = st->l->h->d->view;
@@ -1004,8 +1014,11 @@ static void handle_certs(struct req_state *st)
 	size_t len = 0;
 	FILE *f;
 
-	if (!v ||
-	    (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] && !v->certs[SNPD_CERT_ARK])) {
+	if (!v) {
+		no_view_problem(st);
+		return;
+	}
+	if (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] && !v->certs[SNPD_CERT_ARK]) {
 		problem(st, MHD_HTTP_NOT_FOUND, "no-certificates", "No certificates",
 			"the host returned no certificates and CertsDir= is not set");
 		return;
@@ -1073,6 +1086,8 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 		allow = "GET, HEAD";
 	} else if (!strcmp(url, "/v1/platform")) {
 		st->ep = EP_PLATFORM;
+		if (get && !d->view)
+			return no_view_problem(st);
 		if (get) {
 			respond(st, MHD_HTTP_OK,
 				response_copy(d->view->platform_json,
@@ -1098,12 +1113,21 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 	} else if (!strcmp(url, "/healthz")) {
 		st->ep = EP_HEALTHZ;
 		if (get) {
-			if (snpd_broker_is_dead(d->broker))
+			char reason[256];
+
+			/* healthy only while requests succeed */
+			switch (snpd_health(d, reason, sizeof(reason))) {
+			case SNPD_HEALTH_DEAD:
 				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "device-dead",
-					"Attestation unavailable",
-					"the guest device disabled its key after a failure");
-			else
+					"Attestation unavailable", "%s", reason);
+				break;
+			case SNPD_HEALTH_DEGRADED:
+				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "degraded", "Degraded",
+					"%s", reason);
+				break;
+			default:
 				respond(st, MHD_HTTP_OK, response_copy("ok\n", 3, "text/plain"));
+			}
 			return;
 		}
 		allow = "GET, HEAD";
@@ -1745,6 +1769,79 @@ fail:
 }
 
 /*
+ * @name in @dirfd: nothing, or a socket that nobody accepts on (left by a
+ * killed instance), which is removed. A live socket (another snpd) is
+ * refused, never taken; so is anything that is not a socket.
+ */
+static int clear_stale_at(int dirfd, const char *name, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, cwd, r;
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : log_error_errno(errno, "Socket=%s: %m", path);
+	if (!S_ISSOCK(st.st_mode))
+		return log_error_errno(EEXIST, "Socket=%s exists and is not a socket", path);
+	if (strlen(name) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket=%s: path too long", path);
+	strcpy(sa.sun_path, name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || cwd < 0) {
+		r = log_error_errno(errno, "Socket=%s: %m", path);
+		goto out;
+	}
+	/* connect() in the directory we hold, as bind() below */
+	r = fchdir(dirfd) < 0 ? -errno : 0;
+	if (r == 0)
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	if (fchdir(cwd) < 0) {
+		r = log_error_errno(errno, "Cannot return to the working directory: %m");
+		goto out;
+	}
+	if (r == 0 || r == -EAGAIN || r == -EINPROGRESS) {
+		r = log_error_errno(
+			EADDRINUSE,
+			"Socket=%s is a live socket (another snpd?); refusing to take it", path);
+		goto out;
+	}
+	if (r != -ECONNREFUSED && r != -ENOENT) {
+		log_error_errno(r, "Socket=%s: cannot tell whether it is in use: %m", path);
+		goto out;
+	}
+	r = 0;
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		r = log_error_errno(errno, "Failed to remove the stale socket %s: %m", path);
+	else
+		log_notice("Removed a stale socket %s left by an earlier instance", path);
+out:
+	if (cwd >= 0)
+		close(cwd);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int snpd_http_clear_stale_socket(const char *path)
+{
+	struct sockaddr_un sa;
+	const char *name = NULL;
+	int dirfd, r;
+
+	if (!path || !*path)
+		return 0;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket=%s: path too long", path);
+	dirfd = open_socket_dir(path, &name);
+	if (dirfd < 0)
+		return dirfd;
+	r = clear_stale_at(dirfd, name, path);
+	close(dirfd);
+	return r;
+}
+
+/*
  * The API socket, created without following a name: in the directory
  * opened by open_socket_dir(), with its final mode from the umask at
  * bind() (a unix socket's file takes its mode from there) and its owner
@@ -1757,7 +1854,6 @@ static int bind_unix(const struct snpd_config *c, int *ret_dirfd, const char **r
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = c->api_socket, *name = NULL;
 	int fd = -1, dirfd, cwd = -1, r;
-	struct stat st;
 	mode_t old;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -1766,17 +1862,10 @@ static int bind_unix(const struct snpd_config *c, int *ret_dirfd, const char **r
 	if (dirfd < 0)
 		return dirfd;
 	strcpy(sa.sun_path, name);
-	/* a socket left by an earlier instance */
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			r = log_error_errno(EEXIST, "Socket=%s exists and is not a socket", path);
-			goto fail;
-		}
-		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
-			r = log_error_errno(errno, "Failed to remove the old socket %s: %m", path);
-			goto fail;
-		}
-	}
+	/* a socket left by an earlier instance, never a live one */
+	r = clear_stale_at(dirfd, name, path);
+	if (r < 0)
+		goto fail;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || cwd < 0) {
@@ -2077,6 +2166,27 @@ static void handle_metrics(struct req_state *st)
 		"# TYPE snpd_http_connections_evicted_total counter\n"
 		"snpd_http_connections_evicted_total %llu\n",
 		(unsigned long long)bs.cancelled, (unsigned long long)h->evicted);
+	{
+		char reason[256];
+		enum snpd_health health = snpd_health(h->d, reason, sizeof(reason));
+
+		fprintf(f, "# HELP snpd_health 1 for the current health (ok, degraded, dead).\n"
+			   "# TYPE snpd_health gauge\n");
+		for (int i = SNPD_HEALTH_OK; i <= SNPD_HEALTH_DEAD; i++)
+			fprintf(f, "snpd_health{state=\"%s\"} %d\n", snpd_health_names[i],
+				(int)health == i);
+		fprintf(f,
+			"# HELP snpd_device_consecutive_failures Device requests failed in a row.\n"
+			"# TYPE snpd_device_consecutive_failures gauge\n"
+			"snpd_device_consecutive_failures %u\n"
+			"# HELP snpd_reference_reports_total Reference reports asked for.\n"
+			"# TYPE snpd_reference_reports_total counter\n"
+			"snpd_reference_reports_total %llu\n"
+			"# HELP snpd_reloads_total Configuration reloads applied.\n"
+			"# TYPE snpd_reloads_total counter\nsnpd_reloads_total %llu\n",
+			bs.consecutive_failures, (unsigned long long)h->d->reference_reports,
+			(unsigned long long)h->d->reloads);
+	}
 	fclose(f);
 	respond(st, MHD_HTTP_OK, response_copy(text, len, "text/plain; version=0.0.4"));
 	free(text);

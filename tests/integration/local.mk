@@ -21,6 +21,10 @@ snpd_fs_tests = \
 	%reldir%/fs-exit-leak.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
+	%reldir%/fs-stale-start.py \
+	%reldir%/config-ranges.py \
+	%reldir%/health.py \
+	%reldir%/degraded-start.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
 	%reldir%/http-strict.py \
