@@ -1635,7 +1635,8 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, int unlink_
 	}
 	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info) {
-		MHD_stop_daemon(l->mhd);
+		MHD_stop_daemon(l->mhd); /* closes @fd */
+		fd = -1;
 		r = log_error_errno(EINVAL, "The HTTP server has no epoll fd");
 		goto fail;
 	}
@@ -1646,7 +1647,8 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, int unlink_
 					       on_mhd_timer, l);
 	if (r < 0) {
 		sd_event_source_disable_unref(l->io);
-		MHD_stop_daemon(l->mhd);
+		MHD_stop_daemon(l->mhd); /* closes @fd */
+		fd = -1;
 		log_error_errno(r, "Failed to watch the HTTP server: %m");
 		goto fail;
 	}
@@ -1658,7 +1660,8 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, int unlink_
 	rearm(l);
 	return 0;
 fail:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (unlink_dirfd >= 0) {
 		unlinkat(unlink_dirfd, unlink_name, 0);
 		close(unlink_dirfd);
@@ -2059,8 +2062,7 @@ struct snpd_http *snpd_http_free(struct snpd_http *h)
 
 		sd_event_source_disable_unref(l->io);
 		sd_event_source_disable_unref(l->timer);
-		MHD_stop_daemon(l->mhd);
-		close(l->fd);
+		MHD_stop_daemon(l->mhd); /* closes the listening socket, l->fd */
 		if (l->unlink_dirfd >= 0) {
 			if (l->unlink_name)
 				unlinkat(l->unlink_dirfd, l->unlink_name, 0);
