@@ -840,6 +840,24 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct pending_read *p;
 	int e;
 
+	/*
+	 * What a handle other than a snapshot holds belongs to its file
+	 * descriptor alone, but the page cache belongs to the inode and is
+	 * shared by every opener: a mapping (even MAP_PRIVATE, which the
+	 * kernel allows on direct-I/O files), readahead(2) or
+	 * posix_fadvise() on one descriptor would leave its report where
+	 * another descriptor's mapping reads it. A read(2) on a direct-I/O
+	 * file reaches us through fuse_direct_io(), which names its lock
+	 * owner (FUSE_READ_LOCKOWNER); a read that fills the page cache
+	 * (fuse_read_folio, fuse_readahead) names none. Refuse those: a
+	 * mapping of these files fails with SIGBUS, it never shows another
+	 * descriptor's answer, and nothing here is ever cached.
+	 */
+	if (h->content != C_STATIC && !fi->lock_owner) {
+		h->fs->stats.errors++;
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	if (h->ready && h->content != C_STATUS) {
 		h->fs->stats.reads++;
 		reply_read(h, req, size, off);
@@ -901,15 +919,26 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EBUSY);
 		return;
 	}
-	/* like configfs-tsm inblob: at most 64 bytes, EFBIG beyond */
-	if (off < 0 || (size_t)off > SNP_REPORT_DATA_SIZE ||
-	    size > SNP_REPORT_DATA_SIZE - (size_t)off) {
+	/* a write back from the page cache is nobody's nonce */
+	if (fi->writepage) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	/*
+	 * REPORT_DATA is the bytes written on this descriptor, in order: a
+	 * stream appended at the handle's own cursor. The kernel's offset
+	 * is ignored: with O_APPEND it is the inode's size, which writes on
+	 * other descriptors raise, so honouring it would put zeros before
+	 * this caller's nonce. At most 64 bytes in all, EFBIG beyond (like
+	 * the configfs-tsm inblob); the report file is not seekable, so
+	 * pwrite() never gets here.
+	 */
+	if (size > SNP_REPORT_DATA_SIZE - h->written) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
-	memcpy(h->report_data + off, buf, size);
-	if ((size_t)off + size > h->written)
-		h->written = (size_t)off + size;
+	memcpy(h->report_data + h->written, buf, size);
+	h->written += size;
 	fuse_reply_write(req, size);
 }
 

@@ -14,6 +14,8 @@ TESTS += \
 snpd_fs_tests = \
 	%reldir%/fs-basic.py \
 	%reldir%/fs-concurrent.py \
+	%reldir%/fs-mmap.py \
+	%reldir%/fs-append.py \
 	%reldir%/fs-keys.py \
 	%reldir%/fs-key-reload.py \
 	%reldir%/fs-reload-lookups.py \
