@@ -16,6 +16,7 @@ snpd_fs_tests = \
 	%reldir%/fs-concurrent.py \
 	%reldir%/fs-mmap.py \
 	%reldir%/fs-append.py \
+	%reldir%/fs-nonce-names.py \
 	%reldir%/fs-keys.py \
 	%reldir%/fs-key-reload.py \
 	%reldir%/fs-reload-lookups.py \
