@@ -577,11 +577,13 @@ static void notifier_stop(struct snpd_fs *fs)
 	struct notifier *n = &fs->notifier;
 	/* room for the largest request (a write of max_pages) */
 	size_t size = (1u << 20) + 65536;
+	int fuse_fd;
 	u8 *buf;
 
 	if (!n->running)
 		return;
 	buf = malloc(size);
+	fuse_fd = buf ? fuse_session_fd(fs->se) : -1;
 	pthread_mutex_lock(&n->lock);
 	n->stop = true;
 	pthread_cond_signal(&n->cond);
@@ -589,7 +591,7 @@ static void notifier_stop(struct snpd_fs *fs)
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = n->done_fd, .events = POLLIN },
-			{ .fd = buf ? fuse_session_fd(fs->se) : -1, .events = POLLIN },
+			{ .fd = fuse_fd, .events = POLLIN },
 		};
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
@@ -597,9 +599,9 @@ static void notifier_stop(struct snpd_fs *fs)
 		if (p[0].revents)
 			break;
 		if (p[1].revents & POLLIN)
-			refuse_one(p[1].fd, buf, size);
+			refuse_one(fuse_fd, buf, size);
 		else if (p[1].revents)
-			p[1].fd = -1; /* the connection is gone: the kernel lets go */
+			fuse_fd = -1; /* the connection is gone: the kernel lets go */
 	}
 	free(buf);
 	pthread_join(n->thread, NULL);

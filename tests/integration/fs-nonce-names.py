@@ -152,4 +152,30 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\n") as d:
     n = names_known(d)
     res.check(n == 0, "names the daemon still holds at the end: %d" % n)
 
+# SIGTERM while lookups (and so the daemon's invalidations) are in
+# flight: the daemon still exits cleanly
+FLOODER = r'''
+import os, sys
+mnt = sys.argv[1]
+print("go", flush=True)
+while True:
+    try:
+        os.stat(os.path.join(mnt, "nonce", os.urandom(32).hex()))
+    except OSError:
+        if not os.path.ismount(mnt):
+            break
+'''
+with h.Daemon() as d:
+    d.start()
+    flooders = [subprocess.Popen([sys.executable, "-c", FLOODER, d.mnt], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True) for _ in range(4)]
+    for f in flooders:
+        f.stdout.readline()
+    one_works(d, 0)
+    rc = d.stop()
+    for f in flooders:
+        f.kill()
+        f.wait()
+    res.check(rc == 0, "SIGTERM during a flood of lookups: exit status %s" % rc)
+
 res.done()
