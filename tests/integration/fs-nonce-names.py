@@ -149,6 +149,19 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\n") as d:
     res.check(last["read_ok"] > 0 and not last["read_bad"],
               "the pinned files still read their own nonce (%d checked)" % last["read_ok"])
     res.check(one_works(d, 65534), "uid 65534 succeeds again once it closed them")
+
+    # one name, two uids: root holds it open while uid 65534 reads it
+    name = os.urandom(32).hex()
+    fd = os.open(d.path("nonce", name), os.O_RDONLY)
+    st1 = os.fstat(fd)
+    p = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                        "cat", d.path("nonce", name)], capture_output=True)
+    mine = os.read(fd, 4096)
+    st2 = os.stat(d.path("nonce", name))
+    os.close(fd)
+    res.check(p.returncode == 0 and p.stdout[0x50:0x70].hex() == name and
+              mine[0x50:0x70].hex() == name and st1.st_ino == st2.st_ino,
+              "one name read by two uids at once, each bound to it; st_ino stable")
     n = names_known(d)
     res.check(n == 0, "names the daemon still holds at the end: %d" % n)
 
