@@ -40,9 +40,8 @@ enum {
 	INO_VMPL,
 	INO_KEYS_DIR,
 	INO_STATUS,
-	INO_CERT0 = 32,				       /* + enum snpd_cert */
-	INO_KEY0 = 64,				       /* + key profile index */
-	INO_NONCE0 = INO_KEY0 + SNPD_KEY_PROFILES_MAX, /* dynamic */
+	INO_CERT0 = 32, /* + enum snpd_cert */
+	INO_KEY0 = 64,	/* + key profile index */
 };
 
 #define NONCE_HEX_MIN	 2
@@ -66,16 +65,20 @@ enum {
 
 /*
  * nonce/<hex>: at most NONCE_INODES_MAX names known at once, at most
- * NONCE_INODES_PER_UID of them looked up by one uid. The inode number of
- * a name is a keyed hash of name and uid (63 bits, from INO_NONCE_FIRST):
- * the same name always gets the same number (cp and friends compare
- * st_ino before and after open), and a number never stands for another
- * name, so a name can be forgotten here (evicted) while the kernel still
- * caches it: the kernel's stale inode then gets ESTALE, never another
- * name's report.
+ * NONCE_INODES_PER_UID of them looked up by one uid. A name's inode
+ * number and generation come from a keyed hash of name and uid: the same
+ * name gets the same number (cp and friends compare st_ino before and
+ * after open) in [INO_NONCE_FIRST, INO_NONCE_END), below the key inodes
+ * and 2^32 (32-bit stat()); two names live at once never share a number
+ * and two names with one number differ in generation. So a name may be
+ * forgotten here (evicted) while the kernel still caches it: the kernel's
+ * stale inode gets ESTALE (the VFS then looks the name up again), or,
+ * when another name has its number meanwhile, is replaced by the kernel
+ * (fuse_iget compares generations): never another name's report.
  */
 #define NONCE_INODES_PER_UID 1024
-#define INO_NONCE_FIRST	     ((fuse_ino_t)1 << 63)
+#define INO_NONCE_FIRST	     ((fuse_ino_t)1 << 20)
+#define INO_NONCE_END	     ((fuse_ino_t)1 << 31)
 
 enum content {
 	C_STATIC, /* a snapshot of the view */
@@ -90,6 +93,7 @@ struct nonce_inode {
 	bool json;
 	uid_t uid; /* who looked it up: one inode per name and uid */
 	fuse_ino_t ino;
+	u64 gen;
 	u64 nlookup;
 	u32 open;      /* open handles: not evicted while > 0 */
 	u64 last_used; /* for evicting the least recently used */
@@ -236,7 +240,7 @@ static bool is_dir(fuse_ino_t ino)
 
 static bool is_nonce_ino(fuse_ino_t ino)
 {
-	return ino >= INO_NONCE_FIRST;
+	return ino >= INO_NONCE_FIRST && ino < INO_NONCE_END;
 }
 
 /* The nonce name that @ino stands for, NULL when forgotten (or not one). */
@@ -281,11 +285,13 @@ static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
  * handle holds, of this uid when it has its share already, else of any.
  * -EMFILE when the uid's share is all open, -ENFILE when every name is.
  */
-static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid, fuse_ino_t *ret)
+/* The inode number and generation of @tmp looked up by @uid. */
+static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
+		     fuse_ino_t *ret_ino, u64 *ret_gen)
 {
 	u8 msg[sizeof(u32) + 2 + sizeof(tmp->nonce)], md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
-	u64 v = 0;
+	u64 v, g;
 
 	memcpy(msg, &uid, sizeof(u32));
 	msg[4] = tmp->json;
@@ -293,10 +299,12 @@ static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	memcpy(msg + 6, tmp->nonce, tmp->len);
 	if (!HMAC(EVP_sha256(), fs->nonce_ino_key, sizeof(fs->nonce_ino_key), msg, 6 + tmp->len, md,
 		  &md_len) ||
-	    md_len < sizeof(v))
+	    md_len < sizeof(v) + sizeof(g))
 		return -EIO;
 	memcpy(&v, md, sizeof(v));
-	*ret = INO_NONCE_FIRST | (v & (INO_NONCE_FIRST - 1));
+	memcpy(&g, md + sizeof(v), sizeof(g));
+	*ret_ino = INO_NONCE_FIRST + v % (INO_NONCE_END - INO_NONCE_FIRST);
+	*ret_gen = g;
 	return 0;
 }
 
@@ -305,10 +313,12 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 {
 	struct nonce_inode *free_slot = NULL, *lru_mine = NULL, *lru_any = NULL, *slot;
 	size_t mine = 0;
+	bool taken = false;
 	fuse_ino_t ino;
+	u64 gen;
 	int r;
 
-	r = nonce_ino(fs, tmp, uid, &ino);
+	r = nonce_ino(fs, tmp, uid, &ino, &gen);
 	if (r < 0)
 		return r;
 
@@ -320,16 +330,15 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 				free_slot = n;
 			continue;
 		}
-		if (n->ino == ino) {
-			/* another name with this number: 2^-63, but never share */
-			if (n->uid != uid || n->json != tmp->json || n->len != tmp->len ||
-			    memcmp(n->nonce, tmp->nonce, tmp->len))
-				return -EIO;
+		if (n->uid == uid && n->json == tmp->json && n->len == tmp->len &&
+		    !memcmp(n->nonce, tmp->nonce, tmp->len)) {
 			n->nlookup++;
 			n->last_used = ++fs->nonce_clock;
 			*ret = n;
 			return 0;
 		}
+		if (n->ino == ino)
+			taken = true; /* by another name */
 		if (n->uid == uid) {
 			mine++;
 			if (!n->open && (!lru_mine || n->last_used < lru_mine->last_used))
@@ -349,10 +358,16 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	}
 	if (slot->used)
 		nonce_drop(fs, slot); /* the kernel's inode of it gets ESTALE */
+	/* rarely (a few in 2^31): the next number no name has */
+	while (taken) {
+		ino = ino + 1 < INO_NONCE_END ? ino + 1 : INO_NONCE_FIRST;
+		taken = nonce_of(fs, ino) != NULL;
+	}
 	*slot = *tmp;
 	slot->used = true;
 	slot->uid = uid;
 	slot->ino = ino;
+	slot->gen = gen;
 	slot->nlookup = 1;
 	slot->last_used = ++fs->nonce_clock;
 	fs->stats.nonce_inodes++;
@@ -685,6 +700,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			}
 	} else if (parent == INO_NONCE_DIR) {
 		struct nonce_inode tmp = { 0 }, *slot = NULL;
+		struct fuse_entry_param e = { 0 };
 		int r;
 
 		r = parse_nonce_name(name, tmp.nonce, &tmp.len, &tmp.json);
@@ -697,7 +713,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -r);
 			return;
 		}
-		reply_entry(fs, req, slot->ino, 0);
+		e.ino = slot->ino;
+		e.generation = slot->gen;
+		fill_attr(fs, slot->ino, &e.attr);
+		fuse_reply_entry(req, &e);
 		nonce_notify(fs, name);
 		return;
 	}

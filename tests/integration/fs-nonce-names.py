@@ -162,6 +162,7 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\n") as d:
     res.check(p.returncode == 0 and p.stdout[0x50:0x70].hex() == name and
               mine[0x50:0x70].hex() == name and st1.st_ino == st2.st_ino,
               "one name read by two uids at once, each bound to it; st_ino stable")
+    res.check(st1.st_ino < 1 << 32, "nonce inode numbers fit 32-bit stat(): %#x" % st1.st_ino)
     n = names_known(d)
     res.check(n == 0, "names the daemon still holds at the end: %d" % n)
 
