@@ -279,12 +279,6 @@ static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
 	nonce_put(fs, ni);
 }
 
-/*
- * The inode for nonce name @tmp looked up by @uid: the one it has, else a
- * free slot, else one taken from the least recently used name that no
- * handle holds, of this uid when it has its share already, else of any.
- * -EMFILE when the uid's share is all open, -ENFILE when every name is.
- */
 /* The inode number and generation of @tmp looked up by @uid. */
 static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
 		     fuse_ino_t *ret_ino, u64 *ret_gen)
@@ -308,6 +302,12 @@ static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	return 0;
 }
 
+/*
+ * The inode for nonce name @tmp looked up by @uid: the one it has, else a
+ * free slot, else one taken from the least recently used name that no
+ * handle holds, of this uid when it has its share already, else of any.
+ * -EMFILE when the uid's share is all open, -ENFILE when every name is.
+ */
 static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
 		     struct nonce_inode **ret)
 {
