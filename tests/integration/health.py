@@ -34,7 +34,7 @@ with h.Daemon() as d:
     code, _, body = get(d, "/healthz")
     res.check(code == 200 and body == b"ok\n", "healthy at start (%d)" % code)
 
-    secrets = os.path.join(d.sim, "guest-secrets")
+    secrets = os.path.join(d.sim, "launch-state")
     saved = open(secrets, "rb").read()
     with open(secrets, "wb") as f:
         f.write(b"broken")
