@@ -1185,6 +1185,18 @@ static void f_halt(void *priv)
 	longjmp(((struct fake *)priv)->out, 2);
 }
 
+static u64 f_read_cr4(void *priv)
+{
+	(void)priv;
+	return 0;
+}
+
+static u64 f_xgetbv(void *priv, u32 xcr)
+{
+	(void)priv, (void)xcr;
+	return 1;
+}
+
 static const struct snp_cpu_ops fake_ops = {
 	.rdmsr = f_rdmsr,
 	.wrmsr = f_wrmsr,
@@ -1196,6 +1208,8 @@ static const struct snp_cpu_ops fake_ops = {
 	.write = f_write,
 	.shared_page = f_shared_page,
 	.halt = f_halt,
+	.read_cr4 = f_read_cr4,
+	.xgetbv = f_xgetbv,
 };
 
 /* One scripted hypervisor at a time; static, so that setjmp() clobbers nothing. */
@@ -1415,6 +1429,66 @@ static void test_psc_answers(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		psc_case(i, cases[i].on_psc, cases[i].info2, cases[i].ok);
+}
+
+/* A table with leaves 0x0 and 0x1, set up as snp_cpuid_setup() would. */
+static void fake_cpuid_table(struct snp_sev *g)
+{
+	struct snp_cpuid_table *t = &g->cpuid_table;
+
+	memset(t, 0, sizeof(*t));
+	t->count = cpu_to_le32(2);
+	t->fn[0].eax = cpu_to_le32(0x1);
+	t->fn[1].eax_in = cpu_to_le32(0x1);
+	t->fn[1].ebx = cpu_to_le32(0x00010800);
+	g->cpuid_std_max = 1;
+}
+
+static void cpuid_hv_case(const char *what, bool use_ghcb, unsigned int good_replies, u8 set,
+			  u8 code)
+{
+	static struct snp_sev g;
+	static struct snp_cpuid_leaf leaf;
+	struct fake *f = fake_new();
+
+	fake_guest(f, &g);
+	fake_cpuid_table(&g);
+	for (unsigned int i = 0; i < good_replies; i++)
+		f->replies[i] = SNP_GHCB_MSR_CPUID_RESP | (0x11ULL << 32);
+	f->replies[good_replies] = SNP_GHCB_MSR_HV_FT_RESP; /* not a CPUID response */
+	f->nreplies = good_replies + 1;
+	leaf = (struct snp_cpuid_leaf){ .fn = 0x1 };
+	if (setjmp(f->out) == 0) {
+		snp_cpuid(&g, use_ghcb ? g.ghcb : NULL, &leaf);
+		fail_msg("%s: the guest took the answer", what);
+	}
+	if (!f->terminated || f->set != set || f->code != code)
+		fail_msg("%s: terminated %d set %u code %u", what, f->terminated, f->set, f->code);
+}
+
+static void test_cpuid_hv_failures(void **state)
+{
+	static struct snp_sev g;
+	static struct snp_cpuid_leaf leaf;
+	struct fake *f;
+
+	(void)state;
+	/* the APIC ID of leaf 1 is the hypervisor's: no answer is fatal (GHCB_TERM_CPUID_HV) */
+	cpuid_hv_case("MSR, wrong response code", false, 0, SNP_TERM_SET_LINUX, SNP_TERM_CPUID_HV);
+	cpuid_hv_case("MSR, EDX not answered", false, 3, SNP_TERM_SET_LINUX, SNP_TERM_CPUID_HV);
+	/* the scripted hypervisor answers NAE exits without marking RAX..RDX valid */
+	cpuid_hv_case("GHCB, registers not valid", true, 0, SNP_TERM_SET_LINUX, SNP_TERM_CPUID_HV);
+
+	/* no table (SEV-ES): the MSR protocol has no subleaf, so 0x7.1 is refused unasked */
+	f = fake_new();
+	fake_guest(f, &g);
+	g.ghcb = NULL;
+	leaf = (struct snp_cpuid_leaf){ .fn = 0x7, .subfn = 1 };
+	if (setjmp(f->out) == 0)
+		snp_cpuid_vc(&g, &leaf), fail();
+	assert_int_equal(f->set, SNP_TERM_SET_GEN);
+	assert_int_equal(f->code, SNP_TERM_GEN_REQ);
+	assert_int_equal(f->next, 0);
 }
 
 /* ---- CPUID from the CPUID page ------------------------------------------------ */
@@ -1899,6 +1973,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_cpuid_table),
 		cmocka_unit_test(test_cpuid_hypervisor_range),
 		cmocka_unit_test(test_xsave_size_computed),
+		cmocka_unit_test(test_cpuid_hv_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
