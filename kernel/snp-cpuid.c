@@ -214,7 +214,8 @@ static int cpuid_hv_ghcb(struct snp_sev *g, struct snp_ghcb *ghcb, struct snp_cp
 	u8 valid[sizeof(ghcb->valid_bitmap)];
 	u64 info1, rax, rbx, rcx, rdx;
 
-	if (g->ghcb_busy)
+	/* One GHCB, the registered one, and no nested use of it. */
+	if (ghcb != g->ghcb || g->ghcb_busy)
 		return -EBUSY;
 	g->ghcb_busy = true;
 	snp_sev_ghcb_prepare(g, SNP_EXIT_CPUID, 0, 0);
