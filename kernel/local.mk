@@ -16,4 +16,6 @@ noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 	%reldir%/snp-guest.h \
 	%reldir%/snp-guest.c \
 	%reldir%/snp-sev.h \
-	%reldir%/snp-sev.c
+	%reldir%/snp-sev.c \
+	%reldir%/snp-cpuid.h \
+	%reldir%/snp-cpuid.c
