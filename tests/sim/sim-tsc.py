@@ -11,12 +11,14 @@
    and through the sim backend: the first report request of a process uses
    seq 3, succeeds and verifies; the guest's and the firmware's counters in
    STATE/launch-state stay equal (4 after one request, not 2), also after
-   a relaunch (the kernel boots again).
+   a relaunch (the kernel boots again). The same through tests/helpers/
+   tsm-fuse (configfs-tsm over the simulator) when FUSE is usable.
 """
 import os
 import struct
 import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -168,6 +170,46 @@ def check_paths(d):
           "TSC_INFO; reports verify, counters in step")
 
 
+def check_tsm(d):
+    binp = os.path.join(simtest.BUILD, "tests", "helpers", "tsm-fuse")
+    if not os.access(binp, os.X_OK) or not os.path.exists("/dev/fuse"):
+        print("skip: tsm-fuse (no helper or no /dev/fuse)")
+        return
+    run([simtest.SNPCTL, "sim", "relaunch", "--dir", d], what="relaunch")
+    mnt = os.path.join(d, "tsm")
+    os.mkdir(mnt)
+    env = dict(os.environ)
+    env.pop("SNP_SIM_FAULTS", None)
+    env.pop("SNP_SIM_VMPCK", None)
+    with open(os.path.join(d, "tsm.log"), "wb") as log:
+        proc = subprocess.Popen([binp, "--sim", d, mnt], stdout=log, stderr=log, env=env)
+    try:
+        # wait for the mount (no timed assert: the process's exit ends it)
+        while not os.path.isdir(os.path.join(mnt, "report")):
+            if proc.poll() is not None:
+                print("skip: tsm-fuse did not mount (exit %d)" % proc.returncode)
+                return
+            time.sleep(0.05)
+        entry = os.path.join(mnt, "report", "e")
+        os.mkdir(entry)
+        nonce = bytes(range(64))
+        with open(os.path.join(entry, "inblob"), "wb") as f:
+            f.write(nonce)
+        with open(os.path.join(entry, "outblob"), "rb") as f:
+            rep = f.read()
+        if len(rep) != 0x4A0 or rep[0x50:0x90] != nonce:
+            simtest.fail("tsm-fuse: outblob of %d bytes without the nonce" % len(rep))
+        if counters(d) != (4, 4):
+            simtest.fail("tsm-fuse: counters %r after the kernel's and one report, "
+                         "not (4, 4)" % (counters(d),))
+    finally:
+        proc.terminate()
+        proc.wait()
+        subprocess.run(["umount", "-l", mnt], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    print("ok: tsm-fuse's first report after the kernel's TSC_INFO uses seq 3")
+
+
 def main():
     if not os.path.exists(PRELOAD):
         simtest.skip("no preload library")
@@ -179,6 +221,7 @@ def main():
     d = new_tsc_state()
     try:
         check_paths(d)
+        check_tsm(d)
     finally:
         simtest.cleanup(d)
     return 0
