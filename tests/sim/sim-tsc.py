@@ -13,6 +13,10 @@
    STATE/launch-state stay equal (4 after one request, not 2), also after
    a relaunch (the kernel boots again). The same through tests/helpers/
    tsm-fuse (configfs-tsm over the simulator) when FUSE is usable.
+3. A process SIGKILLed while the kernel's boot request is under way (the
+   hypervisor delays each exit; the kill follows the commit of the boot's
+   intent) leaves the boot done: the next report succeeds and verifies,
+   both counters advance in step and no number is used twice.
 """
 import os
 import struct
@@ -210,6 +214,32 @@ def check_tsm(d):
     print("ok: tsm-fuse's first report after the kernel's TSC_INFO uses seq 3")
 
 
+def check_kill_during_boot(d):
+    slow = dict(os.environ, SNP_SIM_FAULTS="delay_ms=1500")
+    env = dict(os.environ)
+    env.pop("SNP_SIM_FAULTS", None)
+    seen = []
+    for i in range(3):
+        run([simtest.SNPCTL, "sim", "relaunch", "--dir", d], what="relaunch")
+        proc = subprocess.Popen([simtest.SNPCTL, "report", "--backend=sim:" + d, "-o",
+                                 os.path.join(d, "killed.bin")], env=slow,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # the kernel's intent is committed, its exit is being delayed
+        while counters(d)[0] < 2 and proc.poll() is None:
+            time.sleep(0.01)
+        proc.kill()
+        proc.wait()
+        fw, guest = counters(d)
+        seen.append(fw)
+        if fw != guest or fw not in (2, 4, 6):
+            simtest.fail("killed during boot: counters %r" % ((fw, guest),))
+        report_and_verify(d, "after-kill-%d" % i, "sim:" + d, env)
+        if counters(d) != (fw + 2, fw + 2):
+            simtest.fail("after a kill at %d: counters %r, not %d" % (fw, counters(d), fw + 2))
+    print("ok: a process killed during the kernel's boot request leaves both sides in step "
+          "(counters at the kills: %s)" % seen)
+
+
 def main():
     if not os.path.exists(PRELOAD):
         simtest.skip("no preload library")
@@ -222,6 +252,7 @@ def main():
     try:
         check_paths(d)
         check_tsm(d)
+        check_kill_during_boot(d)
     finally:
         simtest.cleanup(d)
     return 0
