@@ -302,9 +302,10 @@ static int commit_intent(struct sim_platform *p, const struct snp_guest_dev *dev
  * any process after a launch, under the same lock and commit protocol as
  * the ioctls (intent, then outcome), so a process killed in between leaves
  * the boot done and both counters at 2. Fault injection is for the
- * requests of processes and does not apply to it (but delay_ms does). A failed boot is a
- * guest that Linux terminates (GHCB_TERM_SECURE_TSC): -EIO here, and the
- * driver has disabled the VMPCK if the numbers may be out of step.
+ * requests of processes and does not apply to it (delay_ms does). A
+ * failed boot is a guest that Linux terminates (GHCB_TERM_SECURE_TSC):
+ * -EIO here, and the driver has disabled the VMPCK if the numbers may be
+ * out of step.
  */
 static int kernel_boot(struct sim_platform *p)
 {
