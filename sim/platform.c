@@ -267,28 +267,94 @@ static int sync_in(struct sim_platform *p)
  * that number again, and the two sides stay in step. Neither counter
  * goes backwards here.
  */
-static int commit_intent(struct sim_platform *p)
+static int commit_intent(struct sim_platform *p, const struct snp_guest_dev *dev)
 {
 	struct snp_secrets_page *tmp;
 	u64 fw[4], g;
 	u8 *cnt;
 	int r;
 
-	if (snp_guest_vmpck_disabled(&p->dev) || !snp_guest_next_seqno(&p->dev))
+	if (!p->persist)
+		return 0;
+	if (snp_guest_vmpck_disabled(dev) || !snp_guest_next_seqno(dev))
 		return 0; /* nothing will be sent */
 	tmp = snp_page_alloc(sizeof(*tmp));
 	if (!tmp)
 		return -ENOMEM;
 	memcpy(tmp, p->secrets, sizeof(*tmp));
 	memcpy(fw, p->st->fw_counter, sizeof(fw));
-	cnt = (u8 *)tmp + offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * p->vmpck_id;
+	cnt = (u8 *)tmp + offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * dev->vmpck_id;
 	g = (u64)snp_get_le32(cnt) + 2;
 	snp_put_le32(cnt, (u32)g);
-	if (fw[p->vmpck_id] < g)
-		fw[p->vmpck_id] = g;
+	if (fw[dev->vmpck_id] < g)
+		fw[dev->vmpck_id] = g;
 	r = sim_state_save_launch(p->st, fw, tmp);
 	snp_page_free(tmp, sizeof(*tmp));
 	return r;
+}
+
+/*
+ * The guest kernel's own TSC_INFO_REQ at boot (Linux >= 6.14 with Secure
+ * TSC), with the VMPCK of the VMPL it runs at, before any process can
+ * open /dev/sev-guest. A launch starts with both counters of that VMPCK at
+ * 0 and the kernel's message is always its first, so counters at 0 mean
+ * "not booted yet": the boot happens here, before the first request of
+ * any process after a launch, under the same lock and commit protocol as
+ * the ioctls (intent, then outcome), so a process killed in between leaves
+ * the boot done and both counters at 2. Fault injection is for the
+ * requests of processes and does not apply to it (delay_ms does). A
+ * failed boot is a guest that Linux terminates (GHCB_TERM_SECURE_TSC):
+ * -EIO here, and the driver has disabled the VMPCK if the numbers may be
+ * out of step.
+ */
+static int kernel_boot(struct sim_platform *p)
+{
+	const struct sim_params *sp = &p->st->params;
+	struct sim_tsc_info_req_msg req = { 0 };
+	struct sim_tsc_info_rsp_msg rsp = { 0 };
+	struct sim_faults faults;
+	struct snp_guest_dev kdev;
+	u64 exitinfo2 = 0;
+	u32 k = sp->kernel_vmpl;
+	int r, s;
+
+	if (!sp->kernel_tsc_info || k > SNP_VMPCK_MAX ||
+	    snp_mem_is_zero(p->secrets->vmpck[k], SNP_VMPCK_LEN) ||
+	    le32_to_cpu(p->secrets->os_msg_seqno[k]) != 0 || p->st->fw_counter[k] != 0)
+		return 0;
+
+	r = snp_guest_init(&kdev, &sim_platform_ops, p, p->secrets, k, p->shared, p->scratch);
+	if (r < 0)
+		return r;
+	r = commit_intent(p, &kdev);
+	if (r < 0)
+		goto out;
+	faults = p->hv.faults;
+	/* only the delay, which changes no outcome (crash tests kill during it) */
+	p->hv.faults = (struct sim_faults){ .delay_ms = faults.delay_ms };
+	r = snp_guest_send_request(&kdev, SNP_MSG_TSC_INFO_REQ, 1, &req, sizeof(req), &rsp,
+				   sizeof(rsp), &exitinfo2);
+	p->hv.faults = faults;
+	if (r < 0)
+		log_debug("sim guest kernel: TSC_INFO_REQ failed: %s (exitinfo2 0x%llx)",
+			  strerror(-r), (unsigned long long)exitinfo2);
+	else if (le32_to_cpu(rsp.status))
+		log_debug("sim guest kernel: TSC_INFO status 0x%x", le32_to_cpu(rsp.status));
+	if (r >= 0 && le32_to_cpu(rsp.status))
+		r = -EIO;
+	if (p->persist) {
+		s = sim_state_save_launch(p->st, p->st->fw_counter, p->secrets);
+		if (s < 0 && r >= 0)
+			r = s;
+	}
+out:
+	OPENSSL_cleanse(&rsp, sizeof(rsp));
+	snp_guest_release(&kdev);
+	/* the same page: the kernel's VMPCK may be the caller's, now disabled */
+	p->dev.vmpck = snp_mem_is_zero(p->secrets->vmpck[p->vmpck_id], SNP_VMPCK_LEN) ?
+			       NULL :
+			       p->secrets->vmpck[p->vmpck_id];
+	return r < 0 ? -EIO : 0;
 }
 
 int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg)
@@ -303,11 +369,17 @@ int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_
 			return lfd;
 		r = sync_in(p);
 		if (r >= 0)
-			r = commit_intent(p);
+			r = kernel_boot(p);
+		if (r >= 0)
+			r = commit_intent(p, &p->dev);
 		if (r < 0) {
 			close(lfd);
 			return r == -EBADMSG ? -EIO : r;
 		}
+	} else {
+		r = kernel_boot(p);
+		if (r < 0)
+			return r;
 	}
 
 	r = snp_guest_ioctl(&p->dev, cmd, arg);

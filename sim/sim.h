@@ -73,7 +73,40 @@ struct sim_params {
 	u8 report_id[SNP_REPORT_ID_SIZE];
 	u8 report_id_ma[SNP_REPORT_ID_SIZE];
 	u32 tsc_factor;
+	/*
+	 * Secure TSC (SEV_FEATURES SecureTsc): the firmware answers
+	 * TSC_INFO_REQ with these values (TSC_FACTOR is tsc_factor above).
+	 */
+	bool secure_tsc;
+	u64 tsc_scale;	/* GUEST_TSC_SCALE, 8.32 fixed point (1 << 32 = 1.0) */
+	u64 tsc_offset; /* GUEST_TSC_OFFSET */
+	/*
+	 * The guest kernel sends TSC_INFO_REQ at boot with the VMPCK of
+	 * kernel_vmpl (Linux >= 6.14 with Secure TSC), before any process can
+	 * open /dev/sev-guest: that VMPCK's first user request is 3, not 1.
+	 */
+	bool kernel_tsc_info;
+	u32 kernel_vmpl;
 };
+
+/* MSG_TSC_INFO_REQ / MSG_TSC_INFO_RSP bodies (snp-abi.md §2.5). */
+#define SIM_TSC_INFO_MSG_SIZE 0x80
+struct sim_tsc_info_req_msg {
+	u8 rsvd[SIM_TSC_INFO_MSG_SIZE]; /* all zero */
+} __packed;
+
+struct sim_tsc_info_rsp_msg {
+	__le32 status;		 /* 0x00 */
+	__le32 rsvd1;		 /* 0x04 */
+	__le64 guest_tsc_scale;	 /* 0x08 */
+	__le64 guest_tsc_offset; /* 0x10 */
+	__le32 tsc_factor;	 /* 0x18 */
+	u8 rsvd2[0x64];		 /* 0x1c..0x7f */
+} __packed;
+SNP_ASSERT_SIZE(struct sim_tsc_info_req_msg, SIM_TSC_INFO_MSG_SIZE);
+SNP_ASSERT_SIZE(struct sim_tsc_info_rsp_msg, SIM_TSC_INFO_MSG_SIZE);
+SNP_ASSERT_OFFSET(struct sim_tsc_info_rsp_msg, guest_tsc_offset, 0x10);
+SNP_ASSERT_OFFSET(struct sim_tsc_info_rsp_msg, tsc_factor, 0x18);
 
 /* Firmware-only secrets. Wiped on every path. */
 struct sim_secrets {
@@ -186,6 +219,13 @@ u32 sim_fw_make_report(struct sim_fw *fw, const u8 report_data[64], u32 vmpl, u3
 /* MSG_KEY_REQ body -> status and key; @msg_vmpck is the VMPCK the message used. */
 u32 sim_fw_derive_key(struct sim_fw *fw, const struct snp_key_req_msg *req, u32 msg_vmpck,
 		      u8 key[SNP_DERIVED_KEY_LEN]);
+/*
+ * The MSG_TSC_INFO_RSP body for a TSC_INFO_REQ body of @in_len bytes:
+ * INVALID_PARAM (no response) unless Secure TSC is on and the body is 128
+ * bytes; a status INVALID_PARAM inside the response for non-zero bytes.
+ */
+u32 sim_fw_tsc_info(struct sim_fw *fw, const u8 *in, size_t in_len,
+		    struct sim_tsc_info_rsp_msg *rsp);
 /* The MIX_DATA of a request (for tests and the known-answer oracle). */
 u32 sim_fw_mix_data(struct sim_fw *fw, const struct snp_key_req_msg *req, u32 msg_vmpck,
 		    struct snp_key_mix_data *mix, u8 root[SIM_SEED_LEN], size_t *root_len);

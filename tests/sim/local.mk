@@ -41,7 +41,8 @@ TESTS += \
 	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-ext-report.sh \
 	%reldir%/sim-kdf-kat.py \
-	%reldir%/sim-crash.py
+	%reldir%/sim-crash.py \
+	%reldir%/sim-tsc.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
 	%reldir%/simtest.py \
@@ -54,7 +55,8 @@ EXTRA_DIST += \
 	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-ext-report.sh \
 	%reldir%/sim-kdf-kat.py \
-	%reldir%/sim-crash.py
+	%reldir%/sim-crash.py \
+	%reldir%/sim-tsc.py
 
 # Template states (generated on first use by the tests).
 clean-local: clean-local-sim-templates
