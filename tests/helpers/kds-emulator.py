@@ -44,6 +44,53 @@ def ext_raw(cert, oid):
         return None
 
 
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def der_elems(der):
+    """The children of a DER SEQUENCE: list of (tag, whole element bytes)."""
+    def hdr(buf, i):
+        tag = buf[i]
+        n = buf[i + 1]
+        i += 2
+        if n & 0x80:
+            k = n & 0x7f
+            n = int.from_bytes(buf[i:i + k], "big")
+            i += k
+        return tag, i, n
+    _, i, n = hdr(der, 0)
+    end = i + n
+    out = []
+    while i < end:
+        tag, j, m = hdr(der, i)
+        out.append((tag, der[i:j + m]))
+        i = j + m
+    return out
+
+
+def seq(body):
+    return b"\x30" + der_len(len(body)) + body
+
+
+def pss_sign(der, key, algid):
+    """Re-sign a certificate or CRL (built with PKCS#1 v1.5 by an old
+    python3-cryptography) with RSASSA-PSS SHA-384 salt 48 as AMD does:
+    the algorithm inside the TBS and outside become @algid."""
+    tbs = der_elems(der)[0][1]
+    kids, done = [], False
+    for tag, e in der_elems(tbs):
+        if tag == 0x30 and not done:
+            e, done = algid, True
+        kids.append(e)
+    tbs = seq(b"".join(kids))
+    sig = key.sign(tbs, PSS, hashes.SHA384())
+    return seq(tbs + algid + b"\x03" + der_len(len(sig) + 1) + b"\x00" + sig)
+
+
 def der_int(b):
     assert b[0] == 2
     return int.from_bytes(b[2:2 + b[1]], "big")
@@ -59,6 +106,8 @@ class Chip:
         self.ark = x509.load_pem_x509_certificate(load("ark.pem"))
         self.ark_key = serialization.load_pem_private_key(load("ark-key.pem"), None)
         self.ask_key = serialization.load_pem_private_key(load("ask-key.pem"), None)
+        # the RSASSA-PSS AlgorithmIdentifier the simulated ARK signs with
+        self.pss_algid = der_elems(self.ask.public_bytes(serialization.Encoding.DER))[1][1]
         pn = ext_raw(self.vcek, "2")
         self.product = pn[2:2 + pn[1]].decode().split("-")[0]
         hw = ext_raw(self.vcek, "4")
@@ -77,7 +126,7 @@ class Chip:
         b = x509.CertificateBuilder().subject_name(self.vcek.subject).issuer_name(
             self.vcek.issuer).public_key(key.public_key()).serial_number(
             x509.random_serial_number()).not_valid_before(
-            self.vcek.not_valid_before_utc).not_valid_after(self.vcek.not_valid_after_utc)
+            self.vcek.not_valid_before).not_valid_after(self.vcek.not_valid_after)
         for e in self.vcek.extensions:
             if e.oid.dotted_string == AMD + "4":
                 raw = bytearray(e.value.value)
@@ -85,8 +134,8 @@ class Chip:
                 e = x509.Extension(e.oid, e.critical,
                                    x509.UnrecognizedExtension(e.oid, bytes(raw)))
             b = b.add_extension(e.value, e.critical)
-        return b.sign(self.ask_key, hashes.SHA384(), rsa_padding=PSS).public_bytes(
-            serialization.Encoding.DER)
+        der = b.sign(self.ask_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+        return pss_sign(der, self.ask_key, self.pss_algid)
 
     def crl(self, revoke):
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -97,8 +146,8 @@ class Chip:
             b = b.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(self.ask.serial_number)
                 .revocation_date(now - datetime.timedelta(hours=1)).build())
-        return b.sign(self.ark_key, hashes.SHA384(), rsa_padding=PSS).public_bytes(
-            serialization.Encoding.DER)
+        der = b.sign(self.ark_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+        return pss_sign(der, self.ark_key, self.pss_algid)
 
 
 class State:
