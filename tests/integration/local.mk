@@ -10,6 +10,7 @@ TESTS += \
 	%reldir%/malformed.py \
 	%reldir%/verify-options.py \
 	%reldir%/kds-url.py \
+	%reldir%/kds-roots.py \
 	%reldir%/kds-collateral.py
 
 # The daemon and its FUSE view on the simulator (root and /dev/fuse).
@@ -48,4 +49,5 @@ EXTRA_DIST += \
 	%reldir%/malformed.py \
 	%reldir%/verify-options.py \
 	%reldir%/kds-url.py \
+	%reldir%/kds-roots.py \
 	%reldir%/kds-collateral.py
