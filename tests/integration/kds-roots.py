@@ -2,8 +2,8 @@
 """The AMD ARK, ASK and ASVK of Milan, Genoa and Turin are compiled into
 snpctl: every positive genuine vector of ../shared/testdata/real verifies
 with its VCEK (or VLEK) alone, --offline and an empty cache, the
-intermediate and the root coming from the embedded AMD certificates; a
-VCEK signed by another product's ASK does not."""
+intermediate and the root coming from the embedded AMD certificates
+(each checked against its pinned SHA-256 when loaded)."""
 
 import os
 import shutil
