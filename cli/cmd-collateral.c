@@ -96,6 +96,9 @@ int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o)
 	}
 	if (pick_cache_dir(k->cache_dir, sizeof(k->cache_dir)) < 0)
 		return log_error_errno(ENAMETOOLONG, "Cache directory path too long.");
+	/* a user's own cache: snpd's is still read */
+	if (strcmp(k->cache_dir, SNP_KDS_DEFAULT_CACHE_DIR) != 0)
+		snprintf(k->ro_cache_dir, sizeof(k->ro_cache_dir), "%s", SNP_KDS_DEFAULT_CACHE_DIR);
 	return 0;
 }
 
@@ -520,6 +523,8 @@ int snpctl_cmd_collateral(int argc, char **argv)
 	}
 	if (strcmp(cmd, "list") == 0) {
 		printf("cache: %s\n", k.cache_dir[0] ? k.cache_dir : "(none)");
+		if (k.ro_cache_dir[0])
+			printf("also read: %s\n", k.ro_cache_dir);
 		cache_walk(&k, list_one, NULL);
 		return SNPCTL_EXIT_OK;
 	}

@@ -232,7 +232,10 @@ static int cache_path(const struct snp_kds *k, const char *sub, const char *name
 
 static int mkdir_0755(const char *path)
 {
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (mkdir(path, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	/* whatever the umask: certificates are public, snpd and users read them */
+	if (chmod(path, 0755) < 0)
 		return -errno;
 	return 0;
 }
@@ -300,9 +303,17 @@ static int cache_read(const struct snp_kds *k, const char *sub, const char *name
 	int r;
 
 	r = cache_path(k, sub, name, path, sizeof(path));
-	if (r < 0)
-		return r;
-	return snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+	if (r == 0)
+		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+	if (r < 0 && k->ro_cache_dir[0]) {
+		int n = sub ? snprintf(path, sizeof(path), "%s/%s/%s", k->ro_cache_dir, sub, name) :
+			      snprintf(path, sizeof(path), "%s/%s", k->ro_cache_dir, name);
+
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -ENAMETOOLONG;
+		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+	}
+	return r;
 }
 
 static void cache_remove(const struct snp_kds *k, const char *sub, const char *name)

@@ -52,9 +52,10 @@ enum snp_kds_source {
 };
 
 struct snp_kds {
-	char base_url[512];   /* without a trailing slash */
-	char cache_dir[4096]; /* "" = no cache */
-	bool offline;	      /* never touch the network */
+	char base_url[512];	 /* without a trailing slash */
+	char cache_dir[4096];	 /* "" = no cache */
+	char ro_cache_dir[4096]; /* also read (snpd's, for a user), never written */
+	bool offline;		 /* never touch the network */
 	long connect_timeout_ms;
 	long total_timeout_ms;
 	size_t cache_max_bytes; /* bound of vcek/, oldest evicted first */

@@ -122,6 +122,35 @@ def scenario(product, tmp):
                   "%s: truncated cache entry refetched: rc %d, %d request(s), now %d bytes" %
                   (product, rc, emu.count() - n1, size))
 
+        # a user who cannot write /var/cache/snpd gets ~/.cache/snpd (second uid)
+        if os.geteuid() == 0 and shutil.which("setpriv") and product == "Milan":
+            home = os.path.join(tmp, "home")
+            os.makedirs(home)
+            os.chmod(tmp, 0o755)
+            os.chown(home, 65534, 65534)
+            pub = os.path.join(tmp, "pub")
+            os.makedirs(pub)
+            shutil.copy(rpt, os.path.join(pub, "r.bin"))
+            shutil.copy(ark, os.path.join(pub, "ark.pem"))
+            os.chmod(pub, 0o755)
+            for f in ("r.bin", "ark.pem"):
+                os.chmod(os.path.join(pub, f), 0o644)
+            as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+                       "HOME=" + home, "XDG_CACHE_HOME=", t.SNPCTL]
+            p = subprocess.run(as_user + ["collateral", "fetch", os.path.join(pub, "r.bin")] +
+                               kds, capture_output=True, text=True)
+            uc = os.path.join(home, ".cache", "snpd", "vcek")
+            res.check(p.returncode == 0 and os.path.isdir(uc) and len(os.listdir(uc)) == 1,
+                      "%s: uid 65534 caches in ~/.cache/snpd (rc %d, %s)" %
+                      (product, p.returncode, p.stderr.strip()))
+            n = emu.count()
+            p = subprocess.run(as_user + ["verify", os.path.join(pub, "r.bin"), "--trust-ark",
+                                          os.path.join(pub, "ark.pem"), "--offline"],
+                               capture_output=True, text=True)
+            res.check(p.returncode == 0 and emu.count() == n and ".cache/snpd" in p.stdout,
+                      "%s: uid 65534 verifies --offline from ~/.cache/snpd (rc %d) %s" %
+                      (product, p.returncode, p.stderr.strip()))
+
         # a revoked ASK: the simulated ARK's CRL lists its serial
         emu.set(revoke=1)
         c2 = os.path.join(tmp, product + "-c2")
