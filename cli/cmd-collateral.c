@@ -75,6 +75,17 @@ int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o)
 {
 	snp_kds_init(k);
 	k->offline = o->offline;
+	if (o->timeout) {
+		u32 sec;
+
+		if (snp_parse_u32_max(o->timeout, 600, &sec) < 0 || sec == 0) {
+			log_error("--kds-timeout: '%s' is not 1..600 seconds.", o->timeout);
+			return -EINVAL;
+		}
+		k->total_timeout_ms = (long)sec * 1000;
+		if (k->connect_timeout_ms > k->total_timeout_ms)
+			k->connect_timeout_ms = k->total_timeout_ms;
+	}
 	if (o->url) {
 		size_t n = strlen(o->url);
 
@@ -114,6 +125,9 @@ int snpctl_kds_parse_opt(int c, const char *arg, struct snpctl_kds_opts *o)
 	case SNPCTL_ARG_OFFLINE:
 		o->offline = true;
 		return 1;
+	case SNPCTL_ARG_KDS_TIMEOUT:
+		o->timeout = arg;
+		return 1;
 	default:
 		return 0;
 	}
@@ -135,6 +149,7 @@ static void collateral_help(void)
 	       "  --cache-dir DIR        cache directory (default %s when writable,\n"
 	       "                         else $XDG_CACHE_HOME/snpd or ~/.cache/snpd)\n"
 	       "  --offline              never touch the network\n"
+	       "  --kds-timeout S        give up on a KDS request after S seconds (default 30)\n"
 	       "  --product P            milan, genoa or turin (reports v2 do not say)\n"
 	       "  --vcek F               take hwID and TCB from this VCEK instead of a report\n"
 	       "  --vlek                 fetch the VLEK chain and CRL too\n",
@@ -459,6 +474,7 @@ int snpctl_cmd_collateral(int argc, char **argv)
 		{ "kds-url", required_argument, NULL, SNPCTL_ARG_KDS_URL },
 		{ "cache-dir", required_argument, NULL, SNPCTL_ARG_CACHE_DIR },
 		{ "offline", no_argument, NULL, SNPCTL_ARG_OFFLINE },
+		{ "kds-timeout", required_argument, NULL, SNPCTL_ARG_KDS_TIMEOUT },
 		{ "product", required_argument, NULL, 'p' },
 		{ "vcek", required_argument, NULL, 'v' },
 		{ "vlek", no_argument, NULL, 'l' },

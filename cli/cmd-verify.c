@@ -109,6 +109,7 @@ static void verify_help(void)
 	       "  --cache-dir DIR        certificate cache (default /var/cache/snpd when\n"
 	       "                         writable, else ~/.cache/snpd)\n"
 	       "  --offline              never touch the network\n"
+	       "  --kds-timeout S        give up on a KDS request after S seconds (default 30)\n"
 	       "  --crl MODE             prefer (default): check the ASK/ASVK against the\n"
 	       "                         product's CRL when one is at hand; require: fail\n"
 	       "                         without a current CRL; off\n\n"
@@ -214,6 +215,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "kds-url", required_argument, NULL, SNPCTL_ARG_KDS_URL },
 		{ "cache-dir", required_argument, NULL, SNPCTL_ARG_CACHE_DIR },
 		{ "offline", no_argument, NULL, SNPCTL_ARG_OFFLINE },
+		{ "kds-timeout", required_argument, NULL, SNPCTL_ARG_KDS_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};

@@ -41,12 +41,14 @@ enum {
 	SNPCTL_ARG_KDS_URL = 0x1000,
 	SNPCTL_ARG_CACHE_DIR,
 	SNPCTL_ARG_OFFLINE,
+	SNPCTL_ARG_KDS_TIMEOUT,
 };
 
 struct snpctl_kds_opts {
 	const char *url;
 	const char *cache_dir;
 	bool offline;
+	const char *timeout; /* total seconds, as given */
 };
 
 struct snp_kds;

@@ -110,6 +110,20 @@ def scenario(product, tmp):
                       "requests (0) %s" % (product, " ".join(extra), rc, doc.get("sources"),
                                            crl, emu.count() - n1, err.strip()))
 
+        # export / import for an air-gapped machine, then verify offline there
+        exp = os.path.join(tmp, product + "-export")
+        c3 = os.path.join(tmp, product + "-c3")
+        rc1, _, e1 = run("collateral", "export", exp, "--cache-dir", c1)
+        rc2, _, e2 = run("collateral", "import", exp, "--cache-dir", c3, "--offline")
+        n = emu.count()
+        rc, out, err = verify(c3, "--offline")
+        doc = json.loads(out) if out.startswith("{") else {}
+        res.check(rc1 == 0 and rc2 == 0 and rc == 0 and emu.count() == n and
+                  doc.get("sources", {}).get("crl") == "cache",
+                  "%s: export, import, verify --offline: rc %d/%d/%d, sources %r %s %s %s" %
+                  (product, rc1, rc2, rc, doc.get("sources"), e1.strip(), e2.strip(),
+                   err.strip()))
+
         # a corrupt (truncated) cache entry is detected, removed, fetched again
         vd = os.path.join(c1, "vcek")
         vf = os.path.join(vd, os.listdir(vd)[0])
@@ -227,6 +241,13 @@ def failures(tmp):
                       (mode, rc, cached, err.strip()))
             rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
             res.check(rc != 0, "%s VCEK: verify fails (rc %d)" % (mode, rc))
+        # a KDS that never answers: the request times out, nothing is cached
+        emu.set(mode="hang")
+        c = os.path.join(tmp, "hang")
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-timeout", "2",
+                           *kds)
+        res.check(rc != 0 and "Timeout" in err and not os.path.isdir(os.path.join(c, "vcek")),
+                  "hanging KDS: rc %d, %s" % (rc, err.strip()))
         emu.set(mode="normal")
         c = os.path.join(tmp, "bad-wrong")
         rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
