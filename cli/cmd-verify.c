@@ -73,6 +73,7 @@ struct verify_args {
 struct cert_set {
 	STACK_OF(X509) * pool; /* every certificate seen; owns them */
 	X509 *ark, *ask, *leaf, *trust;
+	X509_CRL *crl; /* from a certificate table, or NULL */
 };
 
 static void verify_help(void)
@@ -420,6 +421,14 @@ static int load_cert_table(struct cert_set *cs, const char *path)
 		const struct snp_cert_table_entry *e = &t.entries[i];
 		STACK_OF(X509) *sk = NULL;
 
+		if (e->kind == SNP_CERT_CRL && !cs->crl) {
+			const unsigned char *q = e->data;
+
+			/* the host's CRL; verify checks its signature and currency */
+			cs->crl = d2i_X509_CRL(NULL, &q, (long)e->length);
+			ERR_clear_error();
+			continue;
+		}
 		if (e->kind == SNP_CERT_UNKNOWN || e->kind == SNP_CERT_CRL)
 			continue;
 		r = snp_x509_load_mem(e->data, e->length, &sk, err, sizeof(err));
@@ -705,7 +714,11 @@ static int fill_collateral(const struct verify_args *a, struct cert_set *cs,
 			cs->ark = ark;
 	}
 
-	if (a->crl != SNP_CRL_OFF && product != SNP_PRODUCT_UNKNOWN) {
+	if (a->crl != SNP_CRL_OFF && cs->crl) {
+		*ret_crl = cs->crl;
+		cs->crl = NULL;
+		src->crl = "certificate table";
+	} else if (a->crl != SNP_CRL_OFF && product != SNP_PRODUCT_UNKNOWN) {
 		if (any_cert_option(a) && a->crl != SNP_CRL_REQUIRE)
 			k.offline = true; /* the cache only */
 		r = snp_kds_get_crl(&k, product, vlek, ret_crl, &ks, err, sizeof(err));
@@ -722,6 +735,7 @@ static void cert_set_release(struct cert_set *cs)
 {
 	sk_X509_pop_free(cs->pool, X509_free);
 	X509_free(cs->trust);
+	X509_CRL_free(cs->crl);
 	memset(cs, 0, sizeof(*cs));
 }
 

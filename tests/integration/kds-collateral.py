@@ -66,6 +66,28 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+def cert_table(state, crl):
+    """A GHCB certificate table: ARK, ASK, VCEK (DER) and @crl."""
+    import struct
+    import uuid
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    blobs = []
+    for guid, name in (("c0b406a4-a803-4952-9743-3fb6014cd0ae", "ark.pem"),
+                       ("4ab7b379-bbac-4fe4-a02f-05aef327c782", "ask.pem"),
+                       ("63da758d-e664-4564-adc5-f4b93be8accd", "vcek.pem")):
+        with open(os.path.join(state, name), "rb") as f:
+            c = x509.load_pem_x509_certificate(f.read())
+        blobs.append((guid, c.public_bytes(serialization.Encoding.DER)))
+    blobs.append(("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", crl))
+    off = 24 * (len(blobs) + 1)
+    head, data = b"", b""
+    for guid, b in blobs:
+        head += uuid.UUID(guid).bytes + struct.pack("<II", off + len(data), len(b))
+        data += b
+    return head + b"\0" * 24 + data
+
+
 def scenario(product, tmp):
     d = simtest.new_state(product)
     emu = Emulator(d)
@@ -179,6 +201,22 @@ def scenario(product, tmp):
                   "CRL: %d requests" % (product, emu.count() - n))
         rc, out, err = verify(c2, "--crl=off")
         res.check(rc == 0, "%s: revoked ASK with --crl=off: rc %d (0)" % (product, rc))
+
+        # the host's certificate table with a CRL entry: used first
+        if product == "Milan":
+            crl = emu.ctl("/vcek/v1/%s/crl" % product)
+            tbl = os.path.join(tmp, "table.bin")
+            with open(tbl, "wb") as f:
+                f.write(cert_table(d, crl))
+            n = emu.count()
+            rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cert-table", tbl,
+                               "--cache-dir", os.path.join(tmp, "c-tbl"), "--json", *kds)
+            doc = json.loads(out) if out.startswith("{") else {}
+            crlc = [c for c in doc.get("checks", []) if c["name"] == "crl"]
+            res.check(rc == 1 and crlc and "REVOKED" in crlc[0]["detail"] and
+                      doc["sources"]["crl"] == "certificate table" and emu.count() == n,
+                      "%s: the certificate table's CRL revokes the ASK: rc %d, %r, sources %r"
+                      % (product, rc, crlc, doc.get("sources")))
         emu.set(revoke=0)
     finally:
         emu.stop()
