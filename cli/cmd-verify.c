@@ -17,7 +17,9 @@
 #include <openssl/x509.h>
 
 #include "cli/snpctl.h"
+#include "lib/amd-roots.h"
 #include "lib/cert-table.h"
+#include "lib/kds.h"
 #include "lib/log.h"
 #include "lib/report.h"
 #include "lib/util.h"
@@ -50,6 +52,7 @@ enum {
 	ARG_AT,
 	ARG_PRODUCT,
 	ARG_JSON,
+	ARG_CRL,
 };
 
 struct verify_args {
@@ -63,11 +66,14 @@ struct verify_args {
 	time_t at;
 	bool json;
 	struct snp_policy pol;
+	struct snpctl_kds_opts kds;
+	enum snp_crl_mode crl;
 };
 
 struct cert_set {
 	STACK_OF(X509) * pool; /* every certificate seen; owns them */
 	X509 *ark, *ask, *leaf, *trust;
+	X509_CRL *crl; /* from a certificate table, or NULL */
 };
 
 static void verify_help(void)
@@ -97,6 +103,17 @@ static void verify_help(void)
 	       "  --min-tcb bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]\n"
 	       "  --min-fw MAJOR.MINOR[.BUILD]\n"
 	       "  --allow-debug, --allow-migration-agent, --deny-smt\n\n"
+	       "Collateral (when no certificate option gives them):\n"
+	       "  the VCEK comes from the cache, then AMD KDS; the ASK/ARK from the AMD\n"
+	       "  roots compiled into snpctl, then the cache, then KDS.\n"
+	       "  --kds-url URL          KDS base URL (a mirror or proxy)\n"
+	       "  --cache-dir DIR        certificate cache (default /var/cache/snpd when\n"
+	       "                         writable, else ~/.cache/snpd)\n"
+	       "  --offline              never touch the network\n"
+	       "  --kds-timeout S        give up on a KDS request after S seconds (default 30)\n"
+	       "  --crl MODE             prefer (default): check the ASK/ASVK against the\n"
+	       "                         product's CRL when one is at hand; require: fail\n"
+	       "                         without a current CRL; off\n\n"
 	       "  --json                 machine-readable result\n\n"
 	       "Exit codes: 0 verified, 1 verification failed, 2 policy check failed,\n"
 	       "            3 bad usage or input.\n");
@@ -195,6 +212,11 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "at", required_argument, NULL, ARG_AT },
 		{ "product", required_argument, NULL, ARG_PRODUCT },
 		{ "json", no_argument, NULL, ARG_JSON },
+		{ "crl", required_argument, NULL, ARG_CRL },
+		{ "kds-url", required_argument, NULL, SNPCTL_ARG_KDS_URL },
+		{ "cache-dir", required_argument, NULL, SNPCTL_ARG_CACHE_DIR },
+		{ "offline", no_argument, NULL, SNPCTL_ARG_OFFLINE },
+		{ "kds-timeout", required_argument, NULL, SNPCTL_ARG_KDS_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -205,7 +227,15 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	a->at = time(NULL);
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		if (snpctl_kds_parse_opt(c, optarg, &a->kds))
+			continue;
 		switch (c) {
+		case ARG_CRL:
+			if (snp_crl_mode_from_string(optarg, &a->crl) < 0) {
+				log_error("--crl: '%s' is not require, prefer or off.", optarg);
+				return -EINVAL;
+			}
+			break;
 		case ARG_CERTS:
 			a->certs_dir = optarg;
 			break;
@@ -391,6 +421,14 @@ static int load_cert_table(struct cert_set *cs, const char *path)
 		const struct snp_cert_table_entry *e = &t.entries[i];
 		STACK_OF(X509) *sk = NULL;
 
+		if (e->kind == SNP_CERT_CRL && !cs->crl) {
+			const unsigned char *q = e->data;
+
+			/* the host's CRL; verify checks its signature and currency */
+			cs->crl = d2i_X509_CRL(NULL, &q, (long)e->length);
+			ERR_clear_error();
+			continue;
+		}
 		if (e->kind == SNP_CERT_UNKNOWN || e->kind == SNP_CERT_CRL)
 			continue;
 		r = snp_x509_load_mem(e->data, e->length, &sk, err, sizeof(err));
@@ -532,15 +570,177 @@ static int load_certs(const struct verify_args *a, struct cert_set *cs)
 	return 0;
 }
 
+struct sources {
+	const char *leaf, *ask, *ark, *crl;
+	char cache_dir[4096];
+};
+
+static bool any_cert_option(const struct verify_args *a)
+{
+	return a->vcek || a->ask || a->ark || a->n_chains || a->cert_table || a->certs_dir;
+}
+
+static int pool_add(struct cert_set *cs, X509 *c)
+{
+	if (!sk_X509_push(cs->pool, c)) {
+		X509_free(c);
+		return log_error_errno(ENOMEM, "Out of memory.");
+	}
+	return 0;
+}
+
+/*
+ * Fill what the certificate options did not give: the VCEK from the cache
+ * or KDS, the ASK/ASVK and ARK from the compiled-in AMD roots, else the
+ * cache or KDS, and the CRL. The network is used for the CRL only when no
+ * certificate option was given (or with --crl=require).
+ */
+static int fill_collateral(const struct verify_args *a, struct cert_set *cs,
+			   struct snp_report_info *ri, X509_CRL **ret_crl, struct sources *src)
+{
+	enum snp_product product = a->product;
+	enum snp_kds_source ks;
+	struct snp_amd_ext ext = { 0 };
+	char err[SNP_ERRBUF];
+	struct snp_kds k;
+	bool vlek;
+	int r;
+
+	const char *given = "given";
+
+	src->leaf = cs->leaf ? given : NULL;
+	src->ask = cs->ask ? given : NULL;
+	src->ark = cs->ark ? given : NULL;
+	if (snpctl_kds_setup(&k, &a->kds) < 0)
+		return -EINVAL;
+	snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", k.cache_dir);
+
+	if (!cs->leaf) {
+		struct snp_kds_key key;
+		X509 *c = NULL;
+
+		if (!ri) {
+			log_error("No VCEK or VLEK certificate: give a REPORT, --vcek, --certs DIR "
+				  "or --chain.");
+			return -ENOENT;
+		}
+		if (a->product != SNP_PRODUCT_UNKNOWN)
+			snp_report_set_product(ri, a->product, SNP_PRODUCT_SRC_HINT);
+		if (ri->product == SNP_PRODUCT_UNKNOWN) {
+			/* a v2 report: Milan or Genoa; the cache may know */
+			bool off = k.offline;
+			enum snp_product p;
+
+			k.offline = true;
+			r = -ENOENT;
+			for (p = SNP_PRODUCT_MILAN; p <= SNP_PRODUCT_GENOA && r < 0; p++) {
+				snp_report_set_product(ri, p, SNP_PRODUCT_SRC_HINT);
+				if (snp_kds_key_from_report(ri, &key, err, sizeof(err)) == 0)
+					r = snp_kds_get_vcek(&k, &key, &c, &ks, err, sizeof(err));
+			}
+			k.offline = off;
+			if (r < 0) {
+				ri->product = SNP_PRODUCT_UNKNOWN;
+				ri->product_source = SNP_PRODUCT_SRC_NONE;
+				log_error(
+					"The report does not say its product (version 2) and its VCEK "
+					"is not in the cache: give --product to ask AMD KDS.");
+				return -EINVAL;
+			}
+		} else {
+			if (snp_kds_key_from_report(ri, &key, err, sizeof(err)) < 0) {
+				log_error("Cannot look up the VCEK: %s.", err);
+				return -EINVAL;
+			}
+			r = snp_kds_get_vcek(&k, &key, &c, &ks, err, sizeof(err));
+		}
+		if (r == -ENOENT) {
+			log_error(
+				"The VCEK of this report is not in the cache (%s) and --offline "
+				"is given: run 'snpctl collateral fetch REPORT' where AMD KDS can "
+				"be reached (then 'snpctl collateral export/import'), or give "
+				"--vcek or --certs.",
+				k.cache_dir[0] ? k.cache_dir : "none");
+			return r;
+		}
+		if (r < 0) {
+			log_error("No VCEK: %s", err);
+			return r;
+		}
+		if (pool_add(cs, c) < 0)
+			return -ENOMEM;
+		cs->leaf = c;
+		src->leaf = snp_kds_source_name(ks);
+	}
+
+	if (snp_amd_ext_parse(cs->leaf, &ext, err, sizeof(err)) < 0)
+		return 0; /* verify reports it */
+	vlek = ext.has_csp_id && !ext.has_hwid;
+	if (product == SNP_PRODUCT_UNKNOWN && ri && ri->product_source == SNP_PRODUCT_SRC_CPUID)
+		product = ri->product;
+	if (product == SNP_PRODUCT_UNKNOWN && ext.has_product_name)
+		snp_product_from_string(ext.product_name, &product);
+	if (product == SNP_PRODUCT_UNKNOWN && ri)
+		product = ri->product;
+
+	if ((!cs->ask || !cs->ark) && product != SNP_PRODUCT_UNKNOWN) {
+		X509 *ask = NULL, *ark = NULL;
+
+		/* the compiled-in AMD certificates, when they issued this leaf */
+		if (snp_amd_root_load(product, vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK, &ask) ==
+			    0 &&
+		    snp_amd_root_load(product, SNP_AMD_ROOT_ARK, &ark) == 0 &&
+		    X509_verify(cs->leaf, X509_get0_pubkey(ask)) == 1) {
+			src->ask = src->ask ? src->ask : "embedded AMD";
+			src->ark = src->ark ? src->ark : "embedded AMD";
+		} else {
+			X509_free(ask);
+			X509_free(ark);
+			ask = ark = NULL;
+			ERR_clear_error();
+			r = snp_kds_get_chain(&k, product, vlek, &ask, &ark, &ks, err, sizeof(err));
+			if (r < 0) {
+				log_error("No %s/ARK: %s", vlek ? "ASVK" : "ASK", err);
+				return r;
+			}
+			src->ask = src->ask ? src->ask : snp_kds_source_name(ks);
+			src->ark = src->ark ? src->ark : snp_kds_source_name(ks);
+		}
+		if (pool_add(cs, ask) < 0 || pool_add(cs, ark) < 0)
+			return -ENOMEM;
+		if (!cs->ask)
+			cs->ask = ask;
+		if (!cs->ark)
+			cs->ark = ark;
+	}
+
+	if (a->crl != SNP_CRL_OFF && cs->crl) {
+		*ret_crl = cs->crl;
+		cs->crl = NULL;
+		src->crl = "certificate table";
+	} else if (a->crl != SNP_CRL_OFF && product != SNP_PRODUCT_UNKNOWN) {
+		if (any_cert_option(a) && a->crl != SNP_CRL_REQUIRE)
+			k.offline = true; /* the cache only */
+		r = snp_kds_get_crl(&k, product, vlek, ret_crl, &ks, err, sizeof(err));
+		if (r == 0)
+			src->crl = snp_kds_source_name(ks);
+		else if (a->crl == SNP_CRL_REQUIRE)
+			log_error("No CRL: %s", err);
+		ERR_clear_error();
+	}
+	return 0;
+}
+
 static void cert_set_release(struct cert_set *cs)
 {
 	sk_X509_pop_free(cs->pool, X509_free);
 	X509_free(cs->trust);
+	X509_CRL_free(cs->crl);
 	memset(cs, 0, sizeof(*cs));
 }
 
 static int print_result(const struct verify_args *a, const struct snp_report_info *ri,
-			const struct snp_verify_result *res, int code)
+			const struct snp_verify_result *res, const struct sources *srcs, int code)
 {
 	static const char *const verdicts[] = {
 		[SNPCTL_EXIT_OK] = "verified",
@@ -557,6 +757,10 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 		if (o && ri)
 			json_object_set_new(o, "product",
 					    json_string(snp_product_name(ri->product)));
+		json_object_set_new(o, "sources",
+				    json_pack("{s:s?, s:s?, s:s?, s:s?, s:s}", "leaf", srcs->leaf,
+					      "ask", srcs->ask, "ark", srcs->ark, "crl", srcs->crl,
+					      "cache_dir", srcs->cache_dir));
 		json_object_set_new(o, "root",
 				    json_string(res->root_explicit ? "explicit trust anchor" :
 						res->root_pinned   ? "amd pinned" :
@@ -597,6 +801,8 @@ int snpctl_cmd_verify(int argc, char **argv)
 	struct snp_report_info ri;
 	struct snp_verify_input in = { 0 };
 	struct snp_verify_result res;
+	struct sources srcs = { 0 };
+	X509_CRL *crl = NULL;
 	char err[SNP_ERRBUF];
 	int r, code;
 
@@ -632,8 +838,7 @@ int snpctl_cmd_verify(int argc, char **argv)
 		code = SNPCTL_EXIT_USAGE;
 		goto out;
 	}
-	if (!cs.leaf) {
-		log_error("No VCEK or VLEK certificate: give --vcek, --certs DIR or --chain.");
+	if (fill_collateral(&a, &cs, in.report, &crl, &srcs) < 0) {
 		code = SNPCTL_EXIT_USAGE;
 		goto out;
 	}
@@ -644,6 +849,12 @@ int snpctl_cmd_verify(int argc, char **argv)
 		code = SNPCTL_EXIT_USAGE;
 		goto out;
 	}
+	if (!a.json)
+		printf("certificates: VCEK/VLEK %s, ASK/ASVK %s, ARK %s, CRL %s (cache %s)\n",
+		       srcs.leaf, srcs.ask, srcs.ark, srcs.crl ? srcs.crl : "none",
+		       srcs.cache_dir[0] ? srcs.cache_dir : "none");
+	in.crl = crl;
+	in.crl_mode = a.crl;
 	in.ark = cs.ark;
 	in.ask = cs.ask;
 	in.leaf = cs.leaf;
@@ -663,10 +874,11 @@ int snpctl_cmd_verify(int argc, char **argv)
 		code = SNPCTL_EXIT_POLICY;
 	else
 		code = SNPCTL_EXIT_OK;
-	code = print_result(&a, in.report, &res, code);
+	code = print_result(&a, in.report, &res, &srcs, code);
 	if (fflush(stdout) != 0)
 		code = SNPCTL_EXIT_USAGE;
 out:
+	X509_CRL_free(crl);
 	cert_set_release(&cs);
 	ERR_clear_error();
 	return code;

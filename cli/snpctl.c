@@ -13,6 +13,8 @@ static const struct snpctl_command commands[] = {
 	{ "show", "decode an attestation report (text or --json)", snpctl_cmd_show },
 	{ "verify", "verify a report against the AMD certificate chain and a policy",
 	  snpctl_cmd_verify },
+	{ "collateral", "KDS certificates and CRLs: url, fetch, import, export, list",
+	  snpctl_cmd_collateral },
 	{ "certs", "list or extract the certificates of a certificate table", snpctl_cmd_certs },
 	{ "report", "fetch a fresh report from snpd, or from a backend with --backend",
 	  snpctl_cmd_report },
@@ -27,7 +29,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: snpctl COMMAND [OPTIONS...]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'snpctl COMMAND --help' for the options of a command.\n"
 		   "Exit codes: 0 ok, 1 verification failed, 2 policy check failed,\n"
 		   "            3 bad usage or input, 4 device or service error.\n");

@@ -2,6 +2,8 @@
 #ifndef SNP_CLI_SNPCTL_H
 #define SNP_CLI_SNPCTL_H
 
+#include <stdbool.h>
+
 /*
  * Exit codes shared by every snpctl command.
  *   0 success / verified
@@ -34,6 +36,28 @@ struct snpctl_command {
 int snpctl_snpd_get(const char *sock, const char *path, long timeout_sec, size_t max,
 		    long *ret_status, char **ret_body, size_t *ret_len, char *err, size_t errlen);
 
+/* KDS options shared by verify and collateral (cli/cmd-collateral.c). */
+enum {
+	SNPCTL_ARG_KDS_URL = 0x1000,
+	SNPCTL_ARG_CACHE_DIR,
+	SNPCTL_ARG_OFFLINE,
+	SNPCTL_ARG_KDS_TIMEOUT,
+};
+
+struct snpctl_kds_opts {
+	const char *url;
+	const char *cache_dir;
+	bool offline;
+	const char *timeout; /* total seconds, as given */
+};
+
+struct snp_kds;
+/* 1 when @c was one of the options above (stored in @o), else 0. */
+int snpctl_kds_parse_opt(int c, const char *arg, struct snpctl_kds_opts *o);
+/* Configure @k: base URL, offline mode and the cache directory. 0 or -errno. */
+int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o);
+
+int snpctl_cmd_collateral(int argc, char **argv);
 int snpctl_cmd_show(int argc, char **argv);
 int snpctl_cmd_verify(int argc, char **argv);
 int snpctl_cmd_certs(int argc, char **argv);

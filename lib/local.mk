@@ -10,7 +10,9 @@ noinst_LTLIBRARIES += %reldir%/libsnp.la
 	%reldir%/report-text.c \
 	%reldir%/cert-table.c %reldir%/cert-table.h \
 	%reldir%/x509-amd.c %reldir%/x509-amd.h \
-	%reldir%/verify.c %reldir%/verify.h
-%canon_reldir%_libsnp_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_libsnp_la_LIBADD = $(CRYPTO_LIBS) $(JANSSON_LIBS)
+	%reldir%/verify.c %reldir%/verify.h \
+	%reldir%/kds.c %reldir%/kds.h \
+	%reldir%/amd-roots.c %reldir%/amd-roots.h
+%canon_reldir%_libsnp_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+%canon_reldir%_libsnp_la_LIBADD = $(CRYPTO_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)
 

@@ -566,6 +566,92 @@ static void check_policy(const struct snp_verify_input *in, const struct snp_pol
 	}
 }
 
+int snp_crl_mode_from_string(const char *s, enum snp_crl_mode *ret)
+{
+	if (strcmp(s, "prefer") == 0)
+		*ret = SNP_CRL_PREFER;
+	else if (strcmp(s, "require") == 0)
+		*ret = SNP_CRL_REQUIRE;
+	else if (strcmp(s, "off") == 0)
+		*ret = SNP_CRL_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The ASK/ASVK is not on the ARK's CRL; the CRL is the ARK's and current. */
+static void check_crl(const struct snp_verify_input *in, struct snp_verify_result *res)
+{
+	bool req = in->crl_mode == SNP_CRL_REQUIRE;
+	enum snp_check_status miss = req ? SNP_CHECK_FAIL : SNP_CHECK_SKIP;
+	const char *ica = res->endorsement_vlek ? "ASVK" : "ASK";
+	X509_REVOKED *rev = NULL;
+	const ASN1_TIME *next, *last;
+	EVP_PKEY *key;
+	char serial[80] = "?", when[32] = "none";
+	time_t at = in->at;
+	BIGNUM *bn;
+
+	if (in->crl_mode == SNP_CRL_OFF) {
+		add(res, "crl", SNP_CHECK_VERIFY, SNP_CHECK_SKIP, "CRL check disabled (--crl=off)");
+		return;
+	}
+	if (!in->crl) {
+		add(res, "crl", SNP_CHECK_VERIFY, miss, "no CRL available%s",
+		    req ? " (--crl=require)" : "");
+		return;
+	}
+	if (!in->ark || !in->ask) {
+		add(res, "crl", SNP_CHECK_VERIFY, SNP_CHECK_FAIL, "no ARK/%s to check the CRL",
+		    ica);
+		return;
+	}
+	key = X509_get0_pubkey(in->ark);
+	if (X509_NAME_cmp(X509_CRL_get_issuer(in->crl), X509_get_subject_name(in->ark)) != 0) {
+		add(res, "crl", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "the CRL was not issued by the ARK");
+		return;
+	}
+	if (X509_CRL_get_signature_nid(in->crl) != NID_rsassaPss || !key ||
+	    X509_CRL_verify(in->crl, key) != 1) {
+		ERR_clear_error();
+		add(res, "crl", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "the CRL is not signed by the ARK with RSASSA-PSS");
+		return;
+	}
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(in->ask), NULL);
+	if (bn) {
+		char *h = BN_bn2hex(bn);
+
+		if (h)
+			snprintf(serial, sizeof(serial), "%s", h);
+		OPENSSL_free(h);
+		BN_free(bn);
+	}
+	if (X509_CRL_get0_by_serial(in->crl, &rev, X509_get0_serialNumber(in->ask)) == 1) {
+		add(res, "crl", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "%s serial %s is REVOKED on the ARK's CRL", ica, serial);
+		return;
+	}
+	next = X509_CRL_get0_nextUpdate(in->crl);
+	last = X509_CRL_get0_lastUpdate(in->crl);
+	if (next) {
+		struct tm tm;
+
+		if (ASN1_TIME_to_tm(next, &tm) == 1)
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	if (!next || X509_cmp_time(next, &at) <= 0 || !last || X509_cmp_time(last, &at) > 0) {
+		add(res, "crl", SNP_CHECK_VERIFY, miss,
+		    "%s serial %s not on the CRL, but the CRL is not current (nextUpdate %s)", ica,
+		    serial, when);
+		return;
+	}
+	add(res, "crl", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
+	    "%s serial %s not revoked (CRL signed by the ARK, current until %s)", ica, serial,
+	    when);
+}
+
 int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
 	       struct snp_verify_result *res)
 {
@@ -587,6 +673,7 @@ int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
 	check_root(in, res);
 	check_chain(in, &ext, res);
 	check_validity(in, res);
+	check_crl(in, res);
 
 	if (!in->report) {
 		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_SKIP, "no report given");

@@ -45,6 +45,19 @@ struct snp_verify_result {
 	bool endorsement_vlek;	       /* the leaf is a VLEK */
 };
 
+/*
+ * CRL policy (check "crl"). PREFER, the default: a CRL that is available
+ * must be signed by the ARK and must not list the ASK/ASVK; a missing CRL
+ * skips the check, a CRL past nextUpdate skips it too unless it lists the
+ * serial (a machine offline for months still verifies, a revocation it
+ * knows of always fails). REQUIRE fails on a missing or stale CRL.
+ */
+enum snp_crl_mode {
+	SNP_CRL_PREFER = 0,
+	SNP_CRL_REQUIRE,
+	SNP_CRL_OFF,
+};
+
 /* Certificates are borrowed; any may be NULL. */
 struct snp_verify_input {
 	struct snp_report_info *report; /* NULL: check the certificates only */
@@ -54,7 +67,11 @@ struct snp_verify_input {
 	X509 *trust_ark;	  /* explicit trust anchor, or NULL */
 	enum snp_product product; /* forced product (TCB layout), or UNKNOWN */
 	time_t at;		  /* validity time */
+	X509_CRL *crl;		  /* the product's CRL (vcek or vlek), or NULL */
+	enum snp_crl_mode crl_mode;
 };
+
+int snp_crl_mode_from_string(const char *s, enum snp_crl_mode *ret);
 
 struct snp_min_tcb {
 	bool has_fmc, has_bootloader, has_tee, has_snp, has_microcode;

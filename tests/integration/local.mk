@@ -8,7 +8,10 @@ TESTS += \
 	%reldir%/decode-oracle.py \
 	%reldir%/bitflip.py \
 	%reldir%/malformed.py \
-	%reldir%/verify-options.py
+	%reldir%/verify-options.py \
+	%reldir%/kds-url.py \
+	%reldir%/kds-roots.py \
+	%reldir%/kds-collateral.py
 
 # The daemon and its FUSE view on the simulator (root and /dev/fuse).
 snpd_fs_tests = \
@@ -44,4 +47,7 @@ EXTRA_DIST += \
 	%reldir%/decode-oracle.py \
 	%reldir%/bitflip.py \
 	%reldir%/malformed.py \
-	%reldir%/verify-options.py
+	%reldir%/verify-options.py \
+	%reldir%/kds-url.py \
+	%reldir%/kds-roots.py \
+	%reldir%/kds-collateral.py

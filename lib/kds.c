@@ -1,0 +1,881 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * AMD KDS client and its persistent cache; see kds.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <openssl/x509.h>
+
+#include "lib/kds.h"
+#include "lib/x509-amd.h"
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void snp_kds_init(struct snp_kds *k)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->base_url, sizeof(k->base_url), "%s", SNP_KDS_DEFAULT_URL);
+	snprintf(k->cache_dir, sizeof(k->cache_dir), "%s", SNP_KDS_DEFAULT_CACHE_DIR);
+	k->connect_timeout_ms = 10000;
+	k->total_timeout_ms = 30000;
+	k->cache_max_bytes = 16 * 1024 * 1024;
+}
+
+const char *snp_kds_source_name(enum snp_kds_source s)
+{
+	switch (s) {
+	case SNP_KDS_SRC_CACHE:
+		return "cache";
+	case SNP_KDS_SRC_NETWORK:
+		return "kds";
+	default:
+		return "none";
+	}
+}
+
+static time_t kds_now(const struct snp_kds *k)
+{
+	return k->now ? k->now : time(NULL);
+}
+
+/* ---- keys and URLs ---------------------------------------------------- */
+
+int snp_kds_key_from_report(const struct snp_report_info *ri, struct snp_kds_key *ret, char *err,
+			    size_t errlen)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (ri->product == SNP_PRODUCT_UNKNOWN) {
+		seterr(err, errlen, "the report does not say its product (give --product)");
+		return -EINVAL;
+	}
+	if (snp_mem_is_zero(ri->r.chip_id, sizeof(ri->r.chip_id))) {
+		seterr(err, errlen, "the report's CHIP_ID is masked: KDS cannot be asked");
+		return -EINVAL;
+	}
+	ret->product = ri->product;
+	ret->hwid_len = ri->product == SNP_PRODUCT_TURIN ? 8 : 64;
+	memcpy(ret->hwid, ri->r.chip_id, ret->hwid_len);
+	snp_tcb_decode(le64_to_cpu(ri->r.reported_tcb), snp_report_tcb_layout(ri), &ret->tcb);
+	return 0;
+}
+
+int snp_kds_key_from_cert(X509 *vcek, struct snp_kds_key *ret, char *err, size_t errlen)
+{
+	struct snp_amd_ext ext;
+	long v[5];
+	static const int idx[5] = { SNP_SPL_FMC, SNP_SPL_BOOTLOADER, SNP_SPL_TEE, SNP_SPL_SNP,
+				    SNP_SPL_MICROCODE };
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = snp_amd_ext_parse(vcek, &ext, err, errlen);
+	if (r < 0)
+		return r;
+	if (!ext.has_product_name || snp_product_from_string(ext.product_name, &ret->product) < 0) {
+		seterr(err, errlen, "certificate has no known productName");
+		return -EBADMSG;
+	}
+	if (!ext.has_hwid) {
+		seterr(err, errlen, "certificate has no hwID (not a VCEK)");
+		return -EBADMSG;
+	}
+	if (ext.hwid_len != (ret->product == SNP_PRODUCT_TURIN ? 8u : 64u)) {
+		seterr(err, errlen, "hwID of %zu bytes for %s", ext.hwid_len,
+		       snp_product_name(ret->product));
+		return -EBADMSG;
+	}
+	ret->hwid_len = ext.hwid_len;
+	memcpy(ret->hwid, ext.hwid, ext.hwid_len);
+	for (int i = 0; i < 5; i++) {
+		bool need = idx[i] != SNP_SPL_FMC || ret->product == SNP_PRODUCT_TURIN;
+
+		if (!ext.has_spl[idx[i]]) {
+			if (need) {
+				seterr(err, errlen, "certificate lacks SPL .3.%d", idx[i]);
+				return -EBADMSG;
+			}
+			v[i] = 0;
+			continue;
+		}
+		v[i] = ext.spl[idx[i]];
+		if (v[i] < 0 || v[i] > 255) {
+			seterr(err, errlen, "certificate SPL .3.%d out of range", idx[i]);
+			return -EBADMSG;
+		}
+	}
+	ret->tcb.fmc = (u8)v[0];
+	ret->tcb.bootloader = (u8)v[1];
+	ret->tcb.tee = (u8)v[2];
+	ret->tcb.snp = (u8)v[3];
+	ret->tcb.microcode = (u8)v[4];
+	return 0;
+}
+
+static bool key_equal(const struct snp_kds_key *a, const struct snp_kds_key *b)
+{
+	return a->product == b->product && a->hwid_len == b->hwid_len &&
+	       memcmp(a->hwid, b->hwid, a->hwid_len) == 0 &&
+	       (a->product != SNP_PRODUCT_TURIN || a->tcb.fmc == b->tcb.fmc) &&
+	       a->tcb.bootloader == b->tcb.bootloader && a->tcb.tee == b->tcb.tee &&
+	       a->tcb.snp == b->tcb.snp && a->tcb.microcode == b->tcb.microcode;
+}
+
+bool snp_kds_cert_matches(X509 *cert, const struct snp_kds_key *key, char *err, size_t errlen)
+{
+	struct snp_kds_key got;
+	EVP_PKEY *pk = X509_get0_pubkey(cert);
+
+	if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
+		seterr(err, errlen, "not an ECDSA VCEK");
+		return false;
+	}
+	if (snp_kds_key_from_cert(cert, &got, err, errlen) < 0)
+		return false;
+	if (!key_equal(&got, key)) {
+		seterr(err, errlen,
+		       "not the VCEK asked for (%s, hwID or TCB "
+		       "bl=%u tee=%u snp=%u uc=%u fmc=%u differ)",
+		       snp_product_name(got.product), got.tcb.bootloader, got.tcb.tee, got.tcb.snp,
+		       got.tcb.microcode, got.tcb.fmc);
+		return false;
+	}
+	return true;
+}
+
+static const char *product_or_null(enum snp_product p)
+{
+	return p >= SNP_PRODUCT_MILAN && p <= SNP_PRODUCT_TURIN ? snp_product_name(p) : NULL;
+}
+
+int snp_kds_vcek_path(const struct snp_kds_key *key, char *buf, size_t len)
+{
+	const char *pn = product_or_null(key->product);
+	char hex[129];
+	int n;
+
+	if (!pn || key->hwid_len != (key->product == SNP_PRODUCT_TURIN ? 8u : 64u))
+		return -EINVAL;
+	snp_hex_encode(key->hwid, key->hwid_len, hex);
+	if (key->product == SNP_PRODUCT_TURIN)
+		n = snprintf(buf, len,
+			     "/vcek/v1/%s/%s?fmcSPL=%u&blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=%u",
+			     pn, hex, key->tcb.fmc, key->tcb.bootloader, key->tcb.tee, key->tcb.snp,
+			     key->tcb.microcode);
+	else
+		n = snprintf(buf, len, "/vcek/v1/%s/%s?blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=%u",
+			     pn, hex, key->tcb.bootloader, key->tcb.tee, key->tcb.snp,
+			     key->tcb.microcode);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int simple_path(enum snp_product p, bool vlek, const char *what, char *buf, size_t len)
+{
+	const char *pn = product_or_null(p);
+	int n;
+
+	if (!pn)
+		return -EINVAL;
+	n = snprintf(buf, len, "/%s/v1/%s/%s", vlek ? "vlek" : "vcek", pn, what);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int snp_kds_chain_path(enum snp_product p, bool vlek, char *buf, size_t len)
+{
+	return simple_path(p, vlek, "cert_chain", buf, len);
+}
+
+int snp_kds_crl_path(enum snp_product p, bool vlek, char *buf, size_t len)
+{
+	return simple_path(p, vlek, "crl", buf, len);
+}
+
+/* ---- the cache directory ---------------------------------------------- */
+
+static int cache_path(const struct snp_kds *k, const char *sub, const char *name, char *buf,
+		      size_t len)
+{
+	int n;
+
+	if (!k->cache_dir[0])
+		return -ENOENT;
+	if (sub)
+		n = snprintf(buf, len, "%s/%s/%s", k->cache_dir, sub, name);
+	else
+		n = snprintf(buf, len, "%s/%s", k->cache_dir, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int mkdir_0755(const char *path)
+{
+	if (mkdir(path, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	/* whatever the umask: certificates are public, snpd and users read them */
+	if (chmod(path, 0755) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Write @data to sub/name atomically (temporary file, fsync, rename), 0644. */
+static int cache_write(const struct snp_kds *k, const char *sub, const char *name, const void *data,
+		       size_t len)
+{
+	char dir[4200], path[4400], tmp[4400];
+	const u8 *p = data;
+	int fd, r;
+
+	if (!k->cache_dir[0])
+		return 0;
+	r = mkdir_0755(k->cache_dir);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", k->cache_dir, sub ? sub : ".") >=
+	    sizeof(dir))
+		return -ENAMETOOLONG;
+	r = mkdir_0755(dir);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0644) < 0)
+		goto fail;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	return 0;
+fail:
+	r = -errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return r;
+}
+
+static int cache_read(const struct snp_kds *k, const char *sub, const char *name, u8 **ret,
+		      size_t *ret_len)
+{
+	char path[4400];
+	int r;
+
+	r = cache_path(k, sub, name, path, sizeof(path));
+	if (r == 0)
+		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+	if (r < 0 && k->ro_cache_dir[0]) {
+		int n = sub ? snprintf(path, sizeof(path), "%s/%s/%s", k->ro_cache_dir, sub, name) :
+			      snprintf(path, sizeof(path), "%s/%s", k->ro_cache_dir, name);
+
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -ENAMETOOLONG;
+		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+	}
+	return r;
+}
+
+static void cache_remove(const struct snp_kds *k, const char *sub, const char *name)
+{
+	char path[4400];
+
+	if (cache_path(k, sub, name, path, sizeof(path)) == 0)
+		unlink(path);
+}
+
+/* Keep vcek/ under cache_max_bytes: remove the oldest entries first. */
+static void cache_evict(const struct snp_kds *k)
+{
+	char dir[4200];
+
+	if (!k->cache_dir[0] || k->cache_max_bytes == 0)
+		return;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/vcek", k->cache_dir) >= sizeof(dir))
+		return;
+	for (int round = 0; round < 1024; round++) {
+		_cleanup_(freep) char *oldest = NULL;
+		time_t oldest_t = 0;
+		size_t total = 0;
+		struct dirent *de;
+		DIR *d = opendir(dir);
+
+		if (!d)
+			return;
+		while ((de = readdir(d))) {
+			struct stat st;
+
+			if (de->d_name[0] == '.' ||
+			    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			total += (size_t)st.st_size;
+			if (!oldest || st.st_mtime < oldest_t) {
+				free(oldest);
+				oldest = strdup(de->d_name);
+				oldest_t = st.st_mtime;
+			}
+		}
+		if (total <= k->cache_max_bytes || !oldest) {
+			closedir(d);
+			return;
+		}
+		unlinkat(dirfd(d), oldest, 0);
+		closedir(d);
+	}
+}
+
+/* ---- backoff and refusals --------------------------------------------- */
+
+static time_t backoff_until(const struct snp_kds *k)
+{
+	_cleanup_(freep) u8 *data = NULL;
+	uint64_t v;
+	size_t len;
+	char *nl;
+
+	if (cache_read(k, NULL, "backoff", &data, &len) < 0)
+		return 0;
+	if (strncmp((char *)data, "until=", 6) != 0)
+		return 0;
+	nl = strchr((char *)data, '\n');
+	if (nl)
+		*nl = '\0';
+	if (snp_parse_u64((char *)data + 6, &v) < 0 || v > (uint64_t)INT32_MAX * 4)
+		return 0;
+	return (time_t)v;
+}
+
+static void backoff_set(const struct snp_kds *k, time_t until)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "until=%" PRIu64 "\n", (uint64_t)until);
+
+	(void)cache_write(k, NULL, "backoff", buf, (size_t)n);
+}
+
+static void refused_name(const char *path, char out[65])
+{
+	u8 md[32];
+
+	EVP_Digest(path, strlen(path), md, NULL, EVP_sha256(), NULL);
+	snp_hex_encode(md, 32, out);
+}
+
+static bool refused_recently(const struct snp_kds *k, const char *urlpath)
+{
+	char name[65], path[4400];
+	struct stat st;
+
+	refused_name(urlpath, name);
+	if (cache_path(k, "refused", name, path, sizeof(path)) < 0 || stat(path, &st) < 0)
+		return false;
+	return st.st_mtime + SNP_KDS_REFUSED_TTL_S > kds_now(k);
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+struct body {
+	u8 *data;
+	size_t len;
+	bool too_big;
+};
+
+static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct body *b = userdata;
+	size_t n = size * nmemb;
+	u8 *p;
+
+	if (n > SNP_KDS_BODY_MAX || b->len + n > SNP_KDS_BODY_MAX) {
+		b->too_big = true;
+		return 0;
+	}
+	p = realloc(b->data, b->len + n + 1);
+	if (!p)
+		return 0;
+	memcpy(p + b->len, ptr, n);
+	b->data = p;
+	b->len += n;
+	b->data[b->len] = 0;
+	return n;
+}
+
+static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *ret_len, char *err,
+		    size_t errlen)
+{
+	struct body b = { 0 };
+	char url[1024];
+	long status = 0;
+	curl_off_t retry_after = 0;
+	time_t until;
+	CURLcode cr;
+	CURL *c;
+	int r;
+
+	if (k->offline) {
+		seterr(err, errlen, "offline and not in the cache (%s)", urlpath);
+		return -ENOENT;
+	}
+	until = backoff_until(k);
+	if (until > kds_now(k)) {
+		seterr(err, errlen,
+		       "KDS asked to back off (HTTP 429/5xx earlier): no request until %" PRIu64
+		       " (%" PRId64 " s from now)",
+		       (uint64_t)until, (int64_t)(until - kds_now(k)));
+		return -EAGAIN;
+	}
+	if (refused_recently(k, urlpath)) {
+		seterr(err, errlen, "KDS refused %s earlier (404): not asked again", urlpath);
+		return -ENXIO;
+	}
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", k->base_url, urlpath) >= sizeof(url))
+		return -ENAMETOOLONG;
+
+	c = curl_easy_init();
+	if (!c)
+		return -ENOMEM;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, k->connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, k->total_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SNP_KDS_BODY_MAX);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "snpd/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	k->requests++;
+	cr = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (cr == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after);
+	curl_easy_cleanup(c);
+
+	if (cr != CURLE_OK) {
+		if (b.too_big || cr == CURLE_FILESIZE_EXCEEDED) {
+			seterr(err, errlen, "%s: body larger than %d bytes", url, SNP_KDS_BODY_MAX);
+			r = -EFBIG;
+		} else {
+			seterr(err, errlen, "%s: %s", url, curl_easy_strerror(cr));
+			r = cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+		}
+		goto fail;
+	}
+	if (status == 200) {
+		*ret = b.data;
+		*ret_len = b.len;
+		return 0;
+	}
+	if (status == 404) {
+		char name[65];
+
+		refused_name(urlpath, name);
+		(void)cache_write(k, "refused", name, urlpath, strlen(urlpath));
+		seterr(err, errlen, "%s: KDS answered 404 (unknown chip or TCB); remembered", url);
+		r = -ENXIO;
+		goto fail;
+	}
+	if (status == 429 || status >= 500) {
+		time_t wait = SNP_KDS_BACKOFF_DEFAULT_S;
+
+		if (retry_after > 0)
+			wait = retry_after > 24 * 3600 ? 24 * 3600 : (time_t)retry_after;
+		backoff_set(k, kds_now(k) + wait);
+		seterr(err, errlen, "%s: KDS answered HTTP %ld; backing off for %" PRId64 " s", url,
+		       status, (int64_t)wait);
+		r = -EAGAIN;
+		goto fail;
+	}
+	seterr(err, errlen, "%s: KDS answered HTTP %ld", url, status);
+	r = -EIO;
+fail:
+	free(b.data);
+	return r;
+}
+
+/* ---- objects ---------------------------------------------------------- */
+
+static int vcek_name(const struct snp_kds_key *key, char *buf, size_t len)
+{
+	char hex[129];
+	int n;
+
+	snp_hex_encode(key->hwid, key->hwid_len, hex);
+	n = snprintf(buf, len, "%s-%s-%u-%u-%u-%u-%u.der", snp_product_name(key->product), hex,
+		     key->tcb.fmc, key->tcb.bootloader, key->tcb.tee, key->tcb.snp,
+		     key->tcb.microcode);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* One DER (or PEM) certificate that is the VCEK of @key. */
+static X509 *parse_vcek(const u8 *data, size_t len, const struct snp_kds_key *key, char *err,
+			size_t errlen)
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 *c;
+
+	if (snp_x509_load_mem(data, len, &sk, err, errlen) < 0)
+		return NULL;
+	if (sk_X509_num(sk) != 1) {
+		seterr(err, errlen, "%d certificates where one VCEK was expected", sk_X509_num(sk));
+		sk_X509_pop_free(sk, X509_free);
+		return NULL;
+	}
+	c = sk_X509_shift(sk);
+	sk_X509_free(sk);
+	if (!snp_kds_cert_matches(c, key, err, errlen)) {
+		X509_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **ret,
+		     enum snp_kds_source *src, char *err, size_t errlen)
+{
+	_cleanup_(freep) u8 *data = NULL;
+	char name[256], path[1024];
+	size_t len;
+	X509 *c;
+	int r;
+
+	r = vcek_name(key, name, sizeof(name));
+	if (r < 0)
+		return r;
+	r = snp_kds_vcek_path(key, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (cache_read(k, "vcek", name, &data, &len) == 0) {
+		c = parse_vcek(data, len, key, err, errlen);
+		if (c) {
+			*ret = c;
+			*src = SNP_KDS_SRC_CACHE;
+			return 0;
+		}
+		/* corrupt, truncated or foreign: drop it and fetch again */
+		cache_remove(k, "vcek", name);
+		free(data);
+		data = NULL;
+	}
+	r = http_get(k, path, &data, &len, err, errlen);
+	if (r < 0)
+		return r;
+	c = parse_vcek(data, len, key, err, errlen);
+	if (!c) {
+		char why[SNP_ERRBUF];
+
+		snprintf(why, sizeof(why), "%s", err ? err : "");
+		seterr(err, errlen, "KDS sent a bad VCEK for %s (not cached): %s", path, why);
+		ERR_clear_error();
+		return -EBADMSG;
+	}
+	(void)cache_write(k, "vcek", name, data, len);
+	cache_evict(k);
+	*ret = c;
+	*src = SNP_KDS_SRC_NETWORK;
+	return 0;
+}
+
+static bool cn_equals(X509 *c, const char *prefix, const char *product)
+{
+	char cn[64], want[64];
+
+	snp_x509_cn(c, false, cn, sizeof(cn));
+	snprintf(want, sizeof(want), "%s%s", prefix, product);
+	return strcmp(cn, want) == 0;
+}
+
+/* A PEM cert_chain: ASK (ASVK) then ARK of @p. */
+static int parse_chain(const u8 *data, size_t len, enum snp_product p, bool vlek, X509 **ret_ask,
+		       X509 **ret_ark, char *err, size_t errlen)
+{
+	STACK_OF(X509) *sk = NULL;
+	const char *pn = snp_product_name(p);
+	X509 *ask, *ark;
+
+	if (snp_x509_load_mem(data, len, &sk, err, errlen) < 0)
+		return -EBADMSG;
+	if (sk_X509_num(sk) != 2) {
+		seterr(err, errlen, "cert_chain holds %d certificates, expected 2",
+		       sk_X509_num(sk));
+		sk_X509_pop_free(sk, X509_free);
+		return -EBADMSG;
+	}
+	ask = sk_X509_value(sk, 0);
+	ark = sk_X509_value(sk, 1);
+	if (!cn_equals(ask, vlek ? "SEV-VLEK-" : "SEV-", pn) || !cn_equals(ark, "ARK-", pn) ||
+	    X509_check_issued(ark, ask) != X509_V_OK) {
+		seterr(err, errlen, "cert_chain is not %s then ARK-%s",
+		       vlek ? "SEV-VLEK-<product>" : "SEV-<product>", pn);
+		sk_X509_pop_free(sk, X509_free);
+		return -EBADMSG;
+	}
+	sk_X509_free(sk);
+	*ret_ask = ask;
+	*ret_ark = ark;
+	return 0;
+}
+
+int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **ret_ask,
+		      X509 **ret_ark, enum snp_kds_source *src, char *err, size_t errlen)
+{
+	_cleanup_(freep) u8 *data = NULL;
+	char name[64], path[128];
+	size_t len;
+	int r;
+
+	r = snp_kds_chain_path(p, vlek, path, sizeof(path));
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), "%s-%s.pem", snp_product_name(p), vlek ? "vlek" : "vcek");
+	if (cache_read(k, "chain", name, &data, &len) == 0) {
+		if (parse_chain(data, len, p, vlek, ret_ask, ret_ark, err, errlen) == 0) {
+			*src = SNP_KDS_SRC_CACHE;
+			return 0;
+		}
+		cache_remove(k, "chain", name);
+		free(data);
+		data = NULL;
+	}
+	r = http_get(k, path, &data, &len, err, errlen);
+	if (r < 0)
+		return r;
+	r = parse_chain(data, len, p, vlek, ret_ask, ret_ark, err, errlen);
+	if (r < 0) {
+		ERR_clear_error();
+		return r;
+	}
+	(void)cache_write(k, "chain", name, data, len);
+	*src = SNP_KDS_SRC_NETWORK;
+	return 0;
+}
+
+static X509_CRL *parse_crl(const u8 *data, size_t len, enum snp_product p, char *err, size_t errlen)
+{
+	const unsigned char *q = data;
+	X509_CRL *crl = NULL;
+	char want[64], cn[64] = "";
+	X509_NAME *iss;
+	int i;
+
+	if (len > 10 && memcmp(data, "-----BEGIN", 10) == 0) {
+		BIO *bio = BIO_new_mem_buf(data, (int)len);
+
+		if (bio)
+			crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	} else {
+		crl = d2i_X509_CRL(NULL, &q, (long)len);
+		if (crl && q != data + len) {
+			X509_CRL_free(crl);
+			crl = NULL;
+		}
+	}
+	if (!crl) {
+		ERR_clear_error();
+		seterr(err, errlen, "not a CRL (DER or PEM)");
+		return NULL;
+	}
+	iss = X509_CRL_get_issuer(crl);
+	i = X509_NAME_get_index_by_NID(iss, NID_commonName, -1);
+	if (i >= 0) {
+		ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(iss, i));
+		int n = ASN1_STRING_length(s);
+
+		if (n > 0 && (size_t)n < sizeof(cn)) {
+			memcpy(cn, ASN1_STRING_get0_data(s), (size_t)n);
+			cn[n] = 0;
+		}
+	}
+	snprintf(want, sizeof(want), "ARK-%s", snp_product_name(p));
+	if (strcmp(cn, want) != 0) {
+		seterr(err, errlen, "CRL issuer is '%s', expected %s", cn, want);
+		X509_CRL_free(crl);
+		return NULL;
+	}
+	return crl;
+}
+
+static bool crl_current(const X509_CRL *crl, time_t now)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+
+	return next && X509_cmp_time(next, &now) > 0;
+}
+
+int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL **ret,
+		    enum snp_kds_source *src, char *err, size_t errlen)
+{
+	_cleanup_(freep) u8 *data = NULL;
+	X509_CRL *cached = NULL, *crl;
+	char name[64], path[128];
+	size_t len;
+	int r;
+
+	r = snp_kds_crl_path(p, vlek, path, sizeof(path));
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), "%s-%s.crl", snp_product_name(p), vlek ? "vlek" : "vcek");
+	if (cache_read(k, "crl", name, &data, &len) == 0) {
+		cached = parse_crl(data, len, p, err, errlen);
+		if (!cached)
+			cache_remove(k, "crl", name);
+		else if (crl_current(cached, kds_now(k)) || k->offline) {
+			/* kept until nextUpdate; offline, a stale one is all there is */
+			*ret = cached;
+			*src = SNP_KDS_SRC_CACHE;
+			return 0;
+		}
+		free(data);
+		data = NULL;
+	}
+	r = http_get(k, path, &data, &len, err, errlen);
+	if (r < 0) {
+		if (cached) { /* stale, but the caller judges currency */
+			*ret = cached;
+			*src = SNP_KDS_SRC_CACHE;
+			return 0;
+		}
+		return r;
+	}
+	crl = parse_crl(data, len, p, err, errlen);
+	if (!crl) {
+		if (cached) {
+			*ret = cached;
+			*src = SNP_KDS_SRC_CACHE;
+			return 0;
+		}
+		return -EBADMSG;
+	}
+	X509_CRL_free(cached);
+	(void)cache_write(k, "crl", name, data, len);
+	*ret = crl;
+	*src = SNP_KDS_SRC_NETWORK;
+	return 0;
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+int snp_kds_cache_put_vcek(struct snp_kds *k, X509 *vcek, char *err, size_t errlen)
+{
+	struct snp_kds_key key;
+	_cleanup_(freep) u8 *der = NULL;
+	char name[256];
+	int r, n;
+
+	r = snp_kds_key_from_cert(vcek, &key, err, errlen);
+	if (r < 0)
+		return r;
+	r = vcek_name(&key, name, sizeof(name));
+	if (r < 0)
+		return r;
+	n = i2d_X509(vcek, &der);
+	if (n <= 0) {
+		seterr(err, errlen, "cannot encode the VCEK");
+		return -EINVAL;
+	}
+	r = cache_write(k, "vcek", name, der, (size_t)n);
+	if (r < 0) {
+		seterr(err, errlen, "cannot write %s/vcek/%s: %s", k->cache_dir, name,
+		       strerror(-r));
+		return r;
+	}
+	cache_evict(k);
+	return 0;
+}
+
+int snp_kds_cache_put_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 *ask, X509 *ark,
+			    char *err, size_t errlen)
+{
+	char name[64];
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *mem;
+	long n;
+	int r;
+
+	if (!bio)
+		return -ENOMEM;
+	if (!PEM_write_bio_X509(bio, ask) || !PEM_write_bio_X509(bio, ark)) {
+		BIO_free(bio);
+		return -ENOMEM;
+	}
+	n = BIO_get_mem_data(bio, &mem);
+	{
+		X509 *a2, *r2;
+
+		r = parse_chain((u8 *)mem, (size_t)n, p, vlek, &a2, &r2, err, errlen);
+		if (r == 0) {
+			X509_free(a2);
+			X509_free(r2);
+		}
+	}
+	snprintf(name, sizeof(name), "%s-%s.pem", snp_product_name(p), vlek ? "vlek" : "vcek");
+	if (r == 0)
+		r = cache_write(k, "chain", name, mem, (size_t)n);
+	BIO_free(bio);
+	return r;
+}
+
+int snp_kds_cache_put_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL *crl,
+			  char *err, size_t errlen)
+{
+	_cleanup_(freep) u8 *der = NULL;
+	char name[64];
+	X509_CRL *chk;
+	int n;
+
+	n = i2d_X509_CRL(crl, &der);
+	if (n <= 0)
+		return -EINVAL;
+	chk = parse_crl(der, (size_t)n, p, err, errlen);
+	if (!chk)
+		return -EBADMSG;
+	X509_CRL_free(chk);
+	snprintf(name, sizeof(name), "%s-%s.crl", snp_product_name(p), vlek ? "vlek" : "vcek");
+	return cache_write(k, "crl", name, der, (size_t)n);
+}

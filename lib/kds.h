@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * AMD Key Distribution Service (KDS) client with a persistent cache
+ * (snp-abi.md §7.3).
+ *
+ * Every call is blocking, bounded by the connect and total timeouts of
+ * struct snp_kds, and uses no global state besides libcurl's own (the
+ * daemon calls curl_global_init() before it starts threads): a worker
+ * thread may own a struct snp_kds and call these functions.
+ *
+ * Cache layout (one directory, shared by snpd and snpctl):
+ *   vcek/<Product>-<hwid>-<fmc>-<bl>-<tee>-<snp>-<uc>.der   VCEK, DER
+ *   chain/<Product>-vcek.pem, chain/<Product>-vlek.pem    cert_chain, PEM
+ *   crl/<Product>-vcek.crl, crl/<Product>-vlek.crl        CRL, DER
+ *   refused/<sha256 of the path>                          a 404, remembered
+ *   backoff                                               "until=EPOCH"
+ * Entries are written atomically (temporary file + rename), 0644 in 0755
+ * directories; an entry that does not parse or is not the certificate its
+ * name says is removed and fetched again.
+ */
+#ifndef SNP_LIB_KDS_H
+#define SNP_LIB_KDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "lib/report.h"
+
+#define SNP_KDS_DEFAULT_URL	  "https://kdsintf.amd.com"
+#define SNP_KDS_DEFAULT_CACHE_DIR "/var/cache/snpd"
+#define SNP_KDS_BODY_MAX	  (64 * 1024)
+/* Backoff after a 429/5xx without Retry-After (§7.3: minutes, not seconds). */
+#define SNP_KDS_BACKOFF_DEFAULT_S 600
+/* A refusal (404) is not asked again for this long. */
+#define SNP_KDS_REFUSED_TTL_S (24 * 3600)
+
+/* What identifies one VCEK: product, hwID and the whole TCB. */
+struct snp_kds_key {
+	enum snp_product product;
+	size_t hwid_len; /* 8 on Turin, 64 otherwise */
+	u8 hwid[64];
+	struct snp_tcb_parts tcb;
+};
+
+enum snp_kds_source {
+	SNP_KDS_SRC_NONE = 0,
+	SNP_KDS_SRC_CACHE,
+	SNP_KDS_SRC_NETWORK,
+};
+
+struct snp_kds {
+	char base_url[512];	 /* without a trailing slash */
+	char cache_dir[4096];	 /* "" = no cache */
+	char ro_cache_dir[4096]; /* also read (snpd's, for a user), never written */
+	bool offline;		 /* never touch the network */
+	long connect_timeout_ms;
+	long total_timeout_ms;
+	size_t cache_max_bytes; /* bound of vcek/, oldest evicted first */
+	time_t now;		/* 0 = time(NULL); for CRL currency */
+	unsigned int requests;	/* network requests made (statistics) */
+};
+
+/* Defaults: KDS URL, /var/cache/snpd, 10 s connect, 30 s total, 16 MiB. */
+void snp_kds_init(struct snp_kds *k);
+const char *snp_kds_source_name(enum snp_kds_source s);
+
+/* The key of a report's VCEK (CHIP_ID, REPORTED_TCB, product). */
+int snp_kds_key_from_report(const struct snp_report_info *ri, struct snp_kds_key *ret, char *err,
+			    size_t errlen);
+/* The key from a VCEK's AMD extensions (productName, hwID, SPLs). */
+int snp_kds_key_from_cert(X509 *vcek, struct snp_kds_key *ret, char *err, size_t errlen);
+/* Does @cert carry exactly this product, hwID and TCB? */
+bool snp_kds_cert_matches(X509 *cert, const struct snp_kds_key *key, char *err, size_t errlen);
+
+/* URL paths (without the base), snp-abi.md §7.3. Return 0 or -ENAMETOOLONG/-EINVAL. */
+int snp_kds_vcek_path(const struct snp_kds_key *key, char *buf, size_t len);
+int snp_kds_chain_path(enum snp_product p, bool vlek, char *buf, size_t len);
+int snp_kds_crl_path(enum snp_product p, bool vlek, char *buf, size_t len);
+
+/*
+ * Look up the cache, then (unless offline) KDS. Errors, with a message in
+ * @err: -ENOENT not cached and offline; -EAGAIN KDS is in backoff (429/5xx
+ * earlier); -ENXIO KDS refused (404, remembered); -EBADMSG a body that is
+ * not the object asked for (not cached); -ETIMEDOUT/-EIO network.
+ */
+int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **ret,
+		     enum snp_kds_source *src, char *err, size_t errlen);
+/* ASK (or ASVK) and ARK of a product. */
+int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **ret_ask,
+		      X509 **ret_ark, enum snp_kds_source *src, char *err, size_t errlen);
+/* A CRL; a cached one past its nextUpdate is fetched again when online. */
+int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL **ret,
+		    enum snp_kds_source *src, char *err, size_t errlen);
+
+/* Store objects (import): validated and written like fetched ones. */
+int snp_kds_cache_put_vcek(struct snp_kds *k, X509 *vcek, char *err, size_t errlen);
+int snp_kds_cache_put_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 *ask, X509 *ark,
+			    char *err, size_t errlen);
+int snp_kds_cache_put_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL *crl,
+			  char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,269 @@
+# SPDX-License-Identifier: Apache-2.0
+"""An AMD KDS emulator for tests (never the real KDS).
+
+Serves the simulated chip of a sim state directory (vcek.pem, ask.pem,
+ark.pem; CRLs signed with ark-key.pem, RSASSA-PSS SHA-384 salt 48) at
+KDS's paths (snp-abi.md §7.3):
+
+  /vcek/v1/{Product}/{hwid}?[fmcSPL=..&]blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..
+  /vcek/v1/{Product}/cert_chain     /vlek/v1/{Product}/cert_chain
+  /vcek/v1/{Product}/crl            /vlek/v1/{Product}/crl
+
+SPLs in either spelling ("3" or "03"); Turin takes the 8-byte hwid only
+(a full 64-byte chip id is a 404, as on KDS); an unknown chip or TCB is a
+404. HTTP on 127.0.0.1, port chosen by the kernel and printed on
+stdout (and written to --port-file) once listening.
+
+Control (not counted): GET /_emu/count -> {"total": N, "paths": {...}};
+GET /_emu/set?mode=normal|429|500|hang|truncate|wrong[&retry_after=S]
+[&revoke=0|1]. Every other request is counted, whatever the answer.
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.x509.oid import ObjectIdentifier
+
+AMD = "1.3.6.1.4.1.3704.1."
+PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
+
+
+def ext_raw(cert, oid):
+    try:
+        return cert.extensions.get_extension_for_oid(ObjectIdentifier(AMD + oid)).value.value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def der_elems(der):
+    """The children of a DER SEQUENCE: list of (tag, whole element bytes)."""
+    def hdr(buf, i):
+        tag = buf[i]
+        n = buf[i + 1]
+        i += 2
+        if n & 0x80:
+            k = n & 0x7f
+            n = int.from_bytes(buf[i:i + k], "big")
+            i += k
+        return tag, i, n
+    _, i, n = hdr(der, 0)
+    end = i + n
+    out = []
+    while i < end:
+        tag, j, m = hdr(der, i)
+        out.append((tag, der[i:j + m]))
+        i = j + m
+    return out
+
+
+def seq(body):
+    return b"\x30" + der_len(len(body)) + body
+
+
+def pss_sign(der, key, algid):
+    """Re-sign a certificate or CRL (built with PKCS#1 v1.5 by an old
+    python3-cryptography) with RSASSA-PSS SHA-384 salt 48 as AMD does:
+    the algorithm inside the TBS and outside become @algid."""
+    tbs = der_elems(der)[0][1]
+    kids, done = [], False
+    for tag, e in der_elems(tbs):
+        if tag == 0x30 and not done:
+            e, done = algid, True
+        kids.append(e)
+    tbs = seq(b"".join(kids))
+    sig = key.sign(tbs, PSS, hashes.SHA384())
+    return seq(tbs + algid + b"\x03" + der_len(len(sig) + 1) + b"\x00" + sig)
+
+
+def der_int(b):
+    assert b[0] == 2
+    return int.from_bytes(b[2:2 + b[1]], "big")
+
+
+class Chip:
+    def __init__(self, state):
+        def load(name):
+            with open(os.path.join(state, name), "rb") as f:
+                return f.read()
+        self.vcek = x509.load_pem_x509_certificate(load("vcek.pem"))
+        self.ask = x509.load_pem_x509_certificate(load("ask.pem"))
+        self.ark = x509.load_pem_x509_certificate(load("ark.pem"))
+        self.ark_key = serialization.load_pem_private_key(load("ark-key.pem"), None)
+        self.ask_key = serialization.load_pem_private_key(load("ask-key.pem"), None)
+        # the RSASSA-PSS AlgorithmIdentifier the simulated ARK signs with
+        self.pss_algid = der_elems(self.ask.public_bytes(serialization.Encoding.DER))[1][1]
+        pn = ext_raw(self.vcek, "2")
+        self.product = pn[2:2 + pn[1]].decode().split("-")[0]
+        hw = ext_raw(self.vcek, "4")
+        if hw[0] == 4 and len(hw) in (2 + 8, 2 + 64):
+            hw = hw[2:]
+        self.hwid = hw.hex()
+        self.spl = {}
+        for n, name in ((1, "blSPL"), (2, "teeSPL"), (3, "snpSPL"), (8, "ucodeSPL"),
+                        (9, "fmcSPL")):
+            raw = ext_raw(self.vcek, "3.%d" % n)
+            self.spl[name] = der_int(raw) if raw else 0
+
+    def wrong_vcek(self):
+        """A VCEK of another chip (hwID flipped), signed by the ASK."""
+        key = ec.generate_private_key(ec.SECP384R1())
+        b = x509.CertificateBuilder().subject_name(self.vcek.subject).issuer_name(
+            self.vcek.issuer).public_key(key.public_key()).serial_number(
+            x509.random_serial_number()).not_valid_before(
+            self.vcek.not_valid_before).not_valid_after(self.vcek.not_valid_after)
+        for e in self.vcek.extensions:
+            if e.oid.dotted_string == AMD + "4":
+                raw = bytearray(e.value.value)
+                raw[-1] ^= 0xff
+                e = x509.Extension(e.oid, e.critical,
+                                   x509.UnrecognizedExtension(e.oid, bytes(raw)))
+            b = b.add_extension(e.value, e.critical)
+        der = b.sign(self.ask_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+        return pss_sign(der, self.ask_key, self.pss_algid)
+
+    def crl(self, revoke):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        b = x509.CertificateRevocationListBuilder().issuer_name(self.ark.subject) \
+            .last_update(now - datetime.timedelta(hours=1)) \
+            .next_update(now + datetime.timedelta(days=7))
+        if revoke:
+            b = b.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(self.ask.serial_number)
+                .revocation_date(now - datetime.timedelta(hours=1)).build())
+        der = b.sign(self.ark_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+        return pss_sign(der, self.ark_key, self.pss_algid)
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.total = 0
+        self.paths = {}
+        self.mode = "normal"
+        self.retry_after = None
+        self.revoke = False
+
+
+def make_handler(chip, st):
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):
+            sys.stderr.write("kds-emulator: " + (fmt % args) + "\n")
+
+        def send(self, code, body=b"", ctype="application/octet-stream", headers=()):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers:
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def control(self, u):
+            q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
+            if u.path == "/_emu/count":
+                with st.lock:
+                    body = json.dumps({"total": st.total, "paths": st.paths}).encode()
+                return self.send(200, body, "application/json")
+            if u.path == "/_emu/set":
+                with st.lock:
+                    if "mode" in q:
+                        st.mode = q["mode"][0]
+                    if "retry_after" in q:
+                        st.retry_after = q["retry_after"][0] or None
+                    if "revoke" in q:
+                        st.revoke = q["revoke"][0] == "1"
+                return self.send(200, b"ok\n", "text/plain")
+            return self.send(404)
+
+        def do_GET(self):
+            u = urllib.parse.urlsplit(self.path)
+            if u.path.startswith("/_emu/"):
+                return self.control(u)
+            with st.lock:
+                st.total += 1
+                st.paths[self.path] = st.paths.get(self.path, 0) + 1
+                mode, retry_after, revoke = st.mode, st.retry_after, st.revoke
+            if mode == "429":
+                hdr = [("Retry-After", retry_after)] if retry_after else []
+                return self.send(429, b"Too Many Requests\n", "text/plain", hdr)
+            if mode == "500":
+                return self.send(500, b"Internal Server Error\n", "text/plain")
+            if mode == "hang":
+                time.sleep(3600)
+                return
+            parts = u.path.split("/")
+            # ['', 'vcek'|'vlek', 'v1', Product, what]
+            if len(parts) != 5 or parts[1] not in ("vcek", "vlek") or parts[2] != "v1" \
+                    or parts[3] != chip.product:
+                return self.send(404, b"Not Found\n", "text/plain")
+            kind, what = parts[1], parts[4]
+            if what == "cert_chain":
+                if kind == "vlek":
+                    return self.send(404)
+                body = chip.ask.public_bytes(serialization.Encoding.PEM) + \
+                    chip.ark.public_bytes(serialization.Encoding.PEM)
+                return self.send(200, body, "application/x-pem-file")
+            if what == "crl":
+                return self.send(200, chip.crl(revoke), "application/pkix-crl")
+            if kind != "vcek" or what.lower() != chip.hwid:
+                return self.send(404, b"Not Found\n", "text/plain")
+            q = urllib.parse.parse_qs(u.query)
+            want = dict(chip.spl)
+            if chip.product != "Turin":
+                want.pop("fmcSPL")
+            try:
+                got = {k: int(v[0], 10) for k, v in q.items()}
+            except ValueError:
+                return self.send(400)
+            for k in want:
+                got.setdefault(k, 0)
+            if got != want:
+                return self.send(404, b"Not Found\n", "text/plain")
+            body = chip.vcek.public_bytes(serialization.Encoding.DER)
+            if mode == "truncate":
+                body = body[:len(body) // 2]
+            elif mode == "wrong":
+                body = chip.wrong_vcek()
+            return self.send(200, body, "application/pkix-cert")
+    return H
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--state", required=True, help="simulator state directory")
+    ap.add_argument("--port-file", help="also write the port here")
+    args = ap.parse_args()
+    chip = Chip(args.state)
+    st = State()
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(chip, st))
+    srv.daemon_threads = True
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        os.rename(tmp, args.port_file)
+    # the port on stdout: a test reads this line, then the server is listening
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
