@@ -6,7 +6,8 @@
    MaxConnections= the busiest client's idle connection makes room);
  - on loopback TCP a client is its uid, not its source address: uid 65534
    sending from 100 addresses 127.0.0.x is one client and cannot fill the
-   queue, and root's requests succeed;
+   queue, and root's requests succeed; also through a dual-stack [::]
+   listener (peers ::ffff:127.x): MaxConnectionsPerClient= holds;
  - a single client holds at most its share (a quarter) of the queue;
  - requests whose client went away (HTTP connection closed, FUSE reader
    killed) are dropped before they reach the device, so the next client
@@ -308,5 +309,46 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
               b["submitted"] == b["completed"] + b.get("cancelled", -1),
               "status adds up: submitted %d = completed %d + cancelled %r" % (
                   b["submitted"], b["completed"], b.get("cancelled")))
+
+# --- a dual-stack listener: 127.x through [::] is still its uid -----------
+def v6_available():
+    try:
+        with socket.socket(socket.AF_INET6) as s6:
+            s6.bind(("::", 0))
+        return True
+    except OSError:
+        return False
+
+
+if v6_available():
+    port = h.free_port()
+    with h.Daemon(config="[HTTP]\nListen=[::]:%d\nListenNonLoopback=yes\n"
+                  "MaxConnectionsPerClient=2\n" % port, args=["--no-fs"]) as d:
+        d.start()
+        socks = []
+        for i in range(6):
+            c = socket.socket()
+            c.bind(("127.0.0.%d" % (2 + i), 0))
+            c.connect(("127.0.0.1", port))
+            socks.append(c)
+        served = cut = 0
+        for c in socks:
+            c.settimeout(60)
+            try:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = c.recv(64)
+            except OSError:
+                data = b""
+            if data.startswith(b"HTTP/1.1 200"):
+                served += 1
+            else:
+                cut += 1
+        for c in socks:
+            c.close()
+        res.check(served == 2 and cut == 4,
+                  "[::] listener, 6 connections of one uid from 127.0.0.2-7, "
+                  "MaxConnectionsPerClient=2: %d served, %d cut" % (served, cut))
+else:
+    print("skipped: no IPv6 for the dual-stack case")
 
 res.done()
