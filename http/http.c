@@ -681,10 +681,13 @@ static void on_key_done(struct snpd_request *req, void *userdata)
 }
 
 /*
- * The client of a suspended connection hung up (or shut down its sending
- * side, which HTTP clients do not do while they wait for an answer): its
+ * The client of a suspended connection hung up (closed, reset): its
  * request is dropped if still queued, so that abandoned requests never
- * hold the queue or reach the device.
+ * hold the queue or reach the device. Only a hang-up counts, never a
+ * shutdown of the client's sending side (EPOLLRDHUP): HTTP allows a
+ * client to send its request, half-close and wait for the answer (nc -N,
+ * socat). On TCP a peer's close() is a FIN like a half-close: that
+ * connection is only seen gone when its answer is refused (RST).
  */
 static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
@@ -718,7 +721,7 @@ static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 	st->waiting = true;
 	MHD_suspend_connection(st->conn);
 	/* MHD does not watch a suspended connection: we do, for a hang-up */
-	if (ci && sd_event_add_io(st->l->h->d->event, &st->hup, ci->connect_fd, EPOLLRDHUP,
+	if (ci && sd_event_add_io(st->l->h->d->event, &st->hup, ci->connect_fd, EPOLLHUP | EPOLLERR,
 				  on_peer_hup, st) < 0)
 		st->hup = NULL;
 }

@@ -11,7 +11,8 @@
  - a single client holds at most its share (a quarter) of the queue;
  - requests whose client went away (HTTP connection closed, FUSE reader
    killed) are dropped before they reach the device, so the next client
-   gets 200, not 503.
+   gets 200, not 503; a client that half-closes (shutdown(SHUT_WR)) after
+   its request is not gone and gets its answer.
 The device is held still by taking the simulator's state lock, so that
 requests stay queued for as long as the test needs."""
 
@@ -350,5 +351,31 @@ if v6_available():
                   "MaxConnectionsPerClient=2: %d served, %d cut" % (served, cut))
 else:
     print("skipped: no IPv6 for the dual-stack case")
+
+# --- a client that half-closes (shutdown(SHUT_WR)) still gets its answer --
+with h.Daemon(config="", args=["--no-fs"]) as d:
+    d.start()
+    for path in ("/healthz", "/v1/report"):
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(d.api)
+        c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" %
+                   path).encode())
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(60)
+        data = b""
+        try:
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            data += repr(e).encode()
+        c.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        ok = head.startswith(b"HTTP/1.1 200")
+        if ok and path == "/v1/report":
+            ok = "report" in json.loads(body)
+        res.check(ok, "half-closed client, GET %s: %r" % (path, data[:40]))
 
 res.done()
