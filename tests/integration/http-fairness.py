@@ -12,7 +12,8 @@
  - requests whose client went away (HTTP connection closed, FUSE reader
    killed) are dropped before they reach the device, so the next client
    gets 200, not 503; a client that half-closes (shutdown(SHUT_WR)) after
-   its request is not gone and gets its answer.
+   its request is not gone and gets its answer; a reload that changes
+   MaxConnections= or IdleTimeoutSec= warns that they need a restart.
 The device is held still by taking the simulator's state lock, so that
 requests stay queued for as long as the test needs."""
 
@@ -353,7 +354,7 @@ else:
     print("skipped: no IPv6 for the dual-stack case")
 
 # --- a client that half-closes (shutdown(SHUT_WR)) still gets its answer --
-with h.Daemon(config="", args=["--no-fs"]) as d:
+with h.Daemon(config="[HTTP]\nMaxConnections=8\nIdleTimeoutSec=30\n", args=["--no-fs"]) as d:
     d.start()
     for path in ("/healthz", "/v1/report"):
         c = socket.socket(socket.AF_UNIX)
@@ -377,5 +378,14 @@ with h.Daemon(config="", args=["--no-fs"]) as d:
         if ok and path == "/v1/report":
             ok = "report" in json.loads(body)
         res.check(ok, "half-closed client, GET %s: %r" % (path, data[:40]))
+
+    # MaxConnections= and IdleTimeoutSec= are fixed when the HTTP server
+    # starts: a reload that changes them says so (and keeps the old ones)
+    d.write_config("[HTTP]\nMaxConnections=16\nIdleTimeoutSec=5\n")
+    d.reload()
+    warned = [ln for ln in d.read_log().splitlines()
+              if "MaxConnections=" in ln and "need a restart" in ln]
+    res.check(len(warned) == 1, "a reload changing MaxConnections= and IdleTimeoutSec= "
+              "warns: %r" % warned)
 
 res.done()
