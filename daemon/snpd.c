@@ -196,6 +196,12 @@ static void keep_restart_only(const struct snpd_config *old, struct snpd_config 
 	if (old->http_enabled != c->http_enabled || strcmp(old->api_socket, c->api_socket) ||
 	    strcmp(old->listen, c->listen))
 		log_warning("Reload: [HTTP] Enabled=, Socket= and Listen= changes need a restart");
+	/* the HTTP server's connection limit and timeout are set when it starts */
+	if (old->max_connections != c->max_connections ||
+	    old->idle_timeout_sec != c->idle_timeout_sec)
+		log_warning("Reload: [HTTP] MaxConnections= and IdleTimeoutSec= changes need a "
+			    "restart; still %" PRIu32 " and %" PRIu32 " s",
+			    old->max_connections, old->idle_timeout_sec);
 	free(c->backend);
 	free(c->mountpoint);
 	free(c->api_socket);
@@ -207,6 +213,8 @@ static void keep_restart_only(const struct snpd_config *old, struct snpd_config 
 	c->fs_enabled = old->fs_enabled;
 	c->allow_other = old->allow_other;
 	c->http_enabled = old->http_enabled;
+	c->max_connections = old->max_connections;
+	c->idle_timeout_sec = old->idle_timeout_sec;
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)

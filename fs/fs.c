@@ -3,12 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -116,30 +113,6 @@ struct uid_share {
 
 struct handle;
 
-/*
- * Names to invalidate in the kernel (nonce/<hex> once looked up), for the
- * notifier thread. The kernel takes the directory's lock for that, which a
- * lookup in the directory holds while it waits for the loop thread's
- * answer: only another thread may wait for it.
- */
-#define NOTIFY_QUEUE 1024
-
-struct notify_name {
-	u8 len;
-	char name[NONCE_HEX_MAX + sizeof(".json")];
-};
-
-struct notifier {
-	pthread_t thread;
-	bool running;
-	bool stop;
-	int done_fd; /* eventfd, written when the thread has ended */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	size_t head, count;
-	struct notify_name q[NOTIFY_QUEUE];
-};
-
 struct snpd_fs {
 	struct snpd *d;
 	struct fuse_session *se;
@@ -158,7 +131,6 @@ struct snpd_fs {
 	size_t shares_alloc;
 	u8 nonce_ino_key[32]; /* random, for nonce_ino() */
 	u64 nonce_clock;
-	struct notifier notifier;
 };
 
 struct pending_read {
@@ -450,8 +422,8 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		st->st_mode = S_IFREG | (c->report_mode & 07777 & ~0222);
 		/*
 		 * Unlinked, as far as the kernel is concerned: when its last
-		 * reference goes (the entry is invalidated once served, see
-		 * nonce_notify) it evicts the inode and forgets it here at
+		 * reference goes (its dentry is never valid for long: entry
+		 * timeout 0) it evicts the inode and forgets it here at
 		 * once, also where the kernel would keep an unreferenced
 		 * inode with links in its cache (generic_drop_inode).
 		 */
@@ -514,137 +486,6 @@ static int parse_nonce_name(const char *name, u8 *out, size_t *ret_len, bool *re
 	*ret_len = (size_t)k;
 	*ret_json = json;
 	return 0;
-}
-
-static void *notifier_main(void *userdata)
-{
-	struct snpd_fs *fs = userdata;
-	struct notifier *n = &fs->notifier;
-	struct notify_name one;
-
-	pthread_mutex_lock(&n->lock);
-	for (;;) {
-		while (!n->count && !n->stop)
-			pthread_cond_wait(&n->cond, &n->lock);
-		if (n->stop)
-			break;
-		one = n->q[n->head];
-		n->head = (n->head + 1) % NOTIFY_QUEUE;
-		n->count--;
-		pthread_mutex_unlock(&n->lock);
-		/* ENOENT when the kernel has let go already */
-		(void)fuse_lowlevel_notify_inval_entry(fs->se, INO_NONCE_DIR, one.name, one.len);
-		pthread_mutex_lock(&n->lock);
-	}
-	pthread_mutex_unlock(&n->lock);
-	(void)eventfd_write(n->done_fd, 1);
-	return NULL;
-}
-
-static int notifier_start(struct snpd_fs *fs)
-{
-	struct notifier *n = &fs->notifier;
-	int r;
-
-	n->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (n->done_fd < 0)
-		return -errno;
-	pthread_mutex_init(&n->lock, NULL);
-	pthread_cond_init(&n->cond, NULL);
-	r = pthread_create(&n->thread, NULL, notifier_main, fs);
-	if (r) {
-		pthread_cond_destroy(&n->cond);
-		pthread_mutex_destroy(&n->lock);
-		close(n->done_fd);
-		n->done_fd = -1;
-		return -r;
-	}
-	n->running = true;
-	return 0;
-}
-
-/*
- * Answer what the kernel asks while the notifier finishes: it may be
- * waiting for the directory lock of a lookup that only this thread can
- * answer. Requests are refused (ENOTCONN, as when the daemon is gone)
- * without libfuse's handlers, as the rest of the daemon is going away.
- */
-static void refuse_one(int fd, u8 *buf, size_t size)
-{
-	const struct fuse_in_header *in = (const struct fuse_in_header *)buf;
-	struct fuse_out_header out;
-	ssize_t k = read(fd, buf, size);
-
-	if (k < (ssize_t)sizeof(*in))
-		return;
-	if (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET ||
-	    in->opcode == FUSE_INTERRUPT)
-		return;
-	out = (struct fuse_out_header){ .len = sizeof(out),
-					.error = -ENOTCONN,
-					.unique = in->unique };
-	if (write(fd, &out, sizeof(out)) < 0)
-		log_debug_errno(errno, "Failed to refuse a FUSE request at exit: %m");
-}
-
-static void notifier_stop(struct snpd_fs *fs)
-{
-	struct notifier *n = &fs->notifier;
-	/* room for the largest request (a write of max_pages) */
-	size_t size = (1u << 20) + 65536;
-	int fuse_fd;
-	u8 *buf;
-
-	if (!n->running)
-		return;
-	buf = malloc(size);
-	fuse_fd = buf ? fuse_session_fd(fs->se) : -1;
-	pthread_mutex_lock(&n->lock);
-	n->stop = true;
-	pthread_cond_signal(&n->cond);
-	pthread_mutex_unlock(&n->lock);
-	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = n->done_fd, .events = POLLIN },
-			{ .fd = fuse_fd, .events = POLLIN },
-		};
-
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents)
-			break;
-		if (p[1].revents & POLLIN)
-			refuse_one(fuse_fd, buf, size);
-		else if (p[1].revents)
-			fuse_fd = -1; /* the connection is gone: the kernel lets go */
-	}
-	free(buf);
-	pthread_join(n->thread, NULL);
-	pthread_cond_destroy(&n->cond);
-	pthread_mutex_destroy(&n->lock);
-	close(n->done_fd);
-	n->running = false;
-}
-
-/* Have the kernel drop nonce/@name once it has been served. */
-static void nonce_notify(struct snpd_fs *fs, const char *name)
-{
-	struct notifier *n = &fs->notifier;
-	struct notify_name *e;
-	size_t len = strlen(name);
-
-	if (!n->running || len >= sizeof(e->name))
-		return;
-	pthread_mutex_lock(&n->lock);
-	if (n->count < NOTIFY_QUEUE) {
-		/* else the name waits for the kernel to evict it, or for ESTALE */
-		e = &n->q[(n->head + n->count) % NOTIFY_QUEUE];
-		memcpy(e->name, name, len + 1);
-		e->len = (u8)len;
-		n->count++;
-		pthread_cond_signal(&n->cond);
-	}
-	pthread_mutex_unlock(&n->lock);
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -713,11 +554,20 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -r);
 			return;
 		}
+		/*
+		 * Entry timeout 0 and no invalidation of the name: that would
+		 * take nonce/'s lock exclusively in the kernel, where any
+		 * reader of the directory stalled while holding it shared
+		 * (getdents64 into a page that never arrives) would make
+		 * every lookup here, and our exit, wait behind it. The
+		 * kernel's dentries are reclaimable; this daemon's share is
+		 * bounded by NONCE_INODES_MAX (least recently used names go,
+		 * ESTALE makes the kernel look them up again).
+		 */
 		e.ino = slot->ino;
 		e.generation = slot->gen;
 		fill_attr(fs, slot->ino, &e.attr);
 		fuse_reply_entry(req, &e);
-		nonce_notify(fs, name);
 		return;
 	}
 	fuse_reply_err(req, ENOENT);
@@ -1474,11 +1324,6 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		r = log_error_errno(errno, "Failed to set up the FUSE fd: %m");
 		goto fail;
 	}
-	r = notifier_start(fs);
-	if (r < 0) {
-		log_error_errno(r, "Failed to start the FUSE notifier thread: %m");
-		goto fail;
-	}
 	r = sd_event_add_io(d->event, &fs->source, fd, EPOLLIN, on_fuse_io, fs);
 	if (r < 0) {
 		log_error_errno(r, "Failed to watch the FUSE fd: %m");
@@ -1497,8 +1342,6 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	if (!fs)
 		return NULL;
 	fs->source = sd_event_source_disable_unref(fs->source);
-	if (fs->se)
-		notifier_stop(fs);
 	/*
 	 * Handles the kernel never released. main() frees the broker first,
 	 * which completes every request (-ECANCELED) and so every parked read.

@@ -291,6 +291,41 @@ static ssize_t base64_decode(const char *s, u8 *out, size_t max)
 	return k;
 }
 
+/* ::ffff:a.b.c.d (an IPv4 peer of a dual-stack socket) as the AF_INET address it is */
+static void unmap_v4(struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return;
+	s4.sin_port = s6->sin6_port;
+	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &s4, sizeof(s4));
+}
+
+/*
+ * The socket sock_diag answered is the one asked for @r. An IPv6 socket
+ * talking IPv4 comes back as AF_INET6 with v4-mapped addresses.
+ */
+static bool diag_same(const struct inet_diag_msg *m, const struct inet_diag_req_v2 *r, size_t alen)
+{
+	const __be32 *src = m->id.idiag_src, *dst = m->id.idiag_dst;
+
+	if (m->idiag_family == AF_INET6 && r->sdiag_family == AF_INET) {
+		if (!IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)src) ||
+		    !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)dst))
+			return false;
+		src += 3;
+		dst += 3;
+	} else if (m->idiag_family != r->sdiag_family) {
+		return false;
+	}
+	return m->id.idiag_sport == r->id.idiag_sport && m->id.idiag_dport == r->id.idiag_dport &&
+	       !memcmp(src, r->id.idiag_src, alen) && !memcmp(dst, r->id.idiag_dst, alen);
+}
+
 /*
  * The uid owning the other end of the TCP connection @fd when that end is
  * a socket of this host (loopback): asked of the kernel through sock_diag
@@ -326,6 +361,9 @@ static int tcp_peer_uid(struct snpd_http *h, int fd, uid_t *ret_uid)
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
 	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
 		return -errno;
+	/* a dual-stack listener: the peer's socket is IPv4 (or v4-mapped) */
+	unmap_v4(&local);
+	unmap_v4(&peer);
 	if (local.ss_family != peer.ss_family)
 		return -EAFNOSUPPORT;
 	req.r.sdiag_family = (u8)peer.ss_family;
@@ -379,11 +417,7 @@ static int tcp_peer_uid(struct snpd_http *h, int fd, uid_t *ret_uid)
 	    ans.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 		return -EBADMSG;
 	m = NLMSG_DATA(&ans.nlh);
-	if (m->idiag_family != peer.ss_family || m->idiag_state == TCP_LISTEN || !m->idiag_inode ||
-	    m->id.idiag_sport != req.r.id.idiag_sport ||
-	    m->id.idiag_dport != req.r.id.idiag_dport ||
-	    memcmp(m->id.idiag_src, req.r.id.idiag_src, alen) ||
-	    memcmp(m->id.idiag_dst, req.r.id.idiag_dst, alen))
+	if (m->idiag_state == TCP_LISTEN || !m->idiag_inode || !diag_same(m, &req.r, alen))
 		return -ENOENT;
 	*ret_uid = m->idiag_uid;
 	return 0;
@@ -406,6 +440,7 @@ static u64 addr_id(int fd)
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return (u64)-3;
+	unmap_v4(&ss); /* one IPv4 peer, one client, on any listener */
 	if (is_loopback((const struct sockaddr *)&ss))
 		return (u64)-4;
 	if (ss.ss_family == AF_INET) {
@@ -646,10 +681,13 @@ static void on_key_done(struct snpd_request *req, void *userdata)
 }
 
 /*
- * The client of a suspended connection hung up (or shut down its sending
- * side, which HTTP clients do not do while they wait for an answer): its
+ * The client of a suspended connection hung up (closed, reset): its
  * request is dropped if still queued, so that abandoned requests never
- * hold the queue or reach the device.
+ * hold the queue or reach the device. Only a hang-up counts, never a
+ * shutdown of the client's sending side (EPOLLRDHUP): HTTP allows a
+ * client to send its request, half-close and wait for the answer (nc -N,
+ * socat). On TCP a peer's close() is a FIN like a half-close: that
+ * connection is only seen gone when its answer is refused (RST).
  */
 static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
@@ -683,7 +721,7 @@ static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 	st->waiting = true;
 	MHD_suspend_connection(st->conn);
 	/* MHD does not watch a suspended connection: we do, for a hang-up */
-	if (ci && sd_event_add_io(st->l->h->d->event, &st->hup, ci->connect_fd, EPOLLRDHUP,
+	if (ci && sd_event_add_io(st->l->h->d->event, &st->hup, ci->connect_fd, EPOLLHUP | EPOLLERR,
 				  on_peer_hup, st) < 0)
 		st->hup = NULL;
 }
@@ -1914,8 +1952,13 @@ static bool is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		/* ::1, and ::ffff:127.0.0.0/104 (127/8 through a dual-stack socket) */
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
 	return false;
 }
 

@@ -88,10 +88,10 @@ def batch_run(path, mode, total):
             rd = bytes.fromhex(out.decode())
             if rd == nonce + bytes(32):
                 seen_own += 1
-            elif rd[:32] in nonces and rd[32:] == bytes(32) or rd != bytes(64):
-                seen_foreign += 1
+            elif rd[:32] in nonces and rd[32:] == bytes(32):
+                seen_foreign += 1  # another process's nonce
             else:
-                seen_other += 1
+                seen_other += 1  # no nonce (zeros), or anything else
     return seen_own, seen_foreign, seen_other, failed
 
 

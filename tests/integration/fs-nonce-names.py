@@ -2,8 +2,8 @@
 """nonce/<hex> keeps working for any number of distinct nonces, and one
 uid cannot take it from the others: 10,240 distinct names by root, then
 5,120 by uid 65534 (stat(), and a sample of real reads checked for their
-nonce), each followed by the other uid succeeding; the kernel lets go of a name
-once served (status counts no names left); a uid that pins names by
+nonce), each followed by the other uid succeeding; the daemon holds at most
+its per-uid share of names whatever the kernel caches; a uid that pins names by
 holding open file descriptors hits its own cap (EMFILE) while root and
 another uid still succeed, and its open files keep their own nonce."""
 
@@ -22,6 +22,7 @@ res = t.Results()
 NAMES = 10240
 SAMPLE = 400  # every SAMPLE-th name is read, not only stat()ed
 PIN = 1500    # more than a uid may hold
+PER_UID = 1024  # NONCE_INODES_PER_UID
 
 # Runs as another uid: argv = mountpoint, mode, count. Prints JSON.
 CHILD = r'''
@@ -103,19 +104,13 @@ def one_works(d, uid):
 
 
 def names_known(d):
-    """Names the daemon still holds, once the kernel's forgets have come
-    (they follow the daemon's invalidations, asynchronously): the least
-    seen while polling, up to a minute, stopping as soon as it is 0."""
-    least = None
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        with open(d.path("status")) as f:
-            n = json.load(f)["filesystem"]["nonce_inodes"]
-        least = n if least is None else min(least, n)
-        if n == 0:
-            break
-        time.sleep(0.05)
-    return least
+    """Names the daemon holds now. The kernel keeps the names it looked up
+    (reclaimable dentries, never invalidated: see fs-nonce-stall.py) until
+    it forgets them; the daemon holds at most PER_UID of them per uid and
+    evicts the least recently used (the kernel gets ESTALE and looks the
+    name up again)."""
+    with open(d.path("status")) as f:
+        return json.load(f)["filesystem"]["nonce_inodes"]
 
 
 # Runs as root: looks up nonce names without pause until unmounted.
@@ -141,9 +136,9 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\n") as d:
                   "uid %d: the sample of reads gave reports bound to their nonce (%r of %d)"
                   % (uid, r["read_ok"] if r else None, len(range(0, names, SAMPLE))))
         res.check(one_works(d, other), "then uid %d still succeeds" % other)
-    # the kernel let go of every name once served
+    # bounded by the per-uid share, whatever the kernel still caches
     n = names_known(d)
-    res.check(n == 0, "names the daemon still holds after the floods: %d" % n)
+    res.check(n <= 2 * PER_UID, "names the daemon holds after the floods of 2 uids: %d" % n)
 
     # uid 65534 pins names with open fds until its own cap
     pin = subprocess.Popen(as_uid(65534, d.mnt, "pin", str(PIN)), stdin=subprocess.PIPE,
@@ -176,7 +171,7 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\n") as d:
               "one name read by two uids at once, each bound to it; st_ino stable")
     res.check(st1.st_ino < 1 << 32, "nonce inode numbers fit 32-bit stat(): %#x" % st1.st_ino)
     n = names_known(d)
-    res.check(n == 0, "names the daemon still holds at the end: %d" % n)
+    res.check(n <= 3 * PER_UID, "names the daemon holds at the end (3 uids): %d" % n)
 
     # SIGTERM while lookups (and so the daemon's invalidations) are in
     # flight: the daemon still exits cleanly

@@ -6,11 +6,14 @@
    MaxConnections= the busiest client's idle connection makes room);
  - on loopback TCP a client is its uid, not its source address: uid 65534
    sending from 100 addresses 127.0.0.x is one client and cannot fill the
-   queue, and root's requests succeed;
+   queue, and root's requests succeed; also through a dual-stack [::]
+   listener (peers ::ffff:127.x): MaxConnectionsPerClient= holds;
  - a single client holds at most its share (a quarter) of the queue;
  - requests whose client went away (HTTP connection closed, FUSE reader
    killed) are dropped before they reach the device, so the next client
-   gets 200, not 503.
+   gets 200, not 503; a client that half-closes (shutdown(SHUT_WR)) after
+   its request is not gone and gets its answer; a reload that changes
+   MaxConnections= or IdleTimeoutSec= warns that they need a restart.
 The device is held still by taking the simulator's state lock, so that
 requests stay queued for as long as the test needs."""
 
@@ -308,5 +311,81 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
               b["submitted"] == b["completed"] + b.get("cancelled", -1),
               "status adds up: submitted %d = completed %d + cancelled %r" % (
                   b["submitted"], b["completed"], b.get("cancelled")))
+
+# --- a dual-stack listener: 127.x through [::] is still its uid -----------
+def v6_available():
+    try:
+        with socket.socket(socket.AF_INET6) as s6:
+            s6.bind(("::", 0))
+        return True
+    except OSError:
+        return False
+
+
+if v6_available():
+    port = h.free_port()
+    with h.Daemon(config="[HTTP]\nListen=[::]:%d\nListenNonLoopback=yes\n"
+                  "MaxConnectionsPerClient=2\n" % port, args=["--no-fs"]) as d:
+        d.start()
+        socks = []
+        for i in range(6):
+            c = socket.socket()
+            c.bind(("127.0.0.%d" % (2 + i), 0))
+            c.connect(("127.0.0.1", port))
+            socks.append(c)
+        served = cut = 0
+        for c in socks:
+            c.settimeout(60)
+            try:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = c.recv(64)
+            except OSError:
+                data = b""
+            if data.startswith(b"HTTP/1.1 200"):
+                served += 1
+            else:
+                cut += 1
+        for c in socks:
+            c.close()
+        res.check(served == 2 and cut == 4,
+                  "[::] listener, 6 connections of one uid from 127.0.0.2-7, "
+                  "MaxConnectionsPerClient=2: %d served, %d cut" % (served, cut))
+else:
+    print("skipped: no IPv6 for the dual-stack case")
+
+# --- a client that half-closes (shutdown(SHUT_WR)) still gets its answer --
+with h.Daemon(config="[HTTP]\nMaxConnections=8\nIdleTimeoutSec=30\n", args=["--no-fs"]) as d:
+    d.start()
+    for path in ("/healthz", "/v1/report"):
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(d.api)
+        c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" %
+                   path).encode())
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(60)
+        data = b""
+        try:
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            data += repr(e).encode()
+        c.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        ok = head.startswith(b"HTTP/1.1 200")
+        if ok and path == "/v1/report":
+            ok = "report" in json.loads(body)
+        res.check(ok, "half-closed client, GET %s: %r" % (path, data[:40]))
+
+    # MaxConnections= and IdleTimeoutSec= are fixed when the HTTP server
+    # starts: a reload that changes them says so (and keeps the old ones)
+    d.write_config("[HTTP]\nMaxConnections=16\nIdleTimeoutSec=5\n")
+    d.reload()
+    warned = [ln for ln in d.read_log().splitlines()
+              if "MaxConnections=" in ln and "need a restart" in ln]
+    res.check(len(warned) == 1, "a reload changing MaxConnections= and IdleTimeoutSec= "
+              "warns: %r" % warned)
 
 res.done()
