@@ -16,7 +16,6 @@ succeeds; then the view is built and everything serves.
 import errno
 import json
 import os
-import select
 import signal
 import subprocess
 import time
@@ -58,10 +57,8 @@ def wait_status(d, prefix, timeout=90):
     """The next STATUS= notification that starts with @prefix."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        r, _, _ = select.select([d.notify], [], [], 0.2)
-        if r:
-            msg = d.notify.recv(4096).decode()
-            d.messages.append(msg)
+        msg = d.next_message()
+        if msg is not None:
             for line in msg.split("\n"):
                 if line.startswith("STATUS=" + prefix):
                     return line

@@ -38,7 +38,7 @@ def kill_daemon(d):
     d.proc.kill()
     d.proc.wait()
     d.logf.close()
-    d.notify.close()
+    d.close_notify()
     d.proc = None
     subprocess.run(["umount", "-l", d.mnt], capture_output=True)
 

@@ -4,6 +4,7 @@ directory, simulated platform, configuration and mountpoint; READY=1 is
 awaited on a private NOTIFY_SOCKET (never a sleep); always torn down."""
 
 import os
+import queue
 import select
 import shutil
 import signal
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SKIP = 77
@@ -78,6 +80,13 @@ class Daemon:
             os.unlink(ns)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(ns)
+        # Drained all the time, as systemd does: a datagram queue that fills
+        # up (10 messages here) would block snpd's sd_notify() while a test
+        # waits on the view, and neither side would move again.
+        self.queue = queue.Queue()
+        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
+                                      daemon=True)
+        self.drain.start()
         env = dict(os.environ, NOTIFY_SOCKET=ns)
         env.update(self.env or {})
         cmd = [SNPD, "--config", self.conf, "--backend", self.backend,
@@ -90,13 +99,39 @@ class Daemon:
         self.wait_for("READY=1", timeout)
         return 0
 
+    @staticmethod
+    def _drain(sock, q):
+        while True:
+            try:
+                msg = sock.recv(4096)
+            except OSError:
+                return
+            if not msg:
+                return
+            q.put(msg.decode(errors="replace"))
+
+    def next_message(self, timeout=0.2):
+        """The next notification (also kept in self.messages), or None."""
+        try:
+            msg = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        self.messages.append(msg)
+        return msg
+
+    def close_notify(self):
+        try:
+            self.notify.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.notify.close()
+        self.drain.join(timeout=5)
+
     def wait_for(self, what, timeout=30):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            r, _, _ = select.select([self.notify], [], [], 0.2)
-            if r:
-                msg = self.notify.recv(4096).decode()
-                self.messages.append(msg)
+            msg = self.next_message()
+            if msg is not None:
                 if what in msg.split("\n"):
                     return msg
             elif self.proc.poll() is not None:
@@ -129,7 +164,7 @@ class Daemon:
                 self.proc.wait()
         if self.proc:
             self.logf.close()
-            self.notify.close()
+            self.close_notify()
         rc = self.proc.returncode if self.proc else None
         self.proc = None
         return rc
