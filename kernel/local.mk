@@ -9,11 +9,15 @@ noinst_HEADERS += \
 	%reldir%/snp-uapi.h \
 	%reldir%/snp-ghcb.h
 
-# The guest-request driver (freestanding; reaches the platform through
-# struct snp_platform_ops), as a convenience library.
+# The guest-request driver (kernel code; reaches the platform through
+# struct snp_platform_ops), as a convenience library for userspace: the
+# kernel APIs come from sim/kshim/. kernel/Kbuild builds the same sources
+# as a Linux module (make kbuild-check).
 noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 %canon_reldir%_libsnpkernel_la_SOURCES = \
 	%reldir%/snp-guest.h \
 	%reldir%/snp-guest.c \
 	%reldir%/snp-sev.h \
 	%reldir%/snp-sev.c
+# the kernel APIs of the userspace build
+%canon_reldir%_libsnpkernel_la_LIBADD = sim/kshim/libkshim.la

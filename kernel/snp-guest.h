@@ -28,8 +28,14 @@
 #include "kernel/snp-msg.h"
 #include "kernel/snp-uapi.h"
 
-/* Linux's SEV_RET_NO_FW_CALL: exitinfo2 value before the firmware ran. */
+/* Linux: the ioctl sets exitinfo2 to 0xff before anything else is checked. */
 #define SNP_EXITINFO2_NO_FW_CALL 0xffULL
+/*
+ * Linux's SEV_RET_NO_FW_CALL (-1 in <uapi/linux/psp-sev.h>): the exit was
+ * made but the hypervisor refused it (SW_EXITINFO1[31:0] != 0), so the
+ * firmware never ran; the hypervisor's SW_EXITINFO2 is not reported.
+ */
+#define SNP_EXITINFO2_EXIT_REFUSED (~0ULL)
 
 /* Linux: retry a throttled request every 2 s for up to 60 s. */
 #define SNP_GUEST_RETRY_INTERVAL_MS 2000U
@@ -86,6 +92,11 @@ struct snp_platform_ops {
 };
 
 struct snp_guest_dev {
+	/*
+	 * Serialises everything below, the sequence number in the secrets
+	 * page and the shared pages (Linux: snp_cmd_mutex).
+	 */
+	struct mutex cmd_mutex;
 	const struct snp_platform_ops *ops;
 	void *priv;
 	struct snp_secrets_page *secrets;
@@ -112,7 +123,7 @@ int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops
 		   struct snp_secrets_page *secrets, u32 vmpck_id, struct snp_guest_shared *shared,
 		   struct snp_guest_private *scratch);
 
-/* Wipe the private scratch and forget the pages. */
+/* Wipe the private scratch and forget the pages; nobody may hold the lock. */
 void snp_guest_release(struct snp_guest_dev *dev);
 
 /* Backoff for BUSY (tests use short values); 0 keeps the default. */
@@ -129,11 +140,21 @@ u64 snp_guest_next_seqno(const struct snp_guest_dev *dev);
 
 /*
  * The /dev/sev-guest ioctl: @cmd is SNP_IOC_GET_REPORT,
- * SNP_IOC_GET_DERIVED_KEY or SNP_IOC_GET_EXT_REPORT; req_data, resp_data
- * and certs_address in the structures are plain pointers. Returns 0 or a
- * negative errno as the Linux driver does; arg->exitinfo2 carries the
- * firmware and VMM error.
+ * SNP_IOC_GET_DERIVED_KEY or SNP_IOC_GET_EXT_REPORT; @argp, and req_data,
+ * resp_data and certs_address in the structures, are user pointers, read
+ * and written only with copy_from_user()/copy_to_user() (-EFAULT when they
+ * do not point at the caller's memory). Returns 0 or a negative errno as
+ * the Linux driver does; exitinfo2 in *@argp carries the firmware and VMM
+ * error. Takes dev->cmd_mutex.
  */
-int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd, struct snp_ioc_guest_request *arg);
+int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd,
+		    struct snp_ioc_guest_request __user *argp);
+
+/*
+ * The same with dev->cmd_mutex already held by the caller (a platform that
+ * must bring the secrets page up to date under the same lock first).
+ */
+int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
+			   struct snp_ioc_guest_request __user *argp);
 
 #endif /* SNP_KERNEL_GUEST_H */

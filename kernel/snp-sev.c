@@ -10,10 +10,6 @@
  */
 #include "kernel/snp-sev.h"
 
-#ifndef __KERNEL__
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#endif
-
 #define SNP_IS_ALIGNED(x, a) (((x) & ((u64)(a)-1)) == 0)
 #define SNP_PAGE_4K	     ((u64)SNP_PAGE_SIZE)
 #define SNP_PA_LIMIT	     (1ULL << 52)
@@ -735,6 +731,7 @@ static void setup_cc_blob(struct snp_sev *g, u64 at)
 {
 	struct snp_cc_blob cc;
 	u64 secrets, cpuid;
+	__le32 raw_count;
 	u32 count;
 
 	guest_read(g, at, &cc, sizeof(cc));
@@ -748,8 +745,9 @@ static void setup_cc_blob(struct snp_sev *g, u64 at)
 	if (!cpuid || !SNP_IS_ALIGNED(cpuid, SNP_PAGE_4K) ||
 	    le32_to_cpu(cc.cpuid_len) < SNP_PAGE_SIZE)
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_CPUID, cpuid);
-	guest_read(g, cpuid + offsetof(struct snp_cpuid_table, count), &count, sizeof(count));
-	count = le32_to_cpu(count);
+	guest_read(g, cpuid + offsetof(struct snp_cpuid_table, count), &raw_count,
+		   sizeof(raw_count));
+	count = le32_to_cpu(raw_count);
 	if (!count || count > SNP_CPUID_COUNT_MAX)
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_CPUID, count);
 	g->secrets_gpa = secrets;

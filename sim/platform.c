@@ -113,6 +113,9 @@ struct sim_platform *sim_platform_free(struct sim_platform *p)
 	if (!p)
 		return NULL;
 	snp_guest_release(&p->dev);
+	kshim_kernel_range_remove(p->secrets);
+	kshim_kernel_range_remove(p->shared);
+	kshim_kernel_range_remove(p->scratch);
 	sim_hv_release(&p->hv);
 	OPENSSL_cleanse(&p->fw, sizeof(p->fw));
 	snp_page_free(p->secrets, sizeof(*p->secrets));
@@ -201,6 +204,10 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* the driver's own memory: no user pointer may reach it */
+	(void)kshim_kernel_range_add(p->secrets, sizeof(*p->secrets));
+	(void)kshim_kernel_range_add(p->shared, sizeof(*p->shared));
+	(void)kshim_kernel_range_add(p->scratch, sizeof(*p->scratch));
 	/* best effort: keep keys and plaintext out of swap */
 	(void)mlock(p->secrets, sizeof(*p->secrets));
 	(void)mlock(p->scratch, sizeof(*p->scratch));
@@ -301,12 +308,12 @@ static int reserve_seqno(struct sim_platform *p)
 	return r;
 }
 
-int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg)
+static int platform_ioctl_locked(struct sim_platform *p, unsigned int cmd,
+				 struct snp_ioc_guest_request *arg)
 {
 	int lfd = -1, r, s;
 
-	if (!p || !arg)
-		return -EINVAL;
+	lockdep_assert_held(&p->dev.cmd_mutex);
 	if (p->persist) {
 		lfd = sim_state_lock(p->st);
 		if (lfd < 0)
@@ -320,7 +327,7 @@ int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_
 		}
 	}
 
-	r = snp_guest_ioctl(&p->dev, cmd, arg);
+	r = snp_guest_ioctl_locked(&p->dev, cmd, arg);
 
 	if (p->persist) {
 		s = sim_state_write_file(p->st, "guest-secrets", p->secrets, sizeof(*p->secrets));
@@ -330,6 +337,23 @@ int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_
 		if (s < 0 && r == 0)
 			r = s;
 	}
+	return r;
+}
+
+/*
+ * The driver's lock covers the whole request here: the secrets page is
+ * brought up to date from disk, the sequence number reserved and the
+ * result written back under it, as the driver's own state.
+ */
+int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg)
+{
+	int r;
+
+	if (!p || !arg)
+		return -EINVAL;
+	mutex_lock(&p->dev.cmd_mutex);
+	r = platform_ioctl_locked(p, cmd, arg);
+	mutex_unlock(&p->dev.cmd_mutex);
 	return r;
 }
 
