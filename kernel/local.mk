@@ -21,3 +21,10 @@ noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 	%reldir%/snp-sev.c
 # the kernel APIs of the userspace build
 %canon_reldir%_libsnpkernel_la_LIBADD = sim/kshim/libkshim.la
+
+# Only for the Linux module build (kernel/Kbuild; make kbuild-check).
+EXTRA_DIST += \
+	%reldir%/Kbuild \
+	%reldir%/snp-guest-mod.c \
+	%reldir%/snp-guest-kexit.c \
+	%reldir%/snp-guest-kexit.h

@@ -33,7 +33,7 @@ void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info)
 	g->term_set = set;
 	g->term_code = code;
 	g->term_info = info;
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
 	g->ops->vmgexit(g->priv);
 	/* The hypervisor must not resume a guest that asked to die. */
 	for (;;)
@@ -44,9 +44,9 @@ void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info)
 static u64 ghcb_msr_call(struct snp_sev *g, u64 req)
 {
 	g->stats.msr_exits++;
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, req);
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, req);
 	g->ops->vmgexit(g->priv);
-	return g->ops->rdmsr(g->priv, SNP_MSR_GHCB);
+	return g->ops->read_msr(g->priv, SNP_MSR_GHCB);
 }
 
 static void guest_read(struct snp_sev *g, u64 gpa, void *buf, size_t len)
@@ -65,7 +65,7 @@ static void guest_write(struct snp_sev *g, u64 gpa, const void *buf, size_t len)
 
 int snp_sev_detect(struct snp_sev *g)
 {
-	u64 status = g->ops->rdmsr(g->priv, SNP_MSR_SEV_STATUS);
+	u64 status = g->ops->read_msr(g->priv, SNP_MSR_SEV_STATUS);
 
 	g->sev_status = status;
 	if (!(status & SNP_STATUS_SNP))
@@ -296,7 +296,7 @@ void snp_sev_ghcb_prepare(struct snp_sev *g, u64 exit_code, u64 info1, u64 info2
 void snp_sev_ghcb_exit(struct snp_sev *g)
 {
 	g->stats.nae_exits++;
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
 	g->ops->vmgexit(g->priv);
 }
 

@@ -130,8 +130,8 @@ SNP_ASSERT_SIZE(struct snp_cpuid_table, 16 + 48 * 64);
 /* ---- the CPU and hypervisor, as the guest code sees them ----------------- */
 
 struct snp_cpu_ops {
-	u64 (*rdmsr)(void *priv, u32 msr);
-	void (*wrmsr)(void *priv, u32 msr, u64 val);
+	u64 (*read_msr)(void *priv, u32 msr);
+	void (*write_msr)(void *priv, u32 msr, u64 val);
 	/* VMGEXIT (rep; vmmcall): the hypervisor handles the exit and resumes us. */
 	void (*vmgexit)(void *priv);
 	/*

@@ -10,3 +10,8 @@ EXTRA_DIST += %reldir%/systemd-units.sh
 # the man pages: every option and key documented, no formatter warnings
 TESTS += %reldir%/man-options.sh
 EXTRA_DIST += %reldir%/man-options.sh
+
+# kernel/ as kernel code: Kbuild against the distribution's headers, W=1,
+# sparse, warnings as errors (skips without linux-headers-amd64/sparse)
+TESTS += %reldir%/kbuild.sh
+EXTRA_DIST += %reldir%/kbuild.sh
