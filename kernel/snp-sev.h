@@ -219,7 +219,7 @@ bool snp_sev_snp_active(const struct snp_sev *g);
  * Ask the hypervisor to end the guest (MSR protocol). @info is what went
  * wrong (an address, a status) for the simulator's report. Never returns.
  */
-__attribute__((noreturn)) void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info);
+__noreturn void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info);
 
 /* Read SEV_STATUS; terminate if SNP is on with a feature we cannot honour. */
 int snp_sev_detect(struct snp_sev *g);
