@@ -52,11 +52,13 @@ static phys_addr_t snp_kmod_gpa(u64 p)
 }
 
 /*
- * The driver's VMGEXIT: it names the pages in our GHCB image (dev->shared
+ * The driver's platform functions (kernel/snp-guest.h), called directly.
+ *
+ * VMGEXIT: the driver names the pages in our GHCB image (dev->shared
  * holds one, never handed to the hypervisor); the kernel makes the exit
  * with its own per-CPU GHCB and we put the outcome back into the image.
  */
-static int snp_kmod_vmgexit(void *priv, struct snp_ghcb *g)
+int snp_guest_plat_vmgexit(struct snp_guest_dev *dev, struct snp_ghcb *g)
 {
 	u64 exit_code = le64_to_cpu(g->sw_exit_code), exitinfo2;
 	bool ext = exit_code == snp_kexit_ext_guest_request();
@@ -89,9 +91,23 @@ static int snp_kmod_vmgexit(void *priv, struct snp_ghcb *g)
 	return 0;
 }
 
-static void snp_kmod_msleep(void *priv, unsigned int ms)
+void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms)
 {
 	msleep(ms);
+}
+
+void snp_guest_plat_event(struct snp_guest_dev *dev, enum snp_guest_event ev, u64 info)
+{
+	switch (ev) {
+	case SNP_GUEST_EV_VMPCK_DISABLED:
+		break; /* the driver has said so with pr_alert() */
+	case SNP_GUEST_EV_BUSY_RETRY:
+		pr_debug("host busy, retrying (%llu ms so far)\n", info);
+		break;
+	case SNP_GUEST_EV_CERTS_TOO_SMALL:
+		pr_debug("certificate buffer too small, %llu pages needed\n", info);
+		break;
+	}
 }
 
 static int snp_kmod_aead(struct snp_kmod *k, bool enc, const u8 *key, const u8 *iv, const u8 *aad,
@@ -128,25 +144,18 @@ static int snp_kmod_aead(struct snp_kmod *k, bool enc, const u8 *key, const u8 *
 	return rc;
 }
 
-static int snp_kmod_encrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
-			    const u8 *in, size_t len, u8 *out, u8 *tag)
+int snp_guest_plat_encrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *iv, const u8 *aad,
+			   size_t aad_len, const u8 *in, size_t len, u8 *out, u8 *tag)
 {
-	return snp_kmod_aead(priv, true, key, iv, aad, aad_len, in, len, out, tag);
+	return snp_kmod_aead(dev->priv, true, key, iv, aad, aad_len, in, len, out, tag);
 }
 
-static int snp_kmod_decrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
-			    const u8 *in, size_t len, u8 *out, const u8 *tag)
+int snp_guest_plat_decrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *iv, const u8 *aad,
+			   size_t aad_len, const u8 *in, size_t len, u8 *out, const u8 *tag)
 {
 	/* the tag is only read when decrypting */
-	return snp_kmod_aead(priv, false, key, iv, aad, aad_len, in, len, out, (u8 *)tag);
+	return snp_kmod_aead(dev->priv, false, key, iv, aad, aad_len, in, len, out, (u8 *)tag);
 }
-
-static const struct snp_platform_ops snp_kmod_ops = {
-	.vmgexit = snp_kmod_vmgexit,
-	.msleep = snp_kmod_msleep,
-	.aead_encrypt = snp_kmod_encrypt,
-	.aead_decrypt = snp_kmod_decrypt,
-};
 
 static long snp_kmod_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
@@ -222,7 +231,7 @@ static int snp_kmod_probe(struct platform_device *pdev)
 	if (rc)
 		goto e_free;
 
-	rc = snp_guest_init(&k->dev, &snp_kmod_ops, k, k->secrets, vmpck_id, k->shared, k->scratch);
+	rc = snp_guest_init(&k->dev, k, k->secrets, vmpck_id, k->shared, k->scratch);
 	if (rc)
 		goto e_free;
 

@@ -54,17 +54,13 @@ void snp_guest_disable_vmpck(struct snp_guest_dev *dev, u64 cause)
 	pr_alert("Disabling VMPCK%u communication key to prevent IV reuse.\n", dev->vmpck_id);
 	memzero_explicit(dev->vmpck, SNP_VMPCK_LEN);
 	dev->vmpck = NULL;
-	if (dev->ops->event)
-		dev->ops->event(dev->priv, SNP_GUEST_EV_VMPCK_DISABLED, dev->vmpck_id, cause);
+	snp_guest_plat_event(dev, SNP_GUEST_EV_VMPCK_DISABLED, cause);
 }
 
-int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops, void *priv,
-		   struct snp_secrets_page *secrets, u32 vmpck_id, struct snp_guest_shared *shared,
-		   struct snp_guest_private *scratch)
+int snp_guest_init(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
+		   u32 vmpck_id, struct snp_guest_shared *shared, struct snp_guest_private *scratch)
 {
-	if (!dev || !ops || !secrets || !shared || !scratch)
-		return -EINVAL;
-	if (!ops->vmgexit || !ops->aead_encrypt || !ops->aead_decrypt || !ops->msleep)
+	if (!dev || !secrets || !shared || !scratch)
 		return -EINVAL;
 	if (vmpck_id > SNP_VMPCK_MAX)
 		return -EINVAL;
@@ -72,7 +68,6 @@ int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops
 		return -EINVAL;
 
 	memset(dev, 0, sizeof(*dev));
-	dev->ops = ops;
 	dev->priv = priv;
 	dev->secrets = secrets;
 	dev->vmpck_id = vmpck_id;
@@ -92,7 +87,7 @@ void snp_guest_release(struct snp_guest_dev *dev)
 {
 	if (!dev)
 		return;
-	if (!dev->ops)
+	if (!dev->secrets)
 		return; /* never initialised, or released already */
 	mutex_destroy(&dev->cmd_mutex);
 	if (dev->scratch)
@@ -157,8 +152,8 @@ static int enc_payload(struct snp_guest_dev *dev, u64 seqno, u8 version, u8 type
 	hdr->msg_sz = cpu_to_le16((u16)sz);
 
 	make_iv(iv, seqno);
-	return dev->ops->aead_encrypt(dev->priv, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
-				      payload, sz, msg->payload, hdr->authtag);
+	return snp_guest_plat_encrypt(dev, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN, payload, sz,
+				      msg->payload, hdr->authtag);
 }
 
 static int verify_and_dec_payload(struct snp_guest_dev *dev, void *buf, size_t sz)
@@ -184,7 +179,7 @@ static int verify_and_dec_payload(struct snp_guest_dev *dev, void *buf, size_t s
 		return -EBADMSG;
 
 	make_iv(iv, resp_seqno);
-	return dev->ops->aead_decrypt(dev->priv, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
+	return snp_guest_plat_decrypt(dev, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
 				      resp->payload, msg_sz, buf, hdr->authtag);
 }
 
@@ -212,7 +207,7 @@ static int issue_guest_request(struct snp_guest_dev *dev, u64 exit_code, u64 *ex
 	}
 
 	dev->nr_requests++;
-	rc = dev->ops->vmgexit(dev->priv, ghcb);
+	rc = snp_guest_plat_vmgexit(dev, ghcb);
 	if (rc)
 		return rc < 0 ? rc : -EIO;
 
@@ -270,9 +265,7 @@ retry_request:
 		override_npages = dev->certs_npages;
 		exit_code = SNP_NAE_GUEST_REQUEST;
 		override_err = SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN);
-		if (dev->ops->event)
-			dev->ops->event(dev->priv, SNP_GUEST_EV_CERTS_TOO_SMALL, dev->vmpck_id,
-					override_npages);
+		snp_guest_plat_event(dev, SNP_GUEST_EV_CERTS_TOO_SMALL, override_npages);
 		goto retry_request;
 	case -EAGAIN:
 		/* Throttled: resend the identical message, never a new one. */
@@ -281,9 +274,8 @@ retry_request:
 			break;
 		}
 		dev->nr_busy_retries++;
-		if (dev->ops->event)
-			dev->ops->event(dev->priv, SNP_GUEST_EV_BUSY_RETRY, dev->vmpck_id, waited);
-		dev->ops->msleep(dev->priv, dev->retry_interval_ms);
+		snp_guest_plat_event(dev, SNP_GUEST_EV_BUSY_RETRY, waited);
+		snp_guest_plat_msleep(dev, dev->retry_interval_ms);
 		waited += dev->retry_interval_ms;
 		goto retry_request;
 	}
@@ -447,7 +439,7 @@ int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
 	struct snp_ioc_guest_request input;
 	int rc;
 
-	if (!dev || !dev->ops)
+	if (!dev || !dev->secrets)
 		return -EINVAL;
 	lockdep_assert_held(&dev->cmd_mutex);
 	if (copy_from_user(&input, argp, sizeof(input)))
@@ -488,7 +480,7 @@ int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd,
 {
 	int rc;
 
-	if (!dev || !dev->ops)
+	if (!dev || !dev->secrets)
 		return -EINVAL;
 	mutex_lock(&dev->cmd_mutex);
 	rc = snp_guest_ioctl_locked(dev, cmd, argp);

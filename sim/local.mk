@@ -15,7 +15,8 @@ noinst_LTLIBRARIES += %reldir%/libsnpsim.la
 	%reldir%/identity.c \
 	%reldir%/firmware.c \
 	%reldir%/hypervisor.c \
-	%reldir%/platform.c
+	%reldir%/platform.c \
+	%reldir%/guest-platform.c
 %canon_reldir%_libsnpsim_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_libsnpsim_la_LIBADD = kernel/libsnpkernel.la $(CRYPTO_LIBS)
 

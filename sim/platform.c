@@ -2,6 +2,7 @@
 /*
  * The simulated platform as one object: state, firmware, hypervisor and
  * the kernel/ guest driver bound to them through struct snp_platform_ops
+ * (sim_guest_init())
  * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, msleep -> nanosleep).
  */
 #include <errno.h>
@@ -25,6 +26,7 @@ struct sim_platform {
 	struct sim_fw fw;
 	struct sim_hv hv;
 	struct snp_guest_dev dev;
+	struct sim_guest_binding bind;
 	struct snp_secrets_page *secrets; /* the guest's mapping */
 	struct snp_guest_shared *shared;  /* decrypted, seen by the hv */
 	struct snp_guest_private *scratch;
@@ -256,8 +258,8 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 		}
 	}
 
-	r = snp_guest_init(&p->dev, &sim_platform_ops, p, p->secrets, p->vmpck_id, p->shared,
-			   p->scratch);
+	r = sim_guest_init(&p->dev, &p->bind, &sim_platform_ops, p, p->secrets, p->vmpck_id,
+			   p->shared, p->scratch);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the guest driver: %s", strerror(-r));
 		goto fail;

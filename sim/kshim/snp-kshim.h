@@ -89,9 +89,13 @@ typedef int64_t s64;
 #define U32_MAX 0xffffffffU
 #endif
 
-/* One relaxed atomic load: what READ_ONCE() guarantees for a scalar. */
-#define READ_ONCE(x)	 __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/*
+ * One access the compiler may neither repeat nor tear into its own reads:
+ * the kernel's __READ_ONCE() is the same volatile access. (Not an atomic
+ * builtin: fields of __packed structures are not naturally aligned.)
+ */
+#define READ_ONCE(x)	 (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
 #define memzero_explicit(p, n) explicit_bzero((p), (n))
 

@@ -686,7 +686,8 @@ static void test_refused_exit(void **state)
 {
 	struct sim_platform *p = plat(state, 0, NULL);
 	struct snp_guest_dev *dev = sim_platform_dev(p);
-	struct snp_platform_ops ops = *dev->ops;
+	struct snp_platform_ops ops = *sim_guest_ops(dev);
+	struct sim_guest_binding b2;
 	struct snp_ioc_report_req req = { 0 };
 	struct snp_ioc_report_resp resp;
 	struct snp_ioc_guest_request g = { .msg_version = 1 };
@@ -695,7 +696,8 @@ static void test_refused_exit(void **state)
 	ops.vmgexit = refuse_vmgexit;
 	ops.event = NULL;
 	assert_int_equal(
-		snp_guest_init(&d2, &ops, NULL, dev->secrets, 0, dev->shared, dev->scratch), 0);
+		sim_guest_init(&d2, &b2, &ops, NULL, dev->secrets, 0, dev->shared, dev->scratch),
+		0);
 	g.req_data = (u64)(uintptr_t)&req;
 	g.resp_data = (u64)(uintptr_t)&resp;
 	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), -EIO);
@@ -792,15 +794,18 @@ static void test_bad_input(void **state)
 	/* init */
 	p = plat(state, 0, NULL);
 	dev = sim_platform_dev(p);
-	assert_int_equal(snp_guest_init(NULL, NULL, NULL, NULL, 0, NULL, NULL), -EINVAL);
-	assert_int_equal(
-		snp_guest_init(&d2, dev->ops, NULL, dev->secrets, 4, dev->shared, dev->scratch),
-		-EINVAL);
+	assert_int_equal(snp_guest_init(NULL, NULL, NULL, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(sim_guest_init(NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL), -EINVAL);
+	struct sim_guest_binding b2;
+
+	assert_int_equal(sim_guest_init(&d2, &b2, sim_guest_ops(dev), NULL, dev->secrets, 4,
+					dev->shared, dev->scratch),
+			 -EINVAL);
 	struct snp_platform_ops bad_ops = { 0 };
 
-	assert_int_equal(
-		snp_guest_init(&d2, &bad_ops, NULL, dev->secrets, 0, dev->shared, dev->scratch),
-		-EINVAL);
+	assert_int_equal(sim_guest_init(&d2, &b2, &bad_ops, NULL, dev->secrets, 0, dev->shared,
+					dev->scratch),
+			 -EINVAL);
 	snp_guest_release(NULL);
 
 	/* hypervisor: a GHCB outside shared memory, missing fields, bad GPAs */
