@@ -7,7 +7,7 @@
 noinst_PROGRAMS += %reldir%/bench-boot
 %canon_reldir%_bench_boot_SOURCES = %reldir%/bench-boot.c
 %canon_reldir%_bench_boot_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_bench_boot_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_bench_boot_LDADD = sim/libsnpsim.la lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
 .PHONY: bench-boot
 bench: bench-boot

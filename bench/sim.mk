@@ -7,7 +7,7 @@
 noinst_PROGRAMS += %reldir%/bench-sim
 %canon_reldir%_bench_sim_SOURCES = %reldir%/bench-sim.c
 %canon_reldir%_bench_sim_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_bench_sim_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_bench_sim_LDADD = sim/libsnpsim.la lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
 EXTRA_DIST += %reldir%/bench-sim.sh
 

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/util.h"
 
 #define MAX_SAMPLES (1 << 20)

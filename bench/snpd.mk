@@ -3,7 +3,7 @@
 noinst_PROGRAMS += %reldir%/snpd-load
 %canon_reldir%_snpd_load_SOURCES = %reldir%/snpd-load.c
 %canon_reldir%_snpd_load_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_snpd_load_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
+%canon_reldir%_snpd_load_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
 EXTRA_DIST += %reldir%/bench-snpd.sh %reldir%/bench-http.sh
 
 .PHONY: bench-snpd

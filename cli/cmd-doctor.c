@@ -19,7 +19,7 @@
 #include <jansson.h>
 
 #include "cli/snpctl.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/log.h"
 #include "lib/util.h"
 

@@ -14,7 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/snpctl.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/log.h"
 #include "lib/util.h"
 

@@ -22,7 +22,7 @@
 #include <openssl/pem.h>
 
 #include "cli/snpctl.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/cert-table.h"
 #include "lib/log.h"
 #include "lib/util.h"

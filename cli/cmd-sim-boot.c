@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * snpctl sim boot --memory MIB --validation pre|lazy [--touch MIB]
- *                 [--attack remap|unvalidate|psc-ignore|psc-partial|no-snp|ghcb-v1]
+ *                 [--attack remap|unvalidate|psc-ignore|psc-partial|no-snp|ghcb-v1|
+ *                           cpuid-lie]
  *                 [--report FILE [--dir D] [--nonce HEX]] [--json]
  *
  * Boot a simulated SNP guest with the kernel/ memory-validation code on the
  * simulated machine and say what the boot did: pages validated, page state
- * changes, exits, time; under an attack, how the guest noticed it.
+ * changes, exits, time, and the CPUID answers it got (from the CPUID page;
+ * beside them what the hypervisor answers); under an attack, how the guest
+ * noticed it or, for cpuid-lie, that it was not fooled.
  * With --report the guest is launched on the simulated chip of state
  * directory D (created if absent; used in memory, as a new launch with
  * fresh VMPCKs, and nothing is written back) and its run phase gets an
@@ -17,6 +20,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +44,8 @@ static void boot_usage(FILE *f)
 		"                      lazy: accept a 2 MiB unit on first use (#VC 0x404)\n"
 		"  --touch MIB         memory the run phase writes, from 4 MiB on (default 0;\n"
 		"                      at most MIB - 4; the host allocates what is touched)\n"
-		"  --attack NAME       remap, unvalidate, psc-ignore, psc-partial, no-snp, ghcb-v1\n"
+		"  --attack NAME       remap, unvalidate, psc-ignore, psc-partial, no-snp, ghcb-v1,\n"
+		"                      cpuid-lie\n"
 		"  --attack-after-boot the psc-*, no-snp and ghcb-v1 hypervisor behaves during\n"
 		"                      the boot and attacks in the run phase\n"
 		"  --report FILE       the run phase gets an attestation report through the\n"
@@ -51,7 +56,8 @@ static void boot_usage(FILE *f)
 		"  --nonce HEX         REPORT_DATA, up to 64 bytes (zero-padded)\n"
 		"  --json              print the result as JSON\n"
 		"Machine knobs: --vmpl N, --psc-max-entries N, --psc-max-pages N, --psc-4k-only,\n"
-		"  --cc-blob-in-setup-data, --sev-status N (0x... for hex; 0 = SEV|SEV-ES|SNP)\n");
+		"  --cc-blob-in-setup-data, --sev-status N (0x... for hex; 0 = SEV|SEV-ES|SNP),\n"
+		"  --cpuid-count N (the CPUID page's entry count, as written at launch)\n");
 }
 
 static const char *result_name(enum sim_run_result r)
@@ -65,6 +71,58 @@ static const char *result_name(enum sim_run_result r)
 		return "stopped-by-hypervisor";
 	}
 	return "unknown";
+}
+
+static json_t *regs_json(const u32 regs[4])
+{
+	return json_pack("[I,I,I,I]", (json_int_t)regs[0], (json_int_t)regs[1], (json_int_t)regs[2],
+			 (json_int_t)regs[3]);
+}
+
+/* The CPUID leaves the guest asked: its answer, the CPUID page's, the hypervisor's. */
+static json_t *cpuid_json(const struct sim_boot_result *r)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a && i < SIM_BOOT_CPUID_PROBES; i++) {
+		const struct sim_cpuid_probe *p = &r->cpuid[i];
+
+		if (!p->answered)
+			continue;
+		json_array_append_new(
+			a, json_pack("{s:I,s:I,s:b,s:o,s:o,s:o}", "fn", (json_int_t)p->fn, "subfn",
+				     (json_int_t)p->subfn, "in_table", p->in_table, "guest",
+				     regs_json(p->guest), "table", regs_json(p->table),
+				     "hypervisor", regs_json(p->hv)));
+	}
+	return a;
+}
+
+static void print_cpuid(const struct sim_boot_result *r)
+{
+	int asked = 0, differ = 0;
+
+	for (int i = 0; i < SIM_BOOT_CPUID_PROBES; i++) {
+		const struct sim_cpuid_probe *p = &r->cpuid[i];
+
+		if (!p->answered)
+			continue;
+		if (!asked++)
+			printf("  CPUID              from the CPUID page (%llu lookups, %llu APIC-ID "
+			       "questions to the hypervisor):\n"
+			       "    leaf.sub     guest: EAX      EBX      ECX      EDX       "
+			       "hypervisor says\n",
+			       (unsigned long long)r->guest.cpuid_table,
+			       (unsigned long long)r->guest.cpuid_hv);
+		if (memcmp(p->guest, p->hv, sizeof(p->guest)))
+			differ++;
+		printf("    %08x.%-2u         %08x %08x %08x %08x  %08x %08x %08x %08x%s\n", p->fn,
+		       p->subfn, p->guest[0], p->guest[1], p->guest[2], p->guest[3], p->hv[0],
+		       p->hv[1], p->hv[2], p->hv[3], p->in_table ? "" : "  (not in the page)");
+	}
+	if (asked)
+		printf("  CPUID              %d of %d answers differ from what the hypervisor says\n",
+		       differ, asked);
 }
 
 static int print_json(const struct sim_boot_opts *o, const struct sim_boot_result *r,
@@ -130,6 +188,15 @@ static int print_json(const struct sim_boot_opts *o, const struct sim_boot_resul
 			  (json_int_t)h->npf, "validated_pages", (json_int_t)h->validated_pages,
 			  "rescinded_pages", (json_int_t)h->rescinded_pages, "rmpadjust",
 			  (json_int_t)h->rmpadjust));
+	json_object_set_new(json_object_get(j, "guest"), "cpuid_table",
+			    json_integer((json_int_t)g->cpuid_table));
+	json_object_set_new(json_object_get(j, "guest"), "cpuid_hv",
+			    json_integer((json_int_t)g->cpuid_hv));
+	json_object_set_new(json_object_get(j, "machine"), "cpuid_msr",
+			    json_integer((json_int_t)h->cpuid_msr));
+	json_object_set_new(json_object_get(j, "machine"), "cpuid_nae",
+			    json_integer((json_int_t)h->cpuid_nae));
+	json_object_set_new(j, "cpuid", cpuid_json(r));
 	json_object_set_new(
 		j, "rmp",
 		json_pack("{s:I,s:I,s:I,s:I,s:I}", "ram_pages", (json_int_t)r->ram_pages,
@@ -174,6 +241,7 @@ static void print_text(const struct sim_boot_opts *o, const struct sim_boot_resu
 	       "twice, %llu units still unaccepted\n",
 	       (unsigned long long)r->pages_valid, (unsigned long long)r->ram_pages,
 	       (unsigned long long)r->pages_twice, (unsigned long long)r->units_left);
+	print_cpuid(r);
 	if (r->victim_gpa)
 		printf("  attacked page      0x%llx (%s after boot)\n",
 		       (unsigned long long)r->victim_gpa, sim_attack_to_string(o->attack));
@@ -218,6 +286,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		OPT_REPORT,
 		OPT_DIR,
 		OPT_NONCE,
+		OPT_CPUID_COUNT,
 	};
 	static const struct option opts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -236,6 +305,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "nonce", required_argument, NULL, OPT_NONCE },
+		{ "cpuid-count", required_argument, NULL, OPT_CPUID_COUNT },
 		{}
 	};
 	struct sim_boot_opts o = { .memory_mib = 1024, .mode = SNP_ACCEPT_EAGER };
@@ -276,7 +346,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 		case 'a':
 			if (sim_attack_from_string(optarg, &o.attack) < 0) {
 				log_error("Unknown attack '%s' (remap, unvalidate, psc-ignore, "
-					  "psc-partial, no-snp, ghcb-v1)",
+					  "psc-partial, no-snp, ghcb-v1, cpuid-lie)",
 					  optarg);
 				return SNPCTL_EXIT_USAGE;
 			}
@@ -321,6 +391,12 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 				return SNPCTL_EXIT_USAGE;
 			}
 			break;
+		case OPT_CPUID_COUNT:
+			if (snp_parse_u32_max(optarg, UINT32_MAX, &o.cpuid_count) < 0) {
+				log_error("--cpuid-count takes a number");
+				return SNPCTL_EXIT_USAGE;
+			}
+			break;
 		case OPT_REPORT:
 			report = optarg;
 			break;
@@ -356,8 +432,8 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 	}
 	if (o.attack_after_boot && (o.attack == SIM_ATTACK_NONE || o.attack == SIM_ATTACK_REMAP ||
 				    o.attack == SIM_ATTACK_UNVALIDATE)) {
-		log_error("--attack-after-boot goes with --attack psc-ignore, psc-partial, no-snp "
-			  "or ghcb-v1 (remap and unvalidate strike after boot anyway)");
+		log_error("--attack-after-boot goes with --attack psc-ignore, psc-partial, no-snp, "
+			  "ghcb-v1 or cpuid-lie (remap and unvalidate strike after boot anyway)");
 		return SNPCTL_EXIT_USAGE;
 	}
 	if (!report && (dir || have_nonce)) {

@@ -8,7 +8,7 @@ bin_PROGRAMS += %reldir%/snpctl
 	%reldir%/snpd-client.c \
 	%reldir%/cmd-verify.c
 %canon_reldir%_snpctl_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
-%canon_reldir%_snpctl_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)
+%canon_reldir%_snpctl_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)
 
 # Commands that talk to a backend or the simulator.
 %canon_reldir%_snpctl_SOURCES += \

@@ -268,6 +268,23 @@ static void record_latency(struct snpd_broker *br, u64 usec)
 	br->stats.last_latency_usec = usec;
 }
 
+/*
+ * Health from outcomes: a request the firmware refused for its parameters
+ * or that was cancelled says nothing about the service; anything else
+ * that failed (host, device, the simulator's state on disk) does.
+ */
+static void note_outcome(struct snpd_broker *br, int result)
+{
+	if (result == 0) {
+		br->stats.consecutive_failures = 0;
+		br->stats.last_ok_usec = now_usec(br);
+	} else if (result != -EINVAL && result != -EOPNOTSUPP && result != -ECANCELED) {
+		br->stats.consecutive_failures++;
+		br->stats.last_error = -result;
+		br->stats.last_failure_usec = now_usec(br);
+	}
+}
+
 static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct snpd_broker *br = userdata;
@@ -284,6 +301,7 @@ static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *us
 		return 0;
 	br->stats.busy = false;
 	record_latency(br, req->latency_usec);
+	note_outcome(br, req->result);
 
 	if (req->result == -ENOTTY && !br->stats.dead) {
 		br->stats.dead = true;

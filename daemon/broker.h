@@ -15,7 +15,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "lib/backend.h"
+#include "backend/backend.h"
 
 enum snpd_req_kind {
 	SNPD_REQ_REPORT,
@@ -69,6 +69,10 @@ struct snpd_broker_stats {
 	bool busy; /* a request is on the device */
 	bool dead;
 	char dead_reason[160];
+	/* outcomes of device requests, for health (client errors not counted) */
+	u32 consecutive_failures;
+	int last_error; /* errno of the last failed device request */
+	u64 last_ok_usec, last_failure_usec;
 	u64 last_latency_usec;
 	u64 latency_sum_usec;
 	u64 latency_buckets[12]; /* <=1,2,4,...,1024 ms, more (not cumulative) */

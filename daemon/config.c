@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 
 #include "daemon/config.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -34,6 +38,16 @@ enum cfg_type {
 	T_GIDS,
 };
 
+/* What a value must be beyond its type. */
+enum cfg_check {
+	CHK_NONE,
+	CHK_BACKEND,	 /* NAME[:ARG] of a known backend, or auto */
+	CHK_DIR,	 /* empty, or an absolute path of an existing directory */
+	CHK_MOUNTPOINT,	 /* an absolute path, not /, without . or .. */
+	CHK_SOCKET_PATH, /* empty, or an absolute path that fits sun_path */
+	CHK_LISTEN,	 /* empty, or ADDR:PORT / [ADDR6]:PORT, numeric */
+};
+
 struct cfg_item {
 	const char *section;
 	const char *key;
@@ -43,7 +57,12 @@ struct cfg_item {
 	u32 max; /* T_U32: largest value */
 	const char *def;
 	const char *help;
+	u32 min; /* T_U32: smallest value */
+	enum cfg_check check;
 };
+
+/* File modes: rwx for user, group and other; never setuid, setgid, sticky. */
+#define MODE_MAX 0777
 
 #define C(f) offsetof(struct snpd_config, f)
 #define K(f) offsetof(struct snpd_key_profile, f)
@@ -51,23 +70,23 @@ struct cfg_item {
 /* The one table: parsing, defaults, --help, --dump-config and reload. */
 static const struct cfg_item items[] = {
 	{ "Daemon", "Backend", "backend", T_STRING, C(backend), 0, "auto",
-	  "sev-guest[:PATH], tsm[:PATH], sim[:STATE_DIR] or auto" },
+	  "sev-guest[:PATH], tsm[:PATH], sim[:STATE_DIR] or auto", 0, CHK_BACKEND },
 	{ "Daemon", "LogLevel", "log-level", T_LOGLEVEL, C(log_level), 0, "info", "emerg..debug" },
 	{ "Daemon", "QueueSize", "queue-size", T_U32, C(queue_size), 4096, "64",
-	  "requests waiting for the device, at most" },
+	  "requests waiting for the device, at most", 1 },
 	{ "Daemon", "RateLimit", "rate-limit", T_U32, C(rate_limit), 1000000, "100",
 	  "device requests per second per client (0: unlimited)" },
 	{ "Daemon", "RateBurst", "rate-burst", T_U32, C(rate_burst), 1000000, "200",
-	  "requests a client may make at once before the rate applies" },
+	  "requests a client may make at once before the rate applies", 1 },
 	{ "Daemon", "Vmpl", "vmpl", T_U32, C(vmpl), 3, "0", "VMPL put in reports by default" },
 	{ "Daemon", "VmplFloor", "vmpl-floor", T_U32, C(vmpl_floor), 3, "0",
 	  "lowest VMPL a client may request" },
 	{ "Daemon", "CertsDir", "certs-dir", T_STRING, C(certs_dir), 0, "",
-	  "serve ark.pem/ask.pem/vcek.pem from here instead of the host's" },
+	  "serve ark.pem/ask.pem/vcek.pem from here instead of the host's", 0, CHK_DIR },
 	{ "Filesystem", "Enabled", "fs", T_BOOL, C(fs_enabled), 0, "yes",
 	  "serve the FUSE view (--no-fs turns it off)" },
 	{ "Filesystem", "Mountpoint", "mountpoint", T_STRING, C(mountpoint), 0, "/snp",
-	  "where the view is mounted" },
+	  "where the view is mounted", 0, CHK_MOUNTPOINT },
 	{ "Filesystem", "AllowOther", "allow-other", T_BOOL, C(allow_other), 0, "yes",
 	  "let every user see the view (modes still apply)" },
 	{ "Filesystem", "User", "fs-user", T_USER, C(file_uid), 0, "root", "owner of the files" },
@@ -82,7 +101,7 @@ static const struct cfg_item items[] = {
 	{ "HTTP", "Enabled", "http", T_BOOL, C(http_enabled), 0, "yes",
 	  "serve the HTTP API (--no-http turns it off)" },
 	{ "HTTP", "Socket", "api-socket", T_STRING, C(api_socket), 0, "/run/snpd/api.sock",
-	  "unix socket of the API (empty: none)" },
+	  "unix socket of the API (empty: none)", 0, CHK_SOCKET_PATH },
 	{ "HTTP", "SocketUser", "api-socket-user", T_USER, C(api_socket_uid), 0, "root",
 	  "owner of the unix socket" },
 	{ "HTTP", "SocketGroup", "api-socket-group", T_GROUP, C(api_socket_gid), 0, "root",
@@ -90,18 +109,18 @@ static const struct cfg_item items[] = {
 	{ "HTTP", "SocketMode", "api-socket-mode", T_MODE, C(api_socket_mode), 0, "0666",
 	  "mode of the unix socket (keys are guarded by peer credentials)" },
 	{ "HTTP", "Listen", "listen", T_STRING, C(listen), 0, "",
-	  "ADDR:PORT for TCP, e.g. 127.0.0.1:8086 (empty: none)" },
+	  "ADDR:PORT for TCP, e.g. 127.0.0.1:8086 (empty: none)", 0, CHK_LISTEN },
 	{ "HTTP", "ListenNonLoopback", "listen-non-loopback", T_BOOL, C(listen_any), 0, "no",
 	  "allow Listen= on an address other than loopback" },
 	{ "HTTP", "MaxConnections", "max-connections", T_U32, C(max_connections), 10000, "128",
-	  "concurrent connections per listener" },
+	  "concurrent connections per listener", 1 },
 	{ "HTTP", "MaxConnectionsPerClient", "max-connections-per-client", T_U32,
 	  C(max_connections_per_client), 10000, "32",
 	  "concurrent connections per client (uid) per listener" },
 	{ "HTTP", "IdleTimeoutSec", "idle-timeout", T_U32, C(idle_timeout_sec), 3600, "30",
-	  "close a connection idle this long" },
+	  "close a connection idle this long", 1 },
 	{ "HTTP", "RequestTimeoutSec", "request-timeout", T_U32, C(request_timeout_sec), 3600, "10",
-	  "a request must arrive whole within this time (slow clients are cut)" },
+	  "a request must arrive whole within this time (slow clients are cut)", 1 },
 };
 
 static const struct cfg_item key_items[] = {
@@ -130,6 +149,120 @@ enum {
 	OPT_ITEM0 = 0x400, /* OPT_ITEM0 + index into items[] */
 };
 
+static bool has_dot_component(const char *p)
+{
+	for (const char *c = p; (c = strchr(c, '/')); c++)
+		if ((c[1] == '.' && (c[2] == '/' || !c[2])) ||
+		    (c[1] == '.' && c[2] == '.' && (c[3] == '/' || !c[3])))
+			return true;
+	return false;
+}
+
+static int check_listen(const char *s)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	char host[128], *port;
+	struct addrinfo *ai = NULL;
+	u32 p;
+
+	if (strlen(s) >= sizeof(host))
+		return -EINVAL;
+	if (s[0] == '[') {
+		strcpy(host, s + 1);
+		port = strstr(host, "]:");
+		if (!port)
+			return -EINVAL;
+		*port = '\0';
+		port += 2;
+	} else {
+		strcpy(host, s);
+		port = strrchr(host, ':');
+		if (!port)
+			return -EINVAL;
+		*port++ = '\0';
+	}
+	if (snp_parse_u32_max(port, 65535, &p) < 0 || p == 0 || !*host)
+		return -EINVAL;
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return -EINVAL;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* What a string must be beyond being a string (enum cfg_check). */
+static int check_string(const struct cfg_item *it, const char *v, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	const char *colon;
+	struct stat st;
+
+	switch (it->check) {
+	case CHK_NONE:
+		return 0;
+	case CHK_BACKEND: {
+		char name[32];
+		size_t n;
+
+		colon = strchr(v, ':');
+		n = colon ? (size_t)(colon - v) : strlen(v);
+		if (n == 0 || n >= sizeof(name) || (colon && !colon[1]))
+			break;
+		memcpy(name, v, n);
+		name[n] = '\0';
+		if (!strcmp(name, "auto") ? colon != NULL : !snp_backend_find(name))
+			break;
+		return 0;
+	}
+	case CHK_DIR:
+		if (!*v)
+			return 0;
+		if (v[0] != '/') {
+			snprintf(err, errlen, "%s=%s: must be an absolute path", it->key, v);
+			return -EINVAL;
+		}
+		if (stat(v, &st) < 0) {
+			snprintf(err, errlen, "%s=%s: %s", it->key, v, strerror(errno));
+			return -EINVAL;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s=%s: not a directory", it->key, v);
+			return -EINVAL;
+		}
+		return 0;
+	case CHK_MOUNTPOINT:
+		if (v[0] != '/' || !v[1] || has_dot_component(v)) {
+			snprintf(err, errlen,
+				 "%s=%s: must be an absolute path other than / without . or .. "
+				 "components",
+				 it->key, v);
+			return -EINVAL;
+		}
+		return 0;
+	case CHK_SOCKET_PATH:
+		if (!*v)
+			return 0;
+		if (v[0] != '/' || strlen(v) >= sizeof(sa.sun_path) || has_dot_component(v)) {
+			snprintf(
+				err, errlen,
+				"%s=%s: must be an absolute path of at most %zu characters without "
+				". or .. components",
+				it->key, v, sizeof(sa.sun_path) - 1);
+			return -EINVAL;
+		}
+		return 0;
+	case CHK_LISTEN:
+		if (!*v || check_listen(v) == 0)
+			return 0;
+		snprintf(err, errlen,
+			 "%s=%s: expected ADDR:PORT or [ADDR]:PORT, numeric, port 1-65535", it->key,
+			 v);
+		return -EINVAL;
+	}
+	snprintf(err, errlen, "%s=%s: invalid value (%s)", it->key, v, it->help);
+	return -EINVAL;
+}
+
 static int parse_value(const struct cfg_item *it, const char *value, void *base, char *err,
 		       size_t errlen)
 {
@@ -139,8 +272,12 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 
 	switch (it->type) {
 	case T_STRING: {
-		char *s = strdup(value);
+		char *s;
+		int r = check_string(it, value, err, errlen);
 
+		if (r < 0)
+			return r;
+		s = strdup(value);
 		if (!s)
 			return -ENOMEM;
 		free(*(char **)p);
@@ -158,9 +295,9 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 			goto bad;
 		return 0;
 	case T_U32:
-		if (snp_parse_u32_max(value, it->max, &u) < 0) {
-			snprintf(err, errlen, "%s=%s: expected a number from 0 to %u", it->key,
-				 value, it->max);
+		if (snp_parse_u32_max(value, it->max, &u) < 0 || u < it->min) {
+			snprintf(err, errlen, "%s=%s: expected a number from %u to %u", it->key,
+				 value, it->min, it->max);
 			return -EINVAL;
 		}
 		*(u32 *)p = u;
@@ -183,8 +320,15 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 
 		errno = 0;
 		m = strtoul(value, &end, 8);
-		if (!*value || errno || *end || m > 07777)
+		if (!*value || *value == '-' || *value == '+' || errno || *end)
 			goto bad;
+		if (m > MODE_MAX) {
+			snprintf(err, errlen,
+				 "%s=%s: expected an octal mode from 0000 to 0777 (no setuid, "
+				 "setgid or sticky bit)",
+				 it->key, value);
+			return -EINVAL;
+		}
 		*(mode_t *)p = (mode_t)m;
 		return 0;
 	}
@@ -412,12 +556,36 @@ static char *strip(char *s)
 	return s;
 }
 
+/* Where the values that are checked against each other were set, for FILE:LINE. */
+struct cfg_origins {
+	char vmpl[256];
+	char vmpl_floor[256];
+	char key_vmpl[SNPD_KEY_PROFILES_MAX][256];
+};
+
+static void note_origin(struct cfg_origins *o, const struct snpd_config *c,
+			const struct cfg_item *it, const struct snpd_key_profile *k,
+			const char *where)
+{
+	char *dst = NULL;
+
+	if (k && !strcmp(it->key, "Vmpl"))
+		dst = o->key_vmpl[k - c->keys];
+	else if (!k && it->offset == C(vmpl) && it->type == T_U32)
+		dst = o->vmpl;
+	else if (!k && it->offset == C(vmpl_floor) && it->type == T_U32)
+		dst = o->vmpl_floor;
+	if (dst)
+		snprintf(dst, sizeof(o->vmpl), "%s", where);
+}
+
 /* Parse one INI file into @c. Errors are logged as FILE:LINE. */
-static int parse_file(struct snpd_config *c, const char *path, bool must_exist)
+static int parse_file(struct snpd_config *c, const char *path, bool must_exist,
+		      struct cfg_origins *o)
 {
 	_cleanup_(freep) u8 *data = NULL;
 	char section[SNPD_NAME_MAX + 8] = "";
-	char err[SNP_ERRBUF];
+	char err[SNP_ERRBUF], where[sizeof(o->vmpl)];
 	char *line, *save = NULL;
 	unsigned int lineno = 0;
 	size_t len;
@@ -488,10 +656,13 @@ static int parse_file(struct snpd_config *c, const char *path, bool must_exist)
 			if (!it)
 				return log_error_errno(EINVAL, "%s:%u: unknown key '%s' in [%s]",
 						       path, lineno, key, section);
+			k = NULL;
 			r = parse_value(it, value, c, err, sizeof(err));
 		}
 		if (r < 0)
 			return log_error_errno(r, "%s:%u: %s", path, lineno, err);
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		note_origin(o, c, it, k, where);
 	}
 	return 0;
 }
@@ -502,7 +673,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* FILE.d/NAME.conf in lexical order. */
-static int parse_dropins(struct snpd_config *c, const char *main_file)
+static int parse_dropins(struct snpd_config *c, const char *main_file, struct cfg_origins *o)
 {
 	char dir[PATH_MAX], *names[DROPINS_MAX];
 	struct dirent *de;
@@ -539,7 +710,7 @@ static int parse_dropins(struct snpd_config *c, const char *main_file)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path))
 			r = log_error_errno(ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
 		else
-			r = parse_file(c, path, true);
+			r = parse_file(c, path, true, o);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
@@ -547,7 +718,7 @@ static int parse_dropins(struct snpd_config *c, const char *main_file)
 }
 
 /* --key NAME:Key=Value[,Key=Value...] */
-static int apply_key_arg(struct snpd_config *c, const char *arg)
+static int apply_key_arg(struct snpd_config *c, const char *arg, struct cfg_origins *o)
 {
 	char buf[1024], *colon, *tok, *save = NULL;
 	struct snpd_key_profile *k;
@@ -585,6 +756,7 @@ static int apply_key_arg(struct snpd_config *c, const char *arg)
 		r = parse_value(it, eq + 1, k, err, sizeof(err));
 		if (r < 0)
 			return log_error_errno(r, "--key %s: %s", arg, err);
+		note_origin(o, c, it, k, "--key");
 	}
 	return 0;
 }
@@ -592,18 +764,21 @@ static int apply_key_arg(struct snpd_config *c, const char *arg)
 int snpd_config_load(const struct snpd_cmdline *cmd, struct snpd_config *ret)
 {
 	const char *file = cmd->config_file ? cmd->config_file : SNPD_DEFAULT_CONFIG;
+	_cleanup_(freep) struct cfg_origins *o = calloc(1, sizeof(*o));
 	struct snpd_config c = { 0 };
 	char err[SNP_ERRBUF];
 	int r;
 
+	if (!o)
+		return log_error_errno(ENOMEM, "Out of memory");
 	r = set_defaults(items, SNP_ELEMENTSOF(items), &c);
 	if (r < 0)
 		goto fail;
 	/* an explicit --config must exist; the default one need not */
-	r = parse_file(&c, file, cmd->config_file != NULL);
+	r = parse_file(&c, file, cmd->config_file != NULL, o);
 	if (r < 0)
 		goto fail;
-	r = parse_dropins(&c, file);
+	r = parse_dropins(&c, file, o);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < cmd->n_set; i++) {
@@ -614,20 +789,26 @@ int snpd_config_load(const struct snpd_cmdline *cmd, struct snpd_config *ret)
 			log_error_errno(r, "command line --%s: %s", it->option, err);
 			goto fail;
 		}
+		snprintf(err, sizeof(err), "command line --%s", it->option);
+		note_origin(o, &c, it, NULL, err);
 	}
 	for (size_t i = 0; i < cmd->n_key_args; i++) {
-		r = apply_key_arg(&c, cmd->key_args[i]);
+		r = apply_key_arg(&c, cmd->key_args[i], o);
 		if (r < 0)
 			goto fail;
 	}
 	if (c.vmpl < c.vmpl_floor) {
-		r = log_error_errno(EINVAL, "Vmpl=%u is below VmplFloor=%u", c.vmpl, c.vmpl_floor);
+		r = log_error_errno(EINVAL, "%s: Vmpl=%u is below VmplFloor=%u (set at %s)",
+				    o->vmpl[0] ? o->vmpl : o->vmpl_floor, c.vmpl, c.vmpl_floor,
+				    o->vmpl_floor);
 		goto fail;
 	}
 	for (size_t i = 0; i < c.n_keys; i++)
 		if (c.keys[i].vmpl < c.vmpl_floor) {
-			r = log_error_errno(EINVAL, "[Key:%s] Vmpl=%u is below VmplFloor=%u",
-					    c.keys[i].name, c.keys[i].vmpl, c.vmpl_floor);
+			r = log_error_errno(
+				EINVAL, "%s: [Key:%s] Vmpl=%u is below VmplFloor=%u (set at %s)",
+				o->key_vmpl[i][0] ? o->key_vmpl[i] : o->vmpl_floor, c.keys[i].name,
+				c.keys[i].vmpl, c.vmpl_floor, o->vmpl_floor);
 			goto fail;
 		}
 	if (c.fs_enabled && (!c.mountpoint || c.mountpoint[0] != '/')) {

@@ -13,7 +13,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 %canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 %canon_reldir%_libsnpd_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(FUSE3_CFLAGS) $(SYSTEMD_CFLAGS) $(MHD_CFLAGS)
-%canon_reldir%_libsnpd_la_LIBADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) \
+%canon_reldir%_libsnpd_la_LIBADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) \
 	$(FUSE3_LIBS) $(SYSTEMD_LIBS) $(MHD_LIBS) -lpthread
 
 sbin_PROGRAMS = %reldir%/snpd

@@ -22,17 +22,27 @@
 
 #define SNPD_INTERNAL_CLIENT UINT64_MAX
 
+/* retries of the reference report while there is none (host busy at start) */
+#define REFERENCE_BACKOFF_MIN_MS 1000
+#define REFERENCE_BACKOFF_MAX_MS 60000
+
 /* @state: "READY=1\n", "" ... sent in the same datagram as STATUS= */
 static void notify_status(struct snpd *d, const char *state, const char *extra)
 {
 	struct snpd_broker_stats bs;
+	enum snpd_health health;
+	char reason[256];
 
 	snpd_broker_get_stats(d->broker, &bs);
-	sd_notifyf(0, "%sSTATUS=%s%s backend %s, %s%s, %llu requests served%s%s", state,
-		   bs.dead ? "DEAD: " : "",
-		   bs.dead ? bs.dead_reason : "Serving:", snp_backend_ops(d->backend)->name,
-		   d->fs ? "view at " : "no FUSE view", d->fs ? d->config.mountpoint : "",
-		   (unsigned long long)bs.completed, extra ? "; " : "", extra ? extra : "");
+	health = snpd_health(d, reason, sizeof(reason));
+	sd_notifyf(0, "%sSTATUS=%s%s%s backend %s, %s%s, %llu requests served%s%s", state,
+		   health == SNPD_HEALTH_DEAD	  ? "DEAD: " :
+		   health == SNPD_HEALTH_DEGRADED ? "Degraded: " :
+						    "Serving:",
+		   health != SNPD_HEALTH_OK ? reason : "", health != SNPD_HEALTH_OK ? ";" : "",
+		   snp_backend_ops(d->backend)->name, d->fs ? "view at " : "no FUSE view",
+		   d->fs ? d->config.mountpoint : "", (unsigned long long)bs.completed,
+		   extra ? "; " : "", extra ? extra : "");
 }
 
 static void limits_of(const struct snpd_config *c, struct snpd_broker_limits *lim)
@@ -57,20 +67,120 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 	return 0;
 }
 
-static void on_reload_report(struct snpd_request *req, void *userdata)
+static void reference_refresh(struct snpd *d);
+
+static int on_reference_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct snpd *d = userdata;
 
+	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
+	reference_refresh(d);
+	return 0;
+}
+
+/* No view yet: try again later, 1 s doubling to 60 s. */
+static void reference_schedule_retry(struct snpd *d)
+{
+	int r;
+
+	if (d->view || d->reference_retry || snpd_broker_is_dead(d->broker))
+		return;
+	d->reference_backoff_ms =
+		d->reference_backoff_ms ? d->reference_backoff_ms * 2 : REFERENCE_BACKOFF_MIN_MS;
+	if (d->reference_backoff_ms > REFERENCE_BACKOFF_MAX_MS)
+		d->reference_backoff_ms = REFERENCE_BACKOFF_MAX_MS;
+	r = sd_event_add_time_relative(d->event, &d->reference_retry, CLOCK_MONOTONIC,
+				       (u64)d->reference_backoff_ms * 1000, 0, on_reference_retry,
+				       d);
+	if (r < 0) {
+		d->reference_retry = NULL;
+		log_error_errno(r, "Cannot schedule the next reference report: %m");
+		return;
+	}
+	log_warning("No reference report yet; trying again in %u ms", d->reference_backoff_ms);
+}
+
+static void on_reference_report(struct snpd_request *req, void *userdata)
+{
+	struct snpd *d = userdata;
+	bool first = !d->view;
+
 	d->reloading = false;
-	if (req->result < 0)
-		log_error_errno(req->result, "Reload: the reference report failed: %m; keeping "
-					     "the previous view");
-	else
-		reference_view(d, &req->report);
-	if (req->result >= 0 && d->view)
-		log_info("Reloaded: view generation %llu", (unsigned long long)d->view->generation);
-	notify_status(d, "READY=1\n", req->result < 0 ? "last reload failed" : NULL);
+	if (req->result == -ECANCELED) {
+		/* the broker is going away: nothing more to ask it */
+		snpd_request_free(req);
+		return;
+	}
+	if (req->result < 0) {
+		log_error_errno(req->result, "The reference report failed: %m%s",
+				d->view ? "; keeping the previous view" : "");
+		if (!d->view)
+			d->reference_error = -req->result;
+		else
+			d->last_reload_failed = true;
+	} else if (reference_view(d, &req->report) == 0) {
+		d->last_reload_failed = false;
+		d->reference_backoff_ms = 0;
+		d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
+		if (first)
+			log_notice("Reference report taken: the view is complete");
+		else
+			log_info("Reloaded: view generation %llu",
+				 (unsigned long long)d->view->generation);
+	} else {
+		d->last_reload_failed = true;
+	}
 	snpd_request_free(req);
+	if (d->reference_again) {
+		/* SIGHUPs while this one was in flight: one more for all of them */
+		d->reference_again = false;
+		reference_refresh(d);
+	}
+	if (!d->reloading) {
+		reference_schedule_retry(d);
+		notify_status(d, "READY=1\n", d->last_reload_failed ? "last reload failed" : NULL);
+	}
+}
+
+/*
+ * A fresh reference report for the static files, through the broker. At
+ * most one is in flight; asking again meanwhile only marks that another is
+ * wanted when it completes.
+ */
+static void reference_refresh(struct snpd *d)
+{
+	struct snpd_request *req;
+	int r;
+
+	if (d->reloading) {
+		d->reference_again = true;
+		return;
+	}
+	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_INTERNAL_CLIENT);
+	if (!req) {
+		log_error_errno(ENOMEM, "Reference report: out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	req->report_req.vmpl = d->config.vmpl;
+	req->report_req.want_certs = true;
+	req->done = on_reference_report;
+	req->userdata = d;
+	r = snpd_broker_submit(d->broker, req, NULL);
+	if (r < 0) {
+		snpd_request_free(req);
+		log_error_errno(r, "Cannot ask for a reference report: %m");
+		goto fail;
+	}
+	d->reloading = true;
+	d->reference_reports++;
+	return;
+fail:
+	if (d->view)
+		d->last_reload_failed = true;
+	reference_schedule_retry(d);
+	notify_status(d, "READY=1\n",
+		      d->view ? "last reload could not refresh the reference report" : NULL);
 }
 
 /* Settings that only a restart can change. */
@@ -104,7 +214,6 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	struct snpd *d = userdata;
 	struct snpd_broker_limits lim;
 	struct snpd_config c;
-	struct snpd_request *req;
 	int r;
 
 	sd_notify(0, "RELOADING=1");
@@ -130,24 +239,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	limits_of(&d->config, &lim);
 	snpd_broker_set_limits(d->broker, &lim);
 
-	/* a fresh reference report for the static files, through the broker */
-	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_INTERNAL_CLIENT);
-	if (!req) {
-		sd_notify(0, "READY=1");
-		return log_error_errno(ENOMEM, "Reload: out of memory");
-	}
-	req->report_req.vmpl = d->config.vmpl;
-	req->report_req.want_certs = true;
-	req->done = on_reload_report;
-	req->userdata = d;
-	d->reloading = true;
-	r = snpd_broker_submit(d->broker, req, NULL);
-	if (r < 0) {
-		d->reloading = false;
-		snpd_request_free(req);
-		log_error_errno(r, "Reload: cannot refresh the reference report: %m");
-		notify_status(d, "READY=1\n", "last reload could not refresh the reference report");
-	}
+	/* a reload while one is in flight is folded into one more after it */
+	reference_refresh(d);
 	return 0;
 }
 
@@ -188,6 +281,22 @@ static int run(struct snpd *d)
 	sigset_t mask;
 	int r;
 
+	/*
+	 * What a killed instance left behind goes first, before anything
+	 * that can fail: a dead mount (ENOTCONN for everyone who looks) and
+	 * a socket nobody accepts on. Live ones are refused, never taken.
+	 */
+	if (d->config.fs_enabled) {
+		r = snpd_fs_clear_stale_mount(d->config.mountpoint);
+		if (r < 0)
+			return r;
+	}
+	if (d->config.http_enabled && sd_listen_fds(0) <= 0) {
+		r = snpd_http_clear_stale_socket(d->config.api_socket);
+		if (r < 0)
+			return r;
+	}
+
 	r = snp_backend_open(d->config.backend, &d->backend, err, sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "Cannot open backend '%s': %s", d->config.backend, err);
@@ -196,16 +305,33 @@ static int run(struct snpd *d)
 	/* the reference report, before anything serves */
 	rreq.vmpl = d->config.vmpl;
 	rreq.want_certs = true;
+	d->reference_reports++;
 	r = snp_backend_get_report(d->backend, &rreq, &ref, &e);
-	if (r < 0)
+	if (r < 0 && r != -EINVAL && r != -EOPNOTSUPP && r != -EPERM && r != -EACCES) {
+		/*
+		 * A throttling host (BUSY past the driver's retry window) or a
+		 * failure outside the configuration is no reason not to start:
+		 * degraded, retrying, saying why. (A driver that disabled its
+		 * key on the way shows up as dead at the first retry.) What the
+		 * operator must fix, parameters and permissions, still stops.
+		 */
+		log_warning_errno(r,
+				  "The reference report failed: %m%s (firmware error 0x%x, host "
+				  "error %u); starting degraded, the static files wait for it",
+				  r == -ETIMEDOUT ? " (the host kept answering BUSY)" : "",
+				  e.fw_error, e.vmm_error);
+		d->reference_error = -r;
+	} else if (r < 0) {
 		return log_error_errno(r,
 				       "The reference report failed: %m (firmware error 0x%x, "
 				       "host error %u, status 0x%x)",
 				       e.fw_error, e.vmm_error, e.status);
-	r = reference_view(d, &ref);
-	snp_backend_report_release(&ref);
-	if (r < 0)
-		return r;
+	} else {
+		r = reference_view(d, &ref);
+		snp_backend_report_release(&ref);
+		if (r < 0)
+			return r;
+	}
 
 	r = sd_event_default(&d->event);
 	if (r < 0)
@@ -246,12 +372,15 @@ static int run(struct snpd *d)
 	if (r >= 0)
 		sd_event_source_set_enabled(status_timer, SD_EVENT_ON);
 
+	reference_schedule_retry(d);
 	notify_status(d, "READY=1\n", NULL);
-	log_notice("snpd %s ready: backend %s%s%s", PACKAGE_VERSION, d->config.backend,
+	log_notice("snpd %s ready%s: backend %s%s%s", PACKAGE_VERSION,
+		   d->view ? "" : " (degraded: no reference report yet)", d->config.backend,
 		   d->fs ? ", view at " : ", no FUSE view", d->fs ? d->config.mountpoint : "");
 
 	r = sd_event_loop(d->event);
 	sd_event_source_disable_unref(status_timer);
+	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
 	if (r < 0)
 		return log_error_errno(r, "Event loop failed: %m");
 	return 0;

@@ -10,7 +10,7 @@
 
 #include "daemon/broker.h"
 #include "daemon/config.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/report.h"
 
 enum snpd_cert {
@@ -52,8 +52,34 @@ struct snpd {
 	struct snpd_http *http;
 	u64 started_usec;
 	u64 reloads;
+	/*
+	 * The reference report: at most one in flight (reloading), at most
+	 * one more asked for meanwhile (reference_again, however many
+	 * SIGHUPs came). Without a view (the host was busy at start) it is
+	 * retried with backoff.
+	 */
 	bool reloading;
+	bool reference_again;
+	bool last_reload_failed;
+	u64 reference_reports;
+	int reference_error; /* why there is no view yet */
+	u32 reference_backoff_ms;
+	sd_event_source *reference_retry;
 };
+
+enum snpd_health {
+	SNPD_HEALTH_OK,
+	SNPD_HEALTH_DEGRADED,
+	SNPD_HEALTH_DEAD,
+};
+
+/* Device requests failing in a row that make the service degraded. */
+#define SNPD_HEALTH_FAILURES 3
+
+extern const char *const snpd_health_names[];
+
+/* Whether requests succeed, and if not why (in @reason). */
+enum snpd_health snpd_health(struct snpd *d, char *reason, size_t len);
 
 extern const char *const snpd_cert_names[_SNPD_CERT_MAX];
 

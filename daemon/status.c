@@ -1,18 +1,59 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "daemon/snpd.h"
 #include "fs/fs.h"
-#include "lib/backend.h"
+#include "backend/backend.h"
+
+const char *const snpd_health_names[] = {
+	[SNPD_HEALTH_OK] = "ok",
+	[SNPD_HEALTH_DEGRADED] = "degraded",
+	[SNPD_HEALTH_DEAD] = "dead",
+};
+
+enum snpd_health snpd_health(struct snpd *d, char *reason, size_t len)
+{
+	struct snpd_broker_stats bs;
+
+	snpd_broker_get_stats(d->broker, &bs);
+	if (bs.dead) {
+		snprintf(reason, len, "%s", bs.dead_reason);
+		return SNPD_HEALTH_DEAD;
+	}
+	if (!d->view) {
+		snprintf(reason, len,
+			 "no reference report yet (%s); the static files wait for it, snpd "
+			 "retries",
+			 d->reference_error == ETIMEDOUT || d->reference_error == EBUSY ?
+				 "the host is throttling requests (BUSY)" :
+				 strerror(d->reference_error ? d->reference_error : EIO));
+		return SNPD_HEALTH_DEGRADED;
+	}
+	if (bs.consecutive_failures >= SNPD_HEALTH_FAILURES) {
+		snprintf(reason, len, "the last %u device requests failed (last error: %s)",
+			 bs.consecutive_failures,
+			 bs.last_error == ETIMEDOUT ? "the host stayed BUSY" :
+						      strerror(bs.last_error));
+		return SNPD_HEALTH_DEGRADED;
+	}
+	snprintf(reason, len, "%s", "");
+	return SNPD_HEALTH_OK;
+}
 
 json_t *snpd_status_json(struct snpd *d)
 {
 	struct snpd_broker_stats bs;
 	struct snpd_fs_stats fst = { 0 };
+	enum snpd_health health;
+	char reason[256];
 	json_t *o, *lat;
 	uint64_t now = 0;
 
 	snpd_broker_get_stats(d->broker, &bs);
+	health = snpd_health(d, reason, sizeof(reason));
 	if (d->fs)
 		snpd_fs_get_stats(d->fs, &fst);
 	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
@@ -22,8 +63,9 @@ json_t *snpd_status_json(struct snpd *d)
 		json_array_append_new(lat, json_integer((json_int_t)bs.latency_buckets[i]));
 	o = json_pack("{s:s, s:s?, s:s, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
 		      "s:b, s:I, s:o*}, s:{s:b, s:s?, s:I, s:I, s:I, s:i, s:i}, s:I, s:I}",
-		      "health", bs.dead ? "dead" : "ok", "reason", bs.dead ? bs.dead_reason : NULL,
-		      "backend", snp_backend_ops(d->backend)->name, "uptime_sec",
+		      "health", snpd_health_names[health], "reason",
+		      health != SNPD_HEALTH_OK ? reason : NULL, "backend",
+		      snp_backend_ops(d->backend)->name, "uptime_sec",
 		      (json_int_t)((now - d->started_usec) / 1000000), "reloading", d->reloading,
 		      "broker", "submitted", (json_int_t)bs.submitted, "completed",
 		      (json_int_t)bs.completed, "failed", (json_int_t)bs.failed, "rate_limited",
@@ -37,9 +79,20 @@ json_t *snpd_status_json(struct snpd *d)
 		      (json_int_t)fst.errors, "open_files", (int)fst.open_files, "nonce_inodes",
 		      (int)fst.nonce_inodes, "reloads", (json_int_t)d->reloads, "view_generation",
 		      (json_int_t)(d->view ? d->view->generation : 0));
-	json_object_set_new(json_object_get(o, "broker"), "cancelled",
-			    json_integer((json_int_t)bs.cancelled));
-	json_object_set_new(json_object_get(o, "broker"), "share_full",
-			    json_integer((json_int_t)bs.share_full));
+	if (o) {
+		json_t *b = json_object_get(o, "broker");
+
+		json_object_set_new(o, "reference_reports",
+				    json_integer((json_int_t)d->reference_reports));
+		json_object_set_new(o, "reload_pending", json_boolean(d->reference_again));
+		json_object_set_new(o, "last_reload_failed", json_boolean(d->last_reload_failed));
+		json_object_set_new(b, "consecutive_failures",
+				    json_integer((json_int_t)bs.consecutive_failures));
+		json_object_set_new(b, "last_error",
+				    bs.last_error ? json_string(strerror(bs.last_error)) :
+						    json_null());
+		json_object_set_new(b, "cancelled", json_integer((json_int_t)bs.cancelled));
+		json_object_set_new(b, "share_full", json_integer((json_int_t)bs.share_full));
+	}
 	return o;
 }

@@ -3,16 +3,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "fs/fs.h"
 #include "lib/log.h"
@@ -33,9 +40,8 @@ enum {
 	INO_VMPL,
 	INO_KEYS_DIR,
 	INO_STATUS,
-	INO_CERT0 = 32,				       /* + enum snpd_cert */
-	INO_KEY0 = 64,				       /* + key profile index */
-	INO_NONCE0 = INO_KEY0 + SNPD_KEY_PROFILES_MAX, /* dynamic */
+	INO_CERT0 = 32, /* + enum snpd_cert */
+	INO_KEY0 = 64,	/* + key profile index */
 };
 
 #define NONCE_HEX_MIN	 2
@@ -57,6 +63,23 @@ enum {
  */
 #define INO_KEY_FIRST ((fuse_ino_t)1 << 31)
 
+/*
+ * nonce/<hex>: at most NONCE_INODES_MAX names known at once, at most
+ * NONCE_INODES_PER_UID of them looked up by one uid. A name's inode
+ * number and generation come from a keyed hash of name and uid: the same
+ * name gets the same number (cp and friends compare st_ino before and
+ * after open) in [INO_NONCE_FIRST, INO_NONCE_END), below the key inodes
+ * and 2^32 (32-bit stat()); two names live at once never share a number
+ * and two names with one number differ in generation. So a name may be
+ * forgotten here (evicted) while the kernel still caches it: the kernel's
+ * stale inode gets ESTALE (the VFS then looks the name up again), or,
+ * when another name has its number meanwhile, is replaced by the kernel
+ * (fuse_iget compares generations): never another name's report.
+ */
+#define NONCE_INODES_PER_UID 1024
+#define INO_NONCE_FIRST	     ((fuse_ino_t)1 << 20)
+#define INO_NONCE_END	     ((fuse_ino_t)1 << 31)
+
 enum content {
 	C_STATIC, /* a snapshot of the view */
 	C_REPORT, /* raw report from the device */
@@ -68,8 +91,13 @@ enum content {
 struct nonce_inode {
 	bool used;
 	bool json;
+	uid_t uid; /* who looked it up: one inode per name and uid */
+	fuse_ino_t ino;
+	u64 gen;
 	u64 nlookup;
-	size_t len; /* bytes of nonce */
+	u32 open;      /* open handles: not evicted while > 0 */
+	u64 last_used; /* for evicting the least recently used */
+	size_t len;    /* bytes of nonce */
 	u8 nonce[NONCE_HEX_MAX / 2];
 };
 
@@ -88,6 +116,30 @@ struct uid_share {
 
 struct handle;
 
+/*
+ * Names to invalidate in the kernel (nonce/<hex> once looked up), for the
+ * notifier thread. The kernel takes the directory's lock for that, which a
+ * lookup in the directory holds while it waits for the loop thread's
+ * answer: only another thread may wait for it.
+ */
+#define NOTIFY_QUEUE 1024
+
+struct notify_name {
+	u8 len;
+	char name[NONCE_HEX_MAX + sizeof(".json")];
+};
+
+struct notifier {
+	pthread_t thread;
+	bool running;
+	bool stop;
+	int done_fd; /* eventfd, written when the thread has ended */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t head, count;
+	struct notify_name q[NOTIFY_QUEUE];
+};
+
 struct snpd_fs {
 	struct snpd *d;
 	struct fuse_session *se;
@@ -104,6 +156,9 @@ struct snpd_fs {
 	struct uid_share *shares;
 	size_t n_shares;
 	size_t shares_alloc;
+	u8 nonce_ino_key[32]; /* random, for nonce_ino() */
+	u64 nonce_clock;
+	struct notifier notifier;
 };
 
 struct pending_read {
@@ -130,6 +185,7 @@ struct handle {
 	size_t written;
 	fuse_ino_t key_ino;
 	struct snpd_key_profile key; /* the profile as it was at open */
+	fuse_ino_t nonce_ino;	     /* nonce/<hex> opened, pinned until release */
 	struct pending_read *pending;
 	uid_t uid;   /* opener, counted in its uid_share */
 	bool listed; /* in fs->handles */
@@ -182,13 +238,141 @@ static bool is_dir(fuse_ino_t ino)
 	       ino == INO_KEYS_DIR;
 }
 
+static bool is_nonce_ino(fuse_ino_t ino)
+{
+	return ino >= INO_NONCE_FIRST && ino < INO_NONCE_END;
+}
+
+/* The nonce name that @ino stands for, NULL when forgotten (or not one). */
 static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t ino)
 {
-	if (ino < INO_NONCE0 || ino >= INO_NONCE0 + NONCE_INODES_MAX)
+	if (!is_nonce_ino(ino))
 		return NULL;
-	if (!fs->nonces[ino - INO_NONCE0].used)
-		return NULL;
-	return &fs->nonces[ino - INO_NONCE0];
+	for (size_t i = 0; i < NONCE_INODES_MAX; i++)
+		if (fs->nonces[i].used && fs->nonces[i].ino == ino)
+			return &fs->nonces[i];
+	return NULL;
+}
+
+static void nonce_drop(struct snpd_fs *fs, struct nonce_inode *ni)
+{
+	memset(ni, 0, sizeof(*ni));
+	fs->stats.nonce_inodes--;
+}
+
+/* Free @ni once the kernel has forgotten it and no handle holds it. */
+static void nonce_put(struct snpd_fs *fs, struct nonce_inode *ni)
+{
+	if (!ni->nlookup && !ni->open)
+		nonce_drop(fs, ni);
+}
+
+/* A release of a nonce/<hex> handle: the name may go now. */
+static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
+{
+	struct nonce_inode *ni = h->nonce_ino ? nonce_of(fs, h->nonce_ino) : NULL;
+
+	h->nonce_ino = 0;
+	if (!ni || !ni->open)
+		return;
+	ni->open--;
+	nonce_put(fs, ni);
+}
+
+/* The inode number and generation of @tmp looked up by @uid. */
+static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
+		     fuse_ino_t *ret_ino, u64 *ret_gen)
+{
+	u8 msg[sizeof(u32) + 2 + sizeof(tmp->nonce)], md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	u64 v, g;
+
+	memcpy(msg, &uid, sizeof(u32));
+	msg[4] = tmp->json;
+	msg[5] = (u8)tmp->len;
+	memcpy(msg + 6, tmp->nonce, tmp->len);
+	if (!HMAC(EVP_sha256(), fs->nonce_ino_key, sizeof(fs->nonce_ino_key), msg, 6 + tmp->len, md,
+		  &md_len) ||
+	    md_len < sizeof(v) + sizeof(g))
+		return -EIO;
+	memcpy(&v, md, sizeof(v));
+	memcpy(&g, md + sizeof(v), sizeof(g));
+	*ret_ino = INO_NONCE_FIRST + v % (INO_NONCE_END - INO_NONCE_FIRST);
+	*ret_gen = g;
+	return 0;
+}
+
+/*
+ * The inode for nonce name @tmp looked up by @uid: the one it has, else a
+ * free slot, else one taken from the least recently used name that no
+ * handle holds, of this uid when it has its share already, else of any.
+ * -EMFILE when the uid's share is all open, -ENFILE when every name is.
+ */
+static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
+		     struct nonce_inode **ret)
+{
+	struct nonce_inode *free_slot = NULL, *lru_mine = NULL, *lru_any = NULL, *slot;
+	size_t mine = 0;
+	bool taken = false;
+	fuse_ino_t ino;
+	u64 gen;
+	int r;
+
+	r = nonce_ino(fs, tmp, uid, &ino, &gen);
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < NONCE_INODES_MAX; i++) {
+		struct nonce_inode *n = &fs->nonces[i];
+
+		if (!n->used) {
+			if (!free_slot)
+				free_slot = n;
+			continue;
+		}
+		if (n->uid == uid && n->json == tmp->json && n->len == tmp->len &&
+		    !memcmp(n->nonce, tmp->nonce, tmp->len)) {
+			n->nlookup++;
+			n->last_used = ++fs->nonce_clock;
+			*ret = n;
+			return 0;
+		}
+		if (n->ino == ino)
+			taken = true; /* by another name */
+		if (n->uid == uid) {
+			mine++;
+			if (!n->open && (!lru_mine || n->last_used < lru_mine->last_used))
+				lru_mine = n;
+		}
+		if (!n->open && (!lru_any || n->last_used < lru_any->last_used))
+			lru_any = n;
+	}
+	if (mine >= NONCE_INODES_PER_UID)
+		slot = lru_mine;
+	else
+		slot = free_slot ? free_slot : lru_any;
+	if (!slot) {
+		if (mine >= NONCE_INODES_PER_UID)
+			return -EMFILE;
+		return -ENFILE;
+	}
+	if (slot->used)
+		nonce_drop(fs, slot); /* the kernel's inode of it gets ESTALE */
+	/* rarely (a few in 2^31): the next number no name has */
+	while (taken) {
+		ino = ino + 1 < INO_NONCE_END ? ino + 1 : INO_NONCE_FIRST;
+		taken = nonce_of(fs, ino) != NULL;
+	}
+	*slot = *tmp;
+	slot->used = true;
+	slot->uid = uid;
+	slot->ino = ino;
+	slot->gen = gen;
+	slot->nlookup = 1;
+	slot->last_used = ++fs->nonce_clock;
+	fs->stats.nonce_inodes++;
+	*ret = slot;
+	return 0;
 }
 
 /* The profile that @ino stands for, if it is still configured unchanged. */
@@ -264,6 +448,14 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	}
 	if (nonce_of(fs, ino)) {
 		st->st_mode = S_IFREG | (c->report_mode & 07777 & ~0222);
+		/*
+		 * Unlinked, as far as the kernel is concerned: when its last
+		 * reference goes (the entry is invalidated once served, see
+		 * nonce_notify) it evicts the inode and forgets it here at
+		 * once, also where the kernel would keep an unreferenced
+		 * inode with links in its cache (generic_drop_inode).
+		 */
+		st->st_nlink = 0;
 		return true;
 	}
 	k = key_of(fs, ino);
@@ -324,6 +516,137 @@ static int parse_nonce_name(const char *name, u8 *out, size_t *ret_len, bool *re
 	return 0;
 }
 
+static void *notifier_main(void *userdata)
+{
+	struct snpd_fs *fs = userdata;
+	struct notifier *n = &fs->notifier;
+	struct notify_name one;
+
+	pthread_mutex_lock(&n->lock);
+	for (;;) {
+		while (!n->count && !n->stop)
+			pthread_cond_wait(&n->cond, &n->lock);
+		if (n->stop)
+			break;
+		one = n->q[n->head];
+		n->head = (n->head + 1) % NOTIFY_QUEUE;
+		n->count--;
+		pthread_mutex_unlock(&n->lock);
+		/* ENOENT when the kernel has let go already */
+		(void)fuse_lowlevel_notify_inval_entry(fs->se, INO_NONCE_DIR, one.name, one.len);
+		pthread_mutex_lock(&n->lock);
+	}
+	pthread_mutex_unlock(&n->lock);
+	(void)eventfd_write(n->done_fd, 1);
+	return NULL;
+}
+
+static int notifier_start(struct snpd_fs *fs)
+{
+	struct notifier *n = &fs->notifier;
+	int r;
+
+	n->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (n->done_fd < 0)
+		return -errno;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	r = pthread_create(&n->thread, NULL, notifier_main, fs);
+	if (r) {
+		pthread_cond_destroy(&n->cond);
+		pthread_mutex_destroy(&n->lock);
+		close(n->done_fd);
+		n->done_fd = -1;
+		return -r;
+	}
+	n->running = true;
+	return 0;
+}
+
+/*
+ * Answer what the kernel asks while the notifier finishes: it may be
+ * waiting for the directory lock of a lookup that only this thread can
+ * answer. Requests are refused (ENOTCONN, as when the daemon is gone)
+ * without libfuse's handlers, as the rest of the daemon is going away.
+ */
+static void refuse_one(int fd, u8 *buf, size_t size)
+{
+	const struct fuse_in_header *in = (const struct fuse_in_header *)buf;
+	struct fuse_out_header out;
+	ssize_t k = read(fd, buf, size);
+
+	if (k < (ssize_t)sizeof(*in))
+		return;
+	if (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET ||
+	    in->opcode == FUSE_INTERRUPT)
+		return;
+	out = (struct fuse_out_header){ .len = sizeof(out),
+					.error = -ENOTCONN,
+					.unique = in->unique };
+	if (write(fd, &out, sizeof(out)) < 0)
+		log_debug_errno(errno, "Failed to refuse a FUSE request at exit: %m");
+}
+
+static void notifier_stop(struct snpd_fs *fs)
+{
+	struct notifier *n = &fs->notifier;
+	/* room for the largest request (a write of max_pages) */
+	size_t size = (1u << 20) + 65536;
+	int fuse_fd;
+	u8 *buf;
+
+	if (!n->running)
+		return;
+	buf = malloc(size);
+	fuse_fd = buf ? fuse_session_fd(fs->se) : -1;
+	pthread_mutex_lock(&n->lock);
+	n->stop = true;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = n->done_fd, .events = POLLIN },
+			{ .fd = fuse_fd, .events = POLLIN },
+		};
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if (p[1].revents & POLLIN)
+			refuse_one(fuse_fd, buf, size);
+		else if (p[1].revents)
+			fuse_fd = -1; /* the connection is gone: the kernel lets go */
+	}
+	free(buf);
+	pthread_join(n->thread, NULL);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	close(n->done_fd);
+	n->running = false;
+}
+
+/* Have the kernel drop nonce/@name once it has been served. */
+static void nonce_notify(struct snpd_fs *fs, const char *name)
+{
+	struct notifier *n = &fs->notifier;
+	struct notify_name *e;
+	size_t len = strlen(name);
+
+	if (!n->running || len >= sizeof(e->name))
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (n->count < NOTIFY_QUEUE) {
+		/* else the name waits for the kernel to evict it, or for ESTALE */
+		e = &n->q[(n->head + n->count) % NOTIFY_QUEUE];
+		memcpy(e->name, name, len + 1);
+		e->len = (u8)len;
+		n->count++;
+		pthread_cond_signal(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
@@ -348,9 +671,20 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == INO_ROOT) {
 		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
 			if (!strcmp(name, root[i].name)) {
+				/* no reference report yet (host busy at start): say so */
+				if (!fs->d->view && root[i].ino >= INO_PLATFORM &&
+				    root[i].ino <= INO_VMPL) {
+					fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ?
+								    ENODEV :
+								    EBUSY);
+					return;
+				}
 				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
 				return;
 			}
+	} else if (parent == INO_CERTS_DIR && !fs->d->view) {
+		fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ? ENODEV : EBUSY);
+		return;
 	} else if (parent == INO_CERTS_DIR) {
 		for (int i = 0; i < _SNPD_CERT_MAX; i++)
 			if (!strcmp(name, snpd_cert_names[i]) && static_text(fs, INO_CERT0 + i)) {
@@ -366,6 +700,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			}
 	} else if (parent == INO_NONCE_DIR) {
 		struct nonce_inode tmp = { 0 }, *slot = NULL;
+		struct fuse_entry_param e = { 0 };
 		int r;
 
 		r = parse_nonce_name(name, tmp.nonce, &tmp.len, &tmp.json);
@@ -373,29 +708,16 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -r);
 			return;
 		}
-		/* reuse an inode with the same name, else take a free one */
-		for (size_t i = 0; i < NONCE_INODES_MAX; i++) {
-			struct nonce_inode *n = &fs->nonces[i];
-
-			if (n->used && n->json == tmp.json && n->len == tmp.len &&
-			    !memcmp(n->nonce, tmp.nonce, tmp.len)) {
-				slot = n;
-				break;
-			}
-			if (!n->used && !slot)
-				slot = n;
-		}
-		if (!slot || (!slot->used && fs->stats.nonce_inodes >= NONCE_INODES_MAX)) {
-			fuse_reply_err(req, ENFILE);
+		r = nonce_get(fs, &tmp, fuse_req_ctx(req)->uid, &slot);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
 			return;
 		}
-		if (!slot->used) {
-			*slot = tmp;
-			slot->used = true;
-			fs->stats.nonce_inodes++;
-		}
-		slot->nlookup++;
-		reply_entry(fs, req, INO_NONCE0 + (fuse_ino_t)(slot - fs->nonces), 0);
+		e.ino = slot->ino;
+		e.generation = slot->gen;
+		fill_attr(fs, slot->ino, &e.attr);
+		fuse_reply_entry(req, &e);
+		nonce_notify(fs, name);
 		return;
 	}
 	fuse_reply_err(req, ENOENT);
@@ -406,12 +728,9 @@ static void forget_one(struct snpd_fs *fs, fuse_ino_t ino, u64 n)
 	struct nonce_inode *ni = nonce_of(fs, ino);
 
 	if (!ni)
-		return;
+		return; /* not a nonce, or evicted already */
 	ni->nlookup = n >= ni->nlookup ? 0 : ni->nlookup - n;
-	if (!ni->nlookup) {
-		memset(ni, 0, sizeof(*ni));
-		fs->stats.nonce_inodes--;
-	}
+	nonce_put(fs, ni);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -433,7 +752,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 
 	if (!fill_attr(fs, ino, &st)) {
-		fuse_reply_err(req, ENOENT);
+		/* an evicted nonce name: ESTALE makes the kernel look it up again */
+		fuse_reply_err(req, is_nonce_ino(ino) ? ESTALE : ENOENT);
 		return;
 	}
 	fuse_reply_attr(req, &st, key_of(fs, ino) || nonce_of(fs, ino) ? 0 : ATTR_TIMEOUT);
@@ -627,6 +947,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			h->content = ni->json ? C_REPORT_JSON : C_REPORT;
 			memcpy(h->report_data, ni->nonce, ni->len);
 			h->written = ni->len;
+			h->nonce_ino = ino;
+			ni->open++;
 		} else if ((k = key_of(fs, ino))) {
 			/* bound to this profile: the kernel checked its mode and owner */
 			h->content = C_KEY;
@@ -648,12 +970,13 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fi->keep_cache = 0;
 		} else {
 			handle_free(h);
-			fuse_reply_err(req, ENOENT);
+			fuse_reply_err(req, is_nonce_ino(ino) ? ESTALE : ENOENT);
 			return;
 		}
 	}
 	r = share_take(fs, uid);
 	if (r < 0) {
+		nonce_unpin(fs, h);
 		handle_free(h);
 		fuse_reply_err(req, -r);
 		return;
@@ -666,6 +989,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fuse_reply_open(req, fi) < 0) {
 		fs->stats.open_files--;
 		share_put(fs, uid);
+		nonce_unpin(fs, h);
 		handle_free(h);
 	}
 }
@@ -829,6 +1153,24 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct pending_read *p;
 	int e;
 
+	/*
+	 * What a handle other than a snapshot holds belongs to its file
+	 * descriptor alone, but the page cache belongs to the inode and is
+	 * shared by every opener: a mapping (even MAP_PRIVATE, which the
+	 * kernel allows on direct-I/O files), readahead(2) or
+	 * posix_fadvise() on one descriptor would leave its report where
+	 * another descriptor's mapping reads it. A read(2) on a direct-I/O
+	 * file reaches us through fuse_direct_io(), which names its lock
+	 * owner (FUSE_READ_LOCKOWNER); a read that fills the page cache
+	 * (fuse_read_folio, fuse_readahead) names none. Refuse those: a
+	 * mapping of these files fails with SIGBUS, it never shows another
+	 * descriptor's answer, and nothing here is ever cached.
+	 */
+	if (h->content != C_STATIC && !fi->lock_owner) {
+		h->fs->stats.errors++;
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	if (h->ready && h->content != C_STATUS) {
 		h->fs->stats.reads++;
 		reply_read(h, req, size, off);
@@ -890,15 +1232,26 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EBUSY);
 		return;
 	}
-	/* like configfs-tsm inblob: at most 64 bytes, EFBIG beyond */
-	if (off < 0 || (size_t)off > SNP_REPORT_DATA_SIZE ||
-	    size > SNP_REPORT_DATA_SIZE - (size_t)off) {
+	/* a write back from the page cache is nobody's nonce */
+	if (fi->writepage) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	/*
+	 * REPORT_DATA is the bytes written on this descriptor, in order: a
+	 * stream appended at the handle's own cursor. The kernel's offset
+	 * is ignored: with O_APPEND it is the inode's size, which writes on
+	 * other descriptors raise, so honouring it would put zeros before
+	 * this caller's nonce. At most 64 bytes in all, EFBIG beyond (like
+	 * the configfs-tsm inblob); the report file is not seekable, so
+	 * pwrite() never gets here.
+	 */
+	if (size > SNP_REPORT_DATA_SIZE - h->written) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
-	memcpy(h->report_data + off, buf, size);
-	if ((size_t)off + size > h->written)
-		h->written = (size_t)off + size;
+	memcpy(h->report_data + h->written, buf, size);
+	h->written += size;
 	fuse_reply_write(req, size);
 }
 
@@ -910,6 +1263,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	fs->stats.open_files--;
 	share_put(fs, h->uid);
+	nonce_unpin(fs, h);
 	/* reads the kernel gave up on (interrupted readers) */
 	while ((p = h->pending)) {
 		h->pending = p->next;
@@ -1069,6 +1423,11 @@ static int clear_stale_mount(const char *mp)
 	return 0;
 }
 
+int snpd_fs_clear_stale_mount(const char *mp)
+{
+	return clear_stale_mount(mp);
+}
+
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 {
 	char opts[256];
@@ -1083,6 +1442,11 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 	fs->d = d;
 	fs->next_key_ino = INO_KEY_FIRST;
 	snpd_fs_reload(fs);
+	if (getrandom(fs->nonce_ino_key, sizeof(fs->nonce_ino_key), 0) !=
+	    sizeof(fs->nonce_ino_key)) {
+		r = log_error_errno(errno, "Failed to get random bytes: %m");
+		goto fail;
+	}
 	fs->mountpoint = strdup(d->config.mountpoint);
 	if (!fs->mountpoint) {
 		r = -ENOMEM;
@@ -1110,6 +1474,11 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		r = log_error_errno(errno, "Failed to set up the FUSE fd: %m");
 		goto fail;
 	}
+	r = notifier_start(fs);
+	if (r < 0) {
+		log_error_errno(r, "Failed to start the FUSE notifier thread: %m");
+		goto fail;
+	}
 	r = sd_event_add_io(d->event, &fs->source, fd, EPOLLIN, on_fuse_io, fs);
 	if (r < 0) {
 		log_error_errno(r, "Failed to watch the FUSE fd: %m");
@@ -1128,6 +1497,8 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	if (!fs)
 		return NULL;
 	fs->source = sd_event_source_disable_unref(fs->source);
+	if (fs->se)
+		notifier_stop(fs);
 	/*
 	 * Handles the kernel never released. main() frees the broker first,
 	 * which completes every request (-ECANCELED) and so every parked read.
@@ -1158,6 +1529,7 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 		fuse_session_destroy(fs->se);
 	}
 	free(fs->buf.mem);
+	OPENSSL_cleanse(fs->nonce_ino_key, sizeof(fs->nonce_ino_key));
 	free(fs->mountpoint);
 	free(fs);
 	return NULL;

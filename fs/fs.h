@@ -17,6 +17,11 @@ struct snpd_fs;
  */
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret);
 /*
+ * Only clear a dead mount at @mp that a crashed instance left (a live one
+ * is refused with -EBUSY) and make sure @mp is a directory.
+ */
+int snpd_fs_clear_stale_mount(const char *mp);
+/*
  * Unmount and free, with every handle the kernel did not release. Free the
  * broker first: it completes the requests that handles are waiting for.
  */

@@ -2,12 +2,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -29,7 +31,15 @@
 
 #define HTTP_BODY_MAX	   (16 * 1024)
 #define HTTP_LISTENERS_MAX 4
-#define PROBLEM_PREFIX	   "urn:snpd:problem:"
+/*
+ * Request-target limits, checked when MHD first shows us the URI: past
+ * HTTP_ARGS_MAX query parameters MHD's per-connection pool runs out while it
+ * splits them and the request would stall until the deadline.
+ */
+#define HTTP_URI_MAX	 4096
+#define HTTP_ARGS_MAX	 16
+#define HTTP_HEADERS_MAX (8 * 1024)
+#define PROBLEM_PREFIX	 "urn:snpd:problem:"
 
 enum endpoint {
 	EP_REPORT,
@@ -92,6 +102,7 @@ struct snpd_http {
 	u64 evicted;
 	int diag_fd; /* NETLINK_SOCK_DIAG, for the owner of a TCP peer */
 	u32 diag_seq;
+	bool stopping; /* snpd_http_free() runs: the broker is gone */
 };
 
 struct req_state {
@@ -102,6 +113,9 @@ struct req_state {
 	size_t body_len;
 	bool too_large;
 	bool waiting;
+	bool started;		  /* on_access has seen the headers */
+	bool nul_in_path;	  /* the path had %00, which MHD decodes to a NUL */
+	bool answered;		  /* a response is queued; the rest of the body is dropped */
 	bool abandoned;		  /* the client went away while its request waited */
 	struct snpd_request *req; /* submitted, done() not yet run */
 	sd_event_source *hup;	  /* watches the suspended connection for a hang-up */
@@ -184,12 +198,15 @@ static struct MHD_Response *response_secret(const void *data, size_t len, const 
 
 static void respond_json(struct req_state *st, unsigned int status, json_t *j, const char *type)
 {
+	static const char internal[] = "{\"type\":\"" PROBLEM_PREFIX "internal\",\"title\":"
+				       "\"Internal error\",\"status\":500,\"detail\":"
+				       "\"the answer could not be built\"}";
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	struct MHD_Response *r;
 
 	json_decref(j);
 	if (!s) {
-		r = response_copy("{}", 2, "application/json");
+		r = response_copy(internal, strlen(internal), "application/problem+json");
 		respond(st, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
 		return;
 	}
@@ -215,6 +232,14 @@ static void problem(struct req_state *st, unsigned int status, const char *type,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	/*
+	 * The detail may quote client input (a parameter name): printable
+	 * ASCII only, so that it is always valid UTF-8 for jansson and never
+	 * carries control characters to a log or terminal.
+	 */
+	for (char *c = detail; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
 	snprintf(t, sizeof(t), PROBLEM_PREFIX "%s", type);
 	respond_json(st, status,
 		     json_pack("{s:s, s:s, s:i, s:s}", "type", t, "title", title, "status",
@@ -481,6 +506,11 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 			"the host kept the request throttled (BUSY) for too long");
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");
 		break;
+	case -ECANCELED:
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting-down", "Shutting down",
+			"snpd is stopping; the request was not answered by the device");
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		break;
 	case -EINVAL:
 		problem(st, MHD_HTTP_BAD_REQUEST, "firmware-rejected", "Rejected by the firmware",
 			"%s", why && *why ? why : "the firmware refused the request's parameters");
@@ -664,8 +694,10 @@ struct report_params {
 	u32 vmpl;
 	bool certs;
 	const char *format;
+	const char *err_type; /* NULL: invalid-parameter */
 	char err[200];
 	int dup;
+	bool have_data;
 };
 
 static int parse_nonce(const char *v, u8 *out, char *err, size_t errlen)
@@ -695,8 +727,18 @@ static int parse_bool(const char *v, bool *ret)
 	return 0;
 }
 
+/* A VMPL as plain decimal digits (no sign, space, prefix or suffix), 0..3. */
+static int parse_vmpl(const char *v, u32 *ret)
+{
+	size_t n = strspn(v, "0123456789");
+
+	if (!n || v[n] || n > 9)
+		return -EINVAL;
+	return snp_parse_u32_max(v, 3, ret);
+}
+
 static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				 const char *value)
+				 size_t key_size, const char *value, size_t value_size)
 {
 	struct report_params *p = cls;
 	static const char *const known[] = { "nonce", "vmpl", "certs", "format" };
@@ -704,6 +746,11 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 
 	if (p->err[0])
 		return MHD_NO;
+	/* MHD decodes %00 into a NUL: a C string would stop there */
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		snprintf(p->err, sizeof(p->err), "a parameter name or value contains a NUL (%%00)");
+		return MHD_NO;
+	}
 	for (i = 0; i < SNP_ELEMENTSOF(known); i++)
 		if (!strcmp(key, known[i]))
 			break;
@@ -724,8 +771,8 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 	if (i == 0 && parse_nonce(value, p->report_data, p->err, sizeof(p->err)) < 0)
 		return MHD_NO;
 	if (i == 1) {
-		if (snp_parse_u32_max(value, 3, &p->vmpl) < 0) {
-			snprintf(p->err, sizeof(p->err), "vmpl: not 0..3");
+		if (parse_vmpl(value, &p->vmpl) < 0) {
+			snprintf(p->err, sizeof(p->err), "vmpl: not 0..3 (decimal)");
 			return MHD_NO;
 		}
 		p->have_vmpl = true;
@@ -744,7 +791,48 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
-/* POST /v1/report body: {"report_data": hex|base64, "vmpl": N, "certs": bool, "format": s} */
+/* REPORT_DATA from report_data_hex or report_data_base64 (zero-padded). */
+static int parse_report_data(const char *key, json_t *v, bool base64, struct report_params *p)
+{
+	const char *s = json_string_value(v);
+	ssize_t n;
+
+	if (p->have_data) {
+		snprintf(p->err, sizeof(p->err),
+			 "give one of report_data_hex and report_data_base64, not both");
+		return -EINVAL;
+	}
+	if (!s) {
+		snprintf(p->err, sizeof(p->err), "%s: must be a string", key);
+		return -EINVAL;
+	}
+	if (base64)
+		n = base64_decode(s, p->report_data, SNP_REPORT_DATA_SIZE);
+	else if (strlen(s) > 2 * SNP_REPORT_DATA_SIZE)
+		n = -ENOBUFS;
+	else
+		n = snp_hex_decode(s, strlen(s), p->report_data, SNP_REPORT_DATA_SIZE, false);
+	if (n == -ENOBUFS) {
+		snprintf(p->err, sizeof(p->err), "%s: more than 64 bytes", key);
+		return -EINVAL;
+	}
+	if (n <= 0) {
+		snprintf(p->err, sizeof(p->err), "%s: %s", key,
+			 base64 ? "not padded base64 (RFC 4648)" :
+				  "not an even number of hex digits");
+		return -EINVAL;
+	}
+	if ((size_t)n < SNP_REPORT_DATA_SIZE)
+		memset(p->report_data + n, 0, SNP_REPORT_DATA_SIZE - (size_t)n);
+	p->have_data = true;
+	return 0;
+}
+
+/*
+ * POST /v1/report body: {"report_data_hex": s | "report_data_base64": s,
+ * "vmpl": N, "certs": bool, "format": s}. The old "report_data" took hex or
+ * base64 by guessing ("AAAA" read as hex), so it is refused, never guessed.
+ */
 static int parse_report_body(struct req_state *st, struct report_params *p)
 {
 	json_error_t jerr;
@@ -767,29 +855,14 @@ static int parse_report_body(struct req_state *st, struct report_params *p)
 	json_object_foreach(j, key, v)
 	{
 		if (!strcmp(key, "report_data")) {
-			const char *s = json_string_value(v);
-			ssize_t n;
-
-			if (!s) {
-				snprintf(p->err, sizeof(p->err), "report_data: must be a string");
+			p->err_type = "ambiguous-report-data";
+			snprintf(p->err, sizeof(p->err),
+				 "report_data could be hex or base64; send report_data_hex or "
+				 "report_data_base64");
+			goto out;
+		} else if (!strcmp(key, "report_data_hex") || !strcmp(key, "report_data_base64")) {
+			if (parse_report_data(key, v, !strcmp(key, "report_data_base64"), p) < 0)
 				goto out;
-			}
-			/* hex when it reads as hex, else base64 */
-			n = snp_hex_decode(s, strlen(s), p->report_data, SNP_REPORT_DATA_SIZE,
-					   false);
-			if (n < 0 && n != -ENOBUFS)
-				n = base64_decode(s, p->report_data, SNP_REPORT_DATA_SIZE);
-			if (n == -ENOBUFS) {
-				snprintf(p->err, sizeof(p->err), "report_data: more than 64 bytes");
-				goto out;
-			}
-			if (n < 0) {
-				snprintf(p->err, sizeof(p->err),
-					 "report_data: neither hex nor base64");
-				goto out;
-			}
-			if ((size_t)n < SNP_REPORT_DATA_SIZE)
-				memset(p->report_data + n, 0, SNP_REPORT_DATA_SIZE - (size_t)n);
 		} else if (!strcmp(key, "vmpl")) {
 			json_int_t x = json_integer_value(v);
 
@@ -814,8 +887,11 @@ static int parse_report_body(struct req_state *st, struct report_params *p)
 			}
 			p->format = !strcmp(s, "tsm") ? "tsm" : !strcmp(s, "raw") ? "raw" : "json";
 		} else {
-			snprintf(p->err, sizeof(p->err),
-				 "unknown member '%.40s' (report_data, vmpl, certs, format)", key);
+			snprintf(
+				p->err, sizeof(p->err),
+				"unknown member '%.40s' (report_data_hex, report_data_base64, vmpl, "
+				"certs, format)",
+				key);
 			goto out;
 		}
 	}
@@ -831,7 +907,7 @@ static void handle_report(struct req_state *st, const char *method)
 	struct report_params p = { 0 };
 	struct snpd_request *req;
 
-	MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, query_arg, &p);
+	MHD_get_connection_values_n(st->conn, MHD_GET_ARGUMENT_KIND, query_arg, &p);
 	if (!p.err[0] && !strcmp(method, MHD_HTTP_METHOD_POST)) {
 		if (p.dup) {
 			snprintf(p.err, sizeof(p.err), "POST takes its parameters in the body");
@@ -842,8 +918,8 @@ static void handle_report(struct req_state *st, const char *method)
 		}
 	}
 	if (p.err[0]) {
-		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-parameter", "Invalid parameter", "%s",
-			p.err);
+		problem(st, MHD_HTTP_BAD_REQUEST, p.err_type ? p.err_type : "invalid-parameter",
+			"Invalid parameter", "%s", p.err);
 		return;
 	}
 	if (!p.have_vmpl)
@@ -921,6 +997,16 @@ static void handle_key(struct req_state *st, const char *name)
 	submit(st, req, client);
 }
 
+/* The static views wait for the reference report (host busy at start). */
+static void no_view_problem(struct req_state *st)
+{
+	if (snpd_broker_is_dead(st->l->h->d->broker))
+		return device_problem(st, -ENODEV, 0, NULL);
+	problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "no-reference-report", "Not available yet",
+		"no reference report yet (the host was busy at start); snpd keeps retrying");
+	MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+}
+
 static void handle_certs(struct req_state *st)
 {
 	const struct snpd_view *v = st->l->h->d->view;
@@ -928,8 +1014,11 @@ static void handle_certs(struct req_state *st)
 	size_t len = 0;
 	FILE *f;
 
-	if (!v ||
-	    (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] && !v->certs[SNPD_CERT_ARK])) {
+	if (!v) {
+		no_view_problem(st);
+		return;
+	}
+	if (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] && !v->certs[SNPD_CERT_ARK]) {
 		problem(st, MHD_HTTP_NOT_FOUND, "no-certificates", "No certificates",
 			"the host returned no certificates and CertsDir= is not set");
 		return;
@@ -997,6 +1086,8 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 		allow = "GET, HEAD";
 	} else if (!strcmp(url, "/v1/platform")) {
 		st->ep = EP_PLATFORM;
+		if (get && !d->view)
+			return no_view_problem(st);
 		if (get) {
 			respond(st, MHD_HTTP_OK,
 				response_copy(d->view->platform_json,
@@ -1022,12 +1113,21 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 	} else if (!strcmp(url, "/healthz")) {
 		st->ep = EP_HEALTHZ;
 		if (get) {
-			if (snpd_broker_is_dead(d->broker))
+			char reason[256];
+
+			/* healthy only while requests succeed */
+			switch (snpd_health(d, reason, sizeof(reason))) {
+			case SNPD_HEALTH_DEAD:
 				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "device-dead",
-					"Attestation unavailable",
-					"the guest device disabled its key after a failure");
-			else
+					"Attestation unavailable", "%s", reason);
+				break;
+			case SNPD_HEALTH_DEGRADED:
+				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "degraded", "Degraded",
+					"%s", reason);
+				break;
+			default:
 				respond(st, MHD_HTTP_OK, response_copy("ok\n", 3, "text/plain"));
+			}
 			return;
 		}
 		allow = "GET, HEAD";
@@ -1056,6 +1156,165 @@ static struct conn_track *track_of(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
+static void cut(int fd, unsigned int status, const char *phrase, const char *type,
+		const char *detail);
+
+/*
+ * The state of a request answered on the socket already (on_uri): MHD only
+ * closes the connection. Never written; shared, since MHD may drop such a
+ * request without on_completed (when its pool ran out on the parameters).
+ */
+static struct req_state cut_request;
+
+static struct req_state *req_state_new(struct listener *l, struct MHD_Connection *conn)
+{
+	struct req_state *st = calloc(1, sizeof(*st));
+
+	if (st) {
+		st->l = l;
+		st->conn = conn;
+		st->ep = EP_OTHER;
+	}
+	return st;
+}
+
+/*
+ * MHD's URI log callback: the raw request-target, before MHD splits and
+ * decodes it, and before it stores the query parameters in its
+ * per-connection pool. A target over the limits is answered here on the
+ * socket, since MHD would stall (the pool runs out) or answer in HTML.
+ * Returns the request's state (new), which MHD hands to on_access.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct listener *l = cls;
+	size_t path_len = strcspn(uri, "?"), args = 0;
+	const union MHD_ConnectionInfo *ci;
+	const char *type, *detail;
+	struct conn_track *t;
+	struct req_state *st;
+	unsigned int status;
+
+	for (const char *c = uri + path_len; *c; c++)
+		if (*c == '&' || *c == '?')
+			args++;
+	if (args > HTTP_ARGS_MAX) {
+		status = MHD_HTTP_BAD_REQUEST;
+		type = "invalid-parameter";
+		detail = "more than 16 query parameters";
+	} else if (strlen(uri) > HTTP_URI_MAX) {
+		status = MHD_HTTP_URI_TOO_LONG;
+		type = "uri-too-long";
+		detail = "the request target is limited to 4096 bytes";
+	} else {
+		st = req_state_new(l, conn);
+		for (size_t i = 0; st && i + 2 < path_len; i++)
+			if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+				st->nul_in_path = true;
+		return st;
+	}
+	t = track_of(conn);
+	if (t)
+		t->deadline_usec = 0;
+	count(l->h, EP_OTHER, status);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		cut(ci->connect_fd, status,
+		    status == MHD_HTTP_URI_TOO_LONG ? "URI Too Long" : "Bad Request", type, detail);
+	return &cut_request;
+}
+
+struct header_scan {
+	unsigned int host, content_length, transfer_encoding;
+	bool nul;
+	const char *length;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   size_t key_size, const char *value, size_t value_size)
+{
+	struct header_scan *hs = cls;
+
+	if (strlen(key) != key_size || (value && strlen(value) != value_size))
+		hs->nul = true;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+		hs->host++;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		hs->content_length++;
+		hs->length = value;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		hs->transfer_encoding++;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Checks on a request's head (RFC 9110, RFC 9112), before MHD reads a body
+ * or sends 100 Continue: a refusal is stored in st->response.
+ */
+static void check_request(struct req_state *st, const char *method, const char *version)
+{
+	struct header_scan hs = { 0 };
+	bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
+	unsigned long long len = 0;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+
+	MHD_get_connection_values_n(st->conn, MHD_HEADER_KIND, scan_header, &hs);
+	if (ci && ci->header_size > HTTP_HEADERS_MAX) {
+		problem(st, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large",
+			"Header fields too large", "the request head is limited to %d bytes",
+			HTTP_HEADERS_MAX);
+	} else if (hs.nul) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
+			"a header contains a NUL");
+	} else if (hs.host > 1 || (!hs.host && !strcmp(version, MHD_HTTP_VERSION_1_1))) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
+			"an HTTP/1.1 request needs exactly one Host header");
+	} else if (hs.content_length > 1 || (hs.content_length && hs.transfer_encoding)) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
+			"more than one Content-Length, or Content-Length with "
+			"Transfer-Encoding");
+	} else if (hs.transfer_encoding) {
+		/* no chunked bodies: a chunk size is not ours to check in MHD */
+		problem(st, MHD_HTTP_LENGTH_REQUIRED, "length-required", "Length required",
+			"request bodies need a Content-Length (no Transfer-Encoding)");
+	} else if (st->nul_in_path) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-uri", "Invalid URI",
+			"the path contains a NUL (%%00)");
+	} else {
+		if (hs.length) {
+			/* MHD refuses a malformed Content-Length itself */
+			if (strspn(hs.length, "0123456789") != strlen(hs.length) ||
+			    strlen(hs.length) > 18)
+				len = ULLONG_MAX;
+			else
+				len = strtoull(hs.length, NULL, 10);
+		}
+		if (len > HTTP_BODY_MAX)
+			problem(st, MHD_HTTP_CONTENT_TOO_LARGE, "body-too-large", "Body too large",
+				"request bodies are limited to %d bytes", HTTP_BODY_MAX);
+		else if (len && !post)
+			problem(st, MHD_HTTP_BAD_REQUEST, "unexpected-body", "Unexpected body",
+				"only POST takes a request body, not %.16s", method);
+	}
+}
+
+/* Queue st->response (MHD_NO if there is none or MHD refuses it). */
+static enum MHD_Result queue(struct req_state *st)
+{
+	enum MHD_Result ret;
+
+	if (!st->response)
+		return MHD_NO;
+	count(st->l->h, st->ep, st->status);
+	ret = MHD_queue_response(st->conn, st->status, st->response);
+	MHD_destroy_response(st->response);
+	st->response = NULL;
+	st->answered = true;
+	return ret;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version, const char *upload,
 				 size_t *upload_size, void **con_cls)
@@ -1063,19 +1322,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	struct listener *l = cls;
 	struct req_state *st = *con_cls;
 	struct conn_track *t;
-	enum MHD_Result ret;
 
 	if (!st) {
-		st = calloc(1, sizeof(*st));
+		st = req_state_new(l, conn);
 		if (!st)
 			return MHD_NO;
-		st->l = l;
-		st->conn = conn;
-		st->ep = EP_OTHER;
 		*con_cls = st;
+	}
+	if (st == &cut_request)
+		return MHD_NO;
+	if (!st->started) {
+		/* the head is here, the body (if any) is not: refuse before 100 Continue */
+		st->started = true;
 		t = track_of(conn);
 		if (t)
 			t->busy = true;
+		check_request(st, method, version);
+		return st->response ? queue(st) : MHD_YES;
+	}
+	if (st->answered) {
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (st->abandoned)
@@ -1100,17 +1366,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		/* the request is complete: no more deadline while it is served */
 		if (t)
 			t->deadline_usec = 0;
-		dispatch(st, url, method);
+		if (l->h->stopping)
+			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting-down", "Shutting down",
+				"snpd is stopping");
+		else
+			dispatch(st, url, method);
 	}
 	if (st->waiting)
 		return MHD_YES;
-	if (!st->response)
-		return MHD_NO;
-	count(l->h, st->ep, st->status);
-	ret = MHD_queue_response(conn, st->status, st->response);
-	MHD_destroy_response(st->response);
-	st->response = NULL;
-	return ret;
+	return queue(st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -1126,14 +1390,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			now_usec(l->h) + (u64)l->h->d->config.request_timeout_sec * 1000000;
 		t->busy = false;
 	}
-	if (!st)
+	*con_cls = NULL;
+	if (!st || st == &cut_request)
 		return;
 	sd_event_source_disable_unref(st->hup);
 	if (st->response)
 		MHD_destroy_response(st->response);
 	free(st->body);
 	free(st);
-	*con_cls = NULL;
 }
 
 /*
@@ -1360,17 +1624,19 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, int unlink_
 	l->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL, on_access,
 		l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)c->max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)c->idle_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)(HTTP_BODY_MAX + 16 * 1024), MHD_OPTION_END);
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+		l, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_connections + 64,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->idle_timeout_sec,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_BODY_MAX + 16 * 1024),
+		MHD_OPTION_END);
 	if (!l->mhd) {
 		r = log_error_errno(EINVAL, "Failed to start the HTTP server");
 		goto fail;
 	}
 	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info) {
-		MHD_stop_daemon(l->mhd);
+		MHD_stop_daemon(l->mhd); /* closes @fd */
+		fd = -1;
 		r = log_error_errno(EINVAL, "The HTTP server has no epoll fd");
 		goto fail;
 	}
@@ -1381,7 +1647,8 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, int unlink_
 					       on_mhd_timer, l);
 	if (r < 0) {
 		sd_event_source_disable_unref(l->io);
-		MHD_stop_daemon(l->mhd);
+		MHD_stop_daemon(l->mhd); /* closes @fd */
+		fd = -1;
 		log_error_errno(r, "Failed to watch the HTTP server: %m");
 		goto fail;
 	}
@@ -1393,7 +1660,8 @@ static int start_listener(struct snpd_http *h, int fd, bool is_unix, int unlink_
 	rearm(l);
 	return 0;
 fail:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (unlink_dirfd >= 0) {
 		unlinkat(unlink_dirfd, unlink_name, 0);
 		close(unlink_dirfd);
@@ -1504,6 +1772,79 @@ fail:
 }
 
 /*
+ * @name in @dirfd: nothing, or a socket that nobody accepts on (left by a
+ * killed instance), which is removed. A live socket (another snpd) is
+ * refused, never taken; so is anything that is not a socket.
+ */
+static int clear_stale_at(int dirfd, const char *name, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, cwd, r;
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : log_error_errno(errno, "Socket=%s: %m", path);
+	if (!S_ISSOCK(st.st_mode))
+		return log_error_errno(EEXIST, "Socket=%s exists and is not a socket", path);
+	if (strlen(name) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket=%s: path too long", path);
+	strcpy(sa.sun_path, name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || cwd < 0) {
+		r = log_error_errno(errno, "Socket=%s: %m", path);
+		goto out;
+	}
+	/* connect() in the directory we hold, as bind() below */
+	r = fchdir(dirfd) < 0 ? -errno : 0;
+	if (r == 0)
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	if (fchdir(cwd) < 0) {
+		r = log_error_errno(errno, "Cannot return to the working directory: %m");
+		goto out;
+	}
+	if (r == 0 || r == -EAGAIN || r == -EINPROGRESS) {
+		r = log_error_errno(
+			EADDRINUSE,
+			"Socket=%s is a live socket (another snpd?); refusing to take it", path);
+		goto out;
+	}
+	if (r != -ECONNREFUSED && r != -ENOENT) {
+		log_error_errno(r, "Socket=%s: cannot tell whether it is in use: %m", path);
+		goto out;
+	}
+	r = 0;
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		r = log_error_errno(errno, "Failed to remove the stale socket %s: %m", path);
+	else
+		log_notice("Removed a stale socket %s left by an earlier instance", path);
+out:
+	if (cwd >= 0)
+		close(cwd);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int snpd_http_clear_stale_socket(const char *path)
+{
+	struct sockaddr_un sa;
+	const char *name = NULL;
+	int dirfd, r;
+
+	if (!path || !*path)
+		return 0;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Socket=%s: path too long", path);
+	dirfd = open_socket_dir(path, &name);
+	if (dirfd < 0)
+		return dirfd;
+	r = clear_stale_at(dirfd, name, path);
+	close(dirfd);
+	return r;
+}
+
+/*
  * The API socket, created without following a name: in the directory
  * opened by open_socket_dir(), with its final mode from the umask at
  * bind() (a unix socket's file takes its mode from there) and its owner
@@ -1516,7 +1857,6 @@ static int bind_unix(const struct snpd_config *c, int *ret_dirfd, const char **r
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = c->api_socket, *name = NULL;
 	int fd = -1, dirfd, cwd = -1, r;
-	struct stat st;
 	mode_t old;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -1525,17 +1865,10 @@ static int bind_unix(const struct snpd_config *c, int *ret_dirfd, const char **r
 	if (dirfd < 0)
 		return dirfd;
 	strcpy(sa.sun_path, name);
-	/* a socket left by an earlier instance */
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			r = log_error_errno(EEXIST, "Socket=%s exists and is not a socket", path);
-			goto fail;
-		}
-		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
-			r = log_error_errno(errno, "Failed to remove the old socket %s: %m", path);
-			goto fail;
-		}
-	}
+	/* a socket left by an earlier instance, never a live one */
+	r = clear_stale_at(dirfd, name, path);
+	if (r < 0)
+		goto fail;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || cwd < 0) {
@@ -1714,13 +2047,22 @@ struct snpd_http *snpd_http_free(struct snpd_http *h)
 {
 	if (!h)
 		return NULL;
+	/*
+	 * The broker is gone: the requests it cancelled resumed their
+	 * connections with a 503 shutting-down. Let MHD write those answers
+	 * (non-blocking runs) before it closes every connection; a request
+	 * that completes meanwhile gets the same 503 (on_access).
+	 */
+	h->stopping = true;
+	for (int k = 0; k < 8; k++)
+		for (size_t i = 0; i < h->n_listeners; i++)
+			MHD_run(h->listeners[i].mhd);
 	for (size_t i = 0; i < h->n_listeners; i++) {
 		struct listener *l = &h->listeners[i];
 
 		sd_event_source_disable_unref(l->io);
 		sd_event_source_disable_unref(l->timer);
-		MHD_stop_daemon(l->mhd);
-		close(l->fd);
+		MHD_stop_daemon(l->mhd); /* closes the listening socket, l->fd */
 		if (l->unlink_dirfd >= 0) {
 			if (l->unlink_name)
 				unlinkat(l->unlink_dirfd, l->unlink_name, 0);
@@ -1826,6 +2168,27 @@ static void handle_metrics(struct req_state *st)
 		"# TYPE snpd_http_connections_evicted_total counter\n"
 		"snpd_http_connections_evicted_total %llu\n",
 		(unsigned long long)bs.cancelled, (unsigned long long)h->evicted);
+	{
+		char reason[256];
+		enum snpd_health health = snpd_health(h->d, reason, sizeof(reason));
+
+		fprintf(f, "# HELP snpd_health 1 for the current health (ok, degraded, dead).\n"
+			   "# TYPE snpd_health gauge\n");
+		for (int i = SNPD_HEALTH_OK; i <= SNPD_HEALTH_DEAD; i++)
+			fprintf(f, "snpd_health{state=\"%s\"} %d\n", snpd_health_names[i],
+				(int)health == i);
+		fprintf(f,
+			"# HELP snpd_device_consecutive_failures Device requests failed in a row.\n"
+			"# TYPE snpd_device_consecutive_failures gauge\n"
+			"snpd_device_consecutive_failures %u\n"
+			"# HELP snpd_reference_reports_total Reference reports asked for.\n"
+			"# TYPE snpd_reference_reports_total counter\n"
+			"snpd_reference_reports_total %llu\n"
+			"# HELP snpd_reloads_total Configuration reloads applied.\n"
+			"# TYPE snpd_reloads_total counter\nsnpd_reloads_total %llu\n",
+			bs.consecutive_failures, (unsigned long long)h->d->reference_reports,
+			(unsigned long long)h->d->reloads);
+	}
 	fclose(f);
 	respond(st, MHD_HTTP_OK, response_copy(text, len, "text/plain; version=0.0.4"));
 	free(text);

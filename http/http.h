@@ -20,6 +20,13 @@ struct snpd_http;
 int snpd_http_new(struct snpd *d, struct snpd_http **ret);
 struct snpd_http *snpd_http_free(struct snpd_http *h);
 
+/*
+ * Remove a socket file at @path that an earlier instance left behind
+ * (nobody accepts on it). A live socket is refused (-EADDRINUSE), a file
+ * that is not a socket too (-EEXIST). 0 when nothing is left there.
+ */
+int snpd_http_clear_stale_socket(const char *path);
+
 /* Counters for the status file (new reference). */
 json_t *snpd_http_status_json(struct snpd_http *h);
 

@@ -18,9 +18,11 @@ noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 	%reldir%/snp-guest.h \
 	%reldir%/snp-guest.c \
 	%reldir%/snp-sev.h \
-	%reldir%/snp-sev.c
-# the kernel APIs of the userspace build
-%canon_reldir%_libsnpkernel_la_LIBADD = sim/kshim/libkshim.la
+	%reldir%/snp-sev.c \
+	%reldir%/snp-cpuid.h \
+	%reldir%/snp-cpuid.c
+# The kernel APIs of the userspace build (sim/kshim/) are linked in by the
+# simulator, the layer above, with the library.
 
 # Only for the Linux module build (kernel/Kbuild; make kbuild-check).
 EXTRA_DIST += \

@@ -175,15 +175,18 @@
  */
 struct snp_ghcb {
 	u8 rsvd0[0x1f8];
-	__le64 rax; /* 0x1f8: EXT: GPA of the certificate area */
-	u8 rsvd1[0x318 - 0x200];
-	__le64 rbx; /* 0x318: EXT: number of pages (in and out) */
+	__le64 rax; /* 0x1f8: EXT: GPA of the certificate area; CPUID: function in, EAX out */
+	u8 rsvd1[0x308 - 0x200];
+	__le64 rcx; /* 0x308: CPUID: subfunction in, ECX out */
+	__le64 rdx; /* 0x310: CPUID: EDX out */
+	__le64 rbx; /* 0x318: EXT: number of pages (in and out); CPUID: EBX out */
 	u8 rsvd2[0x390 - 0x320];
 	__le64 sw_exit_code;   /* 0x390 */
 	__le64 sw_exit_info_1; /* 0x398: request page GPA / result */
 	__le64 sw_exit_info_2; /* 0x3a0: response page GPA / result */
 	__le64 sw_scratch;     /* 0x3a8 */
-	u8 rsvd3[0x3f0 - 0x3b0];
+	u8 rsvd3[0x3e8 - 0x3b0];
+	__le64 xcr0;	     /* 0x3e8: CPUID: the guest's XCR0 */
 	u8 valid_bitmap[16]; /* 0x3f0: bit n = field at offset 8n */
 	u8 rsvd4[0x800 - 0x400];
 	u8 shared_buffer[SNP_GHCB_SHARED_BUF_SIZE]; /* 0x800 */
@@ -194,7 +197,10 @@ struct snp_ghcb {
 
 SNP_ASSERT_SIZE(struct snp_ghcb, SNP_PAGE_SIZE);
 SNP_ASSERT_OFFSET(struct snp_ghcb, rax, 0x1f8);
+SNP_ASSERT_OFFSET(struct snp_ghcb, rcx, 0x308);
+SNP_ASSERT_OFFSET(struct snp_ghcb, rdx, 0x310);
 SNP_ASSERT_OFFSET(struct snp_ghcb, rbx, 0x318);
+SNP_ASSERT_OFFSET(struct snp_ghcb, xcr0, 0x3e8);
 SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_code, 0x390);
 SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_info_1, 0x398);
 SNP_ASSERT_OFFSET(struct snp_ghcb, sw_exit_info_2, 0x3a0);

@@ -487,3 +487,36 @@ int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd,
 	mutex_unlock(&dev->cmd_mutex);
 	return rc;
 }
+
+/*
+ * A message of the kernel's own (Linux >= 6.14: snp_send_guest_request(),
+ * e.g. TSC_INFO_REQ at boot with Secure TSC). Same VMPCK, sequence
+ * numbers, retries and disabling rules as the ioctls; the caller
+ * serialises it with them. @resp gets @resp_sz bytes of the plaintext.
+ */
+int snp_guest_send_request(struct snp_guest_dev *dev, u8 type, u8 version, const void *req,
+			   size_t req_sz, void *resp, size_t resp_sz, u64 *exitinfo2)
+{
+	struct snp_ioc_guest_request arg = { .msg_version = version };
+	u8 *payload;
+	int rc;
+
+	if (!dev || !dev->secrets || !req || !resp || !version)
+		return -EINVAL;
+	lockdep_assert_held(&dev->cmd_mutex);
+	if (!req_sz || req_sz > SNP_MSG_PAYLOAD_MAX || resp_sz > SNP_MSG_PAYLOAD_MAX)
+		return -EINVAL;
+	if (snp_guest_vmpck_disabled(dev))
+		return -ENOTTY;
+
+	payload = dev->scratch->payload;
+	arg.exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+	rc = handle_guest_request(dev, SNP_NAE_GUEST_REQUEST, &arg, type, req, req_sz, payload,
+				  resp_sz + SNP_MSG_AUTHTAG_LEN);
+	if (!rc)
+		memcpy(resp, payload, resp_sz);
+	memzero_explicit(payload, sizeof(dev->scratch->payload));
+	if (exitinfo2)
+		*exitinfo2 = arg.exitinfo2;
+	return rc;
+}

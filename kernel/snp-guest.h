@@ -161,4 +161,15 @@ int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd,
 int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
 			   struct snp_ioc_guest_request __user *argp);
 
+/*
+ * A guest message the kernel sends for itself (Linux's
+ * snp_send_guest_request(); TSC_INFO_REQ at boot): @type and @version in
+ * the header, @req_sz bytes of @req encrypted, @resp_sz bytes of the
+ * response payload into @resp. The caller serialises it with the ioctls.
+ * Returns 0 or a negative errno as snp_guest_ioctl(); *@exitinfo2 (if
+ * not NULL) gets the firmware and VMM error.
+ */
+int snp_guest_send_request(struct snp_guest_dev *dev, u8 type, u8 version, const void *req,
+			   size_t req_sz, void *resp, size_t resp_sz, u64 *exitinfo2);
+
 #endif /* SNP_KERNEL_GUEST_H */

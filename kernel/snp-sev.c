@@ -9,6 +9,7 @@
  * the hypervisor backed a 2M request with 4K RMP entries.
  */
 #include "kernel/snp-sev.h"
+#include "kernel/snp-cpuid.h"
 
 #define SNP_IS_ALIGNED(x, a) (((x) & ((u64)(a)-1)) == 0)
 #define SNP_PAGE_4K	     ((u64)SNP_PAGE_SIZE)
@@ -731,8 +732,6 @@ static void setup_cc_blob(struct snp_sev *g, u64 at)
 {
 	struct snp_cc_blob cc;
 	u64 secrets, cpuid;
-	__le32 raw_count;
-	u32 count;
 
 	guest_read(g, at, &cc, sizeof(cc));
 	if (le32_to_cpu(cc.magic) != SNP_CC_BLOB_MAGIC)
@@ -745,11 +744,8 @@ static void setup_cc_blob(struct snp_sev *g, u64 at)
 	if (!cpuid || !SNP_IS_ALIGNED(cpuid, SNP_PAGE_4K) ||
 	    le32_to_cpu(cc.cpuid_len) < SNP_PAGE_SIZE)
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_CPUID, cpuid);
-	guest_read(g, cpuid + offsetof(struct snp_cpuid_table, count), &raw_count,
-		   sizeof(raw_count));
-	count = le32_to_cpu(raw_count);
-	if (!count || count > SNP_CPUID_COUNT_MAX)
-		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_CPUID, count);
+	/* From here on CPUID is answered from the private copy of this page. */
+	snp_cpuid_setup(g, cpuid);
 	g->secrets_gpa = secrets;
 	g->cpuid_gpa = cpuid;
 }
@@ -775,6 +771,9 @@ int snp_sev_boot(struct snp_sev *g, u64 boot_params, const struct snp_boot_layou
 	if (rb < 0 || !h.cc_blob)
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_SNP_UNSUPP, boot_params);
 	setup_cc_blob(g, h.cc_blob);
+	/* The SEV leaves once more, now from the CPUID table (Linux's sev_enable()). */
+	snp_cpuid_vc(g, &(struct snp_cpuid_leaf){ .fn = 0x80000000 });
+	snp_cpuid_vc(g, &(struct snp_cpuid_leaf){ .fn = 0x8000001f });
 
 	snp_sev_negotiate_protocol(g);
 	snp_sev_check_hv_features(g);

@@ -154,6 +154,9 @@ struct snp_cpu_ops {
 	void *(*shared_page)(void *priv, u64 gpa);
 	/* hlt; never returns on hardware (the simulator leaves the guest). */
 	void (*halt)(void *priv);
+	/* CR4, and XGETBV (only with CR4.OSXSAVE): for CPUID (snp-cpuid.c). */
+	u64 (*read_cr4)(void *priv);
+	u64 (*xgetbv)(void *priv, u32 xcr);
 };
 
 enum snp_accept_mode {
@@ -181,6 +184,8 @@ struct snp_sev_stats {
 	u64 pages_rescinded;  /* 4K pages made invalid */
 	u64 vc_not_validated; /* #VC 0x404 taken */
 	u64 units_accepted;   /* unaccepted-memory units accepted */
+	u64 cpuid_table;      /* CPUID answered from the CPUID table */
+	u64 cpuid_hv;	      /* CPUID questions to the hypervisor (APIC IDs only, with a table) */
 };
 
 struct snp_sev {
@@ -195,6 +200,9 @@ struct snp_sev {
 	bool ghcb_busy;	       /* a NAE exit is being prepared or answered */
 	bool in_vc;	       /* accepting memory for a #VC */
 	u64 secrets_gpa, cpuid_gpa;
+	/* private copy of the CPUID page and its ranges (snp-cpuid.c) */
+	struct snp_cpuid_table cpuid_table;
+	u32 cpuid_std_max, cpuid_hyp_max, cpuid_ext_max;
 	/* unaccepted memory */
 	u64 unaccepted_gpa; /* of the table; 0 = none */
 	u64 unit_size, accept_base, accept_units;

@@ -14,10 +14,3 @@ noinst_LTLIBRARIES += %reldir%/libsnp.la
 %canon_reldir%_libsnp_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_libsnp_la_LIBADD = $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
-# Backends (sev-guest ioctls, the in-process simulator) behind one ops table.
-%canon_reldir%_libsnp_la_SOURCES += \
-	%reldir%/backend.c %reldir%/backend.h \
-	%reldir%/backend-sim.c \
-	%reldir%/backend-tsm.c \
-	%reldir%/backend-sevguest.c
-%canon_reldir%_libsnp_la_LIBADD += sim/libsnpsim.la

@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "kernel/snp-cpuid.h"
 #include "kernel/snp-guest.h"
 #include "kernel/snp-msg.h"
 #include "lib/util.h"
@@ -53,6 +54,16 @@ struct boot_ctx {
 	bool have_report;
 	int report_rc;
 	u64 report_exitinfo2;
+	/* CPUID probes of the run phase */
+	struct sim_cpuid_probe cpuid[SIM_BOOT_CPUID_PROBES];
+};
+
+/* Standard, a leaf the table leaves out, hypervisor range, extended, out of every range. */
+static const u32 cpuid_probes[SIM_BOOT_CPUID_PROBES][2] = {
+	{ 0x0, 0 },	   { 0x1, 0 },	      { 0x5, 0 },	 { 0x7, 0 },
+	{ 0xb, 0 },	   { 0xd, 0 },	      { 0xd, 1 },	 { 0x40000000, 0 },
+	{ 0x80000000, 0 }, { 0x80000001, 0 }, { 0x8000001e, 0 }, { 0x8000001f, 0 },
+	{ 0x80000021, 0 }, { 0xc0000000, 0 },
 };
 
 const char *sim_term_reason(u8 set, u8 code)
@@ -251,6 +262,18 @@ static void guest_run(void *arg)
 
 	if (c->opts->after_boot)
 		c->opts->after_boot(&c->g, c->opts->after_boot_arg);
+	/* CPUID raises #VC 0x72 in an SEV-ES/SNP guest: the handler is the answer. */
+	for (int i = 0; i < SIM_BOOT_CPUID_PROBES; i++) {
+		struct sim_cpuid_probe *p = &c->cpuid[i];
+		struct snp_cpuid_leaf leaf = { .fn = p->fn, .subfn = p->subfn };
+
+		snp_cpuid_vc(&c->g, &leaf);
+		p->guest[0] = leaf.eax;
+		p->guest[1] = leaf.ebx;
+		p->guest[2] = leaf.ecx;
+		p->guest[3] = leaf.edx;
+		p->answered = true;
+	}
 	if (c->opts->state)
 		guest_get_report(c);
 	if (ops->read(m, SIM_BOOT_IMAGE_START, image, sizeof(image)) < 0 ||
@@ -273,6 +296,79 @@ static void guest_run(void *arg)
 static void put_le16(u8 *p, u16 v)
 {
 	snp_put_le16(p, v);
+}
+
+/*
+ * Leaf, subleaf, XCR0_IN, EAX..EDX. Leaf 0xD: subleaves 0/1 for the legacy
+ * area (XCR0_IN 1), then size (EAX) and offset (EBX) of AVX (2), the three
+ * AVX-512 components (5-7), PKRU (9) and the CET supervisor states (11, 12).
+ */
+static const struct {
+	u32 fn, subfn;
+	u64 xcr0_in;
+	u32 eax, ebx, ecx, edx;
+} cpuid_page[] = {
+	{ 0x0, 0, 0, 0x10, 0x68747541, 0x444d4163, 0x69746e65 }, /* AuthenticAMD */
+	{ 0x1, 0, 0, 0x00a10f11, 0x00010800, 0x76d8320b, 0x178bfbff },
+	{ 0x7, 0, 0, 0x1, 0xf1bf97a9, 0x00405fce, 0x10000010 },
+	{ 0xb, 0, 0, 0x1, 0x2, 0x100, 0x0 },
+	{ 0xb, 1, 0, 0x7, 0x2, 0x201, 0x0 },
+	{ 0xd, 0, 1, 0x2e7, 0x240, 0x988, 0x0 },
+	{ 0xd, 1, 1, 0xf, 0x240, 0x1800, 0x0 },
+	{ 0xd, 2, 0, 256, 576, 0, 0 },
+	{ 0xd, 5, 0, 64, 832, 0, 0 },
+	{ 0xd, 6, 0, 512, 896, 0, 0 },
+	{ 0xd, 7, 0, 1024, 1408, 0, 0 },
+	{ 0xd, 9, 0, 8, 2432, 0, 0 },
+	{ 0xd, 11, 0, 16, 0, 1, 0 },
+	{ 0xd, 12, 0, 24, 0, 1, 0 },
+	{ 0x80000000, 0, 0, 0x80000028, 0x68747541, 0x444d4163, 0x69746e65 },
+	{ 0x80000001, 0, 0, 0x00a10f11, 0x40000000, 0x75c237ff, 0x2fd3fbff },
+	{ 0x80000008, 0, 0, 0x3030, 0x791ef257, 0x0, 0x0 },
+	{ 0x8000001e, 0, 0, 0x0, 0x100, 0x0, 0x0 },
+	/* SME SEV PageFlush SEV-ES SNP; C-bit 51, 1 bit of reduction */
+	{ 0x8000001f, 0, 0, 0x0001001f, 0x00004073, 0x0, 0x0 },
+};
+
+static void build_cpuid_table(struct snp_cpuid_table *ct)
+{
+	ct->count = cpu_to_le32(SNP_ELEMENTSOF(cpuid_page));
+	for (size_t i = 0; i < SNP_ELEMENTSOF(cpuid_page); i++) {
+		struct snp_cpuid_fn *e = &ct->fn[i];
+
+		e->eax_in = cpu_to_le32(cpuid_page[i].fn);
+		e->ecx_in = cpu_to_le32(cpuid_page[i].subfn);
+		e->xcr0_in = cpu_to_le64(cpuid_page[i].xcr0_in);
+		e->eax = cpu_to_le32(cpuid_page[i].eax);
+		e->ebx = cpu_to_le32(cpuid_page[i].ebx);
+		e->ecx = cpu_to_le32(cpuid_page[i].ecx);
+		e->edx = cpu_to_le32(cpuid_page[i].edx);
+	}
+}
+
+/* The page's entry for @fn/@subfn, as the guest looks it up; regs zero when none. */
+static bool table_entry(const struct snp_cpuid_table *t, u32 fn, u32 subfn, u32 regs[4])
+{
+	u32 count = le32_to_cpu(t->count);
+
+	memset(regs, 0, 4 * sizeof(regs[0]));
+	for (u32 i = 0; i < count && i < SNP_CPUID_COUNT_MAX; i++) {
+		const struct snp_cpuid_fn *e = &t->fn[i];
+
+		if (le32_to_cpu(e->eax_in) != fn ||
+		    (snp_cpuid_function_is_indexed(fn) && le32_to_cpu(e->ecx_in) != subfn))
+			continue;
+		if (fn == 0xd && subfn <= 1 &&
+		    ((le64_to_cpu(e->xcr0_in) != 1 && le64_to_cpu(e->xcr0_in) != 3) ||
+		     le64_to_cpu(e->xss_in)))
+			continue;
+		regs[0] = le32_to_cpu(e->eax);
+		regs[1] = le32_to_cpu(e->ebx);
+		regs[2] = le32_to_cpu(e->ecx);
+		regs[3] = le32_to_cpu(e->edx);
+		return true;
+	}
+	return false;
 }
 
 /* Everything the launch puts into [0, 640K): boot_params, CC blob, secrets, CPUID, tables. */
@@ -348,17 +444,10 @@ static int build_low_ram(const struct sim_boot_opts *o, u64 ram, u8 *low)
 			return -EIO;
 	}
 
-	/* CPUID page: vendor, extended range, and the SEV leaf. */
-	ct->count = cpu_to_le32(3);
-	ct->fn[0].eax = cpu_to_le32(0x10);
-	ct->fn[0].ebx = cpu_to_le32(0x68747541); /* "Auth" */
-	ct->fn[0].edx = cpu_to_le32(0x69746e65); /* "enti" */
-	ct->fn[0].ecx = cpu_to_le32(0x444d4163); /* "cAMD" */
-	ct->fn[1].eax_in = cpu_to_le32(0x80000000);
-	ct->fn[1].eax = cpu_to_le32(0x80000028);
-	ct->fn[2].eax_in = cpu_to_le32(0x8000001f);
-	ct->fn[2].eax = cpu_to_le32(0x0001001f); /* SME SEV PageFlush SEV-ES SNP */
-	ct->fn[2].ebx = cpu_to_le32(0x00004073); /* C-bit 51, 1 bit of reduction */
+	/* CPUID page: a Genoa-like table, all-zero leaves left out as hypervisors do. */
+	build_cpuid_table(ct);
+	if (o->cpuid_count)
+		ct->count = cpu_to_le32(o->cpuid_count);
 
 	ut->version = cpu_to_le32(1);
 	ut->unit_size = cpu_to_le32((u32)SIM_BOOT_UNIT);
@@ -369,7 +458,8 @@ static int build_low_ram(const struct sim_boot_opts *o, u64 ram, u8 *low)
 	return 0;
 }
 
-static int launch(struct sim_machine *m, const struct sim_boot_opts *o, u64 ram)
+static int launch(struct sim_machine *m, const struct sim_boot_opts *o, u64 ram,
+		  struct snp_cpuid_table *ret_cpuid)
 {
 	static const u8 rom_sig[] = { 0x55, 0xaa, 0x40 };
 	u8 *low;
@@ -381,6 +471,9 @@ static int launch(struct sim_machine *m, const struct sim_boot_opts *o, u64 ram)
 	r = build_low_ram(o, ram, low);
 	if (r == 0 && o->tweak_launch)
 		o->tweak_launch(low, SIM_BOOT_LOW_RAM_END, o->tweak_launch_arg);
+	/* The hypervisor's CPUID is the page it gave the firmware. */
+	memcpy(ret_cpuid, low + SIM_BOOT_CPUID, sizeof(*ret_cpuid));
+	sim_machine_set_cpuid(m, ret_cpuid);
 	if (r == 0)
 		r = sim_machine_launch_update(m, 0, low, SIM_BOOT_LOW_RAM_END);
 	explicit_bzero(low + SIM_BOOT_SECRETS, SNP_PAGE_SIZE);
@@ -462,6 +555,7 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 	     struct sim_boot_result *res)
 {
 	struct sim_machine_cfg cfg = { 0 };
+	struct snp_cpuid_table *cpuid = NULL;
 	struct sim_machine *m = NULL;
 	struct boot_ctx *c;
 	u64 ram;
@@ -481,18 +575,28 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 	cfg.psc_max_pages = o->psc_max_pages;
 	cfg.psc_4k_only = o->psc_4k_only;
 	cfg.attack = o->attack_after_boot ? SIM_ATTACK_NONE : o->attack;
+	cfg.no_osxsave = o->no_osxsave;
+	cfg.xcr0 = o->xcr0;
+	cfg.xss = o->xss;
 	r = sim_machine_new(&cfg, &m);
 	if (r < 0)
 		return r;
 	c = calloc(1, sizeof(*c));
-	if (!c) {
+	cpuid = calloc(1, sizeof(*cpuid));
+	if (!c || !cpuid) {
+		free(c);
+		free(cpuid);
 		sim_machine_free(m);
 		return -ENOMEM;
 	}
 	c->opts = o;
+	for (int i = 0; i < SIM_BOOT_CPUID_PROBES; i++) {
+		c->cpuid[i].fn = cpuid_probes[i][0];
+		c->cpuid[i].subfn = cpuid_probes[i][1];
+	}
 	if (o->mutator)
 		sim_machine_set_mutator(m, o->mutator, o->mutator_arg);
-	r = launch(m, o, ram);
+	r = launch(m, o, ram, cpuid);
 	if (r == 0 && o->state)
 		r = greq_setup(c, m);
 	if (r < 0)
@@ -557,10 +661,18 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 			       &((const struct snp_report_rsp_msg *)c->resp->data)->report,
 			       sizeof(res->report));
 	}
+	for (int i = 0; i < SIM_BOOT_CPUID_PROBES; i++) {
+		struct sim_cpuid_probe *p = &res->cpuid[i];
+
+		*p = c->cpuid[i];
+		p->in_table = table_entry(cpuid, p->fn, p->subfn, p->table);
+		sim_machine_hv_cpuid(m, p->fn, p->subfn, p->hv);
+	}
 	scan(m, res);
 	r = res->exit.result == SIM_RUN_DONE ? 0 : 1;
 out:
 	greq_teardown(c, m);
+	free(cpuid);
 	free(c);
 	if (r >= 0 && ret_machine)
 		*ret_machine = m;

@@ -5,8 +5,8 @@
  * machine, the kernel/ boot code (snp_sev_boot), an optional attack by the
  * hypervisor, and a run phase that reads the kernel image, optionally gets
  * an attestation report through the guest's GHCB (kernel/snp-guest.c over
- * the machine's relay to sim/hypervisor.c and the simulated firmware), and
- * touches memory. Used by `snpctl sim boot`, the tests and the benchmark.
+ * the machine's relay to sim/hypervisor.c and the simulated firmware), asks
+ * CPUID leaves (kernel/snp-cpuid.c), and touches memory. Used by `snpctl sim boot`, the tests and the benchmark.
  *
  * Guest-physical layout (identity mapped):
  *   0x007000  boot_params        0x008000  CC blob
@@ -80,6 +80,23 @@ struct sim_boot_opts {
 	/* Tests: change what the launch puts into [0, 640K) (boot_params, CC blob, tables). */
 	void (*tweak_launch)(u8 *low, size_t len, void *arg);
 	void *tweak_launch_arg;
+	/* The vCPU's XSAVE state (sim_machine_cfg); the CPUID page's count, if not 0. */
+	bool no_osxsave;
+	u64 xcr0, xss;
+	u32 cpuid_count;
+};
+
+/*
+ * CPUID leaves the run phase asks (through the guest's #VC handler, i.e.
+ * kernel/snp-cpuid.c), with what the guest got, what the CPUID page holds
+ * and what the hypervisor answers.
+ */
+#define SIM_BOOT_CPUID_PROBES 14
+struct sim_cpuid_probe {
+	u32 fn, subfn;
+	bool answered;		       /* the guest got an answer (it may have stopped before) */
+	bool in_table;		       /* the CPUID page has an entry for it */
+	u32 guest[4], table[4], hv[4]; /* EAX, EBX, ECX, EDX */
 };
 
 struct sim_boot_result {
@@ -107,6 +124,7 @@ struct sim_boot_result {
 	int report_rc;
 	u64 report_exitinfo2;
 	u8 report[sizeof(struct snp_report)]; /* ATTESTATION_REPORT, when have_report */
+	struct sim_cpuid_probe cpuid[SIM_BOOT_CPUID_PROBES];
 };
 
 /*

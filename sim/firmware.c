@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The simulated AMD Secure Processor firmware: SNP_GUEST_REQUEST message
- * handling as snp-abi.md §2.1 orders the checks, MSG_REPORT_REQ and
- * MSG_KEY_REQ (§2.5, §6.2).
+ * handling as snp-abi.md §2.1 orders the checks, MSG_REPORT_REQ,
+ * MSG_KEY_REQ (§2.5, §6.2) and, for a guest launched with Secure TSC,
+ * MSG_TSC_INFO_REQ (§2.5).
  *
- * Not modelled: MSG_KEY_REQ version 2 (LAUNCH_MIT_VECTOR), migration and
- * TSC messages; they are rejected as unknown (INVALID_PARAM, no response).
+ * Not modelled: MSG_KEY_REQ version 2 (LAUNCH_MIT_VECTOR) and migration
+ * messages; they are rejected as unknown (INVALID_PARAM, no response), as
+ * is TSC_INFO_REQ of a guest without Secure TSC.
+ *
+ * TSC_INFO_REQ checks (what the firmware does with a malformed one is
+ * unconfirmed; chosen as for the other messages): a body that is not 128
+ * bytes is a malformed message (INVALID_PARAM, no response, counter
+ * unchanged, as a REPORT_REQ of the wrong size); non-zero bytes in the
+ * all-reserved body are a bad field, answered in an encrypted response
+ * with STATUS INVALID_PARAM and zero values (as reserved bytes of
+ * REPORT_REQ).
  * The response carries the request's MSG_VERSION (Linux requires equality).
  *
  * VCEK/VLEK key-derivation roots: the real firmware runs a per-chip seed
@@ -24,6 +34,7 @@
 
 #define FW_REPORT_MAX_VERSION 1
 #define FW_KEY_MAX_VERSION    1
+#define FW_TSC_MAX_VERSION    1
 
 void sim_fw_init(struct sim_fw *fw, struct sim_state *st)
 {
@@ -282,6 +293,34 @@ static u32 handle_key(struct sim_fw *fw, const u8 *in, size_t in_len, u32 msg_vm
 	return 0;
 }
 
+u32 sim_fw_tsc_info(struct sim_fw *fw, const u8 *in, size_t in_len,
+		    struct sim_tsc_info_rsp_msg *rsp)
+{
+	const struct sim_params *p = &fw->st->params;
+
+	if (!p->secure_tsc || in_len != sizeof(struct sim_tsc_info_req_msg))
+		return SNP_FW_INVALID_PARAM;
+	memset(rsp, 0, sizeof(*rsp));
+	if (!snp_mem_is_zero(in, in_len)) {
+		rsp->status = cpu_to_le32(SNP_FW_INVALID_PARAM);
+		return 0;
+	}
+	rsp->guest_tsc_scale = cpu_to_le64(p->tsc_scale);
+	rsp->guest_tsc_offset = cpu_to_le64(p->tsc_offset);
+	rsp->tsc_factor = cpu_to_le32(p->tsc_factor);
+	return 0;
+}
+
+static u32 handle_tsc_info(struct sim_fw *fw, const u8 *in, size_t in_len, u8 *out, size_t *out_len)
+{
+	u32 status;
+
+	status = sim_fw_tsc_info(fw, in, in_len, (struct sim_tsc_info_rsp_msg *)out);
+	if (!status)
+		*out_len = sizeof(struct sim_tsc_info_rsp_msg);
+	return status;
+}
+
 u32 sim_fw_guest_request(struct sim_fw *fw, const struct snp_msg *req, struct snp_msg *resp)
 {
 	struct sim_state *st = fw->st;
@@ -332,6 +371,13 @@ u32 sim_fw_guest_request(struct sim_fw *fw, const struct snp_msg *req, struct sn
 		if (h->msg_version == 0 || h->msg_version > FW_KEY_MAX_VERSION)
 			goto invalid_wipe;
 		status = handle_key(fw, plain, msg_sz, vmpck, out, &out_len);
+		break;
+	case SNP_MSG_TSC_INFO_REQ:
+		if (!st->params.secure_tsc)
+			goto invalid_wipe; /* an unknown message to this guest */
+		if (h->msg_version == 0 || h->msg_version > FW_TSC_MAX_VERSION)
+			goto invalid_wipe;
+		status = handle_tsc_info(fw, plain, msg_sz, out, &out_len);
 		break;
 	default:
 		goto invalid_wipe;

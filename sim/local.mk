@@ -18,13 +18,14 @@ noinst_LTLIBRARIES += %reldir%/libsnpsim.la
 	%reldir%/platform.c \
 	%reldir%/guest-platform.c
 %canon_reldir%_libsnpsim_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_libsnpsim_la_LIBADD = kernel/libsnpkernel.la $(CRYPTO_LIBS)
+%canon_reldir%_libsnpsim_la_LIBADD = kernel/libsnpkernel.la %reldir%/kshim/libkshim.la \
+	$(CRYPTO_LIBS)
 
 # A shared object (not installed): LD_PRELOAD=sim/.libs/libsnp-preload.so
 noinst_LTLIBRARIES += %reldir%/libsnp-preload.la
 %canon_reldir%_libsnp_preload_la_SOURCES = %reldir%/preload.c
 %canon_reldir%_libsnp_preload_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_libsnp_preload_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
-%canon_reldir%_libsnp_preload_la_LIBADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) -ldl
+%canon_reldir%_libsnp_preload_la_LIBADD = %reldir%/libsnpsim.la lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) -ldl
 
 EXTRA_DIST += %reldir%/README.md

@@ -49,8 +49,10 @@
  *  - RMPUPDATE of a 4K page inside a 2M RMP entry PSMASHes it first, as KVM
  *    does. A 2M page state change falls back to 512 4K RMPUPDATEs when the
  *    backing is not 2M aligned and contiguous (or cfg.psc_4k_only).
- *  - CPUID through the MSR protocol answers 0 (not modelled); AP reset hold
- *    releases at once; RMPADJUST ignores the VMSA bit.
+ *  - CPUID (MSR protocol and NAE exit 0x72) is answered from the CPUID page
+ *    the launch gave it (sim_machine_set_cpuid()), APIC ID 0, not from a
+ *    model of the host; AP reset hold releases at once; RMPADJUST ignores
+ *    the VMSA bit.
  *  - A page state change header error answers SW_EXITINFO2 = 1 << 32 | 1,
  *    an entry error 1 << 32 | 2 (cur_entry left at the bad entry). A 4K
  *    entry whose cur_page is already 1 is taken as done.
@@ -70,6 +72,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "kernel/snp-cpuid.h"
 #include "sim/machine.h"
 #include "sim/sim.h"
 
@@ -107,6 +110,7 @@ struct sim_machine {
 	u64 ghcb_gpa;
 	u64 msr_psc_count; /* for SIM_ATTACK_PSC_PARTIAL */
 	u64 scramble_key;  /* per machine: the host cannot choose what a conversion leaves */
+	struct snp_cpuid_table cpuid; /* the hypervisor's CPUID (sim_machine_set_cpuid()) */
 
 	struct sim_machine_stats stats;
 
@@ -359,9 +363,28 @@ static u64 cpu_rdmsr(void *priv, u32 msr)
 		return m->cfg.sev_status;
 	case SNP_MSR_GHCB:
 		return m->ghcb_msr;
+	case SNP_MSR_IA32_XSS:
+		return m->cfg.xss;
 	default:
 		return 0;
 	}
+}
+
+static u64 cpu_read_cr4(void *priv)
+{
+	struct sim_machine *m = priv;
+
+	return m->cfg.no_osxsave ? 0 : SNP_CR4_OSXSAVE;
+}
+
+static u64 cpu_xgetbv(void *priv, u32 xcr)
+{
+	struct sim_machine *m = priv;
+
+	/* #UD without CR4.OSXSAVE: a guest bug, nowhere to deliver it */
+	if (m->cfg.no_osxsave || xcr != 0)
+		machine_stop(m, SIM_RUN_HV_STOPPED, 0, "XGETBV %u faulted", xcr);
+	return m->cfg.xcr0;
 }
 
 static void cpu_wrmsr(void *priv, u32 msr, u64 val)
@@ -666,9 +689,14 @@ static void msr_exit(struct sim_machine *m, u64 v)
 		else
 			resp = SNP_GHCB_SEV_INFO(m->cfg.ghcb_max, m->cfg.ghcb_min, m->cfg.cbit_pos);
 		break;
-	case SNP_GHCB_MSR_CPUID_REQ:
-		resp = SNP_GHCB_MSR_CPUID_RESP;
+	case SNP_GHCB_MSR_CPUID_REQ: {
+		u32 regs[4];
+
+		m->stats.cpuid_msr++;
+		sim_machine_hv_cpuid(m, SNP_GHCB_MSR_CPUID_FN(v), 0, regs);
+		resp = ((u64)regs[SNP_GHCB_MSR_CPUID_REG(v)] << 32) | SNP_GHCB_MSR_CPUID_RESP;
 		break;
+	}
 	case SNP_GHCB_MSR_AP_RESET_HOLD_REQ:
 		resp = SNP_GHCB_MSR_AP_RESET_HOLD_RESP | (1ULL << 12);
 		break;
@@ -979,6 +1007,61 @@ static void nae_guest_request(struct sim_machine *m, struct snp_ghcb *ghcb, u64 
 		ghcb->rbx = bg->rbx;
 }
 
+/* ---- the hypervisor: CPUID ---------------------------------------------- */
+
+void sim_machine_set_cpuid(struct sim_machine *m, const struct snp_cpuid_table *t)
+{
+	memcpy(&m->cpuid, t, sizeof(m->cpuid));
+}
+
+void sim_machine_hv_cpuid(const struct sim_machine *m, u32 fn, u32 subfn, u32 regs[4])
+{
+	u32 count = le32_to_cpu(m->cpuid.count);
+
+	memset(regs, 0, 4 * sizeof(regs[0]));
+	if (count > SNP_CPUID_COUNT_MAX)
+		count = SNP_CPUID_COUNT_MAX;
+	for (u32 i = 0; i < count; i++) {
+		const struct snp_cpuid_fn *e = &m->cpuid.fn[i];
+
+		if (le32_to_cpu(e->eax_in) != fn ||
+		    (snp_cpuid_function_is_indexed(fn) && le32_to_cpu(e->ecx_in) != subfn))
+			continue;
+		regs[0] = le32_to_cpu(e->eax);
+		regs[1] = le32_to_cpu(e->ebx);
+		regs[2] = le32_to_cpu(e->ecx);
+		regs[3] = le32_to_cpu(e->edx);
+		break;
+	}
+	if (m->cfg.attack != SIM_ATTACK_CPUID_LIE)
+		return;
+	for (int r = 0; r < 4; r++)
+		regs[r] ^= SIM_CPUID_LIE_XOR;
+}
+
+/* NAE 0x72: RAX (function), RCX (subfunction) and XCR0 in; RAX..RDX out, marked valid. */
+static void nae_cpuid(struct sim_machine *m, struct snp_ghcb *ghcb, u64 *info1, u64 *info2)
+{
+	u32 regs[4];
+
+	m->stats.cpuid_nae++;
+	if (!SNP_GHCB_IS_VALID(ghcb, rax) || !SNP_GHCB_IS_VALID(ghcb, rcx) ||
+	    !SNP_GHCB_IS_VALID(ghcb, xcr0)) {
+		*info1 = SNP_GHCB_RESULT_MALFORMED;
+		*info2 = SNP_GHCB_ERR_MISSING_INPUT;
+		return;
+	}
+	sim_machine_hv_cpuid(m, (u32)le64_to_cpu(ghcb->rax), (u32)le64_to_cpu(ghcb->rcx), regs);
+	ghcb->rax = cpu_to_le64(regs[0]);
+	ghcb->rbx = cpu_to_le64(regs[1]);
+	ghcb->rcx = cpu_to_le64(regs[2]);
+	ghcb->rdx = cpu_to_le64(regs[3]);
+	SNP_GHCB_SET_VALID(ghcb, rax);
+	SNP_GHCB_SET_VALID(ghcb, rbx);
+	SNP_GHCB_SET_VALID(ghcb, rcx);
+	SNP_GHCB_SET_VALID(ghcb, rdx);
+}
+
 /* ---- the hypervisor: NAE exits ----------------------------------------- */
 
 static void nae_exit(struct sim_machine *m, u64 gpa)
@@ -1007,6 +1090,9 @@ static void nae_exit(struct sim_machine *m, u64 gpa)
 			break;
 		case SNP_NAE_HV_FEATURES:
 			info2 = hv_features(m);
+			break;
+		case SNP_EXIT_CPUID:
+			nae_cpuid(m, ghcb, &info1, &info2);
 			break;
 		case SNP_NAE_TERM_REQUEST:
 			if (!SNP_GHCB_IS_VALID(ghcb, sw_exit_info_1)) {
@@ -1062,6 +1148,8 @@ const struct snp_cpu_ops sim_machine_cpu_ops = {
 	.write = cpu_write,
 	.shared_page = cpu_shared_page,
 	.halt = cpu_halt,
+	.read_cr4 = cpu_read_cr4,
+	.xgetbv = cpu_xgetbv,
 };
 
 /* ---- the machine ------------------------------------------------------- */
@@ -1074,6 +1162,7 @@ static const char *const attack_names[] = {
 	[SIM_ATTACK_PSC_PARTIAL] = "psc-partial",
 	[SIM_ATTACK_NO_SNP] = "no-snp",
 	[SIM_ATTACK_GHCB_V1] = "ghcb-v1",
+	[SIM_ATTACK_CPUID_LIE] = "cpuid-lie",
 };
 
 int sim_machine_set_attack(struct sim_machine *m, enum sim_attack a)
@@ -1132,6 +1221,8 @@ int sim_machine_new(const struct sim_machine_cfg *cfg, struct sim_machine **ret)
 			SNP_HV_FT_SNP | SNP_HV_FT_SNP_AP_CREATION | SNP_HV_FT_MULTI_VMPL;
 	if (!m->cfg.spare_pages)
 		m->cfg.spare_pages = DEFAULT_SPARE;
+	if (!m->cfg.xcr0)
+		m->cfg.xcr0 = 0x7; /* x87, SSE, AVX */
 	m->nr_gpa = m->cfg.ram_size >> PAGE_SHIFT;
 	m->nr_spa = m->nr_gpa + m->cfg.spare_pages;
 	if (getrandom(&m->scramble_key, sizeof(m->scramble_key), 0) !=

@@ -6,9 +6,9 @@
  * side of PVALIDATE and RMPADJUST, #VC 0x404 on a private access to an
  * unvalidated page, and the hypervisor side of the GHCB protocol (MSR
  * protocol; NAE exits for page state change, hypervisor features,
- * termination, and guest requests, which it relays to sim/hypervisor.c and
- * the simulated firmware once one is attached). The hypervisor can be told
- * to misbehave.
+ * termination, CPUID, and guest requests, which it relays to sim/hypervisor.c
+ * and the simulated firmware once one is attached). The hypervisor can be
+ * told to misbehave.
  *
  * The guest code (kernel/snp-sev.c) drives it through sim_machine_cpu_ops.
  */
@@ -54,7 +54,11 @@ enum sim_attack {
 	SIM_ATTACK_PSC_PARTIAL, /* half of each page state change is done, all of it claimed */
 	SIM_ATTACK_NO_SNP,	/* hypervisor features without the SNP bit */
 	SIM_ATTACK_GHCB_V1,	/* only GHCB protocol version 1 offered */
+	SIM_ATTACK_CPUID_LIE,	/* CPUID answers (MSR protocol and NAE) differ from the table */
 };
+
+/* cpuid-lie: every register of every CPUID answer is the honest one XOR this. */
+#define SIM_CPUID_LIE_XOR 0x5a5a5a5aU
 
 /* "remap" -> SIM_ATTACK_REMAP etc.; -EINVAL for an unknown name. */
 int sim_attack_from_string(const char *s, enum sim_attack *ret);
@@ -72,6 +76,9 @@ struct sim_machine_cfg {
 	bool psc_4k_only;	/* back 2M private requests with 4K RMP entries */
 	enum sim_attack attack;
 	u32 spare_pages; /* system pages beyond RAM for remapping; 0 = 64 */
+	/* the vCPU's XSAVE state: CR4.OSXSAVE unless no_osxsave; XCR0 (0 = x87|SSE|AVX); XSS */
+	bool no_osxsave;
+	u64 xcr0, xss;
 };
 
 struct sim_machine_stats {
@@ -87,6 +94,8 @@ struct sim_machine_stats {
 	u64 validated_pages; /* 4K pages whose Validated bit went 0 -> 1 */
 	u64 rescinded_pages; /* ... 1 -> 0 by PVALIDATE */
 	u64 guest_requests;  /* guest request exits relayed to the firmware's hypervisor */
+	u64 cpuid_msr;	     /* CPUID registers asked for with the MSR protocol */
+	u64 cpuid_nae;	     /* CPUID NAE exits (0x72) */
 };
 
 /* How a run of guest code ended. */
@@ -133,6 +142,17 @@ void sim_machine_set_vc_handler(struct sim_machine *m,
  */
 enum sim_run_result sim_machine_run(struct sim_machine *m, void (*fn)(void *arg), void *arg,
 				    struct sim_run_exit *ret_exit);
+
+/*
+ * The hypervisor's CPUID: an honest one answers what its CPUID page @t
+ * (the one it gave the firmware at launch) holds for @fn/@subfn (subfn
+ * compared for indexed leaves only), zeros for anything else, with APIC
+ * ID 0; cpuid-lie XORs every register with SIM_CPUID_LIE_XOR. Before
+ * sim_machine_set_cpuid() every answer is zero (or the lie's mask).
+ */
+void sim_machine_set_cpuid(struct sim_machine *m, const struct snp_cpuid_table *t);
+/* What the hypervisor answers (attack included) for @fn/@subfn: regs[4] = EAX..EDX. */
+void sim_machine_hv_cpuid(const struct sim_machine *m, u32 fn, u32 subfn, u32 regs[4]);
 
 /* Change how the hypervisor behaves from now on (e.g. after an honest boot). */
 int sim_machine_set_attack(struct sim_machine *m, enum sim_attack a);

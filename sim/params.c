@@ -96,6 +96,7 @@ void sim_params_default(struct sim_params *p, enum snp_product product)
 	p->launch_mit_vector = p->current_mit_vector = product == SNP_PRODUCT_MILAN ? 0xb : 0x1;
 	p->cpuid_step = 1;
 	p->tsc_factor = 200;
+	p->tsc_scale = 1ULL << 32; /* guest TSC = host TSC (ratio 1.0) */
 	p->host_certs = true;
 	snprintf(p->csp_id, sizeof(p->csp_id), "SIMULATED-CSP");
 	memset(p->report_id_ma, 0xff, sizeof(p->report_id_ma));
@@ -159,6 +160,13 @@ static const struct pdesc params_table[] = {
 	{ "tsc_factor", P_U32, FLD(tsc_factor), "secrets page TSC_FACTOR" },
 	{ "host_certs", P_BOOL, FLD(host_certs),
 	  "0/1: the host returns certificates to extended requests (0: like plain ones)" },
+	{ "secure_tsc", P_BOOL, FLD(secure_tsc),
+	  "0/1: Secure TSC is on; the firmware answers TSC_INFO_REQ" },
+	{ "tsc_scale", P_U64, FLD(tsc_scale), "TSC_INFO GUEST_TSC_SCALE (8.32 fixed point)" },
+	{ "tsc_offset", P_U64, FLD(tsc_offset), "TSC_INFO GUEST_TSC_OFFSET" },
+	{ "kernel_tsc_info", P_BOOL, FLD(kernel_tsc_info),
+	  "0/1: the guest kernel sends TSC_INFO_REQ at boot (Linux >= 6.14; needs secure_tsc=1)" },
+	{ "kernel_vmpl", P_U32, FLD(kernel_vmpl), "VMPL (and VMPCK) of the guest kernel, 0..3" },
 };
 
 const char *const sim_param_names[] = {
@@ -193,6 +201,11 @@ const char *const sim_param_names[] = {
 	"report_id_ma",
 	"tsc_factor",
 	"host_certs",
+	"secure_tsc",
+	"tsc_scale",
+	"tsc_offset",
+	"kernel_tsc_info",
+	"kernel_vmpl",
 	NULL,
 };
 
@@ -411,6 +424,14 @@ int sim_params_validate(const struct sim_params *p, char *err, size_t errlen)
 	    !snp_mem_is_zero(p->chip_id + SNP_CHIP_ID_TURIN_SIZE,
 			     SNP_CHIP_ID_SIZE - SNP_CHIP_ID_TURIN_SIZE)) {
 		snprintf(err, errlen, "a Turin chip id has 8 bytes");
+		return -EINVAL;
+	}
+	if (p->kernel_vmpl > SNP_VMPCK_MAX) {
+		snprintf(err, errlen, "kernel_vmpl must be 0..3, not %u", p->kernel_vmpl);
+		return -EINVAL;
+	}
+	if (p->kernel_tsc_info && !p->secure_tsc) {
+		snprintf(err, errlen, "kernel_tsc_info needs secure_tsc=1");
 		return -EINVAL;
 	}
 	if (p->vlek && !p->csp_id[0]) {

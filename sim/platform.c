@@ -87,29 +87,6 @@ static const struct snp_platform_ops sim_platform_ops = {
 	.event = op_event,
 };
 
-static int load_guest_secrets(struct sim_platform *p)
-{
-	_cleanup_(freep) u8 *buf = NULL;
-	size_t len;
-	int r;
-
-	r = sim_state_read_file(p->st, "guest-secrets", sizeof(*p->secrets), &buf, &len);
-	if (r == -ENOENT) {
-		sim_state_make_secrets_page(p->st, p->secrets);
-		return sim_state_write_file(p->st, "guest-secrets", p->secrets,
-					    sizeof(*p->secrets));
-	}
-	if (r < 0)
-		return r;
-	if (len != sizeof(*p->secrets)) {
-		OPENSSL_cleanse(buf, len);
-		return -EBADMSG;
-	}
-	memcpy(p->secrets, buf, len);
-	OPENSSL_cleanse(buf, len);
-	return 0;
-}
-
 struct sim_platform *sim_platform_free(struct sim_platform *p)
 {
 	if (!p)
@@ -222,10 +199,13 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 			snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(-r));
 			goto fail;
 		}
-		r = load_guest_secrets(p);
+		/* the firmware's VMPCKs as of now: a relaunch may have run since the load */
+		r = sim_state_load_secrets(p->st);
+		if (r >= 0)
+			r = sim_state_load_launch(p->st, p->secrets);
 		close(lfd);
 		if (r < 0) {
-			snprintf(err, errlen, "bad %s/guest-secrets: %s", dir, strerror(-r));
+			snprintf(err, errlen, "bad %s/launch-state: %s", dir, strerror(-r));
 			goto fail;
 		}
 	} else {
@@ -277,11 +257,9 @@ static int sync_in(struct sim_platform *p)
 {
 	int r;
 
-	r = sim_state_load_counters(p->st);
+	r = sim_state_load_secrets(p->st);
 	if (r >= 0)
-		r = sim_state_load_secrets(p->st);
-	if (r >= 0)
-		r = load_guest_secrets(p);
+		r = sim_state_load_launch(p->st, p->secrets);
 	if (r < 0)
 		return r;
 	/* the VMPCK may have been disabled (zeroed) or relaunched meanwhile */
@@ -290,24 +268,107 @@ static int sync_in(struct sim_platform *p)
 }
 
 /*
- * Reserve the sequence number on disk before the request goes out: a crash
- * may waste a number but can never make another process reuse it.
+ * Before the request goes out, commit the state it leaves when it
+ * succeeds: the guest's counter and the firmware's past the number it
+ * uses. A process killed from here on until the outcome is saved leaves
+ * the request done and its response lost with the process (on hardware
+ * the driver and the PSP would have finished it): the guest never uses
+ * that number again, and the two sides stay in step. Neither counter
+ * goes backwards here.
  */
-static int reserve_seqno(struct sim_platform *p)
+static int commit_intent(struct sim_platform *p, const struct snp_guest_dev *dev)
 {
 	struct snp_secrets_page *tmp;
+	u64 fw[4], g;
 	u8 *cnt;
 	int r;
 
+	if (!p->persist)
+		return 0;
+	if (snp_guest_vmpck_disabled(dev) || !snp_guest_next_seqno(dev))
+		return 0; /* nothing will be sent */
 	tmp = snp_page_alloc(sizeof(*tmp));
 	if (!tmp)
 		return -ENOMEM;
 	memcpy(tmp, p->secrets, sizeof(*tmp));
-	cnt = (u8 *)tmp + offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * p->vmpck_id;
-	snp_put_le32(cnt, snp_get_le32(cnt) + 2);
-	r = sim_state_write_file(p->st, "guest-secrets", tmp, sizeof(*tmp));
+	memcpy(fw, p->st->fw_counter, sizeof(fw));
+	cnt = (u8 *)tmp + offsetof(struct snp_secrets_page, os_msg_seqno) + 4 * dev->vmpck_id;
+	g = (u64)snp_get_le32(cnt) + 2;
+	snp_put_le32(cnt, (u32)g);
+	if (fw[dev->vmpck_id] < g)
+		fw[dev->vmpck_id] = g;
+	r = sim_state_save_launch(p->st, fw, tmp);
 	snp_page_free(tmp, sizeof(*tmp));
 	return r;
+}
+
+/*
+ * The guest kernel's own TSC_INFO_REQ at boot (Linux >= 6.14 with Secure
+ * TSC), with the VMPCK of the VMPL it runs at, before any process can
+ * open /dev/sev-guest. A launch starts with both counters of that VMPCK at
+ * 0 and the kernel's message is always its first, so counters at 0 mean
+ * "not booted yet": the boot happens here, before the first request of
+ * any process after a launch, under the same lock and commit protocol as
+ * the ioctls (intent, then outcome), so a process killed in between leaves
+ * the boot done and both counters at 2. Fault injection is for the
+ * requests of processes and does not apply to it (delay_ms does). A
+ * failed boot is a guest that Linux terminates (GHCB_TERM_SECURE_TSC):
+ * -EIO here, and the driver has disabled the VMPCK if the numbers may be
+ * out of step.
+ */
+static int kernel_boot(struct sim_platform *p)
+{
+	const struct sim_params *sp = &p->st->params;
+	struct sim_tsc_info_req_msg req = { 0 };
+	struct sim_tsc_info_rsp_msg rsp = { 0 };
+	struct sim_faults faults;
+	struct snp_guest_dev kdev;
+	struct sim_guest_binding kbind;
+	u64 exitinfo2 = 0;
+	u32 k = sp->kernel_vmpl;
+	int r, s;
+
+	if (!sp->kernel_tsc_info || k > SNP_VMPCK_MAX ||
+	    snp_mem_is_zero(p->secrets->vmpck[k], SNP_VMPCK_LEN) ||
+	    le32_to_cpu(p->secrets->os_msg_seqno[k]) != 0 || p->st->fw_counter[k] != 0)
+		return 0;
+
+	r = sim_guest_init(&kdev, &kbind, &sim_platform_ops, p, p->secrets, k, p->shared,
+			   p->scratch);
+	if (r < 0)
+		return r;
+	r = commit_intent(p, &kdev);
+	if (r < 0)
+		goto out;
+	faults = p->hv.faults;
+	/* only the delay, which changes no outcome (crash tests kill during it) */
+	p->hv.faults = (struct sim_faults){ .delay_ms = faults.delay_ms };
+	/* the caller holds p->dev's lock; kdev's own is taken for the driver */
+	mutex_lock(&kdev.cmd_mutex);
+	r = snp_guest_send_request(&kdev, SNP_MSG_TSC_INFO_REQ, 1, &req, sizeof(req), &rsp,
+				   sizeof(rsp), &exitinfo2);
+	mutex_unlock(&kdev.cmd_mutex);
+	p->hv.faults = faults;
+	if (r < 0)
+		log_debug("sim guest kernel: TSC_INFO_REQ failed: %s (exitinfo2 0x%llx)",
+			  strerror(-r), (unsigned long long)exitinfo2);
+	else if (le32_to_cpu(rsp.status))
+		log_debug("sim guest kernel: TSC_INFO status 0x%x", le32_to_cpu(rsp.status));
+	if (r >= 0 && le32_to_cpu(rsp.status))
+		r = -EIO;
+	if (p->persist) {
+		s = sim_state_save_launch(p->st, p->st->fw_counter, p->secrets);
+		if (s < 0 && r >= 0)
+			r = s;
+	}
+out:
+	OPENSSL_cleanse(&rsp, sizeof(rsp));
+	snp_guest_release(&kdev);
+	/* the same page: the kernel's VMPCK may be the caller's, now disabled */
+	p->dev.vmpck = snp_mem_is_zero(p->secrets->vmpck[p->vmpck_id], SNP_VMPCK_LEN) ?
+			       NULL :
+			       p->secrets->vmpck[p->vmpck_id];
+	return r < 0 ? -EIO : 0;
 }
 
 static int platform_ioctl_locked(struct sim_platform *p, unsigned int cmd,
@@ -321,20 +382,25 @@ static int platform_ioctl_locked(struct sim_platform *p, unsigned int cmd,
 		if (lfd < 0)
 			return lfd;
 		r = sync_in(p);
-		if (r >= 0 && !snp_guest_vmpck_disabled(&p->dev))
-			r = reserve_seqno(p);
+		if (r >= 0)
+			r = kernel_boot(p);
+		if (r >= 0)
+			r = commit_intent(p, &p->dev);
 		if (r < 0) {
 			close(lfd);
 			return r == -EBADMSG ? -EIO : r;
 		}
+	} else {
+		r = kernel_boot(p);
+		if (r < 0)
+			return r;
 	}
 
 	r = snp_guest_ioctl_locked(&p->dev, cmd, arg);
 
 	if (p->persist) {
-		s = sim_state_write_file(p->st, "guest-secrets", p->secrets, sizeof(*p->secrets));
-		if (s >= 0)
-			s = sim_state_save_counters(p->st);
+		/* the outcome, both sides in one record; the caller sees it only after */
+		s = sim_state_save_launch(p->st, p->st->fw_counter, p->secrets);
 		close(lfd);
 		if (s < 0 && r == 0)
 			r = s;

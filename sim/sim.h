@@ -8,12 +8,15 @@
  * State directory layout (directory 0700, every file 0600):
  *   params         launch and platform parameters, "key=value" lines
  *   secrets        VMPCK0-3, VCEK/VLEK seeds, VMRK (hex), firmware-only
- *   fw-counters    the firmware's per-VMPCK message counters
- *   guest-secrets  the guest's view of the secrets page (4096 bytes,
- *                  VMPCKs and the OS-area sequence numbers)
+ *   launch-state   one record of both sides of the message protocol: the
+ *                  firmware's per-VMPCK counters and the guest's secrets
+ *                  page (VMPCKs, OS-area sequence numbers); replaced by a
+ *                  single rename, so a crash never separates them
+ *                  (directories written before it had "fw-counters" and
+ *                  "guest-secrets"; they are read once and removed)
  *   ark.pem ask.pem vcek.pem [asvk.pem vlek.pem] and *-key.pem
  *   faults         optional fault injection, same syntax as SNP_SIM_FAULTS
- *   lock           flock()ed around every request
+ *   lock           flock()ed around every request and every change
  *
  * The certificates and reports are shaped as AMD's, names included; what
  * marks the chip as simulated is its keys (no verifier trusts the ARK
@@ -70,7 +73,40 @@ struct sim_params {
 	u8 report_id[SNP_REPORT_ID_SIZE];
 	u8 report_id_ma[SNP_REPORT_ID_SIZE];
 	u32 tsc_factor;
+	/*
+	 * Secure TSC (SEV_FEATURES SecureTsc): the firmware answers
+	 * TSC_INFO_REQ with these values (TSC_FACTOR is tsc_factor above).
+	 */
+	bool secure_tsc;
+	u64 tsc_scale;	/* GUEST_TSC_SCALE, 8.32 fixed point (1 << 32 = 1.0) */
+	u64 tsc_offset; /* GUEST_TSC_OFFSET */
+	/*
+	 * The guest kernel sends TSC_INFO_REQ at boot with the VMPCK of
+	 * kernel_vmpl (Linux >= 6.14 with Secure TSC), before any process can
+	 * open /dev/sev-guest: that VMPCK's first user request is 3, not 1.
+	 */
+	bool kernel_tsc_info;
+	u32 kernel_vmpl;
 };
+
+/* MSG_TSC_INFO_REQ / MSG_TSC_INFO_RSP bodies (snp-abi.md §2.5). */
+#define SIM_TSC_INFO_MSG_SIZE 0x80
+struct sim_tsc_info_req_msg {
+	u8 rsvd[SIM_TSC_INFO_MSG_SIZE]; /* all zero */
+} __packed;
+
+struct sim_tsc_info_rsp_msg {
+	__le32 status;		 /* 0x00 */
+	__le32 rsvd1;		 /* 0x04 */
+	__le64 guest_tsc_scale;	 /* 0x08 */
+	__le64 guest_tsc_offset; /* 0x10 */
+	__le32 tsc_factor;	 /* 0x18 */
+	u8 rsvd2[0x64];		 /* 0x1c..0x7f */
+} __packed;
+SNP_ASSERT_SIZE(struct sim_tsc_info_req_msg, SIM_TSC_INFO_MSG_SIZE);
+SNP_ASSERT_SIZE(struct sim_tsc_info_rsp_msg, SIM_TSC_INFO_MSG_SIZE);
+SNP_ASSERT_OFFSET(struct sim_tsc_info_rsp_msg, guest_tsc_offset, 0x10);
+SNP_ASSERT_OFFSET(struct sim_tsc_info_rsp_msg, tsc_factor, 0x18);
 
 /* Firmware-only secrets. Wiped on every path. */
 struct sim_secrets {
@@ -134,9 +170,16 @@ struct sim_state *sim_state_free(struct sim_state *st);
  * certificates stay.
  */
 int sim_state_relaunch(struct sim_state *st, char *err, size_t errlen);
-/* Persist the firmware counters (no-op for in-memory states). */
-int sim_state_save_counters(const struct sim_state *st);
-int sim_state_load_counters(struct sim_state *st);
+/*
+ * The launch record, under sim_state_lock(): load fills st->fw_counter and
+ * (unless NULL) the guest's secrets page, converting an older directory and
+ * finishing a relaunch whose writer died (st->secrets must have been read
+ * under the same lock); save writes @fw_counter and @page as one atomic
+ * replacement (no-op for in-memory states).
+ */
+int sim_state_load_launch(struct sim_state *st, struct snp_secrets_page *page);
+int sim_state_save_launch(const struct sim_state *st, const u64 fw_counter[4],
+			  const struct snp_secrets_page *page);
 /* Reload the firmware secrets (VMPCKs, seeds, VMRK) from the directory. */
 int sim_state_load_secrets(struct sim_state *st);
 /* Write the guest's initial view of the secrets page. */
@@ -176,6 +219,13 @@ u32 sim_fw_make_report(struct sim_fw *fw, const u8 report_data[64], u32 vmpl, u3
 /* MSG_KEY_REQ body -> status and key; @msg_vmpck is the VMPCK the message used. */
 u32 sim_fw_derive_key(struct sim_fw *fw, const struct snp_key_req_msg *req, u32 msg_vmpck,
 		      u8 key[SNP_DERIVED_KEY_LEN]);
+/*
+ * The MSG_TSC_INFO_RSP body for a TSC_INFO_REQ body of @in_len bytes:
+ * INVALID_PARAM (no response) unless Secure TSC is on and the body is 128
+ * bytes; a status INVALID_PARAM inside the response for non-zero bytes.
+ */
+u32 sim_fw_tsc_info(struct sim_fw *fw, const u8 *in, size_t in_len,
+		    struct sim_tsc_info_rsp_msg *rsp);
 /* The MIX_DATA of a request (for tests and the known-answer oracle). */
 u32 sim_fw_mix_data(struct sim_fw *fw, const struct snp_key_req_msg *req, u32 msg_vmpck,
 		    struct snp_key_mix_data *mix, u8 root[SIM_SEED_LEN], size_t *root_len);
@@ -305,10 +355,12 @@ int sim_open_opts_from_env(struct sim_open_opts *opts, char *err, size_t errlen)
  * Open the platform of state directory @dir, or an in-memory platform
  * around @st when @dir is NULL (@st is then borrowed and nothing is
  * written). With a directory, every request runs under the directory lock
- * and reloads and saves the firmware counters, the firmware secrets and
- * the guest's secrets page, so processes take turns and never reuse a
- * sequence number; the guest's counter is advanced on disk *before* the
- * request is sent. *ret is new; free it with sim_platform_free().
+ * and reloads the firmware secrets and the launch record, so processes
+ * take turns and never reuse a sequence number. Before the request is sent
+ * the record is committed as if it had succeeded (both counters past it),
+ * after it the real outcome: a process killed at any point leaves both
+ * sides in step, as on hardware, where neither counter dies with a process.
+ * *ret is new; free it with sim_platform_free().
  */
 int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_open_opts *opts,
 		      struct sim_platform **ret, char *err, size_t errlen);

@@ -35,15 +35,23 @@ char *sim_state_path(const struct sim_state *st, const char *name)
 	return s;
 }
 
-/* Write @name in @dir atomically with mode 0600. */
-static int write_atomic(const char *dir, const char *name, const void *data, size_t len)
+/*
+ * Write @name in @dir atomically with mode 0600: a temporary, then rename().
+ * A process that dies at any point leaves the old file or the new one.
+ * With @locked (the caller holds the directory lock), the temporary has a
+ * fixed name, so a killed writer leaves no more than one behind, which the
+ * next writer reuses.
+ */
+static int write_atomic_tmp(const char *dir, const char *name, const void *data, size_t len,
+			    bool locked)
 {
 	_cleanup_(freep) char *tmp = NULL;
 	_cleanup_(freep) char *path = NULL;
 	const u8 *p = data;
 	int fd, r = 0;
 
-	if (asprintf(&tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) < 0 ||
+	if ((locked ? asprintf(&tmp, "%s/.%s.tmp", dir, name) :
+		      asprintf(&tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid())) < 0 ||
 	    asprintf(&path, "%s/%s", dir, name) < 0)
 		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -70,6 +78,11 @@ static int write_atomic(const char *dir, const char *name, const void *data, siz
 	return r;
 }
 
+static int write_atomic(const char *dir, const char *name, const void *data, size_t len)
+{
+	return write_atomic_tmp(dir, name, data, len, false);
+}
+
 static int read_in_dir(const char *dir, const char *name, size_t max, u8 **ret, size_t *ret_len)
 {
 	_cleanup_(freep) char *path = NULL;
@@ -77,6 +90,15 @@ static int read_in_dir(const char *dir, const char *name, size_t max, u8 **ret, 
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -ENOMEM;
 	return snp_read_file(path, max, ret, ret_len);
+}
+
+static int unlinkat_in(const char *dir, const char *name)
+{
+	_cleanup_(freep) char *path = NULL;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 /* Iterate "key=value" lines; comments (#) and blank lines skipped. */
@@ -166,19 +188,6 @@ static int secrets_kv(void *ud, const char *k, const char *v, int line)
 	return 0;
 }
 
-static int counters_kv(void *ud, const char *k, const char *v, int line)
-{
-	struct kv_ctx *c = ud;
-	u64 x;
-
-	if (strncmp(k, "vmpck", 5) != 0 || k[5] < '0' || k[5] > '3' || k[6])
-		return -EBADMSG;
-	if (snp_parse_u64(v, &x) < 0)
-		return -EBADMSG;
-	c->st->fw_counter[k[5] - '0'] = x;
-	return 0;
-}
-
 static int save_params(const struct sim_state *st)
 {
 	char *buf = NULL;
@@ -193,7 +202,7 @@ static int save_params(const struct sim_state *st)
 	if (fclose(f) != 0 && r == 0)
 		r = -EIO;
 	if (r == 0)
-		r = write_atomic(st->dir, "params", buf, len);
+		r = write_atomic_tmp(st->dir, "params", buf, len, true);
 	free(buf);
 	return r;
 }
@@ -217,46 +226,10 @@ static int save_secrets(const struct sim_state *st)
 	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vlek_seed=%s\n", hex);
 	snp_hex_encode(st->secrets.vmrk, SIM_VMRK_LEN, hex);
 	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "vmrk=%s\n", hex);
-	r = off < sizeof(buf) ? write_atomic(st->dir, "secrets", buf, off) : -ENOBUFS;
+	r = off < sizeof(buf) ? write_atomic_tmp(st->dir, "secrets", buf, off, true) : -ENOBUFS;
 	OPENSSL_cleanse(buf, sizeof(buf));
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return r;
-}
-
-int sim_state_save_counters(const struct sim_state *st)
-{
-	char buf[256];
-	int n;
-
-	if (!st->dir)
-		return 0;
-	n = snprintf(buf, sizeof(buf),
-		     "vmpck0=%" PRIu64 "\nvmpck1=%" PRIu64 "\nvmpck2=%" PRIu64 "\nvmpck3=%" PRIu64
-		     "\n",
-		     st->fw_counter[0], st->fw_counter[1], st->fw_counter[2], st->fw_counter[3]);
-	return write_atomic(st->dir, "fw-counters", buf, (size_t)n);
-}
-
-int sim_state_load_counters(struct sim_state *st)
-{
-	_cleanup_(freep) u8 *buf = NULL;
-	struct kv_ctx c = { .st = st };
-	char err[8];
-	size_t len;
-	int r;
-
-	if (!st->dir)
-		return 0;
-	c.err = err;
-	c.errlen = sizeof(err);
-	r = read_in_dir(st->dir, "fw-counters", 4096, &buf, &len);
-	if (r == -ENOENT) {
-		memset(st->fw_counter, 0, sizeof(st->fw_counter));
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	return parse_kv((char *)buf, counters_kv, &c);
 }
 
 static int save_pem(const struct sim_state *st, const char *name, X509 *cert, EVP_PKEY *key)
@@ -271,7 +244,7 @@ static int save_pem(const struct sim_state *st, const char *name, X509 *cert, EV
 	if (cert ? PEM_write_bio_X509(b, cert) :
 		   PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)) {
 		len = BIO_get_mem_data(b, &data);
-		r = len > 0 ? write_atomic(st->dir, name, data, (size_t)len) : -EIO;
+		r = len > 0 ? write_atomic_tmp(st->dir, name, data, (size_t)len, true) : -EIO;
 		if (len > 0)
 			OPENSSL_cleanse(data, (size_t)len);
 	}
@@ -395,18 +368,197 @@ void sim_state_make_secrets_page(const struct sim_state *st, struct snp_secrets_
 		page->launch_mit_vector = cpu_to_le64(st->params.launch_mit_vector);
 }
 
-static int save_guest_secrets(const struct sim_state *st)
+/*
+ * The launch record ("launch-state"): the firmware's message counters and
+ * the guest's secrets page (its VMPCKs and OS-area sequence numbers) in one
+ * file, replaced by one rename() under the directory lock. On hardware the
+ * two counters live in the PSP and in guest memory and outlive any process;
+ * here every change of either is one write of the record, so a process
+ * killed at any point leaves the state before or after, never a mix.
+ *
+ *   0x00  8    "SNPSIMLS"
+ *   0x08  le32 record version (1)
+ *   0x0c  le32 0
+ *   0x10  le64 x 4  firmware counter per VMPCK
+ *   0x30  4096      the guest's secrets page
+ */
+#define LAUNCH_FILE	"launch-state"
+#define LAUNCH_MAGIC	"SNPSIMLS"
+#define LAUNCH_VERSION	1
+#define LAUNCH_PAGE_OFF 0x30
+#define LAUNCH_SIZE	(LAUNCH_PAGE_OFF + SNP_PAGE_SIZE)
+/* the layout before the launch record: two files written one after the other */
+#define LEGACY_GUEST	"guest-secrets"
+#define LEGACY_COUNTERS "fw-counters"
+
+int sim_state_save_launch(const struct sim_state *st, const u64 fw_counter[4],
+			  const struct snp_secrets_page *page)
 {
-	struct snp_secrets_page *page;
+	u8 *buf;
 	int r;
 
-	page = calloc(1, sizeof(*page));
+	if (!st->dir)
+		return 0;
+	buf = snp_page_alloc(LAUNCH_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, LAUNCH_MAGIC, 8);
+	snp_put_le32(buf + 8, LAUNCH_VERSION);
+	for (int i = 0; i < 4; i++)
+		snp_put_le64(buf + 0x10 + 8 * i, fw_counter[i]);
+	memcpy(buf + LAUNCH_PAGE_OFF, page, SNP_PAGE_SIZE);
+	r = write_atomic_tmp(st->dir, LAUNCH_FILE, buf, LAUNCH_SIZE, true);
+	snp_page_free(buf, LAUNCH_SIZE);
+	return r;
+}
+
+/* A new guest view of the launch, its counters where the firmware's are. */
+static void fresh_page(const struct sim_state *st, struct snp_secrets_page *page)
+{
+	sim_state_make_secrets_page(st, page);
+	for (int i = 0; i < 4; i++)
+		page->os_msg_seqno[i] = cpu_to_le32((u32)st->fw_counter[i]);
+}
+
+static int save_fresh_launch(const struct sim_state *st)
+{
+	struct snp_secrets_page *page = snp_page_alloc(sizeof(*page));
+	int r;
+
 	if (!page)
 		return -ENOMEM;
-	sim_state_make_secrets_page(st, page);
-	r = write_atomic(st->dir, "guest-secrets", page, sizeof(*page));
-	OPENSSL_cleanse(page, sizeof(*page));
-	free(page);
+	fresh_page(st, page);
+	r = sim_state_save_launch(st, st->fw_counter, page);
+	snp_page_free(page, sizeof(*page));
+	if (r >= 0) {
+		/* superseded; the record wins wherever both exist */
+		(void)unlinkat_in(st->dir, LEGACY_GUEST);
+		(void)unlinkat_in(st->dir, LEGACY_COUNTERS);
+	}
+	return r;
+}
+
+static int legacy_counters_kv(void *ud, const char *k, const char *v, int line)
+{
+	u64 *c = ud, x;
+
+	if (strncmp(k, "vmpck", 5) != 0 || k[5] < '0' || k[5] > '3' || k[6])
+		return -EBADMSG;
+	if (snp_parse_u64(v, &x) < 0)
+		return -EBADMSG;
+	c[k[5] - '0'] = x;
+	return 0;
+}
+
+/*
+ * A directory written before the launch record: "guest-secrets" and
+ * "fw-counters". That code advanced the guest's counter on disk before a
+ * request and the firmware's after it, so a process killed in between left
+ * a live VMPCK whose guest counter is ahead: that request was processed
+ * (or never sent) and nobody learned its answer. Bring the firmware
+ * forward to the guest, never the guest back, so no number is used twice.
+ */
+static int load_legacy(struct sim_state *st, struct snp_secrets_page *page)
+{
+	_cleanup_(freep) u8 *buf = NULL;
+	u64 c[4] = { 0 };
+	size_t len;
+	int r;
+
+	r = read_in_dir(st->dir, LEGACY_COUNTERS, 4096, &buf, &len);
+	if (r >= 0) {
+		r = parse_kv((char *)buf, legacy_counters_kv, c);
+		if (r < 0)
+			return r;
+	} else if (r != -ENOENT) {
+		return r;
+	}
+	memcpy(st->fw_counter, c, sizeof(c));
+	free(buf);
+	buf = NULL;
+
+	r = read_in_dir(st->dir, LEGACY_GUEST, SNP_PAGE_SIZE, &buf, &len);
+	if (r == -ENOENT) {
+		fresh_page(st, page);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (len != SNP_PAGE_SIZE) {
+		OPENSSL_cleanse(buf, len);
+		return -EBADMSG;
+	}
+	memcpy(page, buf, len);
+	OPENSSL_cleanse(buf, len);
+	for (int i = 0; i < 4; i++) {
+		u32 g = le32_to_cpu(page->os_msg_seqno[i]);
+
+		if (!snp_mem_is_zero(page->vmpck[i], SNP_VMPCK_LEN) && g > st->fw_counter[i])
+			st->fw_counter[i] = g;
+	}
+	return 0;
+}
+
+int sim_state_load_launch(struct sim_state *st, struct snp_secrets_page *out)
+{
+	struct snp_secrets_page *page;
+	u8 *buf = NULL;
+	size_t len = 0;
+	bool save = false;
+	int r;
+
+	if (!st->dir)
+		return -EINVAL;
+	page = snp_page_alloc(sizeof(*page));
+	if (!page)
+		return -ENOMEM;
+	r = read_in_dir(st->dir, LAUNCH_FILE, LAUNCH_SIZE, &buf, &len);
+	if (r == -ENOENT) {
+		r = load_legacy(st, page);
+		save = true;
+	} else if (r >= 0) {
+		if (len != LAUNCH_SIZE || memcmp(buf, LAUNCH_MAGIC, 8) != 0 ||
+		    snp_get_le32(buf + 8) != LAUNCH_VERSION || snp_get_le32(buf + 12) != 0) {
+			r = -EBADMSG;
+		} else {
+			for (int i = 0; i < 4; i++)
+				st->fw_counter[i] = snp_get_le64(buf + 0x10 + 8 * i);
+			memcpy(page, buf + LAUNCH_PAGE_OFF, sizeof(*page));
+		}
+	}
+	if (buf) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+	if (r < 0)
+		goto out;
+
+	/*
+	 * A relaunch (or init --force) commits with the rename of "secrets"; a
+	 * guest page that still holds another live VMPCK than the firmware's
+	 * belongs to the launch before, whose writer died before it could
+	 * write the record. Finish that relaunch: the new guest starts at 0.
+	 */
+	for (int i = 0; i < 4; i++) {
+		if (!snp_mem_is_zero(page->vmpck[i], SNP_VMPCK_LEN) &&
+		    CRYPTO_memcmp(page->vmpck[i], st->secrets.vmpck[i], SNP_VMPCK_LEN) != 0) {
+			memset(st->fw_counter, 0, sizeof(st->fw_counter));
+			fresh_page(st, page);
+			save = true;
+			break;
+		}
+	}
+	if (save) {
+		r = sim_state_save_launch(st, st->fw_counter, page);
+		if (r >= 0) {
+			(void)unlinkat_in(st->dir, LEGACY_GUEST);
+			(void)unlinkat_in(st->dir, LEGACY_COUNTERS);
+		}
+	}
+	if (r >= 0 && out)
+		memcpy(out, page, sizeof(*page));
+out:
+	snp_page_free(page, sizeof(*page));
 	return r;
 }
 
@@ -416,13 +568,12 @@ static int save_all(const struct sim_state *st)
 
 	r = save_params(st);
 	if (r >= 0)
+		r = save_identity(st);
+	/* last: the rename of "secrets" makes the new launch the current one */
+	if (r >= 0)
 		r = save_secrets(st);
 	if (r >= 0)
-		r = save_identity(st);
-	if (r >= 0)
-		r = sim_state_save_counters(st);
-	if (r >= 0)
-		r = save_guest_secrets(st);
+		r = save_fresh_launch(st);
 	return r;
 }
 
@@ -662,9 +813,9 @@ static int load_locked(const char *dir, struct sim_state **ret, char *err, size_
 		goto fail;
 	}
 
-	r = sim_state_load_counters(st);
+	r = sim_state_load_launch(st, NULL);
 	if (r < 0) {
-		snprintf(err, errlen, "bad %s/fw-counters", dir);
+		snprintf(err, errlen, "bad %s/" LAUNCH_FILE ": %s", dir, strerror(-r));
 		goto fail;
 	}
 	r = load_identity(st, err, errlen);
@@ -732,13 +883,16 @@ int sim_state_relaunch(struct sim_state *st, char *err, size_t errlen)
 		goto out;
 	}
 	if (st->dir) {
+		/*
+		 * The rename of "secrets" commits the relaunch: a process that
+		 * dies after it leaves a guest page with the old VMPCKs, which
+		 * sim_state_load_launch() recognises and replaces.
+		 */
 		r = save_params(st);
 		if (r >= 0)
 			r = save_secrets(st);
 		if (r >= 0)
-			r = sim_state_save_counters(st);
-		if (r >= 0)
-			r = save_guest_secrets(st);
+			r = save_fresh_launch(st);
 		if (r < 0)
 			snprintf(err, errlen, "cannot write %s: %s", st->dir, strerror(-r));
 	}

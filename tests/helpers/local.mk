@@ -5,10 +5,10 @@
 check_PROGRAMS += %reldir%/tsm-fuse %reldir%/tsm-client
 %canon_reldir%_tsm_fuse_SOURCES = %reldir%/tsm-fuse.c
 %canon_reldir%_tsm_fuse_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_tsm_fuse_LDADD = lib/libsnp.la $(FUSE3_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_tsm_fuse_LDADD = sim/libsnpsim.la lib/libsnp.la $(FUSE3_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 %canon_reldir%_tsm_client_SOURCES = %reldir%/tsm-client.c
 %canon_reldir%_tsm_client_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_tsm_client_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_tsm_client_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
 # Root and /dev/fuse, else it skips (77).
 TESTS += %reldir%/tsm-test.py

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/log.h"
 #include "lib/util.h"
 

@@ -14,6 +14,9 @@ TESTS += \
 snpd_fs_tests = \
 	%reldir%/fs-basic.py \
 	%reldir%/fs-concurrent.py \
+	%reldir%/fs-mmap.py \
+	%reldir%/fs-append.py \
+	%reldir%/fs-nonce-names.py \
 	%reldir%/fs-keys.py \
 	%reldir%/fs-key-reload.py \
 	%reldir%/fs-reload-lookups.py \
@@ -21,11 +24,17 @@ snpd_fs_tests = \
 	%reldir%/fs-exit-leak.py \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
+	%reldir%/fs-stale-start.py \
+	%reldir%/config-ranges.py \
+	%reldir%/health.py \
+	%reldir%/degraded-start.py \
 	%reldir%/doctor.py \
 	%reldir%/http-api.py \
+	%reldir%/http-strict.py \
 	%reldir%/http-activation.py \
 	%reldir%/http-socket-dir.py \
-	%reldir%/http-fairness.py
+	%reldir%/http-fairness.py \
+	%reldir%/sim-crash-snpd.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)
 

@@ -9,7 +9,7 @@ if [ -z "$cf" ] || ! "$cf" --version >/dev/null 2>&1; then
 	exit 77
 fi
 cd "$top" || exit 99
-files=$(find kernel lib cli sim daemon fs http tests bench -name '*.[ch]' 2>/dev/null | sort)
+files=$(find kernel lib backend cli sim daemon fs http tests bench -name '*.[ch]' 2>/dev/null | sort)
 [ -n "$files" ] || { echo "no sources found under $top"; exit 99; }
 bad=0
 for f in $files; do

@@ -4,7 +4,7 @@
 set -u
 cd "${SNP_TOP_SRCDIR:?}" || exit 99
 bad=0
-for f in $(find kernel lib cli sim daemon fs http tests bench systemd -type f \
+for f in $(find kernel lib backend cli sim daemon fs http tests bench systemd -type f \
 	\( -name '*.[ch]' -o -name '*.sh' -o -name '*.py' -o -name '*.mk' -o -name '*.in' \) \
 	2>/dev/null | sort) configure.ac Makefile.am bootstrap .ci/run; do
 	[ -f "$f" ] || continue

@@ -11,13 +11,13 @@ check_PROGRAMS += %reldir%/ioctl-client %reldir%/sim-capture %reldir%/ext-report
 %canon_reldir%_ext_report_client_LDADD = $(CRYPTO_LIBS)
 %canon_reldir%_sim_capture_SOURCES = %reldir%/sim-capture.c
 %canon_reldir%_sim_capture_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_sim_capture_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+%canon_reldir%_sim_capture_LDADD = sim/libsnpsim.la lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
 if HAVE_CMOCKA
 check_PROGRAMS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
 TESTS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
 sim_test_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-sim_test_ldadd = lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
+sim_test_ldadd = sim/libsnpsim.la lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
 %canon_reldir%_test_sim_driver_SOURCES = %reldir%/test-sim-driver.c \
 	%reldir%/sim-test.c %reldir%/sim-test.h
 %canon_reldir%_test_sim_driver_CFLAGS = $(sim_test_cflags)
@@ -41,7 +41,9 @@ TESTS += \
 	%reldir%/sim-structure.py \
 	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-ext-report.sh \
-	%reldir%/sim-kdf-kat.py
+	%reldir%/sim-kdf-kat.py \
+	%reldir%/sim-crash.py \
+	%reldir%/sim-tsc.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
 	%reldir%/simtest.py \
@@ -53,7 +55,9 @@ EXTRA_DIST += \
 	%reldir%/sim-structure.py \
 	%reldir%/sim-masked-chip.py \
 	%reldir%/sim-ext-report.sh \
-	%reldir%/sim-kdf-kat.py
+	%reldir%/sim-kdf-kat.py \
+	%reldir%/sim-crash.py \
+	%reldir%/sim-tsc.py
 
 # Template states (generated on first use by the tests).
 clean-local: clean-local-sim-templates

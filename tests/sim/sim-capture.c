@@ -7,7 +7,9 @@
  * encrypted request and response pages as the hypervisor saw them. Writes
  * to OUT_DIR: report-req.bin report-resp.bin report.bin key-req.bin
  * key-resp.bin key.bin vmpck.bin (VMPCK0) and report-data.bin, so that an
- * independent oracle can decrypt the pair. SIMULATED keys only.
+ * independent oracle can decrypt the pair. When the simulated kernel sent
+ * TSC_INFO_REQ at boot (params kernel_tsc_info=1), that pair too:
+ * tsc-req.bin tsc-resp.bin. SIMULATED keys only.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +22,8 @@
 struct cap {
 	struct snp_msg req, resp;
 	bool have;
+	struct snp_msg tsc_req, tsc_resp;
+	bool have_tsc;
 };
 
 static void capture(void *ud, u64 exit_code, const struct snp_msg *req, const struct snp_msg *resp,
@@ -29,6 +33,12 @@ static void capture(void *ud, u64 exit_code, const struct snp_msg *req, const st
 
 	if (!resp)
 		return;
+	if (req->hdr.msg_type == SNP_MSG_TSC_INFO_REQ) {
+		memcpy(&c->tsc_req, req, sizeof(c->tsc_req));
+		memcpy(&c->tsc_resp, resp, sizeof(c->tsc_resp));
+		c->have_tsc = true;
+		return;
+	}
 	memcpy(&c->req, req, sizeof(c->req));
 	memcpy(&c->resp, resp, sizeof(c->resp));
 	c->have = true;
@@ -83,6 +93,10 @@ int main(int argc, char **argv)
 	    put(argv[2], "report.bin", rresp.data + 0x20, SNP_REPORT_SIZE) < 0 ||
 	    put(argv[2], "report-data.bin", rreq.user_data, 64) < 0 ||
 	    put(argv[2], "vmpck.bin", sim_platform_state(p)->secrets.vmpck[0], 32) < 0)
+		goto fail;
+
+	if (cap.have_tsc && (put(argv[2], "tsc-req.bin", &cap.tsc_req, sizeof(cap.tsc_req)) < 0 ||
+			     put(argv[2], "tsc-resp.bin", &cap.tsc_resp, sizeof(cap.tsc_resp)) < 0))
 		goto fail;
 
 	cap.have = false;

@@ -61,14 +61,17 @@ sim_new_dir()
 	echo "$d"
 }
 
+# The launch record (sim/state.c): 0x10 four LE64 firmware counters, 0x30
+# the guest's secrets page (OS-area counters at 0xa0).
+
 # guest_counter DIR [VMPCK] -> the guest's OS-area counter
 guest_counter()
 {
-	od -An -tu4 -j $((160 + 4 * ${2:-0})) -N4 "$1/guest-secrets" | tr -d ' '
+	od -An -tu4 -j $((0x30 + 0xa0 + 4 * ${2:-0})) -N4 "$1/launch-state" | tr -d ' '
 }
 
 # fw_counter DIR [VMPCK]
 fw_counter()
 {
-	sed -n "s/^vmpck${2:-0}=//p" "$1/fw-counters"
+	od -An -tu8 -j $((0x10 + 8 * ${2:-0})) -N8 "$1/launch-state" | tr -d ' '
 }

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "lib/util.h"
+#include "kernel/snp-cpuid.h"
 #include "lib/verify.h"
 #include "sim/boot.h"
 #include "tests/sim/sim-test.h"
@@ -1184,6 +1185,18 @@ static void f_halt(void *priv)
 	longjmp(((struct fake *)priv)->out, 2);
 }
 
+static u64 f_read_cr4(void *priv)
+{
+	(void)priv;
+	return 0;
+}
+
+static u64 f_xgetbv(void *priv, u32 xcr)
+{
+	(void)priv, (void)xcr;
+	return 1;
+}
+
 static const struct snp_cpu_ops fake_ops = {
 	.read_msr = f_rdmsr,
 	.write_msr = f_wrmsr,
@@ -1195,6 +1208,8 @@ static const struct snp_cpu_ops fake_ops = {
 	.write = f_write,
 	.shared_page = f_shared_page,
 	.halt = f_halt,
+	.read_cr4 = f_read_cr4,
+	.xgetbv = f_xgetbv,
 };
 
 /* One scripted hypervisor at a time; static, so that setjmp() clobbers nothing. */
@@ -1416,6 +1431,517 @@ static void test_psc_answers(void **state)
 		psc_case(i, cases[i].on_psc, cases[i].info2, cases[i].ok);
 }
 
+/* A table with leaves 0x0 and 0x1, set up as snp_cpuid_setup() would. */
+static void fake_cpuid_table(struct snp_sev *g)
+{
+	struct snp_cpuid_table *t = &g->cpuid_table;
+
+	memset(t, 0, sizeof(*t));
+	t->count = cpu_to_le32(2);
+	t->fn[0].eax = cpu_to_le32(0x1);
+	t->fn[1].eax_in = cpu_to_le32(0x1);
+	t->fn[1].ebx = cpu_to_le32(0x00010800);
+	g->cpuid_std_max = 1;
+}
+
+static void cpuid_hv_case(const char *what, bool use_ghcb, unsigned int good_replies, u8 set,
+			  u8 code)
+{
+	static struct snp_sev g;
+	static struct snp_cpuid_leaf leaf;
+	struct fake *f = fake_new();
+
+	fake_guest(f, &g);
+	fake_cpuid_table(&g);
+	for (unsigned int i = 0; i < good_replies; i++)
+		f->replies[i] = SNP_GHCB_MSR_CPUID_RESP | (0x11ULL << 32);
+	f->replies[good_replies] = SNP_GHCB_MSR_HV_FT_RESP; /* not a CPUID response */
+	f->nreplies = good_replies + 1;
+	leaf = (struct snp_cpuid_leaf){ .fn = 0x1 };
+	if (setjmp(f->out) == 0) {
+		snp_cpuid(&g, use_ghcb ? g.ghcb : NULL, &leaf);
+		fail_msg("%s: the guest took the answer", what);
+	}
+	if (!f->terminated || f->set != set || f->code != code)
+		fail_msg("%s: terminated %d set %u code %u", what, f->terminated, f->set, f->code);
+}
+
+static void test_cpuid_hv_failures(void **state)
+{
+	static struct snp_sev g;
+	static struct snp_cpuid_leaf leaf;
+	struct fake *f;
+
+	(void)state;
+	/* the APIC ID of leaf 1 is the hypervisor's: no answer is fatal (GHCB_TERM_CPUID_HV) */
+	cpuid_hv_case("MSR, wrong response code", false, 0, SNP_TERM_SET_LINUX, SNP_TERM_CPUID_HV);
+	cpuid_hv_case("MSR, EDX not answered", false, 3, SNP_TERM_SET_LINUX, SNP_TERM_CPUID_HV);
+	/* the scripted hypervisor answers NAE exits without marking RAX..RDX valid */
+	cpuid_hv_case("GHCB, registers not valid", true, 0, SNP_TERM_SET_LINUX, SNP_TERM_CPUID_HV);
+
+	/* no table (SEV-ES): the MSR protocol has no subleaf, so 0x7.1 is refused unasked */
+	f = fake_new();
+	fake_guest(f, &g);
+	g.ghcb = NULL;
+	leaf = (struct snp_cpuid_leaf){ .fn = 0x7, .subfn = 1 };
+	if (setjmp(f->out) == 0)
+		snp_cpuid_vc(&g, &leaf), fail();
+	assert_int_equal(f->set, SNP_TERM_SET_GEN);
+	assert_int_equal(f->code, SNP_TERM_GEN_REQ);
+	assert_int_equal(f->next, 0);
+}
+
+/* ---- CPUID from the CPUID page ------------------------------------------------ */
+
+static const struct sim_cpuid_probe *probe(const struct sim_boot_result *res, u32 fn, u32 subfn)
+{
+	for (int i = 0; i < SIM_BOOT_CPUID_PROBES; i++)
+		if (res->cpuid[i].fn == fn && res->cpuid[i].subfn == subfn)
+			return &res->cpuid[i];
+	fail_msg("no CPUID probe 0x%x.%u", fn, subfn);
+	abort();
+}
+
+/*
+ * The XSAVE components of the simulated CPU (a Zen 4: AVX, the three
+ * AVX-512 states, PKRU, CET user and supervisor): size and offset in the
+ * standard format (supervisor states have none).
+ */
+static const struct {
+	unsigned int bit;
+	u32 size, offset;
+} xsave_comp[] = {
+	{ 2, 256, 576 }, { 5, 64, 832 }, { 6, 512, 896 }, { 7, 1024, 1408 },
+	{ 9, 8, 2432 },	 { 11, 16, 0 },	 { 12, 24, 0 },
+};
+
+/*
+ * XSAVE area size computed here, not by the guest code: the 512-byte
+ * legacy region and the 64-byte header, then in the standard format the
+ * end of the furthest enabled component, in the compacted format the
+ * enabled components one after the other (none of these needs 64-byte
+ * alignment).
+ */
+static u32 xsave_size(u64 features, bool compacted)
+{
+	u32 size = 512 + 64;
+
+	for (size_t i = 0; i < sizeof(xsave_comp) / sizeof(xsave_comp[0]); i++) {
+		if (!(features & (1ULL << xsave_comp[i].bit)))
+			continue;
+		if (compacted)
+			size += xsave_comp[i].size;
+		else if (xsave_comp[i].offset + xsave_comp[i].size > size)
+			size = xsave_comp[i].offset + xsave_comp[i].size;
+	}
+	return size;
+}
+
+struct vcpu_state {
+	bool osxsave;
+	u64 xcr0, xss;
+};
+
+/*
+ * What Linux's snp_cpuid() answers for @p: the page's values (zeros when
+ * the leaf is missing), nothing more outside the ranges (standard up to
+ * 0x10, extended up to 0x80000028, no hypervisor range); APIC IDs from
+ * the hypervisor's answer @hv, OSXSAVE/OSPKE from CR4, XSAVE sizes.
+ */
+static void linux_answer(const struct sim_cpuid_probe *p, const u32 hv[4],
+			 const struct vcpu_state *v, u32 want[4])
+{
+	u64 xcr0 = v->osxsave ? v->xcr0 : 1;
+	bool in_range = p->fn <= 0x10 || (p->fn >= 0x80000000 && p->fn <= 0x80000028);
+
+	memcpy(want, p->table, 4 * sizeof(want[0]));
+	if (!p->in_table && !in_range)
+		return;
+	switch (p->fn) {
+	case 0x1:
+		want[1] = (hv[1] & 0xff000000) | (want[1] & 0x00ffffff);
+		want[3] = (hv[3] & 0x200) | (want[3] & ~0x200U);
+		if (v->osxsave)
+			want[2] |= 1U << 27;
+		break;
+	case 0x7:
+		want[2] &= ~0x10U;
+		break;
+	case 0xb:
+		want[3] = hv[3];
+		break;
+	case 0xd:
+		if (p->subfn == 0)
+			want[1] = xsave_size(xcr0, false);
+		else if (p->subfn == 1)
+			want[1] = xsave_size(xcr0 | v->xss, true);
+		break;
+	case 0x8000001e:
+		want[0] = hv[0];
+		want[1] = (want[1] & ~0xffU) | (hv[1] & 0xff);
+		want[2] = (want[2] & ~0xffU) | (hv[2] & 0xff);
+		break;
+	}
+}
+
+static bool hv_in_answer(u32 fn)
+{
+	return fn == 0x1 || fn == 0xb || fn == 0x8000001e;
+}
+
+/* Early CPUID, before any GHCB use: the #VC handler's MSR-protocol path. */
+#define EARLY_LEAVES 4
+static const u32 early_leaves[EARLY_LEAVES] = { 0x1, 0x5, 0x8000001e, 0x8000001f };
+
+static void early_cpuid(struct snp_sev *g, void *arg)
+{
+	struct snp_cpuid_leaf *out = arg;
+
+	for (int i = 0; i < EARLY_LEAVES; i++) {
+		out[i] = (struct snp_cpuid_leaf){ .fn = early_leaves[i] };
+		assert_int_equal(snp_cpuid(g, NULL, &out[i]), 0);
+	}
+}
+
+static void test_cpuid_lie_not_believed(void **state)
+{
+	static const struct vcpu_state v = { .osxsave = true, .xcr0 = 0x7 };
+
+	(void)state;
+	for (int after = 0; after <= 1; after++) {
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_EAGER);
+		struct snp_cpuid_leaf early[EARLY_LEAVES];
+		struct sim_machine *m = NULL;
+		struct sim_boot_result res;
+
+		o.attack = SIM_ATTACK_CPUID_LIE;
+		o.attack_after_boot = after;
+		o.after_boot = early_cpuid;
+		o.after_boot_arg = early;
+		/*
+		 * Booting at all is the first check: the lie says 0x8000001F has
+		 * no SEV bit, which the early #VC handler would have died of.
+		 */
+		assert_int_equal(sim_boot(&o, &m, &res), 0);
+		assert_int_equal(res.exit.result, SIM_RUN_DONE);
+		for (int i = 0; i < SIM_BOOT_CPUID_PROBES; i++) {
+			const struct sim_cpuid_probe *p = &res.cpuid[i];
+			u32 want[4];
+
+			assert_true(p->answered);
+			/* the hypervisor did lie about every leaf ... */
+			for (int r = 0; r < 4; r++)
+				if (p->hv[r] != (p->table[r] ^ SIM_CPUID_LIE_XOR))
+					fail_msg("0x%x.%u: the hypervisor did not lie", p->fn,
+						 p->subfn);
+			/* ... and the guest has the page's values, Linux's post-processing aside */
+			linux_answer(p, p->hv, &v, want);
+			if (memcmp(p->guest, want, sizeof(want)))
+				fail_msg("0x%x.%u: guest %08x %08x %08x %08x, want %08x %08x %08x "
+					 "%08x",
+					 p->fn, p->subfn, p->guest[0], p->guest[1], p->guest[2],
+					 p->guest[3], want[0], want[1], want[2], want[3]);
+			if (p->in_table && !hv_in_answer(p->fn) && p->fn != 0xd && p->fn != 0x7)
+				assert_memory_equal(p->guest, p->table, sizeof(p->table));
+			if (!p->in_table)
+				assert_memory_equal(p->guest, (u32[4]){ 0 }, sizeof(p->guest));
+		}
+		/* the vendor the page names, not the hypervisor's */
+		assert_int_equal(probe(&res, 0, 0)->guest[1], 0x68747541);
+		assert_int_equal(probe(&res, 0x8000001f, 0)->guest[0], 0x0001001f);
+		/* the hypervisor was asked for APIC IDs only: leaves 1, 0xB, 0x8000001E */
+		assert_int_equal(res.hw.cpuid_nae, 3);
+		assert_int_equal(res.hw.cpuid_msr, 2 * 4);
+		assert_int_equal(res.guest.cpuid_hv, 3 + 2);
+
+		/* the same through the MSR protocol */
+		for (int i = 0; i < EARLY_LEAVES; i++) {
+			struct sim_cpuid_probe p = { .fn = early_leaves[i] };
+			u32 hv[4], want[4],
+				got[4] = { early[i].eax, early[i].ebx, early[i].ecx, early[i].edx };
+
+			p.in_table = probe(&res, p.fn, 0)->in_table;
+			memcpy(p.table, probe(&res, p.fn, 0)->table, sizeof(p.table));
+			sim_machine_hv_cpuid(m, p.fn, 0, hv);
+			linux_answer(&p, hv, &v, want);
+			if (memcmp(got, want, sizeof(want)))
+				fail_msg("MSR path 0x%x: guest %08x %08x %08x %08x, want %08x %08x "
+					 "%08x %08x",
+					 p.fn, got[0], got[1], got[2], got[3], want[0], want[1],
+					 want[2], want[3]);
+			assert_memory_not_equal(got, hv, sizeof(hv));
+		}
+		sim_machine_free(m);
+	}
+}
+
+/* ---- malformed CPUID pages ---- */
+
+static struct snp_cpuid_fn *cpuid_entry(struct snp_cpuid_table *t, u32 fn, u32 subfn)
+{
+	for (u32 i = 0; i < le32_to_cpu(t->count); i++)
+		if (le32_to_cpu(t->fn[i].eax_in) == fn && le32_to_cpu(t->fn[i].ecx_in) == subfn)
+			return &t->fn[i];
+	fail_msg("no entry 0x%x.%u in the CPUID page", fn, subfn);
+	abort();
+}
+
+static struct snp_cpuid_fn *cpuid_append(struct snp_cpuid_table *t, u32 fn, u32 eax)
+{
+	u32 n = le32_to_cpu(t->count);
+	struct snp_cpuid_fn *e = &t->fn[n];
+
+	assert_true(n < SNP_CPUID_COUNT_MAX);
+	memset(e, 0, sizeof(*e));
+	e->eax_in = cpu_to_le32(fn);
+	e->eax = cpu_to_le32(eax);
+	t->count = cpu_to_le32(n + 1);
+	return e;
+}
+
+static void tb_count_65(struct snp_cpuid_table *t)
+{
+	t->count = cpu_to_le32(65);
+}
+
+static void tb_count_0(struct snp_cpuid_table *t)
+{
+	t->count = 0;
+}
+
+/* a count beyond the entries written: the zero entries are leaf 0x0 again */
+static void tb_count_past_entries(struct snp_cpuid_table *t)
+{
+	t->count = cpu_to_le32(le32_to_cpu(t->count) + 4);
+}
+
+static void tb_no_leaf_0(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0, 0)->eax_in = cpu_to_le32(0x2);
+}
+
+static void tb_two_leaf_0(struct snp_cpuid_table *t)
+{
+	cpuid_append(t, 0, 0x20);
+}
+
+static void tb_two_ext_max(struct snp_cpuid_table *t)
+{
+	cpuid_append(t, 0x80000000, 0x80000030);
+}
+
+static void tb_std_max_huge(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0, 0)->eax = cpu_to_le32(0x80000000);
+}
+
+static void tb_ext_max_low(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0x80000000, 0)->eax = cpu_to_le32(0x1f);
+}
+
+static void tb_ext_max_huge(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0x80000000, 0)->eax = cpu_to_le32(0xffffffff);
+}
+
+/* entries beyond the declared maximum: the page contradicts itself */
+static void tb_std_max_short(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0, 0)->eax = cpu_to_le32(0x5);
+}
+
+static void tb_ext_max_short(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0x80000000, 0)->eax = cpu_to_le32(0x80000008);
+}
+
+static void tb_outside_ranges(struct snp_cpuid_table *t)
+{
+	cpuid_append(t, 0xc0000000, 0x1);
+}
+
+static void tb_hyp_leaf_no_range(struct snp_cpuid_table *t)
+{
+	cpuid_append(t, 0x40000001, 0x1);
+}
+
+static void tb_hyp_max_huge(struct snp_cpuid_table *t)
+{
+	cpuid_append(t, 0x40000000, 0x50000000);
+}
+
+/* a page that says SEV is off: the early #VC handler refuses it (Linux) */
+static void tb_no_sev(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0x8000001f, 0)->eax = cpu_to_le32(0x1);
+}
+
+struct table_case {
+	const char *what;
+	void (*fn)(struct snp_cpuid_table *t);
+	u8 set, code;
+};
+
+static void tweak_cpuid_page(u8 *low, size_t len, void *arg)
+{
+	const struct table_case *c = arg;
+
+	assert_true(SIM_BOOT_CPUID + sizeof(struct snp_cpuid_table) <= len);
+	c->fn((struct snp_cpuid_table *)(low + SIM_BOOT_CPUID));
+}
+
+static void test_malformed_cpuid_table(void **state)
+{
+	static const struct table_case cases[] = {
+		{ "count 65", tb_count_65, SNP_TERM_SET_LINUX, SNP_TERM_CPUID },
+		{ "count 0", tb_count_0, SNP_TERM_SET_LINUX, SNP_TERM_CPUID },
+		{ "count past the entries", tb_count_past_entries, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "no leaf 0x0", tb_no_leaf_0, SNP_TERM_SET_LINUX, SNP_TERM_CPUID },
+		{ "leaf 0x0 twice", tb_two_leaf_0, SNP_TERM_SET_LINUX, SNP_TERM_CPUID },
+		{ "leaf 0x80000000 twice", tb_two_ext_max, SNP_TERM_SET_LINUX, SNP_TERM_CPUID },
+		{ "standard max in the extended range", tb_std_max_huge, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "extended max below 0x80000000", tb_ext_max_low, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "extended max 0xffffffff", tb_ext_max_huge, SNP_TERM_SET_LINUX, SNP_TERM_CPUID },
+		{ "standard max below its entries", tb_std_max_short, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "extended max below its entries", tb_ext_max_short, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "an entry outside every range", tb_outside_ranges, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "a hypervisor leaf without 0x40000000", tb_hyp_leaf_no_range, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "hypervisor max past 0x4000ffff", tb_hyp_max_huge, SNP_TERM_SET_LINUX,
+		  SNP_TERM_CPUID },
+		{ "no SEV in 0x8000001f", tb_no_sev, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_LAZY);
+		struct sim_boot_result res;
+
+		o.tweak_launch = tweak_cpuid_page;
+		o.tweak_launch_arg = (void *)&cases[i];
+		assert_int_equal(sim_boot(&o, NULL, &res), 1);
+		if (res.exit.result != SIM_RUN_TERMINATED || res.exit.term_set != cases[i].set ||
+		    res.exit.term_code != cases[i].code || strcmp(res.phase, "boot"))
+			fail_msg("%s: result %d set %u code %u during %s (%s)", cases[i].what,
+				 res.exit.result, res.exit.term_set, res.exit.term_code, res.phase,
+				 res.exit.why);
+		/* before the GHCB: nothing else happened */
+		assert_int_equal(res.hw.nae_exits, 0);
+		assert_false(res.cpuid[0].answered);
+	}
+}
+
+/* A page with a hypervisor range: those leaves come from it too; past its end, zeros. */
+static void tb_with_hyp_range(struct snp_cpuid_table *t)
+{
+	cpuid_append(t, 0x40000000, 0x40000001)->ebx = cpu_to_le32(0x4b4d564b); /* "KVMK" */
+	cpuid_append(t, 0x40000001, 0x12345);
+}
+
+static void test_cpuid_hypervisor_range(void **state)
+{
+	static const struct table_case c = { "hypervisor range", tb_with_hyp_range, 0, 0 };
+	struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_LAZY);
+	struct sim_boot_result res;
+	struct snp_cpuid_leaf early[EARLY_LEAVES];
+
+	(void)state;
+	o.tweak_launch = tweak_cpuid_page;
+	o.tweak_launch_arg = (void *)&c;
+	o.attack = SIM_ATTACK_CPUID_LIE;
+	o.after_boot = early_cpuid;
+	o.after_boot_arg = early;
+	assert_int_equal(sim_boot(&o, NULL, &res), 0);
+	assert_true(probe(&res, 0x40000000, 0)->in_table);
+	assert_memory_equal(probe(&res, 0x40000000, 0)->guest,
+			    ((u32[4]){ 0x40000001, 0x4b4d564b, 0, 0 }), 4 * sizeof(u32));
+	assert_int_equal(probe(&res, 0x40000000, 0)->hv[0], 0x40000001 ^ SIM_CPUID_LIE_XOR);
+}
+
+static void tb_no_compaction(struct snp_cpuid_table *t)
+{
+	cpuid_entry(t, 0xd, 1)->eax = cpu_to_le32(0x1); /* XSAVEOPT only */
+}
+
+static void test_xsave_size_computed(void **state)
+{
+	static const struct vcpu_state cases[] = {
+		{ true, 0x3, 0 },	{ true, 0x7, 0 },     { true, 0xe7, 0 },
+		{ true, 0x2e7, 0 },	{ true, 0x7, 0x800 }, { true, 0x2e7, 0x1800 },
+		{ false, 0x7, 0x1800 },
+	};
+	static const struct table_case no_compaction = { "no XSAVEC/XSAVES", tb_no_compaction, 0,
+							 0 };
+
+	(void)state;
+	/* the computation here agrees with the hardware's own figures */
+	assert_int_equal(xsave_size(0x7, false), 832);
+	assert_int_equal(xsave_size(0x2e7, false), 0x988); /* 0xD.0 ECX of the page */
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct vcpu_state *v = &cases[i];
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_EAGER);
+		const struct sim_cpuid_probe *d0, *d1;
+		struct sim_boot_result res;
+		u64 xcr0 = v->osxsave ? v->xcr0 : 1;
+
+		o.no_osxsave = !v->osxsave;
+		o.xcr0 = v->xcr0;
+		o.xss = v->xss;
+		o.attack = SIM_ATTACK_CPUID_LIE;
+		assert_int_equal(sim_boot(&o, NULL, &res), 0);
+		d0 = probe(&res, 0xd, 0);
+		d1 = probe(&res, 0xd, 1);
+		if (d0->guest[1] != xsave_size(xcr0, false) ||
+		    d1->guest[1] != xsave_size(xcr0 | v->xss, true))
+			fail_msg("XCR0 0x%llx XSS 0x%llx: 0xD.0 EBX %u (want %u), 0xD.1 EBX %u "
+				 "(want %u)",
+				 (unsigned long long)xcr0, (unsigned long long)v->xss, d0->guest[1],
+				 xsave_size(xcr0, false), d1->guest[1],
+				 xsave_size(xcr0 | v->xss, true));
+		/* the rest of 0xD.0/0xD.1 is the page's */
+		assert_int_equal(d0->guest[0], 0x2e7);
+		assert_int_equal(d0->guest[2], 0x988);
+		assert_int_equal(d1->guest[0], 0xf);
+		/* OSXSAVE follows CR4 */
+		assert_int_equal(!!(probe(&res, 1, 0)->guest[2] & (1U << 27)), v->osxsave);
+	}
+
+	/* XCR0 enables a component the page does not describe (AMX tile data) */
+	{
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_EAGER);
+		struct sim_boot_result res;
+
+		o.xcr0 = 0x20007;
+		assert_int_equal(sim_boot(&o, NULL, &res), 1);
+		assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
+		assert_int_equal(res.exit.term_set, SNP_TERM_SET_GEN);
+		assert_int_equal(res.exit.term_code, SNP_TERM_GEN_REQ);
+		assert_string_equal(res.phase, "run");
+		assert_false(probe(&res, 0xd, 0)->answered);
+	}
+	/* a page without a compacted format for 0xD.1 */
+	{
+		struct sim_boot_opts o = base_opts(32, SNP_ACCEPT_EAGER);
+		struct sim_boot_result res;
+
+		o.tweak_launch = tweak_cpuid_page;
+		o.tweak_launch_arg = (void *)&no_compaction;
+		assert_int_equal(sim_boot(&o, NULL, &res), 1);
+		assert_int_equal(res.exit.term_set, SNP_TERM_SET_GEN);
+		assert_int_equal(res.exit.term_code, SNP_TERM_GEN_REQ);
+		assert_true(probe(&res, 0xd, 0)->answered);
+		assert_false(probe(&res, 0xd, 1)->answered);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1443,6 +1969,11 @@ int main(void)
 		cmocka_unit_test(test_protocol_negotiation),
 		cmocka_unit_test(test_register_and_ap_hold),
 		cmocka_unit_test(test_psc_answers),
+		cmocka_unit_test(test_cpuid_lie_not_believed),
+		cmocka_unit_test(test_malformed_cpuid_table),
+		cmocka_unit_test(test_cpuid_hypervisor_range),
+		cmocka_unit_test(test_xsave_size_computed),
+		cmocka_unit_test(test_cpuid_hv_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

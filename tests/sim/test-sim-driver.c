@@ -744,6 +744,106 @@ static void test_lockdep(void **state)
 	mutex_unlock(&dev->cmd_mutex);
 }
 
+static int tsc_info(struct sim_platform *p, const void *body, size_t len,
+		    struct sim_tsc_info_rsp_msg *rsp, u8 version, u64 *exitinfo2)
+{
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	int r;
+
+	memset(rsp, 0x5a, sizeof(*rsp));
+	mutex_lock(&dev->cmd_mutex); /* the caller serialises it with the ioctls */
+	r = snp_guest_send_request(dev, SNP_MSG_TSC_INFO_REQ, version, body, len, rsp, sizeof(*rsp),
+				   exitinfo2);
+	mutex_unlock(&dev->cmd_mutex);
+	return r;
+}
+
+/* MSG_TSC_INFO through the driver; the kernel's boot request (Secure TSC) */
+static void test_tsc_info(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_params *sp = &c->st->params;
+	struct sim_tsc_info_req_msg body = { 0 };
+	struct sim_tsc_info_rsp_msg rsp;
+	struct snp_ioc_report_resp rresp;
+	struct sim_platform *p;
+	u64 e = 0;
+
+	sp->secure_tsc = true;
+	sp->tsc_scale = 0x0000000123456789ULL;
+	sp->tsc_offset = 0xfffffff012345678ULL;
+	sp->tsc_factor = 321;
+
+	/* a well-formed request: status 0, the launch values, the rest zero */
+	p = plat(state, 0, NULL);
+	assert_int_equal(tsc_info(p, &body, sizeof(body), &rsp, 1, &e), 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(le32_to_cpu(rsp.status), 0);
+	assert_int_equal(le32_to_cpu(rsp.rsvd1), 0);
+	assert_true(le64_to_cpu(rsp.guest_tsc_scale) == sp->tsc_scale);
+	assert_true(le64_to_cpu(rsp.guest_tsc_offset) == sp->tsc_offset);
+	assert_int_equal(le32_to_cpu(rsp.tsc_factor), 321);
+	assert_true(snp_mem_is_zero(rsp.rsvd2, sizeof(rsp.rsvd2)));
+	assert_int_equal(guest_counter(p, 0), 2);
+	assert_int_equal(c->st->fw_counter[0], 2);
+	/* the numbers stay in step: a report after it */
+	assert_int_equal(report(p, 0, 0x11, &rresp, NULL), 0);
+	assert_int_equal(guest_counter(p, 0), 4);
+	assert_int_equal(c->st->fw_counter[0], 4);
+
+	/* a reserved byte set: an answer with STATUS INVALID_PARAM, no values */
+	body.rsvd[77] = 1;
+	assert_int_equal(tsc_info(p, &body, sizeof(body), &rsp, 1, &e), 0);
+	assert_int_equal(le32_to_cpu(rsp.status), SNP_FW_INVALID_PARAM);
+	assert_true(rsp.guest_tsc_scale == 0 && rsp.guest_tsc_offset == 0 && rsp.tsc_factor == 0);
+	assert_int_equal(c->st->fw_counter[0], 6);
+	body.rsvd[77] = 0;
+
+	/* the wrong size or version: no answer (firmware INVALID_PARAM), VMPCK wiped */
+	assert_int_equal(tsc_info(p, &body, 64, &rsp, 1, &e), -EIO);
+	assert_int_equal(e, SNP_FW_INVALID_PARAM);
+	assert_int_equal(c->st->fw_counter[0], 6);
+	assert_true(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	p = plat(state, 0, NULL);
+	assert_int_equal(tsc_info(p, &body, sizeof(body), &rsp, 2, &e), -EIO);
+	assert_int_equal(e, SNP_FW_INVALID_PARAM);
+	assert_int_equal(c->st->fw_counter[0], 0);
+
+	/* without Secure TSC the message is unknown to the firmware */
+	sp->secure_tsc = false;
+	p = plat(state, 0, NULL);
+	assert_int_equal(tsc_info(p, &body, sizeof(body), &rsp, 1, &e), -EIO);
+	assert_int_equal(e, SNP_FW_INVALID_PARAM);
+	assert_int_equal(c->st->fw_counter[0], 0);
+	sp->secure_tsc = true;
+
+	/* the kernel's boot request: the first user request is 3, not 1 */
+	sp->kernel_tsc_info = true;
+	p = plat(state, 0, NULL);
+	assert_int_equal(report(p, 0, 0x22, &rresp, &e), 0);
+	assert_int_equal(guest_counter(p, 0), 4);
+	assert_int_equal(c->st->fw_counter[0], 4);
+	assert_int_equal(report(p, 0, 0x23, &rresp, &e), 0);
+	assert_int_equal(c->st->fw_counter[0], 6);
+
+	/* a kernel at VMPL1: its VMPCK moves, the user's VMPCK0 starts at 1 */
+	sp->kernel_vmpl = 1;
+	p = plat(state, 0, NULL);
+	assert_int_equal(report(p, 0, 0x24, &rresp, &e), 0);
+	assert_int_equal(guest_counter(p, 0), 2);
+	assert_int_equal(c->st->fw_counter[0], 2);
+	assert_int_equal(guest_counter(p, 1), 2);
+	assert_int_equal(c->st->fw_counter[1], 2);
+
+	/* fault injection is for the user's requests, not the kernel's boot */
+	sp->kernel_vmpl = 0;
+	p = plat(state, 0, "tamper=1");
+	assert_int_not_equal(report(p, 0, 0x25, &rresp, &e), 0);
+	assert_int_equal(c->st->fw_counter[0], 4);
+	sp->kernel_tsc_info = false;
+	sp->secure_tsc = false;
+}
+
 /* Bad input to every driver and simulator entry point: an error, no crash. */
 static void test_bad_input(void **state)
 {
@@ -916,6 +1016,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_firmware_version_and_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_request_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_key_sel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tsc_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),

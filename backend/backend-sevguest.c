@@ -12,8 +12,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "kernel/snp-uapi.h"
-#include "lib/backend.h"
 
 #define SEVGUEST_DEFAULT_PATH "/dev/sev-guest"
 

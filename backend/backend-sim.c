@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/util.h"
 #include "sim/sim.h"
 

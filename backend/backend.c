@@ -12,9 +12,9 @@
 
 #include <openssl/crypto.h>
 
+#include "backend/backend.h"
 #include "kernel/snp-certs.h"
 #include "kernel/snp-uapi.h"
-#include "lib/backend.h"
 #include "lib/util.h"
 
 struct snp_backend {

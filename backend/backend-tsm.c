@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/backend.h"
+#include "backend/backend.h"
 #include "lib/cert-table.h"
 #include "lib/log.h"
 #include "lib/util.h"
