@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
- * Minimal kernel-type compatibility layer so that kernel/ builds both as
- * freestanding userspace C (for the simulator and the tests) and, with the
- * real kernel headers, inside Linux.
+ * kernel/ is kernel code written against kernel APIs (copy_from_user,
+ * struct mutex, pr_*, READ_ONCE, ...). Inside Linux they come from the
+ * kernel headers; the userspace build gets the same names from a shim
+ * outside kernel/ (sim/kshim/snp-kshim.h). This is the only place that
+ * tells the two builds apart: no .c file tests __KERNEL__.
  */
 #ifndef SNP_KERNEL_COMPAT_H
 #define SNP_KERNEL_COMPAT_H
@@ -10,61 +12,25 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/build_bug.h>
+#include <linux/bits.h>
+#include <linux/limits.h>
+#include <linux/kernel.h>
 #include <linux/string.h>
 #include <linux/errno.h>
+#include <linux/ioctl.h>
+#include <linux/mutex.h>
+#include <linux/lockdep.h>
+#include <linux/printk.h>
+#include <linux/compiler.h>
+#include <linux/delay.h>
+#include <linux/uaccess.h>
 #include <asm/byteorder.h>
 #else
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <errno.h>
-#include <string.h>
-
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int32_t s32;
-typedef int64_t s64;
-
-/* Wire fields are little-endian; the types (from the uapi headers) say so. */
-#include <linux/types.h>
-
-#ifndef __packed
-#define __packed __attribute__((__packed__))
-#endif
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define cpu_to_le16(x) ((__le16)(u16)(x))
-#define cpu_to_le32(x) ((__le32)(u32)(x))
-#define cpu_to_le64(x) ((__le64)(u64)(x))
-#define le16_to_cpu(x) ((u16)(__le16)(x))
-#define le32_to_cpu(x) ((u32)(__le32)(x))
-#define le64_to_cpu(x) ((u64)(__le64)(x))
-#else
-#define cpu_to_le16(x) ((__le16)__builtin_bswap16(x))
-#define cpu_to_le32(x) ((__le32)__builtin_bswap32(x))
-#define cpu_to_le64(x) ((__le64)__builtin_bswap64(x))
-#define le16_to_cpu(x) __builtin_bswap16(x)
-#define le32_to_cpu(x) __builtin_bswap32(x)
-#define le64_to_cpu(x) __builtin_bswap64(x)
-#endif
-
-#ifndef BIT
-#define BIT(n) (1U << (n))
-#endif
-#ifndef BIT_ULL
-#define BIT_ULL(n) (1ULL << (n))
-#endif
-#ifndef GENMASK_ULL
-#define GENMASK_ULL(h, l) ((~0ULL << (l)) & (~0ULL >> (63 - (h))))
-#endif
-#ifndef GENMASK
-#define GENMASK(h, l) ((~0U << (l)) & (~0U >> (31 - (h))))
-#endif
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#endif
+/*
+ * The same names for the userspace build (simulator, tests): found through
+ * the include path, it lives with the simulator (sim/kshim/), not here.
+ */
+#include <snp-kshim.h>
 #endif /* __KERNEL__ */
 
 /* Explicit little-endian loads and stores on byte buffers. */

@@ -9,8 +9,10 @@ noinst_HEADERS += \
 	%reldir%/snp-uapi.h \
 	%reldir%/snp-ghcb.h
 
-# The guest-request driver (freestanding; reaches the platform through
-# struct snp_platform_ops), as a convenience library.
+# The guest-request driver (kernel code; reaches the platform through
+# struct snp_platform_ops), as a convenience library for userspace: the
+# kernel APIs come from sim/kshim/. kernel/Kbuild builds the same sources
+# as a Linux module (make kbuild-check).
 noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 %canon_reldir%_libsnpkernel_la_SOURCES = \
 	%reldir%/snp-guest.h \
@@ -19,3 +21,12 @@ noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 	%reldir%/snp-sev.c \
 	%reldir%/snp-cpuid.h \
 	%reldir%/snp-cpuid.c
+# The kernel APIs of the userspace build (sim/kshim/) are linked in by the
+# simulator, the layer above, with the library.
+
+# Only for the Linux module build (kernel/Kbuild; make kbuild-check).
+EXTRA_DIST += \
+	%reldir%/Kbuild \
+	%reldir%/snp-guest-mod.c \
+	%reldir%/snp-guest-kexit.c \
+	%reldir%/snp-guest-kexit.h

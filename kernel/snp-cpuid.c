@@ -178,9 +178,9 @@ u32 snp_cpuid_calc_xsave_size(const struct snp_sev *g, u64 xfeatures, bool compa
 static u64 cpuid_msr_call(struct snp_sev *g, u64 req)
 {
 	g->stats.msr_exits++;
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, req);
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, req);
 	g->ops->vmgexit(g->priv);
-	return g->ops->rdmsr(g->priv, SNP_MSR_GHCB);
+	return g->ops->read_msr(g->priv, SNP_MSR_GHCB);
 }
 
 static int cpuid_hv_msr(struct snp_sev *g, struct snp_cpuid_leaf *leaf)
@@ -277,7 +277,7 @@ static int xsave_postprocess(struct snp_sev *g, struct snp_cpuid_leaf *leaf)
 	if (leaf->subfn == 1) {
 		/* XSS is in use only with XSAVES (0xD.1 EAX bit 3). */
 		if (leaf->eax & BIT(3))
-			xss = g->ops->rdmsr(g->priv, SNP_MSR_IA32_XSS);
+			xss = g->ops->read_msr(g->priv, SNP_MSR_IA32_XSS);
 		/*
 		 * 0xD.1 EBX is the compacted size; without XSAVEC (bit 1) or
 		 * XSAVES there is no compacted format, and SNP hardware always

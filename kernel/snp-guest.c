@@ -10,18 +10,19 @@
  * The hypervisor can change the shared pages at any time, so everything is
  * read from the private copies only.
  */
+#define pr_fmt(fmt) "snp-guest: " fmt
+
 #include "kernel/snp-guest.h"
 
-#ifndef __KERNEL__
-#define memzero_explicit(p, n) explicit_bzero((p), (n))
-#define READ_ONCE(x)	       (*(const volatile __typeof__(x) *)&(x))
-#define snp_gpa(p)	       ((u64)(uintptr_t)(p))
-#define snp_ptr(x)	       ((void *)(uintptr_t)(x))
-#define U32_MAX		       0xffffffffU
-#else
-#define snp_gpa(p) ((u64)__pa(p))
-#define snp_ptr(x) u64_to_user_ptr(x)
-#endif
+/*
+ * The guest physical address of a shared page as the hypervisor sees it.
+ * The platform's VMGEXIT translates it (the simulator maps its shared
+ * region at these addresses).
+ */
+static inline u64 snp_gpa(const void *p)
+{
+	return (u64)(uintptr_t)p;
+}
 
 /* The low 32 bits of this VMPCK's counter in the OS area (little-endian). */
 static u8 *os_area_msg_seqno(const struct snp_guest_dev *dev)
@@ -50,19 +51,16 @@ void snp_guest_disable_vmpck(struct snp_guest_dev *dev, u64 cause)
 	if (!dev->vmpck)
 		return;
 	/* Linux: "Disabling VMPCK%d communication key to prevent IV reuse." */
+	pr_alert("Disabling VMPCK%u communication key to prevent IV reuse.\n", dev->vmpck_id);
 	memzero_explicit(dev->vmpck, SNP_VMPCK_LEN);
 	dev->vmpck = NULL;
-	if (dev->ops->event)
-		dev->ops->event(dev->priv, SNP_GUEST_EV_VMPCK_DISABLED, dev->vmpck_id, cause);
+	snp_guest_plat_event(dev, SNP_GUEST_EV_VMPCK_DISABLED, cause);
 }
 
-int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops, void *priv,
-		   struct snp_secrets_page *secrets, u32 vmpck_id, struct snp_guest_shared *shared,
-		   struct snp_guest_private *scratch)
+int snp_guest_init(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
+		   u32 vmpck_id, struct snp_guest_shared *shared, struct snp_guest_private *scratch)
 {
-	if (!dev || !ops || !secrets || !shared || !scratch)
-		return -EINVAL;
-	if (!ops->vmgexit || !ops->aead_encrypt || !ops->aead_decrypt || !ops->msleep)
+	if (!dev || !secrets || !shared || !scratch)
 		return -EINVAL;
 	if (vmpck_id > SNP_VMPCK_MAX)
 		return -EINVAL;
@@ -70,7 +68,6 @@ int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops
 		return -EINVAL;
 
 	memset(dev, 0, sizeof(*dev));
-	dev->ops = ops;
 	dev->priv = priv;
 	dev->secrets = secrets;
 	dev->vmpck_id = vmpck_id;
@@ -82,6 +79,7 @@ int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops
 	dev->retry_interval_ms = SNP_GUEST_RETRY_INTERVAL_MS;
 	dev->retry_timeout_ms = SNP_GUEST_RETRY_TIMEOUT_MS;
 	memset(scratch, 0, sizeof(*scratch));
+	mutex_init(&dev->cmd_mutex);
 	return 0;
 }
 
@@ -89,6 +87,9 @@ void snp_guest_release(struct snp_guest_dev *dev)
 {
 	if (!dev)
 		return;
+	if (!dev->secrets)
+		return; /* never initialised, or released already */
+	mutex_destroy(&dev->cmd_mutex);
 	if (dev->scratch)
 		memzero_explicit(dev->scratch, sizeof(*dev->scratch));
 	memset(dev, 0, sizeof(*dev));
@@ -119,6 +120,7 @@ static void snp_inc_msg_seqno(struct snp_guest_dev *dev)
 {
 	u8 *p = os_area_msg_seqno(dev);
 
+	lockdep_assert_held(&dev->cmd_mutex);
 	/* the request used count + 1, the response count + 2 */
 	snp_put_le32(p, snp_get_le32(p) + 2);
 }
@@ -150,8 +152,8 @@ static int enc_payload(struct snp_guest_dev *dev, u64 seqno, u8 version, u8 type
 	hdr->msg_sz = cpu_to_le16((u16)sz);
 
 	make_iv(iv, seqno);
-	return dev->ops->aead_encrypt(dev->priv, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
-				      payload, sz, msg->payload, hdr->authtag);
+	return snp_guest_plat_encrypt(dev, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN, payload, sz,
+				      msg->payload, hdr->authtag);
 }
 
 static int verify_and_dec_payload(struct snp_guest_dev *dev, void *buf, size_t sz)
@@ -177,7 +179,7 @@ static int verify_and_dec_payload(struct snp_guest_dev *dev, void *buf, size_t s
 		return -EBADMSG;
 
 	make_iv(iv, resp_seqno);
-	return dev->ops->aead_decrypt(dev->priv, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
+	return snp_guest_plat_decrypt(dev, dev->vmpck, iv, &hdr->algo, SNP_MSG_AAD_LEN,
 				      resp->payload, msg_sz, buf, hdr->authtag);
 }
 
@@ -205,16 +207,22 @@ static int issue_guest_request(struct snp_guest_dev *dev, u64 exit_code, u64 *ex
 	}
 
 	dev->nr_requests++;
-	rc = dev->ops->vmgexit(dev->priv, ghcb);
+	rc = snp_guest_plat_vmgexit(dev, ghcb);
 	if (rc)
 		return rc < 0 ? rc : -EIO;
 
 	info1 = le64_to_cpu(READ_ONCE(ghcb->sw_exit_info_1));
 	info2 = le64_to_cpu(READ_ONCE(ghcb->sw_exit_info_2));
-	*exitinfo2 = info2;
-	/* SW_EXITINFO1[31:0] != 0: the hypervisor refused the exit itself. */
-	if ((u32)info1 != 0)
+	/*
+	 * SW_EXITINFO1[31:0] != 0: the hypervisor refused the exit itself and
+	 * the firmware never saw the message. Linux reports SEV_RET_NO_FW_CALL
+	 * then, not whatever the hypervisor put into SW_EXITINFO2.
+	 */
+	if ((u32)info1 != 0) {
+		*exitinfo2 = SNP_EXITINFO2_EXIT_REFUSED;
 		return -EIO;
+	}
+	*exitinfo2 = info2;
 
 	switch (info2) {
 	case 0:
@@ -257,9 +265,7 @@ retry_request:
 		override_npages = dev->certs_npages;
 		exit_code = SNP_NAE_GUEST_REQUEST;
 		override_err = SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN);
-		if (dev->ops->event)
-			dev->ops->event(dev->priv, SNP_GUEST_EV_CERTS_TOO_SMALL, dev->vmpck_id,
-					override_npages);
+		snp_guest_plat_event(dev, SNP_GUEST_EV_CERTS_TOO_SMALL, override_npages);
 		goto retry_request;
 	case -EAGAIN:
 		/* Throttled: resend the identical message, never a new one. */
@@ -268,9 +274,8 @@ retry_request:
 			break;
 		}
 		dev->nr_busy_retries++;
-		if (dev->ops->event)
-			dev->ops->event(dev->priv, SNP_GUEST_EV_BUSY_RETRY, dev->vmpck_id, waited);
-		dev->ops->msleep(dev->priv, dev->retry_interval_ms);
+		snp_guest_plat_event(dev, SNP_GUEST_EV_BUSY_RETRY, waited);
+		snp_guest_plat_msleep(dev, dev->retry_interval_ms);
 		waited += dev->retry_interval_ms;
 		goto retry_request;
 	}
@@ -300,6 +305,7 @@ static int handle_guest_request(struct snp_guest_dev *dev, u64 exit_code,
 	u64 seqno;
 	int rc;
 
+	lockdep_assert_held(&dev->cmd_mutex);
 	seqno = snp_guest_next_seqno(dev);
 	if (!seqno)
 		return -EIO;
@@ -335,15 +341,18 @@ static int get_report(struct snp_guest_dev *dev, struct snp_ioc_guest_request *a
 	u8 *payload = dev->scratch->payload;
 	int rc;
 
+	lockdep_assert_held(&dev->cmd_mutex);
 	if (!arg->req_data || !arg->resp_data)
 		return -EINVAL;
-	memcpy(req, snp_ptr(arg->req_data), sizeof(*req));
+	if (copy_from_user(req, u64_to_user_ptr(arg->req_data), sizeof(*req)))
+		return -EFAULT;
 
 	rc = handle_guest_request(dev, SNP_NAE_GUEST_REQUEST, arg, SNP_MSG_REPORT_REQ, req,
 				  sizeof(*req), payload,
 				  sizeof(struct snp_ioc_report_resp) + SNP_MSG_AUTHTAG_LEN);
-	if (!rc)
-		memcpy(snp_ptr(arg->resp_data), payload, sizeof(struct snp_ioc_report_resp));
+	if (!rc && copy_to_user(u64_to_user_ptr(arg->resp_data), payload,
+				sizeof(struct snp_ioc_report_resp)))
+		rc = -EFAULT;
 	memzero_explicit(req, sizeof(*req));
 	memzero_explicit(payload, sizeof(dev->scratch->payload));
 	return rc;
@@ -355,15 +364,18 @@ static int get_derived_key(struct snp_guest_dev *dev, struct snp_ioc_guest_reque
 	u8 *payload = dev->scratch->payload;
 	int rc;
 
+	lockdep_assert_held(&dev->cmd_mutex);
 	if (!arg->req_data || !arg->resp_data)
 		return -EINVAL;
-	memcpy(req, snp_ptr(arg->req_data), sizeof(*req));
+	if (copy_from_user(req, u64_to_user_ptr(arg->req_data), sizeof(*req)))
+		return -EFAULT;
 
 	rc = handle_guest_request(dev, SNP_NAE_GUEST_REQUEST, arg, SNP_MSG_KEY_REQ, req,
 				  sizeof(*req), payload,
 				  sizeof(struct snp_ioc_derived_key_resp) + SNP_MSG_AUTHTAG_LEN);
-	if (!rc)
-		memcpy(snp_ptr(arg->resp_data), payload, sizeof(struct snp_ioc_derived_key_resp));
+	if (!rc && copy_to_user(u64_to_user_ptr(arg->resp_data), payload,
+				sizeof(struct snp_ioc_derived_key_resp)))
+		rc = -EFAULT;
 	/* the response holds the derived key */
 	memzero_explicit(req, sizeof(*req));
 	memzero_explicit(payload, sizeof(dev->scratch->payload));
@@ -377,15 +389,20 @@ static int get_ext_report(struct snp_guest_dev *dev, struct snp_ioc_guest_reques
 	u32 npages = 0;
 	int rc;
 
+	lockdep_assert_held(&dev->cmd_mutex);
 	if (!arg->req_data || !arg->resp_data)
 		return -EINVAL;
-	memcpy(req, snp_ptr(arg->req_data), sizeof(*req));
+	if (copy_from_user(req, u64_to_user_ptr(arg->req_data), sizeof(*req)))
+		return -EFAULT;
 
 	if (req->certs_len && req->certs_address) {
 		if (req->certs_len > SNP_CERTS_MAX_LEN || (req->certs_len & (SNP_PAGE_SIZE - 1)))
 			return -EINVAL;
 		/* zeros tell the caller that the host supplied no certificates */
 		memset(dev->shared->certs, 0, req->certs_len);
+		/* fail before the request: a sequence number is not spent on this */
+		if (!access_ok(u64_to_user_ptr(req->certs_address), req->certs_len))
+			return -EFAULT;
 		npages = req->certs_len / SNP_PAGE_SIZE;
 	}
 	dev->certs_npages = npages;
@@ -397,40 +414,78 @@ static int get_ext_report(struct snp_guest_dev *dev, struct snp_ioc_guest_reques
 	/* Too small: tell the caller how much the host wants. */
 	if (arg->exitinfo2 == SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN)) {
 		req->certs_len = dev->certs_npages * SNP_PAGE_SIZE;
-		memcpy(snp_ptr(arg->req_data), req, sizeof(*req));
+		if (copy_to_user(u64_to_user_ptr(arg->req_data), req, sizeof(*req)))
+			rc = -EFAULT;
 	}
 	if (rc)
 		goto out;
 
-	if (npages)
-		memcpy(snp_ptr(req->certs_address), dev->shared->certs, req->certs_len);
-	memcpy(snp_ptr(arg->resp_data), payload, sizeof(struct snp_ioc_report_resp));
+	if (npages &&
+	    copy_to_user(u64_to_user_ptr(req->certs_address), dev->shared->certs, req->certs_len)) {
+		rc = -EFAULT;
+		goto out;
+	}
+	if (copy_to_user(u64_to_user_ptr(arg->resp_data), payload,
+			 sizeof(struct snp_ioc_report_resp)))
+		rc = -EFAULT;
 out:
 	memzero_explicit(payload, sizeof(dev->scratch->payload));
 	return rc;
 }
 
-int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd, struct snp_ioc_guest_request *arg)
+int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
+			   struct snp_ioc_guest_request __user *argp)
 {
-	if (!dev || !dev->ops || !arg)
-		return -EINVAL;
-	if (!arg->msg_version)
-		return -EINVAL;
-	if (snp_guest_vmpck_disabled(dev))
-		return -ENOTTY;
+	struct snp_ioc_guest_request input;
+	int rc;
 
-	arg->exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+	if (!dev || !dev->secrets)
+		return -EINVAL;
+	lockdep_assert_held(&dev->cmd_mutex);
+	if (copy_from_user(&input, argp, sizeof(input)))
+		return -EFAULT;
 
-	switch (cmd) {
-	case SNP_IOC_GET_REPORT:
-		return get_report(dev, arg);
-	case SNP_IOC_GET_DERIVED_KEY:
-		return get_derived_key(dev, arg);
-	case SNP_IOC_GET_EXT_REPORT:
-		return get_ext_report(dev, arg);
-	default:
-		return -ENOTTY;
+	/* Before any check: the caller never reads back its own value. */
+	input.exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+
+	if (!input.msg_version) {
+		rc = -EINVAL;
+	} else if (snp_guest_vmpck_disabled(dev)) {
+		pr_err_ratelimited("VMPCK is disabled\n");
+		rc = -ENOTTY;
+	} else {
+		switch (cmd) {
+		case SNP_IOC_GET_REPORT:
+			rc = get_report(dev, &input);
+			break;
+		case SNP_IOC_GET_DERIVED_KEY:
+			rc = get_derived_key(dev, &input);
+			break;
+		case SNP_IOC_GET_EXT_REPORT:
+			rc = get_ext_report(dev, &input);
+			break;
+		default:
+			rc = -ENOTTY;
+			break;
+		}
 	}
+
+	if (copy_to_user(argp, &input, sizeof(input)))
+		return -EFAULT;
+	return rc;
+}
+
+int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd,
+		    struct snp_ioc_guest_request __user *argp)
+{
+	int rc;
+
+	if (!dev || !dev->secrets)
+		return -EINVAL;
+	mutex_lock(&dev->cmd_mutex);
+	rc = snp_guest_ioctl_locked(dev, cmd, argp);
+	mutex_unlock(&dev->cmd_mutex);
+	return rc;
 }
 
 /*
@@ -446,8 +501,9 @@ int snp_guest_send_request(struct snp_guest_dev *dev, u8 type, u8 version, const
 	u8 *payload;
 	int rc;
 
-	if (!dev || !dev->ops || !req || !resp || !version)
+	if (!dev || !dev->secrets || !req || !resp || !version)
 		return -EINVAL;
+	lockdep_assert_held(&dev->cmd_mutex);
 	if (!req_sz || req_sz > SNP_MSG_PAYLOAD_MAX || resp_sz > SNP_MSG_PAYLOAD_MAX)
 		return -EINVAL;
 	if (snp_guest_vmpck_disabled(dev))

@@ -5,9 +5,9 @@
  *
  * The driver is freestanding: it allocates nothing, the caller hands it the
  * secrets page, its private scratch pages and the pages it shares with the
- * hypervisor. It reaches the platform only through struct snp_platform_ops
- * (the VMGEXIT, a sleep for the BUSY backoff, AES-256-GCM), so the same code
- * runs over the simulator in userspace.
+ * hypervisor. It reaches the platform only through the snp_guest_plat_*()
+ * link-time functions (the VMGEXIT, a sleep for the BUSY backoff,
+ * AES-256-GCM), defined by the Linux module or by the simulator.
  *
  * Rules it keeps (snp-abi.md §2.3, §2.4):
  *  - one message sequence number per ioctl; requests odd, responses even;
@@ -28,8 +28,14 @@
 #include "kernel/snp-msg.h"
 #include "kernel/snp-uapi.h"
 
-/* Linux's SEV_RET_NO_FW_CALL: exitinfo2 value before the firmware ran. */
+/* Linux: the ioctl sets exitinfo2 to 0xff before anything else is checked. */
 #define SNP_EXITINFO2_NO_FW_CALL 0xffULL
+/*
+ * Linux's SEV_RET_NO_FW_CALL (-1 in <uapi/linux/psp-sev.h>): the exit was
+ * made but the hypervisor refused it (SW_EXITINFO1[31:0] != 0), so the
+ * firmware never ran; the hypervisor's SW_EXITINFO2 is not reported.
+ */
+#define SNP_EXITINFO2_EXIT_REFUSED (~0ULL)
 
 /* Linux: retry a throttled request every 2 s for up to 60 s. */
 #define SNP_GUEST_RETRY_INTERVAL_MS 2000U
@@ -62,32 +68,41 @@ enum snp_guest_event {
 	SNP_GUEST_EV_CERTS_TOO_SMALL, /* info: pages needed */
 };
 
-struct snp_platform_ops {
-	/*
-	 * VMGEXIT with the GHCB set up for a guest request (SW_EXITCODE,
-	 * SW_EXITINFO1/2 and for the extended request RAX/RBX). Returns 0 when
-	 * the hypervisor answered (result in SW_EXITINFO1/2 and RBX of the
-	 * GHCB) or a negative errno when the exit itself could not be made.
-	 */
-	int (*vmgexit)(void *priv, struct snp_ghcb *ghcb);
-	/* Sleep between BUSY retries. */
-	void (*msleep)(void *priv, unsigned int ms);
-	/*
-	 * AES-256-GCM with a 12-byte IV and a 16-byte tag. @in and @out may be
-	 * the same buffer. decrypt returns -EBADMSG when the tag does not match
-	 * and writes no plaintext then.
-	 */
-	int (*aead_encrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
-			    const u8 *in, size_t len, u8 *out, u8 *tag);
-	int (*aead_decrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
-			    const u8 *in, size_t len, u8 *out, const u8 *tag);
-	/* Optional. */
-	void (*event)(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info);
-};
+/*
+ * The platform, as link-time functions rather than a table of function
+ * pointers: the Linux module defines them (snp-guest-mod.c), and so does
+ * the simulator for its userspace platforms (sim/guest-platform.c). Each
+ * gets the device; dev->priv is the platform's own.
+ *
+ * snp_guest_plat_vmgexit: VMGEXIT with the GHCB image set up for a guest
+ * request (SW_EXITCODE, SW_EXITINFO1/2 and for the extended request
+ * RAX/RBX). Returns 0 when the hypervisor answered (result in
+ * SW_EXITINFO1/2 and RBX of the image) or a negative errno when the exit
+ * itself could not be made.
+ *
+ * snp_guest_plat_encrypt/decrypt: AES-256-GCM with a 12-byte IV and a
+ * 16-byte tag. @in and @out may be the same buffer. decrypt returns
+ * -EBADMSG when the tag does not match and writes no plaintext then.
+ *
+ * snp_guest_plat_msleep: sleep between BUSY retries.
+ * snp_guest_plat_event: report an event (logging, statistics).
+ */
+struct snp_guest_dev;
+int snp_guest_plat_vmgexit(struct snp_guest_dev *dev, struct snp_ghcb *ghcb);
+int snp_guest_plat_encrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *iv, const u8 *aad,
+			   size_t aad_len, const u8 *in, size_t len, u8 *out, u8 *tag);
+int snp_guest_plat_decrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *iv, const u8 *aad,
+			   size_t aad_len, const u8 *in, size_t len, u8 *out, const u8 *tag);
+void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms);
+void snp_guest_plat_event(struct snp_guest_dev *dev, enum snp_guest_event ev, u64 info);
 
 struct snp_guest_dev {
-	const struct snp_platform_ops *ops;
-	void *priv;
+	/*
+	 * Serialises everything below, the sequence number in the secrets
+	 * page and the shared pages (Linux: snp_cmd_mutex).
+	 */
+	struct mutex cmd_mutex;
+	void *priv; /* the platform's */
 	struct snp_secrets_page *secrets;
 	u8 *vmpck; /* into @secrets; NULL once disabled */
 	u32 vmpck_id;
@@ -108,11 +123,11 @@ struct snp_guest_dev {
  * request then fails with -ENOTTY.
  * Returns 0, or -EINVAL for a bad argument or secrets page version.
  */
-int snp_guest_init(struct snp_guest_dev *dev, const struct snp_platform_ops *ops, void *priv,
-		   struct snp_secrets_page *secrets, u32 vmpck_id, struct snp_guest_shared *shared,
+int snp_guest_init(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
+		   u32 vmpck_id, struct snp_guest_shared *shared,
 		   struct snp_guest_private *scratch);
 
-/* Wipe the private scratch and forget the pages. */
+/* Wipe the private scratch and forget the pages; nobody may hold the lock. */
 void snp_guest_release(struct snp_guest_dev *dev);
 
 /* Backoff for BUSY (tests use short values); 0 keeps the default. */
@@ -129,12 +144,22 @@ u64 snp_guest_next_seqno(const struct snp_guest_dev *dev);
 
 /*
  * The /dev/sev-guest ioctl: @cmd is SNP_IOC_GET_REPORT,
- * SNP_IOC_GET_DERIVED_KEY or SNP_IOC_GET_EXT_REPORT; req_data, resp_data
- * and certs_address in the structures are plain pointers. Returns 0 or a
- * negative errno as the Linux driver does; arg->exitinfo2 carries the
- * firmware and VMM error.
+ * SNP_IOC_GET_DERIVED_KEY or SNP_IOC_GET_EXT_REPORT; @argp, and req_data,
+ * resp_data and certs_address in the structures, are user pointers, read
+ * and written only with copy_from_user()/copy_to_user() (-EFAULT when they
+ * do not point at the caller's memory). Returns 0 or a negative errno as
+ * the Linux driver does; exitinfo2 in *@argp carries the firmware and VMM
+ * error. Takes dev->cmd_mutex.
  */
-int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd, struct snp_ioc_guest_request *arg);
+int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd,
+		    struct snp_ioc_guest_request __user *argp);
+
+/*
+ * The same with dev->cmd_mutex already held by the caller (a platform that
+ * must bring the secrets page up to date under the same lock first).
+ */
+int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
+			   struct snp_ioc_guest_request __user *argp);
 
 /*
  * A guest message the kernel sends for itself (Linux's

@@ -11,10 +11,6 @@
 #include "kernel/snp-sev.h"
 #include "kernel/snp-cpuid.h"
 
-#ifndef __KERNEL__
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#endif
-
 #define SNP_IS_ALIGNED(x, a) (((x) & ((u64)(a)-1)) == 0)
 #define SNP_PAGE_4K	     ((u64)SNP_PAGE_SIZE)
 #define SNP_PA_LIMIT	     (1ULL << 52)
@@ -38,7 +34,7 @@ void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info)
 	g->term_set = set;
 	g->term_code = code;
 	g->term_info = info;
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
 	g->ops->vmgexit(g->priv);
 	/* The hypervisor must not resume a guest that asked to die. */
 	for (;;)
@@ -49,9 +45,9 @@ void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info)
 static u64 ghcb_msr_call(struct snp_sev *g, u64 req)
 {
 	g->stats.msr_exits++;
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, req);
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, req);
 	g->ops->vmgexit(g->priv);
-	return g->ops->rdmsr(g->priv, SNP_MSR_GHCB);
+	return g->ops->read_msr(g->priv, SNP_MSR_GHCB);
 }
 
 static void guest_read(struct snp_sev *g, u64 gpa, void *buf, size_t len)
@@ -70,7 +66,7 @@ static void guest_write(struct snp_sev *g, u64 gpa, const void *buf, size_t len)
 
 int snp_sev_detect(struct snp_sev *g)
 {
-	u64 status = g->ops->rdmsr(g->priv, SNP_MSR_SEV_STATUS);
+	u64 status = g->ops->read_msr(g->priv, SNP_MSR_SEV_STATUS);
 
 	g->sev_status = status;
 	if (!(status & SNP_STATUS_SNP))
@@ -301,7 +297,7 @@ void snp_sev_ghcb_prepare(struct snp_sev *g, u64 exit_code, u64 info1, u64 info2
 void snp_sev_ghcb_exit(struct snp_sev *g)
 {
 	g->stats.nae_exits++;
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
 	g->ops->vmgexit(g->priv);
 }
 

@@ -130,8 +130,8 @@ SNP_ASSERT_SIZE(struct snp_cpuid_table, 16 + 48 * 64);
 /* ---- the CPU and hypervisor, as the guest code sees them ----------------- */
 
 struct snp_cpu_ops {
-	u64 (*rdmsr)(void *priv, u32 msr);
-	void (*wrmsr)(void *priv, u32 msr, u64 val);
+	u64 (*read_msr)(void *priv, u32 msr);
+	void (*write_msr)(void *priv, u32 msr, u64 val);
 	/* VMGEXIT (rep; vmmcall): the hypervisor handles the exit and resumes us. */
 	void (*vmgexit)(void *priv);
 	/*
@@ -227,7 +227,7 @@ bool snp_sev_snp_active(const struct snp_sev *g);
  * Ask the hypervisor to end the guest (MSR protocol). @info is what went
  * wrong (an address, a status) for the simulator's report. Never returns.
  */
-__attribute__((noreturn)) void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info);
+__noreturn void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info);
 
 /* Read SEV_STATUS; terminate if SNP is on with a feature we cannot honour. */
 int snp_sev_detect(struct snp_sev *g);

@@ -10,10 +10,6 @@
 
 #include "kernel/compat.h"
 
-#ifndef __KERNEL__
-#include <sys/ioctl.h>
-#endif
-
 struct snp_ioc_report_req {
 	u8 user_data[64];
 	u32 vmpl;

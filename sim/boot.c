@@ -46,6 +46,7 @@ struct boot_ctx {
 	/* attestation (opts->state) */
 	struct sim_fw *fw;
 	struct snp_guest_dev dev;
+	struct sim_guest_binding bind;
 	struct snp_secrets_page *secrets; /* the driver's copy of the guest's page */
 	struct snp_guest_shared *shared;  /* the driver's view of the shared pages */
 	struct snp_guest_private *scratch;
@@ -220,7 +221,7 @@ static void guest_get_report(struct boot_ctx *c)
 		c->report_rc = -EFAULT;
 		return;
 	}
-	r = snp_guest_init(&c->dev, &greq_ops, c, c->secrets, 0, c->shared, c->scratch);
+	r = sim_guest_init(&c->dev, &c->bind, &greq_ops, c, c->secrets, 0, c->shared, c->scratch);
 	if (r < 0) {
 		c->report_rc = r;
 		goto out;

@@ -15,9 +15,11 @@ noinst_LTLIBRARIES += %reldir%/libsnpsim.la
 	%reldir%/identity.c \
 	%reldir%/firmware.c \
 	%reldir%/hypervisor.c \
-	%reldir%/platform.c
+	%reldir%/platform.c \
+	%reldir%/guest-platform.c
 %canon_reldir%_libsnpsim_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_libsnpsim_la_LIBADD = kernel/libsnpkernel.la $(CRYPTO_LIBS)
+%canon_reldir%_libsnpsim_la_LIBADD = kernel/libsnpkernel.la %reldir%/kshim/libkshim.la \
+	$(CRYPTO_LIBS)
 
 # A shared object (not installed): LD_PRELOAD=sim/.libs/libsnp-preload.so
 noinst_LTLIBRARIES += %reldir%/libsnp-preload.la

@@ -1138,8 +1138,8 @@ static void cpu_vmgexit(void *priv)
 }
 
 const struct snp_cpu_ops sim_machine_cpu_ops = {
-	.rdmsr = cpu_rdmsr,
-	.wrmsr = cpu_wrmsr,
+	.read_msr = cpu_rdmsr,
+	.write_msr = cpu_wrmsr,
 	.vmgexit = cpu_vmgexit,
 	.pvalidate = cpu_pvalidate,
 	.rmpadjust = cpu_rmpadjust,

@@ -2,6 +2,7 @@
 /*
  * The simulated platform as one object: state, firmware, hypervisor and
  * the kernel/ guest driver bound to them through struct snp_platform_ops
+ * (sim_guest_init())
  * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, msleep -> nanosleep).
  */
 #include <errno.h>
@@ -25,6 +26,7 @@ struct sim_platform {
 	struct sim_fw fw;
 	struct sim_hv hv;
 	struct snp_guest_dev dev;
+	struct sim_guest_binding bind;
 	struct snp_secrets_page *secrets; /* the guest's mapping */
 	struct snp_guest_shared *shared;  /* decrypted, seen by the hv */
 	struct snp_guest_private *scratch;
@@ -90,6 +92,9 @@ struct sim_platform *sim_platform_free(struct sim_platform *p)
 	if (!p)
 		return NULL;
 	snp_guest_release(&p->dev);
+	kshim_kernel_range_remove(p->secrets);
+	kshim_kernel_range_remove(p->shared);
+	kshim_kernel_range_remove(p->scratch);
 	sim_hv_release(&p->hv);
 	OPENSSL_cleanse(&p->fw, sizeof(p->fw));
 	snp_page_free(p->secrets, sizeof(*p->secrets));
@@ -178,6 +183,10 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* the driver's own memory: no user pointer may reach it */
+	(void)kshim_kernel_range_add(p->secrets, sizeof(*p->secrets));
+	(void)kshim_kernel_range_add(p->shared, sizeof(*p->shared));
+	(void)kshim_kernel_range_add(p->scratch, sizeof(*p->scratch));
 	/* best effort: keep keys and plaintext out of swap */
 	(void)mlock(p->secrets, sizeof(*p->secrets));
 	(void)mlock(p->scratch, sizeof(*p->scratch));
@@ -229,8 +238,8 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 		}
 	}
 
-	r = snp_guest_init(&p->dev, &sim_platform_ops, p, p->secrets, p->vmpck_id, p->shared,
-			   p->scratch);
+	r = sim_guest_init(&p->dev, &p->bind, &sim_platform_ops, p, p->secrets, p->vmpck_id,
+			   p->shared, p->scratch);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the guest driver: %s", strerror(-r));
 		goto fail;
@@ -314,6 +323,7 @@ static int kernel_boot(struct sim_platform *p)
 	struct sim_tsc_info_rsp_msg rsp = { 0 };
 	struct sim_faults faults;
 	struct snp_guest_dev kdev;
+	struct sim_guest_binding kbind;
 	u64 exitinfo2 = 0;
 	u32 k = sp->kernel_vmpl;
 	int r, s;
@@ -323,7 +333,8 @@ static int kernel_boot(struct sim_platform *p)
 	    le32_to_cpu(p->secrets->os_msg_seqno[k]) != 0 || p->st->fw_counter[k] != 0)
 		return 0;
 
-	r = snp_guest_init(&kdev, &sim_platform_ops, p, p->secrets, k, p->shared, p->scratch);
+	r = sim_guest_init(&kdev, &kbind, &sim_platform_ops, p, p->secrets, k, p->shared,
+			   p->scratch);
 	if (r < 0)
 		return r;
 	r = commit_intent(p, &kdev);
@@ -332,8 +343,11 @@ static int kernel_boot(struct sim_platform *p)
 	faults = p->hv.faults;
 	/* only the delay, which changes no outcome (crash tests kill during it) */
 	p->hv.faults = (struct sim_faults){ .delay_ms = faults.delay_ms };
+	/* the caller holds p->dev's lock; kdev's own is taken for the driver */
+	mutex_lock(&kdev.cmd_mutex);
 	r = snp_guest_send_request(&kdev, SNP_MSG_TSC_INFO_REQ, 1, &req, sizeof(req), &rsp,
 				   sizeof(rsp), &exitinfo2);
+	mutex_unlock(&kdev.cmd_mutex);
 	p->hv.faults = faults;
 	if (r < 0)
 		log_debug("sim guest kernel: TSC_INFO_REQ failed: %s (exitinfo2 0x%llx)",
@@ -357,12 +371,12 @@ out:
 	return r < 0 ? -EIO : 0;
 }
 
-int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg)
+static int platform_ioctl_locked(struct sim_platform *p, unsigned int cmd,
+				 struct snp_ioc_guest_request *arg)
 {
 	int lfd = -1, r, s;
 
-	if (!p || !arg)
-		return -EINVAL;
+	lockdep_assert_held(&p->dev.cmd_mutex);
 	if (p->persist) {
 		lfd = sim_state_lock(p->st);
 		if (lfd < 0)
@@ -382,7 +396,7 @@ int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_
 			return r;
 	}
 
-	r = snp_guest_ioctl(&p->dev, cmd, arg);
+	r = snp_guest_ioctl_locked(&p->dev, cmd, arg);
 
 	if (p->persist) {
 		/* the outcome, both sides in one record; the caller sees it only after */
@@ -391,6 +405,23 @@ int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_
 		if (s < 0 && r == 0)
 			r = s;
 	}
+	return r;
+}
+
+/*
+ * The driver's lock covers the whole request here: the secrets page is
+ * brought up to date from disk, the sequence number reserved and the
+ * result written back under it, as the driver's own state.
+ */
+int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg)
+{
+	int r;
+
+	if (!p || !arg)
+		return -EINVAL;
+	mutex_lock(&p->dev.cmd_mutex);
+	r = platform_ioctl_locked(p, cmd, arg);
+	mutex_unlock(&p->dev.cmd_mutex);
 	return r;
 }
 

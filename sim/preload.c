@@ -216,6 +216,11 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 		pthread_mutex_unlock(&lock);
 		return real_ioctl(fd, request, arg);
 	}
+	pthread_mutex_unlock(&lock);
+	/*
+	 * Not under our lock: as in the kernel, the driver serialises requests
+	 * itself (its cmd_mutex), and @arg is a user pointer it checks.
+	 */
 	if (request != SNP_IOC_GET_REPORT && request != SNP_IOC_GET_DERIVED_KEY &&
 	    request != SNP_IOC_GET_EXT_REPORT)
 		r = -ENOTTY;
@@ -223,7 +228,6 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 		r = -EFAULT;
 	else
 		r = sim_platform_ioctl(platform, (unsigned int)request, arg);
-	pthread_mutex_unlock(&lock);
 	if (r < 0) {
 		errno = -r;
 		return -1;

@@ -298,6 +298,41 @@ int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen);
 
 /* ---- the whole platform with the guest driver ---------------------------- */
 
+/*
+ * The simulator's side of the driver's link-time platform functions
+ * (kernel/snp-guest.h: snp_guest_plat_*): one process holds several
+ * platforms (the persistent one, the booted guest, tests), so
+ * sim/guest-platform.c dispatches each call through the table bound to
+ * the device. Userspace only: the kernel module calls straight through.
+ */
+struct snp_platform_ops {
+	int (*vmgexit)(void *priv, struct snp_ghcb *ghcb);
+	void (*msleep)(void *priv, unsigned int ms);
+	int (*aead_encrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			    const u8 *in, size_t len, u8 *out, u8 *tag);
+	int (*aead_decrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			    const u8 *in, size_t len, u8 *out, const u8 *tag);
+	/* Optional. */
+	void (*event)(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info);
+};
+
+/* Storage for the binding; lives as long as the device. */
+struct sim_guest_binding {
+	const struct snp_platform_ops *ops;
+	void *priv;
+};
+
+/*
+ * snp_guest_init() with @ops and @priv bound through @b. Returns 0, or
+ * -EINVAL for a missing argument or operation (event is optional).
+ */
+int sim_guest_init(struct snp_guest_dev *dev, struct sim_guest_binding *b,
+		   const struct snp_platform_ops *ops, void *priv, struct snp_secrets_page *secrets,
+		   u32 vmpck_id, struct snp_guest_shared *shared,
+		   struct snp_guest_private *scratch);
+/* The table a device was bound to. */
+const struct snp_platform_ops *sim_guest_ops(const struct snp_guest_dev *dev);
+
 struct sim_platform;
 
 struct sim_open_opts {

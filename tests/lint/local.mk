@@ -14,3 +14,8 @@ EXTRA_DIST += %reldir%/man-options.sh
 # the layering: kernel/ <- lib/ <- sim/ <- backend/ <- daemon/ fs/ http/ cli/
 TESTS += %reldir%/layers.sh
 EXTRA_DIST += %reldir%/layers.sh
+
+# kernel/ as kernel code: Kbuild against the distribution's headers, W=1,
+# sparse, warnings as errors (skips without linux-headers-amd64/sparse)
+TESTS += %reldir%/kbuild.sh
+EXTRA_DIST += %reldir%/kbuild.sh

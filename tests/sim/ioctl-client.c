@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * ioctl-client [DEVICE]
+ * ioctl-client --bad-pointers [DEVICE]
+ * ioctl-client --threads N M [DEVICE]
+ * ioctl-client --exitinfo2-disabled [DEVICE]
  *
  * A third-party style client of /dev/sev-guest: plain open() and ioctl()
  * with the system's <linux/sev-guest.h> and nothing of snpd. Run under
  * LD_PRELOAD=sim/.libs/libsnp-preload.so it proves that the preload
  * library provides the device. Checks SNP_GET_REPORT, SNP_GET_DERIVED_KEY
  * and SNP_GET_EXT_REPORT (including the too-small buffer protocol).
+ * --bad-pointers: every user pointer (the argument, req_data, resp_data,
+ * certs_address) pointing at an unmapped or read-only page fails with
+ * EFAULT, and a good request after each still succeeds (the VMPCK is
+ * intact). --threads: N threads make M derived-key requests each on one
+ * descriptor; all must succeed. --exitinfo2-disabled: on a device whose
+ * VMPCK is wiped, ENOTTY comes with exitinfo2 = 0xff.
  * Exit 0 ok, 1 failure, 77 no device or no uapi header.
  */
 #include <errno.h>
@@ -15,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #if defined(__has_include)
@@ -33,6 +44,8 @@ int main(void)
 #else
 #include <linux/sev-guest.h>
 
+static int plain(const char *dev);
+
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
 		fprintf(stderr, "ioctl-client: " __VA_ARGS__);                                     \
@@ -45,9 +58,210 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static int key_request(int fd, void *resp)
+{
+	struct snp_derived_key_req kreq;
+	struct snp_guest_request_ioctl g;
+
+	memset(&kreq, 0, sizeof(kreq));
+	kreq.guest_field_select = 1;
+	memset(&g, 0, sizeof(g));
+	g.msg_version = 1;
+	g.req_data = (uintptr_t)&kreq;
+	g.resp_data = (uintptr_t)resp;
+	return ioctl(fd, SNP_GET_DERIVED_KEY, &g) < 0 ? -errno : 0;
+}
+
+static int good_request(int fd)
+{
+	struct snp_derived_key_resp kresp;
+
+	return key_request(fd, &kresp);
+}
+
+static int bad_pointers(int fd)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	struct snp_report_req rreq;
+	struct snp_report_resp rresp;
+	struct snp_ext_report_req ereq;
+	struct snp_guest_request_ioctl g;
+	uint8_t *hole, *ro;
+	int r;
+
+	/* an unmapped page and a read-only one */
+	hole = mmap(NULL, (size_t)psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = mmap(NULL, (size_t)psz * 2, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED || ro == MAP_FAILED || munmap(hole, (size_t)psz) < 0)
+		FAIL("mmap: %s", strerror(errno));
+	if (good_request(fd) < 0)
+		FAIL("first request failed");
+
+	/* the ioctl argument itself */
+	if (ioctl(fd, SNP_GET_REPORT, (void *)hole) == 0 || errno != EFAULT)
+		FAIL("unmapped argument: %s, not EFAULT", strerror(errno));
+	if ((r = good_request(fd)) < 0)
+		FAIL("after unmapped argument: %s", strerror(-r));
+
+	memset(&rreq, 0, sizeof(rreq));
+	struct {
+		const char *what;
+		uint64_t req, resp;
+	} cases[] = {
+		{ "unmapped req_data", (uintptr_t)hole, (uintptr_t)&rresp },
+		{ "unmapped resp_data", (uintptr_t)&rreq, (uintptr_t)hole },
+		{ "read-only resp_data", (uintptr_t)&rreq, (uintptr_t)ro },
+		{ "resp_data running into a hole", (uintptr_t)&rreq,
+		  (uintptr_t)hole - sizeof(rresp) / 2 },
+		{ "req_data wrapping around", UINT64_MAX - 8, (uintptr_t)&rresp },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&g, 0, sizeof(g));
+		g.msg_version = 1;
+		g.req_data = cases[i].req;
+		g.resp_data = cases[i].resp;
+		if (ioctl(fd, SNP_GET_REPORT, &g) == 0 || errno != EFAULT)
+			FAIL("%s: %s, not EFAULT", cases[i].what, strerror(errno));
+		if ((r = good_request(fd)) < 0)
+			FAIL("after %s: %s (VMPCK wiped?)", cases[i].what, strerror(-r));
+	}
+
+	/* derived key into a read-only page */
+	if ((r = key_request(fd, ro)) != -EFAULT)
+		FAIL("read-only derived key buffer: %s, not EFAULT", strerror(-r));
+	if ((r = good_request(fd)) < 0)
+		FAIL("after read-only key buffer: %s", strerror(-r));
+
+	/* certificates into read-only memory */
+	memset(&ereq, 0, sizeof(ereq));
+	ereq.certs_address = (uintptr_t)ro;
+	ereq.certs_len = 4096;
+	memset(&g, 0, sizeof(g));
+	g.msg_version = 1;
+	g.req_data = (uintptr_t)&ereq;
+	g.resp_data = (uintptr_t)&rresp;
+	r = ioctl(fd, SNP_GET_EXT_REPORT, &g) < 0 ? -errno : 0;
+	/* one page is too small (EIO, size reported) or the copy faults */
+	if (r != -EFAULT && r != -EIO)
+		FAIL("read-only certificate buffer: %s", strerror(-r));
+	ereq.certs_len = 2 * 4096;
+	memset(&g, 0, sizeof(g));
+	g.msg_version = 1;
+	g.req_data = (uintptr_t)&ereq;
+	g.resp_data = (uintptr_t)&rresp;
+	if (ioctl(fd, SNP_GET_EXT_REPORT, &g) == 0 || errno != EFAULT)
+		FAIL("read-only certificate buffer: %s, not EFAULT", strerror(errno));
+	if ((r = good_request(fd)) < 0)
+		FAIL("after read-only certificates: %s", strerror(-r));
+	printf("ioctl-client: bad pointers: EFAULT, VMPCK intact\n");
+	return 0;
+}
+
+struct thread_arg {
+	int fd;
+	unsigned int n;
+	unsigned int failed;
+	int last_err;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *a = p;
+	struct snp_derived_key_resp kresp;
+	int r;
+
+	for (unsigned int i = 0; i < a->n; i++) {
+		r = key_request(a->fd, &kresp);
+		if (r < 0 || le32(kresp.data) != 0) {
+			a->failed++;
+			a->last_err = r;
+		}
+	}
+	return NULL;
+}
+
+static int threads(int fd, unsigned int n, unsigned int m)
+{
+	pthread_t tid[64];
+	struct thread_arg args[64];
+	unsigned int failed = 0;
+
+	if (n == 0 || n > 64)
+		FAIL("1..64 threads");
+	for (unsigned int i = 0; i < n; i++) {
+		args[i] = (struct thread_arg){ .fd = fd, .n = m };
+		if (pthread_create(&tid[i], NULL, thread_main, &args[i]))
+			FAIL("pthread_create");
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		pthread_join(tid[i], NULL);
+		failed += args[i].failed;
+		if (args[i].failed)
+			fprintf(stderr, "ioctl-client: thread %u: %u failed, last %s\n", i,
+				args[i].failed, strerror(-args[i].last_err));
+	}
+	if (failed)
+		FAIL("%u of %u requests failed", failed, n * m);
+	printf("ioctl-client: %u threads x %u requests ok\n", n, m);
+	return 0;
+}
+
+static int exitinfo2_disabled(int fd)
+{
+	struct snp_report_req rreq;
+	struct snp_report_resp rresp;
+	struct snp_guest_request_ioctl g;
+
+	memset(&rreq, 0, sizeof(rreq));
+	memset(&g, 0, sizeof(g));
+	g.msg_version = 1;
+	g.req_data = (uintptr_t)&rreq;
+	g.resp_data = (uintptr_t)&rresp;
+	g.exitinfo2 = 0x1234;
+	if (ioctl(fd, SNP_GET_REPORT, &g) == 0 || errno != ENOTTY)
+		FAIL("expected ENOTTY, got %s", strerror(errno));
+	if (g.exitinfo2 != 0xff)
+		FAIL("ENOTTY with exitinfo2 0x%llx, not 0xff", (unsigned long long)g.exitinfo2);
+	printf("ioctl-client: ENOTTY with exitinfo2 0xff\n");
+	return 0;
+}
+
+static int open_dev(const char *dev)
+{
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		fprintf(stderr, "SKIP: cannot open %s: %s\n", dev, strerror(errno));
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dev = argc > 1 ? argv[1] : "/dev/sev-guest";
+
+	if (argc > 1 && !strcmp(argv[1], "--bad-pointers")) {
+		int fd = open_dev(argc > 2 ? argv[2] : "/dev/sev-guest");
+
+		return fd < 0 ? 77 : bad_pointers(fd);
+	}
+	if (argc > 1 && !strcmp(argv[1], "--exitinfo2-disabled")) {
+		int fd = open_dev(argc > 2 ? argv[2] : "/dev/sev-guest");
+
+		return fd < 0 ? 77 : exitinfo2_disabled(fd);
+	}
+	if (argc > 3 && !strcmp(argv[1], "--threads")) {
+		int fd = open_dev(argc > 4 ? argv[4] : "/dev/sev-guest");
+
+		if (fd < 0)
+			return 77;
+		return threads(fd, (unsigned int)strtoul(argv[2], NULL, 10),
+			       (unsigned int)strtoul(argv[3], NULL, 10));
+	}
+	return plain(dev);
+}
+
+static int plain(const char *dev)
+{
 	struct snp_report_req rreq;
 	struct snp_report_resp rresp;
 	struct snp_derived_key_req kreq;

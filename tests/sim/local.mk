@@ -5,6 +5,7 @@
 # capture tool for the Python oracle.
 check_PROGRAMS += %reldir%/ioctl-client %reldir%/sim-capture %reldir%/ext-report-client
 %canon_reldir%_ioctl_client_SOURCES = %reldir%/ioctl-client.c
+%canon_reldir%_ioctl_client_LDADD = -lpthread
 %canon_reldir%_ext_report_client_SOURCES = %reldir%/ext-report-client.c
 %canon_reldir%_ext_report_client_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 %canon_reldir%_ext_report_client_LDADD = $(CRYPTO_LIBS)
@@ -16,7 +17,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
 TESTS += %reldir%/test-sim-driver %reldir%/test-sim-kdf %reldir%/test-sim-boot
 sim_test_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-sim_test_ldadd = sim/libsnpsim.la lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
+sim_test_ldadd = sim/libsnpsim.la lib/libsnp.la $(CMOCKA_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
 %canon_reldir%_test_sim_driver_SOURCES = %reldir%/test-sim-driver.c \
 	%reldir%/sim-test.c %reldir%/sim-test.h
 %canon_reldir%_test_sim_driver_CFLAGS = $(sim_test_cflags)

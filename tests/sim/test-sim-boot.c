@@ -647,7 +647,7 @@ static struct raw_answer raw_request(struct snp_sev *g, u64 code, u64 req, u64 r
 		SNP_GHCB_SET_VALID(ghcb, rax);
 		SNP_GHCB_SET_VALID(ghcb, rbx);
 	}
-	g->ops->wrmsr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
 	g->ops->vmgexit(g->priv);
 	a.info1 = le64_to_cpu(ghcb->sw_exit_info_1);
 	a.info2 = le64_to_cpu(ghcb->sw_exit_info_2);
@@ -1198,8 +1198,8 @@ static u64 f_xgetbv(void *priv, u32 xcr)
 }
 
 static const struct snp_cpu_ops fake_ops = {
-	.rdmsr = f_rdmsr,
-	.wrmsr = f_wrmsr,
+	.read_msr = f_rdmsr,
+	.write_msr = f_wrmsr,
 	.vmgexit = f_vmgexit,
 	.pvalidate = f_pvalidate,
 	.rmpadjust = f_rmpadjust,

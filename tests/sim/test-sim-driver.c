@@ -5,7 +5,11 @@
  * checks and status codes, sequence numbers over 10,000 requests, and bad
  * input to every entry point.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -610,13 +614,148 @@ static void test_report_key_sel(void **state)
 	c->st->params.report_version = 3;
 }
 
-/* Bad input to every driver and simulator entry point: an error, no crash. */
+/*
+ * Many threads on one platform: the driver's lock keeps every request on
+ * its own sequence number (without it, two requests take the same number
+ * and the firmware or the response check refuses one, wiping the VMPCK).
+ */
+#define NR_THREADS	8
+#define REQS_PER_THREAD 200
+
+struct thread_ctx {
+	struct sim_platform *p;
+	unsigned int failed;
+};
+
+static void *request_thread(void *arg)
+{
+	struct thread_ctx *t = arg;
+	struct snp_ioc_derived_key_req req = { .guest_field_select = 1 };
+	struct snp_ioc_derived_key_resp resp;
+	struct snp_ioc_guest_request g;
+
+	for (int i = 0; i < REQS_PER_THREAD; i++) {
+		memset(&g, 0, sizeof(g));
+		g.msg_version = 1;
+		g.req_data = (u64)(uintptr_t)&req;
+		g.resp_data = (u64)(uintptr_t)&resp;
+		if (sim_platform_ioctl(t->p, SNP_IOC_GET_DERIVED_KEY, &g) < 0 ||
+		    snp_get_le32(resp.data) != 0)
+			t->failed++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct thread_ctx t[NR_THREADS];
+	pthread_t tid[NR_THREADS];
+	unsigned int failed = 0;
+
+	for (int i = 0; i < NR_THREADS; i++) {
+		t[i] = (struct thread_ctx){ .p = p };
+		assert_int_equal(pthread_create(&tid[i], NULL, request_thread, &t[i]), 0);
+	}
+	for (int i = 0; i < NR_THREADS; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		failed += t[i].failed;
+	}
+	assert_int_equal(failed, 0);
+	assert_false(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	assert_int_equal(c->st->fw_counter[0], 2 * NR_THREADS * REQS_PER_THREAD);
+	assert_int_equal(guest_counter(p, 0), 2 * NR_THREADS * REQS_PER_THREAD);
+}
+
+/*
+ * A hypervisor that refuses the exit (SW_EXITINFO1[31:0] != 0): the
+ * firmware never ran, exitinfo2 is SEV_RET_NO_FW_CALL, not the
+ * hypervisor's SW_EXITINFO2; the message may have been seen, so the VMPCK
+ * goes.
+ */
+static int refuse_vmgexit(void *priv, struct snp_ghcb *ghcb)
+{
+	(void)priv;
+	ghcb->sw_exit_info_1 = cpu_to_le64(2);
+	ghcb->sw_exit_info_2 = cpu_to_le64(0x1234);
+	return 0;
+}
+
+static void test_refused_exit(void **state)
+{
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	struct snp_platform_ops ops = *sim_guest_ops(dev);
+	struct sim_guest_binding b2;
+	struct snp_ioc_report_req req = { 0 };
+	struct snp_ioc_report_resp resp;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	struct snp_guest_dev d2;
+
+	ops.vmgexit = refuse_vmgexit;
+	ops.event = NULL;
+	assert_int_equal(
+		sim_guest_init(&d2, &b2, &ops, NULL, dev->secrets, 0, dev->shared, dev->scratch),
+		0);
+	g.req_data = (u64)(uintptr_t)&req;
+	g.resp_data = (u64)(uintptr_t)&resp;
+	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), -EIO);
+	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_EXIT_REFUSED);
+	assert_true(snp_guest_vmpck_disabled(&d2));
+	/* and the next one: ENOTTY, exitinfo2 0xff whatever the caller left there */
+	g.exitinfo2 = 0x1234;
+	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), -ENOTTY);
+	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_NO_FW_CALL);
+	snp_guest_release(&d2);
+}
+
+/*
+ * The lock is checked, not just taken: the unlocked entry point without
+ * the lock dies (lockdep_assert_held), in a child process.
+ */
+static void test_lockdep(void **state)
+{
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	struct snp_ioc_derived_key_req req = { .guest_field_select = 1 };
+	struct snp_ioc_derived_key_resp resp;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	int status;
+	pid_t pid;
+
+	g.req_data = (u64)(uintptr_t)&req;
+	g.resp_data = (u64)(uintptr_t)&resp;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the message names the file and line; keep the test log quiet */
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(1);
+		snp_guest_ioctl_locked(dev, SNP_IOC_GET_DERIVED_KEY, &g);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	/* with the lock it works */
+	mutex_lock(&dev->cmd_mutex);
+	assert_int_equal(snp_guest_ioctl_locked(dev, SNP_IOC_GET_DERIVED_KEY, &g), 0);
+	mutex_unlock(&dev->cmd_mutex);
+}
+
 static int tsc_info(struct sim_platform *p, const void *body, size_t len,
 		    struct sim_tsc_info_rsp_msg *rsp, u8 version, u64 *exitinfo2)
 {
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	int r;
+
 	memset(rsp, 0x5a, sizeof(*rsp));
-	return snp_guest_send_request(sim_platform_dev(p), SNP_MSG_TSC_INFO_REQ, version, body, len,
-				      rsp, sizeof(*rsp), exitinfo2);
+	mutex_lock(&dev->cmd_mutex); /* the caller serialises it with the ioctls */
+	r = snp_guest_send_request(dev, SNP_MSG_TSC_INFO_REQ, version, body, len, rsp, sizeof(*rsp),
+				   exitinfo2);
+	mutex_unlock(&dev->cmd_mutex);
+	return r;
 }
 
 /* MSG_TSC_INFO through the driver; the kernel's boot request (Secure TSC) */
@@ -705,6 +844,7 @@ static void test_tsc_info(void **state)
 	sp->secure_tsc = false;
 }
 
+/* Bad input to every driver and simulator entry point: an error, no crash. */
 static void test_bad_input(void **state)
 {
 	struct ctx *c = *state;
@@ -722,7 +862,7 @@ static void test_bad_input(void **state)
 
 	/* ioctl */
 	assert_int_equal(snp_guest_ioctl(NULL, SNP_IOC_GET_REPORT, &g), -EINVAL);
-	assert_int_equal(snp_guest_ioctl(dev, SNP_IOC_GET_REPORT, NULL), -EINVAL);
+	assert_int_equal(snp_guest_ioctl(dev, SNP_IOC_GET_REPORT, NULL), -EFAULT);
 	assert_int_equal(sim_platform_ioctl(NULL, SNP_IOC_GET_REPORT, &g), -EINVAL);
 	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_REPORT, NULL), -EINVAL);
 	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_REPORT, &g), -EINVAL); /* version 0 */
@@ -754,15 +894,18 @@ static void test_bad_input(void **state)
 	/* init */
 	p = plat(state, 0, NULL);
 	dev = sim_platform_dev(p);
-	assert_int_equal(snp_guest_init(NULL, NULL, NULL, NULL, 0, NULL, NULL), -EINVAL);
-	assert_int_equal(
-		snp_guest_init(&d2, dev->ops, NULL, dev->secrets, 4, dev->shared, dev->scratch),
-		-EINVAL);
+	assert_int_equal(snp_guest_init(NULL, NULL, NULL, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(sim_guest_init(NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL), -EINVAL);
+	struct sim_guest_binding b2;
+
+	assert_int_equal(sim_guest_init(&d2, &b2, sim_guest_ops(dev), NULL, dev->secrets, 4,
+					dev->shared, dev->scratch),
+			 -EINVAL);
 	struct snp_platform_ops bad_ops = { 0 };
 
-	assert_int_equal(
-		snp_guest_init(&d2, &bad_ops, NULL, dev->secrets, 0, dev->shared, dev->scratch),
-		-EINVAL);
+	assert_int_equal(sim_guest_init(&d2, &b2, &bad_ops, NULL, dev->secrets, 0, dev->shared,
+					dev->scratch),
+			 -EINVAL);
 	snp_guest_release(NULL);
 
 	/* hypervisor: a GHCB outside shared memory, missing fields, bad GPAs */
@@ -875,6 +1018,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_key_sel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tsc_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockdep, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: Apache-2.0
+# sim/kshim/: the kernel APIs of kernel/ for its userspace build
+# (copy_{from,to}_user, struct mutex, lockdep_assert_held, pr_*, msleep).
+
+noinst_HEADERS += %reldir%/snp-kshim.h
+noinst_LTLIBRARIES += %reldir%/libkshim.la
+%canon_reldir%_libkshim_la_SOURCES = %reldir%/kshim.c
