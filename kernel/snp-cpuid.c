@@ -107,7 +107,7 @@ bad:
 	cpuid_table_fail(g, table_gpa);
 }
 
-static bool in_range(const struct snp_sev *g, u32 fn)
+static bool cpuid_in_range(const struct snp_sev *g, u32 fn)
 {
 	return fn <= g->cpuid_std_max || (fn >= SNP_CPUID_HYP_BASE && fn <= g->cpuid_hyp_max) ||
 	       (fn >= SNP_CPUID_EXT_BASE && fn <= g->cpuid_ext_max);
@@ -347,7 +347,7 @@ int snp_cpuid(struct snp_sev *g, struct snp_ghcb *ghcb, struct snp_cpuid_leaf *l
 		 * Never what the hypervisor would say.
 		 */
 		leaf->eax = leaf->ebx = leaf->ecx = leaf->edx = 0;
-		if (!in_range(g, leaf->fn))
+		if (!cpuid_in_range(g, leaf->fn))
 			return 0;
 	}
 	return cpuid_postprocess(g, ghcb, leaf);

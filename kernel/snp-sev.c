@@ -29,18 +29,6 @@ bool snp_sev_snp_active(const struct snp_sev *g)
 	return g->sev_status & SNP_STATUS_SNP;
 }
 
-void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info)
-{
-	g->term_set = set;
-	g->term_code = code;
-	g->term_info = info;
-	g->ops->write_msr(g->priv, SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
-	g->ops->vmgexit(g->priv);
-	/* The hypervisor must not resume a guest that asked to die. */
-	for (;;)
-		g->ops->halt(g->priv);
-}
-
 /* One MSR-protocol exchange: request in, response out of the GHCB MSR. */
 static u64 ghcb_msr_call(struct snp_sev *g, u64 req)
 {

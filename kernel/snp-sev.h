@@ -225,9 +225,21 @@ bool snp_sev_snp_active(const struct snp_sev *g);
 
 /*
  * Ask the hypervisor to end the guest (MSR protocol). @info is what went
- * wrong (an address, a status) for the simulator's report. Never returns.
+ * wrong (an address, a status) for the simulator's report. Never returns:
+ * the hypervisor must not resume a guest that asked to die. Inline so that
+ * every object shows objtool the final loop (it cannot see across objects
+ * that an out-of-line function never returns).
  */
-__noreturn void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info);
+static inline __noreturn void snp_sev_terminate(struct snp_sev *g, u8 set, u8 code, u64 info)
+{
+	g->term_set = set;
+	g->term_code = code;
+	g->term_info = info;
+	g->ops->write_msr(g->priv, SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
+	g->ops->vmgexit(g->priv);
+	for (;;)
+		g->ops->halt(g->priv);
+}
 
 /* Read SEV_STATUS; terminate if SNP is on with a feature we cannot honour. */
 int snp_sev_detect(struct snp_sev *g);

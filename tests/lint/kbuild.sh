@@ -3,7 +3,7 @@
 # kernel/ is kernel code: build it out of tree against a distribution's
 # kernel headers (Debian: linux-headers-amd64) with W=1 and sparse (C=2),
 # every compiler or sparse warning an error. snp-guest.c becomes a module
-# (snpd-sev-guest.ko, modpost included), snp-sev.c a kernel object.
+# (snpd-sev-guest.ko, modpost included), snp-sev.c and snp-cpuid.c kernel objects.
 # Nothing is loaded.
 #
 # The headers: $KDIR if set, else the newest /usr/src/linux-headers-*
@@ -31,17 +31,18 @@ cp "$SNP_TOP_SRCDIR"/kernel/*.c "$SNP_TOP_SRCDIR"/kernel/*.h "$SNP_TOP_SRCDIR"/k
 echo "kbuild: $kdir"
 # not a sub-make of ours: no jobserver, no inherited flags
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
-	make -j2 -C "$kdir" M="$out/kernel" W=1 C=2 KCFLAGS=-Werror modules snp-sev.o \
+	make -j2 -C "$kdir" M="$out/kernel" W=1 C=2 KCFLAGS=-Werror modules snp-sev.o snp-cpuid.o \
 	>"$out/log" 2>&1
 rc=$?
 cat "$out/log"
 [ $rc -eq 0 ] || { echo "FAIL: kbuild exit $rc"; exit 1; }
-# sparse only warns: any warning from sparse, the compiler or modpost fails
-if grep -E '^[^ ]*:[0-9]+:([0-9]+:)? (warning|error):|^(WARNING|ERROR):' "$out/log" >/dev/null; then
+# sparse only warns: any warning from sparse, the compiler, objtool or modpost fails
+if grep -E '^[^ ]*:[0-9]+:([0-9]+:)? (warning|error):|^[^ ]*: (warning|error):|^(WARNING|ERROR):' \
+	"$out/log" >/dev/null; then
 	echo "FAIL: warnings"
 	exit 1
 fi
-for f in snpd-sev-guest.ko snp-sev.o snp-guest.o; do
+for f in snpd-sev-guest.ko snp-sev.o snp-cpuid.o snp-guest.o; do
 	[ -f "$out/kernel/$f" ] || { echo "FAIL: $f not built"; exit 1; }
 done
 modinfo "$out/kernel/snpd-sev-guest.ko" 2>/dev/null | grep -E '^(license|depends|alias):' ||
