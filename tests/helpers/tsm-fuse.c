@@ -563,17 +563,6 @@ static int service_provider_store(struct entry *e, const char *buf, size_t len)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * tsm_report_service_guid_store() (Linux ≥ 6.11): the generation advances
  * and the GUID is cleared *before* parsing, so a refused GUID (EINVAL) still
@@ -583,8 +572,9 @@ static int service_guid_store(struct entry *e, const char *buf, size_t len)
 {
 	/* guid_t byte order of the 16 hex pairs, as guid_parse() stores them */
 	static const u8 order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
-	char s[TSM_TEXT_WRITE_MAX + 1];
-	u8 guid[16];
+	char s[TSM_TEXT_WRITE_MAX + 1], hex[32];
+	u8 raw[16];
+	size_t n = 0;
 	int r;
 
 	text_buffer(s, buf, len);
@@ -593,20 +583,19 @@ static int service_guid_store(struct entry *e, const char *buf, size_t len)
 		return r;
 	memset(e->service_guid, 0, sizeof(e->service_guid));
 	for (size_t i = 0; i < 36; i++) {
+		if (!s[i])
+			return -EINVAL; /* shorter than a GUID */
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (s[i] != '-')
 				return -EINVAL;
-		} else if (hexval(s[i]) < 0) {
-			return -EINVAL; /* also the terminating NUL of a short string */
+		} else {
+			hex[n++] = s[i];
 		}
 	}
-	for (size_t i = 0, pos = 0; i < 16; i++) {
-		if (pos == 8 || pos == 13 || pos == 18 || pos == 23)
-			pos++;
-		guid[order[i]] = (u8)(hexval(s[pos]) << 4 | hexval(s[pos + 1]));
-		pos += 2;
-	}
-	memcpy(e->service_guid, guid, sizeof(guid));
+	if (snp_hex_decode(hex, sizeof(hex), raw, sizeof(raw), false) != sizeof(raw))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		e->service_guid[order[i]] = raw[i];
 	return 0;
 }
 
