@@ -171,8 +171,13 @@ def scenario(product, tmp):
             os.chmod(pub, 0o755)
             for f in ("r.bin", "ark.pem"):
                 os.chmod(os.path.join(pub, f), 0o644)
+            # a copy the other uid can run: the build tree may sit in a 0700
+            # directory (a clone made with mktemp -d)
+            snpctl = os.path.join(pub, "snpctl")
+            shutil.copy(t.SNPCTL, snpctl)
+            os.chmod(snpctl, 0o755)
             as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
-                       "HOME=" + home, "XDG_CACHE_HOME=", t.SNPCTL]
+                       "HOME=" + home, "XDG_CACHE_HOME=", snpctl]
             p = subprocess.run(as_user + ["collateral", "fetch", os.path.join(pub, "r.bin")] +
                                kds, capture_output=True, text=True)
             uc = os.path.join(home, ".cache", "snpd", "vcek")
