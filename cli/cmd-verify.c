@@ -573,6 +573,7 @@ static int load_certs(const struct verify_args *a, struct cert_set *cs)
 struct sources {
 	const char *leaf, *ask, *ark, *crl;
 	char cache_dir[4096];
+	char stale_leaf[SNP_ERRBUF]; /* why a given VCEK was not the report's, or "" */
 };
 
 static bool any_cert_option(const struct verify_args *a)
@@ -586,6 +587,60 @@ static int pool_add(struct cert_set *cs, X509 *c)
 		X509_free(c);
 		return log_error_errno(ENOMEM, "Out of memory.");
 	}
+	return 0;
+}
+
+/*
+ * A VCEK that came with the host's certificates (--certs, --cert-table,
+ * --chain; not one named with --vcek) but is not this report's -- another
+ * TCB (a host not updated since a firmware change) or another chip -- is
+ * replaced by the report's own from the cache or KDS. When that is not at
+ * hand the given one stays, and tcb_match (chip_match) fails on it.
+ */
+static int replace_stale_leaf(const struct verify_args *a, struct snp_kds *k, struct cert_set *cs,
+			      struct snp_report_info *ri, struct sources *src)
+{
+	struct snp_kds_key want, have;
+	enum snp_kds_source ks;
+	char err[SNP_ERRBUF];
+	X509 *c = NULL;
+	int r;
+
+	if (a->product != SNP_PRODUCT_UNKNOWN)
+		snp_report_set_product(ri, a->product, SNP_PRODUCT_SRC_HINT);
+	/* a VLEK (no hwID), a v2 report of unknown product, a masked CHIP_ID */
+	if (snp_kds_key_from_cert(cs->leaf, &have, err, sizeof(err)) < 0 ||
+	    ri->product == SNP_PRODUCT_UNKNOWN ||
+	    snp_kds_key_from_report(ri, &want, err, sizeof(err)) < 0) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (snp_kds_cert_matches(cs->leaf, &want, err, sizeof(err)))
+		return 0;
+	snprintf(src->stale_leaf, sizeof(src->stale_leaf),
+		 "the given VCEK (bl=%u tee=%u snp=%u uc=%u fmc=%u) is not the report's "
+		 "(bl=%u tee=%u snp=%u uc=%u fmc=%u%s)",
+		 have.tcb.bootloader, have.tcb.tee, have.tcb.snp, have.tcb.microcode, have.tcb.fmc,
+		 want.tcb.bootloader, want.tcb.tee, want.tcb.snp, want.tcb.microcode, want.tcb.fmc,
+		 have.hwid_len == want.hwid_len &&
+				 memcmp(have.hwid, want.hwid, have.hwid_len) == 0 ?
+			 "" :
+			 ", another chip");
+	log_warning("Stale certificates: %s; looking for the report's VCEK in the cache%s.",
+		    src->stale_leaf, k->offline ? " (--offline)" : " and AMD KDS");
+	r = snp_kds_get_vcek(k, &want, &c, &ks, err, sizeof(err));
+	ERR_clear_error();
+	if (r < 0) {
+		log_warning("The report's VCEK is not at hand (%s): verifying with the given one, "
+			    "whose TCB does not match the report.",
+			    err);
+		return 0;
+	}
+	if (pool_add(cs, c) < 0)
+		return -ENOMEM;
+	cs->leaf = c;
+	src->leaf = snp_kds_source_name(ks);
+	log_warning("Using the report's VCEK from %s instead.", src->leaf);
 	return 0;
 }
 
@@ -614,6 +669,12 @@ static int fill_collateral(const struct verify_args *a, struct cert_set *cs,
 	if (snpctl_kds_setup(&k, &a->kds) < 0)
 		return -EINVAL;
 	snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", k.cache_dir);
+
+	if (cs->leaf && !a->vcek && ri) {
+		r = replace_stale_leaf(a, &k, cs, ri, src);
+		if (r < 0)
+			return r;
+	}
 
 	if (!cs->leaf) {
 		struct snp_kds_key key;
@@ -758,9 +819,10 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 			json_object_set_new(o, "product",
 					    json_string(snp_product_name(ri->product)));
 		json_object_set_new(o, "sources",
-				    json_pack("{s:s?, s:s?, s:s?, s:s?, s:s}", "leaf", srcs->leaf,
-					      "ask", srcs->ask, "ark", srcs->ark, "crl", srcs->crl,
-					      "cache_dir", srcs->cache_dir));
+				    json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:s?}", "leaf",
+					      srcs->leaf, "ask", srcs->ask, "ark", srcs->ark, "crl",
+					      srcs->crl, "cache_dir", srcs->cache_dir, "stale_leaf",
+					      srcs->stale_leaf[0] ? srcs->stale_leaf : NULL));
 		json_object_set_new(o, "root",
 				    json_string(res->root_explicit ? "explicit trust anchor" :
 						res->root_pinned   ? "amd pinned" :

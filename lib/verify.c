@@ -367,6 +367,7 @@ static void check_tcb(const struct snp_verify_input *in, const struct snp_amd_ex
 	struct snp_tcb_parts p;
 	struct snp_check *c;
 	long got[SNP_AMD_SPL_MAX + 1] = { 0 };
+	bool other_tcb = false;
 
 	snp_tcb_decode(raw, layout, &p);
 	got[SNP_SPL_BOOTLOADER] = p.bootloader;
@@ -393,10 +394,16 @@ static void check_tcb(const struct snp_verify_input *in, const struct snp_amd_ex
 			      "certificate carries an fmc SPL but the report's TCB layout has none");
 			continue;
 		}
-		if (ext->spl[s] != got[s])
+		if (ext->spl[s] != got[s]) {
 			amend(c, true, "%s: report %ld, certificate %ld", parts[i].name, got[s],
 			      ext->spl[s]);
+			other_tcb = true;
+		}
 	}
+	if (other_tcb)
+		amend(c, true,
+		      "the certificate is for another TCB (stale host certificates? the "
+		      "report's own is at KDS: snpctl collateral fetch)");
 	if (p.rsvd_nonzero)
 		amend(c, true, "reserved bytes of REPORTED_TCB are not zero");
 	/* legacy reserved SPLs .3.4-.3.7, when present, must match too (zero) */

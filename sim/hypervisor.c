@@ -9,8 +9,9 @@
  * AMD's get-report -x and go-sev-guest ask for the size first, and how
  * Linux's sev-guest driver passes certs_len 0), answers INVALID_LEN with
  * the pages needed in RBX (request not forwarded), as KVM does. A host
- * with no certificates (params host_certs=0) answers an extended request
- * like a plain one and leaves the certificate area zero.
+ * with no certificates (params host_certs=none) answers an extended
+ * request like a plain one and leaves the certificate area zero; a stale
+ * host (host_certs=stale) hands out a leaf issued for another TCB.
  *
  * It can misbehave on request (struct sim_faults): BUSY, a too-small
  * certificate area, a firmware error, a replayed or tampered response, a
@@ -99,7 +100,7 @@ static int build_cert_area(struct sim_hv *hv)
 	u8 *der[3] = { NULL, NULL, NULL };
 	const u8 *blobs[3];
 	u32 lens[3];
-	X509 *certs[3];
+	X509 *certs[3], *stale = NULL;
 	ssize_t n;
 	int r = 0;
 
@@ -107,6 +108,13 @@ static int build_cert_area(struct sim_hv *hv)
 	certs[0] = st->ark;
 	certs[1] = st->params.vlek ? st->asvk : st->ask;
 	certs[2] = st->params.vlek ? st->vlek : st->vcek;
+	if (st->params.host_certs == SIM_HOST_CERTS_STALE) {
+		/* the real ASK/ARK, a leaf of an older TCB: not updated since */
+		stale = sim_identity_stale_leaf(st);
+		if (!stale)
+			return -EIO;
+		certs[2] = stale;
+	}
 	memcpy(guids[0], guid_ark, 16);
 	memcpy(guids[1], guid_ask, 16);
 	memcpy(guids[2], st->params.vlek ? guid_vlek : guid_vcek, 16);
@@ -140,6 +148,7 @@ static int build_cert_area(struct sim_hv *hv)
 out:
 	for (int i = 0; i < 3; i++)
 		OPENSSL_free(der[i]);
+	X509_free(stale);
 	return r;
 }
 
@@ -153,7 +162,7 @@ int sim_hv_init(struct sim_hv *hv, struct sim_fw *fw, void *shared, size_t share
 	hv->guest_shared_len = shared_len;
 	hv->sleep_ms = default_sleep;
 	hv->faults.fw_error_code = SNP_FW_INVALID_PARAM;
-	if (!fw->st->params.host_certs)
+	if (fw->st->params.host_certs == SIM_HOST_CERTS_NONE)
 		return 0; /* certs_len 0: no certificate table */
 	return build_cert_area(hv);
 }

@@ -442,7 +442,7 @@ static int add_spls(X509 *x, const struct snp_tcb_parts *t, bool turin)
 }
 
 static X509 *make_leaf(const struct sim_state *st, EVP_PKEY *key, bool vlek, X509 *issuer,
-		       EVP_PKEY *issuer_key)
+		       EVP_PKEY *issuer_key, const struct snp_tcb_parts *tcb)
 {
 	const struct sim_params *p = &st->params;
 	bool turin = p->product == SNP_PRODUCT_TURIN;
@@ -454,7 +454,10 @@ static X509 *make_leaf(const struct sim_state *st, EVP_PKEY *key, bool vlek, X50
 		     vlek ? SIM_VLEK_YEARS : SIM_VCEK_YEARS);
 	if (!x)
 		return NULL;
-	snp_tcb_decode(p->reported_tcb, snp_product_tcb_layout(p->product), &t);
+	if (tcb)
+		t = *tcb;
+	else
+		snp_tcb_decode(p->reported_tcb, snp_product_tcb_layout(p->product), &t);
 
 	r = add_int_ext(x, "1", turin ? 1 : 0);
 	if (r >= 0)
@@ -479,7 +482,7 @@ int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen)
 {
 	X509 *x;
 
-	x = make_leaf(st, st->vcek_key, false, st->ask, st->ask_key);
+	x = make_leaf(st, st->vcek_key, false, st->ask, st->ask_key, NULL);
 	if (!x) {
 		snprintf(err, errlen, "cannot issue the VCEK certificate");
 		return -EIO;
@@ -487,7 +490,7 @@ int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen)
 	X509_free(st->vcek);
 	st->vcek = x;
 	if (st->params.vlek) {
-		x = make_leaf(st, st->vlek_key, true, st->asvk, st->asvk_key);
+		x = make_leaf(st, st->vlek_key, true, st->asvk, st->asvk_key, NULL);
 		if (!x) {
 			snprintf(err, errlen, "cannot issue the VLEK certificate");
 			return -EIO;
@@ -496,6 +499,34 @@ int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen)
 		st->vlek = x;
 	}
 	return 0;
+}
+
+X509 *sim_identity_stale_leaf(const struct sim_state *st)
+{
+	const struct sim_params *p = &st->params;
+	struct snp_tcb_parts t;
+	u8 *spl[5];
+	bool lowered = false;
+
+	snp_tcb_decode(p->reported_tcb, snp_product_tcb_layout(p->product), &t);
+	spl[0] = &t.bootloader;
+	spl[1] = &t.tee;
+	spl[2] = &t.snp;
+	spl[3] = &t.microcode;
+	spl[4] = &t.fmc; /* zero outside Turin */
+	for (size_t i = 0; i < SNP_ELEMENTSOF(spl); i++) {
+		if (*spl[i]) {
+			(*spl[i])--;
+			lowered = true;
+		}
+	}
+	if (!lowered)
+		t.bootloader = 1;
+	if (p->vlek)
+		return st->vlek_key && st->asvk ?
+			       make_leaf(st, st->vlek_key, true, st->asvk, st->asvk_key, &t) :
+			       NULL;
+	return make_leaf(st, st->vcek_key, false, st->ask, st->ask_key, &t);
 }
 
 int sim_identity_generate(struct sim_state *st, char *err, size_t errlen)

@@ -97,7 +97,7 @@ void sim_params_default(struct sim_params *p, enum snp_product product)
 	p->cpuid_step = 1;
 	p->tsc_factor = 200;
 	p->tsc_scale = 1ULL << 32; /* guest TSC = host TSC (ratio 1.0) */
-	p->host_certs = true;
+	p->host_certs = SIM_HOST_CERTS_FULL;
 	snprintf(p->csp_id, sizeof(p->csp_id), "SIMULATED-CSP");
 	memset(p->report_id_ma, 0xff, sizeof(p->report_id_ma));
 	/* a fixed, recognisable launch digest */
@@ -115,6 +115,7 @@ enum ptype {
 	P_FWVER,
 	P_STR,
 	P_TCB_ALL,
+	P_HOST_CERTS,
 };
 
 struct pdesc {
@@ -158,8 +159,8 @@ static const struct pdesc params_table[] = {
 	{ "report_id", P_BYTES, FLD(report_id), "report id, hex (32 bytes)" },
 	{ "report_id_ma", P_BYTES, FLD(report_id_ma), "migration agent report id, hex" },
 	{ "tsc_factor", P_U32, FLD(tsc_factor), "secrets page TSC_FACTOR" },
-	{ "host_certs", P_BOOL, FLD(host_certs),
-	  "0/1: the host returns certificates to extended requests (0: like plain ones)" },
+	{ "host_certs", P_HOST_CERTS, FLD(host_certs),
+	  "full|none|stale: the host's certificate table (stale: VCEK of an older TCB)" },
 	{ "secure_tsc", P_BOOL, FLD(secure_tsc),
 	  "0/1: Secure TSC is on; the firmware answers TSC_INFO_REQ" },
 	{ "tsc_scale", P_U64, FLD(tsc_scale), "TSC_INFO GUEST_TSC_SCALE (8.32 fixed point)" },
@@ -324,6 +325,16 @@ int sim_params_set(struct sim_params *p, const char *name, const char *value)
 	}
 	case P_FWVER:
 		return parse_fwver(value, field);
+	case P_HOST_CERTS:
+		if (strcmp(value, "full") == 0 || strcmp(value, "1") == 0)
+			p->host_certs = SIM_HOST_CERTS_FULL;
+		else if (strcmp(value, "none") == 0 || strcmp(value, "0") == 0)
+			p->host_certs = SIM_HOST_CERTS_NONE;
+		else if (strcmp(value, "stale") == 0)
+			p->host_certs = SIM_HOST_CERTS_STALE;
+		else
+			return -EINVAL;
+		return 0;
 	case P_STR:
 		if (strlen(value) >= d->len || !*value)
 			return -ERANGE;
@@ -376,6 +387,14 @@ int sim_params_write(const struct sim_params *p, FILE *f)
 			fprintf(f, "%s=%s\n", d->name, (const char *)field);
 			break;
 		case P_TCB_ALL:
+			break;
+		case P_HOST_CERTS:
+			/* 0/1 as before, so older binaries still read full and none */
+			if (p->host_certs == SIM_HOST_CERTS_STALE)
+				fprintf(f, "%s=stale\n", d->name);
+			else
+				fprintf(f, "%s=%d\n", d->name,
+					p->host_certs == SIM_HOST_CERTS_FULL ? 1 : 0);
 			break;
 		}
 	}

@@ -41,6 +41,18 @@
 #define SIM_CERT_BLOB_MAX   SNP_CERTS_MAX_LEN
 #define SIM_TCB_STICK_LABEL "SIMULATED-TCB-HASH-STICK"
 
+/*
+ * The certificate table the host hands out with an extended report: the
+ * chip's own (full), none (like most cloud hosts: the request is answered
+ * like a plain one), or stale (the leaf of another, older TCB with the
+ * real ASK and ARK: a host not updated after a firmware change).
+ */
+enum sim_host_certs {
+	SIM_HOST_CERTS_NONE = 0,
+	SIM_HOST_CERTS_FULL = 1,
+	SIM_HOST_CERTS_STALE = 2,
+};
+
 /* Launch and platform parameters. Everything the report shows. */
 struct sim_params {
 	enum snp_product product;
@@ -66,9 +78,9 @@ struct sim_params {
 	u8 cpuid_step;
 	bool mask_chip_id;
 	bool mask_chip_key;
-	bool vlek;	 /* a VLEK is installed */
-	bool host_certs; /* the host answers extended requests with a certificate table */
-	char csp_id[64]; /* VLEK cspId */
+	bool vlek;			/* a VLEK is installed */
+	enum sim_host_certs host_certs; /* what the host answers extended requests with */
+	char csp_id[64];		/* VLEK cspId */
 	u8 chip_id[SNP_CHIP_ID_SIZE];
 	u8 report_id[SNP_REPORT_ID_SIZE];
 	u8 report_id_ma[SNP_REPORT_ID_SIZE];
@@ -295,6 +307,14 @@ int sim_sign_report(EVP_PKEY *key, const u8 *data, size_t len, struct snp_ecdsa_
 int sim_identity_generate(struct sim_state *st, char *err, size_t errlen);
 /* Only the VCEK/VLEK certificates again (after a TCB change). */
 int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen);
+/*
+ * A VCEK (VLEK) certificate as the chip's own, same key and hwID, issued
+ * by the same ASK (ASVK), but for another TCB: every non-zero SPL of
+ * REPORTED_TCB one lower (or, when all are zero, the bootloader SPL 1).
+ * What a host not updated since a firmware change hands out. New; NULL on
+ * failure.
+ */
+X509 *sim_identity_stale_leaf(const struct sim_state *st);
 
 /* ---- the whole platform with the guest driver ---------------------------- */
 

@@ -12,4 +12,4 @@ check_PROGRAMS += %reldir%/tsm-fuse %reldir%/tsm-client
 
 # Root and /dev/fuse, else it skips (77).
 TESTS += %reldir%/tsm-test.py
-EXTRA_DIST += %reldir%/tsm-test.py %reldir%/README.md %reldir%/kds-emulator.py
+EXTRA_DIST += %reldir%/tsm-test.py %reldir%/README.md %reldir%/kds-emulator.py %reldir%/kdsemu.py

@@ -214,7 +214,7 @@ static void test_ext_report_host_without_certs(void **state)
 	u32 len = 0;
 	u64 e;
 
-	c->st->params.host_certs = false;
+	c->st->params.host_certs = SIM_HOST_CERTS_NONE;
 	p = plat(state, 0, NULL);
 	assert_int_equal(ext_report(p, NULL, &len, &resp, &e), 0);
 	assert_int_equal(e, 0);
