@@ -71,6 +71,39 @@ static int pick_cache_dir(char *buf, size_t len)
 	return 0;
 }
 
+/* SIZE: bytes, or KiB, MiB, GiB with a K, M or G suffix. */
+static int parse_size(const char *s, u64 *ret)
+{
+	char num[32];
+	size_t n = strlen(s);
+	unsigned int shift = 0;
+	u64 v;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 'K':
+	case 'k':
+		shift = 10;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		break;
+	}
+	if (shift)
+		num[--n] = '\0';
+	if (snp_parse_u64(num, &v) < 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*ret = v << shift;
+	return 0;
+}
+
 int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o)
 {
 	snp_kds_init(k);
@@ -85,6 +118,26 @@ int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o)
 		k->total_timeout_ms = (long)sec * 1000;
 		if (k->connect_timeout_ms > k->total_timeout_ms)
 			k->connect_timeout_ms = k->total_timeout_ms;
+	}
+	if (o->cache_max) {
+		u64 v;
+
+		if (parse_size(o->cache_max, &v) < 0 || v < 4096 || v > (1ULL << 30)) {
+			log_error("--cache-max: '%s' is not a size from 4K to 1G (bytes, or with "
+				  "a K, M or G suffix).",
+				  o->cache_max);
+			return -EINVAL;
+		}
+		k->cache_max_bytes = (size_t)v;
+	}
+	if (o->ca) {
+		if (access(o->ca, R_OK) < 0) {
+			log_error_errno(errno, "--kds-ca: cannot read %s: %m", o->ca);
+			return -EINVAL;
+		}
+		if ((size_t)snprintf(k->ca_file, sizeof(k->ca_file), "%s", o->ca) >=
+		    sizeof(k->ca_file))
+			return log_error_errno(ENAMETOOLONG, "--kds-ca: path too long.");
 	}
 	if (o->url) {
 		size_t n = strlen(o->url);
@@ -128,6 +181,12 @@ int snpctl_kds_parse_opt(int c, const char *arg, struct snpctl_kds_opts *o)
 	case SNPCTL_ARG_KDS_TIMEOUT:
 		o->timeout = arg;
 		return 1;
+	case SNPCTL_ARG_KDS_CA:
+		o->ca = arg;
+		return 1;
+	case SNPCTL_ARG_CACHE_MAX:
+		o->cache_max = arg;
+		return 1;
 	default:
 		return 0;
 	}
@@ -150,6 +209,10 @@ static void collateral_help(void)
 	       "                         else $XDG_CACHE_HOME/snpd or ~/.cache/snpd)\n"
 	       "  --offline              never touch the network\n"
 	       "  --kds-timeout S        give up on a KDS request after S seconds (default 30)\n"
+	       "  --kds-ca FILE          trust only these CAs (PEM) for an https:// KDS URL\n"
+	       "                         (a mirror's own CA; default the system's)\n"
+	       "  --cache-max SIZE       bound of the cached VCEKs (default 16M; 4K..1G);\n"
+	       "                         the least recently used are removed first\n"
 	       "  --product P            milan, genoa or turin (reports v2 do not say)\n"
 	       "  --vcek F               take hwID and TCB from this VCEK instead of a report\n"
 	       "  --vlek                 fetch the VLEK chain and CRL too\n",
@@ -475,6 +538,8 @@ int snpctl_cmd_collateral(int argc, char **argv)
 		{ "cache-dir", required_argument, NULL, SNPCTL_ARG_CACHE_DIR },
 		{ "offline", no_argument, NULL, SNPCTL_ARG_OFFLINE },
 		{ "kds-timeout", required_argument, NULL, SNPCTL_ARG_KDS_TIMEOUT },
+		{ "kds-ca", required_argument, NULL, SNPCTL_ARG_KDS_CA },
+		{ "cache-max", required_argument, NULL, SNPCTL_ARG_CACHE_MAX },
 		{ "product", required_argument, NULL, 'p' },
 		{ "vcek", required_argument, NULL, 'v' },
 		{ "vlek", no_argument, NULL, 'l' },

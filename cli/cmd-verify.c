@@ -111,6 +111,8 @@ static void verify_help(void)
 	       "                         writable, else ~/.cache/snpd)\n"
 	       "  --offline              never touch the network\n"
 	       "  --kds-timeout S        give up on a KDS request after S seconds (default 30)\n"
+	       "  --kds-ca FILE          trust only these CAs (PEM) for an https:// KDS URL\n"
+	       "  --cache-max SIZE       bound of the cached VCEKs (default 16M)\n"
 	       "  --crl MODE             prefer (default): check the ASK/ASVK against the\n"
 	       "                         product's CRL when one is at hand; require: fail\n"
 	       "                         without a current CRL; off\n\n"
@@ -217,6 +219,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "cache-dir", required_argument, NULL, SNPCTL_ARG_CACHE_DIR },
 		{ "offline", no_argument, NULL, SNPCTL_ARG_OFFLINE },
 		{ "kds-timeout", required_argument, NULL, SNPCTL_ARG_KDS_TIMEOUT },
+		{ "kds-ca", required_argument, NULL, SNPCTL_ARG_KDS_CA },
+		{ "cache-max", required_argument, NULL, SNPCTL_ARG_CACHE_MAX },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};

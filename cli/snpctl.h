@@ -42,13 +42,17 @@ enum {
 	SNPCTL_ARG_CACHE_DIR,
 	SNPCTL_ARG_OFFLINE,
 	SNPCTL_ARG_KDS_TIMEOUT,
+	SNPCTL_ARG_KDS_CA,
+	SNPCTL_ARG_CACHE_MAX,
 };
 
 struct snpctl_kds_opts {
 	const char *url;
 	const char *cache_dir;
 	bool offline;
-	const char *timeout; /* total seconds, as given */
+	const char *timeout;   /* total seconds, as given */
+	const char *ca;	       /* --kds-ca FILE */
+	const char *cache_max; /* --cache-max SIZE, as given */
 };
 
 struct snp_kds;

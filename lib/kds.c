@@ -324,8 +324,22 @@ static void cache_remove(const struct snp_kds *k, const char *sub, const char *n
 		unlink(path);
 }
 
-/* Keep vcek/ under cache_max_bytes: remove the oldest entries first. */
-static void cache_evict(const struct snp_kds *k)
+static bool ts_before(const struct timespec *a, const char *an, const struct timespec *b,
+		      const char *bn)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec;
+	return strcmp(an, bn) < 0; /* a stable order for equal times */
+}
+
+/*
+ * Keep vcek/ under cache_max_bytes: remove the least recently used entries
+ * first (mtime: written, or touched by a cache hit), never @keep (the entry
+ * just written, even when it alone is larger than the bound).
+ */
+static void cache_evict(const struct snp_kds *k, const char *keep)
 {
 	char dir[4200];
 
@@ -333,9 +347,9 @@ static void cache_evict(const struct snp_kds *k)
 		return;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/vcek", k->cache_dir) >= sizeof(dir))
 		return;
-	for (int round = 0; round < 1024; round++) {
+	for (int round = 0; round < 4096; round++) {
 		_cleanup_(freep) char *oldest = NULL;
-		time_t oldest_t = 0;
+		struct timespec oldest_t = { 0 };
 		size_t total = 0;
 		struct dirent *de;
 		DIR *d = opendir(dir);
@@ -350,10 +364,12 @@ static void cache_evict(const struct snp_kds *k)
 			    !S_ISREG(st.st_mode))
 				continue;
 			total += (size_t)st.st_size;
-			if (!oldest || st.st_mtime < oldest_t) {
+			if (keep && strcmp(de->d_name, keep) == 0)
+				continue;
+			if (!oldest || ts_before(&st.st_mtim, de->d_name, &oldest_t, oldest)) {
 				free(oldest);
 				oldest = strdup(de->d_name);
-				oldest_t = st.st_mtime;
+				oldest_t = st.st_mtim;
 			}
 		}
 		if (total <= k->cache_max_bytes || !oldest) {
@@ -363,6 +379,15 @@ static void cache_evict(const struct snp_kds *k)
 		unlinkat(dirfd(d), oldest, 0);
 		closedir(d);
 	}
+}
+
+/* A cache hit: the entry is recently used (best effort; another's cache is read-only). */
+static void cache_touch(const struct snp_kds *k, const char *sub, const char *name)
+{
+	char path[4400];
+
+	if (cache_path(k, sub, name, path, sizeof(path)) == 0)
+		(void)utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
 }
 
 /* ---- backoff and refusals --------------------------------------------- */
@@ -445,7 +470,7 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 		    size_t errlen)
 {
 	struct body b = { 0 };
-	char url[1024];
+	char url[1024], cerr[CURL_ERROR_SIZE] = "";
 	long status = 0;
 	curl_off_t retry_after = 0;
 	time_t until;
@@ -486,6 +511,15 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 #else
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+	/* the defaults, said here: a server certificate is always verified */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (k->ca_file[0]) {
+		/* only this CA file, not the system's as well */
+		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
+		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	}
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "snpd/" PACKAGE_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -500,8 +534,18 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 		if (b.too_big || cr == CURLE_FILESIZE_EXCEEDED) {
 			seterr(err, errlen, "%s: body larger than %d bytes", url, SNP_KDS_BODY_MAX);
 			r = -EFBIG;
+		} else if (cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE ||
+			   cr == CURLE_SSL_CONNECT_ERROR) {
+			seterr(err, errlen,
+			       "TLS with %s failed: %s (the server's certificate is checked against "
+			       "%s)",
+			       k->base_url, cerr[0] ? cerr : curl_easy_strerror(cr),
+			       k->ca_file[0] ? k->ca_file :
+					       "the system's CAs; a mirror's own CA: "
+					       "--kds-ca FILE");
+			r = -EPROTO;
 		} else {
-			seterr(err, errlen, "%s: %s", url, curl_easy_strerror(cr));
+			seterr(err, errlen, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cr));
 			r = cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 		}
 		goto fail;
@@ -593,6 +637,7 @@ int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **re
 	if (cache_read(k, "vcek", name, &data, &len) == 0) {
 		c = parse_vcek(data, len, key, err, errlen);
 		if (c) {
+			cache_touch(k, "vcek", name);
 			*ret = c;
 			*src = SNP_KDS_SRC_CACHE;
 			return 0;
@@ -615,7 +660,7 @@ int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **re
 		return -EBADMSG;
 	}
 	(void)cache_write(k, "vcek", name, data, len);
-	cache_evict(k);
+	cache_evict(k, name);
 	*ret = c;
 	*src = SNP_KDS_SRC_NETWORK;
 	return 0;
@@ -825,7 +870,7 @@ int snp_kds_cache_put_vcek(struct snp_kds *k, X509 *vcek, char *err, size_t errl
 		       strerror(-r));
 		return r;
 	}
-	cache_evict(k);
+	cache_evict(k, name);
 	return 0;
 }
 

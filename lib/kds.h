@@ -14,6 +14,9 @@
  *   crl/<Product>-vcek.crl, crl/<Product>-vlek.crl        CRL, DER
  *   refused/<sha256 of the path>                          a 404, remembered
  *   backoff                                               "until=EPOCH"
+ * vcek/ is bounded by cache_max_bytes: the least recently used entries
+ * (written or read from this cache) are removed first, never the one just
+ * written; chain/ and crl/ hold one entry per product and are not bounded.
  * Entries are written atomically (temporary file + rename), 0644 in 0755
  * directories; an entry that does not parse or is not the certificate its
  * name says is removed and fetched again.
@@ -58,9 +61,15 @@ struct snp_kds {
 	bool offline;		 /* never touch the network */
 	long connect_timeout_ms;
 	long total_timeout_ms;
-	size_t cache_max_bytes; /* bound of vcek/, oldest evicted first */
+	size_t cache_max_bytes; /* bound of vcek/, least recently used evicted first */
 	time_t now;		/* 0 = time(NULL); for CRL currency */
 	unsigned int requests;	/* network requests made (statistics) */
+	/*
+	 * PEM file of the CAs that may sign the HTTPS server's certificate
+	 * (a mirror's own CA), instead of the system's; "" = the system's.
+	 * The certificate and its name are always verified.
+	 */
+	char ca_file[4096];
 };
 
 /* Defaults: KDS URL, /var/cache/snpd, 10 s connect, 30 s total, 16 MiB. */

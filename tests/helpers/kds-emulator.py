@@ -11,17 +11,25 @@ KDS's paths (snp-abi.md §7.3):
 
 SPLs in either spelling ("3" or "03"); Turin takes the 8-byte hwid only
 (a full 64-byte chip id is a 404, as on KDS); an unknown chip or TCB is a
-404. HTTP on 127.0.0.1, port chosen by the kernel and printed on
-stdout (and written to --port-file) once listening.
+404 (with any_tcb=1, a VCEK of this chip is issued by the ASK for whatever
+TCB is asked). HTTP on 127.0.0.1, port chosen by the kernel and printed on
+stdout (and written to --port-file) once listening. With --tls-dir DIR it
+also serves HTTPS: a test CA and a server certificate for 127.0.0.1 (or,
+with --tls-name NAME, for NAME only: the wrong name) are made at start and
+written to DIR (ca.pem, server.pem, server-key.pem); the HTTPS port is the
+second line on stdout.
 
-Control (not counted): GET /_emu/count -> {"total": N, "paths": {...}};
-GET /_emu/set?mode=normal|429|500|hang|truncate|wrong[&retry_after=S]
-[&revoke=0|1]. Every other request is counted, whatever the answer.
+Control (HTTP only, not counted): GET /_emu/count -> {"total": N, "paths":
+{...}}; GET /_emu/set?mode=normal|429|500|hang|truncate|wrong
+[&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
+counted, whatever the answer.
 """
 import argparse
 import datetime
+import ipaddress
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -119,6 +127,7 @@ class Chip:
                         (9, "fmcSPL")):
             raw = ext_raw(self.vcek, "3.%d" % n)
             self.spl[name] = der_int(raw) if raw else 0
+        self.issued = {}
 
     def wrong_vcek(self):
         """A VCEK of another chip (hwID flipped), signed by the ASK."""
@@ -136,6 +145,30 @@ class Chip:
             b = b.add_extension(e.value, e.critical)
         der = b.sign(self.ask_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
         return pss_sign(der, self.ask_key, self.pss_algid)
+
+    def vcek_for(self, spl):
+        """This chip's VCEK (same key and hwID) issued by the ASK for the
+        SPLs @spl ({"blSPL": n, ...}): what KDS serves for another TCB."""
+        key = tuple(sorted(spl.items()))
+        if key in self.issued:
+            return self.issued[key]
+        oids = {AMD + "3.1": "blSPL", AMD + "3.2": "teeSPL", AMD + "3.3": "snpSPL",
+                AMD + "3.8": "ucodeSPL", AMD + "3.9": "fmcSPL"}
+        b = x509.CertificateBuilder().subject_name(self.vcek.subject).issuer_name(
+            self.vcek.issuer).public_key(self.vcek.public_key()).serial_number(
+            x509.random_serial_number()).not_valid_before(
+            self.vcek.not_valid_before).not_valid_after(self.vcek.not_valid_after)
+        for e in self.vcek.extensions:
+            name = oids.get(e.oid.dotted_string)
+            if name:
+                v = spl.get(name, 0)
+                body = v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big")
+                e = x509.Extension(e.oid, e.critical, x509.UnrecognizedExtension(
+                    e.oid, b"\x02" + der_len(len(body)) + body))
+            b = b.add_extension(e.value, e.critical)
+        der = b.sign(self.ask_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+        self.issued[key] = pss_sign(der, self.ask_key, self.pss_algid)
+        return self.issued[key]
 
     def crl(self, revoke):
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -158,9 +191,10 @@ class State:
         self.mode = "normal"
         self.retry_after = None
         self.revoke = False
+        self.any_tcb = False
 
 
-def make_handler(chip, st):
+def make_handler(chip, st, tls=False):
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -190,17 +224,20 @@ def make_handler(chip, st):
                         st.retry_after = q["retry_after"][0] or None
                     if "revoke" in q:
                         st.revoke = q["revoke"][0] == "1"
+                    if "any_tcb" in q:
+                        st.any_tcb = q["any_tcb"][0] == "1"
                 return self.send(200, b"ok\n", "text/plain")
             return self.send(404)
 
         def do_GET(self):
             u = urllib.parse.urlsplit(self.path)
-            if u.path.startswith("/_emu/"):
+            if u.path.startswith("/_emu/") and not tls:
                 return self.control(u)
             with st.lock:
                 st.total += 1
                 st.paths[self.path] = st.paths.get(self.path, 0) + 1
                 mode, retry_after, revoke = st.mode, st.retry_after, st.revoke
+                any_tcb = st.any_tcb
             if mode == "429":
                 hdr = [("Retry-After", retry_after)] if retry_after else []
                 return self.send(429, b"Too Many Requests\n", "text/plain", hdr)
@@ -235,9 +272,15 @@ def make_handler(chip, st):
                 return self.send(400)
             for k in want:
                 got.setdefault(k, 0)
-            if got != want:
+            if got.keys() != want.keys() or any(v > 255 for v in got.values()):
                 return self.send(404, b"Not Found\n", "text/plain")
-            body = chip.vcek.public_bytes(serialization.Encoding.DER)
+            if got != want and not any_tcb:
+                return self.send(404, b"Not Found\n", "text/plain")
+            if got != want:
+                with st.lock:
+                    body = chip.vcek_for(got)
+            else:
+                body = chip.vcek.public_bytes(serialization.Encoding.DER)
             if mode == "truncate":
                 body = body[:len(body) // 2]
             elif mode == "wrong":
@@ -246,15 +289,69 @@ def make_handler(chip, st):
     return H
 
 
+def make_tls(d, name):
+    """A test CA and a server certificate for 127.0.0.1 (or DNS name @name)
+    signed by it, written to @d; the server's SSLContext."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+
+    def pem_write(fn, data, mode=0o644):
+        fd = os.open(os.path.join(d, fn), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                     mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME,
+                                            "snpd test KDS CA (not AMD) %x" %
+                                            x509.random_serial_number())])
+    ca = x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name) \
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number()) \
+        .not_valid_before(now - day).not_valid_after(now + 7 * day) \
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), True) \
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                     False), True) \
+        .sign(ca_key, hashes.SHA256())
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = [x509.DNSName(name)] if name else [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(
+        x509.oid.NameOID.COMMON_NAME, name or "127.0.0.1")])).issuer_name(ca_name) \
+        .public_key(key.public_key()).serial_number(x509.random_serial_number()) \
+        .not_valid_before(now - day).not_valid_after(now + 7 * day) \
+        .add_extension(x509.SubjectAlternativeName(san), False) \
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), True) \
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                       False) \
+        .sign(ca_key, hashes.SHA256())
+    pem_write("ca.pem", ca.public_bytes(serialization.Encoding.PEM))
+    pem_write("server.pem", cert.public_bytes(serialization.Encoding.PEM))
+    pem_write("server-key.pem", key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), 0o600)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server-key.pem"))
+    return ctx
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--state", required=True, help="simulator state directory")
     ap.add_argument("--port-file", help="also write the port here")
+    ap.add_argument("--tls-dir", help="also serve HTTPS; the test CA is written here")
+    ap.add_argument("--tls-name", help="the server certificate names only this DNS name")
     args = ap.parse_args()
     chip = Chip(args.state)
     st = State()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(chip, st))
     srv.daemon_threads = True
+    tls = None
+    if args.tls_dir:
+        ctx = make_tls(args.tls_dir, args.tls_name)
+        tls = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(chip, st, True))
+        tls.daemon_threads = True
+        # the handshake runs in the handler's thread, not in the accept loop
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True,
+                                     do_handshake_on_connect=False)
     if args.port_file:
         tmp = args.port_file + ".tmp"
         with open(tmp, "w") as f:
@@ -262,6 +359,9 @@ def main():
         os.rename(tmp, args.port_file)
     # the port on stdout: a test reads this line, then the server is listening
     print(srv.server_address[1], flush=True)
+    if tls:
+        print(tls.server_address[1], flush=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
     srv.serve_forever()
 
 

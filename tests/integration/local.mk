@@ -52,3 +52,7 @@ EXTRA_DIST += \
 	%reldir%/kds-url.py \
 	%reldir%/kds-roots.py \
 	%reldir%/kds-collateral.py
+
+# snpctl: KDS over HTTPS, the cache bound, the KDS emulator's answers; VLEK.
+TESTS += %reldir%/kds-https-cache.py
+EXTRA_DIST += %reldir%/kds-https-cache.py
