@@ -545,7 +545,7 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 					       "--kds-ca FILE");
 			r = -EPROTO;
 		} else {
-			seterr(err, errlen, "%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cr));
+			seterr(err, errlen, "%s: %s", url, curl_easy_strerror(cr));
 			r = cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 		}
 		goto fail;
