@@ -200,7 +200,8 @@ static void collateral_help(void)
 	       "AMD KDS certificates and CRLs, kept in a persistent cache shared with snpd.\n\n"
 	       "  url REPORT             print the KDS URL of the report's VCEK\n"
 	       "  fetch REPORT           fetch the VCEK, cert_chain and CRL into the cache\n"
-	       "  import FILE|DIR...     store certificates and CRLs (from 'export') in the cache\n"
+	       "  import FILE|DIR...     store certificates and CRLs (from 'export') in the cache;\n"
+	       "                         a VLEK can only come this way (KDS serves none publicly)\n"
 	       "  export DIR             copy the cached certificates and CRLs into DIR\n"
 	       "  list                   list the cache\n\n"
 	       "Options:\n"
@@ -397,7 +398,14 @@ static int import_file(struct snp_kds *k, const char *path)
 		EVP_PKEY *pk = X509_get0_pubkey(c);
 
 		snp_x509_cn(c, false, cn, sizeof(cn));
-		if (pk && EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {
+		if (pk && EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC && strcmp(cn, "SEV-VLEK") == 0) {
+			/* KDS gives VLEKs to cloud providers only: import is the way in */
+			r = snp_kds_cache_put_vlek(k, c, err, sizeof(err));
+			if (r < 0)
+				log_error("%s: %s", path, err);
+			else
+				printf("imported vlek from %s\n", path);
+		} else if (pk && EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC) {
 			r = snp_kds_cache_put_vcek(k, c, err, sizeof(err));
 			if (r < 0)
 				log_error("%s: %s", path, err);
@@ -469,9 +477,9 @@ static int coll_import(struct snp_kds *k, int argc, char **argv)
 	return code;
 }
 
-static const char *const cache_subdirs[] = { "vcek", "chain", "crl" };
+static const char *const cache_subdirs[] = { "vcek", "vlek", "chain", "crl" };
 
-/* Call @fn for every regular file of the cache's vcek/, chain/, crl/. */
+/* Call @fn for every regular file of the cache's vcek/, vlek/, chain/, crl/. */
 static int cache_walk(const struct snp_kds *k,
 		      int (*fn)(const char *sub, const char *path, const char *name, void *u),
 		      void *u)

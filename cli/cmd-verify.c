@@ -595,6 +595,37 @@ static int pool_add(struct cert_set *cs, X509 *c)
 }
 
 /*
+ * A report signed by a VLEK (SIGNING_KEY 1) and no VLEK given: AMD KDS
+ * serves VLEK certificates only to cloud providers (an authenticated
+ * interface; snp-abi.md §7.3), so it is never fetched. The cache holds one
+ * only when it was imported.
+ */
+static int vlek_from_cache(struct snp_kds *k, struct snp_report_info *ri, X509 **ret)
+{
+	struct snp_tcb_parts tcb;
+	char err[SNP_ERRBUF];
+	int r = -ENOENT;
+
+	snp_tcb_decode(le64_to_cpu(ri->r.reported_tcb), snp_report_tcb_layout(ri), &tcb);
+	if (ri->product != SNP_PRODUCT_UNKNOWN) {
+		r = snp_kds_cache_get_vlek(k, ri->product, &tcb, ret, err, sizeof(err));
+	} else {
+		/* a v2 report: Milan or Genoa */
+		for (enum snp_product p = SNP_PRODUCT_MILAN; p <= SNP_PRODUCT_GENOA && r < 0; p++)
+			r = snp_kds_cache_get_vlek(k, p, &tcb, ret, err, sizeof(err));
+	}
+	if (r == 0)
+		return 0;
+	log_error("This report is signed by a VLEK (SIGNING_KEY 1) and no VLEK certificate was "
+		  "given or imported into the cache (%s). AMD KDS does not serve VLEK certificates "
+		  "publicly (only to the cloud provider): take it from the host's certificate "
+		  "table (/snp/certs/vlek.pem, 'snpctl report --certs-dir', --cert-table) and give "
+		  "--vlek FILE or --certs DIR, or 'snpctl collateral import' it.",
+		  k->cache_dir[0] ? k->cache_dir : "none");
+	return -ENOENT;
+}
+
+/*
  * A VCEK that came with the host's certificates (--certs, --cert-table,
  * --chain; not one named with --vcek) but is not this report's -- another
  * TCB (a host not updated since a firmware change) or another chip -- is
@@ -691,6 +722,13 @@ static int fill_collateral(const struct verify_args *a, struct cert_set *cs,
 		}
 		if (a->product != SNP_PRODUCT_UNKNOWN)
 			snp_report_set_product(ri, a->product, SNP_PRODUCT_SRC_HINT);
+		if (snp_report_signing_key(ri) == SNP_SIGNING_KEY_VLEK) {
+			r = vlek_from_cache(&k, ri, &c);
+			if (r < 0)
+				return r;
+			ks = SNP_KDS_SRC_CACHE;
+			goto have_leaf;
+		}
 		if (ri->product == SNP_PRODUCT_UNKNOWN) {
 			/* a v2 report: Milan or Genoa; the cache may know */
 			bool off = k.offline;
@@ -732,6 +770,7 @@ static int fill_collateral(const struct verify_args *a, struct cert_set *cs,
 			log_error("No VCEK: %s", err);
 			return r;
 		}
+have_leaf:
 		if (pool_add(cs, c) < 0)
 			return -ENOMEM;
 		cs->leaf = c;

@@ -84,12 +84,43 @@ int snp_kds_key_from_report(const struct snp_report_info *ri, struct snp_kds_key
 	return 0;
 }
 
-int snp_kds_key_from_cert(X509 *vcek, struct snp_kds_key *ret, char *err, size_t errlen)
+/* The TCB of a VCEK or VLEK from its SPL extensions (FMC required on Turin). */
+static int ext_tcb(const struct snp_amd_ext *ext, enum snp_product product,
+		   struct snp_tcb_parts *ret, char *err, size_t errlen)
 {
-	struct snp_amd_ext ext;
 	long v[5];
 	static const int idx[5] = { SNP_SPL_FMC, SNP_SPL_BOOTLOADER, SNP_SPL_TEE, SNP_SPL_SNP,
 				    SNP_SPL_MICROCODE };
+
+	for (int i = 0; i < 5; i++) {
+		bool need = idx[i] != SNP_SPL_FMC || product == SNP_PRODUCT_TURIN;
+
+		if (!ext->has_spl[idx[i]]) {
+			if (need) {
+				seterr(err, errlen, "certificate lacks SPL .3.%d", idx[i]);
+				return -EBADMSG;
+			}
+			v[i] = 0;
+			continue;
+		}
+		v[i] = ext->spl[idx[i]];
+		if (v[i] < 0 || v[i] > 255) {
+			seterr(err, errlen, "certificate SPL .3.%d out of range", idx[i]);
+			return -EBADMSG;
+		}
+	}
+	memset(ret, 0, sizeof(*ret));
+	ret->fmc = (u8)v[0];
+	ret->bootloader = (u8)v[1];
+	ret->tee = (u8)v[2];
+	ret->snp = (u8)v[3];
+	ret->microcode = (u8)v[4];
+	return 0;
+}
+
+int snp_kds_key_from_cert(X509 *vcek, struct snp_kds_key *ret, char *err, size_t errlen)
+{
+	struct snp_amd_ext ext;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -111,29 +142,7 @@ int snp_kds_key_from_cert(X509 *vcek, struct snp_kds_key *ret, char *err, size_t
 	}
 	ret->hwid_len = ext.hwid_len;
 	memcpy(ret->hwid, ext.hwid, ext.hwid_len);
-	for (int i = 0; i < 5; i++) {
-		bool need = idx[i] != SNP_SPL_FMC || ret->product == SNP_PRODUCT_TURIN;
-
-		if (!ext.has_spl[idx[i]]) {
-			if (need) {
-				seterr(err, errlen, "certificate lacks SPL .3.%d", idx[i]);
-				return -EBADMSG;
-			}
-			v[i] = 0;
-			continue;
-		}
-		v[i] = ext.spl[idx[i]];
-		if (v[i] < 0 || v[i] > 255) {
-			seterr(err, errlen, "certificate SPL .3.%d out of range", idx[i]);
-			return -EBADMSG;
-		}
-	}
-	ret->tcb.fmc = (u8)v[0];
-	ret->tcb.bootloader = (u8)v[1];
-	ret->tcb.tee = (u8)v[2];
-	ret->tcb.snp = (u8)v[3];
-	ret->tcb.microcode = (u8)v[4];
-	return 0;
+	return ext_tcb(&ext, ret->product, &ret->tcb, err, errlen);
 }
 
 static bool key_equal(const struct snp_kds_key *a, const struct snp_kds_key *b)
@@ -923,4 +932,149 @@ int snp_kds_cache_put_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509
 	X509_CRL_free(chk);
 	snprintf(name, sizeof(name), "%s-%s.crl", snp_product_name(p), vlek ? "vlek" : "vcek");
 	return cache_write(k, "crl", name, der, (size_t)n);
+}
+
+/* ---- VLEKs (never fetched: KDS serves them to cloud providers only) ---- */
+
+/* A VLEK's product and TCB; "<Product>-<fmc>-<bl>-<tee>-<snp>-<uc>-" in @prefix. */
+static int vlek_ident(X509 *vlek, enum snp_product *ret_p, struct snp_tcb_parts *ret_tcb,
+		      char *prefix, size_t len, const char **ret_csp, struct snp_amd_ext *ext,
+		      char *err, size_t errlen)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(vlek);
+	enum snp_product p;
+	int r, n;
+
+	if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
+		seterr(err, errlen, "not an ECDSA VLEK");
+		return -EBADMSG;
+	}
+	r = snp_amd_ext_parse(vlek, ext, err, errlen);
+	if (r < 0)
+		return r;
+	if (!ext->has_csp_id || ext->has_hwid) {
+		seterr(err, errlen, "not a VLEK (a VLEK has a cspId and no hwID)");
+		return -EBADMSG;
+	}
+	if (!ext->has_product_name || snp_product_from_string(ext->product_name, &p) < 0 ||
+	    !product_or_null(p)) {
+		seterr(err, errlen, "VLEK has no known productName");
+		return -EBADMSG;
+	}
+	r = ext_tcb(ext, p, ret_tcb, err, errlen);
+	if (r < 0)
+		return r;
+	n = snprintf(prefix, len, "%s-%u-%u-%u-%u-%u-", snp_product_name(p), ret_tcb->fmc,
+		     ret_tcb->bootloader, ret_tcb->tee, ret_tcb->snp, ret_tcb->microcode);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	*ret_p = p;
+	*ret_csp = ext->csp_id;
+	return 0;
+}
+
+int snp_kds_cache_put_vlek(struct snp_kds *k, X509 *vlek, char *err, size_t errlen)
+{
+	struct snp_amd_ext ext;
+	struct snp_tcb_parts tcb;
+	enum snp_product p;
+	_cleanup_(freep) u8 *der = NULL;
+	char prefix[128], name[192], hex[17];
+	const char *csp;
+	u8 md[32];
+	int r, n;
+
+	r = vlek_ident(vlek, &p, &tcb, prefix, sizeof(prefix), &csp, &ext, err, errlen);
+	if (r < 0)
+		return r;
+	/* the cspId is the provider's free text: only a digest of it names the file */
+	EVP_Digest(csp, strlen(csp), md, NULL, EVP_sha256(), NULL);
+	snp_hex_encode(md, 8, hex);
+	snprintf(name, sizeof(name), "%s%s.der", prefix, hex);
+	n = i2d_X509(vlek, &der);
+	if (n <= 0) {
+		seterr(err, errlen, "cannot encode the VLEK");
+		return -EINVAL;
+	}
+	r = cache_write(k, "vlek", name, der, (size_t)n);
+	if (r < 0)
+		seterr(err, errlen, "cannot write %s/vlek/%s: %s", k->cache_dir, name,
+		       strerror(-r));
+	return r;
+}
+
+static X509 *vlek_from_dir(const char *dir, const char *prefix, enum snp_product p,
+			   const struct snp_tcb_parts *tcb)
+{
+	struct dirent **names = NULL;
+	X509 *found = NULL;
+	int n;
+
+	n = scandir(dir, &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		_cleanup_(freep) u8 *data = NULL;
+		STACK_OF(X509) *sk = NULL;
+		struct snp_amd_ext ext;
+		struct snp_tcb_parts t;
+		enum snp_product q;
+		char path[4400], pfx[128], e[SNP_ERRBUF];
+		const char *csp;
+		size_t len;
+
+		if (!found && names[i]->d_name[0] != '.' &&
+		    strncmp(names[i]->d_name, prefix, strlen(prefix)) == 0 &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name) <
+			    sizeof(path) &&
+		    snp_read_file(path, SNP_KDS_BODY_MAX, &data, &len) == 0 &&
+		    snp_x509_load_mem(data, len, &sk, e, sizeof(e)) == 0) {
+			X509 *c = sk_X509_num(sk) == 1 ? sk_X509_value(sk, 0) : NULL;
+
+			/* the entry must be what its name says */
+			if (c &&
+			    vlek_ident(c, &q, &t, pfx, sizeof(pfx), &csp, &ext, e, sizeof(e)) ==
+				    0 &&
+			    q == p && t.bootloader == tcb->bootloader && t.tee == tcb->tee &&
+			    t.snp == tcb->snp && t.microcode == tcb->microcode &&
+			    (p != SNP_PRODUCT_TURIN || t.fmc == tcb->fmc)) {
+				found = c;
+				X509_up_ref(found);
+			}
+		}
+		sk_X509_pop_free(sk, X509_free);
+		free(names[i]);
+	}
+	free(names);
+	ERR_clear_error();
+	return found;
+}
+
+int snp_kds_cache_get_vlek(struct snp_kds *k, enum snp_product p, const struct snp_tcb_parts *tcb,
+			   X509 **ret, char *err, size_t errlen)
+{
+	char prefix[128], dir[4200];
+	const char *roots[2] = { k->cache_dir, k->ro_cache_dir };
+	int n;
+
+	if (!product_or_null(p))
+		return -EINVAL;
+	n = snprintf(prefix, sizeof(prefix), "%s-%u-%u-%u-%u-%u-", snp_product_name(p),
+		     p == SNP_PRODUCT_TURIN ? tcb->fmc : 0, tcb->bootloader, tcb->tee, tcb->snp,
+		     tcb->microcode);
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	for (int i = 0; i < 2; i++) {
+		X509 *c;
+
+		if (!roots[i][0] ||
+		    (size_t)snprintf(dir, sizeof(dir), "%s/vlek", roots[i]) >= sizeof(dir))
+			continue;
+		c = vlek_from_dir(dir, prefix, p, tcb);
+		if (c) {
+			*ret = c;
+			return 0;
+		}
+	}
+	seterr(err, errlen, "no VLEK for %s with this TCB in the cache (%s)", snp_product_name(p),
+	       k->cache_dir[0] ? k->cache_dir : "none");
+	return -ENOENT;
 }

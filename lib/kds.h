@@ -13,6 +13,7 @@
  *   chain/<Product>-vcek.pem, chain/<Product>-vlek.pem    cert_chain, PEM
  *   crl/<Product>-vcek.crl, crl/<Product>-vlek.crl        CRL, DER
  *   refused/<sha256 of the path>                          a 404, remembered
+ *   vlek/<Product>-<fmc>-<bl>-<tee>-<snp>-<uc>-<csp>.der  VLEK, DER (import only)
  *   backoff                                               "until=EPOCH"
  * vcek/ is bounded by cache_max_bytes: the least recently used entries
  * (written or read from this cache) are removed first, never the one just
@@ -110,5 +111,17 @@ int snp_kds_cache_put_chain(struct snp_kds *k, enum snp_product p, bool vlek, X5
 			    char *err, size_t errlen);
 int snp_kds_cache_put_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL *crl,
 			  char *err, size_t errlen);
+
+/*
+ * VLEKs: KDS hands them to cloud providers only (an authenticated
+ * interface), so a VLEK comes from the host's certificate table or an
+ * import, never from the network. Cached as
+ * vlek/<Product>-<fmc>-<bl>-<tee>-<snp>-<uc>-<sha256(cspId)[0:8]>.der, not
+ * bounded (one per provider and TCB).
+ */
+int snp_kds_cache_put_vlek(struct snp_kds *k, X509 *vlek, char *err, size_t errlen);
+/* A cached VLEK of @p for @tcb (the report does not say the provider). -ENOENT if none. */
+int snp_kds_cache_get_vlek(struct snp_kds *k, enum snp_product p, const struct snp_tcb_parts *tcb,
+			   X509 **ret, char *err, size_t errlen);
 
 #endif

@@ -54,5 +54,5 @@ EXTRA_DIST += \
 	%reldir%/kds-collateral.py
 
 # snpctl: KDS over HTTPS, the cache bound, the KDS emulator's answers; VLEK.
-TESTS += %reldir%/kds-https-cache.py
-EXTRA_DIST += %reldir%/kds-https-cache.py
+TESTS += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
+EXTRA_DIST += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
