@@ -296,6 +296,12 @@ static int cache_write(const struct snp_kds *k, const char *sub, const char *nam
 	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
+	/* the rename itself survives a crash once the directory is synced */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
 	return 0;
 fail:
 	r = -errno;
@@ -368,10 +374,16 @@ static void cache_evict(const struct snp_kds *k, const char *keep)
 		while ((de = readdir(d))) {
 			struct stat st;
 
-			if (de->d_name[0] == '.' ||
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
 			    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISREG(st.st_mode))
 				continue;
+			if (de->d_name[0] == '.') {
+				/* a temporary left by a writer that died: gone after an hour */
+				if (round == 0 && st.st_mtime + 3600 < time(NULL))
+					unlinkat(dirfd(d), de->d_name, 0);
+				continue;
+			}
 			total += (size_t)st.st_size;
 			if (keep && strcmp(de->d_name, keep) == 0)
 				continue;
@@ -706,6 +718,19 @@ static int parse_chain(const u8 *data, size_t len, enum snp_product p, bool vlek
 	    X509_check_issued(ark, ask) != X509_V_OK) {
 		seterr(err, errlen, "cert_chain is not %s then ARK-%s",
 		       vlek ? "SEV-VLEK-<product>" : "SEV-<product>", pn);
+		sk_X509_pop_free(sk, X509_free);
+		return -EBADMSG;
+	}
+	/*
+	 * Names prove nothing: the ARK must have signed itself and the
+	 * intermediate, or a corrupt or forged chain would sit in the cache.
+	 * (Whether this ARK is AMD's is the verifier's question.)
+	 */
+	if (X509_verify(ark, X509_get0_pubkey(ark)) != 1 ||
+	    X509_verify(ask, X509_get0_pubkey(ark)) != 1) {
+		ERR_clear_error();
+		seterr(err, errlen, "cert_chain: %s is not signed by the ARK-%s given with it",
+		       vlek ? "the ASVK" : "the ASK", pn);
 		sk_X509_pop_free(sk, X509_free);
 		return -EBADMSG;
 	}

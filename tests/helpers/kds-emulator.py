@@ -20,8 +20,8 @@ written to DIR (ca.pem, server.pem, server-key.pem); the HTTPS port is the
 second line on stdout.
 
 Control (HTTP only, not counted): GET /_emu/count -> {"total": N, "paths":
-{...}}; GET /_emu/set?mode=normal|429|500|hang|truncate|wrong
-[&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
+{...}}; GET /_emu/set?mode=normal|429|500|hang|truncate|wrong|badchain
+(an ASK not signed by the ARK) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
 counted, whatever the answer.
 """
 import argparse
@@ -170,6 +170,13 @@ class Chip:
         self.issued[key] = pss_sign(der, self.ask_key, self.pss_algid)
         return self.issued[key]
 
+    def forged_ask(self):
+        """The ASK, names unchanged, signed by its own key instead of the
+        ARK's: a chain whose names look right (PEM)."""
+        der = pss_sign(self.ask.public_bytes(serialization.Encoding.DER), self.ask_key,
+                       self.pss_algid)
+        return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+
     def crl(self, revoke):
         now = datetime.datetime.now(datetime.timezone.utc)
         b = x509.CertificateRevocationListBuilder().issuer_name(self.ark.subject) \
@@ -255,8 +262,10 @@ def make_handler(chip, st, tls=False):
             if what == "cert_chain":
                 if kind == "vlek":
                     return self.send(404)
-                body = chip.ask.public_bytes(serialization.Encoding.PEM) + \
-                    chip.ark.public_bytes(serialization.Encoding.PEM)
+                ask = chip.ask.public_bytes(serialization.Encoding.PEM)
+                if mode == "badchain":
+                    ask = chip.forged_ask()
+                body = ask + chip.ark.public_bytes(serialization.Encoding.PEM)
                 return self.send(200, body, "application/x-pem-file")
             if what == "crl":
                 return self.send(200, chip.crl(revoke), "application/pkix-crl")

@@ -7,6 +7,8 @@ answers (tests/helpers/kds-emulator.py); never the real KDS.
  - --cache-max: VCEKs of ten TCBs into an 8 KiB bound: the directory stays
    within it, the oldest go first, the newest stay, a cache hit keeps an
    entry (least recently used), the chain and CRL are not evicted;
+ - a cert_chain whose ASK its ARK did not sign is refused, not cached; a
+   temporary file left by a dead writer is removed after an hour;
  - the emulator: both SPL spellings, Turin's 8-byte hwID (the 64-byte form
    is a 404), an unknown chip 404, 429 with Retry-After, a VCEK for another
    TCB (any_tcb) issued by the ASK."""
@@ -189,6 +191,38 @@ def cache_bound(d, tmp):
         emu.stop()
 
 
+def untrusted_answers(d, tmp):
+    """A chain whose names are right but whose ASK the ARK did not sign is
+    refused and not cached; a temporary left by a dead writer is removed."""
+    rpt = os.path.join(tmp, "r.bin")
+    emu = kdsemu.Emulator(d)
+    try:
+        emu.set(mode="badchain")
+        c = os.path.join(tmp, "badchain")
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url)
+        check(rc != 0 and "not signed by the ARK" in err and
+              not files(os.path.join(c, "chain")),
+              "a cert_chain with an ASK not signed by its ARK: rc %d, refused, not cached "
+              "(chain/ %s): %s" % (rc, files(os.path.join(c, "chain")), err.strip()))
+        emu.set(mode="normal")
+        vd = os.path.join(c, "vcek")
+        old, new = os.path.join(vd, ".x.der.AbCdEf"), os.path.join(vd, ".y.der.AbCdEf")
+        for f in (old, new):
+            with open(f, "wb") as fh:
+                fh.write(b"partial")
+        os.utime(old, (1, 1))
+        for f in files(vd):
+            if not f.startswith("."):
+                os.unlink(os.path.join(vd, f))  # so that the VCEK is written again
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url)
+        check(rc == 0 and not os.path.exists(old) and os.path.exists(new) and
+              files(os.path.join(c, "chain")) == ["Milan-vcek.pem"],
+              "after a good fetch: a temporary older than an hour removed, a fresh one kept, "
+              "the chain cached: rc %d %s" % (rc, err.strip()))
+    finally:
+        emu.stop()
+
+
 def emulator_modes(d, product):
     own = load_pem(os.path.join(d, "vcek.pem"))
     ask = load_pem(os.path.join(d, "ask.pem"))
@@ -255,6 +289,7 @@ def main():
         dirs.append(d)
         https(d, tmp)
         cache_bound(d, tmp)
+        untrusted_answers(d, tmp)
         emulator_modes(d, "Milan")
         d = simtest.new_state("Turin")
         dirs.append(d)
