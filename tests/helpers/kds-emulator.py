@@ -312,8 +312,8 @@ def make_tls(d, name):
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME,
-                                            "snpd test KDS CA (not AMD) %x" %
-                                            x509.random_serial_number())])
+                                            "snpd test KDS CA (not AMD) %08x" %
+                                            (x509.random_serial_number() & 0xffffffff))])
     ca = x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name) \
         .public_key(ca_key.public_key()).serial_number(x509.random_serial_number()) \
         .not_valid_before(now - day).not_valid_after(now + 7 * day) \

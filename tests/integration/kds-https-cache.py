@@ -130,7 +130,7 @@ def https(d, tmp):
                   "HTTPS, %s: rc %d, a TLS error naming %r, nothing cached, no request "
                   "served: %s" % (name, rc, what, err.strip()))
         rc, out, err = run("collateral", "list", "--kds-ca", os.path.join(tmp, "nonexistent"))
-        check(rc == 3 and "--kds-ca" in err, "--kds-ca of a missing file: rc %d %s" %
+        check(rc == 3 and "--kds-ca: cannot read" in err, "--kds-ca of a missing file: rc %d %s" %
               (rc, err.strip()))
     finally:
         emu.stop()
