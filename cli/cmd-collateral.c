@@ -382,7 +382,10 @@ static int import_file(struct snp_kds *k, const char *path)
 			    snp_kds_cache_put_crl(k, p, vlek, crl, err, sizeof(err));
 		X509_CRL_free(crl);
 		if (r < 0) {
-			log_error("%s: not an AMD CRL (issuer '%s').", path, cn);
+			if (p == SNP_PRODUCT_UNKNOWN)
+				log_error("%s: not an AMD CRL (issuer '%s').", path, cn);
+			else
+				log_error("%s: %s", path, err);
 			return r;
 		}
 		printf("imported %s crl %s\n", vlek ? "vlek" : "vcek", snp_product_name(p));
@@ -459,16 +462,23 @@ static int coll_import(struct snp_kds *k, int argc, char **argv)
 			struct dirent **names = NULL;
 			int n = scandir(argv[i], &names, NULL, alphasort);
 
-			for (int j = 0; j < n; j++) {
-				char p[4096];
+			/* certificates first: a CRL is checked against its product's ARK */
+			for (int pass = 0; pass < 2; pass++) {
+				for (int j = 0; j < n; j++) {
+					const char *nm = names[j]->d_name;
+					size_t l = strlen(nm);
+					bool is_crl = l > 4 && strcmp(nm + l - 4, ".crl") == 0;
+					char p[4096];
 
-				if (names[j]->d_name[0] != '.' &&
-				    (size_t)snprintf(p, sizeof(p), "%s/%s", argv[i],
-						     names[j]->d_name) < sizeof(p) &&
-				    import_file(k, p) < 0)
-					code = SNPCTL_EXIT_USAGE;
-				free(names[j]);
+					if (nm[0] != '.' && is_crl == (pass == 1) &&
+					    (size_t)snprintf(p, sizeof(p), "%s/%s", argv[i], nm) <
+						    sizeof(p) &&
+					    import_file(k, p) < 0)
+						code = SNPCTL_EXIT_USAGE;
+				}
 			}
+			for (int j = 0; j < n; j++)
+				free(names[j]);
 			free(names);
 		} else if (import_file(k, argv[i]) < 0) {
 			code = SNPCTL_EXIT_USAGE;

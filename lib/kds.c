@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/x509.h>
 
+#include "lib/amd-roots.h"
 #include "lib/kds.h"
 #include "lib/x509-amd.h"
 
@@ -820,6 +821,44 @@ static X509_CRL *parse_crl(const u8 *data, size_t len, enum snp_product p, char 
 	return crl;
 }
 
+/*
+ * Is @crl signed by the ARK of @p: AMD's compiled in, or the one of a
+ * cached cert_chain (a mirror of a simulated or test KDS)? A CRL nobody
+ * can check would otherwise sit in the cache until its nextUpdate.
+ */
+static bool crl_signed_by_ark(const struct snp_kds *k, X509_CRL *crl, enum snp_product p, char *err,
+			      size_t errlen)
+{
+	X509 *ark = NULL;
+	bool ok = false;
+
+	if (snp_amd_root_load(p, SNP_AMD_ROOT_ARK, &ark) == 0) {
+		ok = X509_CRL_verify(crl, X509_get0_pubkey(ark)) == 1;
+		X509_free(ark);
+	}
+	for (int vlek = 0; !ok && vlek <= 1; vlek++) {
+		_cleanup_(freep) u8 *data = NULL;
+		X509 *ask = NULL;
+		char name[64], e[SNP_ERRBUF];
+		size_t len;
+
+		snprintf(name, sizeof(name), "%s-%s.pem", snp_product_name(p),
+			 vlek ? "vlek" : "vcek");
+		if (cache_read(k, "chain", name, &data, &len) < 0 ||
+		    parse_chain(data, len, p, vlek, &ask, &ark, e, sizeof(e)) < 0)
+			continue;
+		ok = X509_CRL_verify(crl, X509_get0_pubkey(ark)) == 1;
+		X509_free(ask);
+		X509_free(ark);
+	}
+	ERR_clear_error();
+	if (!ok)
+		seterr(err, errlen,
+		       "CRL not signed by ARK-%s (neither AMD's nor a cached cert_chain's)",
+		       snp_product_name(p));
+	return ok;
+}
+
 static bool crl_current(const X509_CRL *crl, time_t now)
 {
 	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
@@ -842,6 +881,10 @@ int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL *
 	snprintf(name, sizeof(name), "%s-%s.crl", snp_product_name(p), vlek ? "vlek" : "vcek");
 	if (cache_read(k, "crl", name, &data, &len) == 0) {
 		cached = parse_crl(data, len, p, err, errlen);
+		if (cached && !crl_signed_by_ark(k, cached, p, err, errlen)) {
+			X509_CRL_free(cached);
+			cached = NULL;
+		}
 		if (!cached)
 			cache_remove(k, "crl", name);
 		else if (crl_current(cached, kds_now(k)) || k->offline) {
@@ -863,6 +906,10 @@ int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL *
 		return r;
 	}
 	crl = parse_crl(data, len, p, err, errlen);
+	if (crl && !crl_signed_by_ark(k, crl, p, err, errlen)) {
+		X509_CRL_free(crl);
+		crl = NULL;
+	}
 	if (!crl) {
 		if (cached) {
 			*ret = cached;
@@ -954,6 +1001,10 @@ int snp_kds_cache_put_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509
 	chk = parse_crl(der, (size_t)n, p, err, errlen);
 	if (!chk)
 		return -EBADMSG;
+	if (!crl_signed_by_ark(k, chk, p, err, errlen)) {
+		X509_CRL_free(chk);
+		return -EBADMSG;
+	}
 	X509_CRL_free(chk);
 	snprintf(name, sizeof(name), "%s-%s.crl", snp_product_name(p), vlek ? "vlek" : "vcek");
 	return cache_write(k, "crl", name, der, (size_t)n);

@@ -21,7 +21,7 @@ second line on stdout.
 
 Control (HTTP only, not counted): GET /_emu/count -> {"total": N, "paths":
 {...}}; GET /_emu/set?mode=normal|429|500|hang|truncate|wrong|badchain
-(an ASK not signed by the ARK) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
+(an ASK not signed by the ARK)|badcrl (a CRL signed by the ASK) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
 counted, whatever the answer.
 """
 import argparse
@@ -177,7 +177,7 @@ class Chip:
                        self.pss_algid)
         return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
-    def crl(self, revoke):
+    def crl(self, revoke, signer=None):
         now = datetime.datetime.now(datetime.timezone.utc)
         b = x509.CertificateRevocationListBuilder().issuer_name(self.ark.subject) \
             .last_update(now - datetime.timedelta(hours=1)) \
@@ -186,8 +186,9 @@ class Chip:
             b = b.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(self.ask.serial_number)
                 .revocation_date(now - datetime.timedelta(hours=1)).build())
-        der = b.sign(self.ark_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
-        return pss_sign(der, self.ark_key, self.pss_algid)
+        key = signer or self.ark_key
+        der = b.sign(key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+        return pss_sign(der, key, self.pss_algid)
 
 
 class State:
@@ -268,7 +269,8 @@ def make_handler(chip, st, tls=False):
                 body = ask + chip.ark.public_bytes(serialization.Encoding.PEM)
                 return self.send(200, body, "application/x-pem-file")
             if what == "crl":
-                return self.send(200, chip.crl(revoke), "application/pkix-crl")
+                signer = chip.ask_key if mode == "badcrl" else None
+                return self.send(200, chip.crl(revoke, signer), "application/pkix-crl")
             if kind != "vcek" or what.lower() != chip.hwid:
                 return self.send(404, b"Not Found\n", "text/plain")
             q = urllib.parse.parse_qs(u.query)

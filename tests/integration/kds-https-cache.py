@@ -7,7 +7,8 @@ answers (tests/helpers/kds-emulator.py); never the real KDS.
  - --cache-max: VCEKs of ten TCBs into an 8 KiB bound: the directory stays
    within it, the oldest go first, the newest stay, a cache hit keeps an
    entry (least recently used), the chain and CRL are not evicted;
- - a cert_chain whose ASK its ARK did not sign is refused, not cached; a
+ - a cert_chain whose ASK its ARK did not sign, or a CRL the ARK did not
+   sign, is refused and not cached; a
    temporary file left by a dead writer is removed after an hour;
  - the emulator: both SPL spellings, Turin's 8-byte hwID (the 64-byte form
    is a 404), an unknown chip 404, 429 with Retry-After, a VCEK for another
@@ -204,6 +205,14 @@ def untrusted_answers(d, tmp):
               not files(os.path.join(c, "chain")),
               "a cert_chain with an ASK not signed by its ARK: rc %d, refused, not cached "
               "(chain/ %s): %s" % (rc, files(os.path.join(c, "chain")), err.strip()))
+        emu.set(mode="badcrl")
+        c2 = os.path.join(tmp, "badcrl")
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c2, "--kds-url", emu.url)
+        check(rc != 0 and "CRL not signed by ARK-Milan" in err and
+              files(os.path.join(c2, "chain")) == ["Milan-vcek.pem"] and
+              not files(os.path.join(c2, "crl")),
+              "a CRL not signed by the ARK: rc %d, refused, not cached (crl/ %s): %s" %
+              (rc, files(os.path.join(c2, "crl")), err.strip()))
         emu.set(mode="normal")
         vd = os.path.join(c, "vcek")
         old, new = os.path.join(vd, ".x.der.AbCdEf"), os.path.join(vd, ".y.der.AbCdEf")
