@@ -1280,7 +1280,7 @@ int snpd_fs_clear_stale_mount(const char *mp)
 
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 {
-	char opts[256];
+	char opts[256], fdpath[32];
 	char *argv[] = { (char *)"snpd", (char *)"-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	struct snpd_fs *fs;
@@ -1302,9 +1302,11 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = clear_stale_mount(fs->mountpoint);
-	if (r < 0)
-		goto fail;
+	if (d->fuse_fd < 0) {
+		r = clear_stale_mount(fs->mountpoint);
+		if (r < 0)
+			goto fail;
+	}
 	snprintf(opts, sizeof(opts), "fsname=snpd,subtype=snpd,default_permissions%s",
 		 d->config.allow_other ? ",allow_other" : "");
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
@@ -1313,11 +1315,27 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		r = log_error_errno(EINVAL, "Failed to create the FUSE session");
 		goto fail;
 	}
-	if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
-		r = log_error_errno(EIO, "Failed to mount the FUSE view at %s", fs->mountpoint);
-		goto fail;
+	if (d->fuse_fd >= 0) {
+		/*
+		 * Mounted by snpd-mount, outside this process's namespace: libfuse
+		 * takes the connection as "/dev/fd/N" (and closes it at the end),
+		 * the unmount is snpd-mount's.
+		 */
+		snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", d->fuse_fd);
+		if (fuse_session_mount(fs->se, fdpath) != 0) {
+			r = log_error_errno(EIO, "Failed to take the FUSE connection passed for %s",
+					    fs->mountpoint);
+			goto fail;
+		}
+		d->fuse_fd = -1;
+	} else {
+		if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
+			r = log_error_errno(EIO, "Failed to mount the FUSE view at %s",
+					    fs->mountpoint);
+			goto fail;
+		}
+		fs->mounted = true;
 	}
-	fs->mounted = true;
 	fd = fuse_session_fd(fs->se);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
@@ -1329,7 +1347,8 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		log_error_errno(r, "Failed to watch the FUSE fd: %m");
 		goto fail;
 	}
-	log_info("FUSE view mounted at %s", fs->mountpoint);
+	log_info("FUSE view %s %s",
+		 fs->mounted ? "mounted at" : "passed by the service manager for", fs->mountpoint);
 	*ret = fs;
 	return 0;
 fail:

@@ -2028,6 +2028,9 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 	for (int i = 0; i < n && r >= 0; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 
+		/* the FUSE connection from the fd store is the daemon's (snpd.c) */
+		if (names && names[i] && strcmp(names[i], "fuse") == 0)
+			continue;
 		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
 			r = start_listener(h, fd, true, -1, NULL);
 			have_unix = true;
@@ -2046,7 +2049,8 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 	if (r < 0)
 		goto fail;
 	if (have_unix || have_tcp)
-		log_info("HTTP API on %d socket(s) passed by the service manager", n);
+		log_info("HTTP API on %d socket(s) passed by the service manager",
+			 d->n_passed_sockets);
 
 	/* the fallback: bind what the configuration says */
 	if (!have_unix && d->config.api_socket[0]) {
