@@ -17,13 +17,23 @@
  *
  * Every other argument is snpd's own (--config, --mountpoint, ...), so the
  * mountpoint and AllowOther= are read from the same configuration.
+ *
+ * "+" is not enough by itself with systemd 252: it drops User=, the
+ * capability bounds and seccomp, but a unit with BindPaths=, PrivateTmp=,
+ * *Directory= etc. still runs "+" commands in a mount namespace of their
+ * own (a slave of the host's, with fewer restrictions). A mount made there
+ * is seen by nobody and dies with the helper, aborting the connection. So
+ * a helper started by systemd (INVOCATION_ID set) enters PID 1's mount
+ * namespace first.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -99,6 +109,35 @@ static int top_mount(const char *mp, char *fstype, size_t ftlen, char *source, s
 	free(line);
 	fclose(f);
 	return found;
+}
+
+static int enter_pid1_mount_ns(void)
+{
+	struct stat self, init;
+	int fd;
+
+	if (!getenv("INVOCATION_ID"))
+		return 0; /* not a unit's process: where it was started is right */
+	fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(errno, "Cannot open PID 1's mount namespace: %m");
+	if (fstat(fd, &init) < 0 || stat("/proc/self/ns/mnt", &self) < 0) {
+		close(fd);
+		return log_error_errno(errno, "Cannot compare mount namespaces: %m");
+	}
+	if (self.st_dev == init.st_dev && self.st_ino == init.st_ino) {
+		close(fd);
+		return 0;
+	}
+	if (setns(fd, CLONE_NEWNS) < 0) {
+		close(fd);
+		return log_error_errno(errno, "Cannot enter PID 1's mount namespace: %m");
+	}
+	close(fd);
+	if (chdir("/") < 0)
+		return log_error_errno(errno, "chdir(/): %m");
+	log_debug("Entered PID 1's mount namespace");
+	return 0;
 }
 
 static int do_stop(const struct snpd_config *c)
@@ -195,12 +234,19 @@ int main(int argc, char **argv)
 	if (r != 0)
 		return r > 0 ? EXIT_SUCCESS : SNPD_EXIT_CONFIG;
 	r = snpd_config_load(&cmd, &c);
-	if (r < 0)
-		return SNPD_EXIT_CONFIG;
+	if (r < 0) {
+		/*
+		 * snpd reports the error itself and exits 78, which the unit
+		 * does not restart on; failing here would restart in a loop.
+		 */
+		log_warning("Configuration error: not %s the view; snpd will say why",
+			    start ? "mounting" : "unmounting");
+		return EXIT_SUCCESS;
+	}
 	snp_log_set_max_level(c.log_level);
 	if (!c.fs_enabled)
 		r = 0;
-	else
+	else if ((r = enter_pid1_mount_ns()) == 0)
 		r = start ? do_start(&c) : do_stop(&c);
 	snpd_config_release(&c);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "daemon/audit.h"
 #include "fs/fs.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -159,7 +160,9 @@ struct handle {
 	struct snpd_key_profile key; /* the profile as it was at open */
 	fuse_ino_t nonce_ino;	     /* nonce/<hex> opened, pinned until release */
 	struct pending_read *pending;
-	uid_t uid;   /* opener, counted in its uid_share */
+	uid_t uid;     /* opener, counted in its uid_share */
+	gid_t key_gid; /* a key's reader, for the audit trail */
+	pid_t key_pid;
 	bool listed; /* in fs->handles */
 	struct handle *prev, *next;
 };
@@ -920,6 +923,12 @@ static void on_request_done(struct snpd_request *r, void *userdata)
 			h->len = SNP_DERIVED_KEY_LEN;
 		}
 	}
+	if (h->content == C_KEY)
+		snpd_audit_key(!h->error && h->data, "fuse", h->key.name, h->uid, h->key_gid,
+			       h->key_pid,
+			       h->error ? strerror(h->error) :
+			       h->data	? NULL :
+					  "out of memory");
 	if (!h->error && !h->data)
 		h->error = ENOMEM;
 	h->ready = true;
@@ -958,6 +967,8 @@ static int start_request(struct handle *h, fuse_req_t req)
 		r->key_req.vmpl = k->vmpl;
 		r->key_req.guest_svn = k->svn;
 		r->key_req.tcb_version = k->tcb;
+		h->key_gid = ctx->gid;
+		h->key_pid = ctx->pid;
 	} else {
 		memcpy(r->report_req.report_data, h->report_data, sizeof(h->report_data));
 		r->report_req.vmpl = d->config.vmpl;
@@ -970,6 +981,9 @@ static int start_request(struct handle *h, fuse_req_t req)
 		if (rc == -EAGAIN)
 			log_debug("uid %u over its rate limit (retry in %u ms)", ctx->uid,
 				  retry_ms);
+		if (h->content == C_KEY)
+			snpd_audit_key(false, "fuse", h->key.name, ctx->uid, ctx->gid, ctx->pid,
+				       rc == -EAGAIN ? "rate limit" : strerror(-rc));
 		return snpd_errno_for_client(rc);
 	}
 	h->inflight = r;
