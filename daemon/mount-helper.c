@@ -12,8 +12,10 @@
  *          to the service manager's fd store (FDSTORE=1, FDNAME=fuse), from
  *          which snpd takes it (and removes it: a crash of snpd must close
  *          the last copy, so that the kernel fails every waiting request).
- *   stop   aborts the connection of the service's mount and detaches it
- *          (only a mount this helper made: a hand-run snpd's is left alone).
+ *   stop   aborts the connection of every mount this helper made (source
+ *          "snpd.service" in /proc/self/mountinfo) and detaches it; a
+ *          hand-run snpd's is left alone. It does not read the
+ *          configuration: a broken or changed one must not keep a mount.
  *
  * Every other argument is snpd's own (--config, --mountpoint, ...), so the
  * mountpoint and AllowOther= are read from the same configuration.
@@ -140,20 +142,64 @@ static int enter_pid1_mount_ns(void)
 	return 0;
 }
 
-static int do_stop(const struct snpd_config *c)
+/*
+ * The mountpoint of a mount this helper made (fuse.snpd from snpd.service)
+ * into @mp: 1, 0 when there is none, or a negative errno.
+ */
+static int find_unit_mount(char *mp, size_t len)
 {
-	char fstype[64], source[256];
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char *sep = strstr(line, " - "), *save = NULL, *p = line, *t, *s;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		t = strtok_r(sep + 3, " \n", &save);
+		s = t ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!t || !s || strcmp(t, FUSE_FSTYPE))
+			continue;
+		unescape(s);
+		if (strcmp(s, UNIT_FSNAME))
+			continue;
+		/* the fifth field is the mountpoint */
+		save = NULL;
+		for (int i = 0; i < 5 && (t = strtok_r(p, " ", &save)); i++)
+			p = NULL;
+		if (!t)
+			continue;
+		unescape(t);
+		snprintf(mp, len, "%s", t);
+		found = 1;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+static int do_stop(void)
+{
+	char mp[4096], fstype[64], source[256];
 	int r;
 
 	for (int i = 0; i < MOUNTINFO_MAX; i++) {
-		r = top_mount(c->mountpoint, fstype, sizeof(fstype), source, sizeof(source));
-		if (r < 0)
-			return log_error_errno(r, "Cannot read /proc/self/mountinfo: %m");
+		r = find_unit_mount(mp, sizeof(mp));
 		if (r == 0)
 			return 0;
-		if (strcmp(fstype, FUSE_FSTYPE) || strcmp(source, UNIT_FSNAME)) {
-			log_info("%s is a %s mount of %s, not snpd.service's: leaving it",
-				 c->mountpoint, fstype, source);
+		if (r > 0)
+			r = top_mount(mp, fstype, sizeof(fstype), source, sizeof(source));
+		if (r < 0)
+			return log_error_errno(r, "Cannot read /proc/self/mountinfo: %m");
+		if (r == 0 || strcmp(fstype, FUSE_FSTYPE) || strcmp(source, UNIT_FSNAME)) {
+			log_warning("The view at %s is covered by a %s mount of %s: leaving both",
+				    mp, r ? fstype : "?", r ? source : "?");
 			return 0;
 		}
 		/*
@@ -161,12 +207,12 @@ static int do_stop(const struct snpd_config *c)
 		 * waits for a reply (the fd store may hold the last copy if snpd
 		 * never took it) fails at once instead of hanging.
 		 */
-		if (umount2(c->mountpoint, MNT_FORCE | MNT_DETACH) < 0)
+		if (umount2(mp, MNT_FORCE | MNT_DETACH) < 0)
 			return log_error_errno(errno, "Failed to unmount the FUSE view at %s: %m",
-					       c->mountpoint);
-		log_info("FUSE view at %s unmounted", c->mountpoint);
+					       mp);
+		log_info("FUSE view at %s unmounted", mp);
 	}
-	return log_error_errno(ELOOP, "%s: still mounted after %d unmounts", c->mountpoint,
+	return log_error_errno(ELOOP, "Still a mount of %s after %d unmounts", UNIT_FSNAME,
 			       MOUNTINFO_MAX);
 }
 
@@ -233,21 +279,26 @@ int main(int argc, char **argv)
 	r = snpd_cmdline_parse(argc - 1, argv + 1, &cmd);
 	if (r != 0)
 		return r > 0 ? EXIT_SUCCESS : SNPD_EXIT_CONFIG;
+	if (!start) {
+		r = enter_pid1_mount_ns();
+		if (r == 0)
+			r = do_stop();
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
 	r = snpd_config_load(&cmd, &c);
 	if (r < 0) {
 		/*
 		 * snpd reports the error itself and exits 78, which the unit
 		 * does not restart on; failing here would restart in a loop.
 		 */
-		log_warning("Configuration error: not %s the view; snpd will say why",
-			    start ? "mounting" : "unmounting");
+		log_warning("Configuration error: not mounting the view; snpd will say why");
 		return EXIT_SUCCESS;
 	}
 	snp_log_set_max_level(c.log_level);
 	if (!c.fs_enabled)
 		r = 0;
 	else if ((r = enter_pid1_mount_ns()) == 0)
-		r = start ? do_start(&c) : do_stop(&c);
+		r = do_start(&c);
 	snpd_config_release(&c);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -451,6 +451,8 @@ else
 fi
 check "/snp is still one mount" [ "$(snp_mounts)" = 1 ]
 systemctl stop snpd
+# the starts above count against StartLimitBurst=
+systemctl reset-failed snpd
 "$SNPD" --no-http --backend="sim:$T/sim2" >"$T/hand.log" 2>&1 &
 hand=$!
 if wait_for 30 report_ok; then
@@ -461,7 +463,7 @@ fi
 if systemctl start snpd >"$T/out" 2>&1; then
 	bad "snpd.service started over a live hand-run mount"
 else
-	ok "systemctl start snpd fails while a hand-run snpd serves /snp"
+	ok "systemctl start snpd fails while a hand-run snpd serves /snp ($(prop Result))"
 fi
 refused() { journalctl -b -u snpd --no-pager -o cat | grep -q 'already a live FUSE mount'; }
 check "the journal says why: /snp is already a live FUSE mount" refused
