@@ -8,6 +8,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/view.c \
 	%reldir%/status.c \
+	%reldir%/audit.c %reldir%/audit.h \
 	fs/fs.c fs/fs.h \
 	http/http.c http/http.h
 %canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
@@ -22,3 +23,11 @@ sbin_PROGRAMS = %reldir%/snpd
 %canon_reldir%_snpd_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(FUSE3_CFLAGS) $(SYSTEMD_CFLAGS)
 %canon_reldir%_snpd_LDADD = %reldir%/libsnpd.la
+
+# the privileged mount step of snpd.service (ExecStartPre=+, ExecStopPost=+)
+pkglibexec_PROGRAMS = %reldir%/snpd-mount
+%canon_reldir%_snpd_mount_SOURCES = %reldir%/mount-helper.c
+%canon_reldir%_snpd_mount_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
+%canon_reldir%_snpd_mount_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(FUSE3_CFLAGS) $(SYSTEMD_CFLAGS)
+%canon_reldir%_snpd_mount_LDADD = %reldir%/libsnpd.la

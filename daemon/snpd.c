@@ -5,12 +5,15 @@
  * signals, the watchdog and the broker's completion eventfd.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -269,13 +272,75 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 static void disable_core_dumps(void)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = { 0, 0 }, cur;
 
-	/* derived keys and the simulator's secrets must not end up in a core file */
-	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+	/*
+	 * derived keys and the simulator's secrets must not end up in a core
+	 * file (the unit sets LimitCORE=0 and filters setrlimit() away)
+	 */
+	if ((getrlimit(RLIMIT_CORE, &cur) < 0 || cur.rlim_max != 0) &&
+	    setrlimit(RLIMIT_CORE, &rl) < 0)
 		log_warning_errno(errno, "Failed to disable core dumps: %m");
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		log_warning_errno(errno, "Failed to mark the process undumpable: %m");
+}
+
+/*
+ * Under snpd.service the view is mounted by snpd-mount (ExecStartPre=+, in
+ * the host's mount namespace) and its connection passed through the fd
+ * store as "fuse". Take it and remove it from the store at once: the store
+ * must not keep the connection alive past this process, or a caller blocked
+ * in a read when snpd dies would wait for a reply nobody sends. A dead
+ * connection (aborted by snpd-mount stop) is closed; if several are live,
+ * the last one wins. Returns 0 or a negative errno.
+ */
+static int take_passed_fds(struct snpd *d)
+{
+	char **names = NULL;
+	int n, found = 0;
+
+	n = sd_listen_fds_with_names(0, &names);
+	if (n < 0)
+		log_warning_errno(n, "Ignoring passed fds: %m");
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		struct pollfd p = { .fd = fd };
+
+		if (!names || !names[i] || strcmp(names[i], "fuse")) {
+			d->n_passed_sockets++;
+			continue;
+		}
+		found++;
+		if (d->fuse_fd >= 0)
+			close(d->fuse_fd);
+		d->fuse_fd = -1;
+		if (poll(&p, 1, 0) < 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+			log_info("Closing a dead FUSE connection from the fd store");
+			close(fd);
+			continue;
+		}
+		d->fuse_fd = fd;
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (!found)
+		return 0;
+	if (sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=fuse") <= 0)
+		log_warning("Could not remove the FUSE connection from the fd store");
+	if (d->fuse_fd < 0)
+		return log_error_errno(ENOTCONN,
+				       "The FUSE connection passed by the service manager "
+				       "is dead");
+	if (fcntl(d->fuse_fd, F_SETFD, FD_CLOEXEC) < 0)
+		return log_error_errno(errno, "Failed to set up the FUSE fd: %m");
+	if (!d->config.fs_enabled) {
+		log_warning("Closing the FUSE connection passed by the service manager: "
+			    "[Filesystem] Enabled=no");
+		close(d->fuse_fd);
+		d->fuse_fd = -1;
+	}
+	return 0;
 }
 
 static int run(struct snpd *d)
@@ -289,17 +354,21 @@ static int run(struct snpd *d)
 	sigset_t mask;
 	int r;
 
+	r = take_passed_fds(d);
+	if (r < 0)
+		return r;
 	/*
 	 * What a killed instance left behind goes first, before anything
 	 * that can fail: a dead mount (ENOTCONN for everyone who looks) and
 	 * a socket nobody accepts on. Live ones are refused, never taken.
+	 * A mount snpd-mount made is its business.
 	 */
-	if (d->config.fs_enabled) {
+	if (d->config.fs_enabled && d->fuse_fd < 0) {
 		r = snpd_fs_clear_stale_mount(d->config.mountpoint);
 		if (r < 0)
 			return r;
 	}
-	if (d->config.http_enabled && sd_listen_fds(0) <= 0) {
+	if (d->config.http_enabled && d->n_passed_sockets == 0) {
 		r = snpd_http_clear_stale_socket(d->config.api_socket);
 		if (r < 0)
 			return r;
@@ -396,7 +465,7 @@ static int run(struct snpd *d)
 
 int main(int argc, char **argv)
 {
-	struct snpd d = { 0 };
+	struct snpd d = { .fuse_fd = -1 };
 	int r;
 
 	snp_log_set_ident("snpd");
@@ -425,6 +494,8 @@ int main(int argc, char **argv)
 	d.broker = snpd_broker_free(d.broker);
 	d.http = snpd_http_free(d.http);
 	d.fs = snpd_fs_free(d.fs);
+	if (d.fuse_fd >= 0)
+		close(d.fuse_fd);
 	d.backend = snp_backend_free(d.backend);
 	d.view = snpd_view_free(d.view);
 	d.event = sd_event_unref(d.event);

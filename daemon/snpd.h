@@ -50,6 +50,13 @@ struct snpd {
 	struct snpd_view *view;
 	struct snpd_fs *fs;
 	struct snpd_http *http;
+	/*
+	 * The FUSE connection that snpd-mount mounted and the service manager
+	 * passed (FDNAME=fuse), or -1: then snpd mounts by itself.
+	 */
+	int fuse_fd;
+	/* how many other fds the service manager passed (the API sockets) */
+	int n_passed_sockets;
 	u64 started_usec;
 	u64 reloads;
 	/*

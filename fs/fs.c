@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "daemon/audit.h"
 #include "fs/fs.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -159,7 +160,9 @@ struct handle {
 	struct snpd_key_profile key; /* the profile as it was at open */
 	fuse_ino_t nonce_ino;	     /* nonce/<hex> opened, pinned until release */
 	struct pending_read *pending;
-	uid_t uid;   /* opener, counted in its uid_share */
+	uid_t uid;     /* opener, counted in its uid_share */
+	gid_t key_gid; /* a key's reader, for the audit trail */
+	pid_t key_pid;
 	bool listed; /* in fs->handles */
 	struct handle *prev, *next;
 };
@@ -920,6 +923,12 @@ static void on_request_done(struct snpd_request *r, void *userdata)
 			h->len = SNP_DERIVED_KEY_LEN;
 		}
 	}
+	if (h->content == C_KEY)
+		snpd_audit_key(!h->error && h->data, "fuse", h->key.name, h->uid, h->key_gid,
+			       h->key_pid,
+			       h->error ? strerror(h->error) :
+			       h->data	? NULL :
+					  "out of memory");
 	if (!h->error && !h->data)
 		h->error = ENOMEM;
 	h->ready = true;
@@ -958,6 +967,8 @@ static int start_request(struct handle *h, fuse_req_t req)
 		r->key_req.vmpl = k->vmpl;
 		r->key_req.guest_svn = k->svn;
 		r->key_req.tcb_version = k->tcb;
+		h->key_gid = ctx->gid;
+		h->key_pid = ctx->pid;
 	} else {
 		memcpy(r->report_req.report_data, h->report_data, sizeof(h->report_data));
 		r->report_req.vmpl = d->config.vmpl;
@@ -970,6 +981,9 @@ static int start_request(struct handle *h, fuse_req_t req)
 		if (rc == -EAGAIN)
 			log_debug("uid %u over its rate limit (retry in %u ms)", ctx->uid,
 				  retry_ms);
+		if (h->content == C_KEY)
+			snpd_audit_key(false, "fuse", h->key.name, ctx->uid, ctx->gid, ctx->pid,
+				       rc == -EAGAIN ? "rate limit" : strerror(-rc));
 		return snpd_errno_for_client(rc);
 	}
 	h->inflight = r;
@@ -1280,7 +1294,7 @@ int snpd_fs_clear_stale_mount(const char *mp)
 
 int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 {
-	char opts[256];
+	char opts[256], fdpath[32];
 	char *argv[] = { (char *)"snpd", (char *)"-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	struct snpd_fs *fs;
@@ -1302,9 +1316,11 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = clear_stale_mount(fs->mountpoint);
-	if (r < 0)
-		goto fail;
+	if (d->fuse_fd < 0) {
+		r = clear_stale_mount(fs->mountpoint);
+		if (r < 0)
+			goto fail;
+	}
 	snprintf(opts, sizeof(opts), "fsname=snpd,subtype=snpd,default_permissions%s",
 		 d->config.allow_other ? ",allow_other" : "");
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
@@ -1313,11 +1329,27 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		r = log_error_errno(EINVAL, "Failed to create the FUSE session");
 		goto fail;
 	}
-	if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
-		r = log_error_errno(EIO, "Failed to mount the FUSE view at %s", fs->mountpoint);
-		goto fail;
+	if (d->fuse_fd >= 0) {
+		/*
+		 * Mounted by snpd-mount, outside this process's namespace: libfuse
+		 * takes the connection as "/dev/fd/N" (and closes it at the end),
+		 * the unmount is snpd-mount's.
+		 */
+		snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", d->fuse_fd);
+		if (fuse_session_mount(fs->se, fdpath) != 0) {
+			r = log_error_errno(EIO, "Failed to take the FUSE connection passed for %s",
+					    fs->mountpoint);
+			goto fail;
+		}
+		d->fuse_fd = -1;
+	} else {
+		if (fuse_session_mount(fs->se, fs->mountpoint) != 0) {
+			r = log_error_errno(EIO, "Failed to mount the FUSE view at %s",
+					    fs->mountpoint);
+			goto fail;
+		}
+		fs->mounted = true;
 	}
-	fs->mounted = true;
 	fd = fuse_session_fd(fs->se);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
@@ -1329,7 +1361,8 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		log_error_errno(r, "Failed to watch the FUSE fd: %m");
 		goto fail;
 	}
-	log_info("FUSE view mounted at %s", fs->mountpoint);
+	log_info("FUSE view %s %s",
+		 fs->mounted ? "mounted at" : "passed by the service manager for", fs->mountpoint);
 	*ret = fs;
 	return 0;
 fail:

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <systemd/sd-daemon.h>
 
+#include "daemon/audit.h"
 #include "http/http.h"
 #include "lib/cert-table.h"
 #include "lib/log.h"
@@ -123,6 +124,9 @@ struct req_state {
 	unsigned int status;
 	/* report */
 	bool want_raw, want_certs, want_tsm;
+	/* key: for the audit trail */
+	struct ucred peer;
+	char key_name[SNPD_NAME_MAX];
 };
 
 static u64 now_usec(struct snpd_http *h)
@@ -663,6 +667,8 @@ static void on_key_done(struct snpd_request *req, void *userdata)
 		resume(st, req);
 		return;
 	}
+	snpd_audit_key(req->result >= 0, "http", st->key_name, st->peer.uid, st->peer.gid,
+		       st->peer.pid, req->result < 0 ? strerror(-req->result) : NULL);
 	if (req->result < 0) {
 		device_problem(st, req->result, 0, req->error.message);
 	} else if (st->want_raw) {
@@ -713,6 +719,9 @@ static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 	req->userdata = st;
 	r = snpd_broker_submit(st->l->h->d->broker, req, &retry_ms);
 	if (r < 0) {
+		if (req->kind == SNPD_REQ_KEY)
+			snpd_audit_key(false, "http", st->key_name, st->peer.uid, st->peer.gid,
+				       st->peer.pid, r == -EAGAIN ? "rate limit" : strerror(-r));
 		snpd_request_free(req);
 		device_problem(st, r, retry_ms, NULL);
 		return;
@@ -1000,6 +1009,8 @@ static void handle_key(struct req_state *st, const char *name)
 	u64 client;
 
 	if (!st->l->is_unix) {
+		snpd_audit_key(false, "http-tcp", name, (uid_t)-1, (gid_t)-1, 0,
+			       "keys are never served over TCP");
 		problem(st, MHD_HTTP_FORBIDDEN, "keys-over-tcp", "Keys only on the unix socket",
 			"derived keys are never served over TCP");
 		return;
@@ -1013,14 +1024,16 @@ static void handle_key(struct req_state *st, const char *name)
 	client = client_id(st, &cred);
 	if (cred.uid == (uid_t)-1 ||
 	    !(id_listed(&k->api_users, cred.uid) || id_listed(&k->api_groups, cred.gid))) {
-		log_notice("Refused key '%s' to uid %d gid %d (not in ApiUsers=/ApiGroups=)",
-			   k->name, (int)cred.uid, (int)cred.gid);
+		snpd_audit_key(false, "http", k->name, cred.uid, cred.gid, cred.pid,
+			       "not in ApiUsers=/ApiGroups=");
 		problem(st, MHD_HTTP_FORBIDDEN, "peer-not-allowed", "Not allowed",
 			"uid %d gid %d may not fetch key '%s' (ApiUsers=, ApiGroups=)",
 			(int)cred.uid, (int)cred.gid, k->name);
 		return;
 	}
 	st->want_raw = accepts(st->conn, "application/octet-stream");
+	st->peer = cred;
+	snprintf(st->key_name, sizeof(st->key_name), "%s", k->name);
 	req = snpd_request_new(SNPD_REQ_KEY, 0);
 	if (!req) {
 		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
@@ -2028,6 +2041,9 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 	for (int i = 0; i < n && r >= 0; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 
+		/* the FUSE connection from the fd store is the daemon's (snpd.c) */
+		if (names && names[i] && strcmp(names[i], "fuse") == 0)
+			continue;
 		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
 			r = start_listener(h, fd, true, -1, NULL);
 			have_unix = true;
@@ -2046,7 +2062,8 @@ int snpd_http_new(struct snpd *d, struct snpd_http **ret)
 	if (r < 0)
 		goto fail;
 	if (have_unix || have_tcp)
-		log_info("HTTP API on %d socket(s) passed by the service manager", n);
+		log_info("HTTP API on %d socket(s) passed by the service manager",
+			 d->n_passed_sockets);
 
 	/* the fallback: bind what the configuration says */
 	if (!have_unix && d->config.api_socket[0]) {

@@ -20,6 +20,7 @@ CLEANFILES += $(systemd_units)
 
 systemd_subst = sed \
 	-e 's|@sbindir[@]|$(sbindir)|g' \
+	-e 's|@pkglibexecdir[@]|$(pkglibexecdir)|g' \
 	-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
 	-e 's|@localstatedir[@]|$(localstatedir)|g' \
 	-e 's|@runstatedir[@]|$(runstatedir)|g'

@@ -206,6 +206,7 @@ mkdir -p "$ROOT/usr/local/libexec"
 	echo '#!/bin/sh'
 	echo "SNPCTL='$snpctl'"
 	echo "CONFD='$conf.d'"
+	echo "SNPD='$snpd_bin'"
 	cat <<'EOF'
 # snpd end-to-end checks (written by tests/e2e/nspawn.sh)
 OUT=/e2e/results
@@ -274,6 +275,88 @@ check "the API's raw report verifies with --nonce 00ff" api_raw_verifies
 passed() { journalctl -b -u snpd --no-pager -o cat | grep -q 'passed by the service manager'; }
 check "snpd logged that the socket was passed by the service manager" passed
 
+# 2a. least privilege: user snpd, no capabilities, a mount namespace of
+# its own, while the view is mounted in PID 1's namespace
+pid=$(prop MainPID)
+st_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+uid=$(st_field "$pid" Uid)
+if [ -n "$uid" ] && [ "$uid" = "$(id -u snpd)" ]; then
+	ok "snpd (pid $pid) runs as uid $uid (snpd)"
+else
+	bad "snpd (pid $pid) runs as uid '$uid', not snpd ($(id -u snpd 2>&1))"
+fi
+capeff=$(st_field "$pid" CapEff)
+if [ "$capeff" = 0000000000000000 ]; then
+	ok "CapEff=$capeff"
+else
+	bad "CapEff=$capeff (CapBnd=$(st_field "$pid" CapBnd))"
+fi
+ns_self=$(readlink "/proc/$pid/ns/mnt")
+ns_init=$(readlink /proc/1/ns/mnt)
+if [ -n "$ns_self" ] && [ "$ns_self" != "$ns_init" ]; then
+	ok "snpd's mount namespace $ns_self differs from PID 1's $ns_init"
+else
+	bad "snpd's mount namespace '$ns_self', PID 1's '$ns_init'"
+fi
+snp_mounts() { awk '$5 == "/snp" && / - fuse\.snpd /' /proc/1/mountinfo | wc -l; }
+if [ "$(snp_mounts)" = 1 ]; then
+	ok "/snp is one fuse.snpd mount in PID 1's namespace: $(awk '$5 == "/snp"' /proc/1/mountinfo | cut -d' ' -f5-)"
+else
+	bad "/snp in PID 1's mountinfo: $(awk '$5 == "/snp"' /proc/1/mountinfo | tr '\n' ' ')"
+fi
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+nobody_report() {
+	n=$(as_nobody cat /snp/report | wc -c)
+	[ "$n" -eq 1184 ] || { echo "$n bytes"; return 1; }
+}
+check "an unprivileged user (65534) reads a 1184-byte /snp/report" nobody_report
+key_mode() { [ "$(stat -c '%u %g %a' /snp/keys/e2e)" = "0 0 400" ] || stat -c '%u %g %a' /snp/keys/e2e; }
+check "/snp/keys/e2e keeps its configured owner and mode (0 0 400)" key_mode
+systemd-analyze security snpd.service >"$T/security" 2>&1
+exposure=$(sed -n 's/.*exposure level for snpd.service: \([0-9.]*\).*/\1/p' "$T/security")
+if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
+	ok "systemd-analyze security snpd.service: exposure $exposure (<= 2.0)"
+else
+	bad "exposure '$exposure': $(tail -n 3 "$T/security" | tr '\n' ' ')"
+fi
+
+# 2b. the audit trail: a release over FUSE, a refusal over HTTP, in the
+# journal with their fields, never the key
+key_hex=$(od -An -tx1 /snp/keys/e2e | tr -d ' \n')
+if [ "${#key_hex}" -eq 64 ]; then ok "root read a 32-byte /snp/keys/e2e"; else bad "key: '$key_hex'"; fi
+if as_nobody cat /snp/keys/e2e >/dev/null 2>"$T/err"; then
+	bad "uid 65534 read /snp/keys/e2e"
+else
+	ok "uid 65534 may not read /snp/keys/e2e: $(cat "$T/err")"
+fi
+http_refused() {
+	c=$(as_nobody curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
+		--unix-socket /run/snpd/api.sock -X POST http://snpd/v1/keys/e2e)
+	[ "$c" = 403 ] || { echo "HTTP $c"; return 1; }
+}
+check "POST /v1/keys/e2e by uid 65534 is refused (403)" http_refused
+audit_release() {
+	journalctl -b -u snpd SNPD_EVENT=key-release SNPD_TRANSPORT=fuse -o json --no-pager >"$T/rel.json" &&
+		grep -q '"SNPD_KEY_PROFILE":"e2e"' "$T/rel.json" && grep -q '"SNPD_PEER_UID":"0"' "$T/rel.json" &&
+		grep -q '"SNPD_PEER_PID":"[1-9]' "$T/rel.json" && grep -q '"PRIORITY":"5"' "$T/rel.json"
+}
+if wait_for 10 audit_release; then
+	ok "journalctl -u snpd SNPD_EVENT=key-release: $(journalctl -b -u snpd SNPD_EVENT=key-release -o cat --no-pager | tail -n 1)"
+else
+	bad "no key-release record: $(head -c 400 "$T/rel.json")"
+fi
+audit_refusal() {
+	journalctl -b -u snpd SNPD_EVENT=key-refusal SNPD_TRANSPORT=http -o json --no-pager >"$T/ref.json" &&
+		grep -q '"SNPD_PEER_UID":"65534"' "$T/ref.json"
+}
+if wait_for 10 audit_refusal; then
+	ok "journalctl -u snpd SNPD_EVENT=key-refusal: $(journalctl -b -u snpd SNPD_EVENT=key-refusal -o cat --no-pager | tail -n 1)"
+else
+	bad "no key-refusal record: $(head -c 400 "$T/ref.json")"
+fi
+no_key_in_journal() { ! journalctl -b -o export --no-pager | grep -qi "$key_hex"; }
+check "the key's bytes are nowhere in the journal" no_key_in_journal
+
 # 3. reload applies a changed configuration; restart serves again
 printf '[Key:reloaded]\nFields=measurement\n' >"$CONFD/60-reloaded.conf"
 pid0=$(prop MainPID)
@@ -307,8 +390,91 @@ if wait_for 10 report_ok; then
 else
 	bad "after the restart /snp/report is not readable: $(report_ok 2>&1 | tr '\n' ' ')"
 fi
-stale() { journalctl -b -u snpd --no-pager -o cat | grep -q 'stale mount'; }
-check "the restarted snpd cleared the stale mount" stale
+unmounted() { journalctl -b -u snpd --no-pager -o cat | grep -q 'FUSE view at /snp unmounted'; }
+check "snpd-mount stop took the dead mount down before the restart" unmounted
+check "after the restart /snp is one mount" [ "$(snp_mounts)" = 1 ]
+
+# 4a. kill -9 while readers wait for it: they fail at once, never hang
+pid0=$(prop MainPID)
+n0=$(prop NRestarts)
+kill -STOP "$pid0"
+readers=
+for i in 1 2 3; do
+	cat /snp/report >/dev/null 2>"$T/reader$i.err" &
+	readers="$readers $!"
+done
+blocked() {
+	for p in $readers; do
+		grep -q 'fuse\|request_wait' "/proc/$p/wchan" 2>/dev/null || return 1
+	done
+}
+if wait_for 10 blocked; then
+	ok "3 readers of /snp/report are blocked in FUSE requests to the stopped snpd"
+else
+	bad "readers not seen blocked in FUSE (wchan: $(for p in $readers; do cat "/proc/$p/wchan" 2>/dev/null; echo; done | tr '\n' ' '))"
+fi
+t0=$(date +%s%N)
+kill -9 "$pid0"
+rcs=
+for p in $readers; do
+	wait "$p"
+	rcs="$rcs $?"
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+case " $rcs " in
+*" 0 "*) bad "a blocked reader succeeded after kill -9 (exit statuses:$rcs)" ;;
+*) ok "after kill -9 the blocked readers failed in $ms ms (exit statuses:$rcs): $(cat "$T/reader1.err")" ;;
+esac
+if wait_for 30 restarted && wait_for 10 report_ok; then
+	ok "restarted (NRestarts $n0 -> $(prop NRestarts)) and /snp/report is readable"
+else
+	bad "no working restart after kill -9 with readers: $(systemctl show -p ActiveState,SubState,NRestarts snpd | tr '\n' ' ')"
+fi
+
+# 4b. a stop leaves no mount behind
+check "systemctl stop snpd" systemctl stop snpd
+if ! awk '$5 == "/snp"' /proc/1/mountinfo | grep -q .; then
+	ok "after systemctl stop nothing is mounted at /snp"
+else
+	bad "after stop: $(awk '$5 == "/snp"' /proc/1/mountinfo | tr '\n' ' ')"
+fi
+check "systemctl start snpd" systemctl start snpd
+check "and /snp/report is 1184 bytes" report_ok
+
+# 4c. a second instance fails clearly instead of stacking mounts
+if "$SNPD" --no-http --backend="sim:$T/sim2" >"$T/second.log" 2>&1; then
+	bad "a hand-run snpd started over the service's mount"
+elif grep -q 'already a live FUSE mount' "$T/second.log"; then
+	ok "a hand-run snpd is refused: $(grep 'live FUSE' "$T/second.log" | head -n 1)"
+else
+	bad "a hand-run snpd failed without saying why: $(tr '\n' ' ' <"$T/second.log" | cut -c1-300)"
+fi
+check "/snp is still one mount" [ "$(snp_mounts)" = 1 ]
+systemctl stop snpd
+# the starts above count against StartLimitBurst=
+systemctl reset-failed snpd
+"$SNPD" --no-http --backend="sim:$T/sim2" >"$T/hand.log" 2>&1 &
+hand=$!
+if wait_for 30 report_ok; then
+	ok "a hand-run snpd (root) mounts /snp by itself"
+else
+	bad "hand-run snpd: $(tail -n 5 "$T/hand.log" | tr '\n' ' ')"
+fi
+if systemctl start snpd >"$T/out" 2>&1; then
+	bad "snpd.service started over a live hand-run mount"
+else
+	ok "systemctl start snpd fails while a hand-run snpd serves /snp ($(prop Result))"
+fi
+refused() { journalctl -b -u snpd --no-pager -o cat | grep -q 'already a live FUSE mount'; }
+check "the journal says why: /snp is already a live FUSE mount" refused
+hand_serves() { report_ok && [ "$(awk '$5 == "/snp"' /proc/1/mountinfo | wc -l)" = 1 ]; }
+check "the hand-run snpd still serves /snp, one mount" hand_serves
+systemctl stop snpd
+kill "$hand"
+wait "$hand"
+systemctl reset-failed snpd
+check "with it gone systemctl start snpd works again" systemctl start snpd
+check "and /snp/report is 1184 bytes" report_ok
 
 # 5. the journal holds the messages with their priorities
 journalctl -b -u snpd --no-pager -o json >"$T/journal.json" 2>&1

@@ -29,6 +29,8 @@ snpd_fs_tests = \
 	%reldir%/fs-lifecycle.py \
 	%reldir%/fs-dead-device.py \
 	%reldir%/fs-stale-start.py \
+	%reldir%/fs-systemd-split.py \
+	%reldir%/key-audit.py \
 	%reldir%/config-ranges.py \
 	%reldir%/health.py \
 	%reldir%/degraded-start.py \
