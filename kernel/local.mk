@@ -24,9 +24,11 @@ noinst_LTLIBRARIES += %reldir%/libsnpkernel.la
 # The kernel APIs of the userspace build (sim/kshim/) are linked in by the
 # simulator, the layer above, with the library.
 
-# Only for the Linux module build (kernel/Kbuild; make kbuild-check).
+# Only for the Linux module build (kernel/Kbuild; make kbuild-check); the
+# userspace build takes snp-cpu.h's names from sim/kshim/snp-kshim-cpu.h.
 EXTRA_DIST += \
 	%reldir%/Kbuild \
+	%reldir%/snp-cpu.h \
 	%reldir%/snp-guest-mod.c \
 	%reldir%/snp-guest-kexit.c \
 	%reldir%/snp-guest-kexit.h
