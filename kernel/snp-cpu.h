@@ -17,7 +17,8 @@
  *    hoists loads of the answer above it;
  *  - PVALIDATE and RMPADJUST: the opcode bytes (binutils < 2.36 has no
  *    mnemonics) with Linux's register use: rAX the address, ECX the page
- *    size, EDX validate/attributes; EAX the result. PVALIDATE's CF = 1 (the
+ *    size, EDX validate/attributes (whole registers: a bool operand would
+ *    leave bits 31:8 undefined); EAX the result. PVALIDATE's CF = 1 (the
  *    page already was in the requested state) returns
  *    SNP_PVALIDATE_FAIL_NOUPDATE (255), Linux's software code;
  *  - CR4 and XCR0 for the CPUID post-processing: native_read_cr4() and
@@ -66,7 +67,7 @@ static __always_inline int snp_cpu_pvalidate(u64 vaddr, int rmp_psize, bool vali
 	/* pvalidate */
 	asm volatile(".byte 0xf2, 0x0f, 0x01, 0xff\n\t" CC_SET(c)
 		     : CC_OUT(c)(unchanged), "=a"(rc)
-		     : "a"(vaddr), "c"(rmp_psize), "d"(validate)
+		     : "a"(vaddr), "c"((u32)rmp_psize), "d"((u32)validate)
 		     : "memory", "cc");
 	return unchanged ? SNP_PVALIDATE_FAIL_NOUPDATE : rc;
 }
