@@ -1240,6 +1240,55 @@ static void fake_guest(struct fake *f, struct snp_sev *g)
 	g->ghcb_gpa = 0x5000;
 }
 
+/* ---- whose CPU snp_cpu_*() act on -------------------------------------------- */
+
+struct seen_vcpu {
+	struct sim_machine *machine;
+	struct kshim_vcpu *vcpu;
+};
+
+static void note_vcpu(struct snp_sev *g, void *arg)
+{
+	struct seen_vcpu *seen = arg;
+
+	(void)g;
+	seen->machine = sim_machine_current();
+	seen->vcpu = kshim_vcpu_current();
+}
+
+/*
+ * A run makes the machine the thread's vCPU and gives the previous one back,
+ * whether the guest code returns or leaves (termination: longjmp).
+ */
+static void test_vcpu_current(void **state)
+{
+	struct sim_boot_opts o = base_opts(16, SNP_ACCEPT_EAGER);
+	struct seen_vcpu seen = { 0 };
+	struct sim_boot_result res;
+	struct sim_machine *m = NULL;
+
+	(void)state;
+	kshim_vcpu_switch(&fake_vcpu);
+	assert_null(sim_machine_current());
+	o.after_boot = note_vcpu;
+	o.after_boot_arg = &seen;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_ptr_equal(seen.machine, m);
+	assert_non_null(seen.vcpu);
+	assert_ptr_not_equal(seen.vcpu, &fake_vcpu);
+	assert_ptr_equal(kshim_vcpu_current(), &fake_vcpu);
+	assert_null(sim_machine_current());
+	sim_machine_free(m);
+
+	o = base_opts(16, SNP_ACCEPT_EAGER);
+	o.attack = SIM_ATTACK_NO_SNP;
+	assert_int_equal(sim_boot(&o, NULL, &res), 1);
+	assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
+	assert_ptr_equal(kshim_vcpu_current(), &fake_vcpu);
+	kshim_vcpu_switch(NULL);
+	assert_null(kshim_vcpu_current());
+}
+
 static void negotiation_case(u64 reply, bool ok, u16 version)
 {
 	static struct snp_sev g;
@@ -1973,6 +2022,7 @@ int main(void)
 		cmocka_unit_test(test_busy_is_retried),
 		cmocka_unit_test(test_random_hypervisor_never_double_validates),
 		cmocka_unit_test(test_protocol_negotiation),
+		cmocka_unit_test(test_vcpu_current),
 		cmocka_unit_test(test_register_and_ap_hold),
 		cmocka_unit_test(test_psc_answers),
 		cmocka_unit_test(test_cpuid_lie_not_believed),
