@@ -30,7 +30,7 @@ bool snp_cpuid_function_is_indexed(u32 fn)
 
 /* ---- the table --------------------------------------------------------------- */
 
-static __attribute__((noreturn)) void cpuid_table_fail(struct snp_sev *g, u64 info)
+static __noreturn void cpuid_table_fail(struct snp_sev *g, u64 info)
 {
 	snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_CPUID, info);
 }
