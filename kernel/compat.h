@@ -4,7 +4,9 @@
  * struct mutex, pr_*, READ_ONCE, ...). Inside Linux they come from the
  * kernel headers; the userspace build gets the same names from a shim
  * outside kernel/ (sim/kshim/snp-kshim.h). This is the only place that
- * tells the two builds apart: no .c file tests __KERNEL__.
+ * tells the two builds apart: no .c file tests __KERNEL__. It also picks
+ * the header that gives the boot code its CPU (SNP_CPU_H): the instructions
+ * in a kernel, the simulated vCPU in userspace.
  */
 #ifndef SNP_KERNEL_COMPAT_H
 #define SNP_KERNEL_COMPAT_H
@@ -25,12 +27,19 @@
 #include <linux/delay.h>
 #include <linux/uaccess.h>
 #include <asm/byteorder.h>
+/*
+ * The CPU under the boot code (snp-sev.c, snp-cpuid.c): inlines over the
+ * instructions, included by snp-sev.h as #include SNP_CPU_H.
+ */
+#define SNP_CPU_H "kernel/snp-cpu.h"
 #else
 /*
  * The same names for the userspace build (simulator, tests): found through
  * the include path, it lives with the simulator (sim/kshim/), not here.
  */
 #include <snp-kshim.h>
+/* ... and the same CPU names as link-time functions over the simulated vCPU. */
+#define SNP_CPU_H <snp-kshim-cpu.h>
 #endif /* __KERNEL__ */
 
 /* Explicit little-endian loads and stores on byte buffers. */

@@ -5,10 +5,6 @@
  */
 #include "kernel/snp-cpuid.h"
 
-#ifndef __KERNEL__
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#endif
-
 bool snp_cpuid_function_is_indexed(u32 fn)
 {
 	switch (fn) {
@@ -34,7 +30,7 @@ bool snp_cpuid_function_is_indexed(u32 fn)
 
 /* ---- the table --------------------------------------------------------------- */
 
-static __attribute__((noreturn)) void cpuid_table_fail(struct snp_sev *g, u64 info)
+static __noreturn void cpuid_table_fail(struct snp_sev *g, u64 info)
 {
 	snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_CPUID, info);
 }
@@ -45,7 +41,7 @@ void snp_cpuid_setup(struct snp_sev *g, u64 table_gpa)
 	bool have_std = false, have_hyp = false, have_ext = false;
 	u32 count, i;
 
-	if (g->ops->read(g->priv, table_gpa, t, sizeof(*t)) < 0)
+	if (snp_cpu_read(table_gpa, t, sizeof(*t)) < 0)
 		cpuid_table_fail(g, table_gpa);
 	count = le32_to_cpu(t->count);
 	if (!count || count > SNP_CPUID_COUNT_MAX) {
@@ -178,9 +174,9 @@ u32 snp_cpuid_calc_xsave_size(const struct snp_sev *g, u64 xfeatures, bool compa
 static u64 cpuid_msr_call(struct snp_sev *g, u64 req)
 {
 	g->stats.msr_exits++;
-	g->ops->write_msr(g->priv, SNP_MSR_GHCB, req);
-	g->ops->vmgexit(g->priv);
-	return g->ops->read_msr(g->priv, SNP_MSR_GHCB);
+	snp_cpu_wrmsr(SNP_MSR_GHCB, req);
+	snp_cpu_vmgexit();
+	return snp_cpu_rdmsr(SNP_MSR_GHCB);
 }
 
 static int cpuid_hv_msr(struct snp_sev *g, struct snp_cpuid_leaf *leaf)
@@ -201,11 +197,11 @@ static int cpuid_hv_msr(struct snp_sev *g, struct snp_cpuid_leaf *leaf)
 	return 0;
 }
 
-static u64 guest_xcr0(struct snp_sev *g)
+static u64 guest_xcr0(void)
 {
 	/* XGETBV faults without CR4.OSXSAVE: XCR0 then has its reset value. */
-	if (g->ops->read_cr4(g->priv) & SNP_CR4_OSXSAVE)
-		return g->ops->xgetbv(g->priv, 0);
+	if (snp_cpu_read_cr4() & SNP_CR4_OSXSAVE)
+		return snp_cpu_xgetbv(0);
 	return 1;
 }
 
@@ -221,7 +217,7 @@ static int cpuid_hv_ghcb(struct snp_sev *g, struct snp_ghcb *ghcb, struct snp_cp
 	snp_sev_ghcb_prepare(g, SNP_EXIT_CPUID, 0, 0);
 	ghcb->rax = cpu_to_le64(leaf->fn);
 	ghcb->rcx = cpu_to_le64(leaf->subfn);
-	ghcb->xcr0 = cpu_to_le64(guest_xcr0(g));
+	ghcb->xcr0 = cpu_to_le64(guest_xcr0());
 	SNP_GHCB_SET_VALID(ghcb, rax);
 	SNP_GHCB_SET_VALID(ghcb, rcx);
 	SNP_GHCB_SET_VALID(ghcb, xcr0);
@@ -273,11 +269,11 @@ static int xsave_postprocess(struct snp_sev *g, struct snp_cpuid_leaf *leaf)
 
 	if (leaf->subfn != 0 && leaf->subfn != 1)
 		return 0;
-	xcr0 = guest_xcr0(g);
+	xcr0 = guest_xcr0();
 	if (leaf->subfn == 1) {
 		/* XSS is in use only with XSAVES (0xD.1 EAX bit 3). */
 		if (leaf->eax & BIT(3))
-			xss = g->ops->read_msr(g->priv, SNP_MSR_IA32_XSS);
+			xss = snp_cpu_rdmsr(SNP_MSR_IA32_XSS);
 		/*
 		 * 0xD.1 EBX is the compacted size; without XSAVEC (bit 1) or
 		 * XSAVES there is no compacted format, and SNP hardware always
@@ -304,13 +300,13 @@ static int cpuid_postprocess(struct snp_sev *g, struct snp_ghcb *ghcb, struct sn
 		/* initial APIC ID, and the APIC enabled bit */
 		leaf->ebx = (hv.ebx & GENMASK(31, 24)) | (leaf->ebx & GENMASK(23, 0));
 		leaf->edx = (hv.edx & BIT(9)) | (leaf->edx & ~BIT(9));
-		if (g->ops->read_cr4(g->priv) & SNP_CR4_OSXSAVE)
+		if (snp_cpu_read_cr4() & SNP_CR4_OSXSAVE)
 			leaf->ecx |= BIT(27);
 		break;
 	case 0x7:
 		/* OSPKE */
 		leaf->ecx &= ~BIT(4);
-		if (g->ops->read_cr4(g->priv) & SNP_CR4_PKE)
+		if (snp_cpu_read_cr4() & SNP_CR4_PKE)
 			leaf->ecx |= BIT(4);
 		break;
 	case 0xb:

@@ -17,11 +17,9 @@
 /* Consecutive page state change exits without progress before we give up. */
 #define SNP_PSC_MAX_STALLS 16
 
-void snp_sev_init(struct snp_sev *g, const struct snp_cpu_ops *ops, void *priv)
+void snp_sev_init(struct snp_sev *g)
 {
 	memset(g, 0, sizeof(*g));
-	g->ops = ops;
-	g->priv = priv;
 }
 
 bool snp_sev_snp_active(const struct snp_sev *g)
@@ -33,20 +31,20 @@ bool snp_sev_snp_active(const struct snp_sev *g)
 static u64 ghcb_msr_call(struct snp_sev *g, u64 req)
 {
 	g->stats.msr_exits++;
-	g->ops->write_msr(g->priv, SNP_MSR_GHCB, req);
-	g->ops->vmgexit(g->priv);
-	return g->ops->read_msr(g->priv, SNP_MSR_GHCB);
+	snp_cpu_wrmsr(SNP_MSR_GHCB, req);
+	snp_cpu_vmgexit();
+	return snp_cpu_rdmsr(SNP_MSR_GHCB);
 }
 
 static void guest_read(struct snp_sev *g, u64 gpa, void *buf, size_t len)
 {
-	if (g->ops->read(g->priv, gpa, buf, len) < 0)
+	if (snp_cpu_read(gpa, buf, len) < 0)
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, gpa);
 }
 
 static void guest_write(struct snp_sev *g, u64 gpa, const void *buf, size_t len)
 {
-	if (g->ops->write(g->priv, gpa, buf, len) < 0)
+	if (snp_cpu_write(gpa, buf, len) < 0)
 		snp_sev_terminate(g, SNP_TERM_SET_GEN, SNP_TERM_GEN_REQ, gpa);
 }
 
@@ -54,7 +52,7 @@ static void guest_write(struct snp_sev *g, u64 gpa, const void *buf, size_t len)
 
 int snp_sev_detect(struct snp_sev *g)
 {
-	u64 status = g->ops->read_msr(g->priv, SNP_MSR_SEV_STATUS);
+	u64 status = snp_cpu_rdmsr(SNP_MSR_SEV_STATUS);
 
 	g->sev_status = status;
 	if (!(status & SNP_STATUS_SNP))
@@ -114,7 +112,7 @@ void snp_sev_enforce_vmpl0(struct snp_sev *g, u64 probe_vaddr)
 	 * Only VMPL0 may change VMPL1's permissions: asking for "no access
 	 * for VMPL1" on one of our own pages fails anywhere else.
 	 */
-	rc = g->ops->rmpadjust(g->priv, probe_vaddr, SNP_RMP_PG_SIZE_4K, SNP_RMPADJUST_VMPL(1));
+	rc = snp_cpu_rmpadjust(probe_vaddr, SNP_RMP_PG_SIZE_4K, SNP_RMPADJUST_VMPL(1));
 	if (rc)
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_NOT_VMPL0, (u64)rc);
 }
@@ -129,7 +127,7 @@ void snp_sev_register_ghcb(struct snp_sev *g, u64 gpa)
 	v = ghcb_msr_call(g, SNP_GHCB_MSR_REG_GPA(gfn));
 	if (SNP_GHCB_MSR_INFO(v) != SNP_GHCB_MSR_REG_GPA_RESP || SNP_GHCB_MSR_GFN(v) != gfn)
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_REGISTER, v);
-	ghcb = g->ops->shared_page(g->priv, gpa);
+	ghcb = snp_cpu_shared_page(gpa);
 	if (!ghcb)
 		snp_sev_terminate(g, SNP_TERM_SET_LINUX, SNP_TERM_REGISTER, gpa);
 	memset(ghcb, 0, sizeof(*ghcb));
@@ -155,19 +153,16 @@ void snp_sev_ap_reset_hold(struct snp_sev *g)
 static int pvalidate(struct snp_sev *g, u64 va, int psize, bool validate)
 {
 	u64 pages = psize == SNP_RMP_PG_SIZE_2M ? SNP_PAGES_PER_PMD : 1;
-	bool cf = false;
 	int rc;
 
 	if (psize == SNP_RMP_PG_SIZE_2M)
 		g->stats.pvalidate_2m++;
 	else
 		g->stats.pvalidate_4k++;
-	rc = g->ops->pvalidate(g->priv, va, psize, validate, &cf);
+	/* FAIL_NOUPDATE: already in the requested state, a page is being replayed. */
+	rc = snp_cpu_pvalidate(va, psize, validate);
 	if (rc)
 		return rc;
-	/* Already in the requested state: a page is being replayed. */
-	if (cf)
-		return SNP_PVALIDATE_FAIL_NOUPDATE;
 	if (validate)
 		g->stats.pages_validated += pages;
 	else
@@ -285,8 +280,8 @@ void snp_sev_ghcb_prepare(struct snp_sev *g, u64 exit_code, u64 info1, u64 info2
 void snp_sev_ghcb_exit(struct snp_sev *g)
 {
 	g->stats.nae_exits++;
-	g->ops->write_msr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
-	g->ops->vmgexit(g->priv);
+	snp_cpu_wrmsr(SNP_MSR_GHCB, g->ghcb_gpa);
+	snp_cpu_vmgexit();
 }
 
 /* Fill the private descriptor from [va, end); returns where it stopped. */
@@ -446,15 +441,17 @@ void snp_sev_set_memory_shared(struct snp_sev *g, u64 vaddr, u64 npages)
  */
 static int set_memory_enc_dec(struct snp_sev *g, u64 va, u64 npages, bool enc, bool early)
 {
+	int r;
+
 	if (!range_ok(va, npages))
 		return -EINVAL;
-	if (!snp_sev_snp_active(g)) {
-		g->ops->set_c_bit(g->priv, va, npages, enc);
-		return 0;
-	}
+	if (!snp_sev_snp_active(g))
+		return snp_cpu_set_c_bit(va, npages, enc);
 	accept_before_convert(g, va, npages);
 	if (enc) {
-		g->ops->set_c_bit(g->priv, va, npages, true);
+		r = snp_cpu_set_c_bit(va, npages, true);
+		if (r)
+			return r;
 		if (early)
 			early_set_pages_state(g, va, npages, SNP_PAGE_PRIVATE);
 		else
@@ -464,7 +461,7 @@ static int set_memory_enc_dec(struct snp_sev *g, u64 va, u64 npages, bool enc, b
 			early_set_pages_state(g, va, npages, SNP_PAGE_SHARED);
 		else
 			set_pages_state(g, va, npages, SNP_PAGE_SHARED);
-		g->ops->set_c_bit(g->priv, va, npages, false);
+		return snp_cpu_set_c_bit(va, npages, false);
 	}
 	return 0;
 }
@@ -670,22 +667,20 @@ static int read_boot_params(struct snp_sev *g, u64 bp, struct boot_handoff *h)
 	u64 next;
 	int n;
 
-	if (g->ops->read(g->priv, bp + SNP_BP_HDR_BOOT_FLAG, buf, 2) < 0 ||
+	if (snp_cpu_read(bp + SNP_BP_HDR_BOOT_FLAG, buf, 2) < 0 ||
 	    snp_get_le16(buf) != SNP_BP_BOOT_FLAG)
 		return -EINVAL;
-	if (g->ops->read(g->priv, bp + SNP_BP_HDR_MAGIC, buf, 4) < 0 ||
-	    snp_get_le32(buf) != SNP_BP_MAGIC)
+	if (snp_cpu_read(bp + SNP_BP_HDR_MAGIC, buf, 4) < 0 || snp_get_le32(buf) != SNP_BP_MAGIC)
 		return -EINVAL;
-	if (g->ops->read(g->priv, bp + SNP_BP_CC_BLOB_ADDRESS, buf, 4) < 0)
+	if (snp_cpu_read(bp + SNP_BP_CC_BLOB_ADDRESS, buf, 4) < 0)
 		return -EINVAL;
 	h->cc_blob = snp_get_le32(buf);
 	h->unaccepted = 0;
-	if (g->ops->read(g->priv, bp + SNP_BP_E820_ENTRIES, &g->e820_nr, 1) < 0 ||
+	if (snp_cpu_read(bp + SNP_BP_E820_ENTRIES, &g->e820_nr, 1) < 0 ||
 	    g->e820_nr > SNP_E820_MAX_ENTRIES ||
-	    g->ops->read(g->priv, bp + SNP_BP_E820_TABLE, g->e820,
-			 g->e820_nr * sizeof(g->e820[0])) < 0)
+	    snp_cpu_read(bp + SNP_BP_E820_TABLE, g->e820, g->e820_nr * sizeof(g->e820[0])) < 0)
 		return -EINVAL;
-	if (g->ops->read(g->priv, bp + SNP_BP_HDR_SETUP_DATA, buf, 8) < 0)
+	if (snp_cpu_read(bp + SNP_BP_HDR_SETUP_DATA, buf, 8) < 0)
 		return -EINVAL;
 	next = snp_get_le64(buf);
 	/* Bounded walk: a loop in the list ends here too. */
@@ -694,19 +689,19 @@ static int read_boot_params(struct snp_sev *g, u64 bp, struct boot_handoff *h)
 		u64 payload = next + sizeof(sd);
 		u32 type, len;
 
-		if (g->ops->read(g->priv, next, &sd, sizeof(sd)) < 0)
+		if (snp_cpu_read(next, &sd, sizeof(sd)) < 0)
 			return -EINVAL;
 		type = le32_to_cpu(sd.type);
 		len = le32_to_cpu(sd.len);
 		if (type == SNP_SETUP_CC_BLOB) {
-			if (have_cc || len < 4 || g->ops->read(g->priv, payload, buf, 4) < 0)
+			if (have_cc || len < 4 || snp_cpu_read(payload, buf, 4) < 0)
 				return -EINVAL;
 			have_cc = true;
 			/* the boot_params field, when set, is the one in use */
 			if (!h->cc_blob)
 				h->cc_blob = snp_get_le32(buf);
 		} else if (type == SNP_SETUP_UNACCEPTED_MEM) {
-			if (have_ua || len < 8 || g->ops->read(g->priv, payload, buf, 8) < 0)
+			if (have_ua || len < 8 || snp_cpu_read(payload, buf, 8) < 0)
 				return -EINVAL;
 			have_ua = true;
 			h->unaccepted = snp_get_le64(buf);

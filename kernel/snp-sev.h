@@ -6,7 +6,8 @@
  * acceptance of memory), modelled on Linux's arch/x86 SEV code.
  *
  * The code is freestanding and reaches the CPU and the hypervisor only
- * through struct snp_cpu_ops, so it runs unchanged over the simulated
+ * through the snp_cpu_*() seams below (instructions in a kernel, the
+ * simulated vCPU in userspace), so it runs unchanged over the simulated
  * machine in sim/. Virtual addresses are guest-physical addresses: the
  * code runs on the early identity map, as the decompressor does.
  *
@@ -129,35 +130,34 @@ SNP_ASSERT_SIZE(struct snp_cpuid_table, 16 + 48 * 64);
 
 /* ---- the CPU and hypervisor, as the guest code sees them ----------------- */
 
-struct snp_cpu_ops {
-	u64 (*read_msr)(void *priv, u32 msr);
-	void (*write_msr)(void *priv, u32 msr, u64 val);
-	/* VMGEXIT (rep; vmmcall): the hypervisor handles the exit and resumes us. */
-	void (*vmgexit)(void *priv);
-	/*
-	 * PVALIDATE @vaddr (aligned to @rmp_psize). Returns the instruction's
-	 * EAX (SNP_PVALIDATE_*); *ret_cf is rFLAGS.CF.
-	 */
-	int (*pvalidate)(void *priv, u64 vaddr, int rmp_psize, bool validate, bool *ret_cf);
-	/* RMPADJUST: returns EAX (SNP_RMPADJUST_*). */
-	int (*rmpadjust)(void *priv, u64 vaddr, int rmp_psize, u64 attrs);
-	/* Set or clear the C-bit in @npages PTEs from @vaddr and flush the TLB. */
-	void (*set_c_bit)(void *priv, u64 vaddr, u64 npages, bool encrypted);
-	/*
-	 * Loads and stores through the guest's page tables. A #VC raised on
-	 * the way is delivered to snp_sev_handle_vc() before they return.
-	 * 0, or -EFAULT when the address is not guest memory.
-	 */
-	int (*read)(void *priv, u64 vaddr, void *buf, size_t len);
-	int (*write)(void *priv, u64 vaddr, const void *buf, size_t len);
-	/* The direct-map address of a page mapped shared (the GHCB). */
-	void *(*shared_page)(void *priv, u64 gpa);
-	/* hlt; never returns on hardware (the simulator leaves the guest). */
-	void (*halt)(void *priv);
-	/* CR4, and XGETBV (only with CR4.OSXSAVE): for CPUID (snp-cpuid.c). */
-	u64 (*read_cr4)(void *priv);
-	u64 (*xgetbv)(void *priv, u32 xcr);
-};
+/*
+ * SNP_CPU_H (chosen by kernel/compat.h) gives the boot code its CPU, as
+ * direct calls with the same names in both builds:
+ *
+ *   u64 snp_cpu_rdmsr(u32 msr);            void snp_cpu_wrmsr(u32 msr, u64 val);
+ *   void snp_cpu_vmgexit(void);            rep; vmmcall: the hypervisor handles
+ *                                          the exit and resumes us
+ *   int snp_cpu_pvalidate(u64 vaddr, int rmp_psize, bool validate);
+ *                                          EAX (SNP_PVALIDATE_*), or
+ *                                          SNP_PVALIDATE_FAIL_NOUPDATE for CF = 1
+ *   int snp_cpu_rmpadjust(u64 vaddr, int rmp_psize, u64 attrs);  EAX
+ *   u64 snp_cpu_read_cr4(void);            u64 snp_cpu_xgetbv(u32 xcr);
+ *   void snp_cpu_halt(void);               hlt
+ *   int snp_cpu_read(u64 vaddr, void *buf, size_t len);
+ *   int snp_cpu_write(u64 vaddr, const void *buf, size_t len);
+ *                                          loads and stores through the page
+ *                                          tables (a #VC on the way is handled
+ *                                          before they return); 0 or -EFAULT
+ *   void *snp_cpu_shared_page(u64 gpa);    the direct-map address of a page
+ *                                          mapped shared (the GHCB)
+ *   int snp_cpu_set_c_bit(u64 vaddr, u64 npages, bool encrypted);
+ *                                          PTEs, caches and TLB; 0 or -errno
+ *
+ * In a kernel they are inlines over the instructions (kernel/snp-cpu.h); in
+ * userspace, link-time functions over the simulated vCPU that runs the code
+ * (sim/kshim/). No function pointer: startup code makes no indirect call.
+ */
+#include SNP_CPU_H
 
 enum snp_accept_mode {
 	SNP_ACCEPT_EAGER, /* pre-validate everything the bitmap lists, at boot */
@@ -189,8 +189,6 @@ struct snp_sev_stats {
 };
 
 struct snp_sev {
-	const struct snp_cpu_ops *ops;
-	void *priv;
 	u64 sev_status;
 	u16 ghcb_version; /* negotiated */
 	u8 cbit_pos;
@@ -218,7 +216,7 @@ struct snp_sev {
 	struct snp_psc_desc psc;
 };
 
-void snp_sev_init(struct snp_sev *g, const struct snp_cpu_ops *ops, void *priv);
+void snp_sev_init(struct snp_sev *g);
 
 /* SEV_STATUS says SNP (set by snp_sev_detect()). */
 bool snp_sev_snp_active(const struct snp_sev *g);
@@ -235,10 +233,10 @@ static inline __noreturn void snp_sev_terminate(struct snp_sev *g, u8 set, u8 co
 	g->term_set = set;
 	g->term_code = code;
 	g->term_info = info;
-	g->ops->write_msr(g->priv, SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
-	g->ops->vmgexit(g->priv);
+	snp_cpu_wrmsr(SNP_MSR_GHCB, SNP_GHCB_MSR_TERM(set, code));
+	snp_cpu_vmgexit();
 	for (;;)
-		g->ops->halt(g->priv);
+		snp_cpu_halt();
 }
 
 /* Read SEV_STATUS; terminate if SNP is on with a feature we cannot honour. */

@@ -128,7 +128,6 @@ static int greq_vmgexit(void *priv, struct snp_ghcb *dg)
 {
 	struct boot_ctx *c = priv;
 	struct snp_sev *g = &c->g;
-	const struct snp_cpu_ops *ops = g->ops;
 	struct snp_guest_shared *sh = c->shared;
 	struct snp_ghcb *ghcb = g->ghcb;
 	u64 exit_code = le64_to_cpu(dg->sw_exit_code), info1, info2, rbx, npages = 0;
@@ -140,10 +139,9 @@ static int greq_vmgexit(void *priv, struct snp_ghcb *dg)
 	if (ext)
 		npages = le64_to_cpu(dg->rbx) < GREQ_CERTS_PAGES ? le64_to_cpu(dg->rbx) :
 								   GREQ_CERTS_PAGES;
-	if (ops->write(g->priv, SIM_BOOT_GREQ_REQUEST, &sh->request, sizeof(sh->request)) < 0 ||
-	    ops->write(g->priv, SIM_BOOT_GREQ_RESPONSE, &sh->response, sizeof(sh->response)) < 0 ||
-	    (npages &&
-	     ops->write(g->priv, SIM_BOOT_GREQ_CERTS, sh->certs, npages * SNP_PAGE_SIZE) < 0))
+	if (snp_cpu_write(SIM_BOOT_GREQ_REQUEST, &sh->request, sizeof(sh->request)) < 0 ||
+	    snp_cpu_write(SIM_BOOT_GREQ_RESPONSE, &sh->response, sizeof(sh->response)) < 0 ||
+	    (npages && snp_cpu_write(SIM_BOOT_GREQ_CERTS, sh->certs, npages * SNP_PAGE_SIZE) < 0))
 		return -EFAULT;
 
 	g->ghcb_busy = true;
@@ -160,9 +158,8 @@ static int greq_vmgexit(void *priv, struct snp_ghcb *dg)
 	rbx = le64_to_cpu(ghcb->rbx);
 	g->ghcb_busy = false;
 
-	if (ops->read(g->priv, SIM_BOOT_GREQ_RESPONSE, &sh->response, sizeof(sh->response)) < 0 ||
-	    (npages &&
-	     ops->read(g->priv, SIM_BOOT_GREQ_CERTS, sh->certs, npages * SNP_PAGE_SIZE) < 0))
+	if (snp_cpu_read(SIM_BOOT_GREQ_RESPONSE, &sh->response, sizeof(sh->response)) < 0 ||
+	    (npages && snp_cpu_read(SIM_BOOT_GREQ_CERTS, sh->certs, npages * SNP_PAGE_SIZE) < 0))
 		return -EFAULT;
 	dg->sw_exit_info_1 = cpu_to_le64(info1);
 	dg->sw_exit_info_2 = cpu_to_le64(info2);
@@ -217,7 +214,7 @@ static void guest_get_report(struct boot_ctx *c)
 	 * back after the request (the message counter moved, or the driver
 	 * wiped the VMPCK).
 	 */
-	if (g->ops->read(g->priv, g->secrets_gpa, c->secrets, sizeof(*c->secrets)) < 0) {
+	if (snp_cpu_read(g->secrets_gpa, c->secrets, sizeof(*c->secrets)) < 0) {
 		c->report_rc = -EFAULT;
 		return;
 	}
@@ -243,8 +240,7 @@ static void guest_get_report(struct boot_ctx *c)
 		c->have_report = true;
 	}
 	snp_guest_release(&c->dev);
-	if (g->ops->write(g->priv, g->secrets_gpa, c->secrets, sizeof(*c->secrets)) < 0 &&
-	    !c->report_rc)
+	if (snp_cpu_write(g->secrets_gpa, c->secrets, sizeof(*c->secrets)) < 0 && !c->report_rc)
 		c->report_rc = -EFAULT;
 out:
 	explicit_bzero(c->secrets, sizeof(*c->secrets));
@@ -254,9 +250,7 @@ out:
 static void guest_run(void *arg)
 {
 	struct boot_ctx *c = arg;
-	const struct snp_cpu_ops *ops = c->g.ops;
-	void *m = c->g.priv;
-	u64 ram = sim_machine_ram_size(m), end, gpa;
+	u64 ram = sim_machine_ram_size(sim_machine_current()), end, gpa;
 	u8 image[sizeof(IMAGE_MAGIC)];
 	u32 version;
 
@@ -276,8 +270,8 @@ static void guest_run(void *arg)
 	}
 	if (c->opts->state)
 		guest_get_report(c);
-	if (ops->read(m, SIM_BOOT_IMAGE_START, image, sizeof(image)) < 0 ||
-	    ops->read(m, SIM_BOOT_SECRETS, &version, sizeof(version)) < 0) {
+	if (snp_cpu_read(SIM_BOOT_IMAGE_START, image, sizeof(image)) < 0 ||
+	    snp_cpu_read(SIM_BOOT_SECRETS, &version, sizeof(version)) < 0) {
 		c->touch_mismatch = true;
 		return;
 	}
@@ -287,8 +281,8 @@ static void guest_run(void *arg)
 	for (gpa = SIM_BOOT_ACCEPT_BASE; gpa < end && c->opts->touch_mib; gpa += SNP_PAGE_SIZE) {
 		u64 v = gpa ^ TOUCH_MAGIC, back = 0;
 
-		if (ops->write(m, gpa, &v, sizeof(v)) < 0 ||
-		    ops->read(m, gpa, &back, sizeof(back)) < 0 || back != v)
+		if (snp_cpu_write(gpa, &v, sizeof(v)) < 0 ||
+		    snp_cpu_read(gpa, &back, sizeof(back)) < 0 || back != v)
 			c->touch_mismatch = true;
 	}
 }
@@ -609,7 +603,7 @@ int sim_boot(const struct sim_boot_opts *o, struct sim_machine **ret_machine,
 		.bss_decrypted_end = SIM_BOOT_BSS_DEC_END,
 		.ghcb_gpa = SIM_BOOT_GHCB,
 	};
-	snp_sev_init(&c->g, &sim_machine_cpu_ops, m);
+	snp_sev_init(&c->g);
 	sim_machine_set_vc_handler(m, vc_entry, &c->g);
 
 	res->phase = "boot";

@@ -11,7 +11,8 @@
  * zeros). The guest's page tables are one C-bit per GPA page, all private
  * (C=1) at first; guest virtual addresses are GPAs (the early identity map).
  *
- * Hardware, as the guest sees it through sim_machine_cpu_ops:
+ * Hardware, as the guest sees it through snp_cpu_*() (sim/kshim/: while
+ * sim_machine_run() runs guest code, the machine is the thread's vCPU):
  *  - a private access (C=1) to a page whose RMP entry is not assigned to
  *    this GPA is a nested page fault; a shared access (C=0) to an assigned
  *    page also. The hypervisor resolves one case, as KVM with guest_memfd
@@ -59,9 +60,10 @@
  *  - cfg.psc_max_pages is a budget of 4K pages of 2M entries per exit.
  *  - A #VC handler that faults again nests; beyond SIM_VC_MAX_DEPTH levels
  *    the run stops (the real guest would overflow its #VC stack).
- *  - Calling a vCPU op that must leave the guest (halt, termination, a
- *    fault the hypervisor cannot resolve) outside sim_machine_run() aborts
- *    the process: there is nowhere to return to.
+ *  - The machine is a thread's vCPU only inside sim_machine_run(): guest
+ *    code calling snp_cpu_*() outside a run finds no vCPU and aborts the
+ *    process, as does a stop (halt, termination, a fault the hypervisor
+ *    cannot resolve) with no run to return to.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -73,6 +75,7 @@
 #include <sys/random.h>
 
 #include "kernel/snp-cpuid.h"
+#include "kshim-vcpu.h"
 #include "sim/machine.h"
 #include "sim/sim.h"
 
@@ -126,6 +129,8 @@ struct sim_machine {
 	struct snp_guest_shared *bounce; /* the only memory hv may touch; page aligned */
 
 	bool running;
+	struct kshim_vcpu vcpu;	      /* what snp_cpu_*() act on during a run */
+	struct kshim_vcpu *prev_vcpu; /* the thread's vCPU before the run */
 	jmp_buf jb;
 	struct sim_run_exit exit;
 };
@@ -395,17 +400,18 @@ static void cpu_wrmsr(void *priv, u32 msr, u64 val)
 		m->ghcb_msr = val;
 }
 
-static void cpu_set_c_bit(void *priv, u64 vaddr, u64 npages, bool encrypted)
+static int cpu_set_c_bit(void *priv, u64 vaddr, u64 npages, bool encrypted)
 {
 	struct sim_machine *m = priv;
 	u64 gfn = vaddr >> PAGE_SHIFT;
 
 	if (gfn >= m->nr_gpa)
-		return;
+		return 0;
 	if (npages > m->nr_gpa - gfn)
 		npages = m->nr_gpa - gfn;
 	for (u64 i = 0; i < npages; i++)
 		pte_set(m, gfn + i, encrypted);
+	return 0;
 }
 
 static void raise_vc_404(struct sim_machine *m, u64 gpa)
@@ -604,7 +610,8 @@ static int do_pvalidate(struct sim_machine *m, u64 vaddr, int psize, bool valida
 	return SNP_PVALIDATE_SUCCESS;
 }
 
-static int cpu_pvalidate(void *priv, u64 vaddr, int psize, bool validate, bool *ret_cf)
+/* EAX, or Linux's FAIL_NOUPDATE when CF says nothing changed */
+static int cpu_pvalidate(void *priv, u64 vaddr, int psize, bool validate)
 {
 	struct sim_machine *m = priv;
 	bool cf = false;
@@ -612,9 +619,7 @@ static int cpu_pvalidate(void *priv, u64 vaddr, int psize, bool validate, bool *
 
 	if (r)
 		m->stats.pvalidate_failed++;
-	if (ret_cf)
-		*ret_cf = cf;
-	return r;
+	return cf ? SNP_PVALIDATE_FAIL_NOUPDATE : r;
 }
 
 static int cpu_rmpadjust(void *priv, u64 vaddr, int psize, u64 attrs)
@@ -1137,9 +1142,9 @@ static void cpu_vmgexit(void *priv)
 		nae_exit(m, v);
 }
 
-const struct snp_cpu_ops sim_machine_cpu_ops = {
-	.read_msr = cpu_rdmsr,
-	.write_msr = cpu_wrmsr,
+static const struct kshim_vcpu_ops machine_vcpu_ops = {
+	.rdmsr = cpu_rdmsr,
+	.wrmsr = cpu_wrmsr,
 	.vmgexit = cpu_vmgexit,
 	.pvalidate = cpu_pvalidate,
 	.rmpadjust = cpu_rmpadjust,
@@ -1151,6 +1156,13 @@ const struct snp_cpu_ops sim_machine_cpu_ops = {
 	.read_cr4 = cpu_read_cr4,
 	.xgetbv = cpu_xgetbv,
 };
+
+struct sim_machine *sim_machine_current(void)
+{
+	struct kshim_vcpu *v = kshim_vcpu_current();
+
+	return v && v->ops == &machine_vcpu_ops ? v->ctx : NULL;
+}
 
 /* ---- the machine ------------------------------------------------------- */
 
@@ -1208,6 +1220,7 @@ int sim_machine_new(const struct sim_machine_cfg *cfg, struct sim_machine **ret)
 	if (!m)
 		return -ENOMEM;
 	m->cfg = *cfg;
+	m->vcpu = (struct kshim_vcpu){ .ops = &machine_vcpu_ops, .ctx = m };
 	if (!m->cfg.sev_status)
 		m->cfg.sev_status = SNP_STATUS_SEV | SNP_STATUS_SEV_ES | SNP_STATUS_SNP;
 	if (!m->cfg.ghcb_min)
@@ -1428,10 +1441,12 @@ enum sim_run_result sim_machine_run(struct sim_machine *m, void (*fn)(void *arg)
 	memset(&m->exit, 0, sizeof(m->exit));
 	m->vc_depth = 0;
 	m->running = true;
+	m->prev_vcpu = kshim_vcpu_switch(&m->vcpu);
 	if (!setjmp(m->jb)) {
 		fn(arg);
 		m->exit.result = SIM_RUN_DONE;
 	}
+	kshim_vcpu_switch(m->prev_vcpu);
 	m->running = false;
 	if (ret_exit)
 		*ret_exit = m->exit;

@@ -10,7 +10,9 @@
  * and the simulated firmware once one is attached). The hypervisor can be
  * told to misbehave.
  *
- * The guest code (kernel/snp-sev.c) drives it through sim_machine_cpu_ops.
+ * The guest code (kernel/snp-sev.c, snp-cpuid.c) drives it through the
+ * snp_cpu_*() functions of sim/kshim/: sim_machine_run() makes the machine
+ * the calling thread's vCPU while it runs guest code.
  */
 #ifndef SNP_SIM_MACHINE_H
 #define SNP_SIM_MACHINE_H
@@ -120,8 +122,11 @@ struct sim_hv;
 int sim_machine_new(const struct sim_machine_cfg *cfg, struct sim_machine **ret);
 struct sim_machine *sim_machine_free(struct sim_machine *m);
 
-/* priv = the struct sim_machine *. */
-extern const struct snp_cpu_ops sim_machine_cpu_ops;
+/*
+ * The machine whose sim_machine_run() is running guest code on the calling
+ * thread (what snp_cpu_*() act on), NULL outside a run.
+ */
+struct sim_machine *sim_machine_current(void);
 
 /*
  * LAUNCH_UPDATE: assign [gpa, gpa + len) to the guest (4K RMP entries),

@@ -3,7 +3,8 @@
 # kernel/ is kernel code: build it out of tree against a distribution's
 # kernel headers (Debian: linux-headers-amd64) with W=1 and sparse (C=2),
 # every compiler or sparse warning an error. snp-guest.c becomes a module
-# (snpd-sev-guest.ko, modpost included), snp-sev.c and snp-cpuid.c kernel objects.
+# (snpd-sev-guest.ko, modpost included), snp-sev.c and snp-cpuid.c kernel objects,
+# which must make no indirect call (objdump).
 # Nothing is loaded.
 #
 # The headers: $KDIR if set, else the newest /usr/src/linux-headers-*
@@ -45,6 +46,23 @@ fi
 for f in snpd-sev-guest.ko snp-sev.o snp-cpuid.o snp-guest.o; do
 	[ -f "$out/kernel/$f" ] || { echo "FAIL: $f not built"; exit 1; }
 done
+# The boot code (snp-sev.o, snp-cpuid.o) reaches the CPU and the hypervisor
+# through inlines and direct calls only, as startup code must: no indirect
+# call or jump, and (retpoline configs) no call to an indirect thunk.
+objdump=${OBJDUMP:-objdump}
+command -v "$objdump" >/dev/null || { echo "FAIL: no $objdump (binutils)"; exit 1; }
+indirect=0
+for f in snp-sev.o snp-cpuid.o; do
+	"$objdump" -dr --no-show-raw-insn "$out/kernel/$f" >"$out/$f.dis" || exit 99
+	if grep -E '__x86_indirect_(call_|jump_)?thunk|[[:space:]](call|jmp)[a-z]*[[:space:]]+\*' \
+		"$out/$f.dis" >"$out/$f.indirect"; then
+		echo "FAIL: $f has $(wc -l <"$out/$f.indirect") indirect call(s) or jump(s):"
+		head -n 5 "$out/$f.indirect"
+		indirect=1
+	fi
+done
+[ $indirect -eq 0 ] || exit 1
+echo "ok: snp-sev.o and snp-cpuid.o make no indirect call or jump"
 modinfo "$out/kernel/snpd-sev-guest.ko" 2>/dev/null | grep -E '^(license|depends|alias):' ||
 	true
 echo "ok: kernel/ builds with W=1 and sparse against $kdir"

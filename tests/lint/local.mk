@@ -19,3 +19,7 @@ EXTRA_DIST += %reldir%/layers.sh
 # sparse, warnings as errors (skips without linux-headers-amd64/sparse)
 TESTS += %reldir%/kbuild.sh
 EXTRA_DIST += %reldir%/kbuild.sh
+
+# kernel/ declares no function pointers and no .c file tests __KERNEL__
+TESTS += %reldir%/kernel-seams.sh
+EXTRA_DIST += %reldir%/kernel-seams.sh

@@ -30,6 +30,7 @@
 
 #include "lib/util.h"
 #include "kernel/snp-cpuid.h"
+#include "kshim-vcpu.h"
 #include "lib/verify.h"
 #include "sim/boot.h"
 #include "tests/sim/sim-test.h"
@@ -344,7 +345,7 @@ struct round_trip {
 static void snap(struct snp_sev *g, u64 start, u64 n, struct sim_page_info *out)
 {
 	for (u64 i = 0; i < n; i++)
-		sim_machine_page(g->priv, start + i * SNP_PAGE_SIZE, &out[i]);
+		sim_machine_page(sim_machine_current(), start + i * SNP_PAGE_SIZE, &out[i]);
 }
 
 static void round_trip_hook(struct snp_sev *g, void *arg)
@@ -647,8 +648,8 @@ static struct raw_answer raw_request(struct snp_sev *g, u64 code, u64 req, u64 r
 		SNP_GHCB_SET_VALID(ghcb, rax);
 		SNP_GHCB_SET_VALID(ghcb, rbx);
 	}
-	g->ops->write_msr(g->priv, SNP_MSR_GHCB, g->ghcb_gpa);
-	g->ops->vmgexit(g->priv);
+	snp_cpu_wrmsr(SNP_MSR_GHCB, g->ghcb_gpa);
+	snp_cpu_vmgexit();
 	a.info1 = le64_to_cpu(ghcb->sw_exit_info_1);
 	a.info2 = le64_to_cpu(ghcb->sw_exit_info_2);
 	a.rbx = le64_to_cpu(ghcb->rbx);
@@ -701,14 +702,14 @@ static void refuse_hook(struct snp_sev *g, void *arg)
 		rf->no_fw = raw_request(g, GR, REQ, RSP, false, 0, 0);
 		return;
 	}
-	sim_machine_host_read(g->priv, PRIVATE_GPA, rf->before, sizeof(rf->before));
+	sim_machine_host_read(sim_machine_current(), PRIVATE_GPA, rf->before, sizeof(rf->before));
 	for (size_t i = 0; i < SNP_ELEMENTSOF(refuse_cases); i++) {
 		const struct refuse_case *c = &refuse_cases[i];
 
 		rf->got[i] =
 			raw_request(g, c->code, c->req, c->resp, c->ext_regs, c->certs, c->npages);
 	}
-	sim_machine_host_read(g->priv, PRIVATE_GPA, rf->after, sizeof(rf->after));
+	sim_machine_host_read(sim_machine_current(), PRIVATE_GPA, rf->after, sizeof(rf->after));
 	/* a certificate area too small: sim_hv's answer passes through, nothing is sent */
 	rf->small = raw_request(g, EGR, REQ, RSP, true, CRT, 1);
 }
@@ -962,9 +963,9 @@ static void convert_then_attack(struct snp_sev *g, void *arg)
 	assert_false(snp_sev_unaccepted(g, CONV_START));
 	assert_int_equal(snp_sev_set_memory_encrypted(g, CONV_START, 3), 0);
 	/* the hypervisor now takes Validated away from a page of that unit */
-	assert_int_equal(sim_machine_unvalidate(g->priv, victim), 0);
+	assert_int_equal(sim_machine_unvalidate(sim_machine_current(), victim), 0);
 	/* the guest must refuse it, not accept the unit a second time */
-	g->ops->read(g->priv, victim, &word, sizeof(word));
+	snp_cpu_read(victim, &word, sizeof(word));
 	fail_msg("the guest used an unvalidated page");
 }
 
@@ -1140,13 +1141,12 @@ static void f_vmgexit(void *priv)
 		f->on_psc(f, (struct snp_psc_desc *)f->ghcb.shared_buffer, f->psc_calls++);
 }
 
-static int f_pvalidate(void *priv, u64 va, int psize, bool validate, bool *cf)
+static int f_pvalidate(void *priv, u64 va, int psize, bool validate)
 {
 	struct fake *f = priv;
 
 	(void)va, (void)psize, (void)validate;
 	f->pvalidates++;
-	*cf = false;
 	return 0;
 }
 
@@ -1156,9 +1156,10 @@ static int f_rmpadjust(void *priv, u64 va, int psize, u64 attrs)
 	return 0;
 }
 
-static void f_set_c_bit(void *priv, u64 va, u64 n, bool enc)
+static int f_set_c_bit(void *priv, u64 va, u64 n, bool enc)
 {
 	(void)priv, (void)va, (void)n, (void)enc;
+	return 0;
 }
 
 static int f_read(void *priv, u64 va, void *buf, size_t len)
@@ -1197,9 +1198,10 @@ static u64 f_xgetbv(void *priv, u32 xcr)
 	return 1;
 }
 
-static const struct snp_cpu_ops fake_ops = {
-	.read_msr = f_rdmsr,
-	.write_msr = f_wrmsr,
+/* The scripted vCPU: what snp_cpu_*() act on while a fake test runs guest code. */
+static const struct kshim_vcpu_ops fake_ops = {
+	.rdmsr = f_rdmsr,
+	.wrmsr = f_wrmsr,
 	.vmgexit = f_vmgexit,
 	.pvalidate = f_pvalidate,
 	.rmpadjust = f_rmpadjust,
@@ -1214,6 +1216,7 @@ static const struct snp_cpu_ops fake_ops = {
 
 /* One scripted hypervisor at a time; static, so that setjmp() clobbers nothing. */
 static struct fake the_fake;
+static struct kshim_vcpu fake_vcpu = { .ops = &fake_ops, .ctx = &the_fake };
 
 static struct fake *fake_new(void)
 {
@@ -1227,11 +1230,63 @@ static struct fake *fake_new(void)
 /* A guest with a registered GHCB, SNP on. */
 static void fake_guest(struct fake *f, struct snp_sev *g)
 {
-	snp_sev_init(g, &fake_ops, f);
+	snp_sev_init(g);
+	/* this thread's CPU is the scripted one (sim_machine_run() saves and restores it) */
+	assert_ptr_equal(fake_vcpu.ctx, f);
+	kshim_vcpu_switch(&fake_vcpu);
 	g->sev_status = f->status;
 	g->ghcb_version = 2;
 	g->ghcb = &f->ghcb;
 	g->ghcb_gpa = 0x5000;
+}
+
+/* ---- whose CPU snp_cpu_*() act on -------------------------------------------- */
+
+struct seen_vcpu {
+	struct sim_machine *machine;
+	struct kshim_vcpu *vcpu;
+};
+
+static void note_vcpu(struct snp_sev *g, void *arg)
+{
+	struct seen_vcpu *seen = arg;
+
+	(void)g;
+	seen->machine = sim_machine_current();
+	seen->vcpu = kshim_vcpu_current();
+}
+
+/*
+ * A run makes the machine the thread's vCPU and gives the previous one back,
+ * whether the guest code returns or leaves (termination: longjmp).
+ */
+static void test_vcpu_current(void **state)
+{
+	struct sim_boot_opts o = base_opts(16, SNP_ACCEPT_EAGER);
+	struct seen_vcpu seen = { 0 };
+	struct sim_boot_result res;
+	struct sim_machine *m = NULL;
+
+	(void)state;
+	kshim_vcpu_switch(&fake_vcpu);
+	assert_null(sim_machine_current());
+	o.after_boot = note_vcpu;
+	o.after_boot_arg = &seen;
+	assert_int_equal(sim_boot(&o, &m, &res), 0);
+	assert_ptr_equal(seen.machine, m);
+	assert_non_null(seen.vcpu);
+	assert_ptr_not_equal(seen.vcpu, &fake_vcpu);
+	assert_ptr_equal(kshim_vcpu_current(), &fake_vcpu);
+	assert_null(sim_machine_current());
+	sim_machine_free(m);
+
+	o = base_opts(16, SNP_ACCEPT_EAGER);
+	o.attack = SIM_ATTACK_NO_SNP;
+	assert_int_equal(sim_boot(&o, NULL, &res), 1);
+	assert_int_equal(res.exit.result, SIM_RUN_TERMINATED);
+	assert_ptr_equal(kshim_vcpu_current(), &fake_vcpu);
+	kshim_vcpu_switch(NULL);
+	assert_null(kshim_vcpu_current());
 }
 
 static void negotiation_case(u64 reply, bool ok, u16 version)
@@ -1967,6 +2022,7 @@ int main(void)
 		cmocka_unit_test(test_busy_is_retried),
 		cmocka_unit_test(test_random_hypervisor_never_double_validates),
 		cmocka_unit_test(test_protocol_negotiation),
+		cmocka_unit_test(test_vcpu_current),
 		cmocka_unit_test(test_register_and_ap_hold),
 		cmocka_unit_test(test_psc_answers),
 		cmocka_unit_test(test_cpuid_lie_not_believed),
