@@ -19,3 +19,8 @@ EXTRA_DIST += %reldir%/layers.sh
 # sparse, warnings as errors (skips without linux-headers-amd64/sparse)
 TESTS += %reldir%/kbuild.sh
 EXTRA_DIST += %reldir%/kbuild.sh
+
+# the Debian packages pass lintian (builds them with tests/e2e/debs.sh;
+# skips without lintian, in the sanitizer build and in make distcheck)
+TESTS += %reldir%/lintian.sh
+EXTRA_DIST += %reldir%/lintian.sh
