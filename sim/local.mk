@@ -21,11 +21,12 @@ noinst_LTLIBRARIES += %reldir%/libsnpsim.la
 %canon_reldir%_libsnpsim_la_LIBADD = kernel/libsnpkernel.la %reldir%/kshim/libkshim.la \
 	$(CRYPTO_LIBS)
 
-# A shared object (not installed): LD_PRELOAD=sim/.libs/libsnp-preload.so
-noinst_LTLIBRARIES += %reldir%/libsnp-preload.la
+# A shared object, LD_PRELOAD=sim/.libs/libsnp-preload.so in the build tree,
+# installed as $(pkglibdir)/libsnp-preload.so (a module: no soname, no .a)
+pkglib_LTLIBRARIES = %reldir%/libsnp-preload.la
 %canon_reldir%_libsnp_preload_la_SOURCES = %reldir%/preload.c
 %canon_reldir%_libsnp_preload_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
-%canon_reldir%_libsnp_preload_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+%canon_reldir%_libsnp_preload_la_LDFLAGS = -module -avoid-version -shared
 %canon_reldir%_libsnp_preload_la_LIBADD = %reldir%/libsnpsim.la lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS) -ldl
 
 EXTRA_DIST += %reldir%/README.md

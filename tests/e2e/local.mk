@@ -4,3 +4,8 @@
 # first debootstrap; the root is cached in /var/cache/snpd-e2e).
 TESTS += %reldir%/nspawn.sh
 EXTRA_DIST += %reldir%/nspawn.sh
+
+# The Debian packages installed with apt-get into the same cached root,
+# booted: install, reinstall, remove, purge (tests/e2e/debs.sh builds them)
+TESTS += %reldir%/nspawn-deb.sh
+EXTRA_DIST += %reldir%/nspawn-deb.sh %reldir%/debs.sh

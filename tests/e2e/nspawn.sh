@@ -39,6 +39,7 @@ hard_error()
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root (debootstrap, systemd-nspawn, mounts)"
+[ -z "${SNPD_PACKAGE_BUILD:-}" ] || skip "inside a package build (debian/rules): no container boots there"
 command -v systemd-nspawn >/dev/null 2>&1 ||
 	skip "systemd-nspawn not found (apt-get install systemd-container)"
 command -v debootstrap >/dev/null 2>&1 || skip "debootstrap not found (apt-get install debootstrap)"

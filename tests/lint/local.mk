@@ -23,3 +23,7 @@ EXTRA_DIST += %reldir%/kbuild.sh
 # kernel/ declares no function pointers and no .c file tests __KERNEL__
 TESTS += %reldir%/kernel-seams.sh
 EXTRA_DIST += %reldir%/kernel-seams.sh
+# the Debian packages pass lintian (builds them with tests/e2e/debs.sh;
+# skips without lintian, in the sanitizer build and in make distcheck)
+TESTS += %reldir%/lintian.sh
+EXTRA_DIST += %reldir%/lintian.sh
