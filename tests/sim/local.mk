@@ -43,7 +43,8 @@ TESTS += \
 	%reldir%/sim-ext-report.sh \
 	%reldir%/sim-kdf-kat.py \
 	%reldir%/sim-crash.py \
-	%reldir%/sim-tsc.py
+	%reldir%/sim-tsc.py \
+	%reldir%/verify-table.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
 	%reldir%/simtest.py \
@@ -57,7 +58,8 @@ EXTRA_DIST += \
 	%reldir%/sim-ext-report.sh \
 	%reldir%/sim-kdf-kat.py \
 	%reldir%/sim-crash.py \
-	%reldir%/sim-tsc.py
+	%reldir%/sim-tsc.py \
+	%reldir%/verify-table.py
 
 # Template states (generated on first use by the tests).
 clean-local: clean-local-sim-templates
