@@ -956,15 +956,72 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 	return code;
 }
 
-int snpctl_cmd_verify(int argc, char **argv)
+/*
+ * Verify @ri (borrowed; NULL: the certificates only) with the certificates
+ * of @cs (borrowed; what it lacks comes from the cache, KDS or the AMD roots
+ * compiled in) under a->pol, and print the result. The report and the
+ * certificates are in memory, so that other inputs (an evidence document)
+ * can share this path. Returns the exit code.
+ */
+static int verify_loaded(const struct verify_args *a, struct snp_report_info *ri,
+			 struct cert_set *cs)
 {
-	struct verify_args a = { 0 };
-	struct cert_set cs = { 0 };
-	struct snp_report_info ri;
 	struct snp_verify_input in = { 0 };
 	struct snp_verify_result res;
 	struct sources srcs = { 0 };
 	X509_CRL *crl = NULL;
+	int r, code;
+
+	in.report = ri;
+	if (fill_collateral(a, cs, ri, &crl, &srcs) < 0) {
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!cs->ark || !cs->ask) {
+		log_error("No %s certificate: give --certs DIR, --chain (AMD KDS cert_chain) or "
+			  "--ask/--ark.",
+			  !cs->ask ? "ASK/ASVK" : "ARK");
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!a->json)
+		printf("certificates: VCEK/VLEK %s, ASK/ASVK %s, ARK %s, CRL %s (cache %s)\n",
+		       srcs.leaf, srcs.ask, srcs.ark, srcs.crl ? srcs.crl : "none",
+		       srcs.cache_dir[0] ? srcs.cache_dir : "none");
+	in.crl = crl;
+	in.crl_mode = a->crl;
+	in.ark = cs->ark;
+	in.ask = cs->ask;
+	in.leaf = cs->leaf;
+	in.trust_ark = cs->trust;
+	in.product = a->product;
+	in.at = a->at;
+
+	r = snp_verify(&in, &a->pol, &res);
+	if (r < 0) {
+		log_error_errno(r, "Verification could not run: %m");
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!snp_verify_result_ok(&res, SNP_CHECK_VERIFY))
+		code = SNPCTL_EXIT_VERIFY;
+	else if (!snp_verify_result_ok(&res, SNP_CHECK_POLICY))
+		code = SNPCTL_EXIT_POLICY;
+	else
+		code = SNPCTL_EXIT_OK;
+	code = print_result(a, in.report, &res, &srcs, code);
+	if (fflush(stdout) != 0)
+		code = SNPCTL_EXIT_USAGE;
+out:
+	X509_CRL_free(crl);
+	return code;
+}
+
+int snpctl_cmd_verify(int argc, char **argv)
+{
+	struct verify_args a = { 0 };
+	struct cert_set cs = { 0 };
+	struct snp_report_info ri, *rip = NULL;
 	char err[SNP_ERRBUF];
 	int r, code;
 
@@ -993,54 +1050,13 @@ int snpctl_cmd_verify(int argc, char **argv)
 			log_error("%s: malformed report: %s", a.report, err);
 			return SNPCTL_EXIT_USAGE;
 		}
-		in.report = &ri;
+		rip = &ri;
 	}
 
-	if (load_certs(&a, &cs) < 0) {
+	if (load_certs(&a, &cs) < 0)
 		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (fill_collateral(&a, &cs, in.report, &crl, &srcs) < 0) {
-		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (!cs.ark || !cs.ask) {
-		log_error("No %s certificate: give --certs DIR, --chain (AMD KDS cert_chain) or "
-			  "--ask/--ark.",
-			  !cs.ask ? "ASK/ASVK" : "ARK");
-		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (!a.json)
-		printf("certificates: VCEK/VLEK %s, ASK/ASVK %s, ARK %s, CRL %s (cache %s)\n",
-		       srcs.leaf, srcs.ask, srcs.ark, srcs.crl ? srcs.crl : "none",
-		       srcs.cache_dir[0] ? srcs.cache_dir : "none");
-	in.crl = crl;
-	in.crl_mode = a.crl;
-	in.ark = cs.ark;
-	in.ask = cs.ask;
-	in.leaf = cs.leaf;
-	in.trust_ark = cs.trust;
-	in.product = a.product;
-	in.at = a.at;
-
-	r = snp_verify(&in, &a.pol, &res);
-	if (r < 0) {
-		log_error_errno(r, "Verification could not run: %m");
-		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (!snp_verify_result_ok(&res, SNP_CHECK_VERIFY))
-		code = SNPCTL_EXIT_VERIFY;
-	else if (!snp_verify_result_ok(&res, SNP_CHECK_POLICY))
-		code = SNPCTL_EXIT_POLICY;
 	else
-		code = SNPCTL_EXIT_OK;
-	code = print_result(&a, in.report, &res, &srcs, code);
-	if (fflush(stdout) != 0)
-		code = SNPCTL_EXIT_USAGE;
-out:
-	X509_CRL_free(crl);
+		code = verify_loaded(&a, rip, &cs);
 	cert_set_release(&cs);
 	ERR_clear_error();
 	return code;
