@@ -523,6 +523,11 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	}
 	if (optind == argc - 1)
 		a->report = argv[optind];
+	if (a->report && a->policy_file && strcmp(a->report, "-") == 0 &&
+	    strcmp(a->policy_file, "-") == 0) {
+		log_error("The report and --policy cannot both come from standard input.");
+		return -EINVAL;
+	}
 	return 0;
 }
 
