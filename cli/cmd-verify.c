@@ -269,6 +269,11 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		if (c == ARG_POLICY)
 			a->policy_file = optarg;
 	opterr = 1;
+	if (a->policy_file && strcmp(a->policy_file, "-") == 0 && optind == argc - 1 &&
+	    strcmp(argv[optind], "-") == 0) {
+		log_error("The report and --policy cannot both come from standard input.");
+		return -EINVAL;
+	}
 	if (a->policy_file && snp_policy_load_file(a->policy_file, pol, err, sizeof(err)) < 0) {
 		log_error("--policy: %s", err);
 		return -EINVAL;
@@ -523,11 +528,6 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	}
 	if (optind == argc - 1)
 		a->report = argv[optind];
-	if (a->report && a->policy_file && strcmp(a->report, "-") == 0 &&
-	    strcmp(a->policy_file, "-") == 0) {
-		log_error("The report and --policy cannot both come from standard input.");
-		return -EINVAL;
-	}
 	return 0;
 }
 
