@@ -274,7 +274,8 @@ int sim_params_set(struct sim_params *p, const char *name, const char *value)
 		enum snp_product prod;
 
 		r = snp_product_from_string(value, &prod);
-		if (r < 0 || prod == SNP_PRODUCT_UNKNOWN)
+		/* Venice is recognised in reports, not simulated (no AMD chain) */
+		if (r < 0 || prod == SNP_PRODUCT_UNKNOWN || prod == SNP_PRODUCT_VENICE)
 			return -EINVAL;
 		p->product = prod;
 		return 0;
