@@ -142,7 +142,7 @@ static int sim_init(int argc, char **argv)
 			nset++;
 			if (strcmp(name, "product") == 0 &&
 			    (snp_product_from_string(optarg, &product) < 0 ||
-			     product == SNP_PRODUCT_UNKNOWN)) {
+			     product == SNP_PRODUCT_UNKNOWN || product == SNP_PRODUCT_VENICE)) {
 				log_error("--product: expected Milan, Genoa or Turin, not '%s'",
 					  optarg);
 				goto out;

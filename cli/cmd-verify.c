@@ -21,6 +21,7 @@
 #include "lib/cert-table.h"
 #include "lib/kds.h"
 #include "lib/log.h"
+#include "lib/policy.h"
 #include "lib/report.h"
 #include "lib/util.h"
 #include "lib/verify.h"
@@ -53,6 +54,22 @@ enum {
 	ARG_PRODUCT,
 	ARG_JSON,
 	ARG_CRL,
+	ARG_POLICY,
+	ARG_STRICT_VERSION,
+	ARG_ALLOW_PROVISIONAL,
+	ARG_MIN_LAUNCH_TCB,
+	ARG_MIN_LAUNCH_MIT,
+	ARG_MIN_CURRENT_MIT,
+	ARG_PRODUCTS,
+	ARG_DENY_PRODUCTS,
+	ARG_REQUIRE_POLICY_BITS,
+	ARG_FORBID_POLICY_BITS,
+	ARG_REQUIRE_PLATFORM_INFO,
+	ARG_FORBID_PLATFORM_INFO,
+	ARG_MIN_GUEST_SVN,
+	ARG_FAMILY_ID,
+	ARG_IMAGE_ID,
+	ARG_SIGNER,
 };
 
 struct verify_args {
@@ -61,6 +78,7 @@ struct verify_args {
 	const char *vcek, *ask, *ark, *trust_ark;
 	const char *chains[8];
 	const char *cert_table;
+	const char *policy_file;
 	size_t n_chains;
 	enum snp_product product;
 	time_t at;
@@ -92,16 +110,34 @@ static void verify_help(void)
 	       "  --trust-ark F          trust this root although it is not AMD's\n"
 	       "  --at TIME              check validity at TIME (YYYY-MM-DD[THH:MM:SSZ] or\n"
 	       "                         @EPOCH) instead of now\n"
-	       "  --product P            milan, genoa or turin: force the TCB layout\n"
+	       "  --product P            milan, genoa, turin or venice: force the TCB layout\n"
 	       "  --require-chip-id      fail a report whose CHIP_ID is masked (all zero)\n"
 	       "                         instead of skipping chip_match\n\n"
 	       "Policy (each failure gives exit code 2):\n"
+	       "  --policy FILE          read the expectations from a JSON policy file\n"
+	       "                         (snpctl policy from-report writes one); the\n"
+	       "                         options below override what it says\n"
 	       "  --nonce HEX, --report-data HEX   expected REPORT_DATA (up to 64 bytes,\n"
 	       "                                   zero-padded)\n"
-	       "  --measurement HEX, --host-data HEX, --id-key-digest HEX,\n"
-	       "  --author-key-digest HEX, --vmpl N\n"
-	       "  --min-tcb bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]\n"
+	       "  --measurement HEX, --host-data HEX, --family-id HEX, --image-id HEX\n"
+	       "  --id-key-digest HEX, --author-key-digest HEX   an accepted digest; may\n"
+	       "                         repeat (a set of up to 16)\n"
+	       "  --vmpl N, --min-guest-svn N\n"
+	       "  --min-tcb bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]   REPORTED_TCB\n"
+	       "  --min-launch-tcb ...   the same for LAUNCH_TCB\n"
 	       "  --min-fw MAJOR.MINOR[.BUILD]\n"
+	       "  --min-launch-mit-vector MASK, --min-current-mit-vector MASK\n"
+	       "                         bits that must be set in the version-5 mitigation\n"
+	       "                         vectors (e.g. 0x3)\n"
+	       "  --allow-provisional    accept CURRENT_TCB or firmware ahead of COMMITTED\n"
+	       "  --products LIST, --deny-products LIST   accepted / refused products\n"
+	       "                         (milan,genoa,turin,venice)\n"
+	       "  --require-policy-bits LIST, --forbid-policy-bits LIST   POLICY bits by\n"
+	       "                         name (SINGLE_SOCKET,CXL_ALLOW,...; unknown; bit_N)\n"
+	       "  --require-platform-info LIST, --forbid-platform-info LIST\n"
+	       "                         PLATFORM_INFO bits (SMT_EN,TSME_EN,ECC_EN,...)\n"
+	       "  --signer KIND          vcek, vlek or any (default)\n"
+	       "  --strict-version       refuse a report newer than version 5\n"
 	       "  --allow-debug, --allow-migration-agent, --deny-smt\n\n"
 	       "Collateral (when no certificate option gives them):\n"
 	       "  the VCEK comes from the cache, then AMD KDS; the ASK/ARK from the AMD\n"
@@ -116,7 +152,8 @@ static void verify_help(void)
 	       "  --crl MODE             prefer (default): check the ASK/ASVK against the\n"
 	       "                         product's CRL when one is at hand; require: fail\n"
 	       "                         without a current CRL; off\n\n"
-	       "  --json                 machine-readable result\n\n"
+	       "  --json                 machine-readable result: the checks and the\n"
+	       "                         effective policy\n\n"
 	       "Exit codes: 0 verified, 1 verification failed, 2 policy check failed,\n"
 	       "            3 bad usage or input.\n");
 }
@@ -168,24 +205,6 @@ static int parse_time(const char *s, time_t *ret)
 	return 0;
 }
 
-static int parse_min_fw(const char *s, struct snp_policy *pol)
-{
-	unsigned int maj, min, build = 0;
-	char extra;
-	int n;
-
-	n = sscanf(s, "%3u.%3u.%5u%c", &maj, &min, &build, &extra);
-	if (n != 2 && n != 3)
-		return -EINVAL;
-	if (maj > 255 || min > 255 || build > 255)
-		return -EINVAL;
-	pol->has_min_fw = true;
-	pol->min_fw_major = (u8)maj;
-	pol->min_fw_minor = (u8)min;
-	pol->min_fw_build = (u16)build;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
 	static const struct option options[] = {
@@ -215,6 +234,22 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "product", required_argument, NULL, ARG_PRODUCT },
 		{ "json", no_argument, NULL, ARG_JSON },
 		{ "crl", required_argument, NULL, ARG_CRL },
+		{ "policy", required_argument, NULL, ARG_POLICY },
+		{ "strict-version", no_argument, NULL, ARG_STRICT_VERSION },
+		{ "allow-provisional", no_argument, NULL, ARG_ALLOW_PROVISIONAL },
+		{ "min-launch-tcb", required_argument, NULL, ARG_MIN_LAUNCH_TCB },
+		{ "min-launch-mit-vector", required_argument, NULL, ARG_MIN_LAUNCH_MIT },
+		{ "min-current-mit-vector", required_argument, NULL, ARG_MIN_CURRENT_MIT },
+		{ "products", required_argument, NULL, ARG_PRODUCTS },
+		{ "deny-products", required_argument, NULL, ARG_DENY_PRODUCTS },
+		{ "require-policy-bits", required_argument, NULL, ARG_REQUIRE_POLICY_BITS },
+		{ "forbid-policy-bits", required_argument, NULL, ARG_FORBID_POLICY_BITS },
+		{ "require-platform-info", required_argument, NULL, ARG_REQUIRE_PLATFORM_INFO },
+		{ "forbid-platform-info", required_argument, NULL, ARG_FORBID_PLATFORM_INFO },
+		{ "min-guest-svn", required_argument, NULL, ARG_MIN_GUEST_SVN },
+		{ "family-id", required_argument, NULL, ARG_FAMILY_ID },
+		{ "image-id", required_argument, NULL, ARG_IMAGE_ID },
+		{ "signer", required_argument, NULL, ARG_SIGNER },
 		{ "kds-url", required_argument, NULL, SNPCTL_ARG_KDS_URL },
 		{ "cache-dir", required_argument, NULL, SNPCTL_ARG_CACHE_DIR },
 		{ "offline", no_argument, NULL, SNPCTL_ARG_OFFLINE },
@@ -226,14 +261,131 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	};
 	struct snp_policy *pol = &a->pol;
 	u8 rd[SNP_REPORT_DATA_SIZE];
+	char err[SNP_ERRBUF];
+	bool cli_id_keys = false, cli_author_keys = false;
 	int c;
 
 	a->at = time(NULL);
+	/* first the policy file, so that every option overrides it */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+		if (c == ARG_POLICY)
+			a->policy_file = optarg;
+	opterr = 1;
+	if (a->policy_file && strcmp(a->policy_file, "-") == 0 && optind == argc - 1 &&
+	    strcmp(argv[optind], "-") == 0) {
+		log_error("The report and --policy cannot both come from standard input.");
+		return -EINVAL;
+	}
+	if (a->policy_file && snp_policy_load_file(a->policy_file, pol, err, sizeof(err)) < 0) {
+		log_error("--policy: %s", err);
+		return -EINVAL;
+	}
+
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (snpctl_kds_parse_opt(c, optarg, &a->kds))
 			continue;
 		switch (c) {
+		case ARG_POLICY:
+			break; /* read above */
+		case ARG_STRICT_VERSION:
+			pol->strict_version = true;
+			break;
+		case ARG_ALLOW_PROVISIONAL:
+			pol->allow_provisional = true;
+			break;
+		case ARG_MIN_LAUNCH_TCB:
+			if (snp_min_tcb_parse(optarg, &pol->min_launch_tcb) < 0) {
+				log_error("--min-launch-tcb: '%s' is not "
+					  "bootloader=N,tee=N,snp=N,microcode=N[,fmc=N] "
+					  "with N in 0..255.",
+					  optarg);
+				return -EINVAL;
+			}
+			pol->has_min_launch_tcb = true;
+			break;
+		case ARG_MIN_LAUNCH_MIT:
+		case ARG_MIN_CURRENT_MIT: {
+			bool launch = c == ARG_MIN_LAUNCH_MIT;
+			u64 v;
+
+			if (snp_parse_u64(optarg, &v) < 0) {
+				log_error("--min-%s-mit-vector: '%s' is not a 64-bit mask.",
+					  launch ? "launch" : "current", optarg);
+				return -EINVAL;
+			}
+			if (launch) {
+				pol->has_min_launch_mit_vector = true;
+				pol->min_launch_mit_vector = v;
+			} else {
+				pol->has_min_current_mit_vector = true;
+				pol->min_current_mit_vector = v;
+			}
+			break;
+		}
+		case ARG_PRODUCTS:
+		case ARG_DENY_PRODUCTS:
+			if (snp_products_parse_list(optarg,
+						    c == ARG_PRODUCTS ? &pol->products :
+									&pol->deny_products,
+						    err, sizeof(err)) < 0) {
+				log_error("--%s: %s.",
+					  c == ARG_PRODUCTS ? "products" : "deny-products", err);
+				return -EINVAL;
+			}
+			break;
+		case ARG_REQUIRE_POLICY_BITS:
+		case ARG_FORBID_POLICY_BITS:
+			if (snp_bits_parse_list(SNP_BITS_POLICY, optarg,
+						c == ARG_REQUIRE_POLICY_BITS ?
+							&pol->require_policy_bits :
+							&pol->forbid_policy_bits,
+						err, sizeof(err)) < 0) {
+				log_error("--%s-policy-bits: %s.",
+					  c == ARG_REQUIRE_POLICY_BITS ? "require" : "forbid", err);
+				return -EINVAL;
+			}
+			break;
+		case ARG_REQUIRE_PLATFORM_INFO:
+		case ARG_FORBID_PLATFORM_INFO:
+			if (snp_bits_parse_list(SNP_BITS_PLATFORM_INFO, optarg,
+						c == ARG_REQUIRE_PLATFORM_INFO ?
+							&pol->require_platform_info :
+							&pol->forbid_platform_info,
+						err, sizeof(err)) < 0) {
+				log_error("--%s-platform-info: %s.",
+					  c == ARG_REQUIRE_PLATFORM_INFO ? "require" : "forbid",
+					  err);
+				return -EINVAL;
+			}
+			break;
+		case ARG_MIN_GUEST_SVN:
+			if (snp_parse_u32_max(optarg, UINT32_MAX, &pol->min_guest_svn) < 0) {
+				log_error("--min-guest-svn: '%s' is not a 32-bit number.", optarg);
+				return -EINVAL;
+			}
+			pol->has_min_guest_svn = true;
+			break;
+		case ARG_FAMILY_ID:
+			if (parse_hex_arg("--family-id", optarg, pol->family_id,
+					  sizeof(pol->family_id), false) < 0)
+				return -EINVAL;
+			pol->has_family_id = true;
+			break;
+		case ARG_IMAGE_ID:
+			if (parse_hex_arg("--image-id", optarg, pol->image_id,
+					  sizeof(pol->image_id), false) < 0)
+				return -EINVAL;
+			pol->has_image_id = true;
+			break;
+		case ARG_SIGNER:
+			if (snp_signer_from_string(optarg, &pol->signer) < 0) {
+				log_error("--signer: '%s' is not vcek, vlek or any.", optarg);
+				return -EINVAL;
+			}
+			break;
 		case ARG_CRL:
 			if (snp_crl_mode_from_string(optarg, &a->crl) < 0) {
 				log_error("--crl: '%s' is not require, prefer or off.", optarg);
@@ -291,17 +443,28 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			pol->has_host_data = true;
 			break;
 		case ARG_ID_KEY_DIGEST:
-			if (parse_hex_arg("--id-key-digest", optarg, pol->id_key_digest,
-					  sizeof(pol->id_key_digest), false) < 0)
+		case ARG_AUTHOR_KEY_DIGEST: {
+			bool id = c == ARG_ID_KEY_DIGEST;
+			bool *first = id ? &cli_id_keys : &cli_author_keys;
+			size_t *n = id ? &pol->n_id_key_digests : &pol->n_author_key_digests;
+			u8(*set)[SNP_KEY_DIGEST_SIZE] =
+				id ? pol->id_key_digests : pol->author_key_digests;
+
+			/* the command line's set replaces the policy file's */
+			if (!*first)
+				*n = 0;
+			*first = true;
+			if (*n == SNP_POLICY_MAX_DIGESTS) {
+				log_error("--%s-key-digest: at most %d digests.",
+					  id ? "id" : "author", SNP_POLICY_MAX_DIGESTS);
 				return -EINVAL;
-			pol->has_id_key_digest = true;
-			break;
-		case ARG_AUTHOR_KEY_DIGEST:
-			if (parse_hex_arg("--author-key-digest", optarg, pol->author_key_digest,
-					  sizeof(pol->author_key_digest), false) < 0)
+			}
+			if (parse_hex_arg(id ? "--id-key-digest" : "--author-key-digest", optarg,
+					  set[*n], SNP_KEY_DIGEST_SIZE, false) < 0)
 				return -EINVAL;
-			pol->has_author_key_digest = true;
+			(*n)++;
 			break;
+		}
 		case ARG_VMPL:
 			if (snp_parse_u32_max(optarg, 3, &pol->vmpl) < 0) {
 				log_error("--vmpl: '%s' is not 0..3.", optarg);
@@ -320,7 +483,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			pol->has_min_tcb = true;
 			break;
 		case ARG_MIN_FW:
-			if (parse_min_fw(optarg, pol) < 0) {
+			if (snp_policy_parse_firmware(optarg, pol) < 0) {
 				log_error("--min-fw: '%s' is not MAJOR.MINOR[.BUILD].", optarg);
 				return -EINVAL;
 			}
@@ -347,7 +510,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			break;
 		case ARG_PRODUCT:
 			if (snp_product_from_string(optarg, &a->product) < 0) {
-				log_error("--product: unknown product '%s' (milan, genoa, turin).",
+				log_error("--product: unknown product '%s' (milan, genoa, turin, "
+					  "venice).",
 					  optarg);
 				return -EINVAL;
 			}
@@ -866,6 +1030,7 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 					      srcs->leaf, "ask", srcs->ask, "ark", srcs->ark, "crl",
 					      srcs->crl, "cache_dir", srcs->cache_dir, "stale_leaf",
 					      srcs->stale_leaf[0] ? srcs->stale_leaf : NULL));
+		json_object_set_new(o, "policy", snp_policy_to_json(&a->pol));
 		json_object_set_new(o, "root",
 				    json_string(res->root_explicit ? "explicit trust anchor" :
 						res->root_pinned   ? "amd pinned" :
@@ -881,8 +1046,10 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 	}
 
 	if (ri)
-		printf("report: %s (version %u, %s from %s)\n", a->report, ri->version,
-		       snp_product_name(ri->product), snp_product_source_name(ri->product_source));
+		printf("report: %s (version %u%s, %s from %s%s)\n", a->report, ri->version,
+		       snp_report_version_newer(ri) ? ", newer than the verifier knows" : "",
+		       snp_product_name(ri->product), snp_product_source_name(ri->product_source),
+		       snp_product_unconfirmed(ri->product) ? ", layouts unconfirmed" : "");
 	else
 		printf("certificates only (no report given)\n");
 	for (size_t i = 0; i < res->n; i++) {
@@ -899,15 +1066,72 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 	return code;
 }
 
-int snpctl_cmd_verify(int argc, char **argv)
+/*
+ * Verify @ri (borrowed; NULL: the certificates only) with the certificates
+ * of @cs (borrowed; what it lacks comes from the cache, KDS or the AMD roots
+ * compiled in) under a->pol, and print the result. The report and the
+ * certificates are in memory, so that other inputs (an evidence document)
+ * can share this path. Returns the exit code.
+ */
+static int verify_loaded(const struct verify_args *a, struct snp_report_info *ri,
+			 struct cert_set *cs)
 {
-	struct verify_args a = { 0 };
-	struct cert_set cs = { 0 };
-	struct snp_report_info ri;
 	struct snp_verify_input in = { 0 };
 	struct snp_verify_result res;
 	struct sources srcs = { 0 };
 	X509_CRL *crl = NULL;
+	int r, code;
+
+	in.report = ri;
+	if (fill_collateral(a, cs, ri, &crl, &srcs) < 0) {
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!cs->ark || !cs->ask) {
+		log_error("No %s certificate: give --certs DIR, --chain (AMD KDS cert_chain) or "
+			  "--ask/--ark.",
+			  !cs->ask ? "ASK/ASVK" : "ARK");
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!a->json)
+		printf("certificates: VCEK/VLEK %s, ASK/ASVK %s, ARK %s, CRL %s (cache %s)\n",
+		       srcs.leaf, srcs.ask, srcs.ark, srcs.crl ? srcs.crl : "none",
+		       srcs.cache_dir[0] ? srcs.cache_dir : "none");
+	in.crl = crl;
+	in.crl_mode = a->crl;
+	in.ark = cs->ark;
+	in.ask = cs->ask;
+	in.leaf = cs->leaf;
+	in.trust_ark = cs->trust;
+	in.product = a->product;
+	in.at = a->at;
+
+	r = snp_verify(&in, &a->pol, &res);
+	if (r < 0) {
+		log_error_errno(r, "Verification could not run: %m");
+		code = SNPCTL_EXIT_USAGE;
+		goto out;
+	}
+	if (!snp_verify_result_ok(&res, SNP_CHECK_VERIFY))
+		code = SNPCTL_EXIT_VERIFY;
+	else if (!snp_verify_result_ok(&res, SNP_CHECK_POLICY))
+		code = SNPCTL_EXIT_POLICY;
+	else
+		code = SNPCTL_EXIT_OK;
+	code = print_result(a, in.report, &res, &srcs, code);
+	if (fflush(stdout) != 0)
+		code = SNPCTL_EXIT_USAGE;
+out:
+	X509_CRL_free(crl);
+	return code;
+}
+
+int snpctl_cmd_verify(int argc, char **argv)
+{
+	struct verify_args a = { 0 };
+	struct cert_set cs = { 0 };
+	struct snp_report_info ri, *rip = NULL;
 	char err[SNP_ERRBUF];
 	int r, code;
 
@@ -936,54 +1160,13 @@ int snpctl_cmd_verify(int argc, char **argv)
 			log_error("%s: malformed report: %s", a.report, err);
 			return SNPCTL_EXIT_USAGE;
 		}
-		in.report = &ri;
+		rip = &ri;
 	}
 
-	if (load_certs(&a, &cs) < 0) {
+	if (load_certs(&a, &cs) < 0)
 		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (fill_collateral(&a, &cs, in.report, &crl, &srcs) < 0) {
-		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (!cs.ark || !cs.ask) {
-		log_error("No %s certificate: give --certs DIR, --chain (AMD KDS cert_chain) or "
-			  "--ask/--ark.",
-			  !cs.ask ? "ASK/ASVK" : "ARK");
-		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (!a.json)
-		printf("certificates: VCEK/VLEK %s, ASK/ASVK %s, ARK %s, CRL %s (cache %s)\n",
-		       srcs.leaf, srcs.ask, srcs.ark, srcs.crl ? srcs.crl : "none",
-		       srcs.cache_dir[0] ? srcs.cache_dir : "none");
-	in.crl = crl;
-	in.crl_mode = a.crl;
-	in.ark = cs.ark;
-	in.ask = cs.ask;
-	in.leaf = cs.leaf;
-	in.trust_ark = cs.trust;
-	in.product = a.product;
-	in.at = a.at;
-
-	r = snp_verify(&in, &a.pol, &res);
-	if (r < 0) {
-		log_error_errno(r, "Verification could not run: %m");
-		code = SNPCTL_EXIT_USAGE;
-		goto out;
-	}
-	if (!snp_verify_result_ok(&res, SNP_CHECK_VERIFY))
-		code = SNPCTL_EXIT_VERIFY;
-	else if (!snp_verify_result_ok(&res, SNP_CHECK_POLICY))
-		code = SNPCTL_EXIT_POLICY;
 	else
-		code = SNPCTL_EXIT_OK;
-	code = print_result(&a, in.report, &res, &srcs, code);
-	if (fflush(stdout) != 0)
-		code = SNPCTL_EXIT_USAGE;
-out:
-	X509_CRL_free(crl);
+		code = verify_loaded(&a, rip, &cs);
 	cert_set_release(&cs);
 	ERR_clear_error();
 	return code;

@@ -13,6 +13,8 @@ static const struct snpctl_command commands[] = {
 	{ "show", "decode an attestation report (text or --json)", snpctl_cmd_show },
 	{ "verify", "verify a report against the AMD certificate chain and a policy",
 	  snpctl_cmd_verify },
+	{ "policy", "write a verify policy file from a report, check one, list its keys",
+	  snpctl_cmd_policy },
 	{ "collateral", "KDS certificates and CRLs: url, fetch, import, export, list",
 	  snpctl_cmd_collateral },
 	{ "certs", "list or extract the certificates of a certificate table", snpctl_cmd_certs },

@@ -64,6 +64,7 @@ int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o);
 int snpctl_cmd_collateral(int argc, char **argv);
 int snpctl_cmd_show(int argc, char **argv);
 int snpctl_cmd_verify(int argc, char **argv);
+int snpctl_cmd_policy(int argc, char **argv);
 int snpctl_cmd_certs(int argc, char **argv);
 int snpctl_cmd_doctor(int argc, char **argv);
 int snpctl_cmd_report(int argc, char **argv);

@@ -11,6 +11,7 @@ noinst_LTLIBRARIES += %reldir%/libsnp.la
 	%reldir%/cert-table.c %reldir%/cert-table.h \
 	%reldir%/x509-amd.c %reldir%/x509-amd.h \
 	%reldir%/verify.c %reldir%/verify.h \
+	%reldir%/policy.c %reldir%/policy.h \
 	%reldir%/kds.c %reldir%/kds.h \
 	%reldir%/amd-roots.c %reldir%/amd-roots.h
 %canon_reldir%_libsnp_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)

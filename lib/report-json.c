@@ -63,15 +63,36 @@ struct flag_name {
 	const char *name;
 };
 
-static json_t *flags_json(u64 raw, const struct flag_name *names, size_t n)
+/* Every bit set that no known ABI version defines, as "unknown bit N". */
+static json_t *unknown_bits_json(u64 v)
+{
+	json_t *a = json_array();
+	char name[24];
+
+	for (unsigned int b = 0; a && b < 64; b++) {
+		if (!(v & (1ULL << b)))
+			continue;
+		snprintf(name, sizeof(name), "unknown bit %u", b);
+		if (json_array_append_new(a, json_string(name)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *flags_json(u64 raw, const struct flag_name *names, size_t n, enum snp_bitfield f)
 {
 	json_t *o = json_object();
+	u64 unknown = raw & snp_bits_unknown(f);
 	int r = 0;
 
 	if (!o)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		r |= set_new(o, names[i].name, json_boolean(raw & names[i].bit));
+	if (unknown)
+		r |= set_new(o, "unknown_bits", unknown_bits_json(unknown));
 	r |= set_new(o, "raw", raw_u64_json(raw));
 	if (r) {
 		json_decref(o);
@@ -118,7 +139,7 @@ static const char *signing_key_name(u32 v)
 
 static json_t *policy_json(u64 policy)
 {
-	json_t *o = flags_json(policy, policy_flags, SNP_ELEMENTSOF(policy_flags));
+	json_t *o = flags_json(policy, policy_flags, SNP_ELEMENTSOF(policy_flags), SNP_BITS_POLICY);
 
 	if (!o)
 		return NULL;
@@ -191,7 +212,7 @@ json_t *snp_report_to_json(const struct snp_report_info *ri)
 	r |= set_new(o, "current_tcb", snp_tcb_to_json(le64_to_cpu(rp->current_tcb), layout));
 	r |= set_new(o, "platform_info",
 		     flags_json(le64_to_cpu(rp->platform_info), platform_flags,
-				SNP_ELEMENTSOF(platform_flags)));
+				SNP_ELEMENTSOF(platform_flags), SNP_BITS_PLATFORM_INFO));
 	r |= set_new(o, "key_info", key_info_json(le32_to_cpu(rp->key_info)));
 	r |= set_new(o, "report_data", hex_json(rp->report_data, sizeof(rp->report_data)));
 	r |= set_new(o, "measurement", hex_json(rp->measurement, sizeof(rp->measurement)));
@@ -225,6 +246,14 @@ json_t *snp_report_to_json(const struct snp_report_info *ri)
 	r |= set_new(o, "signature", signature_json(&rp->signature));
 	r |= set_new(o, "product", json_string(snp_product_name(ri->product)));
 	r |= set_new(o, "product_source", json_string(snp_product_source_name(ri->product_source)));
+	if (snp_product_unconfirmed(ri->product))
+		r |= set_new(o, "product_unconfirmed",
+			     json_string("TCB layout and chip id length taken as Turin's until AMD "
+					 "publishes them"));
+	if (snp_report_version_newer(ri))
+		r |= set_new(o, "version_note",
+			     json_string("newer than the verifier knows: read with the version 5 "
+					 "layout"));
 	snprintf(fw, sizeof(fw), "%u.%u.%u", rp->current_major, rp->current_minor,
 		 rp->current_build);
 	r |= set_new(o, "current_firmware", json_string(fw));

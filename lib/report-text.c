@@ -32,12 +32,22 @@ int snp_report_print_text(FILE *f, const struct snp_report_info *ri)
 	u64 policy = le64_to_cpu(r->policy);
 	u64 pinfo = le64_to_cpu(r->platform_info);
 	u32 ki = le32_to_cpu(r->key_info);
+	char unknown[256];
 	static const char *const sk_names[8] = { "VCEK",     "VLEK",	 "reserved", "reserved",
 						 "reserved", "reserved", "reserved", "none" };
 
-	fprintf(f, "%-20s %u\n", "version", ri->version);
-	fprintf(f, "%-20s %s (from %s)\n", "product", snp_product_name(ri->product),
-		snp_product_source_name(ri->product_source));
+	if (snp_report_version_newer(ri))
+		fprintf(f,
+			"%-20s %u (newer than the verifier knows: read with the version %u "
+			"layout)\n",
+			"version", ri->version, SNP_REPORT_KNOWN_VERSION);
+	else
+		fprintf(f, "%-20s %u\n", "version", ri->version);
+	fprintf(f, "%-20s %s (from %s%s)\n", "product", snp_product_name(ri->product),
+		snp_product_source_name(ri->product_source),
+		snp_product_unconfirmed(ri->product) ?
+			"; TCB layout and chip id length taken as Turin's, unconfirmed" :
+			"");
 	fprintf(f, "%-20s %u\n", "guest_svn", le32_to_cpu(r->guest_svn));
 	fprintf(f, "%-20s 0x%016" PRIx64 " (abi %u.%u%s%s%s%s%s%s%s%s%s)\n", "policy", policy,
 		(unsigned int)((policy & SNP_POLICY_ABI_MAJOR_MASK) >> SNP_POLICY_ABI_MAJOR_SHIFT),
@@ -51,6 +61,11 @@ int snp_report_print_text(FILE *f, const struct snp_report_info *ri)
 		policy & SNP_POLICY_RAPL_DIS ? " rapl_dis" : "",
 		policy & SNP_POLICY_CIPHERTEXT_HIDING ? " ciphertext_hiding" : "",
 		policy & SNP_POLICY_PAGE_SWAP_DISABLE ? " page_swap_disable" : "");
+	if (policy & snp_bits_unknown(SNP_BITS_POLICY)) {
+		snp_bits_describe(SNP_BITS_POLICY, policy & snp_bits_unknown(SNP_BITS_POLICY),
+				  unknown, sizeof(unknown));
+		fprintf(f, "%-20s %s\n", "policy_unknown", unknown);
+	}
 	hex_line(f, "family_id", r->family_id, sizeof(r->family_id));
 	hex_line(f, "image_id", r->image_id, sizeof(r->image_id));
 	fprintf(f, "%-20s %u\n", "vmpl", le32_to_cpu(r->vmpl));
@@ -64,6 +79,12 @@ int snp_report_print_text(FILE *f, const struct snp_report_info *ri)
 		pinfo & SNP_PLATFORM_CIPHERTEXT_HIDING_EN ? " ciphertext_hiding_en" : "",
 		pinfo & SNP_PLATFORM_ALIAS_CHECK_COMPLETE ? " alias_check_complete" : "",
 		pinfo & SNP_PLATFORM_TIO_EN ? " tio_en" : "");
+	if (pinfo & snp_bits_unknown(SNP_BITS_PLATFORM_INFO)) {
+		snp_bits_describe(SNP_BITS_PLATFORM_INFO,
+				  pinfo & snp_bits_unknown(SNP_BITS_PLATFORM_INFO), unknown,
+				  sizeof(unknown));
+		fprintf(f, "%-20s %s\n", "platform_unknown", unknown);
+	}
 	fprintf(f, "%-20s 0x%08x (signing_key=%s%s%s)\n", "key_info", ki,
 		sk_names[(ki & SNP_KEYINFO_SIGNING_KEY_MASK) >> SNP_KEYINFO_SIGNING_KEY_SHIFT],
 		ki & SNP_KEYINFO_AUTHOR_KEY_EN ? " author_key_en" : "",

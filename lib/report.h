@@ -18,7 +18,16 @@ enum snp_product {
 	SNP_PRODUCT_MILAN,
 	SNP_PRODUCT_GENOA,
 	SNP_PRODUCT_TURIN,
+	SNP_PRODUCT_VENICE, /* family 0x1a; layouts taken as Turin's (unconfirmed) */
 };
+
+/* Report versions whose layout this verifier knows (snp-abi.md §1.2). */
+#define SNP_REPORT_KNOWN_VERSION 5
+/*
+ * A version beyond this is taken as corruption, not as a newer report:
+ * AMD defined versions 2 to 5 in six years.
+ */
+#define SNP_REPORT_VERSION_SANE_MAX 255
 
 /* How the product of a report was determined. */
 enum snp_product_source {
@@ -35,6 +44,37 @@ int snp_product_from_string(const char *s, enum snp_product *ret);
 enum snp_product snp_product_from_cpuid(u8 family, u8 model);
 enum snp_tcb_layout snp_product_tcb_layout(enum snp_product p);
 const char *snp_product_source_name(enum snp_product_source s);
+/*
+ * true when the product's TCB layout and chip id length are not published
+ * by AMD but taken from its predecessor (Venice: Turin's).
+ */
+bool snp_product_unconfirmed(enum snp_product p);
+
+/* The named bits of guest POLICY (§1.4) and PLATFORM_INFO (§1.5). */
+enum snp_bitfield {
+	SNP_BITS_POLICY,
+	SNP_BITS_PLATFORM_INFO,
+};
+
+/* "SINGLE_SOCKET", "TSME_EN", ... or NULL when the bit has no name. */
+const char *snp_bit_name(enum snp_bitfield f, unsigned int bit);
+/* The bits no ABI version this verifier knows defines. */
+u64 snp_bits_unknown(enum snp_bitfield f);
+/*
+ * Mask of one name (case-insensitive): a bit's name, "bit_N" (N 0..63), or
+ * "unknown" for every bit of snp_bits_unknown(). 0 or -EINVAL.
+ */
+int snp_bit_from_name(enum snp_bitfield f, const char *name, u64 *ret);
+/*
+ * Parse a comma-separated list of names into a mask. 0, or -EINVAL with the
+ * offending name in @err.
+ */
+int snp_bits_parse_list(enum snp_bitfield f, const char *list, u64 *ret, char *err, size_t errlen);
+/*
+ * "SMT, DEBUG, unknown bit 40": the bits of @v, by name or as "unknown bit
+ * N" (named bits only when @f has a name for them). "none" when @v is 0.
+ */
+void snp_bits_describe(enum snp_bitfield f, u64 v, char *buf, size_t len);
 
 struct snp_report_info {
 	struct snp_report r; /* the received bytes, verbatim */
@@ -44,9 +84,13 @@ struct snp_report_info {
 };
 
 /*
- * Validate @len bytes of a binary report: size, version (2..5), signature
+ * Validate @len bytes of a binary report: size, version, signature
  * algorithm, key info and reserved fields that must be zero for that
- * version. On success fills *ret and detects the product from the report
+ * version. A version newer than SNP_REPORT_KNOWN_VERSION (up to
+ * SNP_REPORT_VERSION_SANE_MAX) is parsed with the version-5 layout; the
+ * reserved bytes, POLICY bits 63:26 and key info bits 31:5 that version 5
+ * reserves are not checked for it (a newer version may define them), see
+ * snp_report_version_newer(). On success fills *ret and detects the product from the report
  * alone. On failure returns a negative errno and writes a message naming
  * the problem into @err:
  *   -EMSGSIZE   wrong size
@@ -66,6 +110,12 @@ int snp_report_load(const u8 *buf, size_t len, struct snp_report_info *ret, char
 /* Set the product from a stronger source (hint or certificate). */
 void snp_report_set_product(struct snp_report_info *ri, enum snp_product p,
 			    enum snp_product_source src);
+
+/* The report's version is newer than this verifier knows. */
+static inline bool snp_report_version_newer(const struct snp_report_info *ri)
+{
+	return ri->version > SNP_REPORT_KNOWN_VERSION;
+}
 
 static inline enum snp_tcb_layout snp_report_tcb_layout(const struct snp_report_info *ri)
 {

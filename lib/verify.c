@@ -474,23 +474,313 @@ static void check_bytes(struct snp_verify_result *res, const char *name, bool ha
 	add(res, name, SNP_CHECK_POLICY, SNP_CHECK_FAIL, "%s is %s, expected %s", what, hg, hw);
 }
 
+/* One of @n accepted digests (check "id_key_digest", "author_key_digest"). */
+static void check_digest_set(struct snp_verify_result *res, const char *name, size_t n,
+			     const u8 (*want)[SNP_KEY_DIGEST_SIZE], const u8 *got, const char *what,
+			     const char *opt)
+{
+	char hg[2 * SNP_KEY_DIGEST_SIZE + 1];
+
+	snp_hex_encode(got, SNP_KEY_DIGEST_SIZE, hg);
+	if (!n) {
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no accepted %s given (%s)", what,
+		    opt);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(want[i], got, SNP_KEY_DIGEST_SIZE) == 0) {
+			add(res, name, SNP_CHECK_POLICY, SNP_CHECK_PASS,
+			    "%s is accepted digest %zu of %zu", what, i + 1, n);
+			return;
+		}
+	add(res, name, SNP_CHECK_POLICY, SNP_CHECK_FAIL, "%s %s is none of the %zu accepted", what,
+	    hg, n);
+}
+
+/* REPORTED_TCB or LAUNCH_TCB against a minimum, part by part. */
+static void check_min_tcb(struct snp_verify_result *res, const char *name, const char *field,
+			  bool has, const struct snp_min_tcb *m, u64 raw,
+			  enum snp_tcb_layout layout, const char *opt)
+{
+	struct snp_tcb_parts p;
+	struct snp_check *c;
+
+	if (!has) {
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no minimum %s given (%s)", field,
+		    opt);
+		return;
+	}
+	snp_tcb_decode(raw, layout, &p);
+	c = add(res, name, SNP_CHECK_POLICY, SNP_CHECK_PASS, "%s meets the minimum", field);
+#define MIN_PART(part)                                                                             \
+	do {                                                                                       \
+		if (m->has_##part && p.part < m->v.part)                                           \
+			amend(c, true, "%s " #part " %u is below the minimum %u", field, p.part,   \
+			      m->v.part);                                                          \
+	} while (0)
+	MIN_PART(bootloader);
+	MIN_PART(tee);
+	MIN_PART(snp);
+	MIN_PART(microcode);
+#undef MIN_PART
+	if (m->has_fmc) {
+		if (layout != SNP_TCB_LAYOUT_TURIN)
+			amend(c, true, "fmc minimum given but the %s has no fmc SVN", field);
+		else if (p.fmc < m->v.fmc)
+			amend(c, true, "%s fmc %u is below the minimum %u", field, p.fmc, m->v.fmc);
+	}
+}
+
+/* Every bit of @min must be set in a version-5 mitigation vector. */
+static void check_mit_vector(struct snp_verify_result *res, const struct snp_report_info *ri,
+			     const char *name, const char *field, bool has, u64 min, u64 got,
+			     const char *opt)
+{
+	if (!has) {
+		if (ri->version >= 5)
+			add(res, name, SNP_CHECK_POLICY, SNP_CHECK_SKIP,
+			    "no minimum %s given (%s); the report's is 0x%016llx", field, opt,
+			    (unsigned long long)got);
+		else
+			add(res, name, SNP_CHECK_POLICY, SNP_CHECK_SKIP,
+			    "no minimum %s given (%s); a version %u report has none", field, opt,
+			    ri->version);
+		return;
+	}
+	if (ri->version < 5) {
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "a version %u report carries no %s (version 5 and later), minimum 0x%016llx "
+		    "required",
+		    ri->version, field, (unsigned long long)min);
+		return;
+	}
+	if ((got & min) == min)
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "%s 0x%016llx has every bit of the minimum 0x%016llx", field,
+		    (unsigned long long)got, (unsigned long long)min);
+	else
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "%s 0x%016llx lacks bits 0x%016llx of the minimum 0x%016llx", field,
+		    (unsigned long long)got, (unsigned long long)(min & ~got),
+		    (unsigned long long)min);
+}
+
+/*
+ * Required and forbidden bits of POLICY or PLATFORM_INFO, by name; bits no
+ * known ABI version defines are named "unknown bit N" and refused only when
+ * the policy forbids "unknown".
+ */
+static void check_bits(struct snp_verify_result *res, const char *name, enum snp_bitfield f, u64 v,
+		       u64 require, u64 forbid, const char *opts)
+{
+	const char *field = f == SNP_BITS_POLICY ? "POLICY" : "PLATFORM_INFO";
+	u64 unknown = v & snp_bits_unknown(f);
+	char set[512], bad[512], unk[256];
+	struct snp_check *c;
+
+	snp_bits_describe(f,
+			  v & ~(f == SNP_BITS_POLICY ?
+					SNP_POLICY_ABI_MINOR_MASK | SNP_POLICY_ABI_MAJOR_MASK |
+						SNP_POLICY_RSVD_MBO :
+					0),
+			  set, sizeof(set));
+	if (unknown)
+		snp_bits_describe(f, unknown, unk, sizeof(unk));
+	if (!require && !forbid) {
+		add(res, name, SNP_CHECK_POLICY, SNP_CHECK_SKIP,
+		    "no required or forbidden %s bits given (%s); set: %s%s", field, opts, set,
+		    unknown ? " (bits no known ABI version defines; forbid \"unknown\" to refuse)" :
+			      "");
+		return;
+	}
+	c = add(res, name, SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		"%s has every required bit and no "
+		"forbidden one; set: %s",
+		field, set);
+	if (require & ~v) {
+		snp_bits_describe(f, require & ~v, bad, sizeof(bad));
+		amend(c, true, "required %s bits not set: %s", field, bad);
+	}
+	if (forbid & v) {
+		snp_bits_describe(f, forbid & v, bad, sizeof(bad));
+		amend(c, true, "forbidden %s bits set: %s", field, bad);
+	}
+}
+
+/*
+ * Provisional firmware: CURRENT_TCB or the firmware version differs from
+ * (is ahead of) COMMITTED. The host can still roll back to the committed
+ * firmware, so go-sev-guest refuses it unless permitted; so does this.
+ */
+static void check_provisional(struct snp_verify_result *res, const struct snp_report_info *ri,
+			      const struct snp_policy *pol)
+{
+	const struct snp_report *r = &ri->r;
+	enum snp_tcb_layout layout = snp_report_tcb_layout(ri);
+	u64 cur = le64_to_cpu(r->current_tcb), com = le64_to_cpu(r->committed_tcb);
+	struct snp_tcb_parts pc, pm;
+	char why[256] = "";
+	size_t used = 0;
+	bool fw_same = r->current_major == r->committed_major &&
+		       r->current_minor == r->committed_minor &&
+		       r->current_build == r->committed_build;
+
+	if (cur == com && fw_same) {
+		add(res, "provisional", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "CURRENT_TCB equals COMMITTED_TCB and firmware %u.%u build %u is committed",
+		    r->current_major, r->current_minor, r->current_build);
+		return;
+	}
+	snp_tcb_decode(cur, layout, &pc);
+	snp_tcb_decode(com, layout, &pm);
+#define PART(part)                                                                                 \
+	do {                                                                                       \
+		if (pc.part != pm.part && used < sizeof(why))                                      \
+			used += (size_t)snprintf(why + used, sizeof(why) - used,                   \
+						 "%s" #part " %u (committed %u)",                  \
+						 used ? ", " : "", pc.part, pm.part);              \
+	} while (0)
+	if (layout == SNP_TCB_LAYOUT_TURIN)
+		PART(fmc);
+	PART(bootloader);
+	PART(tee);
+	PART(snp);
+	PART(microcode);
+#undef PART
+	if (cur != com && !used)
+		snprintf(why, sizeof(why), "0x%016llx (committed 0x%016llx)",
+			 (unsigned long long)cur, (unsigned long long)com);
+	if (pol->allow_provisional)
+		add(res, "provisional", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "provisional firmware accepted (--allow-provisional): CURRENT_TCB %s, firmware "
+		    "%u.%u build %u (committed %u.%u build %u)",
+		    cur == com ? "= COMMITTED_TCB" : why, r->current_major, r->current_minor,
+		    r->current_build, r->committed_major, r->committed_minor, r->committed_build);
+	else
+		add(res, "provisional", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "provisional firmware, not committed (the host can roll back): CURRENT_TCB "
+		    "%s, firmware %u.%u build %u (committed %u.%u build %u); --allow-provisional "
+		    "to accept",
+		    cur == com ? "= COMMITTED_TCB" : why, r->current_major, r->current_minor,
+		    r->current_build, r->committed_major, r->committed_minor, r->committed_build);
+}
+
+static void product_list(u32 set, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (enum snp_product p = SNP_PRODUCT_MILAN; p <= SNP_PRODUCT_VENICE && used < len; p++)
+		if (set & SNP_PRODUCT_BIT(p)) {
+			int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "",
+					 snp_product_name(p));
+
+			if (n < 0)
+				break;
+			used += (size_t)n;
+		}
+}
+
+static void check_product(struct snp_verify_result *res, const struct snp_report_info *ri,
+			  const struct snp_policy *pol)
+{
+	const char *name = snp_product_name(ri->product);
+	u32 bit = SNP_PRODUCT_BIT(ri->product);
+	char allow[64], deny[64], what[192];
+
+	snprintf(what, sizeof(what), "product %s (from %s%s)", name,
+		 snp_product_source_name(ri->product_source),
+		 snp_product_unconfirmed(ri->product) ?
+			 "; TCB layout and chip id length taken as Turin's, unconfirmed" :
+			 "");
+	product_list(pol->products, allow, sizeof(allow));
+	product_list(pol->deny_products, deny, sizeof(deny));
+	if (pol->deny_products & bit)
+		add(res, "product", SNP_CHECK_POLICY, SNP_CHECK_FAIL, "%s is denied (deny list %s)",
+		    what, deny);
+	else if (pol->products && ri->product == SNP_PRODUCT_UNKNOWN)
+		add(res, "product", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "the product is unknown (give --product), accepted products %s", allow);
+	else if (pol->products && !(pol->products & bit))
+		add(res, "product", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "%s is not an accepted product (%s)", what, allow);
+	else if (pol->products)
+		add(res, "product", SNP_CHECK_POLICY, SNP_CHECK_PASS, "%s is accepted (%s)", what,
+		    allow);
+	else if (pol->deny_products)
+		add(res, "product", SNP_CHECK_POLICY, SNP_CHECK_PASS, "%s is not denied (%s)", what,
+		    deny);
+	else
+		add(res, "product", SNP_CHECK_POLICY, SNP_CHECK_SKIP,
+		    "%s; no accepted or denied products given (--products, --deny-products)", what);
+}
+
+static void check_signer(struct snp_verify_result *res, const struct snp_report_info *ri,
+			 const struct snp_policy *pol)
+{
+	u32 sk = snp_report_signing_key(ri);
+	const char *got = sk == SNP_SIGNING_KEY_VCEK ? "VCEK" :
+			  sk == SNP_SIGNING_KEY_VLEK ? "VLEK" :
+						       "no key (unsigned)";
+
+	if (pol->signer == SNP_SIGNER_ANY)
+		add(res, "signer", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "signed by the %s (VCEK or VLEK accepted: --signer any)", got);
+	else if ((pol->signer == SNP_SIGNER_VCEK && sk == SNP_SIGNING_KEY_VCEK) ||
+		 (pol->signer == SNP_SIGNER_VLEK && sk == SNP_SIGNING_KEY_VLEK))
+		add(res, "signer", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "signed by the %s, as required", got);
+	else
+		add(res, "signer", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "signed by the %s, but only the %s is accepted (--signer)", got,
+		    pol->signer == SNP_SIGNER_VCEK ? "VCEK" : "VLEK");
+}
+
+static void check_version(struct snp_verify_result *res, const struct snp_report_info *ri,
+			  const struct snp_policy *pol)
+{
+	if (!snp_report_version_newer(ri))
+		add(res, "report_version", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "version %u, a layout the verifier knows", ri->version);
+	else if (pol->strict_version)
+		add(res, "report_version", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "version %u is newer than the verifier knows (%u), refused (--strict-version)",
+		    ri->version, SNP_REPORT_KNOWN_VERSION);
+	else
+		add(res, "report_version", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "note: version %u is newer than the verifier knows (%u): read with the "
+		    "version %u layout, fields added since are neither shown nor checked "
+		    "(--strict-version to refuse)",
+		    ri->version, SNP_REPORT_KNOWN_VERSION, SNP_REPORT_KNOWN_VERSION);
+}
+
 static void check_policy(const struct snp_verify_input *in, const struct snp_policy *pol,
 			 struct snp_verify_result *res)
 {
-	const struct snp_report *r = &in->report->r;
+	const struct snp_report_info *ri = in->report;
+	const struct snp_report *r = &ri->r;
 	u64 policy = le64_to_cpu(r->policy);
-	enum snp_tcb_layout layout = snp_report_tcb_layout(in->report);
+	enum snp_tcb_layout layout = snp_report_tcb_layout(ri);
 
+	check_version(res, ri, pol);
+	check_product(res, ri, pol);
+	check_signer(res, ri, pol);
 	check_bytes(res, "report_data", pol->has_report_data, pol->report_data, r->report_data,
 		    SNP_REPORT_DATA_SIZE, "REPORT_DATA");
 	check_bytes(res, "measurement", pol->has_measurement, pol->measurement, r->measurement,
 		    SNP_MEASUREMENT_SIZE, "MEASUREMENT");
 	check_bytes(res, "host_data", pol->has_host_data, pol->host_data, r->host_data,
 		    SNP_HOST_DATA_SIZE, "HOST_DATA");
-	check_bytes(res, "id_key_digest", pol->has_id_key_digest, pol->id_key_digest,
-		    r->id_key_digest, SNP_KEY_DIGEST_SIZE, "ID_KEY_DIGEST");
-	check_bytes(res, "author_key_digest", pol->has_author_key_digest, pol->author_key_digest,
-		    r->author_key_digest, SNP_KEY_DIGEST_SIZE, "AUTHOR_KEY_DIGEST");
+	check_digest_set(res, "id_key_digest", pol->n_id_key_digests,
+			 (const u8(*)[SNP_KEY_DIGEST_SIZE])pol->id_key_digests, r->id_key_digest,
+			 "ID_KEY_DIGEST", "--id-key-digest");
+	check_digest_set(res, "author_key_digest", pol->n_author_key_digests,
+			 (const u8(*)[SNP_KEY_DIGEST_SIZE])pol->author_key_digests,
+			 r->author_key_digest, "AUTHOR_KEY_DIGEST", "--author-key-digest");
+	check_bytes(res, "family_id", pol->has_family_id, pol->family_id, r->family_id,
+		    SNP_FAMILY_ID_SIZE, "FAMILY_ID");
+	check_bytes(res, "image_id", pol->has_image_id, pol->image_id, r->image_id,
+		    SNP_IMAGE_ID_SIZE, "IMAGE_ID");
 
 	if (!pol->has_vmpl)
 		add(res, "vmpl", SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no expected VMPL given");
@@ -499,6 +789,19 @@ static void check_policy(const struct snp_verify_input *in, const struct snp_pol
 	else
 		add(res, "vmpl", SNP_CHECK_POLICY, SNP_CHECK_FAIL, "VMPL is %u, expected %u",
 		    le32_to_cpu(r->vmpl), pol->vmpl);
+
+	if (!pol->has_min_guest_svn)
+		add(res, "guest_svn", SNP_CHECK_POLICY, SNP_CHECK_SKIP,
+		    "no minimum GUEST_SVN given (--min-guest-svn); the report's is %u",
+		    le32_to_cpu(r->guest_svn));
+	else if (le32_to_cpu(r->guest_svn) >= pol->min_guest_svn)
+		add(res, "guest_svn", SNP_CHECK_POLICY, SNP_CHECK_PASS,
+		    "GUEST_SVN %u meets the minimum %u", le32_to_cpu(r->guest_svn),
+		    pol->min_guest_svn);
+	else
+		add(res, "guest_svn", SNP_CHECK_POLICY, SNP_CHECK_FAIL,
+		    "GUEST_SVN %u is below the minimum %u", le32_to_cpu(r->guest_svn),
+		    pol->min_guest_svn);
 
 	if (!(policy & SNP_POLICY_DEBUG))
 		add(res, "debug", SNP_CHECK_POLICY, SNP_CHECK_PASS,
@@ -530,33 +833,16 @@ static void check_policy(const struct snp_verify_input *in, const struct snp_pol
 	else
 		add(res, "smt", SNP_CHECK_POLICY, SNP_CHECK_PASS, "guest policy allows SMT");
 
-	if (!pol->has_min_tcb) {
-		add(res, "min_tcb", SNP_CHECK_POLICY, SNP_CHECK_SKIP, "no minimum TCB given");
-	} else {
-		const struct snp_min_tcb *m = &pol->min_tcb;
-		struct snp_tcb_parts p;
-		struct snp_check *c;
+	check_bits(res, "policy_bits", SNP_BITS_POLICY, policy, pol->require_policy_bits,
+		   pol->forbid_policy_bits, "--require-policy-bits, --forbid-policy-bits");
+	check_bits(res, "platform_info", SNP_BITS_PLATFORM_INFO, le64_to_cpu(r->platform_info),
+		   pol->require_platform_info, pol->forbid_platform_info,
+		   "--require-platform-info, --forbid-platform-info");
 
-		snp_tcb_decode(le64_to_cpu(r->reported_tcb), layout, &p);
-		c = add(res, "min_tcb", SNP_CHECK_POLICY, SNP_CHECK_PASS,
-			"REPORTED_TCB meets the minimum");
-#define MIN_PART(field)                                                                            \
-	do {                                                                                       \
-		if (m->has_##field && p.field < m->v.field)                                        \
-			amend(c, true, #field " %u is below the minimum %u", p.field, m->v.field); \
-	} while (0)
-		MIN_PART(bootloader);
-		MIN_PART(tee);
-		MIN_PART(snp);
-		MIN_PART(microcode);
-#undef MIN_PART
-		if (m->has_fmc) {
-			if (layout != SNP_TCB_LAYOUT_TURIN)
-				amend(c, true, "fmc minimum given but the report has no fmc SVN");
-			else if (p.fmc < m->v.fmc)
-				amend(c, true, "fmc %u is below the minimum %u", p.fmc, m->v.fmc);
-		}
-	}
+	check_min_tcb(res, "min_tcb", "REPORTED_TCB", pol->has_min_tcb, &pol->min_tcb,
+		      le64_to_cpu(r->reported_tcb), layout, "--min-tcb");
+	check_min_tcb(res, "min_launch_tcb", "LAUNCH_TCB", pol->has_min_launch_tcb,
+		      &pol->min_launch_tcb, le64_to_cpu(r->launch_tcb), layout, "--min-launch-tcb");
 
 	if (!pol->has_min_fw) {
 		add(res, "min_firmware", SNP_CHECK_POLICY, SNP_CHECK_SKIP,
@@ -571,6 +857,31 @@ static void check_policy(const struct snp_verify_input *in, const struct snp_pol
 		    r->current_minor, r->current_build, ok ? "meets" : "is below",
 		    pol->min_fw_major, pol->min_fw_minor, pol->min_fw_build);
 	}
+	check_provisional(res, ri, pol);
+	check_mit_vector(res, ri, "launch_mit_vector", "LAUNCH_MIT_VECTOR",
+			 pol->has_min_launch_mit_vector, pol->min_launch_mit_vector,
+			 le64_to_cpu(r->launch_mit_vector), "--min-launch-mit-vector");
+	check_mit_vector(res, ri, "current_mit_vector", "CURRENT_MIT_VECTOR",
+			 pol->has_min_current_mit_vector, pol->min_current_mit_vector,
+			 le64_to_cpu(r->current_mit_vector), "--min-current-mit-vector");
+}
+
+const char *snp_signer_name(enum snp_signer s)
+{
+	return s == SNP_SIGNER_VCEK ? "vcek" : s == SNP_SIGNER_VLEK ? "vlek" : "any";
+}
+
+int snp_signer_from_string(const char *s, enum snp_signer *ret)
+{
+	if (strcmp(s, "any") == 0)
+		*ret = SNP_SIGNER_ANY;
+	else if (strcmp(s, "vcek") == 0)
+		*ret = SNP_SIGNER_VCEK;
+	else if (strcmp(s, "vlek") == 0)
+		*ret = SNP_SIGNER_VLEK;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 int snp_crl_mode_from_string(const char *s, enum snp_crl_mode *ret)

@@ -34,7 +34,7 @@ struct snp_check {
 	char detail[384];
 };
 
-#define SNP_VERIFY_MAX_CHECKS 32
+#define SNP_VERIFY_MAX_CHECKS 48
 
 struct snp_verify_result {
 	size_t n;
@@ -78,6 +78,27 @@ struct snp_min_tcb {
 	struct snp_tcb_parts v;
 };
 
+/* Which endorsement key may have signed (check "signer"). */
+enum snp_signer {
+	SNP_SIGNER_ANY = 0,
+	SNP_SIGNER_VCEK,
+	SNP_SIGNER_VLEK,
+};
+
+const char *snp_signer_name(enum snp_signer s);
+int snp_signer_from_string(const char *s, enum snp_signer *ret);
+
+/* At most this many accepted ID (or author) key digests. */
+#define SNP_POLICY_MAX_DIGESTS 16
+
+/* A set of products as bits (1 << enum snp_product). */
+#define SNP_PRODUCT_BIT(p) (1U << (p))
+
+/*
+ * A relying party's expectations. Zero-initialised means: nothing
+ * expected beyond the defaults (debug, migration agent and provisional
+ * firmware refused). Each field belongs to one check.
+ */
 struct snp_policy {
 	bool has_report_data;
 	u8 report_data[SNP_REPORT_DATA_SIZE]; /* zero-padded */
@@ -85,21 +106,41 @@ struct snp_policy {
 	u8 measurement[SNP_MEASUREMENT_SIZE];
 	bool has_host_data;
 	u8 host_data[SNP_HOST_DATA_SIZE];
-	bool has_id_key_digest;
-	u8 id_key_digest[SNP_KEY_DIGEST_SIZE];
-	bool has_author_key_digest;
-	u8 author_key_digest[SNP_KEY_DIGEST_SIZE];
+	size_t n_id_key_digests; /* 0: any */
+	u8 id_key_digests[SNP_POLICY_MAX_DIGESTS][SNP_KEY_DIGEST_SIZE];
+	size_t n_author_key_digests; /* 0: any */
+	u8 author_key_digests[SNP_POLICY_MAX_DIGESTS][SNP_KEY_DIGEST_SIZE];
+	bool has_family_id;
+	u8 family_id[SNP_FAMILY_ID_SIZE];
+	bool has_image_id;
+	u8 image_id[SNP_IMAGE_ID_SIZE];
 	bool has_vmpl;
 	u32 vmpl;
+	bool has_min_guest_svn;
+	u32 min_guest_svn;
 	bool allow_debug;
 	bool allow_migrate_ma;
 	bool deny_smt;
 	bool require_chip_id; /* a masked (all-zero) CHIP_ID fails chip_match */
 	bool has_min_tcb;
-	struct snp_min_tcb min_tcb;
+	struct snp_min_tcb min_tcb; /* REPORTED_TCB */
+	bool has_min_launch_tcb;
+	struct snp_min_tcb min_launch_tcb; /* LAUNCH_TCB */
 	bool has_min_fw;
 	u8 min_fw_major, min_fw_minor;
-	u16 min_fw_build; /* 0 when not given */
+	u16 min_fw_build;	/* 0 when not given */
+	bool allow_provisional; /* CURRENT ahead of COMMITTED accepted */
+	/* mitigation vectors: every bit of the mask must be set */
+	bool has_min_launch_mit_vector;
+	u64 min_launch_mit_vector;
+	bool has_min_current_mit_vector;
+	u64 min_current_mit_vector;
+	u32 products;	   /* SNP_PRODUCT_BIT()s accepted; 0: any */
+	u32 deny_products; /* SNP_PRODUCT_BIT()s refused */
+	u64 require_policy_bits, forbid_policy_bits;
+	u64 require_platform_info, forbid_platform_info;
+	enum snp_signer signer;
+	bool strict_version; /* refuse a report newer than the verifier knows */
 };
 
 /*

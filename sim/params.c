@@ -130,7 +130,8 @@ struct pdesc {
 
 static const struct pdesc params_table[] = {
 	{ "product", P_PRODUCT, FLD(product), "Milan, Genoa or Turin" },
-	{ "report_version", P_U32, FLD(report_version), "report version: 2, 3 or 5" },
+	{ "report_version", P_U32, FLD(report_version),
+	  "report version: 2, 3, 5 (6: laid out as 5)" },
 	{ "policy", P_U64, FLD(policy), "guest policy (number, e.g. 0x30000)" },
 	{ "measurement", P_BYTES, FLD(measurement), "launch digest, hex (48 bytes)" },
 	{ "host_data", P_BYTES, FLD(host_data), "host data, hex (32 bytes)" },
@@ -274,7 +275,8 @@ int sim_params_set(struct sim_params *p, const char *name, const char *value)
 		enum snp_product prod;
 
 		r = snp_product_from_string(value, &prod);
-		if (r < 0 || prod == SNP_PRODUCT_UNKNOWN)
+		/* Venice is recognised in reports, not simulated (no AMD chain) */
+		if (r < 0 || prod == SNP_PRODUCT_UNKNOWN || prod == SNP_PRODUCT_VENICE)
 			return -EINVAL;
 		p->product = prod;
 		return 0;
@@ -414,8 +416,10 @@ int sim_params_validate(const struct sim_params *p, char *err, size_t errlen)
 		snprintf(err, errlen, "product must be Milan, Genoa or Turin");
 		return -EINVAL;
 	}
-	if (p->report_version != 2 && p->report_version != 3 && p->report_version != 5) {
-		snprintf(err, errlen, "report_version must be 2, 3 or 5, not %u",
+	/* 6: a version newer than any AMD defined, laid out as version 5 */
+	if (p->report_version != 2 && p->report_version != 3 && p->report_version != 5 &&
+	    p->report_version != 6) {
+		snprintf(err, errlen, "report_version must be 2, 3, 5 or 6, not %u",
 			 p->report_version);
 		return -EINVAL;
 	}

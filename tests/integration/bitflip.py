@@ -22,7 +22,8 @@ with tempfile.TemporaryDirectory() as tmp:
         if not v.get("report") or v.get("expect"):
             continue
         report = t.load_report(v)
-        args = t.verify_args(v, os.path.join(tmp, "r.bin")) + ["--allow-debug"]
+        args = t.verify_args(v, os.path.join(tmp, "r.bin")) + ["--allow-debug",
+                                                               "--allow-provisional"]
         with open(os.path.join(tmp, "r.bin"), "wb") as f:
             f.write(report)
         rc, _, _, _ = t.verify_json(args)

@@ -33,7 +33,7 @@ reports = [
     ("one extra byte", v2 + b"\x00", "1185 bytes, expected 1184"),
     ("oversized", v2 * 60, "larger than"),
     ("version 1", patched(v2, 0, struct.pack("<I", 1)), "unknown report version 1"),
-    ("version 6", patched(v2, 0, struct.pack("<I", 6)), "unknown report version 6"),
+    ("version 256", patched(v2, 0, struct.pack("<I", 256)), "unknown report version 256"),
     ("version 0xffffffff", patched(v2, 0, b"\xff\xff\xff\xff"), "unknown report version"),
     ("reserved 0x04c", patched(v2, 0x4C, b"\x01"), "reserved byte 0x04c"),
     ("v2 reserved cpuid byte 0x188", patched(v2, 0x188, b"\x19"), "reserved byte 0x188"),

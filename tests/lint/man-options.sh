@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The man pages match the real programs: every option of 'snpd --help' is in
 # snpd(8) and snpd.conf(5), every key of 'snpd --dump-config' in snpd.conf(5),
-# every --option of each snpctl command's --help in snpctl(1); and the pages
-# format without a warning.
+# every --option of each snpctl command's --help in snpctl(1), every key of a
+# verify policy file in snpctl(1) and in man/snp-policy.schema.json; and the
+# pages format without a warning.
 set -u
 top=${SNP_TOP_SRCDIR:?}
 snpd=${SNPD:?}
@@ -100,6 +101,28 @@ for c in $cmds; do
 done
 for o in $(options_of <"$tmp/snpctl-help"); do
 	need "$o" snpctl.1 "snpctl --help"
+done
+
+# snpctl verify's policy files: every key of 'snpctl policy keys' (the table
+# in lib/policy.c) is listed in the POLICY FILE part of snpctl(1) and in the
+# JSON Schema, and neither lists a key the code does not know
+"$snpctl" policy keys >"$tmp/policy-keys" || { echo "snpctl policy keys failed"; exit 1; }
+awk '{ print $1 }' "$tmp/policy-keys" | sort >"$tmp/keys-code"
+[ "$(wc -l <"$tmp/keys-code")" -ge 20 ] ||
+	{ echo "snpctl policy keys lists only $(wc -l <"$tmp/keys-code") keys?"; bad=$((bad + 1)); }
+awk '/^is a JSON object, at most/ { on = 1 } /^\.S[HS] / { on = 0 } on && prev == ".TP" && /^\.B / {
+	sub(/^\.B /, ""); print } { prev = $0 }' "$tmp/snpctl.1.txt" | sort >"$tmp/keys-man"
+schema="$man/snp-policy.schema.json"
+"${PYTHON3:-python3}" -c 'import json, sys
+for k in json.load(open(sys.argv[1]))["properties"]: print(k)' "$schema" | sort >"$tmp/keys-schema" ||
+	{ echo "$schema: not a JSON Schema with properties"; bad=$((bad + 1)); }
+for w in man schema; do
+	d=$(comm -3 "$tmp/keys-code" "$tmp/keys-$w")
+	if [ -n "$d" ]; then
+		echo "policy keys of the code (left) and the $w (right) differ:"
+		echo "$d"
+		bad=$((bad + 1))
+	fi
 done
 
 # formatting

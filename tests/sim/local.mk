@@ -44,7 +44,8 @@ TESTS += \
 	%reldir%/sim-kdf-kat.py \
 	%reldir%/sim-crash.py \
 	%reldir%/sim-tsc.py \
-	%reldir%/sim-host-certs.py
+	%reldir%/sim-host-certs.py \
+	%reldir%/verify-table.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
 	%reldir%/simtest.py \
@@ -59,7 +60,8 @@ EXTRA_DIST += \
 	%reldir%/sim-kdf-kat.py \
 	%reldir%/sim-crash.py \
 	%reldir%/sim-tsc.py \
-	%reldir%/sim-host-certs.py
+	%reldir%/sim-host-certs.py \
+	%reldir%/verify-table.py
 
 # Template states (generated on first use by the tests).
 clean-local: clean-local-sim-templates

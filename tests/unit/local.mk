@@ -21,4 +21,11 @@ TESTS += %reldir%/test-report %reldir%/test-cert-table
 %canon_reldir%_test_cert_table_SOURCES = %reldir%/test-cert-table.c
 %canon_reldir%_test_cert_table_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_cert_table_LDADD = $(snp_unit_ldadd)
+
+# lib/policy.c: policy files for snpctl verify --policy
+check_PROGRAMS += %reldir%/test-policy
+TESTS += %reldir%/test-policy
+%canon_reldir%_test_policy_SOURCES = %reldir%/test-policy.c
+%canon_reldir%_test_policy_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_policy_LDADD = $(snp_unit_ldadd)
 endif

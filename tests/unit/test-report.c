@@ -69,7 +69,7 @@ static void test_size(void **state)
 
 static void test_versions(void **state)
 {
-	static const u32 bad[] = { 0, 1, 6, 0xffffffff };
+	static const u32 bad[] = { 0, 1, 256, 0xffffffff };
 	u8 buf[SNP_REPORT_SIZE];
 
 	for (size_t i = 0; i < SNP_ELEMENTSOF(bad); i++) {
@@ -147,7 +147,8 @@ static void test_product(void **state)
 	assert_int_equal(snp_product_from_cpuid(0x19, 0xa0), SNP_PRODUCT_GENOA);
 	assert_int_equal(snp_product_from_cpuid(0x19, 0x30), SNP_PRODUCT_UNKNOWN);
 	assert_int_equal(snp_product_from_cpuid(0x1a, 0x02), SNP_PRODUCT_TURIN);
-	assert_int_equal(snp_product_from_cpuid(0x1a, 0x50), SNP_PRODUCT_UNKNOWN);
+	assert_int_equal(snp_product_from_cpuid(0x1a, 0x12), SNP_PRODUCT_UNKNOWN);
+	assert_int_equal(snp_product_from_cpuid(0x1a, 0x4f), SNP_PRODUCT_UNKNOWN);
 	assert_int_equal(snp_product_from_cpuid(0x17, 0x01), SNP_PRODUCT_UNKNOWN);
 
 	make_report(buf, 3);
@@ -180,6 +181,98 @@ static void test_product(void **state)
 	assert_int_equal(snp_product_from_string("TURIN", &p), 0);
 	assert_int_equal(snp_product_from_string("Milanx", &p), -EINVAL);
 	assert_int_equal(snp_product_from_string("rome", &p), -EINVAL);
+}
+
+/* A report newer than version 5: read as version 5, noted, not refused. */
+static void test_newer_version(void **state)
+{
+	struct snp_report_info ri;
+	u8 buf[SNP_REPORT_SIZE];
+
+	make_report(buf, 6);
+	assert_int_equal(snp_report_parse(buf, sizeof(buf), &ri, NULL, 0), 0);
+	assert_int_equal(ri.version, 6);
+	assert_true(snp_report_version_newer(&ri));
+	assert_int_equal(ri.product, SNP_PRODUCT_GENOA);
+	/* what version 5 reserves, version 6 may define: not checked */
+	buf[0x04c] = 1;
+	buf[0x18b] = 1;
+	buf[0x1eb] = 1;
+	buf[0x208] = 1;
+	buf[0x29f] = 1;
+	snp_put_le64(buf + 0x008, 0x30000 | 1ULL << 40);
+	snp_put_le32(buf + 0x048, 1U << 9);
+	assert_int_equal(snp_report_parse(buf, sizeof(buf), &ri, NULL, 0), 0);
+	/* but not what the ABI defines: policy bit 17, the signature's tail */
+	snp_put_le64(buf + 0x008, 0x10000);
+	expect_parse(buf, sizeof(buf), -EBADMSG, "bit 17");
+	make_report(buf, 6);
+	buf[0x49f] = 1;
+	expect_parse(buf, sizeof(buf), -EBADMSG, "reserved byte 0x49f");
+	make_report(buf, 5);
+	assert_int_equal(snp_report_parse(buf, sizeof(buf), &ri, NULL, 0), 0);
+	assert_false(snp_report_version_newer(&ri));
+	make_report(buf, 255);
+	expect_parse(buf, sizeof(buf), 0, NULL);
+}
+
+/* Zen4c is Genoa; Venice (§1.8) gets Turin's layouts, marked unconfirmed. */
+static void test_products_new(void **state)
+{
+	static const u8 venice[] = { 0x50, 0x57, 0x90, 0x9f, 0xa0, 0xaf, 0xc0, 0xc7 };
+	static const u8 not_venice[] = { 0x12, 0x4f, 0x58, 0x8f, 0xb0, 0xbf, 0xc8, 0xff };
+	struct snp_report_info ri;
+	u8 buf[SNP_REPORT_SIZE];
+	enum snp_product p;
+
+	for (u8 m = 0xa0; m <= 0xaf; m++) /* Bergamo, Siena */
+		assert_int_equal(snp_product_from_cpuid(0x19, m), SNP_PRODUCT_GENOA);
+	for (size_t i = 0; i < sizeof(venice); i++)
+		assert_int_equal(snp_product_from_cpuid(0x1a, venice[i]), SNP_PRODUCT_VENICE);
+	for (size_t i = 0; i < sizeof(not_venice); i++)
+		assert_int_equal(snp_product_from_cpuid(0x1a, not_venice[i]), SNP_PRODUCT_UNKNOWN);
+	assert_int_equal(snp_product_tcb_layout(SNP_PRODUCT_VENICE), SNP_TCB_LAYOUT_TURIN);
+	assert_true(snp_product_unconfirmed(SNP_PRODUCT_VENICE));
+	assert_false(snp_product_unconfirmed(SNP_PRODUCT_TURIN));
+	assert_int_equal(snp_product_from_string("venice", &p), 0);
+	assert_int_equal(p, SNP_PRODUCT_VENICE);
+	assert_string_equal(snp_product_name(SNP_PRODUCT_VENICE), "Venice");
+
+	make_report(buf, 5);
+	buf[0x188] = 0x1a;
+	buf[0x189] = 0x90;
+	assert_int_equal(snp_report_parse(buf, sizeof(buf), &ri, NULL, 0), 0);
+	assert_int_equal(ri.product, SNP_PRODUCT_VENICE);
+	assert_int_equal(snp_report_tcb_layout(&ri), SNP_TCB_LAYOUT_TURIN);
+}
+
+/* Bits by name or as "unknown bit N"; "unknown" names the whole rest. */
+static void test_bit_names(void **state)
+{
+	char buf[256], err[128];
+	u64 m;
+
+	assert_string_equal(snp_bit_name(SNP_BITS_POLICY, 20), "SINGLE_SOCKET");
+	assert_string_equal(snp_bit_name(SNP_BITS_PLATFORM_INFO, 7), "TIO_EN");
+	assert_null(snp_bit_name(SNP_BITS_PLATFORM_INFO, 6));
+	assert_int_equal(snp_bits_unknown(SNP_BITS_POLICY), ~0ULL << 26);
+	assert_int_equal(snp_bits_unknown(SNP_BITS_PLATFORM_INFO), ~0ULL << 8 | 1ULL << 6);
+	snp_bits_describe(SNP_BITS_PLATFORM_INFO, 0x67, buf, sizeof(buf));
+	assert_string_equal(buf, "SMT_EN, TSME_EN, ECC_EN, ALIAS_CHECK_COMPLETE, unknown bit 6");
+	snp_bits_describe(SNP_BITS_POLICY, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "none");
+	assert_int_equal(snp_bits_parse_list(SNP_BITS_POLICY, "single_socket,CXL_ALLOW,bit_40", &m,
+					     err, sizeof(err)),
+			 0);
+	assert_int_equal(m, 1ULL << 20 | 1ULL << 21 | 1ULL << 40);
+	assert_int_equal(
+		snp_bits_parse_list(SNP_BITS_PLATFORM_INFO, "unknown", &m, err, sizeof(err)), 0);
+	assert_int_equal(m, snp_bits_unknown(SNP_BITS_PLATFORM_INFO));
+	assert_int_equal(snp_bits_parse_list(SNP_BITS_POLICY, "SMT,NOPE", &m, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "'NOPE'"));
+	assert_int_equal(snp_bits_parse_list(SNP_BITS_POLICY, "bit_64", &m, err, sizeof(err)),
+			 -EINVAL);
 }
 
 static void test_tcb_layouts(void **state)
@@ -287,7 +380,8 @@ int main(void)
 		cmocka_unit_test(test_versions),       cmocka_unit_test(test_reserved_per_version),
 		cmocka_unit_test(test_fields),	       cmocka_unit_test(test_product),
 		cmocka_unit_test(test_tcb_layouts),    cmocka_unit_test(test_hex_input),
-		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_json),	       cmocka_unit_test(test_newer_version),
+		cmocka_unit_test(test_products_new),   cmocka_unit_test(test_bit_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
