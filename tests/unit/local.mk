@@ -21,4 +21,10 @@ TESTS += %reldir%/test-report %reldir%/test-cert-table
 %canon_reldir%_test_cert_table_SOURCES = %reldir%/test-cert-table.c
 %canon_reldir%_test_cert_table_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_cert_table_LDADD = $(snp_unit_ldadd)
+
+check_PROGRAMS += %reldir%/test-binding
+TESTS += %reldir%/test-binding
+%canon_reldir%_test_binding_SOURCES = %reldir%/test-binding.c
+%canon_reldir%_test_binding_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_binding_LDADD = $(snp_unit_ldadd)
 endif
