@@ -8,6 +8,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 	%reldir%/broker.c %reldir%/broker.h \
 	%reldir%/view.c \
 	%reldir%/status.c \
+	%reldir%/eventlog.c %reldir%/eventlog.h \
 	fs/fs.c fs/fs.h \
 	http/http.c http/http.h
 %canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'

@@ -52,3 +52,8 @@ EXTRA_DIST += \
 	%reldir%/kds-url.py \
 	%reldir%/kds-roots.py \
 	%reldir%/kds-collateral.py
+
+# The runtime event log (issue 19): FUSE log/, /v1/log, LogWriters=,
+# limits, persistence across restarts, a broken stored log refused.
+TESTS += %reldir%/event-log.py
+EXTRA_DIST += %reldir%/event-log.py
