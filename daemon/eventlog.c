@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,8 +149,10 @@ static int create_empty(struct snpd_eventlog *log)
 	memcpy(header + 8, log->boot_id, SNPD_BOOT_ID_LEN);
 	(void)unlink(tmp);
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		r = -errno;
+		if (fd >= 0)
+			close(fd);
 		goto out;
 	}
 	r = write_all(fd, header, sizeof(header), 0);
@@ -299,6 +302,12 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 	}
 	if (log->fd < 0) {
 		set_broken(log, "cannot open it: %m");
+		return 0;
+	}
+	/* one snpd per log: a second one would write over the first one's appends */
+	if (flock(log->fd, LOCK_EX | LOCK_NB) < 0) {
+		set_broken(log, "%s",
+			   errno == EWOULDBLOCK ? "in use by another snpd" : strerror(errno));
 		return 0;
 	}
 	if (fstat(log->fd, &st) < 0) {

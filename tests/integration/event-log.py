@@ -186,6 +186,13 @@ with h.Daemon(config=CONFIG) as d:
     res.check(st["state"] == "full" and st["refused"] >= 2, "status says full: %s" % st)
     res.check(open(d.path("report"), "rb").read(1184) and True, "reports still served")
     before = http(d, "GET", "/v1/log")[1]
+
+    # a second snpd on the same file would write over the first one's appends
+    with h.Daemon(args=["--event-log", os.path.join(d.tmp, "eventlog")]) as d2:
+        d2.start()
+        st = status(d2)
+        res.check(st["state"] == "broken" and "in use" in st.get("reason", ""),
+                  "a second snpd on the same log refuses it: %s" % st.get("reason"))
     d.stop()
 
     # restart: the log is kept
