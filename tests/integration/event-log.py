@@ -193,7 +193,8 @@ with h.Daemon(config=CONFIG) as d:
         st = status(d2)
         res.check(st["state"] == "broken" and "in use" in st.get("reason", ""),
                   "a second snpd on the same log refuses it: %s" % st.get("reason"))
-    d.stop()
+        res.check(d2.stop() == 0, "the second snpd stops cleanly")
+    res.check(d.stop() == 0, "snpd stops cleanly after the full log")
 
     # restart: the log is kept
     d.start()
@@ -211,7 +212,7 @@ with h.Daemon(config=CONFIG) as d:
     st = status(d)
     res.check(st["state"] == "ok" and st["events"] == 7 and st["head"] == head,
               "an acknowledged event survives SIGKILL: %s" % st)
-    d.stop()
+    res.check(d.stop() == 0, "snpd stops cleanly after the SIGKILL restart")
 
     # an incomplete last append (snpd died while writing, never answered): cut off
     path = os.path.join(d.tmp, "eventlog")
@@ -224,7 +225,7 @@ with h.Daemon(config=CONFIG) as d:
               os.path.getsize(path) == size and "incomplete append" in d.read_log(),
               "an incomplete last frame is cut off and said so: %s" % st)
     check_replay(d, "after the cut")
-    d.stop()
+    res.check(d.stop() == 0, "snpd stops cleanly after the cut")
 
     # a corrupted stored log: snpd serves reports, refuses the log, says why
     with open(path, "r+b") as f:
@@ -246,7 +247,7 @@ with h.Daemon(config=CONFIG) as d:
     res.expect_errno(lambda: open(d.path("log", "events")).read(), errno.EIO,
                      "log/events of a broken log")
     res.check(len(open(d.path("report"), "rb").read()) == 1184, "reports are still served")
-    d.stop()
+    res.check(d.stop() == 0, "snpd stops cleanly with a broken log")
 
     # a log of an earlier boot of the guest: reset
     with open(path, "r+b") as f:
@@ -258,7 +259,7 @@ with h.Daemon(config=CONFIG) as d:
     st = status(d)
     res.check(st["state"] == "ok" and st["events"] == 0 and st["head"] == "00" * 48,
               "a log of an earlier boot starts empty: %s" % st)
-    d.stop()
+    res.check(d.stop() == 0, "snpd stops cleanly after the reset")
 
 # no log at all
 with h.Daemon(args=["--event-log="]) as d:
@@ -267,5 +268,6 @@ with h.Daemon(args=["--event-log="]) as d:
     code, _ = http(d, "GET", "/v1/log")
     res.check(code == 404, "EventLog= empty: GET /v1/log is 404")
     res.check(status(d) == {"state": "disabled"}, "status says disabled")
+    res.check(d.stop() == 0, "snpd without a log stops cleanly")
 
 res.done()
