@@ -43,6 +43,7 @@ struct snpd_eventlog {
 	bool broken;
 	char reason[256];
 	u64 appended, refused;
+	struct snpd_eventlog_text *text; /* rendering of this state, or NULL */
 };
 
 static void put_be16(u8 *p, u16 v)
@@ -216,8 +217,16 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 		size_t left = size - off, len;
 		struct snp_event e;
 
-		if (left < 2 ||
-		    left < 2 + (size_t)(data[off] << 8 | data[off + 1]) + SNP_HASH_SIZE) {
+		/*
+		 * Only the last frame can be incomplete (an append that was
+		 * never answered); a length no record has is damage.
+		 */
+		len = left < 2 ? 0 : (size_t)(data[off] << 8 | data[off + 1]);
+		if (left >= 2 && (len < SNP_EVENT_HEADER || len > SNP_EVENT_RECORD_MAX)) {
+			set_broken(log, "event %zu: a stored length of %zu bytes", log->n, len);
+			return 0;
+		}
+		if (left < 2 || left < 2 + len + SNP_HASH_SIZE) {
 			log_warning(
 				"Event log %s: the last %zu bytes are an incomplete append (snpd "
 				"stopped while writing it, before answering); cutting them off",
@@ -229,7 +238,6 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 			}
 			break;
 		}
-		len = (size_t)(data[off] << 8 | data[off + 1]);
 		if (snp_event_decode(data + off + 2, len, &e, why, sizeof(why)) < 0) {
 			set_broken(log, "event %zu: %s", log->n, why);
 			return 0;
@@ -361,6 +369,7 @@ struct snpd_eventlog *snpd_eventlog_free(struct snpd_eventlog *log)
 		return NULL;
 	if (log->fd >= 0)
 		close(log->fd);
+	snpd_eventlog_text_unref(log->text);
 	free(log->ev);
 	free(log->path);
 	free(log);
@@ -460,6 +469,7 @@ int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len
 	}
 	log->size += (off_t)(2 + len + SNP_HASH_SIZE);
 	log->appended++;
+	log->text = snpd_eventlog_text_unref(log->text);
 	*ret_seq = log->n - 1;
 	return 0;
 }
@@ -501,7 +511,7 @@ json_t *snpd_eventlog_json(const struct snpd_eventlog *log)
 			 ev);
 }
 
-char *snpd_eventlog_jsonl(const struct snpd_eventlog *log, size_t *ret_len)
+static char *render_jsonl(const struct snpd_eventlog *log, size_t *ret_len)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -524,6 +534,35 @@ char *snpd_eventlog_jsonl(const struct snpd_eventlog *log, size_t *ret_len)
 	}
 	*ret_len = len;
 	return buf;
+}
+
+struct snpd_eventlog_text *snpd_eventlog_text_get(struct snpd_eventlog *log)
+{
+	struct snpd_eventlog_text *t = log->text;
+
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+		t->data = render_jsonl(log, &t->len);
+		if (!t->data) {
+			free(t);
+			return NULL;
+		}
+		t->refs = 1;
+		log->text = t;
+	}
+	t->refs++;
+	return t;
+}
+
+struct snpd_eventlog_text *snpd_eventlog_text_unref(struct snpd_eventlog_text *t)
+{
+	if (t && --t->refs == 0) {
+		free(t->data);
+		free(t);
+	}
+	return NULL;
 }
 
 json_t *snpd_eventlog_status_json(const struct snpd_eventlog *log)

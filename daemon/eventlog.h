@@ -56,8 +56,19 @@ void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count,
 
 /* {"scheme","count","head","max","events":[...]}: new reference, NULL on ENOMEM. */
 json_t *snpd_eventlog_json(const struct snpd_eventlog *log);
-/* One JSON object per line, newly allocated, NUL-terminated; NULL on ENOMEM. */
-char *snpd_eventlog_jsonl(const struct snpd_eventlog *log, size_t *ret_len);
+/*
+ * The log as JSON lines, shared: every reader of the same log state holds
+ * a reference to one rendering (so open files cost no copy each), built
+ * when first asked for after a change. New reference, NULL on ENOMEM;
+ * drop it with snpd_eventlog_text_unref(), which accepts NULL.
+ */
+struct snpd_eventlog_text {
+	unsigned int refs;
+	size_t len;
+	char *data;
+};
+struct snpd_eventlog_text *snpd_eventlog_text_get(struct snpd_eventlog *log);
+struct snpd_eventlog_text *snpd_eventlog_text_unref(struct snpd_eventlog_text *t);
 /* For status: state, reason, path, events, max, head, counters. New reference. */
 json_t *snpd_eventlog_status_json(const struct snpd_eventlog *log);
 

@@ -162,8 +162,9 @@ struct handle {
 	u8 report_data[SNP_REPORT_DATA_SIZE];
 	size_t written;
 	fuse_ino_t key_ino;
-	struct snpd_key_profile key; /* the profile as it was at open */
-	fuse_ino_t nonce_ino;	     /* nonce/<hex> opened, pinned until release */
+	struct snpd_key_profile key;	     /* the profile as it was at open */
+	fuse_ino_t nonce_ino;		     /* nonce/<hex> opened, pinned until release */
+	struct snpd_eventlog_text *log_text; /* log/events: data points into it */
 	struct pending_read *pending;
 	uid_t uid;   /* opener, counted in its uid_share */
 	bool listed; /* in fs->handles */
@@ -201,6 +202,10 @@ static struct handle *handle_free(struct handle *h)
 	if (!h)
 		return NULL;
 	handle_unlink(h);
+	if (h->log_text) {
+		h->data = NULL;
+		h->log_text = snpd_eventlog_text_unref(h->log_text);
+	}
 	if (h->data) {
 		OPENSSL_cleanse(h->data, h->len);
 		free(h->data);
@@ -839,10 +844,14 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, fs->d->eventlog ? EIO : ENOENT);
 			return;
 		}
-		/* a snapshot: one open reads one consistent log */
+		/* a snapshot, shared with every opener of the same log state */
 		h->content = C_LOG_EVENTS;
-		h->data = (u8 *)snpd_eventlog_jsonl(fs->d->eventlog, &h->len);
-		if (!h->data) {
+		h->log_text = snpd_eventlog_text_get(fs->d->eventlog);
+		if (h->log_text) {
+			h->data = (u8 *)h->log_text->data;
+			h->len = h->log_text->len;
+		}
+		if (!h->log_text) {
 			handle_free(h);
 			fuse_reply_err(req, ENOMEM);
 			return;

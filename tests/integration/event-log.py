@@ -31,7 +31,7 @@ if not shutil.which("setpriv"):
 res = t.Results()
 
 WRITER, STRANGER, GROUP_MEMBER, GROUP = 4242, 4343, 4545, 4444
-CONFIG = ("[Daemon]\nLogWriters=0,%d\nLogWriterGroups=%d\nEventLogMax=6\n" %
+CONFIG = ("[Daemon]\nLogWriters=0,%d\nLogWriterGroups=%d\nEventLogMax=7\n" %
           (WRITER, GROUP))
 
 
@@ -148,9 +148,20 @@ with h.Daemon(config=CONFIG) as d:
     res.expect_errno(lambda: os.open(d.path("log", "events"), os.O_WRONLY), errno.EACCES,
                      "log/events opened for writing")
 
+    # an open log/events is a snapshot of the log at open
+    held = open(d.path("log", "events"))
+    fuse_append(d, record(2, b"after the open"))
+    fresh = open(d.path("log", "events"))
+    a, b = held.read().splitlines(), fresh.read().splitlines()
+    held.close()
+    fresh.close()
+    res.check(len(a) == 1 and len(b) == 2 and b[0] == a[0],
+              "log/events opened before an append reads the log at its open (%d, %d)" %
+              (len(a), len(b)))
+
     # HTTP appends by root (the unix socket peer)
     code, doc = http(d, "POST", "/v1/log/events", body(3))
-    res.check(code == 201 and doc["seq"] == 1 and doc["count"] == 2, "root appends over HTTP: "
+    res.check(code == 201 and doc["seq"] == 2 and doc["count"] == 3, "root appends over HTTP: "
               "%s %s" % (code, doc))
     for bad, what in ((b"{", "invalid JSON"), ({**body(4), "extra": 1}, "an unknown member"),
                       ({**body(4), "digest": "ab" * 48}, "a digest of the wrong length"),
@@ -175,9 +186,9 @@ with h.Daemon(config=CONFIG) as d:
     res.check(out == ["ok", "201"], "gid %d (LogWriterGroups=) appends by FUSE and HTTP: %s" %
               (GROUP, out))
     recs = check_replay(d, "after appends")
-    res.check(len(recs) == 6, "6 events stored")
+    res.check(len(recs) == 7, "7 events stored")
 
-    # the log is full (EventLogMax=6)
+    # the log is full (EventLogMax=7)
     res.expect_errno(lambda: fuse_append(d, record(9)), errno.ENOSPC, "FUSE append to a full log")
     code, doc = http(d, "POST", "/v1/log/events", body(9))
     res.check(code == 507 and "full" in doc.get("detail", ""), "HTTP append to a full log: "
@@ -202,7 +213,7 @@ with h.Daemon(config=CONFIG) as d:
     res.check(after == before, "a restart keeps the log (%d events, same head)" % after["count"])
 
     # SIGKILL after an acknowledged append: still there after the restart
-    d.write_config(CONFIG.replace("EventLogMax=6", "EventLogMax=10"))
+    d.write_config(CONFIG.replace("EventLogMax=7", "EventLogMax=10"))
     d.reload()
     fuse_append(d, record(10, b"before the crash"))
     head = status(d)["head"]
@@ -210,7 +221,7 @@ with h.Daemon(config=CONFIG) as d:
     subprocess.run(["umount", "-l", d.mnt], capture_output=True)
     d.start()
     st = status(d)
-    res.check(st["state"] == "ok" and st["events"] == 7 and st["head"] == head,
+    res.check(st["state"] == "ok" and st["events"] == 8 and st["head"] == head,
               "an acknowledged event survives SIGKILL: %s" % st)
     res.check(d.stop() == 0, "snpd stops cleanly after the SIGKILL restart")
 
@@ -221,11 +232,26 @@ with h.Daemon(config=CONFIG) as d:
         f.write(len(record(11)).to_bytes(2, "big") + record(11)[:20])
     d.start()
     st = status(d)
-    res.check(st["state"] == "ok" and st["events"] == 7 and st["head"] == head and
+    res.check(st["state"] == "ok" and st["events"] == 8 and st["head"] == head and
               os.path.getsize(path) == size and "incomplete append" in d.read_log(),
               "an incomplete last frame is cut off and said so: %s" % st)
     check_replay(d, "after the cut")
     res.check(d.stop() == 0, "snpd stops cleanly after the cut")
+
+    # a damaged length field is damage, not an incomplete append: nothing is cut off
+    with open(path, "rb") as f:
+        good = f.read()
+    with open(path, "r+b") as f:
+        f.seek(24)
+        f.write((300).to_bytes(2, "big"))
+    d.start()
+    st = status(d)
+    res.check(st["state"] == "broken" and "length" in st.get("reason", "") and
+              os.path.getsize(path) == len(good),
+              "a stored length no record has: broken, file untouched: %s" % st.get("reason"))
+    res.check(d.stop() == 0, "snpd stops cleanly with a damaged length")
+    with open(path, "wb") as f:
+        f.write(good)
 
     # a corrupted stored log: snpd serves reports, refuses the log, says why
     with open(path, "r+b") as f:
