@@ -20,6 +20,7 @@
 
 #include "daemon/eventlog.h"
 #include "fs/fs.h"
+#include "lib/binding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -1026,6 +1027,11 @@ static int start_request(struct handle *h, fuse_req_t req)
 		r->key_req.guest_svn = k->svn;
 		r->key_req.tcb_version = k->tcb;
 	} else {
+		/* a raw report never passes for evidence (docs/evidence.md 5) */
+		if (snp_binding_is_marked(h->report_data)) {
+			snpd_request_free(r);
+			return EINVAL;
+		}
 		memcpy(r->report_req.report_data, h->report_data, sizeof(h->report_data));
 		r->report_req.vmpl = d->config.vmpl;
 	}

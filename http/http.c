@@ -26,6 +26,7 @@
 
 #include "daemon/eventlog.h"
 #include "http/http.h"
+#include "lib/binding.h"
 #include "lib/cert-table.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -961,6 +962,13 @@ static void handle_report(struct req_state *st, const char *method)
 	if (p.err[0]) {
 		problem(st, MHD_HTTP_BAD_REQUEST, p.err_type ? p.err_type : "invalid-parameter",
 			"Invalid parameter", "%s", p.err);
+		return;
+	}
+	/* a raw report never passes for evidence (docs/evidence.md 5) */
+	if (snp_binding_is_marked(p.report_data)) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "reserved-report-data", "Reserved REPORT_DATA",
+			"REPORT_DATA ending in \"%s\\0\" is reserved for evidence bound by snpd",
+			SNP_BINDING_SCHEME);
 		return;
 	}
 	if (!p.have_vmpl)

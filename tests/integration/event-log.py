@@ -175,6 +175,25 @@ with h.Daemon(config=CONFIG) as d:
     code, _ = http(d, "GET", "/v1/log/events")
     res.check(code == 405, "GET /v1/log/events is 405 (POST only)")
 
+    # a raw report never carries the binding mark (docs/evidence.md 5)
+    marked = os.urandom(48) + b"snpd-binding-v1\0"
+
+    def raw_marked():
+        with open(d.path("report"), "r+b", buffering=0) as f:
+            f.write(marked)
+            return f.read(1184)
+
+    res.expect_errno(raw_marked, errno.EINVAL, "report with REPORT_DATA ending in the mark")
+    res.expect_errno(lambda: open(d.path("nonce", marked.hex()), "rb").read(), errno.EINVAL,
+                     "nonce/ with the mark")
+    code, doc = http(d, "GET", "/v1/report?nonce=" + marked.hex())
+    res.check(code == 400 and doc.get("type") == "urn:snpd:problem:reserved-report-data",
+              "GET /v1/report with the mark: %s %s" % (code, doc.get("type")))
+    near = marked[:-1] + b"\1"
+    rep = open(d.path("nonce", near.hex()), "rb").read()
+    res.check(len(rep) == 1184 and rep[0x50:0x90] == near,
+              "a 64-byte nonce one bit off the mark is served unchanged")
+
     # other users
     out = as_user(STRANGER, STRANGER, d, record(5), body(5))
     res.check(out == ["EACCES", "403"], "uid %d (not a writer): FUSE EACCES, HTTP 403: %s" %
