@@ -51,6 +51,10 @@ struct snpd_config {
 	u32 vmpl;	 /* VMPL of reports unless a client asks */
 	u32 vmpl_floor;	 /* lowest VMPL a client may ask for */
 	char *certs_dir; /* certificates from a directory, else the host's */
+	char *event_log; /* runtime event log file, "" for none */
+	u32 event_log_max;
+	struct snpd_id_list log_writers; /* may append to the event log */
+	struct snpd_id_list log_writer_groups;
 	/* [Filesystem] */
 	bool fs_enabled;
 	char *mountpoint;

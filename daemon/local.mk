@@ -9,6 +9,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 	%reldir%/view.c \
 	%reldir%/status.c \
 	%reldir%/audit.c %reldir%/audit.h \
+	%reldir%/eventlog.c %reldir%/eventlog.h \
 	fs/fs.c fs/fs.h \
 	http/http.c http/http.h
 %canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'

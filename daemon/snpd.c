@@ -17,6 +17,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "daemon/eventlog.h"
 #include "daemon/snpd.h"
 #include "fs/fs.h"
 #include "http/http.h"
@@ -245,6 +246,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	d->config = c;
 	if (d->fs)
 		snpd_fs_reload(d->fs);
+	snpd_eventlog_reload(d->eventlog, &d->config);
 	d->reloads++;
 	snp_log_set_max_level(d->config.log_level);
 	limits_of(&d->config, &lim);
@@ -433,6 +435,10 @@ static int run(struct snpd *d)
 	if (r < 0)
 		return log_error_errno(r, "Failed to start the broker: %m");
 
+	r = snpd_eventlog_open(&d->config, &d->eventlog);
+	if (r < 0)
+		return log_error_errno(r, "Failed to open the event log: %m");
+
 	if (d->config.fs_enabled) {
 		r = snpd_fs_new(d, &d->fs);
 		if (r < 0)
@@ -498,6 +504,7 @@ int main(int argc, char **argv)
 		close(d.fuse_fd);
 	d.backend = snp_backend_free(d.backend);
 	d.view = snpd_view_free(d.view);
+	d.eventlog = snpd_eventlog_free(d.eventlog);
 	d.event = sd_event_unref(d.event);
 	snpd_config_release(&d.config);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

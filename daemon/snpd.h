@@ -40,6 +40,7 @@ struct snpd_view {
 
 struct snpd_fs;
 struct snpd_http;
+struct snpd_eventlog;
 
 struct snpd {
 	sd_event *event;
@@ -72,6 +73,7 @@ struct snpd {
 	int reference_error; /* why there is no view yet */
 	u32 reference_backoff_ms;
 	sd_event_source *reference_retry;
+	struct snpd_eventlog *eventlog; /* NULL: EventLog= empty */
 };
 
 enum snpd_health {

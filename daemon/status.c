@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/eventlog.h"
 #include "daemon/snpd.h"
 #include "fs/fs.h"
 #include "backend/backend.h"
@@ -93,6 +94,7 @@ json_t *snpd_status_json(struct snpd *d)
 						    json_null());
 		json_object_set_new(b, "cancelled", json_integer((json_int_t)bs.cancelled));
 		json_object_set_new(b, "share_full", json_integer((json_int_t)bs.share_full));
+		json_object_set_new(o, "event_log", snpd_eventlog_status_json(d->eventlog));
 	}
 	return o;
 }

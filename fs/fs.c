@@ -19,7 +19,9 @@
 #include <openssl/hmac.h>
 
 #include "daemon/audit.h"
+#include "daemon/eventlog.h"
 #include "fs/fs.h"
+#include "lib/binding.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -38,6 +40,9 @@ enum {
 	INO_VMPL,
 	INO_KEYS_DIR,
 	INO_STATUS,
+	INO_LOG_DIR = 24, /* log/: the runtime event log (daemon/eventlog.c) */
+	INO_LOG_EXTEND,
+	INO_LOG_EVENTS,
 	INO_CERT0 = 32, /* + enum snpd_cert */
 	INO_KEY0 = 64,	/* + key profile index */
 };
@@ -84,6 +89,8 @@ enum content {
 	C_REPORT_JSON,
 	C_KEY,
 	C_STATUS,
+	C_LOG_EXTEND, /* log/extend: one event record per write */
+	C_LOG_EVENTS, /* log/events: a snapshot, JSON lines */
 };
 
 struct nonce_inode {
@@ -157,8 +164,9 @@ struct handle {
 	u8 report_data[SNP_REPORT_DATA_SIZE];
 	size_t written;
 	fuse_ino_t key_ino;
-	struct snpd_key_profile key; /* the profile as it was at open */
-	fuse_ino_t nonce_ino;	     /* nonce/<hex> opened, pinned until release */
+	struct snpd_key_profile key;	     /* the profile as it was at open */
+	fuse_ino_t nonce_ino;		     /* nonce/<hex> opened, pinned until release */
+	struct snpd_eventlog_text *log_text; /* log/events: data points into it */
 	struct pending_read *pending;
 	uid_t uid;     /* opener, counted in its uid_share */
 	gid_t key_gid; /* a key's reader, for the audit trail */
@@ -198,6 +206,10 @@ static struct handle *handle_free(struct handle *h)
 	if (!h)
 		return NULL;
 	handle_unlink(h);
+	if (h->log_text) {
+		h->data = NULL;
+		h->log_text = snpd_eventlog_text_unref(h->log_text);
+	}
 	if (h->data) {
 		OPENSSL_cleanse(h->data, h->len);
 		free(h->data);
@@ -210,7 +222,7 @@ static struct handle *handle_free(struct handle *h)
 static bool is_dir(fuse_ino_t ino)
 {
 	return ino == INO_ROOT || ino == INO_NONCE_DIR || ino == INO_CERTS_DIR ||
-	       ino == INO_KEYS_DIR;
+	       ino == INO_KEYS_DIR || ino == INO_LOG_DIR;
 }
 
 static bool is_nonce_ino(fuse_ino_t ino)
@@ -407,6 +419,8 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_uid = c->file_uid;
 	st->st_gid = c->file_gid;
 	st->st_nlink = 1;
+	if (ino >= INO_LOG_DIR && ino <= INO_LOG_EVENTS && !fs->d->eventlog)
+		return false; /* EventLog= is empty */
 	if (is_dir(ino)) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
@@ -418,7 +432,12 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		return true;
 	case INO_REPORT_JSON:
 	case INO_STATUS:
+	case INO_LOG_EVENTS:
 		st->st_mode = S_IFREG | (c->file_mode & 07777);
+		return true;
+	case INO_LOG_EXTEND:
+		/* who may append is LogWriters=, checked at open and write */
+		st->st_mode = S_IFREG | 0222;
 		return true;
 	}
 	if (nonce_of(fs, ino)) {
@@ -510,6 +529,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		{ "vmpl", INO_VMPL },
 		{ "keys", INO_KEYS_DIR },
 		{ "status", INO_STATUS },
+		{ "log", INO_LOG_DIR },
 	};
 
 	if (parent == INO_ROOT) {
@@ -526,6 +546,13 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
 				return;
 			}
+	} else if (parent == INO_LOG_DIR) {
+		if (!strcmp(name, "extend") || !strcmp(name, "events")) {
+			reply_entry(fs, req,
+				    !strcmp(name, "extend") ? INO_LOG_EXTEND : INO_LOG_EVENTS,
+				    ATTR_TIMEOUT);
+			return;
+		}
 	} else if (parent == INO_CERTS_DIR && !fs->d->view) {
 		fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ? ENODEV : EBUSY);
 		return;
@@ -623,7 +650,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	/* O_TRUNC on report is harmless (there is nothing to truncate) */
-	if (ino == INO_REPORT && to_set == FUSE_SET_ATTR_SIZE && attr->st_size == 0) {
+	if ((ino == INO_REPORT || ino == INO_LOG_EXTEND) && to_set == FUSE_SET_ATTR_SIZE &&
+	    attr->st_size == 0) {
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 		return;
 	}
@@ -673,6 +701,12 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		r |= dirbuf_add(req, &b, "vmpl", INO_VMPL);
 		r |= dirbuf_add(req, &b, "keys", INO_KEYS_DIR);
 		r |= dirbuf_add(req, &b, "status", INO_STATUS);
+		if (fs->d->eventlog)
+			r |= dirbuf_add(req, &b, "log", INO_LOG_DIR);
+		break;
+	case INO_LOG_DIR:
+		r |= dirbuf_add(req, &b, "extend", INO_LOG_EXTEND);
+		r |= dirbuf_add(req, &b, "events", INO_LOG_EVENTS);
 		break;
 	case INO_CERTS_DIR:
 		for (int i = 0; i < _SNPD_CERT_MAX; i++)
@@ -772,8 +806,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* only report takes writes (its REPORT_DATA); even root may not write the rest */
-	if (acc != O_RDONLY && ino != INO_REPORT) {
+	if (acc != O_RDONLY && ino != INO_REPORT && ino != INO_LOG_EXTEND) {
 		fuse_reply_err(req, EACCES);
+		return;
+	}
+	/* log/extend: write only, for LogWriters= */
+	if (ino == INO_LOG_EXTEND &&
+	    (acc != O_WRONLY || !fs->d->eventlog ||
+	     !snpd_eventlog_may_write(&fs->d->config, uid, fuse_req_ctx(req)->gid))) {
+		fuse_reply_err(req, !fs->d->eventlog ? ENOENT : EACCES);
 		return;
 	}
 	h = calloc(1, sizeof(*h));
@@ -795,6 +836,33 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case INO_STATUS:
 		h->content = C_STATUS;
 		break;
+	case INO_LOG_EXTEND:
+		h->content = C_LOG_EXTEND;
+		fi->nonseekable = 1;
+		break;
+	case INO_LOG_EVENTS: {
+		char why[256];
+
+		if (!fs->d->eventlog || !snpd_eventlog_usable(fs->d->eventlog, why, sizeof(why))) {
+			handle_free(h);
+			fuse_reply_err(req, fs->d->eventlog ? EIO : ENOENT);
+			return;
+		}
+		/* a snapshot, shared with every opener of the same log state */
+		h->content = C_LOG_EVENTS;
+		h->log_text = snpd_eventlog_text_get(fs->d->eventlog);
+		if (h->log_text) {
+			h->data = (u8 *)h->log_text->data;
+			h->len = h->log_text->len;
+		}
+		if (!h->log_text) {
+			handle_free(h);
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		h->ready = true;
+		break;
+	}
 	default:
 		if ((ni = nonce_of(fs, ino))) {
 			h->content = ni->json ? C_REPORT_JSON : C_REPORT;
@@ -970,6 +1038,11 @@ static int start_request(struct handle *h, fuse_req_t req)
 		h->key_gid = ctx->gid;
 		h->key_pid = ctx->pid;
 	} else {
+		/* a raw report never passes for evidence (docs/evidence.md 5) */
+		if (snp_binding_is_marked(h->report_data)) {
+			snpd_request_free(r);
+			return EINVAL;
+		}
 		memcpy(r->report_req.report_data, h->report_data, sizeof(h->report_data));
 		r->report_req.vmpl = d->config.vmpl;
 	}
@@ -1082,11 +1155,49 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_req_interrupt_func(req, on_read_interrupted, p);
 }
 
+/*
+ * log/extend: each write(2) is one whole event record (docs/evidence.md
+ * 4.1), stored durably before the write returns. EINVAL for a malformed
+ * record, ENOSPC when the log is full, EIO when it is broken.
+ */
+static void fs_write_log(struct handle *h, fuse_req_t req, const char *buf, size_t size,
+			 struct fuse_file_info *fi)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct snpd *d = h->fs->d;
+	char err[SNP_ERRBUF];
+	u64 seq;
+	int r;
+
+	if (fi->writepage) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	/* the writer now, not only the opener (a reload may have changed LogWriters=) */
+	if (!d->eventlog || !snpd_eventlog_may_write(&d->config, ctx->uid, ctx->gid)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	r = snpd_eventlog_append(d->eventlog, (const u8 *)buf, size, &seq, err, sizeof(err));
+	if (r < 0) {
+		log_debug("log/extend by uid %d refused: %s", (int)ctx->uid, err);
+		h->fs->stats.errors++;
+		fuse_reply_err(req, r == -ENOSPC ? ENOSPC : r == -EINVAL ? EINVAL : EIO);
+		return;
+	}
+	log_info("Event %llu appended by uid %d", (unsigned long long)seq, (int)ctx->uid);
+	fuse_reply_write(req, size);
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
+	if (h->content == C_LOG_EXTEND) {
+		fs_write_log(h, req, buf, size, fi);
+		return;
+	}
 	if (h->content != C_REPORT || ino != INO_REPORT) {
 		fuse_reply_err(req, EBADF);
 		return;

@@ -25,7 +25,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/audit.h"
+#include "daemon/eventlog.h"
 #include "http/http.h"
+#include "lib/binding.h"
 #include "lib/cert-table.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -50,12 +52,14 @@ enum endpoint {
 	EP_STATUS,
 	EP_HEALTHZ,
 	EP_METRICS,
+	EP_LOG,
 	EP_OTHER,
 	_EP_MAX,
 };
 
 static const char *const ep_names[_EP_MAX] = {
-	"report", "certificates", "platform", "keys", "status", "healthz", "metrics", "other",
+	"report",  "certificates", "platform", "keys",	"status",
+	"healthz", "metrics",	   "log",      "other",
 };
 
 struct snpd_http;
@@ -969,6 +973,13 @@ static void handle_report(struct req_state *st, const char *method)
 			"Invalid parameter", "%s", p.err);
 		return;
 	}
+	/* a raw report never passes for evidence (docs/evidence.md 5) */
+	if (snp_binding_is_marked(p.report_data)) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "reserved-report-data", "Reserved REPORT_DATA",
+			"REPORT_DATA ending in \"%s\\0\" is reserved for evidence bound by snpd",
+			SNP_BINDING_SCHEME);
+		return;
+	}
 	if (!p.have_vmpl)
 		p.vmpl = d->config.vmpl;
 	if (p.vmpl < d->config.vmpl_floor) {
@@ -1046,6 +1057,22 @@ static void handle_key(struct req_state *st, const char *name)
 	req->key_req.tcb_version = k->tcb;
 	req->done = on_key_done;
 	submit(st, req, client);
+}
+
+/* GET /v1/log, POST /v1/log/events: daemon/eventlog.c decides, we answer. */
+static void handle_log(struct req_state *st, bool post)
+{
+	struct snpd *d = st->l->h->d;
+	struct snpd_eventlog_reply rep;
+	struct ucred cred;
+
+	client_id(st, &cred);
+	snpd_eventlog_http(d->eventlog, &d->config, post, st->l->is_unix && cred.uid != (uid_t)-1,
+			   cred.uid, cred.gid, st->body, st->body_len, &rep);
+	if (rep.type)
+		problem(st, rep.status, rep.type, rep.title, "%s", rep.detail);
+	else
+		respond_json(st, rep.status, rep.body, NULL);
 }
 
 /* The static views wait for the reference report (host busy at start). */
@@ -1151,6 +1178,11 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 		if (post)
 			return handle_key(st, url + 9);
 		allow = "POST";
+	} else if (!strcmp(url, "/v1/log") || !strcmp(url, "/v1/log/events")) {
+		st->ep = EP_LOG;
+		if (!strcmp(url, "/v1/log") ? get : post)
+			return handle_log(st, post);
+		allow = !strcmp(url, "/v1/log") ? "GET, HEAD" : "POST";
 	} else if (!strcmp(url, "/v1/status")) {
 		st->ep = EP_STATUS;
 		if (get) {
@@ -1191,7 +1223,8 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 		st->ep = EP_OTHER;
 		problem(st, MHD_HTTP_NOT_FOUND, "not-found", "Not found",
 			"no such endpoint (/v1/report, /v1/certificates, /v1/platform, "
-			"/v1/keys/NAME, /v1/status, /healthz, /metrics)");
+			"/v1/keys/NAME, /v1/log, /v1/log/events, /v1/status, /healthz, "
+			"/metrics)");
 		return;
 	}
 	problem(st, MHD_HTTP_METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed",

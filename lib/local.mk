@@ -13,7 +13,10 @@ noinst_LTLIBRARIES += %reldir%/libsnp.la
 	%reldir%/verify.c %reldir%/verify.h \
 	%reldir%/policy.c %reldir%/policy.h \
 	%reldir%/kds.c %reldir%/kds.h \
-	%reldir%/amd-roots.c %reldir%/amd-roots.h
+	%reldir%/amd-roots.c %reldir%/amd-roots.h \
+	%reldir%/merkle.c %reldir%/merkle.h \
+	%reldir%/evlog.c %reldir%/evlog.h \
+	%reldir%/binding.c %reldir%/binding.h
 %canon_reldir%_libsnp_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 %canon_reldir%_libsnp_la_LIBADD = $(CRYPTO_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)
 

@@ -105,11 +105,18 @@ build fuzz-ghcb tests/fuzz/fuzz-ghcb.c kernel/snp-sev.c kernel/snp-cpuid.c kerne
 	sim/machine.c sim/boot.c sim/hypervisor.c sim/firmware.c sim/crypto.c sim/state.c sim/identity.c \
 	sim/params.c sim/guest-platform.c sim/kshim/kshim.c sim/kshim/vcpu.c lib/cert-table.c \
 	lib/report.c lib/util.c || exit 1
+build fuzz-evidence tests/fuzz/fuzz-evidence.c lib/evlog.c lib/binding.c lib/merkle.c \
+	lib/util.c || exit 1
 
 # Seed corpora, made now from the genuine test data (never stored in git).
 mkdir -p "$tmp/corpus-report" "$tmp/corpus-cert-table" "$tmp/corpus-ghcb" || exit 99
 # The hostile hypervisor starts from "answer honestly" (all zero bytes).
 head -c 64 /dev/zero >"$tmp/corpus-ghcb/honest" || exit 99
+# The evidence parsers start from a record and a binding section of docs/evidence.md.
+mkdir -p "$tmp/corpus-evidence" || exit 99
+printf '\001\000\013\000\000\000\001\040%032d\004boot' 0 >"$tmp/corpus-evidence/record" || exit 99
+printf '%s' '{"scheme":"snpd-binding-v1","nonce":"abcd","leaf_index":0,"tree_size":1,"proof":[],"log":{"count":0,"head":"'"$(printf '%096d' 0)"'","events":[]}}' \
+	>"$tmp/corpus-evidence/binding" || exit 99
 # ... and from an honest boot that also asks for a report through the GHCB
 { printf ' ' && head -c 63 /dev/zero; } >"$tmp/corpus-ghcb/report" || exit 99
 if [ -n "$SNP_TESTDATA" ] && [ -r "$SNP_TESTDATA/manifest.json" ] && [ -x "$PYTHON3" ]; then
@@ -187,4 +194,5 @@ status=0
 run report 8192 || status=1
 run cert-table 16384 || status=1
 run ghcb 4096 || status=1
+run evidence 4096 || status=1
 exit $status

@@ -10,4 +10,5 @@ EXTRA_DIST += \
 	%reldir%/make-seeds.py \
 	%reldir%/fuzz-report.c \
 	%reldir%/fuzz-cert-table.c \
-	%reldir%/fuzz-ghcb.c
+	%reldir%/fuzz-ghcb.c \
+	%reldir%/fuzz-evidence.c

@@ -13,3 +13,12 @@ check_PROGRAMS += %reldir%/tsm-fuse %reldir%/tsm-client
 # Root and /dev/fuse, else it skips (77).
 TESTS += %reldir%/tsm-test.py
 EXTRA_DIST += %reldir%/tsm-test.py %reldir%/README.md %reldir%/kds-emulator.py %reldir%/kdsemu.py
+
+# The evidence binding: C (binding-tool) against the independent Python
+# verifier written from docs/evidence.md (evidence_verify.py).
+check_PROGRAMS += %reldir%/binding-tool
+%canon_reldir%_binding_tool_SOURCES = %reldir%/binding-tool.c
+%canon_reldir%_binding_tool_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
+%canon_reldir%_binding_tool_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+TESTS += %reldir%/binding-cross.py
+EXTRA_DIST += %reldir%/binding-cross.py %reldir%/evidence_verify.py

@@ -32,7 +32,7 @@ def scenario(d, label):
               "certs/ lists %s" % sorted(os.listdir(certs)))
     check(label, sorted(os.listdir(d.mnt)) == sorted([
         "report", "report.json", "nonce", "certs", "platform.json", "measurement", "tcb",
-        "chip_id", "policy", "vmpl", "keys", "status"]), "root lists every file")
+        "chip_id", "policy", "vmpl", "keys", "status", "log"]), "root lists every file")
 
     rep = read(d.path("report"))
     check(label, len(rep) == 1184, "cat report gives %d bytes" % len(rep))

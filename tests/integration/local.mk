@@ -58,3 +58,7 @@ EXTRA_DIST += \
 # snpctl: KDS over HTTPS, the cache bound, the KDS emulator's answers; VLEK.
 TESTS += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
 EXTRA_DIST += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
+# The runtime event log (issue 19): FUSE log/, /v1/log, LogWriters=,
+# limits, persistence across restarts, a broken stored log refused.
+TESTS += %reldir%/event-log.py
+EXTRA_DIST += %reldir%/event-log.py

@@ -90,7 +90,8 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=ns)
         env.update(self.env or {})
         cmd = [SNPD, "--config", self.conf, "--backend", self.backend,
-               "--mountpoint", self.mnt, "--api-socket", self.api] + self.args
+               "--mountpoint", self.mnt, "--api-socket", self.api,
+               "--event-log", os.path.join(self.tmp, "eventlog")] + self.args
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf)
         self.messages = []

@@ -28,4 +28,9 @@ TESTS += %reldir%/test-policy
 %canon_reldir%_test_policy_SOURCES = %reldir%/test-policy.c
 %canon_reldir%_test_policy_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_policy_LDADD = $(snp_unit_ldadd)
+check_PROGRAMS += %reldir%/test-binding
+TESTS += %reldir%/test-binding
+%canon_reldir%_test_binding_SOURCES = %reldir%/test-binding.c
+%canon_reldir%_test_binding_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_binding_LDADD = $(snp_unit_ldadd)
 endif

@@ -1,0 +1,761 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The runtime event log's file: "SNPDEVL1" || boot id (16) || frames of
+ * u16be len || record || head after it (48). Appends go to the end at the
+ * size we know and are fdatasync()ed before the writer is answered; a new
+ * or reset file is written beside and renamed over, then the directory
+ * is synced.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/eventlog.h"
+#include "lib/binding.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define HEADER_LEN   (8 + SNPD_BOOT_ID_LEN)
+#define FRAME_MAX    (2 + SNP_EVENT_RECORD_MAX + SNP_HASH_SIZE)
+#define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
+
+struct entry {
+	u8 len;
+	u8 record[SNP_EVENT_RECORD_MAX];
+	u8 head[SNP_HASH_SIZE]; /* after this event */
+};
+
+struct snpd_eventlog {
+	char *path;
+	int fd;
+	u8 boot_id[SNPD_BOOT_ID_LEN];
+	u32 max;
+	struct entry *ev;
+	size_t n, alloc;
+	u8 head[SNP_HASH_SIZE];
+	off_t size; /* of the file up to the last good frame */
+	bool broken;
+	char reason[256];
+	u64 appended, refused;
+	struct snpd_eventlog_text *text; /* rendering of this state, or NULL */
+};
+
+static void put_be16(u8 *p, u16 v)
+{
+	p[0] = (u8)(v >> 8);
+	p[1] = (u8)v;
+}
+
+static int read_boot_id(u8 ret[SNPD_BOOT_ID_LEN])
+{
+	char buf[64], hex[33];
+	size_t n = 0;
+	ssize_t k;
+	int fd;
+
+	fd = open(BOOT_ID_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	k = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (k < 0)
+		return -errno;
+	buf[k] = '\0';
+	for (char *c = buf; *c && *c != '\n'; c++) {
+		if (*c == '-')
+			continue;
+		if (n == 32)
+			return -EINVAL;
+		hex[n++] = *c;
+	}
+	if (n != 32 || snp_hex_decode(hex, n, ret, SNPD_BOOT_ID_LEN, false) != SNPD_BOOT_ID_LEN)
+		return -EINVAL;
+	return 0;
+}
+
+static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(log->reason, sizeof(log->reason), fmt, ap);
+	va_end(ap);
+	log->broken = true;
+	if (log->fd >= 0) {
+		close(log->fd);
+		log->fd = -1;
+	}
+	log_error("Event log %s is unusable: %s; log appends and evidence are refused until "
+		  "the file is removed or the guest reboots",
+		  log->path, log->reason);
+}
+
+static int sync_dir_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return r;
+}
+
+static int write_all(int fd, const u8 *p, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t k = pwrite(fd, p, len, off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EIO;
+		p += k;
+		len -= (size_t)k;
+		off += k;
+	}
+	return 0;
+}
+
+/* A new empty log of this boot: written beside, synced, renamed over. */
+static int create_empty(struct snpd_eventlog *log)
+{
+	u8 header[HEADER_LEN];
+	char *tmp = NULL;
+	int fd = -1, r;
+
+	if (asprintf(&tmp, "%s.new", log->path) < 0)
+		return -ENOMEM;
+	memcpy(header, SNPD_EVENTLOG_MAGIC, 8);
+	memcpy(header + 8, log->boot_id, SNPD_BOOT_ID_LEN);
+	(void)unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	r = write_all(fd, header, sizeof(header), 0);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, log->path) < 0)
+		r = -errno;
+	if (r == 0)
+		r = sync_dir_of(log->path);
+	if (r < 0) {
+		(void)unlink(tmp);
+		close(fd);
+		goto out;
+	}
+	if (log->fd >= 0)
+		close(log->fd);
+	log->fd = fd;
+	log->size = HEADER_LEN;
+	log->n = 0;
+	snp_evlog_head_init(log->head);
+out:
+	free(tmp);
+	return r;
+}
+
+static int push(struct snpd_eventlog *log, const u8 *rec, size_t len, const u8 *head)
+{
+	if (log->n == log->alloc) {
+		size_t a = log->alloc ? log->alloc * 2 : 16;
+		struct entry *e;
+
+		if (a > SNP_EVLOG_EVENTS_MAX)
+			a = SNP_EVLOG_EVENTS_MAX;
+		if (a <= log->n)
+			return -ENOSPC;
+		e = realloc(log->ev, a * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		log->ev = e;
+		log->alloc = a;
+	}
+	log->ev[log->n].len = (u8)len;
+	memcpy(log->ev[log->n].record, rec, len);
+	memcpy(log->ev[log->n].head, head, SNP_HASH_SIZE);
+	memcpy(log->head, head, SNP_HASH_SIZE);
+	log->n++;
+	return 0;
+}
+
+/* Replay the stored frames; a torn last frame is cut off. */
+static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
+{
+	u8 head[SNP_HASH_SIZE];
+	size_t off = HEADER_LEN;
+	char why[SNP_ERRBUF_EVLOG];
+	int r;
+
+	snp_evlog_head_init(head);
+	log->n = 0;
+	while (off < size) {
+		size_t left = size - off, len;
+		struct snp_event e;
+
+		/*
+		 * Only the last frame can be incomplete (an append that was
+		 * never answered); a length no record has is damage.
+		 */
+		len = left < 2 ? 0 : (size_t)(data[off] << 8 | data[off + 1]);
+		if (left >= 2 && (len < SNP_EVENT_HEADER || len > SNP_EVENT_RECORD_MAX)) {
+			set_broken(log, "event %zu: a stored length of %zu bytes", log->n, len);
+			return 0;
+		}
+		if (left < 2 || left < 2 + len + SNP_HASH_SIZE) {
+			log_warning(
+				"Event log %s: the last %zu bytes are an incomplete append (snpd "
+				"stopped while writing it, before answering); cutting them off",
+				log->path, left);
+			if (ftruncate(log->fd, (off_t)off) < 0 || fdatasync(log->fd) < 0) {
+				set_broken(log, "cannot cut off an incomplete append: %s",
+					   strerror(errno));
+				return 0;
+			}
+			break;
+		}
+		if (snp_event_decode(data + off + 2, len, &e, why, sizeof(why)) < 0) {
+			set_broken(log, "event %zu: %s", log->n, why);
+			return 0;
+		}
+		r = snp_evlog_extend(head, data + off + 2, len);
+		if (r < 0)
+			return r;
+		if (memcmp(head, data + off + 2 + len, SNP_HASH_SIZE)) {
+			set_broken(log,
+				   "event %zu: the stored head does not match the chain "
+				   "replayed up to it",
+				   log->n);
+			return 0;
+		}
+		if (log->n == SNP_EVLOG_EVENTS_MAX) {
+			set_broken(log, "more than %u events", SNP_EVLOG_EVENTS_MAX);
+			return 0;
+		}
+		r = push(log, data + off + 2, len, head);
+		if (r < 0)
+			return r;
+		off += 2 + len + SNP_HASH_SIZE;
+	}
+	log->size = (off_t)(off < size ? off : size);
+	if (log->n > log->max)
+		log_warning("Event log %s holds %zu events, more than EventLogMax=%u: it is full",
+			    log->path, log->n, log->max);
+	return 0;
+}
+
+int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
+{
+	struct snpd_eventlog *log;
+	_cleanup_(freep) u8 *data = NULL;
+	u64 file_max = HEADER_LEN + (u64)SNP_EVLOG_EVENTS_MAX * FRAME_MAX;
+	struct stat st;
+	size_t size;
+	ssize_t k;
+	int r;
+
+	if (!c->event_log || !*c->event_log) {
+		*ret = NULL;
+		return 0;
+	}
+	log = calloc(1, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	log->fd = -1;
+	log->max = c->event_log_max;
+	log->path = strdup(c->event_log);
+	if (!log->path) {
+		free(log);
+		return -ENOMEM;
+	}
+	*ret = log;
+
+	r = read_boot_id(log->boot_id);
+	if (r < 0) {
+		set_broken(log, "cannot read the boot id from %s: %s", BOOT_ID_FILE, strerror(-r));
+		return 0;
+	}
+	log->fd = open(log->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (log->fd < 0 && errno == ENOENT) {
+		r = create_empty(log);
+		if (r < 0)
+			set_broken(log, "cannot create it: %s", strerror(-r));
+		else
+			log_info("Event log %s: new and empty", log->path);
+		return r == -ENOMEM ? r : 0;
+	}
+	if (log->fd < 0) {
+		set_broken(log, "cannot open it: %m");
+		return 0;
+	}
+	/* one snpd per log: a second one would write over the first one's appends */
+	if (flock(log->fd, LOCK_EX | LOCK_NB) < 0) {
+		set_broken(log, "%s",
+			   errno == EWOULDBLOCK ? "in use by another snpd" : strerror(errno));
+		return 0;
+	}
+	if (fstat(log->fd, &st) < 0) {
+		set_broken(log, "cannot stat it: %m");
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		set_broken(log,
+			   "not a regular file of ours that only we may write (mode %04o, "
+			   "owner %u)",
+			   (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_uid);
+		return 0;
+	}
+	if ((u64)st.st_size > file_max) {
+		set_broken(log, "%lld bytes, more than a log can hold", (long long)st.st_size);
+		return 0;
+	}
+	size = (size_t)st.st_size;
+	data = malloc(size ? size : 1);
+	if (!data)
+		return -ENOMEM;
+	k = pread(log->fd, data, size, 0);
+	if (k < 0 || (size_t)k != size) {
+		set_broken(log, "cannot read it: %s", k < 0 ? strerror(errno) : "short read");
+		return 0;
+	}
+	if (size < HEADER_LEN || memcmp(data, SNPD_EVENTLOG_MAGIC, 8)) {
+		set_broken(log, "no %s header", SNPD_EVENTLOG_MAGIC);
+		return 0;
+	}
+	if (memcmp(data + 8, log->boot_id, SNPD_BOOT_ID_LEN)) {
+		log_notice("Event log %s is from an earlier boot of the guest: starting a new one",
+			   log->path);
+		r = create_empty(log);
+		if (r < 0)
+			set_broken(log, "cannot replace the log of an earlier boot: %s",
+				   strerror(-r));
+		return r == -ENOMEM ? r : 0;
+	}
+	r = load(log, data, size);
+	if (r < 0)
+		return r;
+	if (!log->broken)
+		log_info("Event log %s: %zu events of this boot", log->path, log->n);
+	return 0;
+}
+
+struct snpd_eventlog *snpd_eventlog_free(struct snpd_eventlog *log)
+{
+	if (!log)
+		return NULL;
+	if (log->fd >= 0)
+		close(log->fd);
+	snpd_eventlog_text_unref(log->text);
+	free(log->ev);
+	free(log->path);
+	free(log);
+	return NULL;
+}
+
+void snpd_eventlog_reload(struct snpd_eventlog *log, const struct snpd_config *c)
+{
+	if (!log) {
+		if (c->event_log && *c->event_log)
+			log_warning("Reload: EventLog= changes need a restart");
+		return;
+	}
+	if (!c->event_log || strcmp(c->event_log, log->path))
+		log_warning("Reload: EventLog= changes need a restart; still %s", log->path);
+	log->max = c->event_log_max;
+}
+
+bool snpd_eventlog_usable(const struct snpd_eventlog *log, char *reason, size_t len)
+{
+	if (log && log->broken) {
+		snprintf(reason, len, "event log broken: %s", log->reason);
+		return false;
+	}
+	if (len)
+		reason[0] = '\0';
+	return true;
+}
+
+static bool listed(const struct snpd_id_list *l, u32 id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ids[i] == id)
+			return true;
+	return false;
+}
+
+bool snpd_eventlog_may_write(const struct snpd_config *c, uid_t uid, gid_t gid)
+{
+	return listed(&c->log_writers, uid) || listed(&c->log_writer_groups, gid);
+}
+
+int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len, u64 *ret_seq,
+			 char *err, size_t errlen)
+{
+	u8 frame[FRAME_MAX], head[SNP_HASH_SIZE];
+	char why[SNP_ERRBUF_EVLOG];
+	struct snp_event e;
+	int r;
+
+	if (log->broken) {
+		snprintf(err, errlen, "the event log is broken: %s", log->reason);
+		log->refused++;
+		return -EIO;
+	}
+	if (snp_event_decode(record, len, &e, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s", why);
+		log->refused++;
+		return -EINVAL;
+	}
+	if (e.type >= SNP_EVENT_TYPE_RESERVED) {
+		snprintf(err, errlen, "event types from 0x%08x up are reserved for snpd",
+			 SNP_EVENT_TYPE_RESERVED);
+		log->refused++;
+		return -EINVAL;
+	}
+	if (log->n >= log->max) {
+		snprintf(err, errlen, "the event log is full (EventLogMax=%u events)", log->max);
+		log->refused++;
+		return -ENOSPC;
+	}
+	memcpy(head, log->head, SNP_HASH_SIZE);
+	r = snp_evlog_extend(head, record, len);
+	if (r < 0)
+		return r;
+	put_be16(frame, (u16)len);
+	memcpy(frame + 2, record, len);
+	memcpy(frame + 2 + len, head, SNP_HASH_SIZE);
+	r = write_all(log->fd, frame, 2 + len + SNP_HASH_SIZE, log->size);
+	if (r == 0 && fdatasync(log->fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		snprintf(err, errlen, "cannot store the event: %s", strerror(-r));
+		log->refused++;
+		/* what was written was never acknowledged: take it back */
+		if (ftruncate(log->fd, log->size) < 0 || fdatasync(log->fd) < 0)
+			set_broken(log, "an append failed (%s) and could not be taken back",
+				   strerror(-r));
+		return -EIO;
+	}
+	r = push(log, record, len, head);
+	if (r < 0) {
+		/* stored but not in memory: the next start reads it */
+		set_broken(log, "out of memory after storing event %zu", log->n);
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	log->size += (off_t)(2 + len + SNP_HASH_SIZE);
+	log->appended++;
+	log->text = snpd_eventlog_text_unref(log->text);
+	*ret_seq = log->n - 1;
+	return 0;
+}
+
+void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count, u8 ret_head[SNP_HASH_SIZE])
+{
+	if (!log) {
+		*ret_count = 0;
+		snp_evlog_head_init(ret_head);
+		return;
+	}
+	*ret_count = log->n;
+	memcpy(ret_head, log->head, SNP_HASH_SIZE);
+}
+
+static json_t *events_json(const struct snpd_eventlog *log)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < log->n; i++)
+		if (json_array_append_new(a, snp_event_to_json(i, log->ev[i].record, log->ev[i].len,
+							       log->ev[i].head)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+json_t *snpd_eventlog_json(const struct snpd_eventlog *log)
+{
+	char head[2 * SNP_HASH_SIZE + 1];
+	json_t *ev = events_json(log);
+
+	if (!ev)
+		return NULL;
+	snp_hex_encode(log->head, SNP_HASH_SIZE, head);
+	return json_pack("{s:s,s:I,s:s,s:I,s:o}", "scheme", SNP_BINDING_SCHEME, "count",
+			 (json_int_t)log->n, "head", head, "max", (json_int_t)log->max, "events",
+			 ev);
+}
+
+static char *render_jsonl(const struct snpd_eventlog *log, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool ok = f != NULL;
+
+	for (size_t i = 0; ok && i < log->n; i++) {
+		json_t *j =
+			snp_event_to_json(i, log->ev[i].record, log->ev[i].len, log->ev[i].head);
+
+		ok = j && json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
+		     fputc('\n', f) != EOF;
+		json_decref(j);
+	}
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	*ret_len = len;
+	return buf;
+}
+
+struct snpd_eventlog_text *snpd_eventlog_text_get(struct snpd_eventlog *log)
+{
+	struct snpd_eventlog_text *t = log->text;
+
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+		t->data = render_jsonl(log, &t->len);
+		if (!t->data) {
+			free(t);
+			return NULL;
+		}
+		t->refs = 1;
+		log->text = t;
+	}
+	t->refs++;
+	return t;
+}
+
+struct snpd_eventlog_text *snpd_eventlog_text_unref(struct snpd_eventlog_text *t)
+{
+	if (t && --t->refs == 0) {
+		free(t->data);
+		free(t);
+	}
+	return NULL;
+}
+
+json_t *snpd_eventlog_status_json(const struct snpd_eventlog *log)
+{
+	char head[2 * SNP_HASH_SIZE + 1];
+
+	if (!log)
+		return json_pack("{s:s}", "state", "disabled");
+	snp_hex_encode(log->head, SNP_HASH_SIZE, head);
+	return json_pack("{s:s,s:s?,s:s,s:I,s:I,s:s,s:I,s:I}", "state",
+			 log->broken	    ? "broken" :
+			 log->n >= log->max ? "full" :
+					      "ok",
+			 "reason", log->broken ? log->reason : NULL, "path", log->path, "events",
+			 (json_int_t)log->n, "max", (json_int_t)log->max, "head", head, "appended",
+			 (json_int_t)log->appended, "refused", (json_int_t)log->refused);
+}
+
+static void reply_problem(struct snpd_eventlog_reply *ret, unsigned int status, const char *type,
+			  const char *title, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void reply_problem(struct snpd_eventlog_reply *ret, unsigned int status, const char *type,
+			  const char *title, const char *fmt, ...)
+{
+	va_list ap;
+
+	ret->status = status;
+	ret->type = type;
+	ret->title = title;
+	va_start(ap, fmt);
+	vsnprintf(ret->detail, sizeof(ret->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* {"alg","digest","type","description"} into a record. */
+static int parse_event(const char *body, size_t len, u8 *rec, size_t *ret_len, char *err,
+		       size_t errlen)
+{
+	struct snp_event e = { 0 };
+	json_error_t jerr;
+	const char *key, *s;
+	bool have_alg = false, have_digest = false, have_type = false;
+	u8 digest[SNP_EVENT_DIGEST_MAX];
+	size_t digest_len = 0;
+	json_t *j, *v;
+	int r = -EINVAL;
+
+	j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %.100s", jerr.line,
+			 jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "the body must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(j, key, v)
+	{
+		if (!strcmp(key, "alg")) {
+			if (snp_event_alg_parse(json_string_value(v), &e.alg) < 0) {
+				snprintf(err, errlen, "alg: sha256, sha384 or sha512");
+				goto out;
+			}
+			have_alg = true;
+		} else if (!strcmp(key, "digest")) {
+			ssize_t n;
+
+			s = json_string_value(v);
+			n = s ? snp_hex_decode(s, strlen(s), digest, sizeof(digest), false) :
+				-EINVAL;
+			if (n <= 0) {
+				snprintf(err, errlen, "digest: hex of at most %d bytes",
+					 SNP_EVENT_DIGEST_MAX);
+				goto out;
+			}
+			digest_len = (size_t)n;
+			have_digest = true;
+		} else if (!strcmp(key, "type")) {
+			json_int_t t = json_integer_value(v);
+
+			if (!json_is_integer(v) || t < 0 ||
+			    t >= (json_int_t)SNP_EVENT_TYPE_RESERVED) {
+				snprintf(err, errlen, "type: an integer from 0 to %u",
+					 SNP_EVENT_TYPE_RESERVED - 1);
+				goto out;
+			}
+			e.type = (u32)t;
+			have_type = true;
+		} else if (!strcmp(key, "description")) {
+			s = json_string_value(v);
+			if (!s || strlen(s) > SNP_EVENT_DESC_MAX) {
+				snprintf(err, errlen,
+					 "description: a string of at most %d printable ASCII "
+					 "characters",
+					 SNP_EVENT_DESC_MAX);
+				goto out;
+			}
+			e.desc_len = (u8)strlen(s);
+			memcpy(e.desc, s, e.desc_len);
+		} else {
+			snprintf(err, errlen,
+				 "unknown member '%.40s' (alg, digest, type, description)", key);
+			goto out;
+		}
+	}
+	if (!have_alg || !have_digest || !have_type) {
+		snprintf(err, errlen, "alg, digest and type are required");
+		goto out;
+	}
+	if (digest_len != snp_event_alg_size(e.alg)) {
+		snprintf(err, errlen, "digest: %s takes %zu bytes, not %zu",
+			 snp_event_alg_name(e.alg), snp_event_alg_size(e.alg), digest_len);
+		goto out;
+	}
+	memcpy(e.digest, digest, digest_len);
+	e.digest_len = (u8)digest_len;
+	if (snp_event_encode(&e, rec, ret_len) < 0) {
+		snprintf(err, errlen, "description: printable ASCII only (0x20 to 0x7e)");
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, bool post,
+			bool over_unix, uid_t uid, gid_t gid, const char *body, size_t len,
+			struct snpd_eventlog_reply *ret)
+{
+	u8 rec[SNP_EVENT_RECORD_MAX], head[SNP_HASH_SIZE];
+	char err[SNP_ERRBUF], head_hex[2 * SNP_HASH_SIZE + 1];
+	size_t rec_len;
+	u64 seq, count;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!log) {
+		reply_problem(ret, 404, "no-event-log", "No event log",
+			      "EventLog= is empty: this snpd keeps no event log");
+		return;
+	}
+	if (!post) {
+		if (log->broken) {
+			reply_problem(ret, 503, "event-log-broken", "Event log broken", "%s",
+				      log->reason);
+			return;
+		}
+		ret->status = 200;
+		ret->body = snpd_eventlog_json(log);
+		if (!ret->body)
+			reply_problem(ret, 500, "internal", "Out of memory", "-");
+		return;
+	}
+	if (!over_unix) {
+		reply_problem(ret, 403, "log-over-tcp", "Log appends only on the unix socket",
+			      "events are appended by local users known by their credentials");
+		return;
+	}
+	if (!snpd_eventlog_may_write(c, uid, gid)) {
+		log_notice("Refused an event log append to uid %d gid %d (not in LogWriters=/"
+			   "LogWriterGroups=)",
+			   (int)uid, (int)gid);
+		reply_problem(ret, 403, "log-writer-not-allowed", "Not allowed",
+			      "uid %d gid %d may not append to the event log (LogWriters=, "
+			      "LogWriterGroups=)",
+			      (int)uid, (int)gid);
+		return;
+	}
+	if (parse_event(body, len, rec, &rec_len, err, sizeof(err)) < 0) {
+		reply_problem(ret, 400, "invalid-event", "Invalid event", "%s", err);
+		return;
+	}
+	r = snpd_eventlog_append(log, rec, rec_len, &seq, err, sizeof(err));
+	if (r == -ENOSPC) {
+		reply_problem(ret, 507, "event-log-full", "Event log full", "%s", err);
+		return;
+	}
+	if (r == -EINVAL) {
+		reply_problem(ret, 400, "invalid-event", "Invalid event", "%s", err);
+		return;
+	}
+	if (r < 0) {
+		reply_problem(ret, 503, "event-log-broken", "Event log unavailable", "%s", err);
+		return;
+	}
+	log_info("Event %llu appended by uid %d", (unsigned long long)seq, (int)uid);
+	snpd_eventlog_head(log, &count, head);
+	snp_hex_encode(head, SNP_HASH_SIZE, head_hex);
+	ret->status = 201;
+	ret->body = json_pack("{s:I,s:I,s:s}", "seq", (json_int_t)seq, "count", (json_int_t)count,
+			      "head", head_hex);
+	if (!ret->body)
+		reply_problem(ret, 500, "internal", "Out of memory", "-");
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The evidence binding (scheme "snpd-binding-v1", docs/evidence.md):
+ * REPORT_DATA[0..47]  = SHA-384(0x03 || "snpd-binding" || 0x01 ||
+ *                               u64be tree_size || root ||
+ *                               u64be event_count || log_head)
+ * REPORT_DATA[48..63] = "snpd-binding-v1\0" (marks a bound report).
+ */
+#ifndef SNP_LIB_BINDING_H
+#define SNP_LIB_BINDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kernel/compat.h"
+#include <jansson.h>
+
+#include "lib/evlog.h"
+#include "lib/merkle.h"
+
+#define SNP_BINDING_SCHEME	"snpd-binding-v1"
+#define SNP_BINDING_VERSION	1
+#define SNP_REPORT_DATA_LEN	64
+#define SNP_BINDING_MARK_OFFSET 48
+#define SNP_BINDING_MARK_LEN	16
+
+/* REPORT_DATA for a batch of @tree_size nonces with @root and the log (@head, @count). */
+int snp_binding_report_data(const u8 root[SNP_HASH_SIZE], u64 tree_size,
+			    const u8 head[SNP_HASH_SIZE], u64 count, u8 ret[SNP_REPORT_DATA_LEN]);
+
+/* Whether the last 16 bytes of @report_data are the scheme's mark. */
+bool snp_binding_is_marked(const u8 report_data[SNP_REPORT_DATA_LEN]);
+
+/*
+ * One client's check: @nonce is leaf @index of a tree of @size whose
+ * root, with the log head and count, gives @report_data. 0, or
+ * -EBADMSG/-EINVAL with the reason in @err.
+ */
+int snp_binding_verify(const u8 report_data[SNP_REPORT_DATA_LEN], const u8 *nonce, size_t nonce_len,
+		       u64 index, u64 size, const u8 (*path)[SNP_HASH_SIZE], size_t path_len,
+		       const u8 head[SNP_HASH_SIZE], u64 count, char *err, size_t errlen);
+
+/*
+ * The whole check of an evidence document's "binding" section
+ * (docs/evidence.md section 7, steps 1-5) against the report's
+ * REPORT_DATA and the nonce the verifier sent. On success, when
+ * @ret_events is given, *ret_events is a new array of the decoded
+ * events (free() it) and *ret_n their number. 0, or -EBADMSG/-EINVAL
+ * with the reason in @err.
+ */
+int snp_binding_verify_json(const json_t *binding, const u8 report_data[SNP_REPORT_DATA_LEN],
+			    const u8 *nonce, size_t nonce_len, struct snp_event **ret_events,
+			    size_t *ret_n, char *err, size_t errlen);
+
+/*
+ * JSON of one event: {"seq","alg","digest","type","description","record","head"}.
+ * New reference, NULL on ENOMEM.
+ */
+json_t *snp_event_to_json(u64 seq, const u8 *record, size_t len, const u8 head[SNP_HASH_SIZE]);
+
+#endif

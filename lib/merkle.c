@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "lib/merkle.h"
+
+int snp_sha384_parts(u8 ret[SNP_HASH_SIZE], size_t n, const void *const *parts, const size_t *lens)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int len = 0;
+	int r = -EIO;
+
+	if (!md)
+		return -ENOMEM;
+	if (EVP_DigestInit_ex(md, EVP_sha384(), NULL) != 1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (lens[i] && EVP_DigestUpdate(md, parts[i], lens[i]) != 1)
+			goto out;
+	if (EVP_DigestFinal_ex(md, ret, &len) != 1 || len != SNP_HASH_SIZE)
+		goto out;
+	r = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+int snp_merkle_leaf_hash(const u8 *nonce, size_t len, u8 ret[SNP_HASH_SIZE])
+{
+	u8 head[2];
+	const void *parts[] = { head, nonce };
+	size_t lens[] = { sizeof(head), len };
+
+	if (len < SNP_NONCE_MIN || len > SNP_NONCE_MAX || !nonce)
+		return -EINVAL;
+	head[0] = 0x00;
+	head[1] = (u8)len;
+	return snp_sha384_parts(ret, 2, parts, lens);
+}
+
+int snp_merkle_node_hash(const u8 left[SNP_HASH_SIZE], const u8 right[SNP_HASH_SIZE],
+			 u8 ret[SNP_HASH_SIZE])
+{
+	static const u8 prefix = 0x01;
+	const void *parts[] = { &prefix, left, right };
+	size_t lens[] = { 1, SNP_HASH_SIZE, SNP_HASH_SIZE };
+
+	return snp_sha384_parts(ret, 3, parts, lens);
+}
+
+/* Largest power of two strictly smaller than @n (n >= 2). */
+static size_t split_point(size_t n)
+{
+	size_t k = 1;
+
+	while (k << 1 < n)
+		k <<= 1;
+	return k;
+}
+
+static int root_of(const u8 (*leaves)[SNP_HASH_SIZE], size_t n, u8 ret[SNP_HASH_SIZE])
+{
+	u8 left[SNP_HASH_SIZE], right[SNP_HASH_SIZE];
+	size_t k;
+	int r;
+
+	if (n == 1) {
+		memcpy(ret, leaves[0], SNP_HASH_SIZE);
+		return 0;
+	}
+	k = split_point(n);
+	r = root_of(leaves, k, left);
+	if (r < 0)
+		return r;
+	r = root_of(leaves + k, n - k, right);
+	if (r < 0)
+		return r;
+	return snp_merkle_node_hash(left, right, ret);
+}
+
+int snp_merkle_root(const u8 (*leaves)[SNP_HASH_SIZE], size_t n, u8 ret_root[SNP_HASH_SIZE])
+{
+	if (!leaves || n < 1 || n > SNP_MERKLE_LEAVES_MAX)
+		return -EINVAL;
+	return root_of(leaves, n, ret_root);
+}
+
+/* PATH(m, D[n]) written from the top down: the deepest sibling comes first. */
+static int path_of(const u8 (*leaves)[SNP_HASH_SIZE], size_t n, size_t m, u8 (*path)[SNP_HASH_SIZE],
+		   size_t *len)
+{
+	u8 sibling[SNP_HASH_SIZE];
+	size_t k;
+	int r;
+
+	if (n == 1)
+		return 0;
+	k = split_point(n);
+	if (m < k) {
+		r = path_of(leaves, k, m, path, len);
+		if (r >= 0)
+			r = root_of(leaves + k, n - k, sibling);
+	} else {
+		r = path_of(leaves + k, n - k, m - k, path, len);
+		if (r >= 0)
+			r = root_of(leaves, k, sibling);
+	}
+	if (r < 0)
+		return r;
+	if (*len >= SNP_MERKLE_PATH_MAX)
+		return -E2BIG;
+	memcpy(path[(*len)++], sibling, SNP_HASH_SIZE);
+	return 0;
+}
+
+int snp_merkle_proof(const u8 (*leaves)[SNP_HASH_SIZE], size_t n, size_t index,
+		     u8 (*ret_path)[SNP_HASH_SIZE], size_t *ret_len)
+{
+	u8 path[SNP_MERKLE_PATH_MAX][SNP_HASH_SIZE];
+	size_t len = 0;
+	int r;
+
+	if (!leaves || n < 1 || n > SNP_MERKLE_LEAVES_MAX || index >= n)
+		return -EINVAL;
+	r = path_of(leaves, n, index, path, &len);
+	if (r < 0)
+		return r;
+	memcpy(ret_path, path, len * SNP_HASH_SIZE);
+	*ret_len = len;
+	return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *msg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", msg);
+	return -EINVAL;
+}
+
+int snp_merkle_root_from_proof(const u8 leaf[SNP_HASH_SIZE], u64 index, u64 size,
+			       const u8 (*path)[SNP_HASH_SIZE], size_t path_len,
+			       u8 ret_root[SNP_HASH_SIZE], char *err, size_t errlen)
+{
+	u8 r[SNP_HASH_SIZE], t[SNP_HASH_SIZE];
+	u64 fn, sn;
+	int ret;
+
+	if (size < 1 || size > SNP_MERKLE_LEAVES_MAX)
+		return fail(err, errlen, "tree size out of range");
+	if (index >= size)
+		return fail(err, errlen, "leaf index not below the tree size");
+	if (path_len > SNP_MERKLE_PATH_MAX)
+		return fail(err, errlen, "proof path too long");
+	fn = index;
+	sn = size - 1;
+	memcpy(r, leaf, SNP_HASH_SIZE);
+	for (size_t i = 0; i < path_len; i++) {
+		if (sn == 0)
+			return fail(err, errlen, "proof path longer than the tree is deep");
+		if ((fn & 1) || fn == sn) {
+			ret = snp_merkle_node_hash(path[i], r, t);
+			if (!(fn & 1))
+				while (fn && !(fn & 1)) {
+					fn >>= 1;
+					sn >>= 1;
+				}
+		} else {
+			ret = snp_merkle_node_hash(r, path[i], t);
+		}
+		if (ret < 0)
+			return ret;
+		memcpy(r, t, SNP_HASH_SIZE);
+		fn >>= 1;
+		sn >>= 1;
+	}
+	if (sn != 0)
+		return fail(err, errlen, "proof path shorter than the tree is deep");
+	memcpy(ret_root, r, SNP_HASH_SIZE);
+	return 0;
+}

@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The runtime event log (issue 19, docs/evidence.md section 4).
+
+Appends through FUSE (log/extend, one record per write) and HTTP
+(POST /v1/log/events) by users in LogWriters=/LogWriterGroups=, refused
+for others (setpriv); malformed records and bodies refused; EventLogMax=
+reached gives ENOSPC / 507; log/events and GET /v1/log agree with a replay
+by the independent verifier (tests/helpers/evidence_verify.py); a restart
+(also after SIGKILL) keeps the log; an incomplete last append is cut off;
+a log of an earlier boot is reset; a corrupted stored log leaves snpd
+serving reports but refusing log appends with the reason in status."""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import snpd_harness as h
+import snptest as t
+
+sys.path.insert(0, os.path.join(os.environ.get("SNP_TOP_SRCDIR", "."), "tests", "helpers"))
+import evidence_verify as ev  # noqa: E402
+
+h.need_fuse()
+if not shutil.which("setpriv"):
+    print("SKIP: setpriv (util-linux) not found")
+    raise SystemExit(h.SKIP)
+res = t.Results()
+
+WRITER, STRANGER, GROUP_MEMBER, GROUP = 4242, 4343, 4545, 4444
+CONFIG = ("[Daemon]\nLogWriters=0,%d\nLogWriterGroups=%d\nEventLogMax=7\n" %
+          (WRITER, GROUP))
+
+
+def record(n, desc=b"event", etype=1):
+    return ev.encode_record(0x000C, bytes([n]) * 48, etype, desc)
+
+
+# As another uid/gid: write argv[2] (hex) to argv[1] as one write; print
+# "ok" or the errno name. Then POST argv[3] (JSON) to the socket argv[4].
+AS_USER = r"""
+import errno, http.client, os, socket, sys
+try:
+    fd = os.open(sys.argv[1], os.O_WRONLY)
+    os.write(fd, bytes.fromhex(sys.argv[2]))
+    os.close(fd)
+    print("ok")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(sys.argv[4])
+c = C("localhost", timeout=30)
+c.request("POST", "/v1/log/events", body=sys.argv[3],
+          headers={"Content-Type": "application/json"})
+print(c.getresponse().status)
+"""
+
+
+def as_user(uid, gid, d, rec, body):
+    p = subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(gid), "--clear-groups",
+                        sys.executable, "-c", AS_USER, d.path("log", "extend"), rec.hex(),
+                        json.dumps(body), d.api], capture_output=True, text=True, timeout=60)
+    return p.stdout.split()
+
+
+def fuse_append(d, data):
+    fd = os.open(d.path("log", "extend"), os.O_WRONLY)
+    try:
+        return os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def http(d, method, path, body=None):
+    c = h.UnixHTTPConnection(d.api)
+    c.request(method, path, body=None if body is None else
+              (body if isinstance(body, (bytes, str)) else json.dumps(body)),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(data)
+    except ValueError:
+        return r.status, data
+
+
+def status(d):
+    with open(d.path("status")) as f:
+        return json.load(f)["event_log"]
+
+
+def events_lines(d):
+    with open(d.path("log", "events")) as f:
+        return [json.loads(x) for x in f.read().splitlines()]
+
+
+def check_replay(d, what):
+    """log/events, GET /v1/log and status agree with an independent replay."""
+    lines = events_lines(d)
+    code, doc = http(d, "GET", "/v1/log")
+    recs = [bytes.fromhex(x["record"]) for x in lines]
+    heads = ev.chain(recs)
+    head = heads[-1] if heads else bytes(48)
+    ok = (code == 200 and doc["events"] == lines and doc["count"] == len(lines) and
+          doc["head"] == head.hex() and status(d)["head"] == head.hex() and
+          all(x["head"] == hd.hex() and x["seq"] == i and
+              {k: x[k] for k in ("alg", "digest", "type", "description")} ==
+              ev.decode_record(r)
+              for i, (x, r, hd) in enumerate(zip(lines, recs, heads))))
+    res.check(ok, "%s: log/events, GET /v1/log and status match a replay (%d events)" %
+              (what, len(lines)))
+    return recs
+
+
+def sha(n):
+    return {"alg": "sha256", "digest": bytes([n]) * 32, "type": 2, "description": "http %d" % n}
+
+
+def body(n):
+    b = sha(n)
+    b["digest"] = b["digest"].hex()
+    return b
+
+
+with h.Daemon(config=CONFIG) as d:
+    d.start()
+    res.check(sorted(os.listdir(d.path("log"))) == ["events", "extend"], "log/ lists extend, events")
+    res.check(status(d)["state"] == "ok" and status(d)["events"] == 0, "an empty log at start")
+
+    # FUSE appends by root (in LogWriters=)
+    res.check(fuse_append(d, record(1, b"kernel cmdline")) == len(record(1, b"kernel cmdline")),
+              "root appends one record through log/extend")
+    res.expect_errno(lambda: fuse_append(d, record(2)[:-1]), errno.EINVAL, "a truncated record")
+    res.expect_errno(lambda: fuse_append(d, record(2) + record(3)), errno.EINVAL,
+                     "two records in one write")
+    res.expect_errno(lambda: fuse_append(d, record(2, etype=0x80000001)), errno.EINVAL,
+                     "a type reserved for snpd")
+    res.expect_errno(lambda: fuse_append(d, record(2, desc=b"tab\there")), errno.EINVAL,
+                     "a description that is not printable ASCII")
+    res.expect_errno(lambda: os.open(d.path("log", "extend"), os.O_RDWR), errno.EACCES,
+                     "log/extend opened for reading")
+    res.expect_errno(lambda: os.open(d.path("log", "events"), os.O_WRONLY), errno.EACCES,
+                     "log/events opened for writing")
+
+    # an open log/events is a snapshot of the log at open
+    held = open(d.path("log", "events"))
+    fuse_append(d, record(2, b"after the open"))
+    fresh = open(d.path("log", "events"))
+    a, b = held.read().splitlines(), fresh.read().splitlines()
+    held.close()
+    fresh.close()
+    res.check(len(a) == 1 and len(b) == 2 and b[0] == a[0],
+              "log/events opened before an append reads the log at its open (%d, %d)" %
+              (len(a), len(b)))
+
+    # HTTP appends by root (the unix socket peer)
+    code, doc = http(d, "POST", "/v1/log/events", body(3))
+    res.check(code == 201 and doc["seq"] == 2 and doc["count"] == 3, "root appends over HTTP: "
+              "%s %s" % (code, doc))
+    for bad, what in ((b"{", "invalid JSON"), ({**body(4), "extra": 1}, "an unknown member"),
+                      ({**body(4), "digest": "ab" * 48}, "a digest of the wrong length"),
+                      ({**body(4), "description": "caf\u00e9"}, "a non-ASCII description"),
+                      ({**body(4), "type": 2**31}, "a reserved type"),
+                      ({"alg": "md5", "digest": "00" * 16, "type": 1}, "an unknown algorithm")):
+        code, doc = http(d, "POST", "/v1/log/events", bad)
+        res.check(code == 400 and doc.get("type") == "urn:snpd:problem:invalid-event",
+                  "HTTP refuses %s: %s %s" % (what, code, doc.get("detail") if
+                                              isinstance(doc, dict) else doc))
+    code, _ = http(d, "GET", "/v1/log/events")
+    res.check(code == 405, "GET /v1/log/events is 405 (POST only)")
+
+    # a raw report never carries the binding mark (docs/evidence.md 5)
+    marked = os.urandom(48) + b"snpd-binding-v1\0"
+
+    def raw_marked():
+        with open(d.path("report"), "r+b", buffering=0) as f:
+            f.write(marked)
+            return f.read(1184)
+
+    res.expect_errno(raw_marked, errno.EINVAL, "report with REPORT_DATA ending in the mark")
+    res.expect_errno(lambda: open(d.path("nonce", marked.hex()), "rb").read(), errno.EINVAL,
+                     "nonce/ with the mark")
+    code, doc = http(d, "GET", "/v1/report?nonce=" + marked.hex())
+    res.check(code == 400 and doc.get("type") == "urn:snpd:problem:reserved-report-data",
+              "GET /v1/report with the mark: %s %s" % (code, doc.get("type")))
+    near = marked[:-1] + b"\1"
+    rep = open(d.path("nonce", near.hex()), "rb").read()
+    res.check(len(rep) == 1184 and rep[0x50:0x90] == near,
+              "a 64-byte nonce one bit off the mark is served unchanged")
+
+    # other users
+    out = as_user(STRANGER, STRANGER, d, record(5), body(5))
+    res.check(out == ["EACCES", "403"], "uid %d (not a writer): FUSE EACCES, HTTP 403: %s" %
+              (STRANGER, out))
+    out = as_user(WRITER, WRITER, d, record(5, b"by writer"), body(6))
+    res.check(out == ["ok", "201"], "uid %d (LogWriters=) appends by FUSE and HTTP: %s" %
+              (WRITER, out))
+    out = as_user(GROUP_MEMBER, GROUP, d, record(7, b"by group"), body(8))
+    res.check(out == ["ok", "201"], "gid %d (LogWriterGroups=) appends by FUSE and HTTP: %s" %
+              (GROUP, out))
+    recs = check_replay(d, "after appends")
+    res.check(len(recs) == 7, "7 events stored")
+
+    # the log is full (EventLogMax=7)
+    res.expect_errno(lambda: fuse_append(d, record(9)), errno.ENOSPC, "FUSE append to a full log")
+    code, doc = http(d, "POST", "/v1/log/events", body(9))
+    res.check(code == 507 and "full" in doc.get("detail", ""), "HTTP append to a full log: "
+              "%s %s" % (code, doc))
+    st = status(d)
+    res.check(st["state"] == "full" and st["refused"] >= 2, "status says full: %s" % st)
+    res.check(open(d.path("report"), "rb").read(1184) and True, "reports still served")
+    before = http(d, "GET", "/v1/log")[1]
+
+    # a second snpd on the same file would write over the first one's appends
+    with h.Daemon(args=["--event-log", os.path.join(d.tmp, "eventlog")]) as d2:
+        d2.start()
+        st = status(d2)
+        res.check(st["state"] == "broken" and "in use" in st.get("reason", ""),
+                  "a second snpd on the same log refuses it: %s" % st.get("reason"))
+        res.check(d2.stop() == 0, "the second snpd stops cleanly")
+    res.check(d.stop() == 0, "snpd stops cleanly after the full log")
+
+    # restart: the log is kept
+    d.start()
+    after = http(d, "GET", "/v1/log")[1]
+    res.check(after == before, "a restart keeps the log (%d events, same head)" % after["count"])
+
+    # SIGKILL after an acknowledged append: still there after the restart
+    d.write_config(CONFIG.replace("EventLogMax=7", "EventLogMax=10"))
+    d.reload()
+    fuse_append(d, record(10, b"before the crash"))
+    head = status(d)["head"]
+    d.stop(signal.SIGKILL)
+    subprocess.run(["umount", "-l", d.mnt], capture_output=True)
+    d.start()
+    st = status(d)
+    res.check(st["state"] == "ok" and st["events"] == 8 and st["head"] == head,
+              "an acknowledged event survives SIGKILL: %s" % st)
+    res.check(d.stop() == 0, "snpd stops cleanly after the SIGKILL restart")
+
+    # an incomplete last append (snpd died while writing, never answered): cut off
+    path = os.path.join(d.tmp, "eventlog")
+    size = os.path.getsize(path)
+    with open(path, "ab") as f:
+        f.write(len(record(11)).to_bytes(2, "big") + record(11)[:20])
+    d.start()
+    st = status(d)
+    res.check(st["state"] == "ok" and st["events"] == 8 and st["head"] == head and
+              os.path.getsize(path) == size and "incomplete append" in d.read_log(),
+              "an incomplete last frame is cut off and said so: %s" % st)
+    check_replay(d, "after the cut")
+    res.check(d.stop() == 0, "snpd stops cleanly after the cut")
+
+    # a damaged length field is damage, not an incomplete append: nothing is cut off
+    with open(path, "rb") as f:
+        good = f.read()
+    with open(path, "r+b") as f:
+        f.seek(24)
+        f.write((300).to_bytes(2, "big"))
+    d.start()
+    st = status(d)
+    res.check(st["state"] == "broken" and "length" in st.get("reason", "") and
+              os.path.getsize(path) == len(good),
+              "a stored length no record has: broken, file untouched: %s" % st.get("reason"))
+    res.check(d.stop() == 0, "snpd stops cleanly with a damaged length")
+    with open(path, "wb") as f:
+        f.write(good)
+
+    # a corrupted stored log: snpd serves reports, refuses the log, says why
+    with open(path, "r+b") as f:
+        f.seek(24 + 2 + 9 + 48)  # the first event's description
+        c = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([c[0] ^ 0x01]))
+    d.start()
+    st = status(d)
+    res.check(st["state"] == "broken" and "event 0" in st.get("reason", ""),
+              "a corrupted log is broken with the reason in status: %s" % st)
+    res.check("unusable" in d.read_log(), "and in snpd's log")
+    res.expect_errno(lambda: fuse_append(d, record(12)), errno.EIO, "FUSE append to a broken log")
+    code, doc = http(d, "POST", "/v1/log/events", body(12))
+    res.check(code == 503 and "event 0" in doc.get("detail", ""),
+              "HTTP append to a broken log: %s %s" % (code, doc))
+    code, doc = http(d, "GET", "/v1/log")
+    res.check(code == 503, "GET /v1/log of a broken log: %s" % code)
+    res.expect_errno(lambda: open(d.path("log", "events")).read(), errno.EIO,
+                     "log/events of a broken log")
+    res.check(len(open(d.path("report"), "rb").read()) == 1184, "reports are still served")
+    res.check(d.stop() == 0, "snpd stops cleanly with a broken log")
+
+    # a log of an earlier boot of the guest: reset
+    with open(path, "r+b") as f:
+        f.seek(8)
+        bid = f.read(16)
+        f.seek(8)
+        f.write(bytes(b ^ 0xFF for b in bid))
+    d.start()
+    st = status(d)
+    res.check(st["state"] == "ok" and st["events"] == 0 and st["head"] == "00" * 48,
+              "a log of an earlier boot starts empty: %s" % st)
+    res.check(d.stop() == 0, "snpd stops cleanly after the reset")
+
+# no log at all
+with h.Daemon(args=["--event-log="]) as d:
+    d.start()
+    res.check(not os.path.exists(d.path("log")), "EventLog= empty: no log/ in the view")
+    code, _ = http(d, "GET", "/v1/log")
+    res.check(code == 404, "EventLog= empty: GET /v1/log is 404")
+    res.check(status(d) == {"state": "disabled"}, "status says disabled")
+    res.check(d.stop() == 0, "snpd without a log stops cleanly")
+
+res.done()
