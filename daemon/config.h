@@ -51,6 +51,10 @@ struct snpd_config {
 	u32 vmpl;	 /* VMPL of reports unless a client asks */
 	u32 vmpl_floor;	 /* lowest VMPL a client may ask for */
 	char *certs_dir; /* certificates from a directory, else the host's */
+	char *kds_url;	 /* AMD KDS or a mirror */
+	char *cache_dir; /* collateral cache, "" for none */
+	char *trust_ark; /* a root trusted besides AMD's (simulated platforms) */
+	bool kds_offline;
 	/* [Filesystem] */
 	bool fs_enabled;
 	char *mountpoint;

@@ -394,6 +394,11 @@ static void backoff_set(const struct snp_kds *k, time_t until)
 	(void)cache_write(k, NULL, "backoff", buf, (size_t)n);
 }
 
+time_t snp_kds_backoff_until(const struct snp_kds *k)
+{
+	return backoff_until(k);
+}
+
 static void refused_name(const char *path, char out[65])
 {
 	u8 md[32];

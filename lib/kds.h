@@ -95,6 +95,12 @@ int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **r
 int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL **ret,
 		    enum snp_kds_source *src, char *err, size_t errlen);
 
+/*
+ * When the backoff KDS asked for (429/5xx, here or in another process
+ * sharing the cache) ends, as seconds since the epoch; 0 when none.
+ */
+time_t snp_kds_backoff_until(const struct snp_kds *k);
+
 /* Store objects (import): validated and written like fetched ones. */
 int snp_kds_cache_put_vcek(struct snp_kds *k, X509 *vcek, char *err, size_t errlen);
 int snp_kds_cache_put_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 *ask, X509 *ark,

@@ -52,3 +52,7 @@ EXTRA_DIST += \
 	%reldir%/kds-url.py \
 	%reldir%/kds-roots.py \
 	%reldir%/kds-collateral.py
+
+# snpd completes its collateral (host table, cache, KDS emulator).
+TESTS += %reldir%/kds-daemon.py
+EXTRA_DIST += %reldir%/kds-daemon.py
