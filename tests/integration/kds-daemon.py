@@ -7,6 +7,7 @@ chip. Shows:
    saying kds; the ARK is the trusted root itself: trust-ark), /v1/evidence verifies with 'snpctl verify evidence.json' and
    with python3-cryptography alone; status and /metrics say complete;
  - a restart with the same CacheDir: the same with ZERO KDS requests;
+ - KdsOffline=yes: no KDS request, a clear state; a reload to no applies it;
  - a 429 window (Retry-After: 3): one KDS request per backoff period, none
    while status says backoff (also across SIGHUPs), reports served all the
    time, complete once KDS answers again;
@@ -231,6 +232,37 @@ def scenario_no_table(tmp, sim, emu):
         d.cleanup()
 
 
+def scenario_offline_reload(tmp, sim, emu):
+    """KdsOffline=yes never asks KDS; a reload with KdsOffline=no applies it."""
+    cache = os.path.join(tmp, "cache-off")
+    d = new_daemon(sim, tmp, "d-off", emu.url, cache, "KdsOffline=yes\n")
+    before = emu.count()
+    try:
+        d.start()
+        c = status(d)
+        res.check(c.get("state") == "partial" and "KdsOffline" in (c.get("last_error") or "")
+                  and not c.get("next_retry") and emu.count() == before,
+                  "KdsOffline=yes, empty cache: partial at READY, says why (%r), no retry, "
+                  "no KDS request" % c.get("last_error"))
+        st, hd, data = call(d, "/v1/evidence?nonce=00")
+        res.check(st == 503 and b"collateral-unavailable" in data,
+                  "KdsOffline=yes, empty cache: /v1/evidence 503 collateral-unavailable")
+        p = subprocess.run([h.SNPCTL, "doctor", "--socket", d.api, "--mountpoint", d.mnt],
+                           capture_output=True, text=True)
+        res.check("collateral" in p.stdout and "partial" in p.stdout,
+                  "snpctl doctor shows the collateral: %r" %
+                  [ln for ln in p.stdout.splitlines() if "collateral" in ln])
+        d.write_config(open(d.conf).read().replace("KdsOffline=yes", "KdsOffline=no"))
+        d.reload()
+        c = wait_coll(d, lambda c: c.get("state") == "complete", "reload KdsOffline=no")
+        res.check(c is not None and emu.count() - before == 3,
+                  "reload with KdsOffline=no: complete from KDS (%d requests)" %
+                  (emu.count() - before))
+    finally:
+        d.stop()
+        d.cleanup()
+
+
 def scenario_429(tmp, sim, emu):
     emu.set(mode="429", retry_after="3")
     base = emu.count()
@@ -383,6 +415,7 @@ def main():
     emu = Emulator(sim)
     try:
         scenario_no_table(tmp, sim, emu)
+        scenario_offline_reload(tmp, sim, emu)
         scenario_429(tmp, sim, emu)
         for mode in ("truncate", "wrong"):
             scenario_bad_kds(tmp, sim, emu, mode)
