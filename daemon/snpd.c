@@ -122,6 +122,16 @@ static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+static bool view_certs_equal(const struct snpd_view *a, const struct snpd_view *b)
+{
+	for (int i = 0; i < _SNPD_CERT_MAX; i++)
+		if (a->cert_len[i] != b->cert_len[i] || a->cert_src[i] != b->cert_src[i] ||
+		    !a->certs[i] != !b->certs[i] ||
+		    (a->certs[i] && memcmp(a->certs[i], b->certs[i], a->cert_len[i])))
+			return false;
+	return true;
+}
+
 /* A pass of the collateral worker is done (loop thread); takes @set. */
 static void on_collateral(void *userdata, struct snpd_coll_set *set)
 {
@@ -149,6 +159,8 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 		r = snpd_view_with_collateral(d->view, set, d->view->generation + 1, &v);
 		if (r < 0) {
 			log_warning_errno(r, "Cannot apply the collateral: %m");
+		} else if (view_certs_equal(v, d->view)) {
+			snpd_view_free(v); /* what is served does not change: no new generation */
 		} else {
 			snpd_view_free(d->view);
 			d->view = v;

@@ -16,7 +16,7 @@ chip. Shows:
  - a host table with a stale VCEK (another TCB, signed by the simulated ASK)
    is flagged and replaced from KDS; a host table whose ASK does not chain
    to the trusted root is refused and the chain comes from KDS.
-The simulated ARK is not AMD's: snpd trusts it through TrustArk= (as
+The simulated ARK is not AMD's: snpd trusts it through --trust-ark (as
 snpctl verify --trust-ark); without it only the embedded AMD roots count."""
 
 import base64
@@ -114,10 +114,11 @@ def report_ok(d):
 
 
 def new_daemon(sim, tmp, name, emu_url, cache, extra=""):
-    conf = ("[Daemon]\nKdsUrl=%s\nCacheDir=%s\nTrustArk=%s\n%s" %
-            (emu_url, cache, os.path.join(tmp, "trusted-ark.pem"), extra))
+    conf = "[Daemon]\nKdsUrl=%s\n%s" % (emu_url, extra)
     os.makedirs(os.path.join(tmp, name), exist_ok=True)
-    return h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim, config=conf)
+    return h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim, config=conf,
+                    args=["--cache-dir", cache,
+                          "--trust-ark", os.path.join(tmp, "trusted-ark.pem")])
 
 
 def set_param(sim, key, value):
