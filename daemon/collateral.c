@@ -347,6 +347,8 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
 	k.offline = !network || j->offline;
 
+	if (!w->leaf && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK)
+		w->vlek = true; /* its chain is the ASVK's */
 	/* the chain: embedded AMD certificates where they apply */
 	if (!w->ask && !j->trust_ark[0] &&
 	    snp_amd_root_load(j->ref.product, w->vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
@@ -378,7 +380,12 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		w->src[SNPD_COLL_ARK] = j->trust_ark[0] ? SNPD_SRC_TRUST_ARK : SNPD_SRC_EMBEDDED;
 	}
 
-	if (!w->leaf && have_key) {
+	if (!w->leaf && have_key && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK) {
+		/* KDS serves no VLEK: only the host can give it */
+		set_error(w, -ENOENT, "%s",
+			  "the report is signed with the VLEK and the host gave none (KDS does not "
+			  "serve VLEKs)");
+	} else if (!w->leaf && have_key) {
 		X509 *leaf = NULL;
 
 		r = snp_kds_get_vcek(&k, key, &leaf, &ks, err, sizeof(err));
