@@ -61,6 +61,8 @@ struct snpd_collateral {
 	snpd_coll_done_t done;
 	void *userdata;
 
+	atomic_bool cancel; /* stopping: abort a KDS transfer in flight */
+
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;
 	bool stop;
@@ -346,6 +348,7 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	snprintf(k.base_url, sizeof(k.base_url), "%s", j->kds_url);
 	snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
 	k.offline = !network || j->offline;
+	k.cancel = &c->cancel;
 
 	if (!w->leaf && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK)
 		w->vlek = true; /* its chain is the ASVK's */
@@ -556,7 +559,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 	}
 	pthread_mutex_lock(&c->lock);
 	c->local_done = seq;
-	pending = c->pending;
+	pending = c->pending || c->stop;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	if (s)
@@ -678,9 +681,11 @@ struct snpd_collateral *snpd_collateral_free(struct snpd_collateral *c)
 		return NULL;
 	if (c->started) {
 		/*
-		 * A KDS request in flight ends within its total timeout (30 s);
-		 * the thread is joined so that nothing outlives the daemon.
+		 * A KDS transfer in flight is aborted (libcurl's progress
+		 * callback, about once a second); the thread is joined so that
+		 * nothing outlives the daemon.
 		 */
+		atomic_store(&c->cancel, true);
 		pthread_mutex_lock(&c->lock);
 		c->stop = true;
 		pthread_cond_broadcast(&c->cond);

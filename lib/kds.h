@@ -21,6 +21,7 @@
 #ifndef SNP_LIB_KDS_H
 #define SNP_LIB_KDS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -61,6 +62,8 @@ struct snp_kds {
 	size_t cache_max_bytes; /* bound of vcek/, oldest evicted first */
 	time_t now;		/* 0 = time(NULL); for CRL currency */
 	unsigned int requests;	/* network requests made (statistics) */
+	/* set by another thread to abort a transfer in flight (within ~1 s); may be NULL */
+	const atomic_bool *cancel;
 };
 
 /* Defaults: KDS URL, /var/cache/snpd, 10 s connect, 30 s total, 16 MiB. */

@@ -11,6 +11,7 @@ chip. Shows:
  - a 429 window (Retry-After: 3): one KDS request per backoff period, none
    while status says backoff (also across SIGHUPs), reports served all the
    time, complete once KDS answers again;
+ - a hanging KDS: READY and reports do not wait; SIGTERM aborts the transfer;
  - a truncated or wrong VCEK from KDS: refused, not cached, not served,
    reports still served, /v1/evidence 503 collateral-unavailable;
  - a host table with a stale VCEK (another TCB, signed by the simulated ASK)
@@ -322,6 +323,33 @@ def scenario_429(tmp, sim, emu):
         stop(d)
 
 
+def scenario_hang(tmp, sim, emu):
+    """A KDS that never answers: READY and reports do not wait for it, and
+    SIGTERM aborts the transfer instead of waiting out its 30 s timeout."""
+    emu.set(mode="hang")
+    base = emu.count()
+    d = new_daemon(sim, tmp, "d-hang", emu.url, os.path.join(tmp, "cache-hang"))
+    try:
+        d.start()
+        end = time.monotonic() + LIMIT
+        while emu.count() == base and time.monotonic() < end:
+            time.sleep(0.1)
+        c = status(d)
+        res.check(emu.count() > base and c.get("checking") and report_ok(d),
+                  "KDS hanging: READY sent, a request in flight, reports served")
+        t0 = time.monotonic()
+        rc = d.stop()
+        took = time.monotonic() - t0
+        log = d.read_log()
+        res.check(rc == 0 and "Sanitizer" not in log,
+                  "SIGTERM with a KDS request in flight: exit %s after %.1f s (the transfer "
+                  "aborted; not a timed check)" % (rc, took))
+        d.cleanup()
+    finally:
+        emu.set(mode="normal")
+        stop(d) if d.proc and d.proc.poll() is None else None
+
+
 def scenario_bad_kds(tmp, sim, emu, mode):
     emu.set(mode=mode)
     cache = os.path.join(tmp, "cache-" + mode)
@@ -422,6 +450,7 @@ def main():
         scenario_no_table(tmp, sim, emu)
         scenario_offline_reload(tmp, sim, emu)
         scenario_429(tmp, sim, emu)
+        scenario_hang(tmp, sim, emu)
         for mode in ("truncate", "wrong"):
             scenario_bad_kds(tmp, sim, emu, mode)
         table_scenarios(tmp, sim, emu)
