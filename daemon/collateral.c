@@ -540,7 +540,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 	struct snp_kds_key key;
 	struct work w = { 0 };
 	struct snpd_coll_set *s;
-	bool have_key, pending;
+	bool have_key, pending, final;
 
 	have_key = snp_kds_key_from_report(&j->ref, &key, NULL, 0) == 0;
 	if (load_anchor(j, &w) == 0) {
@@ -557,14 +557,15 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		/* say what the local pass found; the network pass follows */
 		snprintf(s->error, sizeof(s->error), "%s", "fetching from KDS");
 	}
+	final = !s || s->final;
+	if (s)
+		post(c, s); /* before local_done: a waiting submit takes it at once */
 	pthread_mutex_lock(&c->lock);
 	c->local_done = seq;
 	pending = c->pending || c->stop;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	if (s)
-		post(c, s);
-	if (!s || s->final || pending) {
+	if (final || pending) {
 		work_release(&w);
 		return;
 	}
