@@ -139,6 +139,28 @@ static bool check_device(void)
 	return usable;
 }
 
+/* snpd's certificates: complete, or what is missing and when KDS is asked again */
+static void check_collateral(json_t *c)
+{
+	const char *state = json_string_value(json_object_get(c, "state"));
+	const char *error = json_string_value(json_object_get(c, "last_error"));
+	const char *host = json_string_value(json_object_get(c, "host_table"));
+	json_t *next = json_object_get(c, "next_retry_in_sec");
+	long long n = (long long)json_integer_value(json_object_get(c, "kds_requests"));
+
+	if (!state)
+		return;
+	if (!strcmp(state, "complete") || !strcmp(state, "certs-dir"))
+		line(V_OK, "collateral", "%s (%lld KDS requests since start)", state, n);
+	else if (json_is_integer(next))
+		line(V_WARN, "collateral", "%s: %s; KDS is asked again in %lld s", state,
+		     error ?: "?", (long long)json_integer_value(next));
+	else
+		line(V_WARN, "collateral", "%s: %s", state, error ?: "still looking");
+	if (host)
+		line(V_WARN, "collateral", "the host's certificate table: %s", host);
+}
+
 /* true when snpd answers on @sock and says it is healthy */
 static bool check_daemon(const char *sock)
 {
@@ -169,6 +191,7 @@ static bool check_daemon(const char *sock)
 		line(V_FAIL, "snpd", "on %s but %s: %s", sock,
 		     json_string_value(json_object_get(doc, "health")) ?: "?",
 		     json_string_value(json_object_get(doc, "reason")) ?: "no reason given");
+	check_collateral(json_object_get(doc, "collateral"));
 out:
 	json_decref(doc);
 	return healthy;

@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "cli/evidence.h"
 #include "cli/snpctl.h"
 #include "lib/amd-roots.h"
 #include "lib/cert-table.h"
@@ -999,6 +1000,48 @@ have_leaf:
 	return 0;
 }
 
+/*
+ * An evidence document carries its certificates and CRL: they are used as
+ * they are, with neither the cache nor the network (--trust-ark still
+ * names the root trusted besides AMD's; the ARK must then be it).
+ */
+static int use_evidence(const struct verify_args *a, struct cert_set *cs,
+			struct snpctl_evidence *ev, struct snp_report_info *ri, X509_CRL **ret_crl,
+			struct sources *src)
+{
+	X509 *c[3];
+
+	if (any_cert_option(a)) {
+		log_error("%s is an evidence document: it carries its certificates; give no "
+			  "--certs, --vcek, --ask, --ark, --chain or --cert-table.",
+			  a->report);
+		return -EINVAL;
+	}
+	if (a->product != SNP_PRODUCT_UNKNOWN)
+		snp_report_set_product(ri, a->product, SNP_PRODUCT_SRC_HINT);
+	c[0] = ev->leaf;
+	c[1] = ev->ask;
+	c[2] = ev->ark;
+	ev->leaf = ev->ask = ev->ark = NULL;
+	for (int i = 0; i < 3; i++)
+		if (pool_add(cs, c[i]) < 0) { /* frees c[i] */
+			for (int j = i + 1; j < 3; j++)
+				X509_free(c[j]);
+			return -ENOMEM;
+		}
+	cs->leaf = c[0];
+	cs->ask = c[1];
+	cs->ark = c[2];
+	if (a->crl != SNP_CRL_OFF) {
+		*ret_crl = ev->crl;
+		ev->crl = NULL;
+	}
+	src->leaf = src->ask = src->ark = "evidence";
+	src->crl = *ret_crl ? "evidence" : NULL;
+	snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", "");
+	return 0;
+}
+
 static void cert_set_release(struct cert_set *cs)
 {
 	sk_X509_pop_free(cs->pool, X509_free);
@@ -1071,10 +1114,11 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
  * of @cs (borrowed; what it lacks comes from the cache, KDS or the AMD roots
  * compiled in) under a->pol, and print the result. The report and the
  * certificates are in memory, so that other inputs (an evidence document)
- * can share this path. Returns the exit code.
+ * can share this path; @ev (may be NULL) is an evidence document whose
+ * certificates and CRL are taken instead. Returns the exit code.
  */
 static int verify_loaded(const struct verify_args *a, struct snp_report_info *ri,
-			 struct cert_set *cs)
+			 struct cert_set *cs, struct snpctl_evidence *ev)
 {
 	struct snp_verify_input in = { 0 };
 	struct snp_verify_result res;
@@ -1083,7 +1127,12 @@ static int verify_loaded(const struct verify_args *a, struct snp_report_info *ri
 	int r, code;
 
 	in.report = ri;
-	if (fill_collateral(a, cs, ri, &crl, &srcs) < 0) {
+	if (ev && ev->leaf) {
+		if (use_evidence(a, cs, ev, ri, &crl, &srcs) < 0) {
+			code = SNPCTL_EXIT_USAGE;
+			goto out;
+		}
+	} else if (fill_collateral(a, cs, ri, &crl, &srcs) < 0) {
 		code = SNPCTL_EXIT_USAGE;
 		goto out;
 	}
@@ -1131,6 +1180,7 @@ int snpctl_cmd_verify(int argc, char **argv)
 {
 	struct verify_args a = { 0 };
 	struct cert_set cs = { 0 };
+	struct snpctl_evidence ev = { 0 };
 	struct snp_report_info ri, *rip = NULL;
 	char err[SNP_ERRBUF];
 	int r, code;
@@ -1155,8 +1205,19 @@ int snpctl_cmd_verify(int argc, char **argv)
 			log_error_errno(r, "Failed to read %s: %m", a.report);
 			return SNPCTL_EXIT_USAGE;
 		}
-		r = snp_report_load(data, len, &ri, err, sizeof(err));
+		if (snpctl_evidence_detect(data, len)) {
+			/* snpd's /v1/evidence: the report and its collateral in one */
+			r = snpctl_evidence_parse(data, len, &ev, err, sizeof(err));
+			if (r < 0) {
+				log_error("%s: not an evidence document: %s", a.report, err);
+				return SNPCTL_EXIT_USAGE;
+			}
+			r = snp_report_parse(ev.report, SNP_REPORT_SIZE, &ri, err, sizeof(err));
+		} else {
+			r = snp_report_load(data, len, &ri, err, sizeof(err));
+		}
 		if (r < 0) {
+			snpctl_evidence_release(&ev);
 			log_error("%s: malformed report: %s", a.report, err);
 			return SNPCTL_EXIT_USAGE;
 		}
@@ -1166,8 +1227,9 @@ int snpctl_cmd_verify(int argc, char **argv)
 	if (load_certs(&a, &cs) < 0)
 		code = SNPCTL_EXIT_USAGE;
 	else
-		code = verify_loaded(&a, rip, &cs);
+		code = verify_loaded(&a, rip, &cs, &ev);
 	cert_set_release(&cs);
+	snpctl_evidence_release(&ev);
 	ERR_clear_error();
 	return code;
 }

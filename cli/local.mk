@@ -8,7 +8,8 @@ bin_PROGRAMS += %reldir%/snpctl
 	%reldir%/snpd-client.c \
 	%reldir%/cmd-verify.c \
 	%reldir%/cmd-policy.c \
-	%reldir%/cmd-collateral.c
+	%reldir%/cmd-collateral.c \
+	%reldir%/evidence.c %reldir%/evidence.h
 %canon_reldir%_snpctl_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 %canon_reldir%_snpctl_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)
 

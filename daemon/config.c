@@ -46,6 +46,9 @@ enum cfg_check {
 	CHK_MOUNTPOINT,	 /* an absolute path, not /, without . or .. */
 	CHK_SOCKET_PATH, /* empty, or an absolute path that fits sun_path */
 	CHK_LISTEN,	 /* empty, or ADDR:PORT / [ADDR6]:PORT, numeric */
+	CHK_URL,	 /* http:// or https:// and a host, no query, fragment or space */
+	CHK_ABSPATH,	 /* empty, or an absolute path without . or .. components */
+	CHK_FILE,	 /* empty, or an absolute path of an existing regular file */
 };
 
 struct cfg_item {
@@ -91,6 +94,15 @@ static const struct cfg_item items[] = {
 	  "users who may append to the event log (FUSE log/extend, POST /v1/log/events)" },
 	{ "Daemon", "LogWriterGroups", "log-writer-groups", T_GIDS, C(log_writer_groups), 0, "",
 	  "groups (primary group of the writer) who may append likewise" },
+	{ "Daemon", "KdsUrl", "kds-url", T_STRING, C(kds_url), 0, "https://kdsintf.amd.com",
+	  "AMD KDS or a mirror/proxy of it (http:// or https://)", 0, CHK_URL },
+	{ "Daemon", "CacheDir", "cache-dir", T_STRING, C(cache_dir), 0, "/var/cache/snpd",
+	  "collateral cache shared with snpctl (empty: none)", 0, CHK_ABSPATH },
+	{ "Daemon", "KdsOffline", "offline", T_BOOL, C(kds_offline), 0, "no",
+	  "never ask KDS: the host's table, the cache and the embedded AMD roots only" },
+	{ "Daemon", "TrustArk", "trust-ark", T_STRING, C(trust_ark), 0, "",
+	  "PEM root trusted instead of AMD's (a simulated platform; never in production)", 0,
+	  CHK_FILE },
 	{ "Filesystem", "Enabled", "fs", T_BOOL, C(fs_enabled), 0, "yes",
 	  "serve the FUSE view (--no-fs turns it off)" },
 	{ "Filesystem", "Mountpoint", "mountpoint", T_STRING, C(mountpoint), 0, "/snp",
@@ -256,6 +268,44 @@ static int check_string(const struct cfg_item *it, const char *v, char *err, siz
 				"%s=%s: must be an absolute path of at most %zu characters without "
 				". or .. components",
 				it->key, v, sizeof(sa.sun_path) - 1);
+			return -EINVAL;
+		}
+		return 0;
+	case CHK_URL: {
+		const char *host = !strncmp(v, "http://", 7)  ? v + 7 :
+				   !strncmp(v, "https://", 8) ? v + 8 :
+								NULL;
+
+		if (!host || !*host || *host == '/' || strlen(v) >= 400 || strpbrk(v, "?# \t")) {
+			snprintf(err, errlen,
+				 "%s=%s: expected http://HOST[:PORT][/PATH] or https://..., "
+				 "without a query, fragment or spaces, under 400 characters",
+				 it->key, v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case CHK_ABSPATH:
+		if (*v && (v[0] != '/' || has_dot_component(v) || strlen(v) >= 3800)) {
+			snprintf(err, errlen,
+				 "%s=%s: must be an absolute path without . or .. components",
+				 it->key, v);
+			return -EINVAL;
+		}
+		return 0;
+	case CHK_FILE:
+		if (!*v)
+			return 0;
+		if (v[0] != '/') {
+			snprintf(err, errlen, "%s=%s: must be an absolute path", it->key, v);
+			return -EINVAL;
+		}
+		if (stat(v, &st) < 0) {
+			snprintf(err, errlen, "%s=%s: %s", it->key, v, strerror(errno));
+			return -EINVAL;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "%s=%s: not a regular file", it->key, v);
 			return -EINVAL;
 		}
 		return 0;

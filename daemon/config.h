@@ -55,6 +55,10 @@ struct snpd_config {
 	u32 event_log_max;
 	struct snpd_id_list log_writers; /* may append to the event log */
 	struct snpd_id_list log_writer_groups;
+	char *kds_url;	 /* AMD KDS or a mirror */
+	char *cache_dir; /* collateral cache, "" for none */
+	char *trust_ark; /* a root trusted besides AMD's (simulated platforms) */
+	bool kds_offline;
 	/* [Filesystem] */
 	bool fs_enabled;
 	char *mountpoint;

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon/eventlog.h"
@@ -56,6 +57,47 @@ static void limits_of(const struct snpd_config *c, struct snpd_broker_limits *li
 	lim->rate_burst = c->rate_burst;
 }
 
+static void coll_config(const struct snpd *d, struct snpd_coll_config *cfg)
+{
+	cfg->kds_url = d->config.kds_url;
+	cfg->cache_dir = d->config.cache_dir;
+	cfg->trust_ark = d->config.trust_ark;
+	cfg->offline = d->config.kds_offline;
+}
+
+/*
+ * The view's certificates: the newest collateral of this reference report
+ * when there is one and the configuration did not change, else a new job
+ * for the worker (host table, cache, KDS), which replaces them when done.
+ */
+static void collateral_for(struct snpd *d, struct snpd_view *v,
+			   const struct snp_backend_report *ref, bool wait_local)
+{
+	struct snpd_coll_config cfg;
+	int r;
+
+	if (!d->collateral || (d->config.certs_dir && *d->config.certs_dir))
+		return;
+	if (!d->coll_dirty && d->coll && snpd_coll_set_matches(d->coll, &v->ref)) {
+		if (snpd_view_apply_collateral(v, d->coll) < 0)
+			log_warning("Out of memory: the view keeps the host's certificates");
+		/*
+		 * Complete, or a pass still running: nothing to do. Incomplete
+		 * and final: look again (a reload); lib/kds makes no request
+		 * while KDS's backoff lasts or for a remembered 404.
+		 */
+		if (d->coll->state == SNPD_COLL_COMPLETE || !d->coll->final)
+			return;
+	}
+	d->coll_dirty = false;
+	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+	coll_config(d, &cfg);
+	r = snpd_collateral_submit(d->collateral, &v->ref, ref->certs, ref->certs_len, &cfg,
+				   wait_local);
+	if (r < 0)
+		log_warning_errno(r, "Cannot look for the collateral: %m");
+}
+
 static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 {
 	struct snpd_view *v;
@@ -68,7 +110,75 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 		return log_error_errno(r, "The reference report is unusable: %s", err);
 	snpd_view_free(d->view);
 	d->view = v;
+	collateral_for(d, v, ref, false);
 	return 0;
+}
+
+static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct snpd *d = userdata;
+	struct snpd_coll_config cfg;
+
+	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+	coll_config(d, &cfg);
+	if (snpd_collateral_resubmit(d->collateral, &cfg) < 0)
+		log_warning("Cannot ask KDS again for the collateral");
+	return 0;
+}
+
+static bool view_certs_equal(const struct snpd_view *a, const struct snpd_view *b)
+{
+	for (int i = 0; i < _SNPD_CERT_MAX; i++)
+		if (a->cert_len[i] != b->cert_len[i] || a->cert_src[i] != b->cert_src[i] ||
+		    !a->certs[i] != !b->certs[i] ||
+		    (a->certs[i] && memcmp(a->certs[i], b->certs[i], a->cert_len[i])))
+			return false;
+	return true;
+}
+
+/* A pass of the collateral worker is done (loop thread); takes @set. */
+static void on_collateral(void *userdata, struct snpd_coll_set *set)
+{
+	struct snpd *d = userdata;
+	struct snpd_view *v;
+	bool was_complete = d->coll && d->coll->state == SNPD_COLL_COMPLETE && d->view &&
+			    snpd_coll_set_matches(d->coll, &d->view->ref);
+	int r;
+
+	if (set->host_note[0] && (!d->coll || strcmp(d->coll->host_note, set->host_note)))
+		log_warning("Collateral: %s", set->host_note);
+	if (set->state == SNPD_COLL_COMPLETE && !was_complete)
+		log_notice("Collateral complete: ARK %s, %s %s, %s %s, CRL %s",
+			   snpd_coll_src_names[set->src[SNPD_COLL_ARK]], set->vlek ? "ASVK" : "ASK",
+			   snpd_coll_src_names[set->src[SNPD_COLL_ASK]],
+			   set->vlek ? "VLEK" : "VCEK",
+			   snpd_coll_src_names[set->src[SNPD_COLL_LEAF]],
+			   snpd_coll_src_names[set->src[SNPD_COLL_CRL]]);
+	else if (set->final && set->state != SNPD_COLL_COMPLETE)
+		log_warning("Collateral %s: %s%s", snpd_coll_state_names[set->state], set->error,
+			    set->retry_at ? "; KDS is asked again later" : "");
+	snpd_coll_set_free(d->coll);
+	d->coll = set;
+	if (d->view && snpd_coll_set_matches(set, &d->view->ref)) {
+		r = snpd_view_with_collateral(d->view, set, d->view->generation + 1, &v);
+		if (r < 0) {
+			log_warning_errno(r, "Cannot apply the collateral: %m");
+		} else if (view_certs_equal(v, d->view)) {
+			snpd_view_free(v); /* what is served does not change: no new generation */
+		} else {
+			snpd_view_free(d->view);
+			d->view = v;
+		}
+	}
+	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+	if (set->final && set->retry_at > 0) {
+		r = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
+				      (u64)set->retry_at * 1000000ULL, 0, on_coll_retry, d);
+		if (r < 0) {
+			d->coll_retry = NULL;
+			log_warning_errno(r, "Cannot schedule the next KDS request: %m");
+		}
+	}
 }
 
 static void reference_refresh(struct snpd *d);
@@ -242,6 +352,10 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		sd_notify(0, "READY=1");
 		return log_error_errno(ENOMEM, "Reload failed: out of memory");
 	}
+	if (strcmp(d->config.kds_url, c.kds_url) || strcmp(d->config.cache_dir, c.cache_dir) ||
+	    strcmp(d->config.trust_ark, c.trust_ark) || d->config.kds_offline != c.kds_offline ||
+	    strcmp(d->config.certs_dir, c.certs_dir))
+		d->coll_dirty = true; /* looked for again with the new settings */
 	snpd_config_release(&d->config);
 	d->config = c;
 	if (d->fs)
@@ -407,14 +521,17 @@ static int run(struct snpd *d)
 				       e.fw_error, e.vmm_error, e.status);
 	} else {
 		r = reference_view(d, &ref);
-		snp_backend_report_release(&ref);
-		if (r < 0)
+		if (r < 0) {
+			snp_backend_report_release(&ref);
 			return r;
+		}
 	}
 
 	r = sd_event_default(&d->event);
-	if (r < 0)
+	if (r < 0) {
+		snp_backend_report_release(&ref);
 		return log_error_errno(r, "Failed to create the event loop: %m");
+	}
 	sd_event_now(d->event, CLOCK_MONOTONIC, &d->started_usec);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -424,11 +541,28 @@ static int run(struct snpd *d)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_sigterm, d)) < 0 ||
 	    (r = sd_event_add_signal(d->event, NULL, SIGINT, on_sigterm, d)) < 0 ||
-	    (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d)) < 0)
+	    (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d)) < 0) {
+		snp_backend_report_release(&ref);
 		return log_error_errno(r, "Failed to watch signals: %m");
+	}
 	r = sd_event_set_watchdog(d->event, true);
 	if (r < 0)
 		log_warning_errno(r, "Failed to enable the watchdog: %m");
+
+	/*
+	 * The collateral: READY=1 waits for its local pass only (host table,
+	 * embedded roots, cache; at most SNPD_COLLATERAL_LOCAL_WAIT_MS),
+	 * never for KDS, which the worker asks in the background. Its thread
+	 * starts after the signals are blocked, so that it never takes them.
+	 */
+	r = snpd_collateral_new(d->event, on_collateral, d, &d->collateral);
+	if (r < 0) {
+		snp_backend_report_release(&ref);
+		return log_error_errno(r, "Failed to start the collateral worker: %m");
+	}
+	if (d->view)
+		collateral_for(d, d->view, &ref, true);
+	snp_backend_report_release(&ref);
 
 	limits_of(&d->config, &lim);
 	r = snpd_broker_new(d->event, d->backend, &lim, &d->broker);
@@ -464,6 +598,7 @@ static int run(struct snpd *d)
 	r = sd_event_loop(d->event);
 	sd_event_source_disable_unref(status_timer);
 	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
+	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
 	if (r < 0)
 		return log_error_errno(r, "Event loop failed: %m");
 	return 0;
@@ -494,6 +629,12 @@ int main(int argc, char **argv)
 	}
 	disable_core_dumps();
 
+	/* libcurl's global state, before any thread (broker, collateral) starts */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("Failed to initialise libcurl");
+		snpd_config_release(&d.config);
+		return EXIT_FAILURE;
+	}
 	r = run(&d);
 
 	/* the broker first: its last callbacks still reply to FUSE and HTTP */
@@ -502,10 +643,13 @@ int main(int argc, char **argv)
 	d.fs = snpd_fs_free(d.fs);
 	if (d.fuse_fd >= 0)
 		close(d.fuse_fd);
+	d.collateral = snpd_collateral_free(d.collateral);
+	d.coll = snpd_coll_set_free(d.coll);
 	d.backend = snp_backend_free(d.backend);
 	d.view = snpd_view_free(d.view);
 	d.eventlog = snpd_eventlog_free(d.eventlog);
 	d.event = sd_event_unref(d.event);
 	snpd_config_release(&d.config);
+	curl_global_cleanup();
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

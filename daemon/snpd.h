@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "daemon/broker.h"
+#include "daemon/collateral.h"
 #include "daemon/config.h"
 #include "backend/backend.h"
 #include "lib/report.h"
@@ -19,6 +20,8 @@ enum snpd_cert {
 	SNPD_CERT_VCEK,
 	SNPD_CERT_VLEK,
 	SNPD_CERT_CHAIN,
+	SNPD_CERT_CRL,	  /* DER */
+	SNPD_CERT_SOURCE, /* text: one line per file, "NAME SOURCE" */
 	_SNPD_CERT_MAX,
 };
 
@@ -35,6 +38,8 @@ struct snpd_view {
 	char *policy;
 	char *vmpl;
 	char *certs[_SNPD_CERT_MAX]; /* PEM, NULL when unknown */
+	size_t cert_len[_SNPD_CERT_MAX];
+	enum snpd_coll_src cert_src[_SNPD_CERT_MAX];
 	u64 generation;
 };
 
@@ -74,6 +79,14 @@ struct snpd {
 	u32 reference_backoff_ms;
 	sd_event_source *reference_retry;
 	struct snpd_eventlog *eventlog; /* NULL: EventLog= empty */
+	/*
+	 * Collateral: the worker, the newest result (applied to every view
+	 * of the same reference report) and the timer of the next KDS try.
+	 */
+	struct snpd_collateral *collateral;
+	struct snpd_coll_set *coll;
+	sd_event_source *coll_retry;
+	bool coll_dirty; /* its settings changed on reload */
 };
 
 enum snpd_health {
@@ -100,11 +113,21 @@ extern const char *const snpd_cert_names[_SNPD_CERT_MAX];
 int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u64 generation,
 		  struct snpd_view **ret, char *err, size_t errlen);
 struct snpd_view *snpd_view_free(struct snpd_view *v);
+/*
+ * A copy of @old with generation @generation and, when @set is given, its
+ * ARK, ASK/ASVK, VCEK/VLEK and CRL instead of the host's. 0 or -ENOMEM.
+ */
+int snpd_view_with_collateral(const struct snpd_view *old, const struct snpd_coll_set *set,
+			      u64 generation, struct snpd_view **ret);
+/* Replace the certificates of a view not yet published. */
+int snpd_view_apply_collateral(struct snpd_view *v, const struct snpd_coll_set *set);
 
 /* Decoded report as JSON (new reference), product from the view's certs. */
 json_t *snpd_report_json(const struct snpd *d, const u8 report[SNP_REPORT_SIZE]);
 
 /* Health and counters as JSON (new reference). */
 json_t *snpd_status_json(struct snpd *d);
+/* The collateral's state, sources, age, last error and next retry (new reference). */
+json_t *snpd_collateral_json(struct snpd *d);
 
 #endif

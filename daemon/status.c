@@ -44,6 +44,52 @@ enum snpd_health snpd_health(struct snpd *d, char *reason, size_t len)
 	return SNPD_HEALTH_OK;
 }
 
+json_t *snpd_collateral_json(struct snpd *d)
+{
+	const struct snpd_coll_set *s = d->coll;
+	const struct snpd_view *v = d->view;
+	bool dir = d->config.certs_dir && *d->config.certs_dir;
+	bool current = s && v && snpd_coll_set_matches(s, &v->ref);
+	time_t now = time(NULL);
+	json_t *o, *src;
+
+	src = json_object();
+	for (int i = 0; v && src && i < SNPD_CERT_SOURCE; i++)
+		if (v->certs[i] && i != SNPD_CERT_CHAIN)
+			json_object_set_new(src, snpd_cert_names[i],
+					    json_string(snpd_coll_src_names[v->cert_src[i]]));
+	o = json_pack("{s:s, s:o*, s:I, s:b, s:s}", "state",
+		      dir      ? "certs-dir" :
+		      !current ? (v && (v->certs[SNPD_CERT_VCEK] || v->certs[SNPD_CERT_VLEK]) ?
+					  "partial" :
+					  "none") :
+				 snpd_coll_state_names[s->state],
+		      "sources", src, "kds_requests",
+		      (json_int_t)snpd_collateral_requests(d->collateral), "kds_offline",
+		      d->config.kds_offline, "kds_url", d->config.kds_url);
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "checking", json_boolean(!dir && v && (!current || !s->final)));
+	json_object_set_new(o, "age_sec",
+			    current && s->completed_at ?
+				    json_integer((json_int_t)(now - s->completed_at)) :
+				    json_null());
+	json_object_set_new(o, "last_error",
+			    current && s->error[0] ? json_string(s->error) : json_null());
+	json_object_set_new(o, "host_table",
+			    current && s->host_note[0] ? json_string(s->host_note) : json_null());
+	json_object_set_new(o, "next_retry",
+			    current && s->retry_at ? json_integer((json_int_t)s->retry_at) :
+						     json_null());
+	json_object_set_new(
+		o, "next_retry_in_sec",
+		current && s->retry_at ?
+			json_integer((json_int_t)(s->retry_at > now ? s->retry_at - now : 0)) :
+			json_null());
+	json_object_set_new(o, "cache_dir", json_string(d->config.cache_dir));
+	return o;
+}
+
 json_t *snpd_status_json(struct snpd *d)
 {
 	struct snpd_broker_stats bs;
@@ -95,6 +141,7 @@ json_t *snpd_status_json(struct snpd *d)
 		json_object_set_new(b, "cancelled", json_integer((json_int_t)bs.cancelled));
 		json_object_set_new(b, "share_full", json_integer((json_int_t)bs.share_full));
 		json_object_set_new(o, "event_log", snpd_eventlog_status_json(d->eventlog));
+		json_object_set_new(o, "collateral", snpd_collateral_json(d));
 	}
 	return o;
 }

@@ -18,7 +18,8 @@
 const char *const snpd_cert_names[_SNPD_CERT_MAX] = {
 	[SNPD_CERT_ARK] = "ark.pem",	 [SNPD_CERT_ASK] = "ask.pem",
 	[SNPD_CERT_VCEK] = "vcek.pem",	 [SNPD_CERT_VLEK] = "vlek.pem",
-	[SNPD_CERT_CHAIN] = "chain.pem",
+	[SNPD_CERT_CHAIN] = "chain.pem", [SNPD_CERT_CRL] = "crl.der",
+	[SNPD_CERT_SOURCE] = "source",
 };
 
 static char *pem_of(X509 *c)
@@ -76,6 +77,8 @@ static void certs_from_table(struct snpd_view *v, const struct snp_backend_repor
 		if (e && !(v->certs[map[i].slot] = pem_of_der(e->data, e->length)))
 			log_warning("Ignoring the host's %s: not an X.509 certificate",
 				    snp_cert_kind_name(map[i].kind));
+		if (v->certs[map[i].slot])
+			v->cert_src[map[i].slot] = SNPD_SRC_HOST;
 	}
 }
 
@@ -104,6 +107,7 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 			sk_X509_pop_free(sk, X509_free);
 			if (!v->certs[i])
 				return -ENOMEM;
+			v->cert_src[i] = SNPD_SRC_DIR;
 		}
 	return 0;
 }
@@ -120,6 +124,126 @@ static char *strdupf(const char *fmt, ...)
 		s = NULL;
 	va_end(ap);
 	return s;
+}
+
+/* chain.pem and source from the others; the lengths of all. */
+static int finish_certs(struct snpd_view *v)
+{
+	char *src = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	free(v->certs[SNPD_CERT_CHAIN]);
+	free(v->certs[SNPD_CERT_SOURCE]);
+	v->certs[SNPD_CERT_CHAIN] = v->certs[SNPD_CERT_SOURCE] = NULL;
+	if (v->certs[SNPD_CERT_ASK] && v->certs[SNPD_CERT_ARK]) {
+		v->certs[SNPD_CERT_CHAIN] =
+			strdupf("%s%s", v->certs[SNPD_CERT_ASK], v->certs[SNPD_CERT_ARK]);
+		if (!v->certs[SNPD_CERT_CHAIN])
+			return -ENOMEM;
+		v->cert_src[SNPD_CERT_CHAIN] = v->cert_src[SNPD_CERT_ASK];
+	}
+	f = open_memstream(&src, &len);
+	if (!f)
+		return -ENOMEM;
+	for (int i = 0; i < SNPD_CERT_SOURCE; i++)
+		if (v->certs[i] && i != SNPD_CERT_CHAIN)
+			fprintf(f, "%s %s\n", snpd_cert_names[i],
+				snpd_coll_src_names[v->cert_src[i]]);
+	if (fclose(f) != 0) {
+		free(src);
+		return -ENOMEM;
+	}
+	if (len) {
+		v->certs[SNPD_CERT_SOURCE] = src;
+		v->cert_src[SNPD_CERT_SOURCE] = SNPD_SRC_NONE;
+	} else {
+		free(src);
+	}
+	for (int i = 0; i < _SNPD_CERT_MAX; i++)
+		if (i != SNPD_CERT_CRL)
+			v->cert_len[i] = v->certs[i] ? strlen(v->certs[i]) : 0;
+	return 0;
+}
+
+int snpd_view_apply_collateral(struct snpd_view *v, const struct snpd_coll_set *set)
+{
+	static const enum snpd_cert slot[3] = { SNPD_CERT_ARK, SNPD_CERT_ASK, SNPD_CERT_VCEK };
+
+	for (int i = SNPD_CERT_ARK; i <= SNPD_CERT_VLEK; i++) {
+		free(v->certs[i]);
+		v->certs[i] = NULL;
+		v->cert_src[i] = SNPD_SRC_NONE;
+	}
+	free(v->certs[SNPD_CERT_CRL]);
+	v->certs[SNPD_CERT_CRL] = NULL;
+	v->cert_len[SNPD_CERT_CRL] = 0;
+	for (int i = 0; i < 3; i++) {
+		enum snpd_cert s = i == 2 && set->vlek ? SNPD_CERT_VLEK : slot[i];
+
+		if (!set->pem[i])
+			continue;
+		v->certs[s] = strdup(set->pem[i]);
+		if (!v->certs[s])
+			return -ENOMEM;
+		v->cert_src[s] = set->src[i];
+	}
+	if (set->crl) {
+		v->certs[SNPD_CERT_CRL] = malloc(set->crl_len);
+		if (!v->certs[SNPD_CERT_CRL])
+			return -ENOMEM;
+		memcpy(v->certs[SNPD_CERT_CRL], set->crl, set->crl_len);
+		v->cert_len[SNPD_CERT_CRL] = set->crl_len;
+		v->cert_src[SNPD_CERT_CRL] = set->src[SNPD_COLL_CRL];
+	}
+	return finish_certs(v);
+}
+
+static char *dup_or_null(const char *s, size_t len, bool *fail)
+{
+	char *p;
+
+	if (!s)
+		return NULL;
+	p = malloc(len + 1);
+	if (!p) {
+		*fail = true;
+		return NULL;
+	}
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+int snpd_view_with_collateral(const struct snpd_view *old, const struct snpd_coll_set *set,
+			      u64 generation, struct snpd_view **ret)
+{
+	struct snpd_view *v = calloc(1, sizeof(*v));
+	bool fail = false;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	v->ref = old->ref;
+	v->generation = generation;
+	v->platform_json = dup_or_null(old->platform_json, strlen(old->platform_json), &fail);
+	v->measurement = dup_or_null(old->measurement, strlen(old->measurement), &fail);
+	v->tcb = dup_or_null(old->tcb, strlen(old->tcb), &fail);
+	v->chip_id = dup_or_null(old->chip_id, strlen(old->chip_id), &fail);
+	v->policy = dup_or_null(old->policy, strlen(old->policy), &fail);
+	v->vmpl = dup_or_null(old->vmpl, strlen(old->vmpl), &fail);
+	for (int i = 0; i < _SNPD_CERT_MAX; i++) {
+		v->certs[i] = dup_or_null(old->certs[i], old->cert_len[i], &fail);
+		v->cert_len[i] = old->cert_len[i];
+		v->cert_src[i] = old->cert_src[i];
+	}
+	r = fail ? -ENOMEM : set ? snpd_view_apply_collateral(v, set) : 0;
+	if (r < 0) {
+		snpd_view_free(v);
+		return r;
+	}
+	*ret = v;
+	return 0;
 }
 
 static void tcb_text(char *buf, size_t len, const char *name, u64 raw, enum snp_tcb_layout l)
@@ -159,9 +283,9 @@ int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u
 	} else {
 		certs_from_table(v, ref);
 	}
-	if (v->certs[SNPD_CERT_ASK] && v->certs[SNPD_CERT_ARK])
-		v->certs[SNPD_CERT_CHAIN] =
-			strdupf("%s%s", v->certs[SNPD_CERT_ASK], v->certs[SNPD_CERT_ARK]);
+	rc = finish_certs(v);
+	if (rc < 0)
+		goto fail;
 
 	/* v2 reports do not say their product: the endorsement key does */
 	if (v->ref.product_source != SNP_PRODUCT_SRC_CPUID &&

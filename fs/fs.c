@@ -381,9 +381,23 @@ static bool key_same(const struct snpd_key_profile *a, const struct snpd_key_pro
 	       a->vmpl == b->vmpl && a->uid == b->uid && a->gid == b->gid && a->mode == b->mode;
 }
 
+/* The bytes of a static file (certs/crl.der is binary: its length from the view). */
+static const char *static_blob(struct snpd_fs *fs, fuse_ino_t ino, size_t *len)
+{
+	const struct snpd_view *v = fs->d->view;
+
+	if (v && ino >= INO_CERT0 && ino < INO_CERT0 + _SNPD_CERT_MAX) {
+		*len = v->cert_len[ino - INO_CERT0];
+		return v->certs[ino - INO_CERT0];
+	}
+	*len = 0;
+	return NULL;
+}
+
 static const char *static_text(struct snpd_fs *fs, fuse_ino_t ino)
 {
 	const struct snpd_view *v = fs->d->view;
+	size_t len;
 
 	if (!v)
 		return NULL;
@@ -401,10 +415,17 @@ static const char *static_text(struct snpd_fs *fs, fuse_ino_t ino)
 	case INO_VMPL:
 		return v->vmpl;
 	default:
-		if (ino >= INO_CERT0 && ino < INO_CERT0 + _SNPD_CERT_MAX)
-			return v->certs[ino - INO_CERT0];
-		return NULL;
+		return static_blob(fs, ino, &len);
 	}
+}
+
+static size_t static_len(struct snpd_fs *fs, fuse_ino_t ino, const char *text)
+{
+	size_t len;
+
+	if (static_blob(fs, ino, &len))
+		return len;
+	return strlen(text);
 }
 
 /* Fill @st for @ino; false when it does not exist. */
@@ -463,7 +484,7 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	text = static_text(fs, ino);
 	if (text) {
 		st->st_mode = S_IFREG | (c->file_mode & 07777);
-		st->st_size = (off_t)strlen(text);
+		st->st_size = (off_t)static_len(fs, ino, text);
 		return true;
 	}
 	return false;
@@ -878,7 +899,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		} else if ((text = static_text(fs, ino))) {
 			/* a snapshot, so that a reload cannot tear a read */
 			h->content = C_STATIC;
-			h->len = strlen(text);
+			h->len = static_len(fs, ino, text);
 			h->data = malloc(h->len + 1);
 			if (!h->data) {
 				handle_free(h);

@@ -54,12 +54,13 @@ enum endpoint {
 	EP_METRICS,
 	EP_LOG,
 	EP_OTHER,
+	EP_EVIDENCE,
 	_EP_MAX,
 };
 
 static const char *const ep_names[_EP_MAX] = {
 	"report",  "certificates", "platform", "keys",	"status",
-	"healthz", "metrics",	   "log",      "other",
+	"healthz", "metrics",	   "log",      "other", "evidence",
 };
 
 struct snpd_http;
@@ -131,6 +132,7 @@ struct req_state {
 	/* key: for the audit trail */
 	struct ucred peer;
 	char key_name[SNPD_NAME_MAX];
+	bool want_evidence;
 };
 
 static u64 now_usec(struct snpd_http *h)
@@ -601,6 +603,66 @@ static json_t *certs_json_from_view(const struct snpd_view *v)
 	return o;
 }
 
+/*
+ * GET /v1/certificates as JSON: the PEM certificates by name (ark, ask,
+ * vcek or vlek), "crl" (base64 DER) and "sources" (where each came from).
+ */
+static json_t *certs_json_full(const struct snpd_view *v)
+{
+	json_t *o = certs_json_from_view(v), *src = json_object();
+
+	if (o && v->certs[SNPD_CERT_CRL]) {
+		char *b =
+			base64_new((const u8 *)v->certs[SNPD_CERT_CRL], v->cert_len[SNPD_CERT_CRL]);
+
+		json_object_set_new(o, "crl", b ? json_string(b) : json_null());
+		free(b);
+	}
+	for (int i = 0; o && src && i < SNPD_CERT_SOURCE; i++)
+		if (v->certs[i] && i != SNPD_CERT_CHAIN) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(snpd_cert_names[i], "."),
+				 snpd_cert_names[i]);
+			json_object_set_new(src, name,
+					    json_string(snpd_coll_src_names[v->cert_src[i]]));
+		}
+	json_object_set_new(o, "sources", src);
+	return o;
+}
+
+/*
+ * The evidence document (version 1; see snpd(8)): the report, the
+ * endorsement key, its chain and the CRL, so that a relying party needs
+ * neither KDS nor a cache. Readers ignore members they do not know; later
+ * versions add members (a binding section) without changing these.
+ */
+static json_t *evidence_json(const struct snpd *d, const struct snp_backend_report *rep)
+{
+	const struct snpd_view *v = d->view;
+	bool vlek = v && !v->certs[SNPD_CERT_VCEK] && v->certs[SNPD_CERT_VLEK];
+	enum snpd_cert leaf = vlek ? SNPD_CERT_VLEK : SNPD_CERT_VCEK;
+	char *rb64 = base64_new(rep->report, SNP_REPORT_SIZE), *crl = NULL;
+	json_t *o;
+
+	if (v && v->certs[SNPD_CERT_CRL])
+		crl = base64_new((const u8 *)v->certs[SNPD_CERT_CRL], v->cert_len[SNPD_CERT_CRL]);
+	o = json_pack("{s:i, s:s, s:s?, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s?, s:{s:s, s:s, s:s, "
+		      "s:s}, s:s}",
+		      "version", 1, "type", "snpd-evidence", "report", rb64, "product",
+		      snp_product_name(v->ref.product), "endorsement_key", vlek ? "vlek" : "vcek",
+		      "certificates", vlek ? "vlek" : "vcek", v->certs[leaf], vlek ? "asvk" : "ask",
+		      v->certs[SNPD_CERT_ASK], "ark", v->certs[SNPD_CERT_ARK], "crl", crl,
+		      "sources", vlek ? "vlek" : "vcek", snpd_coll_src_names[v->cert_src[leaf]],
+		      vlek ? "asvk" : "ask", snpd_coll_src_names[v->cert_src[SNPD_CERT_ASK]], "ark",
+		      snpd_coll_src_names[v->cert_src[SNPD_CERT_ARK]], "crl",
+		      snpd_coll_src_names[v->cert_src[SNPD_CERT_CRL]], "encoding",
+		      "report and crl: base64 (RFC 4648) of the raw bytes; certificates: PEM");
+	free(rb64);
+	free(crl);
+	return o;
+}
+
 /* The request of @st is over (answered, or dropped): free it and let MHD go on. */
 static void resume(struct req_state *st, struct snpd_request *req)
 {
@@ -626,6 +688,15 @@ static void on_report_done(struct snpd_request *req, void *userdata)
 	}
 	if (req->result < 0) {
 		device_problem(st, req->result, 0, req->error.message);
+	} else if (st->want_evidence) {
+		json_t *o = d->view ? evidence_json(d, rep) : NULL;
+
+		if (o)
+			respond_json(st, MHD_HTTP_OK, o, NULL);
+		else
+			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "collateral-unavailable",
+				"Collateral unavailable", "%s",
+				"the certificates went away while the report was taken; try again");
 	} else if (st->want_tsm) {
 		/* the shape configfs-tsm consumers know: outblob and auxblob */
 		char *out = base64_new(rep->report, SNP_REPORT_SIZE);
@@ -1076,6 +1147,81 @@ static void handle_log(struct req_state *st, bool post)
 }
 
 /* The static views wait for the reference report (host busy at start). */
+static void no_view_problem(struct req_state *st);
+
+/* Can the view back evidence: an endorsement key and its chain? */
+static bool evidence_ready(const struct snpd_view *v)
+{
+	return v && (v->certs[SNPD_CERT_VCEK] || v->certs[SNPD_CERT_VLEK]) &&
+	       v->certs[SNPD_CERT_ASK] && v->certs[SNPD_CERT_ARK];
+}
+
+/*
+ * GET /v1/evidence?nonce=HEX[&vmpl=N]: a fresh report bound to the nonce
+ * (REPORT_DATA = the nonce bytes, zero padded, as /v1/report) with its
+ * collateral in one JSON document. Checked before the device is used:
+ * without the collateral it is 503 (Retry-After from the next KDS try).
+ */
+static void handle_evidence(struct req_state *st)
+{
+	struct snpd *d = st->l->h->d;
+	struct report_params p = { 0 };
+	struct snpd_request *req;
+
+	MHD_get_connection_values_n(st->conn, MHD_GET_ARGUMENT_KIND, query_arg, &p);
+	if (!p.err[0] && (p.format || (p.dup & (1 << 2))))
+		snprintf(p.err, sizeof(p.err), "%s", "evidence takes nonce and vmpl only");
+	if (!p.err[0] && !(p.dup & 1))
+		snprintf(p.err, sizeof(p.err), "%s",
+			 "nonce: required (1 to 64 bytes as hex), evidence is bound to it");
+	if (p.err[0]) {
+		problem(st, MHD_HTTP_BAD_REQUEST, p.err_type ? p.err_type : "invalid-parameter",
+			"Invalid parameter", "%s", p.err);
+		return;
+	}
+	if (!p.have_vmpl)
+		p.vmpl = d->config.vmpl;
+	if (p.vmpl < d->config.vmpl_floor) {
+		problem(st, MHD_HTTP_FORBIDDEN, "vmpl-below-floor", "VMPL not allowed",
+			"VMPL %u is below VmplFloor=%u", p.vmpl, d->config.vmpl_floor);
+		return;
+	}
+	if (!d->view) {
+		no_view_problem(st);
+		return;
+	}
+	if (!evidence_ready(d->view)) {
+		json_t *c = snpd_collateral_json(d);
+		json_t *next = json_object_get(c, "next_retry_in_sec");
+		const char *why = json_string_value(json_object_get(c, "last_error"));
+		char ra[32];
+
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "collateral-unavailable",
+			"Collateral unavailable",
+			"no endorsement key and chain for this platform yet (%s); see "
+			"/v1/status collateral",
+			why ? why : "still looking");
+		snprintf(ra, sizeof(ra), "%lld",
+			 json_is_integer(next) && json_integer_value(next) > 0 ?
+				 (long long)json_integer_value(next) :
+				 5LL);
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		json_decref(c);
+		return;
+	}
+	st->want_evidence = true;
+	req = snpd_request_new(SNPD_REQ_REPORT, 0);
+	if (!req) {
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		return;
+	}
+	memcpy(req->report_req.report_data, p.report_data, SNP_REPORT_DATA_SIZE);
+	req->report_req.vmpl = p.vmpl;
+	req->report_req.want_certs = false;
+	req->done = on_report_done;
+	submit(st, req, client_id(st, NULL));
+}
+
 static void no_view_problem(struct req_state *st)
 {
 	if (snpd_broker_is_dead(st->l->h->d->broker))
@@ -1098,11 +1244,12 @@ static void handle_certs(struct req_state *st)
 	}
 	if (!v->certs[SNPD_CERT_VCEK] && !v->certs[SNPD_CERT_VLEK] && !v->certs[SNPD_CERT_ARK]) {
 		problem(st, MHD_HTTP_NOT_FOUND, "no-certificates", "No certificates",
-			"the host returned no certificates and CertsDir= is not set");
+			"no certificates yet: the host gave none and none were found (see "
+			"/v1/status collateral)");
 		return;
 	}
 	if (accepts(st->conn, "application/json")) {
-		respond_json(st, MHD_HTTP_OK, certs_json_from_view(v), NULL);
+		respond_json(st, MHD_HTTP_OK, certs_json_full(v), NULL);
 		return;
 	}
 	/* PEM bundle: the endorsement key first, then ASK, then ARK */
@@ -1161,6 +1308,11 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 		st->ep = EP_CERTS;
 		if (get)
 			return handle_certs(st);
+		allow = "GET, HEAD";
+	} else if (!strcmp(url, "/v1/evidence")) {
+		st->ep = EP_EVIDENCE;
+		if (get)
+			return handle_evidence(st);
 		allow = "GET, HEAD";
 	} else if (!strcmp(url, "/v1/platform")) {
 		st->ep = EP_PLATFORM;
@@ -1222,9 +1374,8 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 	} else {
 		st->ep = EP_OTHER;
 		problem(st, MHD_HTTP_NOT_FOUND, "not-found", "Not found",
-			"no such endpoint (/v1/report, /v1/certificates, /v1/platform, "
-			"/v1/keys/NAME, /v1/log, /v1/log/events, /v1/status, /healthz, "
-			"/metrics)");
+			"no such endpoint (/v1/report, /v1/evidence, /v1/certificates, /v1/platform, "
+			"/v1/keys/NAME, /v1/log, /v1/log/events, /v1/status, /healthz, /metrics)");
 		return;
 	}
 	problem(st, MHD_HTTP_METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed",
@@ -2281,6 +2432,43 @@ static void handle_metrics(struct req_state *st)
 			"# TYPE snpd_reloads_total counter\nsnpd_reloads_total %llu\n",
 			bs.consecutive_failures, (unsigned long long)h->d->reference_reports,
 			(unsigned long long)h->d->reloads);
+	}
+	{
+		json_t *c = snpd_collateral_json(h->d);
+		const char *state = json_string_value(json_object_get(c, "state"));
+		json_t *age = json_object_get(c, "age_sec"),
+		       *next = json_object_get(c, "next_retry");
+		static const char *const states[] = { "complete", "partial", "none", "certs-dir" };
+
+		fprintf(f, "# HELP snpd_collateral_state 1 for the collateral's state (complete: "
+			   "VCEK/VLEK, ASK/ASVK, ARK and CRL).\n"
+			   "# TYPE snpd_collateral_state gauge\n");
+		for (size_t i = 0; i < SNP_ELEMENTSOF(states); i++)
+			fprintf(f, "snpd_collateral_state{state=\"%s\"} %d\n", states[i],
+				state && !strcmp(state, states[i]));
+		fprintf(f,
+			"# HELP snpd_kds_requests_total Requests made to AMD KDS (or KdsUrl=).\n"
+			"# TYPE snpd_kds_requests_total counter\nsnpd_kds_requests_total %lld\n"
+			"# HELP snpd_collateral_fetch_failing 1 while the last KDS pass failed.\n"
+			"# TYPE snpd_collateral_fetch_failing gauge\n"
+			"snpd_collateral_fetch_failing %d\n",
+			(long long)json_integer_value(json_object_get(c, "kds_requests")),
+			json_is_string(json_object_get(c, "last_error")) ? 1 : 0);
+		if (json_is_integer(age))
+			fprintf(f,
+				"# HELP snpd_collateral_age_seconds Since the collateral became "
+				"complete.\n"
+				"# TYPE snpd_collateral_age_seconds gauge\n"
+				"snpd_collateral_age_seconds %lld\n",
+				(long long)json_integer_value(age));
+		if (json_is_integer(next))
+			fprintf(f,
+				"# HELP snpd_collateral_next_retry_timestamp_seconds When KDS is "
+				"asked again.\n"
+				"# TYPE snpd_collateral_next_retry_timestamp_seconds gauge\n"
+				"snpd_collateral_next_retry_timestamp_seconds %lld\n",
+				(long long)json_integer_value(next));
+		json_decref(c);
 	}
 	fclose(f);
 	respond(st, MHD_HTTP_OK, response_copy(text, len, "text/plain; version=0.0.4"));

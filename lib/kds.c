@@ -441,6 +441,11 @@ static void backoff_set(const struct snp_kds *k, time_t until)
 	(void)cache_write(k, NULL, "backoff", buf, (size_t)n);
 }
 
+time_t snp_kds_backoff_until(const struct snp_kds *k)
+{
+	return backoff_until(k);
+}
+
 static void refused_name(const char *path, char out[65])
 {
 	u8 md[32];
@@ -486,6 +491,15 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	b->len += n;
 	b->data[b->len] = 0;
 	return n;
+}
+
+/* libcurl's progress callback (about once a second even when idle): non-zero aborts */
+static int xfer_cancelled(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			  curl_off_t ulnow)
+{
+	const atomic_bool *cancel = userdata;
+
+	return atomic_load(cancel) ? 1 : 0;
 }
 
 static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *ret_len, char *err,
@@ -545,6 +559,11 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "snpd/" PACKAGE_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (k->cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xfer_cancelled);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)k->cancel);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	k->requests++;
 	cr = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

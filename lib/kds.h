@@ -25,6 +25,7 @@
 #ifndef SNP_LIB_KDS_H
 #define SNP_LIB_KDS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -71,6 +72,8 @@ struct snp_kds {
 	 * The certificate and its name are always verified.
 	 */
 	char ca_file[4096];
+	/* set by another thread to abort a transfer in flight (within ~1 s); may be NULL */
+	const atomic_bool *cancel;
 };
 
 /* Defaults: KDS URL, /var/cache/snpd, 10 s connect, 30 s total, 16 MiB. */
@@ -104,6 +107,12 @@ int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **r
 /* A CRL; a cached one past its nextUpdate is fetched again when online. */
 int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL **ret,
 		    enum snp_kds_source *src, char *err, size_t errlen);
+
+/*
+ * When the backoff KDS asked for (429/5xx, here or in another process
+ * sharing the cache) ends, as seconds since the epoch; 0 when none.
+ */
+time_t snp_kds_backoff_until(const struct snp_kds *k);
 
 /* Store objects (import): validated and written like fetched ones. */
 int snp_kds_cache_put_vcek(struct snp_kds *k, X509 *vcek, char *err, size_t errlen);

@@ -195,6 +195,8 @@ cat >"$ROOT$conf.d/50-e2e.conf" <<'EOF'
 [Daemon]
 Backend=sim:/var/lib/snpd/sim
 LogLevel=info
+# never the real KDS from a test
+KdsOffline=yes
 
 [Key:e2e]
 Fields=measurement,policy

@@ -38,6 +38,14 @@ BAD = (
     ("[HTTP]\nListen=127.0.0.1:0\n", "snpd.conf:2: Listen=127.0.0.1:0"),
     ("[HTTP]\nListen=127.0.0.1\n", "snpd.conf:2: Listen=127.0.0.1"),
     ("[Key:k]\nMode=04400\n", "snpd.conf:2: Mode=04400"),
+    ("[Daemon]\nKdsUrl=ftp://kds.example\n", "snpd.conf:2: KdsUrl=ftp://kds.example"),
+    ("[Daemon]\nKdsUrl=http://\n", "snpd.conf:2: KdsUrl=http://"),
+    ("[Daemon]\nKdsUrl=http://127.0.0.1/x?y=1\n", "snpd.conf:2: KdsUrl=http://127.0.0.1/x?y=1"),
+    ("[Daemon]\nCacheDir=relative/cache\n", "snpd.conf:2: CacheDir=relative/cache"),
+    ("[Daemon]\nCacheDir=/var/../cache\n", "snpd.conf:2: CacheDir=/var/../cache"),
+    ("[Daemon]\nKdsOffline=maybe\n", "snpd.conf:2: KdsOffline=maybe"),
+    ("[Daemon]\nTrustArk=/nonexistent\n", "snpd.conf:2: TrustArk=/nonexistent"),
+    ("[Daemon]\nTrustArk=/etc\n", "snpd.conf:2: TrustArk=/etc"),
 )
 
 

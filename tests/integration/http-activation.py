@@ -28,7 +28,9 @@ with tempfile.TemporaryDirectory() as tmp:
     port = h.free_port()
     conf = os.path.join(tmp, "snpd.conf")
     with open(conf, "w") as f:
-        f.write("[HTTP]\nSocket=%s/unused.sock\n" % tmp)
+        # never the real KDS; the simulated ARK trusted explicitly
+        f.write("[Daemon]\nKdsOffline=yes\nCacheDir=%s/cache\nTrustArk=%s/ark.pem\n"
+                "[HTTP]\nSocket=%s/unused.sock\n" % (tmp, sim, tmp))
     log = open(os.path.join(tmp, "log"), "wb")
     p = subprocess.Popen([ssa, "-l", sock, "-l", "127.0.0.1:%d" % port, "--fdname=api:tcp",
                           h.SNPD, "--config", conf, "--backend", "sim:" + sim, "--no-fs"],

@@ -62,3 +62,6 @@ EXTRA_DIST += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
 # limits, persistence across restarts, a broken stored log refused.
 TESTS += %reldir%/event-log.py
 EXTRA_DIST += %reldir%/event-log.py
+# snpd completes its collateral (host table, cache, KDS emulator).
+TESTS += %reldir%/kds-daemon.py
+EXTRA_DIST += %reldir%/kds-daemon.py

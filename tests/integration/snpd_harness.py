@@ -70,6 +70,28 @@ class Daemon:
         self.proc = None
         self.write_config(config)
 
+    def collateral_args(self):
+        """Tests never reach the real KDS: offline and a private cache unless
+        the test names a KDS (--kds-url, the emulator); the simulated chip's
+        ARK is trusted explicitly (--trust-ark), as snpctl verify does."""
+        extra = []
+        opts = " ".join(self.args)
+        if "--kds-url" not in opts and "KdsUrl=" not in self.config_text():
+            extra.append("--offline=yes")
+        if "--cache-dir" not in opts:
+            extra.append("--cache-dir=" + os.path.join(self.tmp, "cache"))
+        ark = os.path.join(self.sim, "ark.pem")
+        if "--trust-ark" not in opts and os.path.exists(ark):
+            extra.append("--trust-ark=" + ark)
+        return extra
+
+    def config_text(self):
+        try:
+            with open(self.conf) as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def write_config(self, text):
         with open(self.conf, "w") as f:
             f.write(text)
@@ -91,7 +113,8 @@ class Daemon:
         env.update(self.env or {})
         cmd = [SNPD, "--config", self.conf, "--backend", self.backend,
                "--mountpoint", self.mnt, "--api-socket", self.api,
-               "--event-log", os.path.join(self.tmp, "eventlog")] + self.args
+               "--event-log", os.path.join(self.tmp, "eventlog")] + self.collateral_args() \
+            + self.args
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf)
         self.messages = []

@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Collateral worker: host table -> cache -> KDS, on a thread of its own;
+ * see collateral.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "daemon/collateral.h"
+#include "lib/amd-roots.h"
+#include "lib/cert-table.h"
+#include "lib/kds.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/x509-amd.h"
+
+/* retries after a failure KDS did not time itself (network, bad body) */
+#define RETRY_MIN_S 60
+#define RETRY_MAX_S 3600
+
+const char *const snpd_coll_src_names[] = {
+	[SNPD_SRC_NONE] = "none",	  [SNPD_SRC_HOST] = "host",
+	[SNPD_SRC_CACHE] = "cache",	  [SNPD_SRC_KDS] = "kds",
+	[SNPD_SRC_EMBEDDED] = "embedded", [SNPD_SRC_TRUST_ARK] = "trust-ark",
+	[SNPD_SRC_DIR] = "certs-dir",
+};
+
+const char *const snpd_coll_state_names[] = {
+	[SNPD_COLL_NONE] = "none",
+	[SNPD_COLL_PARTIAL] = "partial",
+	[SNPD_COLL_COMPLETE] = "complete",
+};
+
+struct job {
+	struct snp_report_info ref;
+	u8 *table;
+	size_t table_len;
+	char kds_url[512];
+	char cache_dir[4096];
+	char trust_ark[4096];
+	bool offline;
+};
+
+struct snpd_collateral {
+	sd_event_source *efd_source;
+	int efd;
+	pthread_t thread;
+	bool started;
+	snpd_coll_done_t done;
+	void *userdata;
+
+	atomic_bool cancel; /* stopping: abort a KDS transfer in flight */
+
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t cond;
+	bool stop;
+	bool pending;	 /* a job waits in next */
+	struct job next; /* owned while pending */
+	struct job last; /* the last job taken (for resubmit), table owned */
+	bool have_last;
+	u64 submitted;			 /* jobs submitted */
+	u64 local_done;			 /* the job number whose local pass completed */
+	struct snpd_coll_set *posted[4]; /* sets waiting for the loop, oldest first */
+	size_t n_posted;
+	unsigned int requests;
+	u32 retry_s; /* own backoff for failures KDS did not time */
+};
+
+/* What a pass works with: certificates as objects. */
+struct work {
+	X509 *anchor; /* the trusted ARK */
+	X509 *ark, *ask, *leaf;
+	X509_CRL *crl;
+	bool vlek;
+	enum snpd_coll_src src[_SNPD_COLL_MAX];
+	char host_note[256];
+	char error[256];
+	int last_r; /* the failure that decides the retry */
+};
+
+static void job_release(struct job *j)
+{
+	free(j->table);
+	memset(j, 0, sizeof(*j));
+}
+
+static void work_release(struct work *w)
+{
+	X509_free(w->anchor);
+	X509_free(w->ark);
+	X509_free(w->ask);
+	X509_free(w->leaf);
+	X509_CRL_free(w->crl);
+	memset(w, 0, sizeof(*w));
+}
+
+struct snpd_coll_set *snpd_coll_set_free(struct snpd_coll_set *s)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < SNP_ELEMENTSOF(s->pem); i++)
+		free(s->pem[i]);
+	free(s->crl);
+	free(s);
+	return NULL;
+}
+
+bool snpd_coll_set_matches(const struct snpd_coll_set *s, const struct snp_report_info *ref)
+{
+	return s && ref && s->product == ref->product &&
+	       !memcmp(s->chip_id, ref->r.chip_id, sizeof(s->chip_id)) &&
+	       s->reported_tcb == le64_to_cpu(ref->r.reported_tcb);
+}
+
+/* The first failure of a pass decides its message and its retry. */
+static void set_error(struct work *w, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_error(struct work *w, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->error[0])
+		return;
+	w->last_r = r;
+	va_start(ap, fmt);
+	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	va_end(ap);
+}
+
+static bool signed_by(X509 *c, X509 *issuer)
+{
+	bool ok = issuer && X509_verify(c, X509_get0_pubkey(issuer)) == 1;
+
+	ERR_clear_error();
+	return ok;
+}
+
+static X509 *x509_of_der(const u8 *der, size_t len)
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 *c;
+
+	if (snp_x509_load_mem(der, len, &sk, NULL, 0) < 0) {
+		ERR_clear_error();
+		return NULL;
+	}
+	c = sk_X509_shift(sk);
+	sk_X509_pop_free(sk, X509_free);
+	return c;
+}
+
+static X509_CRL *crl_of_der(const u8 *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+
+	if (crl && p != der + len) {
+		X509_CRL_free(crl);
+		crl = NULL;
+	}
+	ERR_clear_error();
+	return crl;
+}
+
+static bool crl_signed_by(X509_CRL *crl, X509 *ark)
+{
+	bool ok = ark && X509_CRL_verify(crl, X509_get0_pubkey(ark)) == 1;
+
+	ERR_clear_error();
+	return ok;
+}
+
+/* Add a finding about the host's table. */
+static void note(struct work *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct work *w, const char *fmt, ...)
+{
+	size_t n = strlen(w->host_note);
+	va_list ap;
+
+	if (n && n + 2 < sizeof(w->host_note)) {
+		memcpy(w->host_note + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 >= sizeof(w->host_note))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(w->host_note + n, sizeof(w->host_note) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The trusted root: TrustArk= when set, else AMD's compiled-in ARK. */
+static int load_anchor(const struct job *j, struct work *w)
+{
+	int r;
+
+	if (j->trust_ark[0]) {
+		STACK_OF(X509) *sk = NULL;
+		char err[SNP_ERRBUF];
+
+		r = snp_x509_load_file(j->trust_ark, &sk, err, sizeof(err));
+		if (r < 0) {
+			set_error(w, r, "TrustArk=: %s", err);
+			return r;
+		}
+		w->anchor = sk_X509_shift(sk);
+		sk_X509_pop_free(sk, X509_free);
+		return w->anchor ? 0 : -EBADMSG;
+	}
+	if (j->ref.product == SNP_PRODUCT_UNKNOWN) {
+		set_error(w, -EINVAL, "%s",
+			  "the report does not say its product (version 2) and the host gave no "
+			  "VCEK: the collateral cannot be looked up");
+		return -EINVAL;
+	}
+	r = snp_amd_root_load(j->ref.product, SNP_AMD_ROOT_ARK, &w->anchor);
+	if (r < 0)
+		set_error(w, r, "no embedded AMD ARK for %s", snp_product_name(j->ref.product));
+	return r;
+}
+
+/*
+ * The host's table, re-checked: its ARK must be the trusted root, its
+ * ASK/ASVK signed by it, its leaf signed by that ASK; anything else and
+ * the whole table is refused. A VCEK for another TCB or chip (stale) is
+ * flagged and dropped; the rest of the table stays.
+ */
+static void take_host(const struct job *j, struct work *w, const struct snp_kds_key *key,
+		      bool have_key)
+{
+	struct snp_cert_table t;
+	const struct snp_cert_table_entry *e;
+	X509 *ark = NULL, *ask = NULL, *leaf = NULL, *embedded_ask = NULL;
+	X509_CRL *crl = NULL;
+	char err[SNP_ERRBUF];
+	bool vlek = false;
+
+	if (!j->table || !j->table_len)
+		return;
+	if (snp_cert_table_parse(j->table, j->table_len, &t, err, sizeof(err)) < 0) {
+		note(w, "%s", "the host's certificate table does not parse: refused");
+		return;
+	}
+	if ((e = snp_cert_table_find(&t, SNP_CERT_ARK)) && !(ark = x509_of_der(e->data, e->length)))
+		goto refuse_msg;
+	if ((e = snp_cert_table_find(&t, SNP_CERT_VCEK)))
+		leaf = x509_of_der(e->data, e->length);
+	else if ((e = snp_cert_table_find(&t, SNP_CERT_VLEK))) {
+		leaf = x509_of_der(e->data, e->length);
+		vlek = true;
+	}
+	if (e && !leaf)
+		goto refuse_msg;
+	if ((e = snp_cert_table_find(&t, SNP_CERT_ASK)) && !(ask = x509_of_der(e->data, e->length)))
+		goto refuse_msg;
+	if ((e = snp_cert_table_find(&t, SNP_CERT_CRL)) && !(crl = crl_of_der(e->data, e->length)))
+		note(w, "%s", "the host's CRL does not parse: ignored");
+
+	if (ark && X509_cmp(ark, w->anchor) != 0) {
+		note(w, "%s", "the host's ARK is not the trusted root: table refused");
+		goto refuse;
+	}
+	if (ask && !signed_by(ask, w->anchor)) {
+		note(w, "%s", "the host's ASK is not signed by the trusted ARK: table refused");
+		goto refuse;
+	}
+	if (leaf) {
+		X509 *issuer = ask;
+
+		if (!issuer && !j->trust_ark[0] &&
+		    snp_amd_root_load(j->ref.product, vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
+				      &embedded_ask) == 0)
+			issuer = embedded_ask;
+		if (!signed_by(leaf, issuer)) {
+			note(w, "%s",
+			     "the host's VCEK/VLEK is not signed by a trusted ASK: table refused");
+			goto refuse;
+		}
+		if (!vlek && have_key && !snp_kds_cert_matches(leaf, key, err, sizeof(err))) {
+			note(w, "the host's VCEK is stale (%s): replaced", err);
+			X509_free(leaf);
+			leaf = NULL;
+		}
+	}
+	if (crl && !crl_signed_by(crl, w->anchor)) {
+		note(w, "%s", "the host's CRL is not signed by the trusted ARK: ignored");
+		X509_CRL_free(crl);
+		crl = NULL;
+	}
+	if (ark) {
+		w->ark = ark;
+		w->src[SNPD_COLL_ARK] = SNPD_SRC_HOST;
+	}
+	if (ask) {
+		w->ask = ask;
+		w->src[SNPD_COLL_ASK] = SNPD_SRC_HOST;
+	}
+	if (leaf) {
+		w->leaf = leaf;
+		w->vlek = vlek;
+		w->src[SNPD_COLL_LEAF] = SNPD_SRC_HOST;
+	}
+	if (crl) {
+		w->crl = crl;
+		w->src[SNPD_COLL_CRL] = SNPD_SRC_HOST;
+	}
+	X509_free(embedded_ask);
+	return;
+refuse_msg:
+	note(w, "%s", "a certificate in the host's table does not parse: table refused");
+refuse:
+	X509_free(ark);
+	X509_free(ask);
+	X509_free(leaf);
+	X509_free(embedded_ask);
+	X509_CRL_free(crl);
+}
+
+static enum snpd_coll_src src_of(enum snp_kds_source ks)
+{
+	return ks == SNP_KDS_SRC_NETWORK ? SNPD_SRC_KDS : SNPD_SRC_CACHE;
+}
+
+/*
+ * Fill what is missing from the cache (and KDS when @network). Every
+ * object is checked against the trusted root before it is taken.
+ */
+static void take_kds(struct snpd_collateral *c, const struct job *j, struct work *w,
+		     const struct snp_kds_key *key, bool have_key, bool network)
+{
+	enum snp_kds_source ks = SNP_KDS_SRC_NONE;
+	char err[SNP_ERRBUF];
+	struct snp_kds k;
+	int r;
+
+	snp_kds_init(&k);
+	snprintf(k.base_url, sizeof(k.base_url), "%s", j->kds_url);
+	snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
+	k.offline = !network || j->offline;
+	k.cancel = &c->cancel;
+
+	if (!w->leaf && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK)
+		w->vlek = true; /* its chain is the ASVK's */
+	/* the chain: embedded AMD certificates where they apply */
+	if (!w->ask && !j->trust_ark[0] &&
+	    snp_amd_root_load(j->ref.product, w->vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
+			      &w->ask) == 0)
+		w->src[SNPD_COLL_ASK] = SNPD_SRC_EMBEDDED;
+	if (!w->ask && j->ref.product != SNP_PRODUCT_UNKNOWN) {
+		X509 *ask = NULL, *ark = NULL;
+
+		r = snp_kds_get_chain(&k, j->ref.product, w->vlek, &ask, &ark, &ks, err,
+				      sizeof(err));
+		if (r == 0 && (X509_cmp(ark, w->anchor) != 0 || !signed_by(ask, w->anchor))) {
+			r = -EBADMSG;
+			snprintf(err, sizeof(err), "%s",
+				 "the cert_chain does not chain to the trusted root: refused");
+		}
+		if (r == 0) {
+			/* its ARK is the trusted root itself: served as that */
+			w->ask = ask;
+			w->src[SNPD_COLL_ASK] = src_of(ks);
+			ask = NULL;
+		} else if (r != -ENOENT || network) {
+			set_error(w, r, "ASK: %s", err);
+		}
+		X509_free(ask);
+		X509_free(ark);
+	}
+	if (!w->ark) {
+		w->ark = X509_dup(w->anchor);
+		w->src[SNPD_COLL_ARK] = j->trust_ark[0] ? SNPD_SRC_TRUST_ARK : SNPD_SRC_EMBEDDED;
+	}
+
+	if (!w->leaf && have_key && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK) {
+		/* KDS serves no VLEK: only the host can give it */
+		set_error(w, -ENOENT, "%s",
+			  "the report is signed with the VLEK and the host gave none (KDS does not "
+			  "serve VLEKs)");
+	} else if (!w->leaf && have_key) {
+		X509 *leaf = NULL;
+
+		r = snp_kds_get_vcek(&k, key, &leaf, &ks, err, sizeof(err));
+		if (r == 0 && w->ask && !signed_by(leaf, w->ask)) {
+			r = -EBADMSG;
+			snprintf(err, sizeof(err), "%s", "not signed by the ASK: refused");
+		}
+		if (r == 0) {
+			w->leaf = leaf;
+			w->src[SNPD_COLL_LEAF] = src_of(ks);
+			leaf = NULL;
+		} else if (r != -ENOENT || network) {
+			set_error(w, r, "VCEK: %s", err);
+		}
+		X509_free(leaf);
+	}
+
+	if (!w->crl && j->ref.product != SNP_PRODUCT_UNKNOWN) {
+		X509_CRL *crl = NULL;
+
+		r = snp_kds_get_crl(&k, j->ref.product, w->vlek, &crl, &ks, err, sizeof(err));
+		if (r == 0 && !crl_signed_by(crl, w->anchor)) {
+			r = -EBADMSG;
+			snprintf(err, sizeof(err), "%s", "not signed by the trusted ARK: refused");
+		}
+		if (r == 0) {
+			w->crl = crl;
+			w->src[SNPD_COLL_CRL] = src_of(ks);
+			crl = NULL;
+		} else if (r != -ENOENT || network) {
+			set_error(w, r, "CRL: %s", err);
+		}
+		X509_CRL_free(crl);
+	}
+	ERR_clear_error();
+	pthread_mutex_lock(&c->lock);
+	c->requests += k.requests;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static char *pem_new(X509 *c)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *s = NULL;
+	long n;
+
+	if (!bio)
+		return NULL;
+	if (PEM_write_bio_X509(bio, c) == 1) {
+		n = BIO_get_mem_data(bio, &data);
+		if (n > 0)
+			s = strndup(data, (size_t)n);
+	}
+	BIO_free(bio);
+	return s;
+}
+
+static struct snpd_coll_set *set_of(const struct job *j, struct work *w)
+{
+	struct snpd_coll_set *s = calloc(1, sizeof(*s));
+	X509 *certs[3] = { w->ark, w->ask, w->leaf };
+	int n = 0;
+
+	if (!s)
+		return NULL;
+	s->product = j->ref.product;
+	memcpy(s->chip_id, j->ref.r.chip_id, sizeof(s->chip_id));
+	s->reported_tcb = le64_to_cpu(j->ref.r.reported_tcb);
+	s->vlek = w->vlek;
+	for (int i = 0; i < 3; i++)
+		if (certs[i]) {
+			s->pem[i] = pem_new(certs[i]);
+			if (!s->pem[i])
+				return snpd_coll_set_free(s);
+			n++;
+		}
+	if (w->crl) {
+		unsigned char *der = NULL;
+		int len = i2d_X509_CRL(w->crl, &der);
+
+		if (len <= 0)
+			return snpd_coll_set_free(s);
+		s->crl = malloc((size_t)len);
+		if (!s->crl) {
+			OPENSSL_free(der);
+			return snpd_coll_set_free(s);
+		}
+		memcpy(s->crl, der, (size_t)len);
+		s->crl_len = (size_t)len;
+		OPENSSL_free(der);
+		n++;
+	}
+	memcpy(s->src, w->src, sizeof(s->src));
+	s->state = n == 4 ? SNPD_COLL_COMPLETE : n ? SNPD_COLL_PARTIAL : SNPD_COLL_NONE;
+	snprintf(s->host_note, sizeof(s->host_note), "%s", w->host_note);
+	if (s->state != SNPD_COLL_COMPLETE)
+		snprintf(s->error, sizeof(s->error), "%s",
+			 w->error[0] ? w->error : "not in the cache yet");
+	if (s->state == SNPD_COLL_COMPLETE)
+		s->completed_at = time(NULL);
+	return s;
+}
+
+static void post(struct snpd_collateral *c, struct snpd_coll_set *s)
+{
+	u64 one = 1;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->n_posted == SNP_ELEMENTSOF(c->posted)) {
+		/* the loop is behind: only the newest matters */
+		snpd_coll_set_free(c->posted[0]);
+		memmove(c->posted, c->posted + 1, sizeof(c->posted[0]) * (c->n_posted - 1));
+		c->n_posted--;
+	}
+	c->posted[c->n_posted++] = s;
+	pthread_mutex_unlock(&c->lock);
+	if (write(c->efd, &one, sizeof(one)) < 0)
+		log_debug_errno(errno, "collateral: eventfd write: %m");
+}
+
+/* When to try KDS again after an incomplete network pass (0: not at all). */
+static time_t retry_time(struct snpd_collateral *c, const struct job *j, struct work *w)
+{
+	time_t now = time(NULL);
+	struct snp_kds k;
+	time_t until;
+	u32 s;
+
+	if (j->offline)
+		return 0;
+	if (w->last_r == -EAGAIN) {
+		snp_kds_init(&k);
+		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
+		until = snp_kds_backoff_until(&k);
+		return until > now ? until : now + SNP_KDS_BACKOFF_DEFAULT_S;
+	}
+	if (w->last_r == -ENXIO)
+		return now + SNP_KDS_REFUSED_TTL_S;
+	pthread_mutex_lock(&c->lock);
+	s = c->retry_s = c->retry_s ?
+				 (c->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : c->retry_s * 2) :
+				 RETRY_MIN_S;
+	pthread_mutex_unlock(&c->lock);
+	return now + s;
+}
+
+static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
+{
+	struct snp_kds_key key;
+	struct work w = { 0 };
+	struct snpd_coll_set *s;
+	bool have_key, pending, final;
+
+	have_key = snp_kds_key_from_report(&j->ref, &key, NULL, 0) == 0;
+	if (load_anchor(j, &w) == 0) {
+		take_host(j, &w, &key, have_key);
+		take_kds(c, j, &w, &key, have_key, false);
+	}
+	s = set_of(j, &w);
+	if (s && (s->state == SNPD_COLL_COMPLETE || j->offline || !w.anchor))
+		s->final = true;
+	if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline)
+		snprintf(s->error, sizeof(s->error), "%.200s%s", w.error,
+			 w.error[0] ? " (KdsOffline=yes)" : "not in the cache and KdsOffline=yes");
+	if (s && !s->final) {
+		/* say what the local pass found; the network pass follows */
+		snprintf(s->error, sizeof(s->error), "%s", "fetching from KDS");
+	}
+	final = !s || s->final;
+	if (s)
+		post(c, s); /* before local_done: a waiting submit takes it at once */
+	pthread_mutex_lock(&c->lock);
+	c->local_done = seq;
+	pending = c->pending || c->stop;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (final || pending) {
+		work_release(&w);
+		return;
+	}
+
+	w.error[0] = '\0';
+	w.last_r = 0;
+	take_kds(c, j, &w, &key, have_key, true);
+	s = set_of(j, &w);
+	if (s) {
+		s->final = true;
+		if (s->state != SNPD_COLL_COMPLETE)
+			s->retry_at = retry_time(c, j, &w);
+		else {
+			pthread_mutex_lock(&c->lock);
+			c->retry_s = 0;
+			pthread_mutex_unlock(&c->lock);
+		}
+		post(c, s);
+	}
+	work_release(&w);
+}
+
+static void *worker(void *userdata)
+{
+	struct snpd_collateral *c = userdata;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct job j;
+		u64 seq;
+
+		while (!c->stop && !c->pending)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->stop)
+			break;
+		j = c->next; /* the table moves with it */
+		memset(&c->next, 0, sizeof(c->next));
+		c->pending = false;
+		seq = c->submitted;
+		job_release(&c->last);
+		c->last = j;
+		c->have_last = true;
+		if (j.table_len) {
+			/* keep a copy for resubmit: this one is ours while we run */
+			c->last.table = malloc(j.table_len);
+			if (c->last.table)
+				memcpy(c->last.table, j.table, j.table_len);
+			else
+				c->last.table_len = 0;
+		}
+		pthread_mutex_unlock(&c->lock);
+		run_job(c, &j, seq);
+		job_release(&j);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct snpd_collateral *c = userdata;
+	struct snpd_coll_set *sets[SNP_ELEMENTSOF(c->posted)];
+	size_t n;
+	u64 v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug_errno(errno, "collateral: eventfd read: %m");
+	pthread_mutex_lock(&c->lock);
+	n = c->n_posted;
+	memcpy(sets, c->posted, sizeof(sets[0]) * n);
+	c->n_posted = 0;
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		c->done(c->userdata, sets[i]);
+	return 0;
+}
+
+int snpd_collateral_new(sd_event *e, snpd_coll_done_t done, void *userdata,
+			struct snpd_collateral **ret)
+{
+	struct snpd_collateral *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->efd = -1;
+	c->done = done;
+	c->userdata = userdata;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->efd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sd_event_add_io(e, &c->efd_source, c->efd, EPOLLIN, on_efd, c);
+	if (r < 0)
+		goto fail;
+	r = -pthread_create(&c->thread, NULL, worker, c);
+	if (r < 0)
+		goto fail;
+	c->started = true;
+	*ret = c;
+	return 0;
+fail:
+	snpd_collateral_free(c);
+	return r;
+}
+
+struct snpd_collateral *snpd_collateral_free(struct snpd_collateral *c)
+{
+	if (!c)
+		return NULL;
+	if (c->started) {
+		/*
+		 * A KDS transfer in flight is aborted (libcurl's progress
+		 * callback, about once a second); the thread is joined so that
+		 * nothing outlives the daemon.
+		 */
+		atomic_store(&c->cancel, true);
+		pthread_mutex_lock(&c->lock);
+		c->stop = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	c->efd_source = sd_event_source_disable_unref(c->efd_source);
+	if (c->efd >= 0)
+		close(c->efd);
+	for (size_t i = 0; i < c->n_posted; i++)
+		snpd_coll_set_free(c->posted[i]);
+	job_release(&c->next);
+	job_release(&c->last);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return NULL;
+}
+
+static void job_config(struct job *j, const struct snpd_coll_config *cfg)
+{
+	size_t n;
+
+	snprintf(j->kds_url, sizeof(j->kds_url), "%s", cfg->kds_url ? cfg->kds_url : "");
+	n = strlen(j->kds_url);
+	while (n > 0 && j->kds_url[n - 1] == '/')
+		j->kds_url[--n] = '\0'; /* lib/kds wants the base without a slash */
+	snprintf(j->cache_dir, sizeof(j->cache_dir), "%s", cfg->cache_dir ? cfg->cache_dir : "");
+	snprintf(j->trust_ark, sizeof(j->trust_ark), "%s", cfg->trust_ark ? cfg->trust_ark : "");
+	j->offline = cfg->offline;
+}
+
+static int queue_job(struct snpd_collateral *c, struct job *j, bool wait_local)
+{
+	struct timespec deadline;
+	u64 seq;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	job_release(&c->next);
+	c->next = *j;
+	memset(j, 0, sizeof(*j));
+	c->pending = true;
+	seq = ++c->submitted;
+	pthread_cond_broadcast(&c->cond);
+	if (wait_local) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += SNPD_COLLATERAL_LOCAL_WAIT_MS / 1000;
+		while (c->local_done < seq && r == 0)
+			r = -pthread_cond_timedwait(&c->cond, &c->lock, &deadline);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (wait_local) {
+		if (r < 0)
+			log_warning("The local collateral pass took longer than %d ms; not waiting",
+				    SNPD_COLLATERAL_LOCAL_WAIT_MS);
+		on_efd(c->efd_source, c->efd, EPOLLIN, c);
+	}
+	return 0;
+}
+
+int snpd_collateral_submit(struct snpd_collateral *c, const struct snp_report_info *ref,
+			   const u8 *table, size_t table_len, const struct snpd_coll_config *cfg,
+			   bool wait_local)
+{
+	struct job j = { 0 };
+
+	j.ref = *ref;
+	if (table && table_len) {
+		j.table = malloc(table_len);
+		if (!j.table)
+			return -ENOMEM;
+		memcpy(j.table, table, table_len);
+		j.table_len = table_len;
+	}
+	job_config(&j, cfg);
+	return queue_job(c, &j, wait_local);
+}
+
+int snpd_collateral_resubmit(struct snpd_collateral *c, const struct snpd_coll_config *cfg)
+{
+	struct job j = { 0 };
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->have_last) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOENT;
+	}
+	j = c->last;
+	j.table = NULL;
+	j.table_len = 0;
+	if (c->last.table_len) {
+		j.table = malloc(c->last.table_len);
+		if (j.table) {
+			memcpy(j.table, c->last.table, c->last.table_len);
+			j.table_len = c->last.table_len;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	job_config(&j, cfg);
+	return queue_job(c, &j, false);
+}
+
+unsigned int snpd_collateral_requests(struct snpd_collateral *c)
+{
+	unsigned int n;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	n = c->requests;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
