@@ -48,7 +48,7 @@ enum cfg_check {
 	CHK_LISTEN,	 /* empty, or ADDR:PORT / [ADDR6]:PORT, numeric */
 	CHK_URL,	 /* http:// or https:// and a host, no query, fragment or space */
 	CHK_ABSPATH,	 /* empty, or an absolute path without . or .. components */
-	CHK_FILE,	 /* empty, or an absolute path of an existing regular file */
+	CHK_FILE,	 /* empty, or an absolute path: a regular file, or none yet */
 };
 
 struct cfg_item {
@@ -300,7 +300,14 @@ static int check_string(const struct cfg_item *it, const char *v, char *err, siz
 			snprintf(err, errlen, "%s=%s: must be an absolute path", it->key, v);
 			return -EINVAL;
 		}
+		/*
+		 * A file that does not exist yet is read (and its absence
+		 * reported) where it is used: a simulator's state, say, is made
+		 * by the backend at its first start.
+		 */
 		if (stat(v, &st) < 0) {
+			if (errno == ENOENT)
+				return 0;
 			snprintf(err, errlen, "%s=%s: %s", it->key, v, strerror(errno));
 			return -EINVAL;
 		}

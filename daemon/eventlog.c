@@ -52,22 +52,12 @@ static void put_be16(u8 *p, u16 v)
 	p[1] = (u8)v;
 }
 
-static int read_boot_id(u8 ret[SNPD_BOOT_ID_LEN])
+static int parse_boot_id(const char *s, u8 ret[SNPD_BOOT_ID_LEN])
 {
-	char buf[64], hex[33];
+	char hex[33];
 	size_t n = 0;
-	ssize_t k;
-	int fd;
 
-	fd = open(BOOT_ID_FILE, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	k = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (k < 0)
-		return -errno;
-	buf[k] = '\0';
-	for (char *c = buf; *c && *c != '\n'; c++) {
+	for (const char *c = s; *c && *c != '\n'; c++) {
 		if (*c == '-')
 			continue;
 		if (n == 32)
@@ -77,6 +67,38 @@ static int read_boot_id(u8 ret[SNPD_BOOT_ID_LEN])
 	if (n != 32 || snp_hex_decode(hex, n, ret, SNPD_BOOT_ID_LEN, false) != SNPD_BOOT_ID_LEN)
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * The kernel's boot id; under snpd.service's ProcSubset=pid /proc/sys is
+ * not there, and the unit passes the same id in $SNPD_BOOT_ID (systemd's
+ * %b specifier). Sets *ret_src to where it came from.
+ */
+static int read_boot_id(u8 ret[SNPD_BOOT_ID_LEN], const char **ret_src)
+{
+	const char *env;
+	char buf[64];
+	ssize_t k;
+	int fd, r;
+
+	fd = open(BOOT_ID_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		env = getenv("SNPD_BOOT_ID");
+		if ((r == -ENOENT || r == -EACCES) && env && *env) {
+			*ret_src = "$SNPD_BOOT_ID";
+			return parse_boot_id(env, ret);
+		}
+		*ret_src = BOOT_ID_FILE;
+		return r;
+	}
+	*ret_src = BOOT_ID_FILE;
+	k = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (k < 0)
+		return -errno;
+	buf[k] = '\0';
+	return parse_boot_id(buf, ret);
 }
 
 static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
@@ -273,6 +295,7 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 	struct snpd_eventlog *log;
 	_cleanup_(freep) u8 *data = NULL;
 	u64 file_max = HEADER_LEN + (u64)SNP_EVLOG_EVENTS_MAX * FRAME_MAX;
+	const char *src;
 	struct stat st;
 	size_t size;
 	ssize_t k;
@@ -294,9 +317,9 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 	}
 	*ret = log;
 
-	r = read_boot_id(log->boot_id);
+	r = read_boot_id(log->boot_id, &src);
 	if (r < 0) {
-		set_broken(log, "cannot read the boot id from %s: %s", BOOT_ID_FILE, strerror(-r));
+		set_broken(log, "cannot read the boot id from %s: %s", src, strerror(-r));
 		return 0;
 	}
 	log->fd = open(log->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);

@@ -174,6 +174,9 @@ cat >"$ROOT/etc/snpd/snpd.conf.d/50-e2e.conf" <<'EOF'
 # snpd package end-to-end test: the simulated platform
 [Daemon]
 Backend=sim:/var/lib/snpd/sim
+# never the real KDS from a test; the simulated chip's own root
+KdsOffline=yes
+TrustArk=/var/lib/snpd/sim/ark.pem
 EOF
 
 # --- the checks, run in the container by snpd-deb-e2e.service ---------------
@@ -257,7 +260,7 @@ check "/etc/snpd/snpd.conf is a conffile" conffile
 check "tmpfiles made /var/lib/snpd" present /var/lib/snpd
 running_ok "after install"
 check "snpctl verify --trust-ark accepts the view's report" \
-	snpctl verify --certs /snp/certs --trust-ark /snp/certs/ark.pem "$T/report.bin"
+	snpctl verify --offline --certs /snp/certs --trust-ark /snp/certs/ark.pem "$T/report.bin"
 
 # 2. reinstall: still enabled and serving
 pid0=$(systemctl show -p MainPID --value snpd)
@@ -272,7 +275,7 @@ sim_report() {
 	snpctl sim init --dir "$T/sim" >/dev/null &&
 		SNP_SIM_DIR="$T/sim" LD_PRELOAD="$lib" snpctl report --backend=sev-guest \
 			-o "$T/sim.bin" --certs-dir "$T/simcerts" &&
-		snpctl verify "$T/sim.bin" --certs "$T/simcerts" --trust-ark "$T/simcerts/ark.pem"
+		snpctl verify --offline "$T/sim.bin" --certs "$T/simcerts" --trust-ark "$T/simcerts/ark.pem"
 }
 check "snpctl report --backend=sev-guest through $lib verifies" sim_report
 check "apt-get purge snpd-simulator" apt purge snpd-simulator

@@ -195,8 +195,9 @@ cat >"$ROOT$conf.d/50-e2e.conf" <<'EOF'
 [Daemon]
 Backend=sim:/var/lib/snpd/sim
 LogLevel=info
-# never the real KDS from a test
+# never the real KDS from a test; the simulated chip's own root
 KdsOffline=yes
+TrustArk=/var/lib/snpd/sim/ark.pem
 
 [Key:e2e]
 Fields=measurement,policy
@@ -258,8 +259,8 @@ fi
 
 # 2. the view and the socket-activated API
 check "/snp/report is 1184 bytes" report_ok
-check "snpctl verify --certs /snp/certs --trust-ark accepts it" \
-	"$SNPCTL" verify --certs /snp/certs --trust-ark /snp/certs/ark.pem "$T/report.bin"
+check "snpctl verify --offline --certs /snp/certs --trust-ark accepts it" \
+	"$SNPCTL" verify --offline --certs /snp/certs --trust-ark /snp/certs/ark.pem "$T/report.bin"
 check "snpd.socket is active" is_active snpd.socket
 check "GET /healthz through the socket says ok" healthz
 api_report() {
@@ -272,9 +273,18 @@ check "GET /v1/report?nonce=00ff gives a report" api_report
 api_raw_verifies() {
 	curl -sS --fail --max-time 10 --unix-socket /run/snpd/api.sock \
 		'http://snpd/v1/report?nonce=00ff&format=raw' >"$T/api.bin" &&
-		"$SNPCTL" verify --certs /snp/certs --trust-ark /snp/certs/ark.pem --nonce 00ff "$T/api.bin"
+		"$SNPCTL" verify --offline --certs /snp/certs --trust-ark /snp/certs/ark.pem --nonce 00ff "$T/api.bin"
 }
 check "the API's raw report verifies with --nonce 00ff" api_raw_verifies
+eventlog_ok() {
+	curl -sS --fail --max-time 10 --unix-socket /run/snpd/api.sock \
+		'http://snpd/v1/status' >"$T/status.json" &&
+		grep -q '"event_log":{"state":"ok"' "$T/status.json" ||
+		{ grep -o '"event_log":{[^}]*}' "$T/status.json"; return 1; }
+}
+check "the event log is usable in the sandbox (boot id from \$SNPD_BOOT_ID)" eventlog_ok
+certs_from_host() { grep -qx 'vcek.pem host' /snp/certs/source || { tr '\n' ' ' </snp/certs/source; return 1; }; }
+check "/snp/certs/source: the VCEK from the host's table, checked against TrustArk=" certs_from_host
 passed() { journalctl -b -u snpd --no-pager -o cat | grep -q 'passed by the service manager'; }
 check "snpd logged that the socket was passed by the service manager" passed
 

@@ -44,7 +44,7 @@ BAD = (
     ("[Daemon]\nCacheDir=relative/cache\n", "snpd.conf:2: CacheDir=relative/cache"),
     ("[Daemon]\nCacheDir=/var/../cache\n", "snpd.conf:2: CacheDir=/var/../cache"),
     ("[Daemon]\nKdsOffline=maybe\n", "snpd.conf:2: KdsOffline=maybe"),
-    ("[Daemon]\nTrustArk=/nonexistent\n", "snpd.conf:2: TrustArk=/nonexistent"),
+    ("[Daemon]\nTrustArk=sim/ark.pem\n", "snpd.conf:2: TrustArk=sim/ark.pem"),
     ("[Daemon]\nTrustArk=/etc\n", "snpd.conf:2: TrustArk=/etc"),
 )
 
