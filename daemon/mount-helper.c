@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,20 @@ static int enter_pid1_mount_ns(void)
 	return 0;
 }
 
+/* super options of a FUSE mount (after the source in mountinfo): user_id=0? */
+static bool superopts_root_owned(const char *opts)
+{
+	size_t n = strlen("user_id=0");
+
+	for (const char *p = opts; p; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (strncmp(p, "user_id=0", n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 /*
  * The mountpoint of a mount this helper made (fuse.snpd from snpd.service)
  * into @mp: 1, 0 when there is none, or a negative errno.
@@ -157,17 +172,23 @@ static int find_unit_mount(char *mp, size_t len)
 	if (!f)
 		return -errno;
 	while (!found && getline(&line, &cap, f) > 0) {
-		char *sep = strstr(line, " - "), *save = NULL, *p = line, *t, *s;
+		char *sep = strstr(line, " - "), *save = NULL, *p = line, *t, *s, *o;
 
 		if (!sep)
 			continue;
 		*sep = '\0';
 		t = strtok_r(sep + 3, " \n", &save);
 		s = t ? strtok_r(NULL, " \n", &save) : NULL;
-		if (!t || !s || strcmp(t, FUSE_FSTYPE))
+		o = s ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!t || !s || !o || strcmp(t, FUSE_FSTYPE))
 			continue;
 		unescape(s);
-		if (strcmp(s, UNIT_FSNAME))
+		/*
+		 * Ours: the source name and a connection owned by root. Anyone
+		 * can name a fusermount3 mount "snpd.service", but fusermount3
+		 * writes the caller's own uid into user_id=.
+		 */
+		if (strcmp(s, UNIT_FSNAME) || !superopts_root_owned(o))
 			continue;
 		/* the fifth field is the mountpoint */
 		save = NULL;
@@ -207,7 +228,7 @@ static int do_stop(void)
 		 * waits for a reply (the fd store may hold the last copy if snpd
 		 * never took it) fails at once instead of hanging.
 		 */
-		if (umount2(mp, MNT_FORCE | MNT_DETACH) < 0)
+		if (umount2(mp, MNT_FORCE | MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 			return log_error_errno(errno, "Failed to unmount the FUSE view at %s: %m",
 					       mp);
 		log_info("FUSE view at %s unmounted", mp);

@@ -258,6 +258,24 @@ with h.Daemon(config=CONFIG) as d:
         d.stop()
         res.check(mounts_at(d.mnt) == [], "the hand-run snpd unmounted by itself")
 
+        # 5a. a user's FUSE mount named like ours (fusermount3 lets anyone
+        # choose fsname= and subtype=, but writes the caller's uid into
+        # user_id=): stop, which runs as root, leaves it alone
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        ufd = os.open("/dev/fuse", os.O_RDWR)
+        opts = "fd=%d,rootmode=40000,user_id=65534,group_id=65534" % ufd
+        if libc.mount(b"snpd.service", d.mnt.encode(), b"fuse.snpd", 0, opts.encode()) != 0:
+            res.check(False, "a user-owned fuse.snpd mount: mount(2): %s" %
+                      os.strerror(ctypes.get_errno()))
+        else:
+            p = helper("stop", d, env)
+            res.check(p.returncode == 0 and mounts_at(d.mnt) == [("fuse.snpd", "snpd.service")],
+                      "snpd-mount stop leaves a user-owned mount named snpd.service alone: "
+                      "%s %s" % (mounts_at(d.mnt), p.stderr.strip()))
+            subprocess.run(["umount", "-l", d.mnt], capture_output=True)
+        os.close(ufd)
+
         # 6. outside a unit (no NOTIFY_SOCKET) it says what to do instead
         p = helper("start", d, dict(os.environ))
         res.check(p.returncode != 0 and "NOTIFY_SOCKET" in p.stderr and mounts_at(d.mnt) == [],
