@@ -36,9 +36,11 @@ static uint64_t now_sec(void)
 	return (uint64_t)ts.tv_sec;
 }
 
+static void report_lost(const struct audit_peer *p);
+
 /*
  * The peer's slot: its own, a free one, or that of the peer whose window
- * started longest ago (its suppressed count is reported as lost).
+ * started longest ago (what it still held back is reported first).
  */
 static struct audit_peer *peer_slot(uid_t uid, uint64_t now)
 {
@@ -55,6 +57,8 @@ static struct audit_peer *peer_slot(uid_t uid, uint64_t now)
 		if (peers[i].window_start < oldest->window_start)
 			oldest = &peers[i];
 	}
+	if (oldest->used && oldest->suppressed)
+		report_lost(oldest);
 	*oldest = (struct audit_peer){ .used = true, .uid = uid, .window_start = now };
 	return oldest;
 }
@@ -75,17 +79,40 @@ static bool under_journald(void)
 	return cached;
 }
 
-void snpd_audit_key(bool released, const char *transport, const char *profile, uid_t uid, gid_t gid,
+/* a client-chosen name as a bounded, printable field (names from a URL) */
+static void printable(char *buf, size_t len, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i + 1 < len; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+}
+
+static void report_lost(const struct audit_peer *p)
+{
+	if (under_journald() &&
+	    sd_journal_send("MESSAGE=%u key records of uid %d held back (rate limit)",
+			    p->suppressed, (int)p->uid, "PRIORITY=%d", LOG_NOTICE,
+			    "SYSLOG_IDENTIFIER=snpd", "SNPD_EVENT=key-records-held-back",
+			    "SNPD_PEER_UID=%d", (int)p->uid, "SNPD_SUPPRESSED=%u", p->suppressed,
+			    NULL) >= 0)
+		return;
+	log_notice("key-records-held-back: %u key records of uid %d held back (rate limit)",
+		   p->suppressed, (int)p->uid);
+}
+
+void snpd_audit_key(bool released, const char *transport, const char *name, uid_t uid, gid_t gid,
 		    pid_t pid, const char *reason)
 {
 	const char *event = released ? "key-release" : "key-refusal";
 	struct audit_peer *p;
 	uint64_t now = now_sec();
-	char extra[64] = "";
+	char extra[64] = "", profile[SNPD_AUDIT_NAME_MAX + 1];
 	uint32_t suppressed;
 
-	if (snp_log_get_max_level() < LOG_NOTICE)
-		return;
+	/* in the journal whatever LogLevel= says; on stderr it follows LogLevel= */
+	printable(profile, sizeof(profile), name);
 	p = peer_slot(uid, now);
 	if (now - p->window_start >= SNPD_AUDIT_WINDOW_SEC) {
 		p->window_start = now;

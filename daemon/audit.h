@@ -17,6 +17,8 @@
 /* records per peer uid within one window, and the window */
 #define SNPD_AUDIT_BURST      20
 #define SNPD_AUDIT_WINDOW_SEC 10
+/* a profile name is logged up to this many characters, non-printable ones as ? */
+#define SNPD_AUDIT_NAME_MAX 64
 
 /*
  * @released: the key was handed out (true) or refused; @reason says why a
