@@ -104,6 +104,9 @@ static int get_digests(const char *key, const json_t *v, u8 (*out)[SNP_KEY_DIGES
 
 	if (!json_is_array(v))
 		return bad(err, errlen, "%s: not an array of hex digests", key);
+	/* an empty set would turn the check off: leave the key out for that */
+	if (n == 0)
+		return bad(err, errlen, "%s: an empty set (leave the key out to accept any)", key);
 	if (n > SNP_POLICY_MAX_DIGESTS)
 		return bad(err, errlen, "%s: %zu digests, at most %d", key, n,
 			   SNP_POLICY_MAX_DIGESTS);
@@ -218,6 +221,8 @@ static int get_products(const char *key, const json_t *v, u32 *ret, char *err, s
 
 	if (!json_is_array(v))
 		return bad(err, errlen, "%s: not an array of product names", key);
+	if (json_array_size(v) == 0)
+		return bad(err, errlen, "%s: an empty list (leave the key out to accept any)", key);
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		const char *s = json_string_value(json_array_get(v, i));
 
@@ -251,16 +256,37 @@ int snp_products_parse_list(const char *list, u32 *ret, char *err, size_t errlen
 	return 0;
 }
 
+/* a decimal number of at most @max, all digits; *s moves past it */
+static int parse_dec(const char **s, unsigned int max, unsigned int *ret)
+{
+	unsigned int v = 0;
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (unsigned int)(*p - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*s = p;
+	*ret = v;
+	return 0;
+}
+
+/* "MAJOR.MINOR" or "MAJOR.MINOR.BUILD", each 0-255, nothing else */
 int snp_policy_parse_firmware(const char *s, struct snp_policy *pol)
 {
 	unsigned int maj, min, build = 0;
-	char extra;
-	int n;
 
-	n = sscanf(s, "%3u.%3u.%5u%c", &maj, &min, &build, &extra);
-	if (n != 2 && n != 3)
+	if (parse_dec(&s, 255, &maj) < 0 || *s++ != '.' || parse_dec(&s, 255, &min) < 0)
 		return -EINVAL;
-	if (maj > 255 || min > 255 || build > 255)
+	if (*s == '.') {
+		s++;
+		if (parse_dec(&s, 255, &build) < 0)
+			return -EINVAL;
+	}
+	if (*s)
 		return -EINVAL;
 	pol->has_min_fw = true;
 	pol->min_fw_major = (u8)maj;

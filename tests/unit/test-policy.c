@@ -33,7 +33,9 @@ static const char full[] =
 	"aaaaaaaaa\", \"host_data\": \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\","
 	" \"id_key_digests\": [\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 	"cccccccccccccccccccccccccccc\", \"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
-	"dddddddddddddddddddddddddddddddddddddd\"], \"author_key_digests\": [],"
+	"dddddddddddddddddddddddddddddddddddddd\"], \"author_key_digests\": [\""
+	"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	"e\"],"
 	" \"family_id\": \"11111111111111111111111111111111\","
 	" \"image_id\": \"22222222222222222222222222222222\", \"vmpl\": 2, \"min_guest_svn\": 7,"
 	" \"allow_debug\": true, \"allow_migration_agent\": true, \"deny_smt\": true,"
@@ -58,7 +60,7 @@ static void test_every_key(void **state)
 	assert_int_equal(pol.report_data[2], 0);
 	assert_int_equal(pol.n_id_key_digests, 2);
 	assert_int_equal(pol.id_key_digests[1][47], 0xdd);
-	assert_int_equal(pol.n_author_key_digests, 0);
+	assert_int_equal(pol.n_author_key_digests, 1);
 	assert_int_equal(pol.vmpl, 2);
 	assert_int_equal(pol.min_guest_svn, 7);
 	assert_true(pol.allow_debug && pol.allow_migrate_ma && pol.deny_smt && pol.require_chip_id);
@@ -113,6 +115,14 @@ static void test_refused(void **state)
 		{ "{\"min_tcb\": {\"ucode\": 1}}", "unknown key 'ucode'" },
 		{ "{\"min_tcb\": {\"snp\": 256}}", "min_tcb.snp" },
 		{ "{\"min_firmware\": \"1\"}", "min_firmware" },
+		{ "{\"min_firmware\": \"1.2junk\"}", "min_firmware" },
+		{ "{\"min_firmware\": \"1.2.\"}", "min_firmware" },
+		{ "{\"min_firmware\": \" 1.2\"}", "min_firmware" },
+		{ "{\"min_firmware\": \"1.-2\"}", "min_firmware" },
+		{ "{\"products\": []}", "products: an empty list" },
+		{ "{\"deny_products\": []}", "deny_products: an empty list" },
+		{ "{\"id_key_digests\": []}", "id_key_digests: an empty set" },
+		{ "{\"author_key_digests\": []}", "author_key_digests: an empty set" },
 		{ "{\"min_launch_mit_vector\": \"0x1ffffffffffffffff\"}", "min_launch_mit_vector" },
 		{ "{\"min_current_mit_vector\": -1}", "min_current_mit_vector" },
 		{ "{\"products\": [\"Rome\"]}", "'Rome'" },
