@@ -1009,6 +1009,7 @@ static int use_evidence(const struct verify_args *a, struct cert_set *cs,
 			struct snpctl_evidence *ev, struct snp_report_info *ri, X509_CRL **ret_crl,
 			struct sources *src)
 {
+	time_t now = a->at;
 	X509 *c[3];
 
 	if (any_cert_option(a)) {
@@ -1039,6 +1040,35 @@ static int use_evidence(const struct verify_args *a, struct cert_set *cs,
 	src->leaf = src->ask = src->ark = "evidence";
 	src->crl = *ret_crl ? "evidence" : NULL;
 	snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", "");
+	/*
+	 * The document chooses what it carries: without a CRL, or with one
+	 * past its nextUpdate, the revocation check would be skipped where the
+	 * relying party knows better. Look in the cache (KDS too with
+	 * --crl=require), as for other given certificates.
+	 */
+	if (a->crl != SNP_CRL_OFF && ri->product != SNP_PRODUCT_UNKNOWN &&
+	    (!*ret_crl || !X509_CRL_get0_nextUpdate(*ret_crl) ||
+	     X509_cmp_time(X509_CRL_get0_nextUpdate(*ret_crl), &now) < 0)) {
+		bool vlek = snp_report_signing_key(ri) == SNP_SIGNING_KEY_VLEK;
+		enum snp_kds_source ks;
+		char err[SNP_ERRBUF];
+		X509_CRL *other = NULL;
+		struct snp_kds k;
+
+		if (snpctl_kds_setup(&k, &a->kds) < 0)
+			return -EINVAL;
+		if (a->crl != SNP_CRL_REQUIRE)
+			k.offline = true;
+		snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", k.cache_dir);
+		if (snp_kds_get_crl(&k, ri->product, vlek, &other, &ks, err, sizeof(err)) == 0) {
+			X509_CRL_free(*ret_crl);
+			*ret_crl = other;
+			src->crl = snp_kds_source_name(ks);
+		} else if (a->crl == SNP_CRL_REQUIRE) {
+			log_error("No current CRL in the evidence, the cache or KDS: %s", err);
+		}
+		ERR_clear_error();
+	}
 	return 0;
 }
 

@@ -207,6 +207,28 @@ def scenario(product, tmp):
         rc, out, err = verify(c2, "--crl=off")
         res.check(rc == 0, "%s: revoked ASK with --crl=off: rc %d (0)" % (product, rc))
 
+        # an evidence document without a CRL: the cached CRL (revoking the
+        # ASK) is checked instead of the check being skipped
+        import base64
+        ev = os.path.join(tmp, product + "-evidence.json")
+        with open(rpt, "rb") as f:
+            rbytes = f.read()
+        pems = {}
+        for name in ("vcek", "ask", "ark"):
+            with open(os.path.join(d, name + ".pem")) as f:
+                pems[name] = f.read()
+        with open(ev, "w") as f:
+            json.dump({"version": 1, "type": "snpd-evidence", "product": product,
+                       "report": base64.b64encode(rbytes).decode(), "endorsement_key": "vcek",
+                       "certificates": pems, "crl": None}, f)
+        n = emu.count()
+        rc, out, err = run("verify", ev, "--trust-ark", ark, "--cache-dir", c2, "--json")
+        doc = json.loads(out) if out.startswith("{") else {}
+        crlc = [c for c in doc.get("checks", []) if c["name"] == "crl"]
+        res.check(rc == 1 and crlc and "REVOKED" in crlc[0]["detail"] and emu.count() == n,
+                  "%s: evidence without a CRL takes the cached one, which revokes the ASK: "
+                  "rc %d (1), %r %s" % (product, rc, crlc, err.strip()))
+
         # the host's certificate table with a CRL entry: used first
         if product == "Milan":
             crl = emu.ctl("/vcek/v1/%s/crl" % product)
