@@ -470,7 +470,8 @@ int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
 		}
 	}
 
-	if (copy_to_user(argp, &input, sizeof(input)))
+	/* as Linux: written back only when there is an error to report */
+	if (input.exitinfo2 && copy_to_user(argp, &input, sizeof(input)))
 		return -EFAULT;
 	return rc;
 }

@@ -103,6 +103,38 @@ static int bad_pointers(int fd)
 	if ((r = good_request(fd)) < 0)
 		FAIL("after unmapped argument: %s", strerror(-r));
 
+	/*
+	 * A read-only argument: a request that succeeds writes nothing back
+	 * (exitinfo2 is 0), as on Linux; a failing one must report exitinfo2.
+	 */
+	{
+		struct snp_guest_request_ioctl *rog;
+
+		rog = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+		if (rog == MAP_FAILED)
+			FAIL("mmap: %s", strerror(errno));
+		memset(&rreq, 0, sizeof(rreq));
+		memset(rog, 0, sizeof(*rog));
+		rog->msg_version = 1;
+		rog->req_data = (uintptr_t)&rreq;
+		rog->resp_data = (uintptr_t)&rresp;
+		if (mprotect(rog, (size_t)psz, PROT_READ) < 0)
+			FAIL("mprotect: %s", strerror(errno));
+		if (ioctl(fd, SNP_GET_REPORT, rog) < 0)
+			FAIL("read-only argument, good request: %s, not success", strerror(errno));
+		if (mprotect(rog, (size_t)psz, PROT_READ | PROT_WRITE) < 0)
+			FAIL("mprotect: %s", strerror(errno));
+		rog->msg_version = 0;
+		if (mprotect(rog, (size_t)psz, PROT_READ) < 0)
+			FAIL("mprotect: %s", strerror(errno));
+		if (ioctl(fd, SNP_GET_REPORT, rog) == 0 || errno != EFAULT)
+			FAIL("read-only argument, bad request: %s, not EFAULT", strerror(errno));
+		munmap(rog, (size_t)psz);
+		if ((r = good_request(fd)) < 0)
+			FAIL("after read-only argument: %s", strerror(-r));
+	}
+
 	memset(&rreq, 0, sizeof(rreq));
 	struct {
 		const char *what;
