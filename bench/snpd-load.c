@@ -23,6 +23,8 @@
  *       simulator's device-time model, SNP_SIM_PRESIGNED)
  *   snpd-load ready SECONDS SNPD [ARGS...]
  *       start snpd with a private NOTIFY_SOCKET and time READY=1, then stop it
+ *   snpd-load start SECONDS SNPD [ARGS...]
+ *       the same, but leave snpd running and print its pid
  *
  * Nonces are SHA-512(le64 seed || le64 i) for i = BASE + (k mod COUNT) of
  * the k-th request of the process (BENCH_NONCE_SEED, _BASE, _COUNT;
@@ -87,6 +89,7 @@ static unsigned int nr_src;
 static u64 nonce_seed = 1, nonce_base, nonce_count = 4096;
 static u64 verify_every = 25;
 static u64 next_k;
+static int last_failure; /* the last failed request: HTTP status, or -errno */
 
 struct stats {
 	pthread_mutex_t lock;
@@ -300,7 +303,22 @@ static void report_path(const u8 nonce[64], char *out, size_t len)
  * opened when -1. 0 when a good answer came back (and was accounted),
  * -1 otherwise.
  */
+static int one_request_(const struct target *t, int *fd, unsigned int idx, bool keep);
+
 static int one_request(const struct target *t, int *fd, unsigned int idx, bool keep)
+{
+	int r;
+
+	errno = 0;
+	r = one_request_(t, fd, idx, keep);
+	if (r != 0)
+		__atomic_store_n(&last_failure, r < 0 ? (errno ? -errno : -EIO) : r,
+				 __ATOMIC_RELAXED);
+	return r < 0 || r ? -1 : 0;
+}
+
+/* 0, an HTTP status other than 200, or -1 with errno (0: bad answer) */
+static int one_request_(const struct target *t, int *fd, unsigned int idx, bool keep)
 {
 	u8 nonce[64], rep[SNP_REPORT_SIZE + 1];
 	double t0 = now_s();
@@ -317,7 +335,7 @@ static int one_request(const struct target *t, int *fd, unsigned int idx, bool k
 			*fd = -1;
 		}
 		if (r != 200)
-			return -1;
+			return r;
 		account_plain(now_s() - t0);
 		return 0;
 	}
@@ -364,11 +382,13 @@ static int one_request(const struct target *t, int *fd, unsigned int idx, bool k
 			*fd = -1;
 		}
 		if (r != 200)
-			return -1;
+			return r;
 		break;
 	}
-	if (len != SNP_REPORT_SIZE)
+	if (len != SNP_REPORT_SIZE) {
+		errno = EBADMSG;
 		return -1;
+	}
 	account(rep, nonce, now_s() - t0);
 	return 0;
 }
@@ -600,6 +620,9 @@ static int run_light(struct target *t, double interval, unsigned int count)
 	}
 	printf("mode=light-%s requests=%u ok=%u success=%.1f%% unbound=%llu", kind_name(t->kind),
 	       count, ok, count ? 100.0 * ok / count : 0.0, (unsigned long long)st.unbound);
+	if (ok < count)
+		printf(" last_failure=%s%d", last_failure > 0 ? "http-" : "errno-",
+		       last_failure > 0 ? last_failure : -last_failure);
 	print_lat();
 	return 0;
 }
@@ -720,7 +743,12 @@ static int run_presign(const char *spec, const char *out, u64 count)
 	return rc;
 }
 
-static int run_ready(double timeout, char **argv)
+/*
+ * Start snpd with a private NOTIFY_SOCKET and wait for READY=1. @keep:
+ * leave it running (its stdout goes to stderr) and print its pid;
+ * otherwise stop it.
+ */
+static int run_ready(double timeout, char **argv, bool keep)
 {
 	char dir[] = "/tmp/snpd-load-XXXXXX", buf[4096];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -737,6 +765,8 @@ static int run_ready(double timeout, char **argv)
 	t0 = now_s();
 	pid = fork();
 	if (pid == 0) {
+		if (keep)
+			dup2(STDERR_FILENO, STDOUT_FILENO);
 		setenv("NOTIFY_SOCKET", sa.sun_path, 1);
 		execv(argv[0], argv);
 		_exit(127);
@@ -753,13 +783,22 @@ static int run_ready(double timeout, char **argv)
 		buf[n] = '\0';
 		t = now_s();
 		if (!strncmp(buf, "READY=1", 7) || strstr(buf, "\nREADY=1")) {
+			if (keep)
+				printf("pid=%d ", (int)pid);
 			printf("ready_ms=%.1f\n", (t - t0) * 1e3);
 			rc = 0;
 			break;
 		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			fprintf(stderr, "snpd-load: snpd exited before READY=1\n");
+			pid = 0;
+			break;
+		}
 	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	if (pid > 0 && (!keep || rc)) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
 	close(fd);
 	unlink(sa.sun_path);
 	rmdir(dir);
@@ -840,7 +879,7 @@ static int usage(void)
 		"       snpd-load light fs|unix|tcp MOUNT|SOCKET|ADDR:PORT INTERVAL_MS COUNT\n"
 		"       snpd-load hold fs|unix|tcp MOUNT|SOCKET|ADDR:PORT N\n"
 		"       snpd-load presign BACKEND OUT COUNT\n"
-		"       snpd-load ready TIMEOUT SNPD [ARGS...]\n");
+		"       snpd-load ready|start TIMEOUT SNPD [ARGS...]\n");
 	return 2;
 }
 
@@ -861,6 +900,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
+	signal(SIGPIPE, SIG_IGN); /* a refused connection is an error, not the end */
 	env_u64("BENCH_NONCE_SEED", &nonce_seed);
 	env_u64("BENCH_NONCE_BASE", &nonce_base);
 	env_u64("BENCH_NONCE_COUNT", &nonce_count);
@@ -870,7 +910,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(argv[1], "ready") && argc >= 4)
-		return run_ready(strtod(argv[2], NULL), argv + 3);
+		return run_ready(strtod(argv[2], NULL), argv + 3, false);
+	if (!strcmp(argv[1], "start") && argc >= 4)
+		return run_ready(strtod(argv[2], NULL), argv + 3, true);
 	if (!strcmp(argv[1], "presign") && argc == 5)
 		return parse_uint(argv[4], 65536, &a) < 0 ? 2 : run_presign(argv[2], argv[3], a);
 

@@ -1,0 +1,94 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Self-test of the snpd benchmarks (make check), a few seconds of load:
+# bench-snpd.sh in a tiny mode prints every figure in its format and its
+# checks of served reports pass; and those checks can fail: a pool whose
+# signatures were damaged is caught by the signature sample, a pool entry
+# whose signed part differs from the request's (another measurement) is
+# never served, and nonces outside the pool are signed when asked. Never
+# looks at speed. Skips (77) without root or /dev/fuse.
+set -u
+top=${SNP_TOP_BUILDDIR:?}
+src=${SNP_TOP_SRCDIR:?}
+export SNPD="$top/daemon/snpd" SNPCTL="$top/cli/snpctl" SNPD_LOAD="$top/bench/snpd-load"
+if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then
+	echo "SKIP: needs root and /dev/fuse"
+	exit 77
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+"$SNPCTL" sim init --dir "$work/sim" >/dev/null || fail "sim init"
+
+# 1. the benchmark in a tiny mode
+BENCH_SIM_DIR="$work/sim" BENCH_SECONDS=1 BENCH_ROUNDS=2 BENCH_CLIENTS=2 BENCH_DEVICE_MS=1 \
+	BENCH_POOL=256 BENCH_HOLD=8 BENCH_HEALTHZ_ROUNDS=1 sh "$src/bench/bench-snpd.sh" >"$work/out" 2>&1
+rc=$?
+cat "$work/out"
+[ $rc -eq 0 ] || fail "bench-snpd.sh exited $rc"
+for mode in "FUSE report" "HTTP unix" "HTTP TCP"; do
+	grep -Eq "^    $mode +[0-9.]+/s  ratio [0-9.]+x \[[0-9.]+, [0-9.]+\] \(2 rounds\)" "$work/out" ||
+		fail "no ratio line for $mode"
+done
+grep -Eq "^device: 1 ms per request, no CPU$" "$work/out" || fail "no device line"
+grep -Eq "^  clients=2 +raw +[0-9.]+/s \[" "$work/out" || fail "no raw line"
+checks=$(grep "^  checks:" "$work/out")
+echo "$checks" | grep -Eq "errors=0 unbound=0 signatures verified=[1-9][0-9]* bad=0" ||
+	fail "checks of served reports: $checks"
+n=$(echo "$checks" | sed -n 's/.*made ahead=\([0-9]*\)\/\([0-9]*\).*/\1 \2/p')
+set -- $n
+[ $# -eq 2 ] && [ "$1" -gt 0 ] && [ "$1" = "$2" ] || fail "sampled reports not from the pool: $checks"
+grep -Eq "device=1 +clients=2 +backend +[0-9]+ us \| fs [0-9]+, net -?[0-9]+ \[" "$work/out" ||
+	fail "no CPU per request line"
+grep -Eq "/healthz over unix, 16 connections: [0-9.]+ us" "$work/out" || fail "no /healthz line"
+for m in fs unix tcp; do
+	grep -Eq "mode=hold-$m wanted=8 held=8 " "$work/out" || fail "no memory line for $m"
+done
+
+# 2. the checks themselves, on the raw backend loop
+pool=$work/pool
+BENCH_NONCE_BASE=0 "$SNPD_LOAD" presign "sim:$work/sim" "$pool" 16 || fail "presign"
+export BENCH_VCEK="$work/sim/vcek.pem" BENCH_NONCE_COUNT=16 BENCH_VERIFY_EVERY=3
+# raw POOL-FOR-SIM POOL-FOR-CHECK [ENV...]: one second of the raw loop
+raw() {
+	p1=$1 p2=$2
+	shift 2
+	rm -rf "$work/sim-raw"
+	cp -a "$work/sim" "$work/sim-raw"
+	env SNP_SIM_DEVICE_US=1000 SNP_SIM_PRESIGNED="$p1" BENCH_PRESIGNED="$p2" "$@" \
+		"$SNPD_LOAD" raw "sim:$work/sim-raw" 1 1
+}
+out=$(raw "$pool" "$pool") || fail "raw with a good pool: $out"
+echo "good pool: $out"
+echo "$out" | grep -Eq "sig_bad=0 sample_presigned=([0-9]+)/\1$" || fail "good pool not used: $out"
+
+# damaged signatures (one byte of R in every entry): the sample must catch it
+python3 - "$pool" "$work/pool-badsig" "$work/pool-othermeas" <<'PY' || fail "python"
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+bad, other = bytearray(data), bytearray(data)
+for off in range(0, len(data), 0x4A0):
+    bad[off + 0x2A0 + 5] ^= 0x01          # signature R
+    other[off + 0x90] ^= 0x01             # MEASUREMENT, part of the signed bytes
+open(sys.argv[2], "wb").write(bad)
+open(sys.argv[3], "wb").write(other)
+PY
+out=$(raw "$work/pool-badsig" "$work/pool-badsig")
+rc=$?
+echo "damaged pool: $out"
+[ $rc -eq 1 ] || fail "a damaged signature was not reported (exit $rc)"
+echo "$out" | grep -Eq "sig_bad=[1-9]" || fail "no bad signature counted: $out"
+
+# entries whose signed part differs from the request's are never used
+out=$(raw "$work/pool-othermeas" "$work/pool-othermeas") || fail "other measurement: $out"
+echo "other measurement: $out"
+echo "$out" | grep -Eq "sig_bad=0 sample_presigned=0/[1-9]" || fail "a foreign pool entry was served: $out"
+
+# nonces outside the pool: signed when asked, still bound and genuine
+out=$(raw "$pool" "$pool" BENCH_NONCE_BASE=1000) || fail "nonces outside the pool: $out"
+echo "outside the pool: $out"
+echo "$out" | grep -Eq "unbound=0 .*sig_bad=0 sample_presigned=0/[1-9]" || fail "outside the pool: $out"
+echo "PASS"
