@@ -26,6 +26,7 @@ SPREAD=${BENCH_SPREAD_WARN:-0.10}
 HOLD=${BENCH_HOLD:-256}
 HEALTHZ_ROUNDS=${BENCH_HEALTHZ_ROUNDS:-3}
 MODES="raw fs unix tcp"
+snpd_conf="Daemon.RateLimit=0 Daemon.QueueSize=4096 HTTP.MaxConnections=1024 HTTP.MaxConnectionsPerClient=1024"
 
 if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then
 	echo "bench-snpd: needs root and /dev/fuse; skipped"
@@ -62,8 +63,8 @@ $(field sample_presigned "$line")" >>"$res"
 }
 
 for dev in $DEVICES; do
-	bench_start_snpd "$dev" Daemon.RateLimit=0 Daemon.QueueSize=4096 HTTP.MaxConnections=1024 \
-		HTTP.MaxConnectionsPerClient=1024 || exit 0
+	# shellcheck disable=SC2086
+	bench_start_snpd "$dev" $snpd_conf || exit 0
 	for n in $CLIENTS; do
 		r=1
 		while [ $r -le "$ROUNDS" ]; do
@@ -95,10 +96,18 @@ for dev in $DEVICES; do
 $(field snpd_cpu_us_per_req "$line") $(field errors "$line") 0 0 0 -" >>"$res"
 			done
 		done
-		hold_fs=$("$SNPD_LOAD" hold fs "$mnt" "$HOLD") || failed=1
-		hold_unix=$("$SNPD_LOAD" hold unix "$sock" "$HOLD") || failed=1
-		hold_tcp=$("$SNPD_LOAD" hold tcp "127.0.0.1:$port" "$HOLD") || failed=1
-		idle_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$snpd_pid/status")
+		# memory: each on a fresh snpd, whose heap has no free space yet
+		# from earlier load to hide the new allocations in
+		for kind in fs unix tcp; do
+			bench_stop_snpd
+			bench_start_snpd "$dev" $snpd_conf || exit 0
+			idle_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$snpd_pid/status")
+			case $kind in
+			fs) hold_fs=$("$SNPD_LOAD" hold fs "$mnt" "$HOLD") || failed=1 ;;
+			unix) hold_unix=$("$SNPD_LOAD" hold unix "$sock" "$HOLD") || failed=1 ;;
+			tcp) hold_tcp=$("$SNPD_LOAD" hold tcp "127.0.0.1:$port" "$HOLD") || failed=1 ;;
+			esac
+		done
 	fi
 	bench_stop_snpd
 done
@@ -196,7 +205,7 @@ END {
 }' "$res"
 
 echo
-echo "snpd memory (smaps_rollup of snpd, $HOLD held at once; idle VmRSS ${idle_rss:-?} KiB):"
+echo "snpd memory (smaps_rollup of a fresh snpd, $HOLD held at once; idle VmRSS ${idle_rss:-?} KiB):"
 for l in "${hold_fs:-}" "${hold_unix:-}" "${hold_tcp:-}"; do
 	[ -n "$l" ] && echo "  $l"
 done
