@@ -6,15 +6,11 @@
 # signatures were damaged is caught by the signature sample, a pool entry
 # whose signed part differs from the request's (another measurement) is
 # never served, and nonces outside the pool are signed when asked. Never
-# looks at speed. Skips (77) without root or /dev/fuse.
+# looks at speed. Without root or /dev/fuse only the checks run.
 set -u
 top=${SNP_TOP_BUILDDIR:?}
 src=${SNP_TOP_SRCDIR:?}
 export SNPD="$top/daemon/snpd" SNPCTL="$top/cli/snpctl" SNPD_LOAD="$top/bench/snpd-load"
-if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then
-	echo "SKIP: needs root and /dev/fuse"
-	exit 77
-fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 fail() {
@@ -23,32 +19,7 @@ fail() {
 }
 "$SNPCTL" sim init --dir "$work/sim" >/dev/null || fail "sim init"
 
-# 1. the benchmark in a tiny mode
-BENCH_SIM_DIR="$work/sim" BENCH_SECONDS=1 BENCH_ROUNDS=2 BENCH_CLIENTS=2 BENCH_DEVICE_MS=1 \
-	BENCH_POOL=256 BENCH_HOLD=8 BENCH_HEALTHZ_ROUNDS=1 sh "$src/bench/bench-snpd.sh" >"$work/out" 2>&1
-rc=$?
-cat "$work/out"
-[ $rc -eq 0 ] || fail "bench-snpd.sh exited $rc"
-for mode in "FUSE report" "HTTP unix" "HTTP TCP"; do
-	grep -Eq "^    $mode +[0-9.]+/s  ratio [0-9.]+x \[[0-9.]+, [0-9.]+\] \(2 rounds\)" "$work/out" ||
-		fail "no ratio line for $mode"
-done
-grep -Eq "^device: 1 ms per request, no CPU$" "$work/out" || fail "no device line"
-grep -Eq "^  clients=2 +raw +[0-9.]+/s \[" "$work/out" || fail "no raw line"
-checks=$(grep "^  checks:" "$work/out")
-echo "$checks" | grep -Eq "errors=0 unbound=0 signatures verified=[1-9][0-9]* bad=0" ||
-	fail "checks of served reports: $checks"
-n=$(echo "$checks" | sed -n 's/.*made ahead=\([0-9]*\)\/\([0-9]*\).*/\1 \2/p')
-set -- $n
-[ $# -eq 2 ] && [ "$1" -gt 0 ] && [ "$1" = "$2" ] || fail "sampled reports not from the pool: $checks"
-grep -Eq "device=1 +clients=2 +backend +[0-9]+ us \| fs [0-9]+, net -?[0-9]+ \[" "$work/out" ||
-	fail "no CPU per request line"
-grep -Eq "/healthz over unix, 16 connections: [0-9.]+ us" "$work/out" || fail "no /healthz line"
-for m in fs unix tcp; do
-	grep -Eq "mode=hold-$m wanted=8 held=8 " "$work/out" || fail "no memory line for $m"
-done
-
-# 2. the checks themselves, on the raw backend loop
+# 1. the checks themselves, on the raw backend loop (any user)
 pool=$work/pool
 BENCH_NONCE_BASE=0 "$SNPD_LOAD" presign "sim:$work/sim" "$pool" 16 || fail "presign"
 export BENCH_VCEK="$work/sim/vcek.pem" BENCH_NONCE_COUNT=16 BENCH_VERIFY_EVERY=3
@@ -91,4 +62,33 @@ echo "$out" | grep -Eq "sig_bad=0 sample_presigned=0/[1-9]" || fail "a foreign p
 out=$(raw "$pool" "$pool" BENCH_NONCE_BASE=1000) || fail "nonces outside the pool: $out"
 echo "outside the pool: $out"
 echo "$out" | grep -Eq "unbound=0 .*sig_bad=0 sample_presigned=0/[1-9]" || fail "outside the pool: $out"
+if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then
+	echo "PASS (the benchmark itself skipped: needs root and /dev/fuse)"
+	exit 0
+fi
+# 2. the benchmark in a tiny mode (root and /dev/fuse)
+BENCH_SIM_DIR="$work/sim" BENCH_SECONDS=1 BENCH_ROUNDS=2 BENCH_CLIENTS=2 BENCH_DEVICE_MS=1 \
+	BENCH_POOL=256 BENCH_HOLD=8 BENCH_HEALTHZ_ROUNDS=1 sh "$src/bench/bench-snpd.sh" >"$work/out" 2>&1
+rc=$?
+cat "$work/out"
+[ $rc -eq 0 ] || fail "bench-snpd.sh exited $rc"
+for mode in "FUSE report" "HTTP unix" "HTTP TCP"; do
+	grep -Eq "^    $mode +[0-9.]+/s  ratio [0-9.]+x \[[0-9.]+, [0-9.]+\] \(2 rounds\)" "$work/out" ||
+		fail "no ratio line for $mode"
+done
+grep -Eq "^device: 1 ms per request, no CPU$" "$work/out" || fail "no device line"
+grep -Eq "^  clients=2 +raw +[0-9.]+/s \[" "$work/out" || fail "no raw line"
+checks=$(grep "^  checks:" "$work/out")
+echo "$checks" | grep -Eq "errors=0 unbound=0 signatures verified=[1-9][0-9]* bad=0" ||
+	fail "checks of served reports: $checks"
+n=$(echo "$checks" | sed -n 's/.*made ahead=\([0-9]*\)\/\([0-9]*\).*/\1 \2/p')
+set -- $n
+[ $# -eq 2 ] && [ "$1" -gt 0 ] && [ "$1" = "$2" ] || fail "sampled reports not from the pool: $checks"
+grep -Eq "device=1 +clients=2 +backend +[0-9]+ us \| fs [0-9]+, net -?[0-9]+ \[" "$work/out" ||
+	fail "no CPU per request line"
+grep -Eq "/healthz over unix, 16 connections: [0-9.]+ us" "$work/out" || fail "no /healthz line"
+for m in fs unix tcp; do
+	grep -Eq "mode=hold-$m wanted=8 held=8 " "$work/out" || fail "no memory line for $m"
+done
+
 echo "PASS"
