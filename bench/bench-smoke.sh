@@ -4,7 +4,7 @@
 # bench-snpd.sh in a tiny mode prints every figure in its format and its
 # checks of served reports pass; and those checks can fail: a pool whose
 # signatures were damaged is caught by the signature sample, a pool entry
-# whose signed part differs from the request's (another measurement) is
+# whose signed part differs from the request's (another VMPL) is
 # never served, and nonces outside the pool are signed when asked. Never
 # looks at speed. Without root or /dev/fuse only the checks run.
 set -u
@@ -37,15 +37,12 @@ echo "good pool: $out"
 echo "$out" | grep -Eq "sig_bad=0 sample_presigned=([0-9]+)/\1$" || fail "good pool not used: $out"
 
 # damaged signatures (one byte of R in every entry): the sample must catch it
-python3 - "$pool" "$work/pool-badsig" "$work/pool-othermeas" <<'PY' || fail "python"
+python3 - "$pool" "$work/pool-badsig" <<'PY' || fail "python"
 import sys
 data = bytearray(open(sys.argv[1], "rb").read())
-bad, other = bytearray(data), bytearray(data)
 for off in range(0, len(data), 0x4A0):
-    bad[off + 0x2A0 + 5] ^= 0x01          # signature R
-    other[off + 0x90] ^= 0x01             # MEASUREMENT, part of the signed bytes
-open(sys.argv[2], "wb").write(bad)
-open(sys.argv[3], "wb").write(other)
+    data[off + 0x2A0 + 5] ^= 0x01          # signature R
+open(sys.argv[2], "wb").write(data)
 PY
 out=$(raw "$work/pool-badsig" "$work/pool-badsig")
 rc=$?
@@ -53,9 +50,13 @@ echo "damaged pool: $out"
 [ $rc -eq 1 ] || fail "a damaged signature was not reported (exit $rc)"
 echo "$out" | grep -Eq "sig_bad=[1-9]" || fail "no bad signature counted: $out"
 
-# entries whose signed part differs from the request's are never used
-out=$(raw "$work/pool-othermeas" "$work/pool-othermeas") || fail "other measurement: $out"
-echo "other measurement: $out"
+# genuine signatures of other reports with the same REPORT_DATA (VMPL 1):
+# never used for our VMPL 0 requests (a match on REPORT_DATA alone would
+# put a VMPL 1 signature on a VMPL 0 report, which the sample catches)
+BENCH_NONCE_BASE=0 BENCH_PRESIGN_VMPL=1 "$SNPD_LOAD" presign "sim:$work/sim" "$work/pool-vmpl1" 16 ||
+	fail "presign at VMPL 1"
+out=$(raw "$work/pool-vmpl1" "$work/pool-vmpl1") || fail "pool of VMPL 1: $out"
+echo "pool of VMPL 1: $out"
 echo "$out" | grep -Eq "sig_bad=0 sample_presigned=0/[1-9]" || fail "a foreign pool entry was served: $out"
 
 # nonces outside the pool: signed when asked, still bound and genuine

@@ -20,7 +20,8 @@
  *       print snpd's memory before and with them (BENCH_PID)
  *   snpd-load presign BACKEND OUT COUNT
  *       write the reports for nonces 0..COUNT-1 to OUT (the pool of the
- *       simulator's device-time model, SNP_SIM_PRESIGNED)
+ *       simulator's device-time model, SNP_SIM_PRESIGNED), at VMPL 0 (or
+ *       BENCH_PRESIGN_VMPL)
  *   snpd-load ready SECONDS SNPD [ARGS...]
  *       start snpd with a private NOTIFY_SOCKET and time READY=1, then stop it
  *   snpd-load start SECONDS SNPD [ARGS...]
@@ -713,10 +714,12 @@ static int run_presign(const char *spec, const char *out, u64 count)
 {
 	char err[SNP_ERRBUF];
 	struct snp_backend *b;
+	u64 presign_vmpl = 0;
 	FILE *f;
 	int r, rc = 0;
 
-	if (!count || count > 65536)
+	env_u64("BENCH_PRESIGN_VMPL", &presign_vmpl); /* for the self-test */
+	if (!count || count > 65536 || presign_vmpl > 3)
 		return 2;
 	r = snp_backend_open(spec, &b, err, sizeof(err));
 	if (r < 0) {
@@ -732,6 +735,7 @@ static int run_presign(const char *spec, const char *out, u64 count)
 		struct snp_backend_error e;
 
 		make_nonce(nonce_base + i, req.report_data);
+		req.vmpl = (u32)presign_vmpl;
 		if (snp_backend_get_report(b, &req, &rep, &e) < 0 ||
 		    fwrite(rep.report, SNP_REPORT_SIZE, 1, f) != 1)
 			rc = 1;
