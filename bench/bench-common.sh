@@ -38,6 +38,10 @@ bench_stop_snpd() {
 
 bench_cleanup() {
 	bench_stop_snpd
+	if [ -s "$tmp/snpd.log" ]; then
+		echo "snpd's log (warnings and errors; last 20 lines):"
+		tail -n 20 "$tmp/snpd.log" | sed 's/^/  /'
+	fi
 	rm -rf "$tmp"
 }
 
