@@ -358,7 +358,7 @@ static int one_request_(const struct target *t, int *fd, unsigned int idx, bool 
 		break;
 	}
 	case K_FS: {
-		ssize_t k;
+		ssize_t k = 0;
 		int f = open(t->path, O_RDWR | O_CLOEXEC);
 
 		if (f < 0)
@@ -369,6 +369,13 @@ static int one_request_(const struct target *t, int *fd, unsigned int idx, bool 
 		}
 		while (len <= SNP_REPORT_SIZE && (k = read(f, rep + len, sizeof(rep) - len)) > 0)
 			len += (size_t)k;
+		if (k < 0) {
+			int e = errno; /* the daemon's refusal, e.g. EAGAIN */
+
+			close(f);
+			errno = e;
+			return -1;
+		}
 		close(f);
 		break;
 	}
