@@ -1,39 +1,107 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Load tool for snpd's FUSE view, and the raw backend loop it is compared
- * with in the same run.
+ * Load generator of the snpd benchmarks, and the raw backend loop they are
+ * compared with.
  *
- *   snpd-load raw BACKEND SECONDS
- *       one thread calling the backend directly (what snpd's worker does)
- *   snpd-load fs MOUNTPOINT THREADS SECONDS [PID]
- *       THREADS threads doing open, write a nonce, read the report, close;
- *       checks that each report carries its nonce; samples VmRSS of PID
- *   snpd-load http-unix SOCKET PATH THREADS SECONDS
- *       THREADS keep-alive connections on the API's unix socket, each
- *       sending GET PATH and reading the whole response
+ *   snpd-load raw BACKEND THREADS SECONDS
+ *       THREADS threads calling the backend directly (what snpd's worker
+ *       does; the backend serialises them as the device would)
+ *   snpd-load fs MOUNTPOINT THREADS SECONDS
+ *       open report, write a 64-byte nonce, read the report, close
+ *   snpd-load unix SOCKET report|healthz THREADS SECONDS
+ *   snpd-load tcp ADDR:PORT report|healthz THREADS SECONDS
+ *       one keep-alive connection per thread: GET /v1/report?nonce=HEX
+ *       (Accept: application/octet-stream) or GET /healthz
+ *   snpd-load light fs|unix|tcp TARGET INTERVAL_MS COUNT
+ *       COUNT requests, one every INTERVAL_MS on a fixed schedule, each on a
+ *       new file descriptor or connection (a light client beside a flood)
+ *   snpd-load hold fs|unix|tcp TARGET N
+ *       open N handles or connections (one request each, kept open) and
+ *       print snpd's memory before and with them (BENCH_PID)
+ *   snpd-load presign BACKEND OUT COUNT
+ *       write the reports for nonces 0..COUNT-1 to OUT (the pool of the
+ *       simulator's device-time model, SNP_SIM_PRESIGNED), at VMPL 0 (or
+ *       BENCH_PRESIGN_VMPL)
  *   snpd-load ready SECONDS SNPD [ARGS...]
  *       start snpd with a private NOTIFY_SOCKET and time READY=1, then stop it
+ *   snpd-load start SECONDS SNPD [ARGS...]
+ *       the same, but leave snpd running and print its pid
  *
- * Prints one line of key=value figures. Never fails on speed.
+ * Nonces are SHA-512(le64 seed || le64 i) for i = BASE + (k mod COUNT) of
+ * the k-th request of the process (BENCH_NONCE_SEED, _BASE, _COUNT;
+ * defaults 1, 0, 4096), so a pool signed ahead covers them. Every report
+ * served must carry its nonce as REPORT_DATA ("unbound" counts those that
+ * do not); every BENCH_VERIFY_EVERY-th (default 25) is kept and its
+ * signature verified after the run with the VCEK of BENCH_VCEK;
+ * BENCH_PRESIGNED (the pool file) counts which reports carried a
+ * signature made ahead. BENCH_PID: a process whose CPU time (utime+stime
+ * from /proc/PID/stat) is measured over the run. TCP clients bind their
+ * connections round-robin to the source addresses of BENCH_SRC (comma
+ * separated) when set.
+ *
+ * Prints one line of key=value figures. Exit status 0 unless the tool
+ * itself could not run or a served report failed the checks (unbound or
+ * bad signature): never on speed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "backend/backend.h"
 #include "lib/util.h"
 
 #define MAX_SAMPLES (1 << 20)
+#define MAX_KEPT    512
+#define MAX_THREADS 1024
+#define MAX_SRC	    16
+
+enum kind { K_RAW, K_FS, K_UNIX, K_TCP };
+
+struct target {
+	enum kind kind;
+	const char *path; /* mountpoint/report, socket */
+	struct sockaddr_in tcp;
+	bool healthz;
+	struct snp_backend *backend;
+};
+
+static struct sockaddr_in src_addr[MAX_SRC];
+static unsigned int nr_src;
+
+static u64 nonce_seed = 1, nonce_base, nonce_count = 4096;
+static u64 verify_every = 25;
+static u64 next_k;
+static int last_failure; /* the last failed request: HTTP status, or -errno */
+
+struct stats {
+	pthread_mutex_t lock;
+	double *lat;
+	size_t n;
+	u64 errors, unbound, served;
+	u8 (*kept)[SNP_REPORT_SIZE];
+	size_t nr_kept;
+};
+
+static struct stats st = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static double now_s(void)
 {
@@ -50,148 +118,137 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-struct samples {
-	pthread_mutex_t lock;
-	double *lat;
-	size_t n;
-	u64 errors;
-	u64 unbound;
-};
-
-static void add_sample(struct samples *s, double lat)
+static void make_nonce(u64 i, u8 out[64])
 {
-	pthread_mutex_lock(&s->lock);
-	if (s->n < MAX_SAMPLES)
-		s->lat[s->n++] = lat;
-	pthread_mutex_unlock(&s->lock);
+	u8 in[16];
+
+	snp_put_le64(in, nonce_seed);
+	snp_put_le64(in + 8, i);
+	EVP_Digest(in, sizeof(in), out, NULL, EVP_sha512(), NULL);
 }
 
-static void print_stats(const char *what, struct samples *s, double secs)
+static u64 next_nonce_index(void)
 {
-	double p50 = 0, p99 = 0;
-
-	if (s->n) {
-		qsort(s->lat, s->n, sizeof(double), cmp_double);
-		p50 = s->lat[s->n / 2];
-		p99 = s->lat[(s->n * 99) / 100];
-	}
-	printf("%s reports=%zu per_sec=%.1f p50_ms=%.2f p99_ms=%.2f errors=%llu unbound=%llu", what,
-	       s->n, (double)s->n / secs, p50 * 1e3, p99 * 1e3, (unsigned long long)s->errors,
-	       (unsigned long long)s->unbound);
+	return nonce_base + __atomic_fetch_add(&next_k, 1, __ATOMIC_RELAXED) % nonce_count;
 }
 
-static int run_raw(const char *spec, double secs)
+static void env_u64(const char *name, u64 *v)
 {
-	struct samples s = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct snp_backend *b;
-	char err[SNP_ERRBUF];
-	double t0, end;
-	int r;
+	const char *s = getenv(name);
 
-	s.lat = calloc(MAX_SAMPLES, sizeof(double));
-	if (!s.lat)
-		return 1;
-	r = snp_backend_open(spec, &b, err, sizeof(err));
-	if (r < 0) {
-		fprintf(stderr, "snpd-load: %s\n", err);
-		return 1;
+	if (s && *s && snp_parse_u64(s, v) < 0) {
+		fprintf(stderr, "snpd-load: bad %s '%s'\n", name, s);
+		exit(2);
 	}
-	t0 = now_s();
-	end = t0 + secs;
-	while (now_s() < end) {
-		struct snp_backend_report_req req = { 0 };
-		struct snp_backend_report rep = { 0 };
-		struct snp_backend_error e;
-		double t = now_s();
-
-		snp_put_le64(req.report_data, s.n);
-		if (snp_backend_get_report(b, &req, &rep, &e) < 0)
-			s.errors++;
-		else
-			add_sample(&s, now_s() - t);
-		snp_backend_report_release(&rep);
-	}
-	print_stats("raw", &s, now_s() - t0);
-	printf("\n");
-	snp_backend_free(b);
-	free(s.lat);
-	return 0;
 }
 
-struct fs_ctx {
-	const char *path;
-	double end;
-	struct samples *s;
-	unsigned int id;
-};
-
-static void *fs_thread(void *arg)
+/* utime + stime of @pid in seconds, or -1 */
+static double proc_cpu(pid_t pid)
 {
-	struct fs_ctx *c = arg;
-	u8 buf[2048], nonce[32];
-	u64 i = 0;
+	char path[64], buf[4096], *p;
+	unsigned long long ut, stt;
+	ssize_t n;
+	int fd;
 
-	memset(nonce, 0, sizeof(nonce));
-	while (now_s() < c->end) {
-		double t = now_s();
-		ssize_t n, total = 0;
-		int fd;
-
-		snp_put_le32(nonce, c->id);
-		snp_put_le64(nonce + 4, i++);
-		fd = open(c->path, O_RDWR | O_CLOEXEC);
-		if (fd < 0 || write(fd, nonce, sizeof(nonce)) != (ssize_t)sizeof(nonce)) {
-			if (fd >= 0)
-				close(fd);
-			__atomic_add_fetch(&c->s->errors, 1, __ATOMIC_RELAXED);
-			usleep(1000);
-			continue;
-		}
-		while ((n = read(fd, buf + total, sizeof(buf) - (size_t)total)) > 0)
-			total += n;
-		close(fd);
-		if (n < 0 || total != SNP_REPORT_SIZE) {
-			__atomic_add_fetch(&c->s->errors, 1, __ATOMIC_RELAXED);
-			continue;
-		}
-		if (memcmp(buf + 0x50, nonce, sizeof(nonce)))
-			__atomic_add_fetch(&c->s->unbound, 1, __ATOMIC_RELAXED);
-		add_sample(c->s, now_s() - t);
-	}
-	return NULL;
-}
-
-struct http_ctx {
-	const char *sock;
-	const char *path;
-	double end;
-	struct samples *s;
-};
-
-static int http_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
 		return -1;
-	}
-	return fd;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
+		return -1;
+	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* One request on @fd; 0 when a 200 with its whole body came back. */
-static int http_once(int fd, const char *path)
+static double self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* A served report: bound to its nonce? Keep every verify_every-th. */
+static void account(const u8 *rep, const u8 nonce[64], double lat)
+{
+	bool bound = !memcmp(rep + 0x50, nonce, 64);
+	u64 k;
+
+	pthread_mutex_lock(&st.lock);
+	k = st.served++;
+	if (!bound)
+		st.unbound++;
+	if (st.n < MAX_SAMPLES)
+		st.lat[st.n++] = lat;
+	if (bound && st.nr_kept < MAX_KEPT && k % verify_every == 0)
+		memcpy(st.kept[st.nr_kept++], rep, SNP_REPORT_SIZE);
+	pthread_mutex_unlock(&st.lock);
+}
+
+static void account_plain(double lat)
+{
+	pthread_mutex_lock(&st.lock);
+	st.served++;
+	if (st.n < MAX_SAMPLES)
+		st.lat[st.n++] = lat;
+	pthread_mutex_unlock(&st.lock);
+}
+
+static void count_error(void)
+{
+	__atomic_add_fetch(&st.errors, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+static int http_connect(const struct target *t, unsigned int idx)
+{
+	int fd;
+
+	if (t->kind == K_UNIX) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->path);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			goto fail;
+		return fd;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (nr_src && bind(fd, (struct sockaddr *)&src_addr[idx % nr_src], sizeof(src_addr[0])) < 0)
+		goto fail;
+	if (connect(fd, (const struct sockaddr *)&t->tcp, sizeof(t->tcp)) < 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * One request on @fd: the status, with the body in @body (up to @cap
+ * bytes kept, the rest drained), or -1 when the connection broke.
+ */
+static int http_once(int fd, const char *path, u8 *body, size_t cap, size_t *ret_len)
 {
 	char req[512], buf[8192];
-	size_t have = 0, need = 0;
-	int n = snprintf(
-		req, sizeof(req),
-		"GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: application/octet-stream\r\n\r\n", path);
+	size_t have = 0, hdr = 0, clen = 0, got = 0;
+	int n, status;
 
+	n = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: application/octet-stream\r\n\r\n",
+		     path);
 	if (write(fd, req, (size_t)n) != n)
 		return -1;
 	for (;;) {
@@ -203,130 +260,506 @@ static int http_once(int fd, const char *path)
 		have += (size_t)k;
 		buf[have] = '\0';
 		end = strstr(buf, "\r\n\r\n");
-		if (!end)
+		if (!end) {
+			if (have >= sizeof(buf) - 1)
+				return -1;
 			continue;
-		if (strncmp(buf, "HTTP/1.1 200", 12))
+		}
+		if (strncmp(buf, "HTTP/1.1 ", 9))
 			return -1;
-		cl = strcasestr(buf, "Content-Length:");
-		need = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+		status = (int)strtol(buf + 9, NULL, 10);
+		cl = strcasestr(buf, "\r\nContent-Length:");
+		clen = cl ? strtoul(cl + 17, NULL, 10) : 0;
+		hdr = (size_t)(end + 4 - buf);
 		break;
 	}
-	while (have < need) {
-		ssize_t k = read(fd, buf, sizeof(buf) < need - have ? sizeof(buf) : need - have);
+	/* body bytes already read */
+	got = have - hdr < clen ? have - hdr : clen;
+	if (body)
+		memcpy(body, buf + hdr, got < cap ? got : cap);
+	while (got < clen) {
+		size_t want = clen - got < sizeof(buf) ? clen - got : sizeof(buf);
+		ssize_t k = read(fd, buf, want);
 
 		if (k <= 0)
 			return -1;
-		have += (size_t)k;
+		if (body && got < cap)
+			memcpy(body + got, buf, (size_t)k < cap - got ? (size_t)k : cap - got);
+		got += (size_t)k;
 	}
+	*ret_len = clen;
+	return status;
+}
+
+static void report_path(const u8 nonce[64], char *out, size_t len)
+{
+	char hex[129];
+
+	snp_hex_encode(nonce, 64, hex);
+	snprintf(out, len, "/v1/report?nonce=%s", hex);
+}
+
+/*
+ * One request through @t. @fd: the thread's keep-alive connection (HTTP),
+ * opened when -1. 0 when a good answer came back (and was accounted),
+ * -1 otherwise.
+ */
+static int one_request_(const struct target *t, int *fd, unsigned int idx, bool keep);
+
+static int one_request(const struct target *t, int *fd, unsigned int idx, bool keep)
+{
+	int r;
+
+	errno = 0;
+	r = one_request_(t, fd, idx, keep);
+	if (r != 0)
+		__atomic_store_n(&last_failure, r < 0 ? (errno ? -errno : -EIO) : r,
+				 __ATOMIC_RELAXED);
+	return r < 0 || r ? -1 : 0;
+}
+
+/* 0, an HTTP status other than 200, or -1 with errno (0: bad answer) */
+static int one_request_(const struct target *t, int *fd, unsigned int idx, bool keep)
+{
+	u8 nonce[64], rep[SNP_REPORT_SIZE + 1];
+	double t0 = now_s();
+	char path[256];
+	size_t len = 0;
+	int r;
+
+	if (t->healthz) {
+		if (*fd < 0 && (*fd = http_connect(t, idx)) < 0)
+			return -1;
+		r = http_once(*fd, "/healthz", NULL, 0, &len);
+		if (r < 0 || !keep) {
+			close(*fd);
+			*fd = -1;
+		}
+		if (r != 200)
+			return r;
+		account_plain(now_s() - t0);
+		return 0;
+	}
+	make_nonce(next_nonce_index(), nonce);
+	switch (t->kind) {
+	case K_RAW: {
+		struct snp_backend_report_req req = { 0 };
+		struct snp_backend_report out = { 0 };
+		struct snp_backend_error e;
+
+		memcpy(req.report_data, nonce, 64);
+		r = snp_backend_get_report(t->backend, &req, &out, &e);
+		if (r >= 0)
+			memcpy(rep, out.report, SNP_REPORT_SIZE);
+		snp_backend_report_release(&out);
+		if (r < 0)
+			return -1;
+		len = SNP_REPORT_SIZE;
+		break;
+	}
+	case K_FS: {
+		ssize_t k = 0;
+		int f = open(t->path, O_RDWR | O_CLOEXEC);
+
+		if (f < 0)
+			return -1;
+		if (write(f, nonce, 64) != 64) {
+			close(f);
+			return -1;
+		}
+		while (len <= SNP_REPORT_SIZE && (k = read(f, rep + len, sizeof(rep) - len)) > 0)
+			len += (size_t)k;
+		if (k < 0) {
+			int e = errno; /* the daemon's refusal, e.g. EAGAIN */
+
+			close(f);
+			errno = e;
+			return -1;
+		}
+		close(f);
+		break;
+	}
+	case K_UNIX:
+	case K_TCP:
+		if (*fd < 0 && (*fd = http_connect(t, idx)) < 0)
+			return -1;
+		report_path(nonce, path, sizeof(path));
+		r = http_once(*fd, path, rep, sizeof(rep), &len);
+		if (r < 0 || !keep) {
+			close(*fd);
+			*fd = -1;
+		}
+		if (r != 200)
+			return r;
+		break;
+	}
+	if (len != SNP_REPORT_SIZE) {
+		errno = EBADMSG;
+		return -1;
+	}
+	account(rep, nonce, now_s() - t0);
 	return 0;
 }
 
-static void *http_thread(void *arg)
+/* ---- checks of served reports ------------------------------------------ */
+
+static EVP_PKEY *vcek_key(void)
 {
-	struct http_ctx *c = arg;
+	const char *path = getenv("BENCH_VCEK");
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	FILE *f;
+
+	if (!path || !*path)
+		return NULL;
+	f = fopen(path, "re");
+	if (f) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (x)
+		key = X509_get_pubkey(x);
+	X509_free(x);
+	if (!key)
+		fprintf(stderr, "snpd-load: cannot read the VCEK of %s\n", path);
+	return key;
+}
+
+/* 1 when @rep's ECDSA P-384 signature verifies with @key. */
+static int sig_ok(EVP_PKEY *key, const u8 *rep)
+{
+	const struct snp_report *r = (const void *)rep;
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *br = BN_lebin2bn(r->signature.r, 48, NULL);
+	BIGNUM *bs = BN_lebin2bn(r->signature.s, 48, NULL);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *der = NULL;
+	int len, ok = 0;
+
+	if (!sig || !br || !bs || !ctx || ECDSA_SIG_set0(sig, br, bs) != 1) {
+		BN_free(br);
+		BN_free(bs);
+		goto out;
+	}
+	len = i2d_ECDSA_SIG(sig, &der);
+	if (len > 0 && EVP_DigestVerifyInit(ctx, NULL, EVP_sha384(), NULL, key) == 1 &&
+	    EVP_DigestVerify(ctx, der, (size_t)len, rep, SNP_REPORT_SIGNED_LEN) == 1)
+		ok = 1;
+out:
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(ctx);
+	ECDSA_SIG_free(sig);
+	return ok;
+}
+
+struct pool {
+	u8 (*r)[SNP_REPORT_SIZE];
+	size_t n;
+};
+
+static int cmp_rd(const void *a, const void *b)
+{
+	return memcmp((const u8 *)a + 0x50, (const u8 *)b + 0x50, 64);
+}
+
+static void pool_load(struct pool *p)
+{
+	const char *path = getenv("BENCH_PRESIGNED");
+	long len;
+	FILE *f;
+
+	memset(p, 0, sizeof(*p));
+	if (!path || !*path || !(f = fopen(path, "re")))
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len % SNP_REPORT_SIZE == 0 &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		p->r = malloc((size_t)len);
+		p->n = (size_t)len / SNP_REPORT_SIZE;
+		if (!p->r || fread(p->r, SNP_REPORT_SIZE, p->n, f) != p->n) {
+			free(p->r);
+			p->r = NULL;
+			p->n = 0;
+		}
+	}
+	fclose(f);
+	if (p->n)
+		qsort(p->r, p->n, SNP_REPORT_SIZE, cmp_rd);
+}
+
+/*
+ * Print the checks of the kept reports: signatures verified, and how
+ * many carried the signature of the pool. 0 when all passed.
+ */
+static int check_kept(void)
+{
+	EVP_PKEY *key = vcek_key();
+	size_t good = 0, bad = 0, from_pool = 0;
+	struct pool pool;
+
+	pool_load(&pool);
+	for (size_t i = 0; i < st.nr_kept; i++) {
+		const u8 *rep = st.kept[i];
+		const u8 *e = pool.n ? bsearch(rep, pool.r, pool.n, SNP_REPORT_SIZE, cmp_rd) : NULL;
+
+		if (e && !memcmp(e, rep, SNP_REPORT_SIZE))
+			from_pool++;
+		if (!key)
+			continue;
+		if (sig_ok(key, rep))
+			good++;
+		else
+			bad++;
+	}
+	if (key)
+		printf(" sig_checked=%zu sig_bad=%zu", good + bad, bad);
+	if (pool.n)
+		printf(" sample_presigned=%zu/%zu", from_pool, st.nr_kept);
+	EVP_PKEY_free(key);
+	free(pool.r);
+	return bad || st.unbound ? 1 : 0;
+}
+
+static void print_lat(void)
+{
+	double p50 = 0, p99 = 0, mx = 0;
+
+	if (st.n) {
+		qsort(st.lat, st.n, sizeof(double), cmp_double);
+		p50 = st.lat[st.n / 2];
+		p99 = st.lat[(st.n * 99) / 100];
+		mx = st.lat[st.n - 1];
+	}
+	printf(" p50_ms=%.2f p99_ms=%.2f max_ms=%.2f", p50 * 1e3, p99 * 1e3, mx * 1e3);
+}
+
+/* ---- modes ------------------------------------------------------------- */
+
+struct worker {
+	const struct target *t;
+	double end;
+	unsigned int idx;
+};
+
+static void *load_thread(void *arg)
+{
+	struct worker *w = arg;
 	int fd = -1;
 
-	while (now_s() < c->end) {
-		double t = now_s();
-
-		if (fd < 0 && (fd = http_connect(c->sock)) < 0) {
-			__atomic_add_fetch(&c->s->errors, 1, __ATOMIC_RELAXED);
+	while (now_s() < w->end)
+		if (one_request(w->t, &fd, w->idx, true) < 0) {
+			count_error();
+			/* a refused client tries again at once, but not in a hot loop */
 			usleep(1000);
-			continue;
 		}
-		if (http_once(fd, c->path) < 0) {
-			__atomic_add_fetch(&c->s->errors, 1, __ATOMIC_RELAXED);
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		add_sample(c->s, now_s() - t);
-	}
 	if (fd >= 0)
 		close(fd);
 	return NULL;
 }
 
-static int run_http(const char *sock, const char *path, unsigned int threads, double secs)
+static const char *kind_name(enum kind k)
 {
-	struct samples s = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	pthread_t *tids = calloc(threads, sizeof(*tids));
-	struct http_ctx c;
-	double t0;
+	static const char *const names[] = { "raw", "fs", "unix", "tcp" };
 
-	s.lat = calloc(MAX_SAMPLES, sizeof(double));
-	if (!tids || !s.lat)
+	return names[k];
+}
+
+static int run_load(struct target *t, unsigned int threads, double secs)
+{
+	struct worker *w = calloc(threads, sizeof(*w));
+	pthread_t *tids = calloc(threads, sizeof(*tids));
+	u64 pid = 0;
+	double t0, t1, c0 = -1, c1 = -1, s0, s1;
+
+	env_u64("BENCH_PID", &pid);
+	if (!w || !tids)
 		return 1;
+	s0 = self_cpu();
+	if (pid)
+		c0 = proc_cpu((pid_t)pid);
 	t0 = now_s();
-	c = (struct http_ctx){ sock, path, t0 + secs, &s };
-	for (unsigned int i = 0; i < threads; i++)
-		if (pthread_create(&tids[i], NULL, http_thread, &c) != 0)
+	for (unsigned int i = 0; i < threads; i++) {
+		w[i] = (struct worker){ t, t0 + secs, i };
+		if (pthread_create(&tids[i], NULL, load_thread, &w[i]) != 0)
 			return 1;
+	}
 	for (unsigned int i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
-	printf("connections=%u ", threads);
-	print_stats("unix-http", &s, now_s() - t0);
-	printf("\n");
-	free(s.lat);
+	t1 = now_s();
+	if (pid)
+		c1 = proc_cpu((pid_t)pid);
+	s1 = self_cpu();
+	printf("mode=%s%s clients=%u secs=%.2f requests=%llu per_sec=%.1f errors=%llu "
+	       "unbound=%llu",
+	       kind_name(t->kind), t->healthz ? "-healthz" : "", threads, t1 - t0,
+	       (unsigned long long)st.served, (double)st.served / (t1 - t0),
+	       (unsigned long long)st.errors, (unsigned long long)st.unbound);
+	print_lat();
+	if (st.served)
+		printf(" client_cpu_us_per_req=%.1f", (s1 - s0) * 1e6 / (double)st.served);
+	if (c0 >= 0 && c1 >= 0 && st.served)
+		printf(" snpd_cpu_s=%.2f snpd_cpu_us_per_req=%.1f", c1 - c0,
+		       (c1 - c0) * 1e6 / (double)st.served);
+	free(w);
 	free(tids);
 	return 0;
 }
 
-static long rss_kib(pid_t pid)
+static int run_light(struct target *t, double interval, unsigned int count)
+{
+	struct timespec next;
+	unsigned int ok = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (unsigned int i = 0; i < count; i++) {
+		int fd = -1;
+
+		/* a fixed schedule, whatever the answers took (pacing, not a wait) */
+		next.tv_nsec += (long)(interval * 1e9);
+		next.tv_sec += next.tv_nsec / 1000000000L;
+		next.tv_nsec %= 1000000000L;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+		if (one_request(t, &fd, 0, false) < 0)
+			count_error();
+		else
+			ok++;
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("mode=light-%s requests=%u ok=%u success=%.1f%% unbound=%llu", kind_name(t->kind),
+	       count, ok, count ? 100.0 * ok / count : 0.0, (unsigned long long)st.unbound);
+	if (ok < count)
+		printf(" last_failure=%s%d", last_failure > 0 ? "http-" : "errno-",
+		       last_failure > 0 ? last_failure : -last_failure);
+	print_lat();
+	return 0;
+}
+
+struct mem {
+	long rss, pss, anon;
+};
+
+static int read_mem(pid_t pid, struct mem *m)
 {
 	char path[64], line[256];
-	long kib = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
+	*m = (struct mem){ -1, -1, -1 };
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "Rss: %ld kB", &m->rss);
+		sscanf(line, "Pss: %ld kB", &m->pss);
+		sscanf(line, "Anonymous: %ld kB", &m->anon);
+	}
 	fclose(f);
-	return kib;
-}
-
-static int run_fs(const char *mnt, unsigned int threads, double secs, pid_t pid)
-{
-	struct samples s = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	pthread_t *tids = calloc(threads, sizeof(*tids));
-	struct fs_ctx *ctx = calloc(threads, sizeof(*ctx));
-	char path[4096];
-	long rss_max = -1;
-	double t0;
-
-	s.lat = calloc(MAX_SAMPLES, sizeof(double));
-	if (!tids || !ctx || !s.lat)
-		return 1;
-	snprintf(path, sizeof(path), "%s/report", mnt);
-	t0 = now_s();
-	for (unsigned int i = 0; i < threads; i++) {
-		ctx[i] = (struct fs_ctx){ path, t0 + secs, &s, i };
-		if (pthread_create(&tids[i], NULL, fs_thread, &ctx[i]) != 0)
-			return 1;
-	}
-	while (now_s() < t0 + secs) {
-		long k = pid > 0 ? rss_kib(pid) : -1;
-
-		if (k > rss_max)
-			rss_max = k;
-		usleep(100 * 1000);
-	}
-	for (unsigned int i = 0; i < threads; i++)
-		pthread_join(tids[i], NULL);
-	printf("threads=%u ", threads);
-	print_stats("fs", &s, now_s() - t0);
-	printf(" rss_max_kib=%ld\n", rss_max);
-	free(s.lat);
-	free(ctx);
-	free(tids);
 	return 0;
 }
 
-static int run_ready(double timeout, char **argv)
+static void print_mem_delta(const char *what, const struct mem *a, const struct mem *b,
+			    unsigned int n)
+{
+	printf(" %s_rss_bytes_per=%.0f %s_anon_bytes_per=%.0f", what,
+	       (double)(b->rss - a->rss) * 1024 / n, what, (double)(b->anon - a->anon) * 1024 / n);
+}
+
+static int run_hold(struct target *t, unsigned int n)
+{
+	int *fds = calloc(n, sizeof(int));
+	struct mem m0, m1, m2;
+	unsigned int held = 0;
+	u64 pid = 0;
+	int rc = 1;
+
+	env_u64("BENCH_PID", &pid);
+	if (!fds || !pid || read_mem((pid_t)pid, &m0) < 0) {
+		fprintf(stderr, "snpd-load hold: needs BENCH_PID of snpd\n");
+		return 1;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		fds[i] = -1;
+		if (t->kind == K_FS) {
+			u8 nonce[64];
+
+			make_nonce(next_nonce_index(), nonce);
+			fds[i] = open(t->path, O_RDWR | O_CLOEXEC);
+			if (fds[i] < 0 || write(fds[i], nonce, 64) != 64)
+				break;
+		} else if (one_request(t, &fds[i], i, true) < 0 || fds[i] < 0) {
+			break;
+		}
+		held++;
+	}
+	read_mem((pid_t)pid, &m1);
+	printf("mode=hold-%s wanted=%u held=%u rss_kib_before=%ld rss_kib_with=%ld",
+	       kind_name(t->kind), n, held, m0.rss, m1.rss);
+	if (held == n) {
+		print_mem_delta(t->kind == K_FS ? "handle_nonce" : "conn", &m0, &m1, n);
+		rc = 0;
+	}
+	if (t->kind == K_FS && held == n) {
+		/* the same handles once each has read its report */
+		for (unsigned int i = 0; i < n; i++) {
+			u8 buf[SNP_REPORT_SIZE];
+
+			if (read(fds[i], buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+				rc = 1;
+		}
+		read_mem((pid_t)pid, &m2);
+		print_mem_delta("handle_report", &m0, &m2, n);
+	}
+	for (unsigned int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	return rc;
+}
+
+static int run_presign(const char *spec, const char *out, u64 count)
+{
+	char err[SNP_ERRBUF];
+	struct snp_backend *b;
+	u64 presign_vmpl = 0;
+	FILE *f;
+	int r, rc = 0;
+
+	env_u64("BENCH_PRESIGN_VMPL", &presign_vmpl); /* for the self-test */
+	if (!count || count > 65536 || presign_vmpl > 3)
+		return 2;
+	r = snp_backend_open(spec, &b, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "snpd-load: %s\n", err);
+		return 1;
+	}
+	f = fopen(out, "we");
+	if (!f)
+		return 1;
+	for (u64 i = 0; i < count && !rc; i++) {
+		struct snp_backend_report_req req = { 0 };
+		struct snp_backend_report rep = { 0 };
+		struct snp_backend_error e;
+
+		make_nonce(nonce_base + i, req.report_data);
+		req.vmpl = (u32)presign_vmpl;
+		if (snp_backend_get_report(b, &req, &rep, &e) < 0 ||
+		    fwrite(rep.report, SNP_REPORT_SIZE, 1, f) != 1)
+			rc = 1;
+		snp_backend_report_release(&rep);
+	}
+	if (fclose(f) != 0)
+		rc = 1;
+	snp_backend_free(b);
+	return rc;
+}
+
+/*
+ * Start snpd with a private NOTIFY_SOCKET and wait for READY=1. @keep:
+ * leave it running (its stdout goes to stderr) and print its pid;
+ * otherwise stop it.
+ */
+static int run_ready(double timeout, char **argv, bool keep)
 {
 	char dir[] = "/tmp/snpd-load-XXXXXX", buf[4096];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -343,6 +776,8 @@ static int run_ready(double timeout, char **argv)
 	t0 = now_s();
 	pid = fork();
 	if (pid == 0) {
+		if (keep)
+			dup2(STDERR_FILENO, STDOUT_FILENO);
 		setenv("NOTIFY_SOCKET", sa.sun_path, 1);
 		execv(argv[0], argv);
 		_exit(127);
@@ -359,33 +794,172 @@ static int run_ready(double timeout, char **argv)
 		buf[n] = '\0';
 		t = now_s();
 		if (!strncmp(buf, "READY=1", 7) || strstr(buf, "\nREADY=1")) {
+			if (keep)
+				printf("pid=%d ", (int)pid);
 			printf("ready_ms=%.1f\n", (t - t0) * 1e3);
 			rc = 0;
 			break;
 		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			fprintf(stderr, "snpd-load: snpd exited before READY=1\n");
+			pid = 0;
+			break;
+		}
 	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	if (pid > 0 && (!keep || rc)) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
 	close(fd);
 	unlink(sa.sun_path);
 	rmdir(dir);
 	return rc;
 }
 
+static int parse_addr(const char *s, struct sockaddr_in *sa, bool port)
+{
+	char host[64];
+	const char *colon = port ? strrchr(s, ':') : NULL;
+	u64 p = 0;
+
+	if (port && (!colon || snp_parse_u64(colon + 1, &p) < 0 || !p || p > 65535))
+		return -1;
+	snprintf(host, sizeof(host), "%.*s", port ? (int)(colon - s) : (int)strlen(s), s);
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((u16)p);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static int parse_target(const char *kind, const char *where, const char *what, struct target *t)
+{
+	static char path[4096];
+
+	memset(t, 0, sizeof(*t));
+	t->healthz = what && !strcmp(what, "healthz");
+	if (!strcmp(kind, "fs")) {
+		t->kind = K_FS;
+		snprintf(path, sizeof(path), "%s/report", where);
+		t->path = path;
+		return 0;
+	}
+	if (!strcmp(kind, "unix")) {
+		t->kind = K_UNIX;
+		t->path = where;
+		return 0;
+	}
+	if (!strcmp(kind, "tcp")) {
+		t->kind = K_TCP;
+		return parse_addr(where, &t->tcp, true);
+	}
+	if (!strcmp(kind, "raw")) {
+		char err[SNP_ERRBUF];
+
+		t->kind = K_RAW;
+		if (snp_backend_open(where, &t->backend, err, sizeof(err)) < 0) {
+			fprintf(stderr, "snpd-load: %s\n", err);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int parse_src(void)
+{
+	const char *s = getenv("BENCH_SRC");
+	char buf[1024], *save = NULL;
+
+	if (!s || !*s)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *a = strtok_r(buf, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+		if (nr_src == MAX_SRC || parse_addr(a, &src_addr[nr_src], false) < 0)
+			return -1;
+		nr_src++;
+	}
+	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: snpd-load raw BACKEND THREADS SECONDS\n"
+		"       snpd-load fs MOUNT THREADS SECONDS\n"
+		"       snpd-load unix|tcp SOCKET|ADDR:PORT report|healthz THREADS SECONDS\n"
+		"       snpd-load light fs|unix|tcp MOUNT|SOCKET|ADDR:PORT INTERVAL_MS COUNT\n"
+		"       snpd-load hold fs|unix|tcp MOUNT|SOCKET|ADDR:PORT N\n"
+		"       snpd-load presign BACKEND OUT COUNT\n"
+		"       snpd-load ready|start TIMEOUT SNPD [ARGS...]\n");
+	return 2;
+}
+
+static int parse_uint(const char *s, u64 max, u64 *ret)
+{
+	if (snp_parse_u64(s, ret) < 0 || !*ret || *ret > max) {
+		fprintf(stderr, "snpd-load: bad number '%s'\n", s);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 4 && !strcmp(argv[1], "raw"))
-		return run_raw(argv[2], strtod(argv[3], NULL));
-	if (argc >= 5 && !strcmp(argv[1], "fs"))
-		return run_fs(argv[2], (unsigned int)strtoul(argv[3], NULL, 10),
-			      strtod(argv[4], NULL),
-			      argc > 5 ? (pid_t)strtol(argv[5], NULL, 10) : 0);
-	if (argc >= 6 && !strcmp(argv[1], "http-unix"))
-		return run_http(argv[2], argv[3], (unsigned int)strtoul(argv[4], NULL, 10),
-				strtod(argv[5], NULL));
-	if (argc >= 4 && !strcmp(argv[1], "ready"))
-		return run_ready(strtod(argv[2], NULL), argv + 3);
-	fprintf(stderr, "usage: snpd-load raw BACKEND SECONDS | fs MOUNT THREADS SECONDS [PID] | "
-			"http-unix SOCKET PATH CONNS SECONDS | ready TIMEOUT SNPD [ARGS...]\n");
-	return 2;
+	struct target t;
+	u64 a, b;
+	int rc;
+
+	if (argc < 2)
+		return usage();
+	signal(SIGPIPE, SIG_IGN); /* a refused connection is an error, not the end */
+	env_u64("BENCH_NONCE_SEED", &nonce_seed);
+	env_u64("BENCH_NONCE_BASE", &nonce_base);
+	env_u64("BENCH_NONCE_COUNT", &nonce_count);
+	env_u64("BENCH_VERIFY_EVERY", &verify_every);
+	if (!nonce_count || !verify_every || parse_src() < 0) {
+		fprintf(stderr, "snpd-load: bad BENCH_* setting\n");
+		return 2;
+	}
+	if (!strcmp(argv[1], "ready") && argc >= 4)
+		return run_ready(strtod(argv[2], NULL), argv + 3, false);
+	if (!strcmp(argv[1], "start") && argc >= 4)
+		return run_ready(strtod(argv[2], NULL), argv + 3, true);
+	if (!strcmp(argv[1], "presign") && argc == 5)
+		return parse_uint(argv[4], 65536, &a) < 0 ? 2 : run_presign(argv[2], argv[3], a);
+
+	st.lat = calloc(MAX_SAMPLES, sizeof(double));
+	st.kept = calloc(MAX_KEPT, SNP_REPORT_SIZE);
+	if (!st.lat || !st.kept)
+		return 1;
+	if ((!strcmp(argv[1], "raw") || !strcmp(argv[1], "fs")) && argc == 5) {
+		if (parse_target(argv[1], argv[2], NULL, &t) < 0 ||
+		    parse_uint(argv[3], MAX_THREADS, &a) < 0 || parse_uint(argv[4], 3600, &b) < 0)
+			return 2;
+		rc = run_load(&t, (unsigned int)a, (double)b);
+	} else if ((!strcmp(argv[1], "unix") || !strcmp(argv[1], "tcp")) && argc == 6) {
+		if (parse_target(argv[1], argv[2], argv[3], &t) < 0 ||
+		    parse_uint(argv[4], MAX_THREADS, &a) < 0 || parse_uint(argv[5], 3600, &b) < 0)
+			return 2;
+		rc = run_load(&t, (unsigned int)a, (double)b);
+	} else if (!strcmp(argv[1], "light") && argc == 6) {
+		if (parse_target(argv[2], argv[3], NULL, &t) < 0 ||
+		    parse_uint(argv[4], 3600000, &a) < 0 || parse_uint(argv[5], 100000, &b) < 0)
+			return 2;
+		rc = run_light(&t, (double)a / 1e3, (unsigned int)b);
+	} else if (!strcmp(argv[1], "hold") && argc == 5) {
+		if (parse_target(argv[2], argv[3], NULL, &t) < 0 ||
+		    parse_uint(argv[4], 100000, &a) < 0)
+			return 2;
+		rc = run_hold(&t, (unsigned int)a);
+	} else {
+		return usage();
+	}
+	if (check_kept())
+		rc = 1;
+	printf("\n");
+	if (t.backend)
+		snp_backend_free(t.backend);
+	free(st.lat);
+	free(st.kept);
+	return rc;
 }

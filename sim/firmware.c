@@ -146,8 +146,19 @@ u32 sim_fw_make_report(struct sim_fw *fw, const u8 report_data[64], u32 vmpl, u3
 		r->launch_mit_vector = cpu_to_le64(p->launch_mit_vector);
 		r->current_mit_vector = cpu_to_le64(p->current_mit_vector);
 	}
-	if (key && sim_sign_report(key, (const u8 *)r, SNP_REPORT_SIGNED_LEN, &r->signature) < 0)
-		return SNP_FW_HWERROR_PLATFORM;
+	if (key) {
+		const struct snp_ecdsa_sig *sig = sim_presigned_find(fw->presigned, r);
+
+		if (sig) {
+			/* the same signed bytes, signed ahead with the same key */
+			memcpy(&r->signature, sig, sizeof(r->signature));
+			fw->nr_presigned++;
+			return 0;
+		}
+		if (sim_sign_report(key, (const u8 *)r, SNP_REPORT_SIGNED_LEN, &r->signature) < 0)
+			return SNP_FW_HWERROR_PLATFORM;
+		fw->nr_signed++;
+	}
 	return 0;
 }
 

@@ -42,6 +42,22 @@ static void default_sleep(unsigned int ms)
 		;
 }
 
+/*
+ * The device-time model of benchmarks: the firmware's answer is ready
+ * @ns after @t0, however little CPU it took. Sleeping costs no CPU, as a
+ * real PSP's time costs the guest none.
+ */
+static void device_wait(const struct timespec *t0, u64 ns)
+{
+	struct timespec until = *t0;
+	u64 t = (u64)until.tv_nsec + ns;
+
+	until.tv_sec += (time_t)(t / 1000000000ULL);
+	until.tv_nsec = (long)(t % 1000000000ULL);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+		;
+}
+
 static const struct {
 	const char *name;
 	size_t off;
@@ -216,6 +232,7 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 	struct sim_faults *f;
 	struct snp_msg *req, *resp;
 	u64 exit_code, npages = 0;
+	struct timespec t0 = { 0 };
 	u8 *certs = NULL;
 	bool faulty;
 	u32 status;
@@ -298,7 +315,11 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 	/* the firmware works on its own copies */
 	memcpy(&hv->fw_req, req, sizeof(hv->fw_req));
 	memset(&hv->fw_resp, 0, sizeof(hv->fw_resp));
+	if (hv->fw->device_ns)
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 	status = sim_fw_guest_request(hv->fw, &hv->fw_req, &hv->fw_resp);
+	if (hv->fw->device_ns)
+		device_wait(&t0, hv->fw->device_ns);
 	if (status) {
 		ghcb_result(ghcb, 0, status);
 		if (hv->capture)

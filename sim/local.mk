@@ -14,6 +14,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpsim.la
 	%reldir%/state.c \
 	%reldir%/identity.c \
 	%reldir%/firmware.c \
+	%reldir%/presigned.c \
 	%reldir%/hypervisor.c \
 	%reldir%/platform.c \
 	%reldir%/guest-platform.c

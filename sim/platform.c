@@ -31,6 +31,7 @@ struct sim_platform {
 	struct snp_guest_shared *shared;  /* decrypted, seen by the hv */
 	struct snp_guest_private *scratch;
 	u32 vmpck_id;
+	struct sim_presigned *presigned; /* owned; p->fw borrows it */
 };
 
 static int op_vmgexit(void *priv, struct snp_ghcb *ghcb)
@@ -96,6 +97,12 @@ struct sim_platform *sim_platform_free(struct sim_platform *p)
 	kshim_kernel_range_remove(p->shared);
 	kshim_kernel_range_remove(p->scratch);
 	sim_hv_release(&p->hv);
+	if (p->fw.presigned || p->fw.device_ns)
+		log_debug("sim: device model: %llu reports with a signature made ahead, %llu "
+			  "signed when asked",
+			  (unsigned long long)p->fw.nr_presigned,
+			  (unsigned long long)p->fw.nr_signed);
+	sim_presigned_free(p->presigned);
 	OPENSSL_cleanse(&p->fw, sizeof(p->fw));
 	snp_page_free(p->secrets, sizeof(*p->secrets));
 	snp_page_free(p->shared, sizeof(*p->shared));
@@ -128,6 +135,14 @@ int sim_open_opts_from_env(struct sim_open_opts *opts, char *err, size_t errlen)
 		opts->retry_interval_ms = a;
 		opts->retry_timeout_ms = b;
 	}
+	v = getenv("SNP_SIM_DEVICE_US");
+	if (v && snp_parse_u32_max(v, 10 * 1000 * 1000, &opts->device_us) < 0) {
+		snprintf(err, errlen, "SNP_SIM_DEVICE_US must be 0..10000000, not '%s'", v);
+		return -EINVAL;
+	}
+	v = getenv("SNP_SIM_PRESIGNED");
+	if (v && *v)
+		opts->presigned = v;
 	return 0;
 }
 
@@ -213,6 +228,13 @@ int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_op
 	}
 
 	sim_fw_init(&p->fw, p->st);
+	if (opts->presigned) {
+		r = sim_presigned_load(opts->presigned, &p->presigned, err, errlen);
+		if (r < 0)
+			goto fail;
+		p->fw.presigned = p->presigned;
+	}
+	p->fw.device_ns = (u64)opts->device_us * 1000;
 	r = sim_hv_init(&p->hv, &p->fw, p->shared, sizeof(*p->shared));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot set up the simulated hypervisor: %s", strerror(-r));

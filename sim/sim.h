@@ -210,14 +210,43 @@ int sim_state_lock(const struct sim_state *st);
 
 /* ---- firmware ---------------------------------------------------------- */
 
+struct sim_presigned;
+
 struct sim_fw {
 	struct sim_state *st;
 	u8 scratch[SNP_PAGE_SIZE]; /* plaintext, wiped after use */
 	u64 nr_requests;
 	u64 nr_rejected;
+	/*
+	 * Device-time model, for benchmarks only (both off unless set):
+	 * every guest message takes device_ns of wall time in the hypervisor
+	 * without using CPU for it, and a report whose signed part equals one
+	 * of @presigned's byte for byte takes that report's signature instead
+	 * of signing again (sim_presigned_load()).
+	 */
+	u64 device_ns;
+	const struct sim_presigned *presigned;
+	u64 nr_presigned; /* reports that took a signature made ahead */
+	u64 nr_signed;	  /* reports signed when asked */
 };
 
 void sim_fw_init(struct sim_fw *fw, struct sim_state *st);
+
+/*
+ * Reports signed ahead, for the device-time model of benchmarks: a file of
+ * whole signed reports (SNP_REPORT_SIZE bytes each, at most
+ * SIM_PRESIGNED_MAX), made by this simulator for the nonces a benchmark
+ * will send. A lookup matches only a report whose signed part is the one
+ * the firmware just built, byte for byte (REPORT_DATA, VMPL and every
+ * other field), so the signature handed out is the genuine signature of
+ * exactly that report. 0 or -errno with a message in @err.
+ */
+#define SIM_PRESIGNED_MAX 65536
+int sim_presigned_load(const char *path, struct sim_presigned **ret, char *err, size_t errlen);
+struct sim_presigned *sim_presigned_free(struct sim_presigned *ps);
+/* The signature for the signed part of @r, or NULL when none was made ahead. */
+const struct snp_ecdsa_sig *sim_presigned_find(const struct sim_presigned *ps,
+					       const struct snp_report *r);
 /*
  * Process one guest message exactly as snp-abi.md §2.1 says. @req is the
  * firmware's copy of the request page. Returns the firmware status
@@ -362,12 +391,16 @@ struct sim_open_opts {
 	unsigned int retry_timeout_ms;	/* 0: driver default (60 s) */
 	const char *faults;		/* fault string, or NULL */
 	bool faults_from_env;		/* also read SNP_SIM_FAULTS and <dir>/faults */
+	unsigned int device_us;		/* benchmarks: device time per guest message */
+	const char *presigned;		/* benchmarks: file of reports signed ahead */
 };
 
 /*
  * Fill @opts from the environment of the guest side: SNP_SIM_VMPCK (0..3)
- * and SNP_SIM_RETRY_MS ("INTERVAL,TIMEOUT" of the BUSY retry). 0 or
- * -EINVAL with a message in @err.
+ * and SNP_SIM_RETRY_MS ("INTERVAL,TIMEOUT" of the BUSY retry); for
+ * benchmarks only, SNP_SIM_DEVICE_US (device time per guest message, at
+ * most 10 s) and SNP_SIM_PRESIGNED (a file of reports signed ahead, see
+ * sim_presigned_load()). 0 or -EINVAL with a message in @err.
  */
 int sim_open_opts_from_env(struct sim_open_opts *opts, char *err, size_t errlen);
 
