@@ -90,6 +90,11 @@ bench_start_snpd() {
 	{
 		echo "[Daemon]"
 		echo "LogLevel=warning"
+		# its own event log and cache, the simulated root, never the real KDS
+		echo "EventLog=$tmp/eventlog-$dev"
+		echo "CacheDir=$tmp/cache"
+		echo "KdsOffline=yes"
+		echo "TrustArk=$tmp/sim-snpd/ark.pem"
 		for kv in "$@"; do
 			case $kv in Daemon.*) echo "${kv#Daemon.}" ;; esac
 		done
