@@ -71,7 +71,8 @@ with h.Daemon() as d:
 
     # only the socket live (no FUSE): refused as well, file kept
     p = subprocess.run([h.SNPD, "--config", d.conf, "--backend", other.backend, "--no-fs",
-                        "--api-socket", d.api], capture_output=True, text=True, timeout=60)
+                        "--api-socket", d.api, "--event-log=", "--offline=yes", "--cache-dir="],
+                       capture_output=True, text=True, timeout=60)
     res.check(p.returncode != 0 and os.path.exists(d.api) and "live socket" in p.stderr,
               "a live socket is refused, not removed (%d)" % p.returncode)
     conn = h.UnixHTTPConnection(d.api)

@@ -182,7 +182,7 @@ with h.Daemon(config=CONFIG) as d:
         cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh",
                "setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
                h.SNPD, "--config", d.conf, "--backend", d.backend, "--mountpoint", d.mnt,
-               "--no-http"]
+               "--no-http", "--event-log=", "--offline=yes", "--cache-dir="]
         denv = dict(env, LISTEN_FDS="1", LISTEN_FDNAMES="fuse")
         daemon = subprocess.Popen(cmd, env=denv, stdout=log, stderr=log, pass_fds=(3,),
                                   preexec_fn=give_fd)
