@@ -2471,6 +2471,19 @@ static void handle_metrics(struct req_state *st)
 		(unsigned long long)bs.busy_backoffs, (unsigned long long)bs.rate_limited,
 		(unsigned long long)bs.queue_full, (unsigned long long)(bs.completed - bs.failed),
 		(unsigned long long)bs.failed, bs.dead ? 0 : 1, (unsigned long long)h->timeouts);
+	if (h->d->batcher) {
+		struct snpd_batch_stats es;
+
+		snpd_batcher_get_stats(h->d->batcher, &es);
+		fprintf(f,
+			"# HELP snpd_evidence_requests_total Nonces that joined an evidence batch.\n"
+			"# TYPE snpd_evidence_requests_total counter\n"
+			"snpd_evidence_requests_total %llu\n"
+			"# HELP snpd_evidence_batches_total Evidence batches sent to the device.\n"
+			"# TYPE snpd_evidence_batches_total counter\n"
+			"snpd_evidence_batches_total %llu\n",
+			(unsigned long long)es.members, (unsigned long long)es.batches);
+	}
 	fprintf(f,
 		"# HELP snpd_requests_cancelled_total Queued requests dropped: their client went "
 		"away.\n"
