@@ -639,7 +639,7 @@ static json_t *certs_json_full(const struct snpd_view *v)
  * neither KDS nor a cache. Readers ignore members they do not know; later
  * versions add members (a binding section) without changing these.
  */
-static json_t *evidence_json(const struct snpd *d, const struct snp_backend_report *rep)
+json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report *rep)
 {
 	const struct snpd_view *v = d->view;
 	bool vlek = v && !v->certs[SNPD_CERT_VCEK] && v->certs[SNPD_CERT_VLEK];
@@ -691,7 +691,7 @@ static void on_report_done(struct snpd_request *req, void *userdata)
 	if (req->result < 0) {
 		device_problem(st, req->result, 0, req->error.message);
 	} else if (st->want_evidence) {
-		json_t *o = d->view ? evidence_json(d, rep) : NULL;
+		json_t *o = d->view ? snpd_evidence_json(d, rep) : NULL;
 
 		if (o)
 			respond_json(st, MHD_HTTP_OK, o, NULL);
@@ -1166,7 +1166,7 @@ static void handle_log(struct req_state *st, bool post)
 static void no_view_problem(struct req_state *st);
 
 /* Can the view back evidence: an endorsement key and its chain? */
-static bool evidence_ready(const struct snpd_view *v)
+bool snpd_evidence_ready(const struct snpd_view *v)
 {
 	return v && (v->certs[SNPD_CERT_VCEK] || v->certs[SNPD_CERT_VLEK]) &&
 	       v->certs[SNPD_CERT_ASK] && v->certs[SNPD_CERT_ARK];
@@ -1188,7 +1188,7 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 		else
 			device_problem(st, result, 0, msg);
 	} else {
-		json_t *o = d->view ? evidence_json(d, rep) : NULL;
+		json_t *o = d->view ? snpd_evidence_json(d, rep) : NULL;
 
 		if (o) {
 			json_object_set(o, "binding", binding);
@@ -1240,7 +1240,7 @@ static void handle_evidence(struct req_state *st)
 		no_view_problem(st);
 		return;
 	}
-	if (!evidence_ready(d->view)) {
+	if (!snpd_evidence_ready(d->view)) {
 		json_t *c = snpd_collateral_json(d);
 		json_t *next = json_object_get(c, "next_retry_in_sec");
 		const char *why = json_string_value(json_object_get(c, "last_error"));
