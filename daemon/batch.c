@@ -34,7 +34,7 @@ struct snpd_batch_member {
 struct batch {
 	u32 vmpl;
 	struct snpd_batch_member **m;
-	size_t n;
+	size_t n, cap;
 	u64 first_usec; /* when the first member joined */
 	/* set when sent */
 	u64 count;
@@ -50,6 +50,7 @@ struct snpd_batcher {
 	struct snpd_request *req;
 	sd_event_source *timer;
 	bool closing;
+	u64 not_before_usec; /* the broker's rate limit said: not before then */
 	struct snpd_batch_stats stats;
 };
 
@@ -242,6 +243,16 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 	req->done = on_batch_done;
 	req->userdata = b;
 	r = snpd_broker_submit(b->d->broker, req, &retry_ms);
+	if (r == -EAGAIN) {
+		/* over RateLimit=: the batch waits (and grows) until the broker takes it */
+		snpd_request_free(req);
+		free(bt->nodes);
+		bt->nodes = NULL;
+		b->stats.pending += (u32)bt->n;
+		b->pending[bt->vmpl] = bt;
+		b->not_before_usec = now_usec(b) + (u64)(retry_ms ? retry_ms : 10) * 1000;
+		return;
+	}
 	if (r < 0)
 		goto fail;
 	b->flight = bt;
@@ -273,11 +284,15 @@ static void kick(struct snpd_batcher *b)
 
 	if (b->flight || b->closing)
 		return; /* on_batch_done() comes back here */
+	if (now < b->not_before_usec)
+		wake = b->not_before_usec;
 	for (int v = 0; v < VMPLS; v++) {
 		struct batch *bt = b->pending[v];
 
 		if (!bt)
 			continue;
+		if (now < b->not_before_usec)
+			break;
 		if (bt->n >= batch_max(b) || now >= bt->first_usec + window) {
 			if (best < 0 || bt->first_usec < b->pending[best]->first_usec)
 				best = v;
@@ -291,20 +306,16 @@ static void kick(struct snpd_batcher *b)
 		b->pending[best] = NULL;
 		send_batch(b, bt);
 		if (!b->flight)
-			kick(b); /* it failed at once: the others may go */
+			kick(b); /* it failed at once, or waits: the others may go */
 		return;
 	}
 	if (wake) {
 		if (!b->timer) {
 			if (sd_event_add_time(b->d->event, &b->timer, CLOCK_MONOTONIC, wake, 0,
 					      on_timer, b) < 0) {
-				log_warning("Cannot arm the batch timer; sending now");
+				/* the next join or answer kicks again */
+				log_warning("Cannot arm the evidence batch timer");
 				b->timer = NULL;
-				for (int v = 0; v < VMPLS; v++)
-					if (b->pending[v]) {
-						b->pending[v]->first_usec = 0;
-						return kick(b);
-					}
 			}
 			return;
 		}
@@ -378,7 +389,8 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 	if (snpd_broker_is_dead(b->d->broker))
 		return -ENODEV;
 	bt = b->pending[vmpl];
-	if ((bt && bt->n >= batch_max(b)) || client_members(b, client) >= b->d->config.queue_size) {
+	if ((bt && (bt->n >= bt->cap || bt->n >= batch_max(b))) ||
+	    client_members(b, client) >= b->d->config.queue_size) {
 		b->stats.refused++;
 		if (ret_retry_ms)
 			*ret_retry_ms = 1000;
@@ -388,7 +400,8 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 		bt = calloc(1, sizeof(*bt));
 		if (!bt)
 			return -ENOMEM;
-		bt->m = calloc(batch_max(b), sizeof(*bt->m));
+		bt->cap = batch_max(b);
+		bt->m = calloc(bt->cap, sizeof(*bt->m));
 		if (!bt->m) {
 			free(bt);
 			return -ENOMEM;

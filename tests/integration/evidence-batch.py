@@ -240,4 +240,28 @@ with h.Daemon(config=CONFIG) as d:
     res.check(st == 200 and j["binding"]["tree_size"] >= 1 and py_verify(j, one) is None,
               "alone: a batch of %s verifies" % j.get("binding", {}).get("tree_size"))
 
+# over RateLimit= the batch waits and grows, it never fails its members
+with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=1\n") as d:
+    d.start()
+    st, _ = http(d, "GET", "/v1/evidence?nonce=" + os.urandom(16).hex())
+    res.check(st == 200, "first evidence (takes the rate limit's only token): %d" % st)
+    out = []
+    go = threading.Barrier(8)
+
+    def limited():
+        go.wait()
+        n = os.urandom(16)
+        st, data = http(d, "GET", "/v1/evidence?nonce=" + n.hex())
+        out.append(st == 200 and py_verify(json.loads(data), n) is None)
+
+    threads = [threading.Thread(target=limited) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    e = status(d)["evidence"]
+    res.check(out.count(True) == 8 and e["failed"] == 0,
+              "over RateLimit=1: %d/8 answered and verified, %d failed, %d batches" %
+              (out.count(True), e["failed"], e["batches"]))
+
 sys.exit(res.done())
