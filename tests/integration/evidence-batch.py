@@ -240,6 +240,32 @@ with h.Daemon(config=CONFIG) as d:
     res.check(st == 200 and j["binding"]["tree_size"] >= 1 and py_verify(j, one) is None,
               "alone: a batch of %s verifies" % j.get("binding", {}).get("tree_size"))
 
+    # stopping with nonces waiting in a batch: they are answered, snpd exits cleanly
+    waiting = []
+
+    def waiter():
+        try:
+            st, _ = http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())
+        except OSError:
+            st = 0
+        waiting.append(st)
+
+    d.write_config(CONFIG.replace("BatchWindowMSec=500", "BatchWindowMSec=1000"))
+    d.reload()
+    wt = [threading.Thread(target=waiter) for _ in range(4)]
+    for th in wt:
+        th.start()
+    while status(d)["evidence"]["pending"] < 4 and all(th.is_alive() for th in wt):
+        threading.Event().wait(0.01)  # until the four wait in the batch (no timing assert)
+    rc = d.stop()
+    for th in wt:
+        th.join()
+    with open(d.log, errors="replace") as f:
+        log = f.read()
+    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
+              "stopped with evidence waiting: exit %s, answers %s, no sanitizer report" %
+              (rc, sorted(waiting)))
+
 # over RateLimit= the batch waits and grows, it never fails its members
 with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=1\n") as d:
     d.start()
@@ -263,5 +289,10 @@ with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=1\n") as d:
     res.check(out.count(True) == 8 and e["failed"] == 0,
               "over RateLimit=1: %d/8 answered and verified, %d failed, %d batches" %
               (out.count(True), e["failed"], e["batches"]))
+    rc = d.stop()
+    with open(d.log, errors="replace") as f:
+        log = f.read()
+    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
+              "clean exit %s, no sanitizer report" % rc)
 
 sys.exit(res.done())
