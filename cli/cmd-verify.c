@@ -76,8 +76,6 @@ enum {
 	ARG_FORBID_EVENT,
 };
 
-#define EVENT_DIGESTS_MAX 16
-
 struct verify_args {
 	const char *report;
 	const char *certs_dir;
@@ -96,12 +94,6 @@ struct verify_args {
 	u8 nonce[SNP_NONCE_MAX];
 	size_t nonce_len;
 	bool report_data_given; /* --report-data, not only --nonce */
-	/* event policy on a bound evidence document's log */
-	struct event_digest {
-		u8 d[SNP_EVENT_DIGEST_MAX];
-		size_t len;
-	} require_events[EVENT_DIGESTS_MAX], forbid_events[EVENT_DIGESTS_MAX];
-	size_t n_require_events, n_forbid_events;
 };
 
 struct cert_set {
@@ -287,6 +279,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	u8 rd[SNP_REPORT_DATA_SIZE];
 	char err[SNP_ERRBUF];
 	bool cli_id_keys = false, cli_author_keys = false;
+	bool cli_require_events = false, cli_forbid_events = false;
 	int c;
 
 	a->at = time(NULL);
@@ -465,14 +458,19 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		case ARG_REQUIRE_EVENT:
 		case ARG_FORBID_EVENT: {
 			bool req = c == ARG_REQUIRE_EVENT;
-			struct event_digest *e = req ? a->require_events : a->forbid_events;
-			size_t *n = req ? &a->n_require_events : &a->n_forbid_events;
+			bool *first = req ? &cli_require_events : &cli_forbid_events;
+			struct snp_policy_event *e = req ? pol->require_events : pol->forbid_events;
+			size_t *n = req ? &pol->n_require_events : &pol->n_forbid_events;
 			ssize_t len;
 
-			if (*n >= EVENT_DIGESTS_MAX) {
+			/* the command line's set replaces the policy file's */
+			if (!*first)
+				*n = 0;
+			*first = true;
+			if (*n >= SNP_POLICY_MAX_DIGESTS) {
 				log_error("%s: at most %d digests.",
 					  req ? "--require-event" : "--forbid-event",
-					  EVENT_DIGESTS_MAX);
+					  SNP_POLICY_MAX_DIGESTS);
 				return -EINVAL;
 			}
 			len = snp_hex_decode(optarg, strlen(optarg), e[*n].d, sizeof(e[*n].d),
@@ -1253,7 +1251,7 @@ static int verify_binding(struct verify_args *a, const struct snpctl_evidence *e
 	int r;
 
 	if (!ev->binding) {
-		if (a->n_require_events || a->n_forbid_events) {
+		if (a->pol.n_require_events || a->pol.n_forbid_events) {
 			log_error("--require-event/--forbid-event: the evidence has no binding (no "
 				  "event log is bound to its report).");
 			return SNPCTL_EXIT_USAGE;
@@ -1295,21 +1293,23 @@ static int verify_binding(struct verify_args *a, const struct snpctl_evidence *e
 			       snp_event_alg_name(events[i].alg), hex, events[i].desc);
 		}
 	}
-	for (size_t i = 0; i < a->n_require_events; i++)
-		if (!has_digest(events, n, a->require_events[i].d, a->require_events[i].len)) {
-			snp_hex_encode(a->require_events[i].d, a->require_events[i].len, hex);
+	for (size_t i = 0; i < a->pol.n_require_events; i++)
+		if (!has_digest(events, n, a->pol.require_events[i].d,
+				a->pol.require_events[i].len)) {
+			snp_hex_encode(a->pol.require_events[i].d, a->pol.require_events[i].len,
+				       hex);
 			printf("event policy: FAIL: no event with required digest %s\n", hex);
 			return SNPCTL_EXIT_POLICY;
 		}
-	for (size_t i = 0; i < a->n_forbid_events; i++)
-		if (has_digest(events, n, a->forbid_events[i].d, a->forbid_events[i].len)) {
-			snp_hex_encode(a->forbid_events[i].d, a->forbid_events[i].len, hex);
+	for (size_t i = 0; i < a->pol.n_forbid_events; i++)
+		if (has_digest(events, n, a->pol.forbid_events[i].d, a->pol.forbid_events[i].len)) {
+			snp_hex_encode(a->pol.forbid_events[i].d, a->pol.forbid_events[i].len, hex);
 			printf("event policy: FAIL: an event has forbidden digest %s\n", hex);
 			return SNPCTL_EXIT_POLICY;
 		}
-	if (!a->json && (a->n_require_events || a->n_forbid_events))
+	if (!a->json && (a->pol.n_require_events || a->pol.n_forbid_events))
 		printf("event policy: ok (%zu required, %zu forbidden digests)\n",
-		       a->n_require_events, a->n_forbid_events);
+		       a->pol.n_require_events, a->pol.n_forbid_events);
 	return SNPCTL_EXIT_OK;
 }
 
@@ -1364,7 +1364,7 @@ int snpctl_cmd_verify(int argc, char **argv)
 			snpctl_evidence_release(&ev);
 			return code;
 		}
-	} else if (a.n_require_events || a.n_forbid_events) {
+	} else if (a.pol.n_require_events || a.pol.n_forbid_events) {
 		log_error("--require-event/--forbid-event need an evidence document.");
 		return SNPCTL_EXIT_USAGE;
 	}

@@ -223,6 +223,19 @@ with h.Daemon(config=CONFIG) as d:
               "a required event missing: rc %d (2)" % rc)
     rc, outp = snpctl_verify(d, doc, nonce, "--forbid-event", "02" * 48)
     res.check(rc == 2 and "forbidden digest" in outp, "a forbidden event present: rc %d (2)" % rc)
+    pf = os.path.join(d.tmp, "policy.json")
+    with open(pf, "w") as f:
+        json.dump({"require_events": ["02" * 48], "forbid_events": ["cd" * 32]}, f)
+    rc, outp = snpctl_verify(d, doc, nonce, "--policy", pf)
+    res.check(rc == 0 and "event policy: ok (1 required, 1 forbidden" in outp,
+              "policy file require_events/forbid_events satisfied: rc %d" % rc)
+    with open(pf, "w") as f:
+        json.dump({"forbid_events": ["01" * 48]}, f)
+    rc, outp = snpctl_verify(d, doc, nonce, "--policy", pf)
+    res.check(rc == 2 and "forbidden digest" in outp,
+              "policy file forbid_events hit: rc %d (2)" % rc)
+    rc, outp = snpctl_verify(d, doc, nonce, "--policy", pf, "--forbid-event", "cd" * 32)
+    res.check(rc == 0, "--forbid-event replaces the policy file's list: rc %d (0)" % rc)
     rc, outp = snpctl_verify(d, doc, b"")
     rc = subprocess.run([h.SNPCTL, "verify", os.path.join(d.tmp, "evidence-%d.json" %
                                                           threading.get_ident()),
