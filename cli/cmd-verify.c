@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "cli/evidence.h"
+#include "lib/binding.h"
 #include "cli/snpctl.h"
 #include "lib/amd-roots.h"
 #include "lib/cert-table.h"
@@ -71,6 +72,8 @@ enum {
 	ARG_FAMILY_ID,
 	ARG_IMAGE_ID,
 	ARG_SIGNER,
+	ARG_REQUIRE_EVENT,
+	ARG_FORBID_EVENT,
 };
 
 struct verify_args {
@@ -87,6 +90,10 @@ struct verify_args {
 	struct snp_policy pol;
 	struct snpctl_kds_opts kds;
 	enum snp_crl_mode crl;
+	/* --nonce as given (evidence with a binding proves this nonce) */
+	u8 nonce[SNP_NONCE_MAX];
+	size_t nonce_len;
+	bool report_data_given; /* --report-data, not only --nonce */
 };
 
 struct cert_set {
@@ -119,7 +126,13 @@ static void verify_help(void)
 	       "                         (snpctl policy from-report writes one); the\n"
 	       "                         options below override what it says\n"
 	       "  --nonce HEX, --report-data HEX   expected REPORT_DATA (up to 64 bytes,\n"
-	       "                                   zero-padded)\n"
+	       "                                   zero-padded); for evidence with a binding\n"
+	       "                                   (snpd-binding-v1) --nonce is the nonce\n"
+	       "                                   the proof must prove (required)\n"
+	       "  --require-event HEX    bound evidence: an event with this digest must be\n"
+	       "                         in the log; may repeat (each is required)\n"
+	       "  --forbid-event HEX     bound evidence: no event may have this digest;\n"
+	       "                         may repeat\n"
 	       "  --measurement HEX, --host-data HEX, --family-id HEX, --image-id HEX\n"
 	       "  --id-key-digest HEX, --author-key-digest HEX   an accepted digest; may\n"
 	       "                         repeat (a set of up to 16)\n"
@@ -220,6 +233,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "trust-ark", required_argument, NULL, ARG_TRUST_ARK },
 		{ "nonce", required_argument, NULL, ARG_NONCE },
 		{ "report-data", required_argument, NULL, ARG_REPORT_DATA },
+		{ "require-event", required_argument, NULL, ARG_REQUIRE_EVENT },
+		{ "forbid-event", required_argument, NULL, ARG_FORBID_EVENT },
 		{ "measurement", required_argument, NULL, ARG_MEASUREMENT },
 		{ "host-data", required_argument, NULL, ARG_HOST_DATA },
 		{ "id-key-digest", required_argument, NULL, ARG_ID_KEY_DIGEST },
@@ -264,6 +279,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	u8 rd[SNP_REPORT_DATA_SIZE];
 	char err[SNP_ERRBUF];
 	bool cli_id_keys = false, cli_author_keys = false;
+	bool cli_require_events = false, cli_forbid_events = false;
 	int c;
 
 	a->at = time(NULL);
@@ -430,7 +446,44 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			}
 			memcpy(pol->report_data, rd, sizeof(rd));
 			pol->has_report_data = true;
+			if (c == ARG_REPORT_DATA) {
+				a->report_data_given = true;
+			} else {
+				ssize_t n = snp_hex_decode(optarg, strlen(optarg), a->nonce,
+							   sizeof(a->nonce), false);
+
+				a->nonce_len = n > 0 ? (size_t)n : 0;
+			}
 			break;
+		case ARG_REQUIRE_EVENT:
+		case ARG_FORBID_EVENT: {
+			bool req = c == ARG_REQUIRE_EVENT;
+			bool *first = req ? &cli_require_events : &cli_forbid_events;
+			struct snp_policy_event *e = req ? pol->require_events : pol->forbid_events;
+			size_t *n = req ? &pol->n_require_events : &pol->n_forbid_events;
+			ssize_t len;
+
+			/* the command line's set replaces the policy file's */
+			if (!*first)
+				*n = 0;
+			*first = true;
+			if (*n >= SNP_POLICY_MAX_DIGESTS) {
+				log_error("%s: at most %d digests.",
+					  req ? "--require-event" : "--forbid-event",
+					  SNP_POLICY_MAX_DIGESTS);
+				return -EINVAL;
+			}
+			len = snp_hex_decode(optarg, strlen(optarg), e[*n].d, sizeof(e[*n].d),
+					     false);
+			if (len != 32 && len != 48 && len != 64) {
+				log_error("%s: '%s' is not a digest of 32, 48 or 64 bytes in hex.",
+					  req ? "--require-event" : "--forbid-event", optarg);
+				return -EINVAL;
+			}
+			e[*n].len = (size_t)len;
+			(*n)++;
+			break;
+		}
 		case ARG_MEASUREMENT:
 			if (parse_hex_arg("--measurement", optarg, pol->measurement,
 					  sizeof(pol->measurement), false) < 0)
@@ -1206,6 +1259,90 @@ out:
 	return code;
 }
 
+static bool has_digest(const struct snp_event *ev, size_t n, const u8 *d, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].digest_len == len && !memcmp(ev[i].digest, d, len))
+			return true;
+	return false;
+}
+
+/*
+ * The binding of bound evidence (docs/evidence.md 7): the proof of our
+ * nonce and the event log against REPORT_DATA, then the event policy.
+ * Returns an exit code; SNPCTL_EXIT_OK lets the report be checked.
+ */
+static int verify_binding(struct verify_args *a, const struct snpctl_evidence *ev,
+			  const struct snp_report_info *ri)
+{
+	_cleanup_(freep) struct snp_event *events = NULL;
+	char err[SNP_ERRBUF], hex[2 * SNP_EVENT_DIGEST_MAX + 1];
+	size_t n = 0;
+	int r;
+
+	if (!ev->binding) {
+		if (a->pol.n_require_events || a->pol.n_forbid_events) {
+			log_error("--require-event/--forbid-event: the evidence has no binding (no "
+				  "event log is bound to its report).");
+			return SNPCTL_EXIT_USAGE;
+		}
+		return SNPCTL_EXIT_OK;
+	}
+	if (!a->nonce_len) {
+		log_error("The evidence binds a batch of nonces: give --nonce HEX, the nonce you "
+			  "sent.");
+		return SNPCTL_EXIT_USAGE;
+	}
+	r = snp_binding_verify_json(ev->binding, ri->r.report_data, a->nonce, a->nonce_len, &events,
+				    &n, err, sizeof(err));
+	if (r < 0) {
+		if (a->json) {
+			json_t *o = json_pack("{s:{s:b, s:s}}", "binding", "ok", 0, "reason", err);
+
+			if (o)
+				json_dumpf(o, stdout, JSON_COMPACT);
+			printf("\n");
+			json_decref(o);
+		} else {
+			printf("binding: FAIL: %s\n", err);
+		}
+		log_error("Evidence binding refused: %s", err);
+		return SNPCTL_EXIT_VERIFY;
+	}
+	/* REPORT_DATA is the binding now, not the nonce */
+	if (!a->report_data_given)
+		a->pol.has_report_data = false;
+	if (!a->json) {
+		printf("binding: ok (%s): nonce proven, leaf %lld of %lld; event log %zu event(s)\n",
+		       SNP_BINDING_SCHEME,
+		       (long long)json_integer_value(json_object_get(ev->binding, "leaf_index")),
+		       (long long)json_integer_value(json_object_get(ev->binding, "tree_size")), n);
+		for (size_t i = 0; i < n; i++) {
+			snp_hex_encode(events[i].digest, events[i].digest_len, hex);
+			printf("event %zu: type %u %s:%s %s\n", i, events[i].type,
+			       snp_event_alg_name(events[i].alg), hex, events[i].desc);
+		}
+	}
+	for (size_t i = 0; i < a->pol.n_require_events; i++)
+		if (!has_digest(events, n, a->pol.require_events[i].d,
+				a->pol.require_events[i].len)) {
+			snp_hex_encode(a->pol.require_events[i].d, a->pol.require_events[i].len,
+				       hex);
+			printf("event policy: FAIL: no event with required digest %s\n", hex);
+			return SNPCTL_EXIT_POLICY;
+		}
+	for (size_t i = 0; i < a->pol.n_forbid_events; i++)
+		if (has_digest(events, n, a->pol.forbid_events[i].d, a->pol.forbid_events[i].len)) {
+			snp_hex_encode(a->pol.forbid_events[i].d, a->pol.forbid_events[i].len, hex);
+			printf("event policy: FAIL: an event has forbidden digest %s\n", hex);
+			return SNPCTL_EXIT_POLICY;
+		}
+	if (!a->json && (a->pol.n_require_events || a->pol.n_forbid_events))
+		printf("event policy: ok (%zu required, %zu forbidden digests)\n",
+		       a->pol.n_require_events, a->pol.n_forbid_events);
+	return SNPCTL_EXIT_OK;
+}
+
 int snpctl_cmd_verify(int argc, char **argv)
 {
 	struct verify_args a = { 0 };
@@ -1252,6 +1389,14 @@ int snpctl_cmd_verify(int argc, char **argv)
 			return SNPCTL_EXIT_USAGE;
 		}
 		rip = &ri;
+		code = verify_binding(&a, &ev, &ri);
+		if (code != SNPCTL_EXIT_OK) {
+			snpctl_evidence_release(&ev);
+			return code;
+		}
+	} else if (a.pol.n_require_events || a.pol.n_forbid_events) {
+		log_error("--require-event/--forbid-event need an evidence document.");
+		return SNPCTL_EXIT_USAGE;
 	}
 
 	if (load_certs(&a, &cs) < 0)

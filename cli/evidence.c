@@ -154,6 +154,12 @@ int snpctl_evidence_parse(const u8 *data, size_t len, struct snpctl_evidence *re
 			goto out;
 		}
 	}
+	v = json_object_get(doc, "binding");
+	if (v && !json_is_object(v)) {
+		r = fail(err, errlen, "\"binding\": expected an object");
+		goto out;
+	}
+	e.binding = json_incref(v);
 	*ret = e;
 	memset(&e, 0, sizeof(e));
 	r = 0;
@@ -170,5 +176,6 @@ void snpctl_evidence_release(struct snpctl_evidence *e)
 	X509_free(e->ask);
 	X509_free(e->ark);
 	X509_CRL_free(e->crl);
+	json_decref(e->binding);
 	memset(e, 0, sizeof(*e));
 }

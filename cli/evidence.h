@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/x509.h>
 
 #include "lib/report.h"
@@ -16,10 +17,11 @@
 struct snpctl_evidence {
 	u8 report[SNP_REPORT_SIZE];
 	bool vlek;
-	X509 *leaf;    /* VCEK or VLEK; owned */
-	X509 *ask;     /* ASK or ASVK; owned */
-	X509 *ark;     /* owned */
-	X509_CRL *crl; /* owned, NULL when the document has none */
+	X509 *leaf;	 /* VCEK or VLEK; owned */
+	X509 *ask;	 /* ASK or ASVK; owned */
+	X509 *ark;	 /* owned */
+	X509_CRL *crl;	 /* owned, NULL when the document has none */
+	json_t *binding; /* the "binding" section (docs/evidence.md 6), or NULL */
 };
 
 /* Does @data look like a JSON document (its first non-blank byte is '{')? */

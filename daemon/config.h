@@ -53,6 +53,8 @@ struct snpd_config {
 	char *certs_dir; /* certificates from a directory, else the host's */
 	char *event_log; /* runtime event log file, "" for none */
 	u32 event_log_max;
+	u32 batch_window_msec;		 /* evidence batch window when the device is idle */
+	u32 batch_max;			 /* nonces per evidence batch */
 	struct snpd_id_list log_writers; /* may append to the event log */
 	struct snpd_id_list log_writer_groups;
 	char *kds_url;	 /* AMD KDS or a mirror */

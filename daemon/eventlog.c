@@ -508,17 +508,27 @@ void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count, u8 ret_
 	memcpy(ret_head, log->head, SNP_HASH_SIZE);
 }
 
-static json_t *events_json(const struct snpd_eventlog *log)
+static json_t *events_json_n(const struct snpd_eventlog *log, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a && i < log->n; i++)
+	for (size_t i = 0; a && i < n && i < log->n; i++)
 		if (json_array_append_new(a, snp_event_to_json(i, log->ev[i].record, log->ev[i].len,
 							       log->ev[i].head)) < 0) {
 			json_decref(a);
 			return NULL;
 		}
 	return a;
+}
+
+static json_t *events_json(const struct snpd_eventlog *log)
+{
+	return events_json_n(log, log->n);
+}
+
+json_t *snpd_eventlog_events_json(const struct snpd_eventlog *log, u64 count)
+{
+	return events_json_n(log, count);
 }
 
 json_t *snpd_eventlog_json(const struct snpd_eventlog *log)

@@ -56,6 +56,8 @@ void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count,
 
 /* {"scheme","count","head","max","events":[...]}: new reference, NULL on ENOMEM. */
 json_t *snpd_eventlog_json(const struct snpd_eventlog *log);
+/* The first @count events (the log at an earlier head) as a JSON array. */
+json_t *snpd_eventlog_events_json(const struct snpd_eventlog *log, u64 count);
 /*
  * The log as JSON lines, shared: every reader of the same log state holds
  * a reference to one rendering (so open files cost no copy each), built

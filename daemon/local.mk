@@ -11,6 +11,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 	%reldir%/status.c \
 	%reldir%/audit.c %reldir%/audit.h \
 	%reldir%/eventlog.c %reldir%/eventlog.h \
+	%reldir%/batch.c %reldir%/batch.h \
 	fs/fs.c fs/fs.h \
 	http/http.c http/http.h
 %canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 
+#include "daemon/batch.h"
 #include "daemon/eventlog.h"
 #include "daemon/snpd.h"
 #include "fs/fs.h"
@@ -573,6 +574,10 @@ static int run(struct snpd *d)
 	if (r < 0)
 		return log_error_errno(r, "Failed to open the event log: %m");
 
+	r = snpd_batcher_new(d, &d->batcher);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up evidence batches: %m");
+
 	if (d->config.fs_enabled) {
 		r = snpd_fs_new(d, &d->fs);
 		if (r < 0)
@@ -638,7 +643,9 @@ int main(int argc, char **argv)
 	r = run(&d);
 
 	/* the broker first: its last callbacks still reply to FUSE and HTTP */
+	snpd_batcher_close(d.batcher);
 	d.broker = snpd_broker_free(d.broker);
+	d.batcher = snpd_batcher_free(d.batcher);
 	d.http = snpd_http_free(d.http);
 	d.fs = snpd_fs_free(d.fs);
 	if (d.fuse_fd >= 0)

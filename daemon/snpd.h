@@ -45,6 +45,7 @@ struct snpd_view {
 
 struct snpd_fs;
 struct snpd_http;
+struct snpd_batcher;
 struct snpd_eventlog;
 
 struct snpd {
@@ -53,6 +54,7 @@ struct snpd {
 	struct snpd_config config;
 	struct snp_backend *backend;
 	struct snpd_broker *broker;
+	struct snpd_batcher *batcher; /* evidence batches in front of the broker */
 	struct snpd_view *view;
 	struct snpd_fs *fs;
 	struct snpd_http *http;

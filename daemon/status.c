@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/batch.h"
 #include "daemon/eventlog.h"
 #include "daemon/snpd.h"
 #include "fs/fs.h"
@@ -141,6 +142,21 @@ json_t *snpd_status_json(struct snpd *d)
 		json_object_set_new(b, "cancelled", json_integer((json_int_t)bs.cancelled));
 		json_object_set_new(b, "share_full", json_integer((json_int_t)bs.share_full));
 		json_object_set_new(o, "event_log", snpd_eventlog_status_json(d->eventlog));
+		if (d->batcher) {
+			struct snpd_batch_stats es;
+
+			snpd_batcher_get_stats(d->batcher, &es);
+			json_object_set_new(
+				o, "evidence",
+				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i}",
+					  "members", (json_int_t)es.members, "batches",
+					  (json_int_t)es.batches, "answered",
+					  (json_int_t)es.answered, "failed", (json_int_t)es.failed,
+					  "refused", (json_int_t)es.refused, "cancelled",
+					  (json_int_t)es.cancelled, "pending", (int)es.pending,
+					  "in_flight", (int)es.in_flight, "largest",
+					  (int)es.largest));
+		}
 		json_object_set_new(o, "collateral", snpd_collateral_json(d));
 	}
 	return o;

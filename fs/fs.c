@@ -19,8 +19,10 @@
 #include <openssl/hmac.h>
 
 #include "daemon/audit.h"
+#include "daemon/batch.h"
 #include "daemon/eventlog.h"
 #include "fs/fs.h"
+#include "http/http.h"
 #include "lib/binding.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -43,8 +45,9 @@ enum {
 	INO_LOG_DIR = 24, /* log/: the runtime event log (daemon/eventlog.c) */
 	INO_LOG_EXTEND,
 	INO_LOG_EVENTS,
-	INO_CERT0 = 32, /* + enum snpd_cert */
-	INO_KEY0 = 64,	/* + key profile index */
+	INO_EVIDENCE_DIR, /* evidence/<hex>: bound evidence (daemon/batch.c) */
+	INO_CERT0 = 32,	  /* + enum snpd_cert */
+	INO_KEY0 = 64,	  /* + key profile index */
 };
 
 #define NONCE_HEX_MIN	 2
@@ -91,12 +94,14 @@ enum content {
 	C_STATUS,
 	C_LOG_EXTEND, /* log/extend: one event record per write */
 	C_LOG_EVENTS, /* log/events: a snapshot, JSON lines */
+	C_EVIDENCE,   /* evidence/<hex>: an evidence document of a batch */
 };
 
 struct nonce_inode {
 	bool used;
 	bool json;
-	uid_t uid; /* who looked it up: one inode per name and uid */
+	bool evidence; /* evidence/<hex>, not nonce/<hex> */
+	uid_t uid;     /* who looked it up: one inode per name and uid */
 	fuse_ino_t ino;
 	u64 gen;
 	u64 nlookup;
@@ -156,7 +161,8 @@ struct handle {
 	bool stream;   /* report: reads are sequential, offsets ignored */
 	bool released; /* closed while the device was working */
 	struct snpd_request *inflight;
-	int error; /* errno of a failed request */
+	struct snpd_batch_member *member; /* evidence: in a batch, not answered */
+	int error;			  /* errno of a failed request */
 	bool ready;
 	u8 *data;
 	size_t len;
@@ -222,7 +228,7 @@ static struct handle *handle_free(struct handle *h)
 static bool is_dir(fuse_ino_t ino)
 {
 	return ino == INO_ROOT || ino == INO_NONCE_DIR || ino == INO_CERTS_DIR ||
-	       ino == INO_KEYS_DIR || ino == INO_LOG_DIR;
+	       ino == INO_KEYS_DIR || ino == INO_LOG_DIR || ino == INO_EVIDENCE_DIR;
 }
 
 static bool is_nonce_ino(fuse_ino_t ino)
@@ -275,7 +281,7 @@ static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	u64 v, g;
 
 	memcpy(msg, &uid, sizeof(u32));
-	msg[4] = tmp->json;
+	msg[4] = (u8)(tmp->json | tmp->evidence << 1);
 	msg[5] = (u8)tmp->len;
 	memcpy(msg + 6, tmp->nonce, tmp->len);
 	if (!HMAC(EVP_sha256(), fs->nonce_ino_key, sizeof(fs->nonce_ino_key), msg, 6 + tmp->len, md,
@@ -317,8 +323,8 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 				free_slot = n;
 			continue;
 		}
-		if (n->uid == uid && n->json == tmp->json && n->len == tmp->len &&
-		    !memcmp(n->nonce, tmp->nonce, tmp->len)) {
+		if (n->uid == uid && n->json == tmp->json && n->evidence == tmp->evidence &&
+		    n->len == tmp->len && !memcmp(n->nonce, tmp->nonce, tmp->len)) {
 			n->nlookup++;
 			n->last_used = ++fs->nonce_clock;
 			*ret = n;
@@ -551,6 +557,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		{ "keys", INO_KEYS_DIR },
 		{ "status", INO_STATUS },
 		{ "log", INO_LOG_DIR },
+		{ "evidence", INO_EVIDENCE_DIR },
 	};
 
 	if (parent == INO_ROOT) {
@@ -590,16 +597,20 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				reply_entry(fs, req, fs->keys[i].ino, 0);
 				return;
 			}
-	} else if (parent == INO_NONCE_DIR) {
+	} else if (parent == INO_NONCE_DIR || parent == INO_EVIDENCE_DIR) {
 		struct nonce_inode tmp = { 0 }, *slot = NULL;
 		struct fuse_entry_param e = { 0 };
 		int r;
 
 		r = parse_nonce_name(name, tmp.nonce, &tmp.len, &tmp.json);
+		/* evidence is JSON: evidence/<hex> only */
+		if (r >= 0 && parent == INO_EVIDENCE_DIR && tmp.json)
+			r = -EINVAL;
 		if (r < 0) {
 			fuse_reply_err(req, -r);
 			return;
 		}
+		tmp.evidence = parent == INO_EVIDENCE_DIR;
 		r = nonce_get(fs, &tmp, fuse_req_ctx(req)->uid, &slot);
 		if (r < 0) {
 			fuse_reply_err(req, -r);
@@ -724,6 +735,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		r |= dirbuf_add(req, &b, "status", INO_STATUS);
 		if (fs->d->eventlog)
 			r |= dirbuf_add(req, &b, "log", INO_LOG_DIR);
+		r |= dirbuf_add(req, &b, "evidence", INO_EVIDENCE_DIR);
 		break;
 	case INO_LOG_DIR:
 		r |= dirbuf_add(req, &b, "extend", INO_LOG_EXTEND);
@@ -886,7 +898,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	default:
 		if ((ni = nonce_of(fs, ino))) {
-			h->content = ni->json ? C_REPORT_JSON : C_REPORT;
+			h->content = ni->evidence ? C_EVIDENCE :
+				     ni->json	  ? C_REPORT_JSON :
+						    C_REPORT;
 			memcpy(h->report_data, ni->nonce, ni->len);
 			h->written = ni->len;
 			h->nonce_ino = ino;
@@ -969,10 +983,21 @@ static void reply_read(struct handle *h, fuse_req_t req, size_t size, off_t off)
 	fuse_reply_buf(req, (const char *)h->data + start, size);
 }
 
+static void answer_pending(struct handle *h)
+{
+	struct pending_read *p;
+
+	while ((p = h->pending)) {
+		h->pending = p->next;
+		h->fs->stats.reads++;
+		reply_read(h, p->req, p->size, p->off);
+		free(p);
+	}
+}
+
 static void on_request_done(struct snpd_request *r, void *userdata)
 {
 	struct handle *h = userdata;
-	struct pending_read *p;
 
 	h->inflight = NULL;
 	if (h->released) {
@@ -1022,13 +1047,54 @@ static void on_request_done(struct snpd_request *r, void *userdata)
 		h->error = ENOMEM;
 	h->ready = true;
 	snpd_request_free(r);
+	answer_pending(h);
+}
 
-	while ((p = h->pending)) {
-		h->pending = p->next;
-		h->fs->stats.reads++;
-		reply_read(h, p->req, p->size, p->off);
-		free(p);
+static void on_evidence_done(void *userdata, int result, const char *msg,
+			     const struct snp_backend_report *rep, json_t *binding)
+{
+	struct handle *h = userdata;
+	json_t *j = NULL;
+
+	h->member = NULL;
+	if (h->released) {
+		handle_free(h);
+		return;
 	}
+	if (result < 0) {
+		h->error = result == -EIO ? EIO : snpd_errno_for_client(result);
+		h->fs->stats.errors++;
+		log_debug("Evidence for a FUSE reader failed: %s", msg ? msg : strerror(-result));
+	} else {
+		j = h->fs->d->view ? snpd_evidence_json(h->fs->d, rep) : NULL;
+		if (j && json_object_set(j, "binding", binding) == 0)
+			h->data = (u8 *)json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (h->data) {
+			h->len = strlen((char *)h->data) + 1;
+			h->data[h->len - 1] = '\n';
+		} else {
+			h->error = j ? ENOMEM : EBUSY;
+		}
+		json_decref(j);
+	}
+	h->ready = true;
+	answer_pending(h);
+}
+
+/* Join an evidence batch for @h. Returns 0 or a positive errno. */
+static int start_evidence(struct handle *h, fuse_req_t req)
+{
+	struct snpd *d = h->fs->d;
+	u32 retry_ms = 0;
+	int r;
+
+	if (!d->view || !snpd_evidence_ready(d->view))
+		return snpd_broker_is_dead(d->broker) ? ENODEV : EBUSY;
+	r = snpd_batcher_join(d->batcher, h->report_data, h->written, d->config.vmpl,
+			      fuse_req_ctx(req)->uid, on_evidence_done, h, &h->member, &retry_ms);
+	if (r == -EIO)
+		return EIO;
+	return r < 0 ? snpd_errno_for_client(r) : 0;
 }
 
 /* Start the device request that fills @h. Returns 0 or a positive errno. */
@@ -1102,6 +1168,11 @@ static void on_read_interrupted(fuse_req_t req, void *data)
 	fuse_reply_err(req, EINTR);
 	if (!h->pending && h->inflight)
 		snpd_broker_cancel(h->fs->d->broker, h->inflight);
+	if (!h->pending && h->member) {
+		/* a new read joins the next batch */
+		snpd_batcher_cancel(h->fs->d->batcher, h->member);
+		h->member = NULL;
+	}
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1157,8 +1228,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (!h->inflight) {
-		e = start_request(h, req);
+	if (!h->inflight && !h->member) {
+		e = h->content == C_EVIDENCE ? start_evidence(h, req) : start_request(h, req);
 		if (e) {
 			free(p);
 			h->fs->stats.errors++;
@@ -1266,7 +1337,12 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(p->req, EINTR);
 		free(p);
 	}
-	if (h->inflight) {
+	if (h->member) {
+		/* never answered now */
+		snpd_batcher_cancel(fs->d->batcher, h->member);
+		h->member = NULL;
+		handle_free(h);
+	} else if (h->inflight) {
 		/* freed when the device answers, or at once if still queued */
 		h->released = true;
 		snpd_broker_cancel(fs->d->broker, h->inflight);

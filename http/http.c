@@ -25,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/audit.h"
+#include "daemon/batch.h"
 #include "daemon/eventlog.h"
 #include "http/http.h"
 #include "lib/binding.h"
@@ -133,6 +134,7 @@ struct req_state {
 	struct ucred peer;
 	char key_name[SNPD_NAME_MAX];
 	bool want_evidence;
+	struct snpd_batch_member *member; /* joined an evidence batch, not answered */
 };
 
 static u64 now_usec(struct snpd_http *h)
@@ -637,7 +639,7 @@ static json_t *certs_json_full(const struct snpd_view *v)
  * neither KDS nor a cache. Readers ignore members they do not know; later
  * versions add members (a binding section) without changing these.
  */
-static json_t *evidence_json(const struct snpd *d, const struct snp_backend_report *rep)
+json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report *rep)
 {
 	const struct snpd_view *v = d->view;
 	bool vlek = v && !v->certs[SNPD_CERT_VCEK] && v->certs[SNPD_CERT_VLEK];
@@ -689,7 +691,7 @@ static void on_report_done(struct snpd_request *req, void *userdata)
 	if (req->result < 0) {
 		device_problem(st, req->result, 0, req->error.message);
 	} else if (st->want_evidence) {
-		json_t *o = d->view ? evidence_json(d, rep) : NULL;
+		json_t *o = d->view ? snpd_evidence_json(d, rep) : NULL;
 
 		if (o)
 			respond_json(st, MHD_HTTP_OK, o, NULL);
@@ -775,6 +777,14 @@ static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userd
 	struct req_state *st = userdata;
 
 	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (st->member) {
+		snpd_batcher_cancel(st->l->h->d->batcher, st->member);
+		st->member = NULL;
+		st->abandoned = true;
+		log_debug("A client went away while its evidence waited for the device");
+		resume(st, NULL);
+		return 0;
+	}
 	if (!st->req)
 		return 0;
 	st->abandoned = true;
@@ -820,6 +830,7 @@ struct report_params {
 	char err[200];
 	int dup;
 	bool have_data;
+	size_t nonce_len;
 };
 
 static int parse_nonce(const char *v, u8 *out, char *err, size_t errlen)
@@ -835,7 +846,7 @@ static int parse_nonce(const char *v, u8 *out, char *err, size_t errlen)
 		snprintf(err, errlen, "nonce: not an even number of hex digits");
 		return -EINVAL;
 	}
-	return 0;
+	return (int)n;
 }
 
 static int parse_bool(const char *v, bool *ret)
@@ -890,8 +901,13 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 	p->dup |= 1 << i;
 	if (!value)
 		value = "";
-	if (i == 0 && parse_nonce(value, p->report_data, p->err, sizeof(p->err)) < 0)
-		return MHD_NO;
+	if (i == 0) {
+		int n = parse_nonce(value, p->report_data, p->err, sizeof(p->err));
+
+		if (n < 0)
+			return MHD_NO;
+		p->nonce_len = (size_t)n;
+	}
 	if (i == 1) {
 		if (parse_vmpl(value, &p->vmpl) < 0) {
 			snprintf(p->err, sizeof(p->err), "vmpl: not 0..3 (decimal)");
@@ -1150,23 +1166,57 @@ static void handle_log(struct req_state *st, bool post)
 static void no_view_problem(struct req_state *st);
 
 /* Can the view back evidence: an endorsement key and its chain? */
-static bool evidence_ready(const struct snpd_view *v)
+bool snpd_evidence_ready(const struct snpd_view *v)
 {
 	return v && (v->certs[SNPD_CERT_VCEK] || v->certs[SNPD_CERT_VLEK]) &&
 	       v->certs[SNPD_CERT_ASK] && v->certs[SNPD_CERT_ARK];
 }
 
+static void on_evidence_done(void *userdata, int result, const char *msg,
+			     const struct snp_backend_report *rep, json_t *binding)
+{
+	struct req_state *st = userdata;
+	struct snpd *d = st->l->h->d;
+
+	st->member = NULL;
+	if (result < 0) {
+		if (result == -EIO)
+			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "event-log-broken",
+				"Event log unusable", "%s", msg ? msg : "see /v1/status event_log");
+		else if (result == -ESHUTDOWN)
+			device_problem(st, -ECANCELED, 0, msg);
+		else
+			device_problem(st, result, 0, msg);
+	} else {
+		json_t *o = d->view ? snpd_evidence_json(d, rep) : NULL;
+
+		if (o) {
+			json_object_set(o, "binding", binding);
+			respond_json(st, MHD_HTTP_OK, o, NULL);
+		} else {
+			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "collateral-unavailable",
+				"Collateral unavailable", "%s",
+				"the certificates went away while the report was taken; try again");
+		}
+	}
+	resume(st, NULL);
+}
+
 /*
- * GET /v1/evidence?nonce=HEX[&vmpl=N]: a fresh report bound to the nonce
- * (REPORT_DATA = the nonce bytes, zero padded, as /v1/report) with its
- * collateral in one JSON document. Checked before the device is used:
- * without the collateral it is 503 (Retry-After from the next KDS try).
+ * GET /v1/evidence?nonce=HEX[&vmpl=N]: evidence for the nonce (version 2,
+ * docs/evidence.md): the nonce joins a batch; the batch's report binds the
+ * Merkle root of its nonces and the event log head, and the reply carries
+ * the report, its collateral and this nonce's proof ("binding"). Checked
+ * before the device is used: without the collateral it is 503 (Retry-After
+ * from the next KDS try).
  */
 static void handle_evidence(struct req_state *st)
 {
 	struct snpd *d = st->l->h->d;
 	struct report_params p = { 0 };
-	struct snpd_request *req;
+	const union MHD_ConnectionInfo *ci;
+	u32 retry_ms = 0;
+	int r;
 
 	MHD_get_connection_values_n(st->conn, MHD_GET_ARGUMENT_KIND, query_arg, &p);
 	if (!p.err[0] && (p.format || (p.dup & (1 << 2))))
@@ -1190,7 +1240,7 @@ static void handle_evidence(struct req_state *st)
 		no_view_problem(st);
 		return;
 	}
-	if (!evidence_ready(d->view)) {
+	if (!snpd_evidence_ready(d->view)) {
 		json_t *c = snpd_collateral_json(d);
 		json_t *next = json_object_get(c, "next_retry_in_sec");
 		const char *why = json_string_value(json_object_get(c, "last_error"));
@@ -1210,16 +1260,34 @@ static void handle_evidence(struct req_state *st)
 		return;
 	}
 	st->want_evidence = true;
-	req = snpd_request_new(SNPD_REQ_REPORT, 0);
-	if (!req) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+	r = snpd_batcher_join(d->batcher, p.report_data, p.nonce_len, p.vmpl, client_id(st, NULL),
+			      on_evidence_done, st, &st->member, &retry_ms);
+	if (r == -EAGAIN) {
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "batch-full", "Evidence batch full",
+			"the next batch holds BatchMax=%u nonces, or this client has QueueSize=%u "
+			"waiting; retry",
+			d->config.batch_max, d->config.queue_size);
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		return;
 	}
-	memcpy(req->report_req.report_data, p.report_data, SNP_REPORT_DATA_SIZE);
-	req->report_req.vmpl = p.vmpl;
-	req->report_req.want_certs = false;
-	req->done = on_report_done;
-	submit(st, req, client_id(st, NULL));
+	if (r == -EIO) {
+		char why[256] = "";
+
+		snpd_eventlog_usable(d->eventlog, why, sizeof(why));
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "event-log-broken", "Event log unusable",
+			"evidence binds the event log, which is unusable: %s", why);
+		return;
+	}
+	if (r < 0) {
+		device_problem(st, r, retry_ms, NULL);
+		return;
+	}
+	st->waiting = true;
+	MHD_suspend_connection(st->conn);
+	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci && sd_event_add_io(d->event, &st->hup, ci->connect_fd, EPOLLHUP | EPOLLERR,
+				  on_peer_hup, st) < 0)
+		st->hup = NULL;
 }
 
 static void no_view_problem(struct req_state *st)
@@ -2403,6 +2471,19 @@ static void handle_metrics(struct req_state *st)
 		(unsigned long long)bs.busy_backoffs, (unsigned long long)bs.rate_limited,
 		(unsigned long long)bs.queue_full, (unsigned long long)(bs.completed - bs.failed),
 		(unsigned long long)bs.failed, bs.dead ? 0 : 1, (unsigned long long)h->timeouts);
+	if (h->d->batcher) {
+		struct snpd_batch_stats es;
+
+		snpd_batcher_get_stats(h->d->batcher, &es);
+		fprintf(f,
+			"# HELP snpd_evidence_requests_total Nonces that joined an evidence batch.\n"
+			"# TYPE snpd_evidence_requests_total counter\n"
+			"snpd_evidence_requests_total %llu\n"
+			"# HELP snpd_evidence_batches_total Evidence batches sent to the device.\n"
+			"# TYPE snpd_evidence_batches_total counter\n"
+			"snpd_evidence_batches_total %llu\n",
+			(unsigned long long)es.members, (unsigned long long)es.batches);
+	}
 	fprintf(f,
 		"# HELP snpd_requests_cancelled_total Queued requests dropped: their client went "
 		"away.\n"

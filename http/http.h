@@ -30,4 +30,12 @@ int snpd_http_clear_stale_socket(const char *path);
 /* Counters for the status file (new reference). */
 json_t *snpd_http_status_json(struct snpd_http *h);
 
+/*
+ * The evidence document (docs/evidence.md 6) of @rep, without its binding
+ * (new reference, NULL on failure); snpd_evidence_ready(): whether the
+ * view has the endorsement key and chain that evidence carries.
+ */
+json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report *rep);
+bool snpd_evidence_ready(const struct snpd_view *v);
+
 #endif

@@ -45,6 +45,8 @@ static const struct {
 				  "\"unknown\"" },
 	{ "signer", "accepted signing key: \"vcek\", \"vlek\" or \"any\"" },
 	{ "strict_version", "refuse a report version newer than the verifier knows" },
+	{ "require_events", "bound evidence: event digests the log must hold, array of hex" },
+	{ "forbid_events", "bound evidence: event digests the log must not hold, array of hex" },
 };
 
 size_t snp_policy_key_count(void)
@@ -115,6 +117,30 @@ static int get_digests(const char *key, const json_t *v, u8 (*out)[SNP_KEY_DIGES
 		if (get_hex(k, json_array_get(v, i), out[i], SNP_KEY_DIGEST_SIZE, false, err,
 			    errlen) < 0)
 			return -EINVAL;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+static int get_events(const char *key, const json_t *v, struct snp_policy_event *out, size_t *ret_n,
+		      char *err, size_t errlen)
+{
+	size_t n = json_array_size(v);
+
+	if (!json_is_array(v))
+		return bad(err, errlen, "%s: not an array of hex digests", key);
+	if (n > SNP_POLICY_MAX_DIGESTS)
+		return bad(err, errlen, "%s: %zu digests, at most %d", key, n,
+			   SNP_POLICY_MAX_DIGESTS);
+	for (size_t i = 0; i < n; i++) {
+		const char *h = json_string_value(json_array_get(v, i));
+		ssize_t len = h ? snp_hex_decode(h, strlen(h), out[i].d, sizeof(out[i].d), false) :
+				  -EINVAL;
+
+		if (len != 32 && len != 48 && len != 64)
+			return bad(err, errlen,
+				   "%s[%zu]: not a digest of 32, 48 or 64 bytes in hex", key, i);
+		out[i].len = (size_t)len;
 	}
 	*ret_n = n;
 	return 0;
@@ -398,6 +424,10 @@ static int apply_key(const char *k, const json_t *v, struct snp_policy *pol, cha
 	}
 	if (strcmp(k, "strict_version") == 0)
 		return get_bool(k, v, &pol->strict_version, err, errlen);
+	if (strcmp(k, "require_events") == 0)
+		return get_events(k, v, pol->require_events, &pol->n_require_events, err, errlen);
+	if (strcmp(k, "forbid_events") == 0)
+		return get_events(k, v, pol->forbid_events, &pol->n_forbid_events, err, errlen);
 	return bad(err, errlen, "unknown key '%.64s'", k);
 }
 
@@ -613,6 +643,17 @@ json_t *snp_policy_to_json(const struct snp_policy *pol)
 			bits_json(SNP_BITS_PLATFORM_INFO, pol->forbid_platform_info));
 	r |= json_object_set_new(o, "signer", json_string(snp_signer_name(pol->signer)));
 	r |= json_object_set_new(o, "strict_version", json_boolean(pol->strict_version));
+	for (int f = 0; f < 2; f++) {
+		const struct snp_policy_event *e = f ? pol->forbid_events : pol->require_events;
+		size_t n = f ? pol->n_forbid_events : pol->n_require_events;
+		json_t *a = n ? json_array() : NULL;
+
+		for (size_t i = 0; a && i < n; i++)
+			if (json_array_append_new(a, hex_json(e[i].d, e[i].len)) < 0)
+				r = -1;
+		if (n)
+			r |= json_object_set_new(o, f ? "forbid_events" : "require_events", a);
+	}
 	if (r) {
 		json_decref(o);
 		return NULL;

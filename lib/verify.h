@@ -141,6 +141,16 @@ struct snp_policy {
 	u64 require_platform_info, forbid_platform_info;
 	enum snp_signer signer;
 	bool strict_version; /* refuse a report newer than the verifier knows */
+	/*
+	 * Bound evidence (docs/evidence.md): event digests (32, 48 or 64
+	 * bytes) that must each be in the log, or none of which may be.
+	 * Checked by snpctl on the binding, not by snp_verify().
+	 */
+	size_t n_require_events, n_forbid_events;
+	struct snp_policy_event {
+		u8 d[64];
+		size_t len;
+	} require_events[SNP_POLICY_MAX_DIGESTS], forbid_events[SNP_POLICY_MAX_DIGESTS];
 };
 
 /*

@@ -22,3 +22,4 @@ check_PROGRAMS += %reldir%/binding-tool
 %canon_reldir%_binding_tool_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 TESTS += %reldir%/binding-cross.py
 EXTRA_DIST += %reldir%/binding-cross.py %reldir%/evidence_verify.py
+EXTRA_DIST += %reldir%/evidence-load.py

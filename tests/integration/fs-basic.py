@@ -36,7 +36,7 @@ def scenario(d, label):
           "ark.pem host\nask.pem host\nvcek.pem host\n", "certs/source says host")
     check(label, sorted(os.listdir(d.mnt)) == sorted([
         "report", "report.json", "nonce", "certs", "platform.json", "measurement", "tcb",
-        "chip_id", "policy", "vmpl", "keys", "status", "log"]), "root lists every file")
+        "chip_id", "policy", "vmpl", "keys", "status", "log", "evidence"]), "root lists every file")
 
     rep = read(d.path("report"))
     check(label, len(rep) == 1184, "cat report gives %d bytes" % len(rep))

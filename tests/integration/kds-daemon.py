@@ -185,8 +185,9 @@ def scenario_no_table(tmp, sim, emu):
                   ev.get("sources", {}).get("vcek") == "kds",
                   "/v1/evidence: 200, version 1 (%d %s)" % (st, data[:200]))
         rpt = base64.b64decode(ev.get("report", ""))
-        res.check(len(rpt) == 1184 and rpt[0x50:0x90] == bytes.fromhex(nonce) + bytes(32),
-                  "evidence: REPORT_DATA is the nonce padded with zeros")
+        res.check(len(rpt) == 1184 and rpt[0x80:0x90] == b"snpd-binding-v1\0" and
+                  ev.get("binding", {}).get("nonce") == nonce,
+                  "evidence: REPORT_DATA is bound (snpd-binding-v1) to the nonce")
         cs = ev.get("certificates", {})
         res.check(bool(cs) and t.oracle_verify(rpt, cs["ark"], cs["ask"], cs["vcek"]),
                   "evidence: ARK -> ASK -> VCEK -> report signature (python3-cryptography)")
@@ -206,7 +207,7 @@ def scenario_no_table(tmp, sim, emu):
         with open(evf, "w") as f:
             json.dump(bad, f)
         p = subprocess.run([h.SNPCTL, "verify", evf, "--trust-ark",
-                            os.path.join(tmp, "trusted-ark.pem"), "--offline"],
+                            os.path.join(tmp, "trusted-ark.pem"), "--offline", "--nonce", nonce],
                            capture_output=True, text=True)
         res.check(p.returncode == 1, "a tampered evidence report fails verify: rc %d (1)" %
                   p.returncode)

@@ -65,3 +65,7 @@ EXTRA_DIST += %reldir%/event-log.py
 # snpd completes its collateral (host table, cache, KDS emulator).
 TESTS += %reldir%/kds-daemon.py
 EXTRA_DIST += %reldir%/kds-daemon.py
+# Batched, bound evidence (issue 19): 64 clients, few device reports, each
+# proves its own nonce; forgeries refused by snpctl and the Python verifier.
+TESTS += %reldir%/evidence-batch.py
+EXTRA_DIST += %reldir%/evidence-batch.py

@@ -46,7 +46,9 @@ static const char full[] =
 	" \"deny_products\": [\"Turin\"], \"require_policy_bits\": [\"SINGLE_SOCKET\"],"
 	" \"forbid_policy_bits\": [\"CXL_ALLOW\", \"unknown\"],"
 	" \"require_platform_info\": [\"TSME_EN\", \"bit_6\"],"
-	" \"forbid_platform_info\": [\"smt_en\"], \"signer\": \"vlek\", \"strict_version\": true}";
+	" \"forbid_platform_info\": [\"smt_en\"], \"signer\": \"vlek\", \"strict_version\": true,"
+	" \"require_events\": [\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"], \"forbid_events\": []}";
 
 static void test_every_key(void **state)
 {
@@ -81,6 +83,9 @@ static void test_every_key(void **state)
 	assert_int_equal(pol.forbid_platform_info, SNP_PLATFORM_SMT_EN);
 	assert_int_equal(pol.signer, SNP_SIGNER_VLEK);
 	assert_true(pol.strict_version);
+	assert_int_equal(pol.n_require_events, 1);
+	assert_int_equal(pol.require_events[0].len, 48);
+	assert_int_equal(pol.n_forbid_events, 0);
 
 	/* written and read back: the same policy */
 	o = snp_policy_to_json(&pol);

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The evidence batcher: see batch.h and docs/evidence.md. It lives on the
+ * event loop in front of the broker and never blocks: a batch is sent when
+ * no batch of ours is on the device and its window (BatchWindowMSec=) is
+ * over, or at once when it holds BatchMax= members. At most one batch is on
+ * the device and one waits per VMPL, so at most 5 * BatchMax members exist.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/batch.h"
+#include "daemon/eventlog.h"
+#include "daemon/snpd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define VMPLS 4
+/* the broker's client identity of the batcher (uids and peers are others) */
+#define BATCH_CLIENT ((u64)-3)
+
+struct snpd_batch_member {
+	u8 nonce[SNP_NONCE_MAX];
+	size_t len;
+	u64 client;
+	snpd_batch_done_t done; /* NULL: cancelled */
+	void *userdata;
+	struct batch *batch;
+	size_t index; /* in batch->m */
+};
+
+struct batch {
+	u32 vmpl;
+	struct snpd_batch_member **m;
+	size_t n, cap;
+	u64 first_usec; /* when the first member joined */
+	/* set when sent */
+	u64 count;
+	u8 head[SNP_HASH_SIZE];
+	u8 (*nodes)[SNP_HASH_SIZE]; /* every level of the tree, leaves first */
+	size_t n_nodes;
+};
+
+struct snpd_batcher {
+	struct snpd *d;
+	struct batch *pending[VMPLS];
+	struct batch *flight;
+	struct snpd_request *req;
+	sd_event_source *timer;
+	bool closing;
+	u64 not_before_usec; /* the broker's rate limit said: not before then */
+	struct snpd_batch_stats stats;
+};
+
+static u64 now_usec(struct snpd_batcher *b)
+{
+	u64 t;
+
+	if (sd_event_now(b->d->event, CLOCK_MONOTONIC, &t) < 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t = (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
+	}
+	return t;
+}
+
+static u32 batch_max(const struct snpd_batcher *b)
+{
+	return b->d->config.batch_max ? b->d->config.batch_max : 1;
+}
+
+static struct batch *batch_free(struct batch *bt)
+{
+	if (!bt)
+		return NULL;
+	for (size_t i = 0; i < bt->n; i++)
+		free(bt->m[i]);
+	free(bt->m);
+	free(bt->nodes);
+	free(bt);
+	return NULL;
+}
+
+static void answer_all(struct snpd_batcher *b, struct batch *bt, int r, const char *msg)
+{
+	for (size_t i = 0; i < bt->n; i++) {
+		struct snpd_batch_member *m = bt->m[i];
+
+		if (!m->done)
+			continue;
+		b->stats.failed++;
+		m->done(m->userdata, r, msg, NULL, NULL);
+	}
+}
+
+/* Every level of the tree over the leaves: the RFC 9162 tree (docs/evidence.md 3). */
+static int build_tree(struct batch *bt)
+{
+	size_t total = 0, len, off = 0;
+	int r;
+
+	for (len = bt->n; len > 1; len = (len + 1) / 2)
+		total += len;
+	total += 1;
+	bt->nodes = calloc(total, SNP_HASH_SIZE);
+	if (!bt->nodes)
+		return -ENOMEM;
+	bt->n_nodes = total;
+	for (size_t i = 0; i < bt->n; i++) {
+		r = snp_merkle_leaf_hash(bt->m[i]->nonce, bt->m[i]->len, bt->nodes[i]);
+		if (r < 0)
+			return r;
+	}
+	/*
+	 * Pairs from the left; an odd last node moves up unchanged. This is
+	 * the left-full split of RFC 9162 level by level.
+	 */
+	for (len = bt->n; len > 1; len = (len + 1) / 2) {
+		size_t next = off + len;
+
+		for (size_t i = 0; i < len; i += 2) {
+			if (i + 1 == len) {
+				memcpy(bt->nodes[next + i / 2], bt->nodes[off + i], SNP_HASH_SIZE);
+				continue;
+			}
+			r = snp_merkle_node_hash(bt->nodes[off + i], bt->nodes[off + i + 1],
+						 bt->nodes[next + i / 2]);
+			if (r < 0)
+				return r;
+		}
+		off = next;
+	}
+	return 0;
+}
+
+static const u8 *tree_root(const struct batch *bt)
+{
+	return bt->nodes[bt->n_nodes - 1];
+}
+
+static json_t *binding_json(const struct batch *bt, size_t index, json_t *events)
+{
+	char hex[2 * SNP_NONCE_MAX + 1], head[2 * SNP_HASH_SIZE + 1];
+	const struct snpd_batch_member *m = bt->m[index];
+	json_t *proof = json_array();
+	size_t off = 0, i = index;
+
+	for (size_t len = bt->n; proof && len > 1; len = (len + 1) / 2) {
+		size_t sib = i ^ 1;
+
+		if (sib < len) {
+			char h[2 * SNP_HASH_SIZE + 1];
+
+			snp_hex_encode(bt->nodes[off + sib], SNP_HASH_SIZE, h);
+			json_array_append_new(proof, json_string(h));
+		}
+		off += len;
+		i >>= 1;
+	}
+	snp_hex_encode(m->nonce, m->len, hex);
+	snp_hex_encode(bt->head, SNP_HASH_SIZE, head);
+	return json_pack("{s:s, s:s, s:I, s:I, s:o*, s:{s:I, s:s, s:O*}}", "scheme",
+			 SNP_BINDING_SCHEME, "nonce", hex, "leaf_index", (json_int_t)index,
+			 "tree_size", (json_int_t)bt->n, "proof", proof, "log", "count",
+			 (json_int_t)bt->count, "head", head, "events", events);
+}
+
+static void kick(struct snpd_batcher *b);
+
+static void on_batch_done(struct snpd_request *req, void *userdata)
+{
+	struct snpd_batcher *b = userdata;
+	struct batch *bt = b->flight;
+
+	b->flight = NULL;
+	b->req = NULL;
+	b->stats.in_flight = 0;
+	if (req->result < 0) {
+		answer_all(b, bt, req->result, req->error.message[0] ? req->error.message : NULL);
+	} else {
+		json_t *events = b->d->eventlog ?
+					 snpd_eventlog_events_json(b->d->eventlog, bt->count) :
+					 json_array();
+
+		for (size_t i = 0; i < bt->n; i++) {
+			struct snpd_batch_member *m = bt->m[i];
+			json_t *j;
+
+			if (!m->done)
+				continue;
+			j = events ? binding_json(bt, i, events) : NULL;
+			if (j) {
+				b->stats.answered++;
+				m->done(m->userdata, 0, NULL, &req->report, j);
+			} else {
+				b->stats.failed++;
+				m->done(m->userdata, -ENOMEM, "out of memory", NULL, NULL);
+			}
+			json_decref(j);
+		}
+		json_decref(events);
+	}
+	snpd_request_free(req);
+	batch_free(bt);
+	kick(b);
+}
+
+static void send_batch(struct snpd_batcher *b, struct batch *bt)
+{
+	struct snpd_request *req = NULL;
+	char why[256] = "";
+	u32 retry_ms = 0;
+	int r;
+
+	b->stats.pending -= (u32)bt->n;
+	if (b->d->eventlog && !snpd_eventlog_usable(b->d->eventlog, why, sizeof(why))) {
+		r = -EIO;
+		goto fail;
+	}
+	if (b->d->eventlog) {
+		snpd_eventlog_head(b->d->eventlog, &bt->count, bt->head);
+	} else {
+		bt->count = 0;
+		snp_evlog_head_init(bt->head);
+	}
+	r = build_tree(bt);
+	if (r < 0)
+		goto fail;
+	req = snpd_request_new(SNPD_REQ_REPORT, BATCH_CLIENT);
+	if (!req) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = snp_binding_report_data(tree_root(bt), bt->n, bt->head, bt->count,
+				    req->report_req.report_data);
+	if (r < 0)
+		goto fail;
+	req->report_req.vmpl = bt->vmpl;
+	req->report_req.want_certs = false;
+	req->done = on_batch_done;
+	req->userdata = b;
+	r = snpd_broker_submit(b->d->broker, req, &retry_ms);
+	if (r == -EAGAIN) {
+		/* over RateLimit=: the batch waits (and grows) until the broker takes it */
+		snpd_request_free(req);
+		free(bt->nodes);
+		bt->nodes = NULL;
+		b->stats.pending += (u32)bt->n;
+		b->pending[bt->vmpl] = bt;
+		b->not_before_usec = now_usec(b) + (u64)(retry_ms ? retry_ms : 10) * 1000;
+		return;
+	}
+	if (r < 0)
+		goto fail;
+	b->flight = bt;
+	b->req = req;
+	b->stats.batches++;
+	b->stats.in_flight = (u32)bt->n;
+	if (bt->n > b->stats.largest)
+		b->stats.largest = (u32)bt->n;
+	log_debug("Evidence batch of %zu sent to the device (log: %llu events)", bt->n,
+		  (unsigned long long)bt->count);
+	return;
+fail:
+	snpd_request_free(req);
+	answer_all(b, bt, r, why[0] ? why : NULL);
+	batch_free(bt);
+}
+
+static int on_timer(sd_event_source *s, u64 usec, void *userdata)
+{
+	kick(userdata);
+	return 0;
+}
+
+/* Send the oldest batch that is due when the device is ours, else wait. */
+static void kick(struct snpd_batcher *b)
+{
+	u64 window = (u64)b->d->config.batch_window_msec * 1000, now = now_usec(b), wake = 0;
+	int best = -1;
+
+	if (b->flight || b->closing)
+		return; /* on_batch_done() comes back here */
+	if (now < b->not_before_usec)
+		wake = b->not_before_usec;
+	for (int v = 0; v < VMPLS; v++) {
+		struct batch *bt = b->pending[v];
+
+		if (!bt)
+			continue;
+		if (now < b->not_before_usec)
+			break;
+		if (bt->n >= batch_max(b) || now >= bt->first_usec + window) {
+			if (best < 0 || bt->first_usec < b->pending[best]->first_usec)
+				best = v;
+		} else if (!wake || bt->first_usec + window < wake) {
+			wake = bt->first_usec + window;
+		}
+	}
+	if (best >= 0) {
+		struct batch *bt = b->pending[best];
+
+		b->pending[best] = NULL;
+		send_batch(b, bt);
+		if (!b->flight)
+			kick(b); /* it failed at once, or waits: the others may go */
+		return;
+	}
+	if (wake) {
+		if (!b->timer) {
+			if (sd_event_add_time(b->d->event, &b->timer, CLOCK_MONOTONIC, wake, 0,
+					      on_timer, b) < 0) {
+				/* the next join or answer kicks again */
+				log_warning("Cannot arm the evidence batch timer");
+				b->timer = NULL;
+			}
+			return;
+		}
+		sd_event_source_set_time(b->timer, wake);
+		sd_event_source_set_enabled(b->timer, SD_EVENT_ONESHOT);
+	}
+}
+
+int snpd_batcher_new(struct snpd *d, struct snpd_batcher **ret)
+{
+	struct snpd_batcher *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->d = d;
+	*ret = b;
+	return 0;
+}
+
+struct snpd_batcher *snpd_batcher_free(struct snpd_batcher *b)
+{
+	if (!b)
+		return NULL;
+	for (int v = 0; v < VMPLS; v++)
+		batch_free(b->pending[v]);
+	batch_free(b->flight);
+	sd_event_source_disable_unref(b->timer);
+	free(b);
+	return NULL;
+}
+
+void snpd_batcher_close(struct snpd_batcher *b)
+{
+	if (!b)
+		return;
+	b->closing = true;
+	for (int v = 0; v < VMPLS; v++)
+		if (b->pending[v]) {
+			answer_all(b, b->pending[v], -ESHUTDOWN, "snpd is stopping");
+			b->pending[v] = batch_free(b->pending[v]);
+		}
+	b->stats.pending = 0;
+}
+
+static u32 client_members(const struct snpd_batcher *b, u64 client)
+{
+	u32 n = 0;
+
+	for (int v = 0; v < VMPLS; v++)
+		for (size_t i = 0; b->pending[v] && i < b->pending[v]->n; i++)
+			n += b->pending[v]->m[i]->client == client;
+	for (size_t i = 0; b->flight && i < b->flight->n; i++)
+		n += b->flight->m[i]->done && b->flight->m[i]->client == client;
+	return n;
+}
+
+int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 vmpl, u64 client,
+		      snpd_batch_done_t done, void *userdata, struct snpd_batch_member **ret,
+		      u32 *ret_retry_ms)
+{
+	struct snpd_batch_member *m;
+	struct batch *bt;
+	char why[256];
+
+	if (len < SNP_NONCE_MIN || len > SNP_NONCE_MAX || vmpl >= VMPLS)
+		return -EINVAL;
+	if (b->closing)
+		return -ESHUTDOWN;
+	if (b->d->eventlog && !snpd_eventlog_usable(b->d->eventlog, why, sizeof(why)))
+		return -EIO;
+	if (snpd_broker_is_dead(b->d->broker))
+		return -ENODEV;
+	bt = b->pending[vmpl];
+	if ((bt && (bt->n >= bt->cap || bt->n >= batch_max(b))) ||
+	    client_members(b, client) >= b->d->config.queue_size) {
+		b->stats.refused++;
+		if (ret_retry_ms)
+			*ret_retry_ms = 1000;
+		return -EAGAIN;
+	}
+	if (!bt) {
+		bt = calloc(1, sizeof(*bt));
+		if (!bt)
+			return -ENOMEM;
+		bt->cap = batch_max(b);
+		bt->m = calloc(bt->cap, sizeof(*bt->m));
+		if (!bt->m) {
+			free(bt);
+			return -ENOMEM;
+		}
+		bt->vmpl = vmpl;
+		bt->first_usec = now_usec(b);
+		b->pending[vmpl] = bt;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		if (!bt->n)
+			b->pending[vmpl] = batch_free(bt);
+		return -ENOMEM;
+	}
+	memcpy(m->nonce, nonce, len);
+	m->len = len;
+	m->client = client;
+	m->done = done;
+	m->userdata = userdata;
+	m->batch = bt;
+	m->index = bt->n;
+	bt->m[bt->n++] = m;
+	b->stats.members++;
+	b->stats.pending++;
+	*ret = m;
+	kick(b);
+	return 0;
+}
+
+void snpd_batcher_cancel(struct snpd_batcher *b, struct snpd_batch_member *m)
+{
+	struct batch *bt = m->batch;
+
+	b->stats.cancelled++;
+	if (bt == b->flight) {
+		m->done = NULL; /* it stays a leaf: the tree is signed already */
+		return;
+	}
+	/* still waiting: it leaves the batch */
+	bt->m[m->index] = bt->m[--bt->n];
+	bt->m[m->index]->index = m->index;
+	b->stats.pending--;
+	free(m);
+	if (!bt->n)
+		for (int v = 0; v < VMPLS; v++)
+			if (b->pending[v] == bt)
+				b->pending[v] = batch_free(bt);
+}
+
+void snpd_batcher_get_stats(const struct snpd_batcher *b, struct snpd_batch_stats *ret)
+{
+	*ret = b->stats;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The evidence batcher (docs/evidence.md 3, 5, 6): clients' nonces wait in
+ * a batch on the event loop; one device report, whose REPORT_DATA binds
+ * the Merkle root of the batch and the event log head, answers them all.
+ */
+#ifndef SNPD_BATCH_H
+#define SNPD_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "daemon/broker.h"
+#include "lib/binding.h"
+
+struct snpd;
+struct snpd_batcher;
+struct snpd_batch_member;
+
+/*
+ * The answer of one member, called on the event loop exactly once unless
+ * the member was cancelled. @result is 0 or a negative errno (@msg a reason
+ * or NULL); on success @rep is the batch's report and @binding the member's
+ * binding section (borrowed: take a reference to keep it).
+ */
+typedef void (*snpd_batch_done_t)(void *userdata, int result, const char *msg,
+				  const struct snp_backend_report *rep, json_t *binding);
+
+struct snpd_batch_stats {
+	u64 members;   /* joined */
+	u64 batches;   /* sent to the device */
+	u64 answered;  /* members answered with a report */
+	u64 failed;    /* members answered with an error */
+	u64 refused;   /* joins refused: the batch or the client's share full */
+	u64 cancelled; /* members whose client went away */
+	u32 pending;   /* members waiting for the next batch */
+	u32 in_flight; /* members of the batch on the device */
+	u32 largest;   /* largest batch so far */
+};
+
+int snpd_batcher_new(struct snpd *d, struct snpd_batcher **ret);
+/*
+ * Before the broker is freed: waiting members are answered -ESHUTDOWN and
+ * nothing more is sent; the batch on the device is answered when the
+ * broker's end calls back. Free the batcher after the broker.
+ */
+void snpd_batcher_close(struct snpd_batcher *b);
+struct snpd_batcher *snpd_batcher_free(struct snpd_batcher *b);
+
+/*
+ * Join the next batch with @nonce (1..64 bytes) at @vmpl for @client.
+ * -EAGAIN: the pending batch is full or @client has as many members waiting
+ * as it may (QueueSize=), try again (*ret_retry_ms); -EIO: the event log is
+ * unusable. The member is answered through @done.
+ */
+int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 vmpl, u64 client,
+		      snpd_batch_done_t done, void *userdata, struct snpd_batch_member **ret,
+		      u32 *ret_retry_ms);
+/* The member's client went away: it is never answered. */
+void snpd_batcher_cancel(struct snpd_batcher *b, struct snpd_batch_member *m);
+void snpd_batcher_get_stats(const struct snpd_batcher *b, struct snpd_batch_stats *ret);
+
+#endif

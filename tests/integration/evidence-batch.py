@@ -1,0 +1,335 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Batched, bound evidence (issue 19 items 3-5, docs/evidence.md).
+
+64 clients ask for evidence at once (GET /v1/evidence, and the FUSE view's
+evidence/<nonce> when it has one): each document proves its own client's
+nonce (snpctl verify --nonce and the independent Python verifier both
+accept it, and both refuse it for another client's nonce), and the device
+signed far fewer reports than there were clients (status evidence and
+broker counters). Then, on documents the daemon produced, each forgery is
+refused with its reason by snpctl AND the Python verifier: another
+client's nonce, a proof node swapped or altered, a node presented as a
+leaf, a truncated or reordered log, a log head that does not match, an
+event appended after the report. Event policy: --require-event /
+--forbid-event."""
+
+import base64
+import copy
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import snpd_harness as h
+import snptest as t
+
+sys.path.insert(0, os.path.join(os.environ.get("SNP_TOP_SRCDIR", "."), "tests", "helpers"))
+import evidence_verify as ev  # noqa: E402
+
+res = t.Results()
+CLIENTS = 64
+# a window, so that the clients' requests meet in few batches however
+# slowly the busy machine starts the threads; correctness never depends on it
+CONFIG = ("[Daemon]\nLogWriters=0\nBatchWindowMSec=500\nBatchMax=256\nQueueSize=128\n"
+          "[HTTP]\nMaxConnectionsPerClient=256\n")
+
+
+def http(d, method, path, body=None):
+    c = h.UnixHTTPConnection(d.api, timeout=120)
+    c.request(method, path, body=None if body is None else json.dumps(body),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def status(d):
+    with open(d.path("status")) as f:
+        return json.load(f)
+
+
+def report_data(doc):
+    return base64.b64decode(doc["report"])[0x50:0x90]
+
+
+def py_verify(doc, nonce):
+    """The independent verifier: None if accepted, else the reason."""
+    try:
+        ev.verify(report_data(doc), nonce, doc["binding"])
+        return None
+    except ev.Refused as e:
+        return str(e)
+    except (KeyError, TypeError, ValueError) as e:
+        return "malformed: %r" % e
+
+
+def snpctl_verify(d, doc, nonce, *extra):
+    path = os.path.join(d.tmp, "evidence-%d.json" % threading.get_ident())
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
+                        "--offline", "--nonce", nonce.hex()] + list(extra),
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def both_refuse(d, doc, nonce, what):
+    py = py_verify(doc, nonce)
+    rc, out = snpctl_verify(d, doc, nonce)
+    line = next((x for x in out.splitlines() if x.startswith("binding: FAIL")), out[-200:])
+    res.check(py is not None and rc == 1 and "binding: FAIL" in out,
+              "%s: refused by python (%s) and snpctl (rc %d: %s)" % (what, py, rc, line))
+
+
+def fuse_evidence(d, nonce):
+    with open(d.path("evidence", nonce.hex()), "rb") as f:
+        return f.read()
+
+
+with h.Daemon(config=CONFIG) as d:
+    d.start()
+    have_fuse = os.path.isdir(d.path("evidence"))
+    # two events before the batch
+    recs = [ev.encode_record(0x000C, bytes([i + 1]) * 48, 7, b"loaded thing %d" % i)
+            for i in range(2)]
+    for i, r in enumerate(recs):
+        st, _ = http(d, "POST", "/v1/log/events",
+                     {"alg": "sha384", "digest": (bytes([i + 1]) * 48).hex(), "type": 7,
+                      "description": "loaded thing %d" % i})
+        res.check(st == 201, "event %d appended: %d" % (i, st))
+    before = status(d)
+    nonces = [os.urandom(16 + i % 17) for i in range(CLIENTS)]
+    out = [None] * CLIENTS
+    go = threading.Barrier(CLIENTS)
+
+    def client(i):
+        go.wait()
+        try:
+            if have_fuse and i % 2:
+                out[i] = ("fuse", 200, fuse_evidence(d, nonces[i]))
+            else:
+                st, data = http(d, "GET", "/v1/evidence?nonce=" + nonces[i].hex())
+                out[i] = ("http", st, data)
+        except Exception as e:  # reported below
+            out[i] = ("error", 0, repr(e).encode())
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    docs = []
+    for i, (via, st, data) in enumerate(out):
+        if st != 200:
+            res.check(False, "client %d (%s): %d %s" % (i, via, st, data[:300]))
+            continue
+        docs.append((i, via, json.loads(data)))
+    res.check(len(docs) == CLIENTS, "%d/%d clients got evidence (%s)" %
+              (len(docs), CLIENTS, "FUSE and HTTP" if have_fuse else "HTTP"))
+    after = status(d)
+    batches = after["evidence"]["batches"] - before["evidence"]["batches"]
+    device = after["broker"]["completed"] - before["broker"]["completed"]
+    res.check(1 <= device <= CLIENTS // 4 and batches == device,
+              "%d clients answered by %d device reports (%d batches, largest %d)" %
+              (CLIENTS, device, batches, after["evidence"]["largest"]))
+    # each proves its own nonce, both verifiers agree, and no other's
+    agree = own = 0
+    for i, via, doc in docs:
+        b = doc.get("binding", {})
+        py = py_verify(doc, nonces[i])
+        rc, outp = snpctl_verify(d, doc, nonces[i])
+        own += b.get("nonce") == nonces[i].hex() and py is None and rc == 0
+        other = nonces[(i + 1) % CLIENTS]
+        py2 = py_verify(doc, other)
+        rc2, _ = snpctl_verify(d, doc, other)
+        agree += (py is None) == (rc == 0) and py2 is not None and rc2 == 1
+        if i == docs[0][0]:
+            res.check("event 1: type 7 sha384:" + "02" * 48 in outp and
+                      "2 event(s)" in outp,
+                      "snpctl lists the bound events: %s" %
+                      [x for x in outp.splitlines() if x.startswith(("binding", "event"))])
+    res.check(own == len(docs), "%d/%d documents prove their own client's nonce (python and "
+              "snpctl accept)" % (own, len(docs)))
+    res.check(agree == len(docs), "%d/%d: another client's nonce is refused by both" %
+              (agree, len(docs)))
+
+    # a document from the largest batch, with a proof of 2 or more nodes
+    i, _, doc = max(docs, key=lambda x: (x[2]["binding"]["tree_size"],
+                                         x[2]["binding"]["leaf_index"] % 2 == 0))
+    b = doc["binding"]
+    n, m, proof = b["tree_size"], b["leaf_index"], [bytes.fromhex(p) for p in b["proof"]]
+    res.check(n >= 4 and len(proof) >= 2 and m ^ 1 < n,
+              "a batch of %d (leaf %d, proof of %d)" % (n, m, len(proof)))
+    nonce = nonces[i]
+
+    def forged(**kw):
+        f = copy.deepcopy(doc)
+        for k, v in kw.items():
+            if k.startswith("log_"):
+                f["binding"]["log"][k[4:]] = v
+            else:
+                f["binding"][k] = v
+        return f
+
+    both_refuse(d, doc, nonces[(i + 1) % CLIENTS], "another client's nonce")
+    both_refuse(d, forged(nonce=nonces[(i + 1) % CLIENTS].hex()), nonces[(i + 1) % CLIENTS],
+                "another client's nonce put in the proof")
+    sw = list(b["proof"])
+    sw[0], sw[1] = sw[1], sw[0]
+    both_refuse(d, forged(proof=sw), nonce, "proof with two nodes swapped")
+    other_doc = next(x[2] for x in docs if x[2]["binding"]["proof"][0] != b["proof"][0])
+    both_refuse(d, forged(proof=[other_doc["binding"]["proof"][0]] + b["proof"][1:]), nonce,
+                "proof with a node swapped for another proof's")
+    # a node presented as a leaf: the node over my leaf and its sibling, with
+    # the rest of the path, is the same root for a tree of half the size
+    leaf = ev.leaf_hash(nonce)
+    node = ev.node_hash(leaf, proof[0]) if m % 2 == 0 else ev.node_hash(proof[0], leaf)
+    half = (n + 1) // 2
+    res.check(ev.root_from_proof(node, m // 2, half, proof[1:]) ==
+              ev.root_from_proof(leaf, m, n, proof),
+              "the node over my leaf reaches the same root one level up")
+    both_refuse(d, forged(nonce=node.hex(), leaf_index=m // 2, tree_size=half,
+                          proof=b["proof"][1:]), node, "a node presented as a leaf")
+    both_refuse(d, forged(leaf_index=m ^ 1), nonce, "a wrong leaf index")
+    evs = b["log"]["events"]
+    both_refuse(d, forged(log_events=evs[:-1]), nonce, "a truncated log (count kept)")
+    both_refuse(d, forged(log_events=evs[:-1], log_count=len(evs) - 1,
+                          log_head=evs[-2]["head"]), nonce,
+                "a truncated log (count and head of the shorter log)")
+    ro = [dict(evs[1], seq=0), dict(evs[0], seq=1)]
+    for x in ro:
+        del x["head"]
+    both_refuse(d, forged(log_events=ro, log_head=ev.chain(
+        [bytes.fromhex(x["record"]) for x in ro])[-1].hex()), nonce, "a reordered log")
+    both_refuse(d, forged(log_head="00" * 48), nonce, "a log head that does not match")
+    st, _ = http(d, "POST", "/v1/log/events",
+                 {"alg": "sha256", "digest": "ab" * 32, "type": 9, "description": "late"})
+    st2, data = http(d, "GET", "/v1/log")
+    log = json.loads(data)
+    res.check(st == 201 and log["count"] == len(evs) + 1, "an event appended after the report")
+    both_refuse(d, forged(log_events=log["events"], log_count=log["count"],
+                          log_head=log["head"]), nonce,
+                "the log with an event appended after the report")
+
+    # event policy on the genuine document
+    rc, outp = snpctl_verify(d, doc, nonce, "--require-event", "01" * 48,
+                             "--forbid-event", "ab" * 32)
+    res.check(rc == 0 and "event policy: ok" in outp, "required event present, forbidden "
+              "absent: rc %d" % rc)
+    rc, outp = snpctl_verify(d, doc, nonce, "--require-event", "03" * 48)
+    res.check(rc == 2 and "no event with required digest" in outp,
+              "a required event missing: rc %d (2)" % rc)
+    rc, outp = snpctl_verify(d, doc, nonce, "--forbid-event", "02" * 48)
+    res.check(rc == 2 and "forbidden digest" in outp, "a forbidden event present: rc %d (2)" % rc)
+    pf = os.path.join(d.tmp, "policy.json")
+    with open(pf, "w") as f:
+        json.dump({"require_events": ["02" * 48], "forbid_events": ["cd" * 32]}, f)
+    rc, outp = snpctl_verify(d, doc, nonce, "--policy", pf)
+    res.check(rc == 0 and "event policy: ok (1 required, 1 forbidden" in outp,
+              "policy file require_events/forbid_events satisfied: rc %d" % rc)
+    with open(pf, "w") as f:
+        json.dump({"forbid_events": ["01" * 48]}, f)
+    rc, outp = snpctl_verify(d, doc, nonce, "--policy", pf)
+    res.check(rc == 2 and "forbidden digest" in outp,
+              "policy file forbid_events hit: rc %d (2)" % rc)
+    rc, outp = snpctl_verify(d, doc, nonce, "--policy", pf, "--forbid-event", "cd" * 32)
+    res.check(rc == 0, "--forbid-event replaces the policy file's list: rc %d (0)" % rc)
+    rc, outp = snpctl_verify(d, doc, b"")
+    rc = subprocess.run([h.SNPCTL, "verify", os.path.join(d.tmp, "evidence-%d.json" %
+                                                          threading.get_ident()),
+                         "--trust-ark", os.path.join(d.sim, "ark.pem"), "--offline"],
+                        capture_output=True, text=True).returncode
+    res.check(rc == 3, "bound evidence without --nonce: usage error, rc %d (3)" % rc)
+
+    # limits: a bad nonce is a clear 400 and the service keeps serving
+    for q in ("", "?nonce=", "?nonce=0g", "?nonce=" + "00" * 65):
+        st, _ = http(d, "GET", "/v1/evidence" + q)
+        res.check(st == 400, "/v1/evidence%s: %d (400)" % (q[:20], st))
+    one = os.urandom(32)
+    st, data = http(d, "GET", "/v1/evidence?nonce=" + one.hex())
+    j = json.loads(data) if st == 200 else {}
+    res.check(st == 200 and j["binding"]["tree_size"] >= 1 and py_verify(j, one) is None,
+              "alone: a batch of %s verifies" % j.get("binding", {}).get("tree_size"))
+
+    # stopping with nonces waiting in a batch: they are answered, snpd exits cleanly
+    waiting = []
+
+    def waiter():
+        try:
+            st, _ = http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())
+        except OSError:
+            st = 0
+        waiting.append(st)
+
+    d.write_config(CONFIG.replace("BatchWindowMSec=500", "BatchWindowMSec=1000"))
+    d.reload()
+    wt = [threading.Thread(target=waiter) for _ in range(4)]
+    for th in wt:
+        th.start()
+    while status(d)["evidence"]["pending"] < 4 and all(th.is_alive() for th in wt):
+        threading.Event().wait(0.01)  # until the four wait in the batch (no timing assert)
+    rc = d.stop()
+    for th in wt:
+        th.join()
+    with open(d.log, errors="replace") as f:
+        log = f.read()
+    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
+              "stopped with evidence waiting: exit %s, answers %s, no sanitizer report" %
+              (rc, sorted(waiting)))
+
+# over RateLimit= the batch waits and grows, it never fails its members
+with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=1\n") as d:
+    d.start()
+    st, _ = http(d, "GET", "/v1/evidence?nonce=" + os.urandom(16).hex())
+    res.check(st == 200, "first evidence (takes the rate limit's only token): %d" % st)
+    out = []
+    go = threading.Barrier(8)
+
+    def limited():
+        go.wait()
+        n = os.urandom(16)
+        st, data = http(d, "GET", "/v1/evidence?nonce=" + n.hex())
+        out.append(st == 200 and py_verify(json.loads(data), n) is None)
+
+    threads = [threading.Thread(target=limited) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    e = status(d)["evidence"]
+    res.check(out.count(True) == 8 and e["failed"] == 0,
+              "over RateLimit=1: %d/8 answered and verified, %d failed, %d batches" %
+              (out.count(True), e["failed"], e["batches"]))
+    rc = d.stop()
+    with open(d.log, errors="replace") as f:
+        log = f.read()
+    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
+              "clean exit %s, no sanitizer report" % rc)
+
+# a client's share: QueueSize= nonces waiting; more are refused, clearly
+with h.Daemon(config="[Daemon]\nQueueSize=2\nBatchWindowMSec=1000\n") as d:
+    d.start()
+    got = []
+    ts = [threading.Thread(target=lambda: got.append(
+        http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())[0])) for _ in range(2)]
+    for th in ts:
+        th.start()
+    while status(d)["evidence"]["pending"] < 2 and all(th.is_alive() for th in ts):
+        threading.Event().wait(0.01)  # until both wait in the batch (no timing assert)
+    st, data = http(d, "GET", "/v1/evidence?nonce=00")
+    still = status(d)["evidence"]["pending"] == 2
+    for th in ts:
+        th.join()
+    if still:  # the batch had not left: the third was over the share
+        res.check(st == 503 and b"batch-full" in data,
+                  "a third nonce of one client over QueueSize=2: %d %s" % (st, data[:80]))
+    else:
+        print("note: the batch left before the third nonce was seen; share not checked")
+    res.check(sorted(got) == [200, 200], "the two waiting nonces answered: %s" % got)
+    e = status(d)["evidence"]
+    res.check(e["refused"] == (1 if still else 0), "status counts the refusal: %d" %
+              e["refused"])
+
+sys.exit(res.done())
