@@ -349,6 +349,7 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
 	k.offline = !network || j->offline;
 	k.cancel = &c->cancel;
+	k.trusted_ark = w->anchor;
 
 	if (!w->leaf && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK)
 		w->vlek = true; /* its chain is the ASVK's */
@@ -390,6 +391,9 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 			  "serve VLEKs)");
 	} else if (!w->leaf && have_key) {
 		X509 *leaf = NULL;
+
+		/* the checked ASK: lib/kds neither returns nor caches a VCEK it did not sign */
+		k.trusted_ask = w->ask;
 
 		r = snp_kds_get_vcek(&k, key, &leaf, &ks, err, sizeof(err));
 		if (r == 0 && w->ask && !signed_by(leaf, w->ask)) {

@@ -108,6 +108,22 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 			  sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "The reference report is unusable: %s", err);
+	if (!(d->config.certs_dir && *d->config.certs_dir)) {
+		struct snpd_coll_set none = { 0 };
+
+		/*
+		 * The host's table is not served as it comes: only what the
+		 * collateral worker checked against the trusted root. Until its
+		 * pass for this report lands, the view has the previous checked
+		 * set if it is for the same chip and TCB (collateral_for), else
+		 * no certificates at all.
+		 */
+		r = snpd_view_apply_collateral(v, &none);
+		if (r < 0) {
+			snpd_view_free(v);
+			return log_error_errno(r, "The reference report is unusable: %m");
+		}
+	}
 	snpd_view_free(d->view);
 	d->view = v;
 	collateral_for(d, v, ref, false);

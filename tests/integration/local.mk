@@ -65,3 +65,7 @@ EXTRA_DIST += %reldir%/event-log.py
 # snpd completes its collateral (host table, cache, KDS emulator).
 TESTS += %reldir%/kds-daemon.py
 EXTRA_DIST += %reldir%/kds-daemon.py
+# snpd's collateral across a firmware update (TCB change), never unchecked;
+# a badly signed VCEK from KDS; KdsCAFile=, CacheMaxSize=.
+TESTS += %reldir%/kds-daemon-tcb.py
+EXTRA_DIST += %reldir%/kds-daemon-tcb.py
