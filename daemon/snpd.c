@@ -62,6 +62,8 @@ static void coll_config(const struct snpd *d, struct snpd_coll_config *cfg)
 	cfg->kds_url = d->config.kds_url;
 	cfg->cache_dir = d->config.cache_dir;
 	cfg->trust_ark = d->config.trust_ark;
+	cfg->ca_file = d->config.kds_ca_file;
+	cfg->cache_max_bytes = d->config.cache_max_size;
 	cfg->offline = d->config.kds_offline;
 }
 
@@ -370,7 +372,9 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	}
 	if (strcmp(d->config.kds_url, c.kds_url) || strcmp(d->config.cache_dir, c.cache_dir) ||
 	    strcmp(d->config.trust_ark, c.trust_ark) || d->config.kds_offline != c.kds_offline ||
-	    strcmp(d->config.certs_dir, c.certs_dir))
+	    strcmp(d->config.certs_dir, c.certs_dir) ||
+	    strcmp(d->config.kds_ca_file, c.kds_ca_file) ||
+	    d->config.cache_max_size != c.cache_max_size)
 		d->coll_dirty = true; /* looked for again with the new settings */
 	snpd_config_release(&d->config);
 	d->config = c;

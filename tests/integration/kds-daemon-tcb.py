@@ -314,6 +314,60 @@ def scenario_badsig(tmp, sim, emu):
     set_params(sim, host_certs="full")
 
 
+def scenario_https(tmp, sim):
+    """Item 4: KdsCAFile= (HTTPS to a mirror with its own CA), CacheMaxSize=."""
+    set_params(sim, host_certs="none")
+    tls = os.path.join(tmp, "tls")
+    os.makedirs(tls)
+    emu = kdsemu.Emulator(sim, tls_dir=tls)
+    cache = os.path.join(tmp, "cache-https")
+    vdir = os.path.join(cache, "vcek")
+    os.makedirs(vdir)
+    # older entries of other chips: 3 x 2 KiB, evicted first under a 4 KiB bound
+    for i in range(3):
+        fn = os.path.join(vdir, "Milan-%02x-0-1-0-1-1.der" % i)
+        with open(fn, "wb") as f:
+            f.write(bytes(2048))
+        os.utime(fn, (1000000000 + i, 1000000000 + i))
+    os.makedirs(os.path.join(tmp, "d-https"))
+    d = h.Daemon(tmp=os.path.join(tmp, "d-https"), sim_dir=sim,
+                 config="[Daemon]\nKdsUrl=%s\nKdsCAFile=%s\nCacheMaxSize=4096\n" % (
+                     emu.https_url, emu.ca), args=["--cache-dir", cache])
+    try:
+        d.start()
+        out = subprocess.run([h.SNPD, "--config", d.conf, "--dump-config"],
+                             capture_output=True, text=True).stdout
+        res.check("KdsCAFile=" + emu.ca in out and "CacheMaxSize=4096" in out,
+                  "--dump-config shows KdsCAFile= and CacheMaxSize=")
+        c = wait_coll(d, lambda c: c.get("state") == "complete" or c.get("next_retry"),
+                      "https: pass over")
+        res.check(c is not None and c["state"] == "complete" and "vcek.pem kds" in sources(d),
+                  "KDS over HTTPS with KdsCAFile=: complete from KDS (%r, %r)" % (
+                      c and c.get("last_error"), sources(d)))
+        names = listdir(vdir)
+        size = sum(os.path.getsize(os.path.join(vdir, n)) for n in names)
+        res.check(size <= 4096 and len(names) >= 1 and
+                  not any(n.startswith("Milan-00-") for n in names),
+                  "CacheMaxSize=4096: vcek/ holds %d bytes %s, oldest evicted" % (size, names))
+    finally:
+        stop(d)
+    # the same without KdsCAFile=: the system's CAs do not know the test CA
+    os.makedirs(os.path.join(tmp, "d-https2"))
+    d = h.Daemon(tmp=os.path.join(tmp, "d-https2"), sim_dir=sim,
+                 config="[Daemon]\nKdsUrl=%s\n" % emu.https_url,
+                 args=["--cache-dir", os.path.join(tmp, "cache-https2")])
+    try:
+        d.start()
+        c = wait_coll(d, lambda c: c.get("next_retry"), "https without the CA: pass over")
+        res.check(c is not None and c["state"] != "complete" and c.get("last_error"),
+                  "without KdsCAFile=: a TLS failure, not complete (%r)" % (
+                      c and c.get("last_error")))
+    finally:
+        stop(d)
+        emu.stop()
+    set_params(sim, host_certs="full")
+
+
 def main():
     tmp = __import__("tempfile").mkdtemp(prefix="snpd-kds-tcb-")
     os.chmod(tmp, 0o755)
@@ -324,6 +378,7 @@ def main():
     emu = kdsemu.Emulator(sim)
     try:
         scenario_badsig(tmp, sim, emu)
+        scenario_https(tmp, sim)
         scenario_tcb_change(tmp, sim, emu, trusted)
     finally:
         emu.stop()
