@@ -154,6 +154,14 @@ static bool view_certs_equal(const struct snpd_view *a, const struct snpd_view *
 	return true;
 }
 
+static bool view_has_certs(const struct snpd_view *v)
+{
+	for (int i = 0; i < _SNPD_CERT_MAX; i++)
+		if (v->certs[i])
+			return true;
+	return false;
+}
+
 /* A pass of the collateral worker is done (loop thread); takes @set. */
 static void on_collateral(void *userdata, struct snpd_coll_set *set)
 {
@@ -178,7 +186,12 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 	snpd_coll_set_free(d->coll);
 	d->coll = set;
 	if (d->view && snpd_coll_set_matches(set, &d->view->ref)) {
-		r = snpd_view_with_collateral(d->view, set, d->view->generation + 1, &v);
+		/*
+		 * A view that served no certificate yet (its report's first
+		 * checked set) is completed, not replaced: same generation.
+		 */
+		r = snpd_view_with_collateral(
+			d->view, set, d->view->generation + (view_has_certs(d->view) ? 1 : 0), &v);
 		if (r < 0) {
 			log_warning_errno(r, "Cannot apply the collateral: %m");
 		} else if (view_certs_equal(v, d->view)) {
