@@ -50,6 +50,8 @@ struct job {
 	char kds_url[512];
 	char cache_dir[4096];
 	char trust_ark[4096];
+	char ca_file[4096];
+	size_t cache_max_bytes;
 	bool offline;
 };
 
@@ -349,6 +351,10 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
 	k.offline = !network || j->offline;
 	k.cancel = &c->cancel;
+	snprintf(k.ca_file, sizeof(k.ca_file), "%s", j->ca_file);
+	if (j->cache_max_bytes)
+		k.cache_max_bytes = j->cache_max_bytes;
+	k.trusted_ark = w->anchor;
 
 	if (!w->leaf && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK)
 		w->vlek = true; /* its chain is the ASVK's */
@@ -390,6 +396,9 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 			  "serve VLEKs)");
 	} else if (!w->leaf && have_key) {
 		X509 *leaf = NULL;
+
+		/* the checked ASK: lib/kds neither returns nor caches a VCEK it did not sign */
+		k.trusted_ask = w->ask;
 
 		r = snp_kds_get_vcek(&k, key, &leaf, &ks, err, sizeof(err));
 		if (r == 0 && w->ask && !signed_by(leaf, w->ask)) {
@@ -716,6 +725,8 @@ static void job_config(struct job *j, const struct snpd_coll_config *cfg)
 		j->kds_url[--n] = '\0'; /* lib/kds wants the base without a slash */
 	snprintf(j->cache_dir, sizeof(j->cache_dir), "%s", cfg->cache_dir ? cfg->cache_dir : "");
 	snprintf(j->trust_ark, sizeof(j->trust_ark), "%s", cfg->trust_ark ? cfg->trust_ark : "");
+	snprintf(j->ca_file, sizeof(j->ca_file), "%s", cfg->ca_file ? cfg->ca_file : "");
+	j->cache_max_bytes = cfg->cache_max_bytes;
 	j->offline = cfg->offline;
 }
 

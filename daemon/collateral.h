@@ -75,6 +75,8 @@ struct snpd_coll_config {
 	const char *kds_url;
 	const char *cache_dir;
 	const char *trust_ark;
+	const char *ca_file; /* "" = the system's CAs */
+	size_t cache_max_bytes;
 	bool offline;
 };
 

@@ -61,6 +61,8 @@ struct snpd_config {
 	char *cache_dir; /* collateral cache, "" for none */
 	char *trust_ark; /* a root trusted besides AMD's (simulated platforms) */
 	bool kds_offline;
+	char *kds_ca_file;  /* CAs of an https:// KDS mirror, "" = the system's */
+	u32 cache_max_size; /* bytes of cached VCEKs */
 	/* [Filesystem] */
 	bool fs_enabled;
 	char *mountpoint;

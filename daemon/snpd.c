@@ -63,6 +63,8 @@ static void coll_config(const struct snpd *d, struct snpd_coll_config *cfg)
 	cfg->kds_url = d->config.kds_url;
 	cfg->cache_dir = d->config.cache_dir;
 	cfg->trust_ark = d->config.trust_ark;
+	cfg->ca_file = d->config.kds_ca_file;
+	cfg->cache_max_bytes = d->config.cache_max_size;
 	cfg->offline = d->config.kds_offline;
 }
 
@@ -109,6 +111,22 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 			  sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "The reference report is unusable: %s", err);
+	if (!(d->config.certs_dir && *d->config.certs_dir)) {
+		struct snpd_coll_set none = { 0 };
+
+		/*
+		 * The host's table is not served as it comes: only what the
+		 * collateral worker checked against the trusted root. Until its
+		 * pass for this report lands, the view has the previous checked
+		 * set if it is for the same chip and TCB (collateral_for), else
+		 * no certificates at all.
+		 */
+		r = snpd_view_apply_collateral(v, &none);
+		if (r < 0) {
+			snpd_view_free(v);
+			return log_error_errno(r, "The reference report is unusable: %m");
+		}
+	}
 	snpd_view_free(d->view);
 	d->view = v;
 	collateral_for(d, v, ref, false);
@@ -137,6 +155,14 @@ static bool view_certs_equal(const struct snpd_view *a, const struct snpd_view *
 	return true;
 }
 
+static bool view_has_certs(const struct snpd_view *v)
+{
+	for (int i = 0; i < _SNPD_CERT_MAX; i++)
+		if (v->certs[i])
+			return true;
+	return false;
+}
+
 /* A pass of the collateral worker is done (loop thread); takes @set. */
 static void on_collateral(void *userdata, struct snpd_coll_set *set)
 {
@@ -161,7 +187,12 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 	snpd_coll_set_free(d->coll);
 	d->coll = set;
 	if (d->view && snpd_coll_set_matches(set, &d->view->ref)) {
-		r = snpd_view_with_collateral(d->view, set, d->view->generation + 1, &v);
+		/*
+		 * A view that served no certificate yet (its report's first
+		 * checked set) is completed, not replaced: same generation.
+		 */
+		r = snpd_view_with_collateral(
+			d->view, set, d->view->generation + (view_has_certs(d->view) ? 1 : 0), &v);
 		if (r < 0) {
 			log_warning_errno(r, "Cannot apply the collateral: %m");
 		} else if (view_certs_equal(v, d->view)) {
@@ -355,7 +386,9 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	}
 	if (strcmp(d->config.kds_url, c.kds_url) || strcmp(d->config.cache_dir, c.cache_dir) ||
 	    strcmp(d->config.trust_ark, c.trust_ark) || d->config.kds_offline != c.kds_offline ||
-	    strcmp(d->config.certs_dir, c.certs_dir))
+	    strcmp(d->config.certs_dir, c.certs_dir) ||
+	    strcmp(d->config.kds_ca_file, c.kds_ca_file) ||
+	    d->config.cache_max_size != c.cache_max_size)
 		d->coll_dirty = true; /* looked for again with the new settings */
 	snpd_config_release(&d->config);
 	d->config = c;

@@ -660,6 +660,50 @@ static X509 *parse_vcek(const u8 *data, size_t len, const struct snp_kds_key *ke
 	return c;
 }
 
+static int parse_chain(const u8 *data, size_t len, enum snp_product p, bool vlek, X509 **ret_ask,
+		       X509 **ret_ark, char *err, size_t errlen);
+
+static bool cert_signed_by(X509 *c, X509 *issuer)
+{
+	bool ok = issuer && X509_verify(c, X509_get0_pubkey(issuer)) == 1;
+
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * Is @vcek signed by the ASK of its product? 1 yes, -EBADMSG no (the ASK is
+ * known and did not sign it), 0 not known here: no trusted_ask, not AMD's
+ * ASK, no cached cert_chain (a simulated or test chip whose chain this
+ * cache has not seen yet).
+ */
+static int vcek_issuer_check(const struct snp_kds *k, X509 *vcek, enum snp_product p)
+{
+	_cleanup_(freep) u8 *data = NULL;
+	X509 *ask = NULL, *ark = NULL;
+	char e[SNP_ERRBUF], name[64];
+	size_t len;
+	int r;
+
+	if (k->trusted_ask)
+		return cert_signed_by(vcek, k->trusted_ask) ? 1 : -EBADMSG;
+	if (snp_amd_root_load(p, SNP_AMD_ROOT_ASK, &ask) == 0) {
+		r = cert_signed_by(vcek, ask);
+		X509_free(ask);
+		ask = NULL;
+		if (r)
+			return 1;
+	}
+	snprintf(name, sizeof(name), "%s-vcek.pem", snp_product_name(p));
+	if (cache_read(k, "chain", name, &data, &len) < 0 ||
+	    parse_chain(data, len, p, false, &ask, &ark, e, sizeof(e)) < 0)
+		return 0;
+	r = cert_signed_by(vcek, ask) ? 1 : -EBADMSG;
+	X509_free(ask);
+	X509_free(ark);
+	return r;
+}
+
 int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **ret,
 		     enum snp_kds_source *src, char *err, size_t errlen)
 {
@@ -677,6 +721,11 @@ int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **re
 		return r;
 	if (cache_read(k, "vcek", name, &data, &len) == 0) {
 		c = parse_vcek(data, len, key, err, errlen);
+		if (c && vcek_issuer_check(k, c, key->product) < 0) {
+			/* right extensions, wrong signature: never served again */
+			X509_free(c);
+			c = NULL;
+		}
 		if (c) {
 			cache_touch(k, "vcek", name);
 			*ret = c;
@@ -700,8 +749,29 @@ int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **re
 		ERR_clear_error();
 		return -EBADMSG;
 	}
-	(void)cache_write(k, "vcek", name, data, len);
-	cache_evict(k, name);
+	r = vcek_issuer_check(k, c, key->product);
+	if (r == 0) {
+		/* a chain this cache has not seen: the same KDS's, checked by its ARK */
+		X509 *ask = NULL, *ark = NULL;
+		enum snp_kds_source csrc;
+		char e[SNP_ERRBUF];
+
+		if (snp_kds_get_chain(k, key->product, false, &ask, &ark, &csrc, e, sizeof(e)) == 0)
+			r = cert_signed_by(c, ask) ? 1 : -EBADMSG;
+		X509_free(ask);
+		X509_free(ark);
+	}
+	if (r < 0) {
+		X509_free(c);
+		seterr(err, errlen, "KDS sent a VCEK for %s not signed by the %s ASK (not cached)",
+		       path, snp_product_name(key->product));
+		return -EBADMSG;
+	}
+	/* unchecked (no chain to be had now): returned to be checked, not cached */
+	if (r > 0) {
+		(void)cache_write(k, "vcek", name, data, len);
+		cache_evict(k, name);
+	}
 	*ret = c;
 	*src = SNP_KDS_SRC_NETWORK;
 	return 0;
@@ -851,6 +921,13 @@ static bool crl_signed_by_ark(const struct snp_kds *k, X509_CRL *crl, enum snp_p
 	X509 *ark = NULL;
 	bool ok = false;
 
+	if (k->trusted_ark) {
+		ok = X509_CRL_verify(crl, X509_get0_pubkey(k->trusted_ark)) == 1;
+		ERR_clear_error();
+		if (!ok)
+			seterr(err, errlen, "CRL not signed by the trusted ARK");
+		return ok;
+	}
 	if (snp_amd_root_load(p, SNP_AMD_ROOT_ARK, &ark) == 0) {
 		ok = X509_CRL_verify(crl, X509_get0_pubkey(ark)) == 1;
 		X509_free(ark);

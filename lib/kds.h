@@ -74,6 +74,14 @@ struct snp_kds {
 	char ca_file[4096];
 	/* set by another thread to abort a transfer in flight (within ~1 s); may be NULL */
 	const atomic_bool *cancel;
+	/*
+	 * The caller's checked chain (borrowed; NULL = not known). With
+	 * trusted_ask, a VCEK (cached or fetched) must be signed by it; with
+	 * trusted_ark, a CRL must be signed by it. What fails is refused, not
+	 * cached, and removed from the cache.
+	 */
+	X509 *trusted_ark;
+	X509 *trusted_ask;
 };
 
 /* Defaults: KDS URL, /var/cache/snpd, 10 s connect, 30 s total, 16 MiB. */
@@ -94,7 +102,11 @@ int snp_kds_chain_path(enum snp_product p, bool vlek, char *buf, size_t len);
 int snp_kds_crl_path(enum snp_product p, bool vlek, char *buf, size_t len);
 
 /*
- * Look up the cache, then (unless offline) KDS. Errors, with a message in
+ * Look up the cache, then (unless offline) KDS. A VCEK is cached only once
+ * its signature is checked: by trusted_ask when set, else by the embedded
+ * AMD ASK of its product or the product's cert_chain from this cache or
+ * this KDS (itself signed by its ARK); one the chain does not sign is
+ * refused, and a cached one removed. Errors, with a message in
  * @err: -ENOENT not cached and offline; -EAGAIN KDS is in backoff (429/5xx
  * earlier); -ENXIO KDS refused (404, remembered); -EBADMSG a body that is
  * not the object asked for (not cached); -ETIMEDOUT/-EIO network.

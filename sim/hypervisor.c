@@ -183,6 +183,16 @@ int sim_hv_init(struct sim_hv *hv, struct sim_fw *fw, void *shared, size_t share
 	return build_cert_area(hv);
 }
 
+int sim_hv_refresh_certs(struct sim_hv *hv)
+{
+	free(hv->certs);
+	hv->certs = NULL;
+	hv->certs_len = 0;
+	if (hv->fw->st->params.host_certs == SIM_HOST_CERTS_NONE)
+		return 0;
+	return build_cert_area(hv);
+}
+
 void sim_hv_release(struct sim_hv *hv)
 {
 	if (!hv)

@@ -284,6 +284,12 @@ static int sync_in(struct sim_platform *p)
 		r = sim_state_load_launch(p->st, p->secrets);
 	if (r < 0)
 		return r;
+	/* a firmware update since the last request: new TCB, new VCEK, the host's table */
+	r = sim_state_sync_firmware(p->st);
+	if (r > 0)
+		r = sim_hv_refresh_certs(&p->hv);
+	if (r < 0)
+		return r;
 	/* the VMPCK may have been disabled (zeroed) or relaunched meanwhile */
 	p->dev.vmpck = p->secrets->vmpck[p->vmpck_id];
 	return 0;

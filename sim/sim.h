@@ -194,6 +194,16 @@ int sim_state_save_launch(const struct sim_state *st, const u64 fw_counter[4],
 			  const struct snp_secrets_page *page);
 /* Reload the firmware secrets (VMPCKs, seeds, VMRK) from the directory. */
 int sim_state_load_secrets(struct sim_state *st);
+/*
+ * A firmware update (or a host that changed its certificate table) made on
+ * disk while the state is open: take the current, committed and reported
+ * TCB, the firmware versions and host_certs from the params file; the
+ * launch TCB and everything that identifies the chip stay. The VCEK
+ * certificate is reissued for a new REPORTED_TCB. Returns 1 when something
+ * changed, 0 when not (or the file is not a firmware update of this chip),
+ * or a negative errno. Call with the state locked.
+ */
+int sim_state_sync_firmware(struct sim_state *st);
 /* Write the guest's initial view of the secrets page. */
 void sim_state_make_secrets_page(const struct sim_state *st, struct snp_secrets_page *page);
 /* Certificate (PEM) of the chain into @f: "ark", "ask", "vcek", "asvk", "vlek". */
@@ -314,6 +324,8 @@ struct sim_hv {
 
 int sim_hv_init(struct sim_hv *hv, struct sim_fw *fw, void *shared, size_t shared_len);
 void sim_hv_release(struct sim_hv *hv);
+/* Rebuild the host's certificate table after the firmware or host_certs changed. */
+int sim_hv_refresh_certs(struct sim_hv *hv);
 /* Handle a VMGEXIT of the guest whose GHCB is @ghcb (in shared memory). */
 int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb);
 

@@ -961,3 +961,54 @@ out:
 	OPENSSL_cleanse(&tmp, sizeof(tmp));
 	return r;
 }
+
+static int params_only_kv(void *ud, const char *k, const char *v, int line)
+{
+	return sim_params_set(ud, k, v);
+}
+
+int sim_state_sync_firmware(struct sim_state *st)
+{
+	_cleanup_(freep) u8 *buf = NULL;
+	struct sim_params np = st->params, *p = &st->params;
+	char err[128];
+	size_t len;
+	bool tcb_changed, changed;
+	int r;
+
+	if (!st->dir)
+		return 0;
+	r = read_in_dir(st->dir, "params", PARAMS_MAX, &buf, &len);
+	if (r < 0)
+		return r;
+	if (parse_kv((char *)buf, params_only_kv, &np) < 0 ||
+	    sim_params_validate(&np, err, sizeof(err)) < 0)
+		return 0; /* a params file being edited: keep what runs */
+	if (np.product != p->product || memcmp(np.chip_id, p->chip_id, sizeof(np.chip_id)))
+		return 0; /* another chip: not a firmware update */
+	tcb_changed = np.reported_tcb != p->reported_tcb;
+	changed = tcb_changed || np.current_tcb != p->current_tcb ||
+		  np.committed_tcb != p->committed_tcb || np.host_certs != p->host_certs ||
+		  np.fw_major != p->fw_major || np.fw_minor != p->fw_minor ||
+		  np.fw_build != p->fw_build || np.committed_major != p->committed_major ||
+		  np.committed_minor != p->committed_minor ||
+		  np.committed_build != p->committed_build;
+	if (!changed)
+		return 0;
+	p->current_tcb = np.current_tcb;
+	p->committed_tcb = np.committed_tcb;
+	p->reported_tcb = np.reported_tcb;
+	p->fw_major = np.fw_major;
+	p->fw_minor = np.fw_minor;
+	p->fw_build = np.fw_build;
+	p->committed_major = np.committed_major;
+	p->committed_minor = np.committed_minor;
+	p->committed_build = np.committed_build;
+	p->host_certs = np.host_certs;
+	if (tcb_changed) {
+		r = sim_identity_reissue_leaf(st, err, sizeof(err));
+		if (r < 0)
+			return r;
+	}
+	return 1;
+}

@@ -21,7 +21,8 @@ second line on stdout.
 
 Control (HTTP only, not counted): GET /_emu/count -> {"total": N, "paths":
 {...}}; GET /_emu/set?mode=normal|429|500|hang|truncate|wrong|badchain
-(an ASK not signed by the ARK)|badcrl (a CRL signed by the ASK) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
+(an ASK not signed by the ARK)|badcrl (a CRL signed by the ASK)|badsig (a VCEK with
+the right extensions signed by another key) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
 counted, whatever the answer.
 """
 import argparse
@@ -170,6 +171,16 @@ class Chip:
         self.issued[key] = pss_sign(der, self.ask_key, self.pss_algid)
         return self.issued[key]
 
+    def badsig_vcek(self, spl):
+        """This chip's VCEK for @spl, extensions all right, but signed by a
+        key that is not the ASK's (names unchanged)."""
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        if not hasattr(self, "other_key"):
+            self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        good = x509.load_der_x509_certificate(self.vcek_for(spl))
+        return pss_sign(good.public_bytes(serialization.Encoding.DER), self.other_key,
+                        self.pss_algid)
+
     def forged_ask(self):
         """The ASK, names unchanged, signed by its own key instead of the
         ARK's: a chain whose names look right (PEM)."""
@@ -296,6 +307,9 @@ def make_handler(chip, st, tls=False):
                 body = body[:len(body) // 2]
             elif mode == "wrong":
                 body = chip.wrong_vcek()
+            elif mode == "badsig":
+                with st.lock:
+                    body = chip.badsig_vcek(got)
             return self.send(200, body, "application/pkix-cert")
     return H
 

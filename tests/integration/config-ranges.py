@@ -46,6 +46,10 @@ BAD = (
     ("[Daemon]\nKdsOffline=maybe\n", "snpd.conf:2: KdsOffline=maybe"),
     ("[Daemon]\nTrustArk=sim/ark.pem\n", "snpd.conf:2: TrustArk=sim/ark.pem"),
     ("[Daemon]\nTrustArk=/etc\n", "snpd.conf:2: TrustArk=/etc"),
+    ("[Daemon]\nKdsCAFile=ca.pem\n", "snpd.conf:2: KdsCAFile=ca.pem"),
+    ("[Daemon]\nKdsCAFile=/etc\n", "snpd.conf:2: KdsCAFile=/etc"),
+    ("[Daemon]\nCacheMaxSize=4095\n", "snpd.conf:2: CacheMaxSize=4095"),
+    ("[Daemon]\nCacheMaxSize=1073741825\n", "snpd.conf:2: CacheMaxSize=1073741825"),
 )
 
 

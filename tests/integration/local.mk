@@ -69,3 +69,7 @@ EXTRA_DIST += %reldir%/kds-daemon.py
 # proves its own nonce; forgeries refused by snpctl and the Python verifier.
 TESTS += %reldir%/evidence-batch.py
 EXTRA_DIST += %reldir%/evidence-batch.py
+# snpd's collateral across a firmware update (TCB change), never unchecked;
+# a badly signed VCEK from KDS; KdsCAFile=, CacheMaxSize=.
+TESTS += %reldir%/kds-daemon-tcb.py
+EXTRA_DIST += %reldir%/kds-daemon-tcb.py
