@@ -394,14 +394,18 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		set_error(w, -ENOENT, "%s",
 			  "the report is signed with the VLEK and the host gave none (KDS does not "
 			  "serve VLEKs)");
-	} else if (!w->leaf && have_key) {
+	} else if (!w->leaf && have_key && w->ask) {
 		X509 *leaf = NULL;
 
-		/* the checked ASK: lib/kds neither returns nor caches a VCEK it did not sign */
+		/*
+		 * Only with a checked ASK (without one nothing could check the
+		 * VCEK, and nothing unchecked is served): lib/kds neither returns
+		 * nor caches a VCEK it did not sign.
+		 */
 		k.trusted_ask = w->ask;
 
 		r = snp_kds_get_vcek(&k, key, &leaf, &ks, err, sizeof(err));
-		if (r == 0 && w->ask && !signed_by(leaf, w->ask)) {
+		if (r == 0 && !signed_by(leaf, w->ask)) {
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s", "not signed by the ASK: refused");
 		}
@@ -665,7 +669,15 @@ int snpd_collateral_new(sd_event *e, snpd_coll_done_t done, void *userdata,
 	c->done = done;
 	c->userdata = userdata;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* the start's bounded wait must not follow a stepped wall clock */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->efd < 0) {
 		r = -errno;
@@ -744,7 +756,7 @@ static int queue_job(struct snpd_collateral *c, struct job *j, bool wait_local)
 	seq = ++c->submitted;
 	pthread_cond_broadcast(&c->cond);
 	if (wait_local) {
-		clock_gettime(CLOCK_REALTIME, &deadline);
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += SNPD_COLLATERAL_LOCAL_WAIT_MS / 1000;
 		while (c->local_done < seq && r == 0)
 			r = -pthread_cond_timedwait(&c->cond, &c->lock, &deadline);
