@@ -102,7 +102,8 @@ build fuzz-report tests/fuzz/fuzz-report.c lib/report.c lib/report-json.c \
 	lib/report-text.c lib/util.c || exit 1
 build fuzz-cert-table tests/fuzz/fuzz-cert-table.c lib/cert-table.c lib/util.c || exit 1
 build fuzz-ghcb tests/fuzz/fuzz-ghcb.c kernel/snp-sev.c kernel/snp-cpuid.c kernel/snp-guest.c \
-	sim/machine.c sim/boot.c sim/hypervisor.c sim/firmware.c sim/crypto.c sim/state.c sim/identity.c \
+	sim/machine.c sim/boot.c sim/hypervisor.c sim/firmware.c sim/presigned.c sim/crypto.c \
+	sim/state.c sim/identity.c \
 	sim/params.c sim/guest-platform.c sim/kshim/kshim.c sim/kshim/vcpu.c lib/cert-table.c \
 	lib/report.c lib/util.c || exit 1
 build fuzz-evidence tests/fuzz/fuzz-evidence.c lib/evlog.c lib/binding.c lib/merkle.c \
