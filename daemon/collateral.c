@@ -442,23 +442,6 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	pthread_mutex_unlock(&c->lock);
 }
 
-static char *pem_new(X509 *c)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data, *s = NULL;
-	long n;
-
-	if (!bio)
-		return NULL;
-	if (PEM_write_bio_X509(bio, c) == 1) {
-		n = BIO_get_mem_data(bio, &data);
-		if (n > 0)
-			s = strndup(data, (size_t)n);
-	}
-	BIO_free(bio);
-	return s;
-}
-
 static struct snpd_coll_set *set_of(const struct job *j, struct work *w)
 {
 	struct snpd_coll_set *s = calloc(1, sizeof(*s));
@@ -473,7 +456,7 @@ static struct snpd_coll_set *set_of(const struct job *j, struct work *w)
 	s->vlek = w->vlek;
 	for (int i = 0; i < 3; i++)
 		if (certs[i]) {
-			s->pem[i] = pem_new(certs[i]);
+			s->pem[i] = snp_x509_to_pem(certs[i]);
 			if (!s->pem[i])
 				return snpd_coll_set_free(s);
 			n++;

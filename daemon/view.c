@@ -22,23 +22,6 @@ const char *const snpd_cert_names[_SNPD_CERT_MAX] = {
 	[SNPD_CERT_SOURCE] = "source",
 };
 
-static char *pem_of(X509 *c)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data, *s = NULL;
-	long n;
-
-	if (!bio)
-		return NULL;
-	if (PEM_write_bio_X509(bio, c) == 1) {
-		n = BIO_get_mem_data(bio, &data);
-		if (n > 0)
-			s = strndup(data, (size_t)n);
-	}
-	BIO_free(bio);
-	return s;
-}
-
 static char *pem_of_der(const u8 *der, size_t len)
 {
 	STACK_OF(X509) *sk = NULL;
@@ -46,7 +29,7 @@ static char *pem_of_der(const u8 *der, size_t len)
 
 	if (snp_x509_load_mem(der, len, &sk, NULL, 0) < 0)
 		return NULL;
-	s = pem_of(sk_X509_value(sk, 0));
+	s = snp_x509_to_pem(sk_X509_value(sk, 0));
 	sk_X509_pop_free(sk, X509_free);
 	return s;
 }
@@ -103,7 +86,7 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 				continue;
 			if (r < 0)
 				return r;
-			v->certs[i] = pem_of(sk_X509_value(sk, 0));
+			v->certs[i] = snp_x509_to_pem(sk_X509_value(sk, 0));
 			sk_X509_pop_free(sk, X509_free);
 			if (!v->certs[i])
 				return -ENOMEM;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
@@ -291,4 +292,22 @@ int snp_x509_load_file(const char *path, STACK_OF(X509) * *ret, char *err, size_
 	if (r == -EBADMSG)
 		return fail(err, errlen, r, "%s: no X.509 certificate (PEM or DER) found", path);
 	return r;
+}
+
+/* @c as PEM text, malloc()ed; NULL when out of memory. */
+char *snp_x509_to_pem(X509 *c)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *s = NULL;
+	long n;
+
+	if (!bio)
+		return NULL;
+	if (PEM_write_bio_X509(bio, c) == 1) {
+		n = BIO_get_mem_data(bio, &data);
+		if (n > 0)
+			s = strndup(data, (size_t)n);
+	}
+	BIO_free(bio);
+	return s;
 }
