@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "cli/snpctl.h"
+#include "lib/amd-roots.h"
 #include "lib/kds.h"
 #include "lib/log.h"
 #include "lib/report.h"
@@ -216,7 +217,10 @@ static void collateral_help(void)
 	       "                         the least recently used are removed first\n"
 	       "  --product P            milan, genoa or turin (reports v2 do not say)\n"
 	       "  --vcek F               take hwID and TCB from this VCEK instead of a report\n"
-	       "  --vlek                 fetch the VLEK chain and CRL too\n",
+	       "  --vlek                 fetch the VLEK chain and CRL too\n"
+	       "  --trust-ark F          the root (PEM or DER) a cert_chain and CRL must be\n"
+	       "                         under to be cached (default AMD's ARK compiled in;\n"
+	       "                         a simulated or test chip needs its own)\n",
 	       SNP_KDS_DEFAULT_URL, SNP_KDS_DEFAULT_CACHE_DIR);
 }
 
@@ -224,6 +228,7 @@ struct coll_args {
 	struct snpctl_kds_opts kds;
 	enum snp_product product;
 	const char *vcek;
+	const char *trust_ark;
 	bool vlek;
 };
 
@@ -286,6 +291,19 @@ static int coll_url(struct snp_kds *k, const struct coll_args *a, const char *re
 	return SNPCTL_EXIT_OK;
 }
 
+/* Is @ark the root lib/kds trusts (k->trusted_ark, else AMD's compiled in)? */
+static bool ark_trusted(const struct snp_kds *k, enum snp_product p, X509 *ark)
+{
+	X509 *amd = NULL;
+	bool ok;
+
+	if (k->trusted_ark)
+		return X509_cmp(ark, k->trusted_ark) == 0;
+	ok = snp_amd_root_load(p, SNP_AMD_ROOT_ARK, &amd) == 0 && X509_cmp(ark, amd) == 0;
+	X509_free(amd);
+	return ok;
+}
+
 static int coll_fetch(struct snp_kds *k, const struct coll_args *a, const char *report)
 {
 	enum snp_kds_source src;
@@ -313,6 +331,16 @@ static int coll_fetch(struct snp_kds *k, const struct coll_args *a, const char *
 		} else {
 			printf("%s cert_chain: %s (%s)\n", what, snp_product_name(key.product),
 			       snp_kds_source_name(src));
+			if (!ark_trusted(k, key.product, ark)) {
+				log_error(
+					"%s cert_chain: its ARK is not the trusted root (%s): not "
+					"cached, nor the CRL it signs.",
+					what,
+					k->trusted_ark ? "--trust-ark" :
+							 "AMD's; a simulated or test chip's: "
+							 "--trust-ark F");
+				code = SNPCTL_EXIT_VERIFY;
+			}
 			X509_free(ask);
 			X509_free(ark);
 		}
@@ -549,6 +577,38 @@ static int export_one(const char *sub, const char *path, const char *name, void 
 	return 0;
 }
 
+/* Run collateral COMMAND @cmd with its arguments. */
+static int coll_dispatch(struct snp_kds *k, const struct coll_args *a, const char *cmd, int argc,
+			 char **argv)
+{
+	if (strcmp(cmd, "url") == 0)
+		return coll_url(k, a, argc > 0 ? argv[0] : NULL);
+	if (strcmp(cmd, "fetch") == 0)
+		return coll_fetch(k, a, argc > 0 ? argv[0] : NULL);
+	if (strcmp(cmd, "import") == 0)
+		return coll_import(k, argc, argv);
+	if (strcmp(cmd, "export") == 0) {
+		if (argc != 1) {
+			log_error("export: give one directory.");
+			return SNPCTL_EXIT_USAGE;
+		}
+		if (mkdir_p(argv[0]) < 0) {
+			log_error_errno(errno, "%s: %m", argv[0]);
+			return SNPCTL_EXIT_USAGE;
+		}
+		return cache_walk(k, export_one, argv[0]) < 0 ? SNPCTL_EXIT_USAGE : SNPCTL_EXIT_OK;
+	}
+	if (strcmp(cmd, "list") == 0) {
+		printf("cache: %s\n", k->cache_dir[0] ? k->cache_dir : "(none)");
+		if (k->ro_cache_dir[0])
+			printf("also read: %s\n", k->ro_cache_dir);
+		cache_walk(k, list_one, NULL);
+		return SNPCTL_EXIT_OK;
+	}
+	log_error("collateral: unknown command '%s' (url, fetch, import, export, list).", cmd);
+	return SNPCTL_EXIT_USAGE;
+}
+
 int snpctl_cmd_collateral(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -561,6 +621,7 @@ int snpctl_cmd_collateral(int argc, char **argv)
 		{ "product", required_argument, NULL, 'p' },
 		{ "vcek", required_argument, NULL, 'v' },
 		{ "vlek", no_argument, NULL, 'l' },
+		{ "trust-ark", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -586,6 +647,9 @@ int snpctl_cmd_collateral(int argc, char **argv)
 		case 'l':
 			a.vlek = true;
 			break;
+		case 't':
+			a.trust_ark = optarg;
+			break;
 		case 'h':
 			collateral_help();
 			return SNPCTL_EXIT_OK;
@@ -602,31 +666,21 @@ int snpctl_cmd_collateral(int argc, char **argv)
 	argv += optind;
 	if (snpctl_kds_setup(&k, &a.kds) < 0)
 		return SNPCTL_EXIT_USAGE;
+	if (a.trust_ark) {
+		STACK_OF(X509) *sk = NULL;
+		char err[SNP_ERRBUF];
+		X509 *trust;
 
-	if (strcmp(cmd, "url") == 0)
-		return coll_url(&k, &a, argc > 0 ? argv[0] : NULL);
-	if (strcmp(cmd, "fetch") == 0)
-		return coll_fetch(&k, &a, argc > 0 ? argv[0] : NULL);
-	if (strcmp(cmd, "import") == 0)
-		return coll_import(&k, argc, argv);
-	if (strcmp(cmd, "export") == 0) {
-		if (argc != 1) {
-			log_error("export: give one directory.");
+		if (snp_x509_load_file(a.trust_ark, &sk, err, sizeof(err)) < 0) {
+			log_error("--trust-ark: %s", err);
 			return SNPCTL_EXIT_USAGE;
 		}
-		if (mkdir_p(argv[0]) < 0) {
-			log_error_errno(errno, "%s: %m", argv[0]);
-			return SNPCTL_EXIT_USAGE;
-		}
-		return cache_walk(&k, export_one, argv[0]) < 0 ? SNPCTL_EXIT_USAGE : SNPCTL_EXIT_OK;
+		trust = sk_X509_shift(sk);
+		sk_X509_pop_free(sk, X509_free);
+		k.trusted_ark = trust;
+		c = coll_dispatch(&k, &a, cmd, argc, argv);
+		X509_free(trust);
+		return c;
 	}
-	if (strcmp(cmd, "list") == 0) {
-		printf("cache: %s\n", k.cache_dir[0] ? k.cache_dir : "(none)");
-		if (k.ro_cache_dir[0])
-			printf("also read: %s\n", k.ro_cache_dir);
-		cache_walk(&k, list_one, NULL);
-		return SNPCTL_EXIT_OK;
-	}
-	log_error("collateral: unknown command '%s' (url, fetch, import, export, list).", cmd);
-	return SNPCTL_EXIT_USAGE;
+	return coll_dispatch(&k, &a, cmd, argc, argv);
 }

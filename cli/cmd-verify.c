@@ -921,6 +921,8 @@ static int fill_collateral(const struct verify_args *a, struct cert_set *cs,
 	src->ark = cs->ark ? given : NULL;
 	if (snpctl_kds_setup(&k, &a->kds) < 0)
 		return -EINVAL;
+	/* what lib/kds caches (chain, CRL) must be under the root trusted here */
+	k.trusted_ark = cs->trust;
 	snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", k.cache_dir);
 
 	if (cs->leaf && !a->vcek && ri) {
@@ -1110,6 +1112,7 @@ static int use_evidence(const struct verify_args *a, struct cert_set *cs,
 
 		if (snpctl_kds_setup(&k, &a->kds) < 0)
 			return -EINVAL;
+		k.trusted_ark = cs->trust;
 		if (a->crl != SNP_CRL_REQUIRE)
 			k.offline = true;
 		snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", k.cache_dir);

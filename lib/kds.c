@@ -672,10 +672,39 @@ static bool cert_signed_by(X509 *c, X509 *issuer)
 }
 
 /*
+ * The root the caller trusts for @p (new reference): trusted_ark when set,
+ * else AMD's ARK of @p compiled in; NULL when neither. Never one that came
+ * from the cache or from KDS: what they hold is checked against this.
+ */
+static X509 *trusted_root(const struct snp_kds *k, enum snp_product p)
+{
+	X509 *ark = NULL;
+
+	if (k->trusted_ark) {
+		if (X509_up_ref(k->trusted_ark) != 1)
+			return NULL;
+		return k->trusted_ark;
+	}
+	if (snp_amd_root_load(p, SNP_AMD_ROOT_ARK, &ark) < 0)
+		return NULL;
+	return ark;
+}
+
+/* Is @ark (of a cert_chain, already checked to sign its ASK) the trusted root of @p? */
+static bool chain_trusted(const struct snp_kds *k, enum snp_product p, X509 *ark)
+{
+	X509 *root = trusted_root(k, p);
+	bool ok = root && X509_cmp(ark, root) == 0;
+
+	X509_free(root);
+	return ok;
+}
+
+/*
  * Is @vcek signed by the ASK of its product? 1 yes, -EBADMSG no (the ASK is
  * known and did not sign it), 0 not known here: no trusted_ask, not AMD's
- * ASK, no cached cert_chain (a simulated or test chip whose chain this
- * cache has not seen yet).
+ * ASK, no cached cert_chain under the trusted root (a simulated or test
+ * chip whose chain this cache has not seen yet).
  */
 static int vcek_issuer_check(const struct snp_kds *k, X509 *vcek, enum snp_product p)
 {
@@ -698,7 +727,11 @@ static int vcek_issuer_check(const struct snp_kds *k, X509 *vcek, enum snp_produ
 	if (cache_read(k, "chain", name, &data, &len) < 0 ||
 	    parse_chain(data, len, p, false, &ask, &ark, e, sizeof(e)) < 0)
 		return 0;
-	r = cert_signed_by(vcek, ask) ? 1 : -EBADMSG;
+	/* a cached chain counts only under the root the caller trusts */
+	if (!chain_trusted(k, p, ark))
+		r = 0;
+	else
+		r = cert_signed_by(vcek, ask) ? 1 : -EBADMSG;
 	X509_free(ask);
 	X509_free(ark);
 	return r;
@@ -756,7 +789,10 @@ int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **re
 		enum snp_kds_source csrc;
 		char e[SNP_ERRBUF];
 
-		if (snp_kds_get_chain(k, key->product, false, &ask, &ark, &csrc, e, sizeof(e)) == 0)
+		/* only a chain under the trusted root checks it; another leaves it unchecked */
+		if (snp_kds_get_chain(k, key->product, false, &ask, &ark, &csrc, e, sizeof(e)) ==
+			    0 &&
+		    chain_trusted(k, key->product, ark))
 			r = cert_signed_by(c, ask) ? 1 : -EBADMSG;
 		X509_free(ask);
 		X509_free(ark);
@@ -859,7 +895,12 @@ int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **r
 		ERR_clear_error();
 		return r;
 	}
-	(void)cache_write(k, "chain", name, data, len);
+	/*
+	 * Returned for the caller to judge, but cached only under the root it
+	 * trusts: a forged chain must not become what later checks rely on.
+	 */
+	if (chain_trusted(k, p, *ret_ark))
+		(void)cache_write(k, "chain", name, data, len);
 	*src = SNP_KDS_SRC_NETWORK;
 	return 0;
 }
@@ -911,46 +952,26 @@ static X509_CRL *parse_crl(const u8 *data, size_t len, enum snp_product p, char 
 }
 
 /*
- * Is @crl signed by the ARK of @p: AMD's compiled in, or the one of a
- * cached cert_chain (a mirror of a simulated or test KDS)? A CRL nobody
- * can check would otherwise sit in the cache until its nextUpdate.
+ * Is @crl signed by the root the caller trusts for @p (trusted_ark, else
+ * AMD's ARK compiled in)? Never by the ARK of a cached cert_chain: whoever
+ * planted a forged chain there (a hostile mirror, a cache writer) could
+ * then plant a CRL that makes every later revocation check fail.
  */
 static bool crl_signed_by_ark(const struct snp_kds *k, X509_CRL *crl, enum snp_product p, char *err,
 			      size_t errlen)
 {
-	X509 *ark = NULL;
-	bool ok = false;
+	X509 *root = trusted_root(k, p);
+	bool ok;
 
-	if (k->trusted_ark) {
-		ok = X509_CRL_verify(crl, X509_get0_pubkey(k->trusted_ark)) == 1;
-		ERR_clear_error();
-		if (!ok)
-			seterr(err, errlen, "CRL not signed by the trusted ARK");
-		return ok;
-	}
-	if (snp_amd_root_load(p, SNP_AMD_ROOT_ARK, &ark) == 0) {
-		ok = X509_CRL_verify(crl, X509_get0_pubkey(ark)) == 1;
-		X509_free(ark);
-	}
-	for (int vlek = 0; !ok && vlek <= 1; vlek++) {
-		_cleanup_(freep) u8 *data = NULL;
-		X509 *ask = NULL;
-		char name[64], e[SNP_ERRBUF];
-		size_t len;
-
-		snprintf(name, sizeof(name), "%s-%s.pem", snp_product_name(p),
-			 vlek ? "vlek" : "vcek");
-		if (cache_read(k, "chain", name, &data, &len) < 0 ||
-		    parse_chain(data, len, p, vlek, &ask, &ark, e, sizeof(e)) < 0)
-			continue;
-		ok = X509_CRL_verify(crl, X509_get0_pubkey(ark)) == 1;
-		X509_free(ask);
-		X509_free(ark);
-	}
+	ok = root && X509_CRL_verify(crl, X509_get0_pubkey(root)) == 1;
+	X509_free(root);
 	ERR_clear_error();
-	if (!ok)
+	if (!ok && k->trusted_ark)
+		seterr(err, errlen, "CRL not signed by the trusted ARK");
+	else if (!ok)
 		seterr(err, errlen,
-		       "CRL not signed by ARK-%s (neither AMD's nor a cached cert_chain's)",
+		       "CRL not signed by AMD's ARK-%s (a root of another chain is trusted only "
+		       "when given: --trust-ark)",
 		       snp_product_name(p));
 	return ok;
 }
@@ -977,13 +998,16 @@ int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL *
 	snprintf(name, sizeof(name), "%s-%s.crl", snp_product_name(p), vlek ? "vlek" : "vcek");
 	if (cache_read(k, "crl", name, &data, &len) == 0) {
 		cached = parse_crl(data, len, p, err, errlen);
-		if (cached && !crl_signed_by_ark(k, cached, p, err, errlen)) {
+		if (!cached) {
+			cache_remove(k, "crl", name);
+		} else if (!crl_signed_by_ark(k, cached, p, err, errlen)) {
+			/*
+			 * Not this caller's root: not used; left for whoever trusts
+			 * it (snpd with another TrustArk=), replaced by a fetch.
+			 */
 			X509_CRL_free(cached);
 			cached = NULL;
-		}
-		if (!cached)
-			cache_remove(k, "crl", name);
-		else if (crl_current(cached, kds_now(k)) || k->offline) {
+		} else if (crl_current(cached, kds_now(k)) || k->offline) {
 			/* kept until nextUpdate; offline, a stale one is all there is */
 			*ret = cached;
 			*src = SNP_KDS_SRC_CACHE;
@@ -1072,6 +1096,15 @@ int snp_kds_cache_put_chain(struct snp_kds *k, enum snp_product p, bool vlek, X5
 
 		r = parse_chain((u8 *)mem, (size_t)n, p, vlek, &a2, &r2, err, errlen);
 		if (r == 0) {
+			if (!chain_trusted(k, p, r2)) {
+				seterr(err, errlen,
+				       "cert_chain's ARK-%s is not the trusted root (%s): not "
+				       "cached",
+				       snp_product_name(p),
+				       k->trusted_ark ? "the one given" :
+							"AMD's; another: --trust-ark");
+				r = -EPERM;
+			}
 			X509_free(a2);
 			X509_free(r2);
 		}

@@ -76,9 +76,14 @@ struct snp_kds {
 	const atomic_bool *cancel;
 	/*
 	 * The caller's checked chain (borrowed; NULL = not known). With
-	 * trusted_ask, a VCEK (cached or fetched) must be signed by it; with
-	 * trusted_ark, a CRL must be signed by it. What fails is refused, not
-	 * cached, and removed from the cache.
+	 * trusted_ask, a VCEK (cached or fetched) must be signed by it; what
+	 * fails is refused, not cached, and removed from the cache.
+	 * The trusted root is trusted_ark, or when NULL AMD's ARK of the
+	 * product compiled in (lib/amd-roots.h); never one from the cache or
+	 * KDS. A CRL is taken (from the cache or KDS) and cached only when
+	 * that root signed it; a cert_chain is cached (fetched or imported)
+	 * only when its ARK is that root, and only such a chain checks a VCEK
+	 * (one checked by nothing is returned, not cached).
 	 */
 	X509 *trusted_ark;
 	X509 *trusted_ask;
@@ -105,7 +110,7 @@ int snp_kds_crl_path(enum snp_product p, bool vlek, char *buf, size_t len);
  * Look up the cache, then (unless offline) KDS. A VCEK is cached only once
  * its signature is checked: by trusted_ask when set, else by the embedded
  * AMD ASK of its product or the product's cert_chain from this cache or
- * this KDS (itself signed by its ARK); one the chain does not sign is
+ * this KDS whose ARK is the trusted root; one the chain does not sign is
  * refused, and a cached one removed. Errors, with a message in
  * @err: -ENOENT not cached and offline; -EAGAIN KDS is in backoff (429/5xx
  * earlier); -ENXIO KDS refused (404, remembered); -EBADMSG a body that is
@@ -113,10 +118,18 @@ int snp_kds_crl_path(enum snp_product p, bool vlek, char *buf, size_t len);
  */
 int snp_kds_get_vcek(struct snp_kds *k, const struct snp_kds_key *key, X509 **ret,
 		     enum snp_kds_source *src, char *err, size_t errlen);
-/* ASK (or ASVK) and ARK of a product. */
+/*
+ * ASK (or ASVK) and ARK of a product, the ASK signed by that ARK; whether
+ * the ARK is trusted is the caller's question (one that is not the trusted
+ * root is returned but not cached).
+ */
 int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **ret_ask,
 		      X509 **ret_ark, enum snp_kds_source *src, char *err, size_t errlen);
-/* A CRL; a cached one past its nextUpdate is fetched again when online. */
+/*
+ * A CRL signed by the trusted root; a cached one past its nextUpdate is
+ * fetched again when online. A cached one the root did not sign is not
+ * used (nor removed: it may be another caller's).
+ */
 int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL **ret,
 		    enum snp_kds_source *src, char *err, size_t errlen);
 

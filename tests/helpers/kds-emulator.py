@@ -22,7 +22,8 @@ second line on stdout.
 Control (HTTP only, not counted): GET /_emu/count -> {"total": N, "paths":
 {...}}; GET /_emu/set?mode=normal|429|500|hang|truncate|wrong|badchain
 (an ASK not signed by the ARK)|badcrl (a CRL signed by the ASK)|badsig (a VCEK with
-the right extensions signed by another key) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
+the right extensions signed by another key)|forgedroot (a cert_chain under a forged
+ARK of the right names that signed the genuine ASK key, and a CRL signed by it) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
 counted, whatever the answer.
 """
 import argparse
@@ -188,6 +189,29 @@ class Chip:
                        self.pss_algid)
         return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
+    def forged_root(self):
+        """A chain a hostile mirror could serve: an ARK with the right
+        names but another key (self-signed), and the genuine ASK re-signed
+        by it, so that the chip's VCEK still checks against its ASK. Made
+        once; (ark_key, cert_chain PEM)."""
+        if not hasattr(self, "forged"):
+            from cryptography.hazmat.primitives.asymmetric import rsa
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            b = x509.CertificateBuilder().subject_name(self.ark.subject).issuer_name(
+                self.ark.issuer).public_key(key.public_key()).serial_number(
+                self.ark.serial_number).not_valid_before(
+                self.ark.not_valid_before).not_valid_after(self.ark.not_valid_after)
+            for e in self.ark.extensions:
+                b = b.add_extension(e.value, e.critical)
+            ark = pss_sign(b.sign(key, hashes.SHA384()).public_bytes(
+                serialization.Encoding.DER), key, self.pss_algid)
+            ask = pss_sign(self.ask.public_bytes(serialization.Encoding.DER), key,
+                           self.pss_algid)
+            pem = b"".join(x509.load_der_x509_certificate(c).public_bytes(
+                serialization.Encoding.PEM) for c in (ask, ark))
+            self.forged = (key, pem)
+        return self.forged
+
     def crl(self, revoke, signer=None):
         now = datetime.datetime.now(datetime.timezone.utc)
         b = x509.CertificateRevocationListBuilder().issuer_name(self.ark.subject) \
@@ -278,9 +302,15 @@ def make_handler(chip, st, tls=False):
                 if mode == "badchain":
                     ask = chip.forged_ask()
                 body = ask + chip.ark.public_bytes(serialization.Encoding.PEM)
+                if mode == "forgedroot":
+                    with st.lock:
+                        body = chip.forged_root()[1]
                 return self.send(200, body, "application/x-pem-file")
             if what == "crl":
                 signer = chip.ask_key if mode == "badcrl" else None
+                if mode == "forgedroot":
+                    with st.lock:
+                        signer = chip.forged_root()[0]
                 return self.send(200, chip.crl(revoke, signer), "application/pkix-crl")
             if kind != "vcek" or what.lower() != chip.hwid:
                 return self.send(404, b"Not Found\n", "text/plain")

@@ -111,7 +111,7 @@ def scenario(product, tmp):
 
         # fetch, then verify from the cache only
         c1 = os.path.join(tmp, product + "-c1")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c1, *kds)
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c1, "--trust-ark", ark, *kds)
         n1 = emu.count()
         res.check(rc == 0 and n1 == 3, "%s: collateral fetch: rc %d, %d requests (VCEK, "
                   "cert_chain, CRL) %s" % (product, rc, n1, err.strip()))
@@ -136,7 +136,8 @@ def scenario(product, tmp):
         exp = os.path.join(tmp, product + "-export")
         c3 = os.path.join(tmp, product + "-c3")
         rc1, _, e1 = run("collateral", "export", exp, "--cache-dir", c1)
-        rc2, _, e2 = run("collateral", "import", exp, "--cache-dir", c3, "--offline")
+        rc2, _, e2 = run("collateral", "import", exp, "--cache-dir", c3, "--offline",
+                            "--trust-ark", ark)
         n = emu.count()
         rc, out, err = verify(c3, "--offline")
         doc = json.loads(out) if out.startswith("{") else {}
@@ -178,7 +179,8 @@ def scenario(product, tmp):
             os.chmod(snpctl, 0o755)
             as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
                        "HOME=" + home, "XDG_CACHE_HOME=", snpctl]
-            p = subprocess.run(as_user + ["collateral", "fetch", os.path.join(pub, "r.bin")] +
+            p = subprocess.run(as_user + ["collateral", "fetch", os.path.join(pub, "r.bin"),
+                                          "--trust-ark", os.path.join(pub, "ark.pem")] +
                                kds, capture_output=True, text=True)
             uc = os.path.join(home, ".cache", "snpd", "vcek")
             res.check(p.returncode == 0 and os.path.isdir(uc) and len(os.listdir(uc)) == 1,
@@ -270,7 +272,8 @@ def failures(tmp):
             for _ in range(3):
                 rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
                 rcs.append(rc)
-            rc, out, err2 = run("collateral", "fetch", rpt, "--cache-dir", c, *kds)
+            rc, out, err2 = run("collateral", "fetch", rpt, "--cache-dir", c, "--trust-ark",
+                                ark, *kds)
             got = emu.count() - n
             with open(os.path.join(c, "backoff")) as f:
                 until = int(f.read().strip().split("=")[1])
@@ -298,7 +301,8 @@ def failures(tmp):
         for mode in ("wrong", "truncate"):
             c = os.path.join(tmp, "bad-" + mode)
             emu.set(mode=mode)
-            rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, *kds)
+            rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--trust-ark",
+                               ark, *kds)
             vd = os.path.join(c, "vcek")
             cached = os.listdir(vd) if os.path.isdir(vd) else []
             res.check(rc != 0 and not cached and "bad VCEK" in err,

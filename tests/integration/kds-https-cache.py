@@ -105,7 +105,8 @@ def https(d, tmp):
     try:
         c = os.path.join(tmp, "https-ok")
         rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
-                           emu.https_url, "--kds-ca", emu.ca)
+                           emu.https_url, "--kds-ca", emu.ca, "--trust-ark",
+                           os.path.join(d, "ark.pem"))
         n = emu.count()
         check(rc == 0 and n == 3 and len(files(os.path.join(c, "vcek"))) == 1,
               "HTTPS with --kds-ca (the test CA): rc %d, %d requests (3), VCEK cached %s" %
@@ -155,7 +156,8 @@ def cache_bound(d, tmp):
             with open(f, "wb") as fh:
                 fh.write(body)
             rc, out, err = run("collateral", "fetch", "--vcek", f, "--cache-dir", c,
-                               "--kds-url", emu.url, "--cache-max", "8K")
+                               "--kds-url", emu.url, "--cache-max", "8K", "--trust-ark",
+                               os.path.join(d, "ark.pem"))
             if st != 200 or rc != 0:
                 check(False, "fetch of TCB %d: HTTP %d, rc %d %s" % (i, st, rc, err.strip()))
                 return
@@ -167,7 +169,8 @@ def cache_bound(d, tmp):
                 rc, out, err = run("collateral", "fetch", "--vcek",
                                    os.path.join(tmp, "vcek-%d.der" % names.index(kept[0])),
                                    "--cache-dir", c, "--kds-url", emu.url, "--offline",
-                                   "--cache-max", "8K")
+                                   "--cache-max", "8K", "--trust-ark",
+                                   os.path.join(d, "ark.pem"))
                 touched = kept[0]
                 check(rc == 0 and "(cache)" in out, "cache hit on %s: rc %d %s" %
                       (touched[-20:], rc, err.strip()))
@@ -200,15 +203,18 @@ def untrusted_answers(d, tmp):
     try:
         emu.set(mode="badchain")
         c = os.path.join(tmp, "badchain")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url)
+        trust = ["--trust-ark", os.path.join(d, "ark.pem")]
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url,
+                           *trust)
         check(rc != 0 and "not signed by the ARK" in err and
               not files(os.path.join(c, "chain")),
               "a cert_chain with an ASK not signed by its ARK: rc %d, refused, not cached "
               "(chain/ %s): %s" % (rc, files(os.path.join(c, "chain")), err.strip()))
         emu.set(mode="badcrl")
         c2 = os.path.join(tmp, "badcrl")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c2, "--kds-url", emu.url)
-        check(rc != 0 and "CRL not signed by ARK-Milan" in err and
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c2, "--kds-url", emu.url,
+                           *trust)
+        check(rc != 0 and "CRL not signed by the trusted ARK" in err and
               files(os.path.join(c2, "chain")) == ["Milan-vcek.pem"] and
               not files(os.path.join(c2, "crl")),
               "a CRL not signed by the ARK: rc %d, refused, not cached (crl/ %s): %s" %
@@ -225,7 +231,8 @@ def untrusted_answers(d, tmp):
         for f in files(vd):
             if not f.startswith("."):
                 os.unlink(os.path.join(vd, f))  # so that the VCEK is written again
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url)
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url,
+                           *trust)
         check(rc == 0 and not os.path.exists(old) and os.path.exists(new) and
               files(os.path.join(c, "chain")) == ["Milan-vcek.pem"],
               "after a good fetch: a temporary older than an hour removed, a fresh one kept, "

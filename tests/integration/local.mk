@@ -58,6 +58,9 @@ EXTRA_DIST += \
 # snpctl: KDS over HTTPS, the cache bound, the KDS emulator's answers; VLEK.
 TESTS += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
 EXTRA_DIST += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
+# snpctl: a cert_chain or CRL is cached only under the trusted root.
+TESTS += %reldir%/kds-crl-trust.py
+EXTRA_DIST += %reldir%/kds-crl-trust.py
 # The runtime event log (issue 19): FUSE log/, /v1/log, LogWriters=,
 # limits, persistence across restarts, a broken stored log refused.
 TESTS += %reldir%/event-log.py

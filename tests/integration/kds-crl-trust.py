@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: Apache-2.0
+"""snpctl caches a cert_chain or CRL only under the root it trusts
+(--trust-ark, else AMD's ARK compiled in), never under the ARK of a chain
+that came from the cache or KDS itself. Against the KDS emulator
+(tests/helpers/kds-emulator.py, mode forgedroot: a cert_chain under a forged
+ARK with the right names, and a CRL signed by that forged ARK):
+ - a hostile mirror: 'collateral fetch' (with or without --trust-ark) caches
+   neither the forged chain nor its CRL, and says why; a later verify of the
+   genuine simulated chain (--certs, --trust-ark) is not denied;
+ - a cache writer planting the forged chain and CRL: verify ignores them
+   (not denied), and a fetch of the genuine CRL replaces the planted one;
+ - the genuine simulated chain with --trust-ark still caches its chain and
+   CRL, and the CRL check passes.
+Before this fix, the forged CRL was cached (accepted because the forged
+chain's ARK, itself from the cache, signed it) and verify failed 'crl'."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "sim"))
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
+import simtest  # noqa: E402
+
+if not os.access(simtest.SNPCTL, os.X_OK):
+    simtest.skip("snpctl not built")
+try:
+    import cryptography  # noqa: F401
+except ImportError:
+    simtest.skip("python3-cryptography missing")
+import kdsemu  # noqa: E402
+
+failures = 0
+
+
+def check(ok, what):
+    global failures
+    print(("PASS: " if ok else "FAIL: ") + what)
+    if not ok:
+        failures += 1
+
+
+def run(*args):
+    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def files(d):
+    return sorted(f for f in os.listdir(d) if not f.startswith(".")) \
+        if os.path.isdir(d) else []
+
+
+def crl_check(out):
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        return None
+    c = [c for c in doc.get("checks", []) if c["name"] == "crl"]
+    return c[0] if c else None
+
+
+def main():
+    d = simtest.new_state("Milan")
+    tmp = tempfile.mkdtemp(prefix="snp-kds-crl-trust.")
+    emu = kdsemu.Emulator(d)
+    try:
+        rpt = os.path.join(tmp, "r.bin")
+        subprocess.run([simtest.SNPCTL, "report", "--backend=sim:" + d, "--nonce", "00ff",
+                        "-o", rpt], check=True, stdout=subprocess.DEVNULL)
+        ark = os.path.join(d, "ark.pem")
+        certs = os.path.join(tmp, "certs")  # the genuine simulated chain
+        os.mkdir(certs)
+        for f in ("vcek.pem", "ask.pem", "ark.pem"):
+            shutil.copy(os.path.join(d, f), certs)
+
+        # a hostile mirror serving a forged chain and a CRL its ARK signed
+        emu.set(mode="forgedroot")
+        _, forged_chain = emu.get("/vcek/v1/Milan/cert_chain")
+        _, forged_crl = emu.get("/vcek/v1/Milan/crl")
+        for trust in ([], ["--trust-ark", ark]):
+            c = os.path.join(tmp, "mirror%d" % len(trust))
+            rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
+                               emu.url, *trust)
+            check(not files(os.path.join(c, "chain")) and
+                  not files(os.path.join(c, "crl")) and rc != 0 and
+                  "not the trusted root" in err,
+                  "hostile mirror, collateral fetch %s: forged chain and CRL not cached "
+                  "(chain/ %s, crl/ %s), rc %d, says why: %s" %
+                  (" ".join(trust[:1]) or "(AMD's root)", files(os.path.join(c, "chain")),
+                   files(os.path.join(c, "crl")), rc, err.strip()))
+            # the cache, not the mirror: the CRL comes from the cache only
+            rc, out, err = run("verify", rpt, "--certs", certs, "--trust-ark", ark,
+                               "--cache-dir", c, "--json")
+            cc = crl_check(out)
+            check(rc == 0 and cc is not None and cc["result"] != "failed",
+                  "after the hostile mirror, verify (genuine chain, --trust-ark) is not "
+                  "denied: rc %d (0), crl %r %s" % (rc, cc, err.strip()))
+
+        # a cache writer planting the forged chain and CRL
+        c = os.path.join(tmp, "planted")
+        for sub, name, data in (("chain", "Milan-vcek.pem", forged_chain),
+                                ("crl", "Milan-vcek.crl", forged_crl)):
+            os.makedirs(os.path.join(c, sub), exist_ok=True)
+            with open(os.path.join(c, sub, name), "wb") as f:
+                f.write(data)
+        emu.set(mode="normal")
+        n = emu.count()
+        rc, out, err = run("verify", rpt, "--certs", certs, "--trust-ark", ark, "--cache-dir",
+                           c, "--json")
+        cc = crl_check(out)
+        check(rc == 0 and cc is not None and cc["result"] != "failed" and emu.count() == n,
+              "planted forged chain and CRL in the cache: verify not denied, no request: rc "
+              "%d (0), crl %r %s" % (rc, cc, err.strip()))
+        rc, out, err = run("verify", rpt, "--certs", certs, "--trust-ark", ark, "--cache-dir",
+                           c, "--crl", "require", "--kds-url", emu.url, "--json")
+        cc = crl_check(out)
+        with open(os.path.join(c, "crl", "Milan-vcek.crl"), "rb") as f:
+            now = f.read()
+        check(rc == 0 and cc is not None and cc["result"] == "passed" and now != forged_crl,
+              "--crl require: the genuine CRL fetched, checked and cached in place of the "
+              "planted one: rc %d, crl %r, replaced %s %s" %
+              (rc, cc, now != forged_crl, err.strip()))
+
+        # the genuine simulated chain under --trust-ark: chain and CRL cached
+        c = os.path.join(tmp, "genuine")
+        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, "--kds-url",
+                           emu.url, "--json")
+        cc = crl_check(out)
+        check(rc == 0 and cc is not None and cc["result"] == "passed" and
+              files(os.path.join(c, "chain")) == ["Milan-vcek.pem"] and
+              files(os.path.join(c, "crl")) == ["Milan-vcek.crl"],
+              "genuine chain, verify --trust-ark: rc %d, crl %r, chain/ %s, crl/ %s %s" %
+              (rc, cc, files(os.path.join(c, "chain")), files(os.path.join(c, "crl")),
+               err.strip()))
+        n = emu.count()
+        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, "--offline",
+                           "--json")
+        cc = crl_check(out)
+        check(rc == 0 and cc is not None and cc["result"] == "passed" and emu.count() == n,
+              "then --offline from that cache: rc %d, crl %r %s" % (rc, cc, err.strip()))
+        c = os.path.join(tmp, "genuine-fetch")
+        rc, out, err = run("collateral", "fetch", rpt, "--trust-ark", ark, "--cache-dir", c,
+                           "--kds-url", emu.url)
+        check(rc == 0 and files(os.path.join(c, "chain")) == ["Milan-vcek.pem"] and
+              files(os.path.join(c, "crl")) == ["Milan-vcek.crl"] and
+              len(files(os.path.join(c, "vcek"))) == 1,
+              "genuine chain, collateral fetch --trust-ark: rc %d, VCEK, chain and CRL "
+              "cached %s" % (rc, err.strip()))
+    finally:
+        emu.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        simtest.cleanup(d)
+    if failures:
+        print("FAIL: %d check(s) failed" % failures)
+        sys.exit(1)
+
+
+main()
