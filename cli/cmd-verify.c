@@ -167,7 +167,9 @@ static void verify_help(void)
 	       "                         product's CRL when one is at hand; require: fail\n"
 	       "                         without a current CRL; off\n\n"
 	       "  --json                 machine-readable result: the checks and the\n"
-	       "                         effective policy\n\n"
+	       "                         effective policy; for bound evidence also\n"
+	       "                         \"binding\": the proof, the verified events and\n"
+	       "                         the event policy's result\n\n"
 	       "Exit codes: 0 verified, 1 verification failed, 2 policy check failed,\n"
 	       "            3 bad usage or input.\n");
 }
@@ -1136,8 +1138,15 @@ static void cert_set_release(struct cert_set *cs)
 	memset(cs, 0, sizeof(*cs));
 }
 
+/* What the binding check found, for the result (text and JSON). */
+struct binding_out {
+	json_t *json;		/* the "binding" member (new), NULL: no binding */
+	bool event_policy_fail; /* an event policy check failed: exit code 2 */
+};
+
 static int print_result(const struct verify_args *a, const struct snp_report_info *ri,
-			const struct snp_verify_result *res, const struct sources *srcs, int code)
+			const struct snp_verify_result *res, const struct sources *srcs,
+			const struct binding_out *bind, int code)
 {
 	static const char *const verdicts[] = {
 		[SNPCTL_EXIT_OK] = "verified",
@@ -1164,6 +1173,9 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 				    json_string(res->root_explicit ? "explicit trust anchor" :
 						res->root_pinned   ? "amd pinned" :
 								     "untrusted"));
+		/* bound evidence: the proof, the verified events, the event policy */
+		if (bind->json)
+			json_object_set(o, "binding", bind->json);
 		if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
 			json_decref(o);
 			log_error("Failed to render JSON.");
@@ -1204,7 +1216,8 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
  * certificates and CRL are taken instead. Returns the exit code.
  */
 static int verify_loaded(const struct verify_args *a, struct snp_report_info *ri,
-			 struct cert_set *cs, struct snpctl_evidence *ev)
+			 struct cert_set *cs, struct snpctl_evidence *ev,
+			 const struct binding_out *bind)
 {
 	struct snp_verify_input in = { 0 };
 	struct snp_verify_result res;
@@ -1252,9 +1265,11 @@ static int verify_loaded(const struct verify_args *a, struct snp_report_info *ri
 		code = SNPCTL_EXIT_VERIFY;
 	else if (!snp_verify_result_ok(&res, SNP_CHECK_POLICY))
 		code = SNPCTL_EXIT_POLICY;
+	else if (bind->event_policy_fail)
+		code = SNPCTL_EXIT_POLICY; /* the event policy of bound evidence */
 	else
 		code = SNPCTL_EXIT_OK;
-	code = print_result(a, in.report, &res, &srcs, code);
+	code = print_result(a, in.report, &res, &srcs, bind, code);
 	if (fflush(stdout) != 0)
 		code = SNPCTL_EXIT_USAGE;
 out:
@@ -1271,15 +1286,58 @@ static bool has_digest(const struct snp_event *ev, size_t n, const u8 *d, size_t
 }
 
 /*
+ * JSON of the verified events: each as GET /v1/log renders it, the record
+ * encoded from the decoded event (canonical) and "head" replayed here, not
+ * copied from the document. New reference, NULL on ENOMEM.
+ */
+static json_t *events_to_json(const struct snp_event *events, size_t n, u8 head[SNP_HASH_SIZE])
+{
+	json_t *arr = json_array();
+
+	snp_evlog_head_init(head);
+	for (size_t i = 0; arr && i < n; i++) {
+		u8 rec[SNP_EVENT_RECORD_MAX];
+		size_t len;
+
+		if (snp_event_encode(&events[i], rec, &len) < 0 ||
+		    snp_evlog_extend(head, rec, len) < 0 ||
+		    json_array_append_new(arr, snp_event_to_json(i, rec, len, head)) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* A JSON array of the hex digests of @e[0..n-1]. New reference. */
+static json_t *digests_to_json(const struct snp_policy_event *e, size_t n)
+{
+	char hex[2 * SNP_EVENT_DIGEST_MAX + 1];
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		snp_hex_encode(e[i].d, e[i].len, hex);
+		json_array_append_new(arr, json_string(hex));
+	}
+	return arr;
+}
+
+/*
  * The binding of bound evidence (docs/evidence.md 7): the proof of our
  * nonce and the event log against REPORT_DATA, then the event policy.
- * Returns an exit code; SNPCTL_EXIT_OK lets the report be checked.
+ * Returns an exit code: SNPCTL_EXIT_OK lets the report be checked (an
+ * event policy failure is in @out, so that the report is still checked and
+ * a bad one fails verification first); on a refusal the result is printed
+ * here. @out->json is the result's "binding" member (man snpctl, JSON).
  */
 static int verify_binding(struct verify_args *a, const struct snpctl_evidence *ev,
-			  const struct snp_report_info *ri)
+			  const struct snp_report_info *ri, struct binding_out *out)
 {
 	_cleanup_(freep) struct snp_event *events = NULL;
-	char err[SNP_ERRBUF], hex[2 * SNP_EVENT_DIGEST_MAX + 1];
+	char err[SNP_ERRBUF], hex[2 * SNP_EVENT_DIGEST_MAX + 1], why[256] = "";
+	char nonce_hex[2 * SNP_NONCE_MAX + 1], head_hex[2 * SNP_HASH_SIZE + 1];
+	u8 head[SNP_HASH_SIZE];
+	json_t *evs;
 	size_t n = 0;
 	int r;
 
@@ -1296,14 +1354,19 @@ static int verify_binding(struct verify_args *a, const struct snpctl_evidence *e
 			  "sent.");
 		return SNPCTL_EXIT_USAGE;
 	}
+	snp_hex_encode(a->nonce, a->nonce_len, nonce_hex);
 	r = snp_binding_verify_json(ev->binding, ri->r.report_data, a->nonce, a->nonce_len, &events,
 				    &n, err, sizeof(err));
 	if (r < 0) {
 		if (a->json) {
-			json_t *o = json_pack("{s:{s:b, s:s}}", "binding", "ok", 0, "reason", err);
+			json_t *o = json_pack("{s:s?, s:s, s:i, s:{s:s, s:b, s:s, s:s}}", "report",
+					      a->report, "result", "verification failed",
+					      "exit_code", SNPCTL_EXIT_VERIFY, "binding", "scheme",
+					      SNP_BINDING_SCHEME, "ok", 0, "nonce", nonce_hex,
+					      "reason", err);
 
 			if (o)
-				json_dumpf(o, stdout, JSON_COMPACT);
+				json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			printf("\n");
 			json_decref(o);
 		} else {
@@ -1326,23 +1389,45 @@ static int verify_binding(struct verify_args *a, const struct snpctl_evidence *e
 			       snp_event_alg_name(events[i].alg), hex, events[i].desc);
 		}
 	}
-	for (size_t i = 0; i < a->pol.n_require_events; i++)
+	for (size_t i = 0; !why[0] && i < a->pol.n_require_events; i++)
 		if (!has_digest(events, n, a->pol.require_events[i].d,
 				a->pol.require_events[i].len)) {
 			snp_hex_encode(a->pol.require_events[i].d, a->pol.require_events[i].len,
 				       hex);
-			printf("event policy: FAIL: no event with required digest %s\n", hex);
-			return SNPCTL_EXIT_POLICY;
+			snprintf(why, sizeof(why), "no event with required digest %s", hex);
 		}
-	for (size_t i = 0; i < a->pol.n_forbid_events; i++)
+	for (size_t i = 0; !why[0] && i < a->pol.n_forbid_events; i++)
 		if (has_digest(events, n, a->pol.forbid_events[i].d, a->pol.forbid_events[i].len)) {
 			snp_hex_encode(a->pol.forbid_events[i].d, a->pol.forbid_events[i].len, hex);
-			printf("event policy: FAIL: an event has forbidden digest %s\n", hex);
-			return SNPCTL_EXIT_POLICY;
+			snprintf(why, sizeof(why), "an event has forbidden digest %s", hex);
 		}
-	if (!a->json && (a->pol.n_require_events || a->pol.n_forbid_events))
+	out->event_policy_fail = why[0] != '\0';
+	if (!a->json && why[0])
+		printf("event policy: FAIL: %s\n", why);
+	else if (!a->json && (a->pol.n_require_events || a->pol.n_forbid_events))
 		printf("event policy: ok (%zu required, %zu forbidden digests)\n",
 		       a->pol.n_require_events, a->pol.n_forbid_events);
+	if (!a->json)
+		return SNPCTL_EXIT_OK;
+
+	evs = events_to_json(events, n, head);
+	snp_hex_encode(head, SNP_HASH_SIZE, head_hex);
+	out->json = json_pack(
+		"{s:s, s:b, s:s, s:O?, s:O?, s:{s:I, s:s, s:o?}, s:{s:s, s:s?, s:o*, s:o*}}",
+		"scheme", SNP_BINDING_SCHEME, "ok", 1, "nonce", nonce_hex, "leaf_index",
+		json_object_get(ev->binding, "leaf_index"), "tree_size",
+		json_object_get(ev->binding, "tree_size"), "log", "count", (json_int_t)n, "head",
+		head_hex, "events", evs, "event_policy", "result",
+		why[0]						  ? "failed" :
+		a->pol.n_require_events || a->pol.n_forbid_events ? "passed" :
+								    "none",
+		"reason", why[0] ? why : NULL, "required",
+		digests_to_json(a->pol.require_events, a->pol.n_require_events), "forbidden",
+		digests_to_json(a->pol.forbid_events, a->pol.n_forbid_events));
+	if (!out->json) {
+		log_error("Failed to render JSON.");
+		return SNPCTL_EXIT_USAGE;
+	}
 	return SNPCTL_EXIT_OK;
 }
 
@@ -1351,6 +1436,7 @@ int snpctl_cmd_verify(int argc, char **argv)
 	struct verify_args a = { 0 };
 	struct cert_set cs = { 0 };
 	struct snpctl_evidence ev = { 0 };
+	struct binding_out bind = { 0 };
 	struct snp_report_info ri, *rip = NULL;
 	char err[SNP_ERRBUF];
 	int r, code;
@@ -1392,8 +1478,9 @@ int snpctl_cmd_verify(int argc, char **argv)
 			return SNPCTL_EXIT_USAGE;
 		}
 		rip = &ri;
-		code = verify_binding(&a, &ev, &ri);
+		code = verify_binding(&a, &ev, &ri, &bind);
 		if (code != SNPCTL_EXIT_OK) {
+			json_decref(bind.json);
 			snpctl_evidence_release(&ev);
 			return code;
 		}
@@ -1405,7 +1492,8 @@ int snpctl_cmd_verify(int argc, char **argv)
 	if (load_certs(&a, &cs) < 0)
 		code = SNPCTL_EXIT_USAGE;
 	else
-		code = verify_loaded(&a, rip, &cs, &ev);
+		code = verify_loaded(&a, rip, &cs, &ev, &bind);
+	json_decref(bind.json);
 	cert_set_release(&cs);
 	snpctl_evidence_release(&ev);
 	ERR_clear_error();

@@ -75,12 +75,34 @@ def snpctl_verify(d, doc, nonce, *extra):
     return p.returncode, p.stdout + p.stderr
 
 
+def snpctl_json(d, doc, nonce, *extra):
+    """snpctl verify --json: (rc, the JSON document on stdout or None, stderr)."""
+    path = os.path.join(d.tmp, "evidence-json-%d.json" % threading.get_ident())
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
+                        "--offline", "--nonce", nonce.hex(), "--json"] + list(extra),
+                       capture_output=True, text=True, timeout=60)
+    try:
+        j = json.loads(p.stdout)
+    except ValueError:
+        j = None
+    return p.returncode, j, p.stderr
+
+
 def both_refuse(d, doc, nonce, what):
     py = py_verify(doc, nonce)
     rc, out = snpctl_verify(d, doc, nonce)
     line = next((x for x in out.splitlines() if x.startswith("binding: FAIL")), out[-200:])
     res.check(py is not None and rc == 1 and "binding: FAIL" in out,
               "%s: refused by python (%s) and snpctl (rc %d: %s)" % (what, py, rc, line))
+    # --json: one document saying the refusal and its reason (the text's)
+    rc, j, _ = snpctl_json(d, doc, nonce)
+    b = (j or {}).get("binding") or {}
+    res.check(rc == 1 and j is not None and j.get("result") == "verification failed" and
+              j.get("exit_code") == 1 and b.get("ok") is False and
+              b.get("reason") and "binding: FAIL: " + b["reason"] == line,
+              "%s: --json says refused with the reason: rc %d, %r" % (what, rc, b))
 
 
 def fuse_evidence(d, nonce):
@@ -150,6 +172,52 @@ with h.Daemon(config=CONFIG) as d:
                       "2 event(s)" in outp,
                       "snpctl lists the bound events: %s" %
                       [x for x in outp.splitlines() if x.startswith(("binding", "event"))])
+    # --json lists the verified binding and events: as the daemon logged
+    # them (GET /v1/log now, nothing appended since) and as the
+    # independent verifier decodes them
+    st, data = http(d, "GET", "/v1/log")
+    logged = json.loads(data) if st == 200 else {}
+    i0, _, doc0 = docs[0]
+    rc, j, err = snpctl_json(d, doc0, nonces[i0])
+    b = (j or {}).get("binding") or {}
+    jl = b.get("log") or {}
+    pyev = ev.verify(report_data(doc0), nonces[i0], doc0["binding"])
+    res.check(rc == 0 and j is not None and j.get("result") == "verified" and
+              b.get("ok") is True and b.get("scheme") == "snpd-binding-v1" and
+              b.get("nonce") == nonces[i0].hex() and
+              b.get("leaf_index") == doc0["binding"]["leaf_index"] and
+              b.get("tree_size") == doc0["binding"]["tree_size"],
+              "--json on accepted evidence: verified, binding ok, nonce, leaf %s of %s: "
+              "rc %d %s" % (b.get("leaf_index"), b.get("tree_size"), rc, err.strip()[-300:]))
+    res.check(logged.get("count") == 2 and jl.get("count") == logged.get("count") and
+              jl.get("head") == logged.get("head") and
+              jl.get("events") == logged.get("events"),
+              "--json log (count, head, events) is the daemon's GET /v1/log: %r vs %r" %
+              (jl, {k: logged.get(k) for k in ("count", "head")}))
+    res.check([{k: e[k] for k in ("alg", "digest", "type", "description")}
+               for e in jl.get("events", [])] == pyev and
+              [e.get("seq") for e in jl.get("events", [])] == list(range(len(pyev))),
+              "--json events are those the independent verifier decodes: %d" % len(pyev))
+    pol = b.get("event_policy") or {}
+    res.check(pol.get("result") == "none" and pol.get("required") == [] and
+              pol.get("forbidden") == [], "--json event_policy without a policy: %r" % pol)
+    rc, j, _ = snpctl_json(d, doc0, nonces[i0], "--require-event", "01" * 48,
+                           "--forbid-event", "ab" * 32)
+    pol = ((j or {}).get("binding") or {}).get("event_policy") or {}
+    res.check(rc == 0 and pol.get("result") == "passed" and
+              pol.get("required") == ["01" * 48] and pol.get("forbidden") == ["ab" * 32],
+              "--json event_policy satisfied: rc %d %r" % (rc, pol))
+    rc, j, _ = snpctl_json(d, doc0, nonces[i0], "--require-event", "03" * 48)
+    pol = ((j or {}).get("binding") or {}).get("event_policy") or {}
+    j = j or {}
+    res.check(rc == 2 and j.get("result") == "policy check failed" and
+              j.get("exit_code") == 2 and pol.get("result") == "failed" and
+              "03" * 48 in (pol.get("reason") or "") and
+              any(c["name"] == "report_sig" and c["result"] == "passed"
+                  for c in j.get("checks", [])),
+              "--json event_policy failed: rc %d (2), the reason, the report still "
+              "checked: %r" % (rc, pol))
+
     res.check(own == len(docs), "%d/%d documents prove their own client's nonce (python and "
               "snpctl accept)" % (own, len(docs)))
     res.check(agree == len(docs), "%d/%d: another client's nonce is refused by both" %
