@@ -11,7 +11,7 @@
 
 static const struct snpctl_command commands[] = {
 	{ "show", "decode an attestation report (text or --json)", snpctl_cmd_show },
-	{ "verify", "verify a report against the AMD certificate chain and a policy",
+	{ "verify", "verify a report or snpd evidence against the AMD chain and a policy",
 	  snpctl_cmd_verify },
 	{ "policy", "write a verify policy file from a report, check one, list its keys",
 	  snpctl_cmd_policy },

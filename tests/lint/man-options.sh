@@ -125,6 +125,48 @@ for w in man schema; do
 	fi
 done
 
+# snpctl verify's evidence options: 'snpctl verify --help' and snpctl(1)
+# say the same about each (its entry: the help's lines from "  --OPT" to
+# the next option, the page's from ".BI --OPT" or ".B --OPT" to the next .TP)
+help_entry() {
+	awk -v o="$1" 'index($0, "  " o " ") == 1 { on = 1; print; next }
+		on && /^  -/ { on = 0 } on && /^$/ { on = 0 } on' "$tmp/help-verify"
+}
+man_entry() {
+	awk -v o="$1" '/^\.SS "verify/ { sec = 1 } /^\.SS / && !/^\.SS "verify/ { sec = 0 }
+		sec && (index($0, ".BI " o " ") == 1 || $0 == ".B " o) { on = 1; next }
+		on && /^\.(TP|PP|SS)/ { on = 0 } on' "$tmp/snpctl.1.txt"
+}
+same() { # OPTION PHRASE...: each phrase in both entries (case and line breaks aside)
+	o=$1
+	shift
+	e_help=$(help_entry "$o" | tr -s ' \n' '  ')
+	e_man=$(man_entry "$o" | tr -s ' \n' '  ')
+	for w in "$@"; do
+		for where in help man; do
+			eval "t=\$e_$where"
+			if ! printf '%s' "$t" | grep -qiF -- "$w"; then
+				echo "snpctl verify $o: '$w' not in the $where entry (help and man differ)"
+				bad=$((bad + 1))
+			fi
+		done
+	done
+}
+same --require-event "bound evidence only" "32, 48 or 64 bytes" "may repeat" "exit code 2"
+same --forbid-event "bound evidence only" "may repeat" "exit code 2"
+same --nonce "up to 64" "zero-padded" "snpd-binding-v1" "nonce"
+same --trust-ark "although it is not" "ARK when none is given" "cached only under it"
+same --json "binding" "event"
+for w in "/v1/evidence" "/snp/evidence/" "--trust-ark" "REPORT|EVIDENCE|-"; do
+	grep -qF -- "$w" "$tmp/help-verify" ||
+		{ echo "snpctl verify --help does not say '$w' about evidence"; bad=$((bad + 1)); }
+	awk '/^\.SS / { on = index($0, ".SS \"verify") == 1 } on' "$tmp/snpctl.1.txt" |
+		grep -qF -- "$w" ||
+		{ echo "man/snpctl.1 verify does not say '$w' about evidence"; bad=$((bad + 1)); }
+done
+grep -q '^  verify .*evidence' "$tmp/snpctl-help" ||
+	{ echo "snpctl --help: verify does not mention evidence"; bad=$((bad + 1)); }
+
 # formatting
 for p in snpd.8 snpctl.1 snpd.conf.5; do
 	w=$(check_roff "$man/$p")
