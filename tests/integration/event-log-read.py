@@ -7,7 +7,8 @@ after a restart with a lowered EventLogMax=; a log/events opened earlier
 keeps reading its snapshot while the rendering grows (and is copied) under
 it; reads at any offset and size give the same lines; HEAD /v1/log; a full
 log says so (ENOSPC, 507 event-log-full) and keeps serving the log and
-evidence over both paths. Then a log of 3,000 events written before the
+evidence over both paths; writes longer than a record (up to 1 MiB) are
+EINVAL. Then a log of 3,000 events written before the
 start (a body larger than a socket buffer), and what readers can make snpd
 hold: log/events opened after each of 30 appends and 20 GET /v1/log left
 unread must not make snpd keep a copy of the log each."""
@@ -36,12 +37,16 @@ def record(i):
                             b"event %d, with \"quotes\" and \\" % i)
 
 
-def fuse_append(d, i):
+def fuse_write(d, data):
     fd = os.open(d.path("log", "extend"), os.O_WRONLY)
     try:
-        os.write(fd, record(i))
+        return os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def fuse_append(d, i):
+    return fuse_write(d, record(i))
 
 
 def http(d, method, path, body=None):
@@ -156,6 +161,9 @@ with h.Daemon(config=CONFIG % MAX) as d:
     res.check(st == 507 and rep.get("type") == "urn:snpd:problem:event-log-full" and
               "EventLogMax=%d" % MAX in rep.get("detail", ""),
               "HTTP append to a full log: 507 event-log-full: %s" % rep)
+    for size in (138, 4096, 1 << 20):
+        res.expect_errno(lambda: fuse_write(d, b"\1" * size), errno.EINVAL,
+                         "a write of %d bytes to log/extend (records are at most 137)" % size)
     res.check(status(d)["state"] == "full", "status says full")
     full = both(d, "the full log", MAX)
     st, edoc, fdoc = evidence(d)
