@@ -886,6 +886,8 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 			 "\"events\":[",
 			 SNP_BINDING_SCHEME, (unsigned long long)ret->text_count, head_hex,
 			 log->max);
+		snprintf(ret->etag, sizeof(ret->etag), "\"%llu-%u-%s\"",
+			 (unsigned long long)ret->text_count, log->max, head_hex);
 		return;
 	}
 	if (!over_unix) {

@@ -113,6 +113,11 @@ struct snpd_eventlog_reply {
 	struct snpd_eventlog_text *text;
 	u64 text_count;
 	char prefix[256];
+	/*
+	 * GET success: an entity tag of this state of the log (count, max
+	 * and head: the head commits to every event), quoted.
+	 */
+	char etag[160];
 };
 
 /*

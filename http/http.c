@@ -1161,17 +1161,30 @@ static void log_body_free(void *cls)
 
 /*
  * GET /v1/log: the prefix, then the log's shared rendering itself (no
- * copy: the response holds a reference to it until it is sent), "]}".
+ * copy: the response holds a reference to it until it is sent), "]}";
+ * or 304 when the client has this state already (If-None-Match).
  */
 static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 {
 	static const char suffix[] = "]}";
 	struct log_body *b = malloc(sizeof(*b));
 	struct MHD_IoVec iov[3];
+	const char *inm = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_IF_NONE_MATCH);
 	struct MHD_Response *r;
 	unsigned int n = 0;
 	size_t len;
 
+	/* a client polling the log gets 304 until it changes (RFC 9110 13.1.2) */
+	if (inm && (strstr(inm, rep->etag) || !strcmp(inm, "*"))) {
+		free(b);
+		snpd_eventlog_text_unref(rep->text);
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
+		respond(st, MHD_HTTP_NOT_MODIFIED, r);
+		return;
+	}
 	if (!b) {
 		snpd_eventlog_text_unref(rep->text);
 		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
@@ -1194,6 +1207,7 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 		return;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
 	respond(st, rep->status, r);
 }
 

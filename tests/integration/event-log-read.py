@@ -5,7 +5,8 @@ after every append (FUSE and HTTP, each read at once after the append: a
 cached rendering is never stale), after a restart, with a full log and
 after a restart with a lowered EventLogMax=; a log/events opened earlier
 keeps reading its snapshot while the rendering grows (and is copied) under
-it; reads at any offset and size give the same lines; HEAD /v1/log; a full
+it; reads at any offset and size give the same lines; HEAD /v1/log; ETag
+and If-None-Match (304 until an append); a full
 log says so (ENOSPC, 507 event-log-full) and keeps serving the log and
 evidence over both paths; writes longer than a record (up to 1 MiB) are
 EINVAL. Then a log of 3,000 events written before the
@@ -152,8 +153,28 @@ with h.Daemon(config=CONFIG % MAX) as d:
     res.check(hst == 200 and hbody == b"" and hlen == str(len(body)),
               "HEAD /v1/log: 200, no body, Content-Length %s of %d" % (hlen, len(body)))
 
-    # the full log
+    # a client polling with If-None-Match: 304 until the log changes
+    def get_tagged(tag=None):
+        c = h.UnixHTTPConnection(d.api)
+        c.request("GET", "/v1/log", headers={"If-None-Match": tag} if tag else {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, r.getheader("ETag"), data
+
+    st, tag, data = get_tagged()
+    st2, tag2, data2 = get_tagged(tag)
+    res.check(st == 200 and tag and data == body and st2 == 304 and tag2 == tag and data2 == b"",
+              "GET /v1/log has an ETag (%s...) and answers 304 to If-None-Match with it: %d" %
+              (tag[:12] if tag else tag, st2))
+    st3, _, _ = get_tagged('"0-1-00", ' + tag)
+    res.check(st3 == 304, "an If-None-Match list holding the tag: %d" % st3)
     fuse_append(d, MAX - 2)
+    st4, tag4, data4 = get_tagged(tag)
+    res.check(st4 == 200 and tag4 != tag and json.loads(data4)["count"] == MAX - 1,
+              "after an append the old tag gets the new log at once: %d" % st4)
+
+    # the full log
     st, rep = http_append(d, MAX - 1)
     res.check(st == 201 and rep["count"] == MAX, "the last event fits: %s" % st)
     res.expect_errno(lambda: fuse_append(d, MAX), errno.ENOSPC, "FUSE append to a full log")
