@@ -7,10 +7,12 @@ counts only the daemon, not this client) over R reads, and by the client's
 wall time. Run by hand:
 
   SNPD=BUILDDIR/daemon/snpd SNPCTL=BUILDDIR/cli/snpctl \\
-      python3 bench/bench-eventlog.py [EVENTS ...] [--reads R]
+      python3 bench/bench-eventlog.py [EVENTS ...] [--reads R] [--evidence]
 
 Prints one line per size, with the CPU of the first GET after the start
-apart (it renders the log once); never fails on speed. An argument --check makes
+apart (it renders the log once); never fails on speed. --evidence adds
+snpd's CPU for a batch of 1 and of 8 evidence requests (each answer
+embeds the log's events). An argument --check makes
 it exit 1 when the two read paths disagree (used as a smoke test)."""
 
 import hashlib
@@ -18,6 +20,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +73,27 @@ def read_events(d):
         return f.read()
 
 
+def evidence_batch(d, members):
+    """snpd's CPU for one batch of @members evidence requests over HTTP
+    (BatchWindowMSec= gathers them); each answer embeds the whole log."""
+    def one(i):
+        c = h.UnixHTTPConnection(d.api, timeout=600)
+        c.request("GET", "/v1/evidence?nonce=%064x" % i)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        ok.append(r.status == 200)
+
+    ok = []
+    c0 = cpu(d.proc.pid)
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(members)]
+    for x in ts:
+        x.start()
+    for x in ts:
+        x.join()
+    return (cpu(d.proc.pid) - c0) * 1e3, all(ok) and len(ok) == members
+
+
 def measure(d, fn, reads):
     fn()
     c0, w0 = cpu(d.proc.pid), time.monotonic()
@@ -82,6 +106,7 @@ def measure(d, fn, reads):
 def main():
     args = sys.argv[1:]
     check = "--check" in args
+    evidence = "--evidence" in args
     reads = 20
     if "--reads" in args:
         i = args.index("--reads")
@@ -93,7 +118,7 @@ def main():
     for n in sizes:
         tmp = tempfile.mkdtemp(prefix="snpd-bench-log-")
         head = write_log(os.path.join(tmp, "eventlog"), n)
-        with h.Daemon(tmp=tmp, config="[Daemon]\nEventLogMax=65536\n") as d:
+        with h.Daemon(tmp=tmp, config="[Daemon]\nEventLogMax=65536\nBatchWindowMSec=300\n") as d:
             d.start(timeout=120)
             c0 = cpu(d.proc.pid)
             st, body = get_log(d)
@@ -110,6 +135,14 @@ def main():
                   "first GET: snpd CPU %.0f ms)%s" %
                   (n, len(body), http_cpu, http_wall, fuse_cpu, fuse_wall, reads, first,
                    "" if same else "  THE PATHS DISAGREE"), flush=True)
+            if evidence:
+                one, ok1 = evidence_batch(d, 1)
+                eight, ok8 = evidence_batch(d, 8)
+                bad += not (ok1 and ok8)
+                print("events %6d  evidence: snpd CPU %8.0f ms for a batch of 1, %8.0f ms for "
+                      "a batch of 8 (%.0f ms per further member)%s" %
+                      (n, one, eight, (eight - one) / 7, "" if ok1 and ok8 else "  FAILED"),
+                      flush=True)
             d.stop()
     return 1 if check and bad else 0
 
