@@ -9,7 +9,7 @@ it; reads at any offset and size give the same lines; HEAD /v1/log; ETag
 and If-None-Match (304 until an append); a full
 log says so (ENOSPC, 507 event-log-full) and keeps serving the log and
 evidence over both paths; writes longer than a record (up to 1 MiB) are
-EINVAL. Then a log of 3,000 events written before the
+EINVAL, a POST body over 16 KiB 413, EventLogMax= over 65536 refused. Then a log of 3,000 events written before the
 start (a body larger than a socket buffer), and what readers can make snpd
 hold: log/events opened after each of 30 appends and 20 GET /v1/log left
 unread must not make snpd keep a copy of the log each."""
@@ -185,6 +185,14 @@ with h.Daemon(config=CONFIG % MAX) as d:
     for size in (138, 4096, 1 << 20):
         res.expect_errno(lambda: fuse_write(d, b"\1" * size), errno.EINVAL,
                          "a write of %d bytes to log/extend (records are at most 137)" % size)
+    c = h.UnixHTTPConnection(d.api)
+    c.request("POST", "/v1/log/events", body=b"{" + b" " * (17 * 1024) + b"}",
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    big = json.loads(r.read())
+    c.close()
+    res.check(r.status == 413 and big.get("type") == "urn:snpd:problem:body-too-large",
+              "a POST /v1/log/events body over 16 KiB: %d %s" % (r.status, big.get("type")))
     res.check(status(d)["state"] == "full", "status says full")
     full = both(d, "the full log", MAX)
     st, edoc, fdoc = evidence(d)
@@ -210,6 +218,11 @@ with h.Daemon(config=CONFIG % MAX) as d:
               events_bytes(d) == lines_before, "the log is kept whole and full")
     res.expect_errno(lambda: fuse_append(d, MAX), errno.ENOSPC, "and refuses appends")
     res.check(d.stop() == 0, "snpd stops cleanly with the lowered maximum")
+
+    d.write_config(CONFIG % 65537)
+    rc = d.start(expect_fail=True)
+    res.check(rc != 0 and "EventLogMax=65537" in d.read_log(),
+              "EventLogMax= above 65536 is refused at the start (exit %s)" % rc)
 
 
 def write_log(path, n):
