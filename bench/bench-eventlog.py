@@ -10,7 +10,7 @@ wall time. Run by hand:
       python3 bench/bench-eventlog.py [EVENTS ...] [--reads R] [--evidence]
 
 Prints one line per size, with the CPU of the first GET after the start
-apart (it renders the log once); never fails on speed. --evidence adds
+apart; never fails on speed. --evidence adds
 snpd's CPU for a batch of 1 and of 8 evidence requests (each answer
 embeds the log's events). An argument --check makes
 it exit 1 when the two read paths disagree (used as a smoke test)."""

@@ -290,6 +290,8 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 	return 0;
 }
 
+static int text_extend(struct snpd_eventlog *log);
+
 int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 {
 	struct snpd_eventlog *log;
@@ -381,8 +383,13 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 	r = load(log, data, size);
 	if (r < 0)
 		return r;
-	if (!log->broken)
+	if (!log->broken) {
 		log_info("Event log %s: %zu events of this boot", log->path, log->n);
+		/* rendered now, before serving, not by the first reader on the loop */
+		r = text_extend(log);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 

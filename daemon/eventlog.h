@@ -61,9 +61,9 @@ json_t *snpd_eventlog_events_json(const struct snpd_eventlog *log, u64 count);
 /*
  * The log's events rendered once and shared by both read paths
  * (/snp/log/events and GET /v1/log): every event's compact JSON followed
- * by one separator byte, in order. The log is append-only, so the
- * rendering only grows: it is extended by the events appended since it
- * was last asked for, and the bytes of the first events never change. A
+ * by one separator byte, in order, rendered when the log is opened. The
+ * log is append-only, so the rendering only grows: it is extended by the
+ * events appended since it was last asked for, and the bytes of the first events never change. A
  * reader holds a reference and reads the first count events it was given
  * (its snapshot); a rendering that must grow while readers hold it is
  * copied once into a buffer twice as large (so all renderings alive at
