@@ -30,3 +30,15 @@ bench-overload: %reldir%/snpd-load$(EXEEXT) daemon/snpd$(EXEEXT) cli/snpctl$(EXE
 	@echo "== bench/bench-overload.sh: a light client beside a flood =="
 	@$(BENCH_SNPD_ENV) $(SHELL) $(srcdir)/%reldir%/bench-overload.sh || \
 		echo "bench-overload: a check failed (see above)"
+
+# The event log's read paths: snpd's CPU per GET /v1/log and per read of
+# /snp/log/events at 1,000 and 65,536 events (make bench-eventlog).
+EXTRA_DIST += %reldir%/bench-eventlog.py
+
+.PHONY: bench-eventlog
+bench: bench-eventlog
+bench-eventlog: daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
+	@echo "== bench/bench-eventlog.py: CPU per read of the event log =="
+	@$(BENCH_SNPD_ENV) SNP_TOP_SRCDIR='$(abs_top_srcdir)' $(PYTHON3) \
+		$(srcdir)/%reldir%/bench-eventlog.py || \
+		echo "bench-eventlog: a check failed (see above)"

@@ -290,6 +290,8 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 	return 0;
 }
 
+static int text_extend(struct snpd_eventlog *log);
+
 int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 {
 	struct snpd_eventlog *log;
@@ -381,8 +383,13 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 	r = load(log, data, size);
 	if (r < 0)
 		return r;
-	if (!log->broken)
+	if (!log->broken) {
 		log_info("Event log %s: %zu events of this boot", log->path, log->n);
+		/* rendered now, before serving, not by the first reader on the loop */
+		r = text_extend(log);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -492,7 +499,6 @@ int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len
 	}
 	log->size += (off_t)(2 + len + SNP_HASH_SIZE);
 	log->appended++;
-	log->text = snpd_eventlog_text_unref(log->text);
 	*ret_seq = log->n - 1;
 	return 0;
 }
@@ -544,58 +550,187 @@ json_t *snpd_eventlog_json(const struct snpd_eventlog *log)
 			 ev);
 }
 
-static char *render_jsonl(const struct snpd_eventlog *log, size_t *ret_len)
+struct snpd_eventlog_text {
+	unsigned int refs;
+	char *data;
+	size_t len, cap; /* bytes rendered, allocated */
+	size_t *ends;	 /* ends[i]: offset after event i's separator */
+	size_t n, ends_cap;
+};
+
+/* Largest compact JSON of one event: hex of a 137-byte record, of a
+ * 64-byte digest and of a head, a description of 64 characters each
+ * escaped, keys and numbers; with room to spare. */
+#define EVENT_JSON_MAX 2048
+
+static struct snpd_eventlog_text *text_new(size_t cap, size_t ends_cap)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	bool ok = f != NULL;
+	struct snpd_eventlog_text *t = calloc(1, sizeof(*t));
 
-	for (size_t i = 0; ok && i < log->n; i++) {
-		json_t *j =
-			snp_event_to_json(i, log->ev[i].record, log->ev[i].len, log->ev[i].head);
-
-		ok = j && json_dumpf(j, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
-		     fputc('\n', f) != EOF;
-		json_decref(j);
-	}
-	if (f && fclose(f) != 0)
-		ok = false;
-	if (!ok) {
-		free(buf);
+	if (!t)
+		return NULL;
+	t->data = malloc(cap);
+	t->ends = calloc(ends_cap, sizeof(*t->ends));
+	if (!t->data || !t->ends) {
+		free(t->data);
+		free(t->ends);
+		free(t);
 		return NULL;
 	}
-	*ret_len = len;
-	return buf;
+	t->cap = cap;
+	t->ends_cap = ends_cap;
+	t->refs = 1;
+	return t;
 }
 
-struct snpd_eventlog_text *snpd_eventlog_text_get(struct snpd_eventlog *log)
+/*
+ * Room for one more event of @extra bytes in log->text. Grown in place
+ * while only the log holds it; while readers hold it (their snapshots
+ * point into it) it is copied into a new one twice as large that the log
+ * holds from then on, and the readers keep the old one.
+ */
+static int text_reserve(struct snpd_eventlog *log, size_t extra)
 {
-	struct snpd_eventlog_text *t = log->text;
+	struct snpd_eventlog_text *t = log->text, *c;
+	size_t cap = t->cap, ends_cap = t->ends_cap;
 
-	if (!t) {
-		t = calloc(1, sizeof(*t));
-		if (!t)
-			return NULL;
-		t->data = render_jsonl(log, &t->len);
-		if (!t->data) {
-			free(t);
-			return NULL;
-		}
-		t->refs = 1;
-		log->text = t;
+	if (t->len + extra <= t->cap && t->n < t->ends_cap)
+		return 0;
+	while (cap < t->len + extra)
+		cap *= 2;
+	if (t->n == ends_cap)
+		ends_cap *= 2;
+	if (t->refs == 1) {
+		char *d = realloc(t->data, cap);
+		size_t *e;
+
+		if (!d)
+			return -ENOMEM;
+		t->data = d;
+		t->cap = cap;
+		e = reallocarray(t->ends, ends_cap, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		t->ends = e;
+		t->ends_cap = ends_cap;
+		return 0;
 	}
-	t->refs++;
-	return t;
+	c = text_new(cap, ends_cap);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c->data, t->data, t->len);
+	memcpy(c->ends, t->ends, t->n * sizeof(*t->ends));
+	c->len = t->len;
+	c->n = t->n;
+	snpd_eventlog_text_unref(t);
+	log->text = c;
+	return 0;
+}
+
+/* Render the events appended since log->text was last extended. */
+static int text_extend(struct snpd_eventlog *log)
+{
+	char buf[EVENT_JSON_MAX];
+
+	if (log->text && log->text->n > log->n)
+		log->text = snpd_eventlog_text_unref(log->text); /* never: the log only grows */
+	if (!log->text) {
+		log->text = text_new(4096, 64);
+		if (!log->text)
+			return -ENOMEM;
+	}
+	while (log->text->n < log->n) {
+		size_t i = log->text->n, k;
+		struct snpd_eventlog_text *t;
+		json_t *j;
+		int r;
+
+		j = snp_event_to_json(i, log->ev[i].record, log->ev[i].len, log->ev[i].head);
+		if (!j)
+			return -ENOMEM;
+		k = json_dumpb(j, buf, sizeof(buf), JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(j);
+		if (k == 0 || k > sizeof(buf))
+			return -ENOMEM;
+		r = text_reserve(log, k + 1);
+		if (r < 0)
+			return r;
+		t = log->text;
+		memcpy(t->data + t->len, buf, k);
+		t->data[t->len + k] = ',';
+		t->len += k + 1;
+		t->ends[t->n++] = t->len;
+	}
+	return 0;
+}
+
+struct snpd_eventlog_text *snpd_eventlog_text_get(struct snpd_eventlog *log, u64 *ret_count)
+{
+	if (text_extend(log) < 0)
+		return NULL;
+	log->text->refs++;
+	*ret_count = log->text->n;
+	return log->text;
 }
 
 struct snpd_eventlog_text *snpd_eventlog_text_unref(struct snpd_eventlog_text *t)
 {
 	if (t && --t->refs == 0) {
 		free(t->data);
+		free(t->ends);
 		free(t);
 	}
 	return NULL;
+}
+
+size_t snpd_eventlog_text_size(const struct snpd_eventlog_text *t, u64 count)
+{
+	if (count > t->n)
+		count = t->n;
+	return count ? t->ends[count - 1] : 0;
+}
+
+/* The first of the first @count events that ends after @off. */
+static size_t event_at(const struct snpd_eventlog_text *t, size_t count, size_t off)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->ends[mid] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+size_t snpd_eventlog_text_lines(const struct snpd_eventlog_text *t, u64 count, size_t off,
+				char *buf, size_t size)
+{
+	size_t end = snpd_eventlog_text_size(t, count);
+
+	if (count > t->n)
+		count = t->n;
+	if (off >= end)
+		return 0;
+	if (size > end - off)
+		size = end - off;
+	memcpy(buf, t->data + off, size);
+	/* each event's separator is its last byte: a newline here */
+	for (size_t i = event_at(t, count, off); i < count && t->ends[i] <= off + size; i++)
+		buf[t->ends[i] - 1 - off] = '\n';
+	return size;
+}
+
+const char *snpd_eventlog_text_members(const struct snpd_eventlog_text *t, u64 count,
+				       size_t *ret_len)
+{
+	size_t len = snpd_eventlog_text_size(t, count);
+
+	*ret_len = len ? len - 1 : 0; /* not the last separator */
+	return t->data;
 }
 
 json_t *snpd_eventlog_status_json(const struct snpd_eventlog *log)
@@ -745,10 +880,21 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 				      log->reason);
 			return;
 		}
-		ret->status = 200;
-		ret->body = snpd_eventlog_json(log);
-		if (!ret->body)
+		ret->text = snpd_eventlog_text_get(log, &ret->text_count);
+		if (!ret->text) {
 			reply_problem(ret, 500, "internal", "Out of memory", "-");
+			return;
+		}
+		ret->status = 200;
+		snp_hex_encode(log->head, SNP_HASH_SIZE, head_hex);
+		/* what snpd_eventlog_json() dumps to, compact and in order */
+		snprintf(ret->prefix, sizeof(ret->prefix),
+			 "{\"scheme\":\"%s\",\"count\":%llu,\"head\":\"%s\",\"max\":%u,"
+			 "\"events\":[",
+			 SNP_BINDING_SCHEME, (unsigned long long)ret->text_count, head_hex,
+			 log->max);
+		snprintf(ret->etag, sizeof(ret->etag), "\"%llu-%u-%s\"",
+			 (unsigned long long)ret->text_count, log->max, head_hex);
 		return;
 	}
 	if (!over_unix) {

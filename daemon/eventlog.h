@@ -59,18 +59,42 @@ json_t *snpd_eventlog_json(const struct snpd_eventlog *log);
 /* The first @count events (the log at an earlier head) as a JSON array. */
 json_t *snpd_eventlog_events_json(const struct snpd_eventlog *log, u64 count);
 /*
- * The log as JSON lines, shared: every reader of the same log state holds
- * a reference to one rendering (so open files cost no copy each), built
- * when first asked for after a change. New reference, NULL on ENOMEM;
- * drop it with snpd_eventlog_text_unref(), which accepts NULL.
+ * The log's events rendered once and shared by both read paths
+ * (/snp/log/events and GET /v1/log): every event's compact JSON followed
+ * by one separator byte, in order, rendered when the log is opened. The
+ * log is append-only, so the rendering only grows: it is extended by the
+ * events appended since it was last asked for, and the bytes of the first events never change. A
+ * reader holds a reference and reads the first count events it was given
+ * (its snapshot); a rendering that must grow while readers hold it is
+ * copied once into a buffer twice as large (so all renderings alive at
+ * once are at most about three times the log's).
  */
-struct snpd_eventlog_text {
-	unsigned int refs;
-	size_t len;
-	char *data;
-};
-struct snpd_eventlog_text *snpd_eventlog_text_get(struct snpd_eventlog *log);
+struct snpd_eventlog_text;
+
+/*
+ * A new reference to the rendering of the log as it is now, and in
+ * *ret_count its number of events. NULL on ENOMEM. Drop it with
+ * snpd_eventlog_text_unref(), which accepts NULL and returns NULL.
+ */
+struct snpd_eventlog_text *snpd_eventlog_text_get(struct snpd_eventlog *log, u64 *ret_count);
 struct snpd_eventlog_text *snpd_eventlog_text_unref(struct snpd_eventlog_text *t);
+/* Size of the first @count events as JSON lines (one object and '\n' each). */
+size_t snpd_eventlog_text_size(const struct snpd_eventlog_text *t, u64 count);
+/*
+ * Bytes [@off, @off + @size) of the first @count events as JSON lines into
+ * @buf; returns how many were copied (0 at or past the end).
+ */
+size_t snpd_eventlog_text_lines(const struct snpd_eventlog_text *t, u64 count, size_t off,
+				char *buf, size_t size);
+/*
+ * The first @count events as the members of a JSON array, separated by
+ * commas, without the brackets (so "[" + them + "]" is what
+ * snpd_eventlog_events_json(log, count) dumps to, compact and in order).
+ * Borrowed: valid while the reference to @t is held. The evidence answer
+ * can splice these bytes instead of dumping the events per member.
+ */
+const char *snpd_eventlog_text_members(const struct snpd_eventlog_text *t, u64 count,
+				       size_t *ret_len);
 /* For status: state, reason, path, events, max, head, counters. New reference. */
 json_t *snpd_eventlog_status_json(const struct snpd_eventlog *log);
 
@@ -80,7 +104,20 @@ struct snpd_eventlog_reply {
 	const char *type;  /* problem type, NULL on success */
 	const char *title; /* problem title */
 	char detail[320];
-	json_t *body; /* success: new reference */
+	json_t *body; /* POST success: new reference */
+	/*
+	 * GET success: the body is @prefix, the members of the first
+	 * @text_count events of @text (a new reference, the caller drops
+	 * it when the body is sent), then "]}".
+	 */
+	struct snpd_eventlog_text *text;
+	u64 text_count;
+	char prefix[256];
+	/*
+	 * GET success: an entity tag of this state of the log (count, max
+	 * and head: the head commits to every event), quoted.
+	 */
+	char etag[160];
 };
 
 /*

@@ -172,7 +172,8 @@ struct handle {
 	fuse_ino_t key_ino;
 	struct snpd_key_profile key;	     /* the profile as it was at open */
 	fuse_ino_t nonce_ino;		     /* nonce/<hex> opened, pinned until release */
-	struct snpd_eventlog_text *log_text; /* log/events: data points into it */
+	struct snpd_eventlog_text *log_text; /* log/events: the shared rendering */
+	u64 log_count;			     /* log/events: its events at open */
 	struct pending_read *pending;
 	uid_t uid;     /* opener, counted in its uid_share */
 	gid_t key_gid; /* a key's reader, for the audit trail */
@@ -212,10 +213,7 @@ static struct handle *handle_free(struct handle *h)
 	if (!h)
 		return NULL;
 	handle_unlink(h);
-	if (h->log_text) {
-		h->data = NULL;
-		h->log_text = snpd_eventlog_text_unref(h->log_text);
-	}
+	h->log_text = snpd_eventlog_text_unref(h->log_text);
 	if (h->data) {
 		OPENSSL_cleanse(h->data, h->len);
 		free(h->data);
@@ -883,16 +881,13 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		/* a snapshot, shared with every opener of the same log state */
 		h->content = C_LOG_EVENTS;
-		h->log_text = snpd_eventlog_text_get(fs->d->eventlog);
-		if (h->log_text) {
-			h->data = (u8 *)h->log_text->data;
-			h->len = h->log_text->len;
-		}
+		h->log_text = snpd_eventlog_text_get(fs->d->eventlog, &h->log_count);
 		if (!h->log_text) {
 			handle_free(h);
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
+		h->len = snpd_eventlog_text_size(h->log_text, h->log_count);
 		h->ready = true;
 		break;
 	}
@@ -950,6 +945,20 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
+/* log/events: the shared rendering as JSON lines (its separators become newlines). */
+static void reply_log_events(struct handle *h, fuse_req_t req, size_t size, size_t start)
+{
+	char *buf = malloc(size ? size : 1);
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size = snpd_eventlog_text_lines(h->log_text, h->log_count, start, buf, size);
+	fuse_reply_buf(req, buf, size);
+	free(buf);
+}
+
 static void reply_read(struct handle *h, fuse_req_t req, size_t size, off_t off)
 {
 	size_t start;
@@ -980,6 +989,10 @@ static void reply_read(struct handle *h, fuse_req_t req, size_t size, off_t off)
 		size = h->len - start;
 	if (h->stream)
 		h->cursor += size;
+	if (h->content == C_LOG_EVENTS) {
+		reply_log_events(h, req, size, start);
+		return;
+	}
 	fuse_reply_buf(req, (const char *)h->data + start, size);
 }
 

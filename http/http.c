@@ -1146,6 +1146,71 @@ static void handle_key(struct req_state *st, const char *name)
 	submit(st, req, client);
 }
 
+struct log_body {
+	struct snpd_eventlog_text *text;
+	char prefix[sizeof(((struct snpd_eventlog_reply *)NULL)->prefix)];
+};
+
+static void log_body_free(void *cls)
+{
+	struct log_body *b = cls;
+
+	snpd_eventlog_text_unref(b->text);
+	free(b);
+}
+
+/*
+ * GET /v1/log: the prefix, then the log's shared rendering itself (no
+ * copy: the response holds a reference to it until it is sent), "]}";
+ * or 304 when the client has this state already (If-None-Match).
+ */
+static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
+{
+	static const char suffix[] = "]}";
+	struct log_body *b = malloc(sizeof(*b));
+	struct MHD_IoVec iov[3];
+	const char *inm = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_IF_NONE_MATCH);
+	struct MHD_Response *r;
+	unsigned int n = 0;
+	size_t len;
+
+	/* a client polling the log gets 304 until it changes (RFC 9110 13.1.2) */
+	if (inm && (strstr(inm, rep->etag) || !strcmp(inm, "*"))) {
+		free(b);
+		snpd_eventlog_text_unref(rep->text);
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
+		respond(st, MHD_HTTP_NOT_MODIFIED, r);
+		return;
+	}
+	if (!b) {
+		snpd_eventlog_text_unref(rep->text);
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		return;
+	}
+	b->text = rep->text;
+	memcpy(b->prefix, rep->prefix, sizeof(b->prefix));
+	iov[n].iov_base = b->prefix;
+	iov[n++].iov_len = strlen(b->prefix);
+	iov[n].iov_base = snpd_eventlog_text_members(b->text, rep->text_count, &len);
+	iov[n].iov_len = len;
+	if (len)
+		n++; /* no empty element */
+	iov[n].iov_base = suffix;
+	iov[n++].iov_len = strlen(suffix);
+	r = MHD_create_response_from_iovec(iov, n, log_body_free, b);
+	if (!r) {
+		log_body_free(b);
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		return;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
+	respond(st, rep->status, r);
+}
+
 /* GET /v1/log, POST /v1/log/events: daemon/eventlog.c decides, we answer. */
 static void handle_log(struct req_state *st, bool post)
 {
@@ -1158,6 +1223,8 @@ static void handle_log(struct req_state *st, bool post)
 			   cred.uid, cred.gid, st->body, st->body_len, &rep);
 	if (rep.type)
 		problem(st, rep.status, rep.type, rep.title, "%s", rep.detail);
+	else if (rep.text)
+		respond_log(st, &rep);
 	else
 		respond_json(st, rep.status, rep.body, NULL);
 }

@@ -76,3 +76,7 @@ EXTRA_DIST += %reldir%/evidence-batch.py
 # a badly signed VCEK from KDS; KdsCAFile=, CacheMaxSize=.
 TESTS += %reldir%/kds-daemon-tcb.py
 EXTRA_DIST += %reldir%/kds-daemon-tcb.py
+# The event log's read paths share one rendering: GET /v1/log and
+# log/events agree after appends, restarts and a full log; bounded readers.
+TESTS += %reldir%/event-log-read.py
+EXTRA_DIST += %reldir%/event-log-read.py
