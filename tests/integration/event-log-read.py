@@ -185,9 +185,16 @@ with h.Daemon(config=CONFIG % MAX) as d:
     for size in (138, 4096, 1 << 20):
         res.expect_errno(lambda: fuse_write(d, b"\1" * size), errno.EINVAL,
                          "a write of %d bytes to log/extend (records are at most 137)" % size)
+    # headers only, with Expect: 100-continue: snpd refuses on Content-Length
+    # before any body is sent, so a busy machine cannot turn the refusal into
+    # a broken pipe while the client is still writing 17 KiB
     c = h.UnixHTTPConnection(d.api)
-    c.request("POST", "/v1/log/events", body=b"{" + b" " * (17 * 1024) + b"}",
-              headers={"Content-Type": "application/json"})
+    c.connect()
+    c.putrequest("POST", "/v1/log/events")
+    c.putheader("Content-Type", "application/json")
+    c.putheader("Content-Length", str(17 * 1024 + 2))
+    c.putheader("Expect", "100-continue")
+    c.endheaders()
     r = c.getresponse()
     big = json.loads(r.read())
     c.close()
