@@ -86,6 +86,11 @@ struct work {
 	X509 *ark, *ask, *leaf;
 	X509_CRL *crl;
 	bool vlek;
+	/*
+	 * The host's leaf whose issuer its table does not hold (its ASK slot
+	 * has the other CA, or none): checked once the chain is known.
+	 */
+	X509 *host_leaf;
 	enum snpd_coll_src src[_SNPD_COLL_MAX];
 	char host_note[256];
 	char error[256];
@@ -104,6 +109,7 @@ static void work_release(struct work *w)
 	X509_free(w->ark);
 	X509_free(w->ask);
 	X509_free(w->leaf);
+	X509_free(w->host_leaf);
 	X509_CRL_free(w->crl);
 	memset(w, 0, sizeof(*w));
 }
@@ -232,11 +238,34 @@ static int load_anchor(const struct job *j, struct work *w)
 	return r;
 }
 
+static const char *leaf_name(bool vlek)
+{
+	return vlek ? "VLEK" : "VCEK";
+}
+
+/* The ASVK is "SEV-VLEK-<Product>", the ASK "SEV-<Product>" (snp-abi.md §7). */
+static bool ca_is_asvk(X509 *ca)
+{
+	char cn[64];
+
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(ca), NID_commonName, cn, sizeof(cn)) <=
+	    0) {
+		ERR_clear_error();
+		return false;
+	}
+	return !strncmp(cn, "SEV-VLEK-", strlen("SEV-VLEK-"));
+}
+
 /*
  * The host's table, re-checked: its ARK must be the trusted root, its
  * ASK/ASVK signed by it, its leaf signed by that ASK; anything else and
- * the whole table is refused. A VCEK for another TCB or chip (stale) is
- * flagged and dropped; the rest of the table stays.
+ * the whole table is refused. The leaf taken is the one the report says
+ * signed it (SIGNING_KEY: VCEK or VLEK), never the other one; a table
+ * without it is said so in the note. The table has one slot for the leaf's
+ * CA: when it holds the other CA (the ASVK with a VCEK), that is not used
+ * and the leaf waits in host_leaf for the chain from the embedded roots,
+ * the cache or KDS. A VCEK for another TCB or chip (stale) is flagged and
+ * dropped; the rest of the table stays.
  */
 static void take_host(const struct job *j, struct work *w, const struct snp_kds_key *key,
 		      bool have_key)
@@ -246,7 +275,8 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 	X509 *ark = NULL, *ask = NULL, *leaf = NULL, *embedded_ask = NULL;
 	X509_CRL *crl = NULL;
 	char err[SNP_ERRBUF];
-	bool vlek = false;
+	u32 signer = snp_report_signing_key(&j->ref);
+	bool vlek;
 
 	if (!j->table || !j->table_len)
 		return;
@@ -256,14 +286,23 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 	}
 	if ((e = snp_cert_table_find(&t, SNP_CERT_ARK)) && !(ark = x509_of_der(e->data, e->length)))
 		goto refuse_msg;
-	if ((e = snp_cert_table_find(&t, SNP_CERT_VCEK)))
-		leaf = x509_of_der(e->data, e->length);
-	else if ((e = snp_cert_table_find(&t, SNP_CERT_VLEK))) {
-		leaf = x509_of_der(e->data, e->length);
+	if (signer == SNP_SIGNING_KEY_VLEK)
 		vlek = true;
+	else if (signer == SNP_SIGNING_KEY_VCEK)
+		vlek = false;
+	else /* an unsigned report: whichever the host gives, the VCEK first */
+		vlek = !snp_cert_table_find(&t, SNP_CERT_VCEK) &&
+		       snp_cert_table_find(&t, SNP_CERT_VLEK);
+	if ((e = snp_cert_table_find(&t, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK))) {
+		leaf = x509_of_der(e->data, e->length);
+		if (!leaf)
+			goto refuse_msg;
+	} else if (snp_cert_table_find(&t, vlek ? SNP_CERT_VCEK : SNP_CERT_VLEK)) {
+		note(w,
+		     "the report is signed by the %s and the host's table has no %s (its %s is "
+		     "not used)",
+		     leaf_name(vlek), leaf_name(vlek), leaf_name(!vlek));
 	}
-	if (e && !leaf)
-		goto refuse_msg;
 	if ((e = snp_cert_table_find(&t, SNP_CERT_ASK)) && !(ask = x509_of_der(e->data, e->length)))
 		goto refuse_msg;
 	if ((e = snp_cert_table_find(&t, SNP_CERT_CRL)) && !(crl = crl_of_der(e->data, e->length)))
@@ -284,7 +323,7 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 		    snp_amd_root_load(j->ref.product, vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
 				      &embedded_ask) == 0)
 			issuer = embedded_ask;
-		if (!signed_by(leaf, issuer)) {
+		if (issuer && !signed_by(leaf, issuer)) {
 			note(w, "%s",
 			     "the host's VCEK/VLEK is not signed by a trusted ASK: table refused");
 			goto refuse;
@@ -294,12 +333,18 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 			X509_free(leaf);
 			leaf = NULL;
 		}
+		if (leaf && !issuer) {
+			/* checked by take_kds() once it has the chain */
+			w->host_leaf = leaf;
+			leaf = NULL;
+		}
 	}
 	if (crl && !crl_signed_by(crl, w->anchor)) {
 		note(w, "%s", "the host's CRL is not signed by the trusted ARK: ignored");
 		X509_CRL_free(crl);
 		crl = NULL;
 	}
+	w->vlek = vlek;
 	if (ark) {
 		w->ark = ark;
 		w->src[SNPD_COLL_ARK] = SNPD_SRC_HOST;
@@ -308,9 +353,16 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 		w->ask = ask;
 		w->src[SNPD_COLL_ASK] = SNPD_SRC_HOST;
 	}
+	if (ask && (leaf ? X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(ask)) :
+			   ca_is_asvk(ask) != vlek)) {
+		/* a CA of the trusted root, but the other one (ASK/ASVK) */
+		note(w, "the host's ASK slot holds the %s, not the %s's issuer: not used",
+		     vlek ? "ASK" : "ASVK", leaf_name(vlek));
+		X509_free(ask);
+		ask = NULL;
+	}
 	if (leaf) {
 		w->leaf = leaf;
-		w->vlek = vlek;
 		w->src[SNPD_COLL_LEAF] = SNPD_SRC_HOST;
 	}
 	if (crl) {
@@ -327,6 +379,22 @@ refuse:
 	X509_free(leaf);
 	X509_free(embedded_ask);
 	X509_CRL_free(crl);
+}
+
+/* The host's leaf that waited for its issuer: taken when @w->ask signed it. */
+static void take_host_leaf(struct work *w)
+{
+	if (!w->host_leaf || !w->ask || w->leaf)
+		return;
+	if (signed_by(w->host_leaf, w->ask)) {
+		w->leaf = w->host_leaf;
+		w->src[SNPD_COLL_LEAF] = SNPD_SRC_HOST;
+	} else {
+		note(w, "the host's %s is not signed by the %s: not used", leaf_name(w->vlek),
+		     w->vlek ? "ASVK" : "ASK");
+		X509_free(w->host_leaf);
+	}
+	w->host_leaf = NULL;
 }
 
 static enum snpd_coll_src src_of(enum snp_kds_source ks)
@@ -384,12 +452,18 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		X509_free(ask);
 		X509_free(ark);
 	}
+	take_host_leaf(w);
 	if (!w->ark) {
 		w->ark = X509_dup(w->anchor);
 		w->src[SNPD_COLL_ARK] = j->trust_ark[0] ? SNPD_SRC_TRUST_ARK : SNPD_SRC_EMBEDDED;
 	}
 
-	if (!w->leaf && have_key && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK) {
+	if (!w->leaf && w->host_leaf) {
+		/* not fetched: the host's own, once its CA is known */
+		set_error(w, -ENOENT, "the host's %s cannot be checked yet: no %s",
+			  leaf_name(w->vlek), w->vlek ? "ASVK" : "ASK");
+	} else if (!w->leaf && have_key &&
+		   snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK) {
 		/* KDS serves no VLEK: only the host can give it */
 		set_error(w, -ENOENT, "%s",
 			  "the report is signed with the VLEK and the host gave none (KDS does not "
