@@ -29,6 +29,14 @@
 /* retries after a failure KDS did not time itself (network, bad body) */
 #define RETRY_MIN_S 60
 #define RETRY_MAX_S 3600
+/*
+ * TrustArk= names a file that does not exist (yet: the simulator makes its
+ * ark.pem at its first start): looked for again soon, as reading a local
+ * file costs nothing. Any other failure to read it waits RETRY_MIN_S,
+ * doubling to RETRY_MAX_S.
+ */
+#define ANCHOR_MISSING_RETRY_MIN_S 2
+#define ANCHOR_MISSING_RETRY_MAX_S 60
 
 const char *const snpd_coll_src_names[] = {
 	[SNPD_SRC_NONE] = "none",	  [SNPD_SRC_HOST] = "host",
@@ -77,7 +85,8 @@ struct snpd_collateral {
 	struct snpd_coll_set *posted[4]; /* sets waiting for the loop, oldest first */
 	size_t n_posted;
 	unsigned int requests;
-	u32 retry_s; /* own backoff for failures KDS did not time */
+	u32 retry_s;	    /* own backoff for failures KDS did not time */
+	u32 anchor_retry_s; /* backoff while TrustArk= cannot be read */
 };
 
 /* What a pass works with: certificates as objects. */
@@ -224,7 +233,11 @@ static int load_anchor(const struct job *j, struct work *w)
 		}
 		w->anchor = sk_X509_shift(sk);
 		sk_X509_pop_free(sk, X509_free);
-		return w->anchor ? 0 : -EBADMSG;
+		if (!w->anchor) {
+			set_error(w, -EBADMSG, "TrustArk=: %s: no certificate", j->trust_ark);
+			return -EBADMSG;
+		}
+		return 0;
 	}
 	if (j->ref.product == SNP_PRODUCT_UNKNOWN) {
 		set_error(w, -EINVAL, "%s",
@@ -605,24 +618,53 @@ static time_t retry_time(struct snpd_collateral *c, const struct job *j, struct 
 	return now + s;
 }
 
+/*
+ * When to read TrustArk= again: soon while the file does not exist, else
+ * after RETRY_MIN_S doubling; also with KdsOffline=yes (a local file).
+ */
+static time_t anchor_retry_time(struct snpd_collateral *c, int r)
+{
+	u32 lo = r == -ENOENT ? ANCHOR_MISSING_RETRY_MIN_S : RETRY_MIN_S;
+	u32 hi = r == -ENOENT ? ANCHOR_MISSING_RETRY_MAX_S : RETRY_MAX_S;
+	u32 s;
+
+	pthread_mutex_lock(&c->lock);
+	s = c->anchor_retry_s * 2;
+	s = s < lo ? lo : s > hi ? hi : s;
+	c->anchor_retry_s = s;
+	pthread_mutex_unlock(&c->lock);
+	return time(NULL) + s;
+}
+
 static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 {
 	struct snp_kds_key key;
 	struct work w = { 0 };
 	struct snpd_coll_set *s;
 	bool have_key, pending, final;
+	int r;
 
 	have_key = snp_kds_key_from_report(&j->ref, &key, NULL, 0) == 0;
-	if (load_anchor(j, &w) == 0) {
+	r = load_anchor(j, &w);
+	if (r == 0) {
+		pthread_mutex_lock(&c->lock);
+		c->anchor_retry_s = 0;
+		pthread_mutex_unlock(&c->lock);
 		take_host(j, &w, &key, have_key);
 		take_kds(c, j, &w, &key, have_key, false);
 	}
 	s = set_of(j, &w);
 	if (s && (s->state == SNPD_COLL_COMPLETE || j->offline || !w.anchor))
 		s->final = true;
-	if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline)
+	if (s && !w.anchor && j->trust_ark[0]) {
+		/* TrustArk= cannot be read (yet): read again, without a reload */
+		s->retry_at = anchor_retry_time(c, r);
+		snprintf(s->error, sizeof(s->error), "%.200s (read again in %lld s)", w.error,
+			 (long long)(s->retry_at - time(NULL)));
+	} else if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline) {
 		snprintf(s->error, sizeof(s->error), "%.200s%s", w.error,
 			 w.error[0] ? " (KdsOffline=yes)" : "not in the cache and KdsOffline=yes");
+	}
 	if (s && !s->final) {
 		/* say what the local pass found; the network pass follows */
 		snprintf(s->error, sizeof(s->error), "%s", "fetching from KDS");
