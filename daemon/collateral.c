@@ -71,7 +71,11 @@ struct snpd_collateral {
 	snpd_coll_done_t done;
 	void *userdata;
 
-	atomic_bool cancel; /* stopping: abort a KDS transfer in flight */
+	/*
+	 * Stopping, or the running job is superseded by a newer one: abort a
+	 * KDS transfer in flight. Written under lock (read without).
+	 */
+	atomic_bool cancel;
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;
@@ -80,7 +84,7 @@ struct snpd_collateral {
 	struct job next; /* owned while pending */
 	struct job last; /* the last job taken (for resubmit), table owned */
 	bool have_last;
-	u64 submitted;			 /* jobs submitted */
+	u64 submitted;			 /* jobs submitted: the current job's generation */
 	u64 local_done;			 /* the job number whose local pass completed */
 	struct snpd_coll_set *posted[4]; /* sets waiting for the loop, oldest first */
 	size_t n_posted;
@@ -329,6 +333,14 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 		note(w, "%s", "the host's ASK is not signed by the trusted ARK: table refused");
 		goto refuse;
 	}
+	if (ask && (leaf ? X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(ask)) :
+			   ca_is_asvk(ask) != vlek)) {
+		/* a CA of the trusted root, but the other one (ASK/ASVK) */
+		note(w, "the host's ASK slot holds the %s, not the %s's issuer: not used",
+		     vlek ? "ASK" : "ASVK", leaf_name(vlek));
+		X509_free(ask);
+		ask = NULL;
+	}
 	if (leaf) {
 		X509 *issuer = ask;
 
@@ -365,14 +377,6 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 	if (ask) {
 		w->ask = ask;
 		w->src[SNPD_COLL_ASK] = SNPD_SRC_HOST;
-	}
-	if (ask && (leaf ? X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(ask)) :
-			   ca_is_asvk(ask) != vlek)) {
-		/* a CA of the trusted root, but the other one (ASK/ASVK) */
-		note(w, "the host's ASK slot holds the %s, not the %s's issuer: not used",
-		     vlek ? "ASK" : "ASVK", leaf_name(vlek));
-		X509_free(ask);
-		ask = NULL;
 	}
 	if (leaf) {
 		w->leaf = leaf;
@@ -636,6 +640,17 @@ static time_t anchor_retry_time(struct snpd_collateral *c, int r)
 	return time(NULL) + s;
 }
 
+/* A newer job was submitted (or we stop): this one's results are dropped. */
+static bool superseded(struct snpd_collateral *c, u64 seq)
+{
+	bool r;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->stop || c->pending || c->submitted != seq;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 {
 	struct snp_kds_key key;
@@ -654,6 +669,8 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		take_kds(c, j, &w, &key, have_key, false);
 	}
 	s = set_of(j, &w);
+	if (s)
+		s->generation = seq;
 	if (s && (s->state == SNPD_COLL_COMPLETE || j->offline || !w.anchor))
 		s->final = true;
 	if (s && !w.anchor && j->trust_ark[0]) {
@@ -674,7 +691,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		post(c, s); /* before local_done: a waiting submit takes it at once */
 	pthread_mutex_lock(&c->lock);
 	c->local_done = seq;
-	pending = c->pending || c->stop;
+	pending = c->pending || c->stop || c->submitted != seq;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	if (final || pending) {
@@ -685,8 +702,17 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 	w.error[0] = '\0';
 	w.last_r = 0;
 	take_kds(c, j, &w, &key, have_key, true);
+	if (superseded(c, seq)) {
+		/*
+		 * Its settings or its report are no longer current: the result
+		 * (and the failure of an aborted transfer) means nothing.
+		 */
+		work_release(&w);
+		return;
+	}
 	s = set_of(j, &w);
 	if (s) {
+		s->generation = seq;
 		s->final = true;
 		if (s->state != SNPD_COLL_COMPLETE)
 			s->retry_at = retry_time(c, j, &w);
@@ -717,6 +743,7 @@ static void *worker(void *userdata)
 		memset(&c->next, 0, sizeof(c->next));
 		c->pending = false;
 		seq = c->submitted;
+		atomic_store(&c->cancel, false); /* the newest job: runs to its end */
 		job_release(&c->last);
 		c->last = j;
 		c->have_last = true;
@@ -742,7 +769,7 @@ static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	struct snpd_collateral *c = userdata;
 	struct snpd_coll_set *sets[SNP_ELEMENTSOF(c->posted)];
 	size_t n;
-	u64 v;
+	u64 v, current;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug_errno(errno, "collateral: eventfd read: %m");
@@ -750,9 +777,24 @@ static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	n = c->n_posted;
 	memcpy(sets, c->posted, sizeof(sets[0]) * n);
 	c->n_posted = 0;
+	current = c->submitted;
 	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		/*
+		 * Submits happen on this thread: a set of an older job than the
+		 * last submitted was made with settings (KdsUrl=, TrustArk=,
+		 * KdsOffline=, ...) or for a report that are no longer current.
+		 * Dropped; the newer job posts its own.
+		 */
+		if (sets[i]->generation != current) {
+			log_debug("collateral: dropping the result of job %" PRIu64 " (job %" PRIu64
+				  " is current)",
+				  sets[i]->generation, current);
+			snpd_coll_set_free(sets[i]);
+			continue;
+		}
 		c->done(c->userdata, sets[i]);
+	}
 	return 0;
 }
 
@@ -806,8 +848,8 @@ struct snpd_collateral *snpd_collateral_free(struct snpd_collateral *c)
 		 * callback, about once a second); the thread is joined so that
 		 * nothing outlives the daemon.
 		 */
-		atomic_store(&c->cancel, true);
 		pthread_mutex_lock(&c->lock);
+		atomic_store(&c->cancel, true);
 		c->stop = true;
 		pthread_cond_broadcast(&c->cond);
 		pthread_mutex_unlock(&c->lock);
@@ -853,6 +895,8 @@ static int queue_job(struct snpd_collateral *c, struct job *j, bool wait_local)
 	memset(j, 0, sizeof(*j));
 	c->pending = true;
 	seq = ++c->submitted;
+	/* a job still running is superseded: its KDS transfer need not finish */
+	atomic_store(&c->cancel, true);
 	pthread_cond_broadcast(&c->cond);
 	if (wait_local) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);

@@ -73,3 +73,7 @@ EXTRA_DIST += %reldir%/evidence-batch.py
 # a badly signed VCEK from KDS; KdsCAFile=, CacheMaxSize=.
 TESTS += %reldir%/kds-daemon-tcb.py
 EXTRA_DIST += %reldir%/kds-daemon-tcb.py
+# snpd's collateral and its trusted root over time: a TrustArk= file that
+# appears after the start; a job made stale by a reload is never served.
+TESTS += %reldir%/kds-daemon-reload.py
+EXTRA_DIST += %reldir%/kds-daemon-reload.py
