@@ -29,6 +29,14 @@
 /* retries after a failure KDS did not time itself (network, bad body) */
 #define RETRY_MIN_S 60
 #define RETRY_MAX_S 3600
+/*
+ * TrustArk= names a file that does not exist (yet: the simulator makes its
+ * ark.pem at its first start): looked for again soon, as reading a local
+ * file costs nothing. Any other failure to read it waits RETRY_MIN_S,
+ * doubling to RETRY_MAX_S.
+ */
+#define ANCHOR_MISSING_RETRY_MIN_S 2
+#define ANCHOR_MISSING_RETRY_MAX_S 60
 
 const char *const snpd_coll_src_names[] = {
 	[SNPD_SRC_NONE] = "none",	  [SNPD_SRC_HOST] = "host",
@@ -63,7 +71,11 @@ struct snpd_collateral {
 	snpd_coll_done_t done;
 	void *userdata;
 
-	atomic_bool cancel; /* stopping: abort a KDS transfer in flight */
+	/*
+	 * Stopping, or the running job is superseded by a newer one: abort a
+	 * KDS transfer in flight. Written under lock (read without).
+	 */
+	atomic_bool cancel;
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;
@@ -72,12 +84,13 @@ struct snpd_collateral {
 	struct job next; /* owned while pending */
 	struct job last; /* the last job taken (for resubmit), table owned */
 	bool have_last;
-	u64 submitted;			 /* jobs submitted */
+	u64 submitted;			 /* jobs submitted: the current job's generation */
 	u64 local_done;			 /* the job number whose local pass completed */
 	struct snpd_coll_set *posted[4]; /* sets waiting for the loop, oldest first */
 	size_t n_posted;
 	unsigned int requests;
-	u32 retry_s; /* own backoff for failures KDS did not time */
+	u32 retry_s;	    /* own backoff for failures KDS did not time */
+	u32 anchor_retry_s; /* backoff while TrustArk= cannot be read */
 };
 
 /* What a pass works with: certificates as objects. */
@@ -86,6 +99,11 @@ struct work {
 	X509 *ark, *ask, *leaf;
 	X509_CRL *crl;
 	bool vlek;
+	/*
+	 * The host's leaf whose issuer its table does not hold (its ASK slot
+	 * has the other CA, or none): checked once the chain is known.
+	 */
+	X509 *host_leaf;
 	enum snpd_coll_src src[_SNPD_COLL_MAX];
 	char host_note[256];
 	char error[256];
@@ -104,6 +122,7 @@ static void work_release(struct work *w)
 	X509_free(w->ark);
 	X509_free(w->ask);
 	X509_free(w->leaf);
+	X509_free(w->host_leaf);
 	X509_CRL_free(w->crl);
 	memset(w, 0, sizeof(*w));
 }
@@ -218,7 +237,11 @@ static int load_anchor(const struct job *j, struct work *w)
 		}
 		w->anchor = sk_X509_shift(sk);
 		sk_X509_pop_free(sk, X509_free);
-		return w->anchor ? 0 : -EBADMSG;
+		if (!w->anchor) {
+			set_error(w, -EBADMSG, "TrustArk=: %s: no certificate", j->trust_ark);
+			return -EBADMSG;
+		}
+		return 0;
 	}
 	if (j->ref.product == SNP_PRODUCT_UNKNOWN) {
 		set_error(w, -EINVAL, "%s",
@@ -232,11 +255,34 @@ static int load_anchor(const struct job *j, struct work *w)
 	return r;
 }
 
+static const char *leaf_name(bool vlek)
+{
+	return vlek ? "VLEK" : "VCEK";
+}
+
+/* The ASVK is "SEV-VLEK-<Product>", the ASK "SEV-<Product>" (snp-abi.md §7). */
+static bool ca_is_asvk(X509 *ca)
+{
+	char cn[64];
+
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(ca), NID_commonName, cn, sizeof(cn)) <=
+	    0) {
+		ERR_clear_error();
+		return false;
+	}
+	return !strncmp(cn, "SEV-VLEK-", strlen("SEV-VLEK-"));
+}
+
 /*
  * The host's table, re-checked: its ARK must be the trusted root, its
  * ASK/ASVK signed by it, its leaf signed by that ASK; anything else and
- * the whole table is refused. A VCEK for another TCB or chip (stale) is
- * flagged and dropped; the rest of the table stays.
+ * the whole table is refused. The leaf taken is the one the report says
+ * signed it (SIGNING_KEY: VCEK or VLEK), never the other one; a table
+ * without it is said so in the note. The table has one slot for the leaf's
+ * CA: when it holds the other CA (the ASVK with a VCEK), that is not used
+ * and the leaf waits in host_leaf for the chain from the embedded roots,
+ * the cache or KDS. A VCEK for another TCB or chip (stale) is flagged and
+ * dropped; the rest of the table stays.
  */
 static void take_host(const struct job *j, struct work *w, const struct snp_kds_key *key,
 		      bool have_key)
@@ -246,7 +292,8 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 	X509 *ark = NULL, *ask = NULL, *leaf = NULL, *embedded_ask = NULL;
 	X509_CRL *crl = NULL;
 	char err[SNP_ERRBUF];
-	bool vlek = false;
+	u32 signer = snp_report_signing_key(&j->ref);
+	bool vlek;
 
 	if (!j->table || !j->table_len)
 		return;
@@ -256,14 +303,23 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 	}
 	if ((e = snp_cert_table_find(&t, SNP_CERT_ARK)) && !(ark = x509_of_der(e->data, e->length)))
 		goto refuse_msg;
-	if ((e = snp_cert_table_find(&t, SNP_CERT_VCEK)))
-		leaf = x509_of_der(e->data, e->length);
-	else if ((e = snp_cert_table_find(&t, SNP_CERT_VLEK))) {
-		leaf = x509_of_der(e->data, e->length);
+	if (signer == SNP_SIGNING_KEY_VLEK)
 		vlek = true;
+	else if (signer == SNP_SIGNING_KEY_VCEK)
+		vlek = false;
+	else /* an unsigned report: whichever the host gives, the VCEK first */
+		vlek = !snp_cert_table_find(&t, SNP_CERT_VCEK) &&
+		       snp_cert_table_find(&t, SNP_CERT_VLEK);
+	if ((e = snp_cert_table_find(&t, vlek ? SNP_CERT_VLEK : SNP_CERT_VCEK))) {
+		leaf = x509_of_der(e->data, e->length);
+		if (!leaf)
+			goto refuse_msg;
+	} else if (snp_cert_table_find(&t, vlek ? SNP_CERT_VCEK : SNP_CERT_VLEK)) {
+		note(w,
+		     "the report is signed by the %s and the host's table has no %s (its %s is "
+		     "not used)",
+		     leaf_name(vlek), leaf_name(vlek), leaf_name(!vlek));
 	}
-	if (e && !leaf)
-		goto refuse_msg;
 	if ((e = snp_cert_table_find(&t, SNP_CERT_ASK)) && !(ask = x509_of_der(e->data, e->length)))
 		goto refuse_msg;
 	if ((e = snp_cert_table_find(&t, SNP_CERT_CRL)) && !(crl = crl_of_der(e->data, e->length)))
@@ -277,6 +333,14 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 		note(w, "%s", "the host's ASK is not signed by the trusted ARK: table refused");
 		goto refuse;
 	}
+	if (ask && (leaf ? X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(ask)) :
+			   ca_is_asvk(ask) != vlek)) {
+		/* a CA of the trusted root, but the other one (ASK/ASVK) */
+		note(w, "the host's ASK slot holds the %s, not the %s's issuer: not used",
+		     vlek ? "ASK" : "ASVK", leaf_name(vlek));
+		X509_free(ask);
+		ask = NULL;
+	}
 	if (leaf) {
 		X509 *issuer = ask;
 
@@ -284,7 +348,7 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 		    snp_amd_root_load(j->ref.product, vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
 				      &embedded_ask) == 0)
 			issuer = embedded_ask;
-		if (!signed_by(leaf, issuer)) {
+		if (issuer && !signed_by(leaf, issuer)) {
 			note(w, "%s",
 			     "the host's VCEK/VLEK is not signed by a trusted ASK: table refused");
 			goto refuse;
@@ -294,12 +358,18 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 			X509_free(leaf);
 			leaf = NULL;
 		}
+		if (leaf && !issuer) {
+			/* checked by take_kds() once it has the chain */
+			w->host_leaf = leaf;
+			leaf = NULL;
+		}
 	}
 	if (crl && !crl_signed_by(crl, w->anchor)) {
 		note(w, "%s", "the host's CRL is not signed by the trusted ARK: ignored");
 		X509_CRL_free(crl);
 		crl = NULL;
 	}
+	w->vlek = vlek;
 	if (ark) {
 		w->ark = ark;
 		w->src[SNPD_COLL_ARK] = SNPD_SRC_HOST;
@@ -310,7 +380,6 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 	}
 	if (leaf) {
 		w->leaf = leaf;
-		w->vlek = vlek;
 		w->src[SNPD_COLL_LEAF] = SNPD_SRC_HOST;
 	}
 	if (crl) {
@@ -327,6 +396,22 @@ refuse:
 	X509_free(leaf);
 	X509_free(embedded_ask);
 	X509_CRL_free(crl);
+}
+
+/* The host's leaf that waited for its issuer: taken when @w->ask signed it. */
+static void take_host_leaf(struct work *w)
+{
+	if (!w->host_leaf || !w->ask || w->leaf)
+		return;
+	if (signed_by(w->host_leaf, w->ask)) {
+		w->leaf = w->host_leaf;
+		w->src[SNPD_COLL_LEAF] = SNPD_SRC_HOST;
+	} else {
+		note(w, "the host's %s is not signed by the %s: not used", leaf_name(w->vlek),
+		     w->vlek ? "ASVK" : "ASK");
+		X509_free(w->host_leaf);
+	}
+	w->host_leaf = NULL;
 }
 
 static enum snpd_coll_src src_of(enum snp_kds_source ks)
@@ -384,12 +469,18 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		X509_free(ask);
 		X509_free(ark);
 	}
+	take_host_leaf(w);
 	if (!w->ark) {
 		w->ark = X509_dup(w->anchor);
 		w->src[SNPD_COLL_ARK] = j->trust_ark[0] ? SNPD_SRC_TRUST_ARK : SNPD_SRC_EMBEDDED;
 	}
 
-	if (!w->leaf && have_key && snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK) {
+	if (!w->leaf && w->host_leaf) {
+		/* not fetched: the host's own, once its CA is known */
+		set_error(w, -ENOENT, "the host's %s cannot be checked yet: no %s",
+			  leaf_name(w->vlek), w->vlek ? "ASVK" : "ASK");
+	} else if (!w->leaf && have_key &&
+		   snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK) {
 		/* KDS serves no VLEK: only the host can give it */
 		set_error(w, -ENOENT, "%s",
 			  "the report is signed with the VLEK and the host gave none (KDS does not "
@@ -531,24 +622,66 @@ static time_t retry_time(struct snpd_collateral *c, const struct job *j, struct 
 	return now + s;
 }
 
+/*
+ * When to read TrustArk= again: soon while the file does not exist, else
+ * after RETRY_MIN_S doubling; also with KdsOffline=yes (a local file).
+ */
+static time_t anchor_retry_time(struct snpd_collateral *c, int r)
+{
+	u32 lo = r == -ENOENT ? ANCHOR_MISSING_RETRY_MIN_S : RETRY_MIN_S;
+	u32 hi = r == -ENOENT ? ANCHOR_MISSING_RETRY_MAX_S : RETRY_MAX_S;
+	u32 s;
+
+	pthread_mutex_lock(&c->lock);
+	s = c->anchor_retry_s * 2;
+	s = s < lo ? lo : s > hi ? hi : s;
+	c->anchor_retry_s = s;
+	pthread_mutex_unlock(&c->lock);
+	return time(NULL) + s;
+}
+
+/* A newer job was submitted (or we stop): this one's results are dropped. */
+static bool superseded(struct snpd_collateral *c, u64 seq)
+{
+	bool r;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->stop || c->pending || c->submitted != seq;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 {
 	struct snp_kds_key key;
 	struct work w = { 0 };
 	struct snpd_coll_set *s;
 	bool have_key, pending, final;
+	int r;
 
 	have_key = snp_kds_key_from_report(&j->ref, &key, NULL, 0) == 0;
-	if (load_anchor(j, &w) == 0) {
+	r = load_anchor(j, &w);
+	if (r == 0) {
+		pthread_mutex_lock(&c->lock);
+		c->anchor_retry_s = 0;
+		pthread_mutex_unlock(&c->lock);
 		take_host(j, &w, &key, have_key);
 		take_kds(c, j, &w, &key, have_key, false);
 	}
 	s = set_of(j, &w);
+	if (s)
+		s->generation = seq;
 	if (s && (s->state == SNPD_COLL_COMPLETE || j->offline || !w.anchor))
 		s->final = true;
-	if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline)
+	if (s && !w.anchor && j->trust_ark[0]) {
+		/* TrustArk= cannot be read (yet): read again, without a reload */
+		s->retry_at = anchor_retry_time(c, r);
+		snprintf(s->error, sizeof(s->error), "%.200s (read again in %lld s)", w.error,
+			 (long long)(s->retry_at - time(NULL)));
+	} else if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline) {
 		snprintf(s->error, sizeof(s->error), "%.200s%s", w.error,
 			 w.error[0] ? " (KdsOffline=yes)" : "not in the cache and KdsOffline=yes");
+	}
 	if (s && !s->final) {
 		/* say what the local pass found; the network pass follows */
 		snprintf(s->error, sizeof(s->error), "%s", "fetching from KDS");
@@ -558,7 +691,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		post(c, s); /* before local_done: a waiting submit takes it at once */
 	pthread_mutex_lock(&c->lock);
 	c->local_done = seq;
-	pending = c->pending || c->stop;
+	pending = c->pending || c->stop || c->submitted != seq;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	if (final || pending) {
@@ -569,8 +702,17 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 	w.error[0] = '\0';
 	w.last_r = 0;
 	take_kds(c, j, &w, &key, have_key, true);
+	if (superseded(c, seq)) {
+		/*
+		 * Its settings or its report are no longer current: the result
+		 * (and the failure of an aborted transfer) means nothing.
+		 */
+		work_release(&w);
+		return;
+	}
 	s = set_of(j, &w);
 	if (s) {
+		s->generation = seq;
 		s->final = true;
 		if (s->state != SNPD_COLL_COMPLETE)
 			s->retry_at = retry_time(c, j, &w);
@@ -601,6 +743,7 @@ static void *worker(void *userdata)
 		memset(&c->next, 0, sizeof(c->next));
 		c->pending = false;
 		seq = c->submitted;
+		atomic_store(&c->cancel, false); /* the newest job: runs to its end */
 		job_release(&c->last);
 		c->last = j;
 		c->have_last = true;
@@ -626,7 +769,7 @@ static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	struct snpd_collateral *c = userdata;
 	struct snpd_coll_set *sets[SNP_ELEMENTSOF(c->posted)];
 	size_t n;
-	u64 v;
+	u64 v, current;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug_errno(errno, "collateral: eventfd read: %m");
@@ -634,9 +777,24 @@ static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	n = c->n_posted;
 	memcpy(sets, c->posted, sizeof(sets[0]) * n);
 	c->n_posted = 0;
+	current = c->submitted;
 	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		/*
+		 * Submits happen on this thread: a set of an older job than the
+		 * last submitted was made with settings (KdsUrl=, TrustArk=,
+		 * KdsOffline=, ...) or for a report that are no longer current.
+		 * Dropped; the newer job posts its own.
+		 */
+		if (sets[i]->generation != current) {
+			log_debug("collateral: dropping the result of job %" PRIu64 " (job %" PRIu64
+				  " is current)",
+				  sets[i]->generation, current);
+			snpd_coll_set_free(sets[i]);
+			continue;
+		}
 		c->done(c->userdata, sets[i]);
+	}
 	return 0;
 }
 
@@ -690,8 +848,8 @@ struct snpd_collateral *snpd_collateral_free(struct snpd_collateral *c)
 		 * callback, about once a second); the thread is joined so that
 		 * nothing outlives the daemon.
 		 */
-		atomic_store(&c->cancel, true);
 		pthread_mutex_lock(&c->lock);
+		atomic_store(&c->cancel, true);
 		c->stop = true;
 		pthread_cond_broadcast(&c->cond);
 		pthread_mutex_unlock(&c->lock);
@@ -737,6 +895,8 @@ static int queue_job(struct snpd_collateral *c, struct job *j, bool wait_local)
 	memset(j, 0, sizeof(*j));
 	c->pending = true;
 	seq = ++c->submitted;
+	/* a job still running is superseded: its KDS transfer need not finish */
+	atomic_store(&c->cancel, true);
 	pthread_cond_broadcast(&c->cond);
 	if (wait_local) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);

@@ -12,6 +12,12 @@
  * loop (eventfd) and handed to the done() callback there. At start the
  * daemon waits for the local pass only (bounded by
  * SNPD_COLLATERAL_LOCAL_WAIT_MS), never for the network.
+ *
+ * Every submit starts a new generation: a job still running then is
+ * superseded (its KDS transfer aborted, its network pass skipped) and any
+ * set of it not yet handed over is dropped, so that nothing looked up with
+ * settings (KdsUrl=, TrustArk=, KdsOffline=, ...) or for a report that are
+ * no longer current is ever served.
  */
 #ifndef SNPD_COLLATERAL_H
 #define SNPD_COLLATERAL_H
@@ -65,6 +71,7 @@ struct snpd_coll_set {
 	enum snpd_coll_src src[_SNPD_COLL_MAX];
 	enum snpd_coll_state state;
 	bool final;	     /* the last pass of its job */
+	u64 generation;	     /* its job: a set of an older job than the last submitted is dropped */
 	char host_note[256]; /* what was wrong with the host's table, "" if nothing */
 	char error[256];     /* why it is not complete, "" when it is */
 	time_t retry_at;     /* next network attempt (epoch s), 0 for none */

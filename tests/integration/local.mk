@@ -80,3 +80,7 @@ EXTRA_DIST += %reldir%/kds-daemon-tcb.py
 # log/events agree after appends, restarts and a full log; bounded readers.
 TESTS += %reldir%/event-log-read.py
 EXTRA_DIST += %reldir%/event-log-read.py
+# snpd's collateral and its trusted root over time: a TrustArk= file that
+# appears after the start; a job made stale by a reload is never served.
+TESTS += %reldir%/kds-daemon-reload.py
+EXTRA_DIST += %reldir%/kds-daemon-reload.py

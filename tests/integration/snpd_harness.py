@@ -81,7 +81,8 @@ class Daemon:
         if "--cache-dir" not in opts:
             extra.append("--cache-dir=" + os.path.join(self.tmp, "cache"))
         ark = os.path.join(self.sim, "ark.pem")
-        if "--trust-ark" not in opts and os.path.exists(ark):
+        if "--trust-ark" not in opts and "TrustArk=" not in self.config_text() and \
+                os.path.exists(ark):
             extra.append("--trust-ark=" + ark)
         return extra
 

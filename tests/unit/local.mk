@@ -34,3 +34,12 @@ TESTS += %reldir%/test-binding
 %canon_reldir%_test_binding_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_binding_LDADD = $(snp_unit_ldadd)
 endif
+
+# daemon/collateral.c: the host table's leaf is the report's signer (VCEK or
+# VLEK) with its own CA. Plain C, links the daemon's library.
+check_PROGRAMS += %reldir%/test-collateral
+TESTS += %reldir%/test-collateral
+%canon_reldir%_test_collateral_SOURCES = %reldir%/test-collateral.c
+%canon_reldir%_test_collateral_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+%canon_reldir%_test_collateral_LDADD = daemon/libsnpd.la

@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: Apache-2.0
+"""snpd's collateral worker and its trusted root over time, against the KDS
+emulator (tests/helpers/kds-emulator.py, 127.0.0.1 only) and a simulated
+chip whose host hands out no certificate table. Shows:
+ - TrustArk= naming a file that does not exist yet (the simulator makes its
+   ark.pem at its first start): status says so (last_error names the file,
+   next_retry is set), and once the file appears after READY=1 the
+   collateral completes by itself, without SIGHUP (a missing file is read
+   again after 2 s, doubling to 60 s);
+ - a job still running when a reload changes TrustArk=: its result,
+   checked against the old root, is never served. The job is held up
+   deterministically (the cached CRL it reads is a FIFO nobody writes
+   yet) until after the reload; then the old job completes and the new one
+   runs against the new root, which the emulator's chain does not reach:
+   no "Collateral complete", /snp/certs never lists vcek.pem, and what is
+   served in the end is the new root alone."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+import snpd_harness as h  # noqa: E402
+import snptest as t  # noqa: E402
+
+h.need_fuse()
+try:
+    import cryptography  # noqa: F401
+except ImportError:
+    print("SKIP: python3-cryptography missing")
+    sys.exit(77)
+
+EMU = os.path.join(SRC, "tests", "helpers", "kds-emulator.py")
+LIMIT = 90  # seconds before a wait is called a failure (never a pass condition)
+
+res = t.Results()
+
+
+class Emulator:
+    def __init__(self, state):
+        self.p = subprocess.Popen([sys.executable, EMU, "--state", state],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.p.stdout.readline()
+        if not line.strip():
+            self.p.kill()
+            raise RuntimeError("the KDS emulator did not start")
+        self.url = "http://127.0.0.1:%d" % int(line)
+
+    def count(self):
+        with urllib.request.urlopen(self.url + "/_emu/count", timeout=30) as r:
+            return json.loads(r.read())["total"]
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def call(d, path):
+    c = h.UnixHTTPConnection(d.api)
+    c.request("GET", path)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def status(d):
+    st, data = call(d, "/v1/status")
+    return json.loads(data)["collateral"] if st == 200 else {}
+
+
+def sources(d):
+    try:
+        return open(d.path("certs", "source")).read()
+    except OSError:
+        return ""
+
+
+def wait_coll(d, pred, what, seen=None):
+    """Poll the status until pred(collateral) holds; fail after LIMIT s.
+    With @seen, every status and certs/source observed is appended."""
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end:
+        c = status(d)
+        if seen is not None:
+            seen.append((c.get("state"), sources(d)))
+        if pred(c):
+            return c
+        if d.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    res.check(False, "%s: never reached (last status %r)\n%s" % (
+        what, status(d) if d.proc.poll() is None else None, d.read_log()[-3000:]))
+    return None
+
+
+def report_ok(d):
+    st, data = call(d, "/v1/report?nonce=0102")
+    return st == 200
+
+
+def stop(d):
+    rc = d.stop()
+    log = d.read_log()
+    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
+              "%s: clean exit (%s)%s" % (os.path.basename(d.tmp), rc,
+                                         "" if "Sanitizer" not in log else "\n" + log[-4000:]))
+    d.cleanup()
+
+
+def daemon(tmp, sim, name, emu, cache, trust_ark):
+    os.makedirs(os.path.join(tmp, name), exist_ok=True)
+    return h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim,
+                    config="[Daemon]\nKdsUrl=%s\nTrustArk=%s\n" % (emu.url, trust_ark),
+                    args=["--cache-dir", cache])
+
+
+def copy_atomic(src, dst):
+    shutil.copy(src, dst + ".tmp")
+    os.rename(dst + ".tmp", dst)
+
+
+def scenario_late_anchor(tmp, sim, emu):
+    late = os.path.join(tmp, "late")
+    os.makedirs(late)
+    ark = os.path.join(late, "ark.pem")
+    d = daemon(tmp, sim, "d-late", emu, os.path.join(tmp, "cache-late"), ark)
+    try:
+        d.start()
+        c = status(d)
+        err = c.get("last_error") or ""
+        res.check(c.get("state") == "none" and "TrustArk" in err and ark in err and
+                  "No such file" in err and c.get("next_retry"),
+                  "TrustArk= missing at start: state none, says so, retry set (%r, %r, "
+                  "next_retry %r)" % (c.get("state"), err, c.get("next_retry")))
+        res.check(report_ok(d), "TrustArk= missing: reports served")
+        copy_atomic(os.path.join(sim, "ark.pem"), ark)
+        t0 = time.monotonic()
+        c = wait_coll(d, lambda c: c.get("state") == "complete", "TrustArk= appeared: complete")
+        took = time.monotonic() - t0
+        src = sources(d)
+        res.check(c is not None and "vcek.pem kds" in src.splitlines() and
+                  "ark.pem trust-ark" in src.splitlines(),
+                  "the file appeared after READY=1: complete without a reload after %.1f s "
+                  "(not a timed check): %r" % (took, src))
+        log = d.read_log()
+        res.check("Reloading the configuration" not in log,
+                  "no SIGHUP was sent (no reload in the log)")
+    finally:
+        stop(d)
+
+
+def write_fifo_then_file(path, data):
+    """Once the worker has the FIFO open, put a regular file with @data in
+    its place (later readers get that), then feed the FIFO. Polled, never a
+    pass condition: fails after LIMIT s."""
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            time.sleep(0.05)
+            continue
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(path + ".tmp", path)
+        os.set_blocking(fd, True)
+        os.write(fd, data)
+        os.close(fd)
+        return True
+    return False
+
+
+def scenario_reload_running_job(tmp, sim, emu):
+    trusted = os.path.join(tmp, "trusted-ark.pem")
+    other = os.path.join(tmp, "other")
+    h.sim_init(other)
+    other_ark = os.path.join(tmp, "other-ark.pem")
+    shutil.copy(os.path.join(other, "ark.pem"), other_ark)
+    cache = os.path.join(tmp, "cache-reload")
+
+    # fill the cache (chain, VCEK, CRL) against the simulated chip's root
+    d = daemon(tmp, sim, "d-fill", emu, cache, trusted)
+    try:
+        d.start()
+        c = wait_coll(d, lambda c: c.get("state") == "complete", "fill the cache")
+        res.check(c is not None, "the cache is filled")
+    finally:
+        stop(d)
+    crls = os.listdir(os.path.join(cache, "crl"))
+    res.check(len(crls) == 1, "one CRL cached: %s" % crls)
+    crl_path = os.path.join(cache, "crl", crls[0])
+    crl = open(crl_path, "rb").read()
+    os.unlink(crl_path)
+    os.mkfifo(crl_path)
+    fed = False
+
+    d = daemon(tmp, sim, "d-reload", emu, cache, trusted)
+    try:
+        # the start's local pass blocks on the FIFO: READY after its bound
+        d.start()
+        c = status(d)
+        res.check(c.get("state") != "complete" and "vcek.pem" not in sources(d),
+                  "job 1 (old root) held up reading the CRL: nothing served yet (%r)" %
+                  c.get("state"))
+        d.write_config(d.config_text().replace(trusted, other_ark))
+        d.reload()
+        mark = len(d.read_log())
+        res.check(write_fifo_then_file(crl_path, crl), "job 1 reads the CRL (FIFO)")
+        fed = True
+        seen = []
+        c = wait_coll(d, lambda c: c.get("state") != "complete" and c.get("checking") is False
+                      and "trusted root" in (c.get("last_error") or ""),
+                      "job 2 (new root) done", seen)
+        log = d.read_log()[mark:]
+        res.check("Collateral complete" not in log,
+                  "job 1's set (complete, checked against the old root) never reached the "
+                  "view: %r" % [ln for ln in log.splitlines() if "Collateral" in ln])
+        bad = [s for s in seen if s[0] == "complete" or "vcek.pem" in s[1]]
+        res.check(not bad, "status and /snp/certs/source never showed job 1's set (%d polls, "
+                  "%d showing it)" % (len(seen), len(bad)))
+        ark = open(d.path("certs", "ark.pem"), "rb").read() if c else b""
+        src = sources(d)
+        res.check(c is not None and ark == open(other_ark, "rb").read() and
+                  "vcek.pem" not in src and "ark.pem trust-ark" in src.splitlines(),
+                  "served in the end: the new root only (%r), last_error %r" % (
+                      src, c and c.get("last_error")))
+        res.check(report_ok(d), "reports served")
+    finally:
+        if not fed:
+            try:
+                fd = os.open(crl_path, os.O_WRONLY | os.O_NONBLOCK)
+                os.write(fd, crl)
+                os.close(fd)
+            except OSError:
+                pass
+        stop(d)
+
+
+def main():
+    tmp = __import__("tempfile").mkdtemp(prefix="snpd-kds-reload-")
+    os.chmod(tmp, 0o755)
+    sim = os.path.join(tmp, "sim")
+    h.sim_init(sim, "--host-certs", "none")
+    shutil.copy(os.path.join(sim, "ark.pem"), os.path.join(tmp, "trusted-ark.pem"))
+    emu = Emulator(sim)
+    try:
+        which = sys.argv[1:] or ["late", "reload"]
+        if "late" in which:
+            scenario_late_anchor(tmp, sim, emu)
+        if "reload" in which:
+            scenario_reload_running_job(tmp, sim, emu)
+    finally:
+        emu.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    res.done()
+
+
+main()

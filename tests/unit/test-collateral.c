@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * daemon/collateral.c against host certificate tables that hold both a
+ * VCEK and a VLEK: the leaf taken is the one the report's SIGNING_KEY
+ * names (0 VCEK, 1 VLEK), with its own CA (ASK or ASVK, which share the
+ * table's one ASK slot), never the other; a table without the signer's
+ * leaf is said so in the note. The chip is a simulated one with a VLEK
+ * (its ARK trusted through TrustArk=, as snpd does on the simulator);
+ * offline with an empty cache, so whatever leaf is served comes from the
+ * table. Plain C: no cmocka needed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <systemd/sd-event.h>
+
+#include "daemon/collateral.h"
+#include "kernel/snp-certs.h"
+#include "lib/cert-table.h"
+#include "lib/x509-amd.h"
+#include "sim/sim.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		bool ok_ = (cond);                                                                 \
+		printf("%s ", ok_ ? "ok  " : "FAIL");                                              \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		if (!ok_)                                                                          \
+			failures++;                                                                \
+	} while (0)
+
+static const u8 guid_ark[16] = SNP_GUID_ARK, guid_ask[16] = SNP_GUID_ASK,
+		guid_vcek[16] = SNP_GUID_VCEK, guid_vlek[16] = SNP_GUID_VLEK;
+
+struct fixture {
+	struct sim_state *st;
+	char dir[64];
+	char ark_path[128];
+	char cache_dir[128];
+	sd_event *e;
+	struct snpd_collateral *c;
+	struct snpd_coll_set *set; /* the last one done() got */
+	char *pem_vcek, *pem_vlek, *pem_ask, *pem_asvk;
+};
+
+static void on_done(void *userdata, struct snpd_coll_set *s)
+{
+	struct fixture *f = userdata;
+
+	snpd_coll_set_free(f->set);
+	f->set = s;
+}
+
+/* A host table of @n certificates (DER) with the given GUIDs; malloc()ed. */
+static u8 *table_of(X509 *const *certs, const u8 *const *guids, size_t n, size_t *len)
+{
+	u8 gs[8][16];
+	u8 *der[8] = { 0 };
+	const u8 *blobs[8];
+	u32 lens[8];
+	u8 *buf = malloc(SNP_CERT_TABLE_MAX * 1024);
+	ssize_t r = -ENOMEM;
+
+	for (size_t i = 0; i < n && buf; i++) {
+		int l = i2d_X509(certs[i], &der[i]);
+
+		if (l <= 0)
+			goto out;
+		memcpy(gs[i], guids[i], 16);
+		blobs[i] = der[i];
+		lens[i] = (u32)l;
+	}
+	if (buf)
+		r = snp_cert_table_build((const u8(*)[16])gs, blobs, lens, n, buf,
+					 SNP_CERT_TABLE_MAX * 1024);
+out:
+	for (size_t i = 0; i < n; i++)
+		OPENSSL_free(der[i]);
+	if (r < 0) {
+		free(buf);
+		fprintf(stderr, "cannot build a table: %zd\n", r);
+		exit(1);
+	}
+	*len = (size_t)r;
+	return buf;
+}
+
+/* Submit the reference report (signed by @signer) with @table; the set. */
+static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *table, size_t len)
+{
+	struct snpd_coll_config cfg = {
+		.kds_url = "http://127.0.0.1:9", /* never asked: offline */
+		.cache_dir = f->cache_dir,
+		.trust_ark = f->ark_path,
+		.ca_file = "",
+		.offline = true,
+	};
+	struct snp_report_info ri;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.product = f->st->params.product;
+	ri.version = 2;
+	ri.r.version = cpu_to_le32(2);
+	memcpy(ri.r.chip_id, f->st->params.chip_id, sizeof(ri.r.chip_id));
+	ri.r.reported_tcb = cpu_to_le64(f->st->params.reported_tcb);
+	ri.r.key_info = cpu_to_le32(signer << SNP_KEYINFO_SIGNING_KEY_SHIFT);
+	f->set = snpd_coll_set_free(f->set);
+	/* offline: the local pass is the last; done() has it on return */
+	if (snpd_collateral_submit(f->c, &ri, table, len, &cfg, true) < 0 || !f->set) {
+		fprintf(stderr, "no collateral set\n");
+		exit(1);
+	}
+	return f->set;
+}
+
+static const char *leaf_is(const struct fixture *f, const struct snpd_coll_set *s)
+{
+	const char *p = s->pem[SNPD_COLL_LEAF];
+
+	return !p		       ? "none" :
+	       !strcmp(p, f->pem_vcek) ? "the VCEK" :
+	       !strcmp(p, f->pem_vlek) ? "the VLEK" :
+					 "another certificate";
+}
+
+static const char *ca_is(const struct fixture *f, const struct snpd_coll_set *s)
+{
+	const char *p = s->pem[SNPD_COLL_ASK];
+
+	return !p		       ? "none" :
+	       !strcmp(p, f->pem_ask)  ? "the ASK" :
+	       !strcmp(p, f->pem_asvk) ? "the ASVK" :
+					 "another certificate";
+}
+
+static void setup(struct fixture *f)
+{
+	struct sim_params p;
+	char err[256];
+	FILE *fp;
+
+	memset(f, 0, sizeof(*f));
+	sim_params_default(&p, SNP_PRODUCT_MILAN);
+	if (sim_params_set(&p, "vlek", "1") < 0 ||
+	    sim_state_create(NULL, &p, false, &f->st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cannot make a simulated chip with a VLEK\n");
+		exit(1);
+	}
+	snprintf(f->dir, sizeof(f->dir), "%s", "/tmp/test-collateral.XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(f->ark_path, sizeof(f->ark_path), "%s/ark.pem", f->dir);
+	snprintf(f->cache_dir, sizeof(f->cache_dir), "%s/cache", f->dir);
+	fp = fopen(f->ark_path, "we");
+	if (!fp || PEM_write_X509(fp, f->st->ark) != 1 || fclose(fp) != 0) {
+		fprintf(stderr, "cannot write %s\n", f->ark_path);
+		exit(1);
+	}
+	f->pem_vcek = snp_x509_to_pem(f->st->vcek);
+	f->pem_vlek = snp_x509_to_pem(f->st->vlek);
+	f->pem_ask = snp_x509_to_pem(f->st->ask);
+	f->pem_asvk = snp_x509_to_pem(f->st->asvk);
+	if (!f->pem_vcek || !f->pem_vlek || !f->pem_ask || !f->pem_asvk ||
+	    sd_event_new(&f->e) < 0 || snpd_collateral_new(f->e, on_done, f, &f->c) < 0) {
+		fprintf(stderr, "setup failed\n");
+		exit(1);
+	}
+}
+
+static void teardown(struct fixture *f)
+{
+	char cmd[128];
+
+	snpd_coll_set_free(f->set);
+	snpd_collateral_free(f->c);
+	sd_event_unref(f->e);
+	free(f->pem_vcek);
+	free(f->pem_vlek);
+	free(f->pem_ask);
+	free(f->pem_asvk);
+	sim_state_free(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", f->dir);
+}
+
+int main(void)
+{
+	struct fixture f;
+	const struct snpd_coll_set *s;
+	u8 *t;
+	size_t len;
+
+	setup(&f);
+
+	/* ARK, ASK, VCEK, VLEK */
+	{
+		X509 *c[] = { f.st->ark, f.st->ask, f.st->vcek, f.st->vlek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek, guid_vlek };
+
+		t = table_of(c, g, 4, &len);
+	}
+	s = run(&f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(s->pem[SNPD_COLL_LEAF] && !strcmp(s->pem[SNPD_COLL_LEAF], f.pem_vcek) && !s->vlek &&
+		      s->src[SNPD_COLL_LEAF] == SNPD_SRC_HOST && !strcmp(ca_is(&f, s), "the ASK"),
+	      "table ARK+ASK+VCEK+VLEK, report signed by the VCEK: leaf %s (the VCEK), CA %s "
+	      "(the ASK), note '%s'",
+	      leaf_is(&f, s), ca_is(&f, s), s->host_note);
+	s = run(&f, SNP_SIGNING_KEY_VLEK, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->vlek &&
+		      strstr(s->host_note, "ASK slot holds the ASK") &&
+		      strstr(s->error, "VLEK cannot be checked yet: no ASVK"),
+	      "table ARK+ASK+VCEK+VLEK, report signed by the VLEK: leaf %s (none: its ASVK is "
+	      "neither in the table nor in the cache, never the VCEK), note '%s', error '%s'",
+	      leaf_is(&f, s), s->host_note, s->error);
+	free(t);
+
+	/* ARK, ASVK (in the ASK slot), VCEK, VLEK */
+	{
+		X509 *c[] = { f.st->ark, f.st->asvk, f.st->vcek, f.st->vlek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek, guid_vlek };
+
+		t = table_of(c, g, 4, &len);
+	}
+	s = run(&f, SNP_SIGNING_KEY_VLEK, t, len);
+	CHECK(s->pem[SNPD_COLL_LEAF] && !strcmp(s->pem[SNPD_COLL_LEAF], f.pem_vlek) && s->vlek &&
+		      s->src[SNPD_COLL_LEAF] == SNPD_SRC_HOST &&
+		      !strcmp(ca_is(&f, s), "the ASVK") && !s->host_note[0],
+	      "table ARK+ASVK+VCEK+VLEK, report signed by the VLEK: leaf %s (the VLEK), CA %s "
+	      "(the ASVK), note '%s'",
+	      leaf_is(&f, s), ca_is(&f, s), s->host_note);
+	s = run(&f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && !s->vlek && !s->pem[SNPD_COLL_ASK] &&
+		      strstr(s->host_note, "ASK slot holds the ASVK"),
+	      "table ARK+ASVK+VCEK+VLEK, report signed by the VCEK: leaf %s (none: no ASK to "
+	      "check it, never the VLEK), CA %s, note '%s'",
+	      leaf_is(&f, s), ca_is(&f, s), s->host_note);
+	free(t);
+
+	/* the signer's leaf missing */
+	{
+		X509 *c[] = { f.st->ark, f.st->ask, f.st->vcek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run(&f, SNP_SIGNING_KEY_VLEK, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->vlek && !s->pem[SNPD_COLL_ASK] &&
+		      strstr(s->host_note,
+			     "signed by the VLEK and the host's table has no VLEK (its VCEK is not used)"),
+	      "table ARK+ASK+VCEK, report signed by the VLEK: leaf %s, CA %s, note '%s'",
+	      leaf_is(&f, s), ca_is(&f, s), s->host_note);
+	free(t);
+	{
+		X509 *c[] = { f.st->ark, f.st->asvk, f.st->vlek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vlek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run(&f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && !s->vlek &&
+		      strstr(s->host_note,
+			     "signed by the VCEK and the host's table has no VCEK (its VLEK is not used)"),
+	      "table ARK+ASVK+VLEK, report signed by the VCEK: leaf %s, note '%s'", leaf_is(&f, s),
+	      s->host_note);
+	s = run(&f, SNP_SIGNING_KEY_VLEK, t, len);
+	CHECK(s->pem[SNPD_COLL_LEAF] && !strcmp(s->pem[SNPD_COLL_LEAF], f.pem_vlek) && s->vlek &&
+		      !strcmp(ca_is(&f, s), "the ASVK"),
+	      "table ARK+ASVK+VLEK, report signed by the VLEK: leaf %s, CA %s", leaf_is(&f, s),
+	      ca_is(&f, s));
+	free(t);
+
+	teardown(&f);
+	printf("%d failed\n", failures);
+	return failures ? 1 : 0;
+}
