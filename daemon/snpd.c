@@ -183,7 +183,7 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 			   snpd_coll_src_names[set->src[SNPD_COLL_CRL]]);
 	else if (set->final && set->state != SNPD_COLL_COMPLETE)
 		log_warning("Collateral %s: %s%s", snpd_coll_state_names[set->state], set->error,
-			    set->retry_at ? "; KDS is asked again later" : "");
+			    set->retry_at ? "; looked up again later" : "");
 	snpd_coll_set_free(d->coll);
 	d->coll = set;
 	if (d->view && snpd_coll_set_matches(set, &d->view->ref)) {
