@@ -224,8 +224,14 @@ static void dispatch(struct snpd_broker *br)
 	br->stats.queue_depth = br->queued;
 	pthread_mutex_lock(&br->lock);
 	br->job = req;
-	pthread_cond_signal(&br->cond);
 	pthread_mutex_unlock(&br->lock);
+	/*
+	 * After the unlock: signalled under the lock, the worker woke only
+	 * to sleep again on the mutex this thread still held (one more
+	 * futex wait and wake per request). It checks br->job under the
+	 * lock, so the wakeup cannot be lost.
+	 */
+	pthread_cond_signal(&br->cond);
 }
 
 static void complete(struct snpd_broker *br, struct snpd_request *req)

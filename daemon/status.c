@@ -158,6 +158,10 @@ json_t *snpd_status_json(struct snpd *d)
 					  (int)es.largest));
 		}
 		json_object_set_new(o, "collateral", snpd_collateral_json(d));
+		json_object_set_new(json_object_get(o, "filesystem"), "lookups",
+				    json_integer((json_int_t)fst.lookups));
+		json_object_set_new(json_object_get(o, "filesystem"), "getattrs",
+				    json_integer((json_int_t)fst.getattrs));
 	}
 	return o;
 }

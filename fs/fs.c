@@ -54,12 +54,30 @@ enum {
 #define NONCE_HEX_MAX	 128
 #define NONCE_INODES_MAX 4096
 /*
- * Nothing is cached by the kernel: a reload may change any owner, mode,
- * size, certificate or key profile, and telling the kernel so
- * (fuse_lowlevel_notify_inval_*) from the loop thread deadlocks when a
+ * Almost nothing is cached by the kernel: a reload may change any owner,
+ * mode, size, certificate or key profile, and invalidating a name
+ * (fuse_lowlevel_notify_inval_entry) from the loop thread deadlocks when a
  * lookup holding the directory lock waits for that same thread.
  */
 #define ATTR_TIMEOUT 0.0
+/*
+ * Except on the path of a report (cached_ino()): without it, every
+ * open("/snp/report") costs three round trips to this thread before the
+ * OPEN (GETATTR of the root for the path walk, LOOKUP, GETATTR for the
+ * permission check), on top of OPEN, WRITE, READ, READ and RELEASE.
+ * - Their names always stand for the same inode: entries are cached.
+ * - Their attributes come from the configuration alone (owner, mode; size
+ *   0), so only a reload changes them, and snpd_fs_reload() invalidates
+ *   them with fuse_lowlevel_notify_inval_inode(), which takes no lock
+ *   that a request waiting for this thread may hold (no directory lock,
+ *   no page: attributes only), before the reload says READY=1.
+ * - Only GETATTR replies cache them, never LOOKUP replies: a GETATTR is
+ *   asked about an inode the kernel has, so an invalidation finds it and
+ *   raises its attr_version, and a GETATTR reply that was on its way with
+ *   the old attributes is then dropped by the kernel; a LOOKUP may create
+ *   the inode after the invalidation has missed it (nothing to find yet).
+ */
+#define CACHED_TIMEOUT 1.0
 
 /*
  * Key profiles get inodes from here on, one per profile name and settings,
@@ -494,6 +512,17 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	return false;
 }
 
+/* The inodes whose entries and attributes the kernel caches (CACHED_TIMEOUT). */
+static const fuse_ino_t cached_inos[] = { INO_ROOT, INO_REPORT, INO_REPORT_JSON, INO_NONCE_DIR };
+
+static bool cached_ino(fuse_ino_t ino)
+{
+	for (size_t i = 0; i < SNP_ELEMENTSOF(cached_inos); i++)
+		if (cached_inos[i] == ino)
+			return true;
+	return false;
+}
+
 static void reply_entry(struct snpd_fs *fs, fuse_req_t req, fuse_ino_t ino, double timeout)
 {
 	struct fuse_entry_param e = { 0 };
@@ -503,8 +532,9 @@ static void reply_entry(struct snpd_fs *fs, fuse_req_t req, fuse_ino_t ino, doub
 		return;
 	}
 	e.ino = ino;
-	e.attr_timeout = timeout;
-	e.entry_timeout = timeout;
+	/* the name of a cached inode, never its attributes (CACHED_TIMEOUT) */
+	e.attr_timeout = cached_ino(ino) ? 0 : timeout;
+	e.entry_timeout = cached_ino(ino) ? CACHED_TIMEOUT : timeout;
 	fuse_reply_entry(req, &e);
 }
 
@@ -558,6 +588,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		{ "evidence", INO_EVIDENCE_DIR },
 	};
 
+	fs->stats.lookups++;
 	if (parent == INO_ROOT) {
 		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
 			if (!strcmp(name, root[i].name)) {
@@ -661,12 +692,16 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct snpd_fs *fs = fuse_req_userdata(req);
 	struct stat st;
 
+	fs->stats.getattrs++;
 	if (!fill_attr(fs, ino, &st)) {
 		/* an evicted nonce name: ESTALE makes the kernel look it up again */
 		fuse_reply_err(req, is_nonce_ino(ino) ? ESTALE : ENOENT);
 		return;
 	}
-	fuse_reply_attr(req, &st, key_of(fs, ino) || nonce_of(fs, ino) ? 0 : ATTR_TIMEOUT);
+	fuse_reply_attr(req, &st,
+			cached_ino(ino)			     ? CACHED_TIMEOUT :
+			key_of(fs, ino) || nonce_of(fs, ino) ? 0 :
+							       ATTR_TIMEOUT);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -1649,6 +1684,18 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	}
 	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
 	fs->n_keys = c->n_keys;
+
+	/*
+	 * Owners and modes may have changed: the kernel asks again for the
+	 * attributes it caches (CACHED_TIMEOUT). -ENOENT: it has no such inode.
+	 */
+	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++) {
+		int r = fuse_lowlevel_notify_inval_inode(fs->se, cached_inos[i], -1, 0);
+
+		if (r < 0 && r != -ENOENT)
+			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
+					  (unsigned long long)cached_inos[i]);
+	}
 }
 
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret)

@@ -32,8 +32,11 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs);
  * old one). A profile keeps its inode while its name and settings stay the
  * same; a changed or new one gets an inode never used before, and handles
  * opened on a changed or removed profile fail with ESTALE. The kernel caches
- * nothing (zero entry and attribute timeouts), so no notification is sent:
- * one from the loop thread can deadlock against a lookup in progress.
+ * no name that a reload can change (zero entry timeouts), so no name is
+ * invalidated: that, from the loop thread, can deadlock against a lookup in
+ * progress. It caches the attributes of the report's path only (the root,
+ * report, report.json, nonce/), which are invalidated here (inode
+ * attributes only, which takes no lock a pending request holds).
  */
 void snpd_fs_reload(struct snpd_fs *fs);
 
@@ -44,6 +47,8 @@ struct snpd_fs_stats {
 	u64 errors;
 	u32 open_files;
 	u32 nonce_inodes;
+	u64 lookups;  /* LOOKUP requests */
+	u64 getattrs; /* GETATTR requests */
 };
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret);
 
