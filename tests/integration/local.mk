@@ -73,3 +73,9 @@ EXTRA_DIST += %reldir%/evidence-batch.py
 # a badly signed VCEK from KDS; KdsCAFile=, CacheMaxSize=.
 TESTS += %reldir%/kds-daemon-tcb.py
 EXTRA_DIST += %reldir%/kds-daemon-tcb.py
+# snpd raises its open-file soft limit (issue 19: 1,000 clients of one uid).
+TESTS += %reldir%/fd-limit.py
+EXTRA_DIST += %reldir%/fd-limit.py
+# BatchWindowMSec= on time: the batcher's timer is not coalesced (250 ms).
+TESTS += %reldir%/evidence-window.py
+EXTRA_DIST += %reldir%/evidence-window.py
