@@ -752,8 +752,8 @@ static int check_evidence(void)
 		bool ok = false, decoded = false;
 
 		if (b64 && strlen(b64) == REPORT_B64_LEN) {
+			/* the kept copy is the answer as checked (tampered, in the self-test) */
 			memcpy(tmp, b64, sizeof(tmp));
-			tamper_doc(tmp); /* the answer as the cheap check saw it */
 			decoded = EVP_DecodeBlock(rep, (const unsigned char *)tmp,
 						  REPORT_B64_LEN) == (int)sizeof(rep);
 			if (decoded)
