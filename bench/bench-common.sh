@@ -131,3 +131,18 @@ field() {
 bench_load() {
 	echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 }
+
+# bench_rotate R WORD...: the words rotated left by R-1 (round R of the
+# interleaved order starts with word number R, modulo their number)
+bench_rotate() {
+	r=$1
+	shift
+	k=1
+	while [ $k -lt "$r" ]; do
+		m=$1
+		shift
+		set -- "$@" "$m"
+		k=$((k + 1))
+	done
+	echo "$@"
+}

@@ -5,8 +5,10 @@
 # checks of served reports pass; and those checks can fail: a pool whose
 # signatures were damaged is caught by the signature sample, a pool entry
 # whose signed part differs from the request's (another VMPL) is
-# never served, and nonces outside the pool are signed when asked. Never
-# looks at speed. Without root or /dev/fuse only the checks run.
+# never served, and nonces outside the pool are signed when asked.
+# bench-evidence.sh likewise, and its checks of evidence answers fail on a
+# wrong nonce, a damaged signature or REPORT_DATA. Never looks at speed.
+# Without root or /dev/fuse only the checks run.
 set -u
 top=${SNP_TOP_BUILDDIR:?}
 src=${SNP_TOP_SRCDIR:?}
@@ -91,5 +93,52 @@ grep -Eq "/healthz over unix, 16 connections: [0-9.]+ us" "$work/out" || fail "n
 for m in fs unix tcp; do
 	grep -Eq "mode=hold-$m wanted=8 held=8 " "$work/out" || fail "no memory line for $m"
 done
+
+# 3. bench-evidence.sh in a tiny mode: its format and its checks of answers
+BENCH_SIM_DIR="$work/sim" BENCH_EVIDENCE_DEVICE_MS=50 BENCH_EVIDENCE_CLIENTS="1 50" \
+	BENCH_EVIDENCE_ROUNDS=1 BENCH_EVIDENCE_SECONDS=2 BENCH_VERIFY_EVERY=5 \
+	sh "$src/bench/bench-evidence.sh" >"$work/ev" 2>&1
+rc=$?
+cat "$work/ev"
+[ $rc -eq 0 ] || fail "bench-evidence.sh exited $rc"
+grep -Eq "^device: one report per 50 ms \(bound [0-9]+ ms\)$" "$work/ev" || fail "no evidence device line"
+for n in 1 50; do
+	grep -Eq "^  clients=$n +raw +[0-9.]+ reports/s \[" "$work/ev" || fail "no raw line for $n clients"
+done
+for mode in "FUSE" "HTTP unix" "HTTP TCP"; do
+	n=$(grep -Ec "^    $mode +[0-9.]+ answers/s  ratio +[0-9.]+x \[[0-9.]+, [0-9.]+\] +[0-9.]+ answers/report  p50 [0-9]+ ms  p99 [0-9]+ ms \(worst [0-9]+\) (within|OVER) bound" "$work/ev")
+	[ "$n" -eq 2 ] || fail "$n evidence lines for $mode (want 2)"
+done
+checks=$(grep "^  checks:" "$work/ev")
+echo "$checks" | grep -Eq "unbound=0 bindings verified=[1-9][0-9]* bad=0 signatures verified=[1-9][0-9]* bad=0" ||
+	fail "checks of evidence answers: $checks"
+grep -Eq "device=50 +clients=50 +\| fs [0-9]+ us \| unix [0-9]+ us \| tcp [0-9]+ us \|" "$work/ev" ||
+	fail "no CPU per answer line"
+
+# and those checks fail when the answers are wrong: the load tool damages
+# each answer before its own checks (BENCH_EVIDENCE_TAMPER), so the real
+# check code runs on them. tamper ENV MODES: a 1 s run that must fail
+tamper() {
+	env "$1" BENCH_SIM_DIR="$work/sim" BENCH_EVIDENCE_DEVICE_MS=50 BENCH_EVIDENCE_CLIENTS=4 \
+		BENCH_EVIDENCE_ROUNDS=1 BENCH_EVIDENCE_SECONDS=1 BENCH_VERIFY_EVERY=2 \
+		BENCH_EVIDENCE_MODES="$2" sh "$src/bench/bench-evidence.sh" >"$work/ev-t" 2>&1
+	rc=$?
+	checks=$(grep "^  checks:" "$work/ev-t")
+	echo "$1 ($2): exit $rc, $checks"
+	[ $rc -eq 1 ] && grep -q "^bench-evidence: FAILED" "$work/ev-t" || fail "$1 not reported: exit $rc"
+}
+# the expected nonce is another request's: every answer unbound, the
+# sampled bindings do not prove it
+tamper BENCH_EVIDENCE_TAMPER=nonce "raw unix"
+echo "$checks" | grep -Eq "unbound=[1-9][0-9]* bindings verified=([1-9][0-9]*) bad=\1 " ||
+	fail "a wrong nonce passed: $checks"
+# a damaged signature (the binding is intact): only the signature check
+tamper BENCH_EVIDENCE_TAMPER=signature "raw fs"
+echo "$checks" | grep -Eq "unbound=0 bindings verified=[1-9][0-9]* bad=0 signatures verified=([1-9][0-9]*) bad=\1$" ||
+	fail "a damaged signature passed: $checks"
+# a damaged REPORT_DATA: the binding no longer matches, nor the signature
+tamper BENCH_EVIDENCE_TAMPER=report-data "raw tcp"
+echo "$checks" | grep -Eq "unbound=0 bindings verified=([1-9][0-9]*) bad=\1 signatures verified=([1-9][0-9]*) bad=\2$" ||
+	fail "a damaged REPORT_DATA passed: $checks"
 
 echo "PASS"

@@ -12,6 +12,18 @@
  *   snpd-load tcp ADDR:PORT report|healthz THREADS SECONDS
  *       one keep-alive connection per thread: GET /v1/report?nonce=HEX
  *       (Accept: application/octet-stream) or GET /healthz
+ *   snpd-load evidence fs|unix|tcp TARGET THREADS SECONDS
+ *       evidence (docs/evidence.md), a fresh nonce per request: FUSE open
+ *       and read MOUNTPOINT/evidence/HEX whole; HTTP GET /v1/evidence?nonce=HEX
+ *       on one keep-alive connection per thread. Every answer must be a
+ *       whole document whose binding names the request's own nonce
+ *       ("unbound" counts those that do not); every BENCH_VERIFY_EVERY-th is
+ *       kept and checked fully after the run: the binding against the
+ *       report's REPORT_DATA (snp_binding_verify_json()) and the report's
+ *       signature with BENCH_VCEK. Distinct reports among the answers (by
+ *       their signature) are the device reports that answered someone.
+ *       BENCH_EVIDENCE_TAMPER=nonce|report-data|signature damages what the
+ *       tool checks (the self-test of its checks, bench-smoke.sh).
  *   snpd-load light fs|unix|tcp TARGET INTERVAL_MS COUNT
  *       COUNT requests, one every INTERVAL_MS on a fixed schedule, each on a
  *       new file descriptor or connection (a light client beside a flood)
@@ -66,13 +78,20 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <jansson.h>
+
 #include "backend/backend.h"
+#include "lib/binding.h"
 #include "lib/util.h"
 
 #define MAX_SAMPLES (1 << 20)
 #define MAX_KEPT    512
 #define MAX_THREADS 1024
 #define MAX_SRC	    16
+/* evidence: the largest document read (one report, certificates, CRL, log) */
+#define EVIDENCE_MAX	   (256 * 1024)
+#define EVIDENCE_NONCE_LEN 64
+#define THREAD_STACK	   (128 * 1024)
 
 enum kind { K_RAW, K_FS, K_UNIX, K_TCP };
 
@@ -81,8 +100,12 @@ struct target {
 	const char *path; /* mountpoint/report, socket */
 	struct sockaddr_in tcp;
 	bool healthz;
+	bool evidence;
 	struct snp_backend *backend;
 };
+
+enum tamper { T_NONE, T_NONCE, T_REPORT_DATA, T_SIGNATURE };
+static enum tamper tamper;
 
 static struct sockaddr_in src_addr[MAX_SRC];
 static unsigned int nr_src;
@@ -99,6 +122,10 @@ struct stats {
 	u64 errors, unbound, served;
 	u8 (*kept)[SNP_REPORT_SIZE];
 	size_t nr_kept;
+	/* evidence: a fingerprint of each answer's report signature, samples */
+	u64 *fp;
+	char *kept_doc[MAX_KEPT];
+	u8 kept_nonce[MAX_KEPT][EVIDENCE_NONCE_LEN];
 };
 
 static struct stats st = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -240,15 +267,15 @@ fail:
  * One request on @fd: the status, with the body in @body (up to @cap
  * bytes kept, the rest drained), or -1 when the connection broke.
  */
-static int http_once(int fd, const char *path, u8 *body, size_t cap, size_t *ret_len)
+static int http_once(int fd, const char *path, const char *accept, u8 *body, size_t cap,
+		     size_t *ret_len)
 {
 	char req[512], buf[8192];
 	size_t have = 0, hdr = 0, clen = 0, got = 0;
 	int n, status;
 
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: application/octet-stream\r\n\r\n",
-		     path);
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: %s\r\n\r\n", path,
+		     accept);
 	if (write(fd, req, (size_t)n) != n)
 		return -1;
 	for (;;) {
@@ -299,6 +326,172 @@ static void report_path(const u8 nonce[64], char *out, size_t len)
 	snprintf(out, len, "/v1/report?nonce=%s", hex);
 }
 
+/* ---- evidence ------------------------------------------------------------ */
+
+static __thread char *doc_buf; /* the thread's answer buffer, EVIDENCE_MAX + 1 */
+
+/* The k-th evidence nonce of the process: never repeats within a run. */
+static void evidence_nonce(u64 k, u8 out[EVIDENCE_NONCE_LEN])
+{
+	make_nonce(k, out);
+}
+
+/*
+ * The string value of the first "@key" in @doc: its first character, its
+ * length in *ret_len. JSON escapes every quote inside strings, so a
+ * quoted key can only match a key (or a whole string value).
+ */
+static const char *json_str_value(const char *doc, const char *key, size_t *ret_len)
+{
+	char q[32];
+	const char *p, *e;
+
+	snprintf(q, sizeof(q), "\"%s\"", key);
+	p = strstr(doc, q);
+	if (!p)
+		return NULL;
+	p += strlen(q);
+	p += strspn(p, " \t\r\n");
+	if (*p++ != ':')
+		return NULL;
+	p += strspn(p, " \t\r\n");
+	if (*p++ != '"')
+		return NULL;
+	e = strchr(p, '"');
+	if (!e)
+		return NULL;
+	*ret_len = (size_t)(e - p);
+	return p;
+}
+
+/* base64 of the report: 1184 bytes in 1580 characters; the signature at 0x2A0 */
+#define REPORT_B64_LEN 1580
+#define SIG_B64_OFF    (0x2A0 / 3 * 4)
+#define SIG_B64_LEN    (144 / 3 * 4)
+
+/* The self-test's damage to an answer, before the tool checks it. */
+static void tamper_doc(char *rep)
+{
+	char *c = NULL;
+
+	if (tamper == T_REPORT_DATA)
+		c = rep + (0x50 / 3 + 1) * 4; /* REPORT_DATA bytes 0x51-0x53 */
+	else if (tamper == T_SIGNATURE)
+		c = rep + SIG_B64_OFF + 8; /* R bytes 6-8 */
+	if (c)
+		*c = *c == 'A' ? 'B' : 'A';
+}
+
+/*
+ * The cheap check of every answer: a whole document with a report whose
+ * binding names @nonce. 0 (bound), 1 (not bound to @nonce), -1 (not a
+ * whole document). *ret_fp: the fingerprint of the report's signature.
+ */
+static int evidence_check(char *doc, size_t len, const u8 nonce[EVIDENCE_NONCE_LEN], u64 *ret_fp)
+{
+	char hex[2 * EVIDENCE_NONCE_LEN + 1];
+	const char *rep, *n;
+	size_t rlen, nlen;
+	u64 h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (len && (doc[len - 1] == '\n' || doc[len - 1] == ' '))
+		len--;
+	if (!len || doc[0] != '{' || doc[len - 1] != '}')
+		return -1;
+	rep = json_str_value(doc, "report", &rlen);
+	if (!rep || rlen != REPORT_B64_LEN)
+		return -1;
+	tamper_doc((char *)rep);
+	for (size_t i = SIG_B64_OFF; i < SIG_B64_OFF + SIG_B64_LEN; i++)
+		h = (h ^ (u8)rep[i]) * 1099511628211ULL;
+	*ret_fp = h;
+	snp_hex_encode(nonce, EVIDENCE_NONCE_LEN, hex);
+	n = json_str_value(doc, "nonce", &nlen);
+	return n && nlen == 2 * EVIDENCE_NONCE_LEN && !memcmp(n, hex, nlen) ? 0 : 1;
+}
+
+static void account_evidence(const char *doc, size_t len, const u8 nonce[EVIDENCE_NONCE_LEN],
+			     bool bound, u64 fp, double lat)
+{
+	char *copy = NULL;
+	u64 k;
+
+	pthread_mutex_lock(&st.lock);
+	k = st.served++;
+	if (!bound)
+		st.unbound++;
+	if (st.n < MAX_SAMPLES) {
+		st.fp[st.n] = fp;
+		st.lat[st.n++] = lat;
+	}
+	if (st.nr_kept < MAX_KEPT && k % verify_every == 0 && (copy = strndup(doc, len))) {
+		memcpy(st.kept_nonce[st.nr_kept], nonce, EVIDENCE_NONCE_LEN);
+		st.kept_doc[st.nr_kept++] = copy;
+	}
+	pthread_mutex_unlock(&st.lock);
+}
+
+/* One evidence request: 0, an HTTP status other than 200, or -1 with errno. */
+static int evidence_request(const struct target *t, int *fd, unsigned int idx)
+{
+	u8 nonce[EVIDENCE_NONCE_LEN], expect[EVIDENCE_NONCE_LEN];
+	char hex[2 * EVIDENCE_NONCE_LEN + 1], path[4096 + 160];
+	u64 k = __atomic_fetch_add(&next_k, 1, __ATOMIC_RELAXED), fp = 0;
+	double t0 = now_s();
+	size_t len = 0;
+	int r;
+
+	if (!doc_buf && !(doc_buf = malloc(EVIDENCE_MAX + 1)))
+		return -1;
+	evidence_nonce(k, nonce);
+	snp_hex_encode(nonce, sizeof(nonce), hex);
+	if (t->kind == K_FS) {
+		ssize_t n = 0;
+		int f;
+
+		snprintf(path, sizeof(path), "%s/%s", t->path, hex);
+		f = open(path, O_RDONLY | O_CLOEXEC);
+		if (f < 0)
+			return -1;
+		while (len < EVIDENCE_MAX && (n = read(f, doc_buf + len, EVIDENCE_MAX - len)) > 0)
+			len += (size_t)n;
+		if (n < 0) {
+			int e = errno; /* the daemon's refusal, e.g. EBUSY */
+
+			close(f);
+			errno = e;
+			return -1;
+		}
+		close(f);
+	} else {
+		if (*fd < 0 && (*fd = http_connect(t, idx)) < 0)
+			return -1;
+		snprintf(path, sizeof(path), "/v1/evidence?nonce=%s", hex);
+		r = http_once(*fd, path, "application/json", (u8 *)doc_buf, EVIDENCE_MAX, &len);
+		if (r < 0) {
+			close(*fd);
+			*fd = -1;
+		}
+		if (r != 200)
+			return r;
+	}
+	if (len >= EVIDENCE_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	doc_buf[len] = '\0';
+	memcpy(expect, nonce, sizeof(expect));
+	if (tamper == T_NONCE)
+		evidence_nonce(k + 1, expect); /* another request's nonce */
+	r = evidence_check(doc_buf, len, expect, &fp);
+	if (r < 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	account_evidence(doc_buf, len, expect, r == 0, fp, now_s() - t0);
+	return 0;
+}
+
 /*
  * One request through @t. @fd: the thread's keep-alive connection (HTTP),
  * opened when -1. 0 when a good answer came back (and was accounted),
@@ -327,10 +520,12 @@ static int one_request_(const struct target *t, int *fd, unsigned int idx, bool 
 	size_t len = 0;
 	int r;
 
+	if (t->evidence)
+		return evidence_request(t, fd, idx);
 	if (t->healthz) {
 		if (*fd < 0 && (*fd = http_connect(t, idx)) < 0)
 			return -1;
-		r = http_once(*fd, "/healthz", NULL, 0, &len);
+		r = http_once(*fd, "/healthz", "application/json", NULL, 0, &len);
 		if (r < 0 || !keep) {
 			close(*fd);
 			*fd = -1;
@@ -384,7 +579,7 @@ static int one_request_(const struct target *t, int *fd, unsigned int idx, bool 
 		if (*fd < 0 && (*fd = http_connect(t, idx)) < 0)
 			return -1;
 		report_path(nonce, path, sizeof(path));
-		r = http_once(*fd, path, rep, sizeof(rep), &len);
+		r = http_once(*fd, path, "application/octet-stream", rep, sizeof(rep), &len);
 		if (r < 0 || !keep) {
 			close(*fd);
 			*fd = -1;
@@ -519,6 +714,89 @@ static int check_kept(void)
 	return bad || st.unbound ? 1 : 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Distinct reports among the answers (by their signature's fingerprint). */
+static size_t distinct_reports(void)
+{
+	size_t d = 0;
+
+	qsort(st.fp, st.n, sizeof(u64), cmp_u64);
+	for (size_t i = 0; i < st.n; i++)
+		d += !i || st.fp[i] != st.fp[i - 1];
+	return d;
+}
+
+/*
+ * The full check of the kept evidence: each document parsed with jansson,
+ * its binding verified against its report's REPORT_DATA for the nonce the
+ * client sent (docs/evidence.md 7), the report's signature with the VCEK.
+ * Prints the counts; 0 when all passed.
+ */
+static int check_evidence(void)
+{
+	EVP_PKEY *key = vcek_key();
+	size_t good = 0, bad = 0, sgood = 0, sbad = 0;
+	char err[SNP_ERRBUF] = "", first[SNP_ERRBUF] = "";
+
+	for (size_t i = 0; i < st.nr_kept; i++) {
+		json_t *doc = json_loads(st.kept_doc[i], 0, NULL);
+		const char *b64 = json_string_value(json_object_get(doc, "report"));
+		unsigned char rep[REPORT_B64_LEN / 4 * 3];
+		char tmp[REPORT_B64_LEN + 1];
+		bool ok = false, decoded = false;
+
+		if (b64 && strlen(b64) == REPORT_B64_LEN) {
+			/* the kept copy is the answer as checked (tampered, in the self-test) */
+			memcpy(tmp, b64, sizeof(tmp));
+			decoded = EVP_DecodeBlock(rep, (const unsigned char *)tmp,
+						  REPORT_B64_LEN) == (int)sizeof(rep);
+			if (decoded)
+				ok = snp_binding_verify_json(json_object_get(doc, "binding"),
+							     rep + 0x50, st.kept_nonce[i],
+							     EVIDENCE_NONCE_LEN, NULL, NULL, err,
+							     sizeof(err)) == 0;
+			else
+				snprintf(err, sizeof(err), "bad base64 of the report");
+		} else {
+			snprintf(err, sizeof(err), "no report in the document");
+		}
+		if (ok) {
+			good++;
+		} else {
+			bad++;
+			if (!first[0])
+				snprintf(first, sizeof(first), "%s", err);
+		}
+		if (key && decoded) {
+			if (sig_ok(key, rep))
+				sgood++;
+			else
+				sbad++;
+		}
+		json_decref(doc);
+		free(st.kept_doc[i]);
+		st.kept_doc[i] = NULL;
+	}
+	printf(" binding_checked=%zu binding_bad=%zu", good + bad, bad);
+	if (key)
+		printf(" sig_checked=%zu sig_bad=%zu", sgood + sbad, sbad);
+	if (first[0]) {
+		/* the first reason, one token: spaces become underscores */
+		for (char *c = first; *c; c++)
+			if (*c == ' ')
+				*c = '_';
+		printf(" first_bad=%s", first);
+	}
+	EVP_PKEY_free(key);
+	return bad || sbad || st.unbound ? 1 : 0;
+}
+
 static void print_lat(void)
 {
 	double p50 = 0, p99 = 0, mx = 0;
@@ -553,6 +831,8 @@ static void *load_thread(void *arg)
 		}
 	if (fd >= 0)
 		close(fd);
+	free(doc_buf);
+	doc_buf = NULL;
 	return NULL;
 }
 
@@ -567,32 +847,48 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 {
 	struct worker *w = calloc(threads, sizeof(*w));
 	pthread_t *tids = calloc(threads, sizeof(*tids));
+	pthread_attr_t attr;
 	u64 pid = 0;
 	double t0, t1, c0 = -1, c1 = -1, s0, s1;
 
 	env_u64("BENCH_PID", &pid);
 	if (!w || !tids)
 		return 1;
+	/* small stacks: 1,000 clients are 1,000 threads (buffers are on the heap) */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
 	s0 = self_cpu();
 	if (pid)
 		c0 = proc_cpu((pid_t)pid);
 	t0 = now_s();
 	for (unsigned int i = 0; i < threads; i++) {
 		w[i] = (struct worker){ t, t0 + secs, i };
-		if (pthread_create(&tids[i], NULL, load_thread, &w[i]) != 0)
+		if (pthread_create(&tids[i], &attr, load_thread, &w[i]) != 0) {
+			fprintf(stderr, "snpd-load: cannot start thread %u\n", i);
 			return 1;
+		}
 	}
+	pthread_attr_destroy(&attr);
 	for (unsigned int i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	t1 = now_s();
 	if (pid)
 		c1 = proc_cpu((pid_t)pid);
 	s1 = self_cpu();
-	printf("mode=%s%s clients=%u secs=%.2f requests=%llu per_sec=%.1f errors=%llu "
+	printf("mode=%s%s%s clients=%u secs=%.2f requests=%llu per_sec=%.1f errors=%llu "
 	       "unbound=%llu",
-	       kind_name(t->kind), t->healthz ? "-healthz" : "", threads, t1 - t0,
-	       (unsigned long long)st.served, (double)st.served / (t1 - t0),
+	       t->evidence ? "evidence-" : "", kind_name(t->kind), t->healthz ? "-healthz" : "",
+	       threads, t1 - t0, (unsigned long long)st.served, (double)st.served / (t1 - t0),
 	       (unsigned long long)st.errors, (unsigned long long)st.unbound);
+	if (t->evidence) {
+		size_t d = distinct_reports();
+
+		printf(" reports=%zu reports_per_sec=%.2f answers_per_report=%.1f", d,
+		       (double)d / (t1 - t0), d ? (double)st.n / (double)d : 0.0);
+	}
+	if (st.errors)
+		printf(" last_failure=%s%d", last_failure > 0 ? "http-" : "errno-",
+		       last_failure > 0 ? last_failure : -last_failure);
 	print_lat();
 	if (st.served)
 		printf(" client_cpu_us_per_req=%.1f", (s1 - s0) * 1e6 / (double)st.served);
@@ -837,9 +1133,10 @@ static int parse_target(const char *kind, const char *where, const char *what, s
 
 	memset(t, 0, sizeof(*t));
 	t->healthz = what && !strcmp(what, "healthz");
+	t->evidence = what && !strcmp(what, "evidence");
 	if (!strcmp(kind, "fs")) {
 		t->kind = K_FS;
-		snprintf(path, sizeof(path), "%s/report", where);
+		snprintf(path, sizeof(path), "%s/%s", where, t->evidence ? "evidence" : "report");
 		t->path = path;
 		return 0;
 	}
@@ -887,6 +1184,7 @@ static int usage(void)
 		"usage: snpd-load raw BACKEND THREADS SECONDS\n"
 		"       snpd-load fs MOUNT THREADS SECONDS\n"
 		"       snpd-load unix|tcp SOCKET|ADDR:PORT report|healthz THREADS SECONDS\n"
+		"       snpd-load evidence fs|unix|tcp MOUNT|SOCKET|ADDR:PORT THREADS SECONDS\n"
 		"       snpd-load light fs|unix|tcp MOUNT|SOCKET|ADDR:PORT INTERVAL_MS COUNT\n"
 		"       snpd-load hold fs|unix|tcp MOUNT|SOCKET|ADDR:PORT N\n"
 		"       snpd-load presign BACKEND OUT COUNT\n"
@@ -909,8 +1207,26 @@ int main(int argc, char **argv)
 	u64 a, b;
 	int rc;
 
+	struct rlimit rl;
+	const char *tm = getenv("BENCH_EVIDENCE_TAMPER");
+
 	if (argc < 2)
 		return usage();
+	/* one fd per client and more: up to the hard limit */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (tm && *tm) {
+		if (!strcmp(tm, "nonce"))
+			tamper = T_NONCE;
+		else if (!strcmp(tm, "report-data"))
+			tamper = T_REPORT_DATA;
+		else if (!strcmp(tm, "signature"))
+			tamper = T_SIGNATURE;
+		else
+			return usage();
+	}
 	signal(SIGPIPE, SIG_IGN); /* a refused connection is an error, not the end */
 	env_u64("BENCH_NONCE_SEED", &nonce_seed);
 	env_u64("BENCH_NONCE_BASE", &nonce_base);
@@ -929,8 +1245,19 @@ int main(int argc, char **argv)
 
 	st.lat = calloc(MAX_SAMPLES, sizeof(double));
 	st.kept = calloc(MAX_KEPT, SNP_REPORT_SIZE);
-	if (!st.lat || !st.kept)
+	st.fp = calloc(MAX_SAMPLES, sizeof(u64));
+	if (!st.lat || !st.kept || !st.fp)
 		return 1;
+	if (!strcmp(argv[1], "evidence") && argc == 6) {
+		if (parse_target(argv[2], argv[3], "evidence", &t) < 0 || t.kind == K_RAW ||
+		    parse_uint(argv[4], MAX_THREADS, &a) < 0 || parse_uint(argv[5], 3600, &b) < 0)
+			return 2;
+		rc = run_load(&t, (unsigned int)a, (double)b);
+		if (check_evidence())
+			rc = 1;
+		printf("\n");
+		goto out;
+	}
 	if ((!strcmp(argv[1], "raw") || !strcmp(argv[1], "fs")) && argc == 5) {
 		if (parse_target(argv[1], argv[2], NULL, &t) < 0 ||
 		    parse_uint(argv[3], MAX_THREADS, &a) < 0 || parse_uint(argv[4], 3600, &b) < 0)
@@ -957,9 +1284,11 @@ int main(int argc, char **argv)
 	if (check_kept())
 		rc = 1;
 	printf("\n");
+out:
 	if (t.backend)
 		snp_backend_free(t.backend);
 	free(st.lat);
 	free(st.kept);
+	free(st.fp);
 	return rc;
 }

@@ -8,6 +8,7 @@ noinst_PROGRAMS += %reldir%/snpd-load
 %canon_reldir%_snpd_load_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_snpd_load_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
 EXTRA_DIST += %reldir%/bench-snpd.sh %reldir%/bench-overload.sh %reldir%/bench-common.sh
+EXTRA_DIST += %reldir%/bench-evidence.sh
 
 # make check: the scripts in a tiny mode and their checks of served reports
 TESTS += %reldir%/bench-smoke.sh
@@ -42,3 +43,10 @@ bench-eventlog: daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
 	@$(BENCH_SNPD_ENV) SNP_TOP_SRCDIR='$(abs_top_srcdir)' $(PYTHON3) \
 		$(srcdir)/%reldir%/bench-eventlog.py || \
 		echo "bench-eventlog: a check failed (see above)"
+
+.PHONY: bench-evidence
+bench: bench-evidence
+bench-evidence: %reldir%/snpd-load$(EXEEXT) daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
+	@echo "== bench/bench-evidence.sh: evidence answers against a throttled device =="
+	@$(BENCH_SNPD_ENV) $(SHELL) $(srcdir)/%reldir%/bench-evidence.sh || \
+		echo "bench-evidence: a check failed (see above)"

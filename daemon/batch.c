@@ -20,6 +20,8 @@
 #define VMPLS 4
 /* the broker's client identity of the batcher (uids and peers are others) */
 #define BATCH_CLIENT ((u64)-3)
+/* the window timer fires on time (see kick()) */
+#define BATCH_TIMER_ACCURACY_USEC 1
 
 struct snpd_batch_member {
 	u8 nonce[SNP_NONCE_MAX];
@@ -311,8 +313,14 @@ static void kick(struct snpd_batcher *b)
 	}
 	if (wake) {
 		if (!b->timer) {
-			if (sd_event_add_time(b->d->event, &b->timer, CLOCK_MONOTONIC, wake, 0,
-					      on_timer, b) < 0) {
+			/*
+			 * accuracy 1 us: 0 would be sd-event's default of
+			 * 250 ms, which it uses to coalesce wake-ups; a batch
+			 * (and every client in it) would then wait up to
+			 * 250 ms past its window
+			 */
+			if (sd_event_add_time(b->d->event, &b->timer, CLOCK_MONOTONIC, wake,
+					      BATCH_TIMER_ACCURACY_USEC, on_timer, b) < 0) {
 				/* the next join or answer kicks again */
 				log_warning("Cannot arm the evidence batch timer");
 				b->timer = NULL;

@@ -436,6 +436,27 @@ static void disable_core_dumps(void)
 }
 
 /*
+ * Every HTTP client holds a file descriptor of snpd's: MaxConnections=
+ * goes up to 10000 per listener, far above the usual soft limit of 1024
+ * open files, beyond which accept() fails with EMFILE. Raise
+ * the soft limit to the hard one, as systemd recommends for daemons that
+ * need many descriptors (nothing in snpd uses select(), whose fd_set ends
+ * at FD_SETSIZE; libmicrohttpd runs in its epoll mode). Under
+ * snpd.service setrlimit() may be filtered away: LimitNOFILE= does it.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug_errno(errno, "Cannot raise the open file limit to %llu: %m",
+				(unsigned long long)rl.rlim_max);
+}
+
+/*
  * Under snpd.service the view is mounted by snpd-mount (ExecStartPre=+, in
  * the host's mount namespace) and its connection passed through the fd
  * store as "fuse". Take it and remove it from the store at once: the store
@@ -666,6 +687,7 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
 	disable_core_dumps();
+	raise_fd_limit();
 
 	/* libcurl's global state, before any thread (broker, collateral) starts */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

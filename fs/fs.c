@@ -1102,7 +1102,6 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 			     const struct snp_backend_report *rep, json_t *binding)
 {
 	struct handle *h = userdata;
-	json_t *j = NULL;
 
 	h->member = NULL;
 	if (h->released) {
@@ -1114,16 +1113,15 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 		h->fs->stats.errors++;
 		log_debug("Evidence for a FUSE reader failed: %s", msg ? msg : strerror(-result));
 	} else {
-		j = h->fs->d->view ? snpd_evidence_json(h->fs->d, rep) : NULL;
-		if (j && json_object_set(j, "binding", binding) == 0)
-			h->data = (u8 *)json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (h->data) {
-			h->len = strlen((char *)h->data) + 1;
-			h->data[h->len - 1] = '\n';
-		} else {
-			h->error = j ? ENOMEM : EBUSY;
-		}
-		json_decref(j);
+		/* the batch's common part is serialized once (http/http.c) */
+		size_t len = 0;
+		int err = 0;
+
+		h->data = (u8 *)snpd_evidence_dump(h->fs->d, rep, binding, true, &len, &err);
+		if (h->data)
+			h->len = len;
+		else
+			h->error = err == -EBUSY ? EBUSY : ENOMEM;
 	}
 	h->ready = true;
 	answer_pending(h);

@@ -665,6 +665,94 @@ json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report
 	return o;
 }
 
+/*
+ * The common part of the last batch's evidence, per format: the document
+ * without its closing brace (and, indented, without the newline before
+ * it). Keyed by the report's bytes: REPORT_DATA binds the batch's tree,
+ * so two batches never share a report, and the view cannot change while
+ * one batch's members are answered (one run of the event loop).
+ */
+static struct evidence_head {
+	u8 report[SNP_REPORT_SIZE];
+	const struct snpd_view *view;
+	char *text;
+	size_t len;
+} evidence_heads[2];
+
+static struct evidence_head *evidence_head(const struct snpd *d,
+					   const struct snp_backend_report *rep, bool pretty)
+{
+	struct evidence_head *c = &evidence_heads[pretty];
+	size_t cut = pretty ? 2 : 1; /* "\n}" or "}" */
+	json_t *o;
+	char *s;
+
+	if (c->text && c->view == d->view && !memcmp(c->report, rep->report, SNP_REPORT_SIZE))
+		return c;
+	free(c->text);
+	c->text = NULL;
+	o = d->view ? snpd_evidence_json(d, rep) : NULL;
+	if (!o)
+		return NULL;
+	s = json_dumps(o, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!s)
+		return NULL;
+	c->len = strlen(s);
+	if (c->len < cut + 1 || s[c->len - 1] != '}' || (pretty && s[c->len - 2] != '\n')) {
+		free(s);
+		return NULL;
+	}
+	c->len -= cut;
+	c->text = s;
+	c->view = d->view;
+	memcpy(c->report, rep->report, SNP_REPORT_SIZE);
+	return c;
+}
+
+char *snpd_evidence_dump(const struct snpd *d, const struct snp_backend_report *rep,
+			 const json_t *binding, bool pretty, size_t *ret_len, int *ret_err)
+{
+	static const char sep_compact[] = ",\"binding\":", sep_pretty[] = ",\n  \"binding\": ";
+	const struct evidence_head *c = evidence_head(d, rep, pretty);
+	const char *sep = pretty ? sep_pretty : sep_compact;
+	size_t sep_len = strlen(sep), blen, nl = 0, len;
+	char *b, *out, *p;
+
+	if (!c) {
+		*ret_err = d->view ? -ENOMEM : -EBUSY;
+		return NULL;
+	}
+	b = json_dumps(binding, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+	if (!b) {
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	blen = strlen(b);
+	if (pretty) /* one level deeper: every line of the binding 2 more spaces */
+		for (size_t i = 0; i < blen; i++)
+			nl += b[i] == '\n';
+	len = c->len + sep_len + blen + 2 * nl + (pretty ? 3 : 1);
+	out = malloc(len + 1);
+	if (!out) {
+		free(b);
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	p = mempcpy(out, c->text, c->len);
+	p = mempcpy(p, sep, sep_len);
+	for (size_t i = 0; i < blen; i++) {
+		*p++ = b[i];
+		if (pretty && b[i] == '\n') /* JSON strings hold no raw newline */
+			p = mempcpy(p, "  ", 2);
+	}
+	p = mempcpy(p, pretty ? "\n}\n" : "}", pretty ? 3 : 1);
+	*p = '\0';
+	free(b);
+	*ret_len = len;
+	return out;
+}
+
 /* The request of @st is over (answered, or dropped): free it and let MHD go on. */
 static void resume(struct req_state *st, struct snpd_request *req)
 {
@@ -1255,15 +1343,26 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 		else
 			device_problem(st, result, 0, msg);
 	} else {
-		json_t *o = d->view ? snpd_evidence_json(d, rep) : NULL;
+		size_t len = 0;
+		int err = 0;
+		char *s = snpd_evidence_dump(d, rep, binding, false, &len, &err);
+		struct MHD_Response *r;
 
-		if (o) {
-			json_object_set(o, "binding", binding);
-			respond_json(st, MHD_HTTP_OK, o, NULL);
-		} else {
+		if (s) {
+			r = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
+			if (r) {
+				MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+							"application/json");
+				respond(st, MHD_HTTP_OK, r);
+			} else {
+				free(s);
+			}
+		} else if (err == -EBUSY) {
 			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "collateral-unavailable",
 				"Collateral unavailable", "%s",
 				"the certificates went away while the report was taken; try again");
+		} else {
+			respond_json(st, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL);
 		}
 	}
 	resume(st, NULL);

@@ -38,4 +38,16 @@ json_t *snpd_http_status_json(struct snpd_http *h);
 json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report *rep);
 bool snpd_evidence_ready(const struct snpd_view *v);
 
+/*
+ * The whole evidence document of @rep with @binding, serialized: compact
+ * (HTTP), or @pretty: indented by 2 and ending in a newline (FUSE); the
+ * same bytes json_dumps() gives for snpd_evidence_json() with "binding"
+ * added. All but the binding is common to a batch: it is serialized once
+ * per report and format, not once per member. New string (free() it),
+ * *ret_len its length without the NUL; NULL on ENOMEM or without the
+ * collateral (*ret_err: -ENOMEM or -EBUSY). Event loop only.
+ */
+char *snpd_evidence_dump(const struct snpd *d, const struct snp_backend_report *rep,
+			 const json_t *binding, bool pretty, size_t *ret_len, int *ret_err);
+
 #endif

@@ -85,3 +85,9 @@ EXTRA_DIST += %reldir%/event-log-read.py
 # appears after the start; a job made stale by a reload is never served.
 TESTS += %reldir%/kds-daemon-reload.py
 EXTRA_DIST += %reldir%/kds-daemon-reload.py
+# snpd raises its open-file soft limit (issue 19: 1,000 clients of one uid).
+TESTS += %reldir%/fd-limit.py
+EXTRA_DIST += %reldir%/fd-limit.py
+# BatchWindowMSec= on time: the batcher's timer is not coalesced (250 ms).
+TESTS += %reldir%/evidence-window.py
+EXTRA_DIST += %reldir%/evidence-window.py

@@ -1,0 +1,191 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Evidence beyond the device's rate (issue 19 item 6): the simulated device
+# throttled to one report per BENCH_EVIDENCE_DEVICE_MS ms (default 50 and
+# 2000; SNP_SIM_DEVICE_US: wall time, no CPU), BENCH_EVIDENCE_CLIENTS
+# concurrent evidence clients (default 1 10 100 1000), each asking for
+# evidence with a fresh nonce in a closed loop. For each device and number
+# of clients, BENCH_EVIDENCE_ROUNDS rounds of the raw device loop (one
+# thread calling the backend: the device's reports/s), FUSE
+# (evidence/HEX), HTTP unix and HTTP TCP (GET /v1/evidence), in an order
+# that rotates every round, as bench-snpd.sh does. A figure is the median
+# of per-round ratios (answers/s / the same round's raw reports/s) with
+# min and max; a spread over BENCH_SPREAD_WARN of the median is a WARNING.
+# Every answer must prove its client's nonce; a sample is verified fully
+# (binding and signature). A failed check makes the script exit 1; speed
+# never does. Needs root and /dev/fuse.
+set -u
+here=$(dirname "$0")
+# shellcheck source=bench/bench-common.sh
+. "$here/bench-common.sh"
+
+DEVICES=${BENCH_EVIDENCE_DEVICE_MS:-50 2000}
+CLIENTS=${BENCH_EVIDENCE_CLIENTS:-1 10 100 1000}
+ROUNDS=${BENCH_EVIDENCE_ROUNDS:-3}
+MODES=${BENCH_EVIDENCE_MODES:-raw fs unix tcp}
+WINDOW=${BENCH_EVIDENCE_WINDOW_MS:-10}
+SPREAD=${BENCH_SPREAD_WARN:-0.10}
+# snpd configured for 1,000 clients of one uid (see bench/README.md)
+snpd_conf="Daemon.BatchWindowMSec=$WINDOW Daemon.BatchMax=2048 Daemon.QueueSize=2048 \
+Daemon.RateLimit=0 Filesystem.MaxHandlesPerUser=4096 HTTP.MaxConnections=2048 \
+HTTP.MaxConnectionsPerClient=2048"
+
+# run length per device: BENCH_EVIDENCE_SECONDS, else 100 device periods,
+# at least 5 s and at most 20 s (10 periods of a 2 s device)
+secs_for() {
+	if [ -n "${BENCH_EVIDENCE_SECONDS:-}" ]; then
+		echo "$BENCH_EVIDENCE_SECONDS"
+		return
+	fi
+	s=$(($1 / 10))
+	[ "$s" -lt 5 ] && s=5
+	[ "$s" -gt 20 ] && s=20
+	echo "$s"
+}
+
+if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then
+	echo "bench-evidence: needs root and /dev/fuse; skipped"
+	exit 0
+fi
+bench_tmp
+echo "bench-evidence: $ROUNDS rounds, clients: $CLIENTS, device: one report per $DEVICES ms" \
+	"(wall time, no CPU), modes: $MODES"
+echo "snpd: $(echo "$snpd_conf" | tr -s ' \t\\' ' ' | sed 's/[A-Za-z]*\.//g')"
+bench_load
+# the platform; no pool: bound REPORT_DATA cannot be signed ahead, the
+# simulator signs within the device time
+bench_sim 1 || exit 0
+unset BENCH_PRESIGNED
+res=$tmp/results
+: >"$res"
+failed=0
+
+# run DEV N ROUND MODE SECS: one measurement, appended to $res
+run() {
+	case $4 in
+	raw)
+		bench_copy_sim sim-raw >/dev/null
+		line=$(env -u BENCH_PID SNP_SIM_DEVICE_US=$(($1 * 1000)) \
+			"$SNPD_LOAD" raw "sim:$tmp/sim-raw" 1 "$5")
+		;;
+	fs) line=$("$SNPD_LOAD" evidence fs "$mnt" "$2" "$5") ;;
+	unix) line=$("$SNPD_LOAD" evidence unix "$sock" "$2" "$5") ;;
+	tcp) line=$("$SNPD_LOAD" evidence tcp "127.0.0.1:$port" "$2" "$5") ;;
+	esac
+	[ $? -eq 0 ] || failed=1
+	[ -n "${BENCH_VERBOSE:-}" ] && echo "  $1 n=$2 round $3 $4: $line"
+	if [ "$4" = raw ]; then
+		echo "$1 $2 $3 raw $(field per_sec "$line") $(field per_sec "$line") 1 \
+$(field p50_ms "$line") $(field p99_ms "$line") nan $(field errors "$line") \
+$(field unbound "$line") 0 0 $(field sig_checked "$line") $(field sig_bad "$line")" >>"$res"
+	else
+		echo "$1 $2 $3 $4 $(field per_sec "$line") $(field reports_per_sec "$line") \
+$(field answers_per_report "$line") $(field p50_ms "$line") $(field p99_ms "$line") \
+$(field snpd_cpu_us_per_req "$line") $(field errors "$line") $(field unbound "$line") \
+$(field binding_checked "$line") $(field binding_bad "$line") $(field sig_checked "$line") \
+$(field sig_bad "$line")" >>"$res"
+	fi
+}
+
+for dev in $DEVICES; do
+	secs=$(secs_for "$dev")
+	# shellcheck disable=SC2086
+	bench_start_snpd "$dev" $snpd_conf || exit 0
+	for n in $CLIENTS; do
+		r=1
+		while [ $r -le "$ROUNDS" ]; do
+			# shellcheck disable=SC2086
+			for mode in $(bench_rotate $r $MODES); do
+				run "$dev" "$n" "$r" "$mode" "$secs"
+			done
+			r=$((r + 1))
+		done
+	done
+	bench_stop_snpd
+done
+
+echo
+bench_load
+# shellcheck disable=SC2016
+awk -v spread="$SPREAD" -v devices="$DEVICES" -v clients="$CLIENTS" -v window="$WINDOW" '
+function median(a, n,    i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function minmax(a, n,    i) {
+	lo = hi = a[1]
+	for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+}
+{
+	k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4
+	rate[k] = $5; reps[k] = $6; apr[k] = $7; p50[k] = $8; p99[k] = $9; cpu[k] = $10
+	rounds[$1, $2] = $3 > rounds[$1, $2] ? $3 : rounds[$1, $2]
+	errs[$1] += $11; unb[$1] += $12; bchk[$1] += $13; bbad[$1] += $14
+	if ($4 != "raw") { sig[$1] += $15; bad[$1] += $16 }
+}
+END {
+	nd = split(devices, D, " "); nc = split(clients, C, " ")
+	split("fs unix tcp", M, " ")
+	name["fs"] = "FUSE"; name["unix"] = "HTTP unix"; name["tcp"] = "HTTP TCP"
+	print "Evidence answers/s against the device'"'"'s reports/s (raw loop, same round),"
+	print "median of per-round ratios [min, max]; answers per device report and p50/p99"
+	print "latency medians over rounds (p99 also its worst round); bound = BatchWindowMSec"
+	print "+ two device requests:"
+	for (d = 1; d <= nd; d++) {
+		dev = D[d]; bound = window + 2 * dev
+		print ""
+		printf "device: one report per %s ms (bound %s ms)\n", dev, bound
+		for (c = 1; c <= nc; c++) {
+			n = C[c]; R = rounds[dev, n]
+			k = 0
+			for (r = 1; r <= R; r++) if ((dev, n, r, "raw") in rate) raws[++k] = rate[dev, n, r, "raw"]
+			if (!k) continue
+			rm = median(raws, k); minmax(raws, k)
+			printf "  clients=%-4s raw %7.2f reports/s [%.2f, %.2f]\n", n, rm, lo, hi
+			for (m = 1; m <= 3; m++) {
+				mode = M[m]; k = 0
+				for (r = 1; r <= R; r++) {
+					if (!((dev, n, r, mode) in rate) || rate[dev, n, r, "raw"] <= 0) continue
+					k++
+					q[k] = rate[dev, n, r, mode] / rate[dev, n, r, "raw"]
+					x[k] = rate[dev, n, r, mode]; y[k] = apr[dev, n, r, mode]
+					a50[k] = p50[dev, n, r, mode]; a99[k] = p99[dev, n, r, mode]
+					w99 = (k == 1 || a99[k] > w99) ? a99[k] : w99
+				}
+				if (!k) continue
+				xm = median(x, k); ym = median(y, k); m50 = median(a50, k); m99 = median(a99, k)
+				med = median(q, k); minmax(q, k)
+				printf "    %-10s %9.1f answers/s  ratio %7.1fx [%.1f, %.1f]  %6.1f answers/report  p50 %.0f ms  p99 %.0f ms (worst %.0f) %s bound",
+				       name[mode], xm, med, lo, hi, ym, m50, m99, w99, w99 <= bound ? "within" : "OVER"
+				if (med > 0 && (hi - lo) / med > spread + 0) printf "  WARNING: spread %.0f%% of the median", 100 * (hi - lo) / med
+				printf "\n"
+				if (c == nc && n + 0 >= 1000)
+					printf "      target at %s clients (>= 100x, p99 <= %s ms): %s\n", n, bound,
+					       (lo >= 100 && w99 <= bound) ? "met in every round" : (med >= 100 && m99 <= bound ? "met by the medians" : "MISSED")
+			}
+		}
+		printf "  checks: errors=%d unbound=%d bindings verified=%d bad=%d signatures verified=%d bad=%d\n",
+		       errs[dev], unb[dev], bchk[dev], bbad[dev], sig[dev], bad[dev]
+	}
+	print ""
+	print "snpd CPU per answer (utime+stime of /proc/PID/stat over the run / answers), median over rounds:"
+	for (d = 1; d <= nd; d++) {
+		dev = D[d]
+		for (c = 1; c <= nc; c++) {
+			n = C[c]; R = rounds[dev, n]; line = ""
+			for (m = 1; m <= 3; m++) {
+				mode = M[m]; k = 0
+				for (r = 1; r <= R; r++)
+					if ((dev, n, r, mode) in cpu && cpu[dev, n, r, mode] != "nan" && cpu[dev, n, r, mode] != "") z[++k] = cpu[dev, n, r, mode]
+				if (k) line = line sprintf(" %s %.0f us |", mode, median(z, k))
+			}
+			if (line != "") printf "  device=%-5s clients=%-4s |%s\n", dev, n, line
+		}
+	}
+}' "$res"
+if [ "$failed" -ne 0 ]; then
+	echo "bench-evidence: FAILED: an answer was not bound to its client's nonce, a binding or signature did not verify, or a load run failed"
+	exit 1
+fi
+exit 0
