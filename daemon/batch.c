@@ -94,7 +94,7 @@ static void answer_all(struct snpd_batcher *b, struct batch *bt, int r, const ch
 		if (!m->done)
 			continue;
 		b->stats.failed++;
-		m->done(m->userdata, r, msg, NULL, NULL);
+		m->done(m->userdata, r, msg, NULL);
 	}
 }
 
@@ -143,35 +143,111 @@ static const u8 *tree_root(const struct batch *bt)
 	return bt->nodes[bt->n_nodes - 1];
 }
 
-static json_t *binding_json(const struct batch *bt, size_t index, json_t *events)
+struct snpd_evidence_shared *snpd_evidence_shared_ref(struct snpd_evidence_shared *s)
 {
-	char hex[2 * SNP_NONCE_MAX + 1], head[2 * SNP_HASH_SIZE + 1];
-	const struct snpd_batch_member *m = bt->m[index];
-	json_t *proof = json_array();
-	size_t off = 0, i = index;
+	s->refs++;
+	return s;
+}
 
-	for (size_t len = bt->n; proof && len > 1; len = (len + 1) / 2) {
+struct snpd_evidence_shared *snpd_evidence_shared_unref(struct snpd_evidence_shared *s)
+{
+	if (s && --s->refs == 0) {
+		snpd_eventlog_text_unref(s->text);
+		free(s->head);
+		free(s);
+	}
+	return NULL;
+}
+
+/*
+ * The parts of @bt's answer common to its members: the log's shared
+ * rendering (a reference, not a copy: its first bt->count events are the
+ * log at the batch's head) and the "log" member's prefix. New, one reference.
+ */
+static struct snpd_evidence_shared *shared_new(struct snpd_batcher *b, const struct batch *bt)
+{
+	struct snpd_evidence_shared *s = calloc(1, sizeof(*s));
+	char head[2 * SNP_HASH_SIZE + 1];
+	u64 n = 0;
+	int k;
+
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->count = bt->count;
+	if (b->d->eventlog) {
+		s->text = snpd_eventlog_text_get(b->d->eventlog, &n);
+		/* the log only grows: the rendering holds the batch's events */
+		if (!s->text || n < bt->count)
+			return snpd_evidence_shared_unref(s);
+	} else if (bt->count) {
+		return snpd_evidence_shared_unref(s);
+	}
+	snp_hex_encode(bt->head, SNP_HASH_SIZE, head);
+	k = snprintf(s->log_prefix, sizeof(s->log_prefix),
+		     "\"log\":{\"count\":%llu,\"head\":\"%s\",\"events\":[",
+		     (unsigned long long)bt->count, head);
+	if (k < 0 || (size_t)k >= sizeof(s->log_prefix))
+		return snpd_evidence_shared_unref(s);
+	s->log_prefix_len = (size_t)k;
+	return s;
+}
+
+/*
+ * A member's own part of its binding, compact and in the documented
+ * order: ,"binding":{"scheme","nonce","leaf_index","tree_size","proof":[...],
+ * Hex and numbers need no JSON escaping. Returns its length, 0 if @size
+ * is too small (never with OWN_MAX).
+ */
+#define OWN_MAX                                                                                    \
+	(64 + sizeof(SNP_BINDING_SCHEME) + 2 * SNP_NONCE_MAX + 2 * 24 +                            \
+	 SNP_MERKLE_PATH_MAX * (2 * SNP_HASH_SIZE + 3))
+
+static size_t own_part(const struct batch *bt, size_t index, char *buf, size_t size)
+{
+	char hex[2 * SNP_NONCE_MAX + 1];
+	const struct snpd_batch_member *m = bt->m[index];
+	size_t off = 0, i = index, len;
+	int k;
+
+	snp_hex_encode(m->nonce, m->len, hex);
+	k = snprintf(buf, size,
+		     ",\"binding\":{\"scheme\":\"%s\",\"nonce\":\"%s\",\"leaf_index\":%zu,"
+		     "\"tree_size\":%zu,\"proof\":[",
+		     SNP_BINDING_SCHEME, hex, index, bt->n);
+	if (k < 0 || (size_t)k >= size)
+		return 0;
+	len = (size_t)k;
+	for (size_t n = bt->n; n > 1; n = (n + 1) / 2) {
 		size_t sib = i ^ 1;
 
-		if (sib < len) {
-			char h[2 * SNP_HASH_SIZE + 1];
-
-			snp_hex_encode(bt->nodes[off + sib], SNP_HASH_SIZE, h);
-			json_array_append_new(proof, json_string(h));
+		if (sib < n) {
+			if (len + 2 * SNP_HASH_SIZE + 3 >= size)
+				return 0;
+			if (buf[len - 1] != '[')
+				buf[len++] = ',';
+			buf[len++] = '"';
+			snp_hex_encode(bt->nodes[off + sib], SNP_HASH_SIZE, buf + len);
+			len += 2 * SNP_HASH_SIZE;
+			buf[len++] = '"';
 		}
-		off += len;
+		off += n;
 		i >>= 1;
 	}
-	snp_hex_encode(m->nonce, m->len, hex);
-	snp_hex_encode(bt->head, SNP_HASH_SIZE, head);
-	return json_pack("{s:s, s:s, s:I, s:I, s:o*, s:{s:I, s:s, s:O*}}", "scheme",
-			 SNP_BINDING_SCHEME, "nonce", hex, "leaf_index", (json_int_t)index,
-			 "tree_size", (json_int_t)bt->n, "proof", proof, "log", "count",
-			 (json_int_t)bt->count, "head", head, "events", events);
+	if (len + 3 >= size)
+		return 0;
+	buf[len++] = ']';
+	buf[len++] = ',';
+	buf[len] = '\0';
+	return len;
 }
 
 static void kick(struct snpd_batcher *b);
 
+/*
+ * The batch's report is back: the shared parts are made once, each member
+ * gets them by reference plus its own proof (O(proof), not O(events)).
+ */
 static void on_batch_done(struct snpd_request *req, void *userdata)
 {
 	struct snpd_batcher *b = userdata;
@@ -183,27 +259,29 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	if (req->result < 0) {
 		answer_all(b, bt, req->result, req->error.message[0] ? req->error.message : NULL);
 	} else {
-		json_t *events = b->d->eventlog ?
-					 snpd_eventlog_events_json(b->d->eventlog, bt->count) :
-					 json_array();
+		struct snpd_evidence_shared *sh = shared_new(b, bt);
+		char own[OWN_MAX];
 
 		for (size_t i = 0; i < bt->n; i++) {
 			struct snpd_batch_member *m = bt->m[i];
-			json_t *j;
+			struct snpd_batch_answer a = {
+				.rep = &req->report,
+				.shared = sh,
+				.own = own,
+			};
 
 			if (!m->done)
 				continue;
-			j = events ? binding_json(bt, i, events) : NULL;
-			if (j) {
+			a.own_len = sh ? own_part(bt, i, own, sizeof(own)) : 0;
+			if (a.own_len) {
 				b->stats.answered++;
-				m->done(m->userdata, 0, NULL, &req->report, j);
+				m->done(m->userdata, 0, NULL, &a);
 			} else {
 				b->stats.failed++;
-				m->done(m->userdata, -ENOMEM, "out of memory", NULL, NULL);
+				m->done(m->userdata, -ENOMEM, "out of memory", NULL);
 			}
-			json_decref(j);
 		}
-		json_decref(events);
+		snpd_evidence_shared_unref(sh);
 	}
 	snpd_request_free(req);
 	batch_free(bt);

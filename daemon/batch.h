@@ -17,15 +17,53 @@
 struct snpd;
 struct snpd_batcher;
 struct snpd_batch_member;
+struct snpd_eventlog_text;
+
+/*
+ * What every member of one answered batch shares (docs/evidence.md 6.2):
+ * refcounted, freed when the last member's answer is gone. The evidence
+ * document of a member is, compact, @head, the member's own part (see
+ * struct snpd_batch_answer), @log_prefix, the first @count events of
+ * @text (snpd_eventlog_text_members()) and "]}}}". Event loop only.
+ */
+struct snpd_evidence_shared {
+	unsigned int refs;
+	/*
+	 * The document without its closing brace: serialized by the first
+	 * member's answer (http/http.c snpd_evidence_body_new()), NULL until then.
+	 */
+	char *head;
+	size_t head_len;
+	struct snpd_eventlog_text *text; /* the log's rendering; NULL: no log (no events) */
+	u64 count;
+	char log_prefix[160]; /* "log":{"count":N,"head":"HEX48","events":[ */
+	size_t log_prefix_len;
+};
+
+struct snpd_evidence_shared *snpd_evidence_shared_ref(struct snpd_evidence_shared *s);
+/* Accepts NULL, returns NULL. */
+struct snpd_evidence_shared *snpd_evidence_shared_unref(struct snpd_evidence_shared *s);
+
+/*
+ * The answer of one member of a batch: its report, the parts shared with
+ * the batch (borrowed: take a reference to keep them) and its own part,
+ * ,"binding":{"scheme","nonce","leaf_index","tree_size","proof":[...],
+ * (borrowed, @own_len bytes, no NUL), whose "log" member is in @shared.
+ */
+struct snpd_batch_answer {
+	const struct snp_backend_report *rep;
+	struct snpd_evidence_shared *shared;
+	const char *own;
+	size_t own_len;
+};
 
 /*
  * The answer of one member, called on the event loop exactly once unless
  * the member was cancelled. @result is 0 or a negative errno (@msg a reason
- * or NULL); on success @rep is the batch's report and @binding the member's
- * binding section (borrowed: take a reference to keep it).
+ * or NULL); on success @a is the member's answer (borrowed).
  */
 typedef void (*snpd_batch_done_t)(void *userdata, int result, const char *msg,
-				  const struct snp_backend_report *rep, json_t *binding);
+				  const struct snpd_batch_answer *a);
 
 struct snpd_batch_stats {
 	u64 members;   /* joined */

@@ -43,6 +43,7 @@ struct snpd_eventlog {
 	bool broken;
 	char reason[256];
 	u64 appended, refused;
+	u64 rendered; /* events rendered to JSON, for status: each once, into text */
 	struct snpd_eventlog_text *text; /* rendering of this state, or NULL */
 };
 
@@ -514,10 +515,12 @@ void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count, u8 ret_
 	memcpy(ret_head, log->head, SNP_HASH_SIZE);
 }
 
-static json_t *events_json_n(const struct snpd_eventlog *log, size_t n)
+static json_t *events_json_n(struct snpd_eventlog *log, size_t n)
 {
 	json_t *a = json_array();
 
+	if (a)
+		log->rendered += n < log->n ? n : log->n;
 	for (size_t i = 0; a && i < n && i < log->n; i++)
 		if (json_array_append_new(a, snp_event_to_json(i, log->ev[i].record, log->ev[i].len,
 							       log->ev[i].head)) < 0) {
@@ -527,17 +530,17 @@ static json_t *events_json_n(const struct snpd_eventlog *log, size_t n)
 	return a;
 }
 
-static json_t *events_json(const struct snpd_eventlog *log)
+static json_t *events_json(struct snpd_eventlog *log)
 {
 	return events_json_n(log, log->n);
 }
 
-json_t *snpd_eventlog_events_json(const struct snpd_eventlog *log, u64 count)
+json_t *snpd_eventlog_events_json(struct snpd_eventlog *log, u64 count)
 {
 	return events_json_n(log, count);
 }
 
-json_t *snpd_eventlog_json(const struct snpd_eventlog *log)
+json_t *snpd_eventlog_json(struct snpd_eventlog *log)
 {
 	char head[2 * SNP_HASH_SIZE + 1];
 	json_t *ev = events_json(log);
@@ -650,6 +653,7 @@ static int text_extend(struct snpd_eventlog *log)
 			return -ENOMEM;
 		k = json_dumpb(j, buf, sizeof(buf), JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(j);
+		log->rendered++;
 		if (k == 0 || k > sizeof(buf))
 			return -ENOMEM;
 		r = text_reserve(log, k + 1);
@@ -740,13 +744,14 @@ json_t *snpd_eventlog_status_json(const struct snpd_eventlog *log)
 	if (!log)
 		return json_pack("{s:s}", "state", "disabled");
 	snp_hex_encode(log->head, SNP_HASH_SIZE, head);
-	return json_pack("{s:s,s:s?,s:s,s:I,s:I,s:s,s:I,s:I}", "state",
+	return json_pack("{s:s,s:s?,s:s,s:I,s:I,s:s,s:I,s:I,s:I}", "state",
 			 log->broken	    ? "broken" :
 			 log->n >= log->max ? "full" :
 					      "ok",
 			 "reason", log->broken ? log->reason : NULL, "path", log->path, "events",
 			 (json_int_t)log->n, "max", (json_int_t)log->max, "head", head, "appended",
-			 (json_int_t)log->appended, "refused", (json_int_t)log->refused);
+			 (json_int_t)log->appended, "refused", (json_int_t)log->refused, "rendered",
+			 (json_int_t)log->rendered);
 }
 
 static void reply_problem(struct snpd_eventlog_reply *ret, unsigned int status, const char *type,

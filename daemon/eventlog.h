@@ -55,9 +55,12 @@ void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count,
 			u8 ret_head[SNP_HASH_SIZE]);
 
 /* {"scheme","count","head","max","events":[...]}: new reference, NULL on ENOMEM. */
-json_t *snpd_eventlog_json(const struct snpd_eventlog *log);
-/* The first @count events (the log at an earlier head) as a JSON array. */
-json_t *snpd_eventlog_events_json(const struct snpd_eventlog *log, u64 count);
+json_t *snpd_eventlog_json(struct snpd_eventlog *log);
+/*
+ * The first @count events (the log at an earlier head) as a JSON array,
+ * each rendered again (counted in status event_log.rendered).
+ */
+json_t *snpd_eventlog_events_json(struct snpd_eventlog *log, u64 count);
 /*
  * The log's events rendered once and shared by both read paths
  * (/snp/log/events and GET /v1/log): every event's compact JSON followed

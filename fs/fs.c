@@ -192,6 +192,7 @@ struct handle {
 	fuse_ino_t nonce_ino;		     /* nonce/<hex> opened, pinned until release */
 	struct snpd_eventlog_text *log_text; /* log/events: the shared rendering */
 	u64 log_count;			     /* log/events: its events at open */
+	struct snpd_evidence_body *evidence; /* evidence: the batch's shared pieces + own */
 	struct pending_read *pending;
 	uid_t uid;     /* opener, counted in its uid_share */
 	gid_t key_gid; /* a key's reader, for the audit trail */
@@ -232,6 +233,7 @@ static struct handle *handle_free(struct handle *h)
 		return NULL;
 	handle_unlink(h);
 	h->log_text = snpd_eventlog_text_unref(h->log_text);
+	h->evidence = snpd_evidence_body_free(h->evidence);
 	if (h->data) {
 		OPENSSL_cleanse(h->data, h->len);
 		free(h->data);
@@ -1028,6 +1030,14 @@ static void reply_read(struct handle *h, fuse_req_t req, size_t size, off_t off)
 		reply_log_events(h, req, size, start);
 		return;
 	}
+	if (h->content == C_EVIDENCE) {
+		/* the chunk out of the batch's shared pieces, nothing copied here */
+		struct iovec iov[SNPD_EVIDENCE_PIECES];
+		unsigned int n = snpd_evidence_body_slice(h->evidence, start, size, iov);
+
+		fuse_reply_iov(req, iov, (int)n);
+		return;
+	}
 	fuse_reply_buf(req, (const char *)h->data + start, size);
 }
 
@@ -1099,7 +1109,7 @@ static void on_request_done(struct snpd_request *r, void *userdata)
 }
 
 static void on_evidence_done(void *userdata, int result, const char *msg,
-			     const struct snp_backend_report *rep, json_t *binding)
+			     const struct snpd_batch_answer *a)
 {
 	struct handle *h = userdata;
 
@@ -1113,13 +1123,11 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 		h->fs->stats.errors++;
 		log_debug("Evidence for a FUSE reader failed: %s", msg ? msg : strerror(-result));
 	} else {
-		/* the batch's common part is serialized once (http/http.c) */
-		size_t len = 0;
-		int err = 0;
+		/* the batch's common parts by reference (http/http.c), own part copied */
+		int err = snpd_evidence_body_new(h->fs->d, a, &h->evidence);
 
-		h->data = (u8 *)snpd_evidence_dump(h->fs->d, rep, binding, true, &len, &err);
-		if (h->data)
-			h->len = len;
+		if (err == 0)
+			h->len = h->evidence->len;
 		else
 			h->error = err == -EBUSY ? EBUSY : ENOMEM;
 	}

@@ -665,92 +665,93 @@ json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report
 	return o;
 }
 
-/*
- * The common part of the last batch's evidence, per format: the document
- * without its closing brace (and, indented, without the newline before
- * it). Keyed by the report's bytes: REPORT_DATA binds the batch's tree,
- * so two batches never share a report, and the view cannot change while
- * one batch's members are answered (one run of the event loop).
- */
-static struct evidence_head {
-	u8 report[SNP_REPORT_SIZE];
-	const struct snpd_view *view;
-	char *text;
-	size_t len;
-} evidence_heads[2];
-
-static struct evidence_head *evidence_head(const struct snpd *d,
-					   const struct snp_backend_report *rep, bool pretty)
+/* The document without its closing brace, compact: once per batch. */
+static int evidence_head(const struct snpd *d, const struct snp_backend_report *rep,
+			 struct snpd_evidence_shared *sh)
 {
-	struct evidence_head *c = &evidence_heads[pretty];
-	size_t cut = pretty ? 2 : 1; /* "\n}" or "}" */
 	json_t *o;
 	char *s;
+	size_t len;
 
-	if (c->text && c->view == d->view && !memcmp(c->report, rep->report, SNP_REPORT_SIZE))
-		return c;
-	free(c->text);
-	c->text = NULL;
+	if (sh->head)
+		return 0;
 	o = d->view ? snpd_evidence_json(d, rep) : NULL;
 	if (!o)
-		return NULL;
-	s = json_dumps(o, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+		return d->view ? -ENOMEM : -EBUSY;
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!s)
-		return NULL;
-	c->len = strlen(s);
-	if (c->len < cut + 1 || s[c->len - 1] != '}' || (pretty && s[c->len - 2] != '\n')) {
+		return -ENOMEM;
+	len = strlen(s);
+	if (len < 2 || s[len - 1] != '}') {
 		free(s);
-		return NULL;
+		return -ENOMEM;
 	}
-	c->len -= cut;
-	c->text = s;
-	c->view = d->view;
-	memcpy(c->report, rep->report, SNP_REPORT_SIZE);
-	return c;
+	sh->head = s;
+	sh->head_len = len - 1;
+	return 0;
 }
 
-char *snpd_evidence_dump(const struct snpd *d, const struct snp_backend_report *rep,
-			 const json_t *binding, bool pretty, size_t *ret_len, int *ret_err)
+int snpd_evidence_body_new(const struct snpd *d, const struct snpd_batch_answer *a,
+			   struct snpd_evidence_body **ret)
 {
-	static const char sep_compact[] = ",\"binding\":", sep_pretty[] = ",\n  \"binding\": ";
-	const struct evidence_head *c = evidence_head(d, rep, pretty);
-	const char *sep = pretty ? sep_pretty : sep_compact;
-	size_t sep_len = strlen(sep), blen, nl = 0, len;
-	char *b, *out, *p;
+	static const char suffix[] = "]}}}";
+	struct snpd_evidence_shared *sh = a->shared;
+	struct snpd_evidence_body *b;
+	size_t elen = 0;
+	const char *events;
+	int r;
 
-	if (!c) {
-		*ret_err = d->view ? -ENOMEM : -EBUSY;
-		return NULL;
-	}
-	b = json_dumps(binding, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
-	if (!b) {
-		*ret_err = -ENOMEM;
-		return NULL;
-	}
-	blen = strlen(b);
-	if (pretty) /* one level deeper: every line of the binding 2 more spaces */
-		for (size_t i = 0; i < blen; i++)
-			nl += b[i] == '\n';
-	len = c->len + sep_len + blen + 2 * nl + (pretty ? 3 : 1);
-	out = malloc(len + 1);
-	if (!out) {
+	r = evidence_head(d, a->rep, sh);
+	if (r < 0)
+		return r;
+	b = malloc(sizeof(*b) + a->own_len);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b->own, a->own, a->own_len);
+	b->shared = snpd_evidence_shared_ref(sh);
+	events = sh->text ? snpd_eventlog_text_members(sh->text, sh->count, &elen) : "";
+	b->iov[0] = (struct iovec){ sh->head, sh->head_len };
+	b->iov[1] = (struct iovec){ b->own, a->own_len };
+	b->iov[2] = (struct iovec){ sh->log_prefix, sh->log_prefix_len };
+	b->iov[3] = (struct iovec){ (void *)events, elen };
+	b->iov[4] = (struct iovec){ (void *)suffix, strlen(suffix) };
+	b->n = SNPD_EVIDENCE_PIECES;
+	b->len = 0;
+	for (unsigned int i = 0; i < b->n; i++)
+		b->len += b->iov[i].iov_len;
+	*ret = b;
+	return 0;
+}
+
+struct snpd_evidence_body *snpd_evidence_body_free(struct snpd_evidence_body *b)
+{
+	if (b) {
+		snpd_evidence_shared_unref(b->shared);
 		free(b);
-		*ret_err = -ENOMEM;
-		return NULL;
 	}
-	p = mempcpy(out, c->text, c->len);
-	p = mempcpy(p, sep, sep_len);
-	for (size_t i = 0; i < blen; i++) {
-		*p++ = b[i];
-		if (pretty && b[i] == '\n') /* JSON strings hold no raw newline */
-			p = mempcpy(p, "  ", 2);
+	return NULL;
+}
+
+unsigned int snpd_evidence_body_slice(const struct snpd_evidence_body *b, size_t off, size_t size,
+				      struct iovec *ret)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < b->n && size; i++) {
+		size_t l = b->iov[i].iov_len, k;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		k = l - off < size ? l - off : size;
+		ret[n].iov_base = (char *)b->iov[i].iov_base + off;
+		ret[n++].iov_len = k;
+		size -= k;
+		off = 0;
 	}
-	p = mempcpy(p, pretty ? "\n}\n" : "}", pretty ? 3 : 1);
-	*p = '\0';
-	free(b);
-	*ret_len = len;
-	return out;
+	return n;
 }
 
 /* The request of @st is over (answered, or dropped): free it and let MHD go on. */
@@ -1327,8 +1328,17 @@ bool snpd_evidence_ready(const struct snpd_view *v)
 	       v->certs[SNPD_CERT_ASK] && v->certs[SNPD_CERT_ARK];
 }
 
+static void evidence_body_free_cb(void *cls)
+{
+	snpd_evidence_body_free(cls);
+}
+
+/*
+ * The member's document: the batch's shared pieces are not copied, the
+ * response holds a reference to them until it is sent.
+ */
 static void on_evidence_done(void *userdata, int result, const char *msg,
-			     const struct snp_backend_report *rep, json_t *binding)
+			     const struct snpd_batch_answer *a)
 {
 	struct req_state *st = userdata;
 	struct snpd *d = st->l->h->d;
@@ -1343,20 +1353,27 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 		else
 			device_problem(st, result, 0, msg);
 	} else {
-		size_t len = 0;
-		int err = 0;
-		char *s = snpd_evidence_dump(d, rep, binding, false, &len, &err);
-		struct MHD_Response *r;
+		struct snpd_evidence_body *b = NULL;
+		struct MHD_IoVec iov[SNPD_EVIDENCE_PIECES];
+		struct MHD_Response *r = NULL;
+		unsigned int n = 0;
+		int err;
 
-		if (s) {
-			r = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
-			if (r) {
-				MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-							"application/json");
-				respond(st, MHD_HTTP_OK, r);
-			} else {
-				free(s);
-			}
+		err = snpd_evidence_body_new(d, a, &b);
+		if (err == 0) {
+			for (unsigned int i = 0; i < b->n; i++)
+				if (b->iov[i].iov_len) { /* no empty element */
+					iov[n].iov_base = b->iov[i].iov_base;
+					iov[n++].iov_len = b->iov[i].iov_len;
+				}
+			r = MHD_create_response_from_iovec(iov, n, evidence_body_free_cb, b);
+			if (!r)
+				snpd_evidence_body_free(b);
+		}
+		if (r) {
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+						"application/json");
+			respond(st, MHD_HTTP_OK, r);
 		} else if (err == -EBUSY) {
 			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "collateral-unavailable",
 				"Collateral unavailable", "%s",

@@ -8,6 +8,9 @@
 #ifndef SNPD_HTTP_H
 #define SNPD_HTTP_H
 
+#include <sys/uio.h>
+
+#include "daemon/batch.h"
 #include "daemon/snpd.h"
 
 struct snpd_http;
@@ -39,15 +42,36 @@ json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report
 bool snpd_evidence_ready(const struct snpd_view *v);
 
 /*
- * The whole evidence document of @rep with @binding, serialized: compact
- * (HTTP), or @pretty: indented by 2 and ending in a newline (FUSE); the
- * same bytes json_dumps() gives for snpd_evidence_json() with "binding"
- * added. All but the binding is common to a batch: it is serialized once
- * per report and format, not once per member. New string (free() it),
- * *ret_len its length without the NUL; NULL on ENOMEM or without the
- * collateral (*ret_err: -ENOMEM or -EBUSY). Event loop only.
+ * One member's evidence document (docs/evidence.md 6.2), compact, as
+ * pieces: the batch's shared parts by reference (@shared: the document's
+ * head, serialized once per batch here by its first member, the "log"
+ * member's prefix, the log's shared rendering) and the member's own part
+ * (copied: its nonce and proof). The bytes are what json_dumps(JSON_COMPACT |
+ * JSON_PRESERVE_ORDER) gives for snpd_evidence_json() with "binding" added.
  */
-char *snpd_evidence_dump(const struct snpd *d, const struct snp_backend_report *rep,
-			 const json_t *binding, bool pretty, size_t *ret_len, int *ret_err);
+#define SNPD_EVIDENCE_PIECES 5
+struct snpd_evidence_body {
+	struct snpd_evidence_shared *shared; /* a reference */
+	struct iovec iov[SNPD_EVIDENCE_PIECES];
+	unsigned int n;
+	size_t len; /* of the whole document */
+	char own[];
+};
+
+/*
+ * New body for the answer @a of a batch member: 0, -ENOMEM, or -EBUSY
+ * (the collateral went away). Event loop only.
+ */
+int snpd_evidence_body_new(const struct snpd *d, const struct snpd_batch_answer *a,
+			   struct snpd_evidence_body **ret);
+/* Drops the references; accepts NULL, returns NULL. */
+struct snpd_evidence_body *snpd_evidence_body_free(struct snpd_evidence_body *b);
+/*
+ * The pieces of bytes [@off, @off + @size) of @b into @ret (room for
+ * SNPD_EVIDENCE_PIECES): their number, 0 at or past the end. They point
+ * into @b (borrowed).
+ */
+unsigned int snpd_evidence_body_slice(const struct snpd_evidence_body *b, size_t off, size_t size,
+				      struct iovec *ret);
 
 #endif
