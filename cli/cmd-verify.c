@@ -29,7 +29,11 @@
 #include "lib/verify.h"
 #include "lib/x509-amd.h"
 
-#define REPORT_INPUT_MAX (64 * 1024)
+/*
+ * A report, or snpd's evidence: with a full event log (EventLogMax=65536,
+ * docs/evidence.md 4.3) that is about 30 MB of JSON.
+ */
+#define REPORT_INPUT_MAX (64 * 1024 * 1024)
 
 enum {
 	ARG_CERTS = 0x100,
@@ -1460,7 +1464,7 @@ int snpctl_cmd_verify(int argc, char **argv)
 
 		r = snp_read_file(a.report, REPORT_INPUT_MAX, &data, &len);
 		if (r == -EFBIG) {
-			log_error("%s: larger than %d bytes, not a report.", a.report,
+			log_error("%s: larger than %d bytes, not a report or evidence.", a.report,
 				  REPORT_INPUT_MAX);
 			return SNPCTL_EXIT_USAGE;
 		}
