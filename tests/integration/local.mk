@@ -91,3 +91,7 @@ EXTRA_DIST += %reldir%/fd-limit.py
 # BatchWindowMSec= on time: the batcher's timer is not coalesced (250 ms).
 TESTS += %reldir%/evidence-window.py
 EXTRA_DIST += %reldir%/evidence-window.py
+# A batch's evidence shares the log's rendering: many members over a log
+# of 3,000 events, each verified, no event rendered again for the batch.
+TESTS += %reldir%/evidence-shared.py
+EXTRA_DIST += %reldir%/evidence-shared.py
