@@ -29,11 +29,12 @@
 #include "lib/verify.h"
 #include "lib/x509-amd.h"
 
+#define REPORT_INPUT_MAX (64 * 1024)
 /*
- * A report, or snpd's evidence: with a full event log (EventLogMax=65536,
+ * snpd's evidence carries the event log: with a full log (EventLogMax=65536,
  * docs/evidence.md 4.3) that is about 30 MB of JSON.
  */
-#define REPORT_INPUT_MAX (64 * 1024 * 1024)
+#define EVIDENCE_INPUT_MAX (64 * 1024 * 1024)
 
 enum {
 	ARG_CERTS = 0x100,
@@ -1462,10 +1463,11 @@ int snpctl_cmd_verify(int argc, char **argv)
 		_cleanup_(freep) u8 *data = NULL;
 		size_t len;
 
-		r = snp_read_file(a.report, REPORT_INPUT_MAX, &data, &len);
-		if (r == -EFBIG) {
-			log_error("%s: larger than %d bytes, not a report or evidence.", a.report,
-				  REPORT_INPUT_MAX);
+		r = snp_read_file(a.report, EVIDENCE_INPUT_MAX, &data, &len);
+		if (r == -EFBIG ||
+		    (r == 0 && len > REPORT_INPUT_MAX && !snpctl_evidence_detect(data, len))) {
+			log_error("%s: larger than %d bytes, not a report.", a.report,
+				  r == -EFBIG ? EVIDENCE_INPUT_MAX : REPORT_INPUT_MAX);
 			return SNPCTL_EXIT_USAGE;
 		}
 		if (r < 0) {
