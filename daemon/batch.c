@@ -259,8 +259,12 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	if (req->result < 0) {
 		answer_all(b, bt, req->result, req->error.message[0] ? req->error.message : NULL);
 	} else {
-		struct snpd_evidence_shared *sh = shared_new(b, bt);
+		struct timespec t0, t1;
+		struct snpd_evidence_shared *sh;
 		char own[OWN_MAX];
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		sh = shared_new(b, bt);
 
 		for (size_t i = 0; i < bt->n; i++) {
 			struct snpd_batch_member *m = bt->m[i];
@@ -282,6 +286,11 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 			}
 		}
 		snpd_evidence_shared_unref(sh);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_debug("Evidence batch of %zu answered in %lld us (log: %llu events)", bt->n,
+			  (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
+				  (t1.tv_nsec - t0.tv_nsec) / 1000,
+			  (unsigned long long)bt->count);
 	}
 	snpd_request_free(req);
 	batch_free(bt);
