@@ -151,7 +151,7 @@ with h.Daemon(tmp=tmp, config=CONFIG) as d:
     print("snpd CPU for %d members over %d events in %d batch(es): %.0f ms (%s)" %
           (CLIENTS, EVENTS, batches, (c1 - c0) * 1e3,
            "FUSE and HTTP" if have_fuse else "HTTP"))
-    res.check(after["event_log"].get("rendered") == r0,
+    res.check(isinstance(r0, int) and after["event_log"].get("rendered") == r0,
               "no event rendered again for the batch: rendered %s -> %s" %
               (r0, after["event_log"].get("rendered")))
     good = exact = same_events = py_ok = ctl_ok = 0
