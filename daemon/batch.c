@@ -197,10 +197,11 @@ static struct snpd_evidence_shared *shared_new(struct snpd_batcher *b, const str
  * A member's own part of its binding, compact and in the documented
  * order: ,"binding":{"scheme","nonce","leaf_index","tree_size","proof":[...],
  * Hex and numbers need no JSON escaping. Returns its length, 0 if @size
- * is too small (never with OWN_MAX).
+ * is too small (never with OWN_MAX: the fixed text is 71 bytes, the
+ * numbers at most 20 digits each, and "],").
  */
 #define OWN_MAX                                                                                    \
-	(64 + sizeof(SNP_BINDING_SCHEME) + 2 * SNP_NONCE_MAX + 2 * 24 +                            \
+	(128 + sizeof(SNP_BINDING_SCHEME) + 2 * SNP_NONCE_MAX + 2 * 24 +                           \
 	 SNP_MERKLE_PATH_MAX * (2 * SNP_HASH_SIZE + 3))
 
 static size_t own_part(const struct batch *bt, size_t index, char *buf, size_t size)
