@@ -23,12 +23,16 @@ DEVICES=${BENCH_EVIDENCE_DEVICE_MS:-50 2000}
 CLIENTS=${BENCH_EVIDENCE_CLIENTS:-1 10 100 1000}
 ROUNDS=${BENCH_EVIDENCE_ROUNDS:-3}
 MODES=${BENCH_EVIDENCE_MODES:-raw fs unix tcp}
-WINDOW=${BENCH_EVIDENCE_WINDOW_MS:-10}
 SPREAD=${BENCH_SPREAD_WARN:-0.10}
-# snpd configured for 1,000 clients of one uid (see bench/README.md)
-snpd_conf="Daemon.BatchWindowMSec=$WINDOW Daemon.BatchMax=2048 Daemon.QueueSize=2048 \
+# snpd configured for 1,000 clients of one uid (see bench/README.md); the
+# window: BENCH_EVIDENCE_WINDOW_MS, else a tenth of the device period
+snpd_conf="Daemon.BatchMax=2048 Daemon.QueueSize=2048 \
 Daemon.RateLimit=0 Filesystem.MaxHandlesPerUser=4096 HTTP.MaxConnections=2048 \
 HTTP.MaxConnectionsPerClient=2048"
+
+window_for() {
+	echo "${BENCH_EVIDENCE_WINDOW_MS:-$(($1 / 10))}"
+}
 
 # run length per device: BENCH_EVIDENCE_SECONDS, else 100 device periods,
 # at least 5 s and at most 20 s (10 periods of a 2 s device)
@@ -50,7 +54,9 @@ fi
 bench_tmp
 echo "bench-evidence: $ROUNDS rounds, clients: $CLIENTS, device: one report per $DEVICES ms" \
 	"(wall time, no CPU), modes: $MODES"
-echo "snpd: $(echo "$snpd_conf" | tr -s ' \t\\' ' ' | sed 's/[A-Za-z]*\.//g')"
+echo "snpd: BatchWindowMSec=$(for d in $DEVICES; do printf '%s ' "$(window_for "$d")"; done | \
+	sed 's/ $//;s/ /, /g') (device $(echo "$DEVICES" | sed 's/ /, /g') ms)" \
+	"$(echo "$snpd_conf" | tr -s ' \t\\' ' ' | sed 's/[A-Za-z]*\.//g')"
 bench_load
 # the platform; no pool: bound REPORT_DATA cannot be signed ahead, the
 # simulator signs within the device time
@@ -90,7 +96,8 @@ $(field sig_bad "$line")" >>"$res"
 for dev in $DEVICES; do
 	secs=$(secs_for "$dev")
 	# shellcheck disable=SC2086
-	bench_start_snpd "$dev" $snpd_conf || exit 0
+	bench_start_snpd "$dev" $snpd_conf "Daemon.BatchWindowMSec=$(window_for "$dev")" || exit 0
+	echo "$dev $(window_for "$dev")" >>"$tmp/windows"
 	for n in $CLIENTS; do
 		r=1
 		while [ $r -le "$ROUNDS" ]; do
@@ -107,7 +114,7 @@ done
 echo
 bench_load
 # shellcheck disable=SC2016
-awk -v spread="$SPREAD" -v devices="$DEVICES" -v clients="$CLIENTS" -v window="$WINDOW" '
+awk -v spread="$SPREAD" -v devices="$DEVICES" -v clients="$CLIENTS" -v wins="$(tr "\n" " " <"$tmp/windows")" '
 function median(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++)
 		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -126,6 +133,8 @@ function minmax(a, n,    i) {
 }
 END {
 	nd = split(devices, D, " "); nc = split(clients, C, " ")
+	nw = split(wins, W, " ")
+	for (i = 1; i < nw; i += 2) window[W[i]] = W[i + 1]
 	split("fs unix tcp", M, " ")
 	name["fs"] = "FUSE"; name["unix"] = "HTTP unix"; name["tcp"] = "HTTP TCP"
 	print "Evidence answers/s against the device'"'"'s reports/s (raw loop, same round),"
@@ -133,9 +142,9 @@ END {
 	print "latency medians over rounds (p99 also its worst round); bound = BatchWindowMSec"
 	print "+ two device requests:"
 	for (d = 1; d <= nd; d++) {
-		dev = D[d]; bound = window + 2 * dev
+		dev = D[d]; bound = window[dev] + 2 * dev
 		print ""
-		printf "device: one report per %s ms (bound %s ms)\n", dev, bound
+		printf "device: one report per %s ms, BatchWindowMSec=%s (bound %s ms)\n", dev, window[dev], bound
 		for (c = 1; c <= nc; c++) {
 			n = C[c]; R = rounds[dev, n]
 			k = 0

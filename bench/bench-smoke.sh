@@ -101,7 +101,7 @@ BENCH_SIM_DIR="$work/sim" BENCH_EVIDENCE_DEVICE_MS=50 BENCH_EVIDENCE_CLIENTS="1 
 rc=$?
 cat "$work/ev"
 [ $rc -eq 0 ] || fail "bench-evidence.sh exited $rc"
-grep -Eq "^device: one report per 50 ms \(bound [0-9]+ ms\)$" "$work/ev" || fail "no evidence device line"
+grep -Eq "^device: one report per 50 ms, BatchWindowMSec=[0-9]+ \(bound [0-9]+ ms\)$" "$work/ev" || fail "no evidence device line"
 for n in 1 50; do
 	grep -Eq "^  clients=$n +raw +[0-9.]+ reports/s \[" "$work/ev" || fail "no raw line for $n clients"
 done
