@@ -257,6 +257,12 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	b->flight = NULL;
 	b->req = NULL;
 	b->stats.in_flight = 0;
+	/*
+	 * The next batch goes to the device before this one is answered:
+	 * answering a large batch takes the loop milliseconds, during which
+	 * the device would otherwise sit idle while its members wait.
+	 */
+	kick(b);
 	if (req->result < 0) {
 		answer_all(b, bt, req->result, req->error.message[0] ? req->error.message : NULL);
 	} else {
@@ -295,7 +301,6 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	}
 	snpd_request_free(req);
 	batch_free(bt);
-	kick(b);
 }
 
 static void send_batch(struct snpd_batcher *b, struct batch *bt)

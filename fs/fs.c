@@ -89,7 +89,10 @@ enum {
 
 /*
  * nonce/<hex>: at most NONCE_INODES_MAX names known at once, at most
- * NONCE_INODES_PER_UID of them looked up by one uid. A name's inode
+ * nonce_share() of them looked up by one uid: twice its open files
+ * (MaxHandlesPerUser=), since a client that closes a file and looks up its
+ * next name holds two until the kernel's RELEASE comes, but at least
+ * NONCE_INODES_PER_UID and at most all of them. A name's inode
  * number and generation come from a keyed hash of name and uid: the same
  * name gets the same number (cp and friends compare st_ino before and
  * after open) in [INO_NONCE_FIRST, INO_NONCE_END), below the key inodes
@@ -313,6 +316,16 @@ static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	return 0;
 }
 
+/* How many nonce and evidence names one uid may hold (see NONCE_INODES_PER_UID). */
+static size_t nonce_share(const struct snpd_fs *fs)
+{
+	size_t n = 2 * (size_t)fs->d->config.fs_max_handles;
+
+	return n < NONCE_INODES_PER_UID ? NONCE_INODES_PER_UID :
+	       n > NONCE_INODES_MAX	? NONCE_INODES_MAX :
+					  n;
+}
+
 /*
  * The inode for nonce name @tmp looked up by @uid: the one it has, else a
  * free slot, else one taken from the least recently used name that no
@@ -358,12 +371,12 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 		if (!n->open && (!lru_any || n->last_used < lru_any->last_used))
 			lru_any = n;
 	}
-	if (mine >= NONCE_INODES_PER_UID)
+	if (mine >= nonce_share(fs))
 		slot = lru_mine;
 	else
 		slot = free_slot ? free_slot : lru_any;
 	if (!slot) {
-		if (mine >= NONCE_INODES_PER_UID)
+		if (mine >= nonce_share(fs))
 			return -EMFILE;
 		return -ENFILE;
 	}

@@ -10,6 +10,7 @@ another uid still succeed, and its open files keep their own nonce."""
 import errno
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ res = t.Results()
 NAMES = 10240
 SAMPLE = 400  # every SAMPLE-th name is read, not only stat()ed
 PIN = 1500    # more than a uid may hold
-PER_UID = 1024  # NONCE_INODES_PER_UID
+PER_UID = 2048  # fs.c nonce_share(): twice MaxHandlesPerUser= (1024)
 
 # Runs as another uid: argv = mountpoint, mode, count. Prints JSON.
 CHILD = r'''
@@ -186,5 +187,28 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\n") as d:
         f.wait()
     res.check(rc == 0, "SIGTERM during a flood of lookups: exit status %s" % rc)
 
+# A uid's share of names follows MaxHandlesPerUser=: with 1500 open files
+# allowed, 1400 nonce files open at once (each name looked up and held) all
+# work; the share was a fixed 1024, so the 1025th open failed with EMFILE
+# although the handle limit allowed it (1,000 evidence clients of one uid
+# then evicted each other's names: ESTALE).
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+with h.Daemon(config="[Daemon]\nRateLimit=0\n[Filesystem]\nMaxHandlesPerUser=1500\n") as d:
+    d.start()
+    fds, errs = [], set()
+    for i in range(1400):
+        try:
+            fds.append(os.open(d.path("nonce", os.urandom(32).hex()), os.O_RDONLY))
+        except OSError as e:
+            errs.add(errno.errorcode.get(e.errno, str(e.errno)))
+            break
+    res.check(len(fds) == 1400 and not errs,
+              "MaxHandlesPerUser=1500: 1400 nonce files open at once: %d, errors %r"
+              % (len(fds), sorted(errs)))
+    for fd in fds:
+        os.close(fd)
+    res.check(one_works(d, 0), "and the uid still succeeds after closing them")
+    res.check(d.stop() == 0, "clean exit")
 
 res.done()
