@@ -86,7 +86,8 @@ bench_start_snpd() {
 	mnt=$tmp/mnt-$dev
 	sock=$tmp/api-$dev.sock
 	mkdir -p "$mnt"
-	port=$((20000 + ($$ + ${#dev} * 7919) % 20000))
+	# below the ephemeral range (32768-60999), where a client socket may hold it
+	port=$((20000 + ($$ + ${#dev} * 7919) % 12000))
 	{
 		echo "[Daemon]"
 		echo "LogLevel=warning"

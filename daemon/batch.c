@@ -38,6 +38,7 @@ struct batch {
 	struct snpd_batch_member **m;
 	size_t n, cap;
 	u64 first_usec; /* when the first member joined */
+	bool answering; /* its report came back: its members are being answered */
 	/* set when sent */
 	u64 count;
 	u8 head[SNP_HASH_SIZE];
@@ -258,11 +259,12 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	b->req = NULL;
 	b->stats.in_flight = 0;
 	/*
-	 * The next batch goes to the device before this one is answered:
-	 * answering a large batch takes the loop milliseconds, during which
-	 * the device would otherwise sit idle while its members wait.
+	 * A batch that is due goes to the device before this one is
+	 * answered: answering a large batch takes the loop milliseconds,
+	 * which the device would otherwise sit idle.
 	 */
 	kick(b);
+	bt->answering = true;
 	if (req->result < 0) {
 		answer_all(b, bt, req->result, req->error.message[0] ? req->error.message : NULL);
 	} else {
@@ -383,16 +385,18 @@ static void kick(struct snpd_batcher *b)
 		wake = b->not_before_usec;
 	for (int v = 0; v < VMPLS; v++) {
 		struct batch *bt = b->pending[v];
+		u64 due;
 
 		if (!bt)
 			continue;
 		if (now < b->not_before_usec)
 			break;
-		if (bt->n >= batch_max(b) || now >= bt->first_usec + window) {
+		due = bt->first_usec + window;
+		if (bt->n >= batch_max(b) || now >= due) {
 			if (best < 0 || bt->first_usec < b->pending[best]->first_usec)
 				best = v;
-		} else if (!wake || bt->first_usec + window < wake) {
-			wake = bt->first_usec + window;
+		} else if (!wake || due < wake) {
+			wake = due;
 		}
 	}
 	if (best >= 0) {
@@ -537,7 +541,7 @@ void snpd_batcher_cancel(struct snpd_batcher *b, struct snpd_batch_member *m)
 	struct batch *bt = m->batch;
 
 	b->stats.cancelled++;
-	if (bt == b->flight) {
+	if (bt == b->flight || bt->answering) {
 		m->done = NULL; /* it stays a leaf: the tree is signed already */
 		return;
 	}

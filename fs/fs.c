@@ -52,7 +52,7 @@ enum {
 
 #define NONCE_HEX_MIN	 2
 #define NONCE_HEX_MAX	 128
-#define NONCE_INODES_MAX 4096
+#define NONCE_INODES_MAX 8192
 /*
  * Almost nothing is cached by the kernel: a reload may change any owner,
  * mode, size, certificate or key profile, and invalidating a name
@@ -92,7 +92,8 @@ enum {
  * nonce_share() of them looked up by one uid: twice its open files
  * (MaxHandlesPerUser=), since a client that closes a file and looks up its
  * next name holds two until the kernel's RELEASE comes, but at least
- * NONCE_INODES_PER_UID and at most all of them. A name's inode
+ * NONCE_INODES_PER_UID and at most half of them (so a uid allowed more open
+ * files than that still cannot pin every name and lock the others out). A name's inode
  * number and generation come from a keyed hash of name and uid: the same
  * name gets the same number (cp and friends compare st_ino before and
  * after open) in [INO_NONCE_FIRST, INO_NONCE_END), below the key inodes
@@ -322,7 +323,7 @@ static size_t nonce_share(const struct snpd_fs *fs)
 	size_t n = 2 * (size_t)fs->d->config.fs_max_handles;
 
 	return n < NONCE_INODES_PER_UID ? NONCE_INODES_PER_UID :
-	       n > NONCE_INODES_MAX	? NONCE_INODES_MAX :
+	       n > NONCE_INODES_MAX / 2 ? NONCE_INODES_MAX / 2 :
 					  n;
 }
 

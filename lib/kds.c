@@ -880,10 +880,21 @@ int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **r
 	snprintf(name, sizeof(name), "%s-%s.pem", snp_product_name(p), vlek ? "vlek" : "vcek");
 	if (cache_read(k, "chain", name, &data, &len) == 0) {
 		if (parse_chain(data, len, p, vlek, ret_ask, ret_ark, err, errlen) == 0) {
-			*src = SNP_KDS_SRC_CACHE;
-			return 0;
+			if (chain_trusted(k, p, *ret_ark)) {
+				*src = SNP_KDS_SRC_CACHE;
+				return 0;
+			}
+			/*
+			 * Cached under another root (another caller's, or
+			 * before TrustArk= changed): not ours to delete, nor
+			 * to return; ask KDS as if it were not there.
+			 */
+			X509_free(*ret_ask);
+			X509_free(*ret_ark);
+			*ret_ask = *ret_ark = NULL;
+		} else {
+			cache_remove(k, "chain", name);
 		}
-		cache_remove(k, "chain", name);
 		free(data);
 		data = NULL;
 	}

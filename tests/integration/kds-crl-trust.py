@@ -7,6 +7,8 @@ ARK with the right names, and a CRL signed by that forged ARK):
  - a hostile mirror: 'collateral fetch' (with or without --trust-ark) caches
    neither the forged chain nor its CRL, and says why; a later verify of the
    genuine simulated chain (--certs, --trust-ark) is not denied;
+ - a chain cached under another root is not used: KDS is asked for the
+   trusted one, which replaces it;
  - a cache writer planting the forged chain and CRL: verify ignores them
    (not denied), and a fetch of the genuine CRL replaces the planted one;
  - the genuine simulated chain with --trust-ark still caches its chain and
@@ -126,6 +128,22 @@ def main():
               "--crl require: the genuine CRL fetched, checked and cached in place of the "
               "planted one: rc %d, crl %r, replaced %s %s" %
               (rc, cc, now != forged_crl, err.strip()))
+
+        # a chain in the cache under another root is not returned: KDS is asked
+        # (it was returned as a cache hit and refused by the caller, forever)
+        c = os.path.join(tmp, "planted-chain")
+        os.makedirs(os.path.join(c, "chain"))
+        with open(os.path.join(c, "chain", "Milan-vcek.pem"), "wb") as f:
+            f.write(forged_chain)
+        n = emu.count()
+        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, "--kds-url",
+                           emu.url, "--json")
+        with open(os.path.join(c, "chain", "Milan-vcek.pem"), "rb") as f:
+            now = f.read()
+        check(rc == 0 and emu.count() > n and now != forged_chain,
+              "a cached chain under another root: KDS asked (%d requests), verify rc %d (0), "
+              "the trusted chain cached in its place %s %s" %
+              (emu.count() - n, rc, now != forged_chain, err.strip()))
 
         # the genuine simulated chain under --trust-ark: chain and CRL cached
         c = os.path.join(tmp, "genuine")

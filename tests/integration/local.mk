@@ -91,6 +91,10 @@ EXTRA_DIST += %reldir%/fd-limit.py
 # BatchWindowMSec= on time: the batcher's timer is not coalesced (250 ms).
 TESTS += %reldir%/evidence-window.py
 EXTRA_DIST += %reldir%/evidence-window.py
+# The batch that gathered goes to the device before the finished one is
+# answered (the order of two debug log lines, no timing).
+TESTS += %reldir%/evidence-pipeline.py
+EXTRA_DIST += %reldir%/evidence-pipeline.py
 # A batch's evidence shares the log's rendering: many members over a log
 # of 3,000 events, each verified, no event rendered again for the batch.
 TESTS += %reldir%/evidence-shared.py
