@@ -515,44 +515,6 @@ void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count, u8 ret_
 	memcpy(ret_head, log->head, SNP_HASH_SIZE);
 }
 
-static json_t *events_json_n(struct snpd_eventlog *log, size_t n)
-{
-	json_t *a = json_array();
-
-	if (a)
-		log->rendered += n < log->n ? n : log->n;
-	for (size_t i = 0; a && i < n && i < log->n; i++)
-		if (json_array_append_new(a, snp_event_to_json(i, log->ev[i].record, log->ev[i].len,
-							       log->ev[i].head)) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
-static json_t *events_json(struct snpd_eventlog *log)
-{
-	return events_json_n(log, log->n);
-}
-
-json_t *snpd_eventlog_events_json(struct snpd_eventlog *log, u64 count)
-{
-	return events_json_n(log, count);
-}
-
-json_t *snpd_eventlog_json(struct snpd_eventlog *log)
-{
-	char head[2 * SNP_HASH_SIZE + 1];
-	json_t *ev = events_json(log);
-
-	if (!ev)
-		return NULL;
-	snp_hex_encode(log->head, SNP_HASH_SIZE, head);
-	return json_pack("{s:s,s:I,s:s,s:I,s:o}", "scheme", SNP_BINDING_SCHEME, "count",
-			 (json_int_t)log->n, "head", head, "max", (json_int_t)log->max, "events",
-			 ev);
-}
-
 struct snpd_eventlog_text {
 	unsigned int refs;
 	char *data;
@@ -892,7 +854,7 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 		}
 		ret->status = 200;
 		snp_hex_encode(log->head, SNP_HASH_SIZE, head_hex);
-		/* what snpd_eventlog_json() dumps to, compact and in order */
+		/* {"scheme","count","head","max","events":[...]}, compact and in order */
 		snprintf(ret->prefix, sizeof(ret->prefix),
 			 "{\"scheme\":\"%s\",\"count\":%llu,\"head\":\"%s\",\"max\":%u,"
 			 "\"events\":[",

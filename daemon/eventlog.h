@@ -54,13 +54,6 @@ int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len
 void snpd_eventlog_head(const struct snpd_eventlog *log, u64 *ret_count,
 			u8 ret_head[SNP_HASH_SIZE]);
 
-/* {"scheme","count","head","max","events":[...]}: new reference, NULL on ENOMEM. */
-json_t *snpd_eventlog_json(struct snpd_eventlog *log);
-/*
- * The first @count events (the log at an earlier head) as a JSON array,
- * each rendered again (counted in status event_log.rendered).
- */
-json_t *snpd_eventlog_events_json(struct snpd_eventlog *log, u64 count);
 /*
  * The log's events rendered once and shared by both read paths
  * (/snp/log/events and GET /v1/log): every event's compact JSON followed
@@ -91,8 +84,8 @@ size_t snpd_eventlog_text_lines(const struct snpd_eventlog_text *t, u64 count, s
 				char *buf, size_t size);
 /*
  * The first @count events as the members of a JSON array, separated by
- * commas, without the brackets (so "[" + them + "]" is what
- * snpd_eventlog_events_json(log, count) dumps to, compact and in order).
+ * commas, without the brackets (so "[" + them + "]" is the JSON array
+ * of those events, compact and in order).
  * Borrowed: valid while the reference to @t is held. The evidence answer
  * can splice these bytes instead of dumping the events per member.
  */
