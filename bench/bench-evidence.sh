@@ -34,6 +34,19 @@ window_for() {
 	echo "${BENCH_EVIDENCE_WINDOW_MS:-$(($1 / 10))}"
 }
 
+# the warm-up per device, not measured: BENCH_EVIDENCE_WARMUP_MS, else two
+# device periods, at least 1 s (all clients start at once, a herd the
+# steady state never sees; its answers are still checked)
+warmup_for() {
+	if [ -n "${BENCH_EVIDENCE_WARMUP_MS:-}" ]; then
+		echo "$BENCH_EVIDENCE_WARMUP_MS"
+		return
+	fi
+	w=$(($1 * 2))
+	[ "$w" -lt 1000 ] && w=1000
+	echo "$w"
+}
+
 # run length per device: BENCH_EVIDENCE_SECONDS, else 100 device periods,
 # at least 5 s and at most 20 s (10 periods of a 2 s device)
 secs_for() {
@@ -53,7 +66,8 @@ if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ]; then
 fi
 bench_tmp
 echo "bench-evidence: $ROUNDS rounds, clients: $CLIENTS, device: one report per $DEVICES ms" \
-	"(wall time, no CPU), modes: $MODES"
+	"(wall time, no CPU), modes: $MODES; measured after a warm-up of" \
+	"$(for d in $DEVICES; do printf '%s ' "$(warmup_for "$d")"; done | sed 's/ $//;s/ /, /g') ms"
 echo "snpd: BatchWindowMSec=$(for d in $DEVICES; do printf '%s ' "$(window_for "$d")"; done | \
 	sed 's/ $//;s/ /, /g') (device $(echo "$DEVICES" | sed 's/ /, /g') ms)" \
 	"$(echo "$snpd_conf" | tr -s ' \t\\' ' ' | sed 's/[A-Za-z]*\.//g')"
@@ -68,6 +82,8 @@ failed=0
 
 # run DEV N ROUND MODE SECS: one measurement, appended to $res
 run() {
+	BENCH_WARMUP_MS=$(warmup_for "$1")
+	export BENCH_WARMUP_MS
 	case $4 in
 	raw)
 		bench_copy_sim sim-raw >/dev/null
@@ -83,13 +99,14 @@ run() {
 	if [ "$4" = raw ]; then
 		echo "$1 $2 $3 raw $(field per_sec "$line") $(field per_sec "$line") 1 \
 $(field p50_ms "$line") $(field p99_ms "$line") nan $(field errors "$line") \
-$(field unbound "$line") 0 0 $(field sig_checked "$line") $(field sig_bad "$line")" >>"$res"
+$(field unbound "$line") 0 0 $(field sig_checked "$line") $(field sig_bad "$line") nan nan" >>"$res"
 	else
 		echo "$1 $2 $3 $4 $(field per_sec "$line") $(field reports_per_sec "$line") \
 $(field answers_per_report "$line") $(field p50_ms "$line") $(field p99_ms "$line") \
 $(field snpd_cpu_us_per_req "$line") $(field errors "$line") $(field unbound "$line") \
 $(field binding_checked "$line") $(field binding_bad "$line") $(field sig_checked "$line") \
-$(field sig_bad "$line")" >>"$res"
+$(field sig_bad "$line") $(field report_period_ms "$line") \
+$(field answer_spread_ms "$line")" >>"$res"
 	fi
 }
 
@@ -127,6 +144,7 @@ function minmax(a, n,    i) {
 {
 	k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4
 	rate[k] = $5; reps[k] = $6; apr[k] = $7; p50[k] = $8; p99[k] = $9; cpu[k] = $10
+	per[k] = $17; spr[k] = $18
 	rounds[$1, $2] = $3 > rounds[$1, $2] ? $3 : rounds[$1, $2]
 	errs[$1] += $11; unb[$1] += $12; bchk[$1] += $13; bbad[$1] += $14
 	if ($4 != "raw") { sig[$1] += $15; bad[$1] += $16 }
@@ -160,6 +178,7 @@ END {
 					q[k] = rate[dev, n, r, mode] / rate[dev, n, r, "raw"]
 					x[k] = rate[dev, n, r, mode]; y[k] = apr[dev, n, r, mode]
 					a50[k] = p50[dev, n, r, mode]; a99[k] = p99[dev, n, r, mode]
+					pp[k] = per[dev, n, r, mode]; ss[k] = spr[dev, n, r, mode]
 					w99 = (k == 1 || a99[k] > w99) ? a99[k] : w99
 				}
 				if (!k) continue
@@ -169,6 +188,10 @@ END {
 				       name[mode], xm, med, lo, hi, ym, m50, m99, w99, w99 <= bound ? "within" : "OVER"
 				if (med > 0 && (hi - lo) / med > spread + 0) printf "  WARNING: spread %.0f%% of the median", 100 * (hi - lo) / med
 				printf "\n"
+				if (c == nc && n + 0 >= 1000) {
+					pm = median(pp, k); sm = median(ss, k)
+					printf "      a report every %.1f ms (two: %.1f ms, what a client that comes back while the other batch is on the device waits at least), a batch answered in %.1f ms\n", pm, 2 * pm, sm
+				}
 				if (c == nc && n + 0 >= 1000)
 					printf "      target at %s clients (>= 100x, p99 <= %s ms): %s\n", n, bound,
 					       (lo >= 100 && w99 <= bound) ? "met in every round" : (med >= 100 && m99 <= bound ? "met by the medians" : "MISSED")

@@ -21,7 +21,10 @@
  *       kept and checked fully after the run: the binding against the
  *       report's REPORT_DATA (snp_binding_verify_json()) and the report's
  *       signature with BENCH_VCEK. Distinct reports among the answers (by
- *       their signature) are the device reports that answered someone.
+ *       their signature) are the device reports that answered someone;
+ *       report_period_ms is the median time between two reports' first
+ *       answers, answer_spread_ms the median time from a report's first
+ *       answer to its last.
  *       BENCH_EVIDENCE_TAMPER=nonce|report-data|signature damages what the
  *       tool checks (the self-test of its checks, bench-smoke.sh).
  *   snpd-load light fs|unix|tcp TARGET INTERVAL_MS COUNT
@@ -47,7 +50,14 @@
  * signature verified after the run with the VCEK of BENCH_VCEK;
  * BENCH_PRESIGNED (the pool file) counts which reports carried a
  * signature made ahead. BENCH_PID: a process whose CPU time (utime+stime
- * from /proc/PID/stat) is measured over the run. TCP clients bind their
+ * from /proc/PID/stat) is measured over the run. BENCH_WARMUP_MS: the load
+ * runs that much longer, and requests started in those first milliseconds
+ * are checked (bound, kept, verified) but not measured: neither rate,
+ * latency, reports nor CPU counts them (all clients start at once, which
+ * the steady state never sees). BENCH_LAT_FILE: every measured request as
+ * a line "start latency fingerprint leaf": its start in seconds from the
+ * measured window's, its latency in seconds and, evidence only, its
+ * report's fingerprint (hex) and its leaf_index. TCP clients bind their
  * connections round-robin to the source addresses of BENCH_SRC (comma
  * separated) when set.
  *
@@ -119,7 +129,11 @@ struct stats {
 	pthread_mutex_t lock;
 	double *lat;
 	size_t n;
-	u64 errors, unbound, served;
+	u64 errors, unbound, served; /* served: measured (see BENCH_WARMUP_MS) */
+	u64 answers;		     /* served, warm-up included */
+	double measure_from;	     /* now_s() when the measured window starts */
+	double *start;		     /* each sample's start */
+	u32 *leaf;		     /* evidence: each sample's leaf_index */
 	u8 (*kept)[SNP_REPORT_SIZE];
 	size_t nr_kept;
 	/* evidence: a fingerprint of each answer's report signature, samples */
@@ -202,18 +216,32 @@ static double self_cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* A request started at @t0 took @lat: measured unless it started in the warm-up. Locked. */
+static void sample(double t0, double lat, u64 fp, u32 leaf)
+{
+	if (t0 < st.measure_from)
+		return;
+	st.served++;
+	if (st.n >= MAX_SAMPLES)
+		return;
+	st.start[st.n] = t0;
+	st.fp[st.n] = fp;
+	st.leaf[st.n] = leaf;
+	st.lat[st.n++] = lat;
+}
+
 /* A served report: bound to its nonce? Keep every verify_every-th. */
 static void account(const u8 *rep, const u8 nonce[64], double lat)
 {
 	bool bound = !memcmp(rep + 0x50, nonce, 64);
+	double t0 = now_s() - lat;
 	u64 k;
 
 	pthread_mutex_lock(&st.lock);
-	k = st.served++;
+	k = st.answers++;
 	if (!bound)
 		st.unbound++;
-	if (st.n < MAX_SAMPLES)
-		st.lat[st.n++] = lat;
+	sample(t0, lat, 0, 0);
 	if (bound && st.nr_kept < MAX_KEPT && k % verify_every == 0)
 		memcpy(st.kept[st.nr_kept++], rep, SNP_REPORT_SIZE);
 	pthread_mutex_unlock(&st.lock);
@@ -222,9 +250,8 @@ static void account(const u8 *rep, const u8 nonce[64], double lat)
 static void account_plain(double lat)
 {
 	pthread_mutex_lock(&st.lock);
-	st.served++;
-	if (st.n < MAX_SAMPLES)
-		st.lat[st.n++] = lat;
+	st.answers++;
+	sample(now_s() - lat, lat, 0, 0);
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -411,19 +438,18 @@ static int evidence_check(char *doc, size_t len, const u8 nonce[EVIDENCE_NONCE_L
 }
 
 static void account_evidence(const char *doc, size_t len, const u8 nonce[EVIDENCE_NONCE_LEN],
-			     bool bound, u64 fp, double lat)
+			     bool bound, u64 fp, double t0, double lat)
 {
+	const char *li = strstr(doc, "\"leaf_index\":");
+	unsigned long leaf = li ? strtoul(li + strlen("\"leaf_index\":"), NULL, 10) : 0;
 	char *copy = NULL;
 	u64 k;
 
 	pthread_mutex_lock(&st.lock);
-	k = st.served++;
+	k = st.answers++;
 	if (!bound)
 		st.unbound++;
-	if (st.n < MAX_SAMPLES) {
-		st.fp[st.n] = fp;
-		st.lat[st.n++] = lat;
-	}
+	sample(t0, lat, fp, (u32)leaf);
 	if (st.nr_kept < MAX_KEPT && k % verify_every == 0 && (copy = strndup(doc, len))) {
 		memcpy(st.kept_nonce[st.nr_kept], nonce, EVIDENCE_NONCE_LEN);
 		st.kept_doc[st.nr_kept++] = copy;
@@ -488,7 +514,7 @@ static int evidence_request(const struct target *t, int *fd, unsigned int idx)
 		errno = EBADMSG;
 		return -1;
 	}
-	account_evidence(doc_buf, len, expect, r == 0, fp, now_s() - t0);
+	account_evidence(doc_buf, len, expect, r == 0, fp, t0, now_s() - t0);
 	return 0;
 }
 
@@ -714,21 +740,68 @@ static int check_kept(void)
 	return bad || st.unbound ? 1 : 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+struct answer {
+	u64 fp;
+	double end;
+};
 
-	return x < y ? -1 : x > y;
+static int cmp_answer(const void *a, const void *b)
+{
+	const struct answer *x = a, *y = b;
+
+	if (x->fp != y->fp)
+		return x->fp < y->fp ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
 }
 
-/* Distinct reports among the answers (by their signature's fingerprint). */
-static size_t distinct_reports(void)
+static double median_of(double *v, size_t n)
 {
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * Distinct reports among the answers (by their signature's fingerprint),
+ * and how they were served: *ret_period, the median time between two
+ * reports' first answers (a device request as the batches see it: two of
+ * them are the wait of a client that comes back while the other batch is
+ * on the device); *ret_spread, the median time from a report's first
+ * answer to its last (answering the batch, as the clients see it). Seconds.
+ */
+static size_t distinct_reports(double *ret_period, double *ret_spread)
+{
+	struct answer *a = malloc(st.n * sizeof(*a) + 1);
+	double *first = malloc(st.n * sizeof(double) + 1),
+	       *spread = malloc(st.n * sizeof(double) + 1);
 	size_t d = 0;
 
-	qsort(st.fp, st.n, sizeof(u64), cmp_u64);
+	*ret_period = *ret_spread = 0;
+	if (!a || !first || !spread) {
+		free(a);
+		free(first);
+		free(spread);
+		return 0;
+	}
+	/* copies, sorted: BENCH_LAT_FILE prints the samples in their order */
 	for (size_t i = 0; i < st.n; i++)
-		d += !i || st.fp[i] != st.fp[i - 1];
+		a[i] = (struct answer){ st.fp[i], st.start[i] + st.lat[i] };
+	qsort(a, st.n, sizeof(*a), cmp_answer);
+	for (size_t i = 0, j; i < st.n; i = j) {
+		for (j = i + 1; j < st.n && a[j].fp == a[i].fp; j++)
+			;
+		first[d] = a[i].end;
+		spread[d++] = a[j - 1].end - a[i].end;
+	}
+	qsort(first, d, sizeof(double), cmp_double);
+	for (size_t i = 1; i < d; i++)
+		first[i - 1] = first[i] - first[i - 1];
+	*ret_period = d > 1 ? median_of(first, d - 1) : 0;
+	*ret_spread = median_of(spread, d);
+	free(a);
+	free(first);
+	free(spread);
 	return d;
 }
 
@@ -799,8 +872,18 @@ static int check_evidence(void)
 
 static void print_lat(void)
 {
+	const char *dump = getenv("BENCH_LAT_FILE");
 	double p50 = 0, p99 = 0, mx = 0;
 
+	if (dump && *dump) {
+		FILE *f = fopen(dump, "we");
+
+		for (size_t i = 0; f && i < st.n; i++)
+			fprintf(f, "%.6f %.6f %016llx %u\n", st.start[i] - st.measure_from,
+				st.lat[i], (unsigned long long)st.fp[i], st.leaf[i]);
+		if (!f || fclose(f) != 0)
+			fprintf(stderr, "snpd-load: cannot write %s: %s\n", dump, strerror(errno));
+	}
 	if (st.n) {
 		qsort(st.lat, st.n, sizeof(double), cmp_double);
 		p50 = st.lat[st.n / 2];
@@ -848,43 +931,52 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 	struct worker *w = calloc(threads, sizeof(*w));
 	pthread_t *tids = calloc(threads, sizeof(*tids));
 	pthread_attr_t attr;
-	u64 pid = 0;
+	u64 pid = 0, warmup_ms = 0;
 	double t0, t1, c0 = -1, c1 = -1, s0, s1;
 
 	env_u64("BENCH_PID", &pid);
-	if (!w || !tids)
+	env_u64("BENCH_WARMUP_MS", &warmup_ms);
+	if (!w || !tids || warmup_ms > 3600 * 1000)
 		return 1;
 	/* small stacks: 1,000 clients are 1,000 threads (buffers are on the heap) */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	s0 = self_cpu();
-	if (pid)
-		c0 = proc_cpu((pid_t)pid);
 	t0 = now_s();
+	st.measure_from = t0 + (double)warmup_ms / 1e3;
 	for (unsigned int i = 0; i < threads; i++) {
-		w[i] = (struct worker){ t, t0 + secs, i };
+		w[i] = (struct worker){ t, st.measure_from + secs, i };
 		if (pthread_create(&tids[i], &attr, load_thread, &w[i]) != 0) {
 			fprintf(stderr, "snpd-load: cannot start thread %u\n", i);
 			return 1;
 		}
 	}
 	pthread_attr_destroy(&attr);
+	/* the measured window starts after the warm-up */
+	while ((t0 = now_s()) < st.measure_from)
+		usleep((useconds_t)((st.measure_from - t0) * 1e6) + 1);
+	s0 = self_cpu();
+	if (pid)
+		c0 = proc_cpu((pid_t)pid);
 	for (unsigned int i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	t1 = now_s();
 	if (pid)
 		c1 = proc_cpu((pid_t)pid);
 	s1 = self_cpu();
-	printf("mode=%s%s%s clients=%u secs=%.2f requests=%llu per_sec=%.1f errors=%llu "
-	       "unbound=%llu",
+	printf("mode=%s%s%s clients=%u warmup_s=%.2f secs=%.2f requests=%llu per_sec=%.1f "
+	       "errors=%llu unbound=%llu",
 	       t->evidence ? "evidence-" : "", kind_name(t->kind), t->healthz ? "-healthz" : "",
-	       threads, t1 - t0, (unsigned long long)st.served, (double)st.served / (t1 - t0),
-	       (unsigned long long)st.errors, (unsigned long long)st.unbound);
+	       threads, (double)warmup_ms / 1e3, t1 - t0, (unsigned long long)st.served,
+	       (double)st.served / (t1 - t0), (unsigned long long)st.errors,
+	       (unsigned long long)st.unbound);
 	if (t->evidence) {
-		size_t d = distinct_reports();
+		double period, spread;
+		size_t d = distinct_reports(&period, &spread);
 
-		printf(" reports=%zu reports_per_sec=%.2f answers_per_report=%.1f", d,
-		       (double)d / (t1 - t0), d ? (double)st.n / (double)d : 0.0);
+		printf(" reports=%zu reports_per_sec=%.2f answers_per_report=%.1f "
+		       "report_period_ms=%.2f answer_spread_ms=%.2f",
+		       d, (double)d / (t1 - t0), d ? (double)st.n / (double)d : 0.0, period * 1e3,
+		       spread * 1e3);
 	}
 	if (st.errors)
 		printf(" last_failure=%s%d", last_failure > 0 ? "http-" : "errno-",
@@ -1246,7 +1338,9 @@ int main(int argc, char **argv)
 	st.lat = calloc(MAX_SAMPLES, sizeof(double));
 	st.kept = calloc(MAX_KEPT, SNP_REPORT_SIZE);
 	st.fp = calloc(MAX_SAMPLES, sizeof(u64));
-	if (!st.lat || !st.kept || !st.fp)
+	st.start = calloc(MAX_SAMPLES, sizeof(double));
+	st.leaf = calloc(MAX_SAMPLES, sizeof(u32));
+	if (!st.lat || !st.kept || !st.fp || !st.start || !st.leaf)
 		return 1;
 	if (!strcmp(argv[1], "evidence") && argc == 6) {
 		if (parse_target(argv[2], argv[3], "evidence", &t) < 0 || t.kind == K_RAW ||
@@ -1290,5 +1384,7 @@ out:
 	free(st.lat);
 	free(st.kept);
 	free(st.fp);
+	free(st.start);
+	free(st.leaf);
 	return rc;
 }
