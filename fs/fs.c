@@ -61,7 +61,7 @@ enum {
  */
 #define ATTR_TIMEOUT 0.0
 /*
- * Except on the path of a report (cached_ino()): without it, every
+ * Except on the path of a report or evidence (cached_ino()): without it, every
  * open("/snp/report") costs three round trips to this thread before the
  * OPEN (GETATTR of the root for the path walk, LOOKUP, GETATTR for the
  * permission check), on top of OPEN, WRITE, READ, READ and RELEASE.
@@ -528,8 +528,12 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	return false;
 }
 
-/* The inodes whose entries and attributes the kernel caches (CACHED_TIMEOUT). */
-static const fuse_ino_t cached_inos[] = { INO_ROOT, INO_REPORT, INO_REPORT_JSON, INO_NONCE_DIR };
+/*
+ * The inodes whose entries and attributes the kernel caches (CACHED_TIMEOUT):
+ * the paths of a report and of evidence.
+ */
+static const fuse_ino_t cached_inos[] = { INO_ROOT, INO_REPORT, INO_REPORT_JSON, INO_NONCE_DIR,
+					  INO_EVIDENCE_DIR };
 
 static bool cached_ino(fuse_ino_t ino)
 {

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The kernel caches the entries and attributes of the report's path (the
-root, report, report.json, nonce/), and a reload still shows new owners and
-modes at once.
+root, report, report.json, nonce/) and of evidence's (evidence/), and a
+reload still shows new owners and modes at once.
 
 1. Reports in a row cost no LOOKUP or GETATTR each: the view's counters
    (/v1/status, read over HTTP so that the reads do not count) grow by at
@@ -11,7 +11,11 @@ modes at once.
    after READY=1 with the old attributes freshly cached: stat() of the
    root, report, report.json and nonce/ gives the new owner and mode, and
    uid 65534 can open report for writing exactly when the new mode lets
-   it, also through a path it has walked just before the reload."""
+   it, also through a path it has walked just before the reload; evidence/
+   has the new owner too.
+3. Evidence answers in a row (open evidence/<hex>, read to EOF, close) cost
+   one LOOKUP each (the fresh name), not two (evidence/ again): LOOKUPs
+   grow by at most one per answer plus one per second of the run."""
 
 import json
 import math
@@ -31,6 +35,7 @@ if not shutil.which("setpriv"):
 res = t.Results()
 
 REPORTS = 60
+EVIDENCE = 40
 NOBODY = 65534
 
 # As uid 65534: for every line on stdin, open report for writing and say
@@ -58,6 +63,26 @@ def fs_counters(d):
     st = json.loads(c.getresponse().read())["filesystem"]
     c.close()
     return st.get("lookups", 0) + st.get("getattrs", 0), st
+
+
+def fs_counts(d):
+    _, st = fs_counters(d)
+    return st.get("lookups", 0), st.get("getattrs", 0)
+
+
+def one_evidence(path, i):
+    nonce = (0x4000 + i).to_bytes(4, "little") * 16
+    with open(os.path.join(path, nonce.hex()), "rb", buffering=0) as f:
+        data = b""
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            data += b
+    try:
+        return json.loads(data)["binding"]["nonce"] == nonce.hex()
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def one_report(path, i):
@@ -110,6 +135,25 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
               "%d reports in %.2f s asked %d LOOKUP/GETATTR (at most %d; without the cache "
               "3 a report, %d)" % (REPORTS, elapsed, after - before, allowed, 3 * REPORTS))
 
+    # 3. evidence/ is not looked up again per answer
+    evidence = d.path("evidence")
+    one_evidence(evidence, 0)  # the path is in the kernel's cache now
+    l0, g0 = fs_counts(d)
+    t0 = time.monotonic()
+    good = sum(one_evidence(evidence, i) for i in range(1, EVIDENCE + 1))
+    elapsed = time.monotonic() - t0
+    l1, g1 = fs_counts(d)
+    print("%d evidence answers in %.2f s: %.2f LOOKUP, %.2f GETATTR per answer"
+          % (EVIDENCE, elapsed, (l1 - l0) / EVIDENCE, (g1 - g0) / EVIDENCE))
+    res.check(good == EVIDENCE, "%d of %d evidence documents bound to their nonces"
+              % (good, EVIDENCE))
+    # the fresh name each, and evidence/'s entry as it expires once a second
+    allowed = EVIDENCE + math.ceil(elapsed) + 1
+    res.check(l1 - l0 <= allowed,
+              "%d evidence answers in %.2f s asked %d LOOKUP (at most %d; without "
+              "evidence/ cached 2 an answer, %d)"
+              % (EVIDENCE, elapsed, l1 - l0, allowed, 2 * EVIDENCE))
+
     # 2. reloads show new owners and modes at once
     opener = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
                                "--clear-groups", sys.executable, "-c", OPENER, report],
@@ -124,7 +168,7 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
         for report_mode, mode, user in steps:
             # the old attributes in the kernel's cache, by both users' walks
             os.stat(d.mnt)
-            for name in ("report", "report.json", "nonce"):
+            for name in ("report", "report.json", "nonce", "evidence"):
                 os.stat(d.path(name))
             one_report(report, 1000)
             want_prev = nobody_may_write(prev[0], prev[2])
@@ -135,7 +179,7 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
             d.reload()
             uid = 0 if user == "root" else int(user)
             got = {name: os.stat(d.path(name) if name else d.mnt)
-                   for name in ("", "report", "report.json", "nonce")}
+                   for name in ("", "report", "report.json", "nonce", "evidence")}
             res.check(got["report"].st_mode & 0o7777 == int(report_mode, 8),
                       "right after the reload report has mode %s (%o)"
                       % (report_mode, got["report"].st_mode & 0o7777))
@@ -143,7 +187,7 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
                       "right after the reload report.json has mode %s (%o)"
                       % (mode, got["report.json"].st_mode & 0o7777))
             res.check(all(s.st_uid == uid for s in got.values()),
-                      "right after the reload the root, report, report.json and nonce/ "
+                      "right after the reload the root, report, report.json, nonce/ and evidence/ "
                       "belong to uid %d (%s)" % (uid, [s.st_uid for s in got.values()]))
             want = nobody_may_write(report_mode, user)
             res.check(nobody_open(opener) == want,
