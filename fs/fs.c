@@ -61,7 +61,7 @@ enum {
  */
 #define ATTR_TIMEOUT 0.0
 /*
- * Except on the path of a report (cached_ino()): without it, every
+ * Except on the path of a report or evidence (cached_ino()): without it, every
  * open("/snp/report") costs three round trips to this thread before the
  * OPEN (GETATTR of the root for the path walk, LOOKUP, GETATTR for the
  * permission check), on top of OPEN, WRITE, READ, READ and RELEASE.
@@ -76,6 +76,8 @@ enum {
  *   raises its attr_version, and a GETATTR reply that was on its way with
  *   the old attributes is then dropped by the kernel; a LOOKUP may create
  *   the inode after the invalidation has missed it (nothing to find yet).
+ *   Nonce names are looked up again at every path walk, so their LOOKUP
+ *   replies may cache attributes (see fs_lookup()).
  */
 #define CACHED_TIMEOUT 1.0
 
@@ -528,8 +530,12 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	return false;
 }
 
-/* The inodes whose entries and attributes the kernel caches (CACHED_TIMEOUT). */
-static const fuse_ino_t cached_inos[] = { INO_ROOT, INO_REPORT, INO_REPORT_JSON, INO_NONCE_DIR };
+/*
+ * The inodes whose entries and attributes the kernel caches (CACHED_TIMEOUT):
+ * the paths of a report and of evidence.
+ */
+static const fuse_ino_t cached_inos[] = { INO_ROOT, INO_REPORT, INO_REPORT_JSON, INO_NONCE_DIR,
+					  INO_EVIDENCE_DIR };
 
 static bool cached_ino(fuse_ino_t ino)
 {
@@ -673,6 +679,19 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 */
 		e.ino = slot->ino;
 		e.generation = slot->gen;
+		/*
+		 * Its attributes, unlike those of cached_inos[], may be cached
+		 * from this reply: it spares the GETATTR of the permission
+		 * check of every open. A reload invalidates them
+		 * (snpd_fs_reload()); the reply that may miss that (one
+		 * answered before the reload and applied by the kernel
+		 * after it, creating the inode) serves only the open whose
+		 * lookup it answers, which began before the reload:
+		 * every later path walk looks the name up again (entry
+		 * timeout 0; one of the same name waits for this one and
+		 * then revalidates) and that newer reply replaces them.
+		 */
+		e.attr_timeout = CACHED_TIMEOUT;
 		fill_attr(fs, slot->ino, &e.attr);
 		fuse_reply_entry(req, &e);
 		return;
@@ -715,8 +734,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fuse_reply_attr(req, &st,
-			cached_ino(ino)			     ? CACHED_TIMEOUT :
-			key_of(fs, ino) || nonce_of(fs, ino) ? 0 :
+			cached_ino(ino) || nonce_of(fs, ino) ? CACHED_TIMEOUT :
+			key_of(fs, ino)			     ? 0 :
 							       ATTR_TIMEOUT);
 }
 
@@ -1687,6 +1706,19 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	return NULL;
 }
 
+/* Make the kernel ask again for @ino's attributes. */
+static int inval_attr(struct snpd_fs *fs, fuse_ino_t ino)
+{
+	int r = fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+
+	if (r == -ENOENT)
+		return 0; /* the kernel has no such inode */
+	if (r < 0)
+		log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
+				  (unsigned long long)ino);
+	return r;
+}
+
 void snpd_fs_reload(struct snpd_fs *fs)
 {
 	const struct snpd_config *c = &fs->d->config;
@@ -1709,13 +1741,12 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	 * Owners and modes may have changed: the kernel asks again for the
 	 * attributes it caches (CACHED_TIMEOUT). -ENOENT: it has no such inode.
 	 */
-	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++) {
-		int r = fuse_lowlevel_notify_inval_inode(fs->se, cached_inos[i], -1, 0);
-
-		if (r < 0 && r != -ENOENT)
-			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
-					  (unsigned long long)cached_inos[i]);
-	}
+	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++)
+		inval_attr(fs, cached_inos[i]);
+	/* and those of every nonce name the kernel may hold (fs_lookup()) */
+	for (size_t i = 0; fs->se && i < NONCE_INODES_MAX; i++)
+		if (fs->nonces[i].used && inval_attr(fs, fs->nonces[i].ino) < 0)
+			break; /* said once: the session is gone */
 }
 
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret)

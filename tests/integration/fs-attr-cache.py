@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The kernel caches the entries and attributes of the report's path (the
-root, report, report.json, nonce/), and a reload still shows new owners and
-modes at once.
+root, report, report.json, nonce/) and of evidence's (evidence/), and a
+reload still shows new owners and modes at once.
 
 1. Reports in a row cost no LOOKUP or GETATTR each: the view's counters
    (/v1/status, read over HTTP so that the reads do not count) grow by at
@@ -11,7 +11,17 @@ modes at once.
    after READY=1 with the old attributes freshly cached: stat() of the
    root, report, report.json and nonce/ gives the new owner and mode, and
    uid 65534 can open report for writing exactly when the new mode lets
-   it, also through a path it has walked just before the reload."""
+   it, also through a path it has walked just before the reload; evidence/
+   has the new owner too.
+   Nonce names (evidence/<hex>) held open across a reload by root and by
+   uid 65534 show the new mode and owner at once (fstat() and stat()),
+   and uid 65534 may open one it walked before exactly when the new mode
+   lets it.
+3. Evidence answers in a row (open evidence/<hex>, read to EOF, close) cost
+   one LOOKUP each (the fresh name), not two (evidence/ again), and no
+   GETATTR (the name's attributes come cached with its LOOKUP): LOOKUPs
+   grow by at most one per answer plus one per second of the run, GETATTRs
+   by two per second (the root's and evidence/'s as they expire)."""
 
 import json
 import math
@@ -31,19 +41,34 @@ if not shutil.which("setpriv"):
 res = t.Results()
 
 REPORTS = 60
+EVIDENCE = 40
 NOBODY = 65534
 
-# As uid 65534: for every line on stdin, open report for writing and say
-# whether that worked (the errno name otherwise).
+# As uid 65534, for every line on stdin: "rw PATH" or "r PATH" opens PATH
+# for writing or reading and closes it, "hold PATH" opens it for reading and
+# keeps it open (instead of the one held before), "fstat" gives the held
+# file's mode and owner; each says ok (or the errno name) first.
 OPENER = r"""
 import errno, os, sys
 print("ready", flush=True)
+held = None
 for line in sys.stdin:
+    cmd, _, path = line.rstrip("\n").partition(" ")
     try:
-        os.close(os.open(sys.argv[1], os.O_RDWR))
+        if cmd == "fstat":
+            st = os.fstat(held)
+            print("ok %o %d" % (st.st_mode & 0o7777, st.st_uid), flush=True)
+            continue
+        fd = os.open(path, os.O_RDWR if cmd == "rw" else os.O_RDONLY)
+        if cmd == "hold":
+            if held is not None:
+                os.close(held)
+            held = fd
+        else:
+            os.close(fd)
         print("ok", flush=True)
-    except OSError as e:
-        print(errno.errorcode.get(e.errno, str(e.errno)), flush=True)
+    except (OSError, TypeError) as e:
+        print(errno.errorcode.get(getattr(e, "errno", 0), "error"), flush=True)
 """
 
 
@@ -58,6 +83,26 @@ def fs_counters(d):
     st = json.loads(c.getresponse().read())["filesystem"]
     c.close()
     return st.get("lookups", 0) + st.get("getattrs", 0), st
+
+
+def fs_counts(d):
+    _, st = fs_counters(d)
+    return st.get("lookups", 0), st.get("getattrs", 0)
+
+
+def one_evidence(path, i):
+    nonce = (0x4000 + i).to_bytes(4, "little") * 16
+    with open(os.path.join(path, nonce.hex()), "rb", buffering=0) as f:
+        data = b""
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            data += b
+    try:
+        return json.loads(data)["binding"]["nonce"] == nonce.hex()
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def one_report(path, i):
@@ -83,10 +128,20 @@ def nobody_may_write(report_mode, user):
     return "ok" if bits == 0o6 else "EACCES"
 
 
-def nobody_open(p):
-    p.stdin.write("open\n")
+def nobody_may_read_evidence(report_mode, user):
+    mode = int(report_mode, 8) & ~0o222
+    bits = (mode >> 6) & 0o4 if user == str(NOBODY) else mode & 0o4
+    return "ok" if bits else "EACCES"
+
+
+def nobody(p, cmd):
+    p.stdin.write(cmd + "\n")
     p.stdin.flush()
     return p.stdout.readline().strip()
+
+
+def nobody_open(p):
+    return nobody(p, "rw " + p.args[-1])
 
 
 with h.Daemon(config=config("0666", "0444", "root")) as d:
@@ -110,6 +165,33 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
               "%d reports in %.2f s asked %d LOOKUP/GETATTR (at most %d; without the cache "
               "3 a report, %d)" % (REPORTS, elapsed, after - before, allowed, 3 * REPORTS))
 
+    # 3. evidence/ is not looked up again per answer
+    evidence = d.path("evidence")
+    one_evidence(evidence, 0)  # the path is in the kernel's cache now
+    l0, g0 = fs_counts(d)
+    t0 = time.monotonic()
+    good = sum(one_evidence(evidence, i) for i in range(1, EVIDENCE + 1))
+    elapsed = time.monotonic() - t0
+    l1, g1 = fs_counts(d)
+    print("%d evidence answers in %.2f s: %.2f LOOKUP, %.2f GETATTR per answer"
+          % (EVIDENCE, elapsed, (l1 - l0) / EVIDENCE, (g1 - g0) / EVIDENCE))
+    res.check(good == EVIDENCE, "%d of %d evidence documents bound to their nonces"
+              % (good, EVIDENCE))
+    # the fresh name each, and evidence/'s entry as it expires once a second
+    allowed = EVIDENCE + math.ceil(elapsed) + 1
+    res.check(l1 - l0 <= allowed,
+              "%d evidence answers in %.2f s asked %d LOOKUP (at most %d; without "
+              "evidence/ cached 2 an answer, %d)"
+              % (EVIDENCE, elapsed, l1 - l0, allowed, 2 * EVIDENCE))
+    # the attributes of the fresh name come with its LOOKUP: no GETATTR for
+    # the permission check (nor Python's fstat()), only the root's and
+    # evidence/'s as they expire
+    allowed = 2 * (math.ceil(elapsed) + 1)
+    res.check(g1 - g0 <= allowed,
+              "%d evidence answers in %.2f s asked %d GETATTR (at most %d; without the "
+              "names' attributes cached at least 2 an answer, %d)"
+              % (EVIDENCE, elapsed, g1 - g0, allowed, 2 * EVIDENCE))
+
     # 2. reloads show new owners and modes at once
     opener = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
                                "--clear-groups", sys.executable, "-c", OPENER, report],
@@ -121,10 +203,18 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
                  ("0644", "0400", str(NOBODY)), ("0644", "0444", "root"),
                  ("0666", "0444", "root")]
         prev = ("0666", "0444", "root")
-        for report_mode, mode, user in steps:
+        for n, (report_mode, mode, user) in enumerate(steps):
+            # evidence names held open across the reload, by root and 65534
+            mine = d.path("evidence", (0x5000 + n).to_bytes(4, "little").hex() * 8)
+            theirs = d.path("evidence", (0x6000 + n).to_bytes(4, "little").hex() * 8)
+            held = os.open(mine, os.O_RDONLY)
+            want_prev = nobody_may_read_evidence(prev[0], prev[2])
+            res.check(nobody(opener, "hold " + theirs) == want_prev,
+                      "before the reload, uid 65534 %s evidence/<hex> (ReportMode=%s, User=%s)"
+                      % ("opens" if want_prev == "ok" else "may not open", prev[0], prev[2]))
             # the old attributes in the kernel's cache, by both users' walks
             os.stat(d.mnt)
-            for name in ("report", "report.json", "nonce"):
+            for name in ("report", "report.json", "nonce", "evidence"):
                 os.stat(d.path(name))
             one_report(report, 1000)
             want_prev = nobody_may_write(prev[0], prev[2])
@@ -135,7 +225,7 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
             d.reload()
             uid = 0 if user == "root" else int(user)
             got = {name: os.stat(d.path(name) if name else d.mnt)
-                   for name in ("", "report", "report.json", "nonce")}
+                   for name in ("", "report", "report.json", "nonce", "evidence")}
             res.check(got["report"].st_mode & 0o7777 == int(report_mode, 8),
                       "right after the reload report has mode %s (%o)"
                       % (report_mode, got["report"].st_mode & 0o7777))
@@ -143,11 +233,29 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
                       "right after the reload report.json has mode %s (%o)"
                       % (mode, got["report.json"].st_mode & 0o7777))
             res.check(all(s.st_uid == uid for s in got.values()),
-                      "right after the reload the root, report, report.json and nonce/ "
+                      "right after the reload the root, report, report.json, nonce/ and evidence/ "
                       "belong to uid %d (%s)" % (uid, [s.st_uid for s in got.values()]))
             want = nobody_may_write(report_mode, user)
             res.check(nobody_open(opener) == want,
                       "right after the reload uid 65534 %s report (ReportMode=%s, User=%s)"
+                      % ("opens" if want == "ok" else "may not open", report_mode, user))
+            # nonce names: their attributes came cached with their LOOKUPs
+            want_mode = int(report_mode, 8) & ~0o222
+            for name, st in (("held evidence/<hex>", os.fstat(held)),
+                             ("evidence/<hex>", os.stat(mine))):
+                res.check(st.st_mode & 0o7777 == want_mode and st.st_uid == uid,
+                          "right after the reload %s has mode %o and uid %d (%o, %d)"
+                          % (name, want_mode, uid, st.st_mode & 0o7777, st.st_uid))
+            os.close(held)
+            if want_prev == "ok":
+                got = nobody(opener, "fstat")
+                res.check(got == "ok %o %d" % (want_mode, uid),
+                          "right after the reload 65534's held evidence/<hex> has mode %o "
+                          "and uid %d (%s)" % (want_mode, uid, got))
+            want = nobody_may_read_evidence(report_mode, user)
+            res.check(nobody(opener, "r " + theirs) == want,
+                      "right after the reload uid 65534 %s evidence/<hex> it walked before "
+                      "(ReportMode=%s, User=%s)"
                       % ("opens" if want == "ok" else "may not open", report_mode, user))
             prev = (report_mode, mode, user)
     finally:
