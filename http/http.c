@@ -87,6 +87,14 @@ struct conn_track {
 	u64 peer;	   /* peer_id() */
 	bool busy;	   /* a request is being answered */
 	bool gone;	   /* cut or evicted: closing, counts no more */
+	/*
+	 * The hang-up watch (edge-triggered), from the first suspension of a
+	 * request on this connection until MHD closes it: one EPOLL_CTL_ADD
+	 * per connection rather than an ADD and a DEL per request.
+	 */
+	sd_event_source *hup;
+	struct req_state *waiter; /* the suspended request, NULL: none */
+	bool hung;		  /* the hang-up edge came: the client is gone */
 };
 
 struct status_count {
@@ -125,7 +133,7 @@ struct req_state {
 	bool answered;		  /* a response is queued; the rest of the body is dropped */
 	bool abandoned;		  /* the client went away while its request waited */
 	struct snpd_request *req; /* submitted, done() not yet run */
-	sd_event_source *hup;	  /* watches the suspended connection for a hang-up */
+	struct conn_track *track; /* while suspended: its connection's hang-up watch */
 	struct MHD_Response *response;
 	unsigned int status;
 	/* report */
@@ -759,7 +767,10 @@ static void resume(struct req_state *st, struct snpd_request *req)
 {
 	snpd_request_free(req);
 	st->req = NULL;
-	st->hup = sd_event_source_disable_unref(st->hup);
+	if (st->track) {
+		st->track->waiter = NULL; /* the watch stays, for the next request */
+		st->track = NULL;
+	}
 	st->waiting = false;
 	MHD_resume_connection(st->conn);
 	/* make MHD look at it now rather than at its next timeout */
@@ -863,9 +874,19 @@ static void on_key_done(struct snpd_request *req, void *userdata)
  */
 static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-	struct req_state *st = userdata;
+	struct conn_track *t = userdata;
+	struct req_state *st = t->waiter;
 
-	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (!(revents & (EPOLLHUP | EPOLLERR)))
+		return 0;
+	/*
+	 * Edge-triggered: reported once, so no loop while MHD, which sees it
+	 * too, has not closed the connection yet. A request suspended later
+	 * on it finds the flag (watch_hangup()).
+	 */
+	t->hung = true;
+	if (!st)
+		return 0;
 	if (st->member) {
 		snpd_batcher_cancel(st->l->h->d->batcher, st->member);
 		st->member = NULL;
@@ -882,10 +903,34 @@ static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
+/*
+ * MHD does not watch a suspended connection: we do, for a hang-up. The
+ * watch is made at the first suspension on the connection and stays until
+ * MHD closes it (on_connection()); between requests it only records the
+ * hang-up (t->hung), which a request suspended afterwards must still see:
+ * the source is then added again (EPOLL_CTL_DEL, ADD), and epoll reports
+ * the hang-up at once, as for a new watch.
+ */
+static void watch_hangup(struct req_state *st)
+{
+	struct conn_track *t = track_of(st->conn);
+
+	if (!t || t->fd < 0)
+		return;
+	st->track = t;
+	t->waiter = st;
+	if (!t->hup) {
+		if (sd_event_add_io(st->l->h->d->event, &t->hup, t->fd,
+				    EPOLLHUP | EPOLLERR | EPOLLET, on_peer_hup, t) < 0)
+			t->hup = NULL;
+	} else if (t->hung) {
+		sd_event_source_set_enabled(t->hup, SD_EVENT_OFF);
+		sd_event_source_set_enabled(t->hup, SD_EVENT_ON);
+	}
+}
+
 static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	u32 retry_ms = 0;
 	int r;
 
@@ -903,10 +948,7 @@ static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 	st->req = req;
 	st->waiting = true;
 	MHD_suspend_connection(st->conn);
-	/* MHD does not watch a suspended connection: we do, for a hang-up */
-	if (ci && sd_event_add_io(st->l->h->d->event, &st->hup, ci->connect_fd, EPOLLHUP | EPOLLERR,
-				  on_peer_hup, st) < 0)
-		st->hup = NULL;
+	watch_hangup(st);
 }
 
 struct report_params {
@@ -1397,7 +1439,6 @@ static void handle_evidence(struct req_state *st)
 {
 	struct snpd *d = st->l->h->d;
 	struct report_params p = { 0 };
-	const union MHD_ConnectionInfo *ci;
 	u32 retry_ms = 0;
 	int r;
 
@@ -1467,10 +1508,7 @@ static void handle_evidence(struct req_state *st)
 	}
 	st->waiting = true;
 	MHD_suspend_connection(st->conn);
-	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci && sd_event_add_io(d->event, &st->hup, ci->connect_fd, EPOLLHUP | EPOLLERR,
-				  on_peer_hup, st) < 0)
-		st->hup = NULL;
+	watch_hangup(st);
 }
 
 static void no_view_problem(struct req_state *st)
@@ -1879,7 +1917,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	if (!st || st == &cut_request)
 		return;
-	sd_event_source_disable_unref(st->hup);
+	if (st->track && st->track->waiter == st)
+		st->track->waiter = NULL;
 	if (st->response)
 		MHD_destroy_response(st->response);
 	free(st->body);
@@ -2024,6 +2063,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		*socket_context = t;
 		admit(h, l, t);
 	} else if (t) {
+		t->hup = sd_event_source_disable_unref(t->hup);
+		if (t->waiter)
+			t->waiter->track = NULL;
 		t->l->open--;
 		if (t->prev)
 			t->prev->next = t->next;
