@@ -44,6 +44,13 @@
 #define HTTP_ARGS_MAX	 16
 #define HTTP_HEADERS_MAX (8 * 1024)
 #define PROBLEM_PREFIX	 "urn:snpd:problem:"
+/*
+ * An evidence document up to this size is copied into one buffer: MHD sends
+ * the headers and a buffer body in one sendmsg(), an iovec body only after
+ * the headers (two syscalls, two wake-ups of the client). Larger ones (the
+ * event log may make tens of MB) keep the iovec of the shared pieces.
+ */
+#define HTTP_EVIDENCE_COPY_MAX (64 * 1024)
 
 enum endpoint {
 	EP_REPORT,
@@ -1376,8 +1383,47 @@ static void evidence_body_free_cb(void *cls)
 }
 
 /*
- * The member's document: the batch's shared pieces are not copied, the
- * response holds a reference to them until it is sent.
+ * The response for @b (taken: freed here or by the response). Small: one
+ * copied buffer; large: the pieces as an iovec. NULL: out of memory.
+ */
+static struct MHD_Response *evidence_response(struct snpd_evidence_body *b)
+{
+	struct MHD_IoVec iov[SNPD_EVIDENCE_PIECES];
+	struct MHD_Response *r;
+	unsigned int n = 0;
+
+	if (b->len <= HTTP_EVIDENCE_COPY_MAX) {
+		char *buf = malloc(b->len ? b->len : 1);
+		size_t off = 0;
+
+		if (!buf) {
+			snpd_evidence_body_free(b);
+			return NULL;
+		}
+		for (unsigned int i = 0; i < b->n; i++) {
+			memcpy(buf + off, b->iov[i].iov_base, b->iov[i].iov_len);
+			off += b->iov[i].iov_len;
+		}
+		snpd_evidence_body_free(b);
+		r = MHD_create_response_from_buffer_with_free_callback(off, buf, free);
+		if (!r)
+			free(buf);
+		return r;
+	}
+	for (unsigned int i = 0; i < b->n; i++)
+		if (b->iov[i].iov_len) { /* no empty element */
+			iov[n].iov_base = b->iov[i].iov_base;
+			iov[n++].iov_len = b->iov[i].iov_len;
+		}
+	r = MHD_create_response_from_iovec(iov, n, evidence_body_free_cb, b);
+	if (!r)
+		snpd_evidence_body_free(b);
+	return r;
+}
+
+/*
+ * The member's document: unless it is small, the batch's shared pieces are
+ * not copied, the response holds a reference to them until it is sent.
  */
 static void on_evidence_done(void *userdata, int result, const char *msg,
 			     const struct snpd_batch_answer *a)
@@ -1396,22 +1442,12 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 			device_problem(st, result, 0, msg);
 	} else {
 		struct snpd_evidence_body *b = NULL;
-		struct MHD_IoVec iov[SNPD_EVIDENCE_PIECES];
 		struct MHD_Response *r = NULL;
-		unsigned int n = 0;
 		int err;
 
 		err = snpd_evidence_body_new(d, a, &b);
-		if (err == 0) {
-			for (unsigned int i = 0; i < b->n; i++)
-				if (b->iov[i].iov_len) { /* no empty element */
-					iov[n].iov_base = b->iov[i].iov_base;
-					iov[n++].iov_len = b->iov[i].iov_len;
-				}
-			r = MHD_create_response_from_iovec(iov, n, evidence_body_free_cb, b);
-			if (!r)
-				snpd_evidence_body_free(b);
-		}
+		if (err == 0)
+			r = evidence_response(b);
 		if (r) {
 			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 						"application/json");

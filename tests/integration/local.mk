@@ -103,3 +103,7 @@ EXTRA_DIST += %reldir%/evidence-shared.py
 # connection for its lifetime; a hang-up still cancels at once.
 TESTS += %reldir%/http-hangup.py
 EXTRA_DIST += %reldir%/http-hangup.py
+# GET /v1/evidence and FUSE evidence/<nonce> agree byte for byte, for a
+# small document (one buffer) and a large one (the iovec of shared pieces).
+TESTS += %reldir%/evidence-http-body.py
+EXTRA_DIST += %reldir%/evidence-http-body.py
