@@ -44,6 +44,13 @@
 #define HTTP_ARGS_MAX	 16
 #define HTTP_HEADERS_MAX (8 * 1024)
 #define PROBLEM_PREFIX	 "urn:snpd:problem:"
+/*
+ * An evidence document up to this size is copied into one buffer: MHD sends
+ * the headers and a buffer body in one sendmsg(), an iovec body only after
+ * the headers (two syscalls, two wake-ups of the client). Larger ones (the
+ * event log may make tens of MB) keep the iovec of the shared pieces.
+ */
+#define HTTP_EVIDENCE_COPY_MAX (64 * 1024)
 
 enum endpoint {
 	EP_REPORT,
@@ -87,6 +94,14 @@ struct conn_track {
 	u64 peer;	   /* peer_id() */
 	bool busy;	   /* a request is being answered */
 	bool gone;	   /* cut or evicted: closing, counts no more */
+	/*
+	 * The hang-up watch (edge-triggered), from the first suspension of a
+	 * request on this connection until MHD closes it: one EPOLL_CTL_ADD
+	 * per connection rather than an ADD and a DEL per request.
+	 */
+	sd_event_source *hup;
+	struct req_state *waiter; /* the suspended request, NULL: none */
+	bool hung;		  /* the hang-up edge came: the client is gone */
 };
 
 struct status_count {
@@ -125,7 +140,7 @@ struct req_state {
 	bool answered;		  /* a response is queued; the rest of the body is dropped */
 	bool abandoned;		  /* the client went away while its request waited */
 	struct snpd_request *req; /* submitted, done() not yet run */
-	sd_event_source *hup;	  /* watches the suspended connection for a hang-up */
+	struct conn_track *track; /* while suspended: its connection's hang-up watch */
 	struct MHD_Response *response;
 	unsigned int status;
 	/* report */
@@ -759,7 +774,10 @@ static void resume(struct req_state *st, struct snpd_request *req)
 {
 	snpd_request_free(req);
 	st->req = NULL;
-	st->hup = sd_event_source_disable_unref(st->hup);
+	if (st->track) {
+		st->track->waiter = NULL; /* the watch stays, for the next request */
+		st->track = NULL;
+	}
 	st->waiting = false;
 	MHD_resume_connection(st->conn);
 	/* make MHD look at it now rather than at its next timeout */
@@ -863,9 +881,19 @@ static void on_key_done(struct snpd_request *req, void *userdata)
  */
 static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-	struct req_state *st = userdata;
+	struct conn_track *t = userdata;
+	struct req_state *st = t->waiter;
 
-	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (!(revents & (EPOLLHUP | EPOLLERR)))
+		return 0;
+	/*
+	 * Edge-triggered: reported once, so no loop while MHD, which sees it
+	 * too, has not closed the connection yet. A request suspended later
+	 * on it finds the flag (watch_hangup()).
+	 */
+	t->hung = true;
+	if (!st)
+		return 0;
 	if (st->member) {
 		snpd_batcher_cancel(st->l->h->d->batcher, st->member);
 		st->member = NULL;
@@ -882,10 +910,34 @@ static int on_peer_hup(sd_event_source *s, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
+/*
+ * MHD does not watch a suspended connection: we do, for a hang-up. The
+ * watch is made at the first suspension on the connection and stays until
+ * MHD closes it (on_connection()); between requests it only records the
+ * hang-up (t->hung), which a request suspended afterwards must still see:
+ * the source is then added again (EPOLL_CTL_DEL, ADD), and epoll reports
+ * the hang-up at once, as for a new watch.
+ */
+static void watch_hangup(struct req_state *st)
+{
+	struct conn_track *t = track_of(st->conn);
+
+	if (!t || t->fd < 0)
+		return;
+	st->track = t;
+	t->waiter = st;
+	if (!t->hup) {
+		if (sd_event_add_io(st->l->h->d->event, &t->hup, t->fd,
+				    EPOLLHUP | EPOLLERR | EPOLLET, on_peer_hup, t) < 0)
+			t->hup = NULL;
+	} else if (t->hung) {
+		sd_event_source_set_enabled(t->hup, SD_EVENT_OFF);
+		sd_event_source_set_enabled(t->hup, SD_EVENT_ON);
+	}
+}
+
 static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	u32 retry_ms = 0;
 	int r;
 
@@ -903,10 +955,7 @@ static void submit(struct req_state *st, struct snpd_request *req, u64 client)
 	st->req = req;
 	st->waiting = true;
 	MHD_suspend_connection(st->conn);
-	/* MHD does not watch a suspended connection: we do, for a hang-up */
-	if (ci && sd_event_add_io(st->l->h->d->event, &st->hup, ci->connect_fd, EPOLLHUP | EPOLLERR,
-				  on_peer_hup, st) < 0)
-		st->hup = NULL;
+	watch_hangup(st);
 }
 
 struct report_params {
@@ -1334,8 +1383,47 @@ static void evidence_body_free_cb(void *cls)
 }
 
 /*
- * The member's document: the batch's shared pieces are not copied, the
- * response holds a reference to them until it is sent.
+ * The response for @b (taken: freed here or by the response). Small: one
+ * copied buffer; large: the pieces as an iovec. NULL: out of memory.
+ */
+static struct MHD_Response *evidence_response(struct snpd_evidence_body *b)
+{
+	struct MHD_IoVec iov[SNPD_EVIDENCE_PIECES];
+	struct MHD_Response *r;
+	unsigned int n = 0;
+
+	if (b->len <= HTTP_EVIDENCE_COPY_MAX) {
+		char *buf = malloc(b->len ? b->len : 1);
+		size_t off = 0;
+
+		if (!buf) {
+			snpd_evidence_body_free(b);
+			return NULL;
+		}
+		for (unsigned int i = 0; i < b->n; i++) {
+			memcpy(buf + off, b->iov[i].iov_base, b->iov[i].iov_len);
+			off += b->iov[i].iov_len;
+		}
+		snpd_evidence_body_free(b);
+		r = MHD_create_response_from_buffer_with_free_callback(off, buf, free);
+		if (!r)
+			free(buf);
+		return r;
+	}
+	for (unsigned int i = 0; i < b->n; i++)
+		if (b->iov[i].iov_len) { /* no empty element */
+			iov[n].iov_base = b->iov[i].iov_base;
+			iov[n++].iov_len = b->iov[i].iov_len;
+		}
+	r = MHD_create_response_from_iovec(iov, n, evidence_body_free_cb, b);
+	if (!r)
+		snpd_evidence_body_free(b);
+	return r;
+}
+
+/*
+ * The member's document: unless it is small, the batch's shared pieces are
+ * not copied, the response holds a reference to them until it is sent.
  */
 static void on_evidence_done(void *userdata, int result, const char *msg,
 			     const struct snpd_batch_answer *a)
@@ -1354,22 +1442,12 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 			device_problem(st, result, 0, msg);
 	} else {
 		struct snpd_evidence_body *b = NULL;
-		struct MHD_IoVec iov[SNPD_EVIDENCE_PIECES];
 		struct MHD_Response *r = NULL;
-		unsigned int n = 0;
 		int err;
 
 		err = snpd_evidence_body_new(d, a, &b);
-		if (err == 0) {
-			for (unsigned int i = 0; i < b->n; i++)
-				if (b->iov[i].iov_len) { /* no empty element */
-					iov[n].iov_base = b->iov[i].iov_base;
-					iov[n++].iov_len = b->iov[i].iov_len;
-				}
-			r = MHD_create_response_from_iovec(iov, n, evidence_body_free_cb, b);
-			if (!r)
-				snpd_evidence_body_free(b);
-		}
+		if (err == 0)
+			r = evidence_response(b);
 		if (r) {
 			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 						"application/json");
@@ -1397,7 +1475,6 @@ static void handle_evidence(struct req_state *st)
 {
 	struct snpd *d = st->l->h->d;
 	struct report_params p = { 0 };
-	const union MHD_ConnectionInfo *ci;
 	u32 retry_ms = 0;
 	int r;
 
@@ -1467,10 +1544,7 @@ static void handle_evidence(struct req_state *st)
 	}
 	st->waiting = true;
 	MHD_suspend_connection(st->conn);
-	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci && sd_event_add_io(d->event, &st->hup, ci->connect_fd, EPOLLHUP | EPOLLERR,
-				  on_peer_hup, st) < 0)
-		st->hup = NULL;
+	watch_hangup(st);
 }
 
 static void no_view_problem(struct req_state *st)
@@ -1879,7 +1953,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	if (!st || st == &cut_request)
 		return;
-	sd_event_source_disable_unref(st->hup);
+	if (st->track && st->track->waiter == st)
+		st->track->waiter = NULL;
 	if (st->response)
 		MHD_destroy_response(st->response);
 	free(st->body);
@@ -2024,6 +2099,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		*socket_context = t;
 		admit(h, l, t);
 	} else if (t) {
+		t->hup = sd_event_source_disable_unref(t->hup);
+		if (t->waiter)
+			t->waiter->track = NULL;
 		t->l->open--;
 		if (t->prev)
 			t->prev->next = t->next;

@@ -99,3 +99,11 @@ EXTRA_DIST += %reldir%/evidence-pipeline.py
 # of 3,000 events, each verified, no event rendered again for the batch.
 TESTS += %reldir%/evidence-shared.py
 EXTRA_DIST += %reldir%/evidence-shared.py
+# The hang-up watch of suspended HTTP requests: one per keep-alive
+# connection for its lifetime; a hang-up still cancels at once.
+TESTS += %reldir%/http-hangup.py
+EXTRA_DIST += %reldir%/http-hangup.py
+# GET /v1/evidence and FUSE evidence/<nonce> agree byte for byte, for a
+# small document (one buffer) and a large one (the iovec of shared pieces).
+TESTS += %reldir%/evidence-http-body.py
+EXTRA_DIST += %reldir%/evidence-http-body.py
