@@ -76,8 +76,6 @@ enum {
  *   raises its attr_version, and a GETATTR reply that was on its way with
  *   the old attributes is then dropped by the kernel; a LOOKUP may create
  *   the inode after the invalidation has missed it (nothing to find yet).
- *   Nonce names are looked up again at every path walk, so their LOOKUP
- *   replies may cache attributes (see fs_lookup()).
  */
 #define CACHED_TIMEOUT 1.0
 
@@ -679,19 +677,6 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 */
 		e.ino = slot->ino;
 		e.generation = slot->gen;
-		/*
-		 * Its attributes, unlike those of cached_inos[], may be cached
-		 * from this reply: it spares the GETATTR of the permission
-		 * check of every open. A reload invalidates them
-		 * (snpd_fs_reload()); the reply that may miss that (one
-		 * answered before the reload and applied by the kernel
-		 * after it, creating the inode) serves only the open whose
-		 * lookup it answers, which began before the reload:
-		 * every later path walk looks the name up again (entry
-		 * timeout 0; one of the same name waits for this one and
-		 * then revalidates) and that newer reply replaces them.
-		 */
-		e.attr_timeout = CACHED_TIMEOUT;
 		fill_attr(fs, slot->ino, &e.attr);
 		fuse_reply_entry(req, &e);
 		return;
@@ -734,8 +719,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fuse_reply_attr(req, &st,
-			cached_ino(ino) || nonce_of(fs, ino) ? CACHED_TIMEOUT :
-			key_of(fs, ino)			     ? 0 :
+			cached_ino(ino)			     ? CACHED_TIMEOUT :
+			key_of(fs, ino) || nonce_of(fs, ino) ? 0 :
 							       ATTR_TIMEOUT);
 }
 
@@ -1706,19 +1691,6 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	return NULL;
 }
 
-/* Make the kernel ask again for @ino's attributes. */
-static int inval_attr(struct snpd_fs *fs, fuse_ino_t ino)
-{
-	int r = fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-
-	if (r == -ENOENT)
-		return 0; /* the kernel has no such inode */
-	if (r < 0)
-		log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
-				  (unsigned long long)ino);
-	return r;
-}
-
 void snpd_fs_reload(struct snpd_fs *fs)
 {
 	const struct snpd_config *c = &fs->d->config;
@@ -1741,12 +1713,13 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	 * Owners and modes may have changed: the kernel asks again for the
 	 * attributes it caches (CACHED_TIMEOUT). -ENOENT: it has no such inode.
 	 */
-	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++)
-		inval_attr(fs, cached_inos[i]);
-	/* and those of every nonce name the kernel may hold (fs_lookup()) */
-	for (size_t i = 0; fs->se && i < NONCE_INODES_MAX; i++)
-		if (fs->nonces[i].used && inval_attr(fs, fs->nonces[i].ino) < 0)
-			break; /* said once: the session is gone */
+	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++) {
+		int r = fuse_lowlevel_notify_inval_inode(fs->se, cached_inos[i], -1, 0);
+
+		if (r < 0 && r != -ENOENT)
+			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
+					  (unsigned long long)cached_inos[i]);
+	}
 }
 
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret)
