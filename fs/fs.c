@@ -105,8 +105,15 @@ enum {
  * (fuse_iget compares generations): never another name's report.
  */
 #define NONCE_INODES_PER_UID 1024
-#define INO_NONCE_FIRST	     ((fuse_ino_t)1 << 20)
-#define INO_NONCE_END	     ((fuse_ino_t)1 << 31)
+/*
+ * The names known are found by inode number through an index (open
+ * addressing, linear probing, twice the table: the FUSE requests of every
+ * evidence or nonce file name their inode, and a scan of the whole table
+ * per request cost more than the rest of the answer).
+ */
+#define NONCE_INDEX_SIZE (2 * NONCE_INODES_MAX)
+#define INO_NONCE_FIRST	 ((fuse_ino_t)1 << 20)
+#define INO_NONCE_END	 ((fuse_ino_t)1 << 31)
 
 enum content {
 	C_STATIC, /* a snapshot of the view */
@@ -129,6 +136,7 @@ struct nonce_inode {
 	u64 nlookup;
 	u32 open;      /* open handles: not evicted while > 0 */
 	u64 last_used; /* for evicting the least recently used */
+	bool bumped;   /* ino is not the one nonce_ino() gives: that one was taken */
 	size_t len;    /* bytes of nonce */
 	u8 nonce[NONCE_HEX_MAX / 2];
 };
@@ -166,6 +174,8 @@ struct snpd_fs {
 	size_t shares_alloc;
 	u8 nonce_ino_key[32]; /* random, for nonce_ino() */
 	u64 nonce_clock;
+	u16 nonce_index[NONCE_INDEX_SIZE]; /* slot + 1 by inode number, 0: empty */
+	size_t nonce_bumped;		   /* names with a bumped inode number */
 };
 
 struct pending_read {
@@ -258,21 +268,76 @@ static bool is_nonce_ino(fuse_ino_t ino)
 	return ino >= INO_NONCE_FIRST && ino < INO_NONCE_END;
 }
 
+static size_t nonce_index_home(fuse_ino_t ino)
+{
+	/* Fibonacci hashing: the numbers are a keyed hash already, but cheap */
+	return (size_t)(((u64)ino * 0x9E3779B97F4A7C15ULL) >> 32) & (NONCE_INDEX_SIZE - 1);
+}
+
+/* The index position of @ino, or of the empty entry where it would go. */
+static size_t nonce_index_find(const struct snpd_fs *fs, fuse_ino_t ino)
+{
+	size_t i = nonce_index_home(ino);
+
+	/* never full (twice the table), so this ends */
+	while (fs->nonce_index[i] && fs->nonces[fs->nonce_index[i] - 1].ino != ino)
+		i = (i + 1) & (NONCE_INDEX_SIZE - 1);
+	return i;
+}
+
+static void nonce_index_add(struct snpd_fs *fs, const struct nonce_inode *ni)
+{
+	fs->nonce_index[nonce_index_find(fs, ni->ino)] = (u16)(ni - fs->nonces + 1);
+}
+
+/* Remove @ino: the entries after it in its run move back (no tombstones). */
+static void nonce_index_del(struct snpd_fs *fs, fuse_ino_t ino)
+{
+	size_t hole = nonce_index_find(fs, ino), i = hole;
+
+	if (!fs->nonce_index[hole])
+		return;
+	for (;;) {
+		size_t home;
+
+		i = (i + 1) & (NONCE_INDEX_SIZE - 1);
+		if (!fs->nonce_index[i])
+			break;
+		home = nonce_index_home(fs->nonces[fs->nonce_index[i] - 1].ino);
+		/* it may fill the hole when its home is not in (hole, i] (cyclically) */
+		if (((i - home) & (NONCE_INDEX_SIZE - 1)) >=
+		    ((i - hole) & (NONCE_INDEX_SIZE - 1))) {
+			fs->nonce_index[hole] = fs->nonce_index[i];
+			hole = i;
+		}
+	}
+	fs->nonce_index[hole] = 0;
+}
+
 /* The nonce name that @ino stands for, NULL when forgotten (or not one). */
 static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t ino)
 {
+	u16 k;
+
 	if (!is_nonce_ino(ino))
 		return NULL;
-	for (size_t i = 0; i < NONCE_INODES_MAX; i++)
-		if (fs->nonces[i].used && fs->nonces[i].ino == ino)
-			return &fs->nonces[i];
-	return NULL;
+	k = fs->nonce_index[nonce_index_find(fs, ino)];
+	return k ? &fs->nonces[k - 1] : NULL;
 }
 
 static void nonce_drop(struct snpd_fs *fs, struct nonce_inode *ni)
 {
+	nonce_index_del(fs, ni->ino);
+	if (ni->bumped)
+		fs->nonce_bumped--;
 	memset(ni, 0, sizeof(*ni));
 	fs->stats.nonce_inodes--;
+}
+
+static bool nonce_same(const struct nonce_inode *n, const struct nonce_inode *tmp, uid_t uid)
+{
+	return n->used && n->uid == uid && n->json == tmp->json && n->evidence == tmp->evidence &&
+	       n->len == tmp->len && !memcmp(n->nonce, tmp->nonce, tmp->len);
 }
 
 /* Free @ni once the kernel has forgotten it and no handle holds it. */
@@ -338,7 +403,7 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 {
 	struct nonce_inode *free_slot = NULL, *lru_mine = NULL, *lru_any = NULL, *slot;
 	size_t mine = 0;
-	bool taken = false;
+	bool taken = false, bumped = false;
 	fuse_ino_t ino;
 	u64 gen;
 	int r;
@@ -346,6 +411,20 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	r = nonce_ino(fs, tmp, uid, &ino, &gen);
 	if (r < 0)
 		return r;
+	/* known: under its number, unless some name has a bumped one (rare) */
+	slot = nonce_of(fs, ino);
+	if (!slot || !nonce_same(slot, tmp, uid)) {
+		slot = NULL;
+		for (size_t i = 0; fs->nonce_bumped && i < NONCE_INODES_MAX; i++)
+			if (nonce_same(&fs->nonces[i], tmp, uid))
+				slot = &fs->nonces[i];
+	}
+	if (slot) {
+		slot->nlookup++;
+		slot->last_used = ++fs->nonce_clock;
+		*ret = slot;
+		return 0;
+	}
 
 	for (size_t i = 0; i < NONCE_INODES_MAX; i++) {
 		struct nonce_inode *n = &fs->nonces[i];
@@ -354,13 +433,6 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 			if (!free_slot)
 				free_slot = n;
 			continue;
-		}
-		if (n->uid == uid && n->json == tmp->json && n->evidence == tmp->evidence &&
-		    n->len == tmp->len && !memcmp(n->nonce, tmp->nonce, tmp->len)) {
-			n->nlookup++;
-			n->last_used = ++fs->nonce_clock;
-			*ret = n;
-			return 0;
 		}
 		if (n->ino == ino)
 			taken = true; /* by another name */
@@ -387,14 +459,23 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	while (taken) {
 		ino = ino + 1 < INO_NONCE_END ? ino + 1 : INO_NONCE_FIRST;
 		taken = nonce_of(fs, ino) != NULL;
+		bumped = true;
 	}
-	*slot = *tmp;
+	*slot = (struct nonce_inode){ 0 };
 	slot->used = true;
+	slot->bumped = bumped;
+	slot->json = tmp->json;
+	slot->evidence = tmp->evidence;
+	slot->len = tmp->len;
+	memcpy(slot->nonce, tmp->nonce, tmp->len);
 	slot->uid = uid;
 	slot->ino = ino;
 	slot->gen = gen;
 	slot->nlookup = 1;
 	slot->last_used = ++fs->nonce_clock;
+	if (slot->bumped)
+		fs->nonce_bumped++;
+	nonce_index_add(fs, slot);
 	fs->stats.nonce_inodes++;
 	*ret = slot;
 	return 0;

@@ -20,6 +20,7 @@ snpd_fs_tests = \
 	%reldir%/fs-mmap.py \
 	%reldir%/fs-append.py \
 	%reldir%/fs-nonce-names.py \
+	%reldir%/fs-nonce-index.py \
 	%reldir%/fs-nonce-stall.py \
 	%reldir%/fs-keys.py \
 	%reldir%/fs-key-reload.py \
