@@ -936,11 +936,20 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 
 	env_u64("BENCH_PID", &pid);
 	env_u64("BENCH_WARMUP_MS", &warmup_ms);
-	if (!w || !tids || warmup_ms > 3600 * 1000)
+	if (warmup_ms > 3600 * 1000) {
+		fprintf(stderr, "snpd-load: BENCH_WARMUP_MS: at most an hour\n");
+		free(w);
+		free(tids);
+		return 2;
+	}
+	if (!w || !tids)
 		return 1;
 	/* small stacks: 1,000 clients are 1,000 threads (buffers are on the heap) */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	s0 = self_cpu();
+	if (pid)
+		c0 = proc_cpu((pid_t)pid);
 	t0 = now_s();
 	st.measure_from = t0 + (double)warmup_ms / 1e3;
 	for (unsigned int i = 0; i < threads; i++) {
@@ -951,12 +960,17 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 		}
 	}
 	pthread_attr_destroy(&attr);
-	/* the measured window starts after the warm-up */
-	while ((t0 = now_s()) < st.measure_from)
-		usleep((useconds_t)((st.measure_from - t0) * 1e6) + 1);
-	s0 = self_cpu();
-	if (pid)
-		c0 = proc_cpu((pid_t)pid);
+	if (warmup_ms) {
+		double now;
+
+		/* the measured window starts after the warm-up */
+		while ((now = now_s()) < st.measure_from)
+			usleep((useconds_t)((st.measure_from - now) * 1e6) + 1);
+		s0 = self_cpu();
+		if (pid)
+			c0 = proc_cpu((pid_t)pid);
+		t0 = st.measure_from;
+	}
 	for (unsigned int i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	t1 = now_s();
