@@ -10,7 +10,6 @@ be one compact JSON serialization, and the HTTP one with the FUSE member's
 own binding fields (nonce, leaf_index, proof) must be the FUSE document,
 byte for byte. Without FUSE, two HTTP members are compared."""
 
-import fcntl
 import hashlib
 import http.client
 import json
@@ -36,32 +35,8 @@ OWN = ("nonce", "leaf_index", "proof")
 
 def write_log(path, n):
     """The stored format of docs/evidence.md 4.3, for this boot."""
-    with open("/proc/sys/kernel/random/boot_id") as f:
-        boot = bytes.fromhex(f.read().strip().replace("-", ""))
-    head = bytes(48)
-    out = [b"SNPDEVL1", boot]
-    for i in range(n):
-        rec = ev.encode_record(0x000C, hashlib.sha384(b"%d" % i).digest(), 1 + i % 5,
-                               b"body event %d" % i)
-        head = hashlib.sha384(b"\x02" + head + rec).digest()
-        out += [len(rec).to_bytes(2, "big"), rec, head]
-    with open(path, "wb") as f:
-        f.write(b"".join(out))
-    os.chmod(path, 0o600)
-
-
-class DeviceHeld:
-    """Take the simulator's state lock: device requests wait until release."""
-
-    def __init__(self, d):
-        self.f = open(os.path.join(d.sim, "lock"), "a+")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-
-    def release(self):
-        if self.f:
-            fcntl.flock(self.f, fcntl.LOCK_UN)
-            self.f.close()
-            self.f = None
+    return h.write_event_log(path, (ev.encode_record(0x000C, hashlib.sha384(b"%d" % i).digest(),
+                                                     1 + i % 5, b"body event %d" % i) for i in range(n)))
 
 
 def batcher(d):
@@ -113,7 +88,7 @@ def run(events, what):
         d.start(timeout=120)
         fuse = os.path.isdir(d.path("evidence"))
         out = {}
-        dev = DeviceHeld(d)
+        dev = h.DeviceHeld(d)
         first = threading.Thread(target=via_http, args=(d, "aa" * 32, out, "first"))
         first.start()
         wait_until(lambda: batcher(d)["in_flight"] == 1)

@@ -39,19 +39,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def write_log(path, n):
     """The stored format of docs/evidence.md 4.3, for this boot."""
-    with open("/proc/sys/kernel/random/boot_id") as f:
-        boot = bytes.fromhex(f.read().strip().replace("-", ""))
-    head = bytes(48)
-    out = [b"SNPDEVL1", boot]
-    for i in range(n):
-        rec = ev.encode_record(0x000C, hashlib.sha384(b"%d" % i).digest(), 1 + i % 5,
-                               b"shared event %d" % i)
-        head = hashlib.sha384(b"\x02" + head + rec).digest()
-        out += [len(rec).to_bytes(2, "big"), rec, head]
-    with open(path, "wb") as f:
-        f.write(b"".join(out))
-    os.chmod(path, 0o600)
-    return head
+    return h.write_event_log(path, (ev.encode_record(0x000C, hashlib.sha384(b"%d" % i).digest(),
+                                                     1 + i % 5, b"shared event %d" % i) for i in range(n)))
 
 
 def http(d, method, path):

@@ -17,7 +17,6 @@
 The device is held still by taking the simulator's state lock, so that
 requests stay queued for as long as the test needs."""
 
-import fcntl
 import http.client
 import json
 import os
@@ -101,20 +100,6 @@ class Client:
     def kill(self):
         os.killpg(self.p.pid, signal.SIGKILL)
         self.p.wait(timeout=30)
-
-
-class DeviceHeld:
-    """Take the simulator's state lock: device requests wait until release."""
-
-    def __init__(self, d):
-        self.f = open(os.path.join(d.sim, "lock"), "a+")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-
-    def release(self):
-        if self.f:
-            fcntl.flock(self.f, fcntl.LOCK_UN)
-            self.f.close()
-            self.f = None
 
 
 EMPTY = {"broker": {"submitted": 0, "completed": 0, "queue_full": 0, "rate_limited": 0,
@@ -207,7 +192,7 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
               "[Daemon]\nQueueSize=16\n" % port) as d:
     d.start()
     # (a) uid 65534 from 100 source addresses is one client
-    dev = DeviceHeld(d)
+    dev = h.DeviceHeld(d)
     base = seen_now(d)
     hog = Client(d, 65534, "report-tcp-addrs", 100, port)
     s = settled(d, 100, base)
@@ -235,7 +220,7 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
 
     # (b) clients queue their share, then go away: nothing of theirs reaches
     # the device, and the next client gets 200
-    dev = DeviceHeld(d)
+    dev = h.DeviceHeld(d)
     before = status(d)["broker"]
     base = seen_now(d)
     hogs = [Client(d, 65534 - i, "report-unix", 5, d.api) for i in range(4)]
@@ -269,7 +254,7 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
               (after["completed"] - before["completed"]))
 
     # (b) on FUSE: readers killed while their reads wait are dropped too
-    dev = DeviceHeld(d)
+    dev = h.DeviceHeld(d)
     before = status(d)["broker"]
     base = seen_now(d)
     hogs = [Client(d, 65534 - i, "fuse-read", 4, d.path("report")) for i in range(4)]

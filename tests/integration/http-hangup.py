@@ -12,7 +12,6 @@ before snpd suspended the request (sent and closed at once); a hang-up of
 an idle connection closes it. The device is held still by the simulator's
 state lock. Conditions are polled, no timing is asserted."""
 
-import fcntl
 import http.client
 import json
 import os
@@ -26,20 +25,6 @@ h.need_fuse()
 res = t.Results()
 
 WATCH = 0x80000018  # EPOLLHUP | EPOLLERR | EPOLLET
-
-
-class DeviceHeld:
-    """Take the simulator's state lock: device requests wait until release."""
-
-    def __init__(self, d):
-        self.f = open(os.path.join(d.sim, "lock"), "a+")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-
-    def release(self):
-        if self.f:
-            fcntl.flock(self.f, fcntl.LOCK_UN)
-            self.f.close()
-            self.f = None
 
 
 def status(d):
@@ -104,7 +89,7 @@ with h.Daemon() as d:
               "between requests (%d for 3 connections)" % n)
 
     # (a) a connection that served before hangs up while its member waits
-    dev = DeviceHeld(d)
+    dev = h.DeviceHeld(d)
     ev0 = status(d)["evidence"]
     conns[0].request("GET", "/v1/evidence?nonce=" + nonce(20))
     wait_until(lambda: status(d)["evidence"]["members"] > ev0["members"])
@@ -146,7 +131,7 @@ with h.Daemon() as d:
     c = h.UnixHTTPConnection(d.api, timeout=60)
     dev.release()
     code = get(c, "/v1/report")
-    dev = DeviceHeld(d)
+    dev = h.DeviceHeld(d)
     b0 = status(d)["broker"]
     # the next report waits behind the held device; one more is queued
     other = h.UnixHTTPConnection(d.api, timeout=60)

@@ -3,6 +3,8 @@
 directory, simulated platform, configuration and mountpoint; READY=1 is
 awaited on a private NOTIFY_SOCKET (never a sleep); always torn down."""
 
+import fcntl
+import hashlib
 import os
 import queue
 import select
@@ -19,6 +21,36 @@ SKIP = 77
 SNPD = os.environ.get("SNPD", "")
 SNPCTL = os.environ.get("SNPCTL", "")
 BUILDDIR = os.environ.get("SNP_TOP_BUILDDIR", "")
+
+
+def write_event_log(path, records):
+    """A stored event log (docs/evidence.md 4.3) of this boot holding
+    @records (encoded event records, in order), mode 0600; returns its head."""
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot = bytes.fromhex(f.read().strip().replace("-", ""))
+    head, out = bytes(48), [b"SNPDEVL1", boot]
+    for rec in records:
+        head = hashlib.sha384(b"\x02" + head + rec).digest()
+        out += [len(rec).to_bytes(2, "big"), rec, head]
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+    os.chmod(path, 0o600)
+    return head
+
+
+class DeviceHeld:
+    """Take the simulator's state lock of Daemon @d: its device requests
+    wait until release()."""
+
+    def __init__(self, d):
+        self.f = open(os.path.join(d.sim, "lock"), "a+")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+
+    def release(self):
+        if self.f:
+            fcntl.flock(self.f, fcntl.LOCK_UN)
+            self.f.close()
+            self.f = None
 
 
 def need_fuse():
