@@ -102,7 +102,8 @@ enum {
  * forgotten here (evicted) while the kernel still caches it: the kernel's
  * stale inode gets ESTALE (the VFS then looks the name up again), or,
  * when another name has its number meanwhile, is replaced by the kernel
- * (fuse_iget compares generations): never another name's report.
+ * (fuse_iget compares generations): a fresh lookup never resolves to
+ * another name's inode.
  */
 #define NONCE_INODES_PER_UID 1024
 /*
@@ -415,7 +416,7 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	slot = nonce_of(fs, ino);
 	if (!slot || !nonce_same(slot, tmp, uid)) {
 		slot = NULL;
-		for (size_t i = 0; fs->nonce_bumped && i < NONCE_INODES_MAX; i++)
+		for (size_t i = 0; fs->nonce_bumped && !slot && i < NONCE_INODES_MAX; i++)
 			if (nonce_same(&fs->nonces[i], tmp, uid))
 				slot = &fs->nonces[i];
 	}
@@ -461,19 +462,15 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 		taken = nonce_of(fs, ino) != NULL;
 		bumped = true;
 	}
-	*slot = (struct nonce_inode){ 0 };
+	*slot = *tmp;
 	slot->used = true;
 	slot->bumped = bumped;
-	slot->json = tmp->json;
-	slot->evidence = tmp->evidence;
-	slot->len = tmp->len;
-	memcpy(slot->nonce, tmp->nonce, tmp->len);
 	slot->uid = uid;
 	slot->ino = ino;
 	slot->gen = gen;
 	slot->nlookup = 1;
 	slot->last_used = ++fs->nonce_clock;
-	if (slot->bumped)
+	if (bumped)
 		fs->nonce_bumped++;
 	nonce_index_add(fs, slot);
 	fs->stats.nonce_inodes++;

@@ -141,14 +141,7 @@ def seen_now(d):
             s["http"]["connections_refused"])
 
 
-def get(conn, path="/v1/report"):
-    try:
-        conn.request("GET", path)
-        r = conn.getresponse()
-        r.read()
-        return r.status
-    except (OSError, http.client.HTTPException) as e:
-        return repr(e)
+get = h.http_get
 
 
 # --- item 11: idle connections of one uid leave room for the others ---------
@@ -241,12 +234,7 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
     nxt.request("GET", "/v1/report")
     settled(d, 1, base + 20)
     dev.release()
-    try:
-        r = nxt.getresponse()
-        r.read()
-        code = r.status
-    except (OSError, http.client.HTTPException) as e:
-        code = repr(e)
+    code = h.http_response(nxt)
     res.check(code == 200, "(b) the next client after them gets %r" % code)
     after = status(d)["broker"]
     res.check(after["completed"] - before["completed"] == 2,

@@ -12,7 +12,6 @@ before snpd suspended the request (sent and closed at once); a hang-up of
 an idle connection closes it. The device is held still by the simulator's
 state lock. Conditions are polled, no timing is asserted."""
 
-import http.client
 import json
 import os
 import socket
@@ -60,14 +59,7 @@ def wait_until(cond):
     return cond()
 
 
-def get(c, path):
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        r.read()
-        return r.status
-    except (OSError, http.client.HTTPException) as e:
-        return repr(e)
+get = h.http_get
 
 
 def nonce(i):
@@ -147,12 +139,7 @@ with h.Daemon() as d:
               "(d) a keep-alive client that hung up while its report was queued: it was "
               "dropped (%r, %r)" % (code, b))
     dev.release()
-    try:
-        r = other.getresponse()
-        r.read()
-        code = r.status
-    except (OSError, http.client.HTTPException) as e:
-        code = repr(e)
+    code = h.http_response(other)
     other.close()
     res.check(code == 200, "the other client's report is answered (%r)" % code)
 

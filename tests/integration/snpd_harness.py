@@ -5,6 +5,7 @@ awaited on a private NOTIFY_SOCKET (never a sleep); always torn down."""
 
 import fcntl
 import hashlib
+import http.client
 import os
 import queue
 import select
@@ -51,6 +52,26 @@ class DeviceHeld:
             fcntl.flock(self.f, fcntl.LOCK_UN)
             self.f.close()
             self.f = None
+
+
+def http_response(conn):
+    """The response to the request sent on @conn, its body read: its status,
+    or the error's repr()."""
+    try:
+        r = conn.getresponse()
+        r.read()
+        return r.status
+    except (OSError, http.client.HTTPException) as e:
+        return repr(e)
+
+
+def http_get(conn, path="/v1/report"):
+    """GET @path on @conn: http_response()."""
+    try:
+        conn.request("GET", path)
+    except (OSError, http.client.HTTPException) as e:
+        return repr(e)
+    return http_response(conn)
 
 
 def need_fuse():
