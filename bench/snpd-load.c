@@ -54,7 +54,9 @@
  * runs that much longer, and requests started in those first milliseconds
  * are checked (bound, kept, verified) but not measured: neither rate,
  * latency, reports nor CPU counts them (all clients start at once, which
- * the steady state never sees). BENCH_LAT_FILE: every measured request as
+ * the steady state never sees). Nor are requests started after the run's
+ * end, which go on until every client's last measured request is answered
+ * (a stop is a herd too). BENCH_LAT_FILE: every measured request as
  * a line "start latency fingerprint leaf": its start in seconds from the
  * measured window's, its latency in seconds and, evidence only, its
  * report's fingerprint (hex) and its leaf_index. TCP clients bind their
@@ -132,6 +134,7 @@ struct stats {
 	u64 errors, unbound, served; /* served: measured (see BENCH_WARMUP_MS) */
 	u64 answers;		     /* served, warm-up included */
 	double measure_from;	     /* now_s() when the measured window starts */
+	double measure_until;	     /* and when it ends (the cool-down follows) */
 	double *start;		     /* each sample's start */
 	u32 *leaf;		     /* evidence: each sample's leaf_index */
 	u8 (*kept)[SNP_REPORT_SIZE];
@@ -216,10 +219,13 @@ static double self_cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* A request started at @t0 took @lat: measured unless it started in the warm-up. Locked. */
+/*
+ * A request started at @t0 took @lat: measured unless it started in the
+ * warm-up or the cool-down. Locked.
+ */
 static void sample(double t0, double lat, u64 fp, u32 leaf)
 {
-	if (t0 < st.measure_from)
+	if (t0 < st.measure_from || t0 >= st.measure_until)
 		return;
 	st.served++;
 	if (st.n >= MAX_SAMPLES)
@@ -901,17 +907,41 @@ struct worker {
 	unsigned int idx;
 };
 
+/*
+ * The cool-down: a thread past its end goes on asking (checked, not
+ * measured) until every thread is past it, so that no measured request
+ * waits behind the others' hang-ups (the herd a stop makes, as a start
+ * does; the steady state never sees either).
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t all_past;
+	unsigned int past, threads;
+	bool stop;
+} cool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false };
+
+static void one_or_wait(const struct worker *w, int *fd)
+{
+	if (one_request(w->t, fd, w->idx, true) < 0) {
+		count_error();
+		/* a refused client tries again at once, but not in a hot loop */
+		usleep(1000);
+	}
+}
+
 static void *load_thread(void *arg)
 {
 	struct worker *w = arg;
 	int fd = -1;
 
 	while (now_s() < w->end)
-		if (one_request(w->t, &fd, w->idx, true) < 0) {
-			count_error();
-			/* a refused client tries again at once, but not in a hot loop */
-			usleep(1000);
-		}
+		one_or_wait(w, &fd);
+	pthread_mutex_lock(&cool.lock);
+	if (++cool.past == cool.threads)
+		pthread_cond_signal(&cool.all_past);
+	pthread_mutex_unlock(&cool.lock);
+	while (!__atomic_load_n(&cool.stop, __ATOMIC_ACQUIRE))
+		one_or_wait(w, &fd);
 	if (fd >= 0)
 		close(fd);
 	free(doc_buf);
@@ -952,8 +982,10 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 		c0 = proc_cpu((pid_t)pid);
 	t0 = now_s();
 	st.measure_from = t0 + (double)warmup_ms / 1e3;
+	st.measure_until = st.measure_from + secs;
+	cool.threads = threads;
 	for (unsigned int i = 0; i < threads; i++) {
-		w[i] = (struct worker){ t, st.measure_from + secs, i };
+		w[i] = (struct worker){ t, st.measure_until, i };
 		if (pthread_create(&tids[i], &attr, load_thread, &w[i]) != 0) {
 			fprintf(stderr, "snpd-load: cannot start thread %u\n", i);
 			return 1;
@@ -971,12 +1003,18 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 			c0 = proc_cpu((pid_t)pid);
 		t0 = st.measure_from;
 	}
-	for (unsigned int i = 0; i < threads; i++)
-		pthread_join(tids[i], NULL);
+	/* every measured request is answered: the figures end here */
+	pthread_mutex_lock(&cool.lock);
+	while (cool.past < threads)
+		pthread_cond_wait(&cool.all_past, &cool.lock);
+	pthread_mutex_unlock(&cool.lock);
 	t1 = now_s();
 	if (pid)
 		c1 = proc_cpu((pid_t)pid);
 	s1 = self_cpu();
+	__atomic_store_n(&cool.stop, true, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < threads; i++)
+		pthread_join(tids[i], NULL);
 	printf("mode=%s%s%s clients=%u warmup_s=%.2f secs=%.2f requests=%llu per_sec=%.1f "
 	       "errors=%llu unbound=%llu",
 	       t->evidence ? "evidence-" : "", kind_name(t->kind), t->healthz ? "-healthz" : "",
