@@ -148,6 +148,12 @@ struct key_node {
 	struct snpd_key_profile prof;
 };
 
+/* Nonce and evidence names one uid holds (nonce_get(): its share) */
+struct uid_names {
+	uid_t uid;
+	u32 n;
+};
+
 /* Open handles of one uid */
 struct uid_share {
 	uid_t uid;
@@ -177,6 +183,11 @@ struct snpd_fs {
 	u64 nonce_clock;
 	u16 nonce_index[NONCE_INDEX_SIZE]; /* slot + 1 by inode number, 0: empty */
 	size_t nonce_bumped;		   /* names with a bumped inode number */
+	/* the unused slots (a stack) and each uid's count of used ones: a new name costs no scan */
+	u16 nonce_free[NONCE_INODES_MAX];
+	size_t n_nonce_free;
+	struct uid_names *names;
+	size_t n_names, names_alloc;
 };
 
 struct pending_read {
@@ -326,12 +337,58 @@ static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t ino)
 	return k ? &fs->nonces[k - 1] : NULL;
 }
 
+static struct uid_names *names_of(struct snpd_fs *fs, uid_t uid)
+{
+	for (size_t i = 0; i < fs->n_names; i++)
+		if (fs->names[i].uid == uid)
+			return &fs->names[i];
+	return NULL;
+}
+
+static u32 names_count(struct snpd_fs *fs, uid_t uid)
+{
+	struct uid_names *u = names_of(fs, uid);
+
+	return u ? u->n : 0;
+}
+
+static int names_add(struct snpd_fs *fs, uid_t uid)
+{
+	struct uid_names *u = names_of(fs, uid);
+
+	if (!u) {
+		if (fs->n_names == fs->names_alloc) {
+			size_t n = fs->names_alloc ? fs->names_alloc * 2 : 16;
+			struct uid_names *p = reallocarray(fs->names, n, sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			fs->names = p;
+			fs->names_alloc = n;
+		}
+		u = &fs->names[fs->n_names++];
+		*u = (struct uid_names){ .uid = uid };
+	}
+	u->n++;
+	return 0;
+}
+
+static void names_sub(struct snpd_fs *fs, uid_t uid)
+{
+	struct uid_names *u = names_of(fs, uid);
+
+	if (u && --u->n == 0)
+		*u = fs->names[--fs->n_names];
+}
+
 static void nonce_drop(struct snpd_fs *fs, struct nonce_inode *ni)
 {
 	nonce_index_del(fs, ni->ino);
 	if (ni->bumped)
 		fs->nonce_bumped--;
+	names_sub(fs, ni->uid);
 	memset(ni, 0, sizeof(*ni));
+	fs->nonce_free[fs->n_nonce_free++] = (u16)(ni - fs->nonces);
 	fs->stats.nonce_inodes--;
 }
 
@@ -402,9 +459,9 @@ static size_t nonce_share(const struct snpd_fs *fs)
 static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
 		     struct nonce_inode **ret)
 {
-	struct nonce_inode *free_slot = NULL, *lru_mine = NULL, *lru_any = NULL, *slot;
-	size_t mine = 0;
-	bool taken = false, bumped = false;
+	struct nonce_inode *lru_mine = NULL, *lru_any = NULL, *slot;
+	size_t mine;
+	bool taken, bumped = false;
 	fuse_ino_t ino;
 	u64 gen;
 	int r;
@@ -427,36 +484,30 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 		return 0;
 	}
 
-	for (size_t i = 0; i < NONCE_INODES_MAX; i++) {
-		struct nonce_inode *n = &fs->nonces[i];
+	mine = names_count(fs, uid);
+	if (mine >= nonce_share(fs) || !fs->n_nonce_free) {
+		/* the uid has its share, or every slot is used: a scan finds whom to evict */
+		for (size_t i = 0; i < NONCE_INODES_MAX; i++) {
+			struct nonce_inode *n = &fs->nonces[i];
 
-		if (!n->used) {
-			if (!free_slot)
-				free_slot = n;
-			continue;
-		}
-		if (n->ino == ino)
-			taken = true; /* by another name */
-		if (n->uid == uid) {
-			mine++;
-			if (!n->open && (!lru_mine || n->last_used < lru_mine->last_used))
+			if (!n->used || n->open)
+				continue;
+			if (n->uid == uid && (!lru_mine || n->last_used < lru_mine->last_used))
 				lru_mine = n;
+			if (!lru_any || n->last_used < lru_any->last_used)
+				lru_any = n;
 		}
-		if (!n->open && (!lru_any || n->last_used < lru_any->last_used))
-			lru_any = n;
+		slot = mine >= nonce_share(fs) ? lru_mine : lru_any;
+		if (!slot)
+			return mine >= nonce_share(fs) ? -EMFILE : -ENFILE;
+		nonce_drop(fs, slot); /* the kernel's inode of it gets ESTALE; its slot is free */
 	}
-	if (mine >= nonce_share(fs))
-		slot = lru_mine;
-	else
-		slot = free_slot ? free_slot : lru_any;
-	if (!slot) {
-		if (mine >= nonce_share(fs))
-			return -EMFILE;
-		return -ENFILE;
-	}
-	if (slot->used)
-		nonce_drop(fs, slot); /* the kernel's inode of it gets ESTALE */
+	r = names_add(fs, uid);
+	if (r < 0)
+		return r;
+	slot = &fs->nonces[fs->nonce_free[--fs->n_nonce_free]];
 	/* rarely (a few in 2^31): the next number no name has */
+	taken = nonce_of(fs, ino) != NULL;
 	while (taken) {
 		ino = ino + 1 < INO_NONCE_END ? ino + 1 : INO_NONCE_FIRST;
 		taken = nonce_of(fs, ino) != NULL;
@@ -1663,6 +1714,10 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		return -ENOMEM;
 	fs->d = d;
 	fs->next_key_ino = INO_KEY_FIRST;
+	/* slot 0 first */
+	for (size_t i = 0; i < NONCE_INODES_MAX; i++)
+		fs->nonce_free[i] = (u16)(NONCE_INODES_MAX - 1 - i);
+	fs->n_nonce_free = NONCE_INODES_MAX;
 	snpd_fs_reload(fs);
 	if (getrandom(fs->nonce_ino_key, sizeof(fs->nonce_ino_key), 0) !=
 	    sizeof(fs->nonce_ino_key)) {
@@ -1764,6 +1819,7 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 	}
 	free(fs->buf.mem);
 	OPENSSL_cleanse(fs->nonce_ino_key, sizeof(fs->nonce_ino_key));
+	free(fs->names);
 	free(fs->mountpoint);
 	free(fs);
 	return NULL;
