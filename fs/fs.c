@@ -136,9 +136,11 @@ struct nonce_inode {
 	u64 gen;
 	u64 nlookup;
 	u32 open;      /* open handles: not evicted while > 0 */
-	u64 last_used; /* for evicting the least recently used */
+	u64 last_used; /* when it joined its uid's LRU list (lru_push()) */
 	bool bumped;   /* ino is not the one nonce_ino() gives: that one was taken */
-	size_t len;    /* bytes of nonce */
+	/* in its uid's list of names no handle holds, oldest first (slot + 1, 0: none) */
+	u16 lru_prev, lru_next;
+	size_t len; /* bytes of nonce */
 	u8 nonce[NONCE_HEX_MAX / 2];
 };
 
@@ -148,10 +150,14 @@ struct key_node {
 	struct snpd_key_profile prof;
 };
 
-/* Nonce and evidence names one uid holds (nonce_get(): its share) */
+/*
+ * Nonce and evidence names one uid holds (nonce_get(): its share), and
+ * those of them no handle holds, least recently used first (slot + 1).
+ */
 struct uid_names {
 	uid_t uid;
 	u32 n;
+	u16 lru_head, lru_tail;
 };
 
 /* Open handles of one uid */
@@ -381,11 +387,70 @@ static void names_sub(struct snpd_fs *fs, uid_t uid)
 		*u = fs->names[--fs->n_names];
 }
 
+/* @ni, held by no handle, is its uid's most recently used such name. */
+static void lru_push(struct snpd_fs *fs, struct nonce_inode *ni)
+{
+	struct uid_names *u = names_of(fs, ni->uid);
+	u16 k = (u16)(ni - fs->nonces + 1);
+
+	if (!u)
+		return; /* cannot be: every used name counts */
+	ni->last_used = ++fs->nonce_clock;
+	ni->lru_prev = u->lru_tail;
+	ni->lru_next = 0;
+	if (u->lru_tail)
+		fs->nonces[u->lru_tail - 1].lru_next = k;
+	else
+		u->lru_head = k;
+	u->lru_tail = k;
+}
+
+static void lru_unlink(struct snpd_fs *fs, struct nonce_inode *ni)
+{
+	struct uid_names *u = names_of(fs, ni->uid);
+
+	if (!u)
+		return;
+	if (ni->lru_prev)
+		fs->nonces[ni->lru_prev - 1].lru_next = ni->lru_next;
+	else
+		u->lru_head = ni->lru_next;
+	if (ni->lru_next)
+		fs->nonces[ni->lru_next - 1].lru_prev = ni->lru_prev;
+	else
+		u->lru_tail = ni->lru_prev;
+	ni->lru_prev = ni->lru_next = 0;
+}
+
+/* The least recently used name of @uid that no handle holds, else NULL. */
+static struct nonce_inode *lru_oldest(struct snpd_fs *fs, uid_t uid)
+{
+	struct uid_names *u = names_of(fs, uid);
+
+	return u && u->lru_head ? &fs->nonces[u->lru_head - 1] : NULL;
+}
+
+/* ... of any uid: the oldest of the uids' oldest. */
+static struct nonce_inode *lru_oldest_any(struct snpd_fs *fs)
+{
+	struct nonce_inode *best = NULL;
+
+	for (size_t i = 0; i < fs->n_names; i++) {
+		struct nonce_inode *n = lru_oldest(fs, fs->names[i].uid);
+
+		if (n && (!best || n->last_used < best->last_used))
+			best = n;
+	}
+	return best;
+}
+
 static void nonce_drop(struct snpd_fs *fs, struct nonce_inode *ni)
 {
 	nonce_index_del(fs, ni->ino);
 	if (ni->bumped)
 		fs->nonce_bumped--;
+	if (!ni->open)
+		lru_unlink(fs, ni);
 	names_sub(fs, ni->uid);
 	memset(ni, 0, sizeof(*ni));
 	fs->nonce_free[fs->n_nonce_free++] = (u16)(ni - fs->nonces);
@@ -413,7 +478,8 @@ static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
 	h->nonce_ino = 0;
 	if (!ni || !ni->open)
 		return;
-	ni->open--;
+	if (--ni->open == 0)
+		lru_push(fs, ni);
 	nonce_put(fs, ni);
 }
 
@@ -453,13 +519,14 @@ static size_t nonce_share(const struct snpd_fs *fs)
 /*
  * The inode for nonce name @tmp looked up by @uid: the one it has, else a
  * free slot, else one taken from the least recently used name that no
- * handle holds, of this uid when it has its share already, else of any.
+ * handle holds (looked up or closed longest ago), of this uid when it has
+ * its share already, else of any.
  * -EMFILE when the uid's share is all open, -ENFILE when every name is.
  */
 static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
 		     struct nonce_inode **ret)
 {
-	struct nonce_inode *lru_mine = NULL, *lru_any = NULL, *slot;
+	struct nonce_inode *slot;
 	size_t mine;
 	bool taken, bumped = false;
 	fuse_ino_t ino;
@@ -479,25 +546,18 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	}
 	if (slot) {
 		slot->nlookup++;
-		slot->last_used = ++fs->nonce_clock;
+		if (!slot->open) {
+			lru_unlink(fs, slot);
+			lru_push(fs, slot);
+		}
 		*ret = slot;
 		return 0;
 	}
 
 	mine = names_count(fs, uid);
 	if (mine >= nonce_share(fs) || !fs->n_nonce_free) {
-		/* the uid has its share, or every slot is used: a scan finds whom to evict */
-		for (size_t i = 0; i < NONCE_INODES_MAX; i++) {
-			struct nonce_inode *n = &fs->nonces[i];
-
-			if (!n->used || n->open)
-				continue;
-			if (n->uid == uid && (!lru_mine || n->last_used < lru_mine->last_used))
-				lru_mine = n;
-			if (!lru_any || n->last_used < lru_any->last_used)
-				lru_any = n;
-		}
-		slot = mine >= nonce_share(fs) ? lru_mine : lru_any;
+		/* the uid has its share, or every slot is used: evict */
+		slot = mine >= nonce_share(fs) ? lru_oldest(fs, uid) : lru_oldest_any(fs);
 		if (!slot)
 			return mine >= nonce_share(fs) ? -EMFILE : -ENFILE;
 		nonce_drop(fs, slot); /* the kernel's inode of it gets ESTALE; its slot is free */
@@ -520,7 +580,7 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	slot->ino = ino;
 	slot->gen = gen;
 	slot->nlookup = 1;
-	slot->last_used = ++fs->nonce_clock;
+	lru_push(fs, slot);
 	if (bumped)
 		fs->nonce_bumped++;
 	nonce_index_add(fs, slot);
@@ -1083,7 +1143,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			memcpy(h->report_data, ni->nonce, ni->len);
 			h->written = ni->len;
 			h->nonce_ino = ino;
-			ni->open++;
+			if (ni->open++ == 0)
+				lru_unlink(fs, ni);
 		} else if ((k = key_of(fs, ino))) {
 			/* bound to this profile: the kernel checked its mode and owner */
 			h->content = C_KEY;
