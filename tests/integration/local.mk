@@ -21,6 +21,7 @@ snpd_fs_tests = \
 	%reldir%/fs-append.py \
 	%reldir%/fs-nonce-names.py \
 	%reldir%/fs-nonce-index.py \
+	%reldir%/fs-nonce-lru.py \
 	%reldir%/fs-nonce-stall.py \
 	%reldir%/fs-keys.py \
 	%reldir%/fs-key-reload.py \
