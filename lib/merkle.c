@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,15 +9,63 @@
 
 #include "lib/merkle.h"
 
+/*
+ * SHA-384 is fetched from the default provider once for the process
+ * (EVP_sha384() would look it up again on every use), and each thread
+ * keeps one digest context for all its hashes: the broker thread, the
+ * event loop, snpctl and the verifier all hash. The key's destructor
+ * frees a thread's context when the thread ends.
+ */
+static pthread_once_t sha384_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha384_md;
+static pthread_key_t sha384_key;
+static bool sha384_key_ok;
+/* also the thread's context, where leak checkers see it as a root */
+static __thread EVP_MD_CTX *sha384_ctx;
+
+static void sha384_ctx_free(void *p)
+{
+	EVP_MD_CTX_free(p);
+}
+
+static void sha384_init(void)
+{
+	sha384_md = EVP_MD_fetch(NULL, "SHA384", NULL);
+	sha384_key_ok = pthread_key_create(&sha384_key, sha384_ctx_free) == 0;
+}
+
+/* The calling thread's context, or a new one that @ret_own says to free. */
+static EVP_MD_CTX *sha384_ctx_get(bool *ret_own)
+{
+	EVP_MD_CTX *md;
+
+	*ret_own = false;
+	if (sha384_ctx)
+		return sha384_ctx;
+	md = EVP_MD_CTX_new();
+	if (!md)
+		return NULL;
+	if (sha384_key_ok && pthread_setspecific(sha384_key, md) == 0)
+		sha384_ctx = md;
+	else
+		*ret_own = true;
+	return md;
+}
+
 int snp_sha384_parts(u8 ret[SNP_HASH_SIZE], size_t n, const void *const *parts, const size_t *lens)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md;
 	unsigned int len = 0;
+	bool own;
 	int r = -EIO;
 
+	if (pthread_once(&sha384_once, sha384_init) != 0 || !sha384_md)
+		return -EIO;
+	md = sha384_ctx_get(&own);
 	if (!md)
 		return -ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha384(), NULL) != 1)
+	/* _ex2 resets the context; the same digest keeps its provider state */
+	if (EVP_DigestInit_ex2(md, sha384_md, NULL) != 1)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (lens[i] && EVP_DigestUpdate(md, parts[i], lens[i]) != 1)
@@ -24,7 +74,8 @@ int snp_sha384_parts(u8 ret[SNP_HASH_SIZE], size_t n, const void *const *parts, 
 		goto out;
 	r = 0;
 out:
-	EVP_MD_CTX_free(md);
+	if (own)
+		EVP_MD_CTX_free(md);
 	return r;
 }
 
