@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -230,5 +231,173 @@ int snp_merkle_root_from_proof(const u8 leaf[SNP_HASH_SIZE], u64 index, u64 size
 	if (sn != 0)
 		return fail(err, errlen, "proof path shorter than the tree is deep");
 	memcpy(ret_root, r, SNP_HASH_SIZE);
+	return 0;
+}
+
+/* Nodes on level @l of a tree of @n >= 1 leaves. */
+static size_t level_len(size_t n, size_t l)
+{
+	return ((n - 1) >> l) + 1;
+}
+
+static u8 *node(const struct snp_merkle_builder *b, size_t l, size_t i)
+{
+	return b->nodes[b->level[l] + i];
+}
+
+/* Node @i of level @l covers 2^l leaves of the @n. */
+static bool full(size_t n, size_t l, size_t i)
+{
+	return (i + 1) << l <= n;
+}
+
+int snp_merkle_builder_init(struct snp_merkle_builder *b, size_t cap)
+{
+	size_t total = 0, l = 0;
+
+	if (cap < 1 || cap > SNP_MERKLE_LEAVES_MAX)
+		return -EINVAL;
+	*b = (struct snp_merkle_builder){ .cap = cap };
+	for (;; l++) {
+		b->level[l] = total;
+		total += level_len(cap, l);
+		if (level_len(cap, l) == 1)
+			break;
+	}
+	b->nodes = malloc(total * SNP_HASH_SIZE);
+	if (!b->nodes)
+		return -ENOMEM;
+	return 0;
+}
+
+void snp_merkle_builder_done(struct snp_merkle_builder *b)
+{
+	free(b->nodes);
+	*b = (struct snp_merkle_builder){ 0 };
+}
+
+/* Hash the parent of node @i of level @l from the pair under it. */
+static int hash_parent(struct snp_merkle_builder *b, size_t l, size_t i)
+{
+	i &= ~(size_t)1;
+	return snp_merkle_node_hash(node(b, l, i), node(b, l, i + 1), node(b, l + 1, i / 2));
+}
+
+int snp_merkle_builder_append(struct snp_merkle_builder *b, const u8 leaf[SNP_HASH_SIZE])
+{
+	size_t i = b->n, l;
+	int r;
+
+	if (b->n >= b->cap)
+		return -ENOSPC;
+	memcpy(node(b, 0, i), leaf, SNP_HASH_SIZE);
+	/* a right child completes its pair: up as far as subtrees are full */
+	for (l = 0; i & 1; l++, i >>= 1) {
+		r = hash_parent(b, l, i);
+		if (r < 0)
+			return r; /* only nodes beyond n were written */
+	}
+	b->n++;
+	b->finished = false;
+	return 0;
+}
+
+/* Rehash the full ancestors of leaf @i; on error finish() rebuilds them all. */
+static int rehash_up(struct snp_merkle_builder *b, size_t i)
+{
+	int r;
+
+	for (size_t l = 0; full(b->n, l + 1, i >> 1); l++, i >>= 1) {
+		r = hash_parent(b, l, i);
+		if (r < 0) {
+			b->broken = true;
+			return r;
+		}
+	}
+	return 0;
+}
+
+int snp_merkle_builder_set(struct snp_merkle_builder *b, size_t index, const u8 leaf[SNP_HASH_SIZE])
+{
+	if (index >= b->n)
+		return -EINVAL;
+	memcpy(node(b, 0, index), leaf, SNP_HASH_SIZE);
+	b->finished = false;
+	return rehash_up(b, index);
+}
+
+int snp_merkle_builder_swap_remove(struct snp_merkle_builder *b, size_t index)
+{
+	if (index >= b->n)
+		return -EINVAL;
+	b->n--;
+	b->finished = false;
+	if (index == b->n)
+		return 0; /* no full node held the last leaf alone */
+	memcpy(node(b, 0, index), node(b, 0, b->n), SNP_HASH_SIZE);
+	return rehash_up(b, index);
+}
+
+/* Every full node again, level by level (after a failed hash). */
+static int rebuild(struct snp_merkle_builder *b)
+{
+	int r;
+
+	for (size_t l = 0; level_len(b->n, l) > 1; l++)
+		for (size_t i = 0; full(b->n, l + 1, i); i++) {
+			r = hash_parent(b, l, 2 * i);
+			if (r < 0)
+				return r;
+		}
+	b->broken = false;
+	return 0;
+}
+
+int snp_merkle_builder_finish(struct snp_merkle_builder *b, u8 ret_root[SNP_HASH_SIZE])
+{
+	size_t l, len;
+	int r;
+
+	if (b->n < 1)
+		return -EINVAL;
+	if (b->broken) {
+		r = rebuild(b);
+		if (r < 0)
+			return r;
+	}
+	/* the last node of each level that is not full: the right edge */
+	for (l = 0; (len = level_len(b->n, l)) > 1; l++) {
+		if (full(b->n, l + 1, (len - 1) / 2))
+			continue;
+		if (len & 1) {
+			memcpy(node(b, l + 1, len / 2), node(b, l, len - 1), SNP_HASH_SIZE);
+		} else {
+			r = hash_parent(b, l, len - 1);
+			if (r < 0)
+				return r;
+		}
+	}
+	memcpy(ret_root, node(b, l, 0), SNP_HASH_SIZE);
+	b->finished = true;
+	return 0;
+}
+
+int snp_merkle_builder_proof(const struct snp_merkle_builder *b, size_t index,
+			     u8 (*ret_path)[SNP_HASH_SIZE], size_t *ret_len)
+{
+	size_t len = 0, i = index;
+
+	if (!b->finished)
+		return -ESTALE;
+	if (index >= b->n)
+		return -EINVAL;
+	for (size_t l = 0, w; (w = level_len(b->n, l)) > 1; l++, i >>= 1) {
+		if ((i ^ 1) >= w)
+			continue; /* moved up unchanged: no sibling on this level */
+		if (len >= SNP_MERKLE_PATH_MAX)
+			return -E2BIG;
+		memcpy(ret_path[len++], node(b, l, i ^ 1), SNP_HASH_SIZE);
+	}
+	*ret_len = len;
 	return 0;
 }
