@@ -42,8 +42,12 @@ struct batch {
 	/* set when sent */
 	u64 count;
 	u8 head[SNP_HASH_SIZE];
-	u8 (*nodes)[SNP_HASH_SIZE]; /* every level of the tree, leaves first */
-	size_t n_nodes;
+	u8 root[SNP_HASH_SIZE];
+	/*
+	 * the tree of the members' leaves (docs/evidence.md 3), m[i] is leaf
+	 * i: hashed as members join, its right edge when sent
+	 */
+	struct snp_merkle_builder tree;
 };
 
 struct snpd_batcher {
@@ -82,7 +86,7 @@ static struct batch *batch_free(struct batch *bt)
 	for (size_t i = 0; i < bt->n; i++)
 		free(bt->m[i]);
 	free(bt->m);
-	free(bt->nodes);
+	snp_merkle_builder_done(&bt->tree);
 	free(bt);
 	return NULL;
 }
@@ -97,51 +101,6 @@ static void answer_all(struct snpd_batcher *b, struct batch *bt, int r, const ch
 		b->stats.failed++;
 		m->done(m->userdata, r, msg, NULL);
 	}
-}
-
-/* Every level of the tree over the leaves: the RFC 9162 tree (docs/evidence.md 3). */
-static int build_tree(struct batch *bt)
-{
-	size_t total = 0, len, off = 0;
-	int r;
-
-	for (len = bt->n; len > 1; len = (len + 1) / 2)
-		total += len;
-	total += 1;
-	bt->nodes = calloc(total, SNP_HASH_SIZE);
-	if (!bt->nodes)
-		return -ENOMEM;
-	bt->n_nodes = total;
-	for (size_t i = 0; i < bt->n; i++) {
-		r = snp_merkle_leaf_hash(bt->m[i]->nonce, bt->m[i]->len, bt->nodes[i]);
-		if (r < 0)
-			return r;
-	}
-	/*
-	 * Pairs from the left; an odd last node moves up unchanged. This is
-	 * the left-full split of RFC 9162 level by level.
-	 */
-	for (len = bt->n; len > 1; len = (len + 1) / 2) {
-		size_t next = off + len;
-
-		for (size_t i = 0; i < len; i += 2) {
-			if (i + 1 == len) {
-				memcpy(bt->nodes[next + i / 2], bt->nodes[off + i], SNP_HASH_SIZE);
-				continue;
-			}
-			r = snp_merkle_node_hash(bt->nodes[off + i], bt->nodes[off + i + 1],
-						 bt->nodes[next + i / 2]);
-			if (r < 0)
-				return r;
-		}
-		off = next;
-	}
-	return 0;
-}
-
-static const u8 *tree_root(const struct batch *bt)
-{
-	return bt->nodes[bt->n_nodes - 1];
 }
 
 struct snpd_evidence_shared *snpd_evidence_shared_ref(struct snpd_evidence_shared *s)
@@ -209,7 +168,8 @@ static size_t own_part(const struct batch *bt, size_t index, char *buf, size_t s
 {
 	char hex[2 * SNP_NONCE_MAX + 1];
 	const struct snpd_batch_member *m = bt->m[index];
-	size_t off = 0, i = index, len;
+	u8 path[SNP_MERKLE_PATH_MAX][SNP_HASH_SIZE];
+	size_t len, path_len;
 	int k;
 
 	snp_hex_encode(m->nonce, m->len, hex);
@@ -220,21 +180,17 @@ static size_t own_part(const struct batch *bt, size_t index, char *buf, size_t s
 	if (k < 0 || (size_t)k >= size)
 		return 0;
 	len = (size_t)k;
-	for (size_t n = bt->n; n > 1; n = (n + 1) / 2) {
-		size_t sib = i ^ 1;
-
-		if (sib < n) {
-			if (len + 2 * SNP_HASH_SIZE + 3 >= size)
-				return 0;
-			if (buf[len - 1] != '[')
-				buf[len++] = ',';
-			buf[len++] = '"';
-			snp_hex_encode(bt->nodes[off + sib], SNP_HASH_SIZE, buf + len);
-			len += 2 * SNP_HASH_SIZE;
-			buf[len++] = '"';
-		}
-		off += n;
-		i >>= 1;
+	if (snp_merkle_builder_proof(&bt->tree, index, path, &path_len) < 0)
+		return 0;
+	for (size_t i = 0; i < path_len; i++) {
+		if (len + 2 * SNP_HASH_SIZE + 3 >= size)
+			return 0;
+		if (i)
+			buf[len++] = ',';
+		buf[len++] = '"';
+		snp_hex_encode(path[i], SNP_HASH_SIZE, buf + len);
+		len += 2 * SNP_HASH_SIZE;
+		buf[len++] = '"';
 	}
 	if (len + 3 >= size)
 		return 0;
@@ -323,7 +279,8 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 		bt->count = 0;
 		snp_evlog_head_init(bt->head);
 	}
-	r = build_tree(bt);
+	/* the leaves and full subtrees are hashed already: the right edge only */
+	r = snp_merkle_builder_finish(&bt->tree, bt->root);
 	if (r < 0)
 		goto fail;
 	req = snpd_request_new(SNPD_REQ_REPORT, BATCH_CLIENT);
@@ -331,7 +288,7 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = snp_binding_report_data(tree_root(bt), bt->n, bt->head, bt->count,
+	r = snp_binding_report_data(bt->root, bt->n, bt->head, bt->count,
 				    req->report_req.report_data);
 	if (r < 0)
 		goto fail;
@@ -343,8 +300,6 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 	if (r == -EAGAIN) {
 		/* over RateLimit=: the batch waits (and grows) until the broker takes it */
 		snpd_request_free(req);
-		free(bt->nodes);
-		bt->nodes = NULL;
 		b->stats.pending += (u32)bt->n;
 		b->pending[bt->vmpl] = bt;
 		b->not_before_usec = now_usec(b) + (u64)(retry_ms ? retry_ms : 10) * 1000;
@@ -483,7 +438,9 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 {
 	struct snpd_batch_member *m;
 	struct batch *bt;
+	u8 leaf[SNP_HASH_SIZE];
 	char why[256];
+	int r;
 
 	if (len < SNP_NONCE_MIN || len > SNP_NONCE_MAX || vmpl >= VMPLS)
 		return -EINVAL;
@@ -507,7 +464,8 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 			return -ENOMEM;
 		bt->cap = batch_max(b);
 		bt->m = calloc(bt->cap, sizeof(*bt->m));
-		if (!bt->m) {
+		if (!bt->m || snp_merkle_builder_init(&bt->tree, bt->cap) < 0) {
+			free(bt->m);
 			free(bt);
 			return -ENOMEM;
 		}
@@ -515,11 +473,16 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 		bt->first_usec = now_usec(b);
 		b->pending[vmpl] = bt;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m) {
+	/* its leaf, and the pairs it completes, now rather than when the batch goes */
+	r = snp_merkle_leaf_hash(nonce, len, leaf);
+	m = r < 0 ? NULL : calloc(1, sizeof(*m));
+	if (m)
+		r = snp_merkle_builder_append(&bt->tree, leaf);
+	if (!m || r < 0) {
+		free(m);
 		if (!bt->n)
 			b->pending[vmpl] = batch_free(bt);
-		return -ENOMEM;
+		return r < 0 ? r : -ENOMEM;
 	}
 	memcpy(m->nonce, nonce, len);
 	m->len = len;
@@ -545,7 +508,11 @@ void snpd_batcher_cancel(struct snpd_batcher *b, struct snpd_batch_member *m)
 		m->done = NULL; /* it stays a leaf: the tree is signed already */
 		return;
 	}
-	/* still waiting: it leaves the batch */
+	/*
+	 * still waiting: it leaves the batch, the last member (and leaf)
+	 * takes its place. Should rehashing fail, finish() rebuilds the tree.
+	 */
+	(void)snp_merkle_builder_swap_remove(&bt->tree, m->index);
 	bt->m[m->index] = bt->m[--bt->n];
 	bt->m[m->index]->index = m->index;
 	b->stats.pending--;

@@ -1,21 +1,72 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "lib/merkle.h"
 
+/*
+ * SHA-384 is fetched from the default provider once for the process
+ * (EVP_sha384() would look it up again on every use), and each thread
+ * keeps one digest context for all its hashes: the broker thread, the
+ * event loop, snpctl and the verifier all hash. The key's destructor
+ * frees a thread's context when the thread ends.
+ */
+static pthread_once_t sha384_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha384_md;
+static pthread_key_t sha384_key;
+static bool sha384_key_ok;
+/* also the thread's context, where leak checkers see it as a root */
+static __thread EVP_MD_CTX *sha384_ctx;
+
+static void sha384_ctx_free(void *p)
+{
+	EVP_MD_CTX_free(p);
+}
+
+static void sha384_init(void)
+{
+	sha384_md = EVP_MD_fetch(NULL, "SHA384", NULL);
+	sha384_key_ok = pthread_key_create(&sha384_key, sha384_ctx_free) == 0;
+}
+
+/* The calling thread's context, or a new one that @ret_own says to free. */
+static EVP_MD_CTX *sha384_ctx_get(bool *ret_own)
+{
+	EVP_MD_CTX *md;
+
+	*ret_own = false;
+	if (sha384_ctx)
+		return sha384_ctx;
+	md = EVP_MD_CTX_new();
+	if (!md)
+		return NULL;
+	if (sha384_key_ok && pthread_setspecific(sha384_key, md) == 0)
+		sha384_ctx = md;
+	else
+		*ret_own = true;
+	return md;
+}
+
 int snp_sha384_parts(u8 ret[SNP_HASH_SIZE], size_t n, const void *const *parts, const size_t *lens)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md;
 	unsigned int len = 0;
+	bool own;
 	int r = -EIO;
 
+	if (pthread_once(&sha384_once, sha384_init) != 0 || !sha384_md)
+		return -EIO;
+	md = sha384_ctx_get(&own);
 	if (!md)
 		return -ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha384(), NULL) != 1)
+	/* _ex2 resets the context; the same digest keeps its provider state */
+	if (EVP_DigestInit_ex2(md, sha384_md, NULL) != 1)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (lens[i] && EVP_DigestUpdate(md, parts[i], lens[i]) != 1)
@@ -24,7 +75,8 @@ int snp_sha384_parts(u8 ret[SNP_HASH_SIZE], size_t n, const void *const *parts, 
 		goto out;
 	r = 0;
 out:
-	EVP_MD_CTX_free(md);
+	if (own)
+		EVP_MD_CTX_free(md);
 	return r;
 }
 
@@ -179,5 +231,173 @@ int snp_merkle_root_from_proof(const u8 leaf[SNP_HASH_SIZE], u64 index, u64 size
 	if (sn != 0)
 		return fail(err, errlen, "proof path shorter than the tree is deep");
 	memcpy(ret_root, r, SNP_HASH_SIZE);
+	return 0;
+}
+
+/* Nodes on level @l of a tree of @n >= 1 leaves. */
+static size_t level_len(size_t n, size_t l)
+{
+	return ((n - 1) >> l) + 1;
+}
+
+static u8 *node(const struct snp_merkle_builder *b, size_t l, size_t i)
+{
+	return b->nodes[b->level[l] + i];
+}
+
+/* Node @i of level @l covers 2^l leaves of the @n. */
+static bool full(size_t n, size_t l, size_t i)
+{
+	return (i + 1) << l <= n;
+}
+
+int snp_merkle_builder_init(struct snp_merkle_builder *b, size_t cap)
+{
+	size_t total = 0, l = 0;
+
+	if (cap < 1 || cap > SNP_MERKLE_LEAVES_MAX)
+		return -EINVAL;
+	*b = (struct snp_merkle_builder){ .cap = cap };
+	for (;; l++) {
+		b->level[l] = total;
+		total += level_len(cap, l);
+		if (level_len(cap, l) == 1)
+			break;
+	}
+	b->nodes = malloc(total * SNP_HASH_SIZE);
+	if (!b->nodes)
+		return -ENOMEM;
+	return 0;
+}
+
+void snp_merkle_builder_done(struct snp_merkle_builder *b)
+{
+	free(b->nodes);
+	*b = (struct snp_merkle_builder){ 0 };
+}
+
+/* Hash the parent of node @i of level @l from the pair under it. */
+static int hash_parent(struct snp_merkle_builder *b, size_t l, size_t i)
+{
+	i &= ~(size_t)1;
+	return snp_merkle_node_hash(node(b, l, i), node(b, l, i + 1), node(b, l + 1, i / 2));
+}
+
+int snp_merkle_builder_append(struct snp_merkle_builder *b, const u8 leaf[SNP_HASH_SIZE])
+{
+	size_t i = b->n, l;
+	int r;
+
+	if (b->n >= b->cap)
+		return -ENOSPC;
+	memcpy(node(b, 0, i), leaf, SNP_HASH_SIZE);
+	/* a right child completes its pair: up as far as subtrees are full */
+	for (l = 0; i & 1; l++, i >>= 1) {
+		r = hash_parent(b, l, i);
+		if (r < 0)
+			return r; /* only nodes beyond n were written */
+	}
+	b->n++;
+	b->finished = false;
+	return 0;
+}
+
+/* Rehash the full ancestors of leaf @i; on error finish() rebuilds them all. */
+static int rehash_up(struct snp_merkle_builder *b, size_t i)
+{
+	int r;
+
+	for (size_t l = 0; full(b->n, l + 1, i >> 1); l++, i >>= 1) {
+		r = hash_parent(b, l, i);
+		if (r < 0) {
+			b->broken = true;
+			return r;
+		}
+	}
+	return 0;
+}
+
+int snp_merkle_builder_set(struct snp_merkle_builder *b, size_t index, const u8 leaf[SNP_HASH_SIZE])
+{
+	if (index >= b->n)
+		return -EINVAL;
+	memcpy(node(b, 0, index), leaf, SNP_HASH_SIZE);
+	b->finished = false;
+	return rehash_up(b, index);
+}
+
+int snp_merkle_builder_swap_remove(struct snp_merkle_builder *b, size_t index)
+{
+	if (index >= b->n)
+		return -EINVAL;
+	b->n--;
+	b->finished = false;
+	if (index == b->n)
+		return 0; /* no full node held the last leaf alone */
+	memcpy(node(b, 0, index), node(b, 0, b->n), SNP_HASH_SIZE);
+	return rehash_up(b, index);
+}
+
+/* Every full node again, level by level (after a failed hash). */
+static int rebuild(struct snp_merkle_builder *b)
+{
+	int r;
+
+	for (size_t l = 0; level_len(b->n, l) > 1; l++)
+		for (size_t i = 0; full(b->n, l + 1, i); i++) {
+			r = hash_parent(b, l, 2 * i);
+			if (r < 0)
+				return r;
+		}
+	b->broken = false;
+	return 0;
+}
+
+int snp_merkle_builder_finish(struct snp_merkle_builder *b, u8 ret_root[SNP_HASH_SIZE])
+{
+	size_t l, len;
+	int r;
+
+	if (b->n < 1)
+		return -EINVAL;
+	if (b->broken) {
+		r = rebuild(b);
+		if (r < 0)
+			return r;
+	}
+	/* the last node of each level that is not full: the right edge */
+	for (l = 0; (len = level_len(b->n, l)) > 1; l++) {
+		if (full(b->n, l + 1, (len - 1) / 2))
+			continue;
+		if (len & 1) {
+			memcpy(node(b, l + 1, len / 2), node(b, l, len - 1), SNP_HASH_SIZE);
+		} else {
+			r = hash_parent(b, l, len - 1);
+			if (r < 0)
+				return r;
+		}
+	}
+	memcpy(ret_root, node(b, l, 0), SNP_HASH_SIZE);
+	b->finished = true;
+	return 0;
+}
+
+int snp_merkle_builder_proof(const struct snp_merkle_builder *b, size_t index,
+			     u8 (*ret_path)[SNP_HASH_SIZE], size_t *ret_len)
+{
+	size_t len = 0, i = index;
+
+	if (!b->finished)
+		return -ESTALE;
+	if (index >= b->n)
+		return -EINVAL;
+	for (size_t l = 0, w; (w = level_len(b->n, l)) > 1; l++, i >>= 1) {
+		if ((i ^ 1) >= w)
+			continue; /* moved up unchanged: no sibling on this level */
+		if (len >= SNP_MERKLE_PATH_MAX)
+			return -E2BIG;
+		memcpy(ret_path[len++], node(b, l, i ^ 1), SNP_HASH_SIZE);
+	}
+	*ret_len = len;
 	return 0;
 }

@@ -49,4 +49,40 @@ int snp_merkle_root_from_proof(const u8 leaf[SNP_HASH_SIZE], u64 index, u64 size
 			       const u8 (*path)[SNP_HASH_SIZE], size_t path_len,
 			       u8 ret_root[SNP_HASH_SIZE], char *err, size_t errlen);
 
+/*
+ * A tree built as its leaves come (docs/evidence.md 3): level by level,
+ * pairs from the left, an odd last node moves up unchanged, which is the
+ * RFC 9162 tree. A node whose subtree is full is hashed as soon as it is
+ * (one node hash per append, amortised); finish() hashes only the right
+ * edge, at most one node per level, and yields the root. Memory: about
+ * 2 * @cap hashes, allocated by init(). Not thread-safe; one owner.
+ */
+struct snp_merkle_builder {
+	u8 (*nodes)[SNP_HASH_SIZE];	       /* every level, leaves first */
+	size_t level[SNP_MERKLE_PATH_MAX + 1]; /* where each level starts in nodes */
+	size_t n, cap;
+	bool finished; /* nothing changed since finish(): proofs are valid */
+	bool broken;   /* a hash failed: finish() rebuilds every level */
+};
+
+/* Room for @cap (1..SNP_MERKLE_LEAVES_MAX) leaves. 0, -EINVAL or -ENOMEM. */
+int snp_merkle_builder_init(struct snp_merkle_builder *b, size_t cap);
+/* Frees the nodes; the builder may be initialised again. */
+void snp_merkle_builder_done(struct snp_merkle_builder *b);
+/* Add a leaf hash at index n. -ENOSPC when full; on error nothing changed. */
+int snp_merkle_builder_append(struct snp_merkle_builder *b, const u8 leaf[SNP_HASH_SIZE]);
+/* Replace leaf @index (< n). */
+int snp_merkle_builder_set(struct snp_merkle_builder *b, size_t index,
+			   const u8 leaf[SNP_HASH_SIZE]);
+/* Drop leaf @index (< n): the last leaf takes its place. */
+int snp_merkle_builder_swap_remove(struct snp_merkle_builder *b, size_t index);
+/* Hash the right edge; the root of the n (>= 1) leaves. */
+int snp_merkle_builder_finish(struct snp_merkle_builder *b, u8 ret_root[SNP_HASH_SIZE]);
+/*
+ * The audit path of leaf @index as snp_merkle_proof() gives it, from the
+ * nodes finish() left: -ESTALE if the tree changed since.
+ */
+int snp_merkle_builder_proof(const struct snp_merkle_builder *b, size_t index,
+			     u8 (*ret_path)[SNP_HASH_SIZE], size_t *ret_len);
+
 #endif

@@ -109,3 +109,7 @@ EXTRA_DIST += %reldir%/http-hangup.py
 # small document (one buffer) and a large one (the iovec of shared pieces).
 TESTS += %reldir%/evidence-http-body.py
 EXTRA_DIST += %reldir%/evidence-http-body.py
+# Members that hang up while their evidence batch waits leave its tree;
+# the others' proofs still verify (daemon/batch.c snpd_batcher_cancel()).
+TESTS += %reldir%/evidence-cancel.py
+EXTRA_DIST += %reldir%/evidence-cancel.py

@@ -33,6 +33,12 @@ TESTS += %reldir%/test-binding
 %canon_reldir%_test_binding_SOURCES = %reldir%/test-binding.c
 %canon_reldir%_test_binding_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_binding_LDADD = $(snp_unit_ldadd)
+# lib/merkle.c: the incremental tree against a naive RFC 9162 one
+check_PROGRAMS += %reldir%/test-merkle
+TESTS += %reldir%/test-merkle
+%canon_reldir%_test_merkle_SOURCES = %reldir%/test-merkle.c
+%canon_reldir%_test_merkle_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_merkle_LDADD = $(snp_unit_ldadd)
 endif
 
 # daemon/collateral.c: the host table's leaf is the report's signer (VCEK or
