@@ -774,12 +774,14 @@ static void forget_one(struct snpd_fs *fs, fuse_ino_t ino, u64 n)
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	((struct snpd_fs *)fuse_req_userdata(req))->stats.forgets++;
 	forget_one(fuse_req_userdata(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	((struct snpd_fs *)fuse_req_userdata(req))->stats.forgets++;
 	for (size_t i = 0; i < count; i++)
 		forget_one(fuse_req_userdata(req), forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
@@ -1478,6 +1480,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct snpd_fs *fs = fuse_req_userdata(req);
 	struct pending_read *p;
 
+	fs->stats.releases++;
 	fs->stats.open_files--;
 	share_put(fs, h->uid);
 	nonce_unpin(fs, h);

@@ -49,6 +49,8 @@ struct snpd_fs_stats {
 	u32 nonce_inodes;
 	u64 lookups;  /* LOOKUP requests */
 	u64 getattrs; /* GETATTR requests */
+	u64 releases; /* RELEASE requests */
+	u64 forgets;  /* FORGET and BATCH_FORGET requests */
 };
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret);
 
