@@ -108,3 +108,8 @@ EXTRA_DIST += %reldir%/http-hangup.py
 # small document (one buffer) and a large one (the iovec of shared pieces).
 TESTS += %reldir%/evidence-http-body.py
 EXTRA_DIST += %reldir%/evidence-http-body.py
+# Opens of nonce/ and evidence/ names are checked by snpd against the
+# configuration of now, whatever mode the kernel caches (also speaking
+# the FUSE protocol on a socket handed over as the connection).
+TESTS += %reldir%/fs-nonce-access.py
+EXTRA_DIST += %reldir%/fs-nonce-access.py
