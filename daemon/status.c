@@ -162,6 +162,10 @@ json_t *snpd_status_json(struct snpd *d)
 				    json_integer((json_int_t)fst.lookups));
 		json_object_set_new(json_object_get(o, "filesystem"), "getattrs",
 				    json_integer((json_int_t)fst.getattrs));
+		json_object_set_new(json_object_get(o, "filesystem"), "releases",
+				    json_integer((json_int_t)fst.releases));
+		json_object_set_new(json_object_get(o, "filesystem"), "forgets",
+				    json_integer((json_int_t)fst.forgets));
 	}
 	return o;
 }

@@ -76,6 +76,13 @@ enum {
  *   raises its attr_version, and a GETATTR reply that was on its way with
  *   the old attributes is then dropped by the kernel; a LOOKUP may create
  *   the inode after the invalidation has missed it (nothing to find yet).
+ * The names under nonce/ and evidence/ are the exception to the last
+ * point: a LOOKUP reply caches their attributes too, which saves the
+ * GETATTR of the permission check on every answer. Such a reply may still
+ * show a mode of before a reload for up to CACHED_TIMEOUT (stat() may too),
+ * but it never grants an open: fs_open() checks every open of them against
+ * the configuration of now (nonce_may_read()), and snpd_fs_reload()
+ * invalidates every one of them the kernel may hold.
  */
 #define CACHED_TIMEOUT 1.0
 
@@ -655,6 +662,79 @@ static size_t static_len(struct snpd_fs *fs, fuse_ino_t ino, const char *text)
 	return strlen(text);
 }
 
+/* The mode of every nonce/<hex>[.json] and evidence/<hex>: ReportMode= less its write bits. */
+static mode_t nonce_mode(const struct snpd_config *c)
+{
+	return c->report_mode & 07777 & ~0222;
+}
+
+/*
+ * Whether the caller of @req is in group @gid: its fsgid or one of its
+ * supplementary groups (read from /proc by libfuse). -errno when they
+ * cannot be read (the caller is gone, no /proc).
+ */
+static int caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t small[64], *list = small;
+	int n, r;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return 1;
+	n = fuse_req_getgroups(req, (int)SNP_ELEMENTSOF(small), small);
+	if (n < 0)
+		return n;
+	if ((size_t)n > SNP_ELEMENTSOF(small)) {
+		/* bounded by the kernel's NGROUPS_MAX (65536) */
+		list = calloc((size_t)n, sizeof(*list));
+		if (!list)
+			return -ENOMEM;
+		r = fuse_req_getgroups(req, n, list);
+		if (r < 0) {
+			free(list);
+			return r;
+		}
+		n = r < n ? r : n;
+	}
+	r = 0;
+	for (int i = 0; i < n && !r; i++)
+		r = list[i] == gid;
+	if (list != small)
+		free(list);
+	return r;
+}
+
+/*
+ * May the caller of @req read a nonce or evidence name under the
+ * configuration of now? The rule of the kernel's default_permissions
+ * (generic_permission()) applied to the owner, group and mode that
+ * fill_attr() gives these names: the owner's bits for User=, else the
+ * group's for members of Group=, else the others'; uid 0 reads anything
+ * (CAP_DAC_OVERRIDE). The kernel checks the same on the attributes it
+ * caches, which may be of before a reload (CACHED_TIMEOUT): this check
+ * is what holds then, also for a descriptor reopened through
+ * /proc/self/fd. When the caller's groups cannot be read, both the
+ * group's and the others' bits must allow it.
+ */
+static bool nonce_may_read(struct snpd_fs *fs, fuse_req_t req)
+{
+	const struct snpd_config *c = &fs->d->config;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	mode_t mode = nonce_mode(c);
+	bool grp = mode & S_IRGRP, oth = mode & S_IROTH;
+	int member;
+
+	if (ctx->uid == 0)
+		return true;
+	if (ctx->uid == c->file_uid)
+		return mode & S_IRUSR;
+	if (grp == oth)
+		return grp;
+	member = caller_in_group(req, c->file_gid);
+	if (member < 0)
+		return false; /* grp != oth: one of them refuses */
+	return member ? grp : oth;
+}
+
 /* Fill @st for @ino; false when it does not exist. */
 static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 {
@@ -689,7 +769,7 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		return true;
 	}
 	if (nonce_of(fs, ino)) {
-		st->st_mode = S_IFREG | (c->report_mode & 07777 & ~0222);
+		st->st_mode = S_IFREG | nonce_mode(c);
 		/*
 		 * Unlinked, as far as the kernel is concerned: when its last
 		 * reference goes (its dentry is never valid for long: entry
@@ -866,6 +946,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 */
 		e.ino = slot->ino;
 		e.generation = slot->gen;
+		/* attributes cached: fs_open() checks them (CACHED_TIMEOUT) */
+		e.attr_timeout = CACHED_TIMEOUT;
 		fill_attr(fs, slot->ino, &e.attr);
 		fuse_reply_entry(req, &e);
 		return;
@@ -885,12 +967,14 @@ static void forget_one(struct snpd_fs *fs, fuse_ino_t ino, u64 n)
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	((struct snpd_fs *)fuse_req_userdata(req))->stats.forgets++;
 	forget_one(fuse_req_userdata(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	((struct snpd_fs *)fuse_req_userdata(req))->stats.forgets++;
 	for (size_t i = 0; i < count; i++)
 		forget_one(fuse_req_userdata(req), forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
@@ -908,8 +992,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fuse_reply_attr(req, &st,
-			cached_ino(ino)			     ? CACHED_TIMEOUT :
-			key_of(fs, ino) || nonce_of(fs, ino) ? 0 :
+			cached_ino(ino) || nonce_of(fs, ino) ? CACHED_TIMEOUT :
+			key_of(fs, ino)			     ? 0 :
 							       ATTR_TIMEOUT);
 }
 
@@ -1136,6 +1220,16 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		break;
 	}
 	default:
+		/*
+		 * Checked here, not only by the kernel, whose copy of the mode
+		 * may be of before a reload (nonce_may_read()); before ESTALE,
+		 * since the mode is the same for every name.
+		 */
+		if (is_nonce_ino(ino) && !nonce_may_read(fs, req)) {
+			handle_free(h);
+			fuse_reply_err(req, EACCES);
+			return;
+		}
 		if ((ni = nonce_of(fs, ino))) {
 			h->content = ni->evidence ? C_EVIDENCE :
 				     ni->json	  ? C_REPORT_JSON :
@@ -1590,6 +1684,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct snpd_fs *fs = fuse_req_userdata(req);
 	struct pending_read *p;
 
+	fs->stats.releases++;
 	fs->stats.open_files--;
 	share_put(fs, h->uid);
 	nonce_unpin(fs, h);
@@ -1914,6 +2009,25 @@ void snpd_fs_reload(struct snpd_fs *fs)
 		if (r < 0 && r != -ENOENT)
 			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
 					  (unsigned long long)cached_inos[i]);
+	}
+	/*
+	 * And those of every nonce and evidence name known here (LOOKUP
+	 * replies cache them). An evicted name the kernel may still hold
+	 * keeps its old attributes for at most CACHED_TIMEOUT, and so may a
+	 * LOOKUP answered before the reload and applied after this: the
+	 * kernel may show them, fs_open() does not go by them.
+	 */
+	for (size_t i = 0; fs->se && i < NONCE_INODES_MAX; i++) {
+		int r;
+
+		if (!fs->nonces[i].used)
+			continue;
+		r = fuse_lowlevel_notify_inval_inode(fs->se, fs->nonces[i].ino, -1, 0);
+		if (r < 0 && r != -ENOENT) {
+			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
+					  (unsigned long long)fs->nonces[i].ino);
+			break;
+		}
 	}
 }
 

@@ -34,9 +34,11 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs);
  * opened on a changed or removed profile fail with ESTALE. The kernel caches
  * no name that a reload can change (zero entry timeouts), so no name is
  * invalidated: that, from the loop thread, can deadlock against a lookup in
- * progress. It caches the attributes of the report's path only (the root,
- * report, report.json, nonce/), which are invalidated here (inode
- * attributes only, which takes no lock a pending request holds).
+ * progress. It caches the attributes of the report's path (the root,
+ * report, report.json, nonce/, evidence/) and of the nonce and evidence
+ * names, which are invalidated here (inode attributes only, which takes no
+ * lock a pending request holds); an open of a nonce or evidence name is
+ * checked against the new configuration whatever the kernel still caches.
  */
 void snpd_fs_reload(struct snpd_fs *fs);
 
@@ -49,6 +51,8 @@ struct snpd_fs_stats {
 	u32 nonce_inodes;
 	u64 lookups;  /* LOOKUP requests */
 	u64 getattrs; /* GETATTR requests */
+	u64 releases; /* RELEASE requests */
+	u64 forgets;  /* FORGET and BATCH_FORGET requests */
 };
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret);
 

@@ -113,3 +113,9 @@ EXTRA_DIST += %reldir%/evidence-http-body.py
 # the others' proofs still verify (daemon/batch.c snpd_batcher_cancel()).
 TESTS += %reldir%/evidence-cancel.py
 EXTRA_DIST += %reldir%/evidence-cancel.py
+
+# Opens of nonce/ and evidence/ names are checked by snpd against the
+# configuration of now, whatever mode the kernel caches (also speaking
+# the FUSE protocol on a socket handed over as the connection).
+TESTS += %reldir%/fs-nonce-access.py
+EXTRA_DIST += %reldir%/fs-nonce-access.py
