@@ -350,6 +350,21 @@ static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t ino)
 	return k ? &fs->nonces[k - 1] : NULL;
 }
 
+/* A new zeroed element at the end of a table that grows by doubling; NULL: no memory. */
+static void *table_append(void **base, size_t *n, size_t *alloc, size_t size)
+{
+	if (*n == *alloc) {
+		size_t k = *alloc ? *alloc * 2 : 16;
+		void *p = reallocarray(*base, k, size);
+
+		if (!p)
+			return NULL;
+		*base = p;
+		*alloc = k;
+	}
+	return memset((char *)*base + (*n)++ * size, 0, size);
+}
+
 static struct uid_names *names_of(struct snpd_fs *fs, uid_t uid)
 {
 	for (size_t i = 0; i < fs->n_names; i++)
@@ -370,17 +385,13 @@ static int names_add(struct snpd_fs *fs, uid_t uid)
 	struct uid_names *u = names_of(fs, uid);
 
 	if (!u) {
-		if (fs->n_names == fs->names_alloc) {
-			size_t n = fs->names_alloc ? fs->names_alloc * 2 : 16;
-			struct uid_names *p = reallocarray(fs->names, n, sizeof(*p));
+		void *base = fs->names;
 
-			if (!p)
-				return -ENOMEM;
-			fs->names = p;
-			fs->names_alloc = n;
-		}
-		u = &fs->names[fs->n_names++];
-		*u = (struct uid_names){ .uid = uid };
+		u = table_append(&base, &fs->n_names, &fs->names_alloc, sizeof(*u));
+		fs->names = base;
+		if (!u)
+			return -ENOMEM;
+		u->uid = uid;
 	}
 	u->n++;
 	return 0;
@@ -1115,17 +1126,13 @@ static int share_take(struct snpd_fs *fs, uid_t uid)
 	struct uid_share *s = share_of(fs, uid);
 
 	if (!s) {
-		if (fs->n_shares == fs->shares_alloc) {
-			size_t n = fs->shares_alloc ? fs->shares_alloc * 2 : 16;
-			struct uid_share *p = reallocarray(fs->shares, n, sizeof(*p));
+		void *base = fs->shares;
 
-			if (!p)
-				return -ENOMEM;
-			fs->shares = p;
-			fs->shares_alloc = n;
-		}
-		s = &fs->shares[fs->n_shares++];
-		*s = (struct uid_share){ .uid = uid };
+		s = table_append(&base, &fs->n_shares, &fs->shares_alloc, sizeof(*s));
+		fs->shares = base;
+		if (!s)
+			return -ENOMEM;
+		s->uid = uid;
 	}
 	if (s->open >= fs->d->config.fs_max_handles) {
 		if (!s->warned)

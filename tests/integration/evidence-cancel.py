@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import sys
-import time
 
 import snpd_harness as h
 import snptest as t
@@ -29,16 +28,6 @@ GONE = (0, N // 2, N - 1)
 def status(d):
     with open(d.path("status")) as f:
         return json.load(f)
-
-
-def wait_until(cond):
-    """Poll @cond (bounded: the machine may be busy); its last value."""
-    for _ in range(1200):
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    return cond()
 
 
 def nonce(i):
@@ -60,13 +49,13 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n") as d:
     first = h.UnixHTTPConnection(d.api, timeout=120)
     ev0 = status(d)["evidence"]
     first.request("GET", "/v1/evidence?nonce=" + nonce(100).hex())
-    wait_until(lambda: status(d)["evidence"]["in_flight"] == 1)
+    h.wait_until(lambda: status(d)["evidence"]["in_flight"] == 1, 1200)
     # the others join the next batch, which waits, one by one in this order
     conns = []
     for i in range(N):
         c = h.UnixHTTPConnection(d.api, timeout=120)
         c.request("GET", "/v1/evidence?nonce=" + nonce(i).hex())
-        wait_until(lambda: status(d)["evidence"]["members"] == ev0["members"] + 2 + i)
+        h.wait_until(lambda: status(d)["evidence"]["members"] == ev0["members"] + 2 + i, 1200)
         conns.append(c)
     s = status(d)["evidence"]
     res.check(s["pending"] == N and s["in_flight"] == 1,
@@ -74,8 +63,8 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n") as d:
     for i in GONE:
         conns[i].sock.close()
         conns[i].close()
-    s = wait_until(lambda: status(d)["evidence"]["cancelled"] == ev0["cancelled"] + len(GONE)
-                   and status(d)["evidence"])
+    s = h.wait_until(lambda: status(d)["evidence"]["cancelled"] == ev0["cancelled"] + len(GONE)
+                     and status(d)["evidence"], 1200)
     res.check(s and s["pending"] == N - len(GONE),
               "the first, middle and last member hung up and left the batch: %r" % s)
     dev.release()

@@ -18,7 +18,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 
 import snpd_harness as h
 import snptest as t
@@ -42,14 +41,6 @@ def write_log(path, n):
 def batcher(d):
     with open(d.path("status")) as f:
         return json.load(f)["evidence"]
-
-
-def wait_until(cond):
-    for _ in range(600):
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def via_http(d, nonce, out, key):
@@ -91,13 +82,13 @@ def run(events, what):
         dev = h.DeviceHeld(d)
         first = threading.Thread(target=via_http, args=(d, "aa" * 32, out, "first"))
         first.start()
-        wait_until(lambda: batcher(d)["in_flight"] == 1)
+        h.wait_until(lambda: batcher(d)["in_flight"] == 1)
         ths = [threading.Thread(target=via_http, args=(d, "bb" * 32, out, "http")),
                threading.Thread(target=via_fuse if fuse else via_http,
                                 args=(d, "cc" * 32, out, "other"))]
         for th in ths:
             th.start()
-        joined = wait_until(lambda: batcher(d)["pending"] == 2)
+        joined = h.wait_until(lambda: batcher(d)["pending"] == 2)
         dev.release()
         for th in [first] + ths:
             th.join()

@@ -15,7 +15,6 @@ state lock. Conditions are polled, no timing is asserted."""
 import json
 import os
 import socket
-import time
 
 import snpd_harness as h
 import snptest as t
@@ -49,16 +48,6 @@ def watches(d):
     return n
 
 
-def wait_until(cond):
-    """Poll @cond (bounded: the machine may be busy); its last value."""
-    for _ in range(600):
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    return cond()
-
-
 get = h.http_get
 
 
@@ -84,21 +73,21 @@ with h.Daemon() as d:
     dev = h.DeviceHeld(d)
     ev0 = status(d)["evidence"]
     conns[0].request("GET", "/v1/evidence?nonce=" + nonce(20))
-    wait_until(lambda: status(d)["evidence"]["members"] > ev0["members"])
+    h.wait_until(lambda: status(d)["evidence"]["members"] > ev0["members"])
     conns[0].sock.close()
     conns[0].close()
-    ev = wait_until(lambda: status(d)["evidence"]["cancelled"] > ev0["cancelled"] and
+    ev = h.wait_until(lambda: status(d)["evidence"]["cancelled"] > ev0["cancelled"] and
                     status(d)["evidence"])
     res.check(ev and ev["cancelled"] == ev0["cancelled"] + 1,
               "(a) a keep-alive client that hung up while its evidence waited for the "
               "device: its member was cancelled at once (%r)" % ev)
-    n = wait_until(lambda: watches(d) - base == 2) and watches(d) - base
+    n = h.wait_until(lambda: watches(d) - base == 2) and watches(d) - base
     res.check(n == 2, "(a) its watch went with the connection (%d left of 3)" % n)
 
     # (b) an idle connection hangs up: snpd closes it, its watch goes
     conns[1].sock.close()
     conns[1].close()
-    n = wait_until(lambda: watches(d) - base == 1) and watches(d) - base
+    n = h.wait_until(lambda: watches(d) - base == 1) and watches(d) - base
     res.check(n == 1, "(b) an idle keep-alive connection that hung up was closed, "
               "its watch freed (%d left)" % n)
 
@@ -112,7 +101,7 @@ with h.Daemon() as d:
         pass
     s.close()
     conns[2].close()
-    n = wait_until(lambda: watches(d) - base == 0) and watches(d) - base
+    n = h.wait_until(lambda: watches(d) - base == 0) and watches(d) - base
     ev = status(d)["evidence"]
     res.check(n == 0 and ev["members"] - ev0["members"] ==
               ev["cancelled"] - ev0["cancelled"],
@@ -128,12 +117,12 @@ with h.Daemon() as d:
     # the next report waits behind the held device; one more is queued
     other = h.UnixHTTPConnection(d.api, timeout=60)
     other.request("GET", "/v1/report")
-    wait_until(lambda: status(d)["broker"]["submitted"] > b0["submitted"])
+    h.wait_until(lambda: status(d)["broker"]["submitted"] > b0["submitted"])
     c.request("GET", "/v1/report")
-    wait_until(lambda: status(d)["broker"]["submitted"] > b0["submitted"] + 1)
+    h.wait_until(lambda: status(d)["broker"]["submitted"] > b0["submitted"] + 1)
     c.sock.close()
     c.close()
-    b = wait_until(lambda: status(d)["broker"].get("cancelled", 0) >
+    b = h.wait_until(lambda: status(d)["broker"].get("cancelled", 0) >
                    b0.get("cancelled", 0) and status(d)["broker"])
     res.check(code == 200 and b and b.get("cancelled", 0) >= b0.get("cancelled", 0) + 1,
               "(d) a keep-alive client that hung up while its report was queued: it was "
@@ -147,7 +136,7 @@ with h.Daemon() as d:
     code = get(c, "/v1/evidence?nonce=" + nonce(40))
     c.close()
     res.check(code == 200, "snpd serves on (%r)" % code)
-    n = wait_until(lambda: watches(d) - base == 0) and watches(d) - base
+    n = h.wait_until(lambda: watches(d) - base == 0) and watches(d) - base
     res.check(n == 0, "no hang-up watch outlives its connection (%d)" % n)
     res.check(d.stop() == 0, "clean exit")
 res.done()

@@ -325,3 +325,14 @@ class TsmTree:
         subprocess.run(["umount", "-l", self.mnt], capture_output=True)
         self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def wait_until(cond, tries=600):
+    """Poll @cond every 50 ms, at most @tries times (bounded: the machine
+    may be busy); its last value."""
+    for _ in range(tries):
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    return cond()
