@@ -13,7 +13,6 @@ serving reports but refusing log appends with the reason in status."""
 import errno
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,9 +24,7 @@ sys.path.insert(0, os.path.join(os.environ.get("SNP_TOP_SRCDIR", "."), "tests", 
 import evidence_verify as ev  # noqa: E402
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 WRITER, STRANGER, GROUP_MEMBER, GROUP = 4242, 4343, 4545, 4444

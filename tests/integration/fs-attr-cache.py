@@ -22,7 +22,6 @@ reload still shows new owners and modes at once.
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,9 +30,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 REPORTS = 60

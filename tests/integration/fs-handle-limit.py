@@ -5,7 +5,6 @@ open their own share; closing gives the share back; a reload applies a new
 cap; the default is 1024."""
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -13,9 +12,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 CAP = 100

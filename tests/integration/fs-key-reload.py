@@ -7,7 +7,6 @@ never the secret; once pub is changed or removed the held fd fails
 reloads never returns anything but pub's key."""
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -15,9 +14,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 PUB = "[Key:pub]\nFields=measurement\nMode=0444\n"

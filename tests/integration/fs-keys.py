@@ -4,16 +4,13 @@ users with setpriv), 32 bytes, the same across reads and restarts,
 different between profiles."""
 
 import os
-import shutil
 import subprocess
 
 import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 CONFIG = """[Key:disk]

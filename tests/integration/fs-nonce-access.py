@@ -23,7 +23,6 @@ the GETATTR of every answer).
 
 import errno
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -34,9 +33,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 NOBODY = 65534

@@ -9,7 +9,6 @@ the FUSE connection is aborted, then snpd is killed."""
 
 import glob
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,9 +17,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 RELOADS = 40

@@ -9,7 +9,6 @@ snpd-mount stop leaves no mount, also when nobody ever served the
 connection; a live mount of a hand-run snpd is refused and left alone."""
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +19,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 HELPER = os.path.join(os.path.dirname(h.SNPD), "snpd-mount")
 if not os.access(HELPER, os.X_OK):
     print("SKIP: snpd-mount not built (%s)" % HELPER)

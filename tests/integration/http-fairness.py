@@ -20,7 +20,6 @@ requests stay queued for as long as the test needs."""
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,9 +30,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    sys.exit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 
 CLIENT = r'''

@@ -6,7 +6,6 @@ that asks in a loop is rate-limited, and what was held back is counted."""
 
 import os
 import re
-import shutil
 import subprocess
 import time
 import http.client
@@ -15,9 +14,7 @@ import snpd_harness as h
 import snptest as t
 
 h.need_fuse()
-if not shutil.which("setpriv"):
-    print("SKIP: setpriv (util-linux) not found")
-    raise SystemExit(h.SKIP)
+h.need_setpriv()
 res = t.Results()
 port = h.free_port()
 BURST = 20  # SNPD_AUDIT_BURST

@@ -86,6 +86,12 @@ def need_fuse():
         sys.exit(SKIP)
 
 
+def need_setpriv():
+    if not shutil.which("setpriv"):
+        print("SKIP: setpriv (util-linux) not found")
+        sys.exit(SKIP)
+
+
 def preload_env(lib):
     """LD_PRELOAD for the simulator's /dev/sev-guest library; a sanitizer
     build needs its runtime first in the list."""
