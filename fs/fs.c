@@ -782,11 +782,15 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	if (nonce_of(fs, ino)) {
 		st->st_mode = S_IFREG | nonce_mode(c);
 		/*
-		 * Unlinked, as far as the kernel is concerned: when its last
-		 * reference goes (its dentry is never valid for long: entry
-		 * timeout 0) it evicts the inode and forgets it here at
-		 * once, also where the kernel would keep an unreferenced
-		 * inode with links in its cache (generic_drop_inode).
+		 * Shown as unlinked (stat() says 0 links); it changes no
+		 * caching. An expired dentry (entry timeout 0) is deleted at
+		 * its last dput() only on virtiofs (fc->delete_stale, since
+		 * 5.4): on /dev/fuse it stays unused in the dcache, holding
+		 * the inode, until memory reclaim, a revalidating LOOKUP
+		 * that fails (ESTALE here) or the unmount. Only then does
+		 * the inode's last reference go, and FUSE evicts it and
+		 * sends the FORGET at once whatever its nlink (drop_inode is
+		 * generic_delete_inode(), inode_just_drop() from 6.18).
 		 */
 		st->st_nlink = 0;
 		return true;
