@@ -45,6 +45,8 @@ struct snpd_broker {
 	pthread_cond_t cond;
 	struct snpd_request *job;      /* to the worker */
 	struct snpd_request *finished; /* back from the worker */
+	bool has_finished;	       /* atomic: finished is set (snpd_broker_poll()) */
+	unsigned int completing;       /* in a done() callback */
 	bool stop;
 	int efd;
 	sd_event_source *efd_source;
@@ -147,9 +149,12 @@ static void *worker_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		req->latency_usec = (u64)(t1.tv_sec - t0.tv_sec) * 1000000 +
 				    (u64)((t1.tv_nsec - t0.tv_nsec) / 1000);
+		req->finished_usec = (u64)t1.tv_sec * 1000000 + (u64)t1.tv_nsec / 1000;
 
 		pthread_mutex_lock(&br->lock);
 		br->finished = req;
+		/* set and cleared under the lock, read without it */
+		__atomic_store_n(&br->has_finished, true, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&br->lock);
 		/* an eventfd write of 1 cannot fail short of a bug */
 		if (write(br->efd, &one, sizeof(one)) != sizeof(one))
@@ -239,7 +244,9 @@ static void complete(struct snpd_broker *br, struct snpd_request *req)
 	br->stats.completed++;
 	if (req->result < 0)
 		br->stats.failed++;
+	br->completing++;
 	req->done(req, req->userdata);
+	br->completing--;
 }
 
 static void fail_all_queued(struct snpd_broker *br, int r)
@@ -291,9 +298,23 @@ static void note_outcome(struct snpd_broker *br, int result)
 	}
 }
 
-static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void record_pickup(struct snpd_broker *br, const struct snpd_request *req)
 {
-	struct snpd_broker *br = userdata;
+	struct timespec ts;
+	u64 now, lag;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
+	lag = now > req->finished_usec ? now - req->finished_usec : 0;
+	br->stats.pickup_sum_usec += lag;
+	if (lag > br->stats.pickup_max_usec)
+		br->stats.pickup_max_usec = lag;
+	br->stats.pickup_over_1ms += lag > 1000;
+}
+
+/* The worker's answer, if there is one: complete it, give the worker the next. */
+static int take_answer(struct snpd_broker *br)
+{
 	struct snpd_request *req;
 	u64 v;
 
@@ -302,9 +323,11 @@ static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *us
 	pthread_mutex_lock(&br->lock);
 	req = br->finished;
 	br->finished = NULL;
+	__atomic_store_n(&br->has_finished, false, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&br->lock);
 	if (!req)
 		return 0;
+	record_pickup(br, req);
 	br->stats.busy = false;
 	record_latency(br, req->latency_usec);
 	note_outcome(br, req->result);
@@ -335,7 +358,22 @@ static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *us
 		fail_all_queued(br, -ENODEV);
 	dispatch(br);
 	br->stats.queue_depth = br->queued;
-	return 0;
+	return 1;
+}
+
+static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	int r = take_answer(userdata);
+
+	return r < 0 ? r : 0;
+}
+
+void snpd_broker_poll(struct snpd_broker *br)
+{
+	if (br->completing || !__atomic_load_n(&br->has_finished, __ATOMIC_ACQUIRE))
+		return;
+	if (take_answer(br) > 0)
+		br->stats.polled++;
 }
 
 int snpd_broker_new(sd_event *e, struct snp_backend *b, const struct snpd_broker_limits *lim,
@@ -360,6 +398,10 @@ int snpd_broker_new(sd_event *e, struct snp_backend *b, const struct snpd_broker
 		goto fail;
 	}
 	r = sd_event_add_io(e, &br->efd_source, br->efd, EPOLLIN, on_worker_done, br);
+	if (r < 0)
+		goto fail;
+	/* before clients' I/O that is pending too: the device waits for the loop */
+	r = sd_event_source_set_priority(br->efd_source, SD_EVENT_PRIORITY_IMPORTANT);
 	if (r < 0)
 		goto fail;
 	r = -pthread_create(&br->thread, NULL, worker_main, br);

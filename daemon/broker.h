@@ -43,6 +43,7 @@ struct snpd_request {
 	/* broker internals */
 	struct snpd_request *next;
 	u64 submitted_usec;
+	u64 finished_usec; /* CLOCK_MONOTONIC, when the worker had the answer */
 };
 
 /* Allocate a zeroed request; free wipes the key and releases the report. */
@@ -76,6 +77,15 @@ struct snpd_broker_stats {
 	u64 last_latency_usec;
 	u64 latency_sum_usec;
 	u64 latency_buckets[12]; /* <=1,2,4,...,1024 ms, more (not cumulative) */
+	/*
+	 * pickup: from the worker having the answer to the loop taking it
+	 * (the device sits idle meanwhile when more is waiting), and how
+	 * many answers snpd_broker_poll() took inside a long dispatch
+	 */
+	u64 pickup_sum_usec;
+	u64 pickup_max_usec;
+	u64 pickup_over_1ms;
+	u64 polled;
 };
 
 struct snpd_broker;
@@ -105,6 +115,15 @@ int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *re
  * returned. If it is on the device, -EBUSY: done() runs as usual later.
  */
 int snpd_broker_cancel(struct snpd_broker *br, struct snpd_request *req);
+
+/*
+ * For a long dispatch (one MHD_run() or a run of FUSE requests), called
+ * between two requests: if the worker has an answer, it is completed now
+ * (done() runs, the next request goes to the device) rather than when the
+ * loop gets back to the broker. Cheap when there is none (one atomic
+ * load). Event loop thread only, never from a done() callback.
+ */
+void snpd_broker_poll(struct snpd_broker *br);
 
 void snpd_broker_get_stats(struct snpd_broker *br, struct snpd_broker_stats *ret);
 bool snpd_broker_is_dead(struct snpd_broker *br);

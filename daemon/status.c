@@ -141,6 +141,13 @@ json_t *snpd_status_json(struct snpd *d)
 						    json_null());
 		json_object_set_new(b, "cancelled", json_integer((json_int_t)bs.cancelled));
 		json_object_set_new(b, "share_full", json_integer((json_int_t)bs.share_full));
+		json_object_set_new(b, "pickup_sum_usec",
+				    json_integer((json_int_t)bs.pickup_sum_usec));
+		json_object_set_new(b, "pickup_max_usec",
+				    json_integer((json_int_t)bs.pickup_max_usec));
+		json_object_set_new(b, "pickup_over_1ms",
+				    json_integer((json_int_t)bs.pickup_over_1ms));
+		json_object_set_new(b, "polled", json_integer((json_int_t)bs.polled));
 		json_object_set_new(o, "event_log", snpd_eventlog_status_json(d->eventlog));
 		if (d->batcher) {
 			struct snpd_batch_stats es;

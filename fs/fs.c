@@ -1817,6 +1817,8 @@ static int on_fuse_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 		}
 		if (r < 0)
 			return log_error_errno(r, "Failed to read from /dev/fuse: %m");
+		/* the device's answer first, if it came in meanwhile */
+		snpd_broker_poll(fs->d->broker);
 		fuse_session_process_buf(fs->se, &fs->buf);
 	}
 	return 0;

@@ -82,7 +82,8 @@ struct listener {
 	int unlink_dirfd;  /* a socket file we made: its directory, */
 	char *unlink_name; /* and its name there */
 	int fd;
-	u32 open; /* connections now */
+	u32 open;     /* connections now */
+	bool resumed; /* a connection was resumed: MHD_run() again at once */
 };
 
 /* Every open connection, for the whole-request deadline. */
@@ -780,7 +781,12 @@ static void resume(struct req_state *st, struct snpd_request *req)
 	}
 	st->waiting = false;
 	MHD_resume_connection(st->conn);
-	/* make MHD look at it now rather than at its next timeout */
+	/*
+	 * make MHD look at it now rather than at its next timeout (also when
+	 * this runs inside MHD_run(), through snpd_broker_poll(): rearm()
+	 * keeps the kick)
+	 */
+	st->l->resumed = true;
 	sd_event_source_set_time_relative(st->l->timer, 0);
 	sd_event_source_set_enabled(st->l->timer, SD_EVENT_ONESHOT);
 }
@@ -1883,6 +1889,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	struct req_state *st = *con_cls;
 	struct conn_track *t;
 
+	/*
+	 * One MHD_run() can take many milliseconds with many clients: take
+	 * the device's answer now if it is there, so the next request goes
+	 * to the device without waiting for the run to end.
+	 */
+	snpd_broker_poll(l->h->d->broker);
 	if (!st) {
 		st = req_state_new(l, conn);
 		if (!st)
@@ -2140,7 +2152,10 @@ static void rearm(struct listener *l)
 {
 	MHD_UNSIGNED_LONG_LONG to;
 
-	if (MHD_get_timeout(l->mhd, &to) == MHD_YES) {
+	if (l->resumed) {
+		sd_event_source_set_time_relative(l->timer, 0);
+		sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
+	} else if (MHD_get_timeout(l->mhd, &to) == MHD_YES) {
 		sd_event_source_set_time_relative(l->timer, to * 1000);
 		sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
 	} else {
@@ -2152,6 +2167,7 @@ static int on_mhd_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 {
 	struct listener *l = userdata;
 
+	l->resumed = false;
 	MHD_run(l->mhd);
 	rearm(l);
 	return 0;
@@ -2161,6 +2177,7 @@ static int on_mhd_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct listener *l = userdata;
 
+	l->resumed = false;
 	MHD_run(l->mhd);
 	rearm(l);
 	return 0;

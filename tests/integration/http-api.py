@@ -105,6 +105,12 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
     st, hd, data = call(unix(), "GET", "/v1/status")
     doc = json.loads(data)
     res.check(st == 200 and doc["health"] == "ok" and "http" in doc, "GET /v1/status")
+    b = doc["broker"]
+    res.check(b["completed"] > 0 and 0 <= b["pickup_max_usec"] <= b["pickup_sum_usec"]
+              and 0 <= b["pickup_over_1ms"] <= b["completed"] and 0 <= b["polled"] <= b["completed"],
+              "/v1/status broker: how long the device's answers waited for the loop "
+              "(pickup %d us in all, %d at most; %d taken by a poll)"
+              % (b["pickup_sum_usec"], b["pickup_max_usec"], b["polled"]))
     st, hd, data = call(tcp(), "GET", "/healthz")
     res.check(st == 200 and data == b"ok\n", "GET /healthz")
     st, hd, data = call(unix(), "HEAD", "/healthz")

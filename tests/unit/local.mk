@@ -49,3 +49,12 @@ TESTS += %reldir%/test-collateral
 %canon_reldir%_test_collateral_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 %canon_reldir%_test_collateral_LDADD = daemon/libsnpd.la
+
+# daemon/broker.c: the worker's answer taken by snpd_broker_poll() inside a
+# long dispatch, without the event loop. Plain C, a simulated device.
+check_PROGRAMS += %reldir%/test-broker
+TESTS += %reldir%/test-broker
+%canon_reldir%_test_broker_SOURCES = %reldir%/test-broker.c
+%canon_reldir%_test_broker_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+%canon_reldir%_test_broker_LDADD = daemon/libsnpd.la
