@@ -1815,8 +1815,15 @@ static int on_fuse_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 			fs->mounted = false;
 			return sd_event_exit(sd_event_source_get_event(s), 0);
 		}
-		if (r < 0)
-			return log_error_errno(r, "Failed to read from /dev/fuse: %m");
+		if (r < 0) {
+			/*
+			 * Returning the error would only switch this source
+			 * off: snpd would stay up, ready as far as systemd
+			 * knows, with every request on the mount hanging.
+			 */
+			log_error_errno(r, "Failed to read from /dev/fuse: %m; stopping.");
+			return sd_event_exit(sd_event_source_get_event(s), r);
+		}
 		/* the device's answer first, if it came in meanwhile */
 		snpd_broker_poll(fs->d->broker);
 		fuse_session_process_buf(fs->se, &fs->buf);
