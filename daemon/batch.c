@@ -61,17 +61,18 @@ struct snpd_batcher {
 	struct snpd_batch_stats stats;
 };
 
-static u64 now_usec(struct snpd_batcher *b)
+/*
+ * The clock itself, not sd_event_now(): joins and the device's answer
+ * (snpd_broker_poll()) come in the middle of one long dispatch, for which
+ * sd_event_now() stays at the dispatch's start; a window would then never
+ * end before the dispatch does.
+ */
+static u64 now_usec(void)
 {
-	u64 t;
+	struct timespec ts;
 
-	if (sd_event_now(b->d->event, CLOCK_MONOTONIC, &t) < 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		t = (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
-	}
-	return t;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
 }
 
 static u32 batch_max(const struct snpd_batcher *b)
@@ -302,7 +303,7 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 		snpd_request_free(req);
 		b->stats.pending += (u32)bt->n;
 		b->pending[bt->vmpl] = bt;
-		b->not_before_usec = now_usec(b) + (u64)(retry_ms ? retry_ms : 10) * 1000;
+		b->not_before_usec = now_usec() + (u64)(retry_ms ? retry_ms : 10) * 1000;
 		return;
 	}
 	if (r < 0)
@@ -331,7 +332,7 @@ static int on_timer(sd_event_source *s, u64 usec, void *userdata)
 /* Send the oldest batch that is due when the device is ours, else wait. */
 static void kick(struct snpd_batcher *b)
 {
-	u64 window = (u64)b->d->config.batch_window_msec * 1000, now = now_usec(b), wake = 0;
+	u64 window = (u64)b->d->config.batch_window_msec * 1000, now = now_usec(), wake = 0;
 	int best = -1;
 
 	if (b->flight || b->closing)
@@ -470,7 +471,7 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 			return -ENOMEM;
 		}
 		bt->vmpl = vmpl;
-		bt->first_usec = now_usec(b);
+		bt->first_usec = now_usec();
 		b->pending[vmpl] = bt;
 	}
 	/* its leaf, and the pairs it completes, now rather than when the batch goes */
