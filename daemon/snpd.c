@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -663,6 +664,26 @@ static int run(struct snpd *d)
 	return 0;
 }
 
+/*
+ * Every answered batch frees its members' documents (megabytes with many
+ * clients) and the next batch allocates them again. By default glibc
+ * returns the top of the heap to the kernel once 128 KB of it is free (a
+ * limit it raises by itself only as far as its mmap threshold has grown),
+ * and each page then faults back in: measured under 1,000 HTTP evidence
+ * clients, runs that fell into that cycle took 23,000 page faults a second
+ * and twice the CPU per answer. Keep up to HEAP_KEEP of freed heap for
+ * reuse instead, and serve allocations below 1 MB from the heap.
+ */
+#define HEAP_KEEP (32 * 1024 * 1024)
+
+static void keep_heap(void)
+{
+#ifdef __GLIBC__
+	if (!mallopt(M_TRIM_THRESHOLD, HEAP_KEEP) || !mallopt(M_MMAP_THRESHOLD, 1024 * 1024))
+		log_debug("mallopt() refused the heap limits; glibc's defaults stay");
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct snpd d = { .fuse_fd = -1 };
@@ -688,6 +709,7 @@ int main(int argc, char **argv)
 	}
 	disable_core_dumps();
 	raise_fd_limit();
+	keep_heap();
 
 	/* libcurl's global state, before any thread (broker, collateral) starts */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
