@@ -21,6 +21,11 @@ bench_tmp() {
 
 bench_stop_snpd() {
 	[ -n "$snpd_pid" ] || return 0
+	# BENCH_STATUS_FILE: snpd's /v1/status at the end, appended there
+	if [ -n "${BENCH_STATUS_FILE:-}" ] && [ -S "$sock" ] && command -v curl >/dev/null; then
+		curl -s --unix-socket "$sock" http://snpd/v1/status >>"$BENCH_STATUS_FILE"
+		echo >>"$BENCH_STATUS_FILE"
+	fi
 	kill "$snpd_pid" 2>/dev/null
 	# not our child (snpd-load started it): poll until it is gone
 	i=0

@@ -50,7 +50,7 @@
  * signature verified after the run with the VCEK of BENCH_VCEK;
  * BENCH_PRESIGNED (the pool file) counts which reports carried a
  * signature made ahead. BENCH_PID: a process whose CPU time (utime+stime
- * from /proc/PID/stat) is measured over the run. BENCH_WARMUP_MS: the load
+ * from /proc/PID/stat) and minor page faults are measured over the run. BENCH_WARMUP_MS: the load
  * runs that much longer, and requests started in those first milliseconds
  * are checked (bound, kept, verified) but not measured: neither rate,
  * latency, reports nor CPU counts them (all clients start at once, which
@@ -186,11 +186,11 @@ static void env_u64(const char *name, u64 *v)
 	}
 }
 
-/* utime + stime of @pid in seconds, or -1 */
-static double proc_cpu(pid_t pid)
+/* utime + stime of @pid in seconds, or -1; its minor page faults in *ret_minflt */
+static double proc_cpu(pid_t pid, unsigned long long *ret_minflt)
 {
 	char path[64], buf[4096], *p;
-	unsigned long long ut, stt;
+	unsigned long long ut, stt, mf;
 	ssize_t n;
 	int fd;
 
@@ -204,9 +204,10 @@ static double proc_cpu(pid_t pid)
 		return -1;
 	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* comm may hold spaces */
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %*u %*u %llu %llu", &mf, &ut,
+			 &stt) != 3)
 		return -1;
+	*ret_minflt = mf;
 	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -963,6 +964,7 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 	pthread_attr_t attr;
 	u64 pid = 0, warmup_ms = 0;
 	double t0, t1, c0 = -1, c1 = -1, s0, s1;
+	unsigned long long f0 = 0, f1 = 0;
 
 	env_u64("BENCH_PID", &pid);
 	env_u64("BENCH_WARMUP_MS", &warmup_ms);
@@ -979,7 +981,7 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
 	s0 = self_cpu();
 	if (pid)
-		c0 = proc_cpu((pid_t)pid);
+		c0 = proc_cpu((pid_t)pid, &f0);
 	t0 = now_s();
 	st.measure_from = t0 + (double)warmup_ms / 1e3;
 	st.measure_until = st.measure_from + secs;
@@ -1000,7 +1002,7 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 			usleep((useconds_t)((st.measure_from - now) * 1e6) + 1);
 		s0 = self_cpu();
 		if (pid)
-			c0 = proc_cpu((pid_t)pid);
+			c0 = proc_cpu((pid_t)pid, &f0);
 		t0 = st.measure_from;
 	}
 	/* every measured request is answered: the figures end here */
@@ -1010,7 +1012,7 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 	pthread_mutex_unlock(&cool.lock);
 	t1 = now_s();
 	if (pid)
-		c1 = proc_cpu((pid_t)pid);
+		c1 = proc_cpu((pid_t)pid, &f1);
 	s1 = self_cpu();
 	__atomic_store_n(&cool.stop, true, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < threads; i++)
@@ -1037,8 +1039,9 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 	if (st.served)
 		printf(" client_cpu_us_per_req=%.1f", (s1 - s0) * 1e6 / (double)st.served);
 	if (c0 >= 0 && c1 >= 0 && st.served)
-		printf(" snpd_cpu_s=%.2f snpd_cpu_us_per_req=%.1f", c1 - c0,
-		       (c1 - c0) * 1e6 / (double)st.served);
+		printf(" snpd_cpu_s=%.2f snpd_cpu_us_per_req=%.1f snpd_minflt_per_req=%.2f",
+		       c1 - c0, (c1 - c0) * 1e6 / (double)st.served,
+		       (double)(f1 - f0) / (double)st.served);
 	free(w);
 	free(tids);
 	return 0;
