@@ -45,7 +45,7 @@ endif
 # VLEK) with its own CA. Plain C, links the daemon's library.
 check_PROGRAMS += %reldir%/test-collateral
 TESTS += %reldir%/test-collateral
-%canon_reldir%_test_collateral_SOURCES = %reldir%/test-collateral.c
+%canon_reldir%_test_collateral_SOURCES = %reldir%/test-collateral.c %reldir%/check.h
 %canon_reldir%_test_collateral_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 %canon_reldir%_test_collateral_LDADD = daemon/libsnpd.la
@@ -54,7 +54,7 @@ TESTS += %reldir%/test-collateral
 # long dispatch, without the event loop. Plain C, a simulated device.
 check_PROGRAMS += %reldir%/test-broker
 TESTS += %reldir%/test-broker
-%canon_reldir%_test_broker_SOURCES = %reldir%/test-broker.c
+%canon_reldir%_test_broker_SOURCES = %reldir%/test-broker.c %reldir%/check.h
 %canon_reldir%_test_broker_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 %canon_reldir%_test_broker_LDADD = daemon/libsnpd.la

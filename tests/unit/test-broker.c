@@ -19,18 +19,7 @@
 #include "daemon/broker.h"
 #include "kernel/snp-report.h"
 #include "sim/sim.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		bool ok_ = (cond);                                                                 \
-		printf("%s ", ok_ ? "ok  " : "FAIL");                                              \
-		printf(__VA_ARGS__);                                                               \
-		printf("\n");                                                                      \
-		if (!ok_)                                                                          \
-			failures++;                                                                \
-	} while (0)
+#include "tests/unit/check.h"
 
 struct outcome {
 	int calls;

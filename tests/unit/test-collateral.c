@@ -24,18 +24,7 @@
 #include "lib/cert-table.h"
 #include "lib/x509-amd.h"
 #include "sim/sim.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		bool ok_ = (cond);                                                                 \
-		printf("%s ", ok_ ? "ok  " : "FAIL");                                              \
-		printf(__VA_ARGS__);                                                               \
-		printf("\n");                                                                      \
-		if (!ok_)                                                                          \
-			failures++;                                                                \
-	} while (0)
+#include "tests/unit/check.h"
 
 static const u8 guid_ark[16] = SNP_GUID_ARK, guid_ask[16] = SNP_GUID_ASK,
 		guid_vcek[16] = SNP_GUID_VCEK, guid_vlek[16] = SNP_GUID_VLEK;
