@@ -370,7 +370,8 @@ static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *us
 
 void snpd_broker_poll(struct snpd_broker *br)
 {
-	if (br->completing || !__atomic_load_n(&br->has_finished, __ATOMIC_ACQUIRE))
+	/* NULL: the broker is gone (snpd_http_free() lets MHD write its last answers) */
+	if (!br || br->completing || !__atomic_load_n(&br->has_finished, __ATOMIC_ACQUIRE))
 		return;
 	if (take_answer(br) > 0)
 		br->stats.polled++;

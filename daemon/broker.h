@@ -121,7 +121,8 @@ int snpd_broker_cancel(struct snpd_broker *br, struct snpd_request *req);
  * between two requests: if the worker has an answer, it is completed now
  * (done() runs, the next request goes to the device) rather than when the
  * loop gets back to the broker. Cheap when there is none (one atomic
- * load). Event loop thread only, never from a done() callback.
+ * load). Event loop thread only, never from a done() callback. Accepts
+ * NULL (after snpd_broker_free()).
  */
 void snpd_broker_poll(struct snpd_broker *br);
 
