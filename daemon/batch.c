@@ -38,7 +38,11 @@ struct batch {
 	struct snpd_batch_member **m;
 	size_t n, cap;
 	u64 first_usec; /* when the first member joined */
-	bool answering; /* its report came back: its members are being answered */
+	bool answering; /* its report came back, or it failed: being answered */
+	/* failed to go to the device: answered from on_failed(), never from join */
+	int fail_r;
+	char fail_msg[256];
+	struct batch *next_failed;
 	/* set when sent */
 	u64 count;
 	u8 head[SNP_HASH_SIZE];
@@ -56,6 +60,8 @@ struct snpd_batcher {
 	struct batch *flight;
 	struct snpd_request *req;
 	sd_event_source *timer;
+	struct batch *failed; /* batches that could not be sent, to answer */
+	sd_event_source *failed_src;
 	bool closing;
 	u64 not_before_usec; /* the broker's rate limit said: not before then */
 	struct snpd_batch_stats stats;
@@ -262,6 +268,46 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	batch_free(bt);
 }
 
+/* Answer the batches that could not be sent, their members with their error. */
+static void answer_failed(struct snpd_batcher *b)
+{
+	struct batch *bt;
+
+	while ((bt = b->failed)) {
+		b->failed = bt->next_failed;
+		answer_all(b, bt, bt->fail_r, bt->fail_msg[0] ? bt->fail_msg : NULL);
+		batch_free(bt);
+	}
+}
+
+static int on_failed(sd_event_source *s, void *userdata)
+{
+	answer_failed(userdata);
+	return 0;
+}
+
+/*
+ * @bt could not go to the device: its members get @r, but from a later
+ * dispatch. The batch may be sent from snpd_batcher_join(), and answering
+ * the member that is joining there, before its caller has parked it
+ * (suspended its HTTP connection, queued its FUSE read), would lose the
+ * answer and leave that client waiting for ever.
+ */
+static void fail_later(struct snpd_batcher *b, struct batch *bt, int r, const char *msg)
+{
+	bt->answering = true; /* a cancel only forgets the member from now on */
+	bt->fail_r = r;
+	snprintf(bt->fail_msg, sizeof(bt->fail_msg), "%s", msg ? msg : "");
+	bt->next_failed = b->failed;
+	b->failed = bt;
+	if (!b->failed_src && sd_event_add_defer(b->d->event, &b->failed_src, on_failed, b) < 0) {
+		b->failed_src = NULL;
+		log_warning("Cannot defer the answer of a failed evidence batch");
+		return; /* the next failure, close or free answers it */
+	}
+	sd_event_source_set_enabled(b->failed_src, SD_EVENT_ONESHOT);
+}
+
 static void send_batch(struct snpd_batcher *b, struct batch *bt)
 {
 	struct snpd_request *req = NULL;
@@ -319,8 +365,7 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 	return;
 fail:
 	snpd_request_free(req);
-	answer_all(b, bt, r, why[0] ? why : NULL);
-	batch_free(bt);
+	fail_later(b, bt, r, why[0] ? why : NULL);
 }
 
 static int on_timer(sd_event_source *s, u64 usec, void *userdata)
@@ -403,7 +448,14 @@ struct snpd_batcher *snpd_batcher_free(struct snpd_batcher *b)
 	for (int v = 0; v < VMPLS; v++)
 		batch_free(b->pending[v]);
 	batch_free(b->flight);
+	while (b->failed) {
+		struct batch *bt = b->failed;
+
+		b->failed = bt->next_failed;
+		batch_free(bt);
+	}
 	sd_event_source_disable_unref(b->timer);
+	sd_event_source_disable_unref(b->failed_src);
 	free(b);
 	return NULL;
 }
@@ -413,6 +465,7 @@ void snpd_batcher_close(struct snpd_batcher *b)
 	if (!b)
 		return;
 	b->closing = true;
+	answer_failed(b);
 	for (int v = 0; v < VMPLS; v++)
 		if (b->pending[v]) {
 			answer_all(b, b->pending[v], -ESHUTDOWN, "snpd is stopping");
