@@ -59,7 +59,7 @@
  * (a stop is a herd too). BENCH_LAT_FILE: every measured request as
  * a line "start latency fingerprint leaf": its start in seconds from the
  * measured window's, its latency in seconds and, evidence only, its
- * report's fingerprint (hex) and its leaf_index. TCP clients bind their
+ * report's fingerprint (hex), its leaf_index and its client's number. TCP clients bind their
  * connections round-robin to the source addresses of BENCH_SRC (comma
  * separated) when set.
  *
@@ -137,6 +137,7 @@ struct stats {
 	double measure_until;	     /* and when it ends (the cool-down follows) */
 	double *start;		     /* each sample's start */
 	u32 *leaf;		     /* evidence: each sample's leaf_index */
+	u32 *client;		     /* evidence: each sample's client (thread) */
 	u8 (*kept)[SNP_REPORT_SIZE];
 	size_t nr_kept;
 	/* evidence: a fingerprint of each answer's report signature, samples */
@@ -224,7 +225,7 @@ static double self_cpu(void)
  * A request started at @t0 took @lat: measured unless it started in the
  * warm-up or the cool-down. Locked.
  */
-static void sample(double t0, double lat, u64 fp, u32 leaf)
+static void sample(double t0, double lat, u64 fp, u32 leaf, u32 client)
 {
 	if (t0 < st.measure_from || t0 >= st.measure_until)
 		return;
@@ -234,6 +235,7 @@ static void sample(double t0, double lat, u64 fp, u32 leaf)
 	st.start[st.n] = t0;
 	st.fp[st.n] = fp;
 	st.leaf[st.n] = leaf;
+	st.client[st.n] = client;
 	st.lat[st.n++] = lat;
 }
 
@@ -248,7 +250,7 @@ static void account(const u8 *rep, const u8 nonce[64], double lat)
 	k = st.answers++;
 	if (!bound)
 		st.unbound++;
-	sample(t0, lat, 0, 0);
+	sample(t0, lat, 0, 0, 0);
 	if (bound && st.nr_kept < MAX_KEPT && k % verify_every == 0)
 		memcpy(st.kept[st.nr_kept++], rep, SNP_REPORT_SIZE);
 	pthread_mutex_unlock(&st.lock);
@@ -258,7 +260,7 @@ static void account_plain(double lat)
 {
 	pthread_mutex_lock(&st.lock);
 	st.answers++;
-	sample(now_s() - lat, lat, 0, 0);
+	sample(now_s() - lat, lat, 0, 0, 0);
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -445,7 +447,7 @@ static int evidence_check(char *doc, size_t len, const u8 nonce[EVIDENCE_NONCE_L
 }
 
 static void account_evidence(const char *doc, size_t len, const u8 nonce[EVIDENCE_NONCE_LEN],
-			     bool bound, u64 fp, double t0, double lat)
+			     bool bound, u64 fp, double t0, double lat, unsigned int idx)
 {
 	const char *li = strstr(doc, "\"leaf_index\":");
 	unsigned long leaf = li ? strtoul(li + strlen("\"leaf_index\":"), NULL, 10) : 0;
@@ -456,7 +458,7 @@ static void account_evidence(const char *doc, size_t len, const u8 nonce[EVIDENC
 	k = st.answers++;
 	if (!bound)
 		st.unbound++;
-	sample(t0, lat, fp, (u32)leaf);
+	sample(t0, lat, fp, (u32)leaf, idx);
 	if (st.nr_kept < MAX_KEPT && k % verify_every == 0 && (copy = strndup(doc, len))) {
 		memcpy(st.kept_nonce[st.nr_kept], nonce, EVIDENCE_NONCE_LEN);
 		st.kept_doc[st.nr_kept++] = copy;
@@ -521,7 +523,7 @@ static int evidence_request(const struct target *t, int *fd, unsigned int idx)
 		errno = EBADMSG;
 		return -1;
 	}
-	account_evidence(doc_buf, len, expect, r == 0, fp, t0, now_s() - t0);
+	account_evidence(doc_buf, len, expect, r == 0, fp, t0, now_s() - t0, idx);
 	return 0;
 }
 
@@ -886,8 +888,9 @@ static void print_lat(void)
 		FILE *f = fopen(dump, "we");
 
 		for (size_t i = 0; f && i < st.n; i++)
-			fprintf(f, "%.6f %.6f %016llx %u\n", st.start[i] - st.measure_from,
-				st.lat[i], (unsigned long long)st.fp[i], st.leaf[i]);
+			fprintf(f, "%.6f %.6f %016llx %u %u\n", st.start[i] - st.measure_from,
+				st.lat[i], (unsigned long long)st.fp[i], st.leaf[i],
+				st.client[i]);
 		if (!f || fclose(f) != 0)
 			fprintf(stderr, "snpd-load: cannot write %s: %s\n", dump, strerror(errno));
 	}
@@ -1395,7 +1398,8 @@ int main(int argc, char **argv)
 	st.fp = calloc(MAX_SAMPLES, sizeof(u64));
 	st.start = calloc(MAX_SAMPLES, sizeof(double));
 	st.leaf = calloc(MAX_SAMPLES, sizeof(u32));
-	if (!st.lat || !st.kept || !st.fp || !st.start || !st.leaf)
+	st.client = calloc(MAX_SAMPLES, sizeof(u32));
+	if (!st.lat || !st.kept || !st.fp || !st.start || !st.leaf || !st.client)
 		return 1;
 	if (!strcmp(argv[1], "evidence") && argc == 6) {
 		if (parse_target(argv[2], argv[3], "evidence", &t) < 0 || t.kind == K_RAW ||
@@ -1441,5 +1445,6 @@ out:
 	free(st.fp);
 	free(st.start);
 	free(st.leaf);
+	free(st.client);
 	return rc;
 }
