@@ -23,6 +23,15 @@
 /* the window timer fires on time (see kick()) */
 #define BATCH_TIMER_ACCURACY_USEC 1
 
+/* buckets of the clients' shares: a client is a uid or a peer */
+#define SHARE_BUCKETS 256
+
+struct client_share {
+	u64 client;
+	u32 members;
+	struct client_share *next;
+};
+
 struct snpd_batch_member {
 	u8 nonce[SNP_NONCE_MAX];
 	size_t len;
@@ -31,6 +40,7 @@ struct snpd_batch_member {
 	void *userdata;
 	struct batch *batch;
 	size_t index; /* in batch->m */
+	bool counted; /* in its client's share (see client_add()) */
 };
 
 struct batch {
@@ -65,6 +75,8 @@ struct snpd_batcher {
 	bool closing;
 	u64 not_before_usec; /* the broker's rate limit said: not before then */
 	struct snpd_batch_stats stats;
+	/* each client's members waiting or on the device, not yet answered */
+	struct client_share *shares[SHARE_BUCKETS];
 };
 
 /*
@@ -86,10 +98,64 @@ static u32 batch_max(const struct snpd_batcher *b)
 	return b->d->config.batch_max ? b->d->config.batch_max : 1;
 }
 
-static struct batch *batch_free(struct batch *bt)
+static struct client_share **share_slot(struct snpd_batcher *b, u64 client)
+{
+	struct client_share **p = &b->shares[(client ^ (client >> 32)) * 0x9e3779b1u % SHARE_BUCKETS];
+
+	while (*p && (*p)->client != client)
+		p = &(*p)->next;
+	return p;
+}
+
+static u32 client_members(struct snpd_batcher *b, u64 client)
+{
+	struct client_share *s = *share_slot(b, client);
+
+	return s ? s->members : 0;
+}
+
+static int client_add(struct snpd_batcher *b, struct snpd_batch_member *m)
+{
+	struct client_share **p = share_slot(b, m->client);
+
+	if (!*p) {
+		*p = calloc(1, sizeof(**p));
+		if (!*p)
+			return -ENOMEM;
+		(*p)->client = m->client;
+	}
+	(*p)->members++;
+	m->counted = true;
+	return 0;
+}
+
+/* @m leaves its client's share: answered, failed, cancelled or dropped. */
+static void client_drop(struct snpd_batcher *b, struct snpd_batch_member *m)
+{
+	struct client_share **p, *s;
+
+	if (!m->counted)
+		return;
+	m->counted = false;
+	p = share_slot(b, m->client);
+	s = *p;
+	if (s && --s->members == 0) {
+		*p = s->next;
+		free(s);
+	}
+}
+
+static void batch_drop_all(struct snpd_batcher *b, struct batch *bt)
+{
+	for (size_t i = 0; i < bt->n; i++)
+		client_drop(b, bt->m[i]);
+}
+
+static struct batch *batch_free(struct snpd_batcher *b, struct batch *bt)
 {
 	if (!bt)
 		return NULL;
+	batch_drop_all(b, bt);
 	for (size_t i = 0; i < bt->n; i++)
 		free(bt->m[i]);
 	free(bt->m);
@@ -221,6 +287,8 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	b->flight = NULL;
 	b->req = NULL;
 	b->stats.in_flight = 0;
+	/* its members are answered now: their share is free for their next */
+	batch_drop_all(b, bt);
 	/*
 	 * A batch that is due goes to the device before this one is
 	 * answered: answering a large batch takes the loop milliseconds,
@@ -265,7 +333,7 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 			  (unsigned long long)bt->count);
 	}
 	snpd_request_free(req);
-	batch_free(bt);
+	batch_free(b, bt);
 }
 
 /* Answer the batches that could not be sent, their members with their error. */
@@ -276,7 +344,7 @@ static void answer_failed(struct snpd_batcher *b)
 	while ((bt = b->failed)) {
 		b->failed = bt->next_failed;
 		answer_all(b, bt, bt->fail_r, bt->fail_msg[0] ? bt->fail_msg : NULL);
-		batch_free(bt);
+		batch_free(b, bt);
 	}
 }
 
@@ -296,6 +364,7 @@ static int on_failed(sd_event_source *s, void *userdata)
 static void fail_later(struct snpd_batcher *b, struct batch *bt, int r, const char *msg)
 {
 	bt->answering = true; /* a cancel only forgets the member from now on */
+	batch_drop_all(b, bt);
 	bt->fail_r = r;
 	snprintf(bt->fail_msg, sizeof(bt->fail_msg), "%s", msg ? msg : "");
 	bt->next_failed = b->failed;
@@ -446,16 +515,24 @@ struct snpd_batcher *snpd_batcher_free(struct snpd_batcher *b)
 	if (!b)
 		return NULL;
 	for (int v = 0; v < VMPLS; v++)
-		batch_free(b->pending[v]);
-	batch_free(b->flight);
+		batch_free(b, b->pending[v]);
+	batch_free(b, b->flight);
 	while (b->failed) {
 		struct batch *bt = b->failed;
 
 		b->failed = bt->next_failed;
-		batch_free(bt);
+		batch_free(b, bt);
 	}
 	sd_event_source_disable_unref(b->timer);
 	sd_event_source_disable_unref(b->failed_src);
+	/* every member dropped its share with its batch: nothing is left */
+	for (size_t i = 0; i < SHARE_BUCKETS; i++)
+		while (b->shares[i]) {
+			struct client_share *sh = b->shares[i];
+
+			b->shares[i] = sh->next;
+			free(sh);
+		}
 	free(b);
 	return NULL;
 }
@@ -469,21 +546,9 @@ void snpd_batcher_close(struct snpd_batcher *b)
 	for (int v = 0; v < VMPLS; v++)
 		if (b->pending[v]) {
 			answer_all(b, b->pending[v], -ESHUTDOWN, "snpd is stopping");
-			b->pending[v] = batch_free(b->pending[v]);
+			b->pending[v] = batch_free(b, b->pending[v]);
 		}
 	b->stats.pending = 0;
-}
-
-static u32 client_members(const struct snpd_batcher *b, u64 client)
-{
-	u32 n = 0;
-
-	for (int v = 0; v < VMPLS; v++)
-		for (size_t i = 0; b->pending[v] && i < b->pending[v]->n; i++)
-			n += b->pending[v]->m[i]->client == client;
-	for (size_t i = 0; b->flight && i < b->flight->n; i++)
-		n += b->flight->m[i]->done && b->flight->m[i]->client == client;
-	return n;
 }
 
 int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 vmpl, u64 client,
@@ -530,17 +595,22 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 	/* its leaf, and the pairs it completes, now rather than when the batch goes */
 	r = snp_merkle_leaf_hash(nonce, len, leaf);
 	m = r < 0 ? NULL : calloc(1, sizeof(*m));
-	if (m)
-		r = snp_merkle_builder_append(&bt->tree, leaf);
+	if (m) {
+		m->client = client;
+		r = client_add(b, m);
+		if (r >= 0)
+			r = snp_merkle_builder_append(&bt->tree, leaf);
+		if (r < 0)
+			client_drop(b, m);
+	}
 	if (!m || r < 0) {
 		free(m);
 		if (!bt->n)
-			b->pending[vmpl] = batch_free(bt);
+			b->pending[vmpl] = batch_free(b, bt);
 		return r < 0 ? r : -ENOMEM;
 	}
 	memcpy(m->nonce, nonce, len);
 	m->len = len;
-	m->client = client;
 	m->done = done;
 	m->userdata = userdata;
 	m->batch = bt;
@@ -558,6 +628,7 @@ void snpd_batcher_cancel(struct snpd_batcher *b, struct snpd_batch_member *m)
 	struct batch *bt = m->batch;
 
 	b->stats.cancelled++;
+	client_drop(b, m);
 	if (bt == b->flight || bt->answering) {
 		m->done = NULL; /* it stays a leaf: the tree is signed already */
 		return;
@@ -574,7 +645,7 @@ void snpd_batcher_cancel(struct snpd_batcher *b, struct snpd_batch_member *m)
 	if (!bt->n)
 		for (int v = 0; v < VMPLS; v++)
 			if (b->pending[v] == bt)
-				b->pending[v] = batch_free(bt);
+				b->pending[v] = batch_free(b, bt);
 }
 
 void snpd_batcher_get_stats(const struct snpd_batcher *b, struct snpd_batch_stats *ret)

@@ -415,4 +415,36 @@ with h.Daemon(config="[Daemon]\nQueueSize=2\nBatchWindowMSec=1000\n") as d:
     res.check(e["refused"] == (1 if still else 0), "status counts the refusal: %d" %
               e["refused"])
 
+    # the share is the client's waiting nonces, not all it ever had: the
+    # answered ones and one whose client hung up leave it free again
+    before = e["cancelled"] + e["answered"]
+    gone = h.UnixHTTPConnection(d.api, timeout=120)
+    gone.request("GET", "/v1/evidence?nonce=" + os.urandom(8).hex())
+    def seen(x):  # the nonce joined (and may have moved on), or was refused
+        return (x["pending"] + x["in_flight"] + x["cancelled"] + x["answered"] > before or
+                x["refused"] != e["refused"])
+
+    while not seen(status(d)["evidence"]):
+        threading.Event().wait(0.01)
+    res.check(status(d)["evidence"]["refused"] == e["refused"],
+              "a nonce joins after the client's two were answered")
+    gone.close()  # hangs up while its nonce waits (or, on a slow day, is sent)
+    while (status(d)["evidence"]["cancelled"] + status(d)["evidence"]["answered"]
+           < before + 1) and status(d)["evidence"]["refused"] == e["refused"]:
+        threading.Event().wait(0.01)
+    cancelled = status(d)["evidence"]["cancelled"]
+    got = []
+    ts = [threading.Thread(target=lambda: got.append(
+        http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())[0])) for _ in range(2)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
+    res.check(sorted(got) == [200, 200],
+              "after answers and a hang-up, two nonces of the client again: %s" % got)
+    e = status(d)["evidence"]
+    res.check(e["refused"] == (1 if still else 0),
+              "nothing refused (the hung-up nonce %s): %d" %
+              ("cancelled" if cancelled else "answered", e["refused"]))
+
 sys.exit(res.done())
