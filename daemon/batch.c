@@ -87,10 +87,7 @@ struct snpd_batcher {
  */
 static u64 now_usec(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
+	return snp_monotonic_usec();
 }
 
 static u32 batch_max(const struct snpd_batcher *b)

@@ -60,12 +60,8 @@ static u64 now_usec(struct snpd_broker *br)
 {
 	uint64_t t = 0;
 
-	if (sd_event_now(br->event, CLOCK_MONOTONIC, &t) < 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		t = (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
-	}
+	if (sd_event_now(br->event, CLOCK_MONOTONIC, &t) < 0)
+		t = snp_monotonic_usec();
 	return t;
 }
 
@@ -149,7 +145,7 @@ static void *worker_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		req->latency_usec = (u64)(t1.tv_sec - t0.tv_sec) * 1000000 +
 				    (u64)((t1.tv_nsec - t0.tv_nsec) / 1000);
-		req->finished_usec = (u64)t1.tv_sec * 1000000 + (u64)t1.tv_nsec / 1000;
+		req->finished_usec = snp_timespec_usec(&t1);
 
 		pthread_mutex_lock(&br->lock);
 		br->finished = req;
@@ -300,12 +296,10 @@ static void note_outcome(struct snpd_broker *br, int result)
 
 static void record_pickup(struct snpd_broker *br, const struct snpd_request *req)
 {
-	struct timespec ts;
-	u64 now, lag;
+	u64 now = snp_monotonic_usec(), lag;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
 	lag = now > req->finished_usec ? now - req->finished_usec : 0;
+	br->stats.picked_up++;
 	br->stats.pickup_sum_usec += lag;
 	if (lag > br->stats.pickup_max_usec)
 		br->stats.pickup_max_usec = lag;

@@ -79,9 +79,12 @@ struct snpd_broker_stats {
 	u64 latency_buckets[12]; /* <=1,2,4,...,1024 ms, more (not cumulative) */
 	/*
 	 * pickup: from the worker having the answer to the loop taking it
-	 * (the device sits idle meanwhile when more is waiting), and how
-	 * many answers snpd_broker_poll() took inside a long dispatch
+	 * (the device sits idle meanwhile when more is waiting), over
+	 * picked_up answers (completed also counts requests cancelled or
+	 * failed before the device), and how many answers
+	 * snpd_broker_poll() took inside a long dispatch
 	 */
+	u64 picked_up;
 	u64 pickup_sum_usec;
 	u64 pickup_max_usec;
 	u64 pickup_over_1ms;

@@ -141,6 +141,7 @@ json_t *snpd_status_json(struct snpd *d)
 						    json_null());
 		json_object_set_new(b, "cancelled", json_integer((json_int_t)bs.cancelled));
 		json_object_set_new(b, "share_full", json_integer((json_int_t)bs.share_full));
+		json_object_set_new(b, "picked_up", json_integer((json_int_t)bs.picked_up));
 		json_object_set_new(b, "pickup_sum_usec",
 				    json_integer((json_int_t)bs.pickup_sum_usec));
 		json_object_set_new(b, "pickup_max_usec",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -80,6 +81,19 @@ bool snp_mem_is_zero(const void *p, size_t n)
 		if (b[i])
 			return false;
 	return true;
+}
+
+uint64_t snp_timespec_usec(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000 + (uint64_t)ts->tv_nsec / 1000;
+}
+
+uint64_t snp_monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return snp_timespec_usec(&ts);
 }
 
 int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)

@@ -33,6 +33,11 @@ char *snp_hex_new(const uint8_t *in, size_t n);
 
 bool snp_mem_is_zero(const void *p, size_t n);
 
+struct timespec;
+/* @ts in microseconds, and CLOCK_MONOTONIC's now in microseconds. */
+uint64_t snp_timespec_usec(const struct timespec *ts);
+uint64_t snp_monotonic_usec(void);
+
 /*
  * Read a whole file (or stdin for "-") into a new buffer of at most @max
  * bytes. Returns 0 or a negative errno (-EFBIG when larger than @max).

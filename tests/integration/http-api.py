@@ -106,8 +106,9 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
     doc = json.loads(data)
     res.check(st == 200 and doc["health"] == "ok" and "http" in doc, "GET /v1/status")
     b = doc["broker"]
-    res.check(b["completed"] > 0 and 0 <= b["pickup_max_usec"] <= b["pickup_sum_usec"]
-              and 0 <= b["pickup_over_1ms"] <= b["completed"] and 0 <= b["polled"] <= b["completed"],
+    res.check(0 < b["picked_up"] <= b["completed"] and
+              0 <= b["pickup_max_usec"] <= b["pickup_sum_usec"] and
+              0 <= b["pickup_over_1ms"] <= b["picked_up"] and 0 <= b["polled"] <= b["picked_up"],
               "/v1/status broker: how long the device's answers waited for the loop "
               "(pickup %d us in all, %d at most; %d taken by a poll)"
               % (b["pickup_sum_usec"], b["pickup_max_usec"], b["polled"]))
