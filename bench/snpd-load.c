@@ -889,8 +889,7 @@ static void print_lat(void)
 
 		for (size_t i = 0; f && i < st.n; i++)
 			fprintf(f, "%.6f %.6f %016llx %u %u\n", st.start[i] - st.measure_from,
-				st.lat[i], (unsigned long long)st.fp[i], st.leaf[i],
-				st.client[i]);
+				st.lat[i], (unsigned long long)st.fp[i], st.leaf[i], st.client[i]);
 		if (!f || fclose(f) != 0)
 			fprintf(stderr, "snpd-load: cannot write %s: %s\n", dump, strerror(errno));
 	}

@@ -97,7 +97,8 @@ static u32 batch_max(const struct snpd_batcher *b)
 
 static struct client_share **share_slot(struct snpd_batcher *b, u64 client)
 {
-	struct client_share **p = &b->shares[(client ^ (client >> 32)) * 0x9e3779b1u % SHARE_BUCKETS];
+	struct client_share **p =
+		&b->shares[(client ^ (client >> 32)) * 0x9e3779b1u % SHARE_BUCKETS];
 
 	while (*p && (*p)->client != client)
 		p = &(*p)->next;
