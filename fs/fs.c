@@ -149,6 +149,13 @@ struct nonce_inode {
 	u16 lru_prev, lru_next;
 	size_t len; /* bytes of nonce */
 	u8 nonce[NONCE_HEX_MAX / 2];
+	/*
+	 * evidence/<hex>: the handle whose answer is in this inode's page
+	 * cache (the kernel's size of it is that answer's), and whether one
+	 * ever was (see open_waits())
+	 */
+	struct handle *stored;
+	bool stored_once;
 };
 
 /* keys/NAME: a copy of the profile, so that its inode never changes meaning */
@@ -238,6 +245,10 @@ struct handle {
 	pid_t key_pid;
 	bool listed; /* in fs->handles */
 	struct handle *prev, *next;
+	/* evidence: the OPEN that waits for the batch, answered with the document cached */
+	fuse_req_t open_req;
+	struct fuse_file_info open_fi;
+	bool stored; /* its document is its inode's page cache: nonce_inode.stored */
 };
 
 static void handle_link(struct handle *h)
@@ -751,6 +762,7 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	const struct snpd_config *c = &fs->d->config;
 	const struct snpd_key_profile *k;
+	struct nonce_inode *ni;
 	const char *text;
 
 	memset(st, 0, sizeof(*st));
@@ -779,8 +791,15 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		st->st_mode = S_IFREG | 0222;
 		return true;
 	}
-	if (nonce_of(fs, ino)) {
+	if ((ni = nonce_of(fs, ino))) {
 		st->st_mode = S_IFREG | nonce_mode(c);
+		/*
+		 * 0, the kernel's size of a name not yet answered; while an
+		 * answer is in the page cache, its size (GETATTR and LOOKUP
+		 * must not truncate it: see open_waits())
+		 */
+		if (ni->stored)
+			st->st_size = (off_t)ni->stored->len;
 		/*
 		 * Shown as unlinked (stat() says 0 links); it changes no
 		 * caching. An expired dentry (entry timeout 0) is deleted at
@@ -1160,6 +1179,122 @@ static void share_put(struct snpd_fs *fs, uid_t uid)
 		*s = fs->shares[--fs->n_shares];
 }
 
+static int start_evidence(struct handle *h, fuse_req_t req);
+
+/* An open that was counted and linked is not answered after all. */
+static void open_undo(struct handle *h)
+{
+	struct snpd_fs *fs = h->fs;
+
+	fs->stats.open_files--;
+	share_put(fs, h->uid);
+	nonce_unpin(fs, h);
+	handle_free(h);
+}
+
+/*
+ * evidence/<hex> opened alone waits in its OPEN for the batch; the answer
+ * goes into the inode's page cache (FUSE_NOTIFY_STORE) and the OPEN is
+ * answered with keep_cache, not direct I/O. The reader's read(2)s are
+ * then the kernel's: one GETATTR for the size the store changed, where
+ * a direct-I/O reader costs two READs (the one that waits, the one at
+ * the end). The page cache belongs to the inode, not to the descriptor,
+ * and the store only ever grows the size the kernel holds, so:
+ *  - only the name's only opener, and again when its answer comes (a
+ *    second opener meanwhile: direct I/O for both, each its own answer);
+ *  - once per inode here (stored_once): a later open of the name, of
+ *    which the kernel may hold a larger size from this one, reads
+ *    through direct I/O, as every open did before;
+ *  - while stored, GETATTR and LOOKUP give that answer's size (any other
+ *    would make the kernel truncate the cache), and a READ that fills
+ *    the cache again after reclaim (it names no lock owner) is served
+ *    from the stored handle; once it is released the size is 0 again,
+ *    and the kernel drops the cached answer at the name's next LOOKUP.
+ * Nothing else can hold the inode's pages locked while snpd stores into
+ * them (that would deadlock the store): only an open descriptor reads
+ * or maps, and there is none but the waiting one.
+ */
+static bool open_may_wait(struct snpd_fs *fs, const struct handle *h, fuse_ino_t ino)
+{
+	const struct nonce_inode *ni = nonce_of(fs, ino);
+
+	return h->content == C_EVIDENCE && ni && ni->open == 1 && !ni->stored_once;
+}
+
+/* Put @h's answer into its inode's page cache. */
+static bool store_answer(struct handle *h, struct nonce_inode *ni)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(h->len);
+	struct iovec iov[SNPD_EVIDENCE_PIECES];
+	unsigned int n;
+	size_t off = 0;
+	u8 *buf;
+	int r;
+
+	buf = h->len ? malloc(h->len) : NULL;
+	if (!buf)
+		return false;
+	n = snpd_evidence_body_slice(h->evidence, 0, h->len, iov);
+	for (unsigned int i = 0; i < n && off + iov[i].iov_len <= h->len; i++) {
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	bv.buf[0].mem = buf;
+	r = off == h->len ? fuse_lowlevel_notify_store(h->fs->se, h->nonce_ino, 0, &bv, 0) : -EIO;
+	free(buf);
+	if (r < 0) {
+		log_debug("Cannot store evidence in the page cache: %s", strerror(-r));
+		return false;
+	}
+	h->stored = true;
+	ni->stored = h;
+	ni->stored_once = true;
+	return true;
+}
+
+static void unstore(struct handle *h)
+{
+	struct nonce_inode *ni = h->stored ? nonce_of(h->fs, h->nonce_ino) : NULL;
+
+	if (ni && ni->stored == h)
+		ni->stored = NULL;
+	h->stored = false;
+}
+
+/* The batch answered @h's waiting OPEN (or failed: the read says so). */
+static void answer_open(struct handle *h)
+{
+	struct nonce_inode *ni = nonce_of(h->fs, h->nonce_ino);
+	struct fuse_file_info fi = h->open_fi;
+	fuse_req_t req = h->open_req;
+
+	h->open_req = NULL;
+	if (!h->error && ni && ni->open == 1 && store_answer(h, ni)) {
+		fi.direct_io = 0;
+		fi.keep_cache = 1;
+	}
+	if (fuse_reply_open(req, &fi) < 0) {
+		unstore(h);
+		open_undo(h);
+	}
+}
+
+/* The opener gave up (a signal) while its OPEN waited. */
+static void on_open_interrupted(fuse_req_t req, void *data)
+{
+	struct handle *h = data;
+
+	if (h->open_req != req)
+		return;
+	h->open_req = NULL;
+	if (h->member) {
+		snpd_batcher_cancel(h->fs->d->batcher, h->member);
+		h->member = NULL;
+	}
+	open_undo(h);
+	fuse_reply_err(req, EINTR);
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
@@ -1287,12 +1422,16 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)h;
 	fs->stats.opens++;
 	fs->stats.open_files++;
-	if (fuse_reply_open(req, fi) < 0) {
-		fs->stats.open_files--;
-		share_put(fs, uid);
-		nonce_unpin(fs, h);
-		handle_free(h);
+	/* refused (batch full, log broken): direct I/O, the read tries again and says why */
+	if (open_may_wait(fs, h, ino) && start_evidence(h, req) == 0) {
+		h->open_req = req;
+		h->open_fi = *fi;
+		/* may run at once, and free @h, if the opener was interrupted already */
+		fuse_req_interrupt_func(req, on_open_interrupted, h);
+		return;
 	}
+	if (fuse_reply_open(req, fi) < 0)
+		open_undo(h);
 }
 
 /* log/events: the shared rendering as JSON lines (its separators become newlines). */
@@ -1445,7 +1584,10 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 			h->error = err == -EBUSY ? EBUSY : ENOMEM;
 	}
 	h->ready = true;
-	answer_pending(h);
+	if (h->open_req)
+		answer_open(h);
+	else
+		answer_pending(h);
 }
 
 /* Join an evidence batch for @h. Returns 0 or a positive errno. */
@@ -1560,9 +1702,15 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * owner (FUSE_READ_LOCKOWNER); a read that fills the page cache
 	 * (fuse_read_folio, fuse_readahead) names none. Refuse those: a
 	 * mapping of these files fails with SIGBUS, it never shows another
-	 * descriptor's answer, and nothing here is ever cached.
+	 * descriptor's answer, and nothing here is ever cached, except
+	 * the answer of an evidence name's only opener, stored into the
+	 * cache on purpose (open_may_wait()): the cache is that handle's.
+	 * (The kernel drops the cache when another descriptor of the name,
+	 * which can only be the same uid's, maps it; if the stored one
+	 * reads it back in before that mapping is touched, the mapping
+	 * shows the stored answer: same name, same uid.)
 	 */
-	if (h->content != C_STATIC && !fi->lock_owner) {
+	if (h->content != C_STATIC && !fi->lock_owner && !h->stored) {
 		h->fs->stats.errors++;
 		fuse_reply_err(req, EIO);
 		return;
@@ -1697,6 +1845,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	fs->stats.releases++;
 	fs->stats.open_files--;
+	unstore(h);
 	share_put(fs, h->uid);
 	nonce_unpin(fs, h);
 	/* reads the kernel gave up on (interrupted readers) */
@@ -1983,6 +2132,8 @@ struct snpd_fs *snpd_fs_free(struct snpd_fs *fs)
 			fuse_reply_err(p->req, EINTR);
 			free(p);
 		}
+		if (h->open_req)
+			fuse_reply_err(h->open_req, EINTR);
 		handle_free(h);
 	}
 	free(fs->shares);

@@ -113,6 +113,8 @@ EXTRA_DIST += %reldir%/evidence-http-body.py
 # the others' proofs still verify (daemon/batch.c snpd_batcher_cancel()).
 TESTS += %reldir%/evidence-cancel.py
 EXTRA_DIST += %reldir%/evidence-cancel.py
+TESTS += %reldir%/fs-evidence-cache.py
+EXTRA_DIST += %reldir%/fs-evidence-cache.py
 TESTS += %reldir%/evidence-queue-full.py
 EXTRA_DIST += %reldir%/evidence-queue-full.py
 

@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""evidence/<hex> opened alone: the OPEN waits for the batch, and the answer
+is stored into the inode's page cache before the OPEN returns (fs/fs.c,
+open_may_wait()). Shown on a real mount, conditions polled, nothing timed:
+
+1. Alone: the document proves its nonce (the independent Python verifier),
+   fstat() gives its size, no READ reaches snpd, and a mapping of the
+   descriptor shows the same bytes.
+2. The same name opened again after close: a new, complete document (valid
+   JSON: nothing of the first one's is left past its end), read through
+   direct I/O; a mapping of it never shows the first document.
+3. Two openers of one name at once: the first waits in its OPEN on the
+   held device, the second opens at once; each gets its own document (two
+   leaves), both read through direct I/O (nothing is stored where the
+   other descriptor could map it).
+4. An opener killed while its OPEN waits on the held device: snpd answers
+   the interrupt, its nonce leaves the batch and its open file is gone
+   without the device; afterwards evidence is served as before."""
+
+import base64
+import json
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import snpd_harness as h
+import snptest as t
+
+sys.path.insert(0, os.path.join(os.environ.get("SNP_TOP_SRCDIR", "."), "tests", "helpers"))
+import evidence_verify as ev  # noqa: E402
+
+h.need_fuse()
+res = t.Results()
+
+MAPPER = r"""
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+n = int(sys.argv[2])
+try:
+    m = mmap.mmap(fd, n, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+except OSError:
+    print("mmap-failed")
+    sys.exit(0)
+data = m[:n]  # SIGBUS here is a safe failure
+print(data.hex())
+"""
+
+
+def status(d):
+    with open(d.path("status")) as f:
+        return json.load(f)
+
+
+def open_files(d):
+    """Open files but the one status() reads through."""
+    return status(d)["filesystem"]["open_files"] - 1
+
+
+def nonce(i):
+    return bytes([0x6c, i]) * 16
+
+
+def read_all(fd):
+    data = b""
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return data
+        data += b
+
+
+def proves(doc_bytes, n):
+    """None if @doc_bytes is one JSON document proving nonce @n, else why."""
+    try:
+        doc = json.loads(doc_bytes)
+        ev.verify(base64.b64decode(doc["report"])[0x50:0x90], n, doc["binding"])
+        return None
+    except (ValueError, KeyError) as e:
+        return "not a document: %r" % e
+    except ev.Refused as e:
+        return str(e)
+
+
+def mapped(d, path, n):
+    """What a mapping of @path in a new process shows of its first @n bytes:
+    the bytes, or None if the mapping failed (SIGBUS, or mmap refused)."""
+    p = subprocess.run([sys.executable, "-c", MAPPER, path, str(n)], capture_output=True,
+                       text=True)
+    out = p.stdout.strip()
+    if p.returncode != 0 or out in ("", "mmap-failed"):
+        return None
+    return bytes.fromhex(out)
+
+
+with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n") as d:
+    d.start()
+
+    # 1. alone: stored, read from the page cache, mappable by its descriptor
+    path = d.path("evidence", nonce(1).hex())
+    r0 = status(d)["filesystem"]["reads"]
+    fd = os.open(path, os.O_RDONLY)
+    first = read_all(fd)
+    size = os.fstat(fd).st_size
+    why = proves(first, nonce(1))
+    res.check(why is None, "alone: the document proves its nonce (%s)" % why)
+    res.check(size == len(first), "fstat() gives its size: %d of %d" % (size, len(first)))
+    m = mmap.mmap(fd, len(first), flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+    res.check(m[:] == first, "a mapping of the descriptor shows the same bytes")
+    m.close()
+    os.close(fd)
+    reads = status(d)["filesystem"]["reads"] - r0
+    res.check(reads == 0, "no READ reached snpd (the page cache served them): %d" % reads)
+
+    # 2. the same name again: direct I/O, complete, the first never mapped
+    r0 = status(d)["filesystem"]["reads"]
+    fd = os.open(path, os.O_RDONLY)
+    second = read_all(fd)
+    why = proves(second, nonce(1))
+    res.check(why is None, "again: a complete document that proves the nonce (%s)" % why)
+    res.check(second != first, "again: a new document (a new batch), not the stored one")
+    res.check(status(d)["filesystem"]["reads"] > r0, "again: read through direct I/O")
+    seen = mapped(d, path, min(len(first), len(second)))
+    res.check(seen is None or seen != first[:len(seen)],
+              "a mapping of the name opened again never shows the first document (%s)"
+              % ("failed" if seen is None else "shows other bytes"))
+    os.close(fd)
+
+    # 3. two openers of one name: the first waits in its OPEN on the held device
+    path3 = d.path("evidence", nonce(3).hex())
+    e0 = status(d)["evidence"]
+    r0 = status(d)["filesystem"]["reads"]
+    dev = h.DeviceHeld(d)
+    got = {}
+
+    def opener(key):
+        fd = os.open(path3, os.O_RDONLY)
+        got[key] = read_all(fd)
+        os.close(fd)
+
+    a = threading.Thread(target=opener, args=("a",))
+    a.start()
+    ok = h.wait_until(lambda: status(d)["evidence"]["in_flight"] == 1, 1200)
+    res.check(ok and open_files(d) == 1,
+              "the first opener waits in its OPEN, its nonce on the held device")
+    b = threading.Thread(target=opener, args=("b",))
+    b.start()
+    ok = h.wait_until(lambda: status(d)["evidence"]["pending"] == 1, 1200)
+    res.check(ok and open_files(d) == 2,
+              "the second opener of the name opened at once and reads (its nonce waits)")
+    dev.release()
+    a.join()
+    b.join()
+    leaves = set()
+    for k in ("a", "b"):
+        why = proves(got.get(k, b""), nonce(3))
+        res.check(why is None, "opener %s: its document proves the nonce (%s)" % (k, why))
+        if why is None:
+            leaves.add((json.loads(got[k])["report"], json.loads(got[k])["binding"]["leaf_index"]))
+    res.check(len(leaves) == 2, "each opener its own answer")
+    reads = status(d)["filesystem"]["reads"] - r0
+    res.check(reads >= 4, "both read through direct I/O, nothing stored: %d READs" % reads)
+    e1 = status(d)["evidence"]
+    res.check(e1["answered"] - e0["answered"] == 2, "two members answered")
+
+    # 4. an opener killed while its OPEN waits
+    path4 = d.path("evidence", nonce(4).hex())
+    e0 = status(d)["evidence"]
+    dev = h.DeviceHeld(d)
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import os, sys; os.open(sys.argv[1], os.O_RDONLY); print('opened')",
+                              path4], stdout=subprocess.PIPE, text=True)
+    ok = h.wait_until(lambda: status(d)["evidence"]["in_flight"] == 1, 1200)
+    res.check(ok, "the opener waits in its OPEN, its nonce on the held device")
+    child.send_signal(signal.SIGKILL)
+    s = h.wait_until(lambda: status(d)["evidence"]["cancelled"] == e0["cancelled"] + 1 and
+                     open_files(d) == 0 and status(d), 1200)
+    res.check(bool(s), "the interrupted OPEN left the batch and its open file is gone, "
+              "the device still held")
+    dev.release()  # (unanswered, the killed opener would wait for the device)
+    out, _ = child.communicate()
+    res.check(child.returncode == -signal.SIGKILL and "opened" not in out,
+              "the opener is gone without its open returning (%r)" % child.returncode)
+    fd = os.open(d.path("evidence", nonce(5).hex()), os.O_RDONLY)
+    why = proves(read_all(fd), nonce(5))
+    os.close(fd)
+    res.check(why is None, "afterwards evidence is served as before (%s)" % why)
+    res.check(d.stop() == 0, "clean exit")
+res.done()
