@@ -152,7 +152,7 @@ struct nonce_inode {
 	/*
 	 * evidence/<hex>: the handle whose answer is in this inode's page
 	 * cache (the kernel's size of it is that answer's), and whether one
-	 * ever was (see open_waits())
+	 * ever was (see open_may_wait())
 	 */
 	struct handle *stored;
 	bool stored_once;
@@ -796,7 +796,7 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		/*
 		 * 0, the kernel's size of a name not yet answered; while an
 		 * answer is in the page cache, its size (GETATTR and LOOKUP
-		 * must not truncate it: see open_waits())
+		 * must not truncate it: see open_may_wait())
 		 */
 		if (ni->stored)
 			st->st_size = (off_t)ni->stored->len;
@@ -1240,7 +1240,18 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 		off += iov[i].iov_len;
 	}
 	bv.buf[0].mem = buf;
-	r = off == h->len ? fuse_lowlevel_notify_store(h->fs->se, h->nonce_ino, 0, &bv, 0) : -EIO;
+	/*
+	 * Drop what the kernel may still hold of the inode first: its pages
+	 * and its attributes. A name evicted here and looked up again has
+	 * the same inode number and generation, so the kernel may keep the
+	 * size and pages of an earlier store (stored_once was lost with the
+	 * slot) if the LOOKUP that says 0 was skipped or came late; the
+	 * store only grows the size. With the attributes invalid, the first
+	 * read asks GETATTR, which gives this answer's size.
+	 */
+	r = off == h->len ? fuse_lowlevel_notify_inval_inode(h->fs->se, h->nonce_ino, 0, 0) : -EIO;
+	if (r >= 0)
+		r = fuse_lowlevel_notify_store(h->fs->se, h->nonce_ino, 0, &bv, 0);
 	free(buf);
 	if (r < 0) {
 		log_debug("Cannot store evidence in the page cache: %s", strerror(-r));
@@ -1426,7 +1437,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (open_may_wait(fs, h, ino) && start_evidence(h, req) == 0) {
 		h->open_req = req;
 		h->open_fi = *fi;
-		/* may run at once, and free @h, if the opener was interrupted already */
+		/*
+		 * not at once: the kernel interrupts only a request it has
+		 * handed over, and this thread reads the next one only now
+		 */
 		fuse_req_interrupt_func(req, on_open_interrupted, h);
 		return;
 	}
