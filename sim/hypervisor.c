@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -43,19 +44,33 @@ static void default_sleep(unsigned int ms)
 }
 
 /*
- * The device-time model of benchmarks: the firmware's answer is ready
- * @ns after @t0, however little CPU it took. Sleeping costs no CPU, as a
- * real PSP's time costs the guest none.
+ * The device-time model of benchmarks: the firmware's answer is ready at
+ * @due_ns (CLOCK_MONOTONIC), however little CPU it took. Sleeping costs
+ * no CPU, as a real PSP's time costs the guest none. The thread's timer
+ * slack (50 us by default) would make every answer that much late, so it
+ * is 1 ns for the sleep.
  */
-static void device_wait(const struct timespec *t0, u64 ns)
+static void device_wait(u64 due_ns)
 {
-	struct timespec until = *t0;
-	u64 t = (u64)until.tv_nsec + ns;
+	struct timespec until = {
+		.tv_sec = (time_t)(due_ns / 1000000000ULL),
+		.tv_nsec = (long)(due_ns % 1000000000ULL),
+	};
+	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 
-	until.tv_sec += (time_t)(t / 1000000000ULL);
-	until.tv_nsec = (long)(t % 1000000000ULL);
+	if (slack > 1)
+		(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
 		;
+	if (slack > 1)
+		(void)prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
+}
+
+void sim_hv_device_finish(struct sim_hv *hv)
+{
+	if (hv->device_due_ns)
+		device_wait(hv->device_due_ns);
+	hv->device_due_ns = 0;
 }
 
 static const struct {
@@ -242,7 +257,7 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 	struct sim_faults *f;
 	struct snp_msg *req, *resp;
 	u64 exit_code, npages = 0;
-	struct timespec t0 = { 0 };
+	u64 t0 = 0;
 	u8 *certs = NULL;
 	bool faulty;
 	u32 status;
@@ -325,11 +340,18 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 	/* the firmware works on its own copies */
 	memcpy(&hv->fw_req, req, sizeof(hv->fw_req));
 	memset(&hv->fw_resp, 0, sizeof(hv->fw_resp));
-	if (hv->fw->device_ns)
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (hv->fw->device_ns) {
+		/* an earlier message of the same request still owes its time */
+		sim_hv_device_finish(hv);
+		t0 = hv->device_start_ns ? hv->device_start_ns : snp_monotonic_usec() * 1000;
+		hv->device_start_ns = 0;
+	}
 	status = sim_fw_guest_request(hv->fw, &hv->fw_req, &hv->fw_resp);
-	if (hv->fw->device_ns)
-		device_wait(&t0, hv->fw->device_ns);
+	if (hv->fw->device_ns) {
+		hv->device_due_ns = t0 + hv->fw->device_ns;
+		if (!hv->device_defer)
+			sim_hv_device_finish(hv);
+	}
 	if (status) {
 		ghcb_result(ghcb, 0, status);
 		if (hv->capture)

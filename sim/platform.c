@@ -409,19 +409,34 @@ static int platform_ioctl_locked(struct sim_platform *p, unsigned int cmd,
 		lfd = sim_state_lock(p->st);
 		if (lfd < 0)
 			return lfd;
+	}
+	/*
+	 * The device-time model counts from here, the device being ours (the
+	 * lock: one device for every process), and ends after the
+	 * bookkeeping below: the state files are the simulator's, which a
+	 * real guest does not have, and must not make a device of N us take
+	 * longer than N us.
+	 */
+	if (p->fw.device_ns) {
+		p->hv.device_start_ns = snp_monotonic_usec() * 1000;
+		p->hv.device_defer = true;
+	}
+	if (p->persist) {
 		r = sync_in(p);
 		if (r >= 0)
 			r = kernel_boot(p);
 		if (r >= 0)
 			r = commit_intent(p, &p->dev);
 		if (r < 0) {
+			sim_hv_device_finish(&p->hv);
 			close(lfd);
-			return r == -EBADMSG ? -EIO : r;
+			r = r == -EBADMSG ? -EIO : r;
+			goto out;
 		}
 	} else {
 		r = kernel_boot(p);
 		if (r < 0)
-			return r;
+			goto out;
 	}
 
 	r = snp_guest_ioctl_locked(&p->dev, cmd, arg);
@@ -429,10 +444,16 @@ static int platform_ioctl_locked(struct sim_platform *p, unsigned int cmd,
 	if (p->persist) {
 		/* the outcome, both sides in one record; the caller sees it only after */
 		s = sim_state_save_launch(p->st, p->st->fw_counter, p->secrets);
+		/* under the lock, as before: one device for every process */
+		sim_hv_device_finish(&p->hv);
 		close(lfd);
 		if (s < 0 && r == 0)
 			r = s;
 	}
+out:
+	sim_hv_device_finish(&p->hv);
+	p->hv.device_start_ns = 0;
+	p->hv.device_defer = false;
 	return r;
 }
 

@@ -229,8 +229,10 @@ struct sim_fw {
 	u64 nr_rejected;
 	/*
 	 * Device-time model, for benchmarks only (both off unless set):
-	 * every guest message takes device_ns of wall time in the hypervisor
-	 * without using CPU for it, and a report whose signed part equals one
+	 * every guest message that reaches the firmware takes device_ns of
+	 * wall time without using CPU for it (struct sim_hv: from when the
+	 * device is the caller's, the simulator's own bookkeeping included),
+	 * and a report whose signed part equals one
 	 * of @presigned's byte for byte takes that report's signature instead
 	 * of signing again (sim_presigned_load()).
 	 */
@@ -317,6 +319,18 @@ struct sim_hv {
 	struct snp_msg last_resp;
 	bool have_last;
 	void (*sleep_ms)(unsigned int ms);
+	/*
+	 * Device-time model (fw->device_ns), set by the platform around one
+	 * request: @device_start_ns, the caller's start (CLOCK_MONOTONIC),
+	 * counts for the first message that reaches the firmware instead of
+	 * its arrival here; with @device_defer, the wait of a message is left
+	 * to the platform (sim_hv_device_finish()), which waits after its own
+	 * bookkeeping (state files): that work then falls within the device
+	 * time, as none of it exists on a real guest.
+	 */
+	u64 device_start_ns;
+	u64 device_due_ns; /* a deferred wait: the answer is ready then; 0: none */
+	bool device_defer;
 	sim_capture_fn capture;
 	void *capture_userdata;
 	u64 nr_exits, nr_faults;
@@ -328,6 +342,8 @@ void sim_hv_release(struct sim_hv *hv);
 int sim_hv_refresh_certs(struct sim_hv *hv);
 /* Handle a VMGEXIT of the guest whose GHCB is @ghcb (in shared memory). */
 int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb);
+/* Wait for a deferred device time (hv->device_due_ns), if any, and clear it. */
+void sim_hv_device_finish(struct sim_hv *hv);
 
 /* ---- crypto used by the platform and the firmware ---------------------- */
 

@@ -669,6 +669,79 @@ static void test_threads(void **state)
 }
 
 /*
+ * The device-time model of benchmarks (sim_open_opts.device_us): a request
+ * takes at least the device time from the caller's call, whatever the
+ * simulator's own work; the wait is over when the call returns (nothing
+ * owed to the next request); and one device serves every process of a
+ * state directory, so two processes asking at once take at least twice
+ * the device time. Lower bounds only: nothing here depends on speed.
+ */
+#define DEVICE_US 60000
+
+static int open_dir_platform(const char *dir, struct sim_platform **ret)
+{
+	struct sim_open_opts o = { .retry_interval_ms = 1,
+				   .retry_timeout_ms = 50,
+				   .device_us = DEVICE_US };
+	char err[256] = "";
+
+	return sim_platform_open(dir, NULL, &o, ret, err, sizeof(err));
+}
+
+static void test_device_time(void **state)
+{
+	char dir[] = "/tmp/sim-device-time.XXXXXX";
+	struct snp_ioc_report_resp resp;
+	struct sim_platform *p = NULL;
+	struct sim_state *st = NULL;
+	struct sim_params prm;
+	char err[256] = "", rm[64];
+	pid_t pid[2];
+	u64 t0, t1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	sim_params_default(&prm, SNP_PRODUCT_MILAN);
+	assert_int_equal(sim_state_create(dir, &prm, true, &st, err, sizeof(err)), 0);
+	sim_state_free(st);
+
+	/* one process: at least the device time, state files and all */
+	assert_int_equal(open_dir_platform(dir, &p), 0);
+	for (int i = 0; i < 2; i++) {
+		t0 = snp_monotonic_usec();
+		assert_int_equal(report(p, 0, 0x5a, &resp, NULL), 0);
+		t1 = snp_monotonic_usec();
+		assert_true(t1 - t0 >= DEVICE_US);
+		assert_int_equal(sim_platform_hv(p)->device_due_ns, 0);
+		assert_false(sim_platform_hv(p)->device_defer);
+	}
+	sim_platform_free(p);
+
+	/* two processes at once: one device, one request after the other */
+	t0 = snp_monotonic_usec();
+	for (int i = 0; i < 2; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct sim_platform *q = NULL;
+
+			_exit(open_dir_platform(dir, &q) < 0 ||
+			      report(q, 0, (u8)i, &resp, NULL) < 0);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		int ws = 0;
+
+		assert_int_equal(waitpid(pid[i], &ws, 0), pid[i]);
+		assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	}
+	t1 = snp_monotonic_usec();
+	assert_true(t1 - t0 >= 2 * DEVICE_US);
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	assert_int_equal(system(rm), 0);
+}
+
+/*
  * A hypervisor that refuses the exit (SW_EXITINFO1[31:0] != 0): the
  * firmware never ran, exitinfo2 is SEV_RET_NO_FW_CALL, not the
  * hypervisor's SW_EXITINFO2; the message may have been seen, so the VMPCK
@@ -1019,6 +1092,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tsc_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep, setup, teardown),
 	};
