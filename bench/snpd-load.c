@@ -300,6 +300,23 @@ fail:
 }
 
 /*
+ * Read from @fd once it is readable. A client waits for its answer in
+ * poll(), as curl, Go's net/http and Python's sockets with a timeout do:
+ * blocked in read(2) on a unix socket, it would be woken for nothing
+ * each time snpd reads its request (the peer's "write space" wakes every
+ * sleeper there), and being woken pre-empts snpd on a busy machine.
+ */
+static ssize_t read_ready(int fd, void *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -1;
+	return read(fd, buf, len);
+}
+
+/*
  * One request on @fd: the status, with the body in @body (up to @cap
  * bytes kept, the rest drained), or -1 when the connection broke.
  */
@@ -315,7 +332,7 @@ static int http_once(int fd, const char *path, const char *accept, u8 *body, siz
 	if (write(fd, req, (size_t)n) != n)
 		return -1;
 	for (;;) {
-		ssize_t k = read(fd, buf + have, sizeof(buf) - 1 - have);
+		ssize_t k = read_ready(fd, buf + have, sizeof(buf) - 1 - have);
 		char *end, *cl;
 
 		if (k <= 0)
@@ -342,7 +359,7 @@ static int http_once(int fd, const char *path, const char *accept, u8 *body, siz
 		memcpy(body, buf + hdr, got < cap ? got : cap);
 	while (got < clen) {
 		size_t want = clen - got < sizeof(buf) ? clen - got : sizeof(buf);
-		ssize_t k = read(fd, buf, want);
+		ssize_t k = read_ready(fd, buf, want);
 
 		if (k <= 0)
 			return -1;
