@@ -49,6 +49,7 @@ struct batch {
 	size_t n, cap;
 	u64 first_usec; /* when the first member joined */
 	bool answering; /* its report came back, or it failed: being answered */
+	bool dropped;	/* its members left their clients' shares (no joins after) */
 	/* failed to go to the device: answered from on_failed(), never from join */
 	int fail_r;
 	char fail_msg[256];
@@ -145,6 +146,9 @@ static void client_drop(struct snpd_batcher *b, struct snpd_batch_member *m)
 
 static void batch_drop_all(struct snpd_batcher *b, struct batch *bt)
 {
+	if (bt->dropped)
+		return;
+	bt->dropped = true;
 	for (size_t i = 0; i < bt->n; i++)
 		client_drop(b, bt->m[i]);
 }
