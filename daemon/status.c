@@ -174,6 +174,10 @@ json_t *snpd_status_json(struct snpd *d)
 				    json_integer((json_int_t)fst.releases));
 		json_object_set_new(json_object_get(o, "filesystem"), "forgets",
 				    json_integer((json_int_t)fst.forgets));
+		json_object_set_new(json_object_get(o, "filesystem"), "stored",
+				    json_integer((json_int_t)fst.stored));
+		json_object_set_new(json_object_get(o, "filesystem"), "dropped",
+				    json_integer((json_int_t)fst.dropped));
 	}
 	return o;
 }

@@ -6,7 +6,8 @@ open_may_wait()). Shown on a real mount, conditions polled, nothing timed:
 
 1. Alone: the document proves its nonce (the independent Python verifier),
    fstat() gives its size, no READ reaches snpd, and a mapping of the
-   descriptor shows the same bytes.
+   descriptor shows the same bytes. Once it is closed, snpd drops the
+   kernel's copy (pages and attributes) at once.
 2. The same name opened again after close: a new, complete document (valid
    JSON: nothing of the first one's is left past its end), read through
    direct I/O; a mapping of it never shows the first document.
@@ -120,6 +121,11 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
     os.close(fd)
     reads = status(d)["filesystem"]["reads"] - r0
     res.check(reads == 0, "no READ reached snpd (the page cache served them): %d" % reads)
+    # closed: the kernel's copy (pages, size) goes with its last descriptor
+    fst = h.wait_until(lambda: open_files(d) == 0 and status(d)["filesystem"])
+    res.check(fst["stored"] == 1 and fst["dropped"] == 1,
+              "closed: the stored answer is dropped from the page cache at its release "
+              "(stored %d, dropped %d)" % (fst["stored"], fst["dropped"]))
 
     # 2. the same name again: direct I/O, complete, the first never mapped
     r0 = status(d)["filesystem"]["reads"]
