@@ -156,6 +156,7 @@ struct nonce_inode {
 	 */
 	struct handle *stored;
 	bool stored_once;
+	bool cached; /* the kernel may hold a stored answer's pages (drop_cached()) */
 };
 
 /* keys/NAME: a copy of the profile, so that its inode never changes meaning */
@@ -499,6 +500,31 @@ static void nonce_put(struct snpd_fs *fs, struct nonce_inode *ni)
 		nonce_drop(fs, ni);
 }
 
+/*
+ * No descriptor of @ni is open any more: drop what the kernel holds of a
+ * stored answer (its pages; its attributes become stale) now, not at the
+ * name's next lookup or at memory reclaim. Kept, the pages would pile up
+ * with every name answered (some 12 KB each, over 100 MB/s at full
+ * load), and pages freed at once are warm for the next answer. Safe from
+ * the loop: what could hold the inode's pages locked while waiting for
+ * snpd (a read, a page fault, readahead) holds a reference on an open
+ * file, which snpd has released; a new opener cannot read before snpd
+ * answers its OPEN.
+ */
+static void drop_cached(struct snpd_fs *fs, struct nonce_inode *ni)
+{
+	int r;
+
+	if (!ni->cached)
+		return;
+	ni->cached = false;
+	r = fuse_lowlevel_notify_inval_inode(fs->se, ni->ino, 0, 0);
+	if (r >= 0)
+		fs->stats.dropped++;
+	else if (r != -ENOENT) /* -ENOENT: the kernel has no such inode any more */
+		log_debug("Cannot drop a stored evidence answer: %s", strerror(-r));
+}
+
 /* A release of a nonce/<hex> handle: the name may go now. */
 static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
 {
@@ -507,8 +533,10 @@ static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
 	h->nonce_ino = 0;
 	if (!ni || !ni->open)
 		return;
-	if (--ni->open == 0)
+	if (--ni->open == 0) {
+		drop_cached(fs, ni);
 		lru_push(fs, ni);
+	}
 	nonce_put(fs, ni);
 }
 
@@ -1209,7 +1237,8 @@ static void open_undo(struct handle *h)
  *    would make the kernel truncate the cache), and a READ that fills
  *    the cache again after reclaim (it names no lock owner) is served
  *    from the stored handle; once it is released the size is 0 again,
- *    and snpd drops the kernel's copy of the answer (drop_stored()).
+ *    and snpd drops the kernel's copy once no descriptor of the name is
+ *    open (drop_cached()).
  * Nothing else can hold the inode's pages locked while snpd stores into
  * them (that would deadlock the store): only an open descriptor reads
  * or maps, and there is none but the waiting one.
@@ -1260,6 +1289,7 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 	h->stored = true;
 	ni->stored = h;
 	ni->stored_once = true;
+	ni->cached = true;
 	h->fs->stats.stored++;
 	return true;
 }
@@ -1852,35 +1882,10 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fuse_reply_write(req, size);
 }
 
-/*
- * The last descriptor of a name whose answer was stored is gone: drop the
- * answer's pages and the kernel's attributes now, not at the name's next
- * lookup or at memory reclaim. Kept, they would pile up with every name
- * answered (some 12 KB each, over 100 MB/s at full load), and pages freed
- * at once are warm for the next answer. Safe from the loop: with no
- * descriptor of the inode open, nothing holds its pages locked waiting
- * for snpd (a read or a page fault needs an open file), and a new opener
- * cannot read before snpd answers its OPEN.
- */
-static void drop_stored(struct snpd_fs *fs, fuse_ino_t ino)
-{
-	const struct nonce_inode *ni = nonce_of(fs, ino);
-	int r;
-
-	if (!ni || ni->open)
-		return; /* forgotten by the kernel, or open again */
-	r = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
-	if (r >= 0)
-		fs->stats.dropped++;
-	else if (r != -ENOENT)
-		log_debug("Cannot drop a stored evidence answer: %s", strerror(-r));
-}
-
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct snpd_fs *fs = fuse_req_userdata(req);
-	fuse_ino_t stored = h->stored ? h->nonce_ino : 0;
 	struct pending_read *p;
 
 	fs->stats.releases++;
@@ -1907,8 +1912,6 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		handle_free(h);
 	}
 	fuse_reply_err(req, 0);
-	if (stored)
-		drop_stored(fs, stored);
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -7,7 +7,8 @@ open_may_wait()). Shown on a real mount, conditions polled, nothing timed:
 1. Alone: the document proves its nonce (the independent Python verifier),
    fstat() gives its size, no READ reaches snpd, and a mapping of the
    descriptor shows the same bytes. Once it is closed, snpd drops the
-   kernel's copy (pages and attributes) at once.
+   kernel's copy (pages and attributes) at once; with a second descriptor
+   of the name open, when that one closes.
 2. The same name opened again after close: a new, complete document (valid
    JSON: nothing of the first one's is left past its end), read through
    direct I/O; a mapping of it never shows the first document.
@@ -122,10 +123,27 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
     reads = status(d)["filesystem"]["reads"] - r0
     res.check(reads == 0, "no READ reached snpd (the page cache served them): %d" % reads)
     # closed: the kernel's copy (pages, size) goes with its last descriptor
-    fst = h.wait_until(lambda: open_files(d) == 0 and status(d)["filesystem"])
+    h.wait_until(lambda: open_files(d) == 0)
+    fst = status(d)["filesystem"]
     res.check(fst["stored"] == 1 and fst["dropped"] == 1,
               "closed: the stored answer is dropped from the page cache at its release "
               "(stored %d, dropped %d)" % (fst["stored"], fst["dropped"]))
+    # ... with the last descriptor of the name, whichever closes last
+    path4 = d.path("evidence", nonce(4).hex())
+    fd = os.open(path4, os.O_RDONLY)
+    why = proves(read_all(fd), nonce(4))
+    other = os.open(path4, os.O_RDONLY)  # a second descriptor: direct I/O, never reads
+    os.close(fd)
+    h.wait_until(lambda: open_files(d) == 1)
+    fst = status(d)["filesystem"]
+    kept = fst["stored"] == 2 and fst["dropped"] == 1
+    os.close(other)
+    h.wait_until(lambda: open_files(d) == 0 and status(d)["filesystem"]["dropped"] == 2,
+                 tries=100)
+    dropped = status(d)["filesystem"]["dropped"]
+    res.check(why is None and kept and dropped == 2,
+              "kept while another descriptor of the name is open, dropped when it closes "
+              "(%s, kept %s, dropped %d)" % (why, kept, dropped))
 
     # 2. the same name again: direct I/O, complete, the first never mapped
     r0 = status(d)["filesystem"]["reads"]
