@@ -54,7 +54,7 @@ struct snpd_fs_stats {
 	u64 releases; /* RELEASE requests */
 	u64 forgets;  /* FORGET and BATCH_FORGET requests */
 	u64 stored;   /* evidence answers stored into the page cache */
-	u64 dropped;  /* of which dropped from it at their release */
+	u64 dropped;  /* of which dropped once their name's last descriptor closed */
 };
 void snpd_fs_get_stats(const struct snpd_fs *fs, struct snpd_fs_stats *ret);
 

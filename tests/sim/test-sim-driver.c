@@ -690,16 +690,17 @@ static int open_dir_platform(const char *dir, struct sim_platform **ret)
 
 static void test_device_time(void **state)
 {
-	char dir[] = "/tmp/sim-device-time.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
 	struct snp_ioc_report_resp resp;
 	struct sim_platform *p = NULL;
 	struct sim_state *st = NULL;
 	struct sim_params prm;
-	char err[256] = "", rm[64];
+	char err[256] = "", *dir = NULL, *rm = NULL;
 	pid_t pid[2];
 	u64 t0, t1;
 
 	(void)state;
+	assert_true(asprintf(&dir, "%s/sim-device-time.XXXXXX", tmp && *tmp ? tmp : "/tmp") > 0);
 	assert_non_null(mkdtemp(dir));
 	sim_params_default(&prm, SNP_PRODUCT_MILAN);
 	assert_int_equal(sim_state_create(dir, &prm, true, &st, err, sizeof(err)), 0);
@@ -737,8 +738,10 @@ static void test_device_time(void **state)
 	}
 	t1 = snp_monotonic_usec();
 	assert_true(t1 - t0 >= 2 * DEVICE_US);
-	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	assert_true(asprintf(&rm, "rm -rf '%s'", dir) > 0);
 	assert_int_equal(system(rm), 0);
+	free(rm);
+	free(dir);
 }
 
 /*
