@@ -8,7 +8,10 @@
 # of clients, BENCH_EVIDENCE_ROUNDS rounds of the raw device loop (one
 # thread calling the backend: the device's reports/s), FUSE
 # (evidence/HEX), HTTP unix and HTTP TCP (GET /v1/evidence), in an order
-# that rotates every round, as bench-snpd.sh does. A figure is the median
+# that rotates every round, as bench-snpd.sh does. Mode "floor" puts
+# evidence-floor in snpd's place on a unix socket: the least a batching
+# server can do (same batching, the device a timer, prepared answers that
+# only echo the nonce), what this machine allows any server. A figure is the median
 # of per-round ratios (answers/s / the same round's raw reports/s) with
 # min and max; a spread over BENCH_SPREAD_WARN of the median is a WARNING.
 # Every answer must prove its client's nonce; a sample is verified fully
@@ -22,7 +25,8 @@ here=$(dirname "$0")
 DEVICES=${BENCH_EVIDENCE_DEVICE_MS:-50 2000}
 CLIENTS=${BENCH_EVIDENCE_CLIENTS:-1 10 100 1000}
 ROUNDS=${BENCH_EVIDENCE_ROUNDS:-3}
-MODES=${BENCH_EVIDENCE_MODES:-raw fs unix tcp}
+MODES=${BENCH_EVIDENCE_MODES:-raw floor fs unix tcp}
+EVIDENCE_FLOOR=${EVIDENCE_FLOOR:-$(dirname "$SNPD_LOAD")/evidence-floor}
 SPREAD=${BENCH_SPREAD_WARN:-0.10}
 # snpd configured for 1,000 clients of one uid (see bench/README.md); the
 # window: BENCH_EVIDENCE_WINDOW_MS, else a tenth of the device period
@@ -92,6 +96,23 @@ run() {
 		;;
 	fs) line=$("$SNPD_LOAD" evidence fs "$mnt" "$2" "$5") ;;
 	unix) line=$("$SNPD_LOAD" evidence unix "$sock" "$2" "$5") ;;
+	floor)
+		# its template is one of snpd's answers; its CPU is measured
+		"$EVIDENCE_FLOOR" "$tmp/floor.sock" "$sock" $(($1 * 1000)) \
+			$(($(window_for "$1") * 1000)) 2048 >"$tmp/floor.out" 2>&1 &
+		fpid=$!
+		i=0
+		until grep -q ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 100 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+		line=$(BENCH_PID=$fpid BENCH_EVIDENCE_FLOOR=1 "$SNPD_LOAD" evidence unix \
+			"$tmp/floor.sock" "$2" "$5")
+		rc=$?
+		kill "$fpid" 2>/dev/null
+		wait "$fpid" 2>/dev/null
+		(exit $rc)
+		;;
 	tcp) line=$("$SNPD_LOAD" evidence tcp "127.0.0.1:$port" "$2" "$5") ;;
 	esac
 	[ $? -eq 0 ] || failed=1
@@ -153,8 +174,8 @@ END {
 	nd = split(devices, D, " "); nc = split(clients, C, " ")
 	nw = split(wins, W, " ")
 	for (i = 1; i < nw; i += 2) window[W[i]] = W[i + 1]
-	split("fs unix tcp", M, " ")
-	name["fs"] = "FUSE"; name["unix"] = "HTTP unix"; name["tcp"] = "HTTP TCP"
+	split("floor fs unix tcp", M, " ")
+	name["floor"] = "floor"; name["fs"] = "FUSE"; name["unix"] = "HTTP unix"; name["tcp"] = "HTTP TCP"
 	print "Evidence answers/s against the device'"'"'s reports/s (raw loop, same round),"
 	print "median of per-round ratios [min, max]; answers per device report and p50/p99"
 	print "latency medians over rounds (p99 also its worst round); bound = BatchWindowMSec"
@@ -170,7 +191,7 @@ END {
 			if (!k) continue
 			rm = median(raws, k); minmax(raws, k)
 			printf "  clients=%-4s raw %7.2f reports/s [%.2f, %.2f]\n", n, rm, lo, hi
-			for (m = 1; m <= 3; m++) {
+			for (m = 1; m <= 4; m++) {
 				mode = M[m]; k = 0
 				for (r = 1; r <= R; r++) {
 					if (!((dev, n, r, mode) in rate) || rate[dev, n, r, "raw"] <= 0) continue
@@ -206,7 +227,7 @@ END {
 		dev = D[d]
 		for (c = 1; c <= nc; c++) {
 			n = C[c]; R = rounds[dev, n]; line = ""
-			for (m = 1; m <= 3; m++) {
+			for (m = 1; m <= 4; m++) {
 				mode = M[m]; k = 0
 				for (r = 1; r <= R; r++)
 					if ((dev, n, r, mode) in cpu && cpu[dev, n, r, mode] != "nan" && cpu[dev, n, r, mode] != "") z[++k] = cpu[dev, n, r, mode]

@@ -7,6 +7,9 @@ noinst_PROGRAMS += %reldir%/snpd-load
 %canon_reldir%_snpd_load_SOURCES = %reldir%/snpd-load.c
 %canon_reldir%_snpd_load_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_snpd_load_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
+# the least a batching evidence server can do (bench-evidence.sh's "floor")
+noinst_PROGRAMS += %reldir%/evidence-floor
+%canon_reldir%_evidence_floor_SOURCES = %reldir%/evidence-floor.c
 EXTRA_DIST += %reldir%/bench-snpd.sh %reldir%/bench-overload.sh %reldir%/bench-common.sh
 EXTRA_DIST += %reldir%/bench-evidence.sh
 
@@ -16,7 +19,8 @@ EXTRA_DIST += %reldir%/bench-smoke.sh
 
 BENCH_SNPD_ENV = SNPD='$(abs_top_builddir)/daemon/snpd$(EXEEXT)' \
 	SNPCTL='$(abs_top_builddir)/cli/snpctl$(EXEEXT)' \
-	SNPD_LOAD='$(abs_top_builddir)/%reldir%/snpd-load$(EXEEXT)'
+	SNPD_LOAD='$(abs_top_builddir)/%reldir%/snpd-load$(EXEEXT)' \
+	EVIDENCE_FLOOR='$(abs_top_builddir)/%reldir%/evidence-floor$(EXEEXT)'
 
 .PHONY: bench-snpd
 bench: bench-snpd
@@ -46,7 +50,7 @@ bench-eventlog: daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
 
 .PHONY: bench-evidence
 bench: bench-evidence
-bench-evidence: %reldir%/snpd-load$(EXEEXT) daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
+bench-evidence: %reldir%/snpd-load$(EXEEXT) %reldir%/evidence-floor$(EXEEXT) daemon/snpd$(EXEEXT) cli/snpctl$(EXEEXT)
 	@echo "== bench/bench-evidence.sh: evidence answers against a throttled device =="
 	@$(BENCH_SNPD_ENV) $(SHELL) $(srcdir)/%reldir%/bench-evidence.sh || \
 		echo "bench-evidence: a check failed (see above)"
