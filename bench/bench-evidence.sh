@@ -222,13 +222,15 @@ END {
 		       errs[dev], unb[dev], bchk[dev], bbad[dev], sig[dev], bad[dev]
 	}
 	print ""
-	print "snpd CPU per answer (utime+stime of /proc/PID/stat over the run / answers), median over rounds:"
+	print "snpd CPU per answer (utime+stime of /proc/PID/stat over the run / answers), median over rounds"
+	print "(floor: evidence-floor'"'"'s own):"
+	split("fs unix tcp floor", MC, " ")
 	for (d = 1; d <= nd; d++) {
 		dev = D[d]
 		for (c = 1; c <= nc; c++) {
 			n = C[c]; R = rounds[dev, n]; line = ""
 			for (m = 1; m <= 4; m++) {
-				mode = M[m]; k = 0
+				mode = MC[m]; k = 0
 				for (r = 1; r <= R; r++)
 					if ((dev, n, r, mode) in cpu && cpu[dev, n, r, mode] != "nan" && cpu[dev, n, r, mode] != "") z[++k] = cpu[dev, n, r, mode]
 				if (k) line = line sprintf(" %s %.0f us |", mode, median(z, k))

@@ -105,14 +105,14 @@ grep -Eq "^device: one report per 50 ms, BatchWindowMSec=[0-9]+ \(bound [0-9]+ m
 for n in 1 50; do
 	grep -Eq "^  clients=$n +raw +[0-9.]+ reports/s \[" "$work/ev" || fail "no raw line for $n clients"
 done
-for mode in "FUSE" "HTTP unix" "HTTP TCP"; do
+for mode in "floor" "FUSE" "HTTP unix" "HTTP TCP"; do
 	n=$(grep -Ec "^    $mode +[0-9.]+ answers/s  ratio +[0-9.]+x \[[0-9.]+, [0-9.]+\] +[0-9.]+ answers/report  p50 [0-9]+ ms  p99 [0-9]+ ms \(worst [0-9]+\) (within|OVER) bound" "$work/ev")
 	[ "$n" -eq 2 ] || fail "$n evidence lines for $mode (want 2)"
 done
 checks=$(grep "^  checks:" "$work/ev")
 echo "$checks" | grep -Eq "unbound=0 bindings verified=[1-9][0-9]* bad=0 signatures verified=[1-9][0-9]* bad=0" ||
 	fail "checks of evidence answers: $checks"
-grep -Eq "device=50 +clients=50 +\| fs [0-9]+ us \| unix [0-9]+ us \| tcp [0-9]+ us \|" "$work/ev" ||
+grep -Eq "device=50 +clients=50 +\| fs [0-9]+ us \| unix [0-9]+ us \| tcp [0-9]+ us \| floor [0-9]+ us \|" "$work/ev" ||
 	fail "no CPU per answer line"
 
 # and those checks fail when the answers are wrong: the load tool damages
