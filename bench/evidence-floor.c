@@ -60,7 +60,7 @@ struct batch {
 	unsigned int n;
 };
 
-static char *doc;	/* the template: HTTP head and body */
+static char *doc; /* the template: HTTP head and body */
 static size_t doc_len;
 /* where the template takes the client's nonce, or the batch's mark */
 static struct {

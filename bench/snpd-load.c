@@ -320,54 +320,64 @@ static ssize_t read_ready(int fd, void *buf, size_t len)
 }
 
 /*
+ * A client's read buffer: a whole evidence answer fits, so that a client
+ * reads it with one read(2) (curl reads 16 KB at a time, more than a
+ * report's answer); one per thread, made at its first request.
+ */
+#define HTTP_READ_MAX (64 * 1024)
+static __thread char *rbuf;
+
+/*
  * One request on @fd: the status, with the body in @body (up to @cap
  * bytes kept, the rest drained), or -1 when the connection broke.
  */
 static int http_once(int fd, const char *path, const char *accept, u8 *body, size_t cap,
 		     size_t *ret_len)
 {
-	char req[512], buf[8192];
+	char req[512];
 	size_t have = 0, hdr = 0, clen = 0, got = 0;
 	int n, status;
 
+	if (!rbuf && !(rbuf = malloc(HTTP_READ_MAX + 1)))
+		return -1;
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: %s\r\n\r\n", path,
 		     accept);
 	if (write(fd, req, (size_t)n) != n)
 		return -1;
 	for (;;) {
-		ssize_t k = read_ready(fd, buf + have, sizeof(buf) - 1 - have);
+		ssize_t k = read_ready(fd, rbuf + have, HTTP_READ_MAX - have);
 		char *end, *cl;
 
 		if (k <= 0)
 			return -1;
 		have += (size_t)k;
-		buf[have] = '\0';
-		end = strstr(buf, "\r\n\r\n");
+		rbuf[have] = '\0';
+		end = strstr(rbuf, "\r\n\r\n");
 		if (!end) {
-			if (have >= sizeof(buf) - 1)
+			if (have >= HTTP_READ_MAX)
 				return -1;
 			continue;
 		}
-		if (strncmp(buf, "HTTP/1.1 ", 9))
+		if (strncmp(rbuf, "HTTP/1.1 ", 9))
 			return -1;
-		status = (int)strtol(buf + 9, NULL, 10);
-		cl = strcasestr(buf, "\r\nContent-Length:");
+		status = (int)strtol(rbuf + 9, NULL, 10);
+		cl = strcasestr(rbuf, "\r\nContent-Length:");
 		clen = cl ? strtoul(cl + 17, NULL, 10) : 0;
-		hdr = (size_t)(end + 4 - buf);
+		hdr = (size_t)(end + 4 - rbuf);
 		break;
 	}
 	/* body bytes already read */
 	got = have - hdr < clen ? have - hdr : clen;
 	if (body)
-		memcpy(body, buf + hdr, got < cap ? got : cap);
+		memcpy(body, rbuf + hdr, got < cap ? got : cap);
 	while (got < clen) {
-		size_t want = clen - got < sizeof(buf) ? clen - got : sizeof(buf);
-		ssize_t k = read_ready(fd, buf, want);
+		size_t want = clen - got < HTTP_READ_MAX ? clen - got : HTTP_READ_MAX;
+		ssize_t k = read_ready(fd, rbuf, want);
 
 		if (k <= 0)
 			return -1;
 		if (body && got < cap)
-			memcpy(body + got, buf, (size_t)k < cap - got ? (size_t)k : cap - got);
+			memcpy(body + got, rbuf, (size_t)k < cap - got ? (size_t)k : cap - got);
 		got += (size_t)k;
 	}
 	*ret_len = clen;
