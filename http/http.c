@@ -93,6 +93,7 @@ struct conn_track {
 	int fd;
 	u64 deadline_usec; /* 0: none (waiting for the device or idle handled by MHD) */
 	u64 peer;	   /* peer_id() */
+	struct ucred cred; /* a unix peer's, as it connected; else uid and gid -1 */
 	bool busy;	   /* a request is being answered */
 	bool gone;	   /* cut or evicted: closing, counts no more */
 	/*
@@ -490,20 +491,27 @@ static u64 addr_id(int fd)
  * process can pick any 127.x.y.z as its source address, so the address
  * says nothing); the address only when that is unknowable.
  */
-static u64 peer_id(struct snpd_http *h, struct listener *l, int fd)
+/* The credentials of a unix socket's peer as it connected; uid and gid -1: unknown. */
+static struct ucred unix_cred(int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	return cred;
+}
+
+/* @cred: a unix peer's, from unix_cred() */
+static u64 peer_id(struct snpd_http *h, struct listener *l, int fd, const struct ucred *cred)
+{
 	uid_t uid;
 	int r;
 
 	if (fd < 0)
 		return (u64)-3;
-	if (l->is_unix) {
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-			return cred.uid;
-		return (u64)-2;
-	}
+	if (l->is_unix)
+		return cred->uid != (uid_t)-1 ? cred->uid : (u64)-2;
 	r = tcp_peer_uid(h, fd, &uid);
 	if (r == 0)
 		return uid;
@@ -513,23 +521,30 @@ static u64 peer_id(struct snpd_http *h, struct listener *l, int fd)
 
 static struct conn_track *track_of(struct MHD_Connection *conn);
 
-/* Client identity for fairness (peer_id() of the connection), and the peer's credentials. */
+/*
+ * Client identity for fairness (peer_id() of the connection), and the
+ * peer's credentials: those of the connection's start (the kernel keeps
+ * a unix socket's peer credentials from its connect(), they never change).
+ */
 static u64 client_id(struct req_state *st, struct ucred *ret_cred)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	const union MHD_ConnectionInfo *ci;
 	struct conn_track *t = track_of(st->conn);
-	socklen_t len = sizeof(cred);
-	int fd = ci ? ci->connect_fd : -1;
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	int fd;
 
-	if (st->l->is_unix && fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	if (t) {
+		if (ret_cred)
+			*ret_cred = t->cred;
+		return t->peer;
+	}
+	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	fd = ci ? ci->connect_fd : -1;
+	if (st->l->is_unix)
+		cred = unix_cred(fd);
 	if (ret_cred)
 		*ret_cred = cred;
-	if (st->l->is_unix)
-		return cred.uid != (uid_t)-1 ? cred.uid : (u64)-2;
-	return t ? t->peer : peer_id(st->l->h, st->l, fd);
+	return peer_id(st->l->h, st->l, fd, &cred);
 }
 
 static bool accepts(struct MHD_Connection *conn, const char *type)
@@ -2100,7 +2115,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			return;
 		t->fd = ci ? ci->connect_fd : -1;
 		t->l = l;
-		t->peer = peer_id(h, l, t->fd);
+		t->cred = l->is_unix ?
+				  unix_cred(t->fd) :
+				  (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		t->peer = peer_id(h, l, t->fd, &t->cred);
 		t->deadline_usec = now_usec(h) + (u64)h->d->config.request_timeout_sec * 1000000;
 		t->next = h->conns;
 		if (h->conns)
