@@ -97,18 +97,25 @@ run() {
 	fs) line=$("$SNPD_LOAD" evidence fs "$mnt" "$2" "$5") ;;
 	unix) line=$("$SNPD_LOAD" evidence unix "$sock" "$2" "$5") ;;
 	floor)
-		# its template is one of snpd's answers; its CPU is measured
-		"$EVIDENCE_FLOOR" "$tmp/floor.sock" "$sock" $(($1 * 1000)) \
+		# its template: one of snpd's answers (fetched after snpd
+		# started); its CPU is measured
+		"$EVIDENCE_FLOOR" serve "$tmp/floor.sock" "$tmp/floor-$1.json" $(($1 * 1000)) \
 			$(($(window_for "$1") * 1000)) 2048 >"$tmp/floor.out" 2>&1 &
 		fpid=$!
 		i=0
-		until grep -q ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 100 ]; do
+		until grep -qx ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 100 ]; do
+			kill -0 "$fpid" 2>/dev/null || break
 			sleep 0.05
 			i=$((i + 1))
 		done
-		line=$(BENCH_PID=$fpid BENCH_EVIDENCE_FLOOR=1 "$SNPD_LOAD" evidence unix \
-			"$tmp/floor.sock" "$2" "$5")
-		rc=$?
+		if grep -qx ready "$tmp/floor.out"; then
+			line=$(BENCH_PID=$fpid BENCH_EVIDENCE_FLOOR=1 "$SNPD_LOAD" evidence unix \
+				"$tmp/floor.sock" "$2" "$5")
+			rc=$?
+		else
+			line="evidence-floor did not start: $(tr '\n' ' ' <"$tmp/floor.out")"
+			rc=1
+		fi
 		kill "$fpid" 2>/dev/null
 		wait "$fpid" 2>/dev/null
 		(exit $rc)
@@ -135,6 +142,11 @@ for dev in $DEVICES; do
 	secs=$(secs_for "$dev")
 	# shellcheck disable=SC2086
 	bench_start_snpd "$dev" $snpd_conf "Daemon.BatchWindowMSec=$(window_for "$dev")" || exit 0
+	case " $MODES " in
+	*" floor "*)
+		"$EVIDENCE_FLOOR" fetch "$sock" "$tmp/floor-$dev.json" || failed=1
+		;;
+	esac
 	echo "$dev $(window_for "$dev")" >>"$tmp/windows"
 	for n in $CLIENTS; do
 		r=1

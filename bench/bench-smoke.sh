@@ -110,7 +110,7 @@ for mode in "floor" "FUSE" "HTTP unix" "HTTP TCP"; do
 	[ "$n" -eq 2 ] || fail "$n evidence lines for $mode (want 2)"
 done
 checks=$(grep "^  checks:" "$work/ev")
-echo "$checks" | grep -Eq "unbound=0 bindings verified=[1-9][0-9]* bad=0 signatures verified=[1-9][0-9]* bad=0" ||
+echo "$checks" | grep -Eq "errors=0 unbound=0 bindings verified=[1-9][0-9]* bad=0 signatures verified=[1-9][0-9]* bad=0" ||
 	fail "checks of evidence answers: $checks"
 grep -Eq "device=50 +clients=50 +\| fs [0-9]+ us \| unix [0-9]+ us \| tcp [0-9]+ us \| floor [0-9]+ us \|" "$work/ev" ||
 	fail "no CPU per answer line"

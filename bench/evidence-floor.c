@@ -4,11 +4,13 @@
  * what a machine allows beside snpd (bench-evidence.sh's "floor" mode).
  *
  * It speaks snpd's GET /v1/evidence?nonce=HEX over a unix socket with
- * keep-alive, batches exactly as snpd does (requests that arrive while the
- * "device" is busy form the next batch; an idle device waits WINDOW_US for
- * company), and models the device as a timer of DEVICE_US: no report is
+ * keep-alive (one request at a time: a client that sends before its answer
+ * is dropped), batches as snpd does (requests that arrive while the
+ * "device" is busy form the next batch, which goes when the device is
+ * free and WINDOW_US have passed since its first request, or when it has
+ * BATCH_MAX), and models the device as a timer of DEVICE_US: no report is
  * signed, no Merkle tree is built, no JSON is written. Each answer is one
- * of snpd's own evidence documents (fetched once from snpd at start), sent
+ * of snpd's own evidence documents (TEMPLATE, which "fetch" gets), sent
  * with one writev() with the client's nonce put in place and the batch's
  * number written into the report's signature (so that the load tool sees
  * one report per batch). Its answers prove nothing: the load tool checks
@@ -18,7 +20,8 @@
  * recv() of the request, one writev() of the answer, a share of
  * epoll_wait(), and the client's wake-up.
  *
- *   evidence-floor LISTEN_SOCKET SNPD_SOCKET DEVICE_US WINDOW_US BATCH_MAX
+ *   evidence-floor fetch SNPD_SOCKET TEMPLATE
+ *   evidence-floor serve LISTEN_SOCKET TEMPLATE DEVICE_US WINDOW_US BATCH_MAX
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +41,6 @@
 
 #define NONCE_HEX   128
 #define MAX_PATCH   8 /* places of the nonce in the document */
-#define MAX_CONNS   4096
 #define DOC_MAX	    (256 * 1024)
 #define REQ_MAX	    2048
 #define SIG_B64_OFF (0x2A0 / 3 * 4) /* the report's signature, in its base64 */
@@ -49,15 +51,18 @@ struct conn {
 	char in[REQ_MAX];
 	size_t have;
 	char nonce[NONCE_HEX];
-	bool queued;	/* in a batch: answered when it completes */
-	bool closed;	/* the client went: freed when its batch completes */
-	size_t out_off; /* of a short write: bytes already sent */
+	bool queued;	    /* in a batch: answered when it completes */
+	bool closed;	    /* the client went: freed when its batch completes */
+	size_t out_off;	    /* of a short write: bytes already sent */
+	unsigned long mark; /* its answer's batch */
 	struct conn *next;
 };
 
 struct batch {
 	struct conn *head, **tail;
 	unsigned int n;
+	unsigned long id;	/* from 1, when it goes to the device */
+	unsigned long long due; /* its first request's time + the window */
 };
 
 static char *doc; /* the template: HTTP head and body */
@@ -71,7 +76,8 @@ static unsigned int nr_patch;
 static int ep, dev_tfd, win_tfd;
 static struct batch open_b, busy_b;
 static bool device_busy, window_armed;
-static unsigned long long device_us, window_us, batch_max, batches;
+static unsigned long long device_us, window_us, batch_max;
+static unsigned long batches;
 
 static void die(const char *what)
 {
@@ -106,44 +112,100 @@ static char *fetch(const char *sock, const char *hex, size_t *ret_len)
 	int fd = unix_socket(sock, false), n;
 
 	if (fd < 0 || !buf)
-		return NULL;
+		goto fail;
 	n = snprintf(req, sizeof(req),
 		     "GET /v1/evidence?nonce=%s HTTP/1.1\r\nHost: snpd\r\n"
 		     "Accept: application/json\r\nConnection: close\r\n\r\n",
 		     hex);
 	if (write(fd, req, (size_t)n) != n)
+		goto fail;
+	while (have < DOC_MAX && (k = read(fd, buf + have, DOC_MAX - have)) > 0)
+		have += (size_t)k;
+	buf[have] = '\0';
+	body = strstr(buf, "\r\n\r\n");
+	cl = strcasestr(buf, "\r\nContent-Length:");
+	if (strncmp(buf, "HTTP/1.1 200", 12) || !body || !cl) {
+		fprintf(stderr, "evidence-floor: snpd answered: %.80s\n", buf);
+		goto fail;
+	}
+	body += 4;
+	clen = strtoul(cl + 17, NULL, 10);
+	if (clen != have - (size_t)(body - buf))
+		goto fail;
+	close(fd);
+	memmove(buf, body, clen);
+	buf[clen] = '\0';
+	*ret_len = clen;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* The template: snpd's head for a JSON answer, then snpd's document. */
+/* The nonce of the template, which every answer replaces. */
+static void template_nonce(char hex[NONCE_HEX + 1])
+{
+	for (int i = 0; i < NONCE_HEX; i++)
+		hex[i] = "0123456789abcdef"[(i * 7 + 3) % 16];
+	hex[NONCE_HEX] = '\0';
+}
+
+/* fetch: one of snpd's answers, for the template nonce, into @out. */
+static int do_fetch(const char *sock, const char *out)
+{
+	char hex[NONCE_HEX + 1], *body;
+	size_t blen;
+	FILE *f;
+
+	template_nonce(hex);
+	body = fetch(sock, hex, &blen);
+	if (!body) {
+		fprintf(stderr, "evidence-floor: no evidence document from %s\n", sock);
+		return 1;
+	}
+	f = fopen(out, "we");
+	if (!f || fwrite(body, 1, blen, f) != blen || fclose(f) != 0) {
+		perror(out);
+		return 1;
+	}
+	free(body);
+	return 0;
+}
+
+/* The whole of the file @path (at most DOC_MAX bytes), NUL-terminated. */
+static char *read_file(const char *path, size_t *ret_len)
+{
+	char *buf = malloc(DOC_MAX + 1);
+	size_t have = 0;
+	ssize_t k;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !buf) {
+		free(buf);
 		return NULL;
+	}
 	while (have < DOC_MAX && (k = read(fd, buf + have, DOC_MAX - have)) > 0)
 		have += (size_t)k;
 	close(fd);
 	buf[have] = '\0';
-	body = strstr(buf, "\r\n\r\n");
-	cl = strcasestr(buf, "\r\nContent-Length:");
-	if (strncmp(buf, "HTTP/1.1 200", 12) || !body || !cl)
-		return NULL;
-	body += 4;
-	clen = strtoul(cl + 17, NULL, 10);
-	if (clen != have - (size_t)(body - buf))
-		return NULL;
-	memmove(buf, body, clen);
-	*ret_len = clen;
+	*ret_len = have;
 	return buf;
 }
 
-/* The template: snpd's head for a JSON answer, then snpd's document. */
-static void load_template(const char *sock)
+static void load_template(const char *path)
 {
 	char hex[NONCE_HEX + 1], head[256], *body, *p, *rep;
 	size_t blen, sig;
 	unsigned int nonces = 0;
 	int h;
 
-	for (int i = 0; i < NONCE_HEX; i++)
-		hex[i] = "0123456789abcdef"[(i * 7 + 3) % 16];
-	hex[NONCE_HEX] = '\0';
-	body = fetch(sock, hex, &blen);
-	if (!body) {
-		fprintf(stderr, "evidence-floor: no evidence document from %s\n", sock);
+	template_nonce(hex);
+	body = read_file(path, &blen);
+	if (!body || !blen || blen >= DOC_MAX) {
+		fprintf(stderr, "evidence-floor: no template in %s\n", path);
 		exit(1);
 	}
 	h = snprintf(head, sizeof(head),
@@ -197,14 +259,38 @@ static void arm(int tfd, unsigned long long us)
 		die("timerfd_settime");
 }
 
+static unsigned long long now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (unsigned long long)t.tv_sec * 1000000 + (unsigned long long)t.tv_nsec / 1000;
+}
+
 /* The open batch goes to the device. */
 static void submit(void)
 {
 	busy_b = open_b;
+	busy_b.id = ++batches;
 	open_b = (struct batch){ .tail = &open_b.head };
 	device_busy = true;
-	batches++;
 	arm(dev_tfd, device_us);
+}
+
+/* As snpd's kick(): the open batch goes when it is full or its window is over. */
+static void kick(void)
+{
+	unsigned long long now;
+
+	if (device_busy || !open_b.n)
+		return;
+	now = now_us();
+	if (open_b.n >= batch_max || now >= open_b.due) {
+		submit();
+	} else if (!window_armed) {
+		window_armed = true;
+		arm(win_tfd, open_b.due - now);
+	}
 }
 
 static void conn_free(struct conn *c)
@@ -225,7 +311,7 @@ static bool send_answer(struct conn *c)
 	ssize_t k;
 
 	for (int i = 0; i < SIG_MARK; i++)
-		sig[i] = b64[(batches >> (6 * i)) & 63];
+		sig[i] = b64[(c->mark >> (6 * i)) & 63];
 	/* the template in pieces, with the nonce and the batch's mark put in */
 	for (unsigned int i = 0; i < nr_patch; i++) {
 		iov[n++] = (struct iovec){ doc + pos, patch[i].off - pos };
@@ -259,11 +345,11 @@ static void complete(void)
 
 	device_busy = false;
 	busy_b = (struct batch){ .tail = &busy_b.head };
-	if (open_b.n)
-		submit(); /* as snpd does: the next batch first */
+	kick(); /* as snpd does: the next batch first */
 	for (c = done.head; c; c = next) {
 		next = c->next;
 		c->queued = false;
+		c->mark = done.id;
 		if (c->closed) {
 			conn_free(c);
 			continue;
@@ -280,17 +366,12 @@ static void enqueue(struct conn *c)
 {
 	c->queued = true;
 	c->next = NULL;
+	if (!open_b.n)
+		open_b.due = now_us() + window_us;
 	*open_b.tail = c;
 	open_b.tail = &c->next;
 	open_b.n++;
-	if (device_busy)
-		return;
-	if (open_b.n >= batch_max || !window_us) {
-		submit();
-	} else if (!window_armed) {
-		window_armed = true;
-		arm(win_tfd, window_us);
-	}
+	kick();
 }
 
 /* A request in @c->in? Its nonce, and the connection joins the open batch. */
@@ -302,7 +383,7 @@ static void parse(struct conn *c)
 		return;
 	*end = '\0';
 	n = strstr(c->in, "nonce=");
-	if (n && strlen(n + 6) >= NONCE_HEX) {
+	if (n && strspn(n + 6, "0123456789abcdefABCDEF") == NONCE_HEX) {
 		memcpy(c->nonce, n + 6, NONCE_HEX);
 		enqueue(c);
 	} else {
@@ -322,10 +403,14 @@ static void on_conn(struct conn *c, uint32_t events)
 		return;
 	}
 	if (c->queued) {
-		/* a client does not send before its answer: only its close */
+		/*
+		 * Its close, or bytes before its answer: no pipelining here,
+		 * the connection is dropped (read again, they would spin).
+		 */
 		char b;
+		ssize_t k = recv(c->fd, &b, 1, MSG_PEEK);
 
-		if (recv(c->fd, &b, 1, MSG_PEEK) <= 0) {
+		if (k >= 0 || errno != EAGAIN) {
 			epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 			c->closed = true;
 		}
@@ -350,21 +435,24 @@ int main(int argc, char **argv)
 	struct epoll_event ev, evs[256];
 	int lfd;
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: evidence-floor LISTEN_SOCKET SNPD_SOCKET DEVICE_US "
+	if (argc == 4 && !strcmp(argv[1], "fetch"))
+		return do_fetch(argv[2], argv[3]);
+	if (argc != 7 || strcmp(argv[1], "serve")) {
+		fprintf(stderr, "usage: evidence-floor fetch SNPD_SOCKET TEMPLATE\n"
+				"       evidence-floor serve LISTEN_SOCKET TEMPLATE DEVICE_US "
 				"WINDOW_US BATCH_MAX\n");
 		return 2;
 	}
-	device_us = strtoull(argv[3], NULL, 10);
-	window_us = strtoull(argv[4], NULL, 10);
-	batch_max = strtoull(argv[5], NULL, 10);
+	device_us = strtoull(argv[4], NULL, 10);
+	window_us = strtoull(argv[5], NULL, 10);
+	batch_max = strtoull(argv[6], NULL, 10);
 	if (!device_us || !batch_max)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
-	load_template(argv[2]);
+	load_template(argv[3]);
 	open_b.tail = &open_b.head;
 	busy_b.tail = &busy_b.head;
-	lfd = unix_socket(argv[1], true);
+	lfd = unix_socket(argv[2], true);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	dev_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	win_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -402,13 +490,13 @@ int main(int argc, char **argv)
 				ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = c };
 				epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 			} else if (p == &dev_tfd) {
-				if (read(dev_tfd, &x, sizeof(x)) == sizeof(x) && device_busy)
+				if (read(dev_tfd, &x, sizeof(x)) == (ssize_t)sizeof(x) &&
+				    device_busy)
 					complete();
 			} else if (p == &win_tfd) {
-				if (read(win_tfd, &x, sizeof(x)) == sizeof(x)) {
+				if (read(win_tfd, &x, sizeof(x)) == (ssize_t)sizeof(x)) {
 					window_armed = false;
-					if (!device_busy && open_b.n)
-						submit();
+					kick();
 				}
 			} else {
 				on_conn(p, evs[i].events);

@@ -18,8 +18,11 @@
 #include "lib/util.h"
 
 #define VMPLS 4
-/* the broker's client identity of the batcher (uids and peers are others) */
-#define BATCH_CLIENT ((u64)-3)
+/*
+ * the broker's client identity of the batcher: not a uid (32 bits), nor
+ * one of http.c's peers without a uid (-2, -3, -4)
+ */
+#define BATCH_CLIENT ((u64)-16)
 /* the window timer fires on time (see kick()) */
 #define BATCH_TIMER_ACCURACY_USEC 1
 

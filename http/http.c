@@ -484,13 +484,6 @@ static u64 addr_id(int fd)
 	return hash | 1ULL << 63;
 }
 
-/*
- * Who is at the other end of connection @fd, for fairness (connections,
- * queue share, rate limit): the peer's uid on the unix socket, and on TCP
- * the uid owning the peer's socket when it is on this host (any local
- * process can pick any 127.x.y.z as its source address, so the address
- * says nothing); the address only when that is unknowable.
- */
 /* The credentials of a unix socket's peer as it connected; uid and gid -1: unknown. */
 static struct ucred unix_cred(int fd)
 {
@@ -502,16 +495,23 @@ static struct ucred unix_cred(int fd)
 	return cred;
 }
 
-/* @cred: a unix peer's, from unix_cred() */
+/*
+ * Who is at the other end of connection @fd, for fairness (connections,
+ * queue share, rate limit): the peer's uid on the unix socket (@cred,
+ * from unix_cred()), and on TCP the uid owning the peer's socket when it
+ * is on this host (any local process can pick any 127.x.y.z as its
+ * source address, so the address says nothing); the address only when
+ * that is unknowable.
+ */
 static u64 peer_id(struct snpd_http *h, struct listener *l, int fd, const struct ucred *cred)
 {
 	uid_t uid;
 	int r;
 
-	if (fd < 0)
-		return (u64)-3;
 	if (l->is_unix)
 		return cred->uid != (uid_t)-1 ? cred->uid : (u64)-2;
+	if (fd < 0)
+		return (u64)-3;
 	r = tcp_peer_uid(h, fd, &uid);
 	if (r == 0)
 		return uid;
