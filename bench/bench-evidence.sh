@@ -11,9 +11,10 @@
 # that rotates every round, as bench-snpd.sh does. Mode "floor" puts
 # evidence-floor in snpd's place on a unix socket: the least a batching
 # server can do (same batching, the device a timer, prepared answers that
-# only echo the nonce), what this machine allows any server. A figure is the median
-# of per-round ratios (answers/s / the same round's raw reports/s) with
-# min and max; a spread over BENCH_SPREAD_WARN of the median is a WARNING.
+# only echo the nonce), what this machine allows any server. A figure is
+# the median of per-round ratios (answers/s / the same round's raw
+# reports/s) with min and max; a spread over BENCH_SPREAD_WARN of the
+# median is a WARNING.
 # Every answer must prove its client's nonce; a sample is verified fully
 # (binding and signature). A failed check makes the script exit 1; speed
 # never does. Needs root and /dev/fuse.
