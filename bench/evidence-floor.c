@@ -169,6 +169,7 @@ static int do_fetch(const char *sock, const char *out)
 	f = fopen(out, "we");
 	if (!f || fwrite(body, 1, blen, f) != blen || fclose(f) != 0) {
 		perror(out);
+		free(body);
 		return 1;
 	}
 	free(body);

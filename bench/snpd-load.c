@@ -985,6 +985,8 @@ static void *load_thread(void *arg)
 		close(fd);
 	free(doc_buf);
 	doc_buf = NULL;
+	free(rbuf);
+	rbuf = NULL;
 	return NULL;
 }
 
