@@ -93,7 +93,7 @@ struct conn_track {
 	int fd;
 	u64 deadline_usec; /* 0: none (waiting for the device or idle handled by MHD) */
 	u64 peer;	   /* peer_id() */
-	struct ucred cred; /* a unix peer's, as it connected; else uid and gid -1 */
+	struct ucred cred; /* a unix peer's, as it connected; else no_cred */
 	bool busy;	   /* a request is being answered */
 	bool gone;	   /* cut or evicted: closing, counts no more */
 	/*
@@ -484,14 +484,17 @@ static u64 addr_id(int fd)
 	return hash | 1ULL << 63;
 }
 
-/* The credentials of a unix socket's peer as it connected; uid and gid -1: unknown. */
+/* A peer's credentials when they are unknown (TCP, or the kernel would not say). */
+static const struct ucred no_cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+
+/* The credentials of a unix socket's peer as it connected, or no_cred. */
 static struct ucred unix_cred(int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		cred = no_cred;
 	return cred;
 }
 
@@ -530,7 +533,7 @@ static u64 client_id(struct req_state *st, struct ucred *ret_cred)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct conn_track *t = track_of(st->conn);
-	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	struct ucred cred = no_cred;
 	int fd;
 
 	if (t) {
@@ -2115,9 +2118,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			return;
 		t->fd = ci ? ci->connect_fd : -1;
 		t->l = l;
-		t->cred = l->is_unix ?
-				  unix_cred(t->fd) :
-				  (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		t->cred = l->is_unix ? unix_cred(t->fd) : no_cred;
 		t->peer = peer_id(h, l, t->fd, &t->cred);
 		t->deadline_usec = now_usec(h) + (u64)h->d->config.request_timeout_sec * 1000000;
 		t->next = h->conns;

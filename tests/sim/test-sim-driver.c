@@ -700,7 +700,7 @@ static void test_device_time(void **state)
 	u64 t0, t1;
 
 	(void)state;
-	assert_true(asprintf(&dir, "%s/sim-device-time.XXXXXX", tmp && *tmp ? tmp : "/tmp") > 0);
+	assert_true(asprintf(&dir, "%s/sim-device-time.XXXXXX", tmp && *tmp ? tmp : P_tmpdir) > 0);
 	assert_non_null(mkdtemp(dir));
 	sim_params_default(&prm, SNP_PRODUCT_MILAN);
 	assert_int_equal(sim_state_create(dir, &prm, true, &st, err, sizeof(err)), 0);
