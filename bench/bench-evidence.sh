@@ -29,6 +29,10 @@ ROUNDS=${BENCH_EVIDENCE_ROUNDS:-3}
 MODES=${BENCH_EVIDENCE_MODES:-raw floor fs unix tcp}
 EVIDENCE_FLOOR=${EVIDENCE_FLOOR:-$(dirname "$SNPD_LOAD")/evidence-floor}
 SPREAD=${BENCH_SPREAD_WARN:-0.10}
+# the clients: FUSE's a thread each (open(2) blocks until the answer); HTTP's
+# and the floor's connections on BENCH_EVIDENCE_CLIENT_LOOP epoll loops
+# (default 1), as wrk and h2load carry theirs, or 0: a thread each
+CLIENT_LOOP=${BENCH_EVIDENCE_CLIENT_LOOP:-1}
 # snpd configured for 1,000 clients of one uid (see bench/README.md); the
 # window: BENCH_EVIDENCE_WINDOW_MS, else a tenth of the device period
 snpd_conf="Daemon.BatchMax=2048 Daemon.QueueSize=2048 \
@@ -76,6 +80,11 @@ echo "bench-evidence: $ROUNDS rounds, clients: $CLIENTS, device: one report per 
 echo "snpd: BatchWindowMSec=$(for d in $DEVICES; do printf '%s ' "$(window_for "$d")"; done | \
 	sed 's/ $//;s/ /, /g') (device $(echo "$DEVICES" | sed 's/ /, /g') ms)" \
 	"$(echo "$snpd_conf" | tr -s ' \t\\' ' ' | sed 's/[A-Za-z]*\.//g')"
+if [ "$CLIENT_LOOP" -gt 0 ] 2>/dev/null; then
+	echo "clients: FUSE a thread each; HTTP and floor connections on $CLIENT_LOOP event loop(s)"
+else
+	echo "clients: a thread each"
+fi
 bench_load
 # the platform; no pool: bound REPORT_DATA cannot be signed ahead, the
 # simulator signs within the device time
@@ -96,7 +105,7 @@ run() {
 			"$SNPD_LOAD" raw "sim:$tmp/sim-raw" 1 "$5")
 		;;
 	fs) line=$("$SNPD_LOAD" evidence fs "$mnt" "$2" "$5") ;;
-	unix) line=$("$SNPD_LOAD" evidence unix "$sock" "$2" "$5") ;;
+	unix) line=$(BENCH_CLIENT_LOOP=$CLIENT_LOOP "$SNPD_LOAD" evidence unix "$sock" "$2" "$5") ;;
 	floor)
 		# its template: one of snpd's answers (fetched after snpd
 		# started); its CPU is measured
@@ -110,8 +119,8 @@ run() {
 			i=$((i + 1))
 		done
 		if grep -qx ready "$tmp/floor.out"; then
-			line=$(BENCH_PID=$fpid BENCH_EVIDENCE_FLOOR=1 "$SNPD_LOAD" evidence unix \
-				"$tmp/floor.sock" "$2" "$5")
+			line=$(BENCH_PID=$fpid BENCH_EVIDENCE_FLOOR=1 BENCH_CLIENT_LOOP=$CLIENT_LOOP \
+				"$SNPD_LOAD" evidence unix "$tmp/floor.sock" "$2" "$5")
 			rc=$?
 		else
 			line="evidence-floor did not start: $(tr '\n' ' ' <"$tmp/floor.out")"
@@ -121,7 +130,10 @@ run() {
 		wait "$fpid" 2>/dev/null
 		(exit $rc)
 		;;
-	tcp) line=$("$SNPD_LOAD" evidence tcp "127.0.0.1:$port" "$2" "$5") ;;
+	tcp)
+		line=$(BENCH_CLIENT_LOOP=$CLIENT_LOOP "$SNPD_LOAD" evidence tcp "127.0.0.1:$port" \
+			"$2" "$5")
+		;;
 	esac
 	[ $? -eq 0 ] || failed=1
 	[ -n "${BENCH_VERBOSE:-}" ] && echo "  $1 n=$2 round $3 $4: $line"

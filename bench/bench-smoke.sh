@@ -96,12 +96,18 @@ done
 
 # 3. bench-evidence.sh in a tiny mode: its format and its checks of answers
 BENCH_SIM_DIR="$work/sim" BENCH_EVIDENCE_DEVICE_MS=50 BENCH_EVIDENCE_CLIENTS="1 50" \
-	BENCH_EVIDENCE_ROUNDS=1 BENCH_EVIDENCE_SECONDS=2 BENCH_VERIFY_EVERY=5 \
+	BENCH_EVIDENCE_ROUNDS=1 BENCH_EVIDENCE_SECONDS=2 BENCH_VERIFY_EVERY=5 BENCH_VERBOSE=1 \
 	sh "$src/bench/bench-evidence.sh" >"$work/ev" 2>&1
 rc=$?
 cat "$work/ev"
 [ $rc -eq 0 ] || fail "bench-evidence.sh exited $rc"
 grep -Eq "^device: one report per 50 ms, BatchWindowMSec=[0-9]+ \(bound [0-9]+ ms\)$" "$work/ev" || fail "no evidence device line"
+grep -q "^clients: FUSE a thread each; HTTP and floor connections on 1 event loop(s)$" "$work/ev" ||
+	fail "no evidence clients line"
+for m in unix tcp floor; do
+	grep -q " $m: mode=evidence-[a-z]* clients=50 client_loops=1 " "$work/ev" ||
+		fail "the $m clients were not on an event loop"
+done
 for n in 1 50; do
 	grep -Eq "^  clients=$n +raw +[0-9.]+ reports/s \[" "$work/ev" || fail "no raw line for $n clients"
 done
@@ -117,9 +123,10 @@ grep -Eq "device=50 +clients=50 +\| fs [0-9]+ us \| unix [0-9]+ us \| tcp [0-9]+
 
 # and those checks fail when the answers are wrong: the load tool damages
 # each answer before its own checks (BENCH_EVIDENCE_TAMPER), so the real
-# check code runs on them. tamper ENV MODES: a 1 s run that must fail
+# check code runs on them. tamper "ENV..." MODES: a 1 s run that must fail
 tamper() {
-	env "$1" BENCH_SIM_DIR="$work/sim" BENCH_EVIDENCE_DEVICE_MS=50 BENCH_EVIDENCE_CLIENTS=4 \
+	# shellcheck disable=SC2086 # ENV: one or more assignments
+	env $1 BENCH_SIM_DIR="$work/sim" BENCH_EVIDENCE_DEVICE_MS=50 BENCH_EVIDENCE_CLIENTS=4 \
 		BENCH_EVIDENCE_ROUNDS=1 BENCH_EVIDENCE_SECONDS=1 BENCH_VERIFY_EVERY=2 \
 		BENCH_EVIDENCE_MODES="$2" sh "$src/bench/bench-evidence.sh" >"$work/ev-t" 2>&1
 	rc=$?
@@ -129,9 +136,12 @@ tamper() {
 }
 # the expected nonce is another request's: every answer unbound, the
 # sampled bindings do not prove it
-tamper BENCH_EVIDENCE_TAMPER=nonce "raw unix"
-echo "$checks" | grep -Eq "unbound=[1-9][0-9]* bindings verified=([1-9][0-9]*) bad=\1 " ||
-	fail "a wrong nonce passed: $checks"
+# (HTTP clients on an event loop, the default, and a thread each)
+for loop in 1 0; do
+	tamper "BENCH_EVIDENCE_CLIENT_LOOP=$loop BENCH_EVIDENCE_TAMPER=nonce" "raw unix"
+	echo "$checks" | grep -Eq "unbound=[1-9][0-9]* bindings verified=([1-9][0-9]*) bad=\1 " ||
+		fail "a wrong nonce passed (client loops: $loop): $checks"
+done
 # a damaged signature (the binding is intact): only the signature check
 tamper BENCH_EVIDENCE_TAMPER=signature "raw fs"
 echo "$checks" | grep -Eq "unbound=0 bindings verified=[1-9][0-9]* bad=0 signatures verified=([1-9][0-9]*) bad=\1$" ||

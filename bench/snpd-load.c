@@ -27,6 +27,9 @@
  *       answer to its last.
  *       BENCH_EVIDENCE_TAMPER=nonce|report-data|signature damages what the
  *       tool checks (the self-test of its checks, bench-smoke.sh).
+ *       BENCH_CLIENT_LOOP=N (HTTP only): the THREADS clients are
+ *       connections on N threads with an epoll loop each, not a thread
+ *       each (see "event-loop clients" below).
  *   snpd-load light fs|unix|tcp TARGET INTERVAL_MS COUNT
  *       COUNT requests, one every INTERVAL_MS on a fixed schedule, each on a
  *       new file descriptor or connection (a light client beside a flood)
@@ -69,6 +72,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -77,6 +81,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -990,6 +995,278 @@ static void *load_thread(void *arg)
 	return NULL;
 }
 
+/* ---- event-loop clients ---------------------------------------------------- */
+
+/*
+ * BENCH_CLIENT_LOOP=N: the HTTP evidence clients are connections carried
+ * by N threads with an epoll loop each, as wrk and h2load carry theirs,
+ * instead of a thread per client. A client is still one connection with
+ * one request at a time, its next one sent as soon as its answer is
+ * checked; what goes is the client's two context switches per answer,
+ * which on a small machine take CPU from the server being measured.
+ */
+#define LOOP_BUF_FIRST (16 * 1024)
+#define LOOP_BUF_MAX   (EVIDENCE_MAX + 4096) /* an answer's header and document */
+#define LOOP_RETRY_S   0.001		     /* as one_or_wait(): not a hot loop */
+
+struct lconn {
+	int fd;
+	unsigned int idx;
+	bool past; /* a request of it ended after the measured window */
+	u64 k;	   /* its request's nonce index */
+	double t0;
+	double retry_at; /* > 0: failed, asks again then */
+	char *buf;
+	size_t have, cap;
+};
+
+struct lloop {
+	const struct target *t;
+	struct lconn *c;
+	unsigned int n, retrying;
+	double end;
+	int ep;
+};
+
+static void lconn_past(struct lloop *l, struct lconn *c)
+{
+	if (c->past || now_s() < l->end)
+		return;
+	c->past = true;
+	pthread_mutex_lock(&cool.lock);
+	if (++cool.past == cool.threads)
+		pthread_cond_signal(&cool.all_past);
+	pthread_mutex_unlock(&cool.lock);
+}
+
+/* A request of @c failed (@status, or -1 with errno): count it, ask again soon. */
+static void lconn_fail(struct lloop *l, struct lconn *c, int status)
+{
+	__atomic_store_n(&last_failure,
+			 status > 0 ? status :
+			 errno	    ? -errno :
+				      -EIO,
+			 __ATOMIC_RELAXED);
+	count_error();
+	if (status <= 0 && c->fd >= 0) {
+		close(c->fd); /* leaves the epoll set with it */
+		c->fd = -1;
+	}
+	lconn_past(l, c);
+	c->retry_at = now_s() + LOOP_RETRY_S;
+	l->retrying++;
+}
+
+/* Send @c's next request, connecting first when it has no connection. */
+static int lconn_send(struct lloop *l, struct lconn *c)
+{
+	char hex[2 * EVIDENCE_NONCE_LEN + 1], req[512];
+	u8 nonce[EVIDENCE_NONCE_LEN];
+	int n;
+
+	c->t0 = now_s();
+	c->have = 0;
+	if (c->fd < 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		c->fd = http_connect(l->t, c->idx);
+		if (c->fd < 0)
+			return -1;
+		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+			return -1;
+	}
+	c->k = __atomic_fetch_add(&next_k, 1, __ATOMIC_RELAXED);
+	evidence_nonce(c->k, nonce);
+	snp_hex_encode(nonce, sizeof(nonce), hex);
+	n = snprintf(req, sizeof(req),
+		     "GET /v1/evidence?nonce=%s HTTP/1.1\r\nHost: snpd\r\n"
+		     "Accept: application/json\r\n\r\n",
+		     hex);
+	return write(c->fd, req, (size_t)n) == n ? 0 : -1;
+}
+
+/*
+ * Read what @c's connection has: 1 and the status when a whole answer is
+ * in (its document at *ret_body, *ret_len bytes, NUL-terminated), 0 when
+ * more is to come, -1 with errno when the connection broke or the answer
+ * is not one.
+ */
+static int lconn_read(struct lconn *c, int *ret_status, char **ret_body, size_t *ret_len)
+{
+	char *end, *cl;
+	size_t hdr, clen;
+	ssize_t k;
+
+	if (c->have == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : LOOP_BUF_FIRST;
+		char *b;
+
+		if (c->cap >= LOOP_BUF_MAX) {
+			errno = EFBIG;
+			return -1;
+		}
+		if (cap > LOOP_BUF_MAX)
+			cap = LOOP_BUF_MAX;
+		if (!(b = realloc(c->buf, cap + 1)))
+			return -1;
+		c->buf = b;
+		c->cap = cap;
+	}
+	k = read(c->fd, c->buf + c->have, c->cap - c->have);
+	if (k <= 0) {
+		if (k == 0)
+			errno = ECONNRESET;
+		return -1;
+	}
+	c->have += (size_t)k;
+	c->buf[c->have] = '\0';
+	end = strstr(c->buf, "\r\n\r\n");
+	if (!end)
+		return 0;
+	if (strncmp(c->buf, "HTTP/1.1 ", 9)) {
+		errno = EBADMSG;
+		return -1;
+	}
+	hdr = (size_t)(end + 4 - c->buf);
+	cl = strcasestr(c->buf, "\r\nContent-Length:");
+	clen = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+	if (clen >= EVIDENCE_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (c->have < hdr + clen)
+		return 0;
+	if (c->have > hdr + clen) { /* one request at a time: nothing may follow */
+		errno = EBADMSG;
+		return -1;
+	}
+	*ret_status = (int)strtol(c->buf + 9, NULL, 10);
+	*ret_body = c->buf + hdr;
+	*ret_len = clen;
+	return 1;
+}
+
+/* @c's answer is in: check and count it, then ask again. */
+static void lconn_answered(struct lloop *l, struct lconn *c, char *body, size_t len)
+{
+	u8 expect[EVIDENCE_NONCE_LEN];
+	u64 fp = 0;
+	int r;
+
+	evidence_nonce(tamper == T_NONCE ? c->k + 1 : c->k, expect);
+	r = evidence_check(body, len, expect, &fp);
+	if (r < 0) {
+		errno = EBADMSG;
+		lconn_fail(l, c, -1);
+		return;
+	}
+	account_evidence(body, len, expect, r == 0, fp, c->t0, now_s() - c->t0, c->idx);
+	lconn_past(l, c);
+	if (!__atomic_load_n(&cool.stop, __ATOMIC_ACQUIRE) && lconn_send(l, c) < 0)
+		lconn_fail(l, c, -1);
+}
+
+static void lloop_retry(struct lloop *l)
+{
+	double now = now_s();
+
+	for (unsigned int i = 0; i < l->n && l->retrying; i++) {
+		struct lconn *c = &l->c[i];
+
+		if (c->retry_at <= 0 || c->retry_at > now)
+			continue;
+		c->retry_at = 0;
+		l->retrying--;
+		if (lconn_send(l, c) < 0)
+			lconn_fail(l, c, -1);
+	}
+}
+
+static void *loop_thread(void *arg)
+{
+	struct lloop *l = arg;
+	struct epoll_event evs[256];
+
+	lloop_retry(l);
+	while (!__atomic_load_n(&cool.stop, __ATOMIC_ACQUIRE)) {
+		int n = epoll_wait(l->ep, evs, 256, l->retrying ? 1 : 50);
+
+		for (int i = 0; i < n; i++) {
+			struct lconn *c = evs[i].data.ptr;
+			char *body;
+			size_t len;
+			int status, r;
+
+			if (c->fd < 0 || c->retry_at > 0)
+				continue;
+			r = lconn_read(c, &status, &body, &len);
+			if (r < 0)
+				lconn_fail(l, c, -1);
+			else if (r > 0 && status != 200)
+				lconn_fail(l, c, status);
+			else if (r > 0)
+				lconn_answered(l, c, body, len);
+		}
+		if (l->retrying)
+			lloop_retry(l);
+	}
+	for (unsigned int i = 0; i < l->n; i++) {
+		if (l->c[i].fd >= 0)
+			close(l->c[i].fd);
+		free(l->c[i].buf);
+	}
+	return NULL;
+}
+
+static struct lloop *loops;
+static unsigned int nr_loops;
+
+/* Start @nloops loop threads (into @tids) carrying @clients connections. */
+static int start_loops(const struct target *t, unsigned int clients, unsigned int nloops,
+		       pthread_t *tids, const pthread_attr_t *attr)
+{
+	struct lconn *c = calloc(clients, sizeof(*c));
+
+	loops = calloc(nloops, sizeof(*loops));
+	if (!c || !loops) {
+		free(c);
+		return -1;
+	}
+	/* every client's first request: a "retry" due now */
+	for (unsigned int i = 0; i < clients; i++)
+		c[i] = (struct lconn){ .fd = -1, .idx = i, .retry_at = DBL_MIN };
+	for (unsigned int j = 0; j < nloops; j++) {
+		struct lloop *l = &loops[j];
+
+		/* clients j*clients/nloops up to the next loop's first */
+		l->c = c + (size_t)j * clients / nloops;
+		l->n = (unsigned int)((size_t)(j + 1) * clients / nloops -
+				      (size_t)j * clients / nloops);
+		l->t = t;
+		l->end = st.measure_until;
+		l->retrying = l->n;
+		l->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (l->ep < 0 || pthread_create(&tids[j], attr, loop_thread, l) != 0) {
+			fprintf(stderr, "snpd-load: cannot start loop %u\n", j);
+			return -1;
+		}
+		nr_loops = j + 1;
+	}
+	return 0;
+}
+
+/* After their threads are joined. */
+static void stop_loops(void)
+{
+	if (!loops)
+		return;
+	for (unsigned int j = 0; j < nr_loops; j++)
+		close(loops[j].ep);
+	free(loops[0].c);
+	free(loops);
+	loops = NULL;
+}
+
 static const char *kind_name(enum kind k)
 {
 	static const char *const names[] = { "raw", "fs", "unix", "tcp" };
@@ -1005,15 +1282,22 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 	u64 pid = 0, warmup_ms = 0;
 	double t0, t1, c0 = -1, c1 = -1, s0, s1;
 	unsigned long long f0 = 0, f1 = 0;
+	unsigned int nloops = 0;
+	u64 loop_env = 0;
 
 	env_u64("BENCH_PID", &pid);
 	env_u64("BENCH_WARMUP_MS", &warmup_ms);
-	if (warmup_ms > 3600 * 1000) {
-		fprintf(stderr, "snpd-load: BENCH_WARMUP_MS: at most an hour\n");
+	env_u64("BENCH_CLIENT_LOOP", &loop_env);
+	if (warmup_ms > 3600 * 1000 || loop_env > 64) {
+		fprintf(stderr, "snpd-load: BENCH_WARMUP_MS: at most an hour; "
+				"BENCH_CLIENT_LOOP: at most 64\n");
 		free(w);
 		free(tids);
 		return 2;
 	}
+	/* FUSE clients stay threads: open(2) blocks until the answer */
+	if (t->evidence && (t->kind == K_UNIX || t->kind == K_TCP))
+		nloops = (unsigned int)(loop_env < threads ? loop_env : threads);
 	if (!w || !tids)
 		return 1;
 	/* small stacks: 1,000 clients are 1,000 threads (buffers are on the heap) */
@@ -1026,11 +1310,16 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 	st.measure_from = t0 + (double)warmup_ms / 1e3;
 	st.measure_until = st.measure_from + secs;
 	cool.threads = threads;
-	for (unsigned int i = 0; i < threads; i++) {
-		w[i] = (struct worker){ t, st.measure_until, i };
-		if (pthread_create(&tids[i], &attr, load_thread, &w[i]) != 0) {
-			fprintf(stderr, "snpd-load: cannot start thread %u\n", i);
+	if (nloops) {
+		if (start_loops(t, threads, nloops, tids, &attr) < 0)
 			return 1;
+	} else {
+		for (unsigned int i = 0; i < threads; i++) {
+			w[i] = (struct worker){ t, st.measure_until, i };
+			if (pthread_create(&tids[i], &attr, load_thread, &w[i]) != 0) {
+				fprintf(stderr, "snpd-load: cannot start thread %u\n", i);
+				return 1;
+			}
 		}
 	}
 	pthread_attr_destroy(&attr);
@@ -1055,12 +1344,15 @@ static int run_load(struct target *t, unsigned int threads, double secs)
 		c1 = proc_cpu((pid_t)pid, &f1);
 	s1 = self_cpu();
 	__atomic_store_n(&cool.stop, true, __ATOMIC_RELEASE);
-	for (unsigned int i = 0; i < threads; i++)
+	for (unsigned int i = 0; i < (nloops ? nloops : threads); i++)
 		pthread_join(tids[i], NULL);
-	printf("mode=%s%s%s clients=%u warmup_s=%.2f secs=%.2f requests=%llu per_sec=%.1f "
-	       "errors=%llu unbound=%llu",
-	       t->evidence ? "evidence-" : "", kind_name(t->kind), t->healthz ? "-healthz" : "",
-	       threads, (double)warmup_ms / 1e3, t1 - t0, (unsigned long long)st.served,
+	stop_loops();
+	printf("mode=%s%s%s clients=%u", t->evidence ? "evidence-" : "", kind_name(t->kind),
+	       t->healthz ? "-healthz" : "", threads);
+	if (nloops)
+		printf(" client_loops=%u", nloops);
+	printf(" warmup_s=%.2f secs=%.2f requests=%llu per_sec=%.1f errors=%llu unbound=%llu",
+	       (double)warmup_ms / 1e3, t1 - t0, (unsigned long long)st.served,
 	       (double)st.served / (t1 - t0), (unsigned long long)st.errors,
 	       (unsigned long long)st.unbound);
 	if (t->evidence) {
