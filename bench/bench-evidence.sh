@@ -33,6 +33,13 @@ SPREAD=${BENCH_SPREAD_WARN:-0.10}
 # and the floor's connections on BENCH_EVIDENCE_CLIENT_LOOP epoll loops
 # (default 1), as wrk and h2load carry theirs, or 0: a thread each
 CLIENT_LOOP=${BENCH_EVIDENCE_CLIENT_LOOP:-1}
+case $CLIENT_LOOP in
+'' | *[!0-9]*) CLIENT_LOOP=65 ;;
+esac
+if [ "$CLIENT_LOOP" -gt 64 ]; then
+	echo "bench-evidence: BENCH_EVIDENCE_CLIENT_LOOP: 0 to 64 loops" >&2
+	exit 2
+fi
 # snpd configured for 1,000 clients of one uid (see bench/README.md); the
 # window: BENCH_EVIDENCE_WINDOW_MS, else a tenth of the device period
 snpd_conf="Daemon.BatchMax=2048 Daemon.QueueSize=2048 \
@@ -80,7 +87,7 @@ echo "bench-evidence: $ROUNDS rounds, clients: $CLIENTS, device: one report per 
 echo "snpd: BatchWindowMSec=$(for d in $DEVICES; do printf '%s ' "$(window_for "$d")"; done | \
 	sed 's/ $//;s/ /, /g') (device $(echo "$DEVICES" | sed 's/ /, /g') ms)" \
 	"$(echo "$snpd_conf" | tr -s ' \t\\' ' ' | sed 's/[A-Za-z]*\.//g')"
-if [ "$CLIENT_LOOP" -gt 0 ] 2>/dev/null; then
+if [ "$CLIENT_LOOP" -gt 0 ]; then
 	echo "clients: FUSE a thread each; HTTP and floor connections on $CLIENT_LOOP event loop(s)"
 else
 	echo "clients: a thread each"

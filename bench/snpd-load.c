@@ -1012,8 +1012,9 @@ static void *load_thread(void *arg)
 struct lconn {
 	int fd;
 	unsigned int idx;
-	bool past; /* a request of it ended after the measured window */
-	u64 k;	   /* its request's nonce index */
+	bool past;  /* a request of it ended after the measured window */
+	bool asked; /* a request of it is on its way */
+	u64 k;	    /* its request's nonce index */
 	double t0;
 	double retry_at; /* > 0: failed, asks again then */
 	char *buf;
@@ -1023,7 +1024,7 @@ struct lconn {
 struct lloop {
 	const struct target *t;
 	struct lconn *c;
-	unsigned int n, retrying;
+	unsigned int n, retrying, asked;
 	double end;
 	int ep;
 };
@@ -1039,7 +1040,11 @@ static void lconn_past(struct lloop *l, struct lconn *c)
 	pthread_mutex_unlock(&cool.lock);
 }
 
-/* A request of @c failed (@status, or -1 with errno): count it, ask again soon. */
+/*
+ * A request of @c failed (@status, or -1 with errno): count it, ask again
+ * soon on a new connection (snpd closes after a refusal; a connection kept
+ * would be reported readable at its end, and spin the loop until then).
+ */
 static void lconn_fail(struct lloop *l, struct lconn *c, int status)
 {
 	__atomic_store_n(&last_failure,
@@ -1048,9 +1053,13 @@ static void lconn_fail(struct lloop *l, struct lconn *c, int status)
 				      -EIO,
 			 __ATOMIC_RELAXED);
 	count_error();
-	if (status <= 0 && c->fd >= 0) {
+	if (c->fd >= 0) {
 		close(c->fd); /* leaves the epoll set with it */
 		c->fd = -1;
+	}
+	if (c->asked) {
+		c->asked = false;
+		l->asked--;
 	}
 	lconn_past(l, c);
 	c->retry_at = now_s() + LOOP_RETRY_S;
@@ -1064,6 +1073,7 @@ static int lconn_send(struct lloop *l, struct lconn *c)
 	u8 nonce[EVIDENCE_NONCE_LEN];
 	int n;
 
+	errno = 0;
 	c->t0 = now_s();
 	c->have = 0;
 	if (c->fd < 0) {
@@ -1082,7 +1092,11 @@ static int lconn_send(struct lloop *l, struct lconn *c)
 		     "GET /v1/evidence?nonce=%s HTTP/1.1\r\nHost: snpd\r\n"
 		     "Accept: application/json\r\n\r\n",
 		     hex);
-	return write(c->fd, req, (size_t)n) == n ? 0 : -1;
+	if (write(c->fd, req, (size_t)n) != n)
+		return -1;
+	c->asked = true;
+	l->asked++;
+	return 0;
 }
 
 /*
@@ -1146,13 +1160,15 @@ static int lconn_read(struct lconn *c, int *ret_status, char **ret_body, size_t 
 	return 1;
 }
 
-/* @c's answer is in: check and count it, then ask again. */
-static void lconn_answered(struct lloop *l, struct lconn *c, char *body, size_t len)
+/* @c's answer was in at @t1: check and count it, then ask again. */
+static void lconn_answered(struct lloop *l, struct lconn *c, char *body, size_t len, double t1)
 {
 	u8 expect[EVIDENCE_NONCE_LEN];
 	u64 fp = 0;
 	int r;
 
+	c->asked = false;
+	l->asked--;
 	evidence_nonce(tamper == T_NONCE ? c->k + 1 : c->k, expect);
 	r = evidence_check(body, len, expect, &fp);
 	if (r < 0) {
@@ -1160,7 +1176,7 @@ static void lconn_answered(struct lloop *l, struct lconn *c, char *body, size_t 
 		lconn_fail(l, c, -1);
 		return;
 	}
-	account_evidence(body, len, expect, r == 0, fp, c->t0, now_s() - c->t0, c->idx);
+	account_evidence(body, len, expect, r == 0, fp, c->t0, t1 - c->t0, c->idx);
 	lconn_past(l, c);
 	if (!__atomic_load_n(&cool.stop, __ATOMIC_ACQUIRE) && lconn_send(l, c) < 0)
 		lconn_fail(l, c, -1);
@@ -1188,8 +1204,14 @@ static void *loop_thread(void *arg)
 	struct epoll_event evs[256];
 
 	lloop_retry(l);
-	while (!__atomic_load_n(&cool.stop, __ATOMIC_ACQUIRE)) {
-		int n = epoll_wait(l->ep, evs, 256, l->retrying ? 1 : 50);
+	/* after the stop, until every request on its way is answered (as a thread) */
+	for (;;) {
+		bool stop = __atomic_load_n(&cool.stop, __ATOMIC_ACQUIRE);
+		int n;
+
+		if (stop && !l->asked)
+			break;
+		n = epoll_wait(l->ep, evs, 256, l->retrying && !stop ? 1 : 50);
 
 		for (int i = 0; i < n; i++) {
 			struct lconn *c = evs[i].data.ptr;
@@ -1205,9 +1227,9 @@ static void *loop_thread(void *arg)
 			else if (r > 0 && status != 200)
 				lconn_fail(l, c, status);
 			else if (r > 0)
-				lconn_answered(l, c, body, len);
+				lconn_answered(l, c, body, len, now_s());
 		}
-		if (l->retrying)
+		if (l->retrying && !stop)
 			lloop_retry(l);
 	}
 	for (unsigned int i = 0; i < l->n; i++) {
