@@ -66,17 +66,8 @@ static void device_wait(u64 due_ns)
 		(void)prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
 }
 
-/* the work's lead before the answer is due: twice the last's, and this */
-#define DEVICE_LEAD_MARGIN_NS (1000 * 1000ULL)
-
 void sim_hv_device_finish(struct sim_hv *hv)
 {
-	if (hv->device_work_ns) {
-		u64 work = snp_monotonic_usec() * 1000 - hv->device_work_ns;
-
-		hv->device_lead_ns = 2 * work + DEVICE_LEAD_MARGIN_NS;
-		hv->device_work_ns = 0;
-	}
 	if (hv->device_due_ns)
 		device_wait(hv->device_due_ns);
 	hv->device_due_ns = 0;
@@ -354,16 +345,6 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 		sim_hv_device_finish(hv);
 		t0 = hv->device_start_ns ? hv->device_start_ns : snp_monotonic_usec() * 1000;
 		hv->device_start_ns = 0;
-		/*
-		 * The firmware's work (mostly signing: a millisecond or two of
-		 * the guest's CPU here, none on a real PSP) is done at the end
-		 * of the device time, not at its start, when the guest has the
-		 * least to do: at its start the guest is busy with what the
-		 * answer before brought (a batch of evidence to send out).
-		 */
-		if (hv->device_lead_ns && hv->device_lead_ns < hv->fw->device_ns)
-			device_wait(t0 + hv->fw->device_ns - hv->device_lead_ns);
-		hv->device_work_ns = snp_monotonic_usec() * 1000;
 	}
 	status = sim_fw_guest_request(hv->fw, &hv->fw_req, &hv->fw_resp);
 	if (hv->fw->device_ns) {

@@ -326,15 +326,10 @@ struct sim_hv {
 	 * its arrival here; with @device_defer, the wait of a message is left
 	 * to the platform (sim_hv_device_finish()), which waits after its own
 	 * bookkeeping (state files): that work then falls within the device
-	 * time, as none of it exists on a real guest. The firmware starts
-	 * its work @device_lead_ns before the answer is due (twice what the
-	 * last request's work took, up to its end here, plus 1 ms; 0 at
-	 * first: at once).
+	 * time, as none of it exists on a real guest.
 	 */
 	u64 device_start_ns;
-	u64 device_due_ns;  /* a deferred wait: the answer is ready then; 0: none */
-	u64 device_work_ns; /* when the firmware's work on a message began; 0: none */
-	u64 device_lead_ns;
+	u64 device_due_ns; /* a deferred wait: the answer is ready then; 0: none */
 	bool device_defer;
 	sim_capture_fn capture;
 	void *capture_userdata;
