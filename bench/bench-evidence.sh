@@ -119,8 +119,9 @@ run() {
 		"$EVIDENCE_FLOOR" serve "$tmp/floor.sock" "$tmp/floor-$1.json" $(($1 * 1000)) \
 			$(($(window_for "$1") * 1000)) 2048 >"$tmp/floor.out" 2>&1 &
 		fpid=$!
+		# up to 30 s: once it was not ready after 5 s (cause not found)
 		i=0
-		until grep -qx ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 100 ]; do
+		until grep -qx ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 600 ]; do
 			kill -0 "$fpid" 2>/dev/null || break
 			sleep 0.05
 			i=$((i + 1))
