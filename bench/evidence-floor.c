@@ -144,7 +144,6 @@ fail:
 	return NULL;
 }
 
-/* The template: snpd's head for a JSON answer, then snpd's document. */
 /* The nonce of the template, which every answer replaces. */
 static void template_nonce(char hex[NONCE_HEX + 1])
 {
@@ -196,6 +195,7 @@ static char *read_file(const char *path, size_t *ret_len)
 	return buf;
 }
 
+/* The template: snpd's head for a JSON answer, then snpd's document. */
 static void load_template(const char *path)
 {
 	char hex[NONCE_HEX + 1], head[256], *body, *p, *rep;

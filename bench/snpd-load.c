@@ -332,6 +332,33 @@ static ssize_t read_ready(int fd, void *buf, size_t len)
 #define HTTP_READ_MAX (64 * 1024)
 static __thread char *rbuf;
 
+/* A GET of @path, accepting @accept, into @req: its length. */
+static int http_request(char *req, size_t size, const char *path, const char *accept)
+{
+	return snprintf(req, size, "GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: %s\r\n\r\n", path,
+			accept);
+}
+
+/*
+ * The head of an answer at the start of @buf (NUL-terminated): 1 with its
+ * length, status and Content-Length (0: none), 0 when it is not all in
+ * yet, -1 when it is not HTTP/1.1.
+ */
+static int http_head(const char *buf, size_t *ret_len, int *ret_status, size_t *ret_clen)
+{
+	const char *end = strstr(buf, "\r\n\r\n"), *cl;
+
+	if (!end)
+		return 0;
+	if (strncmp(buf, "HTTP/1.1 ", 9))
+		return -1;
+	cl = strcasestr(buf, "\r\nContent-Length:");
+	*ret_clen = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+	*ret_status = (int)strtol(buf + 9, NULL, 10);
+	*ret_len = (size_t)(end + 4 - buf);
+	return 1;
+}
+
 /*
  * One request on @fd: the status, with the body in @body (up to @cap
  * bytes kept, the rest drained), or -1 when the connection broke.
@@ -345,31 +372,22 @@ static int http_once(int fd, const char *path, const char *accept, u8 *body, siz
 
 	if (!rbuf && !(rbuf = malloc(HTTP_READ_MAX + 1)))
 		return -1;
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: snpd\r\nAccept: %s\r\n\r\n", path,
-		     accept);
+	n = http_request(req, sizeof(req), path, accept);
 	if (write(fd, req, (size_t)n) != n)
 		return -1;
 	for (;;) {
 		ssize_t k = read_ready(fd, rbuf + have, HTTP_READ_MAX - have);
-		char *end, *cl;
+		int r;
 
 		if (k <= 0)
 			return -1;
 		have += (size_t)k;
 		rbuf[have] = '\0';
-		end = strstr(rbuf, "\r\n\r\n");
-		if (!end) {
-			if (have >= HTTP_READ_MAX)
-				return -1;
-			continue;
-		}
-		if (strncmp(rbuf, "HTTP/1.1 ", 9))
+		r = http_head(rbuf, &hdr, &status, &clen);
+		if (r < 0 || (r == 0 && have >= HTTP_READ_MAX))
 			return -1;
-		status = (int)strtol(rbuf + 9, NULL, 10);
-		cl = strcasestr(rbuf, "\r\nContent-Length:");
-		clen = cl ? strtoul(cl + 17, NULL, 10) : 0;
-		hdr = (size_t)(end + 4 - rbuf);
-		break;
+		if (r > 0)
+			break;
 	}
 	/* body bytes already read */
 	got = have - hdr < clen ? have - hdr : clen;
@@ -1069,7 +1087,7 @@ static void lconn_fail(struct lloop *l, struct lconn *c, int status)
 /* Send @c's next request, connecting first when it has no connection. */
 static int lconn_send(struct lloop *l, struct lconn *c)
 {
-	char hex[2 * EVIDENCE_NONCE_LEN + 1], req[512];
+	char hex[2 * EVIDENCE_NONCE_LEN + 1], path[160], req[512];
 	u8 nonce[EVIDENCE_NONCE_LEN];
 	int n;
 
@@ -1088,10 +1106,8 @@ static int lconn_send(struct lloop *l, struct lconn *c)
 	c->k = __atomic_fetch_add(&next_k, 1, __ATOMIC_RELAXED);
 	evidence_nonce(c->k, nonce);
 	snp_hex_encode(nonce, sizeof(nonce), hex);
-	n = snprintf(req, sizeof(req),
-		     "GET /v1/evidence?nonce=%s HTTP/1.1\r\nHost: snpd\r\n"
-		     "Accept: application/json\r\n\r\n",
-		     hex);
+	snprintf(path, sizeof(path), "/v1/evidence?nonce=%s", hex);
+	n = http_request(req, sizeof(req), path, "application/json");
 	if (write(c->fd, req, (size_t)n) != n)
 		return -1;
 	c->asked = true;
@@ -1107,9 +1123,9 @@ static int lconn_send(struct lloop *l, struct lconn *c)
  */
 static int lconn_read(struct lconn *c, int *ret_status, char **ret_body, size_t *ret_len)
 {
-	char *end, *cl;
 	size_t hdr, clen;
 	ssize_t k;
+	int r;
 
 	if (c->have == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : LOOP_BUF_FIRST;
@@ -1134,16 +1150,13 @@ static int lconn_read(struct lconn *c, int *ret_status, char **ret_body, size_t 
 	}
 	c->have += (size_t)k;
 	c->buf[c->have] = '\0';
-	end = strstr(c->buf, "\r\n\r\n");
-	if (!end)
-		return 0;
-	if (strncmp(c->buf, "HTTP/1.1 ", 9)) {
+	r = http_head(c->buf, &hdr, ret_status, &clen);
+	if (r < 0) {
 		errno = EBADMSG;
 		return -1;
 	}
-	hdr = (size_t)(end + 4 - c->buf);
-	cl = strcasestr(c->buf, "\r\nContent-Length:");
-	clen = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+	if (r == 0)
+		return 0;
 	if (clen >= EVIDENCE_MAX) {
 		errno = EFBIG;
 		return -1;
@@ -1154,7 +1167,6 @@ static int lconn_read(struct lconn *c, int *ret_status, char **ret_body, size_t 
 		errno = EBADMSG;
 		return -1;
 	}
-	*ret_status = (int)strtol(c->buf + 9, NULL, 10);
 	*ret_body = c->buf + hdr;
 	*ret_len = clen;
 	return 1;
