@@ -7,8 +7,11 @@
 #ifndef SNP_TESTS_UNIT_CHECK_H
 #define SNP_TESTS_UNIT_CHECK_H
 
+#include <ftw.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int failures;
 
@@ -21,5 +24,40 @@ static int failures;
 		if (!ok_)                                                                          \
 			failures++;                                                                \
 	} while (0)
+
+/*
+ * A new directory @name.XXXXXX under $TMPDIR (else libc's P_tmpdir) into
+ * @buf. False, with the reason on stderr, if it does not fit or cannot be
+ * made.
+ */
+static inline bool check_mkdtemp(char *buf, size_t size, const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(buf, size, "%s/%s.XXXXXX", tmp && *tmp ? tmp : P_tmpdir, name);
+
+	if (n < 0 || (size_t)n >= size) {
+		fprintf(stderr, "the temporary directory's name is too long\n");
+		return false;
+	}
+	if (!mkdtemp(buf)) {
+		perror(buf);
+		return false;
+	}
+	return true;
+}
+
+static inline int check_rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	if (remove(path) < 0)
+		perror(path);
+	return 0;
+}
+
+/* Remove @dir and everything under it (a test's check_mkdtemp()). */
+static inline void check_rmtree(const char *dir)
+{
+	if (nftw(dir, check_rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		perror(dir);
+}
 
 #endif

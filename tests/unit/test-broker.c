@@ -66,13 +66,11 @@ int main(void)
 	struct sim_state *sim = NULL;
 	struct sim_params p;
 	sd_event *e = NULL;
-	char dir[] = "/tmp/test-broker.XXXXXX", simdir[64], spec[80], err[256] = "", cmd[96];
+	char dir[PATH_MAX], simdir[PATH_MAX + 8], spec[PATH_MAX + 16], err[256] = "";
 	int tries;
 
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (!check_mkdtemp(dir, sizeof(dir), "test-broker"))
 		return 1;
-	}
 	snprintf(simdir, sizeof(simdir), "%s/sim", dir);
 	snprintf(spec, sizeof(spec), "sim:%s", simdir);
 	sim_params_default(&p, SNP_PRODUCT_MILAN);
@@ -132,9 +130,7 @@ int main(void)
 	snp_backend_free(backend);
 	sd_event_unref(e);
 	sim_state_free(sim);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	check_rmtree(dir);
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }

@@ -31,9 +31,9 @@ static const u8 guid_ark[16] = SNP_GUID_ARK, guid_ask[16] = SNP_GUID_ASK,
 
 struct fixture {
 	struct sim_state *st;
-	char dir[64];
-	char ark_path[128];
-	char cache_dir[128];
+	char dir[PATH_MAX];
+	char ark_path[PATH_MAX + 16];
+	char cache_dir[PATH_MAX + 16];
 	sd_event *e;
 	struct snpd_collateral *c;
 	struct snpd_coll_set *set; /* the last one done() got */
@@ -143,11 +143,8 @@ static void setup(struct fixture *f)
 		fprintf(stderr, "cannot make a simulated chip with a VLEK\n");
 		exit(1);
 	}
-	snprintf(f->dir, sizeof(f->dir), "%s", "/tmp/test-collateral.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		perror("mkdtemp");
+	if (!check_mkdtemp(f->dir, sizeof(f->dir), "test-collateral"))
 		exit(1);
-	}
 	snprintf(f->ark_path, sizeof(f->ark_path), "%s/ark.pem", f->dir);
 	snprintf(f->cache_dir, sizeof(f->cache_dir), "%s/cache", f->dir);
 	fp = fopen(f->ark_path, "we");
@@ -168,8 +165,6 @@ static void setup(struct fixture *f)
 
 static void teardown(struct fixture *f)
 {
-	char cmd[128];
-
 	snpd_coll_set_free(f->set);
 	snpd_collateral_free(f->c);
 	sd_event_unref(f->e);
@@ -178,9 +173,7 @@ static void teardown(struct fixture *f)
 	free(f->pem_ask);
 	free(f->pem_asvk);
 	sim_state_free(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", f->dir);
+	check_rmtree(f->dir);
 }
 
 int main(void)
