@@ -19,6 +19,29 @@ bench_tmp() {
 	trap 'exit 130' INT TERM
 }
 
+# bench_kill PID: SIGTERM, up to 10 s to go, then SIGKILL (the process
+# need not be our child: polled, not waited for)
+bench_kill() {
+	kill "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$1" 2>/dev/null
+	return 0
+}
+
+# bench_umount DIR...: whatever is still mounted there goes (detached).
+# Not only directories: the mount of a server that died fails stat() with
+# ENOTCONN. Nothing mounted there (or no such path) is an error, silenced.
+bench_umount() {
+	for m in "$@"; do
+		umount -l "$m" 2>/dev/null
+	done
+	return 0
+}
+
 bench_stop_snpd() {
 	[ -n "$snpd_pid" ] || return 0
 	# BENCH_STATUS_FILE: snpd's /v1/status at the end, appended there
@@ -26,23 +49,22 @@ bench_stop_snpd() {
 		curl -s --unix-socket "$sock" http://snpd/v1/status >>"$BENCH_STATUS_FILE"
 		echo >>"$BENCH_STATUS_FILE"
 	fi
-	kill "$snpd_pid" 2>/dev/null
-	# not our child (snpd-load started it): poll until it is gone
-	i=0
-	while kill -0 "$snpd_pid" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$snpd_pid" 2>/dev/null
+	# not our child (snpd-load started it)
+	bench_kill "$snpd_pid"
 	snpd_pid=
-	for m in "$tmp"/mnt-*; do
-		[ -d "$m" ] && umount -l "$m" 2>/dev/null
-	done
+	bench_umount "$tmp"/mnt-*
 	return 0
 }
 
 bench_cleanup() {
+	# a server started beside snpd (bench-evidence.sh's evidence-floor)
+	if [ -n "${floor_pid:-}" ]; then
+		bench_kill "$floor_pid"
+		floor_pid=
+	fi
 	bench_stop_snpd
+	# every mount under $tmp, before it is removed (also without snpd)
+	bench_umount "$tmp"/mnt-*
 	if [ -s "$tmp/snpd.log" ]; then
 		echo "snpd's log (warnings and errors; last 20 lines):"
 		tail -n 20 "$tmp/snpd.log" | sed 's/^/  /'

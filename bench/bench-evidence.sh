@@ -11,7 +11,9 @@
 # that rotates every round, as bench-snpd.sh does. Mode "floor" puts
 # evidence-floor in snpd's place on a unix socket: the least a batching
 # server can do (same batching, the device a timer, prepared answers that
-# only echo the nonce), what this machine allows any server. A figure is
+# only echo the nonce), what this machine allows any server; mode
+# "floorfs" ("FUSE floor") does the same over FUSE, with exactly the FUSE
+# requests and notifications snpd's evidence files cost. A figure is
 # the median of per-round ratios (answers/s / the same round's raw
 # reports/s) with min and max; a spread over BENCH_SPREAD_WARN of the
 # median is a WARNING.
@@ -26,7 +28,7 @@ here=$(dirname "$0")
 DEVICES=${BENCH_EVIDENCE_DEVICE_MS:-50 2000}
 CLIENTS=${BENCH_EVIDENCE_CLIENTS:-1 10 100 1000}
 ROUNDS=${BENCH_EVIDENCE_ROUNDS:-3}
-MODES=${BENCH_EVIDENCE_MODES:-raw floor fs unix tcp}
+MODES=${BENCH_EVIDENCE_MODES:-raw floor fs floorfs unix tcp}
 EVIDENCE_FLOOR=${EVIDENCE_FLOOR:-$(dirname "$SNPD_LOAD")/evidence-floor}
 SPREAD=${BENCH_SPREAD_WARN:-0.10}
 # the clients: FUSE's a thread each (open(2) blocks until the answer); HTTP's
@@ -101,6 +103,52 @@ res=$tmp/results
 : >"$res"
 failed=0
 
+# floor_start DEV serve|serve-fs WHERE: evidence-floor on its template for
+# DEV (one of snpd's answers, fetched after snpd started); sets floor_pid;
+# 0 once it said "ready" (up to 30 s: once it was not ready after 5 s,
+# cause not found)
+floor_start() {
+	"$EVIDENCE_FLOOR" "$2" "$3" "$tmp/floor-$1.json" $(($1 * 1000)) \
+		$(($(window_for "$1") * 1000)) 2048 >"$tmp/floor.out" 2>&1 &
+	floor_pid=$!
+	i=0
+	until grep -qx ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 600 ]; do
+		kill -0 "$floor_pid" 2>/dev/null || break
+		sleep 0.05
+		i=$((i + 1))
+	done
+	grep -qx ready "$tmp/floor.out"
+}
+
+# floor_stop: evidence-floor gone (serve-fs unmounts on SIGTERM) and its
+# mount too, whatever became of the process; floor_counts: the FUSE
+# requests it saw (serve-fs prints them when it ends)
+floor_stop() {
+	floor_counts=
+	[ -n "${floor_pid:-}" ] || return 0
+	alive=1
+	kill -0 "$floor_pid" 2>/dev/null || alive=0
+	bench_kill "$floor_pid"
+	wait "$floor_pid" 2>/dev/null
+	st=$?
+	floor_pid=
+	# serve-fs ends by itself on SIGTERM (0), serve dies of it (143); a
+	# sanitizer's finding at the end is another exit status
+	if [ $alive -eq 0 ] || { [ $st -ne 0 ] && [ $st -ne 143 ]; }; then
+		[ $alive -eq 0 ] && why="ended before its run did" || why="did not end cleanly"
+		echo "bench-evidence: evidence-floor $why (exit $st):" \
+			"$(tail -n 3 "$tmp/floor.out" | tr '\n' ' ')"
+		failed=1
+	fi
+	bench_umount "$tmp/mnt-floorfs"
+	if grep -q " $tmp/mnt-floorfs " /proc/self/mounts; then
+		echo "bench-evidence: the FUSE floor's mount is still there"
+		failed=1
+	fi
+	floor_counts=$(sed -n 's/^evidence-floor: [^ ]*: //p' "$tmp/floor.out")
+	return 0
+}
+
 # run DEV N ROUND MODE SECS: one measurement, appended to $res
 run() {
 	BENCH_WARMUP_MS=$(warmup_for "$1")
@@ -114,28 +162,31 @@ run() {
 	fs) line=$("$SNPD_LOAD" evidence fs "$mnt" "$2" "$5") ;;
 	unix) line=$(BENCH_CLIENT_LOOP=$CLIENT_LOOP "$SNPD_LOAD" evidence unix "$sock" "$2" "$5") ;;
 	floor)
-		# its template: one of snpd's answers (fetched after snpd
-		# started); its CPU is measured
-		"$EVIDENCE_FLOOR" serve "$tmp/floor.sock" "$tmp/floor-$1.json" $(($1 * 1000)) \
-			$(($(window_for "$1") * 1000)) 2048 >"$tmp/floor.out" 2>&1 &
-		fpid=$!
-		# up to 30 s: once it was not ready after 5 s (cause not found)
-		i=0
-		until grep -qx ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 600 ]; do
-			kill -0 "$fpid" 2>/dev/null || break
-			sleep 0.05
-			i=$((i + 1))
-		done
-		if grep -qx ready "$tmp/floor.out"; then
-			line=$(BENCH_PID=$fpid BENCH_EVIDENCE_FLOOR=1 BENCH_CLIENT_LOOP=$CLIENT_LOOP \
+		# its CPU is measured
+		if floor_start "$1" serve "$tmp/floor.sock"; then
+			line=$(BENCH_PID=$floor_pid BENCH_EVIDENCE_FLOOR=1 \
+				BENCH_CLIENT_LOOP=$CLIENT_LOOP \
 				"$SNPD_LOAD" evidence unix "$tmp/floor.sock" "$2" "$5")
 			rc=$?
 		else
 			line="evidence-floor did not start: $(tr '\n' ' ' <"$tmp/floor.out")"
 			rc=1
 		fi
-		kill "$fpid" 2>/dev/null
-		wait "$fpid" 2>/dev/null
+		floor_stop
+		(exit $rc)
+		;;
+	floorfs)
+		# on its own mount, made and gone with each run
+		mkdir -p "$tmp/mnt-floorfs"
+		if floor_start "$1" serve-fs "$tmp/mnt-floorfs"; then
+			line=$(BENCH_PID=$floor_pid BENCH_EVIDENCE_FLOOR=1 \
+				"$SNPD_LOAD" evidence fs "$tmp/mnt-floorfs" "$2" "$5")
+			rc=$?
+		else
+			line="evidence-floor did not start: $(tr '\n' ' ' <"$tmp/floor.out")"
+			rc=1
+		fi
+		floor_stop
 		(exit $rc)
 		;;
 	tcp)
@@ -144,7 +195,10 @@ run() {
 		;;
 	esac
 	[ $? -eq 0 ] || failed=1
-	[ -n "${BENCH_VERBOSE:-}" ] && echo "  $1 n=$2 round $3 $4: $line"
+	if [ -n "${BENCH_VERBOSE:-}" ]; then
+		echo "  $1 n=$2 round $3 $4: $line"
+		[ "$4" = floorfs ] && echo "    evidence-floor's FUSE requests: $floor_counts"
+	fi
 	if [ "$4" = raw ]; then
 		echo "$1 $2 $3 raw $(field per_sec "$line") $(field per_sec "$line") 1 \
 $(field p50_ms "$line") $(field p99_ms "$line") nan $(field errors "$line") \
@@ -164,7 +218,7 @@ for dev in $DEVICES; do
 	# shellcheck disable=SC2086
 	bench_start_snpd "$dev" $snpd_conf "Daemon.BatchWindowMSec=$(window_for "$dev")" || exit 0
 	case " $MODES " in
-	*" floor "*)
+	*" floor "* | *" floorfs "*)
 		"$EVIDENCE_FLOOR" fetch "$sock" "$tmp/floor-$dev.json" || failed=1
 		;;
 	esac
@@ -207,8 +261,9 @@ END {
 	nd = split(devices, D, " "); nc = split(clients, C, " ")
 	nw = split(wins, W, " ")
 	for (i = 1; i < nw; i += 2) window[W[i]] = W[i + 1]
-	split("floor fs unix tcp", M, " ")
-	name["floor"] = "floor"; name["fs"] = "FUSE"; name["unix"] = "HTTP unix"; name["tcp"] = "HTTP TCP"
+	split("floor fs floorfs unix tcp", M, " ")
+	name["floor"] = "floor"; name["fs"] = "FUSE"; name["floorfs"] = "FUSE floor"
+	name["unix"] = "HTTP unix"; name["tcp"] = "HTTP TCP"
 	print "Evidence answers/s against the device'"'"'s reports/s (raw loop, same round),"
 	print "median of per-round ratios [min, max]; answers per device report and p50/p99"
 	print "latency medians over rounds (p99 also its worst round); bound = BatchWindowMSec"
@@ -224,7 +279,7 @@ END {
 			if (!k) continue
 			rm = median(raws, k); minmax(raws, k)
 			printf "  clients=%-4s raw %7.2f reports/s [%.2f, %.2f]\n", n, rm, lo, hi
-			for (m = 1; m <= 4; m++) {
+			for (m = 1; m <= 5; m++) {
 				mode = M[m]; k = 0
 				for (r = 1; r <= R; r++) {
 					if (!((dev, n, r, mode) in rate) || rate[dev, n, r, "raw"] <= 0) continue
@@ -256,13 +311,13 @@ END {
 	}
 	print ""
 	print "snpd CPU per answer (utime+stime of /proc/PID/stat over the run / answers), median over rounds"
-	print "(floor: evidence-floor'"'"'s own):"
-	split("fs unix tcp floor", MC, " ")
+	print "(floor, floorfs: evidence-floor'"'"'s own):"
+	split("fs unix tcp floor floorfs", MC, " ")
 	for (d = 1; d <= nd; d++) {
 		dev = D[d]
 		for (c = 1; c <= nc; c++) {
 			n = C[c]; R = rounds[dev, n]; line = ""
-			for (m = 1; m <= 4; m++) {
+			for (m = 1; m <= 5; m++) {
 				mode = MC[m]; k = 0
 				for (r = 1; r <= R; r++)
 					if ((dev, n, r, mode) in cpu && cpu[dev, n, r, mode] != "nan" && cpu[dev, n, r, mode] != "") z[++k] = cpu[dev, n, r, mode]

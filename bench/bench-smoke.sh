@@ -108,17 +108,24 @@ for m in unix tcp floor; do
 	grep -q " $m: mode=evidence-[a-z]* clients=50 client_loops=1 " "$work/ev" ||
 		fail "the $m clients were not on an event loop"
 done
+# the FUSE floor: FUSE clients (a thread each), and per answer one OPEN,
+# store, RELEASE and drop (bench-evidence.sh fails when its mount outlives
+# a run)
+grep -Eq " floorfs: mode=evidence-fs clients=50 warmup_s=" "$work/ev" ||
+	fail "no FUSE floor run with 50 clients"
+grep -Eq "^    evidence-floor's FUSE requests: lookups=[1-9][0-9]* opens=([1-9][0-9]*) getattrs=[0-9]+ reads=[0-9]+ releases=\1 forgets=[0-9]+ stored=\1 dropped=\1 errors=0 " "$work/ev" ||
+	fail "the FUSE floor did not store and drop one answer per open: $(grep "FUSE requests" "$work/ev")"
 for n in 1 50; do
 	grep -Eq "^  clients=$n +raw +[0-9.]+ reports/s \[" "$work/ev" || fail "no raw line for $n clients"
 done
-for mode in "floor" "FUSE" "HTTP unix" "HTTP TCP"; do
+for mode in "floor" "FUSE" "FUSE floor" "HTTP unix" "HTTP TCP"; do
 	n=$(grep -Ec "^    $mode +[0-9.]+ answers/s  ratio +[0-9.]+x \[[0-9.]+, [0-9.]+\] +[0-9.]+ answers/report  p50 [0-9]+ ms  p99 [0-9]+ ms \(worst [0-9]+\) (within|OVER) bound" "$work/ev")
 	[ "$n" -eq 2 ] || fail "$n evidence lines for $mode (want 2)"
 done
 checks=$(grep "^  checks:" "$work/ev")
 echo "$checks" | grep -Eq "errors=0 unbound=0 bindings verified=[1-9][0-9]* bad=0 signatures verified=[1-9][0-9]* bad=0" ||
 	fail "checks of evidence answers: $checks"
-grep -Eq "device=50 +clients=50 +\| fs [0-9]+ us \| unix [0-9]+ us \| tcp [0-9]+ us \| floor [0-9]+ us \|" "$work/ev" ||
+grep -Eq "device=50 +clients=50 +\| fs [0-9]+ us \| unix [0-9]+ us \| tcp [0-9]+ us \| floor [0-9]+ us \| floorfs [0-9]+ us \|" "$work/ev" ||
 	fail "no CPU per answer line"
 
 # and those checks fail when the answers are wrong: the load tool damages

@@ -27,6 +27,10 @@
  *       answer to its last.
  *       BENCH_EVIDENCE_TAMPER=nonce|report-data|signature damages what the
  *       tool checks (the self-test of its checks, bench-smoke.sh).
+ *       BENCH_EVIDENCE_FLOOR=1 (fs, unix or tcp): the server is
+ *       bench/evidence-floor ("serve" on a unix socket, "serve-fs" a FUSE
+ *       mount), whose answers only echo their nonce: that is checked,
+ *       nothing is kept or verified.
  *       BENCH_CLIENT_LOOP=N (HTTP only): the THREADS clients are
  *       connections on N threads with an epoll loop each, not a thread
  *       each (see "event-loop clients" below).
@@ -129,8 +133,10 @@ static unsigned int nr_src;
 
 static u64 nonce_seed = 1, nonce_base, nonce_count = 4096;
 static u64 verify_every = 25;
-/* BENCH_EVIDENCE_FLOOR=1: the server is evidence-floor, whose answers only
- * echo the nonce (nothing to verify beyond that) */
+/*
+ * BENCH_EVIDENCE_FLOOR=1: the server is evidence-floor (over FUSE or HTTP),
+ * whose answers only echo the nonce (nothing to verify beyond that)
+ */
 static bool floor_mode;
 static u64 next_k;
 static int last_failure; /* the last failed request: HTTP status, or -errno */

@@ -7,9 +7,12 @@ noinst_PROGRAMS += %reldir%/snpd-load
 %canon_reldir%_snpd_load_SOURCES = %reldir%/snpd-load.c
 %canon_reldir%_snpd_load_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_snpd_load_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
-# the least a batching evidence server can do (bench-evidence.sh's "floor")
+# the least a batching evidence server can do (bench-evidence.sh's "floor"
+# over a unix socket, "floorfs" over FUSE)
 noinst_PROGRAMS += %reldir%/evidence-floor
 %canon_reldir%_evidence_floor_SOURCES = %reldir%/evidence-floor.c
+%canon_reldir%_evidence_floor_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+%canon_reldir%_evidence_floor_LDADD = $(FUSE3_LIBS)
 EXTRA_DIST += %reldir%/bench-snpd.sh %reldir%/bench-overload.sh %reldir%/bench-common.sh
 EXTRA_DIST += %reldir%/bench-evidence.sh
 
