@@ -105,11 +105,14 @@ failed=0
 
 # floor_start DEV serve|serve-fs WHERE: evidence-floor on its template for
 # DEV (one of snpd's answers, fetched after snpd started); sets floor_pid;
-# 0 once it said "ready" (up to 30 s: once it was not ready after 5 s,
-# cause not found)
+# 0 once it said "ready" (up to 30 s). Its output file is made empty here,
+# not by the child's redirection: until the child got that far, the last
+# run's "ready" would still be read from it, and the wait would end before this
+# floor is up (the "did not start: ready" seen in a round now and then).
 floor_start() {
+	: >"$tmp/floor.out"
 	"$EVIDENCE_FLOOR" "$2" "$3" "$tmp/floor-$1.json" $(($1 * 1000)) \
-		$(($(window_for "$1") * 1000)) 2048 >"$tmp/floor.out" 2>&1 &
+		$(($(window_for "$1") * 1000)) 2048 >>"$tmp/floor.out" 2>&1 &
 	floor_pid=$!
 	i=0
 	until grep -qx ready "$tmp/floor.out" 2>/dev/null || [ $i -ge 600 ]; do
