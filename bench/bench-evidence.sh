@@ -152,6 +152,23 @@ floor_stop() {
 	return 0
 }
 
+# floor_run DEV N SECS serve|serve-fs WHERE unix|fs: the load tool's run
+# against evidence-floor at WHERE (its socket or mount), whose CPU is
+# measured; sets line, fails as the run does
+floor_run() {
+	if floor_start "$1" "$4" "$5"; then
+		# BENCH_CLIENT_LOOP: FUSE's clients stay threads
+		line=$(BENCH_PID=$floor_pid BENCH_EVIDENCE_FLOOR=1 BENCH_CLIENT_LOOP=$CLIENT_LOOP \
+			"$SNPD_LOAD" evidence "$6" "$5" "$2" "$3")
+		rc=$?
+	else
+		line="evidence-floor did not start: $(tr '\n' ' ' <"$tmp/floor.out")"
+		rc=1
+	fi
+	floor_stop
+	return $rc
+}
+
 # run DEV N ROUND MODE SECS: one measurement, appended to $res
 run() {
 	BENCH_WARMUP_MS=$(warmup_for "$1")
@@ -164,33 +181,11 @@ run() {
 		;;
 	fs) line=$("$SNPD_LOAD" evidence fs "$mnt" "$2" "$5") ;;
 	unix) line=$(BENCH_CLIENT_LOOP=$CLIENT_LOOP "$SNPD_LOAD" evidence unix "$sock" "$2" "$5") ;;
-	floor)
-		# its CPU is measured
-		if floor_start "$1" serve "$tmp/floor.sock"; then
-			line=$(BENCH_PID=$floor_pid BENCH_EVIDENCE_FLOOR=1 \
-				BENCH_CLIENT_LOOP=$CLIENT_LOOP \
-				"$SNPD_LOAD" evidence unix "$tmp/floor.sock" "$2" "$5")
-			rc=$?
-		else
-			line="evidence-floor did not start: $(tr '\n' ' ' <"$tmp/floor.out")"
-			rc=1
-		fi
-		floor_stop
-		(exit $rc)
-		;;
+	floor) floor_run "$1" "$2" "$5" serve "$tmp/floor.sock" unix ;;
 	floorfs)
 		# on its own mount, made and gone with each run
 		mkdir -p "$tmp/mnt-floorfs"
-		if floor_start "$1" serve-fs "$tmp/mnt-floorfs"; then
-			line=$(BENCH_PID=$floor_pid BENCH_EVIDENCE_FLOOR=1 \
-				"$SNPD_LOAD" evidence fs "$tmp/mnt-floorfs" "$2" "$5")
-			rc=$?
-		else
-			line="evidence-floor did not start: $(tr '\n' ' ' <"$tmp/floor.out")"
-			rc=1
-		fi
-		floor_stop
-		(exit $rc)
+		floor_run "$1" "$2" "$5" serve-fs "$tmp/mnt-floorfs" fs
 		;;
 	tcp)
 		line=$(BENCH_CLIENT_LOOP=$CLIENT_LOOP "$SNPD_LOAD" evidence tcp "127.0.0.1:$port" \
