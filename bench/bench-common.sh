@@ -28,7 +28,8 @@ bench_kill() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	kill -9 "$1" 2>/dev/null
+	# only if still there: gone, its pid may be another process's by now
+	kill -0 "$1" 2>/dev/null && kill -9 "$1" 2>/dev/null
 	return 0
 }
 

@@ -136,7 +136,7 @@ static struct fuse_session *se;
 static struct fuse_buf fbuf;
 static char *fs_body; /* the template's body, patched in place for each answer */
 static size_t fs_body_len;
-static bool quit;
+static bool quit, signalled; /* signalled: the quit came from SIGTERM or SIGINT */
 static uint64_t generation;
 static struct {
 	struct fnode **v; /* by slot: ino - INO_NODE0 */
@@ -963,12 +963,15 @@ int main(int argc, char **argv)
 		if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0)
 			die("sigprocmask");
 		sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+		/* before the mount: a failure here leaves none behind */
+		if (sfd < 0 || ep < 0 || dev_tfd < 0 || win_tfd < 0)
+			die("evidence-floor: setup");
 		fs_mount(argv[2]);
 		fuse_fd = fuse_session_fd(se);
 	} else {
 		lfd = unix_socket(argv[2], true);
 	}
-	if ((!fs && lfd < 0) || (fs && sfd < 0) || ep < 0 || dev_tfd < 0 || win_tfd < 0)
+	if ((!fs && lfd < 0) || ep < 0 || dev_tfd < 0 || win_tfd < 0)
 		die("evidence-floor: setup");
 	if (fs) {
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &fuse_fd };
@@ -1013,7 +1016,7 @@ int main(int argc, char **argv)
 			} else if (p == &sfd) {
 				/* the RELEASEs of the last readers, which the kernel sent */
 				on_fuse(INT_MAX);
-				quit = true;
+				quit = signalled = true;
 			} else if (p == &dev_tfd) {
 				if (read(dev_tfd, &x, sizeof(x)) == (ssize_t)sizeof(x) &&
 				    device_busy)
@@ -1031,5 +1034,6 @@ int main(int argc, char **argv)
 	/* serve-fs only: serve runs until a signal ends it */
 	fs_stop(argv[2]);
 	fflush(stdout);
-	return 0;
+	/* not by a signal: unmounted from outside, or /dev/fuse failed */
+	return signalled ? 0 : 1;
 }

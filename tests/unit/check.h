@@ -56,7 +56,8 @@ static inline int check_rm_one(const char *path, const struct stat *st, int type
 /* Remove @dir and everything under it (a test's check_mkdtemp()). */
 static inline void check_rmtree(const char *dir)
 {
-	if (nftw(dir, check_rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+	/* not into what may be mounted below: only the test's own files */
+	if (nftw(dir, check_rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
 		perror(dir);
 }
 
