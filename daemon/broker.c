@@ -239,9 +239,9 @@ static void dispatch(struct snpd_broker *br)
 	 * loop is often about to work for milliseconds (a batch of evidence
 	 * is answered right after the next one is sent), and a thread woken
 	 * onto its CPU would wait for its time slice to end, up to a tick.
-	 * Measured at 1,000 evidence clients: without this, one report in
-	 * eight reached the device 2-4 ms late; with it, at most 0.6 ms in
-	 * most runs. One system call per device request.
+	 * Measured at 1,000 evidence clients (bench/README.md): without
+	 * this, 2-21 of ~118 reports a run reached the device 2-4.5 ms late;
+	 * with it, 0-2 more than 0.5 ms. One system call per device request.
 	 */
 	sched_yield();
 }
