@@ -238,10 +238,11 @@ static void dispatch(struct snpd_broker *br)
 	 * Step aside for the worker: the device is idle until it runs. The
 	 * loop is often about to work for milliseconds (a batch of evidence
 	 * is answered right after the next one is sent), and a thread woken
-	 * onto its CPU would wait for its time slice to end, up to a tick.
-	 * Measured at 1,000 evidence clients (bench/README.md): without
-	 * this, 2-21 of ~118 reports a run reached the device 2-4.5 ms late;
-	 * with it, 0-2 more than 0.5 ms. One system call per device request.
+	 * onto its CPU may wait for the loop's time slice to end, about a
+	 * tick. No guarantee for a normal task, but measured (bench/README.md,
+	 * "Seventh stop"): without it, at 1,000 evidence clients, up to one
+	 * report in six reached the device 2-4.5 ms late. One system call per
+	 * device request.
 	 */
 	sched_yield();
 }
