@@ -10,7 +10,8 @@
  * evidence/HEX and nothing else. Both batch as snpd does (requests that
  * arrive while the "device" is busy form the next batch, which goes when
  * the device is free and WINDOW_US have passed since its first request, or
- * when it has BATCH_MAX), and model the device as a timer of DEVICE_US: no
+ * when it has BATCH_MAX; after the device's return, snpd's gathering:
+ * daemon/batch.c gather()), and model the device as a timer of DEVICE_US: no
  * report is signed, no Merkle tree is built, no JSON is written. Each
  * answer is one of snpd's own evidence documents (TEMPLATE, which "fetch"
  * gets) with the client's nonce put in place and the batch's number
@@ -113,8 +114,8 @@ struct fnode {
 struct batch {
 	struct member *head, **tail;
 	unsigned int n;
-	unsigned long id;	/* from 1, when it goes to the device */
-	unsigned long long due; /* its first request's time + the window */
+	unsigned long id;	  /* from 1, when it goes to the device */
+	unsigned long long first; /* its first request's time */
 };
 
 static char *doc; /* the template: HTTP head and body */
@@ -129,6 +130,9 @@ static int ep, dev_tfd, win_tfd;
 static struct batch open_b, busy_b;
 static bool device_busy, window_armed;
 static unsigned long long device_us, window_us, batch_max, device_end;
+/* as snpd's gather_start() and gather() */
+static unsigned long long back_us, expect, returned, came, all_back_us;
+static bool hold;
 static unsigned long batches;
 
 /* serve-fs */
@@ -366,19 +370,33 @@ static void submit(void)
 	arm(dev_tfd, device_us);
 }
 
+/* As snpd's gather(): when the open batch is due, 0 for at once. */
+static unsigned long long due(void)
+{
+	if (!expect || open_b.first >= back_us + window_us)
+		return open_b.first + window_us;
+	if (open_b.n >= expect)
+		return 0;
+	if (open_b.first < back_us && hold)
+		return back_us + window_us;
+	return open_b.first + window_us;
+}
+
 /* As snpd's kick(): the open batch goes when it is full or its window is over. */
 static void kick(void)
 {
-	unsigned long long now;
+	unsigned long long now, when;
 
 	if (device_busy || !open_b.n)
 		return;
 	now = now_us();
-	if (open_b.n >= batch_max || now >= open_b.due) {
+	when = due();
+	if (open_b.n >= batch_max || now >= when) {
+		expect = 0;
 		submit();
 	} else if (!window_armed) {
 		window_armed = true;
-		arm(win_tfd, open_b.due - now);
+		arm(win_tfd, when - now);
 	}
 }
 
@@ -444,9 +462,20 @@ static void complete(void)
 {
 	struct batch done = busy_b;
 	struct member *m, *next;
+	unsigned long long n;
 
 	device_busy = false;
 	busy_b = (struct batch){ .tail = &busy_b.head };
+	n = 0;
+	for (m = done.head; m; m = m->next)
+		n += !m->gone;
+	expect = open_b.n + n;
+	hold = !returned ||
+	       (all_back_us && (all_back_us - back_us) * expect <= window_us * returned);
+	back_us = now_us();
+	returned = n;
+	came = 0;
+	all_back_us = 0;
 	kick(); /* as snpd does: the next batch first */
 	for (m = done.head; m; m = next) {
 		next = m->next;
@@ -464,10 +493,12 @@ static void enqueue(struct member *m)
 	m->queued = true;
 	m->next = NULL;
 	if (!open_b.n)
-		open_b.due = now_us() + window_us;
+		open_b.first = now_us();
 	*open_b.tail = m;
 	open_b.tail = &m->next;
 	open_b.n++;
+	if (came < returned && ++came == returned)
+		all_back_us = now_us();
 	kick();
 }
 

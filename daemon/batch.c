@@ -3,8 +3,11 @@
  * The evidence batcher: see batch.h and docs/evidence.md. It lives on the
  * event loop in front of the broker and never blocks: a batch is sent when
  * no batch of ours is on the device and its window (BatchWindowMSec=) is
- * over, or at once when it holds BatchMax= members. At most one batch is on
- * the device and one waits per VMPL, so at most 5 * BatchMax members exist.
+ * over, or at once when it holds BatchMax= members. The window of a batch
+ * that waited while one of ours was on the device runs from that one's
+ * return, and ends early once as many members have joined as may come back
+ * from it (gather(), below). At most one batch is on the device and one
+ * waits per VMPL, so at most 5 * BatchMax members exist.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -78,6 +81,14 @@ struct snpd_batcher {
 	sd_event_source *failed_src;
 	bool closing;
 	u64 not_before_usec; /* the broker's rate limit said: not before then */
+	/* gathering (see gather()): our last batch came back then, for that VMPL */
+	u64 back_usec;
+	u32 back_vmpl;
+	size_t expect;	   /* members that may join its VMPL's next batch; 0: none */
+	bool hold;	   /* the batch that waited is held for them */
+	size_t returned;   /* its members answered: their joins since then are timed */
+	size_t came;	   /* joins of its VMPL since */
+	u64 all_back_usec; /* when came reached returned; 0: not yet */
 	struct snpd_batch_stats stats;
 	/* each client's members waiting or on the device, not yet answered */
 	struct client_share *shares[SHARE_BUCKETS];
@@ -281,6 +292,36 @@ static size_t own_part(const struct batch *bt, size_t index, char *buf, size_t s
 static void kick(struct snpd_batcher *b);
 
 /*
+ * @bt came back: who may ask again at once are its members, answered now,
+ * and those of the next batch, already waiting. That batch is held for
+ * them if, at the pace the members of the batch before came back, all of
+ * them would be back within the window: when answering them takes longer
+ * (many clients, slow ones), holding would only add the window to every
+ * period. The first time, it is tried. See gather().
+ */
+static void gather_start(struct snpd_batcher *b, const struct batch *bt)
+{
+	u64 window = (u64)b->d->config.batch_window_msec * 1000, now = now_usec();
+	size_t answered = 0, expect = b->pending[bt->vmpl] ? b->pending[bt->vmpl]->n : 0;
+
+	for (size_t i = 0; i < bt->n; i++)
+		if (bt->m[i]->done)
+			answered++;
+	expect += answered;
+	if (!b->returned)
+		b->hold = true;
+	else
+		b->hold = b->all_back_usec &&
+			  (b->all_back_usec - b->back_usec) * expect <= window * b->returned;
+	b->back_usec = now;
+	b->back_vmpl = bt->vmpl;
+	b->expect = expect;
+	b->returned = answered;
+	b->came = 0;
+	b->all_back_usec = 0;
+}
+
+/*
  * The batch's report is back: the shared parts are made once, each member
  * gets them by reference plus its own proof (O(proof), not O(events)).
  */
@@ -294,6 +335,7 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	b->stats.in_flight = 0;
 	/* its members are answered now: their share is free for their next */
 	batch_drop_all(b, bt);
+	gather_start(b, bt);
 	/*
 	 * A batch that is due goes to the device before this one is
 	 * answered: answering a large batch takes the loop milliseconds,
@@ -448,6 +490,34 @@ static int on_timer(sd_event_source *s, u64 usec, void *userdata)
 	return 0;
 }
 
+/*
+ * When the pending batch @bt of VMPL @v is due, if gathering makes it
+ * other than its first member's time plus the window: 0 for at once.
+ *
+ * Clients that ask again as soon as they are answered come back together
+ * right after their batch returns, spread over the time answering them
+ * takes. Were the batch that waited meanwhile sent at once, the device's
+ * free moment would split them: the first to come back would follow it
+ * in the batch after, the rest wait for that one too, and from then on
+ * two batches alternate and every client waits two device requests. So
+ * the batch that waited stays open for the window from the return (if
+ * gather_start() holds it), one begun within the window after the return
+ * for its window, and either goes as soon as it holds as many members as
+ * there were in it and in the batch that came back. Worst case a member
+ * waits for the batch on the device, the window, and its own: as before.
+ * A client that never comes back costs the batch the window, once.
+ */
+static u64 gather(const struct snpd_batcher *b, const struct batch *bt, int v, u64 window)
+{
+	if (!b->expect || (u32)v != b->back_vmpl || bt->first_usec >= b->back_usec + window)
+		return bt->first_usec + window;
+	if (bt->n >= b->expect)
+		return 0;
+	if (bt->first_usec < b->back_usec)
+		return b->hold ? b->back_usec + window : bt->first_usec + window;
+	return bt->first_usec + window;
+}
+
 /* Send the oldest batch that is due when the device is ours, else wait. */
 static void kick(struct snpd_batcher *b)
 {
@@ -466,7 +536,7 @@ static void kick(struct snpd_batcher *b)
 			continue;
 		if (now < b->not_before_usec)
 			break;
-		due = bt->first_usec + window;
+		due = gather(b, bt, v, window);
 		if (bt->n >= batch_max(b) || now >= due) {
 			if (best < 0 || bt->first_usec < b->pending[best]->first_usec)
 				best = v;
@@ -478,6 +548,8 @@ static void kick(struct snpd_batcher *b)
 		struct batch *bt = b->pending[best];
 
 		b->pending[best] = NULL;
+		if ((u32)best == b->back_vmpl)
+			b->expect = 0; /* gathered, or given up */
 		send_batch(b, bt);
 		if (!b->flight)
 			kick(b); /* it failed at once, or waits: the others may go */
@@ -623,6 +695,8 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 	bt->m[bt->n++] = m;
 	b->stats.members++;
 	b->stats.pending++;
+	if (vmpl == b->back_vmpl && b->came < b->returned && ++b->came == b->returned)
+		b->all_back_usec = now_usec();
 	*ret = m;
 	kick(b);
 	return 0;
