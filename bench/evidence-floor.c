@@ -373,12 +373,10 @@ static void submit(void)
 /* As snpd's gather(): when the open batch is due, 0 for at once. */
 static unsigned long long due(void)
 {
-	if (!expect || open_b.first >= back_us + window_us)
-		return open_b.first + window_us;
-	if (open_b.n >= expect)
+	if (open_b.first < back_us) /* it waited while the device was busy */
+		return !expect || !hold || open_b.n >= expect ? 0 : back_us + window_us;
+	if (expect && open_b.first < back_us + window_us && open_b.n >= expect)
 		return 0;
-	if (open_b.first < back_us && hold)
-		return back_us + window_us;
 	return open_b.first + window_us;
 }
 

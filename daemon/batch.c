@@ -308,7 +308,9 @@ static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 		if (bt->m[i]->done)
 			answered++;
 	expect += answered;
-	if (!b->returned)
+	if (!window)
+		b->hold = false;
+	else if (!b->returned)
 		b->hold = true;
 	else
 		b->hold = b->all_back_usec &&
@@ -509,12 +511,16 @@ static int on_timer(sd_event_source *s, u64 usec, void *userdata)
  */
 static u64 gather(const struct snpd_batcher *b, const struct batch *bt, int v, u64 window)
 {
-	if (!b->expect || (u32)v != b->back_vmpl || bt->first_usec >= b->back_usec + window)
-		return bt->first_usec + window;
-	if (bt->n >= b->expect)
+	bool gathering = b->expect && (u32)v == b->back_vmpl;
+
+	if (bt->first_usec < b->back_usec) {
+		/* it waited while ours was on the device: due, unless held */
+		if (!gathering || !b->hold || bt->n >= b->expect)
+			return 0;
+		return b->back_usec + window;
+	}
+	if (gathering && bt->first_usec < b->back_usec + window && bt->n >= b->expect)
 		return 0;
-	if (bt->first_usec < b->back_usec)
-		return b->hold ? b->back_usec + window : bt->first_usec + window;
 	return bt->first_usec + window;
 }
 
@@ -548,8 +554,13 @@ static void kick(struct snpd_batcher *b)
 		struct batch *bt = b->pending[best];
 
 		b->pending[best] = NULL;
-		if ((u32)best == b->back_vmpl)
+		if ((u32)best == b->back_vmpl && b->expect) {
+			if (bt->n >= b->expect)
+				b->stats.gathered++;
+			if (bt->first_usec < b->back_usec && b->hold)
+				b->stats.held++;
 			b->expect = 0; /* gathered, or given up */
+		}
 		send_batch(b, bt);
 		if (!b->flight)
 			kick(b); /* it failed at once, or waits: the others may go */

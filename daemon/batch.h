@@ -75,6 +75,8 @@ struct snpd_batch_stats {
 	u32 pending;   /* members waiting for the next batch */
 	u32 in_flight; /* members of the batch on the device */
 	u32 largest;   /* largest batch so far */
+	u64 held;      /* batches held open for a returning batch's members */
+	u64 gathered;  /* batches sent early: every member expected back joined */
 };
 
 int snpd_batcher_new(struct snpd *d, struct snpd_batcher **ret);

@@ -156,14 +156,15 @@ json_t *snpd_status_json(struct snpd *d)
 			snpd_batcher_get_stats(d->batcher, &es);
 			json_object_set_new(
 				o, "evidence",
-				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i}",
+				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I}",
 					  "members", (json_int_t)es.members, "batches",
 					  (json_int_t)es.batches, "answered",
 					  (json_int_t)es.answered, "failed", (json_int_t)es.failed,
 					  "refused", (json_int_t)es.refused, "cancelled",
 					  (json_int_t)es.cancelled, "pending", (int)es.pending,
 					  "in_flight", (int)es.in_flight, "largest",
-					  (int)es.largest));
+					  (int)es.largest, "held", (json_int_t)es.held, "gathered",
+					  (json_int_t)es.gathered));
 		}
 		json_object_set_new(o, "collateral", snpd_collateral_json(d));
 		json_object_set_new(json_object_get(o, "filesystem"), "lookups",

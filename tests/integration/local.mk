@@ -97,6 +97,11 @@ EXTRA_DIST += %reldir%/evidence-window.py
 # answered (the order of two debug log lines, no timing).
 TESTS += %reldir%/evidence-pipeline.py
 EXTRA_DIST += %reldir%/evidence-pipeline.py
+# Gathering: a client answered from the returned batch and asking again at
+# once joins the batch that waited; one too slow for the window does not
+# hold the next (tree sizes, reports and counters, no timing).
+TESTS += %reldir%/evidence-gather.py
+EXTRA_DIST += %reldir%/evidence-gather.py
 # A batch's evidence shares the log's rendering: many members over a log
 # of 3,000 events, each verified, no event rendered again for the batch.
 TESTS += %reldir%/evidence-shared.py

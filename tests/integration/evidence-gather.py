@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Gathering (issue 19 item 6, docs/evidence.md 6.1): when a batch
+returns, the batch that waited meanwhile stays open for BatchWindowMSec=
+so that the clients just answered, asking again at once, join it rather
+than form a batch of their own (two alternating batches make every
+client wait two device requests); it goes as soon as all of them have
+joined. The simulated device takes 1.5 s per message (SNP_SIM_DEVICE_US),
+the window is 1 s. Client A's first nonce is on the device alone while
+B's waits; A asks again as soon as it is answered:
+- it joins B's batch (tree size 2, one report), which goes at once
+  (status: held 1, gathered 1);
+- with BatchWindowMSec=0, B's batch goes when the device is back and A's
+  second nonce is alone (three reports, nothing held or gathered);
+- a full batch (BatchMax=2, two waiting) is not held;
+- A asking again only after 1.5 s, longer than the window: B's batch
+  goes alone when the window is over (held 1, gathered 0); and as A came
+  back too slowly for the window, A's second nonce, waiting when B's
+  batch returns, is not held for B's next (two reports of one); B's
+  second, waiting when A's returns, is held (B came back at once) for A,
+  who asks no more, until the window is over (held 2, gathered 0).
+- a lone client asking again at once: its next nonce goes without
+  waiting for the window (gathered counts it).
+Every answer is bound to its own nonce. No timing is asserted: tree
+sizes, reports and the batcher's counters are."""
+
+import json
+import os
+import threading
+import time
+
+import snpd_harness as h
+import snptest as t
+
+res = t.Results()
+h.need_fuse()
+
+
+def evidence(d, nonce):
+    c = h.UnixHTTPConnection(d.api, timeout=120)
+    c.request("GET", "/v1/evidence?nonce=" + nonce)
+    r = c.getresponse()
+    out = (r.status, json.loads(r.read()))
+    c.close()
+    return out
+
+
+def batcher(d):
+    with open(d.path("status")) as f:
+        return json.load(f)["evidence"]
+
+
+def wait_for(d, what, cond):
+    for _ in range(1200):
+        e = batcher(d)
+        if cond(e):
+            return True
+        time.sleep(0.05)
+    res.check(False, "%s: %r" % (what, batcher(d)))
+    return False
+
+
+def run(window, bmax=256, waiting=1, a_delay=0.0, b_again=False):
+    """A's two nonces, the waiting clients' (B...) and B's second if
+    b_again: ({nonce: (tree size, report)} of the bound answers, the
+    batcher's counters at the end)."""
+    answers = {}
+    a = [os.urandom(32).hex() for _ in range(2)]
+    bs = [[os.urandom(32).hex() for _ in range(2 if b_again else 1)] for _ in range(waiting)]
+
+    def client(d, nonces, delay):
+        for i, n in enumerate(nonces):
+            if i:
+                time.sleep(delay)
+            answers[n] = evidence(d, n)
+
+    env = {"SNP_SIM_DEVICE_US": "1500000"}
+    with h.Daemon(config="[Daemon]\nBatchWindowMSec=%d\nBatchMax=%d\n" % (window, bmax),
+                  env=env) as d:
+        d.start()
+        ta = threading.Thread(target=client, args=(d, a, a_delay))
+        ta.start()
+        ok = wait_for(d, "A's first nonce is on the device", lambda e: e["in_flight"] == 1)
+        tbs = [threading.Thread(target=client, args=(d, n, 0.0)) for n in bs]
+        for tb in tbs:
+            tb.start()
+        ok = ok and wait_for(d, "%d nonce(s) wait while it is" % waiting,
+                             lambda e: e["pending"] == waiting and e["in_flight"] == 1)
+        ta.join()
+        for tb in tbs:
+            tb.join()
+        stats = batcher(d)
+        res.check(d.stop() == 0, "window %d ms, BatchMax=%d: clean exit" % (window, bmax))
+    got = {}
+    for n, (status, doc) in answers.items():
+        bd = doc.get("binding", {}) if status == 200 else {}
+        if bd.get("nonce") == n:
+            got[n] = (bd.get("tree_size"), doc.get("report"))
+    return ok and len(got) == len(answers) == 2 + sum(map(len, bs)), a, bs, got, stats
+
+
+def counters(e):
+    return "held %s, gathered %s" % (e.get("held"), e.get("gathered"))
+
+
+ok, (a1, a2), ((b,),), got, e = run(1000)
+res.check(ok, "window 1 s: every answer bound to its own nonce (%d)" % len(got))
+if ok:
+    res.check(got[a1][0] == 1 and got[a2][0] == 2 and got[b][0] == 2 and
+              got[a2][1] == got[b][1] and got[a1][1] != got[b][1] and
+              e["held"] == 1 and e["gathered"] == 1,
+              "window 1 s: A's second nonce joined B's held batch, which went when both were "
+              "in (tree sizes %s, %s, %s; one report for both: %s; %s)" %
+              (got[a1][0], got[a2][0], got[b][0], got[a2][1] == got[b][1], counters(e)))
+
+ok, (a1, a2), ((b,),), got, e = run(0)
+res.check(ok, "window 0: every answer bound to its own nonce (%d)" % len(got))
+if ok:
+    res.check(got[a1][0] == 1 and got[a2][0] == 1 and got[b][0] == 1 and
+              len({got[a1][1], got[a2][1], got[b][1]}) == 3 and
+              e["held"] == 0 and e["gathered"] == 0,
+              "window 0: B's batch went when the device was back, A's second nonce alone "
+              "(tree sizes %s, %s, %s; three reports; %s)" %
+              (got[a1][0], got[a2][0], got[b][0], counters(e)))
+
+# a full batch is not held: it goes when the device is back, A's next is alone
+ok, (a1, a2), bs, got, e = run(1000, bmax=2, waiting=2)
+res.check(ok, "window 1 s, BatchMax=2: every answer bound to its own nonce (%d)" % len(got))
+if ok:
+    bs = [x[0] for x in bs]
+    res.check(got[a2][0] == 1 and all(got[n][0] == 2 for n in bs) and
+              got[bs[0]][1] == got[bs[1]][1] and got[a2][1] != got[bs[0]][1],
+              "window 1 s, BatchMax=2: the full batch was not held, A's second nonce alone "
+              "(tree sizes %s, %s, %s)" % (got[a2][0], got[bs[0]][0], got[bs[1]][0]))
+
+# A comes back after the window: B goes alone; then A's waiting nonce is not held
+ok, (a1, a2), ((b1, b2),), got, e = run(1000, a_delay=1.5, b_again=True)
+res.check(ok, "A back after 1.5 s: every answer bound to its own nonce (%d)" % len(got))
+if ok:
+    res.check(got[b1][0] == 1 and got[b1][1] != got[a1][1],
+              "A back after 1.5 s: B's held batch went alone when the window was over "
+              "(tree size %s)" % got[b1][0])
+    res.check(got[a2][0] == 1 and got[b2][0] == 1 and got[a2][1] != got[b2][1] and
+              e["held"] == 2 and e["gathered"] == 0,
+              "A back after 1.5 s: A's second nonce, waiting when B's batch returned, was not "
+              "held for B's next (tree sizes %s, %s; two reports; %s)" %
+              (got[a2][0], got[b2][0], counters(e)))
+
+# a lone client asking again at once is not made to wait for the window
+with h.Daemon(config="[Daemon]\nBatchWindowMSec=1000\n",
+              env={"SNP_SIM_DEVICE_US": "200000"}) as d:
+    d.start()
+    nonces = [os.urandom(32).hex() for _ in range(3)]
+    sizes = []
+    for n in nonces:
+        st, doc = evidence(d, n)
+        bd = doc.get("binding", {}) if st == 200 else {}
+        sizes.append(bd.get("tree_size") if bd.get("nonce") == n else None)
+    e = batcher(d)
+    res.check(sizes == [1, 1, 1] and e["batches"] == 3 and e["gathered"] == 2 and
+              e["held"] == 0,
+              "a lone client: its second and third nonces went as soon as they came (tree "
+              "sizes %r, %d batches, %s)" % (sizes, e["batches"], counters(e)))
+    res.check(d.stop() == 0, "lone client: clean exit")
+res.done()
