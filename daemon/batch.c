@@ -555,9 +555,15 @@ static void kick(struct snpd_batcher *b)
 
 		b->pending[best] = NULL;
 		if ((u32)best == b->back_vmpl && b->expect) {
-			if (bt->n >= b->expect)
+			bool waited = bt->first_usec < b->back_usec;
+			/* when its window (or hold) would have ended */
+			u64 end = !waited ? bt->first_usec + window :
+				  b->hold ? b->back_usec + window :
+					    0;
+
+			if (bt->n >= b->expect && now < end)
 				b->stats.gathered++;
-			if (bt->first_usec < b->back_usec && b->hold)
+			if (waited && b->hold)
 				b->stats.held++;
 			b->expect = 0; /* gathered, or given up */
 		}
