@@ -175,10 +175,27 @@ floor_run() {
 	return $rc
 }
 
+# batcher_counts: snpd's evidence batcher's "batches held gathered" so far
+# (/v1/status), or nothing without curl
+batcher_counts() {
+	command -v curl >/dev/null || return 0
+	curl -s --unix-socket "$sock" http://snpd/v1/status |
+		sed -n 's/.*"evidence":{\("members"[^}]*\)}.*/\1/p' | tr ',' '\n' |
+		sed -n 's/^"\(batches\|held\|gathered\)":\([0-9]*\)$/\2/p' | tr '\n' ' '
+}
+
+# batcher_delta BEFORE... AFTER...: what batcher_counts counted in between
+batcher_delta() {
+	[ $# -eq 6 ] && echo "    snpd's batches (warm-up included): $(($4 - $1))," \
+		"held $(($5 - $2)), gathered $(($6 - $3))"
+	return 0
+}
+
 # run DEV N ROUND MODE SECS: one measurement, appended to $res
 run() {
 	BENCH_WARMUP_MS=$(warmup_for "$1")
 	export BENCH_WARMUP_MS
+	[ -n "${BENCH_VERBOSE:-}" ] && counts0=$(batcher_counts)
 	case $4 in
 	raw)
 		bench_copy_sim sim-raw >/dev/null
@@ -202,6 +219,8 @@ run() {
 	if [ -n "${BENCH_VERBOSE:-}" ]; then
 		echo "  $1 n=$2 round $3 $4: $line"
 		[ "$4" = floorfs ] && echo "    evidence-floor's FUSE requests: $floor_counts"
+		# shellcheck disable=SC2086
+		case $4 in fs | unix | tcp) batcher_delta $counts0 $(batcher_counts) ;; esac
 	fi
 	if [ "$4" = raw ]; then
 		echo "$1 $2 $3 raw $(field per_sec "$line") $(field per_sec "$line") 1 \
