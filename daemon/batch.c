@@ -84,11 +84,12 @@ struct snpd_batcher {
 	/* gathering (see gather()): our last batch came back then, for that VMPL */
 	u64 back_usec;
 	u32 back_vmpl;
-	size_t expect;	   /* members that may join its VMPL's next batch; 0: none */
-	bool hold;	   /* the batch that waited is held for them */
-	size_t returned;   /* its members answered: their joins since then are timed */
-	size_t came;	   /* joins of its VMPL since */
-	u64 all_back_usec; /* when came reached returned; 0: not yet */
+	size_t expect;	     /* members that may join its VMPL's next batch; 0: none */
+	bool hold;	     /* the batch that waited is held for them */
+	size_t returned;     /* its members answered: their joins since then are timed */
+	size_t came;	     /* joins of its VMPL since */
+	u64 first_back_usec; /* the first of them */
+	u64 all_back_usec;   /* when came reached returned; 0: not yet */
 	struct snpd_batch_stats stats;
 	/* each client's members waiting or on the device, not yet answered */
 	struct client_share *shares[SHARE_BUCKETS];
@@ -294,10 +295,12 @@ static void kick(struct snpd_batcher *b);
 /*
  * @bt came back: who may ask again at once are its members, answered now,
  * and those of the next batch, already waiting. That batch is held for
- * them if, at the pace the members of the batch before came back, all of
- * them would be back within the window: when answering them takes longer
- * (many clients, slow ones), holding would only add the window to every
- * period. The first time, it is tried. See gather().
+ * them if the members of the batch before came back in time: all within
+ * the window after its return, and at a pace at which all of them (the
+ * waiting and the returning) would join within one window, so that the
+ * one batch they make also gathers again. When answering them takes
+ * longer (many clients, slow ones), holding would only add the window to
+ * every device request. The first time, it is tried. See gather().
  */
 static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 {
@@ -313,8 +316,8 @@ static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 	else if (!b->returned)
 		b->hold = true;
 	else
-		b->hold = b->all_back_usec &&
-			  (b->all_back_usec - b->back_usec) * expect <= window * b->returned;
+		b->hold = b->all_back_usec && b->all_back_usec - b->back_usec <= window &&
+			  (b->all_back_usec - b->first_back_usec) * expect <= window * b->returned;
 	b->back_usec = now;
 	b->back_vmpl = bt->vmpl;
 	b->expect = expect;
@@ -712,8 +715,12 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 	bt->m[bt->n++] = m;
 	b->stats.members++;
 	b->stats.pending++;
-	if (vmpl == b->back_vmpl && b->came < b->returned && ++b->came == b->returned)
-		b->all_back_usec = now_usec();
+	if (vmpl == b->back_vmpl && b->came < b->returned) {
+		if (!b->came)
+			b->first_back_usec = now_usec();
+		if (++b->came == b->returned)
+			b->all_back_usec = now_usec();
+	}
 	*ret = m;
 	kick(b);
 	return 0;
