@@ -131,7 +131,7 @@ static struct batch open_b, busy_b;
 static bool device_busy, window_armed;
 static unsigned long long device_us, window_us, batch_max, device_end;
 /* as snpd's gather_start() and gather() */
-static unsigned long long back_us, expect, returned, came, all_back_us;
+static unsigned long long back_us, expect, returned, came, first_back_us, all_back_us;
 static bool hold;
 static unsigned long batches;
 
@@ -468,8 +468,9 @@ static void complete(void)
 	for (m = done.head; m; m = m->next)
 		n += !m->gone;
 	expect = open_b.n + n;
-	hold = !returned ||
-	       (all_back_us && (all_back_us - back_us) * expect <= window_us * returned);
+	hold = window_us &&
+	       (!returned || (all_back_us && all_back_us - back_us <= window_us &&
+			      (all_back_us - first_back_us) * expect <= window_us * returned));
 	back_us = now_us();
 	returned = n;
 	came = 0;
@@ -495,8 +496,12 @@ static void enqueue(struct member *m)
 	*open_b.tail = m;
 	open_b.tail = &m->next;
 	open_b.n++;
-	if (came < returned && ++came == returned)
-		all_back_us = now_us();
+	if (came < returned) {
+		if (!came)
+			first_back_us = now_us();
+		if (++came == returned)
+			all_back_us = now_us();
+	}
 	kick();
 }
 
