@@ -132,6 +132,7 @@ static bool device_busy, window_armed;
 static unsigned long long device_us, window_us, batch_max, device_end;
 /* as snpd's gather_start() and gather() */
 static unsigned long long back_us, expect, returned, came, first_back_us, all_back_us;
+static unsigned int skip, backoff;
 static bool hold;
 static unsigned long batches;
 
@@ -390,6 +391,17 @@ static void kick(void)
 	now = now_us();
 	when = due();
 	if (open_b.n >= batch_max || now >= when) {
+		/* as snpd's gather_end(): a hold that did not gather backs off */
+		if (expect && open_b.first < back_us && hold) {
+			if (open_b.n >= expect) {
+				backoff = 0;
+			} else {
+				backoff = backoff ? 2 * backoff : 1;
+				if (backoff > 64)
+					backoff = 64;
+				skip = backoff;
+			}
+		}
 		expect = 0;
 		submit();
 	} else if (!window_armed) {
@@ -468,9 +480,11 @@ static void complete(void)
 	for (m = done.head; m; m = m->next)
 		n += !m->gone;
 	expect = open_b.n + n;
-	hold = window_us &&
+	hold = window_us && !skip &&
 	       (!returned || (all_back_us && all_back_us - back_us <= window_us &&
 			      (all_back_us - first_back_us) * expect <= window_us * returned));
+	if (skip)
+		skip--;
 	back_us = now_us();
 	returned = n;
 	came = 0;

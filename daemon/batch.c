@@ -90,6 +90,7 @@ struct snpd_batcher {
 	size_t came;	     /* joins of its VMPL since */
 	u64 first_back_usec; /* the first of them */
 	u64 all_back_usec;   /* when came reached returned; 0: not yet */
+	u32 skip, backoff;   /* returns not held after a hold that did not gather */
 	struct snpd_batch_stats stats;
 	/* each client's members waiting or on the device, not yet answered */
 	struct client_share *shares[SHARE_BUCKETS];
@@ -300,7 +301,9 @@ static void kick(struct snpd_batcher *b);
  * waiting and the returning) would join within one window, so that the
  * one batch they make also gathers again. When answering them takes
  * longer (many clients, slow ones), holding would only add the window to
- * every device request. The first time, it is tried. See gather().
+ * every device request. The first time, it is tried. A hold that ends
+ * without all of them is not tried again for 1, 2, 4 ... 64 returns. See
+ * gather().
  */
 static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 {
@@ -313,11 +316,15 @@ static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 	expect += answered;
 	if (!window)
 		b->hold = false;
+	else if (b->skip)
+		b->hold = false;
 	else if (!b->returned)
 		b->hold = true;
 	else
 		b->hold = b->all_back_usec && b->all_back_usec - b->back_usec <= window &&
 			  (b->all_back_usec - b->first_back_usec) * expect <= window * b->returned;
+	if (b->skip)
+		b->skip--;
 	b->back_usec = now;
 	b->back_vmpl = bt->vmpl;
 	b->expect = expect;
@@ -527,6 +534,32 @@ static u64 gather(const struct snpd_batcher *b, const struct batch *bt, int v, u
 	return bt->first_usec + window;
 }
 
+/*
+ * @bt, of the VMPL whose batch came back, goes to the device: gathering
+ * ends. Counted when it went before its window (or hold) was over; a hold
+ * that did not gather them all backs off (gather_start()).
+ */
+static void gather_end(struct snpd_batcher *b, const struct batch *bt, u64 now, u64 window)
+{
+	bool waited = bt->first_usec < b->back_usec;
+	u64 end = !waited ? bt->first_usec + window : b->hold ? b->back_usec + window : 0;
+
+	if (bt->n >= b->expect && now < end)
+		b->stats.gathered++;
+	if (waited && b->hold) {
+		b->stats.held++;
+		if (bt->n >= b->expect) {
+			b->backoff = 0;
+		} else {
+			b->backoff = b->backoff ? 2 * b->backoff : 1;
+			if (b->backoff > 64)
+				b->backoff = 64;
+			b->skip = b->backoff;
+		}
+	}
+	b->expect = 0;
+}
+
 /* Send the oldest batch that is due when the device is ours, else wait. */
 static void kick(struct snpd_batcher *b)
 {
@@ -557,19 +590,8 @@ static void kick(struct snpd_batcher *b)
 		struct batch *bt = b->pending[best];
 
 		b->pending[best] = NULL;
-		if ((u32)best == b->back_vmpl && b->expect) {
-			bool waited = bt->first_usec < b->back_usec;
-			/* when its window (or hold) would have ended */
-			u64 end = !waited ? bt->first_usec + window :
-				  b->hold ? b->back_usec + window :
-					    0;
-
-			if (bt->n >= b->expect && now < end)
-				b->stats.gathered++;
-			if (waited && b->hold)
-				b->stats.held++;
-			b->expect = 0; /* gathered, or given up */
-		}
+		if ((u32)best == b->back_vmpl && b->expect)
+			gather_end(b, bt, now, window);
 		send_batch(b, bt);
 		if (!b->flight)
 			kick(b); /* it failed at once, or waits: the others may go */
