@@ -132,7 +132,7 @@ static bool device_busy, window_armed;
 static unsigned long long device_us, window_us, batch_max, device_end;
 /* as snpd's gather_start() and gather() */
 static unsigned long long back_us, expect, returned, came, first_back_us, all_back_us;
-static unsigned int skip, backoff;
+static unsigned int hold_skip, backoff;
 static bool hold;
 static unsigned long batches;
 
@@ -399,7 +399,7 @@ static void kick(void)
 				backoff = backoff ? 2 * backoff : 1;
 				if (backoff > 64)
 					backoff = 64;
-				skip = backoff;
+				hold_skip = backoff;
 			}
 		}
 		expect = 0;
@@ -480,11 +480,11 @@ static void complete(void)
 	for (m = done.head; m; m = m->next)
 		n += !m->gone;
 	expect = open_b.n + n;
-	hold = window_us && !skip &&
+	hold = window_us && !hold_skip &&
 	       (!returned || (all_back_us && all_back_us - back_us <= window_us &&
 			      (all_back_us - first_back_us) * expect <= window_us * returned));
-	if (skip)
-		skip--;
+	if (hold_skip)
+		hold_skip--;
 	back_us = now_us();
 	returned = n;
 	came = 0;
