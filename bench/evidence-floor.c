@@ -131,7 +131,7 @@ static struct batch open_b, busy_b;
 static bool device_busy, window_armed;
 static unsigned long long device_us, window_us, batch_max, device_end;
 /* as snpd's gather_start() and gather() */
-static unsigned long long back_us, expect, returned, came, first_back_us, all_back_us;
+static unsigned long long back_us, expect, returned, came, all_back_us;
 static unsigned int hold_skip, backoff;
 static bool hold;
 static unsigned long batches;
@@ -481,8 +481,7 @@ static void complete(void)
 		n += !m->gone;
 	expect = open_b.n + n;
 	hold = window_us && !hold_skip &&
-	       (!returned || (all_back_us && all_back_us - back_us <= window_us &&
-			      (all_back_us - first_back_us) * expect <= window_us * returned));
+	       (!returned || (all_back_us && returned >= n && all_back_us - back_us <= window_us));
 	if (hold_skip)
 		hold_skip--;
 	back_us = now_us();
@@ -510,12 +509,8 @@ static void enqueue(struct member *m)
 	*open_b.tail = m;
 	open_b.tail = &m->next;
 	open_b.n++;
-	if (came < returned) {
-		if (!came)
-			first_back_us = now_us();
-		if (++came == returned)
-			all_back_us = now_us();
-	}
+	if (came < returned && ++came == returned)
+		all_back_us = now_us();
 	kick();
 }
 

@@ -84,13 +84,12 @@ struct snpd_batcher {
 	/* gathering (see gather()): our last batch came back then, for that VMPL */
 	u64 back_usec;
 	u32 back_vmpl;
-	size_t expect;	     /* members that may join its VMPL's next batch; 0: none */
-	bool hold;	     /* the batch that waited is held for them */
-	size_t returned;     /* its members answered: their joins since then are timed */
-	size_t came;	     /* joins of its VMPL since */
-	u64 first_back_usec; /* the first of them */
-	u64 all_back_usec;   /* when came reached returned; 0: not yet */
-	u32 skip, backoff;   /* returns not held after a hold that did not gather */
+	size_t expect;	   /* members that may join its VMPL's next batch; 0: none */
+	bool hold;	   /* the batch that waited is held for them */
+	size_t returned;   /* its members answered: their joins since then are timed */
+	size_t came;	   /* joins of its VMPL since */
+	u64 all_back_usec; /* when came reached returned; 0: not yet */
+	u32 skip, backoff; /* returns not held after a hold that did not gather */
 	struct snpd_batch_stats stats;
 	/* each client's members waiting or on the device, not yet answered */
 	struct client_share *shares[SHARE_BUCKETS];
@@ -296,14 +295,13 @@ static void kick(struct snpd_batcher *b);
 /*
  * @bt came back: who may ask again at once are its members, answered now,
  * and those of the next batch, already waiting. That batch is held for
- * them if the members of the batch before came back in time: all within
- * the window after its return, and at a pace at which all of them (the
- * waiting and the returning) would join within one window, so that the
- * one batch they make also gathers again. When answering them takes
- * longer (many clients, slow ones), holding would only add the window to
- * every device request. The first time, it is tried. A hold that ends
- * without all of them is not tried again for 1, 2, 4 ... 64 returns. See
- * gather().
+ * them if, when the batch before came back, at least as many members as
+ * are returning now all joined again within the window. When answering
+ * them takes longer (many clients, slow ones), holding would only add the
+ * window to every device request; and how fast a few came back says
+ * little of how fast many will. The first time, it is tried. A hold that
+ * ends without all of them is not tried again for 1, 2, 4 ... 64 returns.
+ * See gather().
  */
 static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 {
@@ -321,8 +319,8 @@ static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 	else if (!b->returned)
 		b->hold = true;
 	else
-		b->hold = b->all_back_usec && b->all_back_usec - b->back_usec <= window &&
-			  (b->all_back_usec - b->first_back_usec) * expect <= window * b->returned;
+		b->hold = b->all_back_usec && b->returned >= answered &&
+			  b->all_back_usec - b->back_usec <= window;
 	if (b->skip)
 		b->skip--;
 	b->back_usec = now;
@@ -737,12 +735,8 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 	bt->m[bt->n++] = m;
 	b->stats.members++;
 	b->stats.pending++;
-	if (vmpl == b->back_vmpl && b->came < b->returned) {
-		if (!b->came)
-			b->first_back_usec = now_usec();
-		if (++b->came == b->returned)
-			b->all_back_usec = now_usec();
-	}
+	if (vmpl == b->back_vmpl && b->came < b->returned && ++b->came == b->returned)
+		b->all_back_usec = now_usec();
 	*ret = m;
 	kick(b);
 	return 0;
