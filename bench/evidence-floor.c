@@ -133,7 +133,7 @@ static unsigned long long device_us, window_us, batch_max, device_end;
 /* as snpd's gather_start() and gather() */
 static unsigned long long back_us, expect, returned, came, all_back_us;
 static unsigned int hold_skip, backoff;
-static bool hold, trying;
+static bool hold;
 static unsigned long batches;
 
 /* serve-fs */
@@ -391,14 +391,14 @@ static void kick(void)
 	now = now_us();
 	when = due();
 	if (open_b.n >= batch_max || now >= when) {
-		/* as snpd's gather_end(): a try that did not gather backs off */
-		if (expect && open_b.first < back_us && trying) {
+		/* as snpd's gather_end(): a hold that did not gather backs off */
+		if (expect && open_b.first < back_us && hold) {
 			if (open_b.n >= expect) {
 				backoff = 0;
 			} else {
 				backoff = backoff ? 2 * backoff : 1;
-				if (backoff > 256)
-					backoff = 256;
+				if (backoff > 64)
+					backoff = 64;
 				hold_skip = backoff;
 			}
 		}
@@ -480,13 +480,8 @@ static void complete(void)
 	for (m = done.head; m; m = m->next)
 		n += !m->gone;
 	expect = open_b.n + n;
-	trying = false;
-	if (!window_us)
-		hold = false;
-	else if (returned && returned >= n)
-		hold = all_back_us && all_back_us - back_us <= window_us;
-	else
-		hold = trying = !hold_skip;
+	hold = window_us && !hold_skip &&
+	       (!returned || (all_back_us && returned >= n && all_back_us - back_us <= window_us));
 	if (hold_skip)
 		hold_skip--;
 	back_us = now_us();

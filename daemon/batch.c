@@ -89,8 +89,7 @@ struct snpd_batcher {
 	size_t returned;   /* its members answered: their joins since then are timed */
 	size_t came;	   /* joins of its VMPL since */
 	u64 all_back_usec; /* when came reached returned; 0: not yet */
-	bool trying;	   /* held without knowing that they come back in time */
-	u32 skip, backoff; /* returns not tried after a try that did not gather */
+	u32 skip, backoff; /* returns not held after a hold that did not gather */
 	struct snpd_batch_stats stats;
 	/* each client's members waiting or on the device, not yet answered */
 	struct client_share *shares[SHARE_BUCKETS];
@@ -295,15 +294,14 @@ static void kick(struct snpd_batcher *b);
 
 /*
  * @bt came back: who may ask again at once are its members, answered now,
- * and those of the next batch, already waiting. Is that batch held for
- * them? When the batch before came back, did at least as many members as
- * are returning now all join again within the window? Then yes; if they
- * did not, no: answering them takes longer (many clients, slow ones), and
- * holding would only add the window to every device request. Fewer came
- * back then (the first return, or batches of uneven sizes): how fast a
- * few come back says little of how fast many will, so it is tried, but a
- * try that ends without all of them backs off: no try for the next 1, 2,
- * 4 ... 256 returns. See gather().
+ * and those of the next batch, already waiting. That batch is held for
+ * them if, when the batch before came back, at least as many members as
+ * are returning now all joined again within the window. When answering
+ * them takes longer (many clients, slow ones), holding would only add the
+ * window to every device request; and how fast a few came back says
+ * little of how fast many will. The first time, it is tried. A hold that
+ * ends without all of them is not tried again for 1, 2, 4 ... 64 returns.
+ * See gather().
  */
 static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 {
@@ -314,13 +312,15 @@ static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 		if (bt->m[i]->done)
 			answered++;
 	expect += answered;
-	b->trying = false;
 	if (!window)
 		b->hold = false;
-	else if (b->returned && b->returned >= answered)
-		b->hold = b->all_back_usec && b->all_back_usec - b->back_usec <= window;
+	else if (b->skip)
+		b->hold = false;
+	else if (!b->returned)
+		b->hold = true;
 	else
-		b->hold = b->trying = !b->skip;
+		b->hold = b->all_back_usec && b->returned >= answered &&
+			  b->all_back_usec - b->back_usec <= window;
 	if (b->skip)
 		b->skip--;
 	b->back_usec = now;
@@ -534,7 +534,7 @@ static u64 gather(const struct snpd_batcher *b, const struct batch *bt, int v, u
 
 /*
  * @bt, of the VMPL whose batch came back, goes to the device: gathering
- * ends. Counted when it went before its window (or hold) was over; a try
+ * ends. Counted when it went before its window (or hold) was over; a hold
  * that did not gather them all backs off (gather_start()).
  */
 static void gather_end(struct snpd_batcher *b, const struct batch *bt, u64 now, u64 window)
@@ -544,15 +544,14 @@ static void gather_end(struct snpd_batcher *b, const struct batch *bt, u64 now, 
 
 	if (bt->n >= b->expect && now < end)
 		b->stats.gathered++;
-	if (waited && b->hold)
+	if (waited && b->hold) {
 		b->stats.held++;
-	if (waited && b->trying) {
 		if (bt->n >= b->expect) {
 			b->backoff = 0;
 		} else {
 			b->backoff = b->backoff ? 2 * b->backoff : 1;
-			if (b->backoff > 256)
-				b->backoff = 256;
+			if (b->backoff > 64)
+				b->backoff = 64;
 			b->skip = b->backoff;
 		}
 	}
