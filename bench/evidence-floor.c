@@ -9,9 +9,11 @@
  * is dropped); "serve-fs" mounts a FUSE file system with snpd's
  * evidence/HEX and nothing else. Both batch as snpd does (requests that
  * arrive while the "device" is busy form the next batch, which goes when
- * the device is free and WINDOW_US have passed since its first request, or
- * when it has BATCH_MAX; after the device's return, snpd's gathering:
- * daemon/batch.c gather()), and model the device as a timer of DEVICE_US: no
+ * the device returns unless it is held for the clients just answered;
+ * one begun while the device is idle goes WINDOW_US after its first
+ * request; either goes at once with BATCH_MAX, or once all the clients
+ * just answered have joined: snpd's gathering, daemon/batch.c
+ * gather_start() and gather()), and model the device as a timer of DEVICE_US: no
  * report is signed, no Merkle tree is built, no JSON is written. Each
  * answer is one of snpd's own evidence documents (TEMPLATE, which "fetch"
  * gets) with the client's nonce put in place and the batch's number

@@ -3,11 +3,12 @@
  * The evidence batcher: see batch.h and docs/evidence.md. It lives on the
  * event loop in front of the broker and never blocks: a batch is sent when
  * no batch of ours is on the device and its window (BatchWindowMSec=) is
- * over, or at once when it holds BatchMax= members. The window of a batch
- * that waited while one of ours was on the device runs from that one's
- * return, and ends early once as many members have joined as may come back
- * from it (gather(), below). At most one batch is on the device and one
- * waits per VMPL, so at most 5 * BatchMax members exist.
+ * over, or at once when it holds BatchMax= members. A batch that waited
+ * while one of ours was on the device goes when that one returns, unless
+ * it is held for the clients just answered; either kind goes early once
+ * all of those have joined (gathering: gather_start(), gather()). At most
+ * one batch is on the device and one waits per VMPL, so at most
+ * 5 * BatchMax members exist.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ struct snpd_batcher {
 	size_t returned;   /* its members answered: their joins since then are timed */
 	size_t came;	   /* joins of its VMPL since */
 	u64 all_back_usec; /* when came reached returned; 0: not yet */
-	u32 skip, backoff; /* returns not held after a hold that did not gather */
+	u32 skip, backoff; /* returns that hold nothing after a hold that failed */
 	struct snpd_batch_stats stats;
 	/* each client's members waiting or on the device, not yet answered */
 	struct client_share *shares[SHARE_BUCKETS];
@@ -299,9 +300,9 @@ static void kick(struct snpd_batcher *b);
  * are returning now all joined again within the window. When answering
  * them takes longer (many clients, slow ones), holding would only add the
  * window to every device request; and how fast a few came back says
- * little of how fast many will. The first time, it is tried. A hold that
- * ends without all of them is not tried again for 1, 2, 4 ... 64 returns.
- * See gather().
+ * little of how fast many will. The first time, it is tried. After a
+ * hold that ends without all of them, the next 1, 2, 4 ... 64 returns
+ * hold nothing. See gather().
  */
 static void gather_start(struct snpd_batcher *b, const struct batch *bt)
 {
