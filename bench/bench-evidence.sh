@@ -179,9 +179,10 @@ floor_run() {
 # (/v1/status), or nothing without curl
 batcher_counts() {
 	command -v curl >/dev/null || return 0
-	curl -s --unix-socket "$sock" http://snpd/v1/status |
+	curl -s --max-time 10 --unix-socket "$sock" http://snpd/v1/status |
 		sed -n 's/.*"evidence":{\("members"[^}]*\)}.*/\1/p' | tr ',' '\n' |
-		sed -n 's/^"\(batches\|held\|gathered\)":\([0-9]*\)$/\2/p' | tr '\n' ' '
+		sed -n -e 's/^"batches":\([0-9]*\)$/\1/p' -e 's/^"held":\([0-9]*\)$/\1/p' \
+			-e 's/^"gathered":\([0-9]*\)$/\1/p' | tr '\n' ' '
 }
 
 # batcher_delta BEFORE... AFTER...: what batcher_counts counted in between
@@ -195,7 +196,8 @@ batcher_delta() {
 run() {
 	BENCH_WARMUP_MS=$(warmup_for "$1")
 	export BENCH_WARMUP_MS
-	[ -n "${BENCH_VERBOSE:-}" ] && counts0=$(batcher_counts)
+	counts0=
+	case $4 in fs | unix | tcp) [ -n "${BENCH_VERBOSE:-}" ] && counts0=$(batcher_counts) ;; esac
 	case $4 in
 	raw)
 		bench_copy_sim sim-raw >/dev/null

@@ -394,7 +394,7 @@ static void kick(void)
 	when = due();
 	if (open_b.n >= batch_max || now >= when) {
 		/* as snpd's gather_end(): a hold that did not gather backs off */
-		if (expect && open_b.first < back_us && hold) {
+		if (expect && open_b.first < back_us && hold && open_b.n < batch_max) {
 			if (open_b.n >= expect) {
 				backoff = 0;
 			} else {
@@ -481,8 +481,8 @@ static void complete(void)
 	n = 0;
 	for (m = done.head; m; m = m->next)
 		n += !m->gone;
-	expect = open_b.n + n;
-	hold = window_us && !hold_skip &&
+	expect = n ? open_b.n + n : 0;
+	hold = window_us && n && !hold_skip &&
 	       (!returned || (all_back_us && returned >= n && all_back_us - back_us <= window_us));
 	if (hold_skip)
 		hold_skip--;

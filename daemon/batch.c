@@ -294,39 +294,45 @@ static size_t own_part(const struct batch *bt, size_t index, char *buf, size_t s
 static void kick(struct snpd_batcher *b);
 
 /*
- * @bt came back: who may ask again at once are its members, answered now,
- * and those of the next batch, already waiting. That batch is held for
- * them if, when the batch before came back, at least as many members as
- * are returning now all joined again within the window. When answering
- * them takes longer (many clients, slow ones), holding would only add the
- * window to every device request; and how fast a few came back says
- * little of how fast many will. The first time, it is tried. After a
- * hold that ends without all of them, the next 1, 2, 4 ... 64 returns
- * hold nothing. See gather().
+ * @bt came back (@ok: with a report): who may ask again at once are its
+ * members, answered now, and those of the next batch of its VMPL, already
+ * waiting. That batch is held for them if, when the batch before (of the
+ * same VMPL) came back, at least as many members as are returning now all
+ * joined again within the window. When answering them takes longer (many
+ * clients, slow ones), holding would only add the window to every device
+ * request; and how fast a few came back says little of how fast many
+ * will. With nothing known (the first return, or one of another VMPL
+ * before), it is tried. Nothing is held while another VMPL's batch
+ * waits, which would go first and make the hold a device request long;
+ * nor for 1, 2, 4 ... 64 returns after a hold that ended without all of
+ * them. See gather().
  */
-static void gather_start(struct snpd_batcher *b, const struct batch *bt)
+static void gather_start(struct snpd_batcher *b, const struct batch *bt, bool ok)
 {
-	u64 window = (u64)b->d->config.batch_window_msec * 1000, now = now_usec();
-	size_t answered = 0, expect = b->pending[bt->vmpl] ? b->pending[bt->vmpl]->n : 0;
+	u64 window = (u64)b->d->config.batch_window_msec * 1000;
+	size_t answered = 0;
+	bool others = false;
 
-	for (size_t i = 0; i < bt->n; i++)
+	for (size_t i = 0; ok && i < bt->n; i++)
 		if (bt->m[i]->done)
 			answered++;
-	expect += answered;
-	if (!window)
-		b->hold = false;
-	else if (b->skip)
-		b->hold = false;
-	else if (!b->returned)
-		b->hold = true;
-	else
-		b->hold = b->all_back_usec && b->returned >= answered &&
-			  b->all_back_usec - b->back_usec <= window;
+	for (int v = 0; v < VMPLS; v++)
+		if ((u32)v != bt->vmpl && b->pending[v])
+			others = true;
+	b->hold = false;
+	if (window && answered && !others && !b->skip) {
+		if (b->returned && b->back_vmpl == bt->vmpl)
+			b->hold = b->all_back_usec && b->returned >= answered &&
+				  b->all_back_usec - b->back_usec <= window;
+		else
+			b->hold = true;
+	}
 	if (b->skip)
 		b->skip--;
-	b->back_usec = now;
+	b->back_usec = now_usec();
 	b->back_vmpl = bt->vmpl;
-	b->expect = expect;
+	/* nobody to gather: no early end either */
+	b->expect = answered ? answered + (b->pending[bt->vmpl] ? b->pending[bt->vmpl]->n : 0) : 0;
 	b->returned = answered;
 	b->came = 0;
 	b->all_back_usec = 0;
@@ -346,7 +352,7 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	b->stats.in_flight = 0;
 	/* its members are answered now: their share is free for their next */
 	batch_drop_all(b, bt);
-	gather_start(b, bt);
+	gather_start(b, bt, req->result >= 0);
 	/*
 	 * A batch that is due goes to the device before this one is
 	 * answered: answering a large batch takes the loop milliseconds,
@@ -534,9 +540,10 @@ static u64 gather(const struct snpd_batcher *b, const struct batch *bt, int v, u
 }
 
 /*
- * @bt, of the VMPL whose batch came back, goes to the device: gathering
+ * @bt, of the VMPL whose batch came back, went to the device: gathering
  * ends. Counted when it went before its window (or hold) was over; a hold
- * that did not gather them all backs off (gather_start()).
+ * that did not gather them all backs off (gather_start()). A full batch
+ * went for being full, not for the hold.
  */
 static void gather_end(struct snpd_batcher *b, const struct batch *bt, u64 now, u64 window)
 {
@@ -545,7 +552,7 @@ static void gather_end(struct snpd_batcher *b, const struct batch *bt, u64 now, 
 
 	if (bt->n >= b->expect && now < end)
 		b->stats.gathered++;
-	if (waited && b->hold) {
+	if (waited && b->hold && bt->n < batch_max(b)) {
 		b->stats.held++;
 		if (bt->n >= b->expect) {
 			b->backoff = 0;
@@ -587,11 +594,15 @@ static void kick(struct snpd_batcher *b)
 	}
 	if (best >= 0) {
 		struct batch *bt = b->pending[best];
+		bool gathering = (u32)best == b->back_vmpl && b->expect;
 
 		b->pending[best] = NULL;
-		if ((u32)best == b->back_vmpl && b->expect)
-			gather_end(b, bt, now, window);
 		send_batch(b, bt);
+		/* went, or failed; over RateLimit= it waits again, still gathering */
+		if (gathering && b->flight == bt)
+			gather_end(b, bt, now, window);
+		else if (gathering && b->pending[best] != bt)
+			b->expect = 0;
 		if (!b->flight)
 			kick(b); /* it failed at once, or waits: the others may go */
 		return;

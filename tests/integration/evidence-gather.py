@@ -11,17 +11,19 @@ B's waits; A asks again as soon as it is answered:
   (status: held 1, gathered 1);
 - with BatchWindowMSec=0, B's batch goes when the device is back and A's
   second nonce is alone (three reports, nothing held or gathered);
-- a full batch (BatchMax=2, two waiting) is not held;
-- A asking again only after 1.5 s, longer than the window: B's batch
-  goes alone when the window is over (held 1, gathered 0); and as A came
-  back too slowly for the window, A's second nonce, waiting when B's
-  batch returns, is not held for B's next (two reports of one); B's
-  second, waiting when A's returns, is held (B came back at once) for A,
-  who asks no more, until the window is over (held 2, gathered 0).
+- a full batch (BatchMax=2, two waiting) is not held (held 0);
+- A's third nonce comes 1.5 s after its second's answer, longer than the
+  window: B's second, begun after that return, goes alone when its
+  window is over; and as the clients of that return did not all come
+  back within the window, A's third, waiting when B's second returns, is
+  not held for B's third (two reports of one). B's third, waiting when
+  A's returns, is held (B came back at once) until the window is over:
+  held 2, gathered 1;
 - a lone client asking again at once: its next nonce goes without
   waiting for the window (gathered counts it).
-Every answer is bound to its own nonce. No timing is asserted: tree
-sizes, reports and the batcher's counters are."""
+Every answer is bound to its own nonce. What is checked is tree sizes,
+reports and the batcher's counters; the margins are the window (1 s)
+against a client's pause (1.5 s) and the device's 1.5 s."""
 
 import json
 import os
@@ -59,28 +61,29 @@ def wait_for(d, what, cond):
     return False
 
 
-def run(window, bmax=256, waiting=1, a_delay=0.0, b_again=False):
-    """A's two nonces, the waiting clients' (B...) and B's second if
-    b_again: ({nonce: (tree size, report)} of the bound answers, the
-    batcher's counters at the end)."""
+def run(window, bmax=256, waiting=1, a_delays=(0.0,), b_count=1):
+    """A's nonces (one, then one after each of a_delays seconds from the
+    answer before) and the waiting clients' (B..., b_count each, one after
+    another at once): ({nonce: (tree size, report)} of the bound answers,
+    the batcher's counters at the end)."""
     answers = {}
-    a = [os.urandom(32).hex() for _ in range(2)]
-    bs = [[os.urandom(32).hex() for _ in range(2 if b_again else 1)] for _ in range(waiting)]
+    a = [os.urandom(32).hex() for _ in range(1 + len(a_delays))]
+    bs = [[os.urandom(32).hex() for _ in range(b_count)] for _ in range(waiting)]
 
-    def client(d, nonces, delay):
+    def client(d, nonces, delays):
         for i, n in enumerate(nonces):
             if i:
-                time.sleep(delay)
+                time.sleep(delays[i - 1])
             answers[n] = evidence(d, n)
 
     env = {"SNP_SIM_DEVICE_US": "1500000"}
     with h.Daemon(config="[Daemon]\nBatchWindowMSec=%d\nBatchMax=%d\n" % (window, bmax),
                   env=env) as d:
         d.start()
-        ta = threading.Thread(target=client, args=(d, a, a_delay))
+        ta = threading.Thread(target=client, args=(d, a, a_delays))
         ta.start()
         ok = wait_for(d, "A's first nonce is on the device", lambda e: e["in_flight"] == 1)
-        tbs = [threading.Thread(target=client, args=(d, n, 0.0)) for n in bs]
+        tbs = [threading.Thread(target=client, args=(d, n, [0.0] * b_count)) for n in bs]
         for tb in tbs:
             tb.start()
         ok = ok and wait_for(d, "%d nonce(s) wait while it is" % waiting,
@@ -95,7 +98,7 @@ def run(window, bmax=256, waiting=1, a_delay=0.0, b_again=False):
         bd = doc.get("binding", {}) if status == 200 else {}
         if bd.get("nonce") == n:
             got[n] = (bd.get("tree_size"), doc.get("report"))
-    return ok and len(got) == len(answers) == 2 + sum(map(len, bs)), a, bs, got, stats
+    return ok and len(got) == len(answers) == len(a) + sum(map(len, bs)), a, bs, got, stats
 
 
 def counters(e):
@@ -128,22 +131,24 @@ res.check(ok, "window 1 s, BatchMax=2: every answer bound to its own nonce (%d)"
 if ok:
     bs = [x[0] for x in bs]
     res.check(got[a2][0] == 1 and all(got[n][0] == 2 for n in bs) and
-              got[bs[0]][1] == got[bs[1]][1] and got[a2][1] != got[bs[0]][1],
+              got[bs[0]][1] == got[bs[1]][1] and got[a2][1] != got[bs[0]][1] and
+              e["held"] == 0,
               "window 1 s, BatchMax=2: the full batch was not held, A's second nonce alone "
-              "(tree sizes %s, %s, %s)" % (got[a2][0], got[bs[0]][0], got[bs[1]][0]))
+              "(tree sizes %s, %s, %s; %s)" % (got[a2][0], got[bs[0]][0], got[bs[1]][0],
+                                               counters(e)))
 
-# A comes back after the window: B goes alone; then A's waiting nonce is not held
-ok, (a1, a2), ((b1, b2),), got, e = run(1000, a_delay=1.5, b_again=True)
-res.check(ok, "A back after 1.5 s: every answer bound to its own nonce (%d)" % len(got))
+# A's third nonce 1.5 s after its second's answer: what came back too slowly holds nothing
+ok, (a1, a2, a3), ((b1, b2, b3),), got, e = run(1000, a_delays=(0.0, 1.5), b_count=3)
+res.check(ok, "A's third after 1.5 s: every answer bound to its own nonce (%d)" % len(got))
 if ok:
-    res.check(got[b1][0] == 1 and got[b1][1] != got[a1][1],
-              "A back after 1.5 s: B's held batch went alone when the window was over "
-              "(tree size %s)" % got[b1][0])
-    res.check(got[a2][0] == 1 and got[b2][0] == 1 and got[a2][1] != got[b2][1] and
-              e["held"] == 2 and e["gathered"] == 0,
-              "A back after 1.5 s: A's second nonce, waiting when B's batch returned, was not "
-              "held for B's next (tree sizes %s, %s; two reports; %s)" %
-              (got[a2][0], got[b2][0], counters(e)))
+    res.check(got[a2][0] == 2 and got[a2][1] == got[b1][1] and got[b2][0] == 1,
+              "A's third after 1.5 s: A's second and B's first gathered, B's second alone "
+              "(tree sizes %s, %s, %s)" % (got[a2][0], got[b1][0], got[b2][0]))
+    res.check(got[a3][0] == 1 and got[b3][0] == 1 and got[a3][1] != got[b3][1] and
+              e["held"] == 2 and e["gathered"] == 1,
+              "A's third after 1.5 s: A's third, waiting when B's second returned, was not "
+              "held for B's third (tree sizes %s, %s; two reports; %s)" %
+              (got[a3][0], got[b3][0], counters(e)))
 
 # a lone client asking again at once is not made to wait for the window
 with h.Daemon(config="[Daemon]\nBatchWindowMSec=1000\n",

@@ -98,8 +98,9 @@ EXTRA_DIST += %reldir%/evidence-window.py
 TESTS += %reldir%/evidence-pipeline.py
 EXTRA_DIST += %reldir%/evidence-pipeline.py
 # Gathering: a client answered from the returned batch and asking again at
-# once joins the batch that waited; one too slow for the window does not
-# hold the next (tree sizes, reports and counters, no timing).
+# once joins the batch that waited; clients too slow for the window hold
+# nothing next time (tree sizes, reports and counters; a client's pause of
+# 1.5 s against a 1 s window).
 TESTS += %reldir%/evidence-gather.py
 EXTRA_DIST += %reldir%/evidence-gather.py
 # A batch's evidence shares the log's rendering: many members over a log
