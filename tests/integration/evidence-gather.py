@@ -46,18 +46,10 @@ def evidence(d, nonce):
     return out
 
 
-def batcher(d):
-    with open(d.path("status")) as f:
-        return json.load(f)["evidence"]
-
-
 def wait_for(d, what, cond):
-    for _ in range(1200):
-        e = batcher(d)
-        if cond(e):
-            return True
-        time.sleep(0.05)
-    res.check(False, "%s: %r" % (what, batcher(d)))
+    if h.wait_evidence(d, cond):
+        return True
+    res.check(False, "%s: %r" % (what, h.evidence_status(d)))
     return False
 
 
@@ -91,7 +83,7 @@ def run(window, bmax=256, waiting=1, a_delays=(0.0,), b_count=1):
         ta.join()
         for tb in tbs:
             tb.join()
-        stats = batcher(d)
+        stats = h.evidence_status(d)
         res.check(d.stop() == 0, "window %d ms, BatchMax=%d: clean exit" % (window, bmax))
     got = {}
     for n, (status, doc) in answers.items():
@@ -160,7 +152,7 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=1000\n",
         st, doc = evidence(d, n)
         bd = doc.get("binding", {}) if st == 200 else {}
         sizes.append(bd.get("tree_size") if bd.get("nonce") == n else None)
-    e = batcher(d)
+    e = h.evidence_status(d)
     res.check(sizes == [1, 1, 1] and e["batches"] == 3 and e["gathered"] == 2 and
               e["held"] == 0,
               "a lone client: its second and third nonces went as soon as they came (tree "

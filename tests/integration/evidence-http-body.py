@@ -38,11 +38,6 @@ def write_log(path, n):
                                                      1 + i % 5, b"body event %d" % i) for i in range(n)))
 
 
-def batcher(d):
-    with open(d.path("status")) as f:
-        return json.load(f)["evidence"]
-
-
 def via_http(d, nonce, out, key):
     try:
         c = h.UnixHTTPConnection(d.api, timeout=120)
@@ -82,13 +77,13 @@ def run(events, what):
         dev = h.DeviceHeld(d)
         first = threading.Thread(target=via_http, args=(d, "aa" * 32, out, "first"))
         first.start()
-        h.wait_until(lambda: batcher(d)["in_flight"] == 1)
+        h.wait_until(lambda: h.evidence_status(d)["in_flight"] == 1)
         ths = [threading.Thread(target=via_http, args=(d, "bb" * 32, out, "http")),
                threading.Thread(target=via_fuse if fuse else via_http,
                                 args=(d, "cc" * 32, out, "other"))]
         for th in ths:
             th.start()
-        joined = h.wait_until(lambda: batcher(d)["pending"] == 2)
+        joined = h.wait_until(lambda: h.evidence_status(d)["pending"] == 2)
         dev.release()
         for th in [first] + ths:
             th.join()

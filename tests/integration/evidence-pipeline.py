@@ -13,7 +13,6 @@ order of two log lines is."""
 import json
 import os
 import threading
-import time
 
 import snpd_harness as h
 import snptest as t
@@ -35,18 +34,10 @@ def tree_sizes(answers):
             if a[0] == 200 and a[1].get("binding", {}).get("nonce") == n}
 
 
-def batcher(d):
-    with open(d.path("status")) as f:
-        return json.load(f)["evidence"]
-
-
 def wait_for(d, what, cond):
-    for _ in range(1200):
-        e = batcher(d)
-        if cond(e):
-            return True
-        time.sleep(0.05)
-    res.check(False, "%s: %r" % (what, batcher(d)))
+    if h.wait_evidence(d, cond):
+        return True
+    res.check(False, "%s: %r" % (what, h.evidence_status(d)))
     return False
 
 

@@ -6,6 +6,7 @@ awaited on a private NOTIFY_SOCKET (never a sleep); always torn down."""
 import fcntl
 import hashlib
 import http.client
+import json
 import os
 import queue
 import select
@@ -342,3 +343,15 @@ def wait_until(cond, tries=600):
             return v
         time.sleep(0.05)
     return cond()
+
+
+def evidence_status(d):
+    """The evidence batcher's counters in @d's status file."""
+    with open(d.path("status")) as f:
+        return json.load(f)["evidence"]
+
+
+def wait_evidence(d, cond, tries=1200):
+    """Poll @d's evidence counters until @cond(them), at most @tries times
+    every 50 ms; whether it held."""
+    return bool(wait_until(lambda: cond(evidence_status(d)), tries))
