@@ -48,9 +48,10 @@ with h.Daemon(env={"SNP_SIM_FAULTS": "after=2,tamper=1"}) as d:
     res.check("<3>Device is dead" in d.read_log(), "logged at error priority")
     res.check(d.stop() == 0, "a dead device is no reason to crash")
 
-# evidence whose batch the device fails (a tampered response: -EIO, then
-# the key is disabled) is a device error over HTTP, not a broken event log
-with h.Daemon(env={"SNP_SIM_FAULTS": "after=2,tamper=1"}, args=["--no-fs"]) as d:
+# evidence whose batch the device fails (a firmware error: the driver's
+# EIO, then the key is disabled) is a device error over HTTP, not a broken
+# event log
+with h.Daemon(env={"SNP_SIM_FAULTS": "after=2,fw_error=1"}, args=["--no-fs"]) as d:
     d.start()
     got = []
     for i in range(4):
