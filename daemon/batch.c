@@ -450,7 +450,7 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 
 	b->stats.pending -= (u32)bt->n;
 	if (b->d->eventlog && !snpd_eventlog_usable(b->d->eventlog, why, sizeof(why))) {
-		r = -EIO;
+		r = -EUCLEAN;
 		goto fail;
 	}
 	if (b->d->eventlog) {
@@ -695,7 +695,7 @@ int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 v
 	if (b->closing)
 		return -ESHUTDOWN;
 	if (b->d->eventlog && !snpd_eventlog_usable(b->d->eventlog, why, sizeof(why)))
-		return -EIO;
+		return -EUCLEAN;
 	if (snpd_broker_is_dead(b->d->broker))
 		return -ENODEV;
 	bt = b->pending[vmpl];

@@ -91,8 +91,9 @@ struct snpd_batcher *snpd_batcher_free(struct snpd_batcher *b);
 /*
  * Join the next batch with @nonce (1..64 bytes) at @vmpl for @client.
  * -EAGAIN: the pending batch is full or @client has as many members waiting
- * as it may (QueueSize=), try again (*ret_retry_ms); -EIO: the event log is
- * unusable. The member is answered through @done.
+ * as it may (QueueSize=), try again (*ret_retry_ms); -EUCLEAN: the event log
+ * is unusable (the same to @done; a device's -EIO stays -EIO). The member
+ * is answered through @done.
  */
 int snpd_batcher_join(struct snpd_batcher *b, const u8 *nonce, size_t len, u32 vmpl, u64 client,
 		      snpd_batch_done_t done, void *userdata, struct snpd_batch_member **ret,

@@ -209,6 +209,7 @@ struct snpd_fs {
 	size_t n_nonce_free;
 	struct uid_names *names;
 	size_t n_names, names_alloc;
+	u64 reloaded_usec; /* CLOCK_MONOTONIC of the last reload once mounted, 0: none */
 };
 
 struct pending_read {
@@ -754,6 +755,23 @@ static int caller_in_group(fuse_req_t req, gid_t gid)
 }
 
 /*
+ * Whether every attribute the kernel may hold is of the configuration of
+ * now: none is older than the last reload (or the mount) by more than
+ * CACHED_TIMEOUT. The margin covers a LOOKUP reply written before a
+ * reload and applied by its reader after it (the reader's wake-up).
+ */
+static bool attributes_settled(const struct snpd_fs *fs)
+{
+	struct timespec ts;
+
+	if (!fs->reloaded_usec)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000 >=
+	       fs->reloaded_usec + (u64)(2 * CACHED_TIMEOUT * 1000000);
+}
+
+/*
  * May the caller of @req read a nonce or evidence name under the
  * configuration of now? The rule of the kernel's default_permissions
  * (generic_permission()) applied to the owner, group and mode that
@@ -762,7 +780,10 @@ static int caller_in_group(fuse_req_t req, gid_t gid)
  * (CAP_DAC_OVERRIDE). The kernel checks the same on the attributes it
  * caches, which may be of before a reload (CACHED_TIMEOUT): this check
  * is what holds then, also for a descriptor reopened through
- * /proc/self/fd. When the caller's groups cannot be read, both the
+ * /proc/self/fd. When the caller's groups cannot be read (snpd.service
+ * hides other users' /proc: ProtectProc=invisible, no CAP_SYS_PTRACE),
+ * the kernel's check decides once its attributes are all of the
+ * configuration of now (attributes_settled()); until then both the
  * group's and the others' bits must allow it.
  */
 static bool nonce_may_read(struct snpd_fs *fs, fuse_req_t req)
@@ -781,7 +802,7 @@ static bool nonce_may_read(struct snpd_fs *fs, fuse_req_t req)
 		return grp;
 	member = caller_in_group(req, c->file_gid);
 	if (member < 0)
-		return false; /* grp != oth: one of them refuses */
+		return attributes_settled(fs); /* else grp != oth: one of them refuses */
 	return member ? grp : oth;
 }
 
@@ -1139,6 +1160,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			r |= dirbuf_add(req, &b, fs->keys[i].prof.name, fs->keys[i].ino);
 		break;
 	case INO_NONCE_DIR:
+	case INO_EVIDENCE_DIR:
 		break; /* names are made up by the reader */
 	default:
 		free(b.p);
@@ -1279,8 +1301,11 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 	 * read asks GETATTR, which gives this answer's size.
 	 */
 	r = off == h->len ? fuse_lowlevel_notify_inval_inode(h->fs->se, h->nonce_ino, 0, 0) : -EIO;
-	if (r >= 0)
+	if (r >= 0) {
+		/* a store that fails part way may leave pages: drop them too */
+		ni->cached = true;
 		r = fuse_lowlevel_notify_store(h->fs->se, h->nonce_ino, 0, &bv, 0);
+	}
 	free(buf);
 	if (r < 0) {
 		log_debug("Cannot store evidence in the page cache: %s", strerror(-r));
@@ -1289,7 +1314,6 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 	h->stored = true;
 	ni->stored = h;
 	ni->stored_once = true;
-	ni->cached = true;
 	h->fs->stats.stored++;
 	return true;
 }
@@ -1616,7 +1640,7 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 		return;
 	}
 	if (result < 0) {
-		h->error = result == -EIO ? EIO : snpd_errno_for_client(result);
+		h->error = result == -EUCLEAN ? EIO : snpd_errno_for_client(result);
 		h->fs->stats.errors++;
 		log_debug("Evidence for a FUSE reader failed: %s", msg ? msg : strerror(-result));
 	} else {
@@ -1646,8 +1670,8 @@ static int start_evidence(struct handle *h, fuse_req_t req)
 		return snpd_broker_is_dead(d->broker) ? ENODEV : EBUSY;
 	r = snpd_batcher_join(d->batcher, h->report_data, h->written, d->config.vmpl,
 			      fuse_req_ctx(req)->uid, on_evidence_done, h, &h->member, &retry_ms);
-	if (r == -EIO)
-		return EIO;
+	if (r == -EUCLEAN)
+		return EIO; /* the event log is unusable */
 	return r < 0 ? snpd_errno_for_client(r) : 0;
 }
 
@@ -2219,6 +2243,12 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	 * Owners and modes may have changed: the kernel asks again for the
 	 * attributes it caches (CACHED_TIMEOUT). -ENOENT: it has no such inode.
 	 */
+	if (fs->se) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		fs->reloaded_usec = (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
+	}
 	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++) {
 		int r = fuse_lowlevel_notify_inval_inode(fs->se, cached_inos[i], -1, 0);
 

@@ -592,6 +592,9 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 			"snpd is stopping; the request was not answered by the device");
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		break;
+	case -ENOMEM:
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		break;
 	case -EINVAL:
 		problem(st, MHD_HTTP_BAD_REQUEST, "firmware-rejected", "Rejected by the firmware",
 			"%s", why && *why ? why : "the firmware refused the request's parameters");
@@ -1457,7 +1460,7 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 
 	st->member = NULL;
 	if (result < 0) {
-		if (result == -EIO)
+		if (result == -EUCLEAN)
 			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "event-log-broken",
 				"Event log unusable", "%s", msg ? msg : "see /v1/status event_log");
 		else if (result == -ESHUTDOWN)
@@ -1554,7 +1557,7 @@ static void handle_evidence(struct req_state *st)
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		return;
 	}
-	if (r == -EIO) {
+	if (r == -EUCLEAN) {
 		char why[256] = "";
 
 		snpd_eventlog_usable(d->eventlog, why, sizeof(why));
@@ -1779,6 +1782,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct req_state *st;
 	unsigned int status;
 
+	/*
+	 * A connection cut already (refused by admit(), evicted, timed out)
+	 * may still bring a request that was in its socket before the cut:
+	 * MHD reads it. It must not run: its client was told 503 or 408.
+	 */
+	t = track_of(conn);
+	if (t && t->gone)
+		return &cut_request;
 	for (const char *c = uri + path_len; *c; c++)
 		if (*c == '&' || *c == '?')
 			args++;
@@ -1797,7 +1808,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 				st->nul_in_path = true;
 		return st;
 	}
-	t = track_of(conn);
 	if (t)
 		t->deadline_usec = 0;
 	count(l->h, EP_OTHER, status);
@@ -1953,6 +1963,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (!st->response && !st->waiting) {
 		t = track_of(conn);
+		/* cut while its head or body arrived (on_uri()): not served */
+		if (t && t->gone)
+			return MHD_NO;
 		/* the request is complete: no more deadline while it is served */
 		if (t)
 			t->deadline_usec = 0;

@@ -37,6 +37,9 @@ def scenario(d, label):
     check(label, sorted(os.listdir(d.mnt)) == sorted([
         "report", "report.json", "nonce", "certs", "platform.json", "measurement", "tcb",
         "chip_id", "policy", "vmpl", "keys", "status", "log", "evidence"]), "root lists every file")
+    # the names under nonce/ and evidence/ are made up by the reader: both list empty
+    check(label, os.listdir(d.path("nonce")) == [] and os.listdir(d.path("evidence")) == [],
+          "nonce/ and evidence/ list (empty)")
 
     rep = read(d.path("report"))
     check(label, len(rep) == 1184, "cat report gives %d bytes" % len(rep))

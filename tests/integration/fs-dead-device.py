@@ -3,7 +3,9 @@
 retried (same message) and the reader just waits. Health tracking: when the simulated hypervisor tampers with a response,
 the guest driver disables its VMPCK (as Linux does); snpd then fails every
 device request fast with a clear error (ENODEV on FUSE, 503 device-dead on
-HTTP), status and /healthz say why, and the static files keep serving."""
+HTTP), status and /healthz say why, and the static files keep serving.
+Evidence whose batch the device fails is a device error (502), not a
+broken event log."""
 
 import errno
 import json
@@ -45,6 +47,28 @@ with h.Daemon(env={"SNP_SIM_FAULTS": "after=2,tamper=1"}) as d:
               "static files still serve")
     res.check("<3>Device is dead" in d.read_log(), "logged at error priority")
     res.check(d.stop() == 0, "a dead device is no reason to crash")
+
+# evidence whose batch the device fails (a firmware error: the driver's
+# EIO, then the key is disabled) is a device error over HTTP, not a broken
+# event log
+with h.Daemon(env={"SNP_SIM_FAULTS": "after=2,fw_error=1"}, args=["--no-fs"]) as d:
+    d.start()
+    got = []
+    for i in range(4):
+        conn = h.UnixHTTPConnection(d.api)
+        conn.request("GET", "/v1/evidence?nonce=" + ("%02x" % (0xa0 + i)) * 8)
+        r = conn.getresponse()
+        body = r.read()
+        try:
+            kind = json.loads(body).get("type", "").rsplit(":", 1)[-1]
+        except ValueError:
+            kind = "?"
+        got.append((r.status, kind if r.status != 200 else ""))
+    bad = [g for g in got if g[0] != 200]
+    res.check(got[0][0] == 200 and bad and bad[0] == (502, "device-error") and
+              all(g == (503, "device-dead") for g in bad[1:]) and
+              not any(k == "event-log-broken" for _, k in got),
+              "evidence on a failing device: 502 device-error, then 503 device-dead: %r" % got)
 
 # BUSY twice, then the request goes through: the reader only waits
 with h.Daemon(env={"SNP_SIM_FAULTS": "after=1,busy=2", "SNP_SIM_RETRY_MS": "100,5000"}) as d:
