@@ -209,7 +209,11 @@ struct snpd_fs {
 	size_t n_nonce_free;
 	struct uid_names *names;
 	size_t n_names, names_alloc;
-	u64 reloaded_usec; /* CLOCK_MONOTONIC of the last reload once mounted, 0: none */
+	/* the owner and mode of nonce and evidence names at mount, and whether a reload changed them */
+	uid_t nonce_perm_uid;
+	gid_t nonce_perm_gid;
+	mode_t nonce_perm_mode;
+	bool nonce_perm_set, nonce_perm_changed, nonce_perm_told;
 };
 
 struct pending_read {
@@ -755,20 +759,25 @@ static int caller_in_group(fuse_req_t req, gid_t gid)
 }
 
 /*
- * Whether every attribute the kernel may hold is of the configuration of
- * now: none is older than the last reload (or the mount) by more than
- * CACHED_TIMEOUT. The margin covers a LOOKUP reply written before a
- * reload and applied by its reader after it (the reader's wake-up).
+ * Whether every attribute of a nonce or evidence name the kernel may hold
+ * is of the configuration of now: no reload changed their owner, group or
+ * mode since the mount. Not a time since the reload: a LOOKUP reply
+ * written before it is applied by its reader when that one runs again,
+ * which the reader may put off as long as it likes (its own scheduling),
+ * and its attributes are then cached from that moment.
  */
-static bool attributes_settled(const struct snpd_fs *fs)
+static bool nonce_attributes_current(struct snpd_fs *fs)
 {
-	struct timespec ts;
-
-	if (!fs->reloaded_usec)
+	if (!fs->nonce_perm_changed)
 		return true;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000 >=
-	       fs->reloaded_usec + (u64)(2 * CACHED_TIMEOUT * 1000000);
+	if (!fs->nonce_perm_told) {
+		fs->nonce_perm_told = true;
+		log_notice(
+			"A reload changed ReportMode=, User= or Group=: until snpd restarts, "
+			"callers whose supplementary groups cannot be read (ProtectProc=) may "
+			"open nonce/ and evidence/ names only if the group and other bits agree");
+	}
+	return false;
 }
 
 /*
@@ -782,8 +791,8 @@ static bool attributes_settled(const struct snpd_fs *fs)
  * is what holds then, also for a descriptor reopened through
  * /proc/self/fd. When the caller's groups cannot be read (snpd.service
  * hides other users' /proc: ProtectProc=invisible, no CAP_SYS_PTRACE),
- * the kernel's check decides once its attributes are all of the
- * configuration of now (attributes_settled()); until then both the
+ * the kernel's check decides as long as its attributes are all of the
+ * configuration of now (nonce_attributes_current()); else both the
  * group's and the others' bits must allow it.
  */
 static bool nonce_may_read(struct snpd_fs *fs, fuse_req_t req)
@@ -802,7 +811,7 @@ static bool nonce_may_read(struct snpd_fs *fs, fuse_req_t req)
 		return grp;
 	member = caller_in_group(req, c->file_gid);
 	if (member < 0)
-		return attributes_settled(fs); /* else grp != oth: one of them refuses */
+		return nonce_attributes_current(fs); /* else grp != oth: one of them refuses */
 	return member ? grp : oth;
 }
 
@@ -2243,12 +2252,14 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	 * Owners and modes may have changed: the kernel asks again for the
 	 * attributes it caches (CACHED_TIMEOUT). -ENOENT: it has no such inode.
 	 */
-	if (fs->se) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		fs->reloaded_usec = (u64)ts.tv_sec * 1000000 + (u64)ts.tv_nsec / 1000;
-	}
+	if (fs->nonce_perm_set &&
+	    (fs->nonce_perm_uid != c->file_uid || fs->nonce_perm_gid != c->file_gid ||
+	     fs->nonce_perm_mode != nonce_mode(c)))
+		fs->nonce_perm_changed = true; /* for good: A, B, A may leave B cached */
+	fs->nonce_perm_uid = c->file_uid;
+	fs->nonce_perm_gid = c->file_gid;
+	fs->nonce_perm_mode = nonce_mode(c);
+	fs->nonce_perm_set = true;
 	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++) {
 		int r = fuse_lowlevel_notify_inval_inode(fs->se, cached_inos[i], -1, 0);
 

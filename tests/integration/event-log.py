@@ -286,6 +286,12 @@ with h.Daemon(config=CONFIG) as d:
               "HTTP append to a broken log: %s %s" % (code, doc))
     code, doc = http(d, "GET", "/v1/log")
     res.check(code == 503, "GET /v1/log of a broken log: %s" % code)
+    # evidence binds the log: refused, as a broken log (not a device error)
+    code, doc = http(d, "GET", "/v1/evidence?nonce=" + "ab" * 16)
+    res.check(code == 503 and doc.get("type") == "urn:snpd:problem:event-log-broken",
+              "evidence with a broken log: %s %s" % (code, doc.get("type")))
+    res.expect_errno(lambda: open(d.path("evidence", "ab" * 16), "rb").read(), errno.EIO,
+                     "evidence/<hex> with a broken log")
     res.expect_errno(lambda: open(d.path("log", "events")).read(), errno.EIO,
                      "log/events of a broken log")
     res.check(len(open(d.path("report"), "rb").read()) == 1184, "reports are still served")

@@ -20,8 +20,9 @@ the GETATTR of every answer).
    is refused with EACCES; root's is not; User=65534 lets the owner
    open; with Group= the fsgid counts and, when the caller's groups
    cannot be read (snpd.service hides other users' /proc), a mode that
-   differs for group and others is refused within 2 s of a reload, and
-   left to the kernel's check after that."""
+   differs for group and others is left to the kernel's check while no
+   reload has changed owner, group or mode since the mount, and refused
+   once one has."""
 
 import errno
 import os
@@ -30,7 +31,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 
 import snpd_harness as h
 import snptest as t
@@ -280,12 +280,14 @@ def without_kernel():
                   "ReportMode=0604: nor here (it may be in Group=, whose bits refuse)")
         res.check(w.open(ino) == 0,
                   "ReportMode=0604: a caller not in Group= opens (the others' bits)")
-        # 2 s after the reload every attribute a kernel may hold is of now:
-        # its check, which let the OPEN through, decides for such a caller
-        time.sleep(2.2)
-        res.check(w.open(ino, pid=0) == 0,
-                  "2 s after the reload, a caller whose groups cannot be read opens "
-                  "(the kernel checked it on current attributes)")
+        # the mode changed since the mount: a kernel may hold any earlier one
+        # (a LOOKUP reply applied late), so such a caller stays refused, also
+        # under a mode it had before
+        d.write_config(config("0640", group=str(GROUP)))
+        d.reload()
+        res.check(w.open(ino, pid=0) == errno.EACCES,
+                  "after reloads that changed the mode, a caller whose groups cannot be read "
+                  "may still not open")
         # The connection's end: libfuse reads it as an error (a short read).
         # snpd must stop rather than stay up, ready, with its FUSE source
         # switched off and every request on the mount hanging.
@@ -299,5 +301,38 @@ def without_kernel():
 
 
 through_kernel()
+
+
+def unchanged_since_mount():
+    """No reload changed owner, group or mode since the mount: every
+    attribute the kernel holds is of now, and its check (which let the OPEN
+    through) decides for a caller whose groups cannot be read."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with WireDaemon(config=config("0640", group=str(GROUP))) as d:
+        d.start_on(theirs.fileno())
+        theirs.close()
+        w = Wire(ours)
+        err, _ = w.call(INIT, 0, struct.pack("<IIII", 7, 31, 0, 0))
+        err2, ev_dir = w.lookup(1, "evidence")
+        if not res.check(err == 0 and err2 == 0, "INIT, evidence/ (ReportMode=0640 from the start)"):
+            return
+        err, e = w.lookup(ev_dir[0], "66" * 32)
+        if not res.check(err == 0, "LOOKUP evidence/<hex> as uid 65534"):
+            return
+        res.check(w.open(e[0], pid=0) == 0,
+                  "ReportMode=0640 since the mount: a caller whose groups cannot be read opens "
+                  "(the kernel's check on current attributes decides)")
+        d.reload()
+        res.check(w.open(e[0], pid=0) == 0, "and still after a reload that changed nothing")
+        d.write_config(config("0604", group=str(GROUP)))
+        d.reload()
+        res.check(w.open(e[0], pid=0) == errno.EACCES,
+                  "a reload to ReportMode=0604: now refused (it may be in Group=)")
+        ours.close()
+        h.wait_until(lambda: d.proc.poll() is not None, tries=600)
+        d.stop()
+
+
 without_kernel()
+unchanged_since_mount()
 res.done()
