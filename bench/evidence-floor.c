@@ -76,7 +76,8 @@
 #define INO_EVIDENCE   2
 #define INO_NODE0      16 /* evidence/HEX: INO_NODE0 + its slot */
 #define CACHED_TIMEOUT 1.0
-#define FUSE_BATCH     64 /* requests read per wake-up, as snpd's on_fuse_io() */
+#define DIR_TIMEOUT    3600.0 /* fs/fs.c's, for the root and evidence/ */
+#define FUSE_BATCH     64     /* requests read per wake-up, as snpd's on_fuse_io() */
 
 #define container_of(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
@@ -687,9 +688,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	fst.lookups++;
 	if (parent == INO_ROOT && !strcmp(name, "evidence")) {
-		/* snpd's path of evidence: the name cached, its attributes not */
+		/* snpd's path of evidence: name and attributes cached (DIR_TIMEOUT) */
 		e.ino = INO_EVIDENCE;
-		e.entry_timeout = CACHED_TIMEOUT;
+		e.entry_timeout = DIR_TIMEOUT;
+		e.attr_timeout = DIR_TIMEOUT;
 		fill_attr(e.ino, &e.attr);
 		fuse_reply_entry(req, &e);
 		return;
@@ -754,7 +756,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ino >= INO_NODE0 ? ESTALE : ENOENT);
 		return;
 	}
-	fuse_reply_attr(req, &st, CACHED_TIMEOUT);
+	fuse_reply_attr(req, &st,
+			ino == INO_ROOT || ino == INO_EVIDENCE ? DIR_TIMEOUT : CACHED_TIMEOUT);
 }
 
 /* The opener gave up (a signal) while its OPEN waited: no answer for it. */

@@ -76,6 +76,8 @@ enum {
  *   raises its attr_version, and a GETATTR reply that was on its way with
  *   the old attributes is then dropped by the kernel; a LOOKUP may create
  *   the inode after the invalidation has missed it (nothing to find yet).
+ * The root, nonce/ and evidence/ keep both for longer, from any reply:
+ * their mode never changes (walked_dir(), DIR_TIMEOUT).
  * The names under nonce/ and evidence/ are the exception to the last
  * point: a LOOKUP reply caches their attributes too, which saves the
  * GETATTR of the permission check on every answer. Such a reply may still
@@ -904,6 +906,24 @@ static bool cached_ino(fuse_ino_t ino)
 	return false;
 }
 
+/*
+ * The root, nonce/ and evidence/: every open of a nonce or evidence name
+ * walks them. Their names always stand for them, and their mode is 0555
+ * whatever the configuration (the owner and group a reload may change
+ * grant nothing more), so the kernel may keep both their entries and their
+ * attributes, from any reply, for DIR_TIMEOUT; a reload still invalidates
+ * the attributes (a stat() may show the old owner if a LOOKUP crossed it).
+ * With CACHED_TIMEOUT, every expiry made each walker then on its way send
+ * its own LOOKUP or GETATTR (the kernel does not merge them): with 1,000
+ * readers, hundreds of requests once a second, ahead of the readers' own.
+ */
+#define DIR_TIMEOUT 3600.0
+
+static bool walked_dir(fuse_ino_t ino)
+{
+	return ino == INO_ROOT || ino == INO_NONCE_DIR || ino == INO_EVIDENCE_DIR;
+}
+
 static void reply_entry(struct snpd_fs *fs, fuse_req_t req, fuse_ino_t ino, double timeout)
 {
 	struct fuse_entry_param e = { 0 };
@@ -913,9 +933,14 @@ static void reply_entry(struct snpd_fs *fs, fuse_req_t req, fuse_ino_t ino, doub
 		return;
 	}
 	e.ino = ino;
-	/* the name of a cached inode, never its attributes (CACHED_TIMEOUT) */
-	e.attr_timeout = cached_ino(ino) ? 0 : timeout;
-	e.entry_timeout = cached_ino(ino) ? CACHED_TIMEOUT : timeout;
+	if (walked_dir(ino)) {
+		e.attr_timeout = DIR_TIMEOUT;
+		e.entry_timeout = DIR_TIMEOUT;
+	} else {
+		/* the name of a cached inode, never its attributes (CACHED_TIMEOUT) */
+		e.attr_timeout = cached_ino(ino) ? 0 : timeout;
+		e.entry_timeout = cached_ino(ino) ? CACHED_TIMEOUT : timeout;
+	}
 	fuse_reply_entry(req, &e);
 }
 
@@ -1084,6 +1109,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fuse_reply_attr(req, &st,
+			walked_dir(ino)			     ? DIR_TIMEOUT :
 			cached_ino(ino) || nonce_of(fs, ino) ? CACHED_TIMEOUT :
 			key_of(fs, ino)			     ? 0 :
 							       ATTR_TIMEOUT);
