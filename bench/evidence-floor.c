@@ -688,10 +688,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	fst.lookups++;
 	if (parent == INO_ROOT && !strcmp(name, "evidence")) {
-		/* snpd's path of evidence: name and attributes cached (DIR_TIMEOUT) */
+		/* snpd's path of evidence: the name cached, its attributes by GETATTR */
 		e.ino = INO_EVIDENCE;
 		e.entry_timeout = DIR_TIMEOUT;
-		e.attr_timeout = DIR_TIMEOUT;
 		fill_attr(e.ino, &e.attr);
 		fuse_reply_entry(req, &e);
 		return;

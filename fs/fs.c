@@ -76,8 +76,8 @@ enum {
  *   raises its attr_version, and a GETATTR reply that was on its way with
  *   the old attributes is then dropped by the kernel; a LOOKUP may create
  *   the inode after the invalidation has missed it (nothing to find yet).
- * The root, nonce/ and evidence/ keep both for longer, from any reply:
- * their mode never changes (walked_dir(), DIR_TIMEOUT).
+ * The root, nonce/ and evidence/ keep both for longer: their mode never
+ * changes (walked_dir(), DIR_TIMEOUT).
  * The names under nonce/ and evidence/ are the exception to the last
  * point: a LOOKUP reply caches their attributes too, which saves the
  * GETATTR of the permission check on every answer. Such a reply may still
@@ -892,8 +892,8 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 }
 
 /*
- * The inodes whose entries and attributes the kernel caches (CACHED_TIMEOUT):
- * the paths of a report and of evidence.
+ * The inodes whose entries and attributes the kernel caches (CACHED_TIMEOUT,
+ * DIR_TIMEOUT for the directories): the paths of a report and of evidence.
  */
 static const fuse_ino_t cached_inos[] = { INO_ROOT, INO_REPORT, INO_REPORT_JSON, INO_NONCE_DIR,
 					  INO_EVIDENCE_DIR };
@@ -910,12 +910,12 @@ static bool cached_ino(fuse_ino_t ino)
  * The root, nonce/ and evidence/: every open of a nonce or evidence name
  * walks them. Their names always stand for them, and their mode is 0555
  * whatever the configuration (the owner and group a reload may change
- * grant nothing more), so the kernel may keep both their entries and their
- * attributes, from any reply, for DIR_TIMEOUT; a reload still invalidates
- * the attributes (a stat() may show the old owner if a LOOKUP crossed it).
- * With CACHED_TIMEOUT, every expiry made each walker then on its way send
- * its own LOOKUP or GETATTR (the kernel does not merge them): with 1,000
- * readers, hundreds of requests once a second, ahead of the readers' own.
+ * grant nothing more), so the kernel keeps their entries, and their
+ * attributes from a GETATTR, for DIR_TIMEOUT; a reload invalidates the
+ * attributes as before. With CACHED_TIMEOUT, every expiry made each walker
+ * then on its way send its own LOOKUP or GETATTR (the kernel does not
+ * merge them): with 1,000 readers, hundreds of requests once a second,
+ * ahead of the readers' own.
  */
 #define DIR_TIMEOUT 3600.0
 
@@ -933,14 +933,11 @@ static void reply_entry(struct snpd_fs *fs, fuse_req_t req, fuse_ino_t ino, doub
 		return;
 	}
 	e.ino = ino;
-	if (walked_dir(ino)) {
-		e.attr_timeout = DIR_TIMEOUT;
-		e.entry_timeout = DIR_TIMEOUT;
-	} else {
-		/* the name of a cached inode, never its attributes (CACHED_TIMEOUT) */
-		e.attr_timeout = cached_ino(ino) ? 0 : timeout;
-		e.entry_timeout = cached_ino(ino) ? CACHED_TIMEOUT : timeout;
-	}
+	/* the name of a cached inode, never its attributes (a GETATTR's are) */
+	e.attr_timeout = cached_ino(ino) ? 0 : timeout;
+	e.entry_timeout = walked_dir(ino) ? DIR_TIMEOUT :
+			  cached_ino(ino) ? CACHED_TIMEOUT :
+					    timeout;
 	fuse_reply_entry(req, &e);
 }
 

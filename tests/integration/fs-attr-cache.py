@@ -179,9 +179,10 @@ with h.Daemon(config=config("0666", "0444", "root")) as d:
     l0, g0, _ = fs_counts(d)
     good = one_evidence(evidence, EVIDENCE + 1)
     l1, g1, _ = fs_counts(d)
-    res.check(good and (l1 - l0, g1 - g0) == (1, 1),
+    # (a second GETATTR if the machine stalls the reader for 1 s between two steps)
+    res.check(good and l1 - l0 == 1 and g1 - g0 <= 2,
               "an answer 1.5 s later: %d LOOKUP, %d GETATTR (1 and 1: the path is still "
-              "cached)" % (l1 - l0, g1 - g0))
+              "cached; 2 and 3 without)" % (l1 - l0, g1 - g0))
 
     # 2. reloads show new owners and modes at once
     opener = subprocess.Popen(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
