@@ -2273,7 +2273,7 @@ void snpd_fs_reload(struct snpd_fs *fs)
 
 	/*
 	 * Owners and modes may have changed: the kernel asks again for the
-	 * attributes it caches (CACHED_TIMEOUT). -ENOENT: it has no such inode.
+	 * attributes it caches (CACHED_TIMEOUT, DIR_TIMEOUT). -ENOENT: none such.
 	 */
 	if (fs->nonce_perm_set &&
 	    (fs->nonce_perm_uid != c->file_uid || fs->nonce_perm_gid != c->file_gid ||
