@@ -2271,18 +2271,20 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
 	fs->n_keys = c->n_keys;
 
-	/*
-	 * Owners and modes may have changed: the kernel asks again for the
-	 * attributes it caches (CACHED_TIMEOUT, DIR_TIMEOUT). -ENOENT: none such.
-	 */
+	/* nonce_attributes_current(): for good, as A, B, A may leave B cached */
 	if (fs->nonce_perm_set &&
 	    (fs->nonce_perm_uid != c->file_uid || fs->nonce_perm_gid != c->file_gid ||
 	     fs->nonce_perm_mode != nonce_mode(c)))
-		fs->nonce_perm_changed = true; /* for good: A, B, A may leave B cached */
+		fs->nonce_perm_changed = true;
 	fs->nonce_perm_uid = c->file_uid;
 	fs->nonce_perm_gid = c->file_gid;
 	fs->nonce_perm_mode = nonce_mode(c);
 	fs->nonce_perm_set = true;
+
+	/*
+	 * Owners and modes may have changed: the kernel asks again for the
+	 * attributes it caches (CACHED_TIMEOUT, DIR_TIMEOUT). -ENOENT: none such.
+	 */
 	for (size_t i = 0; fs->se && i < SNP_ELEMENTSOF(cached_inos); i++) {
 		int r = fuse_lowlevel_notify_inval_inode(fs->se, cached_inos[i], -1, 0);
 
