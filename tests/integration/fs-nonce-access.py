@@ -300,9 +300,6 @@ def without_kernel():
         d.stop()
 
 
-through_kernel()
-
-
 def unchanged_since_mount():
     """No reload changed owner, group or mode since the mount: every
     attribute the kernel holds is of now, and its check (which let the OPEN
@@ -331,6 +328,10 @@ def unchanged_since_mount():
         ours.close()
         h.wait_until(lambda: d.proc.poll() is not None, tries=600)
         d.stop()
+
+
+
+through_kernel()
 
 
 without_kernel()
