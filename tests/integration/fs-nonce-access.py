@@ -330,7 +330,6 @@ def unchanged_since_mount():
         d.stop()
 
 
-
 through_kernel()
 
 
