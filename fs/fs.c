@@ -215,7 +215,7 @@ struct snpd_fs {
 	uid_t nonce_perm_uid;
 	gid_t nonce_perm_gid;
 	mode_t nonce_perm_mode;
-	bool nonce_perm_set, nonce_perm_changed, nonce_perm_told;
+	bool nonce_perm_changed, nonce_perm_told;
 };
 
 struct pending_read {
@@ -2271,15 +2271,16 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
 	fs->n_keys = c->n_keys;
 
-	/* nonce_attributes_current(): for good, as A, B, A may leave B cached */
-	if (fs->nonce_perm_set &&
-	    (fs->nonce_perm_uid != c->file_uid || fs->nonce_perm_gid != c->file_gid ||
-	     fs->nonce_perm_mode != nonce_mode(c)))
+	/*
+	 * nonce_attributes_current(): for good, as A, B, A may leave B cached.
+	 * The first call comes before the mount (no session yet).
+	 */
+	if (fs->se && (fs->nonce_perm_uid != c->file_uid || fs->nonce_perm_gid != c->file_gid ||
+		       fs->nonce_perm_mode != nonce_mode(c)))
 		fs->nonce_perm_changed = true;
 	fs->nonce_perm_uid = c->file_uid;
 	fs->nonce_perm_gid = c->file_gid;
 	fs->nonce_perm_mode = nonce_mode(c);
-	fs->nonce_perm_set = true;
 
 	/*
 	 * Owners and modes may have changed: the kernel asks again for the
