@@ -64,6 +64,8 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fs/fuse-parallel.h"
+
 #define NONCE_HEX   128
 #define MAX_PATCH   8 /* places of the nonce in the document */
 #define DOC_MAX	    (256 * 1024)
@@ -871,7 +873,15 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* snpd's parallel lookups (fs/fuse-parallel.c) */
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	snpd_fuse_want_parallel(conn);
+}
+
 static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
 	.lookup = fs_lookup,
 	.forget = fs_forget,
 	.forget_multi = fs_forget_multi,
@@ -907,6 +917,8 @@ static void fs_mount(const char *mp)
 		exit(1);
 	}
 	fd = fuse_session_fd(se);
+	if (snpd_fuse_parallel_io(se, fd) < 0)
+		fprintf(stderr, "evidence-floor: no parallel lookups\n");
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		die("evidence-floor: the FUSE fd");

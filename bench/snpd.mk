@@ -10,7 +10,7 @@ noinst_PROGRAMS += %reldir%/snpd-load
 # the least a batching evidence server can do (bench-evidence.sh's "floor"
 # over a unix socket, "floorfs" over FUSE)
 noinst_PROGRAMS += %reldir%/evidence-floor
-%canon_reldir%_evidence_floor_SOURCES = %reldir%/evidence-floor.c
+%canon_reldir%_evidence_floor_SOURCES = %reldir%/evidence-floor.c fs/fuse-parallel.c fs/fuse-parallel.h
 %canon_reldir%_evidence_floor_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 %canon_reldir%_evidence_floor_LDADD = $(FUSE3_LIBS)
 EXTRA_DIST += %reldir%/bench-snpd.sh %reldir%/bench-overload.sh %reldir%/bench-common.sh

@@ -12,7 +12,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 	%reldir%/audit.c %reldir%/audit.h \
 	%reldir%/eventlog.c %reldir%/eventlog.h \
 	%reldir%/batch.c %reldir%/batch.h \
-	fs/fs.c fs/fs.h \
+	fs/fs.c fs/fs.h fs/fuse-parallel.c fs/fuse-parallel.h \
 	http/http.c http/http.h
 %canon_reldir%_libsnpd_la_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 %canon_reldir%_libsnpd_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \

@@ -22,6 +22,7 @@
 #include "daemon/batch.h"
 #include "daemon/eventlog.h"
 #include "fs/fs.h"
+#include "fs/fuse-parallel.h"
 #include "http/http.h"
 #include "lib/binding.h"
 #include "lib/log.h"
@@ -2027,7 +2028,15 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_err(req, EACCES);
 }
 
+/* Parallel lookups (fs/fuse-parallel.c) */
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	snpd_fuse_want_parallel(conn);
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.init = fs_init,
 	.mknod = fs_mknod,
 	.mkdir = fs_mkdir,
 	.unlink = fs_unlink,
@@ -2190,6 +2199,11 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		fs->mounted = true;
 	}
 	fd = fuse_session_fd(fs->se);
+	r = snpd_fuse_parallel_io(fs->se, fd);
+	if (r < 0)
+		log_notice("FUSE: cannot ask for parallel lookups (%s): lookups in a directory go "
+			   "one at a time",
+			   strerror(-r));
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 		r = log_error_errno(errno, "Failed to set up the FUSE fd: %m");
