@@ -7,10 +7,12 @@
  * server busy answering a batch every other reader queues on that mutex
  * (at 1,000 evidence readers, 637 were waiting there and 363 in snpd).
  * libfuse before 3.17 never passes the flag on, whatever `want` says
- * (Debian 12 has 3.14; libfuse pull request 861); from 3.17 on it passes
- * it when the file system asks for it. So the file system asks
- * (snpd_fuse_want_parallel()) and, when the kernel offered the flag,
- * it is set in the INIT reply on its way out (io_writev()).
+ * (Debian 12 has 3.14, which puts it in `want` by default to no effect;
+ * libfuse pull request 861); from 3.17 on it passes it when the file
+ * system asks for it (pull request 880). So the file system asks
+ * (snpd_fuse_want_parallel(), which is what counts from 3.17 on) and,
+ * when it asked and the kernel offered the flag, the flag is set in the
+ * INIT reply on its way out (io_writev(), what counts before 3.17).
  *
  * The server must then take concurrent LOOKUPs and READDIRs of one
  * directory: snpd's loop and evidence-floor's answer one request at a
@@ -30,10 +32,13 @@
 /* the kernel's INIT, until it is answered */
 static uint64_t init_unique;
 static bool init_parallel; /* the kernel offered FUSE_PARALLEL_DIROPS */
+static bool asked;	   /* the file system wants it (its init operation) */
+static bool init_done;	   /* INIT answered: nothing more to look at */
 
 void snpd_fuse_want_parallel(struct fuse_conn_info *conn)
 {
-	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+	asked = conn->capable & FUSE_CAP_PARALLEL_DIROPS;
+	if (asked)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 }
 
@@ -58,7 +63,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 
 	(void)userdata;
 	/* struct fuse_init_in: major, minor, max_readahead, flags */
-	if (n < (ssize_t)(sizeof(in) + 4 * sizeof(uint32_t)))
+	if (init_done || n < (ssize_t)(sizeof(in) + 4 * sizeof(uint32_t)))
 		return n;
 	memcpy(&in, buf, sizeof(in));
 	if (in.opcode == FUSE_INIT) {
@@ -78,14 +83,14 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	uint8_t *p;
 
 	(void)userdata;
-	if (!init_unique || count < 1 || iov[0].iov_len < sizeof(oh))
+	if (init_done || !init_unique || count < 1 || iov[0].iov_len < sizeof(oh))
 		return writev(fd, iov, count);
 	memcpy(&oh, iov[0].iov_base, sizeof(oh));
 	if (oh.unique == init_unique) {
-		init_unique = 0;
+		init_done = true;
 		/* struct fuse_init_out: major, minor, max_readahead, flags */
 		p = iov_at(iov, count, sizeof(oh) + 3 * sizeof(uint32_t), sizeof(flags));
-		if (!oh.error && init_parallel && p) {
+		if (!oh.error && asked && init_parallel && p) {
 			memcpy(&flags, p, sizeof(flags));
 			flags |= FUSE_PARALLEL_DIROPS;
 			memcpy(p, &flags, sizeof(flags));

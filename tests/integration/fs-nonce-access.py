@@ -22,7 +22,9 @@ the GETATTR of every answer).
    cannot be read (snpd.service hides other users' /proc), a mode that
    differs for group and others is left to the kernel's check while no
    reload has changed owner, group or mode since the mount, and refused
-   once one has."""
+   once one has. On the way, snpd's INIT reply takes parallel lookups
+   (FUSE_PARALLEL_DIROPS, fs/fuse-parallel.c) exactly when the INIT
+   offers them."""
 
 import errno
 import os
@@ -140,6 +142,7 @@ def through_kernel():
 
 # The FUSE protocol, as much as this needs (include/uapi/linux/fuse.h)
 LOOKUP, OPEN, RELEASE, INIT = 1, 14, 18, 26
+PARALLEL_DIROPS = 1 << 18  # an INIT flag (fs/fuse-parallel.c)
 NOTIFY_INVAL_INODE = 2
 IN_HDR = struct.Struct("<IIQQIIII")  # len opcode unique nodeid uid gid pid padding
 OUT_HDR = struct.Struct("<IiQ")  # len error unique
@@ -230,8 +233,10 @@ def without_kernel():
         d.start_on(theirs.fileno())
         theirs.close()
         w = Wire(ours)
-        err, _ = w.call(INIT, 0, struct.pack("<IIII", 7, 31, 0, 0))
+        err, body = w.call(INIT, 0, struct.pack("<IIII", 7, 31, 0, 0))
         res.check(err == 0, "snpd answers INIT on a socket as its FUSE connection")
+        res.check(err == 0 and not struct.unpack_from("<IIII", body)[3] & PARALLEL_DIROPS,
+                  "its INIT reply takes no parallel lookups the INIT did not offer")
         err, ev_dir = w.lookup(1, "evidence")
         err2, nonce_dir = w.lookup(1, "nonce")
         if not res.check(err == 0 and err2 == 0, "evidence/ and nonce/ are there"):
@@ -309,10 +314,13 @@ def unchanged_since_mount():
         d.start_on(theirs.fileno())
         theirs.close()
         w = Wire(ours)
-        err, _ = w.call(INIT, 0, struct.pack("<IIII", 7, 31, 0, 0))
+        err, body = w.call(INIT, 0, struct.pack("<IIII", 7, 31, 0, PARALLEL_DIROPS))
         err2, ev_dir = w.lookup(1, "evidence")
         if not res.check(err == 0 and err2 == 0, "INIT, evidence/ (ReportMode=0640 from the start)"):
             return
+        res.check(struct.unpack_from("<IIII", body)[3] & PARALLEL_DIROPS,
+                  "an INIT that offers parallel lookups: the reply takes them (libfuse 3.14 "
+                  "alone drops the flag)")
         err, e = w.lookup(ev_dir[0], "66" * 32)
         if not res.check(err == 0, "LOOKUP evidence/<hex> as uid 65534"):
             return
