@@ -18,7 +18,6 @@
  * directory: snpd's loop and evidence-floor's answer one request at a
  * time whatever the kernel sends, so nothing changes for them.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
