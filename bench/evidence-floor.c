@@ -873,15 +873,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-/* snpd's parallel lookups (fs/fuse-parallel.c) */
-static void fs_init(void *userdata, struct fuse_conn_info *conn)
-{
-	(void)userdata;
-	snpd_fuse_want_parallel(conn);
-}
-
 static const struct fuse_lowlevel_ops fs_ops = {
-	.init = fs_init,
+	.init = snpd_fuse_want_parallel, /* snpd's parallel lookups */
 	.lookup = fs_lookup,
 	.forget = fs_forget,
 	.forget_multi = fs_forget_multi,

@@ -2028,15 +2028,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_err(req, EACCES);
 }
 
-/* Parallel lookups (fs/fuse-parallel.c) */
-static void fs_init(void *userdata, struct fuse_conn_info *conn)
-{
-	(void)userdata;
-	snpd_fuse_want_parallel(conn);
-}
-
 static const struct fuse_lowlevel_ops ops = {
-	.init = fs_init,
+	.init = snpd_fuse_want_parallel, /* parallel lookups (fs/fuse-parallel.c) */
 	.mknod = fs_mknod,
 	.mkdir = fs_mkdir,
 	.unlink = fs_unlink,

@@ -34,8 +34,9 @@ static bool init_parallel; /* the kernel offered FUSE_PARALLEL_DIROPS */
 static bool asked;	   /* the file system wants it (its init operation) */
 static bool init_done;	   /* INIT answered: nothing more to look at */
 
-void snpd_fuse_want_parallel(struct fuse_conn_info *conn)
+void snpd_fuse_want_parallel(void *userdata, struct fuse_conn_info *conn)
 {
+	(void)userdata;
 	asked = conn->capable & FUSE_CAP_PARALLEL_DIROPS;
 	if (asked)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;

@@ -8,13 +8,13 @@
 #include <fuse_lowlevel.h>
 
 /*
- * Parallel lookups on a libfuse session (fs/fuse-parallel.c): call
- * snpd_fuse_want_parallel() from the session's init operation, and
+ * Parallel lookups on a libfuse session (fs/fuse-parallel.c):
+ * snpd_fuse_want_parallel() is the session's init operation, and
  * snpd_fuse_parallel_io() once the session has its connection (after
  * fuse_session_mount()), before the first request is read. One session
  * per process. Returns 0 or a negative errno (lookups then stay serial).
  */
-void snpd_fuse_want_parallel(struct fuse_conn_info *conn);
+void snpd_fuse_want_parallel(void *userdata, struct fuse_conn_info *conn);
 int snpd_fuse_parallel_io(struct fuse_session *se, int fd);
 
 #endif
