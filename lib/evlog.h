@@ -17,6 +17,8 @@
 #define SNP_EVENT_DESC_MAX   64
 #define SNP_EVENT_HEADER     8 /* version, alg, type, digest length */
 #define SNP_EVENT_RECORD_MAX (SNP_EVENT_HEADER + SNP_EVENT_DIGEST_MAX + 1 + SNP_EVENT_DESC_MAX)
+/* The shortest record: a sha256 digest and an empty description. */
+#define SNP_EVENT_RECORD_MIN (SNP_EVENT_HEADER + 32 + 1)
 /* Types from here up are snpd's own; clients may not append them. */
 #define SNP_EVENT_TYPE_RESERVED 0x80000000u
 #define SNP_ERRBUF_EVLOG	128

@@ -28,8 +28,9 @@ h.need_setpriv()
 res = t.Results()
 
 WRITER, STRANGER, GROUP_MEMBER, GROUP = 4242, 4343, 4545, 4444
-CONFIG = ("[Daemon]\nLogWriters=0,%d\nLogWriterGroups=%d\nEventLogMax=7\n" %
-          (WRITER, GROUP))
+FULL = 8  # EventLogMax=: the events appended below fill the log
+CONFIG = ("[Daemon]\nLogWriters=0,%d\nLogWriterGroups=%d\nEventLogMax=%d\n" %
+          (WRITER, GROUP, FULL))
 
 
 def record(n, desc=b"event", etype=1):
@@ -133,6 +134,12 @@ with h.Daemon(config=CONFIG) as d:
     # FUSE appends by root (in LogWriters=)
     res.check(fuse_append(d, record(1, b"kernel cmdline")) == len(record(1, b"kernel cmdline")),
               "root appends one record through log/extend")
+    # the shortest record (docs/evidence.md 4.1): sha256, no description
+    shortest = ev.encode_record(0x000B, bytes([0x41]) * 32, 1, b"")
+    res.check(len(shortest) == 41 and fuse_append(d, shortest) == 41,
+              "a 41-byte record (sha256, empty description) is accepted")
+    res.expect_errno(lambda: fuse_append(d, shortest[:40]), errno.EINVAL,
+                     "a 40-byte record")
     res.expect_errno(lambda: fuse_append(d, record(2)[:-1]), errno.EINVAL, "a truncated record")
     res.expect_errno(lambda: fuse_append(d, record(2) + record(3)), errno.EINVAL,
                      "two records in one write")
@@ -152,13 +159,13 @@ with h.Daemon(config=CONFIG) as d:
     a, b = held.read().splitlines(), fresh.read().splitlines()
     held.close()
     fresh.close()
-    res.check(len(a) == 1 and len(b) == 2 and b[0] == a[0],
+    res.check(len(a) == 2 and len(b) == 3 and b[:2] == a,
               "log/events opened before an append reads the log at its open (%d, %d)" %
               (len(a), len(b)))
 
     # HTTP appends by root (the unix socket peer)
     code, doc = http(d, "POST", "/v1/log/events", body(3))
-    res.check(code == 201 and doc["seq"] == 2 and doc["count"] == 3, "root appends over HTTP: "
+    res.check(code == 201 and doc["seq"] == 3 and doc["count"] == 4, "root appends over HTTP: "
               "%s %s" % (code, doc))
     for bad, what in ((b"{", "invalid JSON"), ({**body(4), "extra": 1}, "an unknown member"),
                       ({**body(4), "digest": "ab" * 48}, "a digest of the wrong length"),
@@ -202,9 +209,9 @@ with h.Daemon(config=CONFIG) as d:
     res.check(out == ["ok", "201"], "gid %d (LogWriterGroups=) appends by FUSE and HTTP: %s" %
               (GROUP, out))
     recs = check_replay(d, "after appends")
-    res.check(len(recs) == 7, "7 events stored")
+    res.check(len(recs) == FULL, "%d events stored" % FULL)
 
-    # the log is full (EventLogMax=7)
+    # the log is full (EventLogMax=FULL)
     res.expect_errno(lambda: fuse_append(d, record(9)), errno.ENOSPC, "FUSE append to a full log")
     code, doc = http(d, "POST", "/v1/log/events", body(9))
     res.check(code == 507 and "full" in doc.get("detail", ""), "HTTP append to a full log: "
@@ -229,7 +236,7 @@ with h.Daemon(config=CONFIG) as d:
     res.check(after == before, "a restart keeps the log (%d events, same head)" % after["count"])
 
     # SIGKILL after an acknowledged append: still there after the restart
-    d.write_config(CONFIG.replace("EventLogMax=7", "EventLogMax=10"))
+    d.write_config(CONFIG.replace("EventLogMax=%d" % FULL, "EventLogMax=%d" % (FULL + 3)))
     d.reload()
     fuse_append(d, record(10, b"before the crash"))
     head = status(d)["head"]
@@ -237,7 +244,7 @@ with h.Daemon(config=CONFIG) as d:
     subprocess.run(["umount", "-l", d.mnt], capture_output=True)
     d.start()
     st = status(d)
-    res.check(st["state"] == "ok" and st["events"] == 8 and st["head"] == head,
+    res.check(st["state"] == "ok" and st["events"] == FULL + 1 and st["head"] == head,
               "an acknowledged event survives SIGKILL: %s" % st)
     res.check(d.stop() == 0, "snpd stops cleanly after the SIGKILL restart")
 
@@ -248,7 +255,7 @@ with h.Daemon(config=CONFIG) as d:
         f.write(len(record(11)).to_bytes(2, "big") + record(11)[:20])
     d.start()
     st = status(d)
-    res.check(st["state"] == "ok" and st["events"] == 8 and st["head"] == head and
+    res.check(st["state"] == "ok" and st["events"] == FULL + 1 and st["head"] == head and
               os.path.getsize(path) == size and "incomplete append" in d.read_log(),
               "an incomplete last frame is cut off and said so: %s" % st)
     check_replay(d, "after the cut")
