@@ -226,7 +226,98 @@ static int push(struct snpd_eventlog *log, const u8 *rec, size_t len, const u8 *
 	return 0;
 }
 
-/* Replay the stored frames; a torn last frame is cut off. */
+/*
+ * Whether the @left bytes at the end of the stored log, fewer than the
+ * frame they begin, are what an interrupted append leaves: the start of
+ * one frame as snpd_eventlog_append() writes it with one pwrite(), the
+ * rest never written. Every byte present must agree with such a frame:
+ * a length a record can have, and that its algorithm and description
+ * length give; version, algorithm, digest length, a type clients may
+ * append, printable description; and of the head after it, the bytes
+ * replayed from @head. Else false with what is wrong in @why: an
+ * acknowledged event whose length field was changed (41 -> 137), or any
+ * other damage, must not be dropped as if it had never been written.
+ */
+static bool torn_frame(const u8 *p, size_t left, const u8 head[SNP_HASH_SIZE], char *why,
+		       size_t whylen)
+{
+	const u8 *rec = p + 2;
+	size_t len, have, d = 0, n;
+	u8 next[SNP_HASH_SIZE];
+	u16 alg;
+
+	/* a length is at most SNP_EVENT_RECORD_MAX, below 256: its first byte is 0 */
+	if (p[0] != 0) {
+		snprintf(why, whylen, "a length field starting with 0x%02x", p[0]);
+		return false;
+	}
+	if (left < 2)
+		return true;
+	len = (size_t)(p[0] << 8 | p[1]); /* in range: load() checked */
+	have = left - 2 < len ? left - 2 : len;
+	if (have >= 1 && rec[0] != SNP_EVENT_VERSION) {
+		snprintf(why, whylen, "record version %u", rec[0]);
+		return false;
+	}
+	if (have >= 3) {
+		alg = (u16)(rec[1] << 8 | rec[2]);
+		d = snp_event_alg_size(alg);
+		if (!d) {
+			snprintf(why, whylen, "unknown digest algorithm 0x%04x", alg);
+			return false;
+		}
+		if (len < SNP_EVENT_HEADER + d + 1 ||
+		    len > SNP_EVENT_HEADER + d + 1 + SNP_EVENT_DESC_MAX) {
+			snprintf(why, whylen,
+				 "a stored length of %zu bytes, but a %s record has %zu to %zu",
+				 len, snp_event_alg_name(alg), SNP_EVENT_HEADER + d + 1,
+				 SNP_EVENT_HEADER + d + 1 + SNP_EVENT_DESC_MAX);
+			return false;
+		}
+	}
+	if (have >= 7 && rec[3] >= SNP_EVENT_TYPE_RESERVED >> 24) {
+		snprintf(why, whylen, "a type reserved for snpd, which appends none");
+		return false;
+	}
+	if (have >= 8 && rec[7] != d) {
+		snprintf(why, whylen, "a digest length of %u, not %zu", rec[7], d);
+		return false;
+	}
+	n = SNP_EVENT_HEADER + d; /* the description length */
+	if (have > n) {
+		if (rec[n] > SNP_EVENT_DESC_MAX || len != n + 1 + rec[n]) {
+			snprintf(
+				why, whylen,
+				"a stored length of %zu bytes, but the record's description length "
+				"(%u) gives %zu",
+				len, rec[n], n + 1 + rec[n]);
+			return false;
+		}
+		for (size_t i = n + 1; i < have; i++)
+			if (rec[i] < 0x20 || rec[i] > 0x7e) {
+				snprintf(why, whylen, "a description byte 0x%02x", rec[i]);
+				return false;
+			}
+	}
+	if (have == len) {
+		memcpy(next, head, SNP_HASH_SIZE);
+		if (snp_evlog_extend(next, rec, len) < 0) {
+			snprintf(why, whylen, "cannot compute the head after it");
+			return false;
+		}
+		if (memcmp(next, rec + len, left - 2 - len)) {
+			snprintf(why, whylen, "the stored head does not match the chain");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Replay the stored frames; the start of a frame at the end that only an
+ * interrupted append can leave (torn_frame()) is cut off. Anything else
+ * inconsistent leaves the log broken, the file untouched.
+ */
 static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 {
 	u8 head[SNP_HASH_SIZE];
@@ -240,39 +331,47 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 		size_t left = size - off, len;
 		struct snp_event e;
 
-		/*
-		 * Only the last frame can be incomplete (an append that was
-		 * never answered); a length no record has is damage.
-		 */
 		len = left < 2 ? 0 : (size_t)(data[off] << 8 | data[off + 1]);
-		if (left >= 2 && (len < SNP_EVENT_HEADER || len > SNP_EVENT_RECORD_MAX)) {
-			set_broken(log, "event %zu: a stored length of %zu bytes", log->n, len);
+		if (left >= 2 && (len < SNP_EVENT_RECORD_MIN || len > SNP_EVENT_RECORD_MAX)) {
+			set_broken(
+				log,
+				"event %zu at offset %zu: a stored length of %zu bytes (a record "
+				"has %d to %d)",
+				log->n, off, len, SNP_EVENT_RECORD_MIN, SNP_EVENT_RECORD_MAX);
 			return 0;
 		}
 		if (left < 2 || left < 2 + len + SNP_HASH_SIZE) {
+			if (!torn_frame(data + off, left, head, why, sizeof(why))) {
+				set_broken(log, "event %zu at offset %zu (the last %zu bytes): %s",
+					   log->n, off, left, why);
+				return 0;
+			}
 			log_warning(
-				"Event log %s: the last %zu bytes are an incomplete append (snpd "
-				"stopped while writing it, before answering); cutting them off",
-				log->path, left);
+				"Event log %s: the last %zu bytes, at offset %zu, are an incomplete "
+				"append (snpd stopped while writing it, so it was never "
+				"acknowledged); removing them",
+				log->path, left, off);
 			if (ftruncate(log->fd, (off_t)off) < 0 || fdatasync(log->fd) < 0) {
-				set_broken(log, "cannot cut off an incomplete append: %s",
-					   strerror(errno));
+				set_broken(log,
+					   "cannot cut off an incomplete append at offset %zu: %s",
+					   off, strerror(errno));
 				return 0;
 			}
 			break;
 		}
 		if (snp_event_decode(data + off + 2, len, &e, why, sizeof(why)) < 0) {
-			set_broken(log, "event %zu: %s", log->n, why);
+			set_broken(log, "event %zu at offset %zu: %s", log->n, off, why);
 			return 0;
 		}
 		r = snp_evlog_extend(head, data + off + 2, len);
 		if (r < 0)
 			return r;
 		if (memcmp(head, data + off + 2 + len, SNP_HASH_SIZE)) {
-			set_broken(log,
-				   "event %zu: the stored head does not match the chain "
-				   "replayed up to it",
-				   log->n);
+			set_broken(
+				log,
+				"event %zu at offset %zu: the stored head does not match the chain "
+				"replayed up to it",
+				log->n, off);
 			return 0;
 		}
 		if (log->n == SNP_EVLOG_EVENTS_MAX) {

@@ -70,6 +70,10 @@ EXTRA_DIST += %reldir%/kds-crl-trust.py
 # limits, persistence across restarts, a broken stored log refused.
 TESTS += %reldir%/event-log.py
 EXTRA_DIST += %reldir%/event-log.py
+# The stored event log at start: only what an interrupted append leaves is
+# cut off; a damaged last event (a changed length) is broken, with the offset.
+TESTS += %reldir%/event-log-store.py
+EXTRA_DIST += %reldir%/event-log-store.py
 # snpd completes its collateral (host table, cache, KDS emulator).
 TESTS += %reldir%/kds-daemon.py
 EXTRA_DIST += %reldir%/kds-daemon.py
