@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/eventlog.h"
@@ -24,6 +25,7 @@
 #define HEADER_LEN   (8 + SNPD_BOOT_ID_LEN)
 #define FRAME_MAX    (2 + SNP_EVENT_RECORD_MAX + SNP_HASH_SIZE)
 #define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
+#define NSEC_PER_SEC 1000000000LL
 
 struct entry {
 	u8 len;
@@ -100,6 +102,21 @@ static int read_boot_id(u8 ret[SNPD_BOOT_ID_LEN], const char **ret_src)
 		return -errno;
 	buf[k] = '\0';
 	return parse_boot_id(buf, ret);
+}
+
+/*
+ * When this boot began, in CLOCK_REALTIME nanoseconds (what file times
+ * are): now less the time since boot, suspend included. /proc/stat's
+ * btime says the same, but ProcSubset=pid hides it.
+ */
+static int boot_began_ns(s64 *ret)
+{
+	struct timespec up, now;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &up) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return -errno;
+	*ret = ((s64)now.tv_sec - up.tv_sec) * NSEC_PER_SEC + (now.tv_nsec - up.tv_nsec);
+	return 0;
 }
 
 static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
@@ -399,6 +416,7 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 	u64 file_max = HEADER_LEN + (u64)SNP_EVLOG_EVENTS_MAX * FRAME_MAX;
 	const char *src;
 	struct stat st;
+	s64 boot_ns = 0, mtime_ns;
 	size_t size;
 	ssize_t k;
 	int r;
@@ -472,6 +490,29 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 		return 0;
 	}
 	if (memcmp(data + 8, log->boot_id, SNPD_BOOT_ID_LEN)) {
+		/*
+		 * Only a file of an earlier boot may be replaced, and that one
+		 * was last written before this boot began (under /run, a
+		 * tmpfs, it cannot exist at all). Written since, a boot id
+		 * that is not ours is damage: the events must not be dropped.
+		 */
+		r = boot_began_ns(&boot_ns);
+		if (r < 0) {
+			set_broken(log,
+				   "its boot id is not this boot's, and when this boot began is "
+				   "unknown: %s",
+				   strerror(-r));
+			return 0;
+		}
+		mtime_ns = (s64)st.st_mtim.tv_sec * NSEC_PER_SEC + st.st_mtim.tv_nsec;
+		if (mtime_ns >= boot_ns) {
+			set_broken(
+				log,
+				"its boot id is not this boot's, but it was modified %.3f s after "
+				"this boot began: damage, not a log of an earlier boot",
+				(double)(mtime_ns - boot_ns) / NSEC_PER_SEC);
+			return 0;
+		}
 		log_notice("Event log %s is from an earlier boot of the guest: starting a new one",
 			   log->path);
 		r = create_empty(log);

@@ -7,7 +7,8 @@ for others (setpriv); malformed records and bodies refused; EventLogMax=
 reached gives ENOSPC / 507; log/events and GET /v1/log agree with a replay
 by the independent verifier (tests/helpers/evidence_verify.py); a restart
 (also after SIGKILL) keeps the log; an incomplete last append is cut off;
-a log of an earlier boot is reset; a corrupted stored log leaves snpd
+a log of an earlier boot is reset, one of another boot id written during
+this boot is broken; a corrupted stored log leaves snpd
 serving reports but refusing log appends with the reason in status."""
 
 import errno
@@ -16,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import snpd_harness as h
 import snptest as t
@@ -304,12 +306,27 @@ with h.Daemon(config=CONFIG) as d:
     res.check(len(open(d.path("report"), "rb").read()) == 1184, "reports are still served")
     res.check(d.stop() == 0, "snpd stops cleanly with a broken log")
 
-    # a log of an earlier boot of the guest: reset
+    # another boot id, but written during this boot: damage, not a reset
+    with open(path, "wb") as f:
+        f.write(good)
     with open(path, "r+b") as f:
         f.seek(8)
         bid = f.read(16)
         f.seek(8)
         f.write(bytes(b ^ 0xFF for b in bid))
+    other_boot = open(path, "rb").read()
+    d.start()
+    st = status(d)
+    res.check(st["state"] == "broken" and "boot id" in st.get("reason", "") and
+              "after this boot" in st.get("reason", "") and
+              open(path, "rb").read() == other_boot,
+              "another boot id in a file modified during this boot: broken, untouched: %s" %
+              st.get("reason"))
+    res.check(d.stop() == 0, "snpd stops cleanly with a log of another boot id")
+
+    # a log of an earlier boot of the guest (modified before this boot began): reset
+    boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    os.utime(path, (boot - 3600, boot - 3600))
     d.start()
     st = status(d)
     res.check(st["state"] == "ok" and st["events"] == 0 and st["head"] == "00" * 48,
