@@ -3,8 +3,8 @@
  * The runtime event log's file: "SNPDEVL1" || boot id (16) || frames of
  * u16be len || record || head after it (48). Appends go to the end at the
  * size we know and are fdatasync()ed before the writer is answered; a new
- * or reset file is written beside and renamed over, then the directory
- * is synced.
+ * or reset file is made whole without a name (O_TMPFILE), then linked to
+ * the path, and the directory is synced.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -138,24 +138,32 @@ static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
 		  log->path, log->reason);
 }
 
-static int sync_dir_of(const char *path)
+/* The directory that holds @path, as a new string; NULL on ENOMEM. */
+static char *dir_of(const char *path)
 {
 	char *dir = strdup(path), *slash;
-	int fd, r = 0;
 
 	if (!dir)
-		return -ENOMEM;
+		return NULL;
 	slash = strrchr(dir, '/');
 	if (slash == dir)
 		slash[1] = '\0';
 	else if (slash)
 		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	return dir;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd, r = 0;
+
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
 		r = -errno;
 	if (fd >= 0)
 		close(fd);
-	free(dir);
 	return r;
 }
 
@@ -177,45 +185,65 @@ static int write_all(int fd, const u8 *p, size_t len, off_t off)
 	return 0;
 }
 
-/* A new empty log of this boot: written beside, synced, renamed over. */
-static int create_empty(struct snpd_eventlog *log)
+/*
+ * A new empty log of this boot at log->path. The file is whole before it
+ * has a name: an O_TMPFILE in the log's directory, the header written and
+ * synced, locked, then linked to the path. So a second snpd creating the
+ * log at the same time can neither see a part of ours nor take over a
+ * name of ours, which would leave one of us writing into a file without a
+ * name. @replace: log->fd is a file of an earlier boot that we hold
+ * locked; its name is removed first (a crash in between leaves no file: a
+ * new empty log at the next start). -EEXIST when another snpd linked its
+ * own first: the caller opens that file, whose lock decides.
+ */
+static int create_empty(struct snpd_eventlog *log, bool replace)
 {
+	_cleanup_(freep) char *dir = NULL;
 	u8 header[HEADER_LEN];
-	char *tmp = NULL;
-	int fd = -1, r;
+	char proc[64];
+	struct stat held, named;
+	int fd, r;
 
-	if (asprintf(&tmp, "%s.new", log->path) < 0)
+	dir = dir_of(log->path);
+	if (!dir)
 		return -ENOMEM;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
 	memcpy(header, SNPD_EVENTLOG_MAGIC, 8);
 	memcpy(header + 8, log->boot_id, SNPD_BOOT_ID_LEN);
-	(void)unlink(tmp);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
 	r = write_all(fd, header, sizeof(header), 0);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && fdatasync(fd) < 0)
 		r = -errno;
-	if (r == 0 && rename(tmp, log->path) < 0)
+	/* no one else can reach the file yet: the lock is ours at once */
+	if (r == 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
 		r = -errno;
-	if (r == 0)
-		r = sync_dir_of(log->path);
-	if (r < 0) {
-		(void)unlink(tmp);
-		close(fd);
-		goto out;
+	if (r < 0)
+		goto fail;
+	/* only the name of the file we hold, never a file another snpd linked since */
+	if (replace && fstat(log->fd, &held) == 0 && lstat(log->path, &named) == 0 &&
+	    held.st_dev == named.st_dev && held.st_ino == named.st_ino && unlink(log->path) < 0 &&
+	    errno != ENOENT) {
+		r = -errno;
+		goto fail;
 	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, log->path, AT_SYMLINK_FOLLOW) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sync_dir(dir);
+	if (r < 0)
+		goto fail;
 	if (log->fd >= 0)
 		close(log->fd);
 	log->fd = fd;
 	log->size = HEADER_LEN;
 	log->n = 0;
 	snp_evlog_head_init(log->head);
-out:
-	free(tmp);
+	return 0;
+fail:
+	close(fd);
 	return r;
 }
 
@@ -409,42 +437,26 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 
 static int text_extend(struct snpd_eventlog *log);
 
-int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
+/*
+ * Open, create or reset the file of @log and load it: 0 (the log is
+ * usable, or broken and says why), -ENOMEM, or -EAGAIN when another snpd
+ * named a new log at the path while we were making ours: open again.
+ */
+static int open_file(struct snpd_eventlog *log)
 {
-	struct snpd_eventlog *log;
 	_cleanup_(freep) u8 *data = NULL;
 	u64 file_max = HEADER_LEN + (u64)SNP_EVLOG_EVENTS_MAX * FRAME_MAX;
-	const char *src;
 	struct stat st;
 	s64 boot_ns = 0, mtime_ns;
 	size_t size;
 	ssize_t k;
 	int r;
 
-	if (!c->event_log || !*c->event_log) {
-		*ret = NULL;
-		return 0;
-	}
-	log = calloc(1, sizeof(*log));
-	if (!log)
-		return -ENOMEM;
-	log->fd = -1;
-	log->max = c->event_log_max;
-	log->path = strdup(c->event_log);
-	if (!log->path) {
-		free(log);
-		return -ENOMEM;
-	}
-	*ret = log;
-
-	r = read_boot_id(log->boot_id, &src);
-	if (r < 0) {
-		set_broken(log, "cannot read the boot id from %s: %s", src, strerror(-r));
-		return 0;
-	}
 	log->fd = open(log->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (log->fd < 0 && errno == ENOENT) {
-		r = create_empty(log);
+		r = create_empty(log, false);
+		if (r == -EEXIST)
+			return -EAGAIN;
 		if (r < 0)
 			set_broken(log, "cannot create it: %s", strerror(-r));
 		else
@@ -515,7 +527,12 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 		}
 		log_notice("Event log %s is from an earlier boot of the guest: starting a new one",
 			   log->path);
-		r = create_empty(log);
+		r = create_empty(log, true);
+		if (r == -EEXIST) {
+			close(log->fd);
+			log->fd = -1;
+			return -EAGAIN;
+		}
 		if (r < 0)
 			set_broken(log, "cannot replace the log of an earlier boot: %s",
 				   strerror(-r));
@@ -531,6 +548,43 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
+{
+	struct snpd_eventlog *log;
+	const char *src;
+	int r;
+
+	if (!c->event_log || !*c->event_log) {
+		*ret = NULL;
+		return 0;
+	}
+	log = calloc(1, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	log->fd = -1;
+	log->max = c->event_log_max;
+	log->path = strdup(c->event_log);
+	if (!log->path) {
+		free(log);
+		return -ENOMEM;
+	}
+	*ret = log;
+
+	r = read_boot_id(log->boot_id, &src);
+	if (r < 0) {
+		set_broken(log, "cannot read the boot id from %s: %s", src, strerror(-r));
+		return 0;
+	}
+	/* another snpd that named a new log first: open that one (a few times at most) */
+	for (int tries = 0; tries < 3; tries++) {
+		r = open_file(log);
+		if (r != -EAGAIN)
+			return r;
+	}
+	set_broken(log, "another snpd kept replacing it while this one opened it");
 	return 0;
 }
 

@@ -14,7 +14,9 @@ what is wrong in the reason, and the file untouched."""
 
 import json
 import os
+import shutil
 import sys
+import time
 
 import snpd_harness as h
 import snptest as t
@@ -29,6 +31,7 @@ R1 = ev.encode_record(0x000C, bytes([1]) * 48, 1, b"first")
 R2 = ev.encode_record(0x000B, bytes([2]) * 32, 2, b"")  # 41 bytes, the shortest
 R3 = ev.encode_record(0x000D, bytes([3]) * 64, 3, b"the third event")
 assert len(R2) == 41
+WRITERS = "[Daemon]\nLogWriters=0\n"
 
 
 def status(d):
@@ -124,5 +127,82 @@ with h.Daemon() as d:
                   after == data and "incomplete append" not in d.read_log(),
                   "a tail with %s: broken at offset %d, untouched: %s" %
                   (what, end, st.get("reason")))
+
+
+def strace_delay(sec):
+    """A wrapper that holds snpd's first fsync() and first fdatasync() for @sec s."""
+    return ["strace", "-f", "-o", "/dev/null", "-e", "trace=fsync,fdatasync",
+            "-e", "inject=fsync,fdatasync:delay_enter=%ds:when=1" % sec, "--"]
+
+
+def in_sync(d):
+    """Whether a thread of snpd @d is in fsync (74) or fdatasync (75)."""
+    pid = d.snpd_pid()
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                if f.read().split()[0] in ("74", "75"):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def replay(path):
+    """The records of the stored log at @path."""
+    with open(path, "rb") as f:
+        data = f.read()
+    recs, off = [], 24
+    while off + 2 <= len(data):
+        n = int.from_bytes(data[off:off + 2], "big")
+        recs.append(data[off + 2:off + 2 + n])
+        off += 2 + n + 48
+    return recs
+
+
+# Two snpd start at once on a log that does not exist yet. The first one's
+# sync of the new file is held (strace) until the second one has made its
+# own and waits in its sync, held longer: whoever names a file first wins,
+# the other finds it in use, and what the winner appends is in the file
+# at the path (never in a file that lost its name).
+if not shutil.which("strace"):
+    res.check(True, "SKIP the creation race: no strace")
+else:
+    with h.Daemon(config=WRITERS, wrapper=strace_delay(2)) as a:
+        path = os.path.join(a.tmp, "eventlog")
+        with h.Daemon(config=WRITERS, args=["--event-log", path], wrapper=strace_delay(3)) as b:
+            a.start(wait=False)
+            end = time.monotonic() + 30
+            while not in_sync(a) and time.monotonic() < end and a.proc.poll() is None:
+                time.sleep(0.01)
+            res.check(in_sync(a), "the first snpd waits in its first sync")
+            b.start(wait=False)
+            a.wait_for("READY=1")
+            b.wait_for("READY=1")
+            sts = {"first": status(a), "second": status(b)}
+            ok = [k for k, st in sts.items() if st["state"] == "ok"]
+            other = [st for k, st in sts.items() if k not in ok]
+            res.check(len(ok) == 1 and len(other) == 1 and
+                      "in use by another snpd" in other[0].get("reason", ""),
+                      "one snpd creates the log, the other finds it in use: %s" %
+                      {k: (st["state"], st.get("reason")) for k, st in sts.items()})
+            winner = a if ok == ["first"] else b
+            c = h.UnixHTTPConnection(winner.api)
+            c.request("POST", "/v1/log/events",
+                      body=json.dumps({"alg": "sha256", "digest": "ab" * 32, "type": 7}),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            res.check(r.status == 201, "the winner appends an event: %d" % r.status)
+            res.check(b.stop() == 0 and a.stop() == 0, "both stop cleanly")
+        recs = replay(path)
+        res.check(len(recs) == 1 and ev.decode_record(recs[0])["type"] == 7,
+                  "the event is in the file at the path: %d events" % len(recs))
+        a.wrapper = []
+        a.start()
+        st = status(a)
+        res.check(st["state"] == "ok" and st["events"] == 1,
+                  "a restart reads it: %s %s" % (st["state"], st["events"]))
+        res.check(a.stop() == 0, "snpd stops cleanly after the race")
 
 res.done()

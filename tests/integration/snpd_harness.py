@@ -112,7 +112,7 @@ def sim_init(path, *args):
 
 class Daemon:
     def __init__(self, tmp=None, sim_args=(), config="", args=(), backend=None,
-                 sim_dir=None, env=None):
+                 sim_dir=None, env=None, wrapper=()):
         self.own_tmp = tmp is None
         self.tmp = tmp or tempfile.mkdtemp(prefix="snpd-test-")
         # other users must reach the mountpoint (the permission tests)
@@ -127,6 +127,7 @@ class Daemon:
         self.backend = backend or "sim:" + self.sim
         self.args = list(args)
         self.env = env
+        self.wrapper = list(wrapper)  # runs snpd: ["strace", ..., "--"], ["unshare", ...]
         self.proc = None
         self.write_config(config)
 
@@ -157,7 +158,10 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write(text)
 
-    def start(self, timeout=30, expect_fail=False):
+    def start(self, timeout=30, expect_fail=False, wait=True):
+        """Start snpd and wait for READY=1 (@wait false: return at once, the
+        caller waits with wait_for("READY=1")); @expect_fail: wait for its
+        exit and return the status."""
         ns = os.path.join(self.tmp, "notify.sock")
         if os.path.exists(ns):
             os.unlink(ns)
@@ -172,7 +176,7 @@ class Daemon:
         self.drain.start()
         env = dict(os.environ, NOTIFY_SOCKET=ns)
         env.update(self.env or {})
-        cmd = [SNPD, "--config", self.conf, "--backend", self.backend,
+        cmd = self.wrapper + [SNPD, "--config", self.conf, "--backend", self.backend,
                "--mountpoint", self.mnt, "--api-socket", self.api,
                "--event-log", os.path.join(self.tmp, "eventlog")] + self.collateral_args() \
             + self.args
@@ -181,7 +185,8 @@ class Daemon:
         self.messages = []
         if expect_fail:
             return self.proc.wait(timeout=timeout)
-        self.wait_for("READY=1", timeout)
+        if wait:
+            self.wait_for("READY=1", timeout)
         return 0
 
     @staticmethod
@@ -234,14 +239,31 @@ class Daemon:
     def path(self, *p):
         return os.path.join(self.mnt, *p)
 
+    def snpd_pid(self):
+        """snpd's pid: that of the process started, or under a wrapper that
+        forks (strace), of its descendant running SNPD."""
+        pid = self.proc.pid
+        for _ in range(4):
+            try:
+                if os.path.samefile("/proc/%d/exe" % pid, SNPD):
+                    return pid
+                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                    pid = int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                break
+        return self.proc.pid
+
+    def send_signal(self, sig):
+        os.kill(self.snpd_pid() if self.wrapper else self.proc.pid, sig)
+
     def reload(self):
-        self.proc.send_signal(signal.SIGHUP)
+        self.send_signal(signal.SIGHUP)
         self.wait_for("RELOADING=1")
         return self.wait_for("READY=1")
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            self.send_signal(sig)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
