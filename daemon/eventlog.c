@@ -119,9 +119,29 @@ static int boot_began_ns(s64 *ret)
 	return 0;
 }
 
-static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
+/*
+ * What the operator can do about a broken log, said with the reason. None
+ * of it loses events: a damaged file is moved aside, not removed, and a
+ * file another snpd holds is that snpd's live log.
+ */
+#define FIX_DAMAGED                                                                                \
+	"to go on, move the file aside (keep it: it holds the events) and restart snpd, "          \
+	"which then starts a new, empty log"
+#define FIX_IN_USE                                                                                 \
+	"stop the other snpd that has it open, or give this one its own EventLog=; then "          \
+	"restart this one"
+#define FIX_BOOT_ID                                                                                \
+	"let snpd read /proc/sys/kernel/random/boot_id or set $SNPD_BOOT_ID to the boot id "       \
+	"(snpd.service sets it to %b), then restart snpd"
+#define FIX_OWNER                                                                                  \
+	"if it is snpd's log, give it to snpd's user with mode 0600, else move it aside; "         \
+	"then restart snpd"
+#define FIX_CAUSE   "correct the cause, then restart snpd"
+#define FIX_RESTART "restart snpd, which checks the stored log again"
+
+static void set_broken(struct snpd_eventlog *log, const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_broken(struct snpd_eventlog *log, const char *fix, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -133,9 +153,8 @@ static void set_broken(struct snpd_eventlog *log, const char *fmt, ...)
 		close(log->fd);
 		log->fd = -1;
 	}
-	log_error("Event log %s is unusable: %s; log appends and evidence are refused until "
-		  "the file is removed or the guest reboots",
-		  log->path, log->reason);
+	log_error("Event log %s is unusable: %s; log appends and evidence are refused; %s",
+		  log->path, log->reason, fix);
 }
 
 /* The directory that holds @path, as a new string; NULL on ENOMEM. */
@@ -379,7 +398,7 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 		len = left < 2 ? 0 : (size_t)(data[off] << 8 | data[off + 1]);
 		if (left >= 2 && (len < SNP_EVENT_RECORD_MIN || len > SNP_EVENT_RECORD_MAX)) {
 			set_broken(
-				log,
+				log, FIX_DAMAGED,
 				"event %zu at offset %zu: a stored length of %zu bytes (a record "
 				"has %d to %d)",
 				log->n, off, len, SNP_EVENT_RECORD_MIN, SNP_EVENT_RECORD_MAX);
@@ -387,7 +406,8 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 		}
 		if (left < 2 || left < 2 + len + SNP_HASH_SIZE) {
 			if (!torn_frame(data + off, left, head, why, sizeof(why))) {
-				set_broken(log, "event %zu at offset %zu (the last %zu bytes): %s",
+				set_broken(log, FIX_DAMAGED,
+					   "event %zu at offset %zu (the last %zu bytes): %s",
 					   log->n, off, left, why);
 				return 0;
 			}
@@ -397,7 +417,7 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 				"acknowledged); removing them",
 				log->path, left, off);
 			if (ftruncate(log->fd, (off_t)off) < 0 || fdatasync(log->fd) < 0) {
-				set_broken(log,
+				set_broken(log, FIX_CAUSE,
 					   "cannot cut off an incomplete append at offset %zu: %s",
 					   off, strerror(errno));
 				return 0;
@@ -405,7 +425,8 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 			break;
 		}
 		if (snp_event_decode(data + off + 2, len, &e, why, sizeof(why)) < 0) {
-			set_broken(log, "event %zu at offset %zu: %s", log->n, off, why);
+			set_broken(log, FIX_DAMAGED, "event %zu at offset %zu: %s", log->n, off,
+				   why);
 			return 0;
 		}
 		r = snp_evlog_extend(head, data + off + 2, len);
@@ -413,14 +434,14 @@ static int load(struct snpd_eventlog *log, const u8 *data, size_t size)
 			return r;
 		if (memcmp(head, data + off + 2 + len, SNP_HASH_SIZE)) {
 			set_broken(
-				log,
+				log, FIX_DAMAGED,
 				"event %zu at offset %zu: the stored head does not match the chain "
 				"replayed up to it",
 				log->n, off);
 			return 0;
 		}
 		if (log->n == SNP_EVLOG_EVENTS_MAX) {
-			set_broken(log, "more than %u events", SNP_EVLOG_EVENTS_MAX);
+			set_broken(log, FIX_DAMAGED, "more than %u events", SNP_EVLOG_EVENTS_MAX);
 			return 0;
 		}
 		r = push(log, data + off + 2, len, head);
@@ -458,34 +479,37 @@ static int open_file(struct snpd_eventlog *log)
 		if (r == -EEXIST)
 			return -EAGAIN;
 		if (r < 0)
-			set_broken(log, "cannot create it: %s", strerror(-r));
+			set_broken(log, FIX_CAUSE, "cannot create it: %s", strerror(-r));
 		else
 			log_info("Event log %s: new and empty", log->path);
 		return r == -ENOMEM ? r : 0;
 	}
 	if (log->fd < 0) {
-		set_broken(log, "cannot open it: %m");
+		set_broken(log, FIX_CAUSE, "cannot open it: %m");
 		return 0;
 	}
 	/* one snpd per log: a second one would write over the first one's appends */
 	if (flock(log->fd, LOCK_EX | LOCK_NB) < 0) {
-		set_broken(log, "%s",
-			   errno == EWOULDBLOCK ? "in use by another snpd" : strerror(errno));
+		if (errno == EWOULDBLOCK)
+			set_broken(log, FIX_IN_USE, "in use by another snpd");
+		else
+			set_broken(log, FIX_CAUSE, "cannot lock it: %m");
 		return 0;
 	}
 	if (fstat(log->fd, &st) < 0) {
-		set_broken(log, "cannot stat it: %m");
+		set_broken(log, FIX_CAUSE, "cannot stat it: %m");
 		return 0;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		set_broken(log,
+		set_broken(log, FIX_OWNER,
 			   "not a regular file of ours that only we may write (mode %04o, "
 			   "owner %u)",
 			   (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_uid);
 		return 0;
 	}
 	if ((u64)st.st_size > file_max) {
-		set_broken(log, "%lld bytes, more than a log can hold", (long long)st.st_size);
+		set_broken(log, FIX_DAMAGED, "%lld bytes, more than a log can hold",
+			   (long long)st.st_size);
 		return 0;
 	}
 	size = (size_t)st.st_size;
@@ -494,11 +518,12 @@ static int open_file(struct snpd_eventlog *log)
 		return -ENOMEM;
 	k = pread(log->fd, data, size, 0);
 	if (k < 0 || (size_t)k != size) {
-		set_broken(log, "cannot read it: %s", k < 0 ? strerror(errno) : "short read");
+		set_broken(log, FIX_CAUSE, "cannot read it: %s",
+			   k < 0 ? strerror(errno) : "short read");
 		return 0;
 	}
 	if (size < HEADER_LEN || memcmp(data, SNPD_EVENTLOG_MAGIC, 8)) {
-		set_broken(log, "no %s header", SNPD_EVENTLOG_MAGIC);
+		set_broken(log, FIX_DAMAGED, "no %s header", SNPD_EVENTLOG_MAGIC);
 		return 0;
 	}
 	if (memcmp(data + 8, log->boot_id, SNPD_BOOT_ID_LEN)) {
@@ -510,7 +535,7 @@ static int open_file(struct snpd_eventlog *log)
 		 */
 		r = boot_began_ns(&boot_ns);
 		if (r < 0) {
-			set_broken(log,
+			set_broken(log, FIX_CAUSE,
 				   "its boot id is not this boot's, and when this boot began is "
 				   "unknown: %s",
 				   strerror(-r));
@@ -519,7 +544,7 @@ static int open_file(struct snpd_eventlog *log)
 		mtime_ns = (s64)st.st_mtim.tv_sec * NSEC_PER_SEC + st.st_mtim.tv_nsec;
 		if (mtime_ns >= boot_ns) {
 			set_broken(
-				log,
+				log, FIX_DAMAGED,
 				"its boot id is not this boot's, but it was modified %.3f s after "
 				"this boot began: damage, not a log of an earlier boot",
 				(double)(mtime_ns - boot_ns) / NSEC_PER_SEC);
@@ -534,7 +559,7 @@ static int open_file(struct snpd_eventlog *log)
 			return -EAGAIN;
 		}
 		if (r < 0)
-			set_broken(log, "cannot replace the log of an earlier boot: %s",
+			set_broken(log, FIX_CAUSE, "cannot replace the log of an earlier boot: %s",
 				   strerror(-r));
 		return r == -ENOMEM ? r : 0;
 	}
@@ -575,7 +600,8 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 
 	r = read_boot_id(log->boot_id, &src);
 	if (r < 0) {
-		set_broken(log, "cannot read the boot id from %s: %s", src, strerror(-r));
+		set_broken(log, FIX_BOOT_ID, "cannot read the boot id from %s: %s", src,
+			   strerror(-r));
 		return 0;
 	}
 	/* another snpd that named a new log first: open that one (a few times at most) */
@@ -584,7 +610,7 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 		if (r != -EAGAIN)
 			return r;
 	}
-	set_broken(log, "another snpd kept replacing it while this one opened it");
+	set_broken(log, FIX_IN_USE, "another snpd kept replacing it while this one opened it");
 	return 0;
 }
 
@@ -681,14 +707,15 @@ int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len
 		log->refused++;
 		/* what was written was never acknowledged: take it back */
 		if (ftruncate(log->fd, log->size) < 0 || fdatasync(log->fd) < 0)
-			set_broken(log, "an append failed (%s) and could not be taken back",
+			set_broken(log, FIX_RESTART,
+				   "an append failed (%s) and could not be taken back",
 				   strerror(-r));
 		return -EIO;
 	}
 	r = push(log, record, len, head);
 	if (r < 0) {
 		/* stored but not in memory: the next start reads it */
-		set_broken(log, "out of memory after storing event %zu", log->n);
+		set_broken(log, FIX_RESTART, "out of memory after storing event %zu", log->n);
 		snprintf(err, errlen, "out of memory");
 		return r;
 	}

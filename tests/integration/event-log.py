@@ -229,6 +229,10 @@ with h.Daemon(config=CONFIG) as d:
         st = status(d2)
         res.check(st["state"] == "broken" and "in use" in st.get("reason", ""),
                   "a second snpd on the same log refuses it: %s" % st.get("reason"))
+        line = [x for x in d2.read_log().splitlines() if "unusable" in x]
+        res.check(len(line) == 1 and "stop the other snpd" in line[0] and
+                  "remove" not in line[0],
+                  "it says to stop the other snpd, not to remove its live log: %s" % line)
         res.check(d2.stop() == 0, "the second snpd stops cleanly")
     res.check(d.stop() == 0, "snpd stops cleanly after the full log")
 
@@ -284,11 +288,15 @@ with h.Daemon(config=CONFIG) as d:
         c = f.read(1)
         f.seek(-1, 1)
         f.write(bytes([c[0] ^ 0x01]))
+    open(d.log, "w").close()
     d.start()
     st = status(d)
     res.check(st["state"] == "broken" and "event 0" in st.get("reason", ""),
               "a corrupted log is broken with the reason in status: %s" % st)
-    res.check("unusable" in d.read_log(), "and in snpd's log")
+    line = [x for x in d.read_log().splitlines() if "unusable" in x]
+    res.check(len(line) == 1 and "event 0" in line[0] and "move the file aside" in line[0] and
+              "remove" not in line[0],
+              "and in snpd's log, with advice that keeps the file: %s" % line)
     res.expect_errno(lambda: fuse_append(d, record(12)), errno.EIO, "FUSE append to a broken log")
     code, doc = http(d, "POST", "/v1/log/events", body(12))
     res.check(code == 503 and "event 0" in doc.get("detail", ""),
@@ -332,6 +340,21 @@ with h.Daemon(config=CONFIG) as d:
     res.check(st["state"] == "ok" and st["events"] == 0 and st["head"] == "00" * 48,
               "a log of an earlier boot starts empty: %s" % st)
     res.check(d.stop() == 0, "snpd stops cleanly after the reset")
+
+# the boot id cannot be read (/proc/sys/kernel/random/boot_id empty, no
+# $SNPD_BOOT_ID): the advice is about the boot id, not the file
+hide = 'mount --bind /dev/null /proc/sys/kernel/random/boot_id && exec "$@"'
+with h.Daemon(wrapper=["unshare", "-m", "--propagation", "private", "sh", "-c", hide, "sh"],
+              env={"SNPD_BOOT_ID": ""}) as d:
+    d.start()
+    code, doc = http(d, "GET", "/v1/status")
+    st = doc.get("event_log", {}) if isinstance(doc, dict) else {}
+    res.check(st.get("state") == "broken" and "boot id" in st.get("reason", ""),
+              "no boot id: broken: %s" % st.get("reason"))
+    line = [x for x in d.read_log().splitlines() if "unusable" in x]
+    res.check(len(line) == 1 and "SNPD_BOOT_ID" in line[0] and "remove" not in line[0],
+              "and the advice names $SNPD_BOOT_ID: %s" % line)
+    res.check(d.stop() == 0, "snpd without a boot id stops cleanly")
 
 # no log at all
 with h.Daemon(args=["--event-log="]) as d:
