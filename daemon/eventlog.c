@@ -658,9 +658,15 @@ static bool listed(const struct snpd_id_list *l, u32 id)
 	return false;
 }
 
-bool snpd_eventlog_may_write(const struct snpd_config *c, uid_t uid, gid_t gid)
+bool snpd_eventlog_may_write(const struct snpd_config *c, uid_t uid, gid_t gid, const gid_t *groups,
+			     size_t ngroups)
 {
-	return listed(&c->log_writers, uid) || listed(&c->log_writer_groups, gid);
+	if (listed(&c->log_writers, uid) || listed(&c->log_writer_groups, gid))
+		return true;
+	for (size_t i = 0; i < ngroups; i++)
+		if (listed(&c->log_writer_groups, groups[i]))
+			return true;
+	return false;
 }
 
 int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len, u64 *ret_seq,
@@ -1047,8 +1053,8 @@ out:
 }
 
 void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, bool post,
-			bool over_unix, uid_t uid, gid_t gid, const char *body, size_t len,
-			struct snpd_eventlog_reply *ret)
+			bool over_unix, uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+			const char *body, size_t len, struct snpd_eventlog_reply *ret)
 {
 	u8 rec[SNP_EVENT_RECORD_MAX], head[SNP_HASH_SIZE];
 	char err[SNP_ERRBUF], head_hex[2 * SNP_HASH_SIZE + 1];
@@ -1090,7 +1096,7 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 			      "events are appended by local users known by their credentials");
 		return;
 	}
-	if (!snpd_eventlog_may_write(c, uid, gid)) {
+	if (!snpd_eventlog_may_write(c, uid, gid, groups, ngroups)) {
 		log_notice("Refused an event log append to uid %d gid %d (not in LogWriters=/"
 			   "LogWriterGroups=)",
 			   (int)uid, (int)gid);

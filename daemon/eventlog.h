@@ -39,8 +39,13 @@ void snpd_eventlog_reload(struct snpd_eventlog *log, const struct snpd_config *c
  */
 bool snpd_eventlog_usable(const struct snpd_eventlog *log, char *reason, size_t len);
 
-/* Whether @uid (or primary group @gid) is in LogWriters=/LogWriterGroups=. */
-bool snpd_eventlog_may_write(const struct snpd_config *c, uid_t uid, gid_t gid);
+/*
+ * Whether a caller is in LogWriters= (@uid) or LogWriterGroups= (its
+ * primary group @gid or one of its @ngroups supplementary @groups; NULL
+ * and 0 when they are unknown, and then only the primary group counts).
+ */
+bool snpd_eventlog_may_write(const struct snpd_config *c, uid_t uid, gid_t gid, const gid_t *groups,
+			     size_t ngroups);
 
 /*
  * Append one record (docs/evidence.md 4.1), durably, then answer.
@@ -119,10 +124,11 @@ struct snpd_eventlog_reply {
 /*
  * GET /v1/log (@post false) or POST /v1/log/events with a JSON @body
  * {"alg","digest","type","description"} from a unix socket peer
- * (@over_unix, @uid, @gid).
+ * (@over_unix, @uid, @gid, supplementary @groups as for
+ * snpd_eventlog_may_write()).
  */
 void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, bool post,
-			bool over_unix, uid_t uid, gid_t gid, const char *body, size_t len,
-			struct snpd_eventlog_reply *ret);
+			bool over_unix, uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+			const char *body, size_t len, struct snpd_eventlog_reply *ret);
 
 #endif

@@ -726,39 +726,103 @@ static mode_t nonce_mode(const struct snpd_config *c)
 	return c->report_mode & 07777 & ~0222;
 }
 
+/* The supplementary groups of a FUSE request's caller. */
+struct caller_groups {
+	gid_t small[64];
+	gid_t *list; /* small, or allocated for more */
+	size_t n;
+};
+
 /*
- * Whether the caller of @req is in group @gid: its fsgid or one of its
- * supplementary groups (read from /proc by libfuse). -errno when they
- * cannot be read (the caller is gone, no /proc).
+ * The supplementary groups of the caller of @req into @g (read from /proc
+ * by libfuse); release them with caller_groups_release(). -errno when
+ * they cannot be read (the caller is gone, no /proc, or another user's
+ * /proc hidden from snpd: ProtectProc=invisible).
  */
-static int caller_in_group(fuse_req_t req, gid_t gid)
+static int caller_groups_get(fuse_req_t req, struct caller_groups *g)
 {
-	gid_t small[64], *list = small;
 	int n, r;
 
-	if (fuse_req_ctx(req)->gid == gid)
-		return 1;
-	n = fuse_req_getgroups(req, (int)SNP_ELEMENTSOF(small), small);
+	g->list = g->small;
+	g->n = 0;
+	n = fuse_req_getgroups(req, (int)SNP_ELEMENTSOF(g->small), g->small);
 	if (n < 0)
 		return n;
-	if ((size_t)n > SNP_ELEMENTSOF(small)) {
+	if ((size_t)n > SNP_ELEMENTSOF(g->small)) {
 		/* bounded by the kernel's NGROUPS_MAX (65536) */
-		list = calloc((size_t)n, sizeof(*list));
-		if (!list)
+		g->list = calloc((size_t)n, sizeof(*g->list));
+		if (!g->list) {
+			g->list = g->small;
 			return -ENOMEM;
-		r = fuse_req_getgroups(req, n, list);
+		}
+		r = fuse_req_getgroups(req, n, g->list);
 		if (r < 0) {
-			free(list);
+			free(g->list);
+			g->list = g->small;
 			return r;
 		}
 		n = r < n ? r : n;
 	}
-	r = 0;
-	for (int i = 0; i < n && !r; i++)
-		r = list[i] == gid;
-	if (list != small)
-		free(list);
+	g->n = (size_t)n;
+	return 0;
+}
+
+static void caller_groups_release(struct caller_groups *g)
+{
+	if (g->list != g->small)
+		free(g->list);
+	g->list = g->small;
+	g->n = 0;
+}
+
+/*
+ * Whether the caller of @req is in group @gid: its fsgid or one of its
+ * supplementary groups. -errno when they cannot be read.
+ */
+static int caller_in_group(fuse_req_t req, gid_t gid)
+{
+	struct caller_groups g;
+	int r;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return 1;
+	r = caller_groups_get(req, &g);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < g.n && !r; i++)
+		r = g.list[i] == gid;
+	caller_groups_release(&g);
 	return r;
+}
+
+/*
+ * May the caller of @req append to the event log: its uid in LogWriters=,
+ * or its fsgid or one of its supplementary groups in LogWriterGroups=, as
+ * nonce/ matches Group=. Where the supplementary groups cannot be read
+ * (snpd.service's ProtectProc=invisible hides other users' /proc), only
+ * the fsgid counts: a refusal, never a guess.
+ */
+static bool caller_may_write_log(struct snpd_fs *fs, fuse_req_t req)
+{
+	const struct snpd_config *c = &fs->d->config;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct caller_groups g;
+	bool ok;
+	int r;
+
+	if (snpd_eventlog_may_write(c, ctx->uid, ctx->gid, NULL, 0))
+		return true;
+	if (c->log_writer_groups.n == 0)
+		return false;
+	r = caller_groups_get(req, &g);
+	if (r < 0) {
+		log_debug("Cannot read the groups of uid %d for log/extend: %s", (int)ctx->uid,
+			  strerror(-r));
+		return false;
+	}
+	ok = snpd_eventlog_may_write(c, ctx->uid, ctx->gid, g.list, g.n);
+	caller_groups_release(&g);
+	return ok;
 }
 
 /*
@@ -1416,8 +1480,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* log/extend: write only, for LogWriters= */
 	if (ino == INO_LOG_EXTEND &&
-	    (acc != O_WRONLY || !fs->d->eventlog ||
-	     !snpd_eventlog_may_write(&fs->d->config, uid, fuse_req_ctx(req)->gid))) {
+	    (acc != O_WRONLY || !fs->d->eventlog || !caller_may_write_log(fs, req))) {
 		fuse_reply_err(req, !fs->d->eventlog ? ENOENT : EACCES);
 		return;
 	}
@@ -1883,7 +1946,7 @@ static void fs_write_log(struct handle *h, fuse_req_t req, const char *buf, size
 		return;
 	}
 	/* the writer now, not only the opener (a reload may have changed LogWriters=) */
-	if (!d->eventlog || !snpd_eventlog_may_write(&d->config, ctx->uid, ctx->gid)) {
+	if (!d->eventlog || !caller_may_write_log(h->fs, req)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}

@@ -1376,16 +1376,70 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 	respond(st, rep->status, r);
 }
 
+/*
+ * The supplementary groups of connection @st's unix socket peer as it
+ * connected (SO_PEERGROUPS, like SO_PEERCRED of that moment): a new array
+ * in *ret (NULL for none) and its length, or -errno when the kernel will
+ * not say (before Linux 4.13: ENOPROTOOPT).
+ */
+static ssize_t unix_peer_groups(struct req_state *st, gid_t **ret)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_track *t = track_of(st->conn);
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *groups = NULL, *g;
+	int fd, r = -ERANGE;
+
+	*ret = NULL;
+	if (t) {
+		fd = t->fd;
+	} else {
+		ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		fd = ci ? ci->connect_fd : -1;
+	}
+	if (fd < 0)
+		return -EBADF;
+	/* ERANGE says how much room the list needs; it does not change (NGROUPS_MAX) */
+	for (int tries = 0; tries < 2; tries++) {
+		g = realloc(groups, len ? len : 1);
+		if (!g) {
+			free(groups);
+			return -ENOMEM;
+		}
+		groups = g;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+			*ret = groups;
+			return (ssize_t)(len / sizeof(gid_t));
+		}
+		r = -errno;
+		if (r != -ERANGE)
+			break;
+	}
+	free(groups);
+	return r;
+}
+
 /* GET /v1/log, POST /v1/log/events: daemon/eventlog.c decides, we answer. */
 static void handle_log(struct req_state *st, bool post)
 {
 	struct snpd *d = st->l->h->d;
 	struct snpd_eventlog_reply rep;
+	_cleanup_(freep) gid_t *groups = NULL;
 	struct ucred cred;
+	ssize_t n = 0;
 
 	client_id(st, &cred);
+	if (post && st->l->is_unix && cred.uid != (uid_t)-1) {
+		n = unix_peer_groups(st, &groups);
+		/* unknown: LogWriterGroups= is matched against the primary group only */
+		if (n < 0) {
+			log_debug("No supplementary groups of the peer uid %d: %s", (int)cred.uid,
+				  strerror((int)-n));
+			n = 0;
+		}
+	}
 	snpd_eventlog_http(d->eventlog, &d->config, post, st->l->is_unix && cred.uid != (uid_t)-1,
-			   cred.uid, cred.gid, st->body, st->body_len, &rep);
+			   cred.uid, cred.gid, groups, (size_t)n, st->body, st->body_len, &rep);
 	if (rep.type)
 		problem(st, rep.status, rep.type, rep.title, "%s", rep.detail);
 	else if (rep.text)

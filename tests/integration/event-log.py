@@ -30,7 +30,8 @@ h.need_setpriv()
 res = t.Results()
 
 WRITER, STRANGER, GROUP_MEMBER, GROUP = 4242, 4343, 4545, 4444
-FULL = 8  # EventLogMax=: the events appended below fill the log
+SUPPLEMENTARY, OTHER_GROUP = 4646, 4848  # a member of GROUP by its supplementary groups
+FULL = 10  # EventLogMax=: the events appended below fill the log
 CONFIG = ("[Daemon]\nLogWriters=0,%d\nLogWriterGroups=%d\nEventLogMax=%d\n" %
           (WRITER, GROUP, FULL))
 
@@ -61,10 +62,11 @@ print(c.getresponse().status)
 """
 
 
-def as_user(uid, gid, d, rec, body):
-    p = subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(gid), "--clear-groups",
-                        sys.executable, "-c", AS_USER, d.path("log", "extend"), rec.hex(),
-                        json.dumps(body), d.api], capture_output=True, text=True, timeout=60)
+def as_user(uid, gid, d, rec, body, groups=()):
+    grp = ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
+    p = subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(gid)] + grp +
+                       [sys.executable, "-c", AS_USER, d.path("log", "extend"), rec.hex(),
+                       json.dumps(body), d.api], capture_output=True, text=True, timeout=60)
     return p.stdout.split()
 
 
@@ -210,6 +212,13 @@ with h.Daemon(config=CONFIG) as d:
     out = as_user(GROUP_MEMBER, GROUP, d, record(7, b"by group"), body(8))
     res.check(out == ["ok", "201"], "gid %d (LogWriterGroups=) appends by FUSE and HTTP: %s" %
               (GROUP, out))
+    out = as_user(SUPPLEMENTARY, SUPPLEMENTARY, d, record(9, b"by supplementary"), body(10),
+                  groups=(OTHER_GROUP, GROUP))
+    res.check(out == ["ok", "201"], "a supplementary member of gid %d appends by FUSE and "
+              "HTTP: %s" % (GROUP, out))
+    out = as_user(SUPPLEMENTARY, SUPPLEMENTARY, d, record(11), body(11), groups=(OTHER_GROUP,))
+    res.check(out == ["EACCES", "403"], "supplementary groups not listed: FUSE EACCES, HTTP "
+              "403: %s" % out)
     recs = check_replay(d, "after appends")
     res.check(len(recs) == FULL, "%d events stored" % FULL)
 
