@@ -412,10 +412,17 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 		return 0;
 	case T_USER: {
 		struct passwd *pw;
+		int r;
 
-		if (snp_parse_u32_max(value, 65534, &u) == 0) {
+		/* a number is an id, whatever its size; only (uid_t)-1 is "no id" */
+		r = snp_parse_u32_max(value, UINT32_MAX - 1, &u);
+		if (r == 0) {
 			*(uid_t *)p = u;
 			return 0;
+		}
+		if (r == -ERANGE) {
+			snprintf(err, errlen, "%s=%s: a uid is 0 to 4294967294", it->key, value);
+			return -EINVAL;
 		}
 		pw = getpwnam(value);
 		if (!pw) {
@@ -427,10 +434,17 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 	}
 	case T_GROUP: {
 		struct group *gr;
+		int r;
 
-		if (snp_parse_u32_max(value, 65534, &u) == 0) {
+		/* a number is an id, whatever its size; only (gid_t)-1 is "no id" */
+		r = snp_parse_u32_max(value, UINT32_MAX - 1, &u);
+		if (r == 0) {
 			*(gid_t *)p = u;
 			return 0;
+		}
+		if (r == -ERANGE) {
+			snprintf(err, errlen, "%s=%s: a gid is 0 to 4294967294", it->key, value);
+			return -EINVAL;
 		}
 		gr = getgrnam(value);
 		if (!gr) {

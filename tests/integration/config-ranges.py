@@ -6,6 +6,7 @@ the running configuration is kept and snpd keeps serving."""
 import json
 import os
 import stat
+import subprocess
 
 import snpd_harness as h
 import snptest as t
@@ -50,6 +51,11 @@ BAD = (
     ("[Daemon]\nKdsCAFile=/etc\n", "snpd.conf:2: KdsCAFile=/etc"),
     ("[Daemon]\nCacheMaxSize=4095\n", "snpd.conf:2: CacheMaxSize=4095"),
     ("[Daemon]\nCacheMaxSize=1073741825\n", "snpd.conf:2: CacheMaxSize=1073741825"),
+    # (uid_t)-1 and (gid_t)-1 mean "no id" to the kernel: never an id
+    ("[Daemon]\nLogWriters=0,4294967295\n", "snpd.conf:2: LogWriters=4294967295"),
+    ("[Daemon]\nLogWriterGroups=4294967295\n", "snpd.conf:2: LogWriterGroups=4294967295"),
+    ("[Daemon]\nLogWriters=4294967296\n", "snpd.conf:2: LogWriters=4294967296"),
+    ("[Daemon]\nLogWriters=nosuchuser-snpd\n", "snpd.conf:2: LogWriters=nosuchuser-snpd"),
 )
 
 
@@ -86,6 +92,15 @@ with h.Daemon(config="[Filesystem]\nMode=0440\n") as d:
     d.write_config(good)
     d.start()
     res.check(mode_of(d) == 0o440, "edge values accepted at start")
+
+    # any uid or gid but (uid_t)-1 is an id, also above 65534 (LDAP users,
+    # the ranges of containers): numbers are not looked up as names
+    ids = "LogWriters=0,65535,100000,4294967294\nLogWriterGroups=70000,4294967294\n"
+    p = subprocess.run([h.SNPD, "--config", "/dev/stdin", "--dump-config"],
+                       input="[Daemon]\n" + ids, capture_output=True, text=True)
+    res.check(p.returncode == 0 and all(x in p.stdout for x in ids.splitlines()),
+              "uids and gids above 65534 accepted: rc %d %s" % (p.returncode,
+                                                              p.stderr.strip()))
 
     # on reload: refused, the running configuration kept, still serving
     for text, msg in BAD:

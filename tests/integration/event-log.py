@@ -31,9 +31,10 @@ res = t.Results()
 
 WRITER, STRANGER, GROUP_MEMBER, GROUP = 4242, 4343, 4545, 4444
 SUPPLEMENTARY, OTHER_GROUP = 4646, 4848  # a member of GROUP by its supplementary groups
-FULL = 10  # EventLogMax=: the events appended below fill the log
-CONFIG = ("[Daemon]\nLogWriters=0,%d\nLogWriterGroups=%d\nEventLogMax=%d\n" %
-          (WRITER, GROUP, FULL))
+HIGH_UID, HIGH_GID = 100000, 4000000000  # ids above 65534 are ids too
+FULL = 14  # EventLogMax=: the events appended below fill the log
+CONFIG = ("[Daemon]\nLogWriters=0,%d,%d\nLogWriterGroups=%d,%d\nEventLogMax=%d\n" %
+          (WRITER, HIGH_UID, GROUP, HIGH_GID, FULL))
 
 
 def record(n, desc=b"event", etype=1):
@@ -216,6 +217,12 @@ with h.Daemon(config=CONFIG) as d:
                   groups=(OTHER_GROUP, GROUP))
     res.check(out == ["ok", "201"], "a supplementary member of gid %d appends by FUSE and "
               "HTTP: %s" % (GROUP, out))
+    out = as_user(HIGH_UID, HIGH_UID, d, record(12, b"by uid 100000"), body(12))
+    res.check(out == ["ok", "201"], "uid %d (LogWriters=) appends by FUSE and HTTP: %s" %
+              (HIGH_UID, out))
+    out = as_user(STRANGER, HIGH_GID, d, record(13, b"by gid 4000000000"), body(13))
+    res.check(out == ["ok", "201"], "gid %d (LogWriterGroups=) appends by FUSE and HTTP: %s" %
+              (HIGH_GID, out))
     out = as_user(SUPPLEMENTARY, SUPPLEMENTARY, d, record(11), body(11), groups=(OTHER_GROUP,))
     res.check(out == ["EACCES", "403"], "supplementary groups not listed: FUSE EACCES, HTTP "
               "403: %s" % out)
