@@ -677,6 +677,8 @@ int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len
 	struct snp_event e;
 	int r;
 
+	if (errlen)
+		err[0] = '\0';
 	if (log->broken) {
 		snprintf(err, errlen, "the event log is broken: %s", log->reason);
 		log->refused++;
@@ -700,8 +702,14 @@ int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len
 	}
 	memcpy(head, log->head, SNP_HASH_SIZE);
 	r = snp_evlog_extend(head, record, len);
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		snprintf(err, errlen,
+			 "cannot compute the log's new head: %s; nothing was appended, the log is "
+			 "intact",
+			 strerror(-r));
+		log->refused++;
+		return -EAGAIN;
+	}
 	put_be16(frame, (u16)len);
 	memcpy(frame + 2, record, len);
 	memcpy(frame + 2 + len, head, SNP_HASH_SIZE);
@@ -1057,7 +1065,7 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 			const char *body, size_t len, struct snpd_eventlog_reply *ret)
 {
 	u8 rec[SNP_EVENT_RECORD_MAX], head[SNP_HASH_SIZE];
-	char err[SNP_ERRBUF], head_hex[2 * SNP_HASH_SIZE + 1];
+	char err[SNP_ERRBUF] = "", head_hex[2 * SNP_HASH_SIZE + 1];
 	size_t rec_len;
 	u64 seq, count;
 	int r;
@@ -1117,6 +1125,11 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 	}
 	if (r == -EINVAL) {
 		reply_problem(ret, 400, "invalid-event", "Invalid event", "%s", err);
+		return;
+	}
+	/* not stored, but the log is as it was and usable: not event-log-broken */
+	if (r == -EAGAIN) {
+		reply_problem(ret, 500, "event-not-stored", "Event not stored", "%s", err);
 		return;
 	}
 	if (r < 0) {

@@ -10,6 +10,15 @@ check_PROGRAMS += %reldir%/tsm-fuse %reldir%/tsm-client
 %canon_reldir%_tsm_client_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_tsm_client_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
+# LD_PRELOAD fault injection: EVP_DigestFinal_ex() fails while a file
+# exists (tests/integration/event-log-write.py). A module built for the
+# tests only: -rpath makes libtool build the shared object.
+check_LTLIBRARIES += %reldir%/libfail-digest.la
+%canon_reldir%_libfail_digest_la_SOURCES = %reldir%/fail-digest.c
+%canon_reldir%_libfail_digest_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+%canon_reldir%_libfail_digest_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+%canon_reldir%_libfail_digest_la_LIBADD = -ldl
+
 # Root and /dev/fuse, else it skips (77).
 TESTS += %reldir%/tsm-test.py
 EXTRA_DIST += %reldir%/tsm-test.py %reldir%/README.md %reldir%/kds-emulator.py %reldir%/kdsemu.py

@@ -74,6 +74,10 @@ EXTRA_DIST += %reldir%/event-log.py
 # cut off; a damaged last event (a changed length) is broken, with the offset.
 TESTS += %reldir%/event-log-store.py
 EXTRA_DIST += %reldir%/event-log-store.py
+# Appends that fail: a failed hash or write leaves the log intact (500
+# event-not-stored); a failed take-back breaks it, quoting the error.
+TESTS += %reldir%/event-log-write.py
+EXTRA_DIST += %reldir%/event-log-write.py
 # snpd completes its collateral (host table, cache, KDS emulator).
 TESTS += %reldir%/kds-daemon.py
 EXTRA_DIST += %reldir%/kds-daemon.py
