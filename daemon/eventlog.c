@@ -45,6 +45,7 @@ struct snpd_eventlog {
 	bool broken;
 	char reason[256];
 	u64 appended, refused;
+	struct snp_ratelimit write_failures; /* their warnings */
 	u64 rendered; /* events rendered to JSON, for status: each once, into text */
 	struct snpd_eventlog_text *text; /* rendering of this state, or NULL */
 };
@@ -591,6 +592,7 @@ int snpd_eventlog_open(const struct snpd_config *c, struct snpd_eventlog **ret)
 		return -ENOMEM;
 	log->fd = -1;
 	log->max = c->event_log_max;
+	log->write_failures = SNP_RATELIMIT(10 * 1000000ULL, 10);
 	log->path = strdup(c->event_log);
 	if (!log->path) {
 		free(log);
@@ -717,14 +719,42 @@ int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len
 	if (r == 0 && fdatasync(log->fd) < 0)
 		r = -errno;
 	if (r < 0) {
-		snprintf(err, errlen, "cannot store the event: %s", strerror(-r));
+		const char *step = NULL;
+		char more[48] = "";
+		unsigned int held;
+		int back = 0;
+
 		log->refused++;
 		/* what was written was never acknowledged: take it back */
-		if (ftruncate(log->fd, log->size) < 0 || fdatasync(log->fd) < 0)
+		if (ftruncate(log->fd, log->size) < 0) {
+			step = "ftruncate";
+			back = errno;
+		} else if (fdatasync(log->fd) < 0) {
+			step = "fdatasync";
+			back = errno;
+		}
+		if (step) {
 			set_broken(log, FIX_RESTART,
-				   "an append failed (%s) and could not be taken back",
-				   strerror(-r));
-		return -EIO;
+				   "an append failed (%s) and could not be taken back (%s: %s)",
+				   strerror(-r), step, strerror(back));
+			snprintf(err, errlen,
+				 "cannot store the event, and the log is now broken: %s",
+				 log->reason);
+			return -EIO;
+		}
+		/* a client can make this happen as often as it likes: rate-limited */
+		if (snp_ratelimit_below(&log->write_failures, &held)) {
+			if (held)
+				snprintf(more, sizeof(more), " (%u more held back)", held);
+			log_warning(
+				"Event log %s: an append failed (%s) and was taken back, the log "
+				"is intact%s",
+				log->path, strerror(-r), more);
+		}
+		snprintf(err, errlen,
+			 "cannot store the event: %s; nothing was appended, the log is intact",
+			 strerror(-r));
+		return -EAGAIN;
 	}
 	r = push(log, record, len, head);
 	if (r < 0) {

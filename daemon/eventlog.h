@@ -51,8 +51,9 @@ bool snpd_eventlog_may_write(const struct snpd_config *c, uid_t uid, gid_t gid, 
  * Append one record (docs/evidence.md 4.1), durably, then answer.
  * 0 and *ret_seq; else the reason in @err (always written) and -EINVAL
  * (malformed or reserved type), -ENOSPC (full), -EAGAIN (not stored,
- * and the log is as it was and usable: the head's hash failed), -EIO
- * (the log is broken).
+ * and the log is as it was and usable: the head's hash, or the write or
+ * sync that was then taken back, failed), -EIO (the log is broken, or
+ * broke now: a failed write could not be taken back).
  */
 int snpd_eventlog_append(struct snpd_eventlog *log, const u8 *record, size_t len, u64 *ret_seq,
 			 char *err, size_t errlen);

@@ -217,6 +217,8 @@ struct snpd_fs {
 	gid_t nonce_perm_gid;
 	mode_t nonce_perm_mode;
 	bool nonce_perm_changed, nonce_perm_told;
+	/* the notices of refused log/extend writes, which a writer can repeat at will */
+	struct snp_ratelimit log_refusals;
 };
 
 struct pending_read {
@@ -1952,7 +1954,15 @@ static void fs_write_log(struct handle *h, fuse_req_t req, const char *buf, size
 	}
 	r = snpd_eventlog_append(d->eventlog, (const u8 *)buf, size, &seq, err, sizeof(err));
 	if (r < 0) {
-		log_debug("log/extend by uid %d refused: %s", (int)ctx->uid, err);
+		char more[48] = "";
+		unsigned int held;
+
+		/* the writer sees only the errno: the reason is for the operator */
+		if (snp_ratelimit_below(&h->fs->log_refusals, &held)) {
+			if (held)
+				snprintf(more, sizeof(more), " (%u more refusals held back)", held);
+			log_notice("log/extend by uid %d refused: %s%s", (int)ctx->uid, err, more);
+		}
 		h->fs->stats.errors++;
 		fuse_reply_err(req, r == -ENOSPC ? ENOSPC : r == -EINVAL ? EINVAL : EIO);
 		return;
@@ -2205,6 +2215,7 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		return -ENOMEM;
 	fs->d = d;
 	fs->next_key_ino = INO_KEY_FIRST;
+	fs->log_refusals = SNP_RATELIMIT(10 * 1000000ULL, 10);
 	/* slot 0 first */
 	for (size_t i = 0; i < NONCE_INODES_MAX; i++)
 		fs->nonce_free[i] = (u16)(NONCE_INODES_MAX - 1 - i);

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 static int max_level = LOG_NOTICE;
 static int priority_prefix;
@@ -76,4 +77,22 @@ int snp_log_internal(int level, int error, const char *file, int line, const cha
 	}
 	errno = saved;
 	return error ? -error : -EIO;
+}
+
+bool snp_ratelimit_below(struct snp_ratelimit *rl, unsigned int *ret_held)
+{
+	uint64_t now = snp_monotonic_usec();
+
+	if (rl->begin_usec == 0 || now - rl->begin_usec >= rl->interval_usec) {
+		rl->begin_usec = now;
+		rl->num = 0;
+	}
+	if (rl->num >= rl->burst) {
+		rl->held++;
+		return false;
+	}
+	rl->num++;
+	*ret_held = rl->held;
+	rl->held = 0;
+	return true;
 }

@@ -8,6 +8,8 @@
 #define SNP_LIB_LOG_H
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <syslog.h>
 
 void snp_log_set_max_level(int level);
@@ -32,5 +34,27 @@ int snp_log_internal(int level, int error, const char *file, int line, const cha
 #define log_debug_errno(e, ...)	  snp_log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...) snp_log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...)	  snp_log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+
+/*
+ * At most @burst messages per window of @interval_usec, for anything a
+ * client can trigger again and again (as systemd's RateLimit). Not locked:
+ * one thread uses it.
+ */
+struct snp_ratelimit {
+	uint64_t interval_usec;
+	unsigned int burst;
+	uint64_t begin_usec; /* of this window */
+	unsigned int num;    /* messages in this window */
+	unsigned int held;   /* held back since the last one let through */
+};
+
+#define SNP_RATELIMIT(interval, n)                                                                 \
+	((struct snp_ratelimit){ .interval_usec = (interval), .burst = (n) })
+
+/*
+ * Whether one more message may be logged now; when it may, *ret_held is
+ * how many were held back before it (say so with it), and is reset.
+ */
+bool snp_ratelimit_below(struct snp_ratelimit *rl, unsigned int *ret_held);
 
 #endif
