@@ -10,7 +10,11 @@ description, the head replayed from the chain). Cut at any point, such a
 tail is removed with a warning and the acknowledged events are kept.
 Anything else at the end (a changed length field of an acknowledged event,
 41 -> 137, or other damage) leaves the log broken, with the offset and
-what is wrong in the reason, and the file untouched."""
+what is wrong in the reason, and the file untouched.
+
+A log that does not exist yet, created by two snpd at once (strace holds
+their syncs so that their creations overlap): one has it, the other
+finds it in use, and what the first appends is in the file at the path."""
 
 import json
 import os

@@ -71,7 +71,8 @@ EXTRA_DIST += %reldir%/kds-crl-trust.py
 TESTS += %reldir%/event-log.py
 EXTRA_DIST += %reldir%/event-log.py
 # The stored event log at start: only what an interrupted append leaves is
-# cut off; a damaged last event (a changed length) is broken, with the offset.
+# cut off; a damaged last event (a changed length) is broken, with the
+# offset. Two snpd creating the log at once: one has it, nothing is lost.
 TESTS += %reldir%/event-log-store.py
 EXTRA_DIST += %reldir%/event-log-store.py
 # Appends that fail: a failed hash or write leaves the log intact (500
