@@ -203,6 +203,28 @@ check("node as leaf, nonce = children", rd8, leaves[4] + leaves[5],
 check("raw REPORT_DATA without the mark", rd[:48] + bytes(16), nonces[mine], good, False)
 check("batch of one", *(lambda r, b: (r, nonces[0], b))(*ev.make(nonces[:1], 0, [])), True)
 
+# An event's members other than "record" are optional (docs/evidence.md 7,
+# step 3): an event with only its record verifies; one present with a value
+# that is not its record's (or the replay's) is refused by both, so that a
+# relying party never displays a field the record does not say.
+check("events with only their record", rd, nonces[mine],
+      mutated(lambda b: b["log"].__setitem__(
+          "events", [{"record": x["record"]} for x in b["log"]["events"]])), True)
+check("an event's digest in capitals", rd, nonces[mine], mutated(
+    lambda b: b["log"]["events"][1].__setitem__("digest",
+                                                b["log"]["events"][1]["digest"].upper())), True)
+check("an event member the verifier does not know", rd, nonces[mine],
+      mutated(lambda b: b["log"]["events"][1].__setitem__("note", "anything")), True)
+wrong = [("seq", 2), ("seq", None), ("seq", "1"), ("seq", 1.0), ("seq", True), ("seq", -1),
+         ("head", good["log"]["events"][0]["head"]), ("head", ev1["head"][:-2]),
+         ("head", None), ("alg", "sha256" if ev1["alg"] != "sha256" else "sha512"),
+         ("alg", ev1["alg"].upper()), ("alg", None), ("digest", "00" * 48),
+         ("digest", ev1["digest"][:-2]), ("type", ev1["type"] ^ 1), ("type", str(ev1["type"])),
+         ("type", -1), ("description", ev1["description"] + "x"), ("description", None)]
+for k, v in wrong:
+    check(f"event 1 with {k} = {v!r}", rd, nonces[mine],
+          mutated(lambda b: b["log"]["events"][1].__setitem__(k, v)), False)
+
 # 3. The document as bytes: a member name twice in one object, at any
 #    depth, is refused by both (a parser that keeps the first and one that
 #    keeps the last would read different evidence); so is what is not JSON.
@@ -286,7 +308,7 @@ for i in range(150):
 
 for f in failures:
     print("FAIL:", f)
-print(f"{len(sizes)} tree sizes, {len(cases) + 6} adversarial cases, {n_text} "
-      f"documents as text, {agree} damaged documents; "
+print(f"{len(sizes)} tree sizes, {len(cases) + 6} adversarial cases, {len(wrong) + 3} event "
+      f"member cases, {n_text} documents as text, {agree} damaged documents; "
       f"{len(failures)} failures")
 sys.exit(1 if failures else 0)
