@@ -2,11 +2,13 @@
 /*
  * snpctl verify REPORT [certificate options] [policy options] [--json]
  *
- * Exit codes: 0 verified, 1 verification failed, 2 a policy check failed,
- * 3 bad usage or input.
+ * Exit codes: 0 verified, 1 verification failed (also refused evidence,
+ * whatever is wrong in it), 2 a policy check failed, 3 bad usage, an
+ * unreadable file or a malformed raw report.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -95,10 +97,9 @@ struct verify_args {
 	struct snp_policy pol;
 	struct snpctl_kds_opts kds;
 	enum snp_crl_mode crl;
-	/* --nonce as given (evidence with a binding proves this nonce) */
+	/* --nonce: the nonce bound evidence must prove; 0 when not given */
 	u8 nonce[SNP_NONCE_MAX];
 	size_t nonce_len;
-	bool report_data_given; /* --report-data, not only --nonce */
 };
 
 struct cert_set {
@@ -136,15 +137,21 @@ static void verify_help(void)
 	       "  --policy FILE          read the expectations from a JSON policy file\n"
 	       "                         (snpctl policy from-report writes one); the\n"
 	       "                         options below override what it says\n"
-	       "  --nonce HEX, --report-data HEX   expected REPORT_DATA (up to 64 bytes,\n"
-	       "                                   zero-padded); for evidence with a binding\n"
-	       "                                   (snpd-binding-v1) --nonce is the nonce\n"
-	       "                                   the proof must prove (required)\n"
-	       "  --require-event HEX    bound evidence only: an event of the log must have\n"
-	       "                         this digest (32, 48 or 64 bytes); may repeat, each\n"
-	       "                         is required (exit code 2 otherwise)\n"
-	       "  --forbid-event HEX     bound evidence only: no event may have this digest;\n"
-	       "                         may repeat (exit code 2 otherwise)\n"
+	       "  --nonce HEX            the nonce (1 to 64 bytes) sent for snpd's evidence:\n"
+	       "                         the document's binding (snpd-binding-v1) must prove\n"
+	       "                         it (required for bound evidence); anything else\n"
+	       "                         (a raw report, a document without a binding) is\n"
+	       "                         refused (exit code 1)\n"
+	       "  --report-data HEX      the expected REPORT_DATA as the report holds it (up\n"
+	       "                         to 64 bytes, zero-padded): a raw report's nonce; in\n"
+	       "                         bound evidence it is the binding's hash\n"
+	       "  --require-event HEX    bound evidence only (anything else is refused): an\n"
+	       "                         event of the log must have this digest (32, 48 or\n"
+	       "                         64 bytes); may repeat, each is required (exit code\n"
+	       "                         2 otherwise)\n"
+	       "  --forbid-event HEX     bound evidence only (anything else is refused): no\n"
+	       "                         event may have this digest; may repeat (exit code 2\n"
+	       "                         otherwise)\n"
 	       "  --measurement HEX, --host-data HEX, --family-id HEX, --image-id HEX\n"
 	       "  --id-key-digest HEX, --author-key-digest HEX   an accepted digest; may\n"
 	       "                         repeat (a set of up to 16)\n"
@@ -182,8 +189,9 @@ static void verify_help(void)
 	       "                         effective policy; for bound evidence also\n"
 	       "                         \"binding\": the proof, the verified events and\n"
 	       "                         the event policy's result\n\n"
-	       "Exit codes: 0 verified, 1 verification failed, 2 policy check failed,\n"
-	       "            3 bad usage or input.\n");
+	       "Exit codes: 0 verified; 1 verification failed, or evidence refused\n"
+	       "            (binding: FAIL, also a malformed document); 2 policy check\n"
+	       "            failed; 3 bad usage, an unreadable file, a malformed raw report.\n");
 }
 
 static int parse_hex_arg(const char *opt, const char *s, u8 *out, size_t size, bool pad)
@@ -290,7 +298,6 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{}
 	};
 	struct snp_policy *pol = &a->pol;
-	u8 rd[SNP_REPORT_DATA_SIZE];
 	char err[SNP_ERRBUF];
 	bool cli_id_keys = false, cli_author_keys = false;
 	bool cli_require_events = false, cli_forbid_events = false;
@@ -449,25 +456,33 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		case ARG_TRUST_ARK:
 			a->trust_ark = optarg;
 			break;
-		case ARG_NONCE:
-		case ARG_REPORT_DATA:
-			if (parse_hex_arg(c == ARG_NONCE ? "--nonce" : "--report-data", optarg, rd,
-					  sizeof(rd), true) < 0)
-				return -EINVAL;
-			if (pol->has_report_data && memcmp(rd, pol->report_data, sizeof(rd))) {
-				log_error("--nonce and --report-data disagree.");
-				return -EINVAL;
-			}
-			memcpy(pol->report_data, rd, sizeof(rd));
-			pol->has_report_data = true;
-			if (c == ARG_REPORT_DATA) {
-				a->report_data_given = true;
-			} else {
-				ssize_t n = snp_hex_decode(optarg, strlen(optarg), a->nonce,
-							   sizeof(a->nonce), false);
+		case ARG_NONCE: {
+			/*
+			 * The nonce that bound evidence proves, not an expected
+			 * REPORT_DATA: were it compared with REPORT_DATA, a raw
+			 * report of that nonce would pass for evidence with its event
+			 * log dropped (docs/evidence.md 6).
+			 */
+			ssize_t n = snp_hex_decode(optarg, strlen(optarg), a->nonce,
+						   sizeof(a->nonce), false);
 
-				a->nonce_len = n > 0 ? (size_t)n : 0;
+			if (n == -ENOBUFS) {
+				log_error("--nonce: more than %zu bytes.", sizeof(a->nonce));
+				return -EINVAL;
 			}
+			if (n <= 0) {
+				log_error("--nonce: '%s' is not hex of 1 to %zu bytes.", optarg,
+					  sizeof(a->nonce));
+				return -EINVAL;
+			}
+			a->nonce_len = (size_t)n;
+			break;
+		}
+		case ARG_REPORT_DATA:
+			if (parse_hex_arg("--report-data", optarg, pol->report_data,
+					  sizeof(pol->report_data), true) < 0)
+				return -EINVAL;
+			pol->has_report_data = true;
 			break;
 		case ARG_REQUIRE_EVENT:
 		case ARG_FORBID_EVENT: {
@@ -1335,6 +1350,53 @@ static json_t *digests_to_json(const struct snp_policy_event *e, size_t n)
 }
 
 /*
+ * Whether the options ask for snpd's bound evidence: --nonce, or an event
+ * policy (which only a bound event log can satisfy). Anything else given
+ * then is refused, never checked as a raw report: a raw report whose
+ * REPORT_DATA is the nonce must not pass for evidence without its log.
+ */
+static bool want_bound(const struct verify_args *a)
+{
+	return a->nonce_len || a->pol.n_require_events || a->pol.n_forbid_events;
+}
+
+/*
+ * Refuse the evidence for a reason found in it (docs/evidence.md 7):
+ * "binding: FAIL: REASON" on standard output, or with --json the refusal's
+ * document, so that a script reads one verdict whatever went wrong; the
+ * report is not checked. Returns the exit code of a refusal.
+ */
+static int refuse(const struct verify_args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int refuse(const struct verify_args *a, const char *fmt, ...)
+{
+	char why[SNP_ERRBUF + 256], nonce_hex[2 * SNP_NONCE_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snp_hex_encode(a->nonce, a->nonce_len, nonce_hex);
+	if (a->json) {
+		json_t *o =
+			json_pack("{s:s?, s:s, s:i, s:{s:s, s:b, s:s?, s:s}}", "report", a->report,
+				  "result", "verification failed", "exit_code", SNPCTL_EXIT_VERIFY,
+				  "binding", "scheme", SNP_BINDING_SCHEME, "ok", 0, "nonce",
+				  a->nonce_len ? nonce_hex : NULL, "reason", why);
+
+		if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+			log_error("Failed to render JSON.");
+		else
+			putchar('\n');
+		json_decref(o);
+	} else {
+		printf("binding: FAIL: %s\n", why);
+	}
+	log_error("Evidence refused: %s", why);
+	return SNPCTL_EXIT_VERIFY;
+}
+
+/*
  * The binding of bound evidence (docs/evidence.md 7): the proof of our
  * nonce and the event log against REPORT_DATA, then the event policy.
  * Returns an exit code: SNPCTL_EXIT_OK lets the report be checked (an
@@ -1342,7 +1404,7 @@ static json_t *digests_to_json(const struct snp_policy_event *e, size_t n)
  * a bad one fails verification first); on a refusal the result is printed
  * here. @out->json is the result's "binding" member (man snpctl, JSON).
  */
-static int verify_binding(struct verify_args *a, const struct snpctl_evidence *ev,
+static int verify_binding(const struct verify_args *a, const struct snpctl_evidence *ev,
 			  const struct snp_report_info *ri, struct binding_out *out)
 {
 	_cleanup_(freep) struct snp_event *events = NULL;
@@ -1354,11 +1416,14 @@ static int verify_binding(struct verify_args *a, const struct snpctl_evidence *e
 	int r;
 
 	if (!ev->binding) {
-		if (a->pol.n_require_events || a->pol.n_forbid_events) {
-			log_error("--require-event/--forbid-event: the evidence has no binding (no "
-				  "event log is bound to its report).");
-			return SNPCTL_EXIT_USAGE;
-		}
+		/*
+		 * Only an snpd before the scheme wrote documents without a
+		 * binding; today's is a raw report put in a document, and its
+		 * REPORT_DATA is whatever its maker asked for.
+		 */
+		if (want_bound(a))
+			return refuse(a, "the document has no binding; snpd's evidence is always "
+					 "bound");
 		return SNPCTL_EXIT_OK;
 	}
 	if (!a->nonce_len) {
@@ -1366,30 +1431,14 @@ static int verify_binding(struct verify_args *a, const struct snpctl_evidence *e
 			  "sent.");
 		return SNPCTL_EXIT_USAGE;
 	}
-	snp_hex_encode(a->nonce, a->nonce_len, nonce_hex);
 	r = snp_binding_verify_json(ev->binding, ri->r.report_data, a->nonce, a->nonce_len, &events,
 				    &n, err, sizeof(err));
-	if (r < 0) {
-		if (a->json) {
-			json_t *o = json_pack("{s:s?, s:s, s:i, s:{s:s, s:b, s:s, s:s}}", "report",
-					      a->report, "result", "verification failed",
-					      "exit_code", SNPCTL_EXIT_VERIFY, "binding", "scheme",
-					      SNP_BINDING_SCHEME, "ok", 0, "nonce", nonce_hex,
-					      "reason", err);
-
-			if (o)
-				json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			printf("\n");
-			json_decref(o);
-		} else {
-			printf("binding: FAIL: %s\n", err);
-		}
-		log_error("Evidence binding refused: %s", err);
-		return SNPCTL_EXIT_VERIFY;
+	if (r == -ENOMEM) {
+		log_error_errno(r, "Out of memory.");
+		return SNPCTL_EXIT_USAGE;
 	}
-	/* REPORT_DATA is the binding now, not the nonce */
-	if (!a->report_data_given)
-		a->pol.has_report_data = false;
+	if (r < 0)
+		return refuse(a, "%s", err);
 	if (!a->json) {
 		printf("binding: ok (%s): nonce proven, leaf %lld of %lld; event log %zu event(s)\n",
 		       SNP_BINDING_SCHEME,
@@ -1423,6 +1472,7 @@ static int verify_binding(struct verify_args *a, const struct snpctl_evidence *e
 		return SNPCTL_EXIT_OK;
 
 	evs = events_to_json(events, n, head);
+	snp_hex_encode(a->nonce, a->nonce_len, nonce_hex);
 	snp_hex_encode(head, SNP_HASH_SIZE, head_hex);
 	out->json = json_pack(
 		"{s:s, s:b, s:s, s:O?, s:O?, s:{s:I, s:s, s:o?}, s:{s:s, s:s?, s:o*, s:o*}}",
@@ -1463,9 +1513,20 @@ int snpctl_cmd_verify(int argc, char **argv)
 		_cleanup_(freep) u8 *data = NULL;
 		size_t len;
 
+		/*
+		 * What the file holds is the attester's to choose: whatever is
+		 * wrong in an evidence document, and anything but evidence
+		 * when the options ask for it, is a refusal (exit code 1), not
+		 * a usage error, so that a relying party's script reads one
+		 * verdict. A file that cannot be read and bad options are exit
+		 * code 3, and so, as ever, is a malformed raw report.
+		 */
 		r = snp_read_file(a.report, EVIDENCE_INPUT_MAX, &data, &len);
 		if (r == -EFBIG ||
 		    (r == 0 && len > REPORT_INPUT_MAX && !snpctl_evidence_detect(data, len))) {
+			if (want_bound(&a))
+				return refuse(&a, "larger than %d bytes, not an evidence document",
+					      r == -EFBIG ? EVIDENCE_INPUT_MAX : REPORT_INPUT_MAX);
 			log_error("%s: larger than %d bytes, not a report.", a.report,
 				  r == -EFBIG ? EVIDENCE_INPUT_MAX : REPORT_INPUT_MAX);
 			return SNPCTL_EXIT_USAGE;
@@ -1477,18 +1538,24 @@ int snpctl_cmd_verify(int argc, char **argv)
 		if (snpctl_evidence_detect(data, len)) {
 			/* snpd's /v1/evidence: the report and its collateral in one */
 			r = snpctl_evidence_parse(data, len, &ev, err, sizeof(err));
+			if (r < 0)
+				return refuse(&a, "not an evidence document: %s", err);
+			r = snp_report_parse(ev.report, SNP_REPORT_SIZE, &ri, err, sizeof(err));
 			if (r < 0) {
-				log_error("%s: not an evidence document: %s", a.report, err);
+				snpctl_evidence_release(&ev);
+				return refuse(&a, "malformed report: %s", err);
+			}
+		} else {
+			if (want_bound(&a))
+				return refuse(&a,
+					      "not an evidence document (a raw report?): --nonce "
+					      "and the event policy check snpd's bound evidence; "
+					      "--report-data checks a raw report's REPORT_DATA");
+			r = snp_report_load(data, len, &ri, err, sizeof(err));
+			if (r < 0) {
+				log_error("%s: malformed report: %s", a.report, err);
 				return SNPCTL_EXIT_USAGE;
 			}
-			r = snp_report_parse(ev.report, SNP_REPORT_SIZE, &ri, err, sizeof(err));
-		} else {
-			r = snp_report_load(data, len, &ri, err, sizeof(err));
-		}
-		if (r < 0) {
-			snpctl_evidence_release(&ev);
-			log_error("%s: malformed report: %s", a.report, err);
-			return SNPCTL_EXIT_USAGE;
 		}
 		rip = &ri;
 		code = verify_binding(&a, &ev, &ri, &bind);
@@ -1497,8 +1564,9 @@ int snpctl_cmd_verify(int argc, char **argv)
 			snpctl_evidence_release(&ev);
 			return code;
 		}
-	} else if (a.pol.n_require_events || a.pol.n_forbid_events) {
-		log_error("--require-event/--forbid-event need an evidence document.");
+	} else if (want_bound(&a)) {
+		log_error("--nonce, --require-event and --forbid-event check an evidence document: "
+			  "give one.");
 		return SNPCTL_EXIT_USAGE;
 	}
 

@@ -273,9 +273,9 @@ check "GET /v1/report?nonce=00ff gives a report" api_report
 api_raw_verifies() {
 	curl -sS --fail --max-time 10 --unix-socket /run/snpd/api.sock \
 		'http://snpd/v1/report?nonce=00ff&format=raw' >"$T/api.bin" &&
-		"$SNPCTL" verify --offline --certs /snp/certs --trust-ark /snp/certs/ark.pem --nonce 00ff "$T/api.bin"
+		"$SNPCTL" verify --offline --certs /snp/certs --trust-ark /snp/certs/ark.pem --report-data 00ff "$T/api.bin"
 }
-check "the API's raw report verifies with --nonce 00ff" api_raw_verifies
+check "the API's raw report verifies with --report-data 00ff" api_raw_verifies
 eventlog_ok() {
 	curl -sS --fail --max-time 10 --unix-socket /run/snpd/api.sock \
 		'http://snpd/v1/status' >"$T/status.json" &&

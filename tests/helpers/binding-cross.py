@@ -41,6 +41,23 @@ def c_verify(rd, nonce, binding):
     return p.returncode == 0, p.stdout.splitlines()[0]
 
 
+def c_verify_text(text):
+    """binding-tool verify on the bytes of @text, as a document arrives."""
+    p = subprocess.run([TOOL, "verify"], input=text, capture_output=True, text=True)
+    if p.returncode not in (0, 1):
+        raise RuntimeError(f"binding-tool verify failed: {p.returncode} {p.stderr}")
+    return p.returncode == 0, p.stdout.splitlines()[0]
+
+
+def py_verify_text(text):
+    try:
+        d = ev.loads(text)
+        ev.verify(bytes.fromhex(d["report_data"]), bytes.fromhex(d["nonce"]), d["binding"])
+        return True, "ok"
+    except ev.Refused as e:
+        return False, f"refused: {e}"
+
+
 def py_verify(rd, nonce, binding):
     try:
         ev.verify(rd, nonce, binding)
@@ -92,6 +109,7 @@ nonces = rand_batch(11)
 records = [rand_record() for _ in range(4)]
 mine = 5
 rd, good = ev.make(nonces, mine, records)
+ev1 = good["log"]["events"][1]
 check("genuine", rd, nonces[mine], good, True)
 
 
@@ -185,7 +203,82 @@ check("node as leaf, nonce = children", rd8, leaves[4] + leaves[5],
 check("raw REPORT_DATA without the mark", rd[:48] + bytes(16), nonces[mine], good, False)
 check("batch of one", *(lambda r, b: (r, nonces[0], b))(*ev.make(nonces[:1], 0, [])), True)
 
-# 3. Random damage: one byte of one field, both sides must agree.
+# An event's members other than "record" are optional (docs/evidence.md 7,
+# step 3): an event with only its record verifies; one present with a value
+# that is not its record's (or the replay's) is refused by both, so that a
+# relying party never displays a field the record does not say.
+check("events with only their record", rd, nonces[mine],
+      mutated(lambda b: b["log"].__setitem__(
+          "events", [{"record": x["record"]} for x in b["log"]["events"]])), True)
+check("an event's digest in capitals", rd, nonces[mine], mutated(
+    lambda b: b["log"]["events"][1].__setitem__("digest",
+                                                b["log"]["events"][1]["digest"].upper())), True)
+check("an event member the verifier does not know", rd, nonces[mine],
+      mutated(lambda b: b["log"]["events"][1].__setitem__("note", "anything")), True)
+wrong = [("seq", 2), ("seq", None), ("seq", "1"), ("seq", 1.0), ("seq", True), ("seq", -1),
+         ("head", good["log"]["events"][0]["head"]), ("head", ev1["head"][:-2]),
+         ("head", None), ("alg", "sha256" if ev1["alg"] != "sha256" else "sha512"),
+         ("alg", ev1["alg"].upper()), ("alg", None), ("digest", "00" * 48),
+         ("digest", ev1["digest"][:-2]), ("type", ev1["type"] ^ 1), ("type", str(ev1["type"])),
+         ("type", -1), ("description", ev1["description"] + "x"), ("description", None)]
+for k, v in wrong:
+    check(f"event 1 with {k} = {v!r}", rd, nonces[mine],
+          mutated(lambda b: b["log"]["events"][1].__setitem__(k, v)), False)
+
+# 3. The document as bytes: a member name twice in one object, at any
+#    depth, is refused by both (a parser that keeps the first and one that
+#    keeps the last would read different evidence); so is what is not JSON.
+nonce_hex = nonces[mine].hex()
+genuine = json.dumps({"report_data": rd.hex(), "nonce": nonce_hex, "binding": good})
+c_ok, c_why = c_verify_text(genuine)
+p_ok, p_why = py_verify_text(genuine)
+if not (c_ok and p_ok):
+    failures.append(f"genuine as text: C {c_why}; Python {p_why}")
+
+
+n_text = 0
+
+
+def text_case(name, text):
+    global n_text
+    n_text += 1
+    assert text != genuine, name
+    c_ok, c_why = c_verify_text(text)
+    p_ok, p_why = py_verify_text(text)
+    if c_ok or p_ok:
+        failures.append(f"{name}: want refuse; C {c_why}; Python {p_why}")
+
+
+def first(text, old, new):
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+_, theirs2 = ev.make(nonces, 2, records)
+bad_desc = json.dumps(ev1["description"] + " (not the record's)")
+text_case("binding with nonce twice (another client's first)",
+          first(genuine, '"binding": {', '"binding": {"nonce": "%s", ' % theirs2["nonce"]))
+text_case("binding with leaf_index twice", first(
+    genuine, '"leaf_index": %d' % mine, '"leaf_index": 2, "leaf_index": %d' % mine))
+text_case("binding twice", first(genuine, '"binding": {',
+                                 '"binding": %s, "binding": {' % json.dumps(theirs2)))
+text_case("log with count twice", first(genuine, '"count": ', '"count": 0, "count": '))
+text_case("event with description twice (a false one first)", first(
+    genuine, '"description": %s' % json.dumps(ev1["description"]),
+    '"description": %s, "description": %s' % (bad_desc, json.dumps(ev1["description"]))))
+text_case("event with record twice", first(
+    genuine, '"record": "%s"' % ev1["record"],
+    '"record": "%s", "record": "%s"' % (good["log"]["events"][0]["record"], ev1["record"])))
+text_case("leaf_index 2^64 + index", first(genuine, '"leaf_index": %d' % mine,
+                                           '"leaf_index": %d' % (2**64 + mine)))
+text_case("trailing bytes after the document", genuine + " x")
+text_case("NaN in a member nobody reads", first(genuine, '{', '{"extra": NaN, '))
+text_case("a string with U+0000", first(genuine, '{', '{"extra": "a\\u0000b", '))
+text_case("an unpaired surrogate", first(genuine, '{', '{"extra": "\\ud800", '))
+text_case("a number beyond a double's range", first(genuine, '{', '{"extra": 1e400, '))
+text_case("an integer beyond 64 bits", first(genuine, '{', '{"extra": -9223372036854775809, '))
+
+# 4. Random damage: one byte of one field, both sides must agree.
 fields = ["nonce", "leaf_index", "tree_size", "proof", "count", "head", "record"]
 agree = 0
 for i in range(150):
@@ -215,6 +308,7 @@ for i in range(150):
 
 for f in failures:
     print("FAIL:", f)
-print(f"{len(sizes)} tree sizes, {len(cases) + 6} adversarial cases, {agree} damaged documents; "
+print(f"{len(sizes)} tree sizes, {len(cases) + 6} adversarial cases, {len(wrong) + 3} event "
+      f"member cases, {n_text} documents as text, {agree} damaged documents; "
       f"{len(failures)} failures")
 sys.exit(1 if failures else 0)

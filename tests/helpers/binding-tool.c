@@ -6,7 +6,8 @@
  *	batch, over a log of the given records (lib/merkle.c, lib/evlog.c);
  *   binding-tool verify
  *	reads {"report_data": HEX, "nonce": HEX, "binding": {...}} on stdin,
- *	prints "ok" (exit 0) or "refused: REASON" (exit 1).
+ *	prints "ok" (exit 0) or "refused: REASON" (exit 1; also for input
+ *	that is not JSON as snpctl reads it).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,9 +99,12 @@ static int verify(void)
 	size_t n = 0;
 	int r;
 
-	in = json_loadf(stdin, 0, &jerr);
-	if (!in)
-		return 2;
+	/* as snpctl reads evidence: a member name twice in one object is refused */
+	in = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+	if (!in) {
+		printf("refused: not JSON: %s\n", jerr.text);
+		return 1;
+	}
 	s = json_string_value(json_object_get(in, "report_data"));
 	if (!s || snp_hex_decode(s, strlen(s), rd, sizeof(rd), false) != sizeof(rd))
 		goto bad;

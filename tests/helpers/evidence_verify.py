@@ -7,7 +7,9 @@ lib/binding.c): Merkle inclusion, event log replay, REPORT_DATA. It also
 builds trees, proofs and logs so the tests can feed the C side.
 
     evidence_verify.py --report-data HEX --nonce HEX BINDING.json
-prints "ok" (exit 0) or "refused: REASON" (exit 1).
+prints "ok" (exit 0) or "refused: REASON" (exit 1). Documents are read with
+loads(), which refuses what section 6 says a verifier refuses (a member
+name twice in one object, ...); verify() takes what it returns.
 """
 import hashlib
 import json
@@ -166,6 +168,66 @@ def _hex(v, what, size=None):
     return b
 
 
+def _unique_members(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise Refused(f"member {k!r} appears twice in one object")
+        d[k] = v
+    return d
+
+
+def _no_constant(name):
+    raise Refused(f"{name} is not JSON")
+
+
+def _int(s):
+    v = int(s)
+    if not -2**63 <= v < 2**63:
+        raise Refused("an integer beyond 64 bits")
+    return v
+
+
+def _float(s):
+    v = float(s)
+    if v in (float("inf"), float("-inf")):
+        raise Refused("a number beyond a double's range")
+    return v
+
+
+def _check_strings(v):
+    if isinstance(v, str):
+        if "\0" in v or any(0xD800 <= ord(c) <= 0xDFFF for c in v):
+            raise Refused("a string with U+0000 or an unpaired surrogate")
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            _check_strings(k)
+            _check_strings(x)
+    elif isinstance(v, list):
+        for x in v:
+            _check_strings(x)
+
+
+def loads(data):
+    """An evidence document (bytes or str) -> dict, strictly (section 6):
+    one JSON object in UTF-8; a name twice in one object, at any depth, a
+    non-JSON constant, a number out of range, a string with U+0000 or an
+    unpaired surrogate, or anything after the object is refused."""
+    try:
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        doc = json.loads(data, object_pairs_hook=_unique_members,
+                         parse_constant=_no_constant, parse_int=_int, parse_float=_float)
+        _check_strings(doc)
+    except UnicodeDecodeError:
+        raise Refused("not UTF-8")
+    except (ValueError, RecursionError) as e:
+        raise Refused(f"not JSON: {e}")
+    if not isinstance(doc, dict):
+        raise Refused("not a JSON object")
+    return doc
+
+
 def verify(rd, nonce, binding):
     """Check a binding section against REPORT_DATA and our nonce.
     Returns the decoded events; raises Refused(reason)."""
@@ -250,11 +312,12 @@ def main(argv):
     ap.add_argument("--nonce", required=True)
     ap.add_argument("binding", help="JSON: the binding section, or a document with one")
     a = ap.parse_args(argv)
-    with open(a.binding) if a.binding != "-" else sys.stdin as f:
-        doc = json.load(f)
-    if "binding" in doc:
-        doc = doc["binding"]
+    with open(a.binding, "rb") if a.binding != "-" else sys.stdin.buffer as f:
+        data = f.read()
     try:
+        doc = loads(data)
+        if "binding" in doc:
+            doc = doc["binding"]
         events = verify(bytes.fromhex(a.report_data), bytes.fromhex(a.nonce), doc)
     except Refused as e:
         print(f"refused: {e}")

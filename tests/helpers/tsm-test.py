@@ -471,11 +471,11 @@ def backend(tree):
         rc, err.strip()))
     ark = os.path.join(certs, "ark.pem")
     rc, _, err = t.snpctl(["verify", out, "--certs", certs, "--trust-ark", ark,
-                           "--nonce", nonce])
-    res.check(rc == 0, "snpctl verify --nonce NONCE (rc %d %s)" % (rc, err.strip()))
+                           "--report-data", nonce])
+    res.check(rc == 0, "snpctl verify --report-data NONCE (rc %d %s)" % (rc, err.strip()))
     rc, _, _ = t.snpctl(["verify", out, "--certs", certs, "--trust-ark", ark,
-                         "--nonce", "5b" * 32])
-    res.check(rc == 2, "snpctl verify --nonce OTHER fails the policy (rc %d)" % rc)
+                         "--report-data", "5b" * 32])
+    res.check(rc == 2, "snpctl verify --report-data OTHER fails the policy (rc %d)" % rc)
     no_entries(tree, "snpctl report")
 
     aux = os.path.join(tree.tmp, "aux.bin")

@@ -55,9 +55,12 @@ def report_data(doc):
 
 
 def py_verify(doc, nonce):
-    """The independent verifier: None if accepted, else the reason."""
+    """The independent verifier: None if accepted, else the reason. @doc
+    is a document, or its bytes as a str (read as a verifier reads them)."""
     try:
-        ev.verify(report_data(doc), nonce, doc["binding"])
+        if isinstance(doc, str):
+            doc = ev.loads(doc)
+        ev.verify(report_data(doc), nonce, doc.get("binding"))
         return None
     except ev.Refused as e:
         return str(e)
@@ -65,12 +68,24 @@ def py_verify(doc, nonce):
         return "malformed: %r" % e
 
 
+def write_doc(path, doc):
+    """@doc as JSON, or as it is: a str (the bytes of a document), bytes (a raw report)."""
+    with open(path, "wb") as f:
+        if isinstance(doc, bytes):
+            f.write(doc)
+        else:
+            f.write((doc if isinstance(doc, str) else json.dumps(doc)).encode())
+
+
+def nonce_args(nonce):
+    return [] if nonce is None else ["--nonce", nonce.hex()]
+
+
 def snpctl_verify(d, doc, nonce, *extra):
     path = os.path.join(d.tmp, "evidence-%d.json" % threading.get_ident())
-    with open(path, "w") as f:
-        json.dump(doc, f)
+    write_doc(path, doc)
     p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
-                        "--offline", "--nonce", nonce.hex()] + list(extra),
+                        "--offline"] + nonce_args(nonce) + list(extra),
                        capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout + p.stderr
 
@@ -78,10 +93,9 @@ def snpctl_verify(d, doc, nonce, *extra):
 def snpctl_json(d, doc, nonce, *extra):
     """snpctl verify --json: (rc, the JSON document on stdout or None, stderr)."""
     path = os.path.join(d.tmp, "evidence-json-%d.json" % threading.get_ident())
-    with open(path, "w") as f:
-        json.dump(doc, f)
+    write_doc(path, doc)
     p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
-                        "--offline", "--nonce", nonce.hex(), "--json"] + list(extra),
+                        "--offline", "--json"] + nonce_args(nonce) + list(extra),
                        capture_output=True, text=True, timeout=60)
     try:
         j = json.loads(p.stdout)
@@ -90,17 +104,21 @@ def snpctl_json(d, doc, nonce, *extra):
     return p.returncode, j, p.stderr
 
 
-def both_refuse(d, doc, nonce, what):
-    py = py_verify(doc, nonce)
-    rc, out = snpctl_verify(d, doc, nonce)
+def both_refuse(d, doc, nonce, what, *extra, py=True, reason=""):
+    """Refused by snpctl (exit code 1, "binding: FAIL: " and @reason; the
+    same with --json) and, unless @py is False, by the Python verifier."""
+    pyr = py_verify(doc, nonce) if py else "not asked"
+    rc, out = snpctl_verify(d, doc, nonce, *extra)
     line = next((x for x in out.splitlines() if x.startswith("binding: FAIL")), out[-200:])
-    res.check(py is not None and rc == 1 and "binding: FAIL" in out,
-              "%s: refused by python (%s) and snpctl (rc %d: %s)" % (what, py, rc, line))
+    res.check(pyr is not None and rc == 1 and line.startswith("binding: FAIL: " + reason) and
+              "VERIFIED" not in out,
+              "%s: refused by python (%s) and snpctl (rc %d: %s)" % (what, pyr, rc, line))
     # --json: one document saying the refusal and its reason (the text's)
-    rc, j, _ = snpctl_json(d, doc, nonce)
+    rc, j, _ = snpctl_json(d, doc, nonce, *extra)
     b = (j or {}).get("binding") or {}
     res.check(rc == 1 and j is not None and j.get("result") == "verification failed" and
               j.get("exit_code") == 1 and b.get("ok") is False and
+              b.get("nonce") == (nonce.hex() if nonce is not None else None) and
               b.get("reason") and "binding: FAIL: " + b["reason"] == line,
               "%s: --json says refused with the reason: rc %d, %r" % (what, rc, b))
 
@@ -147,7 +165,7 @@ with h.Daemon(config=CONFIG) as d:
         if st != 200:
             res.check(False, "client %d (%s): %d %s" % (i, via, st, data[:300]))
             continue
-        docs.append((i, via, json.loads(data)))
+        docs.append((i, via, ev.loads(data)))
     res.check(len(docs) == CLIENTS, "%d/%d clients got evidence (%s)" %
               (len(docs), CLIENTS, "FUSE and HTTP" if have_fuse else "HTTP"))
     # the bytes are one compact JSON serialization of the whole document,
@@ -319,12 +337,80 @@ with h.Daemon(config=CONFIG) as d:
               "policy file forbid_events hit: rc %d (2)" % rc)
     rc, outp = snpctl_verify(d, doc, nonce, "--policy", pf, "--forbid-event", "cd" * 32)
     res.check(rc == 0, "--forbid-event replaces the policy file's list: rc %d (0)" % rc)
-    rc, outp = snpctl_verify(d, doc, b"")
-    rc = subprocess.run([h.SNPCTL, "verify", os.path.join(d.tmp, "evidence-%d.json" %
-                                                          threading.get_ident()),
-                         "--trust-ark", os.path.join(d.sim, "ark.pem"), "--offline"],
-                        capture_output=True, text=True).returncode
+    rc, outp = snpctl_verify(d, doc, None)
     res.check(rc == 3, "bound evidence without --nonce: usage error, rc %d (3)" % rc)
+
+    # --nonce asks for bound evidence: a raw report of my nonce, put in a
+    # copy of real evidence whose binding is deleted (so the event log is
+    # gone), is refused, as is the raw report itself; an event policy too
+    st, data = http(d, "GET", "/v1/report?nonce=" + nonce.hex())
+    raw = base64.b64decode(json.loads(data)["report"]) if st == 200 else b""
+    res.check(raw[0x50:0x90] == nonce + bytes(64 - len(nonce)),
+              "a raw report whose REPORT_DATA is my nonce: %d" % st)
+    down = copy.deepcopy(doc)
+    down["report"] = base64.b64encode(raw).decode()
+    del down["binding"]
+    no_binding = "the document has no binding; snpd's evidence is always bound"
+    both_refuse(d, down, nonce, "a raw report of my nonce in evidence without binding",
+                reason=no_binding)
+    both_refuse(d, down, nonce + b"\0", "the same, --nonce zero-padded", reason=no_binding)
+    both_refuse(d, down, nonce, "the same with --require-event", "--require-event", "01" * 48,
+                reason=no_binding)
+    both_refuse(d, down, None, "the same with --forbid-event (no --nonce)", "--forbid-event",
+                "ab" * 32, reason=no_binding)
+    both_refuse(d, raw, nonce, "the raw report itself with --nonce", py=False,
+                reason="not an evidence document")
+    both_refuse(d, raw, None, "the raw report itself with --require-event", "--require-event",
+                "01" * 48, py=False, reason="not an evidence document")
+    # a raw report's REPORT_DATA is still checked, with --report-data
+    certs = ["--certs", d.sim]
+    rc, outp = snpctl_verify(d, raw, None, "--report-data", nonce.hex(), *certs)
+    res.check(rc == 0 and "VERIFIED" in outp, "the raw report with --report-data NONCE: "
+              "rc %d (0) %s" % (rc, outp.strip()[-200:]))
+    rc, outp = snpctl_verify(d, raw, None, "--report-data", nonces[(i + 1) % CLIENTS].hex(),
+                             *certs)
+    res.check(rc == 2, "the raw report with another --report-data: rc %d (2)" % rc)
+    rc, outp = snpctl_verify(d, down, None, "--report-data", nonce.hex())
+    res.check(rc == 0, "the document without binding, as a raw report (--report-data, no "
+              "--nonce): rc %d (0) %s" % (rc, outp.strip()[-200:]))
+
+    # --report-data is the REPORT_DATA the report holds (in bound evidence,
+    # the binding's hash); --nonce checks the binding: both may be given
+    rc, outp = snpctl_verify(d, doc, nonce, "--report-data", report_data(doc).hex())
+    res.check(rc == 0 and "binding: ok" in outp,
+              "--nonce with --report-data REPORT_DATA: rc %d (0) %s" % (rc, outp.strip()[-200:]))
+    rc, j, _ = snpctl_json(d, doc, nonce, "--report-data", nonce.hex())
+    res.check(rc == 2 and j is not None and
+              any(c["name"] == "report_data" and c["result"] == "failed"
+                  for c in j.get("checks", [])),
+              "--nonce with --report-data NONCE: REPORT_DATA is not the nonce, rc %d (2)" % rc)
+
+    # a document that is not one is refused, not a usage error: a member
+    # name twice (any depth), an integer out of range, bytes after it, a
+    # malformed report; the Python verifier refuses the same documents
+    text = json.dumps(doc)
+    forged_first = json.dumps(forged(nonce=nonces[(i + 1) % CLIENTS].hex())["binding"])
+    ev1 = b["log"]["events"][1]
+    for what, bad in (
+            ("binding twice (another's first)",
+             text.replace('"binding": {', '"binding": %s, "binding": {' % forged_first, 1)),
+            ("report twice", text.replace('"report": ', '"report": "%s", "report": ' %
+                                          down["report"], 1)),
+            ("an event's description twice", text.replace(
+                '"description": %s' % json.dumps(ev1["description"]),
+                '"description": "elsewhere", "description": %s' %
+                json.dumps(ev1["description"]), 1)),
+            ("leaf_index 2^64 + its value", text.replace(
+                '"leaf_index": %d' % m, '"leaf_index": %d' % (2**64 + m), 1)),
+            ("bytes after the document", text + "x")):
+        assert bad != text, what
+        both_refuse(d, bad, nonce, "a document with " + what, reason="not an evidence document")
+    both_refuse(d, text + "x", None, "a document with bytes after it, no --nonce", py=False,
+                reason="not an evidence document")
+    rpt = bytearray(base64.b64decode(doc["report"]))
+    rpt[0x4C] = 1  # reserved
+    both_refuse(d, dict(doc, report=base64.b64encode(rpt).decode()), nonce,
+                "evidence with a malformed report", py=False, reason="malformed report")
 
     # limits: a bad nonce is a clear 400 and the service keeps serving
     for q in ("", "?nonce=", "?nonce=0g", "?nonce=" + "00" * 65):

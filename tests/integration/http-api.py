@@ -159,7 +159,7 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
     res.check(rc == 0 and sorted(os.listdir(cdir)) == ["ark.pem", "ask.pem", "vcek.pem"],
               "snpctl report --socket writes the report and certificates (%d %s)" % (rc, e))
     rc, o, e = t.snpctl(["verify", "--certs", cdir, "--trust-ark", os.path.join(cdir, "ark.pem"),
-                         "--nonce", nonce, out])
+                         "--report-data", nonce, out])
     res.check(rc == 0, "that report verifies and is bound to the nonce")
     rc, o, e = t.snpctl(["report", "--socket", d.api, "--json", "--nonce", "01"])
     res.check(rc == 0 and json.loads(o)["report_fields"]["report_data"].startswith("01"),

@@ -54,7 +54,7 @@ def fresh_report_verifies(d, i):
     with open(p, "wb") as f:
         f.write(rep)
     rc, out, err = t.snpctl(["verify", p, "--certs", d.sim, "--trust-ark",
-                             os.path.join(d.sim, "ark.pem"), "--nonce", nonce])
+                             os.path.join(d.sim, "ark.pem"), "--report-data", nonce])
     return res.check(rc == 0, "after kill %d: a fresh report verifies (rc %d)%s" % (
         i, rc, "" if rc == 0 else "\n" + out + err))
 

@@ -146,10 +146,9 @@ with tempfile.TemporaryDirectory() as d:
 
     # 4. policy options: each mismatch fails exactly its check with exit code 2
     cases = [
-        (["--nonce", nonce.hex()], 0, []),
+        (["--report-data", nonce.hex()], 0, []),
         (["--report-data", (nonce + b"\x00" * 32).hex()], 0, []),
-        (["--nonce", "ff" + nonce.hex()[2:]], 2, ["report_data"]),
-        (["--nonce", nonce.hex(), "--report-data", nonce.hex()], 0, []),
+        (["--report-data", "ff" + nonce.hex()[2:]], 2, ["report_data"]),
         (["--vmpl", "1"], 0, []),
         (["--vmpl", "0"], 2, ["vmpl"]),
         (["--measurement", template[0x90:0xC0].hex()], 0, []),
@@ -175,6 +174,14 @@ with tempfile.TemporaryDirectory() as d:
                   "%s -> rc %d %s (want %d %s) %s" % (" ".join(opts)[:60], rc,
                                                       doc and checks(doc, "failed"),
                                                       want_rc, want_failed, err.strip()))
+
+    # --nonce is the nonce snpd's bound evidence proves: a raw report given
+    # with it is refused (exit code 1), never checked as REPORT_DATA
+    rc, doc, out, err = t.verify_json(trusted + ["--nonce", nonce.hex(), rpath])
+    b = (doc or {}).get("binding") or {}
+    res.check(rc == 1 and doc.get("result") == "verification failed" and b.get("ok") is False and
+              "not an evidence document" in b.get("reason", "") and "checks" not in doc,
+              "--nonce with a raw report: refused, rc %d (1) %r" % (rc, b))
 
     # 5. policy bits: debug and migration agent refused unless allowed
     for bit, check, allow in ((19, "debug", "--allow-debug"),

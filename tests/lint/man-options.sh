@@ -152,9 +152,13 @@ same() { # OPTION PHRASE...: each phrase in both entries (case and line breaks a
 		done
 	done
 }
-same --require-event "bound evidence only" "32, 48 or 64 bytes" "may repeat" "exit code 2"
-same --forbid-event "bound evidence only" "may repeat" "exit code 2"
-same --nonce "up to 64" "zero-padded" "snpd-binding-v1" "nonce"
+same --require-event "bound evidence only" "anything else is refused" "32, 48 or 64 bytes" \
+	"may repeat" "exit code 2"
+same --forbid-event "bound evidence only" "anything else is refused" "may repeat" "exit code 2"
+same --nonce "1 to 64 bytes" "snpd-binding-v1" "required for bound evidence" \
+	"a raw report, a document without a binding" "exit code 1"
+same --report-data "as the report holds it" "up to 64 bytes" "zero-padded" \
+	"a raw report's nonce" "binding's hash"
 same --trust-ark "although it is not" "ARK when none is given" "cached only under it"
 same --json "binding" "event"
 for w in "/v1/evidence" "/snp/evidence/" "--trust-ark" "REPORT|EVIDENCE|-"; do

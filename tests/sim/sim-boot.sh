@@ -112,11 +112,11 @@ for mode in pre lazy; do
 		--memory 64 --validation $mode --touch 4 --report "$SIM_TMP/r.bin" --dir "$d" \
 		--nonce $nonce
 	[ "$(wc -c <"$SIM_TMP/r.bin")" -eq 1184 ] || fail "$mode: report size"
-	"$SNPCTL" verify "$SIM_TMP/r.bin" --certs "$d" --trust-ark "$d/ark.pem" --nonce $nonce \
+	"$SNPCTL" verify "$SIM_TMP/r.bin" --certs "$d" --trust-ark "$d/ark.pem" --report-data $nonce \
 		>"$SIM_TMP/v.txt" 2>&1 || { cat "$SIM_TMP/v.txt"; fail "$mode: verify"; }
 	grep -q "report_sig *passed" "$SIM_TMP/v.txt" || fail "$mode: signature not checked"
 	"$SNPCTL" verify "$SIM_TMP/r.bin" --certs "$d" --trust-ark "$d/ark.pem" \
-		--nonce 01 >/dev/null 2>&1 && fail "$mode: another nonce verified"
+		--report-data 01 >/dev/null 2>&1 && fail "$mode: another nonce verified"
 	rm -f "$SIM_TMP/r.bin"
 done
 # the boot is a launch in memory: the state directory is left as it was

@@ -59,7 +59,7 @@ def fresh_report_verifies(d, tmp, when):
         simtest.fail("%s the next report failed (exit %d):\n%s" %
                      (when, p.returncode, p.stdout))
     p = run(["verify", out, "--certs", d, "--trust-ark", os.path.join(d, "ark.pem"),
-             "--nonce", nonce])
+             "--report-data", nonce])
     if p.returncode != 0:
         simtest.fail("%s the report does not verify:\n%s" % (when, p.stdout))
     os.unlink(out)

@@ -19,7 +19,7 @@ for prod in Milan Genoa Turin; do
 			[ -s "$d/certs/$f.pem" ] || fail "$prod v$ver: no $f.pem"
 		done
 		"$SNPCTL" verify "$d/r.bin" --certs "$d/certs" --trust-ark "$d/certs/ark.pem" \
-			--nonce $nonce >"$d/ok.txt" 2>&1 ||
+			--report-data $nonce >"$d/ok.txt" 2>&1 ||
 			{ cat "$d/ok.txt"; fail "$prod v$ver: verify with --trust-ark"; }
 		"$SNPCTL" verify "$d/r.bin" --certs "$d/certs" >"$d/bad.txt" 2>&1
 		rc=$?
