@@ -712,9 +712,16 @@ static int evidence_head(const struct snpd *d, const struct snp_backend_report *
 
 	if (sh->head)
 		return 0;
-	o = d->view ? snpd_evidence_json(d, rep) : NULL;
+	/*
+	 * Ready when the member joined, but the view may have been replaced
+	 * since (a reload that brought another TCB) by one whose collateral
+	 * is still being looked up.
+	 */
+	if (!snpd_evidence_ready(d->view))
+		return -EBUSY;
+	o = snpd_evidence_json(d, rep);
 	if (!o)
-		return d->view ? -ENOMEM : -EBUSY;
+		return -ENOMEM;
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!s)
