@@ -346,13 +346,27 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 {
 	struct snpd_batcher *b = userdata;
 	struct batch *bt = b->flight;
+	char why[256] = "";
+	int r = req->result;
 
 	b->flight = NULL;
 	b->req = NULL;
 	b->stats.in_flight = 0;
+	/*
+	 * The members' documents carry the view's collateral, which is only
+	 * that of a report of the view's TCB, chip and signing key: one the
+	 * host changed meanwhile gets a retryable error instead, and the
+	 * view is refreshed (docs/evidence.md 6.1). Checked before the next
+	 * batch is sent, so that the refresh reaches the device first. The
+	 * view cannot change between this check and the answers below: they
+	 * are made in this call, and no other completion runs inside it
+	 * (snpd_broker_poll()).
+	 */
+	if (r >= 0)
+		r = snpd_view_check_report(b->d, req->report.report, why, sizeof(why));
 	/* its members are answered now: their share is free for their next */
 	batch_drop_all(b, bt);
-	gather_start(b, bt, req->result >= 0);
+	gather_start(b, bt, r >= 0);
 	/*
 	 * A batch that is due goes to the device before this one is
 	 * answered: answering a large batch takes the loop milliseconds,
@@ -362,6 +376,8 @@ static void on_batch_done(struct snpd_request *req, void *userdata)
 	bt->answering = true;
 	if (req->result < 0) {
 		answer_all(b, bt, req->result, req->error.message[0] ? req->error.message : NULL);
+	} else if (r < 0) {
+		answer_all(b, bt, r, why);
 	} else {
 		struct timespec t0, t1;
 		struct snpd_evidence_shared *sh;

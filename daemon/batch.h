@@ -60,7 +60,9 @@ struct snpd_batch_answer {
 /*
  * The answer of one member, called on the event loop exactly once unless
  * the member was cancelled. @result is 0 or a negative errno (@msg a reason
- * or NULL); on success @a is the member's answer (borrowed).
+ * or NULL; -ESTALE: the report is not of the view's platform, whose
+ * collateral is being refreshed, see snpd_view_check_report()); on success
+ * @a is the member's answer (borrowed).
  */
 typedef void (*snpd_batch_done_t)(void *userdata, int result, const char *msg,
 				  const struct snpd_batch_answer *a);

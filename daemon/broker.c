@@ -103,6 +103,13 @@ int snpd_errno_for_client(int r)
 		 * nothing without an error; EBUSY is reported.
 		 */
 		return EBUSY;
+	case -ESTALE:
+		/*
+		 * A report of another TCB than the view's collateral, which
+		 * is being refreshed (snpd_view_check_report()): transient,
+		 * as a view without collateral yet is.
+		 */
+		return EBUSY;
 	case -EINVAL:
 	case -EOPNOTSUPP:
 	case -EBUSY:

@@ -32,6 +32,14 @@
 /* retries of the reference report while there is none (host busy at start) */
 #define REFERENCE_BACKOFF_MIN_MS 1000
 #define REFERENCE_BACKOFF_MAX_MS 60000
+/*
+ * Refreshes of the view after a report of another TCB, chip or key: the
+ * first at once, the next ones spaced 1 s doubling to 60 s while the host
+ * keeps changing it (back to 1 s after 60 s of calm), so that a host
+ * flapping its TCB costs a reference report a minute, not one per batch.
+ */
+#define STALE_BACKOFF_MIN_MS 1000
+#define STALE_BACKOFF_MAX_MS 60000
 
 /* @state: "READY=1\n", "" ... sent in the same datagram as STATUS= */
 static void notify_status(struct snpd *d, const char *state, const char *extra)
@@ -216,6 +224,97 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 
 static void reference_refresh(struct snpd *d);
 
+/* A refresh for a stale view starts now; the next one waits longer. */
+static void stale_refresh(struct snpd *d)
+{
+	u64 now = snp_monotonic_usec();
+
+	if (d->stale_next_usec && now < d->stale_next_usec + STALE_BACKOFF_MAX_MS * 1000ULL)
+		d->stale_backoff_ms = d->stale_backoff_ms * 2 > STALE_BACKOFF_MAX_MS ?
+					      STALE_BACKOFF_MAX_MS :
+					      d->stale_backoff_ms * 2;
+	else
+		d->stale_backoff_ms = STALE_BACKOFF_MIN_MS;
+	d->stale_next_usec = now + d->stale_backoff_ms * 1000ULL;
+	d->stale_refreshes++;
+	/* one in flight (a SIGHUP's, or ours): one more after it */
+	reference_refresh(d);
+}
+
+static int on_stale_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct snpd *d = userdata;
+	struct snpd_platform_id ref;
+
+	d->stale_timer = sd_event_source_disable_unref(d->stale_timer);
+	if (d->view) {
+		snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
+		/* a refresh meanwhile caught up with the host: nothing to do */
+		if (snpd_platform_id_equal(&ref, &d->stale_id))
+			return 0;
+	}
+	stale_refresh(d);
+	return 0;
+}
+
+/*
+ * A device report is not of the view's platform (d->view_mismatch, from
+ * snpd_view_check_report()): the host changed REPORTED_TCB (a firmware
+ * update, SNP_COMMIT), the chip or the signing key, and the view's
+ * collateral is not that report's. Nothing of it is served with such a
+ * report until the view is refreshed, as SIGHUP refreshes it: a new
+ * reference report and its certificates (host, cache or KDS).
+ */
+static void on_view_mismatch(struct snpd *d, const struct snpd_platform_id *now)
+{
+	struct snpd_platform_id ref;
+	u64 t = snp_monotonic_usec();
+	int r;
+
+	snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
+	d->stale_id = *now;
+	/*
+	 * Once per change; the host decides how often it changes, so at most
+	 * once per refresh interval too (the rest at debug level).
+	 */
+	if (!snpd_platform_id_equal(&d->stale_logged[0], &ref) ||
+	    !snpd_platform_id_equal(&d->stale_logged[1], now)) {
+		char diff[256];
+
+		snpd_platform_id_diff(&ref, now, diff, sizeof(diff));
+		if (!d->stale_log_usec ||
+		    t >= d->stale_log_usec +
+				    (d->stale_backoff_ms ?: STALE_BACKOFF_MIN_MS) * 1000ULL) {
+			log_warning("The host changed the platform (%s): evidence is refused "
+				    "until the view and its collateral are refreshed",
+				    diff);
+			d->stale_logged[0] = ref;
+			d->stale_logged[1] = *now;
+			d->stale_log_usec = t;
+		} else {
+			log_debug("The host changed the platform (%s)", diff);
+		}
+	}
+	if (d->stale_timer)
+		return; /* a refresh is due already */
+	if (t >= d->stale_next_usec) {
+		stale_refresh(d);
+		return;
+	}
+	/*
+	 * Too soon after the last one; also a batch that was on the device
+	 * while that refresh waited for it comes back stale, and the timer
+	 * then finds the view caught up.
+	 */
+	r = sd_event_add_time(d->event, &d->stale_timer, CLOCK_MONOTONIC, d->stale_next_usec, 0,
+			      on_stale_timer, d);
+	if (r < 0) {
+		/* the next stale report tries again */
+		d->stale_timer = NULL;
+		log_warning_errno(r, "Cannot schedule the view's refresh: %m");
+	}
+}
+
 static int on_reference_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct snpd *d = userdata;
@@ -250,8 +349,11 @@ static void reference_schedule_retry(struct snpd *d)
 static void on_reference_report(struct snpd_request *req, void *userdata)
 {
 	struct snpd *d = userdata;
-	bool first = !d->view;
+	bool first = !d->view, had_view = d->view;
+	struct snpd_platform_id was = { 0 };
 
+	if (had_view)
+		snpd_platform_id_of((const u8 *)&d->view->ref.r, &was);
 	d->reloading = false;
 	if (req->result == -ECANCELED) {
 		/* the broker is going away: nothing more to ask it */
@@ -266,6 +368,26 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		else
 			d->last_reload_failed = true;
 	} else if (reference_view(d, &req->report) == 0) {
+		if (had_view) {
+			struct snpd_platform_id now;
+
+			snpd_platform_id_of((const u8 *)&d->view->ref.r, &now);
+			if (snpd_platform_id_equal(&was, &now)) {
+				/* nothing changed */
+			} else if (snpd_platform_id_equal(&d->stale_logged[0], &was) &&
+				   snpd_platform_id_equal(&d->stale_logged[1], &now)) {
+				/* on_view_mismatch() said so when it saw it */
+				log_info("The view follows the platform's change; its collateral "
+					 "is looked up");
+			} else {
+				char diff[256];
+
+				snpd_platform_id_diff(&was, &now, diff, sizeof(diff));
+				log_notice("New reference report: the host changed the platform "
+					   "(%s); its collateral is looked up",
+					   diff);
+			}
+		}
 		d->last_reload_failed = false;
 		d->reference_backoff_ms = 0;
 		d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
@@ -659,6 +781,9 @@ static int run(struct snpd *d)
 	sd_event_source_disable_unref(status_timer);
 	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+	d->stale_timer = sd_event_source_disable_unref(d->stale_timer);
+	/* the broker's last answers are cancellations: nothing to refresh for */
+	d->view_mismatch = NULL;
 	if (r < 0)
 		return log_error_errno(r, "Event loop failed: %m");
 	return 0;
@@ -686,7 +811,7 @@ static void keep_heap(void)
 
 int main(int argc, char **argv)
 {
-	struct snpd d = { .fuse_fd = -1 };
+	struct snpd d = { .fuse_fd = -1, .view_mismatch = on_view_mismatch };
 	int r;
 
 	snp_log_set_ident("snpd");

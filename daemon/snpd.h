@@ -43,6 +43,18 @@ struct snpd_view {
 	u64 generation;
 };
 
+/*
+ * Who signs a report, as far as its collateral goes: the VCEK is issued
+ * for one chip and one REPORTED_TCB, and a report names the key that
+ * signed it (VCEK or VLEK). Collateral is only ever served with a report
+ * of the same identity as the reference report it was looked up for.
+ */
+struct snpd_platform_id {
+	u64 reported_tcb;
+	u8 chip_id[SNP_CHIP_ID_SIZE];
+	u32 signing_key; /* SNP_SIGNING_KEY_VCEK, _VLEK or _NONE */
+};
+
 struct snpd_fs;
 struct snpd_http;
 struct snpd_batcher;
@@ -89,6 +101,24 @@ struct snpd {
 	struct snpd_coll_set *coll;
 	sd_event_source *coll_retry;
 	bool coll_dirty; /* its settings changed on reload */
+	/*
+	 * A device report of another platform identity than the view's
+	 * reference report (the host changed REPORTED_TCB): its collateral
+	 * is not served with it (snpd_view_check_report()) and the view is
+	 * refreshed by view_mismatch(), set by the program (daemon/snpd.c;
+	 * NULL: not refreshed). The refreshes it starts are spaced by
+	 * stale_backoff_ms (1 s doubling to 60 s while the host keeps
+	 * changing it), not before stale_next_usec (CLOCK_MONOTONIC).
+	 */
+	void (*view_mismatch)(struct snpd *d, const struct snpd_platform_id *now);
+	struct snpd_platform_id stale_id; /* the last mismatching identity */
+	u64 stale_next_usec;
+	u32 stale_backoff_ms;
+	sd_event_source *stale_timer;
+	u64 stale_reports;			 /* device reports that did not match the view */
+	u64 stale_refreshes;			 /* view refreshes they started */
+	u64 stale_log_usec;			 /* the last mismatch logged (rate limit) */
+	struct snpd_platform_id stale_logged[2]; /* its view's and the report's identity */
 };
 
 enum snpd_health {
@@ -123,6 +153,24 @@ int snpd_view_with_collateral(const struct snpd_view *old, const struct snpd_col
 			      u64 generation, struct snpd_view **ret);
 /* Replace the certificates of a view not yet published. */
 int snpd_view_apply_collateral(struct snpd_view *v, const struct snpd_coll_set *set);
+
+/* The identity of a report (raw bytes, SNP_REPORT_SIZE of them). */
+void snpd_platform_id_of(const u8 *report, struct snpd_platform_id *ret);
+bool snpd_platform_id_equal(const struct snpd_platform_id *a, const struct snpd_platform_id *b);
+/* Describe how @now differs from @was, e.g. "REPORTED_TCB 0x... -> 0x...". */
+void snpd_platform_id_diff(const struct snpd_platform_id *was, const struct snpd_platform_id *now,
+			   char *buf, size_t len);
+
+/*
+ * Before the view's collateral goes out with a device report: 0 when the
+ * report (SNP_REPORT_SIZE bytes) has the identity of the view's reference
+ * report, or when there is no view (nothing of it is served then).
+ * -ESTALE when it has not: the host changed the platform under the view.
+ * Then @why says how, the mismatch is counted and d->view_mismatch() is
+ * called, which refreshes the view. The caller answers with a retryable
+ * error (HTTP 503 collateral-stale, FUSE EBUSY) and nothing of the view.
+ */
+int snpd_view_check_report(struct snpd *d, const u8 *report, char *why, size_t len);
 
 /* Decoded report as JSON (new reference), product from the view's certs. */
 json_t *snpd_report_json(const struct snpd *d, const u8 report[SNP_REPORT_SIZE]);

@@ -88,6 +88,8 @@ json_t *snpd_collateral_json(struct snpd *d)
 			json_integer((json_int_t)(s->retry_at > now ? s->retry_at - now : 0)) :
 			json_null());
 	json_object_set_new(o, "cache_dir", json_string(d->config.cache_dir));
+	json_object_set_new(o, "stale_reports", json_integer((json_int_t)d->stale_reports));
+	json_object_set_new(o, "stale_refreshes", json_integer((json_int_t)d->stale_refreshes));
 	return o;
 }
 

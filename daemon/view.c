@@ -350,3 +350,75 @@ json_t *snpd_report_json(const struct snpd *d, const u8 report[SNP_REPORT_SIZE])
 		snp_report_set_product(&ri, d->view->ref.product, d->view->ref.product_source);
 	return snp_report_to_json(&ri);
 }
+
+void snpd_platform_id_of(const u8 *report, struct snpd_platform_id *ret)
+{
+	struct snp_report_info ri;
+
+	/* the raw fields only: a report need not parse to be compared */
+	memcpy(&ri.r, report, sizeof(ri.r));
+	ret->reported_tcb = le64_to_cpu(ri.r.reported_tcb);
+	memcpy(ret->chip_id, ri.r.chip_id, sizeof(ret->chip_id));
+	ret->signing_key = snp_report_signing_key(&ri);
+}
+
+bool snpd_platform_id_equal(const struct snpd_platform_id *a, const struct snpd_platform_id *b)
+{
+	return a->reported_tcb == b->reported_tcb && a->signing_key == b->signing_key &&
+	       !memcmp(a->chip_id, b->chip_id, sizeof(a->chip_id));
+}
+
+static const char *signing_key_name(u32 k)
+{
+	return k == SNP_SIGNING_KEY_VCEK ? "VCEK" : k == SNP_SIGNING_KEY_VLEK ? "VLEK" : "none";
+}
+
+void snpd_platform_id_diff(const struct snpd_platform_id *was, const struct snpd_platform_id *now,
+			   char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (was->reported_tcb != now->reported_tcb)
+		n += (size_t)snprintf(buf, len, "REPORTED_TCB 0x%016llx -> 0x%016llx",
+				      (unsigned long long)was->reported_tcb,
+				      (unsigned long long)now->reported_tcb);
+	if (n < len && memcmp(was->chip_id, now->chip_id, sizeof(was->chip_id))) {
+		char a[17], b[17];
+		size_t i = 0;
+
+		/* the 8 bytes where they first differ: the whole ids are 128 digits each */
+		while (was->chip_id[i] == now->chip_id[i])
+			i++;
+		i &= ~(size_t)7;
+		snp_hex_encode(was->chip_id + i, 8, a);
+		snp_hex_encode(now->chip_id + i, 8, b);
+		n += (size_t)snprintf(buf + n, len - n, "%sCHIP_ID bytes %zu-%zu %s -> %s",
+				      n ? ", " : "", i, i + 7, a, b);
+	}
+	if (n < len && was->signing_key != now->signing_key)
+		snprintf(buf + n, len - n, "%ssigning key %s -> %s", n ? ", " : "",
+			 signing_key_name(was->signing_key), signing_key_name(now->signing_key));
+}
+
+int snpd_view_check_report(struct snpd *d, const u8 *report, char *why, size_t len)
+{
+	struct snpd_platform_id ref, now;
+	char diff[256];
+
+	if (!d->view)
+		return 0;
+	snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
+	snpd_platform_id_of(report, &now);
+	if (snpd_platform_id_equal(&ref, &now))
+		return 0;
+	d->stale_reports++;
+	snpd_platform_id_diff(&ref, &now, diff, sizeof(diff));
+	snprintf(why, len,
+		 "the host changed the platform (%s): the collateral snpd holds is not this "
+		 "report's; snpd is refreshing it",
+		 diff);
+	if (d->view_mismatch)
+		d->view_mismatch(d, &now);
+	return -ESTALE;
+}

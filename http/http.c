@@ -150,7 +150,6 @@ struct req_state {
 	/* key: for the audit trail */
 	struct ucred peer;
 	char key_name[SNPD_NAME_MAX];
-	bool want_evidence;
 	struct snpd_batch_member *member; /* joined an evidence batch, not answered */
 };
 
@@ -592,6 +591,18 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 			"snpd is stopping; the request was not answered by the device");
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		break;
+	case -ESTALE: {
+		/* the view's refresh is under way, or due when the timer says */
+		u64 now = snp_monotonic_usec();
+		u64 wait =
+			d->stale_timer && d->stale_next_usec > now ? d->stale_next_usec - now : 0;
+
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "collateral-stale", "Collateral stale",
+			"%s", why && *why ? why : "the host changed the platform; try again");
+		snprintf(retry, sizeof(retry), "%llu", (unsigned long long)(wait / 1000000 + 1));
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+		break;
+	}
 	case -ENOMEM:
 		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
 		break;
@@ -712,9 +723,16 @@ static int evidence_head(const struct snpd *d, const struct snp_backend_report *
 
 	if (sh->head)
 		return 0;
-	o = d->view ? snpd_evidence_json(d, rep) : NULL;
+	/*
+	 * Ready when the member joined, but the view may have been replaced
+	 * since (a reload, or a refresh after the host changed the TCB) by
+	 * one whose collateral is still being looked up.
+	 */
+	if (!snpd_evidence_ready(d->view))
+		return -EBUSY;
+	o = snpd_evidence_json(d, rep);
 	if (!o)
-		return d->view ? -ENOMEM : -EBUSY;
+		return -ENOMEM;
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!s)
@@ -817,6 +835,8 @@ static void on_report_done(struct snpd_request *req, void *userdata)
 	struct req_state *st = userdata;
 	struct snpd *d = st->l->h->d;
 	const struct snp_backend_report *rep = &req->report;
+	char why[256];
+	int r;
 
 	if (st->abandoned) {
 		resume(st, req); /* nobody to answer: MHD closes the connection */
@@ -824,15 +844,13 @@ static void on_report_done(struct snpd_request *req, void *userdata)
 	}
 	if (req->result < 0) {
 		device_problem(st, req->result, 0, req->error.message);
-	} else if (st->want_evidence) {
-		json_t *o = d->view ? snpd_evidence_json(d, rep) : NULL;
-
-		if (o)
-			respond_json(st, MHD_HTTP_OK, o, NULL);
-		else
-			problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "collateral-unavailable",
-				"Collateral unavailable", "%s",
-				"the certificates went away while the report was taken; try again");
+	} else if (st->want_certs && !st->want_tsm && !st->want_raw && !rep->certs &&
+		   (r = snpd_view_check_report(d, rep->report, why, sizeof(why))) < 0) {
+		/*
+		 * the JSON answer would carry the view's certificates (the host
+		 * gave none), which are for another TCB, chip or key
+		 */
+		device_problem(st, r, 0, why);
 	} else if (st->want_tsm) {
 		/* the shape configfs-tsm consumers know: outblob and auxblob */
 		char *out = base64_new(rep->report, SNP_REPORT_SIZE);
@@ -1600,7 +1618,6 @@ static void handle_evidence(struct req_state *st)
 		json_decref(c);
 		return;
 	}
-	st->want_evidence = true;
 	r = snpd_batcher_join(d->batcher, p.report_data, p.nonce_len, p.vmpl, client_id(st, NULL),
 			      on_evidence_done, st, &st->member, &retry_ms);
 	if (r == -EAGAIN) {

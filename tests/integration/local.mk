@@ -134,6 +134,12 @@ TESTS += %reldir%/fs-evidence-cache.py
 EXTRA_DIST += %reldir%/fs-evidence-cache.py
 TESTS += %reldir%/evidence-queue-full.py
 EXTRA_DIST += %reldir%/evidence-queue-full.py
+# The host changes REPORTED_TCB while snpd runs: evidence (HTTP, FUSE) and
+# /v1/report?certs=1 are refused as collateral-stale, never served with the
+# old VCEK; the view is refreshed by itself and verifies again; a host
+# flapping the TCB gets refreshes spaced by a backoff.
+TESTS += %reldir%/evidence-tcb-change.py
+EXTRA_DIST += %reldir%/evidence-tcb-change.py
 
 # Opens of nonce/ and evidence/ names are checked by snpd against the
 # configuration of now, whatever mode the kernel caches (also speaking

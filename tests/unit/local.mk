@@ -58,3 +58,12 @@ TESTS += %reldir%/test-broker
 %canon_reldir%_test_broker_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 %canon_reldir%_test_broker_LDADD = daemon/libsnpd.la
+
+# daemon/view.c: the view's collateral goes out only with a report of its
+# REPORTED_TCB, CHIP_ID and signing key. Plain C.
+check_PROGRAMS += %reldir%/test-view-match
+TESTS += %reldir%/test-view-match
+%canon_reldir%_test_view_match_SOURCES = %reldir%/test-view-match.c %reldir%/check.h
+%canon_reldir%_test_view_match_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+%canon_reldir%_test_view_match_LDADD = daemon/libsnpd.la

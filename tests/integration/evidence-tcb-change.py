@@ -1,0 +1,406 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Evidence when the host changes REPORTED_TCB while snpd runs (a firmware
+update, SNP_COMMIT): the collateral snpd holds (VCEK, chain) is that of the
+view's reference report, and snpd never serves it with a report of another
+TCB. Against the simulator, whose params file is edited while snpd runs
+(the simulator then issues the VCEK of the new TCB). Shows:
+ - evidence verifies (snpctl verify); the host raises the TCB; the next
+   GET /v1/evidence is 503 collateral-stale with Retry-After, never 200;
+   snpd refreshes its view by itself (no SIGHUP): evidence verifies again
+   with the new TCB and the static files show it; the change is logged
+   once, with the old and the new TCB;
+ - the same over FUSE: evidence/<hex> fails with EBUSY, then verifies;
+ - GET /v1/report?certs=1 with a host that gives no certificates (so the
+   view's are attached): 503 collateral-stale, then the VCEK of the new
+   TCB (KDS emulator);
+ - a batch whose report matches a view that a reload replaced while the
+   batch was on the device, the new view's collateral still pending: 503
+   collateral-unavailable, never a document without the VCEK;
+ - a host flapping the TCB: every 200 verifies, and snpd refreshes its view
+   at most as often as its backoff allows (1 s doubling)."""
+
+import base64
+import errno
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
+import snpd_harness as h  # noqa: E402
+import snptest as t  # noqa: E402
+
+h.need_fuse()
+try:
+    from cryptography import x509
+    from cryptography.x509.oid import ObjectIdentifier
+except ImportError:
+    print("SKIP: python3-cryptography missing")
+    sys.exit(77)
+import kdsemu  # noqa: E402
+
+LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
+AMD = "1.3.6.1.4.1.3704.1."
+res = t.Results()
+
+
+def call(d, path):
+    c = h.UnixHTTPConnection(d.api, timeout=120)
+    c.request("GET", path)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, r.getheader("Retry-After"), data
+
+
+def problem_type(data):
+    try:
+        return json.loads(data).get("type", "").rsplit(":", 1)[-1]
+    except ValueError:
+        return None
+
+
+def set_params(sim, **kv):
+    """Rewrite the simulator's params atomically (snpd's device reads it)."""
+    p = os.path.join(sim, "params")
+    lines = [ln for ln in open(p).read().splitlines() if ln.split("=")[0] not in kv]
+    lines += ["%s=%s" % i for i in kv.items()]
+    with open(p + ".new", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.rename(p + ".new", p)
+
+
+def set_tcb(sim, tcb):
+    v = "0x%016x" % tcb
+    set_params(sim, current_tcb=v, committed_tcb=v, reported_tcb=v)
+
+
+def view_tcb(d):
+    for ln in open(d.path("tcb")).read().splitlines():
+        if ln.startswith("reported "):
+            return int(ln.split()[1], 16)
+    return None
+
+
+def report_tcb(raw):
+    return int.from_bytes(raw[0x180:0x188], "little") if len(raw) == 1184 else None
+
+
+def status(d):
+    with open(d.path("status")) as f:
+        return json.load(f)
+
+
+def verify(d, tmp, data, nonce):
+    """snpctl verify of an evidence document: (rc, output)."""
+    path = os.path.join(tmp, "evidence.json")
+    with open(path, "wb") as f:
+        f.write(data)
+    p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
+                        "--offline", "--nonce", nonce, "--cache-dir",
+                        os.path.join(tmp, "verify-cache")],
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout[-600:] + p.stderr[-600:]
+
+
+def http_evidence(d, tmp):
+    """One GET /v1/evidence: (status, Retry-After, problem type, TCB of its
+    report or None, snpctl verify rc or None, verify output)."""
+    nonce = os.urandom(32).hex()
+    st, ra, data = call(d, "/v1/evidence?nonce=" + nonce)
+    if st != 200:
+        return st, ra, problem_type(data), None, None, data[-300:]
+    doc = json.loads(data)
+    rc, out = verify(d, tmp, data, nonce)
+    return st, ra, None, report_tcb(base64.b64decode(doc["report"])), rc, out
+
+
+def fuse_evidence(d, tmp):
+    """One read of evidence/<hex>: (errno or 0, TCB, verify rc, output)."""
+    nonce = os.urandom(32).hex()
+    try:
+        with open(d.path("evidence", nonce), "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return e.errno, None, None, ""
+    doc = json.loads(data)
+    rc, out = verify(d, tmp, data, nonce)
+    return 0, report_tcb(base64.b64decode(doc["report"])), rc, out
+
+
+def until_served(fetch, what):
+    """Call fetch() until it serves (first element 200 or 0): every answer
+    on the way is collected; fails after LIMIT s."""
+    seen = []
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end:
+        a = fetch()
+        seen.append(a)
+        if a[0] in (0, 200):
+            return a, seen
+        time.sleep(0.2)
+    res.check(False, "%s: never served again (last %r)" % (what, seen[-1:]))
+    return None, seen
+
+
+def stop(d):
+    rc = d.stop()
+    log = d.read_log()
+    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
+              "%s: clean exit (%s)%s" % (os.path.basename(d.tmp), rc,
+                                         "" if "Sanitizer" not in log else "\n" + log[-4000:]))
+    d.cleanup()
+    return log
+
+
+def changes_logged(log, old, new):
+    return sum(1 for ln in log.splitlines()
+               if "0x%016x" % old in ln and "0x%016x" % new in ln and "changed" in ln)
+
+
+def scenario_evidence(top):
+    """HTTP, then FUSE: refused while the view is stale, then served again."""
+    tmp = os.path.join(top, "ev")
+    os.makedirs(tmp)
+    d = h.Daemon(tmp=tmp, config="[Daemon]\nLogWriters=0\n")
+    log = ""
+    try:
+        d.start()
+        old = view_tcb(d)
+        a, _ = until_served(lambda: http_evidence(d, tmp), "start")
+        res.check(a is not None and a[3] == old and a[4] == 0,
+                  "start: evidence verifies, TCB 0x%x (%r)" % (old, a and a[5][-200:]))
+
+        # a firmware update: microcode SPL (byte 7 in every layout) + 1
+        new = old + (1 << 56)
+        set_tcb(d.sim, new)
+        st, ra, typ, tcb, rc, out = http_evidence(d, tmp)
+        res.check(st == 503 and typ == "collateral-stale" and ra and int(ra) >= 1,
+                  "TCB raised: the next /v1/evidence is 503 collateral-stale with "
+                  "Retry-After (%r %r %r; TCB %r, verify rc %r)" % (st, typ, ra, tcb, rc))
+        a, seen = until_served(lambda: http_evidence(d, tmp), "HTTP after the change")
+        res.check(all(s[0] in (200, 503) for s in seen) and
+                  all(s[2] in ("collateral-stale", "collateral-unavailable")
+                      for s in seen if s[0] == 503),
+                  "meanwhile only collateral-stale or collateral-unavailable: %r" %
+                  [(s[0], s[2]) for s in seen])
+        res.check(a is not None and a[3] == new and a[4] == 0,
+                  "then evidence verifies with the new TCB 0x%x (%r)" % (
+                      new, a and (a[3], a[5][-300:])))
+        res.check(view_tcb(d) == new, "the view shows the new TCB without a reload: 0x%x" %
+                  (view_tcb(d) or 0))
+        s = status(d)
+        res.check(s.get("reloads") == 0 and s["collateral"].get("stale_reports", 0) >= 1,
+                  "no SIGHUP; status counts the stale report (%r)" % s["collateral"])
+
+        # FUSE: another update
+        newer = new + (1 << 56)
+        set_tcb(d.sim, newer)
+        e, tcb, rc, _ = fuse_evidence(d, tmp)
+        res.check(e == errno.EBUSY,
+                  "TCB raised again: evidence/<hex> fails with EBUSY (%s, TCB %r, rc %r)" % (
+                      errno.errorcode.get(e, e), tcb, rc))
+        a, seen = until_served(lambda: fuse_evidence(d, tmp), "FUSE after the change")
+        res.check(all(s[0] in (0, errno.EBUSY) for s in seen),
+                  "meanwhile only EBUSY: %r" % [s[0] for s in seen])
+        res.check(a is not None and a[1] == newer and a[2] == 0,
+                  "then FUSE evidence verifies with the newer TCB 0x%x (%r)" % (
+                      newer, a and (a[1], a[3][-300:])))
+        a, _ = until_served(lambda: http_evidence(d, tmp), "HTTP after the second change")
+        res.check(a is not None and a[3] == newer and a[4] == 0,
+                  "and over HTTP (TCB %r)" % (a and a[3]))
+    finally:
+        log = stop(d)
+    res.check(changes_logged(log, old, new) == 1 and changes_logged(log, new, newer) == 1,
+              "each change logged once with the old and new TCB (%d, %d)" % (
+                  changes_logged(log, old, new), changes_logged(log, new, newer)))
+
+
+def vcek_ucode(pem):
+    c = x509.load_pem_x509_certificate(pem.encode())
+    raw = c.extensions.get_extension_for_oid(ObjectIdentifier(AMD + "3.8")).value.value
+    return int.from_bytes(raw[2:2 + raw[1]], "big")
+
+
+def report_certs(d):
+    """GET /v1/report?certs=1: (status, problem type, report TCB, ucodeSPL
+    of the VCEK attached or None)."""
+    st, _, data = call(d, "/v1/report?certs=1&nonce=" + os.urandom(16).hex())
+    if st != 200:
+        return st, problem_type(data), None, None
+    j = json.loads(data)
+    pem = (j.get("certificates") or {}).get("vcek")
+    return st, None, report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
+
+
+def scenario_report_certs(top):
+    """The host gives no certificates: /v1/report?certs=1 attaches the view's."""
+    tmp = os.path.join(top, "rc")
+    os.makedirs(tmp)
+    sim = os.path.join(tmp, "sim")
+    h.sim_init(sim)
+    set_params(sim, host_certs="none")
+    emu = kdsemu.Emulator(sim)
+    emu.set(mode="normal", any_tcb=1)
+    d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nKdsUrl=%s\n" % emu.url)
+    try:
+        d.start()
+        old = view_tcb(d)
+        a, _ = until_served(lambda: report_certs(d) if status(d)["collateral"].get(
+            "state") == "complete" else (503, "waiting", None, None), "collateral from KDS")
+        res.check(a is not None and a[2] == old and a[3] == old >> 56,
+                  "start: the report and the view's VCEK are of TCB 0x%x (%r)" % (old, a))
+        new = old + (1 << 56)
+        set_tcb(sim, new)
+        a = report_certs(d)
+        res.check(a[0] == 503 and a[1] == "collateral-stale",
+                  "TCB raised: /v1/report?certs=1 is 503 collateral-stale (%r)" % (a,))
+        a, seen = until_served(lambda: report_certs(d), "report with certs after the change")
+        res.check(all(s[3] in (None, s[2] >> 56) for s in seen if s[0] == 200),
+                  "never a VCEK of another TCB than the report's: %r" % seen)
+        # the VCEK of the new TCB comes from KDS after the view's refresh
+        a, _ = until_served(lambda: report_certs(d) if status(d)["collateral"].get(
+            "state") == "complete" else (503, "waiting", None, None), "new VCEK")
+        res.check(a is not None and a[2] == new and a[3] == new >> 56,
+                  "then the VCEK of the new TCB 0x%x (%r)" % (new, a))
+    finally:
+        stop(d)
+        emu.stop()
+
+
+def write_fifo(path, data):
+    """Write @data once snpd's collateral worker has the FIFO open for
+    reading (polled, never a pass condition: fails after LIMIT s)."""
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            time.sleep(0.05)
+            continue
+        os.set_blocking(fd, True)
+        os.write(fd, data)
+        os.close(fd)
+        return True
+    return False
+
+
+def scenario_reload_race(top):
+    """A batch whose report matches a view replaced while it was on the
+    device, whose collateral is still being looked up: no document without
+    its endorsement key (503 collateral-unavailable), then served. Made
+    deterministic: the device is held while SIGHUP's reference report and
+    then the batch wait for it, and the new view's collateral pass is held
+    up reading TrustArk=, a FIFO nobody writes yet."""
+    tmp = os.path.join(top, "rr")
+    os.makedirs(tmp)
+    sim = os.path.join(tmp, "sim")
+    h.sim_init(sim)
+    trust = os.path.join(tmp, "trusted-ark.pem")
+    ark = open(os.path.join(sim, "ark.pem"), "rb").read()
+    with open(trust, "wb") as f:
+        f.write(ark)
+    d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nLogWriters=0\n",
+                 args=["--trust-ark", trust])
+    held = None
+    fifo = False
+    try:
+        d.start()
+        a, _ = until_served(lambda: http_evidence(d, tmp), "start")
+        old = view_tcb(d)
+        res.check(a is not None and a[4] == 0, "start: evidence verifies")
+        held = h.DeviceHeld(d)
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_for("RELOADING=1")
+        os.unlink(trust)
+        os.mkfifo(trust)
+        fifo = True
+        new = old + (1 << 56)
+        set_tcb(sim, new)
+        out = []
+        th = threading.Thread(target=lambda: out.append(http_evidence(d, tmp)))
+        th.start()
+        ok = h.wait_evidence(d, lambda e: e["in_flight"] >= 1)
+        res.check(ok, "the batch waits behind the reference report")
+        held.release()
+        held = None
+        th.join(LIMIT)
+        a = out[0] if out else None
+        res.check(a is not None and a[0] == 503 and a[2] == "collateral-unavailable",
+                  "the view changed under the batch, its collateral pending: 503 "
+                  "collateral-unavailable, not a document without it (%r)" % (a and a[:5],))
+        res.check(write_fifo(trust, ark), "the collateral worker reads TrustArk=")
+        fifo = False
+        a, seen = until_served(lambda: http_evidence(d, tmp), "after the collateral")
+        res.check(a is not None and a[3] == new and a[4] == 0,
+                  "then evidence verifies with the new TCB (%r)" % (a and a[3],))
+    finally:
+        if held:
+            held.release()
+        if fifo:
+            try:
+                fd = os.open(trust, os.O_WRONLY | os.O_NONBLOCK)
+                os.write(fd, ark)
+                os.close(fd)
+            except OSError:
+                pass
+        stop(d)
+
+
+def scenario_flapping(top):
+    """The host flaps the TCB: nothing stale is served, refreshes back off."""
+    tmp = os.path.join(top, "fl")
+    os.makedirs(tmp)
+    d = h.Daemon(tmp=tmp, config="[Daemon]\nLogWriters=0\n")
+    try:
+        d.start()
+        a, _ = until_served(lambda: http_evidence(d, tmp), "start")
+        base = view_tcb(d)
+        refs0 = status(d)["reference_reports"]
+        t0 = time.monotonic()
+        answers = []
+        for i in range(12):
+            tcb = base + ((i % 2) + 1 << 56)
+            set_tcb(d.sim, tcb)
+            st, ra, typ, got, rc, out = http_evidence(d, tmp)
+            answers.append((st, typ, got, tcb, rc))
+        elapsed = time.monotonic() - t0
+        refs = status(d)["reference_reports"] - refs0
+        bad = [x for x in answers if x[0] == 200 and (x[2] != x[3] or x[4] != 0)]
+        res.check(not bad and all(x[0] in (200, 503) for x in answers),
+                  "flapping host: every 200 verifies with the host's TCB, the rest 503 (%r)" %
+                  [(x[0], x[1]) for x in answers])
+        # refreshes at 0, 1, 3, 7 ... s after the first: one more for the
+        # timer's last, should the test end just before it
+        bound = int(math.log2(elapsed + 1)) + 2
+        res.check(refs <= bound,
+                  "flapping host: %d reference reports in %.1f s (at most %d)" % (
+                      refs, elapsed, bound))
+        res.check(d.proc.poll() is None, "snpd still serving")
+    finally:
+        stop(d)
+
+
+def main():
+    top = tempfile.mkdtemp(prefix="snpd-tcb-change-")
+    os.chmod(top, 0o755)
+    try:
+        scenario_evidence(top)
+        scenario_report_certs(top)
+        scenario_reload_race(top)
+        scenario_flapping(top)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    res.done()
+
+
+main()
