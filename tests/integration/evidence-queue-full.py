@@ -17,7 +17,7 @@ The per-client limits of raw requests still hold.
 2. The device dies while a batch waits in its place: the members are
    answered (device-dead), not left waiting.
 3. snpd stops while a batch waits in its place: the members are answered
-   (shutting-down / an error on FUSE), and snpd exits cleanly.
+   (shutting-down; EIO for the open on FUSE), and snpd exits cleanly.
 
 The device is held through the simulator's state lock (never a sleep);
 no timing is asserted (a client never answered fails by its own timeout)."""
@@ -217,8 +217,9 @@ with h.Daemon(config=CONFIG % 1, env={"SNP_SIM_FAULTS": "after=2,tamper=1"}) as 
         th.join()
     got = {k: v[2] if k != "f" else errno.errorcode.get(v[0], v[0]) for k, v in out.items()}
     res.check(out["e"][0] == 503 and out["e"][2] == "device-dead" and
-              out["f"][0] == errno.ENODEV,
-              "the members of both batches are answered: device dead (%r)" % got)
+              out["f"] == (errno.ENODEV, "open"),
+              "the members of both batches are answered: device dead, the FUSE member's "
+              "open fails (%r)" % got)
 
 # ---- 3. snpd stops while a batch waits in its place
 with h.Daemon(config=CONFIG % 1) as d:
@@ -241,8 +242,8 @@ with h.Daemon(config=CONFIG % 1) as d:
     dev.release()
     for th in threads:
         th.join()
-    res.check(out["f"][0] not in (0, None),
-              "the FUSE member of the waiting batch gets an error (%s at %s)"
+    res.check(out["f"] == (errno.EIO, "open"),
+              "the FUSE member of the waiting batch: its open fails (%s at %s)"
               % (errno.errorcode.get(out["f"][0], out["f"][0]), out["f"][1]))
     res.check(out["e"][0] == 503 and out["e"][2] == "shutting-down",
               "the HTTP member of the batch in the queue: 503 shutting-down (%r %s)"

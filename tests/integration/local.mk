@@ -125,6 +125,10 @@ TESTS += %reldir%/fs-evidence-cache.py
 EXTRA_DIST += %reldir%/fs-evidence-cache.py
 TESTS += %reldir%/evidence-queue-full.py
 EXTRA_DIST += %reldir%/evidence-queue-full.py
+# A failed batch fails the FUSE open or read that waited for it and leaves
+# nothing on the descriptor: a retry (open, or read) joins a new batch.
+TESTS += %reldir%/fs-evidence-failed.py
+EXTRA_DIST += %reldir%/fs-evidence-failed.py
 
 # Opens of nonce/ and evidence/ names are checked by snpd against the
 # configuration of now, whatever mode the kernel caches (also speaking
