@@ -116,6 +116,14 @@ int snpd_errno_for_client(int r)
 	case -EPERM:
 	case -EACCES:
 		return -r;
+	case -ESTALE:
+		/*
+		 * The answer was another writer's (configfs-tsm): this
+		 * request failed, a new one may work. Not ESTALE, which the
+		 * VFS takes for a stale file handle and fs.c uses for names
+		 * that changed.
+		 */
+		return EIO;
 	default:
 		return EIO;
 	}
@@ -295,16 +303,18 @@ static void record_latency(struct snpd_broker *br, u64 usec)
 }
 
 /*
- * Health from outcomes: a request the firmware refused for its parameters
- * or that was cancelled says nothing about the service; anything else
- * that failed (host, device, the simulator's state on disk) does.
+ * Health from outcomes: a request the firmware refused for its parameters,
+ * that was cancelled, or whose answer another writer of configfs-tsm
+ * changed (-ESTALE) says nothing about the service; anything else that
+ * failed (host, device, the simulator's state on disk) does.
  */
 static void note_outcome(struct snpd_broker *br, int result)
 {
 	if (result == 0) {
 		br->stats.consecutive_failures = 0;
 		br->stats.last_ok_usec = now_usec(br);
-	} else if (result != -EINVAL && result != -EOPNOTSUPP && result != -ECANCELED) {
+	} else if (result != -EINVAL && result != -EOPNOTSUPP && result != -ECANCELED &&
+		   result != -ESTALE) {
 		br->stats.consecutive_failures++;
 		br->stats.last_error = -result;
 		br->stats.last_failure_usec = now_usec(br);

@@ -587,6 +587,14 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 			"the host kept the request throttled (BUSY) for too long");
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");
 		break;
+	case -ESTALE:
+		/* not the device failing: another writer of the configfs-tsm entry */
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "report-conflict", "Report conflict",
+			"the report read back was not this request's, so it was discarded (%s); "
+			"retry",
+			why && *why ? why : "another writer changed the configfs-tsm entry");
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		break;
 	case -ECANCELED:
 		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting-down", "Shutting down",
 			"snpd is stopping; the request was not answered by the device");
