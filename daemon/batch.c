@@ -16,17 +16,13 @@
 #include <time.h>
 
 #include "daemon/batch.h"
+#include "daemon/client.h"
 #include "daemon/eventlog.h"
 #include "daemon/snpd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
 #define VMPLS 4
-/*
- * the broker's client identity of the batcher: not a uid (32 bits), nor
- * one of http.c's peers without a uid (-2, -3, -4)
- */
-#define BATCH_CLIENT ((u64)-16)
 /* the window timer fires on time (see kick()) */
 #define BATCH_TIMER_ACCURACY_USEC 1
 
@@ -463,7 +459,7 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 	r = snp_merkle_builder_finish(&bt->tree, bt->root);
 	if (r < 0)
 		goto fail;
-	req = snpd_request_new(SNPD_REQ_REPORT, BATCH_CLIENT);
+	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_CLIENT_BATCHER);
 	if (!req) {
 		r = -ENOMEM;
 		goto fail;
