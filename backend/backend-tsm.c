@@ -8,7 +8,8 @@
  * first write and after the last read, and the report is accepted only
  * when it advanced by exactly the number of writes we made (configfs drops
  * a failed inblob store silently at close, and another writer to the same
- * entry would show up here too). The entry is removed on every path.
+ * entry would show up here too): else -ESTALE, the blobs are not ours,
+ * and nothing says the device failed. The entry is removed on every path.
  *
  * Everything read from configfs is bounded and validated; the outblob
  * must be one ATTESTATION_REPORT, the auxblob (when certificates are
@@ -195,9 +196,14 @@ static int tsm_check_provider(int entry_fd)
  * After the writes: the generation must have advanced by exactly our
  * writes (modulo 2^64, the kernel's unsigned long), else the blobs are not
  * ours (another writer, or an inblob store that configfs dropped at close):
- * -EBUSY. Otherwise @r, the result so far, is returned.
+ * -ESTALE, with the reason in @err. The kernel itself has no errno for
+ * this: its ABI (Documentation/ABI/testing/configfs-tsm, "generation")
+ * leaves the conflict to userspace, and the EBUSY of configfs-tsm means
+ * something else (a write that would wrap the generation onto the
+ * report's, tsm's try_advance_write_generation()), as does EBUSY in
+ * snpd (a full queue). Otherwise @r, the result so far, is returned.
  */
-static int tsm_check_generation(struct tsm_entry *e, u64 g0, int r)
+static int tsm_check_generation(struct tsm_entry *e, u64 g0, int r, struct snp_backend_error *err)
 {
 	u64 g1;
 	int k;
@@ -211,7 +217,12 @@ static int tsm_check_generation(struct tsm_entry *e, u64 g0, int r)
 		log_debug("tsm: generation went from %llu to %llu over %llu writes of ours",
 			  (unsigned long long)g0, (unsigned long long)g1,
 			  (unsigned long long)e->writes);
-		return -EBUSY;
+		snprintf(err->message, sizeof(err->message),
+			 "the configfs-tsm entry's generation went from %llu to %llu over our "
+			 "%llu writes: another writer changed it, or configfs dropped a store",
+			 (unsigned long long)g0, (unsigned long long)g1,
+			 (unsigned long long)e->writes);
+		return -ESTALE;
 	}
 	return r;
 }
@@ -362,7 +373,8 @@ static int tsm_probe(const char *config)
  * EINVAL the firmware refused the parameters (status 0x16/0x27) or inblob
  * is not 64 bytes, ENXIO another firmware or host error, ENOTTY the guest
  * driver disabled its VMPCK (or the provider went away), EFBIG too large.
- * They are passed on unchanged.
+ * They are passed on unchanged, unless the generation shows that the
+ * entry was not only ours: then ESTALE (tsm_check_generation()).
  */
 static int tsm_get_report(void *ctx, const struct snp_backend_report_req *req,
 			  struct snp_backend_report *ret, struct snp_backend_error *err)
@@ -429,7 +441,7 @@ static int tsm_get_report(void *ctx, const struct snp_backend_report_req *req,
 	r = tsm_read_attr(e.fd, "outblob", out, TSM_OUTBLOB_MAX, &out_len);
 	if (r < 0) {
 		log_debug_errno(r, "tsm: reading outblob failed: %m");
-		r = tsm_check_generation(&e, g0, r);
+		r = tsm_check_generation(&e, g0, r, err);
 		goto out;
 	}
 	if (out_len != SNP_REPORT_SIZE) {
@@ -447,12 +459,12 @@ static int tsm_get_report(void *ctx, const struct snp_backend_report_req *req,
 		r = tsm_read_attr(e.fd, "auxblob", aux, TSM_AUXBLOB_MAX, &aux_len);
 		if (r < 0) {
 			log_debug_errno(r, "tsm: reading auxblob failed: %m");
-			r = tsm_check_generation(&e, g0, r);
+			r = tsm_check_generation(&e, g0, r, err);
 			goto out;
 		}
 	}
 
-	r = tsm_check_generation(&e, g0, 0);
+	r = tsm_check_generation(&e, g0, 0, err);
 	if (r < 0)
 		goto out;
 

@@ -99,7 +99,9 @@ const struct snp_backend_ops *snp_backend_ops(const struct snp_backend *b);
  * certificates (free with snp_backend_report_release()). Errors:
  * -EINVAL bad argument, -EOPNOTSUPP capability missing, -ENOTTY the
  * device disabled its key, -EIO/-ENXIO the firmware or host refused (see
- * @e), -ETIMEDOUT host busy for too long.
+ * @e), -ETIMEDOUT host busy for too long, -ESTALE the answer read back
+ * was not of this request (configfs-tsm: another writer changed the
+ * entry; @e says how), nothing wrong with the device: ask again.
  */
 int snp_backend_get_report(struct snp_backend *b, const struct snp_backend_report_req *req,
 			   struct snp_backend_report *ret, struct snp_backend_error *e);

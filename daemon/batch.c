@@ -16,17 +16,13 @@
 #include <time.h>
 
 #include "daemon/batch.h"
+#include "daemon/client.h"
 #include "daemon/eventlog.h"
 #include "daemon/snpd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
 #define VMPLS 4
-/*
- * the broker's client identity of the batcher: not a uid (32 bits), nor
- * one of http.c's peers without a uid (-2, -3, -4)
- */
-#define BATCH_CLIENT ((u64)-16)
 /* the window timer fires on time (see kick()) */
 #define BATCH_TIMER_ACCURACY_USEC 1
 
@@ -479,7 +475,7 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 	r = snp_merkle_builder_finish(&bt->tree, bt->root);
 	if (r < 0)
 		goto fail;
-	req = snpd_request_new(SNPD_REQ_REPORT, BATCH_CLIENT);
+	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_CLIENT_BATCHER);
 	if (!req) {
 		r = -ENOMEM;
 		goto fail;
@@ -490,11 +486,26 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 		goto fail;
 	req->report_req.vmpl = bt->vmpl;
 	req->report_req.want_certs = false;
+	/*
+	 * The queue's reserved place: raw requests that fill QueueSize=
+	 * must not fail a batch of up to BatchMax= clients (broker.h).
+	 */
+	req->reserved = true;
 	req->done = on_batch_done;
 	req->userdata = b;
 	r = snpd_broker_submit(b->d->broker, req, &retry_ms);
-	if (r == -EAGAIN) {
-		/* over RateLimit=: the batch waits (and grows) until the broker takes it */
+	if (r == -EBUSY)
+		/*
+		 * Not while one batch at a time takes the reserved place; were
+		 * it taken, the batch would wait for it as for the rate limit.
+		 */
+		log_debug("Evidence batch: the broker's reserved place is taken; waiting");
+	if (r == -EAGAIN || r == -EBUSY) {
+		/*
+		 * over RateLimit=: the batch waits (and grows) until the broker
+		 * takes it; its members are answered if snpd stops meanwhile
+		 * (snpd_batcher_close()) or the device dies (the next try)
+		 */
 		snpd_request_free(req);
 		b->stats.pending += (u32)bt->n;
 		b->pending[bt->vmpl] = bt;

@@ -36,8 +36,13 @@ struct snpd_broker {
 	struct snpd_broker_stats stats;
 
 	struct client clients[CLIENTS_MAX];
+	/*
+	 * The client of the reserved place (snpd_broker_submit()): outside
+	 * the table, so that it needs none of its slots either
+	 */
+	struct client reserved;
 	struct client *cursor; /* last served client in the active ring */
-	u32 queued;
+	u32 queued;	       /* waiting, the reserved place's included */
 
 	/* worker handoff */
 	pthread_t thread;
@@ -118,6 +123,14 @@ int snpd_errno_for_client(int r)
 	case -EPERM:
 	case -EACCES:
 		return -r;
+	case -ESTALE:
+		/*
+		 * The answer was another writer's (configfs-tsm): this
+		 * request failed, a new one may work. Not ESTALE, which the
+		 * VFS takes for a stale file handle and fs.c uses for names
+		 * that changed.
+		 */
+		return EIO;
 	default:
 		return EIO;
 	}
@@ -297,16 +310,18 @@ static void record_latency(struct snpd_broker *br, u64 usec)
 }
 
 /*
- * Health from outcomes: a request the firmware refused for its parameters
- * or that was cancelled says nothing about the service; anything else
- * that failed (host, device, the simulator's state on disk) does.
+ * Health from outcomes: a request the firmware refused for its parameters,
+ * that was cancelled, or whose answer another writer of configfs-tsm
+ * changed (-ESTALE) says nothing about the service; anything else that
+ * failed (host, device, the simulator's state on disk) does.
  */
 static void note_outcome(struct snpd_broker *br, int result)
 {
 	if (result == 0) {
 		br->stats.consecutive_failures = 0;
 		br->stats.last_ok_usec = now_usec(br);
-	} else if (result != -EINVAL && result != -EOPNOTSUPP && result != -ECANCELED) {
+	} else if (result != -EINVAL && result != -EOPNOTSUPP && result != -ECANCELED &&
+		   result != -ESTALE) {
 		br->stats.consecutive_failures++;
 		br->stats.last_error = -result;
 		br->stats.last_failure_usec = now_usec(br);
@@ -499,6 +514,27 @@ static u32 client_share(const struct snpd_broker *br)
 	return br->lim.queue_size / 4 ? br->lim.queue_size / 4 : 1;
 }
 
+/*
+ * The client of the reserved place, for @req: NULL if a request waits in
+ * it already. Its tokens carry over while the same client uses it.
+ */
+static struct client *get_reserved(struct snpd_broker *br, const struct snpd_request *req, u64 now)
+{
+	struct client *c = &br->reserved;
+
+	if (c->queued)
+		return NULL;
+	if (!c->used || c->id != req->client) {
+		memset(c, 0, sizeof(*c));
+		c->used = true;
+		c->id = req->client;
+		c->tokens = br->lim.rate_burst ? br->lim.rate_burst : 1;
+		c->refill_usec = now;
+		br->stats.clients++;
+	}
+	return c;
+}
+
 int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *ret_retry_ms)
 {
 	u64 now = now_usec(br);
@@ -506,21 +542,30 @@ int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *re
 
 	if (br->stats.dead)
 		return -ENODEV;
-	if (br->queued >= br->lim.queue_size) {
-		br->stats.queue_full++;
-		return -EBUSY;
-	}
-	c = get_client(br, req->client, now);
-	if (!c) {
-		br->stats.queue_full++;
-		return -EBUSY;
-	}
-	c->seen_usec = now;
-	/* room for the others: no client may fill the queue */
-	if (c->queued >= client_share(br)) {
-		br->stats.queue_full++;
-		br->stats.share_full++;
-		return -EBUSY;
+	if (req->reserved) {
+		/* not one of the QueueSize= places: see broker.h */
+		c = get_reserved(br, req, now);
+		if (!c) {
+			br->stats.queue_full++;
+			return -EBUSY;
+		}
+	} else {
+		if (br->queued - br->reserved.queued >= br->lim.queue_size) {
+			br->stats.queue_full++;
+			return -EBUSY;
+		}
+		c = get_client(br, req->client, now);
+		if (!c) {
+			br->stats.queue_full++;
+			return -EBUSY;
+		}
+		c->seen_usec = now;
+		/* room for the others: no client may fill the queue */
+		if (c->queued >= client_share(br)) {
+			br->stats.queue_full++;
+			br->stats.share_full++;
+			return -EBUSY;
+		}
 	}
 	if (br->lim.rate_limit) {
 		double burst = br->lim.rate_burst ? br->lim.rate_burst : 1;
@@ -560,7 +605,9 @@ int snpd_broker_cancel(struct snpd_broker *br, struct snpd_request *req)
 	struct snpd_request **pp;
 	struct client *c = NULL;
 
-	for (size_t i = 0; i < CLIENTS_MAX && !c; i++)
+	if (req->reserved && br->reserved.queued)
+		c = &br->reserved;
+	for (size_t i = 0; i < CLIENTS_MAX && !c && !req->reserved; i++)
 		if (br->clients[i].used && br->clients[i].id == req->client &&
 		    br->clients[i].queued)
 			c = &br->clients[i];

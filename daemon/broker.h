@@ -27,7 +27,13 @@ typedef void (*snpd_request_done_t)(struct snpd_request *req, void *userdata);
 
 struct snpd_request {
 	enum snpd_req_kind kind;
-	u64 client; /* fairness and rate-limit identity (uid, address) */
+	u64 client; /* fairness and rate-limit identity (daemon/client.h) */
+	/*
+	 * Takes the queue's one reserved place instead of one of its
+	 * QueueSize= places (see snpd_broker_submit()): the evidence
+	 * batcher's request, which answers many clients at once.
+	 */
+	bool reserved;
 	struct snp_backend_report_req report_req;
 	struct snp_backend_key_req key_req;
 	snpd_request_done_t done; /* called in the event loop, exactly once */
@@ -107,7 +113,16 @@ void snpd_broker_set_limits(struct snpd_broker *br, const struct snpd_broker_lim
  *            to come back
  *   -EBUSY   the queue is full, or this client already has its share of
  *            it waiting (a quarter of queue_size, at least 1), so that
- *            one client never takes the queue from the others
+ *            one client never takes the queue from the others; for a
+ *            @reserved request: a reserved request is waiting already
+ *
+ * Besides its queue_size places the queue has one reserved place, for
+ * requests marked @reserved: only the evidence batcher's, which has at
+ * most one batch waiting or on the device, so it always finds its place
+ * free and never fails a batch (up to BatchMax= clients) because other
+ * clients filled the queue. It is served round-robin as one more client,
+ * with its own rate limit: it neither starves the others (one place, one
+ * turn per round) nor they it.
  */
 int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *ret_retry_ms);
 

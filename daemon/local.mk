@@ -6,6 +6,7 @@ noinst_LTLIBRARIES += %reldir%/libsnpd.la
 	%reldir%/snpd.h \
 	%reldir%/config.c %reldir%/config.h \
 	%reldir%/broker.c %reldir%/broker.h \
+	%reldir%/client.c %reldir%/client.h \
 	%reldir%/view.c \
 	%reldir%/collateral.c %reldir%/collateral.h \
 	%reldir%/status.c \

@@ -20,14 +20,13 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/batch.h"
+#include "daemon/client.h"
 #include "daemon/eventlog.h"
 #include "daemon/snpd.h"
 #include "fs/fs.h"
 #include "http/http.h"
 #include "lib/log.h"
 #include "lib/util.h"
-
-#define SNPD_INTERNAL_CLIENT UINT64_MAX
 
 /* retries of the reference report while there is none (host busy at start) */
 #define REFERENCE_BACKOFF_MIN_MS 1000
@@ -425,7 +424,7 @@ static void reference_refresh(struct snpd *d)
 		d->reference_again = true;
 		return;
 	}
-	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_INTERNAL_CLIENT);
+	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_CLIENT_REFERENCE);
 	if (!req) {
 		log_error_errno(ENOMEM, "Reference report: out of memory");
 		r = -ENOMEM;

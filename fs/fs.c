@@ -1426,7 +1426,7 @@ static void unstore(struct handle *h)
 	h->stored = false;
 }
 
-/* The batch answered @h's waiting OPEN (or failed: the read says so). */
+/* The batch answered @h's waiting OPEN. */
 static void answer_open(struct handle *h)
 {
 	struct nonce_inode *ni = nonce_of(h->fs, h->nonce_ino);
@@ -1434,7 +1434,7 @@ static void answer_open(struct handle *h)
 	fuse_req_t req = h->open_req;
 
 	h->open_req = NULL;
-	if (!h->error && ni && ni->open == 1 && store_answer(h, ni)) {
+	if (ni && ni->open == 1 && store_answer(h, ni)) {
 		fi.direct_io = 0;
 		fi.keep_cache = 1;
 	}
@@ -1727,10 +1727,41 @@ static void on_request_done(struct snpd_request *r, void *userdata)
 	answer_pending(h);
 }
 
+/*
+ * @h's batch failed with @err (positive): the call that waited for it
+ * fails, and nothing of it stays on the descriptor. The waiting OPEN
+ * (the name's only opener) fails itself, so the client's retry is a
+ * fresh open, which joins a new batch; otherwise the waiting reads fail
+ * and the next read on the descriptor joins a new batch, as after a
+ * refused join (start_evidence()). A descriptor that kept the error
+ * would fail every read for ever, also once the cause is gone, while
+ * the same EBUSY of a refused join tells the client to read again.
+ */
+static void fail_evidence(struct handle *h, int err)
+{
+	struct pending_read *p;
+	fuse_req_t req = h->open_req;
+
+	h->fs->stats.errors++;
+	if (req) {
+		h->open_req = NULL;
+		open_undo(h);
+		fuse_reply_err(req, err);
+		return;
+	}
+	while ((p = h->pending)) {
+		h->pending = p->next;
+		h->fs->stats.reads++;
+		fuse_reply_err(p->req, err);
+		free(p);
+	}
+}
+
 static void on_evidence_done(void *userdata, int result, const char *msg,
 			     const struct snpd_batch_answer *a)
 {
 	struct handle *h = userdata;
+	int err;
 
 	h->member = NULL;
 	if (h->released) {
@@ -1738,18 +1769,17 @@ static void on_evidence_done(void *userdata, int result, const char *msg,
 		return;
 	}
 	if (result < 0) {
-		h->error = result == -EUCLEAN ? EIO : snpd_errno_for_client(result);
-		h->fs->stats.errors++;
 		log_debug("Evidence for a FUSE reader failed: %s", msg ? msg : strerror(-result));
-	} else {
-		/* the batch's common parts by reference (http/http.c), own part copied */
-		int err = snpd_evidence_body_new(h->fs->d, a, &h->evidence);
-
-		if (err == 0)
-			h->len = h->evidence->len;
-		else
-			h->error = err == -EBUSY ? EBUSY : ENOMEM;
+		fail_evidence(h, result == -EUCLEAN ? EIO : snpd_errno_for_client(result));
+		return;
 	}
+	/* the batch's common parts by reference (http/http.c), own part copied */
+	err = snpd_evidence_body_new(h->fs->d, a, &h->evidence);
+	if (err < 0) {
+		fail_evidence(h, err == -EBUSY ? EBUSY : ENOMEM);
+		return;
+	}
+	h->len = h->evidence->len;
 	h->ready = true;
 	if (h->open_req)
 		answer_open(h);

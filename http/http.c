@@ -26,6 +26,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/batch.h"
+#include "daemon/client.h"
 #include "daemon/eventlog.h"
 #include "http/http.h"
 #include "lib/binding.h"
@@ -454,33 +455,22 @@ static int tcp_peer_uid(struct snpd_http *h, int fd, uid_t *ret_uid)
 static bool is_loopback(const struct sockaddr *sa);
 
 /*
- * A hash of the peer's address, never equal to a uid. A loopback peer whose
- * owner could not be found (its socket already closed) says nothing by its
- * address: all of them are one client.
+ * The peer's network (snpd_client_of_addr(): an IPv4 address, an IPv6
+ * /64), never equal to a uid nor to snpd's own identities. A loopback
+ * peer whose owner could not be found (its socket already closed) says
+ * nothing by its address: all of them are one client.
  */
 static u64 addr_id(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	u64 hash = 1469598103934665603ULL;
-	const u8 *p = NULL;
-	size_t n = 0;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return (u64)-3;
+		return SNPD_CLIENT_NO_PEER;
 	unmap_v4(&ss); /* one IPv4 peer, one client, on any listener */
 	if (is_loopback((const struct sockaddr *)&ss))
-		return (u64)-4;
-	if (ss.ss_family == AF_INET) {
-		p = (const u8 *)&((const struct sockaddr_in *)&ss)->sin_addr;
-		n = 4;
-	} else if (ss.ss_family == AF_INET6) {
-		p = (const u8 *)&((const struct sockaddr_in6 *)&ss)->sin6_addr;
-		n = 16;
-	}
-	for (size_t i = 0; i < n; i++)
-		hash = (hash ^ p[i]) * 1099511628211ULL;
-	return hash | 1ULL << 63;
+		return SNPD_CLIENT_LOOPBACK;
+	return snpd_client_of_addr((const struct sockaddr *)&ss);
 }
 
 /* A peer's credentials when they are unknown (TCP, or the kernel would not say). */
@@ -511,9 +501,9 @@ static u64 peer_id(struct snpd_http *h, struct listener *l, int fd, const struct
 	int r;
 
 	if (l->is_unix)
-		return cred->uid != (uid_t)-1 ? cred->uid : (u64)-2;
+		return cred->uid != (uid_t)-1 ? cred->uid : SNPD_CLIENT_NO_CRED;
 	if (fd < 0)
-		return (u64)-3;
+		return SNPD_CLIENT_NO_PEER;
 	r = tcp_peer_uid(h, fd, &uid);
 	if (r == 0)
 		return uid;
@@ -585,6 +575,14 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "host-busy", "Host busy",
 			"the host kept the request throttled (BUSY) for too long");
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+		break;
+	case -ESTALE:
+		/* not the device failing: another writer of the configfs-tsm entry */
+		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "report-conflict", "Report conflict",
+			"the report read back was not this request's, so it was discarded (%s); "
+			"retry",
+			why && *why ? why : "another writer changed the configfs-tsm entry");
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		break;
 	case -ECANCELED:
 		problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting-down", "Shutting down",

@@ -8,7 +8,7 @@
  * behaviour comes from is noted where it is coded.
  *
  *   tsm-fuse --sim SIMDIR [--vmpl N] [--floor N] [--initial-generation N]
- *            [--foreign-writes N] [-d] MOUNTPOINT
+ *            [--foreign-writes N] [--foreign-after N] [-d] MOUNTPOINT
  *
  * --vmpl N: the guest runs at VMPL N (default 0), under an SVSM when N > 0.
  * --floor N: sev-guest's vmpck_id module parameter, the VMPCK the driver
@@ -59,7 +59,9 @@
  * until the blobs are read. --initial-generation N starts new entries at
  * write generation N (read generation 0), so that the wrap is testable;
  * --foreign-writes N counts N more writes after every inblob store, as if
- * another process had written to the entry (the tsm backend must notice).
+ * another process had written to the entry (the tsm backend must notice);
+ * --foreign-after N spares the first N inblob stores of the tree (a daemon's
+ * reference report at start, say).
  *
  * The report is one SNP_GET_EXT_REPORT on the simulated guest driver with a
  * 16 KiB certificate area and no second attempt: when the host says that is
@@ -173,6 +175,8 @@ static struct {
 	u32 floor; /* the VMPCK the guest driver uses = privlevel_floor */
 	u64 initial_gen;
 	u32 foreign_writes;
+	u32 foreign_after; /* inblob stores spared by foreign_writes */
+	u64 stores;	   /* inblob stores so far */
 	struct timespec start;
 } tsm;
 
@@ -640,6 +644,8 @@ static void inblob_store(struct ofile *of)
 		memcpy(e->inblob, of->wbuf, of->wlen);
 	e->inblob_len = of->wlen;
 	/* --foreign-writes: somebody else wrote to the entry meanwhile */
+	if (tsm.stores++ < tsm.foreign_after)
+		return;
 	for (u32 i = 0; i < tsm.foreign_writes; i++)
 		if (advance_write_gen(e) < 0)
 			break;
@@ -1010,12 +1016,19 @@ static const struct fuse_operations tsm_ops = {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: tsm-fuse --sim SIMDIR [--vmpl N] [--floor N] [--initial-generation N]\n"
-		   "                [--foreign-writes N] [-d] MOUNTPOINT\n");
+		   "                [--foreign-writes N] [--foreign-after N] [-d] MOUNTPOINT\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { ARG_SIM = 0x100, ARG_VMPL, ARG_FLOOR, ARG_INITIAL_GEN, ARG_FOREIGN_WRITES };
+	enum {
+		ARG_SIM = 0x100,
+		ARG_VMPL,
+		ARG_FLOOR,
+		ARG_INITIAL_GEN,
+		ARG_FOREIGN_WRITES,
+		ARG_FOREIGN_AFTER
+	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "sim", required_argument, NULL, ARG_SIM },
@@ -1023,6 +1036,7 @@ int main(int argc, char **argv)
 		{ "floor", required_argument, NULL, ARG_FLOOR },
 		{ "initial-generation", required_argument, NULL, ARG_INITIAL_GEN },
 		{ "foreign-writes", required_argument, NULL, ARG_FOREIGN_WRITES },
+		{ "foreign-after", required_argument, NULL, ARG_FOREIGN_AFTER },
 		{ "debug", no_argument, NULL, 'd' },
 		{}
 	};
@@ -1066,6 +1080,12 @@ int main(int argc, char **argv)
 		case ARG_FOREIGN_WRITES:
 			if (snp_parse_u32_max(optarg, 1000, &tsm.foreign_writes) < 0) {
 				log_error("--foreign-writes must be 0..1000, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case ARG_FOREIGN_AFTER:
+			if (snp_parse_u32_max(optarg, UINT32_MAX, &tsm.foreign_after) < 0) {
+				log_error("--foreign-after: bad number '%s'", optarg);
 				return 2;
 			}
 			break;

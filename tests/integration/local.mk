@@ -140,6 +140,14 @@ EXTRA_DIST += %reldir%/evidence-queue-full.py
 # flapping the TCB gets refreshes spaced by a backoff.
 TESTS += %reldir%/evidence-tcb-change.py
 EXTRA_DIST += %reldir%/evidence-tcb-change.py
+# A failed batch fails the FUSE open or read that waited for it and leaves
+# nothing on the descriptor: a retry (open, or read) joins a new batch.
+TESTS += %reldir%/fs-evidence-failed.py
+EXTRA_DIST += %reldir%/fs-evidence-failed.py
+# configfs-tsm: another writer of the report entry (its generation) is a
+# report conflict for the client, not a full queue nor a device failure.
+TESTS += %reldir%/tsm-conflict.py
+EXTRA_DIST += %reldir%/tsm-conflict.py
 
 # Opens of nonce/ and evidence/ names are checked by snpd against the
 # configuration of now, whatever mode the kernel caches (also speaking

@@ -316,7 +316,7 @@ class UnixHTTPConnection:
 class TsmTree:
     """tests/helpers/tsm-fuse: a FUSE tree with configfs-tsm's semantics
     (report/<entry>/inblob, outblob, auxblob, generation, privlevel...),
-    backed by the simulator."""
+    backed by the simulator; @opts are more tsm-fuse options."""
 
     BIN = os.path.join(BUILDDIR, "tests", "helpers", "tsm-fuse")
 
@@ -324,7 +324,7 @@ class TsmTree:
     def available():
         return os.access(TsmTree.BIN, os.X_OK)
 
-    def __init__(self, sim_args=()):
+    def __init__(self, sim_args=(), opts=()):
         self.tmp = tempfile.mkdtemp(prefix="snpd-tsm-")
         os.chmod(self.tmp, 0o755)
         self.sim = os.path.join(self.tmp, "sim")
@@ -333,7 +333,7 @@ class TsmTree:
         os.mkdir(self.mnt)
         self.report_dir = os.path.join(self.mnt, "report")
         self.log = open(os.path.join(self.tmp, "tsm.log"), "wb")
-        self.proc = subprocess.Popen([self.BIN, "--sim", self.sim, self.mnt],
+        self.proc = subprocess.Popen([self.BIN, "--sim", self.sim] + list(opts) + [self.mnt],
                                      stdout=self.log, stderr=self.log)
         end = time.monotonic() + 20
         while not os.path.isdir(self.report_dir):

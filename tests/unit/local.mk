@@ -67,3 +67,11 @@ TESTS += %reldir%/test-view-match
 %canon_reldir%_test_view_match_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 %canon_reldir%_test_view_match_LDADD = daemon/libsnpd.la
+# daemon/client.c: remote TCP peers are one client per IPv4 address and per
+# IPv6 /64; no address is ever a uid or one of snpd's own identities.
+check_PROGRAMS += %reldir%/test-client
+TESTS += %reldir%/test-client
+%canon_reldir%_test_client_SOURCES = %reldir%/test-client.c %reldir%/check.h
+%canon_reldir%_test_client_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+%canon_reldir%_test_client_LDADD = daemon/libsnpd.la

@@ -5,9 +5,12 @@
  * does not come back to the broker's eventfd, and the device would sit
  * idle until it did. The poll takes the worker's answer there: done()
  * runs once, the next queued request goes to the device at once, and the
- * eventfd, seen later, completes nothing twice. The device is a simulated
- * one (a platform in a temporary directory). Plain C: no cmocka needed.
+ * eventfd, seen later, completes nothing twice. And the queue's reserved
+ * place (the evidence batcher's), which a full queue does not refuse. The
+ * device is a simulated one (a platform in a temporary directory). Plain
+ * C: no cmocka needed.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +62,9 @@ static struct snpd_request *request(u64 client, struct outcome *o, u8 fill)
 int main(void)
 {
 	struct snpd_broker_limits lim = { .queue_size = 8 };
-	struct outcome a = { 0 }, b = { 0 };
+	struct outcome a = { 0 }, b = { 0 }, c = { 0 }, dd = { 0 }, x = { 0 }, r1 = { 0 },
+		       r2 = { 0 };
+	struct snpd_request *req;
 	struct snpd_broker_stats st;
 	struct snp_backend *backend = NULL;
 	struct snpd_broker *br = NULL;
@@ -123,6 +128,40 @@ int main(void)
 	CHECK(st.pickup_max_usec >= st.pickup_sum_usec / 2,
 	      "pickup figures are kept (sum %llu us, max %llu us)",
 	      (unsigned long long)st.pickup_sum_usec, (unsigned long long)st.pickup_max_usec);
+
+	/*
+	 * The reserved place (the evidence batcher's): outside QueueSize=,
+	 * so a full queue never refuses it, and only one request takes it.
+	 */
+	lim.queue_size = 1;
+	snpd_broker_set_limits(br, &lim);
+	CHECK(snpd_broker_submit(br, request(1, &c, 0xc3), NULL) == 0, "C to the device");
+	CHECK(snpd_broker_submit(br, request(2, &dd, 0xd4), NULL) == 0,
+	      "D waits: the queue (QueueSize=1) is full");
+	req = request(3, &x, 0xee);
+	CHECK(snpd_broker_submit(br, req, NULL) == -EBUSY, "E is refused: the queue is full");
+	snpd_request_free(req);
+	req = request(4, &r1, 0x11);
+	req->reserved = true;
+	CHECK(snpd_broker_submit(br, req, NULL) == 0, "a reserved request finds its place");
+	CHECK(snpd_broker_cancel(br, req) == 0 && r1.calls == 1 && r1.result == -ECANCELED,
+	      "and leaves it when cancelled (%d, %d)", r1.calls, r1.result);
+	req = request(4, &r2, 0x22);
+	req->reserved = true;
+	CHECK(snpd_broker_submit(br, req, NULL) == 0, "the place is free again");
+	req = request(4, &x, 0xee);
+	req->reserved = true;
+	CHECK(snpd_broker_submit(br, req, NULL) == -EBUSY, "a second reserved request is refused");
+	snpd_request_free(req);
+	snpd_broker_get_stats(br, &st);
+	CHECK(st.queue_depth == 2, "D and the reserved request wait (%u)", st.queue_depth);
+	for (tries = 0; tries < 600 && !(c.calls && dd.calls && r2.calls); tries++)
+		if (sd_event_run(e, 50 * 1000) < 0)
+			break;
+	CHECK(c.calls == 1 && c.data_ok && dd.calls == 1 && dd.data_ok && r2.calls == 1 &&
+		      r2.data_ok,
+	      "C, D and the reserved request are answered with their reports (%d %d %d)", c.result,
+	      dd.result, r2.result);
 
 	snpd_broker_free(br);
 	snpd_broker_poll(NULL); /* the HTTP listeners' last runs come after the broker's end */
