@@ -60,7 +60,7 @@ struct snpd_batch_answer {
 /*
  * The answer of one member, called on the event loop exactly once unless
  * the member was cancelled. @result is 0 or a negative errno (@msg a reason
- * or NULL; -ESTALE: the report is not of the view's platform, whose
+ * or NULL; -ENOKEY: the report is not of the view's platform, whose
  * collateral is being refreshed, see snpd_view_check_report()); on success
  * @a is the member's answer (borrowed).
  */

@@ -108,7 +108,7 @@ int snpd_errno_for_client(int r)
 		 * nothing without an error; EBUSY is reported.
 		 */
 		return EBUSY;
-	case -ESTALE:
+	case -ENOKEY:
 		/*
 		 * A report of another TCB than the view's collateral, which
 		 * is being refreshed (snpd_view_check_report()): transient,

@@ -165,7 +165,7 @@ void snpd_platform_id_diff(const struct snpd_platform_id *was, const struct snpd
  * Before the view's collateral goes out with a device report: 0 when the
  * report (SNP_REPORT_SIZE bytes) has the identity of the view's reference
  * report, or when there is no view (nothing of it is served then).
- * -ESTALE when it has not: the host changed the platform under the view.
+ * -ENOKEY when it has not: the host changed the platform under the view.
  * Then @why says how, the mismatch is counted and d->view_mismatch() is
  * called, which refreshes the view. The caller answers with a retryable
  * error (HTTP 503 collateral-stale, FUSE EBUSY) and nothing of the view.

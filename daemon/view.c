@@ -420,5 +420,5 @@ int snpd_view_check_report(struct snpd *d, const u8 *report, char *why, size_t l
 		 diff);
 	if (d->view_mismatch)
 		d->view_mismatch(d, &now);
-	return -ESTALE;
+	return -ENOKEY;
 }

@@ -589,7 +589,7 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 			"snpd is stopping; the request was not answered by the device");
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		break;
-	case -ESTALE: {
+	case -ENOKEY: {
 		/* the view's refresh is under way, or due when the timer says */
 		u64 now = snp_monotonic_usec();
 		u64 wait =

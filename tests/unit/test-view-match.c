@@ -2,7 +2,7 @@
 /*
  * daemon/view.c snpd_view_check_report(): the view's collateral goes out
  * only with a report of the view's REPORTED_TCB, CHIP_ID and signing key
- * (VCEK or VLEK). Any of them changed by the host is -ESTALE, said in the
+ * (VCEK or VLEK). Any of them changed by the host is -ENOKEY, said in the
  * reason, counted, and handed to view_mismatch() (which refreshes the view
  * in snpd); other fields (REPORT_DATA, CURRENT_TCB) do not matter. The
  * simulator changes only the TCB at runtime: the chip and the key are
@@ -69,7 +69,7 @@ int main(void)
 	r = ref;
 	r.reported_tcb = cpu_to_le64(0x7408000000000003ULL);
 	n = check(&d, &r, why, sizeof(why));
-	CHECK(n == -ESTALE, "REPORTED_TCB raised: -ESTALE (%d)", n);
+	CHECK(n == -ENOKEY, "REPORTED_TCB raised: -ENOKEY (%d)", n);
 	CHECK(strstr(why, "REPORTED_TCB 0x7308000000000003 -> 0x7408000000000003") != NULL,
 	      "the reason names the old and new TCB: %s", why);
 	CHECK(mismatches == 1 && seen.reported_tcb == 0x7408000000000003ULL && d.stale_reports == 1,
@@ -78,16 +78,16 @@ int main(void)
 	r = ref;
 	r.chip_id[63] ^= 1;
 	n = check(&d, &r, why, sizeof(why));
-	CHECK(n == -ESTALE && strstr(why, "CHIP_ID") && !strstr(why, "REPORTED_TCB"),
-	      "another CHIP_ID (last byte): -ESTALE, %s", why);
+	CHECK(n == -ENOKEY && strstr(why, "CHIP_ID") && !strstr(why, "REPORTED_TCB"),
+	      "another CHIP_ID (last byte): -ENOKEY, %s", why);
 	CHECK(mismatches == 2 && !memcmp(seen.chip_id, r.chip_id, sizeof(r.chip_id)),
 	      "view_mismatch() called with the report's chip");
 
 	r = ref;
 	set_key(&r, SNP_SIGNING_KEY_VLEK);
 	n = check(&d, &r, why, sizeof(why));
-	CHECK(n == -ESTALE && strstr(why, "signing key VCEK -> VLEK"),
-	      "signed by the VLEK, the view's by the VCEK: -ESTALE, %s", why);
+	CHECK(n == -ENOKEY && strstr(why, "signing key VCEK -> VLEK"),
+	      "signed by the VLEK, the view's by the VCEK: -ENOKEY, %s", why);
 	CHECK(mismatches == 3 && seen.signing_key == SNP_SIGNING_KEY_VLEK && d.stale_reports == 3,
 	      "view_mismatch() called with the report's key");
 
@@ -95,15 +95,15 @@ int main(void)
 	r.reported_tcb = cpu_to_le64(0x7208000000000003ULL);
 	set_key(&r, SNP_SIGNING_KEY_VLEK);
 	n = check(&d, &r, why, sizeof(why));
-	CHECK(n == -ESTALE && strstr(why, "REPORTED_TCB") && strstr(why, "signing key"),
+	CHECK(n == -ENOKEY && strstr(why, "REPORTED_TCB") && strstr(why, "signing key"),
 	      "TCB lowered and the key changed: both said, %s", why);
 
 	/* without a callback (a program that refreshes nothing) still refused */
 	d.view_mismatch = NULL;
 	r = ref;
 	r.reported_tcb = cpu_to_le64(0x7408000000000003ULL);
-	CHECK(check(&d, &r, why, sizeof(why)) == -ESTALE && mismatches == 4,
-	      "no view_mismatch(): -ESTALE all the same");
+	CHECK(check(&d, &r, why, sizeof(why)) == -ENOKEY && mismatches == 4,
+	      "no view_mismatch(): -ENOKEY all the same");
 
 	d.view = snpd_view_free(d.view);
 	return failures ? 1 : 0;
