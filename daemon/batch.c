@@ -487,10 +487,10 @@ static void send_batch(struct snpd_batcher *b, struct batch *bt)
 	req->report_req.vmpl = bt->vmpl;
 	req->report_req.want_certs = false;
 	/*
-	 * The queue's reserved place: raw requests that fill QueueSize=
+	 * The batcher's reserved place: raw requests that fill QueueSize=
 	 * must not fail a batch of up to BatchMax= clients (broker.h).
 	 */
-	req->reserved = true;
+	req->place = SNPD_PLACE_BATCH;
 	req->done = on_batch_done;
 	req->userdata = b;
 	r = snpd_broker_submit(b->d->broker, req, &retry_ms);

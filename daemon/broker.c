@@ -37,12 +37,13 @@ struct snpd_broker {
 
 	struct client clients[CLIENTS_MAX];
 	/*
-	 * The client of the reserved place (snpd_broker_submit()): outside
-	 * the table, so that it needs none of its slots either
+	 * The clients of the reserved places (snpd_broker_submit()), by
+	 * place; [SNPD_PLACE_QUEUE] unused: outside the table, so that they
+	 * need none of its slots either
 	 */
-	struct client reserved;
+	struct client reserved[_SNPD_PLACE_MAX];
 	struct client *cursor; /* last served client in the active ring */
-	u32 queued;	       /* waiting, the reserved place's included */
+	u32 queued;	       /* waiting, the reserved places' included */
 
 	/* worker handoff */
 	pthread_t thread;
@@ -515,12 +516,12 @@ static u32 client_share(const struct snpd_broker *br)
 }
 
 /*
- * The client of the reserved place, for @req: NULL if a request waits in
- * it already. Its tokens carry over while the same client uses it.
+ * The client of @req's reserved place: NULL if a request waits in it
+ * already. Its tokens carry over while the same client uses it.
  */
 static struct client *get_reserved(struct snpd_broker *br, const struct snpd_request *req, u64 now)
 {
-	struct client *c = &br->reserved;
+	struct client *c = &br->reserved[req->place];
 
 	if (c->queued)
 		return NULL;
@@ -535,6 +536,16 @@ static struct client *get_reserved(struct snpd_broker *br, const struct snpd_req
 	return c;
 }
 
+/* Requests waiting in the QueueSize= places. */
+static u32 queued_clients(const struct snpd_broker *br)
+{
+	u32 n = br->queued;
+
+	for (size_t i = SNPD_PLACE_QUEUE + 1; i < _SNPD_PLACE_MAX; i++)
+		n -= br->reserved[i].queued;
+	return n;
+}
+
 int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *ret_retry_ms)
 {
 	u64 now = now_usec(br);
@@ -542,7 +553,9 @@ int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *re
 
 	if (br->stats.dead)
 		return -ENODEV;
-	if (req->reserved) {
+	if ((unsigned int)req->place >= _SNPD_PLACE_MAX)
+		return -EINVAL;
+	if (req->place != SNPD_PLACE_QUEUE) {
 		/* not one of the QueueSize= places: see broker.h */
 		c = get_reserved(br, req, now);
 		if (!c) {
@@ -550,7 +563,7 @@ int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *re
 			return -EBUSY;
 		}
 	} else {
-		if (br->queued - br->reserved.queued >= br->lim.queue_size) {
+		if (queued_clients(br) >= br->lim.queue_size) {
 			br->stats.queue_full++;
 			return -EBUSY;
 		}
@@ -567,7 +580,8 @@ int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *re
 			return -EBUSY;
 		}
 	}
-	if (br->lim.rate_limit) {
+	/* snpd paces its reference reports itself: see broker.h */
+	if (br->lim.rate_limit && req->place != SNPD_PLACE_REFERENCE) {
 		double burst = br->lim.rate_burst ? br->lim.rate_burst : 1;
 
 		c->tokens += (double)(now - c->refill_usec) * br->lim.rate_limit / 1e6;
@@ -605,9 +619,11 @@ int snpd_broker_cancel(struct snpd_broker *br, struct snpd_request *req)
 	struct snpd_request **pp;
 	struct client *c = NULL;
 
-	if (req->reserved && br->reserved.queued)
-		c = &br->reserved;
-	for (size_t i = 0; i < CLIENTS_MAX && !c && !req->reserved; i++)
+	if ((unsigned int)req->place >= _SNPD_PLACE_MAX)
+		return -EBUSY;
+	if (req->place != SNPD_PLACE_QUEUE && br->reserved[req->place].queued)
+		c = &br->reserved[req->place];
+	for (size_t i = 0; i < CLIENTS_MAX && !c && req->place == SNPD_PLACE_QUEUE; i++)
 		if (br->clients[i].used && br->clients[i].id == req->client &&
 		    br->clients[i].queued)
 			c = &br->clients[i];

@@ -22,18 +22,25 @@ enum snpd_req_kind {
 	SNPD_REQ_KEY,
 };
 
+/*
+ * Where a request waits (snpd_broker_submit()): one of the QueueSize=
+ * places, or the reserved place of one of snpd's own clients, which a
+ * full queue never refuses.
+ */
+enum snpd_req_place {
+	SNPD_PLACE_QUEUE,     /* clients: raw reports, keys */
+	SNPD_PLACE_BATCH,     /* the evidence batcher's one batch */
+	SNPD_PLACE_REFERENCE, /* the reference report (start, SIGHUP, stale view) */
+	_SNPD_PLACE_MAX,
+};
+
 struct snpd_request;
 typedef void (*snpd_request_done_t)(struct snpd_request *req, void *userdata);
 
 struct snpd_request {
 	enum snpd_req_kind kind;
-	u64 client; /* fairness and rate-limit identity (daemon/client.h) */
-	/*
-	 * Takes the queue's one reserved place instead of one of its
-	 * QueueSize= places (see snpd_broker_submit()): the evidence
-	 * batcher's request, which answers many clients at once.
-	 */
-	bool reserved;
+	u64 client;		   /* fairness and rate-limit identity (daemon/client.h) */
+	enum snpd_req_place place; /* SNPD_PLACE_QUEUE unless snpd's own */
 	struct snp_backend_report_req report_req;
 	struct snp_backend_key_req key_req;
 	snpd_request_done_t done; /* called in the event loop, exactly once */
@@ -114,15 +121,28 @@ void snpd_broker_set_limits(struct snpd_broker *br, const struct snpd_broker_lim
  *   -EBUSY   the queue is full, or this client already has its share of
  *            it waiting (a quarter of queue_size, at least 1), so that
  *            one client never takes the queue from the others; for a
- *            @reserved request: a reserved request is waiting already
+ *            request of a reserved @place: a request waits in it already
  *
- * Besides its queue_size places the queue has one reserved place, for
- * requests marked @reserved: only the evidence batcher's, which has at
- * most one batch waiting or on the device, so it always finds its place
- * free and never fails a batch (up to BatchMax= clients) because other
- * clients filled the queue. It is served round-robin as one more client,
- * with its own rate limit: it neither starves the others (one place, one
- * turn per round) nor they it.
+ * Besides its queue_size places the queue has one reserved place for each
+ * of snpd's own clients that must not fail because clients filled the
+ * queue, and that keep to one request at a time, so that they always find
+ * their place free:
+ *   SNPD_PLACE_BATCH      the evidence batcher (one batch waiting or on
+ *                         the device), whose request answers up to
+ *                         BatchMax= clients; held to the rate limit
+ *                         like any client: over it, the batch waits and
+ *                         grows
+ *   SNPD_PLACE_REFERENCE  the reference report (one in flight, see
+ *                         struct snpd): without it a changed platform
+ *                         leaves evidence refused, and a reload fails,
+ *                         for as long as raw requests keep the queue
+ *                         full. Not rate limited: snpd paces it (one at
+ *                         a time; a stale view's refreshes back off from
+ *                         1 s to 60 s), and a refusal would leave it
+ *                         undone until the next stale batch
+ * Each is served round-robin as one more client: it neither starves the
+ * others (one place, one turn per round) nor they it, and it takes none
+ * of their places.
  */
 int snpd_broker_submit(struct snpd_broker *br, struct snpd_request *req, u32 *ret_retry_ms);
 

@@ -221,7 +221,7 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 	}
 }
 
-static void reference_refresh(struct snpd *d);
+static void reference_refresh(struct snpd *d, bool reload);
 
 /* A refresh for a stale view starts now; the next one waits longer. */
 static void stale_refresh(struct snpd *d)
@@ -237,7 +237,7 @@ static void stale_refresh(struct snpd *d)
 	d->stale_next_usec = now + d->stale_backoff_ms * 1000ULL;
 	d->stale_refreshes++;
 	/* one in flight (a SIGHUP's, or ours): one more after it */
-	reference_refresh(d);
+	reference_refresh(d, false);
 }
 
 static int on_stale_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -319,7 +319,7 @@ static int on_reference_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	struct snpd *d = userdata;
 
 	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
-	reference_refresh(d);
+	reference_refresh(d, false);
 	return 0;
 }
 
@@ -348,24 +348,34 @@ static void reference_schedule_retry(struct snpd *d)
 static void on_reference_report(struct snpd_request *req, void *userdata)
 {
 	struct snpd *d = userdata;
-	bool first = !d->view, had_view = d->view;
+	bool first = !d->view, had_view = d->view, reload = d->reference_reload;
 	struct snpd_platform_id was = { 0 };
 
 	if (had_view)
 		snpd_platform_id_of((const u8 *)&d->view->ref.r, &was);
 	d->reloading = false;
+	d->reference_reload = false;
 	if (req->result == -ECANCELED) {
 		/* the broker is going away: nothing more to ask it */
 		snpd_request_free(req);
 		return;
 	}
 	if (req->result < 0) {
-		log_error_errno(req->result, "The reference report failed: %m%s",
-				d->view ? "; keeping the previous view" : "");
-		if (!d->view)
+		if (!d->view) {
+			log_error_errno(req->result, "The reference report failed: %m");
 			d->reference_error = -req->result;
-		else
+		} else if (reload) {
+			log_error_errno(
+				req->result,
+				"The reference report failed: %m; keeping the previous view");
 			d->last_reload_failed = true;
+		} else {
+			/* no reload failed: the next stale report tries again */
+			log_error_errno(
+				req->result,
+				"The view's refresh for the host's change failed: %m; "
+				"evidence of the new platform is refused until it succeeds");
+		}
 	} else if (reference_view(d, &req->report) == 0) {
 		if (had_view) {
 			struct snpd_platform_id now;
@@ -387,6 +397,10 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 					   diff);
 			}
 		}
+		/*
+		 * also after a stale view's refresh: what a failed reload
+		 * left undone, a fresh view of the platform, is done
+		 */
 		d->last_reload_failed = false;
 		d->reference_backoff_ms = 0;
 		d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
@@ -395,14 +409,19 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		else
 			log_info("Reloaded: view generation %llu",
 				 (unsigned long long)d->view->generation);
-	} else {
+	} else if (reload) {
 		d->last_reload_failed = true;
 	}
 	snpd_request_free(req);
 	if (d->reference_again) {
-		/* SIGHUPs while this one was in flight: one more for all of them */
+		/*
+		 * SIGHUPs (or a stale view) while this one was in flight: one
+		 * more for all of them, a reload if any of them was one
+		 */
+		reload = d->reference_again_reload;
 		d->reference_again = false;
-		reference_refresh(d);
+		d->reference_again_reload = false;
+		reference_refresh(d, reload);
 	}
 	if (!d->reloading) {
 		reference_schedule_retry(d);
@@ -411,17 +430,19 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 }
 
 /*
- * A fresh reference report for the static files, through the broker. At
- * most one is in flight; asking again meanwhile only marks that another is
- * wanted when it completes.
+ * A fresh reference report for the static files, through the broker: for
+ * a SIGHUP (@reload), a view whose platform the host changed, or the first
+ * view. At most one is in flight; asking again meanwhile only marks that
+ * another is wanted when it completes.
  */
-static void reference_refresh(struct snpd *d)
+static void reference_refresh(struct snpd *d, bool reload)
 {
 	struct snpd_request *req;
 	int r;
 
 	if (d->reloading) {
 		d->reference_again = true;
+		d->reference_again_reload |= reload;
 		return;
 	}
 	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_CLIENT_REFERENCE);
@@ -432,23 +453,38 @@ static void reference_refresh(struct snpd *d)
 	}
 	req->report_req.vmpl = d->config.vmpl;
 	req->report_req.want_certs = true;
+	/*
+	 * Its own place in the queue, one at a time (d->reloading): raw
+	 * requests that fill QueueSize= must neither fail a reload nor keep
+	 * a stale view, and with it all evidence, refused (broker.h)
+	 */
+	req->place = SNPD_PLACE_REFERENCE;
 	req->done = on_reference_report;
 	req->userdata = d;
 	r = snpd_broker_submit(d->broker, req, NULL);
 	if (r < 0) {
 		snpd_request_free(req);
-		log_error_errno(r, "Cannot ask for a reference report: %m");
 		goto fail;
 	}
 	d->reloading = true;
+	d->reference_reload = reload;
 	d->reference_reports++;
 	return;
 fail:
-	if (d->view)
+	if (!d->view) {
+		log_error_errno(r, "Cannot ask for a reference report: %m");
+		reference_schedule_retry(d);
+		notify_status(d, "READY=1\n", NULL);
+	} else if (reload) {
+		log_error_errno(r, "Reload: cannot ask for a reference report: %m; keeping the "
+				   "previous view");
 		d->last_reload_failed = true;
-	reference_schedule_retry(d);
-	notify_status(d, "READY=1\n",
-		      d->view ? "last reload could not refresh the reference report" : NULL);
+		notify_status(d, "READY=1\n", "last reload could not refresh the reference report");
+	} else {
+		/* no reload failed: the next stale report tries again */
+		log_error_errno(r, "Cannot ask for a reference report to refresh the view for the "
+				   "host's change: %m");
+	}
 }
 
 /* Settings that only a restart can change. */
@@ -523,7 +559,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	snpd_broker_set_limits(d->broker, &lim);
 
 	/* a reload while one is in flight is folded into one more after it */
-	reference_refresh(d);
+	reference_refresh(d, true);
 	return 0;
 }
 

@@ -83,10 +83,15 @@ struct snpd {
 	 * The reference report: at most one in flight (reloading), at most
 	 * one more asked for meanwhile (reference_again, however many
 	 * SIGHUPs came). Without a view (the host was busy at start) it is
-	 * retried with backoff.
+	 * retried with backoff. reference_reload: the one in flight answers
+	 * a SIGHUP, reference_again_reload: the one asked for does; only
+	 * theirs fail a reload (last_reload_failed), not a stale view's
+	 * refresh.
 	 */
 	bool reloading;
 	bool reference_again;
+	bool reference_reload;
+	bool reference_again_reload;
 	bool last_reload_failed;
 	u64 reference_reports;
 	int reference_error; /* why there is no view yet */

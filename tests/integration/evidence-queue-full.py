@@ -3,17 +3,20 @@
 other clients filled it.
 
 The batcher is one client of the broker with a place of its own in the
-queue (daemon/broker.h): raw reports and the reload's reference report
-that fill QueueSize= delay a batch, they never fail its members (up to
-BatchMax= clients) with 503 queue-full / EBUSY while the device is fine.
-The per-client limits of raw requests still hold.
+queue (daemon/broker.h): raw reports that fill QueueSize= delay a batch,
+they never fail its members (up to BatchMax= clients) with 503 queue-full
+/ EBUSY while the device is fine. The reload's reference report has a
+place of its own too, and takes none of QueueSize=. The per-client limits
+of raw requests still hold.
 
 1. The review's case, QueueSize=2, the device held: one batch on the
    device, its next batch waiting with an HTTP and a FUSE member, a raw
    report queued, a second raw report of the same uid refused (its share),
-   then SIGHUP: the reference report fills the queue. Once the device is
-   released every member gets evidence that the independent verifier and
-   snpctl verify accept, and the raw report its 200.
+   then SIGHUP: the reference report waits in its own place, and a raw
+   report of another uid still finds the last place of the queue. Once the
+   device is released every member gets evidence that the independent
+   verifier and snpctl verify accept, the raw reports are answered and the
+   reload succeeds.
 2. The device dies while a batch waits in its place: the members are
    answered (device-dead), not left waiting.
 3. snpd stops while a batch waits in its place: the members are answered
@@ -104,6 +107,22 @@ def fuse(d, nonce, out, key):
         out[key] = (None, repr(e))
 
 
+# a client of raw reports besides root's and nobody's
+OTHER = 65533
+
+
+def raw_fuse(d, uid, out, key):
+    """As @uid, read the report file (a raw report): out[key] = (rc, stderr)."""
+    try:
+        p = subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(uid),
+                            "--clear-groups", "/usr/bin/python3", "-c",
+                            "import sys\nwith open(sys.argv[1], 'rb') as f:\n    f.read()\n",
+                            d.path("report")], capture_output=True, text=True, timeout=120)
+        out[key] = (p.returncode, p.stderr[-300:])
+    except subprocess.TimeoutExpired as e:
+        out[key] = (None, repr(e))
+
+
 def start(target, *args):
     th = threading.Thread(target=target, args=args)
     th.start()
@@ -166,11 +185,14 @@ with h.Daemon(config=CONFIG % 2) as d:
               "share_full %d -> %d)" % (out["raw2"][:1] + out["raw2"][2:], br0["share_full"],
                                          br["share_full"]))
 
-    # the reload's reference report takes the last place of the queue
+    # the reload's reference report takes a place of its own, none of the queue's
     d.proc.send_signal(signal.SIGHUP)
     d.wait_for("RELOADING=1")
     ok = h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 2)
-    res.check(ok, "SIGHUP: the reference report fills the queue (depth %d)"
+    threads.append(start(raw_fuse, d, OTHER, out, "raw3"))
+    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 3)
+    res.check(ok, "SIGHUP: the reference report waits in its own place, a raw report of "
+              "another uid takes the last place of the queue (depth %d)"
               % status(d)["broker"]["queue_depth"])
     full = status(d)["broker"]["queue_full"]
     res.check("e2" not in out and "f" not in out and "raw" not in out,
@@ -180,7 +202,8 @@ with h.Daemon(config=CONFIG % 2) as d:
     dev.release()
     for th in threads:
         th.join()
-    d.wait_for("READY=1")
+    msg = d.wait_for("READY=1")
+    res.check("reload" not in msg, "the reload succeeded (%r)" % msg)
     for key, n in (("e1", 1), ("e2", 2)):
         code, body, kind = out[key]
         why = verified(d, body, nonce(n)) if code == 200 else "%r %s" % (code, kind)
@@ -189,7 +212,8 @@ with h.Daemon(config=CONFIG % 2) as d:
     why = verified(d, what, nonce(3)) if code == 0 else "%s at %s" % (
         errno.errorcode.get(code, code), what)
     res.check(why is None, "FUSE member answered with valid evidence (%s)" % why)
-    res.check(out["raw"][0] == 200, "the raw report was answered: %r" % (out["raw"][0],))
+    res.check(out["raw"][0] == 200 and out["raw3"][0] == 0,
+              "the raw reports were answered: %r" % ((out["raw"][0], out["raw3"]),))
     s, br = status(d)["evidence"], status(d)["broker"]
     res.check(s["failed"] == 0 and s["answered"] >= 3 and br["queue_full"] == full,
               "no evidence failed, no batch refused by the broker (failed %d, queue_full "

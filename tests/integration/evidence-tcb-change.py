@@ -17,7 +17,13 @@ TCB. Against the simulator, whose params file is edited while snpd runs
    batch was on the device, the new view's collateral still pending: 503
    collateral-unavailable, never a document without the VCEK;
  - a host flapping the TCB: every 200 verifies, and snpd refreshes its view
-   at most as often as its backoff allows (1 s doubling)."""
+   at most as often as its backoff allows (1 s doubling);
+ - raw reports of other uids fill QueueSize= when the batch comes back
+   stale: the view's refresh takes the reference report's own place in the
+   broker and is not refused (it was: "Cannot ask for a reference report:
+   Device or resource busy", the view kept the old TCB), evidence verifies
+   with the new TCB while raw reports fill the queue again, and a SIGHUP
+   with a full queue reloads."""
 
 import base64
 import errno
@@ -390,6 +396,139 @@ def scenario_flapping(top):
         stop(d)
 
 
+RAW_READER = "import sys\nwith open(sys.argv[1], 'rb') as f:\n    f.read()\n"
+OTHER_UIDS = (65534, 65533)
+
+
+def start(target):
+    th = threading.Thread(target=target)
+    th.start()
+    return th
+
+
+def raw_fuse(d, uid, out, key):
+    """As @uid, read the report file (a raw report, a client of its own):
+    out[key] = (rc, stderr)."""
+    try:
+        p = subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(uid),
+                            "--clear-groups", "/usr/bin/python3", "-c", RAW_READER,
+                            d.path("report")], capture_output=True, text=True, timeout=LIMIT)
+        out[key] = (p.returncode, p.stderr[-300:])
+    except subprocess.TimeoutExpired as e:
+        out[key] = (None, repr(e))
+
+
+def broker(d):
+    return status(d)["broker"]
+
+
+def fill_queue(d, tmp, out, tag):
+    """With the device held: a raw report (root, HTTP) on the device, an
+    evidence batch in its own place, raw FUSE reads of two other uids in
+    both QueueSize=2 places. Returns (the hold, the client threads);
+    out[tag + ...] gets the answers."""
+    held = h.DeviceHeld(d)
+    threads = [start(lambda: out.__setitem__(tag + "raw", call(
+        d, "/v1/report?nonce=" + os.urandom(32).hex())))]
+    ok = h.wait_until(lambda: broker(d)["device_busy"])
+    threads.append(start(lambda: out.__setitem__(tag + "ev", http_evidence(d, tmp))))
+    ok = ok and h.wait_until(lambda: broker(d)["queue_depth"] == 1)
+    for i, uid in enumerate(OTHER_UIDS):
+        threads.append(start(lambda uid=uid: raw_fuse(d, uid, out, "%sfuse%d" % (tag, uid))))
+        ok = ok and h.wait_until(lambda: broker(d)["queue_depth"] == 2 + i)
+    res.check(ok, "%s: a raw report on the held device, a batch waits in its place, raw "
+              "reads of two other uids fill QueueSize=2 (depth %d)" % (
+                  tag, broker(d)["queue_depth"]))
+    return held, threads
+
+
+def raws_answered(out, tag):
+    got = [out.get(tag + "raw", (None,))[0]] + [
+        out.get("%sfuse%d" % (tag, uid), (None,))[0] for uid in OTHER_UIDS]
+    res.check(got == [200, 0, 0], "%s: the raw reports are answered (%r)" % (tag, got))
+
+
+def idle(d):
+    b = broker(d)
+    return b["queue_depth"] == 0 and not b["device_busy"] and not status(d)["reloading"]
+
+
+def scenario_queue_full(top):
+    """The reproduction of the review: the view's refresh (and a SIGHUP's
+    reference report) with raw requests filling QueueSize=."""
+    if not shutil.which("setpriv"):
+        print("SKIP: queue full: setpriv (util-linux) not found")
+        return
+    tmp = os.path.join(top, "qf")
+    os.makedirs(tmp)
+    d = h.Daemon(tmp=tmp, config="[Daemon]\nLogWriters=0\nQueueSize=2\nBatchWindowMSec=0\n")
+    held = None
+    threads = []
+    try:
+        d.start()
+        a, _ = until_served(lambda: http_evidence(d, tmp), "start")
+        old = view_tcb(d)
+        res.check(a is not None and a[4] == 0, "queue full: start: evidence verifies")
+        refs = status(d)["reference_reports"]
+
+        out = {}
+        held, threads = fill_queue(d, tmp, out, "stale")
+        new = old + (1 << 56)
+        set_tcb(d.sim, new)
+        held.release()
+        held = None
+        for th in threads:
+            th.join(LIMIT)
+        a = out.get("staleev")
+        res.check(a is not None and a[0] == 503 and a[2] == "collateral-stale",
+                  "TCB raised under a full queue: the batch is 503 collateral-stale (%r)" %
+                  (a and a[:3],))
+        raws_answered(out, "stale")
+        res.check(h.wait_until(lambda: idle(d)), "the broker is idle again")
+        log = d.read_log()
+        res.check("Cannot ask for a reference report" not in log,
+                  "the view's refresh is not refused by the full queue (%r)" % [
+                      ln for ln in log.splitlines() if "reference report" in ln][-3:])
+        s = status(d)
+        res.check(view_tcb(d) == new and s["reference_reports"] == refs + 1,
+                  "the view took the new TCB 0x%x from one reference report (0x%x, %d)" % (
+                      new, view_tcb(d) or 0, s["reference_reports"] - refs))
+        res.check(not s["last_reload_failed"] and s["reloads"] == 0,
+                  "no reload, none failed (%r %r)" % (s["last_reload_failed"], s["reloads"]))
+
+        # the queue full again, and a SIGHUP's reference report in it
+        out = {}
+        held, threads = fill_queue(d, tmp, out, "full")
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_for("RELOADING=1")
+        ok = h.wait_until(lambda: broker(d)["queue_depth"] == 4)
+        res.check(ok, "SIGHUP with a full queue: its reference report waits in its own place "
+                  "(depth %d)" % broker(d)["queue_depth"])
+        held.release()
+        held = None
+        for th in threads:
+            th.join(LIMIT)
+        a = out.get("fullev")
+        res.check(a is not None and a[0] == 200 and a[3] == new and a[4] == 0,
+                  "while raw reports fill the queue, evidence verifies with the new TCB "
+                  "0x%x (%r)" % (new, a and (a[0], a[2], a[3], a[5][-300:])))
+        raws_answered(out, "full")
+        msg = d.wait_for("READY=1")
+        res.check("reload" not in msg, "the reload succeeded (%r)" % msg)
+        res.check(h.wait_until(lambda: idle(d)), "the broker is idle again")
+        s = status(d)
+        res.check(not s["last_reload_failed"] and s["reloads"] == 1 and
+                  s["reference_reports"] == refs + 2,
+                  "status: one reload, not failed, its reference report taken (%r %r %d)" % (
+                      s["last_reload_failed"], s["reloads"], s["reference_reports"] - refs))
+    finally:
+        if held:
+            held.release()
+        for th in threads:
+            th.join(LIMIT)
+        stop(d)
+
+
 def main():
     top = tempfile.mkdtemp(prefix="snpd-tcb-change-")
     os.chmod(top, 0o755)
@@ -398,6 +537,7 @@ def main():
         scenario_report_certs(top)
         scenario_reload_race(top)
         scenario_flapping(top)
+        scenario_queue_full(top)
     finally:
         shutil.rmtree(top, ignore_errors=True)
     res.done()
