@@ -150,6 +150,25 @@ def nonce(i):
     return bytes([0x9c, i]) * 16
 
 
+def batch_in_its_place(d, out, threads, k, what):
+    """With QueueSize=1: a raw report on the held device, another in the
+    queue, a batch (the HTTP member "e", nonce k) in the batcher's own
+    place and the next batch (the FUSE member "f", nonce k + 1) waiting.
+    Returns the held device."""
+    dev = h.DeviceHeld(d)
+    threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw"))
+    ok = h.wait_until(lambda: status(d)["broker"]["device_busy"])
+    threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw2"))
+    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 1)
+    threads.append(start(http, d, "/v1/evidence?nonce=" + nonce(k).hex(), out, "e"))
+    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 2)
+    threads.append(start(fuse, d, nonce(k + 1), out, "f"))
+    ok = ok and h.wait_evidence(d, lambda s: s["pending"] == 1)
+    res.check(ok, "%s: a raw report on the held device, the queue full, a batch in its own "
+              "place, the next batch waiting" % what)
+    return dev
+
+
 CONFIG = "[Daemon]\nQueueSize=%d\nBatchWindowMSec=0\nRateLimit=0\n"
 
 # ---- 1. the queue filled by raw reports and the reload's reference report
@@ -225,17 +244,7 @@ with h.Daemon(config=CONFIG % 2) as d:
 with h.Daemon(config=CONFIG % 1, env={"SNP_SIM_FAULTS": "after=2,tamper=1"}) as d:
     d.start()
     out, threads = {}, []
-    dev = h.DeviceHeld(d)
-    threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw"))
-    ok = h.wait_until(lambda: status(d)["broker"]["device_busy"])
-    threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw2"))
-    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 1)
-    threads.append(start(http, d, "/v1/evidence?nonce=" + nonce(4).hex(), out, "e"))
-    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 2)
-    threads.append(start(fuse, d, nonce(5), out, "f"))
-    ok = ok and h.wait_evidence(d, lambda s: s["pending"] == 1)
-    res.check(ok, "dying device: a raw report on it, the queue full, a batch in its own "
-              "place, the next batch waiting")
+    dev = batch_in_its_place(d, out, threads, 4, "dying device")
     dev.release()
     for th in threads:
         th.join()
@@ -249,17 +258,7 @@ with h.Daemon(config=CONFIG % 1, env={"SNP_SIM_FAULTS": "after=2,tamper=1"}) as 
 with h.Daemon(config=CONFIG % 1) as d:
     d.start()
     out, threads = {}, []
-    dev = h.DeviceHeld(d)
-    threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw"))
-    ok = h.wait_until(lambda: status(d)["broker"]["device_busy"])
-    threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw2"))
-    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 1)
-    threads.append(start(http, d, "/v1/evidence?nonce=" + nonce(6).hex(), out, "e"))
-    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 2)
-    threads.append(start(fuse, d, nonce(7), out, "f"))
-    ok = ok and h.wait_evidence(d, lambda s: s["pending"] == 1)
-    res.check(ok, "stopping: a raw report on the held device, the queue full, a batch in "
-              "its own place, the next batch waiting")
+    dev = batch_in_its_place(d, out, threads, 6, "stopping")
     d.proc.send_signal(signal.SIGTERM)
     # the loop ends and answers the waiting batch; the worker waits for the device
     d.wait_for("STOPPING=1")
