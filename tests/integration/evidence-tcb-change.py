@@ -327,6 +327,11 @@ def scenario_reload_race(top):
         held = h.DeviceHeld(d)
         d.proc.send_signal(signal.SIGHUP)
         d.wait_for("RELOADING=1")
+        # RELOADING=1 comes before the configuration is read, which
+        # refuses a TrustArk= that is not a regular file: swapped in only
+        # once the reference report is on the held device
+        ok = h.wait_until(lambda: status(d)["reloading"] and status(d)["broker"]["device_busy"])
+        res.check(ok, "SIGHUP: the configuration is read, its reference report on the device")
         os.unlink(trust)
         os.mkfifo(trust)
         fifo = True
