@@ -50,14 +50,6 @@ def status(d):
         return json.load(f)["event_log"]
 
 
-def fuse_append(d, data):
-    fd = os.open(d.path("log", "extend"), os.O_WRONLY)
-    try:
-        return os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
 def log_lines(d, what):
     return [x for x in d.read_log().splitlines() if what in x]
 
@@ -76,7 +68,7 @@ else:
         code, doc = post(d, 1)
         fuse = None
         try:
-            fuse_append(d, REC)
+            h.fuse_append(d, REC)
         except OSError as e:
             fuse = e.errno
         os.unlink(trigger)
@@ -144,7 +136,7 @@ with h.Daemon(config=CONFIG) as d:
                   "snpd's log warns of it: %s" % lines)
         open(d.log, "w").close()
         try:
-            fuse_append(d, REC)
+            h.fuse_append(d, REC)
             fuse = None
         except OSError as e:
             fuse = e.errno
@@ -186,7 +178,7 @@ with h.Daemon(config=CONFIG) as d:
     bad = 0
     for i in range(40):
         try:
-            fuse_append(d, REC[:-1])
+            h.fuse_append(d, REC[:-1])
         except OSError as e:
             bad += e.errno == errno.EINVAL
     lines = log_lines(d, "log/extend by uid 0 refused")

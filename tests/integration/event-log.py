@@ -71,14 +71,6 @@ def as_user(uid, gid, d, rec, body, groups=()):
     return p.stdout.split()
 
 
-def fuse_append(d, data):
-    fd = os.open(d.path("log", "extend"), os.O_WRONLY)
-    try:
-        return os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
 def http(d, method, path, body=None):
     c = h.UnixHTTPConnection(d.api)
     c.request(method, path, body=None if body is None else
@@ -137,20 +129,20 @@ with h.Daemon(config=CONFIG) as d:
     res.check(status(d)["state"] == "ok" and status(d)["events"] == 0, "an empty log at start")
 
     # FUSE appends by root (in LogWriters=)
-    res.check(fuse_append(d, record(1, b"kernel cmdline")) == len(record(1, b"kernel cmdline")),
+    res.check(h.fuse_append(d, record(1, b"kernel cmdline")) == len(record(1, b"kernel cmdline")),
               "root appends one record through log/extend")
     # the shortest record (docs/evidence.md 4.1): sha256, no description
     shortest = ev.encode_record(0x000B, bytes([0x41]) * 32, 1, b"")
-    res.check(len(shortest) == 41 and fuse_append(d, shortest) == 41,
+    res.check(len(shortest) == 41 and h.fuse_append(d, shortest) == 41,
               "a 41-byte record (sha256, empty description) is accepted")
-    res.expect_errno(lambda: fuse_append(d, shortest[:40]), errno.EINVAL,
+    res.expect_errno(lambda: h.fuse_append(d, shortest[:40]), errno.EINVAL,
                      "a 40-byte record")
-    res.expect_errno(lambda: fuse_append(d, record(2)[:-1]), errno.EINVAL, "a truncated record")
-    res.expect_errno(lambda: fuse_append(d, record(2) + record(3)), errno.EINVAL,
+    res.expect_errno(lambda: h.fuse_append(d, record(2)[:-1]), errno.EINVAL, "a truncated record")
+    res.expect_errno(lambda: h.fuse_append(d, record(2) + record(3)), errno.EINVAL,
                      "two records in one write")
-    res.expect_errno(lambda: fuse_append(d, record(2, etype=0x80000001)), errno.EINVAL,
+    res.expect_errno(lambda: h.fuse_append(d, record(2, etype=0x80000001)), errno.EINVAL,
                      "a type reserved for snpd")
-    res.expect_errno(lambda: fuse_append(d, record(2, desc=b"tab\there")), errno.EINVAL,
+    res.expect_errno(lambda: h.fuse_append(d, record(2, desc=b"tab\there")), errno.EINVAL,
                      "a description that is not printable ASCII")
     res.expect_errno(lambda: os.open(d.path("log", "extend"), os.O_RDWR), errno.EACCES,
                      "log/extend opened for reading")
@@ -159,7 +151,7 @@ with h.Daemon(config=CONFIG) as d:
 
     # an open log/events is a snapshot of the log at open
     held = open(d.path("log", "events"))
-    fuse_append(d, record(2, b"after the open"))
+    h.fuse_append(d, record(2, b"after the open"))
     fresh = open(d.path("log", "events"))
     a, b = held.read().splitlines(), fresh.read().splitlines()
     held.close()
@@ -230,7 +222,8 @@ with h.Daemon(config=CONFIG) as d:
     res.check(len(recs) == FULL, "%d events stored" % FULL)
 
     # the log is full (EventLogMax=FULL)
-    res.expect_errno(lambda: fuse_append(d, record(9)), errno.ENOSPC, "FUSE append to a full log")
+    res.expect_errno(lambda: h.fuse_append(d, record(9)), errno.ENOSPC,
+                     "FUSE append to a full log")
     code, doc = http(d, "POST", "/v1/log/events", body(9))
     res.check(code == 507 and "full" in doc.get("detail", ""), "HTTP append to a full log: "
               "%s %s" % (code, doc))
@@ -260,7 +253,7 @@ with h.Daemon(config=CONFIG) as d:
     # SIGKILL after an acknowledged append: still there after the restart
     d.write_config(CONFIG.replace("EventLogMax=%d" % FULL, "EventLogMax=%d" % (FULL + 3)))
     d.reload()
-    fuse_append(d, record(10, b"before the crash"))
+    h.fuse_append(d, record(10, b"before the crash"))
     head = status(d)["head"]
     d.stop(signal.SIGKILL)
     subprocess.run(["umount", "-l", d.mnt], capture_output=True)
@@ -313,7 +306,8 @@ with h.Daemon(config=CONFIG) as d:
     res.check(len(line) == 1 and "event 0" in line[0] and "move the file aside" in line[0] and
               "remove" not in line[0],
               "and in snpd's log, with advice that keeps the file: %s" % line)
-    res.expect_errno(lambda: fuse_append(d, record(12)), errno.EIO, "FUSE append to a broken log")
+    res.expect_errno(lambda: h.fuse_append(d, record(12)), errno.EIO,
+                     "FUSE append to a broken log")
     code, doc = http(d, "POST", "/v1/log/events", body(12))
     res.check(code == 503 and "event 0" in doc.get("detail", ""),
               "HTTP append to a broken log: %s %s" % (code, doc))

@@ -158,16 +158,6 @@ def until_served(fetch, what):
     return None, seen
 
 
-def stop(d):
-    rc = d.stop()
-    log = d.read_log()
-    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
-              "%s: clean exit (%s)%s" % (os.path.basename(d.tmp), rc,
-                                         "" if "Sanitizer" not in log else "\n" + log[-4000:]))
-    d.cleanup()
-    return log
-
-
 def changes_logged(log, old, new):
     return sum(1 for ln in log.splitlines()
                if "0x%016x" % old in ln and "0x%016x" % new in ln and "changed" in ln)
@@ -225,7 +215,7 @@ def scenario_evidence(top):
         res.check(a is not None and a[3] == newer and a[4] == 0,
                   "and over HTTP (TCB %r)" % (a and a[3]))
     finally:
-        log = stop(d)
+        log = h.stop_clean(d, res)
     res.check(changes_logged(log, old, new) == 1 and changes_logged(log, new, newer) == 1,
               "each change logged once with the old and new TCB (%d, %d)" % (
                   changes_logged(log, old, new), changes_logged(log, new, newer)))
@@ -279,7 +269,7 @@ def scenario_report_certs(top):
         res.check(a is not None and a[2] == new and a[3] == new >> 56,
                   "then the VCEK of the new TCB 0x%x (%r)" % (new, a))
     finally:
-        stop(d)
+        h.stop_clean(d, res)
         emu.stop()
 
 
@@ -364,7 +354,7 @@ def scenario_reload_race(top):
                 os.close(fd)
             except OSError:
                 pass
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def scenario_flapping(top):
@@ -398,7 +388,7 @@ def scenario_flapping(top):
                       refs, elapsed, bound))
         res.check(d.proc.poll() is None, "snpd still serving")
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
 
 RAW_READER = "import sys\nwith open(sys.argv[1], 'rb') as f:\n    f.read()\n"
@@ -531,7 +521,7 @@ def scenario_queue_full(top):
             held.release()
         for th in threads:
             th.join(LIMIT)
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def main():

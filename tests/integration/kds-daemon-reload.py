@@ -106,15 +106,6 @@ def report_ok(d):
     return st == 200
 
 
-def stop(d):
-    rc = d.stop()
-    log = d.read_log()
-    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
-              "%s: clean exit (%s)%s" % (os.path.basename(d.tmp), rc,
-                                         "" if "Sanitizer" not in log else "\n" + log[-4000:]))
-    d.cleanup()
-
-
 def daemon(tmp, sim, name, emu, cache, trust_ark):
     os.makedirs(os.path.join(tmp, name), exist_ok=True)
     return h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim,
@@ -154,7 +145,7 @@ def scenario_late_anchor(tmp, sim, emu):
         res.check("Reloading the configuration" not in log,
                   "no SIGHUP was sent (no reload in the log)")
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def write_fifo_then_file(path, data):
@@ -193,7 +184,7 @@ def scenario_reload_running_job(tmp, sim, emu):
         c = wait_coll(d, lambda c: c.get("state") == "complete", "fill the cache")
         res.check(c is not None, "the cache is filled")
     finally:
-        stop(d)
+        h.stop_clean(d, res)
     crls = os.listdir(os.path.join(cache, "crl"))
     res.check(len(crls) == 1, "one CRL cached: %s" % crls)
     crl_path = os.path.join(cache, "crl", crls[0])
@@ -241,7 +232,7 @@ def scenario_reload_running_job(tmp, sim, emu):
                 os.close(fd)
             except OSError:
                 pass
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def main():

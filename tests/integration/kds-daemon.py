@@ -122,16 +122,6 @@ def new_daemon(sim, tmp, name, emu_url, cache, extra=""):
                           "--trust-ark", os.path.join(tmp, "trusted-ark.pem")])
 
 
-def stop(d):
-    """SIGTERM: a clean exit (the worker joined), no sanitizer report."""
-    rc = d.stop()
-    log = d.read_log()
-    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
-              "%s: clean exit (%s)%s" % (os.path.basename(d.tmp), rc,
-                                         "" if "Sanitizer" not in log else "\n" + log[-4000:]))
-    d.cleanup()
-
-
 def set_param(sim, key, value):
     p = os.path.join(sim, "params")
     lines = [ln for ln in open(p).read().splitlines() if not ln.startswith(key + "=")]
@@ -224,7 +214,7 @@ def scenario_no_table(tmp, sim, emu):
         res.check(fs_status.get("collateral", {}).get("state") == "complete",
                   "/snp/status carries the collateral")
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
     # restart with the same cache: zero KDS requests
     before = emu.count()
@@ -240,7 +230,7 @@ def scenario_no_table(tmp, sim, emu):
         res.check("vcek.pem cache" in src and "crl.der cache" in src,
                   "certs/source says cache: %r" % src)
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def scenario_offline_reload(tmp, sim, emu):
@@ -270,7 +260,7 @@ def scenario_offline_reload(tmp, sim, emu):
                   "reload with KdsOffline=no: complete from KDS (%d requests)" %
                   (emu.count() - before))
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def scenario_429(tmp, sim, emu):
@@ -321,7 +311,7 @@ def scenario_429(tmp, sim, emu):
                   (emu.count() - base))
     finally:
         emu.set(mode="normal", retry_after="")
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def scenario_hang(tmp, sim, emu):
@@ -348,7 +338,7 @@ def scenario_hang(tmp, sim, emu):
         d.cleanup()
     finally:
         emu.set(mode="normal")
-        stop(d) if d.proc and d.proc.poll() is None else None
+        h.stop_clean(d, res) if d.proc and d.proc.poll() is None else None
 
 
 def scenario_bad_kds(tmp, sim, emu, mode):
@@ -371,7 +361,7 @@ def scenario_bad_kds(tmp, sim, emu, mode):
                   "%s: /v1/evidence 503 with Retry-After (%d)" % (mode, st))
     finally:
         emu.set(mode="normal")
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def table_scenarios(tmp, sim0, emu):
@@ -414,7 +404,7 @@ def table_scenarios(tmp, sim0, emu):
         res.check(emu.count() - before == 2,
                   "stale table: 2 KDS requests (VCEK, CRL): %d" % (emu.count() - before))
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
     # an ASK (and ARK) of another root in the host's table: refused
     sim2 = os.path.join(tmp, "sim-foreign")
@@ -436,7 +426,7 @@ def table_scenarios(tmp, sim0, emu):
                   "host table not chaining to the trusted root: refused (%r), all from KDS: "
                   "%r" % (c and c.get("host_table"), src))
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
 
 def main():

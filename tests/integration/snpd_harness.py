@@ -290,6 +290,28 @@ class Daemon:
         self.cleanup()
 
 
+def stop_clean(d, res):
+    """SIGTERM @d and check with @res that it exited 0 with no sanitizer
+    report (the log's tail shown if there is one); clean up; its log."""
+    rc = d.stop()
+    log = d.read_log()
+    bad = "Sanitizer" in log or "runtime error" in log
+    res.check(rc == 0 and not bad, "%s: clean exit (%s)%s" % (
+        os.path.basename(d.tmp), rc, "\n" + log[-4000:] if bad else ""))
+    d.cleanup()
+    return log
+
+
+def fuse_append(d, data):
+    """One write(2) of @data to @d's log/extend: what it returned (an
+    error raises OSError)."""
+    fd = os.open(d.path("log", "extend"), os.O_WRONLY)
+    try:
+        return os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
