@@ -40,6 +40,11 @@ struct snpd_view {
 	char *certs[_SNPD_CERT_MAX]; /* PEM, NULL when unknown */
 	size_t cert_len[_SNPD_CERT_MAX];
 	enum snpd_coll_src cert_src[_SNPD_CERT_MAX];
+	/*
+	 * CertsDir=: why its VCEK or VLEK is not in certs[] (it does not sign
+	 * the reference report), NULL when nothing was refused.
+	 */
+	char *certs_error;
 	u64 generation;
 };
 
@@ -145,7 +150,9 @@ extern const char *const snpd_cert_names[_SNPD_CERT_MAX];
 /*
  * Build a view from a reference report (and the certificate table the
  * host returned with it, if any). Certificates come from @certs_dir when
- * set. Returns 0 or a negative errno with a message in @err.
+ * set; a VCEK or VLEK there that does not sign @ref's report is logged,
+ * left out and said in certs_error. Returns 0 or a negative errno with a
+ * message in @err.
  */
 int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u64 generation,
 		  struct snpd_view **ret, char *err, size_t errlen);

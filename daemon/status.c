@@ -75,8 +75,13 @@ json_t *snpd_collateral_json(struct snpd *d)
 			    current && s->completed_at ?
 				    json_integer((json_int_t)(now - s->completed_at)) :
 				    json_null());
-	json_object_set_new(o, "last_error",
-			    current && s->error[0] ? json_string(s->error) : json_null());
+	if (dir) /* why its endorsement key is not served (snpd_view_new()) */
+		json_object_set_new(o, "last_error",
+				    v && v->certs_error ? json_string(v->certs_error) :
+							  json_null());
+	else
+		json_object_set_new(o, "last_error",
+				    current && s->error[0] ? json_string(s->error) : json_null());
 	json_object_set_new(o, "host_table",
 			    current && s->host_note[0] ? json_string(s->host_note) : json_null());
 	json_object_set_new(o, "next_retry",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -13,6 +14,7 @@
 #include "lib/cert-table.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/verify.h"
 #include "lib/x509-amd.h"
 
 const char *const snpd_cert_names[_SNPD_CERT_MAX] = {
@@ -65,6 +67,119 @@ static void certs_from_table(struct snpd_view *v, const struct snp_backend_repor
 	}
 }
 
+/* The checks of snp_verify() that say whether a key signs the report. */
+static const struct snp_check *failed(const struct snp_verify_result *res, const char *name)
+{
+	const struct snp_check *c = snp_verify_result_find(res, name);
+
+	return c && c->status == SNP_CHECK_FAIL ? c : NULL;
+}
+
+static void append(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n && n + 2 < len) {
+		memcpy(buf + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The TCB a VCEK or VLEK is issued for, in the report's layout; false without its SPLs. */
+static bool leaf_tcb(X509 *leaf, enum snp_tcb_layout l, u64 *ret)
+{
+	struct snp_tcb_parts p = { 0 };
+	struct snp_amd_ext ext;
+
+	if (snp_amd_ext_parse(leaf, &ext, NULL, 0) < 0 || !ext.has_spl[SNP_SPL_BOOTLOADER] ||
+	    !ext.has_spl[SNP_SPL_TEE] || !ext.has_spl[SNP_SPL_SNP] ||
+	    !ext.has_spl[SNP_SPL_MICROCODE] ||
+	    (l == SNP_TCB_LAYOUT_TURIN && !ext.has_spl[SNP_SPL_FMC]))
+		return false;
+	p.bootloader = (u8)ext.spl[SNP_SPL_BOOTLOADER];
+	p.tee = (u8)ext.spl[SNP_SPL_TEE];
+	p.snp = (u8)ext.spl[SNP_SPL_SNP];
+	p.microcode = (u8)ext.spl[SNP_SPL_MICROCODE];
+	if (l == SNP_TCB_LAYOUT_TURIN)
+		p.fmc = (u8)ext.spl[SNP_SPL_FMC];
+	*ret = snp_tcb_encode(&p, l);
+	return true;
+}
+
+/*
+ * Is @leaf (borrowed) of CertsDir= the key that signs the reference report
+ * @ref? The checks are snpctl verify's (lib/verify.c): the report's
+ * signature verifies with its public key, SIGNING_KEY names its kind, its
+ * SPLs are REPORTED_TCB and (VCEK) its hwID is CHIP_ID; with the
+ * directory's @ask and @ark (borrowed, both or neither), they sign it. Not
+ * checked: whether the ARK is a trusted root (CertsDir= is the operator's
+ * choice) and the validity dates. Returns true when it is, else false with
+ * what differs in @why.
+ */
+static bool dir_leaf_signs(const struct snp_report_info *ref, X509 *leaf, X509 *ask, X509 *ark,
+			   char *why, size_t len)
+{
+	struct snp_report_info ri = *ref; /* snp_verify() may set its product */
+	struct snp_verify_input in = {
+		.report = &ri,
+		.leaf = leaf,
+		.ask = ask && ark ? ask : NULL,
+		.ark = ask && ark ? ark : NULL,
+		.at = time(NULL),
+		.crl_mode = SNP_CRL_OFF,
+	};
+	struct snp_verify_result *res = malloc(sizeof(*res));
+	struct snp_policy *pol = calloc(1, sizeof(*pol));
+	bool sig = snp_report_signing_key(ref) != SNP_SIGNING_KEY_NONE;
+	const struct snp_check *c;
+	u64 tcb;
+
+	why[0] = '\0';
+	if (!res || !pol || snp_verify(&in, pol, res) < 0) {
+		snprintf(why, len, "%s", "cannot check it (out of memory)");
+		goto out;
+	}
+	if ((c = failed(res, "extensions")))
+		append(why, len, "%s", c->detail);
+	if (sig && (c = failed(res, "signing_key")))
+		append(why, len, "%s", c->detail);
+	if (failed(res, "tcb_match")) {
+		if (leaf_tcb(leaf, snp_report_tcb_layout(&ri), &tcb))
+			append(why, len,
+			       "its TCB 0x%016llx is not the report's REPORTED_TCB 0x%016llx",
+			       (unsigned long long)tcb,
+			       (unsigned long long)le64_to_cpu(ref->r.reported_tcb));
+		else
+			append(why, len, "its TCB is not the report's REPORTED_TCB (%s)",
+			       failed(res, "tcb_match")->detail);
+	}
+	if ((c = failed(res, "chip_match")))
+		append(why, len, "%s (a VCEK of another chip)", c->detail);
+	if (sig && failed(res, "report_sig"))
+		append(why, len, "the reference report's signature does not verify with its key");
+	if (in.ask && (c = failed(res, "chain")))
+		append(why, len, "the directory's ASK and ARK do not sign it (%s)", c->detail);
+out:
+	free(res);
+	free(pol);
+	return !why[0];
+}
+
+/*
+ * CertsDir=: the certificates as they are, but a VCEK or VLEK that does not
+ * sign the reference report (the host changed REPORTED_TCB and the
+ * directory was not updated, another chip's) is not taken: it is logged,
+ * and said in v->certs_error (status, and the reason evidence is refused).
+ */
 static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_t errlen)
 {
 	static const char *const files[][2] = {
@@ -73,26 +188,66 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 		{ "vcek.pem", "vcek.der" },
 		{ "vlek.pem", "vlek.der" },
 	};
+	X509 *certs[SNP_ELEMENTSOF(files)] = { NULL };
+	const char *names[SNP_ELEMENTSOF(files)] = { NULL };
+	char why[768], msg[1024], refused[1024] = "";
+	int r = 0;
 
 	for (size_t i = 0; i < SNP_ELEMENTSOF(files); i++)
-		for (size_t j = 0; j < 2 && files[i][j] && !v->certs[i]; j++) {
+		for (size_t j = 0; j < 2 && files[i][j] && !certs[i]; j++) {
 			STACK_OF(X509) *sk = NULL;
 			char path[4096];
-			int r;
 
 			snprintf(path, sizeof(path), "%s/%s", dir, files[i][j]);
 			r = snp_x509_load_file(path, &sk, err, errlen);
-			if (r == -ENOENT)
+			if (r == -ENOENT) {
+				r = 0;
 				continue;
+			}
 			if (r < 0)
-				return r;
-			v->certs[i] = snp_x509_to_pem(sk_X509_value(sk, 0));
+				goto out;
+			certs[i] = sk_X509_shift(sk);
 			sk_X509_pop_free(sk, X509_free);
-			if (!v->certs[i])
-				return -ENOMEM;
-			v->cert_src[i] = SNPD_SRC_DIR;
+			if (!certs[i]) {
+				snprintf(err, errlen, "%s: no certificate", path);
+				r = -EBADMSG;
+				goto out;
+			}
+			names[i] = files[i][j];
 		}
-	return 0;
+
+	for (int i = SNPD_CERT_VCEK; i <= SNPD_CERT_VLEK; i++) {
+		if (!certs[i] || dir_leaf_signs(&v->ref, certs[i], certs[SNPD_CERT_ASK],
+						certs[SNPD_CERT_ARK], why, sizeof(why)))
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "CertsDir=%s/%s is not the key that signs the reference report: %s; it is "
+			 "not served: update the directory and reload (SIGHUP)",
+			 dir, names[i], why);
+		log_error("%s", msg);
+		append(refused, sizeof(refused), "%s", msg);
+		X509_free(certs[i]);
+		certs[i] = NULL;
+	}
+	if (refused[0] && !(v->certs_error = strdup(refused))) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	for (size_t i = 0; i < SNP_ELEMENTSOF(files); i++) {
+		if (!certs[i])
+			continue;
+		v->certs[i] = snp_x509_to_pem(certs[i]);
+		if (!v->certs[i]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		v->cert_src[i] = SNPD_SRC_DIR;
+	}
+out:
+	for (size_t i = 0; i < SNP_ELEMENTSOF(files); i++)
+		X509_free(certs[i]);
+	return r;
 }
 
 static char *strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -215,6 +370,8 @@ int snpd_view_with_collateral(const struct snpd_view *old, const struct snpd_col
 	v->chip_id = dup_or_null(old->chip_id, strlen(old->chip_id), &fail);
 	v->policy = dup_or_null(old->policy, strlen(old->policy), &fail);
 	v->vmpl = dup_or_null(old->vmpl, strlen(old->vmpl), &fail);
+	v->certs_error = dup_or_null(old->certs_error,
+				     old->certs_error ? strlen(old->certs_error) : 0, &fail);
 	for (int i = 0; i < _SNPD_CERT_MAX; i++) {
 		v->certs[i] = dup_or_null(old->certs[i], old->cert_len[i], &fail);
 		v->cert_len[i] = old->cert_len[i];
@@ -334,6 +491,7 @@ struct snpd_view *snpd_view_free(struct snpd_view *v)
 	free(v->chip_id);
 	free(v->policy);
 	free(v->vmpl);
+	free(v->certs_error);
 	for (size_t i = 0; i < _SNPD_CERT_MAX; i++)
 		free(v->certs[i]);
 	free(v);

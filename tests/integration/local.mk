@@ -140,6 +140,12 @@ EXTRA_DIST += %reldir%/evidence-queue-full.py
 # flapping the TCB gets refreshes spaced by a backoff.
 TESTS += %reldir%/evidence-tcb-change.py
 EXTRA_DIST += %reldir%/evidence-tcb-change.py
+# CertsDir=: its VCEK is served only when it signs the reference report;
+# after a TCB change the directory did not follow, or another chip's VCEK,
+# evidence is refused as collateral-unavailable with the reason in status
+# and the log; the right VCEK and SIGHUP serve it again.
+TESTS += %reldir%/certs-dir-check.py
+EXTRA_DIST += %reldir%/certs-dir-check.py
 # A failed batch fails the FUSE open or read that waited for it and leaves
 # nothing on the descriptor: a retry (open, or read) joins a new batch.
 TESTS += %reldir%/fs-evidence-failed.py
