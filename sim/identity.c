@@ -501,6 +501,57 @@ int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* Does @x carry @t's SPLs, as make_leaf() writes them? */
+static bool leaf_has_spls(X509 *x, const struct snp_tcb_parts *t)
+{
+	const struct {
+		int sfx;
+		u32 v;
+	} spl[] = { { 1, t->bootloader },
+		    { 2, t->tee },
+		    { 3, t->snp },
+		    { 8, t->microcode },
+		    { 9, t->fmc } };
+	for (size_t i = 0; i < SNP_ELEMENTSOF(spl); i++) {
+		const ASN1_OCTET_STRING *os;
+		X509_EXTENSION *e;
+		ASN1_OBJECT *obj;
+		char oid[64];
+		u8 der[8];
+		size_t len;
+		int at;
+
+		snprintf(oid, sizeof(oid), AMD_OID_ARC ".3.%d", spl[i].sfx);
+		obj = OBJ_txt2obj(oid, 1);
+		if (!obj)
+			return false;
+		at = X509_get_ext_by_OBJ(x, obj, -1);
+		ASN1_OBJECT_free(obj);
+		if (at < 0) {
+			if (spl[i].sfx == 9 && !spl[i].v)
+				continue; /* no FMC outside Turin */
+			return false;
+		}
+		e = X509_get_ext(x, at);
+		os = X509_EXTENSION_get_data(e);
+		len = der_uint(der, spl[i].v);
+		if (!os || (size_t)ASN1_STRING_length(os) != len ||
+		    memcmp(ASN1_STRING_get0_data(os), der, len))
+			return false;
+	}
+	return true;
+}
+
+bool sim_identity_leaf_is_current(const struct sim_state *st)
+{
+	const struct sim_params *p = &st->params;
+	struct snp_tcb_parts t;
+
+	snp_tcb_decode(p->reported_tcb, snp_product_tcb_layout(p->product), &t);
+	return st->vcek && leaf_has_spls(st->vcek, &t) &&
+	       (!p->vlek || (st->vlek && leaf_has_spls(st->vlek, &t)));
+}
+
 X509 *sim_identity_stale_leaf(const struct sim_state *st)
 {
 	const struct sim_params *p = &st->params;

@@ -364,6 +364,8 @@ int sim_sign_report(EVP_PKEY *key, const u8 *data, size_t len, struct snp_ecdsa_
 int sim_identity_generate(struct sim_state *st, char *err, size_t errlen);
 /* Only the VCEK/VLEK certificates again (after a TCB change). */
 int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen);
+/* Are the VCEK (and VLEK) certificates of @st's REPORTED_TCB? */
+bool sim_identity_leaf_is_current(const struct sim_state *st);
 /*
  * A VCEK (VLEK) certificate as the chip's own, same key and hwID, issued
  * by the same ASK (ASVK), but for another TCB: every non-zero SPL of

@@ -289,6 +289,26 @@ static int save_identity(const struct sim_state *st)
 	return 0;
 }
 
+/*
+ * The VCEK (VLEK) certificates again, for REPORTED_TCB, into memory and
+ * the state directory (under the lock): after a firmware update, so that
+ * the next process, and whoever reads the directory, has them too.
+ */
+static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
+{
+	int r;
+
+	r = sim_identity_reissue_leaf(st, err, errlen);
+	if (r >= 0 && st->dir)
+		r = save_pem(st, "vcek.pem", st->vcek, NULL);
+	if (r >= 0 && st->dir && st->params.vlek)
+		r = save_pem(st, "vlek.pem", st->vlek, NULL);
+	if (r < 0 && !err[0])
+		snprintf(err, errlen, "cannot save the reissued VCEK/VLEK certificates: %s",
+			 strerror(-r));
+	return r;
+}
+
 static int load_identity(struct sim_state *st, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < SNP_ELEMENTSOF(pem_files); i++) {
@@ -821,6 +841,12 @@ static int load_locked(const char *dir, struct sim_state **ret, char *err, size_
 	r = load_identity(st, err, errlen);
 	if (r < 0)
 		goto fail;
+	/* params edited by hand (a firmware update) since the leaves were issued */
+	if (!sim_identity_leaf_is_current(st)) {
+		r = reissue_leaves(st, err, errlen);
+		if (r < 0)
+			goto fail;
+	}
 	*ret = st;
 	return 0;
 fail:
@@ -1006,7 +1032,8 @@ int sim_state_sync_firmware(struct sim_state *st)
 	p->committed_build = np.committed_build;
 	p->host_certs = np.host_certs;
 	if (tcb_changed) {
-		r = sim_identity_reissue_leaf(st, err, sizeof(err));
+		err[0] = '\0';
+		r = reissue_leaves(st, err, sizeof(err));
 		if (r < 0)
 			return r;
 	}

@@ -160,3 +160,7 @@ EXTRA_DIST += %reldir%/tsm-conflict.py
 # the FUSE protocol on a socket handed over as the connection).
 TESTS += %reldir%/fs-nonce-access.py
 EXTRA_DIST += %reldir%/fs-nonce-access.py
+# The simulator after its params were edited (a firmware update): a new
+# process hands out the VCEK/VLEK of the new TCB; the directory's follow.
+TESTS += %reldir%/sim-tcb-update.py
+EXTRA_DIST += %reldir%/sim-tcb-update.py
