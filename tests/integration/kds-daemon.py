@@ -370,23 +370,11 @@ def table_scenarios(tmp, sim0, emu):
     # host's copy (sim1) is tampered with
     sim1 = os.path.join(tmp, "sim-stale")
     shutil.copytree(sim0, sim1)
-    set_param(sim1, "host_certs", "1")
+    # the simulator's stale table: a VCEK of the same key, hwID and ASK,
+    # every non-zero SPL of REPORTED_TCB one lower (sim/identity.c); a
+    # vcek.pem of another TCB planted in its directory would be reissued
+    set_param(sim1, "host_certs", "stale")
     chip = emu_mod.Chip(sim0)
-    from cryptography.x509.oid import ObjectIdentifier
-    bl = ObjectIdentifier(emu_mod.AMD + "3.1")
-    b = x509.CertificateBuilder().subject_name(chip.vcek.subject).issuer_name(
-        chip.vcek.issuer).public_key(chip.vcek.public_key()).serial_number(
-        1).not_valid_before(chip.vcek.not_valid_before).not_valid_after(
-        chip.vcek.not_valid_after)
-    for e in chip.vcek.extensions:
-        v = e.value
-        if e.oid == bl:
-            v = x509.UnrecognizedExtension(e.oid, bytes([2, 1, (chip.spl["blSPL"] + 1) & 0x7f]))
-        b = b.add_extension(v, e.critical)
-    der = b.sign(chip.ask_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
-    stale = emu_mod.pss_sign(der, chip.ask_key, chip.pss_algid)
-    with open(os.path.join(sim1, "vcek.pem"), "wb") as f:
-        f.write(x509.load_der_x509_certificate(stale).public_bytes(serialization.Encoding.PEM))
     before = emu.count()
     d = new_daemon(sim1, tmp, "d-stale", emu.url, os.path.join(tmp, "cache-stale"))
     try:
