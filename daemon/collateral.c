@@ -24,6 +24,7 @@
 #include "lib/kds.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/verify.h"
 #include "lib/x509-amd.h"
 
 /* retries after a failure KDS did not time itself (network, bad body) */
@@ -93,8 +94,15 @@ struct snpd_collateral {
 	u32 anchor_retry_s; /* backoff while TrustArk= cannot be read */
 };
 
-/* What a pass works with: certificates as objects. */
+/* What a pass works with: certificates as objects, for one product. */
 struct work {
+	/*
+	 * The product the pass looks up: the report's, or one it may be of
+	 * when it does not say (version 2); its VCEK's key at KDS.
+	 */
+	enum snp_product product;
+	struct snp_kds_key key;
+	bool have_key;
 	X509 *anchor; /* the trusted ARK */
 	X509 *ark, *ask, *leaf;
 	X509_CRL *crl;
@@ -140,7 +148,10 @@ struct snpd_coll_set *snpd_coll_set_free(struct snpd_coll_set *s)
 
 bool snpd_coll_set_matches(const struct snpd_coll_set *s, const struct snp_report_info *ref)
 {
-	return s && ref && s->product == ref->product &&
+	/* a report that does not say its product: the one the worker verified */
+	return s && ref &&
+	       (s->product == ref->product ||
+		(ref->product == SNP_PRODUCT_UNKNOWN && s->product_verified)) &&
 	       !memcmp(s->chip_id, ref->r.chip_id, sizeof(s->chip_id)) &&
 	       s->reported_tcb == le64_to_cpu(ref->r.reported_tcb);
 }
@@ -221,7 +232,7 @@ static void note(struct work *w, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The trusted root: TrustArk= when set, else AMD's compiled-in ARK. */
+/* The trusted root: TrustArk= when set, else AMD's compiled-in ARK of @w's product. */
 static int load_anchor(const struct job *j, struct work *w)
 {
 	int r;
@@ -243,15 +254,15 @@ static int load_anchor(const struct job *j, struct work *w)
 		}
 		return 0;
 	}
-	if (j->ref.product == SNP_PRODUCT_UNKNOWN) {
+	if (w->product == SNP_PRODUCT_UNKNOWN) {
 		set_error(w, -EINVAL, "%s",
-			  "the report does not say its product (version 2) and the host gave no "
-			  "VCEK: the collateral cannot be looked up");
+			  "the report does not say its product (version 2): the collateral cannot "
+			  "be looked up");
 		return -EINVAL;
 	}
-	r = snp_amd_root_load(j->ref.product, SNP_AMD_ROOT_ARK, &w->anchor);
+	r = snp_amd_root_load(w->product, SNP_AMD_ROOT_ARK, &w->anchor);
 	if (r < 0)
-		set_error(w, r, "no embedded AMD ARK for %s", snp_product_name(j->ref.product));
+		set_error(w, r, "no embedded AMD ARK for %s", snp_product_name(w->product));
 	return r;
 }
 
@@ -284,8 +295,7 @@ static bool ca_is_asvk(X509 *ca)
  * the cache or KDS. A VCEK for another TCB or chip (stale) is flagged and
  * dropped; the rest of the table stays.
  */
-static void take_host(const struct job *j, struct work *w, const struct snp_kds_key *key,
-		      bool have_key)
+static void take_host(const struct job *j, struct work *w)
 {
 	struct snp_cert_table t;
 	const struct snp_cert_table_entry *e;
@@ -345,7 +355,7 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 		X509 *issuer = ask;
 
 		if (!issuer && !j->trust_ark[0] &&
-		    snp_amd_root_load(j->ref.product, vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
+		    snp_amd_root_load(w->product, vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
 				      &embedded_ask) == 0)
 			issuer = embedded_ask;
 		if (issuer && !signed_by(leaf, issuer)) {
@@ -353,7 +363,8 @@ static void take_host(const struct job *j, struct work *w, const struct snp_kds_
 			     "the host's VCEK/VLEK is not signed by a trusted ASK: table refused");
 			goto refuse;
 		}
-		if (!vlek && have_key && !snp_kds_cert_matches(leaf, key, err, sizeof(err))) {
+		if (!vlek && w->have_key &&
+		    !snp_kds_cert_matches(leaf, &w->key, err, sizeof(err))) {
 			note(w, "the host's VCEK is stale (%s): replaced", err);
 			X509_free(leaf);
 			leaf = NULL;
@@ -420,11 +431,12 @@ static enum snpd_coll_src src_of(enum snp_kds_source ks)
 }
 
 /*
- * Fill what is missing from the cache (and KDS when @network). Every
- * object is checked against the trusted root before it is taken.
+ * Fill what is missing from the cache (and KDS when @network); the CRL
+ * only with @crl. Every object is checked against the trusted root before
+ * it is taken.
  */
-static void take_kds(struct snpd_collateral *c, const struct job *j, struct work *w,
-		     const struct snp_kds_key *key, bool have_key, bool network)
+static void take_kds(struct snpd_collateral *c, const struct job *j, struct work *w, bool network,
+		     bool crl)
 {
 	enum snp_kds_source ks = SNP_KDS_SRC_NONE;
 	char err[SNP_ERRBUF];
@@ -445,14 +457,13 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		w->vlek = true; /* its chain is the ASVK's */
 	/* the chain: embedded AMD certificates where they apply */
 	if (!w->ask && !j->trust_ark[0] &&
-	    snp_amd_root_load(j->ref.product, w->vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
+	    snp_amd_root_load(w->product, w->vlek ? SNP_AMD_ROOT_ASVK : SNP_AMD_ROOT_ASK,
 			      &w->ask) == 0)
 		w->src[SNPD_COLL_ASK] = SNPD_SRC_EMBEDDED;
-	if (!w->ask && j->ref.product != SNP_PRODUCT_UNKNOWN) {
+	if (!w->ask && w->product != SNP_PRODUCT_UNKNOWN) {
 		X509 *ask = NULL, *ark = NULL;
 
-		r = snp_kds_get_chain(&k, j->ref.product, w->vlek, &ask, &ark, &ks, err,
-				      sizeof(err));
+		r = snp_kds_get_chain(&k, w->product, w->vlek, &ask, &ark, &ks, err, sizeof(err));
 		if (r == 0 && (X509_cmp(ark, w->anchor) != 0 || !signed_by(ask, w->anchor))) {
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s",
@@ -479,13 +490,13 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		/* not fetched: the host's own, once its CA is known */
 		set_error(w, -ENOENT, "the host's %s cannot be checked yet: no %s",
 			  leaf_name(w->vlek), w->vlek ? "ASVK" : "ASK");
-	} else if (!w->leaf && have_key &&
+	} else if (!w->leaf && w->have_key &&
 		   snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK) {
 		/* KDS serves no VLEK: only the host can give it */
 		set_error(w, -ENOENT, "%s",
 			  "the report is signed with the VLEK and the host gave none (KDS does not "
 			  "serve VLEKs)");
-	} else if (!w->leaf && have_key && w->ask) {
+	} else if (!w->leaf && w->have_key && w->ask) {
 		X509 *leaf = NULL;
 
 		/*
@@ -495,7 +506,7 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		 */
 		k.trusted_ask = w->ask;
 
-		r = snp_kds_get_vcek(&k, key, &leaf, &ks, err, sizeof(err));
+		r = snp_kds_get_vcek(&k, &w->key, &leaf, &ks, err, sizeof(err));
 		if (r == 0 && !signed_by(leaf, w->ask)) {
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s", "not signed by the ASK: refused");
@@ -510,22 +521,22 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		X509_free(leaf);
 	}
 
-	if (!w->crl && j->ref.product != SNP_PRODUCT_UNKNOWN) {
-		X509_CRL *crl = NULL;
+	if (crl && !w->crl && w->product != SNP_PRODUCT_UNKNOWN) {
+		X509_CRL *x = NULL;
 
-		r = snp_kds_get_crl(&k, j->ref.product, w->vlek, &crl, &ks, err, sizeof(err));
-		if (r == 0 && !crl_signed_by(crl, w->anchor)) {
+		r = snp_kds_get_crl(&k, w->product, w->vlek, &x, &ks, err, sizeof(err));
+		if (r == 0 && !crl_signed_by(x, w->anchor)) {
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s", "not signed by the trusted ARK: refused");
 		}
 		if (r == 0) {
-			w->crl = crl;
+			w->crl = x;
 			w->src[SNPD_COLL_CRL] = src_of(ks);
-			crl = NULL;
+			x = NULL;
 		} else if (r != -ENOENT || network) {
 			set_error(w, r, "CRL: %s", err);
 		}
-		X509_CRL_free(crl);
+		X509_CRL_free(x);
 	}
 	ERR_clear_error();
 	pthread_mutex_lock(&c->lock);
@@ -533,7 +544,11 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	pthread_mutex_unlock(&c->lock);
 }
 
-static struct snpd_coll_set *set_of(const struct job *j, struct work *w)
+/*
+ * The set of a pass. @verified: @w's leaf signs the report (leaf_signs()),
+ * so the set says @w's product even when the report did not say one.
+ */
+static struct snpd_coll_set *set_of(const struct job *j, struct work *w, bool verified)
 {
 	struct snpd_coll_set *s = calloc(1, sizeof(*s));
 	X509 *certs[3] = { w->ark, w->ask, w->leaf };
@@ -541,7 +556,8 @@ static struct snpd_coll_set *set_of(const struct job *j, struct work *w)
 
 	if (!s)
 		return NULL;
-	s->product = j->ref.product;
+	s->product = verified ? w->product : j->ref.product;
+	s->product_verified = verified;
 	memcpy(s->chip_id, j->ref.r.chip_id, sizeof(s->chip_id));
 	s->reported_tcb = le64_to_cpu(j->ref.r.reported_tcb);
 	s->vlek = w->vlek;
@@ -651,36 +667,208 @@ static bool superseded(struct snpd_collateral *c, u64 seq)
 	return r;
 }
 
+/*
+ * Does @w's leaf sign the reference report as a VCEK/VLEK of @w->product?
+ * The checks of snpctl verify (lib/verify.c): its ASK/ASVK and the
+ * trusted root sign it (and the root's name, when it has one, is that
+ * product's), the report's signature verifies with its key, SIGNING_KEY
+ * names its kind, its SPLs are REPORTED_TCB in that product's layout and
+ * (VCEK) its hwID is CHIP_ID. Not checked here: validity dates and the CRL.
+ */
+static bool leaf_signs(const struct job *j, const struct work *w)
+{
+	static const char *const must_pass[] = { "root_trust", "chain", "report_sig", "signing_key",
+						 "tcb_match" };
+	struct snp_report_info ri = j->ref; /* snp_verify() sets its product */
+	struct snp_verify_input in = {
+		.report = &ri,
+		.ark = w->anchor,
+		.ask = w->ask,
+		.leaf = w->leaf,
+		.trust_ark = w->anchor,
+		.product = w->product,
+		.at = time(NULL),
+		.crl_mode = SNP_CRL_OFF,
+	};
+	struct snp_verify_result *res = NULL;
+	struct snp_policy *pol = NULL;
+	const struct snp_check *chk;
+	bool ok = false;
+
+	if (!w->anchor || !w->ask || !w->leaf || w->product == SNP_PRODUCT_UNKNOWN)
+		return false;
+	res = malloc(sizeof(*res));
+	pol = calloc(1, sizeof(*pol));
+	if (!res || !pol || snp_verify(&in, pol, res) < 0)
+		goto out;
+	ok = true;
+	for (size_t i = 0; i < SNP_ELEMENTSOF(must_pass); i++) {
+		chk = snp_verify_result_find(res, must_pass[i]);
+		if (!chk || chk->status != SNP_CHECK_PASS)
+			ok = false;
+	}
+	chk = snp_verify_result_find(res, "chip_match"); /* skipped: a VLEK, a masked CHIP_ID */
+	if (!chk || chk->status == SNP_CHECK_FAIL)
+		ok = false;
+out:
+	ERR_clear_error();
+	free(res);
+	free(pol);
+	return ok;
+}
+
+/* The product TrustArk='s ARK names ("ARK-Milan"), UNKNOWN if none or unreadable. */
+static enum snp_product trust_ark_product(const struct job *j)
+{
+	enum snp_product p = SNP_PRODUCT_UNKNOWN;
+	STACK_OF(X509) *sk = NULL;
+	char cn[64];
+
+	if (!j->trust_ark[0] || snp_x509_load_file(j->trust_ark, &sk, NULL, 0) < 0) {
+		ERR_clear_error();
+		return p;
+	}
+	if (sk_X509_num(sk) > 0)
+		p = snp_product_from_ca_cn(
+			snp_x509_cn(sk_X509_value(sk, 0), false, cn, sizeof(cn)));
+	sk_X509_pop_free(sk, X509_free);
+	return p;
+}
+
+/*
+ * The products whose collateral a pass looks for: the one the report says
+ * (CPUID; version 2: an 8-byte CHIP_ID is Turin's), or that the worker
+ * verified before (snpd_coll_set.product_verified); else the one
+ * TrustArk='s ARK names; else each product KDS serves, Turin only when
+ * CHIP_ID could be Turin's. Never the productName of a certificate the
+ * host gave: the product is the one whose trusted root a leaf that signs
+ * the report chains to (leaf_signs()).
+ */
+static size_t candidates(const struct job *j, enum snp_product out[3])
+{
+	static const enum snp_product kds[] = { SNP_PRODUCT_MILAN, SNP_PRODUCT_GENOA,
+						SNP_PRODUCT_TURIN };
+	const u8 *chip = j->ref.r.chip_id;
+	size_t n = 0;
+
+	if (j->ref.product != SNP_PRODUCT_UNKNOWN) {
+		out[0] = j->ref.product;
+		return 1;
+	}
+	out[0] = trust_ark_product(j);
+	if (out[0] != SNP_PRODUCT_UNKNOWN)
+		return 1;
+	for (size_t i = 0; i < SNP_ELEMENTSOF(kds); i++)
+		if (kds[i] != SNP_PRODUCT_TURIN ||
+		    snp_mem_is_zero(chip + SNP_CHIP_ID_TURIN_SIZE,
+				    SNP_CHIP_ID_SIZE - SNP_CHIP_ID_TURIN_SIZE))
+			out[n++] = kds[i];
+	return n;
+}
+
+static void work_init(const struct job *j, enum snp_product p, struct work *w)
+{
+	struct snp_report_info ri = j->ref;
+
+	memset(w, 0, sizeof(*w));
+	w->product = p;
+	ri.product = p;
+	w->have_key = snp_kds_key_from_report(&ri, &w->key, NULL, 0) == 0;
+}
+
+/*
+ * A report that does not say its product and no product's leaf signs it
+ * (yet): no collateral, and why, in @out (from the passes @w of each of the
+ * @n products tried).
+ */
+static void undecided(const struct job *j, const struct work *w, const enum snp_product *p,
+		      size_t n, struct work *out)
+{
+	char names[64] = "";
+	size_t len = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->product = SNP_PRODUCT_UNKNOWN;
+	out->vlek = snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK;
+	for (size_t i = 0; i < n && len < sizeof(names); i++)
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+					i == 0	   ? "" :
+					i == n - 1 ? " or " :
+						     ", ",
+					snp_product_name(p[i]));
+	snprintf(out->error, sizeof(out->error),
+		 "the report does not say its product (version 2) and no VCEK/VLEK that signs "
+		 "it chains to the trusted root of %s%s%.120s",
+		 names, w[0].error[0] ? "; " : "", w[0].error);
+	out->last_r = w[0].last_r;
+	for (size_t i = 0; i < n; i++)
+		if (w[i].last_r && w[i].last_r != -ENXIO) {
+			/* a failure worth retrying sooner than a refusal */
+			out->last_r = w[i].last_r;
+			break;
+		}
+	if (j->table && j->table_len)
+		note(out,
+		     "the host's table is not used: no VCEK/VLEK in it chains to the trusted root "
+		     "of %s and signs the report",
+		     names);
+}
+
+/*
+ * One job: for each product the report may be of (candidates()), a local
+ * pass (host table, embedded roots, cache), until one's leaf signs the
+ * report; its set is posted (READY waits for it). Then, unless that is
+ * complete, the network pass (KDS) the same way. The CRL is fetched for
+ * the product found, or when there is only one.
+ */
 static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 {
-	struct snp_kds_key key;
-	struct work w = { 0 };
+	enum snp_product cand[3];
+	struct work w[3], none;
+	struct work *best = NULL;
 	struct snpd_coll_set *s;
-	bool have_key, pending, final;
-	int r;
+	bool pending, final, anchor_failed = false, verified = false;
+	size_t n, i;
+	int r = 0;
 
-	have_key = snp_kds_key_from_report(&j->ref, &key, NULL, 0) == 0;
-	r = load_anchor(j, &w);
-	if (r == 0) {
+	memset(w, 0, sizeof(w));
+	memset(&none, 0, sizeof(none));
+	n = candidates(j, cand);
+	for (i = 0; i < n && !verified; i++) {
+		work_init(j, cand[i], &w[i]);
+		r = load_anchor(j, &w[i]);
+		if (r < 0) {
+			anchor_failed = true;
+			best = &w[i];
+			break;
+		}
 		pthread_mutex_lock(&c->lock);
 		c->anchor_retry_s = 0;
 		pthread_mutex_unlock(&c->lock);
-		take_host(j, &w, &key, have_key);
-		take_kds(c, j, &w, &key, have_key, false);
+		take_host(j, &w[i]);
+		take_kds(c, j, &w[i], false, true);
+		verified = leaf_signs(j, &w[i]);
+		if (verified || n == 1)
+			best = &w[i];
 	}
-	s = set_of(j, &w);
+	if (!best) {
+		undecided(j, w, cand, n, &none);
+		best = &none;
+	}
+	s = set_of(j, best, verified);
 	if (s)
 		s->generation = seq;
-	if (s && (s->state == SNPD_COLL_COMPLETE || j->offline || !w.anchor))
+	if (s && (s->state == SNPD_COLL_COMPLETE || j->offline || anchor_failed))
 		s->final = true;
-	if (s && !w.anchor && j->trust_ark[0]) {
+	if (s && anchor_failed && j->trust_ark[0]) {
 		/* TrustArk= cannot be read (yet): read again, without a reload */
 		s->retry_at = anchor_retry_time(c, r);
-		snprintf(s->error, sizeof(s->error), "%.200s (read again in %lld s)", w.error,
+		snprintf(s->error, sizeof(s->error), "%.200s (read again in %lld s)", best->error,
 			 (long long)(s->retry_at - time(NULL)));
 	} else if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline) {
-		snprintf(s->error, sizeof(s->error), "%.200s%s", w.error,
-			 w.error[0] ? " (KdsOffline=yes)" : "not in the cache and KdsOffline=yes");
+		snprintf(s->error, sizeof(s->error), "%.200s%s", best->error,
+			 best->error[0] ? " (KdsOffline=yes)" :
+					  "not in the cache and KdsOffline=yes");
 	}
 	if (s && !s->final) {
 		/* say what the local pass found; the network pass follows */
@@ -694,28 +882,54 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 	pending = c->pending || c->stop || c->submitted != seq;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	if (final || pending) {
-		work_release(&w);
-		return;
-	}
+	if (final || pending)
+		goto out;
 
-	w.error[0] = '\0';
-	w.last_r = 0;
-	take_kds(c, j, &w, &key, have_key, true);
+	if (verified) {
+		best->error[0] = '\0';
+		best->last_r = 0;
+		take_kds(c, j, best, true, true);
+	} else {
+		best = n == 1 ? &w[0] : NULL;
+		for (i = 0; i < n && !verified && !superseded(c, seq); i++) {
+			/*
+			 * Of a product the report may be of, KDS is asked only
+			 * when a leaf can come of it: the VCEK (CHIP_ID not
+			 * masked), or the chain the host's leaf waits for. Its
+			 * CRL only once a leaf of it signs the report.
+			 */
+			if (n > 1 && !w[i].host_leaf &&
+			    (!w[i].have_key ||
+			     snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VLEK))
+				continue;
+			w[i].error[0] = '\0';
+			w[i].last_r = 0;
+			take_kds(c, j, &w[i], true, n == 1);
+			verified = leaf_signs(j, &w[i]);
+			if (verified) {
+				best = &w[i];
+				if (n > 1)
+					take_kds(c, j, best, true, true);
+			}
+		}
+		if (!best) {
+			undecided(j, w, cand, n, &none);
+			best = &none;
+		}
+	}
 	if (superseded(c, seq)) {
 		/*
 		 * Its settings or its report are no longer current: the result
 		 * (and the failure of an aborted transfer) means nothing.
 		 */
-		work_release(&w);
-		return;
+		goto out;
 	}
-	s = set_of(j, &w);
+	s = set_of(j, best, verified);
 	if (s) {
 		s->generation = seq;
 		s->final = true;
 		if (s->state != SNPD_COLL_COMPLETE)
-			s->retry_at = retry_time(c, j, &w);
+			s->retry_at = retry_time(c, j, best);
 		else {
 			pthread_mutex_lock(&c->lock);
 			c->retry_s = 0;
@@ -723,7 +937,10 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		}
 		post(c, s);
 	}
-	work_release(&w);
+out:
+	for (i = 0; i < n; i++)
+		work_release(&w[i]);
+	work_release(&none);
 }
 
 static void *worker(void *userdata)

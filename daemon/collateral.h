@@ -59,8 +59,14 @@ enum snpd_coll_state {
 
 /* The outcome of one pass: immutable once posted. */
 struct snpd_coll_set {
-	/* what it is for: the reference report's identity */
+	/*
+	 * What it is for: the reference report's identity. @product is the
+	 * report's; of one that does not say it (version 2), the product
+	 * found (product_verified), else UNKNOWN.
+	 */
 	enum snp_product product;
+	/* the leaf is of @product, chains to its trusted root and signs the report */
+	bool product_verified;
 	u8 chip_id[64];
 	u64 reported_tcb;
 
@@ -111,7 +117,10 @@ int snpd_collateral_submit(struct snpd_collateral *c, const struct snp_report_in
 /* Run the last job again (the retry timer, a reload). */
 int snpd_collateral_resubmit(struct snpd_collateral *c, const struct snpd_coll_config *cfg);
 
-/* Does @s belong to this reference report? */
+/*
+ * Does @s belong to this reference report? Of a report that does not say
+ * its product, a set whose product the worker verified does.
+ */
 bool snpd_coll_set_matches(const struct snpd_coll_set *s, const struct snp_report_info *ref);
 struct snpd_coll_set *snpd_coll_set_free(struct snpd_coll_set *s);
 

@@ -198,14 +198,22 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 		/*
 		 * A view that served no certificate yet (its report's first
 		 * checked set) is completed, not replaced: same generation.
+		 * The set may decide its product (a version-2 report): then
+		 * platform.json and tcb change too.
 		 */
 		r = snpd_view_with_collateral(
 			d->view, set, d->view->generation + (view_has_certs(d->view) ? 1 : 0), &v);
 		if (r < 0) {
 			log_warning_errno(r, "Cannot apply the collateral: %m");
-		} else if (view_certs_equal(v, d->view)) {
+		} else if (view_certs_equal(v, d->view) && v->ref.product == d->view->ref.product &&
+			   v->ref.product_source == d->view->ref.product_source) {
 			snpd_view_free(v); /* what is served does not change: no new generation */
 		} else {
+			if (v->ref.product != d->view->ref.product)
+				log_notice("The reference report (version %u) is of a %s: its %s, "
+					   "checked against the trusted root, signs it",
+					   v->ref.version, snp_product_name(v->ref.product),
+					   set->vlek ? "VLEK" : "VCEK");
 			snpd_view_free(d->view);
 			d->view = v;
 		}

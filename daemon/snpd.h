@@ -151,7 +151,10 @@ extern const char *const snpd_cert_names[_SNPD_CERT_MAX];
  * Build a view from a reference report (and the certificate table the
  * host returned with it, if any). Certificates come from @certs_dir when
  * set; a VCEK or VLEK there that does not sign @ref's report is logged,
- * left out and said in certs_error. Returns 0 or a negative errno with a
+ * left out and said in certs_error. The product of a report that does not
+ * say it (version 2) is that of CertsDir='s VCEK/VLEK, never of one in the
+ * host's table (unchecked): the collateral worker's set says it
+ * (snpd_view_apply_collateral()). Returns 0 or a negative errno with a
  * message in @err.
  */
 int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u64 generation,
@@ -163,7 +166,11 @@ struct snpd_view *snpd_view_free(struct snpd_view *v);
  */
 int snpd_view_with_collateral(const struct snpd_view *old, const struct snpd_coll_set *set,
 			      u64 generation, struct snpd_view **ret);
-/* Replace the certificates of a view not yet published. */
+/*
+ * Replace the certificates of a view not yet published; a report that
+ * does not say its product takes the one @set verified (and the files
+ * that decode it are made again).
+ */
 int snpd_view_apply_collateral(struct snpd_view *v, const struct snpd_coll_set *set);
 
 /* The identity of a report (raw bytes, SNP_REPORT_SIZE of them). */
@@ -184,7 +191,10 @@ void snpd_platform_id_diff(const struct snpd_platform_id *was, const struct snpd
  */
 int snpd_view_check_report(struct snpd *d, const u8 *report, char *why, size_t len);
 
-/* Decoded report as JSON (new reference), product from the view's certs. */
+/*
+ * Decoded report as JSON (new reference); a report that does not say its
+ * product (version 2) has the view's.
+ */
 json_t *snpd_report_json(const struct snpd *d, const u8 report[SNP_REPORT_SIZE]);
 
 /* Health and counters as JSON (new reference). */

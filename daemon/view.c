@@ -304,9 +304,65 @@ static int finish_certs(struct snpd_view *v)
 	return 0;
 }
 
+static void tcb_text(char *buf, size_t len, const char *name, u64 raw, enum snp_tcb_layout l)
+{
+	struct snp_tcb_parts p;
+	size_t n;
+
+	snp_tcb_decode(raw, l, &p);
+	n = (size_t)snprintf(buf, len, "%s 0x%016llx", name, (unsigned long long)raw);
+	if (l == SNP_TCB_LAYOUT_TURIN && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " fmc=%u", p.fmc);
+	if (n < len)
+		snprintf(buf + n, len - n, " bootloader=%u tee=%u snp=%u microcode=%u\n",
+			 p.bootloader, p.tee, p.snp, p.microcode);
+}
+
+/* The files that decode the reference report: platform.json, tcb, ... (again). */
+static int view_facts(struct snpd_view *v)
+{
+	const struct snp_report *r = &v->ref.r;
+	enum snp_tcb_layout l = snp_report_tcb_layout(&v->ref);
+	char hex[2 * 64 + 1], t[4][160];
+	json_t *j;
+
+	free(v->platform_json);
+	free(v->measurement);
+	free(v->chip_id);
+	free(v->policy);
+	free(v->vmpl);
+	free(v->tcb);
+	v->platform_json = v->measurement = v->chip_id = v->policy = v->vmpl = v->tcb = NULL;
+	j = snp_report_to_json(&v->ref);
+	if (!j)
+		return -ENOMEM;
+	/* the reference report's nonce and signature say nothing about the platform */
+	json_object_del(j, "report_data");
+	json_object_del(j, "signature");
+	v->platform_json = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+
+	snp_hex_encode(r->measurement, sizeof(r->measurement), hex);
+	v->measurement = strdupf("%s\n", hex);
+	snp_hex_encode(r->chip_id, sizeof(r->chip_id), hex);
+	v->chip_id = strdupf("%s\n", hex);
+	v->policy = strdupf("0x%016llx\n", (unsigned long long)le64_to_cpu(r->policy));
+	v->vmpl = strdupf("%u\n", le32_to_cpu(r->vmpl));
+	tcb_text(t[0], sizeof(t[0]), "reported", le64_to_cpu(r->reported_tcb), l);
+	tcb_text(t[1], sizeof(t[1]), "current", le64_to_cpu(r->current_tcb), l);
+	tcb_text(t[2], sizeof(t[2]), "committed", le64_to_cpu(r->committed_tcb), l);
+	tcb_text(t[3], sizeof(t[3]), "launch", le64_to_cpu(r->launch_tcb), l);
+	v->tcb = strdupf("%s%s%s%s", t[0], t[1], t[2], t[3]);
+	if (!v->platform_json || !v->measurement || !v->chip_id || !v->policy || !v->vmpl ||
+	    !v->tcb)
+		return -ENOMEM;
+	return 0;
+}
+
 int snpd_view_apply_collateral(struct snpd_view *v, const struct snpd_coll_set *set)
 {
 	static const enum snpd_cert slot[3] = { SNPD_CERT_ARK, SNPD_CERT_ASK, SNPD_CERT_VCEK };
+	int r;
 
 	for (int i = SNPD_CERT_ARK; i <= SNPD_CERT_VLEK; i++) {
 		free(v->certs[i]);
@@ -333,6 +389,14 @@ int snpd_view_apply_collateral(struct snpd_view *v, const struct snpd_coll_set *
 		memcpy(v->certs[SNPD_CERT_CRL], set->crl, set->crl_len);
 		v->cert_len[SNPD_CERT_CRL] = set->crl_len;
 		v->cert_src[SNPD_CERT_CRL] = set->src[SNPD_COLL_CRL];
+	}
+	if (set->product_verified && v->ref.product_source != SNP_PRODUCT_SRC_CPUID &&
+	    (v->ref.product != set->product || v->ref.product_source != SNP_PRODUCT_SRC_CERT)) {
+		/* a report that does not say its product: the one of the checked leaf */
+		snp_report_set_product(&v->ref, set->product, SNP_PRODUCT_SRC_CERT);
+		r = view_facts(v);
+		if (r < 0)
+			return r;
 	}
 	return finish_certs(v);
 }
@@ -386,28 +450,10 @@ int snpd_view_with_collateral(const struct snpd_view *old, const struct snpd_col
 	return 0;
 }
 
-static void tcb_text(char *buf, size_t len, const char *name, u64 raw, enum snp_tcb_layout l)
-{
-	struct snp_tcb_parts p;
-	size_t n;
-
-	snp_tcb_decode(raw, l, &p);
-	n = (size_t)snprintf(buf, len, "%s 0x%016llx", name, (unsigned long long)raw);
-	if (l == SNP_TCB_LAYOUT_TURIN && n < len)
-		n += (size_t)snprintf(buf + n, len - n, " fmc=%u", p.fmc);
-	if (n < len)
-		snprintf(buf + n, len - n, " bootloader=%u tee=%u snp=%u microcode=%u\n",
-			 p.bootloader, p.tee, p.snp, p.microcode);
-}
-
 int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u64 generation,
 		  struct snpd_view **ret, char *err, size_t errlen)
 {
 	struct snpd_view *v = calloc(1, sizeof(*v));
-	const struct snp_report *r;
-	char hex[2 * 64 + 1], t[4][160];
-	json_t *j = NULL;
-	enum snp_tcb_layout l;
 	int rc;
 
 	if (!v)
@@ -427,11 +473,18 @@ int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u
 	if (rc < 0)
 		goto fail;
 
-	/* v2 reports do not say their product: the endorsement key does */
+	/*
+	 * v2 reports do not say their product: the endorsement key does, once
+	 * it is known to sign the report. CertsDir='s does (certs_from_dir()
+	 * keeps no other). The host's table is checked by the collateral
+	 * worker, whose set sets the product (snpd_view_apply_collateral()).
+	 */
 	if (v->ref.product_source != SNP_PRODUCT_SRC_CPUID &&
-	    (v->certs[SNPD_CERT_VCEK] || v->certs[SNPD_CERT_VLEK])) {
-		const char *pem = v->certs[SNPD_CERT_VCEK] ? v->certs[SNPD_CERT_VCEK] :
-							     v->certs[SNPD_CERT_VLEK];
+	    (v->cert_src[SNPD_CERT_VCEK] == SNPD_SRC_DIR ||
+	     v->cert_src[SNPD_CERT_VLEK] == SNPD_SRC_DIR)) {
+		const char *pem = v->cert_src[SNPD_CERT_VCEK] == SNPD_SRC_DIR ?
+					  v->certs[SNPD_CERT_VCEK] :
+					  v->certs[SNPD_CERT_VLEK];
 		STACK_OF(X509) *sk = NULL;
 		struct snp_amd_ext ext;
 		enum snp_product p;
@@ -445,35 +498,9 @@ int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u
 		}
 	}
 
-	r = &v->ref.r;
-	l = snp_report_tcb_layout(&v->ref);
-	j = snp_report_to_json(&v->ref);
-	if (!j) {
-		rc = -ENOMEM;
+	rc = view_facts(v);
+	if (rc < 0)
 		goto fail;
-	}
-	/* the reference report's nonce and signature say nothing about the platform */
-	json_object_del(j, "report_data");
-	json_object_del(j, "signature");
-	v->platform_json = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
-
-	snp_hex_encode(r->measurement, sizeof(r->measurement), hex);
-	v->measurement = strdupf("%s\n", hex);
-	snp_hex_encode(r->chip_id, sizeof(r->chip_id), hex);
-	v->chip_id = strdupf("%s\n", hex);
-	v->policy = strdupf("0x%016llx\n", (unsigned long long)le64_to_cpu(r->policy));
-	v->vmpl = strdupf("%u\n", le32_to_cpu(r->vmpl));
-	tcb_text(t[0], sizeof(t[0]), "reported", le64_to_cpu(r->reported_tcb), l);
-	tcb_text(t[1], sizeof(t[1]), "current", le64_to_cpu(r->current_tcb), l);
-	tcb_text(t[2], sizeof(t[2]), "committed", le64_to_cpu(r->committed_tcb), l);
-	tcb_text(t[3], sizeof(t[3]), "launch", le64_to_cpu(r->launch_tcb), l);
-	v->tcb = strdupf("%s%s%s%s", t[0], t[1], t[2], t[3]);
-	if (!v->platform_json || !v->measurement || !v->chip_id || !v->policy || !v->vmpl ||
-	    !v->tcb) {
-		rc = -ENOMEM;
-		goto fail;
-	}
 	*ret = v;
 	return 0;
 fail:

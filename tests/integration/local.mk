@@ -146,6 +146,12 @@ EXTRA_DIST += %reldir%/evidence-tcb-change.py
 # and the log; the right VCEK and SIGHUP serve it again.
 TESTS += %reldir%/certs-dir-check.py
 EXTRA_DIST += %reldir%/certs-dir-check.py
+# A version-2 report's product never comes from the host's table: a
+# self-made VCEK there saying another product changes neither the TCB
+# layout of /snp/tcb and platform.json nor the product KDS is asked for;
+# the collateral completes from the trusted chain, and then says it.
+TESTS += %reldir%/host-product.py
+EXTRA_DIST += %reldir%/host-product.py
 # A failed batch fails the FUSE open or read that waited for it and leaves
 # nothing on the descriptor: a retry (open, or read) joins a new batch.
 TESTS += %reldir%/fs-evidence-failed.py

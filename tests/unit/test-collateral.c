@@ -7,7 +7,14 @@
  * leaf is said so in the note. The chip is a simulated one with a VLEK
  * (its ARK trusted through TrustArk=, as snpd does on the simulator);
  * offline with an empty cache, so whatever leaf is served comes from the
- * table. Plain C: no cmocka needed.
+ * table.
+ *
+ * A version-2 report does not say its product: with the genuine AMD data
+ * of $SNP_TESTDATA and AMD's embedded roots (no TrustArk=), the product of
+ * the set is the one whose root a leaf that signs the report chains to
+ * (Milan for a Milan report with its VCEK in the table); a table with a
+ * genuine Genoa chain and VCEK, or another Milan chip's VCEK, decides
+ * nothing, whatever its productName says. Plain C: no cmocka needed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,16 +89,30 @@ out:
 	return buf;
 }
 
-/* Submit the reference report (signed by @signer) with @table; the set. */
-static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *table, size_t len)
+/* Submit @ri with @table, offline, the root @trust_ark ("": AMD's); the set. */
+static const struct snpd_coll_set *submit(struct fixture *f, const struct snp_report_info *ri,
+					  const u8 *table, size_t len, const char *trust_ark)
 {
 	struct snpd_coll_config cfg = {
 		.kds_url = "http://127.0.0.1:9", /* never asked: offline */
 		.cache_dir = f->cache_dir,
-		.trust_ark = f->ark_path,
+		.trust_ark = trust_ark,
 		.ca_file = "",
 		.offline = true,
 	};
+
+	f->set = snpd_coll_set_free(f->set);
+	/* offline: the local pass is the last; done() has it on return */
+	if (snpd_collateral_submit(f->c, ri, table, len, &cfg, true) < 0 || !f->set) {
+		fprintf(stderr, "no collateral set\n");
+		exit(1);
+	}
+	return f->set;
+}
+
+/* Submit the reference report (signed by @signer) with @table; the set. */
+static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *table, size_t len)
+{
 	struct snp_report_info ri;
 
 	memset(&ri, 0, sizeof(ri));
@@ -101,13 +122,7 @@ static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *
 	memcpy(ri.r.chip_id, f->st->params.chip_id, sizeof(ri.r.chip_id));
 	ri.r.reported_tcb = cpu_to_le64(f->st->params.reported_tcb);
 	ri.r.key_info = cpu_to_le32(signer << SNP_KEYINFO_SIGNING_KEY_SHIFT);
-	f->set = snpd_coll_set_free(f->set);
-	/* offline: the local pass is the last; done() has it on return */
-	if (snpd_collateral_submit(f->c, &ri, table, len, &cfg, true) < 0 || !f->set) {
-		fprintf(stderr, "no collateral set\n");
-		exit(1);
-	}
-	return f->set;
+	return submit(f, &ri, table, len, f->ark_path);
 }
 
 static const char *leaf_is(const struct fixture *f, const struct snpd_coll_set *s)
@@ -128,6 +143,127 @@ static const char *ca_is(const struct fixture *f, const struct snpd_coll_set *s)
 	       !strcmp(p, f->pem_ask)  ? "the ASK" :
 	       !strcmp(p, f->pem_asvk) ? "the ASVK" :
 					 "another certificate";
+}
+
+/* The certificates of $SNP_TESTDATA/@rel (PEM or DER) appended to @out; how many. */
+static size_t load_real(const char *rel, X509 **out, size_t max)
+{
+	STACK_OF(X509) *sk = NULL;
+	char path[PATH_MAX];
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", getenv("SNP_TESTDATA"), rel);
+	if (snp_x509_load_file(path, &sk, NULL, 0) < 0) {
+		fprintf(stderr, "cannot read %s\n", path);
+		exit(1);
+	}
+	while (n < max && sk_X509_num(sk) > 0)
+		out[n++] = sk_X509_shift(sk);
+	sk_X509_pop_free(sk, X509_free);
+	return n;
+}
+
+static void load_real_report(const char *rel, struct snp_report_info *ri)
+{
+	u8 buf[SNP_REPORT_SIZE];
+	char path[PATH_MAX];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", getenv("SNP_TESTDATA"), rel);
+	fp = fopen(path, "rbe");
+	if (!fp || fread(buf, 1, sizeof(buf), fp) != sizeof(buf) ||
+	    snp_report_parse(buf, sizeof(buf), ri, NULL, 0) < 0) {
+		fprintf(stderr, "cannot read the report %s\n", path);
+		exit(1);
+	}
+	fclose(fp);
+}
+
+/* A table of @n certificates, the first ARK, ASK, ... as @kinds says. */
+static u8 *table_of_kinds(X509 *const *certs, const char *kinds, size_t *len)
+{
+	const u8 *g[8];
+	size_t n = strlen(kinds);
+
+	for (size_t i = 0; i < n; i++)
+		g[i] = kinds[i] == 'R' ? guid_ark : kinds[i] == 'S' ? guid_ask : guid_vcek;
+	return table_of(certs, g, n, len);
+}
+
+static const char *yes(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+/* Version-2 reports of genuine AMD chips: the product from a leaf that signs them. */
+static void genuine_v2(struct fixture *f)
+{
+	struct snp_report_info milan, other;
+	X509 *c[8] = { 0 }, *leaf[1] = { 0 };
+	const struct snpd_coll_set *s;
+	char *pem_leaf;
+	size_t len, n;
+	u8 *t;
+
+	if (!getenv("SNP_TESTDATA") || !*getenv("SNP_TESTDATA")) {
+		printf("skip genuine v2 reports: SNP_TESTDATA is not set\n");
+		return;
+	}
+	load_real_report("trustee/snp/test-report.bin", &milan);
+	CHECK(milan.version == 2 && milan.product == SNP_PRODUCT_UNKNOWN,
+	      "trustee/milan: a version-2 report whose product is unknown (version %u, %s)",
+	      milan.version, snp_product_name(milan.product));
+
+	/* its VCEK alone: the ASK and ARK are AMD's embedded Milan ones */
+	load_real("trustee/snp/test-vcek.der", leaf, 1);
+	pem_leaf = snp_x509_to_pem(leaf[0]);
+	t = table_of_kinds(leaf, "V", &len);
+	s = submit(f, &milan, t, len, "");
+	CHECK(s->product == SNP_PRODUCT_MILAN && s->product_verified && s->pem[SNPD_COLL_LEAF] &&
+		      !strcmp(s->pem[SNPD_COLL_LEAF], pem_leaf) &&
+		      s->src[SNPD_COLL_LEAF] == SNPD_SRC_HOST &&
+		      s->src[SNPD_COLL_ASK] == SNPD_SRC_EMBEDDED &&
+		      s->src[SNPD_COLL_ARK] == SNPD_SRC_EMBEDDED &&
+		      snpd_coll_set_matches(s, &milan),
+	      "Milan v2 report, the table its VCEK: product %s (Milan), verified %s, the VCEK "
+	      "%s, ASK/ARK embedded, the set matches the report: note '%s', error '%s'",
+	      snp_product_name(s->product), yes(s->product_verified),
+	      s->pem[SNPD_COLL_LEAF] ? "taken" : "not taken", s->host_note, s->error);
+	free(t);
+	free(pem_leaf);
+	X509_free(leaf[0]);
+
+	/* a genuine Genoa chain and VCEK (of another chip): Genoa is not the product */
+	n = load_real("oak/ark_genoa.pem", c, 1);
+	n += load_real("oak/ask_genoa.pem", c + n, 1);
+	n += load_real("oak/genoa_oc.vcek.der", c + n, 1);
+	t = table_of_kinds(c, "RSV", &len);
+	s = submit(f, &milan, t, len, "");
+	CHECK(n == 3 && s->product == SNP_PRODUCT_UNKNOWN && !s->product_verified &&
+		      !s->pem[SNPD_COLL_LEAF] && !s->pem[SNPD_COLL_ASK] && !s->pem[SNPD_COLL_ARK] &&
+		      s->state == SNPD_COLL_NONE && strstr(s->error, "does not say its product") &&
+		      strstr(s->host_note, "not used") && snpd_coll_set_matches(s, &milan),
+	      "Milan v2 report, the table a genuine Genoa ARK/ASK/VCEK: product %s (unknown), "
+	      "verified %s, no certificates (state %s): note '%s', error '%s'",
+	      snp_product_name(s->product), yes(s->product_verified),
+	      snpd_coll_state_names[s->state], s->host_note, s->error);
+	free(t);
+	for (size_t i = 0; i < n; i++)
+		X509_free(c[i]);
+
+	/* another Milan chip's genuine VCEK: no product either */
+	load_real_report("automata/output.report.bin", &other);
+	n = load_real("automata/other-chip-vcek.pem", c, 1);
+	t = table_of_kinds(c, "V", &len);
+	s = submit(f, &other, t, len, "");
+	CHECK(n == 1 && other.product == SNP_PRODUCT_UNKNOWN && s->product == SNP_PRODUCT_UNKNOWN &&
+		      !s->product_verified && !s->pem[SNPD_COLL_LEAF],
+	      "Milan v2 report, the table another Milan chip's VCEK: product %s (unknown), "
+	      "verified %s, leaf %s: note '%s', error '%s'",
+	      snp_product_name(s->product), yes(s->product_verified),
+	      s->pem[SNPD_COLL_LEAF] ? "taken" : "none", s->host_note, s->error);
+	free(t);
+	X509_free(c[0]);
 }
 
 static void setup(struct fixture *f)
@@ -261,6 +397,8 @@ int main(void)
 	      "table ARK+ASVK+VLEK, report signed by the VLEK: leaf %s, CA %s", leaf_is(&f, s),
 	      ca_is(&f, s));
 	free(t);
+
+	genuine_v2(&f);
 
 	teardown(&f);
 	printf("%d failed\n", failures);
