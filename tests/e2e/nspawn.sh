@@ -286,7 +286,8 @@ check "the event log is usable in the sandbox (boot id from \$SNPD_BOOT_ID)" eve
 certs_from_host() { grep -qx 'vcek.pem host' /snp/certs/source || { tr '\n' ' ' </snp/certs/source; return 1; }; }
 check "/snp/certs/source: the VCEK from the host's table, checked against TrustArk=" certs_from_host
 passed() { journalctl -b -u snpd --no-pager -o cat | grep -q 'passed by the service manager'; }
-check "snpd logged that the socket was passed by the service manager" passed
+# journald takes in the service's output asynchronously: the line is waited for
+check "snpd logged that the socket was passed by the service manager" wait_for 10 passed
 
 # 2a. least privilege: user snpd, no capabilities, a mount namespace of
 # its own, while the view is mounted in PID 1's namespace
@@ -479,7 +480,7 @@ else
 	ok "systemctl start snpd fails while a hand-run snpd serves /snp ($(prop Result))"
 fi
 refused() { journalctl -b -u snpd --no-pager -o cat | grep -q 'already a live FUSE mount'; }
-check "the journal says why: /snp is already a live FUSE mount" refused
+check "the journal says why: /snp is already a live FUSE mount" wait_for 10 refused
 hand_serves() { report_ok && [ "$(awk '$5 == "/snp"' /proc/1/mountinfo | wc -l)" = 1 ]; }
 check "the hand-run snpd still serves /snp, one mount" hand_serves
 systemctl stop snpd

@@ -12,23 +12,26 @@ B's waits; A asks again as soon as it is answered:
 - with BatchWindowMSec=0, B's batch goes when the device is back and A's
   second nonce is alone (three reports, nothing held or gathered);
 - a full batch (BatchMax=2, two waiting) is not held (held 0);
-- A's third nonce comes 1.5 s after its second's answer, longer than the
-  window: B's second, begun after that return, goes alone when its
-  window is over; and as the clients of that return did not all come
-  back within the window, A's third, waiting when B's second returns, is
-  not held for B's third (two reports of one). B's third, waiting when
-  A's returns, is held (B came back at once) until the window is over:
-  held 2, gathered 1;
+- A's third nonce comes only once B's second, begun after A's second's
+  answer, has gone to the device alone at the end of its window (the test
+  holds the device meanwhile, so that A's third is sure to wait while B's
+  second is on it): A came back later than the window after that return.
+  As the clients of that return did not all come back within the window,
+  A's third, waiting when B's second returns, is not held for B's third
+  (two reports of one). B's third, waiting when A's returns, is held (B
+  came back at once) until the window is over: held 2, gathered 1;
 - a lone client asking again at once: its next nonce goes without
   waiting for the window (gathered counts it).
 Every answer is bound to its own nonce. What is checked is tree sizes,
-reports and the batcher's counters; the margins are the window (1 s)
-against a client's pause (1.5 s) and the device's 1.5 s."""
+reports and the batcher's counters. The device is held by the test (the
+simulator's lock; the device time counts from when snpd has it) until
+the first batch's waiting clients have all joined, and the order of B's
+second and A's third is set by the test too: what is left to timing is
+that a client asking again at once does so within the window (1 s)."""
 
 import json
 import os
 import threading
-import time
 
 import snpd_harness as h
 import snptest as t
@@ -53,36 +56,66 @@ def wait_for(d, what, cond):
     return False
 
 
-def run(window, bmax=256, waiting=1, a_delays=(0.0,), b_count=1):
-    """A's nonces (one, then one after each of a_delays seconds from the
-    answer before) and the waiting clients' (B..., b_count each, one after
-    another at once): ({nonce: (tree size, report)} of the bound answers,
-    the batcher's counters at the end)."""
+def run(window, bmax=256, waiting=1, b_count=1, staged=False):
+    """A's nonces (two; three if @staged) and the waiting clients' (B...,
+    b_count each, one after another at once): ({nonce: (tree size,
+    report)} of the bound answers, the batcher's counters at the end).
+    The device is held until A's first nonce is on it and every waiting
+    client's first nonce waits. @staged (one waiting client, b_count 3):
+    once B's first is answered, the device is held again, B's second
+    goes to it alone at the end of its window, and only then A's third
+    is sent and joins; the device is released when it waits."""
     answers = {}
-    a = [os.urandom(32).hex() for _ in range(1 + len(a_delays))]
+    a = [os.urandom(32).hex() for _ in range(3 if staged else 2)]
     bs = [[os.urandom(32).hex() for _ in range(b_count)] for _ in range(waiting)]
+    b_back, b_go, a_go = threading.Event(), threading.Event(), threading.Event()
 
-    def client(d, nonces, delays):
+    def client(d, nonces, before):
+        """@before: {i: what to do before nonce i is sent}"""
         for i, n in enumerate(nonces):
-            if i:
-                time.sleep(delays[i - 1])
+            if i in before:
+                before[i]()
             answers[n] = evidence(d, n)
 
+    a_before, b_before = {}, {}
+    if staged:
+        a_before[2] = lambda: a_go.wait(300)
+        b_before[1] = lambda: (b_back.set(), b_go.wait(300))
     env = {"SNP_SIM_DEVICE_US": "1500000"}
     with h.Daemon(config="[Daemon]\nBatchWindowMSec=%d\nBatchMax=%d\n" % (window, bmax),
                   env=env) as d:
         d.start()
-        ta = threading.Thread(target=client, args=(d, a, a_delays))
-        ta.start()
-        ok = wait_for(d, "A's first nonce is on the device", lambda e: e["in_flight"] == 1)
-        tbs = [threading.Thread(target=client, args=(d, n, [0.0] * b_count)) for n in bs]
-        for tb in tbs:
-            tb.start()
-        ok = ok and wait_for(d, "%d nonce(s) wait while it is" % waiting,
-                             lambda e: e["pending"] == waiting and e["in_flight"] == 1)
-        ta.join()
-        for tb in tbs:
-            tb.join()
+        dev = h.DeviceHeld(d)
+        ta = threading.Thread(target=client, args=(d, a, a_before))
+        tbs = [threading.Thread(target=client, args=(d, n, b_before)) for n in bs]
+        try:
+            ta.start()
+            ok = wait_for(d, "A's first nonce is on the (held) device",
+                          lambda e: e["in_flight"] == 1)
+            for tb in tbs:
+                tb.start()
+            ok = ok and wait_for(d, "%d nonce(s) wait while it is" % waiting,
+                                 lambda e: e["pending"] == waiting and e["in_flight"] == 1)
+            dev.release()
+            if staged and ok:
+                # B's first answered: its batch is back, nothing else is sent
+                ok = b_back.wait(300)
+                res.check(ok, "B's first nonce answered")
+                dev = h.DeviceHeld(d)
+                b_go.set()
+                ok = ok and wait_for(d, "B's second is on the held device alone",
+                                     lambda e: e["batches"] == 3 and e["in_flight"] == 1 and
+                                     e["pending"] == 0)
+                a_go.set()
+                ok = ok and wait_for(d, "A's third waits while it is",
+                                     lambda e: e["pending"] == 1 and e["in_flight"] == 1)
+        finally:
+            dev.release()
+            b_go.set()
+            a_go.set()
+            ta.join()
+            for tb in tbs:
+                tb.join()
         stats = h.evidence_status(d)
         res.check(d.stop() == 0, "window %d ms, BatchMax=%d: clean exit" % (window, bmax))
     got = {}
@@ -129,17 +162,17 @@ if ok:
               "(tree sizes %s, %s, %s; %s)" % (got[a2][0], got[bs[0]][0], got[bs[1]][0],
                                                counters(e)))
 
-# A's third nonce 1.5 s after its second's answer: what came back too slowly holds nothing
-ok, (a1, a2, a3), ((b1, b2, b3),), got, e = run(1000, a_delays=(0.0, 1.5), b_count=3)
-res.check(ok, "A's third after 1.5 s: every answer bound to its own nonce (%d)" % len(got))
+# A's third after B's second went alone: what came back too slowly holds nothing
+ok, (a1, a2, a3), ((b1, b2, b3),), got, e = run(1000, b_count=3, staged=True)
+res.check(ok, "A's third after B's second: every answer bound to its own nonce (%d)" % len(got))
 if ok:
     res.check(got[a2][0] == 2 and got[a2][1] == got[b1][1] and got[b2][0] == 1,
-              "A's third after 1.5 s: A's second and B's first gathered, B's second alone "
-              "(tree sizes %s, %s, %s)" % (got[a2][0], got[b1][0], got[b2][0]))
+              "A's third after B's second: A's second and B's first gathered, B's second "
+              "alone (tree sizes %s, %s, %s)" % (got[a2][0], got[b1][0], got[b2][0]))
     res.check(got[a3][0] == 1 and got[b3][0] == 1 and got[a3][1] != got[b3][1] and
               e["held"] == 2 and e["gathered"] == 1,
-              "A's third after 1.5 s: A's third, waiting when B's second returned, was not "
-              "held for B's third (tree sizes %s, %s; two reports; %s)" %
+              "A's third after B's second: A's third, waiting when B's second returned, was "
+              "not held for B's third (tree sizes %s, %s; two reports; %s)" %
               (got[a3][0], got[b3][0], counters(e)))
 
 # a lone client asking again at once is not made to wait for the window

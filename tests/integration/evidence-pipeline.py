@@ -4,11 +4,12 @@ when a batch's report comes back, the batch that gathered meanwhile goes
 to the device first and only then are the finished batch's members
 answered (answering 500 members takes the loop tens of ms, which the
 device sat idle before). The simulated device takes 1.5 s per message
-(SNP_SIM_DEVICE_US); one client's nonce is on the device alone (a batch of
-one) while five more wait; snpd's debug log must show the batch of five
-sent before the batch of one is answered. Every answer is bound to its
-own nonce, in the tree size of its batch. No timing is asserted: the
-order of two log lines is."""
+(SNP_SIM_DEVICE_US); one client's nonce is on the device alone (a batch
+of one) while five more wait (the test holds the device until they do:
+its time counts from when snpd has it); snpd's debug log must show the
+batch of five sent before the batch of one is answered. Every answer is
+bound to its own nonce, in the tree size of its batch. No timing is
+asserted: the order of two log lines is."""
 
 import json
 import os
@@ -47,16 +48,22 @@ with h.Daemon(config="[Daemon]\nLogLevel=debug\n",
     answers = {}
     first = os.urandom(32).hex()
     rest = [os.urandom(32).hex() for _ in range(5)]
+    # the device held until the five wait: its time counts from when the
+    # first batch has it (sim/platform.c), not from when the test saw it sent
+    dev = h.DeviceHeld(d)
     threads = [threading.Thread(target=evidence, args=(d, first, answers))]
-    threads[0].start()
-    ok = wait_for(d, "the first nonce is on the device", lambda e: e["in_flight"] == 1)
-    for n in rest:
-        threads.append(threading.Thread(target=evidence, args=(d, n, answers)))
-        threads[-1].start()
-    ok = ok and wait_for(d, "five wait while it is", lambda e: e["pending"] == 5 and
-                         e["in_flight"] == 1)
-    for th in threads:
-        th.join()
+    try:
+        threads[0].start()
+        ok = wait_for(d, "the first nonce is on the held device", lambda e: e["in_flight"] == 1)
+        for n in rest:
+            threads.append(threading.Thread(target=evidence, args=(d, n, answers)))
+            threads[-1].start()
+        ok = ok and wait_for(d, "five wait while it is", lambda e: e["pending"] == 5 and
+                             e["in_flight"] == 1)
+    finally:
+        dev.release()
+        for th in threads:
+            th.join()
     sizes = tree_sizes(answers)
     res.check(sizes.get(first) == 1 and all(sizes.get(n) == 5 for n in rest),
               "each answer bound to its own nonce; tree sizes %r" % sorted(sizes.values()))

@@ -6,6 +6,7 @@ the daemon keeps serving."""
 import errno
 import os
 import threading
+import time
 
 import snpd_harness as h
 import snptest as t
@@ -62,17 +63,25 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\nQueueSize=1024\n") as d:
     res.check(valid == READERS, "%d of %d signatures verify" % (valid, READERS))
     res.check(len({r[1] for r in results}) == READERS, "all reports distinct")
 
+# RateBurst=3 at once, then one a second: read until refused (within 10
+# reads unless each takes about a second); what was let through before
+# must fit the bucket, 3 + 1 per whole second since the first read
 with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=3\n") as d:
     d.start()
     got = []
-    for i in range(6):
+    t0 = time.monotonic()
+    for i in range(10):
         try:
             with open(d.path("nonce", "%02x" % i), "rb") as f:
                 got.append(len(f.read()))
         except OSError as e:
             got.append(errno.errorcode.get(e.errno))
-    res.check(got[:3] == [1184] * 3 and "EBUSY" in got[3:],
-              "RateBurst=3 then EBUSY: %r" % got)
+            break
+    elapsed = time.monotonic() - t0
+    res.check(got[-1] == "EBUSY" and got[:3] == [1184] * 3 and
+              all(n == 1184 for n in got[:-1]) and len(got) - 1 <= 3 + int(elapsed),
+              "RateBurst=3 then EBUSY: %d reads in %.1f s (at most %d allowed): %r" %
+              (len(got) - 1, elapsed, 3 + int(elapsed), got))
     with open(d.path("status"), "rb") as f:
         status = f.read().decode()
     res.check('"rate_limited": ' in status and '"rate_limited": 0,' not in status,

@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import socket
-import time
 
 import snpd_harness as h
 import snptest as t
@@ -251,27 +250,39 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
     healthy("the requests libmicrohttpd refused")
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
 
-# on shutdown, clients waiting for the device get 503 shutting-down
+# on shutdown, clients waiting for the device get 503 shutting-down: the
+# test holds the device (the simulator's lock) until snpd has said
+# STOPPING=1, so that two of them are sure to be waiting then
 port = h.free_port()
 with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\n[Daemon]\nRateLimit=0\n" % port,
-              args=["--no-fs"], env={"SNP_SIM_FAULTS": "delay_ms=1500"}) as d:
-    d.start(timeout=60)
-    clients = []
-    for i in range(3):
-        s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(get(b"/v1/report?nonce=%02x" % i))
-        clients.append(s)
-    # wait (not a timed assert) until the daemon holds them: one at the
-    # device, two queued
-    depth = 0
-    end = time.monotonic() + 30
-    while depth < 2 and time.monotonic() < end:
-        st, hd, body, got = exchange(port, get(b"/metrics"), timeout=30)
-        for line in body.decode().splitlines():
-            if line.startswith("snpd_queue_depth "):
-                depth = int(line.split()[1])
-    res.check(depth >= 2, "two requests queued behind a slow device (depth %d)" % depth)
-    d.proc.send_signal(signal.SIGTERM)
+              args=["--no-fs"]) as d:
+    d.start()
+
+    def broker():
+        c = h.UnixHTTPConnection(d.api)
+        c.request("GET", "/v1/status")
+        r = c.getresponse()
+        doc = json.loads(r.read())
+        c.close()
+        return doc["broker"]
+
+    dev = h.DeviceHeld(d)
+    try:
+        clients = []
+        for i in range(3):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(get(b"/v1/report?nonce=%02x" % i))
+            clients.append(s)
+        # one at the held device, two queued (no timed assert)
+        ok = h.wait_until(lambda: broker()["queue_depth"] == 2)
+        br = broker()
+        res.check(ok and br["device_busy"],
+                  "two requests queued behind the held device (depth %d, busy %s)" %
+                  (br["queue_depth"], br["device_busy"]))
+        d.proc.send_signal(signal.SIGTERM)
+        d.wait_for("STOPPING=1")
+    finally:
+        dev.release()
     answers = []
     for s in clients:
         s.settimeout(30)

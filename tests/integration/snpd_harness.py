@@ -313,10 +313,21 @@ def fuse_append(d, data):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    """A TCP port on 127.0.0.1 for snpd to listen on, kept from the kernel's
+    other users until snpd binds it: a connection to it is closed from the
+    port's side first, which leaves that side in TIME_WAIT (60 s). Neither
+    bind() to port 0 nor connect() hands out a port in TIME_WAIT, nor may
+    anything bind it without SO_REUSEADDR; snpd's listening socket, and
+    systemd-socket-activate's, set it and may."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            a, _ = s.accept()
+            a.close()  # first: the port's side goes to TIME_WAIT
+            c.recv(1)  # its FIN, before the client's goes
     return port
 
 
