@@ -312,6 +312,11 @@ fail:
 	return r;
 }
 
+/*
+ * An entry of the cache (or of ro_cache_dir), a regular file only: anything
+ * else there (a FIFO, a device, a symbolic link) is an error, which callers
+ * take for a miss, and is never waited on.
+ */
 static int cache_read(const struct snp_kds *k, const char *sub, const char *name, u8 **ret,
 		      size_t *ret_len)
 {
@@ -320,14 +325,14 @@ static int cache_read(const struct snp_kds *k, const char *sub, const char *name
 
 	r = cache_path(k, sub, name, path, sizeof(path));
 	if (r == 0)
-		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+		r = snp_read_regular_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
 	if (r < 0 && k->ro_cache_dir[0]) {
 		int n = sub ? snprintf(path, sizeof(path), "%s/%s/%s", k->ro_cache_dir, sub, name) :
 			      snprintf(path, sizeof(path), "%s/%s", k->ro_cache_dir, name);
 
 		if (n < 0 || (size_t)n >= sizeof(path))
 			return -ENAMETOOLONG;
-		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+		r = snp_read_regular_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
 	}
 	return r;
 }
@@ -430,6 +435,14 @@ static time_t backoff_until(const struct snp_kds *k)
 		*nl = '\0';
 	if (snp_parse_u64((char *)data + 6, &v) < 0 || v > (uint64_t)INT32_MAX * 4)
 		return 0;
+	/*
+	 * No backoff KDS asks for lasts longer than SNP_KDS_BACKOFF_MAX_S
+	 * (http_get() caps Retry-After so): a file saying otherwise (written
+	 * by hand, by a clock far ahead, by anyone who can write the cache)
+	 * would silence KDS for centuries.
+	 */
+	if (v > (uint64_t)kds_now(k) + SNP_KDS_BACKOFF_MAX_S)
+		v = (uint64_t)kds_now(k) + SNP_KDS_BACKOFF_MAX_S;
 	return (time_t)v;
 }
 
@@ -609,7 +622,8 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 		time_t wait = SNP_KDS_BACKOFF_DEFAULT_S;
 
 		if (retry_after > 0)
-			wait = retry_after > 24 * 3600 ? 24 * 3600 : (time_t)retry_after;
+			wait = retry_after > SNP_KDS_BACKOFF_MAX_S ? SNP_KDS_BACKOFF_MAX_S :
+								     (time_t)retry_after;
 		backoff_set(k, kds_now(k) + wait);
 		seterr(err, errlen, "%s: KDS answered HTTP %ld; backing off for %" PRId64 " s", url,
 		       status, (int64_t)wait);
@@ -1241,7 +1255,7 @@ static X509 *vlek_from_dir(const char *dir, const char *prefix, enum snp_product
 		    strncmp(names[i]->d_name, prefix, strlen(prefix)) == 0 &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name) <
 			    sizeof(path) &&
-		    snp_read_file(path, SNP_KDS_BODY_MAX, &data, &len) == 0 &&
+		    snp_read_regular_file(path, SNP_KDS_BODY_MAX, &data, &len) == 0 &&
 		    snp_x509_load_mem(data, len, &sk, e, sizeof(e)) == 0) {
 			X509 *c = sk_X509_num(sk) == 1 ? sk_X509_value(sk, 0) : NULL;
 

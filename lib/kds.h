@@ -39,6 +39,11 @@
 #define SNP_KDS_BODY_MAX	  (64 * 1024)
 /* Backoff after a 429/5xx without Retry-After (§7.3: minutes, not seconds). */
 #define SNP_KDS_BACKOFF_DEFAULT_S 600
+/*
+ * The longest backoff: a Retry-After above it, or a cached backoff file
+ * ending later than now + this, counts as this.
+ */
+#define SNP_KDS_BACKOFF_MAX_S (24 * 3600)
 /* A refusal (404) is not asked again for this long. */
 #define SNP_KDS_REFUSED_TTL_S (24 * 3600)
 

@@ -44,6 +44,12 @@ uint64_t snp_monotonic_usec(void);
  * *ret_data is newly allocated and NUL-terminated (not counted in *ret_len).
  */
 int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
+/*
+ * The same for a file that must be a regular file, never "-": a FIFO, a
+ * device or a directory is -EBADFD (-EISDIR), a symbolic link -ELOOP, and
+ * opening never blocks (for caches anyone with write access could fill).
+ */
+int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
 int snp_write_file(const char *path, const void *data, size_t len, int mode);
 
 /* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */

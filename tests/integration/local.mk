@@ -98,6 +98,9 @@ EXTRA_DIST += %reldir%/event-log-read.py
 # appears after the start; a job made stale by a reload is never served.
 TESTS += %reldir%/kds-daemon-reload.py
 EXTRA_DIST += %reldir%/kds-daemon-reload.py
+# What the cache hands snpd is checked first: FIFOs there are misses.
+TESTS += %reldir%/kds-daemon-untrusted.py
+EXTRA_DIST += %reldir%/kds-daemon-untrusted.py
 # snpd raises its open-file soft limit (issue 19: 1,000 clients of one uid).
 TESTS += %reldir%/fd-limit.py
 EXTRA_DIST += %reldir%/fd-limit.py

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the cache hands snpd is checked before it is used: against the KDS
+emulator (tests/helpers/kds-emulator.py, 127.0.0.1 only) and a simulated
+chip, its ARK trusted through --trust-ark, FIFOs in the cache in place of
+the VCEK, the cert_chain and the CRL are misses: the collateral completes
+from KDS and SIGTERM stops snpd at once (before, the worker blocked on the
+FIFO and the stop hung in pthread_join)."""
+
+import importlib.util
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
+import snpd_harness as h  # noqa: E402
+import snptest as t  # noqa: E402
+
+h.need_fuse()
+try:
+    import cryptography  # noqa: F401
+except ImportError:
+    print("SKIP: python3-cryptography missing")
+    sys.exit(77)
+import kdsemu  # noqa: E402
+
+spec = importlib.util.spec_from_file_location(
+    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
+emu_mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(emu_mod)
+LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
+
+res = t.Results()
+
+
+def call(d, path):
+    c = h.UnixHTTPConnection(d.api)
+    c.request("GET", path)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def status(d):
+    st, data = call(d, "/v1/status")
+    return json.loads(data)["collateral"] if st == 200 else {}
+
+
+def wait_coll(d, pred, what):
+    """Poll the status until pred(collateral) holds; None after LIMIT s."""
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end and d.proc.poll() is None:
+        c = status(d)
+        if pred(c):
+            return c
+        time.sleep(0.1)
+    res.check(False, "%s: never reached (last status %r)" % (
+        what, status(d) if d.proc.poll() is None else None))
+    return None
+
+
+def set_param(sim, key, value):
+    p = os.path.join(sim, "params")
+    lines = [ln for ln in open(p).read().splitlines() if not ln.startswith(key + "=")]
+    lines.append("%s=%s" % (key, value))
+    with open(p, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def daemon(tmp, name, sim, emu, cache):
+    os.makedirs(os.path.join(tmp, name))
+    return h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim,
+                    config="[Daemon]\nKdsUrl=%s\n" % emu.url,
+                    args=["--cache-dir", cache, "--trust-ark", os.path.join(sim, "ark.pem")])
+
+
+def scenario_fifo(tmp, sim, emu):
+    chip = emu_mod.Chip(sim)
+    cache = os.path.join(tmp, "cache-fifo")
+    s = chip.spl
+    fifos = [("vcek", "Milan-%s-0-%d-%d-%d-%d.der" % (chip.hwid, s["blSPL"], s["teeSPL"],
+                                                     s["snpSPL"], s["ucodeSPL"])),
+             ("chain", "Milan-vcek.pem"), ("crl", "Milan-vcek.crl")]
+    for sub, name in fifos:
+        os.makedirs(os.path.join(cache, sub), exist_ok=True)
+        os.mkfifo(os.path.join(cache, sub, name), 0o644)
+    n = emu.count()
+    d = daemon(tmp, "d-fifo", sim, emu, cache)
+    try:
+        d.start()
+        c = wait_coll(d, lambda c: c.get("state") == "complete", "FIFOs in the cache")
+        kinds = {sub: stat.S_ISREG(os.lstat(os.path.join(cache, sub, name)).st_mode)
+                 for sub, name in fifos}
+        res.check(c is not None and emu.count() - n == 3 and all(kinds.values()),
+                  "FIFOs in the cache (VCEK, cert_chain, CRL) are misses: complete from KDS "
+                  "with %d requests (3), now regular files %r" % (emu.count() - n, kinds))
+    finally:
+        t0 = time.monotonic()
+        rc = d.stop()
+        took = time.monotonic() - t0
+        res.check(rc == 0, "SIGTERM: snpd exits 0 (%s after %.1f s; a stop that hangs is "
+                  "killed after 30 s)" % (rc, took))
+        d.cleanup()
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="snpd-kds-untrusted-")
+    os.chmod(tmp, 0o755)
+    try:
+        sim = os.path.join(tmp, "sim")
+        h.sim_init(sim)
+        set_param(sim, "host_certs", "none")
+        emu = kdsemu.Emulator(sim)
+        try:
+            scenario_fifo(tmp, sim, emu)
+        finally:
+            emu.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    res.done()
+
+
+main()
