@@ -930,11 +930,18 @@ int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **r
 	return 0;
 }
 
+/*
+ * A CRL (DER or PEM) whose issuer's CN is ARK-<product>. Nothing in it is
+ * checked yet (the caller checks the signature): its issuer is the
+ * sender's text, and goes into @err only as printable ASCII.
+ */
 static X509_CRL *parse_crl(const u8 *data, size_t len, enum snp_product p, char *err, size_t errlen)
 {
 	const unsigned char *q = data;
 	X509_CRL *crl = NULL;
-	char want[64], cn[64] = "";
+	const u8 *cn = NULL;
+	char want[64], shown[4 * 48 + 1];
+	size_t cn_len = 0;
 	X509_NAME *iss;
 	int i;
 
@@ -962,14 +969,17 @@ static X509_CRL *parse_crl(const u8 *data, size_t len, enum snp_product p, char 
 		ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(iss, i));
 		int n = ASN1_STRING_length(s);
 
-		if (n > 0 && (size_t)n < sizeof(cn)) {
-			memcpy(cn, ASN1_STRING_get0_data(s), (size_t)n);
-			cn[n] = 0;
+		if (n > 0) {
+			cn = ASN1_STRING_get0_data(s);
+			cn_len = (size_t)n;
 		}
 	}
 	snprintf(want, sizeof(want), "ARK-%s", snp_product_name(p));
-	if (strcmp(cn, want) != 0) {
-		seterr(err, errlen, "CRL issuer is '%s', expected %s", cn, want);
+	if (cn_len != strlen(want) || memcmp(cn, want, cn_len) != 0) {
+		/* at most 48 bytes of it, each shown as itself or \xNN */
+		snp_printable(shown, sizeof(shown), cn, cn_len < 48 ? cn_len : 48);
+		seterr(err, errlen, "CRL issuer is '%s'%s, expected %s", shown,
+		       cn_len > 48 ? "..." : "", want);
 		X509_CRL_free(crl);
 		return NULL;
 	}

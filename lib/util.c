@@ -83,6 +83,30 @@ bool snp_mem_is_zero(const void *p, size_t n)
 	return true;
 }
 
+char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *p = in;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] <= 0x7e && p[i] != '\\') {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)p[i];
+			continue;
+		}
+		if (o + 4 >= outlen)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = digits[p[i] >> 4];
+		out[o++] = digits[p[i] & 0xf];
+	}
+	out[o] = '\0';
+	return out;
+}
+
 uint64_t snp_timespec_usec(const struct timespec *ts)
 {
 	return (uint64_t)ts->tv_sec * 1000000 + (uint64_t)ts->tv_nsec / 1000;

@@ -33,6 +33,14 @@ char *snp_hex_new(const uint8_t *in, size_t n);
 
 bool snp_mem_is_zero(const void *p, size_t n);
 
+/*
+ * @n bytes of untrusted text (a certificate's name, ...) as printable ASCII
+ * into @out (@outlen > 0, always NUL-terminated, truncated to fit): bytes
+ * outside 0x20..0x7e and the backslash are written as \xNN, so that logs
+ * and JSON (UTF-8 only) carry them unambiguously. Returns @out.
+ */
+char *snp_printable(char *out, size_t outlen, const void *in, size_t n);
+
 struct timespec;
 /* @ts in microseconds, and CLOCK_MONOTONIC's now in microseconds. */
 uint64_t snp_timespec_usec(const struct timespec *ts);

@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the cache hands snpd is checked before it is used: against the KDS
-emulator (tests/helpers/kds-emulator.py, 127.0.0.1 only) and a simulated
-chip, its ARK trusted through --trust-ark, FIFOs in the cache in place of
-the VCEK, the cert_chain and the CRL are misses: the collateral completes
-from KDS and SIGTERM stops snpd at once (before, the worker blocked on the
-FIFO and the stop hung in pthread_join)."""
+"""What KDS (here the emulator, tests/helpers/kds-emulator.py, 127.0.0.1
+only) and the cache hand snpd is checked before it is used or shown. On a
+simulated chip, its ARK trusted through --trust-ark:
+ - a CRL whose issuer holds control bytes and bytes that are not UTF-8
+   (KDS mode badissuer): the status still has last_error, as printable
+   ASCII, and the log carries none of those bytes;
+ - FIFOs in the cache in place of the VCEK, the cert_chain and the CRL are
+   misses: the collateral completes from KDS and SIGTERM stops snpd at once
+   (before, the worker blocked on the FIFO and the stop hung in
+   pthread_join)."""
 
 import importlib.util
 import json
@@ -81,6 +85,31 @@ def daemon(tmp, name, sim, emu, cache):
                     args=["--cache-dir", cache, "--trust-ark", os.path.join(sim, "ark.pem")])
 
 
+def printable(s):
+    return all(0x20 <= ord(ch) <= 0x7e for ch in s)
+
+
+def scenario_bad_issuer(tmp, sim, emu):
+    emu.set(mode="badissuer")
+    d = daemon(tmp, "d-issuer", sim, emu, os.path.join(tmp, "cache-issuer"))
+    try:
+        d.start()
+        c = wait_coll(d, lambda c: c.get("next_retry") and not c.get("checking"),
+                      "bad CRL issuer: pass over")
+        err = (c or {}).get("last_error")
+        res.check(c is not None and isinstance(err, str) and "CRL issuer is" in err and
+                  printable(err) and "\\x1b" in err and "\\xff" in err,
+                  "a CRL issuer with control and non-UTF-8 bytes: status last_error kept, "
+                  "printable, escaped: %r (state %r)" % (err, c and c.get("state")))
+        with open(d.log, "rb") as f:
+            log = f.read()
+        res.check(b"CRL issuer is" in log and b"\x1b" not in log and b"\xff" not in log,
+                  "the log names the CRL issuer without its raw bytes")
+    finally:
+        emu.set(mode="normal")
+        h.stop_clean(d, res)
+
+
 def scenario_fifo(tmp, sim, emu):
     chip = emu_mod.Chip(sim)
     cache = os.path.join(tmp, "cache-fifo")
@@ -119,6 +148,7 @@ def main():
         set_param(sim, "host_certs", "none")
         emu = kdsemu.Emulator(sim)
         try:
+            scenario_bad_issuer(tmp, sim, emu)
             scenario_fifo(tmp, sim, emu)
         finally:
             emu.stop()

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Unit tests of lib/kds.c's cache against what anyone who can write to it
- * may leave there:
+ * may leave there, and of the text it passes on:
  *  - a FIFO (or a symbolic link) in place of an entry is a miss, and is
  *    never waited on: opening a FIFO for reading would block until a
  *    writer comes (SIGALRM interrupts a call blocked for 5 s, and the
  *    test fails);
  *  - a backoff file's until= counts for at most SNP_KDS_BACKOFF_MAX_S (the
- *    cap of Retry-After), however far ahead it says.
+ *    cap of Retry-After), however far ahead it says;
+ *  - a CRL's issuer (unchecked text) goes into the error as printable
+ *    ASCII only.
  * Offline, in a temporary cache: no network.
  */
 #include <errno.h>
@@ -224,6 +226,52 @@ static void test_backoff_capped(void **state)
 	f->k.now = 0;
 }
 
+static bool printable_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+static void test_crl_issuer_escaped(void **state)
+{
+	struct fx *f = *state;
+	/* control bytes, an ANSI escape, bytes that are not UTF-8 */
+	static const u8 cn[] = "ARK-\x1b[31m\xff\xfe\xc3(\n\r\tMilan";
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_CRL *crl = X509_CRL_new();
+	X509_NAME *name = X509_NAME_new();
+	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
+	char err[SNP_ERRBUF] = "";
+
+	assert_non_null(key);
+	assert_non_null(crl);
+	assert_non_null(name);
+	assert_non_null(t);
+	/* a T61String: any bytes, as they are (OpenSSL checks a UTF8String's) */
+	assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName, V_ASN1_T61STRING, cn,
+						    (int)sizeof(cn) - 1, -1, 0),
+			 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, name), 1);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+	assert_true(X509_CRL_sign(crl, key, EVP_sha384()) > 0);
+
+	assert_int_equal(
+		snp_kds_cache_put_crl(&f->k, SNP_PRODUCT_MILAN, false, crl, err, sizeof(err)),
+		-EBADMSG);
+	print_message("error: %s\n", printable_ascii(err) ? err : "(not printable)");
+	assert_non_null(strstr(err, "CRL issuer is"));
+	assert_true(printable_ascii(err));
+	assert_non_null(strstr(err, "\\x1b[31m\\xff\\xfe\\xc3(\\x0a"));
+
+	ASN1_TIME_free(t);
+	X509_NAME_free(name);
+	X509_CRL_free(crl);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_in_ro_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_issuer_escaped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
