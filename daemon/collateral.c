@@ -214,6 +214,41 @@ static bool crl_signed_by(X509_CRL *crl, X509 *ark)
 	return ok;
 }
 
+/*
+ * Is @leaf the key that signed the reference report? Its public key must
+ * verify the report's signature (a signed report: SIGNING_KEY VCEK or
+ * VLEK; lib/verify's check), and its AMD extensions must be the report's:
+ * a VCEK's hwID (unless CHIP_ID is masked) and TCB, a VLEK's TCB. Taken
+ * otherwise, the set would be complete and final with a leaf every relying
+ * party refuses. 0; -EKEYREJECTED the report's signature does not verify
+ * with it; -ESTALE another chip's or TCB's (a stale one); why in @err.
+ */
+static int leaf_fits(const struct job *j, const struct work *w, X509 *leaf, bool vlek, char *err,
+		     size_t errlen)
+{
+	u32 signer = snp_report_signing_key(&j->ref);
+	struct snp_report_info ri = j->ref; /* the TCB layout of @w's product */
+	struct snp_tcb_parts tcb;
+	int r;
+
+	if (signer == SNP_SIGNING_KEY_VCEK || signer == SNP_SIGNING_KEY_VLEK) {
+		r = snp_report_sig_verify(&j->ref.r, X509_get0_pubkey(leaf));
+		if (r != 1) {
+			snprintf(err, errlen, "%s",
+				 r == -EINVAL ? "its key is not ECDSA P-384" :
+				 r == 0 ? "the report's signature does not verify with its key" :
+					  "the report's signature could not be checked");
+			return -EKEYREJECTED;
+		}
+	}
+	if (!vlek && w->have_key)
+		return snp_kds_cert_matches(leaf, &w->key, err, errlen) ? 0 : -ESTALE;
+	if (w->product != SNP_PRODUCT_UNKNOWN)
+		ri.product = w->product;
+	snp_tcb_decode(le64_to_cpu(j->ref.r.reported_tcb), snp_report_tcb_layout(&ri), &tcb);
+	return snp_kds_cert_tcb_matches(leaf, vlek, w->product, &tcb, err, errlen) ? 0 : -ESTALE;
+}
+
 /* Add a finding about the host's table. */
 static void note(struct work *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct work *w, const char *fmt, ...)
@@ -292,8 +327,9 @@ static bool ca_is_asvk(X509 *ca)
  * without it is said so in the note. The table has one slot for the leaf's
  * CA: when it holds the other CA (the ASVK with a VCEK), that is not used
  * and the leaf waits in host_leaf for the chain from the embedded roots,
- * the cache or KDS. A VCEK for another TCB or chip (stale) is flagged and
- * dropped; the rest of the table stays.
+ * the cache or KDS. A leaf that is not the report's signer (leaf_fits():
+ * the report's signature, a VCEK for another TCB or chip, a VLEK for
+ * another TCB) is flagged and dropped; the rest of the table stays.
  */
 static void take_host(const struct job *j, struct work *w)
 {
@@ -304,6 +340,7 @@ static void take_host(const struct job *j, struct work *w)
 	char err[SNP_ERRBUF];
 	u32 signer = snp_report_signing_key(&j->ref);
 	bool vlek;
+	int r;
 
 	if (!j->table || !j->table_len)
 		return;
@@ -363,9 +400,14 @@ static void take_host(const struct job *j, struct work *w)
 			     "the host's VCEK/VLEK is not signed by a trusted ASK: table refused");
 			goto refuse;
 		}
-		if (!vlek && w->have_key &&
-		    !snp_kds_cert_matches(leaf, &w->key, err, sizeof(err))) {
-			note(w, "the host's VCEK is stale (%s): replaced", err);
+		r = leaf_fits(j, w, leaf, vlek, err, sizeof(err));
+		if (r == -EKEYREJECTED)
+			note(w, "the host's %s is not the report's signer (%s): not used",
+			     leaf_name(vlek), err);
+		else if (r < 0)
+			note(w, "the host's %s is stale (%s): %s", leaf_name(vlek), err,
+			     !vlek && w->have_key ? "replaced" : "not used");
+		if (r < 0) {
 			X509_free(leaf);
 			leaf = NULL;
 		}
@@ -439,7 +481,7 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		     bool crl)
 {
 	enum snp_kds_source ks = SNP_KDS_SRC_NONE;
-	char err[SNP_ERRBUF];
+	char err[SNP_ERRBUF], why[SNP_ERRBUF];
 	struct snp_kds k;
 	int r;
 
@@ -496,6 +538,12 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		set_error(w, -ENOENT, "%s",
 			  "the report is signed with the VLEK and the host gave none (KDS does not "
 			  "serve VLEKs)");
+	} else if (!w->leaf && !w->have_key &&
+		   snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VCEK) {
+		/* no CHIP_ID (MASK_CHIP_ID) or no product: no KDS key for its VCEK */
+		set_error(w, -ENOENT, "%s",
+			  "KDS cannot be asked for the report's VCEK (its CHIP_ID is masked or its "
+			  "product unknown) and the host gave no usable one");
 	} else if (!w->leaf && w->have_key && w->ask) {
 		X509 *leaf = NULL;
 
@@ -510,6 +558,11 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		if (r == 0 && !signed_by(leaf, w->ask)) {
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s", "not signed by the ASK: refused");
+		}
+		if (r == 0 && leaf_fits(j, w, leaf, false, why, sizeof(why)) < 0) {
+			r = -EBADMSG;
+			snprintf(err, sizeof(err), "from %s, %.200s: refused",
+				 snp_kds_source_name(ks), why);
 		}
 		if (r == 0) {
 			w->leaf = leaf;

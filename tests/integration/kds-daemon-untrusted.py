@@ -1,7 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What KDS (here the emulator, tests/helpers/kds-emulator.py, 127.0.0.1
-only) and the cache hand snpd is checked before it is used or shown. On a
-simulated chip, its ARK trusted through --trust-ark:
+"""What the host's table, KDS (here the emulator, tests/helpers/kds-emulator.py,
+127.0.0.1 only) and the cache hand snpd is checked before it is used or
+shown. On a simulated chip, its ARK trusted through --trust-ark:
+ - the host's leaf must be the report's signer: with CHIP_ID masked
+   (mask_chip_id=1), a VCEK with the chip's extensions but another key
+   (signed by the ASK), and on a VLEK platform a VLEK of another key
+   (signed by the ASVK), are not served; the status says why and evidence
+   is refused (503) instead of going out with a leaf every verifier fails;
  - a CRL whose issuer holds control bytes and bytes that are not UTF-8
    (KDS mode badissuer): the status still has last_error, as printable
    ASCII, and the log carries none of those bytes;
@@ -28,7 +33,9 @@ import snptest as t  # noqa: E402
 
 h.need_fuse()
 try:
-    import cryptography  # noqa: F401
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
 except ImportError:
     print("SKIP: python3-cryptography missing")
     sys.exit(77)
@@ -83,6 +90,63 @@ def daemon(tmp, name, sim, emu, cache):
     return h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim,
                     config="[Daemon]\nKdsUrl=%s\n" % emu.url,
                     args=["--cache-dir", cache, "--trust-ark", os.path.join(sim, "ark.pem")])
+
+
+def rekeyed(sim, leaf, ca):
+    """STATE/@leaf.pem with another P-384 key, its names and extensions
+    unchanged (serial 1: the builder takes no 0), signed by STATE/@ca-key.pem
+    as the simulated CA signs (RSASSA-PSS): a genuine-looking leaf that did
+    not sign the reports."""
+    def load(n):
+        with open(os.path.join(sim, n), "rb") as f:
+            return f.read()
+    cert = x509.load_pem_x509_certificate(load(leaf + ".pem"))
+    ca_key = serialization.load_pem_private_key(load(ca + "-key.pem"), None)
+    algid = emu_mod.der_elems(cert.public_bytes(serialization.Encoding.DER))[1][1]
+    b = x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer) \
+        .public_key(ec.generate_private_key(ec.SECP384R1()).public_key()) \
+        .serial_number(1).not_valid_before(cert.not_valid_before) \
+        .not_valid_after(cert.not_valid_after)
+    for e in cert.extensions:
+        b = b.add_extension(e.value, e.critical)
+    der = emu_mod.pss_sign(b.sign(ca_key, hashes.SHA384()).public_bytes(
+        serialization.Encoding.DER), ca_key, algid)
+    new = x509.load_der_x509_certificate(der)
+    with open(os.path.join(sim, leaf + ".pem"), "wb") as f:
+        f.write(new.public_bytes(serialization.Encoding.PEM))
+    return new.public_bytes(serialization.Encoding.PEM)
+
+
+def scenario_leaf(tmp, what, sim_args, params, leaf, ca):
+    """The host's table holds a leaf of the chip's CA with another key."""
+    sim = os.path.join(tmp, "sim-" + what)
+    h.sim_init(sim, *sim_args)
+    for k, v in params.items():
+        set_param(sim, k, v)
+    emu = kdsemu.Emulator(sim)  # the chip's own certificates, read now
+    d = None
+    try:
+        bad = rekeyed(sim, leaf, ca)
+        d = daemon(tmp, "d-" + what, sim, emu, os.path.join(tmp, "cache-" + what))
+        d.start()
+        c = wait_coll(d, lambda c: c.get("state") and not c.get("checking"), what)
+        note = (c or {}).get("host_table") or ""
+        names = os.listdir(d.path("certs")) if c else []
+        served = b""
+        if leaf + ".pem" in names:
+            served = open(d.path("certs", leaf + ".pem"), "rb").read()
+        res.check(c is not None and c.get("state") != "complete" and
+                  "not the report's signer" in note and served != bad,
+                  "%s: the host's %s of another key is not served: state %r, host_table %r, "
+                  "certs/ %s" % (what, leaf.upper(), c and c.get("state"), note, names))
+        st, data = call(d, "/v1/evidence?nonce=00")
+        res.check(st == 503 and b"collateral-unavailable" in data,
+                  "%s: /v1/evidence refused (503) without the report's own %s: %d %s" %
+                  (what, leaf.upper(), st, data[:200]))
+    finally:
+        if d:
+            h.stop_clean(d, res)
+        emu.stop()
 
 
 def printable(s):
@@ -143,6 +207,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="snpd-kds-untrusted-")
     os.chmod(tmp, 0o755)
     try:
+        scenario_leaf(tmp, "masked-vcek", [], {"mask_chip_id": "1"}, "vcek", "ask")
+        scenario_leaf(tmp, "vlek", ["--vlek", "1"], {}, "vlek", "asvk")
         sim = os.path.join(tmp, "sim")
         h.sim_init(sim)
         set_param(sim, "host_certs", "none")

@@ -100,8 +100,8 @@ EXTRA_DIST += %reldir%/event-log-read.py
 # appears after the start; a job made stale by a reload is never served.
 TESTS += %reldir%/kds-daemon-reload.py
 EXTRA_DIST += %reldir%/kds-daemon-reload.py
-# What KDS and the cache hand snpd is checked first: a CRL issuer that is
-# not text, FIFOs.
+# What the host's table, KDS and the cache hand snpd is checked first: a
+# leaf that did not sign the report, a CRL issuer that is not text, FIFOs.
 TESTS += %reldir%/kds-daemon-untrusted.py
 EXTRA_DIST += %reldir%/kds-daemon-untrusted.py
 # snpd raises its open-file soft limit (issue 19: 1,000 clients of one uid).

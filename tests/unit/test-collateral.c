@@ -15,6 +15,11 @@
  * (Milan for a Milan report with its VCEK in the table); a table with a
  * genuine Genoa chain and VCEK, or another Milan chip's VCEK, decides
  * nothing, whatever its productName says. Plain C: no cmocka needed.
+ *
+ * Also: a leaf is taken only when the reference report's signature
+ * verifies with it and its TCB (and a VCEK's hwID, unless CHIP_ID is
+ * masked) is the report's: a VCEK of another key, a VLEK of another TCB
+ * or key, with CHIP_ID masked or not, are flagged and not served.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,6 +94,20 @@ out:
 	return buf;
 }
 
+/* @c (a copy) with another P-384 key, signed by @ca_key: right names and extensions. */
+static X509 *rekeyed(X509 *c, EVP_PKEY *ca_key)
+{
+	X509 *x = X509_dup(c);
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+
+	if (!x || !k || X509_set_pubkey(x, k) != 1 || X509_sign(x, ca_key, EVP_sha384()) <= 0) {
+		fprintf(stderr, "cannot make a certificate\n");
+		exit(1);
+	}
+	EVP_PKEY_free(k);
+	return x;
+}
+
 /* Submit @ri with @table, offline, the root @trust_ark ("": AMD's); the set. */
 static const struct snpd_coll_set *submit(struct fixture *f, const struct snp_report_info *ri,
 					  const u8 *table, size_t len, const char *trust_ark)
@@ -110,8 +129,12 @@ static const struct snpd_coll_set *submit(struct fixture *f, const struct snp_re
 	return f->set;
 }
 
-/* Submit the reference report (signed by @signer) with @table; the set. */
-static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *table, size_t len)
+/*
+ * Submit a reference report signed by @signer (its key of the simulated
+ * chip), its CHIP_ID zero when @masked, with @table; the set.
+ */
+static const struct snpd_coll_set *run_chip(struct fixture *f, u32 signer, bool masked,
+					    const u8 *table, size_t len)
 {
 	struct snp_report_info ri;
 
@@ -119,10 +142,21 @@ static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *
 	ri.product = f->st->params.product;
 	ri.version = 2;
 	ri.r.version = cpu_to_le32(2);
-	memcpy(ri.r.chip_id, f->st->params.chip_id, sizeof(ri.r.chip_id));
+	if (!masked)
+		memcpy(ri.r.chip_id, f->st->params.chip_id, sizeof(ri.r.chip_id));
 	ri.r.reported_tcb = cpu_to_le64(f->st->params.reported_tcb);
 	ri.r.key_info = cpu_to_le32(signer << SNP_KEYINFO_SIGNING_KEY_SHIFT);
+	if (sim_sign_report(signer == SNP_SIGNING_KEY_VLEK ? f->st->vlek_key : f->st->vcek_key,
+			    (const u8 *)&ri.r, SNP_REPORT_SIGNED_LEN, &ri.r.signature) < 0) {
+		fprintf(stderr, "cannot sign the report\n");
+		exit(1);
+	}
 	return submit(f, &ri, table, len, f->ark_path);
+}
+
+static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *table, size_t len)
+{
+	return run_chip(f, signer, false, table, len);
 }
 
 static const char *leaf_is(const struct fixture *f, const struct snpd_coll_set *s)
@@ -312,6 +346,103 @@ static void teardown(struct fixture *f)
 	check_rmtree(f->dir);
 }
 
+/* A leaf is taken only when it is the report's signer: signature, TCB, chip. */
+static void leaf_checks(struct fixture *f)
+{
+	const struct snpd_coll_set *s;
+	X509 *other_vcek = rekeyed(f->st->vcek, f->st->ask_key);
+	X509 *other_vlek = rekeyed(f->st->vlek, f->st->asvk_key);
+	X509 *stale_vlek = sim_identity_stale_leaf(f->st), *stale_vcek;
+	size_t len;
+	u8 *t;
+
+	/* the VCEK of an older TCB (the same key, as the simulator keeps it) */
+	f->st->params.vlek = false;
+	stale_vcek = sim_identity_stale_leaf(f->st);
+	f->st->params.vlek = true;
+	if (!stale_vlek || !stale_vcek) {
+		fprintf(stderr, "cannot make stale leaves\n");
+		exit(1);
+	}
+
+	/* CHIP_ID masked: nothing says which chip; the signature still does */
+	{
+		X509 *c[] = { f->st->ark, f->st->ask, f->st->vcek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, true, t, len);
+	CHECK(!strcmp(leaf_is(f, s), "the VCEK") && s->src[SNPD_COLL_LEAF] == SNPD_SRC_HOST &&
+		      !s->host_note[0],
+	      "CHIP_ID masked, the chip's VCEK in the table: taken (leaf %s, note '%s')",
+	      leaf_is(f, s), s->host_note);
+	free(t);
+	{
+		X509 *c[] = { f->st->ark, f->st->ask, other_vcek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, true, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VCEK is not the report's signer") &&
+		      strstr(s->host_note, "signature does not verify"),
+	      "CHIP_ID masked, a VCEK of another key (signed by the ASK, the chip's extensions): "
+	      "not taken (leaf %s, state %s, note '%s')",
+	      leaf_is(f, s), snpd_coll_state_names[s->state], s->host_note);
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, false, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && strstr(s->host_note, "VCEK is not the report's signer"),
+	      "CHIP_ID given, a VCEK of another key: not taken (leaf %s, note '%s')", leaf_is(f, s),
+	      s->host_note);
+	free(t);
+	{
+		X509 *c[] = { f->st->ark, f->st->ask, stale_vcek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, true, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VCEK is stale") && strstr(s->host_note, "TCB"),
+	      "CHIP_ID masked, the chip's VCEK of another TCB (same key): not taken (leaf %s, "
+	      "note '%s')",
+	      leaf_is(f, s), s->host_note);
+	free(t);
+
+	/* VLEKs: another TCB (same key), another key (same TCB) */
+	{
+		X509 *c[] = { f->st->ark, f->st->asvk, stale_vlek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vlek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run(f, SNP_SIGNING_KEY_VLEK, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VLEK is stale") && strstr(s->host_note, "TCB"),
+	      "a VLEK of another TCB (same key): not taken (leaf %s, state %s, note '%s')",
+	      leaf_is(f, s), snpd_coll_state_names[s->state], s->host_note);
+	free(t);
+	{
+		X509 *c[] = { f->st->ark, f->st->asvk, other_vlek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vlek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VLEK, true, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VLEK is not the report's signer"),
+	      "a VLEK of another key (the chip's TCB, signed by the ASVK), CHIP_ID masked: not "
+	      "taken (leaf %s, note '%s')",
+	      leaf_is(f, s), s->host_note);
+	free(t);
+
+	X509_free(other_vcek);
+	X509_free(other_vlek);
+	X509_free(stale_vcek);
+	X509_free(stale_vlek);
+}
+
 int main(void)
 {
 	struct fixture f;
@@ -399,6 +530,7 @@ int main(void)
 	free(t);
 
 	genuine_v2(&f);
+	leaf_checks(&f);
 
 	teardown(&f);
 	printf("%d failed\n", failures);
