@@ -215,6 +215,51 @@ static bool crl_signed_by(X509_CRL *crl, X509 *ark)
 }
 
 /*
+ * May @crl stand for the product's revocations now: signed by the trusted
+ * ARK @anchor, issued by it (its issuer is the ARK's subject) and current
+ * (thisUpdate <= @now < nextUpdate)? A CRL that was genuine once but is
+ * past its nextUpdate may be silent about a later revocation: whoever
+ * hands it out (the host, an old cache) would pin it forever. 0, -EBADMSG
+ * (not the ARK's) or -ESTALE (not current), with why in @err.
+ */
+static int crl_check(X509_CRL *crl, X509 *anchor, time_t now, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	char until[32];
+
+	if (!crl_signed_by(crl, anchor)) {
+		snprintf(err, errlen, "%s", "is not signed by the trusted ARK");
+		return -EBADMSG;
+	}
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(anchor)) != 0) {
+		ERR_clear_error();
+		snprintf(err, errlen, "%s",
+			 "is not issued by the trusted ARK (another issuer name)");
+		return -EBADMSG;
+	}
+	if (!snp_crl_current(crl, now, &why, until, sizeof(until))) {
+		snprintf(err, errlen, "%s (nextUpdate %s)", why, until);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+/* @crl's nextUpdate in seconds since the epoch; 0 when it has none. */
+static time_t crl_next_update(const X509_CRL *crl)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	struct tm tm;
+	time_t t;
+
+	if (!next || ASN1_TIME_to_tm(next, &tm) != 1) {
+		ERR_clear_error();
+		return 0;
+	}
+	t = timegm(&tm);
+	return t > 0 ? t : 0;
+}
+
+/*
  * Is @leaf the key that signed the reference report? Its public key must
  * verify the report's signature (a signed report: SIGNING_KEY VCEK or
  * VLEK; lib/verify's check), and its AMD extensions must be the report's:
@@ -329,7 +374,9 @@ static bool ca_is_asvk(X509 *ca)
  * and the leaf waits in host_leaf for the chain from the embedded roots,
  * the cache or KDS. A leaf that is not the report's signer (leaf_fits():
  * the report's signature, a VCEK for another TCB or chip, a VLEK for
- * another TCB) is flagged and dropped; the rest of the table stays.
+ * another TCB) is flagged and dropped; the rest of the table stays. So is
+ * a CRL that is not the trusted ARK's or not current (crl_check()): the
+ * CRL then comes as when the host gives none.
  */
 static void take_host(const struct job *j, struct work *w)
 {
@@ -417,8 +464,9 @@ static void take_host(const struct job *j, struct work *w)
 			leaf = NULL;
 		}
 	}
-	if (crl && !crl_signed_by(crl, w->anchor)) {
-		note(w, "%s", "the host's CRL is not signed by the trusted ARK: ignored");
+	if (crl && crl_check(crl, w->anchor, time(NULL), err, sizeof(err)) < 0) {
+		/* fetched as when the host gives none (cache, KDS) */
+		note(w, "the host's CRL %s: ignored", err);
 		X509_CRL_free(crl);
 		crl = NULL;
 	}
@@ -577,10 +625,26 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	if (crl && !w->crl && w->product != SNP_PRODUCT_UNKNOWN) {
 		X509_CRL *x = NULL;
 
+		err[0] = '\0';
 		r = snp_kds_get_crl(&k, w->product, w->vlek, &x, &ks, err, sizeof(err));
-		if (r == 0 && !crl_signed_by(x, w->anchor)) {
-			r = -EBADMSG;
-			snprintf(err, sizeof(err), "%s", "not signed by the trusted ARK: refused");
+		if (r == 0) {
+			r = crl_check(x, w->anchor, time(NULL), why, sizeof(why));
+			if (r == -ESTALE && ks == SNP_KDS_SRC_CACHE && !k.offline) {
+				/* lib/kds asked KDS for a current one and got none */
+				char kds_err[SNP_ERRBUF];
+
+				snprintf(kds_err, sizeof(kds_err), "%s", err);
+				snprintf(
+					err, sizeof(err),
+					"the cached CRL %.80s, and KDS gave no current one (%.110s)",
+					why, kds_err[0] ? kds_err : "no answer");
+				/* KDS's backoff, when that is why, times the next try */
+				if (snp_kds_backoff_until(&k) > time(NULL))
+					r = -EAGAIN;
+			} else if (r < 0) {
+				snprintf(err, sizeof(err), "the %s CRL %.200s: not used",
+					 ks == SNP_KDS_SRC_CACHE ? "cached" : "KDS's", why);
+			}
 		}
 		if (r == 0) {
 			w->crl = x;
@@ -643,8 +707,15 @@ static struct snpd_coll_set *set_of(const struct job *j, struct work *w, bool ve
 	if (s->state != SNPD_COLL_COMPLETE)
 		snprintf(s->error, sizeof(s->error), "%s",
 			 w->error[0] ? w->error : "not in the cache yet");
-	if (s->state == SNPD_COLL_COMPLETE)
+	if (s->state == SNPD_COLL_COMPLETE) {
 		s->completed_at = time(NULL);
+		/*
+		 * Complete only while its CRL is current: looked up again when
+		 * the CRL's nextUpdate comes (a final set's retry_at), when a
+		 * past one is not taken (crl_check()) and a current one fetched.
+		 */
+		s->retry_at = crl_next_update(w->crl);
+	}
 	return s;
 }
 

@@ -1052,9 +1052,7 @@ static bool crl_signed_by_ark(const struct snp_kds *k, X509_CRL *crl, enum snp_p
 
 static bool crl_current(const X509_CRL *crl, time_t now)
 {
-	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-
-	return next && X509_cmp_time(next, &now) > 0;
+	return snp_crl_current(crl, now, NULL, NULL, 0);
 }
 
 int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL **ret,

@@ -911,7 +911,6 @@ static void check_crl(const struct snp_verify_input *in, struct snp_verify_resul
 	enum snp_check_status miss = req ? SNP_CHECK_FAIL : SNP_CHECK_SKIP;
 	const char *ica = res->endorsement_vlek ? "ASVK" : "ASK";
 	X509_REVOKED *rev = NULL;
-	const ASN1_TIME *next, *last;
 	EVP_PKEY *key;
 	char serial[80] = "?", when[32] = "none";
 	time_t at = in->at;
@@ -958,15 +957,7 @@ static void check_crl(const struct snp_verify_input *in, struct snp_verify_resul
 		    "%s serial %s is REVOKED on the ARK's CRL", ica, serial);
 		return;
 	}
-	next = X509_CRL_get0_nextUpdate(in->crl);
-	last = X509_CRL_get0_lastUpdate(in->crl);
-	if (next) {
-		struct tm tm;
-
-		if (ASN1_TIME_to_tm(next, &tm) == 1)
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
-	if (!next || X509_cmp_time(next, &at) <= 0 || !last || X509_cmp_time(last, &at) > 0) {
+	if (!snp_crl_current(in->crl, at, NULL, when, sizeof(when))) {
 		add(res, "crl", SNP_CHECK_VERIFY, miss,
 		    "%s serial %s not on the CRL, but the CRL is not current (nextUpdate %s)", ica,
 		    serial, when);

@@ -216,8 +216,11 @@ class Chip:
     # what mode badissuer puts in the CRL issuer's CN (a T61String: any bytes)
     BAD_CN = b"ARK-\x1b[31m\xff\xfe\xc3(\n\rMilan"
 
-    def crl(self, revoke, signer=None, bad_issuer=False):
+    def crl(self, revoke, signer=None, bad_issuer=False, valid=None):
+        """The product's CRL (DER), signed by the ARK (or @signer), current
+        for 7 days unless @valid gives (lastUpdate, nextUpdate)."""
         now = datetime.datetime.now(datetime.timezone.utc)
+        last, nxt = valid or (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=7))
         issuer = self.ark.subject
         if bad_issuer:
             from cryptography.x509.name import _ASN1Type
@@ -225,8 +228,7 @@ class Chip:
                 x509.oid.NameOID.COMMON_NAME, "Z" * len(self.BAD_CN),
                 _type=_ASN1Type.T61String)])
         b = x509.CertificateRevocationListBuilder().issuer_name(issuer) \
-            .last_update(now - datetime.timedelta(hours=1)) \
-            .next_update(now + datetime.timedelta(days=7))
+            .last_update(last).next_update(nxt)
         if revoke:
             b = b.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(self.ask.serial_number)

@@ -13,7 +13,8 @@ shown. On a simulated chip, its ARK trusted through --trust-ark:
  - FIFOs in the cache in place of the VCEK, the cert_chain and the CRL are
    misses: the collateral completes from KDS and SIGTERM stops snpd at once
    (before, the worker blocked on the FIFO and the stop hung in
-   pthread_join)."""
+   pthread_join); a complete set is looked up again at its CRL's
+   nextUpdate (status next_retry)."""
 
 import importlib.util
 import json
@@ -194,6 +195,13 @@ def scenario_fifo(tmp, sim, emu):
         res.check(c is not None and emu.count() - n == 3 and all(kinds.values()),
                   "FIFOs in the cache (VCEK, cert_chain, CRL) are misses: complete from KDS "
                   "with %d requests (3), now regular files %r" % (emu.count() - n, kinds))
+        # the emulator's CRL is current for 7 days: looked up again then
+        now = time.time()
+        nr = (c or {}).get("next_retry")
+        res.check(c is not None and isinstance(nr, int) and
+                  abs(nr - (now + 7 * 86400)) < 3 * 3600,
+                  "complete: looked up again at the CRL's nextUpdate (next_retry in %s s, "
+                  "~%d)" % (nr - int(now) if isinstance(nr, int) else nr, 7 * 86400))
     finally:
         t0 = time.monotonic()
         rc = d.stop()
