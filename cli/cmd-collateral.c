@@ -566,7 +566,8 @@ static int export_one(const char *sub, const char *path, const char *name, void 
 	int r;
 
 	(void)sub;
-	r = snp_read_file(path, SNP_KDS_BODY_MAX, &data, &len);
+	/* a cache entry: a regular file, never a FIFO to wait on */
+	r = snp_read_regular_file(path, SNP_KDS_BODY_MAX, &data, &len);
 	if (r < 0)
 		return log_error_errno(r, "%s: %m", path);
 	snprintf(out, sizeof(out), "%s/%s", dir, name);

@@ -1071,14 +1071,27 @@ have_leaf:
 		*ret_crl = cs->crl;
 		cs->crl = NULL;
 		src->crl = "certificate table";
-	} else if (a->crl != SNP_CRL_OFF && product != SNP_PRODUCT_UNKNOWN) {
+	}
+	/*
+	 * The table's CRL as an evidence document's (use_evidence()): the host
+	 * chooses what it carries, an old one included. Not current at --at,
+	 * one from the cache (KDS too with --crl=require) takes its place; the
+	 * check says whether what is used is current.
+	 */
+	if (a->crl != SNP_CRL_OFF && product != SNP_PRODUCT_UNKNOWN &&
+	    (!*ret_crl || !snp_crl_current(*ret_crl, a->at, NULL, NULL, 0))) {
+		X509_CRL *other = NULL;
+
 		if (any_cert_option(a) && a->crl != SNP_CRL_REQUIRE)
 			k.offline = true; /* the cache only */
-		r = snp_kds_get_crl(&k, product, vlek, ret_crl, &ks, err, sizeof(err));
-		if (r == 0)
+		r = snp_kds_get_crl(&k, product, vlek, &other, &ks, err, sizeof(err));
+		if (r == 0) {
+			X509_CRL_free(*ret_crl);
+			*ret_crl = other;
 			src->crl = snp_kds_source_name(ks);
-		else if (a->crl == SNP_CRL_REQUIRE)
-			log_error("No CRL: %s", err);
+		} else if (a->crl == SNP_CRL_REQUIRE) {
+			log_error("No %sCRL: %s", *ret_crl ? "current " : "", err);
+		}
 		ERR_clear_error();
 	}
 	return 0;
@@ -1131,8 +1144,7 @@ static int use_evidence(const struct verify_args *a, struct cert_set *cs,
 	 * --crl=require), as for other given certificates.
 	 */
 	if (a->crl != SNP_CRL_OFF && ri->product != SNP_PRODUCT_UNKNOWN &&
-	    (!*ret_crl || !X509_CRL_get0_nextUpdate(*ret_crl) ||
-	     X509_cmp_time(X509_CRL_get0_nextUpdate(*ret_crl), &now) < 0)) {
+	    (!*ret_crl || !snp_crl_current(*ret_crl, now, NULL, NULL, 0))) {
 		bool vlek = snp_report_signing_key(ri) == SNP_SIGNING_KEY_VLEK;
 		enum snp_kds_source ks;
 		char err[SNP_ERRBUF];

@@ -214,6 +214,86 @@ static bool crl_signed_by(X509_CRL *crl, X509 *ark)
 	return ok;
 }
 
+/*
+ * May @crl stand for the product's revocations now: signed by the trusted
+ * ARK @anchor, issued by it (its issuer is the ARK's subject) and current
+ * (thisUpdate <= @now < nextUpdate)? A CRL that was genuine once but is
+ * past its nextUpdate may be silent about a later revocation: whoever
+ * hands it out (the host, an old cache) would pin it forever. 0, -EBADMSG
+ * (not the ARK's) or -ESTALE (not current), with why in @err.
+ */
+static int crl_check(X509_CRL *crl, X509 *anchor, time_t now, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	char until[32];
+
+	if (!crl_signed_by(crl, anchor)) {
+		snprintf(err, errlen, "%s", "is not signed by the trusted ARK");
+		return -EBADMSG;
+	}
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(anchor)) != 0) {
+		ERR_clear_error();
+		snprintf(err, errlen, "%s",
+			 "is not issued by the trusted ARK (another issuer name)");
+		return -EBADMSG;
+	}
+	if (!snp_crl_current(crl, now, &why, until, sizeof(until))) {
+		snprintf(err, errlen, "%s (nextUpdate %s)", why, until);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+/* @crl's nextUpdate in seconds since the epoch; 0 when it has none. */
+static time_t crl_next_update(const X509_CRL *crl)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	struct tm tm;
+	time_t t;
+
+	if (!next || ASN1_TIME_to_tm(next, &tm) != 1) {
+		ERR_clear_error();
+		return 0;
+	}
+	t = timegm(&tm);
+	return t > 0 ? t : 0;
+}
+
+/*
+ * Is @leaf the key that signed the reference report? Its public key must
+ * verify the report's signature (a signed report: SIGNING_KEY VCEK or
+ * VLEK; lib/verify's check), and its AMD extensions must be the report's:
+ * a VCEK's hwID (unless CHIP_ID is masked) and TCB, a VLEK's TCB. Taken
+ * otherwise, the set would be complete and final with a leaf every relying
+ * party refuses. 0; -EKEYREJECTED the report's signature does not verify
+ * with it; -ESTALE another chip's or TCB's (a stale one); why in @err.
+ */
+static int leaf_fits(const struct job *j, const struct work *w, X509 *leaf, bool vlek, char *err,
+		     size_t errlen)
+{
+	u32 signer = snp_report_signing_key(&j->ref);
+	struct snp_report_info ri = j->ref; /* the TCB layout of @w's product */
+	struct snp_tcb_parts tcb;
+	int r;
+
+	if (signer == SNP_SIGNING_KEY_VCEK || signer == SNP_SIGNING_KEY_VLEK) {
+		r = snp_report_sig_verify(&j->ref.r, X509_get0_pubkey(leaf));
+		if (r != 1) {
+			snprintf(err, errlen, "%s",
+				 r == -EINVAL ? "its key is not ECDSA P-384" :
+				 r == 0 ? "the report's signature does not verify with its key" :
+					  "the report's signature could not be checked");
+			return -EKEYREJECTED;
+		}
+	}
+	if (!vlek && w->have_key)
+		return snp_kds_cert_matches(leaf, &w->key, err, errlen) ? 0 : -ESTALE;
+	if (w->product != SNP_PRODUCT_UNKNOWN)
+		ri.product = w->product;
+	snp_tcb_decode(le64_to_cpu(j->ref.r.reported_tcb), snp_report_tcb_layout(&ri), &tcb);
+	return snp_kds_cert_tcb_matches(leaf, vlek, w->product, &tcb, err, errlen) ? 0 : -ESTALE;
+}
+
 /* Add a finding about the host's table. */
 static void note(struct work *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct work *w, const char *fmt, ...)
@@ -292,8 +372,11 @@ static bool ca_is_asvk(X509 *ca)
  * without it is said so in the note. The table has one slot for the leaf's
  * CA: when it holds the other CA (the ASVK with a VCEK), that is not used
  * and the leaf waits in host_leaf for the chain from the embedded roots,
- * the cache or KDS. A VCEK for another TCB or chip (stale) is flagged and
- * dropped; the rest of the table stays.
+ * the cache or KDS. A leaf that is not the report's signer (leaf_fits():
+ * the report's signature, a VCEK for another TCB or chip, a VLEK for
+ * another TCB) is flagged and dropped; the rest of the table stays. So is
+ * a CRL that is not the trusted ARK's or not current (crl_check()): the
+ * CRL then comes as when the host gives none.
  */
 static void take_host(const struct job *j, struct work *w)
 {
@@ -304,6 +387,7 @@ static void take_host(const struct job *j, struct work *w)
 	char err[SNP_ERRBUF];
 	u32 signer = snp_report_signing_key(&j->ref);
 	bool vlek;
+	int r;
 
 	if (!j->table || !j->table_len)
 		return;
@@ -363,9 +447,14 @@ static void take_host(const struct job *j, struct work *w)
 			     "the host's VCEK/VLEK is not signed by a trusted ASK: table refused");
 			goto refuse;
 		}
-		if (!vlek && w->have_key &&
-		    !snp_kds_cert_matches(leaf, &w->key, err, sizeof(err))) {
-			note(w, "the host's VCEK is stale (%s): replaced", err);
+		r = leaf_fits(j, w, leaf, vlek, err, sizeof(err));
+		if (r == -EKEYREJECTED)
+			note(w, "the host's %s is not the report's signer (%s): not used",
+			     leaf_name(vlek), err);
+		else if (r < 0)
+			note(w, "the host's %s is stale (%s): %s", leaf_name(vlek), err,
+			     !vlek && w->have_key ? "replaced" : "not used");
+		if (r < 0) {
 			X509_free(leaf);
 			leaf = NULL;
 		}
@@ -375,8 +464,9 @@ static void take_host(const struct job *j, struct work *w)
 			leaf = NULL;
 		}
 	}
-	if (crl && !crl_signed_by(crl, w->anchor)) {
-		note(w, "%s", "the host's CRL is not signed by the trusted ARK: ignored");
+	if (crl && crl_check(crl, w->anchor, time(NULL), err, sizeof(err)) < 0) {
+		/* fetched as when the host gives none (cache, KDS) */
+		note(w, "the host's CRL %s: ignored", err);
 		X509_CRL_free(crl);
 		crl = NULL;
 	}
@@ -439,7 +529,7 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		     bool crl)
 {
 	enum snp_kds_source ks = SNP_KDS_SRC_NONE;
-	char err[SNP_ERRBUF];
+	char err[SNP_ERRBUF], why[SNP_ERRBUF];
 	struct snp_kds k;
 	int r;
 
@@ -496,6 +586,12 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		set_error(w, -ENOENT, "%s",
 			  "the report is signed with the VLEK and the host gave none (KDS does not "
 			  "serve VLEKs)");
+	} else if (!w->leaf && !w->have_key &&
+		   snp_report_signing_key(&j->ref) == SNP_SIGNING_KEY_VCEK) {
+		/* no CHIP_ID (MASK_CHIP_ID) or no product: no KDS key for its VCEK */
+		set_error(w, -ENOENT, "%s",
+			  "KDS cannot be asked for the report's VCEK (its CHIP_ID is masked or its "
+			  "product unknown) and the host gave no usable one");
 	} else if (!w->leaf && w->have_key && w->ask) {
 		X509 *leaf = NULL;
 
@@ -511,6 +607,11 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s", "not signed by the ASK: refused");
 		}
+		if (r == 0 && leaf_fits(j, w, leaf, false, why, sizeof(why)) < 0) {
+			r = -EBADMSG;
+			snprintf(err, sizeof(err), "from %s, %.200s: refused",
+				 snp_kds_source_name(ks), why);
+		}
 		if (r == 0) {
 			w->leaf = leaf;
 			w->src[SNPD_COLL_LEAF] = src_of(ks);
@@ -524,10 +625,26 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 	if (crl && !w->crl && w->product != SNP_PRODUCT_UNKNOWN) {
 		X509_CRL *x = NULL;
 
+		err[0] = '\0';
 		r = snp_kds_get_crl(&k, w->product, w->vlek, &x, &ks, err, sizeof(err));
-		if (r == 0 && !crl_signed_by(x, w->anchor)) {
-			r = -EBADMSG;
-			snprintf(err, sizeof(err), "%s", "not signed by the trusted ARK: refused");
+		if (r == 0) {
+			r = crl_check(x, w->anchor, time(NULL), why, sizeof(why));
+			if (r == -ESTALE && ks == SNP_KDS_SRC_CACHE && !k.offline) {
+				/* lib/kds asked KDS for a current one and got none */
+				char kds_err[SNP_ERRBUF];
+
+				snprintf(kds_err, sizeof(kds_err), "%s", err);
+				snprintf(
+					err, sizeof(err),
+					"the cached CRL %.80s, and KDS gave no current one (%.110s)",
+					why, kds_err[0] ? kds_err : "no answer");
+				/* KDS's backoff, when that is why, times the next try */
+				if (snp_kds_backoff_until(&k) > time(NULL))
+					r = -EAGAIN;
+			} else if (r < 0) {
+				snprintf(err, sizeof(err), "the %s CRL %.200s: not used",
+					 ks == SNP_KDS_SRC_CACHE ? "cached" : "KDS's", why);
+			}
 		}
 		if (r == 0) {
 			w->crl = x;
@@ -590,8 +707,15 @@ static struct snpd_coll_set *set_of(const struct job *j, struct work *w, bool ve
 	if (s->state != SNPD_COLL_COMPLETE)
 		snprintf(s->error, sizeof(s->error), "%s",
 			 w->error[0] ? w->error : "not in the cache yet");
-	if (s->state == SNPD_COLL_COMPLETE)
+	if (s->state == SNPD_COLL_COMPLETE) {
 		s->completed_at = time(NULL);
+		/*
+		 * Complete only while its CRL is current: looked up again when
+		 * the CRL's nextUpdate comes (a final set's retry_at), when a
+		 * past one is not taken (crl_check()) and a current one fetched.
+		 */
+		s->retry_at = crl_next_update(w->crl);
+	}
 	return s;
 }
 

@@ -9,6 +9,7 @@
 #include "daemon/snpd.h"
 #include "fs/fs.h"
 #include "backend/backend.h"
+#include "lib/util.h"
 
 const char *const snpd_health_names[] = {
 	[SNPD_HEALTH_OK] = "ok",
@@ -45,6 +46,20 @@ enum snpd_health snpd_health(struct snpd *d, char *reason, size_t len)
 	return SNPD_HEALTH_OK;
 }
 
+/*
+ * A message for the status as a JSON string (new reference). Jansson
+ * refuses text that is not UTF-8 (json_string() is NULL, and the member
+ * would be dropped): such text is shown as printable ASCII instead, so
+ * that the status always says why.
+ */
+static json_t *message_json(const char *s)
+{
+	char buf[4 * 256 + 1];
+	json_t *j = json_string(s);
+
+	return j ? j : json_string(snp_printable(buf, sizeof(buf), s, strlen(s)));
+}
+
 json_t *snpd_collateral_json(struct snpd *d)
 {
 	const struct snpd_coll_set *s = d->coll;
@@ -77,13 +92,13 @@ json_t *snpd_collateral_json(struct snpd *d)
 				    json_null());
 	if (dir) /* why its endorsement key is not served (snpd_view_new()) */
 		json_object_set_new(o, "last_error",
-				    v && v->certs_error ? json_string(v->certs_error) :
+				    v && v->certs_error ? message_json(v->certs_error) :
 							  json_null());
 	else
 		json_object_set_new(o, "last_error",
-				    current && s->error[0] ? json_string(s->error) : json_null());
+				    current && s->error[0] ? message_json(s->error) : json_null());
 	json_object_set_new(o, "host_table",
-			    current && s->host_note[0] ? json_string(s->host_note) : json_null());
+			    current && s->host_note[0] ? message_json(s->host_note) : json_null());
 	json_object_set_new(o, "next_retry",
 			    current && s->retry_at ? json_integer((json_int_t)s->retry_at) :
 						     json_null());

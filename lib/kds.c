@@ -177,6 +177,45 @@ bool snp_kds_cert_matches(X509 *cert, const struct snp_kds_key *key, char *err, 
 	return true;
 }
 
+bool snp_kds_cert_tcb_matches(X509 *cert, bool vlek, enum snp_product p,
+			      const struct snp_tcb_parts *tcb, char *err, size_t errlen)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(cert);
+	struct snp_amd_ext ext;
+	struct snp_tcb_parts got;
+	enum snp_product q;
+
+	if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
+		seterr(err, errlen, "not an ECDSA %s", vlek ? "VLEK" : "VCEK");
+		return false;
+	}
+	if (snp_amd_ext_parse(cert, &ext, err, errlen) < 0)
+		return false;
+	if (vlek ? !ext.has_csp_id || ext.has_hwid : !ext.has_hwid || ext.has_csp_id) {
+		seterr(err, errlen, "not a %s (%s)", vlek ? "VLEK" : "VCEK",
+		       vlek ? "a VLEK has a cspId and no hwID" : "a VCEK has a hwID and no cspId");
+		return false;
+	}
+	if (!ext.has_product_name || snp_product_from_string(ext.product_name, &q) < 0 ||
+	    (p != SNP_PRODUCT_UNKNOWN && q != p)) {
+		seterr(err, errlen, "not a %s of %s", vlek ? "VLEK" : "VCEK",
+		       p != SNP_PRODUCT_UNKNOWN ? snp_product_name(p) : "a known product");
+		return false;
+	}
+	if (ext_tcb(&ext, q, &got, err, errlen) < 0)
+		return false;
+	if (got.bootloader != tcb->bootloader || got.tee != tcb->tee || got.snp != tcb->snp ||
+	    got.microcode != tcb->microcode || (q == SNP_PRODUCT_TURIN && got.fmc != tcb->fmc)) {
+		seterr(err, errlen,
+		       "its TCB bl=%u tee=%u snp=%u uc=%u fmc=%u is not the report's bl=%u "
+		       "tee=%u snp=%u uc=%u fmc=%u",
+		       got.bootloader, got.tee, got.snp, got.microcode, got.fmc, tcb->bootloader,
+		       tcb->tee, tcb->snp, tcb->microcode, tcb->fmc);
+		return false;
+	}
+	return true;
+}
+
 static const char *product_or_null(enum snp_product p)
 {
 	return p >= SNP_PRODUCT_MILAN && p <= SNP_PRODUCT_TURIN ? snp_product_name(p) : NULL;
@@ -312,6 +351,11 @@ fail:
 	return r;
 }
 
+/*
+ * An entry of the cache (or of ro_cache_dir), a regular file only: anything
+ * else there (a FIFO, a device, a symbolic link) is an error, which callers
+ * take for a miss, and is never waited on.
+ */
 static int cache_read(const struct snp_kds *k, const char *sub, const char *name, u8 **ret,
 		      size_t *ret_len)
 {
@@ -320,14 +364,14 @@ static int cache_read(const struct snp_kds *k, const char *sub, const char *name
 
 	r = cache_path(k, sub, name, path, sizeof(path));
 	if (r == 0)
-		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+		r = snp_read_regular_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
 	if (r < 0 && k->ro_cache_dir[0]) {
 		int n = sub ? snprintf(path, sizeof(path), "%s/%s/%s", k->ro_cache_dir, sub, name) :
 			      snprintf(path, sizeof(path), "%s/%s", k->ro_cache_dir, name);
 
 		if (n < 0 || (size_t)n >= sizeof(path))
 			return -ENAMETOOLONG;
-		r = snp_read_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
+		r = snp_read_regular_file(path, SNP_KDS_BODY_MAX, ret, ret_len);
 	}
 	return r;
 }
@@ -430,6 +474,14 @@ static time_t backoff_until(const struct snp_kds *k)
 		*nl = '\0';
 	if (snp_parse_u64((char *)data + 6, &v) < 0 || v > (uint64_t)INT32_MAX * 4)
 		return 0;
+	/*
+	 * No backoff KDS asks for lasts longer than SNP_KDS_BACKOFF_MAX_S
+	 * (http_get() caps Retry-After so): a file saying otherwise (written
+	 * by hand, by a clock far ahead, by anyone who can write the cache)
+	 * would silence KDS for centuries.
+	 */
+	if (v > (uint64_t)kds_now(k) + SNP_KDS_BACKOFF_MAX_S)
+		v = (uint64_t)kds_now(k) + SNP_KDS_BACKOFF_MAX_S;
 	return (time_t)v;
 }
 
@@ -609,7 +661,8 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 		time_t wait = SNP_KDS_BACKOFF_DEFAULT_S;
 
 		if (retry_after > 0)
-			wait = retry_after > 24 * 3600 ? 24 * 3600 : (time_t)retry_after;
+			wait = retry_after > SNP_KDS_BACKOFF_MAX_S ? SNP_KDS_BACKOFF_MAX_S :
+								     (time_t)retry_after;
 		backoff_set(k, kds_now(k) + wait);
 		seterr(err, errlen, "%s: KDS answered HTTP %ld; backing off for %" PRId64 " s", url,
 		       status, (int64_t)wait);
@@ -916,11 +969,18 @@ int snp_kds_get_chain(struct snp_kds *k, enum snp_product p, bool vlek, X509 **r
 	return 0;
 }
 
+/*
+ * A CRL (DER or PEM) whose issuer's CN is ARK-<product>. Nothing in it is
+ * checked yet (the caller checks the signature): its issuer is the
+ * sender's text, and goes into @err only as printable ASCII.
+ */
 static X509_CRL *parse_crl(const u8 *data, size_t len, enum snp_product p, char *err, size_t errlen)
 {
 	const unsigned char *q = data;
 	X509_CRL *crl = NULL;
-	char want[64], cn[64] = "";
+	const u8 *cn = NULL;
+	char want[64], shown[4 * 48 + 1];
+	size_t cn_len = 0;
 	X509_NAME *iss;
 	int i;
 
@@ -948,14 +1008,17 @@ static X509_CRL *parse_crl(const u8 *data, size_t len, enum snp_product p, char 
 		ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(iss, i));
 		int n = ASN1_STRING_length(s);
 
-		if (n > 0 && (size_t)n < sizeof(cn)) {
-			memcpy(cn, ASN1_STRING_get0_data(s), (size_t)n);
-			cn[n] = 0;
+		if (n > 0) {
+			cn = ASN1_STRING_get0_data(s);
+			cn_len = (size_t)n;
 		}
 	}
 	snprintf(want, sizeof(want), "ARK-%s", snp_product_name(p));
-	if (strcmp(cn, want) != 0) {
-		seterr(err, errlen, "CRL issuer is '%s', expected %s", cn, want);
+	if (cn_len != strlen(want) || memcmp(cn, want, cn_len) != 0) {
+		/* at most 48 bytes of it, each shown as itself or \xNN */
+		snp_printable(shown, sizeof(shown), cn, cn_len < 48 ? cn_len : 48);
+		seterr(err, errlen, "CRL issuer is '%s'%s, expected %s", shown,
+		       cn_len > 48 ? "..." : "", want);
 		X509_CRL_free(crl);
 		return NULL;
 	}
@@ -989,9 +1052,7 @@ static bool crl_signed_by_ark(const struct snp_kds *k, X509_CRL *crl, enum snp_p
 
 static bool crl_current(const X509_CRL *crl, time_t now)
 {
-	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-
-	return next && X509_cmp_time(next, &now) > 0;
+	return snp_crl_current(crl, now, NULL, NULL, 0);
 }
 
 int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL **ret,
@@ -1241,7 +1302,7 @@ static X509 *vlek_from_dir(const char *dir, const char *prefix, enum snp_product
 		    strncmp(names[i]->d_name, prefix, strlen(prefix)) == 0 &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name) <
 			    sizeof(path) &&
-		    snp_read_file(path, SNP_KDS_BODY_MAX, &data, &len) == 0 &&
+		    snp_read_regular_file(path, SNP_KDS_BODY_MAX, &data, &len) == 0 &&
 		    snp_x509_load_mem(data, len, &sk, e, sizeof(e)) == 0) {
 			X509 *c = sk_X509_num(sk) == 1 ? sk_X509_value(sk, 0) : NULL;
 

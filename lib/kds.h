@@ -39,6 +39,11 @@
 #define SNP_KDS_BODY_MAX	  (64 * 1024)
 /* Backoff after a 429/5xx without Retry-After (§7.3: minutes, not seconds). */
 #define SNP_KDS_BACKOFF_DEFAULT_S 600
+/*
+ * The longest backoff: a Retry-After above it, or a cached backoff file
+ * ending later than now + this, counts as this.
+ */
+#define SNP_KDS_BACKOFF_MAX_S (24 * 3600)
 /* A refusal (404) is not asked again for this long. */
 #define SNP_KDS_REFUSED_TTL_S (24 * 3600)
 
@@ -100,6 +105,14 @@ int snp_kds_key_from_report(const struct snp_report_info *ri, struct snp_kds_key
 int snp_kds_key_from_cert(X509 *vcek, struct snp_kds_key *ret, char *err, size_t errlen);
 /* Does @cert carry exactly this product, hwID and TCB? */
 bool snp_kds_cert_matches(X509 *cert, const struct snp_kds_key *key, char *err, size_t errlen);
+
+/*
+ * Does @cert, a VCEK (or with @vlek a VLEK: a cspId, no hwID), carry the
+ * SPLs of @tcb (FMC on Turin only), and is it of product @p (UNKNOWN:
+ * any)? Its hwID is not compared: for that, snp_kds_cert_matches().
+ */
+bool snp_kds_cert_tcb_matches(X509 *cert, bool vlek, enum snp_product p,
+			      const struct snp_tcb_parts *tcb, char *err, size_t errlen);
 
 /* URL paths (without the base), snp-abi.md §7.3. Return 0 or -ENAMETOOLONG/-EINVAL. */
 int snp_kds_vcek_path(const struct snp_kds_key *key, char *buf, size_t len);

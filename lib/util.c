@@ -83,6 +83,30 @@ bool snp_mem_is_zero(const void *p, size_t n)
 	return true;
 }
 
+char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *p = in;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] <= 0x7e && p[i] != '\\') {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)p[i];
+			continue;
+		}
+		if (o + 4 >= outlen)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = digits[p[i] >> 4];
+		out[o++] = digits[p[i] & 0xf];
+	}
+	out[o] = '\0';
+	return out;
+}
+
 uint64_t snp_timespec_usec(const struct timespec *ts)
 {
 	return (uint64_t)ts->tv_sec * 1000000 + (uint64_t)ts->tv_nsec / 1000;
@@ -96,18 +120,11 @@ uint64_t snp_monotonic_usec(void)
 	return snp_timespec_usec(&ts);
 }
 
-int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+/* Read @fd to its end into a new NUL-terminated buffer of at most @max bytes. */
+static int read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len)
 {
 	_cleanup_(freep) uint8_t *buf = NULL;
 	size_t len = 0, cap = 0;
-	int fd, r = 0;
-
-	if (strcmp(path, "-") == 0)
-		fd = STDIN_FILENO;
-	else
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
 
 	for (;;) {
 		ssize_t k;
@@ -118,15 +135,11 @@ int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
 
 			if (ncap > max + 1)
 				ncap = max + 1;
-			if (ncap <= cap) {
-				r = -EFBIG;
-				break;
-			}
+			if (ncap <= cap)
+				return -EFBIG;
 			nbuf = realloc(buf, ncap + 1);
-			if (!nbuf) {
-				r = -ENOMEM;
-				break;
-			}
+			if (!nbuf)
+				return -ENOMEM;
 			buf = nbuf;
 			cap = ncap;
 		}
@@ -134,21 +147,14 @@ int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			r = -errno;
-			break;
+			return -errno;
 		}
 		if (k == 0)
 			break;
 		len += (size_t)k;
-		if (len > max) {
-			r = -EFBIG;
-			break;
-		}
+		if (len > max)
+			return -EFBIG;
 	}
-	if (fd != STDIN_FILENO)
-		close(fd);
-	if (r < 0)
-		return r;
 	if (!buf) {
 		buf = malloc(1);
 		if (!buf)
@@ -159,6 +165,42 @@ int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
 	buf = NULL;
 	*ret_len = len;
 	return 0;
+}
+
+int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	int fd, r;
+
+	if (strcmp(path, "-") == 0)
+		return read_fd(STDIN_FILENO, max, ret_data, ret_len);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	r = read_fd(fd, max, ret_data, ret_len);
+	close(fd);
+	return r;
+}
+
+int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	struct stat st;
+	int fd, r;
+
+	/*
+	 * O_NONBLOCK: opening a FIFO for reading must not wait for a writer;
+	 * O_NOFOLLOW: the name itself, not where a symbolic link points.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+	else
+		r = read_fd(fd, max, ret_data, ret_len);
+	close(fd);
+	return r;
 }
 
 int snp_write_file(const char *path, const void *data, size_t len, int mode)

@@ -33,6 +33,14 @@ char *snp_hex_new(const uint8_t *in, size_t n);
 
 bool snp_mem_is_zero(const void *p, size_t n);
 
+/*
+ * @n bytes of untrusted text (a certificate's name, ...) as printable ASCII
+ * into @out (@outlen > 0, always NUL-terminated, truncated to fit): bytes
+ * outside 0x20..0x7e and the backslash are written as \xNN, so that logs
+ * and JSON (UTF-8 only) carry them unambiguously. Returns @out.
+ */
+char *snp_printable(char *out, size_t outlen, const void *in, size_t n);
+
 struct timespec;
 /* @ts in microseconds, and CLOCK_MONOTONIC's now in microseconds. */
 uint64_t snp_timespec_usec(const struct timespec *ts);
@@ -44,6 +52,12 @@ uint64_t snp_monotonic_usec(void);
  * *ret_data is newly allocated and NUL-terminated (not counted in *ret_len).
  */
 int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
+/*
+ * The same for a file that must be a regular file, never "-": a FIFO, a
+ * device or a directory is -EBADFD (-EISDIR), a symbolic link -ELOOP, and
+ * opening never blocks (for caches anyone with write access could fill).
+ */
+int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
 int snp_write_file(const char *path, const void *data, size_t len, int mode);
 
 /* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */

@@ -270,18 +270,50 @@ static void check_validity(const struct snp_verify_input *in, struct snp_verify_
 	}
 }
 
-/* ECDSA P-384 / SHA-384 over bytes 0..0x29f, R and S little-endian. */
-static void check_signature(const struct snp_verify_input *in, struct snp_verify_result *res)
+int snp_report_sig_verify(const struct snp_report *r, EVP_PKEY *key)
 {
-	const struct snp_report *r = &in->report->r;
-	EVP_PKEY *key = in->leaf ? X509_get0_pubkey(in->leaf) : NULL;
 	EVP_MD_CTX *md = NULL;
 	ECDSA_SIG *sig = NULL;
 	BIGNUM *br = NULL, *bs = NULL;
 	u8 *der = NULL;
 	char group[64];
 	size_t glen = 0;
-	int derlen, v;
+	int derlen, v, ret = -ENOMEM;
+
+	if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+					   &glen) != 1 ||
+	    strcmp(group, SN_secp384r1) != 0) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	br = BN_lebin2bn(r->signature.r, sizeof(r->signature.r), NULL);
+	bs = BN_lebin2bn(r->signature.s, sizeof(r->signature.s), NULL);
+	sig = ECDSA_SIG_new();
+	if (!br || !bs || !sig || ECDSA_SIG_set0(sig, br, bs) != 1)
+		goto out;
+	br = bs = NULL;
+	derlen = i2d_ECDSA_SIG(sig, &der);
+	md = EVP_MD_CTX_new();
+	if (derlen <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1)
+		goto out;
+	v = EVP_DigestVerify(md, der, (size_t)derlen, (const u8 *)r, SNP_REPORT_SIGNED_LEN);
+	ret = v == 1 ? 1 : 0;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(sig);
+	BN_free(br);
+	BN_free(bs);
+	return ret;
+}
+
+/* ECDSA P-384 / SHA-384 over bytes 0..0x29f, R and S little-endian. */
+static void check_signature(const struct snp_verify_input *in, struct snp_verify_result *res)
+{
+	EVP_PKEY *key = in->leaf ? X509_get0_pubkey(in->leaf) : NULL;
+	int v;
 
 	if (snp_report_signing_key(in->report) == SNP_SIGNING_KEY_NONE) {
 		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
@@ -292,46 +324,21 @@ static void check_signature(const struct snp_verify_input *in, struct snp_verify
 		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL, "no VCEK/VLEK given");
 		return;
 	}
-	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
-	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-					   &glen) != 1 ||
-	    strcmp(group, SN_secp384r1) != 0) {
-		ERR_clear_error();
+	v = snp_report_sig_verify(&in->report->r, key);
+	if (v == -EINVAL)
 		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
 		    "endorsement key is not ECDSA P-384");
-		return;
-	}
-	br = BN_lebin2bn(r->signature.r, sizeof(r->signature.r), NULL);
-	bs = BN_lebin2bn(r->signature.s, sizeof(r->signature.s), NULL);
-	sig = ECDSA_SIG_new();
-	if (!br || !bs || !sig || ECDSA_SIG_set0(sig, br, bs) != 1)
-		goto oom;
-	br = bs = NULL;
-	derlen = i2d_ECDSA_SIG(sig, &der);
-	md = EVP_MD_CTX_new();
-	if (derlen <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1)
-		goto oom;
-	v = EVP_DigestVerify(md, der, (size_t)derlen, (const u8 *)r, SNP_REPORT_SIGNED_LEN);
-	ERR_clear_error();
-	if (v == 1)
+	else if (v == 1)
 		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_PASS,
 		    "ECDSA P-384/SHA-384 signature over bytes 0x000-0x29f verifies with the %s",
 		    res->endorsement_vlek ? "VLEK" : "VCEK");
-	else
+	else if (v == 0)
 		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
 		    "ECDSA P-384 report signature does NOT verify with the %s",
 		    res->endorsement_vlek ? "VLEK" : "VCEK");
-	goto out;
-oom:
-	ERR_clear_error();
-	add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
-	    "could not check the signature (out of memory or OpenSSL error)");
-out:
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(der);
-	ECDSA_SIG_free(sig);
-	BN_free(br);
-	BN_free(bs);
+	else
+		add(res, "report_sig", SNP_CHECK_VERIFY, SNP_CHECK_FAIL,
+		    "could not check the signature (out of memory or OpenSSL error)");
 }
 
 static void check_signing_key(const struct snp_verify_input *in, struct snp_verify_result *res)
@@ -904,7 +911,6 @@ static void check_crl(const struct snp_verify_input *in, struct snp_verify_resul
 	enum snp_check_status miss = req ? SNP_CHECK_FAIL : SNP_CHECK_SKIP;
 	const char *ica = res->endorsement_vlek ? "ASVK" : "ASK";
 	X509_REVOKED *rev = NULL;
-	const ASN1_TIME *next, *last;
 	EVP_PKEY *key;
 	char serial[80] = "?", when[32] = "none";
 	time_t at = in->at;
@@ -951,15 +957,7 @@ static void check_crl(const struct snp_verify_input *in, struct snp_verify_resul
 		    "%s serial %s is REVOKED on the ARK's CRL", ica, serial);
 		return;
 	}
-	next = X509_CRL_get0_nextUpdate(in->crl);
-	last = X509_CRL_get0_lastUpdate(in->crl);
-	if (next) {
-		struct tm tm;
-
-		if (ASN1_TIME_to_tm(next, &tm) == 1)
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
-	if (!next || X509_cmp_time(next, &at) <= 0 || !last || X509_cmp_time(last, &at) > 0) {
+	if (!snp_crl_current(in->crl, at, NULL, when, sizeof(when))) {
 		add(res, "crl", SNP_CHECK_VERIFY, miss,
 		    "%s serial %s not on the CRL, but the CRL is not current (nextUpdate %s)", ica,
 		    serial, when);

@@ -73,6 +73,14 @@ struct snp_verify_input {
 
 int snp_crl_mode_from_string(const char *s, enum snp_crl_mode *ret);
 
+/*
+ * Does the signature of @r (ECDSA P-384/SHA-384 over bytes 0x000-0x29f)
+ * verify with @key (borrowed)? 1 yes, 0 no, -EINVAL @key is not an ECDSA
+ * P-384 key, -ENOMEM out of memory (or an OpenSSL failure). What the
+ * "report_sig" check of snp_verify() runs.
+ */
+int snp_report_sig_verify(const struct snp_report *r, EVP_PKEY *key);
+
 struct snp_min_tcb {
 	bool has_fmc, has_bootloader, has_tee, has_snp, has_microcode;
 	struct snp_tcb_parts v;

@@ -311,3 +311,29 @@ char *snp_x509_to_pem(X509 *c)
 	BIO_free(bio);
 	return s;
 }
+
+bool snp_crl_current(const X509_CRL *crl, time_t at, const char **ret_why, char *ret_until,
+		     size_t ret_until_len)
+{
+	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl);
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	const char *why = NULL;
+	struct tm tm;
+
+	if (ret_until && ret_until_len > 0) {
+		snprintf(ret_until, ret_until_len, "%s", "none");
+		if (next && ASN1_TIME_to_tm(next, &tm) == 1)
+			strftime(ret_until, ret_until_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	/* X509_cmp_time(): -1 earlier than or equal to @at, 1 later, 0 error */
+	if (!next)
+		why = "has no nextUpdate";
+	else if (!last || X509_cmp_time(last, &at) != -1)
+		why = "is not valid yet";
+	else if (X509_cmp_time(next, &at) != 1)
+		why = "expired";
+	ERR_clear_error();
+	if (ret_why)
+		*ret_why = why;
+	return !why;
+}

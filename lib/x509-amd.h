@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -57,6 +58,16 @@ int snp_x509_load_mem(const u8 *data, size_t len, STACK_OF(X509) * *ret, char *e
 void snp_x509_fingerprint(X509 *cert, u8 out[32]);
 /* Subject (or issuer) common name into @buf; "" when absent. */
 const char *snp_x509_cn(X509 *cert, bool issuer, char *buf, size_t len);
+
+/*
+ * Is @crl current at @at: thisUpdate <= @at < nextUpdate? A CRL without a
+ * nextUpdate is never current (AMD's always carry one, snp-abi.md §7.3).
+ * With @ret_why, a static description of why not ("expired", "is not valid
+ * yet", "has no nextUpdate"); with @ret_until (and @ret_until_len > 0),
+ * its nextUpdate as "YYYY-MM-DDTHH:MM:SSZ" (or "none").
+ */
+bool snp_crl_current(const X509_CRL *crl, time_t at, const char **ret_why, char *ret_until,
+		     size_t ret_until_len);
 
 /* The product whose pinned AMD ARK has this SHA-256, or UNKNOWN. */
 enum snp_product snp_ark_pinned_product(const u8 sha256[32]);

@@ -21,7 +21,8 @@ second line on stdout.
 
 Control (HTTP only, not counted): GET /_emu/count -> {"total": N, "paths":
 {...}}; GET /_emu/set?mode=normal|429|500|hang|truncate|wrong|badchain
-(an ASK not signed by the ARK)|badcrl (a CRL signed by the ASK)|badsig (a VCEK with
+(an ASK not signed by the ARK)|badcrl (a CRL signed by the ASK)|badissuer (a CRL
+whose issuer CN holds control bytes and bytes that are not UTF-8)|badsig (a VCEK with
 the right extensions signed by another key)|forgedroot (a cert_chain under a forged
 ARK of the right names that signed the genuine ASK key, and a CRL signed by it) [&retry_after=S][&revoke=0|1][&any_tcb=0|1]. Every other request is
 counted, whatever the answer.
@@ -212,17 +213,31 @@ class Chip:
             self.forged = (key, pem)
         return self.forged
 
-    def crl(self, revoke, signer=None):
+    # what mode badissuer puts in the CRL issuer's CN (a T61String: any bytes)
+    BAD_CN = b"ARK-\x1b[31m\xff\xfe\xc3(\n\rMilan"
+
+    def crl(self, revoke, signer=None, bad_issuer=False, valid=None):
+        """The product's CRL (DER), signed by the ARK (or @signer), current
+        for 7 days unless @valid gives (lastUpdate, nextUpdate)."""
         now = datetime.datetime.now(datetime.timezone.utc)
-        b = x509.CertificateRevocationListBuilder().issuer_name(self.ark.subject) \
-            .last_update(now - datetime.timedelta(hours=1)) \
-            .next_update(now + datetime.timedelta(days=7))
+        last, nxt = valid or (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=7))
+        issuer = self.ark.subject
+        if bad_issuer:
+            from cryptography.x509.name import _ASN1Type
+            issuer = x509.Name([x509.NameAttribute(
+                x509.oid.NameOID.COMMON_NAME, "Z" * len(self.BAD_CN),
+                _type=_ASN1Type.T61String)])
+        b = x509.CertificateRevocationListBuilder().issuer_name(issuer) \
+            .last_update(last).next_update(nxt)
         if revoke:
             b = b.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(self.ask.serial_number)
                 .revocation_date(now - datetime.timedelta(hours=1)).build())
         key = signer or self.ark_key
         der = b.sign(key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
+        if bad_issuer:
+            # the placeholder's bytes replaced, lengths unchanged
+            der = der.replace(b"Z" * len(self.BAD_CN), self.BAD_CN, 1)
         return pss_sign(der, key, self.pss_algid)
 
 
@@ -311,7 +326,8 @@ def make_handler(chip, st, tls=False):
                 if mode == "forgedroot":
                     with st.lock:
                         signer = chip.forged_root()[0]
-                return self.send(200, chip.crl(revoke, signer), "application/pkix-crl")
+                return self.send(200, chip.crl(revoke, signer, mode == "badissuer"),
+                                 "application/pkix-crl")
             if kind != "vcek" or what.lower() != chip.hwid:
                 return self.send(404, b"Not Found\n", "text/plain")
             q = urllib.parse.parse_qs(u.query)

@@ -9,8 +9,11 @@ chip whose host hands out no certificate table. Shows:
    again after 2 s, doubling to 60 s);
  - a job still running when a reload changes TrustArk=: its result,
    checked against the old root, is never served. The job is held up
-   deterministically (the cached CRL it reads is a FIFO nobody writes
-   yet) until after the reload; then the old job completes and the new one
+   deterministically until after the reload: TrustArk= names a file that
+   does not exist at the start, and the FIFO then put there, which the next
+   read of it (2 s later, without a reload) waits on, is fed only after the
+   reload (a FIFO in the cache would not do: it is a miss, never waited
+   on); then the old job completes and the new one
    runs against the new root, which the emulator's chain does not reach:
    no "Collateral complete", /snp/certs never lists vcek.pem, and what is
    served in the end is the new root alone."""
@@ -148,25 +151,28 @@ def scenario_late_anchor(tmp, sim, emu):
         h.stop_clean(d, res)
 
 
-def write_fifo_then_file(path, data):
-    """Once the worker has the FIFO open, put a regular file with @data in
-    its place (later readers get that), then feed the FIFO. Polled, never a
-    pass condition: fails after LIMIT s."""
+def fifo_reader(path):
+    """Once the worker opens the FIFO @path (its open returns, its read then
+    waits for data), the writing end, else None. Polled, never a pass
+    condition: None after LIMIT s."""
     end = time.monotonic() + LIMIT
     while time.monotonic() < end:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             time.sleep(0.05)
-            continue
-        with open(path + ".tmp", "wb") as f:
-            f.write(data)
-        os.rename(path + ".tmp", path)
-        os.set_blocking(fd, True)
-        os.write(fd, data)
-        os.close(fd)
-        return True
-    return False
+    return None
+
+
+def feed_fifo_then_file(path, fd, data):
+    """Put a regular file with @data in place of the FIFO @path (later
+    readers get that), then write @data to the reader waiting on @fd."""
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.rename(path + ".tmp", path)
+    os.set_blocking(fd, True)
+    os.write(fd, data)
+    os.close(fd)
 
 
 def scenario_reload_running_job(tmp, sim, emu):
@@ -187,25 +193,27 @@ def scenario_reload_running_job(tmp, sim, emu):
         h.stop_clean(d, res)
     crls = os.listdir(os.path.join(cache, "crl"))
     res.check(len(crls) == 1, "one CRL cached: %s" % crls)
-    crl_path = os.path.join(cache, "crl", crls[0])
-    crl = open(crl_path, "rb").read()
-    os.unlink(crl_path)
-    os.mkfifo(crl_path)
-    fed = False
+    ark_data = open(trusted, "rb").read()
+    os.unlink(trusted)  # TrustArk= missing at the start: read again 2 s later
+    fd = None
 
     d = daemon(tmp, sim, "d-reload", emu, cache, trusted)
     try:
-        # the start's local pass blocks on the FIFO: READY after its bound
         d.start()
+        os.mkfifo(trusted)
+        # job 1, the next read of TrustArk=, opens the FIFO and waits on it
+        fd = fifo_reader(trusted)
         c = status(d)
-        res.check(c.get("state") != "complete" and "vcek.pem" not in sources(d),
-                  "job 1 (old root) held up reading the CRL: nothing served yet (%r)" %
-                  c.get("state"))
+        res.check(fd is not None and c.get("state") != "complete" and
+                  "vcek.pem" not in sources(d),
+                  "job 1 (old root) held up reading TrustArk= (a FIFO): nothing served yet "
+                  "(%r)" % c.get("state"))
         d.write_config(d.config_text().replace(trusted, other_ark))
         d.reload()
         mark = len(d.read_log())
-        res.check(write_fifo_then_file(crl_path, crl), "job 1 reads the CRL (FIFO)")
-        fed = True
+        if fd is not None:
+            feed_fifo_then_file(trusted, fd, ark_data)
+            fd = None
         seen = []
         c = wait_coll(d, lambda c: c.get("state") != "complete" and c.get("checking") is False
                       and "trusted root" in (c.get("last_error") or ""),
@@ -225,13 +233,8 @@ def scenario_reload_running_job(tmp, sim, emu):
                       src, c and c.get("last_error")))
         res.check(report_ok(d), "reports served")
     finally:
-        if not fed:
-            try:
-                fd = os.open(crl_path, os.O_WRONLY | os.O_NONBLOCK)
-                os.write(fd, crl)
-                os.close(fd)
-            except OSError:
-                pass
+        if fd is not None:
+            feed_fifo_then_file(trusted, fd, ark_data)
         h.stop_clean(d, res)
 
 

@@ -9,8 +9,10 @@ emulator (127.0.0.1 only) and a simulated chip. Shows:
    serves it (source kds); /v1/evidence verifies and carries the new TCB;
  - between a reload that changed the TCB and the worker's check of the
    host's table, no certificate is served (the check is held up
-   deterministically: the cached CRL it reads is a FIFO nobody writes
-   yet); once it can be read, the host's (now checked) VCEK is served;
+   deterministically: TrustArk=, which it reads first, is made a FIFO
+   nobody writes yet once the reload has read the configuration, while the
+   device is held; a FIFO in the cache would not do: it is a miss, never
+   waited on); once it can be read, the host's (now checked) VCEK is served;
  - a reload that does not change the TCB keeps the checked set;
  - a VCEK from KDS with the right extensions but signed by another key
    (emulator mode badsig) is refused and never cached: one VCEK request
@@ -22,6 +24,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -54,6 +57,11 @@ def call(d, path, headers=None):
     data = r.read()
     c.close()
     return r.status, data
+
+
+def status_all(d):
+    st, data = call(d, "/v1/status")
+    return json.loads(data) if st == 200 else {}
 
 
 def status(d):
@@ -123,8 +131,9 @@ def stop(d):
 
 
 def write_fifo(path, data):
-    """Write @data once the worker has the FIFO open for reading (polled,
-    never a pass condition: fails after LIMIT s)."""
+    """Once the worker has the FIFO open for reading, put a regular file
+    with @data in its place (later readers get that), then write @data to
+    the FIFO (polled, never a pass condition: fails after LIMIT s)."""
     end = time.monotonic() + LIMIT
     while time.monotonic() < end:
         try:
@@ -132,6 +141,9 @@ def write_fifo(path, data):
         except OSError:
             time.sleep(0.05)
             continue
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(path + ".tmp", path)
         os.set_blocking(fd, True)
         os.write(fd, data)
         os.close(fd)
@@ -206,19 +218,28 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
                   "a reload with the same TCB keeps the checked set: %r" % sources(d))
 
         # Item 2: another update, the host's table right (full) but not yet
-        # checked: the worker's local pass is held up reading the cached CRL,
-        # now a FIFO (a slow disk), until the test writes it.
+        # checked: the worker's local pass is held up reading TrustArk=, made
+        # a FIFO (a slow disk) once the reload has read the configuration
+        # (which refuses one that is not a regular file), until the test
+        # writes it.
         newer = new + (1 << 56)
         set_params(sim, current_tcb="0x%016x" % newer, committed_tcb="0x%016x" % newer,
                    reported_tcb="0x%016x" % newer, host_certs="full")
-        crls = listdir(os.path.join(cache, "crl"))
-        res.check(len(crls) == 1, "one CRL cached: %s" % crls)
-        crl_path = os.path.join(cache, "crl", crls[0])
-        crl = open(crl_path, "rb").read()
-        os.unlink(crl_path)
-        os.mkfifo(crl_path)
-        fifo = (crl_path, crl)
-        d.reload()
+        ark = open(trusted, "rb").read()
+        held = h.DeviceHeld(d)
+        try:
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_for("RELOADING=1")
+            ok = h.wait_until(lambda: status_all(d)["reloading"] and
+                              status_all(d)["broker"]["device_busy"])
+            res.check(ok, "SIGHUP: the configuration is read, its reference report on the "
+                      "device")
+            os.unlink(trusted)
+            os.mkfifo(trusted)
+            fifo = (trusted, ark)
+        finally:
+            held.release()
+        d.wait_for("READY=1")
         res.check(reported_tcb(d) == newer, "the view reports the newer TCB")
         names = listdir(d.path("certs"))
         st, data = call(d, "/v1/certificates", {"Accept": "application/json"})
@@ -231,8 +252,8 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
         res.check(st == 503, "/v1/evidence meanwhile: 503 (%d)" % st)
         res.check(status(d).get("state") != "complete",
                   "status does not say complete meanwhile: %r" % status(d).get("state"))
-        # the CRL can be read: the check completes
-        res.check(write_fifo(crl_path, crl), "the worker reads the CRL (FIFO)")
+        # TrustArk= can be read: the check completes
+        res.check(write_fifo(trusted, ark), "the worker reads TrustArk= (FIFO)")
         fifo = None
         c = wait_coll(d, lambda c: c.get("state") == "complete" and
                       "vcek.pem host" in sources(d), "checked host table served")
@@ -241,12 +262,7 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
                   "then the host's VCEK, checked, is served (%r)" % sources(d))
     finally:
         if fifo:
-            try:
-                fd = os.open(fifo[0], os.O_WRONLY | os.O_NONBLOCK)
-                os.write(fd, fifo[1])
-                os.close(fd)
-            except OSError:
-                pass
+            write_fifo(*fifo)
         stop(d)
 
 

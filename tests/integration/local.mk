@@ -11,7 +11,8 @@ TESTS += \
 	%reldir%/verify-options.py \
 	%reldir%/kds-url.py \
 	%reldir%/kds-roots.py \
-	%reldir%/kds-collateral.py
+	%reldir%/kds-collateral.py \
+	%reldir%/kds-crl-given.py
 
 # The daemon and its FUSE view on the simulator (root and /dev/fuse).
 snpd_fs_tests = \
@@ -58,7 +59,8 @@ EXTRA_DIST += \
 	%reldir%/verify-options.py \
 	%reldir%/kds-url.py \
 	%reldir%/kds-roots.py \
-	%reldir%/kds-collateral.py
+	%reldir%/kds-collateral.py \
+	%reldir%/kds-crl-given.py
 
 # snpctl: KDS over HTTPS, the cache bound, the KDS emulator's answers; VLEK.
 TESTS += %reldir%/kds-https-cache.py %reldir%/kds-vlek.py
@@ -98,6 +100,10 @@ EXTRA_DIST += %reldir%/event-log-read.py
 # appears after the start; a job made stale by a reload is never served.
 TESTS += %reldir%/kds-daemon-reload.py
 EXTRA_DIST += %reldir%/kds-daemon-reload.py
+# What the host's table, KDS and the cache hand snpd is checked first: a
+# leaf that did not sign the report, a CRL issuer that is not text, FIFOs.
+TESTS += %reldir%/kds-daemon-untrusted.py
+EXTRA_DIST += %reldir%/kds-daemon-untrusted.py
 # snpd raises its open-file soft limit (issue 19: 1,000 clients of one uid).
 TESTS += %reldir%/fd-limit.py
 EXTRA_DIST += %reldir%/fd-limit.py

@@ -33,6 +33,13 @@ TESTS += %reldir%/test-binding
 %canon_reldir%_test_binding_SOURCES = %reldir%/test-binding.c
 %canon_reldir%_test_binding_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_binding_LDADD = $(snp_unit_ldadd)
+# lib/kds.c: cache entries that are not regular files, a backoff far ahead,
+# a CRL issuer that is not printable
+check_PROGRAMS += %reldir%/test-kds-cache
+TESTS += %reldir%/test-kds-cache
+%canon_reldir%_test_kds_cache_SOURCES = %reldir%/test-kds-cache.c
+%canon_reldir%_test_kds_cache_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_kds_cache_LDADD = $(snp_unit_ldadd)
 # lib/merkle.c: the incremental tree against a naive RFC 9162 one
 check_PROGRAMS += %reldir%/test-merkle
 TESTS += %reldir%/test-merkle

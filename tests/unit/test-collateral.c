@@ -15,11 +15,21 @@
  * (Milan for a Milan report with its VCEK in the table); a table with a
  * genuine Genoa chain and VCEK, or another Milan chip's VCEK, decides
  * nothing, whatever its productName says. Plain C: no cmocka needed.
+ *
+ * Also: a leaf is taken only when the reference report's signature
+ * verifies with it and its TCB (and a VCEK's hwID, unless CHIP_ID is
+ * masked) is the report's: a VCEK of another key, a VLEK of another TCB
+ * or key, with CHIP_ID masked or not, are flagged and not served. And a
+ * CRL (the host's, or a cached one) is taken only when it is the trusted
+ * ARK's (signed and issued by it) and current; a complete set is looked
+ * up again when its CRL's nextUpdate comes.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -34,7 +44,8 @@
 #include "tests/unit/check.h"
 
 static const u8 guid_ark[16] = SNP_GUID_ARK, guid_ask[16] = SNP_GUID_ASK,
-		guid_vcek[16] = SNP_GUID_VCEK, guid_vlek[16] = SNP_GUID_VLEK;
+		guid_vcek[16] = SNP_GUID_VCEK, guid_vlek[16] = SNP_GUID_VLEK,
+		guid_crl[16] = SNP_GUID_CRL;
 
 struct fixture {
 	struct sim_state *st;
@@ -55,8 +66,9 @@ static void on_done(void *userdata, struct snpd_coll_set *s)
 	f->set = s;
 }
 
-/* A host table of @n certificates (DER) with the given GUIDs; malloc()ed. */
-static u8 *table_of(X509 *const *certs, const u8 *const *guids, size_t n, size_t *len)
+/* A host table of @n certificates (DER) with the given GUIDs, and @crl if any; malloc()ed. */
+static u8 *table_crl_of(X509 *const *certs, const u8 *const *guids, size_t n, X509_CRL *crl,
+			size_t *len)
 {
 	u8 gs[8][16];
 	u8 *der[8] = { 0 };
@@ -64,6 +76,7 @@ static u8 *table_of(X509 *const *certs, const u8 *const *guids, size_t n, size_t
 	u32 lens[8];
 	u8 *buf = malloc(SNP_CERT_TABLE_MAX * 1024);
 	ssize_t r = -ENOMEM;
+	size_t m = n;
 
 	for (size_t i = 0; i < n && buf; i++) {
 		int l = i2d_X509(certs[i], &der[i]);
@@ -74,11 +87,21 @@ static u8 *table_of(X509 *const *certs, const u8 *const *guids, size_t n, size_t
 		blobs[i] = der[i];
 		lens[i] = (u32)l;
 	}
+	if (crl && buf) {
+		int l = i2d_X509_CRL(crl, &der[n]);
+
+		if (l <= 0)
+			goto out;
+		memcpy(gs[n], guid_crl, 16);
+		blobs[n] = der[n];
+		lens[n] = (u32)l;
+		m++;
+	}
 	if (buf)
-		r = snp_cert_table_build((const u8(*)[16])gs, blobs, lens, n, buf,
+		r = snp_cert_table_build((const u8(*)[16])gs, blobs, lens, m, buf,
 					 SNP_CERT_TABLE_MAX * 1024);
 out:
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < m; i++)
 		OPENSSL_free(der[i]);
 	if (r < 0) {
 		free(buf);
@@ -87,6 +110,74 @@ out:
 	}
 	*len = (size_t)r;
 	return buf;
+}
+
+static u8 *table_of(X509 *const *certs, const u8 *const *guids, size_t n, size_t *len)
+{
+	return table_crl_of(certs, guids, n, NULL, len);
+}
+
+/*
+ * A CRL valid from now + @this_off to now + @next_off seconds, issued by
+ * @issuer (NULL: the ARK's subject) and signed by @key (NULL: the ARK's).
+ */
+static X509_CRL *crl_new(const struct fixture *f, long this_off, long next_off,
+			 const X509_NAME *issuer, EVP_PKEY *key)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t1 = ASN1_TIME_adj(NULL, time(NULL), 0, this_off);
+	ASN1_TIME *t2 = ASN1_TIME_adj(NULL, time(NULL), 0, next_off);
+
+	if (!crl || !t1 || !t2 || X509_CRL_set_version(crl, 1) != 1 ||
+	    X509_CRL_set_issuer_name(crl, issuer ? issuer : X509_get_subject_name(f->st->ark)) !=
+		    1 ||
+	    X509_CRL_set1_lastUpdate(crl, t1) != 1 || X509_CRL_set1_nextUpdate(crl, t2) != 1 ||
+	    X509_CRL_sort(crl) != 1 ||
+	    X509_CRL_sign(crl, key ? key : f->st->ark_key, EVP_sha384()) <= 0) {
+		fprintf(stderr, "cannot make a CRL\n");
+		exit(1);
+	}
+	ASN1_TIME_free(t1);
+	ASN1_TIME_free(t2);
+	return crl;
+}
+
+/* @c (a copy) with another P-384 key, signed by @ca_key: right names and extensions. */
+static X509 *rekeyed(X509 *c, EVP_PKEY *ca_key)
+{
+	X509 *x = X509_dup(c);
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+
+	if (!x || !k || X509_set_pubkey(x, k) != 1 || X509_sign(x, ca_key, EVP_sha384()) <= 0) {
+		fprintf(stderr, "cannot make a certificate\n");
+		exit(1);
+	}
+	EVP_PKEY_free(k);
+	return x;
+}
+
+/* Put @crl in the cache as crl/<Product>-vcek.crl (or -vlek). */
+static void cache_crl(const struct fixture *f, X509_CRL *crl, bool vlek)
+{
+	char path[PATH_MAX + 64];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s", f->cache_dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/crl", f->cache_dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/crl/Milan-%s.crl", f->cache_dir, vlek ? "vlek" : "vcek");
+	fp = fopen(path, "we");
+	if (!fp || i2d_X509_CRL_fp(fp, crl) != 1 || fclose(fp) != 0) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+static void cache_clear(const struct fixture *f)
+{
+	if (access(f->cache_dir, F_OK) == 0)
+		check_rmtree(f->cache_dir);
 }
 
 /* Submit @ri with @table, offline, the root @trust_ark ("": AMD's); the set. */
@@ -110,8 +201,12 @@ static const struct snpd_coll_set *submit(struct fixture *f, const struct snp_re
 	return f->set;
 }
 
-/* Submit the reference report (signed by @signer) with @table; the set. */
-static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *table, size_t len)
+/*
+ * Submit a reference report signed by @signer (its key of the simulated
+ * chip), its CHIP_ID zero when @masked, with @table; the set.
+ */
+static const struct snpd_coll_set *run_chip(struct fixture *f, u32 signer, bool masked,
+					    const u8 *table, size_t len)
 {
 	struct snp_report_info ri;
 
@@ -119,10 +214,21 @@ static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *
 	ri.product = f->st->params.product;
 	ri.version = 2;
 	ri.r.version = cpu_to_le32(2);
-	memcpy(ri.r.chip_id, f->st->params.chip_id, sizeof(ri.r.chip_id));
+	if (!masked)
+		memcpy(ri.r.chip_id, f->st->params.chip_id, sizeof(ri.r.chip_id));
 	ri.r.reported_tcb = cpu_to_le64(f->st->params.reported_tcb);
 	ri.r.key_info = cpu_to_le32(signer << SNP_KEYINFO_SIGNING_KEY_SHIFT);
+	if (sim_sign_report(signer == SNP_SIGNING_KEY_VLEK ? f->st->vlek_key : f->st->vcek_key,
+			    (const u8 *)&ri.r, SNP_REPORT_SIGNED_LEN, &ri.r.signature) < 0) {
+		fprintf(stderr, "cannot sign the report\n");
+		exit(1);
+	}
 	return submit(f, &ri, table, len, f->ark_path);
+}
+
+static const struct snpd_coll_set *run(struct fixture *f, u32 signer, const u8 *table, size_t len)
+{
+	return run_chip(f, signer, false, table, len);
 }
 
 static const char *leaf_is(const struct fixture *f, const struct snpd_coll_set *s)
@@ -312,6 +418,209 @@ static void teardown(struct fixture *f)
 	check_rmtree(f->dir);
 }
 
+/* A leaf is taken only when it is the report's signer: signature, TCB, chip. */
+static void leaf_checks(struct fixture *f)
+{
+	const struct snpd_coll_set *s;
+	X509 *other_vcek = rekeyed(f->st->vcek, f->st->ask_key);
+	X509 *other_vlek = rekeyed(f->st->vlek, f->st->asvk_key);
+	X509 *stale_vlek = sim_identity_stale_leaf(f->st), *stale_vcek;
+	size_t len;
+	u8 *t;
+
+	/* the VCEK of an older TCB (the same key, as the simulator keeps it) */
+	f->st->params.vlek = false;
+	stale_vcek = sim_identity_stale_leaf(f->st);
+	f->st->params.vlek = true;
+	if (!stale_vlek || !stale_vcek) {
+		fprintf(stderr, "cannot make stale leaves\n");
+		exit(1);
+	}
+
+	/* CHIP_ID masked: nothing says which chip; the signature still does */
+	{
+		X509 *c[] = { f->st->ark, f->st->ask, f->st->vcek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, true, t, len);
+	CHECK(!strcmp(leaf_is(f, s), "the VCEK") && s->src[SNPD_COLL_LEAF] == SNPD_SRC_HOST &&
+		      !s->host_note[0],
+	      "CHIP_ID masked, the chip's VCEK in the table: taken (leaf %s, note '%s')",
+	      leaf_is(f, s), s->host_note);
+	free(t);
+	{
+		X509 *c[] = { f->st->ark, f->st->ask, other_vcek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, true, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VCEK is not the report's signer") &&
+		      strstr(s->host_note, "signature does not verify"),
+	      "CHIP_ID masked, a VCEK of another key (signed by the ASK, the chip's extensions): "
+	      "not taken (leaf %s, state %s, note '%s')",
+	      leaf_is(f, s), snpd_coll_state_names[s->state], s->host_note);
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, false, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && strstr(s->host_note, "VCEK is not the report's signer"),
+	      "CHIP_ID given, a VCEK of another key: not taken (leaf %s, note '%s')", leaf_is(f, s),
+	      s->host_note);
+	free(t);
+	{
+		X509 *c[] = { f->st->ark, f->st->ask, stale_vcek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VCEK, true, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VCEK is stale") && strstr(s->host_note, "TCB"),
+	      "CHIP_ID masked, the chip's VCEK of another TCB (same key): not taken (leaf %s, "
+	      "note '%s')",
+	      leaf_is(f, s), s->host_note);
+	free(t);
+
+	/* VLEKs: another TCB (same key), another key (same TCB) */
+	{
+		X509 *c[] = { f->st->ark, f->st->asvk, stale_vlek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vlek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run(f, SNP_SIGNING_KEY_VLEK, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VLEK is stale") && strstr(s->host_note, "TCB"),
+	      "a VLEK of another TCB (same key): not taken (leaf %s, state %s, note '%s')",
+	      leaf_is(f, s), snpd_coll_state_names[s->state], s->host_note);
+	free(t);
+	{
+		X509 *c[] = { f->st->ark, f->st->asvk, other_vlek };
+		const u8 *g[] = { guid_ark, guid_ask, guid_vlek };
+
+		t = table_of(c, g, 3, &len);
+	}
+	s = run_chip(f, SNP_SIGNING_KEY_VLEK, true, t, len);
+	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->host_note, "VLEK is not the report's signer"),
+	      "a VLEK of another key (the chip's TCB, signed by the ASVK), CHIP_ID masked: not "
+	      "taken (leaf %s, note '%s')",
+	      leaf_is(f, s), s->host_note);
+	free(t);
+
+	X509_free(other_vcek);
+	X509_free(other_vlek);
+	X509_free(stale_vcek);
+	X509_free(stale_vlek);
+}
+
+/* A CRL is taken only when it is the trusted ARK's and current. */
+static void crl_checks(struct fixture *f)
+{
+	X509 *c[] = { f->st->ark, f->st->ask, f->st->vcek };
+	const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+	const struct snpd_coll_set *s;
+	X509_CRL *current = crl_new(f, -3600, 7 * 86400, NULL, NULL);
+	X509_CRL *expired = crl_new(f, -30 * 86400, -86400, NULL, NULL);
+	X509_CRL *future = crl_new(f, 86400, 30 * 86400, NULL, NULL);
+	X509_NAME *cn_only = X509_NAME_new();
+	X509_CRL *other_issuer;
+	time_t next = 0;
+	size_t len;
+	u8 *t;
+
+	/* the ARK's key, but an issuer that is not the ARK's subject (its CN alone) */
+	if (!cn_only || X509_NAME_add_entry_by_txt(cn_only, "CN", MBSTRING_ASC,
+						   (const u8 *)"ARK-Milan", -1, -1, 0) != 1) {
+		fprintf(stderr, "cannot make a name\n");
+		exit(1);
+	}
+	other_issuer = crl_new(f, -3600, 7 * 86400, cn_only, NULL);
+	cache_clear(f);
+
+	t = table_crl_of(c, g, 3, current, &len);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t, len);
+	{
+		const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(current);
+		struct tm tm;
+
+		if (nu && ASN1_TIME_to_tm(nu, &tm) == 1)
+			next = timegm(&tm);
+	}
+	CHECK(s->state == SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_HOST &&
+		      !s->host_note[0],
+	      "the host's current CRL: taken, complete (state %s, CRL from %s, note '%s')",
+	      snpd_coll_state_names[s->state], snpd_coll_src_names[s->src[SNPD_COLL_CRL]],
+	      s->host_note);
+	CHECK(s->final && next > 0 && s->retry_at == next,
+	      "a complete set is looked up again at its CRL's nextUpdate (retry_at %lld, "
+	      "nextUpdate %lld)",
+	      (long long)s->retry_at, (long long)next);
+	free(t);
+
+	t = table_crl_of(c, g, 3, expired, &len);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(s->state == SNPD_COLL_PARTIAL && !s->crl && s->src[SNPD_COLL_CRL] == SNPD_SRC_NONE &&
+		      strstr(s->host_note, "the host's CRL expired") &&
+		      strstr(s->host_note, "ignored") && strstr(s->error, "KdsOffline=yes"),
+	      "the host's expired CRL (signed by the ARK): ignored, partial offline with no "
+	      "cached one (state %s, CRL from %s, note '%s', error '%s')",
+	      snpd_coll_state_names[s->state], snpd_coll_src_names[s->src[SNPD_COLL_CRL]],
+	      s->host_note, s->error);
+	cache_crl(f, current, false);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(s->state == SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_CACHE &&
+		      strstr(s->host_note, "the host's CRL expired"),
+	      "the host's expired CRL, a current one cached: the cached one taken (state %s, CRL "
+	      "from %s, note '%s')",
+	      snpd_coll_state_names[s->state], snpd_coll_src_names[s->src[SNPD_COLL_CRL]],
+	      s->host_note);
+	free(t);
+	cache_clear(f);
+
+	t = table_crl_of(c, g, 3, future, &len);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(s->state != SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_NONE &&
+		      strstr(s->host_note, "the host's CRL is not valid yet"),
+	      "the host's CRL whose thisUpdate is tomorrow: ignored (state %s, note '%s')",
+	      snpd_coll_state_names[s->state], s->host_note);
+	free(t);
+
+	t = table_crl_of(c, g, 3, other_issuer, &len);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(s->state != SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_NONE &&
+		      strstr(s->host_note, "not issued by the trusted ARK"),
+	      "the host's CRL signed with the ARK's key, issuer CN=ARK-Milan only: ignored (state "
+	      "%s, note '%s')",
+	      snpd_coll_state_names[s->state], s->host_note);
+	free(t);
+
+	/* offline, only an expired CRL in the cache: not served as current */
+	t = table_of(c, g, 3, &len);
+	cache_crl(f, expired, false);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(s->state == SNPD_COLL_PARTIAL && s->final && !s->crl &&
+		      strstr(s->error, "the cached CRL expired") &&
+		      strstr(s->error, "KdsOffline=yes"),
+	      "KdsOffline=yes, only an expired CRL in the cache: partial, no CRL, says why "
+	      "(state %s, CRL %s, error '%s')",
+	      snpd_coll_state_names[s->state], s->crl ? "served" : "none", s->error);
+	cache_crl(f, current, false);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t, len);
+	CHECK(s->state == SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_CACHE,
+	      "KdsOffline=yes, a current CRL in the cache: complete (state %s, CRL from %s)",
+	      snpd_coll_state_names[s->state], snpd_coll_src_names[s->src[SNPD_COLL_CRL]]);
+	free(t);
+	cache_clear(f);
+
+	X509_NAME_free(cn_only);
+	X509_CRL_free(current);
+	X509_CRL_free(expired);
+	X509_CRL_free(future);
+	X509_CRL_free(other_issuer);
+}
+
 int main(void)
 {
 	struct fixture f;
@@ -399,6 +708,8 @@ int main(void)
 	free(t);
 
 	genuine_v2(&f);
+	leaf_checks(&f);
+	crl_checks(&f);
 
 	teardown(&f);
 	printf("%d failed\n", failures);

@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: Apache-2.0
+"""snpctl and the CRLs it is handed, against the KDS emulator
+(tests/helpers/kds-emulator.py) serving a simulated chip; never the real KDS:
+ - a host certificate table (--cert-table) carrying an old CRL of the
+   trusted ARK, past its nextUpdate, does not stand in for a current one:
+   as for an evidence document, the cache's current CRL is used, and a
+   revocation it lists fails 'crl' (before, the table's CRL was used and
+   the check skipped as 'not current', hiding the revocation);
+ - a CRL whose issuer holds control bytes and bytes that are not UTF-8: the
+   error snpctl prints shows them escaped, as printable ASCII."""
+import datetime
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import uuid
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "sim"))
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
+import simtest  # noqa: E402
+
+if not os.access(simtest.SNPCTL, os.X_OK):
+    simtest.skip("snpctl not built")
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+except ImportError:
+    simtest.skip("python3-cryptography missing")
+import kdsemu  # noqa: E402
+
+spec = importlib.util.spec_from_file_location(
+    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
+emu_mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(emu_mod)
+
+failures = 0
+
+
+def check(ok, what):
+    global failures
+    print(("PASS: " if ok else "FAIL: ") + what)
+    if not ok:
+        failures += 1
+
+
+def run(*args):
+    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr
+
+
+def cert_table(state, crl):
+    """A GHCB certificate table: ARK, ASK, VCEK (DER) and @crl."""
+    blobs = []
+    for guid, name in (("c0b406a4-a803-4952-9743-3fb6014cd0ae", "ark.pem"),
+                       ("4ab7b379-bbac-4fe4-a02f-05aef327c782", "ask.pem"),
+                       ("63da758d-e664-4564-adc5-f4b93be8accd", "vcek.pem")):
+        with open(os.path.join(state, name), "rb") as f:
+            c = x509.load_pem_x509_certificate(f.read())
+        blobs.append((guid, c.public_bytes(serialization.Encoding.DER)))
+    blobs.append(("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", crl))
+    off = 24 * (len(blobs) + 1)
+    head, data = b"", b""
+    for guid, b in blobs:
+        head += uuid.UUID(guid).bytes + struct.pack("<II", off + len(data), len(b))
+        data += b
+    return head + b"\0" * 24 + data
+
+
+def crl_check(out):
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        return None, {}
+    c = [c for c in doc.get("checks", []) if c["name"] == "crl"]
+    return (c[0] if c else None), doc.get("sources", {})
+
+
+def main():
+    d = simtest.new_state("Milan")
+    tmp = tempfile.mkdtemp(prefix="snp-kds-crl-given.")
+    emu = kdsemu.Emulator(d)
+    try:
+        rpt = os.path.join(tmp, "r.bin")
+        subprocess.run([simtest.SNPCTL, "report", "--backend=sim:" + d, "--nonce", "00ff",
+                        "-o", rpt], check=True, stdout=subprocess.DEVNULL)
+        ark = os.path.join(d, "ark.pem")
+        chip = emu_mod.Chip(d)
+
+        # KDS's current CRL revokes the ASK; the host's table holds an old
+        # one of the same ARK that does not
+        emu.set(revoke=1)
+        cache = os.path.join(tmp, "cache")
+        rc, _, err = run("collateral", "fetch", rpt, "--cache-dir", cache, "--trust-ark", ark,
+                         "--kds-url", emu.url)
+        check(rc == 0 and os.path.exists(os.path.join(cache, "crl", "Milan-vcek.crl")),
+              "collateral fetch: the current (revoking) CRL cached: rc %d %s" %
+              (rc, err.decode(errors="replace").strip()))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        old = chip.crl(False, valid=(now - datetime.timedelta(days=60),
+                                     now - datetime.timedelta(days=30)))
+        tbl = os.path.join(tmp, "table.bin")
+        with open(tbl, "wb") as f:
+            f.write(cert_table(d, old))
+        n = emu.count()
+        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cert-table", tbl,
+                           "--cache-dir", cache, "--kds-url", emu.url, "--json")
+        cc, src = crl_check(out)
+        check(rc == 1 and cc is not None and cc["result"] == "failed" and
+              "REVOKED" in cc["detail"] and src.get("crl") == "cache" and emu.count() == n,
+              "a table's expired CRL: the cache's current one used, the revocation found: rc "
+              "%d (1), crl %r, sources.crl %r (cache), %d KDS requests (0)" %
+              (rc, cc, src.get("crl"), emu.count() - n))
+        emu.set(revoke=0)
+
+        # a CRL issuer that is no text: escaped in snpctl's error
+        emu.set(mode="badissuer")
+        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", os.path.join(tmp, "c2"),
+                           "--trust-ark", ark, "--kds-url", emu.url)
+        bad = [b for b in err if b < 0x20 and b != 0x0a or b > 0x7e]
+        check(rc != 0 and b"CRL issuer is" in err and not bad and b"\\x1b" in err,
+              "a CRL issuer with control and non-UTF-8 bytes: snpctl's error escapes them: rc "
+              "%d, raw bytes %r: %s" % (rc, bytes(bad), err.decode(errors="replace").strip()))
+        emu.set(mode="normal")
+    finally:
+        emu.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        simtest.cleanup(d)
+    if failures:
+        print("FAIL: %d check(s) failed" % failures)
+        sys.exit(1)
+
+
+main()

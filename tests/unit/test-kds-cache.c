@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Unit tests of lib/kds.c's cache against what anyone who can write to it
+ * may leave there, and of the text it passes on:
+ *  - a FIFO (or a symbolic link) in place of an entry is a miss, and is
+ *    never waited on: opening a FIFO for reading would block until a
+ *    writer comes (SIGALRM interrupts a call blocked for 5 s, and the
+ *    test fails);
+ *  - a backoff file's until= counts for at most SNP_KDS_BACKOFF_MAX_S (the
+ *    cap of Retry-After), however far ahead it says;
+ *  - a CRL's issuer (unchecked text) goes into the error as printable
+ *    ASCII only.
+ * Offline, in a temporary cache: no network.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "lib/kds.h"
+#include "lib/util.h"
+
+struct fx {
+	char dir[1024];
+	struct snp_kds k;
+};
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	static struct fx f;
+	const char *tmp = getenv("TMPDIR");
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.dir, sizeof(f.dir), "%s/test-kds-cache.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(f.dir))
+		return -1;
+	snp_kds_init(&f.k);
+	snprintf(f.k.cache_dir, sizeof(f.k.cache_dir), "%s", f.dir);
+	snprintf(f.k.base_url, sizeof(f.k.base_url), "%s", "http://127.0.0.1:9");
+	f.k.offline = true;
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	return 0;
+}
+
+static volatile sig_atomic_t blocked;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	blocked = 1;
+}
+
+/*
+ * Calls that could block on a FIFO run between watch() and unwatched():
+ * a call still blocked after 5 s is interrupted (no SA_RESTART: EINTR;
+ * then every second), and the test fails.
+ */
+static void watch(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	/* again every second: each blocked call is interrupted in turn */
+	struct itimerval it = { .it_value = { .tv_sec = 5 }, .it_interval = { .tv_sec = 1 } };
+
+	blocked = 0;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void unwatched(void)
+{
+	struct itimerval off = { 0 };
+
+	setitimer(ITIMER_REAL, &off, NULL);
+	if (blocked)
+		print_message("a call blocked on a FIFO in the cache until interrupted\n");
+	assert_false(blocked);
+}
+
+/* @dir/@sub/@name as a FIFO (or, with @target, a symbolic link to it). */
+static void plant(const struct fx *f, const char *sub, const char *name, const char *target)
+{
+	char p[PATH_MAX + 128];
+
+	snprintf(p, sizeof(p), "%s/%s", f->dir, sub);
+	assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
+	snprintf(p, sizeof(p), "%s/%s/%s", f->dir, sub, name);
+	if (target)
+		assert_int_equal(symlink(target, p), 0);
+	else
+		assert_int_equal(mkfifo(p, 0644), 0);
+}
+
+static void test_fifo_is_a_miss(void **state)
+{
+	struct fx *f = *state;
+	struct snp_kds_key key = { .product = SNP_PRODUCT_MILAN, .hwid_len = 64 };
+	enum snp_kds_source src = SNP_KDS_SRC_NONE;
+	char err[SNP_ERRBUF], name[256], hex[129];
+	X509_CRL *crl = NULL;
+	X509 *c = NULL, *ark = NULL;
+
+	memset(key.hwid, 0xab, sizeof(key.hwid));
+	key.tcb.bootloader = 3;
+	key.tcb.snp = 8;
+	key.tcb.microcode = 115;
+	snp_hex_encode(key.hwid, 64, hex);
+	snprintf(name, sizeof(name), "Milan-%s-0-3-0-8-115.der", hex);
+	plant(f, "vcek", name, NULL);
+	plant(f, "chain", "Milan-vcek.pem", NULL);
+	plant(f, "crl", "Milan-vcek.crl", NULL);
+	/* a symbolic link is not followed (here to the FIFO above) */
+	plant(f, "crl", "Milan-vlek.crl", "Milan-vcek.crl");
+
+	watch();
+	assert_int_equal(
+		snp_kds_get_crl(&f->k, SNP_PRODUCT_MILAN, false, &crl, &src, err, sizeof(err)),
+		-ENOENT);
+	assert_int_equal(
+		snp_kds_get_crl(&f->k, SNP_PRODUCT_MILAN, true, &crl, &src, err, sizeof(err)),
+		-ENOENT);
+	assert_int_equal(snp_kds_get_chain(&f->k, SNP_PRODUCT_MILAN, false, &c, &ark, &src, err,
+					   sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(snp_kds_get_vcek(&f->k, &key, &c, &src, err, sizeof(err)), -ENOENT);
+	unwatched();
+}
+
+static void test_fifo_backoff(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX + 16];
+
+	snprintf(p, sizeof(p), "%s/backoff", f->dir);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	watch();
+	assert_int_equal(snp_kds_backoff_until(&f->k), 0);
+	unwatched();
+}
+
+static void test_fifo_in_ro_cache(void **state)
+{
+	struct fx *f = *state;
+	enum snp_kds_source src = SNP_KDS_SRC_NONE;
+	char err[SNP_ERRBUF], ro[2048];
+	X509_CRL *crl = NULL;
+
+	/* snpd's cache, read by a user's snpctl: the same rule */
+	snprintf(ro, sizeof(ro), "%s/ro", f->dir);
+	assert_int_equal(mkdir(ro, 0755), 0);
+	snprintf(f->k.ro_cache_dir, sizeof(f->k.ro_cache_dir), "%s", ro);
+	snprintf(f->k.cache_dir, sizeof(f->k.cache_dir), "%s/own", f->dir);
+	snprintf(ro, sizeof(ro), "%s/ro/crl", f->dir);
+	assert_int_equal(mkdir(ro, 0755), 0);
+	snprintf(ro, sizeof(ro), "%s/ro/crl/Milan-vcek.crl", f->dir);
+	assert_int_equal(mkfifo(ro, 0644), 0);
+	watch();
+	assert_int_equal(
+		snp_kds_get_crl(&f->k, SNP_PRODUCT_MILAN, false, &crl, &src, err, sizeof(err)),
+		-ENOENT);
+	unwatched();
+}
+
+static void write_backoff(const struct fx *f, uint64_t until)
+{
+	char p[PATH_MAX + 16];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/backoff", f->dir);
+	fp = fopen(p, "we");
+	assert_non_null(fp);
+	fprintf(fp, "until=%" PRIu64 "\n", until);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_backoff_capped(void **state)
+{
+	struct fx *f = *state;
+	time_t now = time(NULL), got;
+
+	f->k.now = now;
+	/* 200 years: accepted before (up to year ~2514), KDS silenced for good */
+	write_backoff(f, (uint64_t)now + 200ULL * 365 * 86400);
+	got = snp_kds_backoff_until(&f->k);
+	print_message("backoff file 200 years ahead: %lld s from now\n", (long long)(got - now));
+	assert_true(got > now);
+	/* SNP_KDS_BACKOFF_MAX_S, the cap of Retry-After: a day */
+	assert_true(got <= now + 24 * 3600);
+	/* one that is within the cap is what it says */
+	write_backoff(f, (uint64_t)now + 900);
+	assert_int_equal(snp_kds_backoff_until(&f->k), now + 900);
+	f->k.now = 0;
+}
+
+static bool printable_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+static void test_crl_issuer_escaped(void **state)
+{
+	struct fx *f = *state;
+	/* control bytes, an ANSI escape, bytes that are not UTF-8 */
+	static const u8 cn[] = "ARK-\x1b[31m\xff\xfe\xc3(\n\r\tMilan";
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_CRL *crl = X509_CRL_new();
+	X509_NAME *name = X509_NAME_new();
+	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
+	char err[SNP_ERRBUF] = "";
+
+	assert_non_null(key);
+	assert_non_null(crl);
+	assert_non_null(name);
+	assert_non_null(t);
+	/* a T61String: any bytes, as they are (OpenSSL checks a UTF8String's) */
+	assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName, V_ASN1_T61STRING, cn,
+						    (int)sizeof(cn) - 1, -1, 0),
+			 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, name), 1);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+	assert_true(X509_CRL_sign(crl, key, EVP_sha384()) > 0);
+
+	assert_int_equal(
+		snp_kds_cache_put_crl(&f->k, SNP_PRODUCT_MILAN, false, crl, err, sizeof(err)),
+		-EBADMSG);
+	print_message("error: %s\n", printable_ascii(err) ? err : "(not printable)");
+	assert_non_null(strstr(err, "CRL issuer is"));
+	assert_true(printable_ascii(err));
+	assert_non_null(strstr(err, "\\x1b[31m\\xff\\xfe\\xc3(\\x0a"));
+
+	ASN1_TIME_free(t);
+	X509_NAME_free(name);
+	X509_CRL_free(crl);
+	EVP_PKEY_free(key);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fifo_is_a_miss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_in_ro_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_issuer_escaped, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
