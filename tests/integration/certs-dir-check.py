@@ -67,32 +67,6 @@ def problem(data):
         return None, ""
 
 
-def set_params(sim, **kv):
-    """Rewrite the simulator's params atomically (snpd's device reads it)."""
-    p = os.path.join(sim, "params")
-    lines = [ln for ln in open(p).read().splitlines() if ln.split("=")[0] not in kv]
-    lines += ["%s=%s" % i for i in kv.items()]
-    with open(p + ".new", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.rename(p + ".new", p)
-
-
-def set_tcb(sim, tcb):
-    v = "0x%016x" % tcb
-    set_params(sim, current_tcb=v, committed_tcb=v, reported_tcb=v)
-
-
-def view_tcb(d):
-    for ln in open(d.path("tcb")).read().splitlines():
-        if ln.startswith("reported "):
-            return int(ln.split()[1], 16)
-    return None
-
-
-def report_tcb(raw):
-    return int.from_bytes(raw[0x180:0x188], "little") if len(raw) == 1184 else None
-
-
 def last_errors(d):
     """collateral.last_error of the FUSE status file and of /v1/status."""
     with open(d.path("status")) as f:
@@ -124,7 +98,7 @@ def http_evidence(d, tmp):
         return st, typ, detail, None, None
     doc = json.loads(data)
     rc, out = verify(d, tmp, data, nonce)
-    return st, None, out, report_tcb(base64.b64decode(doc["report"])), rc
+    return st, None, out, h.report_tcb(base64.b64decode(doc["report"])), rc
 
 
 def fuse_evidence(d, tmp):
@@ -137,7 +111,7 @@ def fuse_evidence(d, tmp):
         return e.errno, None, None, ""
     doc = json.loads(data)
     rc, out = verify(d, tmp, data, nonce)
-    return 0, report_tcb(base64.b64decode(doc["report"])), rc, out
+    return 0, h.report_tcb(base64.b64decode(doc["report"])), rc, out
 
 
 def until(fetch, done, what):
@@ -206,7 +180,7 @@ def scenario_tcb(top):
     d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nLogWriters=0\nCertsDir=%s\n" % cdir)
     try:
         d.start()
-        old = view_tcb(d)
+        old = h.view_tcb(d)
         # (a) as before
         a, _ = until(lambda: http_evidence(d, tmp), lambda a: a[0] == 200, "start")
         res.check(a is not None and a[3] == old and a[4] == 0,
@@ -224,11 +198,11 @@ def scenario_tcb(top):
 
         # (b) a firmware update the directory does not follow
         new = old + (1 << 56)
-        set_tcb(sim, new)
+        h.sim_set_tcb(sim, new)
         a, seen = until(lambda: http_evidence(d, tmp), lambda a: not stale(a),
                         "evidence after the TCB change")
-        res.check(view_tcb(d) == new, "(b) the view was refreshed to the new TCB 0x%x (0x%x)" %
-                  (new, view_tcb(d) or 0))
+        res.check(h.view_tcb(d) == new, "(b) the view was refreshed to the new TCB 0x%x (0x%x)" %
+                  (new, h.view_tcb(d) or 0))
         res.check(all(s[0] != 200 for s in seen),
                   "(b) no evidence served after the change (%r)" %
                   [(s[0], s[1], s[3], s[4]) for s in seen])
@@ -260,7 +234,7 @@ def scenario_tcb(top):
         j = json.loads(data) if st == 200 else {}
         der = base64.b64decode((j.get("certificates") or {}).get("vcek", ""))
         ok = st == 200 and j.get("certificates_encoding") == "der-base64" and der and \
-            report_tcb(base64.b64decode(j["report"])) == new
+            h.report_tcb(base64.b64decode(j["report"])) == new
         res.check(ok, "(c) the host's table (/v1/report?certs=1) has a VCEK (%d)" % st)
         if ok:
             pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
@@ -301,7 +275,7 @@ def report_certs(d):
         return st, problem(data)[0], None, None
     j = json.loads(data)
     pem = (j.get("certificates") or {}).get("vcek")
-    return st, None, report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
+    return st, None, h.report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
 
 
 def scenario_report_certs(top):
@@ -311,18 +285,18 @@ def scenario_report_certs(top):
     os.makedirs(tmp)
     sim = os.path.join(tmp, "sim")
     h.sim_init(sim)
-    set_params(sim, host_certs="none")
+    h.sim_set_params(sim, host_certs="none")
     cdir = certs_dir(tmp, sim)
     d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nCertsDir=%s\n" % cdir)
     try:
         d.start()
-        old = view_tcb(d)
+        old = h.view_tcb(d)
         a = report_certs(d)
         res.check(a[0] == 200 and a[2] == old and a[3] == old >> 56,
                   "(a) /v1/report?certs=1 attaches the directory's VCEK of TCB 0x%x (%r)" % (
                       old, a))
         new = old + (1 << 56)
-        set_tcb(sim, new)
+        h.sim_set_tcb(sim, new)
         a, seen = until(lambda: report_certs(d), lambda a: a[0] == 200,
                         "report with certs after the change")
         res.check(all(s[3] is None or s[3] == s[2] >> 56 for s in seen if s[0] == 200),

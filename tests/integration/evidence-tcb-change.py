@@ -75,32 +75,6 @@ def problem_type(data):
         return None
 
 
-def set_params(sim, **kv):
-    """Rewrite the simulator's params atomically (snpd's device reads it)."""
-    p = os.path.join(sim, "params")
-    lines = [ln for ln in open(p).read().splitlines() if ln.split("=")[0] not in kv]
-    lines += ["%s=%s" % i for i in kv.items()]
-    with open(p + ".new", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.rename(p + ".new", p)
-
-
-def set_tcb(sim, tcb):
-    v = "0x%016x" % tcb
-    set_params(sim, current_tcb=v, committed_tcb=v, reported_tcb=v)
-
-
-def view_tcb(d):
-    for ln in open(d.path("tcb")).read().splitlines():
-        if ln.startswith("reported "):
-            return int(ln.split()[1], 16)
-    return None
-
-
-def report_tcb(raw):
-    return int.from_bytes(raw[0x180:0x188], "little") if len(raw) == 1184 else None
-
-
 def status(d):
     with open(d.path("status")) as f:
         return json.load(f)
@@ -127,7 +101,7 @@ def http_evidence(d, tmp):
         return st, ra, problem_type(data), None, None, data[-300:]
     doc = json.loads(data)
     rc, out = verify(d, tmp, data, nonce)
-    return st, ra, None, report_tcb(base64.b64decode(doc["report"])), rc, out
+    return st, ra, None, h.report_tcb(base64.b64decode(doc["report"])), rc, out
 
 
 def fuse_evidence(d, tmp):
@@ -140,7 +114,7 @@ def fuse_evidence(d, tmp):
         return e.errno, None, None, ""
     doc = json.loads(data)
     rc, out = verify(d, tmp, data, nonce)
-    return 0, report_tcb(base64.b64decode(doc["report"])), rc, out
+    return 0, h.report_tcb(base64.b64decode(doc["report"])), rc, out
 
 
 def until_served(fetch, what):
@@ -171,14 +145,14 @@ def scenario_evidence(top):
     log = ""
     try:
         d.start()
-        old = view_tcb(d)
+        old = h.view_tcb(d)
         a, _ = until_served(lambda: http_evidence(d, tmp), "start")
         res.check(a is not None and a[3] == old and a[4] == 0,
                   "start: evidence verifies, TCB 0x%x (%r)" % (old, a and a[5][-200:]))
 
         # a firmware update: microcode SPL (byte 7 in every layout) + 1
         new = old + (1 << 56)
-        set_tcb(d.sim, new)
+        h.sim_set_tcb(d.sim, new)
         st, ra, typ, tcb, rc, out = http_evidence(d, tmp)
         res.check(st == 503 and typ == "collateral-stale" and ra and int(ra) >= 1,
                   "TCB raised: the next /v1/evidence is 503 collateral-stale with "
@@ -192,15 +166,15 @@ def scenario_evidence(top):
         res.check(a is not None and a[3] == new and a[4] == 0,
                   "then evidence verifies with the new TCB 0x%x (%r)" % (
                       new, a and (a[3], a[5][-300:])))
-        res.check(view_tcb(d) == new, "the view shows the new TCB without a reload: 0x%x" %
-                  (view_tcb(d) or 0))
+        res.check(h.view_tcb(d) == new, "the view shows the new TCB without a reload: 0x%x" %
+                  (h.view_tcb(d) or 0))
         s = status(d)
         res.check(s.get("reloads") == 0 and s["collateral"].get("stale_reports", 0) >= 1,
                   "no SIGHUP; status counts the stale report (%r)" % s["collateral"])
 
         # FUSE: another update
         newer = new + (1 << 56)
-        set_tcb(d.sim, newer)
+        h.sim_set_tcb(d.sim, newer)
         e, tcb, rc, _ = fuse_evidence(d, tmp)
         res.check(e == errno.EBUSY,
                   "TCB raised again: evidence/<hex> fails with EBUSY (%s, TCB %r, rc %r)" % (
@@ -235,7 +209,7 @@ def report_certs(d):
         return st, problem_type(data), None, None
     j = json.loads(data)
     pem = (j.get("certificates") or {}).get("vcek")
-    return st, None, report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
+    return st, None, h.report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
 
 
 def scenario_report_certs(top):
@@ -244,19 +218,19 @@ def scenario_report_certs(top):
     os.makedirs(tmp)
     sim = os.path.join(tmp, "sim")
     h.sim_init(sim)
-    set_params(sim, host_certs="none")
+    h.sim_set_params(sim, host_certs="none")
     emu = kdsemu.Emulator(sim)
     emu.set(mode="normal", any_tcb=1)
     d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nKdsUrl=%s\n" % emu.url)
     try:
         d.start()
-        old = view_tcb(d)
+        old = h.view_tcb(d)
         a, _ = until_served(lambda: report_certs(d) if status(d)["collateral"].get(
             "state") == "complete" else (503, "waiting", None, None), "collateral from KDS")
         res.check(a is not None and a[2] == old and a[3] == old >> 56,
                   "start: the report and the view's VCEK are of TCB 0x%x (%r)" % (old, a))
         new = old + (1 << 56)
-        set_tcb(sim, new)
+        h.sim_set_tcb(sim, new)
         a = report_certs(d)
         res.check(a[0] == 503 and a[1] == "collateral-stale",
                   "TCB raised: /v1/report?certs=1 is 503 collateral-stale (%r)" % (a,))
@@ -312,7 +286,7 @@ def scenario_reload_race(top):
     try:
         d.start()
         a, _ = until_served(lambda: http_evidence(d, tmp), "start")
-        old = view_tcb(d)
+        old = h.view_tcb(d)
         res.check(a is not None and a[4] == 0, "start: evidence verifies")
         held = h.DeviceHeld(d)
         d.proc.send_signal(signal.SIGHUP)
@@ -326,7 +300,7 @@ def scenario_reload_race(top):
         os.mkfifo(trust)
         fifo = True
         new = old + (1 << 56)
-        set_tcb(sim, new)
+        h.sim_set_tcb(sim, new)
         out = []
         th = threading.Thread(target=lambda: out.append(http_evidence(d, tmp)))
         th.start()
@@ -365,13 +339,13 @@ def scenario_flapping(top):
     try:
         d.start()
         a, _ = until_served(lambda: http_evidence(d, tmp), "start")
-        base = view_tcb(d)
+        base = h.view_tcb(d)
         refs0 = status(d)["reference_reports"]
         t0 = time.monotonic()
         answers = []
         for i in range(12):
             tcb = base + ((i % 2) + 1 << 56)
-            set_tcb(d.sim, tcb)
+            h.sim_set_tcb(d.sim, tcb)
             st, ra, typ, got, rc, out = http_evidence(d, tmp)
             answers.append((st, typ, got, tcb, rc))
         elapsed = time.monotonic() - t0
@@ -462,14 +436,14 @@ def scenario_queue_full(top):
     try:
         d.start()
         a, _ = until_served(lambda: http_evidence(d, tmp), "start")
-        old = view_tcb(d)
+        old = h.view_tcb(d)
         res.check(a is not None and a[4] == 0, "queue full: start: evidence verifies")
         refs = status(d)["reference_reports"]
 
         out = {}
         held, threads = fill_queue(d, tmp, out, "stale")
         new = old + (1 << 56)
-        set_tcb(d.sim, new)
+        h.sim_set_tcb(d.sim, new)
         held.release()
         held = None
         for th in threads:
@@ -485,9 +459,9 @@ def scenario_queue_full(top):
                   "the view's refresh is not refused by the full queue (%r)" % [
                       ln for ln in log.splitlines() if "reference report" in ln][-3:])
         s = status(d)
-        res.check(view_tcb(d) == new and s["reference_reports"] == refs + 1,
+        res.check(h.view_tcb(d) == new and s["reference_reports"] == refs + 1,
                   "the view took the new TCB 0x%x from one reference report (0x%x, %d)" % (
-                      new, view_tcb(d) or 0, s["reference_reports"] - refs))
+                      new, h.view_tcb(d) or 0, s["reference_reports"] - refs))
         res.check(not s["last_reload_failed"] and s["reloads"] == 0,
                   "no reload, none failed (%r %r)" % (s["last_reload_failed"], s["reloads"]))
 

@@ -84,16 +84,6 @@ def wait_coll(d, pred, what):
     return None
 
 
-def set_params(sim, **kv):
-    """Rewrite the simulator's params atomically (another process reads it)."""
-    p = os.path.join(sim, "params")
-    lines = [ln for ln in open(p).read().splitlines() if ln.split("=")[0] not in kv]
-    lines += ["%s=%s" % i for i in kv.items()]
-    with open(p + ".new", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.rename(p + ".new", p)
-
-
 def reported_tcb(d):
     for ln in open(d.path("tcb")).read().splitlines():
         if ln.startswith("reported "):
@@ -172,7 +162,7 @@ def verify_evidence(tmp, d, trusted, want_tcb):
 def scenario_tcb_change(tmp, sim, emu, trusted):
     """Items 1 and 2: a firmware update at runtime; nothing unchecked served."""
     emu.set(mode="normal", any_tcb=1)
-    set_params(sim, host_certs="full")
+    h.sim_set_params(sim, host_certs="full")
     cache = os.path.join(tmp, "cache-tcb")
     os.makedirs(os.path.join(tmp, "d-tcb"))
     d = h.Daemon(tmp=os.path.join(tmp, "d-tcb"), sim_dir=sim,
@@ -189,7 +179,7 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
 
         # a firmware update: microcode SPL (byte 7 in every layout) + 1
         new = old + (1 << 56)
-        set_params(sim, current_tcb="0x%016x" % new, committed_tcb="0x%016x" % new,
+        h.sim_set_params(sim, current_tcb="0x%016x" % new, committed_tcb="0x%016x" % new,
                    reported_tcb="0x%016x" % new, host_certs="stale")
         before = emu.paths()
         d.reload()
@@ -223,7 +213,7 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
         # (which refuses one that is not a regular file), until the test
         # writes it.
         newer = new + (1 << 56)
-        set_params(sim, current_tcb="0x%016x" % newer, committed_tcb="0x%016x" % newer,
+        h.sim_set_params(sim, current_tcb="0x%016x" % newer, committed_tcb="0x%016x" % newer,
                    reported_tcb="0x%016x" % newer, host_certs="full")
         ark = open(trusted, "rb").read()
         held = h.DeviceHeld(d)
@@ -273,7 +263,7 @@ def vcek_requests(emu):
 def scenario_badsig(tmp, sim, emu):
     """Item 3: a VCEK signed by another key is never cached; a cached one
     is removed and fetched again, once per pass."""
-    set_params(sim, host_certs="none")
+    h.sim_set_params(sim, host_certs="none")
     emu.set(mode="badsig", any_tcb=0)
     cache = os.path.join(tmp, "cache-badsig")
     os.makedirs(os.path.join(tmp, "d-badsig"))
@@ -327,12 +317,12 @@ def scenario_badsig(tmp, sim, emu):
         res.check(cached != body and len(cached) > 0, "the cache now holds the good VCEK")
     finally:
         stop(d)
-    set_params(sim, host_certs="full")
+    h.sim_set_params(sim, host_certs="full")
 
 
 def scenario_https(tmp, sim):
     """Item 4: KdsCAFile= (HTTPS to a mirror with its own CA), CacheMaxSize=."""
-    set_params(sim, host_certs="none")
+    h.sim_set_params(sim, host_certs="none")
     tls = os.path.join(tmp, "tls")
     os.makedirs(tls)
     emu = kdsemu.Emulator(sim, tls_dir=tls)
@@ -381,7 +371,7 @@ def scenario_https(tmp, sim):
     finally:
         stop(d)
         emu.stop()
-    set_params(sim, host_certs="full")
+    h.sim_set_params(sim, host_certs="full")
 
 
 def main():

@@ -38,15 +38,6 @@ AMD = "1.3.6.1.4.1.3704.1.3."
 res = t.Results()
 
 
-def set_params(sim, **kv):
-    p = os.path.join(sim, "params")
-    lines = [ln for ln in open(p).read().splitlines() if ln.split("=")[0] not in kv]
-    lines += ["%s=%s" % i for i in kv.items()]
-    with open(p + ".new", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.rename(p + ".new", p)
-
-
 def spl(cert, n):
     """SPL n (1 bootloader, 2 tee, 3 snp, 8 microcode) of an AMD leaf: the
     DER INTEGER in its extension."""
@@ -106,7 +97,7 @@ def check(name, vlek):
         # a firmware update: the snp SPL one higher, by editing params only
         new = old + (1 << 48)
         v = "0x%016x" % new
-        set_params(sim, current_tcb=v, committed_tcb=v, reported_tcb=v)
+        h.sim_set_params(sim, current_tcb=v, committed_tcb=v, reported_tcb=v)
         rep, certs, err = report_and_certs(sim, os.path.join(top, "b"))
         got = int.from_bytes(rep[0x180:0x188], "little") if rep else None
         res.check(got == new, "%s: a new process reports the new TCB 0x%x (0x%x) %s" % (

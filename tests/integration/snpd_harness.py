@@ -312,6 +312,36 @@ def fuse_append(d, data):
         os.close(fd)
 
 
+def sim_set_params(sim, **kv):
+    """Rewrite the simulator's params in @sim atomically (a process that
+    has the state open reads them at its next request)."""
+    p = os.path.join(sim, "params")
+    lines = [ln for ln in open(p).read().splitlines() if ln.split("=")[0] not in kv]
+    lines += ["%s=%s" % i for i in kv.items()]
+    with open(p + ".new", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.rename(p + ".new", p)
+
+
+def sim_set_tcb(sim, tcb):
+    """A firmware update: current, committed and reported TCB to @tcb."""
+    v = "0x%016x" % tcb
+    sim_set_params(sim, current_tcb=v, committed_tcb=v, reported_tcb=v)
+
+
+def view_tcb(d):
+    """REPORTED_TCB of @d's view (its tcb file)."""
+    for ln in open(d.path("tcb")).read().splitlines():
+        if ln.startswith("reported "):
+            return int(ln.split()[1], 16)
+    return None
+
+
+def report_tcb(raw):
+    """REPORTED_TCB of a raw report, None if @raw is not one."""
+    return int.from_bytes(raw[0x180:0x188], "little") if len(raw) == 1184 else None
+
+
 def free_port():
     """A TCP port on 127.0.0.1 for snpd to listen on, kept from the kernel's
     other users until snpd binds it: a connection to it is closed from the
