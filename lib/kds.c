@@ -478,10 +478,14 @@ static time_t backoff_until(const struct snp_kds *k)
 	 * No backoff KDS asks for lasts longer than SNP_KDS_BACKOFF_MAX_S
 	 * (http_get() caps Retry-After so): a file saying otherwise (written
 	 * by hand, by a clock far ahead, by anyone who can write the cache)
-	 * would silence KDS for centuries.
+	 * is no backoff, and goes. Capped at now + the maximum instead, it
+	 * would still silence KDS for good: the cap moves with the clock, and
+	 * only an answer from KDS writes the file again.
 	 */
-	if (v > (uint64_t)kds_now(k) + SNP_KDS_BACKOFF_MAX_S)
-		v = (uint64_t)kds_now(k) + SNP_KDS_BACKOFF_MAX_S;
+	if (v > (uint64_t)kds_now(k) + SNP_KDS_BACKOFF_MAX_S) {
+		cache_remove(k, NULL, "backoff");
+		return 0;
+	}
 	return (time_t)v;
 }
 

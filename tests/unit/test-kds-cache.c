@@ -212,15 +212,25 @@ static void test_backoff_capped(void **state)
 	struct fx *f = *state;
 	time_t now = time(NULL), got;
 
+	char p[PATH_MAX + 16];
+
 	f->k.now = now;
 	/* 200 years: accepted before (up to year ~2514), KDS silenced for good */
 	write_backoff(f, (uint64_t)now + 200ULL * 365 * 86400);
 	got = snp_kds_backoff_until(&f->k);
 	print_message("backoff file 200 years ahead: %lld s from now\n", (long long)(got - now));
-	assert_true(got > now);
-	/* SNP_KDS_BACKOFF_MAX_S, the cap of Retry-After: a day */
-	assert_true(got <= now + 24 * 3600);
+	/*
+	 * Beyond SNP_KDS_BACKOFF_MAX_S (the cap of Retry-After: a day) it is
+	 * no backoff, and removed: capped at now + a day, it would read so
+	 * again a day later, and forever
+	 */
+	assert_int_equal(got, 0);
+	snprintf(p, sizeof(p), "%s/backoff", f->dir);
+	assert_int_equal(access(p, F_OK), -1);
+	f->k.now = now + 2 * 24 * 3600;
+	assert_int_equal(snp_kds_backoff_until(&f->k), 0);
 	/* one that is within the cap is what it says */
+	f->k.now = now;
 	write_backoff(f, (uint64_t)now + 900);
 	assert_int_equal(snp_kds_backoff_until(&f->k), now + 900);
 	f->k.now = 0;
