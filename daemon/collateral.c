@@ -922,7 +922,7 @@ static void undecided(const struct job *j, const struct work *w, const enum snp_
 					snp_product_name(p[i]));
 	snprintf(out->error, sizeof(out->error),
 		 "the report does not say its product (version 2) and no VCEK/VLEK that signs "
-		 "it chains to the trusted root of %s%s%.120s",
+		 "it chains to the trusted root of %s%s%.80s",
 		 names, w[0].error[0] ? "; " : "", w[0].error);
 	out->last_r = w[0].last_r;
 	for (size_t i = 0; i < n; i++)
