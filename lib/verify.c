@@ -1181,7 +1181,10 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 		r = signer_worse(r, -ESTALE);
 	}
 	if ((c = check_failed(res, "chip_match"))) {
-		signer_err(err, errlen, "%s (a VCEK of another chip)", c->detail);
+		signer_err(err, errlen, "%s%s", c->detail,
+			   snp_mem_is_zero(ri.r.chip_id, SNP_CHIP_ID_SIZE) ?
+				   "" :
+				   " (a VCEK of another chip)");
 		r = signer_worse(r, -ESTALE);
 	}
 	if (chain && (c = check_failed(res, "chain"))) {

@@ -186,7 +186,7 @@ struct snp_signer_input {
 	enum snp_product product;
 	/* both given: they must sign the leaf (check "chain" of snp_verify()) */
 	X509 *ask, *ark; /* the ASK or ASVK, and its ARK */
-	X509 *trust_ark; /* given with ark: the ARK must be this anchor */
+	X509 *trust_ark; /* given with ark: the ARK must be it or an AMD ARK pinned in the code */
 	/* an unsigned report (SIGNING_KEY 7) has no signer; else it is not checked */
 	bool require_signed;
 	/* a masked (all-zero) CHIP_ID fails, as with snp_policy.require_chip_id */
@@ -201,13 +201,14 @@ struct snp_signer_input {
  * are REPORTED_TCB in the report's TCB layout, a VCEK's hwID is CHIP_ID
  * (not compared when CHIP_ID is masked, unless @in->require_chip_id), its
  * productName is @in->product, and with @in->ask and @in->ark the chain
- * (and @in->trust_ark the root). Not checked: validity dates, the CRL.
+ * (and with @in->trust_ark the root: check "root_trust"). Not checked:
+ * validity dates, the CRL.
  *
  * Returns 0 when it is; -EKEYREJECTED it is not the report's signer (the
  * signature, the leaf's kind, its extensions); -ESTALE its key signs the
  * report but its extensions are another TCB's, chip's or product's (a
  * stale certificate); -EBADMSG the ASK/ARK do not sign it or the ARK is
- * not the anchor; -ENOMEM. Every failure is said in @err ("; " between
+ * not trusted; -ENOMEM. Every failure is said in @err ("; " between
  * them), "" on success. Nothing is logged.
  */
 int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errlen);
