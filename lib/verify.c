@@ -1100,7 +1100,7 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 	const struct snp_check *c;
 	struct snp_amd_ext ext;
 	enum snp_product leaf_p;
-	bool vlek;
+	bool ext_ok, vlek;
 	u64 tcb;
 	int r = 0;
 
@@ -1110,16 +1110,18 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 		signer_err(err, errlen, "%s", "no VCEK/VLEK given");
 		return -EKEYREJECTED;
 	}
-	if (snp_amd_ext_parse(in->leaf, &ext, NULL, 0) < 0) {
-		/* snp_verify() says what is wrong with them (check "extensions") */
+	/* unparsable: snp_verify() says what is wrong (check "extensions") */
+	ext_ok = snp_amd_ext_parse(in->leaf, &ext, NULL, 0) == 0;
+	if (!ext_ok)
 		memset(&ext, 0, sizeof(ext));
-	} else if (ext.has_hwid == ext.has_csp_id) {
+	if (ext_ok && ext.has_hwid == ext.has_csp_id) {
 		signer_err(err, errlen, "%s",
 			   "neither a VCEK (a hwID, no cspId) nor a VLEK (a cspId, no hwID)");
 		r = signer_worse(r, -EKEYREJECTED);
 	}
 	vlek = ext.has_csp_id && !ext.has_hwid;
-	if ((in->kind == SNP_SIGNER_VCEK && vlek) || (in->kind == SNP_SIGNER_VLEK && !vlek)) {
+	if (ext_ok &&
+	    ((in->kind == SNP_SIGNER_VCEK && vlek) || (in->kind == SNP_SIGNER_VLEK && !vlek))) {
 		signer_err(err, errlen, "a %s, not a %s", vlek ? "VLEK" : "VCEK",
 			   vlek ? "VCEK" : "VLEK");
 		r = signer_worse(r, -EKEYREJECTED);

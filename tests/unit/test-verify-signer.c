@@ -341,6 +341,12 @@ static void test_sim(void **state)
 	assert_int_equal(signer(&in, err, sizeof(err)), -EKEYREJECTED);
 	assert_non_null(strstr(err, "SIGNING_KEY"));
 
+	/* the ASK as the leaf: no AMD leaf extensions, an RSA key */
+	in.leaf = f->st->ask;
+	assert_int_equal(signer(&in, err, sizeof(err)), -EKEYREJECTED);
+	assert_non_null(strstr(err, "neither a VCEK"));
+	assert_non_null(strstr(err, "not ECDSA P-384"));
+
 	/* no leaf; a message buffer too small is cut, not overrun */
 	in.leaf = NULL;
 	assert_int_equal(signer(&in, err, sizeof(err)), -EKEYREJECTED);
