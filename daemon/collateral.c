@@ -260,38 +260,30 @@ static time_t crl_next_update(const X509_CRL *crl)
 }
 
 /*
- * Is @leaf the key that signed the reference report? Its public key must
- * verify the report's signature (a signed report: SIGNING_KEY VCEK or
- * VLEK; lib/verify's check), and its AMD extensions must be the report's:
- * a VCEK's hwID (unless CHIP_ID is masked) and TCB, a VLEK's TCB. Taken
- * otherwise, the set would be complete and final with a leaf every relying
- * party refuses. 0; -EKEYREJECTED the report's signature does not verify
- * with it; -ESTALE another chip's or TCB's (a stale one); why in @err.
+ * Is @leaf the key that signed the reference report, as a VCEK (VLEK with
+ * @vlek) of @w's product (snp_verify_signer())? Taken otherwise, the set
+ * would be complete and final with a leaf every relying party refuses.
+ * With @chain, also as the set would serve it: @w's ASK/ASVK and trusted
+ * root sign it, and the report must be signed (a set of verified
+ * product). 0, else snp_verify_signer()'s error (-EKEYREJECTED not the
+ * report's signer, -ESTALE another TCB's, chip's or product's) and why in
+ * @err.
  */
-static int leaf_fits(const struct job *j, const struct work *w, X509 *leaf, bool vlek, char *err,
-		     size_t errlen)
+static int leaf_is_signer(const struct job *j, const struct work *w, X509 *leaf, bool vlek,
+			  bool chain, char *err, size_t errlen)
 {
-	u32 signer = snp_report_signing_key(&j->ref);
-	struct snp_report_info ri = j->ref; /* the TCB layout of @w's product */
-	struct snp_tcb_parts tcb;
-	int r;
+	struct snp_signer_input in = {
+		.report = &j->ref,
+		.leaf = leaf,
+		.kind = vlek ? SNP_SIGNER_VLEK : SNP_SIGNER_VCEK,
+		.product = w->product,
+		.ask = chain ? w->ask : NULL,
+		.ark = chain ? w->anchor : NULL,
+		.trust_ark = chain ? w->anchor : NULL,
+		.require_signed = chain,
+	};
 
-	if (signer == SNP_SIGNING_KEY_VCEK || signer == SNP_SIGNING_KEY_VLEK) {
-		r = snp_report_sig_verify(&j->ref.r, X509_get0_pubkey(leaf));
-		if (r != 1) {
-			snprintf(err, errlen, "%s",
-				 r == -EINVAL ? "its key is not ECDSA P-384" :
-				 r == 0 ? "the report's signature does not verify with its key" :
-					  "the report's signature could not be checked");
-			return -EKEYREJECTED;
-		}
-	}
-	if (!vlek && w->have_key)
-		return snp_kds_cert_matches(leaf, &w->key, err, errlen) ? 0 : -ESTALE;
-	if (w->product != SNP_PRODUCT_UNKNOWN)
-		ri.product = w->product;
-	snp_tcb_decode(le64_to_cpu(j->ref.r.reported_tcb), snp_report_tcb_layout(&ri), &tcb);
-	return snp_kds_cert_tcb_matches(leaf, vlek, w->product, &tcb, err, errlen) ? 0 : -ESTALE;
+	return snp_verify_signer(&in, err, errlen);
 }
 
 /* Add a finding about the host's table. */
@@ -372,7 +364,7 @@ static bool ca_is_asvk(X509 *ca)
  * without it is said so in the note. The table has one slot for the leaf's
  * CA: when it holds the other CA (the ASVK with a VCEK), that is not used
  * and the leaf waits in host_leaf for the chain from the embedded roots,
- * the cache or KDS. A leaf that is not the report's signer (leaf_fits():
+ * the cache or KDS. A leaf that is not the report's signer (leaf_is_signer():
  * the report's signature, a VCEK for another TCB or chip, a VLEK for
  * another TCB) is flagged and dropped; the rest of the table stays. So is
  * a CRL that is not the trusted ARK's or not current (crl_check()): the
@@ -447,13 +439,13 @@ static void take_host(const struct job *j, struct work *w)
 			     "the host's VCEK/VLEK is not signed by a trusted ASK: table refused");
 			goto refuse;
 		}
-		r = leaf_fits(j, w, leaf, vlek, err, sizeof(err));
-		if (r == -EKEYREJECTED)
-			note(w, "the host's %s is not the report's signer (%s): not used",
-			     leaf_name(vlek), err);
-		else if (r < 0)
+		r = leaf_is_signer(j, w, leaf, vlek, false, err, sizeof(err));
+		if (r == -ESTALE)
 			note(w, "the host's %s is stale (%s): %s", leaf_name(vlek), err,
 			     !vlek && w->have_key ? "replaced" : "not used");
+		else if (r < 0)
+			note(w, "the host's %s is not the report's signer (%s): not used",
+			     leaf_name(vlek), err);
 		if (r < 0) {
 			X509_free(leaf);
 			leaf = NULL;
@@ -607,7 +599,7 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s", "not signed by the ASK: refused");
 		}
-		if (r == 0 && leaf_fits(j, w, leaf, false, why, sizeof(why)) < 0) {
+		if (r == 0 && leaf_is_signer(j, w, leaf, false, false, why, sizeof(why)) < 0) {
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "from %s, %.200s: refused",
 				 snp_kds_source_name(ks), why);
@@ -792,53 +784,16 @@ static bool superseded(struct snpd_collateral *c, u64 seq)
 }
 
 /*
- * Does @w's leaf sign the reference report as a VCEK/VLEK of @w->product?
- * The checks of snpctl verify (lib/verify.c): its ASK/ASVK and the
- * trusted root sign it (and the root's name, when it has one, is that
- * product's), the report's signature verifies with its key, SIGNING_KEY
- * names its kind, its SPLs are REPORTED_TCB in that product's layout and
- * (VCEK) its hwID is CHIP_ID. Not checked here: validity dates and the CRL.
+ * Does @w's leaf sign the reference report as a VCEK/VLEK of @w->product,
+ * with @w's ASK/ASVK and trusted root (leaf_is_signer() with the chain)?
+ * Then the set says @w's product even when the report did not.
  */
 static bool leaf_signs(const struct job *j, const struct work *w)
 {
-	static const char *const must_pass[] = { "root_trust", "chain", "report_sig", "signing_key",
-						 "tcb_match" };
-	struct snp_report_info ri = j->ref; /* snp_verify() sets its product */
-	struct snp_verify_input in = {
-		.report = &ri,
-		.ark = w->anchor,
-		.ask = w->ask,
-		.leaf = w->leaf,
-		.trust_ark = w->anchor,
-		.product = w->product,
-		.at = time(NULL),
-		.crl_mode = SNP_CRL_OFF,
-	};
-	struct snp_verify_result *res = NULL;
-	struct snp_policy *pol = NULL;
-	const struct snp_check *chk;
-	bool ok = false;
+	char why[SNP_ERRBUF];
 
-	if (!w->anchor || !w->ask || !w->leaf || w->product == SNP_PRODUCT_UNKNOWN)
-		return false;
-	res = malloc(sizeof(*res));
-	pol = calloc(1, sizeof(*pol));
-	if (!res || !pol || snp_verify(&in, pol, res) < 0)
-		goto out;
-	ok = true;
-	for (size_t i = 0; i < SNP_ELEMENTSOF(must_pass); i++) {
-		chk = snp_verify_result_find(res, must_pass[i]);
-		if (!chk || chk->status != SNP_CHECK_PASS)
-			ok = false;
-	}
-	chk = snp_verify_result_find(res, "chip_match"); /* skipped: a VLEK, a masked CHIP_ID */
-	if (!chk || chk->status == SNP_CHECK_FAIL)
-		ok = false;
-out:
-	ERR_clear_error();
-	free(res);
-	free(pol);
-	return ok;
+	return w->anchor && w->ask && w->leaf && w->product != SNP_PRODUCT_UNKNOWN &&
+	       leaf_is_signer(j, w, w->leaf, w->vlek, true, why, sizeof(why)) == 0;
 }
 
 /* The product TrustArk='s ARK names ("ARK-Milan"), UNKNOWN if none or unreadable. */

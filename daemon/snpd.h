@@ -41,8 +41,8 @@ struct snpd_view {
 	size_t cert_len[_SNPD_CERT_MAX];
 	enum snpd_coll_src cert_src[_SNPD_CERT_MAX];
 	/*
-	 * CertsDir=: why its VCEK or VLEK is not in certs[] (it does not sign
-	 * the reference report), NULL when nothing was refused.
+	 * CertsDir=: why no VCEK or VLEK of it is in certs[] (none signs the
+	 * reference report), NULL when one is or the directory has none.
 	 */
 	char *certs_error;
 	u64 generation;
@@ -150,8 +150,8 @@ extern const char *const snpd_cert_names[_SNPD_CERT_MAX];
 /*
  * Build a view from a reference report (and the certificate table the
  * host returned with it, if any). Certificates come from @certs_dir when
- * set; a VCEK or VLEK there that does not sign @ref's report is logged,
- * left out and said in certs_error. The product of a report that does not
+ * set; a VCEK or VLEK there that does not sign @ref's report is left out,
+ * and when none of the directory signs it logged and said in certs_error. The product of a report that does not
  * say it (version 2) is that of CertsDir='s VCEK/VLEK, never of one in the
  * host's table (unchecked): the collateral worker's set says it
  * (snpd_view_apply_collateral()). Returns 0 or a negative errno with a

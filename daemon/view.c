@@ -67,14 +67,6 @@ static void certs_from_table(struct snpd_view *v, const struct snp_backend_repor
 	}
 }
 
-/* The checks of snp_verify() that say whether a key signs the report. */
-static const struct snp_check *failed(const struct snp_verify_result *res, const char *name)
-{
-	const struct snp_check *c = snp_verify_result_find(res, name);
-
-	return c && c->status == SNP_CHECK_FAIL ? c : NULL;
-}
-
 static void append(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -94,120 +86,69 @@ static void append(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The TCB a VCEK or VLEK is issued for, in the report's layout; false without its SPLs. */
-static bool leaf_tcb(X509 *leaf, enum snp_tcb_layout l, u64 *ret)
-{
-	struct snp_tcb_parts p = { 0 };
-	struct snp_amd_ext ext;
-
-	if (snp_amd_ext_parse(leaf, &ext, NULL, 0) < 0 || !ext.has_spl[SNP_SPL_BOOTLOADER] ||
-	    !ext.has_spl[SNP_SPL_TEE] || !ext.has_spl[SNP_SPL_SNP] ||
-	    !ext.has_spl[SNP_SPL_MICROCODE] ||
-	    (l == SNP_TCB_LAYOUT_TURIN && !ext.has_spl[SNP_SPL_FMC]))
-		return false;
-	p.bootloader = (u8)ext.spl[SNP_SPL_BOOTLOADER];
-	p.tee = (u8)ext.spl[SNP_SPL_TEE];
-	p.snp = (u8)ext.spl[SNP_SPL_SNP];
-	p.microcode = (u8)ext.spl[SNP_SPL_MICROCODE];
-	if (l == SNP_TCB_LAYOUT_TURIN)
-		p.fmc = (u8)ext.spl[SNP_SPL_FMC];
-	*ret = snp_tcb_encode(&p, l);
-	return true;
-}
+/* CertsDir='s files, each read once; the first name found of each. */
+enum dir_file { DIR_ARK, DIR_ASK, DIR_ASVK, DIR_VCEK, DIR_VLEK, _DIR_MAX };
 
 /*
- * Is @leaf (borrowed) of CertsDir= the key that signs the reference report
- * @ref? The checks are snpctl verify's (lib/verify.c): the report's
- * signature verifies with its public key, SIGNING_KEY names its kind, its
- * SPLs are REPORTED_TCB and (VCEK) its hwID is CHIP_ID; with the
- * directory's @ask and @ark (borrowed, both or neither), they sign it. Not
- * checked: whether the ARK is a trusted root (CertsDir= is the operator's
- * choice) and the validity dates. Returns true when it is, else false with
- * what differs in @why.
+ * The CA a leaf of CertsDir= is checked against and served with: the one
+ * of its kind (ask.pem for the VCEK, asvk.pem for the VLEK), else the one
+ * the directory has (a directory of one CA names it either way). NULL
+ * when it has none.
  */
-static bool dir_leaf_signs(const struct snp_report_info *ref, X509 *leaf, X509 *ask, X509 *ark,
-			   char *why, size_t len)
+static int dir_ca(X509 *const *certs, bool vlek)
 {
-	struct snp_report_info ri = *ref; /* snp_verify() may set its product */
-	struct snp_verify_input in = {
-		.report = &ri,
-		.leaf = leaf,
-		.ask = ask && ark ? ask : NULL,
-		.ark = ask && ark ? ark : NULL,
-		.at = time(NULL),
-		.crl_mode = SNP_CRL_OFF,
-	};
-	struct snp_verify_result *res = malloc(sizeof(*res));
-	struct snp_policy *pol = calloc(1, sizeof(*pol));
-	bool sig = snp_report_signing_key(ref) != SNP_SIGNING_KEY_NONE;
-	const struct snp_check *c;
-	u64 tcb;
+	int own = vlek ? DIR_ASVK : DIR_ASK, other = vlek ? DIR_ASK : DIR_ASVK;
 
-	why[0] = '\0';
-	if (!res || !pol || snp_verify(&in, pol, res) < 0) {
-		snprintf(why, len, "%s", "cannot check it (out of memory)");
-		goto out;
-	}
-	if ((c = failed(res, "extensions")))
-		append(why, len, "%s", c->detail);
-	if (sig && (c = failed(res, "signing_key")))
-		append(why, len, "%s", c->detail);
-	if (failed(res, "tcb_match")) {
-		if (leaf_tcb(leaf, snp_report_tcb_layout(&ri), &tcb))
-			append(why, len,
-			       "its TCB 0x%016llx is not the report's REPORTED_TCB 0x%016llx",
-			       (unsigned long long)tcb,
-			       (unsigned long long)le64_to_cpu(ref->r.reported_tcb));
-		else
-			append(why, len, "its TCB is not the report's REPORTED_TCB (%s)",
-			       failed(res, "tcb_match")->detail);
-	}
-	if ((c = failed(res, "chip_match")))
-		append(why, len, "%s (a VCEK of another chip)", c->detail);
-	if (sig && failed(res, "report_sig"))
-		append(why, len, "the reference report's signature does not verify with its key");
-	if (in.ask && (c = failed(res, "chain")))
-		append(why, len, "the directory's ASK and ARK do not sign it (%s)", c->detail);
-out:
-	free(res);
-	free(pol);
-	return !why[0];
+	return certs[own] ? own : certs[other] ? other : -1;
 }
 
 /*
  * CertsDir=: the certificates as they are, but a VCEK or VLEK that does not
- * sign the reference report (the host changed REPORTED_TCB and the
- * directory was not updated, another chip's) is not taken: it is logged,
+ * sign the reference report (snp_verify_signer(): the host changed
+ * REPORTED_TCB and the directory was not updated, another chip's) is not
+ * taken. When no leaf of the directory signs it, that is an error: logged,
  * and said in v->certs_error (status, and the reason evidence is refused).
+ * When the other one does (a directory with both a VCEK and a VLEK), the
+ * one left out is only said at info level. Not checked: whether the ARK is
+ * a trusted root (CertsDir= is the operator's choice), validity dates.
  */
 static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_t errlen)
 {
-	static const char *const files[][2] = {
-		{ "ark.pem", NULL },
-		{ "ask.pem", "asvk.pem" },
-		{ "vcek.pem", "vcek.der" },
-		{ "vlek.pem", "vlek.der" },
+	static const char *const files[_DIR_MAX][2] = {
+		[DIR_ARK] = { "ark.pem", NULL },	 [DIR_ASK] = { "ask.pem", NULL },
+		[DIR_ASVK] = { "asvk.pem", NULL },	 [DIR_VCEK] = { "vcek.pem", "vcek.der" },
+		[DIR_VLEK] = { "vlek.pem", "vlek.der" },
 	};
-	X509 *certs[SNP_ELEMENTSOF(files)] = { NULL };
-	const char *names[SNP_ELEMENTSOF(files)] = { NULL };
-	char why[768], msg[1024], refused[1024] = "";
-	int r = 0;
+	static const struct {
+		enum dir_file file;
+		enum snpd_cert slot;
+		bool vlek;
+	} leaves[] = {
+		{ DIR_VCEK, SNPD_CERT_VCEK, false },
+		{ DIR_VLEK, SNPD_CERT_VLEK, true },
+	};
+	X509 *certs[_DIR_MAX] = { NULL };
+	const char *names[_DIR_MAX] = { NULL };
+	char why[2][512], refused[2048] = "";
+	bool signs[2] = { false, false };
+	u32 sk = snp_report_signing_key(&v->ref);
+	int ca = -1, r = 0;
 
-	for (size_t i = 0; i < SNP_ELEMENTSOF(files); i++)
+	for (size_t i = 0; i < _DIR_MAX; i++)
 		for (size_t j = 0; j < 2 && files[i][j] && !certs[i]; j++) {
-			STACK_OF(X509) *sk = NULL;
+			STACK_OF(X509) *sk_ = NULL;
 			char path[4096];
 
 			snprintf(path, sizeof(path), "%s/%s", dir, files[i][j]);
-			r = snp_x509_load_file(path, &sk, err, errlen);
+			r = snp_x509_load_file(path, &sk_, err, errlen);
 			if (r == -ENOENT) {
 				r = 0;
 				continue;
 			}
 			if (r < 0)
 				goto out;
-			certs[i] = sk_X509_shift(sk);
-			sk_X509_pop_free(sk, X509_free);
+			certs[i] = sk_X509_shift(sk_);
+			sk_X509_pop_free(sk_, X509_free);
 			if (!certs[i]) {
 				snprintf(err, errlen, "%s: no certificate", path);
 				r = -EBADMSG;
@@ -216,36 +157,78 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 			names[i] = files[i][j];
 		}
 
-	for (int i = SNPD_CERT_VCEK; i <= SNPD_CERT_VLEK; i++) {
-		if (!certs[i] || dir_leaf_signs(&v->ref, certs[i], certs[SNPD_CERT_ASK],
-						certs[SNPD_CERT_ARK], why, sizeof(why)))
+	for (size_t i = 0; i < SNP_ELEMENTSOF(leaves); i++) {
+		int c = dir_ca(certs, leaves[i].vlek);
+		struct snp_signer_input in = {
+			.report = &v->ref,
+			.leaf = certs[leaves[i].file],
+			.kind = leaves[i].vlek ? SNP_SIGNER_VLEK : SNP_SIGNER_VCEK,
+			.ask = c >= 0 && certs[DIR_ARK] ? certs[c] : NULL,
+			.ark = c >= 0 ? certs[DIR_ARK] : NULL,
+		};
+
+		if (!in.leaf)
 			continue;
-		snprintf(msg, sizeof(msg),
-			 "CertsDir=%s/%s is not the key that signs the reference report: %s; it is "
-			 "not served: update the directory and reload (SIGHUP)",
-			 dir, names[i], why);
-		log_error("%s", msg);
-		append(refused, sizeof(refused), "%s", msg);
-		X509_free(certs[i]);
-		certs[i] = NULL;
+		r = snp_verify_signer(&in, why[i], sizeof(why[i]));
+		if (r == -ENOMEM)
+			goto out;
+		signs[i] = r == 0;
+		r = 0;
+	}
+	for (size_t i = 0; i < SNP_ELEMENTSOF(leaves); i++) {
+		enum dir_file f = leaves[i].file;
+		char msg[1024];
+
+		if (!certs[f] || signs[i])
+			continue;
+		if (signs[!i]) {
+			/* the directory's other key signs it: nothing is wrong */
+			log_info("CertsDir=%s/%s is not served: %s signs the reference report, not "
+				 "this one (%s)",
+				 dir, names[f], names[leaves[!i].file], why[i]);
+		} else {
+			snprintf(
+				msg, sizeof(msg),
+				"CertsDir=%s/%s is not the key that signs the reference report: "
+				"%.512s; it is not served: update the directory and reload (SIGHUP)",
+				dir, names[f], why[i]);
+			log_error("%s", msg);
+			append(refused, sizeof(refused), "%s", msg);
+		}
+		X509_free(certs[f]);
+		certs[f] = NULL;
 	}
 	if (refused[0] && !(v->certs_error = strdup(refused))) {
 		r = -ENOMEM;
 		goto out;
 	}
 
-	for (size_t i = 0; i < SNP_ELEMENTSOF(files); i++) {
-		if (!certs[i])
-			continue;
-		v->certs[i] = snp_x509_to_pem(certs[i]);
-		if (!v->certs[i]) {
-			r = -ENOMEM;
-			goto out;
+	/* the CA served: the one of the leaf served, else of the kind SIGNING_KEY names */
+	ca = dir_ca(certs, certs[DIR_VCEK]	      ? false :
+			   certs[DIR_VLEK]	      ? true :
+			   sk == SNP_SIGNING_KEY_VLEK ? true :
+							false);
+	{
+		X509 *serve[_SNPD_CERT_MAX] = {
+			[SNPD_CERT_ARK] = certs[DIR_ARK],
+			[SNPD_CERT_ASK] = ca >= 0 ? certs[ca] : NULL,
+			[SNPD_CERT_VCEK] = certs[DIR_VCEK],
+			[SNPD_CERT_VLEK] = certs[DIR_VLEK],
+		};
+
+		for (int i = 0; i < _SNPD_CERT_MAX; i++) {
+			if (!serve[i])
+				continue;
+			v->certs[i] = snp_x509_to_pem(serve[i]);
+			if (!v->certs[i]) {
+				r = -ENOMEM;
+				goto out;
+			}
+			v->cert_src[i] = SNPD_SRC_DIR;
 		}
-		v->cert_src[i] = SNPD_SRC_DIR;
 	}
 out:
-	for (size_t i = 0; i < SNP_ELEMENTSOF(files); i++)
+	for (size_t i = 0; i < _DIR_MAX; i++)
 		X509_free(certs[i]);
 	return r;
 }

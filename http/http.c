@@ -2909,7 +2909,10 @@ static void handle_metrics(struct req_state *st)
 		fprintf(f,
 			"# HELP snpd_kds_requests_total Requests made to AMD KDS (or KdsUrl=).\n"
 			"# TYPE snpd_kds_requests_total counter\nsnpd_kds_requests_total %lld\n"
-			"# HELP snpd_collateral_fetch_failing 1 while the last KDS pass failed.\n"
+			"# HELP snpd_collateral_fetch_failing 1 while status collateral.last_error "
+			"is set: the collateral is not complete (a cache or KDS lookup failed or "
+			"is running, KdsOffline=yes without it) or, with CertsDir=, no VCEK/VLEK "
+			"of the directory signs the reference report.\n"
 			"# TYPE snpd_collateral_fetch_failing gauge\n"
 			"snpd_collateral_fetch_failing %d\n",
 			(long long)json_integer_value(json_object_get(c, "kds_requests")),

@@ -177,45 +177,6 @@ bool snp_kds_cert_matches(X509 *cert, const struct snp_kds_key *key, char *err, 
 	return true;
 }
 
-bool snp_kds_cert_tcb_matches(X509 *cert, bool vlek, enum snp_product p,
-			      const struct snp_tcb_parts *tcb, char *err, size_t errlen)
-{
-	EVP_PKEY *pk = X509_get0_pubkey(cert);
-	struct snp_amd_ext ext;
-	struct snp_tcb_parts got;
-	enum snp_product q;
-
-	if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC) {
-		seterr(err, errlen, "not an ECDSA %s", vlek ? "VLEK" : "VCEK");
-		return false;
-	}
-	if (snp_amd_ext_parse(cert, &ext, err, errlen) < 0)
-		return false;
-	if (vlek ? !ext.has_csp_id || ext.has_hwid : !ext.has_hwid || ext.has_csp_id) {
-		seterr(err, errlen, "not a %s (%s)", vlek ? "VLEK" : "VCEK",
-		       vlek ? "a VLEK has a cspId and no hwID" : "a VCEK has a hwID and no cspId");
-		return false;
-	}
-	if (!ext.has_product_name || snp_product_from_string(ext.product_name, &q) < 0 ||
-	    (p != SNP_PRODUCT_UNKNOWN && q != p)) {
-		seterr(err, errlen, "not a %s of %s", vlek ? "VLEK" : "VCEK",
-		       p != SNP_PRODUCT_UNKNOWN ? snp_product_name(p) : "a known product");
-		return false;
-	}
-	if (ext_tcb(&ext, q, &got, err, errlen) < 0)
-		return false;
-	if (got.bootloader != tcb->bootloader || got.tee != tcb->tee || got.snp != tcb->snp ||
-	    got.microcode != tcb->microcode || (q == SNP_PRODUCT_TURIN && got.fmc != tcb->fmc)) {
-		seterr(err, errlen,
-		       "its TCB bl=%u tee=%u snp=%u uc=%u fmc=%u is not the report's bl=%u "
-		       "tee=%u snp=%u uc=%u fmc=%u",
-		       got.bootloader, got.tee, got.snp, got.microcode, got.fmc, tcb->bootloader,
-		       tcb->tee, tcb->snp, tcb->microcode, tcb->fmc);
-		return false;
-	}
-	return true;
-}
-
 static const char *product_or_null(enum snp_product p)
 {
 	return p >= SNP_PRODUCT_MILAN && p <= SNP_PRODUCT_TURIN ? snp_product_name(p) : NULL;

@@ -106,14 +106,6 @@ int snp_kds_key_from_cert(X509 *vcek, struct snp_kds_key *ret, char *err, size_t
 /* Does @cert carry exactly this product, hwID and TCB? */
 bool snp_kds_cert_matches(X509 *cert, const struct snp_kds_key *key, char *err, size_t errlen);
 
-/*
- * Does @cert, a VCEK (or with @vlek a VLEK: a cspId, no hwID), carry the
- * SPLs of @tcb (FMC on Turin only), and is it of product @p (UNKNOWN:
- * any)? Its hwID is not compared: for that, snp_kds_cert_matches().
- */
-bool snp_kds_cert_tcb_matches(X509 *cert, bool vlek, enum snp_product p,
-			      const struct snp_tcb_parts *tcb, char *err, size_t errlen);
-
 /* URL paths (without the base), snp-abi.md §7.3. Return 0 or -ENAMETOOLONG/-EINVAL. */
 int snp_kds_vcek_path(const struct snp_kds_key *key, char *buf, size_t len);
 int snp_kds_chain_path(enum snp_product p, bool vlek, char *buf, size_t len);

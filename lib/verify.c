@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -1015,6 +1017,191 @@ int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
 	}
 	check_policy(in, pol, res);
 	return 0;
+}
+
+/* "; "-separated failures of snp_verify_signer() */
+static void signer_err(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void signer_err(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n;
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	n = strnlen(buf, len);
+	if (n && n + 2 < len) {
+		memcpy(buf + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+static const struct snp_check *check_failed(const struct snp_verify_result *res, const char *name)
+{
+	const struct snp_check *c = snp_verify_result_find(res, name);
+
+	return c && c->status == SNP_CHECK_FAIL ? c : NULL;
+}
+
+/* The leaf's SPLs as a TCB of layout @l; false when one is missing. */
+static bool leaf_tcb(const struct snp_amd_ext *ext, enum snp_tcb_layout l, u64 *ret)
+{
+	struct snp_tcb_parts p = { 0 };
+
+	if (!ext->has_spl[SNP_SPL_BOOTLOADER] || !ext->has_spl[SNP_SPL_TEE] ||
+	    !ext->has_spl[SNP_SPL_SNP] || !ext->has_spl[SNP_SPL_MICROCODE] ||
+	    (l == SNP_TCB_LAYOUT_TURIN && !ext->has_spl[SNP_SPL_FMC]))
+		return false;
+	p.bootloader = (u8)ext->spl[SNP_SPL_BOOTLOADER];
+	p.tee = (u8)ext->spl[SNP_SPL_TEE];
+	p.snp = (u8)ext->spl[SNP_SPL_SNP];
+	p.microcode = (u8)ext->spl[SNP_SPL_MICROCODE];
+	if (l == SNP_TCB_LAYOUT_TURIN)
+		p.fmc = (u8)ext->spl[SNP_SPL_FMC];
+	*ret = snp_tcb_encode(&p, l);
+	return true;
+}
+
+/* The lowest (worst) of two results of snp_verify_signer(): -EKEYREJECTED first. */
+static int signer_worse(int a, int b)
+{
+	static const int order[] = { -ENOMEM, -EKEYREJECTED, -ESTALE, -EBADMSG };
+
+	for (size_t i = 0; i < SNP_ELEMENTSOF(order); i++)
+		if (a == order[i] || b == order[i])
+			return order[i];
+	return 0;
+}
+
+int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errlen)
+{
+	u32 sk = snp_report_signing_key(in->report);
+	bool signed_ = sk == SNP_SIGNING_KEY_VCEK || sk == SNP_SIGNING_KEY_VLEK;
+	bool chain = in->ask && in->ark;
+	struct snp_report_info ri = *in->report; /* snp_verify() sets its product */
+	struct snp_verify_input vin = {
+		.report = &ri,
+		.ark = chain ? in->ark : NULL,
+		.ask = chain ? in->ask : NULL,
+		.leaf = in->leaf,
+		.trust_ark = chain ? in->trust_ark : NULL,
+		.product = in->product,
+		.at = time(NULL), /* validity is not looked at */
+		.crl_mode = SNP_CRL_OFF,
+	};
+	struct snp_verify_result *res = NULL;
+	struct snp_policy *pol = NULL;
+	const struct snp_check *c;
+	struct snp_amd_ext ext;
+	enum snp_product leaf_p;
+	bool ext_ok, vlek;
+	u64 tcb;
+	int r = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!in->leaf) {
+		signer_err(err, errlen, "%s", "no VCEK/VLEK given");
+		return -EKEYREJECTED;
+	}
+	/* unparsable: snp_verify() says what is wrong (check "extensions") */
+	ext_ok = snp_amd_ext_parse(in->leaf, &ext, NULL, 0) == 0;
+	if (!ext_ok)
+		memset(&ext, 0, sizeof(ext));
+	if (ext_ok && ext.has_hwid == ext.has_csp_id) {
+		signer_err(err, errlen, "%s",
+			   "neither a VCEK (a hwID, no cspId) nor a VLEK (a cspId, no hwID)");
+		r = signer_worse(r, -EKEYREJECTED);
+	}
+	vlek = ext.has_csp_id && !ext.has_hwid;
+	if (ext_ok &&
+	    ((in->kind == SNP_SIGNER_VCEK && vlek) || (in->kind == SNP_SIGNER_VLEK && !vlek))) {
+		signer_err(err, errlen, "a %s, not a %s", vlek ? "VLEK" : "VCEK",
+			   vlek ? "VCEK" : "VLEK");
+		r = signer_worse(r, -EKEYREJECTED);
+	}
+
+	res = malloc(sizeof(*res));
+	pol = calloc(1, sizeof(*pol));
+	if (!res || !pol) {
+		r = -ENOMEM;
+		signer_err(err, errlen, "%s", "cannot check it (out of memory)");
+		goto out;
+	}
+	pol->require_chip_id = in->require_chip_id;
+	if (snp_verify(&vin, pol, res) < 0) {
+		r = -ENOMEM;
+		signer_err(err, errlen, "%s", "cannot check it (out of memory)");
+		goto out;
+	}
+
+	if ((c = check_failed(res, "extensions"))) {
+		signer_err(err, errlen, "%s", c->detail);
+		r = signer_worse(r, -EKEYREJECTED);
+	}
+	if (!signed_ && in->require_signed) {
+		signer_err(err, errlen, "the report is unsigned (SIGNING_KEY %u)", sk);
+		r = signer_worse(r, -EKEYREJECTED);
+	}
+	if (signed_ && (c = check_failed(res, "report_sig"))) {
+		const char *why = strstr(c->detail, "not ECDSA") ?
+					  "its key is not ECDSA P-384" :
+				  strstr(c->detail, "could not") ?
+					  "the report's signature could not be checked" :
+					  "the report's signature does not verify with its key";
+
+		signer_err(err, errlen, "%s", why);
+		r = signer_worse(r, -EKEYREJECTED);
+	}
+	if (signed_ && (c = check_failed(res, "signing_key"))) {
+		signer_err(err, errlen, "%s", c->detail);
+		r = signer_worse(r, -EKEYREJECTED);
+	}
+	if (in->product != SNP_PRODUCT_UNKNOWN &&
+	    (!ext.has_product_name || snp_product_from_string(ext.product_name, &leaf_p) < 0 ||
+	     leaf_p != in->product)) {
+		signer_err(err, errlen, "a %s of %s, not of %s", vlek ? "VLEK" : "VCEK",
+			   ext.has_product_name ? ext.product_name : "no known product",
+			   snp_product_name(in->product));
+		r = signer_worse(r, -ESTALE);
+	}
+	if ((c = check_failed(res, "tcb_match"))) {
+		if (leaf_tcb(&ext, snp_report_tcb_layout(&ri), &tcb))
+			signer_err(err, errlen,
+				   "its TCB 0x%016llx is not the report's REPORTED_TCB 0x%016llx",
+				   (unsigned long long)tcb,
+				   (unsigned long long)le64_to_cpu(ri.r.reported_tcb));
+		else
+			signer_err(err, errlen, "its TCB is not the report's REPORTED_TCB (%s)",
+				   c->detail);
+		r = signer_worse(r, -ESTALE);
+	}
+	if ((c = check_failed(res, "chip_match"))) {
+		signer_err(err, errlen, "%s%s", c->detail,
+			   snp_mem_is_zero(ri.r.chip_id, SNP_CHIP_ID_SIZE) ?
+				   "" :
+				   " (a VCEK of another chip)");
+		r = signer_worse(r, -ESTALE);
+	}
+	if (chain && (c = check_failed(res, "chain"))) {
+		signer_err(err, errlen, "its ASK/ASVK and ARK do not sign it (%s)", c->detail);
+		r = signer_worse(r, -EBADMSG);
+	}
+	if (chain && in->trust_ark && (c = check_failed(res, "root_trust"))) {
+		signer_err(err, errlen, "%s", c->detail);
+		r = signer_worse(r, -EBADMSG);
+	}
+out:
+	ERR_clear_error();
+	free(res);
+	free(pol);
+	return r;
 }
 
 bool snp_verify_result_ok(const struct snp_verify_result *res, enum snp_check_kind kind)

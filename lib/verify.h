@@ -168,6 +168,51 @@ struct snp_policy {
 int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
 	       struct snp_verify_result *res);
 
+/*
+ * Is a VCEK or VLEK the key that signed a report? What snpd asks before it
+ * serves one (CertsDir=, the host's table, the cache, KDS). Certificates
+ * are borrowed, any of ask, ark and trust_ark may be NULL.
+ */
+struct snp_signer_input {
+	const struct snp_report_info *report; /* not changed */
+	X509 *leaf;			      /* the VCEK or VLEK */
+	/* what the leaf must be; ANY: whichever SIGNING_KEY names */
+	enum snp_signer kind;
+	/*
+	 * The product the report is taken to be of: its TCB layout, and the
+	 * leaf's productName must be it. UNKNOWN: the report's, or for one
+	 * that does not say (version 2) the leaf's productName.
+	 */
+	enum snp_product product;
+	/* both given: they must sign the leaf (check "chain" of snp_verify()) */
+	X509 *ask, *ark; /* the ASK or ASVK, and its ARK */
+	X509 *trust_ark; /* given with ark: the ARK must be it or an AMD ARK pinned in the code */
+	/* an unsigned report (SIGNING_KEY 7) has no signer; else it is not checked */
+	bool require_signed;
+	/* a masked (all-zero) CHIP_ID fails, as with snp_policy.require_chip_id */
+	bool require_chip_id;
+};
+
+/*
+ * Is @in->leaf the key that signed @in->report? The checks are
+ * snp_verify()'s: the report's signature verifies with the leaf's key (an
+ * ECDSA P-384 key), SIGNING_KEY names the leaf's kind (a VCEK has a hwID
+ * and no cspId, a VLEK the other way round) and so does @in->kind, its SPLs
+ * are REPORTED_TCB in the report's TCB layout, a VCEK's hwID is CHIP_ID
+ * (not compared when CHIP_ID is masked, unless @in->require_chip_id), its
+ * productName is @in->product, and with @in->ask and @in->ark the chain
+ * (and with @in->trust_ark the root: check "root_trust"). Not checked:
+ * validity dates, the CRL.
+ *
+ * Returns 0 when it is; -EKEYREJECTED it is not the report's signer (the
+ * signature, the leaf's kind, its extensions); -ESTALE its key signs the
+ * report but its extensions are another TCB's, chip's or product's (a
+ * stale certificate); -EBADMSG the ASK/ARK do not sign it or the ARK is
+ * not trusted; -ENOMEM. Every failure is said in @err ("; " between
+ * them), "" on success. Nothing is logged.
+ */
+int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errlen);
+
 /* true when no check of @kind failed */
 bool snp_verify_result_ok(const struct snp_verify_result *res, enum snp_check_kind kind);
 const struct snp_check *snp_verify_result_find(const struct snp_verify_result *res,

@@ -16,7 +16,16 @@ file is edited while snpd runs (as in evidence-tcb-change.py). Shows:
      table, from /v1/report?certs=1) into the directory and sends SIGHUP: evidence verifies again with the new TCB
      and status has no error;
  (d) a VCEK of another chip (a second simulator) in CertsDir= at start is
-     refused the same way, naming CHIP_ID; fixing it and SIGHUP serve it."""
+     refused the same way, naming CHIP_ID; fixing it and SIGHUP serve it;
+ (e) a VLEK platform whose CertsDir= holds both ask.pem and asvk.pem: the
+     VLEK is checked against (and served with) asvk.pem, evidence verifies,
+     status has no last_error;
+ (f) a CertsDir= with both vcek.pem and vlek.pem (one CA, or both): the
+     VCEK, which does not sign the VLEK platform's reports, is left out
+     without an error: no error logged, last_error clear, evidence
+     verifies with the VLEK; it is said at info level once per read of the
+     directory (start, SIGHUP). snpd_collateral_fetch_failing of /metrics
+     is 0 then, and 1 while (b) refuses the directory's VCEK."""
 
 import base64
 import errno
@@ -150,6 +159,26 @@ def refusals_logged(d, name, *words):
                if "CertsDir=" in ln and name in ln and all(w in ln for w in words))
 
 
+def metrics(d):
+    """/metrics as {name: value}, and "HELP name" -> its help text."""
+    st, data = call(d, "/metrics")
+    out = {}
+    for ln in data.decode(errors="replace").splitlines() if st == 200 else []:
+        if ln.startswith("# HELP "):
+            name, _, text = ln[len("# HELP "):].partition(" ")
+            out["HELP " + name] = text
+        elif ln and not ln.startswith("#"):
+            name, _, value = ln.rpartition(" ")
+            out[name] = value
+    return out
+
+
+def dir_lines(d, level=None):
+    """The log lines about CertsDir= (of syslog @level, "<N>", when given)."""
+    return [ln for ln in d.read_log().splitlines()
+            if "CertsDir=" in ln and (level is None or ln.startswith("<%d>" % level))]
+
+
 def certs_dir(tmp, sim, vcek_from=None):
     """A CertsDir= with @sim's ark.pem and ask.pem and the vcek.pem of
     @vcek_from (default @sim)."""
@@ -226,6 +255,10 @@ def scenario_tcb(top):
                       ferr, herr))
         n = refusals_logged(d, "vcek.pem", "0x%016x" % new)
         res.check(n == 1, "(b) the refusal is logged once with the file and TCB (%d)" % n)
+        m = metrics(d)
+        res.check(m.get("snpd_collateral_fetch_failing") == "1",
+                  "(b) /metrics snpd_collateral_fetch_failing 1 while the directory's VCEK "
+                  "is refused (%r)" % m.get("snpd_collateral_fetch_failing"))
         before = refusals_logged(d, "vcek.pem")
 
         # (c) the operator takes the VCEK the host now hands out (its
@@ -344,11 +377,93 @@ def scenario_other_chip(top):
         h.stop_clean(d, res)
 
 
+def vlek_dir(tmp, files):
+    """A VLEK platform (its reports are signed by the VLEK) and a CertsDir=
+    with @files of it: (sim, dir)."""
+    sim = os.path.join(tmp, "sim")
+    h.sim_init(sim, "--vlek", "1")
+    cdir = os.path.join(tmp, "certs")
+    os.makedirs(cdir)
+    for n in files:
+        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    return sim, cdir
+
+
+def served(d, name):
+    try:
+        with open(d.path("certs", name), "rb") as f:
+            return f.read()
+    except OSError as e:
+        return e.errno
+
+
+def check_vlek_served(d, tmp, sim, what):
+    """Evidence verifies with the VLEK, served with the ASVK; no last_error."""
+    a, _ = until(lambda: http_evidence(d, tmp), lambda a: a[0] != 503 or
+                 a[1] != "collateral-stale", what)
+    res.check(a is not None and a[0] == 200 and a[4] == 0,
+              "%s: /v1/evidence verifies (%r)" % (
+                  what, a and (a[:2] if a[0] != 200 else (a[0], a[4], a[2][-300:]))))
+    res.check(same_cert(served(d, "vlek.pem"), os.path.join(sim, "vlek.pem")) and
+              same_cert(served(d, "ask.pem"), os.path.join(sim, "asvk.pem")) and
+              served(d, "vcek.pem") == errno.ENOENT,
+              "%s: certs/ the VLEK with the ASVK as ask.pem, no vcek.pem" % what)
+    state, ferr, herr = last_errors(d)
+    res.check(state == "certs-dir" and ferr is None and herr is None,
+              "%s: status collateral certs-dir without last_error (%r %r)" % (what, ferr, herr))
+
+
+def scenario_vlek_cas(top):
+    """(e) ask.pem and asvk.pem both in the directory, a VLEK platform."""
+    tmp = os.path.join(top, "cas")
+    os.makedirs(tmp)
+    sim, cdir = vlek_dir(tmp, ("ark.pem", "ask.pem", "asvk.pem", "vlek.pem"))
+    d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nLogWriters=0\nCertsDir=%s\n" % cdir)
+    try:
+        d.start()
+        check_vlek_served(d, tmp, sim, "(e) ark, ask, asvk, vlek")
+        errs = dir_lines(d, 3)
+        res.check(not errs, "(e) nothing about CertsDir= logged as an error (%r)" % errs[:2])
+    finally:
+        h.stop_clean(d, res)
+
+
+def scenario_both_leaves(top):
+    """(f) vcek.pem and vlek.pem both in the directory, a VLEK platform."""
+    tmp = os.path.join(top, "leaves")
+    os.makedirs(tmp)
+    sim, cdir = vlek_dir(tmp, ("ark.pem", "asvk.pem", "vcek.pem", "vlek.pem"))
+    d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nLogWriters=0\nCertsDir=%s\n" % cdir)
+    try:
+        d.start()
+        check_vlek_served(d, tmp, sim, "(f) ark, asvk, vcek, vlek")
+        errs, infos = dir_lines(d, 3), dir_lines(d, 6)
+        res.check(not errs and len(infos) == 1 and "vcek.pem" in infos[0],
+                  "(f) the VCEK left out: no error logged (%r), said once at info level (%r)" %
+                  (errs[:2], infos))
+        m = metrics(d)
+        help_ = m.get("HELP snpd_collateral_fetch_failing", "")
+        res.check(m.get("snpd_collateral_fetch_failing") == "0" and "CertsDir=" in help_,
+                  "(f) /metrics snpd_collateral_fetch_failing 0, its help says what it counts "
+                  "(%r, %r)" % (m.get("snpd_collateral_fetch_failing"), help_))
+        # all five files, read again on SIGHUP
+        shutil.copy(os.path.join(sim, "ask.pem"), os.path.join(cdir, "ask.pem"))
+        d.reload()
+        check_vlek_served(d, tmp, sim, "(f) all five files, after SIGHUP")
+        errs, infos = dir_lines(d, 3), dir_lines(d, 6)
+        res.check(not errs and len(infos) == 2,
+                  "(f) after SIGHUP: still no error (%r), the VCEK said once more at info level "
+                  "(%d lines)" % (errs[:2], len(infos)))
+    finally:
+        h.stop_clean(d, res)
+
+
 def main():
     top = tempfile.mkdtemp(prefix="snpd-certsdir-")
     os.chmod(top, 0o755)
     try:
-        for scenario in (scenario_tcb, scenario_report_certs, scenario_other_chip):
+        for scenario in (scenario_tcb, scenario_report_certs, scenario_other_chip,
+                         scenario_vlek_cas, scenario_both_leaves):
             try:
                 scenario(top)
             except Exception as e:  # one scenario's failure does not hide the others'

@@ -46,6 +46,13 @@ TESTS += %reldir%/test-merkle
 %canon_reldir%_test_merkle_SOURCES = %reldir%/test-merkle.c
 %canon_reldir%_test_merkle_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_merkle_LDADD = $(snp_unit_ldadd)
+# lib/verify.c snp_verify_signer(): genuine AMD data ($SNP_TESTDATA) and the
+# simulated chip (sim/) for what genuine data cannot show
+check_PROGRAMS += %reldir%/test-verify-signer
+TESTS += %reldir%/test-verify-signer
+%canon_reldir%_test_verify_signer_SOURCES = %reldir%/test-verify-signer.c
+%canon_reldir%_test_verify_signer_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_verify_signer_LDADD = sim/libsnpsim.la $(snp_unit_ldadd)
 endif
 
 # daemon/collateral.c: the host table's leaf is the report's signer (VCEK or
