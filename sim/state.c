@@ -252,21 +252,27 @@ static int save_pem(const struct sim_state *st, const char *name, X509 *cert, EV
 	return r;
 }
 
+/*
+ * The VCEK and VLEK keys are derived (of REPORTED_TCB, from the seeds in
+ * "secrets"): their files are written for other tools and never read back,
+ * so that a key file of another TCB, or of a directory made before the
+ * keys were derived, signs nothing.
+ */
 static const struct {
 	const char *cert_file, *key_file;
 	size_t cert_off, key_off;
-	bool vlek_only;
+	bool vlek_only, derived;
 } pem_files[] = {
 	{ "ark.pem", "ark-key.pem", offsetof(struct sim_state, ark),
-	  offsetof(struct sim_state, ark_key), false },
+	  offsetof(struct sim_state, ark_key), false, false },
 	{ "ask.pem", "ask-key.pem", offsetof(struct sim_state, ask),
-	  offsetof(struct sim_state, ask_key), false },
+	  offsetof(struct sim_state, ask_key), false, false },
 	{ "vcek.pem", "vcek-key.pem", offsetof(struct sim_state, vcek),
-	  offsetof(struct sim_state, vcek_key), false },
+	  offsetof(struct sim_state, vcek_key), false, true },
 	{ "asvk.pem", "asvk-key.pem", offsetof(struct sim_state, asvk),
-	  offsetof(struct sim_state, asvk_key), true },
+	  offsetof(struct sim_state, asvk_key), true, false },
 	{ "vlek.pem", "vlek-key.pem", offsetof(struct sim_state, vlek),
-	  offsetof(struct sim_state, vlek_key), true },
+	  offsetof(struct sim_state, vlek_key), true, true },
 };
 
 static int save_identity(const struct sim_state *st)
@@ -290,9 +296,9 @@ static int save_identity(const struct sim_state *st)
 }
 
 /*
- * The VCEK (VLEK) certificates again, for REPORTED_TCB, into memory and
- * the state directory (under the lock): after a firmware update, so that
- * the next process, and whoever reads the directory, has them too.
+ * The VCEK (VLEK) keys and certificates again, of REPORTED_TCB, into memory
+ * and the state directory (under the lock): after a firmware update, so
+ * that the next process, and whoever reads the directory, has them too.
  */
 static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
 {
@@ -301,8 +307,12 @@ static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
 	r = sim_identity_reissue_leaf(st, err, errlen);
 	if (r >= 0 && st->dir)
 		r = save_pem(st, "vcek.pem", st->vcek, NULL);
+	if (r >= 0 && st->dir)
+		r = save_pem(st, "vcek-key.pem", NULL, st->vcek_key);
 	if (r >= 0 && st->dir && st->params.vlek)
 		r = save_pem(st, "vlek.pem", st->vlek, NULL);
+	if (r >= 0 && st->dir && st->params.vlek)
+		r = save_pem(st, "vlek-key.pem", NULL, st->vlek_key);
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "cannot save the reissued VCEK/VLEK certificates: %s",
 			 strerror(-r));
@@ -321,7 +331,7 @@ static int load_identity(struct sim_state *st, char *err, size_t errlen)
 
 		if (pem_files[i].vlek_only && !st->params.vlek)
 			continue;
-		for (int which = 0; which < 2; which++) {
+		for (int which = 0; which < (pem_files[i].derived ? 1 : 2); which++) {
 			const char *f = which ? pem_files[i].key_file : pem_files[i].cert_file;
 
 			free(buf);
@@ -841,7 +851,15 @@ static int load_locked(const char *dir, struct sim_state **ret, char *err, size_
 	r = load_identity(st, err, errlen);
 	if (r < 0)
 		goto fail;
-	/* params edited by hand (a firmware update) since the leaves were issued */
+	r = sim_identity_derive_keys(st);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot derive the VCEK/VLEK key of the reported TCB");
+		goto fail;
+	}
+	/*
+	 * params edited by hand (a firmware update) since the leaves were
+	 * issued, or a directory from before the keys were derived
+	 */
 	if (!sim_identity_leaf_is_current(st)) {
 		r = reissue_leaves(st, err, errlen);
 		if (r < 0)
