@@ -260,13 +260,15 @@ static time_t crl_next_update(const X509_CRL *crl)
 }
 
 /*
- * Is @leaf the key that signed the reference report? Its public key must
- * verify the report's signature (a signed report: SIGNING_KEY VCEK or
- * VLEK; lib/verify's check), and its AMD extensions must be the report's:
- * a VCEK's hwID (unless CHIP_ID is masked) and TCB, a VLEK's TCB. Taken
+ * Is @leaf the key that signed the reference report? Its AMD extensions
+ * must be the report's: a VCEK's hwID (unless CHIP_ID is masked) and TCB,
+ * a VLEK's TCB; and its public key must verify the report's signature (a
+ * signed report: SIGNING_KEY VCEK or VLEK; lib/verify's check). Taken
  * otherwise, the set would be complete and final with a leaf every relying
- * party refuses. 0; -EKEYREJECTED the report's signature does not verify
- * with it; -ESTALE another chip's or TCB's (a stale one); why in @err.
+ * party refuses. The extensions come first: the VCEK of another TCB is
+ * another key (the firmware derives one per TCB), and "stale" says why.
+ * 0; -ESTALE another chip's or TCB's (a stale one); -EKEYREJECTED the
+ * report's signature does not verify with it; why in @err.
  */
 static int leaf_fits(const struct job *j, const struct work *w, X509 *leaf, bool vlek, char *err,
 		     size_t errlen)
@@ -276,6 +278,17 @@ static int leaf_fits(const struct job *j, const struct work *w, X509 *leaf, bool
 	struct snp_tcb_parts tcb;
 	int r;
 
+	if (!vlek && w->have_key) {
+		if (!snp_kds_cert_matches(leaf, &w->key, err, errlen))
+			return -ESTALE;
+	} else {
+		if (w->product != SNP_PRODUCT_UNKNOWN)
+			ri.product = w->product;
+		snp_tcb_decode(le64_to_cpu(j->ref.r.reported_tcb), snp_report_tcb_layout(&ri),
+			       &tcb);
+		if (!snp_kds_cert_tcb_matches(leaf, vlek, w->product, &tcb, err, errlen))
+			return -ESTALE;
+	}
 	if (signer == SNP_SIGNING_KEY_VCEK || signer == SNP_SIGNING_KEY_VLEK) {
 		r = snp_report_sig_verify(&j->ref.r, X509_get0_pubkey(leaf));
 		if (r != 1) {
@@ -286,12 +299,7 @@ static int leaf_fits(const struct job *j, const struct work *w, X509 *leaf, bool
 			return -EKEYREJECTED;
 		}
 	}
-	if (!vlek && w->have_key)
-		return snp_kds_cert_matches(leaf, &w->key, err, errlen) ? 0 : -ESTALE;
-	if (w->product != SNP_PRODUCT_UNKNOWN)
-		ri.product = w->product;
-	snp_tcb_decode(le64_to_cpu(j->ref.r.reported_tcb), snp_report_tcb_layout(&ri), &tcb);
-	return snp_kds_cert_tcb_matches(leaf, vlek, w->product, &tcb, err, errlen) ? 0 : -ESTALE;
+	return 0;
 }
 
 /* Add a finding about the host's table. */
