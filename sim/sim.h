@@ -16,7 +16,9 @@
  *                  "guest-secrets"; they are read once and removed)
  *   ark.pem ask.pem vcek.pem [asvk.pem vlek.pem] and *-key.pem; the VCEK
  *                  and VLEK keys are those of REPORTED_TCB, derived from
- *                  the seeds (never read back: written for other tools)
+ *                  the seeds (written for other tools; the firmware never
+ *                  signs with the files); vcek.pem and vlek.pem are the
+ *                  host's copies, handed out with extended reports
  *   faults         optional fault injection, same syntax as SNP_SIM_FAULTS
  *   lock           flock()ed around every request and every change
  *
@@ -388,10 +390,7 @@ int sim_identity_generate(struct sim_state *st, char *err, size_t errlen);
 int sim_identity_derive_keys(struct sim_state *st);
 /* The VCEK/VLEK keys and certificates again, of REPORTED_TCB (after a TCB change). */
 int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen);
-/*
- * Are the VCEK (and VLEK) certificates of @st's REPORTED_TCB, and do they
- * certify st->vcek_key (st->vlek_key)?
- */
+/* Are the VCEK (and VLEK) certificates of @st's REPORTED_TCB? */
 bool sim_identity_leaf_is_current(const struct sim_state *st);
 /*
  * A VCEK (VLEK) certificate of the chip, same hwID, issued by the same ASK

@@ -18,7 +18,9 @@ chip's (CSP's) seed and the TCB alone:
    report only, its VCEK of the new TCB the new report only;
  - a directory whose VCEK certificate and key file hold another key (one
    made before the keys were derived) gets the derived key and a new
-   certificate at the next process, and the key file is never trusted."""
+   certificate at the next process, and the key file is never trusted;
+ - a leaf of another key planted by hand (the key file the derived one) is
+   handed out as it is, as a misconfigured host would."""
 
 import os
 import shutil
@@ -121,6 +123,23 @@ def pub_bytes(pub):
                             serialization.PublicFormat.UncompressedPoint)
 
 
+def plant(sim, leaf, ca, key):
+    """STATE/@leaf with @key, names and extensions unchanged, signed by the
+    CA's key (PKCS#1: the simulator does not check it). The new cert."""
+    ca_key = serialization.load_pem_private_key(
+        open(os.path.join(sim, ca + "-key.pem"), "rb").read(), None)
+    cert = x509.load_pem_x509_certificate(open(os.path.join(sim, leaf), "rb").read())
+    b = x509.CertificateBuilder().subject_name(cert.subject).issuer_name(
+        cert.issuer).public_key(key.public_key()).serial_number(1).not_valid_before(
+        cert.not_valid_before).not_valid_after(cert.not_valid_after)
+    for e in cert.extensions:
+        b = b.add_extension(e.value, e.critical)
+    new = b.sign(ca_key, hashes.SHA384())
+    with open(os.path.join(sim, leaf), "wb") as f:
+        f.write(new.public_bytes(serialization.Encoding.PEM))
+    return new
+
+
 def key_checks(name, sim, vlek, leaf, first, rep_a, rep_b, old, new):
     """Per-TCB keys: @first/@rep_a of TCB @old, the current leaf/@rep_b of @new."""
     c = x509.load_pem_x509_certificate(open(os.path.join(sim, leaf), "rb").read())
@@ -206,17 +225,7 @@ def check(name, vlek):
         # a directory made before the keys were derived: another key in the
         # leaf and its key file; the next process derives and reissues
         other = ec.generate_private_key(ec.SECP384R1())
-        ca = "asvk" if vlek else "ask"
-        ca_key = serialization.load_pem_private_key(
-            open(os.path.join(sim, ca + "-key.pem"), "rb").read(), None)
-        on_disk = x509.load_pem_x509_certificate(open(os.path.join(sim, leaf), "rb").read())
-        b = x509.CertificateBuilder().subject_name(on_disk.subject).issuer_name(
-            on_disk.issuer).public_key(other.public_key()).serial_number(1).not_valid_before(
-            on_disk.not_valid_before).not_valid_after(on_disk.not_valid_after)
-        for e in on_disk.extensions:
-            b = b.add_extension(e.value, e.critical)
-        with open(os.path.join(sim, leaf), "wb") as f:
-            f.write(b.sign(ca_key, hashes.SHA384()).public_bytes(serialization.Encoding.PEM))
+        plant(sim, leaf, "asvk" if vlek else "ask", other)
         with open(os.path.join(sim, leaf.replace(".pem", "-key.pem")), "wb") as f:
             f.write(other.private_bytes(serialization.Encoding.PEM,
                                         serialization.PrivateFormat.PKCS8,
@@ -230,6 +239,19 @@ def check(name, vlek):
                   pub_bytes(key_file.public_key()) == derived_pub(sim, old, vlek),
                   "%s: another key in %s and its key file: the report is signed with the "
                   "derived key, both files rewritten %s" % (name, leaf, err))
+
+        # a leaf of another key put there by hand, the key file the derived
+        # one: the host hands it out as it is (a misconfigured host); the
+        # firmware still signs with the derived key
+        planted = plant(sim, leaf, "asvk" if vlek else "ask",
+                        ec.generate_private_key(ec.SECP384R1()))
+        rep, certs, err = report_and_certs(sim, os.path.join(top, "f"))
+        c = certs.get(leaf)
+        res.check(rep is not None and c is not None and
+                  pub_bytes(c.public_key()) == pub_bytes(planted.public_key()) and
+                  not signs(c, rep) and signs(first, rep),
+                  "%s: a %s of another key planted by hand is handed out as it is, the "
+                  "report signed with the derived key %s" % (name, leaf, err))
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
