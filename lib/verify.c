@@ -1149,16 +1149,6 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 		signer_err(err, errlen, "the report is unsigned (SIGNING_KEY %u)", sk);
 		r = signer_worse(r, -EKEYREJECTED);
 	}
-	if (signed_ && (c = check_failed(res, "report_sig"))) {
-		const char *why = strstr(c->detail, "not ECDSA") ?
-					  "its key is not ECDSA P-384" :
-				  strstr(c->detail, "could not") ?
-					  "the report's signature could not be checked" :
-					  "the report's signature does not verify with its key";
-
-		signer_err(err, errlen, "%s", why);
-		r = signer_worse(r, -EKEYREJECTED);
-	}
 	if (signed_ && (c = check_failed(res, "signing_key"))) {
 		signer_err(err, errlen, "%s", c->detail);
 		r = signer_worse(r, -EKEYREJECTED);
@@ -1188,6 +1178,22 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 				   "" :
 				   " (a VCEK of another chip)");
 		r = signer_worse(r, -ESTALE);
+	}
+	/*
+	 * The firmware derives a VCEK (the KDS a VLEK) per TCB: a leaf of
+	 * another TCB, chip or product is another key, and its signature
+	 * fails too. "Stale" is then the cause, the signature its effect.
+	 */
+	if (signed_ && (c = check_failed(res, "report_sig"))) {
+		const char *why = strstr(c->detail, "not ECDSA") ?
+					  "its key is not ECDSA P-384" :
+				  strstr(c->detail, "could not") ?
+					  "the report's signature could not be checked" :
+					  "the report's signature does not verify with its key";
+
+		signer_err(err, errlen, "%s", why);
+		if (r != -ESTALE)
+			r = signer_worse(r, -EKEYREJECTED);
 	}
 	if (chain && (c = check_failed(res, "chain"))) {
 		signer_err(err, errlen, "its ASK/ASVK and ARK do not sign it (%s)", c->detail);

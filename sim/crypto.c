@@ -2,16 +2,22 @@
 /*
  * Cryptography of the simulated platform, with OpenSSL: AES-256-GCM for
  * guest messages (also the userspace implementation of the guest driver's
- * crypto ops), the firmware's key derivation and the report signature.
+ * crypto ops), the firmware's key derivation, the VCEK/VLEK of a TCB and
+ * the report signature.
  */
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
 #include <openssl/params.h>
 
 #include "sim/sim.h"
@@ -121,6 +127,97 @@ int sim_tcb_root(const u8 seed[SIM_SEED_LEN], u64 tcb, u8 out[SIM_SEED_LEN])
 	memcpy(in, SIM_TCB_STICK_LABEL, sizeof(SIM_TCB_STICK_LABEL) - 1);
 	snp_put_le64(in + sizeof(SIM_TCB_STICK_LABEL) - 1, tcb);
 	return hmac("SHA384", seed, SIM_SEED_LEN, in, sizeof(in), out, SIM_SEED_LEN);
+}
+
+/* HKDF-SHA384 (RFC 5869) of @ikm with @salt and @info into @out. */
+static int hkdf_sha384(const u8 *ikm, size_t ikm_len, const char *salt, const u8 *info,
+		       size_t info_len, u8 *out, size_t out_len)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[5];
+	int r = -EIO;
+
+	EVP_KDF_free(kdf);
+	if (!ctx)
+		return -EIO;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA384", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
+	params[2] =
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, strlen(salt));
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
+	params[4] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(ctx, out, out_len, params) == 1)
+		r = 0;
+	EVP_KDF_CTX_free(ctx);
+	return r;
+}
+
+int sim_leaf_key_derive(const u8 seed[SIM_SEED_LEN], bool vlek, u64 tcb, EVP_PKEY **ret)
+{
+	/* 128 bits more than the order: the reduction's bias is below 2^-128 */
+	u8 okm[SNP_ECDSA_P384_SIZE + 16], info[8], pub[1 + 2 * SNP_ECDSA_P384_SIZE];
+	EC_GROUP *group = NULL;
+	EC_POINT *point = NULL;
+	BN_CTX *bnctx = NULL;
+	BIGNUM *d = NULL, *nm1 = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *key = NULL;
+	int r = -EIO;
+
+	if (!seed || !ret)
+		return -EINVAL;
+	snp_put_le64(info, tcb);
+	if (hkdf_sha384(seed, SIM_SEED_LEN, vlek ? SIM_VLEK_KEY_LABEL : SIM_VCEK_KEY_LABEL, info,
+			sizeof(info), okm, sizeof(okm)) < 0)
+		goto out;
+
+	/* d = 1 + (OKM mod (n - 1)), in [1, n - 1] (FIPS 186-5 A.2.1) */
+	group = EC_GROUP_new_by_curve_name(NID_secp384r1);
+	bnctx = BN_CTX_secure_new();
+	d = BN_secure_new();
+	nm1 = group ? BN_dup(EC_GROUP_get0_order(group)) : NULL;
+	if (!group || !bnctx || !d || !nm1)
+		goto out;
+	if (!BN_sub_word(nm1, 1) || !BN_bin2bn(okm, (int)sizeof(okm), d) ||
+	    !BN_mod(d, d, nm1, bnctx) || !BN_add_word(d, 1))
+		goto out;
+
+	/* the public point d*G, uncompressed, so that the key can be certified */
+	point = EC_POINT_new(group);
+	if (!point || !EC_POINT_mul(group, point, d, NULL, NULL, bnctx) ||
+	    EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub),
+			       bnctx) != sizeof(pub))
+		goto out;
+
+	bld = OSSL_PARAM_BLD_new();
+	if (!bld ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_secp384r1, 0) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)))
+		goto out;
+	params = OSSL_PARAM_BLD_to_param(bld);
+	pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !pctx || EVP_PKEY_fromdata_init(pctx) != 1 ||
+	    EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_KEYPAIR, params) != 1)
+		goto out;
+	*ret = key;
+	key = NULL;
+	r = 0;
+out:
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(pctx);
+	OSSL_PARAM_free(params); /* the secret part is secure memory, cleared */
+	OSSL_PARAM_BLD_free(bld);
+	EC_POINT_free(point);
+	BN_free(nm1);
+	BN_clear_free(d);
+	BN_CTX_free(bnctx);
+	EC_GROUP_free(group);
+	OPENSSL_cleanse(okm, sizeof(okm));
+	return r;
 }
 
 static void put_le_component(u8 out[SNP_ECDSA_COMPONENT_SIZE], const BIGNUM *bn)

@@ -478,10 +478,34 @@ static X509 *make_leaf(const struct sim_state *st, EVP_PKEY *key, bool vlek, X50
 	return x;
 }
 
+int sim_identity_derive_keys(struct sim_state *st)
+{
+	const struct sim_params *p = &st->params;
+	EVP_PKEY *vcek = NULL, *vlek = NULL;
+	int r;
+
+	r = sim_leaf_key_derive(st->secrets.vcek_seed, false, p->reported_tcb, &vcek);
+	if (r >= 0 && p->vlek)
+		r = sim_leaf_key_derive(st->secrets.vlek_seed, true, p->reported_tcb, &vlek);
+	if (r < 0) {
+		EVP_PKEY_free(vcek);
+		return r;
+	}
+	EVP_PKEY_free(st->vcek_key);
+	st->vcek_key = vcek;
+	EVP_PKEY_free(st->vlek_key);
+	st->vlek_key = vlek;
+	return 0;
+}
+
 int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen)
 {
 	X509 *x;
 
+	if (sim_identity_derive_keys(st) < 0) {
+		snprintf(err, errlen, "cannot derive the VCEK/VLEK key of the reported TCB");
+		return -EIO;
+	}
 	x = make_leaf(st, st->vcek_key, false, st->ask, st->ask_key, NULL);
 	if (!x) {
 		snprintf(err, errlen, "cannot issue the VCEK certificate");
@@ -555,11 +579,14 @@ bool sim_identity_leaf_is_current(const struct sim_state *st)
 X509 *sim_identity_stale_leaf(const struct sim_state *st)
 {
 	const struct sim_params *p = &st->params;
+	enum snp_tcb_layout layout = snp_product_tcb_layout(p->product);
 	struct snp_tcb_parts t;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
 	u8 *spl[5];
 	bool lowered = false;
 
-	snp_tcb_decode(p->reported_tcb, snp_product_tcb_layout(p->product), &t);
+	snp_tcb_decode(p->reported_tcb, layout, &t);
 	spl[0] = &t.bootloader;
 	spl[1] = &t.tee;
 	spl[2] = &t.snp;
@@ -573,11 +600,18 @@ X509 *sim_identity_stale_leaf(const struct sim_state *st)
 	}
 	if (!lowered)
 		t.bootloader = 1;
+	if (p->vlek && (!st->asvk || !st->asvk_key))
+		return NULL;
+	/* the key of that TCB: the firmware signed with it before the update */
+	if (sim_leaf_key_derive(p->vlek ? st->secrets.vlek_seed : st->secrets.vcek_seed, p->vlek,
+				snp_tcb_encode(&t, layout), &key) < 0)
+		return NULL;
 	if (p->vlek)
-		return st->vlek_key && st->asvk ?
-			       make_leaf(st, st->vlek_key, true, st->asvk, st->asvk_key, &t) :
-			       NULL;
-	return make_leaf(st, st->vcek_key, false, st->ask, st->ask_key, &t);
+		x = make_leaf(st, key, true, st->asvk, st->asvk_key, &t);
+	else
+		x = make_leaf(st, key, false, st->ask, st->ask_key, &t);
+	EVP_PKEY_free(key);
+	return x;
 }
 
 int sim_identity_generate(struct sim_state *st, char *err, size_t errlen)
@@ -587,8 +621,7 @@ int sim_identity_generate(struct sim_state *st, char *err, size_t errlen)
 
 	st->ark_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
 	st->ask_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
-	st->vcek_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	if (!st->ark_key || !st->ask_key || !st->vcek_key)
+	if (!st->ark_key || !st->ask_key)
 		goto fail;
 	snprintf(cn, sizeof(cn), "ARK-%s", prod);
 	st->ark = make_ca(st->ark_key, cn, NULL, NULL, "vcek", prod);
@@ -598,14 +631,14 @@ int sim_identity_generate(struct sim_state *st, char *err, size_t errlen)
 		goto fail;
 	if (st->params.vlek) {
 		st->asvk_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
-		st->vlek_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-		if (!st->asvk_key || !st->vlek_key)
+		if (!st->asvk_key)
 			goto fail;
 		snprintf(cn, sizeof(cn), "SEV-VLEK-%s", prod);
 		st->asvk = make_ca(st->asvk_key, cn, st->ark, st->ark_key, "vlek", prod);
 		if (!st->asvk)
 			goto fail;
 	}
+	/* the VCEK (VLEK) keys are the seeds' for REPORTED_TCB: derived, not generated */
 	return sim_identity_reissue_leaf(st, err, errlen);
 fail:
 	snprintf(err, errlen, "cannot generate the simulated chip identity");

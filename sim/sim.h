@@ -14,7 +14,11 @@
  *                  single rename, so a crash never separates them
  *                  (directories written before it had "fw-counters" and
  *                  "guest-secrets"; they are read once and removed)
- *   ark.pem ask.pem vcek.pem [asvk.pem vlek.pem] and *-key.pem
+ *   ark.pem ask.pem vcek.pem [asvk.pem vlek.pem] and *-key.pem; the VCEK
+ *                  and VLEK keys are those of REPORTED_TCB, derived from
+ *                  the seeds (written for other tools; the firmware never
+ *                  signs with the files); vcek.pem and vlek.pem are the
+ *                  host's copies, handed out with extended reports
  *   faults         optional fault injection, same syntax as SNP_SIM_FAULTS
  *   lock           flock()ed around every request and every change
  *
@@ -40,6 +44,9 @@
 #define SIM_VMRK_LEN	    32
 #define SIM_CERT_BLOB_MAX   SNP_CERTS_MAX_LEN
 #define SIM_TCB_STICK_LABEL "SIMULATED-TCB-HASH-STICK"
+/* HKDF salts of the VCEK and VLEK private keys (sim_leaf_key_derive()) */
+#define SIM_VCEK_KEY_LABEL "SIMULATED-VCEK-P384"
+#define SIM_VLEK_KEY_LABEL "SIMULATED-VLEK-P384"
 
 /*
  * The certificate table the host hands out with an extended report: the
@@ -198,8 +205,9 @@ int sim_state_load_secrets(struct sim_state *st);
  * A firmware update (or a host that changed its certificate table) made on
  * disk while the state is open: take the current, committed and reported
  * TCB, the firmware versions and host_certs from the params file; the
- * launch TCB and everything that identifies the chip stay. The VCEK
- * certificate is reissued for a new REPORTED_TCB. Returns 1 when something
+ * launch TCB and everything that identifies the chip stay. A new
+ * REPORTED_TCB takes its own VCEK (VLEK) key and certificate, as the
+ * firmware after an update. Returns 1 when something
  * changed, 0 when not (or the file is not a firmware update of this chip),
  * or a negative errno. Call with the state locked.
  */
@@ -356,22 +364,40 @@ int sim_kdf(const u8 *root, size_t root_len, const struct snp_key_mix_data *mix,
 	    u8 out[SNP_DERIVED_KEY_LEN]);
 /* The VCEK/VLEK root for @tcb: HMAC-SHA384(seed, SIM_TCB_STICK_LABEL || tcb LE64). */
 int sim_tcb_root(const u8 seed[SIM_SEED_LEN], u64 tcb, u8 out[SIM_SEED_LEN]);
+/*
+ * The VCEK (@vlek: the VLEK) private key of @tcb, a function of the chip's
+ * (the CSP's) @seed and the TCB alone, as on hardware, where the firmware
+ * derives a different VCEK for every TCB: HKDF-SHA384 with IKM @seed, salt
+ * SIM_VCEK_KEY_LABEL (SIM_VLEK_KEY_LABEL), info @tcb LE64, 64 bytes of
+ * output OKM; the P-384 scalar d = 1 + (OKM mod (n - 1)). 0 and a new key
+ * in *ret, or -errno.
+ */
+int sim_leaf_key_derive(const u8 seed[SIM_SEED_LEN], bool vlek, u64 tcb, EVP_PKEY **ret);
 /* ECDSA P-384/SHA-384 over @len bytes, R/S as 72-byte little-endian fields. */
 int sim_sign_report(EVP_PKEY *key, const u8 *data, size_t len, struct snp_ecdsa_sig *sig);
 
 /* ---- identity (certificates) -------------------------------------------- */
 
+/*
+ * A new chip identity: ARK, ASK (ASVK) keys and certificates, and the
+ * VCEK (VLEK) of REPORTED_TCB; st->secrets' seeds must be set.
+ */
 int sim_identity_generate(struct sim_state *st, char *err, size_t errlen);
-/* Only the VCEK/VLEK certificates again (after a TCB change). */
+/*
+ * st->vcek_key (and st->vlek_key with a VLEK) as the keys of REPORTED_TCB,
+ * derived from the seeds (sim_leaf_key_derive()). 0 or -errno.
+ */
+int sim_identity_derive_keys(struct sim_state *st);
+/* The VCEK/VLEK keys and certificates again, of REPORTED_TCB (after a TCB change). */
 int sim_identity_reissue_leaf(struct sim_state *st, char *err, size_t errlen);
 /* Are the VCEK (and VLEK) certificates of @st's REPORTED_TCB? */
 bool sim_identity_leaf_is_current(const struct sim_state *st);
 /*
- * A VCEK (VLEK) certificate as the chip's own, same key and hwID, issued
- * by the same ASK (ASVK), but for another TCB: every non-zero SPL of
+ * A VCEK (VLEK) certificate of the chip, same hwID, issued by the same ASK
+ * (ASVK), for another TCB, with that TCB's key: every non-zero SPL of
  * REPORTED_TCB one lower (or, when all are zero, the bootloader SPL 1).
- * What a host not updated since a firmware change hands out. New; NULL on
- * failure.
+ * What a host not updated since a firmware change hands out; its key does
+ * not verify the reports of the current TCB. New; NULL on failure.
  */
 X509 *sim_identity_stale_leaf(const struct sim_state *st);
 

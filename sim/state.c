@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
@@ -252,21 +253,27 @@ static int save_pem(const struct sim_state *st, const char *name, X509 *cert, EV
 	return r;
 }
 
+/*
+ * The VCEK and VLEK keys are derived (of REPORTED_TCB, from the seeds in
+ * "secrets"): their files are written for other tools, and read only to
+ * recognise a directory from before the keys were derived; they are
+ * optional and never sign.
+ */
 static const struct {
 	const char *cert_file, *key_file;
 	size_t cert_off, key_off;
-	bool vlek_only;
+	bool vlek_only, derived;
 } pem_files[] = {
 	{ "ark.pem", "ark-key.pem", offsetof(struct sim_state, ark),
-	  offsetof(struct sim_state, ark_key), false },
+	  offsetof(struct sim_state, ark_key), false, false },
 	{ "ask.pem", "ask-key.pem", offsetof(struct sim_state, ask),
-	  offsetof(struct sim_state, ask_key), false },
+	  offsetof(struct sim_state, ask_key), false, false },
 	{ "vcek.pem", "vcek-key.pem", offsetof(struct sim_state, vcek),
-	  offsetof(struct sim_state, vcek_key), false },
+	  offsetof(struct sim_state, vcek_key), false, true },
 	{ "asvk.pem", "asvk-key.pem", offsetof(struct sim_state, asvk),
-	  offsetof(struct sim_state, asvk_key), true },
+	  offsetof(struct sim_state, asvk_key), true, false },
 	{ "vlek.pem", "vlek-key.pem", offsetof(struct sim_state, vlek),
-	  offsetof(struct sim_state, vlek_key), true },
+	  offsetof(struct sim_state, vlek_key), true, true },
 };
 
 static int save_identity(const struct sim_state *st)
@@ -290,9 +297,9 @@ static int save_identity(const struct sim_state *st)
 }
 
 /*
- * The VCEK (VLEK) certificates again, for REPORTED_TCB, into memory and
- * the state directory (under the lock): after a firmware update, so that
- * the next process, and whoever reads the directory, has them too.
+ * The VCEK (VLEK) keys and certificates again, of REPORTED_TCB, into memory
+ * and the state directory (under the lock): after a firmware update, so
+ * that the next process, and whoever reads the directory, has them too.
  */
 static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
 {
@@ -301,8 +308,12 @@ static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
 	r = sim_identity_reissue_leaf(st, err, errlen);
 	if (r >= 0 && st->dir)
 		r = save_pem(st, "vcek.pem", st->vcek, NULL);
+	if (r >= 0 && st->dir)
+		r = save_pem(st, "vcek-key.pem", NULL, st->vcek_key);
 	if (r >= 0 && st->dir && st->params.vlek)
 		r = save_pem(st, "vlek.pem", st->vlek, NULL);
+	if (r >= 0 && st->dir && st->params.vlek)
+		r = save_pem(st, "vlek-key.pem", NULL, st->vlek_key);
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "cannot save the reissued VCEK/VLEK certificates: %s",
 			 strerror(-r));
@@ -323,10 +334,13 @@ static int load_identity(struct sim_state *st, char *err, size_t errlen)
 			continue;
 		for (int which = 0; which < 2; which++) {
 			const char *f = which ? pem_files[i].key_file : pem_files[i].cert_file;
+			bool optional = which && pem_files[i].derived;
 
 			free(buf);
 			buf = NULL;
 			r = read_in_dir(st->dir, f, 64 * 1024, &buf, &len);
+			if (r < 0 && optional)
+				continue;
 			if (r < 0) {
 				snprintf(err, errlen, "cannot read %s/%s: %s", st->dir, f,
 					 strerror(-r));
@@ -341,6 +355,10 @@ static int load_identity(struct sim_state *st, char *err, size_t errlen)
 				*c = PEM_read_bio_X509(b, NULL, NULL, NULL);
 			BIO_free(b);
 			OPENSSL_cleanse(buf, len);
+			if (optional && !*k) {
+				ERR_clear_error();
+				continue;
+			}
 			if (which ? !*k : !*c) {
 				snprintf(err, errlen, "%s/%s is not a PEM %s", st->dir, f,
 					 which ? "private key" : "certificate");
@@ -349,6 +367,20 @@ static int load_identity(struct sim_state *st, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Is @leaf from a directory made before the VCEK (VLEK) keys were derived?
+ * It certifies the key file (@file_key), which is not the key the seed
+ * gives (@derived). A leaf that certifies neither was put there by hand:
+ * the host hands it out as it is, as a misconfigured host would.
+ */
+static bool leaf_from_before(X509 *leaf, EVP_PKEY *file_key, EVP_PKEY *derived)
+{
+	EVP_PKEY *pub = leaf ? X509_get0_pubkey(leaf) : NULL;
+
+	return pub && file_key && derived && EVP_PKEY_eq(pub, file_key) == 1 &&
+	       EVP_PKEY_eq(pub, derived) != 1;
 }
 
 static int random_bytes(u8 *p, size_t n)
@@ -791,6 +823,7 @@ int sim_state_create(const char *dir, const struct sim_params *params, bool forc
 static int load_locked(const char *dir, struct sim_state **ret, char *err, size_t errlen)
 {
 	_cleanup_(freep) u8 *buf = NULL;
+	EVP_PKEY *file_vcek = NULL, *file_vlek = NULL;
 	struct sim_state *st = NULL;
 	struct kv_ctx c;
 	size_t len;
@@ -841,15 +874,33 @@ static int load_locked(const char *dir, struct sim_state **ret, char *err, size_
 	r = load_identity(st, err, errlen);
 	if (r < 0)
 		goto fail;
-	/* params edited by hand (a firmware update) since the leaves were issued */
-	if (!sim_identity_leaf_is_current(st)) {
+	/* the key files, if any, only tell a directory from before */
+	file_vcek = st->vcek_key;
+	file_vlek = st->vlek_key;
+	st->vcek_key = st->vlek_key = NULL;
+	r = sim_identity_derive_keys(st);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot derive the VCEK/VLEK key of the reported TCB");
+		goto fail;
+	}
+	/*
+	 * params edited by hand (a firmware update) since the leaves were
+	 * issued, or a directory from before the keys were derived
+	 */
+	if (!sim_identity_leaf_is_current(st) ||
+	    leaf_from_before(st->vcek, file_vcek, st->vcek_key) ||
+	    (st->params.vlek && leaf_from_before(st->vlek, file_vlek, st->vlek_key))) {
 		r = reissue_leaves(st, err, errlen);
 		if (r < 0)
 			goto fail;
 	}
+	EVP_PKEY_free(file_vcek);
+	EVP_PKEY_free(file_vlek);
 	*ret = st;
 	return 0;
 fail:
+	EVP_PKEY_free(file_vcek);
+	EVP_PKEY_free(file_vlek);
 	sim_state_free(st);
 	return r;
 }

@@ -12,7 +12,9 @@ KDS's paths (snp-abi.md §7.3):
 SPLs in either spelling ("3" or "03"); Turin takes the 8-byte hwid only
 (a full 64-byte chip id is a 404, as on KDS); an unknown chip or TCB is a
 404 (with any_tcb=1, a VCEK of this chip is issued by the ASK for whatever
-TCB is asked). HTTP on 127.0.0.1, port chosen by the kernel and printed on
+TCB is asked, with the key of that TCB: as the simulated firmware, and
+AMD's, every TCB has its own VCEK key, derived here from the chip's
+vcek_seed in the state directory's "secrets" as sim/crypto.c does). HTTP on 127.0.0.1, port chosen by the kernel and printed on
 stdout (and written to --port-file) once listening. With --tls-dir DIR it
 also serves HTTPS: a test CA and a server certificate for 127.0.0.1 (or,
 with --tls-name NAME, for NAME only: the wrong name) are made at start and
@@ -42,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ObjectIdentifier
 
 AMD = "1.3.6.1.4.1.3704.1."
@@ -102,6 +105,32 @@ def pss_sign(der, key, algid):
     return seq(tbs + algid + b"\x03" + der_len(len(sig) + 1) + b"\x00" + sig)
 
 
+# the order of P-384 (FIPS 186-5 / SEC 2 secp384r1)
+P384_N = int("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
+             "581a0db248b0a77aecec196accc52973", 16)
+
+
+def leaf_key(seed, tcb, vlek=False):
+    """The simulated chip's VCEK (VLEK) private key of the TCB @tcb (the
+    8-byte value of the report): sim_leaf_key_derive() of sim/crypto.c,
+    HKDF-SHA384(seed, salt "SIMULATED-VCEK-P384", info tcb LE64) to 64
+    bytes, d = 1 + (OKM mod (n - 1))."""
+    okm = HKDF(algorithm=hashes.SHA384(), length=64,
+               salt=b"SIMULATED-VLEK-P384" if vlek else b"SIMULATED-VCEK-P384",
+               info=tcb.to_bytes(8, "little")).derive(seed)
+    return ec.derive_private_key(1 + int.from_bytes(okm, "big") % (P384_N - 1),
+                                 ec.SECP384R1())
+
+
+def tcb_of(product, spl):
+    """The 8-byte TCB of @spl ({"blSPL": n, ...}) in @product's layout."""
+    g = lambda k: spl.get(k, 0)  # noqa: E731
+    if product == "Turin":
+        return g("fmcSPL") | g("blSPL") << 8 | g("teeSPL") << 16 | g("snpSPL") << 24 | \
+            g("ucodeSPL") << 56
+    return g("blSPL") | g("teeSPL") << 8 | g("snpSPL") << 48 | g("ucodeSPL") << 56
+
+
 def der_int(b):
     assert b[0] == 2
     return int.from_bytes(b[2:2 + b[1]], "big")
@@ -117,6 +146,10 @@ class Chip:
         self.ark = x509.load_pem_x509_certificate(load("ark.pem"))
         self.ark_key = serialization.load_pem_private_key(load("ark-key.pem"), None)
         self.ask_key = serialization.load_pem_private_key(load("ask-key.pem"), None)
+        self.vcek_seed = None
+        for ln in load("secrets").decode().splitlines():
+            if ln.startswith("vcek_seed="):
+                self.vcek_seed = bytes.fromhex(ln.split("=", 1)[1].strip())
         # the RSASSA-PSS AlgorithmIdentifier the simulated ARK signs with
         self.pss_algid = der_elems(self.ask.public_bytes(serialization.Encoding.DER))[1][1]
         pn = ext_raw(self.vcek, "2")
@@ -150,15 +183,17 @@ class Chip:
         return pss_sign(der, self.ask_key, self.pss_algid)
 
     def vcek_for(self, spl):
-        """This chip's VCEK (same key and hwID) issued by the ASK for the
-        SPLs @spl ({"blSPL": n, ...}): what KDS serves for another TCB."""
+        """This chip's VCEK (same hwID, the key of that TCB) issued by the
+        ASK for the SPLs @spl ({"blSPL": n, ...}): what KDS serves for
+        another TCB."""
         key = tuple(sorted(spl.items()))
         if key in self.issued:
             return self.issued[key]
         oids = {AMD + "3.1": "blSPL", AMD + "3.2": "teeSPL", AMD + "3.3": "snpSPL",
                 AMD + "3.8": "ucodeSPL", AMD + "3.9": "fmcSPL"}
+        pub = leaf_key(self.vcek_seed, tcb_of(self.product, spl)).public_key()
         b = x509.CertificateBuilder().subject_name(self.vcek.subject).issuer_name(
-            self.vcek.issuer).public_key(self.vcek.public_key()).serial_number(
+            self.vcek.issuer).public_key(pub).serial_number(
             x509.random_serial_number()).not_valid_before(
             self.vcek.not_valid_before).not_valid_after(self.vcek.not_valid_after)
         for e in self.vcek.extensions:

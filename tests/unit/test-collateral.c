@@ -428,7 +428,7 @@ static void leaf_checks(struct fixture *f)
 	size_t len;
 	u8 *t;
 
-	/* the VCEK of an older TCB (the same key, as the simulator keeps it) */
+	/* the VCEK of an older TCB, with that TCB's key (the simulator's, as a chip's) */
 	f->st->params.vlek = false;
 	stale_vcek = sim_identity_stale_leaf(f->st);
 	f->st->params.vlek = true;
@@ -477,12 +477,12 @@ static void leaf_checks(struct fixture *f)
 	s = run_chip(f, SNP_SIGNING_KEY_VCEK, true, t, len);
 	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
 		      strstr(s->host_note, "VCEK is stale") && strstr(s->host_note, "TCB"),
-	      "CHIP_ID masked, the chip's VCEK of another TCB (same key): not taken (leaf %s, "
+	      "CHIP_ID masked, the chip's VCEK of another TCB: not taken, named stale (leaf %s, "
 	      "note '%s')",
 	      leaf_is(f, s), s->host_note);
 	free(t);
 
-	/* VLEKs: another TCB (same key), another key (same TCB) */
+	/* VLEKs: another TCB (and its key), another key (same TCB) */
 	{
 		X509 *c[] = { f->st->ark, f->st->asvk, stale_vlek };
 		const u8 *g[] = { guid_ark, guid_ask, guid_vlek };
@@ -492,7 +492,7 @@ static void leaf_checks(struct fixture *f)
 	s = run(f, SNP_SIGNING_KEY_VLEK, t, len);
 	CHECK(!s->pem[SNPD_COLL_LEAF] && s->state != SNPD_COLL_COMPLETE &&
 		      strstr(s->host_note, "VLEK is stale") && strstr(s->host_note, "TCB"),
-	      "a VLEK of another TCB (same key): not taken (leaf %s, state %s, note '%s')",
+	      "a VLEK of another TCB: not taken, named stale (leaf %s, state %s, note '%s')",
 	      leaf_is(f, s), snpd_coll_state_names[s->state], s->host_note);
 	free(t);
 	{
