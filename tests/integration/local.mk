@@ -176,3 +176,7 @@ EXTRA_DIST += %reldir%/fs-nonce-access.py
 # process hands out the VCEK/VLEK of the new TCB; the directory's follow.
 TESTS += %reldir%/sim-tcb-update.py
 EXTRA_DIST += %reldir%/sim-tcb-update.py
+# KdsOffline=yes with the host's CRL: at its nextUpdate a fresh table from
+# the host (a new reference report), not the old one replayed.
+TESTS += %reldir%/kds-crl-host.py
+EXTRA_DIST += %reldir%/kds-crl-host.py
