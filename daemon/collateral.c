@@ -331,7 +331,7 @@ static int load_anchor(const struct job *j, struct work *w)
 		STACK_OF(X509) *sk = NULL;
 		char err[SNP_ERRBUF];
 
-		r = snp_x509_load_file(j->trust_ark, &sk, err, sizeof(err));
+		r = snp_x509_load_regular_file(j->trust_ark, &sk, err, sizeof(err));
 		if (r < 0) {
 			set_error(w, r, "TrustArk=: %s", err);
 			return r;
@@ -902,7 +902,7 @@ static enum snp_product trust_ark_product(const struct job *j)
 	STACK_OF(X509) *sk = NULL;
 	char cn[64];
 
-	if (!j->trust_ark[0] || snp_x509_load_file(j->trust_ark, &sk, NULL, 0) < 0) {
+	if (!j->trust_ark[0] || snp_x509_load_regular_file(j->trust_ark, &sk, NULL, 0) < 0) {
 		ERR_clear_error();
 		return p;
 	}

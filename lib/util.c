@@ -181,16 +181,14 @@ int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
 	return r;
 }
 
-int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+static int read_regular(const char *path, int flags, size_t max, uint8_t **ret_data,
+			size_t *ret_len)
 {
 	struct stat st;
 	int fd, r;
 
-	/*
-	 * O_NONBLOCK: opening a FIFO for reading must not wait for a writer;
-	 * O_NOFOLLOW: the name itself, not where a symbolic link points.
-	 */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	/* O_NONBLOCK: opening a FIFO for reading must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
@@ -201,6 +199,17 @@ int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size
 		r = read_fd(fd, max, ret_data, ret_len);
 	close(fd);
 	return r;
+}
+
+int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	/* O_NOFOLLOW: the name itself, not where a symbolic link points */
+	return read_regular(path, O_NOFOLLOW, max, ret_data, ret_len);
+}
+
+int snp_read_regular_file_follow(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	return read_regular(path, 0, max, ret_data, ret_len);
 }
 
 int snp_write_file(const char *path, const void *data, size_t len, int mode)

@@ -180,3 +180,7 @@ EXTRA_DIST += %reldir%/sim-tcb-update.py
 # the host (a new reference report), not the old one replayed.
 TESTS += %reldir%/kds-crl-host.py
 EXTRA_DIST += %reldir%/kds-crl-host.py
+# TrustArk= only as a regular file (a link to one followed), never waited
+# on: a FIFO at start, at a reload and appearing later.
+TESTS += %reldir%/trust-ark-fifo.py
+EXTRA_DIST += %reldir%/trust-ark-fifo.py
