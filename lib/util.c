@@ -83,14 +83,15 @@ bool snp_mem_is_zero(const void *p, size_t n)
 	return true;
 }
 
-char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
+char *snp_printable_quoted(char *out, size_t outlen, const void *in, size_t n, char quote)
 {
 	static const char digits[] = "0123456789abcdef";
 	const uint8_t *p = in;
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (p[i] >= 0x20 && p[i] <= 0x7e && p[i] != '\\') {
+		if (p[i] >= 0x20 && p[i] <= 0x7e && p[i] != '\\' &&
+		    (!quote || p[i] != (uint8_t)quote)) {
 			if (o + 1 >= outlen)
 				break;
 			out[o++] = (char)p[i];
@@ -105,6 +106,11 @@ char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
+{
+	return snp_printable_quoted(out, outlen, in, n, '\0');
 }
 
 uint64_t snp_timespec_usec(const struct timespec *ts)

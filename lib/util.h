@@ -40,6 +40,8 @@ bool snp_mem_is_zero(const void *p, size_t n);
  * and JSON (UTF-8 only) carry them unambiguously. Returns @out.
  */
 char *snp_printable(char *out, size_t outlen, const void *in, size_t n);
+/* The same, and @quote (a field's quote character; '\0' none) as \xNN too. */
+char *snp_printable_quoted(char *out, size_t outlen, const void *in, size_t n, char quote);
 
 struct timespec;
 /* @ts in microseconds, and CLOCK_MONOTONIC's now in microseconds. */
