@@ -79,16 +79,6 @@ static bool under_journald(void)
 	return cached;
 }
 
-/* a client-chosen name as a bounded, printable field (names from a URL) */
-static void printable(char *buf, size_t len, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s && s[i] && i + 1 < len; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
-}
-
 static void report_lost(const struct audit_peer *p)
 {
 	if (under_journald() &&
@@ -108,11 +98,17 @@ void snpd_audit_key(bool released, const char *transport, const char *name, uid_
 	const char *event = released ? "key-release" : "key-refusal";
 	struct audit_peer *p;
 	uint64_t now = now_sec();
-	char extra[64] = "", profile[SNPD_AUDIT_NAME_MAX + 1];
+	char extra[64] = "", profile[4 * SNPD_AUDIT_NAME_MAX + 1];
 	uint32_t suppressed;
 
+	/*
+	 * A client-chosen name (from a URL): its first SNPD_AUDIT_NAME_MAX
+	 * bytes, escaped as every untrusted text is (lib's \xNN), and the
+	 * quote the line puts around it too, so that a record parses as one.
+	 */
+	snp_printable_quoted(profile, sizeof(profile), name ? name : "",
+			     name ? strnlen(name, SNPD_AUDIT_NAME_MAX) : 0, '\'');
 	/* in the journal whatever LogLevel= says; on stderr it follows LogLevel= */
-	printable(profile, sizeof(profile), name);
 	p = peer_slot(uid, now);
 	if (now - p->window_start >= SNPD_AUDIT_WINDOW_SEC) {
 		p->window_start = now;

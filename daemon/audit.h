@@ -17,7 +17,10 @@
 /* records per peer uid within one window, and the window */
 #define SNPD_AUDIT_BURST      20
 #define SNPD_AUDIT_WINDOW_SEC 10
-/* a profile name is logged up to this many characters, non-printable ones as ? */
+/*
+ * A profile name is logged up to this many bytes, those outside printable
+ * ASCII, the backslash and the quote ' as \xNN (snp_printable_quoted()).
+ */
 #define SNPD_AUDIT_NAME_MAX 64
 
 /*

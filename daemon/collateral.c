@@ -38,6 +38,12 @@
  */
 #define ANCHOR_MISSING_RETRY_MIN_S 2
 #define ANCHOR_MISSING_RETRY_MAX_S 60
+/*
+ * KdsOffline=yes and the host's CRL is not current: a fresh table from the
+ * host (a reference report, a device request) after 10 s, doubling to
+ * RETRY_MAX_S while the host still has no current one.
+ */
+#define HOST_CRL_RETRY_MIN_S 10
 
 const char *const snpd_coll_src_names[] = {
 	[SNPD_SRC_NONE] = "none",	  [SNPD_SRC_HOST] = "host",
@@ -90,8 +96,9 @@ struct snpd_collateral {
 	struct snpd_coll_set *posted[4]; /* sets waiting for the loop, oldest first */
 	size_t n_posted;
 	unsigned int requests;
-	u32 retry_s;	    /* own backoff for failures KDS did not time */
-	u32 anchor_retry_s; /* backoff while TrustArk= cannot be read */
+	u32 retry_s;	      /* own backoff for failures KDS did not time */
+	u32 anchor_retry_s;   /* backoff while TrustArk= cannot be read */
+	u32 host_crl_retry_s; /* backoff while the host's CRL is not current (offline) */
 };
 
 /* What a pass works with: certificates as objects, for one product. */
@@ -112,6 +119,9 @@ struct work {
 	 * has the other CA, or none): checked once the chain is known.
 	 */
 	X509 *host_leaf;
+	/* the host's (usable) table carries a CRL; why it was not taken, "" if it was */
+	bool host_crl;
+	char host_crl_why[160];
 	enum snpd_coll_src src[_SNPD_COLL_MAX];
 	char host_note[256];
 	char error[256];
@@ -313,7 +323,7 @@ static int load_anchor(const struct job *j, struct work *w)
 		STACK_OF(X509) *sk = NULL;
 		char err[SNP_ERRBUF];
 
-		r = snp_x509_load_file(j->trust_ark, &sk, err, sizeof(err));
+		r = snp_x509_load_regular_file(j->trust_ark, &sk, err, sizeof(err));
 		if (r < 0) {
 			set_error(w, r, "TrustArk=: %s", err);
 			return r;
@@ -376,9 +386,9 @@ static void take_host(const struct job *j, struct work *w)
 	const struct snp_cert_table_entry *e;
 	X509 *ark = NULL, *ask = NULL, *leaf = NULL, *embedded_ask = NULL;
 	X509_CRL *crl = NULL;
-	char err[SNP_ERRBUF];
+	char err[SNP_ERRBUF], crl_why[sizeof(w->host_crl_why)] = "";
 	u32 signer = snp_report_signing_key(&j->ref);
-	bool vlek;
+	bool vlek, host_crl;
 	int r;
 
 	if (!j->table || !j->table_len)
@@ -408,8 +418,12 @@ static void take_host(const struct job *j, struct work *w)
 	}
 	if ((e = snp_cert_table_find(&t, SNP_CERT_ASK)) && !(ask = x509_of_der(e->data, e->length)))
 		goto refuse_msg;
-	if ((e = snp_cert_table_find(&t, SNP_CERT_CRL)) && !(crl = crl_of_der(e->data, e->length)))
+	host_crl = snp_cert_table_find(&t, SNP_CERT_CRL) != NULL;
+	if ((e = snp_cert_table_find(&t, SNP_CERT_CRL)) &&
+	    !(crl = crl_of_der(e->data, e->length))) {
 		note(w, "%s", "the host's CRL does not parse: ignored");
+		snprintf(crl_why, sizeof(crl_why), "%s", "does not parse");
+	}
 
 	if (ark && X509_cmp(ark, w->anchor) != 0) {
 		note(w, "%s", "the host's ARK is not the trusted root: table refused");
@@ -459,10 +473,13 @@ static void take_host(const struct job *j, struct work *w)
 	if (crl && crl_check(crl, w->anchor, time(NULL), err, sizeof(err)) < 0) {
 		/* fetched as when the host gives none (cache, KDS) */
 		note(w, "the host's CRL %s: ignored", err);
+		snprintf(crl_why, sizeof(crl_why), "%.150s", err);
 		X509_CRL_free(crl);
 		crl = NULL;
 	}
 	w->vlek = vlek;
+	w->host_crl = host_crl;
+	memcpy(w->host_crl_why, crl_why, sizeof(crl_why));
 	if (ark) {
 		w->ark = ark;
 		w->src[SNPD_COLL_ARK] = SNPD_SRC_HOST;
@@ -772,6 +789,43 @@ static time_t anchor_retry_time(struct snpd_collateral *c, int r)
 	return time(NULL) + s;
 }
 
+/*
+ * KdsOffline=yes and the host's table carries a CRL: the host is where a
+ * current CRL comes from, and the job's table is the one of the reference
+ * report it was submitted with. A complete set is looked up again at its
+ * CRL's nextUpdate (set_of()) with a fresh table (@s->refresh_host); one
+ * without a CRL because the host's is not current (expired, not the
+ * trusted ARK's) and none is cached, the same after a backoff, saying why.
+ */
+static void host_crl_retry(struct snpd_collateral *c, const struct work *w, struct snpd_coll_set *s)
+{
+	time_t now = time(NULL);
+	u32 sec;
+
+	if (s->state == SNPD_COLL_COMPLETE) {
+		pthread_mutex_lock(&c->lock);
+		c->host_crl_retry_s = 0;
+		pthread_mutex_unlock(&c->lock);
+		s->refresh_host = s->retry_at != 0;
+		return;
+	}
+	if (s->crl || !w->host_crl_why[0])
+		return;
+	pthread_mutex_lock(&c->lock);
+	sec = c->host_crl_retry_s ? c->host_crl_retry_s * 2 : HOST_CRL_RETRY_MIN_S;
+	if (sec > RETRY_MAX_S)
+		sec = RETRY_MAX_S;
+	c->host_crl_retry_s = sec;
+	pthread_mutex_unlock(&c->lock);
+	s->retry_at = now + sec;
+	s->refresh_host = true;
+	snprintf(s->error, sizeof(s->error),
+		 "%.60s%sCRL: the host's CRL %.80s and no current one is cached (KdsOffline=yes); "
+		 "the host's table is read again in %u s",
+		 w->error[0] && strncmp(w->error, "CRL:", 4) ? w->error : "",
+		 w->error[0] && strncmp(w->error, "CRL:", 4) ? "; " : "", w->host_crl_why, sec);
+}
+
 /* A newer job was submitted (or we stop): this one's results are dropped. */
 static bool superseded(struct snpd_collateral *c, u64 seq)
 {
@@ -803,7 +857,7 @@ static enum snp_product trust_ark_product(const struct job *j)
 	STACK_OF(X509) *sk = NULL;
 	char cn[64];
 
-	if (!j->trust_ark[0] || snp_x509_load_file(j->trust_ark, &sk, NULL, 0) < 0) {
+	if (!j->trust_ark[0] || snp_x509_load_regular_file(j->trust_ark, &sk, NULL, 0) < 0) {
 		ERR_clear_error();
 		return p;
 	}
@@ -949,6 +1003,8 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 			 best->error[0] ? " (KdsOffline=yes)" :
 					  "not in the cache and KdsOffline=yes");
 	}
+	if (s && s->final && j->offline && !anchor_failed && best->host_crl)
+		host_crl_retry(c, best, s);
 	if (s && !s->final) {
 		/* say what the local pass found; the network pass follows */
 		snprintf(s->error, sizeof(s->error), "%s", "fetching from KDS");

@@ -81,6 +81,12 @@ struct snpd_coll_set {
 	char host_note[256]; /* what was wrong with the host's table, "" if nothing */
 	char error[256];     /* why it is not complete, "" when it is */
 	time_t retry_at;     /* next network attempt (epoch s), 0 for none */
+	/*
+	 * At retry_at, look again with a fresh certificate table from the
+	 * host (a new reference report), not the job's: KdsOffline=yes and
+	 * the host's table is where the CRL comes from.
+	 */
+	bool refresh_host;
 	time_t completed_at; /* when it became complete (epoch s), 0 if not */
 };
 

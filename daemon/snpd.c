@@ -39,6 +39,12 @@
  */
 #define STALE_BACKOFF_MIN_MS 1000
 #define STALE_BACKOFF_MAX_MS 60000
+/*
+ * A fresh certificate table asked for the collateral (its CRL, with
+ * KdsOffline=yes): when no set of it comes (the reference report failed),
+ * asked again after this long.
+ */
+#define COLL_REFRESH_AGAIN_S 60
 
 /* @state: "READY=1\n", "" ... sent in the same datagram as STATUS= */
 static void notify_status(struct snpd *d, const char *state, const char *extra)
@@ -77,6 +83,15 @@ static void coll_config(const struct snpd *d, struct snpd_coll_config *cfg)
 }
 
 /*
+ * A complete set whose time to be looked up again has come: its CRL's
+ * nextUpdate (a set's retry_at, collateral.h).
+ */
+static bool coll_due(const struct snpd_coll_set *s)
+{
+	return s->retry_at > 0 && time(NULL) >= s->retry_at;
+}
+
+/*
  * The view's certificates: the newest collateral of this reference report
  * when there is one and the configuration did not change, else a new job
  * for the worker (host table, cache, KDS), which replaces them when done.
@@ -93,11 +108,13 @@ static void collateral_for(struct snpd *d, struct snpd_view *v,
 		if (snpd_view_apply_collateral(v, d->coll) < 0)
 			log_warning("Out of memory: the view keeps the host's certificates");
 		/*
-		 * Complete, or a pass still running: nothing to do. Incomplete
-		 * and final: look again (a reload); lib/kds makes no request
-		 * while KDS's backoff lasts or for a remembered 404.
+		 * Complete (its CRL not past its nextUpdate yet), or a pass
+		 * still running: nothing to do. Incomplete and final, or
+		 * complete and due (a reload, the host's fresh table for its
+		 * CRL): look again; lib/kds makes no request while KDS's
+		 * backoff lasts or for a remembered 404.
 		 */
-		if (d->coll->state == SNPD_COLL_COMPLETE || !d->coll->final)
+		if ((d->coll->state == SNPD_COLL_COMPLETE && !coll_due(d->coll)) || !d->coll->final)
 			return;
 	}
 	d->coll_dirty = false;
@@ -141,12 +158,36 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 	return 0;
 }
 
+static void reference_refresh(struct snpd *d, bool reload);
+
 static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct snpd *d = userdata;
 	struct snpd_coll_config cfg;
+	int r;
 
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+	if (d->coll && d->coll->refresh_host && d->view &&
+	    snpd_coll_set_matches(d->coll, &d->view->ref)) {
+		/*
+		 * KdsOffline=yes and the CRL is the host's: the job's table is
+		 * as old as its reference report, so a new reference report
+		 * (the broker's queue, one at a time) brings the host's table
+		 * as it is now, and its collateral is looked up
+		 * (collateral_for(): the set is due). Should no set come of
+		 * it, asked again later.
+		 */
+		log_info("Collateral: asking the host for its certificate table again (its CRL)");
+		r = sd_event_add_time_relative(d->event, &d->coll_retry, CLOCK_MONOTONIC,
+					       COLL_REFRESH_AGAIN_S * 1000000ULL, 0, on_coll_retry,
+					       d);
+		if (r < 0) {
+			d->coll_retry = NULL;
+			log_warning_errno(r, "Cannot schedule the next collateral lookup: %m");
+		}
+		reference_refresh(d, false);
+		return 0;
+	}
 	coll_config(d, &cfg);
 	if (snpd_collateral_resubmit(d->collateral, &cfg) < 0)
 		log_warning("Cannot ask KDS again for the collateral");
@@ -228,8 +269,6 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 		}
 	}
 }
-
-static void reference_refresh(struct snpd *d, bool reload);
 
 /* A refresh for a stale view starts now; the next one waits longer. */
 static void stale_refresh(struct snpd *d)

@@ -140,7 +140,7 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 			char path[4096];
 
 			snprintf(path, sizeof(path), "%s/%s", dir, files[i][j]);
-			r = snp_x509_load_file(path, &sk_, err, errlen);
+			r = snp_x509_load_regular_file(path, &sk_, err, errlen);
 			if (r == -ENOENT) {
 				r = 0;
 				continue;

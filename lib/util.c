@@ -83,14 +83,15 @@ bool snp_mem_is_zero(const void *p, size_t n)
 	return true;
 }
 
-char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
+char *snp_printable_quoted(char *out, size_t outlen, const void *in, size_t n, char quote)
 {
 	static const char digits[] = "0123456789abcdef";
 	const uint8_t *p = in;
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (p[i] >= 0x20 && p[i] <= 0x7e && p[i] != '\\') {
+		if (p[i] >= 0x20 && p[i] <= 0x7e && p[i] != '\\' &&
+		    (!quote || p[i] != (uint8_t)quote)) {
 			if (o + 1 >= outlen)
 				break;
 			out[o++] = (char)p[i];
@@ -105,6 +106,11 @@ char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+char *snp_printable(char *out, size_t outlen, const void *in, size_t n)
+{
+	return snp_printable_quoted(out, outlen, in, n, '\0');
 }
 
 uint64_t snp_timespec_usec(const struct timespec *ts)
@@ -181,16 +187,14 @@ int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
 	return r;
 }
 
-int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+static int read_regular(const char *path, int flags, size_t max, uint8_t **ret_data,
+			size_t *ret_len)
 {
 	struct stat st;
 	int fd, r;
 
-	/*
-	 * O_NONBLOCK: opening a FIFO for reading must not wait for a writer;
-	 * O_NOFOLLOW: the name itself, not where a symbolic link points.
-	 */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	/* O_NONBLOCK: opening a FIFO for reading must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
@@ -201,6 +205,17 @@ int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size
 		r = read_fd(fd, max, ret_data, ret_len);
 	close(fd);
 	return r;
+}
+
+int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	/* O_NOFOLLOW: the name itself, not where a symbolic link points */
+	return read_regular(path, O_NOFOLLOW, max, ret_data, ret_len);
+}
+
+int snp_read_regular_file_follow(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+	return read_regular(path, 0, max, ret_data, ret_len);
 }
 
 int snp_write_file(const char *path, const void *data, size_t len, int mode)

@@ -40,6 +40,8 @@ bool snp_mem_is_zero(const void *p, size_t n);
  * and JSON (UTF-8 only) carry them unambiguously. Returns @out.
  */
 char *snp_printable(char *out, size_t outlen, const void *in, size_t n);
+/* The same, and @quote (a field's quote character; '\0' none) as \xNN too. */
+char *snp_printable_quoted(char *out, size_t outlen, const void *in, size_t n, char quote);
 
 struct timespec;
 /* @ts in microseconds, and CLOCK_MONOTONIC's now in microseconds. */
@@ -58,6 +60,12 @@ int snp_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
  * opening never blocks (for caches anyone with write access could fill).
  */
 int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
+/*
+ * The same, but a symbolic link is followed: for a file an operator names
+ * (TrustArk=, /etc paths are commonly links); what it ends at must still
+ * be a regular file, opened without blocking.
+ */
+int snp_read_regular_file_follow(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
 int snp_write_file(const char *path, const void *data, size_t len, int mode);
 
 /* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */

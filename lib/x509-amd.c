@@ -294,6 +294,26 @@ int snp_x509_load_file(const char *path, STACK_OF(X509) * *ret, char *err, size_
 	return r;
 }
 
+int snp_x509_load_regular_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen)
+{
+	_cleanup_(freep) u8 *data = NULL;
+	size_t len;
+	int r;
+
+	r = snp_read_regular_file_follow(path, SNP_CERT_FILE_MAX, &data, &len);
+	if (r == -EFBIG)
+		return fail(err, errlen, r, "%s: larger than %d bytes", path, SNP_CERT_FILE_MAX);
+	if (r == -EBADFD)
+		return fail(err, errlen, r,
+			    "%s: not a regular file (a FIFO, device or socket is not read)", path);
+	if (r < 0)
+		return fail(err, errlen, r, "%s: %s", path, strerror(-r));
+	r = snp_x509_load_mem(data, len, ret, err, errlen);
+	if (r == -EBADMSG)
+		return fail(err, errlen, r, "%s: no X.509 certificate (PEM or DER) found", path);
+	return r;
+}
+
 /* @c as PEM text, malloc()ed; NULL when out of memory. */
 char *snp_x509_to_pem(X509 *c)
 {

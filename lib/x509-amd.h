@@ -51,6 +51,12 @@ int snp_amd_ext_parse(X509 *cert, struct snp_amd_ext *ret, char *err, size_t err
  * OSSL_STACK_OF_X509_free()/sk_X509_pop_free(.., X509_free).
  */
 int snp_x509_load_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen);
+/*
+ * The same for a daemon's file: it must be a regular file (a symbolic link
+ * to one is followed), opened without blocking, never "-" (stdin); a FIFO,
+ * a device or a socket is -EBADFD, a directory -EISDIR, said so in @err.
+ */
+int snp_x509_load_regular_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen);
 /* @c as PEM text, malloc()ed (free()), or NULL. */
 char *snp_x509_to_pem(X509 *c);
 int snp_x509_load_mem(const u8 *data, size_t len, STACK_OF(X509) * *ret, char *err, size_t errlen);

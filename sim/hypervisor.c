@@ -11,7 +11,8 @@
  * the pages needed in RBX (request not forwarded), as KVM does. A host
  * with no certificates (params host_certs=none) answers an extended
  * request like a plain one and leaves the certificate area zero; a stale
- * host (host_certs=stale) hands out a leaf issued for another TCB.
+ * host (host_certs=stale) hands out a leaf issued for another TCB; with
+ * host_crl_next_update set, the table also carries a CRL of the ARK.
  *
  * It can misbehave on request (struct sim_faults): BUSY, a too-small
  * certificate area, a firmware error, a replayed or tampered response, a
@@ -126,12 +127,15 @@ static int build_cert_area(struct sim_hv *hv)
 {
 	const struct sim_state *st = hv->fw->st;
 	static const u8 guid_ark[16] = SNP_GUID_ARK, guid_ask[16] = SNP_GUID_ASK,
-			guid_vcek[16] = SNP_GUID_VCEK, guid_vlek[16] = SNP_GUID_VLEK;
-	u8 guids[3][16];
-	u8 *der[3] = { NULL, NULL, NULL };
-	const u8 *blobs[3];
-	u32 lens[3];
+			guid_vcek[16] = SNP_GUID_VCEK, guid_vlek[16] = SNP_GUID_VLEK,
+			guid_crl[16] = SNP_GUID_CRL;
+	u8 guids[4][16];
+	u8 *der[4] = { NULL, NULL, NULL, NULL };
+	const u8 *blobs[4];
+	u32 lens[4];
 	X509 *certs[3], *stale = NULL;
+	X509_CRL *crl = NULL;
+	size_t n_blobs = 3;
 	ssize_t n;
 	int r = 0;
 
@@ -164,22 +168,40 @@ static int build_cert_area(struct sim_hv *hv)
 		blobs[i] = der[i];
 		lens[i] = (u32)len;
 	}
+	if (st->params.host_crl_next_update) {
+		/* the ARK's CRL, as a host may add it (snp-abi.md §4.2) */
+		int len;
+
+		crl = sim_identity_crl(st, (time_t)st->params.host_crl_this_update,
+				       (time_t)st->params.host_crl_next_update);
+		if (!crl || (len = i2d_X509_CRL(crl, &der[3])) <= 0) {
+			r = -EIO;
+			goto out;
+		}
+		memcpy(guids[3], guid_crl, 16);
+		blobs[3] = der[3];
+		lens[3] = (u32)len;
+		n_blobs = 4;
+	}
 	hv->certs = calloc(1, SIM_CERT_BLOB_MAX);
 	if (!hv->certs) {
 		r = -ENOMEM;
 		goto out;
 	}
-	n = snp_cert_table_build((const u8(*)[16])guids, blobs, lens, 3, hv->certs,
+	n = snp_cert_table_build((const u8(*)[16])guids, blobs, lens, n_blobs, hv->certs,
 				 SIM_CERT_BLOB_MAX);
 	if (n < 0) {
+		free(hv->certs);
+		hv->certs = NULL;
 		r = (int)n;
 		goto out;
 	}
 	hv->certs_len = (size_t)n;
 out:
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		OPENSSL_free(der[i]);
 	X509_free(stale);
+	X509_CRL_free(crl);
 	return r;
 }
 

@@ -576,6 +576,42 @@ bool sim_identity_leaf_is_current(const struct sim_state *st)
 	       (!p->vlek || (st->vlek && leaf_has_spls(st->vlek, &t)));
 }
 
+X509_CRL *sim_identity_crl(const struct sim_state *st, time_t this_update, time_t next_update)
+{
+	X509_CRL *crl = NULL;
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	ASN1_TIME *last = NULL, *next = NULL;
+
+	if (!st->ark || !st->ark_key)
+		return NULL;
+	crl = X509_CRL_new();
+	md = EVP_MD_CTX_new();
+	last = ASN1_TIME_set(NULL, this_update);
+	next = ASN1_TIME_set(NULL, next_update);
+	if (!crl || !md || !last || !next || X509_CRL_set_version(crl, X509_CRL_VERSION_2) != 1 ||
+	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(st->ark)) != 1 ||
+	    X509_CRL_set1_lastUpdate(crl, last) != 1 || X509_CRL_set1_nextUpdate(crl, next) != 1)
+		goto fail;
+	/* as KDS signs its CRLs: RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48 */
+	if (EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, st->ark_key) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) <= 0 ||
+	    X509_CRL_sign_ctx(crl, md) <= 0)
+		goto fail;
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	EVP_MD_CTX_free(md);
+	return crl;
+fail:
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	EVP_MD_CTX_free(md);
+	X509_CRL_free(crl);
+	return NULL;
+}
+
 X509 *sim_identity_stale_leaf(const struct sim_state *st)
 {
 	const struct sim_params *p = &st->params;

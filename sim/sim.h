@@ -87,7 +87,14 @@ struct sim_params {
 	bool mask_chip_key;
 	bool vlek;			/* a VLEK is installed */
 	enum sim_host_certs host_certs; /* what the host answers extended requests with */
-	char csp_id[64];		/* VLEK cspId */
+	/*
+	 * A CRL of the ARK in the host's table (full or stale) when
+	 * host_crl_next_update is not 0: empty, signed by the ARK, valid from
+	 * host_crl_this_update to host_crl_next_update (seconds since the epoch).
+	 */
+	u64 host_crl_this_update;
+	u64 host_crl_next_update;
+	char csp_id[64]; /* VLEK cspId */
 	u8 chip_id[SNP_CHIP_ID_SIZE];
 	u8 report_id[SNP_REPORT_ID_SIZE];
 	u8 report_id_ma[SNP_REPORT_ID_SIZE];
@@ -204,8 +211,8 @@ int sim_state_load_secrets(struct sim_state *st);
 /*
  * A firmware update (or a host that changed its certificate table) made on
  * disk while the state is open: take the current, committed and reported
- * TCB, the firmware versions and host_certs from the params file; the
- * launch TCB and everything that identifies the chip stay. A new
+ * TCB, the firmware versions, host_certs and host_crl_* from the params
+ * file; the launch TCB and everything that identifies the chip stay. A new
  * REPORTED_TCB takes its own VCEK (VLEK) key and certificate, as the
  * firmware after an update. Returns 1 when something
  * changed, 0 when not (or the file is not a firmware update of this chip),
@@ -400,6 +407,12 @@ bool sim_identity_leaf_is_current(const struct sim_state *st);
  * not verify the reports of the current TCB. New; NULL on failure.
  */
 X509 *sim_identity_stale_leaf(const struct sim_state *st);
+/*
+ * An empty CRL of @st's ARK, signed by it as KDS's are (RSASSA-PSS,
+ * SHA-384, MGF1-SHA-384, salt 48), with thisUpdate @this_update and
+ * nextUpdate @next_update (seconds since the epoch). New; NULL on failure.
+ */
+X509_CRL *sim_identity_crl(const struct sim_state *st, time_t this_update, time_t next_update);
 
 /* ---- the whole platform with the guest driver ---------------------------- */
 

@@ -1066,6 +1066,8 @@ int sim_state_sync_firmware(struct sim_state *st)
 	tcb_changed = np.reported_tcb != p->reported_tcb;
 	changed = tcb_changed || np.current_tcb != p->current_tcb ||
 		  np.committed_tcb != p->committed_tcb || np.host_certs != p->host_certs ||
+		  np.host_crl_this_update != p->host_crl_this_update ||
+		  np.host_crl_next_update != p->host_crl_next_update ||
 		  np.fw_major != p->fw_major || np.fw_minor != p->fw_minor ||
 		  np.fw_build != p->fw_build || np.committed_major != p->committed_major ||
 		  np.committed_minor != p->committed_minor ||
@@ -1082,6 +1084,8 @@ int sim_state_sync_firmware(struct sim_state *st)
 	p->committed_minor = np.committed_minor;
 	p->committed_build = np.committed_build;
 	p->host_certs = np.host_certs;
+	p->host_crl_this_update = np.host_crl_this_update;
+	p->host_crl_next_update = np.host_crl_next_update;
 	if (tcb_changed) {
 		err[0] = '\0';
 		r = reissue_leaves(st, err, sizeof(err));

@@ -10,6 +10,13 @@ check_PROGRAMS += %reldir%/tsm-fuse %reldir%/tsm-client
 %canon_reldir%_tsm_client_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_tsm_client_LDADD = $(SNP_BACKEND_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 
+# held-file: one file whose open waits while a HOLD file exists (a slow
+# disk), to hold snpd's collateral worker reading TrustArk= at a known point.
+check_PROGRAMS += %reldir%/held-file
+%canon_reldir%_held_file_SOURCES = %reldir%/held-file.c
+%canon_reldir%_held_file_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+%canon_reldir%_held_file_LDADD = $(FUSE3_LIBS)
+
 # LD_PRELOAD fault injection: EVP_DigestFinal_ex() fails while a file
 # exists (tests/integration/event-log-write.py). A module built for the
 # tests only: -rpath makes libtool build the shared object.

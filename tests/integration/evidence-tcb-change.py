@@ -247,42 +247,23 @@ def scenario_report_certs(top):
         emu.stop()
 
 
-def write_fifo(path, data):
-    """Write @data once snpd's collateral worker has the FIFO open for
-    reading (polled, never a pass condition: fails after LIMIT s)."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            time.sleep(0.05)
-            continue
-        os.set_blocking(fd, True)
-        os.write(fd, data)
-        os.close(fd)
-        return True
-    return False
-
-
 def scenario_reload_race(top):
     """A batch whose report matches a view replaced while it was on the
     device, whose collateral is still being looked up: no document without
     its endorsement key (503 collateral-unavailable), then served. Made
     deterministic: the device is held while SIGHUP's reference report and
     then the batch wait for it, and the new view's collateral pass is held
-    up reading TrustArk=, a FIFO nobody writes yet."""
+    up opening TrustArk=, a file on tests/helpers/held-file (a slow disk)."""
     tmp = os.path.join(top, "rr")
     os.makedirs(tmp)
     sim = os.path.join(tmp, "sim")
     h.sim_init(sim)
-    trust = os.path.join(tmp, "trusted-ark.pem")
-    ark = open(os.path.join(sim, "ark.pem"), "rb").read()
-    with open(trust, "wb") as f:
-        f.write(ark)
+    trust_src = os.path.join(tmp, "trusted-ark.pem")
+    shutil.copy(os.path.join(sim, "ark.pem"), trust_src)
+    hf = h.HeldFile(tmp, trust_src)
     d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nLogWriters=0\n",
-                 args=["--trust-ark", trust])
+                 args=["--trust-ark", hf.path])
     held = None
-    fifo = False
     try:
         d.start()
         a, _ = until_served(lambda: http_evidence(d, tmp), "start")
@@ -291,14 +272,11 @@ def scenario_reload_race(top):
         held = h.DeviceHeld(d)
         d.proc.send_signal(signal.SIGHUP)
         d.wait_for("RELOADING=1")
-        # RELOADING=1 comes before the configuration is read, which
-        # refuses a TrustArk= that is not a regular file: swapped in only
-        # once the reference report is on the held device
+        # held only once the configuration is read and the reference
+        # report is on the held device
         ok = h.wait_until(lambda: status(d)["reloading"] and status(d)["broker"]["device_busy"])
         res.check(ok, "SIGHUP: the configuration is read, its reference report on the device")
-        os.unlink(trust)
-        os.mkfifo(trust)
-        fifo = True
+        hf.hold()
         new = old + (1 << 56)
         h.sim_set_tcb(sim, new)
         out = []
@@ -313,22 +291,18 @@ def scenario_reload_race(top):
         res.check(a is not None and a[0] == 503 and a[2] == "collateral-unavailable",
                   "the view changed under the batch, its collateral pending: 503 "
                   "collateral-unavailable, not a document without it (%r)" % (a and a[:5],))
-        res.check(write_fifo(trust, ark), "the collateral worker reads TrustArk=")
-        fifo = False
+        ok = hf.wait_held(LIMIT)
+        hf.release()
+        res.check(ok, "the collateral worker was held opening TrustArk=, then let go")
         a, seen = until_served(lambda: http_evidence(d, tmp), "after the collateral")
         res.check(a is not None and a[3] == new and a[4] == 0,
                   "then evidence verifies with the new TCB (%r)" % (a and a[3],))
     finally:
         if held:
             held.release()
-        if fifo:
-            try:
-                fd = os.open(trust, os.O_WRONLY | os.O_NONBLOCK)
-                os.write(fd, ark)
-                os.close(fd)
-            except OSError:
-                pass
+        hf.release()
         h.stop_clean(d, res)
+        hf.stop()
 
 
 def scenario_flapping(top):

@@ -9,11 +9,11 @@ chip whose host hands out no certificate table. Shows:
    again after 2 s, doubling to 60 s);
  - a job still running when a reload changes TrustArk=: its result,
    checked against the old root, is never served. The job is held up
-   deterministically until after the reload: TrustArk= names a file that
-   does not exist at the start, and the FIFO then put there, which the next
-   read of it (2 s later, without a reload) waits on, is fed only after the
-   reload (a FIFO in the cache would not do: it is a miss, never waited
-   on); then the old job completes and the new one
+   deterministically until after the reload: TrustArk= names a file on
+   tests/helpers/held-file (a slow disk) that does not exist at the start;
+   it is then made, and the next read of it (2 s later, without a reload)
+   is held opening it until after the reload (snpd reads no FIFO, and one
+   in the cache is a miss); then the old job completes and the new one
    runs against the new root, which the emulator's chain does not reach:
    no "Collateral complete", /snp/certs never lists vcek.pem, and what is
    served in the end is the new root alone."""
@@ -151,30 +151,6 @@ def scenario_late_anchor(tmp, sim, emu):
         h.stop_clean(d, res)
 
 
-def fifo_reader(path):
-    """Once the worker opens the FIFO @path (its open returns, its read then
-    waits for data), the writing end, else None. Polled, never a pass
-    condition: None after LIMIT s."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        try:
-            return os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            time.sleep(0.05)
-    return None
-
-
-def feed_fifo_then_file(path, fd, data):
-    """Put a regular file with @data in place of the FIFO @path (later
-    readers get that), then write @data to the reader waiting on @fd."""
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    os.rename(path + ".tmp", path)
-    os.set_blocking(fd, True)
-    os.write(fd, data)
-    os.close(fd)
-
-
 def scenario_reload_running_job(tmp, sim, emu):
     trusted = os.path.join(tmp, "trusted-ark.pem")
     other = os.path.join(tmp, "other")
@@ -195,25 +171,26 @@ def scenario_reload_running_job(tmp, sim, emu):
     res.check(len(crls) == 1, "one CRL cached: %s" % crls)
     ark_data = open(trusted, "rb").read()
     os.unlink(trusted)  # TrustArk= missing at the start: read again 2 s later
-    fd = None
+    hf = h.HeldFile(tmp, trusted)
+    hf.hold()
 
-    d = daemon(tmp, sim, "d-reload", emu, cache, trusted)
+    d = daemon(tmp, sim, "d-reload", emu, cache, hf.path)
     try:
         d.start()
-        os.mkfifo(trusted)
-        # job 1, the next read of TrustArk=, opens the FIFO and waits on it
-        fd = fifo_reader(trusted)
+        # job 1's next read of TrustArk= finds the file and is held opening it
+        with open(trusted + ".tmp", "wb") as f:
+            f.write(ark_data)
+        os.rename(trusted + ".tmp", trusted)
+        held = hf.wait_held(LIMIT)
         c = status(d)
-        res.check(fd is not None and c.get("state") != "complete" and
+        res.check(held and c.get("state") != "complete" and
                   "vcek.pem" not in sources(d),
-                  "job 1 (old root) held up reading TrustArk= (a FIFO): nothing served yet "
-                  "(%r)" % c.get("state"))
-        d.write_config(d.config_text().replace(trusted, other_ark))
+                  "job 1 (old root) held up opening TrustArk= (held-file): nothing served "
+                  "yet (%r)" % c.get("state"))
+        d.write_config(d.config_text().replace(hf.path, other_ark))
         d.reload()
         mark = len(d.read_log())
-        if fd is not None:
-            feed_fifo_then_file(trusted, fd, ark_data)
-            fd = None
+        hf.release()
         seen = []
         c = wait_coll(d, lambda c: c.get("state") != "complete" and c.get("checking") is False
                       and "trusted root" in (c.get("last_error") or ""),
@@ -233,9 +210,9 @@ def scenario_reload_running_job(tmp, sim, emu):
                       src, c and c.get("last_error")))
         res.check(report_ok(d), "reports served")
     finally:
-        if fd is not None:
-            feed_fifo_then_file(trusted, fd, ark_data)
+        hf.release()
         h.stop_clean(d, res)
+        hf.stop()
 
 
 def main():

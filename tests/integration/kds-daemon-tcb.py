@@ -9,10 +9,10 @@ emulator (127.0.0.1 only) and a simulated chip. Shows:
    serves it (source kds); /v1/evidence verifies and carries the new TCB;
  - between a reload that changed the TCB and the worker's check of the
    host's table, no certificate is served (the check is held up
-   deterministically: TrustArk=, which it reads first, is made a FIFO
-   nobody writes yet once the reload has read the configuration, while the
-   device is held; a FIFO in the cache would not do: it is a miss, never
-   waited on); once it can be read, the host's (now checked) VCEK is served;
+   deterministically: TrustArk=, which it reads first, is a file on
+   tests/helpers/held-file whose open is held, a slow disk, from once the
+   reload has read the configuration while the device is held; snpd reads
+   no FIFO); once it can be read, the host's (now checked) VCEK is served;
  - a reload that does not change the TCB keeps the checked set;
  - a VCEK from KDS with the right extensions but signed by another key
    (emulator mode badsig) is refused and never cached: one VCEK request
@@ -120,27 +120,6 @@ def stop(d):
     d.cleanup()
 
 
-def write_fifo(path, data):
-    """Once the worker has the FIFO open for reading, put a regular file
-    with @data in its place (later readers get that), then write @data to
-    the FIFO (polled, never a pass condition: fails after LIMIT s)."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            time.sleep(0.05)
-            continue
-        with open(path + ".tmp", "wb") as f:
-            f.write(data)
-        os.rename(path + ".tmp", path)
-        os.set_blocking(fd, True)
-        os.write(fd, data)
-        os.close(fd)
-        return True
-    return False
-
-
 def verify_evidence(tmp, d, trusted, want_tcb):
     nonce = os.urandom(32).hex()
     st, data = call(d, "/v1/evidence?nonce=" + nonce)
@@ -165,10 +144,10 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
     h.sim_set_params(sim, host_certs="full")
     cache = os.path.join(tmp, "cache-tcb")
     os.makedirs(os.path.join(tmp, "d-tcb"))
+    hf = h.HeldFile(tmp, trusted)
     d = h.Daemon(tmp=os.path.join(tmp, "d-tcb"), sim_dir=sim,
                  config="[Daemon]\nKdsUrl=%s\n" % emu.url,
-                 args=["--cache-dir", cache, "--trust-ark", trusted])
-    fifo = None
+                 args=["--cache-dir", cache, "--trust-ark", hf.path])
     try:
         d.start()
         c = wait_coll(d, lambda c: c.get("state") == "complete", "start: complete")
@@ -208,14 +187,12 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
                   "a reload with the same TCB keeps the checked set: %r" % sources(d))
 
         # Item 2: another update, the host's table right (full) but not yet
-        # checked: the worker's local pass is held up reading TrustArk=, made
-        # a FIFO (a slow disk) once the reload has read the configuration
-        # (which refuses one that is not a regular file), until the test
-        # writes it.
+        # checked: the worker's local pass is held up opening TrustArk= (on
+        # held-file, a slow disk) from once the reload has read the
+        # configuration, until the test lets it go.
         newer = new + (1 << 56)
         h.sim_set_params(sim, current_tcb="0x%016x" % newer, committed_tcb="0x%016x" % newer,
                    reported_tcb="0x%016x" % newer, host_certs="full")
-        ark = open(trusted, "rb").read()
         held = h.DeviceHeld(d)
         try:
             d.proc.send_signal(signal.SIGHUP)
@@ -224,9 +201,7 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
                               status_all(d)["broker"]["device_busy"])
             res.check(ok, "SIGHUP: the configuration is read, its reference report on the "
                       "device")
-            os.unlink(trusted)
-            os.mkfifo(trusted)
-            fifo = (trusted, ark)
+            hf.hold()
         finally:
             held.release()
         d.wait_for("READY=1")
@@ -243,17 +218,18 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
         res.check(status(d).get("state") != "complete",
                   "status does not say complete meanwhile: %r" % status(d).get("state"))
         # TrustArk= can be read: the check completes
-        res.check(write_fifo(trusted, ark), "the worker reads TrustArk= (FIFO)")
-        fifo = None
+        ok = hf.wait_held(LIMIT)
+        hf.release()
+        res.check(ok, "the worker was held opening TrustArk=, then let go")
         c = wait_coll(d, lambda c: c.get("state") == "complete" and
                       "vcek.pem host" in sources(d), "checked host table served")
         pem = open(d.path("certs", "vcek.pem"), "rb").read() if c else b""
         res.check(c is not None and ucode_spl(pem) == (newer >> 56),
                   "then the host's VCEK, checked, is served (%r)" % sources(d))
     finally:
-        if fifo:
-            write_fifo(*fifo)
+        hf.release()
         stop(d)
+        hf.stop()
 
 
 def vcek_requests(emu):

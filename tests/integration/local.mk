@@ -176,3 +176,11 @@ EXTRA_DIST += %reldir%/fs-nonce-access.py
 # process hands out the VCEK/VLEK of the new TCB; the directory's follow.
 TESTS += %reldir%/sim-tcb-update.py
 EXTRA_DIST += %reldir%/sim-tcb-update.py
+# KdsOffline=yes with the host's CRL: at its nextUpdate a fresh table from
+# the host (a new reference report), not the old one replayed.
+TESTS += %reldir%/kds-crl-host.py
+EXTRA_DIST += %reldir%/kds-crl-host.py
+# TrustArk= only as a regular file (a link to one followed), never waited
+# on: a FIFO at start, at a reload and appearing later.
+TESTS += %reldir%/trust-ark-fifo.py
+EXTRA_DIST += %reldir%/trust-ark-fifo.py

@@ -419,6 +419,61 @@ class TsmTree:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class HeldFile:
+    """tests/helpers/held-file: @self.path is @source as it is now (absent
+    while @source is), a regular file whose open waits while held, as on a
+    slow disk: a reader (snpd's collateral worker reading TrustArk=) stopped
+    at a known point. snpd reads no FIFO, so a FIFO cannot do this."""
+
+    BIN = os.path.join(BUILDDIR, "tests", "helpers", "held-file")
+
+    def __init__(self, tmp, source):
+        self.dir = tempfile.mkdtemp(prefix="held-", dir=tmp)
+        os.chmod(self.dir, 0o755)
+        self.mnt = os.path.join(self.dir, "mnt")
+        os.mkdir(self.mnt)
+        self.hold_path = os.path.join(self.dir, "hold")
+        self.path = os.path.join(self.mnt, "file")
+        self.log = open(os.path.join(self.dir, "held-file.log"), "wb")
+        self.proc = subprocess.Popen([self.BIN, source, self.hold_path, self.mnt],
+                                     stdout=self.log, stderr=self.log)
+        end = time.monotonic() + 20
+        while not os.path.ismount(self.mnt):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError("held-file did not come up")
+            time.sleep(0.05)
+
+    def hold(self):
+        """Opens from now on wait until release()."""
+        open(self.hold_path, "w").close()
+
+    def wait_held(self, timeout=60):
+        """True once an open waits (polled, never a pass condition)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if os.path.exists(self.hold_path + ".waiting"):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def release(self):
+        try:
+            os.unlink(self.hold_path)
+        except FileNotFoundError:
+            pass
+
+    def stop(self):
+        self.release()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+        self.log.close()
+
+
 def wait_until(cond, tries=600):
     """Poll @cond every 50 ms, at most @tries times (bounded: the machine
     may be busy); its last value."""

@@ -81,6 +81,14 @@ TESTS += %reldir%/test-view-match
 %canon_reldir%_test_view_match_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 %canon_reldir%_test_view_match_LDADD = daemon/libsnpd.la
+# daemon/audit.c: a profile name escaped as \xNN (lib's snp_printable), the
+# quote around it too: a record is one parseable line.
+check_PROGRAMS += %reldir%/test-audit
+TESTS += %reldir%/test-audit
+%canon_reldir%_test_audit_SOURCES = %reldir%/test-audit.c %reldir%/check.h
+%canon_reldir%_test_audit_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+%canon_reldir%_test_audit_LDADD = daemon/libsnpd.la
 # daemon/client.c: remote TCP peers are one client per IPv4 address and per
 # IPv6 /64; no address is ever a uid or one of snpd's own identities.
 check_PROGRAMS += %reldir%/test-client

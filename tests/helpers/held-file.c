@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * held-file: a FUSE file system with one regular file whose open can be
+ * held, as a slow disk holds it: a test's way to stop a reader (snpd's
+ * collateral worker reading TrustArk=) at a known point, now that snpd
+ * never reads a FIFO.
+ *
+ *   held-file SOURCE HOLD MOUNTPOINT
+ *
+ * MOUNTPOINT/file is SOURCE as it is now (ENOENT while SOURCE does not
+ * exist; its size and bytes read at each call, never cached). While the
+ * file HOLD exists, an open of MOUNTPOINT/file waits (at most 120 s), and
+ * HOLD.waiting exists while one does: the test knows the reader is held.
+ * Removing HOLD lets it go. getattr and lookup are never held (a
+ * configuration check that stat()s the path goes on), and requests are
+ * served by several threads. SIGTERM unmounts.
+ */
+#define FUSE_USE_VERSION 31
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOLD_MAX_MS 120000
+
+static const char *source, *hold;
+static char waiting[4096];
+
+static int held_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct stat s;
+
+	memset(st, 0, sizeof(*st));
+	if (!strcmp(path, "/")) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (strcmp(path, "/file"))
+		return -ENOENT;
+	if (stat(source, &s) < 0)
+		return -errno;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = s.st_size;
+	st->st_mtim = s.st_mtim;
+	return 0;
+}
+
+static int held_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+			struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	if (strcmp(path, "/"))
+		return -ENOENT;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	if (access(source, F_OK) == 0)
+		fill(buf, "file", NULL, 0, 0);
+	return 0;
+}
+
+static int held_open(const char *path, struct fuse_file_info *fi)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+	int fd, waited = 0;
+
+	if (strcmp(path, "/file"))
+		return -ENOENT;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EACCES;
+	if (access(hold, F_OK) == 0) {
+		fd = open(waiting, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+		while (access(hold, F_OK) == 0 && waited < HOLD_MAX_MS) {
+			nanosleep(&ts, NULL);
+			waited += 20;
+		}
+		unlink(waiting);
+	}
+	if (access(source, R_OK) < 0)
+		return -errno;
+	fi->direct_io = 1; /* every read comes here: nothing of an older SOURCE cached */
+	return 0;
+}
+
+static int held_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(source, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, size, off);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return (int)n;
+}
+
+static void *held_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* nothing cached in the kernel: SOURCE appearing is seen at once */
+	cfg->entry_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->attr_timeout = 0;
+	return NULL;
+}
+
+static const struct fuse_operations held_ops = {
+	.init = held_init,
+	.getattr = held_getattr,
+	.readdir = held_readdir,
+	.open = held_open,
+	.read = held_read,
+};
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse *f = NULL;
+	int r, ret = EXIT_FAILURE;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s SOURCE HOLD MOUNTPOINT\n", argv[0]);
+		return 2;
+	}
+	source = argv[1];
+	hold = argv[2];
+	if ((size_t)snprintf(waiting, sizeof(waiting), "%s.waiting", hold) >= sizeof(waiting)) {
+		fprintf(stderr, "held-file: %s: too long\n", hold);
+		return 2;
+	}
+	if (fuse_opt_add_arg(&args, argv[0]) < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
+	    fuse_opt_add_arg(&args, "fsname=held-file,subtype=held") < 0)
+		goto out;
+	f = fuse_new(&args, &held_ops, sizeof(held_ops), NULL);
+	if (!f)
+		goto out;
+	if (fuse_mount(f, argv[3]) < 0) {
+		fprintf(stderr, "held-file: cannot mount on %s\n", argv[3]);
+		goto out_destroy;
+	}
+	if (fuse_set_signal_handlers(fuse_get_session(f)) < 0)
+		goto out_unmount;
+	/* several threads: a held open must not hold a stat() */
+	r = fuse_loop_mt(f, 0);
+	ret = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	fuse_remove_signal_handlers(fuse_get_session(f));
+out_unmount:
+	fuse_unmount(f);
+out_destroy:
+	fuse_destroy(f);
+out:
+	fuse_opt_free_args(&args);
+	return ret;
+}
