@@ -5,7 +5,7 @@ of the simulated ARK under the CRL GUID). The job's table is the one of the
 reference report it was looked up with; at the CRL's nextUpdate snpd must
 take a fresh table from the host (a new reference report), not replay the
 old one. Shows, without a SIGHUP:
- (a) a host CRL that expires a few seconds after the start, and meanwhile
+ (a) a host CRL that expires half a minute after the start, and meanwhile
      the host's table carries a newer one: once the first's nextUpdate
      passes, certs/crl.der and /v1/certificates serve the newer one
      (signed by the ARK, python3-cryptography), the set stays complete,
@@ -122,7 +122,7 @@ def start(tmp, name, valid):
 
 
 def scenario_newer(tmp):
-    sim, d, until = start(tmp, "newer", 12)
+    sim, d, until = start(tmp, "newer", 30)
     try:
         s = wait(d, lambda s: s.get("collateral", {}).get("state") == "complete",
                  "(a) complete at the start")
@@ -159,7 +159,7 @@ def scenario_newer(tmp):
 
 
 def scenario_expired(tmp):
-    sim, d, until = start(tmp, "expired", 10)
+    sim, d, until = start(tmp, "expired", 25)
     try:
         wait(d, lambda s: s.get("collateral", {}).get("state") == "complete",
              "(b) complete at the start")
@@ -173,8 +173,9 @@ def scenario_expired(tmp):
         res.check("expired" in (c.get("host_table") or ""),
                   "(b) host_table notes the expired CRL: %r" % c.get("host_table"))
         nr = c.get("next_retry") or 0
-        res.check(5 <= nr - time.time() <= 11,
-                  "(b) next_retry in about 10 s: %r" % (nr - time.time() if nr else None))
+        # in the status that first said partial: a backoff, not a clock window
+        res.check(nr and 0 <= c.get("next_retry_in_sec", -1) <= 11,
+                  "(b) next_retry in about 10 s: %r" % c.get("next_retry_in_sec"))
         res.check(served_crl(d) is None and api_crl(d) is None,
                   "(b) no CRL served (neither crl.der nor /v1/certificates)")
         refs = s.get("reference_reports", 0) if s else 0
