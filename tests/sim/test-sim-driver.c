@@ -878,6 +878,7 @@ static void test_tcb_update_unsaved(void **state)
 	assert_int_equal(fclose(f), 0);
 	free(path);
 	assert_true(asprintf(&path, "%s/params", dir) > 0);
+	free(cmd);
 	assert_true(asprintf(&cmd, "%s.new", path) > 0);
 	assert_int_equal(rename(cmd, path), 0);
 	free(path);
