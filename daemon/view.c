@@ -134,6 +134,9 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 	u32 sk = snp_report_signing_key(&v->ref);
 	int ca = -1, r = 0;
 
+	if (errlen)
+		err[0] = '\0';
+
 	for (size_t i = 0; i < _DIR_MAX; i++)
 		for (size_t j = 0; j < 2 && files[i][j] && !certs[i]; j++) {
 			STACK_OF(X509) *sk_ = NULL;
@@ -170,8 +173,11 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 		if (!in.leaf)
 			continue;
 		r = snp_verify_signer(&in, why[i], sizeof(why[i]));
-		if (r == -ENOMEM)
+		if (r == -ENOMEM) {
+			snprintf(err, errlen, "cannot check CertsDir=%s/%s: %s", dir,
+				 names[leaves[i].file], why[i]);
 			goto out;
+		}
 		signs[i] = r == 0;
 		r = 0;
 	}
@@ -200,6 +206,7 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 	}
 	if (refused[0] && !(v->certs_error = strdup(refused))) {
 		r = -ENOMEM;
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		goto out;
 	}
 
@@ -222,6 +229,7 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 			v->certs[i] = snp_x509_to_pem(serve[i]);
 			if (!v->certs[i]) {
 				r = -ENOMEM;
+				snprintf(err, errlen, "%s", strerror(ENOMEM));
 				goto out;
 			}
 			v->cert_src[i] = SNPD_SRC_DIR;
@@ -439,8 +447,12 @@ int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u
 	struct snpd_view *v = calloc(1, sizeof(*v));
 	int rc;
 
-	if (!v)
-		return -ENOMEM;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!v) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	v->generation = generation;
 	rc = snp_report_parse(ref->report, SNP_REPORT_SIZE, &v->ref, err, errlen);
 	if (rc < 0)
@@ -487,6 +499,9 @@ int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u
 	*ret = v;
 	return 0;
 fail:
+	/* every failure is said: paths out of memory leave no message of their own */
+	if (err && errlen && !err[0])
+		snprintf(err, errlen, "%s", strerror(-rc));
 	snpd_view_free(v);
 	return rc;
 }

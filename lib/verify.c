@@ -272,23 +272,30 @@ static void check_validity(const struct snp_verify_input *in, struct snp_verify_
 	}
 }
 
+/* Is @key an EC key on secp384r1 (P-384)? */
+static bool key_is_p384(EVP_PKEY *key)
+{
+	char group[64];
+	size_t glen = 0;
+	bool ok = key && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
+		  EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						 sizeof(group), &glen) == 1 &&
+		  strcmp(group, SN_secp384r1) == 0;
+
+	ERR_clear_error();
+	return ok;
+}
+
 int snp_report_sig_verify(const struct snp_report *r, EVP_PKEY *key)
 {
 	EVP_MD_CTX *md = NULL;
 	ECDSA_SIG *sig = NULL;
 	BIGNUM *br = NULL, *bs = NULL;
 	u8 *der = NULL;
-	char group[64];
-	size_t glen = 0;
 	int derlen, v, ret = -ENOMEM;
 
-	if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
-	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-					   &glen) != 1 ||
-	    strcmp(group, SN_secp384r1) != 0) {
-		ERR_clear_error();
+	if (!key_is_p384(key))
 		return -EINVAL;
-	}
 	br = BN_lebin2bn(r->signature.r, sizeof(r->signature.r), NULL);
 	bs = BN_lebin2bn(r->signature.s, sizeof(r->signature.s), NULL);
 	sig = ECDSA_SIG_new();
@@ -1068,10 +1075,14 @@ static bool leaf_tcb(const struct snp_amd_ext *ext, enum snp_tcb_layout l, u64 *
 	return true;
 }
 
-/* The lowest (worst) of two results of snp_verify_signer(): -EKEYREJECTED first. */
+/*
+ * The worse of two results of snp_verify_signer(): a leaf that is not the
+ * report's signer at all, then one whose chain or root is not trusted (a
+ * forged leaf of another TCB is not "stale"), then a stale one.
+ */
 static int signer_worse(int a, int b)
 {
-	static const int order[] = { -ENOMEM, -EKEYREJECTED, -ESTALE, -EBADMSG };
+	static const int order[] = { -ENOMEM, -EKEYREJECTED, -EBADMSG, -ESTALE };
 
 	for (size_t i = 0; i < SNP_ELEMENTSOF(order); i++)
 		if (a == order[i] || b == order[i])
@@ -1099,8 +1110,8 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 	struct snp_policy *pol = NULL;
 	const struct snp_check *c;
 	struct snp_amd_ext ext;
-	enum snp_product leaf_p;
-	bool ext_ok, vlek;
+	enum snp_product leaf_p, want_p;
+	bool ext_ok, vlek, p384;
 	u64 tcb;
 	int r = 0;
 
@@ -1145,6 +1156,12 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 		signer_err(err, errlen, "%s", c->detail);
 		r = signer_worse(r, -EKEYREJECTED);
 	}
+	/* no VCEK or VLEK has another key, signed report or not */
+	p384 = key_is_p384(X509_get0_pubkey(in->leaf));
+	if (!p384) {
+		signer_err(err, errlen, "%s", "its key is not ECDSA P-384");
+		r = signer_worse(r, -EKEYREJECTED);
+	}
 	if (!signed_ && in->require_signed) {
 		signer_err(err, errlen, "the report is unsigned (SIGNING_KEY %u)", sk);
 		r = signer_worse(r, -EKEYREJECTED);
@@ -1153,12 +1170,16 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 		signer_err(err, errlen, "%s", c->detail);
 		r = signer_worse(r, -EKEYREJECTED);
 	}
-	if (in->product != SNP_PRODUCT_UNKNOWN &&
+	/* the product asked for, else the one the report says (CPUID, v3+) */
+	want_p = in->product;
+	if (want_p == SNP_PRODUCT_UNKNOWN && ri.product_source == SNP_PRODUCT_SRC_CPUID)
+		want_p = ri.product;
+	if (want_p != SNP_PRODUCT_UNKNOWN &&
 	    (!ext.has_product_name || snp_product_from_string(ext.product_name, &leaf_p) < 0 ||
-	     leaf_p != in->product)) {
+	     leaf_p != want_p)) {
 		signer_err(err, errlen, "a %s of %s, not of %s", vlek ? "VLEK" : "VCEK",
 			   ext.has_product_name ? ext.product_name : "no known product",
-			   snp_product_name(in->product));
+			   snp_product_name(want_p));
 		r = signer_worse(r, -ESTALE);
 	}
 	if ((c = check_failed(res, "tcb_match"))) {
@@ -1184,10 +1205,8 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 	 * another TCB, chip or product is another key, and its signature
 	 * fails too. "Stale" is then the cause, the signature its effect.
 	 */
-	if (signed_ && (c = check_failed(res, "report_sig"))) {
-		const char *why = strstr(c->detail, "not ECDSA") ?
-					  "its key is not ECDSA P-384" :
-				  strstr(c->detail, "could not") ?
+	if (signed_ && p384 && (c = check_failed(res, "report_sig"))) {
+		const char *why = strstr(c->detail, "could not") ?
 					  "the report's signature could not be checked" :
 					  "the report's signature does not verify with its key";
 

@@ -204,13 +204,17 @@ struct snp_signer_input {
  * (and with @in->trust_ark the root: check "root_trust"). Not checked:
  * validity dates, the CRL.
  *
- * Returns 0 when it is; -ESTALE its extensions are another TCB's, chip's
- * or product's (a stale certificate: the firmware derives a key per TCB,
- * so its signature fails as well, as a consequence, and is said too) and
- * its kind is right; -EKEYREJECTED otherwise not the report's signer (the
- * signature, the leaf's kind, extensions that do not parse); -EBADMSG the
- * ASK/ARK do not sign it or the ARK is not trusted; -ENOMEM. Every failure is said in @err ("; " between
- * them), "" on success. Nothing is logged.
+ * Returns 0 when it is, else the first that applies of: -ENOMEM;
+ * -EKEYREJECTED not the report's signer (the leaf's kind, extensions that
+ * do not parse, a key that is not ECDSA P-384 whether or not the report is
+ * signed, or a signature that fails with extensions of the report's TCB,
+ * chip and product); -EBADMSG the ASK/ARK do not sign it or the ARK is not
+ * trusted (also when it is stale besides: a forged leaf is not merely
+ * stale); -ESTALE its extensions are another TCB's, chip's or product's (a
+ * stale certificate: the firmware derives a key per TCB, so its signature
+ * fails as well, as a consequence, and is said too, but does not make it
+ * -EKEYREJECTED). Every failure is said in @err ("; " between them), "" on
+ * success. Nothing is logged.
  */
 int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errlen);
 

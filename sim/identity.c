@@ -650,6 +650,15 @@ X509 *sim_identity_stale_leaf(const struct sim_state *st)
 	return x;
 }
 
+X509 *sim_identity_make_leaf(const struct sim_state *st, EVP_PKEY *key, bool vlek,
+			     const struct snp_tcb_parts *tcb)
+{
+	if (!key || (vlek ? !st->asvk || !st->asvk_key : !st->ask || !st->ask_key))
+		return NULL;
+	return vlek ? make_leaf(st, key, true, st->asvk, st->asvk_key, tcb) :
+		      make_leaf(st, key, false, st->ask, st->ask_key, tcb);
+}
+
 int sim_identity_generate(struct sim_state *st, char *err, size_t errlen)
 {
 	const char *prod = snp_product_name(st->params.product);

@@ -32,6 +32,7 @@ struct sim_platform {
 	struct snp_guest_private *scratch;
 	u32 vmpck_id;
 	struct sim_presigned *presigned; /* owned; p->fw borrows it */
+	bool hv_certs_stale;		 /* the host's table predates the leaves */
 };
 
 static int op_vmgexit(void *priv, struct snp_ghcb *ghcb)
@@ -286,10 +287,17 @@ static int sync_in(struct sim_platform *p)
 		return r;
 	/* a firmware update since the last request: new TCB, new VCEK, the host's table */
 	r = sim_state_sync_firmware(p->st);
-	if (r > 0)
-		r = sim_hv_refresh_certs(&p->hv);
 	if (r < 0)
 		return r;
+	/* until the host has the table of the leaves in memory, every request tries */
+	if (r > 0)
+		p->hv_certs_stale = true;
+	if (p->hv_certs_stale) {
+		r = sim_hv_refresh_certs(&p->hv);
+		if (r < 0)
+			return r;
+		p->hv_certs_stale = false;
+	}
 	/* the VMPCK may have been disabled (zeroed) or relaunched meanwhile */
 	p->dev.vmpck = p->secrets->vmpck[p->vmpck_id];
 	return 0;

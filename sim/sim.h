@@ -408,6 +408,14 @@ bool sim_identity_leaf_is_current(const struct sim_state *st);
  */
 X509 *sim_identity_stale_leaf(const struct sim_state *st);
 /*
+ * A VCEK (VLEK with @vlek) certificate of the chip with @key, for @tcb
+ * (NULL: REPORTED_TCB), issued by the ASK (ASVK), as the chip's are: for
+ * tests of what a verifier makes of a leaf of any key and TCB. New; NULL
+ * on failure.
+ */
+X509 *sim_identity_make_leaf(const struct sim_state *st, EVP_PKEY *key, bool vlek,
+			     const struct snp_tcb_parts *tcb);
+/*
  * An empty CRL of @st's ARK, signed by it as KDS's are (RSASSA-PSS,
  * SHA-384, MGF1-SHA-384, salt 48), with thisUpdate @this_update and
  * nextUpdate @next_update (seconds since the epoch). New; NULL on failure.

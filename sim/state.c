@@ -301,10 +301,28 @@ static int save_identity(const struct sim_state *st)
  * and the state directory (under the lock): after a firmware update, so
  * that the next process, and whoever reads the directory, has them too.
  */
+/*
+ * The VCEK (VLEK) and its key of st->params.reported_tcb, in memory and in
+ * the directory. All or nothing in memory: on failure the leaves and keys
+ * that were there stay, so that they still match the caller's (restored)
+ * params and a later attempt is not mistaken for no change.
+ */
+#define SWAP_BACK(type, cur, saved)                                                                \
+	do {                                                                                       \
+		type *t_ = (cur);                                                                  \
+		(cur) = (saved);                                                                   \
+		(saved) = t_;                                                                      \
+	} while (0)
+
 static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
 {
+	X509 *vcek = st->vcek, *vlek = st->vlek;
+	EVP_PKEY *vcek_key = st->vcek_key, *vlek_key = st->vlek_key;
 	int r;
 
+	if ((vcek && !X509_up_ref(vcek)) || (vlek && !X509_up_ref(vlek)) ||
+	    (vcek_key && !EVP_PKEY_up_ref(vcek_key)) || (vlek_key && !EVP_PKEY_up_ref(vlek_key)))
+		abort(); /* never fails for objects in use */
 	r = sim_identity_reissue_leaf(st, err, errlen);
 	if (r >= 0 && st->dir)
 		r = save_pem(st, "vcek.pem", st->vcek, NULL);
@@ -314,9 +332,20 @@ static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
 		r = save_pem(st, "vlek.pem", st->vlek, NULL);
 	if (r >= 0 && st->dir && st->params.vlek)
 		r = save_pem(st, "vlek-key.pem", NULL, st->vlek_key);
-	if (r < 0 && !err[0])
-		snprintf(err, errlen, "cannot save the reissued VCEK/VLEK certificates: %s",
-			 strerror(-r));
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot save the reissued VCEK/VLEK certificates: %s",
+				 strerror(-r));
+		/* back to the old ones (the new ones, if any, are freed) */
+		SWAP_BACK(X509, st->vcek, vcek);
+		SWAP_BACK(X509, st->vlek, vlek);
+		SWAP_BACK(EVP_PKEY, st->vcek_key, vcek_key);
+		SWAP_BACK(EVP_PKEY, st->vlek_key, vlek_key);
+	}
+	X509_free(vcek);
+	X509_free(vlek);
+	EVP_PKEY_free(vcek_key);
+	EVP_PKEY_free(vlek_key);
 	return r;
 }
 
@@ -1047,7 +1076,7 @@ static int params_only_kv(void *ud, const char *k, const char *v, int line)
 int sim_state_sync_firmware(struct sim_state *st)
 {
 	_cleanup_(freep) u8 *buf = NULL;
-	struct sim_params np = st->params, *p = &st->params;
+	struct sim_params np = st->params, old, *p = &st->params;
 	char err[128];
 	size_t len;
 	bool tcb_changed, changed;
@@ -1074,6 +1103,7 @@ int sim_state_sync_firmware(struct sim_state *st)
 		  np.committed_build != p->committed_build;
 	if (!changed)
 		return 0;
+	old = *p;
 	p->current_tcb = np.current_tcb;
 	p->committed_tcb = np.committed_tcb;
 	p->reported_tcb = np.reported_tcb;
@@ -1089,8 +1119,15 @@ int sim_state_sync_firmware(struct sim_state *st)
 	if (tcb_changed) {
 		err[0] = '\0';
 		r = reissue_leaves(st, err, sizeof(err));
-		if (r < 0)
+		if (r < 0) {
+			/*
+			 * Nothing taken: the leaves are the old TCB's, and so
+			 * is what the firmware reports; the next request sees
+			 * the update again and retries it.
+			 */
+			*p = old;
 			return r;
+		}
 	}
 	return 1;
 }

@@ -370,8 +370,9 @@ def table_scenarios(tmp, sim0, emu):
     # host's copy (sim1) is tampered with
     sim1 = os.path.join(tmp, "sim-stale")
     shutil.copytree(sim0, sim1)
-    # the simulator's stale table: a VCEK of the same key, hwID and ASK,
-    # every non-zero SPL of REPORTED_TCB one lower (sim/identity.c); a
+    # the simulator's stale table: a VCEK of the same hwID and ASK, every
+    # non-zero SPL of REPORTED_TCB one lower, with that TCB's key (the
+    # firmware derives one per TCB, sim/identity.c); a
     # vcek.pem of another TCB planted in its directory would be reissued
     set_param(sim1, "host_certs", "stale")
     chip = emu_mod.Chip(sim0)

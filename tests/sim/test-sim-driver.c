@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -820,6 +821,100 @@ static void test_lockdep(void **state)
 	mutex_unlock(&dev->cmd_mutex);
 }
 
+/* The DER of @x equals the blob of @e? */
+static bool same_der(X509 *x, const u8 *table, const struct snp_cert_table_entry *e)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der);
+	bool same = e && n > 0 && (u32)n == e->length && !memcmp(der, table + e->offset, e->length);
+
+	OPENSSL_free(der);
+	return same;
+}
+
+/*
+ * A firmware update (params edited) that cannot be saved: the VCEK of the
+ * new TCB cannot be written. The request fails, and nothing of the update
+ * is taken: the firmware still reports the old TCB with the old key and the
+ * host's table holds the leaf in memory. Once the file can be written the
+ * next request takes the update: new TCB, new leaf, and the host hands out
+ * that leaf (not the one of the old TCB).
+ */
+static void test_tcb_update_unsaved(void **state)
+{
+	struct sim_open_opts o = { .retry_interval_ms = 1, .retry_timeout_ms = 50 };
+	_cleanup_(freep) char *tmpl = sim_test_template_dir(SNP_PRODUCT_MILAN);
+	_cleanup_(freep) char *cmd = NULL, *path = NULL, *blk = NULL;
+	char dir[] = "/tmp/snp-sim-tcb-XXXXXX", err[256] = "";
+	static u8 certs[SNP_CERTS_MAX_LEN];
+	struct snp_ioc_report_resp resp;
+	struct sim_platform *p = NULL;
+	struct snp_cert_table t;
+	struct sim_params prm;
+	struct sim_state *st;
+	u64 old, new;
+	u32 len;
+	FILE *f;
+
+	(void)state;
+	sim_state_free(sim_test_state(SNP_PRODUCT_MILAN)); /* the template exists */
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&cmd, "cp -a '%s'/. '%s'/", tmpl, dir) > 0);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sim_platform_open(dir, NULL, &o, &p, err, sizeof(err)), 0);
+	st = sim_platform_state(p);
+	len = sizeof(certs);
+	assert_int_equal(ext_report(p, certs, &len, &resp, NULL), 0);
+	old = le64_to_cpu(resp_report(&resp)->reported_tcb);
+
+	/* the update, with vcek.pem a directory that no file can replace */
+	new = old + (1ULL << 48);
+	prm = st->params;
+	prm.current_tcb = prm.committed_tcb = prm.reported_tcb = new;
+	assert_true(asprintf(&path, "%s/params.new", dir) > 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(sim_params_write(&prm, f), 0);
+	assert_int_equal(fclose(f), 0);
+	free(path);
+	assert_true(asprintf(&path, "%s/params", dir) > 0);
+	free(cmd);
+	assert_true(asprintf(&cmd, "%s.new", path) > 0);
+	assert_int_equal(rename(cmd, path), 0);
+	free(path);
+	assert_true(asprintf(&path, "%s/vcek.pem", dir) > 0);
+	assert_true(asprintf(&blk, "%s/vcek.pem/blocker", dir) > 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	f = fopen(blk, "w");
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+
+	for (int i = 0; i < 2; i++) {
+		len = sizeof(certs);
+		assert_true(ext_report(p, certs, &len, &resp, NULL) < 0);
+		assert_true(st->params.reported_tcb == old);
+		assert_true(sim_identity_leaf_is_current(st));
+	}
+
+	/* writable again: the next request takes the update */
+	assert_int_equal(unlink(blk), 0);
+	assert_int_equal(rmdir(path), 0);
+	len = sizeof(certs);
+	assert_int_equal(ext_report(p, certs, &len, &resp, NULL), 0);
+	assert_true(le64_to_cpu(resp_report(&resp)->reported_tcb) == new);
+	assert_true(st->params.reported_tcb == new);
+	assert_true(sim_identity_leaf_is_current(st));
+	assert_int_equal(snp_cert_table_parse(certs, len, &t, err, sizeof(err)), 0);
+	assert_true(same_der(st->vcek, certs, snp_cert_table_find(&t, SNP_CERT_VCEK)));
+	assert_int_equal(access(path, F_OK), 0);
+
+	sim_platform_free(p);
+	free(cmd);
+	assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+	assert_int_equal(system(cmd), 0);
+}
+
 static int tsc_info(struct sim_platform *p, const void *body, size_t len,
 		    struct sim_tsc_info_rsp_msg *rsp, u8 version, u64 *exitinfo2)
 {
@@ -1098,6 +1193,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep, setup, teardown),
+		cmocka_unit_test(test_tcb_update_unsaved),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

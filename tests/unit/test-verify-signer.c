@@ -7,9 +7,13 @@
  * asked for as a VCEK (and the reverse), the VLEK with the ASK instead of
  * the ASVK, a Genoa VCEK with Milan's ASK and ARK, another ARK than the
  * anchor, a Turin report taken as Milan (another TCB layout and product),
- * a report whose signature was changed do not. The simulated chip (sim/)
- * for what genuine data cannot show: the same key for another TCB, a
- * masked CHIP_ID, an unsigned report.
+ * a report whose signature was changed, a Genoa VCEK for a Milan report
+ * that says its product do not. The simulated chip (sim/) for what
+ * genuine data cannot show: a leaf of another TCB (its own key, as the
+ * firmware derives one per TCB, and the current key with another TCB's
+ * SPLs), a leaf of another product but the right key and TCB, a leaf that
+ * is forged and stale, a key that is not P-384, a masked CHIP_ID, an
+ * unsigned report.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "lib/util.h"
@@ -203,9 +208,24 @@ static void test_genuine_negative(void **state)
 	in.product = SNP_PRODUCT_MILAN;
 	assert_int_equal(signer(&in, err, sizeof(err)), -ESTALE);
 	assert_non_null(strstr(err, "not of Milan"));
-	X509_free(leaf);
 	X509_free(ark);
 	X509_free(ask);
+
+	/*
+	 * a v3 Milan report says its product (CPUID): a Genoa VCEK is not its
+	 * signer, no product asked for (and the chip differs besides)
+	 */
+	real_report("oak/milan_oc_release.report.bin", &ri);
+	assert_int_equal(ri.product, SNP_PRODUCT_MILAN);
+	assert_int_equal(ri.product_source, SNP_PRODUCT_SRC_CPUID);
+	in = (struct snp_signer_input){ .report = &ri, .leaf = leaf };
+	assert_int_equal(signer(&in, err, sizeof(err)), -ESTALE);
+	assert_non_null(strstr(err, "a VCEK of Genoa, not of Milan"));
+	X509_free(leaf);
+	leaf = real_cert("oak/milan_oc_release.vcek.der", NULL);
+	in.leaf = leaf;
+	assert_int_equal(signer(&in, err, sizeof(err)), 0);
+	X509_free(leaf);
 
 	/* a Turin report read in Milan's TCB layout: the TCB differs, its key signs */
 	real_report("oak/turin_oc.report.bin", &ri);
@@ -267,11 +287,13 @@ static int sim_teardown(void **state)
 	return 0;
 }
 
-/* The chip's VCEK and VLEK, stale ones (same key), a masked CHIP_ID, an unsigned report. */
+/* The chip's VCEK and VLEK, stale ones (their TCB's key), a masked CHIP_ID, an unsigned report. */
 static void test_sim(void **state)
 {
 	struct sim_fx *f = *state;
-	X509 *stale_vlek = sim_identity_stale_leaf(f->st), *stale_vcek;
+	X509 *stale_vlek = sim_identity_stale_leaf(f->st), *stale_vcek, *other;
+	struct snp_tcb_parts parts;
+	EVP_PKEY *p256;
 	char err[1024], tcb[32];
 
 	f->st->params.vlek = false;
@@ -295,6 +317,18 @@ static void test_sim(void **state)
 	snprintf(tcb, sizeof(tcb), "0x%016llx", (unsigned long long)f->st->params.reported_tcb);
 	assert_non_null(strstr(err, "is not the report's REPORTED_TCB"));
 	assert_non_null(strstr(err, tcb));
+	/*
+	 * forged and stale: not trusted, not merely stale (a stale leaf is
+	 * replaced by one of the report's TCB, a forged one is refused)
+	 */
+	in.trust_ark = f->st->ask;
+	assert_int_equal(signer(&in, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "is not the report's REPORTED_TCB"));
+	assert_non_null(strstr(err, "untrusted root"));
+	in.trust_ark = f->st->ark;
+	in.ask = f->st->asvk;
+	assert_int_equal(signer(&in, err, sizeof(err)), -EBADMSG);
+	in.ask = f->st->ask;
 	/* a root that is neither the anchor nor AMD's */
 	in.leaf = f->st->vcek;
 	in.trust_ark = f->st->ask;
@@ -306,6 +340,41 @@ static void test_sim(void **state)
 	in.ask = f->st->asvk;
 	assert_int_equal(signer(&in, err, sizeof(err)), -EBADMSG);
 	in.ask = f->st->ask;
+
+	/*
+	 * the current key with another TCB's SPLs: still stale, and its
+	 * signature verifies (the SPLs alone make it refused)
+	 */
+	snp_tcb_decode(f->st->params.reported_tcb, SNP_TCB_LAYOUT_LEGACY, &parts);
+	parts.snp++;
+	other = sim_identity_make_leaf(f->st, f->st->vcek_key, false, &parts);
+	assert_non_null(other);
+	in.leaf = other;
+	assert_int_equal(signer(&in, err, sizeof(err)), -ESTALE);
+	assert_non_null(strstr(err, "is not the report's REPORTED_TCB"));
+	assert_null(strstr(err, "signature"));
+	X509_free(other);
+
+	/*
+	 * the current key, TCB and hwID, productName Genoa (Milan's TCB
+	 * layout and hwID size): the report says Milan, no product asked for
+	 */
+	f->st->params.product = SNP_PRODUCT_GENOA;
+	other = sim_identity_make_leaf(f->st, f->st->vcek_key, false, NULL);
+	f->st->params.product = SNP_PRODUCT_MILAN;
+	assert_non_null(other);
+	in.leaf = other;
+	in.ask = in.ark = in.trust_ark = NULL;
+	assert_int_equal(signer(&in, err, sizeof(err)), -ESTALE);
+	assert_non_null(strstr(err, "not of Milan"));
+	assert_null(strstr(err, "signature"));
+	in.product = SNP_PRODUCT_GENOA;
+	assert_int_equal(signer(&in, err, sizeof(err)), 0);
+	in.product = SNP_PRODUCT_UNKNOWN;
+	X509_free(other);
+	in.leaf = f->st->vcek;
+	in.ask = f->st->ask;
+	in.ark = in.trust_ark = f->st->ark;
 
 	/* CHIP_ID masked: not compared, unless a chip id is required */
 	sim_report(f, SNP_SIGNING_KEY_VCEK, true);
@@ -323,6 +392,30 @@ static void test_sim(void **state)
 	assert_int_equal(signer(&in, err, sizeof(err)), 0);
 	in.leaf = stale_vcek;
 	assert_int_equal(signer(&in, err, sizeof(err)), -ESTALE);
+	/* a leaf of the report's TCB with a P-256 key: no VCEK, signed report or not */
+	p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(p256);
+	other = sim_identity_make_leaf(f->st, p256, false, NULL);
+	assert_non_null(other);
+	in.leaf = other;
+	assert_int_equal(signer(&in, err, sizeof(err)), -EKEYREJECTED);
+	assert_non_null(strstr(err, "its key is not ECDSA P-384"));
+	/* even stale: the key is what is wrong */
+	snp_tcb_decode(f->st->params.reported_tcb, SNP_TCB_LAYOUT_LEGACY, &parts);
+	parts.snp++;
+	X509_free(other);
+	other = sim_identity_make_leaf(f->st, p256, false, &parts);
+	assert_non_null(other);
+	in.leaf = other;
+	assert_int_equal(signer(&in, err, sizeof(err)), -EKEYREJECTED);
+	assert_non_null(strstr(err, "its key is not ECDSA P-384"));
+	/* and for a signed report, said once */
+	sim_report(f, SNP_SIGNING_KEY_VCEK, false);
+	assert_int_equal(signer(&in, err, sizeof(err)), -EKEYREJECTED);
+	assert_non_null(strstr(err, "its key is not ECDSA P-384"));
+	assert_null(strstr(strstr(err, "not ECDSA") + 1, "not ECDSA"));
+	X509_free(other);
+	EVP_PKEY_free(p256);
 
 	/* the VLEK: signs its report, a stale one does not, nor presented as a VCEK */
 	sim_report(f, SNP_SIGNING_KEY_VLEK, false);
