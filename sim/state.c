@@ -296,17 +296,6 @@ static int save_identity(const struct sim_state *st)
 	return 0;
 }
 
-/*
- * The VCEK (VLEK) keys and certificates again, of REPORTED_TCB, into memory
- * and the state directory (under the lock): after a firmware update, so
- * that the next process, and whoever reads the directory, has them too.
- */
-/*
- * The VCEK (VLEK) and its key of st->params.reported_tcb, in memory and in
- * the directory. All or nothing in memory: on failure the leaves and keys
- * that were there stay, so that they still match the caller's (restored)
- * params and a later attempt is not mistaken for no change.
- */
 #define SWAP_BACK(type, cur, saved)                                                                \
 	do {                                                                                       \
 		type *t_ = (cur);                                                                  \
@@ -314,6 +303,14 @@ static int save_identity(const struct sim_state *st)
 		(saved) = t_;                                                                      \
 	} while (0)
 
+/*
+ * The VCEK (VLEK) keys and certificates again, of REPORTED_TCB, into memory
+ * and the state directory (under the lock): after a firmware update, so
+ * that the next process, and whoever reads the directory, has them too.
+ * All or nothing in memory: on failure the leaves and keys that were there
+ * stay, so that they still match the caller's (restored) params and a
+ * later attempt is not mistaken for no change.
+ */
 static int reissue_leaves(struct sim_state *st, char *err, size_t errlen)
 {
 	X509 *vcek = st->vcek, *vlek = st->vlek;
