@@ -300,17 +300,10 @@ static int leaf_is_signer(const struct job *j, const struct work *w, X509 *leaf,
 static void note(struct work *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct work *w, const char *fmt, ...)
 {
-	size_t n = strlen(w->host_note);
 	va_list ap;
 
-	if (n && n + 2 < sizeof(w->host_note)) {
-		memcpy(w->host_note + n, "; ", 3);
-		n += 2;
-	}
-	if (n + 1 >= sizeof(w->host_note))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(w->host_note + n, sizeof(w->host_note) - n, fmt, ap);
+	snp_vappendf(w->host_note, sizeof(w->host_note), fmt, ap);
 	va_end(ap);
 }
 

@@ -67,25 +67,6 @@ static void certs_from_table(struct snpd_view *v, const struct snp_backend_repor
 	}
 }
 
-static void append(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void append(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n = strlen(buf);
-	va_list ap;
-
-	if (n && n + 2 < len) {
-		memcpy(buf + n, "; ", 3);
-		n += 2;
-	}
-	if (n + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
-
 /* CertsDir='s files, each read once; the first name found of each. */
 enum dir_file { DIR_ARK, DIR_ASK, DIR_ASVK, DIR_VCEK, DIR_VLEK, _DIR_MAX };
 
@@ -199,7 +180,7 @@ static int certs_from_dir(struct snpd_view *v, const char *dir, char *err, size_
 				"%.512s; it is not served: update the directory and reload (SIGHUP)",
 				dir, names[f], why[i]);
 			log_error("%s", msg);
-			append(refused, sizeof(refused), "%s", msg);
+			snp_appendf(refused, sizeof(refused), "%s", msg);
 		}
 		X509_free(certs[f]);
 		certs[f] = NULL;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,4 +299,29 @@ void snp_page_free(void *p, size_t size)
 	explicit_bzero(p, size);
 	munlock(p, size);
 	free(p);
+}
+
+void snp_vappendf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	if (!buf || !len)
+		return;
+	n = strnlen(buf, len);
+	if (n && n + 3 < len) { /* the separator and at least one byte */
+		memcpy(buf + n, "; ", 3);
+		n += 2;
+	} else if (n) {
+		return;
+	}
+	vsnprintf(buf + n, len - n, fmt, ap);
+}
+
+void snp_appendf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	snp_vappendf(buf, len, fmt, ap);
+	va_end(ap);
 }

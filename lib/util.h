@@ -2,6 +2,7 @@
 #ifndef SNP_LIB_UTIL_H
 #define SNP_LIB_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,14 @@ int snp_read_regular_file(const char *path, size_t max, uint8_t **ret_data, size
  */
 int snp_read_regular_file_follow(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
 int snp_write_file(const char *path, const void *data, size_t len, int mode);
+
+/*
+ * Append to the message in @buf (@len bytes, NUL-terminated), "; " before
+ * it unless @buf is empty; what does not fit is cut, never overflowing.
+ */
+void snp_vappendf(char *buf, size_t len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+void snp_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */
 /*

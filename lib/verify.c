@@ -44,13 +44,12 @@ static struct snp_check *add(struct snp_verify_result *res, const char *name,
 	return c;
 }
 
-/* Append ", ..." to a check's detail; a failure makes the check fail. */
+/* Append "; ..." to a check's detail; a failure makes the check fail. */
 static void amend(struct snp_check *c, bool failed, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void amend(struct snp_check *c, bool failed, const char *fmt, ...)
 {
-	size_t used;
 	va_list ap;
 
 	if (!c)
@@ -62,13 +61,8 @@ static void amend(struct snp_check *c, bool failed, const char *fmt, ...)
 	} else if (!failed && c->status == SNP_CHECK_FAIL) {
 		return;
 	}
-	used = strlen(c->detail);
-	if (used && used + 2 < sizeof(c->detail)) {
-		memcpy(c->detail + used, "; ", 3);
-		used += 2;
-	}
 	va_start(ap, fmt);
-	vsnprintf(c->detail + used, sizeof(c->detail) - used, fmt, ap);
+	snp_vappendf(c->detail, sizeof(c->detail), fmt, ap);
 	va_end(ap);
 }
 
@@ -1026,29 +1020,6 @@ int snp_verify(const struct snp_verify_input *in, const struct snp_policy *pol,
 	return 0;
 }
 
-/* "; "-separated failures of snp_verify_signer() */
-static void signer_err(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void signer_err(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n;
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	n = strnlen(buf, len);
-	if (n && n + 2 < len) {
-		memcpy(buf + n, "; ", 3);
-		n += 2;
-	}
-	if (n + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
-
 static const struct snp_check *check_failed(const struct snp_verify_result *res, const char *name)
 {
 	const struct snp_check *c = snp_verify_result_find(res, name);
@@ -1118,7 +1089,7 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 	if (err && errlen)
 		err[0] = '\0';
 	if (!in->leaf) {
-		signer_err(err, errlen, "%s", "no VCEK/VLEK given");
+		snp_appendf(err, errlen, "%s", "no VCEK/VLEK given");
 		return -EKEYREJECTED;
 	}
 	/* unparsable: snp_verify() says what is wrong (check "extensions") */
@@ -1126,15 +1097,15 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 	if (!ext_ok)
 		memset(&ext, 0, sizeof(ext));
 	if (ext_ok && ext.has_hwid == ext.has_csp_id) {
-		signer_err(err, errlen, "%s",
-			   "neither a VCEK (a hwID, no cspId) nor a VLEK (a cspId, no hwID)");
+		snp_appendf(err, errlen, "%s",
+			    "neither a VCEK (a hwID, no cspId) nor a VLEK (a cspId, no hwID)");
 		r = signer_worse(r, -EKEYREJECTED);
 	}
 	vlek = ext.has_csp_id && !ext.has_hwid;
 	if (ext_ok &&
 	    ((in->kind == SNP_SIGNER_VCEK && vlek) || (in->kind == SNP_SIGNER_VLEK && !vlek))) {
-		signer_err(err, errlen, "a %s, not a %s", vlek ? "VLEK" : "VCEK",
-			   vlek ? "VCEK" : "VLEK");
+		snp_appendf(err, errlen, "a %s, not a %s", vlek ? "VLEK" : "VCEK",
+			    vlek ? "VCEK" : "VLEK");
 		r = signer_worse(r, -EKEYREJECTED);
 	}
 
@@ -1142,32 +1113,32 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 	pol = calloc(1, sizeof(*pol));
 	if (!res || !pol) {
 		r = -ENOMEM;
-		signer_err(err, errlen, "%s", "cannot check it (out of memory)");
+		snp_appendf(err, errlen, "%s", "cannot check it (out of memory)");
 		goto out;
 	}
 	pol->require_chip_id = in->require_chip_id;
 	if (snp_verify(&vin, pol, res) < 0) {
 		r = -ENOMEM;
-		signer_err(err, errlen, "%s", "cannot check it (out of memory)");
+		snp_appendf(err, errlen, "%s", "cannot check it (out of memory)");
 		goto out;
 	}
 
 	if ((c = check_failed(res, "extensions"))) {
-		signer_err(err, errlen, "%s", c->detail);
+		snp_appendf(err, errlen, "%s", c->detail);
 		r = signer_worse(r, -EKEYREJECTED);
 	}
 	/* no VCEK or VLEK has another key, signed report or not */
 	p384 = key_is_p384(X509_get0_pubkey(in->leaf));
 	if (!p384) {
-		signer_err(err, errlen, "%s", "its key is not ECDSA P-384");
+		snp_appendf(err, errlen, "%s", "its key is not ECDSA P-384");
 		r = signer_worse(r, -EKEYREJECTED);
 	}
 	if (!signed_ && in->require_signed) {
-		signer_err(err, errlen, "the report is unsigned (SIGNING_KEY %u)", sk);
+		snp_appendf(err, errlen, "the report is unsigned (SIGNING_KEY %u)", sk);
 		r = signer_worse(r, -EKEYREJECTED);
 	}
 	if (signed_ && (c = check_failed(res, "signing_key"))) {
-		signer_err(err, errlen, "%s", c->detail);
+		snp_appendf(err, errlen, "%s", c->detail);
 		r = signer_worse(r, -EKEYREJECTED);
 	}
 	/* the product asked for, else the one the report says (CPUID, v3+) */
@@ -1177,27 +1148,27 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 	if (want_p != SNP_PRODUCT_UNKNOWN &&
 	    (!ext.has_product_name || snp_product_from_string(ext.product_name, &leaf_p) < 0 ||
 	     leaf_p != want_p)) {
-		signer_err(err, errlen, "a %s of %s, not of %s", vlek ? "VLEK" : "VCEK",
-			   ext.has_product_name ? ext.product_name : "no known product",
-			   snp_product_name(want_p));
+		snp_appendf(err, errlen, "a %s of %s, not of %s", vlek ? "VLEK" : "VCEK",
+			    ext.has_product_name ? ext.product_name : "no known product",
+			    snp_product_name(want_p));
 		r = signer_worse(r, -ESTALE);
 	}
 	if ((c = check_failed(res, "tcb_match"))) {
 		if (leaf_tcb(&ext, snp_report_tcb_layout(&ri), &tcb))
-			signer_err(err, errlen,
-				   "its TCB 0x%016llx is not the report's REPORTED_TCB 0x%016llx",
-				   (unsigned long long)tcb,
-				   (unsigned long long)le64_to_cpu(ri.r.reported_tcb));
+			snp_appendf(err, errlen,
+				    "its TCB 0x%016llx is not the report's REPORTED_TCB 0x%016llx",
+				    (unsigned long long)tcb,
+				    (unsigned long long)le64_to_cpu(ri.r.reported_tcb));
 		else
-			signer_err(err, errlen, "its TCB is not the report's REPORTED_TCB (%s)",
-				   c->detail);
+			snp_appendf(err, errlen, "its TCB is not the report's REPORTED_TCB (%s)",
+				    c->detail);
 		r = signer_worse(r, -ESTALE);
 	}
 	if ((c = check_failed(res, "chip_match"))) {
-		signer_err(err, errlen, "%s%s", c->detail,
-			   snp_mem_is_zero(ri.r.chip_id, SNP_CHIP_ID_SIZE) ?
-				   "" :
-				   " (a VCEK of another chip)");
+		snp_appendf(err, errlen, "%s%s", c->detail,
+			    snp_mem_is_zero(ri.r.chip_id, SNP_CHIP_ID_SIZE) ?
+				    "" :
+				    " (a VCEK of another chip)");
 		r = signer_worse(r, -ESTALE);
 	}
 	/*
@@ -1210,16 +1181,16 @@ int snp_verify_signer(const struct snp_signer_input *in, char *err, size_t errle
 					  "the report's signature could not be checked" :
 					  "the report's signature does not verify with its key";
 
-		signer_err(err, errlen, "%s", why);
+		snp_appendf(err, errlen, "%s", why);
 		if (r != -ESTALE)
 			r = signer_worse(r, -EKEYREJECTED);
 	}
 	if (chain && (c = check_failed(res, "chain"))) {
-		signer_err(err, errlen, "its ASK/ASVK and ARK do not sign it (%s)", c->detail);
+		snp_appendf(err, errlen, "its ASK/ASVK and ARK do not sign it (%s)", c->detail);
 		r = signer_worse(r, -EBADMSG);
 	}
 	if (chain && in->trust_ark && (c = check_failed(res, "root_trust"))) {
-		signer_err(err, errlen, "%s", c->detail);
+		snp_appendf(err, errlen, "%s", c->detail);
 		r = signer_worse(r, -EBADMSG);
 	}
 out:

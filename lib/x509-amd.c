@@ -277,33 +277,19 @@ nomem:
 	return -ENOMEM;
 }
 
-int snp_x509_load_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen)
+/* @path's certificates; @regular: a regular file only, never waited on */
+static int load_path(const char *path, bool regular, STACK_OF(X509) * *ret, char *err,
+		     size_t errlen)
 {
 	_cleanup_(freep) u8 *data = NULL;
 	size_t len;
 	int r;
 
-	r = snp_read_file(path, SNP_CERT_FILE_MAX, &data, &len);
+	r = regular ? snp_read_regular_file_follow(path, SNP_CERT_FILE_MAX, &data, &len) :
+		      snp_read_file(path, SNP_CERT_FILE_MAX, &data, &len);
 	if (r == -EFBIG)
 		return fail(err, errlen, r, "%s: larger than %d bytes", path, SNP_CERT_FILE_MAX);
-	if (r < 0)
-		return fail(err, errlen, r, "%s: %s", path, strerror(-r));
-	r = snp_x509_load_mem(data, len, ret, err, errlen);
-	if (r == -EBADMSG)
-		return fail(err, errlen, r, "%s: no X.509 certificate (PEM or DER) found", path);
-	return r;
-}
-
-int snp_x509_load_regular_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen)
-{
-	_cleanup_(freep) u8 *data = NULL;
-	size_t len;
-	int r;
-
-	r = snp_read_regular_file_follow(path, SNP_CERT_FILE_MAX, &data, &len);
-	if (r == -EFBIG)
-		return fail(err, errlen, r, "%s: larger than %d bytes", path, SNP_CERT_FILE_MAX);
-	if (r == -EBADFD)
+	if (regular && r == -EBADFD)
 		return fail(err, errlen, r,
 			    "%s: not a regular file (a FIFO, device or socket is not read)", path);
 	if (r < 0)
@@ -312,6 +298,16 @@ int snp_x509_load_regular_file(const char *path, STACK_OF(X509) * *ret, char *er
 	if (r == -EBADMSG)
 		return fail(err, errlen, r, "%s: no X.509 certificate (PEM or DER) found", path);
 	return r;
+}
+
+int snp_x509_load_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen)
+{
+	return load_path(path, false, ret, err, errlen);
+}
+
+int snp_x509_load_regular_file(const char *path, STACK_OF(X509) * *ret, char *err, size_t errlen)
+{
+	return load_path(path, true, ret, err, errlen);
 }
 
 /* @c as PEM text, malloc()ed; NULL when out of memory. */

@@ -89,6 +89,11 @@ TESTS += %reldir%/test-audit
 %canon_reldir%_test_audit_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 %canon_reldir%_test_audit_LDADD = daemon/libsnpd.la
+# lib/util.c snp_appendf(): "; "-separated messages, cut, never overrun.
+check_PROGRAMS += %reldir%/test-appendf
+TESTS += %reldir%/test-appendf
+%canon_reldir%_test_appendf_SOURCES = %reldir%/test-appendf.c %reldir%/check.h
+%canon_reldir%_test_appendf_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 # daemon/client.c: remote TCP peers are one client per IPv4 address and per
 # IPv6 /64; no address is ever a uid or one of snpd's own identities.
 check_PROGRAMS += %reldir%/test-client
