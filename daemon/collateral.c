@@ -68,6 +68,7 @@ struct job {
 	char ca_file[4096];
 	size_t cache_max_bytes;
 	bool offline;
+	bool recheck; /* the last job's table again (snpd_collateral_resubmit()) */
 };
 
 struct snpd_collateral {
@@ -790,7 +791,8 @@ static time_t anchor_retry_time(struct snpd_collateral *c, int r)
  * without a CRL because the host's is not current (expired, not the
  * trusted ARK's) and none is cached, the same after a backoff, saying why.
  */
-static void host_crl_retry(struct snpd_collateral *c, const struct work *w, struct snpd_coll_set *s)
+static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const struct work *w,
+			   struct snpd_coll_set *s)
 {
 	time_t now = time(NULL);
 	u32 sec;
@@ -805,10 +807,19 @@ static void host_crl_retry(struct snpd_collateral *c, const struct work *w, stru
 	if (s->crl || !w->host_crl_why[0])
 		return;
 	pthread_mutex_lock(&c->lock);
-	sec = c->host_crl_retry_s ? c->host_crl_retry_s * 2 : HOST_CRL_RETRY_MIN_S;
-	if (sec > RETRY_MAX_S)
-		sec = RETRY_MAX_S;
-	c->host_crl_retry_s = sec;
+	/*
+	 * Doubled once per fresh table the host gave; the old table checked
+	 * again (at a retry, on_coll_retry(), while the fresh one is asked
+	 * for) keeps the current backoff.
+	 */
+	sec = c->host_crl_retry_s;
+	if (!j->recheck || !sec) {
+		sec = sec ? sec * 2 : HOST_CRL_RETRY_MIN_S;
+		if (sec > RETRY_MAX_S)
+			sec = RETRY_MAX_S;
+		if (!j->recheck)
+			c->host_crl_retry_s = sec;
+	}
 	pthread_mutex_unlock(&c->lock);
 	s->retry_at = now + sec;
 	s->refresh_host = true;
@@ -997,7 +1008,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 					  "not in the cache and KdsOffline=yes");
 	}
 	if (s && s->final && j->offline && !anchor_failed && best->host_crl)
-		host_crl_retry(c, best, s);
+		host_crl_retry(c, j, best, s);
 	if (s && !s->final) {
 		/* say what the local pass found; the network pass follows */
 		snprintf(s->error, sizeof(s->error), "%s", "fetching from KDS");
@@ -1297,6 +1308,7 @@ int snpd_collateral_resubmit(struct snpd_collateral *c, const struct snpd_coll_c
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	j.recheck = true;
 	job_config(&j, cfg);
 	return queue_job(c, &j, false);
 }

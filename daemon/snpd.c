@@ -175,9 +175,15 @@ static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 		 * (the broker's queue, one at a time) brings the host's table
 		 * as it is now, and its collateral is looked up
 		 * (collateral_for(): the set is due). Should no set come of
-		 * it, asked again later.
+		 * it, asked again later. Meanwhile the old table is checked
+		 * again at once, so that its CRL, now past its nextUpdate, is
+		 * no longer served, whether or not the host ever answers (a
+		 * later job supersedes this one).
 		 */
 		log_info("Collateral: asking the host for its certificate table again (its CRL)");
+		coll_config(d, &cfg);
+		if (snpd_collateral_resubmit(d->collateral, &cfg) < 0)
+			log_warning("Cannot check the collateral again");
 		r = sd_event_add_time_relative(d->event, &d->coll_retry, CLOCK_MONOTONIC,
 					       COLL_REFRESH_AGAIN_S * 1000000ULL, 0, on_coll_retry,
 					       d);

@@ -15,6 +15,9 @@ old one. Shows, without a SIGHUP:
      when the table is read again (next_retry about 10 s away, not a busy
      loop: at most one reference report meanwhile); once the host has a
      newer CRL it is served after that backoff.
+ (c) the device does not answer at the CRL's nextUpdate (the simulator's
+     lock held): the expired CRL is not served meanwhile, the set is
+     partial; the fresh table cannot be waited for.
 Before the fix, (a) kept nothing (partial without a CRL until a SIGHUP)
 and (b) said "not in the cache yet (KdsOffline=yes)" with no retry."""
 
@@ -196,8 +199,32 @@ def scenario_expired(tmp):
         h.stop_clean(d, res)
 
 
+def scenario_no_answer(tmp):
+    """(c) at the CRL's nextUpdate the device does not answer (held): the
+    expired CRL is not served meanwhile, the set is partial."""
+    sim, d, until = start(tmp, "noanswer", 25)
+    dev = None
+    try:
+        wait(d, lambda s: s.get("collateral", {}).get("state") == "complete",
+             "(c) complete at the start")
+        res.check(epoch(served_crl(d)) == until, "(c) the host's CRL served before its nextUpdate")
+        dev = h.DeviceHeld(d)
+        s = wait(d, lambda s: time.time() > until and
+                 s.get("collateral", {}).get("state") == "partial" and
+                 served_crl(d) is None and api_crl(d) is None,
+                 "(c) the device held: partial, no CRL served after its nextUpdate")
+        res.check(s is not None and "expired" in (s["collateral"].get("last_error") or ""),
+                  "(c) last_error says the host's CRL expired: %r" %
+                  (s and s["collateral"].get("last_error")))
+    finally:
+        if dev:
+            dev.release()
+        h.stop_clean(d, res)
+
+
 with tempfile.TemporaryDirectory(prefix="snpd-crl-host-") as tmp:
     os.chmod(tmp, 0o755)
     scenario_newer(tmp)
     scenario_expired(tmp)
+    scenario_no_answer(tmp)
 res.done()
