@@ -22,6 +22,7 @@
 
 #include "lib/amd-roots.h"
 #include "lib/kds.h"
+#include "lib/util.h"
 #include "lib/x509-amd.h"
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -519,11 +520,16 @@ static int xfer_cancelled(void *userdata, curl_off_t dltotal, curl_off_t dlnow, 
 	return atomic_load(cancel) ? 1 : 0;
 }
 
+/* KdsCAFile=: a CA bundle (Debian's whole one is ~220 KB) */
+#define KDS_CA_FILE_MAX (4 * 1024 * 1024)
+
 static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *ret_len, char *err,
 		    size_t errlen)
 {
 	struct body b = { 0 };
 	char url[1024], cerr[CURL_ERROR_SIZE] = "";
+	u8 *ca = NULL;
+	size_t ca_len = 0;
 	long status = 0;
 	curl_off_t retry_after = 0;
 	time_t until;
@@ -549,10 +555,28 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 	}
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", k->base_url, urlpath) >= sizeof(url))
 		return -ENAMETOOLONG;
+	if (k->ca_file[0]) {
+		/*
+		 * Read here, as a regular file that is never waited on (not
+		 * by libcurl's fopen(): a FIFO there would hang the caller),
+		 * and handed over as bytes.
+		 */
+		r = snp_read_regular_file_follow(k->ca_file, KDS_CA_FILE_MAX, &ca, &ca_len);
+		if (r < 0) {
+			seterr(err, errlen, "KDS CA file %s: %s", k->ca_file,
+			       r == -EBADFD ? "not a regular file (a FIFO, device or socket is "
+					      "not read)" :
+			       r == -EFBIG  ? "too large" :
+					      strerror(-r));
+			return r == -EBADFD ? -EINVAL : r;
+		}
+	}
 
 	c = curl_easy_init();
-	if (!c)
+	if (!c) {
+		free(ca);
 		return -ENOMEM;
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, k->connect_timeout_ms);
@@ -567,10 +591,15 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 	/* the defaults, said here: a server certificate is always verified */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (k->ca_file[0]) {
+	if (ca) {
 		/* only this CA file, not the system's as well */
-		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
+		struct curl_blob blob = { .data = ca, .len = ca_len, .flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
 		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+		free(ca);
+		ca = NULL;
 	}
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "snpd/" PACKAGE_VERSION);

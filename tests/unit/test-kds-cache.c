@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -282,6 +284,45 @@ static void test_crl_issuer_escaped(void **state)
 	EVP_PKEY_free(key);
 }
 
+/*
+ * KdsCAFile= that became a FIFO: the lookup fails at once, saying so. The
+ * server listens (the kernel completes the handshake), so libcurl would
+ * get as far as loading its CAs: with the path given to it (before), its
+ * fopen() of the FIFO blocked until interrupted.
+ */
+static void test_fifo_ca_file(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	X509_CRL *crl = NULL;
+	enum snp_kds_source src;
+	char err[512] = "";
+	int srv, r;
+
+	srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(srv >= 0);
+	assert_int_equal(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(srv, 4), 0);
+	assert_int_equal(getsockname(srv, (struct sockaddr *)&a, &alen), 0);
+	snprintf(f->k.base_url, sizeof(f->k.base_url), "https://127.0.0.1:%u",
+		 (unsigned int)ntohs(a.sin_port));
+	snprintf(f->k.ca_file, sizeof(f->k.ca_file), "%s/ca.pem", f->dir);
+	assert_int_equal(mkfifo(f->k.ca_file, 0644), 0);
+	f->k.offline = false;
+	f->k.connect_timeout_ms = 3000;
+	f->k.total_timeout_ms = 3000;
+
+	watch();
+	r = snp_kds_get_crl(&f->k, SNP_PRODUCT_MILAN, false, &crl, &src, err, sizeof(err));
+	unwatched();
+	close(srv);
+	assert_true(r < 0);
+	assert_null(crl);
+	print_message("%s\n", err);
+	assert_non_null(strstr(err, "not a regular file"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_in_ro_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_issuer_escaped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_ca_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
