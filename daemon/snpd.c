@@ -158,7 +158,7 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 	return 0;
 }
 
-static void reference_refresh(struct snpd *d, bool reload);
+static void reference_refresh(struct snpd *d, enum snpd_ref_why why);
 
 static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
@@ -191,7 +191,7 @@ static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 			d->coll_retry = NULL;
 			log_warning_errno(r, "Cannot schedule the next collateral lookup: %m");
 		}
-		reference_refresh(d, false);
+		reference_refresh(d, SNPD_REF_COLLATERAL);
 		return 0;
 	}
 	coll_config(d, &cfg);
@@ -290,7 +290,7 @@ static void stale_refresh(struct snpd *d)
 	d->stale_next_usec = now + d->stale_backoff_ms * 1000ULL;
 	d->stale_refreshes++;
 	/* one in flight (a SIGHUP's, or ours): one more after it */
-	reference_refresh(d, false);
+	reference_refresh(d, SNPD_REF_STALE);
 }
 
 static int on_stale_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -372,7 +372,7 @@ static int on_reference_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	struct snpd *d = userdata;
 
 	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
-	reference_refresh(d, false);
+	reference_refresh(d, SNPD_REF_FIRST);
 	return 0;
 }
 
@@ -401,13 +401,14 @@ static void reference_schedule_retry(struct snpd *d)
 static void on_reference_report(struct snpd_request *req, void *userdata)
 {
 	struct snpd *d = userdata;
-	bool first = !d->view, had_view = d->view, reload = d->reference_reload;
+	bool first = !d->view, had_view = d->view;
+	enum snpd_ref_why why = d->reference_why;
 	struct snpd_platform_id was = { 0 };
 
 	if (had_view)
 		snpd_platform_id_of((const u8 *)&d->view->ref.r, &was);
 	d->reloading = false;
-	d->reference_reload = false;
+	d->reference_why = SNPD_REF_FIRST;
 	if (req->result == -ECANCELED) {
 		/* the broker is going away: nothing more to ask it */
 		snpd_request_free(req);
@@ -417,17 +418,25 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		if (!d->view) {
 			log_error_errno(req->result, "The reference report failed: %m");
 			d->reference_error = -req->result;
-		} else if (reload) {
+		} else if (why == SNPD_REF_RELOAD) {
 			log_error_errno(
 				req->result,
 				"The reference report failed: %m; keeping the previous view");
 			d->last_reload_failed = true;
-		} else {
+		} else if (why == SNPD_REF_STALE) {
 			/* no reload failed: the next stale report tries again */
 			log_error_errno(
 				req->result,
 				"The view's refresh for the host's change failed: %m; "
 				"evidence of the new platform is refused until it succeeds");
+		} else {
+			/*
+			 * The platform did not change: the view stays as it is
+			 * and serves; on_coll_retry() asks again later
+			 */
+			log_error_errno(req->result,
+					"The reference report for the host's fresh certificate "
+					"table (its CRL) failed: %m; asked again later");
 		}
 	} else if (reference_view(d, &req->report) == 0) {
 		if (had_view) {
@@ -459,22 +468,26 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
 		if (first)
 			log_notice("Reference report taken: the view is complete");
-		else
+		else if (why == SNPD_REF_RELOAD)
 			log_info("Reloaded: view generation %llu",
 				 (unsigned long long)d->view->generation);
-	} else if (reload) {
+		else
+			log_info("View refreshed: generation %llu",
+				 (unsigned long long)d->view->generation);
+	} else if (why == SNPD_REF_RELOAD) {
 		d->last_reload_failed = true;
 	}
 	snpd_request_free(req);
 	if (d->reference_again) {
 		/*
-		 * SIGHUPs (or a stale view) while this one was in flight: one
-		 * more for all of them, a reload if any of them was one
+		 * SIGHUPs (or a stale view, the collateral) while this one was
+		 * in flight: one more for all of them, a reload if any of them
+		 * was one
 		 */
-		reload = d->reference_again_reload;
+		why = d->reference_again_why;
 		d->reference_again = false;
-		d->reference_again_reload = false;
-		reference_refresh(d, reload);
+		d->reference_again_why = SNPD_REF_FIRST;
+		reference_refresh(d, why);
 	}
 	if (!d->reloading) {
 		reference_schedule_retry(d);
@@ -484,18 +497,20 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 
 /*
  * A fresh reference report for the static files, through the broker: for
- * a SIGHUP (@reload), a view whose platform the host changed, or the first
- * view. At most one is in flight; asking again meanwhile only marks that
- * another is wanted when it completes.
+ * @why, a SIGHUP, a view whose platform the host changed, the host's fresh
+ * certificate table or the first view. At most one is in flight; asking
+ * again meanwhile only marks that another is wanted when it completes,
+ * for the weightiest reason asked.
  */
-static void reference_refresh(struct snpd *d, bool reload)
+static void reference_refresh(struct snpd *d, enum snpd_ref_why why)
 {
 	struct snpd_request *req;
 	int r;
 
 	if (d->reloading) {
+		if (!d->reference_again || why > d->reference_again_why)
+			d->reference_again_why = why;
 		d->reference_again = true;
-		d->reference_again_reload |= reload;
 		return;
 	}
 	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_CLIENT_REFERENCE);
@@ -520,7 +535,7 @@ static void reference_refresh(struct snpd *d, bool reload)
 		goto fail;
 	}
 	d->reloading = true;
-	d->reference_reload = reload;
+	d->reference_why = why;
 	d->reference_reports++;
 	return;
 fail:
@@ -528,15 +543,18 @@ fail:
 		log_error_errno(r, "Cannot ask for a reference report: %m");
 		reference_schedule_retry(d);
 		notify_status(d, "READY=1\n", NULL);
-	} else if (reload) {
+	} else if (why == SNPD_REF_RELOAD) {
 		log_error_errno(r, "Reload: cannot ask for a reference report: %m; keeping the "
 				   "previous view");
 		d->last_reload_failed = true;
 		notify_status(d, "READY=1\n", "last reload could not refresh the reference report");
-	} else {
+	} else if (why == SNPD_REF_STALE) {
 		/* no reload failed: the next stale report tries again */
 		log_error_errno(r, "Cannot ask for a reference report to refresh the view for the "
 				   "host's change: %m");
+	} else {
+		log_error_errno(r, "Cannot ask for a reference report for the host's fresh "
+				   "certificate table: %m; asked again later");
 	}
 }
 
@@ -612,7 +630,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	snpd_broker_set_limits(d->broker, &lim);
 
 	/* a reload while one is in flight is folded into one more after it */
-	reference_refresh(d, true);
+	reference_refresh(d, SNPD_REF_RELOAD);
 	return 0;
 }
 

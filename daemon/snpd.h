@@ -60,6 +60,14 @@ struct snpd_platform_id {
 	u32 signing_key; /* SNP_SIGNING_KEY_VCEK, _VLEK or _NONE */
 };
 
+/* Why a reference report is asked for, from the least to the weightiest. */
+enum snpd_ref_why {
+	SNPD_REF_FIRST,	     /* no view yet: the host was busy at start */
+	SNPD_REF_COLLATERAL, /* the host's fresh certificate table (its CRL, KdsOffline=yes) */
+	SNPD_REF_STALE,	     /* a device report of another platform than the view's */
+	SNPD_REF_RELOAD,     /* SIGHUP */
+};
+
 struct snpd_fs;
 struct snpd_http;
 struct snpd_batcher;
@@ -88,15 +96,16 @@ struct snpd {
 	 * The reference report: at most one in flight (reloading), at most
 	 * one more asked for meanwhile (reference_again, however many
 	 * SIGHUPs came). Without a view (the host was busy at start) it is
-	 * retried with backoff. reference_reload: the one in flight answers
-	 * a SIGHUP, reference_again_reload: the one asked for does; only
-	 * theirs fail a reload (last_reload_failed), not a stale view's
-	 * refresh.
+	 * retried with backoff. reference_why: why the one in flight was
+	 * asked for, reference_again_why: the weightiest reason of those
+	 * asked for meanwhile; only a reload's fails a reload
+	 * (last_reload_failed), not a stale view's or the collateral's
+	 * refresh, and each failure is said for what it was.
 	 */
 	bool reloading;
 	bool reference_again;
-	bool reference_reload;
-	bool reference_again_reload;
+	enum snpd_ref_why reference_why;
+	enum snpd_ref_why reference_again_why;
 	bool last_reload_failed;
 	u64 reference_reports;
 	int reference_error; /* why there is no view yet */
