@@ -460,7 +460,9 @@ class HeldFile:
     """tests/helpers/held-file: @self.path is @source as it is now (absent
     while @source is), a regular file whose open waits while held, as on a
     slow disk: a reader (snpd's collateral worker reading TrustArk=) stopped
-    at a known point. snpd reads no FIFO, so a FIFO cannot do this."""
+    at a known point. snpd reads no FIFO, so a FIFO cannot do this. Each
+    held open has its own marker, so that openers held at the same time are
+    told apart (waiting())."""
 
     BIN = os.path.join(BUILDDIR, "tests", "helpers", "held-file")
 
@@ -479,11 +481,25 @@ class HeldFile:
         """Opens from now on wait until release()."""
         open(self.hold_path, "w").close()
 
-    def wait_held(self, timeout=60):
-        """True once an open waits (polled, never a pass condition)."""
+    def waiting(self):
+        """The opens waiting now, oldest first: [(pid, n)], the opener's
+        (thread) id as FUSE gives it and the open's number on this mount,
+        from their markers HOLD.waiting.PID.N."""
+        pre = os.path.basename(self.hold_path) + ".waiting."
+        held = []
+        for name in os.listdir(self.dir):
+            if name.startswith(pre):
+                pid, n = name[len(pre):].split(".")
+                held.append((int(pid), int(n)))
+        return sorted(held, key=lambda w: w[1])
+
+    def wait_held(self, timeout=60, count=1, pid=None):
+        """True once @count opens wait, @pid's among them when given
+        (polled, never a pass condition)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if os.path.exists(self.hold_path + ".waiting"):
+            held = self.waiting()
+            if len(held) >= count and (pid is None or pid in [w[0] for w in held]):
                 return True
             time.sleep(0.02)
         return False
