@@ -132,13 +132,12 @@ int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o)
 		k->cache_max_bytes = (size_t)v;
 	}
 	if (o->ca) {
-		if (access(o->ca, R_OK) < 0) {
-			log_error_errno(errno, "--kds-ca: cannot read %s: %m", o->ca);
-			return -EINVAL;
-		}
+		/* the bytes read when parsed; the name only says where they came from */
 		if ((size_t)snprintf(k->ca_file, sizeof(k->ca_file), "%s", o->ca) >=
 		    sizeof(k->ca_file))
 			return log_error_errno(ENAMETOOLONG, "--kds-ca: path too long.");
+		k->ca_pem = o->ca_pem;
+		k->ca_pem_len = o->ca_pem_len;
 	}
 	if (o->url) {
 		size_t n = strlen(o->url);
@@ -182,15 +181,44 @@ int snpctl_kds_parse_opt(int c, const char *arg, struct snpctl_kds_opts *o)
 	case SNPCTL_ARG_KDS_TIMEOUT:
 		o->timeout = arg;
 		return 1;
-	case SNPCTL_ARG_KDS_CA:
+	case SNPCTL_ARG_KDS_CA: {
+		u8 *pem;
+		size_t len;
+		int r;
+
+		/*
+		 * Read now, once, as --trust-ark is: a pipe or FIFO too
+		 * (`--kds-ca <(...)`), as a command a user runs may; snpd's
+		 * KdsCAFile= is only ever a regular file. Bounded.
+		 */
+		r = snp_kds_ca_load(arg, SNP_KDS_CA_ANY_FILE, &pem, &len, NULL, 0);
+		if (r == -EFBIG)
+			log_error("--kds-ca: cannot read %s: larger than %d bytes.", arg,
+				  SNP_KDS_CA_MAX);
+		else if (r < 0)
+			log_error_errno(r, "--kds-ca: cannot read %s: %m", arg);
+		if (r < 0)
+			return r;
+		free(o->ca_pem);
 		o->ca = arg;
+		o->ca_pem = pem;
+		o->ca_pem_len = len;
 		return 1;
+	}
 	case SNPCTL_ARG_CACHE_MAX:
 		o->cache_max = arg;
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+void snpctl_kds_opts_release(struct snpctl_kds_opts *o)
+{
+	free(o->ca_pem);
+	o->ca_pem = NULL;
+	o->ca_pem_len = 0;
+	o->ca = NULL;
 }
 
 /* ---- collateral ------------------------------------------------------- */
@@ -231,6 +259,11 @@ struct coll_args {
 	const char *trust_ark;
 	bool vlek;
 };
+
+static void coll_args_release(struct coll_args *a)
+{
+	snpctl_kds_opts_release(&a->kds);
+}
 
 static int key_from_args(const struct coll_args *a, const char *report, struct snp_kds_key *key)
 {
@@ -626,14 +659,18 @@ int snpctl_cmd_collateral(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct coll_args a = { 0 };
+	_cleanup_(coll_args_release) struct coll_args a = { 0 };
 	struct snp_kds k;
 	const char *cmd;
 	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-		if (snpctl_kds_parse_opt(c, optarg, &a.kds))
+		int r = snpctl_kds_parse_opt(c, optarg, &a.kds);
+
+		if (r < 0)
+			return SNPCTL_EXIT_USAGE;
+		if (r > 0)
 			continue;
 		switch (c) {
 		case 'p':

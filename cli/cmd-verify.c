@@ -301,7 +301,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 	char err[SNP_ERRBUF];
 	bool cli_id_keys = false, cli_author_keys = false;
 	bool cli_require_events = false, cli_forbid_events = false;
-	int c;
+	int c, r;
 
 	a->at = time(NULL);
 	/* first the policy file, so that every option overrides it */
@@ -323,7 +323,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-		if (snpctl_kds_parse_opt(c, optarg, &a->kds))
+		r = snpctl_kds_parse_opt(c, optarg, &a->kds);
+		if (r < 0)
+			return r;
+		if (r > 0)
 			continue;
 		switch (c) {
 		case ARG_POLICY:
@@ -1505,9 +1508,14 @@ static int verify_binding(const struct verify_args *a, const struct snpctl_evide
 	return SNPCTL_EXIT_OK;
 }
 
+static void verify_args_release(struct verify_args *a)
+{
+	snpctl_kds_opts_release(&a->kds);
+}
+
 int snpctl_cmd_verify(int argc, char **argv)
 {
-	struct verify_args a = { 0 };
+	_cleanup_(verify_args_release) struct verify_args a = { 0 };
 	struct cert_set cs = { 0 };
 	struct snpctl_evidence ev = { 0 };
 	struct binding_out bind = { 0 };

@@ -53,13 +53,27 @@ struct snpctl_kds_opts {
 	const char *timeout;   /* total seconds, as given */
 	const char *ca;	       /* --kds-ca FILE */
 	const char *cache_max; /* --cache-max SIZE, as given */
+	/*
+	 * --kds-ca's bytes, read once when the option is parsed (a pipe,
+	 * `<(...)`, can be read only once); owned: snpctl_kds_opts_release().
+	 */
+	unsigned char *ca_pem;
+	size_t ca_pem_len;
 };
 
 struct snp_kds;
-/* 1 when @c was one of the options above (stored in @o), else 0. */
+/*
+ * 1 when @c was one of the options above (stored in @o), else 0; a
+ * negative errno, said, when --kds-ca cannot be read.
+ */
 int snpctl_kds_parse_opt(int c, const char *arg, struct snpctl_kds_opts *o);
-/* Configure @k: base URL, offline mode and the cache directory. 0 or -errno. */
+/*
+ * Configure @k: base URL, offline mode, the cache directory and the CAs
+ * (@k borrows @o's bytes: @o outlives it). 0 or -errno.
+ */
 int snpctl_kds_setup(struct snp_kds *k, const struct snpctl_kds_opts *o);
+/* Free what snpctl_kds_parse_opt() read; @o can be parsed again. */
+void snpctl_kds_opts_release(struct snpctl_kds_opts *o);
 
 int snpctl_cmd_collateral(int argc, char **argv);
 int snpctl_cmd_show(int argc, char **argv);

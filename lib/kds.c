@@ -520,8 +520,25 @@ static int xfer_cancelled(void *userdata, curl_off_t dltotal, curl_off_t dlnow, 
 	return atomic_load(cancel) ? 1 : 0;
 }
 
-/* KdsCAFile=: a CA bundle (Debian's whole one is ~220 KB) */
-#define KDS_CA_FILE_MAX (4 * 1024 * 1024)
+int snp_kds_ca_load(const char *path, unsigned int flags, u8 **ret, size_t *ret_len, char *err,
+		    size_t errlen)
+{
+	int r;
+
+	/* a regular file is never waited on (a FIFO would hang a daemon's worker) */
+	r = flags & SNP_KDS_CA_ANY_FILE ?
+		    snp_read_file(path, SNP_KDS_CA_MAX, ret, ret_len) :
+		    snp_read_regular_file_follow(path, SNP_KDS_CA_MAX, ret, ret_len);
+	if (r == -EBADFD)
+		seterr(err, errlen,
+		       "KDS CA file %s: not a regular file (a FIFO, device or socket is not read)",
+		       path);
+	else if (r == -EFBIG)
+		seterr(err, errlen, "KDS CA file %s: larger than %d bytes", path, SNP_KDS_CA_MAX);
+	else if (r < 0)
+		seterr(err, errlen, "KDS CA file %s: %s", path, strerror(-r));
+	return r;
+}
 
 static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *ret_len, char *err,
 		    size_t errlen)
@@ -555,21 +572,15 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 	}
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", k->base_url, urlpath) >= sizeof(url))
 		return -ENAMETOOLONG;
-	if (k->ca_file[0]) {
+	if (!k->ca_pem && k->ca_file[0]) {
 		/*
 		 * Read here, as a regular file that is never waited on (not
 		 * by libcurl's fopen(): a FIFO there would hang the caller),
 		 * and handed over as bytes.
 		 */
-		r = snp_read_regular_file_follow(k->ca_file, KDS_CA_FILE_MAX, &ca, &ca_len);
-		if (r < 0) {
-			seterr(err, errlen, "KDS CA file %s: %s", k->ca_file,
-			       r == -EBADFD ? "not a regular file (a FIFO, device or socket is "
-					      "not read)" :
-			       r == -EFBIG  ? "too large" :
-					      strerror(-r));
+		r = snp_kds_ca_load(k->ca_file, 0, &ca, &ca_len, err, errlen);
+		if (r < 0)
 			return r == -EBADFD ? -EINVAL : r;
-		}
 	}
 
 	c = curl_easy_init();
@@ -591,9 +602,13 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 	/* the defaults, said here: a server certificate is always verified */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca) {
-		/* only this CA file, not the system's as well */
-		struct curl_blob blob = { .data = ca, .len = ca_len, .flags = CURL_BLOB_COPY };
+	if (k->ca_pem || ca) {
+		/* only these CAs, not the system's as well */
+		struct curl_blob blob = {
+			.data = k->ca_pem ? (void *)k->ca_pem : ca,
+			.len = k->ca_pem ? k->ca_pem_len : ca_len,
+			.flags = CURL_BLOB_COPY,
+		};
 
 		curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
 		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
@@ -628,6 +643,7 @@ static int http_get(struct snp_kds *k, const char *urlpath, u8 **ret, size_t *re
 			       "%s)",
 			       k->base_url, cerr[0] ? cerr : curl_easy_strerror(cr),
 			       k->ca_file[0] ? k->ca_file :
+			       k->ca_pem     ? "the CAs given" :
 					       "the system's CAs; a mirror's own CA: "
 					       "--kds-ca FILE");
 			r = -EPROTO;

@@ -46,6 +46,8 @@
 #define SNP_KDS_BACKOFF_MAX_S (24 * 3600)
 /* A refusal (404) is not asked again for this long. */
 #define SNP_KDS_REFUSED_TTL_S (24 * 3600)
+/* KdsCAFile=, --kds-ca: a CA bundle (Debian's whole one is ~220 KB) */
+#define SNP_KDS_CA_MAX (4 * 1024 * 1024)
 
 /* What identifies one VCEK: product, hwID and the whole TCB. */
 struct snp_kds_key {
@@ -77,6 +79,14 @@ struct snp_kds {
 	 * The certificate and its name are always verified.
 	 */
 	char ca_file[4096];
+	/*
+	 * Those CAs as bytes the caller read (snp_kds_ca_load()), used
+	 * instead of reading ca_file at each request; borrowed, kept until
+	 * the last request. NULL = read ca_file (then "" = the system's).
+	 * ca_file still names them in messages.
+	 */
+	const u8 *ca_pem;
+	size_t ca_pem_len;
 	/* set by another thread to abort a transfer in flight (within ~1 s); may be NULL */
 	const atomic_bool *cancel;
 	/*
@@ -97,6 +107,27 @@ struct snp_kds {
 /* Defaults: KDS URL, /var/cache/snpd, 10 s connect, 30 s total, 16 MiB. */
 void snp_kds_init(struct snp_kds *k);
 const char *snp_kds_source_name(enum snp_kds_source s);
+
+/* snp_kds_ca_load() flags */
+enum {
+	/*
+	 * Read what can be read, a FIFO or a pipe (`--kds-ca <(...)`) too,
+	 * waiting for its writer: for a command a user runs, never for a
+	 * daemon (whose file anyone able to replace it could make it wait on).
+	 */
+	SNP_KDS_CA_ANY_FILE = 1 << 0,
+};
+
+/*
+ * Read the CA certificates (PEM) for an https:// KDS from @path, at most
+ * SNP_KDS_CA_MAX bytes, into *ret (new, NUL-terminated, not counted in
+ * *ret_len). Without SNP_KDS_CA_ANY_FILE, @path must end (symbolic links
+ * followed) at a regular file, opened and read without ever waiting: a
+ * FIFO, device or socket is -EBADFD. Errors are negative errnos (-EFBIG
+ * too large) with a message naming @path in @err.
+ */
+int snp_kds_ca_load(const char *path, unsigned int flags, u8 **ret, size_t *ret_len, char *err,
+		    size_t errlen);
 
 /* The key of a report's VCEK (CHIP_ID, REPORTED_TCB, product). */
 int snp_kds_key_from_report(const struct snp_report_info *ri, struct snp_kds_key *ret, char *err,

@@ -10,16 +10,20 @@
  * MOUNTPOINT/file is SOURCE as it is now (ENOENT while SOURCE does not
  * exist; its size and bytes read at each call, never cached). While the
  * file HOLD exists, an open of MOUNTPOINT/file waits (at most 120 s), and
- * HOLD.waiting exists while one does: the test knows the reader is held.
- * Removing HOLD lets it go. getattr and lookup are never held (a
- * configuration check that stat()s the path goes on), and requests are
- * served by several threads. SIGTERM unmounts.
+ * each such open has its own marker, HOLD.waiting.PID.N, while it waits:
+ * PID the opener's (thread) id as FUSE gives it, N the open's number on
+ * this mount (1, 2, ...), so that the test knows which readers are held,
+ * and how many. Removing HOLD lets them all go. getattr and lookup are
+ * never held (a configuration check that stat()s the path goes on), and
+ * requests are served by several threads. SIGTERM unmounts.
  */
 #define FUSE_USE_VERSION 31
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +34,7 @@
 #define HOLD_MAX_MS 120000
 
 static const char *source, *hold;
-static char waiting[4096];
+static atomic_uint held_opens; /* N of the markers */
 
 static int held_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
@@ -68,6 +72,7 @@ static int held_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t
 static int held_open(const char *path, struct fuse_file_info *fi)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+	char waiting[PATH_MAX];
 	int fd, waited = 0;
 
 	if (strcmp(path, "/file"))
@@ -75,7 +80,10 @@ static int held_open(const char *path, struct fuse_file_info *fi)
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
 	if (access(hold, F_OK) == 0) {
-		fd = open(waiting, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		/* this open's own marker: two held at once are two files */
+		snprintf(waiting, sizeof(waiting), "%s.waiting.%ld.%u", hold,
+			 (long)fuse_get_context()->pid, atomic_fetch_add(&held_opens, 1) + 1);
+		fd = open(waiting, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0)
 			close(fd);
 		while (access(hold, F_OK) == 0 && waited < HOLD_MAX_MS) {
@@ -134,7 +142,8 @@ int main(int argc, char **argv)
 	}
 	source = argv[1];
 	hold = argv[2];
-	if ((size_t)snprintf(waiting, sizeof(waiting), "%s.waiting", hold) >= sizeof(waiting)) {
+	/* room for ".waiting.PID.N" */
+	if (strlen(hold) > PATH_MAX - 64) {
 		fprintf(stderr, "held-file: %s: too long\n", hold);
 		return 2;
 	}

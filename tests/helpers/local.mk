@@ -16,6 +16,10 @@ check_PROGRAMS += %reldir%/held-file
 %canon_reldir%_held_file_SOURCES = %reldir%/held-file.c
 %canon_reldir%_held_file_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 %canon_reldir%_held_file_LDADD = $(FUSE3_LIBS)
+# its per-open markers and the harness's start_fuse_helper(); root and
+# /dev/fuse, else it skips (77)
+TESTS += %reldir%/held-file-test.py
+EXTRA_DIST += %reldir%/held-file-test.py
 
 # LD_PRELOAD fault injection: EVP_DigestFinal_ex() fails while a file
 # exists (tests/integration/event-log-write.py). A module built for the

@@ -13,13 +13,10 @@ failures passed on, and never an entry left behind."""
 
 import errno
 import os
-import shutil
 import signal
 import struct
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("SNP_TOP_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "integration"))
@@ -28,12 +25,7 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 SKIP = 77
-if os.geteuid() != 0:
-    print("SKIP: the tsm-fuse tests need root (mount)")
-    sys.exit(SKIP)
-if not os.path.exists("/dev/fuse"):
-    print("SKIP: /dev/fuse does not exist")
-    sys.exit(SKIP)
+h.need_mount()
 if not t.SNPCTL or not os.access(t.SNPCTL, os.X_OK):
     print("SKIP: snpctl not built (SNPCTL=%r)" % t.SNPCTL)
     sys.exit(SKIP)
@@ -52,29 +44,10 @@ res = t.Results()
 
 
 class Tree(h.TsmTree):
-    """A TsmTree with extra tsm-fuse options and environment."""
+    """A TsmTree with extra tsm-fuse options first."""
 
     def __init__(self, opts=(), env=None, sim=None):
-        self.tmp = tempfile.mkdtemp(prefix="snpd-tsm-")
-        os.chmod(self.tmp, 0o755)
-        self.sim = os.path.join(self.tmp, "sim")
-        if sim:
-            shutil.copytree(sim, self.sim)  # a private copy of a simulated chip
-        else:
-            h.sim_init(self.sim)
-        self.mnt = os.path.join(self.tmp, "tsm")
-        os.mkdir(self.mnt)
-        self.report_dir = os.path.join(self.mnt, "report")
-        self.log = open(os.path.join(self.tmp, "tsm.log"), "wb")
-        self.proc = subprocess.Popen([self.BIN, "--sim", self.sim] + list(opts) + [self.mnt],
-                                     stdout=self.log, stderr=self.log,
-                                     env=dict(os.environ, **(env or {})))
-        end = time.monotonic() + 20
-        while not os.path.isdir(self.report_dir):
-            if self.proc.poll() is not None or time.monotonic() > end:
-                self.__exit__(None, None, None)
-                raise RuntimeError("tsm-fuse %s did not come up" % " ".join(opts))
-            time.sleep(0.05)
+        super().__init__(opts=opts, env=env, sim=sim)
 
 
 def read(path):

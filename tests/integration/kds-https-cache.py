@@ -4,6 +4,9 @@ answers (tests/helpers/kds-emulator.py); never the real KDS.
  - HTTPS with the emulator's test CA given by --kds-ca works; without it
    (the system's CAs) the fetch fails with a clear TLS error and nothing is
    cached; a server certificate for another name fails even with its CA;
+ - --kds-ca on a pipe (`<(cat ca.pem)`) or a FIFO works, read once for all
+   the requests (snpd's KdsCAFile= is only a regular file); more than
+   4 MiB there is refused without reading it to its end;
  - --cache-max: VCEKs of ten TCBs into an 8 KiB bound: the directory stays
    within it, the oldest go first, the newest stay, a cache hit keeps an
    entry (least recently used), the chain and CRL are not evicted;
@@ -18,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -134,9 +138,81 @@ def https(d, tmp):
         rc, out, err = run("collateral", "list", "--kds-ca", os.path.join(tmp, "nonexistent"))
         check(rc == 3 and "--kds-ca: cannot read" in err, "--kds-ca of a missing file: rc %d %s" %
               (rc, err.strip()))
+        kds_ca_pipes(d, tmp, rpt, emu)
     finally:
         emu.stop()
         wrong.stop()
+
+
+def feed(fd, data):
+    """Write @data to @fd (or a FIFO's path, opened there) in a thread, then
+    close it; a reader that goes away early ends it (EPIPE: t.cut is then
+    True). The thread, to join."""
+    def run_():
+        try:
+            with open(fd, "wb") as f:
+                f.write(data)
+        except BrokenPipeError:
+            t.cut = True
+    t = threading.Thread(target=run_, daemon=True)
+    t.cut = False
+    t.start()
+    return t
+
+
+def kds_ca_pipes(d, tmp, rpt, emu):
+    """snpctl --kds-ca reads a pipe or FIFO, once, bounded: snpd's
+    KdsCAFile= is only a regular file (never waited on), but a command a
+    user runs takes `--kds-ca <(...)` as it takes --trust-ark <(...)."""
+    ark = os.path.join(d, "ark.pem")
+    n = emu.count()
+    # a shell's process substitution, as a user types it: one pipe, three requests
+    c = os.path.join(tmp, "https-procsub")
+    p = subprocess.run(["bash", "-c", 'exec "$0" collateral fetch "$1" --cache-dir "$2" '
+                        '--kds-url "$3" --kds-ca <(cat "$4") --trust-ark "$5"',
+                        simtest.SNPCTL, rpt, c, emu.https_url, emu.ca, ark],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    check(p.returncode == 0 and emu.count() - n == 3 and
+          len(files(os.path.join(c, "vcek"))) == 1,
+          "collateral fetch --kds-ca <(cat ca.pem): rc %d, %d requests (3) with the CAs "
+          "read once from the pipe, VCEK cached %s" %
+          (p.returncode, emu.count() - n, p.stderr.strip()))
+
+    # a named FIFO, its writer coming after snpctl opened it
+    fifo = os.path.join(tmp, "ca.fifo")
+    os.mkfifo(fifo)
+    with open(emu.ca, "rb") as f:
+        pem = f.read()
+    proc = subprocess.Popen([simtest.SNPCTL, "verify", rpt, "--trust-ark", ark,
+                             "--cache-dir", os.path.join(tmp, "https-fifo"), "--kds-url",
+                             emu.https_url, "--kds-ca", fifo],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t = feed(fifo, pem)  # its open waits for snpctl's
+    out, err = proc.communicate(timeout=120)
+    if t.is_alive():  # snpctl never opened it to read: let the writer go
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    t.join()
+    check(proc.returncode == 0 and "VCEK/VLEK kds" in out,
+          "verify --kds-ca FIFO over HTTPS: rc %d %s" % (proc.returncode, err.strip()))
+
+    # bounded: a pipe with more than 4 MiB is refused, not read to its end
+    n = emu.count()
+    r, w = os.pipe()
+    big = pem + b"A" * (4 * 1024 * 1024)
+    proc = subprocess.Popen([simtest.SNPCTL, "collateral", "fetch", rpt, "--cache-dir",
+                             os.path.join(tmp, "https-big"), "--kds-url", emu.https_url,
+                             "--kds-ca", "/dev/fd/%d" % r, "--trust-ark", ark],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            pass_fds=(r,))
+    os.close(r)
+    t = feed(w, big + b"A" * (1024 * 1024))
+    out, err = proc.communicate(timeout=120)
+    t.join(timeout=60)
+    check(proc.returncode == 3 and "--kds-ca: cannot read" in err and "larger than" in err and
+          not t.is_alive() and t.cut and emu.count() == n,
+          "--kds-ca on a pipe of more than 4 MiB: rc %d, refused before any request (%d), "
+          "the writer cut off (%s) %s" %
+          (proc.returncode, emu.count() - n, t.cut, err.strip()))
 
 
 def cache_bound(d, tmp):

@@ -75,13 +75,18 @@ def http_get(conn, path="/v1/report"):
     return http_response(conn)
 
 
-def need_fuse():
+def need_mount():
+    """Skip (77) unless a FUSE file system can be mounted: root, /dev/fuse."""
     if os.geteuid() != 0:
         print("SKIP: FUSE tests need root (allow_other, mount)")
         sys.exit(SKIP)
     if not os.path.exists("/dev/fuse"):
         print("SKIP: /dev/fuse does not exist")
         sys.exit(SKIP)
+
+
+def need_fuse():
+    need_mount()
     if not SNPD or not os.access(SNPD, os.X_OK):
         print("SKIP: snpd not built (SNPD=%r)" % SNPD)
         sys.exit(SKIP)
@@ -376,10 +381,46 @@ class UnixHTTPConnection:
         return Conn("localhost", timeout=timeout)
 
 
+def start_fuse_helper(what, argv, mnt, up, log_path, env=None, timeout=20):
+    """Start the FUSE helper @argv, its output into @log_path, and wait
+    until @up() says it serves @mnt (polled every 50 ms, at most @timeout s).
+    Returns (process, log file) for stop_fuse_helper(). When it exits or
+    does not come up in time it is stopped, and RuntimeError says @what,
+    the command, how it ended and the end of its output."""
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
+    end = time.monotonic() + timeout
+    while not up():
+        if proc.poll() is not None or time.monotonic() > end:
+            how = ("exit status %d" % proc.returncode if proc.poll() is not None else
+                   "not up after %d s" % timeout)
+            stop_fuse_helper(proc, mnt, log)
+            with open(log_path, "rb") as f:
+                out = f.read()[-2000:].decode(errors="replace").strip()
+            raise RuntimeError("%s did not come up (%s: %s): %s" %
+                               (what, " ".join(argv), how, out or "no output"))
+        time.sleep(0.05)
+    return proc, log
+
+
+def stop_fuse_helper(proc, mnt, log):
+    """SIGTERM (the helpers unmount), SIGKILL after 10 s, then a lazy
+    unmount of @mnt in case it could not; closes @log."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    subprocess.run(["umount", "-l", mnt], capture_output=True)
+    log.close()
+
+
 class TsmTree:
     """tests/helpers/tsm-fuse: a FUSE tree with configfs-tsm's semantics
     (report/<entry>/inblob, outblob, auxblob, generation, privlevel...),
-    backed by the simulator; @opts are more tsm-fuse options."""
+    backed by the simulator; @opts are more tsm-fuse options, @env more
+    environment, @sim a simulated chip to copy instead of a new one."""
 
     BIN = os.path.join(BUILDDIR, "tests", "helpers", "tsm-fuse")
 
@@ -387,35 +428,31 @@ class TsmTree:
     def available():
         return os.access(TsmTree.BIN, os.X_OK)
 
-    def __init__(self, sim_args=(), opts=()):
+    def __init__(self, sim_args=(), opts=(), env=None, sim=None):
         self.tmp = tempfile.mkdtemp(prefix="snpd-tsm-")
-        os.chmod(self.tmp, 0o755)
-        self.sim = os.path.join(self.tmp, "sim")
-        sim_init(self.sim, *sim_args)
-        self.mnt = os.path.join(self.tmp, "tsm")
-        os.mkdir(self.mnt)
-        self.report_dir = os.path.join(self.mnt, "report")
-        self.log = open(os.path.join(self.tmp, "tsm.log"), "wb")
-        self.proc = subprocess.Popen([self.BIN, "--sim", self.sim] + list(opts) + [self.mnt],
-                                     stdout=self.log, stderr=self.log)
-        end = time.monotonic() + 20
-        while not os.path.isdir(self.report_dir):
-            if self.proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError("tsm-fuse did not come up")
-            time.sleep(0.05)
+        try:
+            os.chmod(self.tmp, 0o755)
+            self.sim = os.path.join(self.tmp, "sim")
+            if sim:
+                shutil.copytree(sim, self.sim)  # a private copy of a simulated chip
+            else:
+                sim_init(self.sim, *sim_args)
+            self.mnt = os.path.join(self.tmp, "tsm")
+            os.mkdir(self.mnt)
+            self.report_dir = os.path.join(self.mnt, "report")
+            self.proc, self.log = start_fuse_helper(
+                "tsm-fuse", [self.BIN, "--sim", self.sim] + list(opts) + [self.mnt], self.mnt,
+                lambda: os.path.isdir(self.report_dir), os.path.join(self.tmp, "tsm.log"),
+                env=dict(os.environ, **env) if env else None)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
-        self.log.close()
+        stop_fuse_helper(self.proc, self.mnt, self.log)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -423,7 +460,9 @@ class HeldFile:
     """tests/helpers/held-file: @self.path is @source as it is now (absent
     while @source is), a regular file whose open waits while held, as on a
     slow disk: a reader (snpd's collateral worker reading TrustArk=) stopped
-    at a known point. snpd reads no FIFO, so a FIFO cannot do this."""
+    at a known point. snpd reads no FIFO, so a FIFO cannot do this. Each
+    held open has its own marker, so that openers held at the same time are
+    told apart (waiting())."""
 
     BIN = os.path.join(BUILDDIR, "tests", "helpers", "held-file")
 
@@ -434,24 +473,33 @@ class HeldFile:
         os.mkdir(self.mnt)
         self.hold_path = os.path.join(self.dir, "hold")
         self.path = os.path.join(self.mnt, "file")
-        self.log = open(os.path.join(self.dir, "held-file.log"), "wb")
-        self.proc = subprocess.Popen([self.BIN, source, self.hold_path, self.mnt],
-                                     stdout=self.log, stderr=self.log)
-        end = time.monotonic() + 20
-        while not os.path.ismount(self.mnt):
-            if self.proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError("held-file did not come up")
-            time.sleep(0.05)
+        self.proc, self.log = start_fuse_helper(
+            "held-file", [self.BIN, source, self.hold_path, self.mnt], self.mnt,
+            lambda: os.path.ismount(self.mnt), os.path.join(self.dir, "held-file.log"))
 
     def hold(self):
         """Opens from now on wait until release()."""
         open(self.hold_path, "w").close()
 
-    def wait_held(self, timeout=60):
-        """True once an open waits (polled, never a pass condition)."""
+    def waiting(self):
+        """The opens waiting now, oldest first: [(pid, n)], the opener's
+        (thread) id as FUSE gives it and the open's number on this mount,
+        from their markers HOLD.waiting.PID.N."""
+        pre = os.path.basename(self.hold_path) + ".waiting."
+        held = []
+        for name in os.listdir(self.dir):
+            if name.startswith(pre):
+                pid, n = name[len(pre):].split(".")
+                held.append((int(pid), int(n)))
+        return sorted(held, key=lambda w: w[1])
+
+    def wait_held(self, timeout=60, count=1, pid=None):
+        """True once @count opens wait, @pid's among them when given
+        (polled, never a pass condition)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if os.path.exists(self.hold_path + ".waiting"):
+            held = self.waiting()
+            if len(held) >= count and (pid is None or pid in [w[0] for w in held]):
                 return True
             time.sleep(0.02)
         return False
@@ -464,14 +512,7 @@ class HeldFile:
 
     def stop(self):
         self.release()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
-        self.log.close()
+        stop_fuse_helper(self.proc, self.mnt, self.log)
 
 
 def wait_until(cond, tries=600):

@@ -9,7 +9,9 @@
  *  - a backoff file's until= counts for at most SNP_KDS_BACKOFF_MAX_S (the
  *    cap of Retry-After), however far ahead it says;
  *  - a CRL's issuer (unchecked text) goes into the error as printable
- *    ASCII only.
+ *    ASCII only;
+ *  - KdsCAFile= is never waited on (a FIFO, or a pipe, is refused at
+ *    once); snpctl's --kds-ca reads a pipe, bounded (snp_kds_ca_load()).
  * Offline, in a temporary cache: no network.
  */
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,6 +326,76 @@ static void test_fifo_ca_file(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+/* A pipe's read end as a path (what a shell's `<(...)` hands over). */
+static void pipe_path(int fds[2], char *path, size_t len)
+{
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	snprintf(path, len, "/proc/self/fd/%d", fds[0]);
+}
+
+/*
+ * snp_kds_ca_load(): a pipe is refused at once without
+ * SNP_KDS_CA_ANY_FILE (the daemon's KdsCAFile=), and read with it (snpctl's
+ * --kds-ca), up to SNP_KDS_CA_MAX bytes: a writer with more is not read to
+ * its end.
+ */
+static void test_ca_load_flags(void **state)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\n";
+	char path[64], err[512] = "", chunk[65536];
+	size_t len = 0;
+	u8 *data = NULL;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	pipe_path(fds, path, sizeof(path));
+	assert_int_equal(write(fds[1], pem, strlen(pem)), (ssize_t)strlen(pem));
+	close(fds[1]);
+
+	watch();
+	assert_int_equal(snp_kds_ca_load(path, 0, &data, &len, err, sizeof(err)), -EBADFD);
+	unwatched();
+	assert_null(data);
+	assert_non_null(strstr(err, "not a regular file"));
+
+	assert_int_equal(snp_kds_ca_load(path, SNP_KDS_CA_ANY_FILE, &data, &len, err, sizeof(err)),
+			 0);
+	assert_int_equal(len, strlen(pem));
+	assert_memory_equal(data, pem, len);
+	free(data);
+	data = NULL;
+	close(fds[0]);
+
+	/* a writer that would go on for SNP_KDS_CA_MAX + 1 MiB */
+	pipe_path(fds, path, sizeof(path));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		size_t sent = 0;
+
+		close(fds[0]);
+		signal(SIGPIPE, SIG_IGN);
+		memset(chunk, 'A', sizeof(chunk));
+		while (sent < SNP_KDS_CA_MAX + (1 << 20)) {
+			ssize_t n = write(fds[1], chunk, sizeof(chunk));
+
+			if (n <= 0)
+				_exit(0); /* the reader is gone (EPIPE) */
+			sent += (size_t)n;
+		}
+		_exit(1); /* all of it was read */
+	}
+	close(fds[1]);
+	assert_int_equal(snp_kds_ca_load(path, SNP_KDS_CA_ANY_FILE, &data, &len, err, sizeof(err)),
+			 -EFBIG);
+	assert_null(data);
+	assert_non_null(strstr(err, "larger than"));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backoff_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_issuer_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_ca_file, setup, teardown),
+		cmocka_unit_test(test_ca_load_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
