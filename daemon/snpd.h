@@ -91,12 +91,17 @@ struct snpd {
 	 * retried with backoff. reference_reload: the one in flight answers
 	 * a SIGHUP, reference_again_reload: the one asked for does; only
 	 * theirs fail a reload (last_reload_failed), not a stale view's
-	 * refresh.
+	 * refresh. reference_coll, reference_again_coll: the same for one
+	 * asked for a fresh host certificate table (the collateral's CRL,
+	 * KdsOffline=yes), whose failure is retried with the host-CRL
+	 * backoff.
 	 */
 	bool reloading;
 	bool reference_again;
 	bool reference_reload;
 	bool reference_again_reload;
+	bool reference_coll;
+	bool reference_again_coll;
 	bool last_reload_failed;
 	u64 reference_reports;
 	int reference_error; /* why there is no view yet */
@@ -110,7 +115,13 @@ struct snpd {
 	struct snpd_collateral *collateral;
 	struct snpd_coll_set *coll;
 	sd_event_source *coll_retry;
-	bool coll_dirty; /* its settings changed on reload */
+	bool coll_dirty;       /* its settings changed on reload */
+	bool coll_dead_logged; /* said once: a dead device gives no fresh host table */
+	/*
+	 * A fresh host table for the CRL failed: not asked again before
+	 * (CLOCK_MONOTONIC), whatever a set re-checked meanwhile says; 0: none
+	 */
+	u64 coll_backoff_until;
 	/*
 	 * A device report of another platform identity than the view's
 	 * reference report (the host changed REPORTED_TCB): its collateral
