@@ -100,6 +100,13 @@ struct snpd_collateral {
 	u32 retry_s;	      /* own backoff for failures KDS did not time */
 	u32 anchor_retry_s;   /* backoff while TrustArk= cannot be read */
 	u32 host_crl_retry_s; /* backoff while the host's CRL is not current (offline) */
+	/*
+	 * A usable table of the host carried a CRL once: with KdsOffline=yes
+	 * the host is where a current CRL comes from, so a table that comes
+	 * without one, or is refused, is asked for again (host_crl_retry()),
+	 * never given up on until a SIGHUP.
+	 */
+	bool host_crl_source;
 };
 
 /* What a pass works with: certificates as objects, for one product. */
@@ -123,6 +130,7 @@ struct work {
 	/* the host's (usable) table carries a CRL; why it was not taken, "" if it was */
 	bool host_crl;
 	char host_crl_why[160];
+	bool host_refused; /* the host's table was refused as a whole */
 	enum snpd_coll_src src[_SNPD_COLL_MAX];
 	char host_note[256];
 	char error[256];
@@ -389,6 +397,7 @@ static void take_host(const struct job *j, struct work *w)
 		return;
 	if (snp_cert_table_parse(j->table, j->table_len, &t, err, sizeof(err)) < 0) {
 		note(w, "%s", "the host's certificate table does not parse: refused");
+		w->host_refused = true;
 		return;
 	}
 	if ((e = snp_cert_table_find(&t, SNP_CERT_ARK)) && !(ark = x509_of_der(e->data, e->length)))
@@ -495,6 +504,7 @@ static void take_host(const struct job *j, struct work *w)
 refuse_msg:
 	note(w, "%s", "a certificate in the host's table does not parse: table refused");
 refuse:
+	w->host_refused = true;
 	X509_free(ark);
 	X509_free(ask);
 	X509_free(leaf);
@@ -739,8 +749,19 @@ static void post(struct snpd_collateral *c, struct snpd_coll_set *s)
 		log_debug_errno(errno, "collateral: eventfd write: %m");
 }
 
-/* When to try KDS again after an incomplete network pass (0: not at all). */
-static time_t retry_time(struct snpd_collateral *c, const struct job *j, struct work *w)
+/* @s is looked up again in @sec seconds: a backoff, timed on CLOCK_MONOTONIC. */
+static void set_retry_in(struct snpd_coll_set *s, u32 sec)
+{
+	s->retry_at = time(NULL) + sec;
+	s->retry_mono_usec = snp_monotonic_usec() + (u64)sec * 1000000ULL;
+}
+
+/*
+ * In how many seconds to try KDS again after an incomplete network pass
+ * (0: not at all). KDS's own backoff is kept as a wall-clock time in the
+ * cache (snp_kds_backoff_until()); what is left of it is waited for.
+ */
+static u32 retry_time(struct snpd_collateral *c, const struct job *j, struct work *w)
 {
 	time_t now = time(NULL);
 	struct snp_kds k;
@@ -753,23 +774,25 @@ static time_t retry_time(struct snpd_collateral *c, const struct job *j, struct 
 		snp_kds_init(&k);
 		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
 		until = snp_kds_backoff_until(&k);
-		return until > now ? until : now + SNP_KDS_BACKOFF_DEFAULT_S;
+		if (until <= now)
+			return SNP_KDS_BACKOFF_DEFAULT_S;
+		return until - now > RETRY_MAX_S * 24 ? RETRY_MAX_S * 24 : (u32)(until - now);
 	}
 	if (w->last_r == -ENXIO)
-		return now + SNP_KDS_REFUSED_TTL_S;
+		return SNP_KDS_REFUSED_TTL_S;
 	pthread_mutex_lock(&c->lock);
 	s = c->retry_s = c->retry_s ?
 				 (c->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : c->retry_s * 2) :
 				 RETRY_MIN_S;
 	pthread_mutex_unlock(&c->lock);
-	return now + s;
+	return s;
 }
 
 /*
  * When to read TrustArk= again: soon while the file does not exist, else
  * after RETRY_MIN_S doubling; also with KdsOffline=yes (a local file).
  */
-static time_t anchor_retry_time(struct snpd_collateral *c, int r)
+static u32 anchor_retry_time(struct snpd_collateral *c, int r)
 {
 	u32 lo = r == -ENOENT ? ANCHOR_MISSING_RETRY_MIN_S : RETRY_MIN_S;
 	u32 hi = r == -ENOENT ? ANCHOR_MISSING_RETRY_MAX_S : RETRY_MAX_S;
@@ -780,21 +803,36 @@ static time_t anchor_retry_time(struct snpd_collateral *c, int r)
 	s = s < lo ? lo : s > hi ? hi : s;
 	c->anchor_retry_s = s;
 	pthread_mutex_unlock(&c->lock);
-	return time(NULL) + s;
+	return s;
 }
 
 /*
- * KdsOffline=yes and the host's table carries a CRL: the host is where a
- * current CRL comes from, and the job's table is the one of the reference
- * report it was submitted with. A complete set is looked up again at its
- * CRL's nextUpdate (set_of()) with a fresh table (@s->refresh_host); one
- * without a CRL because the host's is not current (expired, not the
- * trusted ARK's) and none is cached, the same after a backoff, saying why.
+ * The host-CRL backoff after one more fresh table without a current CRL
+ * (or none at all): 10 s doubling to RETRY_MAX_S. Under c->lock.
+ */
+static u32 host_crl_backoff_locked(struct snpd_collateral *c)
+{
+	u32 sec = c->host_crl_retry_s ? c->host_crl_retry_s * 2 : HOST_CRL_RETRY_MIN_S;
+
+	return sec > RETRY_MAX_S ? RETRY_MAX_S : sec;
+}
+
+/*
+ * KdsOffline=yes and the host is where the CRL comes from: its table
+ * carries one, or carried one once (c->host_crl_source). The job's table
+ * is the one of the reference report it was submitted with. A complete set
+ * is looked up again at its CRL's nextUpdate (set_of()) with a fresh table
+ * (@s->refresh_host); one without a CRL because the host's is not current
+ * (expired, not the trusted ARK's), or because the host's fresh table has
+ * none or was refused, and none is cached, the same after a backoff,
+ * saying why.
  */
 static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const struct work *w,
 			   struct snpd_coll_set *s)
 {
-	time_t now = time(NULL);
+	char host_why[200];
+	const char *cache_why = "no current one is cached";
+	bool crl_error = !strncmp(w->error, "CRL: ", 5);
 	u32 sec;
 
 	if (s->state == SNPD_COLL_COMPLETE) {
@@ -804,8 +842,19 @@ static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const
 		s->refresh_host = s->retry_at != 0;
 		return;
 	}
-	if (s->crl || !w->host_crl_why[0])
+	if (s->crl)
 		return;
+	if (w->host_crl_why[0])
+		snprintf(host_why, sizeof(host_why), "the host's CRL %.150s", w->host_crl_why);
+	else if (!j->table || !j->table_len)
+		snprintf(host_why, sizeof(host_why), "%s", "the host gave no certificate table");
+	else if (w->host_refused)
+		snprintf(host_why, sizeof(host_why), "%s",
+			 "the host's certificate table was refused (host_table says why)");
+	else
+		snprintf(host_why, sizeof(host_why), "%s", "the host's table has no CRL");
+	if (crl_error)
+		cache_why = w->error + 5; /* a cached CRL not taken: why */
 	pthread_mutex_lock(&c->lock);
 	/*
 	 * Doubled once per fresh table the host gave; the old table checked
@@ -814,20 +863,18 @@ static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const
 	 */
 	sec = c->host_crl_retry_s;
 	if (!j->recheck || !sec) {
-		sec = sec ? sec * 2 : HOST_CRL_RETRY_MIN_S;
-		if (sec > RETRY_MAX_S)
-			sec = RETRY_MAX_S;
+		sec = host_crl_backoff_locked(c);
 		if (!j->recheck)
 			c->host_crl_retry_s = sec;
 	}
 	pthread_mutex_unlock(&c->lock);
-	s->retry_at = now + sec;
+	set_retry_in(s, sec);
 	s->refresh_host = true;
 	snprintf(s->error, sizeof(s->error),
-		 "%.60s%sCRL: the host's CRL %.80s and no current one is cached (KdsOffline=yes); "
-		 "the host's table is read again in %u s",
-		 w->error[0] && strncmp(w->error, "CRL:", 4) ? w->error : "",
-		 w->error[0] && strncmp(w->error, "CRL:", 4) ? "; " : "", w->host_crl_why, sec);
+		 "%.40s%sCRL: %.70s and %.70s (KdsOffline=yes); the host's table is read again "
+		 "in %u s",
+		 w->error[0] && !crl_error ? w->error : "", w->error[0] && !crl_error ? "; " : "",
+		 host_why, cache_why, sec);
 }
 
 /* A newer job was submitted (or we stop): this one's results are dropped. */
@@ -964,7 +1011,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 	struct work w[3], none;
 	struct work *best = NULL;
 	struct snpd_coll_set *s;
-	bool pending, final, anchor_failed = false, verified = false;
+	bool pending, final, anchor_failed = false, verified = false, host_source;
 	size_t n, i;
 	int r = 0;
 
@@ -999,15 +1046,22 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		s->final = true;
 	if (s && anchor_failed && j->trust_ark[0]) {
 		/* TrustArk= cannot be read (yet): read again, without a reload */
-		s->retry_at = anchor_retry_time(c, r);
-		snprintf(s->error, sizeof(s->error), "%.200s (read again in %lld s)", best->error,
-			 (long long)(s->retry_at - time(NULL)));
+		u32 sec = anchor_retry_time(c, r);
+
+		set_retry_in(s, sec);
+		snprintf(s->error, sizeof(s->error), "%.200s (read again in %u s)", best->error,
+			 sec);
 	} else if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline) {
 		snprintf(s->error, sizeof(s->error), "%.200s%s", best->error,
 			 best->error[0] ? " (KdsOffline=yes)" :
 					  "not in the cache and KdsOffline=yes");
 	}
-	if (s && s->final && j->offline && !anchor_failed && best->host_crl)
+	pthread_mutex_lock(&c->lock);
+	if (best->host_crl)
+		c->host_crl_source = true;
+	host_source = c->host_crl_source;
+	pthread_mutex_unlock(&c->lock);
+	if (s && s->final && j->offline && !anchor_failed && host_source)
 		host_crl_retry(c, j, best, s);
 	if (s && !s->final) {
 		/* say what the local pass found; the network pass follows */
@@ -1067,9 +1121,12 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 	if (s) {
 		s->generation = seq;
 		s->final = true;
-		if (s->state != SNPD_COLL_COMPLETE)
-			s->retry_at = retry_time(c, j, best);
-		else {
+		if (s->state != SNPD_COLL_COMPLETE) {
+			u32 sec = retry_time(c, j, best);
+
+			if (sec)
+				set_retry_in(s, sec);
+		} else {
 			pthread_mutex_lock(&c->lock);
 			c->retry_s = 0;
 			pthread_mutex_unlock(&c->lock);
@@ -1311,6 +1368,27 @@ int snpd_collateral_resubmit(struct snpd_collateral *c, const struct snpd_coll_c
 	j.recheck = true;
 	job_config(&j, cfg);
 	return queue_job(c, &j, false);
+}
+
+void snpd_collateral_reset_backoff(struct snpd_collateral *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->retry_s = 0;
+	c->anchor_retry_s = 0;
+	c->host_crl_retry_s = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+u32 snpd_collateral_host_crl_backoff(struct snpd_collateral *c)
+{
+	u32 sec;
+
+	pthread_mutex_lock(&c->lock);
+	sec = c->host_crl_retry_s = host_crl_backoff_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	return sec;
 }
 
 unsigned int snpd_collateral_requests(struct snpd_collateral *c)

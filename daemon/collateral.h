@@ -80,7 +80,15 @@ struct snpd_coll_set {
 	u64 generation;	     /* its job: a set of an older job than the last submitted is dropped */
 	char host_note[256]; /* what was wrong with the host's table, "" if nothing */
 	char error[256];     /* why it is not complete, "" when it is */
-	time_t retry_at;     /* next network attempt (epoch s), 0 for none */
+	/*
+	 * The next attempt (epoch s, as shown), 0 for none. Either a time
+	 * that is wall-clock by nature (a CRL's nextUpdate; @retry_mono_usec
+	 * 0), or a backoff: then @retry_mono_usec is the same moment on
+	 * CLOCK_MONOTONIC, which times it, so that a stepped wall clock
+	 * neither fires it early nor holds it back.
+	 */
+	time_t retry_at;
+	u64 retry_mono_usec;
 	/*
 	 * At retry_at, look again with a fresh certificate table from the
 	 * host (a new reference report), not the job's: KdsOffline=yes and
@@ -129,6 +137,20 @@ int snpd_collateral_resubmit(struct snpd_collateral *c, const struct snpd_coll_c
  */
 bool snpd_coll_set_matches(const struct snpd_coll_set *s, const struct snp_report_info *ref);
 struct snpd_coll_set *snpd_coll_set_free(struct snpd_coll_set *s);
+
+/*
+ * A reload: the worker's own backoffs (the host's CRL, TrustArk=, KDS
+ * failures KDS did not time) start from their minimum again.
+ */
+void snpd_collateral_reset_backoff(struct snpd_collateral *c);
+
+/*
+ * A fresh certificate table asked of the host for its CRL (a set's
+ * refresh_host) did not come (the reference report failed): the host-CRL
+ * backoff goes on as for a table without a current CRL. Returns the
+ * seconds to wait before asking again.
+ */
+u32 snpd_collateral_host_crl_backoff(struct snpd_collateral *c);
 
 /* KDS requests made so far (all jobs). */
 unsigned int snpd_collateral_requests(struct snpd_collateral *c);

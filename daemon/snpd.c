@@ -41,8 +41,10 @@
 #define STALE_BACKOFF_MAX_MS 60000
 /*
  * A fresh certificate table asked for the collateral (its CRL, with
- * KdsOffline=yes): when no set of it comes (the reference report failed),
- * asked again after this long.
+ * KdsOffline=yes): the set of it, or the failure of its reference report
+ * (coll_refresh_failed()), arms the next try; should neither come (the
+ * request folded into one in flight that answered for something else),
+ * asked again after this long. Never against a dead device.
  */
 #define COLL_REFRESH_AGAIN_S 60
 
@@ -88,7 +90,15 @@ static void coll_config(const struct snpd *d, struct snpd_coll_config *cfg)
  */
 static bool coll_due(const struct snpd_coll_set *s)
 {
+	if (s->retry_mono_usec)
+		return snp_monotonic_usec() >= s->retry_mono_usec;
 	return s->retry_at > 0 && time(NULL) >= s->retry_at;
+}
+
+/* The broker's device is dead (VMPCK disabled): no device request will ever succeed. */
+static bool broker_dead(const struct snpd *d)
+{
+	return d->broker && snpd_broker_is_dead(d->broker);
 }
 
 /*
@@ -158,7 +168,51 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 	return 0;
 }
 
-static void reference_refresh(struct snpd *d, enum snpd_ref_why why);
+static void reference_refresh(struct snpd *d, bool reload, bool coll);
+static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+/*
+ * A dead device never answers again (until the VM restarts): no fresh
+ * certificate table can come from the host, so none is asked for and no
+ * timer is armed for one. Said once.
+ */
+static void coll_host_dead(struct snpd *d)
+{
+	if (!d->coll_dead_logged)
+		log_warning("Collateral: the device is dead: the host's certificate table (its "
+			    "CRL) is not asked for again until snpd restarts");
+	d->coll_dead_logged = true;
+}
+
+/*
+ * The reference report asked for a fresh host certificate table (the
+ * collateral's CRL, KdsOffline=yes) failed, or could not be asked for
+ * (@r): asked again after the host-CRL backoff, which goes on as for a
+ * table without a current CRL (10 s doubling to 1 h); never against a
+ * dead device.
+ */
+static void coll_refresh_failed(struct snpd *d, int r, const char *what)
+{
+	u32 sec;
+	int k;
+
+	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+	if (broker_dead(d)) {
+		log_error_errno(r, "%s: %m; the device is dead: not asked again", what);
+		d->coll_dead_logged = true;
+		return;
+	}
+	sec = snpd_collateral_host_crl_backoff(d->collateral);
+	d->coll_backoff_until = snp_monotonic_usec() + (u64)sec * 1000000ULL;
+	k = sd_event_add_time_relative(d->event, &d->coll_retry, CLOCK_MONOTONIC,
+				       (u64)sec * 1000000ULL, 0, on_coll_retry, d);
+	if (k < 0) {
+		d->coll_retry = NULL;
+		log_error_errno(r, "%s: %m; cannot schedule another try: %s", what, strerror(-k));
+		return;
+	}
+	log_warning_errno(r, "%s: %m; asked again in %u s", what, sec);
+}
 
 static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
@@ -178,12 +232,16 @@ static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 		 * it, asked again later. Meanwhile the old table is checked
 		 * again at once, so that its CRL, now past its nextUpdate, is
 		 * no longer served, whether or not the host ever answers (a
-		 * later job supersedes this one).
+		 * later job supersedes this one). A dead device is not asked.
 		 */
-		log_info("Collateral: asking the host for its certificate table again (its CRL)");
 		coll_config(d, &cfg);
 		if (snpd_collateral_resubmit(d->collateral, &cfg) < 0)
 			log_warning("Cannot check the collateral again");
+		if (broker_dead(d)) {
+			coll_host_dead(d);
+			return 0;
+		}
+		log_info("Collateral: asking the host for its certificate table again (its CRL)");
 		r = sd_event_add_time_relative(d->event, &d->coll_retry, CLOCK_MONOTONIC,
 					       COLL_REFRESH_AGAIN_S * 1000000ULL, 0, on_coll_retry,
 					       d);
@@ -191,7 +249,7 @@ static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 			d->coll_retry = NULL;
 			log_warning_errno(r, "Cannot schedule the next collateral lookup: %m");
 		}
-		reference_refresh(d, SNPD_REF_COLLATERAL);
+		reference_refresh(d, false, true);
 		return 0;
 	}
 	coll_config(d, &cfg);
@@ -266,9 +324,27 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 		}
 	}
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
-	if (set->final && set->retry_at > 0) {
-		r = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
-				      (u64)set->retry_at * 1000000ULL, 0, on_coll_retry, d);
+	if (set->final && set->retry_at > 0 && set->refresh_host && set->retry_mono_usec &&
+	    broker_dead(d)) {
+		/* a backoff for a fresh host table: none will come */
+		coll_host_dead(d);
+	} else if (set->final && set->retry_at > 0) {
+		/*
+		 * A backoff on CLOCK_MONOTONIC, a wall-clock time (a CRL's
+		 * nextUpdate) on CLOCK_REALTIME: a stepped clock moves the
+		 * one, never the other.
+		 */
+		u64 at = set->retry_mono_usec;
+
+		/* the old table re-checked after its fresh one failed: that backoff holds */
+		if (at && set->refresh_host && d->coll_backoff_until > at)
+			at = d->coll_backoff_until;
+		if (at)
+			r = sd_event_add_time(d->event, &d->coll_retry, CLOCK_MONOTONIC, at, 0,
+					      on_coll_retry, d);
+		else
+			r = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
+					      (u64)set->retry_at * 1000000ULL, 0, on_coll_retry, d);
 		if (r < 0) {
 			d->coll_retry = NULL;
 			log_warning_errno(r, "Cannot schedule the next KDS request: %m");
@@ -290,7 +366,7 @@ static void stale_refresh(struct snpd *d)
 	d->stale_next_usec = now + d->stale_backoff_ms * 1000ULL;
 	d->stale_refreshes++;
 	/* one in flight (a SIGHUP's, or ours): one more after it */
-	reference_refresh(d, SNPD_REF_STALE);
+	reference_refresh(d, false, false);
 }
 
 static int on_stale_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -372,7 +448,7 @@ static int on_reference_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	struct snpd *d = userdata;
 
 	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
-	reference_refresh(d, SNPD_REF_FIRST);
+	reference_refresh(d, false, false);
 	return 0;
 }
 
@@ -401,14 +477,15 @@ static void reference_schedule_retry(struct snpd *d)
 static void on_reference_report(struct snpd_request *req, void *userdata)
 {
 	struct snpd *d = userdata;
-	bool first = !d->view, had_view = d->view;
-	enum snpd_ref_why why = d->reference_why;
+	bool first = !d->view, had_view = d->view, reload = d->reference_reload;
+	bool coll = d->reference_coll;
 	struct snpd_platform_id was = { 0 };
 
 	if (had_view)
 		snpd_platform_id_of((const u8 *)&d->view->ref.r, &was);
 	d->reloading = false;
-	d->reference_why = SNPD_REF_FIRST;
+	d->reference_reload = false;
+	d->reference_coll = false;
 	if (req->result == -ECANCELED) {
 		/* the broker is going away: nothing more to ask it */
 		snpd_request_free(req);
@@ -418,26 +495,23 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		if (!d->view) {
 			log_error_errno(req->result, "The reference report failed: %m");
 			d->reference_error = -req->result;
-		} else if (why == SNPD_REF_RELOAD) {
+		} else if (reload) {
 			log_error_errno(
 				req->result,
 				"The reference report failed: %m; keeping the previous view");
 			d->last_reload_failed = true;
-		} else if (why == SNPD_REF_STALE) {
+		} else if (!coll) {
 			/* no reload failed: the next stale report tries again */
 			log_error_errno(
 				req->result,
 				"The view's refresh for the host's change failed: %m; "
 				"evidence of the new platform is refused until it succeeds");
-		} else {
-			/*
-			 * The platform did not change: the view stays as it is
-			 * and serves; on_coll_retry() asks again later
-			 */
-			log_error_errno(req->result,
-					"The reference report for the host's fresh certificate "
-					"table (its CRL) failed: %m; asked again later");
 		}
+		if (d->view && coll)
+			coll_refresh_failed(
+				d, req->result,
+				"The reference report asked for a fresh host certificate "
+				"table (the collateral's CRL, KdsOffline=yes) failed");
 	} else if (reference_view(d, &req->report) == 0) {
 		if (had_view) {
 			struct snpd_platform_id now;
@@ -465,29 +539,31 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		 */
 		d->last_reload_failed = false;
 		d->reference_backoff_ms = 0;
+		d->coll_backoff_until = 0; /* a fresh table came */
 		d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
 		if (first)
 			log_notice("Reference report taken: the view is complete");
-		else if (why == SNPD_REF_RELOAD)
+		else if (reload)
 			log_info("Reloaded: view generation %llu",
 				 (unsigned long long)d->view->generation);
 		else
 			log_info("View refreshed: generation %llu",
 				 (unsigned long long)d->view->generation);
-	} else if (why == SNPD_REF_RELOAD) {
+	} else if (reload) {
 		d->last_reload_failed = true;
 	}
 	snpd_request_free(req);
 	if (d->reference_again) {
 		/*
-		 * SIGHUPs (or a stale view, the collateral) while this one was
-		 * in flight: one more for all of them, a reload if any of them
-		 * was one
+		 * SIGHUPs (or a stale view) while this one was in flight: one
+		 * more for all of them, a reload if any of them was one
 		 */
-		why = d->reference_again_why;
+		reload = d->reference_again_reload;
+		coll = d->reference_again_coll;
 		d->reference_again = false;
-		d->reference_again_why = SNPD_REF_FIRST;
-		reference_refresh(d, why);
+		d->reference_again_reload = false;
+		d->reference_again_coll = false;
+		reference_refresh(d, reload, coll);
 	}
 	if (!d->reloading) {
 		reference_schedule_retry(d);
@@ -497,20 +573,20 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 
 /*
  * A fresh reference report for the static files, through the broker: for
- * @why, a SIGHUP, a view whose platform the host changed, the host's fresh
- * certificate table or the first view. At most one is in flight; asking
- * again meanwhile only marks that another is wanted when it completes,
- * for the weightiest reason asked.
+ * a SIGHUP (@reload), a view whose platform the host changed, the first
+ * view, or a fresh host certificate table for the collateral's CRL
+ * (@coll). At most one is in flight; asking again meanwhile only marks
+ * that another is wanted when it completes.
  */
-static void reference_refresh(struct snpd *d, enum snpd_ref_why why)
+static void reference_refresh(struct snpd *d, bool reload, bool coll)
 {
 	struct snpd_request *req;
 	int r;
 
 	if (d->reloading) {
-		if (!d->reference_again || why > d->reference_again_why)
-			d->reference_again_why = why;
 		d->reference_again = true;
+		d->reference_again_reload |= reload;
+		d->reference_again_coll |= coll;
 		return;
 	}
 	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_CLIENT_REFERENCE);
@@ -535,7 +611,8 @@ static void reference_refresh(struct snpd *d, enum snpd_ref_why why)
 		goto fail;
 	}
 	d->reloading = true;
-	d->reference_why = why;
+	d->reference_reload = reload;
+	d->reference_coll = coll;
 	d->reference_reports++;
 	return;
 fail:
@@ -543,18 +620,20 @@ fail:
 		log_error_errno(r, "Cannot ask for a reference report: %m");
 		reference_schedule_retry(d);
 		notify_status(d, "READY=1\n", NULL);
-	} else if (why == SNPD_REF_RELOAD) {
+	} else if (reload) {
 		log_error_errno(r, "Reload: cannot ask for a reference report: %m; keeping the "
 				   "previous view");
 		d->last_reload_failed = true;
 		notify_status(d, "READY=1\n", "last reload could not refresh the reference report");
-	} else if (why == SNPD_REF_STALE) {
+	} else if (coll) {
+		coll_refresh_failed(
+			d, r,
+			"Cannot ask for a reference report for a fresh host certificate "
+			"table (the collateral's CRL)");
+	} else {
 		/* no reload failed: the next stale report tries again */
 		log_error_errno(r, "Cannot ask for a reference report to refresh the view for the "
 				   "host's change: %m");
-	} else {
-		log_error_errno(r, "Cannot ask for a reference report for the host's fresh "
-				   "certificate table: %m; asked again later");
 	}
 }
 
@@ -624,13 +703,16 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	if (d->fs)
 		snpd_fs_reload(d->fs);
 	snpd_eventlog_reload(d->eventlog, &d->config);
+	/* the collateral's backoffs start again from their minimum */
+	snpd_collateral_reset_backoff(d->collateral);
+	d->coll_backoff_until = 0;
 	d->reloads++;
 	snp_log_set_max_level(d->config.log_level);
 	limits_of(&d->config, &lim);
 	snpd_broker_set_limits(d->broker, &lim);
 
 	/* a reload while one is in flight is folded into one more after it */
-	reference_refresh(d, SNPD_REF_RELOAD);
+	reference_refresh(d, true, false);
 	return 0;
 }
 

@@ -60,14 +60,6 @@ struct snpd_platform_id {
 	u32 signing_key; /* SNP_SIGNING_KEY_VCEK, _VLEK or _NONE */
 };
 
-/* Why a reference report is asked for, from the least to the weightiest. */
-enum snpd_ref_why {
-	SNPD_REF_FIRST,	     /* no view yet: the host was busy at start */
-	SNPD_REF_COLLATERAL, /* the host's fresh certificate table (its CRL, KdsOffline=yes) */
-	SNPD_REF_STALE,	     /* a device report of another platform than the view's */
-	SNPD_REF_RELOAD,     /* SIGHUP */
-};
-
 struct snpd_fs;
 struct snpd_http;
 struct snpd_batcher;
@@ -96,16 +88,20 @@ struct snpd {
 	 * The reference report: at most one in flight (reloading), at most
 	 * one more asked for meanwhile (reference_again, however many
 	 * SIGHUPs came). Without a view (the host was busy at start) it is
-	 * retried with backoff. reference_why: why the one in flight was
-	 * asked for, reference_again_why: the weightiest reason of those
-	 * asked for meanwhile; only a reload's fails a reload
-	 * (last_reload_failed), not a stale view's or the collateral's
-	 * refresh, and each failure is said for what it was.
+	 * retried with backoff. reference_reload: the one in flight answers
+	 * a SIGHUP, reference_again_reload: the one asked for does; only
+	 * theirs fail a reload (last_reload_failed), not a stale view's
+	 * refresh. reference_coll, reference_again_coll: the same for one
+	 * asked for a fresh host certificate table (the collateral's CRL,
+	 * KdsOffline=yes), whose failure is retried with the host-CRL
+	 * backoff.
 	 */
 	bool reloading;
 	bool reference_again;
-	enum snpd_ref_why reference_why;
-	enum snpd_ref_why reference_again_why;
+	bool reference_reload;
+	bool reference_again_reload;
+	bool reference_coll;
+	bool reference_again_coll;
 	bool last_reload_failed;
 	u64 reference_reports;
 	int reference_error; /* why there is no view yet */
@@ -119,7 +115,13 @@ struct snpd {
 	struct snpd_collateral *collateral;
 	struct snpd_coll_set *coll;
 	sd_event_source *coll_retry;
-	bool coll_dirty; /* its settings changed on reload */
+	bool coll_dirty;       /* its settings changed on reload */
+	bool coll_dead_logged; /* said once: a dead device gives no fresh host table */
+	/*
+	 * A fresh host table for the CRL failed: not asked again before
+	 * (CLOCK_MONOTONIC), whatever a set re-checked meanwhile says; 0: none
+	 */
+	u64 coll_backoff_until;
 	/*
 	 * A device report of another platform identity than the view's
 	 * reference report (the host changed REPORTED_TCB): its collateral

@@ -99,14 +99,25 @@ json_t *snpd_collateral_json(struct snpd *d)
 				    current && s->error[0] ? message_json(s->error) : json_null());
 	json_object_set_new(o, "host_table",
 			    current && s->host_note[0] ? message_json(s->host_note) : json_null());
-	json_object_set_new(o, "next_retry",
-			    current && s->retry_at ? json_integer((json_int_t)s->retry_at) :
-						     json_null());
-	json_object_set_new(
-		o, "next_retry_in_sec",
-		current && s->retry_at ?
-			json_integer((json_int_t)(s->retry_at > now ? s->retry_at - now : 0)) :
-			json_null());
+	if (current && s->retry_at) {
+		/* a backoff is timed on CLOCK_MONOTONIC: its wall-clock time as of now */
+		u64 mono = s->retry_mono_usec ? snp_monotonic_usec() : 0;
+		time_t in =
+			s->retry_mono_usec ?
+				(time_t)(s->retry_mono_usec > mono ?
+						 (s->retry_mono_usec - mono + 999999) / 1000000 :
+						 0) :
+			s->retry_at > now ? s->retry_at - now :
+					    0;
+
+		json_object_set_new(
+			o, "next_retry",
+			json_integer((json_int_t)(s->retry_mono_usec ? now + in : s->retry_at)));
+		json_object_set_new(o, "next_retry_in_sec", json_integer((json_int_t)in));
+	} else {
+		json_object_set_new(o, "next_retry", json_null());
+		json_object_set_new(o, "next_retry_in_sec", json_null());
+	}
 	json_object_set_new(o, "cache_dir", json_string(d->config.cache_dir));
 	json_object_set_new(o, "stale_reports", json_integer((json_int_t)d->stale_reports));
 	json_object_set_new(o, "stale_refreshes", json_integer((json_int_t)d->stale_refreshes));

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -465,6 +466,35 @@ int sim_params_validate(const struct sim_params *p, char *err, size_t errlen)
 	}
 	if (p->vlek && !p->csp_id[0]) {
 		snprintf(err, errlen, "a VLEK needs a csp_id");
+		return -EINVAL;
+	}
+	/*
+	 * The host's CRL: both times must be encodable (a time_t, and an
+	 * ASN.1 UTCTime or 4-digit-year GeneralizedTime: 9999-12-31T23:59:59Z
+	 * at most), or every extended report would fail to build its table;
+	 * and nextUpdate must come after thisUpdate (RFC 5280 5.1.2.5).
+	 */
+	if (p->host_crl_this_update > SIM_CRL_TIME_MAX ||
+	    (u64)(time_t)p->host_crl_this_update != p->host_crl_this_update) {
+		snprintf(err, errlen,
+			 "host_crl_this_update %" PRIu64 " is beyond 9999-12-31T23:59:59Z (%" PRIu64
+			 ")",
+			 p->host_crl_this_update, (u64)SIM_CRL_TIME_MAX);
+		return -ERANGE;
+	}
+	if (p->host_crl_next_update > SIM_CRL_TIME_MAX ||
+	    (u64)(time_t)p->host_crl_next_update != p->host_crl_next_update) {
+		snprintf(err, errlen,
+			 "host_crl_next_update %" PRIu64 " is beyond 9999-12-31T23:59:59Z (%" PRIu64
+			 ")",
+			 p->host_crl_next_update, (u64)SIM_CRL_TIME_MAX);
+		return -ERANGE;
+	}
+	if (p->host_crl_next_update && p->host_crl_next_update <= p->host_crl_this_update) {
+		snprintf(err, errlen,
+			 "host_crl_next_update %" PRIu64 " must be later than host_crl_this_update "
+			 "%" PRIu64,
+			 p->host_crl_next_update, p->host_crl_this_update);
 		return -EINVAL;
 	}
 	return 0;

@@ -60,6 +60,9 @@ enum sim_host_certs {
 	SIM_HOST_CERTS_STALE = 2,
 };
 
+/* The latest host_crl_* time (9999-12-31T23:59:59Z): see sim_params_validate(). */
+#define SIM_CRL_TIME_MAX 253402300799ULL
+
 /* Launch and platform parameters. Everything the report shows. */
 struct sim_params {
 	enum snp_product product;

@@ -439,6 +439,13 @@ def scenario_queue_full(top):
         res.check(not s["last_reload_failed"] and s["reloads"] == 0,
                   "no reload, none failed (%r %r)" % (s["last_reload_failed"], s["reloads"]))
 
+        # the new TCB's collateral is looked up after the view took it: until
+        # its endorsement key is in, evidence is 503 collateral-unavailable at
+        # once and never waits in the queue (a loaded machine takes its time)
+        a, _ = until_served(lambda: http_evidence(d, tmp), "the new TCB's collateral")
+        res.check(a is not None and a[3] == new and a[4] == 0,
+                  "evidence verifies with the new TCB before the queue is filled again")
+
         # the queue full again, and a SIGHUP's reference report in it
         out = {}
         held, threads = fill_queue(d, tmp, out, "full")

@@ -190,3 +190,8 @@ EXTRA_DIST += %reldir%/kds-crl-host.py
 # on: a FIFO at start, at a reload and appearing later.
 TESTS += %reldir%/trust-ark-fifo.py
 EXTRA_DIST += %reldir%/trust-ark-fifo.py
+# KdsOffline=yes with the host's CRL: the host asked again when its table
+# loses the CRL, when the device fails the report, never when it is dead;
+# a reload starts the backoff again.
+TESTS += %reldir%/kds-crl-host-retry.py
+EXTRA_DIST += %reldir%/kds-crl-host-retry.py

@@ -371,8 +371,9 @@ def scenario_collateral(top):
         res.check(ok, "collateral: at the CRL's nextUpdate a reference report was asked for "
                   "and answered")
         log = d.read_log()
-        fails = log_lines(d, "The reference report for the host's fresh certificate table")
-        res.check(len(fails) == 1 and fails[0].startswith("<3>") and STALE_FAIL not in log and
+        fails = log_lines(d, "The reference report asked for a fresh host certificate table")
+        res.check(len(fails) == 1 and fails[0].startswith("<4>") and
+                  "asked again in" in fails[0] and STALE_FAIL not in log and
                   "evidence of the new platform is refused" not in log and
                   "keeping the previous view" not in log,
                   "collateral: its failure is logged once as what it was, not as a refresh "

@@ -1136,6 +1136,37 @@ static void test_bad_input(void **state)
 	sim_params_default(&prm, SNP_PRODUCT_GENOA);
 	assert_int_equal(sim_params_set(&prm, "tcb", "0x0000000100000000"), 0);
 	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -EINVAL);
+	/* the host's CRL times: numbers, encodable, nextUpdate after thisUpdate */
+	sim_params_default(&prm, SNP_PRODUCT_GENOA);
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "soon"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "-1"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "host_crl_this_update", "1e9"), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "host_crl_this_update", ""), -EINVAL);
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "18446744073709551616"),
+			 -ERANGE);
+	assert_int_equal(sim_params_set(&prm, "host_crl_this_update", "1700000000"), 0);
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "1700086400"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), 0);
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "1699999999"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "must be later than host_crl_this_update"));
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "1700000000"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -EINVAL);
+	/* 9999-12-31T23:59:59Z is the last; one second later no ASN.1 time says it */
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "253402300799"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), 0);
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "253402300800"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "host_crl_next_update"));
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "0xffffffffffffffff"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -ERANGE);
+	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "0"), 0);
+	assert_int_equal(sim_params_set(&prm, "host_crl_this_update", "0x8000000000000000"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "host_crl_this_update"));
+	/* no CRL (nextUpdate 0): any encodable thisUpdate */
+	assert_int_equal(sim_params_set(&prm, "host_crl_this_update", "1700000000"), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), 0);
 
 	/* state and platform entry points */
 	struct sim_platform *np = NULL;

@@ -39,6 +39,7 @@
 #include "daemon/collateral.h"
 #include "kernel/snp-certs.h"
 #include "lib/cert-table.h"
+#include "lib/util.h"
 #include "lib/x509-amd.h"
 #include "sim/sim.h"
 #include "tests/unit/check.h"
@@ -621,6 +622,96 @@ static void crl_checks(struct fixture *f)
 	X509_CRL_free(other_issuer);
 }
 
+/*
+ * KdsOffline=yes, the host once the CRL's source: a fresh table without a
+ * CRL, a refused one, or none at all is asked for again with the same
+ * backoff (10 s doubling), never given up on; the backoff is timed on
+ * CLOCK_MONOTONIC (a complete set's CRL nextUpdate on the wall clock) and
+ * starts again from 10 s after snpd_collateral_reset_backoff() (a reload).
+ */
+static void host_crl_source_checks(struct fixture *f)
+{
+	X509 *c[] = { f->st->ark, f->st->ask, f->st->vcek };
+	X509 *bad[] = { f->st->ask, f->st->ask, f->st->vcek }; /* the ASK as the ARK */
+	const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+	X509_CRL *current = crl_new(f, -3600, 7 * 86400, NULL, NULL);
+	X509_CRL *expired = crl_new(f, -30 * 86400, -86400, NULL, NULL);
+	const struct snpd_coll_set *s;
+	u8 *t_crl, *t_expired, *t_none, *t_bad;
+	size_t l_crl, l_expired, l_none, l_bad;
+	u64 mono;
+
+	cache_clear(f);
+	snpd_collateral_reset_backoff(f->c);
+	t_crl = table_crl_of(c, g, 3, current, &l_crl);
+	t_expired = table_crl_of(c, g, 3, expired, &l_expired);
+	t_none = table_of(c, g, 3, &l_none);
+	t_bad = table_of(bad, g, 3, &l_bad);
+
+	s = run(f, SNP_SIGNING_KEY_VCEK, t_crl, l_crl);
+	CHECK(s->state == SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_HOST &&
+		      s->refresh_host && s->retry_at > time(NULL) && !s->retry_mono_usec,
+	      "the host's current CRL: complete, looked up again at its nextUpdate on the wall "
+	      "clock (refresh_host %d, retry_at %lld, retry_mono_usec %llu)",
+	      s->refresh_host, (long long)s->retry_at, (unsigned long long)s->retry_mono_usec);
+
+	s = run(f, SNP_SIGNING_KEY_VCEK, t_expired, l_expired);
+	mono = snp_monotonic_usec();
+	CHECK(s->state == SNPD_COLL_PARTIAL && s->refresh_host && s->retry_mono_usec > mono &&
+		      s->retry_mono_usec <= mono + 10 * 1000000ULL &&
+		      strstr(s->error, "the host's CRL expired") &&
+		      strstr(s->error, "read again in 10 s"),
+	      "the host's CRL expired: partial, a fresh table in 10 s on CLOCK_MONOTONIC "
+	      "(retry in %lld us, error '%s')",
+	      (long long)(s->retry_mono_usec - mono), s->error);
+
+	s = run(f, SNP_SIGNING_KEY_VCEK, t_none, l_none);
+	CHECK(s->state == SNPD_COLL_PARTIAL && s->refresh_host && s->retry_mono_usec &&
+		      strstr(s->error, "the host's table has no CRL") &&
+		      strstr(s->error, "KdsOffline=yes") && strstr(s->error, "read again in 20 s"),
+	      "then a fresh table without a CRL: still asked for again, 20 s (refresh_host %d, "
+	      "error '%s')",
+	      s->refresh_host, s->error);
+
+	s = run(f, SNP_SIGNING_KEY_VCEK, t_bad, l_bad);
+	CHECK(s->state != SNPD_COLL_COMPLETE && s->refresh_host && s->retry_mono_usec &&
+		      strstr(s->host_note, "table refused") &&
+		      strstr(s->error, "the host's certificate table was refused") &&
+		      strstr(s->error, "read again in 40 s"),
+	      "then a refused table: still asked for again, 40 s (note '%s', error '%s')",
+	      s->host_note, s->error);
+
+	s = run(f, SNP_SIGNING_KEY_VCEK, NULL, 0);
+	CHECK(s->state != SNPD_COLL_COMPLETE && s->refresh_host && s->retry_mono_usec &&
+		      strstr(s->error, "the host gave no certificate table") &&
+		      strstr(s->error, "read again in 80 s"),
+	      "then no table at all: still asked for again, 80 s (error '%s')", s->error);
+
+	CHECK(snpd_collateral_host_crl_backoff(f->c) == 160,
+	      "a fresh table asked for and not given (the reference report failed): the backoff "
+	      "goes on (160 s)");
+
+	snpd_collateral_reset_backoff(f->c);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t_none, l_none);
+	CHECK(s->refresh_host && strstr(s->error, "read again in 10 s"),
+	      "after a reload (snpd_collateral_reset_backoff()): 10 s again (error '%s')",
+	      s->error);
+
+	s = run(f, SNP_SIGNING_KEY_VCEK, t_crl, l_crl);
+	CHECK(s->state == SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_HOST,
+	      "the host's current CRL again: complete (state %s)", snpd_coll_state_names[s->state]);
+	s = run(f, SNP_SIGNING_KEY_VCEK, t_expired, l_expired);
+	CHECK(s->refresh_host && strstr(s->error, "read again in 10 s"),
+	      "a complete set resets the backoff: 10 s (error '%s')", s->error);
+
+	free(t_crl);
+	free(t_expired);
+	free(t_none);
+	free(t_bad);
+	X509_CRL_free(current);
+	X509_CRL_free(expired);
+}
+
 int main(void)
 {
 	struct fixture f;
@@ -710,6 +801,7 @@ int main(void)
 	genuine_v2(&f);
 	leaf_checks(&f);
 	crl_checks(&f);
+	host_crl_source_checks(&f);
 
 	teardown(&f);
 	printf("%d failed\n", failures);

@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: Apache-2.0
+"""KdsOffline=yes with the CRL from the host's certificate table (the
+simulator's host_crl_* params), once the host's CRL is not current: snpd
+keeps asking the host for a fresh table (a reference report) with a
+backoff of 10 s doubling, without a SIGHUP. Shows:
+ (d) the host's fresh table loses its CRL (host_crl_next_update=0), then
+     the host gives no certificates at all (host_certs=none): snpd still
+     asks again, last_error says why ("has no CRL", no table) and when;
+     once the host has a current CRL again the set is complete;
+ (e) the device fails the reference report asked for the CRL (the
+     simulator's certs_small fault): the log says so, not "the view's
+     refresh for the host's change", and when it is asked again; it is,
+     and the host's newer CRL is served;
+ (f) the device dies on that report (a tampered response: VMPCK
+     disabled): snpd says it does not ask again, and does not (no timer
+     re-armed against the dead broker);
+ (g) a SIGHUP starts the backoff again from 10 s ("read again in 10 s",
+     not 40 s after 10 and 20).
+Before the fix: (d) said "not in the cache and KdsOffline=yes" with no
+retry, (e) logged the view's refresh, (f) asked every 10 s forever, (g)
+said 40 s."""
+
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import snpd_harness as h  # noqa: E402
+import snptest as t  # noqa: E402
+
+h.need_fuse()
+try:
+    from cryptography import x509
+except ImportError:
+    print("SKIP: python3-cryptography missing")
+    sys.exit(77)
+
+LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
+ASKING = "asking the host for its certificate table again"
+res = t.Results()
+
+
+def status(d):
+    c = h.UnixHTTPConnection(d.api)
+    c.request("GET", "/v1/status", headers={"Accept": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return json.loads(data) if r.status == 200 else {}
+
+
+def coll(s):
+    return (s or {}).get("collateral", {})
+
+
+def wait(d, pred, what):
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end:
+        s = status(d)
+        if pred(s):
+            return s
+        if d.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    res.check(False, "%s: never reached (last collateral %r)\n%s" % (
+        what, coll(status(d)) if d.proc.poll() is None else None, d.read_log()[-3000:]))
+    return None
+
+
+def served_next_update(d):
+    """nextUpdate of certs/crl.der (epoch s), None when there is none."""
+    try:
+        with open(d.path("certs", "crl.der"), "rb") as f:
+            crl = x509.load_der_x509_crl(f.read())
+    except (OSError, ValueError):
+        return None
+    nu = crl.next_update
+    return int((nu - nu.__class__(1970, 1, 1)).total_seconds())
+
+
+def start(tmp, name, this_update, next_update, env=None):
+    sim = os.path.join(tmp, name + "-sim")
+    h.sim_init(sim)
+    h.sim_set_params(sim, host_crl_this_update=this_update, host_crl_next_update=next_update)
+    os.makedirs(os.path.join(tmp, name))
+    d = h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim, env=env)
+    d.start()
+    return sim, d
+
+
+def err(s):
+    return coll(s).get("last_error") or ""
+
+
+def scenario_lost(tmp):
+    now = int(time.time())
+    until = now + 20
+    sim, d = start(tmp, "lost", now - 3600, until)
+    try:
+        wait(d, lambda s: coll(s).get("state") == "complete", "(d) complete at the start")
+        # the host's tables from now on carry no CRL
+        h.sim_set_params(sim, host_crl_next_update=0)
+        s = wait(d, lambda s: "has no CRL" in err(s),
+                 "(d) after the CRL's nextUpdate, a fresh table without a CRL")
+        res.check(s is not None and coll(s).get("state") == "partial" and
+                  "KdsOffline=yes" in err(s) and "read again in" in err(s) and
+                  coll(s).get("next_retry") is not None,
+                  "(d) a table without a CRL: partial, says why and when, asked again: %r, "
+                  "next_retry %r" % (err(s), coll(s).get("next_retry")))
+        refs = (s or {}).get("reference_reports", 0)
+        # then no certificates at all
+        h.sim_set_params(sim, host_certs="none")
+        s = wait(d, lambda s: s.get("reference_reports", 0) > refs and
+                 ("no certificate table" in err(s) or "has no CRL" in err(s)) and
+                 coll(s).get("next_retry") is not None,
+                 "(d) a fresh table without certificates: still asked again")
+        newer = int(time.time()) + 86400
+        h.sim_set_params(sim, host_certs="full", host_crl_this_update=int(time.time()) - 1,
+                         host_crl_next_update=newer)
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and
+                 served_next_update(d) == newer,
+                 "(d) the host's current CRL again: complete")
+        res.check(s is not None and s.get("reloads") == 0,
+                  "(d) recovered without a SIGHUP")
+    finally:
+        h.stop_clean(d, res)
+
+
+def scenario_report_fails(tmp):
+    now = int(time.time())
+    # the start's reference report is the first exit; the next one (the
+    # CRL's fresh table) fails once: INVALID_LEN twice in a row
+    sim, d = start(tmp, "fails", now - 3600, now + 20,
+                   env={"SNP_SIM_FAULTS": "after=1,certs_small=1"})
+    try:
+        wait(d, lambda s: coll(s).get("state") == "complete", "(e) complete at the start")
+        s = wait(d, lambda s: "fresh host certificate table" in d.read_log(),
+                 "(e) the reference report for the CRL failed")
+        log = d.read_log()
+        res.check("failed" in log and "asked again in" in log and
+                  "The view's refresh for the host's change failed" not in log,
+                  "(e) the log says the report asked for the CRL failed and when it is "
+                  "asked again:\n%s" % log[-1500:])
+        newer = int(time.time()) + 86400
+        h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
+                         host_crl_next_update=newer)
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and
+                 served_next_update(d) == newer,
+                 "(e) asked again after the failure: the host's newer CRL served")
+        res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok",
+                  "(e) without a SIGHUP, the device alive (health %r)" % (s or {}).get("health"))
+    finally:
+        h.stop_clean(d, res)
+
+
+def scenario_dead(tmp):
+    now = int(time.time())
+    sim, d = start(tmp, "dead", now - 3600, now + 20,
+                   env={"SNP_SIM_FAULTS": "after=1,tamper=1"})
+    try:
+        wait(d, lambda s: coll(s).get("state") == "complete", "(f) complete at the start")
+        s = wait(d, lambda s: s.get("health") == "dead" and
+                 coll(s).get("state") == "partial" and
+                 "not asked again" in d.read_log(),
+                 "(f) the device died on the CRL's reference report")
+        n = d.read_log().count(ASKING)
+        # before the fix, the host was asked again every 10 s from here on
+        time.sleep(25)
+        n2 = d.read_log().count(ASKING)
+        res.check(n2 == n, "(f) a dead device is not asked again (%d -> %d asks in 25 s)"
+                  % (n, n2))
+        res.check(served_next_update(d) is None, "(f) no expired CRL served")
+    finally:
+        h.stop_clean(d, res)
+
+
+def scenario_reload(tmp):
+    now = int(time.time())
+    sim, d = start(tmp, "reload", now - 3600, now - 10)  # expired from the start
+    try:
+        s = wait(d, lambda s: "read again in 20 s" in err(s),
+                 "(g) the backoff at 20 s (10 s, then a fresh table)")
+        d.proc.send_signal(signal.SIGHUP)
+        s = wait(d, lambda s: s.get("reloads") == 1 and "read again in" in err(s) and
+                 "in 20 s" not in err(s),
+                 "(g) the set of the reload's fresh table")
+        res.check("read again in 10 s" in err(s),
+                  "(g) a SIGHUP starts the backoff again: %r" % err(s))
+    finally:
+        h.stop_clean(d, res)
+
+
+with tempfile.TemporaryDirectory(prefix="snpd-crl-retry-") as tmp:
+    os.chmod(tmp, 0o755)
+    scenario_lost(tmp)
+    scenario_report_fails(tmp)
+    scenario_dead(tmp)
+    scenario_reload(tmp)
+res.done()
