@@ -189,8 +189,14 @@ int snpctl_kds_parse_opt(int c, const char *arg, struct snpctl_kds_opts *o)
 		/*
 		 * Read now, once, as --trust-ark is: a pipe or FIFO too
 		 * (`--kds-ca <(...)`), as a command a user runs may; snpd's
-		 * KdsCAFile= is only ever a regular file. Bounded.
+		 * KdsCAFile= is only ever a regular file. Bounded. Never
+		 * standard input: it would swallow a report read from "-".
 		 */
+		if (strcmp(arg, "-") == 0) {
+			log_error("--kds-ca: - (standard input) is not accepted; use <(...) or a "
+				  "file.");
+			return -EINVAL;
+		}
 		r = snp_kds_ca_load(arg, SNP_KDS_CA_ANY_FILE, &pem, &len, NULL, 0);
 		if (r == -EFBIG)
 			log_error("--kds-ca: cannot read %s: larger than %d bytes.", arg,

@@ -3,6 +3,7 @@
  * Collateral worker: host table -> cache -> KDS, on a thread of its own;
  * see collateral.h.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -103,8 +104,10 @@ struct snpd_collateral {
 	/*
 	 * A usable table of the host carried a CRL once: with KdsOffline=yes
 	 * the host is where a current CRL comes from, so a table that comes
-	 * without one, or is refused, is asked for again (host_crl_retry()),
-	 * never given up on until a SIGHUP.
+	 * without one, or is refused, is asked for again (host_crl_retry()).
+	 * Sticky for the life of the process: nothing resets it, not even a
+	 * SIGHUP (which resets only the backoff), as forgetting it would
+	 * leave a set partial with no one asking the host again.
 	 */
 	bool host_crl_source;
 };
@@ -757,35 +760,51 @@ static void set_retry_in(struct snpd_coll_set *s, u32 sec)
 }
 
 /*
- * In how many seconds to try KDS again after an incomplete network pass
- * (0: not at all). KDS's own backoff is kept as a wall-clock time in the
- * cache (snp_kds_backoff_until()); what is left of it is waited for.
+ * When to try KDS again after an incomplete network pass: @s's retry, left
+ * unset when not at all. KDS's own backoff (429/5xx, Retry-After) is a
+ * wall-clock time kept in the cache (snp_kds_backoff_until()), shared with
+ * snpctl and checked by lib/kds against time(NULL): @s is looked up again
+ * at that time on the wall clock (@s->retry_mono_usec 0), the clock of the
+ * check, so a stepped clock neither fires it early (to be refused and
+ * armed again) nor holds it back past the end of the backoff. The
+ * worker's own backoffs (none in the cache, or failures KDS did not time)
+ * are timed on CLOCK_MONOTONIC (set_retry_in()).
  */
-static u32 retry_time(struct snpd_collateral *c, const struct job *j, struct work *w)
+static void retry_set(struct snpd_collateral *c, const struct job *j, struct work *w,
+		      struct snpd_coll_set *s)
 {
 	time_t now = time(NULL);
 	struct snp_kds k;
 	time_t until;
-	u32 s;
+	u32 sec;
 
 	if (j->offline)
-		return 0;
+		return;
 	if (w->last_r == -EAGAIN) {
 		snp_kds_init(&k);
 		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
 		until = snp_kds_backoff_until(&k);
-		if (until <= now)
-			return SNP_KDS_BACKOFF_DEFAULT_S;
-		return until - now > RETRY_MAX_S * 24 ? RETRY_MAX_S * 24 : (u32)(until - now);
+		if (until <= now) {
+			/* none in the cache (not written, or just over): a wait of our own */
+			set_retry_in(s, SNP_KDS_BACKOFF_DEFAULT_S);
+			return;
+		}
+		/* snp_kds_backoff_until() drops a longer one; capped all the same */
+		s->retry_at =
+			until - now > SNP_KDS_BACKOFF_MAX_S ? now + SNP_KDS_BACKOFF_MAX_S : until;
+		s->retry_mono_usec = 0;
+		return;
 	}
-	if (w->last_r == -ENXIO)
-		return SNP_KDS_REFUSED_TTL_S;
+	if (w->last_r == -ENXIO) {
+		set_retry_in(s, SNP_KDS_REFUSED_TTL_S);
+		return;
+	}
 	pthread_mutex_lock(&c->lock);
-	s = c->retry_s = c->retry_s ?
-				 (c->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : c->retry_s * 2) :
-				 RETRY_MIN_S;
+	sec = c->retry_s = c->retry_s ?
+				   (c->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : c->retry_s * 2) :
+				   RETRY_MIN_S;
 	pthread_mutex_unlock(&c->lock);
-	return s;
+	set_retry_in(s, sec);
 }
 
 /*
@@ -830,7 +849,7 @@ static u32 host_crl_backoff_locked(struct snpd_collateral *c)
 static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const struct work *w,
 			   struct snpd_coll_set *s)
 {
-	char host_why[200];
+	char host_why[sizeof(w->host_crl_why) + 64];
 	const char *cache_why = "no current one is cached";
 	bool crl_error = !strncmp(w->error, "CRL: ", 5);
 	u32 sec;
@@ -845,12 +864,13 @@ static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const
 	if (s->crl)
 		return;
 	if (w->host_crl_why[0])
-		snprintf(host_why, sizeof(host_why), "the host's CRL %.150s", w->host_crl_why);
+		snprintf(host_why, sizeof(host_why), "the host's CRL %s", w->host_crl_why);
 	else if (!j->table || !j->table_len)
 		snprintf(host_why, sizeof(host_why), "%s", "the host gave no certificate table");
 	else if (w->host_refused)
+		/* why is the set's host_note, logged on its own */
 		snprintf(host_why, sizeof(host_why), "%s",
-			 "the host's certificate table was refused (host_table says why)");
+			 "the host's certificate table was refused");
 	else
 		snprintf(host_why, sizeof(host_why), "%s", "the host's table has no CRL");
 	if (crl_error)
@@ -870,12 +890,17 @@ static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const
 	pthread_mutex_unlock(&c->lock);
 	set_retry_in(s, sec);
 	s->refresh_host = true;
+	/* whole: each part fits (the static_assert below), none is cut mid-word */
 	snprintf(s->error, sizeof(s->error),
-		 "%.40s%sCRL: %.70s and %.70s (KdsOffline=yes); the host's table is read again "
-		 "in %u s",
+		 "%s%sCRL: %s and %s (KdsOffline=yes); the host's table is read again in %u s",
 		 w->error[0] && !crl_error ? w->error : "", w->error[0] && !crl_error ? "; " : "",
 		 host_why, cache_why, sec);
 }
+
+static_assert(sizeof(((struct snpd_coll_set *)0)->error) >=
+		      sizeof(((struct work *)0)->error) * 2 +
+			      sizeof(((struct work *)0)->host_crl_why) + 64 + 128,
+	      "host_crl_retry()'s message fits a set's error whole");
 
 /* A newer job was submitted (or we stop): this one's results are dropped. */
 static bool superseded(struct snpd_collateral *c, u64 seq)
@@ -1049,10 +1074,9 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		u32 sec = anchor_retry_time(c, r);
 
 		set_retry_in(s, sec);
-		snprintf(s->error, sizeof(s->error), "%.200s (read again in %u s)", best->error,
-			 sec);
+		snprintf(s->error, sizeof(s->error), "%s (read again in %u s)", best->error, sec);
 	} else if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline) {
-		snprintf(s->error, sizeof(s->error), "%.200s%s", best->error,
+		snprintf(s->error, sizeof(s->error), "%s%s", best->error,
 			 best->error[0] ? " (KdsOffline=yes)" :
 					  "not in the cache and KdsOffline=yes");
 	}
@@ -1122,10 +1146,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		s->generation = seq;
 		s->final = true;
 		if (s->state != SNPD_COLL_COMPLETE) {
-			u32 sec = retry_time(c, j, best);
-
-			if (sec)
-				set_retry_in(s, sec);
+			retry_set(c, j, best, s);
 		} else {
 			pthread_mutex_lock(&c->lock);
 			c->retry_s = 0;

@@ -79,13 +79,16 @@ struct snpd_coll_set {
 	bool final;	     /* the last pass of its job */
 	u64 generation;	     /* its job: a set of an older job than the last submitted is dropped */
 	char host_note[256]; /* what was wrong with the host's table, "" if nothing */
-	char error[256];     /* why it is not complete, "" when it is */
+	/* why it is not complete, "" when it is; room for host_crl_retry()'s whole message */
+	char error[1024];
 	/*
 	 * The next attempt (epoch s, as shown), 0 for none. Either a time
-	 * that is wall-clock by nature (a CRL's nextUpdate; @retry_mono_usec
-	 * 0), or a backoff: then @retry_mono_usec is the same moment on
-	 * CLOCK_MONOTONIC, which times it, so that a stepped wall clock
-	 * neither fires it early nor holds it back.
+	 * that is wall-clock by nature (a CRL's nextUpdate, or the end of
+	 * KDS's own backoff kept in the cache and checked against the wall
+	 * clock; @retry_mono_usec 0), or a backoff of the worker's own: then
+	 * @retry_mono_usec is the same moment on CLOCK_MONOTONIC, which times
+	 * it, so that a stepped wall clock neither fires it early nor holds
+	 * it back.
 	 */
 	time_t retry_at;
 	u64 retry_mono_usec;

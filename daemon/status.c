@@ -54,7 +54,7 @@ enum snpd_health snpd_health(struct snpd *d, char *reason, size_t len)
  */
 static json_t *message_json(const char *s)
 {
-	char buf[4 * 256 + 1];
+	char buf[4 * sizeof(((struct snpd_coll_set *)0)->error) + 1]; /* the longest message */
 	json_t *j = json_string(s);
 
 	return j ? j : json_string(snp_printable(buf, sizeof(buf), s, strlen(s)));

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -410,9 +411,41 @@ int sim_params_write(const struct sim_params *p, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+/*
+ * The latest host_crl_* time this build encodes: SIM_CRL_TIME_MAX, or less
+ * where time_t is narrower (2038-01-19T03:14:07Z for 32 bits).
+ */
+static u64 crl_time_max(void)
+{
+	u64 t = sizeof(time_t) >= sizeof(u64) ?
+			UINT64_MAX :
+			(UINT64_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1;
+
+	return t < SIM_CRL_TIME_MAX ? t : SIM_CRL_TIME_MAX;
+}
+
+/* @v (a host_crl_* time named @name) is no later than crl_time_max(), said so. */
+static int crl_time_check(const char *name, u64 v, char *err, size_t errlen)
+{
+	u64 max = crl_time_max();
+	time_t t = (time_t)max;
+	char when[64];
+	struct tm tm;
+
+	if (v <= max)
+		return 0;
+	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(when, sizeof(when), "%s", "?");
+	snprintf(err, errlen,
+		 "%s %" PRIu64 " is beyond %s (%" PRIu64 "), the latest time it can be", name, v,
+		 when, max);
+	return -ERANGE;
+}
+
 int sim_params_validate(const struct sim_params *p, char *err, size_t errlen)
 {
 	enum snp_tcb_layout layout;
+	int r;
 	const u64 *tcbs[] = { &p->current_tcb, &p->committed_tcb, &p->launch_tcb,
 			      &p->reported_tcb };
 	static const char *const tcb_names[] = { "current_tcb", "committed_tcb", "launch_tcb",
@@ -474,22 +507,12 @@ int sim_params_validate(const struct sim_params *p, char *err, size_t errlen)
 	 * at most), or every extended report would fail to build its table;
 	 * and nextUpdate must come after thisUpdate (RFC 5280 5.1.2.5).
 	 */
-	if (p->host_crl_this_update > SIM_CRL_TIME_MAX ||
-	    (u64)(time_t)p->host_crl_this_update != p->host_crl_this_update) {
-		snprintf(err, errlen,
-			 "host_crl_this_update %" PRIu64 " is beyond 9999-12-31T23:59:59Z (%" PRIu64
-			 ")",
-			 p->host_crl_this_update, (u64)SIM_CRL_TIME_MAX);
-		return -ERANGE;
-	}
-	if (p->host_crl_next_update > SIM_CRL_TIME_MAX ||
-	    (u64)(time_t)p->host_crl_next_update != p->host_crl_next_update) {
-		snprintf(err, errlen,
-			 "host_crl_next_update %" PRIu64 " is beyond 9999-12-31T23:59:59Z (%" PRIu64
-			 ")",
-			 p->host_crl_next_update, (u64)SIM_CRL_TIME_MAX);
-		return -ERANGE;
-	}
+	r = crl_time_check("host_crl_this_update", p->host_crl_this_update, err, errlen);
+	if (r < 0)
+		return r;
+	r = crl_time_check("host_crl_next_update", p->host_crl_next_update, err, errlen);
+	if (r < 0)
+		return r;
 	if (p->host_crl_next_update && p->host_crl_next_update <= p->host_crl_this_update) {
 		snprintf(err, errlen,
 			 "host_crl_next_update %" PRIu64 " must be later than host_crl_this_update "

@@ -33,6 +33,7 @@ struct sim_platform {
 	u32 vmpck_id;
 	struct sim_presigned *presigned; /* owned; p->fw borrows it */
 	bool hv_certs_stale;		 /* the host's table predates the leaves */
+	char params_refused[256];	 /* why the params file was last not taken, said once */
 };
 
 static int op_vmgexit(void *priv, struct snp_ghcb *ghcb)
@@ -278,6 +279,7 @@ fail:
 /* Under the lock: pick up what other processes did. */
 static int sync_in(struct sim_platform *p)
 {
+	char why[256];
 	int r;
 
 	r = sim_state_load_secrets(p->st);
@@ -286,9 +288,18 @@ static int sync_in(struct sim_platform *p)
 	if (r < 0)
 		return r;
 	/* a firmware update since the last request: new TCB, new VCEK, the host's table */
-	r = sim_state_sync_firmware(p->st);
+	r = sim_state_sync_firmware(p->st, why, sizeof(why));
 	if (r < 0)
 		return r;
+	/*
+	 * An edited params file that is refused keeps what runs: said, once
+	 * per reason (each request reads it again), so that an edit that
+	 * seems to do nothing says why.
+	 */
+	if (why[0] && strcmp(why, p->params_refused))
+		log_warning("sim: %s/params not taken (the running values stay): %s", p->st->dir,
+			    why);
+	snprintf(p->params_refused, sizeof(p->params_refused), "%s", why);
 	/* until the host has the table of the leaves in memory, every request tries */
 	if (r > 0)
 		p->hv_certs_stale = true;

@@ -60,7 +60,10 @@ enum sim_host_certs {
 	SIM_HOST_CERTS_STALE = 2,
 };
 
-/* The latest host_crl_* time (9999-12-31T23:59:59Z): see sim_params_validate(). */
+/*
+ * The latest host_crl_* time (9999-12-31T23:59:59Z; a 32-bit time_t's last
+ * second where that is less): see sim_params_validate().
+ */
 #define SIM_CRL_TIME_MAX 253402300799ULL
 
 /* Launch and platform parameters. Everything the report shows. */
@@ -219,9 +222,11 @@ int sim_state_load_secrets(struct sim_state *st);
  * REPORTED_TCB takes its own VCEK (VLEK) key and certificate, as the
  * firmware after an update. Returns 1 when something
  * changed, 0 when not (or the file is not a firmware update of this chip),
- * or a negative errno. Call with the state locked.
+ * or a negative errno. A file that does not parse or whose values
+ * sim_params_validate() refuses is not taken (0): then why is in @ret_why
+ * (may be NULL), else "". Call with the state locked.
  */
-int sim_state_sync_firmware(struct sim_state *st);
+int sim_state_sync_firmware(struct sim_state *st, char *ret_why, size_t why_len);
 /* Write the guest's initial view of the secrets page. */
 void sim_state_make_secrets_page(const struct sim_state *st, struct snp_secrets_page *page);
 /* Certificate (PEM) of the chain into @f: "ark", "ask", "vcek", "asvk", "vlek". */

@@ -1065,28 +1065,55 @@ out:
 	return r;
 }
 
+struct params_only {
+	struct sim_params *p;
+	int line;     /* of the value refused, 0 none */
+	char key[32]; /* its name */
+};
+
 static int params_only_kv(void *ud, const char *k, const char *v, int line)
 {
-	return sim_params_set(ud, k, v);
+	struct params_only *po = ud;
+	int r = sim_params_set(po->p, k, v);
+
+	if (r < 0) {
+		po->line = line;
+		snprintf(po->key, sizeof(po->key), "%s", k);
+	}
+	return r;
 }
 
-int sim_state_sync_firmware(struct sim_state *st)
+int sim_state_sync_firmware(struct sim_state *st, char *ret_why, size_t why_len)
 {
 	_cleanup_(freep) u8 *buf = NULL;
 	struct sim_params np = st->params, old, *p = &st->params;
-	char err[128];
+	struct params_only po = { .p = &np };
+	char err[160], why[256] = "";
 	size_t len;
 	bool tcb_changed, changed;
 	int r;
 
+	if (ret_why && why_len)
+		ret_why[0] = '\0';
 	if (!st->dir)
 		return 0;
 	r = read_in_dir(st->dir, "params", PARAMS_MAX, &buf, &len);
 	if (r < 0)
 		return r;
-	if (parse_kv((char *)buf, params_only_kv, &np) < 0 ||
-	    sim_params_validate(&np, err, sizeof(err)) < 0)
-		return 0; /* a params file being edited: keep what runs */
+	r = parse_kv((char *)buf, params_only_kv, &po);
+	if (r < 0 && po.line)
+		snprintf(why, sizeof(why), "line %d: %.31s: %s", po.line, po.key,
+			 r == -ENOENT ? "no such parameter" : strerror(-r));
+	else if (r < 0)
+		snprintf(why, sizeof(why), "a line without '=' (%s)", strerror(-r));
+	else if (sim_params_validate(&np, err, sizeof(err)) < 0)
+		snprintf(why, sizeof(why), "%s", err);
+	if (r < 0 || why[0]) {
+		/* a params file being edited, or a value refused: keep what runs, say why */
+		if (ret_why && why_len)
+			snprintf(ret_why, why_len, "%s", why);
+		return 0;
+	}
 	if (np.product != p->product || memcmp(np.chip_id, p->chip_id, sizeof(np.chip_id)))
 		return 0; /* another chip: not a firmware update */
 	tcb_changed = np.reported_tcb != p->reported_tcb;

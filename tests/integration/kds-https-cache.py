@@ -138,6 +138,23 @@ def https(d, tmp):
         rc, out, err = run("collateral", "list", "--kds-ca", os.path.join(tmp, "nonexistent"))
         check(rc == 3 and "--kds-ca: cannot read" in err, "--kds-ca of a missing file: rc %d %s" %
               (rc, err.strip()))
+        # never standard input: `verify --kds-ca - -` would read the CAs and leave the
+        # report empty; refused as bad usage, before anything is read or asked
+        n = emu.count()
+        with open(rpt, "rb") as f:
+            report = f.read()
+        p = subprocess.run([simtest.SNPCTL, "verify", "--kds-url", emu.https_url,
+                            "--cache-dir", os.path.join(tmp, "https-stdin"), "--kds-ca", "-",
+                            "-"], input=report, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode == 3 and "--kds-ca: - (standard input) is not accepted" in err and
+              emu.count() == n,
+              "verify --kds-ca - - (report on stdin): rc %d (3), no request (%d): %s" %
+              (p.returncode, emu.count() - n, err.strip()))
+        rc, out, err = run("collateral", "list", "--kds-ca", "-")
+        check(rc == 3 and "--kds-ca: - (standard input) is not accepted" in err,
+              "collateral list --kds-ca -: rc %d (3) %s" % (rc, err.strip()))
         kds_ca_pipes(d, tmp, rpt, emu)
     finally:
         emu.stop()

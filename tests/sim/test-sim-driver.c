@@ -915,6 +915,115 @@ static void test_tcb_update_unsaved(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Write @prm as @dir's params file, atomically (as an editor or `sim update` would). */
+static void write_params(const char *dir, const struct sim_params *prm)
+{
+	_cleanup_(freep) char *tmp = NULL, *path = NULL;
+	FILE *f;
+
+	assert_true(asprintf(&tmp, "%s/params.new", dir) > 0);
+	assert_true(asprintf(&path, "%s/params", dir) > 0);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	assert_int_equal(sim_params_write(prm, f), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* One extended report with stderr (the log) captured into @out; its result. */
+static int ext_report_logged(struct sim_platform *p, char *out, size_t outlen)
+{
+	static u8 certs[SNP_CERTS_MAX_LEN];
+	struct snp_ioc_report_resp resp;
+	u32 len = sizeof(certs);
+	FILE *cap = tmpfile();
+	int saved, r;
+	size_t n;
+
+	assert_non_null(cap);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(cap), STDERR_FILENO) >= 0);
+	r = ext_report(p, certs, &len, &resp, NULL);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(cap);
+	n = fread(out, 1, outlen - 1, cap);
+	out[n] = '\0';
+	fclose(cap);
+	return r;
+}
+
+/*
+ * An edited params file that sim_params_validate() refuses (here the
+ * host's CRL nextUpdate before its thisUpdate) is not taken: the running
+ * values stay, sim_state_sync_firmware() says why, and a request logs it,
+ * once per reason. A valid edit is taken again.
+ */
+static void test_params_refused(void **state)
+{
+	struct sim_open_opts o = { .retry_interval_ms = 1, .retry_timeout_ms = 50 };
+	_cleanup_(freep) char *tmpl = sim_test_template_dir(SNP_PRODUCT_MILAN);
+	_cleanup_(freep) char *cmd = NULL;
+	char dir[] = "/tmp/snp-sim-params-XXXXXX", err[256] = "", log[4096];
+	struct sim_platform *p = NULL;
+	struct sim_params prm;
+	struct sim_state *st;
+	u64 this0, next0;
+
+	(void)state;
+	sim_state_free(sim_test_state(SNP_PRODUCT_MILAN)); /* the template exists */
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&cmd, "cp -a '%s'/. '%s'/", tmpl, dir) > 0);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sim_platform_open(dir, NULL, &o, &p, err, sizeof(err)), 0);
+	st = sim_platform_state(p);
+	this0 = st->params.host_crl_this_update;
+	next0 = st->params.host_crl_next_update;
+
+	prm = st->params;
+	prm.host_crl_this_update = 1700000000;
+	prm.host_crl_next_update = 1600000000;
+	write_params(dir, &prm);
+	assert_int_equal(sim_state_sync_firmware(st, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "must be later than host_crl_this_update"));
+	assert_true(st->params.host_crl_this_update == this0 &&
+		    st->params.host_crl_next_update == next0);
+
+	/* a request says it, once */
+	assert_int_equal(ext_report_logged(p, log, sizeof(log)), 0);
+	assert_non_null(strstr(log, "params not taken"));
+	assert_non_null(strstr(log, "must be later than host_crl_this_update"));
+	assert_int_equal(ext_report_logged(p, log, sizeof(log)), 0);
+	assert_null(strstr(log, "params not taken"));
+	assert_true(st->params.host_crl_next_update == next0);
+
+	/* a line that does not parse: said with its line and name */
+	free(cmd);
+	assert_true(asprintf(&cmd, "echo 'host_crl_next_update=soon' >> '%s/params'", dir) > 0);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sim_state_sync_firmware(st, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "host_crl_next_update"));
+	assert_non_null(strstr(err, "line "));
+
+	/* a valid edit is taken, and says nothing */
+	prm.host_crl_next_update = 1700086400;
+	write_params(dir, &prm);
+	assert_int_equal(ext_report_logged(p, log, sizeof(log)), 0);
+	assert_null(strstr(log, "params not taken"));
+	assert_true(st->params.host_crl_this_update == 1700000000 &&
+		    st->params.host_crl_next_update == 1700086400);
+	assert_int_equal(sim_state_sync_firmware(st, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+
+	sim_platform_free(p);
+	free(cmd);
+	assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+	assert_int_equal(system(cmd), 0);
+}
+
 static int tsc_info(struct sim_platform *p, const void *body, size_t len,
 		    struct sim_tsc_info_rsp_msg *rsp, u8 version, u64 *exitinfo2)
 {
@@ -1154,10 +1263,14 @@ static void test_bad_input(void **state)
 	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -EINVAL);
 	/* 9999-12-31T23:59:59Z is the last; one second later no ASN.1 time says it */
 	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "253402300799"), 0);
-	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), 0);
+	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)),
+			 sizeof(time_t) >= 8 ? 0 : -ERANGE); /* a 32-bit time_t ends in 2038 */
 	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "253402300800"), 0);
 	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -ERANGE);
 	assert_non_null(strstr(err, "host_crl_next_update"));
+	/* the limit said is the one used: a 32-bit time_t's is in 2038 */
+	assert_non_null(strstr(err, sizeof(time_t) >= 8 ? "beyond 9999-12-31T23:59:59Z" :
+							  "beyond 2038-01-19T03:14:07Z"));
 	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "0xffffffffffffffff"), 0);
 	assert_int_equal(sim_params_validate(&prm, err, sizeof(err)), -ERANGE);
 	assert_int_equal(sim_params_set(&prm, "host_crl_next_update", "0"), 0);
@@ -1225,6 +1338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep, setup, teardown),
 		cmocka_unit_test(test_tcb_update_unsaved),
+		cmocka_unit_test(test_params_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
