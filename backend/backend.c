@@ -5,6 +5,7 @@
  * speak the /dev/sev-guest ioctl ABI; only the transport differs).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,34 @@ static void *page_buf(size_t len)
 	return p;
 }
 
+/*
+ * The host answered the extended request with INVALID_LEN: the driver sent
+ * the message again as a plain request (its sequence number is spent, the
+ * key kept), dropped that answer, and wrote the host's size back into
+ * certs_len (Linux: the pages in RBX << 12, as u32). The guest passed the
+ * largest area any Linux driver takes (SEV_FW_BLOB_MAX_SIZE; both 6.1 and
+ * current kernels refuse a larger or unaligned certs_len with EINVAL
+ * before sending anything), so nothing is asked again: a table larger than
+ * that is -EMSGSIZE, said with the host's size; a host asking for no more
+ * than it was given contradicts itself, -EIO.
+ */
+static int certs_too_small(u32 given, u32 asked, struct snp_backend_error *e)
+{
+	e->certs_needed = asked;
+	if (asked > given) {
+		snprintf(e->message, sizeof(e->message),
+			 "the host's certificate table needs %" PRIu32 " bytes, more than the "
+			 "guest's %" PRIu32 " (host error %" PRIu32 ", INVALID_LEN)",
+			 asked, given, e->vmm_error);
+		return -EMSGSIZE;
+	}
+	snprintf(e->message, sizeof(e->message),
+		 "the host said the guest's certificate area of %" PRIu32 " bytes is too small, "
+		 "yet asks for %" PRIu32 " (host error %" PRIu32 ", INVALID_LEN)",
+		 given, asked, e->vmm_error);
+	return -EIO;
+}
+
 int snp_backend_ioctl_report(snp_backend_ioctl_fn fn, void *ctx,
 			     const struct snp_backend_report_req *req,
 			     struct snp_backend_report *ret, struct snp_backend_error *e)
@@ -271,8 +300,8 @@ int snp_backend_ioctl_report(snp_backend_ioctl_fn fn, void *ctx,
 	struct snp_ioc_report_resp *resp;
 	const struct snp_report_rsp_msg *rsp;
 	u8 *certs = NULL;
-	u32 certs_len = SNP_CERTS_MAX_LEN;
-	int r, attempt;
+	const u32 certs_len = SNP_CERTS_MAX_LEN;
+	int r;
 
 	resp = calloc(1, sizeof(*resp));
 	if (!resp)
@@ -280,35 +309,26 @@ int snp_backend_ioctl_report(snp_backend_ioctl_fn fn, void *ctx,
 	memcpy(ext.data.user_data, req->report_data, sizeof(ext.data.user_data));
 	ext.data.vmpl = req->vmpl;
 
-	for (attempt = 0; attempt < 2; attempt++) {
-		memset(&g, 0, sizeof(g));
-		g.msg_version = 1;
-		g.resp_data = (u64)(uintptr_t)resp;
-		if (req->want_certs) {
-			free(certs);
-			certs = page_buf(certs_len);
-			if (!certs) {
-				r = -ENOMEM;
-				goto out;
-			}
-			ext.certs_address = (u64)(uintptr_t)certs;
-			ext.certs_len = certs_len;
-			g.req_data = (u64)(uintptr_t)&ext;
-			r = fn(ctx, SNP_IOC_GET_EXT_REPORT, &g);
-		} else {
-			g.req_data = (u64)(uintptr_t)&ext.data;
-			r = fn(ctx, SNP_IOC_GET_REPORT, &g);
+	g.msg_version = 1;
+	g.resp_data = (u64)(uintptr_t)resp;
+	if (req->want_certs) {
+		certs = page_buf(certs_len);
+		if (!certs) {
+			r = -ENOMEM;
+			goto out;
 		}
-		split_exitinfo2(&g, e);
-		/* too small: learn the size and retry once */
-		if (r == -EIO && req->want_certs && e->vmm_error == SNP_VMM_ERR_INVALID_LEN &&
-		    attempt == 0 && ext.certs_len > certs_len && ext.certs_len <= 1024 * 1024 &&
-		    !(ext.certs_len & 4095)) {
-			certs_len = ext.certs_len;
-			continue;
-		}
-		break;
+		ext.certs_address = (u64)(uintptr_t)certs;
+		ext.certs_len = certs_len;
+		g.req_data = (u64)(uintptr_t)&ext;
+		r = fn(ctx, SNP_IOC_GET_EXT_REPORT, &g);
+	} else {
+		g.req_data = (u64)(uintptr_t)&ext.data;
+		r = fn(ctx, SNP_IOC_GET_REPORT, &g);
 	}
+	split_exitinfo2(&g, e);
+	if (r == -EIO && req->want_certs && e->vmm_error == SNP_VMM_ERR_INVALID_LEN &&
+	    e->fw_error == 0)
+		r = certs_too_small(certs_len, ext.certs_len, e);
 	if (r < 0)
 		goto out;
 

@@ -56,7 +56,12 @@ struct snp_backend_key_req {
 struct snp_backend_error {
 	u32 fw_error;
 	u32 vmm_error;
-	u32 status;	   /* the status field inside the firmware's response */
+	u32 status; /* the status field inside the firmware's response */
+	/*
+	 * The host said the certificate area is too small (INVALID_LEN):
+	 * the bytes it asked for, as the driver passed them on; else 0
+	 */
+	u32 certs_needed;
 	char message[160]; /* why, when the backend knows more than an errno */
 };
 
@@ -102,6 +107,9 @@ const struct snp_backend_ops *snp_backend_ops(const struct snp_backend *b);
  * @e), -ETIMEDOUT host busy for too long, -ESTALE the answer read back
  * was not of this request (configfs-tsm: another writer changed the
  * entry; @e says how), nothing wrong with the device: ask again.
+ * -EMSGSIZE (want_certs): the host's certificate table is larger than
+ * the guest's area (16 KiB, the most a Linux guest driver takes), @e has
+ * the size it asked for; the same request without certificates may work.
  */
 int snp_backend_get_report(struct snp_backend *b, const struct snp_backend_report_req *req,
 			   struct snp_backend_report *ret, struct snp_backend_error *e);

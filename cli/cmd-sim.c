@@ -44,8 +44,9 @@ static void sim_usage(FILE *f)
 				*c = '-';
 		fprintf(f, "  --%-22s %s\n", opt, sim_param_help(sim_param_names[i]));
 	}
-	fprintf(f, "\nFault SPEC: comma list of after=N busy=N certs_small=N fw_error=N\n"
-		   "  fw_error_code=C replay=N tamper=N tamper_bit=B drop=N delay_ms=MS\n");
+	fprintf(f, "\nFault SPEC: comma list of after=N busy=N certs_small=N certs_pages=P\n"
+		   "  fw_error=N fw_error_code=C replay=N tamper=N tamper_bit=B drop=N "
+		   "delay_ms=MS\n");
 }
 
 /* Parameters given as numbers are hex on the command line. */

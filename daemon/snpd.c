@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -42,9 +43,10 @@
 /*
  * A fresh certificate table asked for the collateral (its CRL, with
  * KdsOffline=yes): the set of it, or the failure of its reference report
- * (coll_refresh_failed()), arms the next try; should neither come (the
- * request folded into one in flight that answered for something else),
- * asked again after this long. Never against a dead device.
+ * (coll_refresh_failed()), arms the next try, also when it was folded
+ * into another (its reason goes with it, SNPD_REF_COLL); should neither
+ * come (the view of its report could not be made), asked again after this
+ * long. Never against a dead device.
  */
 #define COLL_REFRESH_AGAIN_S 60
 
@@ -57,14 +59,15 @@ static void notify_status(struct snpd *d, const char *state, const char *extra)
 
 	snpd_broker_get_stats(d->broker, &bs);
 	health = snpd_health(d, reason, sizeof(reason));
-	sd_notifyf(0, "%sSTATUS=%s%s%s backend %s, %s%s, %llu requests served%s%s", state,
+	sd_notifyf(0, "%sSTATUS=%s%s%s backend %s, %s%s, %llu requests served%s%s%s%s", state,
 		   health == SNPD_HEALTH_DEAD	  ? "DEAD: " :
 		   health == SNPD_HEALTH_DEGRADED ? "Degraded: " :
 						    "Serving:",
 		   health != SNPD_HEALTH_OK ? reason : "", health != SNPD_HEALTH_OK ? ";" : "",
 		   snp_backend_ops(d->backend)->name, d->fs ? "view at " : "no FUSE view",
 		   d->fs ? d->config.mountpoint : "", (unsigned long long)bs.completed,
-		   extra ? "; " : "", extra ? extra : "");
+		   d->host_certs_error[0] ? "; without the host's certificates: " : "",
+		   d->host_certs_error, extra ? "; " : "", extra ? extra : "");
 }
 
 static void limits_of(const struct snpd_config *c, struct snpd_broker_limits *lim)
@@ -168,7 +171,7 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 	return 0;
 }
 
-static void reference_refresh(struct snpd *d, bool reload, bool coll);
+static void reference_refresh(struct snpd *d, unsigned int why);
 static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
 /*
@@ -187,18 +190,18 @@ static void coll_host_dead(struct snpd *d)
 /*
  * The reference report asked for a fresh host certificate table (the
  * collateral's CRL, KdsOffline=yes) failed, or could not be asked for
- * (@r): asked again after the host-CRL backoff, which goes on as for a
- * table without a current CRL (10 s doubling to 1 h); never against a
- * dead device.
+ * (@r; @detail follows its message): asked again after the host-CRL
+ * backoff, which goes on as for a table without a current CRL (10 s
+ * doubling to 1 h); never against a dead device.
  */
-static void coll_refresh_failed(struct snpd *d, int r, const char *what)
+static void coll_refresh_failed(struct snpd *d, int r, const char *what, const char *detail)
 {
 	u32 sec;
 	int k;
 
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
 	if (broker_dead(d)) {
-		log_error_errno(r, "%s: %m; the device is dead: not asked again", what);
+		log_error_errno(r, "%s: %m%s; the device is dead: not asked again", what, detail);
 		d->coll_dead_logged = true;
 		return;
 	}
@@ -208,10 +211,11 @@ static void coll_refresh_failed(struct snpd *d, int r, const char *what)
 				       (u64)sec * 1000000ULL, 0, on_coll_retry, d);
 	if (k < 0) {
 		d->coll_retry = NULL;
-		log_error_errno(r, "%s: %m; cannot schedule another try: %s", what, strerror(-k));
+		log_error_errno(r, "%s: %m%s; cannot schedule another try: %s", what, detail,
+				strerror(-k));
 		return;
 	}
-	log_warning_errno(r, "%s: %m; asked again in %u s", what, sec);
+	log_warning_errno(r, "%s: %m%s; asked again in %u s", what, detail, sec);
 }
 
 static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
@@ -249,7 +253,7 @@ static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
 			d->coll_retry = NULL;
 			log_warning_errno(r, "Cannot schedule the next collateral lookup: %m");
 		}
-		reference_refresh(d, false, true);
+		reference_refresh(d, SNPD_REF_COLL);
 		return 0;
 	}
 	coll_config(d, &cfg);
@@ -366,7 +370,7 @@ static void stale_refresh(struct snpd *d)
 	d->stale_next_usec = now + d->stale_backoff_ms * 1000ULL;
 	d->stale_refreshes++;
 	/* one in flight (a SIGHUP's, or ours): one more after it */
-	reference_refresh(d, false, false);
+	reference_refresh(d, SNPD_REF_VIEW);
 }
 
 static int on_stale_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -448,7 +452,7 @@ static int on_reference_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	struct snpd *d = userdata;
 
 	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
-	reference_refresh(d, false, false);
+	reference_refresh(d, SNPD_REF_VIEW);
 	return 0;
 }
 
@@ -474,45 +478,174 @@ static void reference_schedule_retry(struct snpd *d)
 	log_warning("No reference report yet; trying again in %u ms", d->reference_backoff_ms);
 }
 
+static int on_host_certs_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct snpd *d = userdata;
+
+	d->host_certs_retry = sd_event_source_disable_unref(d->host_certs_retry);
+	if (broker_dead(d)) {
+		/* it died since this was armed: never asked again (host_certs_schedule_retry()) */
+		log_warning("The device is dead: the host's certificate table is not asked for "
+			    "again until snpd restarts");
+		return 0;
+	}
+	reference_refresh(d, SNPD_REF_HOST_CERTS);
+	return 0;
+}
+
+/*
+ * The host's table did not fit: ask it again later, 1 s doubling to 60 s,
+ * on CLOCK_MONOTONIC (a stepped wall clock neither fires it early nor
+ * holds it back). Never against a dead device: it answers no more.
+ */
+static void host_certs_schedule_retry(struct snpd *d)
+{
+	int r;
+
+	if (!d->host_certs_error[0] || d->host_certs_retry || !d->event || !d->broker ||
+	    broker_dead(d))
+		return;
+	d->host_certs_backoff_ms =
+		d->host_certs_backoff_ms ? d->host_certs_backoff_ms * 2 : REFERENCE_BACKOFF_MIN_MS;
+	if (d->host_certs_backoff_ms > REFERENCE_BACKOFF_MAX_MS)
+		d->host_certs_backoff_ms = REFERENCE_BACKOFF_MAX_MS;
+	r = sd_event_add_time_relative(d->event, &d->host_certs_retry, CLOCK_MONOTONIC,
+				       (u64)d->host_certs_backoff_ms * 1000, 0, on_host_certs_retry,
+				       d);
+	if (r < 0) {
+		d->host_certs_retry = NULL;
+		log_error_errno(r, "Cannot schedule asking the host for its certificates: %m");
+		return;
+	}
+	d->host_certs_retry_usec = snp_monotonic_usec() + (u64)d->host_certs_backoff_ms * 1000;
+	log_debug("Asking the host for its certificate table again in %u ms",
+		  d->host_certs_backoff_ms);
+}
+
+/*
+ * A reference report the host answered with a certificate table larger
+ * than the guest's area (-EMSGSIZE; @e says the size it asked for). Not the
+ * guest's configuration, and the host can fix its table: snpd goes on
+ * without it, as with a host that has none, and asks again with backoff.
+ * Said once per answer of the host (it is the host that repeats it).
+ */
+static void host_certs_refused(struct snpd *d, const struct snp_backend_error *e)
+{
+	char msg[sizeof(d->host_certs_error)];
+	bool dir = d->config.certs_dir && *d->config.certs_dir;
+
+	if (e->message[0])
+		snprintf(msg, sizeof(msg), "%s", e->message);
+	else
+		snprintf(msg, sizeof(msg),
+			 "the host's certificate table needs %" PRIu32
+			 " bytes, more than the guest takes",
+			 e->certs_needed);
+	if (strcmp(msg, d->host_certs_error) != 0)
+		log_warning("The host's certificate table does not fit: %s; reports are taken "
+			    "without it, their certificates from %s, and the host is asked again",
+			    msg, dir ? "CertsDir=" : "the cache and KDS");
+	else
+		log_debug("The host's certificate table still does not fit: %s", msg);
+	snprintf(d->host_certs_error, sizeof(d->host_certs_error), "%s", msg);
+	d->host_certs_needed = e->certs_needed;
+}
+
+/* A reference report that asked for the host's table got it (or none). */
+static void host_certs_taken(struct snpd *d, const struct snp_backend_report *ref)
+{
+	if (!d->host_certs_error[0])
+		return;
+	log_notice("The host's certificate table is taken again (%zu bytes, the host asked "
+		   "for %" PRIu32 " before)",
+		   ref->certs ? ref->certs_len : (size_t)0, d->host_certs_needed);
+	d->host_certs_error[0] = '\0';
+	d->host_certs_needed = 0;
+	d->host_certs_backoff_ms = 0;
+	d->host_certs_retry = sd_event_source_disable_unref(d->host_certs_retry);
+}
+
+/* A reference report came: the view of it (reference_view()). */
+static int reference_taken(struct snpd *d, struct snpd_request *req)
+{
+	if (req->report_req.want_certs)
+		host_certs_taken(d, &req->report);
+	return reference_view(d, &req->report);
+}
+
 static void on_reference_report(struct snpd_request *req, void *userdata)
 {
 	struct snpd *d = userdata;
-	bool first = !d->view, had_view = d->view, reload = d->reference_reload;
-	bool coll = d->reference_coll;
+	bool first = !d->view, had_view = d->view;
+	unsigned int why = d->reference_why;
 	struct snpd_platform_id was = { 0 };
+	char detail[sizeof(req->error.message) + 4] = "";
 
 	if (had_view)
 		snpd_platform_id_of((const u8 *)&d->view->ref.r, &was);
 	d->reloading = false;
-	d->reference_reload = false;
-	d->reference_coll = false;
+	d->reference_why = 0;
 	if (req->result == -ECANCELED) {
 		/* the broker is going away: nothing more to ask it */
 		snpd_request_free(req);
 		return;
 	}
-	if (req->result < 0) {
-		if (!d->view) {
-			log_error_errno(req->result, "The reference report failed: %m");
-			d->reference_error = -req->result;
-		} else if (reload) {
-			log_error_errno(
-				req->result,
-				"The reference report failed: %m; keeping the previous view");
-			d->last_reload_failed = true;
-		} else if (!coll) {
-			/* no reload failed: the next stale report tries again */
-			log_error_errno(
-				req->result,
-				"The view's refresh for the host's change failed: %m; "
-				"evidence of the new platform is refused until it succeeds");
+	if (req->error.message[0])
+		snprintf(detail, sizeof(detail), " (%s)", req->error.message);
+	if (req->result == -EMSGSIZE && req->report_req.want_certs) {
+		/* what a view is wanted for: none yet, a stale one, a reload */
+		unsigned int view_why = why & (SNPD_REF_VIEW | SNPD_REF_RELOAD);
+
+		if (!d->view)
+			view_why |= SNPD_REF_VIEW;
+		host_certs_refused(d, &req->error);
+		if (view_why) {
+			/*
+			 * The same reference report without the host's table,
+			 * at once, for those reasons. The table alone (its CRL,
+			 * or the retry for it) leaves the view as it is.
+			 */
+			d->reference_again = true;
+			d->reference_again_why |= view_why;
 		}
-		if (d->view && coll)
+		/* the collateral's fresh table did not come: its host-CRL backoff goes on */
+		if (d->view && (why & SNPD_REF_COLL))
 			coll_refresh_failed(
 				d, req->result,
 				"The reference report asked for a fresh host certificate "
-				"table (the collateral's CRL, KdsOffline=yes) failed");
-	} else if (reference_view(d, &req->report) == 0) {
+				"table (the collateral's CRL, KdsOffline=yes) got none",
+				detail);
+	} else if (req->result < 0) {
+		/* said for every reason folded into it (reference_again_why) */
+		if (!d->view) {
+			log_error_errno(req->result, "The reference report failed: %m%s", detail);
+			d->reference_error = -req->result;
+		} else if (why & SNPD_REF_RELOAD) {
+			log_error_errno(req->result,
+					"The reference report failed: %m%s; keeping the previous "
+					"view",
+					detail);
+			d->last_reload_failed = true;
+		} else if (why & SNPD_REF_VIEW) {
+			/* no reload failed: the next stale report tries again */
+			log_error_errno(req->result,
+					"The view's refresh for the host's change failed: %m%s; "
+					"evidence of the new platform is refused until it succeeds",
+					detail);
+		} else if (!(why & SNPD_REF_COLL)) {
+			/* the host's table alone: the view stays; asked again later */
+			log_warning_errno(req->result,
+					  "Asking the host for its certificate table again failed: "
+					  "%m%s",
+					  detail);
+		}
+		if (d->view && (why & SNPD_REF_COLL))
+			coll_refresh_failed(
+				d, req->result,
+				"The reference report asked for a fresh host certificate "
+				"table (the collateral's CRL, KdsOffline=yes) failed",
+				detail);
+	} else if (reference_taken(d, req) == 0) {
 		if (had_view) {
 			struct snpd_platform_id now;
 
@@ -543,50 +676,50 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
 		if (first)
 			log_notice("Reference report taken: the view is complete");
-		else if (reload)
+		else if (why & SNPD_REF_RELOAD)
 			log_info("Reloaded: view generation %llu",
 				 (unsigned long long)d->view->generation);
 		else
 			log_info("View refreshed: generation %llu",
 				 (unsigned long long)d->view->generation);
-	} else if (reload) {
+	} else if (why & SNPD_REF_RELOAD) {
 		d->last_reload_failed = true;
 	}
 	snpd_request_free(req);
 	if (d->reference_again) {
 		/*
-		 * SIGHUPs (or a stale view) while this one was in flight: one
-		 * more for all of them, a reload if any of them was one
+		 * SIGHUPs (or a stale view, the collateral, the host's table)
+		 * while this one was in flight, or this one again without the
+		 * host's table: one more for all of them, for all their reasons
 		 */
-		reload = d->reference_again_reload;
-		coll = d->reference_again_coll;
+		why = d->reference_again_why;
 		d->reference_again = false;
-		d->reference_again_reload = false;
-		d->reference_again_coll = false;
-		reference_refresh(d, reload, coll);
+		d->reference_again_why = 0;
+		reference_refresh(d, why);
 	}
 	if (!d->reloading) {
 		reference_schedule_retry(d);
+		host_certs_schedule_retry(d);
 		notify_status(d, "READY=1\n", d->last_reload_failed ? "last reload failed" : NULL);
 	}
 }
 
 /*
- * A fresh reference report for the static files, through the broker: for
- * a SIGHUP (@reload), a view whose platform the host changed, the first
- * view, or a fresh host certificate table for the collateral's CRL
- * (@coll). At most one is in flight; asking again meanwhile only marks
- * that another is wanted when it completes.
+ * A fresh reference report for the static files, through the broker, for
+ * @why (SNPD_REF_*): the first view or a view whose platform the host
+ * changed, a SIGHUP, a fresh host certificate table for the collateral's
+ * CRL, the host's table that did not fit. At most one is in flight; asking
+ * again meanwhile only marks that another is wanted when it completes, for
+ * all the reasons asked.
  */
-static void reference_refresh(struct snpd *d, bool reload, bool coll)
+static void reference_refresh(struct snpd *d, unsigned int why)
 {
 	struct snpd_request *req;
 	int r;
 
 	if (d->reloading) {
 		d->reference_again = true;
-		d->reference_again_reload |= reload;
-		d->reference_again_coll |= coll;
+		d->reference_again_why |= why;
 		return;
 	}
 	req = snpd_request_new(SNPD_REQ_REPORT, SNPD_CLIENT_REFERENCE);
@@ -596,7 +729,12 @@ static void reference_refresh(struct snpd *d, bool reload, bool coll)
 		goto fail;
 	}
 	req->report_req.vmpl = d->config.vmpl;
-	req->report_req.want_certs = true;
+	/*
+	 * The host's table, unless it did not fit: then only the retry for
+	 * it and the collateral's ask for its fresh table want it
+	 */
+	req->report_req.want_certs =
+		!d->host_certs_error[0] || (why & (SNPD_REF_HOST_CERTS | SNPD_REF_COLL));
 	/*
 	 * Its own place in the queue, one at a time (d->reloading): raw
 	 * requests that fill QueueSize= must neither fail a reload nor keep
@@ -611,30 +749,37 @@ static void reference_refresh(struct snpd *d, bool reload, bool coll)
 		goto fail;
 	}
 	d->reloading = true;
-	d->reference_reload = reload;
-	d->reference_coll = coll;
+	d->reference_why = why;
 	d->reference_reports++;
 	return;
 fail:
+	/* as a failed report (on_reference_report()): for every reason */
 	if (!d->view) {
 		log_error_errno(r, "Cannot ask for a reference report: %m");
 		reference_schedule_retry(d);
-		notify_status(d, "READY=1\n", NULL);
-	} else if (reload) {
+	} else if (why & SNPD_REF_RELOAD) {
 		log_error_errno(r, "Reload: cannot ask for a reference report: %m; keeping the "
 				   "previous view");
 		d->last_reload_failed = true;
-		notify_status(d, "READY=1\n", "last reload could not refresh the reference report");
-	} else if (coll) {
-		coll_refresh_failed(
-			d, r,
-			"Cannot ask for a reference report for a fresh host certificate "
-			"table (the collateral's CRL)");
-	} else {
+	} else if (why & SNPD_REF_VIEW) {
 		/* no reload failed: the next stale report tries again */
 		log_error_errno(r, "Cannot ask for a reference report to refresh the view for the "
 				   "host's change: %m");
+	} else if (!(why & SNPD_REF_COLL)) {
+		log_error_errno(r, "Cannot ask the host for its certificate table again: %m");
 	}
+	if (d->view && (why & SNPD_REF_COLL))
+		coll_refresh_failed(
+			d, r,
+			"Cannot ask for a reference report for a fresh host certificate "
+			"table (the collateral's CRL)",
+			"");
+	if (why & SNPD_REF_HOST_CERTS)
+		host_certs_schedule_retry(d);
+	if (!d->view)
+		notify_status(d, "READY=1\n", NULL);
+	else if (why & SNPD_REF_RELOAD)
+		notify_status(d, "READY=1\n", "last reload could not refresh the reference report");
 }
 
 /* Settings that only a restart can change. */
@@ -711,8 +856,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	limits_of(&d->config, &lim);
 	snpd_broker_set_limits(d->broker, &lim);
 
+	/* the host's table that did not fit: asked again soon, backoff from the start */
+	if (d->host_certs_error[0]) {
+		d->host_certs_retry = sd_event_source_disable_unref(d->host_certs_retry);
+		d->host_certs_backoff_ms = 0;
+		host_certs_schedule_retry(d);
+	}
 	/* a reload while one is in flight is folded into one more after it */
-	reference_refresh(d, true, false);
+	reference_refresh(d, SNPD_REF_RELOAD);
 	return 0;
 }
 
@@ -866,6 +1017,17 @@ static int run(struct snpd *d)
 	rreq.want_certs = true;
 	d->reference_reports++;
 	r = snp_backend_get_report(d->backend, &rreq, &ref, &e);
+	if (r == -EMSGSIZE) {
+		/*
+		 * The host's table is larger than the guest takes: the host's
+		 * doing, never a reason not to start. The reference report
+		 * again without it; the host is asked again once serving.
+		 */
+		host_certs_refused(d, &e);
+		rreq.want_certs = false;
+		d->reference_reports++;
+		r = snp_backend_get_report(d->backend, &rreq, &ref, &e);
+	}
 	if (r < 0 && r != -EINVAL && r != -EOPNOTSUPP && r != -EPERM && r != -EACCES) {
 		/*
 		 * A throttling host (BUSY past the driver's retry window) or a
@@ -960,6 +1122,7 @@ static int run(struct snpd *d)
 		sd_event_source_set_enabled(status_timer, SD_EVENT_ON);
 
 	reference_schedule_retry(d);
+	host_certs_schedule_retry(d);
 	notify_status(d, "READY=1\n", NULL);
 	log_notice("snpd %s ready%s: backend %s%s%s", PACKAGE_VERSION,
 		   d->view ? "" : " (degraded: no reference report yet)", d->config.backend,
@@ -968,6 +1131,7 @@ static int run(struct snpd *d)
 	r = sd_event_loop(d->event);
 	sd_event_source_disable_unref(status_timer);
 	d->reference_retry = sd_event_source_disable_unref(d->reference_retry);
+	d->host_certs_retry = sd_event_source_disable_unref(d->host_certs_retry);
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
 	d->stale_timer = sd_event_source_disable_unref(d->stale_timer);
 	/* the broker's last answers are cancellations: nothing to refresh for */

@@ -60,6 +60,21 @@ struct snpd_platform_id {
 	u32 signing_key; /* SNP_SIGNING_KEY_VCEK, _VLEK or _NONE */
 };
 
+/*
+ * Why a reference report is asked for: a set of these (SNPD_REF_*), so that
+ * every reason folded into one report in flight is answered, and each of
+ * them handles its failure.
+ */
+enum snpd_ref_why {
+	/* a view is wanted: none yet (the host was busy at start), or a stale one */
+	SNPD_REF_VIEW = 1U << 0,
+	SNPD_REF_RELOAD = 1U << 1, /* SIGHUP */
+	/* a fresh host certificate table for the collateral's CRL (KdsOffline=yes) */
+	SNPD_REF_COLL = 1U << 2,
+	/* the host's certificate table, which did not fit, asked for again */
+	SNPD_REF_HOST_CERTS = 1U << 3,
+};
+
 struct snpd_fs;
 struct snpd_http;
 struct snpd_batcher;
@@ -88,25 +103,36 @@ struct snpd {
 	 * The reference report: at most one in flight (reloading), at most
 	 * one more asked for meanwhile (reference_again, however many
 	 * SIGHUPs came). Without a view (the host was busy at start) it is
-	 * retried with backoff. reference_reload: the one in flight answers
-	 * a SIGHUP, reference_again_reload: the one asked for does; only
-	 * theirs fail a reload (last_reload_failed), not a stale view's
-	 * refresh. reference_coll, reference_again_coll: the same for one
-	 * asked for a fresh host certificate table (the collateral's CRL,
-	 * KdsOffline=yes), whose failure is retried with the host-CRL
-	 * backoff.
+	 * retried with backoff. reference_why: why the one in flight was
+	 * asked for, reference_again_why: why the one asked for meanwhile is,
+	 * all reasons of those folded into it (SNPD_REF_*). Each failure is
+	 * said and handled for every reason: only a reload's fails a reload
+	 * (last_reload_failed), not a stale view's refresh; the collateral's
+	 * is retried with the host-CRL backoff, the host's table that did not
+	 * fit with its own.
 	 */
 	bool reloading;
 	bool reference_again;
-	bool reference_reload;
-	bool reference_again_reload;
-	bool reference_coll;
-	bool reference_again_coll;
+	unsigned int reference_why;
+	unsigned int reference_again_why;
 	bool last_reload_failed;
 	u64 reference_reports;
 	int reference_error; /* why there is no view yet */
 	u32 reference_backoff_ms;
 	sd_event_source *reference_retry;
+	/*
+	 * The host's certificate table did not fit the guest's area (the
+	 * backend's -EMSGSIZE): what the host asked for (empty: it fits, or
+	 * it was never refused). Meanwhile reference reports are taken
+	 * without it, the view's certificates come from the cache, KDS or
+	 * CertsDir=, and the host is asked again (SNPD_REF_HOST_CERTS) after
+	 * host_certs_backoff_ms (1 s doubling to 60 s; a SIGHUP starts over).
+	 */
+	char host_certs_error[160];
+	u32 host_certs_needed; /* bytes */
+	u32 host_certs_backoff_ms;
+	sd_event_source *host_certs_retry;
+	u64 host_certs_retry_usec;	/* when it fires (CLOCK_MONOTONIC), while armed */
 	struct snpd_eventlog *eventlog; /* NULL: EventLog= empty */
 	/*
 	 * Collateral: the worker, the newest result (applied to every view

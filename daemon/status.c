@@ -9,6 +9,7 @@
 #include "daemon/snpd.h"
 #include "fs/fs.h"
 #include "backend/backend.h"
+#include "kernel/snp-certs.h"
 #include "lib/util.h"
 
 const char *const snpd_health_names[] = {
@@ -97,8 +98,11 @@ json_t *snpd_collateral_json(struct snpd *d)
 	else
 		json_object_set_new(o, "last_error",
 				    current && s->error[0] ? message_json(s->error) : json_null());
+	/* the host's table not taken at all (too large) says more than its note */
 	json_object_set_new(o, "host_table",
-			    current && s->host_note[0] ? message_json(s->host_note) : json_null());
+			    d->host_certs_error[0]     ? message_json(d->host_certs_error) :
+			    current && s->host_note[0] ? message_json(s->host_note) :
+							 json_null());
 	if (current && s->retry_at) {
 		/* a backoff is timed on CLOCK_MONOTONIC: its wall-clock time as of now */
 		u64 mono = s->retry_mono_usec ? snp_monotonic_usec() : 0;
@@ -167,6 +171,27 @@ json_t *snpd_status_json(struct snpd *d)
 				    json_integer((json_int_t)d->reference_reports));
 		json_object_set_new(o, "reload_pending", json_boolean(d->reference_again));
 		json_object_set_new(o, "last_reload_failed", json_boolean(d->last_reload_failed));
+		/* the host's table did not fit: what it asked for, how long until asked again */
+		if (d->host_certs_error[0]) {
+			/* timed on CLOCK_MONOTONIC; null: not armed (asking now, a dead device) */
+			u64 mono = snp_monotonic_usec(), at = d->host_certs_retry_usec;
+			json_t *next =
+				d->host_certs_retry ?
+					json_integer(
+						(json_int_t)(at > mono ? (at - mono) / 1000 : 0)) :
+					json_null();
+
+			json_object_set_new(
+				o, "host_certs",
+				json_pack("{s:o, s:I, s:I, s:I, s:o}", "error",
+					  message_json(d->host_certs_error), "needed_bytes",
+					  (json_int_t)d->host_certs_needed, "guest_bytes",
+					  (json_int_t)SNP_CERTS_MAX_LEN, "retry_backoff_ms",
+					  (json_int_t)d->host_certs_backoff_ms, "next_retry_in_ms",
+					  next));
+		} else {
+			json_object_set_new(o, "host_certs", json_null());
+		}
 		json_object_set_new(b, "consecutive_failures",
 				    json_integer((json_int_t)bs.consecutive_failures));
 		json_object_set_new(b, "last_error",

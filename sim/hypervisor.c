@@ -15,7 +15,9 @@
  * host_crl_next_update set, the table also carries a CRL of the ARK.
  *
  * It can misbehave on request (struct sim_faults): BUSY, a too-small
- * certificate area, a firmware error, a replayed or tampered response, a
+ * certificate area (asking for one page more than the area, or for
+ * certs_pages: a table larger than any guest takes, or a host that
+ * contradicts itself), a firmware error, a replayed or tampered response, a
  * dropped response, or a delay.
  */
 #include <errno.h>
@@ -81,6 +83,7 @@ static const struct {
 	{ "after", offsetof(struct sim_faults, after) },
 	{ "busy", offsetof(struct sim_faults, busy) },
 	{ "certs_small", offsetof(struct sim_faults, certs_small) },
+	{ "certs_pages", offsetof(struct sim_faults, certs_pages) },
 	{ "fw_error", offsetof(struct sim_faults, fw_error) },
 	{ "fw_error_code", offsetof(struct sim_faults, fw_error_code) },
 	{ "replay", offsetof(struct sim_faults, replay) },
@@ -113,6 +116,9 @@ int sim_faults_parse(const char *s, struct sim_faults *f)
 			if (strcmp(tok, fault_names[i].name) != 0)
 				continue;
 			if (snp_parse_u32_max(val, UINT32_MAX, &v) < 0)
+				return -EINVAL;
+			if (fault_names[i].off == offsetof(struct sim_faults, certs_pages) &&
+			    (v == 0 || v > SIM_CERTS_PAGES_MAX))
 				return -EINVAL;
 			memcpy((u8 *)f + fault_names[i].off, &v, sizeof(v));
 			found = true;
@@ -344,7 +350,9 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 		if (faulty && take(&f->certs_small)) {
 			hv->nr_faults++;
 			small = true;
-			if (need <= npages)
+			if (f->certs_pages)
+				need = f->certs_pages;
+			else if (need <= npages)
 				need = npages + 1;
 		}
 		if (small) {

@@ -316,6 +316,13 @@ struct sim_faults {
 	u32 after;
 	u32 busy;
 	u32 certs_small;
+	/*
+	 * with certs_small: the pages the host asks for (a table of that
+	 * size; fewer than the area given: a host contradicting itself);
+	 * 0: the table's own size, at least one page more than given.
+	 * 1 to SIM_CERTS_PAGES_MAX, so that the bytes fit the u32 certs_len.
+	 */
+	u32 certs_pages;
 	u32 fw_error;	   /* number of times */
 	u32 fw_error_code; /* default INVALID_PARAM */
 	u32 replay;
@@ -325,7 +332,13 @@ struct sim_faults {
 	u32 delay_ms; /* every exit */
 };
 
-/* "busy=2,tamper=1,tamper_bit=800,delay_ms=5" -> faults (added to @f). */
+#define SIM_CERTS_PAGES_MAX (UINT32_MAX / SNP_PAGE_SIZE)
+
+/*
+ * "busy=2,tamper=1,tamper_bit=800,delay_ms=5" -> faults (added to @f).
+ * -ENOENT an unknown name, -EINVAL a bad value (certs_pages 0 or more than
+ * SIM_CERTS_PAGES_MAX).
+ */
 int sim_faults_parse(const char *s, struct sim_faults *f);
 
 typedef void (*sim_capture_fn)(void *userdata, u64 exit_code, const struct snp_msg *req,

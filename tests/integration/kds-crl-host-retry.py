@@ -8,9 +8,15 @@ backoff of 10 s doubling, without a SIGHUP. Shows:
      asks again, last_error says why ("has no CRL", no table) and when;
      once the host has a current CRL again the set is complete;
  (e) the device fails the reference report asked for the CRL (the
-     simulator's certs_small fault): the log says so, not "the view's
-     refresh for the host's change", and when it is asked again; it is,
-     and the host's newer CRL is served;
+     simulator's certs_small fault with certs_pages=2: a host that
+     contradicts itself, an error of the host): the log says so, not "the
+     view's refresh for the host's change", and when it is asked again; it
+     is, and the host's newer CRL is served;
+ (e2) the host's fresh table asked for the CRL does not fit the guest
+     (certs_pages=6, 24 KiB; host-certs-large.py for the rest): no failed
+     refresh, the log says what the host asked for and that the fresh
+     table did not come, with the host-CRL backoff; the host's table is
+     asked for again, taken once it fits, and its newer CRL served;
  (f) the device dies on that report (a tampered response: VMPCK
      disabled): snpd says it does not ask again, and does not (no timer
      re-armed against the dead broker);
@@ -133,9 +139,10 @@ def scenario_lost(tmp):
 def scenario_report_fails(tmp):
     now = int(time.time())
     # the start's reference report is the first exit; the next one (the
-    # CRL's fresh table) fails once: INVALID_LEN twice in a row
+    # CRL's fresh table) fails once: INVALID_LEN asking for no more than
+    # the guest's 4 pages, an error of the host (EIO)
     sim, d = start(tmp, "fails", now - 3600, now + 20,
-                   env={"SNP_SIM_FAULTS": "after=1,certs_small=1"})
+                   env={"SNP_SIM_FAULTS": "after=1,certs_small=1,certs_pages=2"})
     try:
         wait(d, lambda s: coll(s).get("state") == "complete", "(e) complete at the start")
         s = wait(d, lambda s: "fresh host certificate table" in d.read_log(),
@@ -153,6 +160,42 @@ def scenario_report_fails(tmp):
                  "(e) asked again after the failure: the host's newer CRL served")
         res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok",
                   "(e) without a SIGHUP, the device alive (health %r)" % (s or {}).get("health"))
+    finally:
+        h.stop_clean(d, res)
+
+
+def scenario_too_large(tmp):
+    now = int(time.time())
+    # the start's reference report is the first exit; the next one (the
+    # CRL's fresh table) is told the host's table needs 6 pages, once
+    sim, d = start(tmp, "large", now - 3600, now + 20,
+                   env={"SNP_SIM_FAULTS": "after=1,certs_small=1,certs_pages=6"})
+    try:
+        wait(d, lambda s: coll(s).get("state") == "complete", "(e2) complete at the start")
+        wait(d, lambda s: "fresh host certificate table" in d.read_log(),
+             "(e2) the reference report for the CRL got no table")
+        log = d.read_log()
+        lines = [ln for ln in log.splitlines() if "fresh host certificate table" in ln]
+        res.check(len(lines) == 1 and "got none" in lines[0] and
+                  "24576 bytes, more than the guest's 16384" in lines[0] and
+                  "asked again in 10 s" in lines[0],
+                  "(e2) the fresh table did not come, what the host asked for, and when it "
+                  "is asked again (the host-CRL backoff): %r" % lines)
+        res.check("The host's certificate table does not fit: " in log and
+                  "The view's refresh for the host's change failed" not in log and
+                  "Invalid argument" not in log,
+                  "(e2) said as a table that does not fit, not a failed refresh, never "
+                  "EINVAL:\n%s" % log[-1500:])
+        newer = int(time.time()) + 86400
+        h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
+                         host_crl_next_update=newer)
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and
+                 served_next_update(d) == newer and s.get("host_certs") is None,
+                 "(e2) the host's table taken again: its newer CRL served")
+        res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok" and
+                  "The host's certificate table is taken again" in d.read_log(),
+                  "(e2) without a SIGHUP, the device alive, the table taken again (health "
+                  "%r)" % (s or {}).get("health"))
     finally:
         h.stop_clean(d, res)
 
@@ -198,6 +241,7 @@ with tempfile.TemporaryDirectory(prefix="snpd-crl-retry-") as tmp:
     os.chmod(tmp, 0o755)
     scenario_lost(tmp)
     scenario_report_fails(tmp)
+    scenario_too_large(tmp)
     scenario_dead(tmp)
     scenario_reload(tmp)
 res.done()

@@ -147,11 +147,16 @@ EXTRA_DIST += %reldir%/evidence-queue-full.py
 TESTS += %reldir%/evidence-tcb-change.py
 EXTRA_DIST += %reldir%/evidence-tcb-change.py
 # A refresh of the view whose own reference report fails on the device
-# (the host refuses the certificate area once): after a TCB change, on
-# SIGHUP, and for the host's fresh CRL. The view stays consistent and
+# (the host refuses the certificate area once, asking for less than it
+# was given): after a TCB change, on SIGHUP, and for the host's fresh CRL. The view stays consistent and
 # serves, the failure is logged once as what it was, the next try works.
 TESTS += %reldir%/view-refresh-fail.py
 EXTRA_DIST += %reldir%/view-refresh-fail.py
+# A host whose certificate table is larger than a guest takes (16 KiB): at
+# start, for good or until it fits, and meeting a refresh or a reload;
+# snpd serves without it (certificates from KDS) and asks again.
+TESTS += %reldir%/host-certs-large.py
+EXTRA_DIST += %reldir%/host-certs-large.py
 # CertsDir=: its VCEK is served only when it signs the reference report;
 # after a TCB change the directory did not follow, or another chip's VCEK,
 # evidence is refused as collateral-unavailable with the reason in status

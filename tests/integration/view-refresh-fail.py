@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """A refresh of the view whose own reference report fails on the device.
 The simulated host answers the extended request (the one that asks for
-the certificate table) once with "certificate area too small", asking for
-more than the guest's 16 KiB (fault certs_small=1: a host whose table
-outgrew what a guest may take); the driver refuses that size (EINVAL) and
-keeps its key, as Linux does for this error. Only the reference report
-asks for certificates, so exactly the refresh's reference report fails,
-never a client's request. Shows:
+the certificate table) once with "certificate area too small" while asking
+for less than the guest's 16 KiB (faults certs_small=1,certs_pages=2: a
+host contradicting itself, an error of the host; a table that is really
+larger than a guest takes is host-certs-large.py, and is no failure); the
+driver keeps its key, as Linux does for this error. Only the reference
+report asks for certificates, so exactly the refresh's reference report
+fails, never a client's request. Shows:
  - a refresh for the host's change (a stale evidence report): the failure
    is logged once with the wording of daemon/snpd.c; snpd keeps serving
    reports, certificates and the static files, all of the old platform
@@ -47,8 +48,9 @@ except ImportError:
 
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 # the reference report at start passes (one exit); the next extended
-# request, the next reference report, is told its area is too small
-FAULTS = "after=1,certs_small=1"
+# request, the next reference report, is told its 4 pages are too small
+# and that 2 would do
+FAULTS = "after=1,certs_small=1,certs_pages=2"
 STALE_FAIL = "The view's refresh for the host's change failed"
 RELOAD_FAIL = "The reference report failed"
 # how long the host's first CRL is valid after the simulator is made (the

@@ -260,6 +260,39 @@ static void test_ext_report_too_small(void **state)
 	len = sizeof(certs);
 	assert_int_equal(ext_report(p, certs, &len, &resp, &e), 0);
 	assert_int_equal(guest_counter(p, 0), c->st->fw_counter[0]);
+
+	/*
+	 * A host whose table is larger than a guest takes (certs_pages=8, 32
+	 * KiB): the size comes back; asking with it is EINVAL before any
+	 * request (Linux: certs_len > SEV_FW_BLOB_MAX_SIZE), as is an area
+	 * that is not whole pages; no sequence number is spent on either.
+	 */
+	p = plat(state, 0, "certs_small=1,certs_pages=8");
+	len = sizeof(certs);
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), -EIO);
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN));
+	assert_int_equal(len, 8 * 4096);
+	assert_false(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	{
+		u64 seq = guest_counter(p, 0);
+		static u8 big[8 * 4096];
+
+		assert_int_equal(seq, c->st->fw_counter[0]);
+		assert_int_equal(ext_report(p, big, &len, &resp, &e), -EINVAL);
+		len = sizeof(certs) - 1;
+		assert_int_equal(ext_report(p, certs, &len, &resp, &e), -EINVAL);
+		assert_int_equal(guest_counter(p, 0), seq);
+	}
+	len = sizeof(certs);
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), 0);
+
+	/* a host contradicting itself: "too small" for 4 pages, asking for 2 */
+	p = plat(state, 0, "certs_small=1,certs_pages=2");
+	len = sizeof(certs);
+	assert_int_equal(ext_report(p, certs, &len, &resp, &e), -EIO);
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_INVALID_LEN));
+	assert_int_equal(len, 2 * 4096);
+	assert_false(snp_guest_vmpck_disabled(sim_platform_dev(p)));
 }
 
 static void test_busy_retried(void **state)
@@ -1221,6 +1254,10 @@ static void test_bad_input(void **state)
 	assert_int_equal(sim_faults_parse("busy=-1", &f), -EINVAL);
 	assert_int_equal(sim_faults_parse("busy=99999999999", &f), -EINVAL);
 	assert_int_equal(sim_faults_parse(NULL, &f), -EINVAL);
+	assert_int_equal(sim_faults_parse("certs_pages=0", &f), -EINVAL);
+	assert_int_equal(sim_faults_parse("certs_pages=1048576", &f), -EINVAL);
+	assert_int_equal(sim_faults_parse("certs_pages=1048575", &f), 0);
+	assert_int_equal(f.certs_pages, 1048575);
 	sim_params_default(&prm, SNP_PRODUCT_GENOA);
 	assert_int_equal(sim_params_set(&prm, "nope", "1"), -ENOENT);
 	assert_int_equal(sim_params_set(&prm, "measurement", "zz"), -EINVAL);
