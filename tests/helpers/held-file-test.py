@@ -60,6 +60,9 @@ try:
             res.check(f.read() == "the source\n" and not hf.waiting(),
                       "not held: an open goes straight through, no marker")
     finally:
+        # let held readers go first: one killed while its open waits on the
+        # helper may not go until the helper answers
+        hf.release()
         for r in readers:
             if r.poll() is None:
                 r.kill()

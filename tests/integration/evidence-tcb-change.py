@@ -442,7 +442,11 @@ def scenario_queue_full(top):
         # the new TCB's collateral is looked up after the view took it: until
         # its endorsement key is in, evidence is 503 collateral-unavailable at
         # once and never waits in the queue (a loaded machine takes its time)
-        a, _ = until_served(lambda: http_evidence(d, tmp), "the new TCB's collateral")
+        a, seen = until_served(lambda: http_evidence(d, tmp), "the new TCB's collateral")
+        res.check(all(x[0] == 200 or (x[0] == 503 and x[2] == "collateral-unavailable")
+                      for x in seen),
+                  "until the new TCB's collateral is in: only 503 collateral-unavailable (%r)" %
+                  [(x[0], x[2]) for x in seen])
         res.check(a is not None and a[3] == new and a[4] == 0,
                   "evidence verifies with the new TCB before the queue is filled again")
 

@@ -177,6 +177,18 @@ def feed(fd, data):
     return t
 
 
+def communicate(proc, what):
+    """@proc's output and error; one still running after 120 s (blocked on a
+    pipe or FIFO for ever) is killed, and @what fails."""
+    try:
+        return proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        check(False, "%s: snpctl still running after 120 s, killed" % what)
+        return out, err
+
+
 def kds_ca_pipes(d, tmp, rpt, emu):
     """snpctl --kds-ca reads a pipe or FIFO, once, bounded: snpd's
     KdsCAFile= is only a regular file (never waited on), but a command a
@@ -205,7 +217,7 @@ def kds_ca_pipes(d, tmp, rpt, emu):
                              emu.https_url, "--kds-ca", fifo],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t = feed(fifo, pem)  # its open waits for snpctl's
-    out, err = proc.communicate(timeout=120)
+    out, err = communicate(proc, "verify --kds-ca FIFO over HTTPS")
     if t.is_alive():  # snpctl never opened it to read: let the writer go
         os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
     t.join()
@@ -223,7 +235,7 @@ def kds_ca_pipes(d, tmp, rpt, emu):
                             pass_fds=(r,))
     os.close(r)
     t = feed(w, big + b"A" * (1024 * 1024))
-    out, err = proc.communicate(timeout=120)
+    out, err = communicate(proc, "--kds-ca on a pipe of more than 4 MiB")
     t.join(timeout=60)
     check(proc.returncode == 3 and "--kds-ca: cannot read" in err and "larger than" in err and
           not t.is_alive() and t.cut and emu.count() == n,

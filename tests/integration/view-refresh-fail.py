@@ -275,6 +275,10 @@ def scenario_stale(top):
     res.check(len([ln for ln in log.splitlines() if "The host changed the platform" in ln]) == 1
               and "The view follows the platform's change" in log,
               "stale: the change logged once; the view's catching up logged")
+    # after the successful refresh too (the check after the failure runs
+    # before any view is taken): a refresh, never logged as a reload
+    res.check("Reloaded" not in log and "View refreshed: generation 2" in log,
+              "stale: the refresh is logged as one (generation 2), never as a reload")
 
 
 def scenario_reload(top):
