@@ -456,6 +456,25 @@ static int on_reference_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/*
+ * Arm @src (not armed) to call @cb after the next step of the backoff in
+ * @ms: 1 s doubling to 60 s, on CLOCK_MONOTONIC (a stepped wall clock
+ * neither fires it early nor holds it back). 0, or a negative errno with
+ * @src NULL.
+ */
+static int backoff_arm(struct snpd *d, sd_event_source **src, u32 *ms, sd_event_time_handler_t cb)
+{
+	int r;
+
+	*ms = *ms ? *ms * 2 : REFERENCE_BACKOFF_MIN_MS;
+	if (*ms > REFERENCE_BACKOFF_MAX_MS)
+		*ms = REFERENCE_BACKOFF_MAX_MS;
+	r = sd_event_add_time_relative(d->event, src, CLOCK_MONOTONIC, (u64)*ms * 1000, 0, cb, d);
+	if (r < 0)
+		*src = NULL;
+	return r;
+}
+
 /* No view yet: try again later, 1 s doubling to 60 s. */
 static void reference_schedule_retry(struct snpd *d)
 {
@@ -463,15 +482,8 @@ static void reference_schedule_retry(struct snpd *d)
 
 	if (d->view || d->reference_retry || snpd_broker_is_dead(d->broker))
 		return;
-	d->reference_backoff_ms =
-		d->reference_backoff_ms ? d->reference_backoff_ms * 2 : REFERENCE_BACKOFF_MIN_MS;
-	if (d->reference_backoff_ms > REFERENCE_BACKOFF_MAX_MS)
-		d->reference_backoff_ms = REFERENCE_BACKOFF_MAX_MS;
-	r = sd_event_add_time_relative(d->event, &d->reference_retry, CLOCK_MONOTONIC,
-				       (u64)d->reference_backoff_ms * 1000, 0, on_reference_retry,
-				       d);
+	r = backoff_arm(d, &d->reference_retry, &d->reference_backoff_ms, on_reference_retry);
 	if (r < 0) {
-		d->reference_retry = NULL;
 		log_error_errno(r, "Cannot schedule the next reference report: %m");
 		return;
 	}
@@ -494,9 +506,8 @@ static int on_host_certs_retry(sd_event_source *s, uint64_t usec, void *userdata
 }
 
 /*
- * The host's table did not fit: ask it again later, 1 s doubling to 60 s,
- * on CLOCK_MONOTONIC (a stepped wall clock neither fires it early nor
- * holds it back). Never against a dead device: it answers no more.
+ * The host's table did not fit: ask it again later, 1 s doubling to 60 s
+ * (backoff_arm()). Never against a dead device: it answers no more.
  */
 static void host_certs_schedule_retry(struct snpd *d)
 {
@@ -505,15 +516,8 @@ static void host_certs_schedule_retry(struct snpd *d)
 	if (!d->host_certs_error[0] || d->host_certs_retry || !d->event || !d->broker ||
 	    broker_dead(d))
 		return;
-	d->host_certs_backoff_ms =
-		d->host_certs_backoff_ms ? d->host_certs_backoff_ms * 2 : REFERENCE_BACKOFF_MIN_MS;
-	if (d->host_certs_backoff_ms > REFERENCE_BACKOFF_MAX_MS)
-		d->host_certs_backoff_ms = REFERENCE_BACKOFF_MAX_MS;
-	r = sd_event_add_time_relative(d->event, &d->host_certs_retry, CLOCK_MONOTONIC,
-				       (u64)d->host_certs_backoff_ms * 1000, 0, on_host_certs_retry,
-				       d);
+	r = backoff_arm(d, &d->host_certs_retry, &d->host_certs_backoff_ms, on_host_certs_retry);
 	if (r < 0) {
-		d->host_certs_retry = NULL;
 		log_error_errno(r, "Cannot schedule asking the host for its certificates: %m");
 		return;
 	}
