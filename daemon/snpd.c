@@ -115,7 +115,12 @@ static void collateral_for(struct snpd *d, struct snpd_view *v,
 	struct snpd_coll_config cfg;
 	int r;
 
-	if (!d->collateral || (d->config.certs_dir && *d->config.certs_dir))
+	if (d->config.certs_dir && *d->config.certs_dir) {
+		/* CertsDir='s certificates: no lookup, none pending, no set applied */
+		d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+		return;
+	}
+	if (!d->collateral)
 		return;
 	if (!d->coll_dirty && d->coll && snpd_coll_set_matches(d->coll, &v->ref)) {
 		if (snpd_view_apply_collateral(v, d->coll) < 0)
@@ -183,8 +188,32 @@ static void coll_host_dead(struct snpd *d)
 {
 	if (!d->coll_dead_logged)
 		log_warning("Collateral: the device is dead: the host's certificate table (its "
-			    "CRL) is not asked for again until snpd restarts");
+			    "CRL) is not asked for again until the VM restarts");
 	d->coll_dead_logged = true;
+}
+
+/*
+ * @set (the view's, owned by the loop thread) waits for a fresh host
+ * table that a dead device never gives: it promises no retry (status's
+ * next_retry) and its error says why instead of when.
+ */
+static void coll_set_dead(struct snpd_coll_set *set)
+{
+	static const char dead[] = "; the device is dead: the host's table cannot be read again "
+				   "until the VM restarts";
+	char *when;
+	size_t n;
+
+	if (!set || !set->refresh_host || !set->retry_at)
+		return;
+	set->retry_at = 0;
+	set->retry_mono_usec = 0;
+	when = strstr(set->error, "; the host's table is read again in ");
+	if (when)
+		*when = '\0';
+	n = strlen(set->error);
+	if (n + sizeof(dead) <= sizeof(set->error))
+		memcpy(set->error + n, dead, sizeof(dead));
 }
 
 /*
@@ -196,6 +225,7 @@ static void coll_host_dead(struct snpd *d)
  */
 static void coll_refresh_failed(struct snpd *d, int r, const char *what, const char *detail)
 {
+	time_t now;
 	u32 sec;
 	int k;
 
@@ -203,10 +233,38 @@ static void coll_refresh_failed(struct snpd *d, int r, const char *what, const c
 	if (broker_dead(d)) {
 		log_error_errno(r, "%s: %m%s; the device is dead: not asked again", what, detail);
 		d->coll_dead_logged = true;
+		if (d->view && d->coll && snpd_coll_set_matches(d->coll, &d->view->ref))
+			coll_set_dead(d->coll);
 		return;
 	}
 	sec = snpd_collateral_host_crl_backoff(d->collateral);
 	d->coll_backoff_until = snp_monotonic_usec() + (u64)sec * 1000000ULL;
+	now = time(NULL);
+	if (d->coll && d->coll->final && d->coll->state == SNPD_COLL_COMPLETE &&
+	    !d->coll->retry_mono_usec && d->coll->retry_at > now &&
+	    (u64)(d->coll->retry_at - now) < sec && d->view &&
+	    snpd_coll_set_matches(d->coll, &d->view->ref)) {
+		/*
+		 * The view's set is complete and its CRL's nextUpdate comes
+		 * before the backoff ends: its timer stays (on CLOCK_REALTIME,
+		 * as on_collateral() arms it), so that the CRL is dropped at
+		 * once when it expires (the re-check then, whose set keeps
+		 * the backoff: coll_backoff_until).
+		 */
+		k = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
+				      (u64)d->coll->retry_at * 1000000ULL, 0, on_coll_retry, d);
+		if (k < 0) {
+			d->coll_retry = NULL;
+			log_error_errno(r, "%s: %m%s; cannot schedule another try: %s", what,
+					detail, strerror(-k));
+			return;
+		}
+		log_warning_errno(r,
+				  "%s: %m%s; its CRL is looked up again at its nextUpdate, in "
+				  "%lld s",
+				  what, detail, (long long)(d->coll->retry_at - now));
+		return;
+	}
 	k = sd_event_add_time_relative(d->event, &d->coll_retry, CLOCK_MONOTONIC,
 				       (u64)sec * 1000000ULL, 0, on_coll_retry, d);
 	if (k < 0) {
@@ -285,9 +343,21 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 {
 	struct snpd *d = userdata;
 	struct snpd_view *v;
-	bool was_complete = d->coll && d->coll->state == SNPD_COLL_COMPLETE && d->view &&
-			    snpd_coll_set_matches(d->coll, &d->view->ref);
+	bool was_complete;
 	int r;
+
+	if (d->config.certs_dir && *d->config.certs_dir) {
+		/*
+		 * A pass of before a reload set CertsDir=: the directory's
+		 * certificates are served, not its set, and nothing is looked
+		 * up again (collateral_for() disarmed the retry).
+		 */
+		d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
+		snpd_coll_set_free(set);
+		return;
+	}
+	was_complete = d->coll && d->coll->state == SNPD_COLL_COMPLETE && d->view &&
+		       snpd_coll_set_matches(d->coll, &d->view->ref);
 
 	if (set->host_note[0] && (!d->coll || strcmp(d->coll->host_note, set->host_note)))
 		log_warning("Collateral: %s", set->host_note);
@@ -330,8 +400,9 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
 	if (set->final && set->retry_at > 0 && set->refresh_host && set->retry_mono_usec &&
 	    broker_dead(d)) {
-		/* a backoff for a fresh host table: none will come */
+		/* a backoff for a fresh host table: none will come, none is promised */
 		coll_host_dead(d);
+		coll_set_dead(set);
 	} else if (set->final && set->retry_at > 0) {
 		/*
 		 * A backoff on CLOCK_MONOTONIC, a wall-clock time (a CRL's
@@ -498,7 +569,7 @@ static int on_host_certs_retry(sd_event_source *s, uint64_t usec, void *userdata
 	if (broker_dead(d)) {
 		/* it died since this was armed: never asked again (host_certs_schedule_retry()) */
 		log_warning("The device is dead: the host's certificate table is not asked for "
-			    "again until snpd restarts");
+			    "again until the VM restarts");
 		return 0;
 	}
 	reference_refresh(d, SNPD_REF_HOST_CERTS);
@@ -855,6 +926,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	/* the collateral's backoffs start again from their minimum */
 	snpd_collateral_reset_backoff(d->collateral);
 	d->coll_backoff_until = 0;
+	if (d->config.certs_dir && *d->config.certs_dir)
+		d->coll_retry = sd_event_source_disable_unref(d->coll_retry); /* none looked up */
 	d->reloads++;
 	snp_log_set_max_level(d->config.log_level);
 	limits_of(&d->config, &lim);

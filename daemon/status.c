@@ -103,7 +103,7 @@ json_t *snpd_collateral_json(struct snpd *d)
 			    d->host_certs_error[0]     ? message_json(d->host_certs_error) :
 			    current && s->host_note[0] ? message_json(s->host_note) :
 							 json_null());
-	if (current && s->retry_at) {
+	if (!dir && current && s->retry_at) { /* CertsDir=: nothing looked up again */
 		/* a backoff is timed on CLOCK_MONOTONIC: its wall-clock time as of now */
 		u64 mono = s->retry_mono_usec ? snp_monotonic_usec() : 0;
 		time_t in =

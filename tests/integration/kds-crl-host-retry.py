@@ -19,21 +19,28 @@ backoff of 10 s doubling, without a SIGHUP. Shows:
      asked for again, taken once it fits, and its newer CRL served;
  (f) the device dies on that report (a tampered response: VMPCK
      disabled): snpd says it does not ask again, and does not (no timer
-     re-armed against the dead broker);
+     re-armed against the dead broker); status promises no retry
+     (next_retry null, last_error says the device is dead);
  (g) a SIGHUP starts the backoff again from 10 s ("read again in 10 s",
-     not 40 s after 10 and 20).
+     not 40 s after 10 and 20);
+ (h) a SIGHUP adds CertsDir= while the set is partial and its retry
+     armed: once the old retry time has passed, the view's certificates
+     are still the directory's (sources certs-dir), the host's table is
+     not asked for again and next_retry is null.
 Before the fix: (d) said "not in the cache and KdsOffline=yes" with no
-retry, (e) logged the view's refresh, (f) asked every 10 s forever, (g)
-said 40 s.
+retry, (e) logged the view's refresh, (f) asked every 10 s forever and
+then showed a next_retry that never came, (g) said 40 s, (h) served the
+host's set in place of the directory's, again at every retry.
 
 Only (d) needs a complete set at the start (a CRL that goes stale later):
 its window starts after its simulator's keys are made (seconds under
 load). (e), (f) and (g) start with an expired host CRL, so no start is too
-slow for them. The four run at once (independent daemons), (f), the
+slow for them, nor (h). They run at once (independent daemons), (f), the
 longest, first."""
 
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -263,6 +270,11 @@ def scenario_dead(tmp, made):
         res.check(n2 == n, "(f) a dead device is not asked again (%d -> %d asks in 22 s)"
                   % (n, n2))
         res.check(served_next_update(d) is None, "(f) no expired CRL served")
+        s = status(d)
+        res.check(coll(s).get("next_retry") is None and "device is dead" in err(s) and
+                  "read again in" not in err(s),
+                  "(f) status promises no retry from a dead device: next_retry %r, %r"
+                  % (coll(s).get("next_retry"), err(s)))
     finally:
         h.stop_clean(d, res)
 
@@ -285,6 +297,48 @@ def scenario_reload(tmp):
         h.stop_clean(d, res)
 
 
+def scenario_certs_dir(tmp):
+    sim = simulator(tmp, "dir")
+    now = int(time.time())
+    sim, d = daemon(tmp, "dir", now - 3600, now - 10)  # expired from the start
+    cdir = os.path.join(tmp, "dir-certs")
+    os.makedirs(cdir)
+    for n in ("ark.pem", "ask.pem", "vcek.pem"):
+        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    try:
+        d.start()
+        s = wait(d, lambda s: "read again in 10 s" in err(s),
+                 "(h) partial, the host's table read again in 10 s")
+        armed = time.monotonic()
+        d.write_config(d.config_text() + "\n[Daemon]\nCertsDir=%s\n" % cdir)
+        d.proc.send_signal(signal.SIGHUP)
+        s = wait(d, lambda s: s.get("reloads") == 1 and coll(s).get("state") == "certs-dir",
+                 "(h) the reload's CertsDir=")
+        n = d.read_log().count(ASKING)
+        # the retry armed before the reload was due 10 s after it was
+        # armed: wait past it (and the re-check it would start)
+        time.sleep(max(0, armed + 14 - time.monotonic()))
+        s = status(d)
+        srcs = coll(s).get("sources") or {}
+        res.check(coll(s).get("state") == "certs-dir" and srcs and
+                  "host" not in srcs.values() and coll(s).get("next_retry") is None,
+                  "(h) after the old retry time the view's certificates are still "
+                  "CertsDir='s: %r" % coll(s))
+        for n_ in ("ark.pem", "ask.pem", "vcek.pem"):
+            with open(os.path.join(cdir, n_), "rb") as a:
+                want = a.read()
+            try:
+                with open(d.path("certs", n_), "rb") as b:
+                    got = b.read()
+            except OSError as e:
+                got = repr(e).encode()
+            res.check(got == want, "(h) certs/%s is the directory's" % n_)
+        res.check(d.read_log().count(ASKING) == n,
+                  "(h) the host's table is not asked for again under CertsDir=")
+    finally:
+        h.stop_clean(d, res)
+
+
 def run(fn, *args):
     try:
         fn(*args)
@@ -301,7 +355,7 @@ with tempfile.TemporaryDirectory(prefix="snpd-crl-retry-") as tmp:
     made.wait(LIMIT)
     threads += [threading.Thread(target=run, args=(fn, tmp))
                 for fn in (scenario_lost, scenario_report_fails, scenario_too_large,
-                           scenario_reload)]
+                           scenario_reload, scenario_certs_dir)]
     for th in threads[1:]:
         th.start()
     for th in threads:
