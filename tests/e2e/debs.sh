@@ -5,7 +5,8 @@
 # (make dist, then packaging/build-deb.sh with DEB_BUILD_OPTIONS=nocheck:
 # the package's make check is the suite this very make check runs) into
 # $SNP_TOP_BUILDDIR/deb-check, and sets DEBS_DIR to it. Both tests share the
-# result: a lock serialises them, a stamp (the tarball's file list and
+# result: a lock serialises them (held shared while a caller reads the
+# packages), a stamp (the tarball's file list and
 # content) tells whether the packages there are those of this tree.
 # The caller defines skip() and hard_error().
 
@@ -55,5 +56,8 @@ build_debs()
 		printf '%s\n' "$stamp" >"$DEBS_DIR/.stamp"
 	fi
 	rm -f "$tarball"
-	flock -u 8
+	# keep a shared lock on fd 8 until the caller exits: it reads the
+	# packages after this returns, and a build of another tree content
+	# (which takes the lock exclusively) must not replace them under it
+	flock -s 8
 }

@@ -357,11 +357,12 @@ else
 fi
 echo "booting $ROOT with $(basename "$deb_snpd") $(basename "$deb_snpctl") $(basename "$deb_sim") (overlay: $OVERLAY)"
 start=$(date +%s)
+# 8>&-: the container must not hold build_debs' shared lock (tests/e2e/debs.sh)
 systemd-nspawn --boot --register=no --quiet --directory="$ROOT" \
 	--machine=snpd-e2e-deb --private-network --setenv=SYSTEMD_COLORS=0 \
 	--bind=/dev/fuse "$@" \
 	--bind="$RESULTS:/e2e" --console=read-only \
-	</dev/null >"$CONSOLE" 2>&1 &
+	</dev/null >"$CONSOLE" 2>&1 8>&- &
 NSPAWN_PID=$!
 timed_out=no
 while kill -0 "$NSPAWN_PID" 2>/dev/null; do
