@@ -77,7 +77,6 @@ void snp_vappendf(char *buf, size_t len, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 void snp_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */
 /*
  * Zeroed, page-aligned memory for buffers that hold secrets or stand for
  * guest pages (size rounded up to 4 KiB pages). New; free it with
@@ -87,7 +86,16 @@ void snp_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((for
 void *snp_page_alloc(size_t size);
 void snp_page_free(void *p, size_t size);
 
+/*
+ * Checked number parsing: the whole string, range checked; 0, -EINVAL or
+ * -ERANGE, and @ret written only on success. snp_parse_u64() and
+ * snp_parse_u32_max() take decimal digits only: no sign, space or prefix,
+ * and a leading zero is still decimal ("010" is ten, never octal).
+ * snp_parse_u64_or_hex() also takes hexadecimal after an explicit "0x" or
+ * "0X"; use it only where the documentation says hex is accepted.
+ */
 int snp_parse_u64(const char *s, uint64_t *ret);
+int snp_parse_u64_or_hex(const char *s, uint64_t *ret);
 int snp_parse_u32_max(const char *s, uint32_t max, uint32_t *ret);
 
 #endif
