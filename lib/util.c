@@ -328,6 +328,53 @@ void snp_page_free(void *p, size_t size)
 	free(p);
 }
 
+void snp_vmsgf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	static const char ell[] = "...";
+	size_t cut;
+	int n;
+
+	if (!buf || !len)
+		return;
+	n = vsnprintf(buf, len, fmt, ap);
+	if (n < 0) {
+		buf[0] = '\0';
+		return;
+	}
+	if ((size_t)n < len)
+		return;
+	if (len < sizeof(ell)) {
+		buf[0] = '\0';
+		return;
+	}
+	/*
+	 * Too long: cut after the last whole word that leaves room for the
+	 * ellipsis; a single word longer than that (a hex string) is cut
+	 * where the room ends, never inside a UTF-8 sequence.
+	 */
+	cut = len - sizeof(ell);
+	while (cut > 0 && buf[cut] != ' ')
+		cut--;
+	while (cut > 0 && (buf[cut - 1] == ' ' || buf[cut - 1] == ',' || buf[cut - 1] == ';' ||
+			   buf[cut - 1] == ':' || buf[cut - 1] == '('))
+		cut--;
+	if (cut == 0) {
+		cut = len - sizeof(ell);
+		while (cut > 0 && ((unsigned char)buf[cut] & 0xc0) == 0x80)
+			cut--;
+	}
+	memcpy(buf + cut, ell, sizeof(ell));
+}
+
+void snp_msgf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	snp_vmsgf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
 void snp_vappendf(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	size_t n;

@@ -70,6 +70,17 @@ int snp_read_regular_file_follow(const char *path, size_t max, uint8_t **ret_dat
 int snp_write_file(const char *path, const void *data, size_t len, int mode);
 
 /*
+ * snprintf() into @buf (@len bytes) that never cuts a message mid-word:
+ * when the whole does not fit, it ends after the last whole word that
+ * leaves room for an explicit "..." (a single word longer than @len is cut
+ * with the "..." too). Callers size @buf for the whole message where its
+ * parts are bounded; this is for the rest.
+ */
+void snp_vmsgf(char *buf, size_t len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+void snp_msgf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * Append to the message in @buf (@len bytes, NUL-terminated), "; " before
  * it unless @buf is empty; what does not fit is cut, never overflowing.
  */
