@@ -764,6 +764,29 @@ static void set_retry_in(struct snpd_coll_set *s, u32 sec)
 }
 
 /*
+ * The first end of a remembered KDS refusal (404) of what @w asks KDS for
+ * (its VCEK, its product's chain and CRL), seconds since the epoch; 0 if
+ * none is remembered.
+ */
+static time_t refused_until(const struct snp_kds *k, const struct work *w)
+{
+	char path[3][512];
+	time_t first = 0;
+	int r[3];
+
+	r[0] = w->have_key ? snp_kds_vcek_path(&w->key, path[0], sizeof(path[0])) : -ENOENT;
+	r[1] = snp_kds_chain_path(w->product, w->vlek, path[1], sizeof(path[1]));
+	r[2] = snp_kds_crl_path(w->product, w->vlek, path[2], sizeof(path[2]));
+	for (size_t i = 0; i < SNP_ELEMENTSOF(r); i++) {
+		time_t t = r[i] < 0 ? 0 : snp_kds_refused_until(k, path[i]);
+
+		if (t > 0 && (!first || t < first))
+			first = t;
+	}
+	return first;
+}
+
+/*
  * When to try KDS again after an incomplete network pass: @s's retry, left
  * unset when not at all. KDS's own backoff (429/5xx, Retry-After) is a
  * wall-clock time kept in the cache (snp_kds_backoff_until()), shared with
@@ -772,7 +795,9 @@ static void set_retry_in(struct snpd_coll_set *s, u32 sec)
  * check, so a stepped clock neither fires it early (to be refused and
  * armed again) nor holds it back past the end of the backoff. The
  * worker's own backoffs (none in the cache, or failures KDS did not time)
- * are timed on CLOCK_MONOTONIC (set_retry_in()).
+ * are timed on CLOCK_MONOTONIC (set_retry_in()). A refusal (404) is the
+ * same: lib/kds remembers it until a wall-clock time
+ * (snp_kds_refused_until()), and @s is looked up again then.
  */
 static void retry_set(struct snpd_collateral *c, const struct job *j, struct work *w,
 		      struct snpd_coll_set *s)
@@ -800,7 +825,23 @@ static void retry_set(struct snpd_collateral *c, const struct job *j, struct wor
 		return;
 	}
 	if (w->last_r == -ENXIO) {
-		set_retry_in(s, SNP_KDS_REFUSED_TTL_S);
+		/*
+		 * KDS refused (404): lib/kds remembers it in the cache until
+		 * the entry's mtime + the TTL, on the wall clock; looked up
+		 * again then (the first of the refused objects), at the
+		 * latest a TTL from now, as for KDS's backoff.
+		 */
+		snp_kds_init(&k);
+		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
+		until = refused_until(&k, w);
+		if (until <= now) {
+			/* not remembered (a cache that cannot be written): a wait of our own */
+			set_retry_in(s, SNP_KDS_REFUSED_TTL_S);
+			return;
+		}
+		s->retry_at =
+			until - now > SNP_KDS_REFUSED_TTL_S ? now + SNP_KDS_REFUSED_TTL_S : until;
+		s->retry_mono_usec = 0;
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
