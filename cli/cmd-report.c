@@ -43,7 +43,8 @@ static void report_usage(FILE *f)
 		"  --nonce HEX       REPORT_DATA, up to 64 bytes (zero-padded)\n"
 		"  --vmpl N          VMPL to request, 0..3 (default 0)\n"
 		"  -o, --output FILE where to write the binary report ('-' = stdout)\n"
-		"  --certs-dir DIR   also write the host's certificates as PEM files\n");
+		"  --certs-dir DIR   also write the host's certificates as PEM files (a table\n"
+		"                    larger than 16 KiB: the report alone, with a warning)\n");
 }
 
 static int write_cert_pem(const char *dir, const char *name, const u8 *der, size_t len)
@@ -372,6 +373,21 @@ int snpctl_cmd_report(int argc, char **argv)
 		return r == -EINVAL || r == -ENOENT ? SNPCTL_EXIT_USAGE : SNPCTL_EXIT_DEVICE;
 	}
 	r = snp_backend_get_report(b, &req, &rep, &e);
+	if (r == -EMSGSIZE && req.want_certs) {
+		/*
+		 * The host's table is larger than any guest takes (16 KiB):
+		 * as snpd does, the report without it, which is just as
+		 * valid; the certificates come from elsewhere (KDS).
+		 */
+		log_warning("The host's certificates are not written to %s: %s. The report is "
+			    "taken without them (valid all the same); get the VCEK from KDS "
+			    "(snpctl verify fetches it).",
+			    certs_dir, e.message[0] ? e.message : "the table is too large");
+		certs_dir = NULL;
+		req.want_certs = false;
+		snp_backend_report_release(&rep);
+		r = snp_backend_get_report(b, &req, &rep, &e);
+	}
 	if (r < 0) {
 		ret = snpctl_backend_error(r, &e, "Report request");
 		goto out;

@@ -386,7 +386,7 @@ int snpctl_cmd_sim_boot(int argc, char **argv)
 			o.attack_after_boot = true;
 			break;
 		case OPT_SEV_STATUS:
-			if (snp_parse_u64(optarg, &o.sev_status) < 0) {
+			if (snp_parse_u64_or_hex(optarg, &o.sev_status) < 0) {
 				log_error("--sev-status takes a number (0x... for hex)");
 				return SNPCTL_EXIT_USAGE;
 			}

@@ -352,7 +352,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			bool launch = c == ARG_MIN_LAUNCH_MIT;
 			u64 v;
 
-			if (snp_parse_u64(optarg, &v) < 0) {
+			if (snp_parse_u64_or_hex(optarg, &v) < 0) {
 				log_error("--min-%s-mit-vector: '%s' is not a 64-bit mask.",
 					  launch ? "launch" : "current", optarg);
 				return -EINVAL;

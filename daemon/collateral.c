@@ -132,11 +132,12 @@ struct work {
 	X509 *host_leaf;
 	/* the host's (usable) table carries a CRL; why it was not taken, "" if it was */
 	bool host_crl;
-	char host_crl_why[160];
+	char host_crl_why[SNP_ERRBUF];
 	bool host_refused; /* the host's table was refused as a whole */
 	enum snpd_coll_src src[_SNPD_COLL_MAX];
 	char host_note[256];
-	char error[256];
+	/* room for take_kds()'s longest message whole (the static_assert there) */
+	char error[3 * SNP_ERRBUF];
 	int last_r; /* the failure that decides the retry */
 };
 
@@ -189,7 +190,7 @@ static void set_error(struct work *w, int r, const char *fmt, ...)
 		return;
 	w->last_r = r;
 	va_start(ap, fmt);
-	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	snp_vmsgf(w->error, sizeof(w->error), fmt, ap);
 	va_end(ap);
 }
 
@@ -479,7 +480,8 @@ static void take_host(const struct job *j, struct work *w)
 	if (crl && crl_check(crl, w->anchor, time(NULL), err, sizeof(err)) < 0) {
 		/* fetched as when the host gives none (cache, KDS) */
 		note(w, "the host's CRL %s: ignored", err);
-		snprintf(crl_why, sizeof(crl_why), "%.150s", err);
+		static_assert(sizeof(crl_why) >= sizeof(err), "the host's CRL's why fits whole");
+		snprintf(crl_why, sizeof(crl_why), "%s", err);
 		X509_CRL_free(crl);
 		crl = NULL;
 	}
@@ -546,9 +548,13 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 {
 	enum snp_kds_source ks = SNP_KDS_SRC_NONE;
 	char err[SNP_ERRBUF], why[SNP_ERRBUF];
+	/* err and why composed: whole, and whole in w->error after "CRL: " */
+	char msg[2 * SNP_ERRBUF + 64];
 	struct snp_kds k;
 	int r;
 
+	static_assert(sizeof(((struct work *)0)->error) >= sizeof(msg) + 8,
+		      "take_kds()'s messages fit a work's error whole");
 	snp_kds_init(&k);
 	snprintf(k.base_url, sizeof(k.base_url), "%s", j->kds_url);
 	snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
@@ -623,17 +629,18 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 			r = -EBADMSG;
 			snprintf(err, sizeof(err), "%s", "not signed by the ASK: refused");
 		}
+		msg[0] = '\0';
 		if (r == 0 && leaf_is_signer(j, w, leaf, false, false, why, sizeof(why)) < 0) {
 			r = -EBADMSG;
-			snprintf(err, sizeof(err), "from %s, %.200s: refused",
-				 snp_kds_source_name(ks), why);
+			snp_msgf(msg, sizeof(msg), "from %s, %s: refused", snp_kds_source_name(ks),
+				 why);
 		}
 		if (r == 0) {
 			w->leaf = leaf;
 			w->src[SNPD_COLL_LEAF] = src_of(ks);
 			leaf = NULL;
 		} else if (r != -ENOENT || network) {
-			set_error(w, r, "VCEK: %s", err);
+			set_error(w, r, "VCEK: %s", msg[0] ? msg : err);
 		}
 		X509_free(leaf);
 	}
@@ -642,23 +649,20 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 		X509_CRL *x = NULL;
 
 		err[0] = '\0';
+		msg[0] = '\0';
 		r = snp_kds_get_crl(&k, w->product, w->vlek, &x, &ks, err, sizeof(err));
 		if (r == 0) {
 			r = crl_check(x, w->anchor, time(NULL), why, sizeof(why));
 			if (r == -ESTALE && ks == SNP_KDS_SRC_CACHE && !k.offline) {
 				/* lib/kds asked KDS for a current one and got none */
-				char kds_err[SNP_ERRBUF];
-
-				snprintf(kds_err, sizeof(kds_err), "%s", err);
-				snprintf(
-					err, sizeof(err),
-					"the cached CRL %.80s, and KDS gave no current one (%.110s)",
-					why, kds_err[0] ? kds_err : "no answer");
+				snp_msgf(msg, sizeof(msg),
+					 "the cached CRL %s, and KDS gave no current one (%s)", why,
+					 err[0] ? err : "no answer");
 				/* KDS's backoff, when that is why, times the next try */
 				if (snp_kds_backoff_until(&k) > time(NULL))
 					r = -EAGAIN;
 			} else if (r < 0) {
-				snprintf(err, sizeof(err), "the %s CRL %.200s: not used",
+				snp_msgf(msg, sizeof(msg), "the %s CRL %s: not used",
 					 ks == SNP_KDS_SRC_CACHE ? "cached" : "KDS's", why);
 			}
 		}
@@ -667,7 +671,7 @@ static void take_kds(struct snpd_collateral *c, const struct job *j, struct work
 			w->src[SNPD_COLL_CRL] = src_of(ks);
 			x = NULL;
 		} else if (r != -ENOENT || network) {
-			set_error(w, r, "CRL: %s", err);
+			set_error(w, r, "CRL: %s", msg[0] ? msg : err);
 		}
 		X509_CRL_free(x);
 	}
@@ -760,6 +764,29 @@ static void set_retry_in(struct snpd_coll_set *s, u32 sec)
 }
 
 /*
+ * The first end of a remembered KDS refusal (404) of what @w asks KDS for
+ * (its VCEK, its product's chain and CRL), seconds since the epoch; 0 if
+ * none is remembered.
+ */
+static time_t refused_until(const struct snp_kds *k, const struct work *w)
+{
+	char path[3][512];
+	time_t first = 0;
+	int r[3];
+
+	r[0] = w->have_key ? snp_kds_vcek_path(&w->key, path[0], sizeof(path[0])) : -ENOENT;
+	r[1] = snp_kds_chain_path(w->product, w->vlek, path[1], sizeof(path[1]));
+	r[2] = snp_kds_crl_path(w->product, w->vlek, path[2], sizeof(path[2]));
+	for (size_t i = 0; i < SNP_ELEMENTSOF(r); i++) {
+		time_t t = r[i] < 0 ? 0 : snp_kds_refused_until(k, path[i]);
+
+		if (t > 0 && (!first || t < first))
+			first = t;
+	}
+	return first;
+}
+
+/*
  * When to try KDS again after an incomplete network pass: @s's retry, left
  * unset when not at all. KDS's own backoff (429/5xx, Retry-After) is a
  * wall-clock time kept in the cache (snp_kds_backoff_until()), shared with
@@ -768,7 +795,9 @@ static void set_retry_in(struct snpd_coll_set *s, u32 sec)
  * check, so a stepped clock neither fires it early (to be refused and
  * armed again) nor holds it back past the end of the backoff. The
  * worker's own backoffs (none in the cache, or failures KDS did not time)
- * are timed on CLOCK_MONOTONIC (set_retry_in()).
+ * are timed on CLOCK_MONOTONIC (set_retry_in()). A refusal (404) is the
+ * same: lib/kds remembers it until a wall-clock time
+ * (snp_kds_refused_until()), and @s is looked up again then.
  */
 static void retry_set(struct snpd_collateral *c, const struct job *j, struct work *w,
 		      struct snpd_coll_set *s)
@@ -796,7 +825,23 @@ static void retry_set(struct snpd_collateral *c, const struct job *j, struct wor
 		return;
 	}
 	if (w->last_r == -ENXIO) {
-		set_retry_in(s, SNP_KDS_REFUSED_TTL_S);
+		/*
+		 * KDS refused (404): lib/kds remembers it in the cache until
+		 * the entry's mtime + the TTL, on the wall clock; looked up
+		 * again then (the first of the refused objects), at the
+		 * latest a TTL from now, as for KDS's backoff.
+		 */
+		snp_kds_init(&k);
+		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
+		until = refused_until(&k, w);
+		if (until <= now) {
+			/* not remembered (a cache that cannot be written): a wait of our own */
+			set_retry_in(s, SNP_KDS_REFUSED_TTL_S);
+			return;
+		}
+		s->retry_at =
+			until - now > SNP_KDS_REFUSED_TTL_S ? now + SNP_KDS_REFUSED_TTL_S : until;
+		s->retry_mono_usec = 0;
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -1005,9 +1050,10 @@ static void undecided(const struct job *j, const struct work *w, const enum snp_
 					i == n - 1 ? " or " :
 						     ", ",
 					snp_product_name(p[i]));
-	snprintf(out->error, sizeof(out->error),
+	/* w[0].error may be as long as out->error: cut with "..." when it must be */
+	snp_msgf(out->error, sizeof(out->error),
 		 "the report does not say its product (version 2) and no VCEK/VLEK that signs "
-		 "it chains to the trusted root of %s%s%.80s",
+		 "it chains to the trusted root of %s%s%s",
 		 names, w[0].error[0] ? "; " : "", w[0].error);
 	out->last_r = w[0].last_r;
 	for (size_t i = 0; i < n; i++)

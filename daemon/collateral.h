@@ -80,7 +80,7 @@ struct snpd_coll_set {
 	u64 generation;	     /* its job: a set of an older job than the last submitted is dropped */
 	char host_note[256]; /* what was wrong with the host's table, "" if nothing */
 	/* why it is not complete, "" when it is; room for host_crl_retry()'s whole message */
-	char error[1024];
+	char error[2048];
 	/*
 	 * The next attempt (epoch s, as shown), 0 for none. Either a time
 	 * that is wall-clock by nature (a CRL's nextUpdate, or the end of

@@ -472,15 +472,36 @@ static void refused_name(const char *path, char out[65])
 	snp_hex_encode(md, 32, out);
 }
 
-static bool refused_recently(const struct snp_kds *k, const char *urlpath)
+/* When the remembered 404 of @urlpath ends (the entry's mtime + the TTL); 0 if none. */
+static time_t refused_until(const struct snp_kds *k, const char *urlpath)
 {
 	char name[65], path[4400];
 	struct stat st;
 
 	refused_name(urlpath, name);
 	if (cache_path(k, "refused", name, path, sizeof(path)) < 0 || stat(path, &st) < 0)
-		return false;
-	return st.st_mtime + SNP_KDS_REFUSED_TTL_S > kds_now(k);
+		return 0;
+	/* the largest time_t, less the TTL: no overflow, whatever the disk says */
+	if (st.st_mtime <= 0 ||
+	    (int64_t)st.st_mtime >
+		    (sizeof(time_t) >= 8 ? INT64_MAX : INT32_MAX) - SNP_KDS_REFUSED_TTL_S)
+		return 0;
+	return st.st_mtime + SNP_KDS_REFUSED_TTL_S;
+}
+
+static bool refused_recently(const struct snp_kds *k, const char *urlpath)
+{
+	return refused_until(k, urlpath) > kds_now(k);
+}
+
+time_t snp_kds_refused_until(const struct snp_kds *k, const char *urlpath)
+{
+	time_t until;
+
+	if (!k || !urlpath)
+		return 0;
+	until = refused_until(k, urlpath);
+	return until > kds_now(k) ? until : 0;
 }
 
 /* ---- HTTP ------------------------------------------------------------- */

@@ -174,6 +174,15 @@ int snp_kds_get_crl(struct snp_kds *k, enum snp_product p, bool vlek, X509_CRL *
  * sharing the cache) ends, as seconds since the epoch; 0 when none.
  */
 time_t snp_kds_backoff_until(const struct snp_kds *k);
+/*
+ * When KDS's refusal (404) of @urlpath (snp_kds_*_path()), remembered in
+ * the cache, ends, as seconds since the epoch: the entry's mtime +
+ * SNP_KDS_REFUSED_TTL_S, a wall-clock time, checked by lib/kds against
+ * time(NULL) (or k->now); until then that path is not asked again. 0 when
+ * none is remembered or it has ended. The entry's mtime is whatever is on
+ * disk: a caller that waits for it bounds the wait.
+ */
+time_t snp_kds_refused_until(const struct snp_kds *k, const char *urlpath);
 
 /* Store objects (import): validated and written like fetched ones. */
 int snp_kds_cache_put_vcek(struct snp_kds *k, X509 *vcek, char *err, size_t errlen);

@@ -175,7 +175,7 @@ static int get_mask(const char *key, const json_t *v, u64 *ret, char *err, size_
 
 	if (json_is_integer(v))
 		return get_uint(key, v, INT64_MAX, ret, err, errlen);
-	if (!s || snp_parse_u64(s, ret) < 0)
+	if (!s || snp_parse_u64_or_hex(s, ret) < 0)
 		return bad(err, errlen, "%s: not a 64-bit mask such as \"0x0000000000000003\"",
 			   key);
 	return 0;

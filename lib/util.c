@@ -250,21 +250,48 @@ int snp_write_file(const char *path, const void *data, size_t len, int mode)
 	return 0;
 }
 
-int snp_parse_u64(const char *s, uint64_t *ret)
+static bool is_digit(char c, int base)
+{
+	if (c >= '0' && c <= '9')
+		return true;
+	return base == 16 && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+}
+
+/* Digits of @base (10 or 16) from @s to its end into @ret; at least one. */
+static int parse_u64_digits(const char *s, int base, uint64_t *ret)
 {
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/*
+	 * Digits only: strtoull() would skip leading space, take a sign (and
+	 * negate!) and, in base 16, a second "0x".
+	 */
+	if (!s || !*s)
 		return -EINVAL;
+	for (const char *c = s; *c; c++)
+		if (!is_digit(*c, base))
+			return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno == ERANGE)
 		return -ERANGE;
 	if (errno || *end)
 		return -EINVAL;
 	*ret = v;
 	return 0;
+}
+
+int snp_parse_u64(const char *s, uint64_t *ret)
+{
+	return parse_u64_digits(s, 10, ret);
+}
+
+int snp_parse_u64_or_hex(const char *s, uint64_t *ret)
+{
+	if (s && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		return parse_u64_digits(s + 2, 16, ret);
+	return parse_u64_digits(s, 10, ret);
 }
 
 int snp_parse_u32_max(const char *s, uint32_t max, uint32_t *ret)
@@ -299,6 +326,53 @@ void snp_page_free(void *p, size_t size)
 	explicit_bzero(p, size);
 	munlock(p, size);
 	free(p);
+}
+
+void snp_vmsgf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	static const char ell[] = "...";
+	size_t cut;
+	int n;
+
+	if (!buf || !len)
+		return;
+	n = vsnprintf(buf, len, fmt, ap);
+	if (n < 0) {
+		buf[0] = '\0';
+		return;
+	}
+	if ((size_t)n < len)
+		return;
+	if (len < sizeof(ell)) {
+		buf[0] = '\0';
+		return;
+	}
+	/*
+	 * Too long: cut after the last whole word that leaves room for the
+	 * ellipsis; a single word longer than that (a hex string) is cut
+	 * where the room ends, never inside a UTF-8 sequence.
+	 */
+	cut = len - sizeof(ell);
+	while (cut > 0 && buf[cut] != ' ')
+		cut--;
+	while (cut > 0 && (buf[cut - 1] == ' ' || buf[cut - 1] == ',' || buf[cut - 1] == ';' ||
+			   buf[cut - 1] == ':' || buf[cut - 1] == '('))
+		cut--;
+	if (cut == 0) {
+		cut = len - sizeof(ell);
+		while (cut > 0 && ((unsigned char)buf[cut] & 0xc0) == 0x80)
+			cut--;
+	}
+	memcpy(buf + cut, ell, sizeof(ell));
+}
+
+void snp_msgf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	snp_vmsgf(buf, len, fmt, ap);
+	va_end(ap);
 }
 
 void snp_vappendf(char *buf, size_t len, const char *fmt, va_list ap)

@@ -70,6 +70,17 @@ int snp_read_regular_file_follow(const char *path, size_t max, uint8_t **ret_dat
 int snp_write_file(const char *path, const void *data, size_t len, int mode);
 
 /*
+ * snprintf() into @buf (@len bytes) that never cuts a message mid-word:
+ * when the whole does not fit, it ends after the last whole word that
+ * leaves room for an explicit "..." (a single word longer than @len is cut
+ * with the "..." too). Callers size @buf for the whole message where its
+ * parts are bounded; this is for the rest.
+ */
+void snp_vmsgf(char *buf, size_t len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+void snp_msgf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * Append to the message in @buf (@len bytes, NUL-terminated), "; " before
  * it unless @buf is empty; what does not fit is cut, never overflowing.
  */
@@ -77,7 +88,6 @@ void snp_vappendf(char *buf, size_t len, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 void snp_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Checked number parsing: whole string, range checked. 0 or -EINVAL/-ERANGE. */
 /*
  * Zeroed, page-aligned memory for buffers that hold secrets or stand for
  * guest pages (size rounded up to 4 KiB pages). New; free it with
@@ -87,7 +97,16 @@ void snp_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((for
 void *snp_page_alloc(size_t size);
 void snp_page_free(void *p, size_t size);
 
+/*
+ * Checked number parsing: the whole string, range checked; 0, -EINVAL or
+ * -ERANGE, and @ret written only on success. snp_parse_u64() and
+ * snp_parse_u32_max() take decimal digits only: no sign, space or prefix,
+ * and a leading zero is still decimal ("010" is ten, never octal).
+ * snp_parse_u64_or_hex() also takes hexadecimal after an explicit "0x" or
+ * "0X"; use it only where the documentation says hex is accepted.
+ */
 int snp_parse_u64(const char *s, uint64_t *ret);
+int snp_parse_u64_or_hex(const char *s, uint64_t *ret);
 int snp_parse_u32_max(const char *s, uint32_t max, uint32_t *ret);
 
 #endif

@@ -106,7 +106,8 @@ int sim_faults_parse(const char *s, struct sim_faults *f)
 		char *eq = strchr(tok, '=');
 		const char *val = "1";
 		bool found = false;
-		u32 v;
+		u64 v;
+		u32 v32;
 
 		if (eq) {
 			*eq = '\0';
@@ -115,12 +116,14 @@ int sim_faults_parse(const char *s, struct sim_faults *f)
 		for (size_t i = 0; i < SNP_ELEMENTSOF(fault_names); i++) {
 			if (strcmp(tok, fault_names[i].name) != 0)
 				continue;
-			if (snp_parse_u32_max(val, UINT32_MAX, &v) < 0)
+			/* decimal, or hex after 0x (fw_error_code=0x1d) */
+			if (snp_parse_u64_or_hex(val, &v) < 0 || v > UINT32_MAX)
 				return -EINVAL;
 			if (fault_names[i].off == offsetof(struct sim_faults, certs_pages) &&
 			    (v == 0 || v > SIM_CERTS_PAGES_MAX))
 				return -EINVAL;
-			memcpy((u8 *)f + fault_names[i].off, &v, sizeof(v));
+			v32 = (u32)v;
+			memcpy((u8 *)f + fault_names[i].off, &v32, sizeof(v32));
 			found = true;
 		}
 		if (!found)

@@ -303,7 +303,7 @@ int sim_params_set(struct sim_params *p, const char *name, const char *value)
 		return 0;
 	case P_U64:
 	case P_TCB_ALL:
-		r = snp_parse_u64(value, &v64);
+		r = snp_parse_u64_or_hex(value, &v64);
 		if (r < 0)
 			return r;
 		if (d->type == P_TCB_ALL)

@@ -45,6 +45,7 @@ TESTS += \
 	%reldir%/sim-crash.py \
 	%reldir%/sim-tsc.py \
 	%reldir%/sim-host-certs.py \
+	%reldir%/sim-report-certs-large.py \
 	%reldir%/verify-table.py
 EXTRA_DIST += \
 	%reldir%/sim-lib.sh \
@@ -61,6 +62,7 @@ EXTRA_DIST += \
 	%reldir%/sim-crash.py \
 	%reldir%/sim-tsc.py \
 	%reldir%/sim-host-certs.py \
+	%reldir%/sim-report-certs-large.py \
 	%reldir%/verify-table.py
 
 # Template states (generated on first use by the tests).

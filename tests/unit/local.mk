@@ -94,6 +94,12 @@ check_PROGRAMS += %reldir%/test-appendf
 TESTS += %reldir%/test-appendf
 %canon_reldir%_test_appendf_SOURCES = %reldir%/test-appendf.c %reldir%/check.h
 %canon_reldir%_test_appendf_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
+# lib/util.c snp_parse_u64() and friends: decimal stays decimal ("0123" is
+# not octal), hex only after an explicit 0x where asked for.
+check_PROGRAMS += %reldir%/test-parse-num
+TESTS += %reldir%/test-parse-num
+%canon_reldir%_test_parse_num_SOURCES = %reldir%/test-parse-num.c %reldir%/check.h
+%canon_reldir%_test_parse_num_LDADD = lib/libsnp.la $(CRYPTO_LIBS) $(JANSSON_LIBS)
 # daemon/client.c: remote TCP peers are one client per IPv4 address and per
 # IPv6 /64; no address is ever a uid or one of snpd's own identities.
 check_PROGRAMS += %reldir%/test-client

@@ -11,7 +11,11 @@
  *  - a CRL's issuer (unchecked text) goes into the error as printable
  *    ASCII only;
  *  - KdsCAFile= is never waited on (a FIFO, or a pipe, is refused at
- *    once); snpctl's --kds-ca reads a pipe, bounded (snp_kds_ca_load()).
+ *    once); snpctl's --kds-ca reads a pipe, bounded (snp_kds_ca_load());
+ *  - snp_kds_refused_until() says when a remembered 404 ends (the entry's
+ *    mtime + SNP_KDS_REFUSED_TTL_S, wall clock), the moment lib/kds
+ *    itself asks KDS again (the last request before it is refused without
+ *    asking; the first at it goes to the network, 127.0.0.1:9, refused).
  * Offline, in a temporary cache: no network.
  */
 #include <errno.h>
@@ -241,6 +245,70 @@ static void test_backoff_capped(void **state)
 	f->k.now = 0;
 }
 
+/* Remember a 404 of @urlpath as lib/kds does (refused/<sha256 of it>), written at @mtime. */
+static void write_refused(const struct fx *f, const char *urlpath, time_t mtime)
+{
+	char p[PATH_MAX + 96], hex[65];
+	struct timespec ts[2] = { { .tv_sec = mtime }, { .tv_sec = mtime } };
+	u8 md[32];
+	FILE *fp;
+
+	assert_int_equal(EVP_Digest(urlpath, strlen(urlpath), md, NULL, EVP_sha256(), NULL), 1);
+	snp_hex_encode(md, sizeof(md), hex);
+	snprintf(p, sizeof(p), "%s/refused", f->dir);
+	(void)mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/refused/%s", f->dir, hex);
+	fp = fopen(p, "we");
+	assert_non_null(fp);
+	fputs(urlpath, fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+static void test_refused_until(void **state)
+{
+	struct fx *f = *state;
+	time_t now = time(NULL), at = now - 3600, until = at + SNP_KDS_REFUSED_TTL_S;
+	enum snp_kds_source src;
+	char path[256], err[SNP_ERRBUF];
+	X509_CRL *crl = NULL;
+
+	assert_int_equal(snp_kds_crl_path(SNP_PRODUCT_MILAN, false, path, sizeof(path)), 0);
+	assert_int_equal(snp_kds_refused_until(&f->k, path), 0);
+	assert_int_equal(snp_kds_refused_until(&f->k, NULL), 0);
+	assert_int_equal(snp_kds_refused_until(NULL, path), 0);
+
+	write_refused(f, path, at);
+	assert_int_equal(snp_kds_refused_until(&f->k, path), until);
+	print_message("a 404 remembered an hour ago: refused until %lld (now %lld)\n",
+		      (long long)until, (long long)now);
+	/* another path is not refused */
+	assert_int_equal(snp_kds_crl_path(SNP_PRODUCT_GENOA, false, err, sizeof(err)), 0);
+	assert_int_equal(snp_kds_refused_until(&f->k, err), 0);
+
+	/* online: refused without asking until then, asked at it */
+	f->k.offline = false;
+	f->k.now = until - 1;
+	assert_int_equal(snp_kds_refused_until(&f->k, path), until);
+	assert_int_equal(
+		snp_kds_get_crl(&f->k, SNP_PRODUCT_MILAN, false, &crl, &src, err, sizeof(err)),
+		-ENXIO);
+	assert_int_equal(f->k.requests, 0);
+	f->k.now = until;
+	assert_int_equal(snp_kds_refused_until(&f->k, path), 0);
+	assert_int_not_equal(
+		snp_kds_get_crl(&f->k, SNP_PRODUCT_MILAN, false, &crl, &src, err, sizeof(err)),
+		-ENXIO);
+	print_message("at the end, KDS is asked: %s\n", err);
+	assert_null(crl);
+	f->k.offline = true;
+	f->k.now = 0;
+
+	/* older than the TTL: over */
+	write_refused(f, path, now - SNP_KDS_REFUSED_TTL_S - 1);
+	assert_int_equal(snp_kds_refused_until(&f->k, path), 0);
+}
+
 static bool printable_ascii(const char *s)
 {
 	for (; *s; s++)
@@ -403,6 +471,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_in_ro_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_until, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_issuer_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_ca_file, setup, teardown),
 		cmocka_unit_test(test_ca_load_flags),
