@@ -379,8 +379,10 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 	case T_HEX64: {
 		char *end;
 
+		/* hex digits, with or without 0x; strtoull() would also
+		 * take leading spaces and a sign */
 		errno = 0;
-		if (!*value || *value == '-')
+		if (!isxdigit((unsigned char)*value))
 			goto bad;
 		x = strtoull(value, &end, 16);
 		if (errno || *end)
@@ -394,7 +396,7 @@ static int parse_value(const struct cfg_item *it, const char *value, void *base,
 
 		errno = 0;
 		m = strtoul(value, &end, 8);
-		if (!*value || *value == '-' || *value == '+' || errno || *end)
+		if (*value < '0' || *value > '7' || errno || *end)
 			goto bad;
 		if (m > MODE_MAX) {
 			snprintf(err, errlen,
