@@ -82,6 +82,9 @@ static bool timer_left_usec(sd_event *e, sd_event_source *s, u64 *ret_usec)
 	return true;
 }
 
+/* collateral.host_table under CertsDir= (snpd_view_new() takes the directory's alone) */
+static const char host_table_certs_dir[] = "not looked at: CertsDir= is in use";
+
 json_t *snpd_collateral_json(struct snpd *d)
 {
 	const struct snpd_coll_set *s = d->coll;
@@ -119,9 +122,14 @@ json_t *snpd_collateral_json(struct snpd *d)
 	else
 		json_object_set_new(o, "last_error",
 				    current && s->error[0] ? message_json(s->error) : json_null());
-	/* the host's table not taken at all (too large) says more than its note */
+	/*
+	 * The host's table not taken at all (too large) says more than its
+	 * note; under CertsDir= no table of the host is looked at, and a
+	 * note of a set from before a reload that set it is no longer true.
+	 */
 	json_object_set_new(o, "host_table",
 			    d->host_certs_error[0]     ? message_json(d->host_certs_error) :
+			    dir			       ? json_string(host_table_certs_dir) :
 			    current && s->host_note[0] ? message_json(s->host_note) :
 							 json_null());
 	if (!dir && current && s->retry_at) { /* CertsDir=: nothing looked up again */

@@ -27,12 +27,16 @@ to call a hang a failure. Shows:
      succeeding: the reload is done (READY=1 without a failure, "Reloaded"
      once, last_reload_failed cleared) and its fresh table brings the
      host's newer CRL, with no other reference report;
+ (dir) a SIGHUP that sets CertsDir= while the set carries a note about
+     the host's table: collateral.host_table says CertsDir= is in use, no
+     longer the old set's note.
 The scenarios run at once (independent daemons)."""
 
 import datetime
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -390,6 +394,34 @@ def scenario_fold_ok(tmp):
         h.stop_clean(d, res)
 
 
+def scenario_dir(tmp):
+    sim, d = daemon(tmp, "dir")
+    cdir = os.path.join(tmp, "dir-certs")
+    os.makedirs(cdir)
+    for n in ("ark.pem", "ask.pem", "vcek.pem"):
+        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    try:
+        d.start()
+        s = wait(d, lambda s: "read again in" in err(s), "(dir) partial")
+        note = coll(s).get("host_table") or ""
+        res.check("the host's CRL" in note and "ignored" in note,
+                  "(dir) before: host_table says why the host's CRL was not taken (%r)" % note)
+        d.write_config(d.config_text() + "CertsDir=%s\n" % cdir)
+        d.reload()
+        s = wait(d, lambda s: s.get("reloads") == 1 and coll(s).get("state") == "certs-dir",
+                 "(dir) the reload's CertsDir=")
+        ht = coll(s).get("host_table") or ""
+        res.check("CertsDir= is in use" in ht and "the host's CRL" not in ht,
+                  "(dir) host_table says CertsDir= is in use, not the old set's note (%r)" % ht)
+        p = h.subprocess.run([h.SNPCTL, "doctor", "--socket", d.api], capture_output=True,
+                             text=True, timeout=60)
+        warn = [ln for ln in p.stdout.splitlines() if "host's certificate table" in ln]
+        res.check(warn and "CertsDir= is in use" in warn[0] and warn[0].split()[0] == "info",
+                  "(dir) snpctl doctor shows it, not as a warning (%r)" % warn)
+    finally:
+        h.stop_clean(d, res)
+
+
 def run(fn, *args):
     try:
         fn(*args)
@@ -400,7 +432,7 @@ def run(fn, *args):
 with tempfile.TemporaryDirectory(prefix="snpd-coll-keep-") as tmp:
     os.chmod(tmp, 0o755)
     threads = [threading.Thread(target=run, args=(fn, tmp))
-               for fn in (scenario_keep, scenario_fold_fail, scenario_fold_ok)]
+               for fn in (scenario_keep, scenario_fold_fail, scenario_fold_ok, scenario_dir)]
     for th in threads:
         th.start()
     for th in threads:
