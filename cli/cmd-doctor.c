@@ -157,8 +157,10 @@ static void check_collateral(json_t *c)
 		     error ?: "?", (long long)json_integer_value(next));
 	else
 		line(V_WARN, "collateral", "%s: %s", state, error ?: "still looking");
+	/* under CertsDir= it says only that the host's table is not looked at */
 	if (host)
-		line(V_WARN, "collateral", "the host's certificate table: %s", host);
+		line(strcmp(state, "certs-dir") ? V_WARN : V_INFO, "collateral",
+		     "the host's certificate table: %s", host);
 }
 
 /* true when snpd answers on @sock and says it is healthy */

@@ -592,7 +592,6 @@ static void host_certs_schedule_retry(struct snpd *d)
 		log_error_errno(r, "Cannot schedule asking the host for its certificates: %m");
 		return;
 	}
-	d->host_certs_retry_usec = snp_monotonic_usec() + (u64)d->host_certs_backoff_ms * 1000;
 	log_debug("Asking the host for its certificate table again in %u ms",
 		  d->host_certs_backoff_ms);
 }

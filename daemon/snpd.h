@@ -131,9 +131,8 @@ struct snpd {
 	char host_certs_error[160];
 	u32 host_certs_needed; /* bytes */
 	u32 host_certs_backoff_ms;
-	sd_event_source *host_certs_retry;
-	u64 host_certs_retry_usec;	/* when it fires (CLOCK_MONOTONIC), while armed */
-	struct snpd_eventlog *eventlog; /* NULL: EventLog= empty */
+	sd_event_source *host_certs_retry; /* its time says when (status.c) */
+	struct snpd_eventlog *eventlog;	   /* NULL: EventLog= empty */
 	/*
 	 * Collateral: the worker, the newest result (applied to every view
 	 * of the same reference report) and the timer of the next KDS try.

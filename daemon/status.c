@@ -61,6 +61,30 @@ static json_t *message_json(const char *s)
 	return j ? j : json_string(snp_printable(buf, sizeof(buf), s, strlen(s)));
 }
 
+/*
+ * How long until the timer @s (borrowed, may be NULL) fires, on its own
+ * clock (backoff_arm()'s CLOCK_MONOTONIC, a CRL's nextUpdate on
+ * CLOCK_REALTIME), into @ret_usec (0 when due); false when there is none:
+ * NULL, disabled (a one-shot timer that fired), or its time unreadable.
+ * The armed source is the one truth of when: no copy of it to go stale.
+ */
+static bool timer_left_usec(sd_event *e, sd_event_source *s, u64 *ret_usec)
+{
+	clockid_t clock;
+	uint64_t at, now;
+	int enabled;
+
+	if (!e || !s || sd_event_source_get_enabled(s, &enabled) < 0 || enabled == SD_EVENT_OFF ||
+	    sd_event_source_get_time_clock(s, &clock) < 0 || sd_event_source_get_time(s, &at) < 0 ||
+	    sd_event_now(e, clock, &now) < 0)
+		return false;
+	*ret_usec = at > now ? at - now : 0;
+	return true;
+}
+
+/* collateral.host_table under CertsDir= (snpd_view_new() takes the directory's alone) */
+static const char host_table_certs_dir[] = "not looked at: CertsDir= is in use";
+
 json_t *snpd_collateral_json(struct snpd *d)
 {
 	const struct snpd_coll_set *s = d->coll;
@@ -98,9 +122,14 @@ json_t *snpd_collateral_json(struct snpd *d)
 	else
 		json_object_set_new(o, "last_error",
 				    current && s->error[0] ? message_json(s->error) : json_null());
-	/* the host's table not taken at all (too large) says more than its note */
+	/*
+	 * The host's table not taken at all (too large) says more than its
+	 * note; under CertsDir= no table of the host is looked at, and a
+	 * note of a set from before a reload that set it is no longer true.
+	 */
 	json_object_set_new(o, "host_table",
 			    d->host_certs_error[0]     ? message_json(d->host_certs_error) :
+			    dir			       ? json_string(host_table_certs_dir) :
 			    current && s->host_note[0] ? message_json(s->host_note) :
 							 json_null());
 	if (!dir && current && s->retry_at) { /* CertsDir=: nothing looked up again */
@@ -173,13 +202,11 @@ json_t *snpd_status_json(struct snpd *d)
 		json_object_set_new(o, "last_reload_failed", json_boolean(d->last_reload_failed));
 		/* the host's table did not fit: what it asked for, how long until asked again */
 		if (d->host_certs_error[0]) {
-			/* timed on CLOCK_MONOTONIC; null: not armed (asking now, a dead device) */
-			u64 mono = snp_monotonic_usec(), at = d->host_certs_retry_usec;
-			json_t *next =
-				d->host_certs_retry ?
-					json_integer(
-						(json_int_t)(at > mono ? (at - mono) / 1000 : 0)) :
-					json_null();
+			/* null: not armed (asking now, a dead device) */
+			u64 left;
+			json_t *next = timer_left_usec(d->event, d->host_certs_retry, &left) ?
+					       json_integer((json_int_t)(left / 1000)) :
+					       json_null();
 
 			json_object_set_new(
 				o, "host_certs",

@@ -157,6 +157,12 @@ EXTRA_DIST += %reldir%/view-refresh-fail.py
 # snpd serves without it (certificates from KDS) and asks again.
 TESTS += %reldir%/host-certs-large.py
 EXTRA_DIST += %reldir%/host-certs-large.py
+# KdsOffline=yes: a failed fresh-table report keeps a sooner CRL nextUpdate
+# timer (a cached CRL found by the retry's re-check); one reference report
+# carrying a SIGHUP's reload and the CRL's refresh (folded while another is
+# held) handles both on failure and on success; CertsDir= in host_table.
+TESTS += %reldir%/coll-refresh-keep.py
+EXTRA_DIST += %reldir%/coll-refresh-keep.py
 # CertsDir=: its VCEK is served only when it signs the reference report;
 # after a TCB change the directory did not follow, or another chip's VCEK,
 # evidence is refused as collateral-unavailable with the reason in status

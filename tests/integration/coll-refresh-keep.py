@@ -1,0 +1,440 @@
+# SPDX-License-Identifier: Apache-2.0
+"""KdsOffline=yes, the CRL from the host's certificate table (the
+simulator's host_crl_* params): reference reports asked for the
+collateral's fresh host table (daemon/snpd.c, SNPD_REF_COLL) that fail or
+carry other reasons with them. The device is held (the simulator's state
+lock, snpd_harness.DeviceHeld) to keep a report in flight while something
+else happens; nothing is timed: every wait is for an event, bounded only
+to call a hang a failure. Shows:
+ (keep) the set is partial (the host's CRL expired) and a current CRL with
+     a near nextUpdate is put in the cache; the retry's re-check of the old
+     table lands complete with it while its fresh-table report is held,
+     and that report then fails (the simulator's certs_small fault,
+     certs_pages=2). coll_refresh_failed() keeps the CRL's nextUpdate
+     timer, which comes before the host-CRL backoff ends: the log says so,
+     snpd's CLOCK_REALTIME timerfd (/proc/PID/fdinfo) is armed for that
+     nextUpdate, and at it snpd asks the host again and serves its newer
+     CRL. With the backoff armed instead (before fa8eae7) the log says
+     "asked again in 10 s" and no CLOCK_REALTIME timer is armed;
+ (fold-fail) a SIGHUP's reference report is held; the collateral's retry
+     and a second SIGHUP come meanwhile and are folded into one more
+     report (RELOAD|COLL), which fails: the reload is said to have failed
+     (READY=1 status, last_reload_failed, the log once) and so is the
+     fresh table (the log once, with its backoff); the host is asked again
+     by itself and its newer CRL served, which also clears the failed
+     reload;
+ (fold-ok) the same with the held report failing and the folded one
+     succeeding: the reload is done (READY=1 without a failure, "Reloaded"
+     once, last_reload_failed cleared) and its fresh table brings the
+     host's newer CRL, with no other reference report;
+ (dir) a SIGHUP that sets CertsDir= while the set carries a note about
+     the host's table: collateral.host_table says CertsDir= is in use, no
+     longer the old set's note.
+The scenarios run at once (independent daemons)."""
+
+import datetime
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+import snpd_harness as h  # noqa: E402
+import snptest as t  # noqa: E402
+
+h.need_fuse()
+try:
+    from cryptography import x509
+except ImportError:
+    print("SKIP: python3-cryptography missing")
+    sys.exit(77)
+
+spec = importlib.util.spec_from_file_location(
+    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
+emu = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(emu)
+
+LIMIT = 90  # seconds before a wait is called a failure (never a pass condition)
+ASKING = "asking the host for its certificate table again"
+COLL_FAIL = "The reference report asked for a fresh host certificate table"
+RELOAD_FAIL = "keeping the previous view"
+KEPT = "its CRL is looked up again at its nextUpdate"
+# the start's reference report is the first exit; the next extended request
+# is told its 4 pages are too small and that 2 would do: EIO, an error of
+# the host (view-refresh-fail.py)
+FAIL_NEXT = "after=%d,certs_small=1,certs_pages=2"
+
+
+class Results(t.Results):
+    """The scenarios run in threads: one check (and its line) at a time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def check(self, ok, what):
+        with self.lock:
+            return super().check(ok, what)
+
+
+res = Results()
+
+
+class TooSlow(Exception):
+    """The arrangement missed its window (a loaded machine): tried again."""
+
+
+def status(d):
+    c = h.UnixHTTPConnection(d.api)
+    c.request("GET", "/v1/status", headers={"Accept": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return json.loads(data) if r.status == 200 else {}
+
+
+def coll(s):
+    return (s or {}).get("collateral", {})
+
+
+def err(s):
+    return coll(s).get("last_error") or ""
+
+
+def wait(d, pred, what):
+    """Poll @d's status until @pred(it); None (a failed check) after LIMIT s."""
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end:
+        s = status(d)
+        if pred(s):
+            return s
+        if d.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    res.check(False, "%s: never reached (last collateral %r)\n%s" % (
+        what, coll(status(d)) if d.proc.poll() is None else None, d.read_log()[-3000:]))
+    return None
+
+
+def lines(d, text):
+    return [ln for ln in d.read_log().splitlines() if text in ln]
+
+
+def served_next_update(d):
+    """nextUpdate of certs/crl.der (epoch s), None when there is none."""
+    try:
+        with open(d.path("certs", "crl.der"), "rb") as f:
+            crl = x509.load_der_x509_crl(f.read())
+    except (OSError, ValueError):
+        return None
+    nu = crl.next_update
+    return int((nu - nu.__class__(1970, 1, 1)).total_seconds())
+
+
+def daemon(tmp, name, env=None, config=""):
+    """A daemon on a simulator of its own whose host CRL expired 10 s ago
+    (the set is partial and the host's table read again in 10 s), not
+    started: the caller starts it in its try, stop_clean() in its finally."""
+    top = os.path.join(tmp, name)
+    os.makedirs(top)
+    sim = os.path.join(top, "sim")
+    h.sim_init(sim)
+    now = int(time.time())
+    h.sim_set_params(sim, host_crl_this_update=now - 3600, host_crl_next_update=now - 10)
+    return sim, h.Daemon(tmp=top, sim_dir=sim, env=env,
+                         config="[Daemon]\nLogWriters=0\n" + config)
+
+
+def newer_host_crl(sim):
+    """The host's tables carry a current CRL from now on: its nextUpdate."""
+    newer = int(time.time()) + 86400
+    h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
+                     host_crl_next_update=newer)
+    return newer
+
+
+def cache_crl(d, sim, next_update):
+    """A current CRL of @sim's ARK, valid until @next_update, in @d's cache
+    as lib/kds keeps one (crl/<Product>-vcek.crl, lib/kds.h)."""
+    chip = emu.Chip(sim)
+    utc = datetime.timezone.utc
+    der = chip.crl(False, valid=(datetime.datetime.fromtimestamp(next_update - 7200, utc),
+                                 datetime.datetime.fromtimestamp(next_update, utc)))
+    cdir = os.path.join(d.tmp, "cache", "crl")
+    os.makedirs(cdir, mode=0o755, exist_ok=True)
+    path = os.path.join(cdir, "%s-vcek.crl" % chip.product)
+    with open(path + ".new", "wb") as f:
+        f.write(der)
+    os.chmod(path + ".new", 0o644)
+    os.rename(path + ".new", path)
+
+
+def realtime_timers(pid):
+    """When snpd's armed CLOCK_REALTIME timerfds fire (epoch s): sd-event
+    keeps one per clock, armed for its earliest enabled timer. Read from
+    /proc/PID/fdinfo (it_value is what is left), with the wall clock read
+    next to it."""
+    out = []
+    fds = os.path.join("/proc", str(pid), "fd")
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(os.path.join(fds, fd)) != "anon_inode:[timerfd]":
+                continue
+            with open(os.path.join("/proc", str(pid), "fdinfo", fd)) as f:
+                info = dict(ln.split(":", 1) for ln in f.read().splitlines() if ":" in ln)
+        except OSError:
+            continue
+        now = time.time()
+        if int(info.get("clockid", "-1")) != 0:  # CLOCK_REALTIME
+            continue
+        sec, nsec = (int(x) for x in info["it_value"].strip(" ()").split(","))
+        if sec or nsec:
+            out.append(now + sec + nsec / 1e9)
+    return out
+
+
+def keep_attempt(tmp, name):
+    sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
+    dev = None
+    try:
+        d.start()
+        s = wait(d, lambda s: "read again in 10 s" in err(s) and coll(s).get("next_retry"),
+                 "(keep) partial at the start, the host's table read again in 10 s")
+        if s is None:
+            return
+        retry = coll(s)["next_retry"]
+        # the re-check at the retry finds this one current; the failure
+        # comes 14 s to 6 s before its nextUpdate, inside the first
+        # host-CRL backoff (10 s) after it
+        until = retry + 20
+        cache_crl(d, sim, until)
+        dev = h.DeviceHeld(d)
+        if time.time() >= retry - 0.5:
+            raise TooSlow("the retry came before the device was held")
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and s.get("reloading") and
+                 s["broker"].get("device_busy"),
+                 "(keep) the re-check complete with the cached CRL, its fresh table held")
+        if s is None:
+            return
+        res.check(served_next_update(d) == until and
+                  (coll(s).get("sources") or {}).get("crl.der") == "cache",
+                  "(keep) the cached CRL is served (nextUpdate %r, want %d; sources %r)" % (
+                      served_next_update(d), until, coll(s).get("sources")))
+        if time.time() >= until - 7:
+            raise TooSlow("the re-check landed %.1f s before the CRL's nextUpdate" %
+                          (until - time.time()))
+        time.sleep(max(0.0, until - 6 - time.time()))
+        dev.release()
+        dev = None
+        end = time.monotonic() + LIMIT
+        while not lines(d, COLL_FAIL) and time.monotonic() < end:
+            time.sleep(0.05)
+        seen = time.time()
+        fails = lines(d, COLL_FAIL)
+        if not fails:
+            res.check(False, "(keep) the fresh table's report never failed\n%s" %
+                      d.read_log()[-2000:])
+            return
+        armed = realtime_timers(d.proc.pid)
+        if time.time() >= until - 1:
+            raise TooSlow("the failure was seen %.1f s before the CRL's nextUpdate" %
+                          (until - seen))
+        res.check(len(fails) == 1 and KEPT in fails[0] and "asked again in" not in fails[0],
+                  "(keep) the failure keeps the CRL's nextUpdate, sooner than the backoff: %r"
+                  % fails)
+        res.check(len(armed) == 1 and abs(armed[0] - until) <= 1,
+                  "(keep) snpd's CLOCK_REALTIME timer is armed for the CRL's nextUpdate %d "
+                  "(armed: %r)" % (until, ["%.1f" % a for a in armed]))
+        s = status(d)
+        res.check(coll(s).get("state") == "complete" and served_next_update(d) == until,
+                  "(keep) until then the current cached CRL is served (%r)" %
+                  coll(s).get("state"))
+        asks = len(lines(d, ASKING))
+        newer = newer_host_crl(sim)
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and
+                 served_next_update(d) == newer,
+                 "(keep) at the CRL's nextUpdate the host's newer CRL")
+        after = time.time() - until
+        res.check(s is not None and len(lines(d, ASKING)) == asks + 1 and
+                  s.get("reloads") == 0 and s.get("health") == "ok",
+                  "(keep) the host was asked again once, without a SIGHUP (health %r)" %
+                  (s or {}).get("health"))
+        # what it looked like, not a check: the timer's time is checked above
+        print("info (keep): the newer CRL was seen %.1f s after the cached CRL's nextUpdate, "
+              "the failure %.1f s before it" % (after, until - seen))
+    finally:
+        if dev:
+            dev.release()
+        h.stop_clean(d, res)
+
+
+def scenario_keep(tmp):
+    for attempt in range(3):
+        try:
+            keep_attempt(tmp, "keep%d" % attempt)
+            return
+        except TooSlow as e:
+            print("info (keep): attempt %d missed its window (%s); again" % (attempt, e))
+    res.check(False, "(keep) three attempts missed their window: the machine is too slow")
+
+
+def fold(d, what):
+    """Hold the device, SIGHUP (its report held), wait for the collateral's
+    retry (folded: its reason waits) and SIGHUP again (folded too); the
+    device is still held: returns it and the reference reports before."""
+    refs = status(d)["reference_reports"]
+    dev = h.DeviceHeld(d)
+    try:
+        d.send_signal(signal.SIGHUP)
+        d.wait_for("RELOADING=1")
+        res.check(not lines(d, ASKING), "%s: the reload's report is held, before the "
+                  "collateral's retry" % what)
+        # the log first: the status after it shows what that retry did
+        s = wait(d, lambda s: lines(d, ASKING), "%s: the retry for the host's CRL while a "
+                 "reload is held" % what) and status(d)
+        res.check(s and s.get("reloading") and s["broker"].get("device_busy") and
+                  s.get("reload_pending") and s.get("reference_reports") == refs + 1,
+                  "%s: its report is folded: one more pending, one asked (%r)" % (
+                      what, s and s.get("reference_reports") - refs))
+        d.send_signal(signal.SIGHUP)
+        d.wait_for("RELOADING=1")
+        s = wait(d, lambda s: s.get("reloads") == 2, "%s: the second SIGHUP" % what)
+        res.check(s is not None and s.get("reload_pending") and s.get("reloading") and
+                  s.get("reference_reports") == refs + 1,
+                  "%s: the second SIGHUP is folded into the same pending report" % what)
+    except BaseException:
+        dev.release()
+        raise
+    return dev, refs
+
+
+def scenario_fold_fail(tmp):
+    # the start and the held reload pass; the folded report fails
+    sim, d = daemon(tmp, "fold-fail", env={"SNP_SIM_FAULTS": FAIL_NEXT % 2})
+    dev = None
+    try:
+        d.start()
+        if not wait(d, lambda s: "read again in 10 s" in err(s), "(fold-fail) partial"):
+            return
+        dev, refs = fold(d, "(fold-fail)")
+        dev.release()
+        dev = None
+        msg = d.wait_for("READY=1", LIMIT)
+        s = status(d)
+        res.check("last reload failed" in msg and s.get("last_reload_failed") and
+                  s.get("reference_reports") == refs + 2,
+                  "(fold-fail) READY=1 once both ran, saying the last reload failed; two "
+                  "reports, not three (%r, %r)" % (msg, s.get("reference_reports") - refs))
+        reload_fails, coll_fails = lines(d, RELOAD_FAIL), lines(d, COLL_FAIL)
+        res.check(len(reload_fails) == 1 and reload_fails[0].startswith("<3>"),
+                  "(fold-fail) the reload's failure is logged once (%r)" % reload_fails)
+        res.check(len(coll_fails) == 1 and "failed" in coll_fails[0] and
+                  "asked again in" in coll_fails[0],
+                  "(fold-fail) the fresh table's failure is logged once, with its backoff "
+                  "(%r)" % coll_fails)
+        res.check(not lines(d, "Reloaded: view generation 3") and
+                  len(lines(d, "Reloaded")) == 1,
+                  "(fold-fail) only the held reload is logged as done")
+        newer = newer_host_crl(sim)
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and
+                 served_next_update(d) == newer,
+                 "(fold-fail) the host asked again after the backoff: its newer CRL")
+        res.check(s is not None and not s.get("last_reload_failed") and
+                  s.get("reloads") == 2 and s.get("health") == "ok",
+                  "(fold-fail) without another SIGHUP; its fresh view clears the failed reload "
+                  "(%r)" % (s and s.get("last_reload_failed")))
+    finally:
+        if dev:
+            dev.release()
+        h.stop_clean(d, res)
+
+
+def scenario_fold_ok(tmp):
+    # the start passes, the held reload fails; the folded report passes
+    sim, d = daemon(tmp, "fold-ok", env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
+    dev = None
+    try:
+        d.start()
+        if not wait(d, lambda s: "read again in 10 s" in err(s), "(fold-ok) partial"):
+            return
+        gen = status(d)["view_generation"]
+        dev, refs = fold(d, "(fold-ok)")
+        # only the folded report can take it: the held one fails
+        newer = newer_host_crl(sim)
+        dev.release()
+        dev = None
+        msg = d.wait_for("READY=1", LIMIT)
+        s = status(d)
+        res.check("last reload failed" not in msg and not s.get("last_reload_failed") and
+                  s.get("reference_reports") == refs + 2,
+                  "(fold-ok) READY=1 once both ran, the last reload done; two reports (%r, "
+                  "%r)" % (msg, s.get("reference_reports") - refs))
+        res.check(len(lines(d, RELOAD_FAIL)) == 1 and not lines(d, COLL_FAIL) and
+                  len(lines(d, "Reloaded: view generation %d" % (gen + 1))) == 1,
+                  "(fold-ok) the held reload's failure logged, the folded one's reload done, "
+                  "no failure of the fresh table")
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and
+                 served_next_update(d) == newer,
+                 "(fold-ok) the folded report's fresh table: the host's newer CRL")
+        res.check(s is not None and s.get("reference_reports") == refs + 2 and
+                  (coll(s).get("sources") or {}).get("crl.der") == "host",
+                  "(fold-ok) from that report's table, no other asked (%r)" % (
+                      s and (s.get("reference_reports") - refs, coll(s).get("sources")),))
+    finally:
+        if dev:
+            dev.release()
+        h.stop_clean(d, res)
+
+
+def scenario_dir(tmp):
+    sim, d = daemon(tmp, "dir")
+    cdir = os.path.join(tmp, "dir-certs")
+    os.makedirs(cdir)
+    for n in ("ark.pem", "ask.pem", "vcek.pem"):
+        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    try:
+        d.start()
+        s = wait(d, lambda s: "read again in" in err(s), "(dir) partial")
+        note = coll(s).get("host_table") or ""
+        res.check("the host's CRL" in note and "ignored" in note,
+                  "(dir) before: host_table says why the host's CRL was not taken (%r)" % note)
+        d.write_config(d.config_text() + "CertsDir=%s\n" % cdir)
+        d.reload()
+        s = wait(d, lambda s: s.get("reloads") == 1 and coll(s).get("state") == "certs-dir",
+                 "(dir) the reload's CertsDir=")
+        ht = coll(s).get("host_table") or ""
+        res.check("CertsDir= is in use" in ht and "the host's CRL" not in ht,
+                  "(dir) host_table says CertsDir= is in use, not the old set's note (%r)" % ht)
+        p = h.subprocess.run([h.SNPCTL, "doctor", "--socket", d.api], capture_output=True,
+                             text=True, timeout=60)
+        warn = [ln for ln in p.stdout.splitlines() if "host's certificate table" in ln]
+        res.check(warn and "CertsDir= is in use" in warn[0] and warn[0].split()[0] == "info",
+                  "(dir) snpctl doctor shows it, not as a warning (%r)" % warn)
+    finally:
+        h.stop_clean(d, res)
+
+
+def run(fn, *args):
+    try:
+        fn(*args)
+    except Exception:
+        res.check(False, "%s: %s" % (fn.__name__, traceback.format_exc()))
+
+
+with tempfile.TemporaryDirectory(prefix="snpd-coll-keep-") as tmp:
+    os.chmod(tmp, 0o755)
+    threads = [threading.Thread(target=run, args=(fn, tmp))
+               for fn in (scenario_keep, scenario_fold_fail, scenario_fold_ok, scenario_dir)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+res.done()
