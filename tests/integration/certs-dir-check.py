@@ -32,7 +32,6 @@ import errno
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,79 +47,33 @@ h.need_fuse()
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from cryptography.x509.oid import ObjectIdentifier
 except ImportError:
     print("SKIP: python3-cryptography missing")
     sys.exit(77)
 
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
-AMD = "1.3.6.1.4.1.3704.1."
 res = t.Results()
-
-
-def call(d, path, headers=None):
-    c = h.UnixHTTPConnection(d.api, timeout=120)
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
-
-
-def problem(data):
-    """(type, detail) of a problem+json body."""
-    try:
-        j = json.loads(data)
-        return j.get("type", "").rsplit(":", 1)[-1], j.get("detail", "")
-    except ValueError:
-        return None, ""
 
 
 def last_errors(d):
     """collateral.last_error of the FUSE status file and of /v1/status."""
     with open(d.path("status")) as f:
         a = json.load(f)["collateral"]
-    st, data = call(d, "/v1/status")
-    b = json.loads(data)["collateral"] if st == 200 else {}
+    b = h.api_status(d, "collateral", timeout=120)
     return a.get("state"), a.get("last_error"), b.get("last_error")
-
-
-def verify(d, tmp, data, nonce):
-    """snpctl verify of an evidence document: (rc, output)."""
-    path = os.path.join(tmp, "evidence.json")
-    with open(path, "wb") as f:
-        f.write(data)
-    p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
-                        "--offline", "--nonce", nonce, "--cache-dir",
-                        os.path.join(tmp, "verify-cache")],
-                       capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stdout[-600:] + p.stderr[-600:]
 
 
 def http_evidence(d, tmp):
     """One GET /v1/evidence: (status, problem type, detail or verify output,
     TCB of its report or None, snpctl verify rc or None)."""
     nonce = os.urandom(32).hex()
-    st, data = call(d, "/v1/evidence?nonce=" + nonce)
+    st, data = h.api_get(d, "/v1/evidence?nonce=" + nonce, timeout=120)
     if st != 200:
-        typ, detail = problem(data)
+        typ, detail = h.problem(data)
         return st, typ, detail, None, None
     doc = json.loads(data)
-    rc, out = verify(d, tmp, data, nonce)
+    rc, out = h.snpctl_verify_evidence(d, tmp, data, nonce)
     return st, None, out, h.report_tcb(base64.b64decode(doc["report"])), rc
-
-
-def fuse_evidence(d, tmp):
-    """One read of evidence/<hex>: (errno or 0, TCB, verify rc, output)."""
-    nonce = os.urandom(32).hex()
-    try:
-        with open(d.path("evidence", nonce), "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return e.errno, None, None, ""
-    doc = json.loads(data)
-    rc, out = verify(d, tmp, data, nonce)
-    return 0, h.report_tcb(base64.b64decode(doc["report"])), rc, out
 
 
 def until(fetch, done, what):
@@ -161,7 +114,7 @@ def refusals_logged(d, name, *words):
 
 def metrics(d):
     """/metrics as {name: value}, and "HELP name" -> its help text."""
-    st, data = call(d, "/metrics")
+    st, data = h.api_get(d, "/metrics", timeout=120)
     out = {}
     for ln in data.decode(errors="replace").splitlines() if st == 200 else []:
         if ln.startswith("# HELP "):
@@ -215,7 +168,7 @@ def scenario_tcb(top):
         res.check(a is not None and a[3] == old and a[4] == 0,
                   "(a) CertsDir= with the right VCEK: /v1/evidence verifies, TCB 0x%x (%r)" % (
                       old, a and a[2][-200:]))
-        e, tcb, rc, out = fuse_evidence(d, tmp)
+        e, tcb, rc, out = h.fuse_evidence(d, tmp)
         res.check(e == 0 and tcb == old and rc == 0,
                   "(a) FUSE evidence/<hex> verifies (%s, rc %r %s)" % (
                       errno.errorcode.get(e, e), rc, out[-200:]))
@@ -239,13 +192,13 @@ def scenario_tcb(top):
                   "vcek.pem" in a[2] and "0x%016x" % new in a[2] and "0x%016x" % old in a[2],
                   "(b) then 503 collateral-unavailable naming vcek.pem, its TCB and "
                   "REPORTED_TCB (%r)" % (a and a[:3],))
-        e, tcb, rc, _ = fuse_evidence(d, tmp)
+        e, tcb, rc, _ = h.fuse_evidence(d, tmp)
         res.check(e == errno.EBUSY, "(b) FUSE evidence/<hex>: EBUSY (%s, TCB %r, verify rc %r)" % (
             errno.errorcode.get(e, e), tcb, rc))
         got = served_vcek(d)
         res.check(got == errno.ENOENT, "(b) certs/vcek.pem is not served (%r)" % (
             errno.errorcode.get(got, "served") if isinstance(got, int) else "served",))
-        st, data = call(d, "/v1/certificates", {"Accept": "application/json"})
+        st, data = h.api_get(d, "/v1/certificates", {"Accept": "application/json"}, timeout=120)
         res.check(st == 200 and "vcek" not in json.loads(data) and "ask" in json.loads(data),
                   "(b) GET /v1/certificates: the ASK and ARK, no VCEK (%d %s)" % (st, data[:60]))
         state, ferr, herr = last_errors(d)
@@ -263,7 +216,7 @@ def scenario_tcb(top):
 
         # (c) the operator takes the VCEK the host now hands out (its
         # certificate table, as /v1/report?certs=1 returns it), SIGHUP
-        st, data = call(d, "/v1/report?certs=1&nonce=00")
+        st, data = h.api_get(d, "/v1/report?certs=1&nonce=00", timeout=120)
         j = json.loads(data) if st == 200 else {}
         der = base64.b64decode((j.get("certificates") or {}).get("vcek", ""))
         ok = st == 200 and j.get("certificates_encoding") == "der-base64" and der and \
@@ -279,7 +232,7 @@ def scenario_tcb(top):
         res.check(a is not None and a[3] == new and a[4] == 0,
                   "(c) after SIGHUP /v1/evidence verifies with the new TCB (%r)" % (
                       a and (a[3], a[2][-200:]),))
-        e, tcb, rc, out = fuse_evidence(d, tmp)
+        e, tcb, rc, out = h.fuse_evidence(d, tmp)
         res.check(e == 0 and tcb == new and rc == 0,
                   "(c) FUSE evidence/<hex> verifies (%s, rc %r %s)" % (
                       errno.errorcode.get(e, e), rc, out[-200:]))
@@ -292,23 +245,6 @@ def scenario_tcb(top):
                   "after)" % (before, n))
     finally:
         h.stop_clean(d, res)
-
-
-def vcek_ucode(pem):
-    c = x509.load_pem_x509_certificate(pem.encode())
-    raw = c.extensions.get_extension_for_oid(ObjectIdentifier(AMD + "3.8")).value.value
-    return int.from_bytes(raw[2:2 + raw[1]], "big")
-
-
-def report_certs(d):
-    """GET /v1/report?certs=1: (status, problem type, report TCB, ucodeSPL
-    of the VCEK attached or None)."""
-    st, data = call(d, "/v1/report?certs=1&nonce=" + os.urandom(16).hex())
-    if st != 200:
-        return st, problem(data)[0], None, None
-    j = json.loads(data)
-    pem = (j.get("certificates") or {}).get("vcek")
-    return st, None, h.report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
 
 
 def scenario_report_certs(top):
@@ -324,13 +260,13 @@ def scenario_report_certs(top):
     try:
         d.start()
         old = h.view_tcb(d)
-        a = report_certs(d)
+        a = h.report_certs(d)
         res.check(a[0] == 200 and a[2] == old and a[3] == old >> 56,
                   "(a) /v1/report?certs=1 attaches the directory's VCEK of TCB 0x%x (%r)" % (
                       old, a))
         new = old + (1 << 56)
         h.sim_set_tcb(sim, new)
-        a, seen = until(lambda: report_certs(d), lambda a: a[0] == 200,
+        a, seen = until(lambda: h.report_certs(d), lambda a: a[0] == 200,
                         "report with certs after the change")
         res.check(all(s[3] is None or s[3] == s[2] >> 56 for s in seen if s[0] == 200),
                   "(b) /v1/report?certs=1 never attaches a VCEK of another TCB: %r" % seen)
@@ -355,7 +291,7 @@ def scenario_other_chip(top):
                   "CHIP_ID" in a[2],
                   "(d) another chip's VCEK at start: 503 collateral-unavailable naming vcek.pem "
                   "and CHIP_ID (%r)" % (a[:3] if a[0] != 200 else (a[0], a[4], a[2][-200:]),))
-        e, _, rc, _ = fuse_evidence(d, tmp)
+        e, _, rc, _ = h.fuse_evidence(d, tmp)
         res.check(e == errno.EBUSY, "(d) FUSE evidence/<hex>: EBUSY (%s, verify rc %r)" % (
             errno.errorcode.get(e, e), rc))
         got = served_vcek(d)

@@ -46,90 +46,29 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.x509.oid import ObjectIdentifier
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
 import kdsemu  # noqa: E402
 
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
-AMD = "1.3.6.1.4.1.3704.1."
 res = t.Results()
-
-
-def call(d, path):
-    c = h.UnixHTTPConnection(d.api, timeout=120)
-    c.request("GET", path)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, r.getheader("Retry-After"), data
-
-
-def problem_type(data):
-    try:
-        return json.loads(data).get("type", "").rsplit(":", 1)[-1]
-    except ValueError:
-        return None
-
-
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)
-
-
-def verify(d, tmp, data, nonce):
-    """snpctl verify of an evidence document: (rc, output)."""
-    path = os.path.join(tmp, "evidence.json")
-    with open(path, "wb") as f:
-        f.write(data)
-    p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
-                        "--offline", "--nonce", nonce, "--cache-dir",
-                        os.path.join(tmp, "verify-cache")],
-                       capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stdout[-600:] + p.stderr[-600:]
 
 
 def http_evidence(d, tmp):
     """One GET /v1/evidence: (status, Retry-After, problem type, TCB of its
     report or None, snpctl verify rc or None, verify output)."""
     nonce = os.urandom(32).hex()
-    st, ra, data = call(d, "/v1/evidence?nonce=" + nonce)
+    st, hd, data = h.api_get_full(d, "/v1/evidence?nonce=" + nonce, timeout=120)
+    ra = hd.get("retry-after")
     if st != 200:
-        return st, ra, problem_type(data), None, None, data[-300:]
+        return st, ra, h.problem_type(data), None, None, data[-300:]
     doc = json.loads(data)
-    rc, out = verify(d, tmp, data, nonce)
+    rc, out = h.snpctl_verify_evidence(d, tmp, data, nonce)
     return st, ra, None, h.report_tcb(base64.b64decode(doc["report"])), rc, out
 
 
-def fuse_evidence(d, tmp):
-    """One read of evidence/<hex>: (errno or 0, TCB, verify rc, output)."""
-    nonce = os.urandom(32).hex()
-    try:
-        with open(d.path("evidence", nonce), "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return e.errno, None, None, ""
-    doc = json.loads(data)
-    rc, out = verify(d, tmp, data, nonce)
-    return 0, h.report_tcb(base64.b64decode(doc["report"])), rc, out
-
-
 def until_served(fetch, what):
-    """Call fetch() until it serves (first element 200 or 0): every answer
-    on the way is collected; fails after LIMIT s."""
-    seen = []
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        a = fetch()
-        seen.append(a)
-        if a[0] in (0, 200):
-            return a, seen
-        time.sleep(0.2)
-    res.check(False, "%s: never served again (last %r)" % (what, seen[-1:]))
-    return None, seen
+    """h.until_served(): served is 200 (HTTP) or 0 (a FUSE read)."""
+    return h.until_served(res, fetch, what, LIMIT, served=(0, 200))
 
 
 def changes_logged(log, old, new):
@@ -168,18 +107,18 @@ def scenario_evidence(top):
                       new, a and (a[3], a[5][-300:])))
         res.check(h.view_tcb(d) == new, "the view shows the new TCB without a reload: 0x%x" %
                   (h.view_tcb(d) or 0))
-        s = status(d)
+        s = h.fuse_status(d)
         res.check(s.get("reloads") == 0 and s["collateral"].get("stale_reports", 0) >= 1,
                   "no SIGHUP; status counts the stale report (%r)" % s["collateral"])
 
         # FUSE: another update
         newer = new + (1 << 56)
         h.sim_set_tcb(d.sim, newer)
-        e, tcb, rc, _ = fuse_evidence(d, tmp)
+        e, tcb, rc, _ = h.fuse_evidence(d, tmp)
         res.check(e == errno.EBUSY,
                   "TCB raised again: evidence/<hex> fails with EBUSY (%s, TCB %r, rc %r)" % (
                       errno.errorcode.get(e, e), tcb, rc))
-        a, seen = until_served(lambda: fuse_evidence(d, tmp), "FUSE after the change")
+        a, seen = until_served(lambda: h.fuse_evidence(d, tmp), "FUSE after the change")
         res.check(all(s[0] in (0, errno.EBUSY) for s in seen),
                   "meanwhile only EBUSY: %r" % [s[0] for s in seen])
         res.check(a is not None and a[1] == newer and a[2] == 0,
@@ -195,23 +134,6 @@ def scenario_evidence(top):
                   changes_logged(log, old, new), changes_logged(log, new, newer)))
 
 
-def vcek_ucode(pem):
-    c = x509.load_pem_x509_certificate(pem.encode())
-    raw = c.extensions.get_extension_for_oid(ObjectIdentifier(AMD + "3.8")).value.value
-    return int.from_bytes(raw[2:2 + raw[1]], "big")
-
-
-def report_certs(d):
-    """GET /v1/report?certs=1: (status, problem type, report TCB, ucodeSPL
-    of the VCEK attached or None)."""
-    st, _, data = call(d, "/v1/report?certs=1&nonce=" + os.urandom(16).hex())
-    if st != 200:
-        return st, problem_type(data), None, None
-    j = json.loads(data)
-    pem = (j.get("certificates") or {}).get("vcek")
-    return st, None, h.report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
-
-
 def scenario_report_certs(top):
     """The host gives no certificates: /v1/report?certs=1 attaches the view's."""
     tmp = os.path.join(top, "rc")
@@ -225,20 +147,20 @@ def scenario_report_certs(top):
     try:
         d.start()
         old = h.view_tcb(d)
-        a, _ = until_served(lambda: report_certs(d) if status(d)["collateral"].get(
+        a, _ = until_served(lambda: h.report_certs(d) if h.fuse_status(d)["collateral"].get(
             "state") == "complete" else (503, "waiting", None, None), "collateral from KDS")
         res.check(a is not None and a[2] == old and a[3] == old >> 56,
                   "start: the report and the view's VCEK are of TCB 0x%x (%r)" % (old, a))
         new = old + (1 << 56)
         h.sim_set_tcb(sim, new)
-        a = report_certs(d)
+        a = h.report_certs(d)
         res.check(a[0] == 503 and a[1] == "collateral-stale",
                   "TCB raised: /v1/report?certs=1 is 503 collateral-stale (%r)" % (a,))
-        a, seen = until_served(lambda: report_certs(d), "report with certs after the change")
+        a, seen = until_served(lambda: h.report_certs(d), "report with certs after the change")
         res.check(all(s[3] in (None, s[2] >> 56) for s in seen if s[0] == 200),
                   "never a VCEK of another TCB than the report's: %r" % seen)
         # the VCEK of the new TCB comes from KDS after the view's refresh
-        a, _ = until_served(lambda: report_certs(d) if status(d)["collateral"].get(
+        a, _ = until_served(lambda: h.report_certs(d) if h.fuse_status(d)["collateral"].get(
             "state") == "complete" else (503, "waiting", None, None), "new VCEK")
         res.check(a is not None and a[2] == new and a[3] == new >> 56,
                   "then the VCEK of the new TCB 0x%x (%r)" % (new, a))
@@ -274,7 +196,8 @@ def scenario_reload_race(top):
         d.wait_for("RELOADING=1")
         # held only once the configuration is read and the reference
         # report is on the held device
-        ok = h.wait_until(lambda: status(d)["reloading"] and status(d)["broker"]["device_busy"])
+        ok = h.wait_until(lambda: h.fuse_status(d)["reloading"] and
+                          h.fuse_status(d)["broker"]["device_busy"])
         res.check(ok, "SIGHUP: the configuration is read, its reference report on the device")
         hf.hold()
         new = old + (1 << 56)
@@ -314,7 +237,7 @@ def scenario_flapping(top):
         d.start()
         a, _ = until_served(lambda: http_evidence(d, tmp), "start")
         base = h.view_tcb(d)
-        refs0 = status(d)["reference_reports"]
+        refs0 = h.fuse_status(d)["reference_reports"]
         t0 = time.monotonic()
         answers = []
         for i in range(12):
@@ -323,7 +246,7 @@ def scenario_flapping(top):
             st, ra, typ, got, rc, out = http_evidence(d, tmp)
             answers.append((st, typ, got, tcb, rc))
         elapsed = time.monotonic() - t0
-        refs = status(d)["reference_reports"] - refs0
+        refs = h.fuse_status(d)["reference_reports"] - refs0
         bad = [x for x in answers if x[0] == 200 and (x[2] != x[3] or x[4] != 0)]
         res.check(not bad and all(x[0] in (200, 503) for x in answers),
                   "flapping host: every 200 verifies with the host's TCB, the rest 503 (%r)" %
@@ -362,7 +285,7 @@ def raw_fuse(d, uid, out, key):
 
 
 def broker(d):
-    return status(d)["broker"]
+    return h.fuse_status(d)["broker"]
 
 
 def fill_queue(d, tmp, out, tag):
@@ -371,8 +294,8 @@ def fill_queue(d, tmp, out, tag):
     both QueueSize=2 places. Returns (the hold, the client threads);
     out[tag + ...] gets the answers."""
     held = h.DeviceHeld(d)
-    threads = [start(lambda: out.__setitem__(tag + "raw", call(
-        d, "/v1/report?nonce=" + os.urandom(32).hex())))]
+    threads = [start(lambda: out.__setitem__(tag + "raw", h.api_get(
+        d, "/v1/report?nonce=" + os.urandom(32).hex(), timeout=120)))]
     ok = h.wait_until(lambda: broker(d)["device_busy"])
     threads.append(start(lambda: out.__setitem__(tag + "ev", http_evidence(d, tmp))))
     ok = ok and h.wait_until(lambda: broker(d)["queue_depth"] == 1)
@@ -393,7 +316,7 @@ def raws_answered(out, tag):
 
 def idle(d):
     b = broker(d)
-    return b["queue_depth"] == 0 and not b["device_busy"] and not status(d)["reloading"]
+    return b["queue_depth"] == 0 and not b["device_busy"] and not h.fuse_status(d)["reloading"]
 
 
 def scenario_queue_full(top):
@@ -412,7 +335,7 @@ def scenario_queue_full(top):
         a, _ = until_served(lambda: http_evidence(d, tmp), "start")
         old = h.view_tcb(d)
         res.check(a is not None and a[4] == 0, "queue full: start: evidence verifies")
-        refs = status(d)["reference_reports"]
+        refs = h.fuse_status(d)["reference_reports"]
 
         out = {}
         held, threads = fill_queue(d, tmp, out, "stale")
@@ -432,7 +355,7 @@ def scenario_queue_full(top):
         res.check("Cannot ask for a reference report" not in log,
                   "the view's refresh is not refused by the full queue (%r)" % [
                       ln for ln in log.splitlines() if "reference report" in ln][-3:])
-        s = status(d)
+        s = h.fuse_status(d)
         res.check(h.view_tcb(d) == new and s["reference_reports"] == refs + 1,
                   "the view took the new TCB 0x%x from one reference report (0x%x, %d)" % (
                       new, h.view_tcb(d) or 0, s["reference_reports"] - refs))
@@ -470,7 +393,7 @@ def scenario_queue_full(top):
         msg = d.wait_for("READY=1")
         res.check("reload" not in msg, "the reload succeeded (%r)" % msg)
         res.check(h.wait_until(lambda: idle(d)), "the broker is idle again")
-        s = status(d)
+        s = h.fuse_status(d)
         res.check(not s["last_reload_failed"] and s["reloads"] == 1 and
                   s["reference_reports"] == refs + 2,
                   "status: one reload, not failed, its reference report taken (%r %r %d)" % (

@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
@@ -52,40 +51,11 @@ AMD = "1.3.6.1.4.1.3704.1."
 res = t.Results()
 
 
-def call(d, path, headers=None):
-    c = h.UnixHTTPConnection(d.api, timeout=120)
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
-
-
-def coll(d):
-    st, data = call(d, "/v1/status")
-    return json.loads(data)["collateral"] if st == 200 else {}
-
-
 def wait_complete(d, what):
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        c = coll(d)
-        if c.get("state") == "complete":
-            return c
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    res.check(False, "%s: the collateral never completed (last status %r)\n%s" % (
-        what, coll(d) if d.proc.poll() is None else None, d.read_log()[-3000:]))
-    return None
-
-
-def set_param(sim, key, value):
-    p = os.path.join(sim, "params")
-    lines = [ln for ln in open(p).read().splitlines() if not ln.startswith(key + "=")]
-    lines.append("%s=%s" % (key, value))
-    with open(p, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    """h.wait_status() until the collateral of /v1/status is complete."""
+    return h.wait_status(res, d, lambda c: c.get("state") == "complete",
+                         "%s: the collateral completes" % what, LIMIT,
+                         get=lambda d: h.api_status(d, "collateral", timeout=120))
 
 
 def forge_leaf(sim, product):
@@ -124,7 +94,7 @@ def view(d):
     a fresh report's JSON)."""
     tcb = open(d.path("tcb")).read()
     pj = json.load(open(d.path("platform.json")))
-    st, data = call(d, "/v1/report?nonce=0102")
+    st, data = h.api_get(d, "/v1/report?nonce=0102", timeout=120)
     rj = json.loads(data).get("report_fields", {}) if st == 200 else {}
     return tcb, pj.get("product"), pj.get("product_source"), rj.get("product")
 
@@ -142,7 +112,7 @@ def scenario(tmp, name, product, forged, want_tcb):
     shutil.copy(os.path.join(sim0, "ark.pem"), ark)
     sim = os.path.join(tmp, name + "-host")
     shutil.copytree(sim0, sim)
-    set_param(sim, "host_certs", "full")
+    h.sim_set_params(sim, host_certs="full")
     if forged:
         forge_leaf(sim, forged)
     host_leaf = open(os.path.join(sim, "vcek.pem"), "rb").read()

@@ -38,7 +38,6 @@ load). (e), (f) and (g) start with an expired host CRL, so no start is too
 slow for them, nor (h). They run at once (independent daemons), (f), the
 longest, first."""
 
-import json
 import os
 import shutil
 import signal
@@ -54,11 +53,7 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
 
 LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
 ASKING = "asking the host for its certificate table again"
@@ -81,12 +76,7 @@ res = Results()
 
 
 def status(d):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", "/v1/status", headers={"Accept": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return json.loads(data) if r.status == 200 else {}
+    return h.api_status(d, headers={"Accept": "application/json"})
 
 
 def coll(s):
@@ -94,28 +84,8 @@ def coll(s):
 
 
 def wait(d, pred, what):
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        s = status(d)
-        if pred(s):
-            return s
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    res.check(False, "%s: never reached (last collateral %r)\n%s" % (
-        what, coll(status(d)) if d.proc.poll() is None else None, d.read_log()[-3000:]))
-    return None
-
-
-def served_next_update(d):
-    """nextUpdate of certs/crl.der (epoch s), None when there is none."""
-    try:
-        with open(d.path("certs", "crl.der"), "rb") as f:
-            crl = x509.load_der_x509_crl(f.read())
-    except (OSError, ValueError):
-        return None
-    nu = crl.next_update
-    return int((nu - nu.__class__(1970, 1, 1)).total_seconds())
+    """h.wait_status() of /v1/status, LIMIT s."""
+    return h.wait_status(res, d, pred, what, LIMIT, get=status, interval=0.2, show=coll)
 
 
 def simulator(tmp, name):
@@ -132,6 +102,20 @@ def daemon(tmp, name, this_update, next_update, env=None):
     h.sim_set_params(sim, host_crl_this_update=this_update, host_crl_next_update=next_update)
     os.makedirs(os.path.join(tmp, name))
     return sim, h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim, env=env)
+
+
+def renew_host_crl(sim, **more):
+    """The host's tables from now on carry a CRL valid for a day (and
+    @more simulator params): its nextUpdate."""
+    newer = int(time.time()) + 86400
+    h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
+                     host_crl_next_update=newer, **more)
+    return newer
+
+
+def newer_crl_served(d, s, newer):
+    """Status @s is complete and @d serves the CRL of nextUpdate @newer."""
+    return coll(s).get("state") == "complete" and h.served_crl_next_update(d) == newer
 
 
 def err(s):
@@ -164,11 +148,8 @@ def scenario_lost(tmp):
                   "read again in 20 s" in err(s) and coll(s).get("next_retry") is not None,
                   "(d) a table without certificates: says so, still asked again in 20 s: %r, "
                   "next_retry %r" % (err(s), coll(s).get("next_retry")))
-        newer = int(time.time()) + 86400
-        h.sim_set_params(sim, host_certs="full", host_crl_this_update=int(time.time()) - 1,
-                         host_crl_next_update=newer)
-        s = wait(d, lambda s: coll(s).get("state") == "complete" and
-                 served_next_update(d) == newer,
+        newer = renew_host_crl(sim, host_certs="full")
+        s = wait(d, lambda s: newer_crl_served(d, s, newer),
                  "(d) the host's current CRL again: complete")
         res.check(s is not None and s.get("reloads") == 0,
                   "(d) recovered without a SIGHUP")
@@ -194,11 +175,8 @@ def scenario_report_fails(tmp):
                   "The view's refresh for the host's change failed" not in log,
                   "(e) the log says the report asked for the CRL failed and when it is "
                   "asked again:\n%s" % log[-1500:])
-        newer = int(time.time()) + 86400
-        h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                         host_crl_next_update=newer)
-        s = wait(d, lambda s: coll(s).get("state") == "complete" and
-                 served_next_update(d) == newer,
+        newer = renew_host_crl(sim)
+        s = wait(d, lambda s: newer_crl_served(d, s, newer),
                  "(e) asked again after the failure: the host's newer CRL served")
         res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok",
                   "(e) without a SIGHUP, the device alive (health %r)" % (s or {}).get("health"))
@@ -231,11 +209,8 @@ def scenario_too_large(tmp):
                   "Invalid argument" not in log,
                   "(e2) said as a table that does not fit, not a failed refresh, never "
                   "EINVAL:\n%s" % log[-1500:])
-        newer = int(time.time()) + 86400
-        h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                         host_crl_next_update=newer)
-        s = wait(d, lambda s: coll(s).get("state") == "complete" and
-                 served_next_update(d) == newer and s.get("host_certs") is None,
+        newer = renew_host_crl(sim)
+        s = wait(d, lambda s: newer_crl_served(d, s, newer) and s.get("host_certs") is None,
                  "(e2) the host's table taken again: its newer CRL served")
         res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok" and
                   "The host's certificate table is taken again" in d.read_log(),
@@ -269,7 +244,7 @@ def scenario_dead(tmp, made):
         n2 = d.read_log().count(ASKING)
         res.check(n2 == n, "(f) a dead device is not asked again (%d -> %d asks in 22 s)"
                   % (n, n2))
-        res.check(served_next_update(d) is None, "(f) no expired CRL served")
+        res.check(h.served_crl_next_update(d) is None, "(f) no expired CRL served")
         s = status(d)
         res.check(coll(s).get("next_retry") is None and "device is dead" in err(s) and
                   "read again in" not in err(s),

@@ -47,33 +47,14 @@ LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
 res = t.Results()
 
 
-def call(d, path):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", path, headers={"Accept": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
-
-
 def status(d):
-    st, data = call(d, "/v1/status")
-    return json.loads(data) if st == 200 else {}
+    return h.api_status(d, headers={"Accept": "application/json"})
 
 
 def wait(d, pred, what):
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        s = status(d)
-        if pred(s):
-            return s
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    res.check(False, "%s: never reached (last status %r)\n%s" % (
-        what, status(d).get("collateral") if d.proc.poll() is None else None,
-        d.read_log()[-3000:]))
-    return None
+    """h.wait_status() of /v1/status, LIMIT s."""
+    return h.wait_status(res, d, pred, what, LIMIT, get=status, interval=0.2,
+                         show=lambda s: s.get("collateral"))
 
 
 def served_crl(d):
@@ -103,7 +84,7 @@ def ark_signed(sim, crl):
 
 
 def api_crl(d):
-    st, data = call(d, "/v1/certificates")
+    st, data = h.api_get(d, "/v1/certificates", {"Accept": "application/json"})
     if st != 200:
         return None
     b = json.loads(data).get("crl")

@@ -18,65 +18,25 @@ chip whose host hands out no certificate table. Shows:
    no "Collateral complete", /snp/certs never lists vcek.pem, and what is
    served in the end is the new root alone."""
 
-import importlib.util
-import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
 import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    import cryptography  # noqa: F401
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
+import kdsemu  # noqa: E402
 
-EMU = os.path.join(SRC, "tests", "helpers", "kds-emulator.py")
 LIMIT = 90  # seconds before a wait is called a failure (never a pass condition)
 
 res = t.Results()
-
-
-class Emulator:
-    def __init__(self, state):
-        self.p = subprocess.Popen([sys.executable, EMU, "--state", state],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.p.stdout.readline()
-        if not line.strip():
-            self.p.kill()
-            raise RuntimeError("the KDS emulator did not start")
-        self.url = "http://127.0.0.1:%d" % int(line)
-
-    def count(self):
-        with urllib.request.urlopen(self.url + "/_emu/count", timeout=30) as r:
-            return json.loads(r.read())["total"]
-
-    def stop(self):
-        self.p.kill()
-        self.p.wait()
-
-
-def call(d, path):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", path)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
-
-
-def status(d):
-    st, data = call(d, "/v1/status")
-    return json.loads(data)["collateral"] if st == 200 else {}
 
 
 def sources(d):
@@ -87,25 +47,18 @@ def sources(d):
 
 
 def wait_coll(d, pred, what, seen=None):
-    """Poll the status until pred(collateral) holds; fail after LIMIT s.
-    With @seen, every status and certs/source observed is appended."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        c = status(d)
+    """h.wait_status() of /v1/status's collateral, LIMIT s. With @seen,
+    every status and certs/source observed is appended."""
+    def get(d):
+        c = h.api_status(d, "collateral")
         if seen is not None:
             seen.append((c.get("state"), sources(d)))
-        if pred(c):
-            return c
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    res.check(False, "%s: never reached (last status %r)\n%s" % (
-        what, status(d) if d.proc.poll() is None else None, d.read_log()[-3000:]))
-    return None
+        return c
+    return h.wait_status(res, d, pred, what, LIMIT, get=get)
 
 
 def report_ok(d):
-    st, data = call(d, "/v1/report?nonce=0102")
+    st, data = h.api_get(d, "/v1/report?nonce=0102")
     return st == 200
 
 
@@ -128,7 +81,7 @@ def scenario_late_anchor(tmp, sim, emu):
     d = daemon(tmp, sim, "d-late", emu, os.path.join(tmp, "cache-late"), ark)
     try:
         d.start()
-        c = status(d)
+        c = h.api_status(d, "collateral")
         err = c.get("last_error") or ""
         res.check(c.get("state") == "none" and "TrustArk" in err and ark in err and
                   "No such file" in err and c.get("next_retry"),
@@ -182,7 +135,7 @@ def scenario_reload_running_job(tmp, sim, emu):
             f.write(ark_data)
         os.rename(trusted + ".tmp", trusted)
         held = hf.wait_held(LIMIT)
-        c = status(d)
+        c = h.api_status(d, "collateral")
         res.check(held and c.get("state") != "complete" and
                   "vcek.pem" not in sources(d),
                   "job 1 (old root) held up opening TrustArk= (held-file): nothing served "
@@ -221,7 +174,7 @@ def main():
     sim = os.path.join(tmp, "sim")
     h.sim_init(sim, "--host-certs", "none")
     shutil.copy(os.path.join(sim, "ark.pem"), os.path.join(tmp, "trusted-ark.pem"))
-    emu = Emulator(sim)
+    emu = kdsemu.Emulator(sim)
     try:
         which = sys.argv[1:] or ["late", "reload"]
         if "late" in which:

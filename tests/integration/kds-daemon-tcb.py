@@ -27,7 +27,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
@@ -37,64 +36,16 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.x509.oid import ObjectIdentifier
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
 import kdsemu  # noqa: E402
 
-AMD = "1.3.6.1.4.1.3704.1."
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 res = t.Results()
 
 
-def call(d, path, headers=None):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
-
-
-def status_all(d):
-    st, data = call(d, "/v1/status")
-    return json.loads(data) if st == 200 else {}
-
-
-def status(d):
-    st, data = call(d, "/v1/status")
-    return json.loads(data)["collateral"] if st == 200 else {}
-
-
 def wait_coll(d, pred, what):
-    """Poll until pred(collateral status) holds; fail after LIMIT s."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        c = status(d)
-        if pred(c):
-            return c
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    res.check(False, "%s: never reached (last %r)\n%s" % (
-        what, status(d) if d.proc.poll() is None else None, d.read_log()[-3000:]))
-    return None
-
-
-def reported_tcb(d):
-    for ln in open(d.path("tcb")).read().splitlines():
-        if ln.startswith("reported "):
-            return int(ln.split()[1], 16)
-    return None
-
-
-def ucode_spl(pem):
-    c = x509.load_pem_x509_certificate(pem)
-    raw = c.extensions.get_extension_for_oid(ObjectIdentifier(AMD + "3.8")).value.value
-    return int.from_bytes(raw[2:2 + raw[1]], "big")
+    """h.wait_status() of /v1/status's collateral, LIMIT s."""
+    return h.wait_status(res, d, pred, what, LIMIT)
 
 
 def sources(d):
@@ -104,25 +55,9 @@ def sources(d):
         return []
 
 
-def listdir(p):
-    try:
-        return sorted(os.listdir(p))
-    except OSError:
-        return []
-
-
-def stop(d):
-    rc = d.stop()
-    log = d.read_log()
-    res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
-              "%s: clean exit (%s)%s" % (os.path.basename(d.tmp), rc,
-                                         "" if "Sanitizer" not in log else "\n" + log[-4000:]))
-    d.cleanup()
-
-
 def verify_evidence(tmp, d, trusted, want_tcb):
     nonce = os.urandom(32).hex()
-    st, data = call(d, "/v1/evidence?nonce=" + nonce)
+    st, data = h.api_get(d, "/v1/evidence?nonce=" + nonce)
     ev = json.loads(data) if st == 200 else {}
     rpt = base64.b64decode(ev.get("report", ""))
     got = int.from_bytes(rpt[0x180:0x188], "little") if len(rpt) == 1184 else None
@@ -151,7 +86,7 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
     try:
         d.start()
         c = wait_coll(d, lambda c: c.get("state") == "complete", "start: complete")
-        old = reported_tcb(d)
+        old = h.view_tcb(d)
         res.check(c is not None and "vcek.pem host" in sources(d),
                   "start, full host table: VCEK from the host (%r)" % sources(d))
         old_pem = open(d.path("certs", "vcek.pem"), "rb").read()
@@ -162,17 +97,17 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
                    reported_tcb="0x%016x" % new, host_certs="stale")
         before = emu.paths()
         d.reload()
-        res.check(reported_tcb(d) == new,
+        res.check(h.view_tcb(d) == new,
                   "after SIGHUP the view reports the new TCB 0x%x (was 0x%x): %r" % (
-                      new, old, reported_tcb(d)))
+                      new, old, h.view_tcb(d)))
         c = wait_coll(d, lambda c: c.get("state") == "complete" and
                       "vcek.pem kds" in sources(d), "new TCB: VCEK from KDS")
         pem = open(d.path("certs", "vcek.pem"), "rb").read() if c else old_pem
         res.check(c is not None and "stale" in (c.get("host_table") or ""),
                   "the host's VCEK (older TCB) is flagged stale: %r" % (c and c.get("host_table")))
-        res.check(ucode_spl(pem) == (new >> 56) and pem != old_pem,
+        res.check(h.vcek_ucode(pem) == (new >> 56) and pem != old_pem,
                   "the served VCEK is for the new TCB: ucodeSPL %d (want %d)" % (
-                      ucode_spl(pem), new >> 56))
+                      h.vcek_ucode(pem), new >> 56))
         after = emu.paths()
         fetched = [p for p in after if p.startswith("/vcek/v1/") and "ucodeSPL=" in p and
                    after[p] > before.get(p, 0)]
@@ -197,26 +132,27 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
         try:
             d.proc.send_signal(signal.SIGHUP)
             d.wait_for("RELOADING=1")
-            ok = h.wait_until(lambda: status_all(d)["reloading"] and
-                              status_all(d)["broker"]["device_busy"])
+            ok = h.wait_until(lambda: h.api_status(d)["reloading"] and
+                              h.api_status(d)["broker"]["device_busy"])
             res.check(ok, "SIGHUP: the configuration is read, its reference report on the "
                       "device")
             hf.hold()
         finally:
             held.release()
         d.wait_for("READY=1")
-        res.check(reported_tcb(d) == newer, "the view reports the newer TCB")
-        names = listdir(d.path("certs"))
-        st, data = call(d, "/v1/certificates", {"Accept": "application/json"})
+        res.check(h.view_tcb(d) == newer, "the view reports the newer TCB")
+        names = h.sorted_listdir(d.path("certs"))
+        st, data = h.api_get(d, "/v1/certificates", {"Accept": "application/json"})
         j = json.loads(data) if st == 200 else {}
         res.check(not any(n in names for n in ("vcek.pem", "ask.pem", "ark.pem")) and
                   not j.get("vcek") and not j.get("ask"),
                   "TCB changed, host's table not checked yet: no certificate served "
                   "(/snp/certs %s, /v1/certificates %d %s)" % (names, st, sorted(j)))
-        st, data = call(d, "/v1/evidence?nonce=00")
+        st, data = h.api_get(d, "/v1/evidence?nonce=00")
         res.check(st == 503, "/v1/evidence meanwhile: 503 (%d)" % st)
-        res.check(status(d).get("state") != "complete",
-                  "status does not say complete meanwhile: %r" % status(d).get("state"))
+        res.check(h.api_status(d, "collateral").get("state") != "complete",
+                  "status does not say complete meanwhile: %r" %
+                  h.api_status(d, "collateral").get("state"))
         # TrustArk= can be read: the check completes
         ok = hf.wait_held(LIMIT)
         hf.release()
@@ -224,11 +160,11 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
         c = wait_coll(d, lambda c: c.get("state") == "complete" and
                       "vcek.pem host" in sources(d), "checked host table served")
         pem = open(d.path("certs", "vcek.pem"), "rb").read() if c else b""
-        res.check(c is not None and ucode_spl(pem) == (newer >> 56),
+        res.check(c is not None and h.vcek_ucode(pem) == (newer >> 56),
                   "then the host's VCEK, checked, is served (%r)" % sources(d))
     finally:
         hf.release()
-        stop(d)
+        h.stop_clean(d, res)
         hf.stop()
 
 
@@ -253,13 +189,14 @@ def scenario_badsig(tmp, sim, emu):
         res.check(c is not None and c["state"] == "partial" and "VCEK" in c["last_error"] and
                   "not signed" in c["last_error"],
                   "badsig VCEK from KDS: refused (%r)" % (c and c.get("last_error")))
-        res.check(listdir(os.path.join(cache, "vcek")) == [] and
-                  "vcek.pem" not in listdir(d.path("certs")),
-                  "badsig: not cached (%s), not served" % listdir(os.path.join(cache, "vcek")))
+        res.check(h.sorted_listdir(os.path.join(cache, "vcek")) == [] and
+                  "vcek.pem" not in h.sorted_listdir(d.path("certs")),
+                  "badsig: not cached (%s), not served" %
+                  h.sorted_listdir(os.path.join(cache, "vcek")))
         res.check(vcek_requests(emu) - before == 1,
                   "badsig: one VCEK request in the pass (%d)" % (vcek_requests(emu) - before))
     finally:
-        stop(d)
+        h.stop_clean(d, res)
 
     # plant the badly signed VCEK where the cache keeps this chip's VCEK
     st, body = emu.get(next(p for p in emu.paths() if p.startswith("/vcek/v1/") and
@@ -292,7 +229,7 @@ def scenario_badsig(tmp, sim, emu):
         cached = open(os.path.join(cache, "vcek", name), "rb").read() if c else b""
         res.check(cached != body and len(cached) > 0, "the cache now holds the good VCEK")
     finally:
-        stop(d)
+        h.stop_clean(d, res)
     h.sim_set_params(sim, host_certs="full")
 
 
@@ -326,13 +263,13 @@ def scenario_https(tmp, sim):
         res.check(c is not None and c["state"] == "complete" and "vcek.pem kds" in sources(d),
                   "KDS over HTTPS with KdsCAFile=: complete from KDS (%r, %r)" % (
                       c and c.get("last_error"), sources(d)))
-        names = listdir(vdir)
+        names = h.sorted_listdir(vdir)
         size = sum(os.path.getsize(os.path.join(vdir, n)) for n in names)
         res.check(size <= 4096 and len(names) >= 1 and
                   not any(n.startswith("Milan-00-") for n in names),
                   "CacheMaxSize=4096: vcek/ holds %d bytes %s, oldest evicted" % (size, names))
     finally:
-        stop(d)
+        h.stop_clean(d, res)
     # the same without KdsCAFile=: the system's CAs do not know the test CA
     os.makedirs(os.path.join(tmp, "d-https2"))
     d = h.Daemon(tmp=os.path.join(tmp, "d-https2"), sim_dir=sim,
@@ -345,7 +282,7 @@ def scenario_https(tmp, sim):
                   "without KdsCAFile=: a TLS failure, not complete (%r)" % (
                       c and c.get("last_error")))
     finally:
-        stop(d)
+        h.stop_clean(d, res)
         emu.stop()
     h.sim_set_params(sim, host_certs="full")
 

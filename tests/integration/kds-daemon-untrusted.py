@@ -17,7 +17,6 @@ shown. On a simulated chip, its ARK trusted through --trust-ark:
    nextUpdate (status next_retry)."""
 
 import importlib.util
-import json
 import os
 import shutil
 import stat
@@ -51,39 +50,9 @@ LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
 res = t.Results()
 
 
-def call(d, path):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", path)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
-
-
-def status(d):
-    st, data = call(d, "/v1/status")
-    return json.loads(data)["collateral"] if st == 200 else {}
-
-
 def wait_coll(d, pred, what):
-    """Poll the status until pred(collateral) holds; None after LIMIT s."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end and d.proc.poll() is None:
-        c = status(d)
-        if pred(c):
-            return c
-        time.sleep(0.1)
-    res.check(False, "%s: never reached (last status %r)" % (
-        what, status(d) if d.proc.poll() is None else None))
-    return None
-
-
-def set_param(sim, key, value):
-    p = os.path.join(sim, "params")
-    lines = [ln for ln in open(p).read().splitlines() if not ln.startswith(key + "=")]
-    lines.append("%s=%s" % (key, value))
-    with open(p, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    """h.wait_status() of /v1/status's collateral, LIMIT s."""
+    return h.wait_status(res, d, pred, what, LIMIT)
 
 
 def daemon(tmp, name, sim, emu, cache):
@@ -122,8 +91,7 @@ def scenario_leaf(tmp, what, sim_args, params, leaf, ca):
     """The host's table holds a leaf of the chip's CA with another key."""
     sim = os.path.join(tmp, "sim-" + what)
     h.sim_init(sim, *sim_args)
-    for k, v in params.items():
-        set_param(sim, k, v)
+    h.sim_set_params(sim, **params)
     emu = kdsemu.Emulator(sim)  # the chip's own certificates, read now
     d = None
     try:
@@ -140,7 +108,7 @@ def scenario_leaf(tmp, what, sim_args, params, leaf, ca):
                   "not the report's signer" in note and served != bad,
                   "%s: the host's %s of another key is not served: state %r, host_table %r, "
                   "certs/ %s" % (what, leaf.upper(), c and c.get("state"), note, names))
-        st, data = call(d, "/v1/evidence?nonce=00")
+        st, data = h.api_get(d, "/v1/evidence?nonce=00")
         res.check(st == 503 and b"collateral-unavailable" in data,
                   "%s: /v1/evidence refused (503) without the report's own %s: %d %s" %
                   (what, leaf.upper(), st, data[:200]))
@@ -219,7 +187,7 @@ def main():
         scenario_leaf(tmp, "vlek", ["--vlek", "1"], {}, "vlek", "asvk")
         sim = os.path.join(tmp, "sim")
         h.sim_init(sim)
-        set_param(sim, "host_certs", "none")
+        h.sim_set_params(sim, host_certs="none")
         emu = kdsemu.Emulator(sim)
         try:
             scenario_bad_issuer(tmp, sim, emu)

@@ -28,11 +28,11 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
 import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
@@ -44,6 +44,7 @@ try:
 except ImportError:
     print("SKIP: python3-cryptography missing")
     sys.exit(77)
+import kdsemu  # noqa: E402
 
 EMU = os.path.join(SRC, "tests", "helpers", "kds-emulator.py")
 spec = importlib.util.spec_from_file_location("kdsemu", EMU)
@@ -55,62 +56,13 @@ LIMIT = 120  # seconds before a wait is called a failure (never a pass condition
 res = t.Results()
 
 
-class Emulator:
-    def __init__(self, state):
-        self.p = subprocess.Popen([sys.executable, EMU, "--state", state],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.p.stdout.readline()
-        if not line.strip():
-            self.p.kill()
-            raise RuntimeError("the KDS emulator did not start")
-        self.url = "http://127.0.0.1:%d" % int(line)
-
-    def ctl(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return r.read()
-
-    def count(self):
-        return json.loads(self.ctl("/_emu/count"))["total"]
-
-    def set(self, **kw):
-        self.ctl("/_emu/set?" + "&".join("%s=%s" % kv for kv in kw.items()))
-
-    def stop(self):
-        self.p.kill()
-        self.p.wait()
-
-
-def call(d, path, headers=None):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
-
-
-def status(d):
-    st, _, data = call(d, "/v1/status")
-    return json.loads(data)["collateral"] if st == 200 else {}
-
-
 def wait_coll(d, pred, what):
-    """Poll the status until pred(collateral) holds; fail after LIMIT s."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        c = status(d)
-        if pred(c):
-            return c
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    res.check(False, "%s: never reached (last status %r)\n%s" % (what, status(d) if
-              d.proc.poll() is None else None, d.read_log()[-3000:]))
-    return None
+    """h.wait_status() of /v1/status's collateral, LIMIT s."""
+    return h.wait_status(res, d, pred, what, LIMIT)
 
 
 def report_ok(d):
-    st, _, data = call(d, "/v1/report?nonce=0102", {"Accept": "application/octet-stream"})
+    st, _, data = h.api_get_full(d, "/v1/report?nonce=0102", {"Accept": "application/octet-stream"})
     return st == 200 and len(data) == 1184
 
 
@@ -120,21 +72,6 @@ def new_daemon(sim, tmp, name, emu_url, cache, extra=""):
     return h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim, config=conf,
                     args=["--cache-dir", cache,
                           "--trust-ark", os.path.join(tmp, "trusted-ark.pem")])
-
-
-def set_param(sim, key, value):
-    p = os.path.join(sim, "params")
-    lines = [ln for ln in open(p).read().splitlines() if not ln.startswith(key + "=")]
-    lines.append("%s=%s" % (key, value))
-    with open(p, "w") as f:
-        f.write("\n".join(lines) + "\n")
-
-
-def listdir(p):
-    try:
-        return sorted(os.listdir(p))
-    except OSError:
-        return []
 
 
 def scenario_no_table(tmp, sim, emu):
@@ -147,7 +84,7 @@ def scenario_no_table(tmp, sim, emu):
         res.check(c is not None and n == 3 and c["kds_requests"] == 3,
                   "no host table: complete from KDS with 3 requests (VCEK, cert_chain, CRL): "
                   "emulator %d, status %r" % (n, c and c.get("kds_requests")))
-        names = listdir(d.path("certs"))
+        names = h.sorted_listdir(d.path("certs"))
         res.check({"ark.pem", "ask.pem", "vcek.pem", "chain.pem", "crl.der", "source"} <=
                   set(names), "/snp/certs lists %s" % names)
         src = open(d.path("certs", "source")).read()
@@ -160,7 +97,7 @@ def scenario_no_table(tmp, sim, emu):
         ark = x509.load_pem_x509_certificate(pems["ark"])
         ark.public_key().verify(crl.signature, crl.tbs_certlist_bytes, PSS, hashes.SHA384())
         res.check(True, "certs/crl.der is a CRL signed by the ARK (python3-cryptography)")
-        st, _, data = call(d, "/v1/certificates", {"Accept": "application/json"})
+        st, _, data = h.api_get_full(d, "/v1/certificates", {"Accept": "application/json"})
         j = json.loads(data)
         res.check(st == 200 and j.get("sources", {}).get("vcek") == "kds" and
                   base64.b64decode(j.get("crl", "")) == crl.public_bytes(
@@ -169,7 +106,7 @@ def scenario_no_table(tmp, sim, emu):
 
         # evidence
         nonce = os.urandom(32).hex()
-        st, hd, data = call(d, "/v1/evidence?nonce=" + nonce)
+        st, hd, data = h.api_get_full(d, "/v1/evidence?nonce=" + nonce)
         ev = json.loads(data) if st == 200 else {}
         res.check(st == 200 and ev.get("version") == 1 and
                   ev.get("sources", {}).get("vcek") == "kds",
@@ -203,9 +140,9 @@ def scenario_no_table(tmp, sim, emu):
                   p.returncode)
         for q, want in (("", 400), ("?nonce=0g", 400), ("?nonce=" + "00" * 65, 400),
                         ("?nonce=00&format=raw", 400), ("?nonce=00&vmpl=4", 400)):
-            st, _, _ = call(d, "/v1/evidence" + q)
+            st, _, _ = h.api_get_full(d, "/v1/evidence" + q)
             res.check(st == want, "/v1/evidence%s: %d (%d)" % (q, st, want))
-        st, _, data = call(d, "/metrics")
+        st, _, data = h.api_get_full(d, "/metrics")
         m = data.decode()
         res.check('snpd_collateral_state{state="complete"} 1' in m and
                   "snpd_kds_requests_total 3" in m and "snpd_collateral_age_seconds" in m,
@@ -221,7 +158,7 @@ def scenario_no_table(tmp, sim, emu):
     d = new_daemon(sim, tmp, "d2", emu.url, cache)
     try:
         d.start()
-        c = status(d)
+        c = h.api_status(d, "collateral")
         res.check(c.get("state") == "complete" and emu.count() == before and
                   c.get("kds_requests") == 0,
                   "restart, same CacheDir: complete at READY with 0 KDS requests "
@@ -240,12 +177,12 @@ def scenario_offline_reload(tmp, sim, emu):
     before = emu.count()
     try:
         d.start()
-        c = status(d)
+        c = h.api_status(d, "collateral")
         res.check(c.get("state") == "partial" and "KdsOffline" in (c.get("last_error") or "")
                   and not c.get("next_retry") and emu.count() == before,
                   "KdsOffline=yes, empty cache: partial at READY, says why (%r), no retry, "
                   "no KDS request" % c.get("last_error"))
-        st, hd, data = call(d, "/v1/evidence?nonce=00")
+        st, hd, data = h.api_get_full(d, "/v1/evidence?nonce=00")
         res.check(st == 503 and b"collateral-unavailable" in data,
                   "KdsOffline=yes, empty cache: /v1/evidence 503 collateral-unavailable")
         p = subprocess.run([h.SNPCTL, "doctor", "--socket", d.api, "--mountpoint", d.mnt],
@@ -276,7 +213,7 @@ def scenario_429(tmp, sim, emu):
         reloaded = False
         end = time.monotonic() + LIMIT
         while len(seen) < 3 and time.monotonic() < end:
-            c = status(d)
+            c = h.api_status(d, "collateral")
             served = served and report_ok(d)
             nr, n = c.get("next_retry"), c.get("kds_requests", 0)
             # in backoff until nr: no request may be made before it ends
@@ -302,8 +239,9 @@ def scenario_429(tmp, sim, emu):
                   "429: each next request waited for Retry-After (backoff ends %s s apart)" %
                   gaps)
         res.check(served, "reports served the whole time (HTTP 200, 1184 bytes)")
-        res.check("429" in (status(d).get("last_error") or ""),
-                  "status last_error names the 429: %r" % status(d).get("last_error"))
+        res.check("429" in (h.api_status(d, "collateral").get("last_error") or ""),
+                  "status last_error names the 429: %r" %
+                  h.api_status(d, "collateral").get("last_error"))
         emu.set(mode="normal", retry_after="")
         c = wait_coll(d, lambda c: c.get("state") == "complete", "after the 429 window")
         res.check(c is not None and report_ok(d),
@@ -325,7 +263,7 @@ def scenario_hang(tmp, sim, emu):
         end = time.monotonic() + LIMIT
         while emu.count() == base and time.monotonic() < end:
             time.sleep(0.1)
-        c = status(d)
+        c = h.api_status(d, "collateral")
         res.check(emu.count() > base and c.get("checking") and report_ok(d),
                   "KDS hanging: READY sent, a request in flight, reports served")
         t0 = time.monotonic()
@@ -352,11 +290,11 @@ def scenario_bad_kds(tmp, sim, emu, mode):
         res.check(c is not None and c["state"] == "partial" and "VCEK" in c["last_error"],
                   "%s VCEK from KDS: refused, state %s: %r" % (
                       mode, c and c["state"], c and c["last_error"]))
-        names = listdir(d.path("certs"))
-        res.check("vcek.pem" not in names and listdir(os.path.join(cache, "vcek")) == [],
+        names = h.sorted_listdir(d.path("certs"))
+        res.check("vcek.pem" not in names and h.sorted_listdir(os.path.join(cache, "vcek")) == [],
                   "%s: not served (%s) and not cached" % (mode, names))
         res.check(report_ok(d), "%s: reports still served" % mode)
-        st, hd, _ = call(d, "/v1/evidence?nonce=00")
+        st, hd, _ = h.api_get_full(d, "/v1/evidence?nonce=00")
         res.check(st == 503 and "retry-after" in hd,
                   "%s: /v1/evidence 503 with Retry-After (%d)" % (mode, st))
     finally:
@@ -374,7 +312,7 @@ def table_scenarios(tmp, sim0, emu):
     # non-zero SPL of REPORTED_TCB one lower, with that TCB's key (the
     # firmware derives one per TCB, sim/identity.c); a
     # vcek.pem of another TCB planted in its directory would be reissued
-    set_param(sim1, "host_certs", "stale")
+    h.sim_set_params(sim1, host_certs="stale")
     chip = emu_mod.Chip(sim0)
     before = emu.count()
     d = new_daemon(sim1, tmp, "d-stale", emu.url, os.path.join(tmp, "cache-stale"))
@@ -398,7 +336,7 @@ def table_scenarios(tmp, sim0, emu):
     # an ASK (and ARK) of another root in the host's table: refused
     sim2 = os.path.join(tmp, "sim-foreign")
     shutil.copytree(sim0, sim2)
-    set_param(sim2, "host_certs", "1")
+    h.sim_set_params(sim2, host_certs="1")
     other = os.path.join(tmp, "other")
     h.sim_init(other)
     for f in ("ark.pem", "ask.pem"):
@@ -423,9 +361,9 @@ def main():
     os.chmod(tmp, 0o755)
     sim = os.path.join(tmp, "sim")
     h.sim_init(sim)
-    set_param(sim, "host_certs", "0")
+    h.sim_set_params(sim, host_certs="0")
     shutil.copy(os.path.join(sim, "ark.pem"), os.path.join(tmp, "trusted-ark.pem"))
-    emu = Emulator(sim)
+    emu = kdsemu.Emulator(sim)
     try:
         scenario_no_table(tmp, sim, emu)
         scenario_offline_reload(tmp, sim, emu)

@@ -3,6 +3,7 @@
 directory, simulated platform, configuration and mountpoint; READY=1 is
 awaited on a private NOTIFY_SOCKET (never a sleep); always torn down."""
 
+import base64
 import fcntl
 import hashlib
 import http.client
@@ -89,6 +90,15 @@ def need_fuse():
     need_mount()
     if not SNPD or not os.access(SNPD, os.X_OK):
         print("SKIP: snpd not built (SNPD=%r)" % SNPD)
+        sys.exit(SKIP)
+
+
+def need_cryptography():
+    """Skip (77) unless Debian's python3-cryptography can be imported."""
+    try:
+        __import__("cryptography")
+    except ImportError:
+        print("SKIP: python3-cryptography missing")
         sys.exit(SKIP)
 
 
@@ -526,13 +536,183 @@ def wait_until(cond, tries=600):
     return cond()
 
 
-def evidence_status(d):
-    """The evidence batcher's counters in @d's status file."""
-    with open(d.path("status")) as f:
-        return json.load(f)["evidence"]
-
-
 def wait_evidence(d, cond, tries=1200):
     """Poll @d's evidence counters until @cond(them), at most @tries times
     every 50 ms; whether it held."""
     return bool(wait_until(lambda: cond(evidence_status(d)), tries))
+
+
+# Helpers shared by the tests that read snpd's status and its HTTP API.
+
+
+def fuse_status(d, section=None):
+    """@d's FUSE status file, parsed; only its @section ("evidence",
+    "collateral", ...) when given."""
+    with open(d.path("status")) as f:
+        doc = json.load(f)
+    return doc if section is None else doc[section]
+
+
+def evidence_status(d):
+    """The evidence batcher's counters in @d's status file."""
+    return fuse_status(d, "evidence")
+
+
+def api_get_full(d, path, headers=None, timeout=30):
+    """GET @path on @d's API socket, on a connection of its own (closed
+    after): (status, {lower-case header name: value}, body). @headers: more
+    request headers; @timeout: seconds per socket operation. Errors raise."""
+    c = UnixHTTPConnection(d.api, timeout=timeout)
+    try:
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+    finally:
+        c.close()
+
+
+def api_get(d, path, headers=None, timeout=30):
+    """api_get_full() without the headers: (status, body)."""
+    st, _, data = api_get_full(d, path, headers, timeout)
+    return st, data
+
+
+def api_status(d, section=None, headers=None, timeout=30):
+    """GET /v1/status of @d, parsed (only its @section when given); {} when
+    the answer is not 200."""
+    st, data = api_get(d, "/v1/status", headers, timeout)
+    if st != 200:
+        return {}
+    doc = json.loads(data)
+    return doc if section is None else doc[section]
+
+
+def problem(data):
+    """(type, detail) of a problem+json body: the type's last ":" part
+    ("collateral-stale"); (None, "") when @data is not JSON."""
+    try:
+        j = json.loads(data)
+        return j.get("type", "").rsplit(":", 1)[-1], j.get("detail", "")
+    except ValueError:
+        return None, ""
+
+
+def problem_type(data):
+    """problem()'s type alone."""
+    return problem(data)[0]
+
+
+def wait_status(res, d, pred, what, limit, get=None, interval=0.1, show=None):
+    """Poll get(@d) (default: api_status(@d, "collateral")) every @interval
+    s until pred(value) holds: that value. When snpd exits or @limit s pass
+    first (a failure, never a pass condition), a check of @res fails with
+    @what, the last value while snpd runs (show(value) when given) and the
+    log's tail: None."""
+    get = get or (lambda d: api_status(d, "collateral"))
+    end = time.monotonic() + limit
+    v = None
+    while time.monotonic() < end:
+        v = get(d)
+        if pred(v):
+            return v
+        if d.proc.poll() is not None:
+            v = None
+            break
+        time.sleep(interval)
+    res.check(False, "%s: never reached (last status %r)\n%s" % (
+        what, show(v) if show and v is not None else v, d.read_log()[-3000:]))
+    return None
+
+
+def until_served(res, fetch, what, limit, served=(200,)):
+    """Call fetch() every 0.2 s until its answer's first element is in
+    @served: (that answer, every answer on the way, it included). After
+    @limit s a check of @res fails with @what: (None, the answers)."""
+    seen = []
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        a = fetch()
+        seen.append(a)
+        if a[0] in served:
+            return a, seen
+        time.sleep(0.2)
+    res.check(False, "%s: never served again (last %r)" % (what, seen[-1:]))
+    return None, seen
+
+
+def log_lines(d, text):
+    """The lines of @d's log that hold @text."""
+    return [ln for ln in d.read_log().splitlines() if text in ln]
+
+
+def snpctl_verify_evidence(d, tmp, data, nonce):
+    """snpctl verify of the evidence document @data (bytes) for @nonce
+    (hex), offline, trusting @d's simulated ARK, its cache in @tmp: (rc,
+    the tails of its stdout and stderr)."""
+    path = os.path.join(tmp, "evidence.json")
+    with open(path, "wb") as f:
+        f.write(data)
+    p = subprocess.run([SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
+                        "--offline", "--nonce", nonce, "--cache-dir",
+                        os.path.join(tmp, "verify-cache")],
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout[-600:] + p.stderr[-600:]
+
+
+def fuse_evidence(d, tmp):
+    """One read of evidence/<a fresh nonce> of @d, verified with
+    snpctl_verify_evidence(): (errno or 0, TCB of its report, verify rc,
+    verify output)."""
+    nonce = os.urandom(32).hex()
+    try:
+        with open(d.path("evidence", nonce), "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return e.errno, None, None, ""
+    doc = json.loads(data)
+    rc, out = snpctl_verify_evidence(d, tmp, data, nonce)
+    return 0, report_tcb(base64.b64decode(doc["report"])), rc, out
+
+
+def vcek_ucode(pem):
+    """The microcode SPL (extension 1.3.6.1.4.1.3704.1.3.8) of the AMD
+    leaf certificate @pem (str or bytes; its first certificate).
+    Needs python3-cryptography."""
+    from cryptography import x509
+    from cryptography.x509.oid import ObjectIdentifier
+    c = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+    raw = c.extensions.get_extension_for_oid(
+        ObjectIdentifier("1.3.6.1.4.1.3704.1.3.8")).value.value
+    return int.from_bytes(raw[2:2 + raw[1]], "big")
+
+
+def report_certs(d, timeout=120):
+    """GET /v1/report?certs=1 of @d: (status, problem type, TCB of the
+    report, microcode SPL of the VCEK attached or None)."""
+    st, data = api_get(d, "/v1/report?certs=1&nonce=" + os.urandom(16).hex(), timeout=timeout)
+    if st != 200:
+        return st, problem_type(data), None, None
+    j = json.loads(data)
+    pem = (j.get("certificates") or {}).get("vcek")
+    return st, None, report_tcb(base64.b64decode(j["report"])), vcek_ucode(pem) if pem else None
+
+
+def served_crl_next_update(d):
+    """nextUpdate of @d's certs/crl.der in seconds since the epoch, None
+    without one. Needs python3-cryptography."""
+    from cryptography import x509
+    try:
+        with open(d.path("certs", "crl.der"), "rb") as f:
+            nu = x509.load_der_x509_crl(f.read()).next_update  # naive UTC
+    except (OSError, ValueError):
+        return None
+    return int((nu - nu.__class__(1970, 1, 1)).total_seconds())
+
+
+def sorted_listdir(p):
+    """The names in directory @p, sorted; [] when it cannot be read."""
+    try:
+        return sorted(os.listdir(p))
+    except OSError:
+        return []

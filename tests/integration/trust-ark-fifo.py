@@ -16,9 +16,7 @@ link to one is followed), opened without blocking. Shows:
  (e) CertsDir= whose ark.pem is a FIFO (read with the same discipline):
      snpd does not hang at start and says why."""
 
-import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -33,22 +31,9 @@ LIMIT = 30
 res = t.Results()
 
 
-def status(d):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", "/v1/status")
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return json.loads(data) if r.status == 200 else {}
-
-
 def report_ok(d):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", "/v1/report?nonce=0102", headers={"Accept": "application/octet-stream"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status == 200 and len(data) == 1184
+    st, data = h.api_get(d, "/v1/report?nonce=0102", {"Accept": "application/octet-stream"})
+    return st == 200 and len(data) == 1184
 
 
 def checked(c):
@@ -61,11 +46,11 @@ def checked(c):
 def wait(d, pred):
     end = time.monotonic() + LIMIT
     while time.monotonic() < end:
-        s = status(d).get("collateral", {})
+        s = h.api_status(d).get("collateral", {})
         if pred(s):
             return s
         time.sleep(0.2)
-    return status(d).get("collateral", {})
+    return h.api_status(d).get("collateral", {})
 
 
 with tempfile.TemporaryDirectory(prefix="snpd-trust-ark-") as tmp:
@@ -112,7 +97,7 @@ with tempfile.TemporaryDirectory(prefix="snpd-trust-ark-") as tmp:
                   "(c) a reload to a FIFO: refused at once, READY=1 with %r" %
                   [ln for ln in msg.split("\n") if ln.startswith("STATUS=")])
         c = wait(d, checked)
-        res.check(report_ok(d) and checked(c) and status(d).get("reloads") == 0,
+        res.check(report_ok(d) and checked(c) and h.api_status(d).get("reloads") == 0,
                   "(c) the old configuration kept: reports served, the collateral as before")
     finally:
         h.stop_clean(d, res)
@@ -124,7 +109,7 @@ with tempfile.TemporaryDirectory(prefix="snpd-trust-ark-") as tmp:
                  config="[Daemon]\nTrustArk=%s\n" % later)
     try:
         d.start()
-        c = status(d).get("collateral", {})
+        c = h.api_status(d).get("collateral", {})
         res.check("No such file" in (c.get("last_error") or ""),
                   "(d) TrustArk= missing at start: %r" % c.get("last_error"))
         os.mkfifo(later)

@@ -22,16 +22,13 @@ res = t.Results()
 
 
 def get(d, path):
-    c = h.UnixHTTPConnection(d.api, timeout=60)
-    c.request("GET", path)
-    r = c.getresponse()
-    body = r.read()
-    c.close()
+    """GET @path: (status, the JSON body or {}, Retry-After)."""
+    st, hd, body = h.api_get_full(d, path, timeout=60)
     try:
         body = json.loads(body)
     except ValueError:
         body = {}
-    return r.status, body, r.getheader("Retry-After")
+    return st, body, hd.get("retry-after")
 
 
 with h.TsmTree(opts=["--foreign-writes", "1", "--foreign-after", "1"]) as tree, \

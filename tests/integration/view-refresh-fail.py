@@ -27,8 +27,6 @@ import errno
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,12 +37,7 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.x509.oid import ObjectIdentifier
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
 
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 # the reference report at start passes (one exit); the next extended
@@ -59,51 +52,14 @@ VALID = 15
 res = t.Results()
 
 
-def call(d, path):
-    c = h.UnixHTTPConnection(d.api, timeout=120)
-    c.request("GET", path)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, r.getheader("Retry-After"), data
-
-
-def problem_type(data):
-    try:
-        return json.loads(data).get("type", "").rsplit(":", 1)[-1]
-    except ValueError:
-        return None
-
-
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)
-
-
-def http_status(d):
-    st, _, data = call(d, "/v1/status")
-    return json.loads(data) if st == 200 else None
-
-
-def verify(d, tmp, data, nonce):
-    path = os.path.join(tmp, "evidence.json")
-    with open(path, "wb") as f:
-        f.write(data)
-    p = subprocess.run([h.SNPCTL, "verify", path, "--trust-ark", os.path.join(d.sim, "ark.pem"),
-                        "--offline", "--nonce", nonce, "--cache-dir",
-                        os.path.join(tmp, "verify-cache")],
-                       capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stdout[-600:] + p.stderr[-600:]
-
-
 def http_evidence(d, tmp):
     """GET /v1/evidence: (status, problem type, TCB of its report, verify rc)."""
     nonce = os.urandom(32).hex()
-    st, _, data = call(d, "/v1/evidence?nonce=" + nonce)
+    st, data = h.api_get(d, "/v1/evidence?nonce=" + nonce, timeout=120)
     if st != 200:
-        return st, problem_type(data), None, None
+        return st, h.problem_type(data), None, None
     doc = json.loads(data)
-    rc, _ = verify(d, tmp, data, nonce)
+    rc, _ = h.snpctl_verify_evidence(d, tmp, data, nonce)
     return st, None, h.report_tcb(base64.b64decode(doc["report"])), rc
 
 
@@ -117,25 +73,50 @@ def fuse_evidence(d):
         return e.errno
 
 
-def until_served(fetch, what):
-    """fetch() until it serves (200): (the answer, all answers on the way)."""
-    seen = []
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        a = fetch()
-        seen.append(a)
-        if a[0] == 200:
-            return a, seen
-        time.sleep(0.2)
-    res.check(False, "%s: never served again (last %r)" % (what, seen[-1:]))
-    return None, seen
+def evidence_served(d, tmp, what):
+    """GET /v1/evidence until it is served (h.until_served(), a failure
+    after LIMIT s): (the answer, all answers on the way)."""
+    return h.until_served(res, lambda: http_evidence(d, tmp), what, LIMIT)
 
 
-def vcek_ucode(pem):
-    c = x509.load_pem_x509_certificate(pem)
-    raw = c.extensions.get_extension_for_oid(
-        ObjectIdentifier("1.3.6.1.4.1.3704.1.3.8")).value.value
-    return int.from_bytes(raw[2:2 + raw[1]], "big")
+def verifies(a, tcb):
+    """Whether the http_evidence() answer @a was served, of TCB @tcb, and
+    verified."""
+    return a is not None and a[2] == tcb and a[3] == 0
+
+
+def daemon(top, name):
+    """A daemon (not started) in @top/@name on a simulator with FAULTS:
+    (its directory, it)."""
+    tmp = os.path.join(top, name)
+    os.makedirs(tmp)
+    return tmp, h.Daemon(tmp=tmp, config="[Daemon]\nLogWriters=0\n",
+                         env={"SNP_SIM_FAULTS": FAULTS})
+
+
+def start_verified(d, tmp, what):
+    """Start @d and check that evidence verifies: the view's TCB."""
+    d.start()
+    old = h.view_tcb(d)
+    a, _ = evidence_served(d, tmp, "start")
+    res.check(verifies(a, old), "%s: at start evidence verifies (TCB 0x%x)" % (what, old))
+    return old
+
+
+def raise_tcb(d, old):
+    """A firmware update of @d's simulator: the microcode SPL of @old + 1."""
+    new = old + (1 << 56)
+    h.sim_set_tcb(d.sim, new)
+    return new
+
+
+def both_statuses(d):
+    """The status file and GET /v1/status, named."""
+    return (("status file", h.fuse_status(d)), ("/v1/status", h.api_status(d, timeout=120)))
+
+
+def count_lines(log, text):
+    return len([ln for ln in log.splitlines() if text in ln])
 
 
 def platform_view(d):
@@ -145,12 +126,12 @@ def platform_view(d):
     with open(d.path("platform.json")) as f:
         fs_json = json.load(f)
     with open(d.path("certs", "vcek.pem"), "rb") as f:
-        fs_vcek = vcek_ucode(f.read())
-    st, _, data = call(d, "/v1/platform")
+        fs_vcek = h.vcek_ucode(f.read())
+    st, data = h.api_get(d, "/v1/platform", timeout=120)
     api_json = json.loads(data) if st == 200 else {}
-    st, _, data = call(d, "/v1/certificates")
+    st, data = h.api_get(d, "/v1/certificates", timeout=120)
     # the PEM bundle: the endorsement key first
-    api_vcek = vcek_ucode(data) if st == 200 else None
+    api_vcek = h.vcek_ucode(data) if st == 200 else None
 
     def reported(j):
         v = j.get("reported_tcb") or {}
@@ -160,7 +141,7 @@ def platform_view(d):
 
 def check_view_is(d, tcb, what):
     # a new view has its certificates once the collateral worker's pass lands
-    h.wait_until(lambda: not status(d)["collateral"]["checking"], tries=LIMIT * 20)
+    h.wait_until(lambda: not h.fuse_status(d)["collateral"]["checking"], tries=LIMIT * 20)
     got = platform_view(d)
     res.check(got == (tcb, tcb, tcb, tcb >> 56, tcb >> 56),
               "%s: tcb, platform.json, /v1/platform say REPORTED_TCB 0x%x and both VCEKs are "
@@ -172,20 +153,16 @@ def serving(d, tcb, what):
     """Raw reports (FUSE, HTTP) are served, of the device's TCB @tcb."""
     with open(d.path("report"), "rb") as f:
         fs_tcb = h.report_tcb(f.read())
-    st, _, data = call(d, "/v1/report?nonce=" + os.urandom(16).hex())
+    st, data = h.api_get(d, "/v1/report?nonce=" + os.urandom(16).hex(), timeout=120)
     api_tcb = h.report_tcb(base64.b64decode(json.loads(data)["report"])) if st == 200 else st
-    st, _, _ = call(d, "/healthz")
+    st, _ = h.api_get(d, "/healthz", timeout=120)
     res.check(fs_tcb == tcb and api_tcb == tcb and st == 200 and d.proc.poll() is None,
               "%s: snpd serves raw reports of the device's TCB 0x%x (FUSE %r, HTTP %r), "
               "/healthz %r" % (what, tcb, fs_tcb, api_tcb, st))
 
 
-def log_lines(d, text):
-    return [ln for ln in d.read_log().splitlines() if text in ln]
-
-
 def metric(d, name):
-    st, _, data = call(d, "/metrics")
+    st, data = h.api_get(d, "/metrics", timeout=120)
     for ln in data.decode().splitlines():
         if ln.startswith(name + " "):
             return int(float(ln.split()[1]))
@@ -193,47 +170,39 @@ def metric(d, name):
 
 
 def idle(d):
-    s = status(d)
+    s = h.fuse_status(d)
     return not s["reloading"] and not s["reload_pending"] and s["broker"]["queue_depth"] == 0 \
         and not s["broker"]["device_busy"]
 
 
 def scenario_stale(top):
     """The refresh after a stale evidence report fails; the next one works."""
-    tmp = os.path.join(top, "stale")
-    os.makedirs(tmp)
-    d = h.Daemon(tmp=tmp, config="[Daemon]\nLogWriters=0\n", env={"SNP_SIM_FAULTS": FAULTS})
+    tmp, d = daemon(top, "stale")
     try:
-        d.start()
-        old = h.view_tcb(d)
-        a, _ = until_served(lambda: http_evidence(d, tmp), "start")
-        res.check(a is not None and a[2] == old and a[3] == 0,
-                  "stale: at start evidence verifies (TCB 0x%x)" % old)
+        old = start_verified(d, tmp, "stale")
         check_view_is(d, old, "stale: at start")
-        refs = status(d)["reference_reports"]
+        refs = h.fuse_status(d)["reference_reports"]
         errors = metric(d, 'snpd_device_requests_total{result="error"}')
 
-        new = old + (1 << 56)
-        h.sim_set_tcb(d.sim, new)
+        new = raise_tcb(d, old)
         a = http_evidence(d, tmp)
         res.check(a[0] == 503 and a[1] == "collateral-stale",
                   "stale: TCB raised: evidence is 503 collateral-stale (%r)" % (a,))
-        ok = h.wait_until(lambda: log_lines(d, STALE_FAIL) and idle(d), tries=LIMIT * 20)
+        ok = h.wait_until(lambda: h.log_lines(d, STALE_FAIL) and idle(d), tries=LIMIT * 20)
         res.check(ok, "stale: the view's refresh failed on the device and nothing is in "
                   "flight any more")
-        fails = log_lines(d, STALE_FAIL)
+        fails = h.log_lines(d, STALE_FAIL)
         res.check(len(fails) == 1 and fails[0].startswith("<3>") and
                   "evidence of the new platform is refused until it succeeds" in fails[0],
                   "stale: the failure is logged once, at error level, saying evidence of the "
                   "new platform is refused (%r)" % fails)
-        res.check(not log_lines(d, "keeping the previous view") and
-                  not log_lines(d, "Reloaded"),
+        res.check(not h.log_lines(d, "keeping the previous view") and
+                  not h.log_lines(d, "Reloaded"),
                   "stale: not logged as a failed reload nor as a view taken")
         # the state while the view is stale and its refresh failed
         check_view_is(d, old, "stale: after the failed refresh")
         serving(d, new, "stale: after the failed refresh")
-        s, hs = status(d), http_status(d)
-        for name, x in (("status file", s), ("/v1/status", hs)):
+        for name, x in both_statuses(d):
             res.check(x["health"] == "ok" and not x["last_reload_failed"] and
                       x["reloads"] == 0 and x["view_generation"] == 1 and
                       x["reference_reports"] == refs + 1 and
@@ -251,17 +220,17 @@ def scenario_stale(top):
         e = fuse_evidence(d)
         res.check(e == errno.EBUSY, "stale: FUSE evidence is EBUSY (%s)" %
                   errno.errorcode.get(e, e))
-        a, seen = until_served(lambda: http_evidence(d, tmp), "stale: after the failure")
+        a, seen = evidence_served(d, tmp, "stale: after the failure")
         res.check(all(x[0] == 503 and x[1] in ("collateral-stale", "collateral-unavailable")
                       for x in seen[:-1]),
                   "stale: meanwhile only 503 collateral-stale/-unavailable (%r)" %
                   [x[:2] for x in seen])
-        res.check(a is not None and a[2] == new and a[3] == 0,
+        res.check(verifies(a, new),
                   "stale: the next refresh succeeds: evidence verifies with the new TCB 0x%x "
                   "(%r)" % (new, a))
         res.check(h.wait_until(lambda: idle(d)), "stale: idle again")
         check_view_is(d, new, "stale: after the next refresh")
-        s = status(d)
+        s = h.fuse_status(d)
         res.check(s["view_generation"] == 2 and not s["last_reload_failed"] and
                   s["collateral"]["stale_refreshes"] == 2 and
                   s["reference_reports"] == refs + 2,
@@ -270,10 +239,9 @@ def scenario_stale(top):
                            s["reference_reports"] - refs))
     finally:
         log = h.stop_clean(d, res)
-    res.check(len([ln for ln in log.splitlines() if STALE_FAIL in ln]) == 1,
-              "stale: one failure in the whole log")
-    res.check(len([ln for ln in log.splitlines() if "The host changed the platform" in ln]) == 1
-              and "The view follows the platform's change" in log,
+    res.check(count_lines(log, STALE_FAIL) == 1, "stale: one failure in the whole log")
+    res.check(count_lines(log, "The host changed the platform") == 1 and
+              "The view follows the platform's change" in log,
               "stale: the change logged once; the view's catching up logged")
     # after the successful refresh too (the check after the failure runs
     # before any view is taken): a refresh, never logged as a reload
@@ -283,31 +251,23 @@ def scenario_stale(top):
 
 def scenario_reload(top):
     """A SIGHUP after a firmware update fails; the next one works."""
-    tmp = os.path.join(top, "reload")
-    os.makedirs(tmp)
-    d = h.Daemon(tmp=tmp, config="[Daemon]\nLogWriters=0\n", env={"SNP_SIM_FAULTS": FAULTS})
+    tmp, d = daemon(top, "reload")
     try:
-        d.start()
-        old = h.view_tcb(d)
-        a, _ = until_served(lambda: http_evidence(d, tmp), "start")
-        res.check(a is not None and a[2] == old and a[3] == 0,
-                  "reload: at start evidence verifies (TCB 0x%x)" % old)
-        refs = status(d)["reference_reports"]
+        old = start_verified(d, tmp, "reload")
+        refs = h.fuse_status(d)["reference_reports"]
 
-        new = old + (1 << 56)
-        h.sim_set_tcb(d.sim, new)
+        new = raise_tcb(d, old)
         msg = d.reload()
         res.check("last reload failed" in msg,
                   "reload: READY=1 of the failed reload says so (%r)" % msg)
-        fails = log_lines(d, RELOAD_FAIL)
+        fails = h.log_lines(d, RELOAD_FAIL)
         res.check(len(fails) == 1 and fails[0].startswith("<3>") and
                   fails[0].endswith("keeping the previous view") and
-                  not log_lines(d, STALE_FAIL),
+                  not h.log_lines(d, STALE_FAIL),
                   "reload: the failure is logged once, keeping the previous view (%r)" % fails)
         check_view_is(d, old, "reload: after the failed reload")
         serving(d, new, "reload: after the failed reload")
-        s, hs = status(d), http_status(d)
-        for name, x in (("status file", s), ("/v1/status", hs)):
+        for name, x in both_statuses(d):
             res.check(x["last_reload_failed"] and x["reloads"] == 1 and
                       x["view_generation"] == 1 and x["reference_reports"] == refs + 1 and
                       x["collateral"]["stale_reports"] == 0,
@@ -320,32 +280,20 @@ def scenario_reload(top):
         res.check("last reload failed" not in msg,
                   "reload: the next SIGHUP succeeds (%r)" % msg)
         check_view_is(d, new, "reload: after the next SIGHUP")
-        s = status(d)
+        s = h.fuse_status(d)
         res.check(not s["last_reload_failed"] and s["reloads"] == 2 and
                   s["view_generation"] == 2 and s["reference_reports"] == refs + 2,
                   "reload: status: not failed, two reloads, generation 2 (%r %r %r)" % (
                       s["last_reload_failed"], s["reloads"], s["view_generation"]))
-        a, seen = until_served(lambda: http_evidence(d, tmp), "reload: after the next SIGHUP")
-        res.check(a is not None and a[2] == new and a[3] == 0 and
-                  all(x[1] == "collateral-unavailable" for x in seen[:-1]),
+        a, seen = evidence_served(d, tmp, "reload: after the next SIGHUP")
+        res.check(verifies(a, new) and all(x[1] == "collateral-unavailable" for x in seen[:-1]),
                   "reload: evidence verifies with the new TCB 0x%x, never stale (%r)" % (
                       new, [x[:3] for x in seen]))
-        res.check(status(d)["collateral"]["stale_reports"] == 0,
+        res.check(h.fuse_status(d)["collateral"]["stale_reports"] == 0,
                   "reload: the view was current: no stale report")
     finally:
         log = h.stop_clean(d, res)
-    res.check(len([ln for ln in log.splitlines() if RELOAD_FAIL in ln]) == 1,
-              "reload: one failure in the whole log")
-
-
-def served_crl_next_update(d):
-    """nextUpdate of certs/crl.der (seconds since the epoch), None without one."""
-    try:
-        with open(d.path("certs", "crl.der"), "rb") as f:
-            nu = x509.load_der_x509_crl(f.read()).next_update
-    except (OSError, ValueError):
-        return None
-    return int((nu - nu.__class__(1970, 1, 1)).total_seconds())
+    res.check(count_lines(log, RELOAD_FAIL) == 1, "reload: one failure in the whole log")
 
 
 def scenario_collateral(top):
@@ -353,31 +301,27 @@ def scenario_collateral(top):
     reference report that fetches the host's fresh table fails. The
     platform did not change: the view keeps serving, and the failure is
     not said to be a refresh for a host's change."""
-    tmp = os.path.join(top, "coll")
-    os.makedirs(tmp)
-    sim = os.path.join(tmp, "sim")
-    h.sim_init(sim)
+    tmp, d = daemon(top, "coll")
+    sim = d.sim
     until = int(time.time()) + VALID
     h.sim_set_params(sim, host_crl_this_update=until - 3600, host_crl_next_update=until)
-    d = h.Daemon(tmp=tmp, sim_dir=sim, config="[Daemon]\nLogWriters=0\n",
-                 env={"SNP_SIM_FAULTS": FAULTS})
     try:
         d.start()
-        ok = h.wait_until(lambda: status(d)["collateral"]["state"] == "complete",
+        ok = h.wait_until(lambda: h.fuse_status(d)["collateral"]["state"] == "complete",
                           tries=LIMIT * 20)
-        res.check(ok and served_crl_next_update(d) == until,
+        res.check(ok and h.served_crl_next_update(d) == until,
                   "collateral: complete at start with the host's CRL (nextUpdate %r, want %d)" %
-                  (served_crl_next_update(d), until))
+                  (h.served_crl_next_update(d), until))
         old = h.view_tcb(d)
-        refs = status(d)["reference_reports"]
+        refs = h.fuse_status(d)["reference_reports"]
         newer = until + 86400
         h.sim_set_params(sim, host_crl_this_update=until - 60, host_crl_next_update=newer)
-        ok = h.wait_until(lambda: status(d)["reference_reports"] > refs and idle(d),
+        ok = h.wait_until(lambda: h.fuse_status(d)["reference_reports"] > refs and idle(d),
                           tries=(VALID + LIMIT) * 20)
         res.check(ok, "collateral: at the CRL's nextUpdate a reference report was asked for "
                   "and answered")
         log = d.read_log()
-        fails = log_lines(d, "The reference report asked for a fresh host certificate table")
+        fails = h.log_lines(d, "The reference report asked for a fresh host certificate table")
         res.check(len(fails) == 1 and fails[0].startswith("<4>") and
                   "asked again in" in fails[0] and STALE_FAIL not in log and
                   "evidence of the new platform is refused" not in log and
@@ -385,18 +329,18 @@ def scenario_collateral(top):
                   "collateral: its failure is logged once as what it was, not as a refresh "
                   "for a host's change nor a failed reload (%r)" % [
                       ln for ln in log.splitlines() if "failed" in ln])
-        a, seen = until_served(lambda: http_evidence(d, tmp), "collateral: after the failure")
-        res.check(a is not None and a[2] == old and a[3] == 0 and len(seen) == 1,
+        a, seen = evidence_served(d, tmp, "collateral: after the failure")
+        res.check(verifies(a, old) and len(seen) == 1,
                   "collateral: the platform did not change: evidence verifies at once (%r)" %
                   [x[:3] for x in seen])
-        s = status(d)
+        s = h.fuse_status(d)
         res.check(not s["last_reload_failed"] and s["collateral"]["stale_reports"] == 0 and
                   s["health"] == "ok" and h.view_tcb(d) == old,
                   "collateral: no reload failed, no stale report, health ok, the same TCB")
-        ok = h.wait_until(lambda: served_crl_next_update(d) == newer and
-                          status(d)["collateral"]["state"] == "complete", tries=LIMIT * 20)
+        ok = h.wait_until(lambda: h.served_crl_next_update(d) == newer and
+                          h.fuse_status(d)["collateral"]["state"] == "complete", tries=LIMIT * 20)
         res.check(ok, "collateral: asked again later: the host's newer CRL is served (%r)" %
-                  served_crl_next_update(d))
+                  h.served_crl_next_update(d))
     finally:
         h.stop_clean(d, res)
 
