@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Start and drive tests/helpers/kds-emulator.py from a Python test."""
+"""Start and drive tests/helpers/kds-emulator.py from a Python test; the
+snpctl helpers the KDS tests share (a run of snpctl, a GHCB certificate
+table, the CRL check of `snpctl verify --json`)."""
 import json
 import os
 import ssl
+import struct
 import subprocess
 import sys
 import urllib.request
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMU = os.path.join(HERE, "kds-emulator.py")
@@ -65,3 +69,51 @@ class Emulator:
     def stop(self):
         self.p.kill()
         self.p.wait()
+
+
+def snpctl(*args, raw_stderr=False):
+    """Run snpctl (tests/sim's simtest.SNPCTL: $SNPCTL, else the build
+    tree's) with @args: (exit status, stdout, stderr) as text. With
+    @raw_stderr, stderr is the bytes snpctl wrote and stdout is decoded
+    with undecodable bytes replaced."""
+    import simtest  # tests/sim: on the path of every test that runs snpctl
+    if not raw_stderr:
+        p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        return p.returncode, p.stdout, p.stderr
+    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr
+
+
+def cert_table(state, crl):
+    """A GHCB certificate table: the ARK, ASK and VCEK (DER) of simulator
+    state directory @state and the CRL @crl (bytes). Needs
+    python3-cryptography."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    blobs = []
+    for guid, name in (("c0b406a4-a803-4952-9743-3fb6014cd0ae", "ark.pem"),
+                       ("4ab7b379-bbac-4fe4-a02f-05aef327c782", "ask.pem"),
+                       ("63da758d-e664-4564-adc5-f4b93be8accd", "vcek.pem")):
+        with open(os.path.join(state, name), "rb") as f:
+            c = x509.load_pem_x509_certificate(f.read())
+        blobs.append((guid, c.public_bytes(serialization.Encoding.DER)))
+    blobs.append(("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", crl))
+    off = 24 * (len(blobs) + 1)
+    head, data = b"", b""
+    for guid, b in blobs:
+        head += uuid.UUID(guid).bytes + struct.pack("<II", off + len(data), len(b))
+        data += b
+    return head + b"\0" * 24 + data
+
+
+def crl_check(out):
+    """The output @out of `snpctl verify --json`: (its "crl" check, None
+    without one, and its "sources"); (None, {}) when @out is not JSON."""
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        return None, {}
+    c = [c for c in doc.get("checks", []) if c["name"] == "crl"]
+    return (c[0] if c else None), doc.get("sources", {})

@@ -92,11 +92,6 @@ def both(d, what, count=None):
     return doc
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)["event_log"]
-
-
 def evidence(d):
     nonce = os.urandom(32)
     st, body, _ = http(d, "GET", "/v1/evidence?nonce=" + nonce.hex())
@@ -120,7 +115,7 @@ with h.Daemon(config=CONFIG % MAX) as d:
             new_head = rep.get("head") if st == 201 else None
         else:
             fuse_append(d, i)
-            new_head = status(d)["head"]
+            new_head = h.fuse_status(d, "event_log")["head"]
         doc = both(d, "after append %d (%s)" % (i, "HTTP" if i % 2 else "FUSE"), i + 1)
         res.check(doc["head"] == new_head and doc["events"][-1]["head"] == new_head and
                   doc["events"][-1]["record"] == record(i).hex(),
@@ -200,7 +195,7 @@ with h.Daemon(config=CONFIG % MAX) as d:
     c.close()
     res.check(r.status == 413 and big.get("type") == "urn:snpd:problem:body-too-large",
               "a POST /v1/log/events body over 16 KiB: %d %s" % (r.status, big.get("type")))
-    res.check(status(d)["state"] == "full", "status says full")
+    res.check(h.fuse_status(d, "event_log")["state"] == "full", "status says full")
     full = both(d, "the full log", MAX)
     st, edoc, fdoc = evidence(d)
     res.check(st == 200 and edoc["binding"]["log"]["count"] == MAX and
@@ -221,7 +216,7 @@ with h.Daemon(config=CONFIG % MAX) as d:
     d.write_config(CONFIG % 10)
     d.start()
     doc = both(d, "a restart with EventLogMax=10 below the log's 40 events", MAX)
-    res.check(doc["max"] == 10 and status(d)["state"] == "full" and
+    res.check(doc["max"] == 10 and h.fuse_status(d, "event_log")["state"] == "full" and
               events_bytes(d) == lines_before, "the log is kept whole and full")
     res.expect_errno(lambda: fuse_append(d, MAX), errno.ENOSPC, "and refuses appends")
     res.check(d.stop() == 0, "snpd stops cleanly with the lowered maximum")

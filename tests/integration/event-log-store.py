@@ -38,11 +38,6 @@ assert len(R2) == 41
 WRITERS = "[Daemon]\nLogWriters=0\n"
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)["event_log"]
-
-
 def frame(rec, head):
     return len(rec).to_bytes(2, "big") + rec + head
 
@@ -55,7 +50,7 @@ def start_with(d, data, what):
     os.chmod(path, 0o600)
     open(d.log, "w").close()
     d.start()
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     with open(path, "rb") as f:
         after = f.read()
     rc = d.stop()
@@ -187,7 +182,7 @@ else:
             b.start(wait=False)
             a.wait_for("READY=1")
             b.wait_for("READY=1")
-            sts = {"first": status(a), "second": status(b)}
+            sts = {"first": h.fuse_status(a, "event_log"), "second": h.fuse_status(b, "event_log")}
             ok = [k for k, st in sts.items() if st["state"] == "ok"]
             other = [st for k, st in sts.items() if k not in ok]
             res.check(len(ok) == 1 and len(other) == 1 and
@@ -209,7 +204,7 @@ else:
                   "the event is in the file at the path: %d events" % len(recs))
         a.wrapper, a.env = [], None
         a.start()
-        st = status(a)
+        st = h.fuse_status(a, "event_log")
         res.check(st["state"] == "ok" and st["events"] == 1,
                   "a restart reads it: %s %s" % (st["state"], st["events"]))
         res.check(a.stop() == 0, "snpd stops cleanly after the race")

@@ -45,11 +45,6 @@ def post(d, n):
     return r.status, body
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)["event_log"]
-
-
 def log_lines(d, what):
     return [x for x in d.read_log().splitlines() if what in x]
 
@@ -79,7 +74,7 @@ else:
                   "a failed hash: 500 event-not-stored with a real message: %s %s" %
                   (code, doc))
         res.check(fuse == errno.EIO, "FUSE: EIO (%s)" % fuse)
-        st = status(d)
+        st = h.fuse_status(d, "event_log")
         res.check(st["state"] == "ok" and st["events"] == 0, "the log is intact: %s" % st)
         code, doc = post(d, 2)
         res.check(code == 201 and doc["seq"] == 0, "the next append is stored: %s %s" %
@@ -126,7 +121,7 @@ with h.Daemon(config=CONFIG) as d:
                   "intact" in doc.get("detail", ""),
                   "a write that fails (ENOSPC after %d appends): 500 event-not-stored: %s %s" %
                   (n, code, doc))
-        st = status(d)
+        st = h.fuse_status(d, "event_log")
         res.check(st["state"] == "ok" and st["events"] == n and size == 24 + n * 187,
                   "the write was taken back, the log intact (%d events, %d bytes): %s" %
                   (n, size, st.get("reason")))
@@ -157,7 +152,7 @@ with h.Daemon(config=CONFIG) as d:
         else:
             try:
                 m, code, doc = append_until_failure(n + 1)
-                st = status(d)
+                st = h.fuse_status(d, "event_log")
                 res.check(code == 503 and doc.get("type") == "urn:snpd:problem:event-log-broken"
                           and st["state"] == "broken" and
                           "Operation not permitted" in st.get("reason", "") and

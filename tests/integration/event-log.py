@@ -85,11 +85,6 @@ def http(d, method, path, body=None):
         return r.status, data
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)["event_log"]
-
-
 def events_lines(d):
     with open(d.path("log", "events")) as f:
         return [json.loads(x) for x in f.read().splitlines()]
@@ -103,7 +98,7 @@ def check_replay(d, what):
     heads = ev.chain(recs)
     head = heads[-1] if heads else bytes(48)
     ok = (code == 200 and doc["events"] == lines and doc["count"] == len(lines) and
-          doc["head"] == head.hex() and status(d)["head"] == head.hex() and
+          doc["head"] == head.hex() and h.fuse_status(d, "event_log")["head"] == head.hex() and
           all(x["head"] == hd.hex() and x["seq"] == i and
               {k: x[k] for k in ("alg", "digest", "type", "description")} ==
               ev.decode_record(r)
@@ -126,7 +121,8 @@ def body(n):
 with h.Daemon(config=CONFIG) as d:
     d.start()
     res.check(sorted(os.listdir(d.path("log"))) == ["events", "extend"], "log/ lists extend, events")
-    res.check(status(d)["state"] == "ok" and status(d)["events"] == 0, "an empty log at start")
+    res.check(h.fuse_status(d, "event_log")["state"] == "ok" and
+              h.fuse_status(d, "event_log")["events"] == 0, "an empty log at start")
 
     # FUSE appends by root (in LogWriters=)
     res.check(h.fuse_append(d, record(1, b"kernel cmdline")) == len(record(1, b"kernel cmdline")),
@@ -227,7 +223,7 @@ with h.Daemon(config=CONFIG) as d:
     code, doc = http(d, "POST", "/v1/log/events", body(9))
     res.check(code == 507 and "full" in doc.get("detail", ""), "HTTP append to a full log: "
               "%s %s" % (code, doc))
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     res.check(st["state"] == "full" and st["refused"] >= 2, "status says full: %s" % st)
     res.check(open(d.path("report"), "rb").read(1184) and True, "reports still served")
     before = http(d, "GET", "/v1/log")[1]
@@ -235,7 +231,7 @@ with h.Daemon(config=CONFIG) as d:
     # a second snpd on the same file would write over the first one's appends
     with h.Daemon(args=["--event-log", os.path.join(d.tmp, "eventlog")]) as d2:
         d2.start()
-        st = status(d2)
+        st = h.fuse_status(d2, "event_log")
         res.check(st["state"] == "broken" and "in use" in st.get("reason", ""),
                   "a second snpd on the same log refuses it: %s" % st.get("reason"))
         line = [x for x in d2.read_log().splitlines() if "unusable" in x]
@@ -254,11 +250,11 @@ with h.Daemon(config=CONFIG) as d:
     d.write_config(CONFIG.replace("EventLogMax=%d" % FULL, "EventLogMax=%d" % (FULL + 3)))
     d.reload()
     h.fuse_append(d, record(10, b"before the crash"))
-    head = status(d)["head"]
+    head = h.fuse_status(d, "event_log")["head"]
     d.stop(signal.SIGKILL)
     subprocess.run(["umount", "-l", d.mnt], capture_output=True)
     d.start()
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     res.check(st["state"] == "ok" and st["events"] == FULL + 1 and st["head"] == head,
               "an acknowledged event survives SIGKILL: %s" % st)
     res.check(d.stop() == 0, "snpd stops cleanly after the SIGKILL restart")
@@ -269,7 +265,7 @@ with h.Daemon(config=CONFIG) as d:
     with open(path, "ab") as f:
         f.write(len(record(11)).to_bytes(2, "big") + record(11)[:20])
     d.start()
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     res.check(st["state"] == "ok" and st["events"] == FULL + 1 and st["head"] == head and
               os.path.getsize(path) == size and "incomplete append" in d.read_log(),
               "an incomplete last frame is cut off and said so: %s" % st)
@@ -283,7 +279,7 @@ with h.Daemon(config=CONFIG) as d:
         f.seek(24)
         f.write((300).to_bytes(2, "big"))
     d.start()
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     res.check(st["state"] == "broken" and "length" in st.get("reason", "") and
               os.path.getsize(path) == len(good),
               "a stored length no record has: broken, file untouched: %s" % st.get("reason"))
@@ -299,7 +295,7 @@ with h.Daemon(config=CONFIG) as d:
         f.write(bytes([c[0] ^ 0x01]))
     open(d.log, "w").close()
     d.start()
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     res.check(st["state"] == "broken" and "event 0" in st.get("reason", ""),
               "a corrupted log is broken with the reason in status: %s" % st)
     line = [x for x in d.read_log().splitlines() if "unusable" in x]
@@ -334,7 +330,7 @@ with h.Daemon(config=CONFIG) as d:
         f.write(bytes(b ^ 0xFF for b in bid))
     other_boot = open(path, "rb").read()
     d.start()
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     res.check(st["state"] == "broken" and "boot id" in st.get("reason", "") and
               "after this boot" in st.get("reason", "") and
               open(path, "rb").read() == other_boot,
@@ -346,7 +342,7 @@ with h.Daemon(config=CONFIG) as d:
     boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
     os.utime(path, (boot - 3600, boot - 3600))
     d.start()
-    st = status(d)
+    st = h.fuse_status(d, "event_log")
     res.check(st["state"] == "ok" and st["events"] == 0 and st["head"] == "00" * 48,
               "a log of an earlier boot starts empty: %s" % st)
     res.check(d.stop() == 0, "snpd stops cleanly after the reset")
@@ -372,7 +368,7 @@ with h.Daemon(args=["--event-log="]) as d:
     res.check(not os.path.exists(d.path("log")), "EventLog= empty: no log/ in the view")
     code, _ = http(d, "GET", "/v1/log")
     res.check(code == 404, "EventLog= empty: GET /v1/log is 404")
-    res.check(status(d) == {"state": "disabled"}, "status says disabled")
+    res.check(h.fuse_status(d, "event_log") == {"state": "disabled"}, "status says disabled")
     res.check(d.stop() == 0, "snpd without a log stops cleanly")
 
 res.done()

@@ -45,11 +45,6 @@ def http(d, method, path, body=None):
     return r.status, data
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)
-
-
 def report_data(doc):
     return base64.b64decode(doc["report"])[0x50:0x90]
 
@@ -139,7 +134,7 @@ with h.Daemon(config=CONFIG) as d:
                      {"alg": "sha384", "digest": (bytes([i + 1]) * 48).hex(), "type": 7,
                       "description": "loaded thing %d" % i})
         res.check(st == 201, "event %d appended: %d" % (i, st))
-    before = status(d)
+    before = h.fuse_status(d)
     nonces = [os.urandom(16 + i % 17) for i in range(CLIENTS)]
     out = [None] * CLIENTS
     go = threading.Barrier(CLIENTS)
@@ -183,7 +178,7 @@ with h.Daemon(config=CONFIG) as d:
         exact += ok
     res.check(exact == len(docs), "%d/%d documents byte for byte one JSON serialization, "
               "binding last" % (exact, len(docs)))
-    after = status(d)
+    after = h.fuse_status(d)
     batches = after["evidence"]["batches"] - before["evidence"]["batches"]
     device = after["broker"]["completed"] - before["broker"]["completed"]
     res.check(1 <= device <= CLIENTS // 4 and batches == device,
@@ -437,7 +432,7 @@ with h.Daemon(config=CONFIG) as d:
     wt = [threading.Thread(target=waiter) for _ in range(4)]
     for th in wt:
         th.start()
-    while status(d)["evidence"]["pending"] < 4 and all(th.is_alive() for th in wt):
+    while h.evidence_status(d)["pending"] < 4 and all(th.is_alive() for th in wt):
         threading.Event().wait(0.01)  # until the four wait in the batch (no timing assert)
     rc = d.stop()
     for th in wt:
@@ -467,7 +462,7 @@ with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=1\n") as d:
         th.start()
     for th in threads:
         th.join()
-    e = status(d)["evidence"]
+    e = h.evidence_status(d)
     res.check(out.count(True) == 8 and e["failed"] == 0,
               "over RateLimit=1: %d/8 answered and verified, %d failed, %d batches" %
               (out.count(True), e["failed"], e["batches"]))
@@ -492,7 +487,7 @@ with h.Daemon(config="[Daemon]\nQueueSize=2\nBatchWindowMSec=1000\n") as d:
             th.start()
         # until both are in the batch, waiting or sent (no timing assert)
         def joined():
-            e = status(d)["evidence"]
+            e = h.evidence_status(d)
             return e["pending"] + e["in_flight"]
 
         while joined() < 2 and all(th.is_alive() for th in ts):
@@ -505,7 +500,7 @@ with h.Daemon(config="[Daemon]\nQueueSize=2\nBatchWindowMSec=1000\n") as d:
     res.check(st == 503 and b"batch-full" in data,
               "a third nonce of one client over QueueSize=2: %d %s" % (st, data[:80]))
     res.check(sorted(got) == [200, 200], "the two waiting nonces answered: %s" % got)
-    e = status(d)["evidence"]
+    e = h.evidence_status(d)
     res.check(e["refused"] == 1, "status counts the refusal: %d" % e["refused"])
 
     # the share is the client's waiting nonces, not all it ever had: the
@@ -517,15 +512,15 @@ with h.Daemon(config="[Daemon]\nQueueSize=2\nBatchWindowMSec=1000\n") as d:
         return (x["pending"] + x["in_flight"] + x["cancelled"] + x["answered"] > before or
                 x["refused"] != e["refused"])
 
-    while not seen(status(d)["evidence"]):
+    while not seen(h.evidence_status(d)):
         threading.Event().wait(0.01)
-    res.check(status(d)["evidence"]["refused"] == e["refused"],
+    res.check(h.evidence_status(d)["refused"] == e["refused"],
               "a nonce joins after the client's two were answered")
     gone.close()  # hangs up while its nonce waits (or, on a slow day, is sent)
-    while (status(d)["evidence"]["cancelled"] + status(d)["evidence"]["answered"]
-           < before + 1) and status(d)["evidence"]["refused"] == e["refused"]:
+    while (h.evidence_status(d)["cancelled"] + h.evidence_status(d)["answered"]
+           < before + 1) and h.evidence_status(d)["refused"] == e["refused"]:
         threading.Event().wait(0.01)
-    cancelled = status(d)["evidence"]["cancelled"]
+    cancelled = h.evidence_status(d)["cancelled"]
     got = []
     ts = [threading.Thread(target=lambda: got.append(
         http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())[0])) for _ in range(2)]
@@ -535,7 +530,7 @@ with h.Daemon(config="[Daemon]\nQueueSize=2\nBatchWindowMSec=1000\n") as d:
         th.join()
     res.check(sorted(got) == [200, 200],
               "after answers and a hang-up, two nonces of the client again: %s" % got)
-    e = status(d)["evidence"]
+    e = h.evidence_status(d)
     res.check(e["refused"] == 1,
               "nothing more refused (the hung-up nonce %s): %d" %
               ("cancelled" if cancelled else "answered", e["refused"]))

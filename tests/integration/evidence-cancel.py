@@ -25,11 +25,6 @@ N = 9
 GONE = (0, N // 2, N - 1)
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)
-
-
 def nonce(i):
     return bytes([0x5a, i]) * 16
 
@@ -47,24 +42,24 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n") as d:
     dev = h.DeviceHeld(d)
     # the first client's batch goes to the held device at once and stays there
     first = h.UnixHTTPConnection(d.api, timeout=120)
-    ev0 = status(d)["evidence"]
+    ev0 = h.evidence_status(d)
     first.request("GET", "/v1/evidence?nonce=" + nonce(100).hex())
-    h.wait_until(lambda: status(d)["evidence"]["in_flight"] == 1, 1200)
+    h.wait_until(lambda: h.evidence_status(d)["in_flight"] == 1, 1200)
     # the others join the next batch, which waits, one by one in this order
     conns = []
     for i in range(N):
         c = h.UnixHTTPConnection(d.api, timeout=120)
         c.request("GET", "/v1/evidence?nonce=" + nonce(i).hex())
-        h.wait_until(lambda: status(d)["evidence"]["members"] == ev0["members"] + 2 + i, 1200)
+        h.wait_until(lambda: h.evidence_status(d)["members"] == ev0["members"] + 2 + i, 1200)
         conns.append(c)
-    s = status(d)["evidence"]
+    s = h.evidence_status(d)
     res.check(s["pending"] == N and s["in_flight"] == 1,
               "%d members wait behind the batch on the held device: %r" % (N, s))
     for i in GONE:
         conns[i].sock.close()
         conns[i].close()
-    s = h.wait_until(lambda: status(d)["evidence"]["cancelled"] == ev0["cancelled"] + len(GONE)
-                     and status(d)["evidence"], 1200)
+    s = h.wait_until(lambda: h.evidence_status(d)["cancelled"] == ev0["cancelled"] + len(GONE)
+                     and h.evidence_status(d), 1200)
     res.check(s and s["pending"] == N - len(GONE),
               "the first, middle and last member hung up and left the batch: %r" % s)
     dev.release()

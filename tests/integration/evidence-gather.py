@@ -49,13 +49,6 @@ def evidence(d, nonce):
     return out
 
 
-def wait_for(d, what, cond):
-    if h.wait_evidence(d, cond):
-        return True
-    res.check(False, "%s: %r" % (what, h.evidence_status(d)))
-    return False
-
-
 def run(window, bmax=256, waiting=1, b_count=1, staged=False):
     """A's nonces (two; three if @staged) and the waiting clients' (B...,
     b_count each, one after another at once): ({nonce: (tree size,
@@ -90,12 +83,13 @@ def run(window, bmax=256, waiting=1, b_count=1, staged=False):
         tbs = [threading.Thread(target=client, args=(d, n, b_before)) for n in bs]
         try:
             ta.start()
-            ok = wait_for(d, "A's first nonce is on the (held) device",
-                          lambda e: e["in_flight"] == 1)
+            ok = h.wait_evidence_or_fail(res, d, "A's first nonce is on the (held) device",
+                                         lambda e: e["in_flight"] == 1)
             for tb in tbs:
                 tb.start()
-            ok = ok and wait_for(d, "%d nonce(s) wait while it is" % waiting,
-                                 lambda e: e["pending"] == waiting and e["in_flight"] == 1)
+            ok = ok and h.wait_evidence_or_fail(
+                res, d, "%d nonce(s) wait while it is" % waiting,
+                lambda e: e["pending"] == waiting and e["in_flight"] == 1)
             dev.release()
             if staged and ok:
                 # B's first answered: its batch is back, nothing else is sent
@@ -103,12 +97,13 @@ def run(window, bmax=256, waiting=1, b_count=1, staged=False):
                 res.check(ok, "B's first nonce answered")
                 dev = h.DeviceHeld(d)
                 b_go.set()
-                ok = ok and wait_for(d, "B's second is on the held device alone",
-                                     lambda e: e["batches"] == 3 and e["in_flight"] == 1 and
-                                     e["pending"] == 0)
+                ok = ok and h.wait_evidence_or_fail(
+                    res, d, "B's second is on the held device alone",
+                    lambda e: e["batches"] == 3 and e["in_flight"] == 1 and e["pending"] == 0)
                 a_go.set()
-                ok = ok and wait_for(d, "A's third waits while it is",
-                                     lambda e: e["pending"] == 1 and e["in_flight"] == 1)
+                ok = ok and h.wait_evidence_or_fail(
+                    res, d, "A's third waits while it is",
+                    lambda e: e["pending"] == 1 and e["in_flight"] == 1)
         finally:
             dev.release()
             b_go.set()

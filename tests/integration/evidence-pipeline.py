@@ -35,13 +35,6 @@ def tree_sizes(answers):
             if a[0] == 200 and a[1].get("binding", {}).get("nonce") == n}
 
 
-def wait_for(d, what, cond):
-    if h.wait_evidence(d, cond):
-        return True
-    res.check(False, "%s: %r" % (what, h.evidence_status(d)))
-    return False
-
-
 with h.Daemon(config="[Daemon]\nLogLevel=debug\n",
               env={"SNP_SIM_DEVICE_US": "1500000"}) as d:
     d.start()
@@ -54,12 +47,13 @@ with h.Daemon(config="[Daemon]\nLogLevel=debug\n",
     threads = [threading.Thread(target=evidence, args=(d, first, answers))]
     try:
         threads[0].start()
-        ok = wait_for(d, "the first nonce is on the held device", lambda e: e["in_flight"] == 1)
+        ok = h.wait_evidence_or_fail(res, d, "the first nonce is on the held device",
+                                     lambda e: e["in_flight"] == 1)
         for n in rest:
             threads.append(threading.Thread(target=evidence, args=(d, n, answers)))
             threads[-1].start()
-        ok = ok and wait_for(d, "five wait while it is", lambda e: e["pending"] == 5 and
-                             e["in_flight"] == 1)
+        ok = ok and h.wait_evidence_or_fail(res, d, "five wait while it is",
+                                            lambda e: e["pending"] == 5 and e["in_flight"] == 1)
     finally:
         dev.release()
         for th in threads:

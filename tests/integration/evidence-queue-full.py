@@ -45,11 +45,6 @@ h.need_fuse()
 h.need_setpriv()
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)
-
-
 def http(d, path, out, key):
     """GET @path; out[key] = (status, body, problem type) or (repr(error), ...)."""
     c = h.UnixHTTPConnection(d.api, timeout=120)
@@ -157,11 +152,11 @@ def batch_in_its_place(d, out, threads, k, what):
     Returns the held device."""
     dev = h.DeviceHeld(d)
     threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw"))
-    ok = h.wait_until(lambda: status(d)["broker"]["device_busy"])
+    ok = h.wait_until(lambda: h.fuse_status(d, "broker")["device_busy"])
     threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw2"))
-    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 1)
+    ok = ok and h.wait_until(lambda: h.fuse_status(d, "broker")["queue_depth"] == 1)
     threads.append(start(http, d, "/v1/evidence?nonce=" + nonce(k).hex(), out, "e"))
-    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 2)
+    ok = ok and h.wait_until(lambda: h.fuse_status(d, "broker")["queue_depth"] == 2)
     threads.append(start(fuse, d, nonce(k + 1), out, "f"))
     ok = ok and h.wait_evidence(d, lambda s: s["pending"] == 1)
     res.check(ok, "%s: a raw report on the held device, the queue full, a batch in its own "
@@ -176,7 +171,7 @@ with h.Daemon(config=CONFIG % 2) as d:
     d.start()
     out, threads = {}, []
     dev = h.DeviceHeld(d)
-    br0 = status(d)["broker"]
+    br0 = h.fuse_status(d, "broker")
     threads.append(start(http, d, "/v1/evidence?nonce=" + nonce(1).hex(), out, "e1"))
     ok = h.wait_evidence(d, lambda s: s["in_flight"] == 1)
     threads.append(start(http, d, "/v1/evidence?nonce=" + nonce(2).hex(), out, "e2"))
@@ -190,14 +185,14 @@ with h.Daemon(config=CONFIG % 2) as d:
     res.check(out["e3"][0] == 503 and out["e3"][2] == "batch-full",
               "a third member of the same uid is refused (%r %s)" % out["e3"][::2])
     threads.append(start(http, d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw"))
-    ok = h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 1)
+    ok = h.wait_until(lambda: h.fuse_status(d, "broker")["queue_depth"] == 1)
     res.check(ok, "a raw report waits behind the batch (queue depth %d)"
-              % status(d)["broker"]["queue_depth"])
+              % h.fuse_status(d, "broker")["queue_depth"])
 
     # per-client limits still hold for raw requests: root's share of
     # QueueSize=2 is one waiting request
     http(d, "/v1/report?nonce=" + os.urandom(32).hex(), out, "raw2")
-    br = status(d)["broker"]
+    br = h.fuse_status(d, "broker")
     res.check(out["raw2"][0] == 503 and out["raw2"][2] == "queue-full" and
               br["share_full"] == br0["share_full"] + 1,
               "a second raw report of the same uid is refused: its share is full (%r, "
@@ -207,13 +202,13 @@ with h.Daemon(config=CONFIG % 2) as d:
     # the reload's reference report takes a place of its own, none of the queue's
     d.proc.send_signal(signal.SIGHUP)
     d.wait_for("RELOADING=1")
-    ok = h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 2)
+    ok = h.wait_until(lambda: h.fuse_status(d, "broker")["queue_depth"] == 2)
     threads.append(start(raw_fuse, d, OTHER, out, "raw3"))
-    ok = ok and h.wait_until(lambda: status(d)["broker"]["queue_depth"] == 3)
+    ok = ok and h.wait_until(lambda: h.fuse_status(d, "broker")["queue_depth"] == 3)
     res.check(ok, "SIGHUP: the reference report waits in its own place, a raw report of "
               "another uid takes the last place of the queue (depth %d)"
-              % status(d)["broker"]["queue_depth"])
-    full = status(d)["broker"]["queue_full"]
+              % h.fuse_status(d, "broker")["queue_depth"])
+    full = h.fuse_status(d, "broker")["queue_full"]
     res.check("e2" not in out and "f" not in out and "raw" not in out,
               "the waiting members are not answered while the queue is full (%r)"
               % sorted(out))
@@ -233,7 +228,7 @@ with h.Daemon(config=CONFIG % 2) as d:
     res.check(why is None, "FUSE member answered with valid evidence (%s)" % why)
     res.check(out["raw"][0] == 200 and out["raw3"][0] == 0,
               "the raw reports were answered: %r" % ((out["raw"][0], out["raw3"]),))
-    s, br = status(d)["evidence"], status(d)["broker"]
+    s, br = h.evidence_status(d), h.fuse_status(d, "broker")
     res.check(s["failed"] == 0 and s["answered"] >= 3 and br["queue_full"] == full,
               "no evidence failed, no batch refused by the broker (failed %d, queue_full "
               "%d -> %d)" % (s["failed"], full, br["queue_full"]))

@@ -56,14 +56,9 @@ print(data.hex())
 """
 
 
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)
-
-
 def open_files(d):
-    """Open files but the one status() reads through."""
-    return status(d)["filesystem"]["open_files"] - 1
+    """Open files but the one h.fuse_status() reads through."""
+    return h.fuse_status(d, "filesystem")["open_files"] - 1
 
 
 def nonce(i):
@@ -109,7 +104,7 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
 
     # 1. alone: stored, read from the page cache, mappable by its descriptor
     path = d.path("evidence", nonce(1).hex())
-    r0 = status(d)["filesystem"]["reads"]
+    r0 = h.fuse_status(d, "filesystem")["reads"]
     fd = os.open(path, os.O_RDONLY)
     first = read_all(fd)
     size = os.fstat(fd).st_size
@@ -120,11 +115,11 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
     res.check(m[:] == first, "a mapping of the descriptor shows the same bytes")
     m.close()
     os.close(fd)
-    reads = status(d)["filesystem"]["reads"] - r0
+    reads = h.fuse_status(d, "filesystem")["reads"] - r0
     res.check(reads == 0, "no READ reached snpd (the page cache served them): %d" % reads)
     # closed: the kernel's copy (pages, size) goes with its last descriptor
     h.wait_until(lambda: open_files(d) == 0)
-    fst = status(d)["filesystem"]
+    fst = h.fuse_status(d, "filesystem")
     res.check(fst["stored"] == 1 and fst["dropped"] == 1,
               "closed: the stored answer is dropped from the page cache at its release "
               "(stored %d, dropped %d)" % (fst["stored"], fst["dropped"]))
@@ -135,24 +130,24 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
     other = os.open(path4, os.O_RDONLY)  # a second descriptor: direct I/O, never reads
     os.close(fd)
     h.wait_until(lambda: open_files(d) == 1)
-    fst = status(d)["filesystem"]
+    fst = h.fuse_status(d, "filesystem")
     kept = fst["stored"] == 2 and fst["dropped"] == 1
     os.close(other)
-    h.wait_until(lambda: open_files(d) == 0 and status(d)["filesystem"]["dropped"] == 2,
+    h.wait_until(lambda: open_files(d) == 0 and h.fuse_status(d, "filesystem")["dropped"] == 2,
                  tries=100)
-    dropped = status(d)["filesystem"]["dropped"]
+    dropped = h.fuse_status(d, "filesystem")["dropped"]
     res.check(why is None and kept and dropped == 2,
               "kept while another descriptor of the name is open, dropped when it closes "
               "(%s, kept %s, dropped %d)" % (why, kept, dropped))
 
     # 2. the same name again: direct I/O, complete, the first never mapped
-    r0 = status(d)["filesystem"]["reads"]
+    r0 = h.fuse_status(d, "filesystem")["reads"]
     fd = os.open(path, os.O_RDONLY)
     second = read_all(fd)
     why = proves(second, nonce(1))
     res.check(why is None, "again: a complete document that proves the nonce (%s)" % why)
     res.check(second != first, "again: a new document (a new batch), not the stored one")
-    res.check(status(d)["filesystem"]["reads"] > r0, "again: read through direct I/O")
+    res.check(h.fuse_status(d, "filesystem")["reads"] > r0, "again: read through direct I/O")
     seen = mapped(d, path, min(len(first), len(second)))
     res.check(seen is None or seen != first[:len(seen)],
               "a mapping of the name opened again never shows the first document (%s)"
@@ -168,7 +163,7 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
     ino = os.fstat(keep).st_ino
     for i in range(1100):  # over the uid's share (1,024 names): the oldest go
         os.stat(d.path("evidence", (0x7000 + i).to_bytes(4, "little").hex() * 8))
-    r0 = status(d)["filesystem"]["reads"]
+    r0 = h.fuse_status(d, "filesystem")["reads"]
     fd = os.open(path2, os.O_RDONLY)
     after = read_all(fd)
     same = os.fstat(fd).st_ino == ino
@@ -177,13 +172,13 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
     why = proves(after, nonce(2))
     res.check(why is None and after != before,
               "evicted and looked up again: a new, complete document (%s)" % why)
-    res.check(same and status(d)["filesystem"]["reads"] == r0,
+    res.check(same and h.fuse_status(d, "filesystem")["reads"] == r0,
               "the same inode (%s), stored again: no READ" % same)
 
     # 3. two openers of one name: the first waits in its OPEN on the held device
     path3 = d.path("evidence", nonce(3).hex())
-    e0 = status(d)["evidence"]
-    r0 = status(d)["filesystem"]["reads"]
+    e0 = h.evidence_status(d)
+    r0 = h.fuse_status(d, "filesystem")["reads"]
     dev = h.DeviceHeld(d)
     got = {}
 
@@ -194,12 +189,12 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
 
     a = threading.Thread(target=opener, args=("a",))
     a.start()
-    ok = h.wait_until(lambda: status(d)["evidence"]["in_flight"] == 1, 1200)
+    ok = h.wait_until(lambda: h.evidence_status(d)["in_flight"] == 1, 1200)
     res.check(ok and open_files(d) == 1,
               "the first opener waits in its OPEN, its nonce on the held device")
     b = threading.Thread(target=opener, args=("b",))
     b.start()
-    ok = h.wait_until(lambda: status(d)["evidence"]["pending"] == 1, 1200)
+    ok = h.wait_until(lambda: h.evidence_status(d)["pending"] == 1, 1200)
     res.check(ok and open_files(d) == 2,
               "the second opener of the name opened at once and reads (its nonce waits)")
     dev.release()
@@ -212,23 +207,23 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n"
         if why is None:
             leaves.add((json.loads(got[k])["report"], json.loads(got[k])["binding"]["leaf_index"]))
     res.check(len(leaves) == 2, "each opener its own answer")
-    reads = status(d)["filesystem"]["reads"] - r0
+    reads = h.fuse_status(d, "filesystem")["reads"] - r0
     res.check(reads >= 4, "both read through direct I/O, nothing stored: %d READs" % reads)
-    e1 = status(d)["evidence"]
+    e1 = h.evidence_status(d)
     res.check(e1["answered"] - e0["answered"] == 2, "two members answered")
 
     # 4. an opener killed while its OPEN waits
     path4 = d.path("evidence", nonce(4).hex())
-    e0 = status(d)["evidence"]
+    e0 = h.evidence_status(d)
     dev = h.DeviceHeld(d)
     child = subprocess.Popen([sys.executable, "-c",
                               "import os, sys; os.open(sys.argv[1], os.O_RDONLY); print('opened')",
                               path4], stdout=subprocess.PIPE, text=True)
-    ok = h.wait_until(lambda: status(d)["evidence"]["in_flight"] == 1, 1200)
+    ok = h.wait_until(lambda: h.evidence_status(d)["in_flight"] == 1, 1200)
     res.check(ok, "the opener waits in its OPEN, its nonce on the held device")
     child.send_signal(signal.SIGKILL)
-    s = h.wait_until(lambda: status(d)["evidence"]["cancelled"] == e0["cancelled"] + 1 and
-                     open_files(d) == 0 and status(d), 1200)
+    s = h.wait_until(lambda: h.evidence_status(d)["cancelled"] == e0["cancelled"] + 1 and
+                     open_files(d) == 0 and h.fuse_status(d), 1200)
     res.check(bool(s), "the interrupted OPEN left the batch and its open file is gone, "
               "the device still held")
     dev.release()  # (unanswered, the killed opener would wait for the device)

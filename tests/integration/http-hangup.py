@@ -12,7 +12,6 @@ before snpd suspended the request (sent and closed at once); a hang-up of
 an idle connection closes it. The device is held still by the simulator's
 state lock. Conditions are polled, no timing is asserted."""
 
-import json
 import os
 import socket
 
@@ -23,11 +22,6 @@ h.need_fuse()
 res = t.Results()
 
 WATCH = 0x80000018  # EPOLLHUP | EPOLLERR | EPOLLET
-
-
-def status(d):
-    with open(d.path("status")) as f:
-        return json.load(f)
 
 
 def watches(d):
@@ -71,13 +65,13 @@ with h.Daemon() as d:
 
     # (a) a connection that served before hangs up while its member waits
     dev = h.DeviceHeld(d)
-    ev0 = status(d)["evidence"]
+    ev0 = h.evidence_status(d)
     conns[0].request("GET", "/v1/evidence?nonce=" + nonce(20))
-    h.wait_until(lambda: status(d)["evidence"]["members"] > ev0["members"])
+    h.wait_until(lambda: h.evidence_status(d)["members"] > ev0["members"])
     conns[0].sock.close()
     conns[0].close()
-    ev = h.wait_until(lambda: status(d)["evidence"]["cancelled"] > ev0["cancelled"] and
-                    status(d)["evidence"])
+    ev = h.wait_until(lambda: h.evidence_status(d)["cancelled"] > ev0["cancelled"] and
+                    h.evidence_status(d))
     res.check(ev and ev["cancelled"] == ev0["cancelled"] + 1,
               "(a) a keep-alive client that hung up while its evidence waited for the "
               "device: its member was cancelled at once (%r)" % ev)
@@ -93,7 +87,7 @@ with h.Daemon() as d:
 
     # (c) request and hang-up at once on a watched connection: the hang-up
     # may come before the request is suspended; its member must not stay
-    ev0 = status(d)["evidence"]
+    ev0 = h.evidence_status(d)
     s = conns[2].sock
     try:
         s.sendall(REQ % nonce(30).encode())
@@ -102,7 +96,7 @@ with h.Daemon() as d:
     s.close()
     conns[2].close()
     n = h.wait_until(lambda: watches(d) - base == 0) and watches(d) - base
-    ev = status(d)["evidence"]
+    ev = h.evidence_status(d)
     res.check(n == 0 and ev["members"] - ev0["members"] ==
               ev["cancelled"] - ev0["cancelled"],
               "(c) request sent and connection closed at once: every member it made was "
@@ -113,17 +107,17 @@ with h.Daemon() as d:
     dev.release()
     code = get(c, "/v1/report")
     dev = h.DeviceHeld(d)
-    b0 = status(d)["broker"]
+    b0 = h.fuse_status(d, "broker")
     # the next report waits behind the held device; one more is queued
     other = h.UnixHTTPConnection(d.api, timeout=60)
     other.request("GET", "/v1/report")
-    h.wait_until(lambda: status(d)["broker"]["submitted"] > b0["submitted"])
+    h.wait_until(lambda: h.fuse_status(d, "broker")["submitted"] > b0["submitted"])
     c.request("GET", "/v1/report")
-    h.wait_until(lambda: status(d)["broker"]["submitted"] > b0["submitted"] + 1)
+    h.wait_until(lambda: h.fuse_status(d, "broker")["submitted"] > b0["submitted"] + 1)
     c.sock.close()
     c.close()
-    b = h.wait_until(lambda: status(d)["broker"].get("cancelled", 0) >
-                   b0.get("cancelled", 0) and status(d)["broker"])
+    b = h.wait_until(lambda: h.fuse_status(d, "broker").get("cancelled", 0) >
+                   b0.get("cancelled", 0) and h.fuse_status(d, "broker"))
     res.check(code == 200 and b and b.get("cancelled", 0) >= b0.get("cancelled", 0) + 1,
               "(d) a keep-alive client that hung up while its report was queued: it was "
               "dropped (%r, %r)" % (code, b))

@@ -16,11 +16,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "sim"))
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
 import simtest  # noqa: E402
 import snptest as t  # noqa: E402
 
@@ -30,67 +30,14 @@ try:
     import cryptography  # noqa: F401
 except ImportError:
     simtest.skip("python3-cryptography missing")
+import kdsemu  # noqa: E402
 
 res = t.Results()
-EMU = os.path.join(SRC, "tests", "helpers", "kds-emulator.py")
-
-
-class Emulator:
-    def __init__(self, state):
-        self.p = subprocess.Popen([sys.executable, EMU, "--state", state],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.p.stdout.readline()  # printed once listening
-        if not line.strip():
-            self.p.kill()
-            simtest.fail("the KDS emulator did not start")
-        self.url = "http://127.0.0.1:%d" % int(line)
-
-    def ctl(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return r.read()
-
-    def count(self):
-        return json.loads(self.ctl("/_emu/count"))["total"]
-
-    def set(self, **kw):
-        self.ctl("/_emu/set?" + "&".join("%s=%s" % kv for kv in kw.items()))
-
-    def stop(self):
-        self.p.kill()
-        self.p.wait()
-
-
-def run(*args):
-    p = subprocess.run([t.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    return p.returncode, p.stdout, p.stderr
-
-
-def cert_table(state, crl):
-    """A GHCB certificate table: ARK, ASK, VCEK (DER) and @crl."""
-    import struct
-    import uuid
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    blobs = []
-    for guid, name in (("c0b406a4-a803-4952-9743-3fb6014cd0ae", "ark.pem"),
-                       ("4ab7b379-bbac-4fe4-a02f-05aef327c782", "ask.pem"),
-                       ("63da758d-e664-4564-adc5-f4b93be8accd", "vcek.pem")):
-        with open(os.path.join(state, name), "rb") as f:
-            c = x509.load_pem_x509_certificate(f.read())
-        blobs.append((guid, c.public_bytes(serialization.Encoding.DER)))
-    blobs.append(("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", crl))
-    off = 24 * (len(blobs) + 1)
-    head, data = b"", b""
-    for guid, b in blobs:
-        head += uuid.UUID(guid).bytes + struct.pack("<II", off + len(data), len(b))
-        data += b
-    return head + b"\0" * 24 + data
 
 
 def scenario(product, tmp):
     d = simtest.new_state(product)
-    emu = Emulator(d)
+    emu = kdsemu.Emulator(d)
     try:
         rpt = os.path.join(tmp, product + ".bin")
         subprocess.run([t.SNPCTL, "report", "--backend=sim:" + d, "--nonce", "00ff", "-o", rpt],
@@ -99,8 +46,8 @@ def scenario(product, tmp):
         kds = ["--kds-url", emu.url]
 
         def verify(cache, *extra):
-            return run("verify", rpt, "--trust-ark", ark, "--cache-dir", cache, "--json",
-                       *(kds + list(extra)))
+            return kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cache-dir", cache, "--json",
+                                 *(kds + list(extra)))
 
         # offline, empty cache: a clear error naming the remedy, no request
         c0 = os.path.join(tmp, product + "-c0")
@@ -111,7 +58,8 @@ def scenario(product, tmp):
 
         # fetch, then verify from the cache only
         c1 = os.path.join(tmp, product + "-c1")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c1, "--trust-ark", ark, *kds)
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c1, "--trust-ark",
+                                     ark, *kds)
         n1 = emu.count()
         res.check(rc == 0 and n1 == 3, "%s: collateral fetch: rc %d, %d requests (VCEK, "
                   "cert_chain, CRL) %s" % (product, rc, n1, err.strip()))
@@ -124,20 +72,19 @@ def scenario(product, tmp):
             res.check(ok, "%s: cache %s/: one entry 0644 in a 0755 directory" % (product, sub))
         for extra in ([], ["--offline"]):
             rc, out, err = verify(c1, *extra)
-            doc = json.loads(out) if out.startswith("{") else {}
-            crl = [c for c in doc.get("checks", []) if c["name"] == "crl"]
-            res.check(rc == 0 and doc.get("sources", {}).get("leaf") == "cache" and
-                      crl and crl[0]["result"] == "passed" and emu.count() == n1,
+            cc, src = kdsemu.crl_check(out)
+            res.check(rc == 0 and src.get("leaf") == "cache" and
+                      cc is not None and cc["result"] == "passed" and emu.count() == n1,
                       "%s: verify %s from the cache: rc %d, sources %r, crl %r, %d new KDS "
-                      "requests (0) %s" % (product, " ".join(extra), rc, doc.get("sources"),
-                                           crl, emu.count() - n1, err.strip()))
+                      "requests (0) %s" % (product, " ".join(extra), rc, src,
+                                           cc, emu.count() - n1, err.strip()))
 
         # export / import for an air-gapped machine, then verify offline there
         exp = os.path.join(tmp, product + "-export")
         c3 = os.path.join(tmp, product + "-c3")
-        rc1, _, e1 = run("collateral", "export", exp, "--cache-dir", c1)
-        rc2, _, e2 = run("collateral", "import", exp, "--cache-dir", c3, "--offline",
-                            "--trust-ark", ark)
+        rc1, _, e1 = kdsemu.snpctl("collateral", "export", exp, "--cache-dir", c1)
+        rc2, _, e2 = kdsemu.snpctl("collateral", "import", exp, "--cache-dir", c3, "--offline",
+                                   "--trust-ark", ark)
         n = emu.count()
         rc, out, err = verify(c3, "--offline")
         doc = json.loads(out) if out.startswith("{") else {}
@@ -199,11 +146,10 @@ def scenario(product, tmp):
         c2 = os.path.join(tmp, product + "-c2")
         n = emu.count()
         rc, out, err = verify(c2)
-        doc = json.loads(out) if out.startswith("{") else {}
-        crl = [c for c in doc.get("checks", []) if c["name"] == "crl"]
-        res.check(rc == 1 and crl and crl[0]["result"] == "failed" and
-                  "REVOKED" in crl[0]["detail"],
-                  "%s: revoked ASK: rc %d (1), crl %r" % (product, rc, crl))
+        cc, _ = kdsemu.crl_check(out)
+        res.check(rc == 1 and cc is not None and cc["result"] == "failed" and
+                  "REVOKED" in cc["detail"],
+                  "%s: revoked ASK: rc %d (1), crl %r" % (product, rc, cc))
         res.check(emu.count() - n == 3, "%s: verify with an empty cache fetched VCEK, chain, "
                   "CRL: %d requests" % (product, emu.count() - n))
         rc, out, err = verify(c2, "--crl=off")
@@ -224,28 +170,26 @@ def scenario(product, tmp):
                        "report": base64.b64encode(rbytes).decode(), "endorsement_key": "vcek",
                        "certificates": pems, "crl": None}, f)
         n = emu.count()
-        rc, out, err = run("verify", ev, "--trust-ark", ark, "--cache-dir", c2, "--json")
-        doc = json.loads(out) if out.startswith("{") else {}
-        crlc = [c for c in doc.get("checks", []) if c["name"] == "crl"]
-        res.check(rc == 1 and crlc and "REVOKED" in crlc[0]["detail"] and emu.count() == n,
+        rc, out, err = kdsemu.snpctl("verify", ev, "--trust-ark", ark, "--cache-dir", c2, "--json")
+        cc, _ = kdsemu.crl_check(out)
+        res.check(rc == 1 and cc is not None and "REVOKED" in cc["detail"] and emu.count() == n,
                   "%s: evidence without a CRL takes the cached one, which revokes the ASK: "
-                  "rc %d (1), %r %s" % (product, rc, crlc, err.strip()))
+                  "rc %d (1), %r %s" % (product, rc, cc, err.strip()))
 
         # the host's certificate table with a CRL entry: used first
         if product == "Milan":
             crl = emu.ctl("/vcek/v1/%s/crl" % product)
             tbl = os.path.join(tmp, "table.bin")
             with open(tbl, "wb") as f:
-                f.write(cert_table(d, crl))
+                f.write(kdsemu.cert_table(d, crl))
             n = emu.count()
-            rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cert-table", tbl,
-                               "--cache-dir", os.path.join(tmp, "c-tbl"), "--json", *kds)
-            doc = json.loads(out) if out.startswith("{") else {}
-            crlc = [c for c in doc.get("checks", []) if c["name"] == "crl"]
-            res.check(rc == 1 and crlc and "REVOKED" in crlc[0]["detail"] and
-                      doc["sources"]["crl"] == "certificate table" and emu.count() == n,
+            rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cert-table", tbl,
+                                         "--cache-dir", os.path.join(tmp, "c-tbl"), "--json", *kds)
+            cc, src = kdsemu.crl_check(out)
+            res.check(rc == 1 and cc is not None and "REVOKED" in cc["detail"] and
+                      src.get("crl") == "certificate table" and emu.count() == n,
                       "%s: the certificate table's CRL revokes the ASK: rc %d, %r, sources %r"
-                      % (product, rc, crlc, doc.get("sources")))
+                      % (product, rc, cc, src))
         emu.set(revoke=0)
     finally:
         emu.stop()
@@ -256,7 +200,7 @@ def scenario(product, tmp):
 def failures(tmp):
     """429/500 backoff, 404 memory, wrong and truncated VCEKs (Milan)."""
     d = simtest.new_state("Milan")
-    emu = Emulator(d)
+    emu = kdsemu.Emulator(d)
     try:
         rpt = os.path.join(tmp, "f.bin")
         subprocess.run([t.SNPCTL, "report", "--backend=sim:" + d, "--nonce", "01", "-o", rpt],
@@ -270,10 +214,11 @@ def failures(tmp):
             n = emu.count()
             rcs = []
             for _ in range(3):
-                rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
+                rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cache-dir", c,
+                                             *kds)
                 rcs.append(rc)
-            rc, out, err2 = run("collateral", "fetch", rpt, "--cache-dir", c, "--trust-ark",
-                                ark, *kds)
+            rc, out, err2 = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c,
+                                          "--trust-ark", ark, *kds)
             got = emu.count() - n
             with open(os.path.join(c, "backoff")) as f:
                 until = int(f.read().strip().split("=")[1])
@@ -291,8 +236,8 @@ def failures(tmp):
         c = os.path.join(tmp, "refused")
         n = emu.count()
         for _ in range(2):
-            rc, out, err = run("collateral", "fetch", rpt, "--product", "genoa",
-                               "--cache-dir", c, *kds)
+            rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--product", "genoa",
+                                         "--cache-dir", c, *kds)
         res.check(rc != 0 and emu.count() - n == 1 and "404" in err,
                   "404 for an unknown chip remembered: %d request(s) for 2 runs (%s)" %
                   (emu.count() - n, err.strip()))
@@ -301,25 +246,25 @@ def failures(tmp):
         for mode in ("wrong", "truncate"):
             c = os.path.join(tmp, "bad-" + mode)
             emu.set(mode=mode)
-            rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--trust-ark",
-                               ark, *kds)
+            rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c,
+                                         "--trust-ark", ark, *kds)
             vd = os.path.join(c, "vcek")
             cached = os.listdir(vd) if os.path.isdir(vd) else []
             res.check(rc != 0 and not cached and "bad VCEK" in err,
                       "%s VCEK from KDS refused and not cached: rc %d, cached %r, %s" %
                       (mode, rc, cached, err.strip()))
-            rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
+            rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
             res.check(rc != 0, "%s VCEK: verify fails (rc %d)" % (mode, rc))
         # a KDS that never answers: the request times out, nothing is cached
         emu.set(mode="hang")
         c = os.path.join(tmp, "hang")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-timeout", "2",
-                           *kds)
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c, "--kds-timeout",
+                                     "2", *kds)
         res.check(rc != 0 and "Timeout" in err and not os.path.isdir(os.path.join(c, "vcek")),
                   "hanging KDS: rc %d, %s" % (rc, err.strip()))
         emu.set(mode="normal")
         c = os.path.join(tmp, "bad-wrong")
-        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cache-dir", c, *kds)
         res.check(rc == 0, "after the bad answers, the right VCEK verifies (rc %d) %s" %
                   (rc, err.strip()))
     finally:

@@ -10,14 +10,11 @@
    error snpctl prints shows them escaped, as printable ASCII."""
 import datetime
 import importlib.util
-import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import uuid
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,8 +26,7 @@ import simtest  # noqa: E402
 if not os.access(simtest.SNPCTL, os.X_OK):
     simtest.skip("snpctl not built")
 try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    import cryptography  # noqa: F401
 except ImportError:
     simtest.skip("python3-cryptography missing")
 import kdsemu  # noqa: E402
@@ -50,39 +46,6 @@ def check(ok, what):
         failures += 1
 
 
-def run(*args):
-    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr
-
-
-def cert_table(state, crl):
-    """A GHCB certificate table: ARK, ASK, VCEK (DER) and @crl."""
-    blobs = []
-    for guid, name in (("c0b406a4-a803-4952-9743-3fb6014cd0ae", "ark.pem"),
-                       ("4ab7b379-bbac-4fe4-a02f-05aef327c782", "ask.pem"),
-                       ("63da758d-e664-4564-adc5-f4b93be8accd", "vcek.pem")):
-        with open(os.path.join(state, name), "rb") as f:
-            c = x509.load_pem_x509_certificate(f.read())
-        blobs.append((guid, c.public_bytes(serialization.Encoding.DER)))
-    blobs.append(("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", crl))
-    off = 24 * (len(blobs) + 1)
-    head, data = b"", b""
-    for guid, b in blobs:
-        head += uuid.UUID(guid).bytes + struct.pack("<II", off + len(data), len(b))
-        data += b
-    return head + b"\0" * 24 + data
-
-
-def crl_check(out):
-    try:
-        doc = json.loads(out)
-    except ValueError:
-        return None, {}
-    c = [c for c in doc.get("checks", []) if c["name"] == "crl"]
-    return (c[0] if c else None), doc.get("sources", {})
-
-
 def main():
     d = simtest.new_state("Milan")
     tmp = tempfile.mkdtemp(prefix="snp-kds-crl-given.")
@@ -98,8 +61,8 @@ def main():
         # one of the same ARK that does not
         emu.set(revoke=1)
         cache = os.path.join(tmp, "cache")
-        rc, _, err = run("collateral", "fetch", rpt, "--cache-dir", cache, "--trust-ark", ark,
-                         "--kds-url", emu.url)
+        rc, _, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", cache,
+                                   "--trust-ark", ark, "--kds-url", emu.url, raw_stderr=True)
         check(rc == 0 and os.path.exists(os.path.join(cache, "crl", "Milan-vcek.crl")),
               "collateral fetch: the current (revoking) CRL cached: rc %d %s" %
               (rc, err.decode(errors="replace").strip()))
@@ -108,11 +71,12 @@ def main():
                                      now - datetime.timedelta(days=30)))
         tbl = os.path.join(tmp, "table.bin")
         with open(tbl, "wb") as f:
-            f.write(cert_table(d, old))
+            f.write(kdsemu.cert_table(d, old))
         n = emu.count()
-        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cert-table", tbl,
-                           "--cache-dir", cache, "--kds-url", emu.url, "--json")
-        cc, src = crl_check(out)
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cert-table", tbl,
+                                     "--cache-dir", cache, "--kds-url", emu.url, "--json",
+                                     raw_stderr=True)
+        cc, src = kdsemu.crl_check(out)
         check(rc == 1 and cc is not None and cc["result"] == "failed" and
               "REVOKED" in cc["detail"] and src.get("crl") == "cache" and emu.count() == n,
               "a table's expired CRL: the cache's current one used, the revocation found: rc "
@@ -122,8 +86,9 @@ def main():
 
         # a CRL issuer that is no text: escaped in snpctl's error
         emu.set(mode="badissuer")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", os.path.join(tmp, "c2"),
-                           "--trust-ark", ark, "--kds-url", emu.url)
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir",
+                                     os.path.join(tmp, "c2"), "--trust-ark", ark, "--kds-url",
+                                     emu.url, raw_stderr=True)
         bad = [b for b in err if b < 0x20 and b != 0x0a or b > 0x7e]
         check(rc != 0 and b"CRL issuer is" in err and not bad and b"\\x1b" in err,
               "a CRL issuer with control and non-UTF-8 bytes: snpctl's error escapes them: rc "

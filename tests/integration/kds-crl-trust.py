@@ -15,7 +15,6 @@ ARK with the right names, and a CRL signed by that forged ARK):
    CRL, and the CRL check passes.
 Before this fix, the forged CRL was cached (accepted because the forged
 chain's ARK, itself from the cache, signed it) and verify failed 'crl'."""
-import json
 import os
 import shutil
 import subprocess
@@ -47,24 +46,9 @@ def check(ok, what):
         failures += 1
 
 
-def run(*args):
-    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    return p.returncode, p.stdout, p.stderr
-
-
 def files(d):
     return sorted(f for f in os.listdir(d) if not f.startswith(".")) \
         if os.path.isdir(d) else []
-
-
-def crl_check(out):
-    try:
-        doc = json.loads(out)
-    except ValueError:
-        return None
-    c = [c for c in doc.get("checks", []) if c["name"] == "crl"]
-    return c[0] if c else None
 
 
 def main():
@@ -87,8 +71,8 @@ def main():
         _, forged_crl = emu.get("/vcek/v1/Milan/crl")
         for trust in ([], ["--trust-ark", ark]):
             c = os.path.join(tmp, "mirror%d" % len(trust))
-            rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
-                               emu.url, *trust)
+            rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
+                                         emu.url, *trust)
             check(not files(os.path.join(c, "chain")) and
                   not files(os.path.join(c, "crl")) and rc != 0 and
                   "not the trusted root" in err,
@@ -97,9 +81,9 @@ def main():
                   (" ".join(trust[:1]) or "(AMD's root)", files(os.path.join(c, "chain")),
                    files(os.path.join(c, "crl")), rc, err.strip()))
             # the cache, not the mirror: the CRL comes from the cache only
-            rc, out, err = run("verify", rpt, "--certs", certs, "--trust-ark", ark,
-                               "--cache-dir", c, "--json")
-            cc = crl_check(out)
+            rc, out, err = kdsemu.snpctl("verify", rpt, "--certs", certs, "--trust-ark", ark,
+                                         "--cache-dir", c, "--json")
+            cc, _ = kdsemu.crl_check(out)
             check(rc == 0 and cc is not None and cc["result"] != "failed",
                   "after the hostile mirror, verify (genuine chain, --trust-ark) is not "
                   "denied: rc %d (0), crl %r %s" % (rc, cc, err.strip()))
@@ -113,15 +97,16 @@ def main():
                 f.write(data)
         emu.set(mode="normal")
         n = emu.count()
-        rc, out, err = run("verify", rpt, "--certs", certs, "--trust-ark", ark, "--cache-dir",
-                           c, "--json")
-        cc = crl_check(out)
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--certs", certs, "--trust-ark", ark,
+                                     "--cache-dir", c, "--json")
+        cc, _ = kdsemu.crl_check(out)
         check(rc == 0 and cc is not None and cc["result"] != "failed" and emu.count() == n,
               "planted forged chain and CRL in the cache: verify not denied, no request: rc "
               "%d (0), crl %r %s" % (rc, cc, err.strip()))
-        rc, out, err = run("verify", rpt, "--certs", certs, "--trust-ark", ark, "--cache-dir",
-                           c, "--crl", "require", "--kds-url", emu.url, "--json")
-        cc = crl_check(out)
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--certs", certs, "--trust-ark", ark,
+                                     "--cache-dir", c, "--crl", "require", "--kds-url", emu.url,
+                                     "--json")
+        cc, _ = kdsemu.crl_check(out)
         with open(os.path.join(c, "crl", "Milan-vcek.crl"), "rb") as f:
             now = f.read()
         check(rc == 0 and cc is not None and cc["result"] == "passed" and now != forged_crl,
@@ -136,8 +121,8 @@ def main():
         with open(os.path.join(c, "chain", "Milan-vcek.pem"), "wb") as f:
             f.write(forged_chain)
         n = emu.count()
-        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, "--kds-url",
-                           emu.url, "--json")
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cache-dir", c,
+                                     "--kds-url", emu.url, "--json")
         with open(os.path.join(c, "chain", "Milan-vcek.pem"), "rb") as f:
             now = f.read()
         check(rc == 0 and emu.count() > n and now != forged_chain,
@@ -147,9 +132,9 @@ def main():
 
         # the genuine simulated chain under --trust-ark: chain and CRL cached
         c = os.path.join(tmp, "genuine")
-        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, "--kds-url",
-                           emu.url, "--json")
-        cc = crl_check(out)
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cache-dir", c,
+                                     "--kds-url", emu.url, "--json")
+        cc, _ = kdsemu.crl_check(out)
         check(rc == 0 and cc is not None and cc["result"] == "passed" and
               files(os.path.join(c, "chain")) == ["Milan-vcek.pem"] and
               files(os.path.join(c, "crl")) == ["Milan-vcek.crl"],
@@ -157,14 +142,14 @@ def main():
               (rc, cc, files(os.path.join(c, "chain")), files(os.path.join(c, "crl")),
                err.strip()))
         n = emu.count()
-        rc, out, err = run("verify", rpt, "--trust-ark", ark, "--cache-dir", c, "--offline",
-                           "--json")
-        cc = crl_check(out)
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", ark, "--cache-dir", c,
+                                     "--offline", "--json")
+        cc, _ = kdsemu.crl_check(out)
         check(rc == 0 and cc is not None and cc["result"] == "passed" and emu.count() == n,
               "then --offline from that cache: rc %d, crl %r %s" % (rc, cc, err.strip()))
         c = os.path.join(tmp, "genuine-fetch")
-        rc, out, err = run("collateral", "fetch", rpt, "--trust-ark", ark, "--cache-dir", c,
-                           "--kds-url", emu.url)
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--trust-ark", ark, "--cache-dir",
+                                     c, "--kds-url", emu.url)
         check(rc == 0 and files(os.path.join(c, "chain")) == ["Milan-vcek.pem"] and
               files(os.path.join(c, "crl")) == ["Milan-vcek.crl"] and
               len(files(os.path.join(c, "vcek"))) == 1,

@@ -52,12 +52,6 @@ def check(ok, msg):
         failures += 1
 
 
-def run(*args):
-    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    return p.returncode, p.stdout, p.stderr
-
-
 def load_pem(path):
     with open(path, "rb") as f:
         return x509.load_pem_x509_certificate(f.read())
@@ -108,16 +102,16 @@ def https(d, tmp):
     wrong = kdsemu.Emulator(d, tls_dir=tls2, tls_name="kds.invalid")
     try:
         c = os.path.join(tmp, "https-ok")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
-                           emu.https_url, "--kds-ca", emu.ca, "--trust-ark",
-                           os.path.join(d, "ark.pem"))
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
+                                     emu.https_url, "--kds-ca", emu.ca, "--trust-ark",
+                                     os.path.join(d, "ark.pem"))
         n = emu.count()
         check(rc == 0 and n == 3 and len(files(os.path.join(c, "vcek"))) == 1,
               "HTTPS with --kds-ca (the test CA): rc %d, %d requests (3), VCEK cached %s" %
               (rc, n, err.strip()))
-        rc, out, err = run("verify", rpt, "--trust-ark", os.path.join(d, "ark.pem"),
-                           "--cache-dir", os.path.join(tmp, "https-verify"), "--kds-url",
-                           emu.https_url, "--kds-ca", emu.ca)
+        rc, out, err = kdsemu.snpctl("verify", rpt, "--trust-ark", os.path.join(d, "ark.pem"),
+                                     "--cache-dir", os.path.join(tmp, "https-verify"), "--kds-url",
+                                     emu.https_url, "--kds-ca", emu.ca)
         check(rc == 0 and "VCEK/VLEK kds" in out,
               "verify over HTTPS with --kds-ca: rc %d %s" % (rc, err.strip()))
         n = emu.count()
@@ -128,14 +122,15 @@ def https(d, tmp):
                 ("a server certificate for another name", wrong.https_url, wrong.ca,
                  "127.0.0.1")):
             c = os.path.join(tmp, "https-fail-%d" % len(name))
-            rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", url,
-                               *(["--kds-ca", ca] if ca else []))
+            rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
+                                         url, *(["--kds-ca", ca] if ca else []))
             check(rc != 0 and "TLS with " + url + " failed" in err and what in err and
                   not files(os.path.join(c, "vcek")) and not files(os.path.join(c, "chain")) and
                   emu.count() == n and wrong.count() == 0,
                   "HTTPS, %s: rc %d, a TLS error naming %r, nothing cached, no request "
                   "served: %s" % (name, rc, what, err.strip()))
-        rc, out, err = run("collateral", "list", "--kds-ca", os.path.join(tmp, "nonexistent"))
+        rc, out, err = kdsemu.snpctl("collateral", "list", "--kds-ca",
+                                     os.path.join(tmp, "nonexistent"))
         check(rc == 3 and "--kds-ca: cannot read" in err, "--kds-ca of a missing file: rc %d %s" %
               (rc, err.strip()))
         # never standard input: `verify --kds-ca - -` would read the CAs and leave the
@@ -152,7 +147,7 @@ def https(d, tmp):
               emu.count() == n,
               "verify --kds-ca - - (report on stdin): rc %d (3), no request (%d): %s" %
               (p.returncode, emu.count() - n, err.strip()))
-        rc, out, err = run("collateral", "list", "--kds-ca", "-")
+        rc, out, err = kdsemu.snpctl("collateral", "list", "--kds-ca", "-")
         check(rc == 3 and "--kds-ca: - (standard input) is not accepted" in err,
               "collateral list --kds-ca -: rc %d (3) %s" % (rc, err.strip()))
         kds_ca_pipes(d, tmp, rpt, emu)
@@ -260,9 +255,9 @@ def cache_bound(d, tmp):
             f = os.path.join(tmp, "vcek-%d.der" % i)
             with open(f, "wb") as fh:
                 fh.write(body)
-            rc, out, err = run("collateral", "fetch", "--vcek", f, "--cache-dir", c,
-                               "--kds-url", emu.url, "--cache-max", "8K", "--trust-ark",
-                               os.path.join(d, "ark.pem"))
+            rc, out, err = kdsemu.snpctl("collateral", "fetch", "--vcek", f, "--cache-dir", c,
+                                         "--kds-url", emu.url, "--cache-max", "8K", "--trust-ark",
+                                         os.path.join(d, "ark.pem"))
             if st != 200 or rc != 0:
                 check(False, "fetch of TCB %d: HTTP %d, rc %d %s" % (i, st, rc, err.strip()))
                 return
@@ -271,11 +266,11 @@ def cache_bound(d, tmp):
             if i == 6:
                 # a cache hit on the oldest entry still there makes it recent
                 kept = [n for n in names if n in files(vd)]
-                rc, out, err = run("collateral", "fetch", "--vcek",
-                                   os.path.join(tmp, "vcek-%d.der" % names.index(kept[0])),
-                                   "--cache-dir", c, "--kds-url", emu.url, "--offline",
-                                   "--cache-max", "8K", "--trust-ark",
-                                   os.path.join(d, "ark.pem"))
+                rc, out, err = kdsemu.snpctl(
+                    "collateral", "fetch", "--vcek",
+                    os.path.join(tmp, "vcek-%d.der" % names.index(kept[0])), "--cache-dir", c,
+                    "--kds-url", emu.url, "--offline", "--cache-max", "8K", "--trust-ark",
+                    os.path.join(d, "ark.pem"))
                 touched = kept[0]
                 check(rc == 0 and "(cache)" in out, "cache hit on %s: rc %d %s" %
                       (touched[-20:], rc, err.strip()))
@@ -293,7 +288,7 @@ def cache_bound(d, tmp):
               files(os.path.join(c, "crl")) == ["Milan-vcek.crl"],
               "chain/ and crl/ untouched by VCEK churn: %s %s" %
               (files(os.path.join(c, "chain")), files(os.path.join(c, "crl"))))
-        rc, out, err = run("collateral", "list", "--cache-max", "1K")
+        rc, out, err = kdsemu.snpctl("collateral", "list", "--cache-max", "1K")
         check(rc == 3 and "--cache-max" in err, "--cache-max 1K refused: rc %d %s" %
               (rc, err.strip()))
     finally:
@@ -309,16 +304,16 @@ def untrusted_answers(d, tmp):
         emu.set(mode="badchain")
         c = os.path.join(tmp, "badchain")
         trust = ["--trust-ark", os.path.join(d, "ark.pem")]
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url,
-                           *trust)
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
+                                     emu.url, *trust)
         check(rc != 0 and "not signed by the ARK" in err and
               not files(os.path.join(c, "chain")),
               "a cert_chain with an ASK not signed by its ARK: rc %d, refused, not cached "
               "(chain/ %s): %s" % (rc, files(os.path.join(c, "chain")), err.strip()))
         emu.set(mode="badcrl")
         c2 = os.path.join(tmp, "badcrl")
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c2, "--kds-url", emu.url,
-                           *trust)
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c2, "--kds-url",
+                                     emu.url, *trust)
         check(rc != 0 and "CRL not signed by the trusted ARK" in err and
               files(os.path.join(c2, "chain")) == ["Milan-vcek.pem"] and
               not files(os.path.join(c2, "crl")),
@@ -336,8 +331,8 @@ def untrusted_answers(d, tmp):
         for f in files(vd):
             if not f.startswith("."):
                 os.unlink(os.path.join(vd, f))  # so that the VCEK is written again
-        rc, out, err = run("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url", emu.url,
-                           *trust)
+        rc, out, err = kdsemu.snpctl("collateral", "fetch", rpt, "--cache-dir", c, "--kds-url",
+                                     emu.url, *trust)
         check(rc == 0 and not os.path.exists(old) and os.path.exists(new) and
               files(os.path.join(c, "chain")) == ["Milan-vcek.pem"],
               "after a good fetch: a temporary older than an hour removed, a fresh one kept, "

@@ -542,6 +542,15 @@ def wait_evidence(d, cond, tries=1200):
     return bool(wait_until(lambda: cond(evidence_status(d)), tries))
 
 
+def wait_evidence_or_fail(res, d, what, cond, tries=1200):
+    """wait_evidence(@d, @cond, @tries); when @cond never held, a check of
+    @res fails with @what and the last counters. Whether it held."""
+    if wait_evidence(d, cond, tries):
+        return True
+    res.check(False, "%s: %r" % (what, evidence_status(d)))
+    return False
+
+
 # Helpers shared by the tests that read snpd's status and its HTTP API.
 
 
