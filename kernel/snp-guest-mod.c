@@ -73,6 +73,9 @@ int snp_guest_plat_vmgexit(struct snp_guest_dev *dev, struct snp_ghcb *g)
 	rc = snp_kexit_guest_request(exit_code, snp_kmod_gpa(le64_to_cpu(g->sw_exit_info_1)),
 				     snp_kmod_gpa(le64_to_cpu(g->sw_exit_info_2)), data, &npages,
 				     &exitinfo2);
+	/* the kernel judged the exit refused: its enum es_result, positive */
+	if (rc > 0)
+		return rc;
 	/*
 	 * exitinfo2 is SEV_RET_NO_FW_CALL when the exit was refused (or never
 	 * made), otherwise the hypervisor's SW_EXITINFO2: BUSY, INVALID_LEN
@@ -160,8 +163,16 @@ int snp_guest_plat_decrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *i
 static long snp_kmod_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct snp_kmod *k = container_of(file->private_data, struct snp_kmod, misc);
+	int rc;
 
-	return snp_guest_ioctl(&k->dev, cmd, (void __user *)arg);
+	rc = snp_guest_ioctl(&k->dev, cmd, (void __user *)arg);
+	/*
+	 * A refused exit: Linux returns the GHCB call's positive enum
+	 * es_result to userspace, which most callers take for success. An
+	 * error here (the VMPCK is gone and exitinfo2 says SEV_RET_NO_FW_CALL
+	 * either way).
+	 */
+	return rc > 0 ? -EIO : rc;
 }
 
 static const struct file_operations snp_kmod_fops = {
