@@ -5,7 +5,8 @@
  *
  *  - binds to the "sev-guest" platform device that arch/x86 registers for
  *    an SNP guest and maps the secrets page it names (as the in-tree
- *    sev-guest driver does; load one or the other);
+ *    sev-guest driver does; load one or the other); refuses to bind, as
+ *    that driver does, when the chosen VMPCK is all zero;
  *  - offers /dev/sev-guest, a misc device with the <linux/sev-guest.h>
  *    ioctls, handled by snp_guest_ioctl() (user pointers, its own mutex);
  *  - makes the exit through the kernel's own snp_issue_guest_request()
@@ -242,7 +243,8 @@ static int snp_kmod_probe(struct platform_device *pdev)
 	if (rc)
 		goto e_free;
 
-	rc = snp_guest_init(&k->dev, k, k->secrets, vmpck_id, k->shared, k->scratch);
+	/* an empty VMPCK: -EINVAL and no device, as Linux */
+	rc = snp_guest_probe(&k->dev, k, k->secrets, vmpck_id, k->shared, k->scratch);
 	if (rc)
 		goto e_free;
 

@@ -83,6 +83,24 @@ int snp_guest_init(struct snp_guest_dev *dev, void *priv, struct snp_secrets_pag
 	return 0;
 }
 
+int snp_guest_probe(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
+		    u32 vmpck_id, struct snp_guest_shared *shared,
+		    struct snp_guest_private *scratch)
+{
+	int rc;
+
+	rc = snp_guest_init(dev, priv, secrets, vmpck_id, shared, scratch);
+	if (rc)
+		return rc;
+	if (snp_guest_vmpck_disabled(dev)) {
+		/* Linux: dev_err(dev, "Empty VMPCK%d communication key\n", vmpck_id) */
+		pr_err("Empty VMPCK%u communication key\n", vmpck_id);
+		snp_guest_release(dev);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void snp_guest_release(struct snp_guest_dev *dev)
 {
 	if (!dev)

@@ -127,12 +127,27 @@ struct snp_guest_dev {
  * Set up @dev. @secrets, @shared and @scratch stay owned by the caller and
  * must outlive @dev; @shared must be memory the hypervisor can see. A
  * VMPCK that is already all zero (disabled before) is accepted: every
- * request then fails with -ENOTTY.
- * Returns 0, or -EINVAL for a bad argument or secrets page version.
+ * request then fails with -ENOTTY (snp_guest_probe() refuses it).
+ * Returns 0, or -EINVAL for a bad argument or secrets page version (below
+ * 2: a check Linux does not make; firmware writes 2 or more).
  */
 int snp_guest_init(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
 		   u32 vmpck_id, struct snp_guest_shared *shared,
 		   struct snp_guest_private *scratch);
+
+/*
+ * What Linux's probe does (sev_guest_probe(); snp_msg_init() in core.c
+ * since 6.14): snp_guest_init(), then refuse an all-zero VMPCK with
+ * "Empty VMPCK%u communication key" and -EINVAL, so that no device appears
+ * for a key that was disabled before (or that this VMPL never had). The
+ * module probes with this; the simulator uses snp_guest_init(), since its
+ * device stands for a driver that was already loaded (a key wiped there
+ * gives -ENOTTY until the guest is relaunched). Nothing to release on
+ * failure.
+ */
+int snp_guest_probe(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
+		    u32 vmpck_id, struct snp_guest_shared *shared,
+		    struct snp_guest_private *scratch);
 
 /* Wipe the private scratch and forget the pages; nobody may hold the lock. */
 void snp_guest_release(struct snp_guest_dev *dev);

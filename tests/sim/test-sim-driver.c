@@ -876,6 +876,32 @@ static void test_refuse_exit_fault(void **state)
 	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_EXIT_REFUSED);
 }
 
+/*
+ * The module's probe (snp_guest_probe()) refuses an empty VMPCK as Linux's
+ * does: -EINVAL, nothing to release; a live one binds. snp_guest_init()
+ * (the simulator's device, a driver already loaded) still accepts it.
+ */
+static void test_probe_empty_vmpck(void **state)
+{
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	static struct snp_secrets_page secrets;
+	struct sim_guest_binding b2 = { .ops = sim_guest_ops(dev) };
+	struct snp_guest_dev d2;
+
+	memcpy(&secrets, dev->secrets, sizeof(secrets));
+	memset(secrets.vmpck[2], 0, SNP_VMPCK_LEN);
+	assert_int_equal(snp_guest_probe(&d2, &b2, &secrets, 2, dev->shared, dev->scratch),
+			 -EINVAL);
+	assert_int_equal(snp_guest_probe(&d2, &b2, &secrets, 1, dev->shared, dev->scratch), 0);
+	assert_false(snp_guest_vmpck_disabled(&d2));
+	snp_guest_release(&d2);
+	assert_int_equal(snp_guest_init(&d2, &b2, &secrets, 2, dev->shared, dev->scratch), 0);
+	assert_true(snp_guest_vmpck_disabled(&d2));
+	snp_guest_release(&d2);
+	explicit_bzero(&secrets, sizeof(secrets));
+}
+
 static void test_refused_exit(void **state)
 {
 	struct sim_platform *p = plat(state, 0, NULL);
@@ -1461,6 +1487,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_exit_fault, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_empty_vmpck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep, setup, teardown),
 		cmocka_unit_test(test_tcb_update_unsaved),
 		cmocka_unit_test(test_params_refused),
