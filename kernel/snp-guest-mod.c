@@ -19,6 +19,7 @@
 #define pr_fmt(fmt) "snpd-sev-guest: " fmt
 
 #include <linux/module.h>
+#include <linux/version.h>
 #include <linux/miscdevice.h>
 #include <linux/platform_device.h>
 #include <linux/set_memory.h>
@@ -271,7 +272,7 @@ e_unmap:
 	return rc;
 }
 
-static int snp_kmod_remove(struct platform_device *pdev)
+static void snp_kmod_teardown(struct platform_device *pdev)
 {
 	struct snp_kmod *k = platform_get_drvdata(pdev);
 
@@ -281,8 +282,24 @@ static int snp_kmod_remove(struct platform_device *pdev)
 	snp_kmod_free_shared(k);
 	kfree_sensitive(k->scratch);
 	iounmap((__force void __iomem *)k->secrets);
+}
+
+/*
+ * platform_driver::remove returns void since Linux 6.11 (6.3 to 6.12 also
+ * had .remove_new for that), int before: Debian 12's 6.1 takes the int one.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+static void snp_kmod_remove(struct platform_device *pdev)
+{
+	snp_kmod_teardown(pdev);
+}
+#else
+static int snp_kmod_remove(struct platform_device *pdev)
+{
+	snp_kmod_teardown(pdev);
 	return 0;
 }
+#endif
 
 static struct platform_driver snp_kmod_driver = {
 	.probe = snp_kmod_probe,
