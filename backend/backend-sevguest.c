@@ -21,13 +21,24 @@ struct sevguest {
 	int fd;
 };
 
+/*
+ * One ioctl. Linux's driver can return a positive value with errno
+ * untouched: when the hypervisor refuses the guest request's exit
+ * (SW_EXITINFO1[31:0] != 0), snp_issue_guest_request() hands up the GHCB
+ * call's enum es_result (ES_VMM_ERROR 2, ES_EXCEPTION 4) unmapped, and
+ * snp_guest_ioctl() returns it after writing exitinfo2 back; the response
+ * was never written. That value is passed on as it is, never read as
+ * success or as a stale errno (snp_backend_ioctl_fn in backend.h).
+ */
 static int sevguest_ioctl(void *ctx, unsigned int cmd, struct snp_ioc_guest_request *arg)
 {
 	struct sevguest *s = ctx;
+	int r;
 
 	for (;;) {
-		if (ioctl(s->fd, cmd, arg) == 0)
-			return 0;
+		r = ioctl(s->fd, cmd, arg);
+		if (r >= 0)
+			return r;
 		if (errno != EINTR)
 			return -errno;
 	}

@@ -375,6 +375,10 @@ static int tsm_probe(const char *config)
  * driver disabled its VMPCK (or the provider went away), EFBIG too large.
  * They are passed on unchanged, unless the generation shows that the
  * entry was not only ours: then ESTALE (tsm_check_generation()).
+ * An empty outblob is a refusal: when the hypervisor refuses the exit,
+ * sev-guest's report_new() returns a positive value, which
+ * tsm_report_read() does not take for an error, and the read succeeds
+ * with 0 bytes. That is EIO, said in @err.
  */
 static int tsm_get_report(void *ctx, const struct snp_backend_report_req *req,
 			  struct snp_backend_report *ret, struct snp_backend_error *err)
@@ -442,6 +446,14 @@ static int tsm_get_report(void *ctx, const struct snp_backend_report_req *req,
 	if (r < 0) {
 		log_debug_errno(r, "tsm: reading outblob failed: %m");
 		r = tsm_check_generation(&e, g0, r, err);
+		goto out;
+	}
+	if (out_len == 0) {
+		r = tsm_check_generation(&e, g0, -EIO, err);
+		if (r == -EIO)
+			snprintf(err->message, sizeof(err->message),
+				 "configfs-tsm gave an empty outblob: the hypervisor refused the "
+				 "guest request, the firmware never answered");
 		goto out;
 	}
 	if (out_len != SNP_REPORT_SIZE) {

@@ -243,6 +243,24 @@ static void split_exitinfo2(const struct snp_ioc_guest_request *g, struct snp_ba
 	e->vmm_error = (u32)(g->exitinfo2 >> SNP_EXITINFO2_VMM_SHIFT);
 }
 
+/*
+ * The driver returned a positive value (@r > 0): Linux does so with the
+ * GHCB call's enum es_result when the hypervisor refused the exit
+ * (ES_VMM_ERROR 2, ES_EXCEPTION 4), errno untouched and nothing written to
+ * the response. A refusal, never a success: -EIO, said in @e.
+ */
+static int exit_refused(int r, struct snp_backend_error *e)
+{
+	snprintf(e->message, sizeof(e->message),
+		 "the guest driver's ioctl returned %d, not 0 or an error: the hypervisor "
+		 "refused the guest request (%s), the firmware never answered",
+		 r,
+		 r == 2 ? "ES_VMM_ERROR" :
+		 r == 4 ? "ES_EXCEPTION" :
+			  "unknown result");
+	return -EIO;
+}
+
 /* The response status: 0x16/0x27 -> -EINVAL, others -> -ENXIO (as configfs-tsm). */
 static int map_status(u32 status)
 {
@@ -326,6 +344,10 @@ int snp_backend_ioctl_report(snp_backend_ioctl_fn fn, void *ctx,
 		r = fn(ctx, SNP_IOC_GET_REPORT, &g);
 	}
 	split_exitinfo2(&g, e);
+	if (r > 0) {
+		r = exit_refused(r, e);
+		goto out;
+	}
 	if (r == -EIO && req->want_certs && e->vmm_error == SNP_VMM_ERR_INVALID_LEN &&
 	    e->fw_error == 0)
 		r = certs_too_small(certs_len, ext.certs_len, e);
@@ -375,6 +397,8 @@ int snp_backend_ioctl_key(snp_backend_ioctl_fn fn, void *ctx, const struct snp_b
 	g.resp_data = (u64)(uintptr_t)&kresp;
 	r = fn(ctx, SNP_IOC_GET_DERIVED_KEY, &g);
 	split_exitinfo2(&g, e);
+	if (r > 0)
+		r = exit_refused(r, e);
 	if (r < 0)
 		goto out;
 	e->status = le32_to_cpu(rsp->status);

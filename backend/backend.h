@@ -127,8 +127,11 @@ const char *snp_fw_status_name(u32 status);
 
 /*
  * For backend implementations that speak the /dev/sev-guest ioctl ABI:
- * @fn performs one ioctl (0 or -errno); these build the requests, handle
- * the certificate-length negotiation and decode the responses.
+ * @fn performs one ioctl and returns 0, -errno, or the positive value the
+ * driver returned (Linux: the hypervisor refused the exit, see
+ * backend-sevguest.c); these build the requests, handle the
+ * certificate-length negotiation and decode the responses. A positive
+ * value is -EIO with a message in @e, and the response is not read.
  */
 struct snp_ioc_guest_request;
 typedef int (*snp_backend_ioctl_fn)(void *ctx, unsigned int cmd, struct snp_ioc_guest_request *arg);

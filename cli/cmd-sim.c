@@ -46,7 +46,7 @@ static void sim_usage(FILE *f)
 	}
 	fprintf(f, "\nFault SPEC: comma list of after=N busy=N certs_small=N certs_pages=P\n"
 		   "  fw_error=N fw_error_code=C replay=N tamper=N tamper_bit=B drop=N "
-		   "delay_ms=MS\n");
+		   "delay_ms=MS\n  refuse_exit=N refuse_info2=V\n");
 }
 
 /* Parameters given as numbers are hex on the command line. */

@@ -106,6 +106,28 @@
 #define SNP_GHCB_PROTOCOL_MAX 2
 #define SNP_GHCB_PROTOCOL_SNP 2
 
+/*
+ * ---- the outcome of a GHCB exit (Linux: verify_exception_info()) ----------
+ *
+ * SW_EXITINFO1[31:0] after the exit: 0 the hypervisor handled it; 1 with an
+ * event in SW_EXITINFO2 that is a valid #GP or #UD exception, ES_EXCEPTION;
+ * anything else, ES_VMM_ERROR. The values are Linux's enum es_result
+ * (<asm/sev.h>): positive, and passed up unmapped by its
+ * snp_issue_guest_request().
+ */
+#define SNP_ES_OK	 0
+#define SNP_ES_VMM_ERROR 2
+#define SNP_ES_EXCEPTION 4
+
+/* SW_EXITINFO2 as an event to inject (Linux: SVM_EVTINJ_*, X86_TRAP_*) */
+#define SNP_EVTINJ_VEC_MASK    0xffULL
+#define SNP_EVTINJ_TYPE_MASK   (7ULL << 8)
+#define SNP_EVTINJ_TYPE_EXCEPT (3ULL << 8)
+#define SNP_EVTINJ_VALID_ERR   BIT_ULL(11)
+#define SNP_EVTINJ_VALID       BIT_ULL(31)
+#define SNP_X86_TRAP_UD	       6
+#define SNP_X86_TRAP_GP	       13
+
 /* ---- hypervisor features (snp-abi.md §8.3) ------------------------------- */
 
 #define SNP_HV_FT_SNP		   BIT_ULL(0)

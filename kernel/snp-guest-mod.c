@@ -5,7 +5,8 @@
  *
  *  - binds to the "sev-guest" platform device that arch/x86 registers for
  *    an SNP guest and maps the secrets page it names (as the in-tree
- *    sev-guest driver does; load one or the other);
+ *    sev-guest driver does; load one or the other); refuses to bind, as
+ *    that driver does, when the chosen VMPCK is all zero;
  *  - offers /dev/sev-guest, a misc device with the <linux/sev-guest.h>
  *    ioctls, handled by snp_guest_ioctl() (user pointers, its own mutex);
  *  - makes the exit through the kernel's own snp_issue_guest_request()
@@ -18,6 +19,7 @@
 #define pr_fmt(fmt) "snpd-sev-guest: " fmt
 
 #include <linux/module.h>
+#include <linux/version.h>
 #include <linux/miscdevice.h>
 #include <linux/platform_device.h>
 #include <linux/set_memory.h>
@@ -73,6 +75,9 @@ int snp_guest_plat_vmgexit(struct snp_guest_dev *dev, struct snp_ghcb *g)
 	rc = snp_kexit_guest_request(exit_code, snp_kmod_gpa(le64_to_cpu(g->sw_exit_info_1)),
 				     snp_kmod_gpa(le64_to_cpu(g->sw_exit_info_2)), data, &npages,
 				     &exitinfo2);
+	/* the kernel judged the exit refused: its enum es_result, positive */
+	if (rc > 0)
+		return rc;
 	/*
 	 * exitinfo2 is SEV_RET_NO_FW_CALL when the exit was refused (or never
 	 * made), otherwise the hypervisor's SW_EXITINFO2: BUSY, INVALID_LEN
@@ -160,8 +165,16 @@ int snp_guest_plat_decrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *i
 static long snp_kmod_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct snp_kmod *k = container_of(file->private_data, struct snp_kmod, misc);
+	int rc;
 
-	return snp_guest_ioctl(&k->dev, cmd, (void __user *)arg);
+	rc = snp_guest_ioctl(&k->dev, cmd, (void __user *)arg);
+	/*
+	 * A refused exit: Linux returns the GHCB call's positive enum
+	 * es_result to userspace, which most callers take for success. An
+	 * error here (the VMPCK is gone and exitinfo2 says SEV_RET_NO_FW_CALL
+	 * either way).
+	 */
+	return rc > 0 ? -EIO : rc;
 }
 
 static const struct file_operations snp_kmod_fops = {
@@ -231,7 +244,8 @@ static int snp_kmod_probe(struct platform_device *pdev)
 	if (rc)
 		goto e_free;
 
-	rc = snp_guest_init(&k->dev, k, k->secrets, vmpck_id, k->shared, k->scratch);
+	/* an empty VMPCK: -EINVAL and no device, as Linux */
+	rc = snp_guest_probe(&k->dev, k, k->secrets, vmpck_id, k->shared, k->scratch);
 	if (rc)
 		goto e_free;
 
@@ -258,7 +272,7 @@ e_unmap:
 	return rc;
 }
 
-static int snp_kmod_remove(struct platform_device *pdev)
+static void snp_kmod_teardown(struct platform_device *pdev)
 {
 	struct snp_kmod *k = platform_get_drvdata(pdev);
 
@@ -268,8 +282,24 @@ static int snp_kmod_remove(struct platform_device *pdev)
 	snp_kmod_free_shared(k);
 	kfree_sensitive(k->scratch);
 	iounmap((__force void __iomem *)k->secrets);
+}
+
+/*
+ * platform_driver::remove returns void since Linux 6.11 (6.3 to 6.12 also
+ * had .remove_new for that), int before: Debian 12's 6.1 takes the int one.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+static void snp_kmod_remove(struct platform_device *pdev)
+{
+	snp_kmod_teardown(pdev);
+}
+#else
+static int snp_kmod_remove(struct platform_device *pdev)
+{
+	snp_kmod_teardown(pdev);
 	return 0;
 }
+#endif
 
 static struct platform_driver snp_kmod_driver = {
 	.probe = snp_kmod_probe,

@@ -83,6 +83,24 @@ int snp_guest_init(struct snp_guest_dev *dev, void *priv, struct snp_secrets_pag
 	return 0;
 }
 
+int snp_guest_probe(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
+		    u32 vmpck_id, struct snp_guest_shared *shared,
+		    struct snp_guest_private *scratch)
+{
+	int rc;
+
+	rc = snp_guest_init(dev, priv, secrets, vmpck_id, shared, scratch);
+	if (rc)
+		return rc;
+	if (snp_guest_vmpck_disabled(dev)) {
+		/* Linux: dev_err(dev, "Empty VMPCK%d communication key\n", vmpck_id) */
+		pr_err("Empty VMPCK%u communication key\n", vmpck_id);
+		snp_guest_release(dev);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void snp_guest_release(struct snp_guest_dev *dev)
 {
 	if (!dev)
@@ -183,7 +201,28 @@ static int verify_and_dec_payload(struct snp_guest_dev *dev, void *buf, size_t s
 				      resp->payload, msg_sz, buf, hdr->authtag);
 }
 
-/* One VMGEXIT. Returns 0, -EAGAIN (BUSY), -ENOSPC (certificate area too small), -EIO. */
+/*
+ * Whether the hypervisor handled the exit (Linux: verify_exception_info()):
+ * SNP_ES_OK, or the positive SNP_ES_EXCEPTION / SNP_ES_VMM_ERROR.
+ */
+static int verify_exit_info(u64 info1, u64 info2)
+{
+	u64 vec = info2 & SNP_EVTINJ_VEC_MASK;
+
+	if (!(u32)info1)
+		return SNP_ES_OK;
+	if ((u32)info1 == 1 && (info2 & SNP_EVTINJ_VALID) &&
+	    (vec == SNP_X86_TRAP_GP || vec == SNP_X86_TRAP_UD) &&
+	    (info2 & SNP_EVTINJ_TYPE_MASK) == SNP_EVTINJ_TYPE_EXCEPT)
+		return SNP_ES_EXCEPTION;
+	return SNP_ES_VMM_ERROR;
+}
+
+/*
+ * One VMGEXIT. Returns 0, -EAGAIN (BUSY), -ENOSPC (certificate area too
+ * small), -EIO, or (Linux: snp_issue_guest_request()) the positive
+ * SNP_ES_* of an exit the hypervisor refused.
+ */
 static int issue_guest_request(struct snp_guest_dev *dev, u64 exit_code, u64 *exitinfo2)
 {
 	struct snp_guest_shared *sh = dev->shared;
@@ -208,19 +247,22 @@ static int issue_guest_request(struct snp_guest_dev *dev, u64 exit_code, u64 *ex
 
 	dev->nr_requests++;
 	rc = snp_guest_plat_vmgexit(dev, ghcb);
-	if (rc)
-		return rc < 0 ? rc : -EIO;
+	if (rc < 0)
+		return rc;
 
 	info1 = le64_to_cpu(READ_ONCE(ghcb->sw_exit_info_1));
 	info2 = le64_to_cpu(READ_ONCE(ghcb->sw_exit_info_2));
+	if (!rc)
+		rc = verify_exit_info(info1, info2);
 	/*
-	 * SW_EXITINFO1[31:0] != 0: the hypervisor refused the exit itself and
-	 * the firmware never saw the message. Linux reports SEV_RET_NO_FW_CALL
-	 * then, not whatever the hypervisor put into SW_EXITINFO2.
+	 * The hypervisor refused the exit itself and the firmware never saw
+	 * the message. Linux reports SEV_RET_NO_FW_CALL then, not whatever the
+	 * hypervisor put into SW_EXITINFO2, and returns the GHCB call's
+	 * positive result as it is (the caller wipes the VMPCK).
 	 */
-	if ((u32)info1 != 0) {
+	if (rc) {
 		*exitinfo2 = SNP_EXITINFO2_EXIT_REFUSED;
-		return -EIO;
+		return rc;
 	}
 	*exitinfo2 = info2;
 

@@ -34,6 +34,11 @@
  * Linux's SEV_RET_NO_FW_CALL (-1 in <uapi/linux/psp-sev.h>): the exit was
  * made but the hypervisor refused it (SW_EXITINFO1[31:0] != 0), so the
  * firmware never ran; the hypervisor's SW_EXITINFO2 is not reported.
+ * The request then fails, as in Linux, with a *positive* result: the GHCB
+ * call's SNP_ES_VMM_ERROR (2) or SNP_ES_EXCEPTION (4) (kernel/snp-ghcb.h),
+ * which snp_guest_ioctl() returns unmapped. Linux's ioctl hands that value
+ * to userspace, errno untouched; the simulator does the same
+ * (sim/preload.c), the module returns -EIO instead (snp-guest-mod.c).
  */
 #define SNP_EXITINFO2_EXIT_REFUSED (~0ULL)
 
@@ -77,8 +82,10 @@ enum snp_guest_event {
  * snp_guest_plat_vmgexit: VMGEXIT with the GHCB image set up for a guest
  * request (SW_EXITCODE, SW_EXITINFO1/2 and for the extended request
  * RAX/RBX). Returns 0 when the hypervisor answered (result in
- * SW_EXITINFO1/2 and RBX of the image) or a negative errno when the exit
- * itself could not be made.
+ * SW_EXITINFO1/2 and RBX of the image; the driver judges SW_EXITINFO1
+ * itself), a positive SNP_ES_* when the platform already judged the exit
+ * refused (a kernel's own snp_issue_guest_request()), or a negative errno
+ * when the exit itself could not be made.
  *
  * snp_guest_plat_encrypt/decrypt: AES-256-GCM with a 12-byte IV and a
  * 16-byte tag. @in and @out may be the same buffer. decrypt returns
@@ -120,12 +127,27 @@ struct snp_guest_dev {
  * Set up @dev. @secrets, @shared and @scratch stay owned by the caller and
  * must outlive @dev; @shared must be memory the hypervisor can see. A
  * VMPCK that is already all zero (disabled before) is accepted: every
- * request then fails with -ENOTTY.
- * Returns 0, or -EINVAL for a bad argument or secrets page version.
+ * request then fails with -ENOTTY (snp_guest_probe() refuses it).
+ * Returns 0, or -EINVAL for a bad argument or secrets page version (below
+ * 2: a check Linux does not make; firmware writes 2 or more).
  */
 int snp_guest_init(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
 		   u32 vmpck_id, struct snp_guest_shared *shared,
 		   struct snp_guest_private *scratch);
+
+/*
+ * What Linux's probe does (sev_guest_probe(); snp_msg_init() in core.c
+ * since 6.14): snp_guest_init(), then refuse an all-zero VMPCK with
+ * "Empty VMPCK%u communication key" and -EINVAL, so that no device appears
+ * for a key that was disabled before (or that this VMPL never had). The
+ * module probes with this; the simulator uses snp_guest_init(), since its
+ * device stands for a driver that was already loaded (a key wiped there
+ * gives -ENOTTY until the guest is relaunched). Nothing to release on
+ * failure.
+ */
+int snp_guest_probe(struct snp_guest_dev *dev, void *priv, struct snp_secrets_page *secrets,
+		    u32 vmpck_id, struct snp_guest_shared *shared,
+		    struct snp_guest_private *scratch);
 
 /* Wipe the private scratch and forget the pages; nobody may hold the lock. */
 void snp_guest_release(struct snp_guest_dev *dev);
@@ -148,8 +170,10 @@ u64 snp_guest_next_seqno(const struct snp_guest_dev *dev);
  * resp_data and certs_address in the structures, are user pointers, read
  * and written only with copy_from_user()/copy_to_user() (-EFAULT when they
  * do not point at the caller's memory). Returns 0 or a negative errno as
- * the Linux driver does; exitinfo2 in *@argp carries the firmware and VMM
- * error. Takes dev->cmd_mutex.
+ * the Linux driver does, or as Linux a positive SNP_ES_* when the
+ * hypervisor refused the exit (the VMPCK is wiped then, exitinfo2 is
+ * SNP_EXITINFO2_EXIT_REFUSED); exitinfo2 in *@argp carries the firmware
+ * and VMM error. Takes dev->cmd_mutex.
  */
 int snp_guest_ioctl(struct snp_guest_dev *dev, unsigned int cmd,
 		    struct snp_ioc_guest_request __user *argp);
@@ -166,8 +190,8 @@ int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
  * snp_send_guest_request(); TSC_INFO_REQ at boot): @type and @version in
  * the header, @req_sz bytes of @req encrypted, @resp_sz bytes of the
  * response payload into @resp. The caller serialises it with the ioctls.
- * Returns 0 or a negative errno as snp_guest_ioctl(); *@exitinfo2 (if
- * not NULL) gets the firmware and VMM error.
+ * Returns 0, a negative errno or a positive SNP_ES_* as snp_guest_ioctl();
+ * *@exitinfo2 (if not NULL) gets the firmware and VMM error.
  */
 int snp_guest_send_request(struct snp_guest_dev *dev, u8 type, u8 version, const void *req,
 			   size_t req_sz, void *resp, size_t resp_sz, u64 *exitinfo2);

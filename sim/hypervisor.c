@@ -18,7 +18,7 @@
  * certificate area (asking for one page more than the area, or for
  * certs_pages: a table larger than any guest takes, or a host that
  * contradicts itself), a firmware error, a replayed or tampered response, a
- * dropped response, or a delay.
+ * dropped response, a delay, or a refused exit (SW_EXITINFO1 = 1).
  */
 #include <errno.h>
 #include <string.h>
@@ -91,6 +91,8 @@ static const struct {
 	{ "tamper_bit", offsetof(struct sim_faults, tamper_bit) },
 	{ "drop", offsetof(struct sim_faults, drop) },
 	{ "delay_ms", offsetof(struct sim_faults, delay_ms) },
+	{ "refuse_exit", offsetof(struct sim_faults, refuse_exit) },
+	{ "refuse_info2", offsetof(struct sim_faults, refuse_info2) },
 };
 
 int sim_faults_parse(const char *s, struct sim_faults *f)
@@ -341,6 +343,12 @@ int sim_hv_vmgexit(struct sim_hv *hv, struct snp_ghcb *ghcb)
 	faulty = !take(&f->after);
 	if (f->delay_ms)
 		hv->sleep_ms(f->delay_ms);
+	if (faulty && take(&f->refuse_exit)) {
+		/* the exit itself is refused: nothing reaches the firmware */
+		hv->nr_faults++;
+		ghcb_result(ghcb, 1, f->refuse_info2);
+		return 0;
+	}
 	if (faulty && take(&f->busy)) {
 		hv->nr_faults++;
 		ghcb_result(ghcb, 0, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));

@@ -396,6 +396,10 @@ static int kernel_boot(struct sim_platform *p)
 				   sizeof(rsp), &exitinfo2);
 	mutex_unlock(&kdev.cmd_mutex);
 	p->hv.faults = faults;
+	if (r > 0) {
+		log_debug("sim guest kernel: TSC_INFO_REQ: the exit was refused (%d)", r);
+		r = -EIO;
+	}
 	if (r < 0)
 		log_debug("sim guest kernel: TSC_INFO_REQ failed: %s (exitinfo2 0x%llx)",
 			  strerror(-r), (unsigned long long)exitinfo2);

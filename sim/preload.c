@@ -204,7 +204,7 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 {
 	struct snp_ioc_guest_request *arg;
 	va_list ap;
-	int r;
+	int r, saved_errno = errno;
 
 	resolve();
 	va_start(ap, request);
@@ -232,7 +232,13 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 		errno = -r;
 		return -1;
 	}
-	return 0;
+	/*
+	 * As Linux: a refused exit is the GHCB call's positive result
+	 * (ES_VMM_ERROR, ES_EXCEPTION), returned as it is; errno is the
+	 * caller's, whatever the simulator's own file work did to it.
+	 */
+	errno = saved_errno;
+	return r;
 }
 
 EXPORT int close(int fd)

@@ -330,6 +330,16 @@ struct sim_faults {
 	u32 tamper_bit; /* bit of the response page to flip; default in the payload */
 	u32 drop;
 	u32 delay_ms; /* every exit */
+	/*
+	 * refuse_exit: refuse the exit itself (SW_EXITINFO1 = 1, nothing
+	 * forwarded) N times, with SW_EXITINFO2 = refuse_info2: an event the
+	 * guest is asked to take (Linux: a valid #GP/#UD exception,
+	 * 0x80000b0d / 0x80000306, is ES_EXCEPTION; anything else,
+	 * ES_VMM_ERROR). Linux's guest driver returns that positive value from
+	 * its ioctl with errno untouched.
+	 */
+	u32 refuse_exit;
+	u32 refuse_info2;
 };
 
 #define SIM_CERTS_PAGES_MAX (UINT32_MAX / SNP_PAGE_SIZE)
@@ -516,7 +526,11 @@ int sim_open_opts_from_env(struct sim_open_opts *opts, char *err, size_t errlen)
 int sim_platform_open(const char *dir, struct sim_state *st, const struct sim_open_opts *opts,
 		      struct sim_platform **ret, char *err, size_t errlen);
 struct sim_platform *sim_platform_free(struct sim_platform *p);
-/* The /dev/sev-guest ioctl over the simulated platform. 0 or -errno. */
+/*
+ * The /dev/sev-guest ioctl over the simulated platform: 0, -errno, or as
+ * Linux the positive ES_VMM_ERROR (2) / ES_EXCEPTION (4) of an exit the
+ * hypervisor refused (fault refuse_exit).
+ */
 int sim_platform_ioctl(struct sim_platform *p, unsigned int cmd, struct snp_ioc_guest_request *arg);
 
 struct sim_state *sim_platform_state(struct sim_platform *p);

@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	r = ops->get_report(ctx, &req, &rep, &e);
 	ops->close(ctx);
 	if (r < 0)
-		return fail(r, "get_report", NULL);
+		return fail(r, "get_report", e.message);
 	if (out) {
 		r = snp_write_file(out, rep.report, sizeof(rep.report), 0644);
 		if (r < 0)

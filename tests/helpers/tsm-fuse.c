@@ -30,7 +30,11 @@
  *                               cached; EINVAL before inblob was written or
  *                               when it is not exactly 64 bytes; firmware
  *                               errors as the guest driver maps them
- *                               (EINVAL, ENXIO, ENOTTY, EIO)
+ *                               (EINVAL, ENXIO, ENOTTY, EIO); a refused
+ *                               exit (fault refuse_exit) is the driver's
+ *                               positive result, which tsm_report_read()
+ *                               does not take for an error: the read
+ *                               succeeds with 0 bytes, nothing is cached
  *   provider         0444       "sev_guest\n"
  *   generation       0444       write generation, "%llu\n"
  *   privlevel        0200       0..3 and not below the floor, else EINVAL;
@@ -316,7 +320,8 @@ static u32 certs_used_len(const u8 *t, u32 len)
  * with a 16 KiB certificate area. When the host says that is too small the
  * driver sends the plain request (so the VMPCK stays usable) and fails with
  * EIO, which is passed on: no second attempt with a larger area (Linux ≥ 6.7;
- * the buffer is SEV_FW_BLOB_MAX_SIZE).
+ * the buffer is SEV_FW_BLOB_MAX_SIZE). Returns 0, -errno, or the driver's
+ * positive result when the host refused the exit (no blobs then).
  */
 static int generate_report(struct entry *e)
 {
@@ -355,6 +360,11 @@ static int generate_report(struct entry *e)
 	g.req_data = (u64)(uintptr_t)&ext;
 	g.resp_data = (u64)(uintptr_t)resp;
 	r = sim_platform_ioctl(tsm.sim, SNP_IOC_GET_EXT_REPORT, &g);
+	if (r > 0) {
+		/* sev_report_new() returns the positive ES_* as it is */
+		log_info("%s: the host refused the exit (%d): an empty report", e->name, r);
+		goto out;
+	}
 	if (r < 0) {
 		log_info("%s: report request failed: %s (fw 0x%x, vmm 0x%x)", e->name, strerror(-r),
 			 g.fw_error, g.vmm_error);
@@ -404,6 +414,10 @@ out:
 /*
  * tsm_report_read(): the cached blob, regenerated when a write came since.
  * manifestblob is only ever filled by an SVSM report, which fails here.
+ * report_new()'s result counts as an error only when negative: a positive
+ * one (a refused exit) still sets the read generation, and every blob is
+ * empty (NULL); with no outblob nothing counts as cached, so the next read
+ * generates again (read_cached_report(), Linux ≥ 6.7).
  */
 static int blob_get(struct entry *e, enum attr_id id, const u8 **ret, size_t *ret_len)
 {
@@ -420,7 +434,7 @@ static int blob_get(struct entry *e, enum attr_id id, const u8 **ret, size_t *re
 		r = generate_report(e);
 		if (r < 0)
 			return r;
-		e->have_report = true;
+		e->have_report = r == 0;
 		e->read_gen = e->write_gen;
 	}
 	switch (id) {

@@ -80,9 +80,11 @@ def cert_table(aux):
     raise ValueError("no terminator")
 
 
-def client(tree, *args):
+def client(tree, *args, stderr=None):
     p = subprocess.run([CLIENT] + list(args) + [tree.report_dir], capture_output=True)
     out = p.stdout.decode().strip()
+    if stderr is not None:
+        stderr.append(p.stderr.decode())
     if p.returncode == 0 and out == "ok":
         return 0
     if p.returncode == 1 and out.startswith("error "):
@@ -504,6 +506,33 @@ def faults(sim):
         r = client(tree, "--vmpl", "2")
         res.check(r == 0, "and the next request at VMPL 2 works (%s)" % errno.errorcode.get(r))
         no_entries(tree, "firmware status")
+    # a refused exit: Linux's report_new() returns ES_VMM_ERROR (2), which
+    # tsm_report_read() passes as a 0-byte outblob; the next read generates
+    # again and meets the wiped VMPCK
+    with Tree(env={"SNP_SIM_FAULTS": "refuse_exit=1"}, sim=sim) as tree:
+        e = os.path.join(tree.report_dir, "refused")
+        os.mkdir(e)
+        write(os.path.join(e, "inblob"), bytes(64))
+        g = gen(e)
+        out = read(os.path.join(e, "outblob"))
+        res.check(out == b"" and gen(e) == g,
+                  "refused exit: outblob reads 0 bytes (%d), generation unchanged" % len(out))
+        # nothing was cached: auxblob generates again
+        try:
+            read(os.path.join(e, "auxblob"))
+            again = 0
+        except OSError as ex:
+            again = ex.errno
+        res.check(again == errno.ENOTTY, "refused exit: the next read regenerates: ENOTTY (%s)"
+                  % errno.errorcode.get(again, again))
+        os.rmdir(e)
+    with Tree(env={"SNP_SIM_FAULTS": "refuse_exit=1"}, sim=sim) as tree:
+        msg = []
+        r = client(tree, "--certs", stderr=msg)
+        res.check(r == errno.EIO and "refused" in msg[0],
+                  "backend: an empty outblob (refused exit) is EIO, said (%s, %r)"
+                  % (errno.errorcode.get(r, r), msg[0].strip()))
+        no_entries(tree, "refused exit")
     with Tree(env={"SNP_SIM_FAULTS": "tamper=1"}, sim=sim) as tree:
         r1, r2 = client(tree), client(tree)
         res.check(r1 != 0 and r2 == errno.ENOTTY,

@@ -15,7 +15,10 @@
  * EFAULT, and a good request after each still succeeds (the VMPCK is
  * intact). --threads: N threads make M derived-key requests each on one
  * descriptor; all must succeed. --exitinfo2-disabled: on a device whose
- * VMPCK is wiped, ENOTTY comes with exitinfo2 = 0xff.
+ * VMPCK is wiped, ENOTTY comes with exitinfo2 = 0xff. --refused R: the
+ * host refuses the exit (fault refuse_exit): as Linux, the ioctl returns
+ * the positive R (2 ES_VMM_ERROR, 4 ES_EXCEPTION) with errno untouched,
+ * exitinfo2 = SEV_RET_NO_FW_CALL and the response unwritten.
  * Exit 0 ok, 1 failure, 77 no device or no uapi header.
  */
 #include <errno.h>
@@ -258,6 +261,34 @@ static int exitinfo2_disabled(int fd)
 	return 0;
 }
 
+static int refused(int fd, int want)
+{
+	struct snp_derived_key_req kreq;
+	struct snp_derived_key_resp kresp;
+	struct snp_guest_request_ioctl g;
+	int r;
+
+	memset(&kreq, 0, sizeof(kreq));
+	memset(&kresp, 0xa5, sizeof(kresp));
+	memset(&g, 0, sizeof(g));
+	g.msg_version = 1;
+	g.req_data = (uintptr_t)&kreq;
+	g.resp_data = (uintptr_t)&kresp;
+	errno = EDOM; /* a stale value the ioctl must leave alone */
+	r = ioctl(fd, SNP_GET_DERIVED_KEY, &g);
+	if (r != want || errno != EDOM)
+		FAIL("refused exit: ioctl %d errno %s, expected %d with errno untouched", r,
+		     strerror(errno), want);
+	if (g.exitinfo2 != ~0ULL)
+		FAIL("refused exit: exitinfo2 0x%llx, not SEV_RET_NO_FW_CALL",
+		     (unsigned long long)g.exitinfo2);
+	for (size_t i = 0; i < sizeof(kresp.data); i++)
+		if (kresp.data[i] != 0xa5)
+			FAIL("refused exit: the response was written");
+	printf("ioctl-client: refused exit: ioctl returned %d, errno untouched\n", r);
+	return 0;
+}
+
 static int open_dev(const char *dev)
 {
 	int fd = open(dev, O_RDWR | O_CLOEXEC);
@@ -280,6 +311,11 @@ int main(int argc, char **argv)
 		int fd = open_dev(argc > 2 ? argv[2] : "/dev/sev-guest");
 
 		return fd < 0 ? 77 : exitinfo2_disabled(fd);
+	}
+	if (argc > 2 && !strcmp(argv[1], "--refused")) {
+		int fd = open_dev(argc > 3 ? argv[3] : "/dev/sev-guest");
+
+		return fd < 0 ? 77 : refused(fd, (int)strtol(argv[2], NULL, 10));
 	}
 	if (argc > 3 && !strcmp(argv[1], "--threads")) {
 		int fd = open_dev(argc > 4 ? argv[4] : "/dev/sev-guest");

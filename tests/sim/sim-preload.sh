@@ -75,6 +75,27 @@ done
 "$SNPCTL" sim faults --dir "$d" none || fail "sim faults none"
 "$SNPCTL" key --backend="sim:$d" >/dev/null 2>&1 && fail "not disabled after tamper"
 
+# 6b. the host refuses the exit itself: as Linux, the ioctl returns the
+#     positive ES_VMM_ERROR / ES_EXCEPTION with errno untouched and the VMPCK
+#     goes; snpctl says so and hands out no key (never 32 zero bytes)
+for spec in "refuse_exit=1:2" "refuse_exit=1,refuse_info2=0x80000b0d:4"; do
+	"$SNPCTL" sim relaunch --dir "$d" >/dev/null
+	SNP_SIM_FAULTS="${spec%:*}" pre "$CLIENT" --refused "${spec##*:}" >/dev/null ||
+		fail "${spec%:*}: ioctl result"
+done
+"$SNPCTL" sim relaunch --dir "$d" >/dev/null
+SNP_SIM_FAULTS=refuse_exit=1 pre "$SNPCTL" key --backend=sev-guest >"$SIM_TMP/rk" 2>"$SIM_TMP/rk.err"
+rc=$?
+[ $rc -eq 4 ] || { cat "$SIM_TMP/rk" "$SIM_TMP/rk.err"; fail "refused exit: key exit $rc"; }
+[ -s "$SIM_TMP/rk" ] && { cat "$SIM_TMP/rk"; fail "refused exit: a key was printed"; }
+grep -q "refused the guest request" "$SIM_TMP/rk.err" ||
+	{ cat "$SIM_TMP/rk.err"; fail "refused exit: no message"; }
+"$SNPCTL" sim relaunch --dir "$d" >/dev/null
+SNP_SIM_FAULTS=refuse_exit=1 pre "$SNPCTL" report --backend=sev-guest -o "$d/rr.bin" \
+	>"$SIM_TMP/rr" 2>&1
+[ $? -eq 4 ] || { cat "$SIM_TMP/rr"; fail "refused exit: report exit code"; }
+grep -q "refused the guest request" "$SIM_TMP/rr" || { cat "$SIM_TMP/rr"; fail "refused: report message"; }
+
 # 7. many processes at once: every request gets its own sequence number
 "$SNPCTL" sim relaunch --dir "$d" >/dev/null
 i=0

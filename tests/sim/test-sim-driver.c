@@ -784,12 +784,122 @@ static void test_device_time(void **state)
  * hypervisor's SW_EXITINFO2; the message may have been seen, so the VMPCK
  * goes.
  */
+static u64 refuse_info1 = 2, refuse_info2 = 0x1234;
+
 static int refuse_vmgexit(void *priv, struct snp_ghcb *ghcb)
 {
 	(void)priv;
-	ghcb->sw_exit_info_1 = cpu_to_le64(2);
-	ghcb->sw_exit_info_2 = cpu_to_le64(0x1234);
+	ghcb->sw_exit_info_1 = cpu_to_le64(refuse_info1);
+	ghcb->sw_exit_info_2 = cpu_to_le64(refuse_info2);
 	return 0;
+}
+
+/*
+ * The ioctl's result, as Linux's verify_exception_info() judges the exit:
+ * ES_EXCEPTION (4) for SW_EXITINFO1 = 1 with a valid #GP/#UD exception,
+ * ES_VMM_ERROR (2) for anything else; positive, passed up unmapped.
+ */
+static void check_refused(struct snp_guest_dev *dev, u64 info1, u64 info2, int want)
+{
+	struct snp_platform_ops ops = *sim_guest_ops(dev);
+	struct sim_guest_binding b2;
+	struct snp_ioc_report_req req = { 0 };
+	struct snp_ioc_report_resp resp;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	struct snp_guest_dev d2;
+	u8 vmpck[SNP_VMPCK_LEN];
+
+	memcpy(vmpck, dev->secrets->vmpck[0], sizeof(vmpck));
+	refuse_info1 = info1;
+	refuse_info2 = info2;
+	ops.vmgexit = refuse_vmgexit;
+	ops.event = NULL;
+	assert_int_equal(
+		sim_guest_init(&d2, &b2, &ops, NULL, dev->secrets, 0, dev->shared, dev->scratch),
+		0);
+	g.req_data = (u64)(uintptr_t)&req;
+	g.resp_data = (u64)(uintptr_t)&resp;
+	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), want);
+	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_EXIT_REFUSED);
+	assert_true(snp_guest_vmpck_disabled(&d2));
+	snp_guest_release(&d2);
+	memcpy(dev->secrets->vmpck[0], vmpck, sizeof(vmpck)); /* for the next case */
+	explicit_bzero(vmpck, sizeof(vmpck));
+}
+
+static void test_refused_exit_result(void **state)
+{
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	const u64 gp = SNP_EVTINJ_VALID | SNP_EVTINJ_TYPE_EXCEPT | SNP_X86_TRAP_GP;
+	const u64 ud = SNP_EVTINJ_VALID | SNP_EVTINJ_TYPE_EXCEPT | SNP_X86_TRAP_UD;
+
+	check_refused(dev, 2, 0x1234, SNP_ES_VMM_ERROR);
+	check_refused(dev, 1, 0, SNP_ES_VMM_ERROR);
+	check_refused(dev, 1, gp, SNP_ES_EXCEPTION);
+	check_refused(dev, 1, ud | SNP_EVTINJ_VALID_ERR | (0xdULL << 32), SNP_ES_EXCEPTION);
+	/* bits 63:32 of SW_EXITINFO1 are not looked at */
+	check_refused(dev, 1ULL << 32 | 1, ud, SNP_ES_EXCEPTION);
+	check_refused(dev, 1, gp & ~SNP_EVTINJ_VALID, SNP_ES_VMM_ERROR);
+	check_refused(dev, 1, SNP_EVTINJ_VALID | SNP_EVTINJ_TYPE_EXCEPT | 14, SNP_ES_VMM_ERROR);
+	check_refused(dev, 1, SNP_EVTINJ_VALID | SNP_X86_TRAP_GP, SNP_ES_VMM_ERROR); /* type 0 */
+	check_refused(dev, 3, gp, SNP_ES_VMM_ERROR);
+}
+
+/*
+ * The simulated host refuses (fault refuse_exit): the ioctl returns the
+ * positive result, nothing reached the firmware, the VMPCK is wiped and
+ * the caller's response buffer is untouched.
+ */
+static void test_refuse_exit_fault(void **state)
+{
+	struct sim_platform *p = plat(state, 0, "refuse_exit=1");
+	struct snp_ioc_derived_key_req kr = { 0 };
+	struct snp_ioc_derived_key_resp kresp;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	u64 exits = sim_platform_hv(p)->nr_exits, faults = sim_platform_hv(p)->nr_faults;
+
+	memset(&kresp, 0xa5, sizeof(kresp));
+	g.req_data = (u64)(uintptr_t)&kr;
+	g.resp_data = (u64)(uintptr_t)&kresp;
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_DERIVED_KEY, &g), SNP_ES_VMM_ERROR);
+	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_EXIT_REFUSED);
+	for (size_t i = 0; i < sizeof(kresp); i++)
+		assert_int_equal(kresp.data[i], 0xa5);
+	assert_true(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	assert_int_equal(sim_platform_hv(p)->nr_exits, exits + 1);
+	assert_int_equal(sim_platform_hv(p)->nr_faults, faults + 1);
+
+	p = plat(state, 0, "refuse_exit=1,refuse_info2=0x80000b0d");
+	g.exitinfo2 = 0;
+	assert_int_equal(sim_platform_ioctl(p, SNP_IOC_GET_DERIVED_KEY, &g), SNP_ES_EXCEPTION);
+	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_EXIT_REFUSED);
+}
+
+/*
+ * The module's probe (snp_guest_probe()) refuses an empty VMPCK as Linux's
+ * does: -EINVAL, nothing to release; a live one binds. snp_guest_init()
+ * (the simulator's device, a driver already loaded) still accepts it.
+ */
+static void test_probe_empty_vmpck(void **state)
+{
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	static struct snp_secrets_page secrets;
+	struct sim_guest_binding b2 = { .ops = sim_guest_ops(dev) };
+	struct snp_guest_dev d2;
+
+	memcpy(&secrets, dev->secrets, sizeof(secrets));
+	memset(secrets.vmpck[2], 0, SNP_VMPCK_LEN);
+	assert_int_equal(snp_guest_probe(&d2, &b2, &secrets, 2, dev->shared, dev->scratch),
+			 -EINVAL);
+	assert_int_equal(snp_guest_probe(&d2, &b2, &secrets, 1, dev->shared, dev->scratch), 0);
+	assert_false(snp_guest_vmpck_disabled(&d2));
+	snp_guest_release(&d2);
+	assert_int_equal(snp_guest_init(&d2, &b2, &secrets, 2, dev->shared, dev->scratch), 0);
+	assert_true(snp_guest_vmpck_disabled(&d2));
+	snp_guest_release(&d2);
+	explicit_bzero(&secrets, sizeof(secrets));
 }
 
 static void test_refused_exit(void **state)
@@ -810,7 +920,9 @@ static void test_refused_exit(void **state)
 		0);
 	g.req_data = (u64)(uintptr_t)&req;
 	g.resp_data = (u64)(uintptr_t)&resp;
-	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), -EIO);
+	refuse_info1 = 2;
+	refuse_info2 = 0x1234;
+	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), SNP_ES_VMM_ERROR);
 	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_EXIT_REFUSED);
 	assert_true(snp_guest_vmpck_disabled(&d2));
 	/* and the next one: ENOTTY, exitinfo2 0xff whatever the caller left there */
@@ -1373,6 +1485,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_exit_result, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_exit_fault, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_empty_vmpck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdep, setup, teardown),
 		cmocka_unit_test(test_tcb_update_unsaved),
 		cmocka_unit_test(test_params_refused),

@@ -53,6 +53,15 @@ TESTS += %reldir%/test-verify-signer
 %canon_reldir%_test_verify_signer_SOURCES = %reldir%/test-verify-signer.c
 %canon_reldir%_test_verify_signer_CFLAGS = $(snp_unit_cflags)
 %canon_reldir%_test_verify_signer_LDADD = sim/libsnpsim.la $(snp_unit_ldadd)
+# backend/backend-sevguest.c over a fake driver (ioctl() wrapped at link
+# time): a positive ioctl result (a refused exit) is never a success
+check_PROGRAMS += %reldir%/test-backend-sevguest
+TESTS += %reldir%/test-backend-sevguest
+%canon_reldir%_test_backend_sevguest_SOURCES = %reldir%/test-backend-sevguest.c
+%canon_reldir%_test_backend_sevguest_CFLAGS = $(snp_unit_cflags)
+%canon_reldir%_test_backend_sevguest_LDFLAGS = -Wl,--wrap=ioctl
+%canon_reldir%_test_backend_sevguest_LDADD = $(SNP_BACKEND_LIBS) $(CMOCKA_LIBS) $(CRYPTO_LIBS) \
+	$(JANSSON_LIBS)
 endif
 
 # daemon/collateral.c: the host table's leaf is the report's signer (VCEK or
