@@ -225,6 +225,20 @@ for k, v in wrong:
     check(f"event 1 with {k} = {v!r}", rd, nonces[mine],
           mutated(lambda b: b["log"]["events"][1].__setitem__(k, v)), False)
 
+# A log holds at most 65536 events (docs/evidence.md 7, step 4): one of
+# 65537 is refused by both before any event is decoded, even when the
+# report is bound to it. Events carry only their record (6.4 MB of JSON).
+recs = [ev.encode_record(0x000B, i.to_bytes(32, "big"), 1, b"") for i in range(65537)]
+n_events = 0
+for n, want in ((65536, True), (65537, False)):
+    n_events += 1
+    big_rd, big = ev.make(nonces[:1], 0, recs[:n])
+    big["log"]["events"] = [{"record": x["record"]} for x in big["log"]["events"]]
+    c_why, p_why = check(f"a log of {n} events", big_rd, nonces[0], big, want)
+    if not want and not (c_why == p_why == "refused: log has more than 65536 events"):
+        failures.append(f"a log of {n} events: reasons C {c_why}; Python {p_why}")
+del recs, big
+
 # 3. The document as bytes: a member name twice in one object, at any
 #    depth, is refused by both (a parser that keeps the first and one that
 #    keeps the last would read different evidence); so is what is not JSON.
@@ -351,7 +365,7 @@ for i in range(150):
 for f in failures:
     print("FAIL:", f)
 print(f"{len(sizes)} tree sizes, {len(cases) + 6} adversarial cases, {len(wrong) + 3} event "
-      f"member cases, {n_text} documents as text, {n_depth} nesting cases, "
-      f"{agree} damaged documents; "
+      f"member cases, {n_text} documents as text, {n_depth} nesting cases, {n_events} "
+      f"log sizes, {agree} damaged documents; "
       f"{len(failures)} failures")
 sys.exit(1 if failures else 0)

@@ -20,6 +20,7 @@ HASH = 48
 NONCE_MAX = 64
 LEAVES_MAX = 65536
 PATH_MAX = 16
+EVENTS_MAX = 65536
 DEPTH_MAX = 32
 SCHEME = "snpd-binding-v1"
 MARK = SCHEME.encode() + b"\0"
@@ -270,6 +271,8 @@ def verify(rd, nonce, binding):
     if type(count) is not int or count < 0:
         raise Refused("log count is not a number")
     head = _hex(log.get("head"), "log head", HASH)
+    if len(log["events"]) > EVENTS_MAX:
+        raise Refused(f"log has more than {EVENTS_MAX} events")
     records, events = [], []
     for i, ev in enumerate(log["events"]):
         if not isinstance(ev, dict):
