@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include "cli/evidence.h"
+#include "lib/binding.h"
 #include "lib/x509-amd.h"
 
 #define EVIDENCE_B64_MAX (64 * 1024)
@@ -101,6 +102,12 @@ int snpctl_evidence_parse(const u8 *data, size_t len, struct snpctl_evidence *re
 	doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc)
 		return fail(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+	/* jansson alone nests to 2048; the spec's bound is what every verifier keeps */
+	if (!snp_json_depth_within(doc, SNP_EVIDENCE_DEPTH_MAX)) {
+		r = fail(err, errlen, "nested deeper than %d arrays and objects",
+			 SNP_EVIDENCE_DEPTH_MAX);
+		goto out;
+	}
 	if (!json_is_object(doc)) {
 		r = fail(err, errlen, "not a JSON object");
 		goto out;

@@ -259,6 +259,33 @@ out:
 	return r;
 }
 
+bool snp_json_depth_within(const json_t *j, unsigned int max)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return true;
+	if (!max)
+		return false;
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+		{
+			if (!snp_json_depth_within(v, max - 1))
+				return false;
+		}
+		return true;
+	}
+	/* jansson's iterators take a non-const object; nothing here changes it */
+	json_object_foreach((json_t *)j, key, v)
+	{
+		if (!snp_json_depth_within(v, max - 1))
+			return false;
+	}
+	return true;
+}
+
 json_t *snp_event_to_json(u64 seq, const u8 *record, size_t len, const u8 head[SNP_HASH_SIZE])
 {
 	char rec_hex[2 * SNP_EVENT_RECORD_MAX + 1], dig_hex[2 * SNP_EVENT_DIGEST_MAX + 1];

@@ -23,6 +23,8 @@
 #define SNP_REPORT_DATA_LEN	64
 #define SNP_BINDING_MARK_OFFSET 48
 #define SNP_BINDING_MARK_LEN	16
+/* An evidence document nests at most this many arrays and objects (docs/evidence.md 6). */
+#define SNP_EVIDENCE_DEPTH_MAX 32
 
 /* REPORT_DATA for a batch of @tree_size nonces with @root and the log (@head, @count). */
 int snp_binding_report_data(const u8 root[SNP_HASH_SIZE], u64 tree_size,
@@ -51,6 +53,12 @@ int snp_binding_verify(const u8 report_data[SNP_REPORT_DATA_LEN], const u8 *nonc
 int snp_binding_verify_json(const json_t *binding, const u8 report_data[SNP_REPORT_DATA_LEN],
 			    const u8 *nonce, size_t nonce_len, struct snp_event **ret_events,
 			    size_t *ret_n, char *err, size_t errlen);
+
+/*
+ * Whether @j nests at most @max arrays and objects, itself counted as
+ * level 1 when it is one. The walk goes no deeper than @max + 1 levels.
+ */
+bool snp_json_depth_within(const json_t *j, unsigned int max);
 
 /*
  * JSON of one event: {"seq","alg","digest","type","description","record","head"}.

@@ -225,6 +225,20 @@ for k, v in wrong:
     check(f"event 1 with {k} = {v!r}", rd, nonces[mine],
           mutated(lambda b: b["log"]["events"][1].__setitem__(k, v)), False)
 
+# A log holds at most 65536 events (docs/evidence.md 7, step 4): one of
+# 65537 is refused by both before any event is decoded, even when the
+# report is bound to it. Events carry only their record (6.4 MB of JSON).
+recs = [ev.encode_record(0x000B, i.to_bytes(32, "big"), 1, b"") for i in range(65537)]
+n_events = 0
+for n, want in ((65536, True), (65537, False)):
+    n_events += 1
+    big_rd, big = ev.make(nonces[:1], 0, recs[:n])
+    big["log"]["events"] = [{"record": x["record"]} for x in big["log"]["events"]]
+    c_why, p_why = check(f"a log of {n} events", big_rd, nonces[0], big, want)
+    if not want and not (c_why == p_why == "refused: log has more than 65536 events"):
+        failures.append(f"a log of {n} events: reasons C {c_why}; Python {p_why}")
+del recs, big
+
 # 3. The document as bytes: a member name twice in one object, at any
 #    depth, is refused by both (a parser that keeps the first and one that
 #    keeps the last would read different evidence); so is what is not JSON.
@@ -278,6 +292,48 @@ text_case("an unpaired surrogate", first(genuine, '{', '{"extra": "\\ud800", '))
 text_case("a number beyond a double's range", first(genuine, '{', '{"extra": 1e400, '))
 text_case("an integer beyond 64 bits", first(genuine, '{', '{"extra": -9223372036854775809, '))
 
+# Nesting (docs/evidence.md 6): a document nested deeper than 32 arrays
+# and objects is refused by both, in a member nobody reads too (jansson
+# alone goes to 2048 levels, Python's json.loads to its recursion limit,
+# and whoever relays a document could pick which verifier accepts it);
+# one at the limit is accepted, and brackets in strings do not count.
+DEPTH_MAX = 32
+n_depth = 0
+
+
+def depth_case(name, text, want):
+    global n_depth
+    n_depth += 1
+    c_ok, c_why = c_verify_text(text)
+    p_ok, p_why = py_verify_text(text)
+    why = "nested deeper than %d arrays and objects" % DEPTH_MAX
+    if c_ok != want or p_ok != want or (not want and (why not in c_why or why not in p_why)):
+        failures.append(f"{name}: want {'accept' if want else 'refuse (' + why + ')'}; "
+                        f"C {c_why}; Python {p_why}")
+
+
+def nested(k):
+    return "[" * k + "]" * k
+
+
+def nested_objects(k):
+    return '{"a": ' * k + "null" + "}" * k
+
+
+for k, want in ((DEPTH_MAX - 1, True), (DEPTH_MAX, False), (1500, False)):
+    depth_case(f"a member nobody reads, {1 + k} levels deep",
+               first(genuine, "{", '{"x": %s, ' % nested(k)), want)
+# an event is 5 levels deep (document, binding, log, events, event)
+ev1_rec = '"record": "%s"' % ev1["record"]
+for k, want in ((DEPTH_MAX - 5, True), (DEPTH_MAX - 4, False)):
+    depth_case(f"an event member of objects, {5 + k} levels deep",
+               first(genuine, ev1_rec, '"note": %s, %s' % (nested_objects(k), ev1_rec)), want)
+depth_case("brackets in strings do not nest", first(genuine, "{", '{"x": %s, "y": %s, ' % (
+    json.dumps("[{" * 40), json.dumps('\\"' + "[" * 40))), True)
+depth_case("brackets in strings do not nest, at the limit", first(
+    genuine, "{", '{"x": %s, ' % ("[" * (DEPTH_MAX - 1) + json.dumps('\\"[') + "]" *
+                                 (DEPTH_MAX - 1))), True)
+
 # 4. Random damage: one byte of one field, both sides must agree.
 fields = ["nonce", "leaf_index", "tree_size", "proof", "count", "head", "record"]
 agree = 0
@@ -309,6 +365,7 @@ for i in range(150):
 for f in failures:
     print("FAIL:", f)
 print(f"{len(sizes)} tree sizes, {len(cases) + 6} adversarial cases, {len(wrong) + 3} event "
-      f"member cases, {n_text} documents as text, {agree} damaged documents; "
+      f"member cases, {n_text} documents as text, {n_depth} nesting cases, {n_events} "
+      f"log sizes, {agree} damaged documents; "
       f"{len(failures)} failures")
 sys.exit(1 if failures else 0)

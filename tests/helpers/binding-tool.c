@@ -7,7 +7,7 @@
  *   binding-tool verify
  *	reads {"report_data": HEX, "nonce": HEX, "binding": {...}} on stdin,
  *	prints "ok" (exit 0) or "refused: REASON" (exit 1; also for input
- *	that is not JSON as snpctl reads it).
+ *	that is not JSON as snpctl reads it, or is nested too deep).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -103,6 +103,12 @@ static int verify(void)
 	in = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
 	if (!in) {
 		printf("refused: not JSON: %s\n", jerr.text);
+		return 1;
+	}
+	if (!snp_json_depth_within(in, SNP_EVIDENCE_DEPTH_MAX)) {
+		printf("refused: nested deeper than %d arrays and objects\n",
+		       SNP_EVIDENCE_DEPTH_MAX);
+		json_decref(in);
 		return 1;
 	}
 	s = json_string_value(json_object_get(in, "report_data"));

@@ -13,12 +13,15 @@ name twice in one object, ...); verify() takes what it returns.
 """
 import hashlib
 import json
+import re
 import sys
 
 HASH = 48
 NONCE_MAX = 64
 LEAVES_MAX = 65536
 PATH_MAX = 16
+EVENTS_MAX = 65536
+DEPTH_MAX = 32
 SCHEME = "snpd-binding-v1"
 MARK = SCHEME.encode() + b"\0"
 ALGS = {0x000B: ("sha256", 32), 0x000C: ("sha384", 48), 0x000D: ("sha512", 64)}
@@ -208,14 +211,36 @@ def _check_strings(v):
             _check_strings(x)
 
 
+# a string (with its escapes) or a bracket, outside strings
+_NESTING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+
+
+def _depth_within(text, limit):
+    """Whether @text nests at most @limit arrays and objects, counted on the
+    text before it is parsed (json.loads recurses once per level)."""
+    depth = 0
+    for m in _NESTING_TOKEN.finditer(text):
+        t = m.group()
+        if t == "[" or t == "{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif t == "]" or t == "}":
+            depth -= 1
+    return True
+
+
 def loads(data):
     """An evidence document (bytes or str) -> dict, strictly (section 6):
-    one JSON object in UTF-8; a name twice in one object, at any depth, a
-    non-JSON constant, a number out of range, a string with U+0000 or an
-    unpaired surrogate, or anything after the object is refused."""
+    one JSON object in UTF-8; one nested deeper than 32 arrays and objects,
+    a name twice in one object, at any depth, a non-JSON constant, a number
+    out of range, a string with U+0000 or an unpaired surrogate, or
+    anything after the object is refused."""
     try:
         if isinstance(data, bytes):
             data = data.decode("utf-8")
+        if not _depth_within(data, DEPTH_MAX):
+            raise Refused(f"nested deeper than {DEPTH_MAX} arrays and objects")
         doc = json.loads(data, object_pairs_hook=_unique_members,
                          parse_constant=_no_constant, parse_int=_int, parse_float=_float)
         _check_strings(doc)
@@ -246,6 +271,8 @@ def verify(rd, nonce, binding):
     if type(count) is not int or count < 0:
         raise Refused("log count is not a number")
     head = _hex(log.get("head"), "log head", HASH)
+    if len(log["events"]) > EVENTS_MAX:
+        raise Refused(f"log has more than {EVENTS_MAX} events")
     records, events = [], []
     for i, ev in enumerate(log["events"]):
         if not isinstance(ev, dict):

@@ -402,6 +402,17 @@ with h.Daemon(config=CONFIG) as d:
         both_refuse(d, bad, nonce, "a document with " + what, reason="not an evidence document")
     both_refuse(d, text + "x", None, "a document with bytes after it, no --nonce", py=False,
                 reason="not an evidence document")
+    # nesting (docs/evidence.md 6): deeper than 32 arrays and objects is
+    # refused, in a member nobody reads too; 32 levels are accepted
+    deep = "not an evidence document: nested deeper than 32 arrays and objects"
+    for k in (32, 1500):
+        both_refuse(d, text.replace("{", '{"x": %s, ' % ("[" * k + "]" * k), 1), nonce,
+                    "a document %d levels deep" % (1 + k), reason=deep)
+    at_limit = text.replace("{", '{"x": %s, ' % ("[" * 31 + "]" * 31), 1)
+    rc, outp = snpctl_verify(d, at_limit, nonce)
+    pyr = py_verify(at_limit, nonce)
+    res.check(rc == 0 and "binding: ok" in outp and pyr is None,
+              "a document 32 levels deep: accepted by python (%s) and snpctl (rc %d)" % (pyr, rc))
     rpt = bytearray(base64.b64decode(doc["report"]))
     rpt[0x4C] = 1  # reserved
     both_refuse(d, dict(doc, report=base64.b64encode(rpt).decode()), nonce,

@@ -359,13 +359,65 @@ static void test_node_as_leaf(void **state)
 			 -EBADMSG);
 }
 
+/* @k arrays and objects, alternating, around @inner (stolen); new reference */
+static json_t *nest(unsigned int k, json_t *inner)
+{
+	for (unsigned int i = 0; i < k; i++) {
+		json_t *o = i % 2 ? json_object() : json_array();
+
+		assert_non_null(o);
+		if (json_is_array(o))
+			assert_int_equal(json_array_append_new(o, inner), 0);
+		else
+			assert_int_equal(json_object_set_new(o, "a", inner), 0);
+		inner = o;
+	}
+	return inner;
+}
+
+/*
+ * The nesting bound of evidence documents (docs/evidence.md 6): a scalar
+ * is level 0, each array or object around it one more; a deep value is
+ * found after shallow siblings, and a tree far deeper than the bound is
+ * refused (the walk stops at the bound).
+ */
+static void test_depth(void **state)
+{
+	json_t *j;
+
+	(void)state;
+	j = json_integer(1);
+	assert_true(snp_json_depth_within(j, 0));
+	json_decref(j);
+	j = json_array();
+	assert_false(snp_json_depth_within(j, 0));
+	assert_true(snp_json_depth_within(j, 1));
+	json_decref(j);
+	for (unsigned int k = 1; k <= SNP_EVIDENCE_DEPTH_MAX + 1; k++) {
+		j = nest(k, json_null());
+		assert_true(snp_json_depth_within(j, k));
+		assert_false(snp_json_depth_within(j, k - 1));
+		json_decref(j);
+	}
+	/* the deep value is the last of its siblings */
+	j = json_pack("{s:i,s:[i,s,o]}", "x", 1, "y", 2, "z",
+		      nest(SNP_EVIDENCE_DEPTH_MAX - 1, json_string("[[[[")));
+	assert_non_null(j);
+	assert_true(snp_json_depth_within(j, SNP_EVIDENCE_DEPTH_MAX + 1));
+	assert_false(snp_json_depth_within(j, SNP_EVIDENCE_DEPTH_MAX));
+	json_decref(j);
+	j = nest(2048, json_null()); /* as deep as jansson parses */
+	assert_false(snp_json_depth_within(j, SNP_EVIDENCE_DEPTH_MAX));
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roots),	      cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_events),
 		cmocka_unit_test(test_log_verify),    cmocka_unit_test(test_binding),
-		cmocka_unit_test(test_node_as_leaf),
+		cmocka_unit_test(test_node_as_leaf),  cmocka_unit_test(test_depth),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
