@@ -62,24 +62,38 @@ static json_t *message_json(const char *s)
 }
 
 /*
- * How long until the timer @s (borrowed, may be NULL) fires, on its own
- * clock (backoff_arm()'s CLOCK_MONOTONIC, a CRL's nextUpdate on
- * CLOCK_REALTIME), into @ret_usec (0 when due); false when there is none:
- * NULL, disabled (a one-shot timer that fired), or its time unreadable.
- * The armed source is the one truth of when: no copy of it to go stale.
+ * When the timer @s (borrowed, may be NULL) fires: how long until then on
+ * its own clock (backoff_arm()'s CLOCK_MONOTONIC, a CRL's nextUpdate on
+ * CLOCK_REALTIME) into @ret_usec (0 when due), and, when @ret_epoch is not
+ * NULL, that time on the wall clock (epoch s, rounded up: a wall-clock
+ * timer's own time, else the wall clock now plus what is left); false when
+ * there is none: NULL, disabled (a one-shot timer that fired), or its time
+ * unreadable. The armed source is the one truth of when: no copy of it to
+ * go stale.
  */
-static bool timer_left_usec(sd_event *e, sd_event_source *s, u64 *ret_usec)
+static bool timer_when(sd_event *e, sd_event_source *s, u64 *ret_usec, time_t *ret_epoch)
 {
 	clockid_t clock;
-	uint64_t at, now;
+	uint64_t at, now, wall = 0;
 	int enabled;
 
 	if (!e || !s || sd_event_source_get_enabled(s, &enabled) < 0 || enabled == SD_EVENT_OFF ||
 	    sd_event_source_get_time_clock(s, &clock) < 0 || sd_event_source_get_time(s, &at) < 0 ||
-	    sd_event_now(e, clock, &now) < 0)
+	    sd_event_now(e, clock, &now) < 0 ||
+	    (ret_epoch && clock != CLOCK_REALTIME && sd_event_now(e, CLOCK_REALTIME, &wall) < 0))
 		return false;
 	*ret_usec = at > now ? at - now : 0;
+	if (ret_epoch) {
+		u64 t = clock == CLOCK_REALTIME ? at : wall + *ret_usec;
+
+		*ret_epoch = (time_t)((t + 999999) / 1000000);
+	}
 	return true;
+}
+
+static bool timer_left_usec(sd_event *e, sd_event_source *s, u64 *ret_usec)
+{
+	return timer_when(e, s, ret_usec, NULL);
 }
 
 /* collateral.host_table under CertsDir= (snpd_view_new() takes the directory's alone) */
@@ -91,8 +105,9 @@ json_t *snpd_collateral_json(struct snpd *d)
 	const struct snpd_view *v = d->view;
 	bool dir = d->config.certs_dir && *d->config.certs_dir;
 	bool current = s && v && snpd_coll_set_matches(s, &v->ref);
-	time_t now = time(NULL);
+	time_t now = time(NULL), at;
 	json_t *o, *src;
+	u64 left;
 
 	src = json_object();
 	for (int i = 0; v && src && i < SNPD_CERT_SOURCE; i++)
@@ -132,21 +147,17 @@ json_t *snpd_collateral_json(struct snpd *d)
 			    dir			       ? json_string(host_table_certs_dir) :
 			    current && s->host_note[0] ? message_json(s->host_note) :
 							 json_null());
-	if (!dir && current && s->retry_at) { /* CertsDir=: nothing looked up again */
-		/* a backoff is timed on CLOCK_MONOTONIC: its wall-clock time as of now */
-		u64 mono = s->retry_mono_usec ? snp_monotonic_usec() : 0;
-		time_t in =
-			s->retry_mono_usec ?
-				(time_t)(s->retry_mono_usec > mono ?
-						 (s->retry_mono_usec - mono + 999999) / 1000000 :
-						 0) :
-			s->retry_at > now ? s->retry_at - now :
-					    0;
-
-		json_object_set_new(
-			o, "next_retry",
-			json_integer((json_int_t)(s->retry_mono_usec ? now + in : s->retry_at)));
-		json_object_set_new(o, "next_retry_in_sec", json_integer((json_int_t)in));
+	/*
+	 * The timer armed for the next lookup, not the set's retry_at: a
+	 * failed fresh host table's backoff (coll_refresh_failed(),
+	 * coll_backoff_until) or the fallback while it is asked for
+	 * (on_coll_retry()) is not the set's. None armed (a pass running, a
+	 * dead device, CertsDir=, complete without a nextUpdate): null.
+	 */
+	if (!dir && timer_when(d->event, d->coll_retry, &left, &at)) {
+		json_object_set_new(o, "next_retry", json_integer((json_int_t)at));
+		json_object_set_new(o, "next_retry_in_sec",
+				    json_integer((json_int_t)((left + 999999) / 1000000)));
 	} else {
 		json_object_set_new(o, "next_retry", json_null());
 		json_object_set_new(o, "next_retry_in_sec", json_null());
