@@ -96,6 +96,67 @@ static bool timer_left_usec(sd_event *e, sd_event_source *s, u64 *ret_usec)
 	return timer_when(e, s, ret_usec, NULL);
 }
 
+bool snpd_stale_view_note(const struct snpd *d, char *buf, size_t len)
+{
+	struct snpd_platform_id ref;
+	char diff[256];
+	u64 left;
+
+	buf[0] = '\0';
+	if (!d->view || !d->stale || !d->stale_error[0])
+		return false;
+	snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
+	snpd_platform_id_diff(&ref, &d->stale_id, diff, sizeof(diff));
+	if (d->reloading || d->reference_again)
+		snprintf(buf, len,
+			 "the view is stale (the host changed the platform: %s) and its refresh "
+			 "failed (%s); evidence of the new platform is refused until a refresh "
+			 "succeeds; one is under way",
+			 diff, d->stale_error);
+	else if (timer_left_usec(d->event, d->stale_timer, &left))
+		snprintf(buf, len,
+			 "the view is stale (the host changed the platform: %s) and its refresh "
+			 "failed (%s); evidence of the new platform is refused until a refresh "
+			 "succeeds; the next is in %llu ms",
+			 diff, d->stale_error, (unsigned long long)(left / 1000));
+	else
+		snprintf(buf, len,
+			 "the view is stale (the host changed the platform: %s) and its refresh "
+			 "failed (%s); evidence of the new platform is refused until a refresh "
+			 "succeeds; the next evidence request starts one",
+			 diff, d->stale_error);
+	return true;
+}
+
+/*
+ * The view is stale (d->stale): the host's change, whether a reference
+ * report that refreshes it is on its way, why the last one failed, when
+ * the next is due (new reference; JSON null while the view is current).
+ */
+static json_t *stale_view_json(struct snpd *d)
+{
+	struct snpd_platform_id ref;
+	u64 left, now = snp_monotonic_usec();
+	char diff[256];
+	json_t *o;
+
+	if (!d->view || !d->stale)
+		return json_null();
+	snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
+	snpd_platform_id_diff(&ref, &d->stale_id, diff, sizeof(diff));
+	o = json_pack(
+		"{s:s, s:b, s:o, s:o, s:I}", "change", diff, "refreshing",
+		d->reloading || d->reference_again, "last_error",
+		d->stale_error[0] ? message_json(d->stale_error) : json_null(),
+		"next_refresh_in_ms",
+		timer_left_usec(d->event, d->stale_timer, &left) ?
+			json_integer((json_int_t)(left / 1000)) :
+			json_null(),
+		"backoff_left_ms",
+		(json_int_t)(d->stale_next_usec > now ? (d->stale_next_usec - now) / 1000 : 0));
+	return o ? o : json_null();
+}
+
 /* collateral.host_table under CertsDir= (snpd_view_new() takes the directory's alone) */
 static const char host_table_certs_dir[] = "not looked at: CertsDir= is in use";
 
@@ -230,6 +291,7 @@ json_t *snpd_status_json(struct snpd *d)
 		} else {
 			json_object_set_new(o, "host_certs", json_null());
 		}
+		json_object_set_new(o, "stale_view", stale_view_json(d));
 		json_object_set_new(b, "consecutive_failures",
 				    json_integer((json_int_t)bs.consecutive_failures));
 		json_object_set_new(b, "last_error",
