@@ -55,11 +55,13 @@ static void notify_status(struct snpd *d, const char *state, const char *extra)
 {
 	struct snpd_broker_stats bs;
 	enum snpd_health health;
-	char reason[256];
+	char reason[256], stale[768];
+	bool is_stale;
 
 	snpd_broker_get_stats(d->broker, &bs);
 	health = snpd_health(d, reason, sizeof(reason));
-	sd_notifyf(0, "%sSTATUS=%s%s%s backend %s, %s%s, %llu requests served%s%s%s%s", state,
+	is_stale = snpd_stale_view_note(d, stale, sizeof(stale));
+	sd_notifyf(0, "%sSTATUS=%s%s%s backend %s, %s%s, %llu requests served%s%s%s%s%s%s", state,
 		   health == SNPD_HEALTH_DEAD	  ? "DEAD: " :
 		   health == SNPD_HEALTH_DEGRADED ? "Degraded: " :
 						    "Serving:",
@@ -67,7 +69,8 @@ static void notify_status(struct snpd *d, const char *state, const char *extra)
 		   snp_backend_ops(d->backend)->name, d->fs ? "view at " : "no FUSE view",
 		   d->fs ? d->config.mountpoint : "", (unsigned long long)bs.completed,
 		   d->host_certs_error[0] ? "; without the host's certificates: " : "",
-		   d->host_certs_error, extra ? "; " : "", extra ? extra : "");
+		   d->host_certs_error, is_stale ? "; " : "", stale, extra ? "; " : "",
+		   extra ? extra : "");
 }
 
 static void limits_of(const struct snpd_config *c, struct snpd_broker_limits *lim)
@@ -647,6 +650,26 @@ static int reference_taken(struct snpd *d, struct snpd_request *req)
 	return reference_view(d, &req->report);
 }
 
+/*
+ * A reference report failed, or could not be asked for (@r; @detail
+ * follows its message): had it come, it would have refreshed the view,
+ * which stays stale (the status says so, snpd_stale_view_note()).
+ */
+static void stale_refresh_failed(struct snpd *d, int r, const char *detail)
+{
+	char msg[sizeof(d->stale_error)];
+	int n;
+
+	if (!d->view || !d->stale)
+		return;
+	/* printable: it goes into the STATUS= line and the body of /healthz too */
+	n = snprintf(msg, sizeof(msg), "%s%s", strerror(r < 0 ? -r : r), detail);
+	snp_printable(d->stale_error, sizeof(d->stale_error), msg,
+		      n < 0		      ? 0 :
+		      (size_t)n < sizeof(msg) ? (size_t)n :
+						sizeof(msg) - 1);
+}
+
 static void on_reference_report(struct snpd_request *req, void *userdata)
 {
 	struct snpd *d = userdata;
@@ -654,6 +677,7 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 	unsigned int why = d->reference_why;
 	struct snpd_platform_id was = { 0 };
 	char detail[sizeof(req->error.message) + 4] = "";
+	int r;
 
 	if (had_view)
 		snpd_platform_id_of((const u8 *)&d->view->ref.r, &was);
@@ -690,6 +714,7 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 				"table (the collateral's CRL, KdsOffline=yes) got none",
 				detail);
 	} else if (req->result < 0) {
+		stale_refresh_failed(d, req->result, detail);
 		/* said for every reason folded into it (reference_again_why) */
 		if (!d->view) {
 			log_error_errno(req->result, "The reference report failed: %m%s", detail);
@@ -719,7 +744,17 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 				"The reference report asked for a fresh host certificate "
 				"table (the collateral's CRL, KdsOffline=yes) failed",
 				detail);
-	} else if (reference_taken(d, req) == 0) {
+	} else if ((r = reference_taken(d, req)) == 0) {
+		struct snpd_platform_id cur;
+
+		/*
+		 * Still stale when the device's last report was of another
+		 * platform than this view's (a report asked for before the
+		 * host's change): a refresh for it is pending then.
+		 */
+		snpd_platform_id_of((const u8 *)&d->view->ref.r, &cur);
+		d->stale = d->stale && !snpd_platform_id_equal(&cur, &d->stale_id);
+		d->stale_error[0] = '\0';
 		if (had_view) {
 			struct snpd_platform_id now;
 
@@ -756,8 +791,10 @@ static void on_reference_report(struct snpd_request *req, void *userdata)
 		else
 			log_info("View refreshed: generation %llu",
 				 (unsigned long long)d->view->generation);
-	} else if (why & SNPD_REF_RELOAD) {
-		d->last_reload_failed = true;
+	} else {
+		stale_refresh_failed(d, r, " (the reference report is unusable)");
+		if (why & SNPD_REF_RELOAD)
+			d->last_reload_failed = true;
 	}
 	snpd_request_free(req);
 	if (d->reference_again) {
@@ -828,6 +865,7 @@ static void reference_refresh(struct snpd *d, unsigned int why)
 	return;
 fail:
 	/* as a failed report (on_reference_report()): for every reason */
+	stale_refresh_failed(d, r, " (cannot ask for a reference report)");
 	if (!d->view) {
 		log_error_errno(r, "Cannot ask for a reference report: %m");
 		reference_schedule_retry(d);

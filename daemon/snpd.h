@@ -165,6 +165,16 @@ struct snpd {
 	u64 stale_refreshes;			 /* view refreshes they started */
 	u64 stale_log_usec;			 /* the last mismatch logged (rate limit) */
 	struct snpd_platform_id stale_logged[2]; /* its view's and the report's identity */
+	/*
+	 * The view is stale: the last device report checked against it was
+	 * of stale_id, not of the view's platform; cleared by a report of
+	 * the view's platform or a view of stale_id. stale_error: why the
+	 * last reference report since failed (it would have refreshed the
+	 * view), "" if none did. Shown in the status (stale_view), the
+	 * STATUS= line and the body of /healthz (snpd_stale_view_note()).
+	 */
+	bool stale;
+	char stale_error[320];
 };
 
 enum snpd_health {
@@ -232,6 +242,12 @@ int snpd_view_check_report(struct snpd *d, const u8 *report, char *why, size_t l
  * product (version 2) has the view's.
  */
 json_t *snpd_report_json(const struct snpd *d, const u8 report[SNP_REPORT_SIZE]);
+
+/*
+ * The view is stale and its last refresh failed: one line saying so, why
+ * and what refreshes it, into @buf; false (and @buf "") otherwise.
+ */
+bool snpd_stale_view_note(const struct snpd *d, char *buf, size_t len);
 
 /* Health and counters as JSON (new reference). */
 json_t *snpd_status_json(struct snpd *d);

@@ -62,24 +62,99 @@ static json_t *message_json(const char *s)
 }
 
 /*
- * How long until the timer @s (borrowed, may be NULL) fires, on its own
- * clock (backoff_arm()'s CLOCK_MONOTONIC, a CRL's nextUpdate on
- * CLOCK_REALTIME), into @ret_usec (0 when due); false when there is none:
- * NULL, disabled (a one-shot timer that fired), or its time unreadable.
- * The armed source is the one truth of when: no copy of it to go stale.
+ * When the timer @s (borrowed, may be NULL) fires: how long until then on
+ * its own clock (backoff_arm()'s CLOCK_MONOTONIC, a CRL's nextUpdate on
+ * CLOCK_REALTIME) into @ret_usec (0 when due), and, when @ret_epoch is not
+ * NULL, that time on the wall clock (epoch s, rounded up: a wall-clock
+ * timer's own time, else the wall clock now plus what is left); false when
+ * there is none: NULL, disabled (a one-shot timer that fired), or its time
+ * unreadable. The armed source is the one truth of when: no copy of it to
+ * go stale.
  */
-static bool timer_left_usec(sd_event *e, sd_event_source *s, u64 *ret_usec)
+static bool timer_when(sd_event *e, sd_event_source *s, u64 *ret_usec, time_t *ret_epoch)
 {
 	clockid_t clock;
-	uint64_t at, now;
+	uint64_t at, now, wall = 0;
 	int enabled;
 
 	if (!e || !s || sd_event_source_get_enabled(s, &enabled) < 0 || enabled == SD_EVENT_OFF ||
 	    sd_event_source_get_time_clock(s, &clock) < 0 || sd_event_source_get_time(s, &at) < 0 ||
-	    sd_event_now(e, clock, &now) < 0)
+	    sd_event_now(e, clock, &now) < 0 ||
+	    (ret_epoch && clock != CLOCK_REALTIME && sd_event_now(e, CLOCK_REALTIME, &wall) < 0))
 		return false;
 	*ret_usec = at > now ? at - now : 0;
+	if (ret_epoch) {
+		u64 t = clock == CLOCK_REALTIME ? at : wall + *ret_usec;
+
+		*ret_epoch = (time_t)((t + 999999) / 1000000);
+	}
 	return true;
+}
+
+static bool timer_left_usec(sd_event *e, sd_event_source *s, u64 *ret_usec)
+{
+	return timer_when(e, s, ret_usec, NULL);
+}
+
+bool snpd_stale_view_note(const struct snpd *d, char *buf, size_t len)
+{
+	struct snpd_platform_id ref;
+	char diff[256];
+	u64 left;
+
+	buf[0] = '\0';
+	if (!d->view || !d->stale || !d->stale_error[0])
+		return false;
+	snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
+	snpd_platform_id_diff(&ref, &d->stale_id, diff, sizeof(diff));
+	if (d->reloading || d->reference_again)
+		snprintf(buf, len,
+			 "the view is stale (the host changed the platform: %s) and its refresh "
+			 "failed (%s); evidence of the new platform is refused until a refresh "
+			 "succeeds; one is under way",
+			 diff, d->stale_error);
+	else if (timer_left_usec(d->event, d->stale_timer, &left))
+		snprintf(buf, len,
+			 "the view is stale (the host changed the platform: %s) and its refresh "
+			 "failed (%s); evidence of the new platform is refused until a refresh "
+			 "succeeds; the next is in %llu ms",
+			 diff, d->stale_error, (unsigned long long)(left / 1000));
+	else
+		snprintf(buf, len,
+			 "the view is stale (the host changed the platform: %s) and its refresh "
+			 "failed (%s); evidence of the new platform is refused until a refresh "
+			 "succeeds; the next evidence request starts one",
+			 diff, d->stale_error);
+	return true;
+}
+
+/*
+ * The view is stale (d->stale): the host's change, whether a reference
+ * report that refreshes it is on its way, why the last one failed, when
+ * the next is due (new reference; JSON null while the view is current).
+ */
+static json_t *stale_view_json(struct snpd *d)
+{
+	struct snpd_platform_id ref;
+	u64 left, now = snp_monotonic_usec();
+	char diff[256];
+	json_t *o;
+
+	if (!d->view || !d->stale)
+		return json_null();
+	snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
+	snpd_platform_id_diff(&ref, &d->stale_id, diff, sizeof(diff));
+	o = json_pack(
+		"{s:s, s:b, s:o, s:o, s:I}", "change", diff, "refreshing",
+		d->reloading || d->reference_again, "last_error",
+		d->stale_error[0] ? message_json(d->stale_error) : json_null(),
+		"next_refresh_in_ms",
+		timer_left_usec(d->event, d->stale_timer, &left) ?
+			json_integer((json_int_t)(left / 1000)) :
+			json_null(),
+		"backoff_left_ms",
+		(json_int_t)(d->stale_next_usec > now ? (d->stale_next_usec - now) / 1000 : 0));
+	return o ? o : json_null();
 }
 
 /* collateral.host_table under CertsDir= (snpd_view_new() takes the directory's alone) */
@@ -91,8 +166,9 @@ json_t *snpd_collateral_json(struct snpd *d)
 	const struct snpd_view *v = d->view;
 	bool dir = d->config.certs_dir && *d->config.certs_dir;
 	bool current = s && v && snpd_coll_set_matches(s, &v->ref);
-	time_t now = time(NULL);
+	time_t now = time(NULL), at;
 	json_t *o, *src;
+	u64 left;
 
 	src = json_object();
 	for (int i = 0; v && src && i < SNPD_CERT_SOURCE; i++)
@@ -132,21 +208,17 @@ json_t *snpd_collateral_json(struct snpd *d)
 			    dir			       ? json_string(host_table_certs_dir) :
 			    current && s->host_note[0] ? message_json(s->host_note) :
 							 json_null());
-	if (!dir && current && s->retry_at) { /* CertsDir=: nothing looked up again */
-		/* a backoff is timed on CLOCK_MONOTONIC: its wall-clock time as of now */
-		u64 mono = s->retry_mono_usec ? snp_monotonic_usec() : 0;
-		time_t in =
-			s->retry_mono_usec ?
-				(time_t)(s->retry_mono_usec > mono ?
-						 (s->retry_mono_usec - mono + 999999) / 1000000 :
-						 0) :
-			s->retry_at > now ? s->retry_at - now :
-					    0;
-
-		json_object_set_new(
-			o, "next_retry",
-			json_integer((json_int_t)(s->retry_mono_usec ? now + in : s->retry_at)));
-		json_object_set_new(o, "next_retry_in_sec", json_integer((json_int_t)in));
+	/*
+	 * The timer armed for the next lookup, not the set's retry_at: a
+	 * failed fresh host table's backoff (coll_refresh_failed(),
+	 * coll_backoff_until) or the fallback while it is asked for
+	 * (on_coll_retry()) is not the set's. None armed (a pass running, a
+	 * dead device, CertsDir=, complete without a nextUpdate): null.
+	 */
+	if (!dir && timer_when(d->event, d->coll_retry, &left, &at)) {
+		json_object_set_new(o, "next_retry", json_integer((json_int_t)at));
+		json_object_set_new(o, "next_retry_in_sec",
+				    json_integer((json_int_t)((left + 999999) / 1000000)));
 	} else {
 		json_object_set_new(o, "next_retry", json_null());
 		json_object_set_new(o, "next_retry_in_sec", json_null());
@@ -219,6 +291,7 @@ json_t *snpd_status_json(struct snpd *d)
 		} else {
 			json_object_set_new(o, "host_certs", json_null());
 		}
+		json_object_set_new(o, "stale_view", stale_view_json(d));
 		json_object_set_new(b, "consecutive_failures",
 				    json_integer((json_int_t)bs.consecutive_failures));
 		json_object_set_new(b, "last_error",

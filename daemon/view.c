@@ -574,14 +574,20 @@ int snpd_view_check_report(struct snpd *d, const u8 *report, char *why, size_t l
 		return 0;
 	snpd_platform_id_of((const u8 *)&d->view->ref.r, &ref);
 	snpd_platform_id_of(report, &now);
-	if (snpd_platform_id_equal(&ref, &now))
+	if (snpd_platform_id_equal(&ref, &now)) {
+		/* the host went back to the view's platform: it is not stale */
+		d->stale = false;
+		d->stale_error[0] = '\0';
 		return 0;
+	}
 	d->stale_reports++;
 	snpd_platform_id_diff(&ref, &now, diff, sizeof(diff));
 	snprintf(why, len,
 		 "the host changed the platform (%s): the collateral snpd holds is not this "
 		 "report's; snpd is refreshing it",
 		 diff);
+	d->stale = true;
+	d->stale_id = now;
 	if (d->view_mismatch)
 		d->view_mismatch(d, &now);
 	return -ENOKEY;

@@ -1781,8 +1781,19 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 				problem(st, MHD_HTTP_SERVICE_UNAVAILABLE, "degraded", "Degraded",
 					"%s", reason);
 				break;
-			default:
-				respond(st, MHD_HTTP_OK, response_copy("ok\n", 3, "text/plain"));
+			default: {
+				/*
+				 * Serving: ok (liveness). A stale view whose refresh
+				 * failed refuses evidence of the new platform, and
+				 * says so on a second line, the status says more.
+				 */
+				char body[1024] = "ok\n";
+
+				if (snpd_stale_view_note(d, body + 3, sizeof(body) - 4))
+					strcat(body, "\n");
+				respond(st, MHD_HTTP_OK,
+					response_copy(body, strlen(body), "text/plain"));
+			}
 			}
 			return;
 		}

@@ -27,6 +27,12 @@ to call a hang a failure. Shows:
      succeeding: the reload is done (READY=1 without a failure, "Reloaded"
      once, last_reload_failed cleared) and its fresh table brings the
      host's newer CRL, with no other reference report;
+ (backoff) the collateral's retry: its re-check of the old table lands
+     partial, due again after the current host-CRL backoff (10 s), while
+     the fresh table's report is held; that report then fails, and
+     coll_refresh_failed() arms the next, doubled backoff ("asked again in
+     20 s"): status's next_retry is that armed timer's time, not the
+     re-checked set's (before, it said the set's, about 10 s too soon);
  (dir) a SIGHUP that sets CertsDir= while the set carries a note about
      the host's table: collateral.host_table says CertsDir= is in use, no
      longer the old set's note.
@@ -36,6 +42,7 @@ import datetime
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -286,6 +293,83 @@ def scenario_keep(tmp):
     res.check(False, "(keep) three attempts missed their window: the machine is too slow")
 
 
+def backoff_attempt(tmp, name):
+    # the start passes; the retry's fresh table fails
+    sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
+    dev = None
+    try:
+        d.start()
+        s = wait(d, lambda s: "read again in 10 s" in err(s) and coll(s).get("next_retry"),
+                 "(backoff) partial at the start, the host's table read again in 10 s")
+        if s is None:
+            return
+        retry = coll(s)["next_retry"]
+        # the retry's fresh-table report held until its re-check landed
+        dev = h.DeviceHeld(d)
+        if time.time() >= retry - 0.5:
+            raise TooSlow("the retry came before the device was held")
+        s = wait(d, lambda s: lines(d, ASKING) and not coll(s).get("checking") and
+                 s.get("reloading") and s["broker"].get("device_busy"),
+                 "(backoff) the retry's re-check landed, its fresh table held")
+        if s is None:
+            return
+        res.check(coll(s).get("state") == "partial" and "read again in 10 s" in err(s),
+                  "(backoff) the re-check is partial, its own retry in 10 s (%r)" % err(s))
+        before = time.time()  # the failure comes after it
+        dev.release()
+        dev = None
+        end = time.monotonic() + LIMIT
+        while not lines(d, COLL_FAIL) and time.monotonic() < end:
+            before = time.time()
+            time.sleep(0.05)
+        seen = time.time()
+        fails = lines(d, COLL_FAIL)
+        m = re.search(r"asked again in (\d+) s", fails[0]) if len(fails) == 1 else None
+        res.check(m is not None and m.group(1) == "20",
+                  "(backoff) the fresh table's report failed once; the backoff doubled to "
+                  "20 s (%r)" % fails)
+        if not m:
+            return
+        sec = int(m.group(1))
+        s = wait(d, lambda s: not s.get("reloading") and not s.get("reload_pending"),
+                 "(backoff) nothing in flight after the failure")
+        if s is None:
+            return
+        c = coll(s)
+        # armed between the last poll without the line and the one with it
+        # (rounded up to the second); the re-checked set says 10 s sooner
+        lo, hi = int(before) + sec, int(seen) + sec + 1
+        res.check(c.get("state") == "partial" and isinstance(c.get("next_retry"), int) and
+                  lo <= c["next_retry"] <= hi,
+                  "(backoff) next_retry is the armed backoff's end, %d s after the failure, "
+                  "not the re-checked set's retry (%r, want %d..%d)" % (
+                      sec, c.get("next_retry"), lo, hi))
+        left = c.get("next_retry_in_sec")
+        res.check(isinstance(left, int) and 0 < left <= sec and
+                  abs(c["next_retry"] - time.time() - left) <= 2,
+                  "(backoff) next_retry_in_sec is what is left of it (%r)" % left)
+        newer = newer_host_crl(sim)
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and
+                 served_next_update(d) == newer,
+                 "(backoff) at the backoff's end the host's newer CRL")
+        res.check(s is not None and len(lines(d, ASKING)) == 2,
+                  "(backoff) the host was asked again once more, by itself")
+    finally:
+        if dev:
+            dev.release()
+        h.stop_clean(d, res)
+
+
+def scenario_backoff(tmp):
+    for attempt in range(3):
+        try:
+            backoff_attempt(tmp, "backoff%d" % attempt)
+            return
+        except TooSlow as e:
+            print("info (backoff): attempt %d missed its window (%s); again" % (attempt, e))
+    res.check(False, "(backoff) three attempts missed their window: the machine is too slow")
+
+
 def fold(d, what):
     """Hold the device, SIGHUP (its report held), wait for the collateral's
     retry (folded: its reason waits) and SIGHUP again (folded too); the
@@ -432,7 +516,8 @@ def run(fn, *args):
 with tempfile.TemporaryDirectory(prefix="snpd-coll-keep-") as tmp:
     os.chmod(tmp, 0o755)
     threads = [threading.Thread(target=run, args=(fn, tmp))
-               for fn in (scenario_keep, scenario_fold_fail, scenario_fold_ok, scenario_dir)]
+               for fn in (scenario_keep, scenario_backoff, scenario_fold_fail, scenario_fold_ok,
+                          scenario_dir)]
     for th in threads:
         th.start()
     for th in threads:

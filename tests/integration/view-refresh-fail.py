@@ -14,8 +14,12 @@ fails, never a client's request. Shows:
    (tcb, platform.json, /v1/platform, the VCEK's TCB) while the device's
    reports carry the new one; evidence stays refused (503
    collateral-stale, FUSE EBUSY), never served with the old VCEK; no
-   reload is counted as failed; the next stale report after the backoff
-   refreshes the view and evidence of the new TCB verifies;
+   reload is counted as failed; health stays ok, but the status
+   (stale_view: the change, the failure, no refresh armed), the body of
+   /healthz (200, a second line after "ok") and the systemd status line
+   say the view is stale and its refresh failed; the next stale report
+   after the backoff refreshes the view, evidence of the new TCB
+   verifies and all of them say nothing of it any more;
  - a SIGHUP after a firmware update whose reference report fails: the
    previous view stays (old TCB everywhere, same generation), the READY=1
    status line, the status file and GET /v1/status say the last reload
@@ -161,6 +165,23 @@ def serving(d, tcb, what):
               "/healthz %r" % (what, tcb, fs_tcb, api_tcb, st))
 
 
+def notified(d, text):
+    """Whether a notification of @d's (READY=1 after the reference report,
+    the STATUS= line every 10 s) says @text, within LIMIT s."""
+    end = time.monotonic() + LIMIT
+    while time.monotonic() < end:
+        if any(text in m for m in d.messages):
+            return True
+        d.next_message()
+    return False
+
+
+def healthz(d):
+    """GET /healthz: (status, its body's lines)."""
+    st, data = h.api_get(d, "/healthz", timeout=120)
+    return st, data.decode(errors="replace").split("\n")
+
+
 def metric(d, name):
     st, data = h.api_get(d, "/metrics", timeout=120)
     for ln in data.decode().splitlines():
@@ -199,6 +220,22 @@ def scenario_stale(top):
         res.check(not h.log_lines(d, "keeping the previous view") and
                   not h.log_lines(d, "Reloaded"),
                   "stale: not logged as a failed reload nor as a view taken")
+        # not only the log: the status, /healthz and the status line say it
+        for name, x in both_statuses(d):
+            sv = x.get("stale_view") or {}
+            res.check(x["health"] == "ok" and "REPORTED_TCB" in sv.get("change", "") and
+                      "0x%016x" % new in sv.get("change", "") and sv.get("last_error") and
+                      sv.get("refreshing") is False and sv.get("next_refresh_in_ms") is None,
+                      "stale: %s: health ok, stale_view says the change to 0x%x, the failure, "
+                      "no refresh under way or armed (%r)" % (name, new, x.get("stale_view")))
+        st, body = healthz(d)
+        res.check(st == 200 and body[0] == "ok" and len(body) == 3 and
+                  "the view is stale" in body[1] and "refresh failed" in body[1] and
+                  "evidence of the new platform is refused" in body[1] and body[2] == "",
+                  "stale: /healthz 200 (liveness), a second line says the view is stale and "
+                  "its refresh failed (%r)" % body)
+        res.check(notified(d, "the view is stale"),
+                  "stale: the systemd status line says the view is stale (%r)" % d.messages[-3:])
         # the state while the view is stale and its refresh failed
         check_view_is(d, old, "stale: after the failed refresh")
         serving(d, new, "stale: after the failed refresh")
@@ -231,6 +268,10 @@ def scenario_stale(top):
         res.check(h.wait_until(lambda: idle(d)), "stale: idle again")
         check_view_is(d, new, "stale: after the next refresh")
         s = h.fuse_status(d)
+        st, body = healthz(d)
+        res.check(s["stale_view"] is None and st == 200 and body == ["ok", ""],
+                  "stale: refreshed: stale_view null, /healthz just ok (%r, %r)" % (
+                      s["stale_view"], body))
         res.check(s["view_generation"] == 2 and not s["last_reload_failed"] and
                   s["collateral"]["stale_refreshes"] == 2 and
                   s["reference_reports"] == refs + 2,

@@ -9,6 +9,7 @@
  * checked here. Plain C: no cmocka needed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,13 @@ int main(void)
 	      "the reason names the old and new TCB: %s", why);
 	CHECK(mismatches == 1 && seen.reported_tcb == 0x7408000000000003ULL && d.stale_reports == 1,
 	      "view_mismatch() called with the report's TCB, counted");
+	CHECK(d.stale && d.stale_id.reported_tcb == 0x7408000000000003ULL,
+	      "the view is stale (status stale_view), of the report's platform");
+	/* a refresh of it failed (snpd.c), then the host went back */
+	snprintf(d.stale_error, sizeof(d.stale_error), "%s", "Input/output error");
+	CHECK(check(&d, &ref, why, sizeof(why)) == 0 && !d.stale && !d.stale_error[0] &&
+		      mismatches == 1 && d.stale_reports == 1,
+	      "a report of the view's platform again: not stale, the failure forgotten");
 
 	r = ref;
 	r.chip_id[63] ^= 1;
