@@ -25,30 +25,6 @@
 #include "lib/util.h"
 #include "sim/sim.h"
 
-static void sim_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: snpctl sim init [--dir D] [--force] [--PARAM VALUE...]\n"
-		"       snpctl sim relaunch [--dir D]\n"
-		"       snpctl sim show [--dir D]\n"
-		"       snpctl sim faults [--dir D] SPEC|none\n"
-		"       snpctl sim boot [--memory MIB] [--validation pre|lazy] [--touch MIB]\n"
-		"                       [--attack NAME] [--json]   (see snpctl sim boot --help)\n\n"
-		"The directory defaults to $SNP_SIM_DIR. Parameters of init:\n");
-	for (size_t i = 0; sim_param_names[i]; i++) {
-		char opt[64];
-
-		snprintf(opt, sizeof(opt), "%s", sim_param_names[i]);
-		for (char *c = opt; *c; c++)
-			if (*c == '_')
-				*c = '-';
-		fprintf(f, "  --%-22s %s\n", opt, sim_param_help(sim_param_names[i]));
-	}
-	fprintf(f, "\nFault SPEC: comma list of after=N busy=N certs_small=N certs_pages=P\n"
-		   "  fw_error=N fw_error_code=C replay=N tamper=N tamper_bit=B drop=N "
-		   "delay_ms=MS\n  refuse_exit=N refuse_info2=V\n");
-}
-
 /* Parameters given as numbers are hex on the command line. */
 static bool param_is_hex_number(const char *name)
 {
@@ -66,6 +42,32 @@ static bool param_is_hex_number(const char *name)
 		if (strcmp(name, hex[i]) == 0)
 			return true;
 	return false;
+}
+
+static void sim_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: snpctl sim init [--dir D] [--force] [--PARAM VALUE...]\n"
+		"       snpctl sim relaunch [--dir D]\n"
+		"       snpctl sim show [--dir D]\n"
+		"       snpctl sim faults [--dir D] SPEC|none\n"
+		"       snpctl sim boot [--memory MIB] [--validation pre|lazy] [--touch MIB]\n"
+		"                       [--attack NAME] [--json]   (see snpctl sim boot --help)\n\n"
+		"The directory defaults to $SNP_SIM_DIR. Parameters of init (HEXNUM: hex,\n"
+		"with or without 0x; other numbers are decimal):\n");
+	for (size_t i = 0; sim_param_names[i]; i++) {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "%s", sim_param_names[i]);
+		for (char *c = opt; *c; c++)
+			if (*c == '_')
+				*c = '-';
+		fprintf(f, "  --%-22s %s%s\n", opt, sim_param_help(sim_param_names[i]),
+			param_is_hex_number(sim_param_names[i]) ? " (HEXNUM)" : "");
+	}
+	fprintf(f, "\nFault SPEC: comma list of after=N busy=N certs_small=N certs_pages=P\n"
+		   "  fw_error=N fw_error_code=C replay=N tamper=N tamper_bit=B drop=N "
+		   "delay_ms=MS\n  refuse_exit=N refuse_info2=V\n");
 }
 
 static const char *default_dir(const char *dir)

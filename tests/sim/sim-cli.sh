@@ -33,6 +33,15 @@ expect 3 "measurement" "$SNPCTL" sim init --dir "$SIM_TMP/x" --measurement 0g
 expect 3 "already" "$SNPCTL" sim init --dir "$d"
 expect 3 "fault" "$SNPCTL" sim faults --dir "$d" explode=1
 expect 3 "Unknown sim command" "$SNPCTL" sim frobnicate
+# sim init's HEXNUM options are hex with or without 0x; other numbers are
+# decimal, a leading zero included (snpctl(1))
+"$SNPCTL" sim init --dir "$SIM_TMP/num" --tcb 010 --policy 30000 --guest-svn 010 >/dev/null 2>&1 ||
+	fail "sim init with --tcb 010 --policy 30000 --guest-svn 010 refused"
+shown=$("$SNPCTL" sim show --dir "$SIM_TMP/num" 2>&1)
+for want in current_tcb=0x0000000000000010 reported_tcb=0x0000000000000010 \
+	policy=0x0000000000030000 guest_svn=10; do
+	printf '%s\n' "$shown" | grep -qx "$want" || fail "sim show lacks $want: $shown"
+done
 # a corrupt state directory
 cp -r "$d" "$SIM_TMP/bad"
 echo "nonsense" >>"$SIM_TMP/bad/params"
