@@ -828,7 +828,27 @@ struct sources {
 	const char *leaf, *ask, *ark, *crl;
 	char cache_dir[4096];
 	char stale_leaf[SNP_ERRBUF]; /* why a given VCEK was not the report's, or "" */
+	char stale_crl[SNP_ERRBUF];  /* why a given CRL was set aside, or "" */
 };
+
+/*
+ * @crl (borrowed), which came with the certificates (@whose: "the certificate
+ * table's", "the evidence's"), is not current at @at and one from @used
+ * takes its place: say so on stderr and in sources.stale_crl, so that a
+ * relying party sees which CRL was passed over and why.
+ */
+static void note_stale_crl(const X509_CRL *crl, const char *whose, time_t at, const char *used,
+			   struct sources *src)
+{
+	const char *why = NULL;
+	char until[32];
+
+	snp_crl_current(crl, at, &why, until, sizeof(until));
+	snprintf(src->stale_crl, sizeof(src->stale_crl), "%s CRL %s (nextUpdate %s)", whose,
+		 why ? why : "is not current", until);
+	log_warning("Stale CRL: %s; using the one from %s instead.", src->stale_crl,
+		    strcmp(used, "kds") == 0 ? "AMD KDS" : "the cache");
+}
 
 static bool any_cert_option(const struct verify_args *a)
 {
@@ -1089,6 +1109,9 @@ have_leaf:
 			k.offline = true; /* the cache only */
 		r = snp_kds_get_crl(&k, product, vlek, &other, &ks, err, sizeof(err));
 		if (r == 0) {
+			if (*ret_crl)
+				note_stale_crl(*ret_crl, "the certificate table's", a->at,
+					       snp_kds_source_name(ks), src);
 			X509_CRL_free(*ret_crl);
 			*ret_crl = other;
 			src->crl = snp_kds_source_name(ks);
@@ -1161,6 +1184,9 @@ static int use_evidence(const struct verify_args *a, struct cert_set *cs,
 			k.offline = true;
 		snprintf(src->cache_dir, sizeof(src->cache_dir), "%s", k.cache_dir);
 		if (snp_kds_get_crl(&k, ri->product, vlek, &other, &ks, err, sizeof(err)) == 0) {
+			if (*ret_crl)
+				note_stale_crl(*ret_crl, "the evidence's", now,
+					       snp_kds_source_name(ks), src);
 			X509_CRL_free(*ret_crl);
 			*ret_crl = other;
 			src->crl = snp_kds_source_name(ks);
@@ -1206,10 +1232,12 @@ static int print_result(const struct verify_args *a, const struct snp_report_inf
 			json_object_set_new(o, "product",
 					    json_string(snp_product_name(ri->product)));
 		json_object_set_new(o, "sources",
-				    json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:s?}", "leaf",
+				    json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s?}", "leaf",
 					      srcs->leaf, "ask", srcs->ask, "ark", srcs->ark, "crl",
 					      srcs->crl, "cache_dir", srcs->cache_dir, "stale_leaf",
-					      srcs->stale_leaf[0] ? srcs->stale_leaf : NULL));
+					      srcs->stale_leaf[0] ? srcs->stale_leaf : NULL,
+					      "stale_crl",
+					      srcs->stale_crl[0] ? srcs->stale_crl : NULL));
 		json_object_set_new(o, "policy", snp_policy_to_json(&a->pol));
 		json_object_set_new(o, "root",
 				    json_string(res->root_explicit ? "explicit trust anchor" :

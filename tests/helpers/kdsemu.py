@@ -88,8 +88,8 @@ def snpctl(*args, raw_stderr=False):
 
 def cert_table(state, crl):
     """A GHCB certificate table: the ARK, ASK and VCEK (DER) of simulator
-    state directory @state and the CRL @crl (bytes). Needs
-    python3-cryptography."""
+    state directory @state and the CRL @crl (bytes; None: no CRL entry).
+    Needs python3-cryptography."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     blobs = []
@@ -99,7 +99,8 @@ def cert_table(state, crl):
         with open(os.path.join(state, name), "rb") as f:
             c = x509.load_pem_x509_certificate(f.read())
         blobs.append((guid, c.public_bytes(serialization.Encoding.DER)))
-    blobs.append(("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", crl))
+    if crl is not None:
+        blobs.append(("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", crl))
     off = 24 * (len(blobs) + 1)
     head, data = b"", b""
     for guid, b in blobs:

@@ -9,7 +9,12 @@ of one) while five more wait (the test holds the device until they do:
 its time counts from when snpd has it); snpd's debug log must show the
 batch of five sent before the batch of one is answered. Every answer is
 bound to its own nonce, in the tree size of its batch. No timing is
-asserted: the order of two log lines is."""
+asserted: the order of two log lines is.
+The two waits (the first nonce on the device, the five pending) each take
+their first look before the requests that should make them hold are sent
+and must see them not hold then (snpd_harness.wait_evidence_across): the
+state often shows at the first look after the requests, so otherwise a
+wait that does not poll would go unnoticed."""
 
 import json
 import os
@@ -45,15 +50,18 @@ with h.Daemon(config="[Daemon]\nLogLevel=debug\n",
     # first batch has it (sim/platform.c), not from when the test saw it sent
     dev = h.DeviceHeld(d)
     threads = [threading.Thread(target=evidence, args=(d, first, answers))]
-    try:
-        threads[0].start()
-        ok = h.wait_evidence_or_fail(res, d, "the first nonce is on the held device",
-                                     lambda e: e["in_flight"] == 1)
+
+    def send_rest():
         for n in rest:
             threads.append(threading.Thread(target=evidence, args=(d, n, answers)))
             threads[-1].start()
-        ok = ok and h.wait_evidence_or_fail(res, d, "five wait while it is",
-                                            lambda e: e["pending"] == 5 and e["in_flight"] == 1)
+
+    try:
+        ok = h.wait_evidence_across(res, d, "the first nonce is on the held device",
+                                    lambda e: e["in_flight"] == 1, threads[0].start)
+        ok = ok and h.wait_evidence_across(
+            res, d, "five wait while it is",
+            lambda e: e["pending"] == 5 and e["in_flight"] == 1, send_rest)
     finally:
         dev.release()
         for th in threads:

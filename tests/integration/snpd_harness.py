@@ -551,6 +551,43 @@ def wait_evidence_or_fail(res, d, what, cond, tries=1200):
     return False
 
 
+def wait_evidence_across(res, d, what, cond, event, tries=1200):
+    """wait_evidence_or_fail(@res, @d, @what, @cond, @tries) begun before
+    @event() is called, so that the wait is seen to wait: @event runs only
+    after @cond's first look, which must not hold (a check of @res fails
+    otherwise: the state was there before the event that should make it),
+    and the wait must end on a look that held. Whether all of that was so."""
+    looks = []
+    first = threading.Event()
+    out = {}
+
+    def look(e):
+        v = bool(cond(e))
+        looks.append(v)
+        first.set()
+        return v
+
+    def waiter():
+        try:
+            out["ok"] = wait_evidence_or_fail(res, d, what, look, tries)
+        finally:
+            first.set()  # also when it never looked, or raised
+
+    w = threading.Thread(target=waiter)
+    w.start()
+    try:
+        first.wait()
+        event()
+    finally:
+        w.join()
+    before = bool(looks) and not looks[0]
+    res.check(before and len(looks) >= 2 and looks[-1],
+              "%s: not so before the event, waited for (%d looks: %s)" %
+              (what, len(looks), ", ".join("held" if v else "not yet" for v in looks[:3]) +
+               (", ..." if len(looks) > 3 else "")))
+    return bool(out.get("ok")) and before and len(looks) >= 2 and looks[-1]
+
+
 # Helpers shared by the tests that read snpd's status and its HTTP API.
 
 
