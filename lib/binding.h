@@ -61,6 +61,15 @@ int snp_binding_verify_json(const json_t *binding, const u8 report_data[SNP_REPO
 bool snp_json_depth_within(const json_t *j, unsigned int max);
 
 /*
+ * Parse @len bytes at @data as an evidence document's JSON the one way the
+ * C verifiers do (snpctl, binding-tool, fuzz-evidence): a member name twice
+ * in one object and nesting deeper than SNP_EVIDENCE_DEPTH_MAX are refused
+ * (docs/evidence.md 6). The members are not looked at. 0 and a new
+ * reference in *ret, or -EBADMSG (-ENOMEM) with the reason in @err.
+ */
+int snp_evidence_json_load(const u8 *data, size_t len, json_t **ret, char *err, size_t errlen);
+
+/*
  * JSON of one event: {"seq","alg","digest","type","description","record","head"}.
  * New reference, NULL on ENOMEM.
  */

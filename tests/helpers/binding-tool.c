@@ -19,6 +19,9 @@
 #include "lib/merkle.h"
 #include "lib/util.h"
 
+/* as snpctl verify reads a document (cli/cmd-verify.c) */
+#define EVIDENCE_INPUT_MAX (64 * 1024 * 1024)
+
 static int make(int argc, char **argv)
 {
 	u8(*leaves)[SNP_HASH_SIZE] = NULL, path[SNP_MERKLE_PATH_MAX][SNP_HASH_SIZE];
@@ -92,23 +95,23 @@ static int verify(void)
 	u8 rd[SNP_REPORT_DATA_LEN], nonce[4 * SNP_NONCE_MAX]; /* longer ones are refused */
 	struct snp_event *events = NULL;
 	char err[SNP_ERRBUF] = "";
+	size_t n = 0, text_len;
+	u8 *text = NULL;
 	const char *s;
-	json_error_t jerr;
 	json_t *in;
 	ssize_t nonce_len;
-	size_t n = 0;
 	int r;
 
-	/* as snpctl reads evidence: a member name twice in one object is refused */
-	in = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
-	if (!in) {
-		printf("refused: not JSON: %s\n", jerr.text);
-		return 1;
+	r = snp_read_file("-", EVIDENCE_INPUT_MAX, &text, &text_len);
+	if (r < 0) {
+		fprintf(stderr, "binding-tool: standard input: %s\n", strerror(-r));
+		return 2;
 	}
-	if (!snp_json_depth_within(in, SNP_EVIDENCE_DEPTH_MAX)) {
-		printf("refused: nested deeper than %d arrays and objects\n",
-		       SNP_EVIDENCE_DEPTH_MAX);
-		json_decref(in);
+	/* as snpctl reads evidence: duplicate member names and deep nesting refused */
+	r = snp_evidence_json_load(text, text_len, &in, err, sizeof(err));
+	free(text);
+	if (r < 0) {
+		printf("refused: %s\n", err);
 		return 1;
 	}
 	s = json_string_value(json_object_get(in, "report_data"));
