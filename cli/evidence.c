@@ -102,15 +102,9 @@ int snpctl_evidence_parse(const u8 *data, size_t len, struct snpctl_evidence *re
 	r = snp_evidence_json_load(data, len, &doc, err, errlen);
 	if (r < 0)
 		return -EBADMSG;
-	if (!json_is_object(doc)) {
-		r = fail(err, errlen, "not a JSON object");
+	r = snp_evidence_check_kind(doc, err, errlen);
+	if (r < 0)
 		goto out;
-	}
-	v = json_object_get(doc, "version");
-	if (!json_is_integer(v) || json_integer_value(v) != 1) {
-		r = fail(err, errlen, "\"version\": expected 1 (an snpd evidence document)");
-		goto out;
-	}
 	s = json_string_value(json_object_get(doc, "report"));
 	if (!s || b64_decode(s, &bytes, &n) < 0 || n != SNP_REPORT_SIZE) {
 		r = fail(err, errlen, "\"report\": expected base64 of %d bytes", SNP_REPORT_SIZE);

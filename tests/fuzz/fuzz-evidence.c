@@ -4,8 +4,9 @@
  * lib/binding.c): the input is tried as one event record and as JSON,
  * parsed by snp_evidence_json_load() as snpctl parses an evidence document
  * (duplicate member names and nesting deeper than SNP_EVIDENCE_DEPTH_MAX
- * refused), then as an evidence "binding" section and, when it has one, as
- * a document's "binding" member. Besides ASan/UBSan findings it checks what
+ * refused), then as an evidence "binding" section and, when it is a
+ * document (its "type" and "version" checked as snpctl checks them) with
+ * one, as its "binding" member. Besides ASan/UBSan findings it checks what
  * the API promises:
  *  - a record is refused with -EBADMSG and a reason, or accepted, and
  *    then encodes back to exactly the input;
@@ -89,8 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bug("JSON accepted nested deeper than the bound", NULL);
 	/* the input as a section, and a document's section as snpctl takes it */
 	check_binding(j);
+	err[0] = '\0';
+	r = snp_evidence_check_kind(j, err, sizeof(err));
+	if (r < 0 && (r != -EBADMSG || !err[0]))
+		bug("a document's type or version refused without -EBADMSG and a reason", err);
 	b = json_object_get(j, "binding");
-	if (json_is_object(b))
+	if (r == 0 && json_is_object(b))
 		check_binding(b);
 	json_decref(j);
 	return 0;

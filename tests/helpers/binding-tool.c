@@ -5,9 +5,11 @@
  *	prints {"report_data": HEX, "binding": {...}} for nonce INDEX of the
  *	batch, over a log of the given records (lib/merkle.c, lib/evlog.c);
  *   binding-tool verify
- *	reads {"report_data": HEX, "nonce": HEX, "binding": {...}} on stdin,
- *	prints "ok" (exit 0) or "refused: REASON" (exit 1; also for input
- *	that is not JSON as snpctl reads it, or is nested too deep).
+ *	reads {"type": "snpd-evidence", "version": 1, "report_data": HEX,
+ *	"nonce": HEX, "binding": {...}} on stdin (a document, the report's
+ *	REPORT_DATA given as such), prints "ok" (exit 0) or "refused: REASON"
+ *	(exit 1; also for input that is not JSON as snpctl reads it, is nested
+ *	too deep, or whose type or version is not an evidence document's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -112,6 +114,13 @@ static int verify(void)
 	free(text);
 	if (r < 0) {
 		printf("refused: %s\n", err);
+		return 1;
+	}
+	/* as snpctl: the document says what it is */
+	r = snp_evidence_check_kind(in, err, sizeof(err));
+	if (r < 0) {
+		printf("refused: %s\n", err);
+		json_decref(in);
 		return 1;
 	}
 	s = json_string_value(json_object_get(in, "report_data"));
