@@ -92,31 +92,19 @@ int snpctl_evidence_parse(const u8 *data, size_t len, struct snpctl_evidence *re
 			  size_t errlen)
 {
 	struct snpctl_evidence e = { 0 };
-	json_error_t jerr;
 	json_t *doc, *certs, *v;
 	const char *s;
 	u8 *bytes = NULL;
 	size_t n;
 	int r;
 
-	doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!doc)
-		return fail(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
-	/* jansson alone nests to 2048; the spec's bound is what every verifier keeps */
-	if (!snp_json_depth_within(doc, SNP_EVIDENCE_DEPTH_MAX)) {
-		r = fail(err, errlen, "nested deeper than %d arrays and objects",
-			 SNP_EVIDENCE_DEPTH_MAX);
+	/* the parse binding-tool and fuzz-evidence share: duplicates, depth */
+	r = snp_evidence_json_load(data, len, &doc, err, errlen);
+	if (r < 0)
+		return -EBADMSG;
+	r = snp_evidence_check_kind(doc, err, errlen);
+	if (r < 0)
 		goto out;
-	}
-	if (!json_is_object(doc)) {
-		r = fail(err, errlen, "not a JSON object");
-		goto out;
-	}
-	v = json_object_get(doc, "version");
-	if (!json_is_integer(v) || json_integer_value(v) != 1) {
-		r = fail(err, errlen, "\"version\": expected 1 (an snpd evidence document)");
-		goto out;
-	}
 	s = json_string_value(json_object_get(doc, "report"));
 	if (!s || b64_decode(s, &bytes, &n) < 0 || n != SNP_REPORT_SIZE) {
 		r = fail(err, errlen, "\"report\": expected base64 of %d bytes", SNP_REPORT_SIZE);

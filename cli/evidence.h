@@ -29,8 +29,9 @@ bool snpctl_evidence_detect(const u8 *data, size_t len);
 
 /*
  * Parse an evidence document. Unknown members are ignored (later versions
- * add some); "version" must be 1. Returns 0 or -EBADMSG with a message in
- * @err. On success the caller owns what *ret holds (snpctl_evidence_release).
+ * add some); "type" must be "snpd-evidence" and "version" 1. Returns 0 or
+ * -EBADMSG with a message in @err. On success the caller owns what *ret
+ * holds (snpctl_evidence_release).
  */
 int snpctl_evidence_parse(const u8 *data, size_t len, struct snpctl_evidence *ret, char *err,
 			  size_t errlen);

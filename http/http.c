@@ -697,12 +697,13 @@ json_t *snpd_evidence_json(const struct snpd *d, const struct snp_backend_report
 		crl = base64_new((const u8 *)v->certs[SNPD_CERT_CRL], v->cert_len[SNPD_CERT_CRL]);
 	o = json_pack("{s:i, s:s, s:s?, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s?, s:{s:s, s:s, s:s, "
 		      "s:s}, s:s}",
-		      "version", 1, "type", "snpd-evidence", "report", rb64, "product",
-		      snp_product_name(v->ref.product), "endorsement_key", vlek ? "vlek" : "vcek",
-		      "certificates", vlek ? "vlek" : "vcek", v->certs[leaf], vlek ? "asvk" : "ask",
-		      v->certs[SNPD_CERT_ASK], "ark", v->certs[SNPD_CERT_ARK], "crl", crl,
-		      "sources", vlek ? "vlek" : "vcek", snpd_coll_src_names[v->cert_src[leaf]],
-		      vlek ? "asvk" : "ask", snpd_coll_src_names[v->cert_src[SNPD_CERT_ASK]], "ark",
+		      "version", SNP_EVIDENCE_VERSION, "type", SNP_EVIDENCE_TYPE, "report", rb64,
+		      "product", snp_product_name(v->ref.product), "endorsement_key",
+		      vlek ? "vlek" : "vcek", "certificates", vlek ? "vlek" : "vcek",
+		      v->certs[leaf], vlek ? "asvk" : "ask", v->certs[SNPD_CERT_ASK], "ark",
+		      v->certs[SNPD_CERT_ARK], "crl", crl, "sources", vlek ? "vlek" : "vcek",
+		      snpd_coll_src_names[v->cert_src[leaf]], vlek ? "asvk" : "ask",
+		      snpd_coll_src_names[v->cert_src[SNPD_CERT_ASK]], "ark",
 		      snpd_coll_src_names[v->cert_src[SNPD_CERT_ARK]], "crl",
 		      snpd_coll_src_names[v->cert_src[SNPD_CERT_CRL]], "encoding",
 		      "report and crl: base64 (RFC 4648) of the raw bytes; certificates: PEM");

@@ -286,6 +286,46 @@ bool snp_json_depth_within(const json_t *j, unsigned int max)
 	return true;
 }
 
+int snp_evidence_json_load(const u8 *data, size_t len, json_t **ret, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc;
+
+	doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		if (json_error_code(&jerr) == json_error_out_of_memory) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		return refuse(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+	}
+	/* jansson alone nests to 2048; the spec's bound is what every verifier keeps */
+	if (!snp_json_depth_within(doc, SNP_EVIDENCE_DEPTH_MAX)) {
+		json_decref(doc);
+		return refuse(err, errlen, "nested deeper than %d arrays and objects",
+			      SNP_EVIDENCE_DEPTH_MAX);
+	}
+	*ret = doc;
+	return 0;
+}
+
+int snp_evidence_check_kind(const json_t *doc, char *err, size_t errlen)
+{
+	const char *type = json_string_value(json_object_get(doc, "type"));
+	const json_t *v = json_object_get(doc, "version");
+
+	if (!json_is_object(doc))
+		return refuse(err, errlen, "not a JSON object");
+	/* the two members that say how the rest is read: a missing one is wrong */
+	if (!type || strcmp(type, SNP_EVIDENCE_TYPE) != 0)
+		return refuse(err, errlen, "\"type\": expected \"%s\" (an snpd evidence document)",
+			      SNP_EVIDENCE_TYPE);
+	if (!json_is_integer(v) || json_integer_value(v) != SNP_EVIDENCE_VERSION)
+		return refuse(err, errlen, "\"version\": expected %d (an snpd evidence document)",
+			      SNP_EVIDENCE_VERSION);
+	return 0;
+}
+
 json_t *snp_event_to_json(u64 seq, const u8 *record, size_t len, const u8 head[SNP_HASH_SIZE])
 {
 	char rec_hex[2 * SNP_EVENT_RECORD_MAX + 1], dig_hex[2 * SNP_EVENT_DIGEST_MAX + 1];

@@ -23,6 +23,9 @@
 #define SNP_REPORT_DATA_LEN	64
 #define SNP_BINDING_MARK_OFFSET 48
 #define SNP_BINDING_MARK_LEN	16
+/* What an evidence document's "type" and "version" must say (docs/evidence.md 6). */
+#define SNP_EVIDENCE_TYPE    "snpd-evidence"
+#define SNP_EVIDENCE_VERSION 1
 /* An evidence document nests at most this many arrays and objects (docs/evidence.md 6). */
 #define SNP_EVIDENCE_DEPTH_MAX 32
 
@@ -59,6 +62,23 @@ int snp_binding_verify_json(const json_t *binding, const u8 report_data[SNP_REPO
  * level 1 when it is one. The walk goes no deeper than @max + 1 levels.
  */
 bool snp_json_depth_within(const json_t *j, unsigned int max);
+
+/*
+ * Parse @len bytes at @data as an evidence document's JSON the one way the
+ * C verifiers do (snpctl, binding-tool, fuzz-evidence): a member name twice
+ * in one object and nesting deeper than SNP_EVIDENCE_DEPTH_MAX are refused
+ * (docs/evidence.md 6). The members are not looked at. 0 and a new
+ * reference in *ret, or -EBADMSG (-ENOMEM) with the reason in @err.
+ */
+int snp_evidence_json_load(const u8 *data, size_t len, json_t **ret, char *err, size_t errlen);
+
+/*
+ * Whether @doc (borrowed) says it is an evidence document this code reads:
+ * an object whose "type" is the string SNP_EVIDENCE_TYPE and whose
+ * "version" is the integer SNP_EVIDENCE_VERSION. 0, or -EBADMSG with the
+ * reason in @err. The other members are not looked at.
+ */
+int snp_evidence_check_kind(const json_t *doc, char *err, size_t errlen);
 
 /*
  * JSON of one event: {"seq","alg","digest","type","description","record","head"}.

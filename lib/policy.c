@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/policy.h"
+#include "lib/binding.h"
 #include "lib/util.h"
 
 /*
@@ -463,6 +464,13 @@ int snp_policy_load_file(const char *path, struct snp_policy *pol, char *err, si
 	doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		snprintf(err, errlen, "%s: line %d: %s", path, jerr.line, jerr.text);
+		return -EINVAL;
+	}
+	/* jansson alone nests to 2048; no key of a policy nests more than 2 */
+	if (!snp_json_depth_within(doc, SNP_POLICY_DEPTH_MAX)) {
+		snprintf(err, errlen, "%s: nested deeper than %d arrays and objects", path,
+			 SNP_POLICY_DEPTH_MAX);
+		json_decref(doc);
 		return -EINVAL;
 	}
 	r = snp_policy_apply_json(doc, pol, err, errlen);

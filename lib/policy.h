@@ -14,6 +14,11 @@
 
 /* A policy file is at most this large. */
 #define SNP_POLICY_FILE_MAX (64 * 1024)
+/*
+ * A policy file nests at most this many arrays and objects, the document
+ * being level 1 (its keys need 2: "min_tcb": {...}).
+ */
+#define SNP_POLICY_DEPTH_MAX 8
 
 /* The keys a policy document may hold, in the order they are written. */
 size_t snp_policy_key_count(void);
@@ -29,9 +34,10 @@ const char *snp_policy_key_name(size_t i, const char **ret_help);
 int snp_policy_apply_json(const json_t *doc, struct snp_policy *pol, char *err, size_t errlen);
 
 /*
- * Read @path ("-" for stdin, at most SNP_POLICY_FILE_MAX bytes) and apply
+ * Read @path ("-" for stdin, at most SNP_POLICY_FILE_MAX bytes, JSON with
+ * no duplicate key and nested at most SNP_POLICY_DEPTH_MAX deep) and apply
  * it to *pol as snp_policy_apply_json() does. 0 or a negative errno with a
- * message in @err.
+ * message in @err (naming @path when the file itself is refused).
  */
 int snp_policy_load_file(const char *path, struct snp_policy *pol, char *err, size_t errlen);
 

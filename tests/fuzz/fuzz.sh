@@ -116,8 +116,11 @@ head -c 64 /dev/zero >"$tmp/corpus-ghcb/honest" || exit 99
 # The evidence parsers start from a record and a binding section of docs/evidence.md.
 mkdir -p "$tmp/corpus-evidence" || exit 99
 printf '\001\000\013\000\000\000\001\040%032d\004boot' 0 >"$tmp/corpus-evidence/record" || exit 99
-printf '%s' '{"scheme":"snpd-binding-v1","nonce":"abcd","leaf_index":0,"tree_size":1,"proof":[],"log":{"count":0,"head":"'"$(printf '%096d' 0)"'","events":[]}}' \
-	>"$tmp/corpus-evidence/binding" || exit 99
+binding='{"scheme":"snpd-binding-v1","nonce":"abcd","leaf_index":0,"tree_size":1,"proof":[],"log":{"count":0,"head":"'"$(printf '%096d' 0)"'","events":[]}}'
+printf '%s' "$binding" >"$tmp/corpus-evidence/binding" || exit 99
+# ... and a document holding it, as snpctl verify reads one
+printf '{"type":"snpd-evidence","version":1,"binding":%s}' "$binding" \
+	>"$tmp/corpus-evidence/document" || exit 99
 # ... and from an honest boot that also asks for a report through the GHCB
 { printf ' ' && head -c 63 /dev/zero; } >"$tmp/corpus-ghcb/report" || exit 99
 if [ -n "$SNP_TESTDATA" ] && [ -r "$SNP_TESTDATA/manifest.json" ] && [ -x "$PYTHON3" ]; then

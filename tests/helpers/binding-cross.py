@@ -32,9 +32,13 @@ def c_make(nonces, index, records):
     return bytes.fromhex(d["report_data"]), d["binding"]
 
 
+# What every document says it is (docs/evidence.md 6).
+KIND = {"type": "snpd-evidence", "version": 1}
+
+
 def c_verify(rd, nonce, binding):
     p = subprocess.run([TOOL, "verify"], input=json.dumps(
-        {"report_data": rd.hex(), "nonce": nonce.hex(), "binding": binding}),
+        dict(KIND, report_data=rd.hex(), nonce=nonce.hex(), binding=binding)),
         capture_output=True, text=True)
     if p.returncode not in (0, 1):
         raise RuntimeError(f"binding-tool verify failed: {p.returncode} {p.stderr}")
@@ -52,6 +56,7 @@ def c_verify_text(text):
 def py_verify_text(text):
     try:
         d = ev.loads(text)
+        ev.check_document(d)
         ev.verify(bytes.fromhex(d["report_data"]), bytes.fromhex(d["nonce"]), d["binding"])
         return True, "ok"
     except ev.Refused as e:
@@ -243,7 +248,7 @@ del recs, big
 #    depth, is refused by both (a parser that keeps the first and one that
 #    keeps the last would read different evidence); so is what is not JSON.
 nonce_hex = nonces[mine].hex()
-genuine = json.dumps({"report_data": rd.hex(), "nonce": nonce_hex, "binding": good})
+genuine = json.dumps(dict(KIND, report_data=rd.hex(), nonce=nonce_hex, binding=good))
 c_ok, c_why = c_verify_text(genuine)
 p_ok, p_why = py_verify_text(genuine)
 if not (c_ok and p_ok):
@@ -334,6 +339,39 @@ depth_case("brackets in strings do not nest, at the limit", first(
     genuine, "{", '{"x": %s, ' % ("[" * (DEPTH_MAX - 1) + json.dumps('\\"[') + "]" *
                                  (DEPTH_MAX - 1))), True)
 
+# The document's "type" and "version" (docs/evidence.md 6) say how the rest
+# is read: a document that does not say "snpd-evidence" version 1, exactly
+# and with the right JSON types, is refused by both, for that reason, though
+# its binding verifies; members neither knows are ignored.
+n_kind = 0
+WHY_TYPE = 'refused: "type": expected "snpd-evidence" (an snpd evidence document)'
+WHY_VERSION = 'refused: "version": expected 1 (an snpd evidence document)'
+
+
+def kind_case(name, doc, want_why):
+    global n_kind
+    n_kind += 1
+    text = json.dumps(doc)
+    c_ok, c_why = c_verify_text(text)
+    p_ok, p_why = py_verify_text(text)
+    want_ok = want_why == "ok"
+    if c_ok != want_ok or p_ok != want_ok or c_why != want_why or p_why != want_why:
+        failures.append(f"{name}: want {want_why}; C {c_why}; Python {p_why}")
+
+
+doc0 = json.loads(genuine)
+kind_case("type and version as snpd writes them", doc0, "ok")
+kind_case("members neither verifier knows", dict(doc0, product="Genoa", later={"x": [1]}), "ok")
+kind_case("no type", {k: v for k, v in doc0.items() if k != "type"}, WHY_TYPE)
+for t in ("snpd-evidence-v2", "SNPD-EVIDENCE", "snpd-evidence ", "", None, 1, True,
+          ["snpd-evidence"], {"type": "snpd-evidence"}):
+    kind_case(f"type {json.dumps(t)}", dict(doc0, type=t), WHY_TYPE)
+kind_case("no version", {k: v for k, v in doc0.items() if k != "version"}, WHY_VERSION)
+for v in (0, 2, -1, 2**63 - 1, "1", 1.0, True, None, [1]):
+    kind_case(f"version {json.dumps(v)}", dict(doc0, version=v), WHY_VERSION)
+kind_case("neither (a binding alone is not a document)",
+          {k: v for k, v in doc0.items() if k not in KIND}, WHY_TYPE)
+
 # 4. Random damage: one byte of one field, both sides must agree.
 fields = ["nonce", "leaf_index", "tree_size", "proof", "count", "head", "record"]
 agree = 0
@@ -365,7 +403,8 @@ for i in range(150):
 for f in failures:
     print("FAIL:", f)
 print(f"{len(sizes)} tree sizes, {len(cases) + 6} adversarial cases, {len(wrong) + 3} event "
-      f"member cases, {n_text} documents as text, {n_depth} nesting cases, {n_events} "
+      f"member cases, {n_text} documents as text, {n_depth} nesting cases, {n_kind} "
+      f"type and version cases, {n_events} "
       f"log sizes, {agree} damaged documents; "
       f"{len(failures)} failures")
 sys.exit(1 if failures else 0)

@@ -5,9 +5,11 @@
  *	prints {"report_data": HEX, "binding": {...}} for nonce INDEX of the
  *	batch, over a log of the given records (lib/merkle.c, lib/evlog.c);
  *   binding-tool verify
- *	reads {"report_data": HEX, "nonce": HEX, "binding": {...}} on stdin,
- *	prints "ok" (exit 0) or "refused: REASON" (exit 1; also for input
- *	that is not JSON as snpctl reads it, or is nested too deep).
+ *	reads {"type": "snpd-evidence", "version": 1, "report_data": HEX,
+ *	"nonce": HEX, "binding": {...}} on stdin (a document, the report's
+ *	REPORT_DATA given as such), prints "ok" (exit 0) or "refused: REASON"
+ *	(exit 1; also for input that is not JSON as snpctl reads it, is nested
+ *	too deep, or whose type or version is not an evidence document's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +20,9 @@
 #include "lib/evlog.h"
 #include "lib/merkle.h"
 #include "lib/util.h"
+
+/* as snpctl verify reads a document (cli/cmd-verify.c) */
+#define EVIDENCE_INPUT_MAX (64 * 1024 * 1024)
 
 static int make(int argc, char **argv)
 {
@@ -92,22 +97,29 @@ static int verify(void)
 	u8 rd[SNP_REPORT_DATA_LEN], nonce[4 * SNP_NONCE_MAX]; /* longer ones are refused */
 	struct snp_event *events = NULL;
 	char err[SNP_ERRBUF] = "";
+	size_t n = 0, text_len;
+	u8 *text = NULL;
 	const char *s;
-	json_error_t jerr;
 	json_t *in;
 	ssize_t nonce_len;
-	size_t n = 0;
 	int r;
 
-	/* as snpctl reads evidence: a member name twice in one object is refused */
-	in = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
-	if (!in) {
-		printf("refused: not JSON: %s\n", jerr.text);
+	r = snp_read_file("-", EVIDENCE_INPUT_MAX, &text, &text_len);
+	if (r < 0) {
+		fprintf(stderr, "binding-tool: standard input: %s\n", strerror(-r));
+		return 2;
+	}
+	/* as snpctl reads evidence: duplicate member names and deep nesting refused */
+	r = snp_evidence_json_load(text, text_len, &in, err, sizeof(err));
+	free(text);
+	if (r < 0) {
+		printf("refused: %s\n", err);
 		return 1;
 	}
-	if (!snp_json_depth_within(in, SNP_EVIDENCE_DEPTH_MAX)) {
-		printf("refused: nested deeper than %d arrays and objects\n",
-		       SNP_EVIDENCE_DEPTH_MAX);
+	/* as snpctl: the document says what it is */
+	r = snp_evidence_check_kind(in, err, sizeof(err));
+	if (r < 0) {
+		printf("refused: %s\n", err);
 		json_decref(in);
 		return 1;
 	}

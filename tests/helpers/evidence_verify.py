@@ -9,7 +9,8 @@ builds trees, proofs and logs so the tests can feed the C side.
     evidence_verify.py --report-data HEX --nonce HEX BINDING.json
 prints "ok" (exit 0) or "refused: REASON" (exit 1). Documents are read with
 loads(), which refuses what section 6 says a verifier refuses (a member
-name twice in one object, ...); verify() takes what it returns.
+name twice in one object, ...); check_document() refuses one whose "type"
+or "version" is not an evidence document's; verify() takes the binding.
 """
 import hashlib
 import json
@@ -23,6 +24,8 @@ PATH_MAX = 16
 EVENTS_MAX = 65536
 DEPTH_MAX = 32
 SCHEME = "snpd-binding-v1"
+DOC_TYPE = "snpd-evidence"
+DOC_VERSION = 1
 MARK = SCHEME.encode() + b"\0"
 ALGS = {0x000B: ("sha256", 32), 0x000C: ("sha384", 48), 0x000D: ("sha512", 64)}
 ALG_BY_NAME = {v[0]: k for k, v in ALGS.items()}
@@ -253,6 +256,18 @@ def loads(data):
     return doc
 
 
+def check_document(doc):
+    """Refuse a document (a dict from loads()) that does not say it is an
+    evidence document of version 1 (section 6): "type" must be the string
+    "snpd-evidence" and "version" the integer 1, neither may be missing."""
+    if not isinstance(doc, dict):
+        raise Refused("not a JSON object")
+    if doc.get("type") != DOC_TYPE or not isinstance(doc.get("type"), str):
+        raise Refused(f'"type": expected "{DOC_TYPE}" (an snpd evidence document)')
+    if type(doc.get("version")) is not int or doc["version"] != DOC_VERSION:
+        raise Refused(f'"version": expected {DOC_VERSION} (an snpd evidence document)')
+
+
 def verify(rd, nonce, binding):
     """Check a binding section against REPORT_DATA and our nonce.
     Returns the decoded events; raises Refused(reason)."""
@@ -344,6 +359,7 @@ def main(argv):
     try:
         doc = loads(data)
         if "binding" in doc:
+            check_document(doc)
             doc = doc["binding"]
         events = verify(bytes.fromhex(a.report_data), bytes.fromhex(a.nonce), doc)
     except Refused as e:

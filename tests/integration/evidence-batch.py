@@ -55,6 +55,7 @@ def py_verify(doc, nonce):
     try:
         if isinstance(doc, str):
             doc = ev.loads(doc)
+        ev.check_document(doc)
         ev.verify(report_data(doc), nonce, doc.get("binding"))
         return None
     except ev.Refused as e:
@@ -413,6 +414,21 @@ with h.Daemon(config=CONFIG) as d:
     pyr = py_verify(at_limit, nonce)
     res.check(rc == 0 and "binding: ok" in outp and pyr is None,
               "a document 32 levels deep: accepted by python (%s) and snpctl (rc %d)" % (pyr, rc))
+    # "type" and "version" say what the document is (docs/evidence.md 6):
+    # missing or other ones are refused by both, for that reason
+    for what, bad, why in (
+            ("no type", {k: v for k, v in doc.items() if k != "type"}, "type"),
+            ("type \"snpd-report\"", dict(doc, type="snpd-report"), "type"),
+            ("type null", dict(doc, type=None), "type"),
+            ("no version", {k: v for k, v in doc.items() if k != "version"}, "version"),
+            ("version 2", dict(doc, version=2), "version"),
+            ("version \"1\"", dict(doc, version="1"), "version")):
+        want = '"%s": expected %s (an snpd evidence document)' % (
+            why, '"snpd-evidence"' if why == "type" else "1")
+        pyr = py_verify(dict(bad), nonce)
+        res.check(pyr == want, "a document with %s: python says %r" % (what, pyr))
+        both_refuse(d, bad, nonce, "a document with " + what,
+                    reason="not an evidence document: " + want)
     rpt = bytearray(base64.b64decode(doc["report"]))
     rpt[0x4C] = 1  # reserved
     both_refuse(d, dict(doc, report=base64.b64encode(rpt).decode()), nonce,

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -411,6 +412,57 @@ static void test_depth(void **state)
 	json_decref(j);
 }
 
+/* @k arrays around "1", as text. */
+static char *nested_text(unsigned int k)
+{
+	char *s = malloc(2 * k + 2);
+
+	assert_non_null(s);
+	memset(s, '[', k);
+	s[k] = '1';
+	memset(s + k + 1, ']', k);
+	s[2 * k + 1] = '\0';
+	return s;
+}
+
+/*
+ * snp_evidence_json_load(), the parse of snpctl, binding-tool and
+ * fuzz-evidence: SNP_EVIDENCE_DEPTH_MAX levels read, one more refused (and
+ * far more, past jansson's own bound), a member name twice refused at any
+ * depth, what is not JSON refused; each with its reason.
+ */
+static void test_json_load(void **state)
+{
+	static const char dup[] = "{\"a\": {\"b\": 1, \"b\": 2}}";
+	char err[SNP_ERRBUF], *text;
+	json_t *j = NULL;
+
+	(void)state;
+	text = nested_text(SNP_EVIDENCE_DEPTH_MAX);
+	assert_int_equal(snp_evidence_json_load((u8 *)text, strlen(text), &j, err, sizeof(err)), 0);
+	assert_true(json_is_array(j));
+	json_decref(j);
+	free(text);
+	for (unsigned int k = SNP_EVIDENCE_DEPTH_MAX + 1; k < 3000; k += 2900) {
+		j = NULL;
+		text = nested_text(k);
+		assert_int_equal(
+			snp_evidence_json_load((u8 *)text, strlen(text), &j, err, sizeof(err)),
+			-EBADMSG);
+		assert_null(j);
+		assert_non_null(strstr(err, k > 2048 ? "not JSON" : "nested deeper than 32"));
+		free(text);
+	}
+	assert_int_equal(snp_evidence_json_load((const u8 *)dup, strlen(dup), &j, err, sizeof(err)),
+			 -EBADMSG);
+	assert_null(j);
+	assert_non_null(strstr(err, "not JSON: duplicate object key"));
+	assert_int_equal(snp_evidence_json_load((const u8 *)"{} x", 4, &j, err, sizeof(err)),
+			 -EBADMSG);
+	assert_non_null(strstr(err, "not JSON"));
+	assert_null(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_events),
 		cmocka_unit_test(test_log_verify),    cmocka_unit_test(test_binding),
 		cmocka_unit_test(test_node_as_leaf),  cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_json_load),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Unit tests of lib/policy.c: every key read, unknown keys and bad values
- * refused by name, the written policy read back to the same policy, and a
- * policy from a report that the report satisfies.
+ * refused by name, the written policy read back to the same policy, a
+ * policy from a report that the report satisfies, and policy files refused
+ * (too deep, duplicate keys) with the file's name.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -163,6 +167,83 @@ static void test_refused(void **state)
 	}
 }
 
+/* Write @text to a new file under $TMPDIR, load it, remove it. */
+static int load_text(const char *text, struct snp_policy *pol, char *path, size_t pathlen,
+		     char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	FILE *f;
+	int fd, r;
+
+	r = snprintf(path, pathlen, "%s/test-policy.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+	assert_true(r > 0 && (size_t)r < pathlen);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	r = snp_policy_load_file(path, pol, err, errlen);
+	assert_int_equal(unlink(path), 0);
+	return r;
+}
+
+/* {"min_tcb": [[...[1]...]]} nesting @depth arrays and objects in all. */
+static char *nested(unsigned int depth)
+{
+	size_t n = 2 * depth + 32;
+	char *s = malloc(n), *p = s;
+
+	assert_non_null(s);
+	assert_true(depth >= 2);
+	p += sprintf(p, "{\"min_tcb\": ");
+	for (unsigned int i = 1; i < depth; i++)
+		*p++ = '[';
+	*p++ = '1';
+	for (unsigned int i = 1; i < depth; i++)
+		*p++ = ']';
+	strcpy(p, "}");
+	return s;
+}
+
+static void test_file(void **state)
+{
+	struct snp_policy pol = { 0 };
+	char path[512], err[1024] = "", want[600];
+	char *text;
+
+	/* the whole policy from a file, as from a string */
+	assert_int_equal(load_text(full, &pol, path, sizeof(path), err, sizeof(err)), 0);
+	assert_true(pol.has_measurement);
+	assert_int_equal(pol.signer, SNP_SIGNER_VLEK);
+
+	/* SNP_POLICY_DEPTH_MAX deep is read (and refused for what the key holds) */
+	text = nested(SNP_POLICY_DEPTH_MAX);
+	assert_int_equal(load_text(text, &pol, path, sizeof(path), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "min_tcb: not an object"));
+	free(text);
+
+	/* one deeper, and deeper than jansson's own bound: refused as such, naming the file */
+	for (unsigned int depth = SNP_POLICY_DEPTH_MAX + 1; depth < 5000; depth += 4000) {
+		text = nested(depth);
+		assert_int_equal(load_text(text, &pol, path, sizeof(path), err, sizeof(err)),
+				 -EINVAL);
+		snprintf(want, sizeof(want), "%s: nested deeper than %d arrays and objects", path,
+			 SNP_POLICY_DEPTH_MAX);
+		if (depth > 2048) /* jansson's parser stops first, still naming the file */
+			snprintf(want, sizeof(want), "%s: line 1: ", path);
+		assert_non_null(strstr(err, want));
+		free(text);
+	}
+
+	/* a key twice is refused, naming the file */
+	assert_int_equal(
+		load_text("{\"vmpl\": 0, \"vmpl\": 3}", &pol, path, sizeof(path), err, sizeof(err)),
+		-EINVAL);
+	snprintf(want, sizeof(want), "%s: line 1: duplicate object key", path);
+	assert_non_null(strstr(err, want));
+}
+
 /* A synthetic version-5 Genoa report, and the policy written from it. */
 static void test_from_report(void **state)
 {
@@ -216,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_from_report),
+		cmocka_unit_test(test_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
