@@ -139,7 +139,10 @@ static bool check_device(void)
 	return usable;
 }
 
-/* snpd's certificates: complete, or what is missing and when KDS is asked again */
+/*
+ * snpd's certificates: complete, or what is missing and when it is looked
+ * up again (KDS, or with KdsOffline=yes the host's table)
+ */
 static void check_collateral(json_t *c)
 {
 	const char *state = json_string_value(json_object_get(c, "state"));
@@ -153,8 +156,8 @@ static void check_collateral(json_t *c)
 	if (!strcmp(state, "complete") || !strcmp(state, "certs-dir"))
 		line(V_OK, "collateral", "%s (%lld KDS requests since start)", state, n);
 	else if (json_is_integer(next))
-		line(V_WARN, "collateral", "%s: %s; KDS is asked again in %lld s", state,
-		     error ?: "?", (long long)json_integer_value(next));
+		line(V_WARN, "collateral", "%s: %s; looked up again in %lld s", state, error ?: "?",
+		     (long long)json_integer_value(next));
 	else
 		line(V_WARN, "collateral", "%s: %s", state, error ?: "still looking");
 	/* under CertsDir= it says only that the host's table is not looked at */

@@ -937,9 +937,9 @@ static void host_crl_retry(struct snpd_collateral *c, const struct job *j, const
 	s->refresh_host = true;
 	/* whole: each part fits (the static_assert below), none is cut mid-word */
 	snprintf(s->error, sizeof(s->error),
-		 "%s%sCRL: %s and %s (KdsOffline=yes); the host's table is read again in %u s",
+		 "%s%sCRL: %s and %s (KdsOffline=yes)" SNPD_COLL_HOST_AGAIN,
 		 w->error[0] && !crl_error ? w->error : "", w->error[0] && !crl_error ? "; " : "",
-		 host_why, cache_why, sec);
+		 host_why, cache_why);
 }
 
 static_assert(sizeof(((struct snpd_coll_set *)0)->error) >=
@@ -1120,7 +1120,7 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		u32 sec = anchor_retry_time(c, r);
 
 		set_retry_in(s, sec);
-		snprintf(s->error, sizeof(s->error), "%s (read again in %u s)", best->error, sec);
+		snprintf(s->error, sizeof(s->error), "%s (read again later)", best->error);
 	} else if (s && s->final && s->state != SNPD_COLL_COMPLETE && j->offline) {
 		snprintf(s->error, sizeof(s->error), "%s%s", best->error,
 			 best->error[0] ? " (KdsOffline=yes)" :

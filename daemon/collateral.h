@@ -79,7 +79,12 @@ struct snpd_coll_set {
 	bool final;	     /* the last pass of its job */
 	u64 generation;	     /* its job: a set of an older job than the last submitted is dropped */
 	char host_note[256]; /* what was wrong with the host's table, "" if nothing */
-	/* why it is not complete, "" when it is; room for host_crl_retry()'s whole message */
+	/*
+	 * Why it is not complete, "" when it is; room for host_crl_retry()'s
+	 * whole message. What happened and whether it is tried again, never
+	 * when: the loop may arm another time (a longer backoff) than the
+	 * set's; when is the armed timer's (status's next_retry, the log).
+	 */
 	char error[2048];
 	/*
 	 * The next attempt (epoch s, as shown), 0 for none. Either a time
@@ -100,6 +105,13 @@ struct snpd_coll_set {
 	bool refresh_host;
 	time_t completed_at; /* when it became complete (epoch s), 0 if not */
 };
+
+/*
+ * The end of a set's error while the host's table (its CRL) is to be read
+ * again (@refresh_host, not complete): the loop replaces it when the
+ * device is dead and none will come.
+ */
+#define SNPD_COLL_HOST_AGAIN "; the host's table is read again later"
 
 struct snpd_coll_config {
 	const char *kds_url;

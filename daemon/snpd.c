@@ -198,25 +198,31 @@ static void coll_host_dead(struct snpd *d)
 /*
  * @set (the view's, owned by the loop thread) waits for a fresh host
  * table that a dead device never gives: it promises no retry (status's
- * next_retry) and its error says why instead of when.
+ * next_retry) and its error, which said the table is read again
+ * (SNPD_COLL_HOST_AGAIN, host_crl_retry()), says why not instead.
  */
 static void coll_set_dead(struct snpd_coll_set *set)
 {
 	static const char dead[] = "; the device is dead: the host's table cannot be read again "
 				   "until the VM restarts";
-	char *when;
+	const size_t again = sizeof(SNPD_COLL_HOST_AGAIN) - 1;
 	size_t n;
 
 	if (!set || !set->refresh_host || !set->retry_at)
 		return;
 	set->retry_at = 0;
 	set->retry_mono_usec = 0;
-	when = strstr(set->error, "; the host's table is read again in ");
-	if (when)
-		*when = '\0';
 	n = strlen(set->error);
-	if (n + sizeof(dead) <= sizeof(set->error))
-		memcpy(set->error + n, dead, sizeof(dead));
+	if (!n) { /* a complete set: its CRL is not read again either */
+		memcpy(set->error, dead + 2, sizeof(dead) - 2);
+		return;
+	}
+	if (n >= again && !strcmp(set->error + n - again, SNPD_COLL_HOST_AGAIN))
+		n -= again;
+	/* room is left for it (host_crl_retry()'s static_assert): never cuts */
+	if (n > sizeof(set->error) - sizeof(dead))
+		n = sizeof(set->error) - sizeof(dead);
+	memcpy(set->error + n, dead, sizeof(dead));
 }
 
 /*
@@ -347,6 +353,7 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 	struct snpd *d = userdata;
 	struct snpd_view *v;
 	bool was_complete;
+	u64 now, left = 0;
 	int r;
 
 	if (d->config.certs_dir && *d->config.certs_dir) {
@@ -371,9 +378,6 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 			   set->vlek ? "VLEK" : "VCEK",
 			   snpd_coll_src_names[set->src[SNPD_COLL_LEAF]],
 			   snpd_coll_src_names[set->src[SNPD_COLL_CRL]]);
-	else if (set->final && set->state != SNPD_COLL_COMPLETE)
-		log_warning("Collateral %s: %s%s", snpd_coll_state_names[set->state], set->error,
-			    set->retry_at ? "; looked up again later" : "");
 	snpd_coll_set_free(d->coll);
 	d->coll = set;
 	if (d->view && snpd_coll_set_matches(set, &d->view->ref)) {
@@ -417,16 +421,31 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 		/* the old table re-checked after its fresh one failed: that backoff holds */
 		if (at && set->refresh_host && d->coll_backoff_until > at)
 			at = d->coll_backoff_until;
-		if (at)
+		if (at) {
+			now = snp_monotonic_usec();
+			left = at > now ? (at - now + 999999) / 1000000 : 0;
 			r = sd_event_add_time(d->event, &d->coll_retry, CLOCK_MONOTONIC, at, 0,
 					      on_coll_retry, d);
-		else
+		} else {
+			now = (u64)time(NULL);
+			left = (u64)set->retry_at > now ? (u64)set->retry_at - now : 0;
 			r = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
 					      (u64)set->retry_at * 1000000ULL, 0, on_coll_retry, d);
+		}
 		if (r < 0) {
 			d->coll_retry = NULL;
 			log_warning_errno(r, "Cannot schedule the next KDS request: %m");
 		}
+	}
+	/* when, as armed (the set's error says only whether) */
+	if (set->final && set->state != SNPD_COLL_COMPLETE) {
+		if (d->coll_retry)
+			log_warning("Collateral %s: %s; looked up again in %llu s",
+				    snpd_coll_state_names[set->state], set->error,
+				    (unsigned long long)left);
+		else
+			log_warning("Collateral %s: %s", snpd_coll_state_names[set->state],
+				    set->error);
 	}
 }
 

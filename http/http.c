@@ -2938,8 +2938,9 @@ static void handle_metrics(struct req_state *st)
 				(long long)json_integer_value(age));
 		if (json_is_integer(next))
 			fprintf(f,
-				"# HELP snpd_collateral_next_retry_timestamp_seconds When KDS is "
-				"asked again.\n"
+				"# HELP snpd_collateral_next_retry_timestamp_seconds When the "
+				"collateral is looked up again: KDS, or with KdsOffline=yes the "
+				"host's certificate table.\n"
 				"# TYPE snpd_collateral_next_retry_timestamp_seconds gauge\n"
 				"snpd_collateral_next_retry_timestamp_seconds %lld\n",
 				(long long)json_integer_value(next));

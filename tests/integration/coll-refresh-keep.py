@@ -32,7 +32,9 @@ to call a hang a failure. Shows:
      the fresh table's report is held; that report then fails, and
      coll_refresh_failed() arms the next, doubled backoff ("asked again in
      20 s"): status's next_retry is that armed timer's time, not the
-     re-checked set's (before, it said the set's, about 10 s too soon);
+     re-checked set's (before 65bea97, it said the set's, about 10 s too
+     soon), and last_error says the host's table is read again without a
+     time of its own that contradicts it (before, "read again in 10 s");
  (dir) a SIGHUP that sets CertsDir= while the set carries a note about
      the host's table: collateral.host_table says CertsDir= is in use, no
      longer the old set's note.
@@ -73,6 +75,7 @@ LIMIT = 90  # seconds before a wait is called a failure (never a pass condition)
 ASKING = "asking the host for its certificate table again"
 COLL_FAIL = "The reference report asked for a fresh host certificate table"
 RELOAD_FAIL = "keeping the previous view"
+AGAIN = "; the host's table is read again later"  # SNPD_COLL_HOST_AGAIN
 KEPT = "its CRL is looked up again at its nextUpdate"
 # the start's reference report is the first exit; the next extended request
 # is told its 4 pages are too small and that 2 would do: EIO, an error of
@@ -116,6 +119,25 @@ def err(s):
     return coll(s).get("last_error") or ""
 
 
+def again(s, sec):
+    """@s's collateral: the host's table is read again, said in last_error
+    (that it is, not when) and armed at most @sec s away (next_retry)."""
+    left = coll(s).get("next_retry_in_sec")
+    return (err(s).endswith(AGAIN) and isinstance(coll(s).get("next_retry"), int) and
+            isinstance(left, int) and 0 <= left <= sec)
+
+
+def no_other_time(s):
+    """@s's last_error names no time of its own (a number of seconds) other
+    than what is left of next_retry, the timer armed; '' if so, else why."""
+    c = coll(s)
+    left = c.get("next_retry_in_sec")
+    said = [int(n) for n in re.findall(r"(\d+) ?s\b", err(s))]
+    bad = [n for n in said if not isinstance(left, int) or abs(n - left) > 1]
+    return "" if not bad else "last_error says %r s, next_retry_in_sec %r (%r)" % (
+        bad, left, err(s))
+
+
 def wait(d, pred, what):
     """Poll @d's status until @pred(it); None (a failed check) after LIMIT s."""
     end = time.monotonic() + LIMIT
@@ -148,7 +170,7 @@ def served_next_update(d):
 
 def daemon(tmp, name, env=None, config=""):
     """A daemon on a simulator of its own whose host CRL expired 10 s ago
-    (the set is partial and the host's table read again in 10 s), not
+    (the set is partial and the host's table read again, in 10 s), not
     started: the caller starts it in its try, stop_clean() in its finally."""
     top = os.path.join(tmp, name)
     os.makedirs(top)
@@ -213,7 +235,7 @@ def keep_attempt(tmp, name):
     dev = None
     try:
         d.start()
-        s = wait(d, lambda s: "read again in 10 s" in err(s) and coll(s).get("next_retry"),
+        s = wait(d, lambda s: again(s, 10),
                  "(keep) partial at the start, the host's table read again in 10 s")
         if s is None:
             return
@@ -299,7 +321,7 @@ def backoff_attempt(tmp, name):
     dev = None
     try:
         d.start()
-        s = wait(d, lambda s: "read again in 10 s" in err(s) and coll(s).get("next_retry"),
+        s = wait(d, lambda s: again(s, 10),
                  "(backoff) partial at the start, the host's table read again in 10 s")
         if s is None:
             return
@@ -308,13 +330,16 @@ def backoff_attempt(tmp, name):
         dev = h.DeviceHeld(d)
         if time.time() >= retry - 0.5:
             raise TooSlow("the retry came before the device was held")
+        # landed: its own retry armed, no longer the fallback while the
+        # fresh table is asked for (on_coll_retry(), a minute)
         s = wait(d, lambda s: lines(d, ASKING) and not coll(s).get("checking") and
-                 s.get("reloading") and s["broker"].get("device_busy"),
+                 again(s, 10) and s.get("reloading") and s["broker"].get("device_busy"),
                  "(backoff) the retry's re-check landed, its fresh table held")
         if s is None:
             return
-        res.check(coll(s).get("state") == "partial" and "read again in 10 s" in err(s),
-                  "(backoff) the re-check is partial, its own retry in 10 s (%r)" % err(s))
+        res.check(coll(s).get("state") == "partial" and again(s, 10),
+                  "(backoff) the re-check is partial, its own retry in 10 s (%r, %r s)" % (
+                      err(s), coll(s).get("next_retry_in_sec")))
         before = time.time()  # the failure comes after it
         dev.release()
         dev = None
@@ -348,6 +373,10 @@ def backoff_attempt(tmp, name):
         res.check(isinstance(left, int) and 0 < left <= sec and
                   abs(c["next_retry"] - time.time() - left) <= 2,
                   "(backoff) next_retry_in_sec is what is left of it (%r)" % left)
+        why = no_other_time(s)
+        res.check(err(s).endswith(AGAIN) and not why,
+                  "(backoff) last_error says the host's table is read again and does not "
+                  "contradict next_retry: %s" % (why or repr(err(s))))
         newer = newer_host_crl(sim)
         s = wait(d, lambda s: coll(s).get("state") == "complete" and
                  served_next_update(d) == newer,
@@ -406,7 +435,7 @@ def scenario_fold_fail(tmp):
     dev = None
     try:
         d.start()
-        if not wait(d, lambda s: "read again in 10 s" in err(s), "(fold-fail) partial"):
+        if not wait(d, lambda s: again(s, 10), "(fold-fail) partial"):
             return
         dev, refs = fold(d, "(fold-fail)")
         dev.release()
@@ -447,7 +476,7 @@ def scenario_fold_ok(tmp):
     dev = None
     try:
         d.start()
-        if not wait(d, lambda s: "read again in 10 s" in err(s), "(fold-ok) partial"):
+        if not wait(d, lambda s: again(s, 10), "(fold-ok) partial"):
             return
         gen = status(d)["view_generation"]
         dev, refs = fold(d, "(fold-ok)")
@@ -486,7 +515,7 @@ def scenario_dir(tmp):
         shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
     try:
         d.start()
-        s = wait(d, lambda s: "read again in" in err(s), "(dir) partial")
+        s = wait(d, lambda s: err(s).endswith(AGAIN), "(dir) partial")
         note = coll(s).get("host_table") or ""
         res.check("the host's CRL" in note and "ignored" in note,
                   "(dir) before: host_table says why the host's CRL was not taken (%r)" % note)

@@ -5,7 +5,8 @@ keeps asking the host for a fresh table (a reference report) with a
 backoff of 10 s doubling, without a SIGHUP. Shows:
  (d) the host's fresh table loses its CRL (host_crl_next_update=0), then
      the host gives no certificates at all (host_certs=none): snpd still
-     asks again, last_error says why ("has no CRL", no table) and when;
+     asks again, last_error says why ("has no CRL", no table) and that
+     the table is read again, next_retry and the log when (10 s, then 20 s);
      once the host has a current CRL again the set is complete;
  (e) the device fails the reference report asked for the CRL (the
      simulator's certs_small fault with certs_pages=2: a host that
@@ -21,7 +22,7 @@ backoff of 10 s doubling, without a SIGHUP. Shows:
      disabled): snpd says it does not ask again, and does not (no timer
      re-armed against the dead broker); status promises no retry
      (next_retry null, last_error says the device is dead);
- (g) a SIGHUP starts the backoff again from 10 s ("read again in 10 s",
+ (g) a SIGHUP starts the backoff again from 10 s (the log and next_retry,
      not 40 s after 10 and 20);
  (h) a SIGHUP adds CertsDir= while the set is partial and its retry
      armed: once the old retry time has passed, the view's certificates
@@ -39,6 +40,7 @@ slow for them, nor (h). They run at once (independent daemons), (f), the
 longest, first."""
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -58,6 +60,10 @@ h.need_cryptography()
 LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
 ASKING = "asking the host for its certificate table again"
 WINDOW = 8  # (d): the host CRL's nextUpdate, seconds after its simulator is made
+AGAIN = "; the host's table is read again later"  # SNPD_COLL_HOST_AGAIN
+# the log of a set that is not complete, with when it is looked up again
+# (the timer armed for it: the set's error says only that it is)
+RETRY_LOG = re.compile(r"Collateral partial: (.*); looked up again in (\d+) s$")
 
 
 class Results(t.Results):
@@ -122,6 +128,16 @@ def err(s):
     return coll(s).get("last_error") or ""
 
 
+def retries(d):
+    """The log's partial sets with their retry: [(error, seconds)]."""
+    out = []
+    for ln in d.read_log().splitlines():
+        m = RETRY_LOG.search(ln)
+        if m:
+            out.append((m.group(1), int(m.group(2))))
+    return out
+
+
 def scenario_lost(tmp):
     simulator(tmp, "lost")
     now = int(time.time())  # after sim_init: its keys take long under load
@@ -134,20 +150,25 @@ def scenario_lost(tmp):
         s = wait(d, lambda s: "has no CRL" in err(s),
                  "(d) after the CRL's nextUpdate, a fresh table without a CRL")
         res.check(s is not None and coll(s).get("state") == "partial" and
-                  "KdsOffline=yes" in err(s) and "read again in" in err(s) and
+                  "KdsOffline=yes" in err(s) and err(s).endswith(AGAIN) and
                   coll(s).get("next_retry") is not None,
-                  "(d) a table without a CRL: partial, says why and when, asked again: %r, "
-                  "next_retry %r" % (err(s), coll(s).get("next_retry")))
+                  "(d) a table without a CRL: partial, says why and that it is asked again: "
+                  "%r, next_retry %r" % (err(s), coll(s).get("next_retry")))
         # then no certificates at all: the next fresh table (in 10 s) has
         # none, and the backoff goes on (10 s, then 20 s)
         h.sim_set_params(sim, host_certs="none")
         s = wait(d, lambda s: "no certificate table" in err(s),
                  "(d) a fresh table without certificates")
+        left = coll(s).get("next_retry_in_sec")
+        logged = [sec for e, sec in retries(d) if "the host gave no certificate table" in e]
+        # the log says the time armed when it was armed: the doubled backoff
+        # (10 s before that time passed: never for a loop that is not stalled)
         res.check(s is not None and coll(s).get("state") == "partial" and
-                  "the host gave no certificate table" in err(s) and
-                  "read again in 20 s" in err(s) and coll(s).get("next_retry") is not None,
-                  "(d) a table without certificates: says so, still asked again in 20 s: %r, "
-                  "next_retry %r" % (err(s), coll(s).get("next_retry")))
+                  "the host gave no certificate table" in err(s) and err(s).endswith(AGAIN) and
+                  isinstance(left, int) and left <= 20 and
+                  logged and 10 < logged[0] <= 20,
+                  "(d) a table without certificates: says so, still asked again, in 20 s: %r, "
+                  "next_retry_in_sec %r, logged %r" % (err(s), left, logged))
         newer = renew_host_crl(sim, host_certs="full")
         s = wait(d, lambda s: newer_crl_served(d, s, newer),
                  "(d) the host's current CRL again: complete")
@@ -160,7 +181,7 @@ def scenario_lost(tmp):
 def scenario_report_fails(tmp):
     simulator(tmp, "fails")
     now = int(time.time())
-    # expired from the start (read again in 10 s); the start's reference
+    # expired from the start (read again, in 10 s); the start's reference
     # report is the first exit, the next one (the CRL's fresh table) fails
     # once: INVALID_LEN asking for no more than the guest's 4 pages, an
     # error of the host (EIO)
@@ -226,7 +247,7 @@ def scenario_dead(tmp, made):
     finally:
         made.set()
     now = int(time.time())
-    # expired from the start (read again in 10 s): the CRL's fresh table
+    # expired from the start (read again, in 10 s): the CRL's fresh table
     # is the second report, the one tampered with
     sim, d = daemon(tmp, "dead", now - 3600, now - 10,
                     env={"SNP_SIM_FAULTS": "after=1,tamper=1"})
@@ -238,7 +259,7 @@ def scenario_dead(tmp, made):
                  "(f) the device died on the CRL's reference report")
         n = d.read_log().count(ASKING)
         # before the fix, a timer was armed again for the set's next look
-        # (every 10 s then; the set says "read again in 20 s" here: the
+        # (every 10 s then; the set asks for 20 s here: the
         # tampered report failed first, the next one found the device dead)
         time.sleep(22)
         n2 = d.read_log().count(ASKING)
@@ -247,7 +268,9 @@ def scenario_dead(tmp, made):
         res.check(h.served_crl_next_update(d) is None, "(f) no expired CRL served")
         s = status(d)
         res.check(coll(s).get("next_retry") is None and "device is dead" in err(s) and
-                  "read again in" not in err(s),
+                  AGAIN not in err(s) and
+                  err(s).endswith("the host's table cannot be read again until the VM "
+                                  "restarts"),
                   "(f) status promises no retry from a dead device: next_retry %r, %r"
                   % (coll(s).get("next_retry"), err(s)))
     finally:
@@ -260,14 +283,18 @@ def scenario_reload(tmp):
     sim, d = daemon(tmp, "reload", now - 3600, now - 10)  # expired from the start
     try:
         d.start()
-        s = wait(d, lambda s: "read again in 20 s" in err(s),
+        s = wait(d, lambda s: any(10 < sec <= 20 for e, sec in retries(d)),
                  "(g) the backoff at 20 s (10 s, then a fresh table)")
+        n = len(retries(d))
         d.proc.send_signal(signal.SIGHUP)
-        s = wait(d, lambda s: s.get("reloads") == 1 and "read again in" in err(s) and
-                 "in 20 s" not in err(s),
+        s = wait(d, lambda s: s.get("reloads") == 1 and err(s).endswith(AGAIN) and
+                 len(retries(d)) > n,
                  "(g) the set of the reload's fresh table")
-        res.check("read again in 10 s" in err(s),
-                  "(g) a SIGHUP starts the backoff again: %r" % err(s))
+        after = [sec for e, sec in retries(d)[n:]]
+        left = coll(s).get("next_retry_in_sec")
+        res.check(after and max(after) <= 10 and isinstance(left, int) and left <= 10,
+                  "(g) a SIGHUP starts the backoff again: logged %r, next_retry_in_sec %r" % (
+                      after, left))
     finally:
         h.stop_clean(d, res)
 
@@ -282,17 +309,19 @@ def scenario_certs_dir(tmp):
         shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
     try:
         d.start()
-        s = wait(d, lambda s: "read again in 10 s" in err(s),
+        s = wait(d, lambda s: err(s).endswith(AGAIN) and
+                 isinstance(coll(s).get("next_retry_in_sec"), int) and
+                 coll(s)["next_retry_in_sec"] <= 10,
                  "(h) partial, the host's table read again in 10 s")
-        armed = time.monotonic()
+        due = time.monotonic() + coll(s)["next_retry_in_sec"]
         d.write_config(d.config_text() + "\n[Daemon]\nCertsDir=%s\n" % cdir)
         d.proc.send_signal(signal.SIGHUP)
         s = wait(d, lambda s: s.get("reloads") == 1 and coll(s).get("state") == "certs-dir",
                  "(h) the reload's CertsDir=")
         n = d.read_log().count(ASKING)
-        # the retry armed before the reload was due 10 s after it was
-        # armed: wait past it (and the re-check it would start)
-        time.sleep(max(0, armed + 14 - time.monotonic()))
+        # the retry armed before the reload: wait past it (and the re-check
+        # it would start)
+        time.sleep(max(0, due + 4 - time.monotonic()))
         s = status(d)
         srcs = coll(s).get("sources") or {}
         res.check(coll(s).get("state") == "certs-dir" and srcs and

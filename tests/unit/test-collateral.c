@@ -623,11 +623,44 @@ static void crl_checks(struct fixture *f)
 }
 
 /*
+ * A set of @f's collateral of @table asked for again after a backoff of
+ * @sec seconds: set_retry_in() timed it on CLOCK_MONOTONIC during the run,
+ * between @ret_lo and @ret_hi (the clock before and after, plus @sec).
+ */
+static const struct snpd_coll_set *run_timed(struct fixture *f, const u8 *table, size_t len,
+					     u32 sec, u64 *ret_lo, u64 *ret_hi)
+{
+	const struct snpd_coll_set *s;
+	u64 before = snp_monotonic_usec();
+
+	s = run(f, SNP_SIGNING_KEY_VCEK, table, len);
+	*ret_lo = before + (u64)sec * 1000000ULL;
+	*ret_hi = snp_monotonic_usec() + (u64)sec * 1000000ULL;
+	return s;
+}
+
+/*
+ * @s waits for a fresh host table after a backoff of the seconds that
+ * run_timed() gave @lo and @hi; its error says that it is read again
+ * (SNPD_COLL_HOST_AGAIN, at its end), never when: the loop may arm a
+ * later time (status's next_retry).
+ */
+static bool host_again(const struct snpd_coll_set *s, u64 lo, u64 hi)
+{
+	size_t n = strlen(s->error), k = strlen(SNPD_COLL_HOST_AGAIN);
+
+	return s->refresh_host && s->retry_mono_usec >= lo && s->retry_mono_usec <= hi && n >= k &&
+	       !strcmp(s->error + n - k, SNPD_COLL_HOST_AGAIN) && !strstr(s->error, " s)") &&
+	       !strstr(s->error, "again in");
+}
+
+/*
  * KdsOffline=yes, the host once the CRL's source: a fresh table without a
  * CRL, a refused one, or none at all is asked for again with the same
  * backoff (10 s doubling), never given up on; the backoff is timed on
  * CLOCK_MONOTONIC (a complete set's CRL nextUpdate on the wall clock) and
  * starts again from 10 s after snpd_collateral_reset_backoff() (a reload).
+ * The error says that the table is read again, the set's retry when.
  */
 static void host_crl_source_checks(struct fixture *f)
 {
@@ -639,7 +672,7 @@ static void host_crl_source_checks(struct fixture *f)
 	const struct snpd_coll_set *s;
 	u8 *t_crl, *t_expired, *t_none, *t_bad;
 	size_t l_crl, l_expired, l_none, l_bad;
-	u64 mono;
+	u64 lo, hi;
 
 	cache_clear(f);
 	snpd_collateral_reset_backoff(f->c);
@@ -655,54 +688,55 @@ static void host_crl_source_checks(struct fixture *f)
 	      "clock (refresh_host %d, retry_at %lld, retry_mono_usec %llu)",
 	      s->refresh_host, (long long)s->retry_at, (unsigned long long)s->retry_mono_usec);
 
-	s = run(f, SNP_SIGNING_KEY_VCEK, t_expired, l_expired);
-	mono = snp_monotonic_usec();
-	CHECK(s->state == SNPD_COLL_PARTIAL && s->refresh_host && s->retry_mono_usec > mono &&
-		      s->retry_mono_usec <= mono + 10 * 1000000ULL &&
-		      strstr(s->error, "the host's CRL expired") &&
-		      strstr(s->error, "read again in 10 s"),
+	s = run_timed(f, t_expired, l_expired, 10, &lo, &hi);
+	CHECK(s->state == SNPD_COLL_PARTIAL && host_again(s, lo, hi) &&
+		      strstr(s->error, "the host's CRL expired"),
 	      "the host's CRL expired: partial, a fresh table in 10 s on CLOCK_MONOTONIC "
-	      "(retry in %lld us, error '%s')",
-	      (long long)(s->retry_mono_usec - mono), s->error);
+	      "(retry %+lld us from 10 s, error '%s')",
+	      (long long)(s->retry_mono_usec - lo), s->error);
 
-	s = run(f, SNP_SIGNING_KEY_VCEK, t_none, l_none);
-	CHECK(s->state == SNPD_COLL_PARTIAL && s->refresh_host && s->retry_mono_usec &&
+	s = run_timed(f, t_none, l_none, 20, &lo, &hi);
+	CHECK(s->state == SNPD_COLL_PARTIAL && host_again(s, lo, hi) &&
 		      strstr(s->error, "the host's table has no CRL") &&
-		      strstr(s->error, "KdsOffline=yes") && strstr(s->error, "read again in 20 s"),
+		      strstr(s->error, "KdsOffline=yes"),
 	      "then a fresh table without a CRL: still asked for again, 20 s (refresh_host %d, "
-	      "error '%s')",
-	      s->refresh_host, s->error);
+	      "retry %+lld us from 20 s, error '%s')",
+	      s->refresh_host, (long long)(s->retry_mono_usec - lo), s->error);
 
-	s = run(f, SNP_SIGNING_KEY_VCEK, t_bad, l_bad);
-	CHECK(s->state != SNPD_COLL_COMPLETE && s->refresh_host && s->retry_mono_usec &&
+	s = run_timed(f, t_bad, l_bad, 40, &lo, &hi);
+	CHECK(s->state != SNPD_COLL_COMPLETE && host_again(s, lo, hi) &&
 		      strstr(s->host_note, "table refused") &&
 		      strstr(s->error, "the host's certificate table was refused and") &&
-		      !strstr(s->error, "host_table") && strstr(s->error, "read again in 40 s"),
-	      "then a refused table: still asked for again, 40 s (note '%s', error '%s')",
-	      s->host_note, s->error);
+		      !strstr(s->error, "host_table"),
+	      "then a refused table: still asked for again, 40 s (retry %+lld us from 40 s, note "
+	      "'%s', error '%s')",
+	      (long long)(s->retry_mono_usec - lo), s->host_note, s->error);
 
-	s = run(f, SNP_SIGNING_KEY_VCEK, NULL, 0);
-	CHECK(s->state != SNPD_COLL_COMPLETE && s->refresh_host && s->retry_mono_usec &&
-		      strstr(s->error, "the host gave no certificate table") &&
-		      strstr(s->error, "read again in 80 s"),
-	      "then no table at all: still asked for again, 80 s (error '%s')", s->error);
+	s = run_timed(f, NULL, 0, 80, &lo, &hi);
+	CHECK(s->state != SNPD_COLL_COMPLETE && host_again(s, lo, hi) &&
+		      strstr(s->error, "the host gave no certificate table"),
+	      "then no table at all: still asked for again, 80 s (retry %+lld us from 80 s, "
+	      "error '%s')",
+	      (long long)(s->retry_mono_usec - lo), s->error);
 
 	CHECK(snpd_collateral_host_crl_backoff(f->c) == 160,
 	      "a fresh table asked for and not given (the reference report failed): the backoff "
 	      "goes on (160 s)");
 
 	snpd_collateral_reset_backoff(f->c);
-	s = run(f, SNP_SIGNING_KEY_VCEK, t_none, l_none);
-	CHECK(s->refresh_host && strstr(s->error, "read again in 10 s"),
-	      "after a reload (snpd_collateral_reset_backoff()): 10 s again (error '%s')",
-	      s->error);
+	s = run_timed(f, t_none, l_none, 10, &lo, &hi);
+	CHECK(host_again(s, lo, hi),
+	      "after a reload (snpd_collateral_reset_backoff()): 10 s again (retry %+lld us from "
+	      "10 s, error '%s')",
+	      (long long)(s->retry_mono_usec - lo), s->error);
 
 	s = run(f, SNP_SIGNING_KEY_VCEK, t_crl, l_crl);
 	CHECK(s->state == SNPD_COLL_COMPLETE && s->src[SNPD_COLL_CRL] == SNPD_SRC_HOST,
 	      "the host's current CRL again: complete (state %s)", snpd_coll_state_names[s->state]);
-	s = run(f, SNP_SIGNING_KEY_VCEK, t_expired, l_expired);
-	CHECK(s->refresh_host && strstr(s->error, "read again in 10 s"),
-	      "a complete set resets the backoff: 10 s (error '%s')", s->error);
+	s = run_timed(f, t_expired, l_expired, 10, &lo, &hi);
+	CHECK(host_again(s, lo, hi),
+	      "a complete set resets the backoff: 10 s (retry %+lld us from 10 s, error '%s')",
+	      (long long)(s->retry_mono_usec - lo), s->error);
 
 	free(t_crl);
 	free(t_expired);
