@@ -764,24 +764,27 @@ static void set_retry_in(struct snpd_coll_set *s, u32 sec)
 }
 
 /*
- * The first end of a remembered KDS refusal (404) of what @w asks KDS for
- * (its VCEK, its product's chain and CRL), seconds since the epoch; 0 if
- * none is remembered.
+ * The first end of a remembered KDS refusal (404) of what the @n passes @w
+ * ask KDS for (each one's VCEK, its product's chain and CRL), seconds since
+ * the epoch; 0 if none is remembered.
  */
-static time_t refused_until(const struct snp_kds *k, const struct work *w)
+static time_t refused_until(const struct snp_kds *k, const struct work *w, size_t n)
 {
 	char path[3][512];
 	time_t first = 0;
 	int r[3];
 
-	r[0] = w->have_key ? snp_kds_vcek_path(&w->key, path[0], sizeof(path[0])) : -ENOENT;
-	r[1] = snp_kds_chain_path(w->product, w->vlek, path[1], sizeof(path[1]));
-	r[2] = snp_kds_crl_path(w->product, w->vlek, path[2], sizeof(path[2]));
-	for (size_t i = 0; i < SNP_ELEMENTSOF(r); i++) {
-		time_t t = r[i] < 0 ? 0 : snp_kds_refused_until(k, path[i]);
+	for (size_t j = 0; j < n; j++) {
+		r[0] = w[j].have_key ? snp_kds_vcek_path(&w[j].key, path[0], sizeof(path[0])) :
+				       -ENOENT;
+		r[1] = snp_kds_chain_path(w[j].product, w[j].vlek, path[1], sizeof(path[1]));
+		r[2] = snp_kds_crl_path(w[j].product, w[j].vlek, path[2], sizeof(path[2]));
+		for (size_t i = 0; i < SNP_ELEMENTSOF(r); i++) {
+			time_t t = r[i] < 0 ? 0 : snp_kds_refused_until(k, path[i]);
 
-		if (t > 0 && (!first || t < first))
-			first = t;
+			if (t > 0 && (!first || t < first))
+				first = t;
+		}
 	}
 	return first;
 }
@@ -797,10 +800,12 @@ static time_t refused_until(const struct snp_kds *k, const struct work *w)
  * worker's own backoffs (none in the cache, or failures KDS did not time)
  * are timed on CLOCK_MONOTONIC (set_retry_in()). A refusal (404) is the
  * same: lib/kds remembers it until a wall-clock time
- * (snp_kds_refused_until()), and @s is looked up again then.
+ * (snp_kds_refused_until()), and @s is looked up again then: the first end
+ * of the refusals of @asked, the @n_asked passes that asked KDS (@w itself,
+ * or each candidate product's when @w is undecided()'s, which asks nothing).
  */
 static void retry_set(struct snpd_collateral *c, const struct job *j, struct work *w,
-		      struct snpd_coll_set *s)
+		      const struct work *asked, size_t n_asked, struct snpd_coll_set *s)
 {
 	time_t now = time(NULL);
 	struct snp_kds k;
@@ -833,7 +838,7 @@ static void retry_set(struct snpd_collateral *c, const struct job *j, struct wor
 		 */
 		snp_kds_init(&k);
 		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
-		until = refused_until(&k, w);
+		until = refused_until(&k, asked, n_asked);
 		if (until <= now) {
 			/* not remembered (a cache that cannot be written): a wait of our own */
 			set_retry_in(s, SNP_KDS_REFUSED_TTL_S);
@@ -1192,7 +1197,11 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		s->generation = seq;
 		s->final = true;
 		if (s->state != SNPD_COLL_COMPLETE) {
-			retry_set(c, j, best, s);
+			/* undecided: the refusals of the candidates' passes */
+			if (best == &none)
+				retry_set(c, j, best, w, n, s);
+			else
+				retry_set(c, j, best, best, 1, s);
 		} else {
 			pthread_mutex_lock(&c->lock);
 			c->retry_s = 0;

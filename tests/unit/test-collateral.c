@@ -22,9 +22,12 @@
  * or key, with CHIP_ID masked or not, are flagged and not served. And a
  * CRL (the host's, or a cached one) is taken only when it is the trusted
  * ARK's (signed and issued by it) and current; a complete set is looked
- * up again when its CRL's nextUpdate comes.
+ * up again when its CRL's nextUpdate comes. Online, an incomplete set is
+ * looked up again when KDS's backoff or its remembered refusal (404) ends,
+ * on the wall clock, also for a report whose product is undecided.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <systemd/sd-event.h>
@@ -39,6 +43,7 @@
 #include "daemon/collateral.h"
 #include "kernel/snp-certs.h"
 #include "lib/cert-table.h"
+#include "lib/kds.h"
 #include "lib/util.h"
 #include "lib/x509-amd.h"
 #include "sim/sim.h"
@@ -747,20 +752,41 @@ static void host_crl_source_checks(struct fixture *f)
 }
 
 /*
- * Online: submit @ri-of-the-VCEK with @table and run the loop until the
- * network pass's (final) set is in; that set.
+ * Online: submit @ri with @table, the root @trust_ark ("": AMD's), and run
+ * the loop until the network pass's (final) set is in; that set.
  */
-static const struct snpd_coll_set *run_online(struct fixture *f, const u8 *table, size_t len)
+static const struct snpd_coll_set *submit_online(struct fixture *f,
+						 const struct snp_report_info *ri, const u8 *table,
+						 size_t len, const char *trust_ark)
 {
 	struct snpd_coll_config cfg = {
 		.kds_url = "http://127.0.0.1:9", /* nothing listens: refused at once */
 		.cache_dir = f->cache_dir,
-		.trust_ark = f->ark_path,
+		.trust_ark = trust_ark,
 		.ca_file = "",
 		.offline = false,
 	};
-	struct snp_report_info ri;
 	int i;
+
+	f->set = snpd_coll_set_free(f->set);
+	if (snpd_collateral_submit(f->c, ri, table, len, &cfg, true) < 0) {
+		fprintf(stderr, "cannot submit\n");
+		exit(1);
+	}
+	/* a bound against a hung worker only: the pass asks nothing that waits */
+	for (i = 0; i < 600 && (!f->set || !f->set->final); i++)
+		sd_event_run(f->e, 100 * 1000);
+	if (!f->set || !f->set->final) {
+		fprintf(stderr, "no final collateral set\n");
+		exit(1);
+	}
+	return f->set;
+}
+
+/* Online: the simulated chip's report signed by its VCEK, with @table (submit_online()). */
+static const struct snpd_coll_set *run_online(struct fixture *f, const u8 *table, size_t len)
+{
+	struct snp_report_info ri;
 
 	memset(&ri, 0, sizeof(ri));
 	ri.product = f->st->params.product;
@@ -773,19 +799,7 @@ static const struct snpd_coll_set *run_online(struct fixture *f, const u8 *table
 		fprintf(stderr, "cannot sign the report\n");
 		exit(1);
 	}
-	f->set = snpd_coll_set_free(f->set);
-	if (snpd_collateral_submit(f->c, &ri, table, len, &cfg, true) < 0) {
-		fprintf(stderr, "cannot submit\n");
-		exit(1);
-	}
-	/* a bound against a hung worker only: the pass asks nothing that waits */
-	for (i = 0; i < 600 && (!f->set || !f->set->final); i++)
-		sd_event_run(f->e, 100 * 1000);
-	if (!f->set || !f->set->final) {
-		fprintf(stderr, "no final collateral set\n");
-		exit(1);
-	}
-	return f->set;
+	return submit_online(f, &ri, table, len, f->ark_path);
 }
 
 /*
@@ -836,6 +850,82 @@ static void kds_backoff_checks(struct fixture *f)
 	      (long long)(s->retry_mono_usec - mono), s->error);
 
 	free(t);
+	cache_clear(f);
+}
+
+/* Remember a KDS 404 of @urlpath in the cache as lib/kds does, at @mtime. */
+static void cache_refused(const struct fixture *f, const char *urlpath, time_t mtime)
+{
+	struct timespec ts[2] = { { .tv_sec = mtime }, { .tv_sec = mtime } };
+	char path[PATH_MAX + 96], hex[65];
+	u8 md[32];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s", f->cache_dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/refused", f->cache_dir);
+	mkdir(path, 0755);
+	if (EVP_Digest(urlpath, strlen(urlpath), md, NULL, EVP_sha256(), NULL) != 1) {
+		fprintf(stderr, "cannot hash %s\n", urlpath);
+		exit(1);
+	}
+	snp_hex_encode(md, sizeof(md), hex);
+	snprintf(path, sizeof(path), "%s/refused/%s", f->cache_dir, hex);
+	fp = fopen(path, "we");
+	if (!fp || fputs(urlpath, fp) < 0 || fclose(fp) != 0 ||
+	    utimensat(AT_FDCWD, path, ts, 0) < 0) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+/*
+ * Online, a version-2 report whose product is undecided (a genuine Milan
+ * one, AMD's roots), KDS's refusal (404) of each candidate's VCEK
+ * remembered in the cache: looked up again at the first end of those
+ * refusals on the wall clock, as for a report of a known product, not a
+ * day from now on CLOCK_MONOTONIC.
+ */
+static void refused_undecided_checks(struct fixture *f)
+{
+	static const enum snp_product cand[] = { SNP_PRODUCT_MILAN, SNP_PRODUCT_GENOA };
+	time_t now = time(NULL), first = 0;
+	const struct snpd_coll_set *s;
+	struct snp_report_info milan;
+
+	if (!getenv("SNP_TESTDATA") || !*getenv("SNP_TESTDATA")) {
+		printf("skip an undecided report's KDS refusal: SNP_TESTDATA is not set\n");
+		return;
+	}
+	cache_clear(f);
+	snpd_collateral_reset_backoff(f->c);
+	load_real_report("trustee/snp/test-report.bin", &milan);
+	for (size_t i = 0; i < SNP_ELEMENTSOF(cand); i++) {
+		struct snp_report_info ri = milan;
+		struct snp_kds_key key;
+		char path[512];
+		/* Genoa's refused an hour before Milan's: its end is the first */
+		time_t at = now - 3600 * (time_t)(i + 1);
+
+		ri.product = cand[i];
+		if (snp_kds_key_from_report(&ri, &key, NULL, 0) < 0 ||
+		    snp_kds_vcek_path(&key, path, sizeof(path)) < 0) {
+			fprintf(stderr, "no VCEK path for %s\n", snp_product_name(cand[i]));
+			exit(1);
+		}
+		cache_refused(f, path, at);
+		if (!first || at + SNP_KDS_REFUSED_TTL_S < first)
+			first = at + SNP_KDS_REFUSED_TTL_S;
+	}
+	s = submit_online(f, &milan, NULL, 0, "");
+	CHECK(s->product == SNP_PRODUCT_UNKNOWN && s->state != SNPD_COLL_COMPLETE &&
+		      strstr(s->error, "does not say its product") && strstr(s->error, "404") &&
+		      s->retry_at == first && !s->retry_mono_usec,
+	      "Milan v2 report, product undecided, KDS's 404 of the Milan and Genoa VCEKs "
+	      "remembered: looked up again at the first end (%lld) on the wall clock "
+	      "(product %s, retry_at %lld, retry_mono_usec %llu, error '%s')",
+	      (long long)first, snp_product_name(s->product), (long long)s->retry_at,
+	      (unsigned long long)s->retry_mono_usec, s->error);
 	cache_clear(f);
 }
 
@@ -930,6 +1020,7 @@ int main(void)
 	crl_checks(&f);
 	host_crl_source_checks(&f);
 	kds_backoff_checks(&f);
+	refused_undecided_checks(&f);
 
 	teardown(&f);
 	printf("%d failed\n", failures);
