@@ -199,7 +199,10 @@ static void coll_host_dead(struct snpd *d)
  * @set (the view's, owned by the loop thread) waits for a fresh host
  * table that a dead device never gives: it promises no retry (status's
  * next_retry) and its error, which said the table is read again
- * (SNPD_COLL_HOST_AGAIN, host_crl_retry()), says why not instead.
+ * (SNPD_COLL_HOST_AGAIN, host_crl_retry()), says why not instead. A
+ * complete set keeps its time, its CRL's nextUpdate: its old table is
+ * checked again then, which needs no device and drops the CRL once past
+ * it (on_coll_retry()); only the host's fresh table is not asked for.
  */
 static void coll_set_dead(struct snpd_coll_set *set)
 {
@@ -210,13 +213,14 @@ static void coll_set_dead(struct snpd_coll_set *set)
 
 	if (!set || !set->refresh_host || !set->retry_at)
 		return;
-	set->retry_at = 0;
-	set->retry_mono_usec = 0;
 	n = strlen(set->error);
-	if (!n) { /* a complete set: its CRL is not read again either */
-		memcpy(set->error, dead + 2, sizeof(dead) - 2);
+	if (set->state == SNPD_COLL_COMPLETE) {
+		if (!n) /* its CRL is not read from the host again either */
+			memcpy(set->error, dead + 2, sizeof(dead) - 2);
 		return;
 	}
+	set->retry_at = 0;
+	set->retry_mono_usec = 0;
 	if (n >= again && !strcmp(set->error + n - again, SNPD_COLL_HOST_AGAIN))
 		n -= again;
 	/* room is left for it (host_crl_retry()'s static_assert): never cuts */
@@ -240,10 +244,41 @@ static void coll_refresh_failed(struct snpd *d, int r, const char *what, const c
 
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
 	if (broker_dead(d)) {
-		log_error_errno(r, "%s: %m%s; the device is dead: not asked again", what, detail);
 		d->coll_dead_logged = true;
-		if (d->view && d->coll && snpd_coll_set_matches(d->coll, &d->view->ref))
-			coll_set_dead(d->coll);
+		if (!d->view || !d->coll || !snpd_coll_set_matches(d->coll, &d->view->ref)) {
+			log_error_errno(r, "%s: %m%s; the device is dead: not asked again", what,
+					detail);
+			return;
+		}
+		coll_set_dead(d->coll);
+		if (!d->coll->final || d->coll->state != SNPD_COLL_COMPLETE ||
+		    d->coll->retry_at <= 0 || d->coll->retry_mono_usec) {
+			log_error_errno(r, "%s: %m%s; the device is dead: not asked again", what,
+					detail);
+			return;
+		}
+		/*
+		 * The view's set is complete: its CRL's nextUpdate stays armed
+		 * (CLOCK_REALTIME, as on_collateral() arms it), so that the
+		 * old table, checked again then without the device, drops the
+		 * CRL once it expired.
+		 */
+		k = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
+				      (u64)d->coll->retry_at * 1000000ULL, 0, on_coll_retry, d);
+		if (k < 0) {
+			d->coll_retry = NULL;
+			log_error_errno(r,
+					"%s: %m%s; the device is dead: not asked again; cannot "
+					"schedule the check of its CRL at its nextUpdate: %s",
+					what, detail, strerror(-k));
+			return;
+		}
+		now = time(NULL);
+		log_error_errno(r,
+				"%s: %m%s; the device is dead: not asked again; its CRL is checked "
+				"again at its nextUpdate, in %lld s",
+				what, detail,
+				(long long)(d->coll->retry_at > now ? d->coll->retry_at - now : 0));
 		return;
 	}
 	sec = snpd_collateral_host_crl_backoff(d->collateral);

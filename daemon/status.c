@@ -213,7 +213,8 @@ json_t *snpd_collateral_json(struct snpd *d)
 	 * failed fresh host table's backoff (coll_refresh_failed(),
 	 * coll_backoff_until) or the fallback while it is asked for
 	 * (on_coll_retry()) is not the set's. None armed (a pass running, a
-	 * dead device, CertsDir=, complete without a nextUpdate): null.
+	 * dead device, unless a complete set's CRL has a nextUpdate,
+	 * CertsDir=, complete without a nextUpdate): null.
 	 */
 	if (!dir && timer_when(d->event, d->coll_retry, &left, &at)) {
 		json_object_set_new(o, "next_retry", json_integer((json_int_t)at));

@@ -16,6 +16,17 @@ to call a hang a failure. Shows:
      nextUpdate, and at it snpd asks the host again and serves its newer
      CRL. With the backoff armed instead (before fa8eae7) the log says
      "asked again in 10 s" and no CLOCK_REALTIME timer is armed;
+ (dead) the same as (keep), but the fresh table's report is tampered with
+     (the simulator's tamper fault, as kds-crl-host-retry.py (f)): it
+     fails, and the next one, after the backoff, finds the device dead (held
+     until the re-check of its retry landed complete). The dead device is
+     not asked again, yet the complete set keeps its CRL's
+     nextUpdate timer (CLOCK_REALTIME, /proc/PID/fdinfo; status's
+     next_retry), and at it the old table is checked again without the
+     device: the expired CRL is no longer served, status says why and that
+     the device is dead, and promises no retry. Before the fix,
+     coll_refresh_failed() dropped that timer (coll_set_dead()) and the
+     expired CRL was served on;
  (fold-fail) a SIGHUP's reference report is held; the collateral's retry
      and a second SIGHUP come meanwhile and are folded into one more
      report (RELOAD|COLL), which fails: the reload is said to have failed
@@ -315,6 +326,104 @@ def scenario_keep(tmp):
     res.check(False, "(keep) three attempts missed their window: the machine is too slow")
 
 
+def dead_attempt(tmp, name):
+    # the start passes; the retry's fresh table is tampered with: the
+    # device is dead (VMPCK disabled)
+    sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": "after=1,tamper=1"})
+    dev = None
+    try:
+        d.start()
+        s = wait(d, lambda s: again(s, 10),
+                 "(dead) partial at the start, the host's table read again in 10 s")
+        if s is None:
+            return
+        retry = coll(s)["next_retry"]
+        # the re-check at the retry finds this one current; the device is
+        # found dead a backoff (10 s) after the tampered report, well before
+        until = retry + 30
+        cache_crl(d, sim, until)
+        dev = h.DeviceHeld(d)
+        if time.time() >= retry - 0.5:
+            raise TooSlow("the retry came before the device was held")
+        s = wait(d, lambda s: coll(s).get("state") == "complete" and s.get("reloading") and
+                 s["broker"].get("device_busy"),
+                 "(dead) the re-check complete with the cached CRL, its fresh table held")
+        if s is None:
+            return
+        dev.release()
+        dev = None
+        end = time.monotonic() + LIMIT
+        while not lines(d, COLL_FAIL) and time.monotonic() < end:
+            time.sleep(0.05)
+        fails = lines(d, COLL_FAIL)
+        # the next fresh table's report is held until its re-check landed
+        # (complete again, its CRL's nextUpdate armed), so that it is the
+        # failure on the dead device that finds the set complete
+        dev = h.DeviceHeld(d)
+        if len(lines(d, ASKING)) != 1:
+            raise TooSlow("the backoff ended before the device was held")
+        res.check(len(fails) == 1 and "asked again in 10 s" in fails[0],
+                  "(dead) the tampered report failed, asked again after the backoff (%r)" %
+                  fails)
+        s = wait(d, lambda s: len(lines(d, ASKING)) == 2 and
+                 coll(s).get("state") == "complete" and coll(s).get("next_retry") == until and
+                 s.get("reloading") and s["broker"].get("device_busy"),
+                 "(dead) the next re-check complete, its fresh table held")
+        if s is None:
+            return
+        dev.release()
+        dev = None
+        s = wait(d, lambda s: s.get("health") == "dead" and lines(d, "not asked again"),
+                 "(dead) the device died on the fresh table's report")
+        if s is None:
+            return
+        asks = len(lines(d, ASKING))
+        armed = realtime_timers(d.proc.pid)
+        s = status(d)
+        if time.time() >= until - 1:
+            raise TooSlow("the device died %.1f s before the CRL's nextUpdate" %
+                          (until - time.time()))
+        died = lines(d, "not asked again")
+        res.check(len(died) == 1 and "its CRL is checked again at its nextUpdate" in died[0],
+                  "(dead) the log says the CRL is checked again at its nextUpdate (%r)" % died)
+        res.check(coll(s).get("state") == "complete" and served_next_update(d) == until,
+                  "(dead) until its nextUpdate the current cached CRL is served (%r)" %
+                  coll(s).get("state"))
+        res.check(len(armed) == 1 and abs(armed[0] - until) <= 1 and
+                  coll(s).get("next_retry") == until,
+                  "(dead) the CRL's nextUpdate %d stays armed (CLOCK_REALTIME: %r, "
+                  "next_retry %r)" % (until, ["%.1f" % a for a in armed],
+                                      coll(s).get("next_retry")))
+        s = wait(d, lambda s: coll(s).get("state") == "partial" and
+                 served_next_update(d) is None,
+                 "(dead) at the CRL's nextUpdate the expired CRL is no longer served")
+        if s is None:
+            return
+        res.check(err(s).startswith("CRL: ") and "the cached CRL expired" in err(s) and
+                  AGAIN not in err(s) and
+                  err(s).endswith("the device is dead: the host's table cannot be read "
+                                  "again until the VM restarts") and
+                  coll(s).get("next_retry") is None and s.get("health") == "dead",
+                  "(dead) status says why (the CRL) and promises no retry from the dead "
+                  "device: %r, next_retry %r" % (err(s), coll(s).get("next_retry")))
+        res.check(len(lines(d, ASKING)) == asks and realtime_timers(d.proc.pid) == [],
+                  "(dead) the dead device was not asked again, no timer is left armed")
+    finally:
+        if dev:
+            dev.release()
+        h.stop_clean(d, res)
+
+
+def scenario_dead(tmp):
+    for attempt in range(3):
+        try:
+            dead_attempt(tmp, "dead%d" % attempt)
+            return
+        except TooSlow as e:
+            print("info (dead): attempt %d missed its window (%s); again" % (attempt, e))
+    res.check(False, "(dead) three attempts missed their window: the machine is too slow")
+
+
 def backoff_attempt(tmp, name):
     # the start passes; the retry's fresh table fails
     sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
@@ -545,7 +654,7 @@ def run(fn, *args):
 with tempfile.TemporaryDirectory(prefix="snpd-coll-keep-") as tmp:
     os.chmod(tmp, 0o755)
     threads = [threading.Thread(target=run, args=(fn, tmp))
-               for fn in (scenario_keep, scenario_backoff, scenario_fold_fail, scenario_fold_ok,
+               for fn in (scenario_keep, scenario_dead, scenario_backoff, scenario_fold_fail, scenario_fold_ok,
                           scenario_dir)]
     for th in threads:
         th.start()
