@@ -71,18 +71,23 @@ class Emulator:
         self.p.wait()
 
 
+# seconds: generous for a sanitizer build on a loaded machine
+SNPCTL_TIMEOUT = 300
+
+
 def snpctl(*args, raw_stderr=False):
     """Run snpctl (tests/sim's simtest.SNPCTL: $SNPCTL, else the build
     tree's) with @args: (exit status, stdout, stderr) as text. With
     @raw_stderr, stderr is the bytes snpctl wrote and stdout is decoded
-    with undecodable bytes replaced."""
+    with undecodable bytes replaced. A run longer than SNPCTL_TIMEOUT
+    raises subprocess.TimeoutExpired: the test fails instead of hanging."""
     import simtest  # tests/sim: on the path of every test that runs snpctl
     if not raw_stderr:
         p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                           stderr=subprocess.PIPE, text=True, timeout=SNPCTL_TIMEOUT)
         return p.returncode, p.stdout, p.stderr
     p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
+                       stderr=subprocess.PIPE, timeout=SNPCTL_TIMEOUT)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr
 
 

@@ -30,8 +30,9 @@ def check(ok, msg):
 
 
 def run(*args):
+    # bounded: a stuck snpctl fails the test instead of hanging it
     p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
+                       stderr=subprocess.PIPE, text=True, timeout=300)
     return p.returncode, p.stdout, p.stderr
 
 
