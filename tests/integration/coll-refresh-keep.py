@@ -201,10 +201,11 @@ def newer_host_crl(sim):
     return newer
 
 
-def cache_crl(d, sim, next_update):
-    """A current CRL of @sim's ARK, valid until @next_update, in @d's cache
-    as lib/kds keeps one (crl/<Product>-vcek.crl, lib/kds.h)."""
-    chip = emu.Chip(sim)
+def cache_crl(d, chip, next_update):
+    """A current CRL of @chip's ARK (emu.Chip(sim), built beforehand: its
+    RSA-4096 key loads are slow on a loaded machine), valid until
+    @next_update, in @d's cache as lib/kds keeps one
+    (crl/<Product>-vcek.crl, lib/kds.h)."""
     utc = datetime.timezone.utc
     der = chip.crl(False, valid=(datetime.datetime.fromtimestamp(next_update - 7200, utc),
                                  datetime.datetime.fromtimestamp(next_update, utc)))
@@ -241,29 +242,69 @@ def realtime_timers(pid):
     return out
 
 
+def not_asked_yet(d):
+    """Raise TooSlow once the retry has asked the host for its table.
+    on_coll_retry() logs ASKING before it asks for the fresh table's report
+    (daemon/snpd.c): checked with the device held, its absence means that
+    report cannot have passed the device, and the retry's re-check has not
+    read the cache yet. The retry's time is no help: next_retry is rounded
+    up to the second and sd-event fires on a 250 ms grid, up to about 1 s
+    before it."""
+    if lines(d, ASKING):
+        raise TooSlow("the retry asked the host before the device was held and the cache "
+                      "written")
+
+
+def held_retry(d, what, landed, chip=None, later=0):
+    """Start @d, wait for its partial set (the host's table read again in
+    10 s: status's next_retry, the retry) and hold the device before that
+    retry; with @chip, a current CRL of its ARK valid until retry + @later
+    is then put in the cache. Then wait until @landed(status): the retry's
+    re-check landed, its fresh table's report held. Returns (the device,
+    held; that status; the retry; retry + @later), or None after a failed
+    check. Raises TooSlow (the device released) when the retry asked the
+    host before all of that was in place."""
+    d.start()
+    s = wait(d, lambda s: again(s, 10),
+             "%s partial at the start, the host's table read again in 10 s" % what)
+    if s is None:
+        return None
+    retry = coll(s)["next_retry"]
+    until = retry + later
+    dev = h.DeviceHeld(d)
+    try:
+        not_asked_yet(d)
+        if chip is not None:
+            cache_crl(d, chip, until)
+            not_asked_yet(d)
+        s = wait(d, landed, "%s the retry's re-check landed, its fresh table held" % what)
+    except BaseException:
+        dev.release()
+        raise
+    if s is None:
+        dev.release()
+        return None
+    return dev, s, retry, until
+
+
+def complete_held(s):
+    """The re-check landed complete, its fresh table's report held."""
+    return (coll(s).get("state") == "complete" and s.get("reloading") and
+            s["broker"].get("device_busy"))
+
+
 def keep_attempt(tmp, name):
     sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
+    chip = emu.Chip(sim)
     dev = None
     try:
-        d.start()
-        s = wait(d, lambda s: again(s, 10),
-                 "(keep) partial at the start, the host's table read again in 10 s")
-        if s is None:
-            return
-        retry = coll(s)["next_retry"]
-        # the re-check at the retry finds this one current; the failure
-        # comes 14 s to 6 s before its nextUpdate, inside the first
+        # the re-check at the retry finds the cached CRL current; the
+        # failure comes 14 s to 6 s before its nextUpdate, inside the first
         # host-CRL backoff (10 s) after it
-        until = retry + 20
-        cache_crl(d, sim, until)
-        dev = h.DeviceHeld(d)
-        if time.time() >= retry - 0.5:
-            raise TooSlow("the retry came before the device was held")
-        s = wait(d, lambda s: coll(s).get("state") == "complete" and s.get("reloading") and
-                 s["broker"].get("device_busy"),
-                 "(keep) the re-check complete with the cached CRL, its fresh table held")
-        if s is None:
+        got = held_retry(d, "(keep)", complete_held, chip, 20)
+        if got is None:
             return
+        dev, s, _, until = got
         res.check(served_next_update(d) == until and
                   (coll(s).get("sources") or {}).get("crl.der") == "cache",
                   "(keep) the cached CRL is served (nextUpdate %r, want %d; sources %r)" % (
@@ -316,40 +357,36 @@ def keep_attempt(tmp, name):
         h.stop_clean(d, res)
 
 
-def scenario_keep(tmp):
+def tries(tmp, name, attempt_fn):
+    """@attempt_fn(tmp, name + N) until one does not miss its window
+    (TooSlow), three at most."""
     for attempt in range(3):
         try:
-            keep_attempt(tmp, "keep%d" % attempt)
+            attempt_fn(tmp, "%s%d" % (name, attempt))
             return
         except TooSlow as e:
-            print("info (keep): attempt %d missed its window (%s); again" % (attempt, e))
-    res.check(False, "(keep) three attempts missed their window: the machine is too slow")
+            print("info (%s): attempt %d missed its window (%s); again" % (name, attempt, e))
+    res.check(False, "(%s) three attempts missed their window: the machine is too slow" % name)
+
+
+def scenario_keep(tmp):
+    tries(tmp, "keep", keep_attempt)
 
 
 def dead_attempt(tmp, name):
     # the start passes; the retry's fresh table is tampered with: the
     # device is dead (VMPCK disabled)
     sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": "after=1,tamper=1"})
+    chip = emu.Chip(sim)
     dev = None
     try:
-        d.start()
-        s = wait(d, lambda s: again(s, 10),
-                 "(dead) partial at the start, the host's table read again in 10 s")
-        if s is None:
+        # the re-check at the retry finds the cached CRL current; the device
+        # is found dead a backoff (10 s) after the tampered report, well
+        # before its nextUpdate
+        got = held_retry(d, "(dead)", complete_held, chip, 30)
+        if got is None:
             return
-        retry = coll(s)["next_retry"]
-        # the re-check at the retry finds this one current; the device is
-        # found dead a backoff (10 s) after the tampered report, well before
-        until = retry + 30
-        cache_crl(d, sim, until)
-        dev = h.DeviceHeld(d)
-        if time.time() >= retry - 0.5:
-            raise TooSlow("the retry came before the device was held")
-        s = wait(d, lambda s: coll(s).get("state") == "complete" and s.get("reloading") and
-                 s["broker"].get("device_busy"),
-                 "(dead) the re-check complete with the cached CRL, its fresh table held")
-        if s is None:
-            return
+        dev, s, _, until = got
         dev.release()
         dev = None
         end = time.monotonic() + LIMIT
@@ -415,13 +452,7 @@ def dead_attempt(tmp, name):
 
 
 def scenario_dead(tmp):
-    for attempt in range(3):
-        try:
-            dead_attempt(tmp, "dead%d" % attempt)
-            return
-        except TooSlow as e:
-            print("info (dead): attempt %d missed its window (%s); again" % (attempt, e))
-    res.check(False, "(dead) three attempts missed their window: the machine is too slow")
+    tries(tmp, "dead", dead_attempt)
 
 
 def backoff_attempt(tmp, name):
@@ -429,23 +460,15 @@ def backoff_attempt(tmp, name):
     sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
     dev = None
     try:
-        d.start()
-        s = wait(d, lambda s: again(s, 10),
-                 "(backoff) partial at the start, the host's table read again in 10 s")
-        if s is None:
+        # the retry's fresh-table report held until its re-check landed:
+        # its own retry armed, no longer the fallback while the fresh table
+        # is asked for (on_coll_retry(), a minute)
+        got = held_retry(d, "(backoff)", lambda s: lines(d, ASKING) and
+                         not coll(s).get("checking") and again(s, 10) and
+                         s.get("reloading") and s["broker"].get("device_busy"))
+        if got is None:
             return
-        retry = coll(s)["next_retry"]
-        # the retry's fresh-table report held until its re-check landed
-        dev = h.DeviceHeld(d)
-        if time.time() >= retry - 0.5:
-            raise TooSlow("the retry came before the device was held")
-        # landed: its own retry armed, no longer the fallback while the
-        # fresh table is asked for (on_coll_retry(), a minute)
-        s = wait(d, lambda s: lines(d, ASKING) and not coll(s).get("checking") and
-                 again(s, 10) and s.get("reloading") and s["broker"].get("device_busy"),
-                 "(backoff) the retry's re-check landed, its fresh table held")
-        if s is None:
-            return
+        dev, s, _, _ = got
         res.check(coll(s).get("state") == "partial" and again(s, 10),
                   "(backoff) the re-check is partial, its own retry in 10 s (%r, %r s)" % (
                       err(s), coll(s).get("next_retry_in_sec")))
@@ -499,13 +522,7 @@ def backoff_attempt(tmp, name):
 
 
 def scenario_backoff(tmp):
-    for attempt in range(3):
-        try:
-            backoff_attempt(tmp, "backoff%d" % attempt)
-            return
-        except TooSlow as e:
-            print("info (backoff): attempt %d missed its window (%s); again" % (attempt, e))
-    res.check(False, "(backoff) three attempts missed their window: the machine is too slow")
+    tries(tmp, "backoff", backoff_attempt)
 
 
 def fold(d, what):
@@ -517,8 +534,10 @@ def fold(d, what):
     try:
         d.send_signal(signal.SIGHUP)
         d.wait_for("RELOADING=1")
-        res.check(not lines(d, ASKING), "%s: the reload's report is held, before the "
-                  "collateral's retry" % what)
+        # the reload's report is held before the collateral's retry, or
+        # this attempt missed its window
+        if lines(d, ASKING):
+            raise TooSlow("the collateral's retry came before the reload's report was held")
         # the log first: the status after it shows what that retry did
         s = wait(d, lambda s: lines(d, ASKING), "%s: the retry for the host's CRL while a "
                  "reload is held" % what) and status(d)
@@ -538,9 +557,9 @@ def fold(d, what):
     return dev, refs
 
 
-def scenario_fold_fail(tmp):
+def fold_fail_attempt(tmp, name):
     # the start and the held reload pass; the folded report fails
-    sim, d = daemon(tmp, "fold-fail", env={"SNP_SIM_FAULTS": FAIL_NEXT % 2})
+    sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": FAIL_NEXT % 2})
     dev = None
     try:
         d.start()
@@ -579,9 +598,13 @@ def scenario_fold_fail(tmp):
         h.stop_clean(d, res)
 
 
-def scenario_fold_ok(tmp):
+def scenario_fold_fail(tmp):
+    tries(tmp, "fold-fail", fold_fail_attempt)
+
+
+def fold_ok_attempt(tmp, name):
     # the start passes, the held reload fails; the folded report passes
-    sim, d = daemon(tmp, "fold-ok", env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
+    sim, d = daemon(tmp, name, env={"SNP_SIM_FAULTS": FAIL_NEXT % 1})
     dev = None
     try:
         d.start()
@@ -614,6 +637,10 @@ def scenario_fold_ok(tmp):
         if dev:
             dev.release()
         h.stop_clean(d, res)
+
+
+def scenario_fold_ok(tmp):
+    tries(tmp, "fold-ok", fold_ok_attempt)
 
 
 def scenario_dir(tmp):
