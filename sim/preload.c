@@ -220,11 +220,13 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 	/*
 	 * Not under our lock: as in the kernel, the driver serialises requests
 	 * itself (its cmd_mutex), and @arg is a user pointer it checks.
+	 * Every number goes to the driver, which reads the argument (EFAULT)
+	 * and its msg_version (EINVAL when 0) before it rejects a number it
+	 * does not know (ENOTTY, exitinfo2 written back as 0xff), as Linux's
+	 * snp_guest_ioctl() does. The kernel's cmd is an unsigned int: the
+	 * upper bits of @request never reach it.
 	 */
-	if (request != SNP_IOC_GET_REPORT && request != SNP_IOC_GET_DERIVED_KEY &&
-	    request != SNP_IOC_GET_EXT_REPORT)
-		r = -ENOTTY;
-	else if (!arg)
+	if (!arg)
 		r = -EFAULT;
 	else
 		r = sim_platform_ioctl(platform, (unsigned int)request, arg);

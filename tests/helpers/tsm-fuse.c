@@ -8,7 +8,8 @@
  * behaviour comes from is noted where it is coded.
  *
  *   tsm-fuse --sim SIMDIR [--vmpl N] [--floor N] [--initial-generation N]
- *            [--foreign-writes N] [--foreign-after N] [-d] MOUNTPOINT
+ *            [--foreign-writes N] [--foreign-after N] [--foreign-in-read] [-d]
+ *            MOUNTPOINT
  *
  * --vmpl N: the guest runs at VMPL N (default 0), under an SVSM when N > 0.
  * --floor N: sev-guest's vmpck_id module parameter, the VMPCK the driver
@@ -54,6 +55,22 @@
  * service_provider other than "svsm"). Without service_provider the report
  * comes from the firmware as usual and manifestblob reads empty.
  *
+ * An open bin file is read as configfs reads it (configfs_bin_read_iter()):
+ * its first read calls the attribute's read twice, for the length and then
+ * into a buffer of that length, and every later read of that open file, at
+ * any offset, is served from that buffer, whatever was written meanwhile; a
+ * new open reads afresh. A fill that ends in an error or 0 bytes keeps
+ * nothing (the next read tries again). Between the two calls nothing is
+ * locked: a write there makes the second call generate a new report, and
+ * the open file gets that one, cut to or padded to the first length (on
+ * Linux the padding is memory never written, here zeros). Writes to inblob
+ * are buffered per open file and stored at its release. Reading and writing
+ * the same open bin file would be ETXTBSY, but no tsm bin attribute is
+ * readable and writable both (O_RDWR is EACCES at open); inblob and outblob
+ * open at once are two open files and do not meet. Not modelled: lseek(2)
+ * on a bin file is ESPIPE on Linux (no llseek) but works here (FUSE handles
+ * it; pread and pwrite work on both).
+ *
  * Once an entry is removed (rmdir), a file that already read keeps serving
  * what it read, writes to an open inblob are accepted and dropped at close,
  * and everything else of that entry is ENOENT (configfs).
@@ -65,7 +82,9 @@
  * --foreign-writes N counts N more writes after every inblob store, as if
  * another process had written to the entry (the tsm backend must notice);
  * --foreign-after N spares the first N inblob stores of the tree (a daemon's
- * reference report at start, say).
+ * reference report at start, say); --foreign-in-read makes another process
+ * store an inblob of 64 0xee bytes (generation + 1) between the two calls of
+ * every bin file's fill (spared the same way).
  *
  * The report is one SNP_GET_EXT_REPORT on the simulated guest driver with a
  * 16 KiB certificate area and no second attempt: when the host says that is
@@ -179,8 +198,9 @@ static struct {
 	u32 floor; /* the VMPCK the guest driver uses = privlevel_floor */
 	u64 initial_gen;
 	u32 foreign_writes;
-	u32 foreign_after; /* inblob stores spared by foreign_writes */
-	u64 stores;	   /* inblob stores so far */
+	u32 foreign_after; /* inblob stores spared by foreign_writes, foreign_in_read */
+	bool foreign_in_read;
+	u64 stores; /* inblob stores so far */
 	struct timespec start;
 } tsm;
 
@@ -417,10 +437,18 @@ out:
  * report_new()'s result counts as an error only when negative: a positive
  * one (a refused exit) still sets the read generation, and every blob is
  * empty (NULL); with no outblob nothing counts as cached, so the next read
- * generates again (read_cached_report(), Linux ≥ 6.7).
+ * generates again (read_cached_report(), Linux >= 6.7).
+ *
+ * configfs calls it twice per fill (configfs_bin_read_iter()): with @buf
+ * NULL for the length, then with a buffer of @count bytes of that length,
+ * into which at most @count bytes of the blob are copied and their number
+ * returned (__read_report(), memory_read_from_buffer()). Each call checks
+ * the generation on its own: tsm_rwsem is not held between them.
  */
-static int blob_get(struct entry *e, enum attr_id id, const u8 **ret, size_t *ret_len)
+static ssize_t blob_read(struct entry *e, enum attr_id id, u8 *buf, size_t count)
 {
+	const u8 *src;
+	size_t len;
 	int r;
 
 	if (!e->inblob_len)
@@ -439,39 +467,95 @@ static int blob_get(struct entry *e, enum attr_id id, const u8 **ret, size_t *re
 	}
 	switch (id) {
 	case ATTR_OUTBLOB:
-		*ret = e->outblob;
-		*ret_len = e->outblob_len;
+		src = e->outblob;
+		len = e->outblob_len;
 		break;
 	case ATTR_AUXBLOB:
-		*ret = e->auxblob;
-		*ret_len = e->auxblob_len;
+		src = e->auxblob;
+		len = e->auxblob_len;
 		break;
 	default:
-		*ret = NULL;
-		*ret_len = 0;
+		src = NULL;
+		len = 0;
 		break;
 	}
-	if (*ret_len > TSM_OUTBLOB_MAX)
+	if (!buf)
+		return (ssize_t)len;
+	if (len > count)
+		len = count;
+	if (len)
+		memcpy(buf, src, len);
+	return (ssize_t)len;
+}
+
+/*
+ * --foreign-in-read: another process stores an inblob (64 bytes of 0xee)
+ * between configfs's two calls of a blob's read, as it can on Linux, where
+ * nothing is locked between them. Spared as --foreign-writes is.
+ */
+static void foreign_store_in_read(struct entry *e)
+{
+	if (!tsm.foreign_in_read || tsm.stores <= tsm.foreign_after)
+		return;
+	if (advance_write_gen(e) < 0)
+		return;
+	memset(e->inblob, 0xee, TSM_INBLOB_MAX);
+	e->inblob_len = TSM_INBLOB_MAX;
+	log_info("%s: another writer stored an inblob between the two calls of a read", e->name);
+}
+
+/*
+ * configfs_bin_read_iter()'s fill of an open bin file, at its first read
+ * (and again at the next read until a fill succeeded): the attribute's
+ * length (@buf NULL), which ends the read when it is 0 or an error (nothing
+ * kept: the next read asks again) and is EFBIG above cb_max_size; then a
+ * buffer of that length, which the second call fills. That buffer is what
+ * every later read of the open file gets, at any offset, whatever is
+ * written meanwhile. When the second call fails, the read fails and nothing
+ * is kept. When it copies fewer bytes than the first call said (the report
+ * changed in between: a write, then a new report, or a refused exit's
+ * empty one), the buffer keeps its first length: on Linux the rest is
+ * vmalloc()ed memory never written, here zeros.
+ */
+static int bin_fill(struct ofile *of)
+{
+	struct entry *e = of->e;
+	ssize_t len, n;
+	u8 *buf;
+
+	if (e->dead)
+		return -ENOENT;
+	len = blob_read(e, of->a->id, NULL, 0);
+	if (len <= 0)
+		return (int)len;
+	if (len > TSM_OUTBLOB_MAX) /* cb_max_size of outblob, auxblob, manifestblob */
 		return -EFBIG;
+	buf = calloc(1, (size_t)len);
+	if (!buf)
+		return -ENOMEM;
+	foreign_store_in_read(e);
+	n = blob_read(e, of->a->id, buf, (size_t)len);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	if (n < len)
+		log_info("%s/%s: the second call of the read gave %zd of %zd bytes", e->name,
+			 of->a->name, n, len);
+	of->data = buf;
+	of->len = (size_t)len;
+	of->filled = true;
 	return 0;
 }
 
-/* The content of a readable attribute, newly allocated. */
+/* The content of a readable text attribute (its ->show()), newly allocated. */
 static int attr_show(struct entry *e, const struct attr *a, u8 **ret, size_t *ret_len)
 {
 	char text[64];
 	const u8 *src;
 	size_t len;
-	int r;
 
 	switch (a->id) {
-	case ATTR_OUTBLOB:
-	case ATTR_AUXBLOB:
-	case ATTR_MANIFESTBLOB:
-		r = blob_get(e, a->id, &src, &len);
-		if (r < 0)
-			return r;
-		break;
 	case ATTR_PROVIDER:
 		len = (size_t)snprintf(text, sizeof(text), "sev_guest\n");
 		src = (const u8 *)text;
@@ -884,19 +968,24 @@ static int tsm_read(const char *path, char *buf, size_t size, off_t off, struct 
 	/*
 	 * configfs fills the file's buffer at its first read and serves later
 	 * reads from it, also after the entry was removed; only a fill of a
-	 * removed entry is ENOENT. An empty bin attribute is not cached.
-	 * (configfs_read_iter()/configfs_bin_read_iter(), Linux ≥ 5.4.)
+	 * removed entry is ENOENT. A text attribute's ->show() is called once
+	 * (configfs_read_iter()), a bin attribute's read twice (bin_fill()).
+	 * (Linux >= 5.4.) Reading and writing one open bin file is ETXTBSY
+	 * there, but no tsm bin attribute is both readable and writable: an
+	 * O_RDWR open is EACCES first.
 	 */
 	if (!of->filled) {
-		if (of->e->dead)
-			return -ENOENT;
-		r = attr_show(of->e, of->a, &of->data, &of->len);
-		if (r < 0)
-			return r;
-		of->filled = of->len > 0 || !of->a->bin;
-		if (!of->filled) {
-			free(of->data);
-			of->data = NULL;
+		if (of->a->bin) {
+			r = bin_fill(of);
+			if (r < 0 || !of->filled)
+				return r;
+		} else {
+			if (of->e->dead)
+				return -ENOENT;
+			r = attr_show(of->e, of->a, &of->data, &of->len);
+			if (r < 0)
+				return r;
+			of->filled = true;
 		}
 	}
 	if (off < 0)
@@ -1029,8 +1118,10 @@ static const struct fuse_operations tsm_ops = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: tsm-fuse --sim SIMDIR [--vmpl N] [--floor N] [--initial-generation N]\n"
-		   "                [--foreign-writes N] [--foreign-after N] [-d] MOUNTPOINT\n");
+	fprintf(f,
+		"Usage: tsm-fuse --sim SIMDIR [--vmpl N] [--floor N] [--initial-generation N]\n"
+		"                [--foreign-writes N] [--foreign-after N] [--foreign-in-read] [-d]\n"
+		"                MOUNTPOINT\n");
 }
 
 int main(int argc, char **argv)
@@ -1041,7 +1132,8 @@ int main(int argc, char **argv)
 		ARG_FLOOR,
 		ARG_INITIAL_GEN,
 		ARG_FOREIGN_WRITES,
-		ARG_FOREIGN_AFTER
+		ARG_FOREIGN_AFTER,
+		ARG_FOREIGN_IN_READ
 	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -1051,6 +1143,7 @@ int main(int argc, char **argv)
 		{ "initial-generation", required_argument, NULL, ARG_INITIAL_GEN },
 		{ "foreign-writes", required_argument, NULL, ARG_FOREIGN_WRITES },
 		{ "foreign-after", required_argument, NULL, ARG_FOREIGN_AFTER },
+		{ "foreign-in-read", no_argument, NULL, ARG_FOREIGN_IN_READ },
 		{ "debug", no_argument, NULL, 'd' },
 		{}
 	};
@@ -1102,6 +1195,9 @@ int main(int argc, char **argv)
 				log_error("--foreign-after: bad number '%s'", optarg);
 				return 2;
 			}
+			break;
+		case ARG_FOREIGN_IN_READ:
+			tsm.foreign_in_read = true;
 			break;
 		case 'd':
 			debug = true;

@@ -5,7 +5,9 @@ The emulated configfs-tsm tree first, with plain file operations: mkdir,
 inblob/outblob/auxblob, generation arithmetic, EINVAL/EBUSY/EFBIG/EACCES,
 privlevel and privlevel_floor, and where Linux is subtle: an oversized
 inblob stores an empty one, inblob is stored at the last close (dup, fork),
-open files of a removed entry, privlevel_floor as the VMPCK, the 16 KiB
+open files of a removed entry, an open file served from what its first
+read got, the two calls of that read with a write between them (tsm-fuse
+--foreign-in-read), privlevel_floor as the VMPCK, the 16 KiB
 certificate area, the SVSM attributes above VMPL 0. Then the tsm backend over it: snpctl report
 --backend=tsm:DIR followed by snpctl verify, nonce and VMPL binding, the
 floor refused, another writer and lost writes detected (ESTALE), firmware
@@ -279,6 +281,109 @@ def after_rmdir(tree):
     os.mkdir(e)
     res.check(gen(e) == 0, "a new entry of that name starts afresh")
     os.rmdir(e)
+
+
+def open_file_keeps_its_read(tree):
+    """configfs fills an open bin file's buffer at its first read; every
+    later read of that open file, at any offset, is served from it, whatever
+    is written meanwhile; a new open reads afresh. inblob and outblob can be
+    open at once (two open files: no ETXTBSY)."""
+    e = os.path.join(tree.report_dir, "keep")
+    os.mkdir(e)
+    a = lambda name: os.path.join(e, name)  # noqa: E731
+    write(a("inblob"), b"K" * 64)
+    fo = os.open(a("outblob"), os.O_RDONLY)
+    fa = os.open(a("auxblob"), os.O_RDONLY)
+    fi = os.open(a("inblob"), os.O_WRONLY)
+    try:
+        head = os.read(fo, 100)
+        ahead = os.read(fa, 24)
+        res.check(os.write(fi, b"L" * 64) == 64, "inblob written while outblob is open")
+        os.close(fi)
+        fi = -1
+        res.check(gen(e) == 2, "the second inblob is stored (%d)" % gen(e))
+        rest = os.pread(fo, 4096, 100)
+        whole = os.pread(fo, 4096, 0)
+        res.check(head + rest == whole and len(whole) == 1184 and
+                  whole[0x50:0x90] == b"K" * 64,
+                  "an open outblob keeps serving the report it read, at any offset")
+        res.check(os.pread(fa, 24, 0) == ahead, "and so does an open auxblob")
+        res.check(report_data(a("outblob")) == b"L" * 64, "a new open reads the new report")
+    finally:
+        for fd in (fo, fa, fi):
+            if fd >= 0:
+                os.close(fd)
+    res.expect_errno(lambda: os.open(a("outblob"), os.O_RDWR), errno.EACCES,
+                     "no bin attribute opens for reading and writing")
+    res.expect_errno(lambda: os.open(a("inblob"), os.O_RDWR), errno.EACCES,
+                     "inblob neither")
+    os.rmdir(e)
+
+
+def read_all(path):
+    """One open, read(2) until EOF."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        out = b""
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(fd)
+    return out
+
+
+def write_between_reads(sim):
+    """configfs calls tsm's read twice at an open file's first read, for
+    the length and then for the content, with nothing locked in between
+    (tsm-fuse --foreign-in-read stores 64 0xee bytes there). The second
+    call generates the report of that inblob, and the file gets it in a
+    buffer of the first call's length; when the second report is a refused
+    exit's empty one, the file is the first length of nothing (zeros here,
+    stale memory on Linux). The backend's generation check catches both."""
+    with Tree(["--foreign-in-read"], sim=sim) as tree:
+        e = os.path.join(tree.report_dir, "race")
+        os.mkdir(e)
+        a = lambda name: os.path.join(e, name)  # noqa: E731
+        write(a("inblob"), b"M" * 64)
+        out = read_all(a("outblob"))
+        res.check(len(out) == 1184 and out[0x50:0x90] == b"\xee" * 64,
+                  "a write between the two calls: the open file has the report of the "
+                  "other inblob (%d bytes, %s...)" % (len(out), out[0x50:0x54].hex()))
+        res.check(gen(e) == 2, "and the generation shows the other write (%d)" % gen(e))
+        os.rmdir(e)
+        got = client(tree, "--certs")
+        res.check(got == errno.ESTALE, "backend: a write between the two calls -> ESTALE (%s)"
+                  % errno.errorcode.get(got, got))
+        out = os.path.join(tree.tmp, "race.bin")
+        rc, _, err = t.snpctl(["report", "--backend=tsm:" + tree.report_dir, "-o", out])
+        res.check(rc != 0 and "generation" in err and not os.path.exists(out),
+                  "snpctl report fails, names the generation, writes no report (rc %d)" % rc)
+        no_entries(tree, "a write between the two calls")
+    # the first request (one exit) is let through, the second refused
+    with Tree(["--foreign-in-read"], env={"SNP_SIM_FAULTS": "after=1,refuse_exit=1"},
+              sim=sim) as tree:
+        e = os.path.join(tree.report_dir, "race0")
+        os.mkdir(e)
+        write(os.path.join(e, "inblob"), b"N" * 64)
+        out = read_all(os.path.join(e, "outblob"))
+        res.check(len(out) == 1184 and out == bytes(1184),
+                  "the second call's report refused: 1184 bytes that are no report "
+                  "(%d bytes, %d non-zero)" % (len(out), sum(1 for b in out if b)))
+        os.rmdir(e)
+    with Tree(["--foreign-in-read"], env={"SNP_SIM_FAULTS": "after=1,refuse_exit=1"},
+              sim=sim) as tree:
+        got = client(tree)
+        res.check(got == errno.ESTALE, "backend: such an outblob is not taken -> ESTALE (%s)"
+                  % errno.errorcode.get(got, got))
+        no_entries(tree, "refused between the two calls")
+    with Tree(["--foreign-in-read", "--foreign-after", "1"], sim=sim) as tree:
+        got = (client(tree), client(tree))
+        res.check(got == (0, errno.ESTALE),
+                  "--foreign-after spares it too: ok, then ESTALE (%r)" % (got,))
+        no_entries(tree, "a write between the two calls, after one")
 
 
 def certs_too_small(sim):
@@ -555,12 +660,14 @@ with h.TsmTree() as tree:
     oversized_inblob(tree)
     last_close(tree)
     after_rmdir(tree)
+    open_file_keeps_its_read(tree)
     backend(tree)
     sim = os.path.join(tree.tmp, "sim")
     with Tree(["--floor", "2"], sim=sim) as ft:
         floor_tree(ft)
     wrap_tree(sim)
     foreign_tree(sim)
+    write_between_reads(sim)
     faults(sim)
     certs_too_small(sim)
     svsm_tree(sim)

@@ -9,7 +9,9 @@
  * with the system's <linux/sev-guest.h> and nothing of snpd. Run under
  * LD_PRELOAD=sim/.libs/libsnp-preload.so it proves that the preload
  * library provides the device. Checks SNP_GET_REPORT, SNP_GET_DERIVED_KEY
- * and SNP_GET_EXT_REPORT (including the too-small buffer protocol).
+ * and SNP_GET_EXT_REPORT (including the too-small buffer protocol), and
+ * the order of the driver's checks for an unknown number: the argument
+ * (EFAULT), its msg_version (EINVAL), then ENOTTY (exitinfo2 0xff).
  * --bad-pointers: every user pointer (the argument, req_data, resp_data,
  * certs_address) pointing at an unmapped or read-only page fails with
  * EFAULT, and a good request after each still succeeds (the VMPCK is
@@ -48,6 +50,7 @@ int main(void)
 #include <linux/sev-guest.h>
 
 static int plain(const char *dev);
+static int ioctl_order(int fd);
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
@@ -289,6 +292,60 @@ static int refused(int fd, int want)
 	return 0;
 }
 
+/*
+ * Linux's snp_guest_ioctl() reads the argument (EFAULT), checks its
+ * msg_version (EINVAL) and only then looks at the number: an unknown one is
+ * ENOTTY with exitinfo2 written back as 0xff (the switch's default falls
+ * through to the copy back). The number is the syscall's unsigned int: the
+ * upper bits of ioctl()'s unsigned long never reach the driver.
+ */
+static int ioctl_order(int fd)
+{
+	const unsigned long unknown = _IOWR('S', 9, struct snp_guest_request_ioctl);
+	long psz = sysconf(_SC_PAGESIZE);
+	struct snp_report_req rreq;
+	struct snp_report_resp rresp;
+	struct snp_guest_request_ioctl g;
+	void *hole;
+
+	hole = mmap(NULL, (size_t)psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED || munmap(hole, (size_t)psz) < 0)
+		FAIL("mmap: %s", strerror(errno));
+	if (ioctl(fd, unknown, hole) == 0 || errno != EFAULT)
+		FAIL("unknown ioctl, unmapped argument: %s, not EFAULT", strerror(errno));
+	if (ioctl(fd, unknown, NULL) == 0 || errno != EFAULT)
+		FAIL("unknown ioctl, NULL argument: %s, not EFAULT", strerror(errno));
+
+	/* (exitinfo2 stays as it was on Linux, is 0xff here: README.md) */
+	memset(&g, 0, sizeof(g));
+	if (ioctl(fd, unknown, &g) == 0 || errno != EINVAL)
+		FAIL("unknown ioctl, msg_version 0: %s, not EINVAL", strerror(errno));
+
+	g.msg_version = 1;
+	if (ioctl(fd, unknown, &g) == 0 || errno != ENOTTY)
+		FAIL("unknown ioctl, msg_version 1: %s, not ENOTTY", strerror(errno));
+	if (g.exitinfo2 != 0xff)
+		FAIL("unknown ioctl: exitinfo2 0x%llx, not 0xff", (unsigned long long)g.exitinfo2);
+
+	memset(&rreq, 0, sizeof(rreq));
+	memset(rreq.user_data, 0x3c, sizeof(rreq.user_data));
+	memset(&g, 0, sizeof(g));
+	g.msg_version = 1;
+	g.req_data = (uintptr_t)&rreq;
+	g.resp_data = (uintptr_t)&rresp;
+	if (sizeof(unsigned long) > 4) {
+		unsigned long high = (unsigned long)SNP_GET_REPORT | (1UL << (sizeof(long) * 4));
+
+		if (ioctl(fd, high, &g) < 0)
+			FAIL("SNP_GET_REPORT with upper bits set: %s, not the request",
+			     strerror(errno));
+		if (le32(rresp.data) != 0 || rresp.data[0x20 + 0x50] != 0x3c)
+			FAIL("SNP_GET_REPORT with upper bits set: not the report");
+	}
+	printf("ioctl-client: EFAULT, EINVAL, then ENOTTY for an unknown ioctl\n");
+	return 0;
+}
+
 static int open_dev(const char *dev)
 {
 	int fd = open(dev, O_RDWR | O_CLOEXEC);
@@ -399,6 +456,8 @@ static int plain(const char *dev)
 	/* an unknown ioctl */
 	if (ioctl(fd, _IOWR('S', 9, struct snp_guest_request_ioctl), &g) == 0 || errno != ENOTTY)
 		FAIL("unknown ioctl should fail with ENOTTY");
+	if (ioctl_order(fd) != 0)
+		return 1;
 	if (close(fd) < 0)
 		FAIL("close: %s", strerror(errno));
 	printf("ioctl-client: ok\n");
