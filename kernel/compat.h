@@ -25,6 +25,8 @@
 #include <linux/printk.h>
 #include <linux/compiler.h>
 #include <linux/delay.h>
+#include <linux/math64.h>
+#include <linux/time64.h>
 #include <linux/uaccess.h>
 #include <asm/byteorder.h>
 /*

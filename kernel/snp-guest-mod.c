@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
+#include <linux/timekeeping.h>
 #include <linux/scatterlist.h>
 #include <linux/cc_platform.h>
 #include <crypto/aead.h>
@@ -99,6 +100,12 @@ int snp_guest_plat_vmgexit(struct snp_guest_dev *dev, struct snp_ghcb *g)
 void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms)
 {
 	msleep(ms);
+}
+
+/* Linux times its budget in jiffies; the monotonic clock is finer and the same time. */
+u64 snp_guest_plat_clock_ns(struct snp_guest_dev *dev)
+{
+	return ktime_get_ns();
 }
 
 void snp_guest_plat_event(struct snp_guest_dev *dev, enum snp_guest_event ev, u64 info)

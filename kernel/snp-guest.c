@@ -291,8 +291,8 @@ static int __handle_guest_request(struct snp_guest_dev *dev, u64 exit_code,
 				  struct snp_ioc_guest_request *arg)
 {
 	u64 override_err = 0, exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+	u64 req_start = snp_guest_plat_clock_ns(dev), elapsed;
 	u32 override_npages = 0;
-	unsigned int waited = 0;
 	int rc;
 
 retry_request:
@@ -310,15 +310,23 @@ retry_request:
 		snp_guest_plat_event(dev, SNP_GUEST_EV_CERTS_TOO_SMALL, override_npages);
 		goto retry_request;
 	case -EAGAIN:
-		/* Throttled: resend the identical message, never a new one. */
-		if (waited >= dev->retry_timeout_ms) {
+		/*
+		 * Throttled: resend the identical message, never a new one.
+		 * As Linux, the budget is the time elapsed since the first
+		 * attempt (the exits and any oversleep count, not only the
+		 * nominal sleeps), checked before sleeping and only once it is
+		 * strictly exceeded; the caller then gets -ETIMEDOUT with the
+		 * last BUSY in exitinfo2. A clock that went backwards reads
+		 * as a huge elapsed time: the request gives up, never loops.
+		 */
+		elapsed = snp_guest_plat_clock_ns(dev) - req_start;
+		if (elapsed > (u64)dev->retry_timeout_ms * NSEC_PER_MSEC) {
 			rc = -ETIMEDOUT;
 			break;
 		}
 		dev->nr_busy_retries++;
-		snp_guest_plat_event(dev, SNP_GUEST_EV_BUSY_RETRY, waited);
+		snp_guest_plat_event(dev, SNP_GUEST_EV_BUSY_RETRY, div_u64(elapsed, NSEC_PER_MSEC));
 		snp_guest_plat_msleep(dev, dev->retry_interval_ms);
-		waited += dev->retry_interval_ms;
 		goto retry_request;
 	}
 

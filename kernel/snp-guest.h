@@ -6,13 +6,15 @@
  * The driver is freestanding: it allocates nothing, the caller hands it the
  * secrets page, its private scratch pages and the pages it shares with the
  * hypervisor. It reaches the platform only through the snp_guest_plat_*()
- * link-time functions (the VMGEXIT, a sleep for the BUSY backoff,
- * AES-256-GCM), defined by the Linux module or by the simulator.
+ * link-time functions (the VMGEXIT, a sleep and a monotonic clock for the
+ * BUSY backoff, AES-256-GCM), defined by the Linux module or by the
+ * simulator.
  *
  * Rules it keeps (snp-abi.md §2.3, §2.4):
  *  - one message sequence number per ioctl; requests odd, responses even;
  *  - on BUSY the *same* encrypted message is resent, with backoff, until
- *    the retry timeout (60 s by default) expires;
+ *    the retry timeout (60 s by default) has elapsed since the first
+ *    attempt (elapsed time, as Linux: the exits and oversleeping count);
  *  - a too-small certificate buffer is answered by resending the message
  *    as a plain guest request (so the sequence number is consumed) and
  *    -EIO with exitinfo2 = 1 << 32 and the needed length;
@@ -69,7 +71,7 @@ struct snp_guest_private {
 /* Events the driver reports to the platform (for logging and statistics). */
 enum snp_guest_event {
 	SNP_GUEST_EV_VMPCK_DISABLED,  /* info: exitinfo2 or -errno of the cause */
-	SNP_GUEST_EV_BUSY_RETRY,      /* info: milliseconds waited so far */
+	SNP_GUEST_EV_BUSY_RETRY,      /* info: milliseconds since the first attempt */
 	SNP_GUEST_EV_CERTS_TOO_SMALL, /* info: pages needed */
 };
 
@@ -92,6 +94,10 @@ enum snp_guest_event {
  * -EBADMSG when the tag does not match and writes no plaintext then.
  *
  * snp_guest_plat_msleep: sleep between BUSY retries.
+ * snp_guest_plat_clock_ns: a monotonic clock in nanoseconds (any origin),
+ * which times the BUSY retry budget; it must advance across the sleeps
+ * and the exits (the module: ktime_get_ns(); the simulator: CLOCK_MONOTONIC,
+ * or a test's virtual clock).
  * snp_guest_plat_event: report an event (logging, statistics).
  */
 struct snp_guest_dev;
@@ -101,6 +107,7 @@ int snp_guest_plat_encrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *i
 int snp_guest_plat_decrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *iv, const u8 *aad,
 			   size_t aad_len, const u8 *in, size_t len, u8 *out, const u8 *tag);
 void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms);
+u64 snp_guest_plat_clock_ns(struct snp_guest_dev *dev);
 void snp_guest_plat_event(struct snp_guest_dev *dev, enum snp_guest_event ev, u64 info);
 
 struct snp_guest_dev {

@@ -177,6 +177,12 @@ static void greq_msleep(void *priv, unsigned int ms)
 		;
 }
 
+static u64 greq_clock_ns(void *priv)
+{
+	(void)priv;
+	return ktime_get_ns();
+}
+
 static int greq_encrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
 			const u8 *in, size_t len, u8 *out, u8 *tag)
 {
@@ -194,6 +200,7 @@ static int greq_decrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, 
 static const struct snp_platform_ops greq_ops = {
 	.vmgexit = greq_vmgexit,
 	.msleep = greq_msleep,
+	.clock_ns = greq_clock_ns,
 	.aead_encrypt = greq_encrypt,
 	.aead_decrypt = greq_decrypt,
 };

@@ -19,7 +19,8 @@ int sim_guest_init(struct snp_guest_dev *dev, struct sim_guest_binding *b,
 {
 	if (!b || !ops)
 		return -EINVAL;
-	if (!ops->vmgexit || !ops->aead_encrypt || !ops->aead_decrypt || !ops->msleep)
+	if (!ops->vmgexit || !ops->aead_encrypt || !ops->aead_decrypt || !ops->msleep ||
+	    !ops->clock_ns)
 		return -EINVAL;
 	b->ops = ops;
 	b->priv = priv;
@@ -59,6 +60,13 @@ void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms)
 	const struct sim_guest_binding *b = binding(dev);
 
 	b->ops->msleep(b->priv, ms);
+}
+
+u64 snp_guest_plat_clock_ns(struct snp_guest_dev *dev)
+{
+	const struct sim_guest_binding *b = binding(dev);
+
+	return b->ops->clock_ns(b->priv);
 }
 
 void snp_guest_plat_event(struct snp_guest_dev *dev, enum snp_guest_event ev, u64 info)

@@ -3,7 +3,8 @@
  * The simulated platform as one object: state, firmware, hypervisor and
  * the kernel/ guest driver bound to them through struct snp_platform_ops
  * (sim_guest_init())
- * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, msleep -> nanosleep).
+ * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, msleep -> nanosleep,
+ * clock -> CLOCK_MONOTONIC).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +52,12 @@ static void op_msleep(void *priv, unsigned int ms)
 		;
 }
 
+static u64 op_clock_ns(void *priv)
+{
+	(void)priv;
+	return ktime_get_ns();
+}
+
 static int op_encrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
 		      const u8 *in, size_t len, u8 *out, u8 *tag)
 {
@@ -85,6 +92,7 @@ static void op_event(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info
 static const struct snp_platform_ops sim_platform_ops = {
 	.vmgexit = op_vmgexit,
 	.msleep = op_msleep,
+	.clock_ns = op_clock_ns,
 	.aead_encrypt = op_encrypt,
 	.aead_decrypt = op_decrypt,
 	.event = op_event,

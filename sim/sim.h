@@ -465,6 +465,12 @@ X509_CRL *sim_identity_crl(const struct sim_state *st, time_t this_update, time_
 struct snp_platform_ops {
 	int (*vmgexit)(void *priv, struct snp_ghcb *ghcb);
 	void (*msleep)(void *priv, unsigned int ms);
+	/*
+	 * A monotonic clock in nanoseconds that times the BUSY retry budget:
+	 * ktime_get_ns() (CLOCK_MONOTONIC), or a test's virtual clock, which
+	 * msleep and vmgexit then advance.
+	 */
+	u64 (*clock_ns)(void *priv);
 	int (*aead_encrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
 			    const u8 *in, size_t len, u8 *out, u8 *tag);
 	int (*aead_decrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,

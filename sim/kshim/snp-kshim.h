@@ -156,6 +156,15 @@ void kshim_kernel_range_remove(const void *p);
 
 /* ---- time --------------------------------------------------------------------- */
 
+#define NSEC_PER_MSEC 1000000L
+
 void msleep(unsigned int ms);
+/* CLOCK_MONOTONIC in nanoseconds, as the kernel's ktime_get_ns(). */
+u64 ktime_get_ns(void);
+
+static inline u64 div_u64(u64 dividend, u32 divisor)
+{
+	return dividend / divisor;
+}
 
 #endif /* SNP_KSHIM_H */

@@ -74,7 +74,9 @@ def ready_status(d):
     return ""
 
 
-# 1. BUSY past the driver's retry window (6 x 10 ms up to 50 ms)
+# 1. BUSY past the driver's retry window: 50 ms of elapsed time from the
+# first attempt, 10 ms sleeps between. Five sleeps alone reach 50 ms, so the
+# driver gives up at the 6th BUSY at the latest (sooner when exits are slow).
 with h.Daemon(env={"SNP_SIM_FAULTS": "busy=6", "SNP_SIM_RETRY_MS": "10,50"}) as d:
     ok = started(d)
     res.check(ok, "a host throttling past the retry window at start: snpd starts anyway")

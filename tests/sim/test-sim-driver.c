@@ -321,6 +321,166 @@ static void test_busy_timeout(void **state)
 	assert_int_equal(report(p, 0, 1, &resp, &e), -ENOTTY);
 }
 
+/*
+ * The BUSY budget is elapsed time from the first attempt, as Linux's
+ * (jiffies since the request started, SNP_REQ_MAX_RETRY_DURATION): a
+ * virtual clock that slow exits and oversleeping advance. The device is a
+ * second one over the platform's pages whose exits go to the simulated
+ * host (answering BUSY) and cost @exit_ms, whose sleeps last @sleep_pct
+ * per cent of what was asked, and whose clock is the virtual one.
+ */
+struct vclock {
+	const struct snp_platform_ops *inner;
+	void *inner_priv;
+	u64 now_ns, exit_ns;
+	unsigned int sleep_pct;
+	unsigned int exits, sleeps;
+	u64 last_busy_info;
+};
+
+static int vclock_vmgexit(void *priv, struct snp_ghcb *ghcb)
+{
+	struct vclock *vc = priv;
+
+	vc->exits++;
+	vc->now_ns += vc->exit_ns;
+	return vc->inner->vmgexit(vc->inner_priv, ghcb);
+}
+
+static void vclock_msleep(void *priv, unsigned int ms)
+{
+	struct vclock *vc = priv;
+
+	vc->sleeps++;
+	vc->now_ns += (u64)ms * 1000000ULL * vc->sleep_pct / 100;
+}
+
+static u64 vclock_clock_ns(void *priv)
+{
+	return ((struct vclock *)priv)->now_ns;
+}
+
+static int vclock_encrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			  const u8 *in, size_t len, u8 *out, u8 *tag)
+{
+	struct vclock *vc = priv;
+
+	return vc->inner->aead_encrypt(vc->inner_priv, key, iv, aad, aad_len, in, len, out, tag);
+}
+
+static int vclock_decrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,
+			  const u8 *in, size_t len, u8 *out, const u8 *tag)
+{
+	struct vclock *vc = priv;
+
+	return vc->inner->aead_decrypt(vc->inner_priv, key, iv, aad, aad_len, in, len, out, tag);
+}
+
+static void vclock_event(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info)
+{
+	(void)vmpck_id;
+	if (ev == SNP_GUEST_EV_BUSY_RETRY)
+		((struct vclock *)priv)->last_busy_info = info;
+}
+
+static const struct snp_platform_ops vclock_ops = {
+	.vmgexit = vclock_vmgexit,
+	.msleep = vclock_msleep,
+	.clock_ns = vclock_clock_ns,
+	.aead_encrypt = vclock_encrypt,
+	.aead_decrypt = vclock_decrypt,
+	.event = vclock_event,
+};
+
+/*
+ * One report against a host that is always BUSY, with Linux's 2 s / 60 s.
+ * Checks what the caller gets when the driver gives up and returns the
+ * number of exits made; *@last_info: the last BUSY_RETRY event's ms.
+ */
+static unsigned int busy_run(void **state, unsigned int exit_ms, unsigned int sleep_pct,
+			     u64 *last_info)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, "busy=1000000");
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	const struct sim_guest_binding *b = dev->priv;
+	struct vclock vc = {
+		.inner = b->ops,
+		.inner_priv = b->priv,
+		.now_ns = 1000000000ULL, /* any origin */
+		.exit_ns = (u64)exit_ms * 1000000ULL,
+		.sleep_pct = sleep_pct,
+	};
+	struct snp_ioc_report_req req = { 0 };
+	struct snp_ioc_report_resp resp;
+	struct snp_ioc_guest_request g = { .msg_version = 1 };
+	u64 exits = sim_platform_hv(p)->nr_exits;
+	struct sim_guest_binding b2;
+	struct snp_guest_dev d2;
+
+	assert_int_equal(sim_guest_init(&d2, &b2, &vclock_ops, &vc, dev->secrets, 0, dev->shared,
+					dev->scratch),
+			 0);
+	assert_int_equal(d2.retry_interval_ms, 2000);
+	assert_int_equal(d2.retry_timeout_ms, 60000);
+	g.req_data = (u64)(uintptr_t)&req;
+	g.resp_data = (u64)(uintptr_t)&resp;
+	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), -ETIMEDOUT);
+	/* Linux: the last answer, BUSY, in exitinfo2; the VMPCK is wiped */
+	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
+	assert_true(snp_guest_vmpck_disabled(&d2));
+	/* every attempt resent the one message; its sequence number is spent */
+	assert_int_equal(sim_platform_hv(p)->nr_exits - exits, vc.exits);
+	assert_int_equal(vc.sleeps, vc.exits - 1);
+	assert_int_equal(d2.nr_busy_retries, vc.sleeps);
+	assert_int_equal(guest_counter(p, 0), 2);
+	assert_int_equal(c->st->fw_counter[0], 0);
+	*last_info = vc.last_busy_info;
+	snp_guest_release(&d2);
+	return vc.exits;
+}
+
+static void test_busy_budget_elapsed(void **state)
+{
+	u64 info;
+
+	/*
+	 * Exits of 1 s: attempt k ends at 3k - 2 s, the 21st at 61 s is past
+	 * 60 s. A budget of sleeps alone would make 31 attempts (91 s).
+	 */
+	assert_int_equal(busy_run(state, 1000, 100, &info), 21);
+	assert_int_equal(info, 58000); /* the 20th: 58 s since the first attempt */
+	/* Sleeps of twice the interval: attempt k at 4(k - 1) s, 64 s is past. */
+	assert_int_equal(busy_run(state, 0, 200, &info), 17);
+	assert_int_equal(info, 60000);
+	/*
+	 * The edge, as Linux (time_after(jiffies, start + 60 s), checked
+	 * before the sleep): an attempt at exactly 60 s is still retried, the
+	 * one at 62 s gives up.
+	 */
+	assert_int_equal(busy_run(state, 0, 100, &info), 32);
+	assert_int_equal(info, 60000);
+}
+
+/*
+ * The same on the simulator's own clock (CLOCK_MONOTONIC) and faults: a
+ * host that is BUSY and takes 20 ms per exit (delay_ms) against the test
+ * platform's 1 ms / 50 ms. Three exits take at least 62 ms, so the driver
+ * gives up after at most three, however loaded the machine (a slower one
+ * gives up sooner); counting only the 1 ms sleeps made 51.
+ */
+static void test_busy_slow_exits(void **state)
+{
+	struct sim_platform *p = plat(state, 0, "busy=1000000,delay_ms=20");
+	struct snp_ioc_report_resp resp;
+	u64 exits = sim_platform_hv(p)->nr_exits, e;
+
+	assert_int_equal(report(p, 0, 1, &resp, &e), -ETIMEDOUT);
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
+	assert_true(snp_guest_vmpck_disabled(sim_platform_dev(p)));
+	assert_in_range(sim_platform_hv(p)->nr_exits - exits, 1, 3);
+}
+
 /* Every fault that could desynchronise the counters disables the VMPCK. */
 static void expect_disabled(void **state, const char *faults, int first_err)
 {
@@ -1468,6 +1628,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_busy_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_budget_elapsed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_slow_exits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
