@@ -790,6 +790,22 @@ static time_t refused_until(const struct snp_kds *k, const struct work *w, size_
 }
 
 /*
+ * @s is looked up again at @until, a wall-clock time lib/kds keeps in the
+ * cache, on the wall clock (@s->retry_mono_usec 0), @max_s from @now
+ * (time(NULL)) at the latest; none in the cache (@until not after @now:
+ * not written, or just over): in @own_s, a wait of our own (set_retry_in()).
+ */
+static void set_retry_at(struct snpd_coll_set *s, time_t now, time_t until, u32 own_s, time_t max_s)
+{
+	if (until <= now) {
+		set_retry_in(s, own_s);
+		return;
+	}
+	s->retry_at = until - now > max_s ? now + max_s : until;
+	s->retry_mono_usec = 0;
+}
+
+/*
  * When to try KDS again after an incomplete network pass: @s's retry, left
  * unset when not at all. KDS's own backoff (429/5xx, Retry-After) is a
  * wall-clock time kept in the cache (snp_kds_backoff_until()), shared with
@@ -809,44 +825,29 @@ static void retry_set(struct snpd_collateral *c, const struct job *j, struct wor
 {
 	time_t now = time(NULL);
 	struct snp_kds k;
-	time_t until;
 	u32 sec;
 
 	if (j->offline)
 		return;
-	if (w->last_r == -EAGAIN) {
+	if (w->last_r == -EAGAIN || w->last_r == -ENXIO) {
 		snp_kds_init(&k);
 		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
-		until = snp_kds_backoff_until(&k);
-		if (until <= now) {
-			/* none in the cache (not written, or just over): a wait of our own */
-			set_retry_in(s, SNP_KDS_BACKOFF_DEFAULT_S);
-			return;
+		if (w->last_r == -EAGAIN) {
+			/* snp_kds_backoff_until() drops a longer one; capped all the same */
+			set_retry_at(s, now, snp_kds_backoff_until(&k), SNP_KDS_BACKOFF_DEFAULT_S,
+				     SNP_KDS_BACKOFF_MAX_S);
+		} else {
+			/*
+			 * KDS refused (404): lib/kds remembers it in the cache
+			 * until the entry's mtime + the TTL, on the wall clock;
+			 * looked up again then (the first of the refused
+			 * objects), at the latest a TTL from now, as for KDS's
+			 * backoff; not remembered (a cache that cannot be
+			 * written): a TTL of our own.
+			 */
+			set_retry_at(s, now, refused_until(&k, asked, n_asked),
+				     SNP_KDS_REFUSED_TTL_S, SNP_KDS_REFUSED_TTL_S);
 		}
-		/* snp_kds_backoff_until() drops a longer one; capped all the same */
-		s->retry_at =
-			until - now > SNP_KDS_BACKOFF_MAX_S ? now + SNP_KDS_BACKOFF_MAX_S : until;
-		s->retry_mono_usec = 0;
-		return;
-	}
-	if (w->last_r == -ENXIO) {
-		/*
-		 * KDS refused (404): lib/kds remembers it in the cache until
-		 * the entry's mtime + the TTL, on the wall clock; looked up
-		 * again then (the first of the refused objects), at the
-		 * latest a TTL from now, as for KDS's backoff.
-		 */
-		snp_kds_init(&k);
-		snprintf(k.cache_dir, sizeof(k.cache_dir), "%s", j->cache_dir);
-		until = refused_until(&k, asked, n_asked);
-		if (until <= now) {
-			/* not remembered (a cache that cannot be written): a wait of our own */
-			set_retry_in(s, SNP_KDS_REFUSED_TTL_S);
-			return;
-		}
-		s->retry_at =
-			until - now > SNP_KDS_REFUSED_TTL_S ? now + SNP_KDS_REFUSED_TTL_S : until;
-		s->retry_mono_usec = 0;
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -1197,11 +1198,10 @@ static void run_job(struct snpd_collateral *c, const struct job *j, u64 seq)
 		s->generation = seq;
 		s->final = true;
 		if (s->state != SNPD_COLL_COMPLETE) {
+			bool undecided = best == &none;
+
 			/* undecided: the refusals of the candidates' passes */
-			if (best == &none)
-				retry_set(c, j, best, w, n, s);
-			else
-				retry_set(c, j, best, best, 1, s);
+			retry_set(c, j, best, undecided ? w : best, undecided ? n : 1, s);
 		} else {
 			pthread_mutex_lock(&c->lock);
 			c->retry_s = 0;

@@ -230,6 +230,22 @@ static void coll_set_dead(struct snpd_coll_set *set)
 }
 
 /*
+ * Arms the collateral's retry at the view's set's CRL's nextUpdate
+ * (d->coll->retry_at), on CLOCK_REALTIME as on_collateral() arms it.
+ * Returns 0, or a negative errno with d->coll_retry NULL.
+ */
+static int arm_crl_next_update(struct snpd *d)
+{
+	int r;
+
+	r = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
+			      (u64)d->coll->retry_at * 1000000ULL, 0, on_coll_retry, d);
+	if (r < 0)
+		d->coll_retry = NULL;
+	return r;
+}
+
+/*
  * The reference report asked for a fresh host certificate table (the
  * collateral's CRL, KdsOffline=yes) failed, or could not be asked for
  * (@r; @detail follows its message): asked again after the host-CRL
@@ -244,41 +260,37 @@ static void coll_refresh_failed(struct snpd *d, int r, const char *what, const c
 
 	d->coll_retry = sd_event_source_disable_unref(d->coll_retry);
 	if (broker_dead(d)) {
+		char crl[192] = "";
+		long long left;
+
 		d->coll_dead_logged = true;
-		if (!d->view || !d->coll || !snpd_coll_set_matches(d->coll, &d->view->ref)) {
-			log_error_errno(r, "%s: %m%s; the device is dead: not asked again", what,
-					detail);
-			return;
+		if (d->view && d->coll && snpd_coll_set_matches(d->coll, &d->view->ref)) {
+			coll_set_dead(d->coll);
+			/*
+			 * A complete set keeps its CRL's nextUpdate armed, so
+			 * that the old table, checked again then without the
+			 * device, drops the CRL once it expired. Whichever
+			 * way, said once, below.
+			 */
+			if (d->coll->final && d->coll->state == SNPD_COLL_COMPLETE &&
+			    d->coll->retry_at > 0 && !d->coll->retry_mono_usec) {
+				k = arm_crl_next_update(d);
+				now = time(NULL);
+				left = d->coll->retry_at > now ? d->coll->retry_at - now : 0;
+				if (k < 0)
+					snprintf(crl, sizeof(crl),
+						 "; cannot schedule the check of its CRL at its "
+						 "nextUpdate: %s",
+						 strerror(-k));
+				else
+					snprintf(crl, sizeof(crl),
+						 "; its CRL is checked again at its nextUpdate, in "
+						 "%lld s",
+						 left);
+			}
 		}
-		coll_set_dead(d->coll);
-		if (!d->coll->final || d->coll->state != SNPD_COLL_COMPLETE ||
-		    d->coll->retry_at <= 0 || d->coll->retry_mono_usec) {
-			log_error_errno(r, "%s: %m%s; the device is dead: not asked again", what,
-					detail);
-			return;
-		}
-		/*
-		 * The view's set is complete: its CRL's nextUpdate stays armed
-		 * (CLOCK_REALTIME, as on_collateral() arms it), so that the
-		 * old table, checked again then without the device, drops the
-		 * CRL once it expired.
-		 */
-		k = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
-				      (u64)d->coll->retry_at * 1000000ULL, 0, on_coll_retry, d);
-		if (k < 0) {
-			d->coll_retry = NULL;
-			log_error_errno(r,
-					"%s: %m%s; the device is dead: not asked again; cannot "
-					"schedule the check of its CRL at its nextUpdate: %s",
-					what, detail, strerror(-k));
-			return;
-		}
-		now = time(NULL);
-		log_error_errno(r,
-				"%s: %m%s; the device is dead: not asked again; its CRL is checked "
-				"again at its nextUpdate, in %lld s",
-				what, detail,
-				(long long)(d->coll->retry_at > now ? d->coll->retry_at - now : 0));
+		log_error_errno(r, "%s: %m%s; the device is dead: not asked again%s", what, detail,
+				crl);
 		return;
 	}
 	sec = snpd_collateral_host_crl_backoff(d->collateral);
@@ -290,15 +302,12 @@ static void coll_refresh_failed(struct snpd *d, int r, const char *what, const c
 	    snpd_coll_set_matches(d->coll, &d->view->ref)) {
 		/*
 		 * The view's set is complete and its CRL's nextUpdate comes
-		 * before the backoff ends: its timer stays (on CLOCK_REALTIME,
-		 * as on_collateral() arms it), so that the CRL is dropped at
-		 * once when it expires (the re-check then, whose set keeps
-		 * the backoff: coll_backoff_until).
+		 * before the backoff ends: its timer stays, so that the CRL
+		 * is dropped at once when it expires (the re-check then,
+		 * whose set keeps the backoff: coll_backoff_until).
 		 */
-		k = sd_event_add_time(d->event, &d->coll_retry, CLOCK_REALTIME,
-				      (u64)d->coll->retry_at * 1000000ULL, 0, on_coll_retry, d);
+		k = arm_crl_next_update(d);
 		if (k < 0) {
-			d->coll_retry = NULL;
 			log_error_errno(r, "%s: %m%s; cannot schedule another try: %s", what,
 					detail, strerror(-k));
 			return;

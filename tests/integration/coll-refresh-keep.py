@@ -85,6 +85,8 @@ spec.loader.exec_module(emu)
 LIMIT = 90  # seconds before a wait is called a failure (never a pass condition)
 ASKING = "asking the host for its certificate table again"
 COLL_FAIL = "The reference report asked for a fresh host certificate table"
+# the whole of it, a regular expression: its outcome ("failed", "got none") follows
+COLL_FAILED = re.escape(COLL_FAIL + " (the collateral's CRL, KdsOffline=yes)")
 RELOAD_FAIL = "keeping the previous view"
 AGAIN = "; the host's table is read again later"  # SNPD_COLL_HOST_AGAIN
 KEPT = "its CRL is looked up again at its nextUpdate"
@@ -331,6 +333,10 @@ def keep_attempt(tmp, name):
         res.check(len(fails) == 1 and KEPT in fails[0] and "asked again in" not in fails[0],
                   "(keep) the failure keeps the CRL's nextUpdate, sooner than the backoff: %r"
                   % fails)
+        res.check(len(fails) == 1 and
+                  re.fullmatch(r"<4>%s failed: .+; %s, in \d+ s" % (COLL_FAILED, KEPT),
+                               fails[0]) is not None,
+                  "(keep) said once, a warning, in these words (%r)" % fails)
         res.check(len(armed) == 1 and abs(armed[0] - until) <= 1,
                   "(keep) snpd's CLOCK_REALTIME timer is armed for the CRL's nextUpdate %d "
                   "(armed: %r)" % (until, ["%.1f" % a for a in armed]))
@@ -423,6 +429,11 @@ def dead_attempt(tmp, name):
         died = lines(d, "not asked again")
         res.check(len(died) == 1 and "its CRL is checked again at its nextUpdate" in died[0],
                   "(dead) the log says the CRL is checked again at its nextUpdate (%r)" % died)
+        res.check(len(died) == 1 and
+                  re.fullmatch(r"<3>%s (failed|got none): .+; the device is dead: not asked "
+                               r"again; its CRL is checked again at its nextUpdate, in \d+ s" %
+                               COLL_FAILED, died[0]) is not None,
+                  "(dead) said once, an error, in these words (%r)" % died)
         res.check(coll(s).get("state") == "complete" and served_next_update(d) == until,
                   "(dead) until its nextUpdate the current cached CRL is served (%r)" %
                   coll(s).get("state"))

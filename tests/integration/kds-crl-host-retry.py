@@ -257,6 +257,13 @@ def scenario_dead(tmp, made):
                  coll(s).get("state") == "partial" and
                  "not asked again" in d.read_log(),
                  "(f) the device died on the CRL's reference report")
+        died = [ln for ln in d.read_log().splitlines() if "not asked again" in ln]
+        res.check(len(died) == 1 and
+                  re.fullmatch(r"<3>The reference report asked for a fresh host certificate "
+                               r"table \(the collateral's CRL, KdsOffline=yes\) (failed|got "
+                               r"none): .+; the device is dead: not asked again",
+                               died[0]) is not None,
+                  "(f) said once, an error, in these words (%r)" % died)
         n = d.read_log().count(ASKING)
         # before the fix, a timer was armed again for the set's next look
         # (every 10 s then; the set asks for 20 s here: the

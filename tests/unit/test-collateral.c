@@ -24,7 +24,8 @@
  * ARK's (signed and issued by it) and current; a complete set is looked
  * up again when its CRL's nextUpdate comes. Online, an incomplete set is
  * looked up again when KDS's backoff or its remembered refusal (404) ends,
- * on the wall clock, also for a report whose product is undecided.
+ * on the wall clock (a refusal a TTL from now at the most), also for a
+ * report whose product is undecided.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -880,6 +881,60 @@ static void cache_refused(const struct fixture *f, const char *urlpath, time_t m
 }
 
 /*
+ * Online, the simulated chip's report (its product known), KDS's refusal
+ * (404) of its CRL remembered in the cache: looked up again when that
+ * refusal ends, on the wall clock (retry_mono_usec 0). A refusal whose
+ * end is more than a TTL away (its entry's mtime in the future: the clock
+ * was set back) is waited for a TTL from now at the most.
+ */
+static void refused_checks(struct fixture *f)
+{
+	X509 *c[] = { f->st->ark, f->st->ask, f->st->vcek };
+	const u8 *g[] = { guid_ark, guid_ask, guid_vcek };
+	time_t at = time(NULL) - 3600, before, after;
+	const struct snpd_coll_set *s;
+	char path[512];
+	u8 *t;
+	size_t len;
+
+	cache_clear(f);
+	snpd_collateral_reset_backoff(f->c);
+	t = table_of(c, g, 3, &len); /* no CRL: KDS is asked for it */
+	if (snp_kds_crl_path(f->st->params.product, false, path, sizeof(path)) < 0) {
+		fprintf(stderr, "no CRL path\n");
+		exit(1);
+	}
+	cache_refused(f, path, at);
+	s = run_online(f, t, len);
+	CHECK(s->state == SNPD_COLL_PARTIAL && strstr(s->error, "404") &&
+		      s->retry_at == at + SNP_KDS_REFUSED_TTL_S && !s->retry_mono_usec,
+	      "KDS's 404 of the CRL remembered (until %lld): looked up again at its end on the "
+	      "wall clock (retry_at %lld, retry_mono_usec %llu, error '%s')",
+	      (long long)(at + SNP_KDS_REFUSED_TTL_S), (long long)s->retry_at,
+	      (unsigned long long)s->retry_mono_usec, s->error);
+
+	cache_clear(f);
+	at = time(NULL) + 3600;
+	cache_refused(f, path, at);
+	before = time(NULL);
+	s = run_online(f, t, len);
+	after = time(NULL);
+	CHECK(s->state == SNPD_COLL_PARTIAL && strstr(s->error, "404") &&
+		      s->retry_at >= before + SNP_KDS_REFUSED_TTL_S &&
+		      s->retry_at <= after + SNP_KDS_REFUSED_TTL_S && !s->retry_mono_usec,
+	      "KDS's 404 of the CRL remembered from an hour ahead (until %lld): capped at a TTL "
+	      "from now on the wall clock (retry_at %lld, want %lld..%lld, retry_mono_usec %llu, "
+	      "error '%s')",
+	      (long long)(at + SNP_KDS_REFUSED_TTL_S), (long long)s->retry_at,
+	      (long long)(before + SNP_KDS_REFUSED_TTL_S),
+	      (long long)(after + SNP_KDS_REFUSED_TTL_S), (unsigned long long)s->retry_mono_usec,
+	      s->error);
+
+	free(t);
+	cache_clear(f);
+}
+
+/*
  * Online, a version-2 report whose product is undecided (a genuine Milan
  * one, AMD's roots), KDS's refusal (404) of each candidate's VCEK
  * remembered in the cache: looked up again at the first end of those
@@ -1020,6 +1075,7 @@ int main(void)
 	crl_checks(&f);
 	host_crl_source_checks(&f);
 	kds_backoff_checks(&f);
+	refused_checks(&f);
 	refused_undecided_checks(&f);
 
 	teardown(&f);
