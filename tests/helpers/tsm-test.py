@@ -85,6 +85,9 @@ def cert_table(aux):
 def client(tree, *args, stderr=None):
     p = subprocess.run([CLIENT] + list(args) + [tree.report_dir], capture_output=True)
     out = p.stdout.decode().strip()
+    if any(m.encode() in p.stderr for m in h.SANITIZER_REPORTS):
+        raise h.HelperFailed("tsm-client: sanitizer report:\n%s" % p.stderr.decode(
+            errors="replace")[-4000:])
     if stderr is not None:
         stderr.append(p.stderr.decode())
     if p.returncode == 0 and out == "ok":

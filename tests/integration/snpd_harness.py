@@ -415,7 +415,8 @@ def start_fuse_helper(what, argv, mnt, up, log_path, env=None, timeout=20):
 
 def stop_fuse_helper(proc, mnt, log):
     """SIGTERM (the helpers unmount), SIGKILL after 10 s, then a lazy
-    unmount of @mnt in case it could not; closes @log."""
+    unmount of @mnt in case it could not; closes @log. Its exit status
+    (negative: the signal that ended it, -9 when it had to be killed)."""
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=10)
@@ -424,13 +425,50 @@ def stop_fuse_helper(proc, mnt, log):
         proc.wait()
     subprocess.run(["umount", "-l", mnt], capture_output=True)
     log.close()
+    return proc.returncode
+
+
+# what the sanitizers print when they find something (ASan, UBSan, LSan)
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+
+
+def helper_end_problem(what, rc, log_path, clean=0):
+    """What went wrong in helper @what that exited with @rc, its stdout and
+    stderr in @log_path: None when it exited @clean and its output holds no
+    sanitizer report (SANITIZER_REPORTS), else a sentence saying how it
+    ended and the end of its output."""
+    try:
+        with open(log_path, "rb") as f:
+            out = f.read().decode(errors="replace")
+    except OSError as e:
+        out = "(its output cannot be read: %s)" % e
+    found = [m for m in SANITIZER_REPORTS if m in out]
+    if rc == clean and not found:
+        return None
+    how = ("exit status %d" % rc if rc >= 0 else
+           "killed by signal %d%s" % (-rc, " (did not exit on SIGTERM)" if rc == -9 else ""))
+    return "%s did not end cleanly (%s, %d wanted%s); its output ends:\n%s" % (
+        what, how, clean, "; sanitizer report: " + ", ".join(found) if found else "",
+        out[-4000:].strip() or "(no output)")
+
+
+class HelperFailed(AssertionError):
+    """A test helper (tsm-fuse) crashed, exited with an error or had a
+    sanitizer report: the test fails even if every check passed."""
 
 
 class TsmTree:
     """tests/helpers/tsm-fuse: a FUSE tree with configfs-tsm's semantics
     (report/<entry>/inblob, outblob, auxblob, generation, privlevel...),
     backed by the simulator; @opts are more tsm-fuse options, @env more
-    environment, @sim a simulated chip to copy instead of a new one."""
+    environment, @sim a simulated chip to copy instead of a new one.
+
+    stop() (and leaving a with block) checks how tsm-fuse ended: on
+    SIGTERM or an unmount its request loop ends without an error and it
+    exits 0. Any other status (a crash, an error, a sanitizer's exit) or a
+    sanitizer report in its output (UBSan may go on after one) raises
+    HelperFailed with the end of its output, self.log_path, which is kept
+    until then."""
 
     BIN = os.path.join(BUILDDIR, "tests", "helpers", "tsm-fuse")
 
@@ -450,20 +488,36 @@ class TsmTree:
             self.mnt = os.path.join(self.tmp, "tsm")
             os.mkdir(self.mnt)
             self.report_dir = os.path.join(self.mnt, "report")
+            self.log_path = os.path.join(self.tmp, "tsm.log")
             self.proc, self.log = start_fuse_helper(
                 "tsm-fuse", [self.BIN, "--sim", self.sim] + list(opts) + [self.mnt], self.mnt,
-                lambda: os.path.isdir(self.report_dir), os.path.join(self.tmp, "tsm.log"),
+                lambda: os.path.isdir(self.report_dir), self.log_path,
                 env=dict(os.environ, **env) if env else None)
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
 
+    def stop(self):
+        """Stop tsm-fuse if it still runs (SIGTERM) and check how it ended:
+        HelperFailed unless it exited 0 with no sanitizer report. Once;
+        later calls do nothing. The tree is gone afterwards, but not the
+        simulated chip (self.sim) until __exit__."""
+        if not self.proc:
+            return
+        rc = stop_fuse_helper(self.proc, self.mnt, self.log)
+        self.proc = None
+        problem = helper_end_problem("tsm-fuse", rc, self.log_path)
+        if problem:
+            raise HelperFailed(problem)
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        stop_fuse_helper(self.proc, self.mnt, self.log)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class HeldFile:
