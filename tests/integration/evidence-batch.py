@@ -17,6 +17,7 @@ import base64
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -444,31 +445,52 @@ with h.Daemon(config=CONFIG) as d:
     res.check(st == 200 and j["binding"]["tree_size"] >= 1 and py_verify(j, one) is None,
               "alone: a batch of %s verifies" % j.get("binding", {}).get("tree_size"))
 
-    # stopping with nonces waiting in a batch: they are answered, snpd exits cleanly
+    # stopping with nonces waiting in a batch: each is answered (503
+    # shutting-down), snpd exits cleanly. The device is held with a first
+    # nonce on it, so that the four surely wait in the next batch when snpd
+    # stops (without that, one could go alone at once, be answered, and the
+    # stop find fewer waiting, or none); each wait looks first before the
+    # requests that should make it hold are sent.
     waiting = []
 
-    def waiter():
+    def waiter(out):
         try:
-            st, _ = http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())
-        except OSError:
-            st = 0
-        waiting.append(st)
+            st, data = http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())
+            out.append((st, h.problem_type(data) if st != 200 else None))
+        except OSError as e:  # never answered: the connection closed
+            out.append((repr(e), None))
 
-    d.write_config(CONFIG.replace("BatchWindowMSec=500", "BatchWindowMSec=1000"))
-    d.reload()
-    wt = [threading.Thread(target=waiter) for _ in range(4)]
-    for th in wt:
-        th.start()
-    while h.evidence_status(d)["pending"] < 4 and all(th.is_alive() for th in wt):
-        threading.Event().wait(0.01)  # until the four wait in the batch (no timing assert)
+    dev = h.DeviceHeld(d)
+    on_device = []
+    wt = [threading.Thread(target=waiter, args=(on_device,))]
+
+    def send_four():
+        for _ in range(4):
+            wt.append(threading.Thread(target=waiter, args=(waiting,)))
+            wt[-1].start()
+
+    try:
+        ok = h.wait_evidence_across(res, d, "stopping: a first nonce on the held device",
+                                    lambda e: e["in_flight"] == 1, wt[0].start)
+        ok = ok and h.wait_evidence_across(
+            res, d, "stopping: four nonces wait while it is",
+            lambda e: e["pending"] == 4 and e["in_flight"] == 1, send_four)
+        if ok:
+            # the loop answers the waiting batch; the worker waits for the device
+            d.send_signal(signal.SIGTERM)
+            d.wait_for("STOPPING=1")
+    finally:
+        dev.release()
     rc = d.stop()
     for th in wt:
         th.join()
     with open(d.log, errors="replace") as f:
         log = f.read()
     res.check(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
-              "stopped with evidence waiting: exit %s, answers %s, no sanitizer report" %
-              (rc, sorted(waiting)))
+              "stopped with evidence waiting: exit %s, no sanitizer report" % rc)
+    res.check(waiting == [(503, "shutting-down")] * 4,
+              "the four waiting nonces are answered 503 shutting-down (%r; the one on the "
+              "device: %r)" % (waiting, on_device))
 
 # over RateLimit= the batch waits and grows, it never fails its members
 with h.Daemon(config="[Daemon]\nRateLimit=1\nRateBurst=1\n") as d:
@@ -531,35 +553,44 @@ with h.Daemon(config="[Daemon]\nQueueSize=2\nBatchWindowMSec=1000\n") as d:
     res.check(e["refused"] == 1, "status counts the refusal: %d" % e["refused"])
 
     # the share is the client's waiting nonces, not all it ever had: the
-    # answered ones and one whose client hung up leave it free again
-    before = e["cancelled"] + e["answered"]
-    gone = h.UnixHTTPConnection(d.api, timeout=120)
-    gone.request("GET", "/v1/evidence?nonce=" + os.urandom(8).hex())
-    def seen(x):  # the nonce joined (and may have moved on), or was refused
-        return (x["pending"] + x["in_flight"] + x["cancelled"] + x["answered"] > before or
-                x["refused"] != e["refused"])
-
-    while not seen(h.evidence_status(d)):
-        threading.Event().wait(0.01)
-    res.check(h.evidence_status(d)["refused"] == e["refused"],
-              "a nonce joins after the client's two were answered")
-    gone.close()  # hangs up while its nonce waits (or, on a slow day, is sent)
-    while (h.evidence_status(d)["cancelled"] + h.evidence_status(d)["answered"]
-           < before + 1) and h.evidence_status(d)["refused"] == e["refused"]:
-        threading.Event().wait(0.01)
-    cancelled = h.evidence_status(d)["cancelled"]
+    # answered ones and one whose client hung up leave it free again. The
+    # device is held from before the nonce that hangs up until the two after
+    # it have joined: the hung-up nonce cannot be answered first (it is
+    # cancelled, waiting or on the device), so only its cancel can free its
+    # place in the share; every wait is for a counter to move from its value
+    # before the request or the hang-up it observes.
+    m0, c0, r0 = e["members"], e["cancelled"], e["refused"]
     got = []
     ts = [threading.Thread(target=lambda: got.append(
         http(d, "GET", "/v1/evidence?nonce=" + os.urandom(8).hex())[0])) for _ in range(2)]
-    for th in ts:
-        th.start()
-    for th in ts:
-        th.join()
+    started = []
+    dev = h.DeviceHeld(d)
+    try:
+        gone = h.UnixHTTPConnection(d.api, timeout=120)
+        gone.request("GET", "/v1/evidence?nonce=" + os.urandom(8).hex())
+        ok = h.wait_evidence_or_fail(res, d, "the nonce joins or is refused",
+                                     lambda x: x["members"] > m0 or x["refused"] > r0)
+        ok = res.check(ok and h.evidence_status(d)["refused"] == r0,
+                       "a nonce joins after the client's two were answered")
+        gone.close()  # hangs up while its nonce waits or is on the held device
+        ok = ok and h.wait_evidence_or_fail(res, d, "the hung-up nonce is cancelled",
+                                            lambda x: x["cancelled"] == c0 + 1)
+        if ok:
+            for th in ts:
+                th.start()
+                started.append(th)
+            # both join, or one is refused: the share still counts the hung-up nonce
+            h.wait_evidence_or_fail(res, d, "two more nonces of the client join or are refused",
+                                    lambda x: x["members"] == m0 + 3 or x["refused"] > r0)
+    finally:
+        dev.release()
+        for th in started:
+            th.join()
     res.check(sorted(got) == [200, 200],
               "after answers and a hang-up, two nonces of the client again: %s" % got)
     e = h.evidence_status(d)
-    res.check(e["refused"] == 1,
-              "nothing more refused (the hung-up nonce %s): %d" %
-              ("cancelled" if cancelled else "answered", e["refused"]))
+    res.check(e["refused"] == r0 == 1 and e["cancelled"] == c0 + 1,
+              "nothing more refused (%d), the hung-up nonce cancelled (%d -> %d)" %
+              (e["refused"], c0, e["cancelled"]))
 
 sys.exit(res.done())

@@ -43,24 +43,34 @@ with h.Daemon(config="[Daemon]\nBatchWindowMSec=0\nBatchMax=64\n") as d:
     # the first client's batch goes to the held device at once and stays there
     first = h.UnixHTTPConnection(d.api, timeout=120)
     ev0 = h.evidence_status(d)
-    first.request("GET", "/v1/evidence?nonce=" + nonce(100).hex())
-    h.wait_until(lambda: h.evidence_status(d)["in_flight"] == 1, 1200)
+    # each wait's first look is before the request (or hang-up) that makes
+    # it hold, and must see it not hold then (wait_evidence_across)
+    h.wait_evidence_across(res, d, "the first nonce is on the held device",
+                           lambda e: e["in_flight"] == 1,
+                           lambda: first.request("GET", "/v1/evidence?nonce=" +
+                                                 nonce(100).hex()))
     # the others join the next batch, which waits, one by one in this order
     conns = []
     for i in range(N):
         c = h.UnixHTTPConnection(d.api, timeout=120)
-        c.request("GET", "/v1/evidence?nonce=" + nonce(i).hex())
-        h.wait_until(lambda: h.evidence_status(d)["members"] == ev0["members"] + 2 + i, 1200)
+        h.wait_evidence_across(res, d, "client %d joins the waiting batch" % i,
+                               lambda e, i=i: e["members"] == ev0["members"] + 2 + i,
+                               lambda i=i, c=c: c.request("GET", "/v1/evidence?nonce=" +
+                                                          nonce(i).hex()))
         conns.append(c)
     s = h.evidence_status(d)
     res.check(s["pending"] == N and s["in_flight"] == 1,
               "%d members wait behind the batch on the held device: %r" % (N, s))
-    for i in GONE:
-        conns[i].sock.close()
-        conns[i].close()
-    s = h.wait_until(lambda: h.evidence_status(d)["cancelled"] == ev0["cancelled"] + len(GONE)
-                     and h.evidence_status(d), 1200)
-    res.check(s and s["pending"] == N - len(GONE),
+
+    def hang_up():
+        for i in GONE:
+            conns[i].sock.close()
+            conns[i].close()
+
+    h.wait_evidence_across(res, d, "the first, middle and last member hang up",
+                           lambda e: e["cancelled"] == ev0["cancelled"] + len(GONE), hang_up)
+    s = h.evidence_status(d)
+    res.check(s["pending"] == N - len(GONE),
               "the first, middle and last member hung up and left the batch: %r" % s)
     dev.release()
 

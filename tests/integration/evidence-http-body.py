@@ -76,17 +76,22 @@ def run(events, what):
         out = {}
         dev = h.DeviceHeld(d)
         first = threading.Thread(target=via_http, args=(d, "aa" * 32, out, "first"))
-        first.start()
-        h.wait_until(lambda: h.evidence_status(d)["in_flight"] == 1)
         ths = [threading.Thread(target=via_http, args=(d, "bb" * 32, out, "http")),
                threading.Thread(target=via_fuse if fuse else via_http,
                                 args=(d, "cc" * 32, out, "other"))]
-        for th in ths:
-            th.start()
-        joined = h.wait_until(lambda: h.evidence_status(d)["pending"] == 2)
-        dev.release()
+        try:
+            # each wait's first look is before the requests that make it hold
+            joined = h.wait_evidence_across(res, d, "%s: a first batch on the held device" % what,
+                                            lambda e: e["in_flight"] == 1, first.start)
+            joined = joined and h.wait_evidence_across(
+                res, d, "%s: both members wait in the next batch" % what,
+                lambda e: e["pending"] == 2 and e["in_flight"] == 1,
+                lambda: [th.start() for th in ths])
+        finally:
+            dev.release()
         for th in [first] + ths:
-            th.join()
+            if th.ident is not None:  # started
+                th.join()
         res.check(joined, "%s: both members waited in one batch" % what)
         (s1, a), (s2, b) = out.get("http", (0, b"")), out.get("other", (0, b""))
         res.check(s1 == 200 and s2 == 200, "%s: HTTP %d, %s %d" %
