@@ -62,13 +62,11 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import snpd_harness as h  # noqa: E402
-import snptest as t  # noqa: E402
 
 h.need_fuse()
 try:
@@ -94,19 +92,7 @@ KEPT = "its CRL is looked up again at its nextUpdate"
 FAIL_NEXT = "after=%d,certs_small=1,certs_pages=2"
 
 
-class Results(t.Results):
-    """The scenarios run in threads: one check (and its line) at a time."""
-
-    def __init__(self):
-        super().__init__()
-        self.lock = threading.Lock()
-
-    def check(self, ok, what):
-        with self.lock:
-            return super().check(ok, what)
-
-
-res = Results()
+res = h.ThreadResults()  # the scenarios run in threads
 
 
 class TooSlow(Exception):
@@ -671,16 +657,9 @@ def scenario_dir(tmp):
         h.stop_clean(d, res)
 
 
-def run(fn, *args):
-    try:
-        fn(*args)
-    except Exception:
-        res.check(False, "%s: %s" % (fn.__name__, traceback.format_exc()))
-
-
 with tempfile.TemporaryDirectory(prefix="snpd-coll-keep-") as tmp:
     os.chmod(tmp, 0o755)
-    threads = [threading.Thread(target=run, args=(fn, tmp))
+    threads = [threading.Thread(target=res.run, args=(fn, tmp))
                for fn in (scenario_keep, scenario_dead, scenario_backoff, scenario_fold_fail, scenario_fold_ok,
                           scenario_dir)]
     for th in threads:

@@ -47,12 +47,10 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import snpd_harness as h  # noqa: E402
-import snptest as t  # noqa: E402
 
 h.need_fuse()
 h.need_cryptography()
@@ -66,19 +64,7 @@ AGAIN = "; the host's table is read again later"  # SNPD_COLL_HOST_AGAIN
 RETRY_LOG = re.compile(r"Collateral partial: (.*); looked up again in (\d+) s$")
 
 
-class Results(t.Results):
-    """The scenarios run in threads: one check (and its line) at a time."""
-
-    def __init__(self):
-        super().__init__()
-        self.lock = threading.Lock()
-
-    def check(self, ok, what):
-        with self.lock:
-            return super().check(ok, what)
-
-
-res = Results()
+res = h.ThreadResults()  # the scenarios run in threads
 
 
 def status(d):
@@ -343,21 +329,14 @@ def scenario_certs_dir(tmp):
         h.stop_clean(d, res)
 
 
-def run(fn, *args):
-    try:
-        fn(*args)
-    except Exception:
-        res.check(False, "%s: %s" % (fn.__name__, traceback.format_exc()))
-
-
 with tempfile.TemporaryDirectory(prefix="snpd-crl-retry-") as tmp:
     os.chmod(tmp, 0o755)
     # (f), the longest, has its simulator's keys made before the others'
     made = threading.Event()
-    threads = [threading.Thread(target=run, args=(scenario_dead, tmp, made))]
+    threads = [threading.Thread(target=res.run, args=(scenario_dead, tmp, made))]
     threads[0].start()
     made.wait(LIMIT)
-    threads += [threading.Thread(target=run, args=(fn, tmp))
+    threads += [threading.Thread(target=res.run, args=(fn, tmp))
                 for fn in (scenario_lost, scenario_report_fails, scenario_too_large,
                            scenario_reload, scenario_certs_dir)]
     for th in threads[1:]:

@@ -19,6 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
+
+import snptest
 
 SKIP = 77
 SNPD = os.environ.get("SNPD", "")
@@ -303,6 +306,27 @@ class Daemon:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+class ThreadResults(snptest.Results):
+    """snptest.Results for scenarios that run in threads: one check (and
+    its line) at a time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def check(self, ok, what):
+        with self.lock:
+            return super().check(ok, what)
+
+    def run(self, fn, *args):
+        """fn(*args), as a thread's target: an exception it raises is a
+        failed check with its traceback, not a thread that dies quietly."""
+        try:
+            fn(*args)
+        except Exception:
+            self.check(False, "%s: %s" % (fn.__name__, traceback.format_exc()))
 
 
 def stop_clean(d, res):
