@@ -53,7 +53,6 @@ The scenarios run at once (independent daemons)."""
 
 import datetime
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -69,11 +68,7 @@ sys.path.insert(0, HERE)
 import snpd_harness as h  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
 
 spec = importlib.util.spec_from_file_location(
     "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
@@ -99,13 +94,10 @@ class TooSlow(Exception):
     """The arrangement missed its window (a loaded machine): tried again."""
 
 
-def status(d):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", "/v1/status", headers={"Accept": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return json.loads(data) if r.status == 200 else {}
+status = h.daemon_status
+lines = h.log_lines
+served_next_update = h.served_crl_next_update
+newer_host_crl = h.sim_renew_host_crl
 
 
 def coll(s):
@@ -136,33 +128,8 @@ def no_other_time(s):
 
 
 def wait(d, pred, what):
-    """Poll @d's status until @pred(it); None (a failed check) after LIMIT s."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        s = status(d)
-        if pred(s):
-            return s
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    res.check(False, "%s: never reached (last collateral %r)\n%s" % (
-        what, coll(status(d)) if d.proc.poll() is None else None, d.read_log()[-3000:]))
-    return None
-
-
-def lines(d, text):
-    return [ln for ln in d.read_log().splitlines() if text in ln]
-
-
-def served_next_update(d):
-    """nextUpdate of certs/crl.der (epoch s), None when there is none."""
-    try:
-        with open(d.path("certs", "crl.der"), "rb") as f:
-            crl = x509.load_der_x509_crl(f.read())
-    except (OSError, ValueError):
-        return None
-    nu = crl.next_update
-    return int((nu - nu.__class__(1970, 1, 1)).total_seconds())
+    """h.wait_daemon_status(), LIMIT s."""
+    return h.wait_daemon_status(res, d, pred, what, LIMIT)
 
 
 def daemon(tmp, name, env=None, config=""):
@@ -177,14 +144,6 @@ def daemon(tmp, name, env=None, config=""):
     h.sim_set_params(sim, host_crl_this_update=now - 3600, host_crl_next_update=now - 10)
     return sim, h.Daemon(tmp=top, sim_dir=sim, env=env,
                          config="[Daemon]\nLogWriters=0\n" + config)
-
-
-def newer_host_crl(sim):
-    """The host's tables carry a current CRL from now on: its nextUpdate."""
-    newer = int(time.time()) + 86400
-    h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                     host_crl_next_update=newer)
-    return newer
 
 
 def cache_crl(d, chip, next_update):

@@ -67,8 +67,7 @@ RETRY_LOG = re.compile(r"Collateral partial: (.*); looked up again in (\d+) s$")
 res = h.ThreadResults()  # the scenarios run in threads
 
 
-def status(d):
-    return h.api_status(d, headers={"Accept": "application/json"})
+status = h.daemon_status
 
 
 def coll(s):
@@ -76,8 +75,8 @@ def coll(s):
 
 
 def wait(d, pred, what):
-    """h.wait_status() of /v1/status, LIMIT s."""
-    return h.wait_status(res, d, pred, what, LIMIT, get=status, interval=0.2, show=coll)
+    """h.wait_daemon_status(), LIMIT s."""
+    return h.wait_daemon_status(res, d, pred, what, LIMIT)
 
 
 def simulator(tmp, name):
@@ -94,15 +93,6 @@ def daemon(tmp, name, this_update, next_update, env=None):
     h.sim_set_params(sim, host_crl_this_update=this_update, host_crl_next_update=next_update)
     os.makedirs(os.path.join(tmp, name))
     return sim, h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim, env=env)
-
-
-def renew_host_crl(sim, **more):
-    """The host's tables from now on carry a CRL valid for a day (and
-    @more simulator params): its nextUpdate."""
-    newer = int(time.time()) + 86400
-    h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                     host_crl_next_update=newer, **more)
-    return newer
 
 
 def newer_crl_served(d, s, newer):
@@ -155,7 +145,7 @@ def scenario_lost(tmp):
                   logged and 10 < logged[0] <= 20,
                   "(d) a table without certificates: says so, still asked again, in 20 s: %r, "
                   "next_retry_in_sec %r, logged %r" % (err(s), left, logged))
-        newer = renew_host_crl(sim, host_certs="full")
+        newer = h.sim_renew_host_crl(sim, host_certs="full")
         s = wait(d, lambda s: newer_crl_served(d, s, newer),
                  "(d) the host's current CRL again: complete")
         res.check(s is not None and s.get("reloads") == 0,
@@ -182,7 +172,7 @@ def scenario_report_fails(tmp):
                   "The view's refresh for the host's change failed" not in log,
                   "(e) the log says the report asked for the CRL failed and when it is "
                   "asked again:\n%s" % log[-1500:])
-        newer = renew_host_crl(sim)
+        newer = h.sim_renew_host_crl(sim)
         s = wait(d, lambda s: newer_crl_served(d, s, newer),
                  "(e) asked again after the failure: the host's newer CRL served")
         res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok",
@@ -216,7 +206,7 @@ def scenario_too_large(tmp):
                   "Invalid argument" not in log,
                   "(e2) said as a table that does not fit, not a failed refresh, never "
                   "EINVAL:\n%s" % log[-1500:])
-        newer = renew_host_crl(sim)
+        newer = h.sim_renew_host_crl(sim)
         s = wait(d, lambda s: newer_crl_served(d, s, newer) and s.get("host_certs") is None,
                  "(e2) the host's table taken again: its newer CRL served")
         res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok" and

@@ -362,6 +362,14 @@ def sim_set_params(sim, **kv):
     os.rename(p + ".new", p)
 
 
+def sim_renew_host_crl(sim, valid=86400, **more):
+    """The host's tables from now on carry a CRL valid for @valid s more
+    (thisUpdate a second ago), with @more simulator params: its nextUpdate."""
+    now = int(time.time())
+    sim_set_params(sim, host_crl_this_update=now - 1, host_crl_next_update=now + valid, **more)
+    return now + valid
+
+
 def sim_set_tcb(sim, tcb):
     """A firmware update: current, committed and reported TCB to @tcb."""
     v = "0x%016x" % tcb
@@ -693,6 +701,18 @@ def wait_status(res, d, pred, what, limit, get=None, interval=0.1, show=None):
     res.check(False, "%s: never reached (last status %r)\n%s" % (
         what, show(v) if show and v is not None else v, d.read_log()[-3000:]))
     return None
+
+
+def daemon_status(d):
+    """@d's whole /v1/status, asked for as JSON: api_status()."""
+    return api_status(d, headers={"Accept": "application/json"})
+
+
+def wait_daemon_status(res, d, pred, what, limit):
+    """wait_status() of daemon_status(@d), every 0.2 s: a failure shows the
+    last status's collateral."""
+    return wait_status(res, d, pred, what, limit, get=daemon_status, interval=0.2,
+                       show=lambda s: s.get("collateral"))
 
 
 def until_served(res, fetch, what, limit, served=(200,)):
