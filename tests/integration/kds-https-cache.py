@@ -42,14 +42,7 @@ import kdsemu  # noqa: E402
 
 AMD = "1.3.6.1.4.1.3704.1."
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
-failures = 0
-
-
-def check(ok, msg):
-    global failures
-    print(("ok: " if ok else "FAIL: ") + msg)
-    if not ok:
-        failures += 1
+check = simtest.check
 
 
 def load_pem(path):
@@ -416,9 +409,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
         for d in dirs:
             simtest.cleanup(d)
-    if failures:
-        simtest.fail("%d check(s) failed" % failures)
-    print("PASS")
+    simtest.done()
 
 
 if __name__ == "__main__":

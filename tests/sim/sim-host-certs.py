@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -34,20 +33,10 @@ except ImportError:
 import kdsemu  # noqa: E402
 
 AMD = "1.3.6.1.4.1.3704.1."
-failures = 0
+check = simtest.check
 
 
-def check(ok, msg):
-    global failures
-    print(("ok: " if ok else "FAIL: ") + msg)
-    if not ok:
-        failures += 1
-
-
-def run(*args):
-    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    return p.returncode, p.stdout, p.stderr
+run = kdsemu.snpctl
 
 
 def load(path):
@@ -202,9 +191,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
         for d in dirs:
             simtest.cleanup(d)
-    if failures:
-        simtest.fail("%d check(s) failed" % failures)
-    print("PASS")
+    simtest.done()
 
 
 if __name__ == "__main__":
