@@ -42,14 +42,7 @@ spec = importlib.util.spec_from_file_location(
 emu_mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(emu_mod)
 
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("PASS: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures += 1
+check = simtest.check
 
 
 def main():
@@ -147,9 +140,7 @@ def main():
         emu.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         simtest.cleanup(d)
-    if failures:
-        print("FAIL: %d check(s) failed" % failures)
-        sys.exit(1)
+    simtest.done()
 
 
 main()
