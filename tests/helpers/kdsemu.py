@@ -2,6 +2,7 @@
 """Start and drive tests/helpers/kds-emulator.py from a Python test; the
 snpctl helpers the KDS tests share (a run of snpctl, a GHCB certificate
 table, the CRL check of `snpctl verify --json`)."""
+import importlib.util
 import json
 import os
 import ssl
@@ -13,6 +14,16 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMU = os.path.join(HERE, "kds-emulator.py")
+
+
+def emulator_module():
+    """kds-emulator.py loaded as a module, for what it makes without
+    serving it: its Chip (a simulated chip's VCEKs and CRLs, signed as
+    the KDS signs them), pss_sign(), der_elems()."""
+    spec = importlib.util.spec_from_file_location("kds_emulator", EMU)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 class Emulator:

@@ -52,7 +52,6 @@ to call a hang a failure. Shows:
 The scenarios run at once (independent daemons)."""
 
 import datetime
-import importlib.util
 import os
 import re
 import shutil
@@ -65,15 +64,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
+import kdsemu  # noqa: E402
 import snpd_harness as h  # noqa: E402
 
 h.need_fuse()
 h.need_cryptography()
 
-spec = importlib.util.spec_from_file_location(
-    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
-emu = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu)
+emu = kdsemu.emulator_module()
 
 LIMIT = 90  # seconds before a wait is called a failure (never a pass condition)
 ASKING = "asking the host for its certificate table again"

@@ -40,11 +40,7 @@ except ImportError:
     print("SKIP: python3-cryptography missing")
     sys.exit(77)
 
-import importlib.util  # noqa: E402
-
-spec = importlib.util.spec_from_file_location("kdsemulator", kdsemu.EMU)
-emu_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu_mod)
+emu_mod = kdsemu.emulator_module()
 
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 AMD = "1.3.6.1.4.1.3704.1."

@@ -14,7 +14,6 @@
    error snpctl prints shows them escaped, as printable ASCII."""
 import base64
 import datetime
-import importlib.util
 import json
 import os
 import shutil
@@ -37,10 +36,7 @@ except ImportError:
     simtest.skip("python3-cryptography missing")
 import kdsemu  # noqa: E402
 
-spec = importlib.util.spec_from_file_location(
-    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
-emu_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu_mod)
+emu_mod = kdsemu.emulator_module()
 
 check = simtest.check
 

@@ -21,7 +21,6 @@ The simulated ARK is not AMD's: snpd trusts it through --trust-ark (as
 snpctl verify --trust-ark); without it only the embedded AMD roots count."""
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
@@ -46,10 +45,7 @@ except ImportError:
     sys.exit(77)
 import kdsemu  # noqa: E402
 
-EMU = os.path.join(SRC, "tests", "helpers", "kds-emulator.py")
-spec = importlib.util.spec_from_file_location("kdsemu", EMU)
-emu_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu_mod)
+emu_mod = kdsemu.emulator_module()
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 
