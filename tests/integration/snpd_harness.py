@@ -341,6 +341,17 @@ def stop_clean(d, res):
     return log
 
 
+def read_all(fd, size=4096):
+    """All that @fd gives until end of file, read(2) @size bytes at a time
+    (@fd is left open)."""
+    data = b""
+    while True:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def fuse_append(d, data):
     """One write(2) of @data to @d's log/extend: what it returned (an
     error raises OSError)."""
