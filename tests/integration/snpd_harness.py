@@ -647,18 +647,26 @@ def evidence_status(d):
     return fuse_status(d, "evidence")
 
 
-def api_get_full(d, path, headers=None, timeout=30):
-    """GET @path on @d's API socket, on a connection of its own (closed
-    after): (status, {lower-case header name: value}, body). @headers: more
-    request headers; @timeout: seconds per socket operation. Errors raise."""
+def api_request(d, method, path, body=None, headers=None, timeout=30):
+    """@method @path on @d's API socket, on a connection of its own (closed
+    after): (status, {lower-case header name: value}, body). @body: bytes or
+    str sent as they are, anything else as JSON; @headers: more request
+    headers; @timeout: seconds per socket operation. Errors raise."""
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
     c = UnixHTTPConnection(d.api, timeout=timeout)
     try:
-        c.request("GET", path, headers=headers or {})
+        c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
         data = r.read()
         return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
     finally:
         c.close()
+
+
+def api_get_full(d, path, headers=None, timeout=30):
+    """api_request() of GET @path without a body."""
+    return api_request(d, "GET", path, headers=headers, timeout=timeout)
 
 
 def api_get(d, path, headers=None, timeout=30):
