@@ -54,7 +54,6 @@ The scenarios run at once (independent daemons)."""
 import datetime
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
@@ -588,10 +587,7 @@ def scenario_fold_ok(tmp):
 
 def scenario_dir(tmp):
     sim, d = daemon(tmp, "dir")
-    cdir = os.path.join(tmp, "dir-certs")
-    os.makedirs(cdir)
-    for n in ("ark.pem", "ask.pem", "vcek.pem"):
-        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    cdir = h.sim_certs_dir(sim, os.path.join(tmp, "dir-certs"))
     try:
         d.start()
         s = wait(d, lambda s: err(s).endswith(AGAIN), "(dir) partial")

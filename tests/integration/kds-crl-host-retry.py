@@ -41,7 +41,6 @@ longest, first."""
 
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
@@ -279,10 +278,7 @@ def scenario_certs_dir(tmp):
     sim = simulator(tmp, "dir")
     now = int(time.time())
     sim, d = daemon(tmp, "dir", now - 3600, now - 10)  # expired from the start
-    cdir = os.path.join(tmp, "dir-certs")
-    os.makedirs(cdir)
-    for n in ("ark.pem", "ask.pem", "vcek.pem"):
-        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    cdir = h.sim_certs_dir(sim, os.path.join(tmp, "dir-certs"))
     try:
         d.start()
         s = wait(d, lambda s: err(s).endswith(AGAIN) and

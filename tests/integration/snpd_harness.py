@@ -381,6 +381,15 @@ def sim_renew_host_crl(sim, valid=86400, **more):
     return now + valid
 
 
+def sim_certs_dir(sim, cdir):
+    """Make @cdir a CertsDir= folder with simulator @sim's ark.pem, ask.pem
+    and vcek.pem (copies); returns @cdir."""
+    os.makedirs(cdir)
+    for n in ("ark.pem", "ask.pem", "vcek.pem"):
+        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    return cdir
+
+
 def sim_set_tcb(sim, tcb):
     """A firmware update: current, committed and reported TCB to @tcb."""
     v = "0x%016x" % tcb
