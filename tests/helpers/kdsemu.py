@@ -102,6 +102,27 @@ def snpctl(*args, raw_stderr=False):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr
 
 
+AMD_OID = "1.3.6.1.4.1.3704.1."  # AMD's certificate extensions (SPLs, hwID)
+
+
+def load_pem(path):
+    """The certificate in PEM file @path. Needs python3-cryptography."""
+    from cryptography import x509
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read())
+
+
+def amd_ext(cert, oid):
+    """The raw value of @cert's extension AMD_OID + @oid ("3.1": the
+    bootloader SPL, "4": the hwID), None without one."""
+    from cryptography import x509
+    try:
+        return cert.extensions.get_extension_for_oid(
+            x509.ObjectIdentifier(AMD_OID + oid)).value.value
+    except x509.ExtensionNotFound:
+        return None
+
+
 def cert_table(state, crl):
     """A GHCB certificate table: the ARK, ASK and VCEK (DER) of simulator
     state directory @state and the CRL @crl (bytes; None: no CRL entry).
