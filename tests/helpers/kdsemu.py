@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Start and drive tests/helpers/kds-emulator.py from a Python test; the
 snpctl helpers the KDS tests share (a run of snpctl, a GHCB certificate
-table, the CRL check of `snpctl verify --json`)."""
+table, the CRL check of `snpctl verify --json`, a certificate and AMD's
+extensions in it)."""
 import importlib.util
 import json
 import os
