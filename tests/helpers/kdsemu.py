@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Start and drive tests/helpers/kds-emulator.py from a Python test; the
 snpctl helpers the KDS tests share (a run of snpctl, a GHCB certificate
-table, the CRL check of `snpctl verify --json`)."""
+table, the CRL check of `snpctl verify --json`, a certificate and AMD's
+extensions in it)."""
+import importlib.util
 import json
 import os
 import ssl
@@ -13,6 +15,16 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMU = os.path.join(HERE, "kds-emulator.py")
+
+
+def emulator_module():
+    """kds-emulator.py loaded as a module, for what it makes without
+    serving it: its Chip (a simulated chip's VCEKs and CRLs, signed as
+    the KDS signs them), pss_sign(), der_elems()."""
+    spec = importlib.util.spec_from_file_location("kds_emulator", EMU)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 class Emulator:
@@ -89,6 +101,27 @@ def snpctl(*args, raw_stderr=False):
     p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=SNPCTL_TIMEOUT)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr
+
+
+AMD_OID = "1.3.6.1.4.1.3704.1."  # AMD's certificate extensions (SPLs, hwID)
+
+
+def load_pem(path):
+    """The certificate in PEM file @path. Needs python3-cryptography."""
+    from cryptography import x509
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read())
+
+
+def amd_ext(cert, oid):
+    """The raw value of @cert's extension AMD_OID + @oid ("3.1": the
+    bootloader SPL, "4": the hwID), None without one."""
+    from cryptography import x509
+    try:
+        return cert.extensions.get_extension_for_oid(
+            x509.ObjectIdentifier(AMD_OID + oid)).value.value
+    except x509.ExtensionNotFound:
+        return None
 
 
 def cert_table(state, crl):

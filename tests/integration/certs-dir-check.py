@@ -44,12 +44,9 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 res = t.Results()

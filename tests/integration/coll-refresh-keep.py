@@ -52,35 +52,25 @@ to call a hang a failure. Shows:
 The scenarios run at once (independent daemons)."""
 
 import datetime
-import importlib.util
-import json
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("SNP_TOP_SRCDIR", os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
+import kdsemu  # noqa: E402
 import snpd_harness as h  # noqa: E402
-import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
 
-spec = importlib.util.spec_from_file_location(
-    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
-emu = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu)
+emu = kdsemu.emulator_module()
 
 LIMIT = 90  # seconds before a wait is called a failure (never a pass condition)
 ASKING = "asking the host for its certificate table again"
@@ -96,32 +86,17 @@ KEPT = "its CRL is looked up again at its nextUpdate"
 FAIL_NEXT = "after=%d,certs_small=1,certs_pages=2"
 
 
-class Results(t.Results):
-    """The scenarios run in threads: one check (and its line) at a time."""
-
-    def __init__(self):
-        super().__init__()
-        self.lock = threading.Lock()
-
-    def check(self, ok, what):
-        with self.lock:
-            return super().check(ok, what)
-
-
-res = Results()
+res = h.ThreadResults()  # the scenarios run in threads
 
 
 class TooSlow(Exception):
     """The arrangement missed its window (a loaded machine): tried again."""
 
 
-def status(d):
-    c = h.UnixHTTPConnection(d.api)
-    c.request("GET", "/v1/status", headers={"Accept": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return json.loads(data) if r.status == 200 else {}
+status = h.daemon_status
+lines = h.log_lines
+served_next_update = h.served_crl_next_update
+newer_host_crl = h.sim_renew_host_crl
 
 
 def coll(s):
@@ -152,33 +127,8 @@ def no_other_time(s):
 
 
 def wait(d, pred, what):
-    """Poll @d's status until @pred(it); None (a failed check) after LIMIT s."""
-    end = time.monotonic() + LIMIT
-    while time.monotonic() < end:
-        s = status(d)
-        if pred(s):
-            return s
-        if d.proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    res.check(False, "%s: never reached (last collateral %r)\n%s" % (
-        what, coll(status(d)) if d.proc.poll() is None else None, d.read_log()[-3000:]))
-    return None
-
-
-def lines(d, text):
-    return [ln for ln in d.read_log().splitlines() if text in ln]
-
-
-def served_next_update(d):
-    """nextUpdate of certs/crl.der (epoch s), None when there is none."""
-    try:
-        with open(d.path("certs", "crl.der"), "rb") as f:
-            crl = x509.load_der_x509_crl(f.read())
-    except (OSError, ValueError):
-        return None
-    nu = crl.next_update
-    return int((nu - nu.__class__(1970, 1, 1)).total_seconds())
+    """h.wait_daemon_status(), LIMIT s."""
+    return h.wait_daemon_status(res, d, pred, what, LIMIT)
 
 
 def daemon(tmp, name, env=None, config=""):
@@ -193,14 +143,6 @@ def daemon(tmp, name, env=None, config=""):
     h.sim_set_params(sim, host_crl_this_update=now - 3600, host_crl_next_update=now - 10)
     return sim, h.Daemon(tmp=top, sim_dir=sim, env=env,
                          config="[Daemon]\nLogWriters=0\n" + config)
-
-
-def newer_host_crl(sim):
-    """The host's tables carry a current CRL from now on: its nextUpdate."""
-    newer = int(time.time()) + 86400
-    h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                     host_crl_next_update=newer)
-    return newer
 
 
 def cache_crl(d, chip, next_update):
@@ -656,10 +598,7 @@ def scenario_fold_ok(tmp):
 
 def scenario_dir(tmp):
     sim, d = daemon(tmp, "dir")
-    cdir = os.path.join(tmp, "dir-certs")
-    os.makedirs(cdir)
-    for n in ("ark.pem", "ask.pem", "vcek.pem"):
-        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    cdir = h.sim_certs_dir(sim, os.path.join(tmp, "dir-certs"))
     try:
         d.start()
         s = wait(d, lambda s: err(s).endswith(AGAIN), "(dir) partial")
@@ -682,16 +621,9 @@ def scenario_dir(tmp):
         h.stop_clean(d, res)
 
 
-def run(fn, *args):
-    try:
-        fn(*args)
-    except Exception:
-        res.check(False, "%s: %s" % (fn.__name__, traceback.format_exc()))
-
-
 with tempfile.TemporaryDirectory(prefix="snpd-coll-keep-") as tmp:
     os.chmod(tmp, 0o755)
-    threads = [threading.Thread(target=run, args=(fn, tmp))
+    threads = [threading.Thread(target=res.run, args=(fn, tmp))
                for fn in (scenario_keep, scenario_dead, scenario_backoff, scenario_fold_fail, scenario_fold_ok,
                           scenario_dir)]
     for th in threads:

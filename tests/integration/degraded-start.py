@@ -28,12 +28,8 @@ res = t.Results()
 
 
 def get(d, url):
-    conn = h.UnixHTTPConnection(d.api)
-    conn.request("GET", url)
-    r = conn.getresponse()
-    body = r.read()
-    ctype = r.getheader("Content-Type") or ""
-    return r.status, json.loads(body) if "json" in ctype else body
+    st, hd, body = h.api_get_full(d, url)
+    return st, json.loads(body) if "json" in hd.get("content-type", "") else body
 
 
 def read_errno(path):

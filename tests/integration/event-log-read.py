@@ -51,14 +51,9 @@ def fuse_append(d, i):
 
 
 def http(d, method, path, body=None):
-    c = h.UnixHTTPConnection(d.api, timeout=120)
-    c.request(method, path, body=None if body is None else json.dumps(body),
-              headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    length = r.getheader("Content-Length")
-    c.close()
-    return r.status, data, length
+    st, hd, data = h.api_request(d, method, path, body, {"Content-Type": "application/json"},
+                                 timeout=120)
+    return st, data, hd.get("content-length")
 
 
 def http_append(d, i):

@@ -72,17 +72,11 @@ def as_user(uid, gid, d, rec, body, groups=()):
 
 
 def http(d, method, path, body=None):
-    c = h.UnixHTTPConnection(d.api)
-    c.request(method, path, body=None if body is None else
-              (body if isinstance(body, (bytes, str)) else json.dumps(body)),
-              headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
+    st, _, data = h.api_request(d, method, path, body, {"Content-Type": "application/json"})
     try:
-        return r.status, json.loads(data)
+        return st, json.loads(data)
     except ValueError:
-        return r.status, data
+        return st, data
 
 
 def events_lines(d):

@@ -37,13 +37,9 @@ CONFIG = ("[Daemon]\nLogWriters=0\nBatchWindowMSec=500\nBatchMax=256\nQueueSize=
 
 
 def http(d, method, path, body=None):
-    c = h.UnixHTTPConnection(d.api, timeout=120)
-    c.request(method, path, body=None if body is None else json.dumps(body),
-              headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
+    st, _, data = h.api_request(d, method, path, body, {"Content-Type": "application/json"},
+                                timeout=120)
+    return st, data
 
 
 def report_data(doc):

@@ -44,12 +44,8 @@ def write_log(path, n):
 
 
 def http(d, method, path):
-    c = h.UnixHTTPConnection(d.api, timeout=300)
-    c.request(method, path)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, data
+    st, _, data = h.api_request(d, method, path, timeout=300)
+    return st, data
 
 
 def status(d):

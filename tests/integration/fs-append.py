@@ -16,12 +16,7 @@ res = t.Results()
 
 
 def report_data(fd):
-    data = b""
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
+    data = h.read_all(fd)
     os.close(fd)
     if len(data) != 1184:
         return None

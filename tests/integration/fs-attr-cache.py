@@ -95,12 +95,7 @@ def one_report(path, i):
     fd = os.open(path, os.O_RDWR)
     try:
         os.write(fd, nonce)
-        data = b""
-        while True:
-            b = os.read(fd, 4096)
-            if not b:
-                break
-            data += b
+        data = h.read_all(fd)
     finally:
         os.close(fd)
     return len(data) == 1184 and data[0x50:0x90] == nonce

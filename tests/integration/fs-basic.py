@@ -58,12 +58,7 @@ def scenario(d, label):
     # nonce written on the fd binds the report read from it
     fd = os.open(d.path("report"), os.O_RDWR)
     os.write(fd, b"N" * 64)
-    rep = b""
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        rep += chunk
+    rep = h.read_all(fd)
     os.close(fd)
     check(label, len(rep) == 1184 and rep[0x50:0x90] == b"N" * 64, "write 64 bytes then read binds")
 

@@ -30,12 +30,7 @@ with h.Daemon(config="[Daemon]\nRateLimit=0\nQueueSize=1024\n") as d:
             try:
                 os.write(fd, nonce)
                 go.wait(timeout=60)
-                data = b""
-                while True:
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = h.read_all(fd, 65536)
             finally:
                 os.close(fd)
             results[i] = (nonce, data, None)

@@ -66,12 +66,7 @@ def nonce(i):
 
 
 def read_all(fd):
-    data = b""
-    while True:
-        b = os.read(fd, 1 << 20)
-        if not b:
-            return data
-        data += b
+    return h.read_all(fd, 1 << 20)
 
 
 def proves(doc_bytes, n):

@@ -73,12 +73,7 @@ def batch_run(path, mode, total):
         os.close(go_r)
         nonces = {n for _, n, _ in kids}
         for pid, nonce, out_r in kids:
-            out = b""
-            while True:
-                chunk = os.read(out_r, 4096)
-                if not chunk:
-                    break
-                out += chunk
+            out = h.read_all(out_r)
             os.close(out_r)
             _, status = os.waitpid(pid, 0)
             out = out.strip()

@@ -19,10 +19,8 @@ res = t.Results()
 
 
 def get(d, url):
-    conn = h.UnixHTTPConnection(d.api)
-    conn.request("GET", url)
-    r = conn.getresponse()
-    return r.status, r.getheader("Content-Type"), r.read()
+    st, hd, body = h.api_get_full(d, url)
+    return st, hd.get("content-type"), body
 
 
 def status(d):

@@ -31,20 +31,13 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    import kdsemu  # noqa: E402
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+import kdsemu  # noqa: E402
 
-import importlib.util  # noqa: E402
-
-spec = importlib.util.spec_from_file_location("kdsemulator", kdsemu.EMU)
-emu_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu_mod)
+emu_mod = kdsemu.emulator_module()
 
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 AMD = "1.3.6.1.4.1.3704.1."

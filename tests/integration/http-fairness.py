@@ -117,25 +117,37 @@ def status(d):
     return EMPTY
 
 
+def seen(s):
+    """The client attempts status @s counts as placed: refused at connect,
+    queued, refused by the queue or the rate limit."""
+    b = s["broker"]
+    return (b["submitted"] + b["queue_full"] + b["rate_limited"] +
+            s["http"]["connections_refused"])
+
+
 def settled(d, n, base):
-    """Wait until the daemon has placed @n more client attempts: refused at
-    connect, queued, refused by the queue or the rate limit."""
+    """Wait until the daemon has placed @n more client attempts (seen())."""
     for _ in range(200):
         s = status(d)
-        b = s["broker"]
-        seen = (b["submitted"] + b["queue_full"] + b["rate_limited"] +
-                s["http"]["connections_refused"])
-        if seen - base >= n:
+        if seen(s) - base >= n:
             return s
         time.sleep(0.05)
     return status(d)
 
 
 def seen_now(d):
-    s = status(d)
-    b = s["broker"]
-    return (b["submitted"] + b["queue_full"] + b["rate_limited"] +
-            s["http"]["connections_refused"])
+    return seen(status(d))
+
+
+def drained(d):
+    """Wait until the broker's queue is empty: the last status (200 looks
+    50 ms apart, the caller checks its queue_depth)."""
+    for _ in range(200):
+        s = status(d)
+        if s["broker"]["queue_depth"] == 0:
+            break
+        time.sleep(0.05)
+    return s
 
 
 get = h.http_get
@@ -218,11 +230,7 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
     depth = s["broker"]["queue_depth"]
     for c in hogs:
         c.close()
-    for _ in range(200):
-        s = status(d)
-        if s["broker"]["queue_depth"] == 0:
-            break
-        time.sleep(0.05)
+    s = drained(d)
     res.check(depth >= 12 and s["broker"]["queue_depth"] == 0 and
               s["broker"].get("cancelled", 0) - before.get("cancelled", 0) == depth,
               "(b) %d queued requests of clients that hung up were dropped (depth now %d, "
@@ -247,11 +255,7 @@ with h.Daemon(config="[HTTP]\nListen=127.0.0.1:%d\nMaxConnections=256\n"
     depth = s["broker"]["queue_depth"]
     for c in hogs:
         c.kill()
-    for _ in range(200):
-        s = status(d)
-        if s["broker"]["queue_depth"] == 0:
-            break
-        time.sleep(0.05)
+    s = drained(d)
     res.check(depth >= 12 and s["broker"]["queue_depth"] == 0,
               "(b) FUSE: %d queued reads of killed readers were dropped (depth now %d)" % (
                   depth, s["broker"]["queue_depth"]))

@@ -14,7 +14,6 @@
    error snpctl prints shows them escaped, as printable ASCII."""
 import base64
 import datetime
-import importlib.util
 import json
 import os
 import shutil
@@ -37,19 +36,9 @@ except ImportError:
     simtest.skip("python3-cryptography missing")
 import kdsemu  # noqa: E402
 
-spec = importlib.util.spec_from_file_location(
-    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
-emu_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu_mod)
+emu_mod = kdsemu.emulator_module()
 
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("PASS: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures += 1
+check = simtest.check
 
 
 def main():
@@ -147,9 +136,7 @@ def main():
         emu.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         simtest.cleanup(d)
-    if failures:
-        print("FAIL: %d check(s) failed" % failures)
-        sys.exit(1)
+    simtest.done()
 
 
 main()

@@ -41,18 +41,15 @@ longest, first."""
 
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import snpd_harness as h  # noqa: E402
-import snptest as t  # noqa: E402
 
 h.need_fuse()
 h.need_cryptography()
@@ -66,23 +63,10 @@ AGAIN = "; the host's table is read again later"  # SNPD_COLL_HOST_AGAIN
 RETRY_LOG = re.compile(r"Collateral partial: (.*); looked up again in (\d+) s$")
 
 
-class Results(t.Results):
-    """The scenarios run in threads: one check (and its line) at a time."""
-
-    def __init__(self):
-        super().__init__()
-        self.lock = threading.Lock()
-
-    def check(self, ok, what):
-        with self.lock:
-            return super().check(ok, what)
+res = h.ThreadResults()  # the scenarios run in threads
 
 
-res = Results()
-
-
-def status(d):
-    return h.api_status(d, headers={"Accept": "application/json"})
+status = h.daemon_status
 
 
 def coll(s):
@@ -90,8 +74,8 @@ def coll(s):
 
 
 def wait(d, pred, what):
-    """h.wait_status() of /v1/status, LIMIT s."""
-    return h.wait_status(res, d, pred, what, LIMIT, get=status, interval=0.2, show=coll)
+    """h.wait_daemon_status(), LIMIT s."""
+    return h.wait_daemon_status(res, d, pred, what, LIMIT)
 
 
 def simulator(tmp, name):
@@ -108,15 +92,6 @@ def daemon(tmp, name, this_update, next_update, env=None):
     h.sim_set_params(sim, host_crl_this_update=this_update, host_crl_next_update=next_update)
     os.makedirs(os.path.join(tmp, name))
     return sim, h.Daemon(tmp=os.path.join(tmp, name), sim_dir=sim, env=env)
-
-
-def renew_host_crl(sim, **more):
-    """The host's tables from now on carry a CRL valid for a day (and
-    @more simulator params): its nextUpdate."""
-    newer = int(time.time()) + 86400
-    h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                     host_crl_next_update=newer, **more)
-    return newer
 
 
 def newer_crl_served(d, s, newer):
@@ -169,7 +144,7 @@ def scenario_lost(tmp):
                   logged and 10 < logged[0] <= 20,
                   "(d) a table without certificates: says so, still asked again, in 20 s: %r, "
                   "next_retry_in_sec %r, logged %r" % (err(s), left, logged))
-        newer = renew_host_crl(sim, host_certs="full")
+        newer = h.sim_renew_host_crl(sim, host_certs="full")
         s = wait(d, lambda s: newer_crl_served(d, s, newer),
                  "(d) the host's current CRL again: complete")
         res.check(s is not None and s.get("reloads") == 0,
@@ -196,7 +171,7 @@ def scenario_report_fails(tmp):
                   "The view's refresh for the host's change failed" not in log,
                   "(e) the log says the report asked for the CRL failed and when it is "
                   "asked again:\n%s" % log[-1500:])
-        newer = renew_host_crl(sim)
+        newer = h.sim_renew_host_crl(sim)
         s = wait(d, lambda s: newer_crl_served(d, s, newer),
                  "(e) asked again after the failure: the host's newer CRL served")
         res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok",
@@ -230,7 +205,7 @@ def scenario_too_large(tmp):
                   "Invalid argument" not in log,
                   "(e2) said as a table that does not fit, not a failed refresh, never "
                   "EINVAL:\n%s" % log[-1500:])
-        newer = renew_host_crl(sim)
+        newer = h.sim_renew_host_crl(sim)
         s = wait(d, lambda s: newer_crl_served(d, s, newer) and s.get("host_certs") is None,
                  "(e2) the host's table taken again: its newer CRL served")
         res.check(s is not None and s.get("reloads") == 0 and s.get("health") == "ok" and
@@ -310,10 +285,7 @@ def scenario_certs_dir(tmp):
     sim = simulator(tmp, "dir")
     now = int(time.time())
     sim, d = daemon(tmp, "dir", now - 3600, now - 10)  # expired from the start
-    cdir = os.path.join(tmp, "dir-certs")
-    os.makedirs(cdir)
-    for n in ("ark.pem", "ask.pem", "vcek.pem"):
-        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    cdir = h.sim_certs_dir(sim, os.path.join(tmp, "dir-certs"))
     try:
         d.start()
         s = wait(d, lambda s: err(s).endswith(AGAIN) and
@@ -350,21 +322,14 @@ def scenario_certs_dir(tmp):
         h.stop_clean(d, res)
 
 
-def run(fn, *args):
-    try:
-        fn(*args)
-    except Exception:
-        res.check(False, "%s: %s" % (fn.__name__, traceback.format_exc()))
-
-
 with tempfile.TemporaryDirectory(prefix="snpd-crl-retry-") as tmp:
     os.chmod(tmp, 0o755)
     # (f), the longest, has its simulator's keys made before the others'
     made = threading.Event()
-    threads = [threading.Thread(target=run, args=(scenario_dead, tmp, made))]
+    threads = [threading.Thread(target=res.run, args=(scenario_dead, tmp, made))]
     threads[0].start()
     made.wait(LIMIT)
-    threads += [threading.Thread(target=run, args=(fn, tmp))
+    threads += [threading.Thread(target=res.run, args=(fn, tmp))
                 for fn in (scenario_lost, scenario_report_fails, scenario_too_large,
                            scenario_reload, scenario_certs_dir)]
     for th in threads[1:]:

@@ -34,27 +34,22 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
 res = t.Results()
 
 
-def status(d):
-    return h.api_status(d, headers={"Accept": "application/json"})
+status = h.daemon_status
 
 
 def wait(d, pred, what):
-    """h.wait_status() of /v1/status, LIMIT s."""
-    return h.wait_status(res, d, pred, what, LIMIT, get=status, interval=0.2,
-                         show=lambda s: s.get("collateral"))
+    """h.wait_daemon_status(), LIMIT s."""
+    return h.wait_daemon_status(res, d, pred, what, LIMIT)
 
 
 def served_crl(d):
@@ -119,9 +114,7 @@ def scenario_newer(tmp):
                   % (epoch(crl), until, c.get("sources"), c.get("next_retry")))
         refs = s.get("reference_reports", 0) if s else 0
         # the host now hands out a newer CRL; snpd's reference report is older
-        newer = int(time.time()) + 7 * 86400
-        h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                         host_crl_next_update=newer)
+        newer = h.sim_renew_host_crl(sim, 7 * 86400)
         s = wait(d, lambda s: time.time() > until and
                  epoch(served_crl(d)) == newer and
                  s.get("collateral", {}).get("state") == "complete",
@@ -169,9 +162,7 @@ def scenario_expired(tmp):
                   s2.get("collateral", {}).get("state") == "partial",
                   "(b) no busy loop: %d reference report(s) in 3 s" %
                   (s2.get("reference_reports", 0) - refs))
-        newer = int(time.time()) + 86400
-        h.sim_set_params(sim, host_crl_this_update=int(time.time()) - 1,
-                         host_crl_next_update=newer)
+        newer = h.sim_renew_host_crl(sim)
         s = wait(d, lambda s: s.get("collateral", {}).get("state") == "complete" and
                  epoch(served_crl(d)) == newer, "(b) the host's newer CRL after the backoff")
         res.check(s is not None and s.get("reloads") == 0 and time.time() >= nr - 1,

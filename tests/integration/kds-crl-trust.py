@@ -37,14 +37,7 @@ except ImportError:
     simtest.skip("python3-cryptography missing")
 import kdsemu  # noqa: E402
 
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("PASS: " if ok else "FAIL: ") + what)
-    if not ok:
-        failures += 1
+check = simtest.check
 
 
 def crl_of(out):
@@ -188,9 +181,7 @@ def main():
         emu.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         simtest.cleanup(d)
-    if failures:
-        print("FAIL: %d check(s) failed" % failures)
-        sys.exit(1)
+    simtest.done()
 
 
 main()

@@ -16,7 +16,6 @@ shown. On a simulated chip, its ARK trusted through --trust-ark:
    pthread_join); a complete set is looked up again at its CRL's
    nextUpdate (status next_retry)."""
 
-import importlib.util
 import os
 import shutil
 import stat
@@ -32,19 +31,13 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 import kdsemu  # noqa: E402
 
-spec = importlib.util.spec_from_file_location(
-    "kds_emulator", os.path.join(SRC, "tests", "helpers", "kds-emulator.py"))
-emu_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu_mod)
+emu_mod = kdsemu.emulator_module()
 LIMIT = 60  # seconds before a wait is called a failure (never a pass condition)
 
 res = t.Results()

@@ -21,7 +21,6 @@ The simulated ARK is not AMD's: snpd trusts it through --trust-ark (as
 snpctl verify --trust-ark); without it only the embedded AMD roots count."""
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
@@ -37,19 +36,13 @@ import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
 h.need_fuse()
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 import kdsemu  # noqa: E402
 
-EMU = os.path.join(SRC, "tests", "helpers", "kds-emulator.py")
-spec = importlib.util.spec_from_file_location("kdsemu", EMU)
-emu_mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(emu_mod)
+emu_mod = kdsemu.emulator_module()
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 LIMIT = 120  # seconds before a wait is called a failure (never a pass condition)
 

@@ -35,16 +35,13 @@ sys.path.insert(0, os.path.join(SRC, "tests", "helpers"))
 import snpd_harness as h  # noqa: E402
 import snptest as t  # noqa: E402
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-    from cryptography.x509.oid import ObjectIdentifier
-except ImportError:
-    print("SKIP: python3-cryptography missing")
-    sys.exit(77)
+h.need_cryptography()
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: E402
+from cryptography.x509.oid import ObjectIdentifier  # noqa: E402
 import kdsemu  # noqa: E402
 
 if not h.SNPCTL or not os.access(h.SNPCTL, os.X_OK):

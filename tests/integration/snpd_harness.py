@@ -19,6 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
+
+import snptest
 
 SKIP = 77
 SNPD = os.environ.get("SNPD", "")
@@ -305,6 +308,27 @@ class Daemon:
         self.cleanup()
 
 
+class ThreadResults(snptest.Results):
+    """snptest.Results for scenarios that run in threads: one check (and
+    its line) at a time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def check(self, ok, what):
+        with self.lock:
+            return super().check(ok, what)
+
+    def run(self, fn, *args):
+        """fn(*args), as a thread's target: an exception it raises is a
+        failed check with its traceback, not a thread that dies quietly."""
+        try:
+            fn(*args)
+        except Exception:
+            self.check(False, "%s: %s" % (fn.__name__, traceback.format_exc()))
+
+
 def stop_clean(d, res):
     """SIGTERM @d and check with @res that it exited 0 with no sanitizer
     report (the log's tail shown if there is one); clean up; its log."""
@@ -315,6 +339,17 @@ def stop_clean(d, res):
         os.path.basename(d.tmp), rc, "\n" + log[-4000:] if bad else ""))
     d.cleanup()
     return log
+
+
+def read_all(fd, size=4096):
+    """All that @fd gives until end of file, read(2) @size bytes at a time
+    (@fd is left open)."""
+    data = b""
+    while True:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return data
+        data += chunk
 
 
 def fuse_append(d, data):
@@ -336,6 +371,23 @@ def sim_set_params(sim, **kv):
     with open(p + ".new", "w") as f:
         f.write("\n".join(lines) + "\n")
     os.rename(p + ".new", p)
+
+
+def sim_renew_host_crl(sim, valid=86400, **more):
+    """The host's tables from now on carry a CRL valid for @valid s more
+    (thisUpdate a second ago), with @more simulator params: its nextUpdate."""
+    now = int(time.time())
+    sim_set_params(sim, host_crl_this_update=now - 1, host_crl_next_update=now + valid, **more)
+    return now + valid
+
+
+def sim_certs_dir(sim, cdir):
+    """Make @cdir a CertsDir= folder with simulator @sim's ark.pem, ask.pem
+    and vcek.pem (copies); returns @cdir."""
+    os.makedirs(cdir)
+    for n in ("ark.pem", "ask.pem", "vcek.pem"):
+        shutil.copy(os.path.join(sim, n), os.path.join(cdir, n))
+    return cdir
 
 
 def sim_set_tcb(sim, tcb):
@@ -658,18 +710,26 @@ def evidence_status(d):
     return fuse_status(d, "evidence")
 
 
-def api_get_full(d, path, headers=None, timeout=30):
-    """GET @path on @d's API socket, on a connection of its own (closed
-    after): (status, {lower-case header name: value}, body). @headers: more
-    request headers; @timeout: seconds per socket operation. Errors raise."""
+def api_request(d, method, path, body=None, headers=None, timeout=30):
+    """@method @path on @d's API socket, on a connection of its own (closed
+    after): (status, {lower-case header name: value}, body). @body: bytes or
+    str sent as they are, anything else as JSON; @headers: more request
+    headers; @timeout: seconds per socket operation. Errors raise."""
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
     c = UnixHTTPConnection(d.api, timeout=timeout)
     try:
-        c.request("GET", path, headers=headers or {})
+        c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
         data = r.read()
         return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
     finally:
         c.close()
+
+
+def api_get_full(d, path, headers=None, timeout=30):
+    """api_request() of GET @path without a body."""
+    return api_request(d, "GET", path, headers=headers, timeout=timeout)
 
 
 def api_get(d, path, headers=None, timeout=30):
@@ -723,6 +783,18 @@ def wait_status(res, d, pred, what, limit, get=None, interval=0.1, show=None):
     res.check(False, "%s: never reached (last status %r)\n%s" % (
         what, show(v) if show and v is not None else v, d.read_log()[-3000:]))
     return None
+
+
+def daemon_status(d):
+    """@d's whole /v1/status, asked for as JSON: api_status()."""
+    return api_status(d, headers={"Accept": "application/json"})
+
+
+def wait_daemon_status(res, d, pred, what, limit):
+    """wait_status() of daemon_status(@d), every 0.2 s: a failure shows the
+    last status's collateral."""
+    return wait_status(res, d, pred, what, limit, get=daemon_status, interval=0.2,
+                       show=lambda s: s.get("collateral"))
 
 
 def until_served(res, fetch, what, limit, served=(200,)):

@@ -14,11 +14,8 @@ change:
 import json
 import os
 import shutil
-import struct
-import subprocess
 import sys
 import tempfile
-import uuid
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,40 +24,15 @@ sys.path.insert(0, os.path.join(HERE, "..", "helpers"))
 import simtest  # noqa: E402
 
 try:
-    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 except ImportError:
     simtest.skip("python3-cryptography missing")
 import kdsemu  # noqa: E402
 
-AMD = "1.3.6.1.4.1.3704.1."
-failures = 0
-
-
-def check(ok, msg):
-    global failures
-    print(("ok: " if ok else "FAIL: ") + msg)
-    if not ok:
-        failures += 1
-
-
-def run(*args):
-    p = subprocess.run([simtest.SNPCTL] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    return p.returncode, p.stdout, p.stderr
-
-
-def load(path):
-    with open(path, "rb") as f:
-        return x509.load_pem_x509_certificate(f.read())
-
-
-def ext(cert, oid):
-    try:
-        return cert.extensions.get_extension_for_oid(
-            x509.ObjectIdentifier(AMD + oid)).value.value
-    except x509.ExtensionNotFound:
-        return None
+check = simtest.check
+run = kdsemu.snpctl
+load = kdsemu.load_pem
+ext = kdsemu.amd_ext
 
 
 def pub(cert):
@@ -73,20 +45,10 @@ def spls(cert):
 
 
 def cert_table(certs_dir, path):
-    """The GHCB certificate table of the PEM files the backend wrote."""
-    blobs = []
-    for guid, name in (("c0b406a4-a803-4952-9743-3fb6014cd0ae", "ark.pem"),
-                       ("4ab7b379-bbac-4fe4-a02f-05aef327c782", "ask.pem"),
-                       ("63da758d-e664-4564-adc5-f4b93be8accd", "vcek.pem")):
-        blobs.append((guid, load(os.path.join(certs_dir, name)).public_bytes(
-            serialization.Encoding.DER)))
-    off = 24 * (len(blobs) + 1)
-    head, data = b"", b""
-    for guid, b in blobs:
-        head += uuid.UUID(guid).bytes + struct.pack("<II", off + len(data), len(b))
-        data += b
+    """The GHCB certificate table of the PEM files the backend wrote, to
+    @path (no CRL entry)."""
     with open(path, "wb") as f:
-        f.write(head + b"\0" * 24 + data)
+        f.write(kdsemu.cert_table(certs_dir, None))
 
 
 def verify(d, tmp, certs, cache, *extra):
@@ -202,9 +164,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
         for d in dirs:
             simtest.cleanup(d)
-    if failures:
-        simtest.fail("%d check(s) failed" % failures)
-    print("PASS")
+    simtest.done()
 
 
 if __name__ == "__main__":

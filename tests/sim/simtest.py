@@ -25,6 +25,24 @@ def fail(msg):
     sys.exit(1)
 
 
+failures = 0
+
+
+def check(ok, msg):
+    """Print "ok: @msg", or "FAIL: @msg" and count the failure for done()."""
+    global failures
+    print(("ok: " if ok else "FAIL: ") + msg)
+    if not ok:
+        failures += 1
+
+
+def done():
+    """The test's end: fail() when a check() failed, else print PASS."""
+    if failures:
+        fail("%d check(s) failed" % failures)
+    print("PASS")
+
+
 def new_state(product="Milan"):
     """A fresh state directory copied from the template (caller removes it)."""
     tmp = tempfile.mkdtemp(prefix="snp-sim-py.")
