@@ -258,13 +258,7 @@ def after_rmdir(tree):
     ghead = os.read(fg, 1)
     os.rmdir(e)
     try:
-        rest = b""
-        while True:
-            chunk = os.read(fo, 4096)
-            if not chunk:
-                break
-            rest += chunk
-        out = head + rest
+        out = head + h.read_all(fo)
         res.check(len(out) == 1184 and out[0x50:0x90] == nonce,
                   "an outblob being read is served to its end after rmdir (%d bytes)" % len(out))
     except OSError as err:
@@ -327,15 +321,9 @@ def read_all(path):
     """One open, read(2) until EOF."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        out = b""
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            out += chunk
+        return h.read_all(fd, 65536)
     finally:
         os.close(fd)
-    return out
 
 
 def write_between_reads(sim):
