@@ -356,6 +356,16 @@ static int handle_guest_request(struct snp_guest_dev *dev, u64 exit_code,
 	int rc;
 
 	lockdep_assert_held(&dev->cmd_mutex);
+	/*
+	 * As Linux since 6.13 (snp_send_guest_request(), in
+	 * arch/x86/coco/sev/core.c since 6.14): the key is checked here, after
+	 * each ioctl's own checks of its arguments, so a NULL or bad req_data
+	 * still gives -EINVAL or -EFAULT on a device whose VMPCK is gone.
+	 */
+	if (snp_guest_vmpck_disabled(dev)) {
+		pr_err_ratelimited("VMPCK is disabled\n");
+		return -ENOTTY;
+	}
 	seqno = snp_guest_next_seqno(dev);
 	if (!seqno)
 		return -EIO;
@@ -498,11 +508,9 @@ int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
 	/* Before any check: the caller never reads back its own value. */
 	input.exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
 
+	/* a wiped VMPCK is found later, by handle_guest_request() */
 	if (!input.msg_version) {
 		rc = -EINVAL;
-	} else if (snp_guest_vmpck_disabled(dev)) {
-		pr_err_ratelimited("VMPCK is disabled\n");
-		rc = -ENOTTY;
 	} else {
 		switch (cmd) {
 		case SNP_IOC_GET_REPORT:

@@ -19,7 +19,8 @@
  *    as a plain guest request (so the sequence number is consumed) and
  *    -EIO with exitinfo2 = 1 << 32 and the needed length;
  *  - any other failure that might leave the sequence numbers out of step
- *    wipes the VMPCK; every later request fails with -ENOTTY.
+ *    wipes the VMPCK; every later request fails with -ENOTTY once its
+ *    arguments passed their checks (where Linux checks the key, since 6.13).
  */
 #ifndef SNP_KERNEL_GUEST_H
 #define SNP_KERNEL_GUEST_H

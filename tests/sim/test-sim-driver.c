@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1092,6 +1093,114 @@ static void test_refused_exit(void **state)
 	snp_guest_release(&d2);
 }
 
+/* One ioctl with the caller's exitinfo2 at 0x1234; *@e: what it reads back. */
+static int order_ioctl(struct sim_platform *p, unsigned int cmd, u32 version, const void *req,
+		       void *resp, u64 *e)
+{
+	struct snp_ioc_guest_request g = {
+		.msg_version = version,
+		.req_data = (u64)(uintptr_t)req,
+		.resp_data = (u64)(uintptr_t)resp,
+		.exitinfo2 = 0x1234,
+	};
+	int r = sim_platform_ioctl(p, cmd, &g);
+
+	*e = g.exitinfo2;
+	return r;
+}
+
+#define ORDER(cmd, req, resp, want)                                                                \
+	do {                                                                                       \
+		u64 e_;                                                                            \
+		assert_int_equal(order_ioctl(p, (cmd), 1, (req), (resp), &e_), (want));            \
+		assert_int_equal(e_, SNP_EXITINFO2_NO_FW_CALL);                                    \
+	} while (0)
+
+/*
+ * A wiped VMPCK is found where current Linux finds it (since 6.13
+ * snp_send_guest_request(), which each ioctl calls once its own checks of
+ * the argument passed): a NULL or bad req_data, or a bad certificate
+ * area, still gives EINVAL or EFAULT on such a device, and only a request
+ * that would be sent gets ENOTTY. Linux's order, per ioctl:
+ *   get_report(), get_derived_key(): req_data or resp_data NULL: EINVAL;
+ *     req_data unreadable: EFAULT; then ENOTTY;
+ *   get_ext_report(): NULL: EINVAL; unreadable: EFAULT; certs_len above
+ *     16 KiB or not page aligned: EINVAL; certificate area failing
+ *     access_ok(): EFAULT; then ENOTTY.
+ * resp_data and certs_address are only written after a request, so an
+ * unmapped one meets the ENOTTY (access_ok() checks the range, not the
+ * pages, as in Linux). exitinfo2 = 0xff is written back each time (a
+ * deliberate difference, README); nothing is sent, no counter moves.
+ */
+static void test_vmpck_disabled_order(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	size_t psz = (size_t)sysconf(_SC_PAGESIZE);
+	struct snp_ioc_report_req rr = { 0 };
+	struct snp_ioc_derived_key_req kr = { 0 };
+	struct snp_ioc_ext_report_req er = { 0 };
+	struct snp_ioc_derived_key_resp kresp;
+	struct snp_ioc_report_resp resp;
+	static u8 certs[SNP_CERTS_MAX_LEN];
+	u64 exits, e;
+	void *hole;
+
+	hole = mmap(NULL, psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(hole != MAP_FAILED);
+	assert_int_equal(munmap(hole, psz), 0);
+	snp_guest_disable_vmpck(dev, 0);
+	assert_true(snp_guest_vmpck_disabled(dev));
+	exits = sim_platform_hv(p)->nr_exits;
+
+	ORDER(SNP_IOC_GET_REPORT, NULL, &resp, -EINVAL);
+	ORDER(SNP_IOC_GET_REPORT, &rr, NULL, -EINVAL);
+	ORDER(SNP_IOC_GET_REPORT, hole, &resp, -EFAULT);
+	ORDER(SNP_IOC_GET_REPORT, &rr, hole, -ENOTTY);
+	ORDER(SNP_IOC_GET_REPORT, &rr, &resp, -ENOTTY);
+
+	ORDER(SNP_IOC_GET_DERIVED_KEY, NULL, &kresp, -EINVAL);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, &kr, NULL, -EINVAL);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, hole, &kresp, -EFAULT);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, &kr, hole, -ENOTTY);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, &kr, &kresp, -ENOTTY);
+
+	ORDER(SNP_IOC_GET_EXT_REPORT, NULL, &resp, -EINVAL);
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, NULL, -EINVAL);
+	ORDER(SNP_IOC_GET_EXT_REPORT, hole, &resp, -EFAULT);
+	er.certs_address = (u64)(uintptr_t)certs;
+	er.certs_len = 100;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EINVAL);
+	er.certs_len = SNP_CERTS_MAX_LEN + 4096;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EINVAL);
+	/* the driver's own pages, and a range that wraps: access_ok() fails */
+	er.certs_address = (u64)(uintptr_t)dev->shared->certs;
+	er.certs_len = 4096;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EFAULT);
+	er.certs_address = ~0ULL - 4095;
+	er.certs_len = 8192;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EFAULT);
+	er.certs_address = (u64)(uintptr_t)hole;
+	er.certs_len = 4096;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -ENOTTY);
+	er.certs_address = (u64)(uintptr_t)certs;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, hole, -ENOTTY);
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -ENOTTY);
+	/* no certificate area wanted: nothing more to check */
+	er.certs_len = 0;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -ENOTTY);
+
+	/* before any of it: msg_version (EINVAL), then the number (ENOTTY) */
+	assert_int_equal(order_ioctl(p, SNP_IOC_GET_REPORT, 0, NULL, NULL, &e), -EINVAL);
+	assert_int_equal(e, SNP_EXITINFO2_NO_FW_CALL);
+	ORDER(0x1234, NULL, NULL, -ENOTTY);
+
+	assert_int_equal(sim_platform_hv(p)->nr_exits, exits);
+	assert_int_equal(guest_counter(p, 0), 0);
+	assert_int_equal(c->st->fw_counter[0], 0);
+}
+
 /*
  * The lock is checked, not just taken: the unlocked entry point without
  * the lock dies (lockdep_assert_held), in a child process.
@@ -1647,6 +1756,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmpck_disabled_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_exit_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_empty_vmpck, setup, teardown),
