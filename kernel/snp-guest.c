@@ -326,7 +326,15 @@ retry_request:
 		}
 		dev->nr_busy_retries++;
 		snp_guest_plat_event(dev, SNP_GUEST_EV_BUSY_RETRY, div_u64(elapsed, NSEC_PER_MSEC));
-		snp_guest_plat_msleep(dev, dev->retry_interval_ms);
+		/*
+		 * Linux: schedule_timeout_killable(), its result unused (only
+		 * counted here). A fatal signal ends the sleeps, not the
+		 * request: the message is resent at once, again and again,
+		 * until the host answers or the budget above is spent
+		 * (-ETIMEDOUT, VMPCK wiped).
+		 */
+		if (snp_guest_plat_sleep_killable(dev, dev->retry_interval_ms))
+			dev->nr_busy_killed++;
 		goto retry_request;
 	}
 

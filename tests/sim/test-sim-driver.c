@@ -327,15 +327,19 @@ static void test_busy_timeout(void **state)
  * (jiffies since the request started, SNP_REQ_MAX_RETRY_DURATION): a
  * virtual clock that slow exits and oversleeping advance. The device is a
  * second one over the platform's pages whose exits go to the simulated
- * host (answering BUSY) and cost @exit_ms, whose sleeps last @sleep_pct
- * per cent of what was asked, and whose clock is the virtual one.
+ * host and cost @exit_ms, whose sleeps last @sleep_pct per cent of what
+ * was asked, and whose clock is the virtual one. From sleep number
+ * @fatal_from on (0: never) a fatal signal is pending: as Linux's
+ * schedule_timeout_killable() then, the sleep returns at once (no time
+ * passes) and says so.
  */
 struct vclock {
 	const struct snp_platform_ops *inner;
 	void *inner_priv;
 	u64 now_ns, exit_ns;
 	unsigned int sleep_pct;
-	unsigned int exits, sleeps;
+	unsigned int fatal_from;
+	unsigned int exits, sleeps, killed;
 	u64 last_busy_info;
 };
 
@@ -348,12 +352,17 @@ static int vclock_vmgexit(void *priv, struct snp_ghcb *ghcb)
 	return vc->inner->vmgexit(vc->inner_priv, ghcb);
 }
 
-static void vclock_msleep(void *priv, unsigned int ms)
+static int vclock_sleep_killable(void *priv, unsigned int ms)
 {
 	struct vclock *vc = priv;
 
 	vc->sleeps++;
+	if (vc->fatal_from && vc->sleeps >= vc->fatal_from) {
+		vc->killed++;
+		return -EINTR;
+	}
 	vc->now_ns += (u64)ms * 1000000ULL * vc->sleep_pct / 100;
+	return 0;
 }
 
 static u64 vclock_clock_ns(void *priv)
@@ -386,7 +395,7 @@ static void vclock_event(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 
 
 static const struct snp_platform_ops vclock_ops = {
 	.vmgexit = vclock_vmgexit,
-	.msleep = vclock_msleep,
+	.sleep_killable = vclock_sleep_killable,
 	.clock_ns = vclock_clock_ns,
 	.aead_encrypt = vclock_encrypt,
 	.aead_decrypt = vclock_decrypt,
@@ -394,50 +403,73 @@ static const struct snp_platform_ops vclock_ops = {
 };
 
 /*
- * One report against a host that is always BUSY, with Linux's 2 s / 60 s.
- * Checks what the caller gets when the driver gives up and returns the
- * number of exits made; *@last_info: the last BUSY_RETRY event's ms.
+ * One report on a vclock device over a fresh platform with @faults, with
+ * Linux's 2 s / 60 s. Returns the ioctl's result; *@vc (its exit cost,
+ * sleep_pct and fatal_from set by the caller) gets the counts, *@e the
+ * exitinfo2 the caller read. Checks what holds whatever the outcome: each
+ * attempt resent the one message, one sequence number is spent, every
+ * retry slept once, the sleeps a fatal signal cut short are counted.
  */
-static unsigned int busy_run(void **state, unsigned int exit_ms, unsigned int sleep_pct,
-			     u64 *last_info)
+static int vclock_report(void **state, const char *faults, struct vclock *vc, u64 *e,
+			 bool *disabled)
 {
-	struct ctx *c = *state;
-	struct sim_platform *p = plat(state, 0, "busy=1000000");
+	struct sim_platform *p = plat(state, 0, faults);
 	struct snp_guest_dev *dev = sim_platform_dev(p);
 	const struct sim_guest_binding *b = dev->priv;
-	struct vclock vc = {
-		.inner = b->ops,
-		.inner_priv = b->priv,
-		.now_ns = 1000000000ULL, /* any origin */
-		.exit_ns = (u64)exit_ms * 1000000ULL,
-		.sleep_pct = sleep_pct,
-	};
 	struct snp_ioc_report_req req = { 0 };
 	struct snp_ioc_report_resp resp;
 	struct snp_ioc_guest_request g = { .msg_version = 1 };
 	u64 exits = sim_platform_hv(p)->nr_exits;
 	struct sim_guest_binding b2;
 	struct snp_guest_dev d2;
+	int r;
 
-	assert_int_equal(sim_guest_init(&d2, &b2, &vclock_ops, &vc, dev->secrets, 0, dev->shared,
+	vc->inner = b->ops;
+	vc->inner_priv = b->priv;
+	vc->now_ns = 1000000000ULL; /* any origin */
+	assert_int_equal(sim_guest_init(&d2, &b2, &vclock_ops, vc, dev->secrets, 0, dev->shared,
 					dev->scratch),
 			 0);
 	assert_int_equal(d2.retry_interval_ms, 2000);
 	assert_int_equal(d2.retry_timeout_ms, 60000);
 	g.req_data = (u64)(uintptr_t)&req;
 	g.resp_data = (u64)(uintptr_t)&resp;
-	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), -ETIMEDOUT);
-	/* Linux: the last answer, BUSY, in exitinfo2; the VMPCK is wiped */
-	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
-	assert_true(snp_guest_vmpck_disabled(&d2));
-	/* every attempt resent the one message; its sequence number is spent */
-	assert_int_equal(sim_platform_hv(p)->nr_exits - exits, vc.exits);
-	assert_int_equal(vc.sleeps, vc.exits - 1);
-	assert_int_equal(d2.nr_busy_retries, vc.sleeps);
+	r = snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g);
+	*e = g.exitinfo2;
+	*disabled = snp_guest_vmpck_disabled(&d2);
+	assert_int_equal(sim_platform_hv(p)->nr_exits - exits, vc->exits);
+	assert_int_equal(vc->sleeps, vc->exits - 1);
+	assert_int_equal(d2.nr_busy_retries, vc->sleeps);
+	assert_int_equal(d2.nr_busy_killed, vc->killed);
 	assert_int_equal(guest_counter(p, 0), 2);
+	snp_guest_release(&d2);
+	return r;
+}
+
+/*
+ * One report against a host that is always BUSY. Checks what the caller
+ * gets when the driver gives up and returns the number of exits made;
+ * *@last_info: the last BUSY_RETRY event's ms.
+ */
+static unsigned int busy_run(void **state, unsigned int exit_ms, unsigned int sleep_pct,
+			     unsigned int fatal_from, u64 *last_info)
+{
+	struct ctx *c = *state;
+	struct vclock vc = {
+		.exit_ns = (u64)exit_ms * 1000000ULL,
+		.sleep_pct = sleep_pct,
+		.fatal_from = fatal_from,
+	};
+	bool disabled;
+	u64 e;
+
+	assert_int_equal(vclock_report(state, "busy=1000000", &vc, &e, &disabled), -ETIMEDOUT);
+	/* Linux: the last answer, BUSY, in exitinfo2; the VMPCK is wiped */
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
+	assert_true(disabled);
+	/* the firmware never saw the message, its sequence number is spent */
 	assert_int_equal(c->st->fw_counter[0], 0);
 	*last_info = vc.last_busy_info;
-	snp_guest_release(&d2);
 	return vc.exits;
 }
 
@@ -449,18 +481,59 @@ static void test_busy_budget_elapsed(void **state)
 	 * Exits of 1 s: attempt k ends at 3k - 2 s, the 21st at 61 s is past
 	 * 60 s. A budget of sleeps alone would make 31 attempts (91 s).
 	 */
-	assert_int_equal(busy_run(state, 1000, 100, &info), 21);
+	assert_int_equal(busy_run(state, 1000, 100, 0, &info), 21);
 	assert_int_equal(info, 58000); /* the 20th: 58 s since the first attempt */
 	/* Sleeps of twice the interval: attempt k at 4(k - 1) s, 64 s is past. */
-	assert_int_equal(busy_run(state, 0, 200, &info), 17);
+	assert_int_equal(busy_run(state, 0, 200, 0, &info), 17);
 	assert_int_equal(info, 60000);
 	/*
 	 * The edge, as Linux (time_after(jiffies, start + 60 s), checked
 	 * before the sleep): an attempt at exactly 60 s is still retried, the
 	 * one at 62 s gives up.
 	 */
-	assert_int_equal(busy_run(state, 0, 100, &info), 32);
+	assert_int_equal(busy_run(state, 0, 100, 0, &info), 32);
 	assert_int_equal(info, 60000);
+}
+
+/*
+ * A fatal signal during the BUSY retries, as Linux: it sleeps with
+ * schedule_timeout_killable() and ignores the result, so once the signal
+ * is pending every sleep returns at once and the same message is resent
+ * back to back until the 60 s are spent (or the host answers); the
+ * request is not abandoned early. Exits of 1 s.
+ */
+static void test_busy_fatal_signal(void **state)
+{
+	struct ctx *c = *state;
+	struct vclock vc = { .exit_ns = 1000000000ULL, .sleep_pct = 100, .fatal_from = 3 };
+	bool disabled;
+	u64 info, e;
+
+	/*
+	 * Pending from the 5th sleep: attempts 1-5 end at 3k - 2 s (13 s),
+	 * then one a second, the k-th at k + 8 s: the 52nd at 60 s is still
+	 * retried, the 53rd at 61 s gives up. Sleeps 5-52 (48) were cut
+	 * short. A sleep a fatal signal cannot end made 21 attempts.
+	 */
+	assert_int_equal(busy_run(state, 1000, 100, 5, &info), 53);
+	assert_int_equal(info, 60000);
+	/* pending before the first sleep: the k-th attempt ends at k s */
+	assert_int_equal(busy_run(state, 1000, 100, 1, &info), 61);
+	assert_int_equal(info, 60000);
+
+	/*
+	 * The host answers after ten BUSYs, with the signal pending from the
+	 * 3rd sleep: the request completes as any other (the 11th attempt, at
+	 * 15 s: eleven exits and two whole sleeps); the VMPCK stays, both
+	 * sides moved one step.
+	 */
+	assert_int_equal(vclock_report(state, "busy=10", &vc, &e, &disabled), 0);
+	assert_int_equal(e, 0);
+	assert_false(disabled);
+	assert_int_equal(vc.exits, 11);
+	assert_int_equal(vc.killed, 8);
+	assert_int_equal(vc.now_ns - 1000000000ULL, 15000000000ULL);
+	assert_int_equal(c->st->fw_counter[0], 2);
 }
 
 /*
@@ -1738,6 +1811,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_busy_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_budget_elapsed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_fatal_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_slow_exits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_header, setup, teardown),
