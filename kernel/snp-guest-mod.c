@@ -27,6 +27,9 @@
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/timekeeping.h>
+#include <linux/jiffies.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/scatterlist.h>
 #include <linux/cc_platform.h>
 #include <crypto/aead.h>
@@ -97,9 +100,10 @@ int snp_guest_plat_vmgexit(struct snp_guest_dev *dev, struct snp_ghcb *g)
 	return 0;
 }
 
-void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms)
+int snp_guest_plat_sleep_killable(struct snp_guest_dev *dev, unsigned int ms)
 {
-	msleep(ms);
+	schedule_timeout_killable(msecs_to_jiffies(ms));
+	return fatal_signal_pending(current) ? -EINTR : 0;
 }
 
 /* Linux times its budget in jiffies; the monotonic clock is finer and the same time. */

@@ -326,7 +326,15 @@ retry_request:
 		}
 		dev->nr_busy_retries++;
 		snp_guest_plat_event(dev, SNP_GUEST_EV_BUSY_RETRY, div_u64(elapsed, NSEC_PER_MSEC));
-		snp_guest_plat_msleep(dev, dev->retry_interval_ms);
+		/*
+		 * Linux: schedule_timeout_killable(), its result unused (only
+		 * counted here). A fatal signal ends the sleeps, not the
+		 * request: the message is resent at once, again and again,
+		 * until the host answers or the budget above is spent
+		 * (-ETIMEDOUT, VMPCK wiped).
+		 */
+		if (snp_guest_plat_sleep_killable(dev, dev->retry_interval_ms))
+			dev->nr_busy_killed++;
 		goto retry_request;
 	}
 
@@ -356,6 +364,16 @@ static int handle_guest_request(struct snp_guest_dev *dev, u64 exit_code,
 	int rc;
 
 	lockdep_assert_held(&dev->cmd_mutex);
+	/*
+	 * As Linux since 6.13 (snp_send_guest_request(), in
+	 * arch/x86/coco/sev/core.c since 6.14): the key is checked here, after
+	 * each ioctl's own checks of its arguments, so a NULL or bad req_data
+	 * still gives -EINVAL or -EFAULT on a device whose VMPCK is gone.
+	 */
+	if (snp_guest_vmpck_disabled(dev)) {
+		pr_err_ratelimited("VMPCK is disabled\n");
+		return -ENOTTY;
+	}
 	seqno = snp_guest_next_seqno(dev);
 	if (!seqno)
 		return -EIO;
@@ -498,11 +516,9 @@ int snp_guest_ioctl_locked(struct snp_guest_dev *dev, unsigned int cmd,
 	/* Before any check: the caller never reads back its own value. */
 	input.exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
 
+	/* a wiped VMPCK is found later, by handle_guest_request() */
 	if (!input.msg_version) {
 		rc = -EINVAL;
-	} else if (snp_guest_vmpck_disabled(dev)) {
-		pr_err_ratelimited("VMPCK is disabled\n");
-		rc = -ENOTTY;
 	} else {
 		switch (cmd) {
 		case SNP_IOC_GET_REPORT:

@@ -15,11 +15,13 @@
  *  - on BUSY the *same* encrypted message is resent, with backoff, until
  *    the retry timeout (60 s by default) has elapsed since the first
  *    attempt (elapsed time, as Linux: the exits and oversleeping count);
+ *    a fatal signal cuts the sleeps short, not the retries;
  *  - a too-small certificate buffer is answered by resending the message
  *    as a plain guest request (so the sequence number is consumed) and
  *    -EIO with exitinfo2 = 1 << 32 and the needed length;
  *  - any other failure that might leave the sequence numbers out of step
- *    wipes the VMPCK; every later request fails with -ENOTTY.
+ *    wipes the VMPCK; every later request fails with -ENOTTY once its
+ *    arguments passed their checks (where Linux checks the key, since 6.13).
  */
 #ifndef SNP_KERNEL_GUEST_H
 #define SNP_KERNEL_GUEST_H
@@ -93,7 +95,11 @@ enum snp_guest_event {
  * 16-byte tag. @in and @out may be the same buffer. decrypt returns
  * -EBADMSG when the tag does not match and writes no plaintext then.
  *
- * snp_guest_plat_msleep: sleep between BUSY retries.
+ * snp_guest_plat_sleep_killable: sleep @ms between BUSY retries, or less
+ * when a fatal signal is pending (Linux: schedule_timeout_killable(), which
+ * with such a signal returns at once, for every later call too). Returns
+ * 0 after the whole sleep, -EINTR when a fatal signal is pending. The
+ * driver goes on resending either way, as Linux does.
  * snp_guest_plat_clock_ns: a monotonic clock in nanoseconds (any origin),
  * which times the BUSY retry budget; it must advance across the sleeps
  * and the exits (the module: ktime_get_ns(); the simulator: CLOCK_MONOTONIC,
@@ -106,7 +112,7 @@ int snp_guest_plat_encrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *i
 			   size_t aad_len, const u8 *in, size_t len, u8 *out, u8 *tag);
 int snp_guest_plat_decrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *iv, const u8 *aad,
 			   size_t aad_len, const u8 *in, size_t len, u8 *out, const u8 *tag);
-void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms);
+int snp_guest_plat_sleep_killable(struct snp_guest_dev *dev, unsigned int ms);
 u64 snp_guest_plat_clock_ns(struct snp_guest_dev *dev);
 void snp_guest_plat_event(struct snp_guest_dev *dev, enum snp_guest_event ev, u64 info);
 
@@ -128,6 +134,7 @@ struct snp_guest_dev {
 	/* statistics */
 	u64 nr_requests;
 	u64 nr_busy_retries;
+	u64 nr_busy_killed; /* of those, sent after a sleep a fatal signal cut short */
 };
 
 /*

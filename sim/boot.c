@@ -168,13 +168,14 @@ static int greq_vmgexit(void *priv, struct snp_ghcb *dg)
 	return 0;
 }
 
-static void greq_msleep(void *priv, unsigned int ms)
+static int greq_sleep_killable(void *priv, unsigned int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
 
 	(void)priv;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+	return 0; /* as sim/platform.c: no fatal signal is ever pending here */
 }
 
 static u64 greq_clock_ns(void *priv)
@@ -199,7 +200,7 @@ static int greq_decrypt(void *priv, const u8 *key, const u8 *iv, const u8 *aad, 
 
 static const struct snp_platform_ops greq_ops = {
 	.vmgexit = greq_vmgexit,
-	.msleep = greq_msleep,
+	.sleep_killable = greq_sleep_killable,
 	.clock_ns = greq_clock_ns,
 	.aead_encrypt = greq_encrypt,
 	.aead_decrypt = greq_decrypt,

@@ -19,7 +19,7 @@ int sim_guest_init(struct snp_guest_dev *dev, struct sim_guest_binding *b,
 {
 	if (!b || !ops)
 		return -EINVAL;
-	if (!ops->vmgexit || !ops->aead_encrypt || !ops->aead_decrypt || !ops->msleep ||
+	if (!ops->vmgexit || !ops->aead_encrypt || !ops->aead_decrypt || !ops->sleep_killable ||
 	    !ops->clock_ns)
 		return -EINVAL;
 	b->ops = ops;
@@ -55,11 +55,11 @@ int snp_guest_plat_decrypt(struct snp_guest_dev *dev, const u8 *key, const u8 *i
 	return b->ops->aead_decrypt(b->priv, key, iv, aad, aad_len, in, len, out, tag);
 }
 
-void snp_guest_plat_msleep(struct snp_guest_dev *dev, unsigned int ms)
+int snp_guest_plat_sleep_killable(struct snp_guest_dev *dev, unsigned int ms)
 {
 	const struct sim_guest_binding *b = binding(dev);
 
-	b->ops->msleep(b->priv, ms);
+	return b->ops->sleep_killable(b->priv, ms);
 }
 
 u64 snp_guest_plat_clock_ns(struct snp_guest_dev *dev)

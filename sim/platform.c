@@ -3,7 +3,7 @@
  * The simulated platform as one object: state, firmware, hypervisor and
  * the kernel/ guest driver bound to them through struct snp_platform_ops
  * (sim_guest_init())
- * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, msleep -> nanosleep,
+ * (VMGEXIT -> sim hypervisor, AES-GCM -> OpenSSL, the BUSY sleep -> nanosleep,
  * clock -> CLOCK_MONOTONIC).
  */
 #include <errno.h>
@@ -44,12 +44,14 @@ static int op_vmgexit(void *priv, struct snp_ghcb *ghcb)
 	return sim_hv_vmgexit(&p->hv, ghcb);
 }
 
-static void op_msleep(void *priv, unsigned int ms)
+/* No fatal signal is ever pending here: one would have ended the process. */
+static int op_sleep_killable(void *priv, unsigned int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+	return 0;
 }
 
 static u64 op_clock_ns(void *priv)
@@ -91,7 +93,7 @@ static void op_event(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 info
 
 static const struct snp_platform_ops sim_platform_ops = {
 	.vmgexit = op_vmgexit,
-	.msleep = op_msleep,
+	.sleep_killable = op_sleep_killable,
 	.clock_ns = op_clock_ns,
 	.aead_encrypt = op_encrypt,
 	.aead_decrypt = op_decrypt,

@@ -464,11 +464,18 @@ X509_CRL *sim_identity_crl(const struct sim_state *st, time_t this_update, time_
  */
 struct snp_platform_ops {
 	int (*vmgexit)(void *priv, struct snp_ghcb *ghcb);
-	void (*msleep)(void *priv, unsigned int ms);
+	/*
+	 * Sleep @ms between BUSY retries, or less with a fatal signal pending
+	 * (Linux: schedule_timeout_killable()); 0 after the whole sleep,
+	 * -EINTR with a fatal signal pending. A process here has no such
+	 * state (a fatal signal ends it): the simulator's platforms always
+	 * sleep and return 0; a test's platform injects the signal.
+	 */
+	int (*sleep_killable)(void *priv, unsigned int ms);
 	/*
 	 * A monotonic clock in nanoseconds that times the BUSY retry budget:
 	 * ktime_get_ns() (CLOCK_MONOTONIC), or a test's virtual clock, which
-	 * msleep and vmgexit then advance.
+	 * sleep_killable and vmgexit then advance.
 	 */
 	u64 (*clock_ns)(void *priv);
 	int (*aead_encrypt)(void *priv, const u8 *key, const u8 *iv, const u8 *aad, size_t aad_len,

@@ -17,10 +17,12 @@
  * EFAULT, and a good request after each still succeeds (the VMPCK is
  * intact). --threads: N threads make M derived-key requests each on one
  * descriptor; all must succeed. --exitinfo2-disabled: on a device whose
- * VMPCK is wiped, ENOTTY comes with exitinfo2 = 0xff. --refused R: the
- * host refuses the exit (fault refuse_exit): as Linux, the ioctl returns
- * the positive R (2 ES_VMM_ERROR, 4 ES_EXCEPTION) with errno untouched,
- * exitinfo2 = SEV_RET_NO_FW_CALL and the response unwritten.
+ * VMPCK is wiped, a NULL or unmapped req_data is still EINVAL or EFAULT
+ * (Linux's order since 6.13), a good one ENOTTY with exitinfo2 = 0xff.
+ * --refused R: the host refuses the exit (fault refuse_exit): as Linux,
+ * the ioctl returns the positive R (2 ES_VMM_ERROR, 4 ES_EXCEPTION) with
+ * errno untouched, exitinfo2 = SEV_RET_NO_FW_CALL and the response
+ * unwritten.
  * Exit 0 ok, 1 failure, 77 no device or no uapi header.
  */
 #include <errno.h>
@@ -246,9 +248,39 @@ static int threads(int fd, unsigned int n, unsigned int m)
 
 static int exitinfo2_disabled(int fd)
 {
+	static const unsigned long cmds[] = { SNP_GET_REPORT, SNP_GET_DERIVED_KEY,
+					      SNP_GET_EXT_REPORT };
+	static const char *const names[] = { "report", "derived key", "ext report" };
+	long psz = sysconf(_SC_PAGESIZE);
+	struct snp_ext_report_req ereq; /* the largest request */
 	struct snp_report_req rreq;
 	struct snp_report_resp rresp;
 	struct snp_guest_request_ioctl g;
+	void *hole;
+
+	/*
+	 * As Linux since 6.13, the wiped key is found after each ioctl's own
+	 * checks of its argument: NULL req_data is still EINVAL, an unmapped
+	 * one EFAULT.
+	 */
+	hole = mmap(NULL, (size_t)psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED || munmap(hole, (size_t)psz) < 0)
+		FAIL("mmap: %s", strerror(errno));
+	memset(&ereq, 0, sizeof(ereq));
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		memset(&g, 0, sizeof(g));
+		g.msg_version = 1;
+		g.resp_data = (uintptr_t)&rresp;
+		if (ioctl(fd, cmds[i], &g) == 0 || errno != EINVAL)
+			FAIL("%s, NULL req_data: %s, not EINVAL", names[i], strerror(errno));
+		g.req_data = (uintptr_t)hole;
+		if (ioctl(fd, cmds[i], &g) == 0 || errno != EFAULT)
+			FAIL("%s, unmapped req_data: %s, not EFAULT", names[i], strerror(errno));
+		g.req_data = (uintptr_t)&ereq;
+		if (ioctl(fd, cmds[i], &g) == 0 || errno != ENOTTY)
+			FAIL("%s: %s, not ENOTTY", names[i], strerror(errno));
+	}
+	printf("ioctl-client: wiped VMPCK: EINVAL, EFAULT, then ENOTTY\n");
 
 	memset(&rreq, 0, sizeof(rreq));
 	memset(&g, 0, sizeof(g));

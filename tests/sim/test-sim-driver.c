@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -326,15 +327,19 @@ static void test_busy_timeout(void **state)
  * (jiffies since the request started, SNP_REQ_MAX_RETRY_DURATION): a
  * virtual clock that slow exits and oversleeping advance. The device is a
  * second one over the platform's pages whose exits go to the simulated
- * host (answering BUSY) and cost @exit_ms, whose sleeps last @sleep_pct
- * per cent of what was asked, and whose clock is the virtual one.
+ * host and cost @exit_ms, whose sleeps last @sleep_pct per cent of what
+ * was asked, and whose clock is the virtual one. From sleep number
+ * @fatal_from on (0: never) a fatal signal is pending: as Linux's
+ * schedule_timeout_killable() then, the sleep returns at once (no time
+ * passes) and says so.
  */
 struct vclock {
 	const struct snp_platform_ops *inner;
 	void *inner_priv;
 	u64 now_ns, exit_ns;
 	unsigned int sleep_pct;
-	unsigned int exits, sleeps;
+	unsigned int fatal_from;
+	unsigned int exits, sleeps, killed;
 	u64 last_busy_info;
 };
 
@@ -347,12 +352,17 @@ static int vclock_vmgexit(void *priv, struct snp_ghcb *ghcb)
 	return vc->inner->vmgexit(vc->inner_priv, ghcb);
 }
 
-static void vclock_msleep(void *priv, unsigned int ms)
+static int vclock_sleep_killable(void *priv, unsigned int ms)
 {
 	struct vclock *vc = priv;
 
 	vc->sleeps++;
+	if (vc->fatal_from && vc->sleeps >= vc->fatal_from) {
+		vc->killed++;
+		return -EINTR;
+	}
 	vc->now_ns += (u64)ms * 1000000ULL * vc->sleep_pct / 100;
+	return 0;
 }
 
 static u64 vclock_clock_ns(void *priv)
@@ -385,7 +395,7 @@ static void vclock_event(void *priv, enum snp_guest_event ev, u32 vmpck_id, u64 
 
 static const struct snp_platform_ops vclock_ops = {
 	.vmgexit = vclock_vmgexit,
-	.msleep = vclock_msleep,
+	.sleep_killable = vclock_sleep_killable,
 	.clock_ns = vclock_clock_ns,
 	.aead_encrypt = vclock_encrypt,
 	.aead_decrypt = vclock_decrypt,
@@ -393,50 +403,73 @@ static const struct snp_platform_ops vclock_ops = {
 };
 
 /*
- * One report against a host that is always BUSY, with Linux's 2 s / 60 s.
- * Checks what the caller gets when the driver gives up and returns the
- * number of exits made; *@last_info: the last BUSY_RETRY event's ms.
+ * One report on a vclock device over a fresh platform with @faults, with
+ * Linux's 2 s / 60 s. Returns the ioctl's result; *@vc (its exit cost,
+ * sleep_pct and fatal_from set by the caller) gets the counts, *@e the
+ * exitinfo2 the caller read. Checks what holds whatever the outcome: each
+ * attempt resent the one message, one sequence number is spent, every
+ * retry slept once, the sleeps a fatal signal cut short are counted.
  */
-static unsigned int busy_run(void **state, unsigned int exit_ms, unsigned int sleep_pct,
-			     u64 *last_info)
+static int vclock_report(void **state, const char *faults, struct vclock *vc, u64 *e,
+			 bool *disabled)
 {
-	struct ctx *c = *state;
-	struct sim_platform *p = plat(state, 0, "busy=1000000");
+	struct sim_platform *p = plat(state, 0, faults);
 	struct snp_guest_dev *dev = sim_platform_dev(p);
 	const struct sim_guest_binding *b = dev->priv;
-	struct vclock vc = {
-		.inner = b->ops,
-		.inner_priv = b->priv,
-		.now_ns = 1000000000ULL, /* any origin */
-		.exit_ns = (u64)exit_ms * 1000000ULL,
-		.sleep_pct = sleep_pct,
-	};
 	struct snp_ioc_report_req req = { 0 };
 	struct snp_ioc_report_resp resp;
 	struct snp_ioc_guest_request g = { .msg_version = 1 };
 	u64 exits = sim_platform_hv(p)->nr_exits;
 	struct sim_guest_binding b2;
 	struct snp_guest_dev d2;
+	int r;
 
-	assert_int_equal(sim_guest_init(&d2, &b2, &vclock_ops, &vc, dev->secrets, 0, dev->shared,
+	vc->inner = b->ops;
+	vc->inner_priv = b->priv;
+	vc->now_ns = 1000000000ULL; /* any origin */
+	assert_int_equal(sim_guest_init(&d2, &b2, &vclock_ops, vc, dev->secrets, 0, dev->shared,
 					dev->scratch),
 			 0);
 	assert_int_equal(d2.retry_interval_ms, 2000);
 	assert_int_equal(d2.retry_timeout_ms, 60000);
 	g.req_data = (u64)(uintptr_t)&req;
 	g.resp_data = (u64)(uintptr_t)&resp;
-	assert_int_equal(snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g), -ETIMEDOUT);
-	/* Linux: the last answer, BUSY, in exitinfo2; the VMPCK is wiped */
-	assert_int_equal(g.exitinfo2, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
-	assert_true(snp_guest_vmpck_disabled(&d2));
-	/* every attempt resent the one message; its sequence number is spent */
-	assert_int_equal(sim_platform_hv(p)->nr_exits - exits, vc.exits);
-	assert_int_equal(vc.sleeps, vc.exits - 1);
-	assert_int_equal(d2.nr_busy_retries, vc.sleeps);
+	r = snp_guest_ioctl(&d2, SNP_IOC_GET_REPORT, &g);
+	*e = g.exitinfo2;
+	*disabled = snp_guest_vmpck_disabled(&d2);
+	assert_int_equal(sim_platform_hv(p)->nr_exits - exits, vc->exits);
+	assert_int_equal(vc->sleeps, vc->exits - 1);
+	assert_int_equal(d2.nr_busy_retries, vc->sleeps);
+	assert_int_equal(d2.nr_busy_killed, vc->killed);
 	assert_int_equal(guest_counter(p, 0), 2);
+	snp_guest_release(&d2);
+	return r;
+}
+
+/*
+ * One report against a host that is always BUSY. Checks what the caller
+ * gets when the driver gives up and returns the number of exits made;
+ * *@last_info: the last BUSY_RETRY event's ms.
+ */
+static unsigned int busy_run(void **state, unsigned int exit_ms, unsigned int sleep_pct,
+			     unsigned int fatal_from, u64 *last_info)
+{
+	struct ctx *c = *state;
+	struct vclock vc = {
+		.exit_ns = (u64)exit_ms * 1000000ULL,
+		.sleep_pct = sleep_pct,
+		.fatal_from = fatal_from,
+	};
+	bool disabled;
+	u64 e;
+
+	assert_int_equal(vclock_report(state, "busy=1000000", &vc, &e, &disabled), -ETIMEDOUT);
+	/* Linux: the last answer, BUSY, in exitinfo2; the VMPCK is wiped */
+	assert_int_equal(e, SNP_EXITINFO2_VMM(SNP_VMM_ERR_BUSY));
+	assert_true(disabled);
+	/* the firmware never saw the message, its sequence number is spent */
 	assert_int_equal(c->st->fw_counter[0], 0);
 	*last_info = vc.last_busy_info;
-	snp_guest_release(&d2);
 	return vc.exits;
 }
 
@@ -448,18 +481,59 @@ static void test_busy_budget_elapsed(void **state)
 	 * Exits of 1 s: attempt k ends at 3k - 2 s, the 21st at 61 s is past
 	 * 60 s. A budget of sleeps alone would make 31 attempts (91 s).
 	 */
-	assert_int_equal(busy_run(state, 1000, 100, &info), 21);
+	assert_int_equal(busy_run(state, 1000, 100, 0, &info), 21);
 	assert_int_equal(info, 58000); /* the 20th: 58 s since the first attempt */
 	/* Sleeps of twice the interval: attempt k at 4(k - 1) s, 64 s is past. */
-	assert_int_equal(busy_run(state, 0, 200, &info), 17);
+	assert_int_equal(busy_run(state, 0, 200, 0, &info), 17);
 	assert_int_equal(info, 60000);
 	/*
 	 * The edge, as Linux (time_after(jiffies, start + 60 s), checked
 	 * before the sleep): an attempt at exactly 60 s is still retried, the
 	 * one at 62 s gives up.
 	 */
-	assert_int_equal(busy_run(state, 0, 100, &info), 32);
+	assert_int_equal(busy_run(state, 0, 100, 0, &info), 32);
 	assert_int_equal(info, 60000);
+}
+
+/*
+ * A fatal signal during the BUSY retries, as Linux: it sleeps with
+ * schedule_timeout_killable() and ignores the result, so once the signal
+ * is pending every sleep returns at once and the same message is resent
+ * back to back until the 60 s are spent (or the host answers); the
+ * request is not abandoned early. Exits of 1 s.
+ */
+static void test_busy_fatal_signal(void **state)
+{
+	struct ctx *c = *state;
+	struct vclock vc = { .exit_ns = 1000000000ULL, .sleep_pct = 100, .fatal_from = 3 };
+	bool disabled;
+	u64 info, e;
+
+	/*
+	 * Pending from the 5th sleep: attempts 1-5 end at 3k - 2 s (13 s),
+	 * then one a second, the k-th at k + 8 s: the 52nd at 60 s is still
+	 * retried, the 53rd at 61 s gives up. Sleeps 5-52 (48) were cut
+	 * short. A sleep a fatal signal cannot end made 21 attempts.
+	 */
+	assert_int_equal(busy_run(state, 1000, 100, 5, &info), 53);
+	assert_int_equal(info, 60000);
+	/* pending before the first sleep: the k-th attempt ends at k s */
+	assert_int_equal(busy_run(state, 1000, 100, 1, &info), 61);
+	assert_int_equal(info, 60000);
+
+	/*
+	 * The host answers after ten BUSYs, with the signal pending from the
+	 * 3rd sleep: the request completes as any other (the 11th attempt, at
+	 * 15 s: eleven exits and two whole sleeps); the VMPCK stays, both
+	 * sides moved one step.
+	 */
+	assert_int_equal(vclock_report(state, "busy=10", &vc, &e, &disabled), 0);
+	assert_int_equal(e, 0);
+	assert_false(disabled);
+	assert_int_equal(vc.exits, 11);
+	assert_int_equal(vc.killed, 8);
+	assert_int_equal(vc.now_ns - 1000000000ULL, 15000000000ULL);
+	assert_int_equal(c->st->fw_counter[0], 2);
 }
 
 /*
@@ -1092,6 +1166,114 @@ static void test_refused_exit(void **state)
 	snp_guest_release(&d2);
 }
 
+/* One ioctl with the caller's exitinfo2 at 0x1234; *@e: what it reads back. */
+static int order_ioctl(struct sim_platform *p, unsigned int cmd, u32 version, const void *req,
+		       void *resp, u64 *e)
+{
+	struct snp_ioc_guest_request g = {
+		.msg_version = version,
+		.req_data = (u64)(uintptr_t)req,
+		.resp_data = (u64)(uintptr_t)resp,
+		.exitinfo2 = 0x1234,
+	};
+	int r = sim_platform_ioctl(p, cmd, &g);
+
+	*e = g.exitinfo2;
+	return r;
+}
+
+#define ORDER(cmd, req, resp, want)                                                                \
+	do {                                                                                       \
+		u64 e_;                                                                            \
+		assert_int_equal(order_ioctl(p, (cmd), 1, (req), (resp), &e_), (want));            \
+		assert_int_equal(e_, SNP_EXITINFO2_NO_FW_CALL);                                    \
+	} while (0)
+
+/*
+ * A wiped VMPCK is found where current Linux finds it (since 6.13
+ * snp_send_guest_request(), which each ioctl calls once its own checks of
+ * the argument passed): a NULL or bad req_data, or a bad certificate
+ * area, still gives EINVAL or EFAULT on such a device, and only a request
+ * that would be sent gets ENOTTY. Linux's order, per ioctl:
+ *   get_report(), get_derived_key(): req_data or resp_data NULL: EINVAL;
+ *     req_data unreadable: EFAULT; then ENOTTY;
+ *   get_ext_report(): NULL: EINVAL; unreadable: EFAULT; certs_len above
+ *     16 KiB or not page aligned: EINVAL; certificate area failing
+ *     access_ok(): EFAULT; then ENOTTY.
+ * resp_data and certs_address are only written after a request, so an
+ * unmapped one meets the ENOTTY (access_ok() checks the range, not the
+ * pages, as in Linux). exitinfo2 = 0xff is written back each time (a
+ * deliberate difference, README); nothing is sent, no counter moves.
+ */
+static void test_vmpck_disabled_order(void **state)
+{
+	struct ctx *c = *state;
+	struct sim_platform *p = plat(state, 0, NULL);
+	struct snp_guest_dev *dev = sim_platform_dev(p);
+	size_t psz = (size_t)sysconf(_SC_PAGESIZE);
+	struct snp_ioc_report_req rr = { 0 };
+	struct snp_ioc_derived_key_req kr = { 0 };
+	struct snp_ioc_ext_report_req er = { 0 };
+	struct snp_ioc_derived_key_resp kresp;
+	struct snp_ioc_report_resp resp;
+	static u8 certs[SNP_CERTS_MAX_LEN];
+	u64 exits, e;
+	void *hole;
+
+	hole = mmap(NULL, psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(hole != MAP_FAILED);
+	assert_int_equal(munmap(hole, psz), 0);
+	snp_guest_disable_vmpck(dev, 0);
+	assert_true(snp_guest_vmpck_disabled(dev));
+	exits = sim_platform_hv(p)->nr_exits;
+
+	ORDER(SNP_IOC_GET_REPORT, NULL, &resp, -EINVAL);
+	ORDER(SNP_IOC_GET_REPORT, &rr, NULL, -EINVAL);
+	ORDER(SNP_IOC_GET_REPORT, hole, &resp, -EFAULT);
+	ORDER(SNP_IOC_GET_REPORT, &rr, hole, -ENOTTY);
+	ORDER(SNP_IOC_GET_REPORT, &rr, &resp, -ENOTTY);
+
+	ORDER(SNP_IOC_GET_DERIVED_KEY, NULL, &kresp, -EINVAL);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, &kr, NULL, -EINVAL);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, hole, &kresp, -EFAULT);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, &kr, hole, -ENOTTY);
+	ORDER(SNP_IOC_GET_DERIVED_KEY, &kr, &kresp, -ENOTTY);
+
+	ORDER(SNP_IOC_GET_EXT_REPORT, NULL, &resp, -EINVAL);
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, NULL, -EINVAL);
+	ORDER(SNP_IOC_GET_EXT_REPORT, hole, &resp, -EFAULT);
+	er.certs_address = (u64)(uintptr_t)certs;
+	er.certs_len = 100;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EINVAL);
+	er.certs_len = SNP_CERTS_MAX_LEN + 4096;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EINVAL);
+	/* the driver's own pages, and a range that wraps: access_ok() fails */
+	er.certs_address = (u64)(uintptr_t)dev->shared->certs;
+	er.certs_len = 4096;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EFAULT);
+	er.certs_address = ~0ULL - 4095;
+	er.certs_len = 8192;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -EFAULT);
+	er.certs_address = (u64)(uintptr_t)hole;
+	er.certs_len = 4096;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -ENOTTY);
+	er.certs_address = (u64)(uintptr_t)certs;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, hole, -ENOTTY);
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -ENOTTY);
+	/* no certificate area wanted: nothing more to check */
+	er.certs_len = 0;
+	ORDER(SNP_IOC_GET_EXT_REPORT, &er, &resp, -ENOTTY);
+
+	/* before any of it: msg_version (EINVAL), then the number (ENOTTY) */
+	assert_int_equal(order_ioctl(p, SNP_IOC_GET_REPORT, 0, NULL, NULL, &e), -EINVAL);
+	assert_int_equal(e, SNP_EXITINFO2_NO_FW_CALL);
+	ORDER(0x1234, NULL, NULL, -ENOTTY);
+
+	assert_int_equal(sim_platform_hv(p)->nr_exits, exits);
+	assert_int_equal(guest_counter(p, 0), 0);
+	assert_int_equal(c->st->fw_counter[0], 0);
+}
+
 /*
  * The lock is checked, not just taken: the unlocked entry point without
  * the lock dies (lockdep_assert_held), in a child process.
@@ -1629,6 +1811,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_busy_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_budget_elapsed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_fatal_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_slow_exits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_header, setup, teardown),
@@ -1647,6 +1830,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmpck_disabled_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_exit_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_exit_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_empty_vmpck, setup, teardown),
