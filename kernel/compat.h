@@ -24,7 +24,6 @@
 #include <linux/lockdep.h>
 #include <linux/printk.h>
 #include <linux/compiler.h>
-#include <linux/delay.h>
 #include <linux/math64.h>
 #include <linux/time64.h>
 #include <linux/uaccess.h>

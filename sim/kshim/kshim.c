@@ -202,14 +202,6 @@ unsigned long copy_to_user(void __user *to, const void *from, unsigned long n)
 
 /* ---- time --------------------------------------------------------------------- */
 
-void msleep(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 u64 ktime_get_ns(void)
 {
 	struct timespec ts;

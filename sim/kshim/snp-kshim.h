@@ -158,7 +158,6 @@ void kshim_kernel_range_remove(const void *p);
 
 #define NSEC_PER_MSEC 1000000L
 
-void msleep(unsigned int ms);
 /* CLOCK_MONOTONIC in nanoseconds, as the kernel's ktime_get_ns(). */
 u64 ktime_get_ns(void);
 
