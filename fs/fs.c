@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #define FUSE_USE_VERSION 34
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -103,17 +104,26 @@ enum {
  * (MaxHandlesPerUser=), since a client that closes a file and looks up its
  * next name holds two until the kernel's RELEASE comes, but at least
  * NONCE_INODES_PER_UID and at most half of them (so a uid allowed more open
- * files than that still cannot pin every name and lock the others out). A name's inode
- * number and generation come from a keyed hash of name and uid: the same
- * name gets the same number (cp and friends compare st_ino before and
- * after open) in [INO_NONCE_FIRST, INO_NONCE_END), below the key inodes
- * and 2^32 (32-bit stat()); two names live at once never share a number
- * and two names with one number differ in generation. So a name may be
- * forgotten here (evicted) while the kernel still caches it: the kernel's
- * stale inode gets ESTALE (the VFS then looks the name up again), or,
- * when another name has its number meanwhile, is replaced by the kernel
- * (fuse_iget compares generations): a fresh lookup never resolves to
- * another name's inode.
+ * files than that still cannot pin every name and lock the others out).
+ *
+ * A name has two numbers. The inode number that stat() shows (st_ino,
+ * nonce_inode.ino) comes from a keyed hash of name and uid: the same name
+ * gets the same number (cp and friends compare st_ino before and after
+ * open) in [INO_NONCE_FIRST, INO_NONCE_END), below the key inodes and 2^32
+ * (32-bit stat()), and two names live at once never share one. The FUSE
+ * node id (nonce_inode.node), which the kernel names the inode by in
+ * every request and in FORGET, is never given twice: INO_NONCE_NODE_FIRST
+ * plus a serial number of the name's arrival and its slot (nonce_node()).
+ * So a name may be forgotten here (evicted) while the kernel still holds
+ * its inode: a request naming that node id finds nothing and gets ESTALE
+ * (the VFS then looks the name up again, and gets a new node id), and the
+ * FORGET that comes when the kernel drops it finds nothing either. FORGET
+ * carries no generation, only the node id and a count: with node ids
+ * reused (as the hashed numbers were once), the FORGET of an evicted name's
+ * inode took the count from the name that had its number then (the same
+ * name looked up again, or another one), which was then freed while the
+ * kernel still held it. An evicted name costs nothing here: what the
+ * kernel holds of it is a node id that no name will have again.
  */
 #define NONCE_INODES_PER_UID 1024
 /*
@@ -125,6 +135,15 @@ enum {
 #define NONCE_INDEX_SIZE (2 * NONCE_INODES_MAX)
 #define INO_NONCE_FIRST	 ((fuse_ino_t)1 << 20)
 #define INO_NONCE_END	 ((fuse_ino_t)1 << 31)
+/*
+ * The node ids of nonce and evidence names: from 2^32 up (above the key
+ * inodes), (serial << NONCE_SLOT_BITS | slot) + INO_NONCE_NODE_FIRST, so
+ * the slot is found without a search and a serial is never used twice.
+ */
+#define NONCE_SLOT_BITS	      13
+#define INO_NONCE_NODE_FIRST  ((fuse_ino_t)1 << 32)
+#define NONCE_NODE_SERIAL_MAX ((UINT64_MAX - INO_NONCE_NODE_FIRST) >> NONCE_SLOT_BITS)
+static_assert(NONCE_INODES_MAX == 1 << NONCE_SLOT_BITS, "a slot index fits NONCE_SLOT_BITS");
 
 enum content {
 	C_STATIC, /* a snapshot of the view */
@@ -140,14 +159,14 @@ enum content {
 struct nonce_inode {
 	bool used;
 	bool json;
-	bool evidence; /* evidence/<hex>, not nonce/<hex> */
-	uid_t uid;     /* who looked it up: one inode per name and uid */
-	fuse_ino_t ino;
-	u64 gen;
-	u64 nlookup;
-	u32 open;      /* open handles: not evicted while > 0 */
-	u64 last_used; /* when it joined its uid's LRU list (lru_push()) */
-	bool bumped;   /* ino is not the one nonce_ino() gives: that one was taken */
+	bool evidence;	 /* evidence/<hex>, not nonce/<hex> */
+	uid_t uid;	 /* who looked it up: one inode per name and uid */
+	fuse_ino_t ino;	 /* st_ino: the same for the same name and uid (nonce_ino()) */
+	fuse_ino_t node; /* the FUSE node id, never given twice (nonce_node()); 0: unused */
+	u64 nlookup;	 /* the kernel's lookups of node not yet forgotten */
+	u32 open;	 /* open handles: not evicted while > 0 */
+	u64 last_used;	 /* when it joined its uid's LRU list (lru_push()) */
+	bool bumped;	 /* ino is not the one nonce_ino() gives: that one was taken */
 	/* in its uid's list of names no handle holds, oldest first (slot + 1, 0: none) */
 	u16 lru_prev, lru_next;
 	size_t len; /* bytes of nonce */
@@ -205,6 +224,7 @@ struct snpd_fs {
 	size_t shares_alloc;
 	u8 nonce_ino_key[32]; /* random, for nonce_ino() */
 	u64 nonce_clock;
+	u64 nonce_serial;		   /* the last serial number of a node id (nonce_node()) */
 	u16 nonce_index[NONCE_INDEX_SIZE]; /* slot + 1 by inode number, 0: empty */
 	size_t nonce_bumped;		   /* names with a bumped inode number */
 	/* the unused slots (a stack) and each uid's count of used ones: a new name costs no scan */
@@ -310,9 +330,10 @@ static bool is_dir(fuse_ino_t ino)
 	       ino == INO_KEYS_DIR || ino == INO_LOG_DIR || ino == INO_EVIDENCE_DIR;
 }
 
-static bool is_nonce_ino(fuse_ino_t ino)
+/* Whether @node is the node id of a nonce or evidence name, known here or not. */
+static bool is_nonce_node(fuse_ino_t node)
 {
-	return ino >= INO_NONCE_FIRST && ino < INO_NONCE_END;
+	return node >= INO_NONCE_NODE_FIRST;
 }
 
 static size_t nonce_index_home(fuse_ino_t ino)
@@ -361,15 +382,36 @@ static void nonce_index_del(struct snpd_fs *fs, fuse_ino_t ino)
 	fs->nonce_index[hole] = 0;
 }
 
-/* The nonce name that @ino stands for, NULL when forgotten (or not one). */
-static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t ino)
+/* The nonce name whose st_ino is @ino, NULL when none has it. */
+static struct nonce_inode *nonce_numbered(struct snpd_fs *fs, fuse_ino_t ino)
 {
-	u16 k;
+	u16 k = fs->nonce_index[nonce_index_find(fs, ino)];
 
-	if (!is_nonce_ino(ino))
-		return NULL;
-	k = fs->nonce_index[nonce_index_find(fs, ino)];
 	return k ? &fs->nonces[k - 1] : NULL;
+}
+
+/*
+ * The nonce name that node id @node stands for, NULL when forgotten (or
+ * not one). Only the name that was given @node: its slot has a new node
+ * id once another name has it.
+ */
+static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t node)
+{
+	struct nonce_inode *ni;
+
+	if (!is_nonce_node(node))
+		return NULL;
+	ni = &fs->nonces[(node - INO_NONCE_NODE_FIRST) & (NONCE_INODES_MAX - 1)];
+	return ni->used && ni->node == node ? ni : NULL;
+}
+
+/* A node id for the name about to take slot @slot, never given before; 0: none left. */
+static fuse_ino_t nonce_node(struct snpd_fs *fs, size_t slot)
+{
+	/* 2^51 names: some 70 years at a million a second */
+	if (fs->nonce_serial >= NONCE_NODE_SERIAL_MAX)
+		return 0;
+	return INO_NONCE_NODE_FIRST + (++fs->nonce_serial << NONCE_SLOT_BITS) + slot;
 }
 
 /* A new zeroed element at the end of a table that grows by doubling; NULL: no memory. */
@@ -528,7 +570,7 @@ static void drop_cached(struct snpd_fs *fs, struct nonce_inode *ni)
 	if (!ni->cached)
 		return;
 	ni->cached = false;
-	r = fuse_lowlevel_notify_inval_inode(fs->se, ni->ino, 0, 0);
+	r = fuse_lowlevel_notify_inval_inode(fs->se, ni->node, 0, 0);
 	if (r >= 0)
 		fs->stats.dropped++;
 	else if (r != -ENOENT) /* -ENOENT: the kernel has no such inode any more */
@@ -550,13 +592,13 @@ static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
 	nonce_put(fs, ni);
 }
 
-/* The inode number and generation of @tmp looked up by @uid. */
+/* The inode number (st_ino) of @tmp looked up by @uid. */
 static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t uid,
-		     fuse_ino_t *ret_ino, u64 *ret_gen)
+		     fuse_ino_t *ret_ino)
 {
 	u8 msg[sizeof(u32) + 2 + sizeof(tmp->nonce)], md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
-	u64 v, g;
+	u64 v;
 
 	memcpy(msg, &uid, sizeof(u32));
 	msg[4] = (u8)(tmp->json | tmp->evidence << 1);
@@ -564,12 +606,10 @@ static int nonce_ino(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	memcpy(msg + 6, tmp->nonce, tmp->len);
 	if (!HMAC(EVP_sha256(), fs->nonce_ino_key, sizeof(fs->nonce_ino_key), msg, 6 + tmp->len, md,
 		  &md_len) ||
-	    md_len < sizeof(v) + sizeof(g))
+	    md_len < sizeof(v))
 		return -EIO;
 	memcpy(&v, md, sizeof(v));
-	memcpy(&g, md + sizeof(v), sizeof(g));
 	*ret_ino = INO_NONCE_FIRST + v % (INO_NONCE_END - INO_NONCE_FIRST);
-	*ret_gen = g;
 	return 0;
 }
 
@@ -597,14 +637,13 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	size_t mine;
 	bool taken, bumped = false;
 	fuse_ino_t ino;
-	u64 gen;
 	int r;
 
-	r = nonce_ino(fs, tmp, uid, &ino, &gen);
+	r = nonce_ino(fs, tmp, uid, &ino);
 	if (r < 0)
 		return r;
 	/* known: under its number, unless some name has a bumped one (rare) */
-	slot = nonce_of(fs, ino);
+	slot = nonce_numbered(fs, ino);
 	if (!slot || !nonce_same(slot, tmp, uid)) {
 		slot = NULL;
 		for (size_t i = 0; fs->nonce_bumped && !slot && i < NONCE_INODES_MAX; i++)
@@ -621,23 +660,31 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 		return 0;
 	}
 
+	/* no node id left (nonce_node()): refused before anything is evicted */
+	if (fs->nonce_serial >= NONCE_NODE_SERIAL_MAX)
+		return -ENFILE;
 	mine = names_count(fs, uid);
 	if (mine >= nonce_share(fs) || !fs->n_nonce_free) {
 		/* the uid has its share, or every slot is used: evict */
 		slot = mine >= nonce_share(fs) ? lru_oldest(fs, uid) : lru_oldest_any(fs);
 		if (!slot)
 			return mine >= nonce_share(fs) ? -EMFILE : -ENFILE;
-		nonce_drop(fs, slot); /* the kernel's inode of it gets ESTALE; its slot is free */
+		/*
+		 * Its slot is free. The kernel may still hold its node id:
+		 * requests naming it get ESTALE, its FORGET finds nothing
+		 * (the slot's next name has a node id of its own).
+		 */
+		nonce_drop(fs, slot);
 	}
 	r = names_add(fs, uid);
 	if (r < 0)
 		return r;
 	slot = &fs->nonces[fs->nonce_free[--fs->n_nonce_free]];
 	/* rarely (a few in 2^31): the next number no name has */
-	taken = nonce_of(fs, ino) != NULL;
+	taken = nonce_numbered(fs, ino) != NULL;
 	while (taken) {
 		ino = ino + 1 < INO_NONCE_END ? ino + 1 : INO_NONCE_FIRST;
-		taken = nonce_of(fs, ino) != NULL;
+		taken = nonce_numbered(fs, ino) != NULL;
 		bumped = true;
 	}
 	*slot = *tmp;
@@ -645,7 +692,7 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	slot->bumped = bumped;
 	slot->uid = uid;
 	slot->ino = ino;
-	slot->gen = gen;
+	slot->node = nonce_node(fs, (size_t)(slot - fs->nonces));
 	slot->nlookup = 1;
 	lru_push(fs, slot);
 	if (bumped)
@@ -919,6 +966,7 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		return true;
 	}
 	if ((ni = nonce_of(fs, ino))) {
+		st->st_ino = ni->ino; /* the name's number, not its node id */
 		st->st_mode = S_IFREG | nonce_mode(c);
 		/*
 		 * 0, the kernel's size of a name not yet answered; while an
@@ -1125,17 +1173,22 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 * bounded by NONCE_INODES_MAX (least recently used names go,
 		 * ESTALE makes the kernel look them up again).
 		 */
-		e.ino = slot->ino;
-		e.generation = slot->gen;
+		e.ino = slot->node;
+		/* a node id is never given twice: no generation tells them apart */
+		e.generation = 0;
 		/* attributes cached: fs_open() checks them (CACHED_TIMEOUT) */
 		e.attr_timeout = CACHED_TIMEOUT;
-		fill_attr(fs, slot->ino, &e.attr);
+		fill_attr(fs, slot->node, &e.attr);
 		fuse_reply_entry(req, &e);
 		return;
 	}
 	fuse_reply_err(req, ENOENT);
 }
 
+/*
+ * The kernel dropped @n lookups of node id @ino. Only the name given that
+ * node id counts them: an evicted name's FORGET finds none (nonce_of()).
+ */
 static void forget_one(struct snpd_fs *fs, fuse_ino_t ino, u64 n)
 {
 	struct nonce_inode *ni = nonce_of(fs, ino);
@@ -1169,7 +1222,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs->stats.getattrs++;
 	if (!fill_attr(fs, ino, &st)) {
 		/* an evicted nonce name: ESTALE makes the kernel look it up again */
-		fuse_reply_err(req, is_nonce_ino(ino) ? ESTALE : ENOENT);
+		fuse_reply_err(req, is_nonce_node(ino) ? ESTALE : ENOENT);
 		return;
 	}
 	fuse_reply_attr(req, &st,
@@ -1392,12 +1445,11 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 	bv.buf[0].mem = buf;
 	/*
 	 * Drop what the kernel may still hold of the inode first: its pages
-	 * and its attributes. A name evicted here and looked up again has
-	 * the same inode number and generation, so the kernel may keep the
-	 * size and pages of an earlier store (stored_once was lost with the
-	 * slot) if the LOOKUP that says 0 was skipped or came late; the
-	 * store only grows the size. With the attributes invalid, the first
-	 * read asks GETATTR, which gives this answer's size.
+	 * and its attributes. A name evicted here and looked up again has a
+	 * new node id, so a new inode in the kernel, and a name stores once
+	 * (stored_once); this is a second line of defence, cheap next to the
+	 * store: the store only grows the size. With the attributes invalid,
+	 * the first read asks GETATTR, which gives this answer's size.
 	 */
 	r = off == h->len ? fuse_lowlevel_notify_inval_inode(h->fs->se, h->nonce_ino, 0, 0) : -EIO;
 	if (r >= 0) {
@@ -1535,7 +1587,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * may be of before a reload (nonce_may_read()); before ESTALE,
 		 * since the mode is the same for every name.
 		 */
-		if (is_nonce_ino(ino) && !nonce_may_read(fs, req)) {
+		if (is_nonce_node(ino) && !nonce_may_read(fs, req)) {
 			handle_free(h);
 			fuse_reply_err(req, EACCES);
 			return;
@@ -1570,7 +1622,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fi->keep_cache = 0;
 		} else {
 			handle_free(h);
-			fuse_reply_err(req, is_nonce_ino(ino) ? ESTALE : ENOENT);
+			fuse_reply_err(req, is_nonce_node(ino) ? ESTALE : ENOENT);
 			return;
 		}
 	}
@@ -2416,10 +2468,10 @@ void snpd_fs_reload(struct snpd_fs *fs)
 
 		if (!fs->nonces[i].used)
 			continue;
-		r = fuse_lowlevel_notify_inval_inode(fs->se, fs->nonces[i].ino, -1, 0);
+		r = fuse_lowlevel_notify_inval_inode(fs->se, fs->nonces[i].node, -1, 0);
 		if (r < 0 && r != -ENOENT) {
 			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
-					  (unsigned long long)fs->nonces[i].ino);
+					  (unsigned long long)fs->nonces[i].node);
 			break;
 		}
 	}

@@ -189,6 +189,10 @@ EXTRA_DIST += %reldir%/tsm-conflict.py
 # the FUSE protocol on a socket handed over as the connection).
 TESTS += %reldir%/fs-nonce-access.py
 EXTRA_DIST += %reldir%/fs-nonce-access.py
+# A FORGET counts only against the name given its node id, never against
+# one looked up after an eviction (the protocol spoken on a socket, too).
+TESTS += %reldir%/fs-forget.py
+EXTRA_DIST += %reldir%/fs-forget.py
 # The simulator after its params were edited (a firmware update): a new
 # process hands out the VCEK/VLEK of the new TCB; the directory's follow.
 TESTS += %reldir%/sim-tcb-update.py

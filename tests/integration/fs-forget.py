@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A FORGET counts only against the name that was given its node id.
+
+FUSE's FORGET carries a node id and a count, no generation. snpd evicts
+nonce names that the kernel may still hold (the kernel keeps unused
+dentries until memory reclaim), and the kernel sends the FORGET of such a
+name's inode when it drops it, which may be after the name was looked up
+again: as the kernel evicts an inode, a LOOKUP of its name waits for
+that (fuse_iget) and makes a new inode, so snpd sees the LOOKUP first and
+the old inode's FORGET after it. When the name got its old node id back,
+that FORGET took the new inode's lookup and snpd freed the name while the
+kernel held it: its next OPEN got ESTALE.
+
+This test is the kernel: snpd takes a socket as its FUSE connection
+(LISTEN_FDNAMES=fuse, as from snpd-mount, see fs-nonce-access.py) and the
+test speaks the protocol on it, with the requests in that order:
+
+1. LOOKUP nonce/A as uid 65534; 1024 fresh names of that uid (its share,
+   fs.c nonce_share()) evict A; LOOKUP nonce/A again: the same st_ino
+   (the name's number is stable), a new node id.
+2. FORGET of A's first node id, count 1 (the old inode's): A's new node id
+   still opens and reads A's nonce; the slot that A's eviction freed (now
+   the last fresh name's) is untouched too; the old node id gets ESTALE.
+3. FORGET of the new node id, count 1: now the kernel holds nothing of A
+   and snpd has forgotten it (ESTALE), and the count of names known falls
+   by one (status nonce_inodes): nothing kept for a forgotten node id."""
+
+import errno
+import json
+import os
+import socket
+import struct
+import subprocess
+import threading
+
+import snpd_harness as h
+import snptest as t
+
+h.need_fuse()
+res = t.Results()
+
+NOBODY = 65534
+SHARE = 1024  # fs.c nonce_share(): NONCE_INODES_PER_UID, with MaxHandlesPerUser= at most 512
+
+# The FUSE protocol, as much as this needs (include/uapi/linux/fuse.h)
+LOOKUP, FORGET, GETATTR, OPEN, READ, RELEASE, INIT = 1, 2, 3, 14, 15, 18, 26
+IN_HDR = struct.Struct("<IIQQIIII")  # len opcode unique nodeid uid gid pid padding
+OUT_HDR = struct.Struct("<IiQ")  # len error unique
+READ_LOCKOWNER = 1 << 1
+ATTR_INO = 40  # fuse_entry_out: nodeid generation entry_valid attr_valid (u64) 2 x u32, attr.ino
+
+
+def read_in(fh):
+    """fuse_read_in of a read(2) (FUSE_READ_LOCKOWNER: snpd refuses reads for the page cache)"""
+    return struct.pack("<QQIIQII", fh, 0, 1 << 16, READ_LOCKOWNER, 0x5eed, os.O_RDONLY, 0)
+
+
+class Wire:
+    """The kernel's side of a FUSE connection, on a SOCK_SEQPACKET pair."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.unique = 0
+
+    def send(self, opcode, nodeid, body, uid=NOBODY, gid=NOBODY):
+        self.unique += 2
+        self.sock.send(IN_HDR.pack(IN_HDR.size + len(body), opcode, self.unique, nodeid, uid,
+                                   gid, os.getpid(), 0) + body)
+
+    def call(self, opcode, nodeid, body, uid=NOBODY, gid=NOBODY):
+        self.send(opcode, nodeid, body, uid, gid)
+        while True:
+            msg = self.sock.recv(1 << 17)
+            if len(msg) < OUT_HDR.size:
+                raise RuntimeError("short reply from snpd: %r" % msg)
+            _, err, unique = OUT_HDR.unpack_from(msg)
+            if unique == 0:
+                continue  # a notification (NOTIFY_INVAL_INODE)
+            if unique != self.unique:
+                raise RuntimeError("reply to %d, expected %d" % (unique, self.unique))
+            return -err, msg[OUT_HDR.size:]
+
+    def lookup(self, parent, name):
+        """(errno, (node id, st_ino))"""
+        err, body = self.call(LOOKUP, parent, name.encode() + b"\0")
+        if err:
+            return err, None
+        return 0, (struct.unpack_from("<Q", body)[0], struct.unpack_from("<Q", body, ATTR_INO)[0])
+
+    def forget(self, nodeid, n):
+        # no reply: snpd reads its requests in order, the next call's reply comes after
+        self.send(FORGET, nodeid, struct.pack("<Q", n))
+
+    def read(self, nodeid):
+        """(errno, the bytes of one READ of the file)"""
+        err, body = self.call(OPEN, nodeid, struct.pack("<II", os.O_RDONLY, 0))
+        if err:
+            return err, None
+        fh = struct.unpack_from("<Q", body)[0]
+        err, data = self.call(READ, nodeid, read_in(fh))
+        self.call(RELEASE, nodeid, struct.pack("<QIIQ", fh, os.O_RDONLY, 0, 0))
+        return err, data
+
+
+class WireDaemon(h.Daemon):
+    """snpd serving a FUSE connection handed over as fd 3 named "fuse"."""
+
+    def start_on(self, fd):
+        ns = os.path.join(self.tmp, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(ns)
+        self.queue = h.queue.Queue()
+        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
+                                      daemon=True)
+        self.drain.start()
+        env = dict(os.environ, NOTIFY_SOCKET=ns, LISTEN_FDS="1", LISTEN_FDNAMES="fuse")
+        cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", h.SNPD, "--config", self.conf,
+               "--backend", self.backend, "--mountpoint", self.mnt, "--no-http",
+               "--event-log="] + self.collateral_args()
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf,
+                                     pass_fds=(3,), preexec_fn=lambda: os.dup2(fd, 3))
+        self.messages = []
+        self.wait_for("READY=1")
+
+
+def nonce_of(data):
+    """The first 32 bytes of REPORT_DATA of a raw report (offset 0x50): a name's nonce."""
+    return data[0x50:0x70] if data and len(data) >= 0x90 else b""
+
+
+def known(w, status):
+    """The names snpd knows (status: filesystem nonce_inodes), read as root."""
+    err, body = w.call(OPEN, status, struct.pack("<II", os.O_RDONLY, 0), uid=0, gid=0)
+    if err:
+        return -1
+    fh = struct.unpack_from("<Q", body)[0]
+    err, data = w.call(READ, status, read_in(fh), uid=0, gid=0)
+    w.call(RELEASE, status, struct.pack("<QIIQ", fh, os.O_RDONLY, 0, 0), uid=0, gid=0)
+    return json.loads(data)["filesystem"]["nonce_inodes"] if not err else -1
+
+
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+with WireDaemon(config="[Daemon]\nRateLimit=0\n\n[Filesystem]\nMaxHandlesPerUser=16\n") as d:
+    d.start_on(theirs.fileno())
+    theirs.close()
+    w = Wire(ours)
+    err, _ = w.call(INIT, 0, struct.pack("<IIII", 7, 31, 0, 0))
+    err2, nonce_dir = w.lookup(1, "nonce")
+    err3, status = w.lookup(1, "status")
+    if not res.check(err == 0 and err2 == 0 and err3 == 0, "INIT, nonce/ and status"):
+        res.done()
+    nonce_dir, status = nonce_dir[0], status[0]
+
+    a = "a1" * 32
+    err, first = w.lookup(nonce_dir, a)
+    res.check(err == 0, "LOOKUP nonce/A as uid 65534")
+    bad, last = 0, None
+    for i in range(SHARE):
+        err, e = w.lookup(nonce_dir, "%064x" % (0xf0000 + i))
+        bad += err != 0
+        last = e if not err else last
+    res.check(bad == 0, "%d fresh names of that uid, all looked up (%d failed)" % (SHARE, bad))
+    res.check(w.read(first[0])[0] == errno.ESTALE,
+              "they evicted A: its node id gets ESTALE, as for a kernel still holding it")
+
+    err, again = w.lookup(nonce_dir, a)
+    if not res.check(err == 0, "LOOKUP nonce/A again"):
+        res.done()
+    res.check(again[1] == first[1],
+              "A keeps its st_ino (%#x, %#x)" % (first[1], again[1]))
+    res.check(again[1] < 1 << 32, "which fits a 32-bit stat()")
+    res.check(again[0] != first[0],
+              "A has a new node id (%#x, was %#x): a node id is never given twice"
+              % (again[0], first[0]))
+    before = known(w, status)
+
+    # the FORGET of the inode the kernel held of A before it was evicted
+    w.forget(first[0], 1)
+    err, data = w.read(again[0])
+    res.check(err == 0 and nonce_of(data) == bytes.fromhex(a),
+              "after the FORGET of A's old node id, A's new one still opens and reads A's "
+              "nonce (%s)" % errno.errorcode.get(err, err))
+    err, data = w.read(last[0])
+    res.check(err == 0 and nonce_of(data) == bytes.fromhex("%064x" % (0xf0000 + SHARE - 1)),
+              "and the name that took A's slot reads its own (%s)"
+              % errno.errorcode.get(err, err))
+    res.check(known(w, status) == before, "no name was forgotten by that FORGET (%d known)"
+              % before)
+    res.check(w.call(GETATTR, first[0], struct.pack("<IIQ", 0, 0, 0))[0] == errno.ESTALE,
+              "A's old node id stays unknown (GETATTR: ESTALE)")
+
+    # the kernel drops its new inode of A: then snpd forgets A
+    w.forget(again[0], 1)
+    res.check(w.read(again[0])[0] == errno.ESTALE,
+              "the FORGET of A's new node id (its one lookup) frees A: ESTALE")
+    res.check(known(w, status) == before - 1,
+              "the names known fall by one (%d, were %d)" % (known(w, status), before))
+    ours.close()
+    h.wait_until(lambda: d.proc.poll() is not None, tries=600)
+    d.stop()
+    if res.bad:
+        with open(d.log, errors="replace") as f:
+            print(f.read()[-3000:])
+res.done()
