@@ -30,8 +30,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
-import threading
 
 import snpd_harness as h
 import snptest as t
@@ -44,8 +42,6 @@ SHARE = 1024  # fs.c nonce_share(): NONCE_INODES_PER_UID, with MaxHandlesPerUser
 
 # The FUSE protocol, as much as this needs (include/uapi/linux/fuse.h)
 LOOKUP, FORGET, GETATTR, OPEN, READ, RELEASE, INIT = 1, 2, 3, 14, 15, 18, 26
-IN_HDR = struct.Struct("<IIQQIIII")  # len opcode unique nodeid uid gid pid padding
-OUT_HDR = struct.Struct("<IiQ")  # len error unique
 READ_LOCKOWNER = 1 << 1
 ATTR_INO = 40  # fuse_entry_out: nodeid generation entry_valid attr_valid (u64) 2 x u32, attr.ino
 
@@ -55,30 +51,11 @@ def read_in(fh):
     return struct.pack("<QQIIQII", fh, 0, 1 << 16, READ_LOCKOWNER, 0x5eed, os.O_RDONLY, 0)
 
 
-class Wire:
-    """The kernel's side of a FUSE connection, on a SOCK_SEQPACKET pair."""
+class Wire(h.FuseWire):
+    """The kernel's side of a FUSE connection (snpd_harness.FuseWire), as uid nobody."""
 
     def __init__(self, sock):
-        self.sock = sock
-        self.unique = 0
-
-    def send(self, opcode, nodeid, body, uid=NOBODY, gid=NOBODY):
-        self.unique += 2
-        self.sock.send(IN_HDR.pack(IN_HDR.size + len(body), opcode, self.unique, nodeid, uid,
-                                   gid, os.getpid(), 0) + body)
-
-    def call(self, opcode, nodeid, body, uid=NOBODY, gid=NOBODY):
-        self.send(opcode, nodeid, body, uid, gid)
-        while True:
-            msg = self.sock.recv(1 << 17)
-            if len(msg) < OUT_HDR.size:
-                raise RuntimeError("short reply from snpd: %r" % msg)
-            _, err, unique = OUT_HDR.unpack_from(msg)
-            if unique == 0:
-                continue  # a notification (NOTIFY_INVAL_INODE)
-            if unique != self.unique:
-                raise RuntimeError("reply to %d, expected %d" % (unique, self.unique))
-            return -err, msg[OUT_HDR.size:]
+        super().__init__(sock, NOBODY, NOBODY)
 
     def lookup(self, parent, name):
         """(errno, (node id, st_ino))"""
@@ -102,28 +79,6 @@ class Wire:
         return err, data
 
 
-class WireDaemon(h.Daemon):
-    """snpd serving a FUSE connection handed over as fd 3 named "fuse"."""
-
-    def start_on(self, fd):
-        ns = os.path.join(self.tmp, "notify.sock")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(ns)
-        self.queue = h.queue.Queue()
-        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
-                                      daemon=True)
-        self.drain.start()
-        env = dict(os.environ, NOTIFY_SOCKET=ns, LISTEN_FDS="1", LISTEN_FDNAMES="fuse")
-        cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", h.SNPD, "--config", self.conf,
-               "--backend", self.backend, "--mountpoint", self.mnt, "--no-http",
-               "--event-log="] + self.collateral_args()
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf,
-                                     pass_fds=(3,), preexec_fn=lambda: os.dup2(fd, 3))
-        self.messages = []
-        self.wait_for("READY=1")
-
-
 def nonce_of(data):
     """The first 32 bytes of REPORT_DATA of a raw report (offset 0x50): a name's nonce."""
     return data[0x50:0x70] if data and len(data) >= 0x90 else b""
@@ -141,7 +96,7 @@ def known(w, status):
 
 
 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-with WireDaemon(config="[Daemon]\nRateLimit=0\n\n[Filesystem]\nMaxHandlesPerUser=16\n") as d:
+with h.WireDaemon(config="[Daemon]\nRateLimit=0\n\n[Filesystem]\nMaxHandlesPerUser=16\n") as d:
     d.start_on(theirs.fileno())
     theirs.close()
     w = Wire(ours)

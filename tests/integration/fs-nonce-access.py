@@ -32,7 +32,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 
 import snpd_harness as h
 import snptest as t
@@ -143,51 +142,11 @@ def through_kernel():
 # The FUSE protocol, as much as this needs (include/uapi/linux/fuse.h)
 LOOKUP, OPEN, RELEASE, INIT = 1, 14, 18, 26
 PARALLEL_DIROPS = 1 << 18  # an INIT flag (fs/fuse-parallel.c)
-NOTIFY_INVAL_INODE = 2
-IN_HDR = struct.Struct("<IIQQIIII")  # len opcode unique nodeid uid gid pid padding
-OUT_HDR = struct.Struct("<IiQ")  # len error unique
 S_IFREG = 0o100000
 
 
-class Wire:
-    """The kernel's side of a FUSE connection, on a SOCK_SEQPACKET pair."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.unique = 0
-        self.inval = []  # inodes of NOTIFY_INVAL_INODE
-
-    def call(self, opcode, nodeid, body, uid=0, gid=0, pid=None):
-        self.unique += 2
-        pid = os.getpid() if pid is None else pid
-        self.sock.send(IN_HDR.pack(IN_HDR.size + len(body), opcode, self.unique, nodeid, uid,
-                                   gid, pid, 0) + body)
-        while True:
-            msg = self.sock.recv(1 << 17)
-            if len(msg) < OUT_HDR.size:
-                raise RuntimeError("short reply from snpd: %r" % msg)
-            _, err, unique = OUT_HDR.unpack_from(msg)
-            if unique == 0:
-                if err == NOTIFY_INVAL_INODE:
-                    self.inval.append(struct.unpack_from("<Q", msg, OUT_HDR.size)[0])
-                continue
-            if unique != self.unique:
-                raise RuntimeError("reply to %d, expected %d" % (unique, self.unique))
-            return -err, msg[OUT_HDR.size:]
-
-    def drain(self):
-        """Notifications already sent (a reload's come before its READY=1)."""
-        self.sock.setblocking(False)
-        try:
-            while True:
-                msg = self.sock.recv(1 << 17)
-                _, err, unique = OUT_HDR.unpack_from(msg)
-                if unique == 0 and err == NOTIFY_INVAL_INODE:
-                    self.inval.append(struct.unpack_from("<Q", msg, OUT_HDR.size)[0])
-        except BlockingIOError:
-            pass
-        finally:
-            self.sock.setblocking(True)
+class Wire(h.FuseWire):
+    """The kernel's side of a FUSE connection (snpd_harness.FuseWire)."""
 
     def lookup(self, parent, name, uid=NOBODY, gid=NOBODY):
         err, body = self.call(LOOKUP, parent, name.encode() + b"\0", uid, gid)
@@ -205,31 +164,9 @@ class Wire:
         return err
 
 
-class WireDaemon(h.Daemon):
-    """snpd serving a FUSE connection handed over as fd 3 named "fuse"."""
-
-    def start_on(self, fd):
-        ns = os.path.join(self.tmp, "notify.sock")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(ns)
-        self.queue = h.queue.Queue()
-        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
-                                      daemon=True)
-        self.drain.start()
-        env = dict(os.environ, NOTIFY_SOCKET=ns, LISTEN_FDS="1", LISTEN_FDNAMES="fuse")
-        cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", h.SNPD, "--config", self.conf,
-               "--backend", self.backend, "--mountpoint", self.mnt, "--no-http",
-               "--event-log="] + self.collateral_args()
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf,
-                                     pass_fds=(3,), preexec_fn=lambda: os.dup2(fd, 3))
-        self.messages = []
-        self.wait_for("READY=1")
-
-
 def without_kernel():
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    with WireDaemon(config=config("0644")) as d:
+    with h.WireDaemon(config=config("0644")) as d:
         d.start_on(theirs.fileno())
         theirs.close()
         w = Wire(ours)
@@ -310,7 +247,7 @@ def unchanged_since_mount():
     attribute the kernel holds is of now, and its check (which let the OPEN
     through) decides for a caller whose groups cannot be read."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    with WireDaemon(config=config("0640", group=str(GROUP))) as d:
+    with h.WireDaemon(config=config("0640", group=str(GROUP))) as d:
         d.start_on(theirs.fileno())
         theirs.close()
         w = Wire(ours)

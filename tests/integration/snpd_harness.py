@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -570,6 +571,95 @@ class TsmTree:
             self.stop()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# The FUSE protocol as the kernel speaks it to snpd (include/uapi/linux/fuse.h),
+# as much as the tests that play the kernel need.
+FUSE_IN_HDR = struct.Struct("<IIQQIIII")  # len opcode unique nodeid uid gid pid padding
+FUSE_OUT_HDR = struct.Struct("<IiQ")  # len error unique
+FUSE_NOTIFY_INVAL_INODE = 2
+
+
+class FuseWire:
+    """The kernel's side of a FUSE connection to snpd on a SOCK_SEQPACKET
+    pair (WireDaemon): requests as @uid/@gid unless a call names others;
+    the inodes of NOTIFY_INVAL_INODE notifications seen are kept in
+    self.inval."""
+
+    def __init__(self, sock, uid=0, gid=0):
+        self.sock = sock
+        self.uid = uid
+        self.gid = gid
+        self.unique = 0
+        self.inval = []
+
+    def send(self, opcode, nodeid, body, uid=None, gid=None, pid=None):
+        """Send a request and return (a FORGET has no reply: snpd reads its
+        requests in order, so the next call's reply comes after it)."""
+        self.unique += 2
+        self.sock.send(FUSE_IN_HDR.pack(
+            FUSE_IN_HDR.size + len(body), opcode, self.unique, nodeid,
+            self.uid if uid is None else uid, self.gid if gid is None else gid,
+            os.getpid() if pid is None else pid, 0) + body)
+
+    def _note(self, msg):
+        """Keep what notification @msg invalidates; True if it is one."""
+        _, err, unique = FUSE_OUT_HDR.unpack_from(msg)
+        if unique != 0:
+            return False
+        if err == FUSE_NOTIFY_INVAL_INODE:
+            self.inval.append(struct.unpack_from("<Q", msg, FUSE_OUT_HDR.size)[0])
+        return True
+
+    def call(self, opcode, nodeid, body, uid=None, gid=None, pid=None):
+        """Send a request and wait for its reply: (errno, the reply's body)."""
+        self.send(opcode, nodeid, body, uid, gid, pid)
+        while True:
+            msg = self.sock.recv(1 << 17)
+            if len(msg) < FUSE_OUT_HDR.size:
+                raise RuntimeError("short reply from snpd: %r" % msg)
+            if self._note(msg):
+                continue
+            _, err, unique = FUSE_OUT_HDR.unpack_from(msg)
+            if unique != self.unique:
+                raise RuntimeError("reply to %d, expected %d" % (unique, self.unique))
+            return -err, msg[FUSE_OUT_HDR.size:]
+
+    def drain(self):
+        """Take the notifications already sent (a reload's come before its
+        READY=1)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self._note(self.sock.recv(1 << 17))
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+
+
+class WireDaemon(Daemon):
+    """snpd serving a FUSE connection handed over as fd 3 named "fuse"
+    (LISTEN_FDNAMES, as snpd-mount hands it one): the test is the kernel
+    (FuseWire on the other end of a socket pair)."""
+
+    def start_on(self, fd):
+        ns = os.path.join(self.tmp, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(ns)
+        self.queue = queue.Queue()
+        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
+                                      daemon=True)
+        self.drain.start()
+        env = dict(os.environ, NOTIFY_SOCKET=ns, LISTEN_FDS="1", LISTEN_FDNAMES="fuse")
+        cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", SNPD, "--config", self.conf,
+               "--backend", self.backend, "--mountpoint", self.mnt, "--no-http",
+               "--event-log="] + self.collateral_args()
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.logf, stderr=self.logf,
+                                     pass_fds=(3,), preexec_fn=lambda: os.dup2(fd, 3))
+        self.messages = []
+        self.wait_for("READY=1")
 
 
 class HeldFile:
