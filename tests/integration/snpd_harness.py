@@ -181,19 +181,7 @@ class Daemon:
         """Start snpd and wait for READY=1 (@wait false: return at once, the
         caller waits with wait_for("READY=1")); @expect_fail: wait for its
         exit and return the status."""
-        ns = os.path.join(self.tmp, "notify.sock")
-        if os.path.exists(ns):
-            os.unlink(ns)
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(ns)
-        # Drained all the time, as systemd does: a datagram queue that fills
-        # up (10 messages here) would block snpd's sd_notify() while a test
-        # waits on the view, and neither side would move again.
-        self.queue = queue.Queue()
-        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
-                                      daemon=True)
-        self.drain.start()
-        env = dict(os.environ, NOTIFY_SOCKET=ns)
+        env = dict(os.environ, NOTIFY_SOCKET=self._listen_notify())
         env.update(self.env or {})
         cmd = self.wrapper + [SNPD, "--config", self.conf, "--backend", self.backend,
                "--mountpoint", self.mnt, "--api-socket", self.api,
@@ -207,6 +195,22 @@ class Daemon:
         if wait:
             self.wait_for("READY=1", timeout)
         return 0
+
+    def _listen_notify(self):
+        """A fresh NOTIFY_SOCKET for snpd: its path."""
+        ns = os.path.join(self.tmp, "notify.sock")
+        if os.path.exists(ns):
+            os.unlink(ns)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(ns)
+        # Drained all the time, as systemd does: a datagram queue that fills
+        # up (10 messages here) would block snpd's sd_notify() while a test
+        # waits on the view, and neither side would move again.
+        self.queue = queue.Queue()
+        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
+                                      daemon=True)
+        self.drain.start()
+        return ns
 
     @staticmethod
     def _drain(sock, q):
@@ -644,14 +648,8 @@ class WireDaemon(Daemon):
     (FuseWire on the other end of a socket pair)."""
 
     def start_on(self, fd):
-        ns = os.path.join(self.tmp, "notify.sock")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(ns)
-        self.queue = queue.Queue()
-        self.drain = threading.Thread(target=self._drain, args=(self.notify, self.queue),
-                                      daemon=True)
-        self.drain.start()
-        env = dict(os.environ, NOTIFY_SOCKET=ns, LISTEN_FDS="1", LISTEN_FDNAMES="fuse")
+        env = dict(os.environ, NOTIFY_SOCKET=self._listen_notify(), LISTEN_FDS="1",
+                   LISTEN_FDNAMES="fuse")
         cmd = ["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", SNPD, "--config", self.conf,
                "--backend", self.backend, "--mountpoint", self.mnt, "--no-http",
                "--event-log="] + self.collateral_args()
