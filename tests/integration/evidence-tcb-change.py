@@ -223,9 +223,11 @@ def scenario_reload_race(top):
     finally:
         if held:
             held.release()
-        hf.release()
-        h.stop_clean(d, res)
-        hf.stop()
+        hf.release()  # a held open would hold snpd's stop
+        try:
+            h.stop_clean(d, res)
+        finally:
+            hf.stop()  # HelperFailed unless held-file ended cleanly
 
 
 def scenario_flapping(top):
