@@ -3,8 +3,10 @@
 has its own marker (HOLD.waiting.PID.N), so that two readers held at the
 same time are told apart (before, one HOLD.waiting was shared: the first
 to go removed it while the other still waited); releasing lets both read
-the source, and their markers go. And snpd_harness.start_fuse_helper(),
-which HeldFile and TsmTree share, says why a helper did not come up."""
+the source, and their markers go. HeldFile.stop() fails the test
+(HelperFailed) when held-file did not end cleanly. And
+snpd_harness.start_fuse_helper(), which HeldFile and TsmTree share, says
+why a helper did not come up."""
 
 import os
 import shutil
@@ -68,6 +70,17 @@ try:
                 r.kill()
                 r.wait()
         hf.stop()
+
+    # stop() checks how held-file ended: one that did not exit 0 fails the test
+    hf = h.HeldFile(tmp, src)
+    hf.proc.kill()
+    hf.proc.wait()
+    try:
+        hf.stop()
+        res.check(False, "held-file killed: stop() said nothing")
+    except h.HelperFailed as e:
+        res.check("held-file did not end cleanly (killed by signal 9" in str(e),
+                  "held-file killed: stop() raises HelperFailed: %s" % str(e).splitlines()[0])
 
     # a helper that cannot come up: the error says which, how and why
     mnt = os.path.join(tmp, "missing", "mnt")

@@ -163,9 +163,11 @@ def scenario_reload_running_job(tmp, sim, emu):
                       src, c and c.get("last_error")))
         res.check(report_ok(d), "reports served")
     finally:
-        hf.release()
-        h.stop_clean(d, res)
-        hf.stop()
+        hf.release()  # a held open would hold snpd's stop
+        try:
+            h.stop_clean(d, res)
+        finally:
+            hf.stop()  # HelperFailed unless held-file ended cleanly
 
 
 def main():

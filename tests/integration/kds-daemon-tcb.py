@@ -163,9 +163,11 @@ def scenario_tcb_change(tmp, sim, emu, trusted):
         res.check(c is not None and h.vcek_ucode(pem) == (newer >> 56),
                   "then the host's VCEK, checked, is served (%r)" % sources(d))
     finally:
-        hf.release()
-        h.stop_clean(d, res)
-        hf.stop()
+        hf.release()  # a held open would hold snpd's stop
+        try:
+            h.stop_clean(d, res)
+        finally:
+            hf.stop()  # HelperFailed unless held-file ended cleanly
 
 
 def vcek_requests(emu):

@@ -510,7 +510,7 @@ def helper_end_problem(what, rc, log_path, clean=0):
 
 
 class HelperFailed(AssertionError):
-    """A test helper (tsm-fuse) crashed, exited with an error or had a
+    """A test helper (tsm-fuse, held-file) crashed, exited with an error or had a
     sanitizer report: the test fails even if every check passed."""
 
 
@@ -666,7 +666,14 @@ class HeldFile:
     slow disk: a reader (snpd's collateral worker reading TrustArk=) stopped
     at a known point. snpd reads no FIFO, so a FIFO cannot do this. Each
     held open has its own marker, so that openers held at the same time are
-    told apart (waiting())."""
+    told apart (waiting()).
+
+    stop() (and leaving a with block) releases the hold and checks how
+    held-file ended, as TsmTree.stop() does for tsm-fuse: it exits 0 on
+    SIGTERM or an unmount, and anything else (a crash, an error, a
+    sanitizer's exit) or a sanitizer report in its output raises
+    HelperFailed with the end of that output (self.log_path, kept in
+    self.dir until then; the caller's @tmp holds self.dir)."""
 
     BIN = os.path.join(BUILDDIR, "tests", "helpers", "held-file")
 
@@ -677,9 +684,10 @@ class HeldFile:
         os.mkdir(self.mnt)
         self.hold_path = os.path.join(self.dir, "hold")
         self.path = os.path.join(self.mnt, "file")
+        self.log_path = os.path.join(self.dir, "held-file.log")
         self.proc, self.log = start_fuse_helper(
             "held-file", [self.BIN, source, self.hold_path, self.mnt], self.mnt,
-            lambda: os.path.ismount(self.mnt), os.path.join(self.dir, "held-file.log"))
+            lambda: os.path.ismount(self.mnt), self.log_path)
 
     def hold(self):
         """Opens from now on wait until release()."""
@@ -715,8 +723,23 @@ class HeldFile:
             pass
 
     def stop(self):
+        """Release the hold, stop held-file if it still runs (SIGTERM) and
+        check how it ended: HelperFailed unless it exited 0 with no
+        sanitizer report. Once; later calls do nothing."""
         self.release()
-        stop_fuse_helper(self.proc, self.mnt, self.log)
+        if not self.proc:
+            return
+        rc = stop_fuse_helper(self.proc, self.mnt, self.log)
+        self.proc = None
+        problem = helper_end_problem("held-file", rc, self.log_path)
+        if problem:
+            raise HelperFailed(problem)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def wait_until(cond, tries=600):

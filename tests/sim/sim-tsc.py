@@ -12,7 +12,8 @@
    seq 3, succeeds and verifies; the guest's and the firmware's counters in
    STATE/launch-state stay equal (4 after one request, not 2), also after
    a relaunch (the kernel boots again). The same through tests/helpers/
-   tsm-fuse (configfs-tsm over the simulator) when FUSE is usable.
+   tsm-fuse (configfs-tsm over the simulator) when FUSE is usable; tsm-fuse
+   must end cleanly (exit 0 on SIGTERM, no sanitizer report).
 3. A process SIGKILLed while the kernel's boot request is under way (the
    hypervisor delays each exit; the kill follows the commit of the boot's
    intent) leaves the boot done: the next report succeeds and verifies,
@@ -28,6 +29,9 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simtest  # noqa: E402
 
+sys.path.insert(0, os.path.join(simtest.SRC, "tests", "integration"))
+import snpd_harness as h  # noqa: E402
+
 try:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 except ImportError:
@@ -37,6 +41,7 @@ TSC_SCALE = 0x0000000123456789
 TSC_OFFSET = 0xFFFFFFF012345678
 TSC_FACTOR = 321
 PRELOAD = os.path.join(simtest.BUILD, "sim", ".libs", "libsnp-preload.so")
+LIMIT = 60  # seconds for tsm-fuse to mount (a bound, never a pass condition)
 
 
 def preload_env():
@@ -176,8 +181,8 @@ def check_paths(d):
 
 def check_tsm(d):
     binp = os.path.join(simtest.BUILD, "tests", "helpers", "tsm-fuse")
-    if not os.access(binp, os.X_OK) or not os.path.exists("/dev/fuse"):
-        print("skip: tsm-fuse (no helper or no /dev/fuse)")
+    if not os.access(binp, os.X_OK) or not os.path.exists("/dev/fuse") or os.geteuid() != 0:
+        print("skip: tsm-fuse (no helper, no /dev/fuse or not root)")
         return
     run([simtest.SNPCTL, "sim", "relaunch", "--dir", d], what="relaunch")
     mnt = os.path.join(d, "tsm")
@@ -185,15 +190,14 @@ def check_tsm(d):
     env = dict(os.environ)
     env.pop("SNP_SIM_FAULTS", None)
     env.pop("SNP_SIM_VMPCK", None)
-    with open(os.path.join(d, "tsm.log"), "wb") as log:
-        proc = subprocess.Popen([binp, "--sim", d, mnt], stdout=log, stderr=log, env=env)
+    log_path = os.path.join(d, "tsm.log")
     try:
-        # wait for the mount (no timed assert: the process's exit ends it)
-        while not os.path.isdir(os.path.join(mnt, "report")):
-            if proc.poll() is not None:
-                print("skip: tsm-fuse did not mount (exit %d)" % proc.returncode)
-                return
-            time.sleep(0.05)
+        proc, log = h.start_fuse_helper("tsm-fuse", [binp, "--sim", d, mnt], mnt,
+                                        lambda: os.path.isdir(os.path.join(mnt, "report")),
+                                        log_path, env=env, timeout=LIMIT)
+    except RuntimeError as e:
+        simtest.fail(str(e))
+    try:
         entry = os.path.join(mnt, "report", "e")
         os.mkdir(entry)
         nonce = bytes(range(64))
@@ -207,11 +211,13 @@ def check_tsm(d):
             simtest.fail("tsm-fuse: counters %r after the kernel's and one report, "
                          "not (4, 4)" % (counters(d),))
     finally:
-        proc.terminate()
-        proc.wait()
-        subprocess.run(["umount", "-l", mnt], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-    print("ok: tsm-fuse's first report after the kernel's TSC_INFO uses seq 3")
+        # a crash, an error exit or a sanitizer report of tsm-fuse fails the test
+        problem = h.helper_end_problem("tsm-fuse", h.stop_fuse_helper(proc, mnt, log),
+                                       log_path)
+        if problem:
+            simtest.fail(problem)
+    print("ok: tsm-fuse's first report after the kernel's TSC_INFO uses seq 3; it ended "
+          "cleanly")
 
 
 def check_kill_during_boot(d):
