@@ -1198,84 +1198,129 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	fuse_reply_err(req, EPERM);
 }
 
+/*
+ * A READDIR answer. Every entry of a directory has a position that keeps
+ * its meaning whatever the listing is when the next READDIR comes (a
+ * reload may add or remove keys/ and certs/ entries between two
+ * getdents64() of one open directory): its d_off, where the next READDIR
+ * resumes, is that position + 1. The root and log/ list fixed tables,
+ * certs/ by enum snpd_cert, keys/ by inode number (never reused: a
+ * changed or new profile comes after every position given out). So an
+ * entry that a reload leaves alone is listed exactly once, and one it
+ * adds or removes may or may not be (readdir(3)); a byte offset into a
+ * listing rebuilt since pointed into another entry (EIO from the kernel
+ * parsing it, or a mix of both listings).
+ */
 struct dirbuf {
-	char *p;
-	size_t size;
+	fuse_req_t req;
+	char *p; /* the kernel's size, allocated at the first entry */
+	size_t size, len;
+	off_t from; /* the first position asked for */
+	bool full;
+	int error;
 };
 
-static int dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, fuse_ino_t ino)
+static void dirbuf_add(struct dirbuf *b, off_t pos, const char *name, fuse_ino_t ino)
 {
 	struct stat st = { .st_ino = ino, .st_mode = is_dir(ino) ? S_IFDIR : S_IFREG };
-	size_t old = b->size;
-	char *p;
+	size_t n;
 
-	b->size += fuse_add_direntry(req, NULL, 0, name, NULL, 0);
-	p = realloc(b->p, b->size);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	fuse_add_direntry(req, b->p + old, b->size - old, name, &st, (off_t)b->size);
-	return 0;
+	if (pos < b->from || b->full || b->error)
+		return;
+	if (!b->p) {
+		b->p = malloc(b->size ? b->size : 1);
+		if (!b->p) {
+			b->error = ENOMEM;
+			return;
+		}
+	}
+	n = fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, &st, pos + 1);
+	if (n > b->size - b->len) {
+		b->full = true; /* the next READDIR resumes here */
+		return;
+	}
+	b->len += n;
+}
+
+/* keys/: the entries in inode order, each at position @first + (inode - INO_KEY_FIRST). */
+static void dirbuf_add_keys(struct snpd_fs *fs, struct dirbuf *b, off_t first)
+{
+	fuse_ino_t last = 0;
+
+	for (size_t n = 0; n < fs->n_keys; n++) {
+		const struct key_node *k = NULL;
+
+		/* the least inode above the last listed: at most 32 profiles */
+		for (size_t i = 0; i < fs->n_keys; i++)
+			if (fs->keys[i].ino > last && (!k || fs->keys[i].ino < k->ino))
+				k = &fs->keys[i];
+		if (!k)
+			break;
+		last = k->ino;
+		dirbuf_add(b, first + (off_t)(k->ino - INO_KEY_FIRST), k->prof.name, k->ino);
+	}
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
-	struct dirbuf b = { 0 };
-	int r = 0;
+	static const struct {
+		const char *name;
+		fuse_ino_t ino;
+	} root[] = {
+		{ "report", INO_REPORT },
+		{ "report.json", INO_REPORT_JSON },
+		{ "nonce", INO_NONCE_DIR },
+		{ "certs", INO_CERTS_DIR },
+		{ "platform.json", INO_PLATFORM },
+		{ "measurement", INO_MEASUREMENT },
+		{ "tcb", INO_TCB },
+		{ "chip_id", INO_CHIP_ID },
+		{ "policy", INO_POLICY },
+		{ "vmpl", INO_VMPL },
+		{ "keys", INO_KEYS_DIR },
+		{ "status", INO_STATUS },
+		{ "log", INO_LOG_DIR },
+		{ "evidence", INO_EVIDENCE_DIR },
+	};
+	struct dirbuf b = { .req = req, .size = size, .from = off };
 
-	r |= dirbuf_add(req, &b, ".", ino);
-	r |= dirbuf_add(req, &b, "..", INO_ROOT);
+	if (!is_dir(ino)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	dirbuf_add(&b, 0, ".", ino);
+	dirbuf_add(&b, 1, "..", INO_ROOT);
 	switch (ino) {
 	case INO_ROOT:
-		r |= dirbuf_add(req, &b, "report", INO_REPORT);
-		r |= dirbuf_add(req, &b, "report.json", INO_REPORT_JSON);
-		r |= dirbuf_add(req, &b, "nonce", INO_NONCE_DIR);
-		r |= dirbuf_add(req, &b, "certs", INO_CERTS_DIR);
-		r |= dirbuf_add(req, &b, "platform.json", INO_PLATFORM);
-		r |= dirbuf_add(req, &b, "measurement", INO_MEASUREMENT);
-		r |= dirbuf_add(req, &b, "tcb", INO_TCB);
-		r |= dirbuf_add(req, &b, "chip_id", INO_CHIP_ID);
-		r |= dirbuf_add(req, &b, "policy", INO_POLICY);
-		r |= dirbuf_add(req, &b, "vmpl", INO_VMPL);
-		r |= dirbuf_add(req, &b, "keys", INO_KEYS_DIR);
-		r |= dirbuf_add(req, &b, "status", INO_STATUS);
-		if (fs->d->eventlog)
-			r |= dirbuf_add(req, &b, "log", INO_LOG_DIR);
-		r |= dirbuf_add(req, &b, "evidence", INO_EVIDENCE_DIR);
+		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
+			if (root[i].ino != INO_LOG_DIR || fs->d->eventlog)
+				dirbuf_add(&b, 2 + (off_t)i, root[i].name, root[i].ino);
 		break;
 	case INO_LOG_DIR:
-		r |= dirbuf_add(req, &b, "extend", INO_LOG_EXTEND);
-		r |= dirbuf_add(req, &b, "events", INO_LOG_EVENTS);
+		dirbuf_add(&b, 2, "extend", INO_LOG_EXTEND);
+		dirbuf_add(&b, 3, "events", INO_LOG_EVENTS);
 		break;
 	case INO_CERTS_DIR:
 		for (int i = 0; i < _SNPD_CERT_MAX; i++)
 			if (static_text(fs, INO_CERT0 + i))
-				r |= dirbuf_add(req, &b, snpd_cert_names[i], INO_CERT0 + i);
+				dirbuf_add(&b, 2 + i, snpd_cert_names[i], INO_CERT0 + i);
 		break;
 	case INO_KEYS_DIR:
-		for (size_t i = 0; i < fs->n_keys; i++)
-			r |= dirbuf_add(req, &b, fs->keys[i].prof.name, fs->keys[i].ino);
+		dirbuf_add_keys(fs, &b, 2);
 		break;
-	case INO_NONCE_DIR:
-	case INO_EVIDENCE_DIR:
-		break; /* names are made up by the reader */
 	default:
-		free(b.p);
-		fuse_reply_err(req, ENOTDIR);
-		return;
+		break; /* nonce/, evidence/: names are made up by the reader */
 	}
-	if (r) {
-		free(b.p);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	if ((size_t)off < b.size)
-		fuse_reply_buf(req, b.p + off,
-			       b.size - (size_t)off < size ? b.size - (size_t)off : size);
+	if (b.error)
+		fuse_reply_err(req, b.error);
 	else
-		fuse_reply_buf(req, NULL, 0);
+		fuse_reply_buf(req, b.p, b.len);
 	free(b.p);
 }
 
