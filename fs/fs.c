@@ -884,6 +884,17 @@ static bool nonce_may_read(struct snpd_fs *fs, fuse_req_t req)
 	return member ? grp : oth;
 }
 
+/*
+ * The size of a file whose bytes all exist: st_blocks to match (512-byte
+ * units), or tar --sparse and other tools that take st_blocks < st_size
+ * for holes store it as zeros.
+ */
+static void set_size(struct stat *st, size_t size)
+{
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+}
+
 /* Fill @st for @ino; false when it does not exist. */
 static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 {
@@ -926,7 +937,7 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		 * must not truncate it: see open_may_wait())
 		 */
 		if (ni->stored)
-			st->st_size = (off_t)ni->stored->len;
+			set_size(st, ni->stored->len);
 		/*
 		 * Shown as unlinked (stat() says 0 links); it changes no
 		 * caching. An expired dentry (entry timeout 0) is deleted at
@@ -946,13 +957,13 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		st->st_mode = S_IFREG | (k->mode & 07777);
 		st->st_uid = k->uid;
 		st->st_gid = k->gid;
-		st->st_size = SNP_DERIVED_KEY_LEN;
+		set_size(st, SNP_DERIVED_KEY_LEN);
 		return true;
 	}
 	text = static_text(fs, ino);
 	if (text) {
 		st->st_mode = S_IFREG | (c->file_mode & 07777);
-		st->st_size = (off_t)static_len(fs, ino, text);
+		set_size(st, static_len(fs, ino, text));
 		return true;
 	}
 	return false;

@@ -29,6 +29,7 @@ snpd_fs_tests = \
 	%reldir%/fs-reload-lookups.py \
 	%reldir%/fs-attr-cache.py \
 	%reldir%/fs-readdir.py \
+	%reldir%/fs-stat.py \
 	%reldir%/fs-parallel-lookup.py \
 	%reldir%/fs-handle-limit.py \
 	%reldir%/fs-exit-leak.py \
