@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #define FUSE_USE_VERSION 34
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -166,6 +167,7 @@ struct nonce_inode {
 struct key_node {
 	fuse_ino_t ino;
 	struct snpd_key_profile prof;
+	struct timespec born; /* the reload that made it */
 };
 
 /*
@@ -219,6 +221,8 @@ struct snpd_fs {
 	bool nonce_perm_changed, nonce_perm_told;
 	/* the notices of refused log/extend writes, which a writer can repeat at will */
 	struct snp_ratelimit log_refusals;
+	/* times (fill_attr()): the mount, the last reload that changed keys/'s listing */
+	struct timespec mount_time, keys_time;
 };
 
 struct pending_read {
@@ -656,15 +660,23 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	return 0;
 }
 
-/* The profile that @ino stands for, if it is still configured unchanged. */
-static const struct snpd_key_profile *key_of(struct snpd_fs *fs, fuse_ino_t ino)
+/* The key node of @ino, if its profile is still configured unchanged. */
+static const struct key_node *key_node_of(struct snpd_fs *fs, fuse_ino_t ino)
 {
 	if (ino < INO_KEY_FIRST)
 		return NULL;
 	for (size_t i = 0; i < fs->n_keys; i++)
 		if (fs->keys[i].ino == ino)
-			return &fs->keys[i].prof;
+			return &fs->keys[i];
 	return NULL;
+}
+
+/* The profile that @ino stands for, if it is still configured unchanged. */
+static const struct snpd_key_profile *key_of(struct snpd_fs *fs, fuse_ino_t ino)
+{
+	const struct key_node *k = key_node_of(fs, ino);
+
+	return k ? &k->prof : NULL;
 }
 
 /* Same name, same key request, same owner and mode (ApiUsers= are HTTP's business). */
@@ -895,11 +907,37 @@ static void set_size(struct stat *st, size_t size)
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 }
 
-/* Fill @st for @ino; false when it does not exist. */
+static void set_time(struct stat *st, struct timespec t)
+{
+	st->st_atim = st->st_mtim = st->st_ctim = t;
+}
+
+/* The view's time of file @f, the mount's when there is no view yet. */
+static struct timespec view_time(struct snpd_fs *fs, enum snpd_view_file f)
+{
+	return fs->d->view ? fs->d->view->mtime[f] : fs->mount_time;
+}
+
+static struct timespec time_later(struct timespec a, struct timespec b)
+{
+	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec) ? a : b;
+}
+
+/*
+ * Fill @st for @ino; false when it does not exist. Times (mtime = ctime =
+ * atime): a static file's and certs/'s from the view (when its bytes last
+ * changed), keys/'s from the reloads, the mount's for the rest. Not the
+ * time of the request for what is made for each open (report, status,
+ * nonce/, ...): as in procfs, a file's time does not move while a
+ * reader holds it (tar says "file changed as we read it" when it does),
+ * and for an evidence name, a time that moved would make the kernel drop
+ * the answer stored in its page cache (auto_inval_data compares mtimes);
+ * nor would a clock read on every LOOKUP of the evidence path.
+ */
 static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	const struct snpd_config *c = &fs->d->config;
-	const struct snpd_key_profile *k;
+	const struct key_node *k;
 	struct nonce_inode *ni;
 	const char *text;
 
@@ -908,11 +946,16 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_uid = c->file_uid;
 	st->st_gid = c->file_gid;
 	st->st_nlink = 1;
+	set_time(st, fs->mount_time);
 	if (ino >= INO_LOG_DIR && ino <= INO_LOG_EVENTS && !fs->d->eventlog)
 		return false; /* EventLog= is empty */
 	if (is_dir(ino)) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
+		if (ino == INO_CERTS_DIR)
+			set_time(st, view_time(fs, SNPD_VIEW_CERTS_DIR));
+		else if (ino == INO_KEYS_DIR)
+			set_time(st, fs->keys_time);
 		return true;
 	}
 	switch (ino) {
@@ -952,18 +995,25 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		st->st_nlink = 0;
 		return true;
 	}
-	k = key_of(fs, ino);
+	k = key_node_of(fs, ino);
 	if (k) {
-		st->st_mode = S_IFREG | (k->mode & 07777);
-		st->st_uid = k->uid;
-		st->st_gid = k->gid;
+		st->st_mode = S_IFREG | (k->prof.mode & 07777);
+		st->st_uid = k->prof.uid;
+		st->st_gid = k->prof.gid;
 		set_size(st, SNP_DERIVED_KEY_LEN);
+		/* the profile's, or the TCB's if that changed since: it may go into the key */
+		set_time(st, time_later(k->born, view_time(fs, SNPD_VIEW_TCB)));
 		return true;
 	}
 	text = static_text(fs, ino);
 	if (text) {
+		static_assert(INO_VMPL - INO_PLATFORM == SNPD_VIEW_VMPL - SNPD_VIEW_PLATFORM,
+			      "the static files in the view's order");
 		st->st_mode = S_IFREG | (c->file_mode & 07777);
 		set_size(st, static_len(fs, ino, text));
+		set_time(st, view_time(fs, ino >= INO_CERT0 ?
+						   SNPD_VIEW_CERT0 + (ino - INO_CERT0) :
+						   SNPD_VIEW_PLATFORM + (ino - INO_PLATFORM)));
 		return true;
 	}
 	return false;
@@ -2301,6 +2351,9 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		return -ENOMEM;
 	fs->d = d;
 	fs->next_key_ino = INO_KEY_FIRST;
+	if (clock_gettime(CLOCK_REALTIME, &fs->mount_time) < 0)
+		fs->mount_time = (struct timespec){ 0 };
+	fs->keys_time = fs->mount_time;
 	fs->log_refusals = SNP_RATELIMIT(10 * 1000000ULL, 10);
 	/* slot 0 first */
 	for (size_t i = 0; i < NONCE_INODES_MAX; i++)
@@ -2424,17 +2477,26 @@ void snpd_fs_reload(struct snpd_fs *fs)
 {
 	const struct snpd_config *c = &fs->d->config;
 	struct key_node next[SNPD_KEY_PROFILES_MAX];
+	bool listing_changed = c->n_keys != fs->n_keys;
+	struct timespec now;
 
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		now = fs->mount_time;
 	for (size_t i = 0; i < c->n_keys; i++) {
-		next[i] = (struct key_node){ .prof = c->keys[i] };
+		next[i] = (struct key_node){ .prof = c->keys[i], .born = now };
 		for (size_t j = 0; j < fs->n_keys; j++)
 			if (key_same(&fs->keys[j].prof, &c->keys[i])) {
 				next[i].ino = fs->keys[j].ino;
+				next[i].born = fs->keys[j].born;
 				break;
 			}
-		if (!next[i].ino)
+		if (!next[i].ino) {
 			next[i].ino = fs->next_key_ino++;
+			listing_changed = true; /* a new name, or a name on a new inode */
+		}
 	}
+	if (listing_changed)
+		fs->keys_time = now;
 	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
 	fs->n_keys = c->n_keys;
 

@@ -30,6 +30,7 @@ snpd_fs_tests = \
 	%reldir%/fs-attr-cache.py \
 	%reldir%/fs-readdir.py \
 	%reldir%/fs-stat.py \
+	%reldir%/fs-times.py \
 	%reldir%/fs-parallel-lookup.py \
 	%reldir%/fs-handle-limit.py \
 	%reldir%/fs-exit-leak.py \
