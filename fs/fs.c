@@ -68,8 +68,8 @@ enum {
  * OPEN (GETATTR of the root for the path walk, LOOKUP, GETATTR for the
  * permission check), on top of OPEN, WRITE, READ, READ and RELEASE.
  * - Their names always stand for the same inode: entries are cached.
- * - Their attributes come from the configuration alone (owner, mode; size
- *   0), so only a reload changes them, and snpd_fs_reload() invalidates
+ * - Their attributes come from the configuration alone (owner, mode; a fixed
+ *   size), so only a reload changes them, and snpd_fs_reload() invalidates
  *   them with fuse_lowlevel_notify_inval_inode(), which takes no lock
  *   that a request waiting for this thread may hold (no directory lock,
  *   no page: attributes only), before the reload says READY=1.
@@ -961,6 +961,7 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	switch (ino) {
 	case INO_REPORT:
 		st->st_mode = S_IFREG | (c->report_mode & 07777);
+		set_size(st, SNP_REPORT_SIZE); /* as a raw nonce/ name: see there */
 		return true;
 	case INO_REPORT_JSON:
 	case INO_STATUS:
@@ -975,12 +976,23 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	if ((ni = nonce_of(fs, ino))) {
 		st->st_mode = S_IFREG | nonce_mode(c);
 		/*
-		 * 0, the kernel's size of a name not yet answered; while an
-		 * answer is in the page cache, its size (GETATTR and LOOKUP
-		 * must not truncate it: see open_may_wait())
+		 * evidence/: 0, the kernel's size of a name not yet answered;
+		 * while an answer is in the page cache, its size (GETATTR and
+		 * LOOKUP must not truncate it: see open_may_wait()).
+		 * A raw report, like report, is always SNP_REPORT_SIZE bytes:
+		 * reads are direct I/O, which no size bounds, and the page
+		 * cache is never filled (fs_read()), so a size that is only
+		 * ever this one is safe, and stat(), tar and file(1) see the
+		 * bytes a read gives. (A read through the page cache, which
+		 * splice(2) and sendfile(2) are from Linux 6.5, then fails
+		 * with EIO rather than finding an empty file.) The JSON's
+		 * size is not known before the device answers: 0, as in
+		 * procfs.
 		 */
 		if (ni->stored)
 			set_size(st, ni->stored->len);
+		else if (!ni->evidence && !ni->json)
+			set_size(st, SNP_REPORT_SIZE);
 		/*
 		 * Shown as unlinked (stat() says 0 links); it changes no
 		 * caching. An expired dentry (entry timeout 0) is deleted at
