@@ -149,7 +149,7 @@ static void collateral_for(struct snpd *d, struct snpd_view *v,
 
 static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 {
-	struct snpd_view *v;
+	struct snpd_view *v, *old;
 	char err[SNP_ERRBUF];
 	int r;
 
@@ -173,9 +173,12 @@ static int reference_view(struct snpd *d, const struct snp_backend_report *ref)
 			return log_error_errno(r, "The reference report is unusable: %m");
 		}
 	}
-	snpd_view_free(d->view);
+	old = d->view;
 	d->view = v;
 	collateral_for(d, v, ref, false);
+	/* with the certificates collateral_for() may have put in */
+	snpd_view_set_times(v, old);
+	snpd_view_free(old);
 	return 0;
 }
 
@@ -444,6 +447,7 @@ static void on_collateral(void *userdata, struct snpd_coll_set *set)
 					   "checked against the trusted root, signs it",
 					   v->ref.version, snp_product_name(v->ref.product),
 					   set->vlek ? "VLEK" : "VCEK");
+			snpd_view_set_times(v, d->view);
 			snpd_view_free(d->view);
 			d->view = v;
 		}

@@ -4,6 +4,7 @@
 #define SNPD_SNPD_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <systemd/sd-event.h>
@@ -23,6 +24,19 @@ enum snpd_cert {
 	SNPD_CERT_CRL,	  /* DER */
 	SNPD_CERT_SOURCE, /* text: one line per file, "NAME SOURCE" */
 	_SNPD_CERT_MAX,
+};
+
+/* The files of a view, for their times (snpd_view.mtime) */
+enum snpd_view_file {
+	SNPD_VIEW_PLATFORM,
+	SNPD_VIEW_MEASUREMENT,
+	SNPD_VIEW_TCB,
+	SNPD_VIEW_CHIP_ID,
+	SNPD_VIEW_POLICY,
+	SNPD_VIEW_VMPL,
+	SNPD_VIEW_CERT0,					/* + enum snpd_cert */
+	SNPD_VIEW_CERTS_DIR = SNPD_VIEW_CERT0 + _SNPD_CERT_MAX, /* which certs there are */
+	_SNPD_VIEW_FILES,
 };
 
 /*
@@ -46,6 +60,12 @@ struct snpd_view {
 	 */
 	char *certs_error;
 	u64 generation;
+	/*
+	 * When each file last changed (CLOCK_REALTIME): the publication of
+	 * the first view in a row with its bytes (snpd_view_set_times()).
+	 * The FUSE view's mtime and ctime of the file.
+	 */
+	struct timespec mtime[_SNPD_VIEW_FILES];
 };
 
 /*
@@ -206,6 +226,12 @@ extern const char *const snpd_cert_names[_SNPD_CERT_MAX];
 int snpd_view_new(const struct snp_backend_report *ref, const char *certs_dir, u64 generation,
 		  struct snpd_view **ret, char *err, size_t errlen);
 struct snpd_view *snpd_view_free(struct snpd_view *v);
+/*
+ * Date the files of @v, which is about to replace @old (NULL: none): a
+ * file with the same bytes (certs/: the same certificates) keeps @old's
+ * time, any other gets the time of now.
+ */
+void snpd_view_set_times(struct snpd_view *v, const struct snpd_view *old);
 /*
  * A copy of @old with generation @generation and, when @set is given, its
  * ARK, ASK/ASVK, VCEK/VLEK and CRL instead of the host's. 0 or -ENOMEM.

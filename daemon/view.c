@@ -487,6 +487,50 @@ fail:
 	return rc;
 }
 
+/* The bytes of file @f of @v (NULL when it has none). */
+static const char *view_file(const struct snpd_view *v, enum snpd_view_file f, size_t *len)
+{
+	const char *text[] = { v->platform_json, v->measurement, v->tcb,
+			       v->chip_id,	 v->policy,	 v->vmpl };
+
+	if (f >= SNPD_VIEW_CERT0) {
+		*len = v->cert_len[f - SNPD_VIEW_CERT0];
+		return v->certs[f - SNPD_VIEW_CERT0];
+	}
+	*len = text[f] ? strlen(text[f]) : 0;
+	return text[f];
+}
+
+static bool view_file_same(const struct snpd_view *a, const struct snpd_view *b,
+			   enum snpd_view_file f)
+{
+	size_t alen, blen;
+	const char *pa = view_file(a, f, &alen), *pb = view_file(b, f, &blen);
+
+	if (!pa || !pb)
+		return !pa && !pb;
+	return alen == blen && !memcmp(pa, pb, alen);
+}
+
+void snpd_view_set_times(struct snpd_view *v, const struct snpd_view *old)
+{
+	struct timespec now;
+	bool certs_same = old != NULL;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		now = (struct timespec){ 0 };
+	for (int f = 0; f < SNPD_VIEW_CERTS_DIR; f++) {
+		bool same = old && view_file_same(v, old, f);
+
+		v->mtime[f] = same ? old->mtime[f] : now;
+		/* certs/ lists another set of names */
+		if (f >= SNPD_VIEW_CERT0 && old &&
+		    !v->certs[f - SNPD_VIEW_CERT0] != !old->certs[f - SNPD_VIEW_CERT0])
+			certs_same = false;
+	}
+	v->mtime[SNPD_VIEW_CERTS_DIR] = certs_same ? old->mtime[SNPD_VIEW_CERTS_DIR] : now;
+}
+
 struct snpd_view *snpd_view_free(struct snpd_view *v)
 {
 	if (!v)

@@ -68,8 +68,8 @@ enum {
  * OPEN (GETATTR of the root for the path walk, LOOKUP, GETATTR for the
  * permission check), on top of OPEN, WRITE, READ, READ and RELEASE.
  * - Their names always stand for the same inode: entries are cached.
- * - Their attributes come from the configuration alone (owner, mode; size
- *   0), so only a reload changes them, and snpd_fs_reload() invalidates
+ * - Their attributes come from the configuration alone (owner, mode; a fixed
+ *   size), so only a reload changes them, and snpd_fs_reload() invalidates
  *   them with fuse_lowlevel_notify_inval_inode(), which takes no lock
  *   that a request waiting for this thread may hold (no directory lock,
  *   no page: attributes only), before the reload says READY=1.
@@ -185,6 +185,7 @@ struct nonce_inode {
 struct key_node {
 	fuse_ino_t ino;
 	struct snpd_key_profile prof;
+	struct timespec born; /* the reload that made it */
 };
 
 /*
@@ -239,6 +240,8 @@ struct snpd_fs {
 	bool nonce_perm_changed, nonce_perm_told;
 	/* the notices of refused log/extend writes, which a writer can repeat at will */
 	struct snp_ratelimit log_refusals;
+	/* times (fill_attr()): the mount, the last reload that changed keys/'s listing */
+	struct timespec mount_time, keys_time;
 };
 
 struct pending_read {
@@ -703,15 +706,23 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 	return 0;
 }
 
-/* The profile that @ino stands for, if it is still configured unchanged. */
-static const struct snpd_key_profile *key_of(struct snpd_fs *fs, fuse_ino_t ino)
+/* The key node of @ino, if its profile is still configured unchanged. */
+static const struct key_node *key_node_of(struct snpd_fs *fs, fuse_ino_t ino)
 {
 	if (ino < INO_KEY_FIRST)
 		return NULL;
 	for (size_t i = 0; i < fs->n_keys; i++)
 		if (fs->keys[i].ino == ino)
-			return &fs->keys[i].prof;
+			return &fs->keys[i];
 	return NULL;
+}
+
+/* The profile that @ino stands for, if it is still configured unchanged. */
+static const struct snpd_key_profile *key_of(struct snpd_fs *fs, fuse_ino_t ino)
+{
+	const struct key_node *k = key_node_of(fs, ino);
+
+	return k ? &k->prof : NULL;
 }
 
 /* Same name, same key request, same owner and mode (ApiUsers= are HTTP's business). */
@@ -931,11 +942,48 @@ static bool nonce_may_read(struct snpd_fs *fs, fuse_req_t req)
 	return member ? grp : oth;
 }
 
-/* Fill @st for @ino; false when it does not exist. */
+/*
+ * The size of a file whose bytes all exist: st_blocks to match (512-byte
+ * units), or tar --sparse and other tools that take st_blocks < st_size
+ * for holes store it as zeros.
+ */
+static void set_size(struct stat *st, size_t size)
+{
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+}
+
+static void set_time(struct stat *st, struct timespec t)
+{
+	st->st_atim = st->st_mtim = st->st_ctim = t;
+}
+
+/* The view's time of file @f, the mount's when there is no view yet. */
+static struct timespec view_time(struct snpd_fs *fs, enum snpd_view_file f)
+{
+	return fs->d->view ? fs->d->view->mtime[f] : fs->mount_time;
+}
+
+static struct timespec time_later(struct timespec a, struct timespec b)
+{
+	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec) ? a : b;
+}
+
+/*
+ * Fill @st for @ino; false when it does not exist. Times (mtime = ctime =
+ * atime): a static file's and certs/'s from the view (when its bytes last
+ * changed), keys/'s from the reloads, the mount's for the rest. Not the
+ * time of the request for what is made for each open (report, status,
+ * nonce/, ...): as in procfs, a file's time does not move while a
+ * reader holds it (tar says "file changed as we read it" when it does),
+ * and for an evidence name, a time that moved would make the kernel drop
+ * the answer stored in its page cache (auto_inval_data compares mtimes);
+ * nor would a clock read on every LOOKUP of the evidence path.
+ */
 static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	const struct snpd_config *c = &fs->d->config;
-	const struct snpd_key_profile *k;
+	const struct key_node *k;
 	struct nonce_inode *ni;
 	const char *text;
 
@@ -944,16 +992,22 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_uid = c->file_uid;
 	st->st_gid = c->file_gid;
 	st->st_nlink = 1;
+	set_time(st, fs->mount_time);
 	if (ino >= INO_LOG_DIR && ino <= INO_LOG_EVENTS && !fs->d->eventlog)
 		return false; /* EventLog= is empty */
 	if (is_dir(ino)) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
+		if (ino == INO_CERTS_DIR)
+			set_time(st, view_time(fs, SNPD_VIEW_CERTS_DIR));
+		else if (ino == INO_KEYS_DIR)
+			set_time(st, fs->keys_time);
 		return true;
 	}
 	switch (ino) {
 	case INO_REPORT:
 		st->st_mode = S_IFREG | (c->report_mode & 07777);
+		set_size(st, SNP_REPORT_SIZE); /* as a raw nonce/ name: see there */
 		return true;
 	case INO_REPORT_JSON:
 	case INO_STATUS:
@@ -969,12 +1023,23 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		st->st_ino = ni->ino; /* the name's number, not its node id */
 		st->st_mode = S_IFREG | nonce_mode(c);
 		/*
-		 * 0, the kernel's size of a name not yet answered; while an
-		 * answer is in the page cache, its size (GETATTR and LOOKUP
-		 * must not truncate it: see open_may_wait())
+		 * evidence/: 0, the kernel's size of a name not yet answered;
+		 * while an answer is in the page cache, its size (GETATTR and
+		 * LOOKUP must not truncate it: see open_may_wait()).
+		 * A raw report, like report, is always SNP_REPORT_SIZE bytes:
+		 * reads are direct I/O, which no size bounds, and the page
+		 * cache is never filled (fs_read()), so a size that is only
+		 * ever this one is safe, and stat(), tar and file(1) see the
+		 * bytes a read gives. (A read through the page cache, which
+		 * splice(2) and sendfile(2) are from Linux 6.5, then fails
+		 * with EIO rather than finding an empty file.) The JSON's
+		 * size is not known before the device answers: 0, as in
+		 * procfs.
 		 */
 		if (ni->stored)
-			st->st_size = (off_t)ni->stored->len;
+			set_size(st, ni->stored->len);
+		else if (!ni->evidence && !ni->json)
+			set_size(st, SNP_REPORT_SIZE);
 		/*
 		 * Shown as unlinked (stat() says 0 links); it changes no
 		 * caching. An expired dentry (entry timeout 0) is deleted at
@@ -989,18 +1054,25 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		st->st_nlink = 0;
 		return true;
 	}
-	k = key_of(fs, ino);
+	k = key_node_of(fs, ino);
 	if (k) {
-		st->st_mode = S_IFREG | (k->mode & 07777);
-		st->st_uid = k->uid;
-		st->st_gid = k->gid;
-		st->st_size = SNP_DERIVED_KEY_LEN;
+		st->st_mode = S_IFREG | (k->prof.mode & 07777);
+		st->st_uid = k->prof.uid;
+		st->st_gid = k->prof.gid;
+		set_size(st, SNP_DERIVED_KEY_LEN);
+		/* the profile's, or the TCB's if that changed since: it may go into the key */
+		set_time(st, time_later(k->born, view_time(fs, SNPD_VIEW_TCB)));
 		return true;
 	}
 	text = static_text(fs, ino);
 	if (text) {
+		static_assert(INO_VMPL - INO_PLATFORM == SNPD_VIEW_VMPL - SNPD_VIEW_PLATFORM,
+			      "the static files in the view's order");
 		st->st_mode = S_IFREG | (c->file_mode & 07777);
-		st->st_size = (off_t)static_len(fs, ino, text);
+		set_size(st, static_len(fs, ino, text));
+		set_time(st, view_time(fs, ino >= INO_CERT0 ?
+						   SNPD_VIEW_CERT0 + (ino - INO_CERT0) :
+						   SNPD_VIEW_PLATFORM + (ino - INO_PLATFORM)));
 		return true;
 	}
 	return false;
@@ -1251,84 +1323,129 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	fuse_reply_err(req, EPERM);
 }
 
+/*
+ * A READDIR answer. Every entry of a directory has a position that keeps
+ * its meaning whatever the listing is when the next READDIR comes (a
+ * reload may add or remove keys/ and certs/ entries between two
+ * getdents64() of one open directory): its d_off, where the next READDIR
+ * resumes, is that position + 1. The root and log/ list fixed tables,
+ * certs/ by enum snpd_cert, keys/ by inode number (never reused: a
+ * changed or new profile comes after every position given out). So an
+ * entry that a reload leaves alone is listed exactly once, and one it
+ * adds or removes may or may not be (readdir(3)); a byte offset into a
+ * listing rebuilt since pointed into another entry (EIO from the kernel
+ * parsing it, or a mix of both listings).
+ */
 struct dirbuf {
-	char *p;
-	size_t size;
+	fuse_req_t req;
+	char *p; /* the kernel's size, allocated at the first entry */
+	size_t size, len;
+	off_t from; /* the first position asked for */
+	bool full;
+	int error;
 };
 
-static int dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, fuse_ino_t ino)
+static void dirbuf_add(struct dirbuf *b, off_t pos, const char *name, fuse_ino_t ino)
 {
 	struct stat st = { .st_ino = ino, .st_mode = is_dir(ino) ? S_IFDIR : S_IFREG };
-	size_t old = b->size;
-	char *p;
+	size_t n;
 
-	b->size += fuse_add_direntry(req, NULL, 0, name, NULL, 0);
-	p = realloc(b->p, b->size);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	fuse_add_direntry(req, b->p + old, b->size - old, name, &st, (off_t)b->size);
-	return 0;
+	if (pos < b->from || b->full || b->error)
+		return;
+	if (!b->p) {
+		b->p = malloc(b->size ? b->size : 1);
+		if (!b->p) {
+			b->error = ENOMEM;
+			return;
+		}
+	}
+	n = fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, &st, pos + 1);
+	if (n > b->size - b->len) {
+		b->full = true; /* the next READDIR resumes here */
+		return;
+	}
+	b->len += n;
+}
+
+/* keys/: the entries in inode order, each at position @first + (inode - INO_KEY_FIRST). */
+static void dirbuf_add_keys(struct snpd_fs *fs, struct dirbuf *b, off_t first)
+{
+	fuse_ino_t last = 0;
+
+	for (size_t n = 0; n < fs->n_keys; n++) {
+		const struct key_node *k = NULL;
+
+		/* the least inode above the last listed: at most 32 profiles */
+		for (size_t i = 0; i < fs->n_keys; i++)
+			if (fs->keys[i].ino > last && (!k || fs->keys[i].ino < k->ino))
+				k = &fs->keys[i];
+		if (!k)
+			break;
+		last = k->ino;
+		dirbuf_add(b, first + (off_t)(k->ino - INO_KEY_FIRST), k->prof.name, k->ino);
+	}
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
-	struct dirbuf b = { 0 };
-	int r = 0;
+	static const struct {
+		const char *name;
+		fuse_ino_t ino;
+	} root[] = {
+		{ "report", INO_REPORT },
+		{ "report.json", INO_REPORT_JSON },
+		{ "nonce", INO_NONCE_DIR },
+		{ "certs", INO_CERTS_DIR },
+		{ "platform.json", INO_PLATFORM },
+		{ "measurement", INO_MEASUREMENT },
+		{ "tcb", INO_TCB },
+		{ "chip_id", INO_CHIP_ID },
+		{ "policy", INO_POLICY },
+		{ "vmpl", INO_VMPL },
+		{ "keys", INO_KEYS_DIR },
+		{ "status", INO_STATUS },
+		{ "log", INO_LOG_DIR },
+		{ "evidence", INO_EVIDENCE_DIR },
+	};
+	struct dirbuf b = { .req = req, .size = size, .from = off };
 
-	r |= dirbuf_add(req, &b, ".", ino);
-	r |= dirbuf_add(req, &b, "..", INO_ROOT);
+	if (!is_dir(ino)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	dirbuf_add(&b, 0, ".", ino);
+	dirbuf_add(&b, 1, "..", INO_ROOT);
 	switch (ino) {
 	case INO_ROOT:
-		r |= dirbuf_add(req, &b, "report", INO_REPORT);
-		r |= dirbuf_add(req, &b, "report.json", INO_REPORT_JSON);
-		r |= dirbuf_add(req, &b, "nonce", INO_NONCE_DIR);
-		r |= dirbuf_add(req, &b, "certs", INO_CERTS_DIR);
-		r |= dirbuf_add(req, &b, "platform.json", INO_PLATFORM);
-		r |= dirbuf_add(req, &b, "measurement", INO_MEASUREMENT);
-		r |= dirbuf_add(req, &b, "tcb", INO_TCB);
-		r |= dirbuf_add(req, &b, "chip_id", INO_CHIP_ID);
-		r |= dirbuf_add(req, &b, "policy", INO_POLICY);
-		r |= dirbuf_add(req, &b, "vmpl", INO_VMPL);
-		r |= dirbuf_add(req, &b, "keys", INO_KEYS_DIR);
-		r |= dirbuf_add(req, &b, "status", INO_STATUS);
-		if (fs->d->eventlog)
-			r |= dirbuf_add(req, &b, "log", INO_LOG_DIR);
-		r |= dirbuf_add(req, &b, "evidence", INO_EVIDENCE_DIR);
+		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
+			if (root[i].ino != INO_LOG_DIR || fs->d->eventlog)
+				dirbuf_add(&b, 2 + (off_t)i, root[i].name, root[i].ino);
 		break;
 	case INO_LOG_DIR:
-		r |= dirbuf_add(req, &b, "extend", INO_LOG_EXTEND);
-		r |= dirbuf_add(req, &b, "events", INO_LOG_EVENTS);
+		dirbuf_add(&b, 2, "extend", INO_LOG_EXTEND);
+		dirbuf_add(&b, 3, "events", INO_LOG_EVENTS);
 		break;
 	case INO_CERTS_DIR:
 		for (int i = 0; i < _SNPD_CERT_MAX; i++)
 			if (static_text(fs, INO_CERT0 + i))
-				r |= dirbuf_add(req, &b, snpd_cert_names[i], INO_CERT0 + i);
+				dirbuf_add(&b, 2 + i, snpd_cert_names[i], INO_CERT0 + i);
 		break;
 	case INO_KEYS_DIR:
-		for (size_t i = 0; i < fs->n_keys; i++)
-			r |= dirbuf_add(req, &b, fs->keys[i].prof.name, fs->keys[i].ino);
+		dirbuf_add_keys(fs, &b, 2);
 		break;
-	case INO_NONCE_DIR:
-	case INO_EVIDENCE_DIR:
-		break; /* names are made up by the reader */
 	default:
-		free(b.p);
-		fuse_reply_err(req, ENOTDIR);
-		return;
+		break; /* nonce/, evidence/: names are made up by the reader */
 	}
-	if (r) {
-		free(b.p);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	if ((size_t)off < b.size)
-		fuse_reply_buf(req, b.p + off,
-			       b.size - (size_t)off < size ? b.size - (size_t)off : size);
+	if (b.error)
+		fuse_reply_err(req, b.error);
 	else
-		fuse_reply_buf(req, NULL, 0);
+		fuse_reply_buf(req, b.p, b.len);
 	free(b.p);
 }
 
@@ -2297,6 +2414,9 @@ int snpd_fs_new(struct snpd *d, struct snpd_fs **ret)
 		return -ENOMEM;
 	fs->d = d;
 	fs->next_key_ino = INO_KEY_FIRST;
+	if (clock_gettime(CLOCK_REALTIME, &fs->mount_time) < 0)
+		fs->mount_time = (struct timespec){ 0 };
+	fs->keys_time = fs->mount_time;
 	fs->log_refusals = SNP_RATELIMIT(10 * 1000000ULL, 10);
 	/* slot 0 first */
 	for (size_t i = 0; i < NONCE_INODES_MAX; i++)
@@ -2420,17 +2540,26 @@ void snpd_fs_reload(struct snpd_fs *fs)
 {
 	const struct snpd_config *c = &fs->d->config;
 	struct key_node next[SNPD_KEY_PROFILES_MAX];
+	bool listing_changed = c->n_keys != fs->n_keys;
+	struct timespec now;
 
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		now = fs->mount_time;
 	for (size_t i = 0; i < c->n_keys; i++) {
-		next[i] = (struct key_node){ .prof = c->keys[i] };
+		next[i] = (struct key_node){ .prof = c->keys[i], .born = now };
 		for (size_t j = 0; j < fs->n_keys; j++)
 			if (key_same(&fs->keys[j].prof, &c->keys[i])) {
 				next[i].ino = fs->keys[j].ino;
+				next[i].born = fs->keys[j].born;
 				break;
 			}
-		if (!next[i].ino)
+		if (!next[i].ino) {
 			next[i].ino = fs->next_key_ino++;
+			listing_changed = true; /* a new name, or a name on a new inode */
+		}
 	}
+	if (listing_changed)
+		fs->keys_time = now;
 	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
 	fs->n_keys = c->n_keys;
 

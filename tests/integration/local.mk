@@ -28,6 +28,9 @@ snpd_fs_tests = \
 	%reldir%/fs-key-reload.py \
 	%reldir%/fs-reload-lookups.py \
 	%reldir%/fs-attr-cache.py \
+	%reldir%/fs-readdir.py \
+	%reldir%/fs-stat.py \
+	%reldir%/fs-times.py \
 	%reldir%/fs-parallel-lookup.py \
 	%reldir%/fs-handle-limit.py \
 	%reldir%/fs-exit-leak.py \
