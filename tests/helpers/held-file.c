@@ -19,8 +19,9 @@
  * opens leave one for the rest).
  *
  * SIGTERM, SIGINT or SIGHUP lets the held opens go, answers the requests
- * already queued, unmounts and exits 0; so does an unmount (0). Any other
- * exit status is an error the tests report (snpd_harness.HeldFile.stop()).
+ * already queued (helper_serve(), fuse-serve.c), unmounts and exits 0; so
+ * does an unmount (0). Any other exit status is an error the tests report
+ * (snpd_harness.HeldFile.stop()).
  */
 #define FUSE_USE_VERSION 31
 
@@ -29,30 +30,24 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/helpers/fuse-serve.h"
+
 #define HOLD_MAX_MS 120000
-#define WORKERS	    10	 /* fuse_loop_mt()'s default thread limit, which this replaces */
-#define STOP_LEFT   64	 /* requests still answered after a signal */
-#define STOP_DIR_MS 1000 /* the wait for an open directory's release after one */
+#define WORKERS	    10 /* fuse_loop_mt()'s default thread limit, which this replaces */
 
 static const char *source, *hold;
 static atomic_uint held_opens; /* N of the markers */
 static atomic_uint open_dirs;  /* directories opened and not yet released */
-static atomic_bool stopping;   /* a signal came: held opens go, the workers end */
-static atomic_int stop_left;   /* requests still answered once stopping */
+static atomic_bool stopping;   /* a signal came: held opens go */
 
 static int held_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
@@ -131,7 +126,7 @@ static int held_read(const char *path, char *buf, size_t size, off_t off, struct
 	return (int)n;
 }
 
-/* Counted only, for serve(): libfuse keeps the handle itself. */
+/* Counted only, for helper_serve(): libfuse keeps the handle itself. */
 static int held_opendir(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -170,141 +165,17 @@ static const struct fuse_operations held_ops = {
 	.read = held_read,
 };
 
-/*
- * The request loop, in place of fuse_loop_mt() and libfuse's signal
- * handlers, as in tsm-fuse.c's serve(): a signal that ends libfuse's loop
- * leaves the requests the kernel has queued unread, and the unmount drops
- * them. A RELEASEDIR so lost (sent in the background, so a closedir(3)
- * just before the signal may not have been read yet) leaves libfuse's
- * handle of that directory, its buffered entries, unfreed at exit, which
- * LeakSanitizer reports. So the signals come through a signalfd to the
- * main thread, and WORKERS threads serve the requests; the FUSE fd is
- * non-blocking, so that a worker that finds the request taken by another
- * goes back to poll(). After a signal (stopping), held opens go, the
- * requests already queued are answered (at most STOP_LEFT in all), and
- * while a directory is still open the next request is waited for up to
- * STOP_DIR_MS; a directory that stays open is given up.
- */
-struct worker {
-	pthread_t thread;
-	struct fuse_session *se;
-	int stop_fd; /* eventfd, readable once stopping */
-	int done_fd; /* eventfd, written by each worker that ends */
-	int r;	     /* how it ended: 0 (stopped, or unmounted) or a negative errno */
-};
-
-static void *worker_main(void *arg)
+/* for helper_serve() */
+static bool held_dirs_open(void *userdata)
 {
-	struct worker *w = arg;
-	struct fuse_buf buf = { .mem = NULL };
-	struct pollfd p[2] = { { .fd = fuse_session_fd(w->se), .events = POLLIN },
-			       { .fd = w->stop_fd, .events = POLLIN } };
-	bool stop;
-	int r;
-
-	for (;;) {
-		stop = atomic_load(&stopping);
-		if (stop && atomic_load(&stop_left) <= 0) {
-			r = 0;
-			break;
-		}
-		r = poll(p, stop ? 1 : 2, !stop ? -1 : atomic_load(&open_dirs) ? STOP_DIR_MS : 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) { /* an error, or stopping and nothing more came */
-			r = r < 0 ? -errno : 0;
-			break;
-		}
-		/* stopping now: the next turn polls without the stop fd */
-		if (!stop && (p[1].revents & POLLIN))
-			continue;
-		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) { /* unmounted */
-			r = 0;
-			break;
-		}
-		if (!(p[0].revents & POLLIN))
-			continue;
-		r = fuse_session_receive_buf(w->se, &buf);
-		if (r == -EINTR || r == -EAGAIN) /* another worker took it */
-			continue;
-		if (r <= 0) { /* 0 or ENODEV: unmounted */
-			r = r == -ENODEV ? 0 : r;
-			break;
-		}
-		fuse_session_process_buf(w->se, &buf);
-		if (stop)
-			atomic_fetch_sub(&stop_left, 1);
-	}
-	free(buf.mem);
-	w->r = r;
-	if (eventfd_write(w->done_fd, 1) < 0)
-		abort(); /* the main thread would wait forever */
-	return NULL;
+	(void)userdata;
+	return atomic_load(&open_dirs) > 0;
 }
 
-/*
- * Serve @se with WORKERS threads until SIGTERM, SIGINT or SIGHUP, an
- * unmount, or a worker's error. Returns 0 (a signal, an unmount) or a
- * negative errno.
- */
-static int serve(struct fuse_session *se)
+static void held_stopping(void *userdata)
 {
-	struct worker w[WORKERS];
-	struct pollfd p[2] = { { .fd = -1, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
-	int stop_fd = -1, done_fd = -1, r = 0, fl;
-	size_t i, started = 0;
-	sigset_t mask;
-
-	/* blocked before the workers start, so that they inherit it */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
-		return -EINVAL;
-	signal(SIGPIPE, SIG_IGN);
-	p[0].fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	stop_fd = eventfd(0, EFD_CLOEXEC);
-	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p[0].fd < 0 || stop_fd < 0 || done_fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	p[1].fd = done_fd;
-	fl = fcntl(fuse_session_fd(se), F_GETFL);
-	if (fl < 0 || fcntl(fuse_session_fd(se), F_SETFL, fl | O_NONBLOCK) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (i = 0; i < WORKERS; i++) {
-		w[i] = (struct worker){ .se = se, .stop_fd = stop_fd, .done_fd = done_fd };
-		r = -pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
-		if (r < 0)
-			break;
-		started++;
-	}
-	/* a signal, or a worker that ended (all end on an unmount) */
-	while (r == 0 && poll(p, 2, -1) < 0) {
-		if (errno != EINTR)
-			r = -errno;
-	}
-	atomic_store(&stop_left, STOP_LEFT);
+	(void)userdata;
 	atomic_store(&stopping, true);
-	if (eventfd_write(stop_fd, 1) < 0)
-		abort(); /* the workers would wait forever */
-	for (i = 0; i < started; i++) {
-		pthread_join(w[i].thread, NULL);
-		if (w[i].r < 0 && r == 0)
-			r = w[i].r;
-	}
-out:
-	if (p[0].fd >= 0)
-		close(p[0].fd);
-	if (stop_fd >= 0)
-		close(stop_fd);
-	if (done_fd >= 0)
-		close(done_fd);
-	return r;
 }
 
 int main(int argc, char **argv)
@@ -335,7 +206,7 @@ int main(int argc, char **argv)
 		goto out_destroy;
 	}
 	/* several threads: a held open must not hold a stat() */
-	r = serve(fuse_get_session(f));
+	r = helper_serve(fuse_get_session(f), WORKERS, held_dirs_open, held_stopping, NULL);
 	if (r < 0)
 		fprintf(stderr, "held-file: serving failed: %s\n", strerror(-r));
 	ret = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

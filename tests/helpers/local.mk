@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Test helpers: tsm-fuse serves a configfs-tsm report tree backed by the
 # simulator; tsm-client drives the tsm backend's ops table directly.
+# fuse-serve.c is the request loop of both FUSE helpers (tsm-fuse, held-file).
 
 check_PROGRAMS += %reldir%/tsm-fuse %reldir%/tsm-client
-%canon_reldir%_tsm_fuse_SOURCES = %reldir%/tsm-fuse.c
+%canon_reldir%_tsm_fuse_SOURCES = %reldir%/tsm-fuse.c %reldir%/fuse-serve.c %reldir%/fuse-serve.h
 %canon_reldir%_tsm_fuse_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(CRYPTO_CFLAGS) $(JANSSON_CFLAGS)
 %canon_reldir%_tsm_fuse_LDADD = sim/libsnpsim.la lib/libsnp.la $(FUSE3_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS)
 %canon_reldir%_tsm_client_SOURCES = %reldir%/tsm-client.c
@@ -13,7 +14,7 @@ check_PROGRAMS += %reldir%/tsm-fuse %reldir%/tsm-client
 # held-file: one file whose open waits while a HOLD file exists (a slow
 # disk), to hold snpd's collateral worker reading TrustArk= at a known point.
 check_PROGRAMS += %reldir%/held-file
-%canon_reldir%_held_file_SOURCES = %reldir%/held-file.c
+%canon_reldir%_held_file_SOURCES = %reldir%/held-file.c %reldir%/fuse-serve.c %reldir%/fuse-serve.h
 %canon_reldir%_held_file_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 %canon_reldir%_held_file_LDADD = $(FUSE3_LIBS)
 # its per-open markers and the harness's start_fuse_helper(); root and

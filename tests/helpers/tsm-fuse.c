@@ -91,8 +91,11 @@
  * too small, the read fails with EIO (and the VMPCK stays usable); auxblob
  * is the certificate table cut to max(offset + length).
  *
- * Serves in the foreground, single-threaded, until SIGTERM/SIGINT/SIGHUP, then
- * answers the requests already queued, unmounts and exits 0. FUSE sends
+ * Serves in the foreground until SIGTERM/SIGINT/SIGHUP, then answers the
+ * requests already queued (helper_serve(), fuse-serve.c), unmounts and exits
+ * 0; an unmount also ends it with 0. One worker thread serves the requests,
+ * one at a time: nothing here is locked, the state below is only touched by
+ * that thread while it serves (and by main() before and after). FUSE sends
  * RELEASE in the background, queued before close(2) returns; the background
  * limit is raised so that it never waits behind others and reaches us
  * before the closing process's next request.
@@ -103,13 +106,10 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +120,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sim/sim.h"
+#include "tests/helpers/fuse-serve.h"
 
 #define TSM_INBLOB_MAX	   64
 #define TSM_OUTBLOB_MAX	   (32 * 1024)
@@ -795,7 +796,7 @@ static int tsm_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	}
 }
 
-/* Counted only, for serve(): libfuse keeps the handle itself. */
+/* Counted only, for helper_serve(): libfuse keeps the handle itself. */
 static int tsm_opendir(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -1142,74 +1143,11 @@ static const struct fuse_operations tsm_ops = {
 
 /* ---- main --------------------------------------------------------------- */
 
-/*
- * The request loop, in place of fuse_loop(): SIGTERM, SIGINT and SIGHUP are
- * taken through a signalfd, between requests. libfuse's handlers may end
- * its loop with a request read and left unanswered, and the requests the
- * kernel has queued when the loop ends are dropped by the unmount. Either
- * way a RELEASEDIR lost so (it is sent in the background, like RELEASE,
- * so a closedir(3) just before the signal may not have been read yet)
- * leaves libfuse's handle of that directory, its buffered entries, unfreed
- * at exit, which LeakSanitizer reports. So after the signal the requests
- * already queued are answered, at most 64, and while a directory is still
- * open (tsm.open_dirs) the next one is waited for up to a second (on Linux
- * 6.18 it was seen to come after the signal); a directory that stays open is given
- * up. Returns 0 (stopped by a signal, or unmounted) or a negative errno.
- */
-static int serve(struct fuse_session *se)
+/* for helper_serve(): on its one worker, as every request handler */
+static bool tsm_dirs_open(void *userdata)
 {
-	struct fuse_buf buf = { .mem = NULL };
-	struct pollfd p[2] = { { .fd = fuse_session_fd(se), .events = POLLIN },
-			       { .fd = -1, .events = POLLIN } };
-	int r, left = -1; /* requests still answered after the signal; -1: no signal yet */
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	p[1].fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (p[1].fd < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	for (;;) {
-		if (left == 0) {
-			r = 0;
-			break;
-		}
-		r = poll(p, left < 0 ? 2 : 1, left < 0 ? -1 : tsm.open_dirs ? 1000 : 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) { /* an error, or stopping and nothing more came */
-			r = r < 0 ? -errno : 0;
-			break;
-		}
-		if (left < 0 && (p[1].revents & POLLIN)) {
-			left = 64;
-			continue;
-		}
-		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) { /* unmounted */
-			r = 0;
-			break;
-		}
-		if (!(p[0].revents & POLLIN))
-			continue;
-		r = fuse_session_receive_buf(se, &buf);
-		if (r == -EINTR || r == -EAGAIN)
-			continue;
-		if (r <= 0) { /* 0 or ENODEV: unmounted */
-			r = r == -ENODEV ? 0 : r;
-			break;
-		}
-		fuse_session_process_buf(se, &buf);
-		if (left > 0)
-			left--;
-	}
-	free(buf.mem);
-	close(p[1].fd);
-	return r;
+	(void)userdata;
+	return tsm.open_dirs > 0;
 }
 
 static void usage(FILE *f)
@@ -1348,7 +1286,7 @@ int main(int argc, char **argv)
 	}
 	log_info("serving a configfs-tsm tree at %s/report (VMPL %u, VMPCK/floor %u)", mnt,
 		 tsm.vmpl, tsm.floor);
-	r = serve(fuse_get_session(f));
+	r = helper_serve(fuse_get_session(f), 1, tsm_dirs_open, NULL, NULL);
 	if (r < 0)
 		log_error_errno(r, "Serving the tree failed: %m");
 	ret = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
