@@ -310,26 +310,23 @@ static void coll_refresh_failed(struct snpd *d, int r, const char *what, const c
 		 * whose set keeps the backoff: coll_backoff_until).
 		 */
 		k = arm_crl_next_update(d);
-		if (k < 0) {
-			log_error_errno(r, "%s: %m%s; cannot schedule another try: %s", what,
-					detail, strerror(-k));
+		if (k >= 0) {
+			log_warning_errno(r,
+					  "%s: %m%s; its CRL is looked up again at its nextUpdate, "
+					  "in %lld s",
+					  what, detail, (long long)(d->coll->retry_at - now));
 			return;
 		}
-		log_warning_errno(r,
-				  "%s: %m%s; its CRL is looked up again at its nextUpdate, in "
-				  "%lld s",
-				  what, detail, (long long)(d->coll->retry_at - now));
-		return;
-	}
-	k = sd_event_add_time_relative(d->event, &d->coll_retry, CLOCK_MONOTONIC,
-				       (u64)sec * 1000000ULL, 0, on_coll_retry, d);
-	if (k < 0) {
+	} else {
+		k = sd_event_add_time_relative(d->event, &d->coll_retry, CLOCK_MONOTONIC,
+					       (u64)sec * 1000000ULL, 0, on_coll_retry, d);
+		if (k >= 0) {
+			log_warning_errno(r, "%s: %m%s; asked again in %u s", what, detail, sec);
+			return;
+		}
 		d->coll_retry = NULL;
-		log_error_errno(r, "%s: %m%s; cannot schedule another try: %s", what, detail,
-				strerror(-k));
-		return;
 	}
-	log_warning_errno(r, "%s: %m%s; asked again in %u s", what, detail, sec);
+	log_error_errno(r, "%s: %m%s; cannot schedule another try: %s", what, detail, strerror(-k));
 }
 
 static int on_coll_retry(sd_event_source *s, uint64_t usec, void *userdata)
