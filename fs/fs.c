@@ -1155,42 +1155,48 @@ static int parse_nonce_name(const char *name, u8 *out, size_t *ret_len, bool *re
 	return 0;
 }
 
+/*
+ * The root's names, for LOOKUP and READDIR. The order is READDIR's: an
+ * entry's position is its index here (fs_readdir()), so new names go at
+ * the end.
+ */
+static const struct {
+	const char *name;
+	fuse_ino_t ino;
+} root_names[] = {
+	{ "report", INO_REPORT },
+	{ "report.json", INO_REPORT_JSON },
+	{ "nonce", INO_NONCE_DIR },
+	{ "certs", INO_CERTS_DIR },
+	{ "platform.json", INO_PLATFORM },
+	{ "measurement", INO_MEASUREMENT },
+	{ "tcb", INO_TCB },
+	{ "chip_id", INO_CHIP_ID },
+	{ "policy", INO_POLICY },
+	{ "vmpl", INO_VMPL },
+	{ "keys", INO_KEYS_DIR },
+	{ "status", INO_STATUS },
+	{ "log", INO_LOG_DIR },
+	{ "evidence", INO_EVIDENCE_DIR },
+};
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
-	static const struct {
-		const char *name;
-		fuse_ino_t ino;
-	} root[] = {
-		{ "report", INO_REPORT },
-		{ "report.json", INO_REPORT_JSON },
-		{ "nonce", INO_NONCE_DIR },
-		{ "certs", INO_CERTS_DIR },
-		{ "platform.json", INO_PLATFORM },
-		{ "measurement", INO_MEASUREMENT },
-		{ "tcb", INO_TCB },
-		{ "chip_id", INO_CHIP_ID },
-		{ "policy", INO_POLICY },
-		{ "vmpl", INO_VMPL },
-		{ "keys", INO_KEYS_DIR },
-		{ "status", INO_STATUS },
-		{ "log", INO_LOG_DIR },
-		{ "evidence", INO_EVIDENCE_DIR },
-	};
 
 	fs->stats.lookups++;
 	if (parent == INO_ROOT) {
-		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
-			if (!strcmp(name, root[i].name)) {
+		for (size_t i = 0; i < SNP_ELEMENTSOF(root_names); i++)
+			if (!strcmp(name, root_names[i].name)) {
 				/* no reference report yet (host busy at start): say so */
-				if (!fs->d->view && root[i].ino >= INO_PLATFORM &&
-				    root[i].ino <= INO_VMPL) {
+				if (!fs->d->view && root_names[i].ino >= INO_PLATFORM &&
+				    root_names[i].ino <= INO_VMPL) {
 					fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ?
 								    ENODEV :
 								    EBUSY);
 					return;
 				}
-				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
+				reply_entry(fs, req, root_names[i].ino, ATTR_TIMEOUT);
 				return;
 			}
 	} else if (parent == INO_LOG_DIR) {
@@ -1390,25 +1396,6 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
-	static const struct {
-		const char *name;
-		fuse_ino_t ino;
-	} root[] = {
-		{ "report", INO_REPORT },
-		{ "report.json", INO_REPORT_JSON },
-		{ "nonce", INO_NONCE_DIR },
-		{ "certs", INO_CERTS_DIR },
-		{ "platform.json", INO_PLATFORM },
-		{ "measurement", INO_MEASUREMENT },
-		{ "tcb", INO_TCB },
-		{ "chip_id", INO_CHIP_ID },
-		{ "policy", INO_POLICY },
-		{ "vmpl", INO_VMPL },
-		{ "keys", INO_KEYS_DIR },
-		{ "status", INO_STATUS },
-		{ "log", INO_LOG_DIR },
-		{ "evidence", INO_EVIDENCE_DIR },
-	};
 	struct dirbuf b = { .req = req, .size = size, .from = off };
 
 	if (!is_dir(ino)) {
@@ -1423,9 +1410,9 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	dirbuf_add(&b, 1, "..", INO_ROOT);
 	switch (ino) {
 	case INO_ROOT:
-		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
-			if (root[i].ino != INO_LOG_DIR || fs->d->eventlog)
-				dirbuf_add(&b, 2 + (off_t)i, root[i].name, root[i].ino);
+		for (size_t i = 0; i < SNP_ELEMENTSOF(root_names); i++)
+			if (root_names[i].ino != INO_LOG_DIR || fs->d->eventlog)
+				dirbuf_add(&b, 2 + (off_t)i, root_names[i].name, root_names[i].ino);
 		break;
 	case INO_LOG_DIR:
 		dirbuf_add(&b, 2, "extend", INO_LOG_EXTEND);
