@@ -91,12 +91,18 @@ enum {
 #define CACHED_TIMEOUT 1.0
 
 /*
- * Key profiles get inodes from here on, one per profile name and settings,
- * never reused: an inode (and a handle) stands for exactly one profile.
- * Below 2^32 for 2^31 profiles (32-bit stat() fails with EOVERFLOW above);
- * a reload makes at most SNPD_KEY_PROFILES_MAX new ones.
+ * Key profiles get inodes in [INO_KEY_FIRST, INO_KEY_END), one per profile
+ * name and settings, never reused: an inode (and a handle) stands for
+ * exactly one profile. A reload makes at most SNPD_KEY_PROFILES_MAX new
+ * ones; once all 2^31 are used (some 67 million reloads that each change
+ * every profile), a new or changed profile gets none and stays out of
+ * keys/ until snpd restarts (snpd_fs_reload()). The end is a hard one:
+ * 32-bit stat() fails with EOVERFLOW above 2^32, and the node ids of
+ * nonce and evidence names start there (is_nonce_node()), so a key inode
+ * beyond it would be taken for a nonce name.
  */
 #define INO_KEY_FIRST ((fuse_ino_t)1 << 31)
+#define INO_KEY_END   ((fuse_ino_t)1 << 32)
 
 /*
  * nonce/<hex>: at most NONCE_INODES_MAX names known at once, at most
@@ -137,13 +143,17 @@ enum {
 #define INO_NONCE_END	 ((fuse_ino_t)1 << 31)
 /*
  * The node ids of nonce and evidence names: from 2^32 up (above the key
- * inodes), (serial << NONCE_SLOT_BITS | slot) + INO_NONCE_NODE_FIRST, so
+ * inodes, which end there: INO_KEY_END),
+ * (serial << NONCE_SLOT_BITS | slot) + INO_NONCE_NODE_FIRST, so
  * the slot is found without a search and a serial is never used twice.
  */
 #define NONCE_SLOT_BITS	      13
 #define INO_NONCE_NODE_FIRST  ((fuse_ino_t)1 << 32)
 #define NONCE_NODE_SERIAL_MAX ((UINT64_MAX - INO_NONCE_NODE_FIRST) >> NONCE_SLOT_BITS)
 static_assert(NONCE_INODES_MAX == 1 << NONCE_SLOT_BITS, "a slot index fits NONCE_SLOT_BITS");
+/* the three ranges are disjoint: a number never stands for two kinds of file */
+static_assert(INO_NONCE_END <= INO_KEY_FIRST, "nonce st_ino below the key inodes");
+static_assert(INO_KEY_END <= INO_NONCE_NODE_FIRST, "key inodes below the nonce node ids");
 
 enum content {
 	C_STATIC, /* a snapshot of the view */
@@ -709,7 +719,7 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 /* The key node of @ino, if its profile is still configured unchanged. */
 static const struct key_node *key_node_of(struct snpd_fs *fs, fuse_ino_t ino)
 {
-	if (ino < INO_KEY_FIRST)
+	if (ino < INO_KEY_FIRST || ino >= INO_KEY_END)
 		return NULL;
 	for (size_t i = 0; i < fs->n_keys; i++)
 		if (fs->keys[i].ino == ino)
@@ -2529,6 +2539,7 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	struct key_node next[SNPD_KEY_PROFILES_MAX];
 	bool listing_changed = c->n_keys != fs->n_keys;
 	struct timespec now;
+	size_t n = 0;
 
 	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
 		now = fs->mount_time;
@@ -2540,15 +2551,30 @@ void snpd_fs_reload(struct snpd_fs *fs)
 				next[i].born = fs->keys[j].born;
 				break;
 			}
-		if (!next[i].ino) {
+		if (next[i].ino) {
+			next[n++] = next[i];
+		} else if (fs->next_key_ino < INO_KEY_END) {
 			next[i].ino = fs->next_key_ino++;
+			next[n++] = next[i];
 			listing_changed = true; /* a new name, or a name on a new inode */
+		} else {
+			/*
+			 * No inode left that was never some other profile's: left
+			 * out rather than served under an inode whose handles
+			 * stand for another one, or taken for a nonce name's node
+			 * id (INO_KEY_END).
+			 */
+			log_error("Key profile %s is not in keys/: the %llu key inodes of this "
+				  "mount are used up by reloads; restart snpd to list it",
+				  c->keys[i].name,
+				  (unsigned long long)(INO_KEY_END - INO_KEY_FIRST));
+			listing_changed = true;
 		}
 	}
 	if (listing_changed)
 		fs->keys_time = now;
-	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
-	fs->n_keys = c->n_keys;
+	memcpy(fs->keys, next, n * sizeof(next[0]));
+	fs->n_keys = n;
 
 	/*
 	 * nonce_attributes_current(): for good, as A, B, A may leave B cached.
