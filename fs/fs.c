@@ -121,14 +121,17 @@ enum {
  * every request and in FORGET, is never given twice: INO_NONCE_NODE_FIRST
  * plus a serial number of the name's arrival and its slot (nonce_node()).
  * So a name may be forgotten here (evicted) while the kernel still holds
- * its inode: a request naming that node id finds nothing and gets ESTALE
- * (the VFS then looks the name up again, and gets a new node id), and the
- * FORGET that comes when the kernel drops it finds nothing either. FORGET
- * carries no generation, only the node id and a count: with node ids
- * reused (as the hashed numbers were once), the FORGET of an evicted name's
- * inode took the count from the name that had its number then (the same
- * name looked up again, or another one), which was then freed while the
- * kernel still held it. An evicted name costs nothing here: what the
+ * its inode: a path walk revalidates the name's dentry (entry timeout 0)
+ * with a LOOKUP, whose answer names a new node id, and the kernel drops
+ * the dentry for that mismatch (fuse_dentry_revalidate()) and looks the
+ * name up again; a request naming the old node id itself (an open
+ * descriptor's, a reopen through /proc/self/fd) finds nothing and gets
+ * ESTALE; the FORGET that comes when the kernel drops it finds nothing
+ * either. FORGET carries no generation, only the node id and a count: with
+ * node ids reused (as the hashed numbers were once), the FORGET of an
+ * evicted name's inode took the count from the name that had its number
+ * then (the same name looked up again, or another one), which was then
+ * freed while the kernel still held it. An evicted name costs nothing here: what the
  * kernel holds of it is a node id that no name will have again.
  */
 #define NONCE_INODES_PER_UID 1024
@@ -279,7 +282,7 @@ struct handle {
 	size_t written;
 	fuse_ino_t key_ino;
 	struct snpd_key_profile key;	     /* the profile as it was at open */
-	fuse_ino_t nonce_ino;		     /* nonce/<hex> opened, pinned until release */
+	fuse_ino_t nonce_node;		     /* nonce/<hex> opened: its FUSE node id, not st_ino */
 	struct snpd_eventlog_text *log_text; /* log/events: the shared rendering */
 	u64 log_count;			     /* log/events: its events at open */
 	struct snpd_evidence_body *evidence; /* evidence: the batch's shared pieces + own */
@@ -418,12 +421,15 @@ static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t node)
 	return ni->used && ni->node == node ? ni : NULL;
 }
 
-/* A node id for the name about to take slot @slot, never given before; 0: none left. */
+/*
+ * A node id for the name about to take slot @slot, never given before, never
+ * 0 (a LOOKUP reply with node id 0 is a negative entry: the kernel would not
+ * hold what snpd counts as looked up). The caller has checked that one is
+ * left (nonce_get(): 2^51 names, some 70 years at a million a second).
+ */
 static fuse_ino_t nonce_node(struct snpd_fs *fs, size_t slot)
 {
-	/* 2^51 names: some 70 years at a million a second */
-	if (fs->nonce_serial >= NONCE_NODE_SERIAL_MAX)
-		return 0;
+	assert(fs->nonce_serial < NONCE_NODE_SERIAL_MAX && slot < NONCE_INODES_MAX);
 	return INO_NONCE_NODE_FIRST + (++fs->nonce_serial << NONCE_SLOT_BITS) + slot;
 }
 
@@ -593,9 +599,9 @@ static void drop_cached(struct snpd_fs *fs, struct nonce_inode *ni)
 /* A release of a nonce/<hex> handle: the name may go now. */
 static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
 {
-	struct nonce_inode *ni = h->nonce_ino ? nonce_of(fs, h->nonce_ino) : NULL;
+	struct nonce_inode *ni = h->nonce_node ? nonce_of(fs, h->nonce_node) : NULL;
 
-	h->nonce_ino = 0;
+	h->nonce_node = 0;
 	if (!ni || !ni->open)
 		return;
 	if (--ni->open == 0) {
@@ -1056,7 +1062,8 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		 * its last dput() only on virtiofs (fc->delete_stale, since
 		 * 5.4): on /dev/fuse it stays unused in the dcache, holding
 		 * the inode, until memory reclaim, a revalidating LOOKUP
-		 * that fails (ESTALE here) or the unmount. Only then does
+		 * whose answer names another node id (every LOOKUP of a
+		 * name evicted here does) or the unmount. Only then does
 		 * the inode's last reference go, and FUSE evicts it and
 		 * sends the FORGET at once whatever its nlink (drop_inode is
 		 * generic_delete_inode(), inode_just_drop() from 6.18).
@@ -1258,8 +1265,14 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 * (getdents64 into a page that never arrives) would make
 		 * every lookup here, and our exit, wait behind it. The
 		 * kernel's dentries are reclaimable; this daemon's share is
-		 * bounded by NONCE_INODES_MAX (least recently used names go,
-		 * ESTALE makes the kernel look them up again).
+		 * bounded by NONCE_INODES_MAX (least recently used names go).
+		 * The kernel's dentry of an evicted name is revalidated with
+		 * a LOOKUP at its next path walk: a new node id, so the
+		 * kernel forgets that one (FORGET, count 1), drops the
+		 * dentry and looks the name up once more. Correct, and the
+		 * counts agree whichever of that FORGET and LOOKUP comes
+		 * first, but it costs a round trip and may take a second
+		 * slot (evicting one more name of a uid at its share).
 		 */
 		e.ino = slot->node;
 		/* a node id is never given twice: no generation tells them apart */
@@ -1309,7 +1322,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	fs->stats.getattrs++;
 	if (!fill_attr(fs, ino, &st)) {
-		/* an evicted nonce name: ESTALE makes the kernel look it up again */
+		/*
+		 * a node id no name has here (evicted, or never given): its
+		 * inode is gone. A path walk does not get here for an evicted
+		 * name (its revalidating LOOKUP gets a new node id), an open
+		 * descriptor of it does.
+		 */
 		fuse_reply_err(req, is_nonce_node(ino) ? ESTALE : ENOENT);
 		return;
 	}
@@ -1565,11 +1583,11 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 	 * store: the store only grows the size. With the attributes invalid,
 	 * the first read asks GETATTR, which gives this answer's size.
 	 */
-	r = off == h->len ? fuse_lowlevel_notify_inval_inode(h->fs->se, h->nonce_ino, 0, 0) : -EIO;
+	r = off == h->len ? fuse_lowlevel_notify_inval_inode(h->fs->se, h->nonce_node, 0, 0) : -EIO;
 	if (r >= 0) {
 		/* a store that fails part way may leave pages: drop them too */
 		ni->cached = true;
-		r = fuse_lowlevel_notify_store(h->fs->se, h->nonce_ino, 0, &bv, 0);
+		r = fuse_lowlevel_notify_store(h->fs->se, h->nonce_node, 0, &bv, 0);
 	}
 	free(buf);
 	if (r < 0) {
@@ -1585,7 +1603,7 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 
 static void unstore(struct handle *h)
 {
-	struct nonce_inode *ni = h->stored ? nonce_of(h->fs, h->nonce_ino) : NULL;
+	struct nonce_inode *ni = h->stored ? nonce_of(h->fs, h->nonce_node) : NULL;
 
 	if (ni && ni->stored == h)
 		ni->stored = NULL;
@@ -1595,7 +1613,7 @@ static void unstore(struct handle *h)
 /* The batch answered @h's waiting OPEN. */
 static void answer_open(struct handle *h)
 {
-	struct nonce_inode *ni = nonce_of(h->fs, h->nonce_ino);
+	struct nonce_inode *ni = nonce_of(h->fs, h->nonce_node);
 	struct fuse_file_info fi = h->open_fi;
 	fuse_req_t req = h->open_req;
 
@@ -1712,7 +1730,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 						    C_REPORT;
 			memcpy(h->report_data, ni->nonce, ni->len);
 			h->written = ni->len;
-			h->nonce_ino = ino;
+			h->nonce_node = ino;
 			if (ni->open++ == 0)
 				lru_unlink(fs, ni);
 		} else if ((k = key_of(fs, ino))) {
@@ -2612,7 +2630,7 @@ void snpd_fs_reload(struct snpd_fs *fs)
 			continue;
 		r = fuse_lowlevel_notify_inval_inode(fs->se, fs->nonces[i].node, -1, 0);
 		if (r < 0 && r != -ENOENT) {
-			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
+			log_warning_errno(r, "Cannot invalidate the attributes of node id %llu: %m",
 					  (unsigned long long)fs->nonces[i].node);
 			break;
 		}
