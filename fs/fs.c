@@ -91,12 +91,18 @@ enum {
 #define CACHED_TIMEOUT 1.0
 
 /*
- * Key profiles get inodes from here on, one per profile name and settings,
- * never reused: an inode (and a handle) stands for exactly one profile.
- * Below 2^32 for 2^31 profiles (32-bit stat() fails with EOVERFLOW above);
- * a reload makes at most SNPD_KEY_PROFILES_MAX new ones.
+ * Key profiles get inodes in [INO_KEY_FIRST, INO_KEY_END), one per profile
+ * name and settings, never reused: an inode (and a handle) stands for
+ * exactly one profile. A reload makes at most SNPD_KEY_PROFILES_MAX new
+ * ones; once all 2^31 are used (some 67 million reloads that each change
+ * every profile), a new or changed profile gets none and stays out of
+ * keys/ until snpd restarts (snpd_fs_reload()). The end is a hard one:
+ * 32-bit stat() fails with EOVERFLOW above 2^32, and the node ids of
+ * nonce and evidence names start there (is_nonce_node()), so a key inode
+ * beyond it would be taken for a nonce name.
  */
 #define INO_KEY_FIRST ((fuse_ino_t)1 << 31)
+#define INO_KEY_END   ((fuse_ino_t)1 << 32)
 
 /*
  * nonce/<hex>: at most NONCE_INODES_MAX names known at once, at most
@@ -115,14 +121,17 @@ enum {
  * every request and in FORGET, is never given twice: INO_NONCE_NODE_FIRST
  * plus a serial number of the name's arrival and its slot (nonce_node()).
  * So a name may be forgotten here (evicted) while the kernel still holds
- * its inode: a request naming that node id finds nothing and gets ESTALE
- * (the VFS then looks the name up again, and gets a new node id), and the
- * FORGET that comes when the kernel drops it finds nothing either. FORGET
- * carries no generation, only the node id and a count: with node ids
- * reused (as the hashed numbers were once), the FORGET of an evicted name's
- * inode took the count from the name that had its number then (the same
- * name looked up again, or another one), which was then freed while the
- * kernel still held it. An evicted name costs nothing here: what the
+ * its inode: a path walk revalidates the name's dentry (entry timeout 0)
+ * with a LOOKUP, whose answer names a new node id, and the kernel drops
+ * the dentry for that mismatch (fuse_dentry_revalidate()) and looks the
+ * name up again; a request naming the old node id itself (an open
+ * descriptor's, a reopen through /proc/self/fd) finds nothing and gets
+ * ESTALE; the FORGET that comes when the kernel drops it finds nothing
+ * either. FORGET carries no generation, only the node id and a count: with
+ * node ids reused (as the hashed numbers were once), the FORGET of an
+ * evicted name's inode took the count from the name that had its number
+ * then (the same name looked up again, or another one), which was then
+ * freed while the kernel still held it. An evicted name costs nothing here: what the
  * kernel holds of it is a node id that no name will have again.
  */
 #define NONCE_INODES_PER_UID 1024
@@ -137,13 +146,17 @@ enum {
 #define INO_NONCE_END	 ((fuse_ino_t)1 << 31)
 /*
  * The node ids of nonce and evidence names: from 2^32 up (above the key
- * inodes), (serial << NONCE_SLOT_BITS | slot) + INO_NONCE_NODE_FIRST, so
+ * inodes, which end there: INO_KEY_END),
+ * (serial << NONCE_SLOT_BITS | slot) + INO_NONCE_NODE_FIRST, so
  * the slot is found without a search and a serial is never used twice.
  */
 #define NONCE_SLOT_BITS	      13
 #define INO_NONCE_NODE_FIRST  ((fuse_ino_t)1 << 32)
 #define NONCE_NODE_SERIAL_MAX ((UINT64_MAX - INO_NONCE_NODE_FIRST) >> NONCE_SLOT_BITS)
 static_assert(NONCE_INODES_MAX == 1 << NONCE_SLOT_BITS, "a slot index fits NONCE_SLOT_BITS");
+/* the three ranges are disjoint: a number never stands for two kinds of file */
+static_assert(INO_NONCE_END <= INO_KEY_FIRST, "nonce st_ino below the key inodes");
+static_assert(INO_KEY_END <= INO_NONCE_NODE_FIRST, "key inodes below the nonce node ids");
 
 enum content {
 	C_STATIC, /* a snapshot of the view */
@@ -269,7 +282,7 @@ struct handle {
 	size_t written;
 	fuse_ino_t key_ino;
 	struct snpd_key_profile key;	     /* the profile as it was at open */
-	fuse_ino_t nonce_ino;		     /* nonce/<hex> opened, pinned until release */
+	fuse_ino_t nonce_node;		     /* nonce/<hex> opened: its FUSE node id, not st_ino */
 	struct snpd_eventlog_text *log_text; /* log/events: the shared rendering */
 	u64 log_count;			     /* log/events: its events at open */
 	struct snpd_evidence_body *evidence; /* evidence: the batch's shared pieces + own */
@@ -408,12 +421,15 @@ static struct nonce_inode *nonce_of(struct snpd_fs *fs, fuse_ino_t node)
 	return ni->used && ni->node == node ? ni : NULL;
 }
 
-/* A node id for the name about to take slot @slot, never given before; 0: none left. */
+/*
+ * A node id for the name about to take slot @slot, never given before, never
+ * 0 (a LOOKUP reply with node id 0 is a negative entry: the kernel would not
+ * hold what snpd counts as looked up). The caller has checked that one is
+ * left (nonce_get(): 2^51 names, some 70 years at a million a second).
+ */
 static fuse_ino_t nonce_node(struct snpd_fs *fs, size_t slot)
 {
-	/* 2^51 names: some 70 years at a million a second */
-	if (fs->nonce_serial >= NONCE_NODE_SERIAL_MAX)
-		return 0;
+	assert(fs->nonce_serial < NONCE_NODE_SERIAL_MAX && slot < NONCE_INODES_MAX);
 	return INO_NONCE_NODE_FIRST + (++fs->nonce_serial << NONCE_SLOT_BITS) + slot;
 }
 
@@ -583,9 +599,9 @@ static void drop_cached(struct snpd_fs *fs, struct nonce_inode *ni)
 /* A release of a nonce/<hex> handle: the name may go now. */
 static void nonce_unpin(struct snpd_fs *fs, struct handle *h)
 {
-	struct nonce_inode *ni = h->nonce_ino ? nonce_of(fs, h->nonce_ino) : NULL;
+	struct nonce_inode *ni = h->nonce_node ? nonce_of(fs, h->nonce_node) : NULL;
 
-	h->nonce_ino = 0;
+	h->nonce_node = 0;
 	if (!ni || !ni->open)
 		return;
 	if (--ni->open == 0) {
@@ -709,7 +725,7 @@ static int nonce_get(struct snpd_fs *fs, const struct nonce_inode *tmp, uid_t ui
 /* The key node of @ino, if its profile is still configured unchanged. */
 static const struct key_node *key_node_of(struct snpd_fs *fs, fuse_ino_t ino)
 {
-	if (ino < INO_KEY_FIRST)
+	if (ino < INO_KEY_FIRST || ino >= INO_KEY_END)
 		return NULL;
 	for (size_t i = 0; i < fs->n_keys; i++)
 		if (fs->keys[i].ino == ino)
@@ -1046,7 +1062,8 @@ static bool fill_attr(struct snpd_fs *fs, fuse_ino_t ino, struct stat *st)
 		 * its last dput() only on virtiofs (fc->delete_stale, since
 		 * 5.4): on /dev/fuse it stays unused in the dcache, holding
 		 * the inode, until memory reclaim, a revalidating LOOKUP
-		 * that fails (ESTALE here) or the unmount. Only then does
+		 * whose answer names another node id (every LOOKUP of a
+		 * name evicted here does) or the unmount. Only then does
 		 * the inode's last reference go, and FUSE evicts it and
 		 * sends the FORGET at once whatever its nlink (drop_inode is
 		 * generic_delete_inode(), inode_just_drop() from 6.18).
@@ -1155,42 +1172,48 @@ static int parse_nonce_name(const char *name, u8 *out, size_t *ret_len, bool *re
 	return 0;
 }
 
+/*
+ * The root's names, for LOOKUP and READDIR. The order is READDIR's: an
+ * entry's position is its index here (fs_readdir()), so new names go at
+ * the end.
+ */
+static const struct {
+	const char *name;
+	fuse_ino_t ino;
+} root_names[] = {
+	{ "report", INO_REPORT },
+	{ "report.json", INO_REPORT_JSON },
+	{ "nonce", INO_NONCE_DIR },
+	{ "certs", INO_CERTS_DIR },
+	{ "platform.json", INO_PLATFORM },
+	{ "measurement", INO_MEASUREMENT },
+	{ "tcb", INO_TCB },
+	{ "chip_id", INO_CHIP_ID },
+	{ "policy", INO_POLICY },
+	{ "vmpl", INO_VMPL },
+	{ "keys", INO_KEYS_DIR },
+	{ "status", INO_STATUS },
+	{ "log", INO_LOG_DIR },
+	{ "evidence", INO_EVIDENCE_DIR },
+};
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
-	static const struct {
-		const char *name;
-		fuse_ino_t ino;
-	} root[] = {
-		{ "report", INO_REPORT },
-		{ "report.json", INO_REPORT_JSON },
-		{ "nonce", INO_NONCE_DIR },
-		{ "certs", INO_CERTS_DIR },
-		{ "platform.json", INO_PLATFORM },
-		{ "measurement", INO_MEASUREMENT },
-		{ "tcb", INO_TCB },
-		{ "chip_id", INO_CHIP_ID },
-		{ "policy", INO_POLICY },
-		{ "vmpl", INO_VMPL },
-		{ "keys", INO_KEYS_DIR },
-		{ "status", INO_STATUS },
-		{ "log", INO_LOG_DIR },
-		{ "evidence", INO_EVIDENCE_DIR },
-	};
 
 	fs->stats.lookups++;
 	if (parent == INO_ROOT) {
-		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
-			if (!strcmp(name, root[i].name)) {
+		for (size_t i = 0; i < SNP_ELEMENTSOF(root_names); i++)
+			if (!strcmp(name, root_names[i].name)) {
 				/* no reference report yet (host busy at start): say so */
-				if (!fs->d->view && root[i].ino >= INO_PLATFORM &&
-				    root[i].ino <= INO_VMPL) {
+				if (!fs->d->view && root_names[i].ino >= INO_PLATFORM &&
+				    root_names[i].ino <= INO_VMPL) {
 					fuse_reply_err(req, snpd_broker_is_dead(fs->d->broker) ?
 								    ENODEV :
 								    EBUSY);
 					return;
 				}
-				reply_entry(fs, req, root[i].ino, ATTR_TIMEOUT);
+				reply_entry(fs, req, root_names[i].ino, ATTR_TIMEOUT);
 				return;
 			}
 	} else if (parent == INO_LOG_DIR) {
@@ -1242,8 +1265,14 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 * (getdents64 into a page that never arrives) would make
 		 * every lookup here, and our exit, wait behind it. The
 		 * kernel's dentries are reclaimable; this daemon's share is
-		 * bounded by NONCE_INODES_MAX (least recently used names go,
-		 * ESTALE makes the kernel look them up again).
+		 * bounded by NONCE_INODES_MAX (least recently used names go).
+		 * The kernel's dentry of an evicted name is revalidated with
+		 * a LOOKUP at its next path walk: a new node id, so the
+		 * kernel forgets that one (FORGET, count 1), drops the
+		 * dentry and looks the name up once more. Correct, and the
+		 * counts agree whichever of that FORGET and LOOKUP comes
+		 * first, but it costs a round trip and may take a second
+		 * slot (evicting one more name of a uid at its share).
 		 */
 		e.ino = slot->node;
 		/* a node id is never given twice: no generation tells them apart */
@@ -1293,7 +1322,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	fs->stats.getattrs++;
 	if (!fill_attr(fs, ino, &st)) {
-		/* an evicted nonce name: ESTALE makes the kernel look it up again */
+		/*
+		 * a node id no name has here (evicted, or never given): its
+		 * inode is gone. A path walk does not get here for an evicted
+		 * name (its revalidating LOOKUP gets a new node id), an open
+		 * descriptor of it does.
+		 */
 		fuse_reply_err(req, is_nonce_node(ino) ? ESTALE : ENOENT);
 		return;
 	}
@@ -1390,25 +1424,6 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct snpd_fs *fs = fuse_req_userdata(req);
-	static const struct {
-		const char *name;
-		fuse_ino_t ino;
-	} root[] = {
-		{ "report", INO_REPORT },
-		{ "report.json", INO_REPORT_JSON },
-		{ "nonce", INO_NONCE_DIR },
-		{ "certs", INO_CERTS_DIR },
-		{ "platform.json", INO_PLATFORM },
-		{ "measurement", INO_MEASUREMENT },
-		{ "tcb", INO_TCB },
-		{ "chip_id", INO_CHIP_ID },
-		{ "policy", INO_POLICY },
-		{ "vmpl", INO_VMPL },
-		{ "keys", INO_KEYS_DIR },
-		{ "status", INO_STATUS },
-		{ "log", INO_LOG_DIR },
-		{ "evidence", INO_EVIDENCE_DIR },
-	};
 	struct dirbuf b = { .req = req, .size = size, .from = off };
 
 	if (!is_dir(ino)) {
@@ -1423,9 +1438,9 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	dirbuf_add(&b, 1, "..", INO_ROOT);
 	switch (ino) {
 	case INO_ROOT:
-		for (size_t i = 0; i < SNP_ELEMENTSOF(root); i++)
-			if (root[i].ino != INO_LOG_DIR || fs->d->eventlog)
-				dirbuf_add(&b, 2 + (off_t)i, root[i].name, root[i].ino);
+		for (size_t i = 0; i < SNP_ELEMENTSOF(root_names); i++)
+			if (root_names[i].ino != INO_LOG_DIR || fs->d->eventlog)
+				dirbuf_add(&b, 2 + (off_t)i, root_names[i].name, root_names[i].ino);
 		break;
 	case INO_LOG_DIR:
 		dirbuf_add(&b, 2, "extend", INO_LOG_EXTEND);
@@ -1568,11 +1583,11 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 	 * store: the store only grows the size. With the attributes invalid,
 	 * the first read asks GETATTR, which gives this answer's size.
 	 */
-	r = off == h->len ? fuse_lowlevel_notify_inval_inode(h->fs->se, h->nonce_ino, 0, 0) : -EIO;
+	r = off == h->len ? fuse_lowlevel_notify_inval_inode(h->fs->se, h->nonce_node, 0, 0) : -EIO;
 	if (r >= 0) {
 		/* a store that fails part way may leave pages: drop them too */
 		ni->cached = true;
-		r = fuse_lowlevel_notify_store(h->fs->se, h->nonce_ino, 0, &bv, 0);
+		r = fuse_lowlevel_notify_store(h->fs->se, h->nonce_node, 0, &bv, 0);
 	}
 	free(buf);
 	if (r < 0) {
@@ -1588,7 +1603,7 @@ static bool store_answer(struct handle *h, struct nonce_inode *ni)
 
 static void unstore(struct handle *h)
 {
-	struct nonce_inode *ni = h->stored ? nonce_of(h->fs, h->nonce_ino) : NULL;
+	struct nonce_inode *ni = h->stored ? nonce_of(h->fs, h->nonce_node) : NULL;
 
 	if (ni && ni->stored == h)
 		ni->stored = NULL;
@@ -1598,7 +1613,7 @@ static void unstore(struct handle *h)
 /* The batch answered @h's waiting OPEN. */
 static void answer_open(struct handle *h)
 {
-	struct nonce_inode *ni = nonce_of(h->fs, h->nonce_ino);
+	struct nonce_inode *ni = nonce_of(h->fs, h->nonce_node);
 	struct fuse_file_info fi = h->open_fi;
 	fuse_req_t req = h->open_req;
 
@@ -1715,7 +1730,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 						    C_REPORT;
 			memcpy(h->report_data, ni->nonce, ni->len);
 			h->written = ni->len;
-			h->nonce_ino = ino;
+			h->nonce_node = ino;
 			if (ni->open++ == 0)
 				lru_unlink(fs, ni);
 		} else if ((k = key_of(fs, ino))) {
@@ -2542,6 +2557,7 @@ void snpd_fs_reload(struct snpd_fs *fs)
 	struct key_node next[SNPD_KEY_PROFILES_MAX];
 	bool listing_changed = c->n_keys != fs->n_keys;
 	struct timespec now;
+	size_t n = 0;
 
 	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
 		now = fs->mount_time;
@@ -2553,15 +2569,30 @@ void snpd_fs_reload(struct snpd_fs *fs)
 				next[i].born = fs->keys[j].born;
 				break;
 			}
-		if (!next[i].ino) {
+		if (next[i].ino) {
+			next[n++] = next[i];
+		} else if (fs->next_key_ino < INO_KEY_END) {
 			next[i].ino = fs->next_key_ino++;
+			next[n++] = next[i];
 			listing_changed = true; /* a new name, or a name on a new inode */
+		} else {
+			/*
+			 * No inode left that was never some other profile's: left
+			 * out rather than served under an inode whose handles
+			 * stand for another one, or taken for a nonce name's node
+			 * id (INO_KEY_END).
+			 */
+			log_error("Key profile %s is not in keys/: the %llu key inodes of this "
+				  "mount are used up by reloads; restart snpd to list it",
+				  c->keys[i].name,
+				  (unsigned long long)(INO_KEY_END - INO_KEY_FIRST));
+			listing_changed = true;
 		}
 	}
 	if (listing_changed)
 		fs->keys_time = now;
-	memcpy(fs->keys, next, c->n_keys * sizeof(next[0]));
-	fs->n_keys = c->n_keys;
+	memcpy(fs->keys, next, n * sizeof(next[0]));
+	fs->n_keys = n;
 
 	/*
 	 * nonce_attributes_current(): for good, as A, B, A may leave B cached.
@@ -2599,7 +2630,7 @@ void snpd_fs_reload(struct snpd_fs *fs)
 			continue;
 		r = fuse_lowlevel_notify_inval_inode(fs->se, fs->nonces[i].node, -1, 0);
 		if (r < 0 && r != -ENOENT) {
-			log_warning_errno(r, "Cannot invalidate the attributes of inode %llu: %m",
+			log_warning_errno(r, "Cannot invalidate the attributes of node id %llu: %m",
 					  (unsigned long long)fs->nonces[i].node);
 			break;
 		}
