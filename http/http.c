@@ -1902,8 +1902,25 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 struct header_scan {
 	unsigned int host, content_length, transfer_encoding;
 	bool nul;
+	bool bad_name;
 	const char *length;
 };
+
+/* A field name is a token (RFC 9110 5.6.2): tchar only, so no SP, HTAB, ':' or controls. */
+static bool is_token(const char *s, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", c)) ||
+		    !c)
+			return false;
+	}
+	return true;
+}
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				   size_t key_size, const char *value, size_t value_size)
@@ -1912,6 +1929,13 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 
 	if (strlen(key) != key_size || (value && strlen(value) != value_size))
 		hs->nul = true;
+	/*
+	 * libmicrohttpd keeps "Content-Length : 40" as a field named
+	 * "Content-Length ", which nobody would then take for the length: the
+	 * declared body would be read as the next request. RFC 9112 5.1: 400.
+	 */
+	if (!is_token(key, key_size))
+		hs->bad_name = true;
 	if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
 		hs->host++;
 	} else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
@@ -1943,6 +1967,9 @@ static void check_request(struct req_state *st, const char *method, const char *
 	} else if (hs.nul) {
 		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
 			"a header contains a NUL");
+	} else if (hs.bad_name) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
+			"a header name is not a token (whitespace before the colon?)");
 	} else if (hs.host > 1 || (!hs.host && !strcmp(version, MHD_HTTP_VERSION_1_1))) {
 		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
 			"an HTTP/1.1 request needs exactly one Host header");
@@ -2019,7 +2046,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		if (t)
 			t->busy = true;
 		check_request(st, method, version);
-		return st->response ? queue(st) : MHD_YES;
+		if (!st->response)
+			return MHD_YES;
+		/*
+		 * Refused by its head: where its body ends may be unknown (a
+		 * Content-Length MHD did not take for one), so nothing after
+		 * it on this connection is read as a request.
+		 */
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_CONNECTION, "close");
+		return queue(st);
 	}
 	if (st->answered) {
 		*upload_size = 0;
