@@ -148,6 +148,7 @@ struct req_state {
 	unsigned int status;
 	/* report */
 	bool want_raw, want_certs, want_tsm;
+	bool vary_accept; /* the answer was chosen by Accept */
 	/* key: for the audit trail */
 	struct ucred peer;
 	char key_name[SNPD_NAME_MAX];
@@ -539,9 +540,13 @@ static u64 client_id(struct req_state *st, struct ucred *ret_cred)
 	return peer_id(st->l->h, st->l, fd, &cred);
 }
 
-static bool accepts(struct MHD_Connection *conn, const char *type)
+/* Does the client ask for @type? The answer then says Vary: Accept (queue()). */
+static bool accepts(struct req_state *st, const char *type)
 {
-	const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	const char *a =
+		MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+
+	st->vary_accept = true;
 
 	return a && strstr(a, type);
 }
@@ -1259,7 +1264,7 @@ static void handle_report(struct req_state *st, const char *method)
 	st->want_certs = p.certs;
 	st->want_tsm = p.format && !strcmp(p.format, "tsm");
 	st->want_raw = (p.format && !strcmp(p.format, "raw")) ||
-		       (!p.format && accepts(st->conn, "application/octet-stream"));
+		       (!p.format && accepts(st, "application/octet-stream"));
 	req = snpd_request_new(SNPD_REQ_REPORT, 0);
 	if (!req) {
 		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
@@ -1311,7 +1316,7 @@ static void handle_key(struct req_state *st, const char *name)
 			(int)cred.uid, (int)cred.gid, k->name);
 		return;
 	}
-	st->want_raw = accepts(st->conn, "application/octet-stream");
+	st->want_raw = accepts(st, "application/octet-stream");
 	st->peer = cred;
 	snprintf(st->key_name, sizeof(st->key_name), "%s", k->name);
 	req = snpd_request_new(SNPD_REQ_KEY, 0);
@@ -1362,8 +1367,10 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 		free(b);
 		snpd_eventlog_text_unref(rep->text);
 		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (r)
+		if (r) {
 			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+		}
 		respond(st, MHD_HTTP_NOT_MODIFIED, r);
 		return;
 	}
@@ -1390,6 +1397,8 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
+	/* stored only to be revalidated with the ETag (queue(): no-store elsewhere) */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	respond(st, rep->status, r);
 }
 
@@ -1670,7 +1679,7 @@ static void handle_certs(struct req_state *st)
 			"/v1/status collateral)");
 		return;
 	}
-	if (accepts(st->conn, "application/json")) {
+	if (accepts(st, "application/json")) {
 		respond_json(st, MHD_HTTP_OK, certs_json_full(v), NULL);
 		return;
 	}
@@ -2002,13 +2011,24 @@ static void check_request(struct req_state *st, const char *method, const char *
 	}
 }
 
-/* Queue st->response (MHD_NO if there is none or MHD refuses it). */
+/*
+ * Queue st->response (MHD_NO if there is none or MHD refuses it). Every
+ * answer passes here (but cut()'s, which says the same): none may be kept
+ * by a cache (RFC 9111 5.2.2.5), since reports, evidence, status and
+ * errors are of their moment; only /v1/log says no-cache itself, to be
+ * revalidated with its ETag. An answer chosen by Accept says so (RFC 9110
+ * 12.5.5).
+ */
 static enum MHD_Result queue(struct req_state *st)
 {
 	enum MHD_Result ret;
 
 	if (!st->response)
 		return MHD_NO;
+	if (!MHD_get_response_header(st->response, MHD_HTTP_HEADER_CACHE_CONTROL))
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (st->vary_accept)
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
 	count(st->l->h, st->ep, st->status);
 	ret = MHD_queue_response(st->conn, st->status, st->response);
 	MHD_destroy_response(st->response);
@@ -2137,7 +2157,7 @@ static void cut(int fd, unsigned int status, const char *phrase, const char *typ
 		     "\"detail\":\"%s\"}",
 		     type, phrase, status, detail);
 	n = snprintf(msg, sizeof(msg),
-		     "HTTP/1.1 %u %s\r\nConnection: close\r\n"
+		     "HTTP/1.1 %u %s\r\nConnection: close\r\nCache-Control: no-store\r\n"
 		     "Content-Type: application/problem+json\r\nContent-Length: %d\r\n\r\n%s",
 		     status, phrase, n, body);
 	if (n > 0 && (size_t)n < sizeof(msg))

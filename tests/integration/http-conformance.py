@@ -5,7 +5,10 @@ TCP, with raw sockets so that the test controls every byte:
 
 - whitespace between a header name and the colon (any header) is refused
   with 400 before a body is read, and the connection is closed after it:
-  the declared body is never read as a next request (RFC 9112 5.1).
+  the declared body is never read as a next request (RFC 9112 5.1);
+- every answer, errors and the ones written on the socket included, says
+  Cache-Control: no-store (/v1/log: no-cache, it has an ETag), and those
+  chosen by Accept say Vary: Accept (RFC 9111 5.2.2.5, RFC 9110 12.5.5).
 
 No timed assert: sockets have a 10 s timeout while RequestTimeoutSec is
 60, so an answer snpd would not give fails the check instead."""
@@ -72,6 +75,18 @@ def responses(got):
     return out
 
 
+def one(addr, method, path, extra=b"", body=b""):
+    """One request with Connection: close: (status, headers, body) of the
+    first answer, (0, {}, raw) when there is none."""
+    raw = (method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+           b"Connection: close\r\n" + extra)
+    if body:
+        raw += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    got = exchange(addr, raw + b"\r\n" + body)
+    rs = responses(got)
+    return rs[0] if rs else (0, {}, got)
+
+
 def problem_type(hd, body):
     if hd.get("content-type") != ["application/problem+json"]:
         return None
@@ -91,6 +106,10 @@ RequestTimeoutSec=60
 RateLimit=0
 QueueSize=512
 LogWriters=root
+
+[Key:app]
+Fields=measurement
+ApiUsers=root
 """ % port
 
 with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
@@ -123,6 +142,51 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
         got = exchange(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         res.check(responses(got)[:1] and responses(got)[0][0] == 200,
                   "%s: still serving" % name)
+
+    # --- finding 2: Cache-Control and Vary ---------------------------------
+    nonce = "00ff" * 16
+    for name, addr in transports:
+        cases = [("GET", "/v1/report?nonce=" + nonce, b"", b"", 200, True),
+                 ("GET", "/v1/report", b"Accept: application/octet-stream\r\n", b"", 200, True),
+                 ("POST", "/v1/report", b"", b'{"report_data_hex":"00ff"}', 200, True),
+                 ("GET", "/v1/report?nonce=zz", b"", b"", 400, False),
+                 ("GET", "/v1/evidence?nonce=" + nonce, b"", b"", 200, False),
+                 ("GET", "/v1/certificates", b"", b"", 200, True),
+                 ("GET", "/v1/certificates", b"Accept: application/json\r\n", b"", 200, True),
+                 ("GET", "/v1/platform", b"", b"", 200, False),
+                 ("GET", "/v1/status", b"", b"", 200, False),
+                 ("HEAD", "/v1/status", b"", b"", 200, False),
+                 ("GET", "/healthz", b"", b"", 200, False),
+                 ("GET", "/metrics", b"", b"", 200, False),
+                 ("GET", "/nope", b"", b"", 404, False),
+                 ("PUT", "/v1/status", b"", b"", 405, False),
+                 ("GET", "/healthz", b"", b"x", 400, False),
+                 ("POST", "/v1/report", b"Content-Length: 99999\r\n", b"", 413, False)]
+        if name == "unix":
+            cases.append(("POST", "/v1/keys/app", b"", b"", 200, True))
+        for method, path, extra, body, want, vary in cases:
+            st, hd, b = one(addr, method, path, extra, body)
+            res.check(st == want and hd.get("cache-control") == ["no-store"] and
+                      (hd.get("vary") == ["Accept"]) == vary,
+                      "%s: %s %s %r: %d, Cache-Control: no-store%s (got %d %r %r)" %
+                      (name, method, path[:24], extra[:30], want,
+                       ", Vary: Accept" if vary else ", no Vary", st,
+                       hd.get("cache-control"), hd.get("vary")))
+        # /v1/log: revalidated with its ETag, so no-cache, on 200 and 304
+        st, hd, b = one(addr, "GET", "/v1/log")
+        etag = hd.get("etag", [""])[0].encode()
+        res.check(st == 200 and hd.get("cache-control") == ["no-cache"] and etag,
+                  "%s: GET /v1/log: Cache-Control: no-cache (got %d %r)" %
+                  (name, st, hd.get("cache-control")))
+        st, hd, b = one(addr, "GET", "/v1/log", b"If-None-Match: " + etag + b"\r\n")
+        res.check(st == 304 and hd.get("cache-control") == ["no-cache"],
+                  "%s: 304 from /v1/log: Cache-Control: no-cache (got %d %r)" %
+                  (name, st, hd.get("cache-control")))
+        # written on the socket (on_uri(): 17 parameters)
+        st, hd, b = one(addr, "GET", "/v1/status?" + "&".join("a%d=1" % i for i in range(18)))
+        res.check(st == 400 and hd.get("cache-control") == ["no-store"],
+                  "%s: 400 written on the socket: Cache-Control: no-store (got %d %r)" %
+                  (name, st, hd.get("cache-control")))
 
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
 
