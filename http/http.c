@@ -52,6 +52,19 @@
  * event log may make tens of MB) keep the iovec of the shared pieces.
  */
 #define HTTP_EVIDENCE_COPY_MAX (64 * 1024)
+/*
+ * A lingering close (RFC 9112 9.6): a connection refused before its request
+ * was read whole (413 at the head, a cut()) is not closed with data unread,
+ * which makes the kernel reset it and lose the answer for a client that
+ * sends its whole body before reading (python http.client, requests).
+ * After the answer its sending side is shut down and what the client still
+ * sends is read and dropped: up to HTTP_LINGER_BYTES, for at most
+ * HTTP_LINGER_SEC (checked by the 1 s sweep), on at most HTTP_LINGER_MAX
+ * sockets at once; past any of these it is closed as before.
+ */
+#define HTTP_LINGER_BYTES (4 * 1024 * 1024)
+#define HTTP_LINGER_SEC	  5
+#define HTTP_LINGER_MAX	  32
 
 enum endpoint {
 	EP_REPORT,
@@ -105,6 +118,18 @@ struct conn_track {
 	sd_event_source *hup;
 	struct req_state *waiter; /* the suspended request, NULL: none */
 	bool hung;		  /* the hang-up edge came: the client is gone */
+	ino_t ino;		  /* the socket's, to find it again at the close */
+	u64 linger_usec;	  /* refused early: linger at the close until then; 0: no */
+};
+
+/* A socket closed by MHD whose unread input is being dropped (HTTP_LINGER_*). */
+struct drain {
+	struct drain *next, *prev;
+	struct snpd_http *h;
+	int fd;
+	sd_event_source *io;
+	u64 deadline_usec;
+	size_t left; /* bytes still to drop */
 };
 
 struct status_count {
@@ -126,6 +151,9 @@ struct snpd_http {
 	u64 refused;
 	u64 evicted;
 	int diag_fd; /* NETLINK_SOCK_DIAG, for the owner of a TCP peer */
+	struct drain *lingering;
+	u32 n_lingering;
+	u64 lingered;
 	u32 diag_seq;
 	bool stopping; /* snpd_http_free() runs: the broker is gone */
 };
@@ -1833,8 +1861,15 @@ static struct conn_track *track_of(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
-static void cut(int fd, unsigned int status, const char *phrase, const char *type,
-		const char *detail);
+static void cut(struct snpd_http *h, struct conn_track *t, int fd, unsigned int status,
+		const char *phrase, const char *type, const char *detail);
+
+/* Connection @t was refused before its request was read whole: linger at its close. */
+static void linger_later(struct snpd_http *h, struct conn_track *t)
+{
+	if (t && !t->linger_usec)
+		t->linger_usec = now_usec(h) + (u64)HTTP_LINGER_SEC * 1000000;
+}
 
 /*
  * The state of a request answered on the socket already (on_uri): MHD only
@@ -1903,7 +1938,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	count(l->h, EP_OTHER, status);
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci)
-		cut(ci->connect_fd, status,
+		cut(l->h, t, ci->connect_fd, status,
 		    status == MHD_HTTP_URI_TOO_LONG ? "URI Too Long" : "Bad Request", type, detail);
 	return &cut_request;
 }
@@ -2059,6 +2094,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (st == &cut_request)
 		return MHD_NO;
+	t = track_of(conn);
+	/* cut (cut()): MHD closes it now, the lingering close drops the rest */
+	if (t && t->gone)
+		return MHD_NO;
 	if (!st->started) {
 		/* the head is here, the body (if any) is not: refuse before 100 Continue */
 		st->started = true;
@@ -2074,6 +2113,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		 * it on this connection is read as a request.
 		 */
 		MHD_add_response_header(st->response, MHD_HTTP_HEADER_CONNECTION, "close");
+		linger_later(l->h, t);
 		return queue(st);
 	}
 	if (st->answered) {
@@ -2142,12 +2182,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /*
  * Answer a connection with a problem response straight on its socket and
- * shut it down; MHD then sees the end and closes it. Used for connections
- * MHD is still reading (a slow request) or never should serve (over the
- * limit), where no MHD response can be queued.
+ * shut down its sending side. Used for connections MHD is still reading (a
+ * slow request) or never should serve (over the limit), where no MHD
+ * response can be queued. Its reading side stays open, so that the client
+ * can send the rest of its request and read this answer: what comes next
+ * makes MHD close the connection (on_uri(), on_access() refuse a cut one),
+ * after which it lingers (on_connection()); a client that sends nothing
+ * more has the connection shut down by on_sweep() at the end of the
+ * lingering time (@t: its track, NULL: shut down at once).
  */
-static void cut(int fd, unsigned int status, const char *phrase, const char *type,
-		const char *detail)
+static void cut(struct snpd_http *h, struct conn_track *t, int fd, unsigned int status,
+		const char *phrase, const char *type, const char *detail)
 {
 	char body[256], msg[512];
 	int n;
@@ -2162,7 +2207,95 @@ static void cut(int fd, unsigned int status, const char *phrase, const char *typ
 		     status, phrase, n, body);
 	if (n > 0 && (size_t)n < sizeof(msg))
 		(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	shutdown(fd, SHUT_RDWR);
+	if (!t) {
+		shutdown(fd, SHUT_RDWR);
+		return;
+	}
+	t->gone = true;
+	t->deadline_usec = 0;
+	linger_later(h, t);
+	shutdown(fd, SHUT_WR);
+}
+
+static struct drain *linger_free(struct drain *g)
+{
+	struct snpd_http *h = g->h;
+
+	if (g->prev)
+		g->prev->next = g->next;
+	else
+		h->lingering = g->next;
+	if (g->next)
+		g->next->prev = g->prev;
+	h->n_lingering--;
+	sd_event_source_disable_unref(g->io);
+	close(g->fd);
+	free(g);
+	return NULL;
+}
+
+static int on_linger_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	static u8 sink[64 * 1024];
+	struct drain *g = userdata;
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, sink, g->left < sizeof(sink) ? g->left : sizeof(sink),
+				 MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0 || (size_t)n >= g->left) {
+			/* the client's end, an error, or enough: close */
+			linger_free(g);
+			return 0;
+		}
+		g->left -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * MHD closes connection @t, which was refused before its request was read
+ * whole: keep the socket (a duplicate of MHD's fd, which MHD closes after
+ * this) to drop the rest of the request within the bounds, then close.
+ */
+static void linger_start(struct snpd_http *h, struct conn_track *t)
+{
+	struct drain *g;
+	struct stat sb;
+	int fd;
+
+	if (t->fd < 0 || h->stopping || now_usec(h) >= t->linger_usec ||
+	    h->n_lingering >= HTTP_LINGER_MAX)
+		return;
+	/* MHD has not closed it yet: the fd is still this connection's socket */
+	if (fstat(t->fd, &sb) < 0 || !S_ISSOCK(sb.st_mode) || sb.st_ino != t->ino)
+		return;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return;
+	fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0) {
+		free(g);
+		return;
+	}
+	shutdown(fd, SHUT_WR);
+	g->h = h;
+	g->fd = fd;
+	g->deadline_usec = t->linger_usec;
+	g->left = HTTP_LINGER_BYTES;
+	if (sd_event_add_io(h->d->event, &g->io, fd, EPOLLIN | EPOLLRDHUP, on_linger_io, g) < 0) {
+		close(fd);
+		free(g);
+		return;
+	}
+	g->next = h->lingering;
+	if (h->lingering)
+		h->lingering->prev = g;
+	h->lingering = g;
+	h->n_lingering++;
+	h->lingered++;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -2221,10 +2354,8 @@ static void admit(struct snpd_http *h, struct listener *l, struct conn_track *t)
 			mine += u->peer == t->peer;
 		}
 	if (c->max_connections_per_client && mine > c->max_connections_per_client) {
-		t->deadline_usec = 0;
-		t->gone = true;
 		h->refused++;
-		cut(t->fd, 503, "Service Unavailable", "too-many-connections",
+		cut(h, t, t->fd, 503, "Service Unavailable", "too-many-connections",
 		    "MaxConnectionsPerClient reached for this client; close idle connections");
 		return;
 	}
@@ -2236,10 +2367,8 @@ static void admit(struct snpd_http *h, struct listener *l, struct conn_track *t)
 			if (u->l == l && !u->gone && !u->busy && u->peer == peer)
 				victim = u; /* the list is newest first: the last is the oldest */
 	if (!victim) {
-		t->deadline_usec = 0;
-		t->gone = true;
 		h->refused++;
-		cut(t->fd, 503, "Service Unavailable", "too-many-connections",
+		cut(h, t, t->fd, 503, "Service Unavailable", "too-many-connections",
 		    "MaxConnections reached; try again later");
 		return;
 	}
@@ -2261,12 +2390,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct stat sb;
 
 		t = calloc(1, sizeof(*t));
 		if (!t)
 			return;
 		t->fd = ci ? ci->connect_fd : -1;
 		t->l = l;
+		if (t->fd >= 0 && fstat(t->fd, &sb) == 0)
+			t->ino = sb.st_ino;
 		t->cred = l->is_unix ? unix_cred(t->fd) : no_cred;
 		t->peer = peer_id(h, l, t->fd, &t->cred);
 		t->deadline_usec = now_usec(h) + (u64)h->d->config.request_timeout_sec * 1000000;
@@ -2279,6 +2411,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		*socket_context = t;
 		admit(h, l, t);
 	} else if (t) {
+		if (t->linger_usec)
+			linger_start(h, t);
 		t->hup = sd_event_source_disable_unref(t->hup);
 		if (t->waiter)
 			t->waiter->track = NULL;
@@ -2305,13 +2439,21 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 	u64 now = now_usec(h);
 
 	for (struct conn_track *t = h->conns; t; t = t->next) {
+		/* cut, and nothing came since to make MHD close it: now it does */
+		if (t->gone && t->linger_usec && now >= t->linger_usec && t->fd >= 0) {
+			t->linger_usec = 0;
+			shutdown(t->fd, SHUT_RDWR);
+		}
 		if (!t->deadline_usec || now < t->deadline_usec || t->fd < 0)
 			continue;
-		t->deadline_usec = 0;
-		t->gone = true;
 		h->timeouts++;
-		cut(t->fd, 408, "Request Timeout", "request-timeout",
+		cut(h, t, t->fd, 408, "Request Timeout", "request-timeout",
 		    "the request did not arrive in time");
+	}
+	for (struct drain *g = h->lingering, *next; g; g = next) {
+		next = g->next;
+		if (now >= g->deadline_usec)
+			linger_free(g);
 	}
 	return sd_event_source_set_time_relative(s, 1000000);
 }
@@ -2829,6 +2971,8 @@ struct snpd_http *snpd_http_free(struct snpd_http *h)
 		}
 	}
 	sd_event_source_disable_unref(h->sweep);
+	while (h->lingering)
+		linger_free(h->lingering);
 	if (h->diag_fd >= 0)
 		close(h->diag_fd);
 	free(h);
@@ -2850,10 +2994,11 @@ static json_t *http_status(struct snpd_http *h)
 		snprintf(code, sizeof(code), "%u", h->counts[i].code);
 		json_object_set_new(e, code, json_integer((json_int_t)h->counts[i].n));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:o*}", "connections", (json_int_t)h->connections,
-			 "request_timeouts", (json_int_t)h->timeouts, "connections_refused",
-			 (json_int_t)h->refused, "connections_evicted", (json_int_t)h->evicted,
-			 "requests", byep);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o*}", "connections",
+			 (json_int_t)h->connections, "request_timeouts", (json_int_t)h->timeouts,
+			 "connections_refused", (json_int_t)h->refused, "connections_evicted",
+			 (json_int_t)h->evicted, "connections_lingered", (json_int_t)h->lingered,
+			 "connections_lingering", (json_int_t)h->n_lingering, "requests", byep);
 }
 
 json_t *snpd_http_status_json(struct snpd_http *h)

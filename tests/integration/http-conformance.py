@@ -8,11 +8,16 @@ TCP, with raw sockets so that the test controls every byte:
   the declared body is never read as a next request (RFC 9112 5.1);
 - every answer, errors and the ones written on the socket included, says
   Cache-Control: no-store (/v1/log: no-cache, it has an ETag), and those
-  chosen by Accept say Vary: Accept (RFC 9111 5.2.2.5, RFC 9110 12.5.5).
+  chosen by Accept say Vary: Accept (RFC 9111 5.2.2.5, RFC 9110 12.5.5);
+- a request refused before its body was read (413, a cut() answer) is
+  closed lingering (RFC 9112 9.6): python http.client, which sends the
+  whole body before it reads, gets the 413 instead of EPIPE/ECONNRESET,
+  and a client that sends on and on is still cut off (4 MiB).
 
 No timed assert: sockets have a 10 s timeout while RequestTimeoutSec is
 60, so an answer snpd would not give fails the check instead."""
 
+import http.client
 import json
 import socket
 
@@ -85,6 +90,23 @@ def one(addr, method, path, extra=b"", body=b""):
     got = exchange(addr, raw + b"\r\n" + body)
     rs = responses(got)
     return rs[0] if rs else (0, {}, got)
+
+
+class UnixConn(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("x", timeout=TIMEOUT * 3)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT * 3)
+        self.sock.connect(self.path)
+
+
+def client(name, addr):
+    if name == "unix":
+        return UnixConn(addr)
+    return http.client.HTTPConnection(addr[0], addr[1], timeout=TIMEOUT * 3)
 
 
 def problem_type(hd, body):
@@ -187,6 +209,56 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
         res.check(st == 400 and hd.get("cache-control") == ["no-store"],
                   "%s: 400 written on the socket: Cache-Control: no-store (got %d %r)" %
                   (name, st, hd.get("cache-control")))
+
+    # --- finding 3: lingering close ---------------------------------------
+    def status_http():
+        st, hd, b = one(d.api, "GET", "/v1/status")
+        return json.loads(b)["http"] if st == 200 else {}
+
+    for name, addr in transports:
+        for method, path, size, want in (("POST", "/v1/report", 2000000, 413),
+                                         ("POST", "/v1/log/events", 3000000, 413),
+                                         ("POST", "/v1/report?" + "&".join(
+                                             "a%d=1" % i for i in range(18)), 2000000, 400)):
+            c = client(name, addr)
+            try:
+                c.request(method, path, body=b"a" * size,
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                got = (r.status, r.getheader("Content-Type"), r.read())
+            except (OSError, http.client.HTTPException) as e:
+                got = (repr(e),)
+            c.close()
+            res.check(got[0] == want and got[1] == "application/problem+json",
+                      "%s: http.client %s %s with a %d-byte body reads the %d (got %r)" %
+                      (name, method, path[:20], size, want, got[:2]))
+        # past the byte bound the connection is closed: sending fails
+        s = connect(addr)
+        sent, err = 0, None
+        try:
+            s.sendall(b"POST /v1/report HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 100000000\r\n\r\n")
+            while sent < 64 << 20:
+                s.sendall(b"a" * 65536)
+                sent += 65536
+        except OSError as e:
+            err = e
+        s.close()
+        res.check(err is not None and sent < 64 << 20,
+                  "%s: a client sending on and on is cut off (after %d bytes: %r)" %
+                  (name, sent, err))
+    # a client that sends nothing more: the lingering socket is closed in time
+    s = connect(d.api)
+    s.sendall(b"POST /v1/report HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n")
+    got = read_to_eof(s)
+    res.check(responses(got)[:1] and responses(got)[0][0] == 413 and
+              not got.endswith((b"<timeout>", b"<reset>")),
+              "an oversized declared body, nothing sent: 413, then EOF (got %r)" % got[:40])
+    res.check(h.wait_until(lambda: status_http().get("connections_lingering") == 0, 400),
+              "no socket lingers on (%r)" % status_http().get("connections_lingering"))
+    s.close()
+    res.check(status_http().get("connections_lingered", 0) >= 6,
+              "the refused connections lingered (%r)" % status_http().get("connections_lingered"))
 
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
 
