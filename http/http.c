@@ -568,15 +568,98 @@ static u64 client_id(struct req_state *st, struct ucred *ret_cred)
 	return peer_id(st->l->h, st->l, fd, &cred);
 }
 
-/* Does the client ask for @type? The answer then says Vary: Accept (queue()). */
-static bool accepts(struct req_state *st, const char *type)
+/* A qvalue (RFC 9110 12.4.2) of [@s, @end) in thousandths, or -1. */
+static int parse_qvalue(const char *s, const char *end)
+{
+	int q, digits = 0;
+
+	if (s == end || (*s != '0' && *s != '1'))
+		return -1;
+	q = (*s++ - '0') * 1000;
+	if (s < end && *s == '.') {
+		for (s++; s < end && digits < 3 && *s >= '0' && *s <= '9'; s++, digits++)
+			q += (*s - '0') * (digits == 0 ? 100 : digits == 1 ? 10 : 1);
+	}
+	return s == end && q <= 1000 ? q : -1;
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * The weight (0..1000) the Accept field value @a gives the media type @type:
+ * that of the most specific range matching it (the type itself, then its
+ * "type/" wildcard, then the full wildcard; RFC 9110 12.5.1), 0 when none
+ * does. Media type parameters are not compared; an element with a
+ * malformed weight is ignored.
+ */
+static int accept_weight(const char *a, const char *type)
+{
+	size_t major = strcspn(type, "/");
+	int best = 0, best_spec = -1;
+
+	while (*a) {
+		const char *end = a + strcspn(a, ","), *r = a, *rend, *p;
+		int q = 1000, spec = -1;
+
+		while (r < end && is_ows(*r))
+			r++;
+		rend = r;
+		while (rend < end && *rend != ';')
+			rend++;
+		p = rend;
+		while (rend > r && is_ows(rend[-1]))
+			rend--;
+		/* parameters: the first "q" is the weight */
+		while (p < end && *p == ';') {
+			const char *v = p + 1, *vend;
+
+			while (v < end && is_ows(*v))
+				v++;
+			vend = v;
+			while (vend < end && *vend != ';')
+				vend++;
+			p = vend;
+			while (vend > v && is_ows(vend[-1]))
+				vend--;
+			if (vend - v >= 2 && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=') {
+				q = parse_qvalue(v + 2, vend);
+				break;
+			}
+		}
+		if ((size_t)(rend - r) == 3 && !strncmp(r, "*/*", 3))
+			spec = 0;
+		else if ((size_t)(rend - r) == major + 2 && !strncasecmp(r, type, major + 1) &&
+			 r[major + 1] == '*')
+			spec = 1;
+		else if ((size_t)(rend - r) == strlen(type) && !strncasecmp(r, type, strlen(type)))
+			spec = 2;
+		if (q >= 0 && spec > best_spec) {
+			best_spec = spec;
+			best = q;
+		} else if (q >= 0 && spec >= 0 && spec == best_spec && q > best) {
+			best = q;
+		}
+		a = *end ? end + 1 : end;
+	}
+	return best;
+}
+
+/*
+ * Content negotiation between the default type @dflt and @alt: does the
+ * client prefer @alt (a higher weight; a tie, a missing Accept or one
+ * that accepts neither keeps the default)? The answer then says Vary:
+ * Accept (queue()).
+ */
+static bool prefers(struct req_state *st, const char *alt, const char *dflt)
 {
 	const char *a =
 		MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 
 	st->vary_accept = true;
-
-	return a && strstr(a, type);
+	return a && accept_weight(a, alt) > accept_weight(a, dflt);
 }
 
 /* A failed broker submission or device request, as a problem. */
@@ -1292,7 +1375,7 @@ static void handle_report(struct req_state *st, const char *method)
 	st->want_certs = p.certs;
 	st->want_tsm = p.format && !strcmp(p.format, "tsm");
 	st->want_raw = (p.format && !strcmp(p.format, "raw")) ||
-		       (!p.format && accepts(st, "application/octet-stream"));
+		       (!p.format && prefers(st, "application/octet-stream", "application/json"));
 	req = snpd_request_new(SNPD_REQ_REPORT, 0);
 	if (!req) {
 		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
@@ -1344,7 +1427,7 @@ static void handle_key(struct req_state *st, const char *name)
 			(int)cred.uid, (int)cred.gid, k->name);
 		return;
 	}
-	st->want_raw = accepts(st, "application/octet-stream");
+	st->want_raw = prefers(st, "application/octet-stream", "application/json");
 	st->peer = cred;
 	snprintf(st->key_name, sizeof(st->key_name), "%s", k->name);
 	req = snpd_request_new(SNPD_REQ_KEY, 0);
@@ -1707,7 +1790,7 @@ static void handle_certs(struct req_state *st)
 			"/v1/status collateral)");
 		return;
 	}
-	if (accepts(st, "application/json")) {
+	if (prefers(st, "application/json", "application/x-pem-file")) {
 		respond_json(st, MHD_HTTP_OK, certs_json_full(v), NULL);
 		return;
 	}
@@ -2051,8 +2134,8 @@ static void check_request(struct req_state *st, const char *method, const char *
  * answer passes here (but cut()'s, which says the same): none may be kept
  * by a cache (RFC 9111 5.2.2.5), since reports, evidence, status and
  * errors are of their moment; only /v1/log says no-cache itself, to be
- * revalidated with its ETag. An answer chosen by Accept says so (RFC 9110
- * 12.5.5).
+ * revalidated with its ETag. An answer chosen by Accept (prefers()) says
+ * so (RFC 9110 12.5.5).
  */
 static enum MHD_Result queue(struct req_state *st)
 {

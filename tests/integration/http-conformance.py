@@ -12,7 +12,9 @@ TCP, with raw sockets so that the test controls every byte:
 - a request refused before its body was read (413, a cut() answer) is
   closed lingering (RFC 9112 9.6): python http.client, which sends the
   whole body before it reads, gets the 413 instead of EPIPE/ECONNRESET,
-  and a client that sends on and on is still cut off (4 MiB).
+  and a client that sends on and on is still cut off (4 MiB);
+- Accept is matched with its weights: q=0 is not acceptable, the higher
+  weight wins, a tie keeps the default (RFC 9110 12.4.2, 12.5.1).
 
 No timed assert: sockets have a 10 s timeout while RequestTimeoutSec is
 60, so an answer snpd would not give fails the check instead."""
@@ -259,6 +261,33 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
     s.close()
     res.check(status_http().get("connections_lingered", 0) >= 6,
               "the refused connections lingered (%r)" % status_http().get("connections_lingered"))
+
+    # --- finding 5: Accept with weights -------------------------------------
+    OCTET, JSON, PEM = "application/octet-stream", "application/json", "application/x-pem-file"
+    for accept, want in ((None, JSON), (OCTET, OCTET), ("*/*", JSON), ("application/*", JSON),
+                         (OCTET + ";q=0, " + JSON, JSON), (JSON + ", " + OCTET + ";q=0.1", JSON),
+                         (OCTET + ";q=0", JSON), (JSON + ";q=0.5, " + OCTET, OCTET),
+                         ("APPLICATION/OCTET-STREAM", OCTET), (OCTET + " ; Q=1.000", OCTET),
+                         ("*/*;q=0.1, " + OCTET, OCTET), (OCTET + ";q=2, " + JSON, JSON),
+                         ("application/*;q=0.2, " + OCTET + ";q=0.1", JSON),
+                         ("text/html", JSON), (OCTET + ", " + JSON, JSON)):
+        extra = b"Accept: " + accept.encode() + b"\r\n" if accept is not None else b""
+        st, hd, b = one(d.api, "GET", "/v1/report?nonce=00ff", extra)
+        got = hd.get("content-type", [None])[0]
+        res.check(st == 200 and got == want, "report, Accept %r: %s (got %d %s)" %
+                  (accept, want, st, got))
+    for accept, want in ((None, PEM), (JSON, JSON), (JSON + ";q=0, " + PEM, PEM),
+                         (PEM + ";q=0.5, " + JSON + ";q=0.9", JSON), ("*/*", PEM)):
+        extra = b"Accept: " + accept.encode() + b"\r\n" if accept is not None else b""
+        st, hd, b = one(d.api, "GET", "/v1/certificates", extra)
+        got = hd.get("content-type", [None])[0]
+        res.check(st == 200 and got == want, "certificates, Accept %r: %s (got %d %s)" %
+                  (accept, want, st, got))
+    for accept, want in ((OCTET, OCTET), (OCTET + ";q=0, " + JSON, JSON)):
+        st, hd, b = one(d.api, "POST", "/v1/keys/app", b"Accept: " + accept.encode() + b"\r\n")
+        got = hd.get("content-type", [None])[0]
+        res.check(st == 200 and got == want, "key, Accept %r: %s (got %d %s)" %
+                  (accept, want, st, got))
 
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
 
