@@ -1472,19 +1472,9 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 	struct MHD_Response *r;
 	unsigned int n = 0;
 	size_t len;
-
 	/* a client polling the log gets 304 until it changes (RFC 9110 13.1.2) */
-	if (inm && (strstr(inm, rep->etag) || !strcmp(inm, "*"))) {
-		free(b);
-		snpd_eventlog_text_unref(rep->text);
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (r) {
-			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
-			MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-		}
-		respond(st, MHD_HTTP_NOT_MODIFIED, r);
-		return;
-	}
+	bool not_modified = inm && (strstr(inm, rep->etag) || !strcmp(inm, "*"));
+
 	if (!b) {
 		snpd_eventlog_text_unref(rep->text);
 		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
@@ -1506,11 +1496,17 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
 		return;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	/*
+	 * A 304 is this response without its body, which MHD does not send
+	 * for a 304: its Content-Length is then the 200's, as RFC 9110 8.6
+	 * wants (an empty response would say 0).
+	 */
+	if (!not_modified)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
 	/* stored only to be revalidated with the ETag (queue(): no-store elsewhere) */
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	respond(st, rep->status, r);
+	respond(st, not_modified ? MHD_HTTP_NOT_MODIFIED : rep->status, r);
 }
 
 /*

@@ -14,7 +14,9 @@ TCP, with raw sockets so that the test controls every byte:
   whole body before it reads, gets the 413 instead of EPIPE/ECONNRESET,
   and a client that sends on and on is still cut off (4 MiB);
 - Accept is matched with its weights: q=0 is not acceptable, the higher
-  weight wins, a tie keeps the default (RFC 9110 12.4.2, 12.5.1).
+  weight wins, a tie keeps the default (RFC 9110 12.4.2, 12.5.1);
+- a 304 carries no Content-Length but the 200's (RFC 9110 8.6), and the
+  connection goes on after it.
 
 No timed assert: sockets have a 10 s timeout while RequestTimeoutSec is
 60, so an answer snpd would not give fails the check instead."""
@@ -76,8 +78,10 @@ def responses(got):
         for l in lines[1:]:
             k, _, v = l.partition(":")
             hd.setdefault(k.strip().lower(), []).append(v.strip())
-        n = int(hd.get("content-length", ["0"])[0])
-        out.append((int(lines[0].split()[1]), hd, got[:n]))
+        status = int(lines[0].split()[1])
+        # a 304 never has a body, whatever its Content-Length says
+        n = int(hd.get("content-length", ["0"])[0]) if status != 304 else 0
+        out.append((status, hd, got[:n]))
         got = got[n:]
     return out
 
@@ -288,6 +292,20 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
         got = hd.get("content-type", [None])[0]
         res.check(st == 200 and got == want, "key, Accept %r: %s (got %d %s)" %
                   (accept, want, st, got))
+
+    # --- finding 6: 304 and Content-Length -----------------------------------
+    for name, addr in transports:
+        st, hd, b = one(addr, "GET", "/v1/log")
+        etag = hd.get("etag", [""])[0].encode()
+        got = exchange(addr, b"GET /v1/log HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag +
+                       b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        rs = responses(got)
+        res.check(st == 200 and [r[0] for r in rs] == [304, 200] and
+                  rs[0][1].get("content-length", [str(len(b))]) == [str(len(b))] and
+                  rs[1][2] == b"ok\n",
+                  "%s: 304 with Content-Length %r (the 200's: %d), then the next answer "
+                  "(got %r)" % (name, rs[0][1].get("content-length") if rs else None, len(b),
+                                got[:300]))
 
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
 
