@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -718,7 +719,8 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 		break;
 	}
 	case -ENOMEM:
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		break;
 	case -EINVAL:
 		problem(st, MHD_HTTP_BAD_REQUEST, "firmware-rejected", "Rejected by the firmware",
@@ -1378,7 +1380,8 @@ static void handle_report(struct req_state *st, const char *method)
 		       (!p.format && prefers(st, "application/octet-stream", "application/json"));
 	req = snpd_request_new(SNPD_REQ_REPORT, 0);
 	if (!req) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	memcpy(req->report_req.report_data, p.report_data, SNP_REPORT_DATA_SIZE);
@@ -1432,7 +1435,8 @@ static void handle_key(struct req_state *st, const char *name)
 	snprintf(st->key_name, sizeof(st->key_name), "%s", k->name);
 	req = snpd_request_new(SNPD_REQ_KEY, 0);
 	if (!req) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	req->key_req.root_vmrk = k->root_vmrk;
@@ -1477,7 +1481,8 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 
 	if (!b) {
 		snpd_eventlog_text_unref(rep->text);
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	b->text = rep->text;
@@ -1493,7 +1498,8 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 	r = MHD_create_response_from_iovec(iov, n, log_body_free, b);
 	if (!r) {
 		log_body_free(b);
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	/*
@@ -1793,7 +1799,8 @@ static void handle_certs(struct req_state *st)
 	/* PEM bundle: the endorsement key first, then ASK, then ARK */
 	f = open_memstream(&pem, &len);
 	if (!f) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	for (int i = SNPD_CERT_VLEK; i >= SNPD_CERT_ARK; i--)
@@ -1941,7 +1948,7 @@ static struct conn_track *track_of(struct MHD_Connection *conn)
 }
 
 static void cut(struct snpd_http *h, struct conn_track *t, int fd, unsigned int status,
-		const char *phrase, const char *type, const char *detail);
+		const char *phrase, const char *type, const char *title, const char *detail);
 
 /* Connection @t was refused before its request was read whole: linger at its close. */
 static void linger_later(struct snpd_http *h, struct conn_track *t)
@@ -1981,10 +1988,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct listener *l = cls;
 	size_t path_len = strcspn(uri, "?"), args = 0;
 	const union MHD_ConnectionInfo *ci;
-	const char *type, *detail;
 	struct conn_track *t;
 	struct req_state *st;
-	unsigned int status;
+	bool many;
 
 	/*
 	 * A connection cut already (refused by admit(), evicted, timed out)
@@ -1997,15 +2003,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	for (const char *c = uri + path_len; *c; c++)
 		if (*c == '&' || *c == '?')
 			args++;
-	if (args > HTTP_ARGS_MAX) {
-		status = MHD_HTTP_BAD_REQUEST;
-		type = "invalid-parameter";
-		detail = "more than 16 query parameters";
-	} else if (strlen(uri) > HTTP_URI_MAX) {
-		status = MHD_HTTP_URI_TOO_LONG;
-		type = "uri-too-long";
-		detail = "the request target is limited to 4096 bytes";
-	} else {
+	many = args > HTTP_ARGS_MAX;
+	if (!many && strlen(uri) <= HTTP_URI_MAX) {
 		st = req_state_new(l, conn);
 		for (size_t i = 0; st && i + 2 < path_len; i++)
 			if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
@@ -2014,11 +2013,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	}
 	if (t)
 		t->deadline_usec = 0;
-	count(l->h, EP_OTHER, status);
+	count(l->h, EP_OTHER, many ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_URI_TOO_LONG);
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci)
-		cut(l->h, t, ci->connect_fd, status,
-		    status == MHD_HTTP_URI_TOO_LONG ? "URI Too Long" : "Bad Request", type, detail);
+	if (ci && many)
+		cut(l->h, t, ci->connect_fd, MHD_HTTP_BAD_REQUEST, "Bad Request",
+		    "invalid-parameter", "Invalid parameter", "more than 16 query parameters");
+	else if (ci)
+		cut(l->h, t, ci->connect_fd, MHD_HTTP_URI_TOO_LONG, "URI Too Long", "uri-too-long",
+		    "URI too long", "the request target is limited to 4096 bytes");
 	return &cut_request;
 }
 
@@ -2271,19 +2273,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  * lingering time (@t: its track, NULL: shut down at once).
  */
 static void cut(struct snpd_http *h, struct conn_track *t, int fd, unsigned int status,
-		const char *phrase, const char *type, const char *detail)
+		const char *phrase, const char *type, const char *title, const char *detail)
 {
-	char body[256], msg[512];
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char body[256], msg[600], date[40] = "";
+	time_t now = time(NULL);
+	struct tm tm;
 	int n;
 
+	/* RFC 9110 6.6.1: a Date (IMF-fixdate) on every 4xx, as MHD's answers have */
+	if (gmtime_r(&now, &tm))
+		snprintf(date, sizeof(date), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+			 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+			 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	n = snprintf(body, sizeof(body),
 		     "{\"type\":\"" PROBLEM_PREFIX "%s\",\"title\":\"%s\",\"status\":%u,"
 		     "\"detail\":\"%s\"}",
-		     type, phrase, status, detail);
+		     type, title, status, detail);
 	n = snprintf(msg, sizeof(msg),
-		     "HTTP/1.1 %u %s\r\nConnection: close\r\nCache-Control: no-store\r\n"
+		     "HTTP/1.1 %u %s\r\n%sConnection: close\r\nCache-Control: no-store\r\n"
 		     "Content-Type: application/problem+json\r\nContent-Length: %d\r\n\r\n%s",
-		     status, phrase, n, body);
+		     status, phrase, date, n, body);
 	if (n > 0 && (size_t)n < sizeof(msg))
 		(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (!t) {
@@ -2435,6 +2447,7 @@ static void admit(struct snpd_http *h, struct listener *l, struct conn_track *t)
 	if (c->max_connections_per_client && mine > c->max_connections_per_client) {
 		h->refused++;
 		cut(h, t, t->fd, 503, "Service Unavailable", "too-many-connections",
+		    "Too many connections",
 		    "MaxConnectionsPerClient reached for this client; close idle connections");
 		return;
 	}
@@ -2448,7 +2461,7 @@ static void admit(struct snpd_http *h, struct listener *l, struct conn_track *t)
 	if (!victim) {
 		h->refused++;
 		cut(h, t, t->fd, 503, "Service Unavailable", "too-many-connections",
-		    "MaxConnections reached; try again later");
+		    "Too many connections", "MaxConnections reached; try again later");
 		return;
 	}
 	/* an idle connection may be closed at any time (RFC 9112 9.6) */
@@ -2526,7 +2539,7 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 		if (!t->deadline_usec || now < t->deadline_usec || t->fd < 0)
 			continue;
 		h->timeouts++;
-		cut(h, t, t->fd, 408, "Request Timeout", "request-timeout",
+		cut(h, t, t->fd, 408, "Request Timeout", "request-timeout", "Request timeout",
 		    "the request did not arrive in time");
 	}
 	for (struct drain *g = h->lingering, *next; g; g = next) {
@@ -3097,7 +3110,8 @@ static void handle_metrics(struct req_state *st)
 	snpd_broker_get_stats(h->d->broker, &bs);
 	f = open_memstream(&text, &len);
 	if (!f) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	fprintf(f, "# HELP snpd_http_requests_total HTTP requests by endpoint and status.\n"

@@ -16,11 +16,15 @@ TCP, with raw sockets so that the test controls every byte:
 - Accept is matched with its weights: q=0 is not acceptable, the higher
   weight wins, a tie keeps the default (RFC 9110 12.4.2, 12.5.1);
 - a 304 carries no Content-Length but the 200's (RFC 9110 8.6), and the
-  connection goes on after it.
+  connection goes on after it;
+- the answers snpd writes on the socket (414, 400 for too many
+  parameters, 503 too-many-connections) have a Date (RFC 9110 6.6.1) and
+  the title the same type has elsewhere (RFC 9457 3.1.3).
 
 No timed assert: sockets have a 10 s timeout while RequestTimeoutSec is
 60, so an answer snpd would not give fails the check instead."""
 
+import email.utils
 import http.client
 import json
 import socket
@@ -113,6 +117,15 @@ def client(name, addr):
     if name == "unix":
         return UnixConn(addr)
     return http.client.HTTPConnection(addr[0], addr[1], timeout=TIMEOUT * 3)
+
+
+def valid_date(s):
+    """An IMF-fixdate (RFC 9110 5.6.7)."""
+    try:
+        return (s.endswith(" GMT") and len(s) == 29 and
+                email.utils.parsedate_to_datetime(s) is not None)
+    except (TypeError, ValueError):
+        return False
 
 
 def problem_type(hd, body):
@@ -307,6 +320,41 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
                   "(got %r)" % (name, rs[0][1].get("content-length") if rs else None, len(b),
                                 got[:300]))
 
+    # --- finding 8: Date and titles of the answers written on the socket ---
+    def title(b):
+        try:
+            return json.loads(b).get("title")
+        except ValueError:
+            return None
+
+    for name, addr in transports:
+        st, hd, b = one(addr, "GET", "/v1/report?nonce=zz")
+        want = title(b)
+        for path, status in (("/v1/status?" + "&".join("a%d=1" % i for i in range(18)), 400),
+                             ("/v1/status?x=" + "a" * 5000, 414)):
+            st, hd, b = one(addr, "GET", path)
+            date = hd.get("date", [""])[0]
+            res.check(st == status and valid_date(date) and
+                      (status != 400 or (want == "Invalid parameter" and title(b) == want)),
+                      "%s: %d written on the socket: Date %r, title %r (%r elsewhere)" %
+                      (name, status, date, title(b), want))
+
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
+
+# a 503 too-many-connections (written on the socket) has a Date too
+with h.Daemon(config="[HTTP]\nMaxConnectionsPerClient=1\n", args=["--no-fs"]) as d:
+    d.start()
+    held = connect(d.api)
+    held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = held.recv(65536)
+    got = exchange(d.api, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    rs = responses(got)
+    date = rs[0][1].get("date", [""])[0] if rs else ""
+    res.check(first.startswith(b"HTTP/1.1 200") and rs and rs[0][0] == 503 and
+              problem_type(rs[0][1], rs[0][2]) == "too-many-connections" and
+              valid_date(date),
+              "503 too-many-connections: Date %r (got %r)" % (date, got[:120]))
+    held.close()
+    res.check(d.stop() == 0, "snpd exits cleanly")
 
 res.done()
