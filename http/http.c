@@ -1829,6 +1829,25 @@ static bool valid_profile_name(const char *s)
 }
 
 /*
+ * The path of a request target in absolute-form ("http://host/v1/status"),
+ * which a server must accept (RFC 9112 3.2.2): what follows the authority
+ * ("/" when nothing does). Any other target as it is.
+ */
+static const char *origin_path(const char *url)
+{
+	const char *p;
+
+	if (!strncasecmp(url, "http://", 7))
+		url += 7;
+	else if (!strncasecmp(url, "https://", 8))
+		url += 8;
+	else
+		return url;
+	p = strchr(url, '/');
+	return p ? p : "/";
+}
+
+/*
  * Route a complete request. Everything ends in st->response except device
  * requests, which suspend the connection.
  */
@@ -1844,6 +1863,7 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 			"request bodies are limited to %d bytes", HTTP_BODY_MAX);
 		return;
 	}
+	url = origin_path(url);
 	if (!strcmp(url, "/v1/report")) {
 		st->ep = EP_REPORT;
 		if (get || post)

@@ -19,7 +19,8 @@ TCP, with raw sockets so that the test controls every byte:
   connection goes on after it;
 - the answers snpd writes on the socket (414, 400 for too many
   parameters, 503 too-many-connections) have a Date (RFC 9110 6.6.1) and
-  the title the same type has elsewhere (RFC 9457 3.1.3).
+  the title the same type has elsewhere (RFC 9457 3.1.3);
+- a request target in absolute-form is served (RFC 9112 3.2.2).
 
 No timed assert: sockets have a 10 s timeout while RequestTimeoutSec is
 60, so an answer snpd would not give fails the check instead."""
@@ -338,6 +339,20 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
                       (status != 400 or (want == "Invalid parameter" and title(b) == want)),
                       "%s: %d written on the socket: Date %r, title %r (%r elsewhere)" %
                       (name, status, date, title(b), want))
+
+    # --- finding 7: absolute-form ------------------------------------------
+    for name, addr in transports:
+        for target, status, ctype in (("http://x/v1/status", 200, "application/json"),
+                                      ("HTTP://127.0.0.1:1/healthz", 200, "text/plain"),
+                                      ("https://x/v1/report?nonce=00ff", 200, "application/json"),
+                                      ("http://x", 404, "application/problem+json"),
+                                      ("http://x/nope", 404, "application/problem+json")):
+            st, hd, b = one(addr, "GET", target)
+            res.check(st == status and hd.get("content-type") == [ctype],
+                      "%s: GET %s: %d %s (got %d %r)" % (name, target, status, ctype, st,
+                                                         hd.get("content-type")))
+    st, hd, b = one(d.api, "POST", "http://x/v1/keys/app")
+    res.check(st == 200 and b"key" in b, "POST http://x/v1/keys/app: the key (got %d)" % st)
 
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
 
