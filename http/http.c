@@ -1829,6 +1829,21 @@ static bool valid_profile_name(const char *s)
 }
 
 /*
+ * Methods RFC 9110 (and RFC 5789: PATCH) define, matched case-sensitively:
+ * those snpd does not serve on a resource get 405 there, any other 501.
+ */
+static bool known_method(const char *m)
+{
+	static const char *const methods[] = { "GET",	  "HEAD",    "POST",  "PUT",  "DELETE",
+					       "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+
+	for (size_t i = 0; i < SNP_ELEMENTSOF(methods); i++)
+		if (!strcmp(m, methods[i]))
+			return true;
+	return false;
+}
+
+/*
  * The path of a request target in absolute-form ("http://host/v1/status"),
  * which a server must accept (RFC 9112 3.2.2): what follows the authority
  * ("/" when nothing does). Any other target as it is.
@@ -1861,6 +1876,13 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 	if (st->too_large) {
 		problem(st, MHD_HTTP_CONTENT_TOO_LARGE, "body-too-large", "Body too large",
 			"request bodies are limited to %d bytes", HTTP_BODY_MAX);
+		return;
+	}
+	/* RFC 9110 9.1: an unrecognized method is 501, whatever the resource */
+	if (!known_method(method)) {
+		problem(st, MHD_HTTP_NOT_IMPLEMENTED, "method-not-implemented",
+			"Method not implemented",
+			"%.16s is not a method snpd knows (methods are case-sensitive)", method);
 		return;
 	}
 	url = origin_path(url);

@@ -20,7 +20,9 @@ TCP, with raw sockets so that the test controls every byte:
 - the answers snpd writes on the socket (414, 400 for too many
   parameters, 503 too-many-connections) have a Date (RFC 9110 6.6.1) and
   the title the same type has elsewhere (RFC 9457 3.1.3);
-- a request target in absolute-form is served (RFC 9112 3.2.2).
+- a request target in absolute-form is served (RFC 9112 3.2.2);
+- an unrecognized method is 501, a known one not served here 405 with
+  Allow (RFC 9110 9.1, 15.5.6, 15.6.2).
 
 No timed assert: sockets have a 10 s timeout while RequestTimeoutSec is
 60, so an answer snpd would not give fails the check instead."""
@@ -353,6 +355,20 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
                                                          hd.get("content-type")))
     st, hd, b = one(d.api, "POST", "http://x/v1/keys/app")
     res.check(st == 200 and b"key" in b, "POST http://x/v1/keys/app: the key (got %d)" % st)
+
+    # --- finding 11: 501 for unknown methods ----------------------------------
+    for name, addr in transports:
+        for method, path, status in (("FOO", "/v1/status", 501), ("get", "/v1/status", 501),
+                                     ("FOO", "/nope", 501), ("PUT", "/v1/status", 405),
+                                     ("OPTIONS", "/v1/report", 405), ("PATCH", "/healthz", 405),
+                                     ("DELETE", "/nope", 404)):
+            st, hd, b = one(addr, method, path)
+            want_type = {501: "method-not-implemented", 405: "method-not-allowed",
+                         404: "not-found"}[status]
+            res.check(st == status and problem_type(hd, b) == want_type and
+                      ("allow" in hd) == (status == 405),
+                      "%s: %s %s: %d %s (got %d %r)" % (name, method, path, status, want_type,
+                                                        st, problem_type(hd, b)))
 
     res.check(d.stop() == 0, "snpd exits cleanly (no leak under ASan)")
 
