@@ -2340,14 +2340,23 @@ static void cut(struct snpd_http *h, struct conn_track *t, int fd, unsigned int 
 		     status, phrase, date, n, body);
 	if (n > 0 && (size_t)n < sizeof(msg))
 		(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (!t) {
-		shutdown(fd, SHUT_RDWR);
-		return;
+	if (t) {
+		t->gone = true;
+		t->deadline_usec = 0;
 	}
-	t->gone = true;
-	t->deadline_usec = 0;
-	linger_later(h, t);
-	shutdown(fd, SHUT_WR);
+	/* cut connections still open wait for their end: as many as may linger */
+	if (t) {
+		u32 waiting = 0;
+
+		for (struct conn_track *u = h->conns; u; u = u->next)
+			waiting += u->gone && u->linger_usec;
+		if (waiting < HTTP_LINGER_MAX) {
+			linger_later(h, t);
+			shutdown(fd, SHUT_WR);
+			return;
+		}
+	}
+	shutdown(fd, SHUT_RDWR);
 }
 
 static struct drain *linger_free(struct drain *g)
