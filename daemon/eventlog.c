@@ -1108,13 +1108,13 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 	}
 	if (!post) {
 		if (log->broken) {
-			reply_problem(ret, 503, "event-log-broken", "Event log broken", "%s",
+			reply_problem(ret, 503, "event-log-broken", "Event log unusable", "%s",
 				      log->reason);
 			return;
 		}
 		ret->text = snpd_eventlog_text_get(log, &ret->text_count);
 		if (!ret->text) {
-			reply_problem(ret, 500, "internal", "Out of memory", "-");
+			reply_problem(ret, 500, "internal", "Internal error", "out of memory");
 			return;
 		}
 		ret->status = 200;
@@ -1163,7 +1163,7 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 		return;
 	}
 	if (r < 0) {
-		reply_problem(ret, 503, "event-log-broken", "Event log unavailable", "%s", err);
+		reply_problem(ret, 503, "event-log-broken", "Event log unusable", "%s", err);
 		return;
 	}
 	log_info("Event %llu appended by uid %d", (unsigned long long)seq, (int)uid);
@@ -1173,5 +1173,5 @@ void snpd_eventlog_http(struct snpd_eventlog *log, const struct snpd_config *c, 
 	ret->body = json_pack("{s:I,s:I,s:s}", "seq", (json_int_t)seq, "count", (json_int_t)count,
 			      "head", head_hex);
 	if (!ret->body)
-		reply_problem(ret, 500, "internal", "Out of memory", "-");
+		reply_problem(ret, 500, "internal", "Internal error", "out of memory");
 }

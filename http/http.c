@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -52,6 +53,19 @@
  * event log may make tens of MB) keep the iovec of the shared pieces.
  */
 #define HTTP_EVIDENCE_COPY_MAX (64 * 1024)
+/*
+ * A lingering close (RFC 9112 9.6): a connection refused before its request
+ * was read whole (413 at the head, a cut()) is not closed with data unread,
+ * which makes the kernel reset it and lose the answer for a client that
+ * sends its whole body before reading (python http.client, requests).
+ * After the answer its sending side is shut down and what the client still
+ * sends is read and dropped: up to HTTP_LINGER_BYTES, for at most
+ * HTTP_LINGER_SEC (checked by the 1 s sweep), on at most HTTP_LINGER_MAX
+ * sockets at once; past any of these it is closed as before.
+ */
+#define HTTP_LINGER_BYTES (4 * 1024 * 1024)
+#define HTTP_LINGER_SEC	  5
+#define HTTP_LINGER_MAX	  32
 
 enum endpoint {
 	EP_REPORT,
@@ -105,6 +119,18 @@ struct conn_track {
 	sd_event_source *hup;
 	struct req_state *waiter; /* the suspended request, NULL: none */
 	bool hung;		  /* the hang-up edge came: the client is gone */
+	ino_t ino;		  /* the socket's, to find it again at the close */
+	u64 linger_usec;	  /* refused early: linger at the close until then; 0: no */
+};
+
+/* A socket closed by MHD whose unread input is being dropped (HTTP_LINGER_*). */
+struct drain {
+	struct drain *next, *prev;
+	struct snpd_http *h;
+	int fd;
+	sd_event_source *io;
+	u64 deadline_usec;
+	size_t left; /* bytes still to drop */
 };
 
 struct status_count {
@@ -126,6 +152,9 @@ struct snpd_http {
 	u64 refused;
 	u64 evicted;
 	int diag_fd; /* NETLINK_SOCK_DIAG, for the owner of a TCP peer */
+	struct drain *lingering;
+	u32 n_lingering;
+	u64 lingered;
 	u32 diag_seq;
 	bool stopping; /* snpd_http_free() runs: the broker is gone */
 };
@@ -148,6 +177,7 @@ struct req_state {
 	unsigned int status;
 	/* report */
 	bool want_raw, want_certs, want_tsm;
+	bool vary_accept; /* the answer was chosen by Accept */
 	/* key: for the audit trail */
 	struct ucred peer;
 	char key_name[SNPD_NAME_MAX];
@@ -539,11 +569,98 @@ static u64 client_id(struct req_state *st, struct ucred *ret_cred)
 	return peer_id(st->l->h, st->l, fd, &cred);
 }
 
-static bool accepts(struct MHD_Connection *conn, const char *type)
+/* A qvalue (RFC 9110 12.4.2) of [@s, @end) in thousandths, or -1. */
+static int parse_qvalue(const char *s, const char *end)
 {
-	const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	int q, digits = 0;
 
-	return a && strstr(a, type);
+	if (s == end || (*s != '0' && *s != '1'))
+		return -1;
+	q = (*s++ - '0') * 1000;
+	if (s < end && *s == '.') {
+		for (s++; s < end && digits < 3 && *s >= '0' && *s <= '9'; s++, digits++)
+			q += (*s - '0') * (digits == 0 ? 100 : digits == 1 ? 10 : 1);
+	}
+	return s == end && q <= 1000 ? q : -1;
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * The weight (0..1000) the Accept field value @a gives the media type @type:
+ * that of the most specific range matching it (the type itself, then its
+ * "type/" wildcard, then the full wildcard; RFC 9110 12.5.1), 0 when none
+ * does. Media type parameters are not compared; an element with a
+ * malformed weight is ignored.
+ */
+static int accept_weight(const char *a, const char *type)
+{
+	size_t major = strcspn(type, "/");
+	int best = 0, best_spec = -1;
+
+	while (*a) {
+		const char *end = a + strcspn(a, ","), *r = a, *rend, *p;
+		int q = 1000, spec = -1;
+
+		while (r < end && is_ows(*r))
+			r++;
+		rend = r;
+		while (rend < end && *rend != ';')
+			rend++;
+		p = rend;
+		while (rend > r && is_ows(rend[-1]))
+			rend--;
+		/* parameters: the first "q" is the weight */
+		while (p < end && *p == ';') {
+			const char *v = p + 1, *vend;
+
+			while (v < end && is_ows(*v))
+				v++;
+			vend = v;
+			while (vend < end && *vend != ';')
+				vend++;
+			p = vend;
+			while (vend > v && is_ows(vend[-1]))
+				vend--;
+			if (vend - v >= 2 && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=') {
+				q = parse_qvalue(v + 2, vend);
+				break;
+			}
+		}
+		if ((size_t)(rend - r) == 3 && !strncmp(r, "*/*", 3))
+			spec = 0;
+		else if ((size_t)(rend - r) == major + 2 && !strncasecmp(r, type, major + 1) &&
+			 r[major + 1] == '*')
+			spec = 1;
+		else if ((size_t)(rend - r) == strlen(type) && !strncasecmp(r, type, strlen(type)))
+			spec = 2;
+		if (q >= 0 && spec > best_spec) {
+			best_spec = spec;
+			best = q;
+		} else if (q >= 0 && spec >= 0 && spec == best_spec && q > best) {
+			best = q;
+		}
+		a = *end ? end + 1 : end;
+	}
+	return best;
+}
+
+/*
+ * Content negotiation between the default type @dflt and @alt: does the
+ * client prefer @alt (a higher weight; a tie, a missing Accept or one
+ * that accepts neither keeps the default)? The answer then says Vary:
+ * Accept (queue()).
+ */
+static bool prefers(struct req_state *st, const char *alt, const char *dflt)
+{
+	const char *a =
+		MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+
+	st->vary_accept = true;
+	return a && accept_weight(a, alt) > accept_weight(a, dflt);
 }
 
 /* A failed broker submission or device request, as a problem. */
@@ -602,7 +719,8 @@ static void device_problem(struct req_state *st, int r, u32 retry_ms, const char
 		break;
 	}
 	case -ENOMEM:
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		break;
 	case -EINVAL:
 		problem(st, MHD_HTTP_BAD_REQUEST, "firmware-rejected", "Rejected by the firmware",
@@ -1259,10 +1377,11 @@ static void handle_report(struct req_state *st, const char *method)
 	st->want_certs = p.certs;
 	st->want_tsm = p.format && !strcmp(p.format, "tsm");
 	st->want_raw = (p.format && !strcmp(p.format, "raw")) ||
-		       (!p.format && accepts(st->conn, "application/octet-stream"));
+		       (!p.format && prefers(st, "application/octet-stream", "application/json"));
 	req = snpd_request_new(SNPD_REQ_REPORT, 0);
 	if (!req) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	memcpy(req->report_req.report_data, p.report_data, SNP_REPORT_DATA_SIZE);
@@ -1311,12 +1430,13 @@ static void handle_key(struct req_state *st, const char *name)
 			(int)cred.uid, (int)cred.gid, k->name);
 		return;
 	}
-	st->want_raw = accepts(st->conn, "application/octet-stream");
+	st->want_raw = prefers(st, "application/octet-stream", "application/json");
 	st->peer = cred;
 	snprintf(st->key_name, sizeof(st->key_name), "%s", k->name);
 	req = snpd_request_new(SNPD_REQ_KEY, 0);
 	if (!req) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	req->key_req.root_vmrk = k->root_vmrk;
@@ -1356,20 +1476,13 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 	struct MHD_Response *r;
 	unsigned int n = 0;
 	size_t len;
-
 	/* a client polling the log gets 304 until it changes (RFC 9110 13.1.2) */
-	if (inm && (strstr(inm, rep->etag) || !strcmp(inm, "*"))) {
-		free(b);
-		snpd_eventlog_text_unref(rep->text);
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (r)
-			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
-		respond(st, MHD_HTTP_NOT_MODIFIED, r);
-		return;
-	}
+	bool not_modified = inm && (strstr(inm, rep->etag) || !strcmp(inm, "*"));
+
 	if (!b) {
 		snpd_eventlog_text_unref(rep->text);
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	b->text = rep->text;
@@ -1385,12 +1498,21 @@ static void respond_log(struct req_state *st, struct snpd_eventlog_reply *rep)
 	r = MHD_create_response_from_iovec(iov, n, log_body_free, b);
 	if (!r) {
 		log_body_free(b);
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	/*
+	 * A 304 is this response without its body, which MHD does not send
+	 * for a 304: its Content-Length is then the 200's, as RFC 9110 8.6
+	 * wants (an empty response would say 0).
+	 */
+	if (!not_modified)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, rep->etag);
-	respond(st, rep->status, r);
+	/* stored only to be revalidated with the ETag (queue(): no-store elsewhere) */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	respond(st, not_modified ? MHD_HTTP_NOT_MODIFIED : rep->status, r);
 }
 
 /*
@@ -1670,14 +1792,15 @@ static void handle_certs(struct req_state *st)
 			"/v1/status collateral)");
 		return;
 	}
-	if (accepts(st->conn, "application/json")) {
+	if (prefers(st, "application/json", "application/x-pem-file")) {
 		respond_json(st, MHD_HTTP_OK, certs_json_full(v), NULL);
 		return;
 	}
 	/* PEM bundle: the endorsement key first, then ASK, then ARK */
 	f = open_memstream(&pem, &len);
 	if (!f) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	for (int i = SNPD_CERT_VLEK; i >= SNPD_CERT_ARK; i--)
@@ -1706,6 +1829,40 @@ static bool valid_profile_name(const char *s)
 }
 
 /*
+ * Methods RFC 9110 (and RFC 5789: PATCH) define, matched case-sensitively:
+ * those snpd does not serve on a resource get 405 there, any other 501.
+ */
+static bool known_method(const char *m)
+{
+	static const char *const methods[] = { "GET",	  "HEAD",    "POST",  "PUT",  "DELETE",
+					       "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+
+	for (size_t i = 0; i < SNP_ELEMENTSOF(methods); i++)
+		if (!strcmp(m, methods[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The path of a request target in absolute-form ("http://host/v1/status"),
+ * which a server must accept (RFC 9112 3.2.2): what follows the authority
+ * ("/" when nothing does). Any other target as it is.
+ */
+static const char *origin_path(const char *url)
+{
+	const char *p;
+
+	if (!strncasecmp(url, "http://", 7))
+		url += 7;
+	else if (!strncasecmp(url, "https://", 8))
+		url += 8;
+	else
+		return url;
+	p = strchr(url, '/');
+	return p ? p : "/";
+}
+
+/*
  * Route a complete request. Everything ends in st->response except device
  * requests, which suspend the connection.
  */
@@ -1721,6 +1878,14 @@ static void dispatch(struct req_state *st, const char *url, const char *method)
 			"request bodies are limited to %d bytes", HTTP_BODY_MAX);
 		return;
 	}
+	/* RFC 9110 9.1: an unrecognized method is 501, whatever the resource */
+	if (!known_method(method)) {
+		problem(st, MHD_HTTP_NOT_IMPLEMENTED, "method-not-implemented",
+			"Method not implemented",
+			"%.16s is not a method snpd knows (methods are case-sensitive)", method);
+		return;
+	}
+	url = origin_path(url);
 	if (!strcmp(url, "/v1/report")) {
 		st->ep = EP_REPORT;
 		if (get || post)
@@ -1824,8 +1989,15 @@ static struct conn_track *track_of(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
-static void cut(int fd, unsigned int status, const char *phrase, const char *type,
-		const char *detail);
+static void cut(struct snpd_http *h, struct conn_track *t, int fd, unsigned int status,
+		const char *phrase, const char *type, const char *title, const char *detail);
+
+/* Connection @t was refused before its request was read whole: linger at its close. */
+static void linger_later(struct snpd_http *h, struct conn_track *t)
+{
+	if (t && !t->linger_usec)
+		t->linger_usec = now_usec(h) + (u64)HTTP_LINGER_SEC * 1000000;
+}
 
 /*
  * The state of a request answered on the socket already (on_uri): MHD only
@@ -1858,10 +2030,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct listener *l = cls;
 	size_t path_len = strcspn(uri, "?"), args = 0;
 	const union MHD_ConnectionInfo *ci;
-	const char *type, *detail;
 	struct conn_track *t;
 	struct req_state *st;
-	unsigned int status;
+	bool many;
 
 	/*
 	 * A connection cut already (refused by admit(), evicted, timed out)
@@ -1874,15 +2045,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	for (const char *c = uri + path_len; *c; c++)
 		if (*c == '&' || *c == '?')
 			args++;
-	if (args > HTTP_ARGS_MAX) {
-		status = MHD_HTTP_BAD_REQUEST;
-		type = "invalid-parameter";
-		detail = "more than 16 query parameters";
-	} else if (strlen(uri) > HTTP_URI_MAX) {
-		status = MHD_HTTP_URI_TOO_LONG;
-		type = "uri-too-long";
-		detail = "the request target is limited to 4096 bytes";
-	} else {
+	many = args > HTTP_ARGS_MAX;
+	if (!many && strlen(uri) <= HTTP_URI_MAX) {
 		st = req_state_new(l, conn);
 		for (size_t i = 0; st && i + 2 < path_len; i++)
 			if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
@@ -1891,19 +2055,39 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	}
 	if (t)
 		t->deadline_usec = 0;
-	count(l->h, EP_OTHER, status);
+	count(l->h, EP_OTHER, many ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_URI_TOO_LONG);
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci)
-		cut(ci->connect_fd, status,
-		    status == MHD_HTTP_URI_TOO_LONG ? "URI Too Long" : "Bad Request", type, detail);
+	if (ci && many)
+		cut(l->h, t, ci->connect_fd, MHD_HTTP_BAD_REQUEST, "Bad Request",
+		    "invalid-parameter", "Invalid parameter", "more than 16 query parameters");
+	else if (ci)
+		cut(l->h, t, ci->connect_fd, MHD_HTTP_URI_TOO_LONG, "URI Too Long", "uri-too-long",
+		    "URI too long", "the request target is limited to 4096 bytes");
 	return &cut_request;
 }
 
 struct header_scan {
 	unsigned int host, content_length, transfer_encoding;
 	bool nul;
+	bool bad_name;
 	const char *length;
 };
+
+/* A field name is a token (RFC 9110 5.6.2): tchar only, so no SP, HTAB, ':' or controls. */
+static bool is_token(const char *s, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", c)) ||
+		    !c)
+			return false;
+	}
+	return true;
+}
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				   size_t key_size, const char *value, size_t value_size)
@@ -1912,6 +2096,13 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 
 	if (strlen(key) != key_size || (value && strlen(value) != value_size))
 		hs->nul = true;
+	/*
+	 * libmicrohttpd keeps "Content-Length : 40" as a field named
+	 * "Content-Length ", which nobody would then take for the length: the
+	 * declared body would be read as the next request. RFC 9112 5.1: 400.
+	 */
+	if (!is_token(key, key_size))
+		hs->bad_name = true;
 	if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
 		hs->host++;
 	} else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
@@ -1943,6 +2134,9 @@ static void check_request(struct req_state *st, const char *method, const char *
 	} else if (hs.nul) {
 		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
 			"a header contains a NUL");
+	} else if (hs.bad_name) {
+		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
+			"a header name is not a token (whitespace before the colon?)");
 	} else if (hs.host > 1 || (!hs.host && !strcmp(version, MHD_HTTP_VERSION_1_1))) {
 		problem(st, MHD_HTTP_BAD_REQUEST, "invalid-header", "Invalid header",
 			"an HTTP/1.1 request needs exactly one Host header");
@@ -1975,13 +2169,24 @@ static void check_request(struct req_state *st, const char *method, const char *
 	}
 }
 
-/* Queue st->response (MHD_NO if there is none or MHD refuses it). */
+/*
+ * Queue st->response (MHD_NO if there is none or MHD refuses it). Every
+ * answer passes here (but cut()'s, which says the same): none may be kept
+ * by a cache (RFC 9111 5.2.2.5), since reports, evidence, status and
+ * errors are of their moment; only /v1/log says no-cache itself, to be
+ * revalidated with its ETag. An answer chosen by Accept (prefers()) says
+ * so (RFC 9110 12.5.5).
+ */
 static enum MHD_Result queue(struct req_state *st)
 {
 	enum MHD_Result ret;
 
 	if (!st->response)
 		return MHD_NO;
+	if (!MHD_get_response_header(st->response, MHD_HTTP_HEADER_CACHE_CONTROL))
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (st->vary_accept)
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
 	count(st->l->h, st->ep, st->status);
 	ret = MHD_queue_response(st->conn, st->status, st->response);
 	MHD_destroy_response(st->response);
@@ -2012,6 +2217,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (st == &cut_request)
 		return MHD_NO;
+	t = track_of(conn);
+	/* cut (cut()): MHD closes it now, the lingering close drops the rest */
+	if (t && t->gone)
+		return MHD_NO;
 	if (!st->started) {
 		/* the head is here, the body (if any) is not: refuse before 100 Continue */
 		st->started = true;
@@ -2019,7 +2228,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		if (t)
 			t->busy = true;
 		check_request(st, method, version);
-		return st->response ? queue(st) : MHD_YES;
+		if (!st->response)
+			return MHD_YES;
+		/*
+		 * Refused by its head: where its body ends may be unknown (a
+		 * Content-Length MHD did not take for one), so nothing after
+		 * it on this connection is read as a request.
+		 */
+		MHD_add_response_header(st->response, MHD_HTTP_HEADER_CONNECTION, "close");
+		linger_later(l->h, t);
+		return queue(st);
 	}
 	if (st->answered) {
 		*upload_size = 0;
@@ -2087,27 +2305,139 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /*
  * Answer a connection with a problem response straight on its socket and
- * shut it down; MHD then sees the end and closes it. Used for connections
- * MHD is still reading (a slow request) or never should serve (over the
- * limit), where no MHD response can be queued.
+ * shut down its sending side. Used for connections MHD is still reading (a
+ * slow request) or never should serve (over the limit), where no MHD
+ * response can be queued. Its reading side stays open, so that the client
+ * can send the rest of its request and read this answer: what comes next
+ * makes MHD close the connection (on_uri(), on_access() refuse a cut one),
+ * after which it lingers (on_connection()); a client that sends nothing
+ * more has the connection shut down by on_sweep() at the end of the
+ * lingering time (@t: its track, NULL: shut down at once).
  */
-static void cut(int fd, unsigned int status, const char *phrase, const char *type,
-		const char *detail)
+static void cut(struct snpd_http *h, struct conn_track *t, int fd, unsigned int status,
+		const char *phrase, const char *type, const char *title, const char *detail)
 {
-	char body[256], msg[512];
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char body[256], msg[600], date[40] = "";
+	time_t now = time(NULL);
+	struct tm tm;
 	int n;
 
+	/* RFC 9110 6.6.1: a Date (IMF-fixdate) on every 4xx, as MHD's answers have */
+	if (gmtime_r(&now, &tm))
+		snprintf(date, sizeof(date), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+			 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+			 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	n = snprintf(body, sizeof(body),
 		     "{\"type\":\"" PROBLEM_PREFIX "%s\",\"title\":\"%s\",\"status\":%u,"
 		     "\"detail\":\"%s\"}",
-		     type, phrase, status, detail);
+		     type, title, status, detail);
 	n = snprintf(msg, sizeof(msg),
-		     "HTTP/1.1 %u %s\r\nConnection: close\r\n"
+		     "HTTP/1.1 %u %s\r\n%sConnection: close\r\nCache-Control: no-store\r\n"
 		     "Content-Type: application/problem+json\r\nContent-Length: %d\r\n\r\n%s",
-		     status, phrase, n, body);
+		     status, phrase, date, n, body);
 	if (n > 0 && (size_t)n < sizeof(msg))
 		(void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (t) {
+		t->gone = true;
+		t->deadline_usec = 0;
+	}
+	/* cut connections still open wait for their end: as many as may linger */
+	if (t) {
+		u32 waiting = 0;
+
+		for (struct conn_track *u = h->conns; u; u = u->next)
+			waiting += u->gone && u->linger_usec;
+		if (waiting < HTTP_LINGER_MAX) {
+			linger_later(h, t);
+			shutdown(fd, SHUT_WR);
+			return;
+		}
+	}
 	shutdown(fd, SHUT_RDWR);
+}
+
+static struct drain *linger_free(struct drain *g)
+{
+	struct snpd_http *h = g->h;
+
+	if (g->prev)
+		g->prev->next = g->next;
+	else
+		h->lingering = g->next;
+	if (g->next)
+		g->next->prev = g->prev;
+	h->n_lingering--;
+	sd_event_source_disable_unref(g->io);
+	close(g->fd);
+	free(g);
+	return NULL;
+}
+
+static int on_linger_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	static u8 sink[64 * 1024];
+	struct drain *g = userdata;
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, sink, g->left < sizeof(sink) ? g->left : sizeof(sink),
+				 MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0 || (size_t)n >= g->left) {
+			/* the client's end, an error, or enough: close */
+			linger_free(g);
+			return 0;
+		}
+		g->left -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * MHD closes connection @t, which was refused before its request was read
+ * whole: keep the socket (a duplicate of MHD's fd, which MHD closes after
+ * this) to drop the rest of the request within the bounds, then close.
+ */
+static void linger_start(struct snpd_http *h, struct conn_track *t)
+{
+	struct drain *g;
+	struct stat sb;
+	int fd;
+
+	if (t->fd < 0 || h->stopping || now_usec(h) >= t->linger_usec ||
+	    h->n_lingering >= HTTP_LINGER_MAX)
+		return;
+	/* MHD has not closed it yet: the fd is still this connection's socket */
+	if (fstat(t->fd, &sb) < 0 || !S_ISSOCK(sb.st_mode) || sb.st_ino != t->ino)
+		return;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return;
+	fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0) {
+		free(g);
+		return;
+	}
+	shutdown(fd, SHUT_WR);
+	g->h = h;
+	g->fd = fd;
+	g->deadline_usec = t->linger_usec;
+	g->left = HTTP_LINGER_BYTES;
+	if (sd_event_add_io(h->d->event, &g->io, fd, EPOLLIN | EPOLLRDHUP, on_linger_io, g) < 0) {
+		close(fd);
+		free(g);
+		return;
+	}
+	g->next = h->lingering;
+	if (h->lingering)
+		h->lingering->prev = g;
+	h->lingering = g;
+	h->n_lingering++;
+	h->lingered++;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -2166,10 +2496,9 @@ static void admit(struct snpd_http *h, struct listener *l, struct conn_track *t)
 			mine += u->peer == t->peer;
 		}
 	if (c->max_connections_per_client && mine > c->max_connections_per_client) {
-		t->deadline_usec = 0;
-		t->gone = true;
 		h->refused++;
-		cut(t->fd, 503, "Service Unavailable", "too-many-connections",
+		cut(h, t, t->fd, 503, "Service Unavailable", "too-many-connections",
+		    "Too many connections",
 		    "MaxConnectionsPerClient reached for this client; close idle connections");
 		return;
 	}
@@ -2181,11 +2510,9 @@ static void admit(struct snpd_http *h, struct listener *l, struct conn_track *t)
 			if (u->l == l && !u->gone && !u->busy && u->peer == peer)
 				victim = u; /* the list is newest first: the last is the oldest */
 	if (!victim) {
-		t->deadline_usec = 0;
-		t->gone = true;
 		h->refused++;
-		cut(t->fd, 503, "Service Unavailable", "too-many-connections",
-		    "MaxConnections reached; try again later");
+		cut(h, t, t->fd, 503, "Service Unavailable", "too-many-connections",
+		    "Too many connections", "MaxConnections reached; try again later");
 		return;
 	}
 	/* an idle connection may be closed at any time (RFC 9112 9.6) */
@@ -2206,12 +2533,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct stat sb;
 
 		t = calloc(1, sizeof(*t));
 		if (!t)
 			return;
 		t->fd = ci ? ci->connect_fd : -1;
 		t->l = l;
+		if (t->fd >= 0 && fstat(t->fd, &sb) == 0)
+			t->ino = sb.st_ino;
 		t->cred = l->is_unix ? unix_cred(t->fd) : no_cred;
 		t->peer = peer_id(h, l, t->fd, &t->cred);
 		t->deadline_usec = now_usec(h) + (u64)h->d->config.request_timeout_sec * 1000000;
@@ -2224,6 +2554,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		*socket_context = t;
 		admit(h, l, t);
 	} else if (t) {
+		if (t->linger_usec)
+			linger_start(h, t);
 		t->hup = sd_event_source_disable_unref(t->hup);
 		if (t->waiter)
 			t->waiter->track = NULL;
@@ -2250,13 +2582,21 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 	u64 now = now_usec(h);
 
 	for (struct conn_track *t = h->conns; t; t = t->next) {
+		/* cut, and nothing came since to make MHD close it: now it does */
+		if (t->gone && t->linger_usec && now >= t->linger_usec && t->fd >= 0) {
+			t->linger_usec = 0;
+			shutdown(t->fd, SHUT_RDWR);
+		}
 		if (!t->deadline_usec || now < t->deadline_usec || t->fd < 0)
 			continue;
-		t->deadline_usec = 0;
-		t->gone = true;
 		h->timeouts++;
-		cut(t->fd, 408, "Request Timeout", "request-timeout",
+		cut(h, t, t->fd, 408, "Request Timeout", "request-timeout", "Request timeout",
 		    "the request did not arrive in time");
+	}
+	for (struct drain *g = h->lingering, *next; g; g = next) {
+		next = g->next;
+		if (now >= g->deadline_usec)
+			linger_free(g);
 	}
 	return sd_event_source_set_time_relative(s, 1000000);
 }
@@ -2774,6 +3114,8 @@ struct snpd_http *snpd_http_free(struct snpd_http *h)
 		}
 	}
 	sd_event_source_disable_unref(h->sweep);
+	while (h->lingering)
+		linger_free(h->lingering);
 	if (h->diag_fd >= 0)
 		close(h->diag_fd);
 	free(h);
@@ -2795,10 +3137,11 @@ static json_t *http_status(struct snpd_http *h)
 		snprintf(code, sizeof(code), "%u", h->counts[i].code);
 		json_object_set_new(e, code, json_integer((json_int_t)h->counts[i].n));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:o*}", "connections", (json_int_t)h->connections,
-			 "request_timeouts", (json_int_t)h->timeouts, "connections_refused",
-			 (json_int_t)h->refused, "connections_evicted", (json_int_t)h->evicted,
-			 "requests", byep);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o*}", "connections",
+			 (json_int_t)h->connections, "request_timeouts", (json_int_t)h->timeouts,
+			 "connections_refused", (json_int_t)h->refused, "connections_evicted",
+			 (json_int_t)h->evicted, "connections_lingered", (json_int_t)h->lingered,
+			 "connections_lingering", (json_int_t)h->n_lingering, "requests", byep);
 }
 
 json_t *snpd_http_status_json(struct snpd_http *h)
@@ -2818,7 +3161,8 @@ static void handle_metrics(struct req_state *st)
 	snpd_broker_get_stats(h->d->broker, &bs);
 	f = open_memstream(&text, &len);
 	if (!f) {
-		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Out of memory", "-");
+		problem(st, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "Internal error",
+			"out of memory");
 		return;
 	}
 	fprintf(f, "# HELP snpd_http_requests_total HTTP requests by endpoint and status.\n"

@@ -49,6 +49,7 @@ snpd_fs_tests = \
 	%reldir%/http-socket-dir.py \
 	%reldir%/http-fairness.py \
 	%reldir%/http-cut.py \
+	%reldir%/http-conformance.py \
 	%reldir%/sim-crash-snpd.py
 TESTS += $(snpd_fs_tests)
 EXTRA_DIST += $(snpd_fs_tests)

@@ -27,3 +27,7 @@ EXTRA_DIST += %reldir%/kernel-seams.sh
 # skips without lintian, in the sanitizer build and in make distcheck)
 TESTS += %reldir%/lintian.sh
 EXTRA_DIST += %reldir%/lintian.sh
+
+# one title per problem type (RFC 9457 3.1.3) in every problem answer
+TESTS += %reldir%/problem-titles.sh
+EXTRA_DIST += %reldir%/problem-titles.sh
