@@ -590,6 +590,29 @@ static bool is_ows(char c)
 }
 
 /*
+ * The part of [@s, @end) before the first @delim, without the optional
+ * white space around it: [*@ret_b, *@ret_e). Returns where @delim is (or
+ * @end).
+ */
+static const char *ows_part(const char *s, const char *end, char delim, const char **ret_b,
+			    const char **ret_e)
+{
+	const char *b = s, *e, *stop;
+
+	while (b < end && is_ows(*b))
+		b++;
+	stop = b;
+	while (stop < end && *stop != delim)
+		stop++;
+	e = stop;
+	while (e > b && is_ows(e[-1]))
+		e--;
+	*ret_b = b;
+	*ret_e = e;
+	return stop;
+}
+
+/*
  * The weight (0..1000) the Accept field value @a gives the media type @type:
  * that of the most specific range matching it (the type itself, then its
  * "type/" wildcard, then the full wildcard; RFC 9110 12.5.1), 0 when none
@@ -602,29 +625,15 @@ static int accept_weight(const char *a, const char *type)
 	int best = 0, best_spec = -1;
 
 	while (*a) {
-		const char *end = a + strcspn(a, ","), *r = a, *rend, *p;
+		const char *end = a + strcspn(a, ","), *r, *rend, *p;
 		int q = 1000, spec = -1;
 
-		while (r < end && is_ows(*r))
-			r++;
-		rend = r;
-		while (rend < end && *rend != ';')
-			rend++;
-		p = rend;
-		while (rend > r && is_ows(rend[-1]))
-			rend--;
+		p = ows_part(a, end, ';', &r, &rend);
 		/* parameters: the first "q" is the weight */
 		while (p < end && *p == ';') {
-			const char *v = p + 1, *vend;
+			const char *v, *vend;
 
-			while (v < end && is_ows(*v))
-				v++;
-			vend = v;
-			while (vend < end && *vend != ';')
-				vend++;
-			p = vend;
-			while (vend > v && is_ows(vend[-1]))
-				vend--;
+			p = ows_part(p + 1, end, ';', &v, &vend);
 			if (vend - v >= 2 && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=') {
 				q = parse_qvalue(v + 2, vend);
 				break;
