@@ -612,17 +612,24 @@ static const char *ows_part(const char *s, const char *end, char delim, const ch
 	return stop;
 }
 
+/* How much an Accept field wants one media type (accept_line()). */
+struct accept_match {
+	const char *type;
+	int best;      /* the weight of the most specific matching range, 0..1000 */
+	int best_spec; /* its specificity: 2 the type, 1 its wildcard, 0 any type, -1 none */
+};
+
 /*
- * The weight (0..1000) the Accept field value @a gives the media type @type:
- * that of the most specific range matching it (the type itself, then its
- * "type/" wildcard, then the full wildcard; RFC 9110 12.5.1), 0 when none
- * does. Media type parameters are not compared; an element with a
+ * Take the ranges of the Accept field line @a into @m: the weight @m's type
+ * gets is that of the most specific range matching it (the type itself,
+ * then its "type/" wildcard, then the full wildcard; RFC 9110 12.5.1), 0
+ * when none does, over all the field's lines (RFC 9110 5.3: as if joined
+ * by commas). Media type parameters are not compared; an element with a
  * malformed weight is ignored.
  */
-static int accept_weight(const char *a, const char *type)
+static void accept_line(struct accept_match *m, const char *a)
 {
-	size_t major = strcspn(type, "/");
-	int best = 0, best_spec = -1;
+	size_t major = strcspn(m->type, "/"), len = strlen(m->type);
 
 	while (*a) {
 		const char *end = a + strcspn(a, ","), *r, *rend, *p;
@@ -641,35 +648,48 @@ static int accept_weight(const char *a, const char *type)
 		}
 		if ((size_t)(rend - r) == 3 && !strncmp(r, "*/*", 3))
 			spec = 0;
-		else if ((size_t)(rend - r) == major + 2 && !strncasecmp(r, type, major + 1) &&
+		else if ((size_t)(rend - r) == major + 2 && !strncasecmp(r, m->type, major + 1) &&
 			 r[major + 1] == '*')
 			spec = 1;
-		else if ((size_t)(rend - r) == strlen(type) && !strncasecmp(r, type, strlen(type)))
+		else if ((size_t)(rend - r) == len && !strncasecmp(r, m->type, len))
 			spec = 2;
-		if (q >= 0 && spec > best_spec) {
-			best_spec = spec;
-			best = q;
-		} else if (q >= 0 && spec >= 0 && spec == best_spec && q > best) {
-			best = q;
+		if (q >= 0 && spec > m->best_spec) {
+			m->best_spec = spec;
+			m->best = q;
+		} else if (q >= 0 && spec >= 0 && spec == m->best_spec && q > m->best) {
+			m->best = q;
 		}
 		a = *end ? end + 1 : end;
 	}
-	return best;
+}
+
+static enum MHD_Result accept_each(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct accept_match *m = cls;
+
+	(void)kind;
+	if (value && !strcasecmp(key, MHD_HTTP_HEADER_ACCEPT)) {
+		accept_line(&m[0], value);
+		accept_line(&m[1], value);
+	}
+	return MHD_YES;
 }
 
 /*
  * Content negotiation between the default type @dflt and @alt: does the
- * client prefer @alt (a higher weight; a tie, a missing Accept or one
- * that accepts neither keeps the default)? The answer then says Vary:
- * Accept (queue()).
+ * client prefer @alt (a higher weight over all its Accept lines; a tie, no
+ * Accept or one that accepts neither keeps the default)? The answer then
+ * says Vary: Accept (queue()).
  */
 static bool prefers(struct req_state *st, const char *alt, const char *dflt)
 {
-	const char *a =
-		MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	struct accept_match m[2] = { { .type = alt, .best_spec = -1 },
+				     { .type = dflt, .best_spec = -1 } };
 
 	st->vary_accept = true;
-	return a && accept_weight(a, alt) > accept_weight(a, dflt);
+	MHD_get_connection_values(st->conn, MHD_HEADER_KIND, accept_each, m);
+	return m[0].best > m[1].best;
 }
 
 /* A failed broker submission or device request, as a problem. */

@@ -13,7 +13,7 @@ TCP, with raw sockets so that the test controls every byte:
   closed lingering (RFC 9112 9.6): python http.client, which sends the
   whole body before it reads, gets the 413 instead of EPIPE/ECONNRESET,
   and a client that sends on and on is still cut off (4 MiB);
-- Accept is matched with its weights: q=0 is not acceptable, the higher
+- Accept is matched with its weights, over all its lines: q=0 is not acceptable, the higher
   weight wins, a tie keeps the default (RFC 9110 12.4.2, 12.5.1);
 - a 304 carries no Content-Length but the 200's (RFC 9110 8.6), and the
   connection goes on after it;
@@ -296,6 +296,14 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
         got = hd.get("content-type", [None])[0]
         res.check(st == 200 and got == want, "report, Accept %r: %s (got %d %s)" %
                   (accept, want, st, got))
+    # several Accept lines are one list (RFC 9110 5.3), whichever line says what
+    for lines, want in (((JSON + ";q=0.1", OCTET), OCTET), ((OCTET, JSON + ";q=0.1"), OCTET),
+                        ((OCTET + ";q=0", JSON), JSON), ((JSON, OCTET + ";q=0.5"), JSON)):
+        extra = b"".join(b"Accept: " + a.encode() + b"\r\n" for a in lines)
+        st, hd, b = one(d.api, "GET", "/v1/report?nonce=00ff", extra)
+        got = hd.get("content-type", [None])[0]
+        res.check(st == 200 and got == want, "report, Accept lines %r: %s (got %d %s)" %
+                  (lines, want, st, got))
     for accept, want in ((None, PEM), (JSON, JSON), (JSON + ";q=0, " + PEM, PEM),
                          (PEM + ";q=0.5, " + JSON + ";q=0.9", JSON), ("*/*", PEM)):
         extra = b"Accept: " + accept.encode() + b"\r\n" if accept is not None else b""
