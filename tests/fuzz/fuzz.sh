@@ -193,7 +193,8 @@ run()
 
 	echo "fuzz.sh: running $name for ${seconds}s" \
 		"($(find "$tmp/corpus-$name" -type f | wc -l) seeds)"
-	(cd "$tmp" && "./fuzz-$name" "$@" "corpus-$name") >"$log" 2>&1
+	# TMPDIR: where fuzz-config writes its file (left there when it crashes)
+	(cd "$tmp" && TMPDIR="$tmp" "./fuzz-$name" "$@" "corpus-$name") >"$log" 2>&1
 	rc=$?
 
 	grep -E '^(INFO: Seed|#[0-9]+[[:space:]]+(INITED|DONE))|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb|new_units_added)' \
