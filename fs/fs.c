@@ -52,8 +52,7 @@ enum {
 	INO_KEY0 = 64,	  /* + key profile index */
 };
 
-#define NONCE_HEX_MIN	 2
-#define NONCE_HEX_MAX	 128
+#define NONCE_HEX_MAX	 SNP_NONCE_NAME_HEX_MAX
 #define NONCE_INODES_MAX 8192
 /*
  * Almost nothing is cached by the kernel: a reload may change any owner,
@@ -1146,33 +1145,6 @@ static void reply_entry(struct snpd_fs *fs, fuse_req_t req, fuse_ino_t ino, doub
 }
 
 /*
- * nonce/<hex>[.json]: 2-128 hex digits, an even number. A malformed name
- * is EINVAL (ENAMETOOLONG when too long) rather than ENOENT so that the
- * caller learns why.
- */
-static int parse_nonce_name(const char *name, u8 *out, size_t *ret_len, bool *ret_json)
-{
-	size_t n = strlen(name);
-	ssize_t k;
-	bool json = false;
-
-	if (n > 5 && !strcmp(name + n - 5, ".json")) {
-		json = true;
-		n -= 5;
-	}
-	if (n > NONCE_HEX_MAX)
-		return -ENAMETOOLONG;
-	if (n < NONCE_HEX_MIN || n % 2)
-		return -EINVAL;
-	k = snp_hex_decode(name, n, out, NONCE_HEX_MAX / 2, false);
-	if (k < 0)
-		return -EINVAL;
-	*ret_len = (size_t)k;
-	*ret_json = json;
-	return 0;
-}
-
-/*
  * The root's names, for LOOKUP and READDIR. The order is READDIR's: an
  * entry's position is its index here (fs_readdir()), so new names go at
  * the end.
@@ -1244,7 +1216,11 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		struct fuse_entry_param e = { 0 };
 		int r;
 
-		r = parse_nonce_name(name, tmp.nonce, &tmp.len, &tmp.json);
+		/*
+		 * A malformed name is EINVAL (ENAMETOOLONG when too long)
+		 * rather than ENOENT so that the caller learns why.
+		 */
+		r = snp_nonce_name_parse(name, tmp.nonce, &tmp.len, &tmp.json);
 		/* evidence is JSON: evidence/<hex> only */
 		if (r >= 0 && parent == INO_EVIDENCE_DIR && tmp.json)
 			r = -EINVAL;

@@ -74,6 +74,28 @@ char *snp_hex_new(const uint8_t *in, size_t n)
 	return s;
 }
 
+int snp_nonce_name_parse(const char *name, uint8_t *out, size_t *ret_len, bool *ret_json)
+{
+	size_t n = strlen(name);
+	ssize_t k;
+	bool json = false;
+
+	if (n > 5 && !strcmp(name + n - 5, ".json")) {
+		json = true;
+		n -= 5;
+	}
+	if (n > SNP_NONCE_NAME_HEX_MAX)
+		return -ENAMETOOLONG;
+	if (n < SNP_NONCE_NAME_HEX_MIN || n % 2)
+		return -EINVAL;
+	k = snp_hex_decode(name, n, out, SNP_NONCE_NAME_HEX_MAX / 2, false);
+	if (k < 0)
+		return -EINVAL;
+	*ret_len = (size_t)k;
+	*ret_json = json;
+	return 0;
+}
+
 bool snp_mem_is_zero(const void *p, size_t n)
 {
 	const uint8_t *b = p;

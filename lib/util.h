@@ -32,6 +32,18 @@ void snp_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Newly allocated lowercase hex string, or NULL on ENOMEM. */
 char *snp_hex_new(const uint8_t *in, size_t n);
 
+/* A nonce's name in the view (nonce/<hex>[.json], evidence/<hex>): 2-128 hex digits. */
+#define SNP_NONCE_NAME_HEX_MIN 2
+#define SNP_NONCE_NAME_HEX_MAX 128
+/*
+ * Parse @name as <hex>[.json]: an even number of hex digits, from
+ * SNP_NONCE_NAME_HEX_MIN to SNP_NONCE_NAME_HEX_MAX, optionally followed by
+ * ".json". 0, the nonce in @out (SNP_NONCE_NAME_HEX_MAX / 2 bytes), its
+ * length and whether ".json" was there; -ENAMETOOLONG when there are too
+ * many digits, else -EINVAL.
+ */
+int snp_nonce_name_parse(const char *name, uint8_t *out, size_t *ret_len, bool *ret_json);
+
 bool snp_mem_is_zero(const void *p, size_t n);
 
 /*

@@ -4,7 +4,10 @@
 # Build the libFuzzer targets of tests/fuzz/ with clang and run each for a
 # short fixed time on a seed corpus made from the genuine AMD test data
 # (fuzz-ghcb: a hostile hypervisor against the guest memory-validation code,
-# from an all-zero "honest" seed).
+# from an all-zero "honest" seed), and the targets of what a client or a
+# file gives snpd itself (fuzz-eventlog: POST /v1/log/events bodies and the
+# stored event log; fuzz-config: snpd.conf; fuzz-names: nonce names, hex
+# and numbers), from seeds that make-seeds-daemon.py writes.
 #
 # The main build may use gcc, so the targets are compiled here, straight
 # from the sources, into a temporary directory.
@@ -71,7 +74,9 @@ if ! "$CLANG" $sanitize "$tmp/probe.c" -o "$tmp/probe" >"$tmp/probe.log" 2>&1; t
 fi
 
 CFLAGS_FUZZ="-std=gnu11 -g -O1 -fno-omit-frame-pointer $sanitize -fno-sanitize-recover=all"
-CFLAGS_FUZZ="$CFLAGS_FUZZ -Wall -Wextra -Wno-unused-parameter"
+CFLAGS_FUZZ="$CFLAGS_FUZZ -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers"
+# daemon/config.c names its default file by it (the build passes it with -D)
+CFLAGS_FUZZ="$CFLAGS_FUZZ -DSYSCONFDIR=\"/etc\""
 
 # build NAME SOURCES...: the target plus the lib/ sources it needs
 build()
@@ -108,6 +113,17 @@ build fuzz-ghcb tests/fuzz/fuzz-ghcb.c kernel/snp-sev.c kernel/snp-cpuid.c kerne
 	lib/report.c lib/util.c || exit 1
 build fuzz-evidence tests/fuzz/fuzz-evidence.c lib/evlog.c lib/binding.c lib/merkle.c \
 	lib/util.c || exit 1
+# fuzz-eventlog includes daemon/eventlog.c itself (its parsers are static)
+build fuzz-eventlog tests/fuzz/fuzz-eventlog.c lib/evlog.c lib/binding.c lib/merkle.c \
+	lib/util.c lib/log.c || exit 1
+# daemon/config.c checks Backend= against the backends, which link the simulator
+build fuzz-config tests/fuzz/fuzz-config.c daemon/config.c backend/backend.c \
+	backend/backend-sim.c backend/backend-tsm.c backend/backend-sevguest.c sim/machine.c \
+	sim/boot.c sim/crypto.c sim/params.c sim/state.c sim/identity.c sim/firmware.c \
+	sim/presigned.c sim/hypervisor.c sim/platform.c sim/guest-platform.c kernel/snp-sev.c \
+	kernel/snp-cpuid.c kernel/snp-guest.c sim/kshim/kshim.c sim/kshim/vcpu.c \
+	lib/cert-table.c lib/report.c lib/util.c lib/log.c || exit 1
+build fuzz-names tests/fuzz/fuzz-names.c lib/util.c || exit 1
 
 # Seed corpora, made now from the genuine test data (never stored in git).
 mkdir -p "$tmp/corpus-report" "$tmp/corpus-cert-table" "$tmp/corpus-ghcb" || exit 99
@@ -132,6 +148,18 @@ if [ -n "$SNP_TESTDATA" ] && [ -r "$SNP_TESTDATA/manifest.json" ] && [ -x "$PYTH
 else
 	echo "fuzz.sh: note: no test data at '$SNP_TESTDATA' or no $PYTHON3;" \
 		"fuzzing without seeds"
+fi
+
+# snpd's own inputs: seeds from the formats and the example configuration
+mkdir -p "$tmp/corpus-eventlog" "$tmp/corpus-config" "$tmp/corpus-names" || exit 99
+if [ -x "$PYTHON3" ]; then
+	if ! "$PYTHON3" "$SNP_TOP_SRCDIR/tests/fuzz/make-seeds-daemon.py" "$SNP_TOP_SRCDIR" \
+		"$tmp/corpus-eventlog" "$tmp/corpus-config" "$tmp/corpus-names"; then
+		echo "FAIL: tests/fuzz/make-seeds-daemon.py failed"
+		exit 1
+	fi
+else
+	echo "fuzz.sh: note: no $PYTHON3; fuzzing snpd's own inputs without seeds"
 fi
 
 # Print a file as one line of lowercase hex.
@@ -165,7 +193,8 @@ run()
 
 	echo "fuzz.sh: running $name for ${seconds}s" \
 		"($(find "$tmp/corpus-$name" -type f | wc -l) seeds)"
-	(cd "$tmp" && "./fuzz-$name" "$@" "corpus-$name") >"$log" 2>&1
+	# TMPDIR: where fuzz-config writes its file (left there when it crashes)
+	(cd "$tmp" && TMPDIR="$tmp" "./fuzz-$name" "$@" "corpus-$name") >"$log" 2>&1
 	rc=$?
 
 	grep -E '^(INFO: Seed|#[0-9]+[[:space:]]+(INITED|DONE))|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb|new_units_added)' \
@@ -199,4 +228,7 @@ run report 8192 || status=1
 run cert-table 16384 || status=1
 run ghcb 4096 || status=1
 run evidence 4096 || status=1
+run eventlog 4096 || status=1
+run config 4096 || status=1
+run names 512 || status=1
 exit $status

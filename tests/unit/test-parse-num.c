@@ -4,10 +4,12 @@
  * decimal is decimal even with a leading zero ("0123" is 123, never octal
  * 83), hex only after an explicit 0x and only where asked for, and nothing
  * strtoull() would quietly skip or negate (space, sign) gets through. The
- * output is written only on success. Plain C: no cmocka needed.
+ * output is written only on success. Also snp_nonce_name_parse(), the
+ * names of nonce/ and evidence/ in the view. Plain C: no cmocka needed.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -45,8 +47,21 @@ static void u32(const char *s, uint32_t max, int want_r, uint32_t want)
 	      "snp_parse_u32_max(\"%s\", %" PRIu32 ") = %d, %" PRIu32, s, max, r, v);
 }
 
+static void name(const char *s, int want_r, size_t want_len, bool want_json)
+{
+	uint8_t out[SNP_NONCE_NAME_HEX_MAX / 2];
+	size_t len = 999;
+	bool json = !want_json;
+	int r = snp_nonce_name_parse(s, out, &len, &json);
+
+	CHECK(r == want_r && (r < 0 || (len == want_len && json == want_json)),
+	      "snp_nonce_name_parse(\"%s\") = %d, %zu bytes, json %d", s, r, len, json);
+}
+
 int main(void)
 {
+	char buf[200];
+
 	/* decimal, leading zeros included */
 	dec("0", 0, 0);
 	dec("123", 0, 123);
@@ -100,5 +115,26 @@ int main(void)
 	u32("0x1", 3, -EINVAL, 0);
 	u32("4294967295", UINT32_MAX, 0, UINT32_MAX);
 	u32("4294967296", UINT32_MAX, -ERANGE, 0);
+
+	/* nonce names: 2-128 hex digits, an even number, then .json or nothing */
+	name("ab", 0, 1, false);
+	name("AbCd.json", 0, 2, true);
+	name("ab.json.json", -EINVAL, 0, false);
+	name(".json", -EINVAL, 0, false);
+	name("a", -EINVAL, 0, false);
+	name("abc.json", -EINVAL, 0, false);
+	name("", -EINVAL, 0, false);
+	name("0x12", -EINVAL, 0, false);
+	name("12 4", -EINVAL, 0, false);
+	name("ab.JSON", -EINVAL, 0, false);
+	memset(buf, 'f', 128);
+	strcpy(buf + 128, ".json");
+	name(buf, 0, 64, true);
+	buf[128] = '\0';
+	name(buf, 0, 64, false);
+	strcpy(buf + 128, "ff");
+	name(buf, -ENAMETOOLONG, 0, false);
+	strcpy(buf + 130, ".json");
+	name(buf, -ENAMETOOLONG, 0, false);
 	return failures ? 1 : 0;
 }
