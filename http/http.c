@@ -61,7 +61,9 @@
  * After the answer its sending side is shut down and what the client still
  * sends is read and dropped: up to HTTP_LINGER_BYTES, for at most
  * HTTP_LINGER_SEC (checked by the 1 s sweep), on at most HTTP_LINGER_MAX
- * sockets at once; past any of these it is closed as before.
+ * sockets libmicrohttpd still holds (cut()) and HTTP_LINGER_MAX it has
+ * closed (linger_start()), within its spare connections (+64); past any of
+ * these it is closed as before.
  */
 #define HTTP_LINGER_BYTES (4 * 1024 * 1024)
 #define HTTP_LINGER_SEC	  5

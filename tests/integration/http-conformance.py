@@ -266,7 +266,8 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
         except OSError as e:
             err = e
         s.close()
-        res.check(err is not None and sent < 64 << 20,
+        # cut off: the peer closed (a timeout would be a connection held open)
+        res.check(isinstance(err, (BrokenPipeError, ConnectionResetError)) and sent < 64 << 20,
                   "%s: a client sending on and on is cut off (after %d bytes: %r)" %
                   (name, sent, err))
     # a client that sends nothing more: the lingering socket is closed in time
@@ -325,7 +326,7 @@ with h.Daemon(config=CONFIG, args=["--no-fs"]) as d:
                        b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         rs = responses(got)
         res.check(st == 200 and [r[0] for r in rs] == [304, 200] and
-                  rs[0][1].get("content-length", [str(len(b))]) == [str(len(b))] and
+                  rs[0][1].get("content-length") == [str(len(b))] and
                   rs[1][2] == b"ok\n",
                   "%s: 304 with Content-Length %r (the 200's: %d), then the next answer "
                   "(got %r)" % (name, rs[0][1].get("content-length") if rs else None, len(b),

@@ -38,6 +38,9 @@ for ty, ts in sorted(titles.items()):
         bad += 1
         print("type %s has %d titles: %s" % (ty, len(ts), "; ".join(
             "%r (%s)" % (t, ", ".join(w)) for t, w in sorted(ts.items()))))
+if n < 20:  # the sources have dozens: fewer means the patterns no longer match them
+    print("only %d problem calls found: is the pattern still right?" % n)
+    bad += 1
 print("%d problem calls, %d types, %d problem(s)" % (n, len(titles), bad))
 sys.exit(1 if bad else 0)
 PY
