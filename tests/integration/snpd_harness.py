@@ -514,6 +514,19 @@ class HelperFailed(AssertionError):
     sanitizer report: the test fails even if every check passed."""
 
 
+def end_fuse_helper(helper, what):
+    """Stop FUSE helper @what of @helper (TsmTree, HeldFile: its proc, mnt,
+    log and log_path) if it still runs, once, and raise HelperFailed
+    unless it exited 0 with no sanitizer report."""
+    if not helper.proc:
+        return
+    rc = stop_fuse_helper(helper.proc, helper.mnt, helper.log)
+    helper.proc = None
+    problem = helper_end_problem(what, rc, helper.log_path)
+    if problem:
+        raise HelperFailed(problem)
+
+
 class TsmTree:
     """tests/helpers/tsm-fuse: a FUSE tree with configfs-tsm's semantics
     (report/<entry>/inblob, outblob, auxblob, generation, privlevel...),
@@ -559,13 +572,7 @@ class TsmTree:
         HelperFailed unless it exited 0 with no sanitizer report. Once;
         later calls do nothing. The tree is gone afterwards, but not the
         simulated chip (self.sim) until __exit__."""
-        if not self.proc:
-            return
-        rc = stop_fuse_helper(self.proc, self.mnt, self.log)
-        self.proc = None
-        problem = helper_end_problem("tsm-fuse", rc, self.log_path)
-        if problem:
-            raise HelperFailed(problem)
+        end_fuse_helper(self, "tsm-fuse")
 
     def __enter__(self):
         return self
@@ -727,13 +734,7 @@ class HeldFile:
         check how it ended: HelperFailed unless it exited 0 with no
         sanitizer report. Once; later calls do nothing."""
         self.release()
-        if not self.proc:
-            return
-        rc = stop_fuse_helper(self.proc, self.mnt, self.log)
-        self.proc = None
-        problem = helper_end_problem("held-file", rc, self.log_path)
-        if problem:
-            raise HelperFailed(problem)
+        end_fuse_helper(self, "held-file")
 
     def __enter__(self):
         return self
